@@ -1,0 +1,50 @@
+/* Gate maths of one LSTM step over B rows, forward and backward, float32 and float64.
+ *
+ * Plain C99: pointers and sizes only, no allocation, no BLAS, no Python. The products
+ * (x @ w_x, h_prev @ w_h, dz @ w_h.T) are done by the caller; these functions do the rest.
+ * Gate order i, f, g, o: each a block of H columns of the G = 4H columns of z and gates.
+ * Row strides (ld*) are in elements. With OpenMP, the B*H units are split across nthreads
+ * threads when there are enough of them to pay for the fork.
+ */
+#ifndef LSTMCORE_LSTM_GATES_H
+#define LSTMCORE_LSTM_GATES_H
+
+#include <stddef.h>
+
+/* Forward, in place on z.
+ * z      (B, G), rows ldz apart   in: x_t @ w_x + h_prev @ w_h (no bias); out: activated gates
+ * c      (B, H)                   out: c = f * c_prev + i * g (may be the same buffer as c_prev)
+ * h      (B, H), rows ldh apart   out: h = o * phi(c)
+ * c_prev (B, H)                   in
+ * b      (G)                      in: bias
+ */
+void lstm_gates_forward_f32(float *z, ptrdiff_t ldz, float *c, float *h, ptrdiff_t ldh,
+                            const float *c_prev, const float *b,
+                            int B, int H, int act, int ract, int nthreads);
+void lstm_gates_forward_f64(double *z, ptrdiff_t ldz, double *c, double *h, ptrdiff_t ldh,
+                            const double *c_prev, const double *b,
+                            int B, int H, int act, int ract, int nthreads);
+
+/* Backward of lstm_gates_forward.
+ * dz     (B, G)                   out: gradient of the pre-activations z
+ * dc     (B, H)                   in: dc into step t (from step t+1); out: dc_prev
+ * dh     (B, H)                   in: dh into step t from step t+1 (dz[t+1] @ w_h.T)
+ * dy     (B, H), rows lddy apart  in: gradient of the output h at step t, or NULL for none
+ * gates  (B, G)                   in: activated gates of step t
+ * c_prev (B, H), c (B, H)         in: cell state before and after step t
+ */
+void lstm_gates_backward_f32(float *dz, float *dc, const float *dh, const float *dy, ptrdiff_t lddy,
+                             const float *gates, const float *c_prev, const float *c,
+                             int B, int H, int act, int ract, int nthreads);
+void lstm_gates_backward_f64(double *dz, double *dc, const double *dh, const double *dy,
+                             ptrdiff_t lddy, const double *gates, const double *c_prev,
+                             const double *c, int B, int H, int act, int ract, int nthreads);
+
+/* out (G) += a (R, G) summed over its R rows (the bias gradient). */
+void sum_rows_f32(float *out, const float *a, ptrdiff_t R, int G, int nthreads);
+void sum_rows_f64(double *out, const double *a, ptrdiff_t R, int G, int nthreads);
+
+/* 1 when compiled with OpenMP, else 0. */
+int lstmcore_openmp_enabled(void);
+
+#endif /* LSTMCORE_LSTM_GATES_H */

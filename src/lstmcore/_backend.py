@@ -1,0 +1,29 @@
+"""Picks the compiled functions or the NumPy reference.
+
+``LSTMCORE_BACKEND=reference`` forces the reference (debugging, platforms without a compiler);
+``compiled`` (the default) requires the extension and says how to get it when it is missing.
+"""
+
+from __future__ import annotations
+
+import os
+
+_CHOICES = ("compiled", "reference")
+
+NAME = os.environ.get("LSTMCORE_BACKEND", "compiled").strip().lower() or "compiled"
+if NAME not in _CHOICES:
+    raise ValueError(f"LSTMCORE_BACKEND must be one of {_CHOICES}, got {NAME!r}")
+
+if NAME == "reference":
+    from .reference import lstm_backward, lstm_cell_forward, lstm_forward
+else:
+    try:
+        from ._lstm import lstm_backward, lstm_cell_forward, lstm_forward
+    except ImportError as exc:  # pragma: no cover - depends on how the package was installed
+        raise ImportError(
+            "lstmcore's compiled extension could not be imported "
+            f"({exc}). Reinstall with a C compiler available (pip install --force-reinstall "
+            "lstmcore), or set LSTMCORE_BACKEND=reference to run the slow pure-NumPy reference."
+        ) from exc
+
+__all__ = ["NAME", "lstm_forward", "lstm_backward", "lstm_cell_forward"]

@@ -1,0 +1,110 @@
+"""Fused-type wrappers over ``scipy.linalg.cython_blas`` (float32 -> s*, float64 -> d*).
+
+The row-major rule, stated once: BLAS is column-major, and a C-contiguous (m, n) array read
+column-major is its own transpose, (n, m). So the row-major product C = op(A) @ op(B) is asked
+of BLAS as C.T = op(B).T @ op(A).T: swap the operands, swap m and n, keep k and the trans flags.
+The leading dimension of each array is its row length (its row stride, in elements).
+Worked example: z (B, G) = x (B, I) @ w_x (I, G) becomes
+    sgemm('n', 'n', m=G, n=B, k=I, 1, w_x, lda=G, x, ldb=I, 0, z, ldc=G)
+
+A product with one output row or column goes to gemv: OpenBLAS's gemm is several times slower
+than gemv for those shapes (the streaming step and B = 1 sequences live there).
+The ``*_memview`` functions are test shims over the same code.
+"""
+
+from scipy.linalg.cython_blas cimport dgemm, dgemv, sgemm, sgemv
+
+
+cdef void _gemv(BLAS_Order order, BLAS_Trans ta, int m, int n, floating alpha,
+                const floating *A, int lda, const floating *x, int incx,
+                floating beta, floating *y, int incy) noexcept nogil:
+    """y = alpha * op(A) @ x + beta * y, A (m, n) in ``order``."""
+    cdef char trans
+    if order == RowMajor:
+        # A row-major (m, n) is A.T column-major (n, m): flip the trans flag and swap m, n.
+        trans = b't' if ta == NoTrans else b'n'
+        m, n = n, m
+    else:
+        trans = <char>ta
+    if floating is float:
+        sgemv(&trans, &m, &n, &alpha, <float *>A, &lda, <float *>x, &incx, &beta, y, &incy)
+    else:
+        dgemv(&trans, &m, &n, &alpha, <double *>A, &lda, <double *>x, &incx, &beta, y, &incy)
+
+
+cdef void _gemm(BLAS_Order order, BLAS_Trans ta, BLAS_Trans tb, int m, int n, int k,
+                floating alpha, const floating *A, int lda, const floating *B, int ldb,
+                floating beta, floating *C, int ldc) noexcept nogil:
+    """C (m, n) = alpha * op(A) (m, k) @ op(B) (k, n) + beta * C, all in ``order``."""
+    cdef char transa = <char>ta, transb = <char>tb
+    if order == ColMajor:
+        # Column-major is the same problem with the roles swapped back; reuse the row-major path.
+        _gemm(RowMajor, tb, ta, n, m, k, alpha, B, ldb, A, lda, beta, C, ldc)
+        return
+    if m == 1:
+        # c (n) = op(B).T @ a, a the one row of op(A): contiguous, or a column of A (stride lda)
+        if tb == NoTrans:  # B stored (k, n)
+            _gemv(RowMajor, Trans, k, n, alpha, B, ldb, A, 1 if ta == NoTrans else lda,
+                  beta, C, 1)
+        else:  # B stored (n, k)
+            _gemv(RowMajor, NoTrans, n, k, alpha, B, ldb, A, 1 if ta == NoTrans else lda,
+                  beta, C, 1)
+        return
+    if n == 1:
+        # c (m) = op(A) @ b, b the one column of op(B): a column of B (stride ldb), or contiguous
+        if ta == NoTrans:  # A stored (m, k)
+            _gemv(RowMajor, NoTrans, m, k, alpha, A, lda, B, ldb if tb == NoTrans else 1,
+                  beta, C, ldc)
+        else:  # A stored (k, m)
+            _gemv(RowMajor, Trans, k, m, alpha, A, lda, B, ldb if tb == NoTrans else 1,
+                  beta, C, ldc)
+        return
+    if floating is float:
+        sgemm(&transb, &transa, &n, &m, &k, &alpha, <float *>B, &ldb, <float *>A, &lda,
+              &beta, C, &ldc)
+    else:
+        dgemm(&transb, &transa, &n, &m, &k, &alpha, <double *>B, &ldb, <double *>A, &lda,
+              &beta, C, &ldc)
+
+
+# Test shims ----------------------------------------------------------------------------------
+
+cdef int _ld(const floating[:, :] a, BLAS_Order order, str name) except -1:
+    """Leading dimension of ``a`` stored in ``order``, in elements; ValueError if it is not."""
+    cdef Py_ssize_t item = sizeof(floating)
+    cdef int o = 0 if order == RowMajor else 1  # the axis that steps between rows (RowMajor)
+    cdef Py_ssize_t outer_n = a.shape[o], inner_n = a.shape[1 - o]
+    cdef Py_ssize_t outer_s = a.strides[o], inner_s = a.strides[1 - o]
+    if inner_n > 1 and inner_s != item:
+        raise ValueError(f"{name} is not stored in {BLAS_Order(order).name} order")
+    if outer_n == 1:
+        return <int>max(inner_n, 1)
+    if outer_s % item or outer_s // item < max(inner_n, 1):
+        raise ValueError(f"{name} is not stored in {BLAS_Order(order).name} order")
+    return <int>(outer_s // item)
+
+
+def _gemm_memview(BLAS_Order order, BLAS_Trans ta, BLAS_Trans tb, floating alpha,
+                  const floating[:, :] A, const floating[:, :] B, floating beta,
+                  floating[:, :] C):
+    """C = alpha * op(A) @ op(B) + beta * C, in place, through ``_gemm``."""
+    cdef int m = C.shape[0], n = C.shape[1]
+    cdef int k = A.shape[1] if ta == NoTrans else A.shape[0]
+    cdef int am = A.shape[0] if ta == NoTrans else A.shape[1]
+    cdef int bk = B.shape[0] if tb == NoTrans else B.shape[1]
+    cdef int bn = B.shape[1] if tb == NoTrans else B.shape[0]
+    if am != m or bn != n or bk != k or k == 0 or m == 0 or n == 0:
+        raise ValueError(f"shapes do not fit: op(A) ({am}, {k}), op(B) ({bk}, {bn}), C ({m}, {n})")
+    cdef int lda = _ld(A, order, "A"), ldb = _ld(B, order, "B"), ldc = _ld(C, order, "C")
+    _gemm(order, ta, tb, m, n, k, alpha, &A[0, 0], lda, &B[0, 0], ldb, beta, &C[0, 0], ldc)
+
+
+def _gemv_memview(BLAS_Order order, BLAS_Trans ta, floating alpha, const floating[:, :] A,
+                  const floating[::1] x, floating beta, floating[::1] y):
+    """y = alpha * op(A) @ x + beta * y, in place, through ``_gemv``."""
+    cdef int m = A.shape[0], n = A.shape[1]
+    cdef int xn = n if ta == NoTrans else m, yn = m if ta == NoTrans else n
+    if x.shape[0] != xn or y.shape[0] != yn or m == 0 or n == 0:
+        raise ValueError(f"shapes do not fit: op(A) of A {(m, n)}, x ({x.shape[0]},), y ({y.shape[0]},)")
+    cdef int lda = _ld(A, order, "A")
+    _gemv(order, ta, m, n, alpha, &A[0, 0], lda, &x[0], 1, beta, &y[0], 1)

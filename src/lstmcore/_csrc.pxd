@@ -1,0 +1,17 @@
+# Declarations of the plain-C kernels in csrc/ (shapes and contracts in the headers).
+cdef extern from "lstm_gates.h" nogil:
+    void lstm_gates_forward_f32(float *z, Py_ssize_t ldz, float *c, float *h, Py_ssize_t ldh,
+                                const float *c_prev, const float *b,
+                                int B, int H, int act, int ract, int nthreads)
+    void lstm_gates_forward_f64(double *z, Py_ssize_t ldz, double *c, double *h, Py_ssize_t ldh,
+                                const double *c_prev, const double *b,
+                                int B, int H, int act, int ract, int nthreads)
+    void lstm_gates_backward_f32(float *dz, float *dc, const float *dh, const float *dy,
+                                 Py_ssize_t lddy, const float *gates, const float *c_prev,
+                                 const float *c, int B, int H, int act, int ract, int nthreads)
+    void lstm_gates_backward_f64(double *dz, double *dc, const double *dh, const double *dy,
+                                 Py_ssize_t lddy, const double *gates, const double *c_prev,
+                                 const double *c, int B, int H, int act, int ract, int nthreads)
+    void sum_rows_f32(float *out, const float *a, Py_ssize_t R, int G, int nthreads)
+    void sum_rows_f64(double *out, const double *a, Py_ssize_t R, int G, int nthreads)
+    int lstmcore_openmp_enabled()

@@ -1,0 +1,313 @@
+"""Compiled LSTM forward and backward (BPTT): typed loops, BLAS products, C gate maths.
+
+The twin of ``lstmcore.reference``: same names, arguments, checks and cache.
+
+Order of work (DESIGN.md section 1):
+- forward: ONE gemm ``x @ w_x`` over all T*B rows before the loop; in the loop one recurrent
+  product ``z[t] += h_prev @ w_h`` and the fused gate maths (csrc/lstm_gates.c).
+- backward: the loop does the gate backward and ``dh = dz[t] @ w_h.T``, keeping dz for every step;
+  after it one gemm each for dw_x, dw_h and dx, and one row sum for db.
+The GIL is released for the whole time loop; nothing is allocated inside it.
+
+Inference (no cache) stays batch-first and copies nothing: z = x @ w_x is computed as (B, T, G),
+step t reads rows G*T apart, h is written straight into y (B, T, H), and c is updated in place.
+Training keeps the time-major cache of DESIGN.md: x (T, B, I), gates (T, B, G), h, c (T+1, B, H).
+"""
+
+from cython cimport floating
+from libc.string cimport memcpy
+
+import numpy as np
+
+from . import _validate
+from ._cache import LSTMCache
+
+from ._blas cimport NoTrans, RowMajor, Trans, _gemm
+from ._csrc cimport (
+    lstm_gates_backward_f32,
+    lstm_gates_backward_f64,
+    lstm_gates_forward_f32,
+    lstm_gates_forward_f64,
+    lstmcore_openmp_enabled,
+    sum_rows_f32,
+    sum_rows_f64,
+)
+
+cdef int _num_threads = 1
+
+
+def _set_num_threads(int n):
+    """Threads for the OpenMP gate loops (lstmcore.set_num_threads also sets BLAS)."""
+    global _num_threads
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    _num_threads = n
+
+
+def _openmp_enabled():
+    return bool(lstmcore_openmp_enabled())
+
+
+# Typed dispatch to the C kernels ----------------------------------------------------------------
+
+cdef inline void _gates_forward(floating *z, Py_ssize_t ldz, floating *c, floating *h,
+                                Py_ssize_t ldh, const floating *c_prev, const floating *b,
+                                int B, int H, int act, int ract, int nthreads) noexcept nogil:
+    if floating is float:
+        lstm_gates_forward_f32(z, ldz, c, h, ldh, c_prev, b, B, H, act, ract, nthreads)
+    else:
+        lstm_gates_forward_f64(z, ldz, c, h, ldh, c_prev, b, B, H, act, ract, nthreads)
+
+
+cdef inline void _gates_backward(floating *dz, floating *dc, const floating *dh,
+                                 const floating *dy, Py_ssize_t lddy, const floating *gates,
+                                 const floating *c_prev, const floating *c,
+                                 int B, int H, int act, int ract, int nthreads) noexcept nogil:
+    if floating is float:
+        lstm_gates_backward_f32(dz, dc, dh, dy, lddy, gates, c_prev, c, B, H, act, ract, nthreads)
+    else:
+        lstm_gates_backward_f64(dz, dc, dh, dy, lddy, gates, c_prev, c, B, H, act, ract, nthreads)
+
+
+cdef inline void _sum_rows(floating *out, const floating *a, Py_ssize_t R, int G,
+                           int nthreads) noexcept nogil:
+    if floating is float:
+        sum_rows_f32(out, a, R, G, nthreads)
+    else:
+        sum_rows_f64(out, a, R, G, nthreads)
+
+
+# The loops ----------------------------------------------------------------------------------------
+
+cdef void _forward_loop(floating *z, Py_ssize_t z_step, int ldz,
+                        floating *h, Py_ssize_t h_step, int ldh, const floating *h0,
+                        floating *c, Py_ssize_t c_step, const floating *c0,
+                        const floating *w_h, const floating *b,
+                        int T, int B, int H, int act, int ract, int nthreads) noexcept nogil:
+    # z (B, G) of step t at z + t*z_step, rows ldz apart: in x_t @ w_x, out activated gates
+    # h (B, H) of step t at h + t*h_step, rows ldh apart | h0, c0 (B, H)
+    # c (B, H) of step t at c + t*c_step (c_step 0: one buffer updated in place)
+    # w_h (H, G) | b (G)
+    cdef int G = 4 * H, t, ld_prev
+    cdef const floating *h_prev
+    cdef const floating *c_prev
+    cdef floating *z_t
+    for t in range(T):
+        h_prev = h0 if t == 0 else h + (t - 1) * h_step
+        ld_prev = H if t == 0 else ldh
+        c_prev = c0 if t == 0 else c + (t - 1) * c_step
+        z_t = z + t * z_step
+        # z[t] += h_prev @ w_h
+        _gemm(RowMajor, NoTrans, NoTrans, B, G, H, <floating>1, h_prev, ld_prev, w_h, G,
+              <floating>1, z_t, ldz)
+        # gates[t], c[t], h[t] = gate maths of z[t] + b and c_prev
+        _gates_forward(z_t, ldz, c + t * c_step, h + t * h_step, ldh, c_prev, b,
+                       B, H, act, ract, nthreads)
+
+
+cdef void _backward_loop(floating *dz, floating *dh, floating *dc, const floating *dy,
+                         const floating *gates, const floating *c, const floating *w_h,
+                         int T, int B, int H, int act, int ract, int nthreads) noexcept nogil:
+    # dz, gates (T, B, G) | dh, dc (B, H): in dh_n, dc_n, out dh0, dc0
+    # dy (B, T, H) batch-first, or NULL | c (T+1, B, H) | w_h (H, G)
+    cdef int G = 4 * H, t
+    cdef Py_ssize_t step_g = <Py_ssize_t>B * G, step_h = <Py_ssize_t>B * H
+    for t in range(T - 1, -1, -1):
+        # dz[t], dc = gate backward of dh (+ dy[:, t]) and dc
+        _gates_backward(dz + t * step_g, dc, dh, NULL if dy == NULL else dy + t * H,
+                        <Py_ssize_t>T * H, gates + t * step_g, c + t * step_h,
+                        c + (t + 1) * step_h, B, H, act, ract, nthreads)
+        # dh = dz[t] @ w_h.T
+        _gemm(RowMajor, NoTrans, Trans, B, H, G, <floating>1, dz + t * step_g, G, w_h, G,
+              <floating>0, dh, H)
+
+
+# Typed bodies -------------------------------------------------------------------------------
+
+cdef tuple _forward_infer(const floating[:, :, ::1] x, const floating[:, ::1] w_x,
+                          const floating[:, ::1] w_h, const floating[::1] b,
+                          const floating[:, ::1] h0, floating[:, ::1] c_n,
+                          int act, int ract, object dtype):
+    # x (B, T, I) | w_x (I, G) | w_h (H, G) | b (G) | h0 (B, H) | c_n (B, H): in c0, out c_n
+    cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = w_h.shape[0], G = 4 * H
+    cdef int nthreads = _num_threads
+    y = np.empty((B, T, H), dtype=dtype)
+    z = np.empty((B, T, G), dtype=dtype)
+    cdef floating[:, :, ::1] y_v = y, z_v = z
+    with nogil:
+        # z = x @ w_x over all B*T rows, batch-first
+        _gemm(RowMajor, NoTrans, NoTrans, B * T, G, I, <floating>1, &x[0, 0, 0], I,
+              &w_x[0, 0], G, <floating>0, &z_v[0, 0, 0], G)
+        _forward_loop(&z_v[0, 0, 0], G, T * G, &y_v[0, 0, 0], H, T * H, &h0[0, 0],
+                      &c_n[0, 0], 0, &c_n[0, 0], &w_h[0, 0], &b[0], T, B, H, act, ract,
+                      nthreads)
+    return y, y[:, T - 1].copy()
+
+
+cdef object _forward_train(const floating[:, :, ::1] x, const floating[:, ::1] w_x,
+                          const floating[:, ::1] w_h, const floating[::1] b,
+                          floating[:, :, ::1] x_tm, floating[:, :, ::1] gates,
+                          floating[:, :, ::1] h, floating[:, :, ::1] c,
+                          int act, int ract, object dtype):
+    # x (B, T, I) | x_tm (T, B, I) out | gates (T, B, G) out | h, c (T+1, B, H): in row 0
+    cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = w_h.shape[0], G = 4 * H
+    cdef int nthreads = _num_threads, t, r
+    y = np.empty((B, T, H), dtype=dtype)
+    cdef floating[:, :, ::1] y_v = y
+    with nogil:
+        # x_tm = x.transpose(1, 0, 2)
+        for r in range(B):
+            for t in range(T):
+                memcpy(&x_tm[t, r, 0], &x[r, t, 0], I * sizeof(floating))
+        # gates = x_tm @ w_x over all T*B rows
+        _gemm(RowMajor, NoTrans, NoTrans, T * B, G, I, <floating>1, &x_tm[0, 0, 0], I,
+              &w_x[0, 0], G, <floating>0, &gates[0, 0, 0], G)
+        _forward_loop(&gates[0, 0, 0], <Py_ssize_t>B * G, G, &h[1, 0, 0], <Py_ssize_t>B * H, H,
+                      &h[0, 0, 0], &c[1, 0, 0], <Py_ssize_t>B * H, &c[0, 0, 0], &w_h[0, 0],
+                      &b[0], T, B, H, act, ract, nthreads)
+        # y = h[1:].transpose(1, 0, 2)
+        for r in range(B):
+            for t in range(T):
+                memcpy(&y_v[r, t, 0], &h[t + 1, r, 0], H * sizeof(floating))
+    return y
+
+
+cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] dh,
+                    floating[:, ::1] dc, const floating[:, :, ::1] x_tm,
+                    const floating[:, ::1] w_x, const floating[:, ::1] w_h,
+                    const floating[:, :, ::1] gates, const floating[:, :, ::1] h,
+                    const floating[:, :, ::1] c, int act, int ract, object dtype):
+    # dy (B, T, H) | dh, dc (B, H): in dh_n, dc_n, out dh0, dc0 | x_tm (T, B, I)
+    # gates (T, B, G) | h, c (T+1, B, H) | w_x (I, G) | w_h (H, G)
+    cdef int T = gates.shape[0], B = gates.shape[1], G = gates.shape[2], H = G // 4
+    cdef int I = x_tm.shape[2], nthreads = _num_threads, t, r
+    cdef int TB = T * B
+    dz = np.empty((T, B, G), dtype=dtype)
+    dx_tm = np.empty((T, B, I), dtype=dtype)
+    dx = np.empty((B, T, I), dtype=dtype)
+    dw_x = np.zeros((I, G), dtype=dtype)
+    dw_h = np.zeros((H, G), dtype=dtype)
+    db = np.zeros(G, dtype=dtype)
+    cdef floating[:, :, ::1] dz_v = dz, dx_tm_v = dx_tm, dx_v = dx
+    cdef floating[:, ::1] dw_x_v = dw_x, dw_h_v = dw_h
+    cdef floating[::1] db_v = db
+    with nogil:
+        _backward_loop(&dz_v[0, 0, 0], &dh[0, 0], &dc[0, 0], &dy[0, 0, 0] if has_dy else NULL,
+                       &gates[0, 0, 0], &c[0, 0, 0], &w_h[0, 0], T, B, H, act, ract, nthreads)
+        # dw_x += x.T @ dz over all T*B rows
+        _gemm(RowMajor, Trans, NoTrans, I, G, TB, <floating>1, &x_tm[0, 0, 0], I,
+              &dz_v[0, 0, 0], G, <floating>1, &dw_x_v[0, 0], G)
+        # dw_h += h_prev.T @ dz, h_prev = h[:T]
+        _gemm(RowMajor, Trans, NoTrans, H, G, TB, <floating>1, &h[0, 0, 0], H,
+              &dz_v[0, 0, 0], G, <floating>1, &dw_h_v[0, 0], G)
+        # db += dz.sum(rows)
+        _sum_rows(&db_v[0], &dz_v[0, 0, 0], TB, G, nthreads)
+        # dx = dz @ w_x.T, then to batch-first
+        _gemm(RowMajor, NoTrans, Trans, TB, I, G, <floating>1, &dz_v[0, 0, 0], G,
+              &w_x[0, 0], G, <floating>0, &dx_tm_v[0, 0, 0], I)
+        for r in range(B):
+            for t in range(T):
+                memcpy(&dx_v[r, t, 0], &dx_tm_v[t, r, 0], I * sizeof(floating))
+    return {"dx": dx, "dw_x": dw_x, "dw_h": dw_h, "db": db,
+            "dh0": np.asarray(dh), "dc0": np.asarray(dc)}
+
+
+cdef object _cell(const floating[:, ::1] x_t, const floating[:, ::1] w_x,
+                 const floating[:, ::1] w_h, const floating[::1] b,
+                 const floating[:, ::1] h_prev, floating[:, ::1] c,
+                 int act, int ract, object dtype):
+    # x_t (B, I) | w_x (I, G) | w_h (H, G) | b (G) | h_prev (B, H) | c (B, H): in c_prev, out c
+    cdef int B = x_t.shape[0], I = x_t.shape[1], H = w_h.shape[0], G = 4 * H
+    cdef int nthreads = _num_threads
+    h = np.empty((B, H), dtype=dtype)
+    z = np.empty((B, G), dtype=dtype)
+    cdef floating[:, ::1] h_v = h, z_v = z
+    with nogil:
+        # z = x_t @ w_x
+        _gemm(RowMajor, NoTrans, NoTrans, B, G, I, <floating>1, &x_t[0, 0], I, &w_x[0, 0], G,
+              <floating>0, &z_v[0, 0], G)
+        # z += h_prev @ w_h
+        _gemm(RowMajor, NoTrans, NoTrans, B, G, H, <floating>1, &h_prev[0, 0], H, &w_h[0, 0],
+              G, <floating>1, &z_v[0, 0], G)
+        _gates_forward(&z_v[0, 0], G, &c[0, 0], &h_v[0, 0], H, &c[0, 0], &b[0],
+                       B, H, act, ract, nthreads)
+    return h
+
+
+# Public functions ---------------------------------------------------------------------------
+
+def lstm_forward(x, w_x, w_h, b, h0=None, c0=None, *, activation="tanh",
+                 recurrent_activation="sigmoid", return_cache=False, check_finite=True):
+    """LSTM over a whole sequence, batch-first.
+
+    x (B, T, I) | w_x (I, G) | w_h (H, G) | b (G) | h0, c0 (B, H) or None (zeros)
+    -> y (B, T, H), h_n (B, H), c_n (B, H), and the cache for :func:`lstm_backward` when
+    ``return_cache``. G = 4H, gate blocks i, f, g, o (Keras's kernel / recurrent_kernel / bias).
+
+    ``activation`` is the cell activation ('tanh', 'relu', 'sigmoid', 'linear');
+    ``recurrent_activation`` the gate activation ('sigmoid', 'hard_sigmoid'), as in Keras.
+    The dtype of ``x`` (float32 or float64) is the dtype of the call; other float arrays must
+    match it. Integer and other non-float inputs are refused with TypeError; non-contiguous
+    arrays are copied. NaN or inf in any input raises ValueError unless ``check_finite=False``.
+    """
+    x, w_x, w_h, b, h0, c0, act, ract = _validate.check_forward(
+        x, w_x, w_h, b, h0, c0, activation, recurrent_activation, check_finite)
+    B, T, I = x.shape
+    H = w_h.shape[0]
+    dtype = x.dtype
+    if not return_cache:
+        c_n = c0.copy()
+        if dtype == np.float32:
+            y, h_n = _forward_infer[float](x, w_x, w_h, b, h0, c_n, act, ract, dtype)
+        else:
+            y, h_n = _forward_infer[double](x, w_x, w_h, b, h0, c_n, act, ract, dtype)
+        return y, h_n, c_n
+    x_tm = np.empty((T, B, I), dtype=dtype)
+    gates = np.empty((T, B, 4 * H), dtype=dtype)
+    h = np.empty((T + 1, B, H), dtype=dtype)
+    c = np.empty((T + 1, B, H), dtype=dtype)
+    h[0], c[0] = h0, c0
+    if dtype == np.float32:
+        y = _forward_train[float](x, w_x, w_h, b, x_tm, gates, h, c, act, ract, dtype)
+    else:
+        y = _forward_train[double](x, w_x, w_h, b, x_tm, gates, h, c, act, ract, dtype)
+    cache = LSTMCache(x_tm, w_x, w_h, gates, h, c, activation, recurrent_activation)
+    return y, h[T].copy(), c[T].copy(), cache
+
+
+def lstm_backward(dy, cache, dh_n=None, dc_n=None, *, check_finite=True):
+    """Backward through time of :func:`lstm_forward` (called with ``return_cache=True``).
+
+    dy (B, T, H) or None (no gradient from the outputs) | cache | dh_n, dc_n (B, H) or None
+    -> dict of new arrays: dx (B, T, I), dw_x (I, G), dw_h (H, G), db (G), dh0, dc0 (B, H).
+    """
+    dy, dh, dc = _validate.check_backward(dy, cache, dh_n, dc_n, check_finite)
+    dh, dc = dh.copy(), dc.copy()
+    act = _validate.ACTIVATIONS[cache.activation]
+    ract = _validate.RECURRENT_ACTIVATIONS[cache.recurrent_activation]
+    dtype = cache.gates.dtype
+    has_dy = dy is not None
+    if not has_dy:
+        dy = np.zeros((1, 1, 1), dtype=dtype)  # never read
+    if dtype == np.float32:
+        return _backward[float](dy, has_dy, dh, dc, cache.x, cache.w_x, cache.w_h, cache.gates,
+                                cache.h, cache.c, act, ract, dtype)
+    return _backward[double](dy, has_dy, dh, dc, cache.x, cache.w_x, cache.w_h, cache.gates,
+                             cache.h, cache.c, act, ract, dtype)
+
+
+def lstm_cell_forward(x_t, w_x, w_h, b, h_prev=None, c_prev=None, *, activation="tanh",
+                      recurrent_activation="sigmoid", check_finite=True):
+    """One LSTM step, for streaming inference.
+
+    x_t (B, I) | w_x (I, G) | w_h (H, G) | b (G) | h_prev, c_prev (B, H) or None (zeros)
+    -> h, c (B, H). Same options and checks as :func:`lstm_forward`.
+    """
+    x_t, w_x, w_h, b, h_prev, c_prev, act, ract = _validate.check_cell(
+        x_t, w_x, w_h, b, h_prev, c_prev, activation, recurrent_activation, check_finite)
+    c = c_prev.copy()
+    if x_t.dtype == np.float32:
+        h = _cell[float](x_t, w_x, w_h, b, h_prev, c, act, ract, x_t.dtype)
+    else:
+        h = _cell[double](x_t, w_x, w_h, b, h_prev, c, act, ract, x_t.dtype)
+    return h, c

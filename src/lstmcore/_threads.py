@@ -1,0 +1,156 @@
+"""One thread count for lstmcore: its OpenMP loops and the BLAS pools it calls.
+
+The compiled kernels never run an OpenMP region and a BLAS call at the same time (gate maths and
+products alternate), so both pools may use ``n`` threads without oversubscribing ``n`` cores.
+
+The BLAS libraries are found among the shared objects loaded in this process (SciPy's and NumPy's
+bundled OpenBLAS, or an MKL / BLIS from another distribution) and driven through their own
+``*_set_num_threads`` entry points with ctypes, the same approach as threadpoolctl.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import operator
+import os
+import sys
+from pathlib import Path
+
+_ENV = "LSTMCORE_NUM_THREADS"
+
+# (setter, getter) symbol names per BLAS family, tried in order.
+_OPENBLAS = [
+    (f"{p}openblas_set_num_threads{s}", f"{p}openblas_get_num_threads{s}")
+    for p in ("scipy_", "")
+    for s in ("64_", "")
+]
+_FAMILIES = {
+    "openblas": _OPENBLAS,
+    "mkl_rt": [("MKL_Set_Num_Threads", "MKL_Get_Max_Threads")],
+    "blis": [("bli_thread_set_num_threads", "bli_thread_get_num_threads")],
+}
+
+
+def cpu_count() -> int:
+    """Cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - macOS, Windows
+        return os.cpu_count() or 1
+
+
+def _loaded_libraries() -> list[str]:
+    """Paths of the shared objects loaded in this process."""
+    try:
+        with open("/proc/self/maps") as f:
+            return sorted({line.split()[-1] for line in f if line.rstrip().endswith(".so") or ".so." in line})
+    except OSError:  # pragma: no cover - not Linux: look where the wheels bundle their libraries
+        import numpy
+        import scipy
+
+        found = []
+        for pkg in (numpy, scipy):
+            root = Path(pkg.__file__).parent
+            for d in (root.parent / f"{root.name}.libs", root / ".dylibs", root.parent / f"{root.name}.dylibs"):
+                found += [str(p) for p in d.glob("*") if p.is_file()]
+        return found
+
+
+class _BlasLib:
+    def __init__(self, path: str, family: str, setter, getter):
+        self.path, self.family, self._set, self._get = path, family, setter, getter
+
+    def set(self, n: int) -> None:
+        self._set(ctypes.c_int(n))
+
+    def get(self) -> int:
+        return int(self._get())
+
+
+_blas_libs: list[_BlasLib] | None = None
+
+
+def _blas() -> list[_BlasLib]:
+    global _blas_libs
+    if _blas_libs is None:
+        import scipy.linalg.cython_blas  # noqa: F401 - make sure the BLAS we call is loaded
+
+        libs = []
+        for path in _loaded_libraries():
+            name = Path(path).name.lower()
+            for family, symbols in _FAMILIES.items():
+                if family not in name:
+                    continue
+                try:
+                    lib = ctypes.CDLL(path)
+                except OSError:
+                    continue
+                for set_name, get_name in symbols:
+                    if hasattr(lib, set_name) and hasattr(lib, get_name):
+                        getter = getattr(lib, get_name)
+                        getter.restype = ctypes.c_int
+                        libs.append(_BlasLib(path, family, getattr(lib, set_name), getter))
+                        break
+        _blas_libs = libs
+    return _blas_libs
+
+
+def _compiled():
+    mod = sys.modules.get("lstmcore._lstm")
+    if mod is None:
+        try:
+            from . import _lstm as mod
+        except ImportError:
+            return None
+    return mod
+
+
+_num_threads = 1
+
+
+def set_num_threads(n: int) -> None:
+    """Use ``n`` threads in lstmcore's OpenMP loops and in the BLAS libraries it calls."""
+    global _num_threads
+    if isinstance(n, bool) or not hasattr(n, "__index__"):
+        raise TypeError(f"n must be an int, got {type(n).__name__}")
+    n = operator.index(n)
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    _num_threads = n
+    mod = _compiled()
+    if mod is not None:
+        mod._set_num_threads(n)
+    for lib in _blas():
+        lib.set(n)
+
+
+def get_num_threads() -> int:
+    """The thread count set by :func:`set_num_threads`, ``LSTMCORE_NUM_THREADS`` or the core count."""
+    return _num_threads
+
+
+def threadpool_info() -> dict:
+    """lstmcore's thread count, whether OpenMP is compiled in, and each BLAS pool's size."""
+    mod = _compiled()
+    return {
+        "num_threads": _num_threads,
+        "openmp": bool(mod is not None and mod._openmp_enabled()),
+        "cpu_count": cpu_count(),
+        "blas": [{"path": lib.path, "family": lib.family, "num_threads": lib.get()} for lib in _blas()],
+    }
+
+
+def _init_from_env() -> None:
+    global _num_threads
+    value = os.environ.get(_ENV, "").strip()
+    if not value:
+        _num_threads = cpu_count()
+        mod = _compiled()
+        if mod is not None:
+            mod._set_num_threads(_num_threads)
+        return
+    try:
+        n = int(value)
+    except ValueError:
+        raise ValueError(f"{_ENV} must be a positive integer, got {value!r}") from None
+    set_num_threads(n)

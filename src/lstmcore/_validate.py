@@ -1,0 +1,174 @@
+"""Input checks at the Python edge, shared by the compiled backend and the reference.
+
+Policy, the same for every public function:
+- array-likes go through ``np.asarray``; the dtype of ``x`` sets the dtype of the call and must be
+  float32 or float64. Integer, bool, complex, float16 and object inputs are refused with
+  ``TypeError`` (never converted silently); every other array must have the dtype of ``x``.
+- non-contiguous, misaligned or byte-swapped float arrays are copied into a C-contiguous native
+  array (converted, not refused).
+- wrong rank or shape, zero-sized dimensions, NaN or inf (when ``check_finite``), an unknown
+  activation: ``ValueError`` naming what was expected and what was received.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._cache import LSTMCache
+
+# The codes are shared with csrc/activations.h.
+ACTIVATIONS = {"tanh": 0, "relu": 1, "sigmoid": 2, "linear": 3}
+RECURRENT_ACTIVATIONS = {"sigmoid": 0, "hard_sigmoid": 1}
+
+_INT_MAX = 2**31 - 1  # BLAS takes its sizes as C int
+
+
+def activation_code(name, table: dict, argname: str) -> int:
+    if not isinstance(name, str):
+        raise TypeError(f"{argname} must be a string, one of {sorted(table)}; got {name!r}")
+    try:
+        return table[name]
+    except KeyError:
+        raise ValueError(f"{argname} must be one of {sorted(table)}; got {name!r}") from None
+
+
+def dtype_of(x) -> np.dtype:
+    """The dtype of the call: that of ``x``, which must be float32 or float64."""
+    dt = np.asarray(x).dtype
+    if dt.kind == "f" and dt.itemsize in (4, 8):
+        return np.dtype(np.float32 if dt.itemsize == 4 else np.float64)
+    raise TypeError(f"x must be a float32 or float64 array, got dtype {dt}")
+
+
+def as_array(name: str, a, dtype: np.dtype, shape: tuple, check_finite: bool) -> np.ndarray:
+    """``a`` as a C-contiguous aligned array of ``dtype`` and exactly ``shape`` (None: any size)."""
+    a = np.asarray(a)
+    if a.dtype.kind != "f" or a.dtype.itemsize != dtype.itemsize:
+        raise TypeError(f"{name} must have dtype {dtype} (the dtype of x), got {a.dtype}")
+    if a.ndim != len(shape) or any(e is not None and e != s for e, s in zip(shape, a.shape)):
+        want = "(" + ", ".join("?" if e is None else str(e) for e in shape) + ")"
+        raise ValueError(f"{name} must have shape {want}, got {a.shape}")
+    if check_finite and not np.isfinite(a).all():
+        where = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
+        raise ValueError(f"{name} must be finite, got {a[where]} at index {where}")
+    return np.require(a, dtype=dtype, requirements=("C", "A"))
+
+
+def _positive_sizes(**sizes: int) -> None:
+    for name, n in sizes.items():
+        if n < 1:
+            raise ValueError(f"{name} must be at least 1, got {n}")
+        if n > _INT_MAX:
+            raise ValueError(f"{name} must be below 2**31, got {n}")
+
+
+def check_weights(w_x, w_h, b, dtype, check_finite: bool):
+    w_h = np.asarray(w_h)
+    if w_h.ndim != 2 or w_h.shape[1] != 4 * w_h.shape[0]:
+        raise ValueError(f"w_h must have shape (H, 4*H), got {w_h.shape}")
+    H = w_h.shape[0]
+    w_x = np.asarray(w_x)
+    if w_x.ndim != 2:
+        raise ValueError(f"w_x must have shape (I, {4 * H}), got {w_x.shape}")
+    I = w_x.shape[0]
+    _positive_sizes(H=H, I=I)
+    return (
+        as_array("w_x", w_x, dtype, (I, 4 * H), check_finite),
+        as_array("w_h", w_h, dtype, (H, 4 * H), check_finite),
+        as_array("b", b, dtype, (4 * H,), check_finite),
+    )
+
+
+def _state(name, a, dtype, B, H, check_finite):
+    if a is None:
+        return np.zeros((B, H), dtype=dtype)
+    return as_array(name, a, dtype, (B, H), check_finite)
+
+
+def check_forward(x, w_x, w_h, b, h0, c0, activation, recurrent_activation, check_finite):
+    """Checked ``x (B, T, I)``, weights, ``h0``/``c0`` (zeros when None) and activation codes."""
+    act = activation_code(activation, ACTIVATIONS, "activation")
+    ract = activation_code(recurrent_activation, RECURRENT_ACTIVATIONS, "recurrent_activation")
+    dtype = dtype_of(x)
+    x = np.asarray(x)
+    if x.ndim != 3:
+        raise ValueError(f"x must be 3-D (B, T, I), got shape {x.shape}")
+    w_x, w_h, b = check_weights(w_x, w_h, b, dtype, check_finite)
+    B, T, _ = x.shape
+    I, H = w_x.shape[0], w_h.shape[0]
+    _positive_sizes(B=B, T=T, TB=T * B)
+    x = as_array("x", x, dtype, (B, T, I), check_finite)
+    h0 = _state("h0", h0, dtype, B, H, check_finite)
+    c0 = _state("c0", c0, dtype, B, H, check_finite)
+    return x, w_x, w_h, b, h0, c0, act, ract
+
+
+def check_cell(x_t, w_x, w_h, b, h_prev, c_prev, activation, recurrent_activation, check_finite):
+    """As :func:`check_forward` for one step: ``x_t (B, I)``."""
+    act = activation_code(activation, ACTIVATIONS, "activation")
+    ract = activation_code(recurrent_activation, RECURRENT_ACTIVATIONS, "recurrent_activation")
+    dtype = dtype_of(x_t)
+    x_t = np.asarray(x_t)
+    if x_t.ndim != 2:
+        raise ValueError(f"x_t must be 2-D (B, I), got shape {x_t.shape}")
+    w_x, w_h, b = check_weights(w_x, w_h, b, dtype, check_finite)
+    B = x_t.shape[0]
+    I, H = w_x.shape[0], w_h.shape[0]
+    _positive_sizes(B=B)
+    x_t = as_array("x_t", x_t, dtype, (B, I), check_finite)
+    h_prev = _state("h_prev", h_prev, dtype, B, H, check_finite)
+    c_prev = _state("c_prev", c_prev, dtype, B, H, check_finite)
+    return x_t, w_x, w_h, b, h_prev, c_prev, act, ract
+
+
+def check_backward(dy, cache, dh_n, dc_n, check_finite):
+    """Checked ``dy (B, T, H)`` (None: no gradient from the outputs), ``dh_n``/``dc_n`` (zeros)."""
+    if not isinstance(cache, LSTMCache):
+        raise TypeError(
+            "cache must be the LSTMCache returned by lstm_forward(..., return_cache=True), "
+            f"got {type(cache).__name__}"
+        )
+    _check_cache(cache)
+    T, B, _ = cache.gates.shape
+    H = cache.w_h.shape[0]
+    dtype = cache.gates.dtype
+    if dy is not None:
+        dy = as_array("dy", dy, dtype, (B, T, H), check_finite)
+    dh_n = _state("dh_n", dh_n, dtype, B, H, check_finite)
+    dc_n = _state("dc_n", dc_n, dtype, B, H, check_finite)
+    return dy, dh_n, dc_n
+
+
+def _check_cache(cache: LSTMCache) -> None:
+    """The kernels trust the cache's shapes: make sure nobody changed them since the forward."""
+    gates = cache.gates
+    if not isinstance(gates, np.ndarray) or gates.ndim != 3 or gates.shape[2] % 4:
+        raise ValueError(f"cache.gates must be an array (T, B, 4*H), got {getattr(gates, 'shape', gates)!r}")
+    T, B, G = gates.shape
+    H = G // 4
+    expected = {
+        "x": (T, B, None),
+        "w_x": (None, G),
+        "w_h": (H, G),
+        "h": (T + 1, B, H),
+        "c": (T + 1, B, H),
+    }
+    I = getattr(cache.x, "shape", (0, 0, 0))[-1]
+    for name, shape in expected.items():
+        a = getattr(cache, name)
+        shape = tuple(I if e is None else e for e in shape)
+        if (
+            not isinstance(a, np.ndarray)
+            or a.shape != shape
+            or a.dtype != gates.dtype
+            or not a.flags.c_contiguous
+            or not a.flags.aligned
+        ):
+            raise ValueError(
+                f"cache.{name} must be a C-contiguous {gates.dtype} array of shape {shape}, "
+                f"got {type(a).__name__} {getattr(a, 'shape', '')} {getattr(a, 'dtype', '')}"
+            )
+    if gates.dtype not in (np.float32, np.float64) or not gates.flags.c_contiguous or T < 1 or B < 1 or I < 1 or H < 1:
+        raise ValueError(f"cache.gates must be a non-empty C-contiguous float array, got {gates.dtype} {gates.shape}")
+    activation_code(cache.activation, ACTIVATIONS, "cache.activation")
+    activation_code(cache.recurrent_activation, RECURRENT_ACTIVATIONS, "cache.recurrent_activation")

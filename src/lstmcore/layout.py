@@ -1,0 +1,143 @@
+"""Gate order, the canonical weight layout, and the only converters to and from other frameworks.
+
+lstmcore stores each layer and direction as
+
+    w_x (I, G)   w_h (H, G)   b (G)        G = 4H, column blocks [i | f | g | o]
+
+which is exactly Keras's ``kernel``, ``recurrent_kernel`` and ``bias``, so that ``z = x @ w_x`` is a
+plain row-major product.
+
+PyTorch keeps ``w_ih (G, I)``, ``w_hh (G, H)``, ``b_ih (G)``, ``b_hh (G)`` in the same gate order.
+ONNX keeps ``W (D, G, I)``, ``R (D, G, H)``, ``B (D, 2G)`` in the gate order i, o, f, c.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+GATES = ("i", "f", "g", "o")
+ONNX_GATES = ("i", "o", "f", "c")
+# Position in ONNX's order of each of our gates: ours[k] = onnx[_FROM_ONNX[k]].
+_FROM_ONNX = (0, 2, 3, 1)
+# Position in our order of each ONNX gate: onnx[k] = ours[_TO_ONNX[k]].
+_TO_ONNX = (0, 3, 1, 2)
+
+
+def _as_float(name: str, a) -> np.ndarray:
+    a = np.asarray(a)
+    if a.dtype not in (np.float32, np.float64):
+        raise TypeError(f"{name} must be float32 or float64, got dtype {a.dtype}")
+    return a
+
+
+def _hidden_size(name: str, rows: int) -> int:
+    if rows % 4 or rows == 0:
+        raise ValueError(f"{name} must have 4*H gate rows, got {rows}")
+    return rows // 4
+
+
+def check_canonical(w_x, w_h, b) -> tuple[int, int]:
+    """Check ``w_x (I, G)``, ``w_h (H, G)``, ``b (G)`` and return ``(I, H)``."""
+    w_x, w_h, b = (_as_float(n, a) for n, a in (("w_x", w_x), ("w_h", w_h), ("b", b)))
+    if w_h.ndim != 2 or w_h.shape[1] != 4 * w_h.shape[0] or w_h.shape[0] == 0:
+        raise ValueError(f"w_h must have shape (H, 4*H), got {w_h.shape}")
+    H = w_h.shape[0]
+    if w_x.ndim != 2 or w_x.shape[1] != 4 * H or w_x.shape[0] == 0:
+        raise ValueError(f"w_x must have shape (I, {4 * H}), got {w_x.shape}")
+    if b.shape != (4 * H,):
+        raise ValueError(f"b must have shape ({4 * H},), got {b.shape}")
+    return w_x.shape[0], H
+
+
+# PyTorch ----------------------------------------------------------------------------------------
+
+
+def from_torch(w_ih, w_hh, b_ih=None, b_hh=None):
+    """PyTorch ``nn.LSTM`` weights of one layer and direction -> ``(w_x, w_h, b)``.
+
+    ``w_ih (G, I)``, ``w_hh (G, H)``, ``b_ih (G)``, ``b_hh (G)`` (either bias may be None, as with
+    ``bias=False``). Arrays or CPU tensors converted with ``.detach().numpy()`` beforehand.
+    """
+    w_ih, w_hh = _as_float("w_ih", w_ih), _as_float("w_hh", w_hh)
+    if w_hh.ndim != 2 or w_hh.shape[0] != 4 * w_hh.shape[1]:
+        raise ValueError(f"w_hh must have shape (4*H, H), got {w_hh.shape}")
+    G = w_hh.shape[0]
+    if w_ih.ndim != 2 or w_ih.shape[0] != G:
+        raise ValueError(f"w_ih must have shape ({G}, I), got {w_ih.shape}")
+    b = np.zeros(G, dtype=w_ih.dtype)
+    for name, bias in (("b_ih", b_ih), ("b_hh", b_hh)):
+        if bias is not None:
+            bias = _as_float(name, bias)
+            if bias.shape != (G,):
+                raise ValueError(f"{name} must have shape ({G},), got {bias.shape}")
+            b = b + bias
+    return (np.ascontiguousarray(w_ih.T), np.ascontiguousarray(w_hh.T), b.astype(w_ih.dtype))
+
+
+def to_torch(w_x, w_h, b):
+    """``(w_x, w_h, b)`` -> PyTorch ``(w_ih, w_hh, b_ih, b_hh)``, the whole bias in ``b_ih``."""
+    check_canonical(w_x, w_h, b)
+    w_x, w_h, b = np.asarray(w_x), np.asarray(w_h), np.asarray(b)
+    return (np.ascontiguousarray(w_x.T), np.ascontiguousarray(w_h.T), b.copy(), np.zeros_like(b))
+
+
+# Keras ------------------------------------------------------------------------------------------
+
+
+def from_keras(kernel, recurrent_kernel, bias=None):
+    """Keras ``LSTM`` weights ``[kernel (I, G), recurrent_kernel (H, G), bias (G)]``: same layout."""
+    kernel = _as_float("kernel", kernel)
+    if bias is None:
+        bias = np.zeros(np.shape(recurrent_kernel)[-1:], dtype=kernel.dtype)
+    check_canonical(kernel, recurrent_kernel, bias)
+    return tuple(np.array(a, dtype=kernel.dtype, order="C") for a in (kernel, recurrent_kernel, bias))
+
+
+def to_keras(w_x, w_h, b):
+    """``(w_x, w_h, b)`` -> Keras ``[kernel, recurrent_kernel, bias]`` (copies)."""
+    check_canonical(w_x, w_h, b)
+    return [np.array(a, order="C") for a in (w_x, w_h, b)]
+
+
+# ONNX -------------------------------------------------------------------------------------------
+
+
+def _reorder_blocks(a: np.ndarray, order, axis: int) -> np.ndarray:
+    blocks = np.split(a, 4, axis=axis)
+    return np.concatenate([blocks[k] for k in order], axis=axis)
+
+
+def from_onnx(W, R, B=None, P=None, direction: int = 0):
+    """ONNX ``LSTM`` inputs ``W (D, G, I)``, ``R (D, G, H)``, ``B (D, 2G)`` -> ``(w_x, w_h, b)``.
+
+    ``direction`` picks one of the D directions. Peepholes ``P`` are not supported: a non-zero
+    ``P`` raises ``ValueError`` rather than being dropped silently.
+    """
+    W, R = _as_float("W", W), _as_float("R", R)
+    if W.ndim != 3 or R.ndim != 3 or R.shape[1] != 4 * R.shape[2] or W.shape[:2] != R.shape[:2]:
+        raise ValueError(f"expected W (D, 4H, I) and R (D, 4H, H), got W {W.shape} and R {R.shape}")
+    D, G = R.shape[:2]
+    if not 0 <= direction < D:
+        raise ValueError(f"direction must be in [0, {D}), got {direction}")
+    if P is not None and np.any(np.asarray(P) != 0):
+        raise ValueError("ONNX peephole weights P are not supported by lstmcore; got non-zero P")
+    w_x = _reorder_blocks(W[direction], _FROM_ONNX, axis=0).T
+    w_h = _reorder_blocks(R[direction], _FROM_ONNX, axis=0).T
+    if B is None:
+        b = np.zeros(G, dtype=W.dtype)
+    else:
+        B = _as_float("B", B)
+        if B.shape != (D, 2 * G):
+            raise ValueError(f"B must have shape ({D}, {2 * G}), got {B.shape}")
+        b = _reorder_blocks(B[direction, :G] + B[direction, G:], _FROM_ONNX, axis=0)
+    return (np.ascontiguousarray(w_x), np.ascontiguousarray(w_h), b.astype(W.dtype))
+
+
+def to_onnx(w_x, w_h, b):
+    """``(w_x, w_h, b)`` of one direction -> ONNX ``(W (1, G, I), R (1, G, H), B (1, 2G))``."""
+    check_canonical(w_x, w_h, b)
+    w_x, w_h, b = np.asarray(w_x), np.asarray(w_h), np.asarray(b)
+    W = _reorder_blocks(w_x.T, _TO_ONNX, axis=0)[None]
+    R = _reorder_blocks(w_h.T, _TO_ONNX, axis=0)[None]
+    Bo = np.concatenate([_reorder_blocks(b, _TO_ONNX, axis=0), np.zeros_like(b)])[None]
+    return np.ascontiguousarray(W), np.ascontiguousarray(R), Bo

@@ -1,0 +1,197 @@
+"""Pure-NumPy LSTM: the readable twin of the compiled ``lstmcore._lstm``.
+
+Same function names, same arguments, same checks, same cache; written to be read, not to be fast.
+It computes in the dtype of ``x`` (float32 or float64) with the formulas of ``csrc/activations.h``.
+
+Notation (thinc style): x inputs, h hidden states, c cell states, z pre-activations, gates the
+activated gates i, f, g, o, each a block of H columns of the G = 4H gate columns. Derivatives are
+written from outputs: dsigmoid(y) = y * (1 - y), dtanh(y) = 1 - y * y.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _validate
+from ._cache import LSTMCache
+
+__all__ = ["lstm_forward", "lstm_backward", "lstm_cell_forward", "LSTMCache"]
+
+
+# Activations and their derivatives from the output -----------------------------------------------
+
+
+def sigmoid(x):
+    # exp of a non-positive number only, so neither sign can overflow.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def hard_sigmoid(x):
+    # Keras 3: 0 below -3, 1 above 3, x / 6 + 1/2 between.
+    return np.clip(x / 6 + 0.5, 0, 1)
+
+
+def relu(x):
+    return np.maximum(x, 0)
+
+
+def linear(x):
+    return x
+
+
+def dsigmoid(y):
+    return y * (1 - y)
+
+
+def dhard_sigmoid(y):
+    return np.where((y > 0) & (y < 1), 1 / 6, 0).astype(y.dtype)
+
+
+def dtanh(y):
+    return 1 - y * y
+
+
+def drelu(y):
+    return (y > 0).astype(y.dtype)
+
+
+def dlinear(y):
+    return np.ones_like(y)
+
+
+# Indexed by the codes of _validate.ACTIVATIONS / RECURRENT_ACTIVATIONS.
+_ACT = {0: (np.tanh, dtanh), 1: (relu, drelu), 2: (sigmoid, dsigmoid), 3: (linear, dlinear)}
+_RACT = {0: (sigmoid, dsigmoid), 1: (hard_sigmoid, dhard_sigmoid)}
+
+
+# Gate maths of one step, the twins of csrc/lstm_gates.c -----------------------------------------
+
+
+def _split(a):
+    H = a.shape[-1] // 4
+    return a[..., :H], a[..., H : 2 * H], a[..., 2 * H : 3 * H], a[..., 3 * H :]
+
+
+def gates_forward(z, c_prev, act, ract):
+    """z (B, G) pre-activations with bias | c_prev (B, H) -> gates (B, G), c (B, H), h (B, H)."""
+    phi, _ = _ACT[act]
+    sig, _ = _RACT[ract]
+    z_i, z_f, z_g, z_o = _split(z)
+    i, f, g, o = sig(z_i), sig(z_f), phi(z_g), sig(z_o)  # 1. gates
+    c = f * c_prev + i * g  # 2. cell
+    h = o * phi(c)  # 3. hidden
+    return np.concatenate([i, f, g, o], axis=-1), c, h
+
+
+def gates_backward(dh, dc, gates, c_prev, c, act, ract):
+    """dh, dc (B, H) into step t | gates (B, G) | c_prev, c (B, H) -> dz (B, G), dc_prev (B, H)."""
+    phi, dphi = _ACT[act]
+    _, dsig = _RACT[ract]
+    i, f, g, o = _split(gates)
+    phi_c = phi(c)  # recomputed, not cached
+    do = dh * phi_c  # 3b. h = o * phi(c)
+    dc = dc + dh * o * dphi(phi_c)
+    di = dc * g  # 2b. c = f * c_prev + i * g
+    dg = dc * i
+    df = dc * c_prev
+    dc_prev = dc * f
+    dz = np.concatenate([di * dsig(i), df * dsig(f), dg * dphi(g), do * dsig(o)], axis=-1)  # 1b.
+    return dz, dc_prev
+
+
+# Public functions --------------------------------------------------------------------------------
+
+
+def lstm_forward(
+    x,
+    w_x,
+    w_h,
+    b,
+    h0=None,
+    c0=None,
+    *,
+    activation="tanh",
+    recurrent_activation="sigmoid",
+    return_cache=False,
+    check_finite=True,
+):
+    """LSTM over a whole sequence, batch-first.
+
+    x (B, T, I) | w_x (I, G) | w_h (H, G) | b (G) | h0, c0 (B, H) or None (zeros)
+    -> y (B, T, H), h_n (B, H), c_n (B, H) [, cache]
+
+    See :func:`lstmcore.lstm_forward` for the full contract.
+    """
+    x, w_x, w_h, b, h0, c0, act, ract = _validate.check_forward(
+        x, w_x, w_h, b, h0, c0, activation, recurrent_activation, check_finite
+    )
+    B, T, I = x.shape
+    H = w_h.shape[0]
+    x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, I)
+    z_x = x_tm @ w_x  # (T, B, G): one product for every step
+    gates = np.empty((T, B, 4 * H), dtype=x.dtype)
+    h = np.empty((T + 1, B, H), dtype=x.dtype)
+    c = np.empty((T + 1, B, H), dtype=x.dtype)
+    h[0], c[0] = h0, c0
+    for t in range(T):
+        z = z_x[t] + h[t] @ w_h + b
+        gates[t], c[t + 1], h[t + 1] = gates_forward(z, c[t], act, ract)
+    y = np.ascontiguousarray(h[1:].transpose(1, 0, 2))
+    h_n, c_n = h[T].copy(), c[T].copy()
+    if not return_cache:
+        return y, h_n, c_n
+    return y, h_n, c_n, LSTMCache(x_tm, w_x, w_h, gates, h, c, activation, recurrent_activation)
+
+
+def lstm_backward(dy, cache, dh_n=None, dc_n=None, *, check_finite=True):
+    """Backward through time of :func:`lstm_forward`.
+
+    dy (B, T, H) or None | cache | dh_n, dc_n (B, H) or None
+    -> dict dx (B, T, I), dw_x (I, G), dw_h (H, G), db (G), dh0 (B, H), dc0 (B, H)
+    """
+    dy, dh, dc = _validate.check_backward(dy, cache, dh_n, dc_n, check_finite)
+    act = _validate.ACTIVATIONS[cache.activation]
+    ract = _validate.RECURRENT_ACTIVATIONS[cache.recurrent_activation]
+    T, B, G = cache.gates.shape
+    dz = np.empty((T, B, G), dtype=cache.gates.dtype)
+    for t in reversed(range(T)):
+        if dy is not None:
+            dh = dh + dy[:, t]
+        dz[t], dc = gates_backward(dh, dc, cache.gates[t], cache.c[t], cache.c[t + 1], act, ract)
+        dh = dz[t] @ cache.w_h.T  # dh_prev
+    dz2 = dz.reshape(T * B, G)
+    I = cache.x.shape[2]
+    H = G // 4
+    return {
+        "dx": np.ascontiguousarray((dz2 @ cache.w_x.T).reshape(T, B, I).transpose(1, 0, 2)),
+        "dw_x": cache.x.reshape(T * B, I).T @ dz2,
+        "dw_h": cache.h[:T].reshape(T * B, H).T @ dz2,
+        "db": dz2.sum(axis=0),
+        "dh0": dh,
+        "dc0": dc,
+    }
+
+
+def lstm_cell_forward(
+    x_t,
+    w_x,
+    w_h,
+    b,
+    h_prev=None,
+    c_prev=None,
+    *,
+    activation="tanh",
+    recurrent_activation="sigmoid",
+    check_finite=True,
+):
+    """One LSTM step, for streaming inference.
+
+    x_t (B, I) | w_x (I, G) | w_h (H, G) | b (G) | h_prev, c_prev (B, H) or None -> h, c (B, H)
+    """
+    x_t, w_x, w_h, b, h_prev, c_prev, act, ract = _validate.check_cell(
+        x_t, w_x, w_h, b, h_prev, c_prev, activation, recurrent_activation, check_finite
+    )
+    z = x_t @ w_x + h_prev @ w_h + b
+    _, c, h = gates_forward(z, c_prev, act, ract)
+    return h, c
