@@ -82,7 +82,9 @@ class BuildExt(build_ext):
         if OPENMP and omp is None:
             print("lstmcore: the compiler has no OpenMP; building single-threaded gate loops", file=sys.stderr)
         unix = self.compiler.compiler_type != "msvc"
-        opt = (["-O0", "-g"] if DEBUG else ["-O3"]) if unix else []
+        # -fno-trapping-math lets the compiler turn the selects of csrc/activations.h into blends
+        # (we never enable FP traps); it changes no result, unlike -ffast-math, which we never use.
+        opt = (["-O0", "-g"] if DEBUG else ["-O3", "-fno-trapping-math"]) if unix else []
         for ext in self.extensions:
             ext.extra_compile_args += opt
             if omp is not None and ext.name == "lstmcore._lstm":

@@ -1,31 +1,54 @@
 /* Body of activations.h for one precision: included once with REAL = float, once with double.
- * Not a standalone header. Needs REAL, SFX(name), EXP, TANH, FABS.
+ * Not a standalone header; activations.h defines the constants it uses.
  */
 
-/* exp of a non-positive number only, so it cannot overflow in either sign. */
-static inline REAL SFX(sigmoid)(REAL x) {
-    REAL e = EXP(-FABS(x));
-    return x >= 0 ? (REAL)1 / ((REAL)1 + e) : e / ((REAL)1 + e);
+union SFX(lstmcore_bits) { REAL f; UINT u; };
+
+/* e^x for x clamped to [EXP_LO, EXP_HI]: x = n ln2 + r, |r| <= ln2 / 2, e^x = 2^n e^r. */
+LSTMCORE_INLINE REAL SFX(lstmcore_exp)(REAL x) {
+    union SFX(lstmcore_bits) k, scale;
+    x = x < EXP_LO ? EXP_LO : x;
+    x = x > EXP_HI ? EXP_HI : x;
+    k.f = x * LOG2E + SHIFTER;                          /* n + SHIFTER, n = round(x / ln 2) */
+    const REAL n = k.f - SHIFTER;
+    const REAL r = (x - n * LN2_HI) - n * LN2_LO;
+    scale.u = (k.u - SHIFTER_BITS + EXP_BIAS) << MANT_BITS;  /* 2^n */
+    return EXP_POLY(r) * scale.f;
+}
+
+/* 1 / (1 + e^-x); the clamp inside exp keeps it finite for every x. */
+LSTMCORE_INLINE REAL SFX(sigmoid)(REAL x) {
+    return (REAL)1 / ((REAL)1 + SFX(lstmcore_exp)(-x));
 }
 
 /* Keras 3: 0 below -3, 1 above 3, x / 6 + 1/2 between. */
-static inline REAL SFX(hard_sigmoid)(REAL x) {
+LSTMCORE_INLINE REAL SFX(hard_sigmoid)(REAL x) {
     REAL y = x / (REAL)6 + (REAL)0.5;
-    return y < 0 ? (REAL)0 : (y > 1 ? (REAL)1 : y);
+    y = y < 0 ? (REAL)0 : y;
+    return y > 1 ? (REAL)1 : y;
 }
 
-/* Cell activation phi. */
-static inline REAL SFX(act)(int act, REAL x) {
+/* tanh: the odd Taylor series near 0 (no cancellation), 1 - 2 / (e^2|x| + 1) elsewhere. */
+LSTMCORE_INLINE REAL SFX(lstmcore_tanh)(REAL x) {
+    const REAL a = x < 0 ? -x : x;
+    const REAL s = x * x;
+    const REAL small = x + x * s * TANH_POLY(s);
+    const REAL big = (REAL)1 - (REAL)2 / (SFX(lstmcore_exp)(2 * a) + (REAL)1);
+    return a < TANH_SMALL ? small : (x < 0 ? -big : big);
+}
+
+/* Cell activation phi; act is a compile-time constant where it matters (the switch folds). */
+LSTMCORE_INLINE REAL SFX(act)(int act, REAL x) {
     switch (act) {
     case LSTMCORE_RELU: return x > 0 ? x : (REAL)0;
     case LSTMCORE_SIGMOID: return SFX(sigmoid)(x);
     case LSTMCORE_LINEAR: return x;
-    default: return TANH(x);
+    default: return SFX(lstmcore_tanh)(x);
     }
 }
 
 /* phi'(x) from y = phi(x). */
-static inline REAL SFX(dact)(int act, REAL y) {
+LSTMCORE_INLINE REAL SFX(dact)(int act, REAL y) {
     switch (act) {
     case LSTMCORE_RELU: return y > 0 ? (REAL)1 : (REAL)0;
     case LSTMCORE_SIGMOID: return y * ((REAL)1 - y);
@@ -35,12 +58,12 @@ static inline REAL SFX(dact)(int act, REAL y) {
 }
 
 /* Recurrent activation sigma. */
-static inline REAL SFX(ract)(int ract, REAL x) {
+LSTMCORE_INLINE REAL SFX(ract)(int ract, REAL x) {
     return ract == LSTMCORE_RHARD_SIGMOID ? SFX(hard_sigmoid)(x) : SFX(sigmoid)(x);
 }
 
 /* sigma'(x) from y = sigma(x). */
-static inline REAL SFX(dract)(int ract, REAL y) {
+LSTMCORE_INLINE REAL SFX(dract)(int ract, REAL y) {
     if (ract == LSTMCORE_RHARD_SIGMOID)
         return (y > 0 && y < 1) ? (REAL)1 / (REAL)6 : (REAL)0;
     return y * ((REAL)1 - y);

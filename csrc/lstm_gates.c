@@ -7,6 +7,30 @@
 #define LSTMCORE_PAR_MIN 4096
 #endif
 
+/* Calls ROW(A, R) with the activation codes as literal constants, so that the row function is
+ * specialised (and vectorized) for each of the 4 x 2 combinations. */
+#define LSTMCORE_DISPATCH(act, ract, ROW)                                         \
+    do {                                                                          \
+        const int hard_ = (ract) == LSTMCORE_RHARD_SIGMOID;                       \
+        switch (act) {                                                            \
+        case LSTMCORE_RELU:                                                       \
+            if (hard_) ROW(LSTMCORE_RELU, LSTMCORE_RHARD_SIGMOID);                \
+            else ROW(LSTMCORE_RELU, LSTMCORE_RSIGMOID);                           \
+            break;                                                                \
+        case LSTMCORE_SIGMOID:                                                    \
+            if (hard_) ROW(LSTMCORE_SIGMOID, LSTMCORE_RHARD_SIGMOID);             \
+            else ROW(LSTMCORE_SIGMOID, LSTMCORE_RSIGMOID);                        \
+            break;                                                                \
+        case LSTMCORE_LINEAR:                                                     \
+            if (hard_) ROW(LSTMCORE_LINEAR, LSTMCORE_RHARD_SIGMOID);              \
+            else ROW(LSTMCORE_LINEAR, LSTMCORE_RSIGMOID);                         \
+            break;                                                                \
+        default:                                                                  \
+            if (hard_) ROW(LSTMCORE_TANH, LSTMCORE_RHARD_SIGMOID);                \
+            else ROW(LSTMCORE_TANH, LSTMCORE_RSIGMOID);                           \
+        }                                                                         \
+    } while (0)
+
 int lstmcore_openmp_enabled(void) {
 #ifdef _OPENMP
     return 1;
@@ -15,14 +39,110 @@ int lstmcore_openmp_enabled(void) {
 #endif
 }
 
+/* Each kernel is compiled twice: for the baseline target (_base) and, where GCC or clang build
+ * for x86, for AVX2+FMA (_avx2). The public functions pick one at run time. */
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
+#define LSTMCORE_X86_DISPATCH 1
+#else
+#define LSTMCORE_X86_DISPATCH 0
+#endif
+
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#define KSFX(name) CAT(SFX(name), ISA)
+
 #define REAL float
 #define SFX(name) name##_f32
+#define ISA _base
 #include "lstm_gates_impl.h"
+#undef ISA
+#if LSTMCORE_X86_DISPATCH
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#define ISA _avx2
+#include "lstm_gates_impl.h"
+#undef ISA
+#pragma GCC pop_options
+#endif
 #undef REAL
 #undef SFX
 
 #define REAL double
 #define SFX(name) name##_f64
+#define ISA _base
 #include "lstm_gates_impl.h"
+#undef ISA
+#if LSTMCORE_X86_DISPATCH
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#define ISA _avx2
+#include "lstm_gates_impl.h"
+#undef ISA
+#pragma GCC pop_options
+#endif
 #undef REAL
 #undef SFX
+
+/* -1: not chosen yet; 0: baseline; 1: AVX2+FMA. Written once (or by lstmcore_set_isa); a race
+ * between two first calls writes the same value. */
+static int lstmcore_isa = -1;
+
+int lstmcore_cpu_has_avx2(void) {
+#if LSTMCORE_X86_DISPATCH
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+    return 0;
+#endif
+}
+
+int lstmcore_get_isa(void) {
+    if (lstmcore_isa < 0)
+        lstmcore_isa = lstmcore_cpu_has_avx2();
+    return lstmcore_isa;
+}
+
+int lstmcore_set_isa(int isa) {
+    if (isa < 0 || isa > 1 || (isa == 1 && !lstmcore_cpu_has_avx2()))
+        return -1;
+    lstmcore_isa = isa;
+    return 0;
+}
+
+#if LSTMCORE_X86_DISPATCH
+#define PICK(name, args) (lstmcore_get_isa() ? CAT(name, _avx2) args : CAT(name, _base) args)
+#else
+#define PICK(name, args) CAT(name, _base) args
+#endif
+
+void lstm_gates_forward_f32(float *z, ptrdiff_t ldz, float *c, float *h, ptrdiff_t ldh,
+                            const float *c_prev, const float *b,
+                            int B, int H, int act, int ract, int nthreads) {
+    PICK(lstm_gates_forward_f32, (z, ldz, c, h, ldh, c_prev, b, B, H, act, ract, nthreads));
+}
+
+void lstm_gates_forward_f64(double *z, ptrdiff_t ldz, double *c, double *h, ptrdiff_t ldh,
+                            const double *c_prev, const double *b,
+                            int B, int H, int act, int ract, int nthreads) {
+    PICK(lstm_gates_forward_f64, (z, ldz, c, h, ldh, c_prev, b, B, H, act, ract, nthreads));
+}
+
+void lstm_gates_backward_f32(float *dz, float *dc, const float *dh, const float *dy, ptrdiff_t lddy,
+                             const float *gates, const float *c_prev, const float *c,
+                             int B, int H, int act, int ract, int nthreads) {
+    PICK(lstm_gates_backward_f32, (dz, dc, dh, dy, lddy, gates, c_prev, c, B, H, act, ract, nthreads));
+}
+
+void lstm_gates_backward_f64(double *dz, double *dc, const double *dh, const double *dy,
+                             ptrdiff_t lddy, const double *gates, const double *c_prev,
+                             const double *c, int B, int H, int act, int ract, int nthreads) {
+    PICK(lstm_gates_backward_f64, (dz, dc, dh, dy, lddy, gates, c_prev, c, B, H, act, ract, nthreads));
+}
+
+void sum_rows_f32(float *out, const float *a, ptrdiff_t R, int G, int nthreads) {
+    PICK(sum_rows_f32, (out, a, R, G, nthreads));
+}
+
+void sum_rows_f64(double *out, const double *a, ptrdiff_t R, int G, int nthreads) {
+    PICK(sum_rows_f64, (out, a, R, G, nthreads));
+}

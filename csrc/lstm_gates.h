@@ -1,10 +1,10 @@
 /* Gate maths of one LSTM step over B rows, forward and backward, float32 and float64.
  *
- * Plain C99: pointers and sizes only, no allocation, no BLAS, no Python. The products
+ * Plain C99 (plus GCC's target pragma for the AVX2 copy): pointers and sizes only, no allocation, no BLAS, no Python. The products
  * (x @ w_x, h_prev @ w_h, dz @ w_h.T) are done by the caller; these functions do the rest.
  * Gate order i, f, g, o: each a block of H columns of the G = 4H columns of z and gates.
- * Row strides (ld*) are in elements. With OpenMP, the B*H units are split across nthreads
- * threads when there are enough of them to pay for the fork.
+ * Row strides (ld*) are in elements. No output may overlap an input. With OpenMP, the B rows
+ * are split across nthreads threads when there are enough units to pay for the fork.
  */
 #ifndef LSTMCORE_LSTM_GATES_H
 #define LSTMCORE_LSTM_GATES_H
@@ -13,7 +13,7 @@
 
 /* Forward, in place on z.
  * z      (B, G), rows ldz apart   in: x_t @ w_x + h_prev @ w_h (no bias); out: activated gates
- * c      (B, H)                   out: c = f * c_prev + i * g (may be the same buffer as c_prev)
+ * c      (B, H)                   out: c = f * c_prev + i * g (not the buffer of c_prev)
  * h      (B, H), rows ldh apart   out: h = o * phi(c)
  * c_prev (B, H)                   in
  * b      (G)                      in: bias
@@ -46,5 +46,12 @@ void sum_rows_f64(double *out, const double *a, ptrdiff_t R, int G, int nthreads
 
 /* 1 when compiled with OpenMP, else 0. */
 int lstmcore_openmp_enabled(void);
+
+/* The kernels come compiled for the baseline target (0) and, on x86, for AVX2+FMA (1), chosen at
+ * the first call from what the CPU supports. set returns -1 (and changes nothing) for an isa the
+ * CPU lacks; it is meant for tests that run both. */
+int lstmcore_cpu_has_avx2(void);
+int lstmcore_get_isa(void);
+int lstmcore_set_isa(int isa);
 
 #endif /* LSTMCORE_LSTM_GATES_H */

@@ -84,8 +84,8 @@ cdef int _ld(const floating[:, :] a, BLAS_Order order, str name) except -1:
     return <int>(outer_s // item)
 
 
-def _gemm_memview(BLAS_Order order, BLAS_Trans ta, BLAS_Trans tb, floating alpha,
-                  const floating[:, :] A, const floating[:, :] B, floating beta,
+def _gemm_memview(BLAS_Order order, BLAS_Trans ta, BLAS_Trans tb, double alpha,
+                  const floating[:, :] A, const floating[:, :] B, double beta,
                   floating[:, :] C):
     """C = alpha * op(A) @ op(B) + beta * C, in place, through ``_gemm``."""
     cdef int m = C.shape[0], n = C.shape[1]
@@ -96,15 +96,16 @@ def _gemm_memview(BLAS_Order order, BLAS_Trans ta, BLAS_Trans tb, floating alpha
     if am != m or bn != n or bk != k or k == 0 or m == 0 or n == 0:
         raise ValueError(f"shapes do not fit: op(A) ({am}, {k}), op(B) ({bk}, {bn}), C ({m}, {n})")
     cdef int lda = _ld(A, order, "A"), ldb = _ld(B, order, "B"), ldc = _ld(C, order, "C")
-    _gemm(order, ta, tb, m, n, k, alpha, &A[0, 0], lda, &B[0, 0], ldb, beta, &C[0, 0], ldc)
+    _gemm(order, ta, tb, m, n, k, <floating>alpha, &A[0, 0], lda, &B[0, 0], ldb, <floating>beta,
+          &C[0, 0], ldc)
 
 
-def _gemv_memview(BLAS_Order order, BLAS_Trans ta, floating alpha, const floating[:, :] A,
-                  const floating[::1] x, floating beta, floating[::1] y):
+def _gemv_memview(BLAS_Order order, BLAS_Trans ta, double alpha, const floating[:, :] A,
+                  const floating[::1] x, double beta, floating[::1] y):
     """y = alpha * op(A) @ x + beta * y, in place, through ``_gemv``."""
     cdef int m = A.shape[0], n = A.shape[1]
     cdef int xn = n if ta == NoTrans else m, yn = m if ta == NoTrans else n
     if x.shape[0] != xn or y.shape[0] != yn or m == 0 or n == 0:
         raise ValueError(f"shapes do not fit: op(A) of A {(m, n)}, x ({x.shape[0]},), y ({y.shape[0]},)")
     cdef int lda = _ld(A, order, "A")
-    _gemv(order, ta, m, n, alpha, &A[0, 0], lda, &x[0], 1, beta, &y[0], 1)
+    _gemv(order, ta, m, n, <floating>alpha, &A[0, 0], lda, &x[0], 1, <floating>beta, &y[0], 1)

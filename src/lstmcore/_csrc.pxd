@@ -15,3 +15,6 @@ cdef extern from "lstm_gates.h" nogil:
     void sum_rows_f32(float *out, const float *a, Py_ssize_t R, int G, int nthreads)
     void sum_rows_f64(double *out, const double *a, Py_ssize_t R, int G, int nthreads)
     int lstmcore_openmp_enabled()
+    int lstmcore_cpu_has_avx2()
+    int lstmcore_get_isa()
+    int lstmcore_set_isa(int isa)

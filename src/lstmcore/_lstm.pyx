@@ -28,7 +28,10 @@ from ._csrc cimport (
     lstm_gates_backward_f64,
     lstm_gates_forward_f32,
     lstm_gates_forward_f64,
+    lstmcore_cpu_has_avx2,
+    lstmcore_get_isa,
     lstmcore_openmp_enabled,
+    lstmcore_set_isa,
     sum_rows_f32,
     sum_rows_f64,
 )
@@ -46,6 +49,24 @@ def _set_num_threads(int n):
 
 def _openmp_enabled():
     return bool(lstmcore_openmp_enabled())
+
+
+_ISAS = ("generic", "avx2")
+
+
+def _kernel_isa():
+    """The instruction set the gate kernels run with: 'avx2' (AVX2+FMA) or 'generic'."""
+    return _ISAS[lstmcore_get_isa()]
+
+
+def _available_isas():
+    return _ISAS if lstmcore_cpu_has_avx2() else _ISAS[:1]
+
+
+def _set_kernel_isa(str isa):
+    """Force the gate kernels' instruction set (tests run both); ValueError if unavailable."""
+    if isa not in _ISAS or lstmcore_set_isa(_ISAS.index(isa)) != 0:
+        raise ValueError(f"isa must be one of {_available_isas()} on this CPU, got {isa!r}")
 
 
 # Typed dispatch to the C kernels ----------------------------------------------------------------
@@ -81,12 +102,12 @@ cdef inline void _sum_rows(floating *out, const floating *a, Py_ssize_t R, int G
 
 cdef void _forward_loop(floating *z, Py_ssize_t z_step, int ldz,
                         floating *h, Py_ssize_t h_step, int ldh, const floating *h0,
-                        floating *c, Py_ssize_t c_step, const floating *c0,
+                        floating *c, Py_ssize_t c_step, int c_wrap, const floating *c0,
                         const floating *w_h, const floating *b,
                         int T, int B, int H, int act, int ract, int nthreads) noexcept nogil:
     # z (B, G) of step t at z + t*z_step, rows ldz apart: in x_t @ w_x, out activated gates
     # h (B, H) of step t at h + t*h_step, rows ldh apart | h0, c0 (B, H)
-    # c (B, H) of step t at c + t*c_step (c_step 0: one buffer updated in place)
+    # c (B, H) of step t at c + (t % c_wrap)*c_step: c_wrap = T keeps every step, 2 ping-pongs
     # w_h (H, G) | b (G)
     cdef int G = 4 * H, t, ld_prev
     cdef const floating *h_prev
@@ -95,13 +116,13 @@ cdef void _forward_loop(floating *z, Py_ssize_t z_step, int ldz,
     for t in range(T):
         h_prev = h0 if t == 0 else h + (t - 1) * h_step
         ld_prev = H if t == 0 else ldh
-        c_prev = c0 if t == 0 else c + (t - 1) * c_step
+        c_prev = c0 if t == 0 else c + ((t - 1) % c_wrap) * c_step
         z_t = z + t * z_step
         # z[t] += h_prev @ w_h
         _gemm(RowMajor, NoTrans, NoTrans, B, G, H, <floating>1, h_prev, ld_prev, w_h, G,
               <floating>1, z_t, ldz)
         # gates[t], c[t], h[t] = gate maths of z[t] + b and c_prev
-        _gates_forward(z_t, ldz, c + t * c_step, h + t * h_step, ldh, c_prev, b,
+        _gates_forward(z_t, ldz, c + (t % c_wrap) * c_step, h + t * h_step, ldh, c_prev, b,
                        B, H, act, ract, nthreads)
 
 
@@ -126,22 +147,23 @@ cdef void _backward_loop(floating *dz, floating *dh, floating *dc, const floatin
 
 cdef tuple _forward_infer(const floating[:, :, ::1] x, const floating[:, ::1] w_x,
                           const floating[:, ::1] w_h, const floating[::1] b,
-                          const floating[:, ::1] h0, floating[:, ::1] c_n,
+                          const floating[:, ::1] h0, const floating[:, ::1] c0,
                           int act, int ract, object dtype):
-    # x (B, T, I) | w_x (I, G) | w_h (H, G) | b (G) | h0 (B, H) | c_n (B, H): in c0, out c_n
+    # x (B, T, I) | w_x (I, G) | w_h (H, G) | b (G) | h0, c0 (B, H)
     cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = w_h.shape[0], G = 4 * H
     cdef int nthreads = _num_threads
     y = np.empty((B, T, H), dtype=dtype)
     z = np.empty((B, T, G), dtype=dtype)
-    cdef floating[:, :, ::1] y_v = y, z_v = z
+    c = np.empty((2, B, H), dtype=dtype)  # c of steps t and t - 1, in turn
+    cdef floating[:, :, ::1] y_v = y, z_v = z, c_v = c
     with nogil:
         # z = x @ w_x over all B*T rows, batch-first
         _gemm(RowMajor, NoTrans, NoTrans, B * T, G, I, <floating>1, &x[0, 0, 0], I,
               &w_x[0, 0], G, <floating>0, &z_v[0, 0, 0], G)
         _forward_loop(&z_v[0, 0, 0], G, T * G, &y_v[0, 0, 0], H, T * H, &h0[0, 0],
-                      &c_n[0, 0], 0, &c_n[0, 0], &w_h[0, 0], &b[0], T, B, H, act, ract,
-                      nthreads)
-    return y, y[:, T - 1].copy()
+                      &c_v[0, 0, 0], <Py_ssize_t>B * H, 2, &c0[0, 0], &w_h[0, 0], &b[0],
+                      T, B, H, act, ract, nthreads)
+    return y, y[:, T - 1].copy(), c[(T - 1) % 2].copy()
 
 
 cdef object _forward_train(const floating[:, :, ::1] x, const floating[:, ::1] w_x,
@@ -163,7 +185,7 @@ cdef object _forward_train(const floating[:, :, ::1] x, const floating[:, ::1] w
         _gemm(RowMajor, NoTrans, NoTrans, T * B, G, I, <floating>1, &x_tm[0, 0, 0], I,
               &w_x[0, 0], G, <floating>0, &gates[0, 0, 0], G)
         _forward_loop(&gates[0, 0, 0], <Py_ssize_t>B * G, G, &h[1, 0, 0], <Py_ssize_t>B * H, H,
-                      &h[0, 0, 0], &c[1, 0, 0], <Py_ssize_t>B * H, &c[0, 0, 0], &w_h[0, 0],
+                      &h[0, 0, 0], &c[1, 0, 0], <Py_ssize_t>B * H, T, &c[0, 0, 0], &w_h[0, 0],
                       &b[0], T, B, H, act, ract, nthreads)
         # y = h[1:].transpose(1, 0, 2)
         for r in range(B):
@@ -214,9 +236,9 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
 
 cdef object _cell(const floating[:, ::1] x_t, const floating[:, ::1] w_x,
                  const floating[:, ::1] w_h, const floating[::1] b,
-                 const floating[:, ::1] h_prev, floating[:, ::1] c,
-                 int act, int ract, object dtype):
-    # x_t (B, I) | w_x (I, G) | w_h (H, G) | b (G) | h_prev (B, H) | c (B, H): in c_prev, out c
+                 const floating[:, ::1] h_prev, const floating[:, ::1] c_prev,
+                 floating[:, ::1] c, int act, int ract, object dtype):
+    # x_t (B, I) | w_x (I, G) | w_h (H, G) | b (G) | h_prev, c_prev (B, H) | c (B, H) out
     cdef int B = x_t.shape[0], I = x_t.shape[1], H = w_h.shape[0], G = 4 * H
     cdef int nthreads = _num_threads
     h = np.empty((B, H), dtype=dtype)
@@ -229,7 +251,7 @@ cdef object _cell(const floating[:, ::1] x_t, const floating[:, ::1] w_x,
         # z += h_prev @ w_h
         _gemm(RowMajor, NoTrans, NoTrans, B, G, H, <floating>1, &h_prev[0, 0], H, &w_h[0, 0],
               G, <floating>1, &z_v[0, 0], G)
-        _gates_forward(&z_v[0, 0], G, &c[0, 0], &h_v[0, 0], H, &c[0, 0], &b[0],
+        _gates_forward(&z_v[0, 0], G, &c[0, 0], &h_v[0, 0], H, &c_prev[0, 0], &b[0],
                        B, H, act, ract, nthreads)
     return h
 
@@ -256,12 +278,9 @@ def lstm_forward(x, w_x, w_h, b, h0=None, c0=None, *, activation="tanh",
     H = w_h.shape[0]
     dtype = x.dtype
     if not return_cache:
-        c_n = c0.copy()
         if dtype == np.float32:
-            y, h_n = _forward_infer[float](x, w_x, w_h, b, h0, c_n, act, ract, dtype)
-        else:
-            y, h_n = _forward_infer[double](x, w_x, w_h, b, h0, c_n, act, ract, dtype)
-        return y, h_n, c_n
+            return _forward_infer[float](x, w_x, w_h, b, h0, c0, act, ract, dtype)
+        return _forward_infer[double](x, w_x, w_h, b, h0, c0, act, ract, dtype)
     x_tm = np.empty((T, B, I), dtype=dtype)
     gates = np.empty((T, B, 4 * H), dtype=dtype)
     h = np.empty((T + 1, B, H), dtype=dtype)
@@ -305,9 +324,9 @@ def lstm_cell_forward(x_t, w_x, w_h, b, h_prev=None, c_prev=None, *, activation=
     """
     x_t, w_x, w_h, b, h_prev, c_prev, act, ract = _validate.check_cell(
         x_t, w_x, w_h, b, h_prev, c_prev, activation, recurrent_activation, check_finite)
-    c = c_prev.copy()
+    c = np.empty_like(c_prev)
     if x_t.dtype == np.float32:
-        h = _cell[float](x_t, w_x, w_h, b, h_prev, c, act, ract, x_t.dtype)
+        h = _cell[float](x_t, w_x, w_h, b, h_prev, c_prev, c, act, ract, x_t.dtype)
     else:
-        h = _cell[double](x_t, w_x, w_h, b, h_prev, c, act, ract, x_t.dtype)
+        h = _cell[double](x_t, w_x, w_h, b, h_prev, c_prev, c, act, ract, x_t.dtype)
     return h, c

@@ -135,6 +135,7 @@ def threadpool_info() -> dict:
     return {
         "num_threads": _num_threads,
         "openmp": bool(mod is not None and mod._openmp_enabled()),
+        "kernel_isa": mod._kernel_isa() if mod is not None else None,
         "cpu_count": cpu_count(),
         "blas": [{"path": lib.path, "family": lib.family, "num_threads": lib.get()} for lib in _blas()],
     }

@@ -21,10 +21,13 @@ __all__ = ["lstm_forward", "lstm_backward", "lstm_cell_forward", "LSTMCache"]
 # Activations and their derivatives from the output -----------------------------------------------
 
 
+# exp's argument is clipped where exp(x) would overflow the dtype, as in csrc/activations.h.
+_EXP_RANGE = {np.dtype(np.float32): (-87.0, 88.0), np.dtype(np.float64): (-708.0, 709.0)}
+
+
 def sigmoid(x):
-    # exp of a non-positive number only, so neither sign can overflow.
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+    lo, hi = _EXP_RANGE[x.dtype]
+    return 1 / (1 + np.exp(np.clip(-x, lo, hi)))
 
 
 def hard_sigmoid(x):

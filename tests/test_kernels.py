@@ -1,0 +1,148 @@
+"""The compiled functions against the reference functions of the same name, in both dtypes."""
+
+import numpy as np
+import pytest
+from conftest import ACTIVATIONS, DTYPES, RECURRENT_ACTIVATIONS, SHAPES, assert_close, make_lstm
+
+import lstmcore
+from lstmcore import reference
+
+pytestmark = pytest.mark.skipif(lstmcore.backend != "compiled", reason="compares the compiled backend")
+
+ISAS = lstmcore._lstm._available_isas() if lstmcore.backend == "compiled" else ("generic",)
+
+
+@pytest.fixture(autouse=True, params=ISAS)
+def isa(request):
+    """Run every comparison with each instruction set of the gate kernels this CPU has."""
+    before = lstmcore._lstm._kernel_isa()
+    lstmcore._lstm._set_kernel_isa(request.param)
+    yield request.param
+    lstmcore._lstm._set_kernel_isa(before)
+
+
+def _args(p, state):
+    return (p["x"], p["w_x"], p["w_h"], p["b"]) + ((p["h0"], p["c0"]) if state else ())
+
+
+def _compare_forward(p, dtype, state, **opts):
+    args = _args(p, state)
+    ref = reference.lstm_forward(*args, return_cache=True, **opts)
+    infer = lstmcore.lstm_forward(*args, **opts)
+    train = lstmcore.lstm_forward(*args, return_cache=True, **opts)
+    for name, r, a, b in zip(("y", "h_n", "c_n"), ref, infer, train):
+        assert a.dtype == b.dtype == dtype
+        assert_close(a, r, dtype, name=f"{name} (inference)")
+        assert_close(b, r, dtype, name=f"{name} (training)")
+    return ref[3], train[3]
+
+
+def _compare_backward(ref_cache, cache, dtype, dy, dh_n, dc_n):
+    expected = reference.lstm_backward(dy, ref_cache, dh_n, dc_n)
+    got = lstmcore.lstm_backward(dy, cache, dh_n, dc_n)
+    assert set(got) == {"dx", "dw_x", "dw_h", "db", "dh0", "dc0"}
+    for name, r in expected.items():
+        assert got[name].dtype == dtype
+        # Weight gradients sum T*B terms: scale the absolute tolerance with that count.
+        scale = ref_cache.gates.shape[0] * ref_cache.gates.shape[1] if name.startswith(("dw", "db")) else 1
+        assert_close(got[name], r, dtype, name=name, scale=scale)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", list(SHAPES), ids=list(SHAPES))
+@pytest.mark.parametrize("state", [True, False], ids=["h0c0", "zeros"])
+def test_forward_backward_shapes(rng, dtype, shape, state):
+    B, T, I, H = SHAPES[shape]
+    p = make_lstm(rng, B, T, I, H, dtype)
+    ref_cache, cache = _compare_forward(p, dtype, state)
+    dy = rng.standard_normal((B, T, H)).astype(dtype)
+    dh_n, dc_n = (rng.standard_normal((B, H)).astype(dtype) for _ in range(2))
+    _compare_backward(ref_cache, cache, dtype, dy, dh_n, dc_n)
+    _compare_backward(ref_cache, cache, dtype, dy, None, None)
+    _compare_backward(ref_cache, cache, dtype, None, dh_n, None)
+    _compare_backward(ref_cache, cache, dtype, None, None, dc_n)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("recurrent_activation", RECURRENT_ACTIVATIONS)
+def test_activations(rng, dtype, activation, recurrent_activation):
+    B, T, I, H = SHAPES["H7"]
+    p = make_lstm(rng, B, T, I, H, dtype)
+    p["x"] *= 4  # push gates past hard_sigmoid's clipping at +-3
+    opts = {"activation": activation, "recurrent_activation": recurrent_activation}
+    ref_cache, cache = _compare_forward(p, dtype, True, **opts)
+    dy = rng.standard_normal((B, T, H)).astype(dtype)
+    _compare_backward(ref_cache, cache, dtype, dy, None, rng.standard_normal((B, H)).astype(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("B", [1, 4])
+def test_cell_forward(rng, dtype, activation, B):
+    p = make_lstm(rng, B, 1, 5, 6, dtype)
+    args = (p["x"][:, 0], p["w_x"], p["w_h"], p["b"])
+    for state in [(p["h0"], p["c0"]), ()]:
+        h, c = lstmcore.lstm_cell_forward(*args, *state, activation=activation)
+        h_ref, c_ref = reference.lstm_cell_forward(*args, *state, activation=activation)
+        assert_close(h, h_ref, dtype, name="h")
+        assert_close(c, c_ref, dtype, name="c")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_steps_equal_sequence(rng, dtype):
+    # Streaming one step at a time carries the same state as the whole-sequence call.
+    B, T, I, H = 3, 9, 4, 5
+    p = make_lstm(rng, B, T, I, H, dtype)
+    y, h_n, c_n = lstmcore.lstm_forward(*_args(p, True))
+    h, c = p["h0"], p["c0"]
+    for t in range(T):
+        h, c = lstmcore.lstm_cell_forward(p["x"][:, t], p["w_x"], p["w_h"], p["b"], h, c)
+        assert_close(h, y[:, t], dtype, name=f"h at step {t}")
+    assert_close(c, c_n, dtype, name="c_n")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_caches_are_interchangeable(rng, dtype):
+    # A reference cache feeds the compiled backward and the other way round.
+    p = make_lstm(rng, 2, 5, 3, 4, dtype)
+    ref_cache, cache = _compare_forward(p, dtype, True)
+    dy = rng.standard_normal((2, 5, 4)).astype(dtype)
+    _compare_backward(ref_cache, ref_cache, dtype, dy, None, None)
+    got = reference.lstm_backward(dy, cache)
+    for name, r in lstmcore.lstm_backward(dy, cache).items():
+        assert_close(got[name], r, dtype, name=name, scale=10)
+
+
+def test_nothing_is_mutated(rng):
+    p = make_lstm(rng, 3, 4, 2, 5)
+    before = {k: v.copy() for k, v in p.items()}
+    _, _, _, cache = lstmcore.lstm_forward(*_args(p, True), return_cache=True)
+    saved = {k: getattr(cache, k).copy() for k in ("x", "gates", "h", "c")}
+    dy, dh_n, dc_n = rng.standard_normal((3, 4, 5)), rng.standard_normal((3, 5)), rng.standard_normal((3, 5))
+    copies = dy.copy(), dh_n.copy(), dc_n.copy()
+    first = lstmcore.lstm_backward(dy, cache, dh_n, dc_n)
+    second = lstmcore.lstm_backward(dy, cache, dh_n, dc_n)  # the cache is reusable
+    for k in first:
+        np.testing.assert_array_equal(first[k], second[k])
+    for k, v in before.items():
+        np.testing.assert_array_equal(p[k], v, err_msg=k)
+    for k, v in saved.items():
+        np.testing.assert_array_equal(getattr(cache, k), v, err_msg=f"cache.{k}")
+    for a, b in zip((dy, dh_n, dc_n), copies):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_returns_fresh_arrays(rng):
+    p = make_lstm(rng, 2, 3, 2, 3)
+    y, h_n, c_n = lstmcore.lstm_forward(*_args(p, True))
+    assert not np.shares_memory(h_n, y)
+    for a in (y, h_n, c_n):
+        assert a.flags.c_contiguous and a.flags.writeable
+        for name, inp in p.items():
+            assert not np.shares_memory(a, inp), name
+
+
+def test_isa_switch_refuses_unknown():
+    with pytest.raises(ValueError, match="isa must be one of"):
+        lstmcore._lstm._set_kernel_isa("avx512")
