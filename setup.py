@@ -69,7 +69,9 @@ class BuildExt(build_ext):
             for cflags, ldflags in OPENMP_FLAGS[family]:
                 try:
                     objs = self.compiler.compile([src], output_dir=tmp, extra_postargs=cflags)
-                    self.compiler.link_executable(objs, "omp_test", output_dir=tmp, extra_postargs=ldflags)
+                    self.compiler.link_executable(
+                        objs, "omp_test", output_dir=tmp, extra_postargs=ldflags
+                    )
                 except Exception:  # the compiler said no: try the next flags
                     continue
                 return cflags, ldflags
@@ -80,7 +82,7 @@ class BuildExt(build_ext):
     def build_extensions(self):
         omp = self._openmp_flags()
         if OPENMP and omp is None:
-            print("lstmcore: the compiler has no OpenMP; building single-threaded gate loops", file=sys.stderr)
+            print("lstmcore: no OpenMP in this compiler; the gate loops run on one thread", file=sys.stderr)
         unix = self.compiler.compiler_type != "msvc"
         # -fno-trapping-math lets the compiler turn the selects of csrc/activations.h into blends
         # (we never enable FP traps); it changes no result, unlike -ffast-math, which we never use.
@@ -118,6 +120,7 @@ def extensions():
     common = {"include_dirs": ["csrc"], "define_macros": MACROS}
     exts = [
         Extension("lstmcore._blas", ["src/lstmcore/_blas.pyx"], **common),
+        Extension("lstmcore._checks", ["src/lstmcore/_checks.pyx"], **common),
         Extension("lstmcore._lstm", ["src/lstmcore/_lstm.pyx", "csrc/lstm_gates.c"], **common),
     ]
     return cythonize(exts, compiler_directives=DIRECTIVES, annotate=DEBUG)

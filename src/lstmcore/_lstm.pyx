@@ -309,10 +309,12 @@ def lstm_backward(dy, cache, dh_n=None, dc_n=None, *, check_finite=True):
     if not has_dy:
         dy = np.zeros((1, 1, 1), dtype=dtype)  # never read
     if dtype == np.float32:
-        return _backward[float](dy, has_dy, dh, dc, cache.x, cache.w_x, cache.w_h, cache.gates,
-                                cache.h, cache.c, act, ract, dtype)
-    return _backward[double](dy, has_dy, dh, dc, cache.x, cache.w_x, cache.w_h, cache.gates,
-                             cache.h, cache.c, act, ract, dtype)
+        return _backward[float](
+            dy, has_dy, dh, dc, cache.x, cache.w_x, cache.w_h, cache.gates, cache.h, cache.c,
+            act, ract, dtype)
+    return _backward[double](
+        dy, has_dy, dh, dc, cache.x, cache.w_x, cache.w_h, cache.gates, cache.h, cache.c,
+        act, ract, dtype)
 
 
 def lstm_cell_forward(x_t, w_x, w_h, b, h_prev=None, c_prev=None, *, activation="tanh",

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 _ENV = "LSTMCORE_NUM_THREADS"
+_MAX_THREADS = 4096
 
 # (setter, getter) symbol names per BLAS family, tried in order.
 _OPENBLAS = [
@@ -43,7 +44,8 @@ def _loaded_libraries() -> list[str]:
     """Paths of the shared objects loaded in this process."""
     try:
         with open("/proc/self/maps") as f:
-            return sorted({line.split()[-1] for line in f if line.rstrip().endswith(".so") or ".so." in line})
+            paths = {line.split()[-1] for line in f if ".so" in line}
+        return sorted(p for p in paths if p.endswith(".so") or ".so." in p)
     except OSError:  # pragma: no cover - not Linux: look where the wheels bundle their libraries
         import numpy
         import scipy
@@ -51,7 +53,8 @@ def _loaded_libraries() -> list[str]:
         found = []
         for pkg in (numpy, scipy):
             root = Path(pkg.__file__).parent
-            for d in (root.parent / f"{root.name}.libs", root / ".dylibs", root.parent / f"{root.name}.dylibs"):
+            libs = root.parent / f"{root.name}.libs"
+            for d in (libs, root / ".dylibs", root.parent / f"{root.name}.dylibs"):
                 found += [str(p) for p in d.glob("*") if p.is_file()]
         return found
 
@@ -114,8 +117,8 @@ def set_num_threads(n: int) -> None:
     if isinstance(n, bool) or not hasattr(n, "__index__"):
         raise TypeError(f"n must be an int, got {type(n).__name__}")
     n = operator.index(n)
-    if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
+    if not 1 <= n <= _MAX_THREADS:
+        raise ValueError(f"n must be between 1 and {_MAX_THREADS}, got {n}")
     _num_threads = n
     mod = _compiled()
     if mod is not None:
@@ -152,6 +155,6 @@ def _init_from_env() -> None:
         return
     try:
         n = int(value)
+        set_num_threads(n)
     except ValueError:
-        raise ValueError(f"{_ENV} must be a positive integer, got {value!r}") from None
-    set_num_threads(n)
+        raise ValueError(f"{_ENV} must be an integer between 1 and {_MAX_THREADS}, got {value!r}") from None

@@ -16,6 +16,13 @@ import numpy as np
 
 from ._cache import LSTMCache
 
+try:
+    from ._checks import all_finite as _all_finite
+except ImportError:  # pragma: no cover - the reference backend without a compiler
+
+    def _all_finite(a: np.ndarray) -> bool:
+        return bool(np.isfinite(a).all())
+
 # The codes are shared with csrc/activations.h.
 ACTIVATIONS = {"tanh": 0, "relu": 1, "sigmoid": 2, "linear": 3}
 RECURRENT_ACTIVATIONS = {"sigmoid": 0, "hard_sigmoid": 1}
@@ -45,13 +52,15 @@ def as_array(name: str, a, dtype: np.dtype, shape: tuple, check_finite: bool) ->
     a = np.asarray(a)
     if a.dtype.kind != "f" or a.dtype.itemsize != dtype.itemsize:
         raise TypeError(f"{name} must have dtype {dtype} (the dtype of x), got {a.dtype}")
-    if a.ndim != len(shape) or any(e is not None and e != s for e, s in zip(shape, a.shape)):
+    if a.ndim != len(shape) or any(e is not None and e != s for e, s in zip(shape, a.shape, strict=True)):
         want = "(" + ", ".join("?" if e is None else str(e) for e in shape) + ")"
         raise ValueError(f"{name} must have shape {want}, got {a.shape}")
-    if check_finite and not np.isfinite(a).all():
+    if a.dtype != dtype or not (a.flags.c_contiguous and a.flags.aligned):
+        a = np.require(a, dtype=dtype, requirements=("C", "A"))
+    if check_finite and not _all_finite(a):
         where = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
         raise ValueError(f"{name} must be finite, got {a[where]} at index {where}")
-    return np.require(a, dtype=dtype, requirements=("C", "A"))
+    return a
 
 
 def _positive_sizes(**sizes: int) -> None:
@@ -143,7 +152,8 @@ def _check_cache(cache: LSTMCache) -> None:
     """The kernels trust the cache's shapes: make sure nobody changed them since the forward."""
     gates = cache.gates
     if not isinstance(gates, np.ndarray) or gates.ndim != 3 or gates.shape[2] % 4:
-        raise ValueError(f"cache.gates must be an array (T, B, 4*H), got {getattr(gates, 'shape', gates)!r}")
+        got = getattr(gates, "shape", gates)
+        raise ValueError(f"cache.gates must be an array (T, B, 4*H), got {got!r}")
     T, B, G = gates.shape
     H = G // 4
     expected = {
@@ -153,7 +163,8 @@ def _check_cache(cache: LSTMCache) -> None:
         "h": (T + 1, B, H),
         "c": (T + 1, B, H),
     }
-    I = getattr(cache.x, "shape", (0, 0, 0))[-1]
+    x_shape = getattr(cache.x, "shape", ())
+    I = x_shape[-1] if len(x_shape) == 3 else -1
     for name, shape in expected.items():
         a = getattr(cache, name)
         shape = tuple(I if e is None else e for e in shape)
@@ -168,7 +179,10 @@ def _check_cache(cache: LSTMCache) -> None:
                 f"cache.{name} must be a C-contiguous {gates.dtype} array of shape {shape}, "
                 f"got {type(a).__name__} {getattr(a, 'shape', '')} {getattr(a, 'dtype', '')}"
             )
-    if gates.dtype not in (np.float32, np.float64) or not gates.flags.c_contiguous or T < 1 or B < 1 or I < 1 or H < 1:
-        raise ValueError(f"cache.gates must be a non-empty C-contiguous float array, got {gates.dtype} {gates.shape}")
+    if gates.dtype not in (np.float32, np.float64) or not gates.flags.c_contiguous or min(T, B, I, H) < 1:
+        raise ValueError(
+            "cache.gates must be a non-empty C-contiguous float array (float32 or float64), "
+            f"got {gates.dtype} {gates.shape}"
+        )
     activation_code(cache.activation, ACTIVATIONS, "cache.activation")
     activation_code(cache.recurrent_activation, RECURRENT_ACTIVATIONS, "cache.recurrent_activation")

@@ -13,6 +13,8 @@ ONNX keeps ``W (D, G, I)``, ``R (D, G, H)``, ``B (D, 2G)`` in the gate order i, 
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 GATES = ("i", "f", "g", "o")
@@ -30,15 +32,25 @@ def _as_float(name: str, a) -> np.ndarray:
     return a
 
 
-def _hidden_size(name: str, rows: int) -> int:
-    if rows % 4 or rows == 0:
-        raise ValueError(f"{name} must have 4*H gate rows, got {rows}")
-    return rows // 4
+def _one_dtype(**arrays) -> np.dtype:
+    """The dtype shared by all the given arrays (None entries skipped); TypeError for a mix."""
+    dtypes = {name: a.dtype for name, a in arrays.items() if a is not None}
+    if len(set(dtypes.values())) > 1:
+        got = ", ".join(f"{n} {d}" for n, d in dtypes.items())
+        raise TypeError(f"the weights must share one dtype, got {got}")
+    return next(iter(dtypes.values()))
+
+
+def _nonempty(**sizes: int) -> None:
+    for name, n in sizes.items():
+        if n < 1:
+            raise ValueError(f"{name} must be at least 1, got {n}")
 
 
 def check_canonical(w_x, w_h, b) -> tuple[int, int]:
     """Check ``w_x (I, G)``, ``w_h (H, G)``, ``b (G)`` and return ``(I, H)``."""
     w_x, w_h, b = (_as_float(n, a) for n, a in (("w_x", w_x), ("w_h", w_h), ("b", b)))
+    _one_dtype(w_x=w_x, w_h=w_h, b=b)
     if w_h.ndim != 2 or w_h.shape[1] != 4 * w_h.shape[0] or w_h.shape[0] == 0:
         raise ValueError(f"w_h must have shape (H, 4*H), got {w_h.shape}")
     H = w_h.shape[0]
@@ -59,15 +71,18 @@ def from_torch(w_ih, w_hh, b_ih=None, b_hh=None):
     ``bias=False``). Arrays or CPU tensors converted with ``.detach().numpy()`` beforehand.
     """
     w_ih, w_hh = _as_float("w_ih", w_ih), _as_float("w_hh", w_hh)
+    b_ih = None if b_ih is None else _as_float("b_ih", b_ih)
+    b_hh = None if b_hh is None else _as_float("b_hh", b_hh)
+    _one_dtype(w_ih=w_ih, w_hh=w_hh, b_ih=b_ih, b_hh=b_hh)
     if w_hh.ndim != 2 or w_hh.shape[0] != 4 * w_hh.shape[1]:
         raise ValueError(f"w_hh must have shape (4*H, H), got {w_hh.shape}")
     G = w_hh.shape[0]
     if w_ih.ndim != 2 or w_ih.shape[0] != G:
         raise ValueError(f"w_ih must have shape ({G}, I), got {w_ih.shape}")
+    _nonempty(H=w_hh.shape[1], I=w_ih.shape[1])
     b = np.zeros(G, dtype=w_ih.dtype)
     for name, bias in (("b_ih", b_ih), ("b_hh", b_hh)):
         if bias is not None:
-            bias = _as_float(name, bias)
             if bias.shape != (G,):
                 raise ValueError(f"{name} must have shape ({G},), got {bias.shape}")
             b = b + bias
@@ -87,6 +102,9 @@ def to_torch(w_x, w_h, b):
 def from_keras(kernel, recurrent_kernel, bias=None):
     """Keras ``LSTM`` weights ``[kernel (I, G), recurrent_kernel (H, G), bias (G)]``: same layout."""
     kernel = _as_float("kernel", kernel)
+    recurrent_kernel = _as_float("recurrent_kernel", recurrent_kernel)
+    if bias is not None:
+        _one_dtype(kernel=kernel, recurrent_kernel=recurrent_kernel, bias=_as_float("bias", bias))
     if bias is None:
         bias = np.zeros(np.shape(recurrent_kernel)[-1:], dtype=kernel.dtype)
     check_canonical(kernel, recurrent_kernel, bias)
@@ -114,9 +132,15 @@ def from_onnx(W, R, B=None, P=None, direction: int = 0):
     ``P`` raises ``ValueError`` rather than being dropped silently.
     """
     W, R = _as_float("W", W), _as_float("R", R)
+    B = None if B is None else _as_float("B", B)
+    _one_dtype(W=W, R=R, B=B)
     if W.ndim != 3 or R.ndim != 3 or R.shape[1] != 4 * R.shape[2] or W.shape[:2] != R.shape[:2]:
         raise ValueError(f"expected W (D, 4H, I) and R (D, 4H, H), got W {W.shape} and R {R.shape}")
     D, G = R.shape[:2]
+    _nonempty(D=D, H=R.shape[2], I=W.shape[2])
+    if isinstance(direction, bool) or not hasattr(direction, "__index__"):
+        raise TypeError(f"direction must be an int, got {type(direction).__name__} {direction!r}")
+    direction = operator.index(direction)
     if not 0 <= direction < D:
         raise ValueError(f"direction must be in [0, {D}), got {direction}")
     if P is not None and np.any(np.asarray(P) != 0):
@@ -126,7 +150,6 @@ def from_onnx(W, R, B=None, P=None, direction: int = 0):
     if B is None:
         b = np.zeros(G, dtype=W.dtype)
     else:
-        B = _as_float("B", B)
         if B.shape != (D, 2 * G):
             raise ValueError(f"B must have shape ({D}, {2 * G}), got {B.shape}")
         b = _reorder_blocks(B[direction, :G] + B[direction, G:], _FROM_ONNX, axis=0)
