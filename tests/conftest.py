@@ -53,7 +53,8 @@ def make_lstm(rng, B, T, I, H, dtype=np.float64, state=True):
     def f(scale, *shape):
         return (rng.standard_normal(shape) * scale).astype(dtype)
 
-    args = {"x": f(1.0, B, T, I), "w_x": f(I**-0.5, I, 4 * H), "w_h": f(H**-0.5, H, 4 * H), "b": f(0.3, 4 * H)}
+    args = {"x": f(1.0, B, T, I), "w_x": f(I**-0.5, I, 4 * H), "w_h": f(H**-0.5, H, 4 * H)}
+    args["b"] = f(0.3, 4 * H)
     if state:
         args["h0"], args["c0"] = f(0.5, B, H), f(0.5, B, H)
     return args

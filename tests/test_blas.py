@@ -5,7 +5,6 @@ import itertools
 import numpy as np
 import pytest
 from conftest import DTYPES, assert_close
-
 from lstmcore._blas import BLAS_Order, BLAS_Trans, _gemm_memview, _gemv_memview
 
 RowMajor, ColMajor = BLAS_Order.RowMajor, BLAS_Order.ColMajor
@@ -65,6 +64,7 @@ def test_shims_refuse_bad_shapes_and_layouts(rng):
     with pytest.raises(ValueError, match="shapes do not fit"):
         _gemm_memview(RowMajor, NoTrans, NoTrans, 1.0, A, rng.standard_normal((3, 5)), 0.0, C)
     with pytest.raises(ValueError, match="not stored in RowMajor order"):
-        _gemm_memview(RowMajor, NoTrans, NoTrans, 1.0, np.asfortranarray(A), rng.standard_normal((4, 5)), 0.0, C)
+        A_f = np.asfortranarray(A)
+        _gemm_memview(RowMajor, NoTrans, NoTrans, 1.0, A_f, rng.standard_normal((4, 5)), 0.0, C)
     with pytest.raises(ValueError, match="shapes do not fit"):
         _gemv_memview(RowMajor, NoTrans, 1.0, A, np.zeros(3), 0.0, np.zeros(3))

@@ -1,0 +1,255 @@
+"""Thread control: set/get_num_threads, threadpool_info, the environment variables, determinism.
+
+The compiled kernels alternate between BLAS products and OpenMP gate loops. The gate loops are
+element-wise (each (row, unit) pair is written by one thread) and the bias row sum gives each
+thread whole columns, so lstmcore's own thread count cannot change any result: with the BLAS
+pools pinned to 1 thread, 1 and 2 OpenMP threads are compared with assert_array_equal.
+
+BLAS threading is another matter. Checked on OpenBLAS (NumPy/SciPy wheels, 2 cores): with 2
+BLAS threads, float64 results are still bit-identical, but sgemm rounds some float32 rows
+differently (about 20% of y differs by ~1 ulp, from the first step on), so the end-to-end
+1-vs-2-thread comparison uses assert_array_equal for float64 and the conftest tolerance for
+float32.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import lstmcore._lstm as compiled
+import numpy as np
+import pytest
+from conftest import DTYPES, assert_close, make_lstm
+
+import lstmcore
+from lstmcore import _threads
+
+
+@pytest.fixture
+def restore_threads():
+    """Put lstmcore's count and each BLAS pool's own count back as they were."""
+    before = lstmcore.get_num_threads()
+    blas_before = [(lib, lib.get()) for lib in _threads._blas()]
+    try:
+        yield before
+    finally:
+        lstmcore.set_num_threads(before)
+        for lib, n in blas_before:
+            lib.set(n)
+
+
+def _counts():
+    return sorted({1, 2, _threads.cpu_count()})
+
+
+def test_round_trip(restore_threads):
+    for n in _counts() + [1]:
+        lstmcore.set_num_threads(n)
+        assert lstmcore.get_num_threads() == n
+        assert type(lstmcore.get_num_threads()) is int
+
+
+def test_accepts_integer_like(restore_threads):
+    lstmcore.set_num_threads(np.int64(2))
+    assert lstmcore.get_num_threads() == 2
+    assert type(lstmcore.get_num_threads()) is int
+
+
+@pytest.mark.parametrize(
+    "value, exc",
+    [(0, ValueError), (-1, ValueError), (1.5, TypeError), (2.0, TypeError), ("2", TypeError),
+     (True, TypeError), (False, TypeError), (None, TypeError), (np.float64(2), TypeError),
+     (2**31, ValueError)],
+    ids=["0", "-1", "1.5", "2.0", "str", "True", "False", "None", "np.float64", "2**31"],
+)
+def test_bad_values(restore_threads, value, exc):
+    lstmcore.set_num_threads(1)
+    before = {"lstmcore": 1, "blas": [p["num_threads"] for p in lstmcore.threadpool_info()["blas"]]}
+    with pytest.raises(exc, match="n must be"):
+        lstmcore.set_num_threads(value)
+    # A refused value changes nothing.
+    after = {"lstmcore": lstmcore.get_num_threads(),
+             "blas": [p["num_threads"] for p in lstmcore.threadpool_info()["blas"]]}
+    assert after == before
+
+
+def test_threadpool_info_reports_the_set_count(restore_threads):
+    for n in _counts():
+        lstmcore.set_num_threads(n)
+        info = lstmcore.threadpool_info()
+        assert info["num_threads"] == n
+        assert isinstance(info["openmp"], bool)
+        assert info["cpu_count"] == _threads.cpu_count() >= 1
+        # SciPy's BLAS is what the kernels call: at least that pool is listed.
+        assert info["blas"], "no BLAS pool found"
+        for pool in info["blas"]:
+            assert set(pool) == {"path", "family", "num_threads"}
+            assert pool["family"] in ("openblas", "mkl_rt", "blis")
+            assert pool["num_threads"] == n, pool
+
+
+def test_openmp_is_compiled_in():
+    """The wheel is built with OpenMP (the gate loops are parallel); say so if it is not."""
+    assert lstmcore.threadpool_info()["openmp"] is True
+
+
+def _run_all(x, w_x, w_h, b, h0, c0, dy, activation):
+    kw = {"activation": activation}
+    y, h_n, c_n = compiled.lstm_forward(x, w_x, w_h, b, h0, c0, **kw)
+    ty, th_n, tc_n, cache = compiled.lstm_forward(x, w_x, w_h, b, h0, c0, return_cache=True, **kw)
+    grads = compiled.lstm_backward(dy, cache, h0, c0)
+    h, c = compiled.lstm_cell_forward(x[:, 0], w_x, w_h, b, h0, c0, **kw)
+    return {"y": y, "h_n": h_n, "c_n": c_n, "train_y": ty, "train_h_n": th_n, "train_c_n": tc_n,
+            "cell_h": h, "cell_c": c, **grads}
+
+
+def _inputs(dtype, B=64, T=5, I=16, H=128):
+    """B*H = 8192 >= 4096 engages OpenMP in the gate loops; T*B*G for the bias sum is large too."""
+    rng = np.random.default_rng(0)
+    a = make_lstm(rng, B, T, I, H, dtype)
+    dy = rng.standard_normal((B, T, H)).astype(dtype)
+    return a["x"], a["w_x"], a["w_h"], a["b"], a["h0"], a["c0"], dy
+
+
+# The gate kernels come in instruction-set variants (vector body + scalar tail): a thread split
+# moves the tails, so each variant is checked. Older builds have one variant and no switch.
+ISAS = compiled._available_isas() if hasattr(compiled, "_available_isas") else (None,)
+
+
+@pytest.fixture(params=ISAS)
+def isa(request):
+    if request.param is None:
+        yield None
+        return
+    before = compiled._kernel_isa()
+    compiled._set_kernel_isa(request.param)
+    try:
+        yield request.param
+    finally:
+        compiled._set_kernel_isa(before)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+@pytest.mark.parametrize("shape", [(64, 5, 16, 128), (65, 3, 7, 127)], ids=["H128", "odd"])
+def test_openmp_threads_do_not_change_results(restore_threads, isa, dtype, activation, shape):
+    """lstmcore's own OpenMP loops: bit-identical with 1 and 2 threads (BLAS pinned to 1).
+    The odd shape (B*H = 8255, H not a multiple of any vector width) moves every tail."""
+    for lib in _threads._blas():
+        lib.set(1)
+    inputs = _inputs(dtype, *shape)
+    results = {}
+    for n in (1, 2):
+        compiled._set_num_threads(n)
+        results[n] = _run_all(*inputs, activation=activation)
+    for k in results[1]:
+        assert results[2][k].dtype == dtype
+        np.testing.assert_array_equal(results[2][k], results[1][k], err_msg=k)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_same_result_with_1_and_2_threads(restore_threads, dtype, activation):
+    """set_num_threads(1) vs (2): OpenMP and BLAS both. See the module docstring for float32."""
+    inputs = _inputs(dtype)
+    results = {}
+    for n in (1, 2):
+        lstmcore.set_num_threads(n)
+        results[n] = _run_all(*inputs, activation=activation)
+    for k in results[1]:
+        assert results[2][k].dtype == dtype
+        if dtype == np.float64:
+            np.testing.assert_array_equal(results[2][k], results[1][k], err_msg=k)
+        else:  # OpenBLAS's threaded sgemm rounds differently
+            assert_close(results[2][k], results[1][k], name=k)
+
+
+# Environment variables, read once at import: each in a fresh interpreter ------------------------
+
+
+def _python(code: str, **env: str) -> subprocess.CompletedProcess:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("LSTMCORE_")}
+    full.update(env)
+    return subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True,
+                          timeout=120)
+
+
+INFO = "import json, lstmcore; print(json.dumps({'n': lstmcore.get_num_threads(), " \
+       "'info': lstmcore.threadpool_info(), 'backend': lstmcore.backend}))"
+
+
+@pytest.mark.parametrize("n", ["1", "2", " 1 "])
+def test_env_num_threads(n):
+    p = _python(INFO, LSTMCORE_NUM_THREADS=n)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    want = int(n)
+    assert out["n"] == want and out["info"]["num_threads"] == want
+    assert out["info"]["blas"]
+    for pool in out["info"]["blas"]:
+        assert pool["num_threads"] == want, pool
+
+
+def test_env_num_threads_unset_means_all_cores():
+    p = _python(INFO)
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["n"] == out["info"]["cpu_count"]
+
+
+@pytest.mark.parametrize("value", ["abc", "1.5", "0", "-2", "two"])
+def test_env_num_threads_invalid(value):
+    code = (
+        "try:\n"
+        "    import lstmcore\n"
+        "except ValueError as e:\n"
+        "    print('ValueError:', e)\n"
+        "else:\n"
+        "    print('imported, num_threads =', lstmcore.get_num_threads())\n"
+    )
+    p = _python(code, LSTMCORE_NUM_THREADS=value)
+    assert p.returncode == 0, p.stderr  # any other exception type fails here
+    assert p.stdout.startswith("ValueError:"), p.stdout
+    assert "LSTMCORE_NUM_THREADS" in p.stdout, p.stdout
+    assert repr(value) in p.stdout or value in p.stdout, p.stdout
+
+
+def test_env_backend_reference():
+    code = (
+        "import numpy as np, lstmcore, lstmcore.reference as ref\n"
+        "assert lstmcore.lstm_forward is ref.lstm_forward\n"
+        "assert lstmcore.lstm_backward is ref.lstm_backward\n"
+        "assert lstmcore.lstm_cell_forward is ref.lstm_cell_forward\n"
+        "y, h, c = lstmcore.lstm_forward(np.ones((1, 2, 3)), np.zeros((3, 8)), np.zeros((2, 8)),"
+        " np.zeros(8))\n"
+        "assert y.shape == (1, 2, 2)\n"
+        "print(lstmcore.backend)\n"
+    )
+    p = _python(code, LSTMCORE_BACKEND="reference")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "reference"
+
+
+@pytest.mark.parametrize(
+    "value, want", [("compiled", "compiled"), ("", "compiled"), (" Reference ", "reference")]
+)
+def test_env_backend_spellings(value, want):
+    p = _python("import lstmcore; print(lstmcore.backend)", LSTMCORE_BACKEND=value)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == want
+
+
+def test_env_backend_invalid():
+    code = (
+        "try:\n"
+        "    import lstmcore\n"
+        "except ValueError as e:\n"
+        "    print('ValueError:', e)\n"
+    )
+    p = _python(code, LSTMCORE_BACKEND="fortran")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("ValueError:"), p.stdout
+    assert "LSTMCORE_BACKEND" in p.stdout and "fortran" in p.stdout, p.stdout
