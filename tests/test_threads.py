@@ -253,3 +253,15 @@ def test_env_backend_invalid():
     assert p.returncode == 0, p.stderr
     assert p.stdout.startswith("ValueError:"), p.stdout
     assert "LSTMCORE_BACKEND" in p.stdout and "fortran" in p.stdout, p.stdout
+
+
+def test_openmp_wait_policy_leaves_the_environment_alone():
+    # lstmcore sets OMP_WAIT_POLICY=PASSIVE only while libgomp loads, and never over the user's.
+    code = "import os, lstmcore; print(os.environ.get('OMP_WAIT_POLICY'))"
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "None"
+    p = _python(code, OMP_WAIT_POLICY="ACTIVE")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "ACTIVE"
