@@ -42,22 +42,7 @@ enum { LSTMCORE_RSIGMOID = 0, LSTMCORE_RHARD_SIGMOID = 1 };
 /* tanh x = x + x^3 * TANH_POLY(x^2) below TANH_SMALL (its odd Taylor series) */
 #define TANH_POLY(s) (-0.333333333f + s * (0.133333333f + s * (-0.0539682540f + s * (0.0218694885f \
                       + s * (-0.00886323553f)))))
-#include "activations_impl.h"
-#undef REAL
-#undef UINT
-#undef SFX
-#undef EXP_LO
-#undef EXP_HI
-#undef LOG2E
-#undef LN2_HI
-#undef LN2_LO
-#undef SHIFTER
-#undef SHIFTER_BITS
-#undef EXP_BIAS
-#undef MANT_BITS
-#undef EXP_POLY
-#undef TANH_SMALL
-#undef TANH_POLY
+#include "activations_impl.h"  /* undefines the parameters above */
 
 #define REAL double
 #define UINT uint64_t
@@ -81,21 +66,6 @@ enum { LSTMCORE_RSIGMOID = 0, LSTMCORE_RHARD_SIGMOID = 1 };
                       + s * (0.0035921280365724811 + s * (-0.0014558343870513183 \
                       + s * (0.00059002744094558595 + s * (-0.00023912911424355248 \
                       + s * 9.6915379569294509e-05)))))))))
-#include "activations_impl.h"
-#undef REAL
-#undef UINT
-#undef SFX
-#undef EXP_LO
-#undef EXP_HI
-#undef LOG2E
-#undef LN2_HI
-#undef LN2_LO
-#undef SHIFTER
-#undef SHIFTER_BITS
-#undef EXP_BIAS
-#undef MANT_BITS
-#undef EXP_POLY
-#undef TANH_SMALL
-#undef TANH_POLY
+#include "activations_impl.h"  /* undefines the parameters above */
 
 #endif /* LSTMCORE_ACTIVATIONS_H */

@@ -1,5 +1,6 @@
 /* Body of activations.h for one precision: included once with REAL = float, once with double.
- * Not a standalone header; activations.h defines the constants it uses.
+ * Not a standalone header; activations.h defines the constants it uses, and this file
+ * undefines them at its end so the next precision can define its own.
  */
 
 union SFX(lstmcore_bits) { REAL f; UINT u; };
@@ -68,3 +69,19 @@ LSTMCORE_INLINE REAL SFX(dract)(int ract, REAL y) {
         return (y > 0 && y < 1) ? (REAL)1 / (REAL)6 : (REAL)0;
     return y * ((REAL)1 - y);
 }
+
+#undef REAL
+#undef UINT
+#undef SFX
+#undef EXP_LO
+#undef EXP_HI
+#undef LOG2E
+#undef LN2_HI
+#undef LN2_LO
+#undef SHIFTER
+#undef SHIFTER_BITS
+#undef EXP_BIAS
+#undef MANT_BITS
+#undef EXP_POLY
+#undef TANH_SMALL
+#undef TANH_POLY

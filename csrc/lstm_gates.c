@@ -53,33 +53,13 @@ int lstmcore_openmp_enabled(void) {
 
 #define REAL float
 #define SFX(name) name##_f32
-#define ISA _base
-#include "lstm_gates_impl.h"
-#undef ISA
-#if LSTMCORE_X86_DISPATCH
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#define ISA _avx2
-#include "lstm_gates_impl.h"
-#undef ISA
-#pragma GCC pop_options
-#endif
+#include "lstm_gates_isas.h"
 #undef REAL
 #undef SFX
 
 #define REAL double
 #define SFX(name) name##_f64
-#define ISA _base
-#include "lstm_gates_impl.h"
-#undef ISA
-#if LSTMCORE_X86_DISPATCH
-#pragma GCC push_options
-#pragma GCC target("avx2,fma")
-#define ISA _avx2
-#include "lstm_gates_impl.h"
-#undef ISA
-#pragma GCC pop_options
-#endif
+#include "lstm_gates_isas.h"
 #undef REAL
 #undef SFX
 

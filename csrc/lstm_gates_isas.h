@@ -1,0 +1,15 @@
+/* Includes the kernel body (lstm_gates_impl.h) once per instruction set, for the precision that
+ * lstm_gates.c has defined (REAL, SFX): _base for the baseline target and, on x86 with GCC or
+ * clang, _avx2 compiled for AVX2+FMA. Not a standalone header.
+ */
+#define ISA _base
+#include "lstm_gates_impl.h"
+#undef ISA
+#if LSTMCORE_X86_DISPATCH
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#define ISA _avx2
+#include "lstm_gates_impl.h"
+#undef ISA
+#pragma GCC pop_options
+#endif
