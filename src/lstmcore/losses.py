@@ -1,0 +1,448 @@
+"""Losses with Keras 3 semantics and defaults, in NumPy: the value (``forward``) and gradient (``backward``).
+
+Every loss works on ``y_pred`` of shape (..., C), where the last axis holds the C outputs of one
+sample and the leading axes index samples (``(B, O)`` for a Dense head, ``(B, T, O)`` for a sequence
+output). As in Keras:
+
+- the per-sample loss is the mean over the last axis for mse / mae / huber / binary crossentropy,
+  and the sum over the classes for the categorical crossentropies;
+- the reduction is Keras's default ``"sum_over_batch_size"``: the sum of the per-sample losses
+  divided by their number, i.e. their mean. So mse / mae / huber / bce are the mean over all
+  elements, and the categorical losses are the per-sample sum averaged over the M = size / C samples.
+
+``backward`` returns d(forward)/d(y_pred), with the shape and dtype of ``y_pred``: the model feeds it
+straight into the output layer's backward. Arithmetic stays in ``y_pred``'s dtype (float32 in,
+float32 out); ``y_true`` is cast to it.
+
+Keras 3 details followed (keras/src/backend/{numpy,jax,tensorflow}/nn.py, keras/src/losses/losses.py):
+
+- probabilities are clipped to [eps, 1 - eps] with eps = 1e-7 (``keras.config.epsilon()``) before
+  the log, and nothing is added inside the log: all three Keras 3 backends compute
+  ``-(y*log(p) + (1-y)*log(1-p))`` on the clipped p. (Adding eps inside the log was tf.keras 2 and
+  the legacy backend.) Where the clip is active the gradient is zero, as for ``clip`` in autodiff.
+- categorical crossentropy on probabilities first divides ``y_pred`` by its sum over the last axis;
+  the gradient goes through that division too.
+- ``from_logits=True`` uses a stable log-sigmoid / log-softmax, as the TensorFlow and JAX backends do
+  (the NumPy backend computes sigmoid and then clips, which only differs for |logit| > ~16).
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from scipy.special import expit
+
+__all__ = [
+    "EPSILON",
+    "Loss",
+    "MeanSquaredError",
+    "MeanAbsoluteError",
+    "Huber",
+    "BinaryCrossentropy",
+    "CategoricalCrossentropy",
+    "SparseCategoricalCrossentropy",
+    "get",
+    "serialize",
+]
+
+EPSILON = 1e-7  # keras.config.epsilon(): the clip of probabilities in the crossentropies
+
+# Keras constructor arguments that lstmcore does not implement: a Keras config may carry them, but
+# only with these (default) values.
+_KERAS_DEFAULTS = {
+    "reduction": "sum_over_batch_size",
+    "dtype": None,
+    "axis": -1,
+    "label_smoothing": 0.0,
+    "ignore_class": None,
+}
+
+
+def _as_pred(y_pred) -> np.ndarray:
+    """y_pred as a float array (ints and bools become float32, Keras's floatx)."""
+    y_pred = np.asarray(y_pred)
+    if y_pred.dtype.kind not in "fiub":
+        raise TypeError(f"y_pred must be a numeric array, got dtype {y_pred.dtype}")
+    if y_pred.dtype.kind != "f":
+        y_pred = y_pred.astype(np.float32)
+    if y_pred.ndim == 0 or y_pred.size == 0:
+        raise ValueError(f"y_pred must be a non-empty array with at least one axis, got shape {y_pred.shape}")
+    return y_pred
+
+
+def _as_arrays(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
+    """Both as arrays in y_pred's float dtype."""
+    y_pred = _as_pred(y_pred)
+    y_true = np.asarray(y_true)
+    if y_true.dtype.kind not in "fiub":
+        raise TypeError(f"y_true must be a numeric array, got dtype {y_true.dtype}")
+    return y_true.astype(y_pred.dtype, copy=False), y_pred
+
+
+def _check_same_shape(y_true: np.ndarray, y_pred: np.ndarray) -> None:
+    if y_true.shape != y_pred.shape:
+        raise ValueError(
+            f"y_true and y_pred must have the same shape, got y_true.shape={y_true.shape} "
+            f"and y_pred.shape={y_pred.shape}"
+        )
+
+
+def _clip_bounds(dtype) -> tuple[np.generic, np.generic]:
+    t = np.dtype(dtype).type
+    return t(EPSILON), t(1.0 - EPSILON)
+
+
+def _check_bool(name: str, value) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be a bool, received {name}={value!r}")
+    return bool(value)
+
+
+class Loss:
+    """Base class: ``forward(y_true, y_pred) -> float`` and ``backward(y_true, y_pred) -> dL/dy_pred``.
+
+    Subclasses implement ``_forward`` and ``_backward`` on checked arrays (same dtype; shapes checked
+    by ``_check``) and list their constructor arguments in ``_args``.
+    """
+
+    default_name = "loss"
+
+    def __init__(self, name: str | None = None):
+        if name is None:
+            name = self.default_name
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"name must be a non-empty string, received name={name!r}")
+        self.name = name
+
+    # Checks ---------------------------------------------------------------------------------------
+
+    def _check(self, y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
+        y_true, y_pred = _as_arrays(y_true, y_pred)
+        _check_same_shape(y_true, y_pred)
+        return y_true, y_pred
+
+    # Public API -----------------------------------------------------------------------------------
+
+    def forward(self, y_true, y_pred) -> float:
+        """The batch loss: the mean of the per-sample losses (Keras's "sum_over_batch_size")."""
+        y_true, y_pred = self._check(y_true, y_pred)
+        return float(self._forward(y_true, y_pred))
+
+    def backward(self, y_true, y_pred) -> np.ndarray:
+        """d(forward)/d(y_pred): same shape and dtype as y_pred."""
+        y_true, y_pred = self._check(y_true, y_pred)
+        grad = self._backward(y_true, y_pred)
+        return grad.astype(y_pred.dtype, copy=False)
+
+    __call__ = forward
+
+    def _forward(self, y_true: np.ndarray, y_pred: np.ndarray):
+        raise NotImplementedError
+
+    def _backward(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _args(self) -> dict:
+        return {}
+
+    def get_config(self) -> dict:
+        """JSON-serializable: ``class_name``, ``name`` and the constructor arguments."""
+        return {"class_name": type(self).__name__, "name": self.name, **self._args()}
+
+    @classmethod
+    def from_config(cls, config: dict) -> Loss:
+        config = dict(config)
+        config.pop("class_name", None)
+        for key, default in _KERAS_DEFAULTS.items():
+            if key in config:
+                value = config.pop(key)
+                if value != default:
+                    raise ValueError(
+                        f"{cls.__name__}: {key}={value!r} is not supported by lstmcore (only the "
+                        f"Keras default {key}={default!r})"
+                    )
+        try:
+            return cls(**config)
+        except TypeError as exc:
+            raise ValueError(f"{cls.__name__}: invalid config {config!r} ({exc})") from None
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self._args().items())
+        return f"{type(self).__name__}({args})"
+
+
+# Regression -------------------------------------------------------------------------------------------
+
+
+class MeanSquaredError(Loss):
+    """mean((y_pred - y_true)**2): per sample over the last axis, then over samples."""
+
+    default_name = "mean_squared_error"
+
+    def _forward(self, y_true, y_pred):
+        diff = y_pred - y_true
+        return np.mean(np.square(diff))
+
+    def _backward(self, y_true, y_pred):
+        diff = y_pred - y_true
+        diff *= y_pred.dtype.type(2.0 / y_pred.size)
+        return diff
+
+
+class MeanAbsoluteError(Loss):
+    """mean(|y_pred - y_true|); the gradient is sign(y_pred - y_true) / size (0 where they are equal)."""
+
+    default_name = "mean_absolute_error"
+
+    def _forward(self, y_true, y_pred):
+        return np.mean(np.abs(y_pred - y_true))
+
+    def _backward(self, y_true, y_pred):
+        grad = np.sign(y_pred - y_true)
+        grad /= y_pred.dtype.type(y_pred.size)
+        return grad
+
+
+class Huber(Loss):
+    """Keras ``huber``: e = y_pred - y_true; 0.5*e**2 where |e| <= delta, else delta*|e| - 0.5*delta**2."""
+
+    default_name = "huber_loss"
+
+    def __init__(self, delta: float = 1.0, name: str | None = None):
+        super().__init__(name)
+        if (
+            isinstance(delta, bool)
+            or not isinstance(delta, numbers.Real)
+            or not np.isfinite(delta)
+            or delta <= 0
+        ):
+            raise ValueError(f"delta must be a finite number > 0, received delta={delta!r}")
+        self.delta = float(delta)
+
+    def _args(self):
+        return {"delta": self.delta}
+
+    def _forward(self, y_true, y_pred):
+        t = y_pred.dtype.type
+        delta, half = t(self.delta), t(0.5)
+        err = y_pred - y_true
+        abs_err = np.abs(err)
+        per_elem = np.where(abs_err <= delta, half * np.square(err), delta * abs_err - half * delta * delta)
+        return np.mean(per_elem)
+
+    def _backward(self, y_true, y_pred):
+        t = y_pred.dtype.type
+        delta = t(self.delta)
+        err = y_pred - y_true
+        grad = np.where(np.abs(err) <= delta, err, delta * np.sign(err))
+        grad /= t(y_pred.size)
+        return grad
+
+
+# Classification -----------------------------------------------------------------------------------
+
+
+class BinaryCrossentropy(Loss):
+    """Per element -(y*log(p) + (1-y)*log(1-p)), p = clip(y_pred, eps, 1-eps); mean over all elements.
+
+    ``from_logits=True``: y_pred holds logits x and the element loss is the stable
+    max(x, 0) - x*y + log1p(exp(-|x|)), whose gradient is sigmoid(x) - y.
+    """
+
+    default_name = "binary_crossentropy"
+
+    def __init__(self, from_logits: bool = False, name: str | None = None):
+        super().__init__(name)
+        self.from_logits = _check_bool("from_logits", from_logits)
+
+    def _args(self):
+        return {"from_logits": self.from_logits}
+
+    def _forward(self, y_true, y_pred):
+        if self.from_logits:
+            x = y_pred
+            per_elem = np.maximum(x, 0) - x * y_true + np.log1p(np.exp(-np.abs(x)))
+        else:
+            lo, hi = _clip_bounds(y_pred.dtype)
+            p = np.clip(y_pred, lo, hi)
+            one = y_pred.dtype.type(1.0)
+            per_elem = -(y_true * np.log(p) + (one - y_true) * np.log(one - p))
+        return np.mean(per_elem)
+
+    def _backward(self, y_true, y_pred):
+        t = y_pred.dtype.type
+        if self.from_logits:
+            grad = expit(y_pred) - y_true
+        else:
+            lo, hi = _clip_bounds(y_pred.dtype)
+            p = np.clip(y_pred, lo, hi)
+            # d/dp -(y log p + (1-y) log(1-p)) = (p - y) / (p (1-p)); zero where the clip is active.
+            grad = (p - y_true) / (p * (t(1.0) - p))
+            grad[(y_pred < lo) | (y_pred > hi)] = 0
+        grad /= t(y_pred.size)
+        return grad
+
+
+def _log_softmax(x: np.ndarray) -> np.ndarray:
+    # x (..., C) -> log softmax over the last axis, stable: x - max - log(sum(exp(x - max)))
+    shifted = x - np.max(x, axis=-1, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+
+
+def _cce_forward(y_true, y_pred, from_logits: bool):
+    # y_true, y_pred (..., C); per sample -sum_c y*log(q); mean over the M samples
+    n_samples = y_pred.size // y_pred.shape[-1]
+    if from_logits:
+        log_q = _log_softmax(y_pred)
+    else:
+        lo, hi = _clip_bounds(y_pred.dtype)
+        q = y_pred / np.sum(y_pred, axis=-1, keepdims=True)
+        log_q = np.log(np.clip(q, lo, hi))
+    return -np.sum(y_true * log_q) / y_pred.dtype.type(n_samples)
+
+
+def _cce_backward(y_true, y_pred, from_logits: bool):
+    t = y_pred.dtype.type
+    n_samples = y_pred.size // y_pred.shape[-1]
+    if from_logits:
+        # d/dx_k -sum_j y_j log softmax(x)_j = softmax(x)_k * sum_j y_j - y_k
+        soft = np.exp(_log_softmax(y_pred))
+        grad = soft * np.sum(y_true, axis=-1, keepdims=True) - y_true
+    else:
+        lo, hi = _clip_bounds(y_pred.dtype)
+        s = np.sum(y_pred, axis=-1, keepdims=True)
+        q = y_pred / s
+        qc = np.clip(q, lo, hi)
+        # g = dL/dq: -y/q where the clip is inactive, 0 where it is active
+        g = -y_true / qc
+        g[(q < lo) | (q > hi)] = 0
+        # q = p / s:  dL/dp_k = (g_k - sum_j g_j q_j) / s
+        grad = (g - np.sum(g * q, axis=-1, keepdims=True)) / s
+    grad /= t(n_samples)
+    return grad
+
+
+class CategoricalCrossentropy(Loss):
+    """Per sample -sum_c y_c*log(q_c) over the last axis; mean over samples.
+
+    Probabilities (``from_logits=False``): q = clip(y_pred / sum(y_pred), eps, 1-eps), as Keras.
+    Logits: q = softmax(y_pred), computed as a stable log-softmax.
+    """
+
+    default_name = "categorical_crossentropy"
+
+    def __init__(self, from_logits: bool = False, name: str | None = None):
+        super().__init__(name)
+        self.from_logits = _check_bool("from_logits", from_logits)
+
+    def _args(self):
+        return {"from_logits": self.from_logits}
+
+    def _forward(self, y_true, y_pred):
+        return _cce_forward(y_true, y_pred, self.from_logits)
+
+    def _backward(self, y_true, y_pred):
+        return _cce_backward(y_true, y_pred, self.from_logits)
+
+
+class SparseCategoricalCrossentropy(CategoricalCrossentropy):
+    """Categorical crossentropy with integer class ids: y_true (...) or (..., 1) for y_pred (..., C).
+
+    Float arrays holding whole numbers are accepted (the model stores targets in its float dtype);
+    ids outside [0, C) raise ``ValueError``.
+    """
+
+    default_name = "sparse_categorical_crossentropy"
+
+    def _check(self, y_true, y_pred):
+        y_true = np.asarray(y_true)
+        if y_true.dtype.kind not in "fiub":
+            raise TypeError(f"y_true must be an array of class ids, got dtype {y_true.dtype}")
+        y_pred = _as_pred(y_pred)
+        lead, C = y_pred.shape[:-1], y_pred.shape[-1]
+        if y_true.shape == (*lead, 1):
+            y_true = y_true.reshape(lead)
+        if y_true.shape != lead:
+            raise ValueError(
+                f"y_true must hold one class id per sample, shape {lead} or {(*lead, 1)}, for "
+                f"y_pred.shape={y_pred.shape}; got y_true.shape={y_true.shape}"
+            )
+        if y_true.dtype.kind == "f":
+            whole = np.floor(y_true) == y_true  # False for NaN and inf too
+            if not whole.all():
+                bad = y_true[~whole].flat[0]
+                raise ValueError(f"y_true must hold integer class ids, got {bad!r}")
+        if y_true.size and (y_true.min() < 0 or y_true.max() >= C):
+            bad = y_true[(y_true < 0) | (y_true >= C)].flat[0]
+            raise ValueError(f"y_true holds class id {bad!r}, outside [0, {C}) for y_pred with {C} classes")
+        one_hot = np.zeros(y_pred.shape, dtype=y_pred.dtype)
+        np.put_along_axis(one_hot, y_true.astype(np.intp)[..., None], 1, axis=-1)
+        return one_hot, y_pred
+
+
+# Look-up ----------------------------------------------------------------------------------------------
+
+_CLASSES = {
+    cls.__name__: cls
+    for cls in (
+        MeanSquaredError,
+        MeanAbsoluteError,
+        Huber,
+        BinaryCrossentropy,
+        CategoricalCrossentropy,
+        SparseCategoricalCrossentropy,
+    )
+}
+_ALIASES = {
+    "mse": MeanSquaredError,
+    "mean_squared_error": MeanSquaredError,
+    "mae": MeanAbsoluteError,
+    "mean_absolute_error": MeanAbsoluteError,
+    "huber": Huber,
+    "huber_loss": Huber,
+    "binary_crossentropy": BinaryCrossentropy,
+    "bce": BinaryCrossentropy,
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "cce": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+}
+
+
+def _valid_names() -> str:
+    return ", ".join(repr(n) for n in [*_ALIASES, *_CLASSES])
+
+
+def get(identifier) -> Loss:
+    """A loss from a Keras name or alias ('mse', 'huber', 'bce', ...), a class name, a ``Loss``
+    instance (returned as is) or a config dict (``get_config()`` output, or Keras's
+    ``{"class_name": ..., "config": {...}}``)."""
+    if isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, str):
+        cls = _ALIASES.get(identifier.lower()) or _CLASSES.get(identifier)
+        if cls is None:
+            raise ValueError(f"unknown loss {identifier!r}; valid names are {_valid_names()}")
+        return cls()
+    if isinstance(identifier, dict):
+        config = dict(identifier)
+        class_name = config.pop("class_name", None)
+        if isinstance(config.get("config"), dict):
+            config = dict(config["config"])
+        if class_name is None:  # a flat config with only a name
+            class_name = config.get("name")
+        cls = _CLASSES.get(class_name) if isinstance(class_name, str) else None
+        if cls is None and isinstance(class_name, str):
+            cls = _ALIASES.get(class_name.lower())
+        if cls is None:
+            raise ValueError(f"unknown loss in config {identifier!r}; valid names are {_valid_names()}")
+        return cls.from_config(config)
+    raise ValueError(
+        f"a loss must be a name, a Loss instance or a config dict, received {identifier!r} "
+        f"(of type {type(identifier).__name__}); valid names are {_valid_names()}"
+    )
+
+
+def serialize(loss: Loss) -> dict:
+    """The config of a loss (``get(serialize(loss))`` rebuilds it)."""
+    return get(loss).get_config()
