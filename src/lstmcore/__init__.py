@@ -1,5 +1,12 @@
 """lstmcore: a fast CPU engine for LSTM networks.
 
+The model API, in Keras's names::
+
+    from lstmcore import Sequential, load_model
+    from lstmcore.layers import LSTM, Dense, Dropout
+    model = Sequential([LSTM(50, activation="relu", input_shape=(3, 1)), Dense(1)])
+    model.compile(optimizer="adam", loss="mse"); model.fit(X, y, epochs=200, verbose=0)
+
 The functional core (batch-first at the edge, float32 or float64 taken from ``x``)::
 
     y, h_n, c_n = lstm_forward(x, w_x, w_h, b, h0=None, c0=None, activation="tanh")
@@ -10,15 +17,31 @@ The functional core (batch-first at the edge, float32 or float64 taken from ``x`
 ``lstmcore.reference`` holds the same functions in plain NumPy.
 """
 
+from . import callbacks, initializers, layers, losses, optimizers
 from ._backend import NAME as backend
 from ._backend import lstm_backward, lstm_cell_forward, lstm_forward
 from ._cache import LSTMCache
 from ._threads import _init_from_env, get_num_threads, set_num_threads, threadpool_info
+from .initializers import set_random_seed
+from .layers import LSTM, Dense, Dropout, Input
+from .model import Sequential, load_model
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Dense",
+    "Dropout",
+    "Input",
+    "LSTM",
     "LSTMCache",
+    "Sequential",
+    "callbacks",
+    "initializers",
+    "layers",
+    "load_model",
+    "losses",
+    "optimizers",
+    "set_random_seed",
     "backend",
     "get_num_threads",
     "lstm_backward",

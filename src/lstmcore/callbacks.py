@@ -1,0 +1,335 @@
+"""Callbacks with Keras's names and behaviour: History, EarlyStopping, ReduceLROnPlateau,
+ModelCheckpoint, and the progress bar of ``fit(verbose=1)`` (tqdm when installed).
+
+A callback gets ``set_model(model)`` and ``set_params(params)`` before training, then the hooks
+``on_train_begin/end``, ``on_epoch_begin/end(epoch, logs)`` and ``on_train_batch_end(batch, logs)``.
+``logs`` holds the epoch's ``loss``, the metrics, and their ``val_`` twins.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+import warnings
+
+import numpy as np
+
+__all__ = ["Callback", "History", "EarlyStopping", "ReduceLROnPlateau", "ModelCheckpoint", "ProgbarLogger"]
+
+
+class Callback:
+    def __init__(self):
+        self.model = None
+        self.params: dict = {}
+
+    def set_model(self, model) -> None:
+        self.model = model
+
+    def set_params(self, params: dict) -> None:
+        self.params = params
+
+    def on_train_begin(self, logs=None):
+        pass
+
+    def on_train_end(self, logs=None):
+        pass
+
+    def on_epoch_begin(self, epoch, logs=None):
+        pass
+
+    def on_epoch_end(self, epoch, logs=None):
+        pass
+
+    def on_train_batch_end(self, batch, logs=None):
+        pass
+
+
+class History(Callback):
+    """What ``fit`` returns: ``history`` maps each log name to its value per epoch."""
+
+    def __init__(self):
+        super().__init__()
+        self.history: dict[str, list[float]] = {}
+        self.epoch: list[int] = []
+
+    def on_train_begin(self, logs=None):
+        self.epoch = []
+        self.history = {}
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch.append(epoch)
+        for k, v in (logs or {}).items():
+            self.history.setdefault(k, []).append(v)
+
+    def __repr__(self) -> str:
+        return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"
+
+
+def _mode_op(mode: str, monitor: str, name: str):
+    if mode not in ("auto", "min", "max"):
+        raise ValueError(f"{name}: mode must be 'auto', 'min' or 'max', got {mode!r}")
+    if mode == "auto":
+        # Keras: accuracy-like quantities are maximized, everything else minimized.
+        mode = "max" if ("acc" in monitor or monitor.startswith("fmeasure")) else "min"
+    return (np.less, mode) if mode == "min" else (np.greater, mode)
+
+
+class _Monitor(Callback):
+    """Shared by EarlyStopping and ReduceLROnPlateau: is the monitored value an improvement?"""
+
+    def __init__(self, monitor, min_delta, mode):
+        super().__init__()
+        if not isinstance(monitor, str):
+            raise TypeError(f"monitor must be a string such as 'val_loss', got {monitor!r}")
+        self.monitor = monitor
+        self.min_delta = abs(float(min_delta))
+        self.monitor_op, self.mode = _mode_op(mode, monitor, type(self).__name__)
+
+    def _better(self, current, reference) -> bool:
+        if self.mode == "min":
+            return bool(np.less(current, reference - self.min_delta))
+        return bool(np.greater(current, reference + self.min_delta))
+
+    def _value(self, logs):
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            warnings.warn(
+                f"{type(self).__name__} is conditioned on {self.monitor!r}, which is not in the logs; "
+                f"available: {sorted(logs or {})}",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        return value
+
+
+class EarlyStopping(_Monitor):
+    """Stops training when ``monitor`` has not improved for ``patience`` epochs."""
+
+    def __init__(
+        self,
+        monitor="val_loss",
+        min_delta=0,
+        patience=0,
+        verbose=0,
+        mode="auto",
+        baseline=None,
+        restore_best_weights=False,
+        start_from_epoch=0,
+    ):
+        super().__init__(monitor, min_delta, mode)
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+            raise ValueError(f"patience must be a non-negative int, got {patience!r}")
+        self.patience = patience
+        self.verbose = verbose
+        self.baseline = baseline
+        self.restore_best_weights = bool(restore_best_weights)
+        self.start_from_epoch = int(start_from_epoch)
+        self.stopped_epoch = 0
+        self.best_epoch = 0
+
+    def on_train_begin(self, logs=None):
+        self.wait = 0
+        self.stopped_epoch = 0
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.best_weights = None
+        self.best_epoch = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        current = self._value(logs)
+        if current is None or epoch < self.start_from_epoch:
+            return
+        if self.restore_best_weights and self.best_weights is None:
+            self.best_weights = self.model.get_weights()  # the first epoch's, as Keras does
+        self.wait += 1
+        if self._better(current, self.best):
+            self.best = current
+            self.best_epoch = epoch
+            if self.restore_best_weights:
+                self.best_weights = self.model.get_weights()
+            if self.baseline is None or self._better(current, self.baseline):
+                self.wait = 0
+            return
+        if self.wait >= self.patience and epoch > 0:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        if self.stopped_epoch > 0 and self.verbose > 0:
+            print(f"Epoch {self.stopped_epoch + 1}: early stopping")
+        if self.restore_best_weights and self.best_weights is not None:
+            if self.verbose > 0:
+                print(f"Restoring model weights from the end of the best epoch: {self.best_epoch + 1}.")
+            self.model.set_weights(self.best_weights)
+
+
+class ReduceLROnPlateau(_Monitor):
+    """Multiplies the learning rate by ``factor`` when ``monitor`` stalls for ``patience`` epochs."""
+
+    def __init__(
+        self,
+        monitor="val_loss",
+        factor=0.1,
+        patience=10,
+        verbose=0,
+        mode="auto",
+        min_delta=1e-4,
+        cooldown=0,
+        min_lr=0.0,
+    ):
+        super().__init__(monitor, min_delta, mode)
+        if not 0 < factor < 1:
+            raise ValueError(f"factor must be in (0, 1), got {factor!r}")
+        self.factor = float(factor)
+        self.patience = int(patience)
+        self.verbose = verbose
+        self.cooldown = int(cooldown)
+        self.min_lr = float(min_lr)
+
+    def on_train_begin(self, logs=None):
+        self.wait = 0
+        self.cooldown_counter = 0
+        self.best = math.inf if self.mode == "min" else -math.inf
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        optimizer = self.model.optimizer
+        logs["learning_rate"] = float(optimizer.learning_rate)
+        current = self._value(logs)
+        if current is None:
+            return
+        if self.cooldown_counter > 0:
+            self.cooldown_counter -= 1
+            self.wait = 0
+        if self._better(current, self.best):
+            self.best = current
+            self.wait = 0
+        elif self.cooldown_counter <= 0:
+            self.wait += 1
+            if self.wait >= self.patience:
+                old = float(optimizer.learning_rate)
+                if old > self.min_lr:
+                    new = max(old * self.factor, self.min_lr)
+                    optimizer.learning_rate = new
+                    if self.verbose > 0:
+                        print(f"Epoch {epoch + 1}: ReduceLROnPlateau reducing learning rate to {new:.4g}.")
+                    self.cooldown_counter = self.cooldown
+                    self.wait = 0
+
+
+class ModelCheckpoint(_Monitor):
+    """Saves the model (or only its weights) after each epoch, or only when ``monitor`` improves.
+
+    ``filepath`` may hold format fields from the epoch number and the logs, e.g.
+    ``'ckpt-{epoch:02d}-{val_loss:.3f}.lstmcore'`` (epochs count from 1, as in Keras).
+    """
+
+    def __init__(
+        self,
+        filepath,
+        monitor="val_loss",
+        verbose=0,
+        save_best_only=False,
+        save_weights_only=False,
+        mode="auto",
+    ):
+        super().__init__(monitor, 0, mode)
+        self.filepath = str(filepath)
+        self.verbose = verbose
+        self.save_best_only = bool(save_best_only)
+        self.save_weights_only = bool(save_weights_only)
+        self.best = math.inf if self.mode == "min" else -math.inf
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        try:
+            path = self.filepath.format(epoch=epoch + 1, **logs)
+        except KeyError as exc:
+            raise ValueError(
+                f"ModelCheckpoint filepath {self.filepath!r} names {exc}, which is not in the logs "
+                f"{sorted(logs)}"
+            ) from None
+        if self.save_best_only:
+            current = self._value(logs)
+            if current is None or not self._better(current, self.best):
+                return
+            if self.verbose > 0:
+                print(
+                    f"Epoch {epoch + 1}: {self.monitor} improved from {self.best:.5f} to {current:.5f}, "
+                    f"saving model to {path}"
+                )
+            self.best = current
+        if self.save_weights_only:
+            self.model.save_weights(path)
+        else:
+            self.model.save(path)
+
+
+def _format_logs(logs: dict) -> str:
+    return " - ".join(f"{k}: {v:.4g}" for k, v in logs.items())
+
+
+class ProgbarLogger(Callback):
+    """``verbose=1``: a bar per epoch with the running loss and metrics; ``verbose=2``: one line per epoch.
+
+    Uses tqdm when it is installed, a plain carriage-return line otherwise.
+    """
+
+    def __init__(self, verbose=1, stream=None):
+        super().__init__()
+        self.verbose = verbose
+        self.stream = stream
+
+    def _out(self):
+        return self.stream or sys.stdout
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epochs = self.params.get("epochs", 1)
+        self.steps = self.params.get("steps", 0)
+        self._start = time.perf_counter()
+        self._bar = None
+        if self.verbose == 1:
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:
+                tqdm = None
+            if tqdm is not None:
+                self._bar = tqdm(
+                    total=self.steps,
+                    desc=f"Epoch {epoch + 1}/{self.epochs}",
+                    unit="batch",
+                    file=self._out(),
+                    leave=True,
+                    dynamic_ncols=True,
+                )
+            else:
+                self._line(epoch, 0, {})
+
+    def _line(self, epoch, batch, logs, end=""):
+        text = f"\rEpoch {epoch + 1}/{self.epochs} {batch}/{self.steps}"
+        if logs:
+            text += " - " + _format_logs(logs)
+        self._out().write(text + end)
+        self._out().flush()
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.verbose != 1:
+            return
+        if self._bar is not None:
+            self._bar.update(1)
+            self._bar.set_postfix({k: f"{v:.4g}" for k, v in (logs or {}).items()}, refresh=False)
+        else:
+            self._line(self._epoch, batch + 1, logs or {})
+
+    def on_epoch_end(self, epoch, logs=None):
+        elapsed = time.perf_counter() - self._start
+        logs = logs or {}
+        if self.verbose == 1 and self._bar is not None:
+            self._bar.set_postfix({k: f"{v:.4g}" for k, v in logs.items()}, refresh=True)
+            self._bar.close()
+        elif self.verbose == 1:
+            self._line(epoch, self.steps, logs, end=f" - {elapsed:.2f}s\n")
+        elif self.verbose == 2:
+            self._out().write(f"Epoch {epoch + 1}/{self.epochs} - {elapsed:.2f}s - {_format_logs(logs)}\n")
+            self._out().flush()

@@ -1,0 +1,686 @@
+"""``Sequential``: a stack of layers with Keras's compile / fit / evaluate / predict, and saving.
+
+The model owns one flat parameter buffer and one gradient buffer (``params.py``); the layers hold
+named views into them, and the optimizer updates the whole model in one pass per batch.
+
+Training step: forward through the layers with ``training=True`` (each keeps what its backward
+needs), loss and its gradient, backward through the layers in reverse (each writes its weights'
+gradients), one optimizer update.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+import tempfile
+import zipfile
+
+import numpy as np
+
+from . import _validate, initializers, losses, optimizers
+from . import callbacks as callbacks_module
+from .layers import Input, Layer, get_layer_class
+from .params import ParameterBuffer
+
+try:
+    from .metrics import get_metric
+except ImportError:  # pragma: no cover - metrics live beside the losses
+    from .losses import get_metric
+
+__all__ = ["Sequential", "load_model", "FORMAT_VERSION"]
+
+FORMAT = "lstmcore.model"
+FORMAT_VERSION = 1
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+def _verbose(value, auto: int) -> int:
+    if value == "auto":
+        return auto
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value not in (0, 1, 2):
+        raise ValueError(f"verbose must be 0, 1, 2 or 'auto', got {value!r}")
+    return int(value)
+
+
+def _batch_size(value) -> int:
+    if value is None:
+        return 32
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"batch_size must be a positive int, got {value!r}")
+    return int(value)
+
+
+class Sequential:
+    """A linear stack of layers, as ``keras.Sequential``.
+
+    >>> model = Sequential([LSTM(50, activation='relu', input_shape=(3, 1)), Dense(1)])
+    >>> model.compile(optimizer='adam', loss='mse')
+    >>> history = model.fit(X, y, epochs=200, verbose=0)
+
+    ``dtype`` is the dtype of the weights and of the computation (float32 or float64); inputs are
+    converted to it.
+    """
+
+    def __init__(self, layers=None, name=None, dtype="float32"):
+        self.name = name or "sequential"
+        self.dtype = _validate.dtype_of(np.empty(0, dtype=dtype))
+        self.layers: list[Layer] = []
+        self.input_shape: tuple[int, ...] | None = None  # without the batch axis
+        self.buffer: ParameterBuffer | None = None
+        self.optimizer = None
+        self.loss = None
+        self.metrics: list = []
+        self.compiled = False
+        self.stop_training = False
+        self.history = None
+        for layer in layers or []:
+            self.add(layer)
+
+    # Structure --------------------------------------------------------------------------------------
+
+    def add(self, layer) -> None:
+        """Append a layer; the first may be an ``Input`` or carry ``input_shape``."""
+        if not isinstance(layer, Layer):
+            raise TypeError(f"Sequential takes lstmcore layers, got {type(layer).__name__}")
+        if isinstance(layer, Input):
+            if self.layers:
+                raise ValueError("an Input can only be the first element of a Sequential")
+            self.input_shape = layer.input_shape
+            return
+        if getattr(layer, "return_state", False):
+            raise ValueError(
+                f"layer {layer.name or type(layer).__name__} has return_state=True: a Sequential passes "
+                "one array from layer to layer; read the states from layer.states instead"
+            )
+        if layer.built and self.layers:
+            raise ValueError("a layer that is already built can only be the first of a Sequential")
+        if layer.name is None:
+            layer.name = self._unique_name(_snake(type(layer).__name__))
+        elif any(other.name == layer.name for other in self.layers):
+            raise ValueError(f"layer names must be unique in a model; {layer.name!r} is already used")
+        if not self.layers and layer.input_shape is not None and self.input_shape is None:
+            self.input_shape = layer.input_shape
+        self.layers.append(layer)
+        if self.input_shape is not None:
+            self.build()
+
+    def pop(self) -> Layer:
+        if not self.layers:
+            raise ValueError("there is no layer to pop")
+        layer = self.layers.pop()
+        if self.input_shape is not None and self.layers:
+            self.build()
+        return layer
+
+    def _unique_name(self, base: str) -> str:
+        names = {layer.name for layer in self.layers}
+        if base not in names:
+            return base
+        k = 1
+        while f"{base}_{k}" in names:
+            k += 1
+        return f"{base}_{k}"
+
+    @property
+    def built(self) -> bool:
+        return self.buffer is not None
+
+    def build(self, input_shape=None) -> None:
+        """Create the weights for inputs of ``input_shape`` (Keras style: with the batch axis,
+        ``(None, T, F)``; a shape without it is accepted too)."""
+        if input_shape is not None:
+            shape = tuple(input_shape)
+            if shape and shape[0] is None:
+                shape = shape[1:]
+            if self.input_shape is not None and tuple(shape) != tuple(self.input_shape):
+                raise ValueError(
+                    f"model {self.name!r} was declared for inputs {self.input_shape}, got {shape}"
+                )
+            self.input_shape = tuple(int(s) for s in shape)
+        if self.input_shape is None:
+            raise ValueError(
+                "the model needs an input shape: pass input_shape= to the first layer, "
+                "start with Input(shape), or call build((None, T, F))"
+            )
+        if not self.layers:
+            raise ValueError("the model has no layers")
+        old = {layer.name: dict(layer.params) for layer in self.layers if layer.params}
+        shape = self.input_shape
+        for layer in self.layers:
+            if layer.built and layer.build_shape != tuple(shape):
+                raise ValueError(
+                    f"layer {layer.name!r} was built for inputs {layer.build_shape}, got {shape}"
+                )
+            if not layer.built:
+                layer.build(shape, initializers.new_rng())
+            shape = layer.output_shape(shape)
+        specs = [
+            (f"{layer.name}/{n}", s)
+            for layer in self.layers
+            for n, s, _ in layer.weight_specs(layer.build_shape)
+        ]
+        buffer = ParameterBuffer(specs, self.dtype)
+        for layer in self.layers:
+            rng = initializers.new_rng()
+            for n, s, init in layer.weight_specs(layer.build_shape):
+                view = buffer.param_views[f"{layer.name}/{n}"]
+                if layer.name in old and n in old[layer.name]:
+                    view[...] = old[layer.name][n]
+                else:
+                    view[...] = layer._initial_value(n, s, init, rng, self.dtype)
+            layer.bind(buffer, f"{layer.name}/")
+        self.buffer = buffer
+        if self.optimizer is not None:
+            self.optimizer.build(buffer.params, buffer.slices)
+
+    @property
+    def output_shape(self) -> tuple:
+        if self.input_shape is None:
+            raise ValueError("the model is not built yet")
+        shape = self.input_shape
+        for layer in self.layers:
+            shape = layer.output_shape(shape)
+        return (None, *shape)
+
+    def count_params(self) -> int:
+        return 0 if self.buffer is None else self.buffer.size
+
+    # Weights ----------------------------------------------------------------------------------------
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        return [w for layer in self.layers for w in layer.weights]
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of the weights, layer by layer, in Keras's order and layouts."""
+        return [w.copy() for w in self.weights]
+
+    def set_weights(self, weights) -> None:
+        mine = self.weights
+        weights = list(weights)
+        if len(weights) != len(mine):
+            raise ValueError(f"set_weights expects a list of {len(mine)} arrays, got {len(weights)}")
+        arrays = []
+        for k, (w, new) in enumerate(zip(mine, weights, strict=True)):
+            new = np.asarray(new)
+            if new.shape != w.shape:
+                raise ValueError(f"weight {k} must have shape {w.shape}, got {new.shape}")
+            if new.dtype.kind not in "fiu":
+                raise TypeError(f"weight {k} must be a numeric array, got dtype {new.dtype}")
+            arrays.append(new)
+        for w, new in zip(mine, arrays, strict=True):
+            w[...] = new
+
+    # Compile and the training step ------------------------------------------------------------------
+
+    def compile(self, optimizer="rmsprop", loss=None, metrics=None) -> None:
+        """Choose the optimizer, loss and metrics, by Keras name or as objects."""
+        if loss is None:
+            raise ValueError("compile needs a loss, e.g. loss='mse'")
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = losses.get(loss)
+        if metrics is None:
+            metrics = []
+        if isinstance(metrics, str):
+            metrics = [metrics]
+        self.metrics = [get_metric(m, loss=self.loss) for m in metrics]
+        if self.built:
+            self.optimizer.build(self.buffer.params, self.buffer.slices)
+        self.compiled = True
+
+    def _require_compiled(self, what: str) -> None:
+        if not self.compiled:
+            raise RuntimeError(f"call compile(optimizer=..., loss=...) before {what}()")
+
+    def _forward(self, x, training: bool):
+        for layer in self.layers:
+            x = layer.forward(x, training=training)
+        return x
+
+    def _train_step(self, x, y) -> tuple[float, np.ndarray]:
+        out = self._forward(x, training=True)
+        loss = self.loss.forward(y, out)
+        dy = self.loss.backward(y, out)
+        for layer in reversed(self.layers):
+            dy = layer.backward(dy)
+        self.optimizer.apply(self.buffer.params, self.buffer.grads)
+        return loss, out
+
+    def train_on_batch(self, x, y) -> float:
+        """One optimizer step on one batch; returns the batch loss (before the step)."""
+        self._require_compiled("train_on_batch")
+        x = self._prepare_x(x)
+        y = self._prepare_y(y, x.shape[0])
+        return float(self._train_step(x, y)[0])
+
+    # Data -------------------------------------------------------------------------------------------
+
+    def _prepare_x(self, x, name="x") -> np.ndarray:
+        x = np.asarray(x)
+        if x.dtype.kind not in "fiub":
+            raise TypeError(f"{name} must be a numeric array, got dtype {x.dtype}")
+        if x.ndim == 0:
+            raise ValueError(f"{name} must have a batch axis, got a scalar")
+        if self.input_shape is None:
+            self.build(x.shape[1:])
+        elif not self.built:
+            self.build()
+        want = self.input_shape
+        if x.shape[1:] != tuple(want):
+            hint = ""
+            if x.ndim == len(want) and x.shape[1:] == tuple(want[:-1]) and want[-1] == 1:
+                hint = f"; add the feature axis with x.reshape({x.shape[0]}, {', '.join(map(str, want))})"
+            raise ValueError(
+                f"{name} must have shape (batch, {', '.join(map(str, want))}), got {x.shape}{hint}"
+            )
+        if x.shape[0] == 0:
+            raise ValueError(f"{name} is empty")
+        x = np.ascontiguousarray(x, dtype=self.dtype)
+        if not np.isfinite(x).all():
+            where = tuple(int(i) for i in np.argwhere(~np.isfinite(x))[0])
+            raise ValueError(f"{name} must be finite, got {x[where]} at index {where}")
+        return x
+
+    def _prepare_y(self, y, n: int, name="y") -> np.ndarray:
+        y = np.asarray(y)
+        if y.dtype.kind not in "fiub":
+            raise TypeError(f"{name} must be a numeric array, got dtype {y.dtype}")
+        if y.ndim == 0 or y.shape[0] != n:
+            raise ValueError(f"{name} must have one target per sample ({n}), got shape {y.shape}")
+        out = self.output_shape[1:]
+        sparse = type(self.loss).__name__ == "SparseCategoricalCrossentropy"
+        if not sparse:
+            if y.ndim == 1 and out == (1,):
+                y = y.reshape(n, 1)
+            if y.shape[1:] != out:
+                raise ValueError(
+                    f"{name} must have shape (batch, {', '.join(map(str, out))}) to match the "
+                    f"model's output, got {y.shape}"
+                )
+        y = np.ascontiguousarray(y, dtype=self.dtype)
+        if not np.isfinite(y).all():
+            raise ValueError(f"{name} must be finite")
+        return y
+
+    # fit / evaluate / predict -----------------------------------------------------------------------
+
+    def fit(
+        self,
+        x,
+        y,
+        batch_size=None,
+        epochs=1,
+        verbose="auto",
+        callbacks=None,
+        validation_split=0.0,
+        validation_data=None,
+        shuffle=True,
+        initial_epoch=0,
+    ):
+        """Train for ``epochs`` passes over (x, y); returns a ``History``, as Keras's fit."""
+        self._require_compiled("fit")
+        batch_size = _batch_size(batch_size)
+        verbose = _verbose(verbose, 1)
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
+            raise ValueError(f"epochs must be a non-negative int, got {epochs!r}")
+        x = self._prepare_x(x)
+        y = self._prepare_y(y, x.shape[0])
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise ValueError("validation_data must be a tuple (x_val, y_val)")
+            x_val = self._prepare_x(validation_data[0], "x_val")
+            val = (x_val, self._prepare_y(validation_data[1], x_val.shape[0], "y_val"))
+        elif validation_split:
+            if not 0 < validation_split < 1:
+                raise ValueError(f"validation_split must be in (0, 1), got {validation_split!r}")
+            # Keras: the last fraction of the data, before any shuffling.
+            split = int(x.shape[0] * (1 - validation_split))
+            if split == 0 or split == x.shape[0]:
+                raise ValueError(
+                    f"validation_split={validation_split} leaves an empty training or validation "
+                    f"set for {x.shape[0]} samples"
+                )
+            x, y, val = x[:split], y[:split], (x[split:], y[split:])
+        else:
+            val = None
+        n = x.shape[0]
+        steps = math.ceil(n / batch_size)
+        history = callbacks_module.History()
+        # As Keras: the user's callbacks first, then the progress bar and History, so that what a
+        # callback writes into the logs at epoch end (ReduceLROnPlateau's learning_rate) is shown
+        # and recorded.
+        cbs = list(callbacks or [])
+        if verbose:
+            cbs.append(callbacks_module.ProgbarLogger(verbose))
+        cbs.append(history)
+        params = {"epochs": epochs, "steps": steps, "batch_size": batch_size, "verbose": verbose}
+        for cb in cbs:
+            cb.set_model(self)
+            cb.set_params(params)
+        rng = initializers.new_rng()
+        self.stop_training = False
+        for cb in cbs:
+            cb.on_train_begin()
+        for epoch in range(initial_epoch, epochs):
+            for cb in cbs:
+                cb.on_epoch_begin(epoch)
+            order = rng.permutation(n) if shuffle else None
+            total, count = 0.0, 0
+            for m in self.metrics:
+                m.reset()
+            logs: dict = {}
+            for step in range(steps):
+                lo, hi = step * batch_size, min(n, (step + 1) * batch_size)
+                if order is None:
+                    xb, yb = x[lo:hi], y[lo:hi]
+                else:
+                    idx = order[lo:hi]
+                    xb, yb = x[idx], y[idx]
+                loss, out = self._train_step(xb, yb)
+                total += float(loss) * (hi - lo)
+                count += hi - lo
+                for m in self.metrics:
+                    m.update(yb, out)
+                logs = {"loss": total / count, **{m.name: float(m.result()) for m in self.metrics}}
+                for cb in cbs:
+                    cb.on_train_batch_end(step, logs)
+            if val is not None:
+                val_logs = self._evaluate_arrays(*val, batch_size)
+                logs.update({"val_" + k: v for k, v in val_logs.items()})
+            for cb in cbs:
+                cb.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        for cb in cbs:
+            cb.on_train_end()
+        self.history = history
+        return history
+
+    def _evaluate_arrays(self, x, y, batch_size) -> dict:
+        total = 0.0
+        for m in self.metrics:
+            m.reset()
+        for lo in range(0, x.shape[0], batch_size):
+            xb, yb = x[lo : lo + batch_size], y[lo : lo + batch_size]
+            out = self._forward(xb, training=False)
+            total += float(self.loss.forward(yb, out)) * xb.shape[0]
+            for m in self.metrics:
+                m.update(yb, out)
+        return {"loss": total / x.shape[0], **{m.name: float(m.result()) for m in self.metrics}}
+
+    def evaluate(self, x, y, batch_size=None, verbose="auto", return_dict=False):
+        """The loss (and metrics) on (x, y), in inference mode: a float, or [loss, *metrics]."""
+        self._require_compiled("evaluate")
+        batch_size = _batch_size(batch_size)
+        verbose = _verbose(verbose, 1)
+        x = self._prepare_x(x)
+        logs = self._evaluate_arrays(x, self._prepare_y(y, x.shape[0]), batch_size)
+        if verbose:
+            print(callbacks_module._format_logs(logs))
+        if return_dict:
+            return logs
+        values = list(logs.values())
+        return values[0] if len(values) == 1 else values
+
+    def predict(self, x, batch_size=None, verbose=0):
+        """Outputs for ``x`` (inference mode: no dropout), computed ``batch_size`` rows at a time."""
+        batch_size = _batch_size(batch_size)
+        _verbose(verbose, 0)
+        x = self._prepare_x(x)
+        if x.shape[0] <= batch_size:
+            return self._forward(x, training=False)
+        outs = [
+            self._forward(x[lo : lo + batch_size], training=False) for lo in range(0, x.shape[0], batch_size)
+        ]
+        return np.concatenate(outs, axis=0)
+
+    def __call__(self, x, training=False):
+        return self._forward(self._prepare_x(x), training=training)
+
+    # Streaming --------------------------------------------------------------------------------------
+
+    def predict_step(self, x_t):
+        """One time step of streaming inference, with the LSTM states carried between calls.
+
+        x_t (B, F), (B, 1, F) or (F,) -> the model's output for that step: (B, units), or (units,)
+        for a 1-D ``x_t``. After t calls the result equals ``predict`` on the t steps seen so far
+        (the last step of it, for ``return_sequences=True``). ``reset_states()`` starts over.
+        """
+        if not self.built:
+            self.build()
+        x = x_t if type(x_t) is np.ndarray else np.asarray(x_t)
+        squeeze = x.ndim == 1
+        if squeeze:
+            x = x.reshape(1, -1)
+        elif x.ndim == 3 and x.shape[1] == 1:
+            x = x.reshape(x.shape[0], x.shape[2])
+        F = self.input_shape[-1]
+        if x.ndim != 2 or x.shape[1] != F:
+            raise ValueError(
+                f"predict_step takes one time step of shape (batch, {F}) or ({F},), got {np.shape(x_t)}"
+            )
+        if x.dtype != self.dtype or not x.flags.c_contiguous:
+            if x.dtype.kind not in "fiub":
+                raise TypeError(f"x_t must be a numeric array, got dtype {x.dtype}")
+            x = np.ascontiguousarray(x, dtype=self.dtype)
+        if not _validate._all_finite(x):
+            raise ValueError("x_t must be finite")
+        for layer in self.layers:
+            x = layer.step(x)
+        return x[0] if squeeze else x
+
+    def reset_states(self) -> None:
+        """Forget the carried LSTM states (stateful layers and ``predict_step``)."""
+        for layer in self.layers:
+            layer.reset_states()
+
+    # Display ----------------------------------------------------------------------------------------
+
+    def summary(self, print_fn=None) -> None:
+        """Print the layers with their output shapes and parameter counts, as Keras does."""
+        print_fn = print_fn or print
+        rows = []
+        shape = self.input_shape
+        for layer in self.layers:
+            if shape is not None:
+                shape = layer.output_shape(shape)
+                out = str((None, *shape))
+                params = f"{layer.count_params():,}"
+            else:
+                out, params = "?", "0 (unbuilt)"
+            rows.append((f"{layer.name} ({type(layer).__name__})", out, params))
+        widths = [
+            max([len(h)] + [len(r[k]) for r in rows]) + 2
+            for k, h in enumerate(("Layer (type)", "Output Shape", "Param #"))
+        ]
+        line = "".join(
+            h.ljust(w) for h, w in zip(("Layer (type)", "Output Shape", "Param #"), widths, strict=True)
+        )
+        print_fn(f'Model: "{self.name}"')
+        print_fn("_" * len(line))
+        print_fn(line)
+        print_fn("=" * len(line))
+        for r in rows:
+            print_fn("".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
+        print_fn("=" * len(line))
+        n = self.count_params()
+        print_fn(f"Total params: {n:,} ({n * self.dtype.itemsize / 1024:.2f} KB)")
+        print_fn(f"Trainable params: {n:,}")
+        print_fn("Non-trainable params: 0")
+
+    def __repr__(self) -> str:
+        return f"<Sequential {self.name!r}: {[layer.name for layer in self.layers]}>"
+
+    # Config, saving, loading ------------------------------------------------------------------------
+
+    def get_config(self) -> dict:
+        return {
+            "name": self.name,
+            "dtype": self.dtype.name,
+            "input_shape": None if self.input_shape is None else list(self.input_shape),
+            "layers": [
+                {"class_name": type(layer).__name__, "config": layer.get_config()} for layer in self.layers
+            ],
+        }
+
+    def _payload(self, include_optimizer: bool) -> tuple[dict, dict[str, np.ndarray]]:
+        if not self.built:
+            raise ValueError("the model has no weights yet: build it (or fit it) before saving")
+        config = {"model": self.get_config(), "compile": None}
+        arrays = {f"weight_{k:04d}": w for k, w in enumerate(self.weights)}
+        if include_optimizer and self.compiled:
+            config["compile"] = {
+                "optimizer": self.optimizer.get_config(),
+                "loss": self.loss.get_config(),
+                "metrics": [m.name for m in self.metrics],
+            }
+            for key, value in self.optimizer.get_state().items():
+                arrays[f"optimizer_{key}"] = np.asarray(value)
+        return config, arrays
+
+    def save(self, filepath, include_optimizer=True) -> None:
+        """Write the config, the weights and the optimizer state to one file, atomically."""
+        config, arrays = self._payload(include_optimizer)
+        _write(filepath, "model", config, arrays)
+
+    def save_weights(self, filepath) -> None:
+        config, arrays = self._payload(include_optimizer=False)
+        _write(filepath, "weights", config, arrays)
+
+    def load_weights(self, filepath) -> None:
+        kind, config, arrays = _read(filepath)
+        weights = [arrays[k] for k in sorted(arrays) if k.startswith("weight_")]
+        if not self.built:
+            shape = config["model"].get("input_shape")
+            if shape is None:
+                raise ValueError(f"{filepath}: the file does not say the input shape")
+            self.build(shape)
+        self.set_weights(weights)
+
+
+# The file format: a NumPy .npz archive (zip, CRC-checked members), never pickled -----------------------
+#   format          'lstmcore.model'
+#   format_version  1
+#   kind            'model' or 'weights'
+#   config          JSON text: the model's layers, the compile settings
+#   checksum        SHA-256 of the config text and every array's bytes, in key order
+#   weight_0000...  the weights in get_weights() order
+#   optimizer_*     the optimizer's state (slots and iterations)
+
+
+def _checksum(config_text: str, arrays: dict[str, np.ndarray]) -> str:
+    digest = hashlib.sha256(config_text.encode())
+    for key in sorted(arrays):
+        a = np.ascontiguousarray(arrays[key])
+        digest.update(key.encode())
+        digest.update(str(a.dtype).encode() + str(a.shape).encode())
+        digest.update(a.tobytes())
+    return digest.hexdigest()
+
+
+def _write(filepath, kind: str, config: dict, arrays: dict[str, np.ndarray]) -> None:
+    path = os.fspath(filepath)
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"cannot save to {path}: the folder {directory} does not exist")
+    config_text = json.dumps(config, sort_keys=True)
+    payload = {
+        "format": np.array(FORMAT),
+        "format_version": np.array(FORMAT_VERSION),
+        "kind": np.array(kind),
+        "config": np.array(config_text),
+        "checksum": np.array(_checksum(config_text, arrays)),
+        **arrays,
+    }
+    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez(f, **payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _read(filepath) -> tuple[str, dict, dict[str, np.ndarray]]:
+    path = os.fspath(filepath)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"no such file: {path}")
+    bad = f"{path} is not a readable lstmcore model file"
+    try:
+        # The file object is ours, so it is closed even when np.load fails half-way.
+        with open(path, "rb") as fh:
+            data = np.load(fh, allow_pickle=False)
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ValueError(f"{bad}: it is a single NumPy array, not an lstmcore archive")
+            with data:
+                if "format" not in data.files:
+                    raise ValueError(f"{bad}: it has no lstmcore format header")
+                contents = {key: data[key] for key in data.files}
+    except ValueError as exc:
+        if str(exc).startswith(bad):
+            raise
+        raise ValueError(f"{bad}: {exc}") from None
+    except (zipfile.BadZipFile, OSError, EOFError, KeyError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{bad} (truncated or corrupted?): {type(exc).__name__}: {exc}") from None
+    if str(contents.pop("format")) != FORMAT:
+        raise ValueError(f"{bad}: its format header is not {FORMAT!r}")
+    try:
+        version = int(contents.pop("format_version"))
+        kind = str(contents.pop("kind"))
+        config_text = str(contents.pop("config"))
+        checksum = str(contents.pop("checksum"))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{bad}: a header field is missing or malformed ({exc})") from None
+    if version > FORMAT_VERSION:
+        raise ValueError(
+            f"{path} has format version {version}; this lstmcore reads up to {FORMAT_VERSION}; "
+            "upgrade lstmcore"
+        )
+    if checksum != _checksum(config_text, contents):
+        raise ValueError(f"{bad}: its checksum does not match its contents (the file is corrupted)")
+    try:
+        config = json.loads(config_text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{bad}: its config is not valid JSON ({exc})") from None
+    return kind, config, contents
+
+
+def load_model(filepath, compile=True) -> Sequential:
+    """Rebuild a model saved by ``Sequential.save``: config, weights and optimizer state.
+
+    The file is read as data only (no pickle, no code); a truncated, corrupted or foreign file is
+    refused with ``ValueError``.
+    """
+    kind, config, arrays = _read(filepath)
+    try:
+        spec = config["model"]
+        model = Sequential(name=spec["name"], dtype=spec["dtype"])
+        if spec["input_shape"] is not None:
+            model.add(Input(tuple(spec["input_shape"])))
+        for entry in spec["layers"]:
+            model.add(get_layer_class(entry["class_name"]).from_config(entry["config"]))
+    except (KeyError, TypeError) as exc:
+        raise ValueError(f"{filepath}: the model config is malformed ({type(exc).__name__}: {exc})") from None
+    weights = [arrays[k] for k in sorted(arrays) if k.startswith("weight_")]
+    if not model.built:
+        raise ValueError(f"{filepath}: the model config has no input shape")
+    model.set_weights(weights)
+    if compile and config.get("compile"):
+        c = config["compile"]
+        model.compile(
+            optimizer=optimizers.get(c["optimizer"]), loss=losses.get(c["loss"]), metrics=c["metrics"]
+        )
+        state = {k[len("optimizer_") :]: v for k, v in arrays.items() if k.startswith("optimizer_")}
+        if state:
+            model.optimizer.set_state(state)
+    return model
