@@ -1,0 +1,121 @@
+"""`lstmcore forecast` end to end, with few epochs: bundled data, a user's CSV, the plot, errors."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from lstmcore import cli, load_model
+
+
+def run_cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "lstmcore", *args], capture_output=True, text=True, timeout=300, check=False
+    )
+
+
+def test_forecast_on_the_bundled_series(tmp_path):
+    model_path = tmp_path / "sun.lstmcore"
+    proc = run_cli("forecast", "--epochs", "2", "--quiet", "--save", str(model_path))
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    for text in (
+        "sunspot",
+        "LSTM",
+        "naive (last value)",
+        "seasonal naive (season 132)",
+        "RMSE",
+        "MAE",
+        "forecast for the next 1 step",
+    ):
+        assert text in out, out
+    assert ("beats the best baseline" in out) != ("baseline wins" in out)
+    model = load_model(model_path)
+    assert model.input_shape == (24, 1) and model.output_shape == (None, 1)
+
+
+def test_forecast_numbers_are_the_ones_computed(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    t = np.arange(400)
+    values = 10 + np.sin(2 * np.pi * t / 25) * 3 + rng.normal(0, 0.2, t.size)
+    result = cli.run_forecast(values, window=12, horizon=3, epochs=3, season=25, verbose=False)
+    true = result["test_true"]
+    assert true.shape == result["test_pred"].shape and true.shape[1] == 3
+    origins = result["test_origins"]
+    assert origins.min() >= result["split"] - 1  # every test target lies after the split
+    np.testing.assert_array_equal(true, values[origins[:, None] + np.arange(1, 4)])
+    naive = np.repeat(values[origins][:, None], 3, axis=1)
+    assert result["metrics"]["naive"]["rmse"] == pytest.approx(np.sqrt(((true - naive) ** 2).mean()))
+    lstm_mae = np.abs(true - result["test_pred"]).mean()
+    assert result["metrics"]["lstm"]["mae"] == pytest.approx(lstm_mae)
+    assert result["forecast"].shape == (3,)
+
+
+def test_forecast_on_a_csv_with_plot(tmp_path):
+    pytest.importorskip("matplotlib")
+    csv = tmp_path / "demand.csv"
+    t = np.arange(300)
+    demand = 100 + 20 * np.sin(2 * np.pi * t / 7) + 0.1 * t
+    rows = ["day,demand,other"] + [f"2020-01-{k:03d},{v:.3f},1" for k, v in enumerate(demand)]
+    csv.write_text("\n".join(rows) + "\n")
+    png = tmp_path / "out.png"
+    proc = run_cli(
+        "forecast",
+        "--csv",
+        str(csv),
+        "--column",
+        "demand",
+        "--date-column",
+        "day",
+        "--window",
+        "14",
+        "--horizon",
+        "7",
+        "--epochs",
+        "2",
+        "--season",
+        "7",
+        "--seed",
+        "3",
+        "--plot",
+        str(png),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "seasonal naive (season 7)" in proc.stdout
+    assert "forecast for the next 7 step(s)" in proc.stdout
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--csv", "nowhere.csv", "--column", "x"], "nowhere.csv"),
+        (["--csv", "FILE"], "--csv needs --column"),
+        (["--column", "x"], "go with --csv"),
+        (["--window", "0"], "must be a positive integer"),
+        (["--test-size", "1.5"], "fraction"),
+        (["--window", "5000"], "too short"),
+        (["--dataset", "bitcoin"], "invalid choice"),
+    ],
+)
+def test_bad_arguments(tmp_path, args, message):
+    args = [str(tmp_path / "f.csv") if a == "FILE" else a for a in args]
+    proc = run_cli("forecast", "--epochs", "1", "--quiet", *args)
+    assert proc.returncode != 0
+    assert message in proc.stderr + proc.stdout
+    assert "Traceback" not in proc.stderr
+
+
+def test_bad_csv_column_is_named(tmp_path):
+    csv = tmp_path / "d.csv"
+    csv.write_text("a,b\n1,2\n3,4\n")
+    proc = run_cli("forecast", "--csv", str(csv), "--column", "price", "--quiet")
+    assert proc.returncode != 0 and "price" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_info_command():
+    proc = run_cli("info")
+    assert proc.returncode == 0 and "backend" in proc.stdout and "num_threads" in proc.stdout
