@@ -33,6 +33,8 @@ import numbers
 import numpy as np
 from scipy.special import expit
 
+from ._config import build_from_config
+
 __all__ = [
     "EPSILON",
     "Loss",
@@ -154,18 +156,7 @@ class Loss:
     def from_config(cls, config: dict) -> Loss:
         config = dict(config)
         config.pop("class_name", None)
-        for key, default in _KERAS_DEFAULTS.items():
-            if key in config:
-                value = config.pop(key)
-                if value != default:
-                    raise ValueError(
-                        f"{cls.__name__}: {key}={value!r} is not supported by lstmcore (only the "
-                        f"Keras default {key}={default!r})"
-                    )
-        try:
-            return cls(**config)
-        except TypeError as exc:
-            raise ValueError(f"{cls.__name__}: invalid config {config!r} ({exc})") from None
+        return build_from_config(cls, config, _KERAS_DEFAULTS)
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self._args().items())

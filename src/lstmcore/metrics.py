@@ -25,6 +25,8 @@ import numbers
 
 import numpy as np
 
+from .losses import _as_arrays, _as_pred, _check_same_shape
+
 __all__ = [
     "Metric",
     "MeanSquaredError",
@@ -37,25 +39,9 @@ __all__ = [
 ]
 
 
-def _pred(y_pred) -> np.ndarray:
-    y_pred = np.asarray(y_pred)
-    if y_pred.dtype.kind not in "fiub":
-        raise TypeError(f"y_pred must be a numeric array, got dtype {y_pred.dtype}")
-    if y_pred.ndim == 0:
-        raise ValueError("y_pred must have at least one axis, got a scalar")
-    return y_pred
-
-
 def _same_shape(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
-    y_pred = _pred(y_pred)
-    y_true = np.asarray(y_true)
-    if y_true.dtype.kind not in "fiub":
-        raise TypeError(f"y_true must be a numeric array, got dtype {y_true.dtype}")
-    if y_true.shape != y_pred.shape:
-        raise ValueError(
-            f"y_true and y_pred must have the same shape, got y_true.shape={y_true.shape} "
-            f"and y_pred.shape={y_pred.shape}"
-        )
+    y_true, y_pred = _as_arrays(y_true, y_pred)
+    _check_same_shape(y_true, y_pred)
     return y_true, y_pred
 
 
@@ -172,7 +158,7 @@ class SparseCategoricalAccuracy(Metric):
     default_name = "sparse_categorical_accuracy"
 
     def _values(self, y_true, y_pred):
-        y_pred = _pred(y_pred)
+        y_pred = _as_pred(y_pred)
         y_true = np.asarray(y_true)
         lead = y_pred.shape[:-1]
         if y_true.shape == (*lead, 1):
@@ -197,7 +183,7 @@ class _KerasAccuracy(Metric):
         super().__init__(name)
 
     def _resolve(self, y_true, y_pred) -> Metric:
-        y_true, y_pred = np.asarray(y_true), _pred(y_pred)
+        y_true, y_pred = np.asarray(y_true), _as_pred(y_pred)
         if y_pred.shape[-1] == 1:
             return BinaryAccuracy(name=self.name)
         if y_true.ndim < y_pred.ndim or (y_true.ndim and y_true.shape[-1] == 1):

@@ -28,6 +28,8 @@ import numbers
 
 import numpy as np
 
+from ._config import build_from_config
+
 __all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "AdamW", "get", "serialize"]
 
 # Keras constructor arguments that lstmcore does not implement. A Keras config carries them; it is
@@ -274,18 +276,7 @@ class Optimizer:
         class_name = config.pop("class_name", cls.__name__)
         if class_name != cls.__name__:
             raise ValueError(f"config is for {class_name!r}, not {cls.__name__!r}")
-        for key, default in _KERAS_DEFAULTS.items():
-            if key in config:
-                value = config.pop(key)
-                if value != default:
-                    raise ValueError(
-                        f"{cls.__name__}: {key}={value!r} is not supported by lstmcore (only the "
-                        f"Keras default {key}={default!r})"
-                    )
-        try:
-            return cls(**config)
-        except TypeError as exc:
-            raise ValueError(f"{cls.__name__}: invalid config {config!r} ({exc})") from None
+        return build_from_config(cls, config, _KERAS_DEFAULTS)
 
     def __repr__(self) -> str:
         args = {k: v for k, v in self.get_config().items() if k != "class_name" and v is not None}
