@@ -346,6 +346,23 @@ def test_dropout_only_in_training(rng):
     assert not np.allclose(model(x, training=True), model.predict(x))
 
 
+def test_frozen_layer_keeps_its_weights(rng):
+    X, Y = small_data(rng, 40, np.float32)
+    model = small_model("float32")
+    model.layers[0].trainable = False
+    before = [w.copy() for w in model.layers[0].weights]
+    second_before = [w.copy() for w in model.layers[1].weights]
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(X, Y, epochs=2, batch_size=8, verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.layers[0].weights, strict=True))
+    assert not any(np.array_equal(a, b) for a, b in zip(second_before, model.layers[1].weights, strict=True))
+    lines = []
+    model.summary(print_fn=lines.append)
+    frozen = model.layers[0].count_params()
+    assert f"Non-trainable params: {frozen:,}" in lines
+    assert f"Trainable params: {model.count_params() - frozen:,}" in lines
+
+
 # fit, evaluate, callbacks ----------------------------------------------------------------------------
 
 

@@ -57,6 +57,19 @@ def _initializer(name: str, value: str) -> str:
     return value
 
 
+def _seed_arg(seed) -> int | None:
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+        raise ValueError(f"seed must be None or a non-negative int, got {seed!r}")
+    return seed
+
+
+def _layer_rng(seed: int | None, seed_rng: np.random.Generator | None) -> np.random.Generator:
+    """A layer's own generator for dropout masks: from its ``seed``, else drawn from the model's."""
+    if seed is None:
+        seed = int((seed_rng or initializers.new_rng()).integers(2**63))
+    return np.random.default_rng(seed)
+
+
 def _dropout_mask(rng: np.random.Generator, shape, rate: float, dtype) -> np.ndarray:
     # Inverted dropout, as Keras: kept units are scaled by 1 / (1 - rate).
     keep = rng.random(shape) >= rate
@@ -275,11 +288,7 @@ class LSTM(Layer):
         self.return_state = bool(return_state)
         self.go_backwards = bool(go_backwards)
         self.stateful = bool(stateful)
-        if seed is not None and (
-            isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
-        ):
-            raise ValueError(f"seed must be None or a non-negative int, got {seed!r}")
-        self.seed = seed
+        self.seed = _seed_arg(seed)
         self.states: tuple[np.ndarray, np.ndarray] | None = None
         self._cache = None
         self._zero_bias = None
@@ -292,10 +301,7 @@ class LSTM(Layer):
             )
 
     def _on_build(self, seed_rng) -> None:
-        seed = (
-            self.seed if self.seed is not None else int((seed_rng or initializers.new_rng()).integers(2**63))
-        )
-        self._rng = np.random.default_rng(seed)
+        self._rng = _layer_rng(self.seed, seed_rng)
 
     def weight_specs(self, input_shape):
         I, G = input_shape[-1], 4 * self.units
@@ -546,18 +552,11 @@ class Dropout(Layer):
         super().__init__(**kwargs)
         self.rate = _rate("rate", rate)
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
-        if seed is not None and (
-            isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0
-        ):
-            raise ValueError(f"seed must be None or a non-negative int, got {seed!r}")
-        self.seed = seed
+        self.seed = _seed_arg(seed)
         self._mask = None
 
     def _on_build(self, seed_rng) -> None:
-        seed = (
-            self.seed if self.seed is not None else int((seed_rng or initializers.new_rng()).integers(2**63))
-        )
-        self._rng = np.random.default_rng(seed)
+        self._rng = _layer_rng(self.seed, seed_rng)
 
     def forward(self, x, training=False):
         if not training or self.rate == 0:

@@ -23,12 +23,8 @@ import numpy as np
 from . import _validate, initializers, losses, optimizers
 from . import callbacks as callbacks_module
 from .layers import Input, Layer, get_layer_class
+from .metrics import get_metric
 from .params import ParameterBuffer
-
-try:
-    from .metrics import get_metric
-except ImportError:  # pragma: no cover - metrics live beside the losses
-    from .losses import get_metric
 
 __all__ = ["Sequential", "load_model", "FORMAT_VERSION"]
 
@@ -249,7 +245,12 @@ class Sequential:
         dy = self.loss.backward(y, out)
         for layer in reversed(self.layers):
             dy = layer.backward(dy)
+        # Frozen layers (trainable=False, as Keras) keep their weights: the optimizer runs over the
+        # whole flat buffer in one pass, and their slices are put back after it.
+        frozen = [(w, w.copy()) for layer in self.layers if not layer.trainable for w in layer.weights]
         self.optimizer.apply(self.buffer.params, self.buffer.grads)
+        for w, saved in frozen:
+            w[...] = saved
         return loss, out
 
     def train_on_batch(self, x, y) -> float:
@@ -294,7 +295,7 @@ class Sequential:
         if y.ndim == 0 or y.shape[0] != n:
             raise ValueError(f"{name} must have one target per sample ({n}), got shape {y.shape}")
         out = self.output_shape[1:]
-        sparse = type(self.loss).__name__ == "SparseCategoricalCrossentropy"
+        sparse = isinstance(self.loss, losses.SparseCategoricalCrossentropy)
         if not sparse:
             if y.ndim == 1 and out == (1,):
                 y = y.reshape(n, 1)
@@ -511,8 +512,9 @@ class Sequential:
         print_fn("=" * len(line))
         n = self.count_params()
         print_fn(f"Total params: {n:,} ({n * self.dtype.itemsize / 1024:.2f} KB)")
-        print_fn(f"Trainable params: {n:,}")
-        print_fn("Non-trainable params: 0")
+        frozen = sum(layer.count_params() for layer in self.layers if not layer.trainable)
+        print_fn(f"Trainable params: {n - frozen:,}")
+        print_fn(f"Non-trainable params: {frozen:,}")
 
     def __repr__(self) -> str:
         return f"<Sequential {self.name!r}: {[layer.name for layer in self.layers]}>"
