@@ -117,7 +117,9 @@ class CleanCython(Command):
 def extensions():
     from Cython.Build import cythonize
 
-    common = {"include_dirs": ["csrc"], "define_macros": MACROS}
+    import numpy
+
+    common = {"include_dirs": ["csrc", numpy.get_include()], "define_macros": MACROS}
     exts = [
         Extension("lstmcore._blas", ["src/lstmcore/_blas.pyx"], **common),
         Extension("lstmcore._checks", ["src/lstmcore/_checks.pyx"], **common),

@@ -126,3 +126,30 @@ void sum_rows_f32(float *out, const float *a, ptrdiff_t R, int G, int nthreads) 
 void sum_rows_f64(double *out, const double *a, ptrdiff_t R, int G, int nthreads) {
     PICK(sum_rows_f64, (out, a, R, G, nthreads));
 }
+
+ptrdiff_t lstm_step_pack_size(int I, int H, int elem_size) {
+    const int U = 64 / elem_size;
+    return (ptrdiff_t)((H + U - 1) / U) * ((ptrdiff_t)I + H) * 4 * U;
+}
+
+void lstm_step_pack_f32(const float *w_x, const float *w_h, const float *b, int I, int H,
+                        float *wp, float *bp) {
+    lstm_step_pack_f32_base(w_x, w_h, b, I, H, wp, bp);  /* layout only: no ISA choice */
+}
+
+void lstm_step_pack_f64(const double *w_x, const double *w_h, const double *b, int I, int H,
+                        double *wp, double *bp) {
+    lstm_step_pack_f64_base(w_x, w_h, b, I, H, wp, bp);
+}
+
+void lstm_step_packed_f32(const float *wp, const float *bp, const float *x, ptrdiff_t ldx,
+                          const float *h_prev, float *c, float *h, int B, int I, int H,
+                          int act, int ract, int nthreads) {
+    PICK(lstm_step_packed_f32, (wp, bp, x, ldx, h_prev, c, h, B, I, H, act, ract, nthreads));
+}
+
+void lstm_step_packed_f64(const double *wp, const double *bp, const double *x, ptrdiff_t ldx,
+                          const double *h_prev, double *c, double *h, int B, int I, int H,
+                          int act, int ract, int nthreads) {
+    PICK(lstm_step_packed_f64, (wp, bp, x, ldx, h_prev, c, h, B, I, H, act, ract, nthreads));
+}

@@ -106,3 +106,90 @@ void KSFX(sum_rows)(REAL *out, const REAL *a, ptrdiff_t R, int G, int nthreads) 
         }
     }
 }
+
+/* The streaming step with packed weights (lstm_step_pack / lstm_step_packed in lstm_gates.h).
+ * A panel holds the 4 gate columns of LSTMCORE_STEP_U(REAL) consecutive units, so that one pass
+ * over a panel gives every pre-activation of those units and their gate maths follow at once,
+ * while the panel's accumulators are still in registers. */
+#define STEP_U (LSTMCORE_STEP_U(REAL))
+#define STEP_W (4 * STEP_U)
+
+void KSFX(lstm_step_pack)(const REAL *w_x, const REAL *w_h, const REAL *b, int I, int H,
+                         REAL *wp, REAL *bp) {
+    /* w_x (I, G) | w_h (H, G) | b (G) -> wp (P, I + H, 4U) | bp (P, 4U); P = ceil(H / U) panels,
+     * units past H padded with zeros */
+    const ptrdiff_t G = 4 * (ptrdiff_t)H, K = (ptrdiff_t)I + H;
+    const int P = (H + STEP_U - 1) / STEP_U;
+    for (int p = 0; p < P; p++) {
+        for (ptrdiff_t k = 0; k < K; k++) {
+            const REAL *w_k = k < I ? w_x + k * G : w_h + (k - I) * G;  /* row k of [w_x; w_h] */
+            REAL *dst = wp + ((ptrdiff_t)p * K + k) * STEP_W;
+            for (int q = 0; q < 4; q++)
+                for (int u = 0; u < STEP_U; u++) {
+                    const int unit = p * STEP_U + u;
+                    dst[q * STEP_U + u] = unit < H ? w_k[q * (ptrdiff_t)H + unit] : (REAL)0;
+                }
+        }
+        for (int q = 0; q < 4; q++)
+            for (int u = 0; u < STEP_U; u++) {
+                const int unit = p * STEP_U + u;
+                bp[p * STEP_W + q * STEP_U + u] = unit < H ? b[q * (ptrdiff_t)H + unit] : (REAL)0;
+            }
+    }
+}
+
+/* acc (4U) = x (I) @ panel rows [0, I) + h (H) @ panel rows [I, I + H) */
+LSTMCORE_INLINE void KSFX(step_panel)(REAL *restrict acc, const REAL *restrict wp,
+                                     const REAL *restrict x, const REAL *restrict h, int I, int H) {
+    REAL a[STEP_W];
+    for (int j = 0; j < STEP_W; j++)
+        a[j] = 0;
+    for (int k = 0; k < I; k++) {
+        const REAL xk = x[k];
+        const REAL *w = wp + (ptrdiff_t)k * STEP_W;
+        for (int j = 0; j < STEP_W; j++)
+            a[j] += xk * w[j];
+    }
+    wp += (ptrdiff_t)I * STEP_W;
+    for (int k = 0; k < H; k++) {
+        const REAL hk = h[k];
+        const REAL *w = wp + (ptrdiff_t)k * STEP_W;
+        for (int j = 0; j < STEP_W; j++)
+            a[j] += hk * w[j];
+    }
+    for (int j = 0; j < STEP_W; j++)
+        acc[j] = a[j];
+}
+
+void KSFX(lstm_step_packed)(const REAL *wp, const REAL *bp, const REAL *x, ptrdiff_t ldx,
+                           const REAL *h_prev, REAL *c, REAL *h, int B, int I, int H,
+                           int act, int ract, int nthreads) {
+    /* wp, bp packed | x (B, I) rows ldx apart | h_prev (B, H) | c (B, H) in: c_prev, out: c
+     * h (B, H) out, not h_prev's buffer */
+    const int P = (H + STEP_U - 1) / STEP_U;
+    const ptrdiff_t K = (ptrdiff_t)I + H;
+    (void)nthreads;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(nthreads) \
+    if (nthreads > 1 && P > 1 && (ptrdiff_t)B * K * H >= 64 * LSTMCORE_PAR_MIN)
+#endif
+    for (int p = 0; p < P; p++) {
+        const int u0 = p * STEP_U, n = H - u0 < STEP_U ? H - u0 : STEP_U;  /* units of this panel */
+        for (ptrdiff_t r = 0; r < B; r++) {
+            REAL z[STEP_W], cp[STEP_U], cn[STEP_U], hn[STEP_U];
+            KSFX(step_panel)(z, wp + p * K * STEP_W, x + r * ldx, h_prev + r * H, I, H);
+            for (int u = 0; u < STEP_U; u++)
+                cp[u] = u < n ? c[r * H + u0 + u] : (REAL)0;
+#define ROW(A, R) KSFX(forward_row)(z, cn, hn, cp, bp + p * STEP_W, STEP_U, A, R)
+            LSTMCORE_DISPATCH(act, ract, ROW);
+#undef ROW
+            for (int u = 0; u < n; u++) {
+                c[r * H + u0 + u] = cn[u];
+                h[r * H + u0 + u] = hn[u];
+            }
+        }
+    }
+}
+
+#undef STEP_W
+#undef STEP_U

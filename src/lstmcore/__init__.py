@@ -12,14 +12,16 @@ The functional core (batch-first at the edge, float32 or float64 taken from ``x`
     y, h_n, c_n = lstm_forward(x, w_x, w_h, b, h0=None, c0=None, activation="tanh")
     y, h_n, c_n, cache = lstm_forward(x, w_x, w_h, b, return_cache=True)
     grads = lstm_backward(dy, cache, dh_n=None, dc_n=None)   # dx, dw_x, dw_h, db, dh0, dc0
-    h, c = lstm_cell_forward(x_t, w_x, w_h, b, h_prev, c_prev)  # one streaming step
+    h, c = lstm_cell_forward(x_t, w_x, w_h, b, h_prev, c_prev)    # one step, stateless
+    stepper = LSTMStepper(w_x, w_h, b, batch_size=1)             # streaming: weights packed once
+    h = stepper.step(x_t)                                        # state carried, microseconds
 
 ``lstmcore.reference`` holds the same functions in plain NumPy.
 """
 
 from . import callbacks, initializers, layers, losses, optimizers
 from ._backend import NAME as backend
-from ._backend import lstm_backward, lstm_cell_forward, lstm_forward
+from ._backend import LSTMStepper, lstm_backward, lstm_cell_forward, lstm_forward
 from ._cache import LSTMCache
 from ._threads import _init_from_env, get_num_threads, set_num_threads, threadpool_info
 from .initializers import set_random_seed
@@ -34,6 +36,7 @@ __all__ = [
     "Input",
     "LSTM",
     "LSTMCache",
+    "LSTMStepper",
     "Sequential",
     "callbacks",
     "initializers",

@@ -15,7 +15,7 @@ if NAME not in _CHOICES:
     raise ValueError(f"LSTMCORE_BACKEND must be one of {_CHOICES}, got {NAME!r}")
 
 if NAME == "reference":
-    from .reference import lstm_backward, lstm_cell_forward, lstm_forward
+    from .reference import LSTMStepper, lstm_backward, lstm_cell_forward, lstm_forward
 else:
     # libgomp reads its wait policy once, when it is loaded with the extension. Its default lets
     # idle workers busy-spin after each gate loop, and they then take the cores OpenBLAS's threads
@@ -26,7 +26,7 @@ else:
     if not _policy_was_set:
         os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
     try:
-        from ._lstm import lstm_backward, lstm_cell_forward, lstm_forward
+        from ._lstm import LSTMStepper, lstm_backward, lstm_cell_forward, lstm_forward
     except ImportError as exc:  # pragma: no cover - depends on how the package was installed
         raise ImportError(
             "lstmcore's compiled extension could not be imported "
@@ -37,4 +37,4 @@ else:
         if not _policy_was_set:
             del os.environ["OMP_WAIT_POLICY"]
 
-__all__ = ["NAME", "lstm_forward", "lstm_backward", "lstm_cell_forward"]
+__all__ = ["NAME", "lstm_forward", "lstm_backward", "lstm_cell_forward", "LSTMStepper"]

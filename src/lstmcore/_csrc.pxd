@@ -14,6 +14,17 @@ cdef extern from "lstm_gates.h" nogil:
                                  const double *c, int B, int H, int act, int ract, int nthreads)
     void sum_rows_f32(float *out, const float *a, Py_ssize_t R, int G, int nthreads)
     void sum_rows_f64(double *out, const double *a, Py_ssize_t R, int G, int nthreads)
+    Py_ssize_t lstm_step_pack_size(int I, int H, int elem_size)
+    void lstm_step_pack_f32(const float *w_x, const float *w_h, const float *b, int I, int H,
+                            float *wp, float *bp)
+    void lstm_step_pack_f64(const double *w_x, const double *w_h, const double *b, int I, int H,
+                            double *wp, double *bp)
+    void lstm_step_packed_f32(const float *wp, const float *bp, const float *x, Py_ssize_t ldx,
+                              const float *h_prev, float *c, float *h, int B, int I, int H,
+                              int act, int ract, int nthreads)
+    void lstm_step_packed_f64(const double *wp, const double *bp, const double *x,
+                              Py_ssize_t ldx, const double *h_prev, double *c, double *h,
+                              int B, int I, int H, int act, int ract, int nthreads)
     int lstmcore_openmp_enabled()
     int lstmcore_cpu_has_avx2()
     int lstmcore_get_isa()

@@ -14,7 +14,9 @@ step t reads rows G*T apart, h is written straight into y (B, T, H), and c is up
 Training keeps the time-major cache of DESIGN.md: x (T, B, I), gates (T, B, G), h, c (T+1, B, H).
 """
 
+cimport numpy as cnp
 from cython cimport floating
+from libc.math cimport isfinite
 from libc.string cimport memcpy
 
 import numpy as np
@@ -28,6 +30,11 @@ from ._csrc cimport (
     lstm_gates_backward_f64,
     lstm_gates_forward_f32,
     lstm_gates_forward_f64,
+    lstm_step_pack_f32,
+    lstm_step_pack_f64,
+    lstm_step_pack_size,
+    lstm_step_packed_f32,
+    lstm_step_packed_f64,
     lstmcore_cpu_has_avx2,
     lstmcore_get_isa,
     lstmcore_openmp_enabled,
@@ -35,6 +42,8 @@ from ._csrc cimport (
     sum_rows_f32,
     sum_rows_f64,
 )
+
+cnp.import_array()
 
 cdef int _num_threads = 1
 
@@ -332,3 +341,147 @@ def lstm_cell_forward(x_t, w_x, w_h, b, h_prev=None, c_prev=None, *, activation=
     else:
         h = _cell[double](x_t, w_x, w_h, b, h_prev, c_prev, c, act, ract, x_t.dtype)
     return h, c
+
+
+# The stepper ----------------------------------------------------------------------------------
+
+cdef class LSTMStepper:
+    """Streaming inference: the weights packed once, the state carried, one step per call.
+
+    >>> stepper = LSTMStepper(w_x, w_h, b, batch_size=1)
+    >>> h = stepper.step(x_t)        # x_t (B, I), (B, 1, I) or, for batch_size=1, (I,)
+
+    w_x (I, G) | w_h (H, G) | b (G), as :func:`lstm_forward`; the dtype of ``w_x`` is the
+    stepper's. The weights are copied (packed) at construction: later changes to the arrays
+    passed in do not reach the stepper. ``step`` returns h (B, H) ((H,) for a 1-D x_t) in a
+    buffer the stepper owns and overwrites two steps later; copy it to keep it. After t steps from
+    zeros the result equals ``lstm_forward`` on those t steps. ``reset`` starts over.
+
+    One pass over the packed weights per step gives z = [x_t, h_prev] @ [w_x; w_h], panel by
+    panel, each followed at once by the gate maths of its units (csrc/lstm_gates_impl.h).
+    """
+
+    cdef readonly int batch_size, input_size, units
+    cdef readonly object dtype
+    cdef readonly str activation, recurrent_activation
+    cdef readonly bint check_finite
+    cdef int _act, _ract, _cur, _f32
+    cdef object _wp, _bp, _hbuf, _c, _views1, _views2
+    cdef void *_wp_p
+    cdef void *_bp_p
+    cdef void *_h_p[2]
+    cdef void *_c_p
+
+    def __init__(self, w_x, w_h, b, batch_size=1, *, activation="tanh",
+                 recurrent_activation="sigmoid", check_finite=True):
+        act = _validate.activation_code(activation, _validate.ACTIVATIONS, "activation")
+        ract = _validate.activation_code(
+            recurrent_activation, _validate.RECURRENT_ACTIVATIONS, "recurrent_activation")
+        dtype = _validate.dtype_of(w_x)
+        w_x, w_h, b = _validate.check_weights(w_x, w_h, b, dtype, check_finite)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+            raise TypeError(f"batch_size must be a positive int, got {batch_size!r}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        cdef int I = w_x.shape[0], H = w_h.shape[0], B = batch_size
+        self.batch_size, self.input_size, self.units = B, I, H
+        self.dtype = dtype
+        self.activation, self.recurrent_activation = activation, recurrent_activation
+        self.check_finite = bool(check_finite)
+        self._act, self._ract = act, ract
+        self._f32 = dtype == np.float32
+        cdef Py_ssize_t n_wp = lstm_step_pack_size(I, H, dtype.itemsize)
+        cdef Py_ssize_t U = 64 // dtype.itemsize
+        self._wp = np.empty(n_wp, dtype=dtype)
+        self._bp = np.empty(4 * U * ((H + U - 1) // U), dtype=dtype)
+        self._hbuf = np.zeros((2, B, H), dtype=dtype)
+        self._c = np.zeros((B, H), dtype=dtype)
+        self._views2 = (self._hbuf[0], self._hbuf[1])
+        self._views1 = (self._hbuf[0, 0], self._hbuf[1, 0])
+        if self._f32:
+            self._pointers[float](self._wp, self._bp, self._hbuf, self._c)
+            lstm_step_pack_f32(<float *>cnp.PyArray_DATA(w_x), <float *>cnp.PyArray_DATA(w_h),
+                               <float *>cnp.PyArray_DATA(b), I, H, <float *>self._wp_p,
+                               <float *>self._bp_p)
+        else:
+            self._pointers[double](self._wp, self._bp, self._hbuf, self._c)
+            lstm_step_pack_f64(<double *>cnp.PyArray_DATA(w_x), <double *>cnp.PyArray_DATA(w_h),
+                               <double *>cnp.PyArray_DATA(b), I, H, <double *>self._wp_p,
+                               <double *>self._bp_p)
+        self._cur = 0
+
+    cdef void _pointers(self, floating[::1] wp, floating[::1] bp, floating[:, :, ::1] hbuf,
+                        floating[:, ::1] c):
+        self._wp_p, self._bp_p = &wp[0], &bp[0]
+        self._h_p[0], self._h_p[1] = &hbuf[0, 0, 0], &hbuf[1, 0, 0]
+        self._c_p = &c[0, 0]
+
+    def step(self, x_t):
+        """One step: x_t (B, I), (B, 1, I) or (I,) -> h (B, H), or (H,) for a 1-D x_t."""
+        cdef int B = self.batch_size, I = self.input_size, H = self.units, nd, nxt
+        cdef Py_ssize_t k, n
+        if type(x_t) is not np.ndarray or cnp.PyArray_TYPE(<cnp.ndarray>x_t) != (
+                cnp.NPY_FLOAT32 if self._f32 else cnp.NPY_FLOAT64) or not cnp.PyArray_IS_C_CONTIGUOUS(
+                <cnp.ndarray>x_t):
+            x_t = self._convert(x_t)
+        cdef cnp.ndarray x = <cnp.ndarray>x_t
+        nd = cnp.PyArray_NDIM(x)
+        if not ((nd == 2 and x.shape[0] == B and x.shape[1] == I)
+                or (nd == 1 and B == 1 and x.shape[0] == I)
+                or (nd == 3 and x.shape[0] == B and x.shape[1] == 1 and x.shape[2] == I)):
+            want = f"({B}, {I}) or ({B}, 1, {I})" + (f" or ({I},)" if B == 1 else "")
+            raise ValueError(f"x_t must have shape {want}, got {np.shape(x_t)}")
+        cdef void *xp = cnp.PyArray_DATA(x)
+        n = <Py_ssize_t>B * I
+        if self.check_finite:
+            if self._f32:
+                for k in range(n):
+                    if not isfinite((<float *>xp)[k]):
+                        raise ValueError(f"x_t must be finite, got {(<float *>xp)[k]}")
+            else:
+                for k in range(n):
+                    if not isfinite((<double *>xp)[k]):
+                        raise ValueError(f"x_t must be finite, got {(<double *>xp)[k]}")
+        nxt = 1 - self._cur
+        with nogil:
+            if self._f32:
+                lstm_step_packed_f32(<float *>self._wp_p, <float *>self._bp_p, <float *>xp, I,
+                                     <float *>self._h_p[self._cur], <float *>self._c_p,
+                                     <float *>self._h_p[nxt], B, I, H, self._act, self._ract,
+                                     _num_threads)
+            else:
+                lstm_step_packed_f64(<double *>self._wp_p, <double *>self._bp_p, <double *>xp, I,
+                                     <double *>self._h_p[self._cur], <double *>self._c_p,
+                                     <double *>self._h_p[nxt], B, I, H, self._act, self._ract,
+                                     _num_threads)
+        self._cur = nxt
+        return self._views1[nxt] if nd == 1 else self._views2[nxt]
+
+    def _convert(self, x_t):
+        a = np.asarray(x_t)
+        if a.dtype.kind not in "fiub":
+            raise TypeError(f"x_t must be a numeric array, got dtype {a.dtype}")
+        if a.dtype.kind == "f" and a.dtype != self.dtype:
+            raise TypeError(f"x_t must be {self.dtype} like the stepper's weights, got {a.dtype}")
+        return np.ascontiguousarray(a, dtype=self.dtype)
+
+    @property
+    def h(self):
+        """A copy of the hidden state (B, H)."""
+        return self._hbuf[self._cur].copy()
+
+    @property
+    def c(self):
+        """A copy of the cell state (B, H)."""
+        return self._c.copy()
+
+    def reset(self, h=None, c=None):
+        """Start over from zeros, or from the given states h, c (B, H)."""
+        H, B = self.units, self.batch_size
+        self._hbuf[self._cur] = _validate._state("h", h, self.dtype, B, H, self.check_finite)
+        self._c[...] = _validate._state("c", c, self.dtype, B, H, self.check_finite)
+
+    def __repr__(self):
+        return (f"LSTMStepper(batch_size={self.batch_size}, input_size={self.input_size}, "
+                f"units={self.units}, dtype={self.dtype.name}, activation={self.activation!r}, "
+                f"recurrent_activation={self.recurrent_activation!r})")

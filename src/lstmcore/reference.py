@@ -15,7 +15,7 @@ import numpy as np
 from . import _validate
 from ._cache import LSTMCache
 
-__all__ = ["lstm_forward", "lstm_backward", "lstm_cell_forward", "LSTMCache"]
+__all__ = ["lstm_forward", "lstm_backward", "lstm_cell_forward", "LSTMCache", "LSTMStepper"]
 
 
 # Activations and their derivatives from the output -----------------------------------------------
@@ -198,3 +198,82 @@ def lstm_cell_forward(
     z = x_t @ w_x + h_prev @ w_h + b
     _, c, h = gates_forward(z, c_prev, act, ract)
     return h, c
+
+
+class LSTMStepper:
+    """Streaming inference with the state carried: the twin of the compiled ``LSTMStepper``.
+
+    w_x (I, G) | w_h (H, G) | b (G), copied at construction. ``step(x_t)``: x_t (B, I), (B, 1, I)
+    or, for batch_size=1, (I,) -> h (B, H) ((H,) for a 1-D x_t), in a buffer the stepper owns and
+    overwrites two steps later. ``reset(h=None, c=None)`` starts over.
+    """
+
+    def __init__(
+        self,
+        w_x,
+        w_h,
+        b,
+        batch_size=1,
+        *,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        check_finite=True,
+    ):
+        self._act = _validate.activation_code(activation, _validate.ACTIVATIONS, "activation")
+        self._ract = _validate.activation_code(
+            recurrent_activation, _validate.RECURRENT_ACTIVATIONS, "recurrent_activation"
+        )
+        self.dtype = _validate.dtype_of(w_x)
+        w_x, w_h, b = _validate.check_weights(w_x, w_h, b, self.dtype, check_finite)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+            raise TypeError(f"batch_size must be a positive int, got {batch_size!r}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        self.batch_size, self.input_size, self.units = int(batch_size), w_x.shape[0], w_h.shape[0]
+        self.activation, self.recurrent_activation = activation, recurrent_activation
+        self.check_finite = bool(check_finite)
+        self._w_x, self._w_h, self._b = w_x.copy(), w_h.copy(), b.copy()
+        self._hbuf = np.zeros((2, self.batch_size, self.units), dtype=self.dtype)
+        self._c = np.zeros((self.batch_size, self.units), dtype=self.dtype)
+        self._cur = 0
+
+    def step(self, x_t):
+        B, I = self.batch_size, self.input_size
+        a = np.asarray(x_t)
+        if a.dtype.kind not in "fiub":
+            raise TypeError(f"x_t must be a numeric array, got dtype {a.dtype}")
+        if a.dtype.kind == "f" and a.dtype != self.dtype:
+            raise TypeError(f"x_t must be {self.dtype} like the stepper's weights, got {a.dtype}")
+        if a.shape not in ((B, I), (B, 1, I)) and not (B == 1 and a.shape == (I,)):
+            want = f"({B}, {I}) or ({B}, 1, {I})" + (f" or ({I},)" if B == 1 else "")
+            raise ValueError(f"x_t must have shape {want}, got {a.shape}")
+        x = a.reshape(B, I).astype(self.dtype, copy=False)
+        if self.check_finite and not np.isfinite(x).all():
+            raise ValueError(f"x_t must be finite, got {x[~np.isfinite(x)][0]}")
+        z = x @ self._w_x + self._hbuf[self._cur] @ self._w_h + self._b
+        _, c, h = gates_forward(z, self._c, self._act, self._ract)
+        nxt = 1 - self._cur
+        self._hbuf[nxt] = h
+        self._c[...] = c
+        self._cur = nxt
+        return self._hbuf[nxt, 0] if a.ndim == 1 else self._hbuf[nxt]
+
+    @property
+    def h(self):
+        return self._hbuf[self._cur].copy()
+
+    @property
+    def c(self):
+        return self._c.copy()
+
+    def reset(self, h=None, c=None):
+        B, H = self.batch_size, self.units
+        self._hbuf[self._cur] = _validate._state("h", h, self.dtype, B, H, self.check_finite)
+        self._c[...] = _validate._state("c", c, self.dtype, B, H, self.check_finite)
+
+    def __repr__(self):
+        return (
+            f"LSTMStepper(batch_size={self.batch_size}, input_size={self.input_size}, "
+            f"units={self.units}, dtype={self.dtype.name}, activation={self.activation!r}, "
+            f"recurrent_activation={self.recurrent_activation!r})"
+        )

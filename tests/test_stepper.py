@@ -1,0 +1,159 @@
+"""LSTMStepper (streaming inference with packed weights): both backends against lstm_forward."""
+
+import numpy as np
+import pytest
+from conftest import ACTIVATIONS, DTYPES, RECURRENT_ACTIVATIONS, SHAPES, assert_close, make_lstm
+
+import lstmcore
+from lstmcore import reference
+
+BACKENDS = {"reference": reference}
+if lstmcore.backend == "compiled":
+    BACKENDS["compiled"] = lstmcore._lstm
+ISAS = lstmcore._lstm._available_isas() if lstmcore.backend == "compiled" else ("generic",)
+
+
+@pytest.fixture(params=ISAS)
+def isa(request):
+    """Run with each instruction set of the C kernels this CPU has."""
+    if lstmcore.backend != "compiled":
+        yield request.param
+        return
+    before = lstmcore._lstm._kernel_isa()
+    lstmcore._lstm._set_kernel_isa(request.param)
+    yield request.param
+    lstmcore._lstm._set_kernel_isa(before)
+
+
+def _steps(stepper, x, state=None):
+    if state is not None:
+        stepper.reset(*state)
+    return np.stack([stepper.step(np.ascontiguousarray(x[:, t])).copy() for t in range(x.shape[1])], axis=1)
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("shape", list(SHAPES), ids=list(SHAPES))
+def test_steps_equal_lstm_forward(rng, isa, backend, dtype, shape):
+    B, T, I, H = SHAPES[shape]
+    p = make_lstm(rng, B, T, I, H, dtype)
+    stepper = BACKENDS[backend].LSTMStepper(p["w_x"], p["w_h"], p["b"], batch_size=B)
+    y_ref, h_ref, c_ref = reference.lstm_forward(p["x"], p["w_x"], p["w_h"], p["b"], p["h0"], p["c0"])
+    y = _steps(stepper, p["x"], (p["h0"], p["c0"]))
+    assert_close(y, y_ref, dtype, "y")
+    assert_close(stepper.h, h_ref, dtype, "h")
+    assert_close(stepper.c, c_ref, dtype, "c")
+    stepper.reset()  # from zeros
+    y0 = _steps(stepper, p["x"])
+    assert_close(y0, reference.lstm_forward(p["x"], p["w_x"], p["w_h"], p["b"])[0], dtype, "y from zeros")
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("recurrent_activation", RECURRENT_ACTIVATIONS)
+def test_activations(rng, isa, backend, activation, recurrent_activation):
+    opts = {"activation": activation, "recurrent_activation": recurrent_activation}
+    for dtype in DTYPES:
+        p = make_lstm(rng, 2, 6, 3, 37, dtype, state=False)  # 37: a partial last panel
+        stepper = BACKENDS[backend].LSTMStepper(p["w_x"], p["w_h"], p["b"], batch_size=2, **opts)
+        y_ref = reference.lstm_forward(p["x"], p["w_x"], p["w_h"], p["b"], **opts)[0]
+        assert_close(_steps(stepper, p["x"]), y_ref, dtype, f"{opts}")
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+def test_input_forms_buffers_and_copies(rng, backend):
+    p = make_lstm(rng, 1, 4, 3, 5, np.float32, state=False)
+    mod = BACKENDS[backend]
+    a = mod.LSTMStepper(p["w_x"], p["w_h"], p["b"])
+    b = mod.LSTMStepper(p["w_x"], p["w_h"], p["b"])
+    c = mod.LSTMStepper(p["w_x"], p["w_h"], p["b"])
+    p["w_h"][...] = 0  # the steppers copied (packed) the weights: this changes nothing
+    x = p["x"]
+    outs = []
+    for t in range(4):
+        h1 = a.step(x[0, t])  # (I,) -> (H,)
+        h2 = b.step(x[:, t])  # (B, I) -> (B, H)
+        h3 = c.step(x[:, t : t + 1])  # (B, 1, I) -> (B, H)
+        assert h1.shape == (5,) and h2.shape == (1, 5) and h3.shape == (1, 5)
+        assert np.array_equal(h1, h2[0]) and np.array_equal(h2, h3)
+        outs.append(h2)
+    assert not np.array_equal(outs[-1], np.zeros(5))
+    # The returned buffer is the stepper's: the step after next overwrites it; copies keep values.
+    assert np.shares_memory(outs[0], outs[2]) and np.shares_memory(outs[1], outs[3])
+    # Lists and integer arrays are converted; another float dtype is refused.
+    a.reset()
+    b.reset()
+    assert np.array_equal(a.step([1, 2, 3]), b.step(np.array([[1.0, 2.0, 3.0]], dtype=np.float32))[0])
+
+
+def test_stepper_uses_unchanged_weights(rng):
+    p = make_lstm(rng, 1, 5, 3, 4, np.float64, state=False)
+    y_ref = reference.lstm_forward(p["x"], p["w_x"], p["w_h"], p["b"])[0]
+    for mod in BACKENDS.values():
+        w_h = p["w_h"].copy()
+        stepper = mod.LSTMStepper(p["w_x"], w_h, p["b"])
+        w_h[...] = 0
+        assert_close(_steps(stepper, p["x"]), y_ref, np.float64, type(stepper).__module__)
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+def test_bad_input_is_refused(rng, backend):
+    p = make_lstm(rng, 2, 1, 3, 4, np.float32, state=False)
+    mod = BACKENDS[backend]
+    with pytest.raises(ValueError, match="batch_size"):
+        mod.LSTMStepper(p["w_x"], p["w_h"], p["b"], batch_size=0)
+    with pytest.raises(TypeError, match="batch_size"):
+        mod.LSTMStepper(p["w_x"], p["w_h"], p["b"], batch_size=1.5)
+    with pytest.raises(ValueError, match="activation"):
+        mod.LSTMStepper(p["w_x"], p["w_h"], p["b"], activation="swish")
+    with pytest.raises(ValueError):
+        mod.LSTMStepper(p["w_x"], p["w_h"][:, :-1], p["b"])
+    bad_w = p["w_h"].copy()
+    bad_w[0, 0] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        mod.LSTMStepper(p["w_x"], bad_w, p["b"])
+    s = mod.LSTMStepper(p["w_x"], p["w_h"], p["b"], batch_size=2)
+    for bad in (
+        np.zeros((3, 3), np.float32),
+        np.zeros((2, 4), np.float32),
+        np.zeros(3, np.float32),
+        np.zeros((2, 2, 3), np.float32),
+        np.float32(1.0),
+    ):
+        with pytest.raises(ValueError, match="x_t must have shape"):
+            s.step(bad)
+    with pytest.raises(TypeError, match="float32"):
+        s.step(np.zeros((2, 3), np.float64))
+    with pytest.raises(TypeError, match="numeric"):
+        s.step(np.array([["a", "b", "c"]] * 2))
+    x = np.zeros((2, 3), np.float32)
+    x[1, 2] = np.inf
+    with pytest.raises(ValueError, match="finite"):
+        s.step(x)
+    with pytest.raises(ValueError):
+        s.reset(np.zeros((2, 5), np.float32))
+    s.reset()
+    unchecked = mod.LSTMStepper(p["w_x"], p["w_h"], p["b"], batch_size=2, check_finite=False)
+    assert np.isnan(unchecked.step(np.full((2, 3), np.nan, np.float32))).all()
+
+
+@pytest.mark.skipif(lstmcore.backend != "compiled", reason="threads of the compiled backend")
+def test_threads_give_the_same_result(rng):
+    p = make_lstm(rng, 3, 4, 64, 512, np.float32, state=False)  # large enough to split panels
+    before = lstmcore.get_num_threads()
+    try:
+        lstmcore.set_num_threads(1)
+        one = _steps(lstmcore.LSTMStepper(p["w_x"], p["w_h"], p["b"], batch_size=3), p["x"])
+        lstmcore.set_num_threads(2)
+        two = _steps(lstmcore.LSTMStepper(p["w_x"], p["w_h"], p["b"], batch_size=3), p["x"])
+    finally:
+        lstmcore.set_num_threads(before)
+    assert np.array_equal(one, two)
+
+
+def test_public_name_is_the_backends():
+    assert lstmcore.LSTMStepper is (
+        reference.LSTMStepper if lstmcore.backend == "reference" else lstmcore._lstm.LSTMStepper
+    )
+    s = lstmcore.LSTMStepper(np.zeros((2, 8)), np.zeros((2, 8)), np.zeros(8))
+    assert "units=2" in repr(s) and s.dtype == np.float64
