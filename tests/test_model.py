@@ -281,6 +281,48 @@ def test_predict_step_equals_whole_sequence(rng, dtype):
     assert_close(single[-1], model.predict(x[:1])[0], dtype, "1-D step")
 
 
+def test_predict_step_follows_weight_changes(rng):
+    model = small_model("float64")
+    x = rng.standard_normal((3, 5, 3))
+    model.predict_step(x[:, 0])  # packs the weights
+    model.compile(optimizer="sgd", loss="mse")
+    model.fit(x, rng.standard_normal((3, 2)), epochs=1, verbose=0)  # changes them
+    model.reset_states()
+    steps = [model.predict_step(x[:, t]) for t in range(5)]
+    assert_close(steps[-1], model.predict(x), np.float64, "after fit")
+    # set_weights in mid-stream: the carried state stays, the new weights act from the next step.
+    model.reset_states()
+    model.predict_step(x[:, 0])
+    lstms = [layer for layer in model.layers if isinstance(layer, LSTM)]
+    before = [layer.states for layer in lstms]
+    other = small_model("float64", seed=5)
+    model.set_weights(other.get_weights())
+    for layer, (h, c) in zip(lstms, before, strict=True):
+        assert np.array_equal(layer.states[0], h) and np.array_equal(layer.states[1], c)
+    for layer, state in zip((la for la in other.layers if isinstance(la, LSTM)), before, strict=True):
+        layer.states = state
+    assert_close(model.predict_step(x[:, 1]), other.predict_step(x[:, 1]), np.float64, "new weights")
+
+
+def test_predict_step_and_stateful_calls_share_the_state(rng):
+    x = rng.standard_normal((3, 3, 2))
+    set_random_seed(1)
+    stateful = Sequential(
+        [LSTM(4, input_shape=(2, 2), stateful=True, return_sequences=True)], dtype="float64"
+    )
+    whole = Sequential([LSTM(4, input_shape=(3, 2), return_sequences=True)], dtype="float64")
+    whole.set_weights(stateful.get_weights())
+    stateful.predict_step(x[:, 0])
+    assert_close(stateful.predict(x[:, 1:]), whole.predict(x)[:, 1:], np.float64, "step then predict")
+    assert_close(stateful.predict_step(x[:, 0]), _one_more(whole, x), np.float64, "predict then step")
+
+
+def _one_more(whole, x):
+    longer = Sequential([LSTM(4, input_shape=(4, 2), return_sequences=True)], dtype="float64")
+    longer.set_weights(whole.get_weights())
+    return longer.predict(np.concatenate([x, x[:, :1]], axis=1))[:, 3]
+
+
 def _prefix_predict(model, x, t):
     # The same stack on the first t + 1 steps: a fresh model with the same weights.
     fresh = Sequential(

@@ -153,6 +153,9 @@ class Layer:
     def reset_states(self) -> None:
         pass
 
+    def weights_changed(self) -> None:
+        """Told by the model after its weights change (fit, set_weights): drop derived copies."""
+
     def get_config(self) -> dict:
         config = {"name": self.name, "trainable": self.trainable}
         if self.input_shape is not None:
@@ -289,9 +292,30 @@ class LSTM(Layer):
         self.go_backwards = bool(go_backwards)
         self.stateful = bool(stateful)
         self.seed = _seed_arg(seed)
-        self.states: tuple[np.ndarray, np.ndarray] | None = None
+        self._states: tuple[np.ndarray, np.ndarray] | None = None
+        self._stepper = None  # packed weights for step(), made at the first step after a change
+        self._streaming = False  # True while the carried state lives in the stepper
         self._cache = None
         self._zero_bias = None
+
+    @property
+    def states(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The carried (h, c), each (B, H), or None: set by stateful calls and by ``step``."""
+        if self._streaming:
+            return self._stepper.h, self._stepper.c
+        return self._states
+
+    @states.setter
+    def states(self, value) -> None:
+        self._streaming = False
+        self._states = value
+
+    def weights_changed(self) -> None:
+        """Drop the packed weights of ``step`` (the model calls this after each update)."""
+        if self._stepper is not None:
+            if self._streaming:
+                self.states = (self._stepper.h, self._stepper.c)
+            self._stepper = None
 
     def _check_input_shape(self, input_shape) -> None:
         if len(input_shape) != 2:
@@ -394,21 +418,23 @@ class LSTM(Layer):
     def step(self, x_t):
         if self.go_backwards:
             raise ValueError(f"layer {self.name!r} has go_backwards=True: it cannot run one step at a time")
-        B = x_t.shape[0]
-        h, c = self._initial_state(B, x_t.dtype)
-        h, c = _ops.lstm_cell_forward(
-            x_t,
-            self.params["kernel"],
-            self.params["recurrent_kernel"],
-            self._bias(x_t.dtype),
-            h,
-            c,
-            activation=self.activation,
-            recurrent_activation=self.recurrent_activation,
-            check_finite=False,
-        )
-        self.states = (h, c)
-        return h
+        B, dtype = x_t.shape[0], x_t.dtype
+        stepper = self._stepper
+        if not self._streaming or stepper.batch_size != B or stepper.dtype != dtype:
+            h, c = self._initial_state(B, dtype)  # checks the batch size of carried states
+            if stepper is None or stepper.batch_size != B or stepper.dtype != dtype:
+                stepper = self._stepper = _ops.LSTMStepper(
+                    self.params["kernel"],
+                    self.params["recurrent_kernel"],
+                    self._bias(dtype),
+                    batch_size=B,
+                    activation=self.activation,
+                    recurrent_activation=self.recurrent_activation,
+                    check_finite=False,
+                )
+            stepper.reset(h, c)
+            self._streaming = True
+        return stepper.step(x_t)
 
     def reset_states(self) -> None:
         self.states = None

@@ -22,7 +22,7 @@ import numpy as np
 
 from . import _validate, initializers, losses, optimizers
 from . import callbacks as callbacks_module
-from .layers import Input, Layer, get_layer_class
+from .layers import LSTM, Input, Layer, get_layer_class
 from .metrics import get_metric
 from .params import ParameterBuffer
 
@@ -172,6 +172,7 @@ class Sequential:
                     view[...] = layer._initial_value(n, s, init, rng, self.dtype)
             layer.bind(buffer, f"{layer.name}/")
         self.buffer = buffer
+        self._weights_changed()
         if self.optimizer is not None:
             self.optimizer.build(buffer.params, buffer.slices)
 
@@ -212,6 +213,7 @@ class Sequential:
             arrays.append(new)
         for w, new in zip(mine, arrays, strict=True):
             w[...] = new
+        self._weights_changed()
 
     # Compile and the training step ------------------------------------------------------------------
 
@@ -251,7 +253,12 @@ class Sequential:
         self.optimizer.apply(self.buffer.params, self.buffer.grads)
         for w, saved in frozen:
             w[...] = saved
+        self._weights_changed()
         return loss, out
+
+    def _weights_changed(self) -> None:
+        for layer in self.layers:
+            layer.weights_changed()
 
     def train_on_batch(self, x, y) -> float:
         """One optimizer step on one batch; returns the batch loss (before the step)."""
@@ -452,6 +459,10 @@ class Sequential:
         x_t (B, F), (B, 1, F) or (F,) -> the model's output for that step: (B, units), or (units,)
         for a 1-D ``x_t``. After t calls the result equals ``predict`` on the t steps seen so far
         (the last step of it, for ``return_sequences=True``). ``reset_states()`` starts over.
+
+        Each LSTM packs its weights for streaming at the first step and keeps them; ``fit``,
+        ``set_weights`` and loading drop the packed copy. After writing into a weight array in
+        place, call ``reset_states()`` (which drops it too) before stepping on.
         """
         if not self.built:
             self.build()
@@ -474,12 +485,15 @@ class Sequential:
             raise ValueError("x_t must be finite")
         for layer in self.layers:
             x = layer.step(x)
+        if isinstance(self.layers[-1], LSTM):
+            x = x.copy()  # the stepper's buffer: the caller keeps this one
         return x[0] if squeeze else x
 
     def reset_states(self) -> None:
         """Forget the carried LSTM states (stateful layers and ``predict_step``)."""
         for layer in self.layers:
             layer.reset_states()
+            layer.weights_changed()
 
     # Display ----------------------------------------------------------------------------------------
 
