@@ -44,14 +44,16 @@ void lstm_gates_backward_f64(double *dz, double *dc, const double *dh, const dou
 void sum_rows_f32(float *out, const float *a, ptrdiff_t R, int G, int nthreads);
 void sum_rows_f64(double *out, const double *a, ptrdiff_t R, int G, int nthreads);
 
-/* The streaming step with weights packed once (the stepper): one pass over the packed weights
- * gives z = [x_t, h_prev] @ [w_x; w_h] panel by panel, each panel followed at once by the gate
- * maths of its units. LSTMCORE_STEP_U units per panel: 16 in float32, 8 in float64.
+/* The LSTM step with weights packed once (the stepper, and lstm_forward for small batches): one
+ * pass over the packed weights gives z = [x_t, h_prev] @ [w_x; w_h] panel by panel, each panel
+ * followed at once by the gate maths of its units. LSTMCORE_STEP_U units per panel: 16 in
+ * float32, 8 in float64. (n_in is I: the header is included after <complex.h>, whose I is a macro.)
  * lstm_step_pack_size: the number of elements of wp; bp has 4 * U * ceil(H / U).
- * (n_in is I: the header is included after <complex.h>, whose I is a macro.)
- * pack:   w_x (I, G) | w_h (H, G) | b (G) -> wp, bp
- * packed: x (B, I) rows ldx apart | h_prev (B, H) | c (B, H) in: c_prev, out: c (in place)
- *         h (B, H) out: must not be h_prev's buffer
+ * pack:   w_x (I, G), unused when n_in = 0 | w_h (H, G) | b (G) -> wp, bp
+ * packed: x (B, I) rows ldx apart, unused when n_in = 0
+ *         zx (B, G) rows ldzx apart: pre-activations computed before (x @ w_x), added; or NULL
+ *         h_prev (B, H) rows ldhp apart | c (B, H) in: c_prev, out: c (in place)
+ *         h (B, H) rows ldh apart, out: must not overlap h_prev
  */
 #define LSTMCORE_STEP_U(REAL) ((int)(64 / sizeof(REAL)))
 ptrdiff_t lstm_step_pack_size(int n_in, int H, int elem_size);
@@ -60,10 +62,12 @@ void lstm_step_pack_f32(const float *w_x, const float *w_h, const float *b, int 
 void lstm_step_pack_f64(const double *w_x, const double *w_h, const double *b, int n_in, int H,
                         double *wp, double *bp);
 void lstm_step_packed_f32(const float *wp, const float *bp, const float *x, ptrdiff_t ldx,
-                          const float *h_prev, float *c, float *h, int B, int n_in, int H,
+                          const float *zx, ptrdiff_t ldzx, const float *h_prev, ptrdiff_t ldhp,
+                          float *c, float *h, ptrdiff_t ldh, int B, int n_in, int H,
                           int act, int ract, int nthreads);
 void lstm_step_packed_f64(const double *wp, const double *bp, const double *x, ptrdiff_t ldx,
-                          const double *h_prev, double *c, double *h, int B, int n_in, int H,
+                          const double *zx, ptrdiff_t ldzx, const double *h_prev, ptrdiff_t ldhp,
+                          double *c, double *h, ptrdiff_t ldh, int B, int n_in, int H,
                           int act, int ract, int nthreads);
 
 /* 1 when compiled with OpenMP, else 0. */

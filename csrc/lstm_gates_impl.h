@@ -116,8 +116,8 @@ void KSFX(sum_rows)(REAL *out, const REAL *a, ptrdiff_t R, int G, int nthreads) 
 
 void KSFX(lstm_step_pack)(const REAL *w_x, const REAL *w_h, const REAL *b, int I, int H,
                          REAL *wp, REAL *bp) {
-    /* w_x (I, G) | w_h (H, G) | b (G) -> wp (P, I + H, 4U) | bp (P, 4U); P = ceil(H / U) panels,
-     * units past H padded with zeros */
+    /* w_x (I, G) (unused when I = 0) | w_h (H, G) | b (G) -> wp (P, I + H, 4U) | bp (P, 4U);
+     * P = ceil(H / U) panels, units past H padded with zeros */
     const ptrdiff_t G = 4 * (ptrdiff_t)H, K = (ptrdiff_t)I + H;
     const int P = (H + STEP_U - 1) / STEP_U;
     for (int p = 0; p < P; p++) {
@@ -162,10 +162,13 @@ LSTMCORE_INLINE void KSFX(step_panel)(REAL *restrict acc, const REAL *restrict w
 }
 
 void KSFX(lstm_step_packed)(const REAL *wp, const REAL *bp, const REAL *x, ptrdiff_t ldx,
-                           const REAL *h_prev, REAL *c, REAL *h, int B, int I, int H,
+                           const REAL *zx, ptrdiff_t ldzx, const REAL *h_prev, ptrdiff_t ldhp,
+                           REAL *c, REAL *h, ptrdiff_t ldh, int B, int I, int H,
                            int act, int ract, int nthreads) {
-    /* wp, bp packed | x (B, I) rows ldx apart | h_prev (B, H) | c (B, H) in: c_prev, out: c
-     * h (B, H) out, not h_prev's buffer */
+    /* wp, bp packed | x (B, I) rows ldx apart (unused when I = 0)
+     * zx (B, G) rows ldzx apart: pre-activations already computed (x @ w_x), added; or NULL
+     * h_prev (B, H) rows ldhp apart | c (B, H) in: c_prev, out: c, in place
+     * h (B, H) rows ldh apart, out: must not overlap h_prev */
     const int P = (H + STEP_U - 1) / STEP_U;
     const ptrdiff_t K = (ptrdiff_t)I + H;
     (void)nthreads;
@@ -177,7 +180,11 @@ void KSFX(lstm_step_packed)(const REAL *wp, const REAL *bp, const REAL *x, ptrdi
         const int u0 = p * STEP_U, n = H - u0 < STEP_U ? H - u0 : STEP_U;  /* units of this panel */
         for (ptrdiff_t r = 0; r < B; r++) {
             REAL z[STEP_W], cp[STEP_U], cn[STEP_U], hn[STEP_U];
-            KSFX(step_panel)(z, wp + p * K * STEP_W, x + r * ldx, h_prev + r * H, I, H);
+            KSFX(step_panel)(z, wp + p * K * STEP_W, x + r * ldx, h_prev + r * ldhp, I, H);
+            if (zx)
+                for (int q = 0; q < 4; q++)
+                    for (int u = 0; u < n; u++)
+                        z[q * STEP_U + u] += zx[r * ldzx + q * (ptrdiff_t)H + u0 + u];
             for (int u = 0; u < STEP_U; u++)
                 cp[u] = u < n ? c[r * H + u0 + u] : (REAL)0;
 #define ROW(A, R) KSFX(forward_row)(z, cn, hn, cp, bp + p * STEP_W, STEP_U, A, R)
@@ -185,7 +192,7 @@ void KSFX(lstm_step_packed)(const REAL *wp, const REAL *bp, const REAL *x, ptrdi
 #undef ROW
             for (int u = 0; u < n; u++) {
                 c[r * H + u0 + u] = cn[u];
-                h[r * H + u0 + u] = hn[u];
+                h[r * ldh + u0 + u] = hn[u];
             }
         }
     }

@@ -21,6 +21,18 @@ def isa(request):
     lstmcore._lstm._set_kernel_isa(before)
 
 
+@pytest.fixture(autouse=True, params=["blas", "packed"])
+def inference_path(request):
+    """Run every comparison with inference on BLAS products and on the packed step kernel."""
+    before = lstmcore._lstm._packed_limits()
+    if request.param == "blas":
+        lstmcore._lstm._set_packed_limits(1 << 30, 1 << 30, 1 << 30)
+    else:
+        lstmcore._lstm._set_packed_limits(1, 1 << 30, 1)
+    yield request.param
+    lstmcore._lstm._set_packed_limits(*before)
+
+
 def _args(p, state):
     return (p["x"], p["w_x"], p["w_h"], p["b"]) + ((p["h0"], p["c0"]) if state else ())
 

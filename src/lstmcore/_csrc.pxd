@@ -20,11 +20,14 @@ cdef extern from "lstm_gates.h" nogil:
     void lstm_step_pack_f64(const double *w_x, const double *w_h, const double *b, int I, int H,
                             double *wp, double *bp)
     void lstm_step_packed_f32(const float *wp, const float *bp, const float *x, Py_ssize_t ldx,
-                              const float *h_prev, float *c, float *h, int B, int I, int H,
-                              int act, int ract, int nthreads)
-    void lstm_step_packed_f64(const double *wp, const double *bp, const double *x,
-                              Py_ssize_t ldx, const double *h_prev, double *c, double *h,
+                              const float *zx, Py_ssize_t ldzx, const float *h_prev,
+                              Py_ssize_t ldhp, float *c, float *h, Py_ssize_t ldh,
                               int B, int I, int H, int act, int ract, int nthreads)
+    void lstm_step_packed_f64(const double *wp, const double *bp, const double *x,
+                              Py_ssize_t ldx, const double *zx, Py_ssize_t ldzx,
+                              const double *h_prev, Py_ssize_t ldhp, double *c, double *h,
+                              Py_ssize_t ldh, int B, int I, int H, int act, int ract,
+                              int nthreads)
     int lstmcore_openmp_enabled()
     int lstmcore_cpu_has_avx2()
     int lstmcore_get_isa()

@@ -154,6 +154,46 @@ cdef void _backward_loop(floating *dz, floating *dh, floating *dc, const floatin
 
 # Typed bodies -------------------------------------------------------------------------------
 
+# Inference on a few sequences (B in [_PACKED_MIN_B, _PACKED_MAX_B]) runs the packed step kernel
+# (w_h packed once per call, gate maths fused per panel of units) instead of a BLAS product per
+# step: OpenBLAS's sgemm is slow for so few rows (measured 1.3-4.8x slower for B = 2..8); for
+# B = 1 its gemv is as fast as the kernel and needs no packing. See bench/README.md.
+cdef int _PACKED_MIN_B = 2
+cdef int _PACKED_MAX_B = 8
+cdef int _PACKED_MIN_T = 2
+
+
+cdef inline void _step_packed(const floating *wp, const floating *bp, const floating *zx,
+                              Py_ssize_t ldzx, const floating *h_prev, Py_ssize_t ldhp,
+                              floating *c, floating *h, Py_ssize_t ldh, int B, int H, int act,
+                              int ract, int nthreads) noexcept nogil:
+    if floating is float:
+        lstm_step_packed_f32(wp, bp, NULL, 0, zx, ldzx, h_prev, ldhp, c, h, ldh, B, 0, H, act,
+                             ract, nthreads)
+    else:
+        lstm_step_packed_f64(wp, bp, NULL, 0, zx, ldzx, h_prev, ldhp, c, h, ldh, B, 0, H, act,
+                             ract, nthreads)
+
+
+cdef void _forward_packed(floating *z, const floating *w_h, const floating *b,
+                          const floating *h0, const floating *c0, floating *y, floating *c,
+                          floating *wp, floating *bp, int T, int B, int H, int act, int ract,
+                          int nthreads) noexcept nogil:
+    # z (B, T, G): x @ w_x | y (B, T, H) out | c (B, H) out: c_n | h0, c0 (B, H)
+    # wp, bp: room for w_h and b packed (lstm_step_pack with no input rows)
+    cdef int G = 4 * H, t
+    if floating is float:
+        lstm_step_pack_f32(NULL, w_h, b, 0, H, wp, bp)
+    else:
+        lstm_step_pack_f64(NULL, w_h, b, 0, H, wp, bp)
+    memcpy(c, c0, <size_t>B * H * sizeof(floating))
+    for t in range(T):
+        # c, y[:, t] = gate maths of z[:, t] + h_prev @ w_h + b and c, panel by panel
+        _step_packed(wp, bp, z + t * G, <Py_ssize_t>T * G,
+                     h0 if t == 0 else y + (t - 1) * H, H if t == 0 else <Py_ssize_t>T * H,
+                     c, y + t * H, <Py_ssize_t>T * H, B, H, act, ract, nthreads)
+
+
 cdef tuple _forward_infer(const floating[:, :, ::1] x, const floating[:, ::1] w_x,
                           const floating[:, ::1] w_h, const floating[::1] b,
                           const floating[:, ::1] h0, const floating[:, ::1] c0,
@@ -161,18 +201,42 @@ cdef tuple _forward_infer(const floating[:, :, ::1] x, const floating[:, ::1] w_
     # x (B, T, I) | w_x (I, G) | w_h (H, G) | b (G) | h0, c0 (B, H)
     cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = w_h.shape[0], G = 4 * H
     cdef int nthreads = _num_threads
+    cdef bint packed = _PACKED_MIN_B <= B <= _PACKED_MAX_B and T >= _PACKED_MIN_T
+    cdef Py_ssize_t U = 64 // sizeof(floating)
     y = np.empty((B, T, H), dtype=dtype)
     z = np.empty((B, T, G), dtype=dtype)
     c = np.empty((2, B, H), dtype=dtype)  # c of steps t and t - 1, in turn
     cdef floating[:, :, ::1] y_v = y, z_v = z, c_v = c
+    cdef floating[::1] wp_v, bp_v
+    if packed:
+        wp_v = np.empty(lstm_step_pack_size(0, H, sizeof(floating)), dtype=dtype)
+        bp_v = np.empty(4 * U * ((H + U - 1) // U), dtype=dtype)
     with nogil:
         # z = x @ w_x over all B*T rows, batch-first
         _gemm(RowMajor, NoTrans, NoTrans, B * T, G, I, <floating>1, &x[0, 0, 0], I,
               &w_x[0, 0], G, <floating>0, &z_v[0, 0, 0], G)
-        _forward_loop(&z_v[0, 0, 0], G, T * G, &y_v[0, 0, 0], H, T * H, &h0[0, 0],
-                      &c_v[0, 0, 0], <Py_ssize_t>B * H, 2, &c0[0, 0], &w_h[0, 0], &b[0],
-                      T, B, H, act, ract, nthreads)
+        if packed:
+            _forward_packed(&z_v[0, 0, 0], &w_h[0, 0], &b[0], &h0[0, 0], &c0[0, 0],
+                            &y_v[0, 0, 0], &c_v[0, 0, 0], &wp_v[0], &bp_v[0], T, B, H, act,
+                            ract, nthreads)
+        else:
+            _forward_loop(&z_v[0, 0, 0], G, T * G, &y_v[0, 0, 0], H, T * H, &h0[0, 0],
+                          &c_v[0, 0, 0], <Py_ssize_t>B * H, 2, &c0[0, 0], &w_h[0, 0], &b[0],
+                          T, B, H, act, ract, nthreads)
+    if packed:
+        return y, y[:, T - 1].copy(), c[0].copy()
     return y, y[:, T - 1].copy(), c[(T - 1) % 2].copy()
+
+
+def _set_packed_limits(int min_b, int max_b, int min_t):
+    """Change when inference takes the packed path (tests and measurements)."""
+    global _PACKED_MIN_B, _PACKED_MAX_B, _PACKED_MIN_T
+    _PACKED_MIN_B, _PACKED_MAX_B, _PACKED_MIN_T = min_b, max_b, min_t
+
+
+def _packed_limits():
+    """(min_b, max_b, min_t): inference with min_b <= B <= max_b and T >= min_t is packed."""
+    return _PACKED_MIN_B, _PACKED_MAX_B, _PACKED_MIN_T
 
 
 cdef object _forward_train(const floating[:, :, ::1] x, const floating[:, ::1] w_x,
@@ -446,14 +510,14 @@ cdef class LSTMStepper:
         with nogil:
             if self._f32:
                 lstm_step_packed_f32(<float *>self._wp_p, <float *>self._bp_p, <float *>xp, I,
-                                     <float *>self._h_p[self._cur], <float *>self._c_p,
-                                     <float *>self._h_p[nxt], B, I, H, self._act, self._ract,
-                                     _num_threads)
+                                     NULL, 0, <float *>self._h_p[self._cur], H,
+                                     <float *>self._c_p, <float *>self._h_p[nxt], H, B, I, H,
+                                     self._act, self._ract, _num_threads)
             else:
-                lstm_step_packed_f64(<double *>self._wp_p, <double *>self._bp_p, <double *>xp, I,
-                                     <double *>self._h_p[self._cur], <double *>self._c_p,
-                                     <double *>self._h_p[nxt], B, I, H, self._act, self._ract,
-                                     _num_threads)
+                lstm_step_packed_f64(<double *>self._wp_p, <double *>self._bp_p, <double *>xp,
+                                     I, NULL, 0, <double *>self._h_p[self._cur], H,
+                                     <double *>self._c_p, <double *>self._h_p[nxt], H, B, I, H,
+                                     self._act, self._ract, _num_threads)
         self._cur = nxt
         return self._views1[nxt] if nd == 1 else self._views2[nxt]
 
