@@ -63,8 +63,8 @@ int lstmcore_openmp_enabled(void) {
 #undef REAL
 #undef SFX
 
-/* -1: not chosen yet; 0: baseline; 1: AVX2+FMA. Written once (or by lstmcore_set_isa); a race
- * between two first calls writes the same value. */
+/* -1: not chosen yet; 0: baseline; 1: AVX2+FMA; 2: AVX-512. Written once (or by
+ * lstmcore_set_isa); a race between two first calls writes the same value. */
 static int lstmcore_isa = -1;
 
 int lstmcore_cpu_has_avx2(void) {
@@ -76,21 +76,41 @@ int lstmcore_cpu_has_avx2(void) {
 #endif
 }
 
+int lstmcore_cpu_has_avx512(void) {
+#if LSTMCORE_X86_DISPATCH
+    __builtin_cpu_init();
+    return lstmcore_cpu_has_avx2() && __builtin_cpu_supports("avx512f") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512dq");
+#else
+    return 0;
+#endif
+}
+
+int lstmcore_best_isa(void) {
+    return lstmcore_cpu_has_avx512() ? 2 : lstmcore_cpu_has_avx2();
+}
+
 int lstmcore_get_isa(void) {
     if (lstmcore_isa < 0)
-        lstmcore_isa = lstmcore_cpu_has_avx2();
+        lstmcore_isa = lstmcore_best_isa();
     return lstmcore_isa;
 }
 
 int lstmcore_set_isa(int isa) {
-    if (isa < 0 || isa > 1 || (isa == 1 && !lstmcore_cpu_has_avx2()))
+    if (isa < 0 || isa > lstmcore_best_isa())
         return -1;
     lstmcore_isa = isa;
     return 0;
 }
 
 #if LSTMCORE_X86_DISPATCH
-#define PICK(name, args) (lstmcore_get_isa() ? CAT(name, _avx2) args : CAT(name, _base) args)
+#define PICK(name, args)                                                  \
+    switch (lstmcore_get_isa()) {                                         \
+    case 2: CAT(name, _avx512) args; break;                               \
+    case 1: CAT(name, _avx2) args; break;                                 \
+    default: CAT(name, _base) args;                                       \
+    }
 #else
 #define PICK(name, args) CAT(name, _base) args
 #endif

@@ -73,10 +73,12 @@ void lstm_step_packed_f64(const double *wp, const double *bp, const double *x, p
 /* 1 when compiled with OpenMP, else 0. */
 int lstmcore_openmp_enabled(void);
 
-/* The kernels come compiled for the baseline target (0) and, on x86, for AVX2+FMA (1), chosen at
- * the first call from what the CPU supports. set returns -1 (and changes nothing) for an isa the
- * CPU lacks; it is meant for tests that run both. */
+/* The kernels come compiled for the baseline target (0) and, on x86, for AVX2+FMA (1) and
+ * AVX-512 (2), the highest the CPU supports chosen at the first call. set returns -1 (and changes
+ * nothing) for an isa the CPU lacks; it is meant for tests that run each. */
 int lstmcore_cpu_has_avx2(void);
+int lstmcore_cpu_has_avx512(void);  /* F, VL, BW and DQ */
+int lstmcore_best_isa(void);        /* the highest isa this CPU runs: 0, 1 or 2 (AVX-512) */
 int lstmcore_get_isa(void);
 int lstmcore_set_isa(int isa);
 

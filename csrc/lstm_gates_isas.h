@@ -1,6 +1,7 @@
 /* Includes the kernel body (lstm_gates_impl.h) once per instruction set, for the precision that
  * lstm_gates.c has defined (REAL, SFX): _base for the baseline target and, on x86 with GCC or
- * clang, _avx2 compiled for AVX2+FMA. Not a standalone header.
+ * clang, _avx2 compiled for AVX2+FMA and _avx512 for AVX-512 (F, VL, BW, DQ) with 512-bit vectors.
+ * Not a standalone header.
  */
 #define ISA _base
 #include "lstm_gates_impl.h"
@@ -9,6 +10,12 @@
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 #define ISA _avx2
+#include "lstm_gates_impl.h"
+#undef ISA
+#pragma GCC pop_options
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,prefer-vector-width=512")
+#define ISA _avx512
 #include "lstm_gates_impl.h"
 #undef ISA
 #pragma GCC pop_options

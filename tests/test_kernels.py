@@ -157,4 +157,4 @@ def test_returns_fresh_arrays(rng):
 
 def test_isa_switch_refuses_unknown():
     with pytest.raises(ValueError, match="isa must be one of"):
-        lstmcore._lstm._set_kernel_isa("avx512")
+        lstmcore._lstm._set_kernel_isa("sse9")

@@ -30,5 +30,6 @@ cdef extern from "lstm_gates.h" nogil:
                               int nthreads)
     int lstmcore_openmp_enabled()
     int lstmcore_cpu_has_avx2()
+    int lstmcore_best_isa()
     int lstmcore_get_isa()
     int lstmcore_set_isa(int isa)

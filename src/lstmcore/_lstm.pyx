@@ -35,7 +35,7 @@ from ._csrc cimport (
     lstm_step_pack_size,
     lstm_step_packed_f32,
     lstm_step_packed_f64,
-    lstmcore_cpu_has_avx2,
+    lstmcore_best_isa,
     lstmcore_get_isa,
     lstmcore_openmp_enabled,
     lstmcore_set_isa,
@@ -60,16 +60,16 @@ def _openmp_enabled():
     return bool(lstmcore_openmp_enabled())
 
 
-_ISAS = ("generic", "avx2")
+_ISAS = ("generic", "avx2", "avx512")
 
 
 def _kernel_isa():
-    """The instruction set the gate kernels run with: 'avx2' (AVX2+FMA) or 'generic'."""
+    """The instruction set the C kernels run with: 'avx512', 'avx2' (AVX2+FMA) or 'generic'."""
     return _ISAS[lstmcore_get_isa()]
 
 
 def _available_isas():
-    return _ISAS if lstmcore_cpu_has_avx2() else _ISAS[:1]
+    return _ISAS[:lstmcore_best_isa() + 1]
 
 
 def _set_kernel_isa(str isa):
