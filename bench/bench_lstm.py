@@ -1,65 +1,35 @@
-"""lstm_forward (inference), the training step and the streaming step, lstmcore and reference.
+"""The side-by-side suite of DESIGN.md section 4 in pytest-benchmark: peer x shape x kind x threads.
 
-Run: pytest bench -o python_files="bench_*.py" [--benchmark-json out.json]
+The peers are those of ``lstmcore.benchmark`` (lstmcore, reference, torch, onnxruntime, bound), the
+same code as ``lstmcore bench``; each is checked against the reference before it is timed. A peer
+whose package is missing is skipped with the install command (pip install 'lstmcore[bench]').
+Tests of one shape, kind and thread count share a group, so the peers sit side by side.
+
+Run: pytest bench -o python_files="bench_*.py" [--benchmark-json out.json] [-k "S2 and train"]
 """
 
-import time
-
 import pytest
-from conftest import SHAPES, cases, make_problem, run
+from conftest import SHAPES, expected, make_problem, run
 
-import lstmcore
-from lstmcore import reference
+from lstmcore import benchmark as bm
 
-IMPLS = {"lstmcore": lstmcore, "reference": reference}
-
-
-def _estimate(fn):
-    t0 = time.perf_counter()
-    fn()
-    return time.perf_counter() - t0
-
-
-@pytest.mark.parametrize("impl", list(IMPLS))
-@pytest.mark.parametrize("shape", cases("inference"))
-def test_inference(benchmark, threads, impl, shape):
-    mod, p = IMPLS[impl], make_problem(shape)
-    benchmark.group = f"{shape} inference"
-    benchmark.extra_info["shape"] = SHAPES[shape][:4]
-
-    def fn():
-        return mod.lstm_forward(p["x"], p["w_x"], p["w_h"], p["b"])
-
-    run(benchmark, fn, _estimate(fn))
+CASES = [
+    pytest.param(peer, shape, kind, id=f"{shape}-{kind}-{peer}")
+    for shape, spec in SHAPES.items()
+    for kind in spec[4]
+    for peer in bm.PEERS
+    if kind in bm.peer_kinds(peer)
+]
 
 
-@pytest.mark.parametrize("impl", list(IMPLS))
-@pytest.mark.parametrize("shape", cases("train"))
-def test_train_step(benchmark, threads, impl, shape):
-    # forward with cache + backward from a loss on every output: all weight and input gradients
-    mod, p = IMPLS[impl], make_problem(shape)
-    benchmark.group = f"{shape} training step"
-    benchmark.extra_info["shape"] = SHAPES[shape][:4]
-
-    def fn():
-        _, _, _, cache = mod.lstm_forward(p["x"], p["w_x"], p["w_h"], p["b"], return_cache=True)
-        return mod.lstm_backward(p["dy"], cache)
-
-    run(benchmark, fn, _estimate(fn))
-
-
-@pytest.mark.parametrize("impl", list(IMPLS))
-@pytest.mark.parametrize("shape", cases("step"))
-def test_streaming_step(benchmark, threads, impl, shape):
-    mod, p = IMPLS[impl], make_problem(shape)
-    benchmark.group = f"{shape} streaming step"
-    benchmark.extra_info["shape"] = SHAPES[shape][:4]
-    x_t = p["x"][:, 0]
-    H = p["w_h"].shape[0]
-    h = c = p["x"][:, 0, :1].repeat(H, axis=1) * 0
-
-    def fn():
-        return mod.lstm_cell_forward(x_t, p["w_x"], p["w_h"], p["b"], h, c)
-
-    fn()
-    benchmark.pedantic(fn, rounds=2000, iterations=1, warmup_rounds=50)
+@pytest.mark.parametrize("peer, shape, kind", CASES)
+def test_peer(benchmark, threads, peer, shape, kind):
+    try:
+        timed = bm.make_peer(peer, make_problem(shape), kind, threads)
+    except bm.PeerUnavailable as exc:
+        pytest.skip(str(exc))
+    if timed.outputs is not None:
+        bm.check_equal_work(peer, timed.outputs(), expected(shape, kind))
+    benchmark.group = f"{shape} {kind} threads{threads}"
+    benchmark.extra_info.update({"peer": peer, "shape": SHAPES[shape][:4], "kind": kind})
+    run(benchmark, timed.fn)

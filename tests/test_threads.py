@@ -86,7 +86,7 @@ def test_threadpool_info_reports_the_set_count(restore_threads):
         # SciPy's BLAS is what the kernels call: at least that pool is listed.
         assert info["blas"], "no BLAS pool found"
         for pool in info["blas"]:
-            assert set(pool) == {"path", "family", "num_threads"}
+            assert set(pool) == {"path", "family", "num_threads", "corename"}
             assert pool["family"] in ("openblas", "mkl_rt", "blis")
             assert pool["num_threads"] == n, pool
 

@@ -60,14 +60,21 @@ def _loaded_libraries() -> list[str]:
 
 
 class _BlasLib:
-    def __init__(self, path: str, family: str, setter, getter):
+    def __init__(self, path: str, family: str, setter, getter, corename=None):
         self.path, self.family, self._set, self._get = path, family, setter, getter
+        self._corename = corename
 
     def set(self, n: int) -> None:
         self._set(ctypes.c_int(n))
 
     def get(self) -> int:
         return int(self._get())
+
+    def corename(self) -> str | None:
+        """OpenBLAS's kernel set in use ('Haswell', 'SkylakeX', ...; OPENBLAS_CORETYPE forces it)."""
+        if self._corename is None:
+            return None
+        return self._corename().decode(errors="replace")
 
 
 _blas_libs: list[_BlasLib] | None = None
@@ -92,7 +99,11 @@ def _blas() -> list[_BlasLib]:
                     if hasattr(lib, set_name) and hasattr(lib, get_name):
                         getter = getattr(lib, get_name)
                         getter.restype = ctypes.c_int
-                        libs.append(_BlasLib(path, family, getattr(lib, set_name), getter))
+                        core_name = set_name.replace("set_num_threads", "get_corename")
+                        corename = getattr(lib, core_name, None) if family == "openblas" else None
+                        if corename is not None:
+                            corename.restype = ctypes.c_char_p
+                        libs.append(_BlasLib(path, family, getattr(lib, set_name), getter, corename))
                         break
         _blas_libs = libs
     return _blas_libs
@@ -140,7 +151,10 @@ def threadpool_info() -> dict:
         "openmp": bool(mod is not None and mod._openmp_enabled()),
         "kernel_isa": mod._kernel_isa() if mod is not None else None,
         "cpu_count": cpu_count(),
-        "blas": [{"path": lib.path, "family": lib.family, "num_threads": lib.get()} for lib in _blas()],
+        "blas": [
+            {"path": lib.path, "family": lib.family, "num_threads": lib.get(), "corename": lib.corename()}
+            for lib in _blas()
+        ],
     }
 
 

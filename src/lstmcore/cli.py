@@ -1,4 +1,4 @@
-"""The ``lstmcore`` command: ``lstmcore forecast`` (the main job) and ``lstmcore info``.
+"""The ``lstmcore`` command: ``lstmcore forecast`` (the main job), ``lstmcore info`` and ``lstmcore bench``.
 
 ``lstmcore forecast`` trains an LSTM forecaster on a bundled real series (monthly sunspot numbers,
 NOAA, public domain) or on a column of the user's CSV, and prints its test error next to the naive
@@ -296,6 +296,83 @@ def _info_command(args) -> int:
     return 0
 
 
+def _bench_command(args) -> int:
+    import importlib.util
+
+    from . import benchmark as bm
+
+    if args.plot and importlib.util.find_spec("matplotlib") is None:
+        raise SystemExit(bm._NEED_MATPLOTLIB)  # said before the run, not after
+    shapes = {}
+    if args.shapes or not args.shape:
+        shapes.update(bm.resolve_shapes(args.shapes))
+    for B, T, I, H in args.shape or ():
+        shapes[f"{B}x{T}x{I}x{H}"] = (B, T, I, H, bm.KINDS)
+
+    def progress(line):
+        sys.stderr.write(f"lstmcore bench: {line}\n")
+        sys.stderr.flush()
+
+    try:
+        results = bm.run_benchmark(
+            shapes,
+            kinds=args.kinds,
+            threads=args.threads,
+            peers=args.peers,
+            seconds=args.seconds,
+            memory=args.memory,
+            progress=progress,
+        )
+    except bm.EqualWorkError as exc:
+        sys.stderr.write(f"lstmcore bench: the equal-work check failed, nothing was timed: {exc}\n")
+        return 1
+    sys.stdout.write(bm.format_table(results))
+    if args.json:
+        bm.save_json(results, args.json)
+        sys.stdout.write(f"results written to {args.json}\n")
+    if args.plot:
+        bm.plot_ratios(results, args.plot)
+        sys.stdout.write(f"chart written to {args.plot}\n")
+    return 0
+
+
+def _names(choices):
+    """argparse type: a comma-separated list of names among ``choices``."""
+
+    def parse(text: str) -> list:
+        names = [n.strip() for n in text.split(",") if n.strip()]
+        bad = [n for n in names if n not in choices]
+        if bad or not names:
+            raise argparse.ArgumentTypeError(f"expected names among {','.join(choices)}, got {text!r}")
+        return names
+
+    return parse
+
+
+def _positive_list(text: str) -> list:
+    try:
+        values = [int(n) for n in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive integers separated by commas, got {text!r}")
+    return values
+
+
+def _dims(text: str) -> tuple:
+    values = _positive_list(text)
+    if len(values) != 4:
+        raise argparse.ArgumentTypeError(f"expected B,T,I,H (4 positive integers), got {text!r}")
+    return tuple(values)
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
 def _positive(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -348,6 +425,59 @@ def build_parser() -> argparse.ArgumentParser:
     f.set_defaults(func=_forecast_command)
     i = sub.add_parser("info", help="version, backend, threads and BLAS")
     i.set_defaults(func=_info_command)
+    from .benchmark import KINDS, PEERS, SHAPES
+
+    bench = sub.add_parser(
+        "bench",
+        help="time lstmcore beside PyTorch, ONNX Runtime, the reference and the GEMM-only bound",
+        description=(
+            "The side-by-side benchmark of DESIGN.md section 4: every peer on the same problem and "
+            "thread count, outputs checked against the reference first, rounds interleaved; prints "
+            "the median times, the ratios peer/lstmcore and lstmcore/bound, and the targets of issue "
+            "4. Peers that are not installed are skipped (pip install 'lstmcore[bench]')."
+        ),
+    )
+    bench.add_argument(
+        "--shapes",
+        type=_names(list(SHAPES)),
+        metavar="S1,S2,...",
+        help=f"named shapes to run (default: all of {','.join(SHAPES)}, or none when --shape is given)",
+    )
+    bench.add_argument(
+        "--shape",
+        type=_dims,
+        action="append",
+        metavar="B,T,I,H",
+        help="a custom shape, measured for every kind (repeatable)",
+    )
+    bench.add_argument(
+        "--kinds",
+        type=_names(list(KINDS)),
+        default=list(KINDS),
+        metavar="K,...",
+        help=f"kinds of work among {','.join(KINDS)} (default: all; each named shape runs those it lists)",
+    )
+    bench.add_argument(
+        "--threads", type=_positive_list, metavar="N,...", help="thread counts (default: 1 and all cores)"
+    )
+    bench.add_argument(
+        "--peers",
+        type=_names(list(PEERS)),
+        default=list(PEERS),
+        metavar="P,...",
+        help=f"peers among {','.join(PEERS)} (default: all)",
+    )
+    bench.add_argument(
+        "--seconds", type=_seconds, default=1.5, help="time budget per case, in seconds (default 1.5)"
+    )
+    bench.add_argument("--json", metavar="OUT.json", help="write the results, raw times included, as JSON")
+    bench.add_argument("--plot", metavar="OUT.png", help="draw the ratios peer/lstmcore (needs matplotlib)")
+    bench.add_argument(
+        "--memory",
+        action="store_true",
+        help="also measure the peak memory of the S3 training step, each peer in a fresh process",
+    )
+    bench.set_defaults(func=_bench_command)
     return parser
 
 

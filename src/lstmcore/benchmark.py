@@ -1,0 +1,1109 @@
+"""The side-by-side benchmark of DESIGN.md section 4: lstmcore against its peers, same process.
+
+Peers, each timed on the same problem (float32, batch-first ``x (B, T, I)``, weights in lstmcore's
+layout ``w_x (I, G)``, ``w_h (H, G)``, ``b (G)``, gates i, f, g, o) and the same thread count:
+
+- ``lstmcore``: ``lstm_forward`` / ``lstm_backward`` / ``lstm_cell_forward``;
+- ``reference``: the same functions from ``lstmcore.reference`` (pure NumPy);
+- ``torch``: ``torch.nn.LSTM`` on the CPU (oneDNN as shipped);
+- ``onnxruntime``: a model of one ONNX ``LSTM`` node (inference and the streaming step only);
+- ``bound``: the products of lstmcore's forward (and backward) alone, no gate maths: a lower bound.
+
+Three kinds of work: ``inference`` (y, h_n, c_n from zero state), ``train`` (forward with cache and
+backward from ``dy``: dx and every weight gradient) and ``step`` (one streaming step of B rows,
+carrying h and c from call to call). Before timing, every peer's outputs are checked against the
+reference's (the equal-work check). Then the peers run in interleaved rounds, each peer once per
+round in an order that rotates, so that drift in the machine's speed hits all peers alike.
+
+torch, onnx, onnxruntime and matplotlib are imported only when needed; a missing peer is skipped
+with a message (``pip install 'lstmcore[bench]'``). ``lstmcore bench`` is the command-line front.
+"""
+
+from __future__ import annotations
+
+import datetime
+import gc
+import importlib
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+import lstmcore
+from lstmcore import layout, reference
+from lstmcore._threads import cpu_count
+
+__all__ = [
+    "INSTALL_HINT",
+    "KINDS",
+    "PEERS",
+    "SHAPES",
+    "EqualWorkError",
+    "PeerUnavailable",
+    "Timed",
+    "check_equal_work",
+    "evaluate_targets",
+    "expected_outputs",
+    "format_table",
+    "lstmcore_step",
+    "machine_info",
+    "make_peer",
+    "make_problem",
+    "measure_memory",
+    "peer_kinds",
+    "peer_unavailable",
+    "plot_ratios",
+    "resolve_shapes",
+    "run_benchmark",
+    "save_json",
+    "set_threads",
+    "time_interleaved",
+]
+
+KINDS = ("inference", "train", "step")
+
+# name: (B, T, I, H, kinds measured), DESIGN.md section 4. The one table, also used by bench/.
+SHAPES = {
+    "S1": (32, 30, 1, 50, ("inference", "train")),
+    "S2": (64, 100, 32, 128, ("inference", "train")),
+    "S3": (64, 100, 256, 512, ("inference", "train")),
+    "S4": (1, 1, 16, 128, ("step",)),
+    "S5": (1, 100, 16, 128, ("inference",)),
+    "S6": (256, 50, 64, 256, ("inference",)),
+}
+
+INSTALL_HINT = "pip install 'lstmcore[bench]'"
+
+# Equal-work tolerances per dtype: (rtol, atol). atol is scaled by the largest |expected| of each
+# array (at least 1), since weight gradients sum over B*T rows and grow with the shape.
+TOLERANCE = {np.dtype(np.float32): (1e-3, 1e-4), np.dtype(np.float64): (1e-9, 1e-11)}
+
+# Timing: a peer whose call is shorter than this runs several calls per round, timed together.
+_ROUND_TARGET_S = 1e-3
+_MAX_CALLS_PER_ROUND = 1000
+
+
+class PeerUnavailable(ImportError):
+    """A peer's package is not installed; the message names it and the install command."""
+
+
+class EqualWorkError(RuntimeError):
+    """A peer's outputs differ from the reference's: it is not doing the same work."""
+
+
+@dataclass
+class Timed:
+    """One peer ready to time: ``fn()`` does one call of ``kind``; ``outputs()`` (None for the
+    bound) runs one call from the problem's initial state and returns its arrays by name."""
+
+    peer: str
+    kind: str
+    fn: Callable[[], object]
+    outputs: Callable[[], dict] | None
+
+
+# Problems and shapes ----------------------------------------------------------------------------
+
+
+def make_problem(B: int, T: int, I: int, H: int, dtype=np.float32, seed: int = 0) -> dict:
+    """Inputs, Glorot-scale weights, an output gradient and a streaming state of one LSTM layer.
+
+    x (B, T, I) | w_x (I, G) | w_h (H, G) | b (G) | dy (B, T, H) | h0, c0 (B, H), the state the
+    streaming step starts from (inference and training start from zeros).
+    """
+    _check_dims("of the problem", (B, T, I, H))
+    dtype = np.dtype(dtype)
+    if dtype not in TOLERANCE:
+        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+    rng = np.random.default_rng(seed)
+
+    def f(scale, *shape):
+        return (rng.standard_normal(shape) * scale).astype(dtype)
+
+    return {
+        "x": f(1.0, B, T, I),
+        "w_x": f(I**-0.5, I, 4 * H),
+        "w_h": f(H**-0.5, H, 4 * H),
+        "b": f(0.1, 4 * H),
+        "dy": f(1.0, B, T, H),
+        "h0": f(0.5, B, H),
+        "c0": f(0.5, B, H),
+    }
+
+
+def resolve_shapes(shapes=None) -> dict:
+    """``None`` (all of SHAPES), names of SHAPES, or a dict ``{name: (B, T, I, H[, kinds])}``
+    -> ``{name: (B, T, I, H, kinds)}``; a custom shape without kinds gets all of KINDS."""
+    if shapes is None:
+        return dict(SHAPES)
+    if isinstance(shapes, str):
+        raise TypeError(f"shapes must be a list of names or a dict, got the string {shapes!r}")
+    out = {}
+    items = shapes.items() if isinstance(shapes, dict) else ((name, None) for name in shapes)
+    for name, spec in items:
+        if spec is None:
+            if name not in SHAPES:
+                raise ValueError(f"unknown shape {name!r}; expected one of {', '.join(SHAPES)}")
+            out[name] = SHAPES[name]
+            continue
+        spec = tuple(spec)
+        if len(spec) not in (4, 5):
+            raise ValueError(f"shape {name!r} must be (B, T, I, H) or (B, T, I, H, kinds), got {spec!r}")
+        _check_dims(repr(name), spec[:4])
+        kinds = _check_kinds(spec[4]) if len(spec) == 5 else KINDS
+        out[str(name)] = (*(int(n) for n in spec[:4]), kinds)
+    return out
+
+
+def _check_dims(name, dims) -> None:
+    if len(dims) != 4:
+        raise ValueError(f"shape {name} must have 4 sizes (B, T, I, H), got {tuple(dims)!r}")
+    for letter, n in zip("BTIH", dims, strict=True):
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+            raise TypeError(f"shape {name}: {letter} must be an int, got {type(n).__name__} {n!r}")
+        if n < 1:
+            raise ValueError(f"shape {name}: {letter} must be a positive integer, got {n!r}")
+
+
+def _check_kinds(kinds) -> tuple:
+    if isinstance(kinds, str):
+        kinds = (kinds,)
+    kinds = tuple(kinds)
+    bad = [k for k in kinds if k not in KINDS]
+    if bad or not kinds:
+        raise ValueError(f"kinds must be among {', '.join(KINDS)}, got {list(kinds)}")
+    return kinds
+
+
+def _check_threads(threads) -> list:
+    if threads is None:
+        return sorted({1, cpu_count()})
+    if isinstance(threads, int):
+        threads = [threads]
+    out = []
+    for n in threads:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)):
+            raise TypeError(f"thread counts must be ints, got {type(n).__name__} {n!r}")
+        if n < 1:
+            raise ValueError(f"thread counts must be positive integers, got {n!r}")
+        out.append(int(n))
+    if not out:
+        raise ValueError("threads must name at least one thread count, got none")
+    return sorted(set(out))
+
+
+# Threads ----------------------------------------------------------------------------------------
+
+
+def set_threads(n: int) -> None:
+    """``n`` threads for every peer that has a global setting: lstmcore's OpenMP loops and every
+    BLAS pool (``lstmcore.set_num_threads``), and torch's intra-op pool when torch is imported.
+    (ONNX Runtime takes its thread count per session: one session per count.)"""
+    lstmcore.set_num_threads(n)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(n)
+
+
+def _get_threads() -> tuple:
+    torch = sys.modules.get("torch")
+    return lstmcore.get_num_threads(), (torch.get_num_threads() if torch is not None else None)
+
+
+def _restore_threads(saved) -> None:
+    lstmcore.set_num_threads(saved[0])
+    torch = sys.modules.get("torch")
+    if torch is not None and saved[1] is not None:
+        torch.set_num_threads(saved[1])
+
+
+# Peers ------------------------------------------------------------------------------------------
+
+
+def _need(peer: str, module: str):
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise PeerUnavailable(f"{peer} skipped: {module} is not installed ({exc}); {INSTALL_HINT}") from exc
+
+
+def _unpack(problem: dict):
+    missing = [k for k in ("x", "w_x", "w_h", "b", "dy", "h0", "c0") if k not in problem]
+    if missing:
+        raise ValueError(f"the problem lacks {missing}; build it with make_problem")
+    return (problem[k] for k in ("x", "w_x", "w_h", "b", "dy", "h0", "c0"))
+
+
+def _stepper_step(mod, x_t, w_x, w_h, b, h0, c0):
+    """``step()``: one streaming step of ``x_t (B, I)`` through ``mod.LSTMStepper`` (weights packed
+    once, state carried from ``h0``, ``c0`` (B, H), input checked for NaN as by default); returns
+    the new h (B, H)."""
+    stepper = mod.LSTMStepper(w_x, w_h, b, batch_size=x_t.shape[0])
+    stepper.reset(h0, c0)
+    return lambda: stepper.step(x_t)
+
+
+def lstmcore_step(x_t, w_x, w_h, b, h0, c0):
+    """lstmcore's streaming step (``lstmcore.LSTMStepper``): the S4 case, its pytest-benchmark
+    twin and the equal-work check all go through here."""
+    return _stepper_step(lstmcore, x_t, w_x, w_h, b, h0, c0)
+
+
+def _reference_step(x_t, w_x, w_h, b, h0, c0):
+    """The reference's streaming step, the same calls as :func:`lstmcore_step`."""
+    return _stepper_step(reference, x_t, w_x, w_h, b, h0, c0)
+
+
+def _functional_peer(name, mod, make_step):
+    """lstmcore and the reference: the functional API of ``mod`` (lstmcore or lstmcore.reference)."""
+
+    def build(problem, kind, threads):
+        x, w_x, w_h, b, dy, h0, c0 = _unpack(problem)
+        if kind == "inference":
+
+            def fn():
+                return mod.lstm_forward(x, w_x, w_h, b)
+
+            def outputs():
+                y, h_n, c_n = fn()
+                return {"y": y, "h_n": h_n, "c_n": c_n}
+
+        elif kind == "train":
+
+            def fn():
+                _, _, _, cache = mod.lstm_forward(x, w_x, w_h, b, return_cache=True)
+                return mod.lstm_backward(dy, cache)
+
+            def outputs():
+                grads = fn()
+                return {k: grads[k] for k in ("dx", "dw_x", "dw_h", "db")}
+
+        else:
+            x_t = np.ascontiguousarray(x[:, 0])
+            fn = make_step(x_t, w_x, w_h, b, h0, c0)
+
+            def outputs():
+                return {"h": make_step(x_t, w_x, w_h, b, h0, c0)()}
+
+        return Timed(name, kind, fn, outputs)
+
+    return build
+
+
+def _torch_peer(problem, kind, threads):
+    torch = _need("torch", "torch")
+    x, w_x, w_h, b, dy, h0, c0 = _unpack(problem)
+    B, T, I = x.shape
+    H = w_h.shape[0]
+    lstm = torch.nn.LSTM(I, H, batch_first=True).to(torch.float64 if x.dtype == np.float64 else torch.float32)
+    params = (lstm.weight_ih_l0, lstm.weight_hh_l0, lstm.bias_ih_l0, lstm.bias_hh_l0)
+    with torch.no_grad():
+        for p, a in zip(params, layout.to_torch(w_x, w_h, b), strict=True):
+            p.copy_(torch.from_numpy(a))
+    if kind == "inference":
+        xt = torch.from_numpy(x)
+
+        def fn():
+            with torch.inference_mode():
+                return lstm(xt)
+
+        def outputs():
+            y, (h_n, c_n) = fn()
+            return {"y": y.numpy(), "h_n": h_n[0].numpy(), "c_n": c_n[0].numpy()}
+
+    elif kind == "train":
+        xt = torch.from_numpy(x.copy()).requires_grad_(True)
+        dyt = torch.from_numpy(dy)
+
+        def fn():
+            lstm.zero_grad(set_to_none=True)
+            xt.grad = None
+            y, _ = lstm(xt)
+            y.backward(dyt)
+
+        def outputs():
+            fn()
+            return {
+                "dx": xt.grad.numpy(),
+                "dw_x": lstm.weight_ih_l0.grad.numpy().T,
+                "dw_h": lstm.weight_hh_l0.grad.numpy().T,
+                "db": lstm.bias_ih_l0.grad.numpy(),
+            }
+
+    else:
+        x1 = torch.from_numpy(np.ascontiguousarray(x[:, :1]))  # (B, 1, I)
+
+        def make_step():
+            state = (torch.from_numpy(h0[None].copy()), torch.from_numpy(c0[None].copy()))
+
+            def step():
+                nonlocal state
+                with torch.inference_mode():
+                    _, state = lstm(x1, state)
+                return state[0]
+
+            return step
+
+        fn = make_step()
+
+        def outputs():
+            return {"h": make_step()()[0].numpy()}
+
+    return Timed("torch", kind, fn, outputs)
+
+
+def _onnx_session(problem, threads: int, with_state: bool, T: int):
+    """An ONNX Runtime session of one ``LSTM`` node with the problem's weights as initializers.
+
+    Inputs X (T, B, I) and, ``with_state``, initial_h and initial_c (1, B, H); outputs Y
+    (T, 1, B, H), Y_h and Y_c (1, B, H). ``threads`` intra-op threads, one inter-op thread, full
+    graph optimisation.
+    """
+    onnx = _need("onnxruntime", "onnx")
+    ort = _need("onnxruntime", "onnxruntime")
+    from onnx import TensorProto, helper, numpy_helper
+
+    x, w_x, w_h, b, _, _, _ = _unpack(problem)
+    if x.dtype != np.float32:
+        raise TypeError(f"the onnxruntime peer runs float32 only, got {x.dtype}")
+    B, I, H = x.shape[0], x.shape[2], w_h.shape[0]
+    W, R, Bo = layout.to_onnx(w_x, w_h, b)
+    names = ["X", "W", "R", "B"]
+    inputs = [helper.make_tensor_value_info("X", TensorProto.FLOAT, [T, B, I])]
+    if with_state:
+        names += ["", "initial_h", "initial_c"]  # no sequence_lens
+        inputs += [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, B, H]) for n in names[5:]]
+    outputs = [
+        helper.make_tensor_value_info(n, TensorProto.FLOAT, s)
+        for n, s in (("Y", [T, 1, B, H]), ("Y_h", [1, B, H]), ("Y_c", [1, B, H]))
+    ]
+    node = helper.make_node("LSTM", names, ["Y", "Y_h", "Y_c"], hidden_size=H)
+    weights = [numpy_helper.from_array(a, n) for a, n in ((W, "W"), (R, "R"), (Bo, "B"))]
+    graph = helper.make_graph([node], "lstm", inputs, outputs, initializer=weights)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8  # opset 17's IR version, read by every ONNX Runtime since 1.13
+    onnx.checker.check_model(model)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+
+
+def _onnxruntime_peer(problem, kind, threads):
+    ort = _need("onnxruntime", "onnxruntime")
+    x, w_x, w_h, b, dy, h0, c0 = _unpack(problem)
+    B, T, _ = x.shape
+    H = w_h.shape[0]
+    if kind == "inference":
+        session = _onnx_session(problem, threads, with_state=False, T=T)
+        # ONNX's LSTM reads X time-major (T, B, I): x is transposed once here, outside the timed
+        # call, which spares this peer the transpose that lstmcore does inside its call.
+        feed = {"X": np.ascontiguousarray(x.transpose(1, 0, 2))}
+
+        def fn():
+            return session.run(None, feed)
+
+        def outputs():
+            Y, Y_h, Y_c = fn()
+            return {"y": Y[:, 0].transpose(1, 0, 2), "h_n": Y_h[0], "c_n": Y_c[0]}
+
+    else:
+        session = _onnx_session(problem, threads, with_state=True, T=1)
+        x1 = np.ascontiguousarray(x[:, :1].transpose(1, 0, 2))  # (1, B, I), time-major
+
+        def make_step():
+            # IOBinding with preallocated OrtValues (on the CPU they share memory with the NumPy
+            # arrays). Two bindings alternate, each reading the state the other wrote, so the state
+            # is carried without a copy.
+            h_a, c_a = h0[None].copy(), c0[None].copy()
+            h_b, c_b = np.empty_like(h_a), np.empty_like(c_a)
+            y = np.empty((1, 1, B, H), dtype=x.dtype)
+            value = ort.OrtValue.ortvalue_from_numpy
+            x_v, y_v = value(x1), value(y)
+            states = [(value(h_a), value(c_a)), (value(h_b), value(c_b))]
+            bindings = []
+            for (h_in, c_in), (h_out, c_out) in (states, states[::-1]):
+                io = session.io_binding()
+                io.bind_ortvalue_input("X", x_v)
+                io.bind_ortvalue_input("initial_h", h_in)
+                io.bind_ortvalue_input("initial_c", c_in)
+                io.bind_ortvalue_output("Y", y_v)
+                io.bind_ortvalue_output("Y_h", h_out)
+                io.bind_ortvalue_output("Y_c", c_out)
+                bindings.append(io)
+            new_h = (h_b[0], h_a[0])
+            run = session.run_with_iobinding
+            keep = (states, y_v, x_v)  # the OrtValues live as long as the closure
+            parity = 0
+
+            def step():
+                nonlocal parity
+                run(bindings[parity])
+                h = new_h[parity]
+                parity ^= 1
+                return h
+
+            step.keep = keep
+            return step
+
+        fn = make_step()
+
+        def outputs():
+            return {"h": make_step()().copy()}
+
+    return Timed("onnxruntime", kind, fn, outputs)
+
+
+def _bound_peer(problem, kind, threads):
+    try:
+        from lstmcore import _blas
+    except ImportError as exc:
+        raise PeerUnavailable(f"bound skipped: lstmcore's compiled extension is missing ({exc})") from exc
+    x, w_x, w_h, _, _, _, _ = _unpack(problem)
+    if kind == "step":
+        x = x[:, :1]  # the streaming step: its two products, T = 1
+    x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, I)
+    T, B, I = x_tm.shape
+    H, G = w_h.shape
+    rng = np.random.default_rng(1)
+    # Every buffer allocated once; h and dz hold random numbers (zeros could take fast paths).
+    z = np.empty((T, B, G), dtype=x.dtype)
+    h = (rng.standard_normal((T + 1, B, H)) * 0.5).astype(x.dtype)
+    dz = (rng.standard_normal((T, B, G)) * 0.1).astype(x.dtype)
+    dw_x, dw_h = np.zeros_like(w_x), np.zeros_like(w_h)
+    dx = np.empty((T, B, I), dtype=x.dtype)
+    gemm = _blas._gemm_only
+    signatures = getattr(gemm, "__signatures__", {})
+    key = "float" if x.dtype == np.float32 else "double"
+    if key in signatures:
+        gemm = gemm[key]  # the specialisation itself: no fused-type dispatch in the timed call
+    train = kind == "train"
+
+    def fn():
+        gemm(train, x_tm, w_x, w_h, z, h, dz, dw_x, dw_h, dx)
+
+    return Timed("bound", kind, fn, None)
+
+
+# name: (kinds, builder(problem, kind, threads) -> Timed, modules it needs)
+_PEERS = {
+    "lstmcore": (KINDS, _functional_peer("lstmcore", lstmcore, lstmcore_step), ()),
+    "reference": (KINDS, _functional_peer("reference", reference, _reference_step), ()),
+    "torch": (KINDS, _torch_peer, ("torch",)),
+    "onnxruntime": (("inference", "step"), _onnxruntime_peer, ("onnxruntime", "onnx")),
+    "bound": (KINDS, _bound_peer, ("lstmcore._blas",)),
+}
+PEERS = tuple(_PEERS)
+
+
+def _check_peer(name: str) -> None:
+    if name not in _PEERS:
+        raise ValueError(f"unknown peer {name!r}; expected one of {', '.join(PEERS)}")
+
+
+def peer_kinds(name: str) -> tuple:
+    """The kinds of work peer ``name`` does (ONNX Runtime has no training)."""
+    _check_peer(name)
+    return _PEERS[name][0]
+
+
+def peer_unavailable(name: str) -> str | None:
+    """None when peer ``name`` can run here, else why not (with the install command)."""
+    _check_peer(name)
+    for module in _PEERS[name][2]:
+        try:
+            _need(name, module)
+        except PeerUnavailable as exc:
+            return str(exc)
+    return None
+
+
+def make_peer(name: str, problem: dict, kind: str, threads: int = 1) -> Timed:
+    """Build peer ``name`` on ``problem`` (see :func:`make_problem`) for ``kind``; ``threads`` is
+    its thread count where it is set per peer (ONNX Runtime's session). Raises PeerUnavailable
+    when its package is missing and ValueError for a kind it does not do."""
+    _check_peer(name)
+    kinds, build, _ = _PEERS[name]
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    if kind not in kinds:
+        raise ValueError(f"peer {name} has no {kind!r} kind; it does {', '.join(kinds)}")
+    return build(problem, kind, threads)
+
+
+# The equal-work check ---------------------------------------------------------------------------
+
+
+def expected_outputs(problem: dict, kind: str) -> dict:
+    """The reference's outputs for ``kind``, computed in float64 from the problem's numbers."""
+    x, w_x, w_h, b, dy, h0, c0 = (np.asarray(a, dtype=np.float64) for a in _unpack(problem))
+    if kind == "inference":
+        y, h_n, c_n = reference.lstm_forward(x, w_x, w_h, b)
+        return {"y": y, "h_n": h_n, "c_n": c_n}
+    if kind == "train":
+        _, _, _, cache = reference.lstm_forward(x, w_x, w_h, b, return_cache=True)
+        grads = reference.lstm_backward(dy, cache)
+        return {k: grads[k] for k in ("dx", "dw_x", "dw_h", "db")}
+    if kind == "step":
+        h, _ = reference.lstm_cell_forward(x[:, 0], w_x, w_h, b, h0, c0)
+        return {"h": h}
+    raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+
+
+def check_equal_work(peer: str, outputs: dict, expected: dict, dtype=np.float32) -> None:
+    """Raise EqualWorkError, naming ``peer`` and the largest error, unless every array of
+    ``expected`` is matched by ``outputs`` within the tolerance of ``dtype``."""
+    rtol, atol = TOLERANCE[np.dtype(dtype)]
+    for key, want in expected.items():
+        if key not in outputs:
+            raise EqualWorkError(f"{peer}: output {key!r} is missing (it returned {sorted(outputs)})")
+        got = np.asarray(outputs[key], dtype=np.float64)
+        if got.shape != want.shape:
+            raise EqualWorkError(f"{peer}: {key} has shape {got.shape}, expected {want.shape}")
+        scale = max(1.0, float(np.abs(want).max(initial=0.0)))
+        err = np.abs(got - want)
+        bad = ~(err <= atol * scale + rtol * np.abs(want))  # NaN counts as a mismatch
+        if bad.any():
+            where = tuple(int(i) for i in np.argwhere(bad)[0])
+            largest = float(np.where(np.isnan(err), np.inf, err).max())
+            raise EqualWorkError(
+                f"{peer}: {key} differs from the reference in {int(bad.sum())} of {bad.size} values; "
+                f"largest error {largest:.3e} (first at {where}: {got[where]!r} vs {want[where]!r}; "
+                f"rtol {rtol}, atol {atol} x {scale:.3g})"
+            )
+
+
+# Timing -----------------------------------------------------------------------------------------
+
+
+def _estimate(fn) -> float:
+    """Warm ``fn`` up (page faults, thread pools, caches) and return a typical call's seconds."""
+    t = time.perf_counter()
+    fn()
+    first = time.perf_counter() - t
+    if first > 0.25:
+        return first
+    times, start = [], time.perf_counter()
+    while len(times) < 3 or (time.perf_counter() - start < 0.02 and len(times) < 200):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+def time_interleaved(fns: dict, seconds: float = 1.5, min_rounds: int = 5, max_rounds: int = 2000) -> dict:
+    """Time the zero-argument callables ``fns`` ({name: fn}) in interleaved rounds.
+
+    Each is warmed up first. A round runs every callable once, in an order that rotates from round
+    to round, with the garbage collector off; a callable faster than about 1 ms runs a batch of
+    calls, timed together and divided. Rounds go on until ``seconds`` have passed and at least
+    ``min_rounds`` are done, or ``max_rounds`` are. Returns {name: stats}, seconds per call:
+    median_s, min_s, q1_s, q3_s, iqr_s, rounds, calls_per_round, times_s (one per round).
+    """
+    if not fns:
+        raise ValueError("fns must hold at least one callable, got none")
+    if not seconds > 0:
+        raise ValueError(f"seconds must be positive, got {seconds}")
+    if min_rounds < 1 or max_rounds < min_rounds:
+        raise ValueError(f"need 1 <= min_rounds <= max_rounds, got {min_rounds} and {max_rounds}")
+    names = list(fns)
+    calls = {}
+    for name in names:
+        est = _estimate(fns[name])
+        calls[name] = max(1, min(_MAX_CALLS_PER_ROUND, math.ceil(_ROUND_TARGET_S / max(est, 1e-9))))
+    times = {name: [] for name in names}
+    clock = time.perf_counter_ns
+    start = time.perf_counter()
+    rounds = 0
+    while rounds < min_rounds or (time.perf_counter() - start < seconds and rounds < max_rounds):
+        order = names[rounds % len(names) :] + names[: rounds % len(names)]
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            for name in order:
+                fn, n = fns[name], calls[name]
+                t0 = clock()
+                for _ in range(n):
+                    fn()
+                times[name].append((clock() - t0) * 1e-9 / n)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+        rounds += 1
+    stats = {}
+    for name in names:
+        t = np.asarray(times[name])
+        q1, med, q3 = np.percentile(t, [25, 50, 75])
+        stats[name] = {
+            "median_s": float(med),
+            "min_s": float(t.min()),
+            "q1_s": float(q1),
+            "q3_s": float(q3),
+            "iqr_s": float(q3 - q1),
+            "rounds": rounds,
+            "calls_per_round": calls[name],
+            "times_s": [float(v) for v in t],
+        }
+    return stats
+
+
+def _ratios(peers: dict) -> dict:
+    """peer/lstmcore for every peer (above 1: lstmcore is faster) and lstmcore/bound."""
+    if "lstmcore" not in peers:
+        return {}
+    ours = peers["lstmcore"]["median_s"]
+    out = {f"{name}/lstmcore": s["median_s"] / ours for name, s in peers.items() if name != "lstmcore"}
+    if "bound" in peers:
+        out["lstmcore/bound"] = ours / peers["bound"]["median_s"]
+    return out
+
+
+# Targets of issue 4 -----------------------------------------------------------------------------
+
+# (kind, shape, ratio key, op, goal): ratios of one run at the same thread count.
+_RATIO_TARGETS = (
+    *(("inference", s, "onnxruntime/lstmcore", ">=", 1.0) for s in ("S1", "S2", "S3", "S5", "S6")),
+    ("step", "S4", "onnxruntime/lstmcore", ">=", 2.5),
+    ("step", "S4", "torch/lstmcore", ">=", 10.0),
+    ("train", "S1", "torch/lstmcore", ">=", 2.0),
+    ("train", "S2", "torch/lstmcore", ">=", 1.2),
+    ("train", "S3", "torch/lstmcore", ">=", 1.0),
+    ("train", "S3", "lstmcore/bound", "<=", 1.15),
+)
+_THREAD_TARGET = (("S3", "S6"), 1.7)  # lstmcore with 2 threads against 1
+
+
+def _is_standard(case) -> bool:
+    name = case["shape"]
+    return name in SHAPES and tuple(case["dims"]) == SHAPES[name][:4]
+
+
+def _target(text, case_shape, kind, threads, ratio, value, op, goal) -> dict:
+    met = value >= goal if op == ">=" else value <= goal
+    return {
+        "target": text,
+        "shape": case_shape,
+        "kind": kind,
+        "threads": threads,
+        "ratio": ratio,
+        "value": float(value),
+        "op": op,
+        "goal": float(goal),
+        "met": bool(met),
+    }
+
+
+def evaluate_targets(cases: list, memory: dict | None = None, cpu_count: int | None = None) -> list:
+    """The targets of issue 4 that ``cases`` (and ``memory``) measure, each marked met or not.
+
+    Only cases at the standard shapes (name and dims of SHAPES) count. The thread target (2 threads
+    against 1, lstmcore) is evaluated when both counts were measured and ``cpu_count`` (when given)
+    is at least 2; the memory target when ``memory`` holds lstmcore and torch.
+    """
+    out = []
+    std = [c for c in cases if _is_standard(c)]
+    for kind, shape, ratio, op, goal in _RATIO_TARGETS:
+        for case in std:
+            if case["shape"] == shape and case["kind"] == kind and ratio in case["ratios"]:
+                text = f"{shape} {kind}: {ratio} {op} {goal:g}"
+                value = case["ratios"][ratio]
+                out.append(_target(text, shape, kind, case["threads"], ratio, value, op, goal))
+    shapes, goal = _THREAD_TARGET
+    if cpu_count is None or cpu_count >= 2:
+        by_key = {(c["shape"], c["kind"], c["threads"]): c for c in std if "lstmcore" in c["peers"]}
+        for (shape, kind, n), case in by_key.items():
+            one = by_key.get((shape, kind, 1))
+            if shape in shapes and n == 2 and one is not None:
+                value = one["peers"]["lstmcore"]["median_s"] / case["peers"]["lstmcore"]["median_s"]
+                text = f"{shape} {kind}: lstmcore 2 threads against 1 >= {goal:g}"
+                out.append(_target(text, shape, kind, 2, "lstmcore 1 thread/2 threads", value, ">=", goal))
+    if memory and {"lstmcore", "torch"} <= set(memory.get("peers", {})):
+        ours = memory["peers"]["lstmcore"]["extra_mib"]
+        theirs = memory["peers"]["torch"]["extra_mib"]
+        shape = memory.get("shape", "S3")
+        text = f"{shape} train: peak memory lstmcore <= torch (MiB)"
+        out.append(
+            _target(
+                text, shape, "train", memory.get("threads"), "peak MiB lstmcore vs torch", ours, "<=", theirs
+            )
+        )
+    return out
+
+
+# Peak memory ------------------------------------------------------------------------------------
+
+_MEMORY_CHILD = (
+    "import sys; from lstmcore.benchmark import _memory_child; "
+    "_memory_child(sys.argv[1], *map(int, sys.argv[2:7]), sys.argv[7])"
+)
+
+
+def _memory_child(peer: str, B: int, T: int, I: int, H: int, threads: int, dtype: str) -> None:
+    """In a fresh process: print, as JSON, the rise of peak RSS across one training step of ``peer``."""
+    import resource
+
+    def peak_mib():
+        # Linux: VmHWM, the peak of this process's own memory map. ru_maxrss may start at the
+        # parent's peak here: when the parent spawns with vfork, the kernel records the map it
+        # leaves at exec (the parent's) into the child's ru_maxrss.
+        try:
+            with open("/proc/self/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) / 2**10  # kB
+        except OSError:
+            pass
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB elsewhere
+
+    try:
+        warm = make_peer(peer, make_problem(1, 2, I, H, dtype=dtype), "train", threads)
+    except PeerUnavailable as exc:
+        print(json.dumps({"skipped": str(exc)}))
+        return
+    set_threads(threads)
+    warm.fn()  # the library's own first-call set-up, on a tiny batch, is not counted
+    del warm
+    timed = make_peer(peer, make_problem(B, T, I, H, dtype=dtype), "train", threads)
+    before = peak_mib()
+    timed.fn()
+    after = peak_mib()
+    print(json.dumps({"before_mib": before, "after_mib": after, "extra_mib": after - before}))
+
+
+def measure_memory(
+    dims=None, peers=("lstmcore", "torch", "reference"), threads: int = 1, dtype=np.float32, timeout=900
+) -> dict:
+    """Peak extra memory (MiB) of one training step per peer, each in a fresh process.
+
+    ``dims`` (B, T, I, H), S3 by default. The child first runs one training step of the peer on a
+    tiny problem (B=1, T=2), so that the library's one-time set-up is not counted, then builds the
+    problem and the peer and records its peak resident set (VmHWM on Linux, else ``ru_maxrss``)
+    before and after one training step: the difference is what the step itself needed at its peak.
+    """
+    name = "S3" if dims is None else "x".join(str(n) for n in dims)
+    dims = SHAPES["S3"][:4] if dims is None else tuple(dims)
+    _check_dims(name, dims)
+    threads = _check_threads(threads)[0]
+    out = {"shape": name, "dims": list(dims), "threads": threads, "peers": {}, "skipped": {}}
+    for peer in peers:
+        if "train" not in peer_kinds(peer):
+            raise ValueError(f"peer {peer} has no training step to measure")
+        args = [
+            sys.executable,
+            "-c",
+            _MEMORY_CHILD,
+            peer,
+            *map(str, dims),
+            str(threads),
+            np.dtype(dtype).name,
+        ]
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(
+                f"the memory run of {peer} failed (exit {proc.returncode}): {proc.stderr[-2000:]}"
+            )
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+        if "skipped" in result:
+            out["skipped"][peer] = result["skipped"]
+        else:
+            out["peers"][peer] = result
+    return out
+
+
+# The run ----------------------------------------------------------------------------------------
+
+
+def _version(module: str) -> str | None:
+    try:
+        return importlib.import_module(module).__version__
+    except ImportError:
+        return None
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _cpu_isa() -> str:
+    """The widest x86 vector extension the CPU reports: 'avx512', 'avx2' or '' (unknown)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return "avx512" if "avx512f" in flags else ("avx2" if "avx2" in flags else "")
+    except OSError:
+        pass
+    return ""
+
+
+def _scipy_blas_core(info: dict) -> str | None:
+    """The kernel set of the BLAS lstmcore calls (SciPy's OpenBLAS), e.g. 'Haswell'."""
+    cores = [b["corename"] for b in info["blas"] if b.get("corename") and "scipy_openblas-" in b["path"]]
+    cores = cores or [b["corename"] for b in info["blas"] if b.get("corename")]
+    return cores[0] if cores else None
+
+
+def machine_info() -> dict:
+    """The machine and software a run measured: CPU, cores, thread pools, versions, date."""
+    info = lstmcore.threadpool_info()
+    return {
+        "cpu": _cpu_model(),
+        "cpu_isa": _cpu_isa(),
+        "blas_core": _scipy_blas_core(info),
+        "cpu_count": cpu_count(),
+        "platform": platform.platform(),
+        "threadpool_info": info,
+        "backend": lstmcore.backend,
+        "env": {
+            k: os.environ.get(k)
+            for k in (
+                "OMP_NUM_THREADS",
+                "OMP_WAIT_POLICY",
+                "OPENBLAS_NUM_THREADS",
+                "OPENBLAS_CORETYPE",
+                "MKL_NUM_THREADS",
+            )
+        },
+        "versions": {
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "scipy": _version("scipy"),
+            "lstmcore": lstmcore.__version__,
+            "torch": _version("torch") if "torch" in sys.modules else None,
+            "onnxruntime": _version("onnxruntime") if "onnxruntime" in sys.modules else None,
+        },
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def run_benchmark(
+    shapes=None,
+    kinds=KINDS,
+    threads=None,
+    peers=PEERS,
+    *,
+    seconds: float = 1.5,
+    dtype=np.float32,
+    memory: bool = False,
+    min_rounds: int = 5,
+    max_rounds: int = 2000,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
+    """Run the side-by-side benchmark and return its results as a JSON-ready dict.
+
+    ``shapes``: see :func:`resolve_shapes`; ``kinds``: among KINDS (each shape runs those it
+    lists); ``threads``: thread counts (default 1 and all cores); ``peers``: among PEERS (missing
+    ones are skipped, see ``results['skipped']``); ``seconds``: time budget per case;
+    ``memory``: also measure the S3 training step's peak memory. ``progress`` gets one line per case.
+
+    Keys: machine, settings, skipped {peer: why}, cases [{shape, dims, kind, threads, peers
+    {peer: stats}, ratios}], memory (or None), targets (see :func:`evaluate_targets`).
+    """
+    table = resolve_shapes(shapes)
+    kinds = _check_kinds(kinds)
+    threads = _check_threads(threads)
+    peers = list(dict.fromkeys(peers))
+    for name in peers:
+        _check_peer(name)
+    dtype = np.dtype(dtype)
+    say = progress or (lambda line: None)
+    skipped, ready = {}, []
+    for name in peers:
+        reason = peer_unavailable(name)
+        if reason is None:
+            ready.append(name)
+        else:
+            skipped[name] = reason
+            say(reason)
+    saved = _get_threads()
+    cases = []
+    try:
+        for shape, (B, T, I, H, shape_kinds) in table.items():
+            problem = make_problem(B, T, I, H, dtype=dtype)
+            for kind in (k for k in KINDS if k in kinds and k in shape_kinds):
+                expected = expected_outputs(problem, kind)
+                for n in threads:
+                    set_threads(n)
+                    fns = {}
+                    for name in (p for p in ready if kind in peer_kinds(p)):
+                        timed = make_peer(name, problem, kind, n)
+                        if timed.outputs is not None and name != "reference":
+                            check_equal_work(name, timed.outputs(), expected, dtype)
+                        fns[name] = timed.fn
+                    stats = time_interleaved(fns, seconds, min_rounds, max_rounds)
+                    case = {
+                        "shape": shape,
+                        "dims": [B, T, I, H],
+                        "kind": kind,
+                        "threads": n,
+                        "peers": stats,
+                        "ratios": _ratios(stats),
+                    }
+                    cases.append(case)
+                    times = ", ".join(f"{p} {_fmt_time(s['median_s'])}" for p, s in stats.items())
+                    rounds = min(s["rounds"] for s in stats.values())
+                    say(f"{shape} {kind}, {n} thread{'s' if n > 1 else ''}: {times} ({rounds} rounds)")
+    finally:
+        _restore_threads(saved)
+    memory_result = None
+    if memory:
+        mem_peers = [p for p in ("lstmcore", "torch", "reference") if p in ready]
+        say(f"peak memory of the S3 training step: {', '.join(mem_peers)}, each in a fresh process")
+        memory_result = measure_memory(peers=mem_peers, threads=threads[0], dtype=dtype)
+    info = machine_info()
+    return {
+        "machine": info,
+        "settings": {
+            "shapes": {k: [*v[:4], list(v[4])] for k, v in table.items()},
+            "kinds": list(kinds),
+            "threads": threads,
+            "peers": peers,
+            "seconds": seconds,
+            "dtype": dtype.name,
+            "min_rounds": min_rounds,
+            "max_rounds": max_rounds,
+        },
+        "skipped": skipped,
+        "cases": cases,
+        "memory": memory_result,
+        "targets": evaluate_targets(cases, memory_result, info["cpu_count"]),
+    }
+
+
+# Output -----------------------------------------------------------------------------------------
+
+
+def save_json(results: dict, path) -> None:
+    """Write ``results`` (from :func:`run_benchmark`) to ``path`` as JSON."""
+    with open(path, "w") as f:
+        json.dump(results, f, indent=1)
+        f.write("\n")
+
+
+def _fmt_time(s: float) -> str:
+    if s < 1e-3:
+        return f"{s * 1e6:.3g} µs"
+    if s < 1:
+        return f"{s * 1e3:.3g} ms"
+    return f"{s:.3g} s"
+
+
+_SHORT = {"lstmcore": "lc", "reference": "ref", "torch": "torch", "onnxruntime": "ort", "bound": "bound"}
+
+
+def format_table(results: dict) -> str:
+    """The results as text: one row per shape x kind x threads with each peer's median time per
+    call and the ratios, then the targets met and not met, the memory and the skipped peers."""
+    m = results["machine"]
+    v = m["versions"]
+    cases = results["cases"]
+    peers = [p for p in PEERS if any(p in c["peers"] for c in cases)]
+    ratio_keys = [f"{p}/lstmcore" for p in peers if p not in ("lstmcore", "bound")]
+    if "bound" in peers and "lstmcore" in peers:
+        ratio_keys.append("lstmcore/bound")
+    software = ", ".join(f"{k} {v[k]}" for k in ("lstmcore", "numpy", "torch", "onnxruntime") if v.get(k))
+    isa = m.get("threadpool_info", {}).get("kernel_isa")
+    kernels = f"lstmcore kernels {isa}, OpenBLAS kernels {m.get('blas_core')}"
+    forced = m.get("env", {}).get("OPENBLAS_CORETYPE")
+    if forced:
+        kernels += f" (forced by OPENBLAS_CORETYPE={forced})"
+    lines = [
+        f"lstmcore bench: {m['cpu']} ({m.get('cpu_isa') or 'ISA unknown'}), {m['cpu_count']} cores, "
+        f"{results['settings']['dtype']}, backend {m['backend']}; {kernels}",
+        f"{software}; {m['date']}",
+        "median time per call, peers interleaved; ratios peer/lstmcore (above 1: lstmcore is faster) "
+        "and lstmcore/bound (lc = lstmcore)",
+        "",
+    ]
+    headers = ["shape", "kind", "threads"] + peers
+    headers += ["/".join(_SHORT[p] for p in k.split("/")) for k in ratio_keys] + ["rounds"]
+    rows = []
+    for c in cases:
+        row = [c["shape"], c["kind"], str(c["threads"])]
+        row += [_fmt_time(c["peers"][p]["median_s"]) if p in c["peers"] else "-" for p in peers]
+        row += [f"{c['ratios'][k]:.2f}" if k in c["ratios"] else "-" for k in ratio_keys]
+        row.append(str(min((s["rounds"] for s in c["peers"].values()), default=0)))
+        rows.append(row)
+    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
+    for r in [headers, *rows]:
+        cells = [r[i].ljust(widths[i]) if i < 2 else r[i].rjust(widths[i]) for i in range(len(r))]
+        lines.append("  ".join(cells).rstrip())
+    dims = {c["shape"]: c["dims"] for c in cases}
+    if dims:
+        lines.append("shapes (B, T, I, H): " + ", ".join(f"{k} {tuple(d)}" for k, d in dims.items()))
+    targets = results.get("targets") or []
+    if targets:
+        met = sum(t["met"] for t in targets)
+        lines += ["", f"targets of issue 4 (same thread count): {met} of {len(targets)} met"]
+        for t in targets:
+            mark = "met    " if t["met"] else "NOT MET"
+            where = f"{t['shape']} {t['kind']}, {t['threads']} thread{'s' if t['threads'] != 1 else ''}"
+            lines.append(
+                f"  {mark}  {where}: {t['ratio']} = {t['value']:.3g} (goal {t['op']} {t['goal']:.3g})"
+            )
+    mem = results.get("memory")
+    if mem:
+        lines += ["", f"peak extra memory of one training step at {mem['shape']} {tuple(mem['dims'])}:"]
+        for p, r in mem["peers"].items():
+            lines.append(f"  {p:<12}{r['extra_mib']:10.1f} MiB")
+        for p, why in mem["skipped"].items():
+            lines.append(f"  {p:<12} skipped: {why}")
+    if results.get("skipped"):
+        lines += ["", "skipped peers:"] + [f"  {why}" for why in results["skipped"].values()]
+    return "\n".join(lines) + "\n"
+
+
+_NEED_MATPLOTLIB = "the chart needs matplotlib: pip install 'lstmcore[plot]' (or: pip install matplotlib)"
+
+
+def plot_ratios(results: dict, path) -> None:
+    """Draw peer/lstmcore per case (log scale, a line at 1) to the PNG ``path``; needs matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise ImportError(_NEED_MATPLOTLIB) from exc
+    cases = [c for c in results["cases"] if "lstmcore" in c["peers"]]
+    labels = [f"{c['shape']} {c['kind']} {c['threads']}t" for c in cases]
+    others = [p for p in PEERS if p != "lstmcore" and any(p in c["peers"] for c in cases)]
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.6 * len(cases) + 2), 4.5))
+    xs = np.arange(len(cases))
+    for k, peer in enumerate(others):
+        pts = [
+            (i, c["peers"][peer]["median_s"] / c["peers"]["lstmcore"]["median_s"])
+            for i, c in zip(xs, cases, strict=True)
+            if peer in c["peers"]
+        ]
+        if pts:
+            i, r = zip(*pts, strict=True)
+            ax.plot(np.asarray(i) + (k - (len(others) - 1) / 2) * 0.08, r, "o", label=f"{peer} / lstmcore")
+    ax.axhline(1.0, color="k", lw=0.8)
+    ax.set_yscale("log")
+    ax.set_xticks(xs, labels, rotation=45, ha="right")
+    ax.set_ylabel("time ratio (above 1: lstmcore is faster)")
+    m = results["machine"]
+    ax.set_title(f"lstmcore bench: {m['cpu']}, {m['cpu_count']} cores")
+    if others:
+        ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

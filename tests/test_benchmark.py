@@ -1,0 +1,443 @@
+"""lstmcore.benchmark and ``lstmcore bench``: the bound's products, the peers' equal work, the
+interleaved timing, the targets, the outputs (table, JSON, chart), the skips. No speed is asserted."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import DTYPES, assert_close
+
+from lstmcore import _blas, cli, reference
+from lstmcore import benchmark as bm
+
+TINY = {"tiny": (2, 3, 4, 5, bm.KINDS)}
+
+
+@pytest.fixture(scope="module")
+def problem():
+    return bm.make_problem(2, 3, 4, 5)
+
+
+# The GEMM-only bound ------------------------------------------------------------------------------
+
+
+def _gemm_buffers(rng, dtype, T=3, B=2, I=4, H=5):
+    G = 4 * H
+
+    def f(*shape):
+        return rng.standard_normal(shape).astype(dtype)
+
+    return {
+        "x": f(T, B, I),
+        "w_x": f(I, G),
+        "w_h": f(H, G),
+        "z": np.empty((T, B, G), dtype),
+        "h": f(T + 1, B, H),
+        "dz": f(T, B, G),
+        "dw_x": f(I, G),  # the products add into dw_x and dw_h
+        "dw_h": f(H, G),
+        "dx": np.empty((T, B, I), dtype),
+    }
+
+
+def _call_gemm_only(train, a):
+    names = ("x", "w_x", "w_h", "z", "h", "dz", "dw_x", "dw_h", "dx")
+    _blas._gemm_only(train, *(a[k] for k in names))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gemm_only_inference_products(rng, dtype):
+    a = _gemm_buffers(rng, dtype)
+    before = {k: v.copy() for k, v in a.items()}
+    _call_gemm_only(False, a)
+    x, w_x, w_h, h = (before[k].astype(np.float64) for k in ("x", "w_x", "w_h", "h"))
+    for t in range(x.shape[0]):
+        assert_close(a["z"][t], x[t] @ w_x + h[t] @ w_h, dtype, f"z[{t}]", scale=10)
+    for k in ("h", "dz", "dw_x", "dw_h"):  # inference touches nothing but z
+        np.testing.assert_array_equal(a[k], before[k])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gemm_only_training_products(rng, dtype):
+    a = _gemm_buffers(rng, dtype)
+    before = {k: v.astype(np.float64) for k, v in a.items()}
+    _call_gemm_only(True, a)
+    x, w_x, w_h, h0, dz = (before[k] for k in ("x", "w_x", "w_h", "h", "dz"))
+    T, B, I = x.shape
+    H, G = w_h.shape
+    for t in range(T):
+        assert_close(a["z"][t], x[t] @ w_x + h0[t] @ w_h, dtype, f"z[{t}]", scale=10)
+        assert_close(a["h"][t + 1], dz[t] @ w_h.T, dtype, f"h[{t + 1}]", scale=10)
+    np.testing.assert_array_equal(a["h"][0], before["h"][0].astype(dtype))
+    # dw_h reads h[:T] after the backward loop wrote h[1:], as lstm_backward reads h_prev.
+    h_after = a["h"].astype(np.float64)
+    rows = T * B
+    assert_close(a["dw_x"], before["dw_x"] + x.reshape(rows, I).T @ dz.reshape(rows, G), dtype, "dw_x", 10)
+    assert_close(
+        a["dw_h"], before["dw_h"] + h_after[:T].reshape(rows, H).T @ dz.reshape(rows, G), dtype, "dw_h", 10
+    )
+    assert_close(a["dx"], dz @ w_x.T, dtype, "dx", scale=10)
+
+
+# Peers and the equal-work check -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kind", bm.KINDS)
+@pytest.mark.parametrize("peer", ["lstmcore", "reference"])
+def test_functional_peers_do_the_reference_work(peer, kind, dtype):
+    problem = bm.make_problem(2, 3, 4, 5, dtype=dtype)
+    timed = bm.make_peer(peer, problem, kind)
+    assert (timed.peer, timed.kind) == (peer, kind)
+    outputs = timed.outputs()
+    expected = bm.expected_outputs(problem, kind)
+    assert set(outputs) == set(expected)
+    bm.check_equal_work(peer, outputs, expected, dtype)
+
+
+@pytest.mark.parametrize("kind", bm.KINDS)
+def test_the_bound_runs_every_kind(problem, kind):
+    timed = bm.make_peer("bound", problem, kind)
+    assert timed.outputs is None  # nothing to check: it is the products alone
+    timed.fn()
+    timed.fn()
+
+
+def _steps_by_reference(problem, n):
+    x, w_x, w_h, b = (problem[k].astype(np.float64) for k in ("x", "w_x", "w_h", "b"))
+    h, c = problem["h0"].astype(np.float64), problem["c0"].astype(np.float64)
+    for _ in range(n):
+        h, c = reference.lstm_cell_forward(x[:, 0], w_x, w_h, b, h, c)
+    return h
+
+
+def _step_carries_the_state(peer, problem):
+    step = bm.make_peer(peer, problem, "step").fn
+    for _ in range(2):
+        step()
+    h = np.asarray(step())
+    bm.check_equal_work(peer, {"h": h.reshape(problem["h0"].shape)}, {"h": _steps_by_reference(problem, 3)})
+
+
+@pytest.mark.parametrize("peer", ["lstmcore", "reference"])
+def test_streaming_step_carries_the_state(problem, peer):
+    _step_carries_the_state(peer, problem)
+
+
+def test_a_wrong_output_fails_the_check(problem):
+    expected = bm.expected_outputs(problem, "train")
+    outputs = dict(bm.make_peer("lstmcore", problem, "train").outputs())
+    bm.check_equal_work("lstmcore", outputs, expected)
+    shift = 1e-2 * np.abs(outputs["dw_h"]).max()
+    wrong = dict(outputs, dw_h=outputs["dw_h"] + shift)
+    with pytest.raises(bm.EqualWorkError, match="lstmcore: dw_h differs from the reference") as exc:
+        bm.check_equal_work("lstmcore", wrong, expected)
+    largest = float(re.search(r"largest error (\S+) ", str(exc.value)).group(1))
+    assert largest == pytest.approx(shift, rel=0.05)
+    nan = dict(outputs, dx=np.full_like(outputs["dx"], np.nan))
+    with pytest.raises(bm.EqualWorkError, match="mypeer: dx differs .* largest error inf"):
+        bm.check_equal_work("mypeer", nan, expected)
+    with pytest.raises(bm.EqualWorkError, match="'db' is missing"):
+        bm.check_equal_work("mypeer", {k: v for k, v in outputs.items() if k != "db"}, expected)
+    with pytest.raises(bm.EqualWorkError, match=r"dx has shape \(3, 2, 4\), expected \(2, 3, 4\)"):
+        bm.check_equal_work("mypeer", dict(outputs, dx=outputs["dx"].transpose(1, 0, 2)), expected)
+
+
+def test_torch_peer_does_the_reference_work(problem):
+    pytest.importorskip("torch")
+    for kind in bm.peer_kinds("torch"):
+        bm.check_equal_work(
+            "torch", bm.make_peer("torch", problem, kind).outputs(), bm.expected_outputs(problem, kind)
+        )
+    _step_carries_the_state("torch", problem)
+
+
+def test_onnxruntime_peer_does_the_reference_work(problem):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    assert bm.peer_kinds("onnxruntime") == ("inference", "step")
+    for kind in ("inference", "step"):
+        timed = bm.make_peer("onnxruntime", problem, kind, threads=1)
+        bm.check_equal_work("onnxruntime", timed.outputs(), bm.expected_outputs(problem, kind))
+    _step_carries_the_state("onnxruntime", problem)
+    with pytest.raises(ValueError, match="onnxruntime has no 'train' kind"):
+        bm.make_peer("onnxruntime", problem, "train")
+
+
+@pytest.mark.parametrize(
+    "module, peer", [("torch", "torch"), ("onnxruntime", "onnxruntime"), ("onnx", "onnxruntime")]
+)
+def test_a_missing_peer_is_skipped_with_the_install_hint(monkeypatch, problem, module, peer):
+    monkeypatch.setitem(sys.modules, module, None)  # import raises ImportError
+    reason = bm.peer_unavailable(peer)
+    # (the module named is the first one missing: with onnx and onnxruntime both missing, onnxruntime)
+    assert (
+        reason.startswith(f"{peer} skipped: ") and "is not installed" in reason and bm.INSTALL_HINT in reason
+    )
+    with pytest.raises(bm.PeerUnavailable, match=r"pip install 'lstmcore\[bench\]'"):
+        bm.make_peer(peer, problem, "step")
+    results = bm.run_benchmark(TINY, kinds=["step"], threads=[1], peers=["lstmcore", peer], seconds=0.01)
+    assert results["skipped"] == {peer: reason}
+    assert list(results["cases"][0]["peers"]) == ["lstmcore"]
+    assert f"skipped peers:\n  {reason}" in bm.format_table(results)
+
+
+# Timing -----------------------------------------------------------------------------------------
+
+
+def test_rounds_are_interleaved_in_a_rotating_order(monkeypatch):
+    monkeypatch.setattr(bm, "_estimate", lambda fn: 1.0)  # one call per round, no warm-up calls
+    log, gc_states = [], []
+
+    def peer(name):
+        def fn():
+            log.append(name)
+            gc_states.append(__import__("gc").isenabled())
+
+        return fn
+
+    stats = bm.time_interleaved({n: peer(n) for n in "abc"}, seconds=1e-9, min_rounds=7)
+    rounds = [log[i : i + 3] for i in range(0, len(log), 3)]
+    assert len(rounds) == 7
+    assert rounds[:4] == [list("abc"), list("bca"), list("cab"), list("abc")]
+    assert not any(gc_states)  # the garbage collector is off during a round
+    for s in stats.values():
+        assert s["rounds"] == 7 and s["calls_per_round"] == 1 and len(s["times_s"]) == 7
+        assert s["min_s"] <= s["q1_s"] <= s["median_s"] <= s["q3_s"]
+        assert s["iqr_s"] == pytest.approx(s["q3_s"] - s["q1_s"])
+
+
+def test_fast_calls_are_timed_in_batches():
+    stats = bm.time_interleaved({"fast": lambda: None}, seconds=0.01)
+    assert stats["fast"]["calls_per_round"] == bm._MAX_CALLS_PER_ROUND
+    assert stats["fast"]["rounds"] >= 5
+
+
+@pytest.fixture(scope="module")
+def tiny_results():
+    return bm.run_benchmark(TINY, threads=[1], peers=["lstmcore", "reference", "bound"], seconds=0.01)
+
+
+def test_the_runner_returns_medians_and_ratios(tiny_results):
+    r = tiny_results
+    assert [(c["shape"], c["dims"], c["kind"], c["threads"]) for c in r["cases"]] == [
+        ("tiny", [2, 3, 4, 5], kind, 1) for kind in bm.KINDS
+    ]
+    for case in r["cases"]:
+        peers = case["peers"]
+        assert list(peers) == ["lstmcore", "reference", "bound"]
+        for s in peers.values():
+            assert s["rounds"] >= 5 and len(s["times_s"]) == s["rounds"]
+            assert 0 < s["min_s"] <= s["median_s"] == pytest.approx(np.median(s["times_s"]))
+        ours = peers["lstmcore"]["median_s"]
+        assert case["ratios"] == {
+            "reference/lstmcore": pytest.approx(peers["reference"]["median_s"] / ours),
+            "bound/lstmcore": pytest.approx(peers["bound"]["median_s"] / ours),
+            "lstmcore/bound": pytest.approx(ours / peers["bound"]["median_s"]),
+        }
+    assert r["skipped"] == {} and r["memory"] is None
+    assert r["targets"] == []  # a custom shape has no target
+    assert r["machine"]["cpu_count"] >= 1 and r["machine"]["versions"]["lstmcore"]
+    assert r["settings"]["threads"] == [1] and r["settings"]["dtype"] == "float32"
+
+
+def test_table_and_json(tiny_results, tmp_path):
+    table = bm.format_table(tiny_results)
+    lines = table.splitlines()
+    header = next(line for line in lines if line.startswith("shape"))
+    assert header.split() == [
+        "shape",
+        "kind",
+        "threads",
+        "lstmcore",
+        "reference",
+        "bound",
+        "ref/lc",
+        "lc/bound",
+        "rounds",
+    ]
+    rows = [line for line in lines if line.startswith("tiny ")]
+    assert [row.split()[1] for row in rows] == list(bm.KINDS)
+    assert all(("µs" in row or "ms" in row) for row in rows)
+    ratio = tiny_results["cases"][1]["ratios"]["reference/lstmcore"]
+    assert f"{ratio:.2f}" in rows[1]
+    path = tmp_path / "bench.json"
+    bm.save_json(tiny_results, path)
+    assert json.loads(path.read_text()) == tiny_results
+
+
+def test_the_chart(tiny_results, tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "ratios.png"
+    bm.plot_ratios(tiny_results, path)
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(ImportError, match="pip install"):
+        bm.plot_ratios(tiny_results, tmp_path / "none.png")
+
+
+# Targets ----------------------------------------------------------------------------------------
+
+
+def _case(shape, kind, threads, **medians):
+    stats = {p: {"median_s": s, "rounds": 5} for p, s in medians.items()}
+    return {"shape": shape, "dims": list(bm.SHAPES[shape][:4]), "kind": kind, "threads": threads,
+            "peers": stats, "ratios": bm._ratios(stats)}  # fmt: skip
+
+
+def test_targets_on_made_up_numbers():
+    cases = [
+        _case("S1", "inference", 1, lstmcore=1.0, onnxruntime=1.2),
+        _case("S2", "inference", 1, lstmcore=1.0, onnxruntime=0.9),
+        _case("S4", "step", 1, lstmcore=1.0, onnxruntime=2.0, torch=12.0),
+        _case("S3", "train", 1, lstmcore=1.0, torch=1.1, bound=0.8),
+        _case("S3", "train", 2, lstmcore=0.55, torch=0.6),
+        _case("S6", "inference", 1, lstmcore=1.0),
+        _case("S6", "inference", 2, lstmcore=0.7),
+        dict(_case("S1", "train", 1, lstmcore=1.0, torch=9.0), dims=[1, 2, 3, 4]),  # not the real S1
+    ]
+    memory = {
+        "shape": "S3",
+        "threads": 1,
+        "peers": {"lstmcore": {"extra_mib": 100.0}, "torch": {"extra_mib": 250.0}},
+    }
+    got = {(t["shape"], t["kind"], t["threads"], t["ratio"]): (round(t["value"], 6), t["met"]) for t in
+           bm.evaluate_targets(cases, memory, cpu_count=2)}  # fmt: skip
+    assert got == {
+        ("S1", "inference", 1, "onnxruntime/lstmcore"): (1.2, True),
+        ("S2", "inference", 1, "onnxruntime/lstmcore"): (0.9, False),
+        ("S4", "step", 1, "onnxruntime/lstmcore"): (2.0, False),
+        ("S4", "step", 1, "torch/lstmcore"): (12.0, True),
+        ("S3", "train", 1, "torch/lstmcore"): (1.1, True),
+        ("S3", "train", 2, "torch/lstmcore"): (round(0.6 / 0.55, 6), True),
+        ("S3", "train", 1, "lstmcore/bound"): (1.25, False),
+        ("S3", "train", 2, "lstmcore 1 thread/2 threads"): (round(1 / 0.55, 6), True),
+        ("S6", "inference", 2, "lstmcore 1 thread/2 threads"): (round(1 / 0.7, 6), False),
+        ("S3", "train", 1, "peak MiB lstmcore vs torch"): (100.0, True),
+    }
+    one_core = bm.evaluate_targets(cases, None, cpu_count=1)
+    assert not any("thread" in t["ratio"] or "MiB" in t["ratio"] for t in one_core)
+    results = {
+        "machine": {
+            "cpu": "test cpu",
+            "cpu_isa": "avx512",
+            "blas_core": "Haswell",
+            "cpu_count": 2,
+            "backend": "compiled",
+            "date": "today",
+            "versions": {},
+            "threadpool_info": {"kernel_isa": "avx512"},
+            "env": {"OPENBLAS_CORETYPE": "Haswell"},
+        },
+        "settings": {"dtype": "float32"},
+        "cases": cases,
+        "targets": bm.evaluate_targets(cases, memory, cpu_count=2),
+        "memory": dict(memory, dims=[64, 100, 256, 512], skipped={}),
+        "skipped": {},
+    }
+    table = bm.format_table(results)
+    assert "test cpu (avx512)" in table
+    assert "lstmcore kernels avx512, OpenBLAS kernels Haswell (forced by OPENBLAS_CORETYPE=Haswell)" in table
+    assert "targets of issue 4 (same thread count): 6 of 10 met" in table
+    assert "NOT MET  S2 inference, 1 thread: onnxruntime/lstmcore = 0.9 (goal >= 1)" in table
+    assert "met      S4 step, 1 thread: torch/lstmcore = 12 (goal >= 10)" in table
+    assert "lstmcore         100.0 MiB" in table
+
+
+def test_peak_memory_of_a_training_step_in_a_fresh_process():
+    big = np.ones(2**24)  # 128 MiB: this process's peak must not be taken for the child's
+    del big
+    result = bm.measure_memory((32, 100, 64, 128), peers=["lstmcore"])
+    assert result["shape"] == "32x100x64x128" and result["threads"] == 1
+    # the cache alone (gates (T, B, G), h and c (T+1, B, H)) is over 8 MiB in float32
+    assert result["peers"]["lstmcore"]["extra_mib"] > 4
+    assert result["peers"]["lstmcore"]["before_mib"] < 128
+
+
+# Bad input --------------------------------------------------------------------------------------
+
+
+def test_bad_input_is_refused(problem):
+    with pytest.raises(ValueError, match="unknown shape 'S9'; expected one of S1, S2"):
+        bm.resolve_shapes(["S9"])
+    with pytest.raises(ValueError, match=r"must be \(B, T, I, H\)"):
+        bm.resolve_shapes({"x": (2, 3, 4)})
+    with pytest.raises(ValueError, match="H must be a positive integer, got 0"):
+        bm.resolve_shapes({"x": (2, 3, 4, 0)})
+    with pytest.raises(TypeError, match="B must be an int, got float 2.0"):
+        bm.resolve_shapes({"x": (2.0, 3, 4, 5)})
+    with pytest.raises(TypeError, match="list of names or a dict"):
+        bm.resolve_shapes("S1")
+    with pytest.raises(ValueError, match="kinds must be among inference, train, step, got"):
+        bm.run_benchmark(TINY, kinds=["predict"])
+    with pytest.raises(ValueError, match="unknown peer 'keras'"):
+        bm.run_benchmark(TINY, peers=["keras"])
+    with pytest.raises(ValueError, match="thread counts must be positive integers, got 0"):
+        bm.run_benchmark(TINY, threads=[0])
+    with pytest.raises(ValueError, match="kind must be one of"):
+        bm.make_peer("lstmcore", problem, "predict")
+    with pytest.raises(ValueError, match=r"the problem lacks \['dy', 'h0', 'c0'\]"):
+        bm.make_peer("lstmcore", {k: problem[k] for k in ("x", "w_x", "w_h", "b")}, "inference")
+    with pytest.raises(TypeError, match="dtype must be float32 or float64, got int32"):
+        bm.make_problem(2, 3, 4, 5, dtype=np.int32)
+    with pytest.raises(ValueError, match="at least one callable"):
+        bm.time_interleaved({})
+
+
+# The command ------------------------------------------------------------------------------------
+
+
+def test_lstmcore_bench_end_to_end(tmp_path):
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lstmcore",
+            "bench",
+            "--shape",
+            "2,3,4,5",
+            "--seconds",
+            "0.05",
+            "--json",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads(out.read_text())
+    threads = results["settings"]["threads"]
+    assert threads == sorted({1, results["machine"]["cpu_count"]})
+    assert [(c["kind"], c["threads"]) for c in results["cases"]] == [
+        (k, n) for k in bm.KINDS for n in threads
+    ]
+    assert all("lstmcore" in c["peers"] and "bound" in c["peers"] for c in results["cases"])
+    assert "2x3x4x5  inference" in proc.stdout and f"results written to {out}" in proc.stdout
+    assert "lstmcore bench: 2x3x4x5 step, 1 thread: lstmcore" in proc.stderr  # progress per case
+    for peer, why in results["skipped"].items():
+        assert why in proc.stdout and why in proc.stderr and peer in bm.PEERS
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--shape", "2,3,4"], "expected B,T,I,H"),
+        (["--shapes", "S1,S9"], "expected names among S1,S2,S3,S4,S5,S6"),
+        (["--peers", "keras"], "expected names among lstmcore,reference,torch,onnxruntime,bound"),
+        (["--threads", "0"], "expected positive integers"),
+        (["--seconds", "0"], "must be a positive number of seconds"),
+    ],
+)
+def test_lstmcore_bench_refuses_bad_options(capsys, args, message):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["bench", *args])
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
