@@ -7,6 +7,31 @@
 #define LSTMCORE_PAR_MIN 4096
 #endif
 
+/* A packed sequence with fewer multiply-adds per step (B * (I + H) * H, over 4) than this runs
+ * on one thread. */
+#ifndef LSTMCORE_SEQ_PAR_MIN
+#define LSTMCORE_SEQ_PAR_MIN 16384
+#endif
+
+#ifdef _OPENMP
+#include <omp.h>
+#include <sched.h>
+#endif
+
+/* One turn of a spin wait: a pause; after many, give the core away (a thread of the barrier may
+ * have been descheduled). */
+static inline void lstmcore_spin_wait(long spins) {
+    if (spins > 4000) {
+#ifdef _OPENMP
+        sched_yield();
+#endif
+        return;
+    }
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
 /* Calls ROW(A, R) with the activation codes as literal constants, so that the row function is
  * specialised (and vectorized) for each of the 4 x 2 combinations. */
 #define LSTMCORE_DISPATCH(act, ract, ROW)                                         \
@@ -51,17 +76,29 @@ int lstmcore_openmp_enabled(void) {
 #define CAT(a, b) CAT_(a, b)
 #define KSFX(name) CAT(SFX(name), ISA)
 
+#if LSTMCORE_X86_DISPATCH
+#include <immintrin.h>  /* the AVX-512 step kernel; used only in functions built for it */
+#endif
+
 #define REAL float
 #define SFX(name) name##_f32
+#define V512 __m512
+#define V512F(name) _mm512_##name##_ps
 #include "lstm_gates_isas.h"
 #undef REAL
 #undef SFX
+#undef V512
+#undef V512F
 
 #define REAL double
 #define SFX(name) name##_f64
+#define V512 __m512d
+#define V512F(name) _mm512_##name##_pd
 #include "lstm_gates_isas.h"
 #undef REAL
 #undef SFX
+#undef V512
+#undef V512F
 
 /* -1: not chosen yet; 0: baseline; 1: AVX2+FMA; 2: AVX-512. Written once (or by
  * lstmcore_set_isa); a race between two first calls writes the same value. */
@@ -176,4 +213,20 @@ void lstm_step_packed_f64(const double *wp, const double *bp, const double *x, p
                           int act, int ract, int nthreads) {
     PICK(lstm_step_packed_f64,
          (wp, bp, x, ldx, zx, ldzx, h_prev, ldhp, c, h, ldh, B, I, H, act, ract, nthreads));
+}
+
+void lstm_seq_packed_f32(const float *wp, const float *bp, const float *x, ptrdiff_t ldx,
+                         ptrdiff_t x_step, const float *h0, float *c, float *y, ptrdiff_t ldy,
+                         ptrdiff_t y_step, int T, int B, int I, int H, int act, int ract,
+                         int nthreads) {
+    PICK(lstm_seq_packed_f32,
+         (wp, bp, x, ldx, x_step, h0, c, y, ldy, y_step, T, B, I, H, act, ract, nthreads));
+}
+
+void lstm_seq_packed_f64(const double *wp, const double *bp, const double *x, ptrdiff_t ldx,
+                         ptrdiff_t x_step, const double *h0, double *c, double *y, ptrdiff_t ldy,
+                         ptrdiff_t y_step, int T, int B, int I, int H, int act, int ract,
+                         int nthreads) {
+    PICK(lstm_seq_packed_f64,
+         (wp, bp, x, ldx, x_step, h0, c, y, ldy, y_step, T, B, I, H, act, ract, nthreads));
 }

@@ -70,6 +70,19 @@ void lstm_step_packed_f64(const double *wp, const double *bp, const double *x, p
                           double *c, double *h, ptrdiff_t ldh, int B, int n_in, int H,
                           int act, int ract, int nthreads);
 
+/* T packed steps (inference over a sequence): step t reads x_t (B, I) at x + t*x_step, rows
+ * ldx apart, and h_prev (h0 (B, H) rows H apart, then step t-1's h), and writes its h at
+ * y + t*y_step, rows ldy apart | c (B, H) in: c0, out: c_n. With nthreads > 1 each thread keeps
+ * its panels for the whole sequence and the threads meet at a spin barrier once per step. */
+void lstm_seq_packed_f32(const float *wp, const float *bp, const float *x, ptrdiff_t ldx,
+                         ptrdiff_t x_step, const float *h0, float *c, float *y, ptrdiff_t ldy,
+                         ptrdiff_t y_step, int T, int B, int n_in, int H, int act, int ract,
+                         int nthreads);
+void lstm_seq_packed_f64(const double *wp, const double *bp, const double *x, ptrdiff_t ldx,
+                         ptrdiff_t x_step, const double *h0, double *c, double *y, ptrdiff_t ldy,
+                         ptrdiff_t y_step, int T, int B, int n_in, int H, int act, int ract,
+                         int nthreads);
+
 /* 1 when compiled with OpenMP, else 0. */
 int lstmcore_openmp_enabled(void);
 

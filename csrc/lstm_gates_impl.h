@@ -161,6 +161,149 @@ LSTMCORE_INLINE void KSFX(step_panel)(REAL *restrict acc, const REAL *restrict w
         acc[j] = a[j];
 }
 
+#if defined(__AVX512F__)
+/* AVX-512: the panel's 4U values are 4 vectors. STEP_R rows at a time share each load of the
+ * panel (4 x STEP_R accumulators in registers); one row alone splits k into even and odd
+ * halves, so that 8 independent FMA chains hide the FMA latency. */
+#define STEP_R 4
+#define VL (STEP_W / 4)  /* lanes per vector */
+
+/* acc (STEP_R, 4U) = rows r of x (I) @ panel rows [0, I) + rows r of h (H) @ rows [I, I + H) */
+LSTMCORE_INLINE void KSFX(step_panel_rows)(REAL *restrict acc, const REAL *restrict wp,
+                                          const REAL *restrict x, ptrdiff_t ldx,
+                                          const REAL *restrict h, ptrdiff_t ldh, int I, int H) {
+    V512 a00 = V512F(setzero)(), a01 = a00, a02 = a00, a03 = a00;
+    V512 a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+    V512 a20 = a00, a21 = a00, a22 = a00, a23 = a00;
+    V512 a30 = a00, a31 = a00, a32 = a00, a33 = a00;
+    for (int part = 0; part < 2; part++) {
+        const REAL *v = part ? h : x;
+        const ptrdiff_t ld = part ? ldh : ldx;
+        const int K = part ? H : I;
+        const REAL *w = wp + (part ? (ptrdiff_t)I * STEP_W : 0);
+        for (int k = 0; k < K; k++, w += STEP_W) {
+            const V512 w0 = V512F(loadu)(w), w1 = V512F(loadu)(w + VL);
+            const V512 w2 = V512F(loadu)(w + 2 * VL), w3 = V512F(loadu)(w + 3 * VL);
+            V512 b = V512F(set1)(v[k]);
+            a00 = V512F(fmadd)(b, w0, a00); a01 = V512F(fmadd)(b, w1, a01);
+            a02 = V512F(fmadd)(b, w2, a02); a03 = V512F(fmadd)(b, w3, a03);
+            b = V512F(set1)(v[ld + k]);
+            a10 = V512F(fmadd)(b, w0, a10); a11 = V512F(fmadd)(b, w1, a11);
+            a12 = V512F(fmadd)(b, w2, a12); a13 = V512F(fmadd)(b, w3, a13);
+            b = V512F(set1)(v[2 * ld + k]);
+            a20 = V512F(fmadd)(b, w0, a20); a21 = V512F(fmadd)(b, w1, a21);
+            a22 = V512F(fmadd)(b, w2, a22); a23 = V512F(fmadd)(b, w3, a23);
+            b = V512F(set1)(v[3 * ld + k]);
+            a30 = V512F(fmadd)(b, w0, a30); a31 = V512F(fmadd)(b, w1, a31);
+            a32 = V512F(fmadd)(b, w2, a32); a33 = V512F(fmadd)(b, w3, a33);
+        }
+    }
+    V512F(storeu)(acc, a00); V512F(storeu)(acc + VL, a01);
+    V512F(storeu)(acc + 2 * VL, a02); V512F(storeu)(acc + 3 * VL, a03);
+    acc += STEP_W;
+    V512F(storeu)(acc, a10); V512F(storeu)(acc + VL, a11);
+    V512F(storeu)(acc + 2 * VL, a12); V512F(storeu)(acc + 3 * VL, a13);
+    acc += STEP_W;
+    V512F(storeu)(acc, a20); V512F(storeu)(acc + VL, a21);
+    V512F(storeu)(acc + 2 * VL, a22); V512F(storeu)(acc + 3 * VL, a23);
+    acc += STEP_W;
+    V512F(storeu)(acc, a30); V512F(storeu)(acc + VL, a31);
+    V512F(storeu)(acc + 2 * VL, a32); V512F(storeu)(acc + 3 * VL, a33);
+}
+
+/* One row: as step_panel, with even and odd k in separate accumulators. */
+LSTMCORE_INLINE void KSFX(step_panel_row)(REAL *restrict acc, const REAL *restrict wp,
+                                         const REAL *restrict x, const REAL *restrict h, int I,
+                                         int H) {
+    V512 e0 = V512F(setzero)(), e1 = e0, e2 = e0, e3 = e0, o0 = e0, o1 = e0, o2 = e0, o3 = e0;
+    for (int part = 0; part < 2; part++) {
+        const REAL *v = part ? h : x;
+        const int K = part ? H : I;
+        const REAL *w = wp + (part ? (ptrdiff_t)I * STEP_W : 0);
+        int k = 0;
+        for (; k + 1 < K; k += 2, w += 2 * STEP_W) {
+            const V512 b = V512F(set1)(v[k]), c = V512F(set1)(v[k + 1]);
+            e0 = V512F(fmadd)(b, V512F(loadu)(w), e0);
+            e1 = V512F(fmadd)(b, V512F(loadu)(w + VL), e1);
+            e2 = V512F(fmadd)(b, V512F(loadu)(w + 2 * VL), e2);
+            e3 = V512F(fmadd)(b, V512F(loadu)(w + 3 * VL), e3);
+            o0 = V512F(fmadd)(c, V512F(loadu)(w + STEP_W), o0);
+            o1 = V512F(fmadd)(c, V512F(loadu)(w + STEP_W + VL), o1);
+            o2 = V512F(fmadd)(c, V512F(loadu)(w + STEP_W + 2 * VL), o2);
+            o3 = V512F(fmadd)(c, V512F(loadu)(w + STEP_W + 3 * VL), o3);
+        }
+        if (k < K) {
+            const V512 b = V512F(set1)(v[k]);
+            e0 = V512F(fmadd)(b, V512F(loadu)(w), e0);
+            e1 = V512F(fmadd)(b, V512F(loadu)(w + VL), e1);
+            e2 = V512F(fmadd)(b, V512F(loadu)(w + 2 * VL), e2);
+            e3 = V512F(fmadd)(b, V512F(loadu)(w + 3 * VL), e3);
+        }
+    }
+    V512F(storeu)(acc, V512F(add)(e0, o0));
+    V512F(storeu)(acc + VL, V512F(add)(e1, o1));
+    V512F(storeu)(acc + 2 * VL, V512F(add)(e2, o2));
+    V512F(storeu)(acc + 3 * VL, V512F(add)(e3, o3));
+}
+#undef VL
+#else
+#define STEP_R 1
+#endif
+
+/* The gate maths of one row of one panel, from its pre-activations z (4U, panel layout). */
+LSTMCORE_INLINE void KSFX(step_gates)(REAL *restrict z, const REAL *restrict zx, ptrdiff_t H,
+                                     REAL *restrict c, REAL *restrict h, const REAL *restrict bp,
+                                     int n, int act, int ract) {
+    /* zx: this row's x @ w_x in [i|f|g|o] layout at the panel's first unit, or NULL
+     * c (n) in: c_prev, out: c | h (n) out | bp: the panel's bias */
+    REAL cp[STEP_U], cn[STEP_U], hn[STEP_U];
+    if (zx)
+        for (int q = 0; q < 4; q++)
+            for (int u = 0; u < n; u++)
+                z[q * STEP_U + u] += zx[q * H + u];
+    for (int u = 0; u < STEP_U; u++)
+        cp[u] = u < n ? c[u] : (REAL)0;
+#define ROW(A, R) KSFX(forward_row)(z, cn, hn, cp, bp, STEP_U, A, R)
+    LSTMCORE_DISPATCH(act, ract, ROW);
+#undef ROW
+    for (int u = 0; u < n; u++) {
+        c[u] = cn[u];
+        h[u] = hn[u];
+    }
+}
+
+/* Panels [p0, p1) of one packed step: see lstm_step_packed. */
+static void KSFX(step_panel_range)(const REAL *wp, const REAL *bp, const REAL *x, ptrdiff_t ldx,
+                                   const REAL *zx, ptrdiff_t ldzx, const REAL *h_prev,
+                                   ptrdiff_t ldhp, REAL *c, REAL *h, ptrdiff_t ldh, int B, int I,
+                                   int H, int act, int ract, int p0, int p1) {
+    const ptrdiff_t K = (ptrdiff_t)I + H;
+    for (int p = p0; p < p1; p++) {
+        const int u0 = p * STEP_U, n = H - u0 < STEP_U ? H - u0 : STEP_U;  /* units of this panel */
+        const REAL *wp_p = wp + p * K * STEP_W, *bp_p = bp + p * STEP_W;
+        ptrdiff_t r = 0;
+#if STEP_R > 1
+        for (; r + STEP_R <= B; r += STEP_R) {
+            REAL z[STEP_R * STEP_W];
+            KSFX(step_panel_rows)(z, wp_p, x + r * ldx, ldx, h_prev + r * ldhp, ldhp, I, H);
+            for (int i = 0; i < STEP_R; i++)
+                KSFX(step_gates)(z + i * STEP_W, zx ? zx + (r + i) * ldzx + u0 : NULL, H,
+                                 c + (r + i) * H + u0, h + (r + i) * ldh + u0, bp_p, n, act, ract);
+        }
+#endif
+        for (; r < B; r++) {
+            REAL z[STEP_W];
+#if STEP_R > 1
+            KSFX(step_panel_row)(z, wp_p, x + r * ldx, h_prev + r * ldhp, I, H);
+#else
+            KSFX(step_panel)(z, wp_p, x + r * ldx, h_prev + r * ldhp, I, H);
+#endif
+            KSFX(step_gates)(z, zx ? zx + r * ldzx + u0 : NULL, H, c + r * H + u0, h + r * ldh + u0,
+                             bp_p, n, act, ract);
+        }
+    }
+}
+
 void KSFX(lstm_step_packed)(const REAL *wp, const REAL *bp, const REAL *x, ptrdiff_t ldx,
                            const REAL *zx, ptrdiff_t ldzx, const REAL *h_prev, ptrdiff_t ldhp,
                            REAL *c, REAL *h, ptrdiff_t ldh, int B, int I, int H,
@@ -172,31 +315,57 @@ void KSFX(lstm_step_packed)(const REAL *wp, const REAL *bp, const REAL *x, ptrdi
     const int P = (H + STEP_U - 1) / STEP_U;
     const ptrdiff_t K = (ptrdiff_t)I + H;
     (void)nthreads;
+    (void)K;
 #ifdef _OPENMP
 #pragma omp parallel for schedule(static) num_threads(nthreads) \
     if (nthreads > 1 && P > 1 && (ptrdiff_t)B * K * H >= 64 * LSTMCORE_PAR_MIN)
 #endif
-    for (int p = 0; p < P; p++) {
-        const int u0 = p * STEP_U, n = H - u0 < STEP_U ? H - u0 : STEP_U;  /* units of this panel */
-        for (ptrdiff_t r = 0; r < B; r++) {
-            REAL z[STEP_W], cp[STEP_U], cn[STEP_U], hn[STEP_U];
-            KSFX(step_panel)(z, wp + p * K * STEP_W, x + r * ldx, h_prev + r * ldhp, I, H);
-            if (zx)
-                for (int q = 0; q < 4; q++)
-                    for (int u = 0; u < n; u++)
-                        z[q * STEP_U + u] += zx[r * ldzx + q * (ptrdiff_t)H + u0 + u];
-            for (int u = 0; u < STEP_U; u++)
-                cp[u] = u < n ? c[r * H + u0 + u] : (REAL)0;
-#define ROW(A, R) KSFX(forward_row)(z, cn, hn, cp, bp + p * STEP_W, STEP_U, A, R)
-            LSTMCORE_DISPATCH(act, ract, ROW);
-#undef ROW
-            for (int u = 0; u < n; u++) {
-                c[r * H + u0 + u] = cn[u];
-                h[r * ldh + u0 + u] = hn[u];
-            }
-        }
-    }
+    for (int p = 0; p < P; p++)
+        KSFX(step_panel_range)(wp, bp, x, ldx, zx, ldzx, h_prev, ldhp, c, h, ldh, B, I, H, act,
+                               ract, p, p + 1);
 }
 
+void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x, ptrdiff_t ldx,
+                          ptrdiff_t x_step, const REAL *h0, REAL *c, REAL *y, ptrdiff_t ldy,
+                          ptrdiff_t y_step, int T, int B, int I, int H, int act, int ract,
+                          int nthreads) {
+    /* T packed steps: step t reads x_t (B, I) at x + t*x_step, rows ldx apart, and h_prev
+     * (h0 (B, H), rows H apart, then the h of step t-1) and writes its h (B, H) at
+     * y + t*y_step, rows ldy apart | c (B, H) in: c0, out: c_n
+     * With several threads each keeps a fixed range of panels (its slice of the weights stays in
+     * its own cache) for the whole sequence, and the threads meet once per step at a spin
+     * barrier: no fork and no sleep between steps. */
+    const int P = (H + STEP_U - 1) / STEP_U;
+    int nt = nthreads < P ? nthreads : P;
+    if ((ptrdiff_t)B * ((ptrdiff_t)I + H) * H < LSTMCORE_SEQ_PAR_MIN)
+        nt = 1;
+#ifdef _OPENMP
+    if (nt > 1) {
+        int arrived = 0;  /* threads that finished a step, counted over all steps */
+#pragma omp parallel num_threads(nt)
+        {
+            const int n = omp_get_num_threads(), k = omp_get_thread_num();
+            const int p0 = (int)((long long)k * P / n), p1 = (int)((long long)(k + 1) * P / n);
+            for (int t = 0; t < T; t++) {
+                KSFX(step_panel_range)(wp, bp, x + t * x_step, ldx, NULL, 0,
+                                       t ? y + (t - 1) * y_step : h0, t ? ldy : H, c,
+                                       y + t * y_step, ldy, B, I, H, act, ract, p0, p1);
+                /* barrier: step t's h is complete (and visible) when all n have arrived */
+                const int goal = (t + 1) * n;
+                __atomic_add_fetch(&arrived, 1, __ATOMIC_ACQ_REL);
+                for (long spins = 0; __atomic_load_n(&arrived, __ATOMIC_ACQUIRE) < goal; spins++)
+                    lstmcore_spin_wait(spins);
+            }
+        }
+        return;
+    }
+#endif
+    for (int t = 0; t < T; t++)
+        KSFX(step_panel_range)(wp, bp, x + t * x_step, ldx, NULL, 0,
+                               t ? y + (t - 1) * y_step : h0, t ? ldy : H, c, y + t * y_step, ldy,
+                               B, I, H, act, ract, 0, P);
+}
+
+#undef STEP_R
 #undef STEP_W
 #undef STEP_U

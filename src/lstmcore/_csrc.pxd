@@ -28,6 +28,14 @@ cdef extern from "lstm_gates.h" nogil:
                               const double *h_prev, Py_ssize_t ldhp, double *c, double *h,
                               Py_ssize_t ldh, int B, int I, int H, int act, int ract,
                               int nthreads)
+    void lstm_seq_packed_f32(const float *wp, const float *bp, const float *x, Py_ssize_t ldx,
+                             Py_ssize_t x_step, const float *h0, float *c, float *y,
+                             Py_ssize_t ldy, Py_ssize_t y_step, int T, int B, int I, int H,
+                             int act, int ract, int nthreads)
+    void lstm_seq_packed_f64(const double *wp, const double *bp, const double *x,
+                             Py_ssize_t ldx, Py_ssize_t x_step, const double *h0, double *c,
+                             double *y, Py_ssize_t ldy, Py_ssize_t y_step, int T, int B, int I,
+                             int H, int act, int ract, int nthreads)
     int lstmcore_openmp_enabled()
     int lstmcore_cpu_has_avx2()
     int lstmcore_best_isa()

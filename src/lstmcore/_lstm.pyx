@@ -35,6 +35,8 @@ from ._csrc cimport (
     lstm_step_pack_size,
     lstm_step_packed_f32,
     lstm_step_packed_f64,
+    lstm_seq_packed_f32,
+    lstm_seq_packed_f64,
     lstmcore_best_isa,
     lstmcore_get_isa,
     lstmcore_openmp_enabled,
@@ -154,44 +156,44 @@ cdef void _backward_loop(floating *dz, floating *dh, floating *dc, const floatin
 
 # Typed bodies -------------------------------------------------------------------------------
 
-# Inference on a few sequences (B in [_PACKED_MIN_B, _PACKED_MAX_B]) runs the packed step kernel
-# (w_h packed once per call, gate maths fused per panel of units) instead of a BLAS product per
-# step: OpenBLAS's sgemm is slow for so few rows (measured 1.3-4.8x slower for B = 2..8); for
-# B = 1 its gemv is as fast as the kernel and needs no packing. See bench/README.md.
-cdef int _PACKED_MIN_B = 2
-cdef int _PACKED_MAX_B = 8
-cdef int _PACKED_MIN_T = 2
+# Inference runs the packed step kernel: [w_x; w_h] packed once per call by panels of units, and
+# per step one pass over them gives [x_t, h_prev] @ [w_x; w_h] panel by panel, each followed at
+# once by its units' gate maths (csrc/lstm_gates_impl.h). Its AVX-512 copy keeps several rows'
+# accumulators in registers and runs at 1.2-2.2x the speed of a BLAS product per step at every
+# benchmark shape but S1 (bench/README.md); the AVX2 and generic copies go one row at a time and
+# win only for a few sequences, where OpenBLAS's sgemm is slow: 2 <= B <= 8.
+cdef int _PACKED_MIN_B = -1  # -1: the default rule of _use_packed; else the limits set by tests
+cdef int _PACKED_MAX_B = 0
+cdef int _PACKED_MIN_T = 0
 
 
-cdef inline void _step_packed(const floating *wp, const floating *bp, const floating *zx,
-                              Py_ssize_t ldzx, const floating *h_prev, Py_ssize_t ldhp,
-                              floating *c, floating *h, Py_ssize_t ldh, int B, int H, int act,
-                              int ract, int nthreads) noexcept nogil:
-    if floating is float:
-        lstm_step_packed_f32(wp, bp, NULL, 0, zx, ldzx, h_prev, ldhp, c, h, ldh, B, 0, H, act,
-                             ract, nthreads)
-    else:
-        lstm_step_packed_f64(wp, bp, NULL, 0, zx, ldzx, h_prev, ldhp, c, h, ldh, B, 0, H, act,
-                             ract, nthreads)
+cdef bint _use_packed(int B, int T) noexcept:
+    if _PACKED_MIN_B < 0:  # the default rule
+        if lstmcore_get_isa() == 2:
+            return True
+        return 2 <= B <= 8 and T >= 2
+    return _PACKED_MIN_B <= B <= _PACKED_MAX_B and T >= _PACKED_MIN_T
 
 
-cdef void _forward_packed(floating *z, const floating *w_h, const floating *b,
-                          const floating *h0, const floating *c0, floating *y, floating *c,
-                          floating *wp, floating *bp, int T, int B, int H, int act, int ract,
+cdef void _forward_packed(const floating *x, const floating *w_x, const floating *w_h,
+                          const floating *b, const floating *h0, const floating *c0,
+                          floating *y, floating *c, floating *wp, floating *bp,
+                          int T, int B, int I, int H, int act, int ract,
                           int nthreads) noexcept nogil:
-    # z (B, T, G): x @ w_x | y (B, T, H) out | c (B, H) out: c_n | h0, c0 (B, H)
-    # wp, bp: room for w_h and b packed (lstm_step_pack with no input rows)
-    cdef int G = 4 * H, t
+    # x (B, T, I) | w_x (I, G) | w_h (H, G) | b (G) | h0, c0 (B, H)
+    # y (B, T, H) out | c (B, H) out: c_n | wp, bp: room for [w_x; w_h] and b packed
     if floating is float:
-        lstm_step_pack_f32(NULL, w_h, b, 0, H, wp, bp)
+        lstm_step_pack_f32(w_x, w_h, b, I, H, wp, bp)
     else:
-        lstm_step_pack_f64(NULL, w_h, b, 0, H, wp, bp)
+        lstm_step_pack_f64(w_x, w_h, b, I, H, wp, bp)
     memcpy(c, c0, <size_t>B * H * sizeof(floating))
-    for t in range(T):
-        # c, y[:, t] = gate maths of z[:, t] + h_prev @ w_h + b and c, panel by panel
-        _step_packed(wp, bp, z + t * G, <Py_ssize_t>T * G,
-                     h0 if t == 0 else y + (t - 1) * H, H if t == 0 else <Py_ssize_t>T * H,
-                     c, y + t * H, <Py_ssize_t>T * H, B, H, act, ract, nthreads)
+    # for each t: c, y[:, t] = gate maths of [x[:, t], h_prev] @ [w_x; w_h] + b and c
+    if floating is float:
+        lstm_seq_packed_f32(wp, bp, x, <Py_ssize_t>T * I, I, h0, c, y, <Py_ssize_t>T * H, H,
+                            T, B, I, H, act, ract, nthreads)
+    else:
+        lstm_seq_packed_f64(wp, bp, x, <Py_ssize_t>T * I, I, h0, c, y, <Py_ssize_t>T * H, H,
+                            T, B, I, H, act, ract, nthreads)
 
 
 cdef tuple _forward_infer(const floating[:, :, ::1] x, const floating[:, ::1] w_x,
@@ -201,25 +203,28 @@ cdef tuple _forward_infer(const floating[:, :, ::1] x, const floating[:, ::1] w_
     # x (B, T, I) | w_x (I, G) | w_h (H, G) | b (G) | h0, c0 (B, H)
     cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = w_h.shape[0], G = 4 * H
     cdef int nthreads = _num_threads
-    cdef bint packed = _PACKED_MIN_B <= B <= _PACKED_MAX_B and T >= _PACKED_MIN_T
+    cdef bint packed = _use_packed(B, T)
     cdef Py_ssize_t U = 64 // sizeof(floating)
     y = np.empty((B, T, H), dtype=dtype)
-    z = np.empty((B, T, G), dtype=dtype)
+    if packed:
+        z = np.empty((1, 1, 1), dtype=dtype)
+    else:
+        z = np.empty((B, T, G), dtype=dtype)  # x @ w_x
     c = np.empty((2, B, H), dtype=dtype)  # c of steps t and t - 1, in turn
     cdef floating[:, :, ::1] y_v = y, z_v = z, c_v = c
     cdef floating[::1] wp_v, bp_v
     if packed:
-        wp_v = np.empty(lstm_step_pack_size(0, H, sizeof(floating)), dtype=dtype)
+        wp_v = np.empty(lstm_step_pack_size(I, H, sizeof(floating)), dtype=dtype)
         bp_v = np.empty(4 * U * ((H + U - 1) // U), dtype=dtype)
-    with nogil:
-        # z = x @ w_x over all B*T rows, batch-first
-        _gemm(RowMajor, NoTrans, NoTrans, B * T, G, I, <floating>1, &x[0, 0, 0], I,
-              &w_x[0, 0], G, <floating>0, &z_v[0, 0, 0], G)
-        if packed:
-            _forward_packed(&z_v[0, 0, 0], &w_h[0, 0], &b[0], &h0[0, 0], &c0[0, 0],
-                            &y_v[0, 0, 0], &c_v[0, 0, 0], &wp_v[0], &bp_v[0], T, B, H, act,
+        with nogil:
+            _forward_packed(&x[0, 0, 0], &w_x[0, 0], &w_h[0, 0], &b[0], &h0[0, 0], &c0[0, 0],
+                            &y_v[0, 0, 0], &c_v[0, 0, 0], &wp_v[0], &bp_v[0], T, B, I, H, act,
                             ract, nthreads)
-        else:
+    else:
+        with nogil:
+            # z = x @ w_x over all B*T rows, batch-first
+            _gemm(RowMajor, NoTrans, NoTrans, B * T, G, I, <floating>1, &x[0, 0, 0], I,
+                  &w_x[0, 0], G, <floating>0, &z_v[0, 0, 0], G)
             _forward_loop(&z_v[0, 0, 0], G, T * G, &y_v[0, 0, 0], H, T * H, &h0[0, 0],
                           &c_v[0, 0, 0], <Py_ssize_t>B * H, 2, &c0[0, 0], &w_h[0, 0], &b[0],
                           T, B, H, act, ract, nthreads)
@@ -229,13 +234,15 @@ cdef tuple _forward_infer(const floating[:, :, ::1] x, const floating[:, ::1] w_
 
 
 def _set_packed_limits(int min_b, int max_b, int min_t):
-    """Change when inference takes the packed path (tests and measurements)."""
+    """Change when inference takes the packed path (tests and measurements); min_b = -1 restores
+    the default rule."""
     global _PACKED_MIN_B, _PACKED_MAX_B, _PACKED_MIN_T
     _PACKED_MIN_B, _PACKED_MAX_B, _PACKED_MIN_T = min_b, max_b, min_t
 
 
 def _packed_limits():
-    """(min_b, max_b, min_t): inference with min_b <= B <= max_b and T >= min_t is packed."""
+    """(min_b, max_b, min_t): inference with min_b <= B <= max_b and T >= min_t is packed;
+    (-1, 0, 0) is the default rule (every call with AVX-512 kernels, 2 <= B <= 8 and T >= 2 else)."""
     return _PACKED_MIN_B, _PACKED_MAX_B, _PACKED_MIN_T
 
 
