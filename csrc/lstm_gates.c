@@ -7,11 +7,16 @@
 #define LSTMCORE_PAR_MIN 4096
 #endif
 
-/* A packed sequence with fewer multiply-adds per step (B * (I + H) * H, over 4) than this runs
- * on one thread. */
-#ifndef LSTMCORE_SEQ_PAR_MIN
-#define LSTMCORE_SEQ_PAR_MIN 16384
-#endif
+/* A packed sequence with fewer multiply-adds per step (B * (I + H) * 4H, over 4) than this runs
+ * on one thread (four times this for training, forward and backward): below it, threads sharing
+ * the rows' cache lines and waking up cost more than they save. Measured on 2 cores: S1
+ * (B (I + H) H = 82K) and the S2 training step (1.3M) are slower with 2 threads than with 1,
+ * S2 inference (1.3M) and everything at S3 and S6 faster. */
+static ptrdiff_t lstmcore_seq_par_min = 1 << 20;
+#define LSTMCORE_SEQ_PAR_MIN lstmcore_seq_par_min
+
+void lstmcore_set_seq_par_min(ptrdiff_t n) { lstmcore_seq_par_min = n; }
+ptrdiff_t lstmcore_get_seq_par_min(void) { return lstmcore_seq_par_min; }
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -216,17 +221,44 @@ void lstm_step_packed_f64(const double *wp, const double *bp, const double *x, p
 }
 
 void lstm_seq_packed_f32(const float *wp, const float *bp, const float *x, ptrdiff_t ldx,
-                         ptrdiff_t x_step, const float *h0, float *c, float *y, ptrdiff_t ldy,
-                         ptrdiff_t y_step, int T, int B, int I, int H, int act, int ract,
-                         int nthreads) {
-    PICK(lstm_seq_packed_f32,
-         (wp, bp, x, ldx, x_step, h0, c, y, ldy, y_step, T, B, I, H, act, ract, nthreads));
+                         ptrdiff_t x_step, const float *h0, float *y, ptrdiff_t ldy,
+                         ptrdiff_t y_step, float *c, ptrdiff_t c_step, float *gates,
+                         ptrdiff_t ldg, ptrdiff_t g_step, int T, int B, int I, int H, int act,
+                         int ract, int nthreads) {
+    PICK(lstm_seq_packed_f32, (wp, bp, x, ldx, x_step, h0, y, ldy, y_step, c, c_step, gates, ldg,
+                               g_step, T, B, I, H, act, ract, nthreads));
 }
 
 void lstm_seq_packed_f64(const double *wp, const double *bp, const double *x, ptrdiff_t ldx,
-                         ptrdiff_t x_step, const double *h0, double *c, double *y, ptrdiff_t ldy,
-                         ptrdiff_t y_step, int T, int B, int I, int H, int act, int ract,
-                         int nthreads) {
-    PICK(lstm_seq_packed_f64,
-         (wp, bp, x, ldx, x_step, h0, c, y, ldy, y_step, T, B, I, H, act, ract, nthreads));
+                         ptrdiff_t x_step, const double *h0, double *y, ptrdiff_t ldy,
+                         ptrdiff_t y_step, double *c, ptrdiff_t c_step, double *gates,
+                         ptrdiff_t ldg, ptrdiff_t g_step, int T, int B, int I, int H, int act,
+                         int ract, int nthreads) {
+    PICK(lstm_seq_packed_f64, (wp, bp, x, ldx, x_step, h0, y, ldy, y_step, c, c_step, gates, ldg,
+                               g_step, T, B, I, H, act, ract, nthreads));
+}
+
+ptrdiff_t lstm_backward_pack_size(int H, int elem_size) {
+    const int W = 256 / elem_size;  /* STEP_W */
+    return (ptrdiff_t)((H + W - 1) / W) * 4 * (ptrdiff_t)H * W;
+}
+
+void lstm_backward_pack_f32(const float *w_h, int H, float *wpt) {
+    lstm_backward_pack_f32_base(w_h, H, wpt);
+}
+
+void lstm_backward_pack_f64(const double *w_h, int H, double *wpt) {
+    lstm_backward_pack_f64_base(w_h, H, wpt);
+}
+
+void lstm_seq_backward_packed_f32(const float *wpt, float *dz, const float *dy, const float *gates,
+                                  const float *c, float *dh, float *dc, int T, int B, int H,
+                                  int act, int ract, int nthreads) {
+    PICK(lstm_seq_backward_packed_f32, (wpt, dz, dy, gates, c, dh, dc, T, B, H, act, ract, nthreads));
+}
+
+void lstm_seq_backward_packed_f64(const double *wpt, double *dz, const double *dy,
+                                  const double *gates, const double *c, double *dh, double *dc,
+                                  int T, int B, int H, int act, int ract, int nthreads) {
+    PICK(lstm_seq_backward_packed_f64, (wpt, dz, dy, gates, c, dh, dc, T, B, H, act, ract, nthreads));
 }

@@ -70,18 +70,41 @@ void lstm_step_packed_f64(const double *wp, const double *bp, const double *x, p
                           double *c, double *h, ptrdiff_t ldh, int B, int n_in, int H,
                           int act, int ract, int nthreads);
 
-/* T packed steps (inference over a sequence): step t reads x_t (B, I) at x + t*x_step, rows
- * ldx apart, and h_prev (h0 (B, H) rows H apart, then step t-1's h), and writes its h at
- * y + t*y_step, rows ldy apart | c (B, H) in: c0, out: c_n. With nthreads > 1 each thread keeps
- * its panels for the whole sequence and the threads meet at a spin barrier once per step. */
+/* T packed steps: step t reads x_t (B, I) at x + t*x_step, rows ldx apart, and h_prev (h0 (B, H)
+ * rows H apart, then step t-1's h), and writes its h at y + t*y_step, rows ldy apart.
+ * c (B, H): c_step = 0: one buffer, in c0, out c_n; else step t reads c + t*c_step and writes
+ * c + (t+1)*c_step. gates: NULL, or step t's activated gates (B, G) at gates + t*g_step, rows
+ * ldg apart (the training cache). With nthreads > 1 each thread keeps its panels for the whole
+ * sequence and the threads meet at a spin barrier once per step. */
 void lstm_seq_packed_f32(const float *wp, const float *bp, const float *x, ptrdiff_t ldx,
-                         ptrdiff_t x_step, const float *h0, float *c, float *y, ptrdiff_t ldy,
-                         ptrdiff_t y_step, int T, int B, int n_in, int H, int act, int ract,
-                         int nthreads);
+                         ptrdiff_t x_step, const float *h0, float *y, ptrdiff_t ldy,
+                         ptrdiff_t y_step, float *c, ptrdiff_t c_step, float *gates,
+                         ptrdiff_t ldg, ptrdiff_t g_step, int T, int B, int n_in, int H, int act,
+                         int ract, int nthreads);
 void lstm_seq_packed_f64(const double *wp, const double *bp, const double *x, ptrdiff_t ldx,
-                         ptrdiff_t x_step, const double *h0, double *c, double *y, ptrdiff_t ldy,
-                         ptrdiff_t y_step, int T, int B, int n_in, int H, int act, int ract,
-                         int nthreads);
+                         ptrdiff_t x_step, const double *h0, double *y, ptrdiff_t ldy,
+                         ptrdiff_t y_step, double *c, ptrdiff_t c_step, double *gates,
+                         ptrdiff_t ldg, ptrdiff_t g_step, int T, int B, int n_in, int H, int act,
+                         int ract, int nthreads);
+
+/* The backward through time with w_h.T packed once per call: each step, panel by panel of units,
+ * dh = dz[t+1] @ w_h.T then the gate backward of those units (lstm_gates_backward's maths).
+ * lstm_backward_pack: w_h (H, G) -> wpt, lstm_backward_pack_size(H, elem_size) elements.
+ * seq: dz, gates (T, B, G): dz out | dy (B, T, H) or NULL | c (T+1, B, H)
+ *      dh, dc (B, H): in dh_n, dc_n, out dh0, dc0. Threads as lstm_seq_packed. */
+ptrdiff_t lstm_backward_pack_size(int H, int elem_size);
+void lstm_backward_pack_f32(const float *w_h, int H, float *wpt);
+void lstm_backward_pack_f64(const double *w_h, int H, double *wpt);
+void lstm_seq_backward_packed_f32(const float *wpt, float *dz, const float *dy, const float *gates,
+                                  const float *c, float *dh, float *dc, int T, int B, int H,
+                                  int act, int ract, int nthreads);
+void lstm_seq_backward_packed_f64(const double *wpt, double *dz, const double *dy,
+                                  const double *gates, const double *c, double *dh, double *dc,
+                                  int T, int B, int H, int act, int ract, int nthreads);
+
+/* The work per step from which the packed sequences use several threads (tests set it to 0). */
+void lstmcore_set_seq_par_min(ptrdiff_t n);
+ptrdiff_t lstmcore_get_seq_par_min(void);
 
 /* 1 when compiled with OpenMP, else 0. */
 int lstmcore_openmp_enabled(void);

@@ -28,9 +28,10 @@ LSTMCORE_INLINE void KSFX(forward_row)(REAL *restrict z_r, REAL *restrict c_r,
 LSTMCORE_INLINE void KSFX(backward_row)(REAL *restrict dz_r, REAL *restrict dc_r,
                                        const REAL *restrict dh_r, const REAL *restrict dy_r,
                                        const REAL *restrict g_r, const REAL *restrict cp_r,
-                                       const REAL *restrict c_r, ptrdiff_t H,
+                                       const REAL *restrict c_r, ptrdiff_t n, ptrdiff_t H,
                                        int act, int ract, int has_dy) {
-    for (ptrdiff_t j = 0; j < H; j++) {
+    /* n units from the row's first; gate blocks H apart in dz_r and g_r */
+    for (ptrdiff_t j = 0; j < n; j++) {
         const REAL i = g_r[j], f = g_r[H + j], g = g_r[2 * H + j], o = g_r[3 * H + j];
         const REAL dh = has_dy ? dh_r[j] + dy_r[j] : dh_r[j];
         const REAL phi_c = SFX(act)(act, c_r[j]);                 /* recomputed, not cached */
@@ -82,9 +83,9 @@ void KSFX(lstm_gates_backward)(REAL *dz, REAL *dc, const REAL *dh, const REAL *d
         REAL *dc_r = dc + rh;                        /* dc[r, :] */
         const REAL *dy_r = dy ? dy + r * lddy : dy;  /* dy[r, :] */
 #define ROW(A, R) (dy ? KSFX(backward_row)(dz_r, dc_r, dh + rh, dy_r, gates + rg, c_prev + rh, \
-                                          c + rh, H, A, R, 1)                                  \
+                                          c + rh, H, H, A, R, 1)                               \
                       : KSFX(backward_row)(dz_r, dc_r, dh + rh, dy_r, gates + rg, c_prev + rh, \
-                                          c + rh, H, A, R, 0))
+                                          c + rh, H, H, A, R, 0))
         LSTMCORE_DISPATCH(act, ract, ROW);
 #undef ROW
     }
@@ -252,17 +253,19 @@ LSTMCORE_INLINE void KSFX(step_panel_row)(REAL *restrict acc, const REAL *restri
 
 /* The gate maths of one row of one panel, from its pre-activations z (4U, panel layout). */
 LSTMCORE_INLINE void KSFX(step_gates)(REAL *restrict z, const REAL *restrict zx, ptrdiff_t H,
-                                     REAL *restrict c, REAL *restrict h, const REAL *restrict bp,
-                                     int n, int act, int ract) {
+                                     const REAL *c_prev, REAL *c, REAL *restrict h,
+                                     REAL *restrict gates, const REAL *restrict bp, int n, int act,
+                                     int ract) {
     /* zx: this row's x @ w_x in [i|f|g|o] layout at the panel's first unit, or NULL
-     * c (n) in: c_prev, out: c | h (n) out | bp: the panel's bias */
+     * c_prev (n) in, c (n) out: may be the same buffer | h (n) out | bp: the panel's bias
+     * gates: this row's activated gates in [i|f|g|o] layout at the panel's first unit, out; or NULL */
     REAL cp[STEP_U], cn[STEP_U], hn[STEP_U];
     if (zx)
         for (int q = 0; q < 4; q++)
             for (int u = 0; u < n; u++)
                 z[q * STEP_U + u] += zx[q * H + u];
     for (int u = 0; u < STEP_U; u++)
-        cp[u] = u < n ? c[u] : (REAL)0;
+        cp[u] = u < n ? c_prev[u] : (REAL)0;
 #define ROW(A, R) KSFX(forward_row)(z, cn, hn, cp, bp, STEP_U, A, R)
     LSTMCORE_DISPATCH(act, ract, ROW);
 #undef ROW
@@ -270,25 +273,34 @@ LSTMCORE_INLINE void KSFX(step_gates)(REAL *restrict z, const REAL *restrict zx,
         c[u] = cn[u];
         h[u] = hn[u];
     }
+    if (gates)
+        for (int q = 0; q < 4; q++)
+            for (int u = 0; u < n; u++)
+                gates[q * H + u] = z[q * STEP_U + u];
 }
 
-/* Panels [p0, p1) of one packed step: see lstm_step_packed. */
+/* Panels [p0, p1) of one packed step: see lstm_step_packed; c_prev and c rows H apart (may be
+ * the same buffer), gates (B, G) rows ldg apart or NULL. */
 static void KSFX(step_panel_range)(const REAL *wp, const REAL *bp, const REAL *x, ptrdiff_t ldx,
                                    const REAL *zx, ptrdiff_t ldzx, const REAL *h_prev,
-                                   ptrdiff_t ldhp, REAL *c, REAL *h, ptrdiff_t ldh, int B, int I,
-                                   int H, int act, int ract, int p0, int p1) {
+                                   ptrdiff_t ldhp, const REAL *c_prev, REAL *c, REAL *h,
+                                   ptrdiff_t ldh, REAL *gates, ptrdiff_t ldg, int B, int I, int H,
+                                   int act, int ract, int p0, int p1) {
     const ptrdiff_t K = (ptrdiff_t)I + H;
     for (int p = p0; p < p1; p++) {
         const int u0 = p * STEP_U, n = H - u0 < STEP_U ? H - u0 : STEP_U;  /* units of this panel */
         const REAL *wp_p = wp + p * K * STEP_W, *bp_p = bp + p * STEP_W;
+#define GATES_ROW(r) (gates ? gates + (r) * ldg + u0 : NULL)
+#define ZX_ROW(r) (zx ? zx + (r) * ldzx + u0 : NULL)
         ptrdiff_t r = 0;
 #if STEP_R > 1
         for (; r + STEP_R <= B; r += STEP_R) {
             REAL z[STEP_R * STEP_W];
             KSFX(step_panel_rows)(z, wp_p, x + r * ldx, ldx, h_prev + r * ldhp, ldhp, I, H);
             for (int i = 0; i < STEP_R; i++)
-                KSFX(step_gates)(z + i * STEP_W, zx ? zx + (r + i) * ldzx + u0 : NULL, H,
-                                 c + (r + i) * H + u0, h + (r + i) * ldh + u0, bp_p, n, act, ract);
+                KSFX(step_gates)(z + i * STEP_W, ZX_ROW(r + i), H, c_prev + (r + i) * H + u0,
+                                 c + (r + i) * H + u0, h + (r + i) * ldh + u0, GATES_ROW(r + i),
+                                 bp_p, n, act, ract);
         }
 #endif
         for (; r < B; r++) {
@@ -298,9 +310,11 @@ static void KSFX(step_panel_range)(const REAL *wp, const REAL *bp, const REAL *x
 #else
             KSFX(step_panel)(z, wp_p, x + r * ldx, h_prev + r * ldhp, I, H);
 #endif
-            KSFX(step_gates)(z, zx ? zx + r * ldzx + u0 : NULL, H, c + r * H + u0, h + r * ldh + u0,
-                             bp_p, n, act, ract);
+            KSFX(step_gates)(z, ZX_ROW(r), H, c_prev + r * H + u0, c + r * H + u0,
+                             h + r * ldh + u0, GATES_ROW(r), bp_p, n, act, ract);
         }
+#undef GATES_ROW
+#undef ZX_ROW
     }
 }
 
@@ -321,24 +335,34 @@ void KSFX(lstm_step_packed)(const REAL *wp, const REAL *bp, const REAL *x, ptrdi
     if (nthreads > 1 && P > 1 && (ptrdiff_t)B * K * H >= 64 * LSTMCORE_PAR_MIN)
 #endif
     for (int p = 0; p < P; p++)
-        KSFX(step_panel_range)(wp, bp, x, ldx, zx, ldzx, h_prev, ldhp, c, h, ldh, B, I, H, act,
-                               ract, p, p + 1);
+        KSFX(step_panel_range)(wp, bp, x, ldx, zx, ldzx, h_prev, ldhp, c, c, h, ldh, NULL, 0, B, I,
+                               H, act, ract, p, p + 1);
 }
 
 void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x, ptrdiff_t ldx,
-                          ptrdiff_t x_step, const REAL *h0, REAL *c, REAL *y, ptrdiff_t ldy,
-                          ptrdiff_t y_step, int T, int B, int I, int H, int act, int ract,
-                          int nthreads) {
+                          ptrdiff_t x_step, const REAL *h0, REAL *y, ptrdiff_t ldy,
+                          ptrdiff_t y_step, REAL *c, ptrdiff_t c_step, REAL *gates,
+                          ptrdiff_t ldg, ptrdiff_t g_step, int T, int B, int I, int H, int act,
+                          int ract, int nthreads) {
     /* T packed steps: step t reads x_t (B, I) at x + t*x_step, rows ldx apart, and h_prev
      * (h0 (B, H), rows H apart, then the h of step t-1) and writes its h (B, H) at
-     * y + t*y_step, rows ldy apart | c (B, H) in: c0, out: c_n
+     * y + t*y_step, rows ldy apart.
+     * c (B, H): c_step = 0: one buffer, in: c0, out: c_n; else c_prev of step t at c + t*c_step
+     * and its c at c + (t+1)*c_step (c + 0 holds c0).
+     * gates: NULL, or step t's activated gates (B, G) at gates + t*g_step, rows ldg apart.
      * With several threads each keeps a fixed range of panels (its slice of the weights stays in
      * its own cache) for the whole sequence, and the threads meet once per step at a spin
      * barrier: no fork and no sleep between steps. */
     const int P = (H + STEP_U - 1) / STEP_U;
     int nt = nthreads < P ? nthreads : P;
-    if ((ptrdiff_t)B * ((ptrdiff_t)I + H) * H < LSTMCORE_SEQ_PAR_MIN)
+    /* training (gates stored) pays more per thread: more rows' cache lines are shared */
+    if ((ptrdiff_t)B * ((ptrdiff_t)I + H) * H < (gates ? 4 : 1) * (ptrdiff_t)LSTMCORE_SEQ_PAR_MIN)
         nt = 1;
+#define STEP(t, p0, p1)                                                                         \
+    KSFX(step_panel_range)(wp, bp, x + (t) * x_step, ldx, NULL, 0,                              \
+                           (t) ? y + ((t) - 1) * y_step : h0, (t) ? ldy : H, c + (t) * c_step,   \
+                           c + ((t) + (c_step != 0)) * c_step, y + (t) * y_step, ldy,             \
+                           gates ? gates + (t) * g_step : NULL, ldg, B, I, H, act, ract, p0, p1)
 #ifdef _OPENMP
     if (nt > 1) {
         int arrived = 0;  /* threads that finished a step, counted over all steps */
@@ -347,9 +371,7 @@ void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x, ptrdif
             const int n = omp_get_num_threads(), k = omp_get_thread_num();
             const int p0 = (int)((long long)k * P / n), p1 = (int)((long long)(k + 1) * P / n);
             for (int t = 0; t < T; t++) {
-                KSFX(step_panel_range)(wp, bp, x + t * x_step, ldx, NULL, 0,
-                                       t ? y + (t - 1) * y_step : h0, t ? ldy : H, c,
-                                       y + t * y_step, ldy, B, I, H, act, ract, p0, p1);
+                STEP(t, p0, p1);
                 /* barrier: step t's h is complete (and visible) when all n have arrived */
                 const int goal = (t + 1) * n;
                 __atomic_add_fetch(&arrived, 1, __ATOMIC_ACQ_REL);
@@ -361,9 +383,108 @@ void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x, ptrdif
     }
 #endif
     for (int t = 0; t < T; t++)
-        KSFX(step_panel_range)(wp, bp, x + t * x_step, ldx, NULL, 0,
-                               t ? y + (t - 1) * y_step : h0, t ? ldy : H, c, y + t * y_step, ldy,
-                               B, I, H, act, ract, 0, P);
+        STEP(t, 0, P);
+#undef STEP
+}
+
+/* The backward through time with w_h.T packed (lstm_backward_pack / lstm_seq_backward_packed
+ * in lstm_gates.h): a panel holds STEP_W units' columns of w_h.T over all G rows. */
+void KSFX(lstm_backward_pack)(const REAL *w_h, int H, REAL *wpt) {
+    /* w_h (H, G) -> wpt (P, G, STEP_W): wpt[p][g][j] = w_h[p*STEP_W + j][g], zeros past H */
+    const ptrdiff_t G = 4 * (ptrdiff_t)H;
+    const int P = (H + STEP_W - 1) / STEP_W;
+    for (int p = 0; p < P; p++)
+        for (ptrdiff_t g = 0; g < G; g++)
+            for (int j = 0; j < STEP_W; j++) {
+                const int unit = p * STEP_W + j;
+                wpt[((ptrdiff_t)p * G + g) * STEP_W + j] = unit < H ? w_h[unit * G + g] : (REAL)0;
+            }
+}
+
+/* Panels [p0, p1) of backward step t: dh = dz[t+1] @ w_h.T (dh_n at t = T-1), then the gate
+ * backward of those units, or (t = -1) dh0 = dz[0] @ w_h.T alone. */
+static void KSFX(backward_panel_range)(const REAL *wpt, REAL *dz, const REAL *dy, const REAL *gates,
+                                       const REAL *c, REAL *dh, REAL *dc, int t, int T, int B,
+                                       int H, int act, int ract, int p0, int p1) {
+    const ptrdiff_t G = 4 * (ptrdiff_t)H, BG = (ptrdiff_t)B * G, BH = (ptrdiff_t)B * H;
+    REAL acc[STEP_R * STEP_W];
+    for (int p = p0; p < p1; p++) {
+        const int u0 = p * STEP_W, n = H - u0 < STEP_W ? H - u0 : STEP_W;
+        const REAL *wp_p = wpt + (ptrdiff_t)p * G * STEP_W;
+        const REAL *dz_next = dz + (t + 1) * BG;  /* dz[t+1], read when t < T-1 */
+        for (ptrdiff_t r0 = 0; r0 < B; r0 += STEP_R) {
+            const int rows = B - r0 < STEP_R ? (int)(B - r0) : STEP_R;
+            /* acc (rows, STEP_W): dh of these rows and units, from step t+1 */
+            if (t == T - 1) {
+                for (int i = 0; i < rows; i++)
+                    for (int j = 0; j < n; j++)
+                        acc[i * STEP_W + j] = dh[(r0 + i) * H + u0 + j];
+            } else {
+#if STEP_R > 1
+                if (rows == STEP_R)
+                    KSFX(step_panel_rows)(acc, wp_p, NULL, 0, dz_next + r0 * G, G, 0, (int)G);
+                else
+                    for (int i = 0; i < rows; i++)
+                        KSFX(step_panel_row)(acc + i * STEP_W, wp_p, NULL, dz_next + (r0 + i) * G,
+                                             0, (int)G);
+#else
+                for (int i = 0; i < rows; i++)
+                    KSFX(step_panel)(acc + i * STEP_W, wp_p, NULL, dz_next + (r0 + i) * G, 0,
+                                     (int)G);
+#endif
+            }
+            for (int i = 0; i < rows; i++) {
+                const ptrdiff_t r = r0 + i;
+                if (t < 0) {  /* dh0 */
+                    for (int j = 0; j < n; j++)
+                        dh[r * H + u0 + j] = acc[i * STEP_W + j];
+                    continue;
+                }
+                REAL *dz_r = dz + t * BG + r * G + u0;
+                const REAL *g_r = gates + t * BG + r * G + u0;
+                const REAL *cp_r = c + t * BH + r * H + u0, *c_r = c + (t + 1) * BH + r * H + u0;
+                const REAL *dy_r = dy ? dy + r * (ptrdiff_t)T * H + (ptrdiff_t)t * H + u0 : NULL;
+#define ROW(A, R) (dy ? KSFX(backward_row)(dz_r, dc + r * H + u0, acc + i * STEP_W, dy_r, g_r, \
+                                          cp_r, c_r, n, H, A, R, 1)                          \
+                      : KSFX(backward_row)(dz_r, dc + r * H + u0, acc + i * STEP_W, dy_r, g_r, \
+                                          cp_r, c_r, n, H, A, R, 0))
+                LSTMCORE_DISPATCH(act, ract, ROW);
+#undef ROW
+            }
+        }
+    }
+}
+
+void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL *dy, const REAL *gates,
+                                   const REAL *c, REAL *dh, REAL *dc, int T, int B, int H,
+                                   int act, int ract, int nthreads) {
+    /* wpt: w_h.T packed | dz, gates (T, B, G): dz out | dy (B, T, H) or NULL | c (T+1, B, H)
+     * dh, dc (B, H): in dh_n, dc_n, out dh0, dc0. Threads: as lstm_seq_packed. */
+    const int P = (H + STEP_W - 1) / STEP_W;
+    int nt = nthreads < P ? nthreads : P;
+    if ((ptrdiff_t)B * H * H < 4 * (ptrdiff_t)LSTMCORE_SEQ_PAR_MIN)  /* B * G * H / 4 mul-adds */
+        nt = 1;
+#ifdef _OPENMP
+    if (nt > 1) {
+        int arrived = 0;
+#pragma omp parallel num_threads(nt)
+        {
+            const int n = omp_get_num_threads(), k = omp_get_thread_num();
+            const int p0 = (int)((long long)k * P / n), p1 = (int)((long long)(k + 1) * P / n);
+            for (int t = T - 1, s = 1; t >= -1; t--, s++) {
+                KSFX(backward_panel_range)(wpt, dz, dy, gates, c, dh, dc, t, T, B, H, act, ract,
+                                           p0, p1);
+                const int goal = s * n;  /* dz[t] complete when all n have arrived */
+                __atomic_add_fetch(&arrived, 1, __ATOMIC_ACQ_REL);
+                for (long spins = 0; __atomic_load_n(&arrived, __ATOMIC_ACQUIRE) < goal; spins++)
+                    lstmcore_spin_wait(spins);
+            }
+        }
+        return;
+    }
+#endif
+    for (int t = T - 1; t >= -1; t--)
+        KSFX(backward_panel_range)(wpt, dz, dy, gates, c, dh, dc, t, T, B, H, act, ract, 0, P);
 }
 
 #undef STEP_R

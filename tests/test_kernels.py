@@ -21,16 +21,25 @@ def isa(request):
     lstmcore._lstm._set_kernel_isa(before)
 
 
-@pytest.fixture(autouse=True, params=["blas", "packed"])
-def inference_path(request):
-    """Run every comparison with inference on BLAS products and on the packed step kernel."""
-    before = lstmcore._lstm._packed_limits()
+@pytest.fixture(autouse=True, params=["blas", "packed", "packed-2-threads"])
+def loop_path(request):
+    """Run every comparison with each way through the time loop: a BLAS product per step, the
+    packed kernel (forward and backward), and the packed kernel on two threads whatever the size
+    (panels split, a barrier per step)."""
+    limits, par_min, threads = lstmcore._lstm._packed_limits(), lstmcore._lstm._seq_par_min(), None
     if request.param == "blas":
         lstmcore._lstm._set_packed_limits(1 << 30, 1 << 30, 1 << 30)
     else:
         lstmcore._lstm._set_packed_limits(1, 1 << 30, 1)
+    if request.param == "packed-2-threads":
+        threads = lstmcore.get_num_threads()
+        lstmcore.set_num_threads(2)
+        lstmcore._lstm._set_seq_par_min(0)
     yield request.param
-    lstmcore._lstm._set_packed_limits(*before)
+    lstmcore._lstm._set_packed_limits(*limits)
+    lstmcore._lstm._set_seq_par_min(par_min)
+    if threads is not None:
+        lstmcore.set_num_threads(threads)
 
 
 def _args(p, state):
@@ -73,6 +82,16 @@ def test_forward_backward_shapes(rng, dtype, shape, state):
     _compare_backward(ref_cache, cache, dtype, dy, None, None)
     _compare_backward(ref_cache, cache, dtype, None, dh_n, None)
     _compare_backward(ref_cache, cache, dtype, None, None, dc_n)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_wide_layer_splits_into_several_panels(rng, dtype):
+    """H = 130: the packed forward has 9 (float32) or 17 (float64) panels and the packed backward
+    3 or 5, the last one partial, so with two threads each thread gets several."""
+    p = make_lstm(rng, 5, 4, 6, 130, dtype)
+    ref_cache, cache = _compare_forward(p, dtype, True)
+    dy = rng.standard_normal(p["x"].shape[:2] + (130,)).astype(dtype)
+    _compare_backward(ref_cache, cache, dtype, dy, p["h0"], p["c0"])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -29,13 +29,27 @@ cdef extern from "lstm_gates.h" nogil:
                               Py_ssize_t ldh, int B, int I, int H, int act, int ract,
                               int nthreads)
     void lstm_seq_packed_f32(const float *wp, const float *bp, const float *x, Py_ssize_t ldx,
-                             Py_ssize_t x_step, const float *h0, float *c, float *y,
-                             Py_ssize_t ldy, Py_ssize_t y_step, int T, int B, int I, int H,
+                             Py_ssize_t x_step, const float *h0, float *y, Py_ssize_t ldy,
+                             Py_ssize_t y_step, float *c, Py_ssize_t c_step, float *gates,
+                             Py_ssize_t ldg, Py_ssize_t g_step, int T, int B, int I, int H,
                              int act, int ract, int nthreads)
     void lstm_seq_packed_f64(const double *wp, const double *bp, const double *x,
-                             Py_ssize_t ldx, Py_ssize_t x_step, const double *h0, double *c,
-                             double *y, Py_ssize_t ldy, Py_ssize_t y_step, int T, int B, int I,
-                             int H, int act, int ract, int nthreads)
+                             Py_ssize_t ldx, Py_ssize_t x_step, const double *h0, double *y,
+                             Py_ssize_t ldy, Py_ssize_t y_step, double *c, Py_ssize_t c_step,
+                             double *gates, Py_ssize_t ldg, Py_ssize_t g_step, int T, int B,
+                             int I, int H, int act, int ract, int nthreads)
+    Py_ssize_t lstm_backward_pack_size(int H, int elem_size)
+    void lstm_backward_pack_f32(const float *w_h, int H, float *wpt)
+    void lstm_backward_pack_f64(const double *w_h, int H, double *wpt)
+    void lstm_seq_backward_packed_f32(const float *wpt, float *dz, const float *dy,
+                                      const float *gates, const float *c, float *dh, float *dc,
+                                      int T, int B, int H, int act, int ract, int nthreads)
+    void lstm_seq_backward_packed_f64(const double *wpt, double *dz, const double *dy,
+                                      const double *gates, const double *c, double *dh,
+                                      double *dc, int T, int B, int H, int act, int ract,
+                                      int nthreads)
+    void lstmcore_set_seq_par_min(Py_ssize_t n)
+    Py_ssize_t lstmcore_get_seq_par_min()
     int lstmcore_openmp_enabled()
     int lstmcore_cpu_has_avx2()
     int lstmcore_best_isa()

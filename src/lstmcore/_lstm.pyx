@@ -35,12 +35,19 @@ from ._csrc cimport (
     lstm_step_pack_size,
     lstm_step_packed_f32,
     lstm_step_packed_f64,
+    lstm_backward_pack_f32,
+    lstm_backward_pack_f64,
+    lstm_backward_pack_size,
+    lstm_seq_backward_packed_f32,
+    lstm_seq_backward_packed_f64,
     lstm_seq_packed_f32,
     lstm_seq_packed_f64,
     lstmcore_best_isa,
     lstmcore_get_isa,
     lstmcore_openmp_enabled,
     lstmcore_set_isa,
+    lstmcore_get_seq_par_min,
+    lstmcore_set_seq_par_min,
     sum_rows_f32,
     sum_rows_f64,
 )
@@ -182,18 +189,32 @@ cdef void _forward_packed(const floating *x, const floating *w_x, const floating
                           int nthreads) noexcept nogil:
     # x (B, T, I) | w_x (I, G) | w_h (H, G) | b (G) | h0, c0 (B, H)
     # y (B, T, H) out | c (B, H) out: c_n | wp, bp: room for [w_x; w_h] and b packed
+    _pack(w_x, w_h, b, I, H, wp, bp)
+    memcpy(c, c0, <size_t>B * H * sizeof(floating))
+    # for each t: c, y[:, t] = gate maths of [x[:, t], h_prev] @ [w_x; w_h] + b and c
+    _seq_packed(wp, bp, x, <Py_ssize_t>T * I, I, h0, y, <Py_ssize_t>T * H, H, c, 0, NULL, 0, 0,
+                T, B, I, H, act, ract, nthreads)
+
+
+cdef inline void _seq_packed(const floating *wp, const floating *bp, const floating *x,
+                             Py_ssize_t ldx, Py_ssize_t x_step, const floating *h0, floating *y,
+                             Py_ssize_t ldy, Py_ssize_t y_step, floating *c, Py_ssize_t c_step,
+                             floating *gates, Py_ssize_t ldg, Py_ssize_t g_step, int T, int B,
+                             int I, int H, int act, int ract, int nthreads) noexcept nogil:
+    if floating is float:
+        lstm_seq_packed_f32(wp, bp, x, ldx, x_step, h0, y, ldy, y_step, c, c_step, gates, ldg,
+                            g_step, T, B, I, H, act, ract, nthreads)
+    else:
+        lstm_seq_packed_f64(wp, bp, x, ldx, x_step, h0, y, ldy, y_step, c, c_step, gates, ldg,
+                            g_step, T, B, I, H, act, ract, nthreads)
+
+
+cdef inline void _pack(const floating *w_x, const floating *w_h, const floating *b, int I, int H,
+                       floating *wp, floating *bp) noexcept nogil:
     if floating is float:
         lstm_step_pack_f32(w_x, w_h, b, I, H, wp, bp)
     else:
         lstm_step_pack_f64(w_x, w_h, b, I, H, wp, bp)
-    memcpy(c, c0, <size_t>B * H * sizeof(floating))
-    # for each t: c, y[:, t] = gate maths of [x[:, t], h_prev] @ [w_x; w_h] + b and c
-    if floating is float:
-        lstm_seq_packed_f32(wp, bp, x, <Py_ssize_t>T * I, I, h0, c, y, <Py_ssize_t>T * H, H,
-                            T, B, I, H, act, ract, nthreads)
-    else:
-        lstm_seq_packed_f64(wp, bp, x, <Py_ssize_t>T * I, I, h0, c, y, <Py_ssize_t>T * H, H,
-                            T, B, I, H, act, ract, nthreads)
 
 
 cdef tuple _forward_infer(const floating[:, :, ::1] x, const floating[:, ::1] w_x,
@@ -240,6 +261,16 @@ def _set_packed_limits(int min_b, int max_b, int min_t):
     _PACKED_MIN_B, _PACKED_MAX_B, _PACKED_MIN_T = min_b, max_b, min_t
 
 
+def _seq_par_min():
+    """Work per step (B * (I + H) * H) from which the packed sequences use several threads."""
+    return lstmcore_get_seq_par_min()
+
+
+def _set_seq_par_min(Py_ssize_t n):
+    """Change it (tests: 0 runs every packed sequence on all threads)."""
+    lstmcore_set_seq_par_min(n)
+
+
 def _packed_limits():
     """(min_b, max_b, min_t): inference with min_b <= B <= max_b and T >= min_t is packed;
     (-1, 0, 0) is the default rule (every call with AVX-512 kernels, 2 <= B <= 8 and T >= 2 else)."""
@@ -254,19 +285,32 @@ cdef object _forward_train(const floating[:, :, ::1] x, const floating[:, ::1] w
     # x (B, T, I) | x_tm (T, B, I) out | gates (T, B, G) out | h, c (T+1, B, H): in row 0
     cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = w_h.shape[0], G = 4 * H
     cdef int nthreads = _num_threads, t, r
+    cdef bint packed = _use_packed(B, T)
+    cdef Py_ssize_t U = 64 // sizeof(floating)
     y = np.empty((B, T, H), dtype=dtype)
     cdef floating[:, :, ::1] y_v = y
+    cdef floating[::1] wp_v, bp_v
+    if packed:
+        wp_v = np.empty(lstm_step_pack_size(I, H, sizeof(floating)), dtype=dtype)
+        bp_v = np.empty(4 * U * ((H + U - 1) // U), dtype=dtype)
     with nogil:
         # x_tm = x.transpose(1, 0, 2)
         for r in range(B):
             for t in range(T):
                 memcpy(&x_tm[t, r, 0], &x[r, t, 0], I * sizeof(floating))
-        # gates = x_tm @ w_x over all T*B rows
-        _gemm(RowMajor, NoTrans, NoTrans, T * B, G, I, <floating>1, &x_tm[0, 0, 0], I,
-              &w_x[0, 0], G, <floating>0, &gates[0, 0, 0], G)
-        _forward_loop(&gates[0, 0, 0], <Py_ssize_t>B * G, G, &h[1, 0, 0], <Py_ssize_t>B * H, H,
-                      &h[0, 0, 0], &c[1, 0, 0], <Py_ssize_t>B * H, T, &c[0, 0, 0], &w_h[0, 0],
-                      &b[0], T, B, H, act, ract, nthreads)
+        if packed:
+            # gates[t], c[t+1], h[t+1] of [x_tm[t], h[t]] @ [w_x; w_h] + b and c[t], fused
+            _pack(&w_x[0, 0], &w_h[0, 0], &b[0], I, H, &wp_v[0], &bp_v[0])
+            _seq_packed(&wp_v[0], &bp_v[0], &x_tm[0, 0, 0], I, <Py_ssize_t>B * I, &h[0, 0, 0],
+                        &h[1, 0, 0], H, <Py_ssize_t>B * H, &c[0, 0, 0], <Py_ssize_t>B * H,
+                        &gates[0, 0, 0], G, <Py_ssize_t>B * G, T, B, I, H, act, ract, nthreads)
+        else:
+            # gates = x_tm @ w_x over all T*B rows
+            _gemm(RowMajor, NoTrans, NoTrans, T * B, G, I, <floating>1, &x_tm[0, 0, 0], I,
+                  &w_x[0, 0], G, <floating>0, &gates[0, 0, 0], G)
+            _forward_loop(&gates[0, 0, 0], <Py_ssize_t>B * G, G, &h[1, 0, 0], <Py_ssize_t>B * H,
+                          H, &h[0, 0, 0], &c[1, 0, 0], <Py_ssize_t>B * H, T, &c[0, 0, 0],
+                          &w_h[0, 0], &b[0], T, B, H, act, ract, nthreads)
         # y = h[1:].transpose(1, 0, 2)
         for r in range(B):
             for t in range(T):
@@ -293,9 +337,29 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
     cdef floating[:, :, ::1] dz_v = dz, dx_tm_v = dx_tm, dx_v = dx
     cdef floating[:, ::1] dw_x_v = dw_x, dw_h_v = dw_h
     cdef floating[::1] db_v = db
+    cdef bint packed = _use_packed(B, T)
+    cdef floating[::1] wpt_v
+    if packed:
+        wpt_v = np.empty(lstm_backward_pack_size(H, sizeof(floating)), dtype=dtype)
     with nogil:
-        _backward_loop(&dz_v[0, 0, 0], &dh[0, 0], &dc[0, 0], &dy[0, 0, 0] if has_dy else NULL,
-                       &gates[0, 0, 0], &c[0, 0, 0], &w_h[0, 0], T, B, H, act, ract, nthreads)
+        if packed:
+            # per step, by panels of units: dh = dz[t+1] @ w_h.T, then the gate backward
+            if floating is float:
+                lstm_backward_pack_f32(&w_h[0, 0], H, &wpt_v[0])
+                lstm_seq_backward_packed_f32(&wpt_v[0], &dz_v[0, 0, 0],
+                                             &dy[0, 0, 0] if has_dy else NULL, &gates[0, 0, 0],
+                                             &c[0, 0, 0], &dh[0, 0], &dc[0, 0], T, B, H, act,
+                                             ract, nthreads)
+            else:
+                lstm_backward_pack_f64(&w_h[0, 0], H, &wpt_v[0])
+                lstm_seq_backward_packed_f64(&wpt_v[0], &dz_v[0, 0, 0],
+                                             &dy[0, 0, 0] if has_dy else NULL, &gates[0, 0, 0],
+                                             &c[0, 0, 0], &dh[0, 0], &dc[0, 0], T, B, H, act,
+                                             ract, nthreads)
+        else:
+            _backward_loop(&dz_v[0, 0, 0], &dh[0, 0], &dc[0, 0],
+                           &dy[0, 0, 0] if has_dy else NULL, &gates[0, 0, 0], &c[0, 0, 0],
+                           &w_h[0, 0], T, B, H, act, ract, nthreads)
         # dw_x += x.T @ dz over all T*B rows
         _gemm(RowMajor, Trans, NoTrans, I, G, TB, <floating>1, &x_tm[0, 0, 0], I,
               &dz_v[0, 0, 0], G, <floating>1, &dw_x_v[0, 0], G)
