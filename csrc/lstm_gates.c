@@ -22,19 +22,52 @@ ptrdiff_t lstmcore_get_seq_par_min(void) { return lstmcore_seq_par_min; }
 #include <omp.h>
 #include <sched.h>
 #endif
+#if defined(__linux__)
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
-/* One turn of a spin wait: a pause; after many, give the core away (a thread of the barrier may
- * have been descheduled). */
-static inline void lstmcore_spin_wait(long spins) {
-    if (spins > 4000) {
-#ifdef _OPENMP
+/* The barrier of the packed sequences: each thread adds 1 to arrived after a step and waits until
+ * it reaches goal (steps x threads). A waiter spins a short while (a step's partner is usually a
+ * few microseconds behind), then sleeps (Linux: futex) so that its core can run whatever holds
+ * the partner back: another pool's spinning worker must not take turns with two spinners. */
+typedef struct {
+    int arrived;
+    int sleepers;
+} lstmcore_barrier;
+
+static inline void lstmcore_barrier_arrive(lstmcore_barrier *bar) {
+    __atomic_add_fetch(&bar->arrived, 1, __ATOMIC_SEQ_CST);
+#if defined(__linux__)
+    if (__atomic_load_n(&bar->sleepers, __ATOMIC_SEQ_CST) > 0)
+        syscall(SYS_futex, &bar->arrived, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+#endif
+}
+
+static inline void lstmcore_barrier_wait(lstmcore_barrier *bar, int goal) {
+    for (int spins = 0; spins < 2000; spins++) {
+        if (__atomic_load_n(&bar->arrived, __ATOMIC_ACQUIRE) >= goal)
+            return;
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_ia32_pause();
+#endif
+    }
+    for (;;) {
+        const int seen = __atomic_load_n(&bar->arrived, __ATOMIC_SEQ_CST);
+        if (seen >= goal)
+            return;
+#if defined(__linux__)
+        __atomic_add_fetch(&bar->sleepers, 1, __ATOMIC_SEQ_CST);
+        /* returns at once if arrived is no longer seen (an arrival in between) */
+        if (__atomic_load_n(&bar->arrived, __ATOMIC_SEQ_CST) == seen)
+            syscall(SYS_futex, &bar->arrived, FUTEX_WAIT_PRIVATE, seen, NULL, NULL, 0);
+        __atomic_sub_fetch(&bar->sleepers, 1, __ATOMIC_SEQ_CST);
+#elif defined(_OPENMP)
         sched_yield();
 #endif
-        return;
     }
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
 }
 
 /* Calls ROW(A, R) with the activation codes as literal constants, so that the row function is

@@ -365,18 +365,16 @@ void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x, ptrdif
                            gates ? gates + (t) * g_step : NULL, ldg, B, I, H, act, ract, p0, p1)
 #ifdef _OPENMP
     if (nt > 1) {
-        int arrived = 0;  /* threads that finished a step, counted over all steps */
+        lstmcore_barrier bar = {0, 0};  /* arrivals counted over all steps */
 #pragma omp parallel num_threads(nt)
         {
             const int n = omp_get_num_threads(), k = omp_get_thread_num();
             const int p0 = (int)((long long)k * P / n), p1 = (int)((long long)(k + 1) * P / n);
             for (int t = 0; t < T; t++) {
                 STEP(t, p0, p1);
-                /* barrier: step t's h is complete (and visible) when all n have arrived */
-                const int goal = (t + 1) * n;
-                __atomic_add_fetch(&arrived, 1, __ATOMIC_ACQ_REL);
-                for (long spins = 0; __atomic_load_n(&arrived, __ATOMIC_ACQUIRE) < goal; spins++)
-                    lstmcore_spin_wait(spins);
+                /* step t's h is complete (and visible) when all n have arrived */
+                lstmcore_barrier_arrive(&bar);
+                lstmcore_barrier_wait(&bar, (t + 1) * n);
             }
         }
         return;
@@ -466,7 +464,7 @@ void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL *dy, c
         nt = 1;
 #ifdef _OPENMP
     if (nt > 1) {
-        int arrived = 0;
+        lstmcore_barrier bar = {0, 0};
 #pragma omp parallel num_threads(nt)
         {
             const int n = omp_get_num_threads(), k = omp_get_thread_num();
@@ -474,10 +472,8 @@ void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL *dy, c
             for (int t = T - 1, s = 1; t >= -1; t--, s++) {
                 KSFX(backward_panel_range)(wpt, dz, dy, gates, c, dh, dc, t, T, B, H, act, ract,
                                            p0, p1);
-                const int goal = s * n;  /* dz[t] complete when all n have arrived */
-                __atomic_add_fetch(&arrived, 1, __ATOMIC_ACQ_REL);
-                for (long spins = 0; __atomic_load_n(&arrived, __ATOMIC_ACQUIRE) < goal; spins++)
-                    lstmcore_spin_wait(spins);
+                lstmcore_barrier_arrive(&bar);  /* dz[t] complete when all n have arrived */
+                lstmcore_barrier_wait(&bar, s * n);
             }
         }
         return;

@@ -265,3 +265,22 @@ def test_openmp_wait_policy_leaves_the_environment_alone():
     p = _python(code, OMP_WAIT_POLICY="ACTIVE")
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "ACTIVE"
+
+
+def test_openblas_thread_timeout_is_set_only_while_the_libraries_load():
+    # lstmcore loads NumPy's and SciPy's OpenBLAS with OPENBLAS_THREAD_TIMEOUT=20 unless the user
+    # set it, and leaves the environment as it found it. The variable is seen by the library as
+    # it loads: a child started while it is set would see it too, so check it is gone after.
+    code = (
+        "import os, sys\n"
+        "import lstmcore\n"
+        "assert 'numpy' in sys.modules and 'scipy.linalg.cython_blas' in sys.modules\n"
+        "print(os.environ.get('OPENBLAS_THREAD_TIMEOUT'))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "None"
+    p = _python(code, OPENBLAS_THREAD_TIMEOUT="8")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "8"

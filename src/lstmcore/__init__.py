@@ -19,6 +19,7 @@ The functional core (batch-first at the edge, float32 or float64 taken from ``x`
 ``lstmcore.reference`` holds the same functions in plain NumPy.
 """
 
+from . import _env  # noqa: F401, I001 - first: loads the BLAS libraries with a short worker spin
 from . import callbacks, initializers, layers, losses, optimizers
 from ._backend import NAME as backend
 from ._backend import LSTMStepper, lstm_backward, lstm_cell_forward, lstm_forward

@@ -878,6 +878,7 @@ def machine_info() -> dict:
                 "OMP_WAIT_POLICY",
                 "OPENBLAS_NUM_THREADS",
                 "OPENBLAS_CORETYPE",
+                "OPENBLAS_THREAD_TIMEOUT",
                 "MKL_NUM_THREADS",
             )
         },
