@@ -8,11 +8,11 @@
 #endif
 
 /* A packed sequence with fewer multiply-adds per step (B * (I + H) * 4H, over 4) than this runs
- * on one thread (four times this for training, forward and backward): below it, threads sharing
- * the rows' cache lines and waking up cost more than they save. Measured on 2 cores: S1
- * (B (I + H) H = 82K) and the S2 training step (1.3M) are slower with 2 threads than with 1,
- * S2 inference (1.3M) and everything at S3 and S6 faster. */
-static ptrdiff_t lstmcore_seq_par_min = 1 << 20;
+ * on one thread; training (forward storing the gates, and backward) needs 256 times more: its
+ * threads share more of the rows' cache lines. Measured on 2 cores: inference gains from 2
+ * threads from S5 (B (I + H) H = 18K) up; the training steps of S1 (82K) and S2 (1.3M) were
+ * slower with 2 threads than with 1, S3's (25M) faster. */
+static ptrdiff_t lstmcore_seq_par_min = 1 << 14;
 #define LSTMCORE_SEQ_PAR_MIN lstmcore_seq_par_min
 
 void lstmcore_set_seq_par_min(ptrdiff_t n) { lstmcore_seq_par_min = n; }

@@ -819,6 +819,55 @@ def measure_memory(
     return out
 
 
+_TIMING_CHILD = "import sys; from lstmcore.benchmark import _timing_child; _timing_child(sys.argv[1])"
+
+
+def _timing_child(spec: str) -> None:
+    """In a fresh process: time one peer on one case (checked against the reference first) and
+    print its stats as JSON on the last line."""
+    s = json.loads(spec)
+    dtype = np.dtype(s["dtype"])
+    problem = make_problem(*s["dims"], dtype=dtype)
+    set_threads(s["threads"])
+    timed = make_peer(s["peer"], problem, s["kind"], s["threads"])
+    if timed.outputs is not None and s["peer"] != "reference":
+        check_equal_work(s["peer"], timed.outputs(), expected_outputs(problem, s["kind"]), dtype)
+    stats = time_interleaved({s["peer"]: timed.fn}, s["seconds"], s["min_rounds"], s["max_rounds"])
+    print(json.dumps(stats[s["peer"]]))
+
+
+def _time_isolated(names, dims, kind, threads, dtype, seconds, min_rounds, max_rounds, timeout=900) -> dict:
+    """Each peer of ``names`` timed in a fresh process of its own, one after the other."""
+    stats = {}
+    for name in names:
+        spec = {
+            "peer": name,
+            "dims": list(dims),
+            "kind": kind,
+            "threads": threads,
+            "dtype": np.dtype(dtype).name,
+            "seconds": seconds,
+            "min_rounds": min_rounds,
+            "max_rounds": max_rounds,
+        }
+        code = _TIMING_CHILD
+        if name == "torch" and peer_unavailable("torch") is None:
+            # PyTorch first, so that it loads the OpenMP runtime with its own default wait policy
+            # (lstmcore would load it with OMP_WAIT_POLICY=PASSIVE, see _backend): as shipped.
+            code = "import torch; " + code
+        args = [sys.executable, "-c", code, json.dumps(spec)]
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
+        if proc.returncode != 0:
+            last = (proc.stderr.strip().splitlines() or [""])[-1]
+            if last.startswith("lstmcore.benchmark.EqualWorkError") or "EqualWorkError" in last:
+                raise EqualWorkError(last.split(":", 1)[-1].strip())
+            raise RuntimeError(
+                f"timing {name} in a fresh process failed (exit {proc.returncode}): {proc.stderr[-2000:]}"
+            )
+        stats[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return stats
+
+
 # The run ----------------------------------------------------------------------------------------
 
 
@@ -905,6 +954,7 @@ def run_benchmark(
     memory: bool = False,
     min_rounds: int = 5,
     max_rounds: int = 2000,
+    isolate: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> dict:
     """Run the side-by-side benchmark and return its results as a JSON-ready dict.
@@ -913,6 +963,12 @@ def run_benchmark(
     lists); ``threads``: thread counts (default 1 and all cores); ``peers``: among PEERS (missing
     ones are skipped, see ``results['skipped']``); ``seconds``: time budget per case;
     ``memory``: also measure the S3 training step's peak memory. ``progress`` gets one line per case.
+    ``isolate``: with more than one thread, time each peer in a fresh process of its own, one
+    after the other, instead of interleaved in this one. Thread pools of different libraries in
+    one process take cores from each other: measured on 2 cores, lstmcore's S2 inference on 2
+    threads took 3 ms alone and 8-11 ms once an ONNX Runtime session with 2 intra-op threads
+    existed in the process (its workers spin; with allow_spinning=0, 3 ms again), and ONNX
+    Runtime and PyTorch lose in the same way next to each other.
 
     Keys: machine, settings, skipped {peer: why}, cases [{shape, dims, kind, threads, peers
     {peer: stats}, ratios}], memory (or None), targets (see :func:`evaluate_targets`).
@@ -941,14 +997,21 @@ def run_benchmark(
             for kind in (k for k in KINDS if k in kinds and k in shape_kinds):
                 expected = expected_outputs(problem, kind)
                 for n in threads:
-                    set_threads(n)
-                    fns = {}
-                    for name in (p for p in ready if kind in peer_kinds(p)):
-                        timed = make_peer(name, problem, kind, n)
-                        if timed.outputs is not None and name != "reference":
-                            check_equal_work(name, timed.outputs(), expected, dtype)
-                        fns[name] = timed.fn
-                    stats = time_interleaved(fns, seconds, min_rounds, max_rounds)
+                    names = [p for p in ready if kind in peer_kinds(p)]
+                    if isolate and n > 1:
+                        stats = _time_isolated(
+                            names, (B, T, I, H), kind, n, dtype, seconds, min_rounds, max_rounds
+                        )
+                    else:
+                        set_threads(n)
+                        fns = {}
+                        for name in names:
+                            timed = make_peer(name, problem, kind, n)
+                            if timed.outputs is not None and name != "reference":
+                                check_equal_work(name, timed.outputs(), expected, dtype)
+                            fns[name] = timed.fn
+                        stats = time_interleaved(fns, seconds, min_rounds, max_rounds)
+                        fns = timed = None  # no session or pool of this case stays alive
                     case = {
                         "shape": shape,
                         "dims": [B, T, I, H],
@@ -972,6 +1035,7 @@ def run_benchmark(
     return {
         "machine": info,
         "settings": {
+            "isolate": isolate,
             "shapes": {k: [*v[:4], list(v[4])] for k, v in table.items()},
             "kinds": list(kinds),
             "threads": threads,

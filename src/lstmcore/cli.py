@@ -321,6 +321,7 @@ def _bench_command(args) -> int:
             peers=args.peers,
             seconds=args.seconds,
             memory=args.memory,
+            isolate=not args.same_process,
             progress=progress,
         )
     except bm.EqualWorkError as exc:
@@ -476,6 +477,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--memory",
         action="store_true",
         help="also measure the peak memory of the S3 training step, each peer in a fresh process",
+    )
+    bench.add_argument(
+        "--same-process",
+        action="store_true",
+        help="with several threads, time the peers interleaved in this process too (by default each "
+        "peer runs in a fresh process of its own: thread pools of different libraries in one process "
+        "take cores from each other)",
     )
     bench.set_defaults(func=_bench_command)
     return parser
