@@ -271,17 +271,37 @@ void lstm_seq_packed_f64(const double *wp, const double *bp, const double *x, pt
                                g_step, T, B, I, H, act, ract, nthreads));
 }
 
-ptrdiff_t lstm_backward_pack_size(int H, int elem_size) {
+ptrdiff_t lstm_pack_transposed_size(int R, ptrdiff_t C, int elem_size) {
     const int W = 256 / elem_size;  /* STEP_W */
-    return (ptrdiff_t)((H + W - 1) / W) * 4 * (ptrdiff_t)H * W;
+    return (ptrdiff_t)((R + W - 1) / W) * C * W;
 }
 
-void lstm_backward_pack_f32(const float *w_h, int H, float *wpt) {
-    lstm_backward_pack_f32_base(w_h, H, wpt);
+void lstm_pack_transposed_f32(const float *w, int R, ptrdiff_t C, float *wpt) {
+    lstm_pack_transposed_f32_base(w, R, C, wpt);  /* layout only: no ISA choice */
 }
 
-void lstm_backward_pack_f64(const double *w_h, int H, double *wpt) {
-    lstm_backward_pack_f64_base(w_h, H, wpt);
+void lstm_pack_transposed_f64(const double *w, int R, ptrdiff_t C, double *wpt) {
+    lstm_pack_transposed_f64_base(w, R, C, wpt);
+}
+
+void lstm_matmul_packed_f32(const float *wpt, const float *a, ptrdiff_t lda, float *out,
+                            ptrdiff_t ldo, ptrdiff_t M, int K, int N, int nthreads) {
+    PICK(lstm_matmul_packed_f32, (wpt, a, lda, out, ldo, M, K, N, nthreads));
+}
+
+void lstm_matmul_packed_f64(const double *wpt, const double *a, ptrdiff_t lda, double *out,
+                            ptrdiff_t ldo, ptrdiff_t M, int K, int N, int nthreads) {
+    PICK(lstm_matmul_packed_f64, (wpt, a, lda, out, ldo, M, K, N, nthreads));
+}
+
+void lstm_matmul_tn_f32(const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float *out,
+                        ptrdiff_t ldo, int M, int N, ptrdiff_t K, int nthreads) {
+    PICK(lstm_matmul_tn_f32, (a, lda, b, ldb, out, ldo, M, N, K, nthreads));
+}
+
+void lstm_matmul_tn_f64(const double *a, ptrdiff_t lda, const double *b, ptrdiff_t ldb,
+                        double *out, ptrdiff_t ldo, int M, int N, ptrdiff_t K, int nthreads) {
+    PICK(lstm_matmul_tn_f64, (a, lda, b, ldb, out, ldo, M, N, K, nthreads));
 }
 
 void lstm_seq_backward_packed_f32(const float *wpt, float *dz, const float *dy, const float *gates,

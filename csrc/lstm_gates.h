@@ -87,14 +87,29 @@ void lstm_seq_packed_f64(const double *wp, const double *bp, const double *x, pt
                          ptrdiff_t ldg, ptrdiff_t g_step, int T, int B, int n_in, int H, int act,
                          int ract, int nthreads);
 
-/* The backward through time with w_h.T packed once per call: each step, panel by panel of units,
- * dh = dz[t+1] @ w_h.T then the gate backward of those units (lstm_gates_backward's maths).
- * lstm_backward_pack: w_h (H, G) -> wpt, lstm_backward_pack_size(H, elem_size) elements.
- * seq: dz, gates (T, B, G): dz out | dy (B, T, H) or NULL | c (T+1, B, H)
- *      dh, dc (B, H): in dh_n, dc_n, out dh0, dc0. Threads as lstm_seq_packed. */
-ptrdiff_t lstm_backward_pack_size(int H, int elem_size);
-void lstm_backward_pack_f32(const float *w_h, int H, float *wpt);
-void lstm_backward_pack_f64(const double *w_h, int H, double *wpt);
+/* Products with packed weights, for the backward.
+ * lstm_pack_transposed: w (R, C) -> wpt, lstm_pack_transposed_size(R, C, elem_size) elements:
+ *   panels of w.T by STEP_W (64 float32, 32 float64) of its R columns.
+ * lstm_matmul_packed: out (M, N) = a (M, K) @ w.T, wpt = lstm_pack_transposed(w (N, K)).
+ * lstm_matmul_tn: out (M, N) += a.T @ b, a (K, M), b (K, N): the weight gradients.
+ * Rows ld* elements apart. */
+ptrdiff_t lstm_pack_transposed_size(int R, ptrdiff_t C, int elem_size);
+void lstm_pack_transposed_f32(const float *w, int R, ptrdiff_t C, float *wpt);
+void lstm_pack_transposed_f64(const double *w, int R, ptrdiff_t C, double *wpt);
+void lstm_matmul_packed_f32(const float *wpt, const float *a, ptrdiff_t lda, float *out,
+                            ptrdiff_t ldo, ptrdiff_t M, int K, int N, int nthreads);
+void lstm_matmul_packed_f64(const double *wpt, const double *a, ptrdiff_t lda, double *out,
+                            ptrdiff_t ldo, ptrdiff_t M, int K, int N, int nthreads);
+void lstm_matmul_tn_f32(const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float *out,
+                        ptrdiff_t ldo, int M, int N, ptrdiff_t K, int nthreads);
+void lstm_matmul_tn_f64(const double *a, ptrdiff_t lda, const double *b, ptrdiff_t ldb,
+                        double *out, ptrdiff_t ldo, int M, int N, ptrdiff_t K, int nthreads);
+
+/* The backward through time with w_h.T packed once per call (wpt = lstm_pack_transposed(w_h,
+ * H, 4H)): each step, panel by panel of units, dh = dz[t+1] @ w_h.T, then the gate backward of
+ * those units (lstm_gates_backward's maths).
+ * dz, gates (T, B, G): dz out | dy (B, T, H) or NULL | c (T+1, B, H)
+ * dh, dc (B, H): in dh_n, dc_n, out dh0, dc0. Threads as lstm_seq_packed. */
 void lstm_seq_backward_packed_f32(const float *wpt, float *dz, const float *dy, const float *gates,
                                   const float *c, float *dh, float *dc, int T, int B, int H,
                                   int act, int ract, int nthreads);

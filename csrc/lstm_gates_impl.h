@@ -385,19 +385,133 @@ void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x, ptrdif
 #undef STEP
 }
 
-/* The backward through time with w_h.T packed (lstm_backward_pack / lstm_seq_backward_packed
+/* The backward through time with w_h.T packed (lstm_pack_transposed / lstm_seq_backward_packed
  * in lstm_gates.h): a panel holds STEP_W units' columns of w_h.T over all G rows. */
-void KSFX(lstm_backward_pack)(const REAL *w_h, int H, REAL *wpt) {
-    /* w_h (H, G) -> wpt (P, G, STEP_W): wpt[p][g][j] = w_h[p*STEP_W + j][g], zeros past H */
-    const ptrdiff_t G = 4 * (ptrdiff_t)H;
-    const int P = (H + STEP_W - 1) / STEP_W;
+void KSFX(lstm_pack_transposed)(const REAL *w, int R, ptrdiff_t C, REAL *wpt) {
+    /* w (R, C) -> wpt (P, C, STEP_W), P = ceil(R / STEP_W): wpt[p][c][j] = w[p*STEP_W + j][c], zeros
+     * past R: panel p of w.T (C, R), so that a @ w.T is done panel by panel (lstm_matmul_packed) */
+    const int P = (R + STEP_W - 1) / STEP_W;
     for (int p = 0; p < P; p++)
-        for (ptrdiff_t g = 0; g < G; g++)
+        for (ptrdiff_t c = 0; c < C; c++)
             for (int j = 0; j < STEP_W; j++) {
-                const int unit = p * STEP_W + j;
-                wpt[((ptrdiff_t)p * G + g) * STEP_W + j] = unit < H ? w_h[unit * G + g] : (REAL)0;
+                const int row = p * STEP_W + j;
+                wpt[((ptrdiff_t)p * C + c) * STEP_W + j] = row < R ? w[row * C + c] : (REAL)0;
             }
 }
+
+void KSFX(lstm_matmul_packed)(const REAL *wpt, const REAL *a, ptrdiff_t lda, REAL *out,
+                             ptrdiff_t ldo, ptrdiff_t M, int K, int N, int nthreads) {
+    /* out (M, N) rows ldo apart = a (M, K) rows lda apart @ w.T, wpt = lstm_pack_transposed(w (N, K)) */
+    const int P = (N + STEP_W - 1) / STEP_W;
+    (void)nthreads;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(nthreads) \
+    if (nthreads > 1 && M * (ptrdiff_t)K * N >= 64 * LSTMCORE_PAR_MIN)
+#endif
+    for (ptrdiff_t r0 = 0; r0 < M; r0 += 64) {  /* blocks of rows: threads share no output row */
+        const ptrdiff_t r1 = r0 + 64 < M ? r0 + 64 : M;
+        REAL acc[STEP_R * STEP_W];
+        for (int p = 0; p < P; p++) {
+            const REAL *wp_p = wpt + (ptrdiff_t)p * K * STEP_W;
+            const int n = N - p * STEP_W < STEP_W ? N - p * STEP_W : STEP_W;
+            for (ptrdiff_t r = r0; r < r1; r += STEP_R) {
+                const int rows = r1 - r < STEP_R ? (int)(r1 - r) : STEP_R;
+#if STEP_R > 1
+                if (rows == STEP_R)
+                    KSFX(step_panel_rows)(acc, wp_p, NULL, 0, a + r * lda, lda, 0, K);
+                else
+                    for (int i = 0; i < rows; i++)
+                        KSFX(step_panel_row)(acc + i * STEP_W, wp_p, NULL, a + (r + i) * lda, 0, K);
+#else
+                for (int i = 0; i < rows; i++)
+                    KSFX(step_panel)(acc + i * STEP_W, wp_p, NULL, a + (r + i) * lda, 0, K);
+#endif
+                for (int i = 0; i < rows; i++)
+                    for (int j = 0; j < n; j++)
+                        out[(r + i) * ldo + p * STEP_W + j] = acc[i * STEP_W + j];
+            }
+        }
+    }
+}
+
+/* out (M, N) rows ldo apart += a.T @ b: a (K, M) rows lda apart, b (K, N) rows ldb apart: the
+ * weight gradients (x.T @ dz, h.T @ dz) over all T*B rows. K is cut in blocks whose slice of
+ * STEP_W columns of b stays in cache while every row of out meets it. */
+#define MM_KB 512
+void KSFX(lstm_matmul_tn)(const REAL *a, ptrdiff_t lda, const REAL *b, ptrdiff_t ldb, REAL *out,
+                         ptrdiff_t ldo, int M, int N, ptrdiff_t K, int nthreads) {
+    const int P = (N + STEP_W - 1) / STEP_W;
+    (void)nthreads;
+    for (ptrdiff_t k0 = 0; k0 < K; k0 += MM_KB) {
+        const int kn = K - k0 < MM_KB ? (int)(K - k0) : MM_KB;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(nthreads) \
+    if (nthreads > 1 && (ptrdiff_t)M * N * kn >= 64 * LSTMCORE_PAR_MIN)
+#endif
+        for (int p = 0; p < P; p++) {  /* threads own whole columns of out */
+            const int n0 = p * STEP_W, n = N - n0 < STEP_W ? N - n0 : STEP_W;
+            const REAL *bk = b + k0 * ldb + n0;
+            const REAL *ak = a + k0 * lda;
+            int m = 0;
+#if defined(__AVX512F__)
+            if (n == STEP_W) {
+                for (; m + 4 <= M; m += 4) {
+                    V512 c00 = V512F(setzero)(), c01 = c00, c02 = c00, c03 = c00;
+                    V512 c10 = c00, c11 = c00, c12 = c00, c13 = c00;
+                    V512 c20 = c00, c21 = c00, c22 = c00, c23 = c00;
+                    V512 c30 = c00, c31 = c00, c32 = c00, c33 = c00;
+                    for (int k = 0; k < kn; k++) {
+                        const REAL *bp = bk + k * ldb, *ap = ak + k * lda + m;
+                        const V512 w0 = V512F(loadu)(bp), w1 = V512F(loadu)(bp + STEP_W / 4);
+                        const V512 w2 = V512F(loadu)(bp + STEP_W / 2);
+                        const V512 w3 = V512F(loadu)(bp + 3 * STEP_W / 4);
+                        V512 x = V512F(set1)(ap[0]);
+                        c00 = V512F(fmadd)(x, w0, c00); c01 = V512F(fmadd)(x, w1, c01);
+                        c02 = V512F(fmadd)(x, w2, c02); c03 = V512F(fmadd)(x, w3, c03);
+                        x = V512F(set1)(ap[1]);
+                        c10 = V512F(fmadd)(x, w0, c10); c11 = V512F(fmadd)(x, w1, c11);
+                        c12 = V512F(fmadd)(x, w2, c12); c13 = V512F(fmadd)(x, w3, c13);
+                        x = V512F(set1)(ap[2]);
+                        c20 = V512F(fmadd)(x, w0, c20); c21 = V512F(fmadd)(x, w1, c21);
+                        c22 = V512F(fmadd)(x, w2, c22); c23 = V512F(fmadd)(x, w3, c23);
+                        x = V512F(set1)(ap[3]);
+                        c30 = V512F(fmadd)(x, w0, c30); c31 = V512F(fmadd)(x, w1, c31);
+                        c32 = V512F(fmadd)(x, w2, c32); c33 = V512F(fmadd)(x, w3, c33);
+                    }
+#define ADD_ROW(i, v0, v1, v2, v3)                                                       \
+    do {                                                                                 \
+        REAL *o = out + (m + (i)) * ldo + n0;                                            \
+        V512F(storeu)(o, V512F(add)(V512F(loadu)(o), v0));                               \
+        V512F(storeu)(o + STEP_W / 4, V512F(add)(V512F(loadu)(o + STEP_W / 4), v1));     \
+        V512F(storeu)(o + STEP_W / 2, V512F(add)(V512F(loadu)(o + STEP_W / 2), v2));     \
+        V512F(storeu)(o + 3 * STEP_W / 4, V512F(add)(V512F(loadu)(o + 3 * STEP_W / 4), v3)); \
+    } while (0)
+                    ADD_ROW(0, c00, c01, c02, c03);
+                    ADD_ROW(1, c10, c11, c12, c13);
+                    ADD_ROW(2, c20, c21, c22, c23);
+                    ADD_ROW(3, c30, c31, c32, c33);
+#undef ADD_ROW
+                }
+            }
+#endif
+            for (; m < M; m++) {  /* the rest (every row without AVX-512): one row of out */
+                REAL acc[STEP_W];
+                for (int j = 0; j < n; j++)
+                    acc[j] = 0;
+                for (int k = 0; k < kn; k++) {
+                    const REAL am = ak[k * lda + m];
+                    const REAL *bp = bk + k * ldb;
+                    for (int j = 0; j < n; j++)
+                        acc[j] += am * bp[j];
+                }
+                REAL *o = out + (ptrdiff_t)m * ldo + n0;
+                for (int j = 0; j < n; j++)
+                    o[j] += acc[j];
+            }
+        }
+    }
+}
+#undef MM_KB
 
 /* Panels [p0, p1) of backward step t: dh = dz[t+1] @ w_h.T (dh_n at t = T-1), then the gate
  * backward of those units, or (t = -1) dh0 = dz[0] @ w_h.T alone. */

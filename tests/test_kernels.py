@@ -95,6 +95,16 @@ def test_wide_layer_splits_into_several_panels(rng, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_wide_input_takes_the_packed_products(rng, dtype):
+    """I = 70, H = 21: the backward's dx = dz @ w_x.T by packed panels (2, the second partial) and
+    the weight gradients by blocks of 4 rows with 2 rows and 20 columns (G = 84) left over."""
+    p = make_lstm(rng, 6, 3, 70, 21, dtype)
+    ref_cache, cache = _compare_forward(p, dtype, True)
+    dy = rng.standard_normal((6, 3, 21)).astype(dtype)
+    _compare_backward(ref_cache, cache, dtype, dy, p["h0"], p["c0"])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("recurrent_activation", RECURRENT_ACTIVATIONS)
 def test_activations(rng, dtype, activation, recurrent_activation):

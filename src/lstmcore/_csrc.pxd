@@ -38,9 +38,19 @@ cdef extern from "lstm_gates.h" nogil:
                              Py_ssize_t ldy, Py_ssize_t y_step, double *c, Py_ssize_t c_step,
                              double *gates, Py_ssize_t ldg, Py_ssize_t g_step, int T, int B,
                              int I, int H, int act, int ract, int nthreads)
-    Py_ssize_t lstm_backward_pack_size(int H, int elem_size)
-    void lstm_backward_pack_f32(const float *w_h, int H, float *wpt)
-    void lstm_backward_pack_f64(const double *w_h, int H, double *wpt)
+    Py_ssize_t lstm_pack_transposed_size(int R, Py_ssize_t C, int elem_size)
+    void lstm_pack_transposed_f32(const float *w, int R, Py_ssize_t C, float *wpt)
+    void lstm_pack_transposed_f64(const double *w, int R, Py_ssize_t C, double *wpt)
+    void lstm_matmul_packed_f32(const float *wpt, const float *a, Py_ssize_t lda, float *out,
+                                Py_ssize_t ldo, Py_ssize_t M, int K, int N, int nthreads)
+    void lstm_matmul_packed_f64(const double *wpt, const double *a, Py_ssize_t lda,
+                                double *out, Py_ssize_t ldo, Py_ssize_t M, int K, int N,
+                                int nthreads)
+    void lstm_matmul_tn_f32(const float *a, Py_ssize_t lda, const float *b, Py_ssize_t ldb,
+                            float *out, Py_ssize_t ldo, int M, int N, Py_ssize_t K, int nthreads)
+    void lstm_matmul_tn_f64(const double *a, Py_ssize_t lda, const double *b, Py_ssize_t ldb,
+                            double *out, Py_ssize_t ldo, int M, int N, Py_ssize_t K,
+                            int nthreads)
     void lstm_seq_backward_packed_f32(const float *wpt, float *dz, const float *dy,
                                       const float *gates, const float *c, float *dh, float *dc,
                                       int T, int B, int H, int act, int ract, int nthreads)

@@ -19,6 +19,8 @@ from cython cimport floating
 from libc.math cimport isfinite
 from libc.string cimport memcpy
 
+import threading
+
 import numpy as np
 
 from . import _validate
@@ -35,9 +37,13 @@ from ._csrc cimport (
     lstm_step_pack_size,
     lstm_step_packed_f32,
     lstm_step_packed_f64,
-    lstm_backward_pack_f32,
-    lstm_backward_pack_f64,
-    lstm_backward_pack_size,
+    lstm_matmul_packed_f32,
+    lstm_matmul_packed_f64,
+    lstm_matmul_tn_f32,
+    lstm_matmul_tn_f64,
+    lstm_pack_transposed_f32,
+    lstm_pack_transposed_f64,
+    lstm_pack_transposed_size,
     lstm_seq_backward_packed_f32,
     lstm_seq_backward_packed_f64,
     lstm_seq_packed_f32,
@@ -318,6 +324,54 @@ cdef object _forward_train(const floating[:, :, ::1] x, const floating[:, ::1] w
     return y
 
 
+# Workspaces: the backward's dz (T, B, G) and dx (T, B, I) are not returned, so their memory is
+# kept from call to call (one set per Python thread) instead of new pages each time: at S3, fresh
+# pages for the 52 MB of dz cost their zeroing by the kernel, 14% of a training step (perf).
+_workspaces = threading.local()
+
+
+cdef object _workspace(str name, tuple shape, object dtype):
+    """An uninitialised array of ``shape``, in memory kept for ``name`` on this thread."""
+    cdef Py_ssize_t n = 1
+    for d in shape:
+        n *= d
+    store = getattr(_workspaces, "arrays", None)
+    if store is None:
+        store = _workspaces.arrays = {}
+    buf = store.get((name, dtype))
+    if buf is None or buf.size < n:
+        buf = store[(name, dtype)] = np.empty(n, dtype=dtype)
+    return buf[:n].reshape(shape)
+
+
+cdef inline void _pack_t(const floating *w, int R, Py_ssize_t C, floating *wpt) noexcept nogil:
+    # w (R, C) -> panels of w.T (lstm_pack_transposed)
+    if floating is float:
+        lstm_pack_transposed_f32(w, R, C, wpt)
+    else:
+        lstm_pack_transposed_f64(w, R, C, wpt)
+
+
+cdef inline void _matmul_packed(const floating *wpt, const floating *a, Py_ssize_t lda,
+                                floating *out, Py_ssize_t ldo, Py_ssize_t M, int K, int N,
+                                int nthreads) noexcept nogil:
+    # out (M, N) = a (M, K) @ w.T, wpt = _pack_t(w (N, K))
+    if floating is float:
+        lstm_matmul_packed_f32(wpt, a, lda, out, ldo, M, K, N, nthreads)
+    else:
+        lstm_matmul_packed_f64(wpt, a, lda, out, ldo, M, K, N, nthreads)
+
+
+cdef inline void _matmul_tn(const floating *a, Py_ssize_t lda, const floating *b, Py_ssize_t ldb,
+                            floating *out, Py_ssize_t ldo, int M, int N, Py_ssize_t K,
+                            int nthreads) noexcept nogil:
+    # out (M, N) += a.T @ b, a (K, M), b (K, N)
+    if floating is float:
+        lstm_matmul_tn_f32(a, lda, b, ldb, out, ldo, M, N, K, nthreads)
+    else:
+        lstm_matmul_tn_f64(a, lda, b, ldb, out, ldo, M, N, K, nthreads)
+
+
 cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] dh,
                     floating[:, ::1] dc, const floating[:, :, ::1] x_tm,
                     const floating[:, ::1] w_x, const floating[:, ::1] w_h,
@@ -328,8 +382,8 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
     cdef int T = gates.shape[0], B = gates.shape[1], G = gates.shape[2], H = G // 4
     cdef int I = x_tm.shape[2], nthreads = _num_threads, t, r
     cdef int TB = T * B
-    dz = np.empty((T, B, G), dtype=dtype)
-    dx_tm = np.empty((T, B, I), dtype=dtype)
+    dz = _workspace("dz", (T, B, G), dtype)
+    dx_tm = _workspace("dx_tm", (T, B, I), dtype)
     dx = np.empty((B, T, I), dtype=dtype)
     dw_x = np.zeros((I, G), dtype=dtype)
     dw_h = np.zeros((H, G), dtype=dtype)
@@ -338,20 +392,24 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
     cdef floating[:, ::1] dw_x_v = dw_x, dw_h_v = dw_h
     cdef floating[::1] db_v = db
     cdef bint packed = _use_packed(B, T)
-    cdef floating[::1] wpt_v
+    # The weight-gradient and dx products in the packed kernels too: with AVX-512 (1.3-1.9x
+    # OpenBLAS's Haswell kernels there), or wherever the tests force the packed path.
+    cdef bint products = packed and (lstmcore_get_isa() == 2 or _PACKED_MIN_B >= 0)
+    cdef floating[::1] wpt_v, wxt_v
     if packed:
-        wpt_v = np.empty(lstm_backward_pack_size(H, sizeof(floating)), dtype=dtype)
+        wpt_v = np.empty(lstm_pack_transposed_size(H, G, sizeof(floating)), dtype=dtype)
+    if products and I >= 32:
+        wxt_v = np.empty(lstm_pack_transposed_size(I, G, sizeof(floating)), dtype=dtype)
     with nogil:
         if packed:
             # per step, by panels of units: dh = dz[t+1] @ w_h.T, then the gate backward
+            _pack_t(&w_h[0, 0], H, G, &wpt_v[0])
             if floating is float:
-                lstm_backward_pack_f32(&w_h[0, 0], H, &wpt_v[0])
                 lstm_seq_backward_packed_f32(&wpt_v[0], &dz_v[0, 0, 0],
                                              &dy[0, 0, 0] if has_dy else NULL, &gates[0, 0, 0],
                                              &c[0, 0, 0], &dh[0, 0], &dc[0, 0], T, B, H, act,
                                              ract, nthreads)
             else:
-                lstm_backward_pack_f64(&w_h[0, 0], H, &wpt_v[0])
                 lstm_seq_backward_packed_f64(&wpt_v[0], &dz_v[0, 0, 0],
                                              &dy[0, 0, 0] if has_dy else NULL, &gates[0, 0, 0],
                                              &c[0, 0, 0], &dh[0, 0], &dc[0, 0], T, B, H, act,
@@ -360,17 +418,31 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
             _backward_loop(&dz_v[0, 0, 0], &dh[0, 0], &dc[0, 0],
                            &dy[0, 0, 0] if has_dy else NULL, &gates[0, 0, 0], &c[0, 0, 0],
                            &w_h[0, 0], T, B, H, act, ract, nthreads)
-        # dw_x += x.T @ dz over all T*B rows
-        _gemm(RowMajor, Trans, NoTrans, I, G, TB, <floating>1, &x_tm[0, 0, 0], I,
-              &dz_v[0, 0, 0], G, <floating>1, &dw_x_v[0, 0], G)
-        # dw_h += h_prev.T @ dz, h_prev = h[:T]
-        _gemm(RowMajor, Trans, NoTrans, H, G, TB, <floating>1, &h[0, 0, 0], H,
-              &dz_v[0, 0, 0], G, <floating>1, &dw_h_v[0, 0], G)
+        if products:
+            # dw_x += x.T @ dz and dw_h += h_prev.T @ dz over all T*B rows (h_prev = h[:T])
+            _matmul_tn(&x_tm[0, 0, 0], I, &dz_v[0, 0, 0], G, &dw_x_v[0, 0], G, I, G, TB,
+                       nthreads)
+            _matmul_tn(&h[0, 0, 0], H, &dz_v[0, 0, 0], G, &dw_h_v[0, 0], G, H, G, TB,
+                       nthreads)
+        if products and I >= 32:
+            # dx = dz @ w_x.T (a panel is 64 columns of dx wide: narrower inputs go to BLAS)
+            _pack_t(&w_x[0, 0], I, G, &wxt_v[0])
+            _matmul_packed(&wxt_v[0], &dz_v[0, 0, 0], G, &dx_tm_v[0, 0, 0], I, TB, G, I,
+                           nthreads)
+        else:
+            # dx = dz @ w_x.T
+            _gemm(RowMajor, NoTrans, Trans, TB, I, G, <floating>1, &dz_v[0, 0, 0], G,
+                  &w_x[0, 0], G, <floating>0, &dx_tm_v[0, 0, 0], I)
+        if not products:
+            # dw_x += x.T @ dz over all T*B rows
+            _gemm(RowMajor, Trans, NoTrans, I, G, TB, <floating>1, &x_tm[0, 0, 0], I,
+                  &dz_v[0, 0, 0], G, <floating>1, &dw_x_v[0, 0], G)
+            # dw_h += h_prev.T @ dz, h_prev = h[:T]
+            _gemm(RowMajor, Trans, NoTrans, H, G, TB, <floating>1, &h[0, 0, 0], H,
+                  &dz_v[0, 0, 0], G, <floating>1, &dw_h_v[0, 0], G)
         # db += dz.sum(rows)
         _sum_rows(&db_v[0], &dz_v[0, 0, 0], TB, G, nthreads)
-        # dx = dz @ w_x.T, then to batch-first
-        _gemm(RowMajor, NoTrans, Trans, TB, I, G, <floating>1, &dz_v[0, 0, 0], G,
-              &w_x[0, 0], G, <floating>0, &dx_tm_v[0, 0, 0], I)
+        # dx to batch-first
         for r in range(B):
             for t in range(T):
                 memcpy(&dx_v[r, t, 0], &dx_tm_v[t, r, 0], I * sizeof(floating))
