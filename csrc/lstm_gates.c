@@ -8,10 +8,9 @@
 #endif
 
 /* A packed sequence with fewer multiply-adds per step (B * (I + H) * 4H, over 4) than this runs
- * on one thread; training (forward storing the gates, and backward) needs 256 times more: its
- * threads share more of the rows' cache lines. Measured on 2 cores: inference gains from 2
- * threads from S5 (B (I + H) H = 18K) up; the training steps of S1 (82K) and S2 (1.3M) were
- * slower with 2 threads than with 1, S3's (25M) faster. */
+ * on one thread. Measured on 2 cores, with the barrier below and OpenBLAS's short worker spin
+ * (src/lstmcore/_env.py): from S5 (B (I + H) H = 18K) up, 2 threads beat 1, in inference and in
+ * training (S2 training step 20.3 -> 14.4 ms). */
 static ptrdiff_t lstmcore_seq_par_min = 1 << 14;
 #define LSTMCORE_SEQ_PAR_MIN lstmcore_seq_par_min
 

@@ -355,8 +355,7 @@ void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x, ptrdif
      * barrier: no fork and no sleep between steps. */
     const int P = (H + STEP_U - 1) / STEP_U;
     int nt = nthreads < P ? nthreads : P;
-    /* training (gates stored) pays more per thread: more rows' cache lines are shared */
-    if ((ptrdiff_t)B * ((ptrdiff_t)I + H) * H < (gates ? 256 : 1) * (ptrdiff_t)LSTMCORE_SEQ_PAR_MIN)
+    if ((ptrdiff_t)B * ((ptrdiff_t)I + H) * H < LSTMCORE_SEQ_PAR_MIN)
         nt = 1;
 #define STEP(t, p0, p1)                                                                         \
     KSFX(step_panel_range)(wp, bp, x + (t) * x_step, ldx, NULL, 0,                              \
@@ -574,7 +573,7 @@ void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL *dy, c
      * dh, dc (B, H): in dh_n, dc_n, out dh0, dc0. Threads: as lstm_seq_packed. */
     const int P = (H + STEP_W - 1) / STEP_W;
     int nt = nthreads < P ? nthreads : P;
-    if ((ptrdiff_t)B * H * H < 256 * (ptrdiff_t)LSTMCORE_SEQ_PAR_MIN)  /* B * G * H / 4 mul-adds */
+    if ((ptrdiff_t)B * H * H < LSTMCORE_SEQ_PAR_MIN)  /* B * G * H / 4 multiply-adds */
         nt = 1;
 #ifdef _OPENMP
     if (nt > 1) {
