@@ -21,6 +21,9 @@ ptrdiff_t lstmcore_get_seq_par_min(void) { return lstmcore_seq_par_min; }
 #include <omp.h>
 #include <sched.h>
 #endif
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>  /* __rdtsc */
+#endif
 #if defined(__linux__)
 #include <limits.h>
 #include <linux/futex.h>
@@ -46,13 +49,20 @@ static inline void lstmcore_barrier_arrive(lstmcore_barrier *bar) {
 }
 
 static inline void lstmcore_barrier_wait(lstmcore_barrier *bar, int goal) {
-    for (int spins = 0; spins < 2000; spins++) {
+    /* spin about 50 microseconds (a step's partner is usually well within it; the first step of
+     * a call also waits for the OpenMP worker to wake up), then sleep */
+#if defined(__x86_64__) || defined(__i386__)
+    const unsigned long long until = __rdtsc() + 200000;
+    while (__rdtsc() < until) {
         if (__atomic_load_n(&bar->arrived, __ATOMIC_ACQUIRE) >= goal)
             return;
-#if defined(__x86_64__) || defined(__i386__)
         __builtin_ia32_pause();
-#endif
     }
+#else
+    for (int spins = 0; spins < 50000; spins++)
+        if (__atomic_load_n(&bar->arrived, __ATOMIC_ACQUIRE) >= goal)
+            return;
+#endif
     for (;;) {
         const int seen = __atomic_load_n(&bar->arrived, __ATOMIC_SEQ_CST);
         if (seen >= goal)
