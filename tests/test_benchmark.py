@@ -441,3 +441,10 @@ def test_lstmcore_bench_refuses_bad_options(capsys, args, message):
         cli.main(["bench", *args])
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_times_keep_three_digits_below_1000():
+    assert bm._fmt_time(999.7e-6) == "1 ms"
+    assert bm._fmt_time(123.4e-6) == "123 µs"
+    assert bm._fmt_time(0.9996) == "1 s"
+    assert bm._fmt_time(2.5) == "2.5 s"

@@ -60,9 +60,18 @@ def test_accepts_integer_like(restore_threads):
 
 @pytest.mark.parametrize(
     "value, exc",
-    [(0, ValueError), (-1, ValueError), (1.5, TypeError), (2.0, TypeError), ("2", TypeError),
-     (True, TypeError), (False, TypeError), (None, TypeError), (np.float64(2), TypeError),
-     (2**31, ValueError)],
+    [
+        (0, ValueError),
+        (-1, ValueError),
+        (1.5, TypeError),
+        (2.0, TypeError),
+        ("2", TypeError),
+        (True, TypeError),
+        (False, TypeError),
+        (None, TypeError),
+        (np.float64(2), TypeError),
+        (2**31, ValueError),
+    ],
     ids=["0", "-1", "1.5", "2.0", "str", "True", "False", "None", "np.float64", "2**31"],
 )
 def test_bad_values(restore_threads, value, exc):
@@ -71,8 +80,10 @@ def test_bad_values(restore_threads, value, exc):
     with pytest.raises(exc, match="n must be"):
         lstmcore.set_num_threads(value)
     # A refused value changes nothing.
-    after = {"lstmcore": lstmcore.get_num_threads(),
-             "blas": [p["num_threads"] for p in lstmcore.threadpool_info()["blas"]]}
+    after = {
+        "lstmcore": lstmcore.get_num_threads(),
+        "blas": [p["num_threads"] for p in lstmcore.threadpool_info()["blas"]],
+    }
     assert after == before
 
 
@@ -102,8 +113,17 @@ def _run_all(x, w_x, w_h, b, h0, c0, dy, activation):
     ty, th_n, tc_n, cache = compiled.lstm_forward(x, w_x, w_h, b, h0, c0, return_cache=True, **kw)
     grads = compiled.lstm_backward(dy, cache, h0, c0)
     h, c = compiled.lstm_cell_forward(x[:, 0], w_x, w_h, b, h0, c0, **kw)
-    return {"y": y, "h_n": h_n, "c_n": c_n, "train_y": ty, "train_h_n": th_n, "train_c_n": tc_n,
-            "cell_h": h, "cell_c": c, **grads}
+    return {
+        "y": y,
+        "h_n": h_n,
+        "c_n": c_n,
+        "train_y": ty,
+        "train_h_n": th_n,
+        "train_c_n": tc_n,
+        "cell_h": h,
+        "cell_c": c,
+        **grads,
+    }
 
 
 def _inputs(dtype, B=64, T=5, I=16, H=128):
@@ -173,12 +193,13 @@ def test_same_result_with_1_and_2_threads(restore_threads, dtype, activation):
 def _python(code: str, **env: str) -> subprocess.CompletedProcess:
     full = {k: v for k, v in os.environ.items() if not k.startswith("LSTMCORE_")}
     full.update(env)
-    return subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True, timeout=120)
 
 
-INFO = "import json, lstmcore; print(json.dumps({'n': lstmcore.get_num_threads(), " \
-       "'info': lstmcore.threadpool_info(), 'backend': lstmcore.backend}))"
+INFO = (
+    "import json, lstmcore; print(json.dumps({'n': lstmcore.get_num_threads(), "
+    "'info': lstmcore.threadpool_info(), 'backend': lstmcore.backend}))"
+)
 
 
 @pytest.mark.parametrize("n", ["1", "2", " 1 "])
@@ -243,12 +264,7 @@ def test_env_backend_spellings(value, want):
 
 
 def test_env_backend_invalid():
-    code = (
-        "try:\n"
-        "    import lstmcore\n"
-        "except ValueError as e:\n"
-        "    print('ValueError:', e)\n"
-    )
+    code = "try:\n    import lstmcore\nexcept ValueError as e:\n    print('ValueError:', e)\n"
     p = _python(code, LSTMCORE_BACKEND="fortran")
     assert p.returncode == 0, p.stderr
     assert p.stdout.startswith("ValueError:"), p.stdout
@@ -284,3 +300,17 @@ def test_openblas_thread_timeout_is_set_only_while_the_libraries_load():
     p = _python(code, OPENBLAS_THREAD_TIMEOUT="8")
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip() == "8"
+
+
+def test_small_backward_gives_the_blas_pools_their_threads_back(restore_threads):
+    # A small backward runs its BLAS products on one thread and restores the pools after.
+    lstmcore.set_num_threads(2)
+    x, w_x, w_h, b, h0, c0, dy = _inputs(np.float32, B=3, T=4, I=2, H=5)
+    _, _, _, cache = lstmcore.lstm_forward(x, w_x, w_h, b, h0, c0, return_cache=True)
+    grads = lstmcore.lstm_backward(dy, cache)
+    assert [p["num_threads"] for p in lstmcore.threadpool_info()["blas"]] == [2] * len(_threads._blas())
+    expected = lstmcore.reference.lstm_backward(
+        dy, lstmcore.reference.lstm_forward(x, w_x, w_h, b, h0, c0, return_cache=True)[3]
+    )
+    for k in expected:
+        assert_close(grads[k], expected[k], name=k, scale=12)

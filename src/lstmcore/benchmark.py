@@ -1063,9 +1063,10 @@ def save_json(results: dict, path) -> None:
 
 
 def _fmt_time(s: float) -> str:
-    if s < 1e-3:
+    # three significant digits, in the unit that keeps them below 1000 (999.7 µs is 1 ms)
+    if float(f"{s * 1e6:.3g}") < 1000:
         return f"{s * 1e6:.3g} µs"
-    if s < 1:
+    if float(f"{s * 1e3:.3g}") < 1000:
         return f"{s * 1e3:.3g} ms"
     return f"{s:.3g} s"
 
