@@ -355,6 +355,7 @@ void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x, ptrdif
      * barrier: no fork and no sleep between steps. */
     const int P = (H + STEP_U - 1) / STEP_U;
     int nt = nthreads < P ? nthreads : P;
+    (void)nt;  /* unused without OpenMP */
     if ((ptrdiff_t)B * ((ptrdiff_t)I + H) * H < LSTMCORE_SEQ_PAR_MIN)
         nt = 1;
 #define STEP(t, p0, p1)                                                                         \
@@ -573,6 +574,7 @@ void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL *dy, c
      * dh, dc (B, H): in dh_n, dc_n, out dh0, dc0. Threads: as lstm_seq_packed. */
     const int P = (H + STEP_W - 1) / STEP_W;
     int nt = nthreads < P ? nthreads : P;
+    (void)nt;  /* unused without OpenMP */
     if ((ptrdiff_t)B * H * H < LSTMCORE_SEQ_PAR_MIN)  /* B * G * H / 4 multiply-adds */
         nt = 1;
 #ifdef _OPENMP

@@ -14,7 +14,11 @@
 #undef ISA
 #pragma GCC pop_options
 #pragma GCC push_options
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ < 8)
+#pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")
+#else
 #pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma,prefer-vector-width=512")
+#endif
 #define ISA _avx512
 #include "lstm_gates_impl.h"
 #undef ISA
