@@ -1094,8 +1094,13 @@ def format_table(results: dict) -> str:
         f"lstmcore bench: {m['cpu']} ({m.get('cpu_isa') or 'ISA unknown'}), {m['cpu_count']} cores, "
         f"{results['settings']['dtype']}, backend {m['backend']}; {kernels}",
         f"{software}; {m['date']}",
-        "median time per call, peers interleaved; ratios peer/lstmcore (above 1: lstmcore is faster) "
-        "and lstmcore/bound (lc = lstmcore)",
+        "median time per call, peers interleaved"
+        + (
+            ""
+            if not results["settings"].get("isolate")
+            else " (with several threads: each in a process of its own)"
+        )
+        + "; ratios peer/lstmcore (above 1: lstmcore is faster) and lstmcore/bound (lc = lstmcore)",
         "",
     ]
     headers = ["shape", "kind", "threads"] + peers
