@@ -247,19 +247,19 @@ void lstm_step_pack_f64(const double *w_x, const double *w_h, const double *b, i
 }
 
 void lstm_step_packed_f32(const float *wp, const float *bp, const float *x, ptrdiff_t ldx,
-                          const float *zx, ptrdiff_t ldzx, const float *h_prev, ptrdiff_t ldhp,
+                          const float *h_prev, ptrdiff_t ldhp,
                           float *c, float *h, ptrdiff_t ldh, int B, int I, int H,
                           int act, int ract, int nthreads) {
     PICK(lstm_step_packed_f32,
-         (wp, bp, x, ldx, zx, ldzx, h_prev, ldhp, c, h, ldh, B, I, H, act, ract, nthreads));
+         (wp, bp, x, ldx, h_prev, ldhp, c, h, ldh, B, I, H, act, ract, nthreads));
 }
 
 void lstm_step_packed_f64(const double *wp, const double *bp, const double *x, ptrdiff_t ldx,
-                          const double *zx, ptrdiff_t ldzx, const double *h_prev, ptrdiff_t ldhp,
+                          const double *h_prev, ptrdiff_t ldhp,
                           double *c, double *h, ptrdiff_t ldh, int B, int I, int H,
                           int act, int ract, int nthreads) {
     PICK(lstm_step_packed_f64,
-         (wp, bp, x, ldx, zx, ldzx, h_prev, ldhp, c, h, ldh, B, I, H, act, ract, nthreads));
+         (wp, bp, x, ldx, h_prev, ldhp, c, h, ldh, B, I, H, act, ract, nthreads));
 }
 
 void lstm_seq_packed_f32(const float *wp, const float *bp, const float *x, ptrdiff_t ldx,

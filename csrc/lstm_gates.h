@@ -51,7 +51,6 @@ void sum_rows_f64(double *out, const double *a, ptrdiff_t R, int G, int nthreads
  * lstm_step_pack_size: the number of elements of wp; bp has 4 * U * ceil(H / U).
  * pack:   w_x (I, G), unused when n_in = 0 | w_h (H, G) | b (G) -> wp, bp
  * packed: x (B, I) rows ldx apart, unused when n_in = 0
- *         zx (B, G) rows ldzx apart: pre-activations computed before (x @ w_x), added; or NULL
  *         h_prev (B, H) rows ldhp apart | c (B, H) in: c_prev, out: c (in place)
  *         h (B, H) rows ldh apart, out: must not overlap h_prev
  */
@@ -62,11 +61,11 @@ void lstm_step_pack_f32(const float *w_x, const float *w_h, const float *b, int 
 void lstm_step_pack_f64(const double *w_x, const double *w_h, const double *b, int n_in, int H,
                         double *wp, double *bp);
 void lstm_step_packed_f32(const float *wp, const float *bp, const float *x, ptrdiff_t ldx,
-                          const float *zx, ptrdiff_t ldzx, const float *h_prev, ptrdiff_t ldhp,
+                          const float *h_prev, ptrdiff_t ldhp,
                           float *c, float *h, ptrdiff_t ldh, int B, int n_in, int H,
                           int act, int ract, int nthreads);
 void lstm_step_packed_f64(const double *wp, const double *bp, const double *x, ptrdiff_t ldx,
-                          const double *zx, ptrdiff_t ldzx, const double *h_prev, ptrdiff_t ldhp,
+                          const double *h_prev, ptrdiff_t ldhp,
                           double *c, double *h, ptrdiff_t ldh, int B, int n_in, int H,
                           int act, int ract, int nthreads);
 

@@ -252,18 +252,12 @@ LSTMCORE_INLINE void KSFX(step_panel_row)(REAL *restrict acc, const REAL *restri
 #endif
 
 /* The gate maths of one row of one panel, from its pre-activations z (4U, panel layout). */
-LSTMCORE_INLINE void KSFX(step_gates)(REAL *restrict z, const REAL *restrict zx, ptrdiff_t H,
-                                     const REAL *c_prev, REAL *c, REAL *restrict h,
-                                     REAL *restrict gates, const REAL *restrict bp, int n, int act,
-                                     int ract) {
-    /* zx: this row's x @ w_x in [i|f|g|o] layout at the panel's first unit, or NULL
-     * c_prev (n) in, c (n) out: may be the same buffer | h (n) out | bp: the panel's bias
+LSTMCORE_INLINE void KSFX(step_gates)(REAL *restrict z, ptrdiff_t H, const REAL *c_prev, REAL *c,
+                                     REAL *restrict h, REAL *restrict gates,
+                                     const REAL *restrict bp, int n, int act, int ract) {
+    /* c_prev (n) in, c (n) out: may be the same buffer | h (n) out | bp: the panel's bias
      * gates: this row's activated gates in [i|f|g|o] layout at the panel's first unit, out; or NULL */
     REAL cp[STEP_U], cn[STEP_U], hn[STEP_U];
-    if (zx)
-        for (int q = 0; q < 4; q++)
-            for (int u = 0; u < n; u++)
-                z[q * STEP_U + u] += zx[q * H + u];
     for (int u = 0; u < STEP_U; u++)
         cp[u] = u < n ? c_prev[u] : (REAL)0;
 #define ROW(A, R) KSFX(forward_row)(z, cn, hn, cp, bp, STEP_U, A, R)
@@ -282,7 +276,7 @@ LSTMCORE_INLINE void KSFX(step_gates)(REAL *restrict z, const REAL *restrict zx,
 /* Panels [p0, p1) of one packed step: see lstm_step_packed; c_prev and c rows H apart (may be
  * the same buffer), gates (B, G) rows ldg apart or NULL. */
 static void KSFX(step_panel_range)(const REAL *wp, const REAL *bp, const REAL *x, ptrdiff_t ldx,
-                                   const REAL *zx, ptrdiff_t ldzx, const REAL *h_prev,
+                                   const REAL *h_prev,
                                    ptrdiff_t ldhp, const REAL *c_prev, REAL *c, REAL *h,
                                    ptrdiff_t ldh, REAL *gates, ptrdiff_t ldg, int B, int I, int H,
                                    int act, int ract, int p0, int p1) {
@@ -291,14 +285,13 @@ static void KSFX(step_panel_range)(const REAL *wp, const REAL *bp, const REAL *x
         const int u0 = p * STEP_U, n = H - u0 < STEP_U ? H - u0 : STEP_U;  /* units of this panel */
         const REAL *wp_p = wp + p * K * STEP_W, *bp_p = bp + p * STEP_W;
 #define GATES_ROW(r) (gates ? gates + (r) * ldg + u0 : NULL)
-#define ZX_ROW(r) (zx ? zx + (r) * ldzx + u0 : NULL)
         ptrdiff_t r = 0;
 #if STEP_R > 1
         for (; r + STEP_R <= B; r += STEP_R) {
             REAL z[STEP_R * STEP_W];
             KSFX(step_panel_rows)(z, wp_p, x + r * ldx, ldx, h_prev + r * ldhp, ldhp, I, H);
             for (int i = 0; i < STEP_R; i++)
-                KSFX(step_gates)(z + i * STEP_W, ZX_ROW(r + i), H, c_prev + (r + i) * H + u0,
+                KSFX(step_gates)(z + i * STEP_W, H, c_prev + (r + i) * H + u0,
                                  c + (r + i) * H + u0, h + (r + i) * ldh + u0, GATES_ROW(r + i),
                                  bp_p, n, act, ract);
         }
@@ -310,20 +303,18 @@ static void KSFX(step_panel_range)(const REAL *wp, const REAL *bp, const REAL *x
 #else
             KSFX(step_panel)(z, wp_p, x + r * ldx, h_prev + r * ldhp, I, H);
 #endif
-            KSFX(step_gates)(z, ZX_ROW(r), H, c_prev + r * H + u0, c + r * H + u0,
+            KSFX(step_gates)(z, H, c_prev + r * H + u0, c + r * H + u0,
                              h + r * ldh + u0, GATES_ROW(r), bp_p, n, act, ract);
         }
 #undef GATES_ROW
-#undef ZX_ROW
     }
 }
 
 void KSFX(lstm_step_packed)(const REAL *wp, const REAL *bp, const REAL *x, ptrdiff_t ldx,
-                           const REAL *zx, ptrdiff_t ldzx, const REAL *h_prev, ptrdiff_t ldhp,
+                           const REAL *h_prev, ptrdiff_t ldhp,
                            REAL *c, REAL *h, ptrdiff_t ldh, int B, int I, int H,
                            int act, int ract, int nthreads) {
     /* wp, bp packed | x (B, I) rows ldx apart (unused when I = 0)
-     * zx (B, G) rows ldzx apart: pre-activations already computed (x @ w_x), added; or NULL
      * h_prev (B, H) rows ldhp apart | c (B, H) in: c_prev, out: c, in place
      * h (B, H) rows ldh apart, out: must not overlap h_prev */
     const int P = (H + STEP_U - 1) / STEP_U;
@@ -335,7 +326,7 @@ void KSFX(lstm_step_packed)(const REAL *wp, const REAL *bp, const REAL *x, ptrdi
     if (nthreads > 1 && P > 1 && (ptrdiff_t)B * K * H >= 64 * LSTMCORE_PAR_MIN)
 #endif
     for (int p = 0; p < P; p++)
-        KSFX(step_panel_range)(wp, bp, x, ldx, zx, ldzx, h_prev, ldhp, c, c, h, ldh, NULL, 0, B, I,
+        KSFX(step_panel_range)(wp, bp, x, ldx, h_prev, ldhp, c, c, h, ldh, NULL, 0, B, I,
                                H, act, ract, p, p + 1);
 }
 
@@ -359,7 +350,7 @@ void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x, ptrdif
     if ((ptrdiff_t)B * ((ptrdiff_t)I + H) * H < LSTMCORE_SEQ_PAR_MIN)
         nt = 1;
 #define STEP(t, p0, p1)                                                                         \
-    KSFX(step_panel_range)(wp, bp, x + (t) * x_step, ldx, NULL, 0,                              \
+    KSFX(step_panel_range)(wp, bp, x + (t) * x_step, ldx,                              \
                            (t) ? y + ((t) - 1) * y_step : h0, (t) ? ldy : H, c + (t) * c_step,   \
                            c + ((t) + (c_step != 0)) * c_step, y + (t) * y_step, ldy,             \
                            gates ? gates + (t) * g_step : NULL, ldg, B, I, H, act, ract, p0, p1)

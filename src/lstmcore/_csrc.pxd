@@ -20,13 +20,11 @@ cdef extern from "lstm_gates.h" nogil:
     void lstm_step_pack_f64(const double *w_x, const double *w_h, const double *b, int I, int H,
                             double *wp, double *bp)
     void lstm_step_packed_f32(const float *wp, const float *bp, const float *x, Py_ssize_t ldx,
-                              const float *zx, Py_ssize_t ldzx, const float *h_prev,
-                              Py_ssize_t ldhp, float *c, float *h, Py_ssize_t ldh,
-                              int B, int I, int H, int act, int ract, int nthreads)
+                              const float *h_prev, Py_ssize_t ldhp, float *c, float *h,
+                              Py_ssize_t ldh, int B, int I, int H, int act, int ract, int nthreads)
     void lstm_step_packed_f64(const double *wp, const double *bp, const double *x,
-                              Py_ssize_t ldx, const double *zx, Py_ssize_t ldzx,
-                              const double *h_prev, Py_ssize_t ldhp, double *c, double *h,
-                              Py_ssize_t ldh, int B, int I, int H, int act, int ract,
+                              Py_ssize_t ldx, const double *h_prev, Py_ssize_t ldhp, double *c,
+                              double *h, Py_ssize_t ldh, int B, int I, int H, int act, int ract,
                               int nthreads)
     void lstm_seq_packed_f32(const float *wp, const float *bp, const float *x, Py_ssize_t ldx,
                              Py_ssize_t x_step, const float *h0, float *y, Py_ssize_t ldy,

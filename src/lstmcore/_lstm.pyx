@@ -676,12 +676,12 @@ cdef class LSTMStepper:
         with nogil:
             if self._f32:
                 lstm_step_packed_f32(<float *>self._wp_p, <float *>self._bp_p, <float *>xp, I,
-                                     NULL, 0, <float *>self._h_p[self._cur], H,
+                                     <float *>self._h_p[self._cur], H,
                                      <float *>self._c_p, <float *>self._h_p[nxt], H, B, I, H,
                                      self._act, self._ract, _num_threads)
             else:
                 lstm_step_packed_f64(<double *>self._wp_p, <double *>self._bp_p, <double *>xp,
-                                     I, NULL, 0, <double *>self._h_p[self._cur], H,
+                                     I, <double *>self._h_p[self._cur], H,
                                      <double *>self._c_p, <double *>self._h_p[nxt], H, B, I, H,
                                      self._act, self._ract, _num_threads)
         self._cur = nxt
