@@ -251,6 +251,25 @@ LSTMCORE_INLINE void KSFX(step_panel_row)(REAL *restrict acc, const REAL *restri
 #define STEP_R 1
 #endif
 
+/* acc (rows, 4U), rows <= STEP_R: each row of x (I; rows ldx apart, or NULL when I = 0) @ panel
+ * rows [0, I) + the same row of h (H; rows ldh apart) @ panel rows [I, I + H). A full block of
+ * STEP_R rows goes through the register-blocked kernel, fewer one row at a time. */
+LSTMCORE_INLINE void KSFX(panel_block)(REAL *restrict acc, const REAL *restrict wp,
+                                      const REAL *x, ptrdiff_t ldx, const REAL *h, ptrdiff_t ldh,
+                                      int rows, int I, int H) {
+#if STEP_R > 1
+    if (rows == STEP_R) {
+        KSFX(step_panel_rows)(acc, wp, x, ldx, h, ldh, I, H);
+        return;
+    }
+    for (int i = 0; i < rows; i++)
+        KSFX(step_panel_row)(acc + i * STEP_W, wp, x ? x + i * ldx : NULL, h + i * ldh, I, H);
+#else
+    for (int i = 0; i < rows; i++)
+        KSFX(step_panel)(acc + i * STEP_W, wp, x ? x + i * ldx : NULL, h + i * ldh, I, H);
+#endif
+}
+
 /* The gate maths of one row of one panel, from its pre-activations z (4U, panel layout). */
 LSTMCORE_INLINE void KSFX(step_gates)(REAL *restrict z, ptrdiff_t H, const REAL *c_prev, REAL *c,
                                      REAL *restrict h, REAL *restrict gates,
@@ -276,37 +295,22 @@ LSTMCORE_INLINE void KSFX(step_gates)(REAL *restrict z, ptrdiff_t H, const REAL 
 /* Panels [p0, p1) of one packed step: see lstm_step_packed; c_prev and c rows H apart (may be
  * the same buffer), gates (B, G) rows ldg apart or NULL. */
 static void KSFX(step_panel_range)(const REAL *wp, const REAL *bp, const REAL *x, ptrdiff_t ldx,
-                                   const REAL *h_prev,
-                                   ptrdiff_t ldhp, const REAL *c_prev, REAL *c, REAL *h,
-                                   ptrdiff_t ldh, REAL *gates, ptrdiff_t ldg, int B, int I, int H,
-                                   int act, int ract, int p0, int p1) {
+                                   const REAL *h_prev, ptrdiff_t ldhp, const REAL *c_prev, REAL *c,
+                                   REAL *h, ptrdiff_t ldh, REAL *gates, ptrdiff_t ldg, int B, int I,
+                                   int H, int act, int ract, int p0, int p1) {
     const ptrdiff_t K = (ptrdiff_t)I + H;
     for (int p = p0; p < p1; p++) {
         const int u0 = p * STEP_U, n = H - u0 < STEP_U ? H - u0 : STEP_U;  /* units of this panel */
         const REAL *wp_p = wp + p * K * STEP_W, *bp_p = bp + p * STEP_W;
-#define GATES_ROW(r) (gates ? gates + (r) * ldg + u0 : NULL)
-        ptrdiff_t r = 0;
-#if STEP_R > 1
-        for (; r + STEP_R <= B; r += STEP_R) {
+        for (ptrdiff_t r = 0; r < B; r += STEP_R) {
+            const int rows = B - r < STEP_R ? (int)(B - r) : STEP_R;
             REAL z[STEP_R * STEP_W];
-            KSFX(step_panel_rows)(z, wp_p, x + r * ldx, ldx, h_prev + r * ldhp, ldhp, I, H);
-            for (int i = 0; i < STEP_R; i++)
+            KSFX(panel_block)(z, wp_p, x + r * ldx, ldx, h_prev + r * ldhp, ldhp, rows, I, H);
+            for (int i = 0; i < rows; i++)
                 KSFX(step_gates)(z + i * STEP_W, H, c_prev + (r + i) * H + u0,
-                                 c + (r + i) * H + u0, h + (r + i) * ldh + u0, GATES_ROW(r + i),
-                                 bp_p, n, act, ract);
+                                 c + (r + i) * H + u0, h + (r + i) * ldh + u0,
+                                 gates ? gates + (r + i) * ldg + u0 : NULL, bp_p, n, act, ract);
         }
-#endif
-        for (; r < B; r++) {
-            REAL z[STEP_W];
-#if STEP_R > 1
-            KSFX(step_panel_row)(z, wp_p, x + r * ldx, h_prev + r * ldhp, I, H);
-#else
-            KSFX(step_panel)(z, wp_p, x + r * ldx, h_prev + r * ldhp, I, H);
-#endif
-            KSFX(step_gates)(z, H, c_prev + r * H + u0, c + r * H + u0,
-                             h + r * ldh + u0, GATES_ROW(r), bp_p, n, act, ract);
-        }
-#undef GATES_ROW
     }
 }
 
@@ -407,16 +411,7 @@ void KSFX(lstm_matmul_packed)(const REAL *wpt, const REAL *a, ptrdiff_t lda, REA
             const int n = N - p * STEP_W < STEP_W ? N - p * STEP_W : STEP_W;
             for (ptrdiff_t r = r0; r < r1; r += STEP_R) {
                 const int rows = r1 - r < STEP_R ? (int)(r1 - r) : STEP_R;
-#if STEP_R > 1
-                if (rows == STEP_R)
-                    KSFX(step_panel_rows)(acc, wp_p, NULL, 0, a + r * lda, lda, 0, K);
-                else
-                    for (int i = 0; i < rows; i++)
-                        KSFX(step_panel_row)(acc + i * STEP_W, wp_p, NULL, a + (r + i) * lda, 0, K);
-#else
-                for (int i = 0; i < rows; i++)
-                    KSFX(step_panel)(acc + i * STEP_W, wp_p, NULL, a + (r + i) * lda, 0, K);
-#endif
+                KSFX(panel_block)(acc, wp_p, NULL, 0, a + r * lda, lda, rows, 0, K);
                 for (int i = 0; i < rows; i++)
                     for (int j = 0; j < n; j++)
                         out[(r + i) * ldo + p * STEP_W + j] = acc[i * STEP_W + j];
@@ -523,18 +518,7 @@ static void KSFX(backward_panel_range)(const REAL *wpt, REAL *dz, const REAL *dy
                     for (int j = 0; j < n; j++)
                         acc[i * STEP_W + j] = dh[(r0 + i) * H + u0 + j];
             } else {
-#if STEP_R > 1
-                if (rows == STEP_R)
-                    KSFX(step_panel_rows)(acc, wp_p, NULL, 0, dz_next + r0 * G, G, 0, (int)G);
-                else
-                    for (int i = 0; i < rows; i++)
-                        KSFX(step_panel_row)(acc + i * STEP_W, wp_p, NULL, dz_next + (r0 + i) * G,
-                                             0, (int)G);
-#else
-                for (int i = 0; i < rows; i++)
-                    KSFX(step_panel)(acc + i * STEP_W, wp_p, NULL, dz_next + (r0 + i) * G, 0,
-                                     (int)G);
-#endif
+                KSFX(panel_block)(acc, wp_p, NULL, 0, dz_next + r0 * G, G, rows, 0, (int)G);
             }
             for (int i = 0; i < rows; i++) {
                 const ptrdiff_t r = r0 + i;
