@@ -188,6 +188,13 @@ cdef bint _use_packed(int B, int T) noexcept:
     return _PACKED_MIN_B <= B <= _PACKED_MAX_B and T >= _PACKED_MIN_T
 
 
+cdef tuple _pack_buffers(int I, int H, object dtype):
+    """Room for [w_x; w_h] and b packed by lstm_step_pack: (wp, bp), uninitialised."""
+    cdef Py_ssize_t itemsize = np.dtype(dtype).itemsize, U = 64 // itemsize  # units per panel
+    return (np.empty(lstm_step_pack_size(I, H, itemsize), dtype=dtype),
+            np.empty(4 * U * ((H + U - 1) // U), dtype=dtype))
+
+
 cdef void _forward_packed(const floating *x, const floating *w_x, const floating *w_h,
                           const floating *b, const floating *h0, const floating *c0,
                           floating *y, floating *c, floating *wp, floating *bp,
@@ -231,7 +238,6 @@ cdef tuple _forward_infer(const floating[:, :, ::1] x, const floating[:, ::1] w_
     cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = w_h.shape[0], G = 4 * H
     cdef int nthreads = _num_threads
     cdef bint packed = _use_packed(B, T)
-    cdef Py_ssize_t U = 64 // sizeof(floating)
     y = np.empty((B, T, H), dtype=dtype)
     if packed:
         z = np.empty((1, 1, 1), dtype=dtype)
@@ -241,8 +247,7 @@ cdef tuple _forward_infer(const floating[:, :, ::1] x, const floating[:, ::1] w_
     cdef floating[:, :, ::1] y_v = y, z_v = z, c_v = c
     cdef floating[::1] wp_v, bp_v
     if packed:
-        wp_v = np.empty(lstm_step_pack_size(I, H, sizeof(floating)), dtype=dtype)
-        bp_v = np.empty(4 * U * ((H + U - 1) // U), dtype=dtype)
+        wp_v, bp_v = _pack_buffers(I, H, dtype)
         with nogil:
             _forward_packed(&x[0, 0, 0], &w_x[0, 0], &w_h[0, 0], &b[0], &h0[0, 0], &c0[0, 0],
                             &y_v[0, 0, 0], &c_v[0, 0, 0], &wp_v[0], &bp_v[0], T, B, I, H, act,
@@ -292,13 +297,11 @@ cdef object _forward_train(const floating[:, :, ::1] x, const floating[:, ::1] w
     cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = w_h.shape[0], G = 4 * H
     cdef int nthreads = _num_threads, t, r
     cdef bint packed = _use_packed(B, T)
-    cdef Py_ssize_t U = 64 // sizeof(floating)
     y = np.empty((B, T, H), dtype=dtype)
     cdef floating[:, :, ::1] y_v = y
     cdef floating[::1] wp_v, bp_v
     if packed:
-        wp_v = np.empty(lstm_step_pack_size(I, H, sizeof(floating)), dtype=dtype)
-        bp_v = np.empty(4 * U * ((H + U - 1) // U), dtype=dtype)
+        wp_v, bp_v = _pack_buffers(I, H, dtype)
     with nogil:
         # x_tm = x.transpose(1, 0, 2)
         for r in range(B):
@@ -411,10 +414,12 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
     # wherever the tests force the packed path.
     cdef bint products = packed and (
         (lstmcore_get_isa() == 2 and H >= 64) or _PACKED_MIN_B >= 0)
+    # a panel is 64 columns of dx wide: narrower inputs go to BLAS
+    cdef bint dx_packed = products and I >= 32
     cdef floating[::1] wpt_v, wxt_v
     if packed:
         wpt_v = np.empty(lstm_pack_transposed_size(H, G, sizeof(floating)), dtype=dtype)
-    if products and I >= 32:
+    if dx_packed:
         wxt_v = np.empty(lstm_pack_transposed_size(I, G, sizeof(floating)), dtype=dtype)
     # Small products run faster on one BLAS thread (S1's training step on 2 threads: 1.0 ms with
     # 2 BLAS threads, 0.67 ms with 1): the pools are set to one thread for this call.
@@ -444,8 +449,8 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
                            nthreads)
                 _matmul_tn(&h[0, 0, 0], H, &dz_v[0, 0, 0], G, &dw_h_v[0, 0], G, H, G, TB,
                            nthreads)
-            if products and I >= 32:
-                # dx = dz @ w_x.T (a panel is 64 columns of dx wide: narrower inputs go to BLAS)
+            if dx_packed:
+                # dx = dz @ w_x.T
                 _pack_t(&w_x[0, 0], I, G, &wxt_v[0])
                 _matmul_packed(&wxt_v[0], &dz_v[0, 0, 0], G, &dx_tm_v[0, 0, 0], I, TB, G, I,
                                nthreads)
@@ -620,10 +625,7 @@ cdef class LSTMStepper:
         self.check_finite = bool(check_finite)
         self._act, self._ract = act, ract
         self._f32 = dtype == np.float32
-        cdef Py_ssize_t n_wp = lstm_step_pack_size(I, H, dtype.itemsize)
-        cdef Py_ssize_t U = 64 // dtype.itemsize
-        self._wp = np.empty(n_wp, dtype=dtype)
-        self._bp = np.empty(4 * U * ((H + U - 1) // U), dtype=dtype)
+        self._wp, self._bp = _pack_buffers(I, H, dtype)
         self._hbuf = np.zeros((2, B, H), dtype=dtype)
         self._c = np.zeros((B, H), dtype=dtype)
         self._views2 = (self._hbuf[0], self._hbuf[1])
