@@ -797,21 +797,8 @@ def measure_memory(
     for peer in peers:
         if "train" not in peer_kinds(peer):
             raise ValueError(f"peer {peer} has no training step to measure")
-        args = [
-            sys.executable,
-            "-c",
-            _MEMORY_CHILD,
-            peer,
-            *map(str, dims),
-            str(threads),
-            np.dtype(dtype).name,
-        ]
-        proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
-        if proc.returncode != 0:
-            raise RuntimeError(
-                f"the memory run of {peer} failed (exit {proc.returncode}): {proc.stderr[-2000:]}"
-            )
-        result = json.loads(proc.stdout.strip().splitlines()[-1])
+        args = [peer, *map(str, dims), str(threads), np.dtype(dtype).name]
+        result = _run_child(_MEMORY_CHILD, args, f"the memory run of {peer}", timeout)
         if "skipped" in result:
             out["skipped"][peer] = result["skipped"]
         else:
@@ -855,17 +842,23 @@ def _time_isolated(names, dims, kind, threads, dtype, seconds, min_rounds, max_r
             # PyTorch first, so that it loads the OpenMP runtime with its own default wait policy
             # (lstmcore would load it with OMP_WAIT_POLICY=PASSIVE, see _backend): as shipped.
             code = "import torch; " + code
-        args = [sys.executable, "-c", code, json.dumps(spec)]
-        proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout, check=False)
-        if proc.returncode != 0:
-            last = (proc.stderr.strip().splitlines() or [""])[-1]
-            if last.startswith("lstmcore.benchmark.EqualWorkError") or "EqualWorkError" in last:
-                raise EqualWorkError(last.split(":", 1)[-1].strip())
-            raise RuntimeError(
-                f"timing {name} in a fresh process failed (exit {proc.returncode}): {proc.stderr[-2000:]}"
-            )
-        stats[name] = json.loads(proc.stdout.strip().splitlines()[-1])
+        stats[name] = _run_child(code, [json.dumps(spec)], f"timing {name} in a fresh process", timeout)
     return stats
+
+
+def _run_child(code: str, args: list, what: str, timeout: float) -> dict:
+    """Run ``code`` in a fresh interpreter with ``args`` and return the JSON of its last line of
+    output. A failed equal-work check there raises EqualWorkError here; other failures
+    RuntimeError naming ``what``."""
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or [""])[-1]
+        if "EqualWorkError" in last:
+            raise EqualWorkError(last.split(":", 1)[-1].strip())
+        raise RuntimeError(f"{what} failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 # The run ----------------------------------------------------------------------------------------
