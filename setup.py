@@ -69,9 +69,7 @@ class BuildExt(build_ext):
             for cflags, ldflags in OPENMP_FLAGS[family]:
                 try:
                     objs = self.compiler.compile([src], output_dir=tmp, extra_postargs=cflags)
-                    self.compiler.link_executable(
-                        objs, "omp_test", output_dir=tmp, extra_postargs=ldflags
-                    )
+                    self.compiler.link_executable(objs, "omp_test", output_dir=tmp, extra_postargs=ldflags)
                 except Exception:  # the compiler said no: try the next flags
                     continue
                 return cflags, ldflags
@@ -115,11 +113,12 @@ class CleanCython(Command):
 
 
 def extensions():
+    import numpy
     from Cython.Build import cythonize
 
-    import numpy
-
-    common = {"include_dirs": ["csrc", numpy.get_include()], "define_macros": MACROS}
+    # depends: an edit to a header alone rebuilds the extensions
+    headers = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "csrc").glob("*.h"))
+    common = {"include_dirs": ["csrc", numpy.get_include()], "define_macros": MACROS, "depends": headers}
     exts = [
         Extension("lstmcore._blas", ["src/lstmcore/_blas.pyx"], **common),
         Extension("lstmcore._checks", ["src/lstmcore/_checks.pyx"], **common),
