@@ -1,6 +1,7 @@
 /* Gate maths of one LSTM step: see lstm_gates.h for the contract. */
 #include "lstm_gates.h"
 #include "activations.h"
+#include "cpu_features.h"
 
 /* Fewer units than this per call run on one thread: forking costs more than it saves. */
 #ifndef LSTMCORE_PAR_MIN
@@ -16,6 +17,24 @@ static ptrdiff_t lstmcore_seq_par_min = 1 << 14;
 
 void lstmcore_set_seq_par_min(ptrdiff_t n) { lstmcore_seq_par_min = n; }
 ptrdiff_t lstmcore_get_seq_par_min(void) { return lstmcore_seq_par_min; }
+
+/* With several threads, a packed sequence whose packed weights take at most this many bytes
+ * splits the batch rows between the threads (each runs the whole sequence on its rows, with all
+ * the weights in its own cache and no barrier), a larger one splits the panels (each thread keeps
+ * its slice of the weights, one barrier per step). Rows are split only where each thread gets at
+ * least one full register block of rows. Measured on 2 cores (Zen5, 1 MiB L2 per core): see
+ * bench/README.md. */
+static ptrdiff_t lstmcore_row_split_bytes = (ptrdiff_t)1 << 19;
+#define LSTMCORE_ROW_SPLIT_BYTES lstmcore_row_split_bytes
+
+void lstmcore_set_row_split_bytes(ptrdiff_t n) { lstmcore_row_split_bytes = n; }
+ptrdiff_t lstmcore_get_row_split_bytes(void) { return lstmcore_row_split_bytes; }
+
+/* 1: split the batch rows (row_blocks register blocks of rows) between nthreads threads, 0: the
+ * panels; weight_bytes: the packed weights the sequence reads at each step */
+static inline int lstmcore_row_split(ptrdiff_t weight_bytes, int row_blocks, int nthreads) {
+    return nthreads > 1 && row_blocks >= nthreads && weight_bytes <= LSTMCORE_ROW_SPLIT_BYTES;
+}
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -111,13 +130,9 @@ int lstmcore_openmp_enabled(void) {
 #endif
 }
 
-/* Each kernel is compiled twice: for the baseline target (_base) and, where GCC or clang build
- * for x86, for AVX2+FMA (_avx2). The public functions pick one at run time. */
-#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
-#define LSTMCORE_X86_DISPATCH 1
-#else
-#define LSTMCORE_X86_DISPATCH 0
-#endif
+/* Each kernel is compiled for the baseline target (_base) and, where GCC or clang build for x86
+ * (LSTMCORE_X86_DISPATCH, cpu_features.h), for AVX2+FMA (_avx2) and AVX-512 (_avx512). The public
+ * functions pick one at run time. */
 
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
@@ -150,26 +165,6 @@ int lstmcore_openmp_enabled(void) {
 /* -1: not chosen yet; 0: baseline; 1: AVX2+FMA; 2: AVX-512. Written once (or by
  * lstmcore_set_isa); a race between two first calls writes the same value. */
 static int lstmcore_isa = -1;
-
-int lstmcore_cpu_has_avx2(void) {
-#if LSTMCORE_X86_DISPATCH
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-    return 0;
-#endif
-}
-
-int lstmcore_cpu_has_avx512(void) {
-#if LSTMCORE_X86_DISPATCH
-    __builtin_cpu_init();
-    return lstmcore_cpu_has_avx2() && __builtin_cpu_supports("avx512f") &&
-           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512dq");
-#else
-    return 0;
-#endif
-}
 
 int lstmcore_best_isa(void) {
     return lstmcore_cpu_has_avx512() ? 2 : lstmcore_cpu_has_avx2();

@@ -119,6 +119,10 @@ void lstm_seq_backward_packed_f64(const double *wpt, double *dz, const double *d
 /* The work per step from which the packed sequences use several threads (tests set it to 0). */
 void lstmcore_set_seq_par_min(ptrdiff_t n);
 ptrdiff_t lstmcore_get_seq_par_min(void);
+/* The size of the packed weights up to which the packed sequences split batch rows, not panels,
+ * between threads (0: never; tests change it). */
+void lstmcore_set_row_split_bytes(ptrdiff_t n);
+ptrdiff_t lstmcore_get_row_split_bytes(void);
 
 /* 1 when compiled with OpenMP, else 0. */
 int lstmcore_openmp_enabled(void);
@@ -126,8 +130,6 @@ int lstmcore_openmp_enabled(void);
 /* The kernels come compiled for the baseline target (0) and, on x86, for AVX2+FMA (1) and
  * AVX-512 (2), the highest the CPU supports chosen at the first call. set returns -1 (and changes
  * nothing) for an isa the CPU lacks; it is meant for tests that run each. */
-int lstmcore_cpu_has_avx2(void);
-int lstmcore_cpu_has_avx512(void);  /* F, VL, BW and DQ */
 int lstmcore_best_isa(void);        /* the highest isa this CPU runs: 0, 1 or 2 (AVX-512) */
 int lstmcore_get_isa(void);
 int lstmcore_set_isa(int isa);

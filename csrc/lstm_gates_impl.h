@@ -345,20 +345,36 @@ void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x, ptrdif
      * c (B, H): c_step = 0: one buffer, in: c0, out: c_n; else c_prev of step t at c + t*c_step
      * and its c at c + (t+1)*c_step (c + 0 holds c0).
      * gates: NULL, or step t's activated gates (B, G) at gates + t*g_step, rows ldg apart.
-     * With several threads each keeps a fixed range of panels (its slice of the weights stays in
-     * its own cache) for the whole sequence, and the threads meet once per step at a spin
-     * barrier: no fork and no sleep between steps. */
-    const int P = (H + STEP_U - 1) / STEP_U;
-    int nt = nthreads < P ? nthreads : P;
+     * With several threads (see lstmcore_row_split): either each runs the whole sequence on its own
+     * batch rows, with no synchronisation, or each keeps a fixed range of panels (its slice of
+     * the weights stays in its own cache) for the whole sequence and the threads meet once per
+     * step at a spin barrier: no fork and no sleep between steps. */
+    const int P = (H + STEP_U - 1) / STEP_U, RB = (B + STEP_R - 1) / STEP_R;  /* row blocks */
+    const int rows = lstmcore_row_split(P * ((ptrdiff_t)I + H) * STEP_W * (ptrdiff_t)sizeof(REAL), RB,
+                               nthreads);
+    int nt = nthreads < (rows ? RB : P) ? nthreads : (rows ? RB : P);
     (void)nt;  /* unused without OpenMP */
     if ((ptrdiff_t)B * ((ptrdiff_t)I + H) * H < LSTMCORE_SEQ_PAR_MIN)
         nt = 1;
-#define STEP(t, p0, p1)                                                                         \
-    KSFX(step_panel_range)(wp, bp, x + (t) * x_step, ldx,                              \
-                           (t) ? y + ((t) - 1) * y_step : h0, (t) ? ldy : H, c + (t) * c_step,   \
-                           c + ((t) + (c_step != 0)) * c_step, y + (t) * y_step, ldy,             \
-                           gates ? gates + (t) * g_step : NULL, ldg, B, I, H, act, ract, p0, p1)
+    /* step t of rows [r0, r1), panels [p0, p1) */
+#define STEP(t, r0, r1, p0, p1)                                                                 \
+    KSFX(step_panel_range)(wp, bp, x + (t) * x_step + (r0) * ldx, ldx,                          \
+                           (t) ? y + ((t) - 1) * y_step + (r0) * ldy : h0 + (r0) * H,           \
+                           (t) ? ldy : H, c + (t) * c_step + (r0) * H,                          \
+                           c + ((t) + (c_step != 0)) * c_step + (r0) * H,                       \
+                           y + (t) * y_step + (r0) * ldy, ldy,                                  \
+                           gates ? gates + (t) * g_step + (r0) * ldg : NULL, ldg, (r1) - (r0),  \
+                           I, H, act, ract, p0, p1)
 #ifdef _OPENMP
+    if (nt > 1 && rows) {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+        for (int rb = 0; rb < RB; rb++) {
+            const int r0 = rb * STEP_R, r1 = r0 + STEP_R < B ? r0 + STEP_R : B;
+            for (int t = 0; t < T; t++)
+                STEP(t, r0, r1, 0, P);
+        }
+        return;
+    }
     if (nt > 1) {
         lstmcore_barrier bar = {0, 0};  /* arrivals counted over all steps */
 #pragma omp parallel num_threads(nt)
@@ -366,7 +382,7 @@ void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x, ptrdif
             const int n = omp_get_num_threads(), k = omp_get_thread_num();
             const int p0 = (int)((long long)k * P / n), p1 = (int)((long long)(k + 1) * P / n);
             for (int t = 0; t < T; t++) {
-                STEP(t, p0, p1);
+                STEP(t, 0, B, p0, p1);
                 /* step t's h is complete (and visible) when all n have arrived */
                 lstmcore_barrier_arrive(&bar);
                 lstmcore_barrier_wait(&bar, (t + 1) * n);
@@ -376,7 +392,7 @@ void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x, ptrdif
     }
 #endif
     for (int t = 0; t < T; t++)
-        STEP(t, 0, P);
+        STEP(t, 0, B, 0, P);
 #undef STEP
 }
 
@@ -503,25 +519,26 @@ void KSFX(lstm_matmul_tn)(const REAL *a, ptrdiff_t lda, const REAL *b, ptrdiff_t
  * backward of those units, or (t = -1) dh0 = dz[0] @ w_h.T alone. */
 static void KSFX(backward_panel_range)(const REAL *wpt, REAL *dz, const REAL *dy, const REAL *gates,
                                        const REAL *c, REAL *dh, REAL *dc, int t, int T, int B,
-                                       int H, int act, int ract, int p0, int p1) {
+                                       int H, int act, int ract, int r0, int r1, int p0, int p1) {
+    /* rows [r0, r1) of the batch, panels [p0, p1) */
     const ptrdiff_t G = 4 * (ptrdiff_t)H, BG = (ptrdiff_t)B * G, BH = (ptrdiff_t)B * H;
     REAL acc[STEP_R * STEP_W];
     for (int p = p0; p < p1; p++) {
         const int u0 = p * STEP_W, n = H - u0 < STEP_W ? H - u0 : STEP_W;
         const REAL *wp_p = wpt + (ptrdiff_t)p * G * STEP_W;
         const REAL *dz_next = dz + (t + 1) * BG;  /* dz[t+1], read when t < T-1 */
-        for (ptrdiff_t r0 = 0; r0 < B; r0 += STEP_R) {
-            const int rows = B - r0 < STEP_R ? (int)(B - r0) : STEP_R;
+        for (ptrdiff_t rb = r0; rb < r1; rb += STEP_R) {
+            const int rows = r1 - rb < STEP_R ? (int)(r1 - rb) : STEP_R;
             /* acc (rows, STEP_W): dh of these rows and units, from step t+1 */
             if (t == T - 1) {
                 for (int i = 0; i < rows; i++)
                     for (int j = 0; j < n; j++)
-                        acc[i * STEP_W + j] = dh[(r0 + i) * H + u0 + j];
+                        acc[i * STEP_W + j] = dh[(rb + i) * H + u0 + j];
             } else {
-                KSFX(panel_block)(acc, wp_p, NULL, 0, dz_next + r0 * G, G, rows, 0, (int)G);
+                KSFX(panel_block)(acc, wp_p, NULL, 0, dz_next + rb * G, G, rows, 0, (int)G);
             }
             for (int i = 0; i < rows; i++) {
-                const ptrdiff_t r = r0 + i;
+                const ptrdiff_t r = rb + i;
                 if (t < 0) {  /* dh0 */
                     for (int j = 0; j < n; j++)
                         dh[r * H + u0 + j] = acc[i * STEP_W + j];
@@ -547,12 +564,24 @@ void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL *dy, c
                                    int act, int ract, int nthreads) {
     /* wpt: w_h.T packed | dz, gates (T, B, G): dz out | dy (B, T, H) or NULL | c (T+1, B, H)
      * dh, dc (B, H): in dh_n, dc_n, out dh0, dc0. Threads: as lstm_seq_packed. */
-    const int P = (H + STEP_W - 1) / STEP_W;
-    int nt = nthreads < P ? nthreads : P;
+    const int P = (H + STEP_W - 1) / STEP_W, RB = (B + STEP_R - 1) / STEP_R;  /* row blocks */
+    const int rows = lstmcore_row_split(P * 4 * (ptrdiff_t)H * STEP_W * (ptrdiff_t)sizeof(REAL),
+                                        RB, nthreads);
+    int nt = nthreads < (rows ? RB : P) ? nthreads : (rows ? RB : P);
     (void)nt;  /* unused without OpenMP */
     if ((ptrdiff_t)B * H * H < LSTMCORE_SEQ_PAR_MIN)  /* B * G * H / 4 multiply-adds */
         nt = 1;
 #ifdef _OPENMP
+    if (nt > 1 && rows) {  /* each row's backward needs only its own dz: no barrier */
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+        for (int rb = 0; rb < RB; rb++) {
+            const int r0 = rb * STEP_R, r1 = r0 + STEP_R < B ? r0 + STEP_R : B;
+            for (int t = T - 1; t >= -1; t--)
+                KSFX(backward_panel_range)(wpt, dz, dy, gates, c, dh, dc, t, T, B, H, act, ract,
+                                           r0, r1, 0, P);
+        }
+        return;
+    }
     if (nt > 1) {
         lstmcore_barrier bar = {0, 0};
 #pragma omp parallel num_threads(nt)
@@ -561,7 +590,7 @@ void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL *dy, c
             const int p0 = (int)((long long)k * P / n), p1 = (int)((long long)(k + 1) * P / n);
             for (int t = T - 1, s = 1; t >= -1; t--, s++) {
                 KSFX(backward_panel_range)(wpt, dz, dy, gates, c, dh, dc, t, T, B, H, act, ract,
-                                           p0, p1);
+                                           0, B, p0, p1);
                 lstmcore_barrier_arrive(&bar);  /* dz[t] complete when all n have arrived */
                 lstmcore_barrier_wait(&bar, s * n);
             }
@@ -570,7 +599,8 @@ void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL *dy, c
     }
 #endif
     for (int t = T - 1; t >= -1; t--)
-        KSFX(backward_panel_range)(wpt, dz, dy, gates, c, dh, dc, t, T, B, H, act, ract, 0, P);
+        KSFX(backward_panel_range)(wpt, dz, dy, gates, c, dh, dc, t, T, B, H, act, ract, 0, B, 0,
+                                   P);
 }
 
 #undef STEP_R

@@ -22,6 +22,7 @@ SHAPES = {
     "I_ne_H": (2, 5, 9, 3),
     "T33": (2, 33, 3, 6),
     "wide": (5, 7, 16, 32),
+    "B10": (10, 6, 5, 12),  # three blocks of rows for the row split, the last one short
 }
 ACTIVATIONS = ["tanh", "relu", "sigmoid", "linear"]
 RECURRENT_ACTIVATIONS = ["sigmoid", "hard_sigmoid"]

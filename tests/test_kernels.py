@@ -21,23 +21,27 @@ def isa(request):
     lstmcore._lstm._set_kernel_isa(before)
 
 
-@pytest.fixture(autouse=True, params=["blas", "packed", "packed-2-threads"])
+@pytest.fixture(autouse=True, params=["blas", "packed", "packed-2-threads-rows", "packed-2-threads-panels"])
 def loop_path(request):
     """Run every comparison with each way through the time loop: a BLAS product per step, the
-    packed kernel (forward and backward), and the packed kernel on two threads whatever the size
-    (panels split, a barrier per step)."""
-    limits, par_min, threads = lstmcore._lstm._packed_limits(), lstmcore._lstm._seq_par_min(), None
+    packed kernel (forward and backward), and the packed kernel on two threads whatever the size,
+    with the batch rows split (where there are blocks of rows enough) or the panels split (a
+    barrier per step)."""
+    lc = lstmcore._lstm
+    limits, par_min, row_bytes, threads = lc._packed_limits(), lc._seq_par_min(), lc._row_split_bytes(), None
     if request.param == "blas":
-        lstmcore._lstm._set_packed_limits(1 << 30, 1 << 30, 1 << 30)
+        lc._set_packed_limits(1 << 30, 1 << 30, 1 << 30)
     else:
-        lstmcore._lstm._set_packed_limits(1, 1 << 30, 1)
-    if request.param == "packed-2-threads":
+        lc._set_packed_limits(1, 1 << 30, 1)
+    if request.param.startswith("packed-2-threads"):
         threads = lstmcore.get_num_threads()
         lstmcore.set_num_threads(2)
-        lstmcore._lstm._set_seq_par_min(0)
+        lc._set_seq_par_min(0)
+        lc._set_row_split_bytes(1 << 40 if request.param.endswith("rows") else 0)
     yield request.param
-    lstmcore._lstm._set_packed_limits(*limits)
-    lstmcore._lstm._set_seq_par_min(par_min)
+    lc._set_packed_limits(*limits)
+    lc._set_seq_par_min(par_min)
+    lc._set_row_split_bytes(row_bytes)
     if threads is not None:
         lstmcore.set_num_threads(threads)
 

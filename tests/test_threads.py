@@ -271,16 +271,28 @@ def test_env_backend_invalid():
     assert "LSTMCORE_BACKEND" in p.stdout and "fortran" in p.stdout, p.stdout
 
 
-def test_openmp_wait_policy_leaves_the_environment_alone():
-    # lstmcore sets OMP_WAIT_POLICY=PASSIVE only while libgomp loads, and never over the user's.
-    code = "import os, lstmcore; print(os.environ.get('OMP_WAIT_POLICY'))"
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+def test_openmp_settings_leave_the_environment_alone():
+    # lstmcore sets OMP_WAIT_POLICY=PASSIVE (and GOMP_SPINCOUNT where the AVX-512 kernels run)
+    # only while libgomp loads, and never over the user's choice.
+    code = (
+        "import json, os, lstmcore\n"
+        "from lstmcore import _backend, _checks\n"
+        "print(json.dumps([os.environ.get('OMP_WAIT_POLICY'), os.environ.get('GOMP_SPINCOUNT'),\n"
+        "                  _backend._OPENMP_ENV, _checks.cpu_has_avx512()]))\n"
+    )
+    names = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "LSTMCORE_BACKEND")
+    env = {k: v for k, v in os.environ.items() if k not in names}
     p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
-    assert p.stdout.strip() == "None"
-    p = _python(code, OMP_WAIT_POLICY="ACTIVE")
-    assert p.returncode == 0, p.stderr
-    assert p.stdout.strip() == "ACTIVE"
+    policy, spin, chosen, avx512 = json.loads(p.stdout)
+    assert (policy, spin) == (None, None)
+    assert chosen == {"OMP_WAIT_POLICY": "PASSIVE", **({"GOMP_SPINCOUNT": "10000"} if avx512 else {})}
+    for name, value in (("OMP_WAIT_POLICY", "ACTIVE"), ("GOMP_SPINCOUNT", "5")):
+        p = _python(code, **{name: value})
+        assert p.returncode == 0, p.stderr
+        policy, spin, chosen, _ = json.loads(p.stdout)
+        assert {"OMP_WAIT_POLICY": policy, "GOMP_SPINCOUNT": spin}[name] == value
+        assert chosen == {}
 
 
 def test_openblas_thread_timeout_is_set_only_while_the_libraries_load():

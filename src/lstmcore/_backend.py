@@ -14,17 +14,40 @@ NAME = os.environ.get("LSTMCORE_BACKEND", "compiled").strip().lower() or "compil
 if NAME not in _CHOICES:
     raise ValueError(f"LSTMCORE_BACKEND must be one of {_CHOICES}, got {NAME!r}")
 
+
+def _openmp_env() -> dict[str, str]:
+    """The variables set while the OpenMP runtime loads with the extension (it reads them once,
+    then): none the user has set.
+
+    OMP_WAIT_POLICY=PASSIVE: by default libgomp's idle workers busy-spin after each parallel loop
+    (about 3 ms) and take the cores OpenBLAS's threads need for the next product: measured, S2
+    inference took 22 ms with 1 thread and 856 ms with 2.
+    GOMP_SPINCOUNT, only where the AVX-512 kernels run: there every sequence takes the packed
+    kernels (no BLAS product between two parallel regions), and a worker that still spins when
+    the next call or the backward arrives saves its wake-up (tens of microseconds per call on a
+    virtual machine). 10000 spins are about 0.25 ms on a Zen5 (24 ns per pause). Measured on 2
+    cores, 2 threads: S1 inference 176 -> 130 µs, S1 training step 657 -> 590 µs, S2 training
+    14.4 -> 12.7 ms, the rest within noise; with the AVX2 kernels (BLAS products per step) it
+    costs S2 inference 9.0 -> 57 ms, hence not there. libomp (clang) reads OMP_WAIT_POLICY only.
+    """
+    if "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ:
+        return {}
+    env = {"OMP_WAIT_POLICY": "PASSIVE"}
+    try:
+        from ._checks import cpu_has_avx512  # built without OpenMP: loads no runtime
+    except ImportError:  # pragma: no cover - a build without the helper module
+        return env
+    if cpu_has_avx512():
+        env["GOMP_SPINCOUNT"] = "10000"
+    return env
+
+
 if NAME == "reference":
     from .reference import LSTMStepper, lstm_backward, lstm_cell_forward, lstm_forward
 else:
-    # libgomp reads its wait policy once, when it is loaded with the extension. Its default lets
-    # idle workers busy-spin after each gate loop, and they then take the cores OpenBLAS's threads
-    # need for the next product (measured: S2 inference 22 ms with 1 thread, 856 ms with 2).
-    # PASSIVE is set only for the load, unless the user chose a policy; the environment is left
-    # as it was, so child processes and other libraries see no change.
-    _policy_was_set = "OMP_WAIT_POLICY" in os.environ
-    if not _policy_was_set:
-        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    _OPENMP_ENV = _openmp_env()
+    _saved = {k: os.environ.get(k) for k in _OPENMP_ENV}
+    os.environ.update(_OPENMP_ENV)
     try:
         from ._lstm import LSTMStepper, lstm_backward, lstm_cell_forward, lstm_forward
     except ImportError as exc:  # pragma: no cover - depends on how the package was installed
@@ -34,7 +57,10 @@ else:
             "lstmcore), or set LSTMCORE_BACKEND=reference to run the slow pure-NumPy reference."
         ) from exc
     finally:
-        if not _policy_was_set:
-            del os.environ["OMP_WAIT_POLICY"]
+        for _k, _v in _saved.items():
+            if _v is None:
+                del os.environ[_k]
+            else:  # pragma: no cover - _openmp_env never overrides a variable the user set
+                os.environ[_k] = _v
 
 __all__ = ["NAME", "lstm_forward", "lstm_backward", "lstm_cell_forward", "LSTMStepper"]

@@ -1,8 +1,19 @@
-"""Fast input checks for lstmcore._validate (which falls back to NumPy without this module)."""
+"""Fast input checks for lstmcore._validate (which falls back to NumPy without this module), and
+the CPU features _backend needs before the OpenMP runtime is loaded (this module is built without
+OpenMP)."""
 
 from libc.stdint cimport uint32_t, uint64_t
 
 import numpy as np
+
+
+cdef extern from "cpu_features.h" nogil:
+    int lstmcore_cpu_has_avx512()
+
+
+def cpu_has_avx512():
+    """True when the CPU runs lstmcore's AVX-512 kernels (AVX-512 F, VL, BW and DQ)."""
+    return lstmcore_cpu_has_avx512() != 0
 
 
 cdef bint _finite32(const uint32_t[::1] u) noexcept nogil:

@@ -50,9 +50,11 @@ from ._csrc cimport (
     lstm_seq_packed_f64,
     lstmcore_best_isa,
     lstmcore_get_isa,
+    lstmcore_get_row_split_bytes,
+    lstmcore_get_seq_par_min,
     lstmcore_openmp_enabled,
     lstmcore_set_isa,
-    lstmcore_get_seq_par_min,
+    lstmcore_set_row_split_bytes,
     lstmcore_set_seq_par_min,
     sum_rows_f32,
     sum_rows_f64,
@@ -280,6 +282,16 @@ def _seq_par_min():
 def _set_seq_par_min(Py_ssize_t n):
     """Change it (tests: 0 runs every packed sequence on all threads)."""
     lstmcore_set_seq_par_min(n)
+
+
+def _row_split_bytes():
+    """Packed-weight size up to which the packed sequences split batch rows between threads."""
+    return lstmcore_get_row_split_bytes()
+
+
+def _set_row_split_bytes(Py_ssize_t n):
+    """Change it (tests: 0 always splits panels, a large value splits rows where it can)."""
+    lstmcore_set_row_split_bytes(n)
 
 
 def _packed_limits():
