@@ -27,45 +27,45 @@ enum { LSTMCORE_RSIGMOID = 0, LSTMCORE_RHARD_SIGMOID = 1 };
 #define REAL float
 #define UINT uint32_t
 #define SFX(name) name##_f32
-#define EXP_LO (-87.0f)
-#define EXP_HI 88.0f
-#define LOG2E 1.44269502f
-#define LN2_HI 0.693359375f          /* few mantissa bits: n * LN2_HI is exact */
-#define LN2_LO (-2.12194442e-4f)     /* ln 2 - LN2_HI */
-#define SHIFTER 12582912.0f          /* 1.5 * 2^23: adding it rounds to an integer */
-#define SHIFTER_BITS 0x4B400000u
-#define EXP_BIAS 127u
-#define MANT_BITS 23
-#define EXP_POLY(r) (1 + r * (1 + r * (1.0f / 2 + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 \
+#define EXP_LO_f32 (-87.0f)
+#define EXP_HI_f32 88.0f
+#define LOG2E_f32 1.44269502f
+#define LN2_HI_f32 0.693359375f          /* few mantissa bits: n * LN2_HI is exact */
+#define LN2_LO_f32 (-2.12194442e-4f)     /* ln 2 - LN2_HI */
+#define SHIFTER_f32 12582912.0f          /* 1.5 * 2^23: adding it rounds to an integer */
+#define SHIFTER_BITS_f32 0x4B400000u
+#define EXP_BIAS_f32 127u
+#define MANT_BITS_f32 23
+#define EXP_POLY_f32(r) (1 + r * (1 + r * (1.0f / 2 + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 \
                      + r * (1.0f / 720 + r * (1.0f / 5040))))))))
-#define TANH_SMALL 0.25f
+#define TANH_SMALL_f32 0.25f
 /* tanh x = x + x^3 * TANH_POLY(x^2) below TANH_SMALL (its odd Taylor series) */
-#define TANH_POLY(s) (-0.333333333f + s * (0.133333333f + s * (-0.0539682540f + s * (0.0218694885f \
+#define TANH_POLY_f32(s) (-0.333333333f + s * (0.133333333f + s * (-0.0539682540f + s * (0.0218694885f \
                       + s * (-0.00886323553f)))))
-#include "activations_impl.h"  /* undefines the parameters above */
+#include "activations_impl.h"  /* undefines REAL, UINT and SFX */
 
 #define REAL double
 #define UINT uint64_t
 #define SFX(name) name##_f64
-#define EXP_LO (-708.0)
-#define EXP_HI 709.0
-#define LOG2E 1.4426950408889634
-#define LN2_HI 0.69314718060195446
-#define LN2_LO (-4.2009150726810846e-11)
-#define SHIFTER 6755399441055744.0   /* 1.5 * 2^52 */
-#define SHIFTER_BITS 0x4338000000000000ull
-#define EXP_BIAS 1023ull
-#define MANT_BITS 52
-#define EXP_POLY(r) (1 + r * (1 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 \
+#define EXP_LO_f64 (-708.0)
+#define EXP_HI_f64 709.0
+#define LOG2E_f64 1.4426950408889634
+#define LN2_HI_f64 0.69314718060195446
+#define LN2_LO_f64 (-4.2009150726810846e-11)
+#define SHIFTER_f64 6755399441055744.0   /* 1.5 * 2^52 */
+#define SHIFTER_BITS_f64 0x4338000000000000ull
+#define EXP_BIAS_f64 1023ull
+#define MANT_BITS_f64 52
+#define EXP_POLY_f64(r) (1 + r * (1 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 \
                      + r * (1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320 + r * (1.0 / 362880 \
                      + r * (1.0 / 3628800 + r * (1.0 / 39916800 + r * (1.0 / 479001600 \
                      + r * (1.0 / 6227020800.0))))))))))))))
-#define TANH_SMALL 0.25
-#define TANH_POLY(s) (-0.33333333333333331 + s * (0.13333333333333333 + s * (-0.053968253968253971 \
+#define TANH_SMALL_f64 0.25
+#define TANH_POLY_f64(s) (-0.33333333333333331 + s * (0.13333333333333333 + s * (-0.053968253968253971 \
                       + s * (0.021869488536155203 + s * (-0.0088632355299021973 \
                       + s * (0.0035921280365724811 + s * (-0.0014558343870513183 \
                       + s * (0.00059002744094558595 + s * (-0.00023912911424355248 \
                       + s * 9.6915379569294509e-05)))))))))
-#include "activations_impl.h"  /* undefines the parameters above */
+#include "activations_impl.h"
 
 #endif /* LSTMCORE_ACTIVATIONS_H */

@@ -1,6 +1,7 @@
 /* Body of activations.h for one precision: included once with REAL = float, once with double.
- * Not a standalone header; activations.h defines the constants it uses, and this file
- * undefines them at its end so the next precision can define its own.
+ * Not a standalone header; activations.h defines the constants it uses, suffixed by precision
+ * (SFX(EXP_LO) is EXP_LO_f32 or EXP_LO_f64; the vector kernels of lstm_gates_impl.h use them too),
+ * and this file undefines REAL, UINT and SFX at its end.
  */
 
 union SFX(lstmcore_bits) { REAL f; UINT u; };
@@ -8,13 +9,13 @@ union SFX(lstmcore_bits) { REAL f; UINT u; };
 /* e^x for x clamped to [EXP_LO, EXP_HI]: x = n ln2 + r, |r| <= ln2 / 2, e^x = 2^n e^r. */
 LSTMCORE_INLINE REAL SFX(lstmcore_exp)(REAL x) {
     union SFX(lstmcore_bits) k, scale;
-    x = x < EXP_LO ? EXP_LO : x;
-    x = x > EXP_HI ? EXP_HI : x;
-    k.f = x * LOG2E + SHIFTER;                          /* n + SHIFTER, n = round(x / ln 2) */
-    const REAL n = k.f - SHIFTER;
-    const REAL r = (x - n * LN2_HI) - n * LN2_LO;
-    scale.u = (k.u - SHIFTER_BITS + EXP_BIAS) << MANT_BITS;  /* 2^n */
-    return EXP_POLY(r) * scale.f;
+    x = x < SFX(EXP_LO) ? SFX(EXP_LO) : x;
+    x = x > SFX(EXP_HI) ? SFX(EXP_HI) : x;
+    k.f = x * SFX(LOG2E) + SFX(SHIFTER);  /* n + SHIFTER, n = round(x / ln 2) */
+    const REAL n = k.f - SFX(SHIFTER);
+    const REAL r = (x - n * SFX(LN2_HI)) - n * SFX(LN2_LO);
+    scale.u = (k.u - SFX(SHIFTER_BITS) + SFX(EXP_BIAS)) << SFX(MANT_BITS);  /* 2^n */
+    return SFX(EXP_POLY)(r) * scale.f;
 }
 
 /* 1 / (1 + e^-x); the clamp inside exp keeps it finite for every x. */
@@ -33,9 +34,9 @@ LSTMCORE_INLINE REAL SFX(hard_sigmoid)(REAL x) {
 LSTMCORE_INLINE REAL SFX(lstmcore_tanh)(REAL x) {
     const REAL a = x < 0 ? -x : x;
     const REAL s = x * x;
-    const REAL small = x + x * s * TANH_POLY(s);
+    const REAL small = x + x * s * SFX(TANH_POLY)(s);
     const REAL big = (REAL)1 - (REAL)2 / (SFX(lstmcore_exp)(2 * a) + (REAL)1);
-    return a < TANH_SMALL ? small : (x < 0 ? -big : big);
+    return a < SFX(TANH_SMALL) ? small : (x < 0 ? -big : big);
 }
 
 /* Cell activation phi; act is a compile-time constant where it matters (the switch folds). */
@@ -73,15 +74,3 @@ LSTMCORE_INLINE REAL SFX(dract)(int ract, REAL y) {
 #undef REAL
 #undef UINT
 #undef SFX
-#undef EXP_LO
-#undef EXP_HI
-#undef LOG2E
-#undef LN2_HI
-#undef LN2_LO
-#undef SHIFTER
-#undef SHIFTER_BITS
-#undef EXP_BIAS
-#undef MANT_BITS
-#undef EXP_POLY
-#undef TANH_SMALL
-#undef TANH_POLY

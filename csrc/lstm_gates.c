@@ -146,21 +146,25 @@ int lstmcore_openmp_enabled(void) {
 #define SFX(name) name##_f32
 #define V512 __m512
 #define V512F(name) _mm512_##name##_ps
+#define V512CMP _mm512_cmp_ps_mask
 #include "lstm_gates_isas.h"
 #undef REAL
 #undef SFX
 #undef V512
 #undef V512F
+#undef V512CMP
 
 #define REAL double
 #define SFX(name) name##_f64
 #define V512 __m512d
 #define V512F(name) _mm512_##name##_pd
+#define V512CMP _mm512_cmp_pd_mask
 #include "lstm_gates_isas.h"
 #undef REAL
 #undef SFX
 #undef V512
 #undef V512F
+#undef V512CMP
 
 /* -1: not chosen yet; 0: baseline; 1: AVX2+FMA; 2: AVX-512. Written once (or by
  * lstmcore_set_isa); a race between two first calls writes the same value. */

@@ -111,9 +111,18 @@ void KSFX(sum_rows)(REAL *out, const REAL *a, ptrdiff_t R, int G, int nthreads) 
 /* The streaming step with packed weights (lstm_step_pack / lstm_step_packed in lstm_gates.h).
  * A panel holds the 4 gate columns of LSTMCORE_STEP_U(REAL) consecutive units, so that one pass
  * over a panel gives every pre-activation of those units and their gate maths follow at once,
- * while the panel's accumulators are still in registers. */
+ * while the panel's accumulators are still in registers. The last panel holds only the units left
+ * rounded up to STEP_U / 4 (a quarter of the panel: one vector of 4 gates with AVX-512): H = 50
+ * in float32 takes 3 full panels and one of 4 units, not 4 full panels (64 units). Panel p starts
+ * at p * (I + H) * STEP_W in wp and p * STEP_W in bp; its rows are 4 * panel_units wide. */
 #define STEP_U (LSTMCORE_STEP_U(REAL))
 #define STEP_W (4 * STEP_U)
+
+/* units in panel p's layout: STEP_U, or for the last panel the units left rounded up to STEP_U/4 */
+LSTMCORE_INLINE int KSFX(panel_units)(int H, int p) {
+    const int left = H - p * STEP_U, q = STEP_U / 4;
+    return left >= STEP_U ? STEP_U : (left + q - 1) / q * q;
+}
 
 void KSFX(lstm_step_pack)(const REAL *w_x, const REAL *w_h, const REAL *b, int I, int H,
                          REAL *wp, REAL *bp) {
@@ -122,43 +131,44 @@ void KSFX(lstm_step_pack)(const REAL *w_x, const REAL *w_h, const REAL *b, int I
     const ptrdiff_t G = 4 * (ptrdiff_t)H, K = (ptrdiff_t)I + H;
     const int P = (H + STEP_U - 1) / STEP_U;
     for (int p = 0; p < P; p++) {
+        const int U = KSFX(panel_units)(H, p);
         for (ptrdiff_t k = 0; k < K; k++) {
             const REAL *w_k = k < I ? w_x + k * G : w_h + (k - I) * G;  /* row k of [w_x; w_h] */
-            REAL *dst = wp + ((ptrdiff_t)p * K + k) * STEP_W;
+            REAL *dst = wp + (ptrdiff_t)p * K * STEP_W + k * 4 * U;
             for (int q = 0; q < 4; q++)
-                for (int u = 0; u < STEP_U; u++) {
+                for (int u = 0; u < U; u++) {
                     const int unit = p * STEP_U + u;
-                    dst[q * STEP_U + u] = unit < H ? w_k[q * (ptrdiff_t)H + unit] : (REAL)0;
+                    dst[q * U + u] = unit < H ? w_k[q * (ptrdiff_t)H + unit] : (REAL)0;
                 }
         }
         for (int q = 0; q < 4; q++)
-            for (int u = 0; u < STEP_U; u++) {
+            for (int u = 0; u < U; u++) {
                 const int unit = p * STEP_U + u;
-                bp[p * STEP_W + q * STEP_U + u] = unit < H ? b[q * (ptrdiff_t)H + unit] : (REAL)0;
+                bp[p * STEP_W + q * U + u] = unit < H ? b[q * (ptrdiff_t)H + unit] : (REAL)0;
             }
     }
 }
 
-/* acc (4U) = x (I) @ panel rows [0, I) + h (H) @ panel rows [I, I + H) */
-LSTMCORE_INLINE void KSFX(step_panel)(REAL *restrict acc, const REAL *restrict wp,
+/* acc (W) = x (I) @ panel rows [0, I) + h (H) @ panel rows [I, I + H); panel rows W wide */
+LSTMCORE_INLINE void KSFX(step_panel)(REAL *restrict acc, const REAL *restrict wp, int W,
                                      const REAL *restrict x, const REAL *restrict h, int I, int H) {
     REAL a[STEP_W];
-    for (int j = 0; j < STEP_W; j++)
+    for (int j = 0; j < W; j++)
         a[j] = 0;
     for (int k = 0; k < I; k++) {
         const REAL xk = x[k];
-        const REAL *w = wp + (ptrdiff_t)k * STEP_W;
-        for (int j = 0; j < STEP_W; j++)
+        const REAL *w = wp + (ptrdiff_t)k * W;
+        for (int j = 0; j < W; j++)
             a[j] += xk * w[j];
     }
-    wp += (ptrdiff_t)I * STEP_W;
+    wp += (ptrdiff_t)I * W;
     for (int k = 0; k < H; k++) {
         const REAL hk = h[k];
-        const REAL *w = wp + (ptrdiff_t)k * STEP_W;
-        for (int j = 0; j < STEP_W; j++)
+        const REAL *w = wp + (ptrdiff_t)k * W;
+        for (int j = 0; j < W; j++)
             a[j] += hk * w[j];
     }
-    for (int j = 0; j < STEP_W; j++)
+    for (int j = 0; j < W; j++)
         acc[j] = a[j];
 }
 
@@ -246,18 +256,160 @@ LSTMCORE_INLINE void KSFX(step_panel_row)(REAL *restrict acc, const REAL *restri
     V512F(storeu)(acc + 2 * VL, V512F(add)(e2, o2));
     V512F(storeu)(acc + 3 * VL, V512F(add)(e3, o3));
 }
+/* The gate maths on whole vectors (VL lanes: STEP_U units of one gate). Same formulas as
+ * activations.h, on AVX-512 registers (GCC and clang let * + - / act on them lane-wise): the
+ * clamp by min/max, 2^n by scalef, and 1 / d in float32 by rcp14 and one Newton step (about 1 ulp,
+ * against the division's throughput). */
+LSTMCORE_INLINE V512 KSFX(v_exp)(V512 x) {
+    /* min and max return their second operand when one is NaN: NaN goes through, as in lstmcore_exp */
+    x = V512F(min)(V512F(set1)(SFX(EXP_HI)), V512F(max)(V512F(set1)(SFX(EXP_LO)), x));
+    const V512 n = V512F(roundscale)(x * SFX(LOG2E), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const V512 r = (x - n * SFX(LN2_HI)) - n * SFX(LN2_LO);
+    return V512F(scalef)(SFX(EXP_POLY)(r), n);
+}
+
+LSTMCORE_INLINE V512 KSFX(v_recip)(V512 d) {  /* 1 / d, d >= 1 here */
+    if (sizeof(REAL) == 4) {
+        const V512 r = V512F(rcp14)(d);
+        return r * (2 - d * r);
+    }
+    return 1 / d;
+}
+
+LSTMCORE_INLINE V512 KSFX(v_sigmoid)(V512 x) {
+    return KSFX(v_recip)(1 + KSFX(v_exp)(-x));
+}
+
+LSTMCORE_INLINE V512 KSFX(v_tanh)(V512 x) {
+    const V512 a = V512F(abs)(x), s = x * x;
+    const V512 small = x + x * s * SFX(TANH_POLY)(s);
+    const V512 big = 1 - 2 * KSFX(v_recip)(KSFX(v_exp)(2 * a) + 1);
+    const V512 sbig = V512F(mask_blend)(V512CMP(x, V512F(setzero)(), _CMP_LT_OQ), big, -big);
+    return V512F(mask_blend)(V512CMP(a, V512F(set1)(SFX(TANH_SMALL)), _CMP_LT_OQ), sbig,
+                             small);
+}
+
+LSTMCORE_INLINE V512 KSFX(v_act)(int act, V512 x) {  /* act: a constant at each call */
+    switch (act) {
+    case LSTMCORE_RELU: return V512F(max)(x, V512F(setzero)());  /* 0 for NaN, as relu */
+    case LSTMCORE_SIGMOID: return KSFX(v_sigmoid)(x);
+    case LSTMCORE_LINEAR: return x;
+    default: return KSFX(v_tanh)(x);
+    }
+}
+
+LSTMCORE_INLINE V512 KSFX(v_ract)(int ract, V512 x) {
+    if (ract == LSTMCORE_RHARD_SIGMOID)
+        return V512F(min)(V512F(set1)(1), V512F(max)(V512F(setzero)(), x / 6 + (REAL)0.5));
+    return KSFX(v_sigmoid)(x);
+}
+
+/* The gate maths of ROWS (1 or STEP_R, a constant) rows of one panel (see step_gates), n <= STEP_U
+ * units, on vectors; the rows interleaved, so that their dependency chains overlap. */
+LSTMCORE_INLINE void KSFX(forward_rows_v)(const REAL *restrict z, const int ROWS, int U, int n,
+                                         const REAL *c_prev, REAL *c, ptrdiff_t H,
+                                         REAL *restrict h, ptrdiff_t ldh, REAL *restrict gates,
+                                         ptrdiff_t ldg, const REAL *restrict bp, int act,
+                                         int ract) {
+    const unsigned m = n >= VL ? ~0u : (1u << n) - 1;  /* the lanes of the n units */
+    const V512 bi = V512F(maskz_loadu)(m, bp), bf = V512F(maskz_loadu)(m, bp + U);
+    const V512 bg = V512F(maskz_loadu)(m, bp + 2 * U), bo = V512F(maskz_loadu)(m, bp + 3 * U);
+    V512 i[STEP_R], f[STEP_R], g[STEP_R], o[STEP_R], cn[STEP_R];
+    for (int r = 0; r < ROWS; r++) {
+        const REAL *z_r = z + r * STEP_W;
+        i[r] = KSFX(v_ract)(ract, V512F(maskz_loadu)(m, z_r) + bi);
+        f[r] = KSFX(v_ract)(ract, V512F(maskz_loadu)(m, z_r + U) + bf);
+        g[r] = KSFX(v_act)(act, V512F(maskz_loadu)(m, z_r + 2 * U) + bg);
+        o[r] = KSFX(v_ract)(ract, V512F(maskz_loadu)(m, z_r + 3 * U) + bo);
+        cn[r] = V512F(maskz_loadu)(m, c_prev + r * H);  /* every row's c_prev before any c */
+    }
+    for (int r = 0; r < ROWS; r++) {
+        cn[r] = f[r] * cn[r] + i[r] * g[r];  /* c = f*c_prev + i*g */
+        V512F(mask_storeu)(c + r * H, m, cn[r]);
+    }
+    for (int r = 0; r < ROWS; r++)
+        V512F(mask_storeu)(h + r * ldh, m, o[r] * KSFX(v_act)(act, cn[r]));  /* h = o * phi(c) */
+    if (gates)
+        for (int r = 0; r < ROWS; r++) {
+            REAL *g_r = gates + r * ldg;
+            V512F(mask_storeu)(g_r, m, i[r]);
+            V512F(mask_storeu)(g_r + H, m, f[r]);
+            V512F(mask_storeu)(g_r + 2 * H, m, g[r]);
+            V512F(mask_storeu)(g_r + 3 * H, m, o[r]);
+        }
+}
+
+/* A narrow panel (the last one, NV < 4 vectors wide): ROWS (1 or STEP_R) rows at a time, the
+ * accumulators in registers; NV and ROWS are constants at each call. */
+LSTMCORE_INLINE void KSFX(step_panel_narrow)(REAL *restrict acc, const REAL *restrict wp,
+                                            const int NV, const int ROWS, const REAL *restrict x,
+                                            ptrdiff_t ldx, const REAL *restrict h, ptrdiff_t ldh,
+                                            int I, int H) {
+    V512 a[STEP_R][3];
+    for (int r = 0; r < ROWS; r++)
+        for (int v = 0; v < NV; v++)
+            a[r][v] = V512F(setzero)();
+    for (int part = 0; part < 2; part++) {
+        const REAL *vec = part ? h : x;
+        const ptrdiff_t ld = part ? ldh : ldx;
+        const int K = part ? H : I;
+        const REAL *w = wp + (part ? (ptrdiff_t)I * NV * VL : 0);
+        for (int k = 0; k < K; k++, w += NV * VL) {
+            V512 wv[3];
+            for (int v = 0; v < NV; v++)
+                wv[v] = V512F(loadu)(w + v * VL);
+            for (int r = 0; r < ROWS; r++) {
+                const V512 b = V512F(set1)(vec[r * ld + k]);
+                for (int v = 0; v < NV; v++)
+                    a[r][v] = V512F(fmadd)(b, wv[v], a[r][v]);
+            }
+        }
+    }
+    for (int r = 0; r < ROWS; r++)
+        for (int v = 0; v < NV; v++)
+            V512F(storeu)(acc + r * STEP_W + v * VL, a[r][v]);
+}
+
+/* rows (<= STEP_R) of a narrow panel W = NV * VL wide, NV < 4 */
+LSTMCORE_INLINE void KSFX(narrow_block)(REAL *restrict acc, const REAL *restrict wp, int W,
+                                       const REAL *x, ptrdiff_t ldx, const REAL *h, ptrdiff_t ldh,
+                                       int rows, int I, int H) {
+#define NARROW(NV, ROWS, r)                                                                     \
+    KSFX(step_panel_narrow)(acc + (r) * STEP_W, wp, NV, ROWS, x ? x + (r) * ldx : NULL, ldx,      \
+                            h + (r) * ldh, ldh, I, H)
+#define NARROW_ROWS(NV)                                                                         \
+    do {                                                                                        \
+        if (rows == STEP_R)                                                                     \
+            NARROW(NV, STEP_R, 0);                                                              \
+        else                                                                                    \
+            for (int r = 0; r < rows; r++)                                                      \
+                NARROW(NV, 1, r);                                                               \
+    } while (0)
+    switch (W / VL) {
+    case 1: NARROW_ROWS(1); break;
+    case 2: NARROW_ROWS(2); break;
+    default: NARROW_ROWS(3);
+    }
+#undef NARROW_ROWS
+#undef NARROW
+}
 #undef VL
 #else
 #define STEP_R 1
 #endif
 
-/* acc (rows, 4U), rows <= STEP_R: each row of x (I; rows ldx apart, or NULL when I = 0) @ panel
- * rows [0, I) + the same row of h (H; rows ldh apart) @ panel rows [I, I + H). A full block of
- * STEP_R rows goes through the register-blocked kernel, fewer one row at a time. */
-LSTMCORE_INLINE void KSFX(panel_block)(REAL *restrict acc, const REAL *restrict wp,
+/* acc (rows, W; rows STEP_W apart), rows <= STEP_R: each row of x (I; rows ldx apart, or NULL
+ * when I = 0) @ panel rows [0, I) + the same row of h (H; rows ldh apart) @ panel rows [I, I + H);
+ * panel rows W wide (STEP_W, or a narrow last panel). A full block of STEP_R rows goes through the
+ * register-blocked kernel, fewer one row at a time. */
+LSTMCORE_INLINE void KSFX(panel_block)(REAL *restrict acc, const REAL *restrict wp, int W,
                                       const REAL *x, ptrdiff_t ldx, const REAL *h, ptrdiff_t ldh,
                                       int rows, int I, int H) {
 #if STEP_R > 1
+    if (W < STEP_W) {
+        KSFX(narrow_block)(acc, wp, W, x, ldx, h, ldh, rows, I, H);
+        return;
+    }
     if (rows == STEP_R) {
         KSFX(step_panel_rows)(acc, wp, x, ldx, h, ldh, I, H);
         return;
@@ -266,30 +418,58 @@ LSTMCORE_INLINE void KSFX(panel_block)(REAL *restrict acc, const REAL *restrict 
         KSFX(step_panel_row)(acc + i * STEP_W, wp, x ? x + i * ldx : NULL, h + i * ldh, I, H);
 #else
     for (int i = 0; i < rows; i++)
-        KSFX(step_panel)(acc + i * STEP_W, wp, x ? x + i * ldx : NULL, h + i * ldh, I, H);
+        KSFX(step_panel)(acc + i * STEP_W, wp, W, x ? x + i * ldx : NULL, h + i * ldh, I, H);
 #endif
 }
 
-/* The gate maths of one row of one panel, from its pre-activations z (4U, panel layout). */
-LSTMCORE_INLINE void KSFX(step_gates)(REAL *restrict z, ptrdiff_t H, const REAL *c_prev, REAL *c,
-                                     REAL *restrict h, REAL *restrict gates,
-                                     const REAL *restrict bp, int n, int act, int ract) {
-    /* c_prev (n) in, c (n) out: may be the same buffer | h (n) out | bp: the panel's bias
-     * gates: this row's activated gates in [i|f|g|o] layout at the panel's first unit, out; or NULL */
-    REAL cp[STEP_U], cn[STEP_U], hn[STEP_U];
-    for (int u = 0; u < STEP_U; u++)
-        cp[u] = u < n ? c_prev[u] : (REAL)0;
-#define ROW(A, R) KSFX(forward_row)(z, cn, hn, cp, bp, STEP_U, A, R)
-    LSTMCORE_DISPATCH(act, ract, ROW);
+/* The gate maths of rows (<= STEP_R) rows of one panel, from their pre-activations z (rows STEP_W
+ * apart, panel layout: U units per gate, U = STEP_U or a narrow last panel's). */
+LSTMCORE_INLINE void KSFX(step_gates)(REAL *restrict z, int rows, ptrdiff_t H, const REAL *c_prev,
+                                     REAL *c, REAL *restrict h, ptrdiff_t ldh,
+                                     REAL *restrict gates, ptrdiff_t ldg, const REAL *restrict bp,
+                                     int n, int U, int act, int ract) {
+    /* c_prev (rows, n) in, c (rows, n) out, rows H apart: may be the same buffer
+     * h (rows, n) out, rows ldh apart | bp: the panel's bias
+     * gates: the rows' activated gates in [i|f|g|o] layout at the panel's first unit, rows ldg
+     * apart, out; or NULL */
+#if STEP_R > 1  /* AVX-512 */
+    if (rows == STEP_R) {
+#define ROW(A, R) KSFX(forward_rows_v)(z, STEP_R, U, n, c_prev, c, H, h, ldh, gates, ldg, bp, A, R)
+        LSTMCORE_DISPATCH(act, ract, ROW);
 #undef ROW
-    for (int u = 0; u < n; u++) {
-        c[u] = cn[u];
-        h[u] = hn[u];
+        return;
     }
-    if (gates)
-        for (int q = 0; q < 4; q++)
-            for (int u = 0; u < n; u++)
-                gates[q * H + u] = z[q * STEP_U + u];
+    for (int i = 0; i < rows; i++) {
+#define ROW(A, R)                                                                               \
+    KSFX(forward_rows_v)(z + i * STEP_W, 1, U, n, c_prev + i * H, c + i * H, H, h + i * ldh, ldh, \
+                         gates ? gates + i * ldg : NULL, ldg, bp, A, R)
+        LSTMCORE_DISPATCH(act, ract, ROW);
+#undef ROW
+    }
+#else
+    for (int i = 0; i < rows; i++) {
+        REAL *z_i = z + i * STEP_W, cp[STEP_U], cn[STEP_U], hn[STEP_U];
+        for (int u = 0; u < STEP_U; u++)
+            cp[u] = u < n ? c_prev[i * H + u] : (REAL)0;
+        if (U == STEP_U) {  /* the constant width: vectorized without a remainder */
+#define ROW(A, R) KSFX(forward_row)(z_i, cn, hn, cp, bp, STEP_U, A, R)
+            LSTMCORE_DISPATCH(act, ract, ROW);
+#undef ROW
+        } else {
+#define ROW(A, R) KSFX(forward_row)(z_i, cn, hn, cp, bp, U, A, R)
+            LSTMCORE_DISPATCH(act, ract, ROW);
+#undef ROW
+        }
+        for (int u = 0; u < n; u++) {
+            c[i * H + u] = cn[u];
+            h[i * ldh + u] = hn[u];
+        }
+        if (gates)
+            for (int q = 0; q < 4; q++)
+                for (int u = 0; u < n; u++)
+                    gates[i * ldg + q * H + u] = z_i[q * U + u];
+    }
+#endif
 }
 
 /* Panels [p0, p1) of one packed step: see lstm_step_packed; c_prev and c rows H apart (may be
@@ -301,15 +481,16 @@ static void KSFX(step_panel_range)(const REAL *wp, const REAL *bp, const REAL *x
     const ptrdiff_t K = (ptrdiff_t)I + H;
     for (int p = p0; p < p1; p++) {
         const int u0 = p * STEP_U, n = H - u0 < STEP_U ? H - u0 : STEP_U;  /* units of this panel */
+        const int U = KSFX(panel_units)(H, p);  /* n rounded up: the panel's layout */
         const REAL *wp_p = wp + p * K * STEP_W, *bp_p = bp + p * STEP_W;
         for (ptrdiff_t r = 0; r < B; r += STEP_R) {
             const int rows = B - r < STEP_R ? (int)(B - r) : STEP_R;
             REAL z[STEP_R * STEP_W];
-            KSFX(panel_block)(z, wp_p, x + r * ldx, ldx, h_prev + r * ldhp, ldhp, rows, I, H);
-            for (int i = 0; i < rows; i++)
-                KSFX(step_gates)(z + i * STEP_W, H, c_prev + (r + i) * H + u0,
-                                 c + (r + i) * H + u0, h + (r + i) * ldh + u0,
-                                 gates ? gates + (r + i) * ldg + u0 : NULL, bp_p, n, act, ract);
+            KSFX(panel_block)(z, wp_p, 4 * U, x + r * ldx, ldx, h_prev + r * ldhp, ldhp, rows, I,
+                              H);
+            KSFX(step_gates)(z, rows, H, c_prev + r * H + u0, c + r * H + u0, h + r * ldh + u0,
+                             ldh, gates ? gates + r * ldg + u0 : NULL, ldg, bp_p, n, U, act,
+                             ract);
         }
     }
 }
@@ -427,7 +608,7 @@ void KSFX(lstm_matmul_packed)(const REAL *wpt, const REAL *a, ptrdiff_t lda, REA
             const int n = N - p * STEP_W < STEP_W ? N - p * STEP_W : STEP_W;
             for (ptrdiff_t r = r0; r < r1; r += STEP_R) {
                 const int rows = r1 - r < STEP_R ? (int)(r1 - r) : STEP_R;
-                KSFX(panel_block)(acc, wp_p, NULL, 0, a + r * lda, lda, rows, 0, K);
+                KSFX(panel_block)(acc, wp_p, STEP_W, NULL, 0, a + r * lda, lda, rows, 0, K);
                 for (int i = 0; i < rows; i++)
                     for (int j = 0; j < n; j++)
                         out[(r + i) * ldo + p * STEP_W + j] = acc[i * STEP_W + j];
@@ -535,7 +716,7 @@ static void KSFX(backward_panel_range)(const REAL *wpt, REAL *dz, const REAL *dy
                     for (int j = 0; j < n; j++)
                         acc[i * STEP_W + j] = dh[(rb + i) * H + u0 + j];
             } else {
-                KSFX(panel_block)(acc, wp_p, NULL, 0, dz_next + rb * G, G, rows, 0, (int)G);
+                KSFX(panel_block)(acc, wp_p, STEP_W, NULL, 0, dz_next + rb * G, G, rows, 0, (int)G);
             }
             for (int i = 0; i < rows; i++) {
                 const ptrdiff_t r = rb + i;
