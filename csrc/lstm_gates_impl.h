@@ -621,6 +621,43 @@ void KSFX(lstm_matmul_packed)(const REAL *wpt, const REAL *a, ptrdiff_t lda, REA
  * weight gradients (x.T @ dz, h.T @ dz) over all T*B rows. K is cut in blocks whose slice of
  * STEP_W columns of b stays in cache while every row of out meets it. */
 #define MM_KB 512
+#if defined(__AVX512F__)
+/* out (ROWS, NV vectors; rows ldo apart) += a (kn, ROWS; rows lda apart).T @ b (kn, NV vectors;
+ * rows ldb apart); the last vector of b and out masked by mask (~0u: whole). NV, ROWS (1 or 4)
+ * and whether the mask is whole are constants at each call: ROWS x NV accumulators in registers. */
+LSTMCORE_INLINE void KSFX(tn_block)(REAL *out, ptrdiff_t ldo, const REAL *a, ptrdiff_t lda,
+                                   const REAL *b, ptrdiff_t ldb, int kn, const int NV,
+                                   const int ROWS, unsigned mask) {
+    enum { VW = STEP_W / 4 };  /* lanes per vector */
+    V512 acc[4][4], w[4];
+    for (int r = 0; r < ROWS; r++)
+        for (int v = 0; v < NV; v++)
+            acc[r][v] = V512F(setzero)();
+    for (int k = 0; k < kn; k++) {
+        const REAL *bp = b + k * ldb, *ap = a + k * lda;
+        for (int v = 0; v < NV - 1; v++)
+            w[v] = V512F(loadu)(bp + v * VW);
+        w[NV - 1] = mask == ~0u ? V512F(loadu)(bp + (NV - 1) * VW)
+                                : V512F(maskz_loadu)(mask, bp + (NV - 1) * VW);
+        for (int r = 0; r < ROWS; r++) {
+            const V512 x = V512F(set1)(ap[r]);
+            for (int v = 0; v < NV; v++)
+                acc[r][v] = V512F(fmadd)(x, w[v], acc[r][v]);
+        }
+    }
+    for (int r = 0; r < ROWS; r++) {
+        REAL *o = out + r * ldo;
+        for (int v = 0; v < NV - 1; v++)
+            V512F(storeu)(o + v * VW, V512F(loadu)(o + v * VW) + acc[r][v]);
+        REAL *ol = o + (NV - 1) * VW;
+        if (mask == ~0u)
+            V512F(storeu)(ol, V512F(loadu)(ol) + acc[r][NV - 1]);
+        else
+            V512F(mask_storeu)(ol, mask, V512F(maskz_loadu)(mask, ol) + acc[r][NV - 1]);
+    }
+}
+#endif
+
 void KSFX(lstm_matmul_tn)(const REAL *a, ptrdiff_t lda, const REAL *b, ptrdiff_t ldb, REAL *out,
                          ptrdiff_t ldo, int M, int N, ptrdiff_t K, int nthreads) {
     const int P = (N + STEP_W - 1) / STEP_W;
@@ -637,45 +674,30 @@ void KSFX(lstm_matmul_tn)(const REAL *a, ptrdiff_t lda, const REAL *b, ptrdiff_t
             const REAL *ak = a + k0 * lda;
             int m = 0;
 #if defined(__AVX512F__)
-            if (n == STEP_W) {
-                for (; m + 4 <= M; m += 4) {
-                    V512 c00 = V512F(setzero)(), c01 = c00, c02 = c00, c03 = c00;
-                    V512 c10 = c00, c11 = c00, c12 = c00, c13 = c00;
-                    V512 c20 = c00, c21 = c00, c22 = c00, c23 = c00;
-                    V512 c30 = c00, c31 = c00, c32 = c00, c33 = c00;
-                    for (int k = 0; k < kn; k++) {
-                        const REAL *bp = bk + k * ldb, *ap = ak + k * lda + m;
-                        const V512 w0 = V512F(loadu)(bp), w1 = V512F(loadu)(bp + STEP_W / 4);
-                        const V512 w2 = V512F(loadu)(bp + STEP_W / 2);
-                        const V512 w3 = V512F(loadu)(bp + 3 * STEP_W / 4);
-                        V512 x = V512F(set1)(ap[0]);
-                        c00 = V512F(fmadd)(x, w0, c00); c01 = V512F(fmadd)(x, w1, c01);
-                        c02 = V512F(fmadd)(x, w2, c02); c03 = V512F(fmadd)(x, w3, c03);
-                        x = V512F(set1)(ap[1]);
-                        c10 = V512F(fmadd)(x, w0, c10); c11 = V512F(fmadd)(x, w1, c11);
-                        c12 = V512F(fmadd)(x, w2, c12); c13 = V512F(fmadd)(x, w3, c13);
-                        x = V512F(set1)(ap[2]);
-                        c20 = V512F(fmadd)(x, w0, c20); c21 = V512F(fmadd)(x, w1, c21);
-                        c22 = V512F(fmadd)(x, w2, c22); c23 = V512F(fmadd)(x, w3, c23);
-                        x = V512F(set1)(ap[3]);
-                        c30 = V512F(fmadd)(x, w0, c30); c31 = V512F(fmadd)(x, w1, c31);
-                        c32 = V512F(fmadd)(x, w2, c32); c33 = V512F(fmadd)(x, w3, c33);
-                    }
-#define ADD_ROW(i, v0, v1, v2, v3)                                                       \
-    do {                                                                                 \
-        REAL *o = out + (m + (i)) * ldo + n0;                                            \
-        V512F(storeu)(o, V512F(add)(V512F(loadu)(o), v0));                               \
-        V512F(storeu)(o + STEP_W / 4, V512F(add)(V512F(loadu)(o + STEP_W / 4), v1));     \
-        V512F(storeu)(o + STEP_W / 2, V512F(add)(V512F(loadu)(o + STEP_W / 2), v2));     \
-        V512F(storeu)(o + 3 * STEP_W / 4, V512F(add)(V512F(loadu)(o + 3 * STEP_W / 4), v3)); \
+            /* NV vectors of VL columns, the last one masked to the n columns */
+            const int nv = (n + STEP_W / 4 - 1) / (STEP_W / 4), last = n - (nv - 1) * (STEP_W / 4);
+            const unsigned mask = last >= STEP_W / 4 ? ~0u : (1u << last) - 1;
+#define TN_BLOCK(NV, ROWS, MASK)                                                                \
+    KSFX(tn_block)(out + (ptrdiff_t)m * ldo + n0, ldo, ak + m, lda, bk, ldb, kn, NV, ROWS, MASK)
+#define TN(NV, MASK)                                                                            \
+    do {                                                                                        \
+        for (; m + 4 <= M; m += 4)                                                              \
+            TN_BLOCK(NV, 4, MASK);                                                              \
+        for (; m < M; m++)                                                                      \
+            TN_BLOCK(NV, 1, MASK);                                                              \
     } while (0)
-                    ADD_ROW(0, c00, c01, c02, c03);
-                    ADD_ROW(1, c10, c11, c12, c13);
-                    ADD_ROW(2, c20, c21, c22, c23);
-                    ADD_ROW(3, c30, c31, c32, c33);
-#undef ADD_ROW
-                }
+            switch (nv * 2 + (mask == ~0u)) {  /* mask: a constant in each copy, too */
+            case 2: TN(1, mask); break;
+            case 3: TN(1, ~0u); break;
+            case 4: TN(2, mask); break;
+            case 5: TN(2, ~0u); break;
+            case 6: TN(3, mask); break;
+            case 7: TN(3, ~0u); break;
+            case 8: TN(4, mask); break;
+            default: TN(4, ~0u);
             }
+#undef TN
+#undef TN_BLOCK
 #endif
             for (; m < M; m++) {  /* the rest (every row without AVX-512): one row of out */
                 REAL acc[STEP_W];

@@ -421,11 +421,11 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
     cdef floating[:, ::1] dw_x_v = dw_x, dw_h_v = dw_h
     cdef floating[::1] db_v = db
     cdef bint packed = _use_packed(B, T)
-    # The weight-gradient and dx products in the packed kernels too: with AVX-512 and H >= 64
-    # (1.3-1.9x OpenBLAS's Haswell kernels at S2 and S3; at S1, H = 50, 1.5x slower), or
-    # wherever the tests force the packed path.
-    cdef bint products = packed and (
-        (lstmcore_get_isa() == 2 and H >= 64) or _PACKED_MIN_B >= 0)
+    # The weight-gradient and dx products in the packed kernels too: with AVX-512 (1.3-1.9x
+    # OpenBLAS's Haswell kernels at S2 and S3; at S1, H = 50, the whole training step 1.17x
+    # faster since the last panel of columns is masked), or wherever the tests force the packed
+    # path.
+    cdef bint products = packed and (lstmcore_get_isa() == 2 or _PACKED_MIN_B >= 0)
     # a panel is 64 columns of dx wide: narrower inputs go to BLAS
     cdef bint dx_packed = products and I >= 32
     cdef floating[::1] wpt_v, wxt_v
