@@ -256,6 +256,18 @@ LSTMCORE_INLINE void KSFX(step_panel_row)(REAL *restrict acc, const REAL *restri
     V512F(storeu)(acc + 2 * VL, V512F(add)(e2, o2));
     V512F(storeu)(acc + 3 * VL, V512F(add)(e3, o3));
 }
+/* Load and store the lanes of mask m; a whole vector (m = ~0u) without a mask. */
+LSTMCORE_INLINE V512 KSFX(v_load)(unsigned m, const REAL *p) {
+    return m == ~0u ? V512F(loadu)(p) : V512F(maskz_loadu)(m, p);
+}
+
+LSTMCORE_INLINE void KSFX(v_store)(unsigned m, REAL *p, V512 v) {
+    if (m == ~0u)
+        V512F(storeu)(p, v);
+    else
+        V512F(mask_storeu)(p, m, v);
+}
+
 /* The gate maths on whole vectors (VL lanes: STEP_U units of one gate). Same formulas as
  * activations.h, on AVX-512 registers (GCC and clang let * + - / act on them lane-wise): the
  * clamp by min/max, 2^n by scalef, and 1 / d in float32 by rcp14 and one Newton step (about 1 ulp,
@@ -304,6 +316,50 @@ LSTMCORE_INLINE V512 KSFX(v_ract)(int ract, V512 x) {
     return KSFX(v_sigmoid)(x);
 }
 
+LSTMCORE_INLINE V512 KSFX(v_dact)(int act, V512 y) {  /* phi'(x) from y = phi(x), as dact */
+    switch (act) {
+    case LSTMCORE_RELU:
+        return V512F(mask_blend)(V512CMP(y, V512F(setzero)(), _CMP_GT_OQ), V512F(setzero)(),
+                                 V512F(set1)(1));
+    case LSTMCORE_SIGMOID: return y * (1 - y);
+    case LSTMCORE_LINEAR: return V512F(set1)(1);
+    default: return 1 - y * y;
+    }
+}
+
+LSTMCORE_INLINE V512 KSFX(v_dract)(int ract, V512 y) {  /* as dract */
+    if (ract == LSTMCORE_RHARD_SIGMOID) {
+        const unsigned inside = V512CMP(y, V512F(setzero)(), _CMP_GT_OQ) &
+                                V512CMP(y, V512F(set1)(1), _CMP_LT_OQ);
+        return V512F(mask_blend)(inside, V512F(setzero)(), V512F(set1)((REAL)1 / (REAL)6));
+    }
+    return y * (1 - y);
+}
+
+/* backward_row on vectors: the same arguments, n units in vectors of VL, the last one masked. */
+LSTMCORE_INLINE void KSFX(backward_row_v)(REAL *restrict dz_r, REAL *restrict dc_r,
+                                         const REAL *restrict dh_r, const REAL *restrict dy_r,
+                                         const REAL *restrict g_r, const REAL *restrict cp_r,
+                                         const REAL *restrict c_r, ptrdiff_t n, ptrdiff_t H,
+                                         int act, int ract, int has_dy) {
+    for (ptrdiff_t j = 0; j < n; j += VL) {
+        const unsigned m = n - j >= VL ? ~0u : (1u << (n - j)) - 1;
+#define LD(p) KSFX(v_load)(m, (p) + j)
+        const V512 i = LD(g_r), f = LD(g_r + H), g = LD(g_r + 2 * H), o = LD(g_r + 3 * H);
+        const V512 dh = has_dy ? V512F(add)(LD(dh_r), LD(dy_r)) : LD(dh_r);
+        const V512 phi_c = KSFX(v_act)(act, LD(c_r));              /* recomputed, not cached */
+        const V512 d_o = dh * phi_c;                               /* 3b. h = o * phi(c) */
+        const V512 dc = LD(dc_r) + dh * o * KSFX(v_dact)(act, phi_c);
+        const V512 d_f = dc * LD(cp_r);                            /* 2b. c = f*c_prev + i*g */
+#undef LD
+        KSFX(v_store)(m, dc_r + j, dc * f);
+        KSFX(v_store)(m, dz_r + j, dc * g * KSFX(v_dract)(ract, i));  /* 1b. gates */
+        KSFX(v_store)(m, dz_r + H + j, d_f * KSFX(v_dract)(ract, f));
+        KSFX(v_store)(m, dz_r + 2 * H + j, dc * i * KSFX(v_dact)(act, g));
+        KSFX(v_store)(m, dz_r + 3 * H + j, d_o * KSFX(v_dract)(ract, o));
+    }
+}
+
 /* The gate maths of ROWS (1 or STEP_R, a constant) rows of one panel (see step_gates), n <= STEP_U
  * units, on vectors; the rows interleaved, so that their dependency chains overlap. */
 LSTMCORE_INLINE void KSFX(forward_rows_v)(const REAL *restrict z, const int ROWS, int U, int n,
@@ -312,30 +368,30 @@ LSTMCORE_INLINE void KSFX(forward_rows_v)(const REAL *restrict z, const int ROWS
                                          ptrdiff_t ldg, const REAL *restrict bp, int act,
                                          int ract) {
     const unsigned m = n >= VL ? ~0u : (1u << n) - 1;  /* the lanes of the n units */
-    const V512 bi = V512F(maskz_loadu)(m, bp), bf = V512F(maskz_loadu)(m, bp + U);
-    const V512 bg = V512F(maskz_loadu)(m, bp + 2 * U), bo = V512F(maskz_loadu)(m, bp + 3 * U);
+    const V512 bi = KSFX(v_load)(m, bp), bf = KSFX(v_load)(m, bp + U);
+    const V512 bg = KSFX(v_load)(m, bp + 2 * U), bo = KSFX(v_load)(m, bp + 3 * U);
     V512 i[STEP_R], f[STEP_R], g[STEP_R], o[STEP_R], cn[STEP_R];
     for (int r = 0; r < ROWS; r++) {
         const REAL *z_r = z + r * STEP_W;
-        i[r] = KSFX(v_ract)(ract, V512F(maskz_loadu)(m, z_r) + bi);
-        f[r] = KSFX(v_ract)(ract, V512F(maskz_loadu)(m, z_r + U) + bf);
-        g[r] = KSFX(v_act)(act, V512F(maskz_loadu)(m, z_r + 2 * U) + bg);
-        o[r] = KSFX(v_ract)(ract, V512F(maskz_loadu)(m, z_r + 3 * U) + bo);
-        cn[r] = V512F(maskz_loadu)(m, c_prev + r * H);  /* every row's c_prev before any c */
+        i[r] = KSFX(v_ract)(ract, KSFX(v_load)(m, z_r) + bi);
+        f[r] = KSFX(v_ract)(ract, KSFX(v_load)(m, z_r + U) + bf);
+        g[r] = KSFX(v_act)(act, KSFX(v_load)(m, z_r + 2 * U) + bg);
+        o[r] = KSFX(v_ract)(ract, KSFX(v_load)(m, z_r + 3 * U) + bo);
+        cn[r] = KSFX(v_load)(m, c_prev + r * H);  /* every row's c_prev before any c */
     }
     for (int r = 0; r < ROWS; r++) {
         cn[r] = f[r] * cn[r] + i[r] * g[r];  /* c = f*c_prev + i*g */
-        V512F(mask_storeu)(c + r * H, m, cn[r]);
+        KSFX(v_store)(m, c + r * H, cn[r]);
     }
     for (int r = 0; r < ROWS; r++)
-        V512F(mask_storeu)(h + r * ldh, m, o[r] * KSFX(v_act)(act, cn[r]));  /* h = o * phi(c) */
+        KSFX(v_store)(m, h + r * ldh, o[r] * KSFX(v_act)(act, cn[r]));  /* h = o * phi(c) */
     if (gates)
         for (int r = 0; r < ROWS; r++) {
             REAL *g_r = gates + r * ldg;
-            V512F(mask_storeu)(g_r, m, i[r]);
-            V512F(mask_storeu)(g_r + H, m, f[r]);
-            V512F(mask_storeu)(g_r + 2 * H, m, g[r]);
-            V512F(mask_storeu)(g_r + 3 * H, m, o[r]);
+            KSFX(v_store)(m, g_r, i[r]);
+            KSFX(v_store)(m, g_r + H, f[r]);
+            KSFX(v_store)(m, g_r + 2 * H, g[r]);
+            KSFX(v_store)(m, g_r + 3 * H, o[r]);
         }
 }
 
@@ -637,8 +693,7 @@ LSTMCORE_INLINE void KSFX(tn_block)(REAL *out, ptrdiff_t ldo, const REAL *a, ptr
         const REAL *bp = b + k * ldb, *ap = a + k * lda;
         for (int v = 0; v < NV - 1; v++)
             w[v] = V512F(loadu)(bp + v * VW);
-        w[NV - 1] = mask == ~0u ? V512F(loadu)(bp + (NV - 1) * VW)
-                                : V512F(maskz_loadu)(mask, bp + (NV - 1) * VW);
+        w[NV - 1] = KSFX(v_load)(mask, bp + (NV - 1) * VW);
         for (int r = 0; r < ROWS; r++) {
             const V512 x = V512F(set1)(ap[r]);
             for (int v = 0; v < NV; v++)
@@ -650,10 +705,7 @@ LSTMCORE_INLINE void KSFX(tn_block)(REAL *out, ptrdiff_t ldo, const REAL *a, ptr
         for (int v = 0; v < NV - 1; v++)
             V512F(storeu)(o + v * VW, V512F(loadu)(o + v * VW) + acc[r][v]);
         REAL *ol = o + (NV - 1) * VW;
-        if (mask == ~0u)
-            V512F(storeu)(ol, V512F(loadu)(ol) + acc[r][NV - 1]);
-        else
-            V512F(mask_storeu)(ol, mask, V512F(maskz_loadu)(mask, ol) + acc[r][NV - 1]);
+        KSFX(v_store)(mask, ol, KSFX(v_load)(mask, ol) + acc[r][NV - 1]);
     }
 }
 #endif
@@ -751,12 +803,18 @@ static void KSFX(backward_panel_range)(const REAL *wpt, REAL *dz, const REAL *dy
                 const REAL *g_r = gates + t * BG + r * G + u0;
                 const REAL *cp_r = c + t * BH + r * H + u0, *c_r = c + (t + 1) * BH + r * H + u0;
                 const REAL *dy_r = dy ? dy + r * (ptrdiff_t)T * H + (ptrdiff_t)t * H + u0 : NULL;
-#define ROW(A, R) (dy ? KSFX(backward_row)(dz_r, dc + r * H + u0, acc + i * STEP_W, dy_r, g_r, \
-                                          cp_r, c_r, n, H, A, R, 1)                          \
-                      : KSFX(backward_row)(dz_r, dc + r * H + u0, acc + i * STEP_W, dy_r, g_r, \
-                                          cp_r, c_r, n, H, A, R, 0))
+#if STEP_R > 1  /* AVX-512 */
+#define BACKWARD_ROW KSFX(backward_row_v)
+#else
+#define BACKWARD_ROW KSFX(backward_row)
+#endif
+#define ROW(A, R) (dy ? BACKWARD_ROW(dz_r, dc + r * H + u0, acc + i * STEP_W, dy_r, g_r, cp_r,   \
+                                     c_r, n, H, A, R, 1)                                     \
+                      : BACKWARD_ROW(dz_r, dc + r * H + u0, acc + i * STEP_W, dy_r, g_r, cp_r,   \
+                                     c_r, n, H, A, R, 0))
                 LSTMCORE_DISPATCH(act, ract, ROW);
 #undef ROW
+#undef BACKWARD_ROW
             }
         }
     }
