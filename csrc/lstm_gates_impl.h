@@ -710,61 +710,79 @@ LSTMCORE_INLINE void KSFX(tn_block)(REAL *out, ptrdiff_t ldo, const REAL *a, ptr
 }
 #endif
 
-void KSFX(lstm_matmul_tn)(const REAL *a, ptrdiff_t lda, const REAL *b, ptrdiff_t ldb, REAL *out,
-                         ptrdiff_t ldo, int M, int N, ptrdiff_t K, int nthreads) {
+/* Rows [m0, m1) of out (M, N) += a[k0:k0+kn].T @ b[k0:k0+kn], panel by panel of STEP_W columns */
+static void KSFX(tn_rows)(const REAL *a, ptrdiff_t lda, const REAL *b, ptrdiff_t ldb, REAL *out,
+                          ptrdiff_t ldo, int m0, int m1, int N, int kn) {
     const int P = (N + STEP_W - 1) / STEP_W;
-    (void)nthreads;
-    for (ptrdiff_t k0 = 0; k0 < K; k0 += MM_KB) {
-        const int kn = K - k0 < MM_KB ? (int)(K - k0) : MM_KB;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(nthreads) \
-    if (nthreads > 1 && (ptrdiff_t)M * N * kn >= 64 * LSTMCORE_PAR_MIN)
-#endif
-        for (int p = 0; p < P; p++) {  /* threads own whole columns of out */
-            const int n0 = p * STEP_W, n = N - n0 < STEP_W ? N - n0 : STEP_W;
-            const REAL *bk = b + k0 * ldb + n0;
-            const REAL *ak = a + k0 * lda;
-            int m = 0;
+    for (int p = 0; p < P; p++) {
+        const int n0 = p * STEP_W, n = N - n0 < STEP_W ? N - n0 : STEP_W;
+        const REAL *bk = b + n0;
+        int m = m0;
 #if defined(__AVX512F__)
-            /* NV vectors of VL columns, the last one masked to the n columns */
-            const int nv = (n + STEP_W / 4 - 1) / (STEP_W / 4), last = n - (nv - 1) * (STEP_W / 4);
-            const unsigned mask = last >= STEP_W / 4 ? ~0u : (1u << last) - 1;
+        /* NV vectors of VL columns, the last one masked to the n columns */
+        const int nv = (n + STEP_W / 4 - 1) / (STEP_W / 4), last = n - (nv - 1) * (STEP_W / 4);
+        const unsigned mask = last >= STEP_W / 4 ? ~0u : (1u << last) - 1;
 #define TN_BLOCK(NV, ROWS, MASK)                                                                \
-    KSFX(tn_block)(out + (ptrdiff_t)m * ldo + n0, ldo, ak + m, lda, bk, ldb, kn, NV, ROWS, MASK)
+    KSFX(tn_block)(out + (ptrdiff_t)m * ldo + n0, ldo, a + m, lda, bk, ldb, kn, NV, ROWS, MASK)
 #define TN(NV, MASK)                                                                            \
     do {                                                                                        \
-        for (; m + 4 <= M; m += 4)                                                              \
+        for (; m + 4 <= m1; m += 4)                                                             \
             TN_BLOCK(NV, 4, MASK);                                                              \
-        for (; m < M; m++)                                                                      \
+        for (; m < m1; m++)                                                                     \
             TN_BLOCK(NV, 1, MASK);                                                              \
     } while (0)
-            switch (nv * 2 + (mask == ~0u)) {  /* mask: a constant in each copy, too */
-            case 2: TN(1, mask); break;
-            case 3: TN(1, ~0u); break;
-            case 4: TN(2, mask); break;
-            case 5: TN(2, ~0u); break;
-            case 6: TN(3, mask); break;
-            case 7: TN(3, ~0u); break;
-            case 8: TN(4, mask); break;
-            default: TN(4, ~0u);
-            }
+        switch (nv * 2 + (mask == ~0u)) {  /* mask: a constant in each copy, too */
+        case 2: TN(1, mask); break;
+        case 3: TN(1, ~0u); break;
+        case 4: TN(2, mask); break;
+        case 5: TN(2, ~0u); break;
+        case 6: TN(3, mask); break;
+        case 7: TN(3, ~0u); break;
+        case 8: TN(4, mask); break;
+        default: TN(4, ~0u);
+        }
 #undef TN
 #undef TN_BLOCK
 #endif
-            for (; m < M; m++) {  /* the rest (every row without AVX-512): one row of out */
-                REAL acc[STEP_W];
+        for (; m < m1; m++) {  /* one row of out (every row without AVX-512) */
+            REAL acc[STEP_W];
+            for (int j = 0; j < n; j++)
+                acc[j] = 0;
+            for (int k = 0; k < kn; k++) {
+                const REAL am = a[k * lda + m];
+                const REAL *bp = bk + k * ldb;
                 for (int j = 0; j < n; j++)
-                    acc[j] = 0;
-                for (int k = 0; k < kn; k++) {
-                    const REAL am = ak[k * lda + m];
-                    const REAL *bp = bk + k * ldb;
-                    for (int j = 0; j < n; j++)
-                        acc[j] += am * bp[j];
-                }
-                REAL *o = out + (ptrdiff_t)m * ldo + n0;
-                for (int j = 0; j < n; j++)
-                    o[j] += acc[j];
+                    acc[j] += am * bp[j];
             }
+            REAL *o = out + (ptrdiff_t)m * ldo + n0;
+            for (int j = 0; j < n; j++)
+                o[j] += acc[j];
+        }
+    }
+}
+
+void KSFX(lstm_matmul_tn)(const REAL *a, ptrdiff_t lda, const REAL *b, ptrdiff_t ldb, REAL *out,
+                         ptrdiff_t ldo, int M, int N, ptrdiff_t K, int nthreads) {
+    /* Threads own blocks of 4 rows of out, all its columns: balanced whatever N's panels. */
+    const int MB = (M + 3) / 4;
+    int nt = nthreads < MB ? nthreads : MB;
+    if ((ptrdiff_t)M * N * K < 64 * LSTMCORE_PAR_MIN)
+        nt = 1;
+    (void)nt;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt) if (nt > 1)
+#endif
+    {
+#ifdef _OPENMP
+        const int n = omp_get_num_threads(), k = omp_get_thread_num();
+#else
+        const int n = 1, k = 0;
+#endif
+        const int m0 = (int)((long long)k * MB / n) * 4, e = (int)((long long)(k + 1) * MB / n) * 4;
+        const int m1 = e < M ? e : M;
+        for (ptrdiff_t k0 = 0; k0 < K; k0 += MM_KB) {
+            const int kn = K - k0 < MM_KB ? (int)(K - k0) : MM_KB;
+            KSFX(tn_rows)(a + k0 * lda, lda, b + k0 * ldb, ldb, out, ldo, m0, m1, N, kn);
         }
     }
 }
