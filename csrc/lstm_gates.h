@@ -47,8 +47,9 @@ void sum_rows_f64(double *out, const double *a, ptrdiff_t R, int G, int nthreads
 /* The LSTM step with weights packed once (the stepper, and lstm_forward for small batches): one
  * pass over the packed weights gives z = [x_t, h_prev] @ [w_x; w_h] panel by panel, each panel
  * followed at once by the gate maths of its units. LSTMCORE_STEP_U units per panel: 16 in
- * float32, 8 in float64. (n_in is I: the header is included after <complex.h>, whose I is a macro.)
- * lstm_step_pack_size: the number of elements of wp; bp has 4 * U * ceil(H / U).
+ * float32, 8 in float64; the last panel only as wide as its units need. (n_in is I: the header
+ * is included after <complex.h>, whose I is a macro.)
+ * lstm_step_pack_size: room for wp (as if every panel were full); bp has 4 * U * ceil(H / U).
  * pack:   w_x (I, G), unused when n_in = 0 | w_h (H, G) | b (G) -> wp, bp
  * packed: x (B, I) rows ldx apart, unused when n_in = 0
  *         h_prev (B, H) rows ldhp apart | c (B, H) in: c_prev, out: c (in place)
@@ -73,8 +74,10 @@ void lstm_step_packed_f64(const double *wp, const double *bp, const double *x, p
  * rows H apart, then step t-1's h), and writes its h at y + t*y_step, rows ldy apart.
  * c (B, H): c_step = 0: one buffer, in c0, out c_n; else step t reads c + t*c_step and writes
  * c + (t+1)*c_step. gates: NULL, or step t's activated gates (B, G) at gates + t*g_step, rows
- * ldg apart (the training cache). With nthreads > 1 each thread keeps its panels for the whole
- * sequence and the threads meet at a spin barrier once per step. */
+ * ldg apart (the training cache). With nthreads > 1, where the packed weights are small
+ * (lstmcore_set_row_split_bytes), the threads take blocks of batch rows through the whole
+ * sequence with no synchronisation; else each keeps its panels for the whole sequence and the
+ * threads meet at a spin barrier once per step. */
 void lstm_seq_packed_f32(const float *wp, const float *bp, const float *x, ptrdiff_t ldx,
                          ptrdiff_t x_step, const float *h0, float *y, ptrdiff_t ldy,
                          ptrdiff_t y_step, float *c, ptrdiff_t c_step, float *gates,

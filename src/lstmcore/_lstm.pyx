@@ -174,9 +174,9 @@ cdef void _backward_loop(floating *dz, floating *dh, floating *dc, const floatin
 # Inference runs the packed step kernel: [w_x; w_h] packed once per call by panels of units, and
 # per step one pass over them gives [x_t, h_prev] @ [w_x; w_h] panel by panel, each followed at
 # once by its units' gate maths (csrc/lstm_gates_impl.h). Its AVX-512 copy keeps several rows'
-# accumulators in registers and runs at 1.2-2.2x the speed of a BLAS product per step at every
-# benchmark shape but S1 (bench/README.md); the AVX2 and generic copies go one row at a time and
-# win only for a few sequences, where OpenBLAS's sgemm is slow: 2 <= B <= 8.
+# accumulators in registers, does the gate maths on whole vectors and beats a BLAS product per
+# step at every benchmark shape (bench/README.md); the AVX2 and generic copies go one row at a
+# time and win only for a few sequences, where OpenBLAS's sgemm is slow: 2 <= B <= 8.
 cdef int _PACKED_MIN_B = -1  # -1: the default rule of _use_packed; else the limits set by tests
 cdef int _PACKED_MAX_B = 0
 cdef int _PACKED_MIN_T = 0
