@@ -99,12 +99,17 @@ void KSFX(sum_rows)(REAL *out, const REAL *a, ptrdiff_t R, int G, int nthreads) 
     if (nthreads > 1 && R * G >= 16 * LSTMCORE_PAR_MIN)
 #endif
     for (int j0 = 0; j0 < G; j0 += 256) {
-        const int j1 = j0 + 256 < G ? j0 + 256 : G;
+        const int n = G - j0 < 256 ? G - j0 : 256;
+        REAL acc[256];  /* a local block: no aliasing with a to check, row after row */
+        for (int j = 0; j < n; j++)
+            acc[j] = 0;
         for (ptrdiff_t r = 0; r < R; r++) {
-            const REAL *a_r = a + r * G;  /* a[r, :] */
-            for (int j = j0; j < j1; j++)
-                out[j] += a_r[j];
+            const REAL *restrict a_r = a + r * G + j0;  /* a[r, j0:j0+n] */
+            for (int j = 0; j < n; j++)
+                acc[j] += a_r[j];
         }
+        for (int j = 0; j < n; j++)
+            out[j0 + j] += acc[j];
     }
 }
 

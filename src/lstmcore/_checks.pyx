@@ -2,8 +2,6 @@
 the CPU features _backend needs before the OpenMP runtime is loaded (this module is built without
 OpenMP)."""
 
-from libc.stdint cimport uint32_t, uint64_t
-
 import numpy as np
 
 
@@ -11,32 +9,23 @@ cdef extern from "cpu_features.h" nogil:
     int lstmcore_cpu_has_avx512()
 
 
+cdef extern from "finite.h" nogil:
+    int lstmcore_all_finite(const void *a, Py_ssize_t n, int elem_size)
+
+
 def cpu_has_avx512():
     """True when the CPU runs lstmcore's AVX-512 kernels (AVX-512 F, VL, BW and DQ)."""
     return lstmcore_cpu_has_avx512() != 0
 
 
-cdef bint _finite32(const uint32_t[::1] u) noexcept nogil:
-    # An IEEE float is NaN or inf exactly when its exponent bits are all ones; OR-reducing that
-    # test over the bits vectorizes, and allocates nothing.
-    cdef uint32_t bad = 0
-    cdef Py_ssize_t i
-    for i in range(u.shape[0]):
-        bad |= (u[i] & 0x7F800000u) == 0x7F800000u
-    return bad == 0
-
-
-cdef bint _finite64(const uint64_t[::1] u) noexcept nogil:
-    cdef uint64_t bad = 0
-    cdef Py_ssize_t i
-    for i in range(u.shape[0]):
-        bad |= (u[i] & 0x7FF0000000000000u) == 0x7FF0000000000000u
-    return bad == 0
-
-
 def all_finite(a):
     """True when the C-contiguous float32/float64 array ``a`` holds no NaN or inf."""
-    flat = a.reshape(-1)
-    if a.dtype == np.float32:
-        return _finite32(flat.view(np.uint32))
-    return _finite64(flat.view(np.uint64))
+    cdef Py_ssize_t n = a.size
+    cdef int itemsize = a.dtype.itemsize, ok
+    cdef const unsigned char[::1] raw
+    if n == 0:
+        return True
+    raw = a.reshape(-1).view(np.uint8)
+    with nogil:
+        ok = lstmcore_all_finite(&raw[0], n, itemsize)
+    return ok != 0
