@@ -400,35 +400,97 @@ LSTMCORE_INLINE void KSFX(forward_rows_v)(const REAL *restrict z, const int ROWS
         }
 }
 
+/* The gate maths of STEP_R = 4 rows of a last panel a quarter wide (U = VL / 4 units: one vector
+ * holds a row's four gates, one 128-bit lane each): the gates of each row on its one vector (both
+ * activations, blended), then a 4 x 4 transpose of 128-bit lanes gathers i, f, g and o of the four
+ * rows in one vector each, so that c and phi(c) of all four rows take one vector, not four. */
+LSTMCORE_INLINE void KSFX(forward_rows_quarter)(const REAL *restrict z, int n, const REAL *c_prev,
+                                               REAL *c, ptrdiff_t H, REAL *restrict h,
+                                               ptrdiff_t ldh, REAL *restrict gates, ptrdiff_t ldg,
+                                               const REAL *restrict bp, int act, int ract) {
+    enum { Q = VL / 4 };                               /* units per gate */
+    const unsigned g_lanes = ((1u << Q) - 1) << (2 * Q), m = (1u << n) - 1;  /* n <= Q */
+    const V512 bias = V512F(loadu)(bp);
+    V512 a[STEP_R];
+    for (int r = 0; r < STEP_R; r++) {
+        const V512 v = V512F(loadu)(z + r * STEP_W) + bias;
+        a[r] = V512F(mask_blend)(g_lanes, KSFX(v_ract)(ract, v), KSFX(v_act)(act, v));
+    }
+    const V512 t0 = V512SHUF(a[0], a[1], 0x44), t1 = V512SHUF(a[0], a[1], 0xEE);
+    const V512 t2 = V512SHUF(a[2], a[3], 0x44), t3 = V512SHUF(a[2], a[3], 0xEE);
+    const V512 i = V512SHUF(t0, t2, 0x88), f = V512SHUF(t0, t2, 0xDD);  /* lane r: row r */
+    const V512 g = V512SHUF(t1, t3, 0x88), o = V512SHUF(t1, t3, 0xDD);
+    V512 cp = V512F(setzero)();
+    cp = V512INS(cp, V128F(maskz_loadu)(m, c_prev), 0);
+    cp = V512INS(cp, V128F(maskz_loadu)(m, c_prev + H), 1);
+    cp = V512INS(cp, V128F(maskz_loadu)(m, c_prev + 2 * H), 2);
+    cp = V512INS(cp, V128F(maskz_loadu)(m, c_prev + 3 * H), 3);
+    const V512 cn = f * cp + i * g;                               /* c = f*c_prev + i*g */
+    const V512 hn = o * KSFX(v_act)(act, cn);                     /* h = o * phi(c) */
+#define ROW_OUT(r)                                                                              \
+    do {                                                                                        \
+        V128F(mask_storeu)(c + (r) * H, m, V512EXT(cn, r));                                     \
+        V128F(mask_storeu)(h + (r) * ldh, m, V512EXT(hn, r));                                   \
+        if (gates) {                                                                            \
+            REAL *g_r = gates + (r) * ldg;                                                      \
+            V128F(mask_storeu)(g_r, m, V512EXT(a[r], 0));                                       \
+            V128F(mask_storeu)(g_r + H, m, V512EXT(a[r], 1));                                   \
+            V128F(mask_storeu)(g_r + 2 * H, m, V512EXT(a[r], 2));                               \
+            V128F(mask_storeu)(g_r + 3 * H, m, V512EXT(a[r], 3));                               \
+        }                                                                                       \
+    } while (0)
+    ROW_OUT(0);
+    ROW_OUT(1);
+    ROW_OUT(2);
+    ROW_OUT(3);
+#undef ROW_OUT
+}
+
 /* A narrow panel (the last one, NV < 4 vectors wide): ROWS (1 or STEP_R) rows at a time, the
  * accumulators in registers; NV and ROWS are constants at each call. */
 LSTMCORE_INLINE void KSFX(step_panel_narrow)(REAL *restrict acc, const REAL *restrict wp,
                                             const int NV, const int ROWS, const REAL *restrict x,
                                             ptrdiff_t ldx, const REAL *restrict h, ptrdiff_t ldh,
                                             int I, int H) {
-    V512 a[STEP_R][3];
-    for (int r = 0; r < ROWS; r++)
-        for (int v = 0; v < NV; v++)
-            a[r][v] = V512F(setzero)();
+    /* S sets of accumulators take k in turn, so that at least 8 FMA chains run side by side
+     * (the FMA latency, not the weights, would bound one vector on four rows) */
+    const int S = NV * ROWS >= 8 ? 1 : NV * ROWS >= 4 ? 2 : 4;  /* a constant once inlined */
+    V512 a[4][STEP_R][3];
+    for (int s = 0; s < S; s++)
+        for (int r = 0; r < ROWS; r++)
+            for (int v = 0; v < NV; v++)
+                a[s][r][v] = V512F(setzero)();
     for (int part = 0; part < 2; part++) {
         const REAL *vec = part ? h : x;
         const ptrdiff_t ld = part ? ldh : ldx;
         const int K = part ? H : I;
         const REAL *w = wp + (part ? (ptrdiff_t)I * NV * VL : 0);
-        for (int k = 0; k < K; k++, w += NV * VL) {
-            V512 wv[3];
-            for (int v = 0; v < NV; v++)
-                wv[v] = V512F(loadu)(w + v * VL);
+        int k = 0;
+        for (; k + S <= K; k += S, w += S * NV * VL)
+            for (int s = 0; s < S; s++) {
+                V512 wv[3];
+                for (int v = 0; v < NV; v++)
+                    wv[v] = V512F(loadu)(w + (s * NV + v) * VL);
+                for (int r = 0; r < ROWS; r++) {
+                    const V512 b = V512F(set1)(vec[r * ld + k + s]);
+                    for (int v = 0; v < NV; v++)
+                        a[s][r][v] = V512F(fmadd)(b, wv[v], a[s][r][v]);
+                }
+            }
+        for (; k < K; k++, w += NV * VL)
             for (int r = 0; r < ROWS; r++) {
                 const V512 b = V512F(set1)(vec[r * ld + k]);
                 for (int v = 0; v < NV; v++)
-                    a[r][v] = V512F(fmadd)(b, wv[v], a[r][v]);
+                    a[0][r][v] = V512F(fmadd)(b, V512F(loadu)(w + v * VL), a[0][r][v]);
             }
-        }
     }
     for (int r = 0; r < ROWS; r++)
-        for (int v = 0; v < NV; v++)
-            V512F(storeu)(acc + r * STEP_W + v * VL, a[r][v]);
+        for (int v = 0; v < NV; v++) {
+            V512 sum = a[0][r][v];
+            for (int s = 1; s < S; s++)
+                sum = sum + a[s][r][v];
+            V512F(storeu)(acc + r * STEP_W + v * VL, sum);
+        }
 }
 
 /* rows (<= STEP_R) of a narrow panel W = NV * VL wide, NV < 4 */
@@ -494,6 +556,12 @@ LSTMCORE_INLINE void KSFX(step_gates)(REAL *restrict z, int rows, ptrdiff_t H, c
      * gates: the rows' activated gates in [i|f|g|o] layout at the panel's first unit, rows ldg
      * apart, out; or NULL */
 #if STEP_R > 1  /* AVX-512 */
+    if (rows == STEP_R && U == STEP_U / 4) {
+#define ROW(A, R) KSFX(forward_rows_quarter)(z, n, c_prev, c, H, h, ldh, gates, ldg, bp, A, R)
+        LSTMCORE_DISPATCH(act, ract, ROW);
+#undef ROW
+        return;
+    }
     if (rows == STEP_R) {
 #define ROW(A, R) KSFX(forward_rows_v)(z, STEP_R, U, n, c_prev, c, H, h, ldh, gates, ldg, bp, A, R)
         LSTMCORE_DISPATCH(act, ract, ROW);
