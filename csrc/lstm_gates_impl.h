@@ -791,14 +791,30 @@ static void KSFX(tn_rows)(const REAL *a, ptrdiff_t lda, const REAL *b, ptrdiff_t
     const int P = (N + STEP_W - 1) / STEP_W;
     for (int p = 0; p < P; p++) {
         const int n0 = p * STEP_W, n = N - n0 < STEP_W ? N - n0 : STEP_W;
-        const REAL *bk = b + n0;
+        const REAL *bk = b + n0;  /* rows ldbk apart */
+        ptrdiff_t ldbk = ldb;
         int m = m0;
 #if defined(__AVX512F__)
+        /* Rows of b a multiple of 1 KiB apart (H a multiple of 64 in float32) fall in a few
+         * L1 sets, and the slice b[:kn, n0:n0+n], read once per block of rows of out, would not
+         * stay in L1: it is copied to consecutive rows first (S3's step 1.16x; S1's rows, 800
+         * bytes apart, stay). */
+        REAL bpk[MM_KB * STEP_W];
+        if ((ldb * (ptrdiff_t)sizeof(REAL)) % 1024 == 0 && m1 - m0 > 4) {
+            enum { VW = STEP_W / 4 };
+            for (int k = 0; k < kn; k++)
+                for (int j = 0; j < STEP_W; j += VW) {
+                    const unsigned mj = n - j >= VW ? ~0u : n - j > 0 ? (1u << (n - j)) - 1 : 0u;
+                    V512F(storeu)(bpk + k * STEP_W + j, V512F(maskz_loadu)(mj, b + k * ldb + n0 + j));
+                }
+            bk = bpk;
+            ldbk = STEP_W;
+        }
         /* NV vectors of VL columns, the last one masked to the n columns */
         const int nv = (n + STEP_W / 4 - 1) / (STEP_W / 4), last = n - (nv - 1) * (STEP_W / 4);
         const unsigned mask = last >= STEP_W / 4 ? ~0u : (1u << last) - 1;
 #define TN_BLOCK(NV, ROWS, MASK)                                                                \
-    KSFX(tn_block)(out + (ptrdiff_t)m * ldo + n0, ldo, a + m, lda, bk, ldb, kn, NV, ROWS, MASK)
+    KSFX(tn_block)(out + (ptrdiff_t)m * ldo + n0, ldo, a + m, lda, bk, ldbk, kn, NV, ROWS, MASK)
 #define TN(NV, MASK)                                                                            \
     do {                                                                                        \
         for (; m + 4 <= m1; m += 4)                                                             \
@@ -825,7 +841,7 @@ static void KSFX(tn_rows)(const REAL *a, ptrdiff_t lda, const REAL *b, ptrdiff_t
                 acc[j] = 0;
             for (int k = 0; k < kn; k++) {
                 const REAL am = a[k * lda + m];
-                const REAL *bp = bk + k * ldb;
+                const REAL *bp = bk + k * ldbk;
                 for (int j = 0; j < n; j++)
                     acc[j] += am * bp[j];
             }

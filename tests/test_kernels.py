@@ -109,6 +109,17 @@ def test_wide_input_takes_the_packed_products(rng, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_weight_gradient_copies_strided_slices(rng, dtype):
+    """H = 64: rows of dz are 256 elements (1 KiB or more) apart, so the weight-gradient kernel
+    copies each slice of dz to consecutive rows before the blocks of rows of dw_x (I = 40) and
+    dw_h meet it; T * B = 90 rows make two K blocks, the second partial."""
+    p = make_lstm(rng, 9, 10, 40, 64, dtype)
+    ref_cache, cache = _compare_forward(p, dtype, True)
+    dy = rng.standard_normal((9, 10, 64)).astype(dtype)
+    _compare_backward(ref_cache, cache, dtype, dy, p["h0"], p["c0"])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("recurrent_activation", RECURRENT_ACTIVATIONS)
 def test_activations(rng, dtype, activation, recurrent_activation):
