@@ -105,6 +105,8 @@ def test_threadpool_info_reports_the_set_count(restore_threads):
 def test_openmp_is_compiled_in():
     """The wheel is built with OpenMP (the gate loops are parallel); say so if it is not."""
     assert lstmcore.threadpool_info()["openmp"] is True
+    # and it reports what the runtime was loaded with (test_openmp_settings_... checks the choice)
+    assert lstmcore.threadpool_info()["openmp_env"] == lstmcore._backend._OPENMP_ENV
 
 
 def _run_all(x, w_x, w_h, b, h0, c0, dy, activation):

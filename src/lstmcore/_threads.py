@@ -144,11 +144,18 @@ def get_num_threads() -> int:
 
 
 def threadpool_info() -> dict:
-    """lstmcore's thread count, whether OpenMP is compiled in, and each BLAS pool's size."""
+    """lstmcore's thread count, whether OpenMP is compiled in (and the variables the OpenMP
+    runtime was loaded with, see ``_backend``), and each BLAS pool's size."""
     mod = _compiled()
+    openmp_env = None
+    if mod is not None:
+        from . import _backend
+
+        openmp_env = dict(getattr(_backend, "_OPENMP_ENV", {}))
     return {
         "num_threads": _num_threads,
         "openmp": bool(mod is not None and mod._openmp_enabled()),
+        "openmp_env": openmp_env,
         "kernel_isa": mod._kernel_isa() if mod is not None else None,
         "cpu_count": cpu_count(),
         "blas": [

@@ -918,6 +918,7 @@ def machine_info() -> dict:
             for k in (
                 "OMP_NUM_THREADS",
                 "OMP_WAIT_POLICY",
+                "GOMP_SPINCOUNT",
                 "OPENBLAS_NUM_THREADS",
                 "OPENBLAS_CORETYPE",
                 "OPENBLAS_THREAD_TIMEOUT",
