@@ -42,6 +42,8 @@ def _openmp_env() -> dict[str, str]:
     return env
 
 
+_OPENMP_ENV: dict[str, str] = {}  # what the OpenMP runtime was loaded with (compiled backend)
+
 if NAME == "reference":
     from .reference import LSTMStepper, lstm_backward, lstm_cell_forward, lstm_forward
 else:

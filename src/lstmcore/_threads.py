@@ -151,7 +151,7 @@ def threadpool_info() -> dict:
     if mod is not None:
         from . import _backend
 
-        openmp_env = dict(getattr(_backend, "_OPENMP_ENV", {}))
+        openmp_env = dict(_backend._OPENMP_ENV)
     return {
         "num_threads": _num_threads,
         "openmp": bool(mod is not None and mod._openmp_enabled()),
