@@ -1,6 +1,7 @@
 /* Includes the kernel body (lstm_gates_impl.h) once per instruction set, for the precision that
- * lstm_gates.c has defined (REAL, SFX): _base for the baseline target and, on x86 with GCC or
- * clang, _avx2 compiled for AVX2+FMA and _avx512 for AVX-512 (F, VL, BW, DQ) with 512-bit vectors.
+ * lstm_gates.c has defined (REAL, SFX, and the V512* / V128* names of its AVX-512 intrinsics):
+ * _base for the baseline target and, on x86 with GCC or clang, _avx2 compiled for AVX2+FMA and
+ * _avx512 for AVX-512 (F, VL, BW, DQ) with 512-bit vectors. Undefines those macros at its end.
  * Not a standalone header.
  */
 #define ISA _base
@@ -24,3 +25,15 @@
 #undef ISA
 #pragma GCC pop_options
 #endif
+
+/* The precision's macros, undefined for the next one */
+#undef REAL
+#undef SFX
+#undef V512
+#undef V512F
+#undef V512CMP
+#undef V128
+#undef V128F
+#undef V512SHUF
+#undef V512INS
+#undef V512EXT
