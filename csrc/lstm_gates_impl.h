@@ -261,6 +261,7 @@ LSTMCORE_INLINE void KSFX(step_panel_row)(REAL *restrict acc, const REAL *restri
     V512F(storeu)(acc + 2 * VL, V512F(add)(e2, o2));
     V512F(storeu)(acc + 3 * VL, V512F(add)(e3, o3));
 }
+
 /* Load and store the lanes of mask m; a whole vector (m = ~0u) without a mask. */
 LSTMCORE_INLINE V512 KSFX(v_load)(unsigned m, const REAL *p) {
     return m == ~0u ? V512F(loadu)(p) : V512F(maskz_loadu)(m, p);
@@ -278,7 +279,8 @@ LSTMCORE_INLINE void KSFX(v_store)(unsigned m, REAL *p, V512 v) {
  * clamp by min/max, 2^n by scalef, and 1 / d in float32 by rcp14 and one Newton step (about 1 ulp,
  * against the division's throughput). */
 LSTMCORE_INLINE V512 KSFX(v_exp)(V512 x) {
-    /* min and max return their second operand when one is NaN: NaN goes through, as in lstmcore_exp */
+    /* min and max return their second operand when one is NaN: NaN goes through, as in
+     * lstmcore_exp */
     x = V512F(min)(V512F(set1)(SFX(EXP_HI)), V512F(max)(V512F(set1)(SFX(EXP_LO)), x));
     const V512 n = V512F(roundscale)(x * SFX(LOG2E), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     const V512 r = (x - n * SFX(LN2_HI)) - n * SFX(LN2_LO);
@@ -660,8 +662,8 @@ void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x, ptrdif
      * the weights stays in its own cache) for the whole sequence and the threads meet once per
      * step at a spin barrier: no fork and no sleep between steps. */
     const int P = (H + STEP_U - 1) / STEP_U, RB = (B + STEP_R - 1) / STEP_R;  /* row blocks */
-    const int rows = lstmcore_row_split(P * ((ptrdiff_t)I + H) * STEP_W * (ptrdiff_t)sizeof(REAL), RB,
-                               nthreads);
+    const ptrdiff_t wbytes = P * ((ptrdiff_t)I + H) * STEP_W * (ptrdiff_t)sizeof(REAL);
+    const int rows = lstmcore_row_split(wbytes, RB, nthreads);
     int nt = nthreads < (rows ? RB : P) ? nthreads : (rows ? RB : P);
     (void)nt;  /* unused without OpenMP */
     if ((ptrdiff_t)B * ((ptrdiff_t)I + H) * H < LSTMCORE_SEQ_PAR_MIN)
@@ -805,7 +807,8 @@ static void KSFX(tn_rows)(const REAL *a, ptrdiff_t lda, const REAL *b, ptrdiff_t
             for (int k = 0; k < kn; k++)
                 for (int j = 0; j < STEP_W; j += VW) {
                     const unsigned mj = n - j >= VW ? ~0u : n - j > 0 ? (1u << (n - j)) - 1 : 0u;
-                    V512F(storeu)(bpk + k * STEP_W + j, V512F(maskz_loadu)(mj, b + k * ldb + n0 + j));
+                    V512F(storeu)(bpk + k * STEP_W + j,
+                                  V512F(maskz_loadu)(mj, b + k * ldb + n0 + j));
                 }
             bk = bpk;
             ldbk = STEP_W;
