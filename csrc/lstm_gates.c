@@ -237,12 +237,13 @@ ptrdiff_t lstm_step_pack_size(int I, int H, int elem_size) {
 
 void lstm_step_pack_f32(const float *w_x, const float *w_h, const float *b, int I, int H,
                         float *wp, float *bp) {
-    lstm_step_pack_f32_base(w_x, w_h, b, I, H, wp, bp);  /* layout only: no ISA choice */
+    /* the same layout from every copy; the wider ones copy faster */
+    PICK(lstm_step_pack_f32, (w_x, w_h, b, I, H, wp, bp));
 }
 
 void lstm_step_pack_f64(const double *w_x, const double *w_h, const double *b, int I, int H,
                         double *wp, double *bp) {
-    lstm_step_pack_f64_base(w_x, w_h, b, I, H, wp, bp);
+    PICK(lstm_step_pack_f64, (w_x, w_h, b, I, H, wp, bp));
 }
 
 void lstm_step_packed_f32(const float *wp, const float *bp, const float *x, ptrdiff_t ldx,
@@ -285,11 +286,11 @@ ptrdiff_t lstm_pack_transposed_size(int R, ptrdiff_t C, int elem_size) {
 }
 
 void lstm_pack_transposed_f32(const float *w, int R, ptrdiff_t C, float *wpt) {
-    lstm_pack_transposed_f32_base(w, R, C, wpt);  /* layout only: no ISA choice */
+    PICK(lstm_pack_transposed_f32, (w, R, C, wpt));  /* the same layout from every copy */
 }
 
 void lstm_pack_transposed_f64(const double *w, int R, ptrdiff_t C, double *wpt) {
-    lstm_pack_transposed_f64_base(w, R, C, wpt);
+    PICK(lstm_pack_transposed_f64, (w, R, C, wpt));
 }
 
 void lstm_matmul_packed_f32(const float *wpt, const float *a, ptrdiff_t lda, float *out,
