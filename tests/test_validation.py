@@ -545,3 +545,23 @@ def test_fuzz_forward(args):
     if kw["return_cache"]:
         grads = compiled.lstm_backward(np.ones_like(y), out[3], check_finite=False)
         assert grads["dx"].shape == x.shape and grads["dw_h"].shape == w_h.shape
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_finite_check_finds_every_non_finite_value(dtype):
+    """The compiled finite check (vectorized, whole-array OR) against NumPy, at every position
+    of a vector's worth, at the ends, and for arrays that are not C-contiguous (NumPy's path)."""
+    checks = pytest.importorskip("lstmcore._checks")
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal(1001).astype(dtype)
+    assert checks.all_finite(a) and checks.all_finite(a[:0])
+    for value in (np.nan, np.inf, -np.inf):
+        for pos in (*range(17), 500, 999, 1000):
+            b = a.copy()
+            b[pos] = value
+            assert not checks.all_finite(b), (value, pos)
+        strided = np.stack([a, a], axis=1)  # (1001, 2): its column is not contiguous
+        strided[3, 0] = value
+        assert not checks.all_finite(strided[:, 0]) and checks.all_finite(strided[:, 1])
+    big = np.full(1 << 12, np.finfo(dtype).max, dtype)  # large but finite
+    assert checks.all_finite(big)

@@ -4,6 +4,10 @@ OpenMP)."""
 
 import numpy as np
 
+cimport numpy as cnp
+
+cnp.import_array()
+
 
 cdef extern from "cpu_features.h" nogil:
     int lstmcore_cpu_has_avx512()
@@ -18,14 +22,13 @@ def cpu_has_avx512():
     return lstmcore_cpu_has_avx512() != 0
 
 
-def all_finite(a):
+def all_finite(cnp.ndarray a):
     """True when the C-contiguous float32/float64 array ``a`` holds no NaN or inf."""
-    cdef Py_ssize_t n = a.size
-    cdef int itemsize = a.dtype.itemsize, ok
-    cdef const unsigned char[::1] raw
-    if n == 0:
-        return True
-    raw = a.reshape(-1).view(np.uint8)
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(a)
+    cdef int itemsize = cnp.PyArray_ITEMSIZE(a), ok
+    cdef const void *data = cnp.PyArray_DATA(a)
+    if cnp.PyArray_TYPE(a) not in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64) or not cnp.PyArray_IS_C_CONTIGUOUS(a):
+        return bool(np.isfinite(a).all())
     with nogil:
-        ok = lstmcore_all_finite(&raw[0], n, itemsize)
+        ok = lstmcore_all_finite(data, n, itemsize)
     return ok != 0

@@ -52,7 +52,9 @@ def as_array(name: str, a, dtype: np.dtype, shape: tuple, check_finite: bool) ->
     a = np.asarray(a)
     if a.dtype.kind != "f" or a.dtype.itemsize != dtype.itemsize:
         raise TypeError(f"{name} must have dtype {dtype} (the dtype of x), got {a.dtype}")
-    if a.ndim != len(shape) or any(e is not None and e != s for e, s in zip(shape, a.shape, strict=True)):
+    if a.shape != shape and (
+        a.ndim != len(shape) or any(e is not None and e != s for e, s in zip(shape, a.shape, strict=True))
+    ):
         want = "(" + ", ".join("?" if e is None else str(e) for e in shape) + ")"
         raise ValueError(f"{name} must have shape {want}, got {a.shape}")
     if a.dtype != dtype or not (a.flags.c_contiguous and a.flags.aligned):
