@@ -22,8 +22,8 @@ ptrdiff_t lstmcore_get_seq_par_min(void) { return lstmcore_seq_par_min; }
  * splits the batch rows between the threads (each runs the whole sequence on its rows, with all
  * the weights in its own cache and no barrier), a larger one splits the panels (each thread keeps
  * its slice of the weights, one barrier per step). Rows are split only where each thread gets at
- * least one full register block of rows. Measured on 2 cores (Zen5, 1 MiB L2 per core): see
- * bench/README.md. */
+ * least one full register block of rows, and only by the AVX-512 kernels (the others go one row
+ * at a time). Measured on 2 cores (Zen5, 1 MiB L2 per core): see bench/README.md. */
 static ptrdiff_t lstmcore_row_split_bytes = (ptrdiff_t)1 << 19;
 #define LSTMCORE_ROW_SPLIT_BYTES lstmcore_row_split_bytes
 

@@ -663,7 +663,10 @@ void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x, ptrdif
      * step at a spin barrier: no fork and no sleep between steps. */
     const int P = (H + STEP_U - 1) / STEP_U, RB = (B + STEP_R - 1) / STEP_R;  /* row blocks */
     const ptrdiff_t wbytes = P * ((ptrdiff_t)I + H) * STEP_W * (ptrdiff_t)sizeof(REAL);
-    const int rows = lstmcore_row_split(wbytes, RB, nthreads);
+    /* one row at a time (no register blocks: STEP_R = 1), a thread's rows would each stream all
+     * the weights: the panel split keeps its panel in L1 across the rows (AVX2, 2 threads,
+     * B = 4-8: rows 0.91-0.96x of panels) */
+    const int rows = STEP_R > 1 && lstmcore_row_split(wbytes, RB, nthreads);
     int nt = nthreads < (rows ? RB : P) ? nthreads : (rows ? RB : P);
     (void)nt;  /* unused without OpenMP */
     if ((ptrdiff_t)B * ((ptrdiff_t)I + H) * H < LSTMCORE_SEQ_PAR_MIN)
@@ -938,8 +941,9 @@ void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL *dy, c
     /* wpt: w_h.T packed | dz, gates (T, B, G): dz out | dy (B, T, H) or NULL | c (T+1, B, H)
      * dh, dc (B, H): in dh_n, dc_n, out dh0, dc0. Threads: as lstm_seq_packed. */
     const int P = (H + STEP_W - 1) / STEP_W, RB = (B + STEP_R - 1) / STEP_R;  /* row blocks */
-    const int rows = lstmcore_row_split(P * 4 * (ptrdiff_t)H * STEP_W * (ptrdiff_t)sizeof(REAL),
-                                        RB, nthreads);
+    const int rows = STEP_R > 1 &&  /* as in lstm_seq_packed */
+                     lstmcore_row_split(P * 4 * (ptrdiff_t)H * STEP_W * (ptrdiff_t)sizeof(REAL), RB,
+                                        nthreads);
     int nt = nthreads < (rows ? RB : P) ? nthreads : (rows ? RB : P);
     (void)nt;  /* unused without OpenMP */
     if ((ptrdiff_t)B * H * H < LSTMCORE_SEQ_PAR_MIN)  /* B * G * H / 4 multiply-adds */

@@ -25,8 +25,8 @@ def isa(request):
 def loop_path(request):
     """Run every comparison with each way through the time loop: a BLAS product per step, the
     packed kernel (forward and backward), and the packed kernel on two threads whatever the size,
-    with the batch rows split (where there are blocks of rows enough) or the panels split (a
-    barrier per step)."""
+    with the batch rows split (where there are blocks of rows enough; AVX-512 only, the other
+    instruction sets split panels) or the panels split (a barrier per step)."""
     lc = lstmcore._lstm
     limits, par_min, row_bytes, threads = lc._packed_limits(), lc._seq_par_min(), lc._row_split_bytes(), None
     if request.param == "blas":
