@@ -33,4 +33,9 @@ static inline int lstmcore_cpu_has_avx512(void) {
 #endif
 }
 
+/* the widest instruction set the kernels have a copy for: 0 baseline, 1 AVX2+FMA, 2 AVX-512 */
+static inline int lstmcore_cpu_best_isa(void) {
+    return lstmcore_cpu_has_avx512() ? 2 : lstmcore_cpu_has_avx2();
+}
+
 #endif /* LSTMCORE_CPU_FEATURES_H */

@@ -53,7 +53,7 @@ static inline int lstmcore_all_finite(const void *a, ptrdiff_t n, int elem_size)
 #if LSTMCORE_X86_DISPATCH
     static int isa = -1; /* 0 baseline, 1 AVX2, 2 AVX-512; a race writes the same value */
     if (isa < 0)
-        isa = lstmcore_cpu_has_avx512() ? 2 : lstmcore_cpu_has_avx2();
+        isa = lstmcore_cpu_best_isa();
     if (isa == 2)
         return elem_size == 4 ? lstmcore_finite32_avx512((const uint32_t *)a, n)
                               : lstmcore_finite64_avx512((const uint64_t *)a, n);

@@ -170,9 +170,7 @@ int lstmcore_openmp_enabled(void) {
  * lstmcore_set_isa); a race between two first calls writes the same value. */
 static int lstmcore_isa = -1;
 
-int lstmcore_best_isa(void) {
-    return lstmcore_cpu_has_avx512() ? 2 : lstmcore_cpu_has_avx2();
-}
+int lstmcore_best_isa(void) { return lstmcore_cpu_best_isa(); }
 
 int lstmcore_get_isa(void) {
     if (lstmcore_isa < 0)
