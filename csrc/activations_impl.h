@@ -42,7 +42,7 @@ LSTMCORE_INLINE REAL SFX(lstmcore_tanh)(REAL x) {
 /* Cell activation phi; act is a compile-time constant where it matters (the switch folds). */
 LSTMCORE_INLINE REAL SFX(act)(int act, REAL x) {
     switch (act) {
-    case LSTMCORE_RELU: return x > 0 ? x : (REAL)0;
+    case LSTMCORE_RELU: return x < 0 ? (REAL)0 : x;  /* NaN stays NaN, as np.maximum */
     case LSTMCORE_SIGMOID: return SFX(sigmoid)(x);
     case LSTMCORE_LINEAR: return x;
     default: return SFX(lstmcore_tanh)(x);

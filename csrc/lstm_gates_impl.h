@@ -310,7 +310,8 @@ LSTMCORE_INLINE V512 KSFX(v_tanh)(V512 x) {
 
 LSTMCORE_INLINE V512 KSFX(v_act)(int act, V512 x) {  /* act: a constant at each call */
     switch (act) {
-    case LSTMCORE_RELU: return V512F(max)(x, V512F(setzero)());  /* 0 for NaN, as relu */
+    /* max returns its second operand when either is NaN: NaN stays NaN, as np.maximum */
+    case LSTMCORE_RELU: return V512F(max)(V512F(setzero)(), x);
     case LSTMCORE_SIGMOID: return KSFX(v_sigmoid)(x);
     case LSTMCORE_LINEAR: return x;
     default: return KSFX(v_tanh)(x);

@@ -22,7 +22,14 @@ The functional core (batch-first at the edge, float32 or float64 taken from ``x`
 from . import _env  # noqa: F401, I001 - first: loads the BLAS libraries with a short worker spin
 from . import callbacks, initializers, layers, losses, optimizers
 from ._backend import NAME as backend
-from ._backend import LSTMStepper, lstm_backward, lstm_cell_forward, lstm_forward
+from ._backend import (
+    LSTMStepper,
+    lstm_backward,
+    lstm_cell_forward,
+    lstm_forward,
+    release_workspaces,
+    set_workspace_limit,
+)
 from ._cache import LSTMCache
 from ._threads import _init_from_env, get_num_threads, set_num_threads, threadpool_info
 from .initializers import set_random_seed
@@ -51,7 +58,9 @@ __all__ = [
     "lstm_backward",
     "lstm_cell_forward",
     "lstm_forward",
+    "release_workspaces",
     "set_num_threads",
+    "set_workspace_limit",
     "threadpool_info",
 ]
 

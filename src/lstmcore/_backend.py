@@ -45,13 +45,27 @@ def _openmp_env() -> dict[str, str]:
 _OPENMP_ENV: dict[str, str] = {}  # what the OpenMP runtime was loaded with (compiled backend)
 
 if NAME == "reference":
-    from .reference import LSTMStepper, lstm_backward, lstm_cell_forward, lstm_forward
+    from .reference import (
+        LSTMStepper,
+        lstm_backward,
+        lstm_cell_forward,
+        lstm_forward,
+        release_workspaces,
+        set_workspace_limit,
+    )
 else:
     _OPENMP_ENV = _openmp_env()
     _saved = {k: os.environ.get(k) for k in _OPENMP_ENV}
     os.environ.update(_OPENMP_ENV)
     try:
-        from ._lstm import LSTMStepper, lstm_backward, lstm_cell_forward, lstm_forward
+        from ._lstm import (
+            LSTMStepper,
+            lstm_backward,
+            lstm_cell_forward,
+            lstm_forward,
+            release_workspaces,
+            set_workspace_limit,
+        )
     except ImportError as exc:  # pragma: no cover - depends on how the package was installed
         raise ImportError(
             "lstmcore's compiled extension could not be imported "
@@ -65,4 +79,12 @@ else:
             else:  # pragma: no cover - _openmp_env never overrides a variable the user set
                 os.environ[_k] = _v
 
-__all__ = ["NAME", "lstm_forward", "lstm_backward", "lstm_cell_forward", "LSTMStepper"]
+__all__ = [
+    "NAME",
+    "lstm_forward",
+    "lstm_backward",
+    "lstm_cell_forward",
+    "LSTMStepper",
+    "release_workspaces",
+    "set_workspace_limit",
+]

@@ -19,7 +19,10 @@ from cython cimport floating
 from libc.math cimport isfinite
 from libc.string cimport memcpy
 
+import contextlib
+import os
 import threading
+import weakref
 
 import numpy as np
 
@@ -62,7 +65,25 @@ from ._csrc cimport (
 
 cnp.import_array()
 
-cdef int _num_threads = 1
+cdef int _num_threads = 1  # what lstmcore.set_num_threads asked for
+# After fork, a child's OpenMP runtime may still count the parent's worker threads, which do not
+# exist in the child: libgomp hands them their share of the next parallel loop and the loop never
+# ends (measured: the child hangs in its first 2-thread call). So a child forked after a kernel
+# ran with several threads runs lstmcore's loops on one thread (BLAS keeps its own count: OpenBLAS
+# rebuilds its pool after fork). _team_used is set at every call that may start a team.
+cdef int _thread_cap = 0  # 0: none
+cdef bint _team_used = False
+
+
+cdef inline int _nthreads() noexcept:
+    """The OpenMP thread count of a kernel call starting now."""
+    global _team_used
+    cdef int n = _num_threads
+    if _thread_cap and n > _thread_cap:
+        n = _thread_cap
+    if n > 1:
+        _team_used = True
+    return n
 
 
 def _set_num_threads(int n):
@@ -71,6 +92,20 @@ def _set_num_threads(int n):
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
     _num_threads = n
+
+
+def _openmp_thread_cap():
+    """1 in a process forked after lstmcore ran a multi-threaded loop (see _nthreads), else None."""
+    return _thread_cap or None
+
+
+def _after_fork_in_child():
+    global _thread_cap
+    if _team_used:
+        _thread_cap = 1
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _openmp_enabled():
@@ -238,7 +273,7 @@ cdef tuple _forward_infer(const floating[:, :, ::1] x, const floating[:, ::1] w_
                           int act, int ract, object dtype):
     # x (B, T, I) | w_x (I, G) | w_h (H, G) | b (G) | h0, c0 (B, H)
     cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = w_h.shape[0], G = 4 * H
-    cdef int nthreads = _num_threads
+    cdef int nthreads = _nthreads()
     cdef bint packed = _use_packed(B, T)
     y = np.empty((B, T, H), dtype=dtype)
     if packed:
@@ -307,7 +342,7 @@ cdef object _forward_train(const floating[:, :, ::1] x, const floating[:, ::1] w
                           int act, int ract, object dtype):
     # x (B, T, I) | x_tm (T, B, I) out | gates (T, B, G) out | h, c (T+1, B, H): in row 0
     cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = w_h.shape[0], G = 4 * H
-    cdef int nthreads = _num_threads, t, r
+    cdef int nthreads = _nthreads(), t, r
     cdef bint packed = _use_packed(B, T)
     y = np.empty((B, T, H), dtype=dtype)
     cdef floating[:, :, ::1] y_v = y
@@ -342,7 +377,18 @@ cdef object _forward_train(const floating[:, :, ::1] x, const floating[:, ::1] w
 # Workspaces: the backward's dz (T, B, G) and dx (T, B, I) are not returned, so their memory is
 # kept from call to call (one set per Python thread) instead of new pages each time: at S3, fresh
 # pages for the 52 MB of dz cost their zeroing by the kernel, 14% of a training step (perf).
+# A thread keeps at most _workspace_limit bytes (larger ones are allocated per call and freed
+# after it); release_workspaces() frees what every thread keeps.
 _workspaces = threading.local()
+_workspace_stores = weakref.WeakSet()  # every thread's store, for release_workspaces
+_workspace_limit = 256 << 20
+
+
+class _Store:  # one thread's arrays, held weakly by _workspace_stores
+    __slots__ = ("arrays", "__weakref__")
+
+    def __init__(self):
+        self.arrays = {}
 
 
 cdef object _workspace(str name, tuple shape, object dtype):
@@ -350,13 +396,43 @@ cdef object _workspace(str name, tuple shape, object dtype):
     cdef Py_ssize_t n = 1
     for d in shape:
         n *= d
-    store = getattr(_workspaces, "arrays", None)
-    if store is None:
-        store = _workspaces.arrays = {}
+    kept = getattr(_workspaces, "store", None)
+    if kept is None:
+        kept = _workspaces.store = _Store()
+        _workspace_stores.add(kept)
+    store = kept.arrays
     buf = store.get((name, dtype))
     if buf is None or buf.size < n:
-        buf = store[(name, dtype)] = np.empty(n, dtype=dtype)
+        buf = np.empty(n, dtype=dtype)
+        store.pop((name, dtype), None)
+        kept = sum(a.nbytes for a in store.values())
+        if kept + buf.nbytes <= _workspace_limit:
+            store[(name, dtype)] = buf
     return buf[:n].reshape(shape)
+
+
+def release_workspaces():
+    """Free the scratch memory the backward keeps between calls, in every thread; returns the
+    bytes released. Calls running now keep theirs until they return."""
+    freed = 0
+    for kept in list(_workspace_stores):
+        freed += sum(a.nbytes for a in kept.arrays.values())
+        kept.arrays = {}
+    return freed
+
+
+def set_workspace_limit(nbytes):
+    """Keep at most ``nbytes`` of backward scratch memory per thread between calls (default
+    256 MiB; 0 keeps none). Returns the previous limit."""
+    global _workspace_limit
+    if isinstance(nbytes, bool) or not isinstance(nbytes, (int, np.integer)):
+        raise TypeError(f"nbytes must be a non-negative int, got {nbytes!r}")
+    if nbytes < 0:
+        raise ValueError(f"nbytes must be a non-negative int, got {nbytes}")
+    previous, _workspace_limit = _workspace_limit, int(nbytes)
+    if _workspace_limit < previous:
+        release_workspaces()
+    return previous
 
 
 cdef inline void _pack_t(const floating *w, int R, Py_ssize_t C, floating *wpt) noexcept nogil:
@@ -387,20 +463,6 @@ cdef inline void _matmul_tn(const floating *a, Py_ssize_t lda, const floating *b
         lstm_matmul_tn_f64(a, lda, b, ldb, out, ldo, M, N, K, nthreads)
 
 
-cdef list _blas_one_thread():
-    """Set the BLAS pools to one thread; returns their counts, for _blas_restore."""
-    libs = _threads._blas()
-    before = [lib.get() for lib in libs]
-    for lib in libs:
-        lib.set(1)
-    return before
-
-
-cdef void _blas_restore(list before):
-    for lib, n in zip(_threads._blas(), before):
-        lib.set(n)
-
-
 cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] dh,
                     floating[:, ::1] dc, const floating[:, :, ::1] x_tm,
                     const floating[:, ::1] w_x, const floating[:, ::1] w_h,
@@ -409,7 +471,7 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
     # dy (B, T, H) | dh, dc (B, H): in dh_n, dc_n, out dh0, dc0 | x_tm (T, B, I)
     # gates (T, B, G) | h, c (T+1, B, H) | w_x (I, G) | w_h (H, G)
     cdef int T = gates.shape[0], B = gates.shape[1], G = gates.shape[2], H = G // 4
-    cdef int I = x_tm.shape[2], nthreads = _num_threads, t, r
+    cdef int I = x_tm.shape[2], nthreads = _nthreads(), t, r
     cdef int TB = T * B
     dz = _workspace("dz", (T, B, G), dtype)
     dx_tm = _workspace("dx_tm", (T, B, I), dtype)
@@ -434,9 +496,9 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
     if dx_packed:
         wxt_v = np.empty(lstm_pack_transposed_size(I, G, sizeof(floating)), dtype=dtype)
     # Small products run faster on one BLAS thread (S1's training step on 2 threads: 1.0 ms with
-    # 2 BLAS threads, 0.67 ms with 1): the pools are set to one thread for this call.
-    saved = _blas_one_thread() if nthreads > 1 and <long long>TB * G * (I + H) < (1 << 24) else None
-    try:
+    # 2 BLAS threads, 0.67 ms with 1): the pools are held to one thread for this call.
+    one_blas_thread = nthreads > 1 and <long long>TB * G * (I + H) < (1 << 24)
+    with _threads.blas_single_threaded() if one_blas_thread else contextlib.nullcontext():
         with nogil:
             if packed:
                 # per step, by panels of units: dh = dz[t+1] @ w_h.T, then the gate backward
@@ -483,9 +545,6 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
             for r in range(B):
                 for t in range(T):
                     memcpy(&dx_v[r, t, 0], &dx_tm_v[t, r, 0], I * sizeof(floating))
-    finally:
-        if saved is not None:
-            _blas_restore(saved)
     return {"dx": dx, "dw_x": dw_x, "dw_h": dw_h, "db": db,
             "dh0": np.asarray(dh), "dc0": np.asarray(dc)}
 
@@ -496,7 +555,7 @@ cdef object _cell(const floating[:, ::1] x_t, const floating[:, ::1] w_x,
                  floating[:, ::1] c, int act, int ract, object dtype):
     # x_t (B, I) | w_x (I, G) | w_h (H, G) | b (G) | h_prev, c_prev (B, H) | c (B, H) out
     cdef int B = x_t.shape[0], I = x_t.shape[1], H = w_h.shape[0], G = 4 * H
-    cdef int nthreads = _num_threads
+    cdef int nthreads = _nthreads()
     h = np.empty((B, H), dtype=dtype)
     z = np.empty((B, G), dtype=dtype)
     cdef floating[:, ::1] h_v = h, z_v = z
@@ -613,6 +672,9 @@ cdef class LSTMStepper:
     cdef readonly str activation, recurrent_activation
     cdef readonly bint check_finite
     cdef int _act, _ract, _cur, _f32
+    # 1 while a step or a reset runs: set and tested with the GIL held, so two threads can never
+    # both see 0; __init__ refuses to replace the buffers a running step reads without the GIL
+    cdef int _busy
     cdef object _wp, _bp, _hbuf, _c, _views1, _views2
     cdef void *_wp_p
     cdef void *_bp_p
@@ -624,48 +686,68 @@ cdef class LSTMStepper:
         act = _validate.activation_code(activation, _validate.ACTIVATIONS, "activation")
         ract = _validate.activation_code(
             recurrent_activation, _validate.RECURRENT_ACTIVATIONS, "recurrent_activation")
-        dtype = _validate.dtype_of(w_x)
+        dtype = _validate.dtype_of(w_x, "w_x")
         w_x, w_h, b = _validate.check_weights(w_x, w_h, b, dtype, check_finite)
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
             raise TypeError(f"batch_size must be a positive int, got {batch_size!r}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        if not 1 <= batch_size <= _validate._INT_MAX:
+            raise ValueError(f"batch_size must be an int from 1 to 2**31 - 1, got {batch_size!r}")
         cdef int I = w_x.shape[0], H = w_h.shape[0], B = batch_size
+        cdef Py_ssize_t itemsize = dtype.itemsize
+        _validate._positive_sizes(BH=<Py_ssize_t>B * H, BI=<Py_ssize_t>B * I)
+        # everything is built first, then swapped in at once (no Python call in between)
+        wp, bp = _pack_buffers(I, H, dtype)
+        hbuf = np.zeros((2, B, H), dtype=dtype)
+        c = np.zeros((B, H), dtype=dtype)
+        if dtype == np.float32:
+            lstm_step_pack_f32(<float *>cnp.PyArray_DATA(w_x), <float *>cnp.PyArray_DATA(w_h),
+                               <float *>cnp.PyArray_DATA(b), I, H,
+                               <float *>cnp.PyArray_DATA(wp), <float *>cnp.PyArray_DATA(bp))
+        else:
+            lstm_step_pack_f64(<double *>cnp.PyArray_DATA(w_x), <double *>cnp.PyArray_DATA(w_h),
+                               <double *>cnp.PyArray_DATA(b), I, H,
+                               <double *>cnp.PyArray_DATA(wp), <double *>cnp.PyArray_DATA(bp))
+        views2, views1 = (hbuf[0], hbuf[1]), (hbuf[0, 0], hbuf[1, 0])
+        if self._busy:
+            raise RuntimeError("LSTMStepper.__init__ called on a stepper that another thread is "
+                               "stepping: make a new stepper instead")
         self.batch_size, self.input_size, self.units = B, I, H
         self.dtype = dtype
         self.activation, self.recurrent_activation = activation, recurrent_activation
         self.check_finite = bool(check_finite)
         self._act, self._ract = act, ract
         self._f32 = dtype == np.float32
-        self._wp, self._bp = _pack_buffers(I, H, dtype)
-        self._hbuf = np.zeros((2, B, H), dtype=dtype)
-        self._c = np.zeros((B, H), dtype=dtype)
-        self._views2 = (self._hbuf[0], self._hbuf[1])
-        self._views1 = (self._hbuf[0, 0], self._hbuf[1, 0])
-        if self._f32:
-            self._pointers[float](self._wp, self._bp, self._hbuf, self._c)
-            lstm_step_pack_f32(<float *>cnp.PyArray_DATA(w_x), <float *>cnp.PyArray_DATA(w_h),
-                               <float *>cnp.PyArray_DATA(b), I, H, <float *>self._wp_p,
-                               <float *>self._bp_p)
-        else:
-            self._pointers[double](self._wp, self._bp, self._hbuf, self._c)
-            lstm_step_pack_f64(<double *>cnp.PyArray_DATA(w_x), <double *>cnp.PyArray_DATA(w_h),
-                               <double *>cnp.PyArray_DATA(b), I, H, <double *>self._wp_p,
-                               <double *>self._bp_p)
+        self._wp, self._bp, self._hbuf, self._c = wp, bp, hbuf, c
+        self._views2, self._views1 = views2, views1
+        self._wp_p, self._bp_p = cnp.PyArray_DATA(wp), cnp.PyArray_DATA(bp)
+        self._h_p[0] = cnp.PyArray_DATA(hbuf)
+        self._h_p[1] = <char *>self._h_p[0] + <Py_ssize_t>B * H * itemsize
+        self._c_p = cnp.PyArray_DATA(c)
         self._cur = 0
 
-    cdef void _pointers(self, floating[::1] wp, floating[::1] bp, floating[:, :, ::1] hbuf,
-                        floating[:, ::1] c):
-        self._wp_p, self._bp_p = &wp[0], &bp[0]
-        self._h_p[0], self._h_p[1] = &hbuf[0, 0, 0], &hbuf[1, 0, 0]
-        self._c_p = &c[0, 0]
+    cdef void _enter(self, str what) except *:
+        if self._wp_p == NULL:
+            raise RuntimeError(f"LSTMStepper.{what}: the stepper was not initialised "
+                               "(its __init__ was not called)")
+        if self._busy:
+            raise RuntimeError(f"LSTMStepper.{what} called while another thread is stepping the "
+                               "same stepper: a stepper carries one state; use one per thread")
+        self._busy = 1
 
     def step(self, x_t):
         """One step: x_t (B, I), (B, 1, I) or (I,) -> h (B, H), or (H,) for a 1-D x_t."""
+        self._enter("step")
+        try:
+            return self._step(x_t)
+        finally:
+            self._busy = 0
+
+    cdef object _step(self, x_t):
         cdef int B = self.batch_size, I = self.input_size, H = self.units, nd, nxt
+        cdef int nthreads
         cdef Py_ssize_t k, n
         if type(x_t) is not np.ndarray or cnp.PyArray_TYPE(<cnp.ndarray>x_t) != (
-                cnp.NPY_FLOAT32 if self._f32 else cnp.NPY_FLOAT64) or not cnp.PyArray_IS_C_CONTIGUOUS(
+                cnp.NPY_FLOAT32 if self._f32 else cnp.NPY_FLOAT64) or not cnp.PyArray_ISCARRAY_RO(
                 <cnp.ndarray>x_t):
             x_t = self._convert(x_t)
         cdef cnp.ndarray x = <cnp.ndarray>x_t
@@ -687,27 +769,23 @@ cdef class LSTMStepper:
                     if not isfinite((<double *>xp)[k]):
                         raise ValueError(f"x_t must be finite, got {(<double *>xp)[k]}")
         nxt = 1 - self._cur
+        nthreads = _nthreads()
         with nogil:
             if self._f32:
                 lstm_step_packed_f32(<float *>self._wp_p, <float *>self._bp_p, <float *>xp, I,
                                      <float *>self._h_p[self._cur], H,
                                      <float *>self._c_p, <float *>self._h_p[nxt], H, B, I, H,
-                                     self._act, self._ract, _num_threads)
+                                     self._act, self._ract, nthreads)
             else:
                 lstm_step_packed_f64(<double *>self._wp_p, <double *>self._bp_p, <double *>xp,
                                      I, <double *>self._h_p[self._cur], H,
                                      <double *>self._c_p, <double *>self._h_p[nxt], H, B, I, H,
-                                     self._act, self._ract, _num_threads)
+                                     self._act, self._ract, nthreads)
         self._cur = nxt
         return self._views1[nxt] if nd == 1 else self._views2[nxt]
 
     def _convert(self, x_t):
-        a = np.asarray(x_t)
-        if a.dtype.kind not in "fiub":
-            raise TypeError(f"x_t must be a numeric array, got dtype {a.dtype}")
-        if a.dtype.kind == "f" and a.dtype != self.dtype:
-            raise TypeError(f"x_t must be {self.dtype} like the stepper's weights, got {a.dtype}")
-        return np.ascontiguousarray(a, dtype=self.dtype)
+        return _validate.as_step_input(x_t, self.dtype)
 
     @property
     def h(self):
@@ -722,8 +800,14 @@ cdef class LSTMStepper:
     def reset(self, h=None, c=None):
         """Start over from zeros, or from the given states h, c (B, H)."""
         H, B = self.units, self.batch_size
-        self._hbuf[self._cur] = _validate._state("h", h, self.dtype, B, H, self.check_finite)
-        self._c[...] = _validate._state("c", c, self.dtype, B, H, self.check_finite)
+        self._enter("reset")
+        try:
+            h = _validate._state("h", h, self.dtype, B, H, self.check_finite)
+            c = _validate._state("c", c, self.dtype, B, H, self.check_finite)
+            self._hbuf[self._cur] = h
+            self._c[...] = c
+        finally:
+            self._busy = 0
 
     def __repr__(self):
         return (f"LSTMStepper(batch_size={self.batch_size}, input_size={self.input_size}, "

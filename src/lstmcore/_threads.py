@@ -10,10 +10,12 @@ bundled OpenBLAS, or an MKL / BLIS from another distribution) and driven through
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import operator
 import os
 import sys
+import threading
 from pathlib import Path
 
 _ENV = "LSTMCORE_NUM_THREADS"
@@ -121,10 +123,39 @@ def _compiled():
 
 _num_threads = 1
 
+# The BLAS pools are process-wide: calls that hold them to one thread for a while (small backward
+# products, see _lstm._backward) may overlap in several Python threads, so the first to enter
+# saves the pools' sizes and the last to leave restores them, under one lock. set_num_threads
+# during such a section changes what is restored.
+_blas_lock = threading.Lock()
+_blas_single_depth = 0
+_blas_saved: list[int] = []
+
+
+@contextlib.contextmanager
+def blas_single_threaded():
+    """Hold the BLAS pools to one thread inside the block (nests and overlaps across threads)."""
+    global _blas_single_depth, _blas_saved
+    with _blas_lock:
+        if _blas_single_depth == 0:
+            libs = _blas()
+            _blas_saved = [lib.get() for lib in libs]
+            for lib in libs:
+                lib.set(1)
+        _blas_single_depth += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_single_depth -= 1
+            if _blas_single_depth == 0:
+                for lib, n in zip(_blas(), _blas_saved, strict=True):
+                    lib.set(n)
+
 
 def set_num_threads(n: int) -> None:
     """Use ``n`` threads in lstmcore's OpenMP loops and in the BLAS libraries it calls."""
-    global _num_threads
+    global _num_threads, _blas_saved
     if isinstance(n, bool) or not hasattr(n, "__index__"):
         raise TypeError(f"n must be an int, got {type(n).__name__}")
     n = operator.index(n)
@@ -134,8 +165,12 @@ def set_num_threads(n: int) -> None:
     mod = _compiled()
     if mod is not None:
         mod._set_num_threads(n)
-    for lib in _blas():
-        lib.set(n)
+    with _blas_lock:
+        if _blas_single_depth:  # held at 1 for now: restored to n
+            _blas_saved = [n] * len(_blas())
+        else:
+            for lib in _blas():
+                lib.set(n)
 
 
 def get_num_threads() -> int:
@@ -157,6 +192,7 @@ def threadpool_info() -> dict:
         "openmp": bool(mod is not None and mod._openmp_enabled()),
         "openmp_env": openmp_env,
         "kernel_isa": mod._kernel_isa() if mod is not None else None,
+        "openmp_thread_cap": mod._openmp_thread_cap() if mod is not None else None,
         "cpu_count": cpu_count(),
         "blas": [
             {"path": lib.path, "family": lib.family, "num_threads": lib.get(), "corename": lib.corename()}

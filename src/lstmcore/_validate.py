@@ -23,6 +23,7 @@ except ImportError:  # pragma: no cover - the reference backend without a compil
     def _all_finite(a: np.ndarray) -> bool:
         return bool(np.isfinite(a).all())
 
+
 # The codes are shared with csrc/activations.h.
 ACTIVATIONS = {"tanh": 0, "relu": 1, "sigmoid": 2, "linear": 3}
 RECURRENT_ACTIVATIONS = {"sigmoid": 0, "hard_sigmoid": 1}
@@ -39,12 +40,33 @@ def activation_code(name, table: dict, argname: str) -> int:
         raise ValueError(f"{argname} must be one of {sorted(table)}; got {name!r}") from None
 
 
-def dtype_of(x) -> np.dtype:
+def dtype_of(x, name: str = "x") -> np.dtype:
     """The dtype of the call: that of ``x``, which must be float32 or float64."""
     dt = np.asarray(x).dtype
     if dt.kind == "f" and dt.itemsize in (4, 8):
         return np.dtype(np.float32 if dt.itemsize == 4 else np.float64)
-    raise TypeError(f"x must be a float32 or float64 array, got dtype {dt}")
+    raise TypeError(f"{name} must be a float32 or float64 array, got dtype {dt}")
+
+
+def as_float(name: str, a, dtype: np.dtype, of: str = "x") -> np.ndarray:
+    """``a`` as a C-contiguous, aligned, native-order array of ``dtype``: floats of that
+    precision only (byte-swapped ones are converted), TypeError for anything else."""
+    a = np.asarray(a)
+    if a.dtype.kind != "f" or a.dtype.itemsize != dtype.itemsize:
+        raise TypeError(f"{name} must have dtype {dtype} (the dtype of {of}), got {a.dtype}")
+    if a.dtype != dtype or not (a.flags.c_contiguous and a.flags.aligned):
+        a = np.require(a, dtype=dtype, requirements=("C", "A"))
+    return a
+
+
+def as_step_input(x_t, dtype: np.dtype) -> np.ndarray:
+    """A stepper's ``x_t``: an array as :func:`as_float` takes it, or a list of numbers (Python's
+    own, with no dtype to respect), converted to the stepper's dtype."""
+    if not isinstance(x_t, np.ndarray):
+        a = np.asarray(x_t)
+        if a.dtype.kind in "iuf":
+            return np.ascontiguousarray(a, dtype=dtype)
+    return as_float("x_t", x_t, dtype, "the stepper's weights")
 
 
 def as_array(name: str, a, dtype: np.dtype, shape: tuple, check_finite: bool) -> np.ndarray:
@@ -57,8 +79,7 @@ def as_array(name: str, a, dtype: np.dtype, shape: tuple, check_finite: bool) ->
     ):
         want = "(" + ", ".join("?" if e is None else str(e) for e in shape) + ")"
         raise ValueError(f"{name} must have shape {want}, got {a.shape}")
-    if a.dtype != dtype or not (a.flags.c_contiguous and a.flags.aligned):
-        a = np.require(a, dtype=dtype, requirements=("C", "A"))
+    a = as_float(name, a, dtype)
     if check_finite and not _all_finite(a):
         where = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
         raise ValueError(f"{name} must be finite, got {a[where]} at index {where}")

@@ -10,12 +10,23 @@ written from outputs: dsigmoid(y) = y * (1 - y), dtanh(y) = 1 - y * y.
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import numpy as np
 
 from . import _validate
 from ._cache import LSTMCache
 
-__all__ = ["lstm_forward", "lstm_backward", "lstm_cell_forward", "LSTMCache", "LSTMStepper"]
+__all__ = [
+    "lstm_forward",
+    "lstm_backward",
+    "lstm_cell_forward",
+    "LSTMCache",
+    "LSTMStepper",
+    "release_workspaces",
+    "set_workspace_limit",
+]
 
 
 # Activations and their derivatives from the output -----------------------------------------------
@@ -219,16 +230,23 @@ class LSTMStepper:
         recurrent_activation="sigmoid",
         check_finite=True,
     ):
+        if getattr(self, "_busy", None) is not None and self._busy.locked():
+            raise RuntimeError(
+                "LSTMStepper.__init__ called on a stepper that another thread is stepping: "
+                "make a new stepper instead"
+            )
+        self._busy = threading.Lock()  # held while a step or a reset runs
         self._act = _validate.activation_code(activation, _validate.ACTIVATIONS, "activation")
         self._ract = _validate.activation_code(
             recurrent_activation, _validate.RECURRENT_ACTIVATIONS, "recurrent_activation"
         )
-        self.dtype = _validate.dtype_of(w_x)
+        self.dtype = _validate.dtype_of(w_x, "w_x")
         w_x, w_h, b = _validate.check_weights(w_x, w_h, b, self.dtype, check_finite)
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
             raise TypeError(f"batch_size must be a positive int, got {batch_size!r}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        if not 1 <= batch_size <= _validate._INT_MAX:
+            raise ValueError(f"batch_size must be an int from 1 to 2**31 - 1, got {batch_size!r}")
+        _validate._positive_sizes(BH=int(batch_size) * w_h.shape[0], BI=int(batch_size) * w_x.shape[0])
         self.batch_size, self.input_size, self.units = int(batch_size), w_x.shape[0], w_h.shape[0]
         self.activation, self.recurrent_activation = activation, recurrent_activation
         self.check_finite = bool(check_finite)
@@ -237,17 +255,29 @@ class LSTMStepper:
         self._c = np.zeros((self.batch_size, self.units), dtype=self.dtype)
         self._cur = 0
 
+    @contextlib.contextmanager
+    def _entered(self, what):
+        if not self._busy.acquire(blocking=False):
+            raise RuntimeError(
+                f"LSTMStepper.{what} called while another thread is stepping the same stepper: "
+                "a stepper carries one state; use one per thread"
+            )
+        try:
+            yield
+        finally:
+            self._busy.release()
+
     def step(self, x_t):
+        with self._entered("step"):
+            return self._step(x_t)
+
+    def _step(self, x_t):
         B, I = self.batch_size, self.input_size
-        a = np.asarray(x_t)
-        if a.dtype.kind not in "fiub":
-            raise TypeError(f"x_t must be a numeric array, got dtype {a.dtype}")
-        if a.dtype.kind == "f" and a.dtype != self.dtype:
-            raise TypeError(f"x_t must be {self.dtype} like the stepper's weights, got {a.dtype}")
+        a = _validate.as_step_input(x_t, self.dtype)
         if a.shape not in ((B, I), (B, 1, I)) and not (B == 1 and a.shape == (I,)):
             want = f"({B}, {I}) or ({B}, 1, {I})" + (f" or ({I},)" if B == 1 else "")
             raise ValueError(f"x_t must have shape {want}, got {a.shape}")
-        x = a.reshape(B, I).astype(self.dtype, copy=False)
+        x = a.reshape(B, I)
         if self.check_finite and not np.isfinite(x).all():
             raise ValueError(f"x_t must be finite, got {x[~np.isfinite(x)][0]}")
         z = x @ self._w_x + self._hbuf[self._cur] @ self._w_h + self._b
@@ -268,8 +298,11 @@ class LSTMStepper:
 
     def reset(self, h=None, c=None):
         B, H = self.batch_size, self.units
-        self._hbuf[self._cur] = _validate._state("h", h, self.dtype, B, H, self.check_finite)
-        self._c[...] = _validate._state("c", c, self.dtype, B, H, self.check_finite)
+        with self._entered("reset"):
+            h = _validate._state("h", h, self.dtype, B, H, self.check_finite)
+            c = _validate._state("c", c, self.dtype, B, H, self.check_finite)
+            self._hbuf[self._cur] = h
+            self._c[...] = c
 
     def __repr__(self):
         return (
@@ -277,3 +310,20 @@ class LSTMStepper:
             f"units={self.units}, dtype={self.dtype.name}, activation={self.activation!r}, "
             f"recurrent_activation={self.recurrent_activation!r})"
         )
+
+
+# Housekeeping, name for name with the compiled engine ------------------------------------------
+
+
+def release_workspaces():
+    """The compiled engine frees the scratch memory its backward keeps; the reference keeps none."""
+    return 0
+
+
+def set_workspace_limit(nbytes):
+    """The compiled engine's bound on kept scratch memory; the reference keeps none."""
+    if isinstance(nbytes, bool) or not isinstance(nbytes, (int, np.integer)):
+        raise TypeError(f"nbytes must be a non-negative int, got {nbytes!r}")
+    if nbytes < 0:
+        raise ValueError(f"nbytes must be a non-negative int, got {nbytes}")
+    return 0

@@ -1,0 +1,301 @@
+"""The engine under hostile use: threads sharing objects, fork, odd dtypes, overflow, memory kept.
+
+Each test is named after the behaviour it keeps. Anything that could crash or hang the
+interpreter runs in a child process, so that the suite reports it instead of dying.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import assert_close, make_lstm
+
+import lstmcore
+from lstmcore import reference
+
+BACKENDS = {"reference": reference, "compiled": lstmcore}
+compiled_only = pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled engine")
+
+
+def run_child(code: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """Run ``code`` as a script in a fresh interpreter (a file, so that multiprocessing's spawned
+    children can import its functions); a crash or a hang fails the test with what it said."""
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "child.py"
+        script.write_text(textwrap.dedent(code))
+        try:
+            proc = subprocess.run(
+                [sys.executable, str(script)], capture_output=True, text=True, timeout=timeout
+            )
+        except subprocess.TimeoutExpired as exc:
+            pytest.fail(f"the child hung for {timeout} s; it printed: {exc.stdout!r} {exc.stderr!r}")
+    assert proc.returncode == 0, f"child exited with {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+# Threads ---------------------------------------------------------------------------------------
+
+
+@compiled_only
+def test_reinitialising_a_stepper_while_another_thread_steps_it_is_refused_not_a_crash():
+    out = run_child(
+        """
+        import threading, numpy as np, lstmcore
+        rng = np.random.default_rng(0)
+        I, H = 64, 512
+        w = [rng.standard_normal(s).astype(np.float64) * 0.05 for s in ((I, 4 * H), (H, 4 * H), (4 * H,))]
+        s = lstmcore.LSTMStepper(*w, batch_size=8)
+        x = rng.standard_normal((8, I))
+        stop = threading.Event()
+        def stepper_loop():
+            while not stop.is_set():
+                try:
+                    s.step(x)
+                except RuntimeError:
+                    pass
+        t = threading.Thread(target=stepper_loop)
+        t.start()
+        refused = 0
+        for _ in range(400):
+            try:
+                s.__init__(*w, batch_size=8)
+            except RuntimeError as exc:
+                assert "another thread" in str(exc)
+                refused += 1
+        stop.set()
+        t.join()
+        print(refused)
+        """
+    )
+    assert int(out.stdout) > 0  # the race was met, and refused
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+def test_a_stepper_stepped_from_two_threads_at_once_raises_instead_of_interleaving(rng, backend):
+    mod = BACKENDS[backend]
+    p = make_lstm(rng, 8, 1, 64, 256, np.float64, state=False)
+    s = mod.LSTMStepper(p["w_x"], p["w_h"], p["b"], batch_size=8)
+    x = p["x"][:, 0]
+    errors, results = [], {}
+    start = threading.Barrier(2)
+
+    def run(k):
+        start.wait()
+        out = []
+        for _ in range(300):
+            try:
+                out.append(s.step(x).copy())
+            except RuntimeError as exc:
+                errors.append(str(exc))
+        results[k] = out
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors, "two threads stepped one stepper 600 times and never met"
+    assert all("another thread" in e for e in errors)
+    # Every step that ran was whole: the states follow one sequence of steps of the same x.
+    fresh = mod.LSTMStepper(p["w_x"], p["w_h"], p["b"], batch_size=8)
+    n = len(results[0]) + len(results[1])
+    expected = [fresh.step(x).copy() for _ in range(n)]
+    assert np.array_equal(s.h, expected[-1])
+
+
+@compiled_only
+def test_concurrent_backward_calls_leave_the_blas_pools_as_they_found_them(rng):
+    from lstmcore import _threads
+
+    if not _threads._blas():
+        pytest.skip("no BLAS library found to drive")
+    p = make_lstm(rng, 4, 5, 3, 8, np.float64)
+    _, _, _, cache = lstmcore.lstm_forward(p["x"], p["w_x"], p["w_h"], p["b"], return_cache=True)
+    dy = np.ones((4, 5, 8))
+    before = lstmcore.get_num_threads()
+    try:
+        lstmcore.set_num_threads(2)  # small products: each backward holds the pools at 1 thread
+        start = threading.Barrier(8)
+
+        def run():
+            start.wait()
+            for _ in range(200):
+                lstmcore.lstm_backward(dy, cache)
+
+        threads = [threading.Thread(target=run) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert [lib.get() for lib in _threads._blas()] == [2] * len(_threads._blas())
+        with _threads.blas_single_threaded():
+            lstmcore.set_num_threads(1)  # inside a held section: applies when it ends
+            assert all(lib.get() == 1 for lib in _threads._blas())
+            lstmcore.set_num_threads(2)
+        assert [lib.get() for lib in _threads._blas()] == [2] * len(_threads._blas())
+    finally:
+        lstmcore.set_num_threads(before)
+
+
+# Fork ----------------------------------------------------------------------------------------------
+
+
+@compiled_only
+@pytest.mark.parametrize("start_method", ["fork", "forkserver"])
+def test_a_child_forked_after_a_multithreaded_call_runs_and_agrees(start_method):
+    run_child(
+        f"""
+        import multiprocessing as mp, numpy as np, lstmcore
+        from lstmcore import _lstm
+
+        def work(_):
+            rng = np.random.default_rng(0)
+            x = rng.standard_normal((16, 20, 32)).astype(np.float32)
+            w_x = (rng.standard_normal((32, 256)) * 0.1).astype(np.float32)
+            w_h = (rng.standard_normal((64, 256)) * 0.1).astype(np.float32)
+            b = np.zeros(256, np.float32)
+            y, *_ , cache = lstmcore.lstm_forward(x, w_x, w_h, b, return_cache=True)
+            g = lstmcore.lstm_backward(np.ones_like(y), cache)
+            return y, g["dw_h"], lstmcore.threadpool_info()["openmp_thread_cap"]
+
+        if __name__ == "__main__":
+            lstmcore.set_num_threads(2)
+            _lstm._set_seq_par_min(0)  # every packed sequence on 2 threads, with its barrier
+            _lstm._set_packed_limits(0, 1 << 30, 0)
+            y, dw, cap = work(0)
+            assert cap is None
+            with mp.get_context("{start_method}").Pool(2) as pool:
+                for y2, dw2, cap2 in pool.map(work, range(4), chunksize=1):
+                    assert np.allclose(y, y2, atol=1e-5) and np.allclose(dw, dw2, rtol=1e-4, atol=1e-4)
+                    assert cap2 == (1 if "{start_method}" == "fork" else None), cap2
+        """,
+        timeout=120,
+    )
+
+
+# Inputs that used to be misread ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+def test_a_stepper_reads_byte_swapped_input_by_value_and_refuses_integer_arrays(rng, backend):
+    mod = BACKENDS[backend]
+    p = make_lstm(rng, 2, 3, 4, 5, np.float64, state=False)
+    native = mod.LSTMStepper(p["w_x"], p["w_h"], p["b"], batch_size=2)
+    swapped = mod.LSTMStepper(p["w_x"], p["w_h"], p["b"], batch_size=2)
+    for t in range(3):
+        x = p["x"][:, t]
+        assert np.array_equal(swapped.step(x.astype(">f8")), native.step(x))
+    for bad in (np.ones((2, 4), np.int64), np.ones((2, 4), bool), np.ones((2, 4), np.float32)):
+        with pytest.raises(TypeError, match=r"must have dtype float64 \(the dtype of the stepper"):
+            native.step(bad)
+    with pytest.raises(ValueError, match="batch_size"):
+        mod.LSTMStepper(p["w_x"], p["w_h"], p["b"], batch_size=2**31)
+    with pytest.raises(TypeError, match="w_x must be a float32 or float64"):
+        mod.LSTMStepper(p["w_x"].astype(int), p["w_h"], p["b"])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_keeps_nan_on_every_kernel(rng, dtype):
+    p = make_lstm(rng, 5, 4, 3, 7, dtype)
+    p["x"][1, 2, 0] = np.nan
+    expected = reference.lstm_forward(**p, activation="relu", check_finite=False)[0]
+    assert np.isnan(expected).any()
+    for path in _kernel_plans():
+        with path:
+            y = lstmcore.lstm_forward(**p, activation="relu", check_finite=False)[0]
+        assert np.array_equal(np.isnan(y), np.isnan(expected)), path
+        assert_close(np.nan_to_num(y), np.nan_to_num(expected), dtype, f"{path}")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_overflow_inside_the_cell_is_not_finite_on_every_kernel_where_the_reference_is_not(rng, dtype):
+    # inputs that are finite, but whose products overflow the dtype
+    big = 2e36 if dtype == np.float32 else 1e306
+    p = make_lstm(rng, 4, 3, 4, 5, dtype)
+    p["x"] *= dtype(big)
+    p["w_x"] *= dtype(1000)
+    with np.errstate(all="ignore"):
+        expected = reference.lstm_forward(**p, activation="relu")[0]
+    assert not np.isfinite(expected).all()
+    for path in _kernel_plans():
+        with path:
+            y = lstmcore.lstm_forward(**p, activation="relu")[0]
+        # No finite value where the reference has none. NaN and inf may trade places, and a
+        # kernel may mark more outputs non-finite (its sums run in another order: inf - inf)
+        lost = np.isfinite(y) & ~np.isfinite(expected)
+        assert not lost.any(), f"{path}: finite where the reference is not, at {np.argwhere(lost)[0]}"
+        both = np.isfinite(y) & np.isfinite(expected)
+        assert_close(y[both], expected[both], dtype, f"{path}")
+
+
+class _Plan:
+    """Force the kernels' instruction set and the inference path for a block."""
+
+    def __init__(self, isa, packed):
+        self.isa, self.packed = isa, packed
+
+    def __enter__(self):
+        from lstmcore import _lstm
+
+        self.saved = (_lstm._kernel_isa(), _lstm._packed_limits())
+        _lstm._set_kernel_isa(self.isa)
+        _lstm._set_packed_limits(*((0, 1 << 30, 0) if self.packed else (1 << 30, 0, 0)))
+
+    def __exit__(self, *exc):
+        from lstmcore import _lstm
+
+        _lstm._set_kernel_isa(self.saved[0])
+        _lstm._set_packed_limits(*self.saved[1])
+
+    def __repr__(self):
+        return f"{self.isa}/{'packed' if self.packed else 'blas'}"
+
+
+def _kernel_plans():
+    if lstmcore.backend != "compiled":
+        return [_NoPlan()]
+    from lstmcore import _lstm
+
+    return [_Plan(isa, packed) for isa in _lstm._available_isas() for packed in (False, True)]
+
+
+class _NoPlan:
+    def __enter__(self):
+        pass
+
+    def __exit__(self, *exc):
+        pass
+
+
+# Memory kept between calls -------------------------------------------------------------------------
+
+
+def test_release_workspaces_frees_what_the_backward_kept_and_the_limit_bounds_it(rng):
+    p = make_lstm(rng, 8, 20, 6, 16, np.float64)
+    _, _, _, cache = lstmcore.lstm_forward(**p, return_cache=True)
+    dy = np.ones((8, 20, 16))
+    first = lstmcore.lstm_backward(dy, cache)
+    lstmcore.release_workspaces()
+    assert lstmcore.release_workspaces() == 0
+    lstmcore.lstm_backward(dy, cache)
+    if lstmcore.backend == "compiled":
+        assert lstmcore.release_workspaces() >= 20 * 8 * 64 * 8  # dz at least
+        previous = lstmcore.set_workspace_limit(0)
+        try:
+            again = lstmcore.lstm_backward(dy, cache)
+            assert lstmcore.release_workspaces() == 0  # nothing was kept
+        finally:
+            lstmcore.set_workspace_limit(previous)
+        for key in first:
+            assert np.array_equal(first[key], again[key]), key
+    with pytest.raises(ValueError, match="nbytes"):
+        lstmcore.set_workspace_limit(-1)
+    with pytest.raises(TypeError, match="nbytes"):
+        lstmcore.set_workspace_limit(1.5)
