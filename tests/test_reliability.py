@@ -299,3 +299,28 @@ def test_release_workspaces_frees_what_the_backward_kept_and_the_limit_bounds_it
         lstmcore.set_workspace_limit(-1)
     with pytest.raises(TypeError, match="nbytes"):
         lstmcore.set_workspace_limit(1.5)
+
+
+def test_one_model_predicts_from_many_threads_as_from_one(rng):
+    from lstmcore import Sequential
+    from lstmcore.layers import LSTM, Dense
+
+    lstmcore.set_random_seed(0)
+    model = Sequential([LSTM(16, input_shape=(10, 3), return_sequences=True), LSTM(8), Dense(1)])
+    xs = [rng.standard_normal((33, 10, 3)).astype(np.float32) for _ in range(6)]
+    expected = [model.predict(x) for x in xs]
+    wrong = []
+    start = threading.Barrier(len(xs))
+
+    def run(k):
+        start.wait()
+        for _ in range(20):
+            if not np.array_equal(model.predict(xs[k]), expected[k]):
+                wrong.append(k)
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(len(xs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not wrong
