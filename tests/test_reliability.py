@@ -324,3 +324,16 @@ def test_one_model_predicts_from_many_threads_as_from_one(rng):
     for t in threads:
         t.join()
     assert not wrong
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+def test_a_sequence_whose_row_strides_overflow_a_c_int_is_refused_before_any_work(backend):
+    H = 1024
+    x = np.broadcast_to(np.float32(0), (1, 2**19 + 1, 1))  # T * 4H just over 2**31, no memory
+    w_x, w_h, b = (
+        np.zeros((1, 4 * H), np.float32),
+        np.zeros((H, 4 * H), np.float32),
+        np.zeros(4 * H, np.float32),
+    )
+    with pytest.raises(ValueError, match="TG must be below 2"):
+        BACKENDS[backend].lstm_forward(x, w_x, w_h, b)

@@ -128,7 +128,7 @@ def check_forward(x, w_x, w_h, b, h0, c0, activation, recurrent_activation, chec
     w_x, w_h, b = check_weights(w_x, w_h, b, dtype, check_finite)
     B, T, _ = x.shape
     I, H = w_x.shape[0], w_h.shape[0]
-    _positive_sizes(B=B, T=T, TB=T * B)
+    _positive_sizes(B=B, T=T, TB=T * B, TG=T * 4 * H)  # BLAS's sizes and row strides are C ints
     x = as_array("x", x, dtype, (B, T, I), check_finite)
     h0 = _state("h0", h0, dtype, B, H, check_finite)
     c0 = _state("c0", c0, dtype, B, H, check_finite)
