@@ -211,3 +211,28 @@ def test_load_csv_min_rows(tmp_path):
         load_csv(path, "v", min_rows=4)
     with pytest.raises(ValueError, match=r"min_rows must be an integer >= 1, got 0"):
         load_csv(path, "v", min_rows=0)
+
+
+def test_load_csv_field_over_the_csv_limit_is_a_value_error(tmp_path):
+    path = write(tmp_path, "t,v\n1," + "1" * 200_000 + "\n")
+    with pytest.raises(ValueError, match=r"line 2 of .* is not valid CSV: field larger than field limit"):
+        load_csv(path, "v")
+
+
+def test_load_csv_open_quote_is_named(tmp_path):
+    path = write(tmp_path, 't,v\n1,"12\n2,3\n')
+    with pytest.raises(ValueError, match=r"got '12\\n2,3' \(it spans lines: is a quote left open\?\)"):
+        load_csv(path, "v")
+
+
+def test_load_csv_long_bad_cell_is_cut_in_the_message(tmp_path):
+    path = write(tmp_path, "t,v\n1," + "9" * 400 + "\n")
+    with pytest.raises(ValueError, match=r"must be finite, got '9{60}'\.\.\. \(400 characters\)$"):
+        load_csv(path, "v")
+
+
+def test_load_csv_not_utf8_names_the_file(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("t,v\n1,caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(ValueError, match=r"latin1\.csv is not UTF-8 text: 'utf-8' codec can't decode"):
+        load_csv(path, "v")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -570,3 +571,69 @@ def test_metric_errors(func):
         func(np.ones(1), ["a"])
     with pytest.raises(TypeError, match=r"y_true must be a real numeric array, got dtype bool"):
         func(np.ones(2, dtype=bool), np.ones(2))
+
+
+# --- extreme magnitudes: no overflow, no underflow, no silent inf ------------------------------------
+
+
+@pytest.mark.parametrize(
+    "x",
+    [
+        np.array([-1.7e308, 0.0, 1.7e308, 8.5e307]),  # data_max - data_min overflows
+        np.array([1e-322, 3e-322, 5e-320, 2.5e-320]),  # subnormal: 1 / data_range overflows
+        np.array([1e9 + 1, 1e9 + 3, 1e9 + 2]),
+    ],
+    ids=["1e308", "1e-320", "1e9"],
+)
+def test_minmax_scaler_handles_extreme_magnitudes(x):
+    s = MinMaxScaler().fit(x)
+    z = s.transform(x)
+    assert z.dtype == np.float64 and z.min() == 0.0 and z.max() == 1.0
+    lo, hi = Fraction(x.min()), Fraction(x.max())
+    exact = [float((Fraction(v) - lo) / (hi - lo)) for v in x]  # in exact rational arithmetic
+    np.testing.assert_allclose(z, exact, rtol=1e-15)
+    np.testing.assert_allclose(s.inverse_transform(z), x, rtol=1e-15)
+
+
+def test_minmax_inverse_beyond_float64_is_a_value_error():
+    s = MinMaxScaler().fit(np.array([0.0, 1.7e308]))
+    with pytest.raises(ValueError, match=r"the value 2.0 at index \(1,\) maps outside the range of float64"):
+        s.inverse_transform(np.array([1.0, 2.0]))
+    with pytest.raises(ValueError, match=r"maps outside the range of float32"):
+        s.inverse_transform(np.array([1.0], dtype=np.float32))
+    assert np.isnan(s.inverse_transform(np.array([np.nan]))).all()  # nan in, nan out: not an overflow
+
+
+def test_minmax_scaler_float32_is_computed_in_float64():
+    x = np.array([1e9, 1e9 + 100.0])
+    s = MinMaxScaler().fit(x)
+    z32 = np.array([0.25, 0.5], dtype=np.float32)
+    np.testing.assert_array_equal(s.inverse_transform(z32.astype(np.float64)), [1e9 + 25, 1e9 + 50])
+
+
+@pytest.mark.parametrize(
+    "x", [np.array([-1e200, 1e200]), np.array([1e-322, 5e-320])], ids=["1e200", "1e-320"]
+)
+def test_standard_scaler_unrepresentable_variance_is_a_value_error(x):
+    with pytest.raises(ValueError, match=r"StandardScaler cannot hold the statistics of column 0"):
+        StandardScaler().fit(x)
+
+
+@pytest.mark.parametrize("scale", [2.0**1000, 2.0**-1000, 2.0**-1060], ids=["big", "small", "subnormal"])
+def test_metrics_do_not_overflow_or_underflow(scale):
+    t = np.array([1.0, 2.0, 3.0, 4.0])
+    p = np.array([2.0, 2.0, 0.0, 4.0])
+    rel = 1e-4 if scale < 2.0**-1022 else 1e-12  # a subnormal result keeps ~14 bits here
+    assert rmse(t * scale, p * scale) == pytest.approx(rmse(t, p) * scale, rel=rel, abs=0)
+    assert mae(t * scale, p * scale) == pytest.approx(mae(t, p) * scale, rel=rel, abs=0)
+    assert mape(t * scale, p * scale) == pytest.approx(mape(t, p), rel=1e-12, abs=0)
+    assert smape(t * scale, p * scale) == pytest.approx(smape(t, p), rel=1e-12, abs=0)
+
+
+def test_metrics_refuse_non_finite_and_overflowing_errors():
+    with pytest.raises(ValueError, match=r"y_pred must be finite, got nan at index \(1,\)"):
+        rmse(np.ones(2), np.array([1.0, np.nan]))
+    with pytest.raises(ValueError, match=r"y_true must be finite, got inf"):
+        mae(np.array([np.inf]), np.ones(1))
+    with pytest.raises(ValueError, match=r"y_true - y_pred overflows float64"):
+        rmse(np.array([1.7e308]), np.array([-1.7e308]))

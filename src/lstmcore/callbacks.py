@@ -9,6 +9,8 @@ A callback gets ``set_model(model)`` and ``set_params(params)`` before training,
 from __future__ import annotations
 
 import math
+import numbers
+import operator
 import sys
 import time
 import warnings
@@ -66,6 +68,31 @@ class History(Callback):
         return f"History(epochs={len(self.epoch)}, keys={list(self.history)})"
 
 
+def _count(owner: str, name: str, value) -> int:
+    """A non-negative int of any integer type (``operator.index``: int, np.int64, ...); bool and
+    float are refused, not truncated."""
+    expected = f"{owner}: {name} must be a non-negative int"
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{expected}, got {value!r} (bool)")
+    try:
+        value = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{expected}, got {value!r} ({type(value).__name__})") from None
+    if value < 0:
+        raise ValueError(f"{expected}, got {value}")
+    return value
+
+
+def _real(owner: str, name: str, value) -> float:
+    """A finite real number of any type (int, float, np.float32, ...) as a float; bool is refused."""
+    expected = f"{owner}: {name} must be a finite number"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{expected}, got {value!r} ({type(value).__name__})")
+    if not math.isfinite(value):
+        raise ValueError(f"{expected}, got {value!r}")
+    return float(value)
+
+
 def _mode_op(mode: str, monitor: str, name: str):
     if mode not in ("auto", "min", "max"):
         raise ValueError(f"{name}: mode must be 'auto', 'min' or 'max', got {mode!r}")
@@ -83,7 +110,7 @@ class _Monitor(Callback):
         if not isinstance(monitor, str):
             raise TypeError(f"monitor must be a string such as 'val_loss', got {monitor!r}")
         self.monitor = monitor
-        self.min_delta = abs(float(min_delta))
+        self.min_delta = abs(_real(type(self).__name__, "min_delta", min_delta))
         self.monitor_op, self.mode = _mode_op(mode, monitor, type(self).__name__)
 
     def _better(self, current, reference) -> bool:
@@ -118,13 +145,11 @@ class EarlyStopping(_Monitor):
         start_from_epoch=0,
     ):
         super().__init__(monitor, min_delta, mode)
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-            raise ValueError(f"patience must be a non-negative int, got {patience!r}")
-        self.patience = patience
+        self.patience = _count("EarlyStopping", "patience", patience)
         self.verbose = verbose
-        self.baseline = baseline
+        self.baseline = None if baseline is None else _real("EarlyStopping", "baseline", baseline)
         self.restore_best_weights = bool(restore_best_weights)
-        self.start_from_epoch = int(start_from_epoch)
+        self.start_from_epoch = _count("EarlyStopping", "start_from_epoch", start_from_epoch)
         self.stopped_epoch = 0
         self.best_epoch = 0
 
@@ -178,13 +203,15 @@ class ReduceLROnPlateau(_Monitor):
         min_lr=0.0,
     ):
         super().__init__(monitor, min_delta, mode)
-        if not 0 < factor < 1:
-            raise ValueError(f"factor must be in (0, 1), got {factor!r}")
-        self.factor = float(factor)
-        self.patience = int(patience)
+        self.factor = _real("ReduceLROnPlateau", "factor", factor)
+        if not 0 < self.factor < 1:
+            raise ValueError(f"ReduceLROnPlateau: factor must be in (0, 1), got {factor!r}")
+        self.patience = _count("ReduceLROnPlateau", "patience", patience)
         self.verbose = verbose
-        self.cooldown = int(cooldown)
-        self.min_lr = float(min_lr)
+        self.cooldown = _count("ReduceLROnPlateau", "cooldown", cooldown)
+        self.min_lr = _real("ReduceLROnPlateau", "min_lr", min_lr)
+        if self.min_lr < 0:
+            raise ValueError(f"ReduceLROnPlateau: min_lr must be >= 0, got {min_lr!r}")
 
     def on_train_begin(self, logs=None):
         self.wait = 0

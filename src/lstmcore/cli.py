@@ -14,12 +14,19 @@ the training part, as they would in production).
 from __future__ import annotations
 
 import argparse
+import csv
+import os
 import sys
 import time
 
 import numpy as np
 
-__all__ = ["main", "run_forecast"]
+__all__ = ["MAX_PARAMETERS", "main", "run_forecast"]
+
+# The most LSTM + Dense parameters run_forecast builds. Training holds 5 float32 copies of them
+# (weights, gradients, Adam's two moments, early stopping's best weights): 20 bytes a parameter,
+# 1 GB at this limit (--units 3500). --units 100000 would ask for 40 billion parameters, 800 GB.
+MAX_PARAMETERS = 50_000_000
 
 
 class _EpochLine:
@@ -76,6 +83,12 @@ def run_forecast(
     Keys: ``model``, ``history``, ``scaler``, ``metrics`` ({name: {'rmse', 'mae'}} for 'lstm',
     'naive' and, when ``season`` is given, 'seasonal_naive'), ``test_origins``, ``test_pred``,
     ``test_true`` (N, horizon), ``forecast`` (horizon,) beyond the end of the series, ``fit_seconds``.
+
+    The model trains in float32 on the scaled series; predictions are scaled back and every metric
+    is computed in float64 from the float64 series, so adding 1e9 to a series changes no result.
+    ``ValueError`` for a series that is not finite or too short, a constant training part (nothing
+    to learn: the naive forecast is exact), more than ``MAX_PARAMETERS`` parameters, or results that
+    float64 cannot hold.
     """
     from . import timeseries as ts
     from .callbacks import EarlyStopping
@@ -87,16 +100,39 @@ def run_forecast(
     values = np.asarray(values, dtype=np.float64)
     if values.ndim != 1:
         raise ValueError(f"the series must be 1-D, got shape {values.shape}")
+    ts._finite("the series", values)
     n_test = int(round(len(values) * test_size)) if isinstance(test_size, float) else int(test_size)
     split = len(values) - n_test  # values[:split] train, values[split:] test
-    if n_test < horizon or split < window + horizon + 10:
+    if n_test < horizon:
+        raise ValueError(
+            f"the test part ({n_test} of {len(values)} values) is shorter than horizon={horizon}; "
+            "use a larger test size or a longer series"
+        )
+    if split < window + horizon + 10:
         raise ValueError(
             f"a series of {len(values)} values is too short for window={window}, horizon={horizon} and a "
             f"test part of {n_test} values"
         )
+    n_params = 4 * units * (1 + units + 1) + (units + 1) * horizon  # LSTM (I = 1) and Dense
+    if n_params > MAX_PARAMETERS:
+        raise ValueError(
+            f"units={units} and horizon={horizon} make {n_params:,} parameters; the limit is "
+            f"{MAX_PARAMETERS:,} (training takes 20 bytes a parameter: {20 * n_params / 1e9:,.0f} GB here)"
+        )
+    if values[:split].min() == values[:split].max():
+        raise ValueError(
+            f"the training part (the first {split} values) is constant, every value {float(values[0])!r}: "
+            "there is nothing for the LSTM to learn, and the naive forecast repeats it exactly"
+        )
     set_random_seed(seed)
     scaler = ts.MinMaxScaler().fit(values[:split])
     scaled = scaler.transform(values)
+    if not np.isfinite(scaled.astype(np.float32)).all():
+        raise ValueError(
+            "scaled by the training part's range, the test part reaches "
+            f"{np.abs(scaled).max():.3g}, beyond float32 (the model's dtype): it lies far outside the "
+            "training range"
+        )
     X, y, origins = ts.make_windows(scaled, window, horizon, return_index=True)
     last_target = origins + horizon  # index of each window's last target
     train = last_target < split
@@ -124,16 +160,20 @@ def run_forecast(
     fit_seconds = time.perf_counter() - start
 
     test_origins = origins[test]
-    pred = scaler.inverse_transform(model.predict(X_test, batch_size=256))
+    # Back to the series' units in float64: float32 cannot tell 1e9 + 5 from 1e9 + 10.
+    pred = _in_units(scaler, model.predict(X_test, batch_size=256), "predictions")
     true = values[test_origins[:, None] + np.arange(1, horizon + 1)]
     results = {"lstm": pred, "naive": ts.naive_forecast(values, test_origins, horizon)}
     if season:
         if test_origins.min() + 1 - season < 0:
             raise ValueError(f"season={season} needs at least {season} values before the test part")
         results["seasonal_naive"] = ts.seasonal_naive_forecast(values, test_origins, horizon, season)
-    metrics = {name: {"rmse": ts.rmse(true, p), "mae": ts.mae(true, p)} for name, p in results.items()}
+    try:
+        metrics = {name: {"rmse": ts.rmse(true, p), "mae": ts.mae(true, p)} for name, p in results.items()}
+    except ValueError as exc:
+        raise ValueError(f"the test errors do not fit in float64: {exc}") from None
     last = scaled[-window:].reshape(1, window, 1)
-    forecast = scaler.inverse_transform(model.predict(last)).reshape(horizon)
+    forecast = _in_units(scaler, model.predict(last), "forecast").reshape(horizon)
     return {
         "model": model,
         "history": history,
@@ -150,10 +190,23 @@ def run_forecast(
     }
 
 
+def _in_units(scaler, pred, what: str) -> np.ndarray:
+    """Scaled model outputs back in the series' units, in float64; a non-finite one is a ValueError."""
+    pred = np.asarray(pred, dtype=np.float64)
+    if not np.isfinite(pred).all():
+        raise ValueError(f"the LSTM's {what} are not finite (training diverged)")
+    try:
+        return scaler.inverse_transform(pred)
+    except ValueError as exc:
+        raise ValueError(f"the LSTM's {what}, in the series' units, do not fit in float64: {exc}") from None
+
+
 def _verdict(metrics: dict) -> str:
     lstm = metrics["lstm"]["rmse"]
     name, best = min(((k, v["rmse"]) for k, v in metrics.items() if k != "lstm"), key=lambda kv: kv[1])
     label = name.replace("_", " ")
+    if lstm == best:
+        return f"The LSTM ties with the best baseline ({label}) in test RMSE."
     if lstm < best:
         return f"The LSTM beats the best baseline ({label}) by {100 * (1 - lstm / best):.1f}% in test RMSE."
     return (
@@ -182,24 +235,31 @@ def _plot(path, dates, values, result, title):
     ax_loss.set_yscale("log")
     ax_loss.legend()
     n = len(values)
+    # matplotlib's transforms overflow near 1e308: a very large series is drawn in units of 1e{k}
+    pred, forecast = result["test_pred"], result["forecast"]
+    peak = max(float(np.abs(a).max()) for a in (values, pred, forecast))
+    k = int(np.floor(np.log10(peak))) if peak > 1e100 else 0
+    values, pred, forecast = values / 10.0**k, pred / 10.0**k, forecast / 10.0**k
     # The whole series, then the end of the test part and the forecast, close up.
     zoom_from = max(0, n - max(8 * result["window"], 120))
     for axis, lo in ((ax, 0), (ax_zoom, zoom_from)):
+        if k:
+            axis.set_ylabel(f"values / 1e{k}")
         t = np.arange(lo, n)
         axis.plot(t, values[lo:], color="0.55", lw=0.8, label="series")
         keep = result["test_origins"] + 1 >= lo
         origins = result["test_origins"][keep]
         axis.plot(
             origins + 1,
-            result["test_pred"][keep, 0],
+            pred[keep, 0],
             color="C1",
             lw=1,
             label="LSTM, one step ahead (test)",
         )
-        horizon = len(result["forecast"])
+        horizon = len(forecast)
         axis.plot(
             n - 1 + np.arange(0, horizon + 1),
-            np.r_[values[-1], result["forecast"]],
+            np.r_[values[-1], forecast],
             color="C3",
             marker="o",
             ms=3,
@@ -222,23 +282,59 @@ def _plot(path, dates, values, result, title):
 _NEED_MATPLOTLIB = "--plot needs matplotlib: pip install 'lstmcore[plot]' (or: pip install matplotlib)"
 
 
+def _number(v: float) -> str:
+    """A metric or a forecast: 4 decimals (1e9 + 5.458 keeps its 5.458), scientific if very large or small."""
+    return f"{v:.4f}" if v == 0 or 1e-3 <= abs(v) < 1e12 else f"{v:.4e}"
+
+
+def _output_path(path: str, option: str) -> str:
+    """``path`` if a file can be written there: not a folder, in a folder that exists."""
+    if os.path.isdir(path):
+        example = os.path.join(path, "out")
+        raise ValueError(f"{option} {path} is a folder; expected a file name, such as {example}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"{option} {path}: the folder {folder} does not exist")
+    return path
+
+
+def _plot_path(path: str) -> str:
+    """The file the plot goes to: ``path``, with '.png' added when it has no extension (as matplotlib
+    would add it); an extension matplotlib cannot write is an error."""
+    if os.path.isdir(path):
+        return path  # refused by _output_path
+    ext = os.path.splitext(path)[1][1:].lower()
+    if not ext:
+        return path + ".png"
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if ext not in formats:
+        known = ", ".join(sorted(formats))
+        raise ValueError(f"--plot {path}: expected a file name ending in one of {known}, got .{ext}")
+    return path
+
+
 def _forecast_command(args) -> int:
     import importlib.util
 
     from . import datasets
 
+    # Everything a user can get wrong is said before training, not after.
     if args.plot and importlib.util.find_spec("matplotlib") is None:
-        raise SystemExit(_NEED_MATPLOTLIB)  # said before training, not after
-
+        raise ValueError(_NEED_MATPLOTLIB)
+    plot = args.plot and _output_path(_plot_path(args.plot), "--plot")
+    if args.save:
+        _output_path(args.save, "--save")
     if args.csv:
         if not args.column:
-            raise SystemExit("--csv needs --column NAME (the column to forecast)")
+            raise ValueError("--csv needs --column NAME (the column to forecast)")
         dates, values = datasets.load_csv(args.csv, args.column, date_column=args.date_column)
         title = f"{args.column} ({args.csv})"
         season = args.season
     else:
         if args.column or args.date_column:
-            raise SystemExit("--column and --date-column go with --csv FILE")
+            raise ValueError("--column and --date-column go with --csv FILE")
         meta = datasets.DATASETS[args.dataset]
         dates, values = datasets.load_dataset(args.dataset)
         title = meta["description"]
@@ -274,13 +370,13 @@ def _forecast_command(args) -> int:
     out.write(f"  test error over {len(result['test_true'])} windows, {args.horizon} step(s) ahead:\n")
     out.write(f"  {'model':<32}{'RMSE':>12}{'MAE':>12}\n")
     for key, m in result["metrics"].items():
-        out.write(f"  {names[key]:<32}{m['rmse']:>12.4f}{m['mae']:>12.4f}\n")
+        out.write(f"  {names[key]:<32}{_number(m['rmse']):>12}{_number(m['mae']):>12}\n")
     out.write("\n  " + _verdict(result["metrics"]) + "\n")
-    steps = ", ".join(f"{v:.4g}" for v in result["forecast"])
+    steps = ", ".join(_number(v) for v in result["forecast"])
     out.write(f"  forecast for the next {args.horizon} step(s) after the last value: {steps}\n")
-    if args.plot:
-        _plot(args.plot, dates, values, result, title)
-        out.write(f"  plot written to {args.plot}\n")
+    if plot:
+        _plot(plot, dates, values, result, title)
+        out.write(f"  plot written to {plot}\n")
     if args.save:
         result["model"].save(args.save)
         out.write(f"  model saved to {args.save}\n")
@@ -408,7 +504,12 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--window", type=_positive, default=24, help="past values the model sees (default 24)")
     f.add_argument("--horizon", type=_positive, default=1, help="steps to forecast (default 1)")
     f.add_argument("--epochs", type=_positive, default=40, help="maximum epochs (default 40; early stopping)")
-    f.add_argument("--units", type=_positive, default=32, help="LSTM units (default 32)")
+    f.add_argument(
+        "--units",
+        type=_positive,
+        default=32,
+        help=f"LSTM units (default 32; the model may have at most {MAX_PARAMETERS:,} parameters)",
+    )
     f.add_argument("--batch-size", type=_positive, default=32, help="batch size (default 32)")
     f.add_argument(
         "--test-size", type=_fraction, default=0.2, help="fraction of the series for testing (0.2)"
@@ -494,7 +595,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, TypeError, FileNotFoundError) as exc:
+    except MemoryError as exc:
+        hint = "; try a smaller --units, --window or --batch-size" if args.command == "forecast" else ""
+        parser.exit(2, f"lstmcore {args.command}: error: out of memory ({exc}){hint}\n")
+    except (ValueError, OSError, csv.Error) as exc:  # a TypeError here would be a bug: traceback
         parser.exit(2, f"lstmcore {args.command}: error: {exc}\n")
 
 

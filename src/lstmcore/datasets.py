@@ -99,15 +99,19 @@ def load_csv(
         No file at ``path``.
     ValueError
         An unknown column (the message lists the header), a non-numeric or infinite cell (its line
-        and text), missing cells (how many and where), no data rows, or fewer than ``min_rows``.
+        and text), missing cells (how many and where), no data rows, fewer than ``min_rows``, text
+        that is not UTF-8, or malformed CSV (a field longer than the csv module's limit, say).
     """
     if isinstance(min_rows, bool) or not isinstance(min_rows, numbers.Integral) or min_rows < 1:
         raise ValueError(f"min_rows must be an integer >= 1, got {min_rows!r}")
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no CSV file at {path!r}")
-    with open(path, encoding="utf-8-sig", newline="") as f:  # utf-8-sig: tolerate a BOM
-        return _read(f, column, date_column, int(min_rows), path)
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as f:  # utf-8-sig: tolerate a BOM
+            return _read(f, column, date_column, int(min_rows), path)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path} is not UTF-8 text: {exc}") from None
 
 
 def _column_index(header: list[str], column, argname: str, where: str) -> int:
@@ -126,9 +130,23 @@ def _column_index(header: list[str], column, argname: str, where: str) -> int:
     return int(column) % n
 
 
+def _shown(cell: str) -> str:
+    """A cell for an error message: its repr, cut to 60 characters."""
+    return repr(cell) if len(cell) <= 60 else f"{cell[:60]!r}... ({len(cell)} characters)"
+
+
+def _rows(reader, where: str):
+    """The reader's rows; malformed CSV (a field over the csv module's limit, say) is a ValueError."""
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise ValueError(f"line {reader.line_num} of {where} is not valid CSV: {exc}") from None
+
+
 def _read(f, column, date_column, min_rows: int, where: str) -> tuple[np.ndarray | None, np.ndarray]:
     reader = csv.reader(f)
-    header = next(reader, None)
+    rows = _rows(reader, where)
+    header = next(rows, None)
     if header is None:
         raise ValueError(f"{where} is empty: expected a header row, then data rows")
     header = [name.strip() for name in header]
@@ -138,7 +156,7 @@ def _read(f, column, date_column, min_rows: int, where: str) -> tuple[np.ndarray
     values: list[float] = []
     dates: list[str] = []
     missing: dict[str, list[int]] = {}
-    for row in reader:
+    for row in rows:
         if not row or not any(cell.strip() for cell in row):
             continue  # a blank line
         line = reader.line_num
@@ -152,11 +170,14 @@ def _read(f, column, date_column, min_rows: int, where: str) -> tuple[np.ndarray
             try:
                 value = float(cell)
             except ValueError:
+                hint = " (it spans lines: is a quote left open?)" if "\n" in cell else ""
                 raise ValueError(
-                    f"line {line} of {where}: column {header[j]!r} must be numeric, got {cell!r}"
+                    f"line {line} of {where}: column {header[j]!r} must be numeric, got {_shown(cell)}{hint}"
                 ) from None
             if math.isinf(value):
-                raise ValueError(f"line {line} of {where}: column {header[j]!r} must be finite, got {cell!r}")
+                raise ValueError(
+                    f"line {line} of {where}: column {header[j]!r} must be finite, got {_shown(cell)}"
+                )
             values.append(value)
         if jd is not None:
             date = row[jd].strip()

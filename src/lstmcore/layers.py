@@ -572,14 +572,32 @@ class Dense(Layer):
 
 
 class Dropout(Layer):
-    """Zeroes a fraction ``rate`` of its inputs in training and scales the rest by 1/(1-rate)."""
+    """Zeroes a fraction ``rate`` of its inputs in training and scales the rest by 1/(1-rate).
+
+    ``noise_shape`` (Keras): None, or a tuple/list with one entry per input axis, each a positive
+    int (1 shares the mask along that axis) or None (that axis of the input).
+    """
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.rate = _rate("rate", rate)
-        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
+        self.noise_shape = self._noise_shape_arg(noise_shape)
         self.seed = _seed_arg(seed)
         self._mask = None
+
+    @staticmethod
+    def _noise_shape_arg(noise_shape) -> tuple[int | None, ...] | None:
+        expected = "noise_shape must be None or a tuple of positive ints and None entries"
+        if noise_shape is None:
+            return None
+        if not isinstance(noise_shape, (tuple, list)):
+            raise TypeError(f"{expected}, got {noise_shape!r} ({type(noise_shape).__name__})")
+        for n in noise_shape:
+            if n is not None and (isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer))):
+                raise TypeError(f"{expected}, got {noise_shape!r} (entry {n!r})")
+            if n is not None and n < 1:
+                raise ValueError(f"{expected}, got {noise_shape!r} (entry {n})")
+        return tuple(None if n is None else int(n) for n in noise_shape)
 
     def _on_build(self, seed_rng) -> None:
         self._rng = _layer_rng(self.seed, seed_rng)
@@ -590,7 +608,12 @@ class Dropout(Layer):
             return x
         shape = x.shape
         if self.noise_shape is not None:
-            shape = tuple(s if n is None else n for s, n in zip(x.shape, self.noise_shape, strict=True))
+            shape = tuple(s if n is None else n for s, n in zip(x.shape, self.noise_shape))
+            if len(self.noise_shape) != x.ndim or any(n not in (1, s) for n, s in zip(shape, x.shape)):
+                raise ValueError(
+                    f"noise_shape {self.noise_shape} does not fit an input of shape {x.shape}: expected "
+                    f"{x.ndim} entries, each None, 1 or the input's size on that axis"
+                )
         self._mask = _dropout_mask(self._rng, shape, self.rate, x.dtype)
         return x * self._mask
 

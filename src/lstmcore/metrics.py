@@ -2,7 +2,7 @@
 
 Each metric computes one value per sample (or per element) and keeps a running sum and count, as
 Keras's ``Mean``-based metrics do, so the value over an epoch of uneven batches equals the metric on
-the whole data. Sums are kept in float64.
+the whole data. Sums are kept in float64; MSE and MAE also compute their per-sample values in float64.
 
 ``get_metric`` resolves names as ``Model.compile(metrics=[...])`` does in Keras 3
 (keras/src/trainers/compile_utils.py, ``get_metric``): the metric's ``name`` is the string that was
@@ -43,6 +43,13 @@ def _same_shape(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
     y_true, y_pred = _as_arrays(y_true, y_pred)
     _check_same_shape(y_true, y_pred)
     return y_true, y_pred
+
+
+def _float64_pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
+    """As ``_same_shape``, then both in float64 from the values given: y_true is not rounded to
+    y_pred's float32 first (1e9 + 0.5 stays 1e9 + 0.5)."""
+    _same_shape(y_true, y_pred)
+    return np.asarray(y_true, dtype=np.float64), np.asarray(y_pred, dtype=np.float64)
 
 
 class Metric:
@@ -95,9 +102,8 @@ class MeanSquaredError(Metric):
     default_name = "mean_squared_error"
 
     def _values(self, y_true, y_pred):
-        y_true, y_pred = _same_shape(y_true, y_pred)
-        diff = y_pred.astype(np.float64) - y_true
-        return np.mean(np.square(diff), axis=-1)
+        y_true, y_pred = _float64_pair(y_true, y_pred)
+        return np.mean(np.square(y_pred - y_true), axis=-1)
 
 
 class MeanAbsoluteError(Metric):
@@ -106,8 +112,8 @@ class MeanAbsoluteError(Metric):
     default_name = "mean_absolute_error"
 
     def _values(self, y_true, y_pred):
-        y_true, y_pred = _same_shape(y_true, y_pred)
-        return np.mean(np.abs(y_pred.astype(np.float64) - y_true), axis=-1)
+        y_true, y_pred = _float64_pair(y_true, y_pred)
+        return np.mean(np.abs(y_pred - y_true), axis=-1)
 
 
 class Accuracy(Metric):

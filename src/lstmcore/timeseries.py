@@ -1,8 +1,9 @@
 """Time-series helpers in plain NumPy: windows, a chronological split, scalers, baselines, metrics.
 
 A series is ``(T,)`` or ``(T, F)`` (T time steps, F columns). Integer input becomes float64; float32
-stays float32 (windows, scalers, baselines); metrics always compute in float64 and return a
-Python float. Nothing here shuffles: the order of time is kept everywhere.
+stays float32 (windows, scalers, baselines); scalers and metrics compute in float64, without
+overflow or underflow for values near 1e308 or 1e-320, and metrics return a Python float. Nothing
+here shuffles: the order of time is kept everywhere.
 
 Typical use, on a 1-D series (``n_fit`` rows for fitting the scaler: the training part only)::
 
@@ -354,12 +355,32 @@ class _Scaler:
         return f"{type(self).__name__}({params})"
 
 
+def _representable(what: str, x: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``out`` (float64) in ``x``'s dtype; a finite input whose result overflows is a ValueError."""
+    with np.errstate(over="ignore"):
+        out = out.astype(x.dtype, copy=False)
+    bad = ~np.isfinite(out) & np.isfinite(x)
+    if bad.any():
+        i = tuple(int(k) for k in np.argwhere(bad)[0])
+        raise ValueError(
+            f"{what}: the value {float(x[i])!r} at index {i} maps outside the range of {x.dtype} "
+            f"(largest {np.finfo(x.dtype).max:.4g})"
+        )
+    return out
+
+
 class MinMaxScaler(_Scaler):
     """Map each column's [min, max] at fit onto ``feature_range``, like scikit-learn's MinMaxScaler.
 
     ``z = x * scale_ + min_`` with ``scale_ = (hi - lo) / (data_max_ - data_min_)`` and
     ``min_ = lo - data_min_ * scale_``. A constant column has its range taken as 1 (scikit-learn's
     rule), so it maps to ``lo``. Values outside the fitted range map outside ``feature_range``.
+
+    The maps are computed in float64 as ``(x - data_min_) / data_range_``, after scaling the data by
+    a power of two (exact) that brings the fitted extremes below 1 in magnitude: so data near 1e308
+    (where ``data_max_ - data_min_`` overflows) or near 1e-320 (where ``1 / data_range_`` does) is
+    scaled correctly. A result that float64 (or float32 data's own dtype) cannot hold is a
+    ``ValueError``, never an inf.
 
     Attributes (after ``fit``; float64, shape (F,)): ``data_min_``, ``data_max_``, ``data_range_``,
     ``scale_``, ``min_``; and ``n_features_in_``, ``n_samples_seen_``.
@@ -398,11 +419,30 @@ class MinMaxScaler(_Scaler):
     def min_(self) -> np.ndarray:
         return self.feature_range[0] - self.data_min_ * self.scale_
 
+    def _unit(self, sel) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per column: a power-of-two exponent e, and data_min_ and the range, both times 2**-e.
+
+        2**e is just above the largest fitted magnitude, so the range is at most 2 (no overflow) and
+        at least about 2**-53 for any non-constant column (no division by a subnormal). A constant
+        column keeps e = 0 and a range of 1 (scikit-learn's rule).
+        """
+        lo, hi = self.data_min_[sel], self.data_max_[sel]
+        e = np.where(hi == lo, 0, np.frexp(np.maximum(np.abs(lo), np.abs(hi)))[1])
+        lo, hi = np.ldexp(lo, -e), np.ldexp(hi, -e)
+        return e, lo, np.where(hi == lo, 1.0, hi - lo)
+
     def _forward(self, x: np.ndarray, sel) -> np.ndarray:
-        return x * self._stat("scale_", sel, x.dtype) + self._stat("min_", sel, x.dtype)
+        e, data_lo, span = self._unit(sel)
+        lo, hi = self.feature_range
+        z = (np.ldexp(x.astype(np.float64), -e) - data_lo) / span * (hi - lo) + lo
+        return _representable("transform", x, z)
 
     def _inverse(self, x: np.ndarray, sel) -> np.ndarray:
-        return (x - self._stat("min_", sel, x.dtype)) / self._stat("scale_", sel, x.dtype)
+        e, data_lo, span = self._unit(sel)
+        lo, hi = self.feature_range
+        with np.errstate(over="ignore"):  # checked below
+            back = np.ldexp((x.astype(np.float64) - lo) / (hi - lo) * span + data_lo, e)
+        return _representable("inverse_transform", x, back)
 
     def _check_state(self) -> None:
         if (self.data_max_ < self.data_min_).any():
@@ -428,9 +468,19 @@ class StandardScaler(_Scaler):
         return {}
 
     def _fit_stats(self, x2: np.ndarray) -> None:
-        self.mean_ = x2.mean(axis=0)
         constant = x2.max(axis=0) == x2.min(axis=0)
-        self.var_ = np.where(constant, 0.0, x2.var(axis=0))  # exactly 0, not rounding noise
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):  # checked below
+            mean, var = x2.mean(axis=0), x2.var(axis=0)
+        bad = ~np.isfinite(mean) | ~np.isfinite(var) | ((var == 0) & ~constant)
+        if bad.any():
+            j = int(np.argmax(bad))
+            raise ValueError(
+                f"StandardScaler cannot hold the statistics of column {j} in float64 (its variance "
+                f"overflows or underflows; values from {float(x2[:, j].min())!r} to "
+                f"{float(x2[:, j].max())!r}); use MinMaxScaler"
+            )
+        self.mean_ = mean
+        self.var_ = np.where(constant, 0.0, var)  # exactly 0, not rounding noise
 
     @property
     def scale_(self) -> np.ndarray:
@@ -523,19 +573,39 @@ def _pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"y_true and y_pred must have the same shape, got {t.shape} and {p.shape}")
     if t.size == 0:
         raise ValueError(f"y_true and y_pred must not be empty, got shape {t.shape}")
+    _finite("y_true", t)
+    _finite("y_pred", p)
     return t, p
+
+
+def _abs_errors(t: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, float]:
+    """``|t - p| / s`` and ``s = max |t - p|`` (1 when 0): the sums and squares of rmse/mae cannot
+    overflow near 1e308 or underflow near 1e-320. A difference beyond float64 is a ValueError."""
+    with np.errstate(over="ignore"):
+        d = np.abs(t - p)
+    if not np.isfinite(d).all():
+        raise ValueError("y_true - y_pred overflows float64 (values beyond 1.8e308 apart)")
+    s = float(d.max()) or 1.0
+    return d / s, s
+
+
+def _per_entry_scaled(t: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``t`` and ``p`` times a power of two (exact) per entry, bringing both below 1 in magnitude:
+    ratios of them are unchanged, and their differences cannot overflow."""
+    e = np.frexp(np.maximum(np.abs(t), np.abs(p)))[1]
+    return np.ldexp(t, -e), np.ldexp(p, -e)
 
 
 def rmse(y_true, y_pred) -> float:
     """Root mean squared error over all entries, ``sqrt(mean((y_true - y_pred)**2))``."""
-    t, p = _pair(y_true, y_pred)
-    return float(np.sqrt(np.mean((t - p) ** 2)))
+    d, s = _abs_errors(*_pair(y_true, y_pred))
+    return float(s * np.sqrt(np.mean(d**2)))
 
 
 def mae(y_true, y_pred) -> float:
     """Mean absolute error over all entries, ``mean(|y_true - y_pred|)``."""
-    t, p = _pair(y_true, y_pred)
-    return float(np.mean(np.abs(t - p)))
+    d, s = _abs_errors(*_pair(y_true, y_pred))
+    return float(s * np.mean(d))
 
 
 def mape(y_true, y_pred) -> float:
@@ -549,7 +619,9 @@ def mape(y_true, y_pred) -> float:
     nz = t != 0
     if not nz.any():
         return math.nan
-    return float(100.0 * np.mean(np.abs(t[nz] - p[nz]) / np.abs(t[nz])))
+    t, p = _per_entry_scaled(t[nz], p[nz])
+    with np.errstate(divide="ignore"):  # |t| far below |p| (beyond 2**1074 apart) is an inf ratio
+        return float(100.0 * np.mean(np.abs(t - p) / np.abs(t)))
 
 
 def smape(y_true, y_pred) -> float:
@@ -557,7 +629,7 @@ def smape(y_true, y_pred) -> float:
 
     An entry where both are 0 counts as 0 (a perfect forecast).
     """
-    t, p = _pair(y_true, y_pred)
+    t, p = _per_entry_scaled(*_pair(y_true, y_pred))
     num = 2.0 * np.abs(t - p)
     den = np.abs(t) + np.abs(p)
     ratio = np.divide(num, den, out=np.zeros_like(num), where=den != 0)
