@@ -337,3 +337,12 @@ def test_a_sequence_whose_row_strides_overflow_a_c_int_is_refused_before_any_wor
     )
     with pytest.raises(ValueError, match="TG must be below 2"):
         BACKENDS[backend].lstm_forward(x, w_x, w_h, b)
+
+
+@compiled_only
+def test_a_stepper_whose_init_never_ran_raises_instead_of_reading_null_buffers():
+    s = lstmcore.LSTMStepper.__new__(lstmcore.LSTMStepper)
+    assert "not initialised" in repr(s)
+    for call in (lambda: s.step(np.zeros(3)), s.reset, lambda: s.h, lambda: s.c):
+        with pytest.raises(RuntimeError, match="not initialised"):
+            call()

@@ -725,10 +725,13 @@ cdef class LSTMStepper:
         self._c_p = cnp.PyArray_DATA(c)
         self._cur = 0
 
-    cdef void _enter(self, str what) except *:
+    cdef void _initialised(self, str what) except *:
         if self._wp_p == NULL:
             raise RuntimeError(f"LSTMStepper.{what}: the stepper was not initialised "
                                "(its __init__ was not called)")
+
+    cdef void _enter(self, str what) except *:
+        self._initialised(what)
         if self._busy:
             raise RuntimeError(f"LSTMStepper.{what} called while another thread is stepping the "
                                "same stepper: a stepper carries one state; use one per thread")
@@ -790,11 +793,13 @@ cdef class LSTMStepper:
     @property
     def h(self):
         """A copy of the hidden state (B, H)."""
+        self._initialised("h")
         return self._hbuf[self._cur].copy()
 
     @property
     def c(self):
         """A copy of the cell state (B, H)."""
+        self._initialised("c")
         return self._c.copy()
 
     def reset(self, h=None, c=None):
@@ -810,6 +815,8 @@ cdef class LSTMStepper:
             self._busy = 0
 
     def __repr__(self):
+        if self._wp_p == NULL:
+            return "LSTMStepper(<not initialised>)"
         return (f"LSTMStepper(batch_size={self.batch_size}, input_size={self.input_size}, "
                 f"units={self.units}, dtype={self.dtype.name}, activation={self.activation!r}, "
                 f"recurrent_activation={self.recurrent_activation!r})")
