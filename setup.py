@@ -1,8 +1,10 @@
 """Builds lstmcore's extensions; all metadata lives in pyproject.toml.
 
 Switches (environment variables):
-  LSTMCORE_DEBUG=1      boundscheck and initializedcheck on, -O0 -g
-  LSTMCORE_COVERAGE=1   Cython line tracing (linetrace, CYTHON_TRACE_NOGIL) for coverage runs
+  LSTMCORE_DEBUG=1         boundscheck and initializedcheck on, -O0 -g
+  LSTMCORE_COVERAGE=1      Cython line tracing (linetrace, CYTHON_TRACE_NOGIL) for coverage runs
+  LSTMCORE_OPT=-O1         the optimisation level instead of -O3 (-O levels in CFLAGS come before
+                           setup.py's flags, so they cannot change it); .ci/sanitize uses -O1
   LSTMCORE_OPENMP=0        build without OpenMP even where the compiler has it
   LSTMCORE_OPENMP=1        (the default) OpenMP when the compiler has it, else a warning and none
   LSTMCORE_OPENMP=require  OpenMP or a failed build (CI, sanitizer builds: no silent single thread)
@@ -25,6 +27,9 @@ from setuptools.command.build_ext import build_ext
 ROOT = Path(__file__).parent
 DEBUG = os.environ.get("LSTMCORE_DEBUG", "0") == "1"
 COVERAGE = os.environ.get("LSTMCORE_COVERAGE", "0") == "1"
+OPT_LEVEL = os.environ.get("LSTMCORE_OPT", "-O3").strip()
+if OPT_LEVEL not in ("-O0", "-O1", "-O2", "-O3", "-Os", "-Og"):
+    sys.exit(f"LSTMCORE_OPT={OPT_LEVEL!r}: expected one of -O0, -O1, -O2, -O3, -Os, -Og")
 OPENMP_MODES = ("0", "1", "require")
 OPENMP_MODE = os.environ.get("LSTMCORE_OPENMP", "1").strip().lower()
 if OPENMP_MODE not in OPENMP_MODES:
@@ -159,7 +164,7 @@ class BuildExt(build_ext):
         unix = self.compiler.compiler_type != "msvc"
         # -fno-trapping-math lets the compiler turn the selects of csrc/activations.h into blends
         # (we never enable FP traps); it changes no result, unlike -ffast-math, which we never use.
-        opt = (["-O0", "-g"] if DEBUG else ["-O3", "-fno-trapping-math"]) if unix else []
+        opt = (["-O0", "-g"] if DEBUG else [OPT_LEVEL, "-fno-trapping-math"]) if unix else []
         for ext in self.extensions:
             ext.extra_compile_args += opt
             if omp is not None and ext.name == "lstmcore._lstm":
