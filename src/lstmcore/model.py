@@ -10,26 +10,21 @@ gradients), one optimizer update.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import os
 import re
-import tempfile
-import zipfile
 
 import numpy as np
 
 from . import _validate, initializers, losses, optimizers
 from . import callbacks as callbacks_module
+from .io import modelfile
+from .io.modelfile import FORMAT_VERSION
 from .layers import LSTM, Input, Layer, get_layer_class
 from .metrics import get_metric
 from .params import ParameterBuffer
 
 __all__ = ["Sequential", "load_model", "FORMAT_VERSION"]
-
-FORMAT = "lstmcore.model"
-FORMAT_VERSION = 1
 
 
 def _snake(name: str) -> str:
@@ -82,6 +77,12 @@ class Sequential:
 
     def add(self, layer) -> None:
         """Append a layer; the first may be an ``Input`` or carry ``input_shape``."""
+        self._append(layer)
+        if self.input_shape is not None and self.layers:
+            self.build()
+
+    def _append(self, layer) -> None:
+        """``add`` without the build."""
         if not isinstance(layer, Layer):
             raise TypeError(f"Sequential takes lstmcore layers, got {type(layer).__name__}")
         if isinstance(layer, Input):
@@ -103,8 +104,6 @@ class Sequential:
         if not self.layers and layer.input_shape is not None and self.input_shape is None:
             self.input_shape = layer.input_shape
         self.layers.append(layer)
-        if self.input_shape is not None:
-            self.build()
 
     def pop(self) -> Layer:
         if not self.layers:
@@ -127,9 +126,13 @@ class Sequential:
     def built(self) -> bool:
         return self.buffer is not None
 
-    def build(self, input_shape=None) -> None:
+    def build(self, input_shape=None, *, initialize=True) -> None:
         """Create the weights for inputs of ``input_shape`` (Keras style: with the batch axis,
-        ``(None, T, F)``; a shape without it is accepted too)."""
+        ``(None, T, F)``; a shape without it is accepted too).
+
+        ``initialize=False`` runs no initializer: new weights stay zero, for a caller that sets them
+        all next (loading), so that a big model builds in the time of an allocation.
+        """
         if input_shape is not None:
             shape = tuple(input_shape)
             if shape and shape[0] is None:
@@ -168,13 +171,22 @@ class Sequential:
                 view = buffer.param_views[f"{layer.name}/{n}"]
                 if layer.name in old and n in old[layer.name]:
                     view[...] = old[layer.name][n]
-                else:
+                elif initialize:
                     view[...] = layer._initial_value(n, s, init, rng, self.dtype)
             layer.bind(buffer, f"{layer.name}/")
         self.buffer = buffer
         self._weights_changed()
         if self.optimizer is not None:
             self.optimizer.build(buffer.params, buffer.slices)
+
+    def _weight_shapes(self, input_shape) -> list[tuple[int, ...]]:
+        """The shapes the weights will have for inputs of ``input_shape``, without building anything."""
+        shapes, shape = [], tuple(input_shape)
+        for layer in self.layers:
+            layer._check_input_shape(shape)
+            shapes += [s for _, s, _ in layer.weight_specs(shape)]
+            shape = layer.output_shape(shape)
+        return shapes
 
     @property
     def output_shape(self) -> tuple:
@@ -337,6 +349,13 @@ class Sequential:
         verbose = _verbose(verbose, 1)
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"epochs must be a non-negative int, got {epochs!r}")
+        cbs = list(callbacks or [])
+        for k, cb in enumerate(cbs):
+            if not isinstance(cb, callbacks_module.Callback):
+                raise TypeError(
+                    f"callbacks[{k}] must be an lstmcore.callbacks.Callback, got {cb!r} "
+                    f"(of type {type(cb).__name__})"
+                )
         x = self._prepare_x(x)
         y = self._prepare_y(y, x.shape[0])
         if validation_data is not None:
@@ -363,7 +382,6 @@ class Sequential:
         # As Keras: the user's callbacks first, then the progress bar and History, so that what a
         # callback writes into the logs at epoch end (ReduceLROnPlateau's learning_rate) is shown
         # and recorded.
-        cbs = list(callbacks or [])
         if verbose:
             cbs.append(callbacks_module.ProgbarLogger(verbose))
         cbs.append(history)
@@ -561,142 +579,113 @@ class Sequential:
         return config, arrays
 
     def save(self, filepath, include_optimizer=True) -> None:
-        """Write the config, the weights and the optimizer state to one file, atomically."""
+        """Write the config, the weights and the optimizer state to one file, atomically
+        (``lstmcore.io.modelfile``); ``filepath`` is a str, bytes or os.PathLike path."""
         config, arrays = self._payload(include_optimizer)
-        _write(filepath, "model", config, arrays)
+        modelfile.write(filepath, "model", config, arrays)
 
     def save_weights(self, filepath) -> None:
         config, arrays = self._payload(include_optimizer=False)
-        _write(filepath, "weights", config, arrays)
+        modelfile.write(filepath, "weights", config, arrays)
 
     def load_weights(self, filepath) -> None:
-        kind, config, arrays = _read(filepath)
-        weights = [arrays[k] for k in sorted(arrays) if k.startswith("weight_")]
+        """Set the weights from a file written by ``save`` or ``save_weights``; an unbuilt model is
+        built for the file's input shape. ValueError for a file that does not fit the model."""
+        path = os.fsdecode(filepath)
+        with modelfile.ModelFile(path) as f:
+            shape = self.input_shape
+            if self.built:
+                shapes = [w.shape for w in self.weights]
+            else:
+                shape = shape or _model_spec(f.config, path)["input_shape"]
+                if shape is None:
+                    raise ValueError(f"{path}: the file does not say the input shape")
+                shapes = self._weight_shapes(shape)
+            _check_weights(f.weight_specs, shapes, None, path)
+            weights, _ = f.read()  # into new arrays: the model changes only once all is read and checked
         if not self.built:
-            shape = config["model"].get("input_shape")
-            if shape is None:
-                raise ValueError(f"{filepath}: the file does not say the input shape")
-            self.build(shape)
+            self.build(shape, initialize=False)
         self.set_weights(weights)
-
-
-# The file format: a NumPy .npz archive (zip, CRC-checked members), never pickled -----------------------
-#   format          'lstmcore.model'
-#   format_version  1
-#   kind            'model' or 'weights'
-#   config          JSON text: the model's layers, the compile settings
-#   checksum        SHA-256 of the config text and every array's bytes, in key order
-#   weight_0000...  the weights in get_weights() order
-#   optimizer_*     the optimizer's state (slots and iterations)
-
-
-def _checksum(config_text: str, arrays: dict[str, np.ndarray]) -> str:
-    digest = hashlib.sha256(config_text.encode())
-    for key in sorted(arrays):
-        a = np.ascontiguousarray(arrays[key])
-        digest.update(key.encode())
-        digest.update(str(a.dtype).encode() + str(a.shape).encode())
-        digest.update(a.tobytes())
-    return digest.hexdigest()
-
-
-def _write(filepath, kind: str, config: dict, arrays: dict[str, np.ndarray]) -> None:
-    path = os.fspath(filepath)
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"cannot save to {path}: the folder {directory} does not exist")
-    config_text = json.dumps(config, sort_keys=True)
-    payload = {
-        "format": np.array(FORMAT),
-        "format_version": np.array(FORMAT_VERSION),
-        "kind": np.array(kind),
-        "config": np.array(config_text),
-        "checksum": np.array(_checksum(config_text, arrays)),
-        **arrays,
-    }
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **payload)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _read(filepath) -> tuple[str, dict, dict[str, np.ndarray]]:
-    path = os.fspath(filepath)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no such file: {path}")
-    bad = f"{path} is not a readable lstmcore model file"
-    try:
-        # The file object is ours, so it is closed even when np.load fails half-way.
-        with open(path, "rb") as fh:
-            data = np.load(fh, allow_pickle=False)
-            if not isinstance(data, np.lib.npyio.NpzFile):
-                raise ValueError(f"{bad}: it is a single NumPy array, not an lstmcore archive")
-            with data:
-                if "format" not in data.files:
-                    raise ValueError(f"{bad}: it has no lstmcore format header")
-                contents = {key: data[key] for key in data.files}
-    except ValueError as exc:
-        if str(exc).startswith(bad):
-            raise
-        raise ValueError(f"{bad}: {exc}") from None
-    except (zipfile.BadZipFile, OSError, EOFError, KeyError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{bad} (truncated or corrupted?): {type(exc).__name__}: {exc}") from None
-    if str(contents.pop("format")) != FORMAT:
-        raise ValueError(f"{bad}: its format header is not {FORMAT!r}")
-    try:
-        version = int(contents.pop("format_version"))
-        kind = str(contents.pop("kind"))
-        config_text = str(contents.pop("config"))
-        checksum = str(contents.pop("checksum"))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"{bad}: a header field is missing or malformed ({exc})") from None
-    if version > FORMAT_VERSION:
-        raise ValueError(
-            f"{path} has format version {version}; this lstmcore reads up to {FORMAT_VERSION}; "
-            "upgrade lstmcore"
-        )
-    if checksum != _checksum(config_text, contents):
-        raise ValueError(f"{bad}: its checksum does not match its contents (the file is corrupted)")
-    try:
-        config = json.loads(config_text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{bad}: its config is not valid JSON ({exc})") from None
-    return kind, config, contents
 
 
 def load_model(filepath, compile=True) -> Sequential:
     """Rebuild a model saved by ``Sequential.save``: config, weights and optimizer state.
 
-    The file is read as data only (no pickle, no code); a truncated, corrupted or foreign file is
-    refused with ``ValueError``.
+    The file is read as data only (no pickle, no code); its weights' shapes and dtypes are checked
+    against its config before the model is built, and the weights are read straight into the
+    model. A file that is not one ``save`` wrote (truncated, corrupted, crafted, foreign) raises
+    ``ValueError``; a missing path raises ``FileNotFoundError``.
     """
-    kind, config, arrays = _read(filepath)
-    try:
-        spec = config["model"]
-        model = Sequential(name=spec["name"], dtype=spec["dtype"])
-        if spec["input_shape"] is not None:
-            model.add(Input(tuple(spec["input_shape"])))
-        for entry in spec["layers"]:
-            model.add(get_layer_class(entry["class_name"]).from_config(entry["config"]))
-    except (KeyError, TypeError) as exc:
-        raise ValueError(f"{filepath}: the model config is malformed ({type(exc).__name__}: {exc})") from None
-    weights = [arrays[k] for k in sorted(arrays) if k.startswith("weight_")]
-    if not model.built:
-        raise ValueError(f"{filepath}: the model config has no input shape")
-    model.set_weights(weights)
-    if compile and config.get("compile"):
-        c = config["compile"]
-        model.compile(
-            optimizer=optimizers.get(c["optimizer"]), loss=losses.get(c["loss"]), metrics=c["metrics"]
-        )
-        state = {k[len("optimizer_") :]: v for k, v in arrays.items() if k.startswith("optimizer_")}
-        if state:
-            model.optimizer.set_state(state)
+    path = os.fsdecode(filepath)
+    with modelfile.ModelFile(path) as f:
+        model, shapes = _model_from_config(f.config, path)
+        _check_weights(f.weight_specs, shapes, model.dtype, path)
+        model.build(initialize=False)  # no initializer runs: the file's weights go straight in
+        _, state = f.read(weights=model.weights)
+    c = f.config.get("compile")
+    if compile and c is not None:
+        try:
+            if not isinstance(c, dict) or set(c) != {"optimizer", "loss", "metrics"}:
+                raise ValueError(f"expected an object with optimizer, loss and metrics, got {c!r:.200}")
+            optimizer, loss = optimizers.get(c["optimizer"]), losses.get(c["loss"])
+            model.compile(optimizer=optimizer, loss=loss, metrics=c["metrics"])
+            if state:
+                model.optimizer.set_state(state)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: the compile config or optimizer state is malformed: {exc}") from None
     return model
+
+
+def _model_from_config(config: dict, path: str) -> tuple[Sequential, list]:
+    """The model of a file's config, its layers made but not built, and its weights' shapes."""
+    spec = _model_spec(config, path)
+    try:
+        model = Sequential(name=spec["name"], dtype=spec["dtype"])
+        model.input_shape = spec["input_shape"]
+        for entry in spec["layers"]:
+            model._append(get_layer_class(entry["class_name"]).from_config(entry["config"]))
+        if model.input_shape is None:
+            raise ValueError("it has no input shape")
+        if not model.layers:
+            raise ValueError("it has no layers")
+        shapes = model._weight_shapes(model.input_shape)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: the model config is malformed: {exc}") from None
+    return model, shapes
+
+
+def _model_spec(config: dict, path: str) -> dict:
+    """The ``model`` part of a file's config, its structure checked (each layer checks its own config)."""
+    spec = config.get("model")
+    if not isinstance(spec, dict) or not {"name", "dtype", "input_shape", "layers"} <= set(spec):
+        raise ValueError(f"{path}: the config has no model with name, dtype, input_shape and layers")
+    shape, layers = spec["input_shape"], spec["layers"]
+    if not isinstance(spec["name"], str):
+        key, expected = "name", "a string"
+    elif spec["dtype"] not in ("float32", "float64"):
+        key, expected = "dtype", "'float32' or 'float64'"
+    elif shape is not None and not (
+        isinstance(shape, list) and 0 < len(shape) <= 32 and all(type(s) is int and s > 0 for s in shape)
+    ):
+        key, expected = "input_shape", "null or a list of positive ints"
+    elif not isinstance(layers, list) or not all(
+        isinstance(e, dict) and set(e) == {"class_name", "config"} and isinstance(e["config"], dict)
+        for e in layers
+    ):
+        key, expected = "layers", "a list of {class_name, config} objects"
+    else:
+        return {**spec, "input_shape": None if shape is None else tuple(shape)}
+    raise ValueError(
+        f"{path}: the model config is malformed: {key} must be {expected}, got {spec[key]!r:.100}"
+    )
+
+
+def _check_weights(weights: list, shapes: list, dtype, path: str) -> None:
+    """The file's weights against the model's shapes (and dtype), before anything is built."""
+    if len(weights) != len(shapes):
+        raise ValueError(f"{path}: the file holds {len(weights)} weights, the model has {len(shapes)}")
+    for k, (w, shape) in enumerate(zip(weights, shapes, strict=True)):
+        if w.shape != tuple(shape):
+            raise ValueError(f"{path}: weight {k} has shape {w.shape}, the model expects {tuple(shape)}")
+        if dtype is not None and w.dtype != dtype:
+            raise ValueError(f"{path}: weight {k} has dtype {w.dtype}, the model's dtype is {dtype}")
