@@ -346,3 +346,16 @@ def test_a_stepper_whose_init_never_ran_raises_instead_of_reading_null_buffers()
     for call in (lambda: s.step(np.zeros(3)), s.reset, lambda: s.h, lambda: s.c):
         with pytest.raises(RuntimeError, match="not initialised"):
             call()
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+def test_a_bad_small_argument_is_refused_before_a_large_one_is_copied(backend):
+    mod = BACKENDS[backend]
+    x = np.broadcast_to(np.float32(0), (2**20, 2**10, 2))  # 8 GiB once made contiguous
+    w_x, w_h, b = np.zeros((2, 8), np.float32), np.zeros((2, 8), np.float32), np.zeros(8, np.float32)
+    with pytest.raises(ValueError, match=r"h0 must have shape \(1048576, 2\)"):
+        mod.lstm_forward(x, w_x, w_h, b, h0=np.zeros((3, 2), np.float32))
+    with pytest.raises(TypeError, match="c0 must have dtype float32"):
+        mod.lstm_forward(x, w_x, w_h, b, c0=np.zeros((2**20, 2), np.int8))
+    with pytest.raises(ValueError, match=r"b must have shape \(8\)"):
+        mod.lstm_forward(x[:1, :1], np.broadcast_to(np.float32(0), (2, 8)), w_h, b[:7])

@@ -69,21 +69,34 @@ def as_step_input(x_t, dtype: np.dtype) -> np.ndarray:
     return as_float("x_t", x_t, dtype, "the stepper's weights")
 
 
+def as_arrays(dtype: np.dtype, check_finite: bool, *specs: tuple) -> list:
+    """Each ``(name, a, shape)`` as :func:`as_array`; None stays None. Every dtype and shape is
+    checked before any array is copied or scanned, so a bad small array fails at once even beside
+    a large one that would need converting."""
+    arrays = [None if a is None else np.asarray(a) for _, a, _ in specs]
+    for (name, _, shape), a in zip(specs, arrays, strict=True):
+        if a is None:
+            continue
+        if a.dtype.kind != "f" or a.dtype.itemsize != dtype.itemsize:
+            raise TypeError(f"{name} must have dtype {dtype} (the dtype of x), got {a.dtype}")
+        if a.shape != shape and (
+            a.ndim != len(shape) or any(e is not None and e != s for e, s in zip(shape, a.shape, strict=True))
+        ):
+            want = "(" + ", ".join("?" if e is None else str(e) for e in shape) + ")"
+            raise ValueError(f"{name} must have shape {want}, got {a.shape}")
+    for k, ((name, _, _), a) in enumerate(zip(specs, arrays, strict=True)):
+        if a is None:
+            continue
+        a = arrays[k] = as_float(name, a, dtype)
+        if check_finite and not _all_finite(a):
+            where = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
+            raise ValueError(f"{name} must be finite, got {a[where]} at index {where}")
+    return arrays
+
+
 def as_array(name: str, a, dtype: np.dtype, shape: tuple, check_finite: bool) -> np.ndarray:
     """``a`` as a C-contiguous aligned array of ``dtype`` and exactly ``shape`` (None: any size)."""
-    a = np.asarray(a)
-    if a.dtype.kind != "f" or a.dtype.itemsize != dtype.itemsize:
-        raise TypeError(f"{name} must have dtype {dtype} (the dtype of x), got {a.dtype}")
-    if a.shape != shape and (
-        a.ndim != len(shape) or any(e is not None and e != s for e, s in zip(shape, a.shape, strict=True))
-    ):
-        want = "(" + ", ".join("?" if e is None else str(e) for e in shape) + ")"
-        raise ValueError(f"{name} must have shape {want}, got {a.shape}")
-    a = as_float(name, a, dtype)
-    if check_finite and not _all_finite(a):
-        where = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
-        raise ValueError(f"{name} must be finite, got {a[where]} at index {where}")
-    return a
+    return as_arrays(dtype, check_finite, (name, a, shape))[0]
 
 
 def _positive_sizes(**sizes: int) -> None:
@@ -104,10 +117,8 @@ def check_weights(w_x, w_h, b, dtype, check_finite: bool):
         raise ValueError(f"w_x must have shape (I, {4 * H}), got {w_x.shape}")
     I = w_x.shape[0]
     _positive_sizes(H=H, I=I)
-    return (
-        as_array("w_x", w_x, dtype, (I, 4 * H), check_finite),
-        as_array("w_h", w_h, dtype, (H, 4 * H), check_finite),
-        as_array("b", b, dtype, (4 * H,), check_finite),
+    return tuple(
+        as_arrays(dtype, check_finite, ("w_x", w_x, (I, 4 * H)), ("w_h", w_h, (H, 4 * H)), ("b", b, (4 * H,)))
     )
 
 
@@ -115,6 +126,12 @@ def _state(name, a, dtype, B, H, check_finite):
     if a is None:
         return np.zeros((B, H), dtype=dtype)
     return as_array(name, a, dtype, (B, H), check_finite)
+
+
+def _states(dtype, B, H, check_finite, x_spec, **states):
+    """``x_spec`` and the states (B, H) checked together (:func:`as_arrays`); None: zeros."""
+    x, *arrays = as_arrays(dtype, check_finite, x_spec, *((k, a, (B, H)) for k, a in states.items()))
+    return [x] + [np.zeros((B, H), dtype=dtype) if a is None else a for a in arrays]
 
 
 def check_forward(x, w_x, w_h, b, h0, c0, activation, recurrent_activation, check_finite):
@@ -129,9 +146,7 @@ def check_forward(x, w_x, w_h, b, h0, c0, activation, recurrent_activation, chec
     B, T, _ = x.shape
     I, H = w_x.shape[0], w_h.shape[0]
     _positive_sizes(B=B, T=T, TB=T * B, TG=T * 4 * H)  # BLAS's sizes and row strides are C ints
-    x = as_array("x", x, dtype, (B, T, I), check_finite)
-    h0 = _state("h0", h0, dtype, B, H, check_finite)
-    c0 = _state("c0", c0, dtype, B, H, check_finite)
+    x, h0, c0 = _states(dtype, B, H, check_finite, ("x", x, (B, T, I)), h0=h0, c0=c0)
     return x, w_x, w_h, b, h0, c0, act, ract
 
 
@@ -147,9 +162,9 @@ def check_cell(x_t, w_x, w_h, b, h_prev, c_prev, activation, recurrent_activatio
     B = x_t.shape[0]
     I, H = w_x.shape[0], w_h.shape[0]
     _positive_sizes(B=B)
-    x_t = as_array("x_t", x_t, dtype, (B, I), check_finite)
-    h_prev = _state("h_prev", h_prev, dtype, B, H, check_finite)
-    c_prev = _state("c_prev", c_prev, dtype, B, H, check_finite)
+    x_t, h_prev, c_prev = _states(
+        dtype, B, H, check_finite, ("x_t", x_t, (B, I)), h_prev=h_prev, c_prev=c_prev
+    )
     return x_t, w_x, w_h, b, h_prev, c_prev, act, ract
 
 
@@ -164,11 +179,7 @@ def check_backward(dy, cache, dh_n, dc_n, check_finite):
     T, B, _ = cache.gates.shape
     H = cache.w_h.shape[0]
     dtype = cache.gates.dtype
-    if dy is not None:
-        dy = as_array("dy", dy, dtype, (B, T, H), check_finite)
-    dh_n = _state("dh_n", dh_n, dtype, B, H, check_finite)
-    dc_n = _state("dc_n", dc_n, dtype, B, H, check_finite)
-    return dy, dh_n, dc_n
+    return _states(dtype, B, H, check_finite, ("dy", dy, (B, T, H)), dh_n=dh_n, dc_n=dc_n)
 
 
 def _check_cache(cache: LSTMCache) -> None:
