@@ -359,3 +359,17 @@ def test_a_bad_small_argument_is_refused_before_a_large_one_is_copied(backend):
         mod.lstm_forward(x, w_x, w_h, b, c0=np.zeros((2**20, 2), np.int8))
     with pytest.raises(ValueError, match=r"b must have shape \(8\)"):
         mod.lstm_forward(x[:1, :1], np.broadcast_to(np.float32(0), (2, 8)), w_h, b[:7])
+
+
+@pytest.mark.parametrize("backend", list(BACKENDS))
+def test_none_for_a_required_array_is_a_type_error_not_a_null_pointer(backend):
+    mod = BACKENDS[backend]
+    x, w = np.zeros((1, 1, 1)), np.zeros((1, 4))
+    for call in (
+        lambda: mod.lstm_forward(x, w, w, None),
+        lambda: mod.lstm_forward(x, None, w, np.zeros(4), return_cache=True),
+        lambda: mod.lstm_cell_forward(x[:, 0], w, None, np.zeros(4)),
+        lambda: mod.LSTMStepper(w, w, None),
+    ):
+        with pytest.raises((TypeError, ValueError), match="must have dtype float64|must have shape"):
+            call()

@@ -758,8 +758,7 @@ cdef class LSTMStepper:
         if not ((nd == 2 and x.shape[0] == B and x.shape[1] == I)
                 or (nd == 1 and B == 1 and x.shape[0] == I)
                 or (nd == 3 and x.shape[0] == B and x.shape[1] == 1 and x.shape[2] == I)):
-            want = f"({B}, {I}) or ({B}, 1, {I})" + (f" or ({I},)" if B == 1 else "")
-            raise ValueError(f"x_t must have shape {want}, got {np.shape(x_t)}")
+            raise _validate.step_shape_error(B, I, np.shape(x_t))
         cdef void *xp = cnp.PyArray_DATA(x)
         n = <Py_ssize_t>B * I
         if self.check_finite:
@@ -788,7 +787,7 @@ cdef class LSTMStepper:
         return self._views1[nxt] if nd == 1 else self._views2[nxt]
 
     def _convert(self, x_t):
-        return _validate.as_step_input(x_t, self.dtype)
+        return _validate.as_step_input(x_t, self.dtype, self.batch_size, self.input_size)
 
     @property
     def h(self):

@@ -59,24 +59,29 @@ def as_float(name: str, a, dtype: np.dtype, of: str = "x") -> np.ndarray:
     return a
 
 
-def as_step_input(x_t, dtype: np.dtype) -> np.ndarray:
-    """A stepper's ``x_t``: an array as :func:`as_float` takes it, or a list of numbers (Python's
-    own, with no dtype to respect), converted to the stepper's dtype."""
-    if not isinstance(x_t, np.ndarray):
-        a = np.asarray(x_t)
-        if a.dtype.kind in "iuf":
-            return np.ascontiguousarray(a, dtype=dtype)
-    return as_float("x_t", x_t, dtype, "the stepper's weights")
+def step_shape_error(B: int, I: int, shape: tuple) -> ValueError:
+    want = f"({B}, {I}) or ({B}, 1, {I})" + (f" or ({I},)" if B == 1 else "")
+    return ValueError(f"x_t must have shape {want}, got {shape}")
+
+
+def as_step_input(x_t, dtype: np.dtype, B: int, I: int) -> np.ndarray:
+    """A stepper's ``x_t`` (B, I), (B, 1, I) or, for B = 1, (I,): an array as :func:`as_float`
+    takes it, or a list of numbers (Python's own, with no dtype to respect), converted to the
+    stepper's dtype. The shape is checked first: a huge wrong input is never copied."""
+    a = np.asarray(x_t)
+    if a.shape not in ((B, I), (B, 1, I)) and not (B == 1 and a.shape == (I,)):
+        raise step_shape_error(B, I, a.shape)
+    if not isinstance(x_t, (np.ndarray, np.generic)) and a.dtype.kind in "iuf":
+        return np.require(a, dtype=dtype, requirements=("C", "A"))
+    return as_float("x_t", a, dtype, "the stepper's weights")
 
 
 def as_arrays(dtype: np.dtype, check_finite: bool, *specs: tuple) -> list:
-    """Each ``(name, a, shape)`` as :func:`as_array`; None stays None. Every dtype and shape is
-    checked before any array is copied or scanned, so a bad small array fails at once even beside
-    a large one that would need converting."""
-    arrays = [None if a is None else np.asarray(a) for _, a, _ in specs]
+    """Each ``(name, a, shape)`` as :func:`as_array`. Every dtype and shape is checked before any
+    array is copied or scanned, so a bad small array fails at once even beside a large one that
+    would need converting."""
+    arrays = [np.asarray(a) for _, a, _ in specs]
     for (name, _, shape), a in zip(specs, arrays, strict=True):
-        if a is None:
-            continue
         if a.dtype.kind != "f" or a.dtype.itemsize != dtype.itemsize:
             raise TypeError(f"{name} must have dtype {dtype} (the dtype of x), got {a.dtype}")
         if a.shape != shape and (
@@ -85,8 +90,6 @@ def as_arrays(dtype: np.dtype, check_finite: bool, *specs: tuple) -> list:
             want = "(" + ", ".join("?" if e is None else str(e) for e in shape) + ")"
             raise ValueError(f"{name} must have shape {want}, got {a.shape}")
     for k, ((name, _, _), a) in enumerate(zip(specs, arrays, strict=True)):
-        if a is None:
-            continue
         a = arrays[k] = as_float(name, a, dtype)
         if check_finite and not _all_finite(a):
             where = tuple(int(i) for i in np.argwhere(~np.isfinite(a))[0])
@@ -129,9 +132,13 @@ def _state(name, a, dtype, B, H, check_finite):
 
 
 def _states(dtype, B, H, check_finite, x_spec, **states):
-    """``x_spec`` and the states (B, H) checked together (:func:`as_arrays`); None: zeros."""
-    x, *arrays = as_arrays(dtype, check_finite, x_spec, *((k, a, (B, H)) for k, a in states.items()))
-    return [x] + [np.zeros((B, H), dtype=dtype) if a is None else a for a in arrays]
+    """``x_spec`` (its array None: no such input) and the states (B, H) checked together
+    (:func:`as_arrays`); a state None: zeros."""
+    specs = [x_spec] + [(k, a, (B, H)) for k, a in states.items()]
+    given = [spec for spec in specs if spec[1] is not None]
+    checked = iter(as_arrays(dtype, check_finite, *given))
+    x = None if x_spec[1] is None else next(checked)
+    return [x] + [np.zeros((B, H), dtype=dtype) if a is None else next(checked) for a in states.values()]
 
 
 def check_forward(x, w_x, w_h, b, h0, c0, activation, recurrent_activation, check_finite):

@@ -273,10 +273,7 @@ class LSTMStepper:
 
     def _step(self, x_t):
         B, I = self.batch_size, self.input_size
-        a = _validate.as_step_input(x_t, self.dtype)
-        if a.shape not in ((B, I), (B, 1, I)) and not (B == 1 and a.shape == (I,)):
-            want = f"({B}, {I}) or ({B}, 1, {I})" + (f" or ({I},)" if B == 1 else "")
-            raise ValueError(f"x_t must have shape {want}, got {a.shape}")
+        a = _validate.as_step_input(x_t, self.dtype, B, I)
         x = a.reshape(B, I)
         if self.check_finite and not np.isfinite(x).all():
             raise ValueError(f"x_t must be finite, got {x[~np.isfinite(x)][0]}")
