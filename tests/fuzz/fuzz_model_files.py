@@ -483,7 +483,12 @@ def cases(seeds: list[Path], n: int, seed: int):
 def worker(memory_mib: int) -> None:
     import resource
 
-    resource.setrlimit(resource.RLIMIT_AS, (memory_mib << 20, memory_mib << 20))
+    # the address space it has now (under AddressSanitizer, terabytes of shadow) plus memory_mib
+    with open("/proc/self/status") as f:
+        vm = next(int(line.split()[1]) << 10 for line in f if line.startswith("VmSize:"))
+    resource.setrlimit(
+        resource.RLIMIT_AS, (vm + (memory_mib << 20), resource.getrlimit(resource.RLIMIT_AS)[1])
+    )
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     from lstmcore import load_model
 
@@ -614,7 +619,12 @@ def main(argv=None) -> int:
     parser.add_argument("--cases", type=int, default=10000, help="number of mutated files (default 10000)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the mutations (default 0)")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds allowed per case (default 10)")
-    parser.add_argument("--memory-mib", type=int, default=2048, help="RLIMIT_AS of a worker (default 2048)")
+    parser.add_argument(
+        "--memory-mib",
+        type=int,
+        default=2048,
+        help="address space a worker may add to its start-up size, MiB (default 2048)",
+    )
     parser.add_argument("--batch", type=int, default=2000, help="cases per worker process (default 2000)")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
