@@ -405,8 +405,7 @@ cdef object _workspace(str name, tuple shape, object dtype):
     if buf is None or buf.size < n:
         buf = np.empty(n, dtype=dtype)
         store.pop((name, dtype), None)
-        kept = sum(a.nbytes for a in store.values())
-        if kept + buf.nbytes <= _workspace_limit:
+        if sum(a.nbytes for a in store.values()) + buf.nbytes <= _workspace_limit:
             store[(name, dtype)] = buf
     return buf[:n].reshape(shape)
 
@@ -425,11 +424,7 @@ def set_workspace_limit(nbytes):
     """Keep at most ``nbytes`` of backward scratch memory per thread between calls (default
     256 MiB; 0 keeps none). Returns the previous limit."""
     global _workspace_limit
-    if isinstance(nbytes, bool) or not isinstance(nbytes, (int, np.integer)):
-        raise TypeError(f"nbytes must be a non-negative int, got {nbytes!r}")
-    if nbytes < 0:
-        raise ValueError(f"nbytes must be a non-negative int, got {nbytes}")
-    previous, _workspace_limit = _workspace_limit, int(nbytes)
+    previous, _workspace_limit = _workspace_limit, _validate.nonnegative_int("nbytes", nbytes)
     if _workspace_limit < previous:
         release_workspaces()
     return previous

@@ -102,6 +102,15 @@ def as_array(name: str, a, dtype: np.dtype, shape: tuple, check_finite: bool) ->
     return as_arrays(dtype, check_finite, (name, a, shape))[0]
 
 
+def nonnegative_int(name: str, value) -> int:
+    """``value`` as an int >= 0: any integer type, not bool or float."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be a non-negative int, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be a non-negative int, got {value}")
+    return int(value)
+
+
 def _positive_sizes(**sizes: int) -> None:
     for name, n in sizes.items():
         if n < 1:

@@ -608,8 +608,9 @@ class Dropout(Layer):
             return x
         shape = x.shape
         if self.noise_shape is not None:
-            shape = tuple(s if n is None else n for s, n in zip(x.shape, self.noise_shape))
-            if len(self.noise_shape) != x.ndim or any(n not in (1, s) for n, s in zip(shape, x.shape)):
+            fits = len(self.noise_shape) == x.ndim
+            shape = tuple(s if n is None else n for s, n in zip(x.shape, self.noise_shape, strict=False))
+            if not fits or any(n not in (1, s) for n, s in zip(shape, x.shape, strict=True)):
                 raise ValueError(
                     f"noise_shape {self.noise_shape} does not fit an input of shape {x.shape}: expected "
                     f"{x.ndim} entries, each None, 1 or the input's size on that axis"

@@ -319,8 +319,5 @@ def release_workspaces():
 
 def set_workspace_limit(nbytes):
     """The compiled engine's bound on kept scratch memory; the reference keeps none."""
-    if isinstance(nbytes, bool) or not isinstance(nbytes, (int, np.integer)):
-        raise TypeError(f"nbytes must be a non-negative int, got {nbytes!r}")
-    if nbytes < 0:
-        raise ValueError(f"nbytes must be a non-negative int, got {nbytes}")
+    _validate.nonnegative_int("nbytes", nbytes)
     return 0
