@@ -129,7 +129,9 @@ def from_onnx(W, R, B=None, P=None, direction: int = 0):
     """ONNX ``LSTM`` inputs ``W (D, G, I)``, ``R (D, G, H)``, ``B (D, 2G)`` -> ``(w_x, w_h, b)``.
 
     ``direction`` picks one of the D directions. Peepholes ``P`` are not supported: a non-zero
-    ``P`` raises ``ValueError`` rather than being dropped silently.
+    ``P`` raises ``ValueError`` rather than being dropped silently. The node's attributes change
+    the maths too: :func:`onnx_lstm_options` turns them into ``lstm_forward``'s options, or
+    refuses them by name.
     """
     W, R = _as_float("W", W), _as_float("R", R)
     B = None if B is None else _as_float("B", B)
@@ -164,3 +166,128 @@ def to_onnx(w_x, w_h, b):
     R = _reorder_blocks(w_h.T, _TO_ONNX, axis=0)[None]
     Bo = np.concatenate([_reorder_blocks(b, _TO_ONNX, axis=0), np.zeros_like(b)])[None]
     return np.ascontiguousarray(W), np.ascontiguousarray(R), Bo
+
+
+# ONNX activations lstmcore runs: (name, alpha, beta) -> our name. Parameters as ONNX states them
+# (HardSigmoid: max(0, min(1, alpha*x + beta)); Affine: alpha*x + beta).
+_ONNX_GATE_ACTIVATIONS = {("Sigmoid", None, None): "sigmoid", ("HardSigmoid", 1 / 6, 0.5): "hard_sigmoid"}
+_ONNX_CELL_ACTIVATIONS = {
+    ("Tanh", None, None): "tanh",
+    ("Relu", None, None): "relu",
+    ("Sigmoid", None, None): "sigmoid",
+    ("Affine", 1.0, 0.0): "linear",
+}
+# ONNX's defaults of the parameterised activations (as the operators of the same names).
+_ONNX_PARAMS = {
+    "HardSigmoid": (0.2, 0.5),
+    "Affine": (1.0, 0.0),
+    "LeakyRelu": (0.01, None),
+    "ThresholdedRelu": (1.0, None),
+    "Elu": (1.0, None),
+    "ScaledTanh": (1.0, 1.0),
+}
+
+
+def _onnx_attributes(node) -> dict:
+    """An ONNX node's attributes as a dict; a dict is taken as it is."""
+    if isinstance(node, dict):
+        return dict(node)
+    try:
+        from onnx import helper
+    except ImportError:  # pragma: no cover - a NodeProto comes with onnx installed
+        raise TypeError("pass the node's attributes as a dict, or install onnx to pass a NodeProto") from None
+    if getattr(node, "op_type", None) != "LSTM":
+        raise ValueError(f"expected an ONNX LSTM node, got {getattr(node, 'op_type', type(node).__name__)!r}")
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _text(v):
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+def onnx_lstm_options(node) -> dict:
+    """``lstm_forward``'s options for an ONNX ``LSTM`` node (a NodeProto, or a dict of its attributes).
+
+    Returns ``{"activation": ..., "recurrent_activation": ...}``. Whatever the node says that
+    lstmcore cannot compute is a ``ValueError`` naming the attribute, never dropped: ``clip``, ``input_forget=1``, a candidate activation (g) that differs
+    from the cell output's (h), activations or parameters outside lstmcore's set (HardSigmoid runs
+    only with Keras's alpha = 1/6, not ONNX's default 0.2), and the ``reverse`` and ``bidirectional``
+    directions (run the reversed sequence through ``lstm_forward`` meanwhile). ``layout`` and
+    ``hidden_size`` do not change the maths and are accepted.
+    """
+    attrs = _onnx_attributes(node)
+    known = {
+        "activations",
+        "activation_alpha",
+        "activation_beta",
+        "clip",
+        "direction",
+        "hidden_size",
+        "input_forget",
+        "layout",
+    }
+    unknown = sorted(set(attrs) - known)
+    if unknown:
+        raise ValueError(f"ONNX LSTM attributes {unknown} are not known to lstmcore")
+    if "clip" in attrs:
+        raise ValueError(
+            f"ONNX LSTM attribute clip={attrs['clip']} (cell clip) is not supported by lstmcore yet"
+        )
+    if int(attrs.get("input_forget", 0)) != 0:
+        raise ValueError(
+            "ONNX LSTM attribute input_forget=1 (coupled input and forget gates) is not supported "
+            "by lstmcore yet"
+        )
+    way = _text(attrs.get("direction", "forward"))
+    if way != "forward":
+        raise ValueError(
+            f"ONNX LSTM attribute direction={way!r} is not supported by lstmcore's lstm_forward yet: "
+            "convert each direction with from_onnx and run it on the time-reversed sequence"
+        )
+    if int(attrs.get("layout", 0)) not in (0, 1):
+        raise ValueError(f"ONNX LSTM attribute layout must be 0 or 1, got {attrs['layout']}")
+    names = [_text(a) for a in attrs.get("activations", ["Sigmoid", "Tanh", "Tanh"])]
+    if len(names) != 3:
+        raise ValueError(f"ONNX LSTM attribute activations must list 3 per direction (f, g, h), got {names}")
+    alphas, betas = list(attrs.get("activation_alpha", [])), list(attrs.get("activation_beta", []))
+    acts = []
+    for name in names:  # alpha and beta are consumed in order by the activations that take them
+        default_alpha, default_beta = _ONNX_PARAMS.get(name, (None, None))
+        alpha = (alphas.pop(0) if alphas else default_alpha) if default_alpha is not None else None
+        beta = (betas.pop(0) if betas else default_beta) if default_beta is not None else None
+        acts.append((name, alpha, beta))
+    if alphas or betas:
+        raise ValueError(
+            f"ONNX LSTM attributes activation_alpha/activation_beta have values no activation "
+            f"of {names} takes"
+        )
+
+    def lookup(table, act, role):
+        for (name, alpha, beta), ours in table.items():
+            if act[0] == name and _close(act[1], alpha) and _close(act[2], beta):
+                return ours
+        params = (
+            ""
+            if act[1] is None
+            else f" (alpha={act[1]}" + ("" if act[2] is None else f", beta={act[2]}") + ")"
+        )
+        raise ValueError(
+            f"ONNX LSTM activation {act[0]}{params} for {role} is not supported by lstmcore; it runs "
+            f"{sorted({k[0] for k in table})}"
+            + (" (HardSigmoid with alpha=1/6, beta=0.5)" if role == "the gates (f)" else "")
+        )
+
+    f, g, h = acts
+    recurrent = lookup(_ONNX_GATE_ACTIVATIONS, f, "the gates (f)")
+    candidate = lookup(_ONNX_CELL_ACTIVATIONS, g, "the candidate (g)")
+    output = lookup(_ONNX_CELL_ACTIVATIONS, h, "the cell output (h)")
+    if candidate != output:
+        raise ValueError(
+            f"ONNX LSTM activations g={g[0]} and h={h[0]} differ: lstmcore runs one activation "
+            "for both (separate ones are not supported yet)"
+        )
+    return {"activation": candidate, "recurrent_activation": recurrent}
+
+
+def _close(a, b) -> bool:
+    return (a is None and b is None) or (a is not None and b is not None and abs(float(a) - b) <= 1e-6)
