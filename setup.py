@@ -167,7 +167,9 @@ class BuildExt(build_ext):
         opt = (["-O0", "-g"] if DEBUG else [OPT_LEVEL, "-fno-trapping-math"]) if unix else []
         for ext in self.extensions:
             ext.extra_compile_args += opt
-            if omp is not None and ext.name == "lstmcore._lstm":
+            # OpenMP for every extension that links csrc's kernels; lstmcore._checks uses csrc's
+            # headers only and must load no OpenMP runtime (_backend reads the CPU with it first)
+            if omp is not None and any(Path(src).parts[0] == "csrc" for src in ext.sources):
                 ext.extra_compile_args += omp[0]
                 ext.extra_link_args += omp[1]
         super().build_extensions()
@@ -186,8 +188,11 @@ class CleanCython(Command):
         pass
 
     def run(self):
-        for pattern in ("src/lstmcore/*.c", "src/lstmcore/*.so", "src/lstmcore/*.pyd", "src/lstmcore/*.html"):
-            for path in ROOT.glob(pattern):
+        package = ROOT / "src" / "lstmcore"
+        generated = [pyx.with_suffix(ext) for pyx in package.rglob("*.pyx") for ext in (".c", ".html")]
+        built = [*package.rglob("*.so"), *package.rglob("*.pyd")]
+        for path in generated + built:
+            if path.exists():
                 print(f"removing {path}")
                 path.unlink()
 
