@@ -209,11 +209,12 @@ def onnx_lstm_options(node) -> dict:
     """``lstm_forward``'s options for an ONNX ``LSTM`` node (a NodeProto, or a dict of its attributes).
 
     Returns ``{"activation": ..., "recurrent_activation": ...}``. Whatever the node says that
-    lstmcore cannot compute is a ``ValueError`` naming the attribute, never dropped: ``clip``, ``input_forget=1``, a candidate activation (g) that differs
-    from the cell output's (h), activations or parameters outside lstmcore's set (HardSigmoid runs
-    only with Keras's alpha = 1/6, not ONNX's default 0.2), and the ``reverse`` and ``bidirectional``
-    directions (run the reversed sequence through ``lstm_forward`` meanwhile). ``layout`` and
-    ``hidden_size`` do not change the maths and are accepted.
+    lstmcore cannot compute is a ``ValueError`` naming the attribute, never dropped: ``clip``,
+    ``input_forget=1``, a candidate activation (g) that differs from the cell output's (h),
+    activations or parameters outside lstmcore's set (HardSigmoid runs only with Keras's
+    alpha = 1/6, not ONNX's default 0.2), and the ``reverse`` and ``bidirectional`` directions (run
+    the reversed sequence through ``lstm_forward`` meanwhile). ``layout`` and ``hidden_size`` do not
+    change the maths and are accepted.
     """
     attrs = _onnx_attributes(node)
     known = {
