@@ -8,7 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from lstmcore import cli, load_model
+from lstmcore import load_model
+from lstmcore.timeseries.forecast import run_forecast
 
 
 def run_cli(*args):
@@ -41,7 +42,7 @@ def test_forecast_numbers_are_the_ones_computed(tmp_path, capsys):
     rng = np.random.default_rng(0)
     t = np.arange(400)
     values = 10 + np.sin(2 * np.pi * t / 25) * 3 + rng.normal(0, 0.2, t.size)
-    result = cli.run_forecast(values, window=12, horizon=3, epochs=3, season=25, verbose=False)
+    result = run_forecast(values, window=12, horizon=3, epochs=3, season=25, verbose=False)
     true = result["test_true"]
     assert true.shape == result["test_pred"].shape and true.shape[1] == 3
     origins = result["test_origins"]

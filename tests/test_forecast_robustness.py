@@ -13,6 +13,7 @@ from lstmcore import cli
 from lstmcore.callbacks import EarlyStopping, ReduceLROnPlateau
 from lstmcore.layers import Dropout
 from lstmcore.metrics import MeanAbsoluteError, MeanSquaredError
+from lstmcore.timeseries.forecast import MAX_PARAMETERS, run_forecast, verdict
 
 SMALL = dict(window=8, epochs=2, units=4, season=25, verbose=False)
 
@@ -53,12 +54,12 @@ TINY = ("--window", 4, "--epochs", 1, "--units", 2)
 
 def test_shifted_series_gives_the_same_metrics_and_verdict():
     values = series()
-    base = cli.run_forecast(values, **SMALL)
-    shifted = cli.run_forecast(values + 1e9, **SMALL)
+    base = run_forecast(values, **SMALL)
+    shifted = run_forecast(values + 1e9, **SMALL)
     for name, m in base["metrics"].items():
         for key in ("rmse", "mae"):
             assert shifted["metrics"][name][key] == pytest.approx(m[key], rel=1e-4, abs=0), (name, key)
-    assert cli._verdict(shifted["metrics"]) == cli._verdict(base["metrics"])
+    assert verdict(shifted["metrics"]) == verdict(base["metrics"])
     np.testing.assert_allclose(shifted["test_pred"] - 1e9, base["test_pred"], atol=1e-4)
     assert shifted["test_pred"].dtype == np.float64
 
@@ -83,20 +84,20 @@ def test_shifted_forecast_is_printed_with_its_decimals(tmp_path, capsys):
 @pytest.mark.parametrize("power", [660, 1018, -660])
 def test_power_of_two_scaled_series_gives_exactly_scaled_metrics(power):
     values = series()
-    base = cli.run_forecast(values, **SMALL)
-    scaled = cli.run_forecast(np.ldexp(values, power), **SMALL)  # near 1e198, 8e307, 1e-198
+    base = run_forecast(values, **SMALL)
+    scaled = run_forecast(np.ldexp(values, power), **SMALL)  # near 1e198, 8e307, 1e-198
     for name, m in base["metrics"].items():
         assert np.isfinite(scaled["metrics"][name]["rmse"])
         assert scaled["metrics"][name]["rmse"] == pytest.approx(np.ldexp(m["rmse"], power), rel=1e-12, abs=0)
-    assert cli._verdict(scaled["metrics"]) == cli._verdict(base["metrics"])
+    assert verdict(scaled["metrics"]) == verdict(base["metrics"])
 
 
 def test_subnormal_series_is_forecast_not_nan():
     values = np.ldexp(series(), -1070)  # 20 * 2**-1070 ~ 1.9e-321: subnormal, exact
-    result = cli.run_forecast(values, **SMALL)
+    result = run_forecast(values, **SMALL)
     for m in result["metrics"].values():
         assert np.isfinite(m["rmse"]) and m["rmse"] > 0
-    base = cli.run_forecast(series(), **SMALL)
+    base = run_forecast(series(), **SMALL)
     naive = np.ldexp(base["metrics"]["naive"]["rmse"], -1070)
     assert result["metrics"]["naive"]["rmse"] == pytest.approx(naive, rel=0.02, abs=0)  # ~100 ulps
 
@@ -199,7 +200,7 @@ def test_plot_of_a_series_near_1e308_is_drawn(tmp_path, capsys):
 
 def test_units_beyond_the_parameter_limit_are_refused(capsys):
     code, out, err = forecast(capsys, "--units", 100_000, "--epochs", 1)
-    assert_user_error(code, err, f"the limit is {cli.MAX_PARAMETERS:,}")
+    assert_user_error(code, err, f"the limit is {MAX_PARAMETERS:,}")
     assert "trained" not in out
 
 
