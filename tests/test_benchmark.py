@@ -7,6 +7,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -290,6 +291,10 @@ def _case(shape, kind, threads, **medians):
             "peers": stats, "ratios": bm._ratios(stats)}  # fmt: skip
 
 
+# The project's goals, as `lstmcore bench --targets bench/targets.json` reads them.
+TARGETS = bm.load_targets(Path(__file__).resolve().parents[1] / "bench" / "targets.json")
+
+
 def test_targets_on_made_up_numbers():
     cases = [
         _case("S1", "inference", 1, lstmcore=1.0, onnxruntime=1.2),
@@ -307,7 +312,7 @@ def test_targets_on_made_up_numbers():
         "peers": {"lstmcore": {"extra_mib": 100.0}, "torch": {"extra_mib": 250.0}},
     }
     got = {(t["shape"], t["kind"], t["threads"], t["ratio"]): (round(t["value"], 6), t["met"]) for t in
-           bm.evaluate_targets(cases, memory, cpu_count=2)}  # fmt: skip
+           bm.evaluate_targets(cases, TARGETS, memory, cpu_count=2)}  # fmt: skip
     assert got == {
         ("S1", "inference", 1, "onnxruntime/lstmcore"): (1.2, True),
         ("S2", "inference", 1, "onnxruntime/lstmcore"): (0.9, False),
@@ -320,7 +325,7 @@ def test_targets_on_made_up_numbers():
         ("S6", "inference", 2, "lstmcore 1 thread/2 threads"): (round(1 / 0.7, 6), False),
         ("S3", "train", 1, "peak MiB lstmcore vs torch"): (100.0, True),
     }
-    one_core = bm.evaluate_targets(cases, None, cpu_count=1)
+    one_core = bm.evaluate_targets(cases, TARGETS, None, cpu_count=1)
     assert not any("thread" in t["ratio"] or "MiB" in t["ratio"] for t in one_core)
     results = {
         "machine": {
@@ -336,7 +341,8 @@ def test_targets_on_made_up_numbers():
         },
         "settings": {"dtype": "float32"},
         "cases": cases,
-        "targets": bm.evaluate_targets(cases, memory, cpu_count=2),
+        "targets": bm.evaluate_targets(cases, TARGETS, memory, cpu_count=2),
+        "targets_title": TARGETS["title"],
         "memory": dict(memory, dims=[64, 100, 256, 512], skipped={}),
         "skipped": {},
     }
@@ -347,6 +353,7 @@ def test_targets_on_made_up_numbers():
     assert "NOT MET  S2 inference, 1 thread: onnxruntime/lstmcore = 0.9 (goal >= 1)" in table
     assert "met      S4 step, 1 thread: torch/lstmcore = 12 (goal >= 10)" in table
     assert "lstmcore         100.0 MiB" in table
+    assert "targets of" not in bm.format_table(dict(results, targets=[], targets_title=None))
 
 
 def test_peak_memory_of_a_training_step_in_a_fresh_process():
@@ -448,3 +455,19 @@ def test_times_keep_three_digits_below_1000():
     assert bm._fmt_time(123.4e-6) == "123 µs"
     assert bm._fmt_time(0.9996) == "1 s"
     assert bm._fmt_time(2.5) == "2.5 s"
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[]", "a 'title' string"),
+        ('{"title": "t", "ratios": [{"kind": "inference", "shape": "S9"}]}', r"ratios\[0\] must have"),
+        ('{"title": "t", "scaling": {"shapes": ["S3"], "goal": "fast"}}', "scaling must be"),
+        ("{", "cannot read the targets"),
+    ],
+)
+def test_bad_targets_file_is_a_value_error_naming_it(tmp_path, text, message):
+    path = tmp_path / "t.json"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        bm.load_targets(path)

@@ -50,6 +50,7 @@ __all__ = [
     "Timed",
     "check_equal_work",
     "evaluate_targets",
+    "load_targets",
     "expected_outputs",
     "format_table",
     "lstmcore_step",
@@ -666,19 +667,49 @@ def _ratios(peers: dict) -> dict:
     return out
 
 
-# Targets of issue 4 -----------------------------------------------------------------------------
+# Targets ----------------------------------------------------------------------------------------
+# The goals live with the project, not in the installed package: bench/targets.json holds those of
+# the issue that set them, read with load_targets and checked with evaluate_targets.
 
-# (kind, shape, ratio key, op, goal): ratios of one run at the same thread count.
-_RATIO_TARGETS = (
-    *(("inference", s, "onnxruntime/lstmcore", ">=", 1.0) for s in ("S1", "S2", "S3", "S5", "S6")),
-    ("step", "S4", "onnxruntime/lstmcore", ">=", 2.5),
-    ("step", "S4", "torch/lstmcore", ">=", 10.0),
-    ("train", "S1", "torch/lstmcore", ">=", 2.0),
-    ("train", "S2", "torch/lstmcore", ">=", 1.2),
-    ("train", "S3", "torch/lstmcore", ">=", 1.0),
-    ("train", "S3", "lstmcore/bound", "<=", 1.15),
-)
-_THREAD_TARGET = (("S3", "S6"), 1.7)  # lstmcore with 2 threads against 1
+_OPS = (">=", "<=")
+
+
+def load_targets(path) -> dict:
+    """Speed goals from a JSON file: ``{"title": str, "ratios": [{"kind", "shape", "ratio", "op",
+    "goal"}], "scaling": {"shapes": [...], "goal": x} (lstmcore 2 threads against 1, optional),
+    "memory": true (peak memory lstmcore <= torch, optional)}``; ValueError naming what is wrong."""
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot read the targets {path}: {exc}") from None
+    bad = f"targets {path}"
+    if not isinstance(data, dict) or not isinstance(data.get("title"), str):
+        raise ValueError(f"{bad}: expected a JSON object with a 'title' string")
+    for k, t in enumerate(data.get("ratios", [])):
+        ok = (
+            isinstance(t, dict)
+            and t.get("kind") in KINDS
+            and t.get("shape") in SHAPES
+            and isinstance(t.get("ratio"), str)
+            and t.get("op") in _OPS
+            and isinstance(t.get("goal"), (int, float))
+        )
+        if not ok:
+            raise ValueError(
+                f"{bad}: ratios[{k}] must have kind in {KINDS}, shape in {tuple(SHAPES)}, a ratio name, "
+                f"op in {_OPS} and a numeric goal; got {t!r}"
+            )
+    scaling = data.get("scaling")
+    if scaling is not None and not (
+        isinstance(scaling, dict)
+        and all(s in SHAPES for s in scaling.get("shapes", [None]))
+        and isinstance(scaling.get("goal"), (int, float))
+    ):
+        raise ValueError(
+            f"{bad}: scaling must be {{'shapes': [names of SHAPES], 'goal': number}}, got {scaling!r}"
+        )
+    return data
 
 
 def _is_standard(case) -> bool:
@@ -701,23 +732,28 @@ def _target(text, case_shape, kind, threads, ratio, value, op, goal) -> dict:
     }
 
 
-def evaluate_targets(cases: list, memory: dict | None = None, cpu_count: int | None = None) -> list:
-    """The targets of issue 4 that ``cases`` (and ``memory``) measure, each marked met or not.
+def evaluate_targets(
+    cases: list, targets: dict, memory: dict | None = None, cpu_count: int | None = None
+) -> list:
+    """The ``targets`` (:func:`load_targets`) that ``cases`` (and ``memory``) measure, each marked
+    met or not.
 
-    Only cases at the standard shapes (name and dims of SHAPES) count. The thread target (2 threads
-    against 1, lstmcore) is evaluated when both counts were measured and ``cpu_count`` (when given)
-    is at least 2; the memory target when ``memory`` holds lstmcore and torch.
+    Only cases at the standard shapes (name and dims of SHAPES) count. The scaling target (2
+    threads against 1, lstmcore) is evaluated when both counts were measured and ``cpu_count``
+    (when given) is at least 2; the memory target when ``memory`` holds lstmcore and torch.
     """
     out = []
     std = [c for c in cases if _is_standard(c)]
-    for kind, shape, ratio, op, goal in _RATIO_TARGETS:
+    for t in targets.get("ratios", []):
+        kind, shape, ratio, op, goal = t["kind"], t["shape"], t["ratio"], t["op"], t["goal"]
         for case in std:
             if case["shape"] == shape and case["kind"] == kind and ratio in case["ratios"]:
                 text = f"{shape} {kind}: {ratio} {op} {goal:g}"
                 value = case["ratios"][ratio]
                 out.append(_target(text, shape, kind, case["threads"], ratio, value, op, goal))
-    shapes, goal = _THREAD_TARGET
-    if cpu_count is None or cpu_count >= 2:
+    scaling = targets.get("scaling")
+    if scaling and (cpu_count is None or cpu_count >= 2):
+        shapes, goal = scaling["shapes"], scaling["goal"]
         by_key = {(c["shape"], c["kind"], c["threads"]): c for c in std if "lstmcore" in c["peers"]}
         for (shape, kind, n), case in by_key.items():
             one = by_key.get((shape, kind, 1))
@@ -725,7 +761,7 @@ def evaluate_targets(cases: list, memory: dict | None = None, cpu_count: int | N
                 value = one["peers"]["lstmcore"]["median_s"] / case["peers"]["lstmcore"]["median_s"]
                 text = f"{shape} {kind}: lstmcore 2 threads against 1 >= {goal:g}"
                 out.append(_target(text, shape, kind, 2, "lstmcore 1 thread/2 threads", value, ">=", goal))
-    if memory and {"lstmcore", "torch"} <= set(memory.get("peers", {})):
+    if targets.get("memory") and memory and {"lstmcore", "torch"} <= set(memory.get("peers", {})):
         ours = memory["peers"]["lstmcore"]["extra_mib"]
         theirs = memory["peers"]["torch"]["extra_mib"]
         shape = memory.get("shape", "S3")
@@ -950,6 +986,7 @@ def run_benchmark(
     max_rounds: int = 2000,
     isolate: bool = True,
     progress: Callable[[str], None] | None = None,
+    targets: dict | None = None,
 ) -> dict:
     """Run the side-by-side benchmark and return its results as a JSON-ready dict.
 
@@ -964,8 +1001,11 @@ def run_benchmark(
     existed in the process (its workers spin; with allow_spinning=0, 3 ms again), and ONNX
     Runtime and PyTorch lose in the same way next to each other.
 
+    ``targets``: goals to check (:func:`load_targets`), or None.
+
     Keys: machine, settings, skipped {peer: why}, cases [{shape, dims, kind, threads, peers
-    {peer: stats}, ratios}], memory (or None), targets (see :func:`evaluate_targets`).
+    {peer: stats}, ratios}], memory (or None), targets (see :func:`evaluate_targets`; [] without
+    ``targets``), targets_title.
     """
     table = resolve_shapes(shapes)
     kinds = _check_kinds(kinds)
@@ -1026,6 +1066,7 @@ def run_benchmark(
         say(f"peak memory of the S3 training step: {', '.join(mem_peers)}, each in a fresh process")
         memory_result = measure_memory(peers=mem_peers, threads=threads[0], dtype=dtype)
     info = machine_info()
+    checked = [] if targets is None else evaluate_targets(cases, targets, memory_result, info["cpu_count"])
     return {
         "machine": info,
         "settings": {
@@ -1042,7 +1083,8 @@ def run_benchmark(
         "skipped": skipped,
         "cases": cases,
         "memory": memory_result,
-        "targets": evaluate_targets(cases, memory_result, info["cpu_count"]),
+        "targets": checked,
+        "targets_title": None if targets is None else targets["title"],
     }
 
 
@@ -1116,7 +1158,8 @@ def format_table(results: dict) -> str:
     targets = results.get("targets") or []
     if targets:
         met = sum(t["met"] for t in targets)
-        lines += ["", f"targets of issue 4 (same thread count): {met} of {len(targets)} met"]
+        title = results.get("targets_title") or "the targets"
+        lines += ["", f"targets of {title} (same thread count): {met} of {len(targets)} met"]
         for t in targets:
             mark = "met    " if t["met"] else "NOT MET"
             where = f"{t['shape']} {t['kind']}, {t['threads']} thread{'s' if t['threads'] != 1 else ''}"

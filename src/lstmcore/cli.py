@@ -135,6 +135,7 @@ def _bench_command(args) -> int:
 
     if args.plot and importlib.util.find_spec("matplotlib") is None:
         raise SystemExit(bm._NEED_MATPLOTLIB)  # said before the run, not after
+    targets = bm.load_targets(args.targets) if args.targets else None
     shapes = {}
     if args.shapes or not args.shape:
         shapes.update(bm.resolve_shapes(args.shapes))
@@ -155,6 +156,7 @@ def _bench_command(args) -> int:
             memory=args.memory,
             isolate=not args.same_process,
             progress=progress,
+            targets=targets,
         )
     except bm.EqualWorkError as exc:
         sys.stderr.write(f"lstmcore bench: the equal-work check failed, nothing was timed: {exc}\n")
@@ -310,6 +312,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--json", metavar="OUT.json", help="write the results, raw times included, as JSON")
     bench.add_argument("--plot", metavar="OUT.png", help="draw the ratios peer/lstmcore (needs matplotlib)")
+    bench.add_argument(
+        "--targets",
+        metavar="FILE.json",
+        help="check the speed goals of FILE.json (the project's: bench/targets.json in its repository)",
+    )
     bench.add_argument(
         "--memory",
         action="store_true",
