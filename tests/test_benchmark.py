@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import DTYPES, assert_close
+from helpers import DTYPES, assert_close
 
 from lstmcore import _blas, cli, reference
 from lstmcore import benchmark as bm

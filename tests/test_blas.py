@@ -4,7 +4,7 @@ import itertools
 
 import numpy as np
 import pytest
-from conftest import DTYPES, assert_close
+from helpers import DTYPES, assert_close
 from lstmcore._blas import BLAS_Order, BLAS_Trans, _gemm_memview, _gemv_memview
 
 RowMajor, ColMajor = BLAS_Order.RowMajor, BLAS_Order.ColMajor

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import assert_close
+from helpers import assert_close
 
 import lstmcore
 from lstmcore import layout, reference

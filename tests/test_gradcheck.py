@@ -6,7 +6,7 @@ so the analytic gradient of every input is exactly what lstm_backward returns.
 
 import numpy as np
 import pytest
-from conftest import ACTIVATIONS, RECURRENT_ACTIVATIONS, make_lstm
+from helpers import ACTIVATIONS, RECURRENT_ACTIVATIONS, make_lstm
 
 import lstmcore
 from lstmcore import reference

@@ -13,7 +13,7 @@ from __future__ import annotations
 import lstmcore._lstm as compiled
 import numpy as np
 import pytest
-from conftest import DTYPES, assert_close, make_lstm
+from helpers import DTYPES, assert_close, make_lstm
 
 import lstmcore.reference as reference
 from lstmcore import layout

@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import assert_close
+from helpers import assert_close
 
 import lstmcore
 from lstmcore import Sequential, callbacks, layers, load_model, reference, set_random_seed

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import assert_close, make_lstm
+from helpers import assert_close, make_lstm
 
 import lstmcore
 from lstmcore import reference

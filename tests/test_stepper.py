@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import ACTIVATIONS, DTYPES, RECURRENT_ACTIVATIONS, SHAPES, assert_close, make_lstm
+from helpers import ACTIVATIONS, DTYPES, RECURRENT_ACTIVATIONS, SHAPES, assert_close, make_lstm
 
 import lstmcore
 from lstmcore import reference

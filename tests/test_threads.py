@@ -8,7 +8,7 @@ pools pinned to 1 thread, 1 and 2 OpenMP threads are compared with assert_array_
 BLAS threading is another matter. Checked on OpenBLAS (NumPy/SciPy wheels, 2 cores): with 2
 BLAS threads, float64 results are still bit-identical, but sgemm rounds some float32 rows
 differently (about 20% of y differs by ~1 ulp, from the first step on), so the end-to-end
-1-vs-2-thread comparison uses assert_array_equal for float64 and the conftest tolerance for
+1-vs-2-thread comparison uses assert_array_equal for float64 and the helpers.py tolerance for
 float32.
 """
 
@@ -22,7 +22,7 @@ import sys
 import lstmcore._lstm as compiled
 import numpy as np
 import pytest
-from conftest import DTYPES, assert_close, make_lstm
+from helpers import DTYPES, assert_close, make_lstm
 
 import lstmcore
 from lstmcore import _threads

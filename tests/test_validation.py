@@ -15,7 +15,7 @@ import re
 import lstmcore._lstm as compiled
 import numpy as np
 import pytest
-from conftest import TOL, make_lstm
+from helpers import TOL, make_lstm
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 

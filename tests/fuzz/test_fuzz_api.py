@@ -6,7 +6,7 @@ long profile and what each property checks; in short:
 1. valid inputs (float32 and float64, B, T, I, H from 1 to 40, every activation, with and without
    h0/c0, every instruction set and loop path of the kernels): ``lstm_forward`` (inference and
    ``return_cache``), ``lstm_backward``, ``lstm_cell_forward`` and ``LSTMStepper`` equal the
-   reference within the tolerance table of tests/conftest.py;
+   reference within the tolerance table of tests/helpers.py;
 2. large finite values and NaN/inf with ``check_finite=False``: the compiled result has the
    reference's pattern of NaN, +inf, -inf and finite values, and close finite values;
 3. invalid inputs (shapes, dtypes, views, non-finite values, lists, None, scalars, strings, bad
@@ -33,7 +33,7 @@ from pathlib import Path
 import lstmcore._lstm as compiled
 import numpy as np
 import pytest
-from conftest import ACTIVATIONS, RECURRENT_ACTIVATIONS, TOL
+from helpers import ACTIVATIONS, RECURRENT_ACTIVATIONS, TOL
 from hypothesis import event as _event
 from hypothesis import example, given
 from hypothesis import note as _note
@@ -177,7 +177,7 @@ def quiet():
 class Problem:
     """One LSTM layer's inputs, rebuilt from a seed: short to print, exact to reproduce.
 
-    Weights at the scale of a Glorot initialisation (tests/conftest.py's make_lstm), so that relu
+    Weights at the scale of a Glorot initialisation (tests/helpers.py's make_lstm), so that relu
     and linear cells stay finite over 40 steps.
     """
 
