@@ -3,8 +3,8 @@
  * Every function is branch-free (selects, not jumps) and calls no libm function, so a loop over
  * them vectorizes: exp is computed here (Cody-Waite range reduction, a Taylor polynomial, 2^n
  * built from its bits) with its input clamped so that nothing overflows, in either sign.
- * Accuracy: a few ulp against libm. The NumPy reference (src/lstmcore/reference.py) uses the
- * same formulas with NumPy's exp and tanh. Codes match lstmcore._validate.ACTIVATIONS /
+ * Accuracy: a few ulp against libm. The NumPy reference (src/lstmcore/reference/activations.py)
+ * uses the same formulas with NumPy's exp and tanh. Codes match lstmcore._validate.ACTIVATIONS /
  * RECURRENT_ACTIVATIONS.
  */
 #ifndef LSTMCORE_ACTIVATIONS_H

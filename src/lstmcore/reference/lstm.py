@@ -1,4 +1,4 @@
-"""Pure-NumPy LSTM: the readable twin of the compiled ``lstmcore._lstm``.
+"""Pure-NumPy LSTM cell and sequence: the readable twin of the compiled ``lstmcore._lstm``.
 
 Same function names, same arguments, same checks, same cache; written to be read, not to be fast.
 It computes in the dtype of ``x`` (float32 or float64) with the formulas of ``csrc/activations.h``.
@@ -15,68 +15,19 @@ import threading
 
 import numpy as np
 
-from . import _validate
-from ._cache import LSTMCache
+from .. import _validate
+from .._cache import LSTMCache
+from .activations import ACT, RACT
 
 __all__ = [
-    "lstm_forward",
-    "lstm_backward",
-    "lstm_cell_forward",
     "LSTMCache",
     "LSTMStepper",
-    "release_workspaces",
-    "set_workspace_limit",
+    "gates_backward",
+    "gates_forward",
+    "lstm_backward",
+    "lstm_cell_forward",
+    "lstm_forward",
 ]
-
-
-# Activations and their derivatives from the output -----------------------------------------------
-
-
-# exp's argument is clipped where exp(x) would overflow the dtype, as in csrc/activations.h.
-_EXP_RANGE = {np.dtype(np.float32): (-87.0, 88.0), np.dtype(np.float64): (-708.0, 709.0)}
-
-
-def sigmoid(x):
-    lo, hi = _EXP_RANGE[x.dtype]
-    return 1 / (1 + np.exp(np.clip(-x, lo, hi)))
-
-
-def hard_sigmoid(x):
-    # Keras 3: 0 below -3, 1 above 3, x / 6 + 1/2 between.
-    return np.clip(x / 6 + 0.5, 0, 1)
-
-
-def relu(x):
-    return np.maximum(x, 0)
-
-
-def linear(x):
-    return x
-
-
-def dsigmoid(y):
-    return y * (1 - y)
-
-
-def dhard_sigmoid(y):
-    return np.where((y > 0) & (y < 1), 1 / 6, 0).astype(y.dtype)
-
-
-def dtanh(y):
-    return 1 - y * y
-
-
-def drelu(y):
-    return (y > 0).astype(y.dtype)
-
-
-def dlinear(y):
-    return np.ones_like(y)
-
-
-# Indexed by the codes of _validate.ACTIVATIONS / RECURRENT_ACTIVATIONS.
-_ACT = {0: (np.tanh, dtanh), 1: (relu, drelu), 2: (sigmoid, dsigmoid), 3: (linear, dlinear)}
-_RACT = {0: (sigmoid, dsigmoid), 1: (hard_sigmoid, dhard_sigmoid)}
 
 
 # Gate maths of one step, the twins of csrc/lstm_gates.c -----------------------------------------
@@ -89,8 +40,8 @@ def _split(a):
 
 def gates_forward(z, c_prev, act, ract):
     """z (B, G) pre-activations with bias | c_prev (B, H) -> gates (B, G), c (B, H), h (B, H)."""
-    phi, _ = _ACT[act]
-    sig, _ = _RACT[ract]
+    phi, _ = ACT[act]
+    sig, _ = RACT[ract]
     z_i, z_f, z_g, z_o = _split(z)
     i, f, g, o = sig(z_i), sig(z_f), phi(z_g), sig(z_o)  # 1. gates
     c = f * c_prev + i * g  # 2. cell
@@ -100,8 +51,8 @@ def gates_forward(z, c_prev, act, ract):
 
 def gates_backward(dh, dc, gates, c_prev, c, act, ract):
     """dh, dc (B, H) into step t | gates (B, G) | c_prev, c (B, H) -> dz (B, G), dc_prev (B, H)."""
-    phi, dphi = _ACT[act]
-    _, dsig = _RACT[ract]
+    phi, dphi = ACT[act]
+    _, dsig = RACT[ract]
     i, f, g, o = _split(gates)
     phi_c = phi(c)  # recomputed, not cached
     do = dh * phi_c  # 3b. h = o * phi(c)
@@ -307,17 +258,3 @@ class LSTMStepper:
             f"units={self.units}, dtype={self.dtype.name}, activation={self.activation!r}, "
             f"recurrent_activation={self.recurrent_activation!r})"
         )
-
-
-# Housekeeping, name for name with the compiled engine ------------------------------------------
-
-
-def release_workspaces():
-    """The compiled engine frees the scratch memory its backward keeps; the reference keeps none."""
-    return 0
-
-
-def set_workspace_limit(nbytes):
-    """The compiled engine's bound on kept scratch memory; the reference keeps none."""
-    _validate.nonnegative_int("nbytes", nbytes)
-    return 0

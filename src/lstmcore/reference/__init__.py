@@ -1,0 +1,45 @@
+"""The pure-NumPy reference: the readable twin of the compiled engine, name for name.
+
+One module per cell (``lstm``), the activations they share (``activations``), and the engine's
+housekeeping functions, which the reference needs only to have the same names.
+``LSTMCORE_BACKEND=reference`` makes ``lstmcore`` run these.
+"""
+
+from __future__ import annotations
+
+from .. import _validate
+from .activations import hard_sigmoid, sigmoid
+from .lstm import (
+    LSTMCache,
+    LSTMStepper,
+    gates_backward,
+    gates_forward,
+    lstm_backward,
+    lstm_cell_forward,
+    lstm_forward,
+)
+
+__all__ = [
+    "LSTMCache",
+    "LSTMStepper",
+    "gates_backward",
+    "gates_forward",
+    "hard_sigmoid",
+    "lstm_backward",
+    "lstm_cell_forward",
+    "lstm_forward",
+    "release_workspaces",
+    "set_workspace_limit",
+    "sigmoid",
+]
+
+
+def release_workspaces():
+    """The compiled engine frees the scratch memory its backward keeps; the reference keeps none."""
+    return 0
+
+
+def set_workspace_limit(nbytes):
+    """The compiled engine's bound on kept scratch memory; the reference keeps none."""
+    _validate.nonnegative_int("nbytes", nbytes)
+    return 0
