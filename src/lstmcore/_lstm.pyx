@@ -683,13 +683,9 @@ cdef class LSTMStepper:
             recurrent_activation, _validate.RECURRENT_ACTIVATIONS, "recurrent_activation")
         dtype = _validate.dtype_of(w_x, "w_x")
         w_x, w_h, b = _validate.check_weights(w_x, w_h, b, dtype, check_finite)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
-            raise TypeError(f"batch_size must be a positive int, got {batch_size!r}")
-        if not 1 <= batch_size <= _validate._INT_MAX:
-            raise ValueError(f"batch_size must be an int from 1 to 2**31 - 1, got {batch_size!r}")
-        cdef int I = w_x.shape[0], H = w_h.shape[0], B = batch_size
+        cdef int I = w_x.shape[0], H = w_h.shape[0]
+        cdef int B = _validate.check_stepper(batch_size, I, H)
         cdef Py_ssize_t itemsize = dtype.itemsize
-        _validate._positive_sizes(BH=<Py_ssize_t>B * H, BI=<Py_ssize_t>B * I)
         # everything is built first, then swapped in at once (no Python call in between)
         wp, bp = _pack_buffers(I, H, dtype)
         hbuf = np.zeros((2, B, H), dtype=dtype)

@@ -166,6 +166,18 @@ def check_forward(x, w_x, w_h, b, h0, c0, activation, recurrent_activation, chec
     return x, w_x, w_h, b, h0, c0, act, ract
 
 
+def check_stepper(batch_size, I: int, H: int) -> int:
+    """A stepper's ``batch_size``: an int from 1 to 2**31 - 1 such that its (B, I) inputs and
+    (B, H) states have C-int sizes."""
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+        raise TypeError(f"batch_size must be a positive int, got {batch_size!r}")
+    if not 1 <= batch_size <= _INT_MAX:
+        raise ValueError(f"batch_size must be an int from 1 to 2**31 - 1, got {batch_size!r}")
+    B = int(batch_size)
+    _positive_sizes(BH=B * H, BI=B * I)
+    return B
+
+
 def check_cell(x_t, w_x, w_h, b, h_prev, c_prev, activation, recurrent_activation, check_finite):
     """As :func:`check_forward` for one step: ``x_t (B, I)``."""
     act = activation_code(activation, ACTIVATIONS, "activation")

@@ -193,12 +193,8 @@ class LSTMStepper:
         )
         self.dtype = _validate.dtype_of(w_x, "w_x")
         w_x, w_h, b = _validate.check_weights(w_x, w_h, b, self.dtype, check_finite)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
-            raise TypeError(f"batch_size must be a positive int, got {batch_size!r}")
-        if not 1 <= batch_size <= _validate._INT_MAX:
-            raise ValueError(f"batch_size must be an int from 1 to 2**31 - 1, got {batch_size!r}")
-        _validate._positive_sizes(BH=int(batch_size) * w_h.shape[0], BI=int(batch_size) * w_x.shape[0])
-        self.batch_size, self.input_size, self.units = int(batch_size), w_x.shape[0], w_h.shape[0]
+        self.input_size, self.units = w_x.shape[0], w_h.shape[0]
+        self.batch_size = _validate.check_stepper(batch_size, self.input_size, self.units)
         self.activation, self.recurrent_activation = activation, recurrent_activation
         self.check_finite = bool(check_finite)
         self._w_x, self._w_h, self._b = w_x.copy(), w_h.copy(), b.copy()
