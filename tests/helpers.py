@@ -59,3 +59,14 @@ def make_lstm(rng, B, T, I, H, dtype=np.float64, state=True):
     if state:
         args["h0"], args["c0"] = f(0.5, B, H), f(0.5, B, H)
     return args
+
+
+def strided(a: np.ndarray, axis: int = -1) -> np.ndarray:
+    """A non-contiguous view with the values of ``a`` (every other element of a bigger array)."""
+    shape = list(a.shape)
+    shape[axis] *= 2
+    big = np.zeros(shape, dtype=a.dtype)
+    idx = [slice(None)] * a.ndim
+    idx[axis] = slice(None, None, 2)
+    big[tuple(idx)] = a
+    return big[tuple(idx)]

@@ -15,7 +15,7 @@ import re
 import lstmcore._lstm as compiled
 import numpy as np
 import pytest
-from helpers import TOL, make_lstm
+from helpers import TOL, make_lstm, strided
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -358,14 +358,7 @@ def test_check_finite_false_skips_the_check(mod, func, dtype, vname):
 
 
 def _strided(a: np.ndarray, axis: int = -1) -> np.ndarray:
-    """A non-contiguous view with the values of ``a`` (every other element of a bigger array)."""
-    shape = list(a.shape)
-    shape[axis] *= 2
-    big = np.zeros(shape, dtype=a.dtype)
-    idx = [slice(None)] * a.ndim
-    idx[axis] = slice(None, None, 2)
-    big[tuple(idx)] = a
-    view = big[tuple(idx)]
+    view = strided(a, axis)
     assert not view.flags.c_contiguous
     return view
 

@@ -33,7 +33,7 @@ from pathlib import Path
 import lstmcore._lstm as compiled
 import numpy as np
 import pytest
-from helpers import ACTIVATIONS, RECURRENT_ACTIVATIONS, TOL
+from helpers import ACTIVATIONS, RECURRENT_ACTIVATIONS, TOL, strided
 from hypothesis import event as _event
 from hypothesis import example, given
 from hypothesis import note as _note
@@ -606,16 +606,6 @@ STRINGS = ("abc", "1.0", "", b"\x00\x01", "nan")
 OBJECTS = ({}, (), object(), [[]], [[1.0], [1.0, 2.0]], slice(1), ...)
 
 
-def _strided(a, axis):
-    shape = list(a.shape)
-    shape[axis] *= 2
-    big = np.zeros(shape, dtype=a.dtype)
-    idx = [slice(None)] * a.ndim
-    idx[axis] = slice(None, None, 2)
-    big[tuple(idx)] = a
-    return big[tuple(idx)]
-
-
 def _misaligned(a):
     raw = np.zeros(a.nbytes + 1, dtype=np.uint8)
     out = raw[1:].view(a.dtype).reshape(a.shape)
@@ -640,7 +630,7 @@ def _change(a, kind, d):
     if a.ndim == 0 and kind in ("strided", "reversed", "broadcast", "drop_dim"):
         return a.copy()
     if kind == "strided":
-        return _strided(a, ax)
+        return strided(a, ax)
     if kind == "transposed":
         return np.ascontiguousarray(a.T).T
     if kind == "fortran":
