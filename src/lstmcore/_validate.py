@@ -12,9 +12,11 @@ Policy, the same for every public function:
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from ._cache import LSTMCache
+from ._cache import GRUCache, LSTMCache, RNNCache
 
 try:
     from ._checks import all_finite as _all_finite
@@ -30,6 +32,38 @@ RECURRENT_ACTIVATIONS = {"sigmoid": 0, "hard_sigmoid": 1}
 
 _INT_MAX = 2**31 - 1  # BLAS takes its sizes as C int
 
+# The activations of every cell argument (GRU, simple RNN, the LSTM's options): name -> code, the
+# codes shared with the C kernels, and name -> the defaults of its parameters (alpha[, beta]),
+# () for none. An argument is a name or a tuple (name, alpha) / (name, alpha, beta).
+CELL_ACTIVATIONS = {
+    "tanh": 0,
+    "relu": 1,
+    "sigmoid": 2,
+    "linear": 3,
+    "hard_sigmoid": 4,
+    "leaky_relu": 5,
+    "thresholded_relu": 6,
+    "scaled_tanh": 7,
+    "affine": 8,
+    "elu": 9,
+    "softsign": 10,
+    "softplus": 11,
+}
+ACTIVATION_DEFAULTS = {
+    "tanh": (),
+    "relu": (),
+    "sigmoid": (),
+    "linear": (),
+    "hard_sigmoid": (1 / 6, 0.5),  # Keras 3; ONNX's default is (0.2, 0.5)
+    "leaky_relu": (0.01,),
+    "thresholded_relu": (1.0,),
+    "scaled_tanh": (1.0, 1.0),
+    "affine": (1.0, 0.0),
+    "elu": (1.0,),
+    "softsign": (),
+    "softplus": (),
+}
+
 
 def activation_code(name, table: dict, argname: str) -> int:
     if not isinstance(name, str):
@@ -38,6 +72,59 @@ def activation_code(name, table: dict, argname: str) -> int:
         return table[name]
     except KeyError:
         raise ValueError(f"{argname} must be one of {sorted(table)}; got {name!r}") from None
+
+
+def activation_spec(value, argname: str) -> tuple:
+    """``value``, a name or a tuple ``(name, alpha)`` / ``(name, alpha, beta)``, as the
+    ``(code, alpha, beta)`` of :data:`CELL_ACTIVATIONS`: floats, defaults filled in, 0.0 for a
+    parameter the activation does not have."""
+    if isinstance(value, str):
+        name, params = value, ()
+    elif isinstance(value, tuple) and 1 <= len(value) <= 3 and isinstance(value[0], str):
+        name, params = value[0], value[1:]
+    elif isinstance(value, tuple):
+        raise TypeError(
+            f"{argname} must be a string or a tuple (name, alpha) or (name, alpha, beta) with a "
+            f"str name; got {value!r}"
+        )
+    else:
+        raise TypeError(
+            f"{argname} must be a string, one of {sorted(CELL_ACTIVATIONS)}, or a tuple "
+            f"(name, alpha[, beta]); got {value!r}"
+        )
+    if name not in CELL_ACTIVATIONS:
+        raise ValueError(f"{argname} must be one of {sorted(CELL_ACTIVATIONS)}; got {name!r}")
+    defaults = ACTIVATION_DEFAULTS[name]
+    if len(params) > len(defaults):
+        takes = "no parameters" if not defaults else f"at most {len(defaults)} parameter(s)"
+        raise ValueError(f"{argname} {name!r} takes {takes}; got {value!r}")
+    values = []
+    for k, p in enumerate(params):
+        what = ("alpha", "beta")[k]
+        if isinstance(p, (bool, np.bool_)) or not isinstance(p, (int, float, np.integer, np.floating)):
+            raise TypeError(f"{argname} {name!r}: {what} must be a real number, got {p!r}")
+        try:
+            v = float(p)
+        except OverflowError:  # a Python int beyond any float
+            v = math.inf
+        if not math.isfinite(v):
+            raise ValueError(f"{argname} {name!r}: {what} must be finite, got {p!r}")
+        values.append(v)
+    alpha, beta = (values + list(defaults[len(values) :]) + [0.0, 0.0])[:2]
+    if name == "leaky_relu" and alpha < 0:
+        raise ValueError(f"{argname} 'leaky_relu': alpha must be >= 0, got {alpha}")
+    if name == "elu" and alpha <= 0:
+        raise ValueError(f"{argname} 'elu': alpha must be > 0, got {alpha}")
+    if name == "scaled_tanh" and alpha == 0:
+        raise ValueError(f"{argname} 'scaled_tanh': alpha must not be 0")
+    return CELL_ACTIVATIONS[name], alpha, beta
+
+
+def flag(name: str, value) -> bool:
+    """``value`` as a bool: True, False or a NumPy bool; anything else is a TypeError."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def dtype_of(x, name: str = "x") -> np.dtype:
@@ -248,3 +335,223 @@ def _check_cache(cache: LSTMCache) -> None:
         )
     activation_code(cache.activation, ACTIVATIONS, "cache.activation")
     activation_code(cache.recurrent_activation, RECURRENT_ACTIVATIONS, "cache.recurrent_activation")
+
+
+# GRU and simple RNN ------------------------------------------------------------------------------
+
+_W_H_OF = {4: "an LSTM's w_h (H, 4*H)", 3: "a GRU's w_h (H, 3*H)", 1: "a simple RNN's w_h (H, H)"}
+
+
+def _w_h_hint(shape: tuple, K: int) -> str:
+    """Why a w_h of ``shape`` is wrong for a cell of ``K`` gate blocks, when it is another cell's."""
+    if len(shape) == 2 and shape[0] >= 1 and shape[1] % shape[0] == 0:
+        k = shape[1] // shape[0]
+        if k != K and k in _W_H_OF:
+            return f": that is the shape of {_W_H_OF[k]}, not of {_W_H_OF[K]}"
+    return ""
+
+
+def _check_w_h(w_h, K: int, cell: str) -> np.ndarray:
+    w_h = np.asarray(w_h)
+    if w_h.ndim != 2 or w_h.shape[1] != K * w_h.shape[0]:
+        want = "(H, H)" if K == 1 else f"(H, {K}*H)"
+        raise ValueError(f"w_h must have shape {want} for {cell}, got {w_h.shape}{_w_h_hint(w_h.shape, K)}")
+    return w_h
+
+
+def check_gru_weights(w_x, w_h, b, dtype, reset_after: bool, check_finite: bool):
+    """Checked ``w_x (I, 3H)``, ``w_h (H, 3H)``, ``b`` ((2, 3H) when ``reset_after``: the input and
+    the recurrent bias; else (3H,)) -> (w_x, w_h, b)."""
+    w_h = _check_w_h(w_h, 3, "a GRU")
+    H = w_h.shape[0]
+    G = 3 * H
+    w_x = np.asarray(w_x)
+    if w_x.ndim != 2:
+        raise ValueError(f"w_x must have shape (I, {G}) for a GRU, got {w_x.shape}")
+    I = w_x.shape[0]
+    _positive_sizes(H=H, I=I)
+    b_shape = (2, G) if reset_after else (G,)
+    got = np.shape(b)
+    if got != b_shape:
+        why = "rows: input bias, recurrent bias" if reset_after else "one bias"
+        raise ValueError(
+            f"b must have shape {b_shape} for a GRU with reset_after={bool(reset_after)} ({why}), got {got}"
+        )
+    return tuple(
+        as_arrays(dtype, check_finite, ("w_x", w_x, (I, G)), ("w_h", w_h, (H, G)), ("b", b, b_shape))
+    )
+
+
+def check_rnn_weights(w_x, w_h, b, dtype, check_finite: bool):
+    """Checked ``w_x (I, H)``, ``w_h (H, H)``, ``b (H,)`` -> (w_x, w_h, b)."""
+    w_h = _check_w_h(w_h, 1, "a simple RNN")
+    H = w_h.shape[0]
+    w_x = np.asarray(w_x)
+    if w_x.ndim != 2:
+        raise ValueError(f"w_x must have shape (I, {H}) for a simple RNN, got {w_x.shape}")
+    I = w_x.shape[0]
+    _positive_sizes(H=H, I=I)
+    return tuple(as_arrays(dtype, check_finite, ("w_x", w_x, (I, H)), ("w_h", w_h, (H, H)), ("b", b, (H,))))
+
+
+def _sequence(x):
+    dtype = dtype_of(x)
+    x = np.asarray(x)
+    if x.ndim != 3:
+        raise ValueError(f"x must be 3-D (B, T, I), got shape {x.shape}")
+    return dtype, x
+
+
+def _one_step(x_t):
+    dtype = dtype_of(x_t)
+    x_t = np.asarray(x_t)
+    if x_t.ndim != 2:
+        raise ValueError(f"x_t must be 2-D (B, I), got shape {x_t.shape}")
+    return dtype, x_t
+
+
+def check_gru_forward(x, w_x, w_h, b, h0, reset_after, activation, recurrent_activation, check_finite):
+    """Checked ``x (B, T, I)``, GRU weights, ``h0`` (zeros when None) and activation specs
+    -> (x, w_x, w_h, b, h0, act, ract)."""
+    act = activation_spec(activation, "activation")
+    ract = activation_spec(recurrent_activation, "recurrent_activation")
+    reset_after = flag("reset_after", reset_after)
+    dtype, x = _sequence(x)
+    w_x, w_h, b = check_gru_weights(w_x, w_h, b, dtype, reset_after, check_finite)
+    B, T, _ = x.shape
+    I, H = w_x.shape[0], w_h.shape[0]
+    _positive_sizes(B=B, T=T, TB=T * B, TG=T * 3 * H)  # BLAS's sizes and row strides are C ints
+    x, h0 = _states(dtype, B, H, check_finite, ("x", x, (B, T, I)), h0=h0)
+    return x, w_x, w_h, b, h0, act, ract
+
+
+def check_gru_cell(x_t, w_x, w_h, b, h_prev, reset_after, activation, recurrent_activation, check_finite):
+    """As :func:`check_gru_forward` for one step: ``x_t (B, I)``
+    -> (x_t, w_x, w_h, b, h_prev, act, ract)."""
+    act = activation_spec(activation, "activation")
+    ract = activation_spec(recurrent_activation, "recurrent_activation")
+    reset_after = flag("reset_after", reset_after)
+    dtype, x_t = _one_step(x_t)
+    w_x, w_h, b = check_gru_weights(w_x, w_h, b, dtype, reset_after, check_finite)
+    B = x_t.shape[0]
+    I, H = w_x.shape[0], w_h.shape[0]
+    _positive_sizes(B=B)
+    x_t, h_prev = _states(dtype, B, H, check_finite, ("x_t", x_t, (B, I)), h_prev=h_prev)
+    return x_t, w_x, w_h, b, h_prev, act, ract
+
+
+def check_gru_backward(dy, cache, dh_n, check_finite):
+    """Checked ``dy (B, T, H)`` (None: no gradient from the outputs), ``dh_n`` (zeros when None) and
+    the cache's activation specs -> (dy, dh_n, act, ract)."""
+    if not isinstance(cache, GRUCache):
+        raise TypeError(
+            "cache must be the GRUCache returned by gru_forward(..., return_cache=True), "
+            f"got {type(cache).__name__}"
+        )
+    act, ract = _check_gru_cache(cache)
+    T, B, G = cache.gates.shape
+    dy, dh_n = _states(cache.gates.dtype, B, G // 3, check_finite, ("dy", dy, (B, T, G // 3)), dh_n=dh_n)
+    return dy, dh_n, act, ract
+
+
+def check_rnn_forward(x, w_x, w_h, b, h0, activation, check_finite):
+    """Checked ``x (B, T, I)``, simple-RNN weights, ``h0`` (zeros when None) and the activation
+    spec -> (x, w_x, w_h, b, h0, act)."""
+    act = activation_spec(activation, "activation")
+    dtype, x = _sequence(x)
+    w_x, w_h, b = check_rnn_weights(w_x, w_h, b, dtype, check_finite)
+    B, T, _ = x.shape
+    I, H = w_x.shape[0], w_h.shape[0]
+    _positive_sizes(B=B, T=T, TB=T * B, TG=T * H)  # BLAS's sizes and row strides are C ints
+    x, h0 = _states(dtype, B, H, check_finite, ("x", x, (B, T, I)), h0=h0)
+    return x, w_x, w_h, b, h0, act
+
+
+def check_rnn_cell(x_t, w_x, w_h, b, h_prev, activation, check_finite):
+    """As :func:`check_rnn_forward` for one step: ``x_t (B, I)`` -> (x_t, w_x, w_h, b, h_prev, act)."""
+    act = activation_spec(activation, "activation")
+    dtype, x_t = _one_step(x_t)
+    w_x, w_h, b = check_rnn_weights(w_x, w_h, b, dtype, check_finite)
+    B = x_t.shape[0]
+    I, H = w_x.shape[0], w_h.shape[0]
+    _positive_sizes(B=B)
+    x_t, h_prev = _states(dtype, B, H, check_finite, ("x_t", x_t, (B, I)), h_prev=h_prev)
+    return x_t, w_x, w_h, b, h_prev, act
+
+
+def check_rnn_backward(dy, cache, dh_n, check_finite):
+    """Checked ``dy (B, T, H)`` (None: no gradient from the outputs), ``dh_n`` (zeros when None) and
+    the cache's activation spec -> (dy, dh_n, act)."""
+    if not isinstance(cache, RNNCache):
+        raise TypeError(
+            "cache must be the RNNCache returned by rnn_forward(..., return_cache=True), "
+            f"got {type(cache).__name__}"
+        )
+    act = _check_rnn_cache(cache)
+    T1, B, H = cache.h.shape
+    dy, dh_n = _states(cache.h.dtype, B, H, check_finite, ("dy", dy, (B, T1 - 1, H)), dh_n=dh_n)
+    return dy, dh_n, act
+
+
+def _check_cache_arrays(cache, base: str, expected: dict) -> None:
+    """Each array of ``expected`` (name: shape, None = I, the last size of cache.x) a C-contiguous
+    aligned array of the dtype of ``cache.<base>``, a float32 or float64 one; no size 0."""
+    dtype = getattr(cache, base).dtype
+    x_shape = getattr(cache.x, "shape", ())
+    I = x_shape[-1] if len(x_shape) == 3 else -1
+    for name, shape in expected.items():
+        a = getattr(cache, name)
+        shape = tuple(I if e is None else e for e in shape)
+        if (
+            not isinstance(a, np.ndarray)
+            or a.shape != shape
+            or a.dtype != dtype
+            or not a.flags.c_contiguous
+            or not a.flags.aligned
+        ):
+            raise ValueError(
+                f"cache.{name} must be a C-contiguous {dtype} array of shape {shape}, "
+                f"got {type(a).__name__} {getattr(a, 'shape', '')} {getattr(a, 'dtype', '')}"
+            )
+    if dtype not in (np.float32, np.float64) or min(getattr(cache, base).shape + (I,)) < 1:
+        raise ValueError(
+            f"cache.{base} must be a non-empty C-contiguous float array (float32 or float64), "
+            f"got {dtype} {getattr(cache, base).shape}"
+        )
+
+
+def _check_gru_cache(cache: GRUCache) -> tuple:
+    """The backward trusts the cache's shapes: make sure nobody changed them since the forward.
+    -> (act, ract), the specs of the cache's activations."""
+    gates = cache.gates
+    if not isinstance(gates, np.ndarray) or gates.ndim != 3 or gates.shape[2] % 3:
+        got = getattr(gates, "shape", gates)
+        raise ValueError(f"cache.gates must be an array (T, B, 3*H), got {got!r}")
+    T, B, G = gates.shape
+    H = G // 3
+    expected = {
+        "gates": (T, B, G),
+        "x": (T, B, None),
+        "w_x": (None, G),
+        "w_h": (H, G),
+        "h": (T + 1, B, H),
+        "extra": (T, B, H),
+    }
+    _check_cache_arrays(cache, "gates", expected)
+    flag("cache.reset_after", cache.reset_after)
+    return (
+        activation_spec(cache.activation, "cache.activation"),
+        activation_spec(cache.recurrent_activation, "cache.recurrent_activation"),
+    )
+
+
+def _check_rnn_cache(cache: RNNCache) -> tuple:
+    """As :func:`_check_gru_cache` for the simple RNN -> act, the spec of its activation."""
+    h = cache.h
+    if not isinstance(h, np.ndarray) or h.ndim != 3 or h.shape[0] < 2:
+        got = getattr(h, "shape", h)
+        raise ValueError(f"cache.h must be an array (T+1, B, H) with T >= 1, got {got!r}")
+    T1, B, H = h.shape
+    expected = {"h": (T1, B, H), "x": (T1 - 1, B, None), "w_x": (None, H), "w_h": (H, H)}
+    _check_cache_arrays(cache, "h", expected)
+    return activation_spec(cache.activation, "cache.activation")

@@ -1,7 +1,7 @@
 """The pure-NumPy reference: the readable twin of the compiled engine, name for name.
 
-One module per cell (``lstm``), the activations they share (``activations``), and the engine's
-housekeeping functions, which the reference needs only to have the same names.
+One module per cell (``lstm``, ``gru``, ``rnn``), the activations they share (``activations``),
+and the engine's housekeeping functions, which the reference needs only to have the same names.
 ``LSTMCORE_BACKEND=reference`` makes ``lstmcore`` run these.
 """
 
@@ -9,6 +9,15 @@ from __future__ import annotations
 
 from .. import _validate
 from .activations import hard_sigmoid, sigmoid
+from .gru import (
+    GRUCache,
+    GRUStepper,
+    gru_backward,
+    gru_cell_forward,
+    gru_forward,
+    gru_gates_backward,
+    gru_gates_forward,
+)
 from .lstm import (
     LSTMCache,
     LSTMStepper,
@@ -18,17 +27,40 @@ from .lstm import (
     lstm_cell_forward,
     lstm_forward,
 )
+from .rnn import (
+    RNNCache,
+    RNNStepper,
+    rnn_backward,
+    rnn_cell_forward,
+    rnn_forward,
+    rnn_gates_backward,
+    rnn_gates_forward,
+)
 
 __all__ = [
+    "GRUCache",
+    "GRUStepper",
     "LSTMCache",
     "LSTMStepper",
+    "RNNCache",
+    "RNNStepper",
     "gates_backward",
     "gates_forward",
+    "gru_backward",
+    "gru_cell_forward",
+    "gru_forward",
+    "gru_gates_backward",
+    "gru_gates_forward",
     "hard_sigmoid",
     "lstm_backward",
     "lstm_cell_forward",
     "lstm_forward",
     "release_workspaces",
+    "rnn_backward",
+    "rnn_cell_forward",
+    "rnn_forward",
+    "rnn_gates_backward",
+    "rnn_gates_forward",
     "set_workspace_limit",
     "sigmoid",
 ]

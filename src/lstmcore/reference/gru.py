@@ -1,0 +1,303 @@
+"""Pure-NumPy GRU cell and sequence: the readable twin of the compiled GRU, name for name.
+
+Same arguments, checks and cache as the compiled engine; written to be read, not to be fast. It
+computes in the dtype of ``x`` (float32 or float64) with the activations of ``activations.apply``.
+
+Notation: x inputs, h hidden states, zx = x @ w_x + b_x and zh = h_prev @ w_h + b_h the input and
+recurrent pre-activations, gates the activated z (update), r (reset) and n (candidate), each a
+block of H columns of the 3H gate columns [z | r | n] (Keras's and ONNX's order). act is the
+activation (of n), ract the recurrent activation (of z and r); derivatives are written from outputs.
+
+    reset_after=True  (Keras, PyTorch; ONNX linear_before_reset=1), b (2, 3H) = [b_x, b_h]:
+        z = ract(zx_z + zh_z);  r = ract(zx_r + zh_r);  n = act(zx_n + r * zh_n)
+    reset_after=False (ONNX's default), b (3H,):
+        z = ract(zx_z + h_prev @ w_hz);  r = ract(zx_r + h_prev @ w_hr)
+        n = act(zx_n + (r * h_prev) @ w_hn)
+    h = z * h_prev + (1 - z) * n
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+
+import numpy as np
+
+from .. import _validate
+from .._cache import GRUCache
+from .activations import apply, derivative
+
+__all__ = [
+    "GRUCache",
+    "GRUStepper",
+    "gru_backward",
+    "gru_cell_forward",
+    "gru_forward",
+    "gru_gates_backward",
+    "gru_gates_forward",
+]
+
+
+# Gate maths of one step over B rows, the twins of the compiled GRU kernels ------------------------
+# The recurrent product is part of the step: with reset_after=False the n block multiplies r * h_prev,
+# so it cannot be formed before r is known.
+
+
+def _split(a):
+    H = a.shape[-1] // 3
+    return a[..., :H], a[..., H : 2 * H], a[..., 2 * H :]
+
+
+def gru_gates_forward(zx, h_prev, w_h, b_h, act, ract, reset_after):
+    """One GRU step.
+
+    zx (B, 3H) = x_t @ w_x + b_x | h_prev (B, H) | w_h (H, 3H) | b_h (3H) the recurrent bias when
+    reset_after, else None | act, ract: activation specs
+    -> gates (B, 3H) activated [z | r | n], extra (B, H), h (B, H), where extra is what the
+    backward of n needs: zh_n = h_prev @ w_hn + b_h_n when reset_after, r * h_prev when not.
+    """
+    H = h_prev.shape[1]
+    zx_z, zx_r, zx_n = _split(zx)
+    if reset_after:
+        zh_z, zh_r, zh_n = _split(h_prev @ w_h + b_h)  # 1. recurrent pre-activations
+        z = apply(ract, zx_z + zh_z)  # 2. update and reset gates
+        r = apply(ract, zx_r + zh_r)
+        n = apply(act, zx_n + r * zh_n)  # 3. candidate, reset after the product
+        extra = zh_n
+    else:
+        zh_zr = h_prev @ w_h[:, : 2 * H]  # 1. recurrent pre-activations of z and r
+        z = apply(ract, zx_z + zh_zr[:, :H])  # 2. update and reset gates
+        r = apply(ract, zx_r + zh_zr[:, H:])
+        extra = r * h_prev  # 3. candidate, reset before the product
+        n = apply(act, zx_n + extra @ w_h[:, 2 * H :])
+    h = z * h_prev + (1 - z) * n  # 4. new state
+    return np.concatenate([z, r, n], axis=-1), extra, h
+
+
+def gru_gates_backward(dh, gates, extra, h_prev, w_h, act, ract, reset_after):
+    """Backward of :func:`gru_gates_forward`.
+
+    dh (B, H) into step t | gates (B, 3H) | extra (B, H) | h_prev (B, H) | w_h (H, 3H)
+    -> dzx (B, 3H), dzh (B, 3H), dh_prev (B, H).
+    dzx is the gradient of the input pre-activations zx (so of x_t @ w_x and b_x). dzh is that of
+    the recurrent ones: of zh = h_prev @ w_h + b_h when reset_after (there dzh_n = dan * r, not dan);
+    when not, dzh = dzx, whose n block multiplies extra = r * h_prev, not h_prev, in dw_h.
+    """
+    H = h_prev.shape[1]
+    z, r, n = _split(gates)
+    dz = dh * (h_prev - n)  # 4b. h = z * h_prev + (1 - z) * n
+    dn = dh * (1 - z)
+    dh_prev = dh * z
+    dan = dn * derivative(act, n)  # 3b. n = act(an)
+    daz = dz * derivative(ract, z)  # 2b. z = ract(az)
+    if reset_after:
+        dr = dan * extra  # 3b. an = zx_n + r * zh_n
+        dar = dr * derivative(ract, r)  # 2b. r = ract(ar)
+        dzx = np.concatenate([daz, dar, dan], axis=-1)
+        dzh = np.concatenate([daz, dar, dan * r], axis=-1)
+        dh_prev = dh_prev + dzh @ w_h.T  # 1b. zh = h_prev @ w_h + b_h
+    else:
+        drh = dan @ w_h[:, 2 * H :].T  # 3b. an = zx_n + (r * h_prev) @ w_hn
+        dr = drh * h_prev
+        dar = dr * derivative(ract, r)  # 2b. r = ract(ar)
+        dzx = dzh = np.concatenate([daz, dar, dan], axis=-1)
+        dh_prev = dh_prev + drh * r + dzx[:, : 2 * H] @ w_h[:, : 2 * H].T  # 1b.
+    return dzx, dzh, dh_prev
+
+
+def _biases(b, reset_after):
+    """b_x (3H), b_h (3H) or None."""
+    return (b[0], b[1]) if reset_after else (b, None)
+
+
+# Public functions --------------------------------------------------------------------------------
+
+
+def gru_forward(
+    x,
+    w_x,
+    w_h,
+    b,
+    h0=None,
+    *,
+    reset_after=True,
+    activation="tanh",
+    recurrent_activation="sigmoid",
+    return_cache=False,
+    check_finite=True,
+):
+    """GRU over a whole sequence, batch-first.
+
+    x (B, T, I) | w_x (I, 3H) | w_h (H, 3H) | b (2, 3H) if reset_after else (3H,) | h0 (B, H) or
+    None (zeros) -> y (B, T, H), h_n (B, H) [, GRUCache]
+    """
+    x, w_x, w_h, b, h0, act, ract = _validate.check_gru_forward(
+        x, w_x, w_h, b, h0, reset_after, activation, recurrent_activation, check_finite
+    )
+    B, T, I = x.shape
+    H = w_h.shape[0]
+    b_x, b_h = _biases(b, reset_after)
+    x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, I)
+    zx = x_tm @ w_x + b_x  # (T, B, 3H): one product for every step
+    gates = np.empty((T, B, 3 * H), dtype=x.dtype)
+    extra = np.empty((T, B, H), dtype=x.dtype)
+    h = np.empty((T + 1, B, H), dtype=x.dtype)
+    h[0] = h0
+    for t in range(T):
+        gates[t], extra[t], h[t + 1] = gru_gates_forward(zx[t], h[t], w_h, b_h, act, ract, reset_after)
+    y = np.ascontiguousarray(h[1:].transpose(1, 0, 2))
+    h_n = h[T].copy()
+    if not return_cache:
+        return y, h_n
+    cache = GRUCache(x_tm, w_x, w_h, gates, h, extra, reset_after, activation, recurrent_activation)
+    return y, h_n, cache
+
+
+def gru_backward(dy, cache, dh_n=None, *, check_finite=True):
+    """Backward through time of :func:`gru_forward`.
+
+    dy (B, T, H) or None | cache | dh_n (B, H) or None
+    -> dict dx (B, T, I), dw_x (I, 3H), dw_h (H, 3H), db (b's shape), dh0 (B, H)
+    """
+    dy, dh, act, ract = _validate.check_gru_backward(dy, cache, dh_n, check_finite)
+    T, B, G = cache.gates.shape
+    H, I = G // 3, cache.x.shape[2]
+    reset_after = cache.reset_after
+    dzx = np.empty((T, B, G), dtype=cache.gates.dtype)
+    dzh = np.empty((T, B, G), dtype=cache.gates.dtype) if reset_after else dzx
+    for t in reversed(range(T)):
+        if dy is not None:
+            dh = dh + dy[:, t]
+        dzx[t], dzh[t], dh = gru_gates_backward(
+            dh, cache.gates[t], cache.extra[t], cache.h[t], cache.w_h, act, ract, reset_after
+        )
+    dzx2, dzh2 = dzx.reshape(T * B, G), dzh.reshape(T * B, G)
+    h_prev = cache.h[:T].reshape(T * B, H)
+    if reset_after:
+        dw_h = h_prev.T @ dzh2
+        db = np.stack([dzx2.sum(axis=0), dzh2.sum(axis=0)])
+    else:  # the n block's recurrent input is r * h_prev
+        dw_h = np.concatenate(
+            [h_prev.T @ dzx2[:, : 2 * H], cache.extra.reshape(T * B, H).T @ dzx2[:, 2 * H :]], axis=1
+        )
+        db = dzx2.sum(axis=0)
+    return {
+        "dx": np.ascontiguousarray((dzx2 @ cache.w_x.T).reshape(T, B, I).transpose(1, 0, 2)),
+        "dw_x": cache.x.reshape(T * B, I).T @ dzx2,
+        "dw_h": dw_h,
+        "db": db,
+        "dh0": dh,
+    }
+
+
+def gru_cell_forward(
+    x_t,
+    w_x,
+    w_h,
+    b,
+    h_prev=None,
+    *,
+    reset_after=True,
+    activation="tanh",
+    recurrent_activation="sigmoid",
+    check_finite=True,
+):
+    """One GRU step, for streaming inference.
+
+    x_t (B, I) | w_x (I, 3H) | w_h (H, 3H) | b (2, 3H) or (3H,) | h_prev (B, H) or None -> h (B, H)
+    """
+    x_t, w_x, w_h, b, h_prev, act, ract = _validate.check_gru_cell(
+        x_t, w_x, w_h, b, h_prev, reset_after, activation, recurrent_activation, check_finite
+    )
+    b_x, b_h = _biases(b, reset_after)
+    _, _, h = gru_gates_forward(x_t @ w_x + b_x, h_prev, w_h, b_h, act, ract, reset_after)
+    return h
+
+
+class GRUStepper:
+    """Streaming inference with the state carried: the twin of the compiled ``GRUStepper``.
+
+    w_x (I, 3H) | w_h (H, 3H) | b (2, 3H) or (3H,), copied at construction. ``step(x_t)``: x_t
+    (B, I), (B, 1, I) or, for batch_size=1, (I,) -> h (B, H) ((H,) for a 1-D x_t), in a buffer the
+    stepper owns and overwrites two steps later. ``reset(h=None)`` starts over.
+    """
+
+    def __init__(
+        self,
+        w_x,
+        w_h,
+        b,
+        batch_size=1,
+        *,
+        reset_after=True,
+        activation="tanh",
+        recurrent_activation="sigmoid",
+        check_finite=True,
+    ):
+        if getattr(self, "_busy", None) is not None and self._busy.locked():
+            raise RuntimeError(
+                "GRUStepper.__init__ called on a stepper that another thread is stepping: "
+                "make a new stepper instead"
+            )
+        self._busy = threading.Lock()  # held while a step or a reset runs
+        self._act = _validate.activation_spec(activation, "activation")
+        self._ract = _validate.activation_spec(recurrent_activation, "recurrent_activation")
+        self.reset_after = _validate.flag("reset_after", reset_after)
+        self.dtype = _validate.dtype_of(w_x, "w_x")
+        w_x, w_h, b = _validate.check_gru_weights(w_x, w_h, b, self.dtype, self.reset_after, check_finite)
+        self.input_size, self.units = w_x.shape[0], w_h.shape[0]
+        self.batch_size = _validate.check_stepper(batch_size, self.input_size, self.units)
+        self.activation, self.recurrent_activation = activation, recurrent_activation
+        self.check_finite = bool(check_finite)
+        self._w_x, self._w_h = w_x.copy(), w_h.copy()
+        self._b_x, self._b_h = _biases(b.copy(), self.reset_after)
+        self._hbuf = np.zeros((2, self.batch_size, self.units), dtype=self.dtype)
+        self._cur = 0
+
+    @contextlib.contextmanager
+    def _entered(self, what):
+        if not self._busy.acquire(blocking=False):
+            raise RuntimeError(
+                f"GRUStepper.{what} called while another thread is stepping the same stepper: "
+                "a stepper carries one state; use one per thread"
+            )
+        try:
+            yield
+        finally:
+            self._busy.release()
+
+    def step(self, x_t):
+        with self._entered("step"):
+            return self._step(x_t)
+
+    def _step(self, x_t):
+        B, I = self.batch_size, self.input_size
+        a = _validate.as_step_input(x_t, self.dtype, B, I)
+        x = a.reshape(B, I)
+        if self.check_finite and not np.isfinite(x).all():
+            raise ValueError(f"x_t must be finite, got {x[~np.isfinite(x)][0]}")
+        zx = x @ self._w_x + self._b_x
+        _, _, h = gru_gates_forward(
+            zx, self._hbuf[self._cur], self._w_h, self._b_h, self._act, self._ract, self.reset_after
+        )
+        nxt = 1 - self._cur
+        self._hbuf[nxt] = h
+        self._cur = nxt
+        return self._hbuf[nxt, 0] if a.ndim == 1 else self._hbuf[nxt]
+
+    @property
+    def h(self):
+        return self._hbuf[self._cur].copy()
+
+    def reset(self, h=None):
+        with self._entered("reset"):
+            self._hbuf[self._cur] = _validate._state(
+                "h", h, self.dtype, self.batch_size, self.units, self.check_finite
+            )
+
+    def __repr__(self):
+        return (
+            f"GRUStepper(batch_size={self.batch_size}, input_size={self.input_size}, "
+            f"units={self.units}, dtype={self.dtype.name}, reset_after={self.reset_after}, "
+            f"activation={self.activation!r}, recurrent_activation={self.recurrent_activation!r})"
+        )

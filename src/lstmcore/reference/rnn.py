@@ -1,0 +1,173 @@
+"""Pure-NumPy simple (Elman) RNN cell and sequence: the readable twin of the compiled simple RNN.
+
+Same arguments, checks and cache as the compiled engine; written to be read, not to be fast. It
+computes in the dtype of ``x`` (float32 or float64) with the activations of ``activations.apply``.
+
+    h = act(x_t @ w_x + h_prev @ w_h + b)      x (B, T, I) | w_x (I, H) | w_h (H, H) | b (H)
+
+The derivative of act is written from its output, so the backward needs only h.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+
+import numpy as np
+
+from .. import _validate
+from .._cache import RNNCache
+from .activations import apply, derivative
+
+__all__ = [
+    "RNNCache",
+    "RNNStepper",
+    "rnn_backward",
+    "rnn_cell_forward",
+    "rnn_forward",
+    "rnn_gates_backward",
+    "rnn_gates_forward",
+]
+
+
+# Maths of one step over B rows, the twins of the compiled simple-RNN kernels ----------------------
+
+
+def rnn_gates_forward(z, act):
+    """z (B, H) = x_t @ w_x + h_prev @ w_h + b | act: activation spec -> h (B, H)."""
+    return apply(act, z)  # 1. h = act(z)
+
+
+def rnn_gates_backward(dh, h, act):
+    """dh (B, H) into step t | h (B, H) the step's output -> dz (B, H)."""
+    return dh * derivative(act, h)  # 1b. h = act(z)
+
+
+# Public functions --------------------------------------------------------------------------------
+
+
+def rnn_forward(x, w_x, w_h, b, h0=None, *, activation="tanh", return_cache=False, check_finite=True):
+    """Simple RNN over a whole sequence, batch-first.
+
+    x (B, T, I) | w_x (I, H) | w_h (H, H) | b (H) | h0 (B, H) or None (zeros)
+    -> y (B, T, H), h_n (B, H) [, RNNCache]
+    """
+    x, w_x, w_h, b, h0, act = _validate.check_rnn_forward(x, w_x, w_h, b, h0, activation, check_finite)
+    B, T, I = x.shape
+    H = w_h.shape[0]
+    x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, I)
+    zx = x_tm @ w_x + b  # (T, B, H): one product for every step
+    h = np.empty((T + 1, B, H), dtype=x.dtype)
+    h[0] = h0
+    for t in range(T):
+        h[t + 1] = rnn_gates_forward(zx[t] + h[t] @ w_h, act)
+    y = np.ascontiguousarray(h[1:].transpose(1, 0, 2))
+    h_n = h[T].copy()
+    if not return_cache:
+        return y, h_n
+    return y, h_n, RNNCache(x_tm, w_x, w_h, h, activation)
+
+
+def rnn_backward(dy, cache, dh_n=None, *, check_finite=True):
+    """Backward through time of :func:`rnn_forward`.
+
+    dy (B, T, H) or None | cache | dh_n (B, H) or None
+    -> dict dx (B, T, I), dw_x (I, H), dw_h (H, H), db (H), dh0 (B, H)
+    """
+    dy, dh, act = _validate.check_rnn_backward(dy, cache, dh_n, check_finite)
+    T1, B, H = cache.h.shape
+    T, I = T1 - 1, cache.x.shape[2]
+    dz = np.empty((T, B, H), dtype=cache.h.dtype)
+    for t in reversed(range(T)):
+        if dy is not None:
+            dh = dh + dy[:, t]
+        dz[t] = rnn_gates_backward(dh, cache.h[t + 1], act)
+        dh = dz[t] @ cache.w_h.T  # dh_prev
+    dz2 = dz.reshape(T * B, H)
+    return {
+        "dx": np.ascontiguousarray((dz2 @ cache.w_x.T).reshape(T, B, I).transpose(1, 0, 2)),
+        "dw_x": cache.x.reshape(T * B, I).T @ dz2,
+        "dw_h": cache.h[:T].reshape(T * B, H).T @ dz2,
+        "db": dz2.sum(axis=0),
+        "dh0": dh,
+    }
+
+
+def rnn_cell_forward(x_t, w_x, w_h, b, h_prev=None, *, activation="tanh", check_finite=True):
+    """One simple-RNN step: x_t (B, I) | w_x (I, H) | w_h (H, H) | b (H) | h_prev (B, H) or None
+    -> h (B, H)."""
+    x_t, w_x, w_h, b, h_prev, act = _validate.check_rnn_cell(
+        x_t, w_x, w_h, b, h_prev, activation, check_finite
+    )
+    return rnn_gates_forward(x_t @ w_x + h_prev @ w_h + b, act)
+
+
+class RNNStepper:
+    """Streaming inference with the state carried: the twin of the compiled ``RNNStepper``.
+
+    w_x (I, H) | w_h (H, H) | b (H), copied at construction. ``step(x_t)``: x_t (B, I), (B, 1, I)
+    or, for batch_size=1, (I,) -> h (B, H) ((H,) for a 1-D x_t), in a buffer the stepper owns and
+    overwrites two steps later. ``reset(h=None)`` starts over.
+    """
+
+    def __init__(self, w_x, w_h, b, batch_size=1, *, activation="tanh", check_finite=True):
+        if getattr(self, "_busy", None) is not None and self._busy.locked():
+            raise RuntimeError(
+                "RNNStepper.__init__ called on a stepper that another thread is stepping: "
+                "make a new stepper instead"
+            )
+        self._busy = threading.Lock()  # held while a step or a reset runs
+        self._act = _validate.activation_spec(activation, "activation")
+        self.dtype = _validate.dtype_of(w_x, "w_x")
+        w_x, w_h, b = _validate.check_rnn_weights(w_x, w_h, b, self.dtype, check_finite)
+        self.input_size, self.units = w_x.shape[0], w_h.shape[0]
+        self.batch_size = _validate.check_stepper(batch_size, self.input_size, self.units)
+        self.activation = activation
+        self.check_finite = bool(check_finite)
+        self._w_x, self._w_h, self._b = w_x.copy(), w_h.copy(), b.copy()
+        self._hbuf = np.zeros((2, self.batch_size, self.units), dtype=self.dtype)
+        self._cur = 0
+
+    @contextlib.contextmanager
+    def _entered(self, what):
+        if not self._busy.acquire(blocking=False):
+            raise RuntimeError(
+                f"RNNStepper.{what} called while another thread is stepping the same stepper: "
+                "a stepper carries one state; use one per thread"
+            )
+        try:
+            yield
+        finally:
+            self._busy.release()
+
+    def step(self, x_t):
+        with self._entered("step"):
+            return self._step(x_t)
+
+    def _step(self, x_t):
+        B, I = self.batch_size, self.input_size
+        a = _validate.as_step_input(x_t, self.dtype, B, I)
+        x = a.reshape(B, I)
+        if self.check_finite and not np.isfinite(x).all():
+            raise ValueError(f"x_t must be finite, got {x[~np.isfinite(x)][0]}")
+        z = x @ self._w_x + self._hbuf[self._cur] @ self._w_h + self._b
+        nxt = 1 - self._cur
+        self._hbuf[nxt] = rnn_gates_forward(z, self._act)
+        self._cur = nxt
+        return self._hbuf[nxt, 0] if a.ndim == 1 else self._hbuf[nxt]
+
+    @property
+    def h(self):
+        return self._hbuf[self._cur].copy()
+
+    def reset(self, h=None):
+        with self._entered("reset"):
+            self._hbuf[self._cur] = _validate._state(
+                "h", h, self.dtype, self.batch_size, self.units, self.check_finite
+            )
+
+    def __repr__(self):
+        return (
+            f"RNNStepper(batch_size={self.batch_size}, input_size={self.input_size}, "
+            f"units={self.units}, dtype={self.dtype.name}, activation={self.activation!r})"
+        )
