@@ -1,0 +1,315 @@
+"""Checks of the LSTM options, shared by the compiled backend and the reference.
+
+The options are keywords of ``lstm_forward``, ``lstm_cell_forward`` and ``LSTMStepper``; their
+defaults give the plain LSTM:
+
+    activation            g's activation, and phi of m = o * phi(c) when output_activation is None
+    recurrent_activation  the activation of the gates i, f, o
+    output_activation     phi (None: activation)
+    peepholes             p (3, H), rows p_i, p_f, p_o
+    proj                  w_hr (H, P), 1 <= P < H: h = m @ w_hr; then w_h is (P, G), and
+                          h0 / h_prev / y / h_n / dy / dh_n have P columns; c keeps H
+    clip                  a float > 0: every gate pre-activation clipped to [-clip, clip]
+    input_forget          f = 1 - i (the f columns of w_x, w_h, b and p_f get zero gradient)
+
+The maths (z = x @ w_x + h_prev @ w_h + b, blocks i, f, g, o; ract = recurrent_activation,
+act = activation; each pre clipped when clip is set):
+
+    pre_i = z_i + p_i * c_prev;  pre_f = z_f + p_f * c_prev;  pre_g = z_g
+    i = ract(pre_i);  f = 1 - i if input_forget else ract(pre_f);  g = act(pre_g)
+    c = f * c_prev + i * g;  pre_o = z_o + p_o * c;  o = ract(pre_o)
+    m = o * phi(c);  h = m @ proj if proj else m
+
+Clip's gradient passes where the stored (clipped) pre-activation lies strictly inside
+(-clip, clip), clip taken in the dtype of the call; one at exactly +-clip counts as clipped.
+The cache then keeps z (T, B, G), the clipped pre-activations, and with proj m (T, B, H).
+
+Every activation argument is a name or a tuple (see :func:`lstmcore._validate.activation_spec`).
+:func:`check_lstm_options` turns the options into an :class:`LSTMOptions`; :func:`check_forward`,
+:func:`check_cell`, :func:`check_weights`, :func:`check_backward` and :func:`check_cache` are the
+twins of the functions of the same name in ``_validate``, with the shapes that ``proj`` changes;
+each returns the checked arrays and the options. Without proj the weights go through
+``_validate.check_weights``, and every array through ``_validate.as_arrays``, so their messages
+are those of ``_validate``.
+
+``LSTMOptions.plain`` is True when the call is the plain LSTM of the tuned kernels: no peepholes,
+proj, clip or input_forget; activation tanh, relu, sigmoid or linear; recurrent_activation sigmoid
+or hard_sigmoid with Keras's (1/6, 0.5); output_activation None or the activation. ``codes`` are
+then the old ``(act, ract)`` codes of ``_validate.ACTIVATIONS`` / ``RECURRENT_ACTIVATIONS``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from . import _validate
+from ._cache import LSTMCache
+
+_CODES = _validate.CELL_ACTIVATIONS
+# Activation specs the tuned kernels compute, and their codes in the old tables.
+_PLAIN_ACT = {_CODES[name]: code for name, code in _validate.ACTIVATIONS.items()}
+_PLAIN_RACT = {
+    (_CODES["sigmoid"], 0.0, 0.0): _validate.RECURRENT_ACTIVATIONS["sigmoid"],
+    (_CODES["hard_sigmoid"], 1 / 6, 0.5): _validate.RECURRENT_ACTIVATIONS["hard_sigmoid"],
+}
+
+
+class LSTMOptions(NamedTuple):
+    """The checked options of one call.
+
+    act, ract, out_act: (code, alpha, beta) of activation, recurrent_activation and
+    output_activation (that of activation when it is None) | peepholes (3, H) or None |
+    proj (H, P) or None | clip: float or None | input_forget: bool | plain: bool |
+    codes: (act, ract) of the old tables when plain, else None.
+    """
+
+    act: tuple
+    ract: tuple
+    out_act: tuple
+    peepholes: np.ndarray | None
+    proj: np.ndarray | None
+    clip: float | None
+    input_forget: bool
+    plain: bool
+    codes: tuple | None
+
+    def out_size(self, H: int) -> int:
+        """P, the columns of h: proj's when given, else H."""
+        return H if self.proj is None else self.proj.shape[1]
+
+
+# Scalars ----------------------------------------------------------------------------------------
+
+
+def _specs(activation, recurrent_activation, output_activation, prefix=""):
+    act = _validate.activation_spec(activation, f"{prefix}activation")
+    ract = _validate.activation_spec(recurrent_activation, f"{prefix}recurrent_activation")
+    if output_activation is None:
+        return act, ract, act
+    return act, ract, _validate.activation_spec(output_activation, f"{prefix}output_activation")
+
+
+def _clip(value, name="clip"):
+    """None, or a positive finite real number as a float."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be None or a positive finite number, got {value!r}")
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+    return float(value)
+
+
+def _plain(act, ract, out_act, peepholes, proj, clip, input_forget):
+    """(plain, codes): see the module docstring."""
+    plain = (
+        peepholes is None
+        and proj is None
+        and clip is None
+        and not input_forget
+        and act in ((code, 0.0, 0.0) for code in _PLAIN_ACT)
+        and out_act == act
+        and ract in _PLAIN_RACT
+    )
+    return plain, ((_PLAIN_ACT[act[0]], _PLAIN_RACT[ract]) if plain else None)
+
+
+# Options ----------------------------------------------------------------------------------------
+
+
+def check_lstm_options(
+    dtype,
+    H,
+    check_finite,
+    *,
+    activation="tanh",
+    recurrent_activation="sigmoid",
+    output_activation=None,
+    peepholes=None,
+    proj=None,
+    clip=None,
+    input_forget=False,
+):
+    """The options of a call whose gates have ``H`` units, as an :class:`LSTMOptions`.
+
+    peepholes (3, H) and proj (H, P) with 1 <= P < H are converted and checked like the other
+    arrays (:func:`lstmcore._validate.as_arrays`: the dtype of x, finite when ``check_finite``).
+    """
+    act, ract, out_act = _specs(activation, recurrent_activation, output_activation)
+    clip = _clip(clip)
+    input_forget = _validate.flag("input_forget", input_forget)
+    specs = []
+    if peepholes is not None:
+        specs.append(("peepholes", peepholes, (3, H)))
+    if proj is not None:
+        shape = np.shape(proj)
+        if len(shape) != 2 or shape[0] != H or not 1 <= shape[1] < H:
+            raise ValueError(f"proj must have shape (H, P) with 1 <= P < H = {H}, got {shape}")
+        specs.append(("proj", proj, shape))
+    checked = iter(_validate.as_arrays(dtype, check_finite, *specs))
+    peepholes = None if peepholes is None else next(checked)
+    proj = None if proj is None else next(checked)
+    plain, codes = _plain(act, ract, out_act, peepholes, proj, clip, input_forget)
+    return LSTMOptions(act, ract, out_act, peepholes, proj, clip, input_forget, plain, codes)
+
+
+def check_weights(w_x, w_h, b, dtype, check_finite, **options):
+    """Checked ``w_x (I, G)``, ``w_h (P, G)``, ``b (G)`` and the options: ``(w_x, w_h, b, opts)``.
+
+    Without proj, P = H and the weights go through :func:`lstmcore._validate.check_weights`.
+    With proj, H is read from w_h's G = 4H columns and P from proj (H, P).
+    """
+    if options.get("proj") is None:
+        w_x, w_h, b = _validate.check_weights(w_x, w_h, b, dtype, check_finite)
+        return w_x, w_h, b, check_lstm_options(dtype, w_h.shape[0], check_finite, **options)
+    shape = np.shape(w_h)
+    if len(shape) != 2 or shape[1] % 4 or shape[1] == 0:
+        raise ValueError(f"w_h must have shape (P, 4*H) with proj, got {shape}")
+    H = shape[1] // 4
+    w_x = np.asarray(w_x)
+    if w_x.ndim != 2:
+        raise ValueError(f"w_x must have shape (I, {4 * H}), got {w_x.shape}")
+    I = w_x.shape[0]
+    _validate._positive_sizes(H=H, I=I)
+    opts = check_lstm_options(dtype, H, check_finite, **options)
+    P = opts.out_size(H)
+    w_x, w_h, b = _validate.as_arrays(
+        dtype, check_finite, ("w_x", w_x, (I, 4 * H)), ("w_h", w_h, (P, 4 * H)), ("b", b, (4 * H,))
+    )
+    return w_x, w_h, b, opts
+
+
+def _states(dtype, check_finite, x_spec, *state_specs):
+    """As ``_validate._states``, but each state ``(name, a, shape)`` with its own shape (h has P
+    columns, c has H): all checked together; a state None: zeros."""
+    given = [spec for spec in (x_spec, *state_specs) if spec[1] is not None]
+    checked = iter(_validate.as_arrays(dtype, check_finite, *given))
+    x = None if x_spec[1] is None else next(checked)
+    states = [np.zeros(shape, dtype=dtype) if a is None else next(checked) for _, a, shape in state_specs]
+    return [x, *states]
+
+
+def check_forward(x, w_x, w_h, b, h0, c0, check_finite, **options):
+    """:func:`lstmcore._validate.check_forward` with the options.
+
+    -> x (B, T, I), w_x (I, G), w_h (P, G), b (G), h0 (B, P), c0 (B, H) (zeros when None), opts
+    """
+    dtype = _validate.dtype_of(x)
+    x = np.asarray(x)
+    if x.ndim != 3:
+        raise ValueError(f"x must be 3-D (B, T, I), got shape {x.shape}")
+    w_x, w_h, b, opts = check_weights(w_x, w_h, b, dtype, check_finite, **options)
+    B, T, _ = x.shape
+    I, H = w_x.shape[0], w_x.shape[1] // 4
+    P = opts.out_size(H)
+    _validate._positive_sizes(B=B, T=T, TB=T * B, TG=T * 4 * H)  # BLAS's sizes and row strides
+    x, h0, c0 = _states(dtype, check_finite, ("x", x, (B, T, I)), ("h0", h0, (B, P)), ("c0", c0, (B, H)))
+    return x, w_x, w_h, b, h0, c0, opts
+
+
+def check_cell(x_t, w_x, w_h, b, h_prev, c_prev, check_finite, **options):
+    """As :func:`check_forward` for one step: x_t (B, I), h_prev (B, P), c_prev (B, H)."""
+    dtype = _validate.dtype_of(x_t)
+    x_t = np.asarray(x_t)
+    if x_t.ndim != 2:
+        raise ValueError(f"x_t must be 2-D (B, I), got shape {x_t.shape}")
+    w_x, w_h, b, opts = check_weights(w_x, w_h, b, dtype, check_finite, **options)
+    B = x_t.shape[0]
+    I, H = w_x.shape[0], w_x.shape[1] // 4
+    _validate._positive_sizes(B=B)
+    x_t, h_prev, c_prev = _states(
+        dtype,
+        check_finite,
+        ("x_t", x_t, (B, I)),
+        ("h_prev", h_prev, (B, opts.out_size(H))),
+        ("c_prev", c_prev, (B, H)),
+    )
+    return x_t, w_x, w_h, b, h_prev, c_prev, opts
+
+
+# Backward ---------------------------------------------------------------------------------------
+
+
+def check_backward(dy, cache, dh_n, dc_n, check_finite):
+    """:func:`lstmcore._validate.check_backward` with the options of the cache.
+
+    -> dy (B, T, P) or None, dh_n (B, P), dc_n (B, H) (zeros when None), opts
+    """
+    if not isinstance(cache, LSTMCache):
+        raise TypeError(
+            "cache must be the LSTMCache returned by lstm_forward(..., return_cache=True), "
+            f"got {type(cache).__name__}"
+        )
+    opts = check_cache(cache)
+    T, B, G = cache.gates.shape
+    H = G // 4
+    P = opts.out_size(H)
+    dy, dh, dc = _states(
+        cache.gates.dtype,
+        check_finite,
+        ("dy", dy, (B, T, P)),
+        ("dh_n", dh_n, (B, P)),
+        ("dc_n", dc_n, (B, H)),
+    )
+    return dy, dh, dc, opts
+
+
+def check_cache(cache: LSTMCache) -> LSTMOptions:
+    """The kernels trust the cache: its arrays (the shapes of ``_validate._check_cache``, with
+    P columns for w_h and h, and peepholes (3, H), proj (H, P), z (T, B, G) when clip is set,
+    m (T, B, H) when proj is set) and its options, returned as an :class:`LSTMOptions`."""
+    gates = cache.gates
+    if not isinstance(gates, np.ndarray) or gates.ndim != 3 or gates.shape[2] % 4:
+        got = getattr(gates, "shape", gates)
+        raise ValueError(f"cache.gates must be an array (T, B, 4*H), got {got!r}")
+    T, B, G = gates.shape
+    H = G // 4
+    proj_shape = getattr(cache.proj, "shape", ())
+    P = proj_shape[1] if cache.proj is not None and len(proj_shape) == 2 else H
+    expected = {
+        "x": (T, B, None),
+        "w_x": (None, G),
+        "w_h": (P, G),
+        "h": (T + 1, B, P),
+        "c": (T + 1, B, H),
+    }
+    if cache.peepholes is not None:
+        expected["peepholes"] = (3, H)
+    if cache.proj is not None:
+        if len(proj_shape) != 2 or proj_shape[0] != H or not 1 <= P < H:
+            raise ValueError(f"cache.proj must have shape (H, P) with 1 <= P < H = {H}, got {cache.proj!r}")
+        expected["proj"] = (H, P)
+        expected["m"] = (T, B, H)
+    if cache.clip is not None:
+        expected["z"] = (T, B, G)
+    x_shape = getattr(cache.x, "shape", ())
+    I = x_shape[-1] if len(x_shape) == 3 else -1
+    for name, shape in expected.items():
+        a = getattr(cache, name)
+        shape = tuple(I if e is None else e for e in shape)
+        if (
+            not isinstance(a, np.ndarray)
+            or a.shape != shape
+            or a.dtype != gates.dtype
+            or not a.flags.c_contiguous
+            or not a.flags.aligned
+        ):
+            raise ValueError(
+                f"cache.{name} must be a C-contiguous {gates.dtype} array of shape {shape}, "
+                f"got {type(a).__name__} {getattr(a, 'shape', '')} {getattr(a, 'dtype', '')}"
+            )
+    if gates.dtype not in (np.float32, np.float64) or not gates.flags.c_contiguous or min(T, B, I, H) < 1:
+        raise ValueError(
+            "cache.gates must be a non-empty C-contiguous float array (float32 or float64), "
+            f"got {gates.dtype} {gates.shape}"
+        )
+    act, ract, out_act = _specs(
+        cache.activation, cache.recurrent_activation, cache.output_activation, prefix="cache."
+    )
+    clip = _clip(cache.clip, "cache.clip")
+    input_forget = _validate.flag("cache.input_forget", cache.input_forget)
+    plain, codes = _plain(act, ract, out_act, cache.peepholes, cache.proj, clip, input_forget)
+    return LSTMOptions(act, ract, out_act, cache.peepholes, cache.proj, clip, input_forget, plain, codes)
