@@ -202,12 +202,13 @@ def extensions():
     from Cython.Build import cythonize
 
     # depends: an edit to a header alone rebuilds the extensions
-    headers = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "csrc").glob("*.h"))
+    headers = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "csrc").rglob("*.h"))
     common = {"include_dirs": ["csrc", numpy.get_include()], "define_macros": MACROS, "depends": headers}
     exts = [
         Extension("lstmcore._blas", ["src/lstmcore/_blas.pyx"], **common),
         Extension("lstmcore._checks", ["src/lstmcore/_checks.pyx"], **common),
         Extension("lstmcore._lstm", ["src/lstmcore/_lstm.pyx", "csrc/lstm_gates.c"], **common),
+        Extension("lstmcore._cells", ["src/lstmcore/_cells.pyx", "csrc/cells/cells.c"], **common),
     ]
     return cythonize(exts, compiler_directives=DIRECTIVES, annotate=DEBUG)
 

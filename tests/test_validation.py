@@ -222,8 +222,8 @@ for func in ("forward", "cell"):
          match=says("activation must be one of", "'tanh'", "got 'nope'"))
     case(f"{func}-activation-capitalised", func, activation="Tanh",
          match=says("activation must be one of", "got 'Tanh'"))
-    case(f"{func}-recurrent_activation-unknown", func, recurrent_activation="tanh",
-         match=says("recurrent_activation must be one of", "'sigmoid'", "got 'tanh'"))
+    case(f"{func}-recurrent_activation-unknown", func, recurrent_activation="sigmoidal",
+         match=says("recurrent_activation must be one of", "'sigmoid'", "got 'sigmoidal'"))
     case(f"{func}-activation-None", func, activation=None, exc=TypeError,
          match=says("activation must be a string", "got None"))
     case(f"{func}-activation-callable", func, activation=np.tanh, exc=TypeError,
@@ -294,8 +294,8 @@ TAMPERED = {
                        says(f"cache.w_h must be a C-contiguous float64 array of shape ({H}, {G})")),
     "w_x-list": (_set(w_x=lambda c: c.w_x.tolist()), says("cache.w_x must be", "list")),
     "activation-unknown": (_set(activation="nope"), says("cache.activation must be one of", "'nope'")),
-    "recurrent_activation-unknown": (_set(recurrent_activation="relu"),
-                                     says("cache.recurrent_activation must be one of", "'relu'")),
+    "recurrent_activation-unknown": (_set(recurrent_activation="relux"),
+                                     says("cache.recurrent_activation must be one of", "'relux'")),
     "all-float16": (_all(lambda a: a.astype(np.float16)), says("float", "float16")),
     "all-big-endian": (_all(lambda a: a.astype(">f8")), says("float", ">f8")),
     "all-T0": (lambda c: [LSTMCache(c.x[:0], c.w_x, c.w_h, c.gates[:0], c.h[:1], c.c[:1],

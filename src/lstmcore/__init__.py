@@ -15,6 +15,9 @@ The functional core (batch-first at the edge, float32 or float64 taken from ``x`
     h, c = lstm_cell_forward(x_t, w_x, w_h, b, h_prev, c_prev)    # one step, stateless
     stepper = LSTMStepper(w_x, w_h, b, batch_size=1)             # streaming: weights packed once
     h = stepper.step(x_t)                                        # state carried, microseconds
+    y, h_n = gru_forward(x, w_x, w_h, b, reset_after=True)       # the same for the GRU ...
+    y, h_n = rnn_forward(x, w_x, w_h, b, activation="tanh")      # ... and the simple RNN
+    y, h_n, c_n = lstm_forward(x, w_x, w_h, b, peepholes=p, proj=w_hr, clip=3.0)  # LSTM options
 
 ``lstmcore.reference`` holds the same functions in plain NumPy.
 """
@@ -23,14 +26,22 @@ from . import _env  # noqa: F401, I001 - first: loads the BLAS libraries with a 
 from . import callbacks, initializers, layers, losses, optimizers
 from ._backend import NAME as backend
 from ._backend import (
+    GRUStepper,
     LSTMStepper,
+    RNNStepper,
+    gru_backward,
+    gru_cell_forward,
+    gru_forward,
     lstm_backward,
     lstm_cell_forward,
     lstm_forward,
     release_workspaces,
+    rnn_backward,
+    rnn_cell_forward,
+    rnn_forward,
     set_workspace_limit,
 )
-from ._cache import LSTMCache
+from ._cache import GRUCache, LSTMCache, RNNCache
 from ._threads import _init_from_env, get_num_threads, set_num_threads, threadpool_info
 from .initializers import set_random_seed
 from .layers import LSTM, Dense, Dropout, Input
@@ -40,6 +51,16 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Dense",
+    "GRUCache",
+    "GRUStepper",
+    "RNNCache",
+    "RNNStepper",
+    "gru_backward",
+    "gru_cell_forward",
+    "gru_forward",
+    "rnn_backward",
+    "rnn_cell_forward",
+    "rnn_forward",
     "Dropout",
     "Input",
     "LSTM",

@@ -46,11 +46,19 @@ _OPENMP_ENV: dict[str, str] = {}  # what the OpenMP runtime was loaded with (com
 
 if NAME == "reference":
     from .reference import (
+        GRUStepper,
         LSTMStepper,
+        RNNStepper,
+        gru_backward,
+        gru_cell_forward,
+        gru_forward,
         lstm_backward,
         lstm_cell_forward,
         lstm_forward,
         release_workspaces,
+        rnn_backward,
+        rnn_cell_forward,
+        rnn_forward,
         set_workspace_limit,
     )
 else:
@@ -58,6 +66,16 @@ else:
     _saved = {k: os.environ.get(k) for k in _OPENMP_ENV}
     os.environ.update(_OPENMP_ENV)
     try:
+        from ._cells import (
+            GRUStepper,
+            RNNStepper,
+            gru_backward,
+            gru_cell_forward,
+            gru_forward,
+            rnn_backward,
+            rnn_cell_forward,
+            rnn_forward,
+        )
         from ._lstm import (
             LSTMStepper,
             lstm_backward,
@@ -81,6 +99,14 @@ else:
 
 __all__ = [
     "NAME",
+    "gru_forward",
+    "gru_backward",
+    "gru_cell_forward",
+    "GRUStepper",
+    "rnn_forward",
+    "rnn_backward",
+    "rnn_cell_forward",
+    "RNNStepper",
     "lstm_forward",
     "lstm_backward",
     "lstm_cell_forward",

@@ -26,7 +26,7 @@ import weakref
 
 import numpy as np
 
-from . import _threads, _validate
+from . import _lstm_options, _threads, _validate
 from ._cache import LSTMCache
 
 from ._blas cimport NoTrans, RowMajor, Trans, _gemm
@@ -118,6 +118,11 @@ _ISAS = ("generic", "avx2", "avx512")
 def _kernel_isa():
     """The instruction set the C kernels run with: 'avx512', 'avx2' (AVX2+FMA) or 'generic'."""
     return _ISAS[lstmcore_get_isa()]
+
+
+def _kernel_context():
+    """(isa, nthreads): what every kernel of this call runs with (lstmcore._cells reads it)."""
+    return lstmcore_get_isa(), _nthreads()
 
 
 def _available_isas():
@@ -569,21 +574,37 @@ cdef object _cell(const floating[:, ::1] x_t, const floating[:, ::1] w_x,
 # Public functions ---------------------------------------------------------------------------
 
 def lstm_forward(x, w_x, w_h, b, h0=None, c0=None, *, activation="tanh",
-                 recurrent_activation="sigmoid", return_cache=False, check_finite=True):
+                 recurrent_activation="sigmoid", return_cache=False, check_finite=True,
+                 output_activation=None, peepholes=None, proj=None, clip=None,
+                 input_forget=False):
     """LSTM over a whole sequence, batch-first.
 
     x (B, T, I) | w_x (I, G) | w_h (H, G) | b (G) | h0, c0 (B, H) or None (zeros)
     -> y (B, T, H), h_n (B, H), c_n (B, H), and the cache for :func:`lstm_backward` when
     ``return_cache``. G = 4H, gate blocks i, f, g, o (Keras's kernel / recurrent_kernel / bias).
 
-    ``activation`` is the cell activation ('tanh', 'relu', 'sigmoid', 'linear');
-    ``recurrent_activation`` the gate activation ('sigmoid', 'hard_sigmoid'), as in Keras.
+    ``activation`` is the cell activation ('tanh', 'relu', 'sigmoid', 'linear', ...);
+    ``recurrent_activation`` the gate activation ('sigmoid', 'hard_sigmoid', ...), as in Keras;
+    either may be a (name, alpha[, beta]) tuple (``lstmcore._validate.CELL_ACTIVATIONS``).
     The dtype of ``x`` (float32 or float64) is the dtype of the call; other float arrays must
     match it. Integer and other non-float inputs are refused with TypeError; non-contiguous
     arrays are copied. NaN or inf in any input raises ValueError unless ``check_finite=False``.
+
+    Options (PyTorch's and ONNX's; ``lstmcore._lstm_options`` states the maths):
+    ``output_activation`` the phi of h = o * phi(c) (None: ``activation``); ``peepholes``
+    p (3, H) rows i, f, o; ``proj`` w_hr (H, P), P < H: h = (o * phi(c)) @ w_hr, then w_h is
+    (P, G) and h0, y, h_n have P columns; ``clip``: every gate pre-activation clipped to
+    [-clip, clip]; ``input_forget``: f = 1 - i. Without options the tuned kernels run.
     """
-    x, w_x, w_h, b, h0, c0, act, ract = _validate.check_forward(
-        x, w_x, w_h, b, h0, c0, activation, recurrent_activation, check_finite)
+    x, w_x, w_h, b, h0, c0, opts = _lstm_options.check_forward(
+        x, w_x, w_h, b, h0, c0, check_finite, activation=activation,
+        recurrent_activation=recurrent_activation, output_activation=output_activation,
+        peepholes=peepholes, proj=proj, clip=clip, input_forget=input_forget)
+    if not opts.plain:
+        from . import _cells
+        return _cells._lstm_forward(x, w_x, w_h, b, h0, c0, opts, return_cache, activation,
+                                    recurrent_activation, output_activation)
+    act, ract = opts.codes
     B, T, I = x.shape
     H = w_h.shape[0]
     dtype = x.dtype
@@ -600,7 +621,8 @@ def lstm_forward(x, w_x, w_h, b, h0=None, c0=None, *, activation="tanh",
         y = _forward_train[float](x, w_x, w_h, b, x_tm, gates, h, c, act, ract, dtype)
     else:
         y = _forward_train[double](x, w_x, w_h, b, x_tm, gates, h, c, act, ract, dtype)
-    cache = LSTMCache(x_tm, w_x, w_h, gates, h, c, activation, recurrent_activation)
+    cache = LSTMCache(x_tm, w_x, w_h, gates, h, c, activation, recurrent_activation,
+                      output_activation=output_activation)
     return y, h[T].copy(), c[T].copy(), cache
 
 
@@ -610,10 +632,12 @@ def lstm_backward(dy, cache, dh_n=None, dc_n=None, *, check_finite=True):
     dy (B, T, H) or None (no gradient from the outputs) | cache | dh_n, dc_n (B, H) or None
     -> dict of new arrays: dx (B, T, I), dw_x (I, G), dw_h (H, G), db (G), dh0, dc0 (B, H).
     """
-    dy, dh, dc = _validate.check_backward(dy, cache, dh_n, dc_n, check_finite)
+    dy, dh, dc, opts = _lstm_options.check_backward(dy, cache, dh_n, dc_n, check_finite)
     dh, dc = dh.copy(), dc.copy()
-    act = _validate.ACTIVATIONS[cache.activation]
-    ract = _validate.RECURRENT_ACTIVATIONS[cache.recurrent_activation]
+    if not opts.plain:
+        from . import _cells
+        return _cells._lstm_backward(dy, cache, dh, dc, opts)
+    act, ract = opts.codes
     dtype = cache.gates.dtype
     has_dy = dy is not None
     if not has_dy:
@@ -628,14 +652,21 @@ def lstm_backward(dy, cache, dh_n=None, dc_n=None, *, check_finite=True):
 
 
 def lstm_cell_forward(x_t, w_x, w_h, b, h_prev=None, c_prev=None, *, activation="tanh",
-                      recurrent_activation="sigmoid", check_finite=True):
+                      recurrent_activation="sigmoid", check_finite=True, output_activation=None,
+                      peepholes=None, proj=None, clip=None, input_forget=False):
     """One LSTM step, for streaming inference.
 
     x_t (B, I) | w_x (I, G) | w_h (H, G) | b (G) | h_prev, c_prev (B, H) or None (zeros)
-    -> h, c (B, H). Same options and checks as :func:`lstm_forward`.
+    -> h, c (B, H) (h (B, P) with ``proj``). Same options and checks as :func:`lstm_forward`.
     """
-    x_t, w_x, w_h, b, h_prev, c_prev, act, ract = _validate.check_cell(
-        x_t, w_x, w_h, b, h_prev, c_prev, activation, recurrent_activation, check_finite)
+    x_t, w_x, w_h, b, h_prev, c_prev, opts = _lstm_options.check_cell(
+        x_t, w_x, w_h, b, h_prev, c_prev, check_finite, activation=activation,
+        recurrent_activation=recurrent_activation, output_activation=output_activation,
+        peepholes=peepholes, proj=proj, clip=clip, input_forget=input_forget)
+    if not opts.plain:
+        from . import _cells
+        return _cells._lstm_cell_forward(x_t, w_x, w_h, b, h_prev, c_prev, opts)
+    act, ract = opts.codes
     c = np.empty_like(c_prev)
     if x_t.dtype == np.float32:
         h = _cell[float](x_t, w_x, w_h, b, h_prev, c_prev, c, act, ract, x_t.dtype)
@@ -664,8 +695,9 @@ cdef class LSTMStepper:
 
     cdef readonly int batch_size, input_size, units
     cdef readonly object dtype
-    cdef readonly str activation, recurrent_activation
+    cdef readonly object activation, recurrent_activation
     cdef readonly bint check_finite
+    cdef object _generic  # the stepper of an LSTM with options, or None
     cdef int _act, _ract, _cur, _f32
     # 1 while a step or a reset runs: set and tested with the GIL held, so two threads can never
     # both see 0; __init__ refuses to replace the buffers a running step reads without the GIL
@@ -677,14 +709,28 @@ cdef class LSTMStepper:
     cdef void *_c_p
 
     def __init__(self, w_x, w_h, b, batch_size=1, *, activation="tanh",
-                 recurrent_activation="sigmoid", check_finite=True):
-        act = _validate.activation_code(activation, _validate.ACTIVATIONS, "activation")
-        ract = _validate.activation_code(
-            recurrent_activation, _validate.RECURRENT_ACTIVATIONS, "recurrent_activation")
+                 recurrent_activation="sigmoid", check_finite=True, output_activation=None,
+                 peepholes=None, proj=None, clip=None, input_forget=False):
         dtype = _validate.dtype_of(w_x, "w_x")
-        w_x, w_h, b = _validate.check_weights(w_x, w_h, b, dtype, check_finite)
-        cdef int I = w_x.shape[0], H = w_h.shape[0]
+        w_x, w_h, b, opts = _lstm_options.check_weights(
+            w_x, w_h, b, dtype, check_finite, activation=activation,
+            recurrent_activation=recurrent_activation, output_activation=output_activation,
+            peepholes=peepholes, proj=proj, clip=clip, input_forget=input_forget)
+        cdef int I = w_x.shape[0], H = w_x.shape[1] // 4
         cdef int B = _validate.check_stepper(batch_size, I, H)
+        if not opts.plain:  # the options run on the generic cell (lstmcore._cells)
+            from . import _cells
+            generic = _cells._LSTMOptionsStepper(w_x, w_h, b, B, opts, bool(check_finite))
+            if self._busy:
+                raise RuntimeError("LSTMStepper.__init__ called on a stepper that another "
+                                   "thread is stepping: make a new stepper instead")
+            self._generic = generic
+            self.batch_size, self.input_size, self.units = B, I, H
+            self.dtype = dtype
+            self.activation, self.recurrent_activation = activation, recurrent_activation
+            self.check_finite = bool(check_finite)
+            return
+        act, ract = opts.codes
         cdef Py_ssize_t itemsize = dtype.itemsize
         # everything is built first, then swapped in at once (no Python call in between)
         wp, bp = _pack_buffers(I, H, dtype)
@@ -707,6 +753,7 @@ cdef class LSTMStepper:
         self.activation, self.recurrent_activation = activation, recurrent_activation
         self.check_finite = bool(check_finite)
         self._act, self._ract = act, ract
+        self._generic = None
         self._f32 = dtype == np.float32
         self._wp, self._bp, self._hbuf, self._c = wp, bp, hbuf, c
         self._views2, self._views1 = views2, views1
@@ -717,7 +764,7 @@ cdef class LSTMStepper:
         self._cur = 0
 
     cdef void _initialised(self, str what) except *:
-        if self._wp_p == NULL:
+        if self._wp_p == NULL and self._generic is None:
             raise RuntimeError(f"LSTMStepper.{what}: the stepper was not initialised "
                                "(its __init__ was not called)")
 
@@ -730,6 +777,8 @@ cdef class LSTMStepper:
 
     def step(self, x_t):
         """One step: x_t (B, I), (B, 1, I) or (I,) -> h (B, H), or (H,) for a 1-D x_t."""
+        if self._generic is not None:
+            return self._generic.step(x_t)
         self._enter("step")
         try:
             return self._step(x_t)
@@ -784,17 +833,24 @@ cdef class LSTMStepper:
     def h(self):
         """A copy of the hidden state (B, H)."""
         self._initialised("h")
+        if self._generic is not None:
+            return self._generic.h
         return self._hbuf[self._cur].copy()
 
     @property
     def c(self):
         """A copy of the cell state (B, H)."""
         self._initialised("c")
+        if self._generic is not None:
+            return self._generic.c
         return self._c.copy()
 
     def reset(self, h=None, c=None):
         """Start over from zeros, or from the given states h, c (B, H)."""
         H, B = self.units, self.batch_size
+        if self._generic is not None:
+            self._initialised("reset")
+            return self._generic.reset(h, c)
         self._enter("reset")
         try:
             h = _validate._state("h", h, self.dtype, B, H, self.check_finite)
@@ -805,7 +861,7 @@ cdef class LSTMStepper:
             self._busy = 0
 
     def __repr__(self):
-        if self._wp_p == NULL:
+        if self._wp_p == NULL and self._generic is None:
             return "LSTMStepper(<not initialised>)"
         return (f"LSTMStepper(batch_size={self.batch_size}, input_size={self.input_size}, "
                 f"units={self.units}, dtype={self.dtype.name}, activation={self.activation!r}, "

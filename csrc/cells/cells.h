@@ -1,0 +1,111 @@
+/* The cell contract: the gate maths of every recurrent cell over a block of rows, forward and
+ * backward, float32 (_f32) and float64 (_f64). Plain C99, no allocation, no BLAS, no Python.
+ *
+ * A cell has K gate blocks of H columns (G = K*H): the LSTM K = 4 (i, f, g, o), the GRU K = 3
+ * (z, r, n), the simple RNN K = 1. Its step is
+ *     zx = x_t @ w_x (B, G)            the input product, one GEMM over all steps, by the driver
+ *     zh = src @ w_h[:, cols] (B, G)   the recurrent product(s), by the driver, per phase
+ *     the cell's gate maths            these functions
+ * Most cells have one phase (src = h_prev, every column). The GRU with reset_after=False has two:
+ * phase 0 makes z and r from the first 2H columns and writes rh = r * h_prev, then the driver
+ * multiplies rh by the last H columns of w_h, and phase 1 makes n and h. The backward runs the
+ * phases in reverse; between them the driver computes the gradient of phase 1's source
+ * (drh = dz[:, 2H:] @ w_h[:, 2H:].T). The sequence drivers (src/lstmcore/_cells.pyx) are written
+ * once for every cell over this contract.
+ *
+ * What the training cache keeps per step, by cell (time-major, (T, B, .)):
+ *   RNN  h (B, H)
+ *   GRU  gates (B, 3H) activated [z|r|n], extra (B, H): zh_n + b_h,n (reset_after) or r * h_prev
+ *   LSTM gates (B, 4H) activated [i|f|g|o], c (B, H); zpre (B, 4H) the clipped pre-activations
+ *        when clip is set; m (B, H) = o * phi(c) when the output is projected (h = m @ w_hr)
+ *
+ * Rows of every (B, .) argument are contiguous with the leading dimension given (ld*, in
+ * elements) or, where none is given, the natural one. No output overlaps an input unless said.
+ * Activations are lc_act (code, alpha, beta): codes of lstmcore._validate.CELL_ACTIVATIONS.
+ * The kernels come compiled for every instruction set (cells.c); ctx->isa picks one.
+ */
+#ifndef LSTMCORE_CELLS_H
+#define LSTMCORE_CELLS_H
+
+#include <stddef.h>
+
+enum {
+    LC_TANH = 0, LC_RELU = 1, LC_SIGMOID = 2, LC_LINEAR = 3, LC_HARD_SIGMOID = 4,
+    LC_LEAKY_RELU = 5, LC_THRESHOLDED_RELU = 6, LC_SCALED_TANH = 7, LC_AFFINE = 8, LC_ELU = 9,
+    LC_SOFTSIGN = 10, LC_SOFTPLUS = 11
+};
+
+typedef struct {
+    int code;             /* LC_* */
+    double alpha, beta;   /* the parameters, defaults filled in by the caller */
+} lc_act;
+
+/* What a call runs with, passed to every kernel (no process-wide state). */
+typedef struct {
+    int isa;              /* 0 baseline, 1 AVX2+FMA, 2 AVX-512; above the CPU's best: its best */
+    int nthreads;         /* OpenMP threads for the row loops */
+    ptrdiff_t par_min;    /* fewer row elements than this per call run on one thread */
+} lc_ctx;
+
+/* LSTM options of the generic LSTM cell (the plain LSTM has tuned kernels in lstm_gates.h). */
+typedef struct {
+    lc_act act;           /* the candidate g */
+    lc_act ract;          /* the gates i, f, o */
+    lc_act out_act;       /* phi of m = o * phi(c) */
+    double clip;          /* > 0: every pre-activation clipped to [-clip, clip]; 0: none */
+    int input_forget;     /* 1: f = 1 - i */
+} lc_lstm_opts;
+
+/* The highest isa the CPU runs (0, 1, 2). */
+int lc_best_isa(void);
+
+#define LC_DECLARE(REAL, S)                                                                        \
+    /* Simple RNN. Forward: h (B, H) rows ldh apart = act(zx + zh + b); zx rows ldzx apart.    \
+     * Backward: dz (B, H) = (dh + dy) * act'(h); dy rows lddy apart or NULL. */                  \
+    void lc_rnn_forward##S(const lc_ctx *ctx, int B, int H, lc_act act, const REAL *zx,           \
+                           ptrdiff_t ldzx, const REAL *zh, const REAL *b, REAL *h, ptrdiff_t ldh); \
+    void lc_rnn_backward##S(const lc_ctx *ctx, int B, int H, lc_act act, const REAL *dh,          \
+                            const REAL *dy, ptrdiff_t lddy, const REAL *h, ptrdiff_t ldh,         \
+                            REAL *dz);                                                            \
+    /* GRU forward, phase 0 or 1 (reset_after=False), or the whole step (reset_after=True).     \
+     * zx (B, 3H) rows ldzx apart | zh (B, 3H): the recurrent product, no bias                  \
+     * b: reset_after (2, 3H) [input | recurrent], else (3H) | h_prev (B, H) rows ldhp apart     \
+     * gates (B, 3H) out | extra (B, H) out | h (B, H) rows ldh apart, out (at the last phase) */  \
+    void lc_gru_forward##S(const lc_ctx *ctx, int B, int H, int phase, int reset_after,           \
+                           lc_act act, lc_act ract, const REAL *zx, ptrdiff_t ldzx,               \
+                           const REAL *zh, const REAL *b, const REAL *h_prev, ptrdiff_t ldhp,     \
+                           REAL *gates, REAL *extra, REAL *h, ptrdiff_t ldh);                     \
+    /* GRU backward, phase 1 then 0 (reset_after=False), or the whole step (reset_after=True).   \
+     * dh (B, H) in: into step t from step t+1 | dy (B, H) rows lddy apart or NULL              \
+     * gates, extra, h_prev: the forward's | drh (B, H) in, phase 0 only: d(r * h_prev)          \
+     * dzx (B, 3H) out: gradient of the input pre-activations | dzh (B, 3H) out: of zh (the same  \
+     * buffer as dzx unless reset_after) | dh_prev (B, H) out: the part not through w_h          \
+     * (phase 1 writes it, phase 0 adds to it) */                                                 \
+    void lc_gru_backward##S(const lc_ctx *ctx, int B, int H, int phase, int reset_after,          \
+                            lc_act act, lc_act ract, const REAL *dh, const REAL *dy,              \
+                            ptrdiff_t lddy, const REAL *gates, const REAL *extra,                 \
+                            const REAL *h_prev, ptrdiff_t ldhp, const REAL *drh, REAL *dzx,       \
+                            REAL *dzh, REAL *dh_prev);                                            \
+    /* LSTM with options. Forward: zx (B, 4H) rows ldzx apart | zh (B, 4H) | b (4H)             \
+     * p (3, H) peepholes i, f, o or NULL | c_prev (B, H) | c (B, H) out | gates (B, 4H) out     \
+     * zpre (B, 4H) out or NULL | m (B, H) out, rows ldm apart: o * out_act(c) (the h of an     \
+     * unprojected LSTM). Backward: dm (B, H) in | dy (B, H) rows lddy apart, added to dm, or    \
+     * NULL | dc (B, H) in: from step t+1, out: dc_prev | dz (B, 4H) out (pre-activations). */    \
+    void lc_lstm_forward##S(const lc_ctx *ctx, int B, int H, const lc_lstm_opts *o,               \
+                            const REAL *zx, ptrdiff_t ldzx, const REAL *zh, const REAL *b,        \
+                            const REAL *p, const REAL *c_prev, REAL *c, REAL *gates, REAL *zpre,  \
+                            REAL *m, ptrdiff_t ldm);                                              \
+    void lc_lstm_backward##S(const lc_ctx *ctx, int B, int H, const lc_lstm_opts *o,              \
+                             const REAL *dm, const REAL *dy, ptrdiff_t lddy, REAL *dc,            \
+                             const REAL *gates, const REAL *zpre, const REAL *p,                  \
+                             const REAL *c_prev, const REAL *c, REAL *dz);                        \
+    /* y (n) = act(x (n)), elementwise (the reference's activations.apply; tests). */            \
+    void lc_act_apply##S(const lc_ctx *ctx, lc_act act, const REAL *x, REAL *y, ptrdiff_t n);     \
+    /* d (n) *= act'(x) written from y = act(x). */                                              \
+    void lc_act_derivative##S(const lc_ctx *ctx, lc_act act, const REAL *y, REAL *d, ptrdiff_t n);
+
+LC_DECLARE(float, _f32)
+LC_DECLARE(double, _f64)
+#undef LC_DECLARE
+
+#endif /* LSTMCORE_CELLS_H */

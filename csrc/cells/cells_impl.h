@@ -1,0 +1,368 @@
+/* Body of cells.c for one precision and one instruction set (see lstm_gates_isas.h): needs REAL,
+ * SFX(name), KSFX(name) and activations.h. Not a standalone header.
+ *
+ * Every cell's row maths is a few straight passes over the row's units: elementwise loops, and
+ * KSFX(span_act) / KSFX(span_dact), whose switch on the activation sits outside the loop, so
+ * that each pass vectorizes for the instruction set this copy is compiled for.
+ */
+
+/* v (n) = act(v), in place. */
+LSTMCORE_INLINE void KSFX(span_act)(lc_act a, REAL *restrict v, ptrdiff_t n) {
+    const REAL al = (REAL)a.alpha, be = (REAL)a.beta;
+    ptrdiff_t j;
+    switch (a.code) {
+    case LC_RELU:
+        for (j = 0; j < n; j++) v[j] = v[j] < 0 ? (REAL)0 : v[j];  /* NaN stays NaN */
+        break;
+    case LC_SIGMOID:
+        for (j = 0; j < n; j++) v[j] = SFX(sigmoid)(v[j]);
+        break;
+    case LC_LINEAR:
+        break;
+    case LC_HARD_SIGMOID:
+        for (j = 0; j < n; j++) {
+            REAL y = al * v[j] + be;
+            y = y < 0 ? (REAL)0 : y;
+            v[j] = y > 1 ? (REAL)1 : y;
+        }
+        break;
+    case LC_LEAKY_RELU:
+        for (j = 0; j < n; j++) v[j] = v[j] < 0 ? al * v[j] : v[j];
+        break;
+    case LC_THRESHOLDED_RELU:
+        for (j = 0; j < n; j++) v[j] = v[j] <= al ? (REAL)0 : v[j];  /* NaN stays NaN */
+        break;
+    case LC_SCALED_TANH:
+        for (j = 0; j < n; j++) v[j] = al * SFX(lstmcore_tanh)(be * v[j]);
+        break;
+    case LC_AFFINE:
+        for (j = 0; j < n; j++) v[j] = al * v[j] + be;
+        break;
+    case LC_ELU:
+        for (j = 0; j < n; j++)
+            v[j] = v[j] > 0 ? v[j] : al * (SFX(lstmcore_exp)(v[j]) - (REAL)1);
+        break;
+    case LC_SOFTSIGN:
+        for (j = 0; j < n; j++) v[j] = v[j] / ((REAL)1 + (v[j] < 0 ? -v[j] : v[j]));
+        break;
+    case LC_SOFTPLUS:  /* max(x, 0) + log1p(exp(-|x|)): no overflow in either sign */
+        for (j = 0; j < n; j++) {
+            const REAL x = v[j], ax = x < 0 ? -x : x;
+            v[j] = (x > 0 ? x : (REAL)0) + (REAL)log1p((double)SFX(lstmcore_exp)(-ax));
+        }
+        break;
+    default:  /* LC_TANH */
+        for (j = 0; j < n; j++) v[j] = SFX(lstmcore_tanh)(v[j]);
+    }
+}
+
+/* d (n) *= act'(x), written from y (n) = act(x). */
+LSTMCORE_INLINE void KSFX(span_dact)(lc_act a, const REAL *restrict y, REAL *restrict d,
+                                     ptrdiff_t n) {
+    const REAL al = (REAL)a.alpha, be = (REAL)a.beta;
+    ptrdiff_t j;
+    switch (a.code) {
+    case LC_RELU:
+        for (j = 0; j < n; j++) d[j] = y[j] > 0 ? d[j] : (REAL)0;
+        break;
+    case LC_SIGMOID:
+        for (j = 0; j < n; j++) d[j] *= y[j] * ((REAL)1 - y[j]);
+        break;
+    case LC_LINEAR:
+        break;
+    case LC_HARD_SIGMOID:
+        for (j = 0; j < n; j++) d[j] = (y[j] > 0 && y[j] < 1) ? d[j] * al : (REAL)0;
+        break;
+    case LC_LEAKY_RELU:
+        for (j = 0; j < n; j++) d[j] = y[j] > 0 ? d[j] : d[j] * al;
+        break;
+    case LC_THRESHOLDED_RELU:
+        for (j = 0; j < n; j++) d[j] = y[j] != 0 ? d[j] : (REAL)0;
+        break;
+    case LC_SCALED_TANH:
+        for (j = 0; j < n; j++) d[j] *= be * (al - y[j] * y[j] / al);
+        break;
+    case LC_AFFINE:
+        for (j = 0; j < n; j++) d[j] *= al;
+        break;
+    case LC_ELU:
+        for (j = 0; j < n; j++) d[j] = y[j] > 0 ? d[j] : d[j] * (y[j] + al);
+        break;
+    case LC_SOFTSIGN:
+        for (j = 0; j < n; j++) {
+            const REAL s = (REAL)1 - (y[j] < 0 ? -y[j] : y[j]);
+            d[j] *= s * s;
+        }
+        break;
+    case LC_SOFTPLUS:
+        for (j = 0; j < n; j++) d[j] *= (REAL)1 - SFX(lstmcore_exp)(-y[j]);
+        break;
+    default:  /* LC_TANH */
+        for (j = 0; j < n; j++) d[j] *= (REAL)1 - y[j] * y[j];
+    }
+}
+
+/* v (n) clipped to [-clip, clip] */
+LSTMCORE_INLINE void KSFX(span_clip)(REAL *restrict v, ptrdiff_t n, REAL clip) {
+    for (ptrdiff_t j = 0; j < n; j++) {
+        REAL x = v[j] < -clip ? -clip : v[j];
+        v[j] = x > clip ? clip : x;
+    }
+}
+
+/* d (n) = 0 where the clipped pre-activation zp sits at the bound (it was clipped) */
+LSTMCORE_INLINE void KSFX(span_clip_grad)(const REAL *restrict zp, REAL *restrict d, ptrdiff_t n,
+                                          REAL clip) {
+    for (ptrdiff_t j = 0; j < n; j++)
+        d[j] = (zp[j] < clip && zp[j] > -clip) ? d[j] : (REAL)0;
+}
+
+/* Rows split across ctx->nthreads threads where the call has at least ctx->par_min elements:
+ * LC_PAR gives the condition, LC_ROWS_PARALLEL (before the row loop) reads it as lc_par. */
+#define LC_PAR(ctx, B, width) \
+    ((ctx)->nthreads > 1 && (B) > 1 && (ptrdiff_t)(B) * (width) >= (ctx)->par_min)
+#ifdef _OPENMP
+#define LC_ROWS_PARALLEL \
+    _Pragma("omp parallel for schedule(static) num_threads(ctx->nthreads) if (lc_par)")
+#else
+#define LC_ROWS_PARALLEL
+#endif
+
+/* Simple RNN ------------------------------------------------------------------------------------ */
+
+void KSFX(lc_rnn_forward)(const lc_ctx *ctx, int B, int H, lc_act act, const REAL *zx,
+                          ptrdiff_t ldzx, const REAL *zh, const REAL *b, REAL *h, ptrdiff_t ldh) {
+    /* zx (B, H) rows ldzx apart | zh (B, H) | b (H) | h (B, H) rows ldh apart, out */
+    const int lc_par = LC_PAR(ctx, B, H);
+    (void)lc_par;
+    LC_ROWS_PARALLEL
+    for (ptrdiff_t r = 0; r < B; r++) {
+        const REAL *restrict zx_r = zx + r * ldzx, *restrict zh_r = zh + r * (ptrdiff_t)H;
+        REAL *restrict h_r = h + r * ldh;
+        for (ptrdiff_t j = 0; j < H; j++) h_r[j] = zx_r[j] + zh_r[j] + b[j];
+        KSFX(span_act)(act, h_r, H);
+    }
+}
+
+void KSFX(lc_rnn_backward)(const lc_ctx *ctx, int B, int H, lc_act act, const REAL *dh,
+                           const REAL *dy, ptrdiff_t lddy, const REAL *h, ptrdiff_t ldh,
+                           REAL *dz) {
+    /* dh (B, H) | dy (B, H) rows lddy apart or NULL | h (B, H) rows ldh apart | dz (B, H) out */
+    const int lc_par = LC_PAR(ctx, B, H);
+    (void)lc_par;
+    LC_ROWS_PARALLEL
+    for (ptrdiff_t r = 0; r < B; r++) {
+        const REAL *restrict dh_r = dh + r * (ptrdiff_t)H, *restrict h_r = h + r * ldh;
+        REAL *restrict dz_r = dz + r * (ptrdiff_t)H;
+        if (dy) {
+            const REAL *restrict dy_r = dy + r * lddy;
+            for (ptrdiff_t j = 0; j < H; j++) dz_r[j] = dh_r[j] + dy_r[j];
+        } else {
+            for (ptrdiff_t j = 0; j < H; j++) dz_r[j] = dh_r[j];
+        }
+        KSFX(span_dact)(act, h_r, dz_r, H);
+    }
+}
+
+/* GRU ------------------------------------------------------------------------------------------- */
+
+void KSFX(lc_gru_forward)(const lc_ctx *ctx, int B, int H, int phase, int reset_after,
+                          lc_act act, lc_act ract, const REAL *zx, ptrdiff_t ldzx,
+                          const REAL *zh, const REAL *b, const REAL *h_prev, ptrdiff_t ldhp,
+                          REAL *gates, REAL *extra, REAL *h, ptrdiff_t ldh) {
+    /* zx (B, 3H) rows ldzx apart | zh (B, 3H) | b (2, 3H) or (3H) | h_prev (B, H) rows ldhp
+     * apart | gates (B, 3H), extra (B, H) out | h (B, H) rows ldh apart, out */
+    const ptrdiff_t G = 3 * (ptrdiff_t)H, H2 = 2 * (ptrdiff_t)H;
+    const REAL *bh = reset_after ? b + G : b;  /* recurrent bias (reset_after) */
+    const int lc_par = LC_PAR(ctx, B, G);
+    (void)lc_par;
+    LC_ROWS_PARALLEL
+    for (ptrdiff_t r = 0; r < B; r++) {
+        const REAL *restrict zx_r = zx + r * ldzx, *restrict zh_r = zh + r * G;
+        const REAL *restrict hp_r = h_prev + r * ldhp;
+        REAL *restrict g_r = gates + r * G, *restrict e_r = extra + r * (ptrdiff_t)H;
+        REAL *restrict h_r = h + r * ldh;
+        if (phase == 0) {  /* z, r */
+            if (reset_after)
+                for (ptrdiff_t j = 0; j < H2; j++) g_r[j] = zx_r[j] + b[j] + zh_r[j] + bh[j];
+            else
+                for (ptrdiff_t j = 0; j < H2; j++) g_r[j] = zx_r[j] + zh_r[j] + b[j];
+            KSFX(span_act)(ract, g_r, H2);
+            if (!reset_after) {  /* rh = r * h_prev, the source of phase 1 */
+                for (ptrdiff_t j = 0; j < H; j++) e_r[j] = g_r[H + j] * hp_r[j];
+                continue;
+            }
+            for (ptrdiff_t j = 0; j < H; j++) {  /* n = act(zx_n + b_xn + r * (zh_n + b_hn)) */
+                e_r[j] = zh_r[H2 + j] + bh[H2 + j];
+                g_r[H2 + j] = zx_r[H2 + j] + b[H2 + j] + g_r[H + j] * e_r[j];
+            }
+        } else {  /* n = act(zx_n + (r * h_prev) @ w_hn + b_n) */
+            for (ptrdiff_t j = 0; j < H; j++) g_r[H2 + j] = zx_r[H2 + j] + zh_r[H2 + j] + b[H2 + j];
+        }
+        KSFX(span_act)(act, g_r + H2, H);
+        for (ptrdiff_t j = 0; j < H; j++) {  /* h = z * h_prev + (1 - z) * n */
+            const REAL z = g_r[j];
+            h_r[j] = z * hp_r[j] + ((REAL)1 - z) * g_r[H2 + j];
+        }
+    }
+}
+
+void KSFX(lc_gru_backward)(const lc_ctx *ctx, int B, int H, int phase, int reset_after,
+                           lc_act act, lc_act ract, const REAL *dh, const REAL *dy,
+                           ptrdiff_t lddy, const REAL *gates, const REAL *extra,
+                           const REAL *h_prev, ptrdiff_t ldhp, const REAL *drh, REAL *dzx,
+                           REAL *dzh, REAL *dh_prev) {
+    /* dh, extra, drh, dh_prev (B, H) | dy (B, H) rows lddy apart or NULL | gates, dzx, dzh
+     * (B, 3H) | h_prev (B, H) rows ldhp apart */
+    const ptrdiff_t G = 3 * (ptrdiff_t)H, H2 = 2 * (ptrdiff_t)H;
+    const int lc_par = LC_PAR(ctx, B, G);
+    (void)lc_par;
+    LC_ROWS_PARALLEL
+    for (ptrdiff_t r = 0; r < B; r++) {
+        const ptrdiff_t rh = r * (ptrdiff_t)H;
+        const REAL *restrict g_r = gates + r * G, *restrict hp_r = h_prev + r * ldhp;
+        REAL *restrict dzx_r = dzx + r * G, *restrict dhp_r = dh_prev + rh;
+        if (!reset_after && phase == 0) {  /* rh = r * h_prev */
+            const REAL *restrict drh_r = drh + rh;
+            for (ptrdiff_t j = 0; j < H; j++) {
+                dzx_r[H + j] = drh_r[j] * hp_r[j];
+                dhp_r[j] += drh_r[j] * g_r[H + j];
+            }
+            KSFX(span_dact)(ract, g_r + H, dzx_r + H, H);
+            continue;
+        }
+        const REAL *restrict dh_r = dh + rh, *restrict dy_r = dy ? dy + r * lddy : NULL;
+        for (ptrdiff_t j = 0; j < H; j++) {  /* h = z * h_prev + (1 - z) * n */
+            const REAL d = dy_r ? dh_r[j] + dy_r[j] : dh_r[j];
+            const REAL z = g_r[j], n = g_r[H2 + j];
+            dzx_r[H2 + j] = d * ((REAL)1 - z);
+            dzx_r[j] = d * (hp_r[j] - n);
+            dhp_r[j] = d * z;
+        }
+        KSFX(span_dact)(act, g_r + H2, dzx_r + H2, H);
+        KSFX(span_dact)(ract, g_r, dzx_r, H);
+        if (reset_after) {  /* n = act(zx_n + r * extra), extra = zh_n + b_hn */
+            const REAL *restrict e_r = extra + rh;
+            REAL *restrict dzh_r = dzh + r * G;
+            for (ptrdiff_t j = 0; j < H; j++) dzx_r[H + j] = dzx_r[H2 + j] * e_r[j];
+            KSFX(span_dact)(ract, g_r + H, dzx_r + H, H);
+            for (ptrdiff_t j = 0; j < H2; j++) dzh_r[j] = dzx_r[j];
+            for (ptrdiff_t j = 0; j < H; j++) dzh_r[H2 + j] = dzx_r[H2 + j] * g_r[H + j];
+        }
+    }
+}
+
+/* LSTM with options ----------------------------------------------------------------------------- */
+
+void KSFX(lc_lstm_forward)(const lc_ctx *ctx, int B, int H, const lc_lstm_opts *o,
+                           const REAL *zx, ptrdiff_t ldzx, const REAL *zh, const REAL *b,
+                           const REAL *p, const REAL *c_prev, REAL *c, REAL *gates, REAL *zpre,
+                           REAL *m, ptrdiff_t ldm) {
+    /* zx (B, 4H) rows ldzx apart | zh, gates, zpre (B, 4H) | b (4H) | p (3, H) or NULL
+     * c_prev, c (B, H) | m (B, H) rows ldm apart */
+    const ptrdiff_t G = 4 * (ptrdiff_t)H, Hp = H, H3 = 3 * (ptrdiff_t)H;
+    const REAL clip = (REAL)o->clip;
+    const lc_act act = o->act, ract = o->ract, out_act = o->out_act;
+    const int input_forget = o->input_forget;
+    const int lc_par = LC_PAR(ctx, B, G);
+    (void)lc_par;
+    LC_ROWS_PARALLEL
+    for (ptrdiff_t r = 0; r < B; r++) {
+        const REAL *restrict zx_r = zx + r * ldzx, *restrict zh_r = zh + r * G;
+        const REAL *restrict cp_r = c_prev + r * Hp;
+        REAL *restrict g_r = gates + r * G, *restrict c_r = c + r * Hp, *restrict m_r = m + r * ldm;
+        REAL *restrict zp_r = zpre ? zpre + r * G : NULL;
+        for (ptrdiff_t j = 0; j < H3; j++) g_r[j] = zx_r[j] + zh_r[j] + b[j];  /* i, f, g */
+        if (p)
+            for (ptrdiff_t j = 0; j < Hp; j++) {
+                g_r[j] += p[j] * cp_r[j];
+                g_r[Hp + j] += p[Hp + j] * cp_r[j];
+            }
+        if (clip > 0) KSFX(span_clip)(g_r, H3, clip);
+        if (zp_r)
+            for (ptrdiff_t j = 0; j < H3; j++) zp_r[j] = g_r[j];
+        KSFX(span_act)(ract, g_r, Hp);
+        if (input_forget)
+            for (ptrdiff_t j = 0; j < Hp; j++) g_r[Hp + j] = (REAL)1 - g_r[j];
+        else
+            KSFX(span_act)(ract, g_r + Hp, Hp);
+        KSFX(span_act)(act, g_r + 2 * Hp, Hp);
+        REAL *restrict o_r = g_r + H3;
+        for (ptrdiff_t j = 0; j < Hp; j++) {
+            const REAL cn = g_r[Hp + j] * cp_r[j] + g_r[j] * g_r[2 * Hp + j];  /* f c_prev + i g */
+            c_r[j] = cn;
+            m_r[j] = cn;
+            o_r[j] = zx_r[H3 + j] + zh_r[H3 + j] + b[H3 + j];
+        }
+        if (p)
+            for (ptrdiff_t j = 0; j < Hp; j++) o_r[j] += p[2 * Hp + j] * c_r[j];  /* o sees new c */
+        if (clip > 0) KSFX(span_clip)(o_r, Hp, clip);
+        if (zp_r)
+            for (ptrdiff_t j = 0; j < Hp; j++) zp_r[H3 + j] = o_r[j];
+        KSFX(span_act)(ract, o_r, Hp);
+        KSFX(span_act)(out_act, m_r, Hp);
+        for (ptrdiff_t j = 0; j < Hp; j++) m_r[j] *= o_r[j];  /* m = o * phi(c) */
+    }
+}
+
+void KSFX(lc_lstm_backward)(const lc_ctx *ctx, int B, int H, const lc_lstm_opts *o,
+                            const REAL *dm, const REAL *dy, ptrdiff_t lddy, REAL *dc,
+                            const REAL *gates, const REAL *zpre, const REAL *p,
+                            const REAL *c_prev, const REAL *c, REAL *dz) {
+    /* dm, dc, c_prev, c (B, H) | dy (B, H) rows lddy apart or NULL | gates, zpre, dz (B, 4H)
+     * p (3, H) or NULL */
+    const ptrdiff_t G = 4 * (ptrdiff_t)H, Hp = H;
+    const REAL clip = (REAL)o->clip;
+    const lc_act act = o->act, ract = o->ract, out_act = o->out_act;
+    const int input_forget = o->input_forget;
+    const int lc_par = LC_PAR(ctx, B, G);
+    (void)lc_par;
+    LC_ROWS_PARALLEL
+    for (ptrdiff_t r = 0; r < B; r++) {
+        const REAL *restrict g_r = gates + r * G, *restrict dm_r = dm + r * Hp;
+        const REAL *restrict cp_r = c_prev + r * Hp, *restrict c_r = c + r * Hp;
+        const REAL *restrict dy_r = dy ? dy + r * lddy : NULL;
+        const REAL *restrict zp_r = zpre ? zpre + r * G : NULL;
+        const REAL *restrict gi = g_r, *restrict gf = g_r + Hp, *restrict gg = g_r + 2 * Hp;
+        const REAL *restrict go = g_r + 3 * Hp;
+        REAL *restrict dc_r = dc + r * Hp;
+        REAL *restrict di = dz + r * G, *restrict df = di + Hp, *restrict dg = di + 2 * Hp;
+        REAL *restrict d_o = di + 3 * Hp;
+        for (ptrdiff_t j = 0; j < Hp; j++) di[j] = c_r[j];
+        KSFX(span_act)(out_act, di, Hp);  /* phi(c), recomputed, in di for now */
+        for (ptrdiff_t j = 0; j < Hp; j++) {  /* m = o * phi(c) */
+            const REAL d = dy_r ? dm_r[j] + dy_r[j] : dm_r[j];
+            d_o[j] = d * di[j];
+            df[j] = d * go[j];
+        }
+        KSFX(span_dact)(out_act, di, df, Hp);  /* df: d phi(c) / dc */
+        KSFX(span_dact)(ract, go, d_o, Hp);
+        if (zp_r && clip > 0) KSFX(span_clip_grad)(zp_r + 3 * Hp, d_o, Hp, clip);
+        for (ptrdiff_t j = 0; j < Hp; j++) dc_r[j] += df[j] + (p ? d_o[j] * p[2 * Hp + j] : 0);
+        for (ptrdiff_t j = 0; j < Hp; j++) {  /* c = f c_prev + i g */
+            const REAL d = dc_r[j];
+            di[j] = input_forget ? d * (gg[j] - cp_r[j]) : d * gg[j];
+            df[j] = input_forget ? (REAL)0 : d * cp_r[j];
+            dg[j] = d * gi[j];
+        }
+        KSFX(span_dact)(ract, gi, di, Hp);
+        if (!input_forget) KSFX(span_dact)(ract, gf, df, Hp);
+        KSFX(span_dact)(act, gg, dg, Hp);
+        if (zp_r && clip > 0) KSFX(span_clip_grad)(zp_r, di, 3 * Hp, clip);
+        for (ptrdiff_t j = 0; j < Hp; j++)
+            dc_r[j] = dc_r[j] * gf[j] + (p ? di[j] * p[j] + df[j] * p[Hp + j] : 0);
+    }
+}
+
+/* Elementwise activations (tests and the reference's twins) ----------------------------------- */
+
+void KSFX(lc_act_apply)(const lc_ctx *ctx, lc_act act, const REAL *x, REAL *y, ptrdiff_t n) {
+    (void)ctx;
+    for (ptrdiff_t j = 0; j < n; j++) y[j] = x[j];
+    KSFX(span_act)(act, y, n);
+}
+
+void KSFX(lc_act_derivative)(const lc_ctx *ctx, lc_act act, const REAL *y, REAL *d, ptrdiff_t n) {
+    (void)ctx;
+    KSFX(span_dact)(act, y, d, n);
+}

@@ -1,0 +1,74 @@
+# The cell contract of csrc/cells/cells.h (shapes and semantics there).
+cdef extern from "cells/cells.h" nogil:
+    ctypedef struct lc_act:
+        int code
+        double alpha
+        double beta
+
+    ctypedef struct lc_ctx:
+        int isa
+        int nthreads
+        Py_ssize_t par_min
+
+    ctypedef struct lc_lstm_opts:
+        lc_act act
+        lc_act ract
+        lc_act out_act
+        double clip
+        int input_forget
+
+    int lc_best_isa()
+    void lc_rnn_forward_f32(const lc_ctx *ctx, int B, int H, lc_act act, const float *zx,
+                            Py_ssize_t ldzx, const float *zh, const float *b, float *h,
+                            Py_ssize_t ldh)
+    void lc_rnn_forward_f64(const lc_ctx *ctx, int B, int H, lc_act act, const double *zx,
+                            Py_ssize_t ldzx, const double *zh, const double *b, double *h,
+                            Py_ssize_t ldh)
+    void lc_rnn_backward_f32(const lc_ctx *ctx, int B, int H, lc_act act, const float *dh,
+                             const float *dy, Py_ssize_t lddy, const float *h, Py_ssize_t ldh,
+                             float *dz)
+    void lc_rnn_backward_f64(const lc_ctx *ctx, int B, int H, lc_act act, const double *dh,
+                             const double *dy, Py_ssize_t lddy, const double *h, Py_ssize_t ldh,
+                             double *dz)
+    void lc_gru_forward_f32(const lc_ctx *ctx, int B, int H, int phase, int reset_after,
+                            lc_act act, lc_act ract, const float *zx, Py_ssize_t ldzx,
+                            const float *zh, const float *b, const float *h_prev,
+                            Py_ssize_t ldhp, float *gates, float *extra, float *h, Py_ssize_t ldh)
+    void lc_gru_forward_f64(const lc_ctx *ctx, int B, int H, int phase, int reset_after,
+                            lc_act act, lc_act ract, const double *zx, Py_ssize_t ldzx,
+                            const double *zh, const double *b, const double *h_prev,
+                            Py_ssize_t ldhp, double *gates, double *extra, double *h,
+                            Py_ssize_t ldh)
+    void lc_gru_backward_f32(const lc_ctx *ctx, int B, int H, int phase, int reset_after,
+                             lc_act act, lc_act ract, const float *dh, const float *dy,
+                             Py_ssize_t lddy, const float *gates, const float *extra,
+                             const float *h_prev, Py_ssize_t ldhp, const float *drh, float *dzx,
+                             float *dzh, float *dh_prev)
+    void lc_gru_backward_f64(const lc_ctx *ctx, int B, int H, int phase, int reset_after,
+                             lc_act act, lc_act ract, const double *dh, const double *dy,
+                             Py_ssize_t lddy, const double *gates, const double *extra,
+                             const double *h_prev, Py_ssize_t ldhp, const double *drh,
+                             double *dzx, double *dzh, double *dh_prev)
+    void lc_lstm_forward_f32(const lc_ctx *ctx, int B, int H, const lc_lstm_opts *o,
+                             const float *zx, Py_ssize_t ldzx, const float *zh, const float *b,
+                             const float *p, const float *c_prev, float *c, float *gates,
+                             float *zpre, float *m, Py_ssize_t ldm)
+    void lc_lstm_forward_f64(const lc_ctx *ctx, int B, int H, const lc_lstm_opts *o,
+                             const double *zx, Py_ssize_t ldzx, const double *zh, const double *b,
+                             const double *p, const double *c_prev, double *c, double *gates,
+                             double *zpre, double *m, Py_ssize_t ldm)
+    void lc_lstm_backward_f32(const lc_ctx *ctx, int B, int H, const lc_lstm_opts *o,
+                              const float *dm, const float *dy, Py_ssize_t lddy, float *dc,
+                              const float *gates, const float *zpre, const float *p,
+                              const float *c_prev, const float *c, float *dz)
+    void lc_lstm_backward_f64(const lc_ctx *ctx, int B, int H, const lc_lstm_opts *o,
+                              const double *dm, const double *dy, Py_ssize_t lddy, double *dc,
+                              const double *gates, const double *zpre, const double *p,
+                              const double *c_prev, const double *c, double *dz)
+    void lc_act_apply_f32(const lc_ctx *ctx, lc_act act, const float *x, float *y, Py_ssize_t n)
+    void lc_act_apply_f64(const lc_ctx *ctx, lc_act act, const double *x, double *y,
+                          Py_ssize_t n)
+    void lc_act_derivative_f32(const lc_ctx *ctx, lc_act act, const float *y, float *d,
+                               Py_ssize_t n)
+    void lc_act_derivative_f64(const lc_ctx *ctx, lc_act act, const double *y, double *d,
+                               Py_ssize_t n)

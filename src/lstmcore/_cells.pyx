@@ -1,0 +1,826 @@
+"""The sequence drivers, written once for every cell of csrc/cells/cells.h: the GRU, the simple
+RNN and the LSTM with its options (peepholes, projection, clip, coupled input-forget, any
+activations). The plain LSTM keeps its tuned kernels in ``lstmcore._lstm``.
+
+Order of work, the same for every cell (DESIGN.md section 1):
+- forward: ONE product ``x @ w_x`` over all T*B rows before the loop; in the loop, per phase of
+  the cell, one recurrent product ``zh[:, cols] = src @ w_h[:, cols]`` and the cell's gate maths
+  (one phase for most cells; two for the GRU with reset_after=False, whose second product reads
+  r * h_prev); with a projection, ``h = m @ w_hr`` after the gates.
+- backward: the loop runs the phases in reverse and ``dh_prev = dz @ w_h.T``, keeping dz for every
+  step; after it, one product each for dx, dw_x, dw_h (and dw_hr), and row sums for db.
+The GIL is released for the whole time loop; nothing is allocated inside it. Time-major inside;
+inference reads x batch-first and writes h straight into y (B, T, P), with no copy.
+"""
+
+cimport numpy as cnp
+from cython cimport floating
+from libc.string cimport memcpy, memset
+
+import numpy as np
+
+from . import _lstm, _validate
+from ._cache import GRUCache, LSTMCache, RNNCache
+
+from ._blas cimport BLAS_Trans, NoTrans, RowMajor, Trans, _gemm
+
+cnp.import_array()
+
+# Fewer row elements than this per kernel call run on one thread (the fork costs more).
+cdef Py_ssize_t _PAR_MIN = 4096
+
+
+def _set_par_min(Py_ssize_t n):
+    """Row elements from which the cell kernels split rows between threads; returns the previous
+    value (tests set 0 to run the threaded loops on small shapes)."""
+    global _PAR_MIN
+    previous, _PAR_MIN = _PAR_MIN, n
+    return previous
+
+
+cdef enum:
+    CELL_LSTM = 0
+    CELL_GRU = 1
+    CELL_RNN = 2
+
+
+cdef struct Cell:
+    int kind                # CELL_*
+    int H                   # units (the width of c and of the gate blocks)
+    int P                   # the width of h: H, or the projection's P
+    int G                   # K * H gate columns
+    int split               # columns of phase 0 (G, or 2H for the GRU with reset_after=False)
+    int reset_after         # GRU
+    lc_act act, ract        # GRU, RNN (act)
+    lc_lstm_opts opts       # LSTM
+    int proj                # LSTM: h = m @ w_hr
+
+
+cdef struct Weights:
+    # pointers into the caller's arrays (floating, cast at use); NULL: absent
+    const void *w_h
+    const void *b
+    const void *p
+    const void *w_hr
+
+
+cdef lc_ctx _context() except *:
+    """The instruction set and thread count lstmcore._lstm chose (one choice for every kernel)."""
+    cdef lc_ctx ctx
+    isa, nthreads = _lstm._kernel_context()
+    ctx.isa = isa
+    ctx.nthreads = nthreads
+    ctx.par_min = _PAR_MIN
+    return ctx
+
+
+cdef lc_act _act(tuple spec):
+    cdef lc_act a
+    a.code, a.alpha, a.beta = spec
+    return a
+
+
+# One step of any cell: the recurrent products and the gate maths ----------------------------
+
+
+cdef void _step(const Cell *cl, const lc_ctx *ctx, int B, const floating *zx, Py_ssize_t ldzx,
+                const Weights *w, const floating *h_prev, Py_ssize_t ldhp,
+                const floating *c_prev, floating *c, floating *zh, floating *gates,
+                floating *extra, floating *zpre, floating *m, floating *h,
+                Py_ssize_t ldh) noexcept nogil:
+    # zx (B, G) rows ldzx apart: x_t @ w_x, no bias | h_prev (B, P) rows ldhp apart
+    # c_prev, c (B, H): LSTM | zh (B, G) scratch | gates (B, G), extra (B, H), zpre (B, G),
+    # m (B, H): the step's cache (or scratch) | h (B, P) rows ldh apart, out
+    cdef int H = cl.H, P = cl.P, G = cl.G, S = cl.split
+    cdef const floating *w_h = <const floating *>w.w_h
+    cdef const floating *b = <const floating *>w.b
+    # zh[:, :S] = h_prev @ w_h[:, :S]
+    _gemm(RowMajor, NoTrans, NoTrans, B, S, P, <floating>1, h_prev, <int>ldhp, w_h, G,
+          <floating>0, zh, G)
+    if cl.kind == CELL_RNN:
+        if floating is float:
+            lc_rnn_forward_f32(ctx, B, H, cl.act, zx, ldzx, zh, b, h, ldh)
+        else:
+            lc_rnn_forward_f64(ctx, B, H, cl.act, zx, ldzx, zh, b, h, ldh)
+    elif cl.kind == CELL_GRU:
+        if floating is float:
+            lc_gru_forward_f32(ctx, B, H, 0, cl.reset_after, cl.act, cl.ract, zx, ldzx, zh, b,
+                               h_prev, ldhp, gates, extra, h, ldh)
+        else:
+            lc_gru_forward_f64(ctx, B, H, 0, cl.reset_after, cl.act, cl.ract, zx, ldzx, zh, b,
+                               h_prev, ldhp, gates, extra, h, ldh)
+        if S < G:  # phase 1: zh[:, 2H:] = (r * h_prev) @ w_h[:, 2H:]
+            _gemm(RowMajor, NoTrans, NoTrans, B, G - S, H, <floating>1, extra, H, w_h + S, G,
+                  <floating>0, zh + S, G)
+            if floating is float:
+                lc_gru_forward_f32(ctx, B, H, 1, 0, cl.act, cl.ract, zx, ldzx, zh, b,
+                                   h_prev, ldhp, gates, extra, h, ldh)
+            else:
+                lc_gru_forward_f64(ctx, B, H, 1, 0, cl.act, cl.ract, zx, ldzx, zh, b,
+                                   h_prev, ldhp, gates, extra, h, ldh)
+    else:
+        if not cl.proj:
+            m = h  # m is h
+        if floating is float:
+            lc_lstm_forward_f32(ctx, B, H, &cl.opts, zx, ldzx, zh, b, <const float *>w.p,
+                                c_prev, c, gates, zpre, m, ldh if not cl.proj else H)
+        else:
+            lc_lstm_forward_f64(ctx, B, H, &cl.opts, zx, ldzx, zh, b, <const double *>w.p,
+                                c_prev, c, gates, zpre, m, ldh if not cl.proj else H)
+        if cl.proj:  # h = m @ w_hr
+            _gemm(RowMajor, NoTrans, NoTrans, B, P, H, <floating>1, m, H,
+                  <const floating *>w.w_hr, P, <floating>0, h, <int>ldh)
+
+
+cdef void _seq_forward(const Cell *cl, const lc_ctx *ctx, int T, int B, const floating *zx,
+                       Py_ssize_t zx_step, Py_ssize_t ldzx, const Weights *w, const floating *h0,
+                       floating *y, Py_ssize_t y_step, Py_ssize_t ldy, floating *c, int c_mod,
+                       floating *zh, floating *gates, floating *extra, floating *zpre,
+                       floating *m, int cache_mod) noexcept nogil:
+    # step t reads zx + t*zx_step (B, G) rows ldzx apart and h_prev (h0 (B, P), then step t-1's
+    # h), writes h at y + t*y_step, rows ldy apart. c (c_mod, B, H): step t reads slot t % c_mod,
+    # writes slot (t+1) % c_mod (c_mod = T+1: every state kept; 2: the last two). The per-step
+    # cache (gates (., B, G), extra (., B, H), zpre (., B, G), m (., B, H)) goes to slot
+    # t % cache_mod (T: kept for the backward; 1: scratch). NULL arrays are not used by the cell.
+    cdef int t, H = cl.H, G = cl.G, P = cl.P
+    cdef Py_ssize_t BH = <Py_ssize_t>B * H, BG = <Py_ssize_t>B * G, k
+    cdef const floating *h_prev = h0
+    cdef Py_ssize_t ldhp = P
+    for t in range(T):
+        k = t % cache_mod
+        _step(cl, ctx, B, zx + t * zx_step, ldzx, w, h_prev, ldhp,
+              c + (t % c_mod) * BH if c != NULL else NULL,
+              c + ((t + 1) % c_mod) * BH if c != NULL else NULL, zh,
+              gates + k * BG if gates != NULL else NULL,
+              extra + k * BH if extra != NULL else NULL,
+              zpre + k * BG if zpre != NULL else NULL,
+              m + k * BH if m != NULL else NULL, y + t * y_step, ldy)
+        h_prev, ldhp = y + t * y_step, ldy
+
+
+cdef object _mm(a, b, bint ta=False, bint tb=False, out=None):
+    """op(a) @ op(b) through lstmcore's BLAS (as the tuned LSTM: one BLAS, its thread settings,
+    no NumPy warnings on non-finite values): a, b, out 2-D with unit column stride."""
+    cdef int m = a.shape[1] if ta else a.shape[0], k = a.shape[0] if ta else a.shape[1]
+    cdef int n = b.shape[0] if tb else b.shape[1]
+    cdef int item = a.itemsize
+    if out is None:
+        out = np.empty((m, n), dtype=a.dtype)
+    cdef int lda = a.strides[0] // item, ldb = b.strides[0] // item, ldc = out.strides[0] // item
+    cdef void *pa = _ptr(a)
+    cdef void *pb = _ptr(b)
+    cdef void *pc = _ptr(out)
+    cdef BLAS_Trans opa = Trans if ta else NoTrans, opb = Trans if tb else NoTrans
+    if a.dtype == np.float32:
+        with nogil:
+            _gemm(RowMajor, opa, opb, m, n, k, <float>1, <float *>pa, lda, <float *>pb, ldb,
+                  <float>0, <float *>pc, ldc)
+    else:
+        with nogil:
+            _gemm(RowMajor, opa, opb, m, n, k, <double>1, <double *>pa, lda, <double *>pb, ldb,
+                  <double>0, <double *>pc, ldc)
+    return out
+
+
+cdef inline void* _ptr(a):
+    return NULL if a is None else cnp.PyArray_DATA(<cnp.ndarray>a)
+
+
+cdef Weights _weights(w_h, b, p, w_hr):
+    cdef Weights w
+    w.w_h, w.b, w.p, w.w_hr = _ptr(w_h), _ptr(b), _ptr(p), _ptr(w_hr)
+    return w
+
+
+cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train):
+    """x (B, T, I), checked | h0 (B, P) | c0 (B, H) or None -> y, h_n, c_n, cache arrays."""
+    cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = cl.H, G = cl.G, P = cl.P
+    cdef lc_ctx ctx = _context()
+    cdef Weights w = _weights(w_h, b, p, w_hr)
+    dtype = x.dtype
+    cdef bint lstm = cl.kind == CELL_LSTM, gru = cl.kind == CELL_GRU
+    cdef bint clip = lstm and cl.opts.clip > 0
+    cdef int mod = T if train else 1
+    zh = np.empty((B, G), dtype=dtype)
+    gates = np.empty((mod, B, G), dtype=dtype) if (lstm or gru) else None
+    extra = np.empty((mod, B, H), dtype=dtype) if gru else None
+    zpre = np.empty((mod, B, G), dtype=dtype) if clip else None
+    m = np.empty((mod, B, H), dtype=dtype) if cl.proj else None
+    c = None
+    if lstm:
+        c = np.empty((T + 1 if train else 2, B, H), dtype=dtype)
+        c[0] = c0
+    cdef Py_ssize_t zx_step, ldzx, y_step, ldy
+    if train:  # time-major: x_tm (T, B, I), zx (T, B, G), h (T+1, B, P) with h[0] = h0
+        x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))
+        zx = _mm(x_tm.reshape(T * B, I), w_x)
+        h = np.empty((T + 1, B, P), dtype=dtype)
+        h[0] = h0
+        out = h[1:]
+        zx_step, ldzx, y_step, ldy = <Py_ssize_t>B * G, G, <Py_ssize_t>B * P, P
+    else:  # batch-first: zx (B, T, G), y (B, T, P): step t at column t, rows T * G / T * P apart
+        zx = _mm(x.reshape(B * T, I), w_x)
+        out = np.empty((B, T, P), dtype=dtype)
+        zx_step, ldzx, y_step, ldy = G, <Py_ssize_t>T * G, P, <Py_ssize_t>T * P
+    cdef int c_mod = T + 1 if train else 2
+    cdef void *p_zx = _ptr(zx)
+    cdef void *p_h0 = _ptr(h0)
+    cdef void *p_out = _ptr(out)
+    cdef void *p_c = _ptr(c)
+    cdef void *p_zh = _ptr(zh)
+    cdef void *p_gates = _ptr(gates)
+    cdef void *p_extra = _ptr(extra)
+    cdef void *p_zpre = _ptr(zpre)
+    cdef void *p_m = _ptr(m)
+    if dtype == np.float32:
+        with nogil:
+            _seq_forward[float](&cl, &ctx, T, B, <float *>p_zx, zx_step, ldzx, &w,
+                                <float *>p_h0, <float *>p_out, y_step, ldy, <float *>p_c,
+                                c_mod, <float *>p_zh, <float *>p_gates, <float *>p_extra,
+                                <float *>p_zpre, <float *>p_m, mod)
+    else:
+        with nogil:
+            _seq_forward[double](&cl, &ctx, T, B, <double *>p_zx, zx_step, ldzx, &w,
+                                 <double *>p_h0, <double *>p_out, y_step, ldy, <double *>p_c,
+                                 c_mod, <double *>p_zh, <double *>p_gates, <double *>p_extra,
+                                 <double *>p_zpre, <double *>p_m, mod)
+    c_n = None if c is None else c[T % c_mod].copy()
+    if not train:
+        return out, out[:, T - 1].copy(), c_n, None
+    y = np.ascontiguousarray(out.transpose(1, 0, 2))
+    return y, h[T].copy(), c_n, {"x": x_tm, "h": h, "c": c, "gates": gates, "extra": extra,
+                                 "z": zpre, "m": m}
+
+
+cdef void _seq_backward(const Cell *cl, const lc_ctx *ctx, int T, int B, const Weights *w,
+                        const floating *dy, floating *dh, floating *dhp, floating *dc,
+                        const floating *h, const floating *c, const floating *gates,
+                        const floating *extra, const floating *zpre, floating *dz,
+                        floating *dzh, floating *drh, floating *dm, floating *dht) noexcept nogil:
+    # dy (B, T, P) or NULL | dh (B, P) in: dh_n | dhp (B, P) scratch; on return dh0 is in dh
+    # dc (B, H) in: dc_n, out: dc0 (LSTM) | h (T+1, B, P) | c (T+1, B, H) | gates, zpre (T, B, G)
+    # extra (T, B, H) | dz (T, B, G) out | dzh (T, B, G) out (GRU reset_after) | drh, dm (B, H)
+    # scratch | dht (T, B, P) out: dh + dy of each step (projected LSTM)
+    cdef int t, H = cl.H, G = cl.G, P = cl.P, S = cl.split
+    cdef Py_ssize_t BH = <Py_ssize_t>B * H, BG = <Py_ssize_t>B * G, BP = <Py_ssize_t>B * P
+    cdef Py_ssize_t lddy = <Py_ssize_t>T * P, j
+    cdef const floating *w_h = <const floating *>w.w_h
+    cdef const floating *dy_t
+    cdef floating *dz_t
+    cdef floating *tmp
+    cdef floating *out = dh
+    for t in range(T - 1, -1, -1):
+        dy_t = dy + t * P if dy != NULL else NULL
+        dz_t = dz + t * BG
+        if cl.kind == CELL_RNN:
+            if floating is float:
+                lc_rnn_backward_f32(ctx, B, H, cl.act, dh, dy_t, lddy, h + (t + 1) * BP, P, dz_t)
+            else:
+                lc_rnn_backward_f64(ctx, B, H, cl.act, dh, dy_t, lddy, h + (t + 1) * BP, P, dz_t)
+            _gemm(RowMajor, NoTrans, Trans, B, P, G, <floating>1, dz_t, G, w_h, G, <floating>0,
+                  dh, P)
+        elif cl.kind == CELL_GRU:
+            if cl.reset_after:
+                if floating is float:
+                    lc_gru_backward_f32(ctx, B, H, 0, 1, cl.act, cl.ract, dh, dy_t, lddy,
+                                        gates + t * BG, extra + t * BH, h + t * BP, P, NULL,
+                                        dz_t, dzh + t * BG, dhp)
+                else:
+                    lc_gru_backward_f64(ctx, B, H, 0, 1, cl.act, cl.ract, dh, dy_t, lddy,
+                                        gates + t * BG, extra + t * BH, h + t * BP, P, NULL,
+                                        dz_t, dzh + t * BG, dhp)
+                _gemm(RowMajor, NoTrans, Trans, B, P, G, <floating>1, dzh + t * BG, G, w_h, G,
+                      <floating>1, dhp, P)
+            else:
+                if floating is float:
+                    lc_gru_backward_f32(ctx, B, H, 1, 0, cl.act, cl.ract, dh, dy_t, lddy,
+                                        gates + t * BG, extra + t * BH, h + t * BP, P, NULL,
+                                        dz_t, dz_t, dhp)
+                else:
+                    lc_gru_backward_f64(ctx, B, H, 1, 0, cl.act, cl.ract, dh, dy_t, lddy,
+                                        gates + t * BG, extra + t * BH, h + t * BP, P, NULL,
+                                        dz_t, dz_t, dhp)
+                # drh = dz[:, 2H:] @ w_h[:, 2H:].T, the gradient of phase 1's source r * h_prev
+                _gemm(RowMajor, NoTrans, Trans, B, H, G - S, <floating>1, dz_t + S, G, w_h + S,
+                      G, <floating>0, drh, H)
+                if floating is float:
+                    lc_gru_backward_f32(ctx, B, H, 0, 0, cl.act, cl.ract, dh, dy_t, lddy,
+                                        gates + t * BG, extra + t * BH, h + t * BP, P, drh,
+                                        dz_t, dz_t, dhp)
+                else:
+                    lc_gru_backward_f64(ctx, B, H, 0, 0, cl.act, cl.ract, dh, dy_t, lddy,
+                                        gates + t * BG, extra + t * BH, h + t * BP, P, drh,
+                                        dz_t, dz_t, dhp)
+                _gemm(RowMajor, NoTrans, Trans, B, P, S, <floating>1, dz_t, G, w_h, G,
+                      <floating>1, dhp, P)
+            tmp = dh
+            dh = dhp
+            dhp = tmp
+        else:
+            if cl.proj:  # dm = (dh + dy_t) @ w_hr.T; dh + dy_t kept for dw_hr
+                for j in range(BP):
+                    dht[t * BP + j] = dh[j]
+                if dy_t != NULL:
+                    for j in range(B):
+                        _axpy_rows(dht + t * BP + j * P, dy_t + j * lddy, P)
+                _gemm(RowMajor, NoTrans, Trans, B, H, P, <floating>1, dht + t * BP, P,
+                      <const floating *>w.w_hr, P, <floating>0, dm, H)
+                if floating is float:
+                    lc_lstm_backward_f32(ctx, B, H, &cl.opts, dm, NULL, 0, dc, gates + t * BG,
+                                         zpre + t * BG if zpre != NULL else NULL,
+                                         <const float *>w.p, c + t * BH, c + (t + 1) * BH, dz_t)
+                else:
+                    lc_lstm_backward_f64(ctx, B, H, &cl.opts, dm, NULL, 0, dc, gates + t * BG,
+                                         zpre + t * BG if zpre != NULL else NULL,
+                                         <const double *>w.p, c + t * BH, c + (t + 1) * BH, dz_t)
+            else:
+                if floating is float:
+                    lc_lstm_backward_f32(ctx, B, H, &cl.opts, dh, dy_t, lddy, dc, gates + t * BG,
+                                         zpre + t * BG if zpre != NULL else NULL,
+                                         <const float *>w.p, c + t * BH, c + (t + 1) * BH, dz_t)
+                else:
+                    lc_lstm_backward_f64(ctx, B, H, &cl.opts, dh, dy_t, lddy, dc, gates + t * BG,
+                                         zpre + t * BG if zpre != NULL else NULL,
+                                         <const double *>w.p, c + t * BH, c + (t + 1) * BH, dz_t)
+            _gemm(RowMajor, NoTrans, Trans, B, P, G, <floating>1, dz_t, G, w_h, G, <floating>0,
+                  dh, P)
+    if dh != out:
+        memcpy(out, dh, BP * sizeof(floating))
+
+
+cdef inline void _axpy_rows(floating *a, const floating *b, int n) noexcept nogil:
+    # a (n) += b (n)
+    cdef int j
+    for j in range(n):
+        a[j] += b[j]
+
+
+cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
+    """The gradients of every input of the forward; dh (B, P) and dc (B, H) are copies the
+    loop may overwrite (dh_n, dc_n)."""
+    gates = cache["gates"]
+    h = cache["h"]
+    cdef int T = h.shape[0] - 1, B = h.shape[1], P = cl.P, H = cl.H, G = cl.G, S = cl.split
+    cdef int I = x_tm.shape[2]
+    cdef lc_ctx ctx = _context()
+    cdef Weights w = _weights(w_h, None, p, w_hr)
+    dtype = h.dtype
+    dz = np.empty((T, B, G), dtype=dtype)
+    gru_ra = cl.kind == CELL_GRU and cl.reset_after
+    dzh = np.empty((T, B, G), dtype=dtype) if gru_ra else None
+    dhp = np.empty((B, P), dtype=dtype)
+    drh = np.empty((B, H), dtype=dtype) if cl.kind == CELL_GRU else None
+    dm = np.empty((B, H), dtype=dtype) if cl.proj else None
+    dht = np.empty((T, B, P), dtype=dtype) if cl.proj else None
+    cdef void *ptr[14]
+    for k, a in enumerate((dy, dh, dhp, dc, h, cache["c"], gates, cache["extra"], cache["z"], dz,
+                           dzh, drh, dm, dht)):
+        ptr[k] = _ptr(a)
+    if dtype == np.float32:
+        with nogil:
+            _seq_backward[float](&cl, &ctx, T, B, &w, <float *>ptr[0], <float *>ptr[1],
+                                 <float *>ptr[2], <float *>ptr[3], <float *>ptr[4], <float *>ptr[5],
+                                 <float *>ptr[6], <float *>ptr[7], <float *>ptr[8], <float *>ptr[9],
+                                 <float *>ptr[10], <float *>ptr[11], <float *>ptr[12], <float *>ptr[13])
+    else:
+        with nogil:
+            _seq_backward[double](&cl, &ctx, T, B, &w, <double *>ptr[0], <double *>ptr[1],
+                                  <double *>ptr[2], <double *>ptr[3], <double *>ptr[4],
+                                  <double *>ptr[5], <double *>ptr[6], <double *>ptr[7],
+                                  <double *>ptr[8], <double *>ptr[9], <double *>ptr[10],
+                                  <double *>ptr[11], <double *>ptr[12], <double *>ptr[13])
+    # after the loop: one product each for dx, dw_x, dw_h; sums for db (no NumPy warning on
+    # non-finite values: the compiled engine reports none, whatever the input)
+    dz2 = dz.reshape(T * B, G)
+    h_prev = h[:T].reshape(T * B, P)
+    grads = {
+        "dx": np.ascontiguousarray(_mm(dz2, w_x, False, True).reshape(T, B, I).transpose(1, 0, 2)),
+        "dw_x": _mm(x_tm.reshape(T * B, I), dz2, True),
+    }
+    with np.errstate(all="ignore"):
+        if gru_ra:
+            dzh2 = dzh.reshape(T * B, G)
+            grads["dw_h"] = _mm(h_prev, dzh2, True)
+            grads["db"] = np.stack([dz2.sum(axis=0), dzh2.sum(axis=0)])
+        elif cl.kind == CELL_GRU:
+            dw_h = np.empty((P, G), dtype=dtype)
+            _mm(h_prev, dz2[:, :S], True, False, dw_h[:, :S])
+            _mm(cache["extra"].reshape(T * B, H), dz2[:, S:], True, False, dw_h[:, S:])
+            grads["dw_h"] = dw_h
+            grads["db"] = dz2.sum(axis=0)
+        else:
+            grads["dw_h"] = _mm(h_prev, dz2, True)
+            grads["db"] = dz2.sum(axis=0)
+    grads["dh0"] = dh
+    if cl.kind == CELL_LSTM:
+        grads["dc0"] = dc
+        if p is not None:
+            c = cache["c"]
+            with np.errstate(all="ignore"):
+                grads["dpeepholes"] = np.stack([
+                    np.einsum("tbh,tbh->h", dz[:, :, :H], c[:T]),
+                    np.einsum("tbh,tbh->h", dz[:, :, H:2 * H], c[:T]),
+                    np.einsum("tbh,tbh->h", dz[:, :, 3 * H:], c[1:]),
+                ])
+        if cl.proj:
+            grads["dproj"] = _mm(cache["m"].reshape(T * B, H), dht.reshape(T * B, P), True)
+    return grads
+
+
+# Cells -----------------------------------------------------------------------------------------
+
+
+cdef Cell _rnn_cell(int H, tuple act):
+    cdef Cell cl
+    memset(&cl, 0, sizeof(Cell))
+    cl.kind, cl.H, cl.P, cl.G, cl.split = CELL_RNN, H, H, H, H
+    cl.act = _act(act)
+    return cl
+
+
+cdef Cell _gru_cell(int H, bint reset_after, tuple act, tuple ract):
+    cdef Cell cl
+    memset(&cl, 0, sizeof(Cell))
+    cl.kind, cl.H, cl.P, cl.G = CELL_GRU, H, H, 3 * H
+    cl.split = 3 * H if reset_after else 2 * H
+    cl.reset_after = reset_after
+    cl.act, cl.ract = _act(act), _act(ract)
+    return cl
+
+
+cdef Cell _lstm_cell(int H, opts):
+    """opts: an _lstm_options.LSTMOptions."""
+    cdef Cell cl
+    memset(&cl, 0, sizeof(Cell))
+    cl.kind, cl.H, cl.G, cl.split = CELL_LSTM, H, 4 * H, 4 * H
+    cl.proj = opts.proj is not None
+    cl.P = opts.proj.shape[1] if cl.proj else H
+    cl.opts.act, cl.opts.ract, cl.opts.out_act = _act(opts.act), _act(opts.ract), _act(opts.out_act)
+    cl.opts.clip = 0.0 if opts.clip is None else opts.clip
+    cl.opts.input_forget = opts.input_forget
+    return cl
+
+
+# Public functions: the GRU ---------------------------------------------------------------------
+
+
+def gru_forward(x, w_x, w_h, b, h0=None, *, reset_after=True, activation="tanh",
+                recurrent_activation="sigmoid", return_cache=False, check_finite=True):
+    """GRU over a whole sequence, batch-first.
+
+    x (B, T, I) | w_x (I, 3H) | w_h (H, 3H) | b (2, 3H) when ``reset_after`` else (3H) |
+    h0 (B, H) or None (zeros) -> y (B, T, H), h_n (B, H), and the cache for
+    :func:`gru_backward` when ``return_cache``. Gate blocks z, r, n (Keras's and ONNX's order;
+    ``lstmcore.layout`` converts PyTorch's r, z, n)::
+
+        z = ract(x@w_xz + h_prev@w_hz + b_z)     r = ract(x@w_xr + h_prev@w_hr + b_r)
+        reset_after=True (PyTorch, Keras 3's default; b = [input bias, recurrent bias]):
+            n = act(x@w_xn + b_xn + r * (h_prev@w_hn + b_hn))
+        reset_after=False (Keras's original, ONNX's default):
+            n = act(x@w_xn + (r * h_prev)@w_hn + b_n)
+        h = z * h_prev + (1 - z) * n
+
+    ``activation``/``recurrent_activation``: a name or a (name, alpha[, beta]) tuple
+    (``lstmcore._validate.CELL_ACTIVATIONS``). Same dtype and input policy as ``lstm_forward``.
+    """
+    reset_after = _validate.flag("reset_after", reset_after)
+    x, w_x, w_h, b, h0, act, ract = _validate.check_gru_forward(
+        x, w_x, w_h, b, h0, reset_after, activation, recurrent_activation, check_finite)
+    cdef Cell cl = _gru_cell(w_h.shape[0], reset_after, act, ract)
+    y, h_n, _, arrays = _forward(cl, x, w_x, w_h, b, None, None, h0, None, return_cache)
+    if not return_cache:
+        return y, h_n
+    cache = GRUCache(arrays["x"], w_x, w_h, arrays["gates"], arrays["h"], arrays["extra"],
+                     reset_after, activation, recurrent_activation)
+    return y, h_n, cache
+
+
+def gru_backward(dy, cache, dh_n=None, *, check_finite=True):
+    """Backward through time of :func:`gru_forward` (called with ``return_cache=True``).
+
+    dy (B, T, H) or None | cache | dh_n (B, H) or None
+    -> dict of new arrays: dx (B, T, I), dw_x (I, 3H), dw_h (H, 3H), db (b's shape), dh0 (B, H).
+    """
+    dy, dh, act, ract = _validate.check_gru_backward(dy, cache, dh_n, check_finite)
+    cdef Cell cl = _gru_cell(cache.w_h.shape[0], cache.reset_after, act, ract)
+    arrays = {"gates": cache.gates, "h": cache.h, "extra": cache.extra, "c": None, "z": None,
+              "m": None}
+    return _backward(cl, arrays, cache.x, cache.w_x, cache.w_h, None, None, dy, dh.copy(), None)
+
+
+def gru_cell_forward(x_t, w_x, w_h, b, h_prev=None, *, reset_after=True, activation="tanh",
+                     recurrent_activation="sigmoid", check_finite=True):
+    """One GRU step: x_t (B, I), h_prev (B, H) or None -> h (B, H). As :func:`gru_forward`."""
+    reset_after = _validate.flag("reset_after", reset_after)
+    x_t, w_x, w_h, b, h_prev, act, ract = _validate.check_gru_cell(
+        x_t, w_x, w_h, b, h_prev, reset_after, activation, recurrent_activation, check_finite)
+    cdef Cell cl = _gru_cell(w_h.shape[0], reset_after, act, ract)
+    y, _, _, _ = _forward(cl, x_t[:, None, :], w_x, w_h, b, None, None, h_prev, None, False)
+    return y[:, 0]
+
+
+# Public functions: the simple RNN --------------------------------------------------------------
+
+
+def rnn_forward(x, w_x, w_h, b, h0=None, *, activation="tanh", return_cache=False,
+                check_finite=True):
+    """Simple RNN over a whole sequence, batch-first: h = act(x@w_x + h_prev@w_h + b).
+
+    x (B, T, I) | w_x (I, H) | w_h (H, H) | b (H) | h0 (B, H) or None (zeros)
+    -> y (B, T, H), h_n (B, H) [, cache for :func:`rnn_backward`]. Keras ``SimpleRNN``,
+    PyTorch ``nn.RNN`` (b = b_ih + b_hh), ONNX ``RNN``.
+    """
+    x, w_x, w_h, b, h0, act = _validate.check_rnn_forward(x, w_x, w_h, b, h0, activation,
+                                                          check_finite)
+    cdef Cell cl = _rnn_cell(w_h.shape[0], act)
+    y, h_n, _, arrays = _forward(cl, x, w_x, w_h, b, None, None, h0, None, return_cache)
+    if not return_cache:
+        return y, h_n
+    return y, h_n, RNNCache(arrays["x"], w_x, w_h, arrays["h"], activation)
+
+
+def rnn_backward(dy, cache, dh_n=None, *, check_finite=True):
+    """Backward through time of :func:`rnn_forward`: dy (B, T, H) or None | cache |
+    dh_n (B, H) or None -> dict dx (B, T, I), dw_x (I, H), dw_h (H, H), db (H), dh0 (B, H)."""
+    dy, dh, act = _validate.check_rnn_backward(dy, cache, dh_n, check_finite)
+    cdef Cell cl = _rnn_cell(cache.w_h.shape[0], act)
+    arrays = {"gates": None, "h": cache.h, "extra": None, "c": None, "z": None, "m": None}
+    return _backward(cl, arrays, cache.x, cache.w_x, cache.w_h, None, None, dy, dh.copy(), None)
+
+
+def rnn_cell_forward(x_t, w_x, w_h, b, h_prev=None, *, activation="tanh", check_finite=True):
+    """One simple-RNN step: x_t (B, I), h_prev (B, H) or None -> h (B, H)."""
+    x_t, w_x, w_h, b, h_prev, act = _validate.check_rnn_cell(x_t, w_x, w_h, b, h_prev,
+                                                             activation, check_finite)
+    cdef Cell cl = _rnn_cell(w_h.shape[0], act)
+    y, _, _, _ = _forward(cl, x_t[:, None, :], w_x, w_h, b, None, None, h_prev, None, False)
+    return y[:, 0]
+
+
+# The LSTM with options (lstmcore._lstm's public functions call these) --------------------------
+
+
+def _lstm_forward(x, w_x, w_h, b, h0, c0, opts, return_cache, activation, recurrent_activation,
+                  output_activation):
+    """lstm_forward for options the tuned kernels do not have; arguments checked by
+    _lstm_options.check_forward."""
+    cdef Cell cl = _lstm_cell(w_x.shape[1] // 4, opts)
+    y, h_n, c_n, arrays = _forward(cl, x, w_x, w_h, b, opts.peepholes, opts.proj, h0, c0,
+                                   return_cache)
+    if not return_cache:
+        return y, h_n, c_n
+    cache = LSTMCache(arrays["x"], w_x, w_h, arrays["gates"], arrays["h"], arrays["c"],
+                      activation, recurrent_activation, peepholes=opts.peepholes,
+                      proj=opts.proj, clip=opts.clip, input_forget=opts.input_forget,
+                      output_activation=output_activation, z=arrays["z"], m=arrays["m"])
+    return y, h_n, c_n, cache
+
+
+def _lstm_backward(dy, cache, dh, dc, opts):
+    """lstm_backward of a cache made by _lstm_forward; dh, dc: checked, owned copies."""
+    cdef Cell cl = _lstm_cell(cache.gates.shape[2] // 4, opts)
+    arrays = {"gates": cache.gates, "h": cache.h, "extra": None, "c": cache.c, "z": cache.z,
+              "m": cache.m}
+    return _backward(cl, arrays, cache.x, cache.w_x, cache.w_h, opts.peepholes, opts.proj, dy,
+                     dh, dc)
+
+
+def _lstm_cell_forward(x_t, w_x, w_h, b, h_prev, c_prev, opts):
+    """lstm_cell_forward with options -> h (B, P), c (B, H)."""
+    cdef Cell cl = _lstm_cell(w_x.shape[1] // 4, opts)
+    y, _, c_n, _ = _forward(cl, x_t[:, None, :], w_x, w_h, b, opts.peepholes, opts.proj,
+                            h_prev, c_prev, False)
+    return y[:, 0], c_n
+
+
+# Elementwise activations (tests) ----------------------------------------------------------------
+
+
+def _activation(spec, x, bint derivative=False):
+    """activations.apply(spec, x), or, with ``derivative``, d = 1 times act' written from y = x:
+    the C twins of lstmcore.reference.activations (tests)."""
+    cdef lc_ctx ctx = _context()
+    cdef lc_act a = _act(tuple(spec))
+    x = np.ascontiguousarray(x)
+    out = np.ones_like(x) if derivative else np.empty_like(x)
+    cdef Py_ssize_t n = x.size
+    if x.dtype == np.float32:
+        if derivative:
+            lc_act_derivative_f32(&ctx, a, <float *>_ptr(x), <float *>_ptr(out), n)
+        else:
+            lc_act_apply_f32(&ctx, a, <float *>_ptr(x), <float *>_ptr(out), n)
+    else:
+        if derivative:
+            lc_act_derivative_f64(&ctx, a, <double *>_ptr(x), <double *>_ptr(out), n)
+        else:
+            lc_act_apply_f64(&ctx, a, <double *>_ptr(x), <double *>_ptr(out), n)
+    return out
+
+
+# Steppers ---------------------------------------------------------------------------------------
+
+
+cdef class _CellStepper:
+    """Streaming inference for any cell: the weights copied once, the state carried, one step
+    per call (the x product, the cell's recurrent products and gate maths, no allocation).
+
+    ``step`` returns h in a buffer the stepper owns and overwrites two steps later; copy it to
+    keep it. One stepper carries one state: a second thread stepping it at the same time gets
+    RuntimeError (use one stepper per thread).
+    """
+
+    cdef Cell _cl
+    cdef readonly int batch_size, input_size, units
+    cdef readonly object dtype
+    cdef readonly bint check_finite
+    # 1 while a step or a reset runs: set and tested with the GIL held
+    cdef int _busy, _cur, _ready
+    cdef object _w_x, _w_h, _b, _p, _w_hr, _hbuf, _cbuf, _zx, _zh, _gates, _extra, _zpre, _m
+    cdef object _views1, _views2
+    cdef str _name
+
+    cdef void _setup(self, Cell cl, str name, w_x, w_h, b, p, w_hr, int B,
+                     bint check_finite) except *:
+        dtype = w_x.dtype
+        cdef int H = cl.H, P = cl.P, G = cl.G
+        # everything is built first, then swapped in at once (no Python call in between)
+        w_x, w_h, b = w_x.copy(), w_h.copy(), b.copy()
+        p = None if p is None else p.copy()
+        w_hr = None if w_hr is None else w_hr.copy()
+        hbuf = np.zeros((2, B, P), dtype=dtype)
+        cbuf = np.zeros((2, B, H), dtype=dtype) if cl.kind == CELL_LSTM else None
+        zx, zh = np.empty((B, G), dtype=dtype), np.empty((B, G), dtype=dtype)
+        gates = np.empty((B, G), dtype=dtype) if cl.kind != CELL_RNN else None
+        extra = np.empty((B, H), dtype=dtype) if cl.kind == CELL_GRU else None
+        zpre = np.empty((B, G), dtype=dtype) if cl.kind == CELL_LSTM and cl.opts.clip > 0 else None
+        m = np.empty((B, H), dtype=dtype) if cl.proj else None
+        views2, views1 = (hbuf[0], hbuf[1]), (hbuf[0, 0], hbuf[1, 0])
+        if self._busy:
+            raise RuntimeError(f"{name}.__init__ called on a stepper that another thread is "
+                               "stepping: make a new stepper instead")
+        self._cl, self._name = cl, name
+        self.batch_size, self.input_size, self.units = B, w_x.shape[0], H
+        self.dtype, self.check_finite = dtype, check_finite
+        self._w_x, self._w_h, self._b, self._p, self._w_hr = w_x, w_h, b, p, w_hr
+        self._hbuf, self._cbuf, self._zx, self._zh = hbuf, cbuf, zx, zh
+        self._gates, self._extra, self._zpre, self._m = gates, extra, zpre, m
+        self._views2, self._views1 = views2, views1
+        self._cur = 0
+        self._ready = 1
+
+    cdef void _enter(self, str what) except *:
+        if not self._ready:
+            raise RuntimeError(f"{type(self).__name__}.{what}: the stepper was not initialised "
+                               "(its __init__ was not called)")
+        if self._busy:
+            raise RuntimeError(f"{self._name}.{what} called while another thread is stepping "
+                               "the same stepper: a stepper carries one state; use one per thread")
+        self._busy = 1
+
+    def step(self, x_t):
+        """One step: x_t (B, I), (B, 1, I) or, for batch_size 1, (I,) -> h (B, P), or (P,)."""
+        self._enter("step")
+        try:
+            return self._step(x_t)
+        finally:
+            self._busy = 0
+
+    cdef object _step(self, x_t):
+        cdef int B = self.batch_size, I = self.input_size, nxt = 1 - self._cur
+        x = _validate.as_step_input(x_t, self.dtype, B, I)
+        if self.check_finite and not np.isfinite(x).all():
+            raise ValueError(f"x_t must be finite, got {x[~np.isfinite(x)].flat[0]}")
+        cdef lc_ctx ctx = _context()
+        cdef Weights w = _weights(self._w_h, self._b, self._p, self._w_hr)
+        cdef Cell cl = self._cl
+        cdef int P = cl.P, H = cl.H, G = cl.G
+        cdef Py_ssize_t BP = <Py_ssize_t>B * P, BH = <Py_ssize_t>B * H
+        cdef void *xp = _ptr(x)
+        cdef void *wx = _ptr(self._w_x)
+        cdef void *zx = _ptr(self._zx)
+        cdef void *zh = _ptr(self._zh)
+        cdef void *hb = _ptr(self._hbuf)
+        cdef void *cb = _ptr(self._cbuf)
+        cdef void *g = _ptr(self._gates)
+        cdef void *e = _ptr(self._extra)
+        cdef void *zp = _ptr(self._zpre)
+        cdef void *m = _ptr(self._m)
+        cdef int cur = self._cur
+        if self.dtype == np.float32:
+            with nogil:
+                _gemm(RowMajor, NoTrans, NoTrans, B, G, I, <float>1, <float *>xp, I,
+                      <float *>wx, G, <float>0, <float *>zx, G)
+                _step[float](&cl, &ctx, B, <float *>zx, G, &w, <float *>hb + cur * BP, P,
+                             <float *>cb + cur * BH if cb != NULL else NULL,
+                             <float *>cb + nxt * BH if cb != NULL else NULL, <float *>zh,
+                             <float *>g, <float *>e, <float *>zp, <float *>m,
+                             <float *>hb + nxt * BP, P)
+        else:
+            with nogil:
+                _gemm(RowMajor, NoTrans, NoTrans, B, G, I, <double>1, <double *>xp, I,
+                      <double *>wx, G, <double>0, <double *>zx, G)
+                _step[double](&cl, &ctx, B, <double *>zx, G, &w, <double *>hb + cur * BP, P,
+                              <double *>cb + cur * BH if cb != NULL else NULL,
+                              <double *>cb + nxt * BH if cb != NULL else NULL, <double *>zh,
+                              <double *>g, <double *>e, <double *>zp, <double *>m,
+                              <double *>hb + nxt * BP, P)
+        self._cur = nxt
+        return self._views1[nxt] if x.ndim == 1 and np.ndim(x_t) == 1 else self._views2[nxt]
+
+    @property
+    def h(self):
+        """A copy of the hidden state (B, P)."""
+        self._enter("h")
+        self._busy = 0
+        return self._hbuf[self._cur].copy()
+
+    cdef void _reset(self, h, c) except *:
+        cdef Cell cl = self._cl
+        self._enter("reset")
+        try:
+            h = _validate._state("h", h, self.dtype, self.batch_size, cl.P, self.check_finite)
+            if self._cbuf is not None:
+                c = _validate._state("c", c, self.dtype, self.batch_size, cl.H, self.check_finite)
+                self._cbuf[self._cur] = c
+            self._hbuf[self._cur] = h
+        finally:
+            self._busy = 0
+
+
+cdef class GRUStepper(_CellStepper):
+    """Streaming GRU inference: ``GRUStepper(w_x, w_h, b, batch_size=1, *, reset_after=True,
+    activation="tanh", recurrent_activation="sigmoid", check_finite=True)``; ``step(x_t)`` ->
+    h (B, H); ``h``; ``reset(h=None)``. After t steps from zeros, ``step`` returns what
+    :func:`gru_forward` gives at step t."""
+
+    cdef readonly bint reset_after
+    cdef readonly object activation, recurrent_activation
+
+    def __init__(self, w_x, w_h, b, batch_size=1, *, reset_after=True, activation="tanh",
+                 recurrent_activation="sigmoid", check_finite=True):
+        reset_after = _validate.flag("reset_after", reset_after)
+        act = _validate.activation_spec(activation, "activation")
+        ract = _validate.activation_spec(recurrent_activation, "recurrent_activation")
+        dtype = _validate.dtype_of(w_x, "w_x")
+        w_x, w_h, b = _validate.check_gru_weights(w_x, w_h, b, dtype, reset_after, check_finite)
+        B = _validate.check_stepper(batch_size, w_x.shape[0], w_h.shape[0])
+        self._setup(_gru_cell(w_h.shape[0], reset_after, act, ract), "GRUStepper", w_x, w_h, b,
+                    None, None, B, bool(check_finite))
+        self.reset_after = reset_after
+        self.activation, self.recurrent_activation = activation, recurrent_activation
+
+    def reset(self, h=None):
+        """Start over from zeros, or from the given state h (B, H)."""
+        self._reset(h, None)
+
+    def __repr__(self):
+        if not self._ready:
+            return "GRUStepper(<not initialised>)"
+        return (f"GRUStepper(batch_size={self.batch_size}, input_size={self.input_size}, "
+                f"units={self.units}, dtype={self.dtype.name}, reset_after={self.reset_after}, "
+                f"activation={self.activation!r}, "
+                f"recurrent_activation={self.recurrent_activation!r})")
+
+
+cdef class RNNStepper(_CellStepper):
+    """Streaming simple-RNN inference: ``RNNStepper(w_x, w_h, b, batch_size=1, *,
+    activation="tanh", check_finite=True)``; ``step(x_t)`` -> h (B, H); ``h``; ``reset(h=None)``.
+    """
+
+    cdef readonly object activation
+
+    def __init__(self, w_x, w_h, b, batch_size=1, *, activation="tanh", check_finite=True):
+        act = _validate.activation_spec(activation, "activation")
+        dtype = _validate.dtype_of(w_x, "w_x")
+        w_x, w_h, b = _validate.check_rnn_weights(w_x, w_h, b, dtype, check_finite)
+        B = _validate.check_stepper(batch_size, w_x.shape[0], w_h.shape[0])
+        self._setup(_rnn_cell(w_h.shape[0], act), "RNNStepper", w_x, w_h, b, None, None, B,
+                    bool(check_finite))
+        self.activation = activation
+
+    def reset(self, h=None):
+        """Start over from zeros, or from the given state h (B, H)."""
+        self._reset(h, None)
+
+    def __repr__(self):
+        if not self._ready:
+            return "RNNStepper(<not initialised>)"
+        return (f"RNNStepper(batch_size={self.batch_size}, input_size={self.input_size}, "
+                f"units={self.units}, dtype={self.dtype.name}, activation={self.activation!r})")
+
+
+cdef class _LSTMOptionsStepper(_CellStepper):
+    """The stepper of an LSTM with options (lstmcore._lstm.LSTMStepper runs it for them)."""
+
+    def __init__(self, w_x, w_h, b, int B, opts, bint check_finite):
+        self._setup(_lstm_cell(w_x.shape[1] // 4, opts), "LSTMStepper", w_x, w_h, b,
+                    opts.peepholes, opts.proj, B, check_finite)
+
+    @property
+    def c(self):
+        self._enter("c")
+        self._busy = 0
+        return self._cbuf[self._cur].copy()
+
+    def reset(self, h=None, c=None):
+        self._reset(h, c)

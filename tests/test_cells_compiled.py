@@ -1,0 +1,229 @@
+"""The compiled cells (lstmcore._cells: the GRU, the simple RNN, the LSTM with options) against
+their NumPy twins in lstmcore.reference, on every instruction set the CPU runs, with the row loops
+on one thread and split between two, float32 and float64: outputs, caches, every gradient, one
+step, the streaming stepper, and the activations one by one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import DTYPES, SHAPES, assert_close
+
+import lstmcore
+from lstmcore import reference
+
+pytestmark = pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled backend only")
+
+if lstmcore.backend == "compiled":
+    from lstmcore import _cells, _lstm
+
+    ISAS = _lstm._available_isas()
+else:  # pragma: no cover
+    ISAS = ()
+
+ACTS = [
+    "tanh",
+    "relu",
+    "sigmoid",
+    "linear",
+    "hard_sigmoid",
+    ("hard_sigmoid", 0.2, 0.5),
+    ("leaky_relu", 0.1),
+    ("thresholded_relu", 0.3),
+    ("scaled_tanh", 1.5, 0.7),
+    ("affine", 0.8, 0.1),
+    ("elu", 1.2),
+    "softsign",
+    "softplus",
+]
+
+
+@pytest.fixture(params=ISAS)
+def isa(request):
+    before = _lstm._kernel_isa()
+    _lstm._set_kernel_isa(request.param)
+    yield request.param
+    _lstm._set_kernel_isa(before)
+
+
+@pytest.fixture(params=[1, 2], ids=["1T", "2T"])
+def threads(request):
+    """One thread, or two with the row split taken at every size."""
+    before_n = lstmcore.get_num_threads()
+    before_min = _cells._set_par_min(0 if request.param > 1 else 4096)
+    lstmcore.set_num_threads(request.param)
+    yield request.param
+    lstmcore.set_num_threads(before_n)
+    _cells._set_par_min(before_min)
+
+
+def _f(rng, dtype, scale, *shape):
+    return (rng.standard_normal(shape) * scale).astype(dtype)
+
+
+def _cell_problem(rng, cell, dtype, B, T, I, H, opts):
+    """Inputs, weights and the gradients flowing in, for a cell ('gru', 'rnn', 'lstm')."""
+    K = {"gru": 3, "rnn": 1, "lstm": 4}[cell]
+    P = opts["proj"].shape[1] if opts.get("proj") is not None else H
+    args = {
+        "x": _f(rng, dtype, 1.0, B, T, I),
+        "w_x": _f(rng, dtype, I**-0.5, I, K * H),
+        "w_h": _f(rng, dtype, P**-0.5, P, K * H),
+        "h0": _f(rng, dtype, 0.5, B, P),
+    }
+    bias_shape = (2, K * H) if cell == "gru" and opts.get("reset_after", True) else (K * H,)
+    args["b"] = _f(rng, dtype, 0.3, *bias_shape)
+    if cell == "lstm":
+        args["c0"] = _f(rng, dtype, 0.5, B, H)
+    grads_in = {"dy": _f(rng, dtype, 1.0, B, T, P), "dh_n": _f(rng, dtype, 1.0, B, P)}
+    if cell == "lstm":
+        grads_in["dc_n"] = _f(rng, dtype, 1.0, B, H)
+    return args, grads_in
+
+
+def _lstm_options(rng, dtype, H, which):
+    P = max(1, H // 2)
+    table = {
+        "peepholes": {"peepholes": _f(rng, dtype, 0.5, 3, H)},
+        "proj": {"proj": _f(rng, dtype, H**-0.5, H, P)} if H > 1 else {},
+        "clip": {"clip": 0.6},
+        "input_forget": {"input_forget": True},
+        "output_activation": {"output_activation": "softsign"},
+        "onnx_acts": {
+            "activation": ("scaled_tanh", 1.2, 0.8),
+            "recurrent_activation": ("hard_sigmoid", 0.2, 0.5),
+        },
+    }
+    if which == "all":
+        out = {}
+        for name in table:
+            out.update(table[name])
+        return out
+    return table[which]
+
+
+CONFIGS = [
+    ("gru", {"reset_after": True}),
+    ("gru", {"reset_after": False}),
+    ("gru", {"reset_after": True, "activation": "relu", "recurrent_activation": "hard_sigmoid"}),
+    (
+        "gru",
+        {
+            "reset_after": False,
+            "activation": ("leaky_relu", 0.2),
+            "recurrent_activation": ("hard_sigmoid", 0.2, 0.5),
+        },
+    ),
+    ("rnn", {"activation": "tanh"}),
+    ("rnn", {"activation": "relu"}),
+    ("rnn", {"activation": "softsign"}),
+    *[
+        ("lstm", name)
+        for name in ("peepholes", "proj", "clip", "input_forget", "output_activation", "onnx_acts", "all")
+    ],
+]
+CONFIG_IDS = [
+    f"{c}-{o if isinstance(o, str) else '-'.join(f'{k}={v}' for k, v in o.items())}" for c, o in CONFIGS
+]
+
+
+def _run(mod, cell, args, opts, train):
+    fn = getattr(mod, f"{cell}_forward")
+    a = dict(args)
+    pos = [a.pop("x"), a.pop("w_x"), a.pop("w_h"), a.pop("b"), a.pop("h0")]
+    if cell == "lstm":
+        pos.append(a.pop("c0"))
+    return fn(*pos, return_cache=train, **opts)
+
+
+def _backward(mod, cell, cache, grads_in):
+    fn = getattr(mod, f"{cell}_backward")
+    return fn(grads_in["dy"], cache, *[grads_in[k] for k in ("dh_n", "dc_n") if k in grads_in])
+
+
+@pytest.mark.parametrize("cell, options", CONFIGS, ids=CONFIG_IDS)
+@pytest.mark.parametrize("shape", ["tiny", "B1", "T1", "H1", "I_ne_H", "B10"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_forward_and_backward_match_the_reference(isa, threads, rng, cell, options, shape, dtype):
+    B, T, I, H = SHAPES[shape]
+    opts = _lstm_options(rng, dtype, H, options) if cell == "lstm" else options
+    args, grads_in = _cell_problem(rng, cell, dtype, B, T, I, H, opts)
+    expected = _run(reference, cell, args, opts, train=True)
+    infer = _run(lstmcore, cell, args, opts, train=False)
+    train = _run(lstmcore, cell, args, opts, train=True)
+    names = ("y", "h_n", "c_n")
+    for k, ref in enumerate(expected[:-1]):
+        assert infer[k].dtype == train[k].dtype == dtype
+        assert_close(infer[k], ref, dtype, name=f"{names[k]} (inference)")
+        assert_close(train[k], ref, dtype, name=f"{names[k]} (training)")
+    got = _backward(lstmcore, cell, train[-1], grads_in)
+    want = _backward(reference, cell, expected[-1], grads_in)
+    assert sorted(got) == sorted(want)
+    for name in want:
+        assert got[name].dtype == dtype
+        assert_close(got[name], want[name], dtype, name=name, scale=max(1.0, float(T)))
+    # no gradient from the outputs, none from the final states
+    got = getattr(lstmcore, f"{cell}_backward")(None, train[-1])
+    want = getattr(reference, f"{cell}_backward")(None, expected[-1])
+    for name in want:
+        assert_close(got[name], want[name], dtype, name=f"{name} (no dy)")
+
+
+@pytest.mark.parametrize("cell, options", CONFIGS, ids=CONFIG_IDS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_one_step_and_the_stepper_match_the_forward(isa, rng, cell, options, dtype):
+    B, T, I, H = SHAPES["H7"]
+    opts = _lstm_options(rng, dtype, H, options) if cell == "lstm" else options
+    args, _ = _cell_problem(rng, cell, dtype, B, T, I, H, opts)
+    y, h_n, *rest = _run(lstmcore, cell, args, opts, train=False)
+    cell_fn = getattr(lstmcore, f"{cell}_cell_forward")
+    states = [args["h0"]] + ([args["c0"]] if cell == "lstm" else [])
+    out = cell_fn(args["x"][:, 0], args["w_x"], args["w_h"], args["b"], *states, **opts)
+    h1 = out[0] if cell == "lstm" else out
+    ref = getattr(reference, f"{cell}_cell_forward")(
+        args["x"][:, 0], args["w_x"], args["w_h"], args["b"], *states, **opts
+    )
+    assert_close(h1, ref[0] if cell == "lstm" else ref, dtype, name="cell h")
+    stepper_cls = {"gru": lstmcore.GRUStepper, "rnn": lstmcore.RNNStepper, "lstm": lstmcore.LSTMStepper}[cell]
+    stepper = stepper_cls(args["w_x"], args["w_h"], args["b"], batch_size=B, **opts)
+    stepper.reset(*states)
+    for t in range(T):
+        h = stepper.step(args["x"][:, t])
+        assert_close(h, y[:, t], dtype, name=f"stepper h at step {t}")
+    assert_close(stepper.h, h_n, dtype, name="stepper.h")
+    if cell == "lstm":
+        assert_close(stepper.c, rest[0], dtype, name="stepper.c")
+    stepper.reset()
+    assert not stepper.h.any()
+    if B == 1:  # a 1-D input gives a 1-D output
+        assert stepper.step(args["x"][0, 0]).ndim == 1
+
+
+@pytest.mark.parametrize("spec", ACTS, ids=str)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_activations_match_the_reference(isa, spec, dtype):
+    code = lstmcore._validate.activation_spec(spec, "activation")
+    x = np.linspace(-6, 6, 301).astype(dtype)
+    y = _cells._activation(code, x)
+    assert_close(y, reference.activations.apply(code, x), dtype, name="apply")
+    d = _cells._activation(code, y, derivative=True)
+    assert_close(d, reference.activations.derivative(code, y), dtype, name="derivative")
+
+
+def test_nan_passes_through_every_activation():
+    for spec in ACTS:
+        code = lstmcore._validate.activation_spec(spec, "activation")
+        y = _cells._activation(code, np.array([np.nan, 1.0]))
+        assert np.isnan(y[0]), spec
+
+
+def test_the_plain_lstm_still_takes_the_tuned_kernels(rng):
+    """Options equal to the defaults are no options: the cache is the tuned path's."""
+    args, _ = _cell_problem(rng, "lstm", np.float64, 2, 3, 4, 5, {})
+    out = _run(
+        lstmcore, "lstm", args, {"output_activation": "tanh", "clip": None, "input_forget": False}, True
+    )
+    assert out[-1].z is None and out[-1].m is None
+    plain = _run(lstmcore, "lstm", args, {}, True)
+    for a, b in zip(out[:3], plain[:3], strict=True):
+        np.testing.assert_array_equal(a, b)
