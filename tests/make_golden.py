@@ -1,23 +1,37 @@
 """Write the golden files in tests/data/ from PyTorch and Keras 3. Run by hand, never in CI.
 
     python3 -m venv /work/venv-golden
-    /work/venv-golden/bin/pip install torch numpy keras      # keras runs on its torch backend
-    /work/venv-golden/bin/python tests/make_golden.py
+    /work/venv-golden/bin/pip install torch==2.13.0 numpy keras      # keras runs on its torch backend
+    /work/venv-golden/bin/python tests/make_golden.py [FILE.npz ...]  # default: every file
 
 It needs torch and keras (Keras 3, run with KERAS_BACKEND=torch, which this script sets) and never
-imports lstmcore: the files hold what the frameworks compute, and tests/test_golden.py checks
-lstmcore against them with NumPy only. Inputs and weights come from fixed NumPy seeds, so a rerun
-with the same framework versions writes the same numbers.
+imports lstmcore: the files hold what the frameworks compute, and tests/test_golden.py and
+tests/test_golden_cells.py check lstmcore against them with NumPy only. Inputs and weights come
+from fixed NumPy seeds, so a rerun with the same framework versions writes the same numbers up to
+their last bits (BLAS may sum in another order: measured, 5e-16 relative in float64, 3e-7 in
+float32), never the same bytes (a zip entry keeps the time it was written): name only the files to
+rewrite.
 
-tests/data/torch_lstm.npz   ``torch.nn.LSTM(batch_first=True)``, float64 and float32
-tests/data/keras_lstm.npz   ``keras.layers.LSTM`` in float64, every activation x recurrent_activation
+tests/data/torch_lstm.npz        ``torch.nn.LSTM(batch_first=True)``, float64 and float32
+tests/data/keras_lstm.npz        ``keras.layers.LSTM`` in float64, every activation x recurrent_activation
+tests/data/torch_gru.npz         ``torch.nn.GRU(batch_first=True)``, float64 and float32
+tests/data/torch_rnn.npz         ``torch.nn.RNN(batch_first=True)``, nonlinearity tanh and relu
+tests/data/torch_lstm_proj.npz   ``torch.nn.LSTM(proj_size=P, batch_first=True)``
+tests/data/keras_gru.npz         ``keras.layers.GRU`` in float64, reset_after True and False, with
+                                 activation/recurrent_activation pairs (``recurrent_activation`` and
+                                 ``reset_after`` stored with each case)
+tests/data/keras_rnn.npz         ``keras.layers.SimpleRNN`` in float64, activation tanh and relu
 
 Each file has ``format_version`` (1), ``cases`` (the case names) and the framework's version; every
-other key is ``<case>/<array>``. Weights are stored in the framework's own layout. The gradients are
-those of the scalar loss ``sum(y * dy) [+ sum(h_n * dh_n) + sum(c_n * dc_n)]`` (STYLE.md: the fake
-loss of llm.c's tutorial), taken by torch autograd (for Keras, through the layer on the torch
-backend). One correction: for recurrent_activation='hard_sigmoid' the derivative 1/6 is made exact,
-because torch's float64 hardsigmoid backward uses 1/6 rounded to float32 (_HardSigmoidExactGrad).
+other key is ``<case>/<array>``. Weights are stored in the framework's own layout (PyTorch's GRU in
+its gate order r, z, n; ``w_hr (P, H)`` for the projection). The gradients are those of the scalar
+loss ``sum(y * dy) [+ sum(h_n * dh_n) + sum(c_n * dc_n)]`` (STYLE.md: the fake loss of llm.c's
+tutorial), taken by torch autograd (for Keras, through the layer on the torch backend); each
+gradient is stored as ``d<name>`` of the array it belongs to. Two corrections: for
+recurrent_activation='hard_sigmoid' the derivative 1/6 is made exact, because torch's float64
+hardsigmoid backward uses 1/6 rounded to float32 (_HardSigmoidExactGrad); and Keras's ops.matmul is
+made to keep float64 operands float64 (_keras_float64_matmul). relu draws are redrawn
+until no pre-activation is within KINK_MARGIN of the kink.
 """
 
 from __future__ import annotations
@@ -37,7 +51,7 @@ except ImportError as exc:  # pragma: no cover - a by-hand script
     sys.exit(
         f"make_golden.py needs torch and keras 3 ({exc}). Install them in a separate venv:\n"
         "    python3 -m venv /work/venv-golden\n"
-        "    /work/venv-golden/bin/pip install torch numpy keras\n"
+        "    /work/venv-golden/bin/pip install torch==2.13.0 numpy keras\n"
         "    /work/venv-golden/bin/python tests/make_golden.py"
     )
 
@@ -50,6 +64,25 @@ def _check_versions():
         sys.exit(f"make_golden.py needs Keras 3, got {keras.__version__}")
     if keras.backend.backend() != "torch":
         sys.exit(f"make_golden.py needs Keras on its torch backend, got {keras.backend.backend()!r}")
+
+
+def _keras_float64_matmul():
+    """Make Keras's ``ops.matmul`` of float64 tensors compute in float64.
+
+    Keras 3 (3.15 at least) promotes dtypes as JAX does without x64: ``result_type(float64,
+    float64)`` is float32, so ``ops.matmul`` rounds its float64 operands to float32 and the
+    generic RNN loop (SimpleRNN, GRU(reset_after=False)) computes its products in float32: errors of
+    1e-8, far above the float64 tolerance. (Keras's own LSTM and reset_after=True GRU paths on the
+    torch backend call torch.matmul and stay float64.) Dropping float64 from the 64-to-32-bit table
+    keeps float64 float64; checked before and after.
+    """
+    from keras.src.backend.common import dtypes
+
+    a = torch.ones((2, 2), dtype=torch.float64)
+    if "float64" in dtypes.BIT64_TO_BIT32_DTYPE:
+        del dtypes.BIT64_TO_BIT32_DTYPE["float64"]
+    if keras.ops.matmul(a, a).dtype != torch.float64:
+        sys.exit("make_golden.py: could not make Keras's ops.matmul keep float64")
 
 
 def _save(path: Path, meta: dict, cases: dict):
@@ -130,6 +163,129 @@ def torch_case(seed, B, T, I, H, dtype, state):
     return case
 
 
+# name: (B, T, I, H, dtype, with h0 and dh_n)
+TORCH_GRU_CASES = {
+    "f64_B3T5I4H6": (3, 5, 4, 6, np.float64, True),
+    "f32_B3T5I4H6": (3, 5, 4, 6, np.float32, True),
+    "f64_B1T1I2H1": (1, 1, 2, 1, np.float64, True),
+    "f32_B2T33I3H7_nostate": (2, 33, 3, 7, np.float32, False),
+}
+# name: (B, T, I, H, dtype, with h0 and dh_n, nonlinearity)
+TORCH_RNN_CASES = {
+    "tanh_f64_B3T5I4H6": (3, 5, 4, 6, np.float64, True, "tanh"),
+    "tanh_f32_B3T5I4H6": (3, 5, 4, 6, np.float32, True, "tanh"),
+    "tanh_f64_B1T1I2H1": (1, 1, 2, 1, np.float64, True, "tanh"),
+    "relu_f64_B3T5I4H6": (3, 5, 4, 6, np.float64, True, "relu"),
+    "relu_f32_B2T9I3H5_nostate": (2, 9, 3, 5, np.float32, False, "relu"),
+}
+# name: (B, T, I, H, P, dtype, with h0/c0 and dh_n/dc_n)
+TORCH_PROJ_CASES = {
+    "f64_B3T5I4H6P3": (3, 5, 4, 6, 3, np.float64, True),
+    "f32_B3T5I4H6P3": (3, 5, 4, 6, 3, np.float32, True),
+    "f64_B2T7I3H5P1_nostate": (2, 7, 3, 5, 1, np.float64, False),
+    "f32_B1T1I2H2P1": (1, 1, 2, 2, 1, np.float32, True),
+}
+
+
+def _torch_relu_kinks_ok(case):
+    """nn.RNN(relu): every pre-activation, rebuilt from torch's own y, away from relu's kink at 0."""
+    x = case["x"].astype(np.float64).transpose(1, 0, 2)
+    y = case["y"].astype(np.float64).transpose(1, 0, 2)
+    h0 = case["h0"] if "h0" in case else np.zeros_like(y[0])
+    h_prev = np.concatenate([h0[None].astype(np.float64), y[:-1]])
+    pre = x @ case["w_ih"].T + case["b_ih"] + h_prev @ case["w_hh"].T + case["b_hh"]
+    return np.abs(pre).min() >= KINK_MARGIN and 0.2 <= np.mean(pre < 0) <= 0.8
+
+
+def _draws(rng, dtype):
+    """u: uniform weights small enough that the gates are not saturated; n: standard normals."""
+
+    def u(*shape):
+        return rng.uniform(-0.5, 0.5, shape).astype(dtype)
+
+    def n(*shape):
+        return rng.standard_normal(shape).astype(dtype)
+
+    return u, n
+
+
+def _leaf(a):
+    return torch.from_numpy(a).requires_grad_(True)
+
+
+def torch_cell_case(seed, cell, B, T, I, H, dtype, state, P=None, nonlinearity="tanh"):
+    """One ``nn.GRU``, ``nn.RNN`` or ``nn.LSTM(proj_size=P)`` forward and backward, as torch_case.
+
+    The file keeps PyTorch's own layout (``w_ih``, ``w_hh``, ``b_ih``, ``b_hh``, and ``w_hr (P, H)``
+    for the projection); ``h0`` is ``(B, P)`` with a projection. Gradients of
+    ``sum(y * dy) [+ sum(h_n * dh_n) + sum(c_n * dc_n)]``. relu draws are redrawn until no
+    pre-activation is within KINK_MARGIN of 0.
+    """
+    K = {"gru": 3, "rnn": 1, "lstm": 4}[cell]
+    G = K * H
+    R = H if P is None else P  # columns of h
+    for attempt in range(100):
+        u, n = _draws(np.random.default_rng([seed, attempt]), dtype)
+        case = {"x": n(B, T, I), "w_ih": u(G, I), "w_hh": u(G, R), "b_ih": u(G), "b_hh": u(G)}
+        if P is not None:
+            case["w_hr"] = u(P, H)
+        case["dy"] = n(B, T, R)
+        if state:
+            case.update(h0=n(B, R) * 0.5, dh_n=n(B, R))
+            if cell == "lstm":
+                case.update(c0=n(B, H) * 0.5, dc_n=n(B, H))
+
+        tdtype = torch.float64 if dtype == np.float64 else torch.float32
+        if cell == "gru":
+            module = torch.nn.GRU(I, H, batch_first=True)
+        elif cell == "rnn":
+            module = torch.nn.RNN(I, H, nonlinearity=nonlinearity, batch_first=True)
+        else:
+            module = torch.nn.LSTM(I, H, proj_size=P, batch_first=True)
+        module = module.to(tdtype)
+        params = {"weight_ih_l0": "w_ih", "weight_hh_l0": "w_hh", "bias_ih_l0": "b_ih", "bias_hh_l0": "b_hh"}
+        if P is not None:
+            params["weight_hr_l0"] = "w_hr"
+        assert sorted(name for name, _ in module.named_parameters()) == sorted(params)
+        with torch.no_grad():
+            for name, key in params.items():
+                getattr(module, name).copy_(torch.from_numpy(case[key]))
+
+        x = torch.from_numpy(case["x"]).requires_grad_(True)
+        # Without a state the file keeps no h0/c0 and lstmcore is called with None; torch is given
+        # explicit zeros (the same numbers as hx=None, checked below) so that dh0 and dc0 exist.
+        h0 = _leaf(case["h0"][None] if state else np.zeros((1, B, R), dtype))
+        if cell == "lstm":
+            c0 = _leaf(case["c0"][None] if state else np.zeros((1, B, H), dtype))
+            y, (h_n, c_n) = module(x, (h0, c0))
+        else:
+            y, h_n = module(x, h0)
+        if not state:
+            y_none, _ = module(x)
+            assert torch.equal(y, y_none), "hx=None and explicit zeros disagree"
+        loss = (y * torch.from_numpy(case["dy"])).sum()
+        if state:
+            loss = loss + (h_n[0] * torch.from_numpy(case["dh_n"])).sum()
+            if cell == "lstm":
+                loss = loss + (c_n[0] * torch.from_numpy(case["dc_n"])).sum()
+        loss.backward()
+
+        case.update(y=_np(y), h_n=_np(h_n[0]), dx=_np(x.grad), dh0=_np(h0.grad[0]))
+        if cell == "lstm":
+            case.update(c_n=_np(c_n[0]), dc0=_np(c0.grad[0]))
+        for name, key in params.items():
+            case[f"d{key}"] = _np(getattr(module, name).grad)
+        for key, value in case.items():
+            assert value.dtype == dtype, (key, value.dtype)
+        if cell == "rnn" and nonlinearity == "relu" and not _torch_relu_kinks_ok(case):
+            continue
+        if cell == "rnn":
+            case["nonlinearity"] = np.array(nonlinearity)
+        print(f"  torch {cell} {nonlinearity if cell == 'rnn' else ''} {np.dtype(dtype)}: attempt {attempt}")
+        return case
+    raise RuntimeError(f"no draw for torch {cell} {nonlinearity} kept away from kinks")
+
+
 # Keras ------------------------------------------------------------------------------------------
 
 KERAS_SHAPE = (2, 5, 3, 3)  # B, T, I, H
@@ -187,27 +343,20 @@ class _HardSigmoidExactGrad(torch.autograd.Function):
         return lambda x: cls.apply(x, fn)
 
 
-def _keras_run(layer, case):
+def _keras_run(layer, case, states=("h0", "c0")):
     """Forward with ``initial_state``; gradients of ``sum(y * dy)`` by torch autograd."""
     kernel, recurrent_kernel, bias = (v.value for v in layer.weights)  # torch Parameters
     for p in (kernel, recurrent_kernel, bias):
         assert p.dtype == torch.float64
         p.grad = None
     x = torch.from_numpy(case["x"]).requires_grad_(True)
-    h0 = torch.from_numpy(case["h0"]).requires_grad_(True)
-    c0 = torch.from_numpy(case["c0"]).requires_grad_(True)
-    y, h_n, c_n = layer(x, initial_state=[h0, c0])
+    initial = [torch.from_numpy(case[k]).requires_grad_(True) for k in states]
+    y, *finals = layer(x, initial_state=initial)
     assert y.dtype == torch.float64, y.dtype
     (y * torch.from_numpy(case["dy"])).sum().backward()
-    out = {"y": _np(y), "h_n": _np(h_n), "c_n": _np(c_n)}
-    grads = {
-        "dx": _np(x.grad),
-        "dh0": _np(h0.grad),
-        "dc0": _np(c0.grad),
-        "dkernel": _np(kernel.grad),
-        "drecurrent_kernel": _np(recurrent_kernel.grad),
-        "dbias": _np(bias.grad),
-    }
+    out = {"y": _np(y), **{k.replace("0", "_n"): _np(v) for k, v in zip(states, finals, strict=True)}}
+    grads = {"dx": _np(x.grad), **{f"d{k}": _np(v.grad) for k, v in zip(states, initial, strict=True)}}
+    grads.update(dkernel=_np(kernel.grad), drecurrent_kernel=_np(recurrent_kernel.grad), dbias=_np(bias.grad))
     return out, grads
 
 
@@ -267,27 +416,201 @@ def keras_case(seed, activation, recurrent_activation):
     raise RuntimeError(f"no draw for {activation}/{recurrent_activation} kept away from kinks")
 
 
-def main():
-    _check_versions()
-    torch.manual_seed(0)  # nothing below draws from torch's generator; set anyway
-    DATA.mkdir(exist_ok=True)
+# name: (reset_after, activation, recurrent_activation)
+KERAS_GRU_CASES = {
+    "after_tanh_sigmoid": (True, "tanh", "sigmoid"),
+    "after_relu_hard_sigmoid": (True, "relu", "hard_sigmoid"),
+    "after_elu_sigmoid": (True, "elu", "sigmoid"),
+    "after_softsign_hard_sigmoid": (True, "softsign", "hard_sigmoid"),
+    "before_tanh_sigmoid": (False, "tanh", "sigmoid"),
+    "before_relu_hard_sigmoid": (False, "relu", "hard_sigmoid"),
+    "before_softplus_sigmoid": (False, "softplus", "sigmoid"),
+    "before_linear_hard_sigmoid": (False, "linear", "hard_sigmoid"),
+}
+KERAS_RNN_ACTIVATIONS = ("tanh", "relu")
 
+
+def _sigmoid(v):
+    return 1 / (1 + np.exp(-v))
+
+
+def _hard_sigmoid(v):  # Keras 3's: relu6(x + 3) / 6
+    return np.clip(v / 6 + 0.5, 0, 1)
+
+
+def _cell_preactivations(case, cell, reset_after, recurrent_activation):
+    """(gate pre-activations (T, B, 2H) of z and r or None, candidate's (T, B, H)) of every step of a
+    Keras GRU or SimpleRNN, rebuilt from its own outputs y and h0 (a check, no GRU)."""
+    h_prev = np.concatenate([case["h0"][None], case["y"].transpose(1, 0, 2)[:-1]])  # (T, B, H)
+    x = case["x"].transpose(1, 0, 2)
+    k, rk, bias = case["kernel"], case["recurrent_kernel"], case["bias"]
+    if cell == "rnn":
+        return None, x @ k + h_prev @ rk + bias
+    H = rk.shape[0]
+    ract = {"sigmoid": _sigmoid, "hard_sigmoid": _hard_sigmoid}[recurrent_activation]
+    if reset_after:
+        zx, zh = x @ k + bias[0], h_prev @ rk + bias[1]
+        pre_zr = zx[..., : 2 * H] + zh[..., : 2 * H]
+        r = ract(pre_zr[..., H:])
+        return pre_zr, zx[..., 2 * H :] + r * zh[..., 2 * H :]
+    zx = x @ k + bias
+    pre_zr = zx[..., : 2 * H] + h_prev @ rk[:, : 2 * H]
+    r = ract(pre_zr[..., H:])
+    return pre_zr, zx[..., 2 * H :] + (r * h_prev) @ rk[:, 2 * H :]
+
+
+def _cell_kinks_ok(pre_gates, pre_n, activation, recurrent_activation):
+    """Pre-activations far from kinks, and for hard_sigmoid some of the gates' clipped."""
+    if activation == "relu" and (np.abs(pre_n).min() < KINK_MARGIN or not 0.2 <= np.mean(pre_n < 0) <= 0.8):
+        return False
+    if recurrent_activation == "hard_sigmoid":
+        if np.abs(np.abs(pre_gates) - 3).min() < KINK_MARGIN:
+            return False
+        if not 0.1 <= np.mean(np.abs(pre_gates) > 3) <= 0.6:
+            return False
+    return True
+
+
+def keras_cell_case(seed, cell, activation, recurrent_activation=None, reset_after=None):
+    """One ``keras.layers.GRU`` or ``keras.layers.SimpleRNN`` forward (float64) and its gradients by
+    torch autograd, as keras_case (hard_sigmoid's derivative made exact the same way)."""
+    B, T, I, H = KERAS_SHAPE
+    K = 3 if cell == "gru" else 1
+    G = K * H
+    scale = 1.5 if recurrent_activation == "hard_sigmoid" else 0.5
+    bias_shape = (2, G) if reset_after else (G,)
+    for attempt in range(100):
+        rng = np.random.default_rng([seed, attempt])
+        case = {
+            "x": rng.standard_normal((B, T, I)) * (1.5 if scale > 1 else 1.0),
+            "h0": rng.standard_normal((B, H)) * 0.5,
+            "kernel": rng.uniform(-scale, scale, (I, G)),
+            "recurrent_kernel": rng.uniform(-scale, scale, (H, G)),
+            "bias": rng.uniform(-scale, scale, bias_shape),
+            "dy": rng.standard_normal((B, T, H)),
+        }
+        common = {"return_sequences": True, "return_state": True, "dtype": "float64"}
+        if cell == "gru":
+            layer = keras.layers.GRU(
+                H, activation, recurrent_activation=recurrent_activation, reset_after=reset_after, **common
+            )
+        else:
+            layer = keras.layers.SimpleRNN(H, activation, **common)
+        layer.build((B, T, I))
+        layer.set_weights([case["kernel"], case["recurrent_kernel"], case["bias"]])
+        out, grads = _keras_run(layer, case, states=("h0",))
+        case.update(out)
+        pre_gates, pre_n = _cell_preactivations(case, cell, reset_after, recurrent_activation)
+        if not _cell_kinks_ok(pre_gates, pre_n, activation, recurrent_activation):
+            continue
+        note = ""
+        if recurrent_activation == "hard_sigmoid":
+            keras_hard_sigmoid = layer.cell.recurrent_activation
+            layer.cell.recurrent_activation = _HardSigmoidExactGrad.wrap(keras_hard_sigmoid)
+            out_exact, grads_exact = _keras_run(layer, case, states=("h0",))
+            for key in out:
+                assert np.array_equal(out[key], out_exact[key]), key
+            rel = max(np.abs(grads_exact[k] - grads[k]).max() / np.abs(grads[k]).max() for k in grads)
+            assert 0 < rel < 1e-7, rel  # the wrapper was used, and only the rounding of 1/6 differs
+            note = f", torch's own hard_sigmoid grads off by {rel:.1e} (relative)"
+            grads = grads_exact
+        case.update(grads)
+        for key, value in case.items():
+            assert value.dtype == np.float64, (key, value.dtype)
+        case["activation"] = np.array(activation)
+        if cell == "gru":
+            case["recurrent_activation"] = np.array(recurrent_activation)
+            case["reset_after"] = np.array(reset_after)
+        gates = "" if pre_gates is None else f", {np.mean(np.abs(pre_gates) > 3):.0%} of gates beyond +-3"
+        print(
+            f"  keras {cell} {activation}/{recurrent_activation} reset_after={reset_after}: "
+            f"attempt {attempt}, |pre| max {np.abs(pre_n).max():.2f}{gates}{note}"
+        )
+        return case
+    raise RuntimeError(f"no draw for {cell} {activation}/{recurrent_activation} kept away from kinks")
+
+
+def write_torch_lstm():
     cases = {name: torch_case(1000 + k, *spec) for k, (name, spec) in enumerate(TORCH_CASES.items())}
     _save(DATA / "torch_lstm.npz", {"torch_version": np.array(torch.__version__)}, cases)
 
+
+def write_keras_lstm():
     cases = {}
     for k, act in enumerate(KERAS_ACTIVATIONS):
         for j, ract in enumerate(KERAS_RECURRENT):
             cases[f"{act}_{ract}"] = keras_case(2000 + 10 * k + j, act, ract)
             cases[f"{act}_{ract}"]["activation"] = np.array(act)
             cases[f"{act}_{ract}"]["recurrent_activation"] = np.array(ract)
-    meta = {
+    _save(DATA / "keras_lstm.npz", _keras_meta(), cases)
+
+
+def _keras_meta():
+    return {
         "keras_version": np.array(keras.__version__),
         "torch_version": np.array(torch.__version__),
         "hard_sigmoid_grad": np.array("exact 1/6; torch's float64 hardsigmoid_backward uses float32(1/6)"),
     }
-    _save(DATA / "keras_lstm.npz", meta, cases)
+
+
+def write_torch_gru():
+    cases = {}
+    for k, (name, spec) in enumerate(TORCH_GRU_CASES.items()):
+        cases[name] = torch_cell_case(3000 + k, "gru", *spec)
+    _save(DATA / "torch_gru.npz", {"torch_version": np.array(torch.__version__)}, cases)
+
+
+def write_torch_rnn():
+    cases = {}
+    for k, (name, (B, T, I, H, dtype, state, nonlinearity)) in enumerate(TORCH_RNN_CASES.items()):
+        cases[name] = torch_cell_case(3100 + k, "rnn", B, T, I, H, dtype, state, nonlinearity=nonlinearity)
+    _save(DATA / "torch_rnn.npz", {"torch_version": np.array(torch.__version__)}, cases)
+
+
+def write_torch_lstm_proj():
+    cases = {}
+    for k, (name, (B, T, I, H, P, dtype, state)) in enumerate(TORCH_PROJ_CASES.items()):
+        cases[name] = torch_cell_case(3200 + k, "lstm", B, T, I, H, dtype, state, P=P)
+    _save(DATA / "torch_lstm_proj.npz", {"torch_version": np.array(torch.__version__)}, cases)
+
+
+def write_keras_gru():
+    cases = {
+        name: keras_cell_case(4000 + k, "gru", act, ract, reset_after)
+        for k, (name, (reset_after, act, ract)) in enumerate(KERAS_GRU_CASES.items())
+    }
+    _save(DATA / "keras_gru.npz", _keras_meta(), cases)
+
+
+def write_keras_rnn():
+    cases = {act: keras_cell_case(4100 + k, "rnn", act) for k, act in enumerate(KERAS_RNN_ACTIVATIONS)}
+    _save(DATA / "keras_rnn.npz", _keras_meta(), cases)
+
+
+# file name -> its writer; ``make_golden.py NAME...`` rewrites only those (npz files carry the time
+# they were written, so rewriting a file changes its bytes even where no number changes).
+FILES = {
+    "torch_lstm.npz": write_torch_lstm,
+    "keras_lstm.npz": write_keras_lstm,
+    "torch_gru.npz": write_torch_gru,
+    "torch_rnn.npz": write_torch_rnn,
+    "torch_lstm_proj.npz": write_torch_lstm_proj,
+    "keras_gru.npz": write_keras_gru,
+    "keras_rnn.npz": write_keras_rnn,
+}
+
+
+def main(names):
+    unknown = sorted(set(names) - set(FILES))
+    if unknown:
+        sys.exit(f"unknown golden files {unknown}; known: {sorted(FILES)}")
+    _check_versions()
+    _keras_float64_matmul()
+    torch.manual_seed(0)  # nothing below draws from torch's generator; set anyway
+    DATA.mkdir(exist_ok=True)
+    for name in names or FILES:
+        FILES[name]()
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -1,20 +1,23 @@
-"""ONNX LSTM attributes: each one either becomes lstm_forward's options or is refused by name.
+"""ONNX recurrent-node attributes: each one either becomes the forward's options or is refused by name.
 
-The onnx package's own LSTM node test cases run through layout's converters where onnx is
-installed; the others are listed with the reason they wait.
+``layout.onnx_lstm_options``, ``onnx_gru_options`` and ``onnx_rnn_options`` read a node's
+attributes (a dict here; a NodeProto where onnx is installed), and ``onnx_*_attributes`` write
+them back. What the options compute is checked against ONNX Runtime and the onnx package's own
+node cases in tests/test_onnx_nodes.py.
 """
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 
-import lstmcore
-from lstmcore import layout
+from lstmcore import _validate, layout
 
 DEFAULTS = {"activation": "tanh", "recurrent_activation": "sigmoid"}
+GRU_DEFAULTS = {"reset_after": False, **DEFAULTS}
+
+
+# LSTM -------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -22,8 +25,11 @@ DEFAULTS = {"activation": "tanh", "recurrent_activation": "sigmoid"}
     [
         ({}, DEFAULTS),
         ({"hidden_size": 7, "layout": 1, "direction": "forward", "input_forget": 0}, DEFAULTS),
+        ({"direction": b"forward", "layout": 0}, DEFAULTS),
         ({"activations": ["Sigmoid", "Relu", "Relu"]}, {**DEFAULTS, "activation": "relu"}),
         ({"activations": [b"Sigmoid", b"Tanh", b"Tanh"]}, DEFAULTS),
+        ({"activations": ["sigmoid", "TANH", "tanh"]}, DEFAULTS),  # ONNX Runtime ignores the case too
+        # Keras's hard_sigmoid (alpha 1/6, a float32 attribute) is lstmcore's own.
         (
             {
                 "activations": ["HardSigmoid", "Tanh", "Tanh"],
@@ -32,88 +38,321 @@ DEFAULTS = {"activation": "tanh", "recurrent_activation": "sigmoid"}
             },
             {**DEFAULTS, "recurrent_activation": "hard_sigmoid"},
         ),
-        ({"activations": ["Sigmoid", "Affine", "Affine"]}, {**DEFAULTS, "activation": "linear"}),
+        (
+            {"activations": ["HardSigmoid", "Tanh", "Tanh"], "activation_alpha": [np.float32(1 / 6)]},
+            {**DEFAULTS, "recurrent_activation": "hard_sigmoid"},
+        ),
+        # ONNX's own HardSigmoid default is alpha 0.2, kept as the number it was written as.
+        (
+            {"activations": ["HardSigmoid", "Tanh", "Tanh"]},
+            {**DEFAULTS, "recurrent_activation": ("hard_sigmoid", 0.2, 0.5)},
+        ),
+        (
+            {
+                "activations": ["Sigmoid", "Affine", "Affine"],
+                "activation_alpha": [1.0, 1.0],
+                "activation_beta": [0.0, 0.0],
+            },
+            {**DEFAULTS, "activation": "linear"},
+        ),
+        (
+            {
+                "activations": ["Sigmoid", "Affine", "Affine"],
+                "activation_alpha": [2.0, 2.0],
+                "activation_beta": [0.5, 0.5],
+            },
+            {**DEFAULTS, "activation": ("affine", 2.0, 0.5)},
+        ),
         ({"activations": ["Sigmoid", "Sigmoid", "Sigmoid"]}, {**DEFAULTS, "activation": "sigmoid"}),
+        # g and h differ: h becomes output_activation.
+        ({"activations": ["Sigmoid", "Tanh", "Relu"]}, {**DEFAULTS, "output_activation": "relu"}),
+        (
+            {"activations": ["Sigmoid", "Softsign", "Softplus"]},
+            {**DEFAULTS, "activation": "softsign", "output_activation": "softplus"},
+        ),
+        # Parameters are consumed in order by the activations that take them, alpha and beta apart.
+        (
+            {
+                "activations": ["HardSigmoid", "LeakyRelu", "Elu"],
+                "activation_alpha": [0.3, 0.2, 0.5],
+                "activation_beta": [0.4],
+            },
+            {
+                "recurrent_activation": ("hard_sigmoid", 0.3, 0.4),
+                "activation": ("leaky_relu", 0.2),
+                "output_activation": ("elu", 0.5),
+            },
+        ),
+        (
+            {
+                "activations": ["Sigmoid", "ScaledTanh", "ThresholdedRelu"],
+                "activation_alpha": [1.5, 2.0],
+                "activation_beta": [0.7],
+            },
+            {
+                **DEFAULTS,
+                "activation": ("scaled_tanh", 1.5, 0.7),
+                "output_activation": ("thresholded_relu", 2.0),
+            },
+        ),
+        # The defaults of the one-parameter activations are lstmcore's too.
+        ({"activations": ["Sigmoid", "LeakyRelu", "LeakyRelu"]}, {**DEFAULTS, "activation": "leaky_relu"}),
+        (
+            {"activations": ["Sigmoid", "Elu", "ThresholdedRelu"]},
+            {**DEFAULTS, "activation": "elu", "output_activation": "thresholded_relu"},
+        ),
+        # float32 attributes read as the numbers they were written as
+        (
+            {"activations": ["Sigmoid", "LeakyRelu", "LeakyRelu"], "activation_alpha": [np.float32(0.1)] * 2},
+            {**DEFAULTS, "activation": ("leaky_relu", 0.1)},
+        ),
+        ({"clip": 3.0}, {**DEFAULTS, "clip": 3.0}),
+        ({"clip": np.float32(0.1)}, {**DEFAULTS, "clip": 0.1}),
+        ({"input_forget": 1}, {**DEFAULTS, "input_forget": True}),
     ],
 )
-def test_attributes_lstmcore_computes_become_options(attributes, options):
+def test_lstm_attributes_become_options(attributes, options):
     assert layout.onnx_lstm_options(attributes) == options
 
 
 @pytest.mark.parametrize(
     "attributes, message",
     [
-        ({"clip": 3.0}, "clip=3.0"),
-        ({"input_forget": 1}, "input_forget=1"),
         ({"direction": "reverse"}, "direction='reverse'"),
         ({"direction": b"bidirectional"}, "direction='bidirectional'"),
-        ({"activations": ["HardSigmoid", "Tanh", "Tanh"]}, r"HardSigmoid \(alpha=0.2, beta=0.5\)"),
-        ({"activations": ["Sigmoid", "Tanh", "Relu"]}, "g=Tanh and h=Relu differ"),
-        ({"activations": ["Sigmoid", "LeakyRelu", "LeakyRelu"]}, r"LeakyRelu \(alpha=0.01\)"),
-        ({"activations": ["Sigmoid", "Affine", "Affine"], "activation_alpha": [2.0]}, r"Affine \(alpha=2.0"),
+        ({"activations": ["Sigmoid", "Gelu", "Tanh"]}, r"activation Gelu \(g\) is not supported"),
         ({"activations": ["Sigmoid", "Tanh", "Tanh"], "activation_alpha": [0.5]}, "activation_alpha"),
-        ({"activations": ["Sigmoid", "Tanh"]}, "3 per direction"),
+        ({"activations": ["Sigmoid", "Tanh", "Tanh"], "activation_beta": [0.5]}, "activation_beta"),
+        (
+            {"activations": ["Sigmoid", "LeakyRelu", "Tanh"], "activation_alpha": [0.5, 0.1]},
+            "activation_alpha",
+        ),
+        ({"activations": ["Sigmoid", "Tanh"]}, r"3 per direction \(f, g, h\)"),
+        ({"activations": ["Sigmoid", "Tanh", "Tanh"] * 2}, r"3 per direction \(f, g, h\)"),
         ({"peepholes": 1}, r"\['peepholes'\] are not known"),
+        ({"linear_before_reset": 1}, r"\['linear_before_reset'\] are not known"),
+        ({"input_forget": 2}, "input_forget must be 0 or 1, got 2"),
+        ({"layout": 2}, "layout must be 0 or 1, got 2"),
+        # No default that ONNX and ONNX Runtime agree on: the node must state them.
+        ({"activations": ["Sigmoid", "Affine", "Tanh"]}, r"Affine \(g\) needs its alpha"),
+        (
+            {"activations": ["Sigmoid", "Tanh", "Affine"], "activation_alpha": [2.0]},
+            r"Affine \(h\) needs its beta",
+        ),
+        ({"activations": ["Sigmoid", "ScaledTanh", "Tanh"]}, r"ScaledTanh \(g\) needs its alpha"),
+        # Parameters lstmcore's activations refuse
+        ({"activations": ["Sigmoid", "Elu", "Tanh"], "activation_alpha": [-1.0]}, "'elu': alpha must be > 0"),
+        (
+            {"activations": ["Sigmoid", "Tanh", "LeakyRelu"], "activation_alpha": [-0.5]},
+            "'leaky_relu': alpha must be >= 0",
+        ),
     ],
 )
-def test_attributes_lstmcore_cannot_compute_are_refused_by_name(attributes, message):
+def test_lstm_attributes_lstmcore_cannot_compute_are_refused_by_name(attributes, message):
     with pytest.raises(ValueError, match=message):
         layout.onnx_lstm_options(attributes)
 
 
-# The onnx package's own LSTM node cases --------------------------------------------------------------
-
-# Cases that need what lstm_forward does not have yet (issue: directions, lengths); each must be
-# refused with a clear error until then, never run wrong.
-WAITING = {
-    "test_lstm_reverse": "direction='reverse'",
-    "test_lstm_bidirectional": "direction='bidirectional'",
-    "test_lstm_with_peepholes": "peephole",
-}
+# GRU and RNN ------------------------------------------------------------------------------------
 
 
-def _onnx_lstm_cases():
-    onnx_case = pytest.importorskip("onnx.backend.test.case.node")
-    with warnings.catch_warnings():  # other operators' cases warn while they are made
-        warnings.simplefilter("ignore")
-        return [c for c in onnx_case.collect_testcases() if c.model.graph.node[0].op_type == "LSTM"]
+@pytest.mark.parametrize(
+    "attributes, options",
+    [
+        ({}, GRU_DEFAULTS),
+        ({"hidden_size": 4, "layout": 1, "direction": "forward"}, GRU_DEFAULTS),
+        ({"linear_before_reset": 0}, GRU_DEFAULTS),
+        ({"linear_before_reset": 1}, {**GRU_DEFAULTS, "reset_after": True}),
+        (
+            {"activations": ["HardSigmoid", "Relu"]},
+            {**GRU_DEFAULTS, "recurrent_activation": ("hard_sigmoid", 0.2, 0.5), "activation": "relu"},
+        ),
+        (
+            {
+                "activations": ["HardSigmoid", "LeakyRelu"],
+                "activation_alpha": [0.25, 0.2],
+                "linear_before_reset": 1,
+            },
+            {
+                "reset_after": True,
+                "recurrent_activation": ("hard_sigmoid", 0.25, 0.5),
+                "activation": ("leaky_relu", 0.2),
+            },
+        ),
+    ],
+)
+def test_gru_attributes_become_options(attributes, options):
+    assert layout.onnx_gru_options(attributes) == options
 
 
-def _run_node(case):
-    """[(name, lstmcore's output, the case's)] for the outputs the case names (Y, Y_h, Y_c)."""
-    node = case.model.graph.node[0]
-    inputs, outputs = case.data_sets[0]
-    feeds = dict(zip((i.name for i in case.model.graph.input), inputs, strict=True))
-    options = layout.onnx_lstm_options(node)
-    batch_first = any(a.name == "layout" and a.i == 1 for a in node.attribute)
-    w_x, w_h, b = layout.from_onnx(feeds["W"], feeds["R"], feeds.get("B"), feeds.get("P"))
-    x = feeds["X"] if batch_first else feeds["X"].transpose(1, 0, 2)
-    if "sequence_lens" in feeds:
-        raise ValueError("sequence_lens: lstm_forward has no lengths yet")
-    h0, c0 = (feeds[k][0] if k in feeds else None for k in ("initial_h", "initial_c"))  # (D, B, H)
-    y, h_n, c_n = lstmcore.lstm_forward(np.ascontiguousarray(x), w_x, w_h, b, h0, c0, **options)
-    expected = dict(zip((o.name for o in case.model.graph.output), outputs, strict=True))
-    checks = []
-    if "Y" in expected:  # (T, D, B, H), or (B, T, D, H) with layout=1
-        want = expected["Y"][:, :, 0] if batch_first else expected["Y"][:, 0].transpose(1, 0, 2)
-        checks.append(("Y", y, want))
-    if "Y_h" in expected:  # (D, B, H), or (B, D, H) with layout=1
-        checks.append(("Y_h", h_n, expected["Y_h"].reshape(h_n.shape)))
-    if "Y_c" in expected:
-        checks.append(("Y_c", c_n, expected["Y_c"].reshape(c_n.shape)))
-    return checks
+@pytest.mark.parametrize(
+    "attributes, message",
+    [
+        ({"clip": 2.0}, "clip=2.0 .*not supported by lstmcore's GRU"),
+        ({"direction": "reverse"}, "GRU attribute direction='reverse'"),
+        ({"direction": "bidirectional"}, "direction='bidirectional'"),
+        ({"input_forget": 1}, r"GRU attributes \['input_forget'\] are not known"),
+        ({"activations": ["Sigmoid", "Tanh", "Tanh"]}, r"2 per direction \(f, g\)"),
+        ({"linear_before_reset": 2}, "linear_before_reset must be 0 or 1, got 2"),
+        ({"activations": ["Sigmoid", "Tanh"], "activation_alpha": [1.0]}, "activation_alpha"),
+    ],
+)
+def test_gru_attributes_lstmcore_cannot_compute_are_refused_by_name(attributes, message):
+    with pytest.raises(ValueError, match=message):
+        layout.onnx_gru_options(attributes)
 
 
-def test_onnx_package_lstm_node_cases():
-    cases = _onnx_lstm_cases()
-    names = {c.name for c in cases}
-    assert {"test_lstm_defaults", "test_lstm_with_initial_bias", "test_lstm_batchwise"} <= names
-    for case in cases:
-        if case.name in WAITING:
-            with pytest.raises(ValueError, match=WAITING[case.name]):
-                _run_node(case)
-            continue
-        checks = _run_node(case)
-        assert checks, case.name
-        for name, got, want in checks:
-            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6, err_msg=f"{case.name} {name}")
+@pytest.mark.parametrize(
+    "attributes, options",
+    [
+        ({}, {"activation": "tanh"}),
+        ({"hidden_size": 4, "layout": 1}, {"activation": "tanh"}),
+        ({"activations": ["Relu"]}, {"activation": "relu"}),
+        ({"activations": ["Elu"], "activation_alpha": [0.5]}, {"activation": ("elu", 0.5)}),
+        (
+            {"activations": ["Affine"], "activation_alpha": [0.6], "activation_beta": [0.2]},
+            {"activation": ("affine", 0.6, 0.2)},
+        ),
+    ],
+)
+def test_rnn_attributes_become_options(attributes, options):
+    assert layout.onnx_rnn_options(attributes) == options
+
+
+@pytest.mark.parametrize(
+    "attributes, message",
+    [
+        ({"clip": 2.0}, "clip=2.0 .*not supported by lstmcore's RNN"),
+        ({"direction": "reverse"}, "RNN attribute direction='reverse'"),
+        ({"activations": ["Tanh", "Tanh"]}, r"1 per direction \(f\)"),
+        ({"linear_before_reset": 1}, r"RNN attributes \['linear_before_reset'\] are not known"),
+        ({"activations": ["Affine"]}, r"Affine \(f\) needs its alpha"),
+    ],
+)
+def test_rnn_attributes_lstmcore_cannot_compute_are_refused_by_name(attributes, message):
+    with pytest.raises(ValueError, match=message):
+        layout.onnx_rnn_options(attributes)
+
+
+# NodeProto --------------------------------------------------------------------------------------
+
+
+def test_node_protos_are_read():
+    onnx = pytest.importorskip("onnx")
+    node = onnx.helper.make_node(
+        "LSTM",
+        ["X", "W", "R"],
+        ["Y"],
+        hidden_size=3,
+        activations=["HardSigmoid", "Tanh", "Softsign"],
+        activation_alpha=[0.3],
+        clip=0.5,
+        input_forget=1,
+    )
+    assert layout.onnx_lstm_options(node) == {
+        "activation": "tanh",
+        "recurrent_activation": ("hard_sigmoid", 0.3, 0.5),
+        "output_activation": "softsign",
+        "clip": 0.5,
+        "input_forget": True,
+    }
+    gru = onnx.helper.make_node("GRU", ["X", "W", "R"], ["Y"], hidden_size=3, linear_before_reset=1)
+    assert layout.onnx_gru_options(gru) == {**GRU_DEFAULTS, "reset_after": True}
+    rnn = onnx.helper.make_node("RNN", ["X", "W", "R"], ["Y"], hidden_size=3, activations=["Relu"])
+    assert layout.onnx_rnn_options(rnn) == {"activation": "relu"}
+
+
+@pytest.mark.parametrize(
+    "reader, op", [("onnx_lstm_options", "GRU"), ("onnx_gru_options", "LSTM"), ("onnx_rnn_options", "GRU")]
+)
+def test_a_node_of_another_operator_is_refused(reader, op):
+    onnx = pytest.importorskip("onnx")
+    node = onnx.helper.make_node(op, ["X", "W", "R"], ["Y"], hidden_size=3)
+    with pytest.raises(ValueError, match=f"got '{op}'"):
+        getattr(layout, reader)(node)
+
+
+# Back to attributes -----------------------------------------------------------------------------
+
+
+def _specs(options):
+    """Options with every activation as its (code, alpha, beta): equal maths, equal values."""
+    out = dict(options)
+    for key in ("activation", "recurrent_activation", "output_activation"):
+        if key in out:
+            out[key] = _validate.activation_spec(out[key], key)
+    return out
+
+
+LSTM_OPTIONS = [
+    {},
+    {"activation": "relu", "recurrent_activation": "hard_sigmoid"},
+    {"activation": "linear", "output_activation": "softsign", "clip": 2.5, "input_forget": True},
+    {
+        "activation": ("leaky_relu", 0.2),
+        "recurrent_activation": ("hard_sigmoid", 0.25, 0.4),
+        "output_activation": "elu",
+    },
+    {
+        "activation": ("scaled_tanh", 1.5, 0.5),
+        "output_activation": ("affine", 2.0, -1.0),
+        "recurrent_activation": "sigmoid",
+    },
+    {
+        "activation": "thresholded_relu",
+        "output_activation": ("thresholded_relu", 0.5),
+        "recurrent_activation": "softplus",
+    },
+]
+
+
+@pytest.mark.parametrize("options", LSTM_OPTIONS)
+def test_lstm_attributes_round_trip(options):
+    attributes = layout.onnx_lstm_attributes(**options)
+    back = layout.onnx_lstm_options(attributes)
+    full = {"activation": "tanh", "recurrent_activation": "sigmoid", **options}
+    if _validate.activation_spec(
+        full.get("output_activation", full["activation"]), "h"
+    ) == _validate.activation_spec(full["activation"], "g"):
+        full.pop("output_activation", None)
+    assert _specs(back) == _specs(full)
+
+
+def test_lstm_attributes_state_every_parameter():
+    """Keras's hard_sigmoid (1/6) differs from ONNX's default: the attributes must say alpha."""
+    attributes = layout.onnx_lstm_attributes(recurrent_activation="hard_sigmoid", activation="linear")
+    assert attributes == {
+        "activations": ["HardSigmoid", "Affine", "Affine"],
+        "activation_alpha": [1 / 6, 1.0, 1.0],
+        "activation_beta": [0.5, 0.0, 0.0],
+    }
+    assert layout.onnx_lstm_attributes() == {"activations": ["Sigmoid", "Tanh", "Tanh"]}
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"reset_after": False},
+        {"activation": "relu", "recurrent_activation": "hard_sigmoid"},
+        {"reset_after": True, "activation": ("elu", 0.5), "recurrent_activation": ("hard_sigmoid", 0.2, 0.5)},
+    ],
+)
+def test_gru_attributes_round_trip(options):
+    full = {"reset_after": True, "activation": "tanh", "recurrent_activation": "sigmoid", **options}
+    attributes = layout.onnx_gru_attributes(**options)
+    assert attributes["linear_before_reset"] == int(full["reset_after"])
+    assert _specs(layout.onnx_gru_options(attributes)) == _specs(full)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu", ("leaky_relu", 0.3), "linear", ("affine", 0.5, 0.1)])
+def test_rnn_attributes_round_trip(activation):
+    back = layout.onnx_rnn_options(layout.onnx_rnn_attributes(activation=activation))
+    assert _specs(back) == _specs({"activation": activation})
+
+
+def test_attribute_writers_refuse_what_lstmcore_does_not_know():
+    with pytest.raises(ValueError, match="gelu"):
+        layout.onnx_rnn_attributes(activation="gelu")
+    with pytest.raises(ValueError, match="'tanh' takes no parameters"):
+        layout.onnx_gru_attributes(activation=("tanh", 1.0))
