@@ -162,7 +162,7 @@ class BuildExt(build_ext):
     def build_extensions(self):
         omp = self._openmp_flags()
         unix = self.compiler.compiler_type != "msvc"
-        # -fno-trapping-math lets the compiler turn the selects of csrc/activations.h into blends
+        # -fno-trapping-math lets the compiler turn the selects of csrc/math/activations.h into blends
         # (we never enable FP traps); it changes no result, unlike -ffast-math, which we never use.
         opt = (["-O0", "-g"] if DEBUG else [OPT_LEVEL, "-fno-trapping-math"]) if unix else []
         for ext in self.extensions:
@@ -207,7 +207,7 @@ def extensions():
     exts = [
         Extension("lstmcore._blas", ["src/lstmcore/_blas.pyx"], **common),
         Extension("lstmcore._checks", ["src/lstmcore/_checks.pyx"], **common),
-        Extension("lstmcore._lstm", ["src/lstmcore/_lstm.pyx", "csrc/lstm_gates.c"], **common),
+        Extension("lstmcore._lstm", ["src/lstmcore/_lstm.pyx", "csrc/cells/lstm_gates.c"], **common),
         Extension("lstmcore._cells", ["src/lstmcore/_cells.pyx", "csrc/cells/cells.c"], **common),
     ]
     return cythonize(exts, compiler_directives=DIRECTIVES, annotate=DEBUG)

@@ -9,11 +9,11 @@ cimport numpy as cnp
 cnp.import_array()
 
 
-cdef extern from "cpu_features.h" nogil:
+cdef extern from "rt/cpu_features.h" nogil:
     int lstmcore_cpu_has_avx512()
 
 
-cdef extern from "finite.h" nogil:
+cdef extern from "math/finite.h" nogil:
     int lstmcore_all_finite(const void *a, Py_ssize_t n, int elem_size)
 
 

@@ -1,5 +1,5 @@
 # Declarations of the plain-C kernels in csrc/ (shapes and contracts in the headers).
-cdef extern from "lstm_gates.h" nogil:
+cdef extern from "cells/lstm_gates.h" nogil:
     void lstm_gates_forward_f32(float *z, Py_ssize_t ldz, float *c, float *h, Py_ssize_t ldh,
                                 const float *c_prev, const float *b,
                                 int B, int H, int act, int ract, int nthreads)

@@ -1,7 +1,7 @@
 /* Gate maths of one LSTM step: see lstm_gates.h for the contract. */
-#include "lstm_gates.h"
-#include "activations.h"
-#include "cpu_features.h"
+#include "cells/lstm_gates.h"
+#include "math/activations.h"
+#include "rt/dispatch.h"
 
 /* Fewer units than this per call run on one thread: forking costs more than it saves. */
 #ifndef LSTMCORE_PAR_MIN
@@ -131,12 +131,9 @@ int lstmcore_openmp_enabled(void) {
 }
 
 /* Each kernel is compiled for the baseline target (_base) and, where GCC or clang build for x86
- * (LSTMCORE_X86_DISPATCH, cpu_features.h), for AVX2+FMA (_avx2) and AVX-512 (_avx512). The public
- * functions pick one at run time. */
-
-#define CAT_(a, b) a##b
-#define CAT(a, b) CAT_(a, b)
-#define KSFX(name) CAT(SFX(name), ISA)
+ * (LSTMCORE_X86_DISPATCH, rt/cpu_features.h), for AVX2+FMA (_avx2) and AVX-512 (_avx512)
+ * (rt/isa_copies.h). The public functions pick one at run time (rt/dispatch.h's PICK). */
+#define LSTMCORE_IMPL "cells/lstm_gates_impl.h"
 
 #if LSTMCORE_X86_DISPATCH
 #include <immintrin.h>  /* the AVX-512 step kernel; used only in functions built for it */
@@ -152,7 +149,17 @@ int lstmcore_openmp_enabled(void) {
 #define V512SHUF _mm512_shuffle_f32x4
 #define V512INS _mm512_insertf32x4
 #define V512EXT _mm512_extractf32x4_ps
-#include "lstm_gates_isas.h"  /* undefines the macros above */
+#include "rt/isa_copies.h"
+#undef REAL
+#undef SFX
+#undef V512
+#undef V512F
+#undef V512CMP
+#undef V128
+#undef V128F
+#undef V512SHUF
+#undef V512INS
+#undef V512EXT
 
 #define REAL double
 #define SFX(name) name##_f64
@@ -164,7 +171,17 @@ int lstmcore_openmp_enabled(void) {
 #define V512SHUF _mm512_shuffle_f64x2
 #define V512INS _mm512_insertf64x2
 #define V512EXT _mm512_extractf64x2_pd
-#include "lstm_gates_isas.h"  /* undefines the macros above */
+#include "rt/isa_copies.h"
+#undef REAL
+#undef SFX
+#undef V512
+#undef V512F
+#undef V512CMP
+#undef V128
+#undef V128F
+#undef V512SHUF
+#undef V512INS
+#undef V512EXT
 
 /* -1: not chosen yet; 0: baseline; 1: AVX2+FMA; 2: AVX-512. Written once (or by
  * lstmcore_set_isa); a race between two first calls writes the same value. */
@@ -185,47 +202,38 @@ int lstmcore_set_isa(int isa) {
     return 0;
 }
 
-#if LSTMCORE_X86_DISPATCH
-#define PICK(name, args)                                                  \
-    switch (lstmcore_get_isa()) {                                         \
-    case 2: CAT(name, _avx512) args; break;                               \
-    case 1: CAT(name, _avx2) args; break;                                 \
-    default: CAT(name, _base) args;                                       \
-    }
-#else
-#define PICK(name, args) CAT(name, _base) args
-#endif
+#define PICK_ISA(name, args) PICK(name, lstmcore_get_isa(), args)
 
 void lstm_gates_forward_f32(float *z, ptrdiff_t ldz, float *c, float *h, ptrdiff_t ldh,
                             const float *c_prev, const float *b,
                             int B, int H, int act, int ract, int nthreads) {
-    PICK(lstm_gates_forward_f32, (z, ldz, c, h, ldh, c_prev, b, B, H, act, ract, nthreads));
+    PICK_ISA(lstm_gates_forward_f32, (z, ldz, c, h, ldh, c_prev, b, B, H, act, ract, nthreads));
 }
 
 void lstm_gates_forward_f64(double *z, ptrdiff_t ldz, double *c, double *h, ptrdiff_t ldh,
                             const double *c_prev, const double *b,
                             int B, int H, int act, int ract, int nthreads) {
-    PICK(lstm_gates_forward_f64, (z, ldz, c, h, ldh, c_prev, b, B, H, act, ract, nthreads));
+    PICK_ISA(lstm_gates_forward_f64, (z, ldz, c, h, ldh, c_prev, b, B, H, act, ract, nthreads));
 }
 
 void lstm_gates_backward_f32(float *dz, float *dc, const float *dh, const float *dy, ptrdiff_t lddy,
                              const float *gates, const float *c_prev, const float *c,
                              int B, int H, int act, int ract, int nthreads) {
-    PICK(lstm_gates_backward_f32, (dz, dc, dh, dy, lddy, gates, c_prev, c, B, H, act, ract, nthreads));
+    PICK_ISA(lstm_gates_backward_f32, (dz, dc, dh, dy, lddy, gates, c_prev, c, B, H, act, ract, nthreads));
 }
 
 void lstm_gates_backward_f64(double *dz, double *dc, const double *dh, const double *dy,
                              ptrdiff_t lddy, const double *gates, const double *c_prev,
                              const double *c, int B, int H, int act, int ract, int nthreads) {
-    PICK(lstm_gates_backward_f64, (dz, dc, dh, dy, lddy, gates, c_prev, c, B, H, act, ract, nthreads));
+    PICK_ISA(lstm_gates_backward_f64, (dz, dc, dh, dy, lddy, gates, c_prev, c, B, H, act, ract, nthreads));
 }
 
 void sum_rows_f32(float *out, const float *a, ptrdiff_t R, int G, int nthreads) {
-    PICK(sum_rows_f32, (out, a, R, G, nthreads));
+    PICK_ISA(sum_rows_f32, (out, a, R, G, nthreads));
 }
 
 void sum_rows_f64(double *out, const double *a, ptrdiff_t R, int G, int nthreads) {
-    PICK(sum_rows_f64, (out, a, R, G, nthreads));
+    PICK_ISA(sum_rows_f64, (out, a, R, G, nthreads));
 }
 
 ptrdiff_t lstm_step_pack_size(int I, int H, int elem_size) {
@@ -236,19 +244,19 @@ ptrdiff_t lstm_step_pack_size(int I, int H, int elem_size) {
 void lstm_step_pack_f32(const float *w_x, const float *w_h, const float *b, int I, int H,
                         float *wp, float *bp) {
     /* the same layout from every copy; the wider ones copy faster */
-    PICK(lstm_step_pack_f32, (w_x, w_h, b, I, H, wp, bp));
+    PICK_ISA(lstm_step_pack_f32, (w_x, w_h, b, I, H, wp, bp));
 }
 
 void lstm_step_pack_f64(const double *w_x, const double *w_h, const double *b, int I, int H,
                         double *wp, double *bp) {
-    PICK(lstm_step_pack_f64, (w_x, w_h, b, I, H, wp, bp));
+    PICK_ISA(lstm_step_pack_f64, (w_x, w_h, b, I, H, wp, bp));
 }
 
 void lstm_step_packed_f32(const float *wp, const float *bp, const float *x, ptrdiff_t ldx,
                           const float *h_prev, ptrdiff_t ldhp,
                           float *c, float *h, ptrdiff_t ldh, int B, int I, int H,
                           int act, int ract, int nthreads) {
-    PICK(lstm_step_packed_f32,
+    PICK_ISA(lstm_step_packed_f32,
          (wp, bp, x, ldx, h_prev, ldhp, c, h, ldh, B, I, H, act, ract, nthreads));
 }
 
@@ -256,7 +264,7 @@ void lstm_step_packed_f64(const double *wp, const double *bp, const double *x, p
                           const double *h_prev, ptrdiff_t ldhp,
                           double *c, double *h, ptrdiff_t ldh, int B, int I, int H,
                           int act, int ract, int nthreads) {
-    PICK(lstm_step_packed_f64,
+    PICK_ISA(lstm_step_packed_f64,
          (wp, bp, x, ldx, h_prev, ldhp, c, h, ldh, B, I, H, act, ract, nthreads));
 }
 
@@ -265,7 +273,7 @@ void lstm_seq_packed_f32(const float *wp, const float *bp, const float *x, ptrdi
                          ptrdiff_t y_step, float *c, ptrdiff_t c_step, float *gates,
                          ptrdiff_t ldg, ptrdiff_t g_step, int T, int B, int I, int H, int act,
                          int ract, int nthreads) {
-    PICK(lstm_seq_packed_f32, (wp, bp, x, ldx, x_step, h0, y, ldy, y_step, c, c_step, gates, ldg,
+    PICK_ISA(lstm_seq_packed_f32, (wp, bp, x, ldx, x_step, h0, y, ldy, y_step, c, c_step, gates, ldg,
                                g_step, T, B, I, H, act, ract, nthreads));
 }
 
@@ -274,7 +282,7 @@ void lstm_seq_packed_f64(const double *wp, const double *bp, const double *x, pt
                          ptrdiff_t y_step, double *c, ptrdiff_t c_step, double *gates,
                          ptrdiff_t ldg, ptrdiff_t g_step, int T, int B, int I, int H, int act,
                          int ract, int nthreads) {
-    PICK(lstm_seq_packed_f64, (wp, bp, x, ldx, x_step, h0, y, ldy, y_step, c, c_step, gates, ldg,
+    PICK_ISA(lstm_seq_packed_f64, (wp, bp, x, ldx, x_step, h0, y, ldy, y_step, c, c_step, gates, ldg,
                                g_step, T, B, I, H, act, ract, nthreads));
 }
 
@@ -284,41 +292,41 @@ ptrdiff_t lstm_pack_transposed_size(int R, ptrdiff_t C, int elem_size) {
 }
 
 void lstm_pack_transposed_f32(const float *w, int R, ptrdiff_t C, float *wpt) {
-    PICK(lstm_pack_transposed_f32, (w, R, C, wpt));  /* the same layout from every copy */
+    PICK_ISA(lstm_pack_transposed_f32, (w, R, C, wpt));  /* the same layout from every copy */
 }
 
 void lstm_pack_transposed_f64(const double *w, int R, ptrdiff_t C, double *wpt) {
-    PICK(lstm_pack_transposed_f64, (w, R, C, wpt));
+    PICK_ISA(lstm_pack_transposed_f64, (w, R, C, wpt));
 }
 
 void lstm_matmul_packed_f32(const float *wpt, const float *a, ptrdiff_t lda, float *out,
                             ptrdiff_t ldo, ptrdiff_t M, int K, int N, int nthreads) {
-    PICK(lstm_matmul_packed_f32, (wpt, a, lda, out, ldo, M, K, N, nthreads));
+    PICK_ISA(lstm_matmul_packed_f32, (wpt, a, lda, out, ldo, M, K, N, nthreads));
 }
 
 void lstm_matmul_packed_f64(const double *wpt, const double *a, ptrdiff_t lda, double *out,
                             ptrdiff_t ldo, ptrdiff_t M, int K, int N, int nthreads) {
-    PICK(lstm_matmul_packed_f64, (wpt, a, lda, out, ldo, M, K, N, nthreads));
+    PICK_ISA(lstm_matmul_packed_f64, (wpt, a, lda, out, ldo, M, K, N, nthreads));
 }
 
 void lstm_matmul_tn_f32(const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float *out,
                         ptrdiff_t ldo, int M, int N, ptrdiff_t K, int nthreads) {
-    PICK(lstm_matmul_tn_f32, (a, lda, b, ldb, out, ldo, M, N, K, nthreads));
+    PICK_ISA(lstm_matmul_tn_f32, (a, lda, b, ldb, out, ldo, M, N, K, nthreads));
 }
 
 void lstm_matmul_tn_f64(const double *a, ptrdiff_t lda, const double *b, ptrdiff_t ldb,
                         double *out, ptrdiff_t ldo, int M, int N, ptrdiff_t K, int nthreads) {
-    PICK(lstm_matmul_tn_f64, (a, lda, b, ldb, out, ldo, M, N, K, nthreads));
+    PICK_ISA(lstm_matmul_tn_f64, (a, lda, b, ldb, out, ldo, M, N, K, nthreads));
 }
 
 void lstm_seq_backward_packed_f32(const float *wpt, float *dz, const float *dy, const float *gates,
                                   const float *c, float *dh, float *dc, int T, int B, int H,
                                   int act, int ract, int nthreads) {
-    PICK(lstm_seq_backward_packed_f32, (wpt, dz, dy, gates, c, dh, dc, T, B, H, act, ract, nthreads));
+    PICK_ISA(lstm_seq_backward_packed_f32, (wpt, dz, dy, gates, c, dh, dc, T, B, H, act, ract, nthreads));
 }
 
 void lstm_seq_backward_packed_f64(const double *wpt, double *dz, const double *dy,
                                   const double *gates, const double *c, double *dh, double *dc,
                                   int T, int B, int H, int act, int ract, int nthreads) {
-    PICK(lstm_seq_backward_packed_f64, (wpt, dz, dy, gates, c, dh, dc, T, B, H, act, ract, nthreads));
+    PICK_ISA(lstm_seq_backward_packed_f64, (wpt, dz, dy, gates, c, dh, dc, T, B, H, act, ract, nthreads));
 }

@@ -6,8 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "activations.h" /* LSTMCORE_INLINE */
-#include "cpu_features.h"
+#include "math/activations.h" /* LSTMCORE_INLINE */
+#include "rt/cpu_features.h"
 
 /* 1 when none of the n floats whose bits are u is NaN or inf: an IEEE float is NaN or inf exactly
  * when its exponent bits are all ones. The OR-reduction over all n (no early exit) vectorizes. */

@@ -1,0 +1,177 @@
+/* Products with packed weights for the backward (lstm_pack_transposed, lstm_matmul_packed,
+ * lstm_matmul_tn): part of lstm_gates.c's body (see lstm_gates_impl.h); nothing LSTM-specific
+ * but their names. Panels are STEP_W columns wide (seq/lstm_packed_impl.h defines it). */
+
+/* The backward through time with w_h.T packed (lstm_pack_transposed / lstm_seq_backward_packed
+ * in lstm_gates.h): a panel holds STEP_W units' columns of w_h.T over all G rows. */
+void KSFX(lstm_pack_transposed)(const REAL *w, int R, ptrdiff_t C, REAL *wpt) {
+    /* w (R, C) -> wpt (P, C, STEP_W), P = ceil(R / STEP_W): wpt[p][c][j] = w[p*STEP_W + j][c], zeros
+     * past R: panel p of w.T (C, R), so that a @ w.T is done panel by panel (lstm_matmul_packed) */
+    const int P = (R + STEP_W - 1) / STEP_W;
+    for (int p = 0; p < P; p++)
+        for (ptrdiff_t c = 0; c < C; c++)
+            for (int j = 0; j < STEP_W; j++) {
+                const int row = p * STEP_W + j;
+                wpt[((ptrdiff_t)p * C + c) * STEP_W + j] = row < R ? w[row * C + c] : (REAL)0;
+            }
+}
+
+void KSFX(lstm_matmul_packed)(const REAL *wpt, const REAL *a, ptrdiff_t lda, REAL *out,
+                             ptrdiff_t ldo, ptrdiff_t M, int K, int N, int nthreads) {
+    /* out (M, N) rows ldo apart = a (M, K) rows lda apart @ w.T, wpt = lstm_pack_transposed(w (N, K)) */
+    const int P = (N + STEP_W - 1) / STEP_W;
+    (void)nthreads;
+#ifdef _OPENMP
+#pragma omp parallel for schedule(static) num_threads(nthreads) \
+    if (nthreads > 1 && M * (ptrdiff_t)K * N >= 64 * LSTMCORE_PAR_MIN)
+#endif
+    for (ptrdiff_t r0 = 0; r0 < M; r0 += 64) {  /* blocks of rows: threads share no output row */
+        const ptrdiff_t r1 = r0 + 64 < M ? r0 + 64 : M;
+        REAL acc[STEP_R * STEP_W];
+        for (int p = 0; p < P; p++) {
+            const REAL *wp_p = wpt + (ptrdiff_t)p * K * STEP_W;
+            const int n = N - p * STEP_W < STEP_W ? N - p * STEP_W : STEP_W;
+            for (ptrdiff_t r = r0; r < r1; r += STEP_R) {
+                const int rows = r1 - r < STEP_R ? (int)(r1 - r) : STEP_R;
+                KSFX(panel_block)(acc, wp_p, STEP_W, NULL, 0, a + r * lda, lda, rows, 0, K);
+                for (int i = 0; i < rows; i++)
+                    for (int j = 0; j < n; j++)
+                        out[(r + i) * ldo + p * STEP_W + j] = acc[i * STEP_W + j];
+            }
+        }
+    }
+}
+
+/* out (M, N) rows ldo apart += a.T @ b: a (K, M) rows lda apart, b (K, N) rows ldb apart: the
+ * weight gradients (x.T @ dz, h.T @ dz) over all T*B rows. K is cut in blocks whose slice of
+ * STEP_W columns of b stays in L1 while every row of out meets it: 64 rows (16 KiB in float32).
+ * Measured on Zen5 (48 KiB L1), training step on 1 thread against blocks of 512: S1 1.10x, S3
+ * 1.06x, S2 1.01x; blocks of 32 and 128 gave less. */
+#define MM_KB 64
+#if defined(__AVX512F__)
+/* out (ROWS, NV vectors; rows ldo apart) += a (kn, ROWS; rows lda apart).T @ b (kn, NV vectors;
+ * rows ldb apart); the last vector of b and out masked by mask (~0u: whole). NV, ROWS (1 or 4)
+ * and whether the mask is whole are constants at each call: ROWS x NV accumulators in registers. */
+LSTMCORE_INLINE void KSFX(tn_block)(REAL *out, ptrdiff_t ldo, const REAL *a, ptrdiff_t lda,
+                                   const REAL *b, ptrdiff_t ldb, int kn, const int NV,
+                                   const int ROWS, unsigned mask) {
+    enum { VW = STEP_W / 4 };  /* lanes per vector */
+    V512 acc[4][4], w[4];
+    for (int r = 0; r < ROWS; r++)
+        for (int v = 0; v < NV; v++)
+            acc[r][v] = V512F(setzero)();
+    for (int k = 0; k < kn; k++) {
+        const REAL *bp = b + k * ldb, *ap = a + k * lda;
+        for (int v = 0; v < NV - 1; v++)
+            w[v] = V512F(loadu)(bp + v * VW);
+        w[NV - 1] = KSFX(v_load)(mask, bp + (NV - 1) * VW);
+        for (int r = 0; r < ROWS; r++) {
+            const V512 x = V512F(set1)(ap[r]);
+            for (int v = 0; v < NV; v++)
+                acc[r][v] = V512F(fmadd)(x, w[v], acc[r][v]);
+        }
+    }
+    for (int r = 0; r < ROWS; r++) {
+        REAL *o = out + r * ldo;
+        for (int v = 0; v < NV - 1; v++)
+            V512F(storeu)(o + v * VW, V512F(loadu)(o + v * VW) + acc[r][v]);
+        REAL *ol = o + (NV - 1) * VW;
+        KSFX(v_store)(mask, ol, KSFX(v_load)(mask, ol) + acc[r][NV - 1]);
+    }
+}
+#endif
+
+/* Rows [m0, m1) of out (M, N) += a[k0:k0+kn].T @ b[k0:k0+kn], panel by panel of STEP_W columns */
+static void KSFX(tn_rows)(const REAL *a, ptrdiff_t lda, const REAL *b, ptrdiff_t ldb, REAL *out,
+                          ptrdiff_t ldo, int m0, int m1, int N, int kn) {
+    const int P = (N + STEP_W - 1) / STEP_W;
+    for (int p = 0; p < P; p++) {
+        const int n0 = p * STEP_W, n = N - n0 < STEP_W ? N - n0 : STEP_W;
+        const REAL *bk = b + n0;  /* rows ldbk apart */
+        ptrdiff_t ldbk = ldb;
+        int m = m0;
+#if defined(__AVX512F__)
+        /* Rows of b a multiple of 1 KiB apart (H a multiple of 64 in float32) fall in a few
+         * L1 sets, and the slice b[:kn, n0:n0+n], read once per block of rows of out, would not
+         * stay in L1: it is copied to consecutive rows first (S3's step 1.16x; S1's rows, 800
+         * bytes apart, stay). */
+        REAL bpk[MM_KB * STEP_W];
+        if ((ldb * (ptrdiff_t)sizeof(REAL)) % 1024 == 0 && m1 - m0 > 4) {
+            enum { VW = STEP_W / 4 };
+            for (int k = 0; k < kn; k++)
+                for (int j = 0; j < STEP_W; j += VW) {
+                    const unsigned mj = n - j >= VW ? ~0u : n - j > 0 ? (1u << (n - j)) - 1 : 0u;
+                    V512F(storeu)(bpk + k * STEP_W + j,
+                                  V512F(maskz_loadu)(mj, b + k * ldb + n0 + j));
+                }
+            bk = bpk;
+            ldbk = STEP_W;
+        }
+        /* NV vectors of VL columns, the last one masked to the n columns */
+        const int nv = (n + STEP_W / 4 - 1) / (STEP_W / 4), last = n - (nv - 1) * (STEP_W / 4);
+        const unsigned mask = last >= STEP_W / 4 ? ~0u : (1u << last) - 1;
+#define TN_BLOCK(NV, ROWS, MASK)                                                                \
+    KSFX(tn_block)(out + (ptrdiff_t)m * ldo + n0, ldo, a + m, lda, bk, ldbk, kn, NV, ROWS, MASK)
+#define TN(NV, MASK)                                                                            \
+    do {                                                                                        \
+        for (; m + 4 <= m1; m += 4)                                                             \
+            TN_BLOCK(NV, 4, MASK);                                                              \
+        for (; m < m1; m++)                                                                     \
+            TN_BLOCK(NV, 1, MASK);                                                              \
+    } while (0)
+        switch (nv * 2 + (mask == ~0u)) {  /* mask: a constant in each copy, too */
+        case 2: TN(1, mask); break;
+        case 3: TN(1, ~0u); break;
+        case 4: TN(2, mask); break;
+        case 5: TN(2, ~0u); break;
+        case 6: TN(3, mask); break;
+        case 7: TN(3, ~0u); break;
+        case 8: TN(4, mask); break;
+        default: TN(4, ~0u);
+        }
+#undef TN
+#undef TN_BLOCK
+#endif
+        for (; m < m1; m++) {  /* one row of out (every row without AVX-512) */
+            REAL acc[STEP_W];
+            for (int j = 0; j < n; j++)
+                acc[j] = 0;
+            for (int k = 0; k < kn; k++) {
+                const REAL am = a[k * lda + m];
+                const REAL *bp = bk + k * ldbk;
+                for (int j = 0; j < n; j++)
+                    acc[j] += am * bp[j];
+            }
+            REAL *o = out + (ptrdiff_t)m * ldo + n0;
+            for (int j = 0; j < n; j++)
+                o[j] += acc[j];
+        }
+    }
+}
+
+void KSFX(lstm_matmul_tn)(const REAL *a, ptrdiff_t lda, const REAL *b, ptrdiff_t ldb, REAL *out,
+                         ptrdiff_t ldo, int M, int N, ptrdiff_t K, int nthreads) {
+    /* Threads own blocks of 4 rows of out, all its columns: balanced whatever N's panels. */
+    const int MB = (M + 3) / 4;
+    int nt = nthreads < MB ? nthreads : MB;
+    if ((ptrdiff_t)M * N * K < 64 * LSTMCORE_PAR_MIN)
+        nt = 1;
+    (void)nt;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt) if (nt > 1)
+#endif
+    {
+#ifdef _OPENMP
+        const int n = omp_get_num_threads(), k = omp_get_thread_num();
+#else
+        const int n = 1, k = 0;
+#endif
+        const int m0 = (int)((long long)k * MB / n) * 4, e = (int)((long long)(k + 1) * MB / n) * 4;
+        const int m1 = e < M ? e : M;
+        for (ptrdiff_t k0 = 0; k0 < K; k0 += MM_KB) {
+            const int kn = K - k0 < MM_KB ? (int)(K - k0) : MM_KB;
+            KSFX(tn_rows)(a + k0 * lda, lda, b + k0 * ldb, ldb, out, ldo, m0, m1, N, kn);
+        }
+    }
+}
+#undef MM_KB

@@ -1,0 +1,101 @@
+/* The LSTM's backward through time with w_h.T packed (lstm_seq_backward_packed): part of
+ * lstm_gates.c's body (see lstm_gates_impl.h). */
+
+/* Panels [p0, p1) of backward step t: dh = dz[t+1] @ w_h.T (dh_n at t = T-1), then the gate
+ * backward of those units, or (t = -1) dh0 = dz[0] @ w_h.T alone. */
+static void KSFX(backward_panel_range)(const REAL *wpt, REAL *dz, const REAL *dy, const REAL *gates,
+                                       const REAL *c, REAL *dh, REAL *dc, int t, int T, int B,
+                                       int H, int act, int ract, int r0, int r1, int p0, int p1) {
+    /* rows [r0, r1) of the batch, panels [p0, p1) */
+    const ptrdiff_t G = 4 * (ptrdiff_t)H, BG = (ptrdiff_t)B * G, BH = (ptrdiff_t)B * H;
+    REAL acc[STEP_R * STEP_W];
+    for (int p = p0; p < p1; p++) {
+        const int u0 = p * STEP_W, n = H - u0 < STEP_W ? H - u0 : STEP_W;
+        const REAL *wp_p = wpt + (ptrdiff_t)p * G * STEP_W;
+        const REAL *dz_next = dz + (t + 1) * BG;  /* dz[t+1], read when t < T-1 */
+        for (ptrdiff_t rb = r0; rb < r1; rb += STEP_R) {
+            const int rows = r1 - rb < STEP_R ? (int)(r1 - rb) : STEP_R;
+            /* acc (rows, STEP_W): dh of these rows and units, from step t+1 */
+            if (t == T - 1) {
+                for (int i = 0; i < rows; i++)
+                    for (int j = 0; j < n; j++)
+                        acc[i * STEP_W + j] = dh[(rb + i) * H + u0 + j];
+            } else {
+                KSFX(panel_block)(acc, wp_p, STEP_W, NULL, 0, dz_next + rb * G, G, rows, 0, (int)G);
+            }
+            for (int i = 0; i < rows; i++) {
+                const ptrdiff_t r = rb + i;
+                if (t < 0) {  /* dh0 */
+                    for (int j = 0; j < n; j++)
+                        dh[r * H + u0 + j] = acc[i * STEP_W + j];
+                    continue;
+                }
+                REAL *dz_r = dz + t * BG + r * G + u0;
+                const REAL *g_r = gates + t * BG + r * G + u0;
+                const REAL *cp_r = c + t * BH + r * H + u0, *c_r = c + (t + 1) * BH + r * H + u0;
+                const REAL *dy_r = dy ? dy + r * (ptrdiff_t)T * H + (ptrdiff_t)t * H + u0 : NULL;
+#if STEP_R > 1  /* AVX-512 */
+#define BACKWARD_ROW KSFX(backward_row_v)
+#else
+#define BACKWARD_ROW KSFX(backward_row)
+#endif
+#define ROW(A, R) (dy ? BACKWARD_ROW(dz_r, dc + r * H + u0, acc + i * STEP_W, dy_r, g_r, cp_r,   \
+                                     c_r, n, H, A, R, 1)                                     \
+                      : BACKWARD_ROW(dz_r, dc + r * H + u0, acc + i * STEP_W, dy_r, g_r, cp_r,   \
+                                     c_r, n, H, A, R, 0))
+                LSTMCORE_DISPATCH(act, ract, ROW);
+#undef ROW
+#undef BACKWARD_ROW
+            }
+        }
+    }
+}
+
+void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL *dy, const REAL *gates,
+                                   const REAL *c, REAL *dh, REAL *dc, int T, int B, int H,
+                                   int act, int ract, int nthreads) {
+    /* wpt: w_h.T packed | dz, gates (T, B, G): dz out | dy (B, T, H) or NULL | c (T+1, B, H)
+     * dh, dc (B, H): in dh_n, dc_n, out dh0, dc0. Threads: as lstm_seq_packed. */
+    const int P = (H + STEP_W - 1) / STEP_W, RB = (B + STEP_R - 1) / STEP_R;  /* row blocks */
+    const int rows = STEP_R > 1 &&  /* as in lstm_seq_packed */
+                     lstmcore_row_split(P * 4 * (ptrdiff_t)H * STEP_W * (ptrdiff_t)sizeof(REAL), RB,
+                                        nthreads);
+    int nt = nthreads < (rows ? RB : P) ? nthreads : (rows ? RB : P);
+    (void)nt;  /* unused without OpenMP */
+    if ((ptrdiff_t)B * H * H < LSTMCORE_SEQ_PAR_MIN)  /* B * G * H / 4 multiply-adds */
+        nt = 1;
+#ifdef _OPENMP
+    if (nt > 1 && rows) {  /* each row's backward needs only its own dz: no barrier */
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+        for (int rb = 0; rb < RB; rb++) {
+            const int r0 = rb * STEP_R, r1 = r0 + STEP_R < B ? r0 + STEP_R : B;
+            for (int t = T - 1; t >= -1; t--)
+                KSFX(backward_panel_range)(wpt, dz, dy, gates, c, dh, dc, t, T, B, H, act, ract,
+                                           r0, r1, 0, P);
+        }
+        return;
+    }
+    if (nt > 1) {
+        lstmcore_barrier bar = {0, 0};
+#pragma omp parallel num_threads(nt)
+        {
+            const int n = omp_get_num_threads(), k = omp_get_thread_num();
+            const int p0 = (int)((long long)k * P / n), p1 = (int)((long long)(k + 1) * P / n);
+            for (int t = T - 1, s = 1; t >= -1; t--, s++) {
+                KSFX(backward_panel_range)(wpt, dz, dy, gates, c, dh, dc, t, T, B, H, act, ract,
+                                           0, B, p0, p1);
+                lstmcore_barrier_arrive(&bar);  /* dz[t] complete when all n have arrived */
+                lstmcore_barrier_wait(&bar, s * n);
+            }
+        }
+        return;
+    }
+#endif
+    for (int t = T - 1; t >= -1; t--)
+        KSFX(backward_panel_range)(wpt, dz, dy, gates, c, dh, dc, t, T, B, H, act, ract, 0, B, 0,
+                                   P);
+}
+
+#undef STEP_R
+#undef STEP_W
+#undef STEP_U
