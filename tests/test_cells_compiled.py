@@ -227,3 +227,23 @@ def test_the_plain_lstm_still_takes_the_tuned_kernels(rng):
     plain = _run(lstmcore, "lstm", args, {}, True)
     for a, b in zip(out[:3], plain[:3], strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("cell, options", CONFIGS, ids=CONFIG_IDS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_recurrent_mask_matches_the_reference(isa, threads, rng, cell, options, dtype):
+    """Recurrent dropout (h_prev * mask in the recurrent products) in the compiled loops."""
+    B, T, I, H = SHAPES["B10"]
+    opts = _lstm_options(rng, dtype, H, options) if cell == "lstm" else dict(options)
+    args, grads_in = _cell_problem(rng, cell, dtype, B, T, I, H, opts)
+    P = args["h0"].shape[1]
+    opts["recurrent_mask"] = (rng.random((B, P)) > 0.3).astype(dtype) / dtype(0.7)
+    expected = _run(reference, cell, args, opts, train=True)
+    got = _run(lstmcore, cell, args, opts, train=True)
+    for k, ref in enumerate(expected[:-1]):
+        assert_close(got[k], ref, dtype, name=f"output {k}")
+    assert_close(_run(lstmcore, cell, args, opts, train=False)[0], expected[0], dtype, name="y (inference)")
+    want = _backward(reference, cell, expected[-1], grads_in)
+    have = _backward(lstmcore, cell, got[-1], grads_in)
+    for name in want:
+        assert_close(have[name], want[name], dtype, name=name, scale=float(T))

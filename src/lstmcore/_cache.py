@@ -39,6 +39,7 @@ class LSTMCache:
         "output_activation",
         "z",
         "m",
+        "recurrent_mask",
     )
 
     def __init__(
@@ -59,6 +60,7 @@ class LSTMCache:
         output_activation=None,
         z=None,
         m=None,
+        recurrent_mask=None,
     ):
         self.x = x
         self.w_x = w_x
@@ -75,11 +77,13 @@ class LSTMCache:
         self.output_activation = output_activation
         self.z = z
         self.m = m
+        self.recurrent_mask = recurrent_mask
 
     @property
     def nbytes(self) -> int:
         """Bytes held by the saved activations (the weights are shared, not counted)."""
-        return sum(a.nbytes for a in (self.x, self.gates, self.h, self.c, self.z, self.m) if a is not None)
+        arrays = (self.x, self.gates, self.h, self.c, self.z, self.m, self.recurrent_mask)
+        return sum(a.nbytes for a in arrays if a is not None)
 
     def __repr__(self) -> str:
         T, B, G = self.gates.shape
@@ -94,6 +98,8 @@ class LSTMCache:
             options += f", clip={self.clip!r}"
         if self.input_forget:
             options += ", input_forget=True"
+        if self.recurrent_mask is not None:
+            options += ", recurrent_mask=True"
         return (
             f"LSTMCache(T={T}, B={B}, I={self.x.shape[2]}, H={G // 4}, "
             f"dtype={np.dtype(self.gates.dtype).name}, activation={self.activation!r}, "
@@ -109,6 +115,9 @@ class GRUCache:
     the backward of n needs and cannot get from the gates) |
     w_x (I, 3H) | w_h (H, 3H): references to the weights of the forward call, not copies.
     reset_after, activation and recurrent_activation are kept as given.
+    recurrent_mask (B, H) or None: the recurrent dropout mask, which multiplied h_prev in the
+    recurrent products (then extra is r * h_prev * mask without reset_after); a reference, as the
+    weights. Keyword, default None.
     """
 
     __slots__ = (
@@ -121,9 +130,23 @@ class GRUCache:
         "reset_after",
         "activation",
         "recurrent_activation",
+        "recurrent_mask",
     )
 
-    def __init__(self, x, w_x, w_h, gates, h, extra, reset_after, activation, recurrent_activation):
+    def __init__(
+        self,
+        x,
+        w_x,
+        w_h,
+        gates,
+        h,
+        extra,
+        reset_after,
+        activation,
+        recurrent_activation,
+        *,
+        recurrent_mask=None,
+    ):
         self.x = x
         self.w_x = w_x
         self.w_h = w_h
@@ -133,18 +156,21 @@ class GRUCache:
         self.reset_after = reset_after
         self.activation = activation
         self.recurrent_activation = recurrent_activation
+        self.recurrent_mask = recurrent_mask
 
     @property
     def nbytes(self) -> int:
         """Bytes held by the saved activations (the weights are shared, not counted)."""
-        return sum(a.nbytes for a in (self.x, self.gates, self.h, self.extra))
+        arrays = (self.x, self.gates, self.h, self.extra, self.recurrent_mask)
+        return sum(a.nbytes for a in arrays if a is not None)
 
     def __repr__(self) -> str:
         T, B, G = self.gates.shape
         return (
             f"GRUCache(T={T}, B={B}, I={self.x.shape[2]}, H={G // 3}, "
             f"dtype={np.dtype(self.gates.dtype).name}, reset_after={self.reset_after!r}, "
-            f"activation={self.activation!r}, recurrent_activation={self.recurrent_activation!r})"
+            f"activation={self.activation!r}, recurrent_activation={self.recurrent_activation!r}"
+            f"{', recurrent_mask=True' if self.recurrent_mask is not None else ''})"
         )
 
 
@@ -153,25 +179,30 @@ class RNNCache:
 
     x (T, B, I) | h (T+1, B, H), row 0 = h0 | w_x (I, H) | w_h (H, H): references, not copies.
     The activation's derivative is written from its output, so h is all the backward needs.
+    recurrent_mask (B, H) or None: the recurrent dropout mask, which multiplied h_prev in
+    h_prev @ w_h; a reference, as the weights. Keyword, default None.
     """
 
-    __slots__ = ("x", "w_x", "w_h", "h", "activation")
+    __slots__ = ("x", "w_x", "w_h", "h", "activation", "recurrent_mask")
 
-    def __init__(self, x, w_x, w_h, h, activation):
+    def __init__(self, x, w_x, w_h, h, activation, *, recurrent_mask=None):
         self.x = x
         self.w_x = w_x
         self.w_h = w_h
         self.h = h
         self.activation = activation
+        self.recurrent_mask = recurrent_mask
 
     @property
     def nbytes(self) -> int:
         """Bytes held by the saved activations (the weights are shared, not counted)."""
-        return self.x.nbytes + self.h.nbytes
+        mask = 0 if self.recurrent_mask is None else self.recurrent_mask.nbytes
+        return self.x.nbytes + self.h.nbytes + mask
 
     def __repr__(self) -> str:
         T1, B, H = self.h.shape
         return (
             f"RNNCache(T={T1 - 1}, B={B}, I={self.x.shape[2]}, H={H}, "
-            f"dtype={np.dtype(self.h.dtype).name}, activation={self.activation!r})"
+            f"dtype={np.dtype(self.h.dtype).name}, activation={self.activation!r}"
+            f"{', recurrent_mask=True' if self.recurrent_mask is not None else ''})"
         )

@@ -86,16 +86,24 @@ cdef lc_act _act(tuple spec):
 cdef void _step(const Cell *cl, const lc_ctx *ctx, int B, const floating *zx, Py_ssize_t ldzx,
                 const Weights *w, const floating *h_prev, Py_ssize_t ldhp,
                 const floating *c_prev, floating *c, floating *zh, floating *gates,
-                floating *extra, floating *zpre, floating *m, floating *h,
-                Py_ssize_t ldh) noexcept nogil:
+                floating *extra, floating *zpre, floating *m, floating *h, Py_ssize_t ldh,
+                const floating *mask, floating *hm) noexcept nogil:
     # zx (B, G) rows ldzx apart: x_t @ w_x, no bias | h_prev (B, P) rows ldhp apart
     # c_prev, c (B, H): LSTM | zh (B, G) scratch | gates (B, G), extra (B, H), zpre (B, G),
     # m (B, H): the step's cache (or scratch) | h (B, P) rows ldh apart, out
-    cdef int H = cl.H, P = cl.P, G = cl.G, S = cl.split
+    # mask (B, P) or NULL: the recurrent dropout mask on h_prev | hm (B, P) scratch
+    cdef int H = cl.H, P = cl.P, G = cl.G, S = cl.split, r, j
     cdef const floating *w_h = <const floating *>w.w_h
     cdef const floating *b = <const floating *>w.b
-    # zh[:, :S] = h_prev @ w_h[:, :S]
-    _gemm(RowMajor, NoTrans, NoTrans, B, S, P, <floating>1, h_prev, <int>ldhp, w_h, G,
+    cdef const floating *src = h_prev
+    cdef Py_ssize_t ld_src = ldhp
+    if mask != NULL:  # the products read h_prev * mask
+        for r in range(B):
+            for j in range(P):
+                hm[r * P + j] = h_prev[r * ldhp + j] * mask[r * P + j]
+        src, ld_src = hm, P
+    # zh[:, :S] = src @ w_h[:, :S]
+    _gemm(RowMajor, NoTrans, NoTrans, B, S, P, <floating>1, src, <int>ld_src, w_h, G,
           <floating>0, zh, G)
     if cl.kind == CELL_RNN:
         if floating is float:
@@ -109,7 +117,10 @@ cdef void _step(const Cell *cl, const lc_ctx *ctx, int B, const floating *zx, Py
         else:
             lc_gru_forward_f64(ctx, B, H, 0, cl.reset_after, cl.act, cl.ract, zx, ldzx, zh, b,
                                h_prev, ldhp, gates, extra, h, ldh)
-        if S < G:  # phase 1: zh[:, 2H:] = (r * h_prev) @ w_h[:, 2H:]
+        if S < G:  # phase 1: zh[:, 2H:] = (r * h_prev [* mask]) @ w_h[:, 2H:]
+            if mask != NULL:
+                for j in range(B * H):
+                    extra[j] *= mask[j]
             _gemm(RowMajor, NoTrans, NoTrans, B, G - S, H, <floating>1, extra, H, w_h + S, G,
                   <floating>0, zh + S, G)
             if floating is float:
@@ -136,7 +147,8 @@ cdef void _seq_forward(const Cell *cl, const lc_ctx *ctx, int T, int B, const fl
                        Py_ssize_t zx_step, Py_ssize_t ldzx, const Weights *w, const floating *h0,
                        floating *y, Py_ssize_t y_step, Py_ssize_t ldy, floating *c, int c_mod,
                        floating *zh, floating *gates, floating *extra, floating *zpre,
-                       floating *m, int cache_mod) noexcept nogil:
+                       floating *m, int cache_mod, const floating *mask,
+                       floating *hm) noexcept nogil:
     # step t reads zx + t*zx_step (B, G) rows ldzx apart and h_prev (h0 (B, P), then step t-1's
     # h), writes h at y + t*y_step, rows ldy apart. c (c_mod, B, H): step t reads slot t % c_mod,
     # writes slot (t+1) % c_mod (c_mod = T+1: every state kept; 2: the last two). The per-step
@@ -154,7 +166,7 @@ cdef void _seq_forward(const Cell *cl, const lc_ctx *ctx, int T, int B, const fl
               gates + k * BG if gates != NULL else NULL,
               extra + k * BH if extra != NULL else NULL,
               zpre + k * BG if zpre != NULL else NULL,
-              m + k * BH if m != NULL else NULL, y + t * y_step, ldy)
+              m + k * BH if m != NULL else NULL, y + t * y_step, ldy, mask, hm)
         h_prev, ldhp = y + t * y_step, ldy
 
 
@@ -192,8 +204,9 @@ cdef Weights _weights(w_h, b, p, w_hr):
     return w
 
 
-cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train):
-    """x (B, T, I), checked | h0 (B, P) | c0 (B, H) or None -> y, h_n, c_n, cache arrays."""
+cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=None):
+    """x (B, T, I), checked | h0 (B, P) | c0 (B, H) or None | mask (B, P) or None
+    -> y, h_n, c_n, cache arrays."""
     cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = cl.H, G = cl.G, P = cl.P
     cdef lc_ctx ctx = _context()
     cdef Weights w = _weights(w_h, b, p, w_hr)
@@ -232,18 +245,23 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train):
     cdef void *p_extra = _ptr(extra)
     cdef void *p_zpre = _ptr(zpre)
     cdef void *p_m = _ptr(m)
+    hm = None if mask is None else np.empty((B, P), dtype=dtype)
+    cdef void *p_mask = _ptr(mask)
+    cdef void *p_hm = _ptr(hm)
     if dtype == np.float32:
         with nogil:
             _seq_forward[float](&cl, &ctx, T, B, <float *>p_zx, zx_step, ldzx, &w,
                                 <float *>p_h0, <float *>p_out, y_step, ldy, <float *>p_c,
                                 c_mod, <float *>p_zh, <float *>p_gates, <float *>p_extra,
-                                <float *>p_zpre, <float *>p_m, mod)
+                                <float *>p_zpre, <float *>p_m, mod, <float *>p_mask,
+                                <float *>p_hm)
     else:
         with nogil:
             _seq_forward[double](&cl, &ctx, T, B, <double *>p_zx, zx_step, ldzx, &w,
                                  <double *>p_h0, <double *>p_out, y_step, ldy, <double *>p_c,
                                  c_mod, <double *>p_zh, <double *>p_gates, <double *>p_extra,
-                                 <double *>p_zpre, <double *>p_m, mod)
+                                 <double *>p_zpre, <double *>p_m, mod, <double *>p_mask,
+                                 <double *>p_hm)
     c_n = None if c is None else c[T % c_mod].copy()
     if not train:
         return out, out[:, T - 1].copy(), c_n, None
@@ -252,15 +270,35 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train):
                                  "z": zpre, "m": m}
 
 
+cdef inline void _dh_product(int B, int P, int K, const floating *dz, int G,
+                             const floating *w_h, floating *out, bint accumulate,
+                             const floating *mask, floating *mtmp) noexcept nogil:
+    # out (B, P) (+)= (dz[:, :K] @ w_h[:, :K].T) [* mask]; dz rows G apart, w_h (P, G)
+    cdef Py_ssize_t j
+    if mask == NULL:
+        _gemm(RowMajor, NoTrans, Trans, B, P, K, <floating>1, dz, G, w_h, G,
+              <floating>(1 if accumulate else 0), out, P)
+        return
+    _gemm(RowMajor, NoTrans, Trans, B, P, K, <floating>1, dz, G, w_h, G, <floating>0, mtmp, P)
+    if accumulate:
+        for j in range(<Py_ssize_t>B * P):
+            out[j] += mtmp[j] * mask[j]
+    else:
+        for j in range(<Py_ssize_t>B * P):
+            out[j] = mtmp[j] * mask[j]
+
+
 cdef void _seq_backward(const Cell *cl, const lc_ctx *ctx, int T, int B, const Weights *w,
                         const floating *dy, floating *dh, floating *dhp, floating *dc,
                         const floating *h, const floating *c, const floating *gates,
                         const floating *extra, const floating *zpre, floating *dz,
-                        floating *dzh, floating *drh, floating *dm, floating *dht) noexcept nogil:
+                        floating *dzh, floating *drh, floating *dm, floating *dht,
+                        const floating *mask, floating *mtmp) noexcept nogil:
     # dy (B, T, P) or NULL | dh (B, P) in: dh_n | dhp (B, P) scratch; on return dh0 is in dh
     # dc (B, H) in: dc_n, out: dc0 (LSTM) | h (T+1, B, P) | c (T+1, B, H) | gates, zpre (T, B, G)
     # extra (T, B, H) | dz (T, B, G) out | dzh (T, B, G) out (GRU reset_after) | drh, dm (B, H)
     # scratch | dht (T, B, P) out: dh + dy of each step (projected LSTM)
+    # mask (B, P) or NULL: the recurrent dropout mask of the forward | mtmp (B, P) scratch
     cdef int t, H = cl.H, G = cl.G, P = cl.P, S = cl.split
     cdef Py_ssize_t BH = <Py_ssize_t>B * H, BG = <Py_ssize_t>B * G, BP = <Py_ssize_t>B * P
     cdef Py_ssize_t lddy = <Py_ssize_t>T * P, j
@@ -277,8 +315,7 @@ cdef void _seq_backward(const Cell *cl, const lc_ctx *ctx, int T, int B, const W
                 lc_rnn_backward_f32(ctx, B, H, cl.act, dh, dy_t, lddy, h + (t + 1) * BP, P, dz_t)
             else:
                 lc_rnn_backward_f64(ctx, B, H, cl.act, dh, dy_t, lddy, h + (t + 1) * BP, P, dz_t)
-            _gemm(RowMajor, NoTrans, Trans, B, P, G, <floating>1, dz_t, G, w_h, G, <floating>0,
-                  dh, P)
+            _dh_product(B, P, G, dz_t, G, w_h, dh, False, mask, mtmp)
         elif cl.kind == CELL_GRU:
             if cl.reset_after:
                 if floating is float:
@@ -289,8 +326,7 @@ cdef void _seq_backward(const Cell *cl, const lc_ctx *ctx, int T, int B, const W
                     lc_gru_backward_f64(ctx, B, H, 0, 1, cl.act, cl.ract, dh, dy_t, lddy,
                                         gates + t * BG, extra + t * BH, h + t * BP, P, NULL,
                                         dz_t, dzh + t * BG, dhp)
-                _gemm(RowMajor, NoTrans, Trans, B, P, G, <floating>1, dzh + t * BG, G, w_h, G,
-                      <floating>1, dhp, P)
+                _dh_product(B, P, G, dzh + t * BG, G, w_h, dhp, True, mask, mtmp)
             else:
                 if floating is float:
                     lc_gru_backward_f32(ctx, B, H, 1, 0, cl.act, cl.ract, dh, dy_t, lddy,
@@ -303,6 +339,9 @@ cdef void _seq_backward(const Cell *cl, const lc_ctx *ctx, int T, int B, const W
                 # drh = dz[:, 2H:] @ w_h[:, 2H:].T, the gradient of phase 1's source r * h_prev
                 _gemm(RowMajor, NoTrans, Trans, B, H, G - S, <floating>1, dz_t + S, G, w_h + S,
                       G, <floating>0, drh, H)
+                if mask != NULL:  # the source was r * h_prev * mask
+                    for j in range(BH):
+                        drh[j] *= mask[j]
                 if floating is float:
                     lc_gru_backward_f32(ctx, B, H, 0, 0, cl.act, cl.ract, dh, dy_t, lddy,
                                         gates + t * BG, extra + t * BH, h + t * BP, P, drh,
@@ -311,8 +350,7 @@ cdef void _seq_backward(const Cell *cl, const lc_ctx *ctx, int T, int B, const W
                     lc_gru_backward_f64(ctx, B, H, 0, 0, cl.act, cl.ract, dh, dy_t, lddy,
                                         gates + t * BG, extra + t * BH, h + t * BP, P, drh,
                                         dz_t, dz_t, dhp)
-                _gemm(RowMajor, NoTrans, Trans, B, P, S, <floating>1, dz_t, G, w_h, G,
-                      <floating>1, dhp, P)
+                _dh_product(B, P, S, dz_t, G, w_h, dhp, True, mask, mtmp)
             tmp = dh
             dh = dhp
             dhp = tmp
@@ -342,8 +380,7 @@ cdef void _seq_backward(const Cell *cl, const lc_ctx *ctx, int T, int B, const W
                     lc_lstm_backward_f64(ctx, B, H, &cl.opts, dh, dy_t, lddy, dc, gates + t * BG,
                                          zpre + t * BG if zpre != NULL else NULL,
                                          <const double *>w.p, c + t * BH, c + (t + 1) * BH, dz_t)
-            _gemm(RowMajor, NoTrans, Trans, B, P, G, <floating>1, dz_t, G, w_h, G, <floating>0,
-                  dh, P)
+            _dh_product(B, P, G, dz_t, G, w_h, dh, False, mask, mtmp)
     if dh != out:
         memcpy(out, dh, BP * sizeof(floating))
 
@@ -372,27 +409,34 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
     drh = np.empty((B, H), dtype=dtype) if cl.kind == CELL_GRU else None
     dm = np.empty((B, H), dtype=dtype) if cl.proj else None
     dht = np.empty((T, B, P), dtype=dtype) if cl.proj else None
-    cdef void *ptr[14]
+    mask = cache.get("recurrent_mask")
+    mtmp = None if mask is None else np.empty((B, P), dtype=dtype)
+    cdef void *ptr[16]
     for k, a in enumerate((dy, dh, dhp, dc, h, cache["c"], gates, cache["extra"], cache["z"], dz,
-                           dzh, drh, dm, dht)):
+                           dzh, drh, dm, dht, mask, mtmp)):
         ptr[k] = _ptr(a)
     if dtype == np.float32:
         with nogil:
             _seq_backward[float](&cl, &ctx, T, B, &w, <float *>ptr[0], <float *>ptr[1],
                                  <float *>ptr[2], <float *>ptr[3], <float *>ptr[4], <float *>ptr[5],
                                  <float *>ptr[6], <float *>ptr[7], <float *>ptr[8], <float *>ptr[9],
-                                 <float *>ptr[10], <float *>ptr[11], <float *>ptr[12], <float *>ptr[13])
+                                 <float *>ptr[10], <float *>ptr[11], <float *>ptr[12], <float *>ptr[13],
+                                 <float *>ptr[14], <float *>ptr[15])
     else:
         with nogil:
             _seq_backward[double](&cl, &ctx, T, B, &w, <double *>ptr[0], <double *>ptr[1],
                                   <double *>ptr[2], <double *>ptr[3], <double *>ptr[4],
                                   <double *>ptr[5], <double *>ptr[6], <double *>ptr[7],
                                   <double *>ptr[8], <double *>ptr[9], <double *>ptr[10],
-                                  <double *>ptr[11], <double *>ptr[12], <double *>ptr[13])
+                                  <double *>ptr[11], <double *>ptr[12], <double *>ptr[13],
+                                  <double *>ptr[14], <double *>ptr[15])
     # after the loop: one product each for dx, dw_x, dw_h; sums for db (no NumPy warning on
     # non-finite values: the compiled engine reports none, whatever the input)
     dz2 = dz.reshape(T * B, G)
     h_prev = h[:T].reshape(T * B, P)
+    if mask is not None:  # the products read h_prev * mask
+        with np.errstate(all="ignore"):
+            h_prev = (h[:T] * mask).reshape(T * B, P)
     grads = {
         "dx": np.ascontiguousarray(_mm(dz2, w_x, False, True).reshape(T, B, I).transpose(1, 0, 2)),
         "dw_x": _mm(x_tm.reshape(T * B, I), dz2, True),
@@ -465,7 +509,8 @@ cdef Cell _lstm_cell(int H, opts):
 
 
 def gru_forward(x, w_x, w_h, b, h0=None, *, reset_after=True, activation="tanh",
-                recurrent_activation="sigmoid", return_cache=False, check_finite=True):
+                recurrent_activation="sigmoid", return_cache=False, check_finite=True,
+                recurrent_mask=None):
     """GRU over a whole sequence, batch-first.
 
     x (B, T, I) | w_x (I, 3H) | w_h (H, 3H) | b (2, 3H) when ``reset_after`` else (3H) |
@@ -482,16 +527,19 @@ def gru_forward(x, w_x, w_h, b, h0=None, *, reset_after=True, activation="tanh",
 
     ``activation``/``recurrent_activation``: a name or a (name, alpha[, beta]) tuple
     (``lstmcore._validate.CELL_ACTIVATIONS``). Same dtype and input policy as ``lstm_forward``.
+    ``recurrent_mask`` (B, H): recurrent dropout, h_prev * mask in the recurrent products (the
+    mixing z * h_prev keeps h_prev); kept in the cache for the backward.
     """
     reset_after = _validate.flag("reset_after", reset_after)
-    x, w_x, w_h, b, h0, act, ract = _validate.check_gru_forward(
-        x, w_x, w_h, b, h0, reset_after, activation, recurrent_activation, check_finite)
+    x, w_x, w_h, b, h0, act, ract, mask = _validate.check_gru_forward(
+        x, w_x, w_h, b, h0, reset_after, activation, recurrent_activation, check_finite,
+        recurrent_mask)
     cdef Cell cl = _gru_cell(w_h.shape[0], reset_after, act, ract)
-    y, h_n, _, arrays = _forward(cl, x, w_x, w_h, b, None, None, h0, None, return_cache)
+    y, h_n, _, arrays = _forward(cl, x, w_x, w_h, b, None, None, h0, None, return_cache, mask)
     if not return_cache:
         return y, h_n
     cache = GRUCache(arrays["x"], w_x, w_h, arrays["gates"], arrays["h"], arrays["extra"],
-                     reset_after, activation, recurrent_activation)
+                     reset_after, activation, recurrent_activation, recurrent_mask=mask)
     return y, h_n, cache
 
 
@@ -504,7 +552,7 @@ def gru_backward(dy, cache, dh_n=None, *, check_finite=True):
     dy, dh, act, ract = _validate.check_gru_backward(dy, cache, dh_n, check_finite)
     cdef Cell cl = _gru_cell(cache.w_h.shape[0], cache.reset_after, act, ract)
     arrays = {"gates": cache.gates, "h": cache.h, "extra": cache.extra, "c": None, "z": None,
-              "m": None}
+              "m": None, "recurrent_mask": cache.recurrent_mask}
     return _backward(cl, arrays, cache.x, cache.w_x, cache.w_h, None, None, dy, dh.copy(), None)
 
 
@@ -523,20 +571,21 @@ def gru_cell_forward(x_t, w_x, w_h, b, h_prev=None, *, reset_after=True, activat
 
 
 def rnn_forward(x, w_x, w_h, b, h0=None, *, activation="tanh", return_cache=False,
-                check_finite=True):
+                check_finite=True, recurrent_mask=None):
     """Simple RNN over a whole sequence, batch-first: h = act(x@w_x + h_prev@w_h + b).
 
     x (B, T, I) | w_x (I, H) | w_h (H, H) | b (H) | h0 (B, H) or None (zeros)
     -> y (B, T, H), h_n (B, H) [, cache for :func:`rnn_backward`]. Keras ``SimpleRNN``,
-    PyTorch ``nn.RNN`` (b = b_ih + b_hh), ONNX ``RNN``.
+    PyTorch ``nn.RNN`` (b = b_ih + b_hh), ONNX ``RNN``. ``recurrent_mask`` (B, H): recurrent
+    dropout, h_prev * mask in the recurrent product.
     """
-    x, w_x, w_h, b, h0, act = _validate.check_rnn_forward(x, w_x, w_h, b, h0, activation,
-                                                          check_finite)
+    x, w_x, w_h, b, h0, act, mask = _validate.check_rnn_forward(
+        x, w_x, w_h, b, h0, activation, check_finite, recurrent_mask)
     cdef Cell cl = _rnn_cell(w_h.shape[0], act)
-    y, h_n, _, arrays = _forward(cl, x, w_x, w_h, b, None, None, h0, None, return_cache)
+    y, h_n, _, arrays = _forward(cl, x, w_x, w_h, b, None, None, h0, None, return_cache, mask)
     if not return_cache:
         return y, h_n
-    return y, h_n, RNNCache(arrays["x"], w_x, w_h, arrays["h"], activation)
+    return y, h_n, RNNCache(arrays["x"], w_x, w_h, arrays["h"], activation, recurrent_mask=mask)
 
 
 def rnn_backward(dy, cache, dh_n=None, *, check_finite=True):
@@ -544,7 +593,8 @@ def rnn_backward(dy, cache, dh_n=None, *, check_finite=True):
     dh_n (B, H) or None -> dict dx (B, T, I), dw_x (I, H), dw_h (H, H), db (H), dh0 (B, H)."""
     dy, dh, act = _validate.check_rnn_backward(dy, cache, dh_n, check_finite)
     cdef Cell cl = _rnn_cell(cache.w_h.shape[0], act)
-    arrays = {"gates": None, "h": cache.h, "extra": None, "c": None, "z": None, "m": None}
+    arrays = {"gates": None, "h": cache.h, "extra": None, "c": None, "z": None, "m": None,
+              "recurrent_mask": cache.recurrent_mask}
     return _backward(cl, arrays, cache.x, cache.w_x, cache.w_h, None, None, dy, dh.copy(), None)
 
 
@@ -566,13 +616,14 @@ def _lstm_forward(x, w_x, w_h, b, h0, c0, opts, return_cache, activation, recurr
     _lstm_options.check_forward."""
     cdef Cell cl = _lstm_cell(w_x.shape[1] // 4, opts)
     y, h_n, c_n, arrays = _forward(cl, x, w_x, w_h, b, opts.peepholes, opts.proj, h0, c0,
-                                   return_cache)
+                                   return_cache, opts.recurrent_mask)
     if not return_cache:
         return y, h_n, c_n
     cache = LSTMCache(arrays["x"], w_x, w_h, arrays["gates"], arrays["h"], arrays["c"],
                       activation, recurrent_activation, peepholes=opts.peepholes,
                       proj=opts.proj, clip=opts.clip, input_forget=opts.input_forget,
-                      output_activation=output_activation, z=arrays["z"], m=arrays["m"])
+                      output_activation=output_activation, z=arrays["z"], m=arrays["m"],
+                      recurrent_mask=opts.recurrent_mask)
     return y, h_n, c_n, cache
 
 
@@ -580,7 +631,7 @@ def _lstm_backward(dy, cache, dh, dc, opts):
     """lstm_backward of a cache made by _lstm_forward; dh, dc: checked, owned copies."""
     cdef Cell cl = _lstm_cell(cache.gates.shape[2] // 4, opts)
     arrays = {"gates": cache.gates, "h": cache.h, "extra": None, "c": cache.c, "z": cache.z,
-              "m": cache.m}
+              "m": cache.m, "recurrent_mask": cache.recurrent_mask}
     return _backward(cl, arrays, cache.x, cache.w_x, cache.w_h, opts.peepholes, opts.proj, dy,
                      dh, dc)
 
@@ -714,7 +765,7 @@ cdef class _CellStepper:
                              <float *>cb + cur * BH if cb != NULL else NULL,
                              <float *>cb + nxt * BH if cb != NULL else NULL, <float *>zh,
                              <float *>g, <float *>e, <float *>zp, <float *>m,
-                             <float *>hb + nxt * BP, P)
+                             <float *>hb + nxt * BP, P, NULL, NULL)
         else:
             with nogil:
                 _gemm(RowMajor, NoTrans, NoTrans, B, G, I, <double>1, <double *>xp, I,
@@ -723,7 +774,7 @@ cdef class _CellStepper:
                               <double *>cb + cur * BH if cb != NULL else NULL,
                               <double *>cb + nxt * BH if cb != NULL else NULL, <double *>zh,
                               <double *>g, <double *>e, <double *>zp, <double *>m,
-                              <double *>hb + nxt * BP, P)
+                              <double *>hb + nxt * BP, P, NULL, NULL)
         self._cur = nxt
         return self._views1[nxt] if x.ndim == 1 and np.ndim(x_t) == 1 else self._views2[nxt]
 

@@ -4,7 +4,7 @@ The twin of ``lstmcore.reference``: same names, arguments, checks and cache.
 
 Order of work (DESIGN.md section 1):
 - forward: ONE gemm ``x @ w_x`` over all T*B rows before the loop; in the loop one recurrent
-  product ``z[t] += h_prev @ w_h`` and the fused gate maths (csrc/lstm_gates.c).
+  product ``z[t] += h_prev @ w_h`` and the fused gate maths (csrc/cells/lstm_gates.c).
 - backward: the loop does the gate backward and ``dh = dz[t] @ w_h.T``, keeping dz for every step;
   after it one gemm each for dw_x, dw_h and dx, and one row sum for db.
 The GIL is released for the whole time loop; nothing is allocated inside it.
@@ -213,7 +213,7 @@ cdef void _backward_loop(floating *dz, floating *dh, floating *dc, const floatin
 
 # Inference runs the packed step kernel: [w_x; w_h] packed once per call by panels of units, and
 # per step one pass over them gives [x_t, h_prev] @ [w_x; w_h] panel by panel, each followed at
-# once by its units' gate maths (csrc/lstm_gates_impl.h). Its AVX-512 copy keeps several rows'
+# once by its units' gate maths (csrc/seq/lstm_packed_impl.h). Its AVX-512 copy keeps several rows'
 # accumulators in registers, does the gate maths on whole vectors and beats a BLAS product per
 # step at every benchmark shape (bench/README.md); the AVX2 and generic copies go one row at a
 # time and win only for a few sequences, where OpenBLAS's sgemm is slow: 2 <= B <= 8.
@@ -576,7 +576,7 @@ cdef object _cell(const floating[:, ::1] x_t, const floating[:, ::1] w_x,
 def lstm_forward(x, w_x, w_h, b, h0=None, c0=None, *, activation="tanh",
                  recurrent_activation="sigmoid", return_cache=False, check_finite=True,
                  output_activation=None, peepholes=None, proj=None, clip=None,
-                 input_forget=False):
+                 input_forget=False, recurrent_mask=None):
     """LSTM over a whole sequence, batch-first.
 
     x (B, T, I) | w_x (I, G) | w_h (H, G) | b (G) | h0, c0 (B, H) or None (zeros)
@@ -594,12 +594,15 @@ def lstm_forward(x, w_x, w_h, b, h0=None, c0=None, *, activation="tanh",
     ``output_activation`` the phi of h = o * phi(c) (None: ``activation``); ``peepholes``
     p (3, H) rows i, f, o; ``proj`` w_hr (H, P), P < H: h = (o * phi(c)) @ w_hr, then w_h is
     (P, G) and h0, y, h_n have P columns; ``clip``: every gate pre-activation clipped to
-    [-clip, clip]; ``input_forget``: f = 1 - i. Without options the tuned kernels run.
+    [-clip, clip]; ``input_forget``: f = 1 - i; ``recurrent_mask`` (B, P): recurrent dropout,
+    h_prev * mask in the recurrent product (kept in the cache for the backward). Without options
+    the tuned kernels run.
     """
     x, w_x, w_h, b, h0, c0, opts = _lstm_options.check_forward(
-        x, w_x, w_h, b, h0, c0, check_finite, activation=activation,
-        recurrent_activation=recurrent_activation, output_activation=output_activation,
-        peepholes=peepholes, proj=proj, clip=clip, input_forget=input_forget)
+        x, w_x, w_h, b, h0, c0, check_finite, recurrent_mask=recurrent_mask,
+        activation=activation, recurrent_activation=recurrent_activation,
+        output_activation=output_activation, peepholes=peepholes, proj=proj, clip=clip,
+        input_forget=input_forget)
     if not opts.plain:
         from . import _cells
         return _cells._lstm_forward(x, w_x, w_h, b, h0, c0, opts, return_cache, activation,
@@ -690,7 +693,7 @@ cdef class LSTMStepper:
     zeros the result equals ``lstm_forward`` on those t steps. ``reset`` starts over.
 
     One pass over the packed weights per step gives z = [x_t, h_prev] @ [w_x; w_h], panel by
-    panel, each followed at once by the gate maths of its units (csrc/lstm_gates_impl.h).
+    panel, each followed at once by the gate maths of its units (csrc/seq/lstm_packed_impl.h).
     """
 
     cdef readonly int batch_size, input_size, units

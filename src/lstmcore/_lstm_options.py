@@ -32,10 +32,16 @@ each returns the checked arrays and the options. Without proj the weights go thr
 ``_validate.check_weights``, and every array through ``_validate.as_arrays``, so their messages
 are those of ``_validate``.
 
+The recurrent dropout mask of a sequence call (``lstm_forward``'s ``recurrent_mask`` (B, P), checked
+by :func:`check_forward`, read back from the cache by :func:`check_cache`) is carried as
+``LSTMOptions.recurrent_mask`` (None otherwise, and always for the cell and the stepper): it
+multiplies h_prev where it enters the recurrent product, z = x @ w_x + (h_prev * mask) @ w_h + b.
+
 ``LSTMOptions.plain`` is True when the call is the plain LSTM of the tuned kernels: no peepholes,
-proj, clip or input_forget; activation tanh, relu, sigmoid or linear; recurrent_activation sigmoid
-or hard_sigmoid with Keras's (1/6, 0.5); output_activation None or the activation. ``codes`` are
-then the old ``(act, ract)`` codes of ``_validate.ACTIVATIONS`` / ``RECURRENT_ACTIVATIONS``.
+proj, clip, input_forget or recurrent_mask; activation tanh, relu, sigmoid or linear;
+recurrent_activation sigmoid or hard_sigmoid with Keras's (1/6, 0.5); output_activation None or the
+activation. ``codes`` are then the old ``(act, ract)`` codes of ``_validate.ACTIVATIONS`` /
+``RECURRENT_ACTIVATIONS``.
 """
 
 from __future__ import annotations
@@ -63,7 +69,8 @@ class LSTMOptions(NamedTuple):
     act, ract, out_act: (code, alpha, beta) of activation, recurrent_activation and
     output_activation (that of activation when it is None) | peepholes (3, H) or None |
     proj (H, P) or None | clip: float or None | input_forget: bool | plain: bool |
-    codes: (act, ract) of the old tables when plain, else None.
+    codes: (act, ract) of the old tables when plain, else None |
+    recurrent_mask: (B, P) or None, the recurrent dropout mask of a sequence call.
     """
 
     act: tuple
@@ -75,6 +82,7 @@ class LSTMOptions(NamedTuple):
     input_forget: bool
     plain: bool
     codes: tuple | None
+    recurrent_mask: np.ndarray | None = None
 
     def out_size(self, H: int) -> int:
         """P, the columns of h: proj's when given, else H."""
@@ -103,10 +111,11 @@ def _clip(value, name="clip"):
     return float(value)
 
 
-def _plain(act, ract, out_act, peepholes, proj, clip, input_forget):
+def _plain(act, ract, out_act, peepholes, proj, clip, input_forget, recurrent_mask=None):
     """(plain, codes): see the module docstring."""
     plain = (
-        peepholes is None
+        recurrent_mask is None
+        and peepholes is None
         and proj is None
         and clip is None
         and not input_forget
@@ -192,10 +201,12 @@ def _states(dtype, check_finite, x_spec, *state_specs):
     return [x, *states]
 
 
-def check_forward(x, w_x, w_h, b, h0, c0, check_finite, **options):
-    """:func:`lstmcore._validate.check_forward` with the options.
+def check_forward(x, w_x, w_h, b, h0, c0, check_finite, *, recurrent_mask=None, **options):
+    """:func:`lstmcore._validate.check_forward` with the options and the recurrent dropout mask.
 
-    -> x (B, T, I), w_x (I, G), w_h (P, G), b (G), h0 (B, P), c0 (B, H) (zeros when None), opts
+    -> x (B, T, I), w_x (I, G), w_h (P, G), b (G), h0 (B, P), c0 (B, H) (zeros when None), opts,
+    with opts.recurrent_mask the checked (B, P) mask (:func:`lstmcore._validate.check_recurrent_mask`)
+    or None; a mask makes opts.plain False.
     """
     dtype = _validate.dtype_of(x)
     x = np.asarray(x)
@@ -207,6 +218,9 @@ def check_forward(x, w_x, w_h, b, h0, c0, check_finite, **options):
     P = opts.out_size(H)
     _validate._positive_sizes(B=B, T=T, TB=T * B, TG=T * 4 * H)  # BLAS's sizes and row strides
     x, h0, c0 = _states(dtype, check_finite, ("x", x, (B, T, I)), ("h0", h0, (B, P)), ("c0", c0, (B, H)))
+    recurrent_mask = _validate.check_recurrent_mask(recurrent_mask, dtype, B, P, check_finite)
+    if recurrent_mask is not None:
+        opts = opts._replace(recurrent_mask=recurrent_mask, plain=False, codes=None)
     return x, w_x, w_h, b, h0, c0, opts
 
 
@@ -260,7 +274,8 @@ def check_backward(dy, cache, dh_n, dc_n, check_finite):
 def check_cache(cache: LSTMCache) -> LSTMOptions:
     """The kernels trust the cache: its arrays (the shapes of ``_validate._check_cache``, with
     P columns for w_h and h, and peepholes (3, H), proj (H, P), z (T, B, G) when clip is set,
-    m (T, B, H) when proj is set) and its options, returned as an :class:`LSTMOptions`."""
+    m (T, B, H) when proj is set, recurrent_mask (B, P) when set) and its options, returned as an
+    :class:`LSTMOptions`."""
     gates = cache.gates
     if not isinstance(gates, np.ndarray) or gates.ndim != 3 or gates.shape[2] % 4:
         got = getattr(gates, "shape", gates)
@@ -285,6 +300,8 @@ def check_cache(cache: LSTMCache) -> LSTMOptions:
         expected["m"] = (T, B, H)
     if cache.clip is not None:
         expected["z"] = (T, B, G)
+    if cache.recurrent_mask is not None:
+        expected["recurrent_mask"] = (B, P)
     x_shape = getattr(cache.x, "shape", ())
     I = x_shape[-1] if len(x_shape) == 3 else -1
     for name, shape in expected.items():
@@ -311,5 +328,8 @@ def check_cache(cache: LSTMCache) -> LSTMOptions:
     )
     clip = _clip(cache.clip, "cache.clip")
     input_forget = _validate.flag("cache.input_forget", cache.input_forget)
-    plain, codes = _plain(act, ract, out_act, cache.peepholes, cache.proj, clip, input_forget)
-    return LSTMOptions(act, ract, out_act, cache.peepholes, cache.proj, clip, input_forget, plain, codes)
+    mask = cache.recurrent_mask
+    plain, codes = _plain(act, ract, out_act, cache.peepholes, cache.proj, clip, input_forget, mask)
+    return LSTMOptions(
+        act, ract, out_act, cache.peepholes, cache.proj, clip, input_forget, plain, codes, mask
+    )

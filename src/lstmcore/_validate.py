@@ -26,7 +26,7 @@ except ImportError:  # pragma: no cover - the reference backend without a compil
         return bool(np.isfinite(a).all())
 
 
-# The codes are shared with csrc/activations.h.
+# The codes are shared with csrc/math/activations.h.
 ACTIVATIONS = {"tanh": 0, "relu": 1, "sigmoid": 2, "linear": 3}
 RECURRENT_ACTIVATIONS = {"sigmoid": 0, "hard_sigmoid": 1}
 
@@ -189,6 +189,36 @@ def as_array(name: str, a, dtype: np.dtype, shape: tuple, check_finite: bool) ->
     return as_arrays(dtype, check_finite, (name, a, shape))[0]
 
 
+def check_recurrent_mask(mask, dtype: np.dtype, B: int, P: int, check_finite: bool):
+    """The recurrent dropout mask of a sequence call as a C-contiguous (B, P) array of ``dtype``
+    (P: the columns of h), or None when ``mask`` is None. Any real values are taken (Keras's masks
+    hold 0 and 1 / (1 - rate)); finite when ``check_finite``."""
+    if mask is None:
+        return None
+    shape = np.shape(mask)
+    if shape != (B, P):
+        raise ValueError(f"recurrent_mask must have shape (B, P) = ({B}, {P}), got {shape}")
+    return as_array("recurrent_mask", mask, dtype, (B, P), check_finite)
+
+
+def _check_cache_mask(cache, dtype, B: int, P: int) -> None:
+    """``cache.recurrent_mask``: None, or a C-contiguous aligned (B, P) array of ``dtype``."""
+    mask = cache.recurrent_mask
+    if mask is None:
+        return
+    if (
+        not isinstance(mask, np.ndarray)
+        or mask.shape != (B, P)
+        or mask.dtype != dtype
+        or not mask.flags.c_contiguous
+        or not mask.flags.aligned
+    ):
+        raise ValueError(
+            f"cache.recurrent_mask must be None or a C-contiguous {dtype} array of shape {(B, P)}, "
+            f"got {type(mask).__name__} {getattr(mask, 'shape', '')} {getattr(mask, 'dtype', '')}"
+        )
+
+
 def nonnegative_int(name: str, value) -> int:
     """``value`` as an int >= 0: any integer type, not bool or float."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
@@ -333,6 +363,7 @@ def _check_cache(cache: LSTMCache) -> None:
             "cache.gates must be a non-empty C-contiguous float array (float32 or float64), "
             f"got {gates.dtype} {gates.shape}"
         )
+    _check_cache_mask(cache, gates.dtype, B, H)
     activation_code(cache.activation, ACTIVATIONS, "cache.activation")
     activation_code(cache.recurrent_activation, RECURRENT_ACTIVATIONS, "cache.recurrent_activation")
 
@@ -410,9 +441,12 @@ def _one_step(x_t):
     return dtype, x_t
 
 
-def check_gru_forward(x, w_x, w_h, b, h0, reset_after, activation, recurrent_activation, check_finite):
-    """Checked ``x (B, T, I)``, GRU weights, ``h0`` (zeros when None) and activation specs
-    -> (x, w_x, w_h, b, h0, act, ract)."""
+def check_gru_forward(
+    x, w_x, w_h, b, h0, reset_after, activation, recurrent_activation, check_finite, recurrent_mask=None
+):
+    """Checked ``x (B, T, I)``, GRU weights, ``h0`` (zeros when None), activation specs and the
+    ``recurrent_mask`` (B, H) or None (:func:`check_recurrent_mask`)
+    -> (x, w_x, w_h, b, h0, act, ract, recurrent_mask)."""
     act = activation_spec(activation, "activation")
     ract = activation_spec(recurrent_activation, "recurrent_activation")
     reset_after = flag("reset_after", reset_after)
@@ -422,7 +456,8 @@ def check_gru_forward(x, w_x, w_h, b, h0, reset_after, activation, recurrent_act
     I, H = w_x.shape[0], w_h.shape[0]
     _positive_sizes(B=B, T=T, TB=T * B, TG=T * 3 * H)  # BLAS's sizes and row strides are C ints
     x, h0 = _states(dtype, B, H, check_finite, ("x", x, (B, T, I)), h0=h0)
-    return x, w_x, w_h, b, h0, act, ract
+    recurrent_mask = check_recurrent_mask(recurrent_mask, dtype, B, H, check_finite)
+    return x, w_x, w_h, b, h0, act, ract, recurrent_mask
 
 
 def check_gru_cell(x_t, w_x, w_h, b, h_prev, reset_after, activation, recurrent_activation, check_finite):
@@ -454,9 +489,10 @@ def check_gru_backward(dy, cache, dh_n, check_finite):
     return dy, dh_n, act, ract
 
 
-def check_rnn_forward(x, w_x, w_h, b, h0, activation, check_finite):
-    """Checked ``x (B, T, I)``, simple-RNN weights, ``h0`` (zeros when None) and the activation
-    spec -> (x, w_x, w_h, b, h0, act)."""
+def check_rnn_forward(x, w_x, w_h, b, h0, activation, check_finite, recurrent_mask=None):
+    """Checked ``x (B, T, I)``, simple-RNN weights, ``h0`` (zeros when None), the activation spec
+    and the ``recurrent_mask`` (B, H) or None (:func:`check_recurrent_mask`)
+    -> (x, w_x, w_h, b, h0, act, recurrent_mask)."""
     act = activation_spec(activation, "activation")
     dtype, x = _sequence(x)
     w_x, w_h, b = check_rnn_weights(w_x, w_h, b, dtype, check_finite)
@@ -464,7 +500,8 @@ def check_rnn_forward(x, w_x, w_h, b, h0, activation, check_finite):
     I, H = w_x.shape[0], w_h.shape[0]
     _positive_sizes(B=B, T=T, TB=T * B, TG=T * H)  # BLAS's sizes and row strides are C ints
     x, h0 = _states(dtype, B, H, check_finite, ("x", x, (B, T, I)), h0=h0)
-    return x, w_x, w_h, b, h0, act
+    recurrent_mask = check_recurrent_mask(recurrent_mask, dtype, B, H, check_finite)
+    return x, w_x, w_h, b, h0, act, recurrent_mask
 
 
 def check_rnn_cell(x_t, w_x, w_h, b, h_prev, activation, check_finite):
@@ -538,6 +575,7 @@ def _check_gru_cache(cache: GRUCache) -> tuple:
         "extra": (T, B, H),
     }
     _check_cache_arrays(cache, "gates", expected)
+    _check_cache_mask(cache, gates.dtype, B, H)
     flag("cache.reset_after", cache.reset_after)
     return (
         activation_spec(cache.activation, "cache.activation"),
@@ -554,4 +592,5 @@ def _check_rnn_cache(cache: RNNCache) -> tuple:
     T1, B, H = h.shape
     expected = {"h": (T1, B, H), "x": (T1 - 1, B, None), "w_x": (None, H), "w_h": (H, H)}
     _check_cache_arrays(cache, "h", expected)
+    _check_cache_mask(cache, h.dtype, B, H)
     return activation_spec(cache.activation, "cache.activation")

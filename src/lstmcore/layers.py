@@ -249,8 +249,8 @@ class LSTM(Layer):
 
     ``stateful=True`` carries h, c from one batch (or predict call) to the next, as Keras does; the
     gradient stops at the batch boundary. ``dropout`` masks the inputs with one mask per sequence;
-    ``recurrent_dropout`` masks h_prev before the recurrent product (Keras's semantics), which
-    runs a per-step NumPy path in training and is much slower than the fused kernels.
+    ``recurrent_dropout`` masks h_prev before the recurrent product with one (B, H) mask per
+    sequence (Keras's semantics), passed to the engine as ``lstm_forward``'s ``recurrent_mask``.
     """
 
     def __init__(
@@ -376,18 +376,21 @@ class LSTM(Layer):
             mask_x = _dropout_mask(self._rng, (B, 1, x.shape[2]), self.dropout, x.dtype)
             x = x * mask_x
         h0, c0 = self._initial_state(B, x.dtype) if self.stateful else (None, None)
-        options = {"activation": self.activation, "recurrent_activation": self.recurrent_activation}
+        options = {
+            "activation": self.activation,
+            "recurrent_activation": self.recurrent_activation,
+            "check_finite": False,
+        }
         if not training:
-            y, h_n, c_n = _ops.lstm_forward(x, w_x, w_h, b, h0, c0, check_finite=False, **options)
-        elif self.recurrent_dropout > 0:
-            mask_h = _dropout_mask(self._rng, (B, self.units), self.recurrent_dropout, x.dtype)
-            y, h_n, c_n, cache = _masked_forward(x, w_x, w_h, b, h0, c0, mask_h, **options)
-            self._cache = ("masked", cache, mask_x)
+            y, h_n, c_n = _ops.lstm_forward(x, w_x, w_h, b, h0, c0, **options)
         else:
+            mask_h = None
+            if self.recurrent_dropout > 0:  # one mask on h_prev per sequence, as Keras
+                mask_h = _dropout_mask(self._rng, (B, self.units), self.recurrent_dropout, x.dtype)
             y, h_n, c_n, cache = _ops.lstm_forward(
-                x, w_x, w_h, b, h0, c0, return_cache=True, check_finite=False, **options
+                x, w_x, w_h, b, h0, c0, recurrent_mask=mask_h, return_cache=True, **options
             )
-            self._cache = ("fused", cache, mask_x)
+            self._cache = (cache, mask_x)
         if self.stateful:
             self.states = (h_n, c_n)
         if self.return_state:
@@ -397,13 +400,10 @@ class LSTM(Layer):
     def backward(self, dy):
         if self._cache is None:
             raise RuntimeError(f"layer {self.name!r}: backward needs a forward call with training=True")
-        kind, cache, mask_x = self._cache
+        cache, mask_x = self._cache
         self._cache = None
         dy_seq, dh_n = (dy, None) if self.return_sequences else (None, dy)
-        if kind == "fused":
-            grads = _ops.lstm_backward(dy_seq, cache, dh_n, check_finite=False)
-        else:
-            grads = _masked_backward(dy_seq, cache, dh_n)
+        grads = _ops.lstm_backward(dy_seq, cache, dh_n, check_finite=False)
         self.grads["kernel"][...] = grads["dw_x"]
         self.grads["recurrent_kernel"][...] = grads["dw_h"]
         if self.use_bias:
@@ -459,50 +459,6 @@ class LSTM(Layer):
             seed=self.seed,
         )
         return config
-
-
-def _masked_forward(x, w_x, w_h, b, h0, c0, mask_h, activation, recurrent_activation):
-    """LSTM forward with a recurrent dropout mask on h_prev (B, H), one step at a time in NumPy."""
-    act = _validate.ACTIVATIONS[activation]
-    ract = _validate.RECURRENT_ACTIVATIONS[recurrent_activation]
-    B, T, _ = x.shape
-    H = w_h.shape[0]
-    x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, I)
-    z_x = x_tm @ w_x + b  # (T, B, G)
-    gates = np.empty((T, B, 4 * H), dtype=x.dtype)
-    h = np.zeros((T + 1, B, H), dtype=x.dtype)
-    c = np.zeros((T + 1, B, H), dtype=x.dtype)
-    if h0 is not None:
-        h[0], c[0] = h0, c0
-    for t in range(T):
-        z = z_x[t] + (h[t] * mask_h) @ w_h
-        gates[t], c[t + 1], h[t + 1] = _reference.gates_forward(z, c[t], act, ract)
-    y = np.ascontiguousarray(h[1:].transpose(1, 0, 2))
-    cache = (x_tm, w_x, w_h, gates, h, c, mask_h, act, ract)
-    return y, h[T].copy(), c[T].copy(), cache
-
-
-def _masked_backward(dy, cache, dh_n):
-    x_tm, w_x, w_h, gates, h, c, mask_h, act, ract = cache
-    T, B, G = gates.shape
-    H = G // 4
-    dh = np.zeros((B, H), dtype=gates.dtype) if dh_n is None else dh_n.astype(gates.dtype)
-    dc = np.zeros((B, H), dtype=gates.dtype)
-    dz = np.empty((T, B, G), dtype=gates.dtype)
-    for t in reversed(range(T)):
-        if dy is not None:
-            dh = dh + dy[:, t]
-        dz[t], dc = _reference.gates_backward(dh, dc, gates[t], c[t], c[t + 1], act, ract)
-        dh = (dz[t] @ w_h.T) * mask_h
-    dz2 = dz.reshape(T * B, G)
-    I = x_tm.shape[2]
-    h_masked = (h[:T] * mask_h).reshape(T * B, H)
-    return {
-        "dx": np.ascontiguousarray((dz2 @ w_x.T).reshape(T, B, I).transpose(1, 0, 2)),
-        "dw_x": x_tm.reshape(T * B, I).T @ dz2,
-        "dw_h": h_masked.T @ dz2,
-        "db": dz2.sum(axis=0),
-    }
 
 
 # Dense and Dropout ----------------------------------------------------------------------------------

@@ -14,6 +14,11 @@ activation (of n), ract the recurrent activation (of z and r); derivatives are w
         z = ract(zx_z + h_prev @ w_hz);  r = ract(zx_r + h_prev @ w_hr)
         n = act(zx_n + (r * h_prev) @ w_hn)
     h = z * h_prev + (1 - z) * n
+
+Recurrent dropout (``gru_forward``'s ``recurrent_mask`` (B, H), Keras's semantics: one mask per
+sequence) multiplies h_prev wherever it enters a recurrent product: h_prev @ w_h becomes
+(h_prev * mask) @ w_h, and with reset_after=False (r * h_prev) @ w_hn becomes
+(r * h_prev * mask) @ w_hn. The mixing h = z * h_prev + (1 - z) * n keeps the unmasked h_prev.
 """
 
 from __future__ import annotations
@@ -48,42 +53,48 @@ def _split(a):
     return a[..., :H], a[..., H : 2 * H], a[..., 2 * H :]
 
 
-def gru_gates_forward(zx, h_prev, w_h, b_h, act, ract, reset_after):
+def gru_gates_forward(zx, h_prev, w_h, b_h, act, ract, reset_after, mask=None):
     """One GRU step.
 
     zx (B, 3H) = x_t @ w_x + b_x | h_prev (B, H) | w_h (H, 3H) | b_h (3H) the recurrent bias when
-    reset_after, else None | act, ract: activation specs
+    reset_after, else None | act, ract: activation specs | mask (B, H) the recurrent dropout mask
+    or None
     -> gates (B, 3H) activated [z | r | n], extra (B, H), h (B, H), where extra is what the
-    backward of n needs: zh_n = h_prev @ w_hn + b_h_n when reset_after, r * h_prev when not.
+    backward of n needs: zh_n = h_in @ w_hn + b_h_n when reset_after, r * h_in when not, with
+    h_in = h_prev * mask (h_prev without a mask).
     """
     H = h_prev.shape[1]
     zx_z, zx_r, zx_n = _split(zx)
+    h_in = h_prev if mask is None else h_prev * mask  # 0. recurrent dropout: what w_h multiplies
     if reset_after:
-        zh_z, zh_r, zh_n = _split(h_prev @ w_h + b_h)  # 1. recurrent pre-activations
+        zh_z, zh_r, zh_n = _split(h_in @ w_h + b_h)  # 1. recurrent pre-activations
         z = apply(ract, zx_z + zh_z)  # 2. update and reset gates
         r = apply(ract, zx_r + zh_r)
         n = apply(act, zx_n + r * zh_n)  # 3. candidate, reset after the product
         extra = zh_n
     else:
-        zh_zr = h_prev @ w_h[:, : 2 * H]  # 1. recurrent pre-activations of z and r
+        zh_zr = h_in @ w_h[:, : 2 * H]  # 1. recurrent pre-activations of z and r
         z = apply(ract, zx_z + zh_zr[:, :H])  # 2. update and reset gates
         r = apply(ract, zx_r + zh_zr[:, H:])
-        extra = r * h_prev  # 3. candidate, reset before the product
+        extra = r * h_in  # 3. candidate, reset before the product
         n = apply(act, zx_n + extra @ w_h[:, 2 * H :])
-    h = z * h_prev + (1 - z) * n  # 4. new state
+    h = z * h_prev + (1 - z) * n  # 4. new state, from the unmasked h_prev
     return np.concatenate([z, r, n], axis=-1), extra, h
 
 
-def gru_gates_backward(dh, gates, extra, h_prev, w_h, act, ract, reset_after):
+def gru_gates_backward(dh, gates, extra, h_prev, w_h, act, ract, reset_after, mask=None):
     """Backward of :func:`gru_gates_forward`.
 
-    dh (B, H) into step t | gates (B, 3H) | extra (B, H) | h_prev (B, H) | w_h (H, 3H)
+    dh (B, H) into step t | gates (B, 3H) | extra (B, H) | h_prev (B, H) | w_h (H, 3H) |
+    mask (B, H) the recurrent dropout mask or None
     -> dzx (B, 3H), dzh (B, 3H), dh_prev (B, H).
     dzx is the gradient of the input pre-activations zx (so of x_t @ w_x and b_x). dzh is that of
-    the recurrent ones: of zh = h_prev @ w_h + b_h when reset_after (there dzh_n = dan * r, not dan);
-    when not, dzh = dzx, whose n block multiplies extra = r * h_prev, not h_prev, in dw_h.
+    the recurrent ones: of zh = h_in @ w_h + b_h when reset_after (there dzh_n = dan * r, not dan);
+    when not, dzh = dzx, whose n block multiplies extra = r * h_in, not h_in, in dw_h. h_in is
+    h_prev * mask (h_prev without a mask): w_h's gradient multiplies h_in, not h_prev.
     """
     H = h_prev.shape[1]
+    h_in = h_prev if mask is None else h_prev * mask
     z, r, n = _split(gates)
     dz = dh * (h_prev - n)  # 4b. h = z * h_prev + (1 - z) * n
     dn = dh * (1 - z)
@@ -95,13 +106,14 @@ def gru_gates_backward(dh, gates, extra, h_prev, w_h, act, ract, reset_after):
         dar = dr * derivative(ract, r)  # 2b. r = ract(ar)
         dzx = np.concatenate([daz, dar, dan], axis=-1)
         dzh = np.concatenate([daz, dar, dan * r], axis=-1)
-        dh_prev = dh_prev + dzh @ w_h.T  # 1b. zh = h_prev @ w_h + b_h
+        dh_in = dzh @ w_h.T  # 1b. zh = h_in @ w_h + b_h
     else:
-        drh = dan @ w_h[:, 2 * H :].T  # 3b. an = zx_n + (r * h_prev) @ w_hn
-        dr = drh * h_prev
+        drh = dan @ w_h[:, 2 * H :].T  # 3b. an = zx_n + (r * h_in) @ w_hn
+        dr = drh * h_in
         dar = dr * derivative(ract, r)  # 2b. r = ract(ar)
         dzx = dzh = np.concatenate([daz, dar, dan], axis=-1)
-        dh_prev = dh_prev + drh * r + dzx[:, : 2 * H] @ w_h[:, : 2 * H].T  # 1b.
+        dh_in = drh * r + dzx[:, : 2 * H] @ w_h[:, : 2 * H].T  # 1b.
+    dh_prev = dh_prev + (dh_in if mask is None else dh_in * mask)  # 0b. h_in = h_prev * mask
     return dzx, dzh, dh_prev
 
 
@@ -123,16 +135,19 @@ def gru_forward(
     reset_after=True,
     activation="tanh",
     recurrent_activation="sigmoid",
+    recurrent_mask=None,
     return_cache=False,
     check_finite=True,
 ):
     """GRU over a whole sequence, batch-first.
 
     x (B, T, I) | w_x (I, 3H) | w_h (H, 3H) | b (2, 3H) if reset_after else (3H,) | h0 (B, H) or
-    None (zeros) -> y (B, T, H), h_n (B, H) [, GRUCache]
+    None (zeros) | recurrent_mask (B, H) or None -> y (B, T, H), h_n (B, H) [, GRUCache]
+
+    recurrent_mask multiplies h_prev wherever it enters a recurrent product (module docstring).
     """
-    x, w_x, w_h, b, h0, act, ract = _validate.check_gru_forward(
-        x, w_x, w_h, b, h0, reset_after, activation, recurrent_activation, check_finite
+    x, w_x, w_h, b, h0, act, ract, mask = _validate.check_gru_forward(
+        x, w_x, w_h, b, h0, reset_after, activation, recurrent_activation, check_finite, recurrent_mask
     )
     B, T, I = x.shape
     H = w_h.shape[0]
@@ -144,12 +159,14 @@ def gru_forward(
     h = np.empty((T + 1, B, H), dtype=x.dtype)
     h[0] = h0
     for t in range(T):
-        gates[t], extra[t], h[t + 1] = gru_gates_forward(zx[t], h[t], w_h, b_h, act, ract, reset_after)
+        gates[t], extra[t], h[t + 1] = gru_gates_forward(zx[t], h[t], w_h, b_h, act, ract, reset_after, mask)
     y = np.ascontiguousarray(h[1:].transpose(1, 0, 2))
     h_n = h[T].copy()
     if not return_cache:
         return y, h_n
-    cache = GRUCache(x_tm, w_x, w_h, gates, h, extra, reset_after, activation, recurrent_activation)
+    cache = GRUCache(
+        x_tm, w_x, w_h, gates, h, extra, reset_after, activation, recurrent_activation, recurrent_mask=mask
+    )
     return y, h_n, cache
 
 
@@ -162,23 +179,24 @@ def gru_backward(dy, cache, dh_n=None, *, check_finite=True):
     dy, dh, act, ract = _validate.check_gru_backward(dy, cache, dh_n, check_finite)
     T, B, G = cache.gates.shape
     H, I = G // 3, cache.x.shape[2]
-    reset_after = cache.reset_after
+    reset_after, mask = cache.reset_after, cache.recurrent_mask
     dzx = np.empty((T, B, G), dtype=cache.gates.dtype)
     dzh = np.empty((T, B, G), dtype=cache.gates.dtype) if reset_after else dzx
     for t in reversed(range(T)):
         if dy is not None:
             dh = dh + dy[:, t]
         dzx[t], dzh[t], dh = gru_gates_backward(
-            dh, cache.gates[t], cache.extra[t], cache.h[t], cache.w_h, act, ract, reset_after
+            dh, cache.gates[t], cache.extra[t], cache.h[t], cache.w_h, act, ract, reset_after, mask
         )
     dzx2, dzh2 = dzx.reshape(T * B, G), dzh.reshape(T * B, G)
-    h_prev = cache.h[:T].reshape(T * B, H)
+    h_in = cache.h[:T] if mask is None else cache.h[:T] * mask  # what w_h multiplied
+    h_in = h_in.reshape(T * B, H)
     if reset_after:
-        dw_h = h_prev.T @ dzh2
+        dw_h = h_in.T @ dzh2
         db = np.stack([dzx2.sum(axis=0), dzh2.sum(axis=0)])
-    else:  # the n block's recurrent input is r * h_prev
+    else:  # the n block's recurrent input is extra = r * h_in
         dw_h = np.concatenate(
-            [h_prev.T @ dzx2[:, : 2 * H], cache.extra.reshape(T * B, H).T @ dzx2[:, 2 * H :]], axis=1
+            [h_in.T @ dzx2[:, : 2 * H], cache.extra.reshape(T * B, H).T @ dzx2[:, 2 * H :]], axis=1
         )
         db = dzx2.sum(axis=0)
     return {

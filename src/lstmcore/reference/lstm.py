@@ -12,6 +12,11 @@ parameters; checked by ``lstmcore._lstm_options``) have their own gate maths,
 :func:`gates_forward_options` / :func:`gates_backward_options`. The plain LSTM (no options, Keras's
 activations) keeps :func:`gates_forward` / :func:`gates_backward`, the twins of the tuned kernels,
 so that its results do not change. With proj, h has P columns: h = m @ proj with m = o * phi(c).
+
+Recurrent dropout (``lstm_forward``'s ``recurrent_mask`` (B, P), Keras's semantics: one mask per
+sequence) multiplies h_prev where it enters the recurrent product only:
+z = x @ w_x + (h_prev * mask) @ w_h + b; c and the gate maths do not see it. A masked call runs
+the gate maths of the options, as the compiled engine runs it on its generic cell.
 """
 
 from __future__ import annotations
@@ -162,14 +167,18 @@ def lstm_forward(
     proj=None,
     clip=None,
     input_forget=False,
+    recurrent_mask=None,
     return_cache=False,
     check_finite=True,
 ):
     """LSTM over a whole sequence, batch-first.
 
     x (B, T, I) | w_x (I, G) | w_h (P, G) | b (G) | h0 (B, P), c0 (B, H) or None (zeros)
-    | peepholes (3, H) | proj (H, P); P = H without proj
+    | peepholes (3, H) | proj (H, P); P = H without proj | recurrent_mask (B, P) or None
     -> y (B, T, P), h_n (B, P), c_n (B, H) [, cache]
+
+    recurrent_mask multiplies h_prev in the recurrent product at every step:
+    z = x @ w_x + (h_prev * recurrent_mask) @ w_h + b.
 
     See :func:`lstmcore.lstm_forward` for the full contract and ``lstmcore._lstm_options`` for
     the options.
@@ -189,7 +198,9 @@ def lstm_forward(
         proj=proj,
         clip=clip,
         input_forget=input_forget,
+        recurrent_mask=recurrent_mask,
     )
+    mask = opts.recurrent_mask
     B, T, I = x.shape
     H = w_x.shape[1] // 4
     P = w_h.shape[0]
@@ -202,7 +213,8 @@ def lstm_forward(
     m = np.empty((T, B, H), dtype=x.dtype) if opts.proj is not None else None
     h[0], c[0] = h0, c0
     for t in range(T):
-        z = z_x[t] + h[t] @ w_h + b
+        h_in = h[t] if mask is None else h[t] * mask  # recurrent dropout
+        z = z_x[t] + h_in @ w_h + b
         if opts.plain:
             gates[t], c[t + 1], h[t + 1] = gates_forward(z, c[t], *opts.codes)
             continue
@@ -232,6 +244,7 @@ def lstm_forward(
         output_activation=output_activation,
         z=pre,
         m=m,
+        recurrent_mask=mask,
     )
     return y, h_n, c_n, cache
 
@@ -244,6 +257,7 @@ def lstm_backward(dy, cache, dh_n=None, dc_n=None, *, check_finite=True):
        and dpeepholes (3, H) when the forward had peepholes, dproj (H, P) when it had proj.
     """
     dy, dh, dc, opts = _lstm_options.check_backward(dy, cache, dh_n, dc_n, check_finite)
+    mask = opts.recurrent_mask
     T, B, G = cache.gates.shape
     H = G // 4
     P = cache.w_h.shape[0]
@@ -260,13 +274,16 @@ def lstm_backward(dy, cache, dh_n=None, dc_n=None, *, check_finite=True):
             dm = dh if opts.proj is None else dh @ opts.proj.T  # 5b. h = m @ proj
             pre = None if cache.z is None else cache.z[t]
             dz[t], dc = gates_backward_options(dm, dc, cache.gates[t], cache.c[t], cache.c[t + 1], opts, pre)
-        dh = dz[t] @ cache.w_h.T  # dh_prev
+        dh = dz[t] @ cache.w_h.T  # dh_prev; 0b. z = x @ w_x + (h_prev * mask) @ w_h + b
+        if mask is not None:
+            dh = dh * mask
     dz2 = dz.reshape(T * B, G)
     I = cache.x.shape[2]
+    h_in = cache.h[:T] if mask is None else cache.h[:T] * mask  # what w_h multiplied
     grads = {
         "dx": np.ascontiguousarray((dz2 @ cache.w_x.T).reshape(T, B, I).transpose(1, 0, 2)),
         "dw_x": cache.x.reshape(T * B, I).T @ dz2,
-        "dw_h": cache.h[:T].reshape(T * B, P).T @ dz2,
+        "dw_h": h_in.reshape(T * B, P).T @ dz2,
         "db": dz2.sum(axis=0),
         "dh0": dh,
         "dc0": dc,

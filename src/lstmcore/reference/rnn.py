@@ -6,6 +6,9 @@ computes in the dtype of ``x`` (float32 or float64) with the activations of ``ac
     h = act(x_t @ w_x + h_prev @ w_h + b)      x (B, T, I) | w_x (I, H) | w_h (H, H) | b (H)
 
 The derivative of act is written from its output, so the backward needs only h.
+
+Recurrent dropout (``rnn_forward``'s ``recurrent_mask`` (B, H), Keras's semantics: one mask per
+sequence) multiplies h_prev in the recurrent product: h = act(x_t @ w_x + (h_prev * mask) @ w_h + b).
 """
 
 from __future__ import annotations
@@ -46,13 +49,26 @@ def rnn_gates_backward(dh, h, act):
 # Public functions --------------------------------------------------------------------------------
 
 
-def rnn_forward(x, w_x, w_h, b, h0=None, *, activation="tanh", return_cache=False, check_finite=True):
+def rnn_forward(
+    x,
+    w_x,
+    w_h,
+    b,
+    h0=None,
+    *,
+    activation="tanh",
+    recurrent_mask=None,
+    return_cache=False,
+    check_finite=True,
+):
     """Simple RNN over a whole sequence, batch-first.
 
-    x (B, T, I) | w_x (I, H) | w_h (H, H) | b (H) | h0 (B, H) or None (zeros)
-    -> y (B, T, H), h_n (B, H) [, RNNCache]
+    x (B, T, I) | w_x (I, H) | w_h (H, H) | b (H) | h0 (B, H) or None (zeros) |
+    recurrent_mask (B, H) or None -> y (B, T, H), h_n (B, H) [, RNNCache]
     """
-    x, w_x, w_h, b, h0, act = _validate.check_rnn_forward(x, w_x, w_h, b, h0, activation, check_finite)
+    x, w_x, w_h, b, h0, act, mask = _validate.check_rnn_forward(
+        x, w_x, w_h, b, h0, activation, check_finite, recurrent_mask
+    )
     B, T, I = x.shape
     H = w_h.shape[0]
     x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, I)
@@ -60,12 +76,13 @@ def rnn_forward(x, w_x, w_h, b, h0=None, *, activation="tanh", return_cache=Fals
     h = np.empty((T + 1, B, H), dtype=x.dtype)
     h[0] = h0
     for t in range(T):
-        h[t + 1] = rnn_gates_forward(zx[t] + h[t] @ w_h, act)
+        h_in = h[t] if mask is None else h[t] * mask  # recurrent dropout
+        h[t + 1] = rnn_gates_forward(zx[t] + h_in @ w_h, act)
     y = np.ascontiguousarray(h[1:].transpose(1, 0, 2))
     h_n = h[T].copy()
     if not return_cache:
         return y, h_n
-    return y, h_n, RNNCache(x_tm, w_x, w_h, h, activation)
+    return y, h_n, RNNCache(x_tm, w_x, w_h, h, activation, recurrent_mask=mask)
 
 
 def rnn_backward(dy, cache, dh_n=None, *, check_finite=True):
@@ -77,17 +94,21 @@ def rnn_backward(dy, cache, dh_n=None, *, check_finite=True):
     dy, dh, act = _validate.check_rnn_backward(dy, cache, dh_n, check_finite)
     T1, B, H = cache.h.shape
     T, I = T1 - 1, cache.x.shape[2]
+    mask = cache.recurrent_mask
     dz = np.empty((T, B, H), dtype=cache.h.dtype)
     for t in reversed(range(T)):
         if dy is not None:
             dh = dh + dy[:, t]
         dz[t] = rnn_gates_backward(dh, cache.h[t + 1], act)
-        dh = dz[t] @ cache.w_h.T  # dh_prev
+        dh = dz[t] @ cache.w_h.T  # dh_prev; 0b. z = x_t @ w_x + (h_prev * mask) @ w_h + b
+        if mask is not None:
+            dh = dh * mask
     dz2 = dz.reshape(T * B, H)
+    h_in = cache.h[:T] if mask is None else cache.h[:T] * mask  # what w_h multiplied
     return {
         "dx": np.ascontiguousarray((dz2 @ cache.w_x.T).reshape(T, B, I).transpose(1, 0, 2)),
         "dw_x": cache.x.reshape(T * B, I).T @ dz2,
-        "dw_h": cache.h[:T].reshape(T * B, H).T @ dz2,
+        "dw_h": h_in.reshape(T * B, H).T @ dz2,
         "db": dz2.sum(axis=0),
         "dh0": dh,
     }
