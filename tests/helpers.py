@@ -1,7 +1,10 @@
 """Test helpers, importable from any test folder (``from helpers import TOL``): the one tolerance
-table, named shape sets, the activations, comparisons and random problems."""
+table, named shape sets, the activations, comparisons, random problems, finite differences and
+stepper runs."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -70,3 +73,108 @@ def strided(a: np.ndarray, axis: int = -1) -> np.ndarray:
     idx[axis] = slice(None, None, 2)
     big[tuple(idx)] = a
     return big[tuple(idx)]
+
+
+# Activations one number at a time, from the table of notes/cells_api.md: name -> f(x, alpha, beta),
+# and the defaults of the parameters; independent of lstmcore's own tables.
+SCALAR_ACTIVATIONS = {
+    "tanh": lambda x, a, b: math.tanh(x),
+    "relu": lambda x, a, b: max(x, 0.0),
+    "sigmoid": lambda x, a, b: 1 / (1 + math.exp(-x)),
+    "linear": lambda x, a, b: x,
+    "hard_sigmoid": lambda x, a, b: min(max(a * x + b, 0.0), 1.0),
+    "leaky_relu": lambda x, a, b: x if x >= 0 else a * x,
+    "thresholded_relu": lambda x, a, b: x if x > a else 0.0,
+    "scaled_tanh": lambda x, a, b: a * math.tanh(b * x),
+    "affine": lambda x, a, b: a * x + b,
+    "elu": lambda x, a, b: x if x > 0 else a * (math.exp(x) - 1),
+    "softsign": lambda x, a, b: x / (1 + abs(x)),
+    "softplus": lambda x, a, b: math.log1p(math.exp(x)),
+}
+SCALAR_DEFAULTS = {
+    "hard_sigmoid": (1 / 6, 0.5),
+    "leaky_relu": (0.01,),
+    "thresholded_relu": (1.0,),
+    "scaled_tanh": (1.0, 1.0),
+    "affine": (1.0, 0.0),
+    "elu": (1.0,),
+}
+
+
+def scalar_activation(arg):
+    """The activation argument ``arg`` (a name, or a tuple (name, alpha[, beta])) as a function of
+    one Python float."""
+    name, params = (arg, ()) if isinstance(arg, str) else (arg[0], arg[1:])
+    a, b = (*params, *SCALAR_DEFAULTS.get(name, ())[len(params) :], 0.0, 0.0)[:2]
+    return lambda x: SCALAR_ACTIVATIONS[name](float(x), a, b)
+
+
+# Gradients ---------------------------------------------------------------------------------------
+
+EPS = 1e-6  # central finite differences, in float64
+GRAD_OF = {
+    "x": "dx",
+    "w_x": "dw_x",
+    "w_h": "dw_h",
+    "b": "db",
+    "h0": "dh0",
+    "c0": "dc0",
+    "peepholes": "dpeepholes",
+    "proj": "dproj",
+}  # the name of each input's gradient in what a backward returns
+
+
+def numeric_grad(loss, a: np.ndarray, eps: float = EPS) -> np.ndarray:
+    """Central finite differences of the scalar ``loss()`` with respect to each element of ``a``,
+    which is changed in place and put back."""
+    grad = np.zeros_like(a)
+    for idx in np.ndindex(a.shape):
+        old = a[idx]
+        a[idx] = old + eps
+        up = loss()
+        a[idx] = old - eps
+        down = loss()
+        a[idx] = old
+        grad[idx] = (up - down) / (2 * eps)
+    return grad
+
+
+def check_grad(got: np.ndarray, loss, a: np.ndarray, name: str) -> None:
+    """``got``, the gradient of ``loss()`` with respect to ``a``: the shape and dtype of ``a``, and
+    within a relative error of 1e-6 of :func:`numeric_grad`."""
+    assert got.shape == a.shape and got.dtype == a.dtype, name
+    numeric = numeric_grad(loss, a)
+    err = np.abs(got - numeric).max() / max(1.0, np.abs(numeric).max())
+    assert err < 1e-6, f"{name}: relative error {err:.2e} against finite differences"
+
+
+# Steppers ----------------------------------------------------------------------------------------
+
+
+def stepped(stepper, x: np.ndarray) -> np.ndarray:
+    """The stepper's h for each step of x (B, T, I), stacked (B, T, P) (copies: step reuses its
+    buffers)."""
+    return np.stack([stepper.step(np.ascontiguousarray(x[:, t])).copy() for t in range(x.shape[1])], axis=1)
+
+
+def check_step_forms(a, b, c, x: np.ndarray) -> np.ndarray:
+    """Three like steppers of batch_size 1 stepped over x (1, T, I), T >= 4, with each form of x_t:
+    ``a`` (I,) -> (P,), ``b`` (1, I) and ``c`` (1, 1, I) -> (1, P), which must agree; step returns
+    the stepper's own buffer, overwritten two steps later. Then a and b reset, and a list of
+    numbers stepped as an array. -> the h of every step (1, T, P)."""
+    outs, ys = [], []
+    for t in range(x.shape[1]):
+        h1 = a.step(x[0, t])  # (I,) -> (P,)
+        h2 = b.step(x[:, t])  # (B, I) -> (B, P)
+        h3 = c.step(x[:, t : t + 1])  # (B, 1, I) -> (B, P)
+        P = h1.shape[0]
+        assert h1.shape == (P,) and h2.shape == (1, P) and h3.shape == (1, P)
+        assert np.array_equal(h1, h2[0]) and np.array_equal(h2, h3)
+        outs.append(h2)
+        ys.append(h2.copy())
+    assert np.shares_memory(outs[0], outs[2]) and np.shares_memory(outs[1], outs[3])
+    a.reset()
+    b.reset()
+    numbers = list(range(1, x.shape[2] + 1))  # Python ints: converted, having no dtype to respect
+    assert np.array_equal(a.step(numbers), b.step(np.array([numbers], dtype=x.dtype))[0])
+    return np.stack(ys, axis=1)

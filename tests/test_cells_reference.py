@@ -8,17 +8,26 @@ cell against the sequence, float32 against float64, and the input checks.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
-from helpers import DTYPES, SHAPES, assert_close, strided
+from helpers import (
+    DTYPES,
+    EPS,
+    GRAD_OF,
+    SHAPES,
+    assert_close,
+    check_grad,
+    check_step_forms,
+    numeric_grad,
+    scalar_activation,
+    stepped,
+    strided,
+)
 
 from lstmcore import _validate, reference
 from lstmcore._cache import GRUCache, LSTMCache, RNNCache
 from lstmcore.reference import activations
 
-EPS = 1e-6
 CELLS = ["gru", "gru_reset_before", "rnn"]
 # (B, T, I, H): B = 1, T = 1 and H = 1 among them.
 GRAD_SHAPES = {"B2T3": (2, 3, 3, 2), "B1": (1, 4, 2, 3), "T1": (3, 1, 2, 2), "H1": (2, 3, 2, 1)}
@@ -75,26 +84,9 @@ def cell_forward(cell, x_t, p, h_prev, **options):
 
 # An independent twin: activations from the table of notes/cells_api.md, one row and step at a time.
 
-INDEPENDENT = {
-    "tanh": lambda v, a, b: math.tanh(v),
-    "relu": lambda v, a, b: max(v, 0.0),
-    "sigmoid": lambda v, a, b: 1 / (1 + math.exp(-v)),
-    "linear": lambda v, a, b: v,
-    "hard_sigmoid": lambda v, a, b: min(max(a * v + b, 0.0), 1.0),
-    "leaky_relu": lambda v, a, b: v if v >= 0 else a * v,
-    "thresholded_relu": lambda v, a, b: v if v > a else 0.0,
-    "scaled_tanh": lambda v, a, b: a * math.tanh(b * v),
-    "affine": lambda v, a, b: a * v + b,
-    "elu": lambda v, a, b: v if v > 0 else a * (math.exp(v) - 1),
-    "softsign": lambda v, a, b: v / (1 + abs(v)),
-    "softplus": lambda v, a, b: math.log(1 + math.exp(v)),
-}
-
 
 def independent_act(spec_arg):
-    name = spec_arg if isinstance(spec_arg, str) else spec_arg[0]
-    _, a, b = _validate.activation_spec(spec_arg, "activation")
-    return np.vectorize(lambda v: INDEPENDENT[name](float(v), a, b))
+    return np.vectorize(scalar_activation(spec_arg))
 
 
 def independent_forward(cell, p, activation="tanh", recurrent_activation="sigmoid"):
@@ -125,37 +117,18 @@ def independent_forward(cell, p, activation="tanh", recurrent_activation="sigmoi
 
 # Gradients ---------------------------------------------------------------------------------------
 
-GRAD_OF = {"x": "dx", "w_x": "dw_x", "w_h": "dw_h", "b": "db", "h0": "dh0"}
-
 
 def _loss(cell, p, dy, dh_n, options):
     y, h_n = forward(cell, p, **options)
     return (0.0 if dy is None else np.sum(y * dy)) + (0.0 if dh_n is None else np.sum(h_n * dh_n))
 
 
-def _numeric_grad(cell, p, name, dy, dh_n, options):
-    a = p[name]
-    grad = np.zeros_like(a)
-    for idx in np.ndindex(a.shape):
-        old = a[idx]
-        a[idx] = old + EPS
-        up = _loss(cell, p, dy, dh_n, options)
-        a[idx] = old - EPS
-        down = _loss(cell, p, dy, dh_n, options)
-        a[idx] = old
-        grad[idx] = (up - down) / (2 * EPS)
-    return grad
-
-
 def check_gradients(cell, p, dy, dh_n, options):
     _, _, cache = forward(cell, p, return_cache=True, **options)
     grads = backward(cell, dy, cache, dh_n)
-    assert set(grads) == set(GRAD_OF.values())
-    for name, gname in GRAD_OF.items():
-        assert grads[gname].shape == p[name].shape and grads[gname].dtype == p[name].dtype, gname
-        numeric = _numeric_grad(cell, p, name, dy, dh_n, options)
-        err = np.abs(grads[gname] - numeric).max() / max(1.0, np.abs(numeric).max())
-        assert err < 1e-6, f"{gname}: relative error {err:.2e} against finite differences"
+    assert set(grads) == {GRAD_OF[name] for name in p}
+    for name in p:
+        check_grad(grads[GRAD_OF[name]], lambda: _loss(cell, p, dy, dh_n, options), p[name], GRAD_OF[name])
 
 
 def _upstream(rng, given, B, T, H):
@@ -219,7 +192,7 @@ def test_finite_differences_catch_a_wrong_gradient():
     rng = np.random.default_rng(2)
     p = make_cell(rng, "gru", 1, 2, 2, 2)
     dy = rng.standard_normal((1, 2, 2))
-    numeric = _numeric_grad("gru", p, "w_h", dy, None, {})
+    numeric = numeric_grad(lambda: _loss("gru", p, dy, None, {}), p["w_h"])
     _, _, cache = forward("gru", p, return_cache=True)
     wrong = reference.gru_backward(dy, cache)["dw_h"] + 1e-4
     assert np.abs(wrong - numeric).max() > 1e-6
@@ -385,11 +358,6 @@ def test_float32_agrees_with_float64(cell):
 # Steppers ---------------------------------------------------------------------------------------
 
 
-def _steps(s, x, h=None):
-    s.reset(h)
-    return np.stack([s.step(np.ascontiguousarray(x[:, t])).copy() for t in range(x.shape[1])], axis=1)
-
-
 @pytest.mark.parametrize("cell", CELLS)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", ["tiny", "B1", "T1", "H1", "I_ne_H", "B10"])
@@ -398,10 +366,12 @@ def test_steps_equal_forward(cell, dtype, shape):
     p = make_cell(np.random.default_rng(12), cell, B, T, I, H, dtype)
     s = stepper(cell, p, B)
     y_ref, h_ref = forward(cell, p)
-    assert_close(_steps(s, p["x"], p["h0"]), y_ref, dtype, "y")
+    s.reset(p["h0"])
+    assert_close(stepped(s, p["x"]), y_ref, dtype, "y")
     assert_close(s.h, h_ref, dtype, "h")
     p["h0"] = None
-    assert_close(_steps(s, p["x"]), forward(cell, p)[0], dtype, "y from zeros")
+    s.reset()
+    assert_close(stepped(s, p["x"]), forward(cell, p)[0], dtype, "y from zeros")
 
 
 @pytest.mark.parametrize("cell", CELLS)
@@ -412,20 +382,7 @@ def test_stepper_options_forms_and_buffers(cell):
     y_ref = forward(cell, p, **options)[0]
     p["w_h"][...] = 0  # the steppers copied the weights: this changes nothing
     x = p["x"]
-    outs = []
-    for t in range(4):
-        h1 = a.step(x[0, t])  # (I,) -> (H,)
-        h2 = b.step(x[:, t])  # (B, I) -> (B, H)
-        h3 = c.step(x[:, t : t + 1])  # (B, 1, I) -> (B, H)
-        assert h1.shape == (5,) and h2.shape == (1, 5) and h3.shape == (1, 5)
-        assert np.array_equal(h1, h2[0]) and np.array_equal(h2, h3)
-        assert_close(h2, y_ref[:, t], np.float32, f"step {t}")
-        outs.append(h2)
-    # The returned buffer is the stepper's: the step after next overwrites it.
-    assert np.shares_memory(outs[0], outs[2]) and np.shares_memory(outs[1], outs[3])
-    a.reset()
-    b.reset()
-    assert np.array_equal(a.step([1, 2, 3]), b.step(np.array([[1.0, 2.0, 3.0]], dtype=np.float32))[0])
+    assert_close(check_step_forms(a, b, c, x), y_ref, np.float32, "y")
     name = "RNNStepper" if cell == "rnn" else "GRUStepper"
     assert repr(a).startswith(f"{name}(batch_size=1, input_size=3, units=5, dtype=float32")
     assert (a.batch_size, a.input_size, a.units, a.dtype) == (1, 3, 5, np.float32)

@@ -70,22 +70,21 @@ def _run(forward, stepper_class, c, weights, outputs, state_names, **opts):
     return cache
 
 
-def _check_grads(want: dict, dtype):
-    for name, (g, w) in want.items():
+def _check_grads(c, **ours):
+    """Each of our gradients, exported to the framework's layout, against the case's of that name,
+    in the dtype of the case."""
+    dtype = c["x"].dtype
+    for name, g in ours.items():
         assert g.dtype == dtype, f"{name}: dtype {g.dtype}, expected {dtype}"
-        assert_close(g, w, dtype, name=name)
+        assert_close(g, c[name], dtype, name=name)
 
 
-def _keras_want(g, c, to_keras):
-    """(ours, Keras's) for every gradient, ours exported with ``to_keras``."""
+def _check_keras_grads(g, c, to_keras):
+    """Every gradient against Keras's, ours exported with ``to_keras``."""
     dkernel, drecurrent_kernel, dbias = to_keras(g["dw_x"], g["dw_h"], g["db"])
-    return {
-        "dx": (g["dx"], c["dx"]),
-        "dh0": (g["dh0"], c["dh0"]),
-        "dkernel": (dkernel, c["dkernel"]),
-        "drecurrent_kernel": (drecurrent_kernel, c["drecurrent_kernel"]),
-        "dbias": (dbias, c["dbias"]),
-    }
+    _check_grads(
+        c, dx=g["dx"], dh0=g["dh0"], dkernel=dkernel, drecurrent_kernel=drecurrent_kernel, dbias=dbias
+    )
 
 
 # Format -----------------------------------------------------------------------------------------
@@ -141,45 +140,33 @@ def test_keras_gru_hard_sigmoid_cases_reach_the_clipping():
 @pytest.mark.parametrize("name", _params("torch_gru"))
 def test_torch_gru_golden(mod, name):
     c = _case("torch_gru", name)
-    dtype = c["x"].dtype
     w_x, w_h, b = layout.from_torch_gru(c["w_ih"], c["w_hh"], c["b_ih"], c["b_hh"])
     assert b.shape == (2, w_h.shape[1])
     cache = _run(mod.gru_forward, mod.GRUStepper, c, (w_x, w_h, b), ("y", "h_n"), ("h0",), reset_after=True)
     g = mod.gru_backward(c["dy"], cache, c.get("dh_n"))
     assert sorted(g) == ["db", "dh0", "dw_h", "dw_x", "dx"]
     dw_ih, dw_hh, db_ih, db_hh = layout.to_torch_gru(g["dw_x"], g["dw_h"], g["db"])
-    want = {"dx": (g["dx"], c["dx"]), "dh0": (g["dh0"], c["dh0"]), "dw_ih": (dw_ih, c["dw_ih"])}
-    want.update({"dw_hh": (dw_hh, c["dw_hh"]), "db_ih": (db_ih, c["db_ih"]), "db_hh": (db_hh, c["db_hh"])})
-    _check_grads(want, dtype)
+    _check_grads(c, dx=g["dx"], dh0=g["dh0"], dw_ih=dw_ih, dw_hh=dw_hh, db_ih=db_ih, db_hh=db_hh)
 
 
 @pytest.mark.parametrize("mod", MODULES)
 @pytest.mark.parametrize("name", _params("torch_rnn"))
 def test_torch_rnn_golden(mod, name):
     c = _case("torch_rnn", name)
-    dtype = c["x"].dtype
     opts = {"activation": str(c["nonlinearity"])}
     w_x, w_h, b = layout.from_torch_rnn(c["w_ih"], c["w_hh"], c["b_ih"], c["b_hh"])
     cache = _run(mod.rnn_forward, mod.RNNStepper, c, (w_x, w_h, b), ("y", "h_n"), ("h0",), **opts)
     g = mod.rnn_backward(c["dy"], cache, c.get("dh_n"))
     assert sorted(g) == ["db", "dh0", "dw_h", "dw_x", "dx"]
     dw_ih, dw_hh, _, _ = layout.to_torch_rnn(g["dw_x"], g["dw_h"], g["db"])
-    want = {
-        "dx": (g["dx"], c["dx"]),
-        "dh0": (g["dh0"], c["dh0"]),
-        "dw_ih": (dw_ih, c["dw_ih"]),
-        "dw_hh": (dw_hh, c["dw_hh"]),
-        "db_ih": (g["db"], c["db_ih"]),  # b = b_ih + b_hh: its gradient is that of each of the two
-        "db_hh": (g["db"], c["db_hh"]),
-    }
-    _check_grads(want, dtype)
+    # b = b_ih + b_hh: its gradient is that of each of the two
+    _check_grads(c, dx=g["dx"], dh0=g["dh0"], dw_ih=dw_ih, dw_hh=dw_hh, db_ih=g["db"], db_hh=g["db"])
 
 
 @pytest.mark.parametrize("mod", MODULES)
 @pytest.mark.parametrize("name", _params("torch_lstm_proj"))
 def test_torch_lstm_proj_golden(mod, name):
     c = _case("torch_lstm_proj", name)
-    dtype = c["x"].dtype
     P, H = c["w_hr"].shape
     w_x, w_h, b, proj = layout.from_torch(c["w_ih"], c["w_hh"], c["b_ih"], c["b_hh"], c["w_hr"])
     assert (w_h.shape, proj.shape) == ((P, 4 * H), (H, P))
@@ -188,10 +175,8 @@ def test_torch_lstm_proj_golden(mod, name):
     g = mod.lstm_backward(c["dy"], cache, c.get("dh_n"), c.get("dc_n"))
     assert sorted(g) == ["db", "dc0", "dh0", "dproj", "dw_h", "dw_x", "dx"]
     dw_ih, dw_hh, _, _, dw_hr = layout.to_torch(g["dw_x"], g["dw_h"], g["db"], g["dproj"])
-    want = {"dx": (g["dx"], c["dx"]), "dh0": (g["dh0"], c["dh0"]), "dc0": (g["dc0"], c["dc0"])}
-    want.update({"dw_ih": (dw_ih, c["dw_ih"]), "dw_hh": (dw_hh, c["dw_hh"]), "dw_hr": (dw_hr, c["dw_hr"])})
-    want.update({"db_ih": (g["db"], c["db_ih"]), "db_hh": (g["db"], c["db_hh"])})
-    _check_grads(want, dtype)
+    _check_grads(c, dx=g["dx"], dh0=g["dh0"], dc0=g["dc0"], dw_ih=dw_ih, dw_hh=dw_hh, dw_hr=dw_hr)
+    _check_grads(c, db_ih=g["db"], db_hh=g["db"])  # b = b_ih + b_hh
 
 
 # Keras ------------------------------------------------------------------------------------------
@@ -201,7 +186,6 @@ def test_torch_lstm_proj_golden(mod, name):
 @pytest.mark.parametrize("name", _params("keras_gru"))
 def test_keras_gru_golden(mod, name):
     c = _case("keras_gru", name)
-    dtype = c["x"].dtype
     reset_after = bool(c["reset_after"])
     opts = {
         "reset_after": reset_after,
@@ -210,17 +194,14 @@ def test_keras_gru_golden(mod, name):
     }
     w = layout.from_keras_gru(c["kernel"], c["recurrent_kernel"], c["bias"], reset_after=reset_after)
     cache = _run(mod.gru_forward, mod.GRUStepper, c, w, ("y", "h_n"), ("h0",), **opts)
-    g = mod.gru_backward(c["dy"], cache)
-    _check_grads(_keras_want(g, c, layout.to_keras_gru), dtype)
+    _check_keras_grads(mod.gru_backward(c["dy"], cache), c, layout.to_keras_gru)
 
 
 @pytest.mark.parametrize("mod", MODULES)
 @pytest.mark.parametrize("name", _params("keras_rnn"))
 def test_keras_rnn_golden(mod, name):
     c = _case("keras_rnn", name)
-    dtype = c["x"].dtype
     w = layout.from_keras_rnn(c["kernel"], c["recurrent_kernel"], c["bias"])
     opts = {"activation": str(c["activation"])}
     cache = _run(mod.rnn_forward, mod.RNNStepper, c, w, ("y", "h_n"), ("h0",), **opts)
-    g = mod.rnn_backward(c["dy"], cache)
-    _check_grads(_keras_want(g, c, layout.to_keras_rnn), dtype)
+    _check_keras_grads(mod.rnn_backward(c["dy"], cache), c, layout.to_keras_rnn)

@@ -13,18 +13,27 @@ output_activation and activations with parameters (the contract: /work/notes/cel
 
 from __future__ import annotations
 
-import math
 import re
 
 import numpy as np
 import pytest
-from helpers import ACTIVATIONS, DTYPES, RECURRENT_ACTIVATIONS, assert_close, make_lstm, strided
+from helpers import (
+    ACTIVATIONS,
+    DTYPES,
+    GRAD_OF,
+    RECURRENT_ACTIVATIONS,
+    assert_close,
+    check_grad,
+    make_lstm,
+    numeric_grad,
+    scalar_activation,
+    strided,
+)
 
 from lstmcore import _lstm_options, _validate, reference
 from lstmcore.reference import activations
 from lstmcore.reference import lstm as reference_lstm
 
-EPS = 1e-6
 B, T, I, H, P = 2, 3, 3, 4, 2
 
 
@@ -52,31 +61,6 @@ def _loss(p, opts, dy, dh_n, dc_n):
     y, h_n, c_n = _forward(p, opts)
     return np.sum(y * dy) + np.sum(h_n * dh_n) + np.sum(c_n * dc_n)
 
-
-def _numeric_grad(p, name, opts, dy, dh_n, dc_n):
-    a = p[name]
-    grad = np.zeros_like(a)
-    for idx in np.ndindex(a.shape):
-        old = a[idx]
-        a[idx] = old + EPS
-        up = _loss(p, opts, dy, dh_n, dc_n)
-        a[idx] = old - EPS
-        down = _loss(p, opts, dy, dh_n, dc_n)
-        a[idx] = old
-        grad[idx] = (up - down) / (2 * EPS)
-    return grad
-
-
-GRAD_OF = {
-    "x": "dx",
-    "w_x": "dw_x",
-    "w_h": "dw_h",
-    "b": "db",
-    "h0": "dh0",
-    "c0": "dc0",
-    "peepholes": "dpeepholes",
-    "proj": "dproj",
-}
 
 # (name, problem keywords, options): each option alone, the activations with parameters in each
 # place, and everything together.
@@ -130,13 +114,8 @@ def test_backward_matches_finite_differences(problem, opts):
     grads = reference.lstm_backward(dy, cache, dh_n, dc_n)
     expected = {GRAD_OF[name] for name in p}
     assert set(grads) == expected
-    for name, gname in GRAD_OF.items():
-        if name not in p:
-            continue
-        assert grads[gname].shape == p[name].shape and grads[gname].dtype == np.float64, gname
-        numeric = _numeric_grad(p, name, opts, dy, dh_n, dc_n)
-        err = np.abs(grads[gname] - numeric).max() / max(1.0, np.abs(numeric).max())
-        assert err < 1e-6, f"{gname}: relative error {err:.2e} against finite differences"
+    for name in p:
+        check_grad(grads[GRAD_OF[name]], lambda: _loss(p, opts, dy, dh_n, dc_n), p[name], GRAD_OF[name])
     if opts.get("input_forget"):  # f = 1 - i: the f columns and p_f get no gradient
         f_cols = slice(H, 2 * H)
         for gname in ("dw_x", "dw_h", "db"):
@@ -151,34 +130,12 @@ def test_finite_differences_catch_a_wrong_option_gradient(rng):
     dy, dh_n, dc_n = rng.standard_normal((B, T, P)), np.zeros((B, P)), np.zeros((B, H))
     grads = reference.lstm_backward(dy, _forward(p, {}, return_cache=True)[3], dh_n, dc_n)
     for name in ("peepholes", "proj"):
-        numeric = _numeric_grad(p, name, {}, dy, dh_n, dc_n)
+        numeric = numeric_grad(lambda: _loss(p, {}, dy, dh_n, dc_n), p[name])
         assert np.abs(grads["d" + name] - numeric).max() < 1e-7
         assert np.abs(grads["d" + name] + 1e-4 - numeric).max() > 1e-6
 
 
 # The contract's maths, one number at a time ------------------------------------------------------
-
-_SCALAR = {
-    "tanh": lambda x, a, b: math.tanh(x),
-    "relu": lambda x, a, b: max(x, 0.0),
-    "sigmoid": lambda x, a, b: 1 / (1 + math.exp(-x)),
-    "linear": lambda x, a, b: x,
-    "hard_sigmoid": lambda x, a, b: min(max(a * x + b, 0.0), 1.0),
-    "leaky_relu": lambda x, a, b: x if x >= 0 else a * x,
-    "thresholded_relu": lambda x, a, b: x if x > a else 0.0,
-    "scaled_tanh": lambda x, a, b: a * math.tanh(b * x),
-    "affine": lambda x, a, b: a * x + b,
-    "elu": lambda x, a, b: x if x > 0 else a * (math.exp(x) - 1),
-    "softsign": lambda x, a, b: x / (1 + abs(x)),
-    "softplus": lambda x, a, b: math.log1p(math.exp(x)),
-}
-_DEFAULT_PARAMS = {"hard_sigmoid": (1 / 6, 0.5), "leaky_relu": (0.01,), "elu": (1.0,)}
-
-
-def _scalar_act(arg):
-    name, params = (arg, ()) if isinstance(arg, str) else (arg[0], arg[1:])
-    a, b = (*params, *_DEFAULT_PARAMS.get(name, ())[len(params) :], 0.0, 0.0)[:2]
-    return lambda x: _SCALAR[name](x, a, b)
 
 
 def _scalar_forward(
@@ -190,8 +147,8 @@ def _scalar_forward(
     input_forget=False,
 ):
     """y, h_n, c_n by loops over t, b and the units, in Python floats."""
-    act, ract = _scalar_act(activation), _scalar_act(recurrent_activation)
-    out = _scalar_act(activation if output_activation is None else output_activation)
+    act, ract = scalar_activation(activation), scalar_activation(recurrent_activation)
+    out = scalar_activation(activation if output_activation is None else output_activation)
     x, w_x, w_h, b = (p[k].tolist() for k in ("x", "w_x", "w_h", "b"))
     peep = p["peepholes"].tolist() if "peepholes" in p else [[0.0] * H] * 3
     proj = p["proj"].tolist() if "proj" in p else None

@@ -21,27 +21,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import DTYPES, assert_close, strided
+from helpers import DTYPES, GRAD_OF, assert_close, check_grad, strided
 
 import lstmcore
 from lstmcore import _lstm_options, _validate, layers, reference
 from lstmcore.reference.activations import sigmoid
 
-EPS = 1e-6
 RATE = 0.3
 BACKENDS = [pytest.param(reference, id="reference"), pytest.param(lstmcore, id="lstmcore")]
 OUTPUTS = ("y", "h_n", "c_n")  # c_n for the LSTM only
 CASES = ["lstm", "lstm_proj_peepholes", "gru", "gru_reset_before", "rnn"]
-GRAD_OF = {
-    "x": "dx",
-    "w_x": "dw_x",
-    "w_h": "dw_h",
-    "b": "db",
-    "h0": "dh0",
-    "c0": "dc0",
-    "peepholes": "dpeepholes",
-    "proj": "dproj",
-}
 
 
 # Problems and calls -------------------------------------------------------------------------------
@@ -119,20 +108,12 @@ def test_backward_matches_finite_differences(mod, case):
     *_, cache = forward(mod, case, p, recurrent_mask=mask, return_cache=True)
     grads = backward(mod, case, ups[0], cache, *ups[1:])
     for name in p:
-        a = p[name]
-        num = np.zeros_like(a)
-        for idx in np.ndindex(a.shape):
-            old = a[idx]
-            a[idx] = old + EPS
-            up = loss(mod, case, p, ups, recurrent_mask=mask)
-            a[idx] = old - EPS
-            down = loss(mod, case, p, ups, recurrent_mask=mask)
-            a[idx] = old
-            num[idx] = (up - down) / (2 * EPS)
-        got = grads[GRAD_OF[name]]
-        assert got.shape == a.shape, name
-        err = np.abs(got - num).max() / max(1.0, np.abs(num).max())
-        assert err < 1e-6, f"{case}: {GRAD_OF[name]} differs from finite differences by {err:.2e}"
+        check_grad(
+            grads[GRAD_OF[name]],
+            lambda: loss(mod, case, p, ups, recurrent_mask=mask),
+            p[name],
+            f"{case}: {GRAD_OF[name]}",
+        )
     # h0 reaches the outputs only through the recurrent product, but for the GRU's mixing
     # z * h_prev: elsewhere a dropped unit of h0 gets no gradient at all.
     if not case.startswith("gru"):

@@ -2,7 +2,16 @@
 
 import numpy as np
 import pytest
-from helpers import ACTIVATIONS, DTYPES, RECURRENT_ACTIVATIONS, SHAPES, assert_close, make_lstm
+from helpers import (
+    ACTIVATIONS,
+    DTYPES,
+    RECURRENT_ACTIVATIONS,
+    SHAPES,
+    assert_close,
+    check_step_forms,
+    make_lstm,
+    stepped,
+)
 
 import lstmcore
 from lstmcore import reference
@@ -25,12 +34,6 @@ def isa(request):
     lstmcore._lstm._set_kernel_isa(before)
 
 
-def _steps(stepper, x, state=None):
-    if state is not None:
-        stepper.reset(*state)
-    return np.stack([stepper.step(np.ascontiguousarray(x[:, t])).copy() for t in range(x.shape[1])], axis=1)
-
-
 @pytest.mark.parametrize("backend", list(BACKENDS))
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("shape", list(SHAPES), ids=list(SHAPES))
@@ -39,12 +42,13 @@ def test_steps_equal_lstm_forward(rng, isa, backend, dtype, shape):
     p = make_lstm(rng, B, T, I, H, dtype)
     stepper = BACKENDS[backend].LSTMStepper(p["w_x"], p["w_h"], p["b"], batch_size=B)
     y_ref, h_ref, c_ref = reference.lstm_forward(p["x"], p["w_x"], p["w_h"], p["b"], p["h0"], p["c0"])
-    y = _steps(stepper, p["x"], (p["h0"], p["c0"]))
+    stepper.reset(p["h0"], p["c0"])
+    y = stepped(stepper, p["x"])
     assert_close(y, y_ref, dtype, "y")
     assert_close(stepper.h, h_ref, dtype, "h")
     assert_close(stepper.c, c_ref, dtype, "c")
     stepper.reset()  # from zeros
-    y0 = _steps(stepper, p["x"])
+    y0 = stepped(stepper, p["x"])
     assert_close(y0, reference.lstm_forward(p["x"], p["w_x"], p["w_h"], p["b"])[0], dtype, "y from zeros")
 
 
@@ -57,7 +61,7 @@ def test_activations(rng, isa, backend, activation, recurrent_activation):
         p = make_lstm(rng, 2, 6, 3, 37, dtype, state=False)  # 37: a partial last panel
         stepper = BACKENDS[backend].LSTMStepper(p["w_x"], p["w_h"], p["b"], batch_size=2, **opts)
         y_ref = reference.lstm_forward(p["x"], p["w_x"], p["w_h"], p["b"], **opts)[0]
-        assert_close(_steps(stepper, p["x"]), y_ref, dtype, f"{opts}")
+        assert_close(stepped(stepper, p["x"]), y_ref, dtype, f"{opts}")
 
 
 @pytest.mark.parametrize("backend", list(BACKENDS))
@@ -68,22 +72,9 @@ def test_input_forms_buffers_and_copies(rng, backend):
     b = mod.LSTMStepper(p["w_x"], p["w_h"], p["b"])
     c = mod.LSTMStepper(p["w_x"], p["w_h"], p["b"])
     p["w_h"][...] = 0  # the steppers copied (packed) the weights: this changes nothing
-    x = p["x"]
-    outs = []
-    for t in range(4):
-        h1 = a.step(x[0, t])  # (I,) -> (H,)
-        h2 = b.step(x[:, t])  # (B, I) -> (B, H)
-        h3 = c.step(x[:, t : t + 1])  # (B, 1, I) -> (B, H)
-        assert h1.shape == (5,) and h2.shape == (1, 5) and h3.shape == (1, 5)
-        assert np.array_equal(h1, h2[0]) and np.array_equal(h2, h3)
-        outs.append(h2)
-    assert not np.array_equal(outs[-1], np.zeros(5))
-    # The returned buffer is the stepper's: the step after next overwrites it; copies keep values.
-    assert np.shares_memory(outs[0], outs[2]) and np.shares_memory(outs[1], outs[3])
     # Lists of numbers are converted (integer arrays are refused, see test_reliability.py).
-    a.reset()
-    b.reset()
-    assert np.array_equal(a.step([1, 2, 3]), b.step(np.array([[1.0, 2.0, 3.0]], dtype=np.float32))[0])
+    ys = check_step_forms(a, b, c, p["x"])
+    assert ys.shape == (1, 4, 5) and ys[:, -1].any()
 
 
 def test_stepper_uses_unchanged_weights(rng):
@@ -93,7 +84,7 @@ def test_stepper_uses_unchanged_weights(rng):
         w_h = p["w_h"].copy()
         stepper = mod.LSTMStepper(p["w_x"], w_h, p["b"])
         w_h[...] = 0
-        assert_close(_steps(stepper, p["x"]), y_ref, np.float64, type(stepper).__module__)
+        assert_close(stepped(stepper, p["x"]), y_ref, np.float64, type(stepper).__module__)
 
 
 @pytest.mark.parametrize("backend", list(BACKENDS))
@@ -143,9 +134,9 @@ def test_threads_give_the_same_result(rng):
     before = lstmcore.get_num_threads()
     try:
         lstmcore.set_num_threads(1)
-        one = _steps(lstmcore.LSTMStepper(p["w_x"], p["w_h"], p["b"], batch_size=3), p["x"])
+        one = stepped(lstmcore.LSTMStepper(p["w_x"], p["w_h"], p["b"], batch_size=3), p["x"])
         lstmcore.set_num_threads(2)
-        two = _steps(lstmcore.LSTMStepper(p["w_x"], p["w_h"], p["b"], batch_size=3), p["x"])
+        two = stepped(lstmcore.LSTMStepper(p["w_x"], p["w_h"], p["b"], batch_size=3), p["x"])
     finally:
         lstmcore.set_num_threads(before)
     assert np.array_equal(one, two)

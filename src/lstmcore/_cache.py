@@ -6,7 +6,43 @@ from __future__ import annotations
 import numpy as np
 
 
-class LSTMCache:
+class _Cache:
+    """What the caches share: every argument of ``__init__`` kept under its own name, ``nbytes``
+    and ``repr``. A cache names in ``_SAVED`` the activations it holds (the weights are shared, not
+    counted) and gives its sizes with ``_sizes``."""
+
+    __slots__ = ("x", "w_x", "w_h", "h", "recurrent_mask")
+    _SAVED: tuple = ()
+
+    def _keep(self, args: dict) -> None:
+        """Store each of ``args`` (the ``locals()`` of ``__init__``) but ``self`` as an attribute."""
+        for name, value in args.items():
+            if name != "self":
+                setattr(self, name, value)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the saved activations (the weights are shared, not counted)."""
+        return sum(a.nbytes for a in (getattr(self, name) for name in self._SAVED) if a is not None)
+
+    def _sizes(self) -> tuple:
+        """(T, B, H, dtype) of the forward call."""
+        raise NotImplementedError
+
+    def _repr_options(self) -> str:
+        """What ``repr`` shows after the dtype, each as ", name=value"."""
+        return ""
+
+    def __repr__(self) -> str:
+        T, B, H, dtype = self._sizes()
+        mask = ", recurrent_mask=True" if self.recurrent_mask is not None else ""
+        return (
+            f"{type(self).__name__}(T={T}, B={B}, I={self.x.shape[2]}, H={H}, "
+            f"dtype={np.dtype(dtype).name}{self._repr_options()}{mask})"
+        )
+
+
+class LSTMCache(_Cache):
     """Saved-for-backward state of one LSTM layer, time-major and C-contiguous.
 
     x (T, B, I) | gates (T, B, G) activated i, f, g, o | h, c (T+1, B, H), row 0 = h0, c0
@@ -24,11 +60,7 @@ class LSTMCache:
     """
 
     __slots__ = (
-        "x",
-        "w_x",
-        "w_h",
         "gates",
-        "h",
         "c",
         "activation",
         "recurrent_activation",
@@ -39,8 +71,8 @@ class LSTMCache:
         "output_activation",
         "z",
         "m",
-        "recurrent_mask",
     )
+    _SAVED = ("x", "gates", "h", "c", "z", "m", "recurrent_mask")
 
     def __init__(
         self,
@@ -62,32 +94,14 @@ class LSTMCache:
         m=None,
         recurrent_mask=None,
     ):
-        self.x = x
-        self.w_x = w_x
-        self.w_h = w_h
-        self.gates = gates
-        self.h = h
-        self.c = c
-        self.activation = activation
-        self.recurrent_activation = recurrent_activation
-        self.peepholes = peepholes
-        self.proj = proj
-        self.clip = clip
-        self.input_forget = input_forget
-        self.output_activation = output_activation
-        self.z = z
-        self.m = m
-        self.recurrent_mask = recurrent_mask
+        self._keep(locals())
 
-    @property
-    def nbytes(self) -> int:
-        """Bytes held by the saved activations (the weights are shared, not counted)."""
-        arrays = (self.x, self.gates, self.h, self.c, self.z, self.m, self.recurrent_mask)
-        return sum(a.nbytes for a in arrays if a is not None)
-
-    def __repr__(self) -> str:
+    def _sizes(self) -> tuple:
         T, B, G = self.gates.shape
-        options = ""
+        return T, B, G // 4, self.gates.dtype
+
+    def _repr_options(self) -> str:
+        options = f", activation={self.activation!r}, recurrent_activation={self.recurrent_activation!r}"
         if self.output_activation is not None:
             options += f", output_activation={self.output_activation!r}"
         if self.peepholes is not None:
@@ -98,16 +112,10 @@ class LSTMCache:
             options += f", clip={self.clip!r}"
         if self.input_forget:
             options += ", input_forget=True"
-        if self.recurrent_mask is not None:
-            options += ", recurrent_mask=True"
-        return (
-            f"LSTMCache(T={T}, B={B}, I={self.x.shape[2]}, H={G // 4}, "
-            f"dtype={np.dtype(self.gates.dtype).name}, activation={self.activation!r}, "
-            f"recurrent_activation={self.recurrent_activation!r}{options})"
-        )
+        return options
 
 
-class GRUCache:
+class GRUCache(_Cache):
     """Saved-for-backward state of one GRU layer, time-major and C-contiguous.
 
     x (T, B, I) | gates (T, B, 3H) activated z, r, n | h (T+1, B, H), row 0 = h0 |
@@ -120,18 +128,8 @@ class GRUCache:
     weights. Keyword, default None.
     """
 
-    __slots__ = (
-        "x",
-        "w_x",
-        "w_h",
-        "gates",
-        "h",
-        "extra",
-        "reset_after",
-        "activation",
-        "recurrent_activation",
-        "recurrent_mask",
-    )
+    __slots__ = ("gates", "extra", "reset_after", "activation", "recurrent_activation")
+    _SAVED = ("x", "gates", "h", "extra", "recurrent_mask")
 
     def __init__(
         self,
@@ -147,34 +145,20 @@ class GRUCache:
         *,
         recurrent_mask=None,
     ):
-        self.x = x
-        self.w_x = w_x
-        self.w_h = w_h
-        self.gates = gates
-        self.h = h
-        self.extra = extra
-        self.reset_after = reset_after
-        self.activation = activation
-        self.recurrent_activation = recurrent_activation
-        self.recurrent_mask = recurrent_mask
+        self._keep(locals())
 
-    @property
-    def nbytes(self) -> int:
-        """Bytes held by the saved activations (the weights are shared, not counted)."""
-        arrays = (self.x, self.gates, self.h, self.extra, self.recurrent_mask)
-        return sum(a.nbytes for a in arrays if a is not None)
-
-    def __repr__(self) -> str:
+    def _sizes(self) -> tuple:
         T, B, G = self.gates.shape
+        return T, B, G // 3, self.gates.dtype
+
+    def _repr_options(self) -> str:
         return (
-            f"GRUCache(T={T}, B={B}, I={self.x.shape[2]}, H={G // 3}, "
-            f"dtype={np.dtype(self.gates.dtype).name}, reset_after={self.reset_after!r}, "
-            f"activation={self.activation!r}, recurrent_activation={self.recurrent_activation!r}"
-            f"{', recurrent_mask=True' if self.recurrent_mask is not None else ''})"
+            f", reset_after={self.reset_after!r}, activation={self.activation!r}, "
+            f"recurrent_activation={self.recurrent_activation!r}"
         )
 
 
-class RNNCache:
+class RNNCache(_Cache):
     """Saved-for-backward state of one simple RNN layer, time-major and C-contiguous.
 
     x (T, B, I) | h (T+1, B, H), row 0 = h0 | w_x (I, H) | w_h (H, H): references, not copies.
@@ -183,26 +167,15 @@ class RNNCache:
     h_prev @ w_h; a reference, as the weights. Keyword, default None.
     """
 
-    __slots__ = ("x", "w_x", "w_h", "h", "activation", "recurrent_mask")
+    __slots__ = ("activation",)
+    _SAVED = ("x", "h", "recurrent_mask")
 
     def __init__(self, x, w_x, w_h, h, activation, *, recurrent_mask=None):
-        self.x = x
-        self.w_x = w_x
-        self.w_h = w_h
-        self.h = h
-        self.activation = activation
-        self.recurrent_mask = recurrent_mask
+        self._keep(locals())
 
-    @property
-    def nbytes(self) -> int:
-        """Bytes held by the saved activations (the weights are shared, not counted)."""
-        mask = 0 if self.recurrent_mask is None else self.recurrent_mask.nbytes
-        return self.x.nbytes + self.h.nbytes + mask
-
-    def __repr__(self) -> str:
+    def _sizes(self) -> tuple:
         T1, B, H = self.h.shape
-        return (
-            f"RNNCache(T={T1 - 1}, B={B}, I={self.x.shape[2]}, H={H}, "
-            f"dtype={np.dtype(self.h.dtype).name}, activation={self.activation!r}"
-            f"{', recurrent_mask=True' if self.recurrent_mask is not None else ''})"
-        )
+        return T1 - 1, B, H, self.h.dtype
+
+    def _repr_options(self) -> str:
+        return f", activation={self.activation!r}"

@@ -178,27 +178,13 @@ def check_weights(w_x, w_h, b, dtype, check_finite, **options):
     if len(shape) != 2 or shape[1] % 4 or shape[1] == 0:
         raise ValueError(f"w_h must have shape (P, 4*H) with proj, got {shape}")
     H = shape[1] // 4
-    w_x = np.asarray(w_x)
-    if w_x.ndim != 2:
-        raise ValueError(f"w_x must have shape (I, {4 * H}), got {w_x.shape}")
-    I = w_x.shape[0]
-    _validate._positive_sizes(H=H, I=I)
+    w_x, I = _validate._check_w_x(w_x, H, 4 * H)
     opts = check_lstm_options(dtype, H, check_finite, **options)
     P = opts.out_size(H)
     w_x, w_h, b = _validate.as_arrays(
         dtype, check_finite, ("w_x", w_x, (I, 4 * H)), ("w_h", w_h, (P, 4 * H)), ("b", b, (4 * H,))
     )
     return w_x, w_h, b, opts
-
-
-def _states(dtype, check_finite, x_spec, *state_specs):
-    """As ``_validate._states``, but each state ``(name, a, shape)`` with its own shape (h has P
-    columns, c has H): all checked together; a state None: zeros."""
-    given = [spec for spec in (x_spec, *state_specs) if spec[1] is not None]
-    checked = iter(_validate.as_arrays(dtype, check_finite, *given))
-    x = None if x_spec[1] is None else next(checked)
-    states = [np.zeros(shape, dtype=dtype) if a is None else next(checked) for _, a, shape in state_specs]
-    return [x, *states]
 
 
 def check_forward(x, w_x, w_h, b, h0, c0, check_finite, *, recurrent_mask=None, **options):
@@ -208,16 +194,15 @@ def check_forward(x, w_x, w_h, b, h0, c0, check_finite, *, recurrent_mask=None, 
     with opts.recurrent_mask the checked (B, P) mask (:func:`lstmcore._validate.check_recurrent_mask`)
     or None; a mask makes opts.plain False.
     """
-    dtype = _validate.dtype_of(x)
-    x = np.asarray(x)
-    if x.ndim != 3:
-        raise ValueError(f"x must be 3-D (B, T, I), got shape {x.shape}")
+    dtype, x = _validate._input(x, 3)
     w_x, w_h, b, opts = check_weights(w_x, w_h, b, dtype, check_finite, **options)
     B, T, _ = x.shape
     I, H = w_x.shape[0], w_x.shape[1] // 4
     P = opts.out_size(H)
     _validate._positive_sizes(B=B, T=T, TB=T * B, TG=T * 4 * H)  # BLAS's sizes and row strides
-    x, h0, c0 = _states(dtype, check_finite, ("x", x, (B, T, I)), ("h0", h0, (B, P)), ("c0", c0, (B, H)))
+    x, h0, c0 = _validate._with_states(
+        dtype, check_finite, ("x", x, (B, T, I)), ("h0", h0, (B, P)), ("c0", c0, (B, H))
+    )
     recurrent_mask = _validate.check_recurrent_mask(recurrent_mask, dtype, B, P, check_finite)
     if recurrent_mask is not None:
         opts = opts._replace(recurrent_mask=recurrent_mask, plain=False, codes=None)
@@ -226,15 +211,12 @@ def check_forward(x, w_x, w_h, b, h0, c0, check_finite, *, recurrent_mask=None, 
 
 def check_cell(x_t, w_x, w_h, b, h_prev, c_prev, check_finite, **options):
     """As :func:`check_forward` for one step: x_t (B, I), h_prev (B, P), c_prev (B, H)."""
-    dtype = _validate.dtype_of(x_t)
-    x_t = np.asarray(x_t)
-    if x_t.ndim != 2:
-        raise ValueError(f"x_t must be 2-D (B, I), got shape {x_t.shape}")
+    dtype, x_t = _validate._input(x_t, 2)
     w_x, w_h, b, opts = check_weights(w_x, w_h, b, dtype, check_finite, **options)
     B = x_t.shape[0]
     I, H = w_x.shape[0], w_x.shape[1] // 4
     _validate._positive_sizes(B=B)
-    x_t, h_prev, c_prev = _states(
+    x_t, h_prev, c_prev = _validate._with_states(
         dtype,
         check_finite,
         ("x_t", x_t, (B, I)),
@@ -252,16 +234,12 @@ def check_backward(dy, cache, dh_n, dc_n, check_finite):
 
     -> dy (B, T, P) or None, dh_n (B, P), dc_n (B, H) (zeros when None), opts
     """
-    if not isinstance(cache, LSTMCache):
-        raise TypeError(
-            "cache must be the LSTMCache returned by lstm_forward(..., return_cache=True), "
-            f"got {type(cache).__name__}"
-        )
+    _validate._cache_of(cache, LSTMCache, "lstm_forward")
     opts = check_cache(cache)
     T, B, G = cache.gates.shape
     H = G // 4
     P = opts.out_size(H)
-    dy, dh, dc = _states(
+    dy, dh, dc = _validate._with_states(
         cache.gates.dtype,
         check_finite,
         ("dy", dy, (B, T, P)),
@@ -276,21 +254,10 @@ def check_cache(cache: LSTMCache) -> LSTMOptions:
     P columns for w_h and h, and peepholes (3, H), proj (H, P), z (T, B, G) when clip is set,
     m (T, B, H) when proj is set, recurrent_mask (B, P) when set) and its options, returned as an
     :class:`LSTMOptions`."""
-    gates = cache.gates
-    if not isinstance(gates, np.ndarray) or gates.ndim != 3 or gates.shape[2] % 4:
-        got = getattr(gates, "shape", gates)
-        raise ValueError(f"cache.gates must be an array (T, B, 4*H), got {got!r}")
-    T, B, G = gates.shape
-    H = G // 4
+    T, B, G, H = _validate._cache_gates(cache, 4)
     proj_shape = getattr(cache.proj, "shape", ())
     P = proj_shape[1] if cache.proj is not None and len(proj_shape) == 2 else H
-    expected = {
-        "x": (T, B, None),
-        "w_x": (None, G),
-        "w_h": (P, G),
-        "h": (T + 1, B, P),
-        "c": (T + 1, B, H),
-    }
+    expected = _validate._lstm_cache_shapes(T, B, G, H, P)
     if cache.peepholes is not None:
         expected["peepholes"] = (3, H)
     if cache.proj is not None:
@@ -302,27 +269,7 @@ def check_cache(cache: LSTMCache) -> LSTMOptions:
         expected["z"] = (T, B, G)
     if cache.recurrent_mask is not None:
         expected["recurrent_mask"] = (B, P)
-    x_shape = getattr(cache.x, "shape", ())
-    I = x_shape[-1] if len(x_shape) == 3 else -1
-    for name, shape in expected.items():
-        a = getattr(cache, name)
-        shape = tuple(I if e is None else e for e in shape)
-        if (
-            not isinstance(a, np.ndarray)
-            or a.shape != shape
-            or a.dtype != gates.dtype
-            or not a.flags.c_contiguous
-            or not a.flags.aligned
-        ):
-            raise ValueError(
-                f"cache.{name} must be a C-contiguous {gates.dtype} array of shape {shape}, "
-                f"got {type(a).__name__} {getattr(a, 'shape', '')} {getattr(a, 'dtype', '')}"
-            )
-    if gates.dtype not in (np.float32, np.float64) or not gates.flags.c_contiguous or min(T, B, I, H) < 1:
-        raise ValueError(
-            "cache.gates must be a non-empty C-contiguous float array (float32 or float64), "
-            f"got {gates.dtype} {gates.shape}"
-        )
+    _validate._check_cache_arrays(cache, "gates", expected)
     act, ract, out_act = _specs(
         cache.activation, cache.recurrent_activation, cache.output_activation, prefix="cache."
     )

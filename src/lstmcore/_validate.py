@@ -241,14 +241,21 @@ def check_weights(w_x, w_h, b, dtype, check_finite: bool):
     if w_h.ndim != 2 or w_h.shape[1] != 4 * w_h.shape[0]:
         raise ValueError(f"w_h must have shape (H, 4*H), got {w_h.shape}")
     H = w_h.shape[0]
-    w_x = np.asarray(w_x)
-    if w_x.ndim != 2:
-        raise ValueError(f"w_x must have shape (I, {4 * H}), got {w_x.shape}")
-    I = w_x.shape[0]
-    _positive_sizes(H=H, I=I)
+    w_x, I = _check_w_x(w_x, H, 4 * H)
     return tuple(
         as_arrays(dtype, check_finite, ("w_x", w_x, (I, 4 * H)), ("w_h", w_h, (H, 4 * H)), ("b", b, (4 * H,)))
     )
+
+
+def _check_w_x(w_x, H: int, G: int, cell: str = "") -> tuple:
+    """``w_x`` as a 2-D array -> (w_x, I), with H and I sizes BLAS takes; its full shape (I, G) is
+    checked with the other arrays (:func:`as_arrays`). ``cell``: what the message adds, " for a GRU"."""
+    w_x = np.asarray(w_x)
+    if w_x.ndim != 2:
+        raise ValueError(f"w_x must have shape (I, {G}){cell}, got {w_x.shape}")
+    I = w_x.shape[0]
+    _positive_sizes(H=H, I=I)
+    return w_x, I
 
 
 def _state(name, a, dtype, B, H, check_finite):
@@ -257,29 +264,55 @@ def _state(name, a, dtype, B, H, check_finite):
     return as_array(name, a, dtype, (B, H), check_finite)
 
 
-def _states(dtype, B, H, check_finite, x_spec, **states):
-    """``x_spec`` (its array None: no such input) and the states (B, H) checked together
-    (:func:`as_arrays`); a state None: zeros."""
-    specs = [x_spec] + [(k, a, (B, H)) for k, a in states.items()]
-    given = [spec for spec in specs if spec[1] is not None]
+def _with_states(dtype, check_finite, x_spec, *state_specs) -> list:
+    """``x_spec`` (its array None: no such input) and each state ``(name, a, shape)`` checked
+    together (:func:`as_arrays`); a state None: zeros of its shape -> [x, *states]."""
+    given = [spec for spec in (x_spec, *state_specs) if spec[1] is not None]
     checked = iter(as_arrays(dtype, check_finite, *given))
     x = None if x_spec[1] is None else next(checked)
-    return [x] + [np.zeros((B, H), dtype=dtype) if a is None else next(checked) for a in states.values()]
+    states = [np.zeros(shape, dtype=dtype) if a is None else next(checked) for _, a, shape in state_specs]
+    return [x, *states]
+
+
+def _states(dtype, B, H, check_finite, x_spec, **states):
+    """As :func:`_with_states`, each state (B, H) and named by its keyword."""
+    return _with_states(dtype, check_finite, x_spec, *((k, a, (B, H)) for k, a in states.items()))
+
+
+def _input(x, ndim: int):
+    """The dtype of the call, that of its input, and the input as an array: ``x (B, T, I)`` of a
+    sequence call (ndim 3) or ``x_t (B, I)`` of one step (ndim 2)."""
+    dtype = dtype_of(x)
+    x = np.asarray(x)
+    if x.ndim != ndim:
+        what = "x must be 3-D (B, T, I)" if ndim == 3 else "x_t must be 2-D (B, I)"
+        raise ValueError(f"{what}, got shape {x.shape}")
+    return dtype, x
+
+
+def _sequence_states(dtype, x, w_x, w_h, check_finite, **states) -> list:
+    """After the weights w_x (I, G), w_h (H, G): the sizes of a sequence call, then ``x (B, T, I)``
+    and the states (B, H) checked together (:func:`_states`) -> [x, *states]."""
+    B, T, _ = x.shape
+    I, G = w_x.shape
+    _positive_sizes(B=B, T=T, TB=T * B, TG=T * G)  # BLAS's sizes and row strides are C ints
+    return _states(dtype, B, w_h.shape[0], check_finite, ("x", x, (B, T, I)), **states)
+
+
+def _step_states(dtype, x_t, w_x, w_h, check_finite, **states) -> list:
+    """As :func:`_sequence_states` for one step: ``x_t (B, I)`` and the states (B, H)."""
+    B = x_t.shape[0]
+    _positive_sizes(B=B)
+    return _states(dtype, B, w_h.shape[0], check_finite, ("x_t", x_t, (B, w_x.shape[0])), **states)
 
 
 def check_forward(x, w_x, w_h, b, h0, c0, activation, recurrent_activation, check_finite):
     """Checked ``x (B, T, I)``, weights, ``h0``/``c0`` (zeros when None) and activation codes."""
     act = activation_code(activation, ACTIVATIONS, "activation")
     ract = activation_code(recurrent_activation, RECURRENT_ACTIVATIONS, "recurrent_activation")
-    dtype = dtype_of(x)
-    x = np.asarray(x)
-    if x.ndim != 3:
-        raise ValueError(f"x must be 3-D (B, T, I), got shape {x.shape}")
+    dtype, x = _input(x, 3)
     w_x, w_h, b = check_weights(w_x, w_h, b, dtype, check_finite)
-    B, T, _ = x.shape
-    I, H = w_x.shape[0], w_h.shape[0]
-    _positive_sizes(B=B, T=T, TB=T * B, TG=T * 4 * H)  # BLAS's sizes and row strides are C ints
-    x, h0, c0 = _states(dtype, B, H, check_finite, ("x", x, (B, T, I)), h0=h0, c0=c0)
+    x, h0, c0 = _sequence_states(dtype, x, w_x, w_h, check_finite, h0=h0, c0=c0)
     return x, w_x, w_h, b, h0, c0, act, ract
 
 
@@ -299,27 +332,15 @@ def check_cell(x_t, w_x, w_h, b, h_prev, c_prev, activation, recurrent_activatio
     """As :func:`check_forward` for one step: ``x_t (B, I)``."""
     act = activation_code(activation, ACTIVATIONS, "activation")
     ract = activation_code(recurrent_activation, RECURRENT_ACTIVATIONS, "recurrent_activation")
-    dtype = dtype_of(x_t)
-    x_t = np.asarray(x_t)
-    if x_t.ndim != 2:
-        raise ValueError(f"x_t must be 2-D (B, I), got shape {x_t.shape}")
+    dtype, x_t = _input(x_t, 2)
     w_x, w_h, b = check_weights(w_x, w_h, b, dtype, check_finite)
-    B = x_t.shape[0]
-    I, H = w_x.shape[0], w_h.shape[0]
-    _positive_sizes(B=B)
-    x_t, h_prev, c_prev = _states(
-        dtype, B, H, check_finite, ("x_t", x_t, (B, I)), h_prev=h_prev, c_prev=c_prev
-    )
+    x_t, h_prev, c_prev = _step_states(dtype, x_t, w_x, w_h, check_finite, h_prev=h_prev, c_prev=c_prev)
     return x_t, w_x, w_h, b, h_prev, c_prev, act, ract
 
 
 def check_backward(dy, cache, dh_n, dc_n, check_finite):
     """Checked ``dy (B, T, H)`` (None: no gradient from the outputs), ``dh_n``/``dc_n`` (zeros)."""
-    if not isinstance(cache, LSTMCache):
-        raise TypeError(
-            "cache must be the LSTMCache returned by lstm_forward(..., return_cache=True), "
-            f"got {type(cache).__name__}"
-        )
+    _cache_of(cache, LSTMCache, "lstm_forward")
     _check_cache(cache)
     T, B, _ = cache.gates.shape
     H = cache.w_h.shape[0]
@@ -327,43 +348,16 @@ def check_backward(dy, cache, dh_n, dc_n, check_finite):
     return _states(dtype, B, H, check_finite, ("dy", dy, (B, T, H)), dh_n=dh_n, dc_n=dc_n)
 
 
+def _lstm_cache_shapes(T: int, B: int, G: int, H: int, P: int) -> dict:
+    """The shapes of an LSTMCache's arrays for :func:`_check_cache_arrays`: P the columns of h."""
+    return {"x": (T, B, None), "w_x": (None, G), "w_h": (P, G), "h": (T + 1, B, P), "c": (T + 1, B, H)}
+
+
 def _check_cache(cache: LSTMCache) -> None:
     """The kernels trust the cache's shapes: make sure nobody changed them since the forward."""
-    gates = cache.gates
-    if not isinstance(gates, np.ndarray) or gates.ndim != 3 or gates.shape[2] % 4:
-        got = getattr(gates, "shape", gates)
-        raise ValueError(f"cache.gates must be an array (T, B, 4*H), got {got!r}")
-    T, B, G = gates.shape
-    H = G // 4
-    expected = {
-        "x": (T, B, None),
-        "w_x": (None, G),
-        "w_h": (H, G),
-        "h": (T + 1, B, H),
-        "c": (T + 1, B, H),
-    }
-    x_shape = getattr(cache.x, "shape", ())
-    I = x_shape[-1] if len(x_shape) == 3 else -1
-    for name, shape in expected.items():
-        a = getattr(cache, name)
-        shape = tuple(I if e is None else e for e in shape)
-        if (
-            not isinstance(a, np.ndarray)
-            or a.shape != shape
-            or a.dtype != gates.dtype
-            or not a.flags.c_contiguous
-            or not a.flags.aligned
-        ):
-            raise ValueError(
-                f"cache.{name} must be a C-contiguous {gates.dtype} array of shape {shape}, "
-                f"got {type(a).__name__} {getattr(a, 'shape', '')} {getattr(a, 'dtype', '')}"
-            )
-    if gates.dtype not in (np.float32, np.float64) or not gates.flags.c_contiguous or min(T, B, I, H) < 1:
-        raise ValueError(
-            "cache.gates must be a non-empty C-contiguous float array (float32 or float64), "
-            f"got {gates.dtype} {gates.shape}"
-        )
-    _check_cache_mask(cache, gates.dtype, B, H)
+    T, B, G, H = _cache_gates(cache, 4)
+    _check_cache_arrays(cache, "gates", _lstm_cache_shapes(T, B, G, H, H))
+    _check_cache_mask(cache, cache.gates.dtype, B, H)
     activation_code(cache.activation, ACTIVATIONS, "cache.activation")
     activation_code(cache.recurrent_activation, RECURRENT_ACTIVATIONS, "cache.recurrent_activation")
 
@@ -396,11 +390,7 @@ def check_gru_weights(w_x, w_h, b, dtype, reset_after: bool, check_finite: bool)
     w_h = _check_w_h(w_h, 3, "a GRU")
     H = w_h.shape[0]
     G = 3 * H
-    w_x = np.asarray(w_x)
-    if w_x.ndim != 2:
-        raise ValueError(f"w_x must have shape (I, {G}) for a GRU, got {w_x.shape}")
-    I = w_x.shape[0]
-    _positive_sizes(H=H, I=I)
+    w_x, I = _check_w_x(w_x, H, G, " for a GRU")
     b_shape = (2, G) if reset_after else (G,)
     got = np.shape(b)
     if got != b_shape:
@@ -417,28 +407,16 @@ def check_rnn_weights(w_x, w_h, b, dtype, check_finite: bool):
     """Checked ``w_x (I, H)``, ``w_h (H, H)``, ``b (H,)`` -> (w_x, w_h, b)."""
     w_h = _check_w_h(w_h, 1, "a simple RNN")
     H = w_h.shape[0]
-    w_x = np.asarray(w_x)
-    if w_x.ndim != 2:
-        raise ValueError(f"w_x must have shape (I, {H}) for a simple RNN, got {w_x.shape}")
-    I = w_x.shape[0]
-    _positive_sizes(H=H, I=I)
+    w_x, I = _check_w_x(w_x, H, H, " for a simple RNN")
     return tuple(as_arrays(dtype, check_finite, ("w_x", w_x, (I, H)), ("w_h", w_h, (H, H)), ("b", b, (H,))))
 
 
-def _sequence(x):
-    dtype = dtype_of(x)
-    x = np.asarray(x)
-    if x.ndim != 3:
-        raise ValueError(f"x must be 3-D (B, T, I), got shape {x.shape}")
-    return dtype, x
-
-
-def _one_step(x_t):
-    dtype = dtype_of(x_t)
-    x_t = np.asarray(x_t)
-    if x_t.ndim != 2:
-        raise ValueError(f"x_t must be 2-D (B, I), got shape {x_t.shape}")
-    return dtype, x_t
+def gru_specs(activation, recurrent_activation, reset_after) -> tuple:
+    """A GRU's activation arguments as specs (:func:`activation_spec`) and ``reset_after`` as a bool
+    -> (act, ract, reset_after)."""
+    act = activation_spec(activation, "activation")
+    ract = activation_spec(recurrent_activation, "recurrent_activation")
+    return act, ract, flag("reset_after", reset_after)
 
 
 def check_gru_forward(
@@ -447,42 +425,28 @@ def check_gru_forward(
     """Checked ``x (B, T, I)``, GRU weights, ``h0`` (zeros when None), activation specs and the
     ``recurrent_mask`` (B, H) or None (:func:`check_recurrent_mask`)
     -> (x, w_x, w_h, b, h0, act, ract, recurrent_mask)."""
-    act = activation_spec(activation, "activation")
-    ract = activation_spec(recurrent_activation, "recurrent_activation")
-    reset_after = flag("reset_after", reset_after)
-    dtype, x = _sequence(x)
+    act, ract, reset_after = gru_specs(activation, recurrent_activation, reset_after)
+    dtype, x = _input(x, 3)
     w_x, w_h, b = check_gru_weights(w_x, w_h, b, dtype, reset_after, check_finite)
-    B, T, _ = x.shape
-    I, H = w_x.shape[0], w_h.shape[0]
-    _positive_sizes(B=B, T=T, TB=T * B, TG=T * 3 * H)  # BLAS's sizes and row strides are C ints
-    x, h0 = _states(dtype, B, H, check_finite, ("x", x, (B, T, I)), h0=h0)
-    recurrent_mask = check_recurrent_mask(recurrent_mask, dtype, B, H, check_finite)
+    x, h0 = _sequence_states(dtype, x, w_x, w_h, check_finite, h0=h0)
+    recurrent_mask = check_recurrent_mask(recurrent_mask, dtype, x.shape[0], w_h.shape[0], check_finite)
     return x, w_x, w_h, b, h0, act, ract, recurrent_mask
 
 
 def check_gru_cell(x_t, w_x, w_h, b, h_prev, reset_after, activation, recurrent_activation, check_finite):
     """As :func:`check_gru_forward` for one step: ``x_t (B, I)``
     -> (x_t, w_x, w_h, b, h_prev, act, ract)."""
-    act = activation_spec(activation, "activation")
-    ract = activation_spec(recurrent_activation, "recurrent_activation")
-    reset_after = flag("reset_after", reset_after)
-    dtype, x_t = _one_step(x_t)
+    act, ract, reset_after = gru_specs(activation, recurrent_activation, reset_after)
+    dtype, x_t = _input(x_t, 2)
     w_x, w_h, b = check_gru_weights(w_x, w_h, b, dtype, reset_after, check_finite)
-    B = x_t.shape[0]
-    I, H = w_x.shape[0], w_h.shape[0]
-    _positive_sizes(B=B)
-    x_t, h_prev = _states(dtype, B, H, check_finite, ("x_t", x_t, (B, I)), h_prev=h_prev)
+    x_t, h_prev = _step_states(dtype, x_t, w_x, w_h, check_finite, h_prev=h_prev)
     return x_t, w_x, w_h, b, h_prev, act, ract
 
 
 def check_gru_backward(dy, cache, dh_n, check_finite):
     """Checked ``dy (B, T, H)`` (None: no gradient from the outputs), ``dh_n`` (zeros when None) and
     the cache's activation specs -> (dy, dh_n, act, ract)."""
-    if not isinstance(cache, GRUCache):
-        raise TypeError(
-            "cache must be the GRUCache returned by gru_forward(..., return_cache=True), "
-            f"got {type(cache).__name__}"
-        )
+    _cache_of(cache, GRUCache, "gru_forward")
     act, ract = _check_gru_cache(cache)
     T, B, G = cache.gates.shape
     dy, dh_n = _states(cache.gates.dtype, B, G // 3, check_finite, ("dy", dy, (B, T, G // 3)), dh_n=dh_n)
@@ -494,46 +458,58 @@ def check_rnn_forward(x, w_x, w_h, b, h0, activation, check_finite, recurrent_ma
     and the ``recurrent_mask`` (B, H) or None (:func:`check_recurrent_mask`)
     -> (x, w_x, w_h, b, h0, act, recurrent_mask)."""
     act = activation_spec(activation, "activation")
-    dtype, x = _sequence(x)
+    dtype, x = _input(x, 3)
     w_x, w_h, b = check_rnn_weights(w_x, w_h, b, dtype, check_finite)
-    B, T, _ = x.shape
-    I, H = w_x.shape[0], w_h.shape[0]
-    _positive_sizes(B=B, T=T, TB=T * B, TG=T * H)  # BLAS's sizes and row strides are C ints
-    x, h0 = _states(dtype, B, H, check_finite, ("x", x, (B, T, I)), h0=h0)
-    recurrent_mask = check_recurrent_mask(recurrent_mask, dtype, B, H, check_finite)
+    x, h0 = _sequence_states(dtype, x, w_x, w_h, check_finite, h0=h0)
+    recurrent_mask = check_recurrent_mask(recurrent_mask, dtype, x.shape[0], w_h.shape[0], check_finite)
     return x, w_x, w_h, b, h0, act, recurrent_mask
 
 
 def check_rnn_cell(x_t, w_x, w_h, b, h_prev, activation, check_finite):
     """As :func:`check_rnn_forward` for one step: ``x_t (B, I)`` -> (x_t, w_x, w_h, b, h_prev, act)."""
     act = activation_spec(activation, "activation")
-    dtype, x_t = _one_step(x_t)
+    dtype, x_t = _input(x_t, 2)
     w_x, w_h, b = check_rnn_weights(w_x, w_h, b, dtype, check_finite)
-    B = x_t.shape[0]
-    I, H = w_x.shape[0], w_h.shape[0]
-    _positive_sizes(B=B)
-    x_t, h_prev = _states(dtype, B, H, check_finite, ("x_t", x_t, (B, I)), h_prev=h_prev)
+    x_t, h_prev = _step_states(dtype, x_t, w_x, w_h, check_finite, h_prev=h_prev)
     return x_t, w_x, w_h, b, h_prev, act
 
 
 def check_rnn_backward(dy, cache, dh_n, check_finite):
     """Checked ``dy (B, T, H)`` (None: no gradient from the outputs), ``dh_n`` (zeros when None) and
     the cache's activation spec -> (dy, dh_n, act)."""
-    if not isinstance(cache, RNNCache):
-        raise TypeError(
-            "cache must be the RNNCache returned by rnn_forward(..., return_cache=True), "
-            f"got {type(cache).__name__}"
-        )
+    _cache_of(cache, RNNCache, "rnn_forward")
     act = _check_rnn_cache(cache)
     T1, B, H = cache.h.shape
     dy, dh_n = _states(cache.h.dtype, B, H, check_finite, ("dy", dy, (B, T1 - 1, H)), dh_n=dh_n)
     return dy, dh_n, act
 
 
+def _cache_of(cache, cls, forward: str) -> None:
+    """TypeError unless ``cache`` is the ``cls`` that ``forward(..., return_cache=True)`` returns."""
+    if not isinstance(cache, cls):
+        raise TypeError(
+            f"cache must be the {cls.__name__} returned by {forward}(..., return_cache=True), "
+            f"got {type(cache).__name__}"
+        )
+
+
+def _cache_gates(cache, K: int) -> tuple:
+    """``cache.gates`` an array (T, B, K*H) -> (T, B, G, H); its dtype and layout are checked by
+    :func:`_check_cache_arrays`."""
+    gates = cache.gates
+    if not isinstance(gates, np.ndarray) or gates.ndim != 3 or gates.shape[2] % K:
+        got = getattr(gates, "shape", gates)
+        raise ValueError(f"cache.gates must be an array (T, B, {K}*H), got {got!r}")
+    T, B, G = gates.shape
+    return T, B, G, G // K
+
+
 def _check_cache_arrays(cache, base: str, expected: dict) -> None:
     """Each array of ``expected`` (name: shape, None = I, the last size of cache.x) a C-contiguous
-    aligned array of the dtype of ``cache.<base>``, a float32 or float64 one; no size 0."""
-    dtype = getattr(cache, base).dtype
+    aligned array of the dtype of ``cache.<base>``, itself a C-contiguous float32 or float64 one;
+    no size 0."""
+    base_array = getattr(cache, base)
+    dtype = base_array.dtype
     x_shape = getattr(cache.x, "shape", ())
     I = x_shape[-1] if len(x_shape) == 3 else -1
     for name, shape in expected.items():
@@ -550,22 +526,21 @@ def _check_cache_arrays(cache, base: str, expected: dict) -> None:
                 f"cache.{name} must be a C-contiguous {dtype} array of shape {shape}, "
                 f"got {type(a).__name__} {getattr(a, 'shape', '')} {getattr(a, 'dtype', '')}"
             )
-    if dtype not in (np.float32, np.float64) or min(getattr(cache, base).shape + (I,)) < 1:
+    if (
+        dtype not in (np.float32, np.float64)
+        or not base_array.flags.c_contiguous
+        or min(base_array.shape + (I,)) < 1
+    ):
         raise ValueError(
             f"cache.{base} must be a non-empty C-contiguous float array (float32 or float64), "
-            f"got {dtype} {getattr(cache, base).shape}"
+            f"got {dtype} {base_array.shape}"
         )
 
 
 def _check_gru_cache(cache: GRUCache) -> tuple:
     """The backward trusts the cache's shapes: make sure nobody changed them since the forward.
     -> (act, ract), the specs of the cache's activations."""
-    gates = cache.gates
-    if not isinstance(gates, np.ndarray) or gates.ndim != 3 or gates.shape[2] % 3:
-        got = getattr(gates, "shape", gates)
-        raise ValueError(f"cache.gates must be an array (T, B, 3*H), got {got!r}")
-    T, B, G = gates.shape
-    H = G // 3
+    T, B, G, H = _cache_gates(cache, 3)
     expected = {
         "gates": (T, B, G),
         "x": (T, B, None),
@@ -575,7 +550,7 @@ def _check_gru_cache(cache: GRUCache) -> tuple:
         "extra": (T, B, H),
     }
     _check_cache_arrays(cache, "gates", expected)
-    _check_cache_mask(cache, gates.dtype, B, H)
+    _check_cache_mask(cache, cache.gates.dtype, B, H)
     flag("cache.reset_after", cache.reset_after)
     return (
         activation_spec(cache.activation, "cache.activation"),

@@ -1,7 +1,8 @@
 """The pure-NumPy reference: the readable twin of the compiled engine, name for name.
 
 One module per cell (``lstm``, ``gru``, ``rnn``), the activations they share (``activations``),
-and the engine's housekeeping functions, which the reference needs only to have the same names.
+the plumbing their steppers share (``_stepper``), and the engine's housekeeping functions, which
+the reference needs only to have the same names.
 ``LSTMCORE_BACKEND=reference`` makes ``lstmcore`` run these.
 """
 

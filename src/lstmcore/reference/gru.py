@@ -23,13 +23,11 @@ sequence) multiplies h_prev wherever it enters a recurrent product: h_prev @ w_h
 
 from __future__ import annotations
 
-import contextlib
-import threading
-
 import numpy as np
 
 from .. import _validate
 from .._cache import GRUCache
+from ._stepper import Stepper
 from .activations import apply, derivative
 
 __all__ = [
@@ -232,12 +230,11 @@ def gru_cell_forward(
     return h
 
 
-class GRUStepper:
+class GRUStepper(Stepper):
     """Streaming inference with the state carried: the twin of the compiled ``GRUStepper``.
 
-    w_x (I, 3H) | w_h (H, 3H) | b (2, 3H) or (3H,), copied at construction. ``step(x_t)``: x_t
-    (B, I), (B, 1, I) or, for batch_size=1, (I,) -> h (B, H) ((H,) for a 1-D x_t), in a buffer the
-    stepper owns and overwrites two steps later. ``reset(h=None)`` starts over.
+    w_x (I, 3H) | w_h (H, 3H) | b (2, 3H) or (3H,), copied at construction. ``step(x_t)`` -> h (B, H)
+    and ``reset(h=None)`` as :class:`._stepper.Stepper`.
     """
 
     def __init__(
@@ -252,70 +249,24 @@ class GRUStepper:
         recurrent_activation="sigmoid",
         check_finite=True,
     ):
-        if getattr(self, "_busy", None) is not None and self._busy.locked():
-            raise RuntimeError(
-                "GRUStepper.__init__ called on a stepper that another thread is stepping: "
-                "make a new stepper instead"
-            )
-        self._busy = threading.Lock()  # held while a step or a reset runs
-        self._act = _validate.activation_spec(activation, "activation")
-        self._ract = _validate.activation_spec(recurrent_activation, "recurrent_activation")
-        self.reset_after = _validate.flag("reset_after", reset_after)
+        self._lock()
+        self._act, self._ract, self.reset_after = _validate.gru_specs(
+            activation, recurrent_activation, reset_after
+        )
         self.dtype = _validate.dtype_of(w_x, "w_x")
         w_x, w_h, b = _validate.check_gru_weights(w_x, w_h, b, self.dtype, self.reset_after, check_finite)
-        self.input_size, self.units = w_x.shape[0], w_h.shape[0]
-        self.batch_size = _validate.check_stepper(batch_size, self.input_size, self.units)
+        self._start(batch_size, w_x.shape[0], w_h.shape[0], check_finite)
         self.activation, self.recurrent_activation = activation, recurrent_activation
-        self.check_finite = bool(check_finite)
         self._w_x, self._w_h = w_x.copy(), w_h.copy()
         self._b_x, self._b_h = _biases(b.copy(), self.reset_after)
-        self._hbuf = np.zeros((2, self.batch_size, self.units), dtype=self.dtype)
-        self._cur = 0
 
-    @contextlib.contextmanager
-    def _entered(self, what):
-        if not self._busy.acquire(blocking=False):
-            raise RuntimeError(
-                f"GRUStepper.{what} called while another thread is stepping the same stepper: "
-                "a stepper carries one state; use one per thread"
-            )
-        try:
-            yield
-        finally:
-            self._busy.release()
-
-    def step(self, x_t):
-        with self._entered("step"):
-            return self._step(x_t)
-
-    def _step(self, x_t):
-        B, I = self.batch_size, self.input_size
-        a = _validate.as_step_input(x_t, self.dtype, B, I)
-        x = a.reshape(B, I)
-        if self.check_finite and not np.isfinite(x).all():
-            raise ValueError(f"x_t must be finite, got {x[~np.isfinite(x)][0]}")
+    def _next_h(self, x, h_prev):
         zx = x @ self._w_x + self._b_x
-        _, _, h = gru_gates_forward(
-            zx, self._hbuf[self._cur], self._w_h, self._b_h, self._act, self._ract, self.reset_after
-        )
-        nxt = 1 - self._cur
-        self._hbuf[nxt] = h
-        self._cur = nxt
-        return self._hbuf[nxt, 0] if a.ndim == 1 else self._hbuf[nxt]
+        _, _, h = gru_gates_forward(zx, h_prev, self._w_h, self._b_h, self._act, self._ract, self.reset_after)
+        return h
 
-    @property
-    def h(self):
-        return self._hbuf[self._cur].copy()
-
-    def reset(self, h=None):
-        with self._entered("reset"):
-            self._hbuf[self._cur] = _validate._state(
-                "h", h, self.dtype, self.batch_size, self.units, self.check_finite
-            )
-
-    def __repr__(self):
+    def _repr_options(self):
         return (
-            f"GRUStepper(batch_size={self.batch_size}, input_size={self.input_size}, "
-            f"units={self.units}, dtype={self.dtype.name}, reset_after={self.reset_after}, "
-            f"activation={self.activation!r}, recurrent_activation={self.recurrent_activation!r})"
+            f", reset_after={self.reset_after}, activation={self.activation!r}, "
+            f"recurrent_activation={self.recurrent_activation!r}"
         )

@@ -21,14 +21,12 @@ the gate maths of the options, as the compiled engine runs it on its generic cel
 
 from __future__ import annotations
 
-import contextlib
-import threading
-
 import numpy as np
 
 from .. import _lstm_options, _validate
 from .._cache import LSTMCache
 from . import activations
+from ._stepper import Stepper
 from .activations import ACT, RACT
 
 __all__ = [
@@ -354,13 +352,12 @@ def _step(z, c_prev, opts):
     return (m if opts.proj is None else m @ opts.proj), c
 
 
-class LSTMStepper:
+class LSTMStepper(Stepper):
     """Streaming inference with the state carried: the twin of the compiled ``LSTMStepper``.
 
     w_x (I, G) | w_h (P, G) | b (G) | peepholes (3, H) | proj (H, P), copied at construction;
-    options as :func:`lstm_forward`. ``step(x_t)``: x_t (B, I), (B, 1, I) or, for batch_size=1,
-    (I,) -> h (B, P) ((P,) for a 1-D x_t), in a buffer the stepper owns and overwrites two steps
-    later. ``reset(h=None, c=None)`` starts over: h (B, P), c (B, H). ``units`` is H.
+    options as :func:`lstm_forward`. ``step(x_t)`` -> h (B, P) as :class:`._stepper.Stepper`;
+    ``reset(h=None, c=None)`` starts over: h (B, P), c (B, H). ``units`` is H.
     """
 
     def __init__(
@@ -379,12 +376,7 @@ class LSTMStepper:
         input_forget=False,
         check_finite=True,
     ):
-        if getattr(self, "_busy", None) is not None and self._busy.locked():
-            raise RuntimeError(
-                "LSTMStepper.__init__ called on a stepper that another thread is stepping: "
-                "make a new stepper instead"
-            )
-        self._busy = threading.Lock()  # held while a step or a reset runs
+        self._lock()
         self.dtype = _validate.dtype_of(w_x, "w_x")
         w_x, w_h, b, opts = _lstm_options.check_weights(
             w_x,
@@ -400,71 +392,39 @@ class LSTMStepper:
             clip=clip,
             input_forget=input_forget,
         )
-        self.input_size, self.units = w_x.shape[0], w_x.shape[1] // 4
         self._P = w_h.shape[0]
-        self.batch_size = _validate.check_stepper(batch_size, self.input_size, self.units)
+        self._start(batch_size, w_x.shape[0], w_x.shape[1] // 4, check_finite, self._P)
         self.activation, self.recurrent_activation = activation, recurrent_activation
         self.output_activation = output_activation
-        self.check_finite = bool(check_finite)
         self._w_x, self._w_h, self._b = w_x.copy(), w_h.copy(), b.copy()
         self._opts = opts._replace(
             peepholes=None if opts.peepholes is None else opts.peepholes.copy(),
             proj=None if opts.proj is None else opts.proj.copy(),
         )
-        self._hbuf = np.zeros((2, self.batch_size, self._P), dtype=self.dtype)
         self._c = np.zeros((self.batch_size, self.units), dtype=self.dtype)
-        self._cur = 0
 
-    @contextlib.contextmanager
-    def _entered(self, what):
-        if not self._busy.acquire(blocking=False):
-            raise RuntimeError(
-                f"LSTMStepper.{what} called while another thread is stepping the same stepper: "
-                "a stepper carries one state; use one per thread"
-            )
-        try:
-            yield
-        finally:
-            self._busy.release()
-
-    def step(self, x_t):
-        with self._entered("step"):
-            return self._step(x_t)
-
-    def _step(self, x_t):
-        B, I = self.batch_size, self.input_size
-        a = _validate.as_step_input(x_t, self.dtype, B, I)
-        x = a.reshape(B, I)
-        if self.check_finite and not np.isfinite(x).all():
-            raise ValueError(f"x_t must be finite, got {x[~np.isfinite(x)][0]}")
-        z = x @ self._w_x + self._hbuf[self._cur] @ self._w_h + self._b
+    def _next_h(self, x, h_prev):
+        z = x @ self._w_x + h_prev @ self._w_h + self._b
         h, c = _step(z, self._c, self._opts)
-        nxt = 1 - self._cur
-        self._hbuf[nxt] = h
         self._c[...] = c
-        self._cur = nxt
-        return self._hbuf[nxt, 0] if a.ndim == 1 else self._hbuf[nxt]
-
-    @property
-    def h(self):
-        return self._hbuf[self._cur].copy()
+        return h
 
     @property
     def c(self):
         return self._c.copy()
 
     def reset(self, h=None, c=None):
-        B, H, P = self.batch_size, self.units, self._P
         with self._entered("reset"):
-            h = _validate._state("h", h, self.dtype, B, P, self.check_finite)
-            c = _validate._state("c", c, self.dtype, B, H, self.check_finite)
+            h = self._state("h", h, self._P)
+            c = self._state("c", c, self.units)
             self._hbuf[self._cur] = h
             self._c[...] = c
 
-    def __repr__(self):
+    def _repr_options(self):
         opts = self._opts
-        options = "".join(
+        return "".join(
             [
+                f", activation={self.activation!r}, recurrent_activation={self.recurrent_activation!r}",
                 f", output_activation={self.output_activation!r}"
                 if self.output_activation is not None
                 else "",
@@ -473,9 +433,4 @@ class LSTMStepper:
                 f", clip={opts.clip!r}" if opts.clip is not None else "",
                 ", input_forget=True" if opts.input_forget else "",
             ]
-        )
-        return (
-            f"LSTMStepper(batch_size={self.batch_size}, input_size={self.input_size}, "
-            f"units={self.units}, dtype={self.dtype.name}, activation={self.activation!r}, "
-            f"recurrent_activation={self.recurrent_activation!r}{options})"
         )

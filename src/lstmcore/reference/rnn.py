@@ -13,13 +13,11 @@ sequence) multiplies h_prev in the recurrent product: h = act(x_t @ w_x + (h_pre
 
 from __future__ import annotations
 
-import contextlib
-import threading
-
 import numpy as np
 
 from .. import _validate
 from .._cache import RNNCache
+from ._stepper import Stepper
 from .activations import apply, derivative
 
 __all__ = [
@@ -123,72 +121,24 @@ def rnn_cell_forward(x_t, w_x, w_h, b, h_prev=None, *, activation="tanh", check_
     return rnn_gates_forward(x_t @ w_x + h_prev @ w_h + b, act)
 
 
-class RNNStepper:
+class RNNStepper(Stepper):
     """Streaming inference with the state carried: the twin of the compiled ``RNNStepper``.
 
-    w_x (I, H) | w_h (H, H) | b (H), copied at construction. ``step(x_t)``: x_t (B, I), (B, 1, I)
-    or, for batch_size=1, (I,) -> h (B, H) ((H,) for a 1-D x_t), in a buffer the stepper owns and
-    overwrites two steps later. ``reset(h=None)`` starts over.
+    w_x (I, H) | w_h (H, H) | b (H), copied at construction. ``step(x_t)`` -> h (B, H) and
+    ``reset(h=None)`` as :class:`._stepper.Stepper`.
     """
 
     def __init__(self, w_x, w_h, b, batch_size=1, *, activation="tanh", check_finite=True):
-        if getattr(self, "_busy", None) is not None and self._busy.locked():
-            raise RuntimeError(
-                "RNNStepper.__init__ called on a stepper that another thread is stepping: "
-                "make a new stepper instead"
-            )
-        self._busy = threading.Lock()  # held while a step or a reset runs
+        self._lock()
         self._act = _validate.activation_spec(activation, "activation")
         self.dtype = _validate.dtype_of(w_x, "w_x")
         w_x, w_h, b = _validate.check_rnn_weights(w_x, w_h, b, self.dtype, check_finite)
-        self.input_size, self.units = w_x.shape[0], w_h.shape[0]
-        self.batch_size = _validate.check_stepper(batch_size, self.input_size, self.units)
+        self._start(batch_size, w_x.shape[0], w_h.shape[0], check_finite)
         self.activation = activation
-        self.check_finite = bool(check_finite)
         self._w_x, self._w_h, self._b = w_x.copy(), w_h.copy(), b.copy()
-        self._hbuf = np.zeros((2, self.batch_size, self.units), dtype=self.dtype)
-        self._cur = 0
 
-    @contextlib.contextmanager
-    def _entered(self, what):
-        if not self._busy.acquire(blocking=False):
-            raise RuntimeError(
-                f"RNNStepper.{what} called while another thread is stepping the same stepper: "
-                "a stepper carries one state; use one per thread"
-            )
-        try:
-            yield
-        finally:
-            self._busy.release()
+    def _next_h(self, x, h_prev):
+        return rnn_gates_forward(x @ self._w_x + h_prev @ self._w_h + self._b, self._act)
 
-    def step(self, x_t):
-        with self._entered("step"):
-            return self._step(x_t)
-
-    def _step(self, x_t):
-        B, I = self.batch_size, self.input_size
-        a = _validate.as_step_input(x_t, self.dtype, B, I)
-        x = a.reshape(B, I)
-        if self.check_finite and not np.isfinite(x).all():
-            raise ValueError(f"x_t must be finite, got {x[~np.isfinite(x)][0]}")
-        z = x @ self._w_x + self._hbuf[self._cur] @ self._w_h + self._b
-        nxt = 1 - self._cur
-        self._hbuf[nxt] = rnn_gates_forward(z, self._act)
-        self._cur = nxt
-        return self._hbuf[nxt, 0] if a.ndim == 1 else self._hbuf[nxt]
-
-    @property
-    def h(self):
-        return self._hbuf[self._cur].copy()
-
-    def reset(self, h=None):
-        with self._entered("reset"):
-            self._hbuf[self._cur] = _validate._state(
-                "h", h, self.dtype, self.batch_size, self.units, self.check_finite
-            )
-
-    def __repr__(self):
-        return (
-            f"RNNStepper(batch_size={self.batch_size}, input_size={self.input_size}, "
-            f"units={self.units}, dtype={self.dtype.name}, activation={self.activation!r})"
-        )
+    def _repr_options(self):
+        return f", activation={self.activation!r}"
