@@ -50,7 +50,7 @@ def isa(request):
 def threads(request):
     """One thread, or two with the row split taken at every size."""
     before_n = lstmcore.get_num_threads()
-    before_min = _cells._set_par_min(0 if request.param > 1 else 4096)
+    before_min = _cells._set_par_min(0 if request.param > 1 else 2**62)
     lstmcore.set_num_threads(request.param)
     yield request.param
     lstmcore.set_num_threads(before_n)

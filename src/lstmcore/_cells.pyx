@@ -14,20 +14,26 @@ inference reads x batch-first and writes h straight into y (B, T, P), with no co
 """
 
 cimport numpy as cnp
+from cpython.pyport cimport PY_SSIZE_T_MAX
 from cython cimport floating
 from libc.string cimport memcpy, memset
 
 import numpy as np
 
 from . import _lstm, _validate
+from ._lstm import _scratch
 from ._cache import GRUCache, LSTMCache, RNNCache
 
 from ._blas cimport BLAS_Trans, NoTrans, RowMajor, Trans, _gemm
 
 cnp.import_array()
 
-# Fewer row elements than this per kernel call run on one thread (the fork costs more).
-cdef Py_ssize_t _PAR_MIN = 4096
+# Row elements from which a cell kernel splits its rows between threads: never, by default.
+# Between two BLAS products of a step, an OpenMP row split costs more than it saves: measured on 2
+# cores (Intel AVX-512, OpenBLAS), 2 threads, S2 (B 64, T 100, I 32, H 128) inference: RNN 4.0 ->
+# 43 ms and GRU 12.1 -> 45 ms with the split from 4096 elements, 3.9 and 9.1 ms without it (the
+# BLAS pools take the threads). Tests set 0 to run the split.
+cdef Py_ssize_t _PAR_MIN = PY_SSIZE_T_MAX
 
 
 def _set_par_min(Py_ssize_t n):
@@ -214,11 +220,13 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
     cdef bint lstm = cl.kind == CELL_LSTM, gru = cl.kind == CELL_GRU
     cdef bint clip = lstm and cl.opts.clip > 0
     cdef int mod = T if train else 1
-    zh = np.empty((B, G), dtype=dtype)
-    gates = np.empty((mod, B, G), dtype=dtype) if (lstm or gru) else None
-    extra = np.empty((mod, B, H), dtype=dtype) if gru else None
-    zpre = np.empty((mod, B, G), dtype=dtype) if clip else None
-    m = np.empty((mod, B, H), dtype=dtype) if cl.proj else None
+    # what the cache keeps is new memory; scratch comes from the per-thread workspaces
+    new = (lambda name, shape, dt: np.empty(shape, dtype=dt)) if train else _scratch
+    zh = _scratch("cells.zh", (B, G), dtype)
+    gates = new("cells.gates", (mod, B, G), dtype) if (lstm or gru) else None
+    extra = new("cells.extra", (mod, B, H), dtype) if gru else None
+    zpre = new("cells.zpre", (mod, B, G), dtype) if clip else None
+    m = new("cells.m", (mod, B, H), dtype) if cl.proj else None
     c = None
     if lstm:
         c = np.empty((T + 1 if train else 2, B, H), dtype=dtype)
@@ -226,13 +234,15 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
     cdef Py_ssize_t zx_step, ldzx, y_step, ldy
     if train:  # time-major: x_tm (T, B, I), zx (T, B, G), h (T+1, B, P) with h[0] = h0
         x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))
-        zx = _mm(x_tm.reshape(T * B, I), w_x)
+        zx = _mm(x_tm.reshape(T * B, I), w_x, False, False,
+                 _scratch("cells.zx", (T * B, G), dtype))
         h = np.empty((T + 1, B, P), dtype=dtype)
         h[0] = h0
         out = h[1:]
         zx_step, ldzx, y_step, ldy = <Py_ssize_t>B * G, G, <Py_ssize_t>B * P, P
     else:  # batch-first: zx (B, T, G), y (B, T, P): step t at column t, rows T * G / T * P apart
-        zx = _mm(x.reshape(B * T, I), w_x)
+        zx = _mm(x.reshape(B * T, I), w_x, False, False,
+                 _scratch("cells.zx", (B * T, G), dtype))
         out = np.empty((B, T, P), dtype=dtype)
         zx_step, ldzx, y_step, ldy = G, <Py_ssize_t>T * G, P, <Py_ssize_t>T * P
     cdef int c_mod = T + 1 if train else 2
@@ -245,7 +255,7 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
     cdef void *p_extra = _ptr(extra)
     cdef void *p_zpre = _ptr(zpre)
     cdef void *p_m = _ptr(m)
-    hm = None if mask is None else np.empty((B, P), dtype=dtype)
+    hm = None if mask is None else _scratch("cells.hm", (B, P), dtype)
     cdef void *p_mask = _ptr(mask)
     cdef void *p_hm = _ptr(hm)
     if dtype == np.float32:
@@ -402,15 +412,15 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
     cdef lc_ctx ctx = _context()
     cdef Weights w = _weights(w_h, None, p, w_hr)
     dtype = h.dtype
-    dz = np.empty((T, B, G), dtype=dtype)
+    dz = _scratch("cells.dz", (T, B, G), dtype)
     gru_ra = cl.kind == CELL_GRU and cl.reset_after
-    dzh = np.empty((T, B, G), dtype=dtype) if gru_ra else None
-    dhp = np.empty((B, P), dtype=dtype)
-    drh = np.empty((B, H), dtype=dtype) if cl.kind == CELL_GRU else None
-    dm = np.empty((B, H), dtype=dtype) if cl.proj else None
-    dht = np.empty((T, B, P), dtype=dtype) if cl.proj else None
+    dzh = _scratch("cells.dzh", (T, B, G), dtype) if gru_ra else None
+    dhp = _scratch("cells.dhp", (B, P), dtype)
+    drh = _scratch("cells.drh", (B, H), dtype) if cl.kind == CELL_GRU else None
+    dm = _scratch("cells.dm", (B, H), dtype) if cl.proj else None
+    dht = _scratch("cells.dht", (T, B, P), dtype) if cl.proj else None
     mask = cache.get("recurrent_mask")
-    mtmp = None if mask is None else np.empty((B, P), dtype=dtype)
+    mtmp = None if mask is None else _scratch("cells.mtmp", (B, P), dtype)
     cdef void *ptr[16]
     for k, a in enumerate((dy, dh, dhp, dc, h, cache["c"], gates, cache["extra"], cache["z"], dz,
                            dzh, drh, dm, dht, mask, mtmp)):

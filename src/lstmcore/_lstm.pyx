@@ -415,6 +415,12 @@ cdef object _workspace(str name, tuple shape, object dtype):
     return buf[:n].reshape(shape)
 
 
+def _scratch(str name, tuple shape, object dtype):
+    """_workspace for lstmcore._cells: scratch memory kept per thread between calls (never an
+    array a call returns or caches)."""
+    return _workspace(name, shape, np.dtype(dtype))
+
+
 def release_workspaces():
     """Free the scratch memory the backward keeps between calls, in every thread; returns the
     bytes released. Calls running now keep theirs until they return."""
