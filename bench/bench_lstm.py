@@ -1,4 +1,5 @@
-"""The side-by-side suite of DESIGN.md section 4 in pytest-benchmark: peer x shape x kind x threads.
+"""The side-by-side suite of DESIGN.md section 4 in pytest-benchmark, for the LSTM: peer x shape x
+kind x threads (the GRU and the simple RNN are in bench_cells.py).
 
 The peers are those of ``lstmcore.benchmark`` (lstmcore, reference, torch, onnxruntime, bound), the
 same code as ``lstmcore bench``; each is checked against the reference before it is timed. A peer
@@ -9,27 +10,9 @@ Run: pytest bench -o python_files="bench_*.py" [--benchmark-json out.json] [-k "
 """
 
 import pytest
-from conftest import SHAPES, expected, make_problem, run
-
-from lstmcore import benchmark as bm
-
-CASES = [
-    pytest.param(peer, shape, kind, id=f"{shape}-{kind}-{peer}")
-    for shape, spec in SHAPES.items()
-    for kind in spec[4]
-    for peer in bm.PEERS
-    if kind in bm.peer_kinds(peer)
-]
+from conftest import peer_cases, time_peer
 
 
-@pytest.mark.parametrize("peer, shape, kind", CASES)
-def test_peer(benchmark, threads, peer, shape, kind):
-    try:
-        timed = bm.make_peer(peer, make_problem(shape), kind, threads)
-    except bm.PeerUnavailable as exc:
-        pytest.skip(str(exc))
-    if timed.outputs is not None:
-        bm.check_equal_work(peer, timed.outputs(), expected(shape, kind))
-    benchmark.group = f"{shape} {kind} threads{threads}"
-    benchmark.extra_info.update({"peer": peer, "shape": SHAPES[shape][:4], "kind": kind})
-    run(benchmark, timed.fn)
+@pytest.mark.parametrize("cell, peer, shape, kind", peer_cases(["lstm"]))
+def test_peer(benchmark, threads, cell, peer, shape, kind):
+    time_peer(benchmark, threads, cell, peer, shape, kind)

@@ -1,4 +1,5 @@
-"""Benchmark shapes (from lstmcore.benchmark, DESIGN.md section 4), problems, thread settings."""
+"""Benchmark shapes (from lstmcore.benchmark, DESIGN.md section 4), problems of every cell, thread
+settings, and the one test body that bench_lstm.py and bench_cells.py share."""
 
 from __future__ import annotations
 
@@ -21,15 +22,43 @@ def cases(kind: str):
 
 
 @functools.cache
-def make_problem(name: str, dtype=np.float32):
-    """Inputs, Glorot-scale weights, an output gradient and a streaming state of shape ``name``."""
-    return bm.make_problem(*SHAPES[name][:4], dtype=dtype)
+def make_problem(name: str, dtype=np.float32, cell: str = "lstm"):
+    """Inputs, Glorot-scale weights, an output gradient and a streaming state of shape ``name``,
+    for ``cell`` (one of lstmcore.benchmark.CELLS)."""
+    return bm.make_problem(*SHAPES[name][:4], dtype=dtype, cell=cell)
 
 
 @functools.cache
-def expected(name: str, kind: str):
-    """The reference's outputs (float64) for the equal-work check of shape ``name``."""
-    return bm.expected_outputs(make_problem(name), kind)
+def expected(name: str, kind: str, cell: str = "lstm"):
+    """The reference's outputs (float64) for the equal-work check of shape ``name`` and ``cell``."""
+    return bm.expected_outputs(make_problem(name, cell=cell), kind)
+
+
+def peer_cases(cells):
+    """One pytest param per cell x shape x kind x peer (the kinds the shape lists and the peer does),
+    with ids such as ``gru-S2-train-torch``."""
+    return [
+        pytest.param(cell, peer, shape, kind, id=f"{cell}-{shape}-{kind}-{peer}")
+        for cell in cells
+        for shape, spec in SHAPES.items()
+        for kind in spec[4]
+        for peer in bm.PEERS
+        if kind in bm.peer_kinds(peer)
+    ]
+
+
+def time_peer(benchmark, threads, cell, peer, shape, kind):
+    """Build ``peer`` on the cell's problem at ``shape``, check it against the reference, time it.
+    Tests of one cell, shape, kind and thread count share a group, so the peers sit side by side."""
+    try:
+        timed = bm.make_peer(peer, make_problem(shape, cell=cell), kind, threads)
+    except bm.PeerUnavailable as exc:
+        pytest.skip(str(exc))
+    if timed.outputs is not None:
+        bm.check_equal_work(peer, timed.outputs(), expected(shape, kind, cell))
+    benchmark.group = f"{cell} {shape} {kind} threads{threads}"
+    benchmark.extra_info.update({"cell": cell, "peer": peer, "shape": SHAPES[shape][:4], "kind": kind})
+    run(benchmark, timed.fn)
 
 
 @pytest.fixture(params=THREADS, ids=[f"threads{n}" for n in THREADS])

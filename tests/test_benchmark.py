@@ -1,5 +1,6 @@
-"""lstmcore.benchmark and ``lstmcore bench``: the bound's products, the peers' equal work, the
-interleaved timing, the targets, the outputs (table, JSON, chart), the skips. No speed is asserted."""
+"""lstmcore.benchmark and ``lstmcore bench``: the bound's products, the peers' equal work for every
+cell (LSTM, GRU, RNN), the interleaved timing, the targets, the outputs (table, JSON, chart), the
+skips. No speed is asserted; torch and onnxruntime are used where installed, skipped otherwise."""
 
 from __future__ import annotations
 
@@ -27,8 +28,8 @@ def problem():
 # The GEMM-only bound ------------------------------------------------------------------------------
 
 
-def _gemm_buffers(rng, dtype, T=3, B=2, I=4, H=5):
-    G = 4 * H
+def _gemm_buffers(rng, dtype, K=4, T=3, B=2, I=4, H=5):
+    G = K * H
 
     def f(*shape):
         return rng.standard_normal(shape).astype(dtype)
@@ -46,16 +47,14 @@ def _gemm_buffers(rng, dtype, T=3, B=2, I=4, H=5):
     }
 
 
+_GEMM_NAMES = ("x", "w_x", "w_h", "z", "h", "dz", "dw_x", "dw_h", "dx")
+
+
 def _call_gemm_only(train, a):
-    names = ("x", "w_x", "w_h", "z", "h", "dz", "dw_x", "dw_h", "dx")
-    _blas._gemm_only(train, *(a[k] for k in names))
+    _blas._gemm_only(train, *(a[k] for k in _GEMM_NAMES))
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_gemm_only_inference_products(rng, dtype):
-    a = _gemm_buffers(rng, dtype)
-    before = {k: v.copy() for k, v in a.items()}
-    _call_gemm_only(False, a)
+def _check_inference_products(a, before, dtype):
     x, w_x, w_h, h = (before[k].astype(np.float64) for k in ("x", "w_x", "w_h", "h"))
     for t in range(x.shape[0]):
         assert_close(a["z"][t], x[t] @ w_x + h[t] @ w_h, dtype, f"z[{t}]", scale=10)
@@ -63,57 +62,118 @@ def test_gemm_only_inference_products(rng, dtype):
         np.testing.assert_array_equal(a[k], before[k])
 
 
-@pytest.mark.parametrize("dtype", DTYPES)
-def test_gemm_only_training_products(rng, dtype):
-    a = _gemm_buffers(rng, dtype)
-    before = {k: v.astype(np.float64) for k, v in a.items()}
-    _call_gemm_only(True, a)
-    x, w_x, w_h, h0, dz = (before[k] for k in ("x", "w_x", "w_h", "h", "dz"))
+def _check_training_products(a, before, dtype):
+    x, w_x, w_h, h0, dz = (before[k].astype(np.float64) for k in ("x", "w_x", "w_h", "h", "dz"))
     T, B, I = x.shape
     H, G = w_h.shape
     for t in range(T):
         assert_close(a["z"][t], x[t] @ w_x + h0[t] @ w_h, dtype, f"z[{t}]", scale=10)
         assert_close(a["h"][t + 1], dz[t] @ w_h.T, dtype, f"h[{t + 1}]", scale=10)
-    np.testing.assert_array_equal(a["h"][0], before["h"][0].astype(dtype))
-    # dw_h reads h[:T] after the backward loop wrote h[1:], as lstm_backward reads h_prev.
+    np.testing.assert_array_equal(a["h"][0], before["h"][0])
+    # dw_h reads h[:T] after the backward loop wrote h[1:], as the cells' backward reads h_prev.
     h_after = a["h"].astype(np.float64)
     rows = T * B
-    assert_close(a["dw_x"], before["dw_x"] + x.reshape(rows, I).T @ dz.reshape(rows, G), dtype, "dw_x", 10)
-    assert_close(
-        a["dw_h"], before["dw_h"] + h_after[:T].reshape(rows, H).T @ dz.reshape(rows, G), dtype, "dw_h", 10
-    )
+    dw_x = before["dw_x"].astype(np.float64) + x.reshape(rows, I).T @ dz.reshape(rows, G)
+    dw_h = before["dw_h"].astype(np.float64) + h_after[:T].reshape(rows, H).T @ dz.reshape(rows, G)
+    assert_close(a["dw_x"], dw_x, dtype, "dw_x", 10)
+    assert_close(a["dw_h"], dw_h, dtype, "dw_h", 10)
     assert_close(a["dx"], dz @ w_x.T, dtype, "dx", scale=10)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gemm_only_inference_products(rng, dtype):
+    a = _gemm_buffers(rng, dtype)
+    before = {k: v.copy() for k, v in a.items()}
+    _call_gemm_only(False, a)
+    _check_inference_products(a, before, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_gemm_only_training_products(rng, dtype):
+    a = _gemm_buffers(rng, dtype)
+    before = {k: v.copy() for k, v in a.items()}
+    _call_gemm_only(True, a)
+    _check_training_products(a, before, dtype)
+
+
+@pytest.mark.parametrize("train", [False, True])
+@pytest.mark.parametrize("K", [3, 1])  # the GRU's 3H and the RNN's H gate columns
+def test_gemm_only_takes_the_gate_width_of_w_h(rng, K, train):
+    a = _gemm_buffers(rng, np.float32, K=K)
+    before = {k: v.copy() for k, v in a.items()}
+    _call_gemm_only(train, a)
+    (_check_training_products if train else _check_inference_products)(a, before, np.float32)
+    assert bm._compiled_bound_takes_any_width()
+    with pytest.raises(ValueError, match=r"do not fit x \(T, B, I\) and w_h \(H, G\)"):
+        _call_gemm_only(train, dict(a, w_x=a["w_x"][:, 1:].copy()))
+
+
+def test_a_bound_older_than_its_source_says_rebuild(monkeypatch):
+    monkeypatch.setattr(bm, "_compiled_bound_takes_any_width", lambda: False)  # as a 4H-only build
+    bm.make_peer("bound", bm.make_problem(2, 3, 4, 5), "train").fn()  # the LSTM's 4H: fine
+    with pytest.raises(RuntimeError, match=r"the gru bound needs .* 15 = 3H .* rebuild the extension"):
+        bm.make_peer("bound", bm.make_problem(2, 3, 4, 5, cell="gru"), "inference")
 
 
 # Peers and the equal-work check -----------------------------------------------------------------
 
 
+def test_problems_of_every_cell():
+    H = 5
+    for cell, K in bm.CELL_GATES.items():
+        p = bm.make_problem(2, 3, 4, H, cell=cell)
+        assert p["cell"] == cell and p["w_x"].shape == (4, K * H) and p["w_h"].shape == (H, K * H)
+        assert p["b"].shape == ((2, 3 * H) if cell == "gru" else (K * H,))
+        assert ("c0" in p) == (cell == "lstm")
+    # the LSTM's numbers are those of the default problem: same seed, same draws
+    for k, v in bm.make_problem(2, 3, 4, 5).items():
+        np.testing.assert_array_equal(v, bm.make_problem(2, 3, 4, 5, cell="lstm")[k])
+    assert bm.DEFAULT_CELLS == ("lstm",) and bm.CELLS == ("lstm", "gru", "rnn")
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("kind", bm.KINDS)
 @pytest.mark.parametrize("peer", ["lstmcore", "reference"])
-def test_functional_peers_do_the_reference_work(peer, kind, dtype):
-    problem = bm.make_problem(2, 3, 4, 5, dtype=dtype)
+@pytest.mark.parametrize("cell", bm.CELLS)
+def test_functional_peers_do_the_reference_work(cell, peer, kind, dtype):
+    problem = bm.make_problem(2, 3, 4, 5, dtype=dtype, cell=cell)
     timed = bm.make_peer(peer, problem, kind)
     assert (timed.peer, timed.kind) == (peer, kind)
     outputs = timed.outputs()
     expected = bm.expected_outputs(problem, kind)
     assert set(outputs) == set(expected)
+    assert (
+        set(expected)
+        == {
+            "inference": {"y", "h_n", "c_n"} if cell == "lstm" else {"y", "h_n"},
+            "train": {"dx", "dw_x", "dw_h", "db"},
+            "step": {"h"},
+        }[kind]
+    )
     bm.check_equal_work(peer, outputs, expected, dtype)
 
 
+@pytest.mark.parametrize("cell", bm.CELLS)
 @pytest.mark.parametrize("kind", bm.KINDS)
-def test_the_bound_runs_every_kind(problem, kind):
-    timed = bm.make_peer("bound", problem, kind)
+def test_the_bound_runs_every_kind(kind, cell):
+    timed = bm.make_peer("bound", bm.make_problem(2, 3, 4, 5, cell=cell), kind)
     assert timed.outputs is None  # nothing to check: it is the products alone
     timed.fn()
     timed.fn()
 
 
 def _steps_by_reference(problem, n):
+    cell = problem["cell"]
     x, w_x, w_h, b = (problem[k].astype(np.float64) for k in ("x", "w_x", "w_h", "b"))
-    h, c = problem["h0"].astype(np.float64), problem["c0"].astype(np.float64)
+    h = problem["h0"].astype(np.float64)
+    if cell == "lstm":
+        c = problem["c0"].astype(np.float64)
+        for _ in range(n):
+            h, c = reference.lstm_cell_forward(x[:, 0], w_x, w_h, b, h, c)
+        return h
+    cell_forward = getattr(reference, f"{cell}_cell_forward")
     for _ in range(n):
-        h, c = reference.lstm_cell_forward(x[:, 0], w_x, w_h, b, h, c)
+        h = cell_forward(x[:, 0], w_x, w_h, b, h)
     return h
 
 
@@ -125,9 +185,10 @@ def _step_carries_the_state(peer, problem):
     bm.check_equal_work(peer, {"h": h.reshape(problem["h0"].shape)}, {"h": _steps_by_reference(problem, 3)})
 
 
+@pytest.mark.parametrize("cell", bm.CELLS)
 @pytest.mark.parametrize("peer", ["lstmcore", "reference"])
-def test_streaming_step_carries_the_state(problem, peer):
-    _step_carries_the_state(peer, problem)
+def test_streaming_step_carries_the_state(peer, cell):
+    _step_carries_the_state(peer, bm.make_problem(2, 3, 4, 5, cell=cell))
 
 
 def test_a_wrong_output_fails_the_check(problem):
@@ -149,8 +210,10 @@ def test_a_wrong_output_fails_the_check(problem):
         bm.check_equal_work("mypeer", dict(outputs, dx=outputs["dx"].transpose(1, 0, 2)), expected)
 
 
-def test_torch_peer_does_the_reference_work(problem):
+@pytest.mark.parametrize("cell", bm.CELLS)
+def test_torch_peer_does_the_reference_work(cell):
     pytest.importorskip("torch")
+    problem = bm.make_problem(2, 3, 4, 5, cell=cell)
     for kind in bm.peer_kinds("torch"):
         bm.check_equal_work(
             "torch", bm.make_peer("torch", problem, kind).outputs(), bm.expected_outputs(problem, kind)
@@ -158,9 +221,11 @@ def test_torch_peer_does_the_reference_work(problem):
     _step_carries_the_state("torch", problem)
 
 
-def test_onnxruntime_peer_does_the_reference_work(problem):
+@pytest.mark.parametrize("cell", bm.CELLS)
+def test_onnxruntime_peer_does_the_reference_work(cell):
     pytest.importorskip("onnx")
     pytest.importorskip("onnxruntime")
+    problem = bm.make_problem(2, 3, 4, 5, cell=cell)
     assert bm.peer_kinds("onnxruntime") == ("inference", "step")
     for kind in ("inference", "step"):
         timed = bm.make_peer("onnxruntime", problem, kind, threads=1)
@@ -221,13 +286,14 @@ def test_fast_calls_are_timed_in_batches():
 
 @pytest.fixture(scope="module")
 def tiny_results():
-    return bm.run_benchmark(TINY, threads=[1], peers=["lstmcore", "reference", "bound"], seconds=0.01)
+    peers = ["lstmcore", "reference", "bound"]
+    return bm.run_benchmark(TINY, threads=[1], peers=peers, cells=bm.CELLS, seconds=0.01)
 
 
 def test_the_runner_returns_medians_and_ratios(tiny_results):
     r = tiny_results
-    assert [(c["shape"], c["dims"], c["kind"], c["threads"]) for c in r["cases"]] == [
-        ("tiny", [2, 3, 4, 5], kind, 1) for kind in bm.KINDS
+    assert [(c["shape"], c["dims"], c["kind"], c["cell"], c["threads"]) for c in r["cases"]] == [
+        ("tiny", [2, 3, 4, 5], kind, cell, 1) for kind in bm.KINDS for cell in bm.CELLS
     ]
     for case in r["cases"]:
         peers = case["peers"]
@@ -245,6 +311,14 @@ def test_the_runner_returns_medians_and_ratios(tiny_results):
     assert r["targets"] == []  # a custom shape has no target
     assert r["machine"]["cpu_count"] >= 1 and r["machine"]["versions"]["lstmcore"]
     assert r["settings"]["threads"] == [1] and r["settings"]["dtype"] == "float32"
+    assert r["settings"]["cells"] == list(bm.CELLS)
+
+
+def test_the_runner_measures_the_lstm_unless_told():
+    r = bm.run_benchmark(TINY, kinds=["step"], threads=[1], peers=["lstmcore"], seconds=0.01)
+    assert [c["cell"] for c in r["cases"]] == ["lstm"] and r["settings"]["cells"] == ["lstm"]
+    r = bm.run_benchmark(TINY, kinds=["step"], threads=[1], peers=["lstmcore"], cells="rnn", seconds=0.01)
+    assert [c["cell"] for c in r["cases"]] == ["rnn"]
 
 
 def test_table_and_json(tiny_results, tmp_path):
@@ -254,6 +328,7 @@ def test_table_and_json(tiny_results, tmp_path):
     assert header.split() == [
         "shape",
         "kind",
+        "cell",
         "threads",
         "lstmcore",
         "reference",
@@ -263,10 +338,10 @@ def test_table_and_json(tiny_results, tmp_path):
         "rounds",
     ]
     rows = [line for line in lines if line.startswith("tiny ")]
-    assert [row.split()[1] for row in rows] == list(bm.KINDS)
+    assert [row.split()[1:3] for row in rows] == [[k, c] for k in bm.KINDS for c in bm.CELLS]
     assert all(("µs" in row or "ms" in row) for row in rows)
-    ratio = tiny_results["cases"][1]["ratios"]["reference/lstmcore"]
-    assert f"{ratio:.2f}" in rows[1]
+    ratio = tiny_results["cases"][4]["ratios"]["reference/lstmcore"]
+    assert f"{ratio:.2f}" in rows[4]
     path = tmp_path / "bench.json"
     bm.save_json(tiny_results, path)
     assert json.loads(path.read_text()) == tiny_results
@@ -285,10 +360,18 @@ def test_the_chart(tiny_results, tmp_path, monkeypatch):
 # Targets ----------------------------------------------------------------------------------------
 
 
-def _case(shape, kind, threads, **medians):
+def _case(shape, kind, threads, cell="lstm", **medians):
     stats = {p: {"median_s": s, "rounds": 5} for p, s in medians.items()}
-    return {"shape": shape, "dims": list(bm.SHAPES[shape][:4]), "kind": kind, "threads": threads,
-            "peers": stats, "ratios": bm._ratios(stats)}  # fmt: skip
+    return {"cell": cell, "shape": shape, "dims": list(bm.SHAPES[shape][:4]), "kind": kind,
+            "threads": threads, "peers": stats, "ratios": bm._ratios(stats)}  # fmt: skip
+
+
+_RATIO = {"kind": "inference", "shape": "S2", "ratio": "onnxruntime/lstmcore", "op": ">=", "goal": 1}
+
+
+def _ratios_json(*entries) -> str:
+    """A targets file of these ratio goals, each the S2 inference goal above with the given keys."""
+    return json.dumps({"title": "t", "ratios": [{**e, **_RATIO} for e in entries]})
 
 
 # The project's goals, as `lstmcore bench --targets bench/targets.json` reads them.
@@ -305,25 +388,41 @@ def test_targets_on_made_up_numbers():
         _case("S6", "inference", 1, lstmcore=1.0),
         _case("S6", "inference", 2, lstmcore=0.7),
         dict(_case("S1", "train", 1, lstmcore=1.0, torch=9.0), dims=[1, 2, 3, 4]),  # not the real S1
+        # the GRU and RNN (issue 11): not held to the LSTM's goals, nor the LSTM to theirs
+        _case("S2", "inference", 1, "gru", lstmcore=1.0, onnxruntime=1.1),
+        _case("S2", "inference", 2, "rnn", lstmcore=1.0, onnxruntime=0.8),
+        _case("S4", "step", 1, "gru", lstmcore=1.0, onnxruntime=2.0, torch=5.0),
+        _case("S2", "train", 1, "gru", lstmcore=1.0, torch=1.3),
+        _case("S2", "train", 2, "rnn", lstmcore=1.0, torch=1.1),
+        _case("S2", "train", 4, "rnn", lstmcore=1.0, torch=0.5),  # the goal names 1 and 2 threads
+        _case("S3", "train", 1, "gru", lstmcore=1.0, torch=0.5, bound=0.1),
+        _case("S3", "train", 2, "gru", lstmcore=0.5, torch=0.5),
+        _case("S1", "train", 1, lstmcore=1.0, torch=1.0),
     ]
     memory = {
         "shape": "S3",
         "threads": 1,
         "peers": {"lstmcore": {"extra_mib": 100.0}, "torch": {"extra_mib": 250.0}},
     }
-    got = {(t["shape"], t["kind"], t["threads"], t["ratio"]): (round(t["value"], 6), t["met"]) for t in
-           bm.evaluate_targets(cases, TARGETS, memory, cpu_count=2)}  # fmt: skip
+    got = {(t["cell"], t["shape"], t["kind"], t["threads"], t["ratio"]): (round(t["value"], 6), t["met"])
+           for t in bm.evaluate_targets(cases, TARGETS, memory, cpu_count=2)}  # fmt: skip
     assert got == {
-        ("S1", "inference", 1, "onnxruntime/lstmcore"): (1.2, True),
-        ("S2", "inference", 1, "onnxruntime/lstmcore"): (0.9, False),
-        ("S4", "step", 1, "onnxruntime/lstmcore"): (2.0, False),
-        ("S4", "step", 1, "torch/lstmcore"): (12.0, True),
-        ("S3", "train", 1, "torch/lstmcore"): (1.1, True),
-        ("S3", "train", 2, "torch/lstmcore"): (round(0.6 / 0.55, 6), True),
-        ("S3", "train", 1, "lstmcore/bound"): (1.25, False),
-        ("S3", "train", 2, "lstmcore 1 thread/2 threads"): (round(1 / 0.55, 6), True),
-        ("S6", "inference", 2, "lstmcore 1 thread/2 threads"): (round(1 / 0.7, 6), False),
-        ("S3", "train", 1, "peak MiB lstmcore vs torch"): (100.0, True),
+        ("lstm", "S1", "inference", 1, "onnxruntime/lstmcore"): (1.2, True),
+        ("lstm", "S2", "inference", 1, "onnxruntime/lstmcore"): (0.9, False),
+        ("lstm", "S4", "step", 1, "onnxruntime/lstmcore"): (2.0, False),
+        ("lstm", "S4", "step", 1, "torch/lstmcore"): (12.0, True),
+        ("lstm", "S3", "train", 1, "torch/lstmcore"): (1.1, True),
+        ("lstm", "S3", "train", 2, "torch/lstmcore"): (round(0.6 / 0.55, 6), True),
+        ("lstm", "S3", "train", 1, "lstmcore/bound"): (1.25, False),
+        ("lstm", "S1", "train", 1, "torch/lstmcore"): (1.0, False),
+        ("lstm", "S3", "train", 2, "lstmcore 1 thread/2 threads"): (round(1 / 0.55, 6), True),
+        ("lstm", "S6", "inference", 2, "lstmcore 1 thread/2 threads"): (round(1 / 0.7, 6), False),
+        ("lstm", "S3", "train", 1, "peak MiB lstmcore vs torch"): (100.0, True),
+        ("gru", "S2", "inference", 1, "onnxruntime/lstmcore"): (1.1, True),
+        ("rnn", "S2", "inference", 2, "onnxruntime/lstmcore"): (0.8, False),
+        ("gru", "S4", "step", 1, "onnxruntime/lstmcore"): (2.0, True),
+        ("gru", "S2", "train", 1, "torch/lstmcore"): (1.3, True),
+        ("rnn", "S2", "train", 2, "torch/lstmcore"): (1.1, False),
     }
     one_core = bm.evaluate_targets(cases, TARGETS, None, cpu_count=1)
     assert not any("thread" in t["ratio"] or "MiB" in t["ratio"] for t in one_core)
@@ -343,26 +442,35 @@ def test_targets_on_made_up_numbers():
         "cases": cases,
         "targets": bm.evaluate_targets(cases, TARGETS, memory, cpu_count=2),
         "targets_title": TARGETS["title"],
-        "memory": dict(memory, dims=[64, 100, 256, 512], skipped={}),
+        "memory": [dict(memory, dims=[64, 100, 256, 512], skipped={})],
         "skipped": {},
     }
     table = bm.format_table(results)
     assert "test cpu (avx512)" in table
     assert "lstmcore kernels avx512, OpenBLAS kernels Haswell (forced by OPENBLAS_CORETYPE=Haswell)" in table
-    assert "targets of issue 4 (same thread count): 6 of 10 met" in table
-    assert "NOT MET  S2 inference, 1 thread: onnxruntime/lstmcore = 0.9 (goal >= 1)" in table
-    assert "met      S4 step, 1 thread: torch/lstmcore = 12 (goal >= 10)" in table
+    assert "targets of issues 4 (LSTM) and 11 (GRU, RNN) (same thread count): 9 of 16 met" in table
+    assert "NOT MET  lstm S2 inference, 1 thread: onnxruntime/lstmcore = 0.9 (goal >= 1)" in table
+    assert "met      lstm S4 step, 1 thread: torch/lstmcore = 12 (goal >= 10)" in table
+    assert "NOT MET  rnn S2 train, 2 threads: torch/lstmcore = 1.1 (goal >= 1.2)" in table
+    assert "peak extra memory of one lstm training step at S3 (64, 100, 256, 512):" in table
     assert "lstmcore         100.0 MiB" in table
+    # a case written before the cells came (no "cell") is an LSTM's; memory may be one dict
+    old = [{k: v for k, v in c.items() if k != "cell"} for c in cases if c["cell"] == "lstm"]
+    assert bm.evaluate_targets(old, TARGETS, memory, cpu_count=2) == [
+        t for t in bm.evaluate_targets(cases, TARGETS, [memory], cpu_count=2) if t["cell"] == "lstm"
+    ]
     assert "targets of" not in bm.format_table(dict(results, targets=[], targets_title=None))
 
 
-def test_peak_memory_of_a_training_step_in_a_fresh_process():
+@pytest.mark.parametrize("cell, least_mib", [("lstm", 4), ("gru", 4), ("rnn", 1)])
+def test_peak_memory_of_a_training_step_in_a_fresh_process(cell, least_mib):
     big = np.ones(2**24)  # 128 MiB: this process's peak must not be taken for the child's
     del big
-    result = bm.measure_memory((32, 100, 64, 128), peers=["lstmcore"])
-    assert result["shape"] == "32x100x64x128" and result["threads"] == 1
-    # the cache alone (gates (T, B, G), h and c (T+1, B, H)) is over 8 MiB in float32
-    assert result["peers"]["lstmcore"]["extra_mib"] > 4
+    result = bm.measure_memory((32, 100, 64, 128), peers=["lstmcore"], cell=cell)
+    assert result["shape"] == "32x100x64x128" and result["threads"] == 1 and result["cell"] == cell
+    # the cache alone is over 8 MiB in float32 for the LSTM (gates (T, B, 4H), h and c (T+1, B, H)),
+    # over 6 MiB for the GRU (gates (T, B, 3H), h, extra) and 1.5 MiB for the RNN (h)
+    assert result["peers"]["lstmcore"]["extra_mib"] > least_mib
     assert result["peers"]["lstmcore"]["before_mib"] < 128
 
 
@@ -390,6 +498,17 @@ def test_bad_input_is_refused(problem):
         bm.make_peer("lstmcore", problem, "predict")
     with pytest.raises(ValueError, match=r"the problem lacks \['dy', 'h0', 'c0'\]"):
         bm.make_peer("lstmcore", {k: problem[k] for k in ("x", "w_x", "w_h", "b")}, "inference")
+    gru = bm.make_problem(2, 3, 4, 5, cell="gru")
+    with pytest.raises(ValueError, match=r"the problem lacks \['dy', 'h0'\]"):  # no c0 to lack
+        bm.make_peer("lstmcore", {k: gru[k] for k in ("cell", "x", "w_x", "w_h", "b")}, "inference")
+    with pytest.raises(ValueError, match="unknown cell 'lsmt'; expected one of lstm, gru, rnn"):
+        bm.make_problem(2, 3, 4, 5, cell="lsmt")
+    with pytest.raises(ValueError, match=r"cells must be among lstm, gru, rnn, got \['gru', 'elman'\]"):
+        bm.run_benchmark(TINY, cells=["gru", "elman"])
+    with pytest.raises(ValueError, match="cells must be among"):
+        bm.run_benchmark(TINY, cells=[])
+    with pytest.raises(ValueError, match="unknown cell 'lstm2'"):
+        bm.measure_memory((1, 2, 3, 4), peers=["lstmcore"], cell="lstm2")
     with pytest.raises(TypeError, match="dtype must be float32 or float64, got int32"):
         bm.make_problem(2, 3, 4, 5, dtype=np.int32)
     with pytest.raises(ValueError, match="at least one callable"):
@@ -428,14 +547,39 @@ def test_lstmcore_bench_end_to_end(tmp_path):
     ]
     assert all("lstmcore" in c["peers"] and "bound" in c["peers"] for c in results["cases"])
     assert "2x3x4x5  inference" in proc.stdout and f"results written to {out}" in proc.stdout
-    assert "lstmcore bench: 2x3x4x5 step, 1 thread: lstmcore" in proc.stderr  # progress per case
+    assert "lstmcore bench: lstm 2x3x4x5 step, 1 thread: lstmcore" in proc.stderr  # progress per case
+    assert results["settings"]["cells"] == ["lstm"] and {c["cell"] for c in results["cases"]} == {"lstm"}
     for peer, why in results["skipped"].items():
         assert why in proc.stdout and why in proc.stderr and peer in bm.PEERS
+
+
+def test_lstmcore_bench_picks_the_cells(capsys, tmp_path):
+    out = tmp_path / "cells.json"
+    args = ["bench", "--cell", "gru,rnn", "--shape", "2,3,4,5", "--kinds", "inference,step", "--threads", "1"]
+    args += ["--peers", "lstmcore,bound", "--seconds", "0.02", "--json", str(out)]
+    assert cli.main(args) == 0
+    captured = capsys.readouterr()
+    results = json.loads(out.read_text())
+    assert results["settings"]["cells"] == ["gru", "rnn"]
+    assert [(c["kind"], c["cell"]) for c in results["cases"]] == [
+        (k, c) for k in ("inference", "step") for c in ("gru", "rnn")
+    ]
+    rows = [line.split()[:4] for line in captured.out.splitlines() if line.startswith("2x3x4x5 ")]
+    assert rows == [["2x3x4x5", k, c, "1"] for k in ("inference", "step") for c in ("gru", "rnn")]
+    assert "lstmcore bench: gru 2x3x4x5 step, 1 thread: lstmcore" in captured.err
+
+
+def test_the_cells_option():
+    parse = cli.build_parser().parse_args
+    assert parse(["bench"]).cells == ["lstm"]  # the default run measures the LSTM alone
+    assert parse(["bench", "--cells", "all"]).cells == ["lstm", "gru", "rnn"]
+    assert parse(["bench", "--cell", "rnn, gru"]).cells == ["rnn", "gru"]
 
 
 @pytest.mark.parametrize(
     "args, message",
     [
+        (["--cells", "lstm,elman"], "expected names among lstm,gru,rnn, or all; got 'lstm,elman'"),
         (["--shape", "2,3,4"], "expected B,T,I,H"),
         (["--shapes", "S1,S9"], "expected names among S1,S2,S3,S4,S5,S6"),
         (["--peers", "keras"], "expected names among lstmcore,reference,torch,onnxruntime,bound"),
@@ -463,6 +607,13 @@ def test_times_keep_three_digits_below_1000():
         ("[]", "a 'title' string"),
         ('{"title": "t", "ratios": [{"kind": "inference", "shape": "S9"}]}', r"ratios\[0\] must have"),
         ('{"title": "t", "scaling": {"shapes": ["S3"], "goal": "fast"}}', "scaling must be"),
+        ('{"title": "t", "scaling": {"shapes": ["S3"], "goal": 2, "cell": "elman"}}', "scaling must be"),
+        (_ratios_json({"cell": "elman"}), r"ratios\[0\] must have .* cell"),
+        (_ratios_json({"cell": []}), r"ratios\[0\] must have"),
+        (_ratios_json({"cell": ["gru", 3]}), r"ratios\[0\] must have"),
+        (_ratios_json({"threads": [0]}), r"ratios\[0\] must have .* threads"),
+        (_ratios_json({"threads": 2}), r"ratios\[0\] must have"),
+        (_ratios_json({"threads": [True]}), r"ratios\[0\] must have"),
         ("{", "cannot read the targets"),
     ],
 )
@@ -471,3 +622,33 @@ def test_bad_targets_file_is_a_value_error_naming_it(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(ValueError, match=message):
         bm.load_targets(path)
+
+
+def test_targets_name_their_cells(tmp_path):
+    """A goal without a cell is the LSTM's (the goals of issue 4); "cell" names one or several, and
+    "threads" the thread counts it holds for. The project's file holds the goals of issue 11."""
+    path = tmp_path / "t.json"
+    path.write_text(_ratios_json({}, {"cell": ["gru", "rnn"]}, {"cell": "rnn", "threads": [2]}))
+    targets = bm.load_targets(path)
+    cases = [
+        _case("S2", "inference", n, cell, lstmcore=1.0, onnxruntime=1.5) for cell in bm.CELLS for n in (1, 2)
+    ]
+    got = [(t["cell"], t["threads"], t["target"]) for t in bm.evaluate_targets(cases, targets)]
+    assert got == [
+        ("lstm", 1, "lstm S2 inference: onnxruntime/lstmcore >= 1"),
+        ("lstm", 2, "lstm S2 inference: onnxruntime/lstmcore >= 1"),
+        ("gru", 1, "gru S2 inference: onnxruntime/lstmcore >= 1"),
+        ("gru", 2, "gru S2 inference: onnxruntime/lstmcore >= 1"),
+        ("rnn", 1, "rnn S2 inference: onnxruntime/lstmcore >= 1"),
+        ("rnn", 2, "rnn S2 inference: onnxruntime/lstmcore >= 1"),
+        ("rnn", 2, "rnn S2 inference: onnxruntime/lstmcore >= 1"),
+    ]
+    issue_11 = [t for t in TARGETS["ratios"] if t.get("cell", "lstm") != "lstm"]
+    assert {(t["kind"], t["shape"], t["ratio"]) for t in issue_11} == {
+        *(("inference", s, "onnxruntime/lstmcore") for s in ("S1", "S2", "S3", "S5", "S6")),
+        ("step", "S4", "onnxruntime/lstmcore"),
+        ("train", "S2", "torch/lstmcore"),
+    }
+    assert all(bm._target_cells(t) == ("gru", "rnn") and t["goal"] == (1.2 if t["kind"] == "train" else 1.0)
+               for t in issue_11)  # fmt: skip
+    assert all(t.get("threads") == ([1, 2] if t["kind"] == "train" else None) for t in issue_11)

@@ -117,22 +117,24 @@ def _gemm_only(bint train, const floating[:, :, ::1] x, const floating[:, ::1] w
                const floating[:, ::1] w_h, floating[:, :, ::1] z, floating[:, :, ::1] h,
                floating[:, :, ::1] dz, floating[:, ::1] dw_x, floating[:, ::1] dw_h,
                floating[:, :, ::1] dx):
-    """The products of lstm_forward (and, with ``train``, lstm_backward) alone, same shapes, same
-    calls, no gate maths: the benchmark's lower bound.
+    """The products of a cell's forward (and, with ``train``, its backward) alone, same shapes,
+    same calls, no gate maths: the benchmark's lower bound. The gate width G is read from w_h:
+    4H for the LSTM, 3H for the GRU (reset_after=True: one recurrent product per step), H for the
+    simple RNN.
 
     x, dx (T, B, I) | w_x (I, G) | w_h (H, G) | z, dz (T, B, G) | h (T+1, B, H) | dw_x (I, G)
     dw_h (H, G). Inference: z = x @ w_x, then T times z[t] += h[t] @ w_h. Training adds T times
     h[t+1] = dz[t] @ w_h.T, dw_x += x.T @ dz, dw_h += h[:T].T @ dz and dx = dz @ w_x.T.
     """
-    cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = w_h.shape[0], G = 4 * H, t
-    if (w_x.shape[0] != I or w_x.shape[1] != G or w_h.shape[1] != G
+    cdef int T = x.shape[0], B = x.shape[1], I = x.shape[2], H = w_h.shape[0], G = w_h.shape[1], t
+    if (w_x.shape[0] != I or w_x.shape[1] != G
             or z.shape[0] != T or z.shape[1] != B or z.shape[2] != G
             or h.shape[0] != T + 1 or h.shape[1] != B or h.shape[2] != H
             or dz.shape[0] != T or dz.shape[1] != B or dz.shape[2] != G
             or dx.shape[0] != T or dx.shape[1] != B or dx.shape[2] != I
             or dw_x.shape[0] != I or dw_x.shape[1] != G or dw_h.shape[0] != H
-            or dw_h.shape[1] != G or T == 0 or B == 0 or I == 0 or H == 0):
-        raise ValueError("_gemm_only: the buffers do not fit x (T, B, I) and w_h (H, 4H)")
+            or dw_h.shape[1] != G or T == 0 or B == 0 or I == 0 or H == 0 or G == 0):
+        raise ValueError("_gemm_only: the buffers do not fit x (T, B, I) and w_h (H, G)")
     with nogil:
         _gemm(RowMajor, NoTrans, NoTrans, T * B, G, I, <floating>1, &x[0, 0, 0], I,
               &w_x[0, 0], G, <floating>0, &z[0, 0, 0], G)

@@ -1,18 +1,22 @@
 """The side-by-side benchmark of DESIGN.md section 4: lstmcore against its peers, same process.
 
-Peers, each timed on the same problem (float32, batch-first ``x (B, T, I)``, weights in lstmcore's
-layout ``w_x (I, G)``, ``w_h (H, G)``, ``b (G)``, gates i, f, g, o) and the same thread count:
+Three cells (CELLS): the LSTM, the GRU (reset_after=True, PyTorch's and ONNX's
+``linear_before_reset=1`` semantics) and the simple RNN (tanh). Peers, each timed on the same
+problem (float32, batch-first ``x (B, T, I)``, weights in lstmcore's layout ``w_x (I, G)``,
+``w_h (H, G)``, ``b``, G = 4H (gates i, f, g, o), 3H (z, r, n; ``b (2, 3H)``) or H) and the same
+thread count:
 
-- ``lstmcore``: ``lstm_forward`` / ``lstm_backward`` / ``lstm_cell_forward``;
-- ``reference``: the same functions from ``lstmcore.reference`` (pure NumPy);
-- ``torch``: ``torch.nn.LSTM`` on the CPU (oneDNN as shipped);
-- ``onnxruntime``: a model of one ONNX ``LSTM`` node (inference and the streaming step only);
+- ``lstmcore``: the cell's ``*_forward`` / ``*_backward`` / ``*Stepper``;
+- ``reference``: the same names from ``lstmcore.reference`` (pure NumPy);
+- ``torch``: ``torch.nn.LSTM`` / ``nn.GRU`` / ``nn.RNN`` on the CPU (oneDNN as shipped);
+- ``onnxruntime``: a model of one ONNX ``LSTM`` / ``GRU`` / ``RNN`` node (inference and the
+  streaming step only);
 - ``bound``: the products of lstmcore's forward (and backward) alone, no gate maths: a lower bound.
 
-Three kinds of work: ``inference`` (y, h_n, c_n from zero state), ``train`` (forward with cache and
-backward from ``dy``: dx and every weight gradient) and ``step`` (one streaming step of B rows,
-carrying h and c from call to call). Before timing, every peer's outputs are checked against the
-reference's (the equal-work check). Then the peers run in interleaved rounds, each peer once per
+Three kinds of work: ``inference`` (y and the final state from zero state), ``train`` (forward with
+cache and backward from ``dy``: dx and every weight gradient) and ``step`` (one streaming step of B
+rows, carrying the state from call to call). Before timing, every peer's outputs are checked against
+the reference's (the equal-work check). Then the peers run in interleaved rounds, each peer once per
 round in an order that rotates, so that drift in the machine's speed hits all peers alike.
 
 torch, onnx, onnxruntime and matplotlib are imported only when needed; a missing peer is skipped
@@ -22,6 +26,7 @@ with a message (``pip install 'lstmcore[bench]'``). ``lstmcore bench`` is the co
 from __future__ import annotations
 
 import datetime
+import functools
 import gc
 import importlib
 import json
@@ -41,6 +46,9 @@ from lstmcore import layout, reference
 from lstmcore._threads import cpu_count
 
 __all__ = [
+    "CELLS",
+    "CELL_GATES",
+    "DEFAULT_CELLS",
     "INSTALL_HINT",
     "KINDS",
     "PEERS",
@@ -69,6 +77,14 @@ __all__ = [
 ]
 
 KINDS = ("inference", "train", "step")
+
+# The cells and their gate blocks: w_x (I, K*H), w_h (H, K*H). The GRU is reset_after=True
+# (b (2, 3H) = [input bias, recurrent bias]: PyTorch's nn.GRU, ONNX's linear_before_reset=1),
+# the RNN's activation tanh.
+CELLS = ("lstm", "gru", "rnn")
+CELL_GATES = {"lstm": 4, "gru": 3, "rnn": 1}
+# What a run measures unless told: the LSTM alone (each cell adds about as much time again).
+DEFAULT_CELLS = ("lstm",)
 
 # name: (B, T, I, H, kinds measured), DESIGN.md section 4. The one table, also used by bench/.
 SHAPES = {
@@ -113,30 +129,38 @@ class Timed:
 # Problems and shapes ----------------------------------------------------------------------------
 
 
-def make_problem(B: int, T: int, I: int, H: int, dtype=np.float32, seed: int = 0) -> dict:
-    """Inputs, Glorot-scale weights, an output gradient and a streaming state of one LSTM layer.
+def make_problem(B: int, T: int, I: int, H: int, dtype=np.float32, seed: int = 0, cell: str = "lstm") -> dict:
+    """Inputs, Glorot-scale weights, an output gradient and a streaming state of one layer of
+    ``cell`` (one of CELLS).
 
-    x (B, T, I) | w_x (I, G) | w_h (H, G) | b (G) | dy (B, T, H) | h0, c0 (B, H), the state the
-    streaming step starts from (inference and training start from zeros).
+    cell | x (B, T, I) | w_x (I, G) | w_h (H, G) | b: (G,), the GRU's (2, G) | dy (B, T, H) |
+    h0 (B, H) and, for the LSTM, c0 (B, H): the state the streaming step starts from (inference
+    and training start from zeros). G = CELL_GATES[cell] * H. The LSTM's numbers do not depend on
+    the cells there are: the same seed gives the same problem as before the GRU and RNN came.
     """
+    cell = _check_cell(cell)
     _check_dims("of the problem", (B, T, I, H))
     dtype = np.dtype(dtype)
     if dtype not in TOLERANCE:
         raise TypeError(f"dtype must be float32 or float64, got {dtype}")
     rng = np.random.default_rng(seed)
+    G = CELL_GATES[cell] * H
 
     def f(scale, *shape):
         return (rng.standard_normal(shape) * scale).astype(dtype)
 
-    return {
+    problem = {
+        "cell": cell,
         "x": f(1.0, B, T, I),
-        "w_x": f(I**-0.5, I, 4 * H),
-        "w_h": f(H**-0.5, H, 4 * H),
-        "b": f(0.1, 4 * H),
+        "w_x": f(I**-0.5, I, G),
+        "w_h": f(H**-0.5, H, G),
+        "b": f(0.1, 2, G) if cell == "gru" else f(0.1, G),
         "dy": f(1.0, B, T, H),
         "h0": f(0.5, B, H),
-        "c0": f(0.5, B, H),
     }
+    if cell == "lstm":
+        problem["c0"] = f(0.5, B, H)
+    return problem
 
 
 def resolve_shapes(shapes=None) -> dict:
@@ -181,6 +205,22 @@ def _check_kinds(kinds) -> tuple:
     if bad or not kinds:
         raise ValueError(f"kinds must be among {', '.join(KINDS)}, got {list(kinds)}")
     return kinds
+
+
+def _check_cell(cell) -> str:
+    if cell not in CELLS:
+        raise ValueError(f"unknown cell {cell!r}; expected one of {', '.join(CELLS)}")
+    return cell
+
+
+def _check_cells(cells) -> tuple:
+    if isinstance(cells, str):
+        cells = (cells,)
+    cells = tuple(dict.fromkeys(cells))
+    bad = [c for c in cells if c not in CELLS]
+    if bad or not cells:
+        raise ValueError(f"cells must be among {', '.join(CELLS)}, got {list(cells)}")
+    return cells
 
 
 def _check_threads(threads) -> list:
@@ -236,51 +276,68 @@ def _need(peer: str, module: str):
 
 
 def _unpack(problem: dict):
-    missing = [k for k in ("x", "w_x", "w_h", "b", "dy", "h0", "c0") if k not in problem]
+    """``(cell, x, w_x, w_h, b, dy, h0, c0)`` of a problem from :func:`make_problem` (c0 None but
+    for the LSTM; a problem without ``cell`` is an LSTM's)."""
+    cell = _check_cell(problem.get("cell", "lstm"))
+    keys = ("x", "w_x", "w_h", "b", "dy", "h0") + (("c0",) if cell == "lstm" else ())
+    missing = [k for k in keys if k not in problem]
     if missing:
         raise ValueError(f"the problem lacks {missing}; build it with make_problem")
-    return (problem[k] for k in ("x", "w_x", "w_h", "b", "dy", "h0", "c0"))
+    return (cell, *(problem[k] for k in keys[:6]), problem.get("c0"))
 
 
-def _stepper_step(mod, x_t, w_x, w_h, b, h0, c0):
-    """``step()``: one streaming step of ``x_t (B, I)`` through ``mod.LSTMStepper`` (weights packed
-    once, state carried from ``h0``, ``c0`` (B, H), input checked for NaN as by default); returns
-    the new h (B, H)."""
-    stepper = mod.LSTMStepper(w_x, w_h, b, batch_size=x_t.shape[0])
-    stepper.reset(h0, c0)
+# cell: (forward, backward, stepper class, names of the final state forward returns after y)
+_API = {
+    "lstm": ("lstm_forward", "lstm_backward", "LSTMStepper", ("h_n", "c_n")),
+    "gru": ("gru_forward", "gru_backward", "GRUStepper", ("h_n",)),
+    "rnn": ("rnn_forward", "rnn_backward", "RNNStepper", ("h_n",)),
+}
+
+
+def _stepper_step(mod, x_t, w_x, w_h, b, h0, c0, cell):
+    """``step()``: one streaming step of ``x_t (B, I)`` through ``mod``'s stepper of ``cell``
+    (weights packed once, state carried from ``h0`` (and the LSTM's ``c0``) (B, H), input checked
+    for NaN as by default); returns the new h (B, H)."""
+    stepper = getattr(mod, _API[cell][2])(w_x, w_h, b, batch_size=x_t.shape[0])
+    if cell == "lstm":
+        stepper.reset(h0, c0)
+    else:
+        stepper.reset(h0)
     return lambda: stepper.step(x_t)
 
 
-def lstmcore_step(x_t, w_x, w_h, b, h0, c0):
-    """lstmcore's streaming step (``lstmcore.LSTMStepper``): the S4 case, its pytest-benchmark
-    twin and the equal-work check all go through here."""
-    return _stepper_step(lstmcore, x_t, w_x, w_h, b, h0, c0)
+def lstmcore_step(x_t, w_x, w_h, b, h0, c0=None, *, cell="lstm"):
+    """lstmcore's streaming step (``lstmcore.LSTMStepper``, ``GRUStepper`` or ``RNNStepper`` for
+    ``cell``; ``c0`` for the LSTM only): the S4 case, its pytest-benchmark twin and the
+    equal-work check all go through here."""
+    return _stepper_step(lstmcore, x_t, w_x, w_h, b, h0, c0, _check_cell(cell))
 
 
-def _reference_step(x_t, w_x, w_h, b, h0, c0):
+def _reference_step(x_t, w_x, w_h, b, h0, c0=None, *, cell="lstm"):
     """The reference's streaming step, the same calls as :func:`lstmcore_step`."""
-    return _stepper_step(reference, x_t, w_x, w_h, b, h0, c0)
+    return _stepper_step(reference, x_t, w_x, w_h, b, h0, c0, _check_cell(cell))
 
 
 def _functional_peer(name, mod, make_step):
     """lstmcore and the reference: the functional API of ``mod`` (lstmcore or lstmcore.reference)."""
 
     def build(problem, kind, threads):
-        x, w_x, w_h, b, dy, h0, c0 = _unpack(problem)
+        cell, x, w_x, w_h, b, dy, h0, c0 = _unpack(problem)
+        forward_name, backward_name, _, state = _API[cell]
+        forward, backward = getattr(mod, forward_name), getattr(mod, backward_name)
         if kind == "inference":
 
             def fn():
-                return mod.lstm_forward(x, w_x, w_h, b)
+                return forward(x, w_x, w_h, b)
 
             def outputs():
-                y, h_n, c_n = fn()
-                return {"y": y, "h_n": h_n, "c_n": c_n}
+                return dict(zip(("y", *state), fn(), strict=True))
 
         elif kind == "train":
 
             def fn():
-                _, _, _, cache = mod.lstm_forward(x, w_x, w_h, b, return_cache=True)
-                return mod.lstm_backward(dy, cache)
+                cache = forward(x, w_x, w_h, b, return_cache=True)[-1]
+                return backward(dy, cache)
 
             def outputs():
                 grads = fn()
@@ -288,67 +345,91 @@ def _functional_peer(name, mod, make_step):
 
         else:
             x_t = np.ascontiguousarray(x[:, 0])
-            fn = make_step(x_t, w_x, w_h, b, h0, c0)
+            fn = make_step(x_t, w_x, w_h, b, h0, c0, cell=cell)
 
             def outputs():
-                return {"h": make_step(x_t, w_x, w_h, b, h0, c0)()}
+                return {"h": make_step(x_t, w_x, w_h, b, h0, c0, cell=cell)()}
 
         return Timed(name, kind, fn, outputs)
 
     return build
 
 
+def _torch_module(torch, cell, I, H, w_x, w_h, b):
+    """``nn.LSTM``, ``nn.GRU`` or ``nn.RNN(nonlinearity='tanh')`` (batch-first, one layer) holding
+    the problem's weights (through lstmcore.layout), in the problem's dtype."""
+    if cell == "lstm":
+        module, weights = torch.nn.LSTM(I, H, batch_first=True), layout.to_torch(w_x, w_h, b)
+    elif cell == "gru":
+        module, weights = torch.nn.GRU(I, H, batch_first=True), layout.to_torch_gru(w_x, w_h, b)
+    else:
+        module = torch.nn.RNN(I, H, nonlinearity="tanh", batch_first=True)
+        weights = layout.to_torch_rnn(w_x, w_h, b)
+    module = module.to(torch.float64 if w_x.dtype == np.float64 else torch.float32)
+    params = (module.weight_ih_l0, module.weight_hh_l0, module.bias_ih_l0, module.bias_hh_l0)
+    with torch.no_grad():
+        for p, a in zip(params, weights, strict=True):
+            p.copy_(torch.from_numpy(a))
+    return module
+
+
+def _torch_weight_grads(cell, module) -> dict:
+    """dw_x, dw_h, db in lstmcore's layout from a torch module's gradients. PyTorch's two biases
+    enter the sum the same way, so each one's gradient is db (LSTM, RNN: b = b_ih + b_hh); the
+    GRU's are kept apart (b (2, 3H) = [b_ih, b_hh]), its gates reordered r, z, n -> z, r, n."""
+    grads = [p.grad.numpy() for p in (module.weight_ih_l0, module.weight_hh_l0, module.bias_ih_l0)]
+    if cell == "gru":
+        dw_x, dw_h, db = layout.from_torch_gru(*grads, module.bias_hh_l0.grad.numpy())
+        return {"dw_x": dw_x, "dw_h": dw_h, "db": db}
+    return {"dw_x": grads[0].T, "dw_h": grads[1].T, "db": grads[2]}
+
+
 def _torch_peer(problem, kind, threads):
     torch = _need("torch", "torch")
-    x, w_x, w_h, b, dy, h0, c0 = _unpack(problem)
+    cell, x, w_x, w_h, b, dy, h0, c0 = _unpack(problem)
     B, T, I = x.shape
     H = w_h.shape[0]
-    lstm = torch.nn.LSTM(I, H, batch_first=True).to(torch.float64 if x.dtype == np.float64 else torch.float32)
-    params = (lstm.weight_ih_l0, lstm.weight_hh_l0, lstm.bias_ih_l0, lstm.bias_hh_l0)
-    with torch.no_grad():
-        for p, a in zip(params, layout.to_torch(w_x, w_h, b), strict=True):
-            p.copy_(torch.from_numpy(a))
+    module = _torch_module(torch, cell, I, H, w_x, w_h, b)
     if kind == "inference":
         xt = torch.from_numpy(x)
 
         def fn():
             with torch.inference_mode():
-                return lstm(xt)
+                return module(xt)
 
         def outputs():
-            y, (h_n, c_n) = fn()
-            return {"y": y.numpy(), "h_n": h_n[0].numpy(), "c_n": c_n[0].numpy()}
+            y, state = fn()
+            if cell == "lstm":
+                return {"y": y.numpy(), "h_n": state[0][0].numpy(), "c_n": state[1][0].numpy()}
+            return {"y": y.numpy(), "h_n": state[0].numpy()}
 
     elif kind == "train":
         xt = torch.from_numpy(x.copy()).requires_grad_(True)
         dyt = torch.from_numpy(dy)
 
         def fn():
-            lstm.zero_grad(set_to_none=True)
+            module.zero_grad(set_to_none=True)
             xt.grad = None
-            y, _ = lstm(xt)
+            y, _ = module(xt)
             y.backward(dyt)
 
         def outputs():
             fn()
-            return {
-                "dx": xt.grad.numpy(),
-                "dw_x": lstm.weight_ih_l0.grad.numpy().T,
-                "dw_h": lstm.weight_hh_l0.grad.numpy().T,
-                "db": lstm.bias_ih_l0.grad.numpy(),
-            }
+            return {"dx": xt.grad.numpy(), **_torch_weight_grads(cell, module)}
 
     else:
         x1 = torch.from_numpy(np.ascontiguousarray(x[:, :1]))  # (B, 1, I)
 
         def make_step():
-            state = (torch.from_numpy(h0[None].copy()), torch.from_numpy(c0[None].copy()))
+            # the LSTM's state is (h, c), the others' h alone, each (1, B, H)
+            h = torch.from_numpy(h0[None].copy())
+            state = (h, torch.from_numpy(c0[None].copy())) if cell == "lstm" else h
 
             def step():
                 nonlocal state
                 with torch.inference_mode():
-                    _, state = lstm(x1, state)
-                return state[0]
+                    _, state = module(x1, state)
+                return state[0] if cell == "lstm" else state
 
             return step
 
@@ -360,34 +441,46 @@ def _torch_peer(problem, kind, threads):
     return Timed("torch", kind, fn, outputs)
 
 
-def _onnx_session(problem, threads: int, with_state: bool, T: int):
-    """An ONNX Runtime session of one ``LSTM`` node with the problem's weights as initializers.
+def _onnx_node(cell, w_x, w_h, b):
+    """The ONNX operator, its attributes, the initializers W, R, B and the state names of ``cell``:
+    ``LSTM`` (states h, c), ``GRU`` with ``linear_before_reset=1`` (reset_after=True) or ``RNN``
+    with Tanh (state h)."""
+    if cell == "lstm":
+        return "LSTM", {}, layout.to_onnx(w_x, w_h, b), ("h", "c")
+    if cell == "gru":
+        attrs = layout.onnx_gru_attributes(reset_after=True)
+        return "GRU", attrs, layout.to_onnx_gru(w_x, w_h, b), ("h",)
+    return "RNN", layout.onnx_rnn_attributes(activation="tanh"), layout.to_onnx_rnn(w_x, w_h, b), ("h",)
 
-    Inputs X (T, B, I) and, ``with_state``, initial_h and initial_c (1, B, H); outputs Y
-    (T, 1, B, H), Y_h and Y_c (1, B, H). ``threads`` intra-op threads, one inter-op thread, full
-    graph optimisation.
+
+def _onnx_session(problem, threads: int, with_state: bool, T: int):
+    """An ONNX Runtime session of one ``LSTM``, ``GRU`` or ``RNN`` node (the problem's cell) with
+    the problem's weights as initializers.
+
+    Inputs X (T, B, I) and, ``with_state``, initial_h (and the LSTM's initial_c) (1, B, H);
+    outputs Y (T, 1, B, H), Y_h (and Y_c) (1, B, H). ``threads`` intra-op threads, one inter-op
+    thread, full graph optimisation.
     """
     onnx = _need("onnxruntime", "onnx")
     ort = _need("onnxruntime", "onnxruntime")
     from onnx import TensorProto, helper, numpy_helper
 
-    x, w_x, w_h, b, _, _, _ = _unpack(problem)
+    cell, x, w_x, w_h, b, _, _, _ = _unpack(problem)
     if x.dtype != np.float32:
         raise TypeError(f"the onnxruntime peer runs float32 only, got {x.dtype}")
     B, I, H = x.shape[0], x.shape[2], w_h.shape[0]
-    W, R, Bo = layout.to_onnx(w_x, w_h, b)
+    op, attrs, (W, R, Bo), states = _onnx_node(cell, w_x, w_h, b)
     names = ["X", "W", "R", "B"]
     inputs = [helper.make_tensor_value_info("X", TensorProto.FLOAT, [T, B, I])]
     if with_state:
-        names += ["", "initial_h", "initial_c"]  # no sequence_lens
+        names += ["", *(f"initial_{s}" for s in states)]  # no sequence_lens
         inputs += [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, B, H]) for n in names[5:]]
-    outputs = [
-        helper.make_tensor_value_info(n, TensorProto.FLOAT, s)
-        for n, s in (("Y", [T, 1, B, H]), ("Y_h", [1, B, H]), ("Y_c", [1, B, H]))
-    ]
-    node = helper.make_node("LSTM", names, ["Y", "Y_h", "Y_c"], hidden_size=H)
+    out_names = ["Y", *(f"Y_{s}" for s in states)]
+    outputs = [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [T, 1, B, H])]
+    outputs += [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, B, H]) for n in out_names[1:]]
+    node = helper.make_node(op, names, out_names, hidden_size=H, **attrs)
     weights = [numpy_helper.from_array(a, n) for a, n in ((W, "W"), (R, "R"), (Bo, "B"))]
-    graph = helper.make_graph([node], "lstm", inputs, outputs, initializer=weights)
+    graph = helper.make_graph([node], cell, inputs, outputs, initializer=weights)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8  # opset 17's IR version, read by every ONNX Runtime since 1.13
     onnx.checker.check_model(model)
@@ -400,47 +493,50 @@ def _onnx_session(problem, threads: int, with_state: bool, T: int):
 
 def _onnxruntime_peer(problem, kind, threads):
     ort = _need("onnxruntime", "onnxruntime")
-    x, w_x, w_h, b, dy, h0, c0 = _unpack(problem)
+    cell, x, w_x, w_h, b, dy, h0, c0 = _unpack(problem)
     B, T, _ = x.shape
     H = w_h.shape[0]
+    state_names = ("h", "c") if cell == "lstm" else ("h",)
     if kind == "inference":
         session = _onnx_session(problem, threads, with_state=False, T=T)
-        # ONNX's LSTM reads X time-major (T, B, I): x is transposed once here, outside the timed
-        # call, which spares this peer the transpose that lstmcore does inside its call.
+        # ONNX's recurrent nodes read X time-major (T, B, I): x is transposed once here, outside the
+        # timed call, which spares this peer the transpose that lstmcore does inside its call.
         feed = {"X": np.ascontiguousarray(x.transpose(1, 0, 2))}
 
         def fn():
             return session.run(None, feed)
 
         def outputs():
-            Y, Y_h, Y_c = fn()
-            return {"y": Y[:, 0].transpose(1, 0, 2), "h_n": Y_h[0], "c_n": Y_c[0]}
+            Y, *finals = fn()
+            out = {"y": Y[:, 0].transpose(1, 0, 2)}
+            out.update((f"{s}_n", a[0]) for s, a in zip(state_names, finals, strict=True))
+            return out
 
     else:
         session = _onnx_session(problem, threads, with_state=True, T=1)
         x1 = np.ascontiguousarray(x[:, :1].transpose(1, 0, 2))  # (1, B, I), time-major
+        initial = (h0, c0) if cell == "lstm" else (h0,)
 
         def make_step():
             # IOBinding with preallocated OrtValues (on the CPU they share memory with the NumPy
             # arrays). Two bindings alternate, each reading the state the other wrote, so the state
             # is carried without a copy.
-            h_a, c_a = h0[None].copy(), c0[None].copy()
-            h_b, c_b = np.empty_like(h_a), np.empty_like(c_a)
+            arrays_a = [s[None].copy() for s in initial]
+            arrays_b = [np.empty_like(a) for a in arrays_a]
             y = np.empty((1, 1, B, H), dtype=x.dtype)
             value = ort.OrtValue.ortvalue_from_numpy
             x_v, y_v = value(x1), value(y)
-            states = [(value(h_a), value(c_a)), (value(h_b), value(c_b))]
+            states = [[value(a) for a in arrays_a], [value(a) for a in arrays_b]]
             bindings = []
-            for (h_in, c_in), (h_out, c_out) in (states, states[::-1]):
+            for ins, outs in (states, states[::-1]):
                 io = session.io_binding()
                 io.bind_ortvalue_input("X", x_v)
-                io.bind_ortvalue_input("initial_h", h_in)
-                io.bind_ortvalue_input("initial_c", c_in)
                 io.bind_ortvalue_output("Y", y_v)
-                io.bind_ortvalue_output("Y_h", h_out)
-                io.bind_ortvalue_output("Y_c", c_out)
+                for s, v_in, v_out in zip(state_names, ins, outs, strict=True):
+                    io.bind_ortvalue_input(f"initial_{s}", v_in)
+                    io.bind_ortvalue_output(f"Y_{s}", v_out)
                 bindings.append(io)
-            new_h = (h_b[0], h_a[0])
+            new_h = (arrays_b[0][0], arrays_a[0][0])
             run = session.run_with_iobinding
             keep = (states, y_v, x_v)  # the OrtValues live as long as the closure
             parity = 0
@@ -463,17 +559,41 @@ def _onnxruntime_peer(problem, kind, threads):
     return Timed("onnxruntime", kind, fn, outputs)
 
 
+@functools.cache
+def _compiled_bound_takes_any_width() -> bool:
+    """Whether the built ``lstmcore._blas._gemm_only`` takes any gate width G = w_h.shape[1] (its
+    source since the GRU and RNN came), or only the LSTM's 4H (an extension built before)."""
+    from lstmcore import _blas
+
+    one = np.zeros((1, 1, 1))
+    w = np.zeros((1, 1))
+    try:
+        # H = 1, G = 1: refused by a build that wants G = 4H
+        _blas._gemm_only(
+            False, one, w, w, one.copy(), np.zeros((2, 1, 1)), one.copy(), w.copy(), w.copy(), one.copy()
+        )
+    except ValueError:
+        return False
+    return True
+
+
 def _bound_peer(problem, kind, threads):
     try:
         from lstmcore import _blas
     except ImportError as exc:
         raise PeerUnavailable(f"bound skipped: lstmcore's compiled extension is missing ({exc})") from exc
-    x, w_x, w_h, _, _, _, _ = _unpack(problem)
+    cell, x, w_x, w_h, _, _, _, _ = _unpack(problem)
+    H, G = w_h.shape
+    if G != 4 * H and not _compiled_bound_takes_any_width():
+        raise RuntimeError(
+            f"the {cell} bound needs lstmcore._blas._gemm_only for {G} = {G // H}H gate columns, and "
+            "this build takes the LSTM's 4H only: it is older than its source; rebuild the extension "
+            "(python setup.py build_ext --inplace)"
+        )
     if kind == "step":
         x = x[:, :1]  # the streaming step: its two products, T = 1
     x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, I)
     T, B, I = x_tm.shape
-    H, G = w_h.shape
     rng = np.random.default_rng(1)
     # Every buffer allocated once; h and dz hold random numbers (zeros could take fast paths).
     z = np.empty((T, B, G), dtype=x.dtype)
@@ -545,17 +665,20 @@ def make_peer(name: str, problem: dict, kind: str, threads: int = 1) -> Timed:
 
 def expected_outputs(problem: dict, kind: str) -> dict:
     """The reference's outputs for ``kind``, computed in float64 from the problem's numbers."""
-    x, w_x, w_h, b, dy, h0, c0 = (np.asarray(a, dtype=np.float64) for a in _unpack(problem))
+    cell, *arrays = _unpack(problem)
+    x, w_x, w_h, b, dy, h0, c0 = (None if a is None else np.asarray(a, dtype=np.float64) for a in arrays)
+    forward_name, backward_name, _, state = _API[cell]
+    forward, backward = getattr(reference, forward_name), getattr(reference, backward_name)
     if kind == "inference":
-        y, h_n, c_n = reference.lstm_forward(x, w_x, w_h, b)
-        return {"y": y, "h_n": h_n, "c_n": c_n}
+        return dict(zip(("y", *state), forward(x, w_x, w_h, b), strict=True))
     if kind == "train":
-        _, _, _, cache = reference.lstm_forward(x, w_x, w_h, b, return_cache=True)
-        grads = reference.lstm_backward(dy, cache)
+        grads = backward(dy, forward(x, w_x, w_h, b, return_cache=True)[-1])
         return {k: grads[k] for k in ("dx", "dw_x", "dw_h", "db")}
     if kind == "step":
-        h, _ = reference.lstm_cell_forward(x[:, 0], w_x, w_h, b, h0, c0)
-        return {"h": h}
+        cell_forward = getattr(reference, f"{cell}_cell_forward")
+        if cell == "lstm":
+            return {"h": cell_forward(x[:, 0], w_x, w_h, b, h0, c0)[0]}
+        return {"h": cell_forward(x[:, 0], w_x, w_h, b, h0)}
     raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
 
 
@@ -669,15 +792,45 @@ def _ratios(peers: dict) -> dict:
 
 # Targets ----------------------------------------------------------------------------------------
 # The goals live with the project, not in the installed package: bench/targets.json holds those of
-# the issue that set them, read with load_targets and checked with evaluate_targets.
+# the issues that set them, read with load_targets and checked with evaluate_targets.
 
 _OPS = (">=", "<=")
 
 
+def _target_cells(entry: dict) -> tuple:
+    """The cells a target entry names: its ``cell`` (a name of CELLS or a list of them); without
+    one, the LSTM (the targets written before the GRU and RNN came)."""
+    cells = entry.get("cell", "lstm")
+    return (cells,) if isinstance(cells, str) else tuple(cells)
+
+
+def _valid_cells(entry: dict) -> bool:
+    cells = entry.get("cell", "lstm")
+    if not isinstance(cells, (str, list)):
+        return False
+    cells = _target_cells(entry)
+    return bool(cells) and all(isinstance(c, str) and c in CELLS for c in cells)
+
+
+def _valid_threads(entry: dict) -> bool:
+    n = entry.get("threads")
+    return n is None or (
+        isinstance(n, list) and n != [] and all(type(k) is int and k > 0 for k in n)  # noqa: E721 (no bool)
+    )
+
+
 def load_targets(path) -> dict:
-    """Speed goals from a JSON file: ``{"title": str, "ratios": [{"kind", "shape", "ratio", "op",
-    "goal"}], "scaling": {"shapes": [...], "goal": x} (lstmcore 2 threads against 1, optional),
-    "memory": true (peak memory lstmcore <= torch, optional)}``; ValueError naming what is wrong."""
+    """Speed goals from a JSON file; ValueError naming what is wrong. The keys:
+
+    - ``title``: str, the issues the goals come from;
+    - ``ratios``: ``[{"cell", "kind", "shape", "ratio", "op", "goal", "threads"}]``, one goal on a
+      ratio of the table (``"onnxruntime/lstmcore"``, ``"lstmcore/bound"``, ...). ``cell`` is a
+      name of CELLS or a list of them (absent: ``"lstm"``); ``threads`` a list of the thread counts
+      it holds for (absent: every count measured);
+    - ``scaling`` (optional): ``{"shapes": [...], "goal": x, "cell": ...}``, lstmcore 2 threads
+      against 1 (``cell`` as above);
+    - ``memory`` (optional): true: the LSTM's peak memory of the training step, lstmcore <= torch.
+    """
     try:
         with open(path) as f:
             data = json.load(f)
@@ -689,25 +842,30 @@ def load_targets(path) -> dict:
     for k, t in enumerate(data.get("ratios", [])):
         ok = (
             isinstance(t, dict)
+            and _valid_cells(t)
             and t.get("kind") in KINDS
             and t.get("shape") in SHAPES
             and isinstance(t.get("ratio"), str)
             and t.get("op") in _OPS
             and isinstance(t.get("goal"), (int, float))
+            and _valid_threads(t)
         )
         if not ok:
             raise ValueError(
                 f"{bad}: ratios[{k}] must have kind in {KINDS}, shape in {tuple(SHAPES)}, a ratio name, "
-                f"op in {_OPS} and a numeric goal; got {t!r}"
+                f"op in {_OPS}, a numeric goal and optionally cell (one of {CELLS} or a list of them) "
+                f"and threads (a list of positive ints); got {t!r}"
             )
     scaling = data.get("scaling")
     if scaling is not None and not (
         isinstance(scaling, dict)
         and all(s in SHAPES for s in scaling.get("shapes", [None]))
         and isinstance(scaling.get("goal"), (int, float))
+        and _valid_cells(scaling)
     ):
         raise ValueError(
-            f"{bad}: scaling must be {{'shapes': [names of SHAPES], 'goal': number}}, got {scaling!r}"
+            f"{bad}: scaling must be {{'shapes': [names of SHAPES], 'goal': number, optionally 'cell': "
+            f"one of {CELLS} or a list of them}}, got {scaling!r}"
         )
     return data
 
@@ -717,10 +875,11 @@ def _is_standard(case) -> bool:
     return name in SHAPES and tuple(case["dims"]) == SHAPES[name][:4]
 
 
-def _target(text, case_shape, kind, threads, ratio, value, op, goal) -> dict:
+def _target(text, cell, case_shape, kind, threads, ratio, value, op, goal) -> dict:
     met = value >= goal if op == ">=" else value <= goal
     return {
         "target": text,
+        "cell": cell,
         "shape": case_shape,
         "kind": kind,
         "threads": threads,
@@ -732,45 +891,65 @@ def _target(text, case_shape, kind, threads, ratio, value, op, goal) -> dict:
     }
 
 
-def evaluate_targets(
-    cases: list, targets: dict, memory: dict | None = None, cpu_count: int | None = None
-) -> list:
+def _memory_list(memory) -> list:
+    """``memory`` of :func:`run_benchmark` (a list, one per cell) or of :func:`measure_memory`
+    (one dict) as a list; None: empty."""
+    if memory is None:
+        return []
+    return [memory] if isinstance(memory, dict) else list(memory)
+
+
+def evaluate_targets(cases: list, targets: dict, memory=None, cpu_count: int | None = None) -> list:
     """The ``targets`` (:func:`load_targets`) that ``cases`` (and ``memory``) measure, each marked
     met or not.
 
-    Only cases at the standard shapes (name and dims of SHAPES) count. The scaling target (2
-    threads against 1, lstmcore) is evaluated when both counts were measured and ``cpu_count``
-    (when given) is at least 2; the memory target when ``memory`` holds lstmcore and torch.
+    Only cases at the standard shapes (name and dims of SHAPES) count, of the targets' cells (a
+    case without ``cell`` is an LSTM's). The scaling target (2 threads against 1, lstmcore) is
+    evaluated when both counts were measured and ``cpu_count`` (when given) is at least 2; the
+    memory target when ``memory`` (a dict of :func:`measure_memory` or a list of them) holds
+    lstmcore and torch for the LSTM.
     """
     out = []
     std = [c for c in cases if _is_standard(c)]
     for t in targets.get("ratios", []):
         kind, shape, ratio, op, goal = t["kind"], t["shape"], t["ratio"], t["op"], t["goal"]
+        cells, threads = _target_cells(t), t.get("threads")
         for case in std:
-            if case["shape"] == shape and case["kind"] == kind and ratio in case["ratios"]:
-                text = f"{shape} {kind}: {ratio} {op} {goal:g}"
+            cell = case.get("cell", "lstm")
+            if (
+                cell in cells
+                and case["shape"] == shape
+                and case["kind"] == kind
+                and (threads is None or case["threads"] in threads)
+                and ratio in case["ratios"]
+            ):
+                text = f"{cell} {shape} {kind}: {ratio} {op} {goal:g}"
                 value = case["ratios"][ratio]
-                out.append(_target(text, shape, kind, case["threads"], ratio, value, op, goal))
+                out.append(_target(text, cell, shape, kind, case["threads"], ratio, value, op, goal))
     scaling = targets.get("scaling")
     if scaling and (cpu_count is None or cpu_count >= 2):
-        shapes, goal = scaling["shapes"], scaling["goal"]
-        by_key = {(c["shape"], c["kind"], c["threads"]): c for c in std if "lstmcore" in c["peers"]}
-        for (shape, kind, n), case in by_key.items():
-            one = by_key.get((shape, kind, 1))
-            if shape in shapes and n == 2 and one is not None:
+        shapes, goal, cells = scaling["shapes"], scaling["goal"], _target_cells(scaling)
+        by_key = {
+            (c.get("cell", "lstm"), c["shape"], c["kind"], c["threads"]): c
+            for c in std
+            if "lstmcore" in c["peers"]
+        }
+        for (cell, shape, kind, n), case in by_key.items():
+            one = by_key.get((cell, shape, kind, 1))
+            if cell in cells and shape in shapes and n == 2 and one is not None:
                 value = one["peers"]["lstmcore"]["median_s"] / case["peers"]["lstmcore"]["median_s"]
-                text = f"{shape} {kind}: lstmcore 2 threads against 1 >= {goal:g}"
-                out.append(_target(text, shape, kind, 2, "lstmcore 1 thread/2 threads", value, ">=", goal))
-    if targets.get("memory") and memory and {"lstmcore", "torch"} <= set(memory.get("peers", {})):
-        ours = memory["peers"]["lstmcore"]["extra_mib"]
-        theirs = memory["peers"]["torch"]["extra_mib"]
-        shape = memory.get("shape", "S3")
-        text = f"{shape} train: peak memory lstmcore <= torch (MiB)"
-        out.append(
-            _target(
-                text, shape, "train", memory.get("threads"), "peak MiB lstmcore vs torch", ours, "<=", theirs
-            )
-        )
+                text = f"{cell} {shape} {kind}: lstmcore 2 threads against 1 >= {goal:g}"
+                out.append(
+                    _target(text, cell, shape, kind, 2, "lstmcore 1 thread/2 threads", value, ">=", goal)
+                )
+    for mem in _memory_list(memory) if targets.get("memory") else []:
+        if mem.get("cell", "lstm") == "lstm" and {"lstmcore", "torch"} <= set(mem.get("peers", {})):
+            ours = mem["peers"]["lstmcore"]["extra_mib"]
+            theirs = mem["peers"]["torch"]["extra_mib"]
+            shape = mem.get("shape", "S3")
+            text = f"lstm {shape} train: peak memory lstmcore <= torch (MiB)"
+            ratio = "peak MiB lstmcore vs torch"
+            out.append(_target(text, "lstm", shape, "train", mem.get("threads"), ratio, ours, "<=", theirs))
     return out
 
 
@@ -778,12 +957,15 @@ def evaluate_targets(
 
 _MEMORY_CHILD = (
     "import sys; from lstmcore.benchmark import _memory_child; "
-    "_memory_child(sys.argv[1], *map(int, sys.argv[2:7]), sys.argv[7])"
+    "_memory_child(sys.argv[1], *map(int, sys.argv[2:7]), sys.argv[7], sys.argv[8])"
 )
 
 
-def _memory_child(peer: str, B: int, T: int, I: int, H: int, threads: int, dtype: str) -> None:
-    """In a fresh process: print, as JSON, the rise of peak RSS across one training step of ``peer``."""
+def _memory_child(
+    peer: str, B: int, T: int, I: int, H: int, threads: int, dtype: str, cell: str = "lstm"
+) -> None:
+    """In a fresh process: print, as JSON, the rise of peak RSS across one training step of
+    ``peer`` on ``cell``."""
     import resource
 
     def peak_mib():
@@ -801,14 +983,14 @@ def _memory_child(peer: str, B: int, T: int, I: int, H: int, threads: int, dtype
         return peak / 2**20 if sys.platform == "darwin" else peak / 2**10  # bytes on macOS, KiB elsewhere
 
     try:
-        warm = make_peer(peer, make_problem(1, 2, I, H, dtype=dtype), "train", threads)
+        warm = make_peer(peer, make_problem(1, 2, I, H, dtype=dtype, cell=cell), "train", threads)
     except PeerUnavailable as exc:
         print(json.dumps({"skipped": str(exc)}))
         return
     set_threads(threads)
     warm.fn()  # the library's own first-call set-up, on a tiny batch, is not counted
     del warm
-    timed = make_peer(peer, make_problem(B, T, I, H, dtype=dtype), "train", threads)
+    timed = make_peer(peer, make_problem(B, T, I, H, dtype=dtype, cell=cell), "train", threads)
     before = peak_mib()
     timed.fn()
     after = peak_mib()
@@ -816,25 +998,31 @@ def _memory_child(peer: str, B: int, T: int, I: int, H: int, threads: int, dtype
 
 
 def measure_memory(
-    dims=None, peers=("lstmcore", "torch", "reference"), threads: int = 1, dtype=np.float32, timeout=900
+    dims=None,
+    peers=("lstmcore", "torch", "reference"),
+    threads: int = 1,
+    dtype=np.float32,
+    timeout=900,
+    cell: str = "lstm",
 ) -> dict:
-    """Peak extra memory (MiB) of one training step per peer, each in a fresh process.
+    """Peak extra memory (MiB) of one training step of ``cell`` per peer, each in a fresh process.
 
     ``dims`` (B, T, I, H), S3 by default. The child first runs one training step of the peer on a
     tiny problem (B=1, T=2), so that the library's one-time set-up is not counted, then builds the
     problem and the peer and records its peak resident set (VmHWM on Linux, else ``ru_maxrss``)
     before and after one training step: the difference is what the step itself needed at its peak.
     """
+    cell = _check_cell(cell)
     name = "S3" if dims is None else "x".join(str(n) for n in dims)
     dims = SHAPES["S3"][:4] if dims is None else tuple(dims)
     _check_dims(name, dims)
     threads = _check_threads(threads)[0]
-    out = {"shape": name, "dims": list(dims), "threads": threads, "peers": {}, "skipped": {}}
+    out = {"cell": cell, "shape": name, "dims": list(dims), "threads": threads, "peers": {}, "skipped": {}}
     for peer in peers:
         if "train" not in peer_kinds(peer):
             raise ValueError(f"peer {peer} has no training step to measure")
-        args = [peer, *map(str, dims), str(threads), np.dtype(dtype).name]
-        result = _run_child(_MEMORY_CHILD, args, f"the memory run of {peer}", timeout)
+        args = [peer, *map(str, dims), str(threads), np.dtype(dtype).name, cell]
+        result = _run_child(_MEMORY_CHILD, args, f"the memory run of {peer} ({cell})", timeout)
         if "skipped" in result:
             out["skipped"][peer] = result["skipped"]
         else:
@@ -850,7 +1038,7 @@ def _timing_child(spec: str) -> None:
     print its stats as JSON on the last line."""
     s = json.loads(spec)
     dtype = np.dtype(s["dtype"])
-    problem = make_problem(*s["dims"], dtype=dtype)
+    problem = make_problem(*s["dims"], dtype=dtype, cell=s["cell"])
     set_threads(s["threads"])
     timed = make_peer(s["peer"], problem, s["kind"], s["threads"])
     if timed.outputs is not None and s["peer"] != "reference":
@@ -859,12 +1047,15 @@ def _timing_child(spec: str) -> None:
     print(json.dumps(stats[s["peer"]]))
 
 
-def _time_isolated(names, dims, kind, threads, dtype, seconds, min_rounds, max_rounds, timeout=900) -> dict:
-    """Each peer of ``names`` timed in a fresh process of its own, one after the other."""
+def _time_isolated(
+    names, cell, dims, kind, threads, dtype, seconds, min_rounds, max_rounds, timeout=900
+) -> dict:
+    """Each peer of ``names`` timed on ``cell`` in a fresh process of its own, one after the other."""
     stats = {}
     for name in names:
         spec = {
             "peer": name,
+            "cell": cell,
             "dims": list(dims),
             "kind": kind,
             "threads": threads,
@@ -979,6 +1170,7 @@ def run_benchmark(
     threads=None,
     peers=PEERS,
     *,
+    cells=DEFAULT_CELLS,
     seconds: float = 1.5,
     dtype=np.float32,
     memory: bool = False,
@@ -992,8 +1184,10 @@ def run_benchmark(
 
     ``shapes``: see :func:`resolve_shapes`; ``kinds``: among KINDS (each shape runs those it
     lists); ``threads``: thread counts (default 1 and all cores); ``peers``: among PEERS (missing
-    ones are skipped, see ``results['skipped']``); ``seconds``: time budget per case;
-    ``memory``: also measure the S3 training step's peak memory. ``progress`` gets one line per case.
+    ones are skipped, see ``results['skipped']``); ``cells``: among CELLS (default
+    DEFAULT_CELLS, the LSTM: every cell roughly multiplies the run's time); ``seconds``: time
+    budget per case; ``memory``: also measure the S3 training step's peak memory, per cell.
+    ``progress`` gets one line per case.
     ``isolate``: with more than one thread, time each peer in a fresh process of its own, one
     after the other, instead of interleaved in this one. Thread pools of different libraries in
     one process take cores from each other: measured on 2 cores, lstmcore's S2 inference on 2
@@ -1003,12 +1197,14 @@ def run_benchmark(
 
     ``targets``: goals to check (:func:`load_targets`), or None.
 
-    Keys: machine, settings, skipped {peer: why}, cases [{shape, dims, kind, threads, peers
-    {peer: stats}, ratios}], memory (or None), targets (see :func:`evaluate_targets`; [] without
+    Keys: machine, settings, skipped {peer: why}, cases [{cell, shape, dims, kind, threads, peers
+    {peer: stats}, ratios}] (shape by shape, then kind, cell, thread count), memory (None, or one
+    :func:`measure_memory` result per cell), targets (see :func:`evaluate_targets`; [] without
     ``targets``), targets_title.
     """
     table = resolve_shapes(shapes)
     kinds = _check_kinds(kinds)
+    cells = _check_cells(cells)
     threads = _check_threads(threads)
     peers = list(dict.fromkeys(peers))
     for name in peers:
@@ -1027,50 +1223,59 @@ def run_benchmark(
     cases = []
     try:
         for shape, (B, T, I, H, shape_kinds) in table.items():
-            problem = make_problem(B, T, I, H, dtype=dtype)
+            problems = {cell: make_problem(B, T, I, H, dtype=dtype, cell=cell) for cell in cells}
             for kind in (k for k in KINDS if k in kinds and k in shape_kinds):
-                expected = expected_outputs(problem, kind)
-                for n in threads:
-                    names = [p for p in ready if kind in peer_kinds(p)]
-                    if isolate and n > 1:
-                        stats = _time_isolated(
-                            names, (B, T, I, H), kind, n, dtype, seconds, min_rounds, max_rounds
-                        )
-                    else:
-                        set_threads(n)
-                        fns = {}
-                        for name in names:
-                            timed = make_peer(name, problem, kind, n)
-                            if timed.outputs is not None and name != "reference":
-                                check_equal_work(name, timed.outputs(), expected, dtype)
-                            fns[name] = timed.fn
-                        stats = time_interleaved(fns, seconds, min_rounds, max_rounds)
-                        fns = timed = None  # no session or pool of this case stays alive
-                    case = {
-                        "shape": shape,
-                        "dims": [B, T, I, H],
-                        "kind": kind,
-                        "threads": n,
-                        "peers": stats,
-                        "ratios": _ratios(stats),
-                    }
-                    cases.append(case)
-                    times = ", ".join(f"{p} {_fmt_time(s['median_s'])}" for p, s in stats.items())
-                    rounds = min(s["rounds"] for s in stats.values())
-                    say(f"{shape} {kind}, {n} thread{'s' if n > 1 else ''}: {times} ({rounds} rounds)")
+                for cell in cells:
+                    problem = problems[cell]
+                    expected = expected_outputs(problem, kind)
+                    for n in threads:
+                        names = [p for p in ready if kind in peer_kinds(p)]
+                        if isolate and n > 1:
+                            stats = _time_isolated(
+                                names, cell, (B, T, I, H), kind, n, dtype, seconds, min_rounds, max_rounds
+                            )
+                        else:
+                            set_threads(n)
+                            fns = {}
+                            for name in names:
+                                timed = make_peer(name, problem, kind, n)
+                                if timed.outputs is not None and name != "reference":
+                                    check_equal_work(name, timed.outputs(), expected, dtype)
+                                fns[name] = timed.fn
+                            stats = time_interleaved(fns, seconds, min_rounds, max_rounds)
+                            fns = timed = None  # no session or pool of this case stays alive
+                        case = {
+                            "cell": cell,
+                            "shape": shape,
+                            "dims": [B, T, I, H],
+                            "kind": kind,
+                            "threads": n,
+                            "peers": stats,
+                            "ratios": _ratios(stats),
+                        }
+                        cases.append(case)
+                        times = ", ".join(f"{p} {_fmt_time(s['median_s'])}" for p, s in stats.items())
+                        rounds = min(s["rounds"] for s in stats.values())
+                        where = f"{cell} {shape} {kind}, {n} thread{'s' if n > 1 else ''}"
+                        say(f"{where}: {times} ({rounds} rounds)")
     finally:
         _restore_threads(saved)
     memory_result = None
     if memory:
         mem_peers = [p for p in ("lstmcore", "torch", "reference") if p in ready]
-        say(f"peak memory of the S3 training step: {', '.join(mem_peers)}, each in a fresh process")
-        memory_result = measure_memory(peers=mem_peers, threads=threads[0], dtype=dtype)
+        memory_result = []
+        for cell in cells:
+            say(
+                f"peak memory of the {cell} S3 training step: {', '.join(mem_peers)}, each in a fresh process"
+            )
+            memory_result.append(measure_memory(peers=mem_peers, threads=threads[0], dtype=dtype, cell=cell))
     info = machine_info()
     checked = [] if targets is None else evaluate_targets(cases, targets, memory_result, info["cpu_count"])
     return {
         "machine": info,
         "settings": {
             "isolate": isolate,
+            "cells": list(cells),
             "shapes": {k: [*v[:4], list(v[4])] for k, v in table.items()},
             "kinds": list(kinds),
             "threads": threads,
@@ -1111,8 +1316,8 @@ _SHORT = {"lstmcore": "lc", "reference": "ref", "torch": "torch", "onnxruntime":
 
 
 def format_table(results: dict) -> str:
-    """The results as text: one row per shape x kind x threads with each peer's median time per
-    call and the ratios, then the targets met and not met, the memory and the skipped peers."""
+    """The results as text: one row per shape x kind x cell x threads with each peer's median time
+    per call and the ratios, then the targets met and not met, the memory and the skipped peers."""
     m = results["machine"]
     v = m["versions"]
     cases = results["cases"]
@@ -1139,19 +1344,19 @@ def format_table(results: dict) -> str:
         + "; ratios peer/lstmcore (above 1: lstmcore is faster) and lstmcore/bound (lc = lstmcore)",
         "",
     ]
-    headers = ["shape", "kind", "threads"] + peers
+    headers = ["shape", "kind", "cell", "threads"] + peers
     headers += ["/".join(_SHORT[p] for p in k.split("/")) for k in ratio_keys] + ["rounds"]
     rows = []
     for c in cases:
-        row = [c["shape"], c["kind"], str(c["threads"])]
+        row = [c["shape"], c["kind"], c.get("cell", "lstm"), str(c["threads"])]
         row += [_fmt_time(c["peers"][p]["median_s"]) if p in c["peers"] else "-" for p in peers]
         row += [f"{c['ratios'][k]:.2f}" if k in c["ratios"] else "-" for k in ratio_keys]
         row.append(str(min((s["rounds"] for s in c["peers"].values()), default=0)))
         rows.append(row)
     widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
     for r in [headers, *rows]:
-        cells = [r[i].ljust(widths[i]) if i < 2 else r[i].rjust(widths[i]) for i in range(len(r))]
-        lines.append("  ".join(cells).rstrip())
+        cols = [r[i].ljust(widths[i]) if i < 3 else r[i].rjust(widths[i]) for i in range(len(r))]
+        lines.append("  ".join(cols).rstrip())
     dims = {c["shape"]: c["dims"] for c in cases}
     if dims:
         lines.append("shapes (B, T, I, H): " + ", ".join(f"{k} {tuple(d)}" for k, d in dims.items()))
@@ -1162,13 +1367,17 @@ def format_table(results: dict) -> str:
         lines += ["", f"targets of {title} (same thread count): {met} of {len(targets)} met"]
         for t in targets:
             mark = "met    " if t["met"] else "NOT MET"
-            where = f"{t['shape']} {t['kind']}, {t['threads']} thread{'s' if t['threads'] != 1 else ''}"
+            n = t["threads"]
+            where = f"{t.get('cell', 'lstm')} {t['shape']} {t['kind']}, {n} thread{'s' if n != 1 else ''}"
             lines.append(
                 f"  {mark}  {where}: {t['ratio']} = {t['value']:.3g} (goal {t['op']} {t['goal']:.3g})"
             )
-    mem = results.get("memory")
-    if mem:
-        lines += ["", f"peak extra memory of one training step at {mem['shape']} {tuple(mem['dims'])}:"]
+    for mem in _memory_list(results.get("memory")):
+        cell = mem.get("cell", "lstm")
+        lines += [
+            "",
+            f"peak extra memory of one {cell} training step at {mem['shape']} {tuple(mem['dims'])}:",
+        ]
         for p, r in mem["peers"].items():
             lines.append(f"  {p:<12}{r['extra_mib']:10.1f} MiB")
         for p, why in mem["skipped"].items():
@@ -1191,7 +1400,7 @@ def plot_ratios(results: dict, path) -> None:
     except ImportError as exc:
         raise ImportError(_NEED_MATPLOTLIB) from exc
     cases = [c for c in results["cases"] if "lstmcore" in c["peers"]]
-    labels = [f"{c['shape']} {c['kind']} {c['threads']}t" for c in cases]
+    labels = [f"{c.get('cell', 'lstm')} {c['shape']} {c['kind']} {c['threads']}t" for c in cases]
     others = [p for p in PEERS if p != "lstmcore" and any(p in c["peers"] for c in cases)]
     fig, ax = plt.subplots(figsize=(max(6.0, 0.6 * len(cases) + 2), 4.5))
     xs = np.arange(len(cases))

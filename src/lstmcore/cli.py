@@ -152,6 +152,7 @@ def _bench_command(args) -> int:
             kinds=args.kinds,
             threads=args.threads,
             peers=args.peers,
+            cells=args.cells,
             seconds=args.seconds,
             memory=args.memory,
             isolate=not args.same_process,
@@ -182,6 +183,20 @@ def _names(choices):
         return names
 
     return parse
+
+
+def _cells(text: str) -> list:
+    """argparse type of ``lstmcore bench --cells``: names of benchmark.CELLS, or ``all``."""
+    from .benchmark import CELLS
+
+    if text.strip() == "all":
+        return list(CELLS)
+    try:
+        return _names(CELLS)(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected names among {','.join(CELLS)}, or all; got {text!r}"
+        ) from None
 
 
 def _positive_list(text: str) -> list:
@@ -265,17 +280,27 @@ def build_parser() -> argparse.ArgumentParser:
     f.set_defaults(func=_forecast_command)
     i = sub.add_parser("info", help="version, backend, threads and BLAS")
     i.set_defaults(func=_info_command)
-    from .benchmark import KINDS, PEERS, SHAPES
+    from .benchmark import CELLS, DEFAULT_CELLS, KINDS, PEERS, SHAPES
 
     bench = sub.add_parser(
         "bench",
         help="time lstmcore beside PyTorch, ONNX Runtime, the reference and the GEMM-only bound",
         description=(
-            "The side-by-side benchmark of DESIGN.md section 4: every peer on the same problem and "
-            "thread count, outputs checked against the reference first, rounds interleaved; prints "
-            "the median times, the ratios peer/lstmcore and lstmcore/bound, and the targets of issue "
-            "4. Peers that are not installed are skipped (pip install 'lstmcore[bench]')."
+            "The side-by-side benchmark of DESIGN.md section 4, for the LSTM, the GRU and the simple "
+            "RNN: every peer on the same problem and thread count, outputs checked against the "
+            "reference first, rounds interleaved; prints the median times, the ratios peer/lstmcore "
+            "and lstmcore/bound, and, with --targets, the goals met and not met. Peers that are not "
+            "installed are skipped (pip install 'lstmcore[bench]')."
         ),
+    )
+    bench.add_argument(
+        "--cells",
+        "--cell",
+        type=_cells,
+        default=list(DEFAULT_CELLS),
+        metavar="C,...",
+        help=f"cells among {','.join(CELLS)}, or all (default: {','.join(DEFAULT_CELLS)}; each cell "
+        "adds about as much time again)",
     )
     bench.add_argument(
         "--shapes",
