@@ -167,8 +167,9 @@ class BuildExt(build_ext):
         opt = (["-O0", "-g"] if DEBUG else [OPT_LEVEL, "-fno-trapping-math"]) if unix else []
         for ext in self.extensions:
             ext.extra_compile_args += opt
-            # OpenMP for every extension that links csrc's kernels; lstmcore._checks uses csrc's
-            # headers only and must load no OpenMP runtime (_backend reads the CPU with it first)
+            # OpenMP for every extension that links csrc's kernels; lstmcore.engine._checks uses
+            # csrc's headers only and must load no OpenMP runtime (_backend reads the CPU with it
+            # first)
             if omp is not None and any(Path(src).parts[0] == "csrc" for src in ext.sources):
                 ext.extra_compile_args += omp[0]
                 ext.extra_link_args += omp[1]
@@ -204,11 +205,12 @@ def extensions():
     # depends: an edit to a header alone rebuilds the extensions
     headers = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "csrc").rglob("*.h"))
     common = {"include_dirs": ["csrc", numpy.get_include()], "define_macros": MACROS, "depends": headers}
+    engine = "src/lstmcore/engine"
     exts = [
-        Extension("lstmcore._blas", ["src/lstmcore/_blas.pyx"], **common),
-        Extension("lstmcore._checks", ["src/lstmcore/_checks.pyx"], **common),
-        Extension("lstmcore._lstm", ["src/lstmcore/_lstm.pyx", "csrc/cells/lstm_gates.c"], **common),
-        Extension("lstmcore._cells", ["src/lstmcore/_cells.pyx", "csrc/cells/cells.c"], **common),
+        Extension("lstmcore.engine._blas", [f"{engine}/_blas.pyx"], **common),
+        Extension("lstmcore.engine._checks", [f"{engine}/_checks.pyx"], **common),
+        Extension("lstmcore.engine._lstm", [f"{engine}/_lstm.pyx", "csrc/cells/lstm_gates.c"], **common),
+        Extension("lstmcore.engine._cells", [f"{engine}/_cells.pyx", "csrc/cells/cells.c"], **common),
     ]
     return cythonize(exts, compiler_directives=DIRECTIVES, annotate=DEBUG)
 

@@ -14,7 +14,7 @@ import lstmcore
 from lstmcore import benchmark as bm
 
 SHAPES = bm.SHAPES  # name: (B, T, I, H, kinds measured), the one table
-THREADS = sorted({1, lstmcore._threads.cpu_count()})
+THREADS = sorted({1, lstmcore.engine._threads.cpu_count()})
 
 
 def cases(kind: str):

@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 from helpers import DTYPES, assert_close
 
-from lstmcore import _blas, cli, reference
 from lstmcore import benchmark as bm
+from lstmcore import cli, reference
+from lstmcore.engine import _blas
 
 TINY = {"tiny": (2, 3, 4, 5, bm.KINDS)}
 

@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 from helpers import DTYPES, assert_close
-from lstmcore._blas import BLAS_Order, BLAS_Trans, _gemm_memview, _gemv_memview
+from lstmcore.engine._blas import BLAS_Order, BLAS_Trans, _gemm_memview, _gemv_memview
 
 RowMajor, ColMajor = BLAS_Order.RowMajor, BLAS_Order.ColMajor
 NoTrans, Trans = BLAS_Trans.NoTrans, BLAS_Trans.Trans

@@ -141,5 +141,5 @@ def test_unknown_openmp_mode_is_an_error(monkeypatch):
     reason="LSTMCORE_OPENMP=require is not set (set it for the build and the tests, as .ci/sanitize does)",
 )
 def test_installed_package_has_openmp_when_required():
-    lstm = pytest.importorskip("lstmcore._lstm")
+    lstm = pytest.importorskip("lstmcore.engine._lstm")
     assert lstm._openmp_enabled(), f"{lstm.__file__} was built without OpenMP"

@@ -1,4 +1,4 @@
-"""The compiled cells (lstmcore._cells: the GRU, the simple RNN, the LSTM with options) against
+"""The compiled cells (lstmcore.engine._cells: the GRU, the simple RNN, the LSTM with options) against
 their NumPy twins in lstmcore.reference, on every instruction set the CPU runs, with the row loops
 on one thread and split between two, float32 and float64: outputs, caches, every gradient, one
 step, the streaming stepper, and the activations one by one."""
@@ -15,7 +15,7 @@ from lstmcore import reference
 pytestmark = pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled backend only")
 
 if lstmcore.backend == "compiled":
-    from lstmcore import _cells, _lstm
+    from lstmcore.engine import _cells, _lstm
 
     ISAS = _lstm._available_isas()
 else:  # pragma: no cover
@@ -202,7 +202,7 @@ def test_one_step_and_the_stepper_match_the_forward(isa, rng, cell, options, dty
 @pytest.mark.parametrize("spec", ACTS, ids=str)
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_activations_match_the_reference(isa, spec, dtype):
-    code = lstmcore._validate.activation_spec(spec, "activation")
+    code = lstmcore.engine._validate.activation_spec(spec, "activation")
     x = np.linspace(-6, 6, 301).astype(dtype)
     y = _cells._activation(code, x)
     assert_close(y, reference.activations.apply(code, x), dtype, name="apply")
@@ -212,7 +212,7 @@ def test_activations_match_the_reference(isa, spec, dtype):
 
 def test_nan_passes_through_every_activation():
     for spec in ACTS:
-        code = lstmcore._validate.activation_spec(spec, "activation")
+        code = lstmcore.engine._validate.activation_spec(spec, "activation")
         y = _cells._activation(code, np.array([np.nan, 1.0]))
         assert np.isnan(y[0]), spec
 

@@ -24,8 +24,9 @@ from helpers import (
     strided,
 )
 
-from lstmcore import _validate, reference
-from lstmcore._cache import GRUCache, LSTMCache, RNNCache
+from lstmcore import reference
+from lstmcore.engine import _validate
+from lstmcore.engine._cache import GRUCache, LSTMCache, RNNCache
 from lstmcore.reference import activations
 
 CELLS = ["gru", "gru_reset_before", "rnn"]

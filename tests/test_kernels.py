@@ -9,16 +9,16 @@ from lstmcore import reference
 
 pytestmark = pytest.mark.skipif(lstmcore.backend != "compiled", reason="compares the compiled backend")
 
-ISAS = lstmcore._lstm._available_isas() if lstmcore.backend == "compiled" else ("generic",)
+ISAS = lstmcore.engine._lstm._available_isas() if lstmcore.backend == "compiled" else ("generic",)
 
 
 @pytest.fixture(autouse=True, params=ISAS)
 def isa(request):
     """Run every comparison with each instruction set of the gate kernels this CPU has."""
-    before = lstmcore._lstm._kernel_isa()
-    lstmcore._lstm._set_kernel_isa(request.param)
+    before = lstmcore.engine._lstm._kernel_isa()
+    lstmcore.engine._lstm._set_kernel_isa(request.param)
     yield request.param
-    lstmcore._lstm._set_kernel_isa(before)
+    lstmcore.engine._lstm._set_kernel_isa(before)
 
 
 @pytest.fixture(autouse=True, params=["blas", "packed", "packed-2-threads-rows", "packed-2-threads-panels"])
@@ -27,7 +27,7 @@ def loop_path(request):
     packed kernel (forward and backward), and the packed kernel on two threads whatever the size,
     with the batch rows split (where there are blocks of rows enough; AVX-512 only, the other
     instruction sets split panels) or the panels split (a barrier per step)."""
-    lc = lstmcore._lstm
+    lc = lstmcore.engine._lstm
     limits, par_min, row_bytes, threads = lc._packed_limits(), lc._seq_par_min(), lc._row_split_bytes(), None
     if request.param == "blas":
         lc._set_packed_limits(1 << 30, 1 << 30, 1 << 30)
@@ -201,4 +201,4 @@ def test_returns_fresh_arrays(rng):
 
 def test_isa_switch_refuses_unknown():
     with pytest.raises(ValueError, match="isa must be one of"):
-        lstmcore._lstm._set_kernel_isa("sse9")
+        lstmcore.engine._lstm._set_kernel_isa("sse9")

@@ -10,7 +10,7 @@ its own layout and gate order, so that a mistake in layout.py cannot hide in a s
 
 from __future__ import annotations
 
-import lstmcore._lstm as compiled
+import lstmcore.engine._lstm as compiled
 import numpy as np
 import pytest
 from helpers import DTYPES, assert_close, make_lstm

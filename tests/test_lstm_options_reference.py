@@ -30,7 +30,8 @@ from helpers import (
     strided,
 )
 
-from lstmcore import _lstm_options, _validate, reference
+from lstmcore import reference
+from lstmcore.engine import _lstm_options, _validate
 from lstmcore.reference import activations
 from lstmcore.reference import lstm as reference_lstm
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lstmcore import _validate, layout
+from lstmcore import layout
+from lstmcore.engine import _validate
 
 DEFAULTS = {"activation": "tanh", "recurrent_activation": "sigmoid"}
 GRU_DEFAULTS = {"reset_after": False, **DEFAULTS}

@@ -24,7 +24,8 @@ import pytest
 from helpers import DTYPES, GRAD_OF, assert_close, check_grad, strided
 
 import lstmcore
-from lstmcore import _lstm_options, _validate, layers, reference
+from lstmcore import layers, reference
+from lstmcore.engine import _lstm_options, _validate
 from lstmcore.reference.activations import sigmoid
 
 RATE = 0.3

@@ -112,7 +112,7 @@ def test_a_stepper_stepped_from_two_threads_at_once_raises_instead_of_interleavi
 
 @compiled_only
 def test_concurrent_backward_calls_leave_the_blas_pools_as_they_found_them(rng):
-    from lstmcore import _threads
+    from lstmcore.engine import _threads
 
     if not _threads._blas():
         pytest.skip("no BLAS library found to drive")
@@ -153,7 +153,7 @@ def test_a_child_forked_after_a_multithreaded_call_runs_and_agrees(start_method)
     run_child(
         f"""
         import multiprocessing as mp, numpy as np, lstmcore
-        from lstmcore import _lstm
+        from lstmcore.engine import _lstm
 
         def work(_):
             rng = np.random.default_rng(0)
@@ -242,14 +242,14 @@ class _Plan:
         self.isa, self.packed = isa, packed
 
     def __enter__(self):
-        from lstmcore import _lstm
+        from lstmcore.engine import _lstm
 
         self.saved = (_lstm._kernel_isa(), _lstm._packed_limits())
         _lstm._set_kernel_isa(self.isa)
         _lstm._set_packed_limits(*((0, 1 << 30, 0) if self.packed else (1 << 30, 0, 0)))
 
     def __exit__(self, *exc):
-        from lstmcore import _lstm
+        from lstmcore.engine import _lstm
 
         _lstm._set_kernel_isa(self.saved[0])
         _lstm._set_packed_limits(*self.saved[1])
@@ -261,7 +261,7 @@ class _Plan:
 def _kernel_plans():
     if lstmcore.backend != "compiled":
         return [_NoPlan()]
-    from lstmcore import _lstm
+    from lstmcore.engine import _lstm
 
     return [_Plan(isa, packed) for isa in _lstm._available_isas() for packed in (False, True)]
 

@@ -18,8 +18,8 @@ from lstmcore import reference
 
 BACKENDS = {"reference": reference}
 if lstmcore.backend == "compiled":
-    BACKENDS["compiled"] = lstmcore._lstm
-ISAS = lstmcore._lstm._available_isas() if lstmcore.backend == "compiled" else ("generic",)
+    BACKENDS["compiled"] = lstmcore.engine._lstm
+ISAS = lstmcore.engine._lstm._available_isas() if lstmcore.backend == "compiled" else ("generic",)
 
 
 @pytest.fixture(params=ISAS)
@@ -28,10 +28,10 @@ def isa(request):
     if lstmcore.backend != "compiled":
         yield request.param
         return
-    before = lstmcore._lstm._kernel_isa()
-    lstmcore._lstm._set_kernel_isa(request.param)
+    before = lstmcore.engine._lstm._kernel_isa()
+    lstmcore.engine._lstm._set_kernel_isa(request.param)
     yield request.param
-    lstmcore._lstm._set_kernel_isa(before)
+    lstmcore.engine._lstm._set_kernel_isa(before)
 
 
 @pytest.mark.parametrize("backend", list(BACKENDS))
@@ -144,7 +144,7 @@ def test_threads_give_the_same_result(rng):
 
 def test_public_name_is_the_backends():
     assert lstmcore.LSTMStepper is (
-        reference.LSTMStepper if lstmcore.backend == "reference" else lstmcore._lstm.LSTMStepper
+        reference.LSTMStepper if lstmcore.backend == "reference" else lstmcore.engine._lstm.LSTMStepper
     )
     s = lstmcore.LSTMStepper(np.zeros((2, 8)), np.zeros((2, 8)), np.zeros(8))
     assert "units=2" in repr(s) and s.dtype == np.float64

@@ -19,13 +19,13 @@ import os
 import subprocess
 import sys
 
-import lstmcore._lstm as compiled
+import lstmcore.engine._lstm as compiled
 import numpy as np
 import pytest
 from helpers import DTYPES, assert_close, make_lstm
 
 import lstmcore
-from lstmcore import _threads
+from lstmcore.engine import _threads
 
 
 @pytest.fixture
@@ -106,7 +106,7 @@ def test_openmp_is_compiled_in():
     """The wheel is built with OpenMP (the gate loops are parallel); say so if it is not."""
     assert lstmcore.threadpool_info()["openmp"] is True
     # and it reports what the runtime was loaded with (test_openmp_settings_... checks the choice)
-    assert lstmcore.threadpool_info()["openmp_env"] == lstmcore._backend._OPENMP_ENV
+    assert lstmcore.threadpool_info()["openmp_env"] == lstmcore.engine._backend._OPENMP_ENV
 
 
 def _run_all(x, w_x, w_h, b, h0, c0, dy, activation):
@@ -278,7 +278,7 @@ def test_openmp_settings_leave_the_environment_alone():
     # only while libgomp loads, and never over the user's choice.
     code = (
         "import json, os, lstmcore\n"
-        "from lstmcore import _backend, _checks\n"
+        "from lstmcore.engine import _backend, _checks\n"
         "print(json.dumps([os.environ.get('OMP_WAIT_POLICY'), os.environ.get('GOMP_SPINCOUNT'),\n"
         "                  _backend._OPENMP_ENV, _checks.cpu_has_avx512()]))\n"
     )

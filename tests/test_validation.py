@@ -1,4 +1,4 @@
-"""Bad input at the Python edge, for both backends (policy: the docstring of lstmcore._validate).
+"""Bad input at the Python edge, for both backends (policy: the docstring of lstmcore.engine._validate).
 
 Every rule is one parametrized case, run against the compiled module and the NumPy reference, for
 ``lstm_forward``, ``lstm_backward`` and ``lstm_cell_forward``. Each case checks the exception type
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-import lstmcore._lstm as compiled
+import lstmcore.engine._lstm as compiled
 import numpy as np
 import pytest
 from helpers import TOL, make_lstm, strided
@@ -544,7 +544,7 @@ def test_fuzz_forward(args):
 def test_finite_check_finds_every_non_finite_value(dtype):
     """The compiled finite check (vectorized, whole-array OR) against NumPy, at every position
     of a vector's worth, at the ends, and for arrays that are not C-contiguous (NumPy's path)."""
-    checks = pytest.importorskip("lstmcore._checks")
+    checks = pytest.importorskip("lstmcore.engine._checks")
     rng = np.random.default_rng(0)
     a = rng.standard_normal(1001).astype(dtype)
     assert checks.all_finite(a) and checks.all_finite(a[:0])

@@ -10,7 +10,7 @@
  * phase 0 makes z and r from the first 2H columns and writes rh = r * h_prev, then the driver
  * multiplies rh by the last H columns of w_h, and phase 1 makes n and h. The backward runs the
  * phases in reverse; between them the driver computes the gradient of phase 1's source
- * (drh = dz[:, 2H:] @ w_h[:, 2H:].T). The sequence drivers (src/lstmcore/_cells.pyx) are written
+ * (drh = dz[:, 2H:] @ w_h[:, 2H:].T). The sequence drivers (src/lstmcore/engine/_cells.pyx) are written
  * once for every cell over this contract.
  *
  * What the training cache keeps per step, by cell (time-major, (T, B, .)):

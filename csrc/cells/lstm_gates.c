@@ -10,7 +10,7 @@
 
 /* A packed sequence with fewer multiply-adds per step (B * (I + H) * 4H, over 4) than this runs
  * on one thread. Measured on 2 cores, with the barrier below and OpenBLAS's short worker spin
- * (src/lstmcore/_env.py): from S5 (B (I + H) H = 18K) up, 2 threads beat 1, in inference and in
+ * (src/lstmcore/engine/_env.py): from S5 (B (I + H) H = 18K) up, 2 threads beat 1, in inference and in
  * training (S2 training step 20.3 -> 14.4 ms). */
 static ptrdiff_t lstmcore_seq_par_min = 1 << 14;
 #define LSTMCORE_SEQ_PAR_MIN lstmcore_seq_par_min

@@ -22,10 +22,10 @@ The functional core (batch-first at the edge, float32 or float64 taken from ``x`
 ``lstmcore.reference`` holds the same functions in plain NumPy.
 """
 
-from . import _env  # noqa: F401, I001 - first: loads the BLAS libraries with a short worker spin
+from .engine import _env  # noqa: F401, I001 - first: loads the BLAS libraries with a short worker spin
 from . import callbacks, initializers, layers, losses, optimizers
-from ._backend import NAME as backend
-from ._backend import (
+from .engine._backend import NAME as backend
+from .engine._backend import (
     GRUStepper,
     LSTMStepper,
     RNNStepper,
@@ -41,8 +41,8 @@ from ._backend import (
     rnn_forward,
     set_workspace_limit,
 )
-from ._cache import GRUCache, LSTMCache, RNNCache
-from ._threads import _init_from_env, get_num_threads, set_num_threads, threadpool_info
+from .engine._cache import GRUCache, LSTMCache, RNNCache
+from .engine._threads import _init_from_env, get_num_threads, set_num_threads, threadpool_info
 from .initializers import set_random_seed
 from .layers import LSTM, Dense, Dropout, Input
 from .model import Sequential, load_model

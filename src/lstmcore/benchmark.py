@@ -43,7 +43,7 @@ import numpy as np
 
 import lstmcore
 from lstmcore import layout, reference
-from lstmcore._threads import cpu_count
+from lstmcore.engine._threads import cpu_count
 
 __all__ = [
     "CELLS",
@@ -561,9 +561,9 @@ def _onnxruntime_peer(problem, kind, threads):
 
 @functools.cache
 def _compiled_bound_takes_any_width() -> bool:
-    """Whether the built ``lstmcore._blas._gemm_only`` takes any gate width G = w_h.shape[1] (its
+    """Whether the built ``lstmcore.engine._blas._gemm_only`` takes any gate width G = w_h.shape[1] (its
     source since the GRU and RNN came), or only the LSTM's 4H (an extension built before)."""
-    from lstmcore import _blas
+    from lstmcore.engine import _blas
 
     one = np.zeros((1, 1, 1))
     w = np.zeros((1, 1))
@@ -579,14 +579,14 @@ def _compiled_bound_takes_any_width() -> bool:
 
 def _bound_peer(problem, kind, threads):
     try:
-        from lstmcore import _blas
+        from lstmcore.engine import _blas
     except ImportError as exc:
         raise PeerUnavailable(f"bound skipped: lstmcore's compiled extension is missing ({exc})") from exc
     cell, x, w_x, w_h, _, _, _, _ = _unpack(problem)
     H, G = w_h.shape
     if G != 4 * H and not _compiled_bound_takes_any_width():
         raise RuntimeError(
-            f"the {cell} bound needs lstmcore._blas._gemm_only for {G} = {G // H}H gate columns, and "
+            f"the {cell} bound needs lstmcore.engine._blas._gemm_only for {G} = {G // H}H gate columns, and "
             "this build takes the LSTM's 4H only: it is older than its source; rebuild the extension "
             "(python setup.py build_ext --inplace)"
         )
@@ -620,7 +620,7 @@ _PEERS = {
     "reference": (KINDS, _functional_peer("reference", reference, _reference_step), ()),
     "torch": (KINDS, _torch_peer, ("torch",)),
     "onnxruntime": (("inference", "step"), _onnxruntime_peer, ("onnxruntime", "onnx")),
-    "bound": (KINDS, _bound_peer, ("lstmcore._blas",)),
+    "bound": (KINDS, _bound_peer, ("lstmcore.engine._blas",)),
 }
 PEERS = tuple(_PEERS)
 

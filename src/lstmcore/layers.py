@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _backend as _ops
-from . import _validate, initializers
+from .engine import _backend as _ops
+from . import initializers
+from .engine import _validate
 from . import reference as _reference
 from .params import ParameterBuffer
 

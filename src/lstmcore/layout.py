@@ -50,7 +50,7 @@ import operator
 
 import numpy as np
 
-from ._validate import ACTIVATION_DEFAULTS, CELL_ACTIVATIONS, activation_spec
+from .engine._validate import ACTIVATION_DEFAULTS, CELL_ACTIVATIONS, activation_spec
 
 GATES = ("i", "f", "g", "o")
 ONNX_GATES = ("i", "o", "f", "c")

@@ -16,7 +16,8 @@ import re
 
 import numpy as np
 
-from . import _validate, initializers, losses, optimizers
+from . import initializers, losses, optimizers
+from .engine import _validate
 from . import callbacks as callbacks_module
 from .io import modelfile
 from .io.modelfile import FORMAT_VERSION

@@ -30,7 +30,7 @@ import textwrap
 import warnings
 from pathlib import Path
 
-import lstmcore._lstm as compiled
+import lstmcore.engine._lstm as compiled
 import numpy as np
 import pytest
 from helpers import ACTIVATIONS, RECURRENT_ACTIVATIONS, TOL, strided

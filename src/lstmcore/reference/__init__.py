@@ -8,7 +8,7 @@ the reference needs only to have the same names.
 
 from __future__ import annotations
 
-from .. import _validate
+from ..engine import _validate
 from .activations import hard_sigmoid, sigmoid
 from .gru import (
     GRUCache,

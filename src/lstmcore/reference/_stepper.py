@@ -10,7 +10,7 @@ import threading
 
 import numpy as np
 
-from .. import _validate
+from ..engine import _validate
 
 
 class Stepper:

@@ -2,10 +2,10 @@
 
 The formulas of ``csrc/activations.h``, with NumPy's exp and tanh. Two sets of codes:
 
-- ``ACT`` / ``RACT``: the codes of ``lstmcore._validate.ACTIVATIONS`` / ``RECURRENT_ACTIVATIONS``,
+- ``ACT`` / ``RACT``: the codes of ``lstmcore.engine._validate.ACTIVATIONS`` / ``RECURRENT_ACTIVATIONS``,
   those of the tuned LSTM kernels.
 - :func:`apply` / :func:`derivative`: the parameterised activations of every cell, a spec
-  ``(code, alpha, beta)`` from ``lstmcore._validate.activation_spec`` (codes of
+  ``(code, alpha, beta)`` from ``lstmcore.engine._validate.activation_spec`` (codes of
   ``_validate.CELL_ACTIVATIONS``). Each derivative is written from the output y = f(x), which is
   why leaky_relu needs alpha >= 0, elu alpha > 0 and scaled_tanh alpha != 0.
 """

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _validate
-from .._cache import GRUCache
+from ..engine import _validate
+from ..engine._cache import GRUCache
 from ._stepper import Stepper
 from .activations import apply, derivative
 

@@ -1,4 +1,4 @@
-"""Pure-NumPy LSTM cell and sequence: the readable twin of the compiled ``lstmcore._lstm``.
+"""Pure-NumPy LSTM cell and sequence: the readable twin of the compiled ``lstmcore.engine._lstm``.
 
 Same function names, same arguments, same checks, same cache; written to be read, not to be fast.
 It computes in the dtype of ``x`` (float32 or float64) with the formulas of ``csrc/activations.h``.
@@ -8,7 +8,7 @@ activated gates i, f, g, o, each a block of H columns of the G = 4H gate columns
 written from outputs: dsigmoid(y) = y * (1 - y), dtanh(y) = 1 - y * y.
 
 The LSTM options (peepholes, proj, clip, input_forget, output_activation, activations with
-parameters; checked by ``lstmcore._lstm_options``) have their own gate maths,
+parameters; checked by ``lstmcore.engine._lstm_options``) have their own gate maths,
 :func:`gates_forward_options` / :func:`gates_backward_options`. The plain LSTM (no options, Keras's
 activations) keeps :func:`gates_forward` / :func:`gates_backward`, the twins of the tuned kernels,
 so that its results do not change. With proj, h has P columns: h = m @ proj with m = o * phi(c).
@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _lstm_options, _validate
-from .._cache import LSTMCache
+from ..engine import _lstm_options, _validate
+from ..engine._cache import LSTMCache
 from . import activations
 from ._stepper import Stepper
 from .activations import ACT, RACT
@@ -178,7 +178,7 @@ def lstm_forward(
     recurrent_mask multiplies h_prev in the recurrent product at every step:
     z = x @ w_x + (h_prev * recurrent_mask) @ w_h + b.
 
-    See :func:`lstmcore.lstm_forward` for the full contract and ``lstmcore._lstm_options`` for
+    See :func:`lstmcore.lstm_forward` for the full contract and ``lstmcore.engine._lstm_options`` for
     the options.
     """
     x, w_x, w_h, b, h0, c0, opts = _lstm_options.check_forward(

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _validate
-from .._cache import RNNCache
+from ..engine import _validate
+from ..engine._cache import RNNCache
 from ._stepper import Stepper
 from .activations import apply, derivative
 

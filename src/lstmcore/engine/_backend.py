@@ -45,7 +45,7 @@ def _openmp_env() -> dict[str, str]:
 _OPENMP_ENV: dict[str, str] = {}  # what the OpenMP runtime was loaded with (compiled backend)
 
 if NAME == "reference":
-    from .reference import (
+    from ..reference import (
         GRUStepper,
         LSTMStepper,
         RNNStepper,

@@ -1,4 +1,4 @@
-"""Fast input checks for lstmcore._validate (which falls back to NumPy without this module), and
+"""Fast input checks for lstmcore.engine._validate (which falls back to NumPy without this module), and
 the CPU features _backend needs before the OpenMP runtime is loaded (this module is built without
 OpenMP)."""
 

@@ -1,6 +1,6 @@
 """The sequence drivers, written once for every cell of csrc/cells/cells.h: the GRU, the simple
 RNN and the LSTM with its options (peepholes, projection, clip, coupled input-forget, any
-activations). The plain LSTM keeps its tuned kernels in ``lstmcore._lstm``.
+activations). The plain LSTM keeps its tuned kernels in ``lstmcore.engine._lstm``.
 
 Order of work, the same for every cell (DESIGN.md section 1):
 - forward: ONE product ``x @ w_x`` over all T*B rows before the loop; in the loop, per phase of
@@ -71,7 +71,7 @@ cdef struct Weights:
 
 
 cdef lc_ctx _context() except *:
-    """The instruction set and thread count lstmcore._lstm chose (one choice for every kernel)."""
+    """The instruction set and thread count lstmcore.engine._lstm chose (one choice for every kernel)."""
     cdef lc_ctx ctx
     isa, nthreads = _lstm._kernel_context()
     ctx.isa = isa
@@ -536,7 +536,7 @@ def gru_forward(x, w_x, w_h, b, h0=None, *, reset_after=True, activation="tanh",
         h = z * h_prev + (1 - z) * n
 
     ``activation``/``recurrent_activation``: a name or a (name, alpha[, beta]) tuple
-    (``lstmcore._validate.CELL_ACTIVATIONS``). Same dtype and input policy as ``lstm_forward``.
+    (``lstmcore.engine._validate.CELL_ACTIVATIONS``). Same dtype and input policy as ``lstm_forward``.
     ``recurrent_mask`` (B, H): recurrent dropout, h_prev * mask in the recurrent products (the
     mixing z * h_prev keeps h_prev); kept in the cache for the backward.
     """
@@ -617,7 +617,7 @@ def rnn_cell_forward(x_t, w_x, w_h, b, h_prev=None, *, activation="tanh", check_
     return y[:, 0]
 
 
-# The LSTM with options (lstmcore._lstm's public functions call these) --------------------------
+# The LSTM with options (lstmcore.engine._lstm's public functions call these) --------------------------
 
 
 def _lstm_forward(x, w_x, w_h, b, h0, c0, opts, return_cache, activation, recurrent_activation,
@@ -871,7 +871,7 @@ cdef class RNNStepper(_CellStepper):
 
 
 cdef class _LSTMOptionsStepper(_CellStepper):
-    """The stepper of an LSTM with options (lstmcore._lstm.LSTMStepper runs it for them)."""
+    """The stepper of an LSTM with options (lstmcore.engine._lstm.LSTMStepper runs it for them)."""
 
     def __init__(self, w_x, w_h, b, int B, opts, bint check_finite):
         self._setup(_lstm_cell(w_x.shape[1] // 4, opts), "LSTMStepper", w_x, w_h, b,

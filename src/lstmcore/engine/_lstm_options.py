@@ -24,7 +24,7 @@ Clip's gradient passes where the stored (clipped) pre-activation lies strictly i
 (-clip, clip), clip taken in the dtype of the call; one at exactly +-clip counts as clipped.
 The cache then keeps z (T, B, G), the clipped pre-activations, and with proj m (T, B, H).
 
-Every activation argument is a name or a tuple (see :func:`lstmcore._validate.activation_spec`).
+Every activation argument is a name or a tuple (see :func:`lstmcore.engine._validate.activation_spec`).
 :func:`check_lstm_options` turns the options into an :class:`LSTMOptions`; :func:`check_forward`,
 :func:`check_cell`, :func:`check_weights`, :func:`check_backward` and :func:`check_cache` are the
 twins of the functions of the same name in ``_validate``, with the shapes that ``proj`` changes;
@@ -145,7 +145,7 @@ def check_lstm_options(
     """The options of a call whose gates have ``H`` units, as an :class:`LSTMOptions`.
 
     peepholes (3, H) and proj (H, P) with 1 <= P < H are converted and checked like the other
-    arrays (:func:`lstmcore._validate.as_arrays`: the dtype of x, finite when ``check_finite``).
+    arrays (:func:`lstmcore.engine._validate.as_arrays`: the dtype of x, finite when ``check_finite``).
     """
     act, ract, out_act = _specs(activation, recurrent_activation, output_activation)
     clip = _clip(clip)
@@ -168,7 +168,7 @@ def check_lstm_options(
 def check_weights(w_x, w_h, b, dtype, check_finite, **options):
     """Checked ``w_x (I, G)``, ``w_h (P, G)``, ``b (G)`` and the options: ``(w_x, w_h, b, opts)``.
 
-    Without proj, P = H and the weights go through :func:`lstmcore._validate.check_weights`.
+    Without proj, P = H and the weights go through :func:`lstmcore.engine._validate.check_weights`.
     With proj, H is read from w_h's G = 4H columns and P from proj (H, P).
     """
     if options.get("proj") is None:
@@ -188,10 +188,10 @@ def check_weights(w_x, w_h, b, dtype, check_finite, **options):
 
 
 def check_forward(x, w_x, w_h, b, h0, c0, check_finite, *, recurrent_mask=None, **options):
-    """:func:`lstmcore._validate.check_forward` with the options and the recurrent dropout mask.
+    """:func:`lstmcore.engine._validate.check_forward` with the options and the recurrent dropout mask.
 
     -> x (B, T, I), w_x (I, G), w_h (P, G), b (G), h0 (B, P), c0 (B, H) (zeros when None), opts,
-    with opts.recurrent_mask the checked (B, P) mask (:func:`lstmcore._validate.check_recurrent_mask`)
+    with opts.recurrent_mask the checked (B, P) mask (:func:`lstmcore.engine._validate.check_recurrent_mask`)
     or None; a mask makes opts.plain False.
     """
     dtype, x = _validate._input(x, 3)
@@ -230,7 +230,7 @@ def check_cell(x_t, w_x, w_h, b, h_prev, c_prev, check_finite, **options):
 
 
 def check_backward(dy, cache, dh_n, dc_n, check_finite):
-    """:func:`lstmcore._validate.check_backward` with the options of the cache.
+    """:func:`lstmcore.engine._validate.check_backward` with the options of the cache.
 
     -> dy (B, T, P) or None, dh_n (B, P), dc_n (B, H) (zeros when None), opts
     """

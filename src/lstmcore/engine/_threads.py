@@ -112,7 +112,7 @@ def _blas() -> list[_BlasLib]:
 
 
 def _compiled():
-    mod = sys.modules.get("lstmcore._lstm")
+    mod = sys.modules.get("lstmcore.engine._lstm")
     if mod is None:
         try:
             from . import _lstm as mod

@@ -121,7 +121,7 @@ def _kernel_isa():
 
 
 def _kernel_context():
-    """(isa, nthreads): what every kernel of this call runs with (lstmcore._cells reads it)."""
+    """(isa, nthreads): what every kernel of this call runs with (lstmcore.engine._cells reads it)."""
     return lstmcore_get_isa(), _nthreads()
 
 
@@ -416,7 +416,7 @@ cdef object _workspace(str name, tuple shape, object dtype):
 
 
 def _scratch(str name, tuple shape, object dtype):
-    """_workspace for lstmcore._cells: scratch memory kept per thread between calls (never an
+    """_workspace for lstmcore.engine._cells: scratch memory kept per thread between calls (never an
     array a call returns or caches)."""
     return _workspace(name, shape, np.dtype(dtype))
 
@@ -591,12 +591,12 @@ def lstm_forward(x, w_x, w_h, b, h0=None, c0=None, *, activation="tanh",
 
     ``activation`` is the cell activation ('tanh', 'relu', 'sigmoid', 'linear', ...);
     ``recurrent_activation`` the gate activation ('sigmoid', 'hard_sigmoid', ...), as in Keras;
-    either may be a (name, alpha[, beta]) tuple (``lstmcore._validate.CELL_ACTIVATIONS``).
+    either may be a (name, alpha[, beta]) tuple (``lstmcore.engine._validate.CELL_ACTIVATIONS``).
     The dtype of ``x`` (float32 or float64) is the dtype of the call; other float arrays must
     match it. Integer and other non-float inputs are refused with TypeError; non-contiguous
     arrays are copied. NaN or inf in any input raises ValueError unless ``check_finite=False``.
 
-    Options (PyTorch's and ONNX's; ``lstmcore._lstm_options`` states the maths):
+    Options (PyTorch's and ONNX's; ``lstmcore.engine._lstm_options`` states the maths):
     ``output_activation`` the phi of h = o * phi(c) (None: ``activation``); ``peepholes``
     p (3, H) rows i, f, o; ``proj`` w_hr (H, P), P < H: h = (o * phi(c)) @ w_hr, then w_h is
     (P, G) and h0, y, h_n have P columns; ``clip``: every gate pre-activation clipped to
@@ -727,7 +727,7 @@ cdef class LSTMStepper:
             peepholes=peepholes, proj=proj, clip=clip, input_forget=input_forget)
         cdef int I = w_x.shape[0], H = w_x.shape[1] // 4
         cdef int B = _validate.check_stepper(batch_size, I, H)
-        if not opts.plain:  # the options run on the generic cell (lstmcore._cells)
+        if not opts.plain:  # the options run on the generic cell (lstmcore.engine._cells)
             from . import _cells
             generic = _cells._LSTMOptionsStepper(w_x, w_h, b, B, opts, bool(check_finite))
             if self._busy:
