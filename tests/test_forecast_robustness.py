@@ -208,7 +208,7 @@ def test_out_of_memory_is_one_line_error(capsys, monkeypatch):
     def no_memory(*args, **kwargs):
         raise MemoryError("Unable to allocate 149. GiB")
 
-    monkeypatch.setattr(cli, "run_forecast", no_memory)
+    monkeypatch.setattr(cli.forecast, "run_forecast", no_memory)
     code, _, err = forecast(capsys, "--epochs", 1)
     assert_user_error(code, err, "out of memory (Unable to allocate 149. GiB); try a smaller --units")
 

@@ -3,173 +3,22 @@
 ``lstmcore forecast`` trains an LSTM forecaster on a bundled real series (monthly sunspot numbers,
 NOAA, public domain) or on a column of the user's CSV, and prints its test error next to the naive
 baselines, honestly: when a baseline wins, it says so. The job itself is
-``lstmcore.timeseries.forecast``; this module parses the arguments, checks paths and prints.
+``lstmcore.timeseries.forecast``; the subcommands are ``cli.forecast``, ``cli.info`` and
+``cli.bench``; this module has the parser and ``main``.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import os
 import sys
 
-from .timeseries.forecast import MAX_PARAMETERS, NEED_MATPLOTLIB, plot_forecast, run_forecast, verdict
+from ..timeseries.forecast import MAX_PARAMETERS, run_forecast
+from .bench import _bench_command
+from .forecast import _forecast_command
+from .info import _info_command
 
 __all__ = ["MAX_PARAMETERS", "main", "run_forecast"]
-
-
-def _number(v: float) -> str:
-    """A metric or a forecast: 4 decimals (1e9 + 5.458 keeps its 5.458), scientific if very large or small."""
-    return f"{v:.4f}" if v == 0 or 1e-3 <= abs(v) < 1e12 else f"{v:.4e}"
-
-
-def _output_path(path: str, option: str) -> str:
-    """``path`` if a file can be written there: not a folder, in a folder that exists."""
-    if os.path.isdir(path):
-        example = os.path.join(path, "out")
-        raise ValueError(f"{option} {path} is a folder; expected a file name, such as {example}")
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise ValueError(f"{option} {path}: the folder {folder} does not exist")
-    return path
-
-
-def _plot_path(path: str) -> str:
-    """The file the plot goes to: ``path``, with '.png' added when it has no extension (as matplotlib
-    would add it); an extension matplotlib cannot write is an error."""
-    if os.path.isdir(path):
-        return path  # refused by _output_path
-    ext = os.path.splitext(path)[1][1:].lower()
-    if not ext:
-        return path + ".png"
-    from matplotlib.backend_bases import FigureCanvasBase
-
-    formats = FigureCanvasBase.get_supported_filetypes()
-    if ext not in formats:
-        known = ", ".join(sorted(formats))
-        raise ValueError(f"--plot {path}: expected a file name ending in one of {known}, got .{ext}")
-    return path
-
-
-def _forecast_command(args) -> int:
-    import importlib.util
-
-    from . import datasets
-
-    # Everything a user can get wrong is said before training, not after.
-    if args.plot and importlib.util.find_spec("matplotlib") is None:
-        raise ValueError(NEED_MATPLOTLIB)
-    plot = args.plot and _output_path(_plot_path(args.plot), "--plot")
-    if args.save:
-        _output_path(args.save, "--save")
-    if args.csv:
-        if not args.column:
-            raise ValueError("--csv needs --column NAME (the column to forecast)")
-        dates, values = datasets.load_csv(args.csv, args.column, date_column=args.date_column)
-        title = f"{args.column} ({args.csv})"
-        season = args.season
-    else:
-        if args.column or args.date_column:
-            raise ValueError("--column and --date-column go with --csv FILE")
-        meta = datasets.DATASETS[args.dataset]
-        dates, values = datasets.load_dataset(args.dataset)
-        title = meta["description"]
-        season = args.season if args.season is not None else meta.get("season")
-    out = sys.stdout
-    out.write(f"lstmcore forecast: {title}\n")
-    out.write(
-        f"  {len(values)} values; window {args.window}, horizon {args.horizon}, test part "
-        f"{args.test_size:.0%}, up to {args.epochs} epochs, seed {args.seed}\n"
-    )
-    result = run_forecast(
-        values,
-        window=args.window,
-        horizon=args.horizon,
-        epochs=args.epochs,
-        units=args.units,
-        batch_size=args.batch_size,
-        test_size=args.test_size,
-        season=season,
-        seed=args.seed,
-        verbose=not args.quiet,
-    )
-    h = result["history"].history
-    out.write(
-        f"  trained {len(h['loss'])} epochs on {result['train_windows']} windows in "
-        f"{result['fit_seconds']:.1f}s (best val_loss {min(h['val_loss']):.4g})\n\n"
-    )
-    names = {
-        "lstm": "LSTM",
-        "naive": "naive (last value)",
-        "seasonal_naive": f"seasonal naive (season {season})",
-    }
-    out.write(f"  test error over {len(result['test_true'])} windows, {args.horizon} step(s) ahead:\n")
-    out.write(f"  {'model':<32}{'RMSE':>12}{'MAE':>12}\n")
-    for key, m in result["metrics"].items():
-        out.write(f"  {names[key]:<32}{_number(m['rmse']):>12}{_number(m['mae']):>12}\n")
-    out.write("\n  " + verdict(result["metrics"]) + "\n")
-    steps = ", ".join(_number(v) for v in result["forecast"])
-    out.write(f"  forecast for the next {args.horizon} step(s) after the last value: {steps}\n")
-    if plot:
-        plot_forecast(plot, dates, values, result, title)
-        out.write(f"  plot written to {plot}\n")
-    if args.save:
-        result["model"].save(args.save)
-        out.write(f"  model saved to {args.save}\n")
-    return 0
-
-
-def _info_command(args) -> int:
-    import lstmcore
-
-    print(f"lstmcore {lstmcore.__version__}, backend {lstmcore.backend}")
-    for key, value in lstmcore.threadpool_info().items():
-        print(f"  {key}: {value}")
-    return 0
-
-
-def _bench_command(args) -> int:
-    import importlib.util
-
-    from . import benchmark as bm
-
-    if args.plot and importlib.util.find_spec("matplotlib") is None:
-        raise SystemExit(bm._NEED_MATPLOTLIB)  # said before the run, not after
-    targets = bm.load_targets(args.targets) if args.targets else None
-    shapes = {}
-    if args.shapes or not args.shape:
-        shapes.update(bm.resolve_shapes(args.shapes))
-    for B, T, I, H in args.shape or ():
-        shapes[f"{B}x{T}x{I}x{H}"] = (B, T, I, H, bm.KINDS)
-
-    def progress(line):
-        sys.stderr.write(f"lstmcore bench: {line}\n")
-        sys.stderr.flush()
-
-    try:
-        results = bm.run_benchmark(
-            shapes,
-            kinds=args.kinds,
-            threads=args.threads,
-            peers=args.peers,
-            cells=args.cells,
-            seconds=args.seconds,
-            memory=args.memory,
-            isolate=not args.same_process,
-            progress=progress,
-            targets=targets,
-        )
-    except bm.EqualWorkError as exc:
-        sys.stderr.write(f"lstmcore bench: the equal-work check failed, nothing was timed: {exc}\n")
-        return 1
-    sys.stdout.write(bm.format_table(results))
-    if args.json:
-        bm.save_json(results, args.json)
-        sys.stdout.write(f"results written to {args.json}\n")
-    if args.plot:
-        bm.plot_ratios(results, args.plot)
-        sys.stdout.write(f"chart written to {args.plot}\n")
-    return 0
 
 
 def _names(choices):
@@ -187,7 +36,7 @@ def _names(choices):
 
 def _cells(text: str) -> list:
     """argparse type of ``lstmcore bench --cells``: names of benchmark.CELLS, or ``all``."""
-    from .benchmark import CELLS
+    from ..benchmark import CELLS
 
     if text.strip() == "all":
         return list(CELLS)
@@ -238,7 +87,7 @@ def _fraction(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .datasets import DATASETS
+    from ..datasets import DATASETS
 
     parser = argparse.ArgumentParser(prog="lstmcore", description="A fast CPU engine for LSTM networks.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -280,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.set_defaults(func=_forecast_command)
     i = sub.add_parser("info", help="version, backend, threads and BLAS")
     i.set_defaults(func=_info_command)
-    from .benchmark import CELLS, DEFAULT_CELLS, KINDS, PEERS, SHAPES
+    from ..benchmark import CELLS, DEFAULT_CELLS, KINDS, PEERS, SHAPES
 
     bench = sub.add_parser(
         "bench",

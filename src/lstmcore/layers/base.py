@@ -1,0 +1,186 @@
+"""The layer base class (``Layer``), ``Input``, and the argument checks and random helpers every
+layer shares."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import initializers
+from ..engine import _validate
+from ..params import ParameterBuffer
+
+# Helpers --------------------------------------------------------------------------------------------
+
+
+def _positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be a positive int, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def _rate(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating, np.integer)):
+        raise TypeError(f"{name} must be a float in [0, 1), got {value!r}")
+    if not 0 <= value < 1:
+        raise ValueError(f"{name} must be a float in [0, 1), got {value!r}")
+    return float(value)
+
+
+def _shape_arg(name: str, value) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = (value,)
+    if not isinstance(value, (tuple, list)) or not value:
+        raise TypeError(f"{name} must be a tuple of positive ints (without the batch axis), got {value!r}")
+    return tuple(_positive_int(name, v) for v in value)
+
+
+def _initializer(name: str, value: str) -> str:
+    initializers.get(value)  # raises with the list of names
+    return value
+
+
+def _seed_arg(seed) -> int | None:
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+        raise ValueError(f"seed must be None or a non-negative int, got {seed!r}")
+    return seed
+
+
+def _layer_rng(seed: int | None, seed_rng: np.random.Generator | None) -> np.random.Generator:
+    """A layer's own generator for dropout masks: from its ``seed``, else drawn from the model's."""
+    if seed is None:
+        seed = int((seed_rng or initializers.new_rng()).integers(2**63))
+    return np.random.default_rng(seed)
+
+
+def _dropout_mask(rng: np.random.Generator, shape, rate: float, dtype) -> np.ndarray:
+    # Inverted dropout, as Keras: kept units are scaled by 1 / (1 - rate).
+    keep = rng.random(shape) >= rate
+    return keep.astype(dtype) / dtype.type(1 - rate)
+
+
+# Base class -----------------------------------------------------------------------------------------
+
+
+class Layer:
+    """What every layer has: a name, a build step, forward/backward/step and a config."""
+
+    def __init__(self, *, name=None, input_shape=None, dtype=None, trainable=True):
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name must be a string, got {name!r}")
+        self.name = name
+        self.input_shape = _shape_arg("input_shape", input_shape)
+        self.dtype = None if dtype is None else _validate.dtype_of(np.empty(0, dtype=dtype))
+        self.trainable = bool(trainable)
+        self.built = False
+        self.build_shape: tuple[int, ...] | None = None  # input shape without the batch axis
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+
+    # What a subclass defines.
+    def weight_specs(self, input_shape) -> list[tuple[str, tuple[int, ...], str]]:
+        """(name, shape, initializer) for each weight, in Keras's order."""
+        return []
+
+    def output_shape(self, input_shape) -> tuple[int, ...]:
+        return tuple(input_shape)
+
+    def forward(self, x, training=False):
+        raise NotImplementedError
+
+    def backward(self, dy):
+        raise NotImplementedError
+
+    def step(self, x_t):
+        """One streaming step: x_t is this layer's input at one time step, without the T axis."""
+        return self.forward(x_t, training=False)
+
+    def reset_states(self) -> None:
+        pass
+
+    def weights_changed(self) -> None:
+        """Told by the model after its weights change (fit, set_weights): drop derived copies."""
+
+    def get_config(self) -> dict:
+        config = {"name": self.name, "trainable": self.trainable}
+        if self.input_shape is not None:
+            config["input_shape"] = list(self.input_shape)
+        if self.dtype is not None:
+            config["dtype"] = self.dtype.name
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict):
+        return cls(**config)
+
+    # Building and binding to a parameter buffer.
+    def _check_input_shape(self, input_shape) -> None:
+        pass
+
+    def build(self, input_shape, seed_rng: np.random.Generator | None = None) -> None:
+        """Record the input shape and draw a seed for this layer's random numbers."""
+        input_shape = tuple(int(s) for s in input_shape)
+        self._check_input_shape(input_shape)
+        self.build_shape = input_shape
+        self.built = True
+        self._on_build(seed_rng)
+
+    def _on_build(self, seed_rng) -> None:
+        pass
+
+    def bind(self, buffer: ParameterBuffer, prefix: str) -> None:
+        self.params = {n: buffer.param_views[prefix + n] for n, _, _ in self.weight_specs(self.build_shape)}
+        self.grads = {n: buffer.grad_views[prefix + n] for n, _, _ in self.weight_specs(self.build_shape)}
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """The weight arrays (views into the model's buffer), in Keras's order."""
+        return [self.params[n] for n, _, _ in self.weight_specs(self.build_shape)] if self.built else []
+
+    def count_params(self) -> int:
+        return sum(w.size for w in self.weights)
+
+    def __call__(self, x, training=False):
+        """Run the layer on its own (outside a model); builds it on first use with its own weights."""
+        x = np.asarray(x)
+        if x.dtype.kind != "f":
+            x = x.astype(self.dtype or np.float32)
+        if not self.built:
+            self.build(x.shape[1:], initializers.new_rng())
+            dtype = self.dtype or _validate.dtype_of(x)
+            specs = self.weight_specs(self.build_shape)
+            buffer = ParameterBuffer([(n, s) for n, s, _ in specs], dtype)
+            rng = initializers.new_rng()
+            for n, s, init in specs:
+                buffer.param_views[n][...] = self._initial_value(n, s, init, rng, buffer.dtype)
+            self.bind(buffer, "")
+            self._own_buffer = buffer
+        return self.forward(x, training=training)
+
+    def _initial_value(self, name, shape, init, rng, dtype):
+        return initializers.get(init)(shape, rng, dtype)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name!r}>"
+
+
+class Input(Layer):
+    """Declares the input shape (without the batch axis) as the first element of a Sequential."""
+
+    def __init__(self, shape, *, name=None, dtype=None):
+        super().__init__(name=name, input_shape=shape, dtype=dtype)
+
+    def forward(self, x, training=False):
+        return x
+
+    def backward(self, dy):
+        return dy
+
+    def get_config(self) -> dict:
+        config = {"name": self.name, "shape": list(self.input_shape)}
+        if self.dtype is not None:
+            config["dtype"] = self.dtype.name
+        return config
