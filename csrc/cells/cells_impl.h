@@ -139,7 +139,8 @@ void KSFX(lc_rnn_forward)(const lc_ctx *ctx, int B, int H, lc_act act, const REA
     for (ptrdiff_t r = 0; r < B; r++) {
         const REAL *restrict zx_r = zx + r * ldzx, *restrict zh_r = zh + r * (ptrdiff_t)H;
         REAL *restrict h_r = h + r * ldh;
-        for (ptrdiff_t j = 0; j < H; j++) h_r[j] = zx_r[j] + zh_r[j] + b[j];
+        const REAL *restrict b_r = b;
+        for (ptrdiff_t j = 0; j < H; j++) h_r[j] = zx_r[j] + zh_r[j] + b_r[j];
         KSFX(span_act)(act, h_r, H);
     }
 }
@@ -171,39 +172,47 @@ void KSFX(lc_gru_forward)(const lc_ctx *ctx, int B, int H, int phase, int reset_
                           const REAL *zh, const REAL *b, const REAL *h_prev, ptrdiff_t ldhp,
                           REAL *gates, REAL *extra, REAL *h, ptrdiff_t ldh) {
     /* zx (B, 3H) rows ldzx apart | zh (B, 3H) | b (2, 3H) or (3H) | h_prev (B, H) rows ldhp
-     * apart | gates (B, 3H), extra (B, H) out | h (B, H) rows ldh apart, out */
+     * apart | gates (B, 3H), extra (B, H) out | h (B, H) rows ldh apart, out
+     * One restrict pointer per gate block: the blocks never overlap, and the compiler then
+     * vectorizes every loop (with g[2H + j] written beside g[H + j] read it could not). */
     const ptrdiff_t G = 3 * (ptrdiff_t)H, H2 = 2 * (ptrdiff_t)H;
-    const REAL *bh = reset_after ? b + G : b;  /* recurrent bias (reset_after) */
     const int lc_par = LC_PAR(ctx, B, G);
     (void)lc_par;
     LC_ROWS_PARALLEL
     for (ptrdiff_t r = 0; r < B; r++) {
+        /* declared in the loop, not captured by the OpenMP region, so that they stay restrict */
+        const REAL *restrict bx = b;                        /* the input bias (or the only one) */
+        const REAL *restrict bh = reset_after ? b + G : b; /* the recurrent bias (reset_after) */
         const REAL *restrict zx_r = zx + r * ldzx, *restrict zh_r = zh + r * G;
         const REAL *restrict hp_r = h_prev + r * ldhp;
-        REAL *restrict g_r = gates + r * G, *restrict e_r = extra + r * (ptrdiff_t)H;
-        REAL *restrict h_r = h + r * ldh;
+        REAL *restrict gz = gates + r * G, *restrict gr = gz + H, *restrict gn = gz + H2;
+        REAL *restrict e_r = extra + r * (ptrdiff_t)H, *restrict h_r = h + r * ldh;
         if (phase == 0) {  /* z, r */
-            if (reset_after)
-                for (ptrdiff_t j = 0; j < H2; j++) g_r[j] = zx_r[j] + b[j] + zh_r[j] + bh[j];
-            else
-                for (ptrdiff_t j = 0; j < H2; j++) g_r[j] = zx_r[j] + zh_r[j] + b[j];
-            KSFX(span_act)(ract, g_r, H2);
+            if (reset_after) {
+                for (ptrdiff_t j = 0; j < H; j++) gz[j] = zx_r[j] + bx[j] + zh_r[j] + bh[j];
+                for (ptrdiff_t j = 0; j < H; j++)
+                    gr[j] = zx_r[H + j] + bx[H + j] + zh_r[H + j] + bh[H + j];
+            } else {
+                for (ptrdiff_t j = 0; j < H; j++) gz[j] = zx_r[j] + zh_r[j] + bx[j];
+                for (ptrdiff_t j = 0; j < H; j++) gr[j] = zx_r[H + j] + zh_r[H + j] + bx[H + j];
+            }
+            KSFX(span_act)(ract, gz, H);
+            KSFX(span_act)(ract, gr, H);
             if (!reset_after) {  /* rh = r * h_prev, the source of phase 1 */
-                for (ptrdiff_t j = 0; j < H; j++) e_r[j] = g_r[H + j] * hp_r[j];
+                for (ptrdiff_t j = 0; j < H; j++) e_r[j] = gr[j] * hp_r[j];
                 continue;
             }
-            for (ptrdiff_t j = 0; j < H; j++) {  /* n = act(zx_n + b_xn + r * (zh_n + b_hn)) */
-                e_r[j] = zh_r[H2 + j] + bh[H2 + j];
-                g_r[H2 + j] = zx_r[H2 + j] + b[H2 + j] + g_r[H + j] * e_r[j];
-            }
+            /* n = act(zx_n + b_xn + r * (zh_n + b_hn)) */
+            const REAL *restrict zh_n = zh_r + H2, *restrict bh_n = bh + H2;
+            const REAL *restrict zx_n = zx_r + H2, *restrict bx_n = bx + H2;
+            for (ptrdiff_t j = 0; j < H; j++) e_r[j] = zh_n[j] + bh_n[j];
+            for (ptrdiff_t j = 0; j < H; j++) gn[j] = zx_n[j] + bx_n[j] + gr[j] * e_r[j];
         } else {  /* n = act(zx_n + (r * h_prev) @ w_hn + b_n) */
-            for (ptrdiff_t j = 0; j < H; j++) g_r[H2 + j] = zx_r[H2 + j] + zh_r[H2 + j] + b[H2 + j];
+            for (ptrdiff_t j = 0; j < H; j++) gn[j] = zx_r[H2 + j] + zh_r[H2 + j] + bx[H2 + j];
         }
-        KSFX(span_act)(act, g_r + H2, H);
-        for (ptrdiff_t j = 0; j < H; j++) {  /* h = z * h_prev + (1 - z) * n */
-            const REAL z = g_r[j];
-            h_r[j] = z * hp_r[j] + ((REAL)1 - z) * g_r[H2 + j];
-        }
+        KSFX(span_act)(act, gn, H);
+        for (ptrdiff_t j = 0; j < H; j++)  /* h = z * h_prev + (1 - z) * n */
+            h_r[j] = gz[j] * hp_r[j] + ((REAL)1 - gz[j]) * gn[j];
     }
 }
 
@@ -213,41 +222,49 @@ void KSFX(lc_gru_backward)(const lc_ctx *ctx, int B, int H, int phase, int reset
                            const REAL *h_prev, ptrdiff_t ldhp, const REAL *drh, REAL *dzx,
                            REAL *dzh, REAL *dh_prev) {
     /* dh, extra, drh, dh_prev (B, H) | dy (B, H) rows lddy apart or NULL | gates, dzx, dzh
-     * (B, 3H) | h_prev (B, H) rows ldhp apart */
+     * (B, 3H) | h_prev (B, H) rows ldhp apart. One restrict pointer per gate block. */
     const ptrdiff_t G = 3 * (ptrdiff_t)H, H2 = 2 * (ptrdiff_t)H;
     const int lc_par = LC_PAR(ctx, B, G);
     (void)lc_par;
     LC_ROWS_PARALLEL
     for (ptrdiff_t r = 0; r < B; r++) {
         const ptrdiff_t rh = r * (ptrdiff_t)H;
-        const REAL *restrict g_r = gates + r * G, *restrict hp_r = h_prev + r * ldhp;
-        REAL *restrict dzx_r = dzx + r * G, *restrict dhp_r = dh_prev + rh;
+        const REAL *restrict gz = gates + r * G, *restrict gr = gz + H, *restrict gn = gz + H2;
+        const REAL *restrict hp_r = h_prev + r * ldhp;
+        REAL *restrict dz_z = dzx + r * G, *restrict dz_r = dz_z + H, *restrict dz_n = dz_z + H2;
+        REAL *restrict dhp_r = dh_prev + rh;
         if (!reset_after && phase == 0) {  /* rh = r * h_prev */
             const REAL *restrict drh_r = drh + rh;
             for (ptrdiff_t j = 0; j < H; j++) {
-                dzx_r[H + j] = drh_r[j] * hp_r[j];
-                dhp_r[j] += drh_r[j] * g_r[H + j];
+                dz_r[j] = drh_r[j] * hp_r[j];
+                dhp_r[j] += drh_r[j] * gr[j];
             }
-            KSFX(span_dact)(ract, g_r + H, dzx_r + H, H);
+            KSFX(span_dact)(ract, gr, dz_r, H);
             continue;
         }
         const REAL *restrict dh_r = dh + rh, *restrict dy_r = dy ? dy + r * lddy : NULL;
+        if (dy_r)
+            for (ptrdiff_t j = 0; j < H; j++) dhp_r[j] = dh_r[j] + dy_r[j];  /* dh, for now */
+        else
+            for (ptrdiff_t j = 0; j < H; j++) dhp_r[j] = dh_r[j];
         for (ptrdiff_t j = 0; j < H; j++) {  /* h = z * h_prev + (1 - z) * n */
-            const REAL d = dy_r ? dh_r[j] + dy_r[j] : dh_r[j];
-            const REAL z = g_r[j], n = g_r[H2 + j];
-            dzx_r[H2 + j] = d * ((REAL)1 - z);
-            dzx_r[j] = d * (hp_r[j] - n);
-            dhp_r[j] = d * z;
+            const REAL d = dhp_r[j];
+            dz_n[j] = d * ((REAL)1 - gz[j]);
+            dz_z[j] = d * (hp_r[j] - gn[j]);
+            dhp_r[j] = d * gz[j];
         }
-        KSFX(span_dact)(act, g_r + H2, dzx_r + H2, H);
-        KSFX(span_dact)(ract, g_r, dzx_r, H);
+        KSFX(span_dact)(act, gn, dz_n, H);
+        KSFX(span_dact)(ract, gz, dz_z, H);
         if (reset_after) {  /* n = act(zx_n + r * extra), extra = zh_n + b_hn */
             const REAL *restrict e_r = extra + rh;
             REAL *restrict dzh_r = dzh + r * G;
-            for (ptrdiff_t j = 0; j < H; j++) dzx_r[H + j] = dzx_r[H2 + j] * e_r[j];
-            KSFX(span_dact)(ract, g_r + H, dzx_r + H, H);
-            for (ptrdiff_t j = 0; j < H2; j++) dzh_r[j] = dzx_r[j];
-            for (ptrdiff_t j = 0; j < H; j++) dzh_r[H2 + j] = dzx_r[H2 + j] * g_r[H + j];
+            for (ptrdiff_t j = 0; j < H; j++) dz_r[j] = dz_n[j] * e_r[j];
+            KSFX(span_dact)(ract, gr, dz_r, H);
+            for (ptrdiff_t j = 0; j < H; j++) {
+                dzh_r[j] = dz_z[j];
+                dzh_r[H + j] = dz_r[j];
+                dzh_r[H2 + j] = dz_n[j] * gr[j];
+            }
         }
     }
 }
@@ -268,15 +285,16 @@ void KSFX(lc_lstm_forward)(const lc_ctx *ctx, int B, int H, const lc_lstm_opts *
     (void)lc_par;
     LC_ROWS_PARALLEL
     for (ptrdiff_t r = 0; r < B; r++) {
+        const REAL *restrict bb = b, *restrict pp = p;  /* in the loop: restrict under OpenMP */
         const REAL *restrict zx_r = zx + r * ldzx, *restrict zh_r = zh + r * G;
         const REAL *restrict cp_r = c_prev + r * Hp;
         REAL *restrict g_r = gates + r * G, *restrict c_r = c + r * Hp, *restrict m_r = m + r * ldm;
         REAL *restrict zp_r = zpre ? zpre + r * G : NULL;
-        for (ptrdiff_t j = 0; j < H3; j++) g_r[j] = zx_r[j] + zh_r[j] + b[j];  /* i, f, g */
+        for (ptrdiff_t j = 0; j < H3; j++) g_r[j] = zx_r[j] + zh_r[j] + bb[j];  /* i, f, g */
         if (p)
             for (ptrdiff_t j = 0; j < Hp; j++) {
-                g_r[j] += p[j] * cp_r[j];
-                g_r[Hp + j] += p[Hp + j] * cp_r[j];
+                g_r[j] += pp[j] * cp_r[j];
+                g_r[Hp + j] += pp[Hp + j] * cp_r[j];
             }
         if (clip > 0) KSFX(span_clip)(g_r, H3, clip);
         if (zp_r)
@@ -292,10 +310,10 @@ void KSFX(lc_lstm_forward)(const lc_ctx *ctx, int B, int H, const lc_lstm_opts *
             const REAL cn = g_r[Hp + j] * cp_r[j] + g_r[j] * g_r[2 * Hp + j];  /* f c_prev + i g */
             c_r[j] = cn;
             m_r[j] = cn;
-            o_r[j] = zx_r[H3 + j] + zh_r[H3 + j] + b[H3 + j];
+            o_r[j] = zx_r[H3 + j] + zh_r[H3 + j] + bb[H3 + j];
         }
         if (p)
-            for (ptrdiff_t j = 0; j < Hp; j++) o_r[j] += p[2 * Hp + j] * c_r[j];  /* o sees new c */
+            for (ptrdiff_t j = 0; j < Hp; j++) o_r[j] += pp[2 * Hp + j] * c_r[j];  /* o sees new c */
         if (clip > 0) KSFX(span_clip)(o_r, Hp, clip);
         if (zp_r)
             for (ptrdiff_t j = 0; j < Hp; j++) zp_r[H3 + j] = o_r[j];
