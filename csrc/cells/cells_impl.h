@@ -285,41 +285,53 @@ void KSFX(lc_lstm_forward)(const lc_ctx *ctx, int B, int H, const lc_lstm_opts *
     (void)lc_par;
     LC_ROWS_PARALLEL
     for (ptrdiff_t r = 0; r < B; r++) {
-        const REAL *restrict bb = b, *restrict pp = p;  /* in the loop: restrict under OpenMP */
+        /* one restrict pointer per gate block (i, f, g, o), declared in the loop so that they stay
+         * restrict under OpenMP: every pass then vectorizes */
         const REAL *restrict zx_r = zx + r * ldzx, *restrict zh_r = zh + r * G;
         const REAL *restrict cp_r = c_prev + r * Hp;
-        REAL *restrict g_r = gates + r * G, *restrict c_r = c + r * Hp, *restrict m_r = m + r * ldm;
-        REAL *restrict zp_r = zpre ? zpre + r * G : NULL;
-        for (ptrdiff_t j = 0; j < H3; j++) g_r[j] = zx_r[j] + zh_r[j] + bb[j];  /* i, f, g */
-        if (p)
-            for (ptrdiff_t j = 0; j < Hp; j++) {
-                g_r[j] += pp[j] * cp_r[j];
-                g_r[Hp + j] += pp[Hp + j] * cp_r[j];
+        REAL *restrict gi = gates + r * G, *restrict gf = gi + Hp, *restrict gg = gi + 2 * Hp;
+        REAL *restrict go = gi + H3, *restrict c_r = c + r * Hp, *restrict m_r = m + r * ldm;
+        REAL *const gate[4] = {gi, gf, gg, go};
+        for (int q = 0; q < 3; q++) {  /* pre-activations of i, f, g (o sees the new c) */
+            REAL *restrict g = gate[q];
+            const REAL *restrict zxq = zx_r + q * Hp, *restrict zhq = zh_r + q * Hp;
+            const REAL *restrict bq = b + q * Hp;
+            for (ptrdiff_t j = 0; j < Hp; j++) g[j] = zxq[j] + zhq[j] + bq[j];
+            if (p && q < 2) {
+                const REAL *restrict pq = p + q * Hp;
+                for (ptrdiff_t j = 0; j < Hp; j++) g[j] += pq[j] * cp_r[j];
             }
-        if (clip > 0) KSFX(span_clip)(g_r, H3, clip);
-        if (zp_r)
-            for (ptrdiff_t j = 0; j < H3; j++) zp_r[j] = g_r[j];
-        KSFX(span_act)(ract, g_r, Hp);
+            if (clip > 0) KSFX(span_clip)(g, Hp, clip);
+            if (zpre) {
+                REAL *restrict zq = zpre + r * G + q * Hp;
+                for (ptrdiff_t j = 0; j < Hp; j++) zq[j] = g[j];
+            }
+        }
+        KSFX(span_act)(ract, gi, Hp);
         if (input_forget)
-            for (ptrdiff_t j = 0; j < Hp; j++) g_r[Hp + j] = (REAL)1 - g_r[j];
+            for (ptrdiff_t j = 0; j < Hp; j++) gf[j] = (REAL)1 - gi[j];
         else
-            KSFX(span_act)(ract, g_r + Hp, Hp);
-        KSFX(span_act)(act, g_r + 2 * Hp, Hp);
-        REAL *restrict o_r = g_r + H3;
+            KSFX(span_act)(ract, gf, Hp);
+        KSFX(span_act)(act, gg, Hp);
+        const REAL *restrict zxo = zx_r + H3, *restrict zho = zh_r + H3, *restrict bo = b + H3;
         for (ptrdiff_t j = 0; j < Hp; j++) {
-            const REAL cn = g_r[Hp + j] * cp_r[j] + g_r[j] * g_r[2 * Hp + j];  /* f c_prev + i g */
+            const REAL cn = gf[j] * cp_r[j] + gi[j] * gg[j];  /* f c_prev + i g */
             c_r[j] = cn;
             m_r[j] = cn;
-            o_r[j] = zx_r[H3 + j] + zh_r[H3 + j] + bb[H3 + j];
+            go[j] = zxo[j] + zho[j] + bo[j];
         }
-        if (p)
-            for (ptrdiff_t j = 0; j < Hp; j++) o_r[j] += pp[2 * Hp + j] * c_r[j];  /* o sees new c */
-        if (clip > 0) KSFX(span_clip)(o_r, Hp, clip);
-        if (zp_r)
-            for (ptrdiff_t j = 0; j < Hp; j++) zp_r[H3 + j] = o_r[j];
-        KSFX(span_act)(ract, o_r, Hp);
+        if (p) {
+            const REAL *restrict po = p + 2 * Hp;
+            for (ptrdiff_t j = 0; j < Hp; j++) go[j] += po[j] * c_r[j];  /* o sees the new c */
+        }
+        if (clip > 0) KSFX(span_clip)(go, Hp, clip);
+        if (zpre) {
+            REAL *restrict zo = zpre + r * G + H3;
+            for (ptrdiff_t j = 0; j < Hp; j++) zo[j] = go[j];
+        }
+        KSFX(span_act)(ract, go, Hp);
         KSFX(span_act)(out_act, m_r, Hp);
-        for (ptrdiff_t j = 0; j < Hp; j++) m_r[j] *= o_r[j];  /* m = o * phi(c) */
+        for (ptrdiff_t j = 0; j < Hp; j++) m_r[j] *= go[j];  /* m = o * phi(c) */
     }
 }
 
@@ -366,7 +378,11 @@ void KSFX(lc_lstm_backward)(const lc_ctx *ctx, int B, int H, const lc_lstm_opts 
         KSFX(span_dact)(ract, gi, di, Hp);
         if (!input_forget) KSFX(span_dact)(ract, gf, df, Hp);
         KSFX(span_dact)(act, gg, dg, Hp);
-        if (zp_r && clip > 0) KSFX(span_clip_grad)(zp_r, di, 3 * Hp, clip);
+        if (zp_r && clip > 0) {
+            KSFX(span_clip_grad)(zp_r, di, Hp, clip);
+            KSFX(span_clip_grad)(zp_r + Hp, df, Hp, clip);
+            KSFX(span_clip_grad)(zp_r + 2 * Hp, dg, Hp, clip);
+        }
         for (ptrdiff_t j = 0; j < Hp; j++)
             dc_r[j] = dc_r[j] * gf[j] + (p ? di[j] * p[j] + df[j] * p[Hp + j] : 0);
     }
