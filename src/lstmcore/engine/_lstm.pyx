@@ -580,13 +580,6 @@ cdef object _cell(const floating[:, ::1] x_t, const floating[:, ::1] w_x,
 # Public functions ---------------------------------------------------------------------------
 
 
-cdef inline bint _plain_names(activation, recurrent_activation):
-    """True for the names the tuned kernels take as they are (the common spelling of a call)."""
-    return (type(activation) is str and type(recurrent_activation) is str
-            and activation in _validate.ACTIVATIONS
-            and recurrent_activation in _validate.RECURRENT_ACTIVATIONS)
-
-
 def lstm_forward(x, w_x, w_h, b, h0=None, c0=None, *, activation="tanh",
                  recurrent_activation="sigmoid", return_cache=False, check_finite=True,
                  output_activation=None, peepholes=None, proj=None, clip=None,
@@ -612,23 +605,16 @@ def lstm_forward(x, w_x, w_h, b, h0=None, c0=None, *, activation="tanh",
     h_prev * mask in the recurrent product (kept in the cache for the backward). Without options
     the tuned kernels run.
     """
-    if (output_activation is None and peepholes is None and proj is None and clip is None
-            and input_forget is False and recurrent_mask is None
-            and _plain_names(activation, recurrent_activation)):
-        # the plain LSTM by its usual spelling: the short checks (a few µs less per call)
-        x, w_x, w_h, b, h0, c0, act, ract = _validate.check_forward(
-            x, w_x, w_h, b, h0, c0, activation, recurrent_activation, check_finite)
-    else:
-        x, w_x, w_h, b, h0, c0, opts = _lstm_options.check_forward(
-            x, w_x, w_h, b, h0, c0, check_finite, recurrent_mask=recurrent_mask,
-            activation=activation, recurrent_activation=recurrent_activation,
-            output_activation=output_activation, peepholes=peepholes, proj=proj, clip=clip,
-            input_forget=input_forget)
-        if not opts.plain:
-            from . import _cells
-            return _cells._lstm_forward(x, w_x, w_h, b, h0, c0, opts, return_cache,
-                                        activation, recurrent_activation, output_activation)
-        act, ract = opts.codes
+    x, w_x, w_h, b, h0, c0, opts = _lstm_options.check_forward(
+        x, w_x, w_h, b, h0, c0, check_finite, recurrent_mask=recurrent_mask,
+        activation=activation, recurrent_activation=recurrent_activation,
+        output_activation=output_activation, peepholes=peepholes, proj=proj, clip=clip,
+        input_forget=input_forget)
+    if not opts.plain:
+        from . import _cells
+        return _cells._lstm_forward(x, w_x, w_h, b, h0, c0, opts, return_cache, activation,
+                                    recurrent_activation, output_activation)
+    act, ract = opts.codes
     B, T, I = x.shape
     H = w_h.shape[0]
     dtype = x.dtype
@@ -656,21 +642,12 @@ def lstm_backward(dy, cache, dh_n=None, dc_n=None, *, check_finite=True):
     dy (B, T, H) or None (no gradient from the outputs) | cache | dh_n, dc_n (B, H) or None
     -> dict of new arrays: dx (B, T, I), dw_x (I, G), dw_h (H, G), db (G), dh0, dc0 (B, H).
     """
-    if (type(cache) is LSTMCache and cache.output_activation is None and cache.peepholes is None
-            and cache.proj is None and cache.clip is None and cache.input_forget is False
-            and cache.recurrent_mask is None and cache.z is None and cache.m is None
-            and _plain_names(cache.activation, cache.recurrent_activation)):
-        dy, dh, dc = _validate.check_backward(dy, cache, dh_n, dc_n, check_finite)
-        act = _validate.ACTIVATIONS[cache.activation]
-        ract = _validate.RECURRENT_ACTIVATIONS[cache.recurrent_activation]
-        dh, dc = dh.copy(), dc.copy()
-    else:
-        dy, dh, dc, opts = _lstm_options.check_backward(dy, cache, dh_n, dc_n, check_finite)
-        dh, dc = dh.copy(), dc.copy()
-        if not opts.plain:
-            from . import _cells
-            return _cells._lstm_backward(dy, cache, dh, dc, opts)
-        act, ract = opts.codes
+    dy, dh, dc, opts = _lstm_options.check_backward(dy, cache, dh_n, dc_n, check_finite)
+    dh, dc = dh.copy(), dc.copy()
+    if not opts.plain:
+        from . import _cells
+        return _cells._lstm_backward(dy, cache, dh, dc, opts)
+    act, ract = opts.codes
     dtype = cache.gates.dtype
     has_dy = dy is not None
     if not has_dy:
@@ -692,19 +669,14 @@ def lstm_cell_forward(x_t, w_x, w_h, b, h_prev=None, c_prev=None, *, activation=
     x_t (B, I) | w_x (I, G) | w_h (H, G) | b (G) | h_prev, c_prev (B, H) or None (zeros)
     -> h, c (B, H) (h (B, P) with ``proj``). Same options and checks as :func:`lstm_forward`.
     """
-    if (output_activation is None and peepholes is None and proj is None and clip is None
-            and input_forget is False and _plain_names(activation, recurrent_activation)):
-        x_t, w_x, w_h, b, h_prev, c_prev, act, ract = _validate.check_cell(
-            x_t, w_x, w_h, b, h_prev, c_prev, activation, recurrent_activation, check_finite)
-    else:
-        x_t, w_x, w_h, b, h_prev, c_prev, opts = _lstm_options.check_cell(
-            x_t, w_x, w_h, b, h_prev, c_prev, check_finite, activation=activation,
-            recurrent_activation=recurrent_activation, output_activation=output_activation,
-            peepholes=peepholes, proj=proj, clip=clip, input_forget=input_forget)
-        if not opts.plain:
-            from . import _cells
-            return _cells._lstm_cell_forward(x_t, w_x, w_h, b, h_prev, c_prev, opts)
-        act, ract = opts.codes
+    x_t, w_x, w_h, b, h_prev, c_prev, opts = _lstm_options.check_cell(
+        x_t, w_x, w_h, b, h_prev, c_prev, check_finite, activation=activation,
+        recurrent_activation=recurrent_activation, output_activation=output_activation,
+        peepholes=peepholes, proj=proj, clip=clip, input_forget=input_forget)
+    if not opts.plain:
+        from . import _cells
+        return _cells._lstm_cell_forward(x_t, w_x, w_h, b, h_prev, c_prev, opts)
+    act, ract = opts.codes
     c = np.empty_like(c_prev)
     if x_t.dtype == np.float32:
         h = _cell[float](x_t, w_x, w_h, b, h_prev, c_prev, c, act, ract, x_t.dtype)

@@ -187,6 +187,40 @@ def check_weights(w_x, w_h, b, dtype, check_finite, **options):
     return w_x, w_h, b, opts
 
 
+# The options of a plain call spelt with Keras's activation names, by (activation,
+# recurrent_activation): such a call (the common one) takes _validate's shorter checks.
+_PLAIN_OPTIONS: dict = {}
+_OPTION_DEFAULTS = {
+    "output_activation": None,
+    "peepholes": None,
+    "proj": None,
+    "clip": None,
+    "input_forget": False,
+}
+
+
+def _plain_call(options) -> LSTMOptions | None:
+    """The options of the plain LSTM when ``options`` are the defaults (no option given, and the
+    activations by their names in ``_validate.ACTIVATIONS`` / ``RECURRENT_ACTIVATIONS``), else
+    None."""
+    for name, default in _OPTION_DEFAULTS.items():
+        if options.get(name, default) is not default:
+            return None
+    key = (options.get("activation", "tanh"), options.get("recurrent_activation", "sigmoid"))
+    if type(key[0]) is not str or type(key[1]) is not str:
+        return None
+    opts = _PLAIN_OPTIONS.get(key)
+    if opts is None and key[0] in _validate.ACTIVATIONS and key[1] in _validate.RECURRENT_ACTIVATIONS:
+        opts = _PLAIN_OPTIONS[key] = check_lstm_options(
+            np.dtype(np.float64), 1, False, activation=key[0], recurrent_activation=key[1]
+        )
+    return opts
+
+
+def _activation_names(options) -> tuple:
+    return options.get("activation", "tanh"), options.get("recurrent_activation", "sigmoid")
+
+
 def check_forward(x, w_x, w_h, b, h0, c0, check_finite, *, recurrent_mask=None, **options):
     """:func:`lstmcore.engine._validate.check_forward` with the options and the recurrent dropout mask.
 
@@ -194,6 +228,12 @@ def check_forward(x, w_x, w_h, b, h0, c0, check_finite, *, recurrent_mask=None, 
     with opts.recurrent_mask the checked (B, P) mask (:func:`lstmcore.engine._validate.check_recurrent_mask`)
     or None; a mask makes opts.plain False.
     """
+    plain = None if recurrent_mask is not None else _plain_call(options)
+    if plain is not None:
+        x, w_x, w_h, b, h0, c0, _, _ = _validate.check_forward(
+            x, w_x, w_h, b, h0, c0, *_activation_names(options), check_finite
+        )
+        return x, w_x, w_h, b, h0, c0, plain
     dtype, x = _validate._input(x, 3)
     w_x, w_h, b, opts = check_weights(w_x, w_h, b, dtype, check_finite, **options)
     B, T, _ = x.shape
@@ -211,6 +251,12 @@ def check_forward(x, w_x, w_h, b, h0, c0, check_finite, *, recurrent_mask=None, 
 
 def check_cell(x_t, w_x, w_h, b, h_prev, c_prev, check_finite, **options):
     """As :func:`check_forward` for one step: x_t (B, I), h_prev (B, P), c_prev (B, H)."""
+    plain = _plain_call(options)
+    if plain is not None:
+        x_t, w_x, w_h, b, h_prev, c_prev, _, _ = _validate.check_cell(
+            x_t, w_x, w_h, b, h_prev, c_prev, *_activation_names(options), check_finite
+        )
+        return x_t, w_x, w_h, b, h_prev, c_prev, plain
     dtype, x_t = _validate._input(x_t, 2)
     w_x, w_h, b, opts = check_weights(w_x, w_h, b, dtype, check_finite, **options)
     B = x_t.shape[0]
@@ -234,6 +280,16 @@ def check_backward(dy, cache, dh_n, dc_n, check_finite):
 
     -> dy (B, T, P) or None, dh_n (B, P), dc_n (B, H) (zeros when None), opts
     """
+    if type(cache) is LSTMCache and cache.z is None and cache.m is None and cache.recurrent_mask is None:
+        plain = _plain_call(
+            {
+                "activation": cache.activation,
+                "recurrent_activation": cache.recurrent_activation,
+                **{name: getattr(cache, name) for name in _OPTION_DEFAULTS},
+            }
+        )
+        if plain is not None:
+            return (*_validate.check_backward(dy, cache, dh_n, dc_n, check_finite), plain)
     _validate._cache_of(cache, LSTMCache, "lstm_forward")
     opts = check_cache(cache)
     T, B, G = cache.gates.shape
