@@ -149,17 +149,7 @@ int lstmcore_openmp_enabled(void) {
 #define V512SHUF _mm512_shuffle_f32x4
 #define V512INS _mm512_insertf32x4
 #define V512EXT _mm512_extractf32x4_ps
-#include "rt/isa_copies.h"
-#undef REAL
-#undef SFX
-#undef V512
-#undef V512F
-#undef V512CMP
-#undef V128
-#undef V128F
-#undef V512SHUF
-#undef V512INS
-#undef V512EXT
+#include "cells/lstm_gates_copies.h"  /* undefines the macros above */
 
 #define REAL double
 #define SFX(name) name##_f64
@@ -171,17 +161,7 @@ int lstmcore_openmp_enabled(void) {
 #define V512SHUF _mm512_shuffle_f64x2
 #define V512INS _mm512_insertf64x2
 #define V512EXT _mm512_extractf64x2_pd
-#include "rt/isa_copies.h"
-#undef REAL
-#undef SFX
-#undef V512
-#undef V512F
-#undef V512CMP
-#undef V128
-#undef V128F
-#undef V512SHUF
-#undef V512INS
-#undef V512EXT
+#include "cells/lstm_gates_copies.h"  /* undefines the macros above */
 
 /* -1: not chosen yet; 0: baseline; 1: AVX2+FMA; 2: AVX-512. Written once (or by
  * lstmcore_set_isa); a race between two first calls writes the same value. */

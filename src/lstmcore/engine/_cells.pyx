@@ -23,6 +23,7 @@ import numpy as np
 from . import _lstm, _validate
 from ._lstm import _scratch
 from ._cache import GRUCache, LSTMCache, RNNCache
+from ._checks import all_finite
 
 from ._blas cimport BLAS_Trans, NoTrans, RowMajor, Trans, _gemm
 
@@ -86,6 +87,79 @@ cdef lc_act _act(tuple spec):
     return a
 
 
+# Typed dispatch to the cell kernels (csrc/cells/cells.h) -------------------------------------
+
+
+cdef inline void _rnn_fwd(const lc_ctx *ctx, int B, int H, lc_act act, const floating *zx,
+                          Py_ssize_t ldzx, const floating *zh, const floating *b, floating *h,
+                          Py_ssize_t ldh) noexcept nogil:
+    if floating is float:
+        lc_rnn_forward_f32(ctx, B, H, act, zx, ldzx, zh, b, h, ldh)
+    else:
+        lc_rnn_forward_f64(ctx, B, H, act, zx, ldzx, zh, b, h, ldh)
+
+
+cdef inline void _rnn_bwd(const lc_ctx *ctx, int B, int H, lc_act act, const floating *dh,
+                          const floating *dy, Py_ssize_t lddy, const floating *h, Py_ssize_t ldh,
+                          floating *dz) noexcept nogil:
+    if floating is float:
+        lc_rnn_backward_f32(ctx, B, H, act, dh, dy, lddy, h, ldh, dz)
+    else:
+        lc_rnn_backward_f64(ctx, B, H, act, dh, dy, lddy, h, ldh, dz)
+
+
+cdef inline void _gru_fwd(const lc_ctx *ctx, const Cell *cl, int B, int phase,
+                          const floating *zx, Py_ssize_t ldzx, const floating *zh,
+                          const floating *b, const floating *h_prev, Py_ssize_t ldhp,
+                          floating *gates, floating *extra, floating *h,
+                          Py_ssize_t ldh) noexcept nogil:
+    if floating is float:
+        lc_gru_forward_f32(ctx, B, cl.H, phase, cl.reset_after, cl.act, cl.ract, zx, ldzx, zh,
+                           b, h_prev, ldhp, gates, extra, h, ldh)
+    else:
+        lc_gru_forward_f64(ctx, B, cl.H, phase, cl.reset_after, cl.act, cl.ract, zx, ldzx, zh,
+                           b, h_prev, ldhp, gates, extra, h, ldh)
+
+
+cdef inline void _gru_bwd(const lc_ctx *ctx, const Cell *cl, int B, int phase,
+                          const floating *dh, const floating *dy, Py_ssize_t lddy,
+                          const floating *gates, const floating *extra, const floating *h_prev,
+                          Py_ssize_t ldhp, const floating *drh, floating *dzx, floating *dzh,
+                          floating *dh_prev) noexcept nogil:
+    if floating is float:
+        lc_gru_backward_f32(ctx, B, cl.H, phase, cl.reset_after, cl.act, cl.ract, dh, dy, lddy,
+                            gates, extra, h_prev, ldhp, drh, dzx, dzh, dh_prev)
+    else:
+        lc_gru_backward_f64(ctx, B, cl.H, phase, cl.reset_after, cl.act, cl.ract, dh, dy, lddy,
+                            gates, extra, h_prev, ldhp, drh, dzx, dzh, dh_prev)
+
+
+cdef inline void _lstm_fwd(const lc_ctx *ctx, const Cell *cl, int B, const floating *zx,
+                           Py_ssize_t ldzx, const floating *zh, const floating *b,
+                           const floating *p, const floating *c_prev, floating *c,
+                           floating *gates, floating *zpre, floating *m,
+                           Py_ssize_t ldm) noexcept nogil:
+    if floating is float:
+        lc_lstm_forward_f32(ctx, B, cl.H, &cl.opts, zx, ldzx, zh, b, p, c_prev, c, gates, zpre,
+                            m, ldm)
+    else:
+        lc_lstm_forward_f64(ctx, B, cl.H, &cl.opts, zx, ldzx, zh, b, p, c_prev, c, gates, zpre,
+                            m, ldm)
+
+
+cdef inline void _lstm_bwd(const lc_ctx *ctx, const Cell *cl, int B, const floating *dm,
+                           const floating *dy, Py_ssize_t lddy, floating *dc,
+                           const floating *gates, const floating *zpre, const floating *p,
+                           const floating *c_prev, const floating *c,
+                           floating *dz) noexcept nogil:
+    if floating is float:
+        lc_lstm_backward_f32(ctx, B, cl.H, &cl.opts, dm, dy, lddy, dc, gates, zpre, p, c_prev, c,
+                             dz)
+    else:
+        lc_lstm_backward_f64(ctx, B, cl.H, &cl.opts, dm, dy, lddy, dc, gates, zpre, p, c_prev, c,
+                             dz)
+
+
 # One step of any cell: the recurrent products and the gate maths ----------------------------
 
 
@@ -112,38 +186,21 @@ cdef void _step(const Cell *cl, const lc_ctx *ctx, int B, const floating *zx, Py
     _gemm(RowMajor, NoTrans, NoTrans, B, S, P, <floating>1, src, <int>ld_src, w_h, G,
           <floating>0, zh, G)
     if cl.kind == CELL_RNN:
-        if floating is float:
-            lc_rnn_forward_f32(ctx, B, H, cl.act, zx, ldzx, zh, b, h, ldh)
-        else:
-            lc_rnn_forward_f64(ctx, B, H, cl.act, zx, ldzx, zh, b, h, ldh)
+        _rnn_fwd(ctx, B, H, cl.act, zx, ldzx, zh, b, h, ldh)
     elif cl.kind == CELL_GRU:
-        if floating is float:
-            lc_gru_forward_f32(ctx, B, H, 0, cl.reset_after, cl.act, cl.ract, zx, ldzx, zh, b,
-                               h_prev, ldhp, gates, extra, h, ldh)
-        else:
-            lc_gru_forward_f64(ctx, B, H, 0, cl.reset_after, cl.act, cl.ract, zx, ldzx, zh, b,
-                               h_prev, ldhp, gates, extra, h, ldh)
+        _gru_fwd(ctx, cl, B, 0, zx, ldzx, zh, b, h_prev, ldhp, gates, extra, h, ldh)
         if S < G:  # phase 1: zh[:, 2H:] = (r * h_prev [* mask]) @ w_h[:, 2H:]
             if mask != NULL:
                 for j in range(B * H):
                     extra[j] *= mask[j]
             _gemm(RowMajor, NoTrans, NoTrans, B, G - S, H, <floating>1, extra, H, w_h + S, G,
                   <floating>0, zh + S, G)
-            if floating is float:
-                lc_gru_forward_f32(ctx, B, H, 1, 0, cl.act, cl.ract, zx, ldzx, zh, b,
-                                   h_prev, ldhp, gates, extra, h, ldh)
-            else:
-                lc_gru_forward_f64(ctx, B, H, 1, 0, cl.act, cl.ract, zx, ldzx, zh, b,
-                                   h_prev, ldhp, gates, extra, h, ldh)
+            _gru_fwd(ctx, cl, B, 1, zx, ldzx, zh, b, h_prev, ldhp, gates, extra, h, ldh)
     else:
         if not cl.proj:
             m = h  # m is h
-        if floating is float:
-            lc_lstm_forward_f32(ctx, B, H, &cl.opts, zx, ldzx, zh, b, <const float *>w.p,
-                                c_prev, c, gates, zpre, m, ldh if not cl.proj else H)
-        else:
-            lc_lstm_forward_f64(ctx, B, H, &cl.opts, zx, ldzx, zh, b, <const double *>w.p,
-                                c_prev, c, gates, zpre, m, ldh if not cl.proj else H)
+        _lstm_fwd(ctx, cl, B, zx, ldzx, zh, b, <const floating *>w.p, c_prev, c, gates, zpre, m,
+                  ldh if not cl.proj else H)
         if cl.proj:  # h = m @ w_hr
             _gemm(RowMajor, NoTrans, NoTrans, B, P, H, <floating>1, m, H,
                   <const floating *>w.w_hr, P, <floating>0, h, <int>ldh)
@@ -314,52 +371,33 @@ cdef void _seq_backward(const Cell *cl, const lc_ctx *ctx, int T, int B, const W
     cdef Py_ssize_t lddy = <Py_ssize_t>T * P, j
     cdef const floating *w_h = <const floating *>w.w_h
     cdef const floating *dy_t
+    cdef const floating *zp_t
     cdef floating *dz_t
     cdef floating *tmp
     cdef floating *out = dh
     for t in range(T - 1, -1, -1):
         dy_t = dy + t * P if dy != NULL else NULL
         dz_t = dz + t * BG
+        zp_t = zpre + t * BG if zpre != NULL else NULL
         if cl.kind == CELL_RNN:
-            if floating is float:
-                lc_rnn_backward_f32(ctx, B, H, cl.act, dh, dy_t, lddy, h + (t + 1) * BP, P, dz_t)
-            else:
-                lc_rnn_backward_f64(ctx, B, H, cl.act, dh, dy_t, lddy, h + (t + 1) * BP, P, dz_t)
+            _rnn_bwd(ctx, B, H, cl.act, dh, dy_t, lddy, h + (t + 1) * BP, P, dz_t)
             _dh_product(B, P, G, dz_t, G, w_h, dh, False, mask, mtmp)
         elif cl.kind == CELL_GRU:
             if cl.reset_after:
-                if floating is float:
-                    lc_gru_backward_f32(ctx, B, H, 0, 1, cl.act, cl.ract, dh, dy_t, lddy,
-                                        gates + t * BG, extra + t * BH, h + t * BP, P, NULL,
-                                        dz_t, dzh + t * BG, dhp)
-                else:
-                    lc_gru_backward_f64(ctx, B, H, 0, 1, cl.act, cl.ract, dh, dy_t, lddy,
-                                        gates + t * BG, extra + t * BH, h + t * BP, P, NULL,
-                                        dz_t, dzh + t * BG, dhp)
+                _gru_bwd(ctx, cl, B, 0, dh, dy_t, lddy, gates + t * BG, extra + t * BH,
+                         h + t * BP, P, NULL, dz_t, dzh + t * BG, dhp)
                 _dh_product(B, P, G, dzh + t * BG, G, w_h, dhp, True, mask, mtmp)
             else:
-                if floating is float:
-                    lc_gru_backward_f32(ctx, B, H, 1, 0, cl.act, cl.ract, dh, dy_t, lddy,
-                                        gates + t * BG, extra + t * BH, h + t * BP, P, NULL,
-                                        dz_t, dz_t, dhp)
-                else:
-                    lc_gru_backward_f64(ctx, B, H, 1, 0, cl.act, cl.ract, dh, dy_t, lddy,
-                                        gates + t * BG, extra + t * BH, h + t * BP, P, NULL,
-                                        dz_t, dz_t, dhp)
+                _gru_bwd(ctx, cl, B, 1, dh, dy_t, lddy, gates + t * BG, extra + t * BH,
+                         h + t * BP, P, NULL, dz_t, dz_t, dhp)
                 # drh = dz[:, 2H:] @ w_h[:, 2H:].T, the gradient of phase 1's source r * h_prev
                 _gemm(RowMajor, NoTrans, Trans, B, H, G - S, <floating>1, dz_t + S, G, w_h + S,
                       G, <floating>0, drh, H)
                 if mask != NULL:  # the source was r * h_prev * mask
                     for j in range(BH):
                         drh[j] *= mask[j]
-                if floating is float:
-                    lc_gru_backward_f32(ctx, B, H, 0, 0, cl.act, cl.ract, dh, dy_t, lddy,
-                                        gates + t * BG, extra + t * BH, h + t * BP, P, drh,
-                                        dz_t, dz_t, dhp)
-                else:
-                    lc_gru_backward_f64(ctx, B, H, 0, 0, cl.act, cl.ract, dh, dy_t, lddy,
-                                        gates + t * BG, extra + t * BH, h + t * BP, P, drh,
-                                        dz_t, dz_t, dhp)
+                _gru_bwd(ctx, cl, B, 0, dh, dy_t, lddy, gates + t * BG, extra + t * BH,
+                         h + t * BP, P, drh, dz_t, dz_t, dhp)
                 _dh_product(B, P, S, dz_t, G, w_h, dhp, True, mask, mtmp)
             tmp = dh
             dh = dhp
@@ -373,23 +411,11 @@ cdef void _seq_backward(const Cell *cl, const lc_ctx *ctx, int T, int B, const W
                         _axpy_rows(dht + t * BP + j * P, dy_t + j * lddy, P)
                 _gemm(RowMajor, NoTrans, Trans, B, H, P, <floating>1, dht + t * BP, P,
                       <const floating *>w.w_hr, P, <floating>0, dm, H)
-                if floating is float:
-                    lc_lstm_backward_f32(ctx, B, H, &cl.opts, dm, NULL, 0, dc, gates + t * BG,
-                                         zpre + t * BG if zpre != NULL else NULL,
-                                         <const float *>w.p, c + t * BH, c + (t + 1) * BH, dz_t)
-                else:
-                    lc_lstm_backward_f64(ctx, B, H, &cl.opts, dm, NULL, 0, dc, gates + t * BG,
-                                         zpre + t * BG if zpre != NULL else NULL,
-                                         <const double *>w.p, c + t * BH, c + (t + 1) * BH, dz_t)
+                _lstm_bwd(ctx, cl, B, dm, NULL, 0, dc, gates + t * BG, zp_t,
+                          <const floating *>w.p, c + t * BH, c + (t + 1) * BH, dz_t)
             else:
-                if floating is float:
-                    lc_lstm_backward_f32(ctx, B, H, &cl.opts, dh, dy_t, lddy, dc, gates + t * BG,
-                                         zpre + t * BG if zpre != NULL else NULL,
-                                         <const float *>w.p, c + t * BH, c + (t + 1) * BH, dz_t)
-                else:
-                    lc_lstm_backward_f64(ctx, B, H, &cl.opts, dh, dy_t, lddy, dc, gates + t * BG,
-                                         zpre + t * BG if zpre != NULL else NULL,
-                                         <const double *>w.p, c + t * BH, c + (t + 1) * BH, dz_t)
+                _lstm_bwd(ctx, cl, B, dh, dy_t, lddy, dc, gates + t * BG, zp_t,
+                          <const floating *>w.p, c + t * BH, c + (t + 1) * BH, dz_t)
             _dh_product(B, P, G, dz_t, G, w_h, dh, False, mask, mtmp)
     if dh != out:
         memcpy(out, dh, BP * sizeof(floating))
@@ -749,7 +775,7 @@ cdef class _CellStepper:
     cdef object _step(self, x_t):
         cdef int B = self.batch_size, I = self.input_size, nxt = 1 - self._cur
         x = _validate.as_step_input(x_t, self.dtype, B, I)
-        if self.check_finite and not np.isfinite(x).all():
+        if self.check_finite and not all_finite(x):
             raise ValueError(f"x_t must be finite, got {x[~np.isfinite(x)].flat[0]}")
         cdef lc_ctx ctx = _context()
         cdef Weights w = _weights(self._w_h, self._b, self._p, self._w_hr)
