@@ -210,7 +210,11 @@ def extensions():
         Extension("lstmcore.engine._blas", [f"{engine}/_blas.pyx"], **common),
         Extension("lstmcore.engine._checks", [f"{engine}/_checks.pyx"], **common),
         Extension("lstmcore.engine._lstm", [f"{engine}/_lstm.pyx", "csrc/cells/lstm_gates.c"], **common),
-        Extension("lstmcore.engine._cells", [f"{engine}/_cells.pyx", "csrc/cells/cells.c"], **common),
+        Extension(
+            "lstmcore.engine._cells",
+            [f"{engine}/_cells.pyx", "csrc/cells/cells.c", "csrc/gemm/gemm.c"],
+            **common,
+        ),
     ]
     return cythonize(exts, compiler_directives=DIRECTIVES, annotate=DEBUG)
 

@@ -26,6 +26,9 @@ SHAPES = {
     "T33": (2, 33, 3, 6),
     "wide": (5, 7, 16, 32),
     "B10": (10, 6, 5, 12),  # three blocks of rows for the row split, the last one short
+    # the packed products: two full tiles of rows and three left, several panels with a narrow
+    # last one, and (with a small L1, see test_cells_compiled) K cut in blocks
+    "B19": (19, 4, 7, 40),
 }
 ACTIVATIONS = ["tanh", "relu", "sigmoid", "linear"]
 RECURRENT_ACTIVATIONS = ["sigmoid", "hard_sigmoid"]

@@ -1,7 +1,8 @@
 """The compiled cells (lstmcore.engine._cells: the GRU, the simple RNN, the LSTM with options) against
 their NumPy twins in lstmcore.reference, on every instruction set the CPU runs, with the row loops
-on one thread and split between two, float32 and float64: outputs, caches, every gradient, one
-step, the streaming stepper, and the activations one by one."""
+on one thread and split between two, with the recurrent products packed once (csrc/gemm) and
+through BLAS, float32 and float64: outputs, caches, every gradient, one step, the streaming
+stepper, and the activations one by one."""
 
 from __future__ import annotations
 
@@ -15,11 +16,7 @@ from lstmcore import reference
 pytestmark = pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled backend only")
 
 if lstmcore.backend == "compiled":
-    from lstmcore.engine import _cells, _lstm
-
-    ISAS = _lstm._available_isas()
-else:  # pragma: no cover
-    ISAS = ()
+    from lstmcore.engine import _cells
 
 ACTS = [
     "tanh",
@@ -38,23 +35,27 @@ ACTS = [
 ]
 
 
-@pytest.fixture(params=ISAS)
-def isa(request):
-    before = _lstm._kernel_isa()
-    _lstm._set_kernel_isa(request.param)
-    yield request.param
-    _lstm._set_kernel_isa(before)
-
-
 @pytest.fixture(params=[1, 2], ids=["1T", "2T"])
 def threads(request):
-    """One thread, or two with the row split taken at every size."""
+    """One thread, or two with the row split and the packed products' thread split taken at every
+    size, and the packed products' K blocks cut for a 4 KiB L1 (the plan of a machine with a
+    small cache: blocks of 16 rows)."""
     before_n = lstmcore.get_num_threads()
     before_min = _cells._set_par_min(0 if request.param > 1 else 2**62)
+    before_plan = _cells._set_plan(**({"gemm_par_min": 0, "l1d": 4096} if request.param > 1 else {}))
     lstmcore.set_num_threads(request.param)
     yield request.param
     lstmcore.set_num_threads(before_n)
     _cells._set_par_min(before_min)
+    _cells._set_plan(**before_plan)
+
+
+@pytest.fixture(params=["packed", "blas"])
+def plan(request):
+    """The recurrent products with the weights packed once (csrc/gemm), or through BLAS."""
+    before = _cells._set_plan(recurrent=request.param)
+    yield request.param
+    _cells._set_plan(**before)
 
 
 def _f(rng, dtype, scale, *shape):
@@ -142,9 +143,9 @@ def _backward(mod, cell, cache, grads_in):
 
 
 @pytest.mark.parametrize("cell, options", CONFIGS, ids=CONFIG_IDS)
-@pytest.mark.parametrize("shape", ["tiny", "B1", "T1", "H1", "I_ne_H", "B10"])
+@pytest.mark.parametrize("shape", ["tiny", "B1", "T1", "H1", "I_ne_H", "B10", "B19"])
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_forward_and_backward_match_the_reference(isa, threads, rng, cell, options, shape, dtype):
+def test_forward_and_backward_match_the_reference(isa, threads, plan, rng, cell, options, shape, dtype):
     B, T, I, H = SHAPES[shape]
     opts = _lstm_options(rng, dtype, H, options) if cell == "lstm" else options
     args, grads_in = _cell_problem(rng, cell, dtype, B, T, I, H, opts)
@@ -171,7 +172,7 @@ def test_forward_and_backward_match_the_reference(isa, threads, rng, cell, optio
 
 @pytest.mark.parametrize("cell, options", CONFIGS, ids=CONFIG_IDS)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_one_step_and_the_stepper_match_the_forward(isa, rng, cell, options, dtype):
+def test_one_step_and_the_stepper_match_the_forward(isa, plan, rng, cell, options, dtype):
     B, T, I, H = SHAPES["H7"]
     opts = _lstm_options(rng, dtype, H, options) if cell == "lstm" else options
     args, _ = _cell_problem(rng, cell, dtype, B, T, I, H, opts)
@@ -231,7 +232,7 @@ def test_the_plain_lstm_still_takes_the_tuned_kernels(rng):
 
 @pytest.mark.parametrize("cell, options", CONFIGS, ids=CONFIG_IDS)
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_recurrent_mask_matches_the_reference(isa, threads, rng, cell, options, dtype):
+def test_recurrent_mask_matches_the_reference(isa, threads, plan, rng, cell, options, dtype):
     """Recurrent dropout (h_prev * mask in the recurrent products) in the compiled loops."""
     B, T, I, H = SHAPES["B10"]
     opts = _lstm_options(rng, dtype, H, options) if cell == "lstm" else dict(options)

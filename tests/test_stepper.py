@@ -19,19 +19,6 @@ from lstmcore import reference
 BACKENDS = {"reference": reference}
 if lstmcore.backend == "compiled":
     BACKENDS["compiled"] = lstmcore.engine._lstm
-ISAS = lstmcore.engine._lstm._available_isas() if lstmcore.backend == "compiled" else ("generic",)
-
-
-@pytest.fixture(params=ISAS)
-def isa(request):
-    """Run with each instruction set of the C kernels this CPU has."""
-    if lstmcore.backend != "compiled":
-        yield request.param
-        return
-    before = lstmcore.engine._lstm._kernel_isa()
-    lstmcore.engine._lstm._set_kernel_isa(request.param)
-    yield request.param
-    lstmcore.engine._lstm._set_kernel_isa(before)
 
 
 @pytest.mark.parametrize("backend", list(BACKENDS))

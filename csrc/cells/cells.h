@@ -40,12 +40,7 @@ typedef struct {
     double alpha, beta;   /* the parameters, defaults filled in by the caller */
 } lc_act;
 
-/* What a call runs with, passed to every kernel (no process-wide state). */
-typedef struct {
-    int isa;              /* 0 baseline, 1 AVX2+FMA, 2 AVX-512; above the CPU's best: its best */
-    int nthreads;         /* OpenMP threads for the row loops */
-    ptrdiff_t par_min;    /* fewer row elements than this per call run on one thread */
-} lc_ctx;
+#include "rt/context.h" /* lc_ctx: what a call runs with (no process-wide state) */
 
 /* LSTM options of the generic LSTM cell (the plain LSTM has tuned kernels in lstm_gates.h). */
 typedef struct {

@@ -9,6 +9,8 @@ cdef extern from "cells/cells.h" nogil:
         int isa
         int nthreads
         Py_ssize_t par_min
+        Py_ssize_t gemm_par_min
+        int l1d
 
     ctypedef struct lc_lstm_opts:
         lc_act act
@@ -72,3 +74,19 @@ cdef extern from "cells/cells.h" nogil:
                                Py_ssize_t n)
     void lc_act_derivative_f64(const lc_ctx *ctx, lc_act act, const double *y, double *d,
                                Py_ssize_t n)
+
+
+# The products with weights packed once of csrc/gemm/gemm.h.
+cdef extern from "gemm/gemm.h" nogil:
+    int lc_gemm_nr_f32(const lc_ctx *ctx)
+    int lc_gemm_nr_f64(const lc_ctx *ctx)
+    Py_ssize_t lc_pack_size_f32(const lc_ctx *ctx, int K, int N)
+    Py_ssize_t lc_pack_size_f64(const lc_ctx *ctx, int K, int N)
+    void lc_pack_f32(const lc_ctx *ctx, const float *w, Py_ssize_t ldw, int K, int N, int trans,
+                     float *wp)
+    void lc_pack_f64(const lc_ctx *ctx, const double *w, Py_ssize_t ldw, int K, int N, int trans,
+                     double *wp)
+    void lc_gemm_packed_f32(const lc_ctx *ctx, int M, int N, int K, const float *a,
+                            Py_ssize_t lda, const float *wp, float *c, Py_ssize_t ldc, int add)
+    void lc_gemm_packed_f64(const lc_ctx *ctx, int M, int N, int K, const double *a,
+                            Py_ssize_t lda, const double *wp, double *c, Py_ssize_t ldc, int add)

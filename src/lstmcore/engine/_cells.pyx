@@ -4,7 +4,8 @@ activations). The plain LSTM keeps its tuned kernels in ``lstmcore.engine._lstm`
 
 Order of work, the same for every cell (DESIGN.md section 1):
 - forward: ONE product ``x @ w_x`` over all T*B rows before the loop; in the loop, per phase of
-  the cell, one recurrent product ``zh[:, cols] = src @ w_h[:, cols]`` and the cell's gate maths
+  the cell, one recurrent product ``zh[:, cols] = src @ w_h[:, cols]`` (with ``w_h`` packed once
+  per call, csrc/gemm, or through BLAS: the plan below) and the cell's gate maths
   (one phase for most cells; two for the GRU with reset_after=False, whose second product reads
   r * h_prev); with a projection, ``h = m @ w_hr`` after the gates.
 - backward: the loop runs the phases in reverse and ``dh_prev = dz @ w_h.T``, keeping dz for every
@@ -20,7 +21,7 @@ from libc.string cimport memcpy, memset
 
 import numpy as np
 
-from . import _lstm, _validate
+from . import _lstm, _machine, _validate
 from ._lstm import _scratch
 from ._cache import GRUCache, LSTMCache, RNNCache
 from ._checks import all_finite
@@ -43,6 +44,70 @@ def _set_par_min(Py_ssize_t n):
     global _PAR_MIN
     previous, _PAR_MIN = _PAR_MIN, n
     return previous
+
+
+# The recurrent products' plan. PACKED: the weights packed once per call (per stepper), each step
+# lstmcore's packed product (csrc/gemm/gemm.h); BLAS: a BLAS call per step, which packs the
+# weights again each time (OpenBLAS's sgemm_itcopy: 23% of a GRU inference at B 64, H 512).
+# AUTO: packed where lstmcore's kernels have vectors (AVX2, AVX-512), BLAS on the baseline
+# instruction set, where the machine's BLAS knows the CPU better. Measured, Intel Xeon AVX-512,
+# one thread, float32, the product alone: (M, K, N) = (64, 512, 1536) 131 GFLOP/s (AVX-512
+# copy), 94 (AVX2), 31 (baseline SSE2). LSTMCORE_RECURRENT_PRODUCT=auto|packed|blas overrides.
+cdef enum:
+    PLAN_AUTO = 0
+    PLAN_PACKED = 1
+    PLAN_BLAS = 2
+
+_PLANS = {"auto": PLAN_AUTO, "packed": PLAN_PACKED, "blas": PLAN_BLAS}
+_PLAN_ENV = "LSTMCORE_RECURRENT_PRODUCT"
+
+
+def _plan_from_env():
+    import os
+    value = os.environ.get(_PLAN_ENV, "").strip().lower() or "auto"
+    if value not in _PLANS:
+        raise ValueError(f"{_PLAN_ENV} must be one of {sorted(_PLANS)}, got {value!r}")
+    return _PLANS[value]
+
+
+cdef int _PLAN = _plan_from_env()
+# K blocks of the packed products: from the L1 data cache the machine reports (_machine)
+cdef int _L1D = _machine.l1d()
+# Multiply-adds from which a packed product splits between threads (one fork and join, a few
+# microseconds, against the work: 2^18 multiply-adds take about 2-4 us on one AVX-512 core).
+cdef Py_ssize_t _GEMM_PAR_MIN = 1 << 18
+
+
+def _set_plan(recurrent=None, l1d=None, gemm_par_min=None):
+    """Force the recurrent products' plan ('auto', 'packed', 'blas'), the L1 size the packed
+    products block for (bytes) and their thread threshold (multiply-adds); None keeps a setting.
+    Returns the previous settings as a dict of the same keys (tests run every plan)."""
+    global _PLAN, _L1D, _GEMM_PAR_MIN
+    names = {v: k for k, v in _PLANS.items()}
+    previous = {"recurrent": names[_PLAN], "l1d": _L1D, "gemm_par_min": _GEMM_PAR_MIN}
+    if recurrent is not None:
+        if recurrent not in _PLANS:
+            raise ValueError(f"recurrent must be one of {sorted(_PLANS)}, got {recurrent!r}")
+        _PLAN = _PLANS[recurrent]
+    if l1d is not None:
+        if int(l1d) < 1:
+            raise ValueError(f"l1d must be a positive number of bytes, got {l1d!r}")
+        _L1D = int(l1d)
+    if gemm_par_min is not None:
+        if int(gemm_par_min) < 0:
+            raise ValueError(f"gemm_par_min must be >= 0, got {gemm_par_min!r}")
+        _GEMM_PAR_MIN = int(gemm_par_min)
+    return previous
+
+
+def _packed_plan():
+    """Whether a call made now packs its recurrent weights (the plan above, for the current
+    instruction set)."""
+    return _use_packed(_context())
+
+
+cdef bint _use_packed(lc_ctx ctx):
+    return _PLAN == PLAN_PACKED or (_PLAN == PLAN_AUTO and ctx.isa >= 1)
 
 
 cdef enum:
@@ -69,6 +134,14 @@ cdef struct Weights:
     const void *b
     const void *p
     const void *w_hr
+    # the same weights packed for lc_gemm_packed (csrc/gemm/gemm.h) by instruction set pack_isa;
+    # NULL: that product goes through BLAS. Forward: w_h[:, :split], w_h[:, split:], w_hr;
+    # backward: their transposes; the stepper also w_x.
+    int pack_isa
+    const void *pw_h0
+    const void *pw_h1
+    const void *pw_hr
+    const void *pw_x
 
 
 cdef lc_ctx _context() except *:
@@ -78,6 +151,8 @@ cdef lc_ctx _context() except *:
     ctx.isa = isa
     ctx.nthreads = nthreads
     ctx.par_min = _PAR_MIN
+    ctx.gemm_par_min = _GEMM_PAR_MIN
+    ctx.l1d = _L1D
     return ctx
 
 
@@ -160,6 +235,125 @@ cdef inline void _lstm_bwd(const lc_ctx *ctx, const Cell *cl, int B, const float
                              dz)
 
 
+# The products: packed, or BLAS ------------------------------------------------------------------
+
+
+cdef inline void _prod(const lc_ctx *ctx, const Weights *w, const void *packed, int M, int N,
+                       int K, const floating *a, Py_ssize_t lda, const floating *b, int ldb,
+                       bint tb, floating *c, Py_ssize_t ldc, bint add) noexcept nogil:
+    # c (M, N) rows ldc apart (+)= a (M, K) rows lda apart @ op(b): b (K, N) rows ldb apart, or
+    # (N, K) when tb; packed: that op(b) packed by _pack (NULL: through BLAS)
+    cdef lc_ctx pc
+    if packed != NULL:
+        pc = ctx[0]
+        pc.isa = w.pack_isa  # the layout the weights were packed in
+        if floating is float:
+            lc_gemm_packed_f32(&pc, M, N, K, a, lda, <const float *>packed, c, ldc, add)
+        else:
+            lc_gemm_packed_f64(&pc, M, N, K, a, lda, <const double *>packed, c, ldc, add)
+    else:
+        _gemm(RowMajor, NoTrans, Trans if tb else NoTrans, M, N, K, <floating>1, a, <int>lda, b,
+              ldb, <floating>(1 if add else 0), c, <int>ldc)
+
+
+cdef object _pack(lc_ctx *ctx, str name, w, int col0, int col1, bint trans, bint scratch=True):
+    """A packed copy of w[:, col0:col1] (the product's right operand), or of its transpose: a
+    per-thread scratch array (scratch) or a new one (a stepper keeps it)."""
+    cdef int R = w.shape[0], ncols = col1 - col0
+    cdef int K = ncols if trans else R, N = R if trans else ncols
+    cdef Py_ssize_t ldw = w.shape[1]
+    cdef Py_ssize_t size
+    if w.dtype == np.float32:
+        size = lc_pack_size_f32(ctx, K, N)
+    else:
+        size = lc_pack_size_f64(ctx, K, N)
+    out = _scratch(name, (max(size, 1),), w.dtype) if scratch else np.empty(max(size, 1), w.dtype)
+    cdef Py_ssize_t item = w.itemsize
+    cdef char *src = <char *>_ptr(w) + col0 * item
+    cdef void *dst = _ptr(out)
+    if w.dtype == np.float32:
+        with nogil:
+            lc_pack_f32(ctx, <float *>src, ldw, K, N, trans, <float *>dst)
+    else:
+        with nogil:
+            lc_pack_f64(ctx, <double *>src, ldw, K, N, trans, <double *>dst)
+    return out
+
+
+cdef list _pack_forward(Cell *cl, lc_ctx *ctx, Weights *w, w_h, w_hr, bint scratch=True):
+    """Packs the forward's recurrent weights into w (w.pw_*) when the plan says so; returns the
+    arrays, which must outlive every use of w."""
+    if not _use_packed(ctx[0]):
+        return []
+    w.pack_isa = ctx.isa
+    kept = [_pack(ctx, "cells.pw_h0", w_h, 0, cl.split, False, scratch)]
+    w.pw_h0 = _ptr(kept[0])
+    if cl.split < cl.G:
+        kept.append(_pack(ctx, "cells.pw_h1", w_h, cl.split, cl.G, False, scratch))
+        w.pw_h1 = _ptr(kept[1])
+    if cl.proj:
+        kept.append(_pack(ctx, "cells.pw_hr", w_hr, 0, cl.P, False, scratch))
+        w.pw_hr = _ptr(kept[len(kept) - 1])
+    return kept
+
+
+cdef list _pack_backward(Cell *cl, lc_ctx *ctx, Weights *w, w_h, w_hr):
+    """The backward's: w_h[:, :split].T, w_h[:, split:].T and w_hr.T packed."""
+    if not _use_packed(ctx[0]):
+        return []
+    w.pack_isa = ctx.isa
+    kept = [_pack(ctx, "cells.pt_h0", w_h, 0, cl.split, True)]
+    w.pw_h0 = _ptr(kept[0])
+    if cl.split < cl.G:
+        kept.append(_pack(ctx, "cells.pt_h1", w_h, cl.split, cl.G, True))
+        w.pw_h1 = _ptr(kept[1])
+    if cl.proj:
+        kept.append(_pack(ctx, "cells.pt_hr", w_hr, 0, cl.P, True))
+        w.pw_hr = _ptr(kept[len(kept) - 1])
+    return kept
+
+
+def _packed_matmul(a, w, bint trans=False, out=None):
+    """a (M, K) @ w (K, N), or a @ w.T for w (N, K) when trans, through lc_pack and
+    lc_gemm_packed with the current context (instruction set, threads, L1 size): the packed
+    product alone, for tests. out (M, N): added to, in place, and returned. a may have rows any
+    distance apart; its columns, w and out must be contiguous."""
+    if not (isinstance(a, np.ndarray) and isinstance(w, np.ndarray)):
+        raise TypeError(f"a and w must be NumPy arrays, got {type(a).__name__} and {type(w).__name__}")
+    if a.dtype != w.dtype or a.dtype not in (np.float32, np.float64):
+        raise TypeError(f"a and w must be both float32 or both float64, got {a.dtype} and {w.dtype}")
+    if a.ndim != 2 or w.ndim != 2:
+        raise ValueError(f"a and w must be 2-D, got shapes {a.shape} and {w.shape}")
+    cdef int M = a.shape[0], K = a.shape[1], N = w.shape[0] if trans else w.shape[1]
+    if (w.shape[1] if trans else w.shape[0]) != K:
+        raise ValueError(f"w must be ({N if trans else K}, {K if trans else N}) for a of shape "
+                         f"{a.shape}, got {w.shape}")
+    if a.strides[1] != a.itemsize or (M > 1 and a.strides[0] % a.itemsize):
+        raise ValueError("a must have contiguous rows")
+    w = np.ascontiguousarray(w)
+    cdef bint add = out is not None
+    if out is None:
+        out = np.empty((M, N), dtype=a.dtype)
+    elif (not isinstance(out, np.ndarray) or out.shape != (M, N) or out.dtype != a.dtype
+          or not out.flags.c_contiguous):
+        raise ValueError(f"out must be a contiguous {a.dtype} array of shape {(M, N)}")
+    cdef lc_ctx ctx = _context()
+    packed = _pack(&ctx, "cells.test_pack", w, 0, w.shape[1], trans, False)
+    cdef Weights wt = _weights(None, None, None, None)
+    wt.pack_isa = ctx.isa
+    cdef Py_ssize_t lda = a.strides[0] // a.itemsize if M > 1 else K
+    cdef void *pa = _ptr(a)
+    cdef void *pp = _ptr(packed)
+    cdef void *pc = _ptr(out)
+    if a.dtype == np.float32:
+        with nogil:
+            _prod(&ctx, &wt, pp, M, N, K, <float *>pa, lda, NULL, 0, False, <float *>pc, N, add)
+    else:
+        with nogil:
+            _prod(&ctx, &wt, pp, M, N, K, <double *>pa, lda, NULL, 0, False, <double *>pc, N, add)
+    return out
+
+
 # One step of any cell: the recurrent products and the gate maths ----------------------------
 
 
@@ -183,8 +377,7 @@ cdef void _step(const Cell *cl, const lc_ctx *ctx, int B, const floating *zx, Py
                 hm[r * P + j] = h_prev[r * ldhp + j] * mask[r * P + j]
         src, ld_src = hm, P
     # zh[:, :S] = src @ w_h[:, :S]
-    _gemm(RowMajor, NoTrans, NoTrans, B, S, P, <floating>1, src, <int>ld_src, w_h, G,
-          <floating>0, zh, G)
+    _prod(ctx, w, w.pw_h0, B, S, P, src, ld_src, w_h, G, False, zh, G, False)
     if cl.kind == CELL_RNN:
         _rnn_fwd(ctx, B, H, cl.act, zx, ldzx, zh, b, h, ldh)
     elif cl.kind == CELL_GRU:
@@ -193,8 +386,7 @@ cdef void _step(const Cell *cl, const lc_ctx *ctx, int B, const floating *zx, Py
             if mask != NULL:
                 for j in range(B * H):
                     extra[j] *= mask[j]
-            _gemm(RowMajor, NoTrans, NoTrans, B, G - S, H, <floating>1, extra, H, w_h + S, G,
-                  <floating>0, zh + S, G)
+            _prod(ctx, w, w.pw_h1, B, G - S, H, extra, H, w_h + S, G, False, zh + S, G, False)
             _gru_fwd(ctx, cl, B, 1, zx, ldzx, zh, b, h_prev, ldhp, gates, extra, h, ldh)
     else:
         if not cl.proj:
@@ -202,8 +394,8 @@ cdef void _step(const Cell *cl, const lc_ctx *ctx, int B, const floating *zx, Py
         _lstm_fwd(ctx, cl, B, zx, ldzx, zh, b, <const floating *>w.p, c_prev, c, gates, zpre, m,
                   ldh if not cl.proj else H)
         if cl.proj:  # h = m @ w_hr
-            _gemm(RowMajor, NoTrans, NoTrans, B, P, H, <floating>1, m, H,
-                  <const floating *>w.w_hr, P, <floating>0, h, <int>ldh)
+            _prod(ctx, w, w.pw_hr, B, P, H, m, H, <const floating *>w.w_hr, P, False, h, ldh,
+                  False)
 
 
 cdef void _seq_forward(const Cell *cl, const lc_ctx *ctx, int T, int B, const floating *zx,
@@ -264,6 +456,8 @@ cdef inline void* _ptr(a):
 cdef Weights _weights(w_h, b, p, w_hr):
     cdef Weights w
     w.w_h, w.b, w.p, w.w_hr = _ptr(w_h), _ptr(b), _ptr(p), _ptr(w_hr)
+    w.pack_isa = 0
+    w.pw_h0 = w.pw_h1 = w.pw_hr = w.pw_x = NULL
     return w
 
 
@@ -273,6 +467,7 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
     cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = cl.H, G = cl.G, P = cl.P
     cdef lc_ctx ctx = _context()
     cdef Weights w = _weights(w_h, b, p, w_hr)
+    _packs = _pack_forward(&cl, &ctx, &w, w_h, w_hr)  # kept alive while w points into them
     dtype = x.dtype
     cdef bint lstm = cl.kind == CELL_LSTM, gru = cl.kind == CELL_GRU
     cdef bint clip = lstm and cl.opts.clip > 0
@@ -337,16 +532,17 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
                                  "z": zpre, "m": m}
 
 
-cdef inline void _dh_product(int B, int P, int K, const floating *dz, int G,
-                             const floating *w_h, floating *out, bint accumulate,
-                             const floating *mask, floating *mtmp) noexcept nogil:
-    # out (B, P) (+)= (dz[:, :K] @ w_h[:, :K].T) [* mask]; dz rows G apart, w_h (P, G)
+cdef inline void _dh_product(const lc_ctx *ctx, const Weights *w, const void *packed, int B,
+                             int P, int K, const floating *dz, int G, const floating *w_h,
+                             floating *out, bint accumulate, const floating *mask,
+                             floating *mtmp) noexcept nogil:
+    # out (B, P) (+)= (dz[:, :K] @ w_h[:, :K].T) [* mask]; dz rows G apart, w_h (P, G);
+    # packed: w_h[:, :K].T packed, or NULL
     cdef Py_ssize_t j
     if mask == NULL:
-        _gemm(RowMajor, NoTrans, Trans, B, P, K, <floating>1, dz, G, w_h, G,
-              <floating>(1 if accumulate else 0), out, P)
+        _prod(ctx, w, packed, B, P, K, dz, G, w_h, G, True, out, P, accumulate)
         return
-    _gemm(RowMajor, NoTrans, Trans, B, P, K, <floating>1, dz, G, w_h, G, <floating>0, mtmp, P)
+    _prod(ctx, w, packed, B, P, K, dz, G, w_h, G, True, mtmp, P, False)
     if accumulate:
         for j in range(<Py_ssize_t>B * P):
             out[j] += mtmp[j] * mask[j]
@@ -381,24 +577,25 @@ cdef void _seq_backward(const Cell *cl, const lc_ctx *ctx, int T, int B, const W
         zp_t = zpre + t * BG if zpre != NULL else NULL
         if cl.kind == CELL_RNN:
             _rnn_bwd(ctx, B, H, cl.act, dh, dy_t, lddy, h + (t + 1) * BP, P, dz_t)
-            _dh_product(B, P, G, dz_t, G, w_h, dh, False, mask, mtmp)
+            _dh_product(ctx, w, w.pw_h0, B, P, G, dz_t, G, w_h, dh, False, mask, mtmp)
         elif cl.kind == CELL_GRU:
             if cl.reset_after:
                 _gru_bwd(ctx, cl, B, 0, dh, dy_t, lddy, gates + t * BG, extra + t * BH,
                          h + t * BP, P, NULL, dz_t, dzh + t * BG, dhp)
-                _dh_product(B, P, G, dzh + t * BG, G, w_h, dhp, True, mask, mtmp)
+                _dh_product(ctx, w, w.pw_h0, B, P, G, dzh + t * BG, G, w_h, dhp, True, mask,
+                            mtmp)
             else:
                 _gru_bwd(ctx, cl, B, 1, dh, dy_t, lddy, gates + t * BG, extra + t * BH,
                          h + t * BP, P, NULL, dz_t, dz_t, dhp)
                 # drh = dz[:, 2H:] @ w_h[:, 2H:].T, the gradient of phase 1's source r * h_prev
-                _gemm(RowMajor, NoTrans, Trans, B, H, G - S, <floating>1, dz_t + S, G, w_h + S,
-                      G, <floating>0, drh, H)
+                _prod(ctx, w, w.pw_h1, B, H, G - S, dz_t + S, G, w_h + S, G, True, drh, H,
+                      False)
                 if mask != NULL:  # the source was r * h_prev * mask
                     for j in range(BH):
                         drh[j] *= mask[j]
                 _gru_bwd(ctx, cl, B, 0, dh, dy_t, lddy, gates + t * BG, extra + t * BH,
                          h + t * BP, P, drh, dz_t, dz_t, dhp)
-                _dh_product(B, P, S, dz_t, G, w_h, dhp, True, mask, mtmp)
+                _dh_product(ctx, w, w.pw_h0, B, P, S, dz_t, G, w_h, dhp, True, mask, mtmp)
             tmp = dh
             dh = dhp
             dhp = tmp
@@ -409,14 +606,14 @@ cdef void _seq_backward(const Cell *cl, const lc_ctx *ctx, int T, int B, const W
                 if dy_t != NULL:
                     for j in range(B):
                         _axpy_rows(dht + t * BP + j * P, dy_t + j * lddy, P)
-                _gemm(RowMajor, NoTrans, Trans, B, H, P, <floating>1, dht + t * BP, P,
-                      <const floating *>w.w_hr, P, <floating>0, dm, H)
+                _prod(ctx, w, w.pw_hr, B, H, P, dht + t * BP, P, <const floating *>w.w_hr, P,
+                      True, dm, H, False)
                 _lstm_bwd(ctx, cl, B, dm, NULL, 0, dc, gates + t * BG, zp_t,
                           <const floating *>w.p, c + t * BH, c + (t + 1) * BH, dz_t)
             else:
                 _lstm_bwd(ctx, cl, B, dh, dy_t, lddy, dc, gates + t * BG, zp_t,
                           <const floating *>w.p, c + t * BH, c + (t + 1) * BH, dz_t)
-            _dh_product(B, P, G, dz_t, G, w_h, dh, False, mask, mtmp)
+            _dh_product(ctx, w, w.pw_h0, B, P, G, dz_t, G, w_h, dh, False, mask, mtmp)
     if dh != out:
         memcpy(out, dh, BP * sizeof(floating))
 
@@ -437,6 +634,7 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
     cdef int I = x_tm.shape[2]
     cdef lc_ctx ctx = _context()
     cdef Weights w = _weights(w_h, None, p, w_hr)
+    _packs = _pack_backward(&cl, &ctx, &w, w_h, w_hr)  # kept alive while w points into them
     dtype = h.dtype
     dz = _scratch("cells.dz", (T, B, G), dtype)
     gru_ra = cl.kind == CELL_GRU and cl.reset_after
@@ -723,6 +921,9 @@ cdef class _CellStepper:
     # 1 while a step or a reset runs: set and tested with the GIL held
     cdef int _busy, _cur, _ready
     cdef object _w_x, _w_h, _b, _p, _w_hr, _hbuf, _cbuf, _zx, _zh, _gates, _extra, _zpre, _m
+    # the weights packed once (csrc/gemm) by instruction set _pack_isa, or None: BLAS
+    cdef object _pw_h0, _pw_h1, _pw_hr, _pw_x
+    cdef int _pack_isa
     cdef object _views1, _views2
     cdef str _name
 
@@ -742,6 +943,10 @@ cdef class _CellStepper:
         zpre = np.empty((B, G), dtype=dtype) if cl.kind == CELL_LSTM and cl.opts.clip > 0 else None
         m = np.empty((B, H), dtype=dtype) if cl.proj else None
         views2, views1 = (hbuf[0], hbuf[1]), (hbuf[0, 0], hbuf[1, 0])
+        cdef lc_ctx ctx = _context()
+        cdef Weights w = _weights(w_h, b, p, w_hr)
+        packs = _pack_forward(&cl, &ctx, &w, w_h, w_hr, False)
+        packs += [_pack(&ctx, "", w_x, 0, G, False, False)] if packs else []
         if self._busy:
             raise RuntimeError(f"{name}.__init__ called on a stepper that another thread is "
                                "stepping: make a new stepper instead")
@@ -752,6 +957,11 @@ cdef class _CellStepper:
         self._hbuf, self._cbuf, self._zx, self._zh = hbuf, cbuf, zx, zh
         self._gates, self._extra, self._zpre, self._m = gates, extra, zpre, m
         self._views2, self._views1 = views2, views1
+        self._pack_isa = ctx.isa
+        self._pw_h0 = packs[0] if packs else None
+        self._pw_h1 = packs[1] if packs and cl.split < cl.G else None
+        self._pw_hr = packs[len(packs) - 2] if packs and cl.proj else None
+        self._pw_x = packs[len(packs) - 1] if packs else None
         self._cur = 0
         self._ready = 1
 
@@ -779,6 +989,9 @@ cdef class _CellStepper:
             raise ValueError(f"x_t must be finite, got {x[~np.isfinite(x)].flat[0]}")
         cdef lc_ctx ctx = _context()
         cdef Weights w = _weights(self._w_h, self._b, self._p, self._w_hr)
+        w.pack_isa = self._pack_isa
+        w.pw_h0, w.pw_h1, w.pw_hr = _ptr(self._pw_h0), _ptr(self._pw_h1), _ptr(self._pw_hr)
+        w.pw_x = _ptr(self._pw_x)
         cdef Cell cl = self._cl
         cdef int P = cl.P, H = cl.H, G = cl.G
         cdef Py_ssize_t BP = <Py_ssize_t>B * P, BH = <Py_ssize_t>B * H
@@ -795,8 +1008,8 @@ cdef class _CellStepper:
         cdef int cur = self._cur
         if self.dtype == np.float32:
             with nogil:
-                _gemm(RowMajor, NoTrans, NoTrans, B, G, I, <float>1, <float *>xp, I,
-                      <float *>wx, G, <float>0, <float *>zx, G)
+                _prod(&ctx, &w, w.pw_x, B, G, I, <float *>xp, I, <float *>wx, G, False,
+                      <float *>zx, G, False)
                 _step[float](&cl, &ctx, B, <float *>zx, G, &w, <float *>hb + cur * BP, P,
                              <float *>cb + cur * BH if cb != NULL else NULL,
                              <float *>cb + nxt * BH if cb != NULL else NULL, <float *>zh,
@@ -804,8 +1017,8 @@ cdef class _CellStepper:
                              <float *>hb + nxt * BP, P, NULL, NULL)
         else:
             with nogil:
-                _gemm(RowMajor, NoTrans, NoTrans, B, G, I, <double>1, <double *>xp, I,
-                      <double *>wx, G, <double>0, <double *>zx, G)
+                _prod(&ctx, &w, w.pw_x, B, G, I, <double *>xp, I, <double *>wx, G, False,
+                      <double *>zx, G, False)
                 _step[double](&cl, &ctx, B, <double *>zx, G, &w, <double *>hb + cur * BP, P,
                               <double *>cb + cur * BH if cb != NULL else NULL,
                               <double *>cb + nxt * BH if cb != NULL else NULL, <double *>zh,

@@ -1,0 +1,18 @@
+/* What a call runs with, passed to every generic kernel (cells/, gemm/): no process-wide state.
+ * The engine fills it per call from what the machine reports (lstmcore.engine._machine) and the
+ * user's settings; tests fill it to run the plans this machine would not pick. */
+#ifndef LSTMCORE_RT_CONTEXT_H
+#define LSTMCORE_RT_CONTEXT_H
+
+#include <stddef.h>
+
+typedef struct {
+    int isa;                 /* 0 baseline, 1 AVX2+FMA, 2 AVX-512; above the CPU's best: its best */
+    int nthreads;            /* OpenMP threads */
+    ptrdiff_t par_min;       /* cell kernels: fewer row elements than this run on one thread */
+    ptrdiff_t gemm_par_min;  /* packed products: fewer multiply-adds than this on one thread */
+    int l1d;                 /* bytes of L1 data cache per core: the packed product's K blocks */
+    int l2;                  /* bytes of L2 per core: the packed product's blocks of rows */
+} lc_ctx;
+
+#endif /* LSTMCORE_RT_CONTEXT_H */

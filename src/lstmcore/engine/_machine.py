@@ -1,0 +1,101 @@
+"""What the machine reports that the engine's plans depend on: cache sizes, read at run time.
+
+The packed products (csrc/gemm) cut K so that a panel slice fits half of the L1 data cache; the
+size comes from the machine, not from a constant fitted to one CPU. Linux reports it in sysfs
+(``/sys/devices/system/cpu/cpu0/cache/index*/``) and glibc's ``sysconf``; elsewhere, or when a
+value is missing, the common sizes (L1d 32 KiB, L2 1 MiB) stand in. Each can be overridden, so
+that tests run the plans a machine with other caches would pick:
+
+    LSTMCORE_L1D=48K  LSTMCORE_L2=2M      (bytes, or with a K / M suffix)
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+DEFAULTS = {"l1d": 32 * 1024, "l2": 1024 * 1024}
+_ENV = {"l1d": "LSTMCORE_L1D", "l2": "LSTMCORE_L2"}
+_SYSFS = Path("/sys/devices/system/cpu/cpu0/cache")
+
+
+def parse_size(text: str) -> int:
+    """'48K', '2M', '49152' -> bytes; ValueError for anything else."""
+    s = str(text).strip().upper().removesuffix("B").removesuffix("I")
+    scale = {"K": 1024, "M": 1024**2, "G": 1024**3}.get(s[-1:], 1)
+    number = s[:-1] if scale != 1 else s
+    try:
+        value = int(number) * scale
+    except ValueError:
+        raise ValueError(f"expected a size in bytes such as 49152, 48K or 2M, got {text!r}") from None
+    if value <= 0:
+        raise ValueError(f"expected a positive size, got {text!r}")
+    return value
+
+
+def _from_sysfs() -> dict[str, int]:
+    found: dict[str, int] = {}
+    try:
+        entries = sorted(_SYSFS.glob("index*"))
+    except OSError:
+        return found
+    for entry in entries:
+        try:
+            level = (entry / "level").read_text().strip()
+            kind = (entry / "type").read_text().strip()
+            size = parse_size((entry / "size").read_text())
+        except (OSError, ValueError):
+            continue
+        if level == "1" and kind in ("Data", "Unified"):
+            found.setdefault("l1d", size)
+        elif level == "2" and kind in ("Data", "Unified"):
+            found.setdefault("l2", size)
+    return found
+
+
+def _from_sysconf() -> dict[str, int]:
+    found: dict[str, int] = {}
+    for key, name in (("l1d", "SC_LEVEL1_DCACHE_SIZE"), ("l2", "SC_LEVEL2_CACHE_SIZE")):
+        try:
+            value = os.sysconf(name)
+        except (ValueError, OSError, AttributeError):
+            continue
+        if value and value > 0:
+            found[key] = int(value)
+    return found
+
+
+@functools.cache
+def _detected() -> tuple[tuple[str, int, str], ...]:
+    sysfs, sysconf = _from_sysfs(), _from_sysconf()
+    out = []
+    for key, default in DEFAULTS.items():
+        if key in sysfs:
+            out.append((key, sysfs[key], "sysfs"))
+        elif key in sysconf:
+            out.append((key, sysconf[key], "sysconf"))
+        else:
+            out.append((key, default, "default"))
+    return tuple(out)
+
+
+def caches() -> dict[str, tuple[int, str]]:
+    """{'l1d': (bytes, source), 'l2': (bytes, source)}; source: the environment variable's name,
+    'sysfs', 'sysconf' or 'default'. The environment is read at every call (tests set it)."""
+    out = {}
+    for key, value, source in _detected():
+        env = os.environ.get(_ENV[key], "").strip()
+        if env:
+            try:
+                out[key] = (parse_size(env), _ENV[key])
+                continue
+            except ValueError as exc:
+                raise ValueError(f"{_ENV[key]}: {exc}") from None
+        out[key] = (value, source)
+    return out
+
+
+def l1d() -> int:
+    """Bytes of L1 data cache per core (see caches())."""
+    return caches()["l1d"][0]
