@@ -313,6 +313,32 @@ def test_the_runner_returns_medians_and_ratios(tiny_results):
     assert r["machine"]["cpu_count"] >= 1 and r["machine"]["versions"]["lstmcore"]
     assert r["settings"]["threads"] == [1] and r["settings"]["dtype"] == "float32"
     assert r["settings"]["cells"] == list(bm.CELLS)
+    assert r["gemm_peak_gflops"]["1"] > 0
+    for case in r["cases"]:
+        assert case["gflop"] == pytest.approx(bm.case_flops(case["cell"], case["dims"], case["kind"]) / 1e9)
+        assert case["lstmcore_gflops"] == pytest.approx(case["gflop"] / case["peers"]["lstmcore"]["median_s"])
+        assert case["peak_share"] == pytest.approx(case["lstmcore_gflops"] / r["gemm_peak_gflops"]["1"])
+
+
+@pytest.mark.parametrize(
+    "cell, dims, kind, madds",
+    [
+        ("lstm", (2, 3, 4, 5), "inference", 2 * 3 * (4 + 5) * 20),
+        ("gru", (2, 3, 4, 5), "train", 3 * 2 * 3 * (4 + 5) * 15),
+        ("rnn", (1, 1, 16, 128), "step", (16 + 128) * 128),
+        ("lstm", (64, 100, 256, 512), "inference", 64 * 100 * 768 * 2048),
+    ],
+)
+def test_the_flop_count_is_that_of_the_products(cell, dims, kind, madds):
+    assert bm.case_flops(cell, dims, kind) == 2 * madds
+
+
+def test_the_gemm_peak_is_measured_and_the_table_goes_without_it():
+    assert 0 < bm.measure_gemm_peak(1, n=256, repeats=1)
+    assert 0 < bm.measure_gemm_peak(1, np.float64, n=128, repeats=1)
+    r = bm.run_benchmark(TINY, kinds=["step"], threads=[1], peers=["lstmcore"], seconds=0.01, peak=False)
+    assert r["gemm_peak_gflops"] == {} and r["cases"][0]["peak_share"] is None
+    assert "of peak" not in bm.format_table(r)
 
 
 def test_the_runner_measures_the_lstm_unless_told():
@@ -336,9 +362,17 @@ def test_table_and_json(tiny_results, tmp_path):
         "bound",
         "ref/lc",
         "lc/bound",
+        "lc",
+        "GFLOP/s",
+        "of",
+        "peak",
         "rounds",
     ]
     rows = [line for line in lines if line.startswith("tiny ")]
+    peak = tiny_results["gemm_peak_gflops"]["1"]
+    assert f"GEMM through the same BLAS ({peak:.1f} GFLOP/s with 1 thread)" in table
+    case = tiny_results["cases"][4]
+    assert f"{case['lstmcore_gflops']:.1f}" in rows[4] and f"{100 * case['peak_share']:.0f}%" in rows[4]
     assert [row.split()[1:3] for row in rows] == [[k, c] for k in bm.KINDS for c in bm.CELLS]
     assert all(("µs" in row or "ms" in row) for row in rows)
     ratio = tiny_results["cases"][4]["ratios"]["reference/lstmcore"]

@@ -56,6 +56,7 @@ __all__ = [
     "EqualWorkError",
     "PeerUnavailable",
     "Timed",
+    "case_flops",
     "check_equal_work",
     "evaluate_targets",
     "load_targets",
@@ -65,6 +66,7 @@ __all__ = [
     "machine_info",
     "make_peer",
     "make_problem",
+    "measure_gemm_peak",
     "measure_memory",
     "peer_kinds",
     "peer_unavailable",
@@ -1179,6 +1181,7 @@ def run_benchmark(
     isolate: bool = True,
     progress: Callable[[str], None] | None = None,
     targets: dict | None = None,
+    peak: bool = True,
 ) -> dict:
     """Run the side-by-side benchmark and return its results as a JSON-ready dict.
 
@@ -1196,9 +1199,12 @@ def run_benchmark(
     Runtime and PyTorch lose in the same way next to each other.
 
     ``targets``: goals to check (:func:`load_targets`), or None.
+    ``peak``: measure the GEMM peak for each thread count (:func:`measure_gemm_peak`, about half
+    a second each) and give each case lstmcore's GFLOP/s and share of it (:func:`case_flops`).
 
     Keys: machine, settings, skipped {peer: why}, cases [{cell, shape, dims, kind, threads, peers
-    {peer: stats}, ratios}] (shape by shape, then kind, cell, thread count), memory (None, or one
+    {peer: stats}, ratios, gflop, lstmcore_gflops, peak_gflops, peak_share}] (shape by shape,
+    then kind, cell, thread count), gemm_peak_gflops {threads: GFLOP/s}, memory (None, or one
     :func:`measure_memory` result per cell), targets (see :func:`evaluate_targets`; [] without
     ``targets``), targets_title.
     """
@@ -1219,6 +1225,11 @@ def run_benchmark(
         else:
             skipped[name] = reason
             say(reason)
+    peaks = {}
+    if "lstmcore" in ready and peak:
+        for n in threads:
+            peaks[n] = measure_gemm_peak(n, dtype)
+            say(f"GEMM peak with {n} thread{'s' if n > 1 else ''}: {peaks[n]:.1f} GFLOP/s")
     saved = _get_threads()
     cases = []
     try:
@@ -1253,6 +1264,7 @@ def run_benchmark(
                             "peers": stats,
                             "ratios": _ratios(stats),
                         }
+                        case = _with_peak_share(case, peaks.get(n))
                         cases.append(case)
                         times = ", ".join(f"{p} {_fmt_time(s['median_s'])}" for p, s in stats.items())
                         rounds = min(s["rounds"] for s in stats.values())
@@ -1287,10 +1299,59 @@ def run_benchmark(
         },
         "skipped": skipped,
         "cases": cases,
+        "gemm_peak_gflops": {str(k): v for k, v in peaks.items()},
         "memory": memory_result,
         "targets": checked,
         "targets_title": None if targets is None else targets["title"],
     }
+
+
+def case_flops(cell: str, dims, kind: str) -> float:
+    """Floating-point operations of the products of one call (2 per multiply-add), the GEMM-only
+    bound's products: inference ``x @ w_x`` and T times ``h @ w_h`` (B*T*(I + H)*G multiply-adds,
+    G = CELL_GATES[cell] * H); a training step three times that (``dh = dz @ w_h.T``, ``dw_x``,
+    ``dw_h`` and ``dx`` in the backward); a streaming step B*(I + H)*G. Gate maths not counted."""
+    B, T, I, H = (int(d) for d in dims)
+    G = CELL_GATES[_check_cell(cell)] * H
+    if kind == "step":
+        return 2.0 * B * (I + H) * G
+    forward = 2.0 * B * T * (I + H) * G
+    return 3 * forward if kind == "train" else forward
+
+
+def measure_gemm_peak(threads: int, dtype=np.float32, n: int = 1536, repeats: int = 3) -> float:
+    """GFLOP/s of the best of ``repeats`` products of two (n, n) matrices through SciPy's BLAS
+    (the one lstmcore calls) with ``threads`` threads: the machine's measured GEMM peak that
+    ``lstmcore bench`` compares each case with (DESIGN.md section 4)."""
+    from scipy.linalg import blas
+
+    gemm = blas.sgemm if np.dtype(dtype) == np.float32 else blas.dgemm
+    rng = np.random.default_rng(0)
+    a = np.asfortranarray(rng.standard_normal((n, n)).astype(dtype))
+    b = np.asfortranarray(rng.standard_normal((n, n)).astype(dtype))
+    saved = _get_threads()
+    try:
+        set_threads(threads)
+        gemm(1.0, a, b)  # warm-up: pools started, pages touched
+        best = min(_time_once(lambda: gemm(1.0, a, b)) for _ in range(repeats))
+    finally:
+        _restore_threads(saved)
+    return 2.0 * n**3 / best / 1e9
+
+
+def _time_once(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def _with_peak_share(case: dict, peak_gflops: float | None) -> dict:
+    """``case`` with lstmcore's GFLOP/s and share of the measured peak (None without either)."""
+    gflop = case_flops(case["cell"], case["dims"], case["kind"]) / 1e9
+    lc = case["peers"].get("lstmcore")
+    gflops = gflop / lc["median_s"] if lc else None
+    share = gflops / peak_gflops if gflops is not None and peak_gflops else None
+    return dict(case, gflop=gflop, lstmcore_gflops=gflops, peak_gflops=peak_gflops, peak_share=share)
 
 
 # Output -----------------------------------------------------------------------------------------
@@ -1344,13 +1405,22 @@ def format_table(results: dict) -> str:
         + "; ratios peer/lstmcore (above 1: lstmcore is faster) and lstmcore/bound (lc = lstmcore)",
         "",
     ]
+    with_peak = any(c.get("peak_share") is not None for c in cases)
     headers = ["shape", "kind", "cell", "threads"] + peers
-    headers += ["/".join(_SHORT[p] for p in k.split("/")) for k in ratio_keys] + ["rounds"]
+    headers += ["/".join(_SHORT[p] for p in k.split("/")) for k in ratio_keys]
+    headers += ["lc GFLOP/s", "of peak"] if with_peak else []
+    headers += ["rounds"]
     rows = []
     for c in cases:
         row = [c["shape"], c["kind"], c.get("cell", "lstm"), str(c["threads"])]
         row += [_fmt_time(c["peers"][p]["median_s"]) if p in c["peers"] else "-" for p in peers]
         row += [f"{c['ratios'][k]:.2f}" if k in c["ratios"] else "-" for k in ratio_keys]
+        if with_peak:
+            share = c.get("peak_share")
+            row += [
+                "-" if c.get("lstmcore_gflops") is None else f"{c['lstmcore_gflops']:.1f}",
+                "-" if share is None else f"{100 * share:.0f}%",
+            ]
         row.append(str(min((s["rounds"] for s in c["peers"].values()), default=0)))
         rows.append(row)
     widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
@@ -1360,6 +1430,15 @@ def format_table(results: dict) -> str:
     dims = {c["shape"]: c["dims"] for c in cases}
     if dims:
         lines.append("shapes (B, T, I, H): " + ", ".join(f"{k} {tuple(d)}" for k, d in dims.items()))
+    peaks = results.get("gemm_peak_gflops") or {}
+    if with_peak and peaks:
+        measured = ", ".join(
+            f"{v:.1f} GFLOP/s with {k} thread{'s' if k != '1' else ''}" for k, v in peaks.items()
+        )
+        lines.append(
+            "lc GFLOP/s: the products' operations (2 per multiply-add of the GEMM-only bound's products) per "
+            f"second of lstmcore; of peak: its share of a large GEMM through the same BLAS ({measured})"
+        )
     targets = results.get("targets") or []
     if targets:
         met = sum(t["met"] for t in targets)
