@@ -88,7 +88,7 @@ def threads(request, benchmark):
 def run(benchmark, fn):
     """Time ``fn`` after a warm-up: fewer rounds for the slow cases so the suite stays in minutes,
     and batches of calls per round for the calls under a millisecond (the streaming step)."""
-    estimate = bm._estimate(fn)  # warm-up: first-touch page faults, thread pools, caches
+    estimate = bm.timing._estimate(fn)  # warm-up: first-touch page faults, thread pools, caches
     iterations = max(1, min(1000, int(1e-3 / max(estimate, 1e-9))))
     rounds = 3 if estimate > 0.5 else (10 if estimate > 0.02 else 50 if iterations == 1 else 200)
     return benchmark.pedantic(fn, rounds=rounds, iterations=iterations, warmup_rounds=1)

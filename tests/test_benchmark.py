@@ -104,13 +104,13 @@ def test_gemm_only_takes_the_gate_width_of_w_h(rng, K, train):
     before = {k: v.copy() for k, v in a.items()}
     _call_gemm_only(train, a)
     (_check_training_products if train else _check_inference_products)(a, before, np.float32)
-    assert bm._compiled_bound_takes_any_width()
+    assert bm.peers._compiled_bound_takes_any_width()
     with pytest.raises(ValueError, match=r"do not fit x \(T, B, I\) and w_h \(H, G\)"):
         _call_gemm_only(train, dict(a, w_x=a["w_x"][:, 1:].copy()))
 
 
 def test_a_bound_older_than_its_source_says_rebuild(monkeypatch):
-    monkeypatch.setattr(bm, "_compiled_bound_takes_any_width", lambda: False)  # as a 4H-only build
+    monkeypatch.setattr(bm.peers, "_compiled_bound_takes_any_width", lambda: False)  # as a 4H-only build
     bm.make_peer("bound", bm.make_problem(2, 3, 4, 5), "train").fn()  # the LSTM's 4H: fine
     with pytest.raises(RuntimeError, match=r"the gru bound needs .* 15 = 3H .* rebuild the extension"):
         bm.make_peer("bound", bm.make_problem(2, 3, 4, 5, cell="gru"), "inference")
@@ -258,7 +258,7 @@ def test_a_missing_peer_is_skipped_with_the_install_hint(monkeypatch, problem, m
 
 
 def test_rounds_are_interleaved_in_a_rotating_order(monkeypatch):
-    monkeypatch.setattr(bm, "_estimate", lambda fn: 1.0)  # one call per round, no warm-up calls
+    monkeypatch.setattr(bm.timing, "_estimate", lambda fn: 1.0)  # one call per round, no warm-up calls
     log, gc_states = [], []
 
     def peer(name):
@@ -281,7 +281,7 @@ def test_rounds_are_interleaved_in_a_rotating_order(monkeypatch):
 
 def test_fast_calls_are_timed_in_batches():
     stats = bm.time_interleaved({"fast": lambda: None}, seconds=0.01)
-    assert stats["fast"]["calls_per_round"] == bm._MAX_CALLS_PER_ROUND
+    assert stats["fast"]["calls_per_round"] == bm.timing._MAX_CALLS_PER_ROUND
     assert stats["fast"]["rounds"] >= 5
 
 
@@ -398,7 +398,7 @@ def test_the_chart(tiny_results, tmp_path, monkeypatch):
 def _case(shape, kind, threads, cell="lstm", **medians):
     stats = {p: {"median_s": s, "rounds": 5} for p, s in medians.items()}
     return {"cell": cell, "shape": shape, "dims": list(bm.SHAPES[shape][:4]), "kind": kind,
-            "threads": threads, "peers": stats, "ratios": bm._ratios(stats)}  # fmt: skip
+            "threads": threads, "peers": stats, "ratios": bm.timing._ratios(stats)}  # fmt: skip
 
 
 _RATIO = {"kind": "inference", "shape": "S2", "ratio": "onnxruntime/lstmcore", "op": ">=", "goal": 1}
@@ -630,10 +630,10 @@ def test_lstmcore_bench_refuses_bad_options(capsys, args, message):
 
 
 def test_times_keep_three_digits_below_1000():
-    assert bm._fmt_time(999.7e-6) == "1 ms"
-    assert bm._fmt_time(123.4e-6) == "123 µs"
-    assert bm._fmt_time(0.9996) == "1 s"
-    assert bm._fmt_time(2.5) == "2.5 s"
+    assert bm.report._fmt_time(999.7e-6) == "1 ms"
+    assert bm.report._fmt_time(123.4e-6) == "123 µs"
+    assert bm.report._fmt_time(0.9996) == "1 s"
+    assert bm.report._fmt_time(2.5) == "2.5 s"
 
 
 @pytest.mark.parametrize(
@@ -684,6 +684,7 @@ def test_targets_name_their_cells(tmp_path):
         ("step", "S4", "onnxruntime/lstmcore"),
         ("train", "S2", "torch/lstmcore"),
     }
-    assert all(bm._target_cells(t) == ("gru", "rnn") and t["goal"] == (1.2 if t["kind"] == "train" else 1.0)
+    cells_of = bm.targets._target_cells
+    assert all(cells_of(t) == ("gru", "rnn") and t["goal"] == (1.2 if t["kind"] == "train" else 1.0)
                for t in issue_11)  # fmt: skip
     assert all(t.get("threads") == ([1, 2] if t["kind"] == "train" else None) for t in issue_11)

@@ -11,7 +11,7 @@ def _bench_command(args) -> int:
     from .. import benchmark as bm
 
     if args.plot and importlib.util.find_spec("matplotlib") is None:
-        raise SystemExit(bm._NEED_MATPLOTLIB)  # said before the run, not after
+        raise SystemExit(bm.plot._NEED_MATPLOTLIB)  # said before the run, not after
     targets = bm.load_targets(args.targets) if args.targets else None
     shapes = {}
     if args.shapes or not args.shape:

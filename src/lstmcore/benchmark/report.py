@@ -1,0 +1,117 @@
+"""The results as JSON and as the text table."""
+
+import json
+
+from .peers import PEERS
+from .targets import _memory_list
+
+# Output -----------------------------------------------------------------------------------------
+
+
+def save_json(results: dict, path) -> None:
+    """Write ``results`` (from :func:`run_benchmark`) to ``path`` as JSON."""
+    with open(path, "w") as f:
+        json.dump(results, f, indent=1)
+        f.write("\n")
+
+
+def _fmt_time(s: float) -> str:
+    # three significant digits, in the unit that keeps them below 1000 (999.7 µs is 1 ms)
+    if float(f"{s * 1e6:.3g}") < 1000:
+        return f"{s * 1e6:.3g} µs"
+    if float(f"{s * 1e3:.3g}") < 1000:
+        return f"{s * 1e3:.3g} ms"
+    return f"{s:.3g} s"
+
+
+_SHORT = {"lstmcore": "lc", "reference": "ref", "torch": "torch", "onnxruntime": "ort", "bound": "bound"}
+
+
+def format_table(results: dict) -> str:
+    """The results as text: one row per shape x kind x cell x threads with each peer's median time
+    per call and the ratios, then the targets met and not met, the memory and the skipped peers."""
+    m = results["machine"]
+    v = m["versions"]
+    cases = results["cases"]
+    peers = [p for p in PEERS if any(p in c["peers"] for c in cases)]
+    ratio_keys = [f"{p}/lstmcore" for p in peers if p not in ("lstmcore", "bound")]
+    if "bound" in peers and "lstmcore" in peers:
+        ratio_keys.append("lstmcore/bound")
+    software = ", ".join(f"{k} {v[k]}" for k in ("lstmcore", "numpy", "torch", "onnxruntime") if v.get(k))
+    isa = m.get("threadpool_info", {}).get("kernel_isa")
+    kernels = f"lstmcore kernels {isa}, OpenBLAS kernels {m.get('blas_core')}"
+    forced = m.get("env", {}).get("OPENBLAS_CORETYPE")
+    if forced:
+        kernels += f" (forced by OPENBLAS_CORETYPE={forced})"
+    lines = [
+        f"lstmcore bench: {m['cpu']} ({m.get('cpu_isa') or 'ISA unknown'}), {m['cpu_count']} cores, "
+        f"{results['settings']['dtype']}, backend {m['backend']}; {kernels}",
+        f"{software}; {m['date']}",
+        "median time per call, peers interleaved"
+        + (
+            ""
+            if not results["settings"].get("isolate")
+            else " (with several threads: each in a process of its own)"
+        )
+        + "; ratios peer/lstmcore (above 1: lstmcore is faster) and lstmcore/bound (lc = lstmcore)",
+        "",
+    ]
+    with_peak = any(c.get("peak_share") is not None for c in cases)
+    headers = ["shape", "kind", "cell", "threads"] + peers
+    headers += ["/".join(_SHORT[p] for p in k.split("/")) for k in ratio_keys]
+    headers += ["lc GFLOP/s", "of peak"] if with_peak else []
+    headers += ["rounds"]
+    rows = []
+    for c in cases:
+        row = [c["shape"], c["kind"], c.get("cell", "lstm"), str(c["threads"])]
+        row += [_fmt_time(c["peers"][p]["median_s"]) if p in c["peers"] else "-" for p in peers]
+        row += [f"{c['ratios'][k]:.2f}" if k in c["ratios"] else "-" for k in ratio_keys]
+        if with_peak:
+            share = c.get("peak_share")
+            row += [
+                "-" if c.get("lstmcore_gflops") is None else f"{c['lstmcore_gflops']:.1f}",
+                "-" if share is None else f"{100 * share:.0f}%",
+            ]
+        row.append(str(min((s["rounds"] for s in c["peers"].values()), default=0)))
+        rows.append(row)
+    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
+    for r in [headers, *rows]:
+        cols = [r[i].ljust(widths[i]) if i < 3 else r[i].rjust(widths[i]) for i in range(len(r))]
+        lines.append("  ".join(cols).rstrip())
+    dims = {c["shape"]: c["dims"] for c in cases}
+    if dims:
+        lines.append("shapes (B, T, I, H): " + ", ".join(f"{k} {tuple(d)}" for k, d in dims.items()))
+    peaks = results.get("gemm_peak_gflops") or {}
+    if with_peak and peaks:
+        measured = ", ".join(
+            f"{v:.1f} GFLOP/s with {k} thread{'s' if k != '1' else ''}" for k, v in peaks.items()
+        )
+        lines.append(
+            "lc GFLOP/s: the products' operations (2 per multiply-add of the GEMM-only bound's products) per "
+            f"second of lstmcore; of peak: its share of a large GEMM through the same BLAS ({measured})"
+        )
+    targets = results.get("targets") or []
+    if targets:
+        met = sum(t["met"] for t in targets)
+        title = results.get("targets_title") or "the targets"
+        lines += ["", f"targets of {title} (same thread count): {met} of {len(targets)} met"]
+        for t in targets:
+            mark = "met    " if t["met"] else "NOT MET"
+            n = t["threads"]
+            where = f"{t.get('cell', 'lstm')} {t['shape']} {t['kind']}, {n} thread{'s' if n != 1 else ''}"
+            lines.append(
+                f"  {mark}  {where}: {t['ratio']} = {t['value']:.3g} (goal {t['op']} {t['goal']:.3g})"
+            )
+    for mem in _memory_list(results.get("memory")):
+        cell = mem.get("cell", "lstm")
+        lines += [
+            "",
+            f"peak extra memory of one {cell} training step at {mem['shape']} {tuple(mem['dims'])}:",
+        ]
+        for p, r in mem["peers"].items():
+            lines.append(f"  {p:<12}{r['extra_mib']:10.1f} MiB")
+        for p, why in mem["skipped"].items():
+            lines.append(f"  {p:<12} skipped: {why}")
+    if results.get("skipped"):
+        lines += ["", "skipped peers:"] + [f"  {why}" for why in results["skipped"].values()]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,167 @@
+"""The goals of bench/targets.json, read and checked against a run's cases."""
+
+import json
+
+from .problems import CELLS, KINDS, SHAPES
+
+# Targets ----------------------------------------------------------------------------------------
+# The goals live with the project, not in the installed package: bench/targets.json holds those of
+# the issues that set them, read with load_targets and checked with evaluate_targets.
+
+_OPS = (">=", "<=")
+
+
+def _target_cells(entry: dict) -> tuple:
+    """The cells a target entry names: its ``cell`` (a name of CELLS or a list of them); without
+    one, the LSTM (the targets written before the GRU and RNN came)."""
+    cells = entry.get("cell", "lstm")
+    return (cells,) if isinstance(cells, str) else tuple(cells)
+
+
+def _valid_cells(entry: dict) -> bool:
+    cells = entry.get("cell", "lstm")
+    if not isinstance(cells, (str, list)):
+        return False
+    cells = _target_cells(entry)
+    return bool(cells) and all(isinstance(c, str) and c in CELLS for c in cells)
+
+
+def _valid_threads(entry: dict) -> bool:
+    n = entry.get("threads")
+    return n is None or (
+        isinstance(n, list) and n != [] and all(type(k) is int and k > 0 for k in n)  # noqa: E721 (no bool)
+    )
+
+
+def load_targets(path) -> dict:
+    """Speed goals from a JSON file; ValueError naming what is wrong. The keys:
+
+    - ``title``: str, the issues the goals come from;
+    - ``ratios``: ``[{"cell", "kind", "shape", "ratio", "op", "goal", "threads"}]``, one goal on a
+      ratio of the table (``"onnxruntime/lstmcore"``, ``"lstmcore/bound"``, ...). ``cell`` is a
+      name of CELLS or a list of them (absent: ``"lstm"``); ``threads`` a list of the thread counts
+      it holds for (absent: every count measured);
+    - ``scaling`` (optional): ``{"shapes": [...], "goal": x, "cell": ...}``, lstmcore 2 threads
+      against 1 (``cell`` as above);
+    - ``memory`` (optional): true: the LSTM's peak memory of the training step, lstmcore <= torch.
+    """
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot read the targets {path}: {exc}") from None
+    bad = f"targets {path}"
+    if not isinstance(data, dict) or not isinstance(data.get("title"), str):
+        raise ValueError(f"{bad}: expected a JSON object with a 'title' string")
+    for k, t in enumerate(data.get("ratios", [])):
+        ok = (
+            isinstance(t, dict)
+            and _valid_cells(t)
+            and t.get("kind") in KINDS
+            and t.get("shape") in SHAPES
+            and isinstance(t.get("ratio"), str)
+            and t.get("op") in _OPS
+            and isinstance(t.get("goal"), (int, float))
+            and _valid_threads(t)
+        )
+        if not ok:
+            raise ValueError(
+                f"{bad}: ratios[{k}] must have kind in {KINDS}, shape in {tuple(SHAPES)}, a ratio name, "
+                f"op in {_OPS}, a numeric goal and optionally cell (one of {CELLS} or a list of them) "
+                f"and threads (a list of positive ints); got {t!r}"
+            )
+    scaling = data.get("scaling")
+    if scaling is not None and not (
+        isinstance(scaling, dict)
+        and all(s in SHAPES for s in scaling.get("shapes", [None]))
+        and isinstance(scaling.get("goal"), (int, float))
+        and _valid_cells(scaling)
+    ):
+        raise ValueError(
+            f"{bad}: scaling must be {{'shapes': [names of SHAPES], 'goal': number, optionally 'cell': "
+            f"one of {CELLS} or a list of them}}, got {scaling!r}"
+        )
+    return data
+
+
+def _is_standard(case) -> bool:
+    name = case["shape"]
+    return name in SHAPES and tuple(case["dims"]) == SHAPES[name][:4]
+
+
+def _target(text, cell, case_shape, kind, threads, ratio, value, op, goal) -> dict:
+    met = value >= goal if op == ">=" else value <= goal
+    return {
+        "target": text,
+        "cell": cell,
+        "shape": case_shape,
+        "kind": kind,
+        "threads": threads,
+        "ratio": ratio,
+        "value": float(value),
+        "op": op,
+        "goal": float(goal),
+        "met": bool(met),
+    }
+
+
+def _memory_list(memory) -> list:
+    """``memory`` of :func:`run_benchmark` (a list, one per cell) or of :func:`measure_memory`
+    (one dict) as a list; None: empty."""
+    if memory is None:
+        return []
+    return [memory] if isinstance(memory, dict) else list(memory)
+
+
+def evaluate_targets(cases: list, targets: dict, memory=None, cpu_count: int | None = None) -> list:
+    """The ``targets`` (:func:`load_targets`) that ``cases`` (and ``memory``) measure, each marked
+    met or not.
+
+    Only cases at the standard shapes (name and dims of SHAPES) count, of the targets' cells (a
+    case without ``cell`` is an LSTM's). The scaling target (2 threads against 1, lstmcore) is
+    evaluated when both counts were measured and ``cpu_count`` (when given) is at least 2; the
+    memory target when ``memory`` (a dict of :func:`measure_memory` or a list of them) holds
+    lstmcore and torch for the LSTM.
+    """
+    out = []
+    std = [c for c in cases if _is_standard(c)]
+    for t in targets.get("ratios", []):
+        kind, shape, ratio, op, goal = t["kind"], t["shape"], t["ratio"], t["op"], t["goal"]
+        cells, threads = _target_cells(t), t.get("threads")
+        for case in std:
+            cell = case.get("cell", "lstm")
+            if (
+                cell in cells
+                and case["shape"] == shape
+                and case["kind"] == kind
+                and (threads is None or case["threads"] in threads)
+                and ratio in case["ratios"]
+            ):
+                text = f"{cell} {shape} {kind}: {ratio} {op} {goal:g}"
+                value = case["ratios"][ratio]
+                out.append(_target(text, cell, shape, kind, case["threads"], ratio, value, op, goal))
+    scaling = targets.get("scaling")
+    if scaling and (cpu_count is None or cpu_count >= 2):
+        shapes, goal, cells = scaling["shapes"], scaling["goal"], _target_cells(scaling)
+        by_key = {
+            (c.get("cell", "lstm"), c["shape"], c["kind"], c["threads"]): c
+            for c in std
+            if "lstmcore" in c["peers"]
+        }
+        for (cell, shape, kind, n), case in by_key.items():
+            one = by_key.get((cell, shape, kind, 1))
+            if cell in cells and shape in shapes and n == 2 and one is not None:
+                value = one["peers"]["lstmcore"]["median_s"] / case["peers"]["lstmcore"]["median_s"]
+                text = f"{cell} {shape} {kind}: lstmcore 2 threads against 1 >= {goal:g}"
+                out.append(
+                    _target(text, cell, shape, kind, 2, "lstmcore 1 thread/2 threads", value, ">=", goal)
+                )
+    for mem in _memory_list(memory) if targets.get("memory") else []:
+        if mem.get("cell", "lstm") == "lstm" and {"lstmcore", "torch"} <= set(mem.get("peers", {})):
+            ours = mem["peers"]["lstmcore"]["extra_mib"]
+            theirs = mem["peers"]["torch"]["extra_mib"]
+            shape = mem.get("shape", "S3")
+            text = f"lstm {shape} train: peak memory lstmcore <= torch (MiB)"
+            ratio = "peak MiB lstmcore vs torch"
+            out.append(_target(text, "lstm", shape, "train", mem.get("threads"), ratio, ours, "<=", theirs))
+    return out

@@ -1,0 +1,160 @@
+"""Timing: thread settings, interleaved rounds, ratios and the machine's measured GEMM peak."""
+
+import gc
+import math
+import sys
+import time
+
+import numpy as np
+
+import lstmcore
+
+from .problems import case_flops
+
+# Timing: a peer whose call is shorter than this runs several calls per round, timed together.
+_ROUND_TARGET_S = 1e-3
+_MAX_CALLS_PER_ROUND = 1000
+
+# Threads ----------------------------------------------------------------------------------------
+
+
+def set_threads(n: int) -> None:
+    """``n`` threads for every peer that has a global setting: lstmcore's OpenMP loops and every
+    BLAS pool (``lstmcore.set_num_threads``), and torch's intra-op pool when torch is imported.
+    (ONNX Runtime takes its thread count per session: one session per count.)"""
+    lstmcore.set_num_threads(n)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(n)
+
+
+def _get_threads() -> tuple:
+    torch = sys.modules.get("torch")
+    return lstmcore.get_num_threads(), (torch.get_num_threads() if torch is not None else None)
+
+
+def _restore_threads(saved) -> None:
+    lstmcore.set_num_threads(saved[0])
+    torch = sys.modules.get("torch")
+    if torch is not None and saved[1] is not None:
+        torch.set_num_threads(saved[1])
+
+
+# Timing -----------------------------------------------------------------------------------------
+
+
+def _estimate(fn) -> float:
+    """Warm ``fn`` up (page faults, thread pools, caches) and return a typical call's seconds."""
+    t = time.perf_counter()
+    fn()
+    first = time.perf_counter() - t
+    if first > 0.25:
+        return first
+    times, start = [], time.perf_counter()
+    while len(times) < 3 or (time.perf_counter() - start < 0.02 and len(times) < 200):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times))
+
+
+def time_interleaved(fns: dict, seconds: float = 1.5, min_rounds: int = 5, max_rounds: int = 2000) -> dict:
+    """Time the zero-argument callables ``fns`` ({name: fn}) in interleaved rounds.
+
+    Each is warmed up first. A round runs every callable once, in an order that rotates from round
+    to round, with the garbage collector off; a callable faster than about 1 ms runs a batch of
+    calls, timed together and divided. Rounds go on until ``seconds`` have passed and at least
+    ``min_rounds`` are done, or ``max_rounds`` are. Returns {name: stats}, seconds per call:
+    median_s, min_s, q1_s, q3_s, iqr_s, rounds, calls_per_round, times_s (one per round).
+    """
+    if not fns:
+        raise ValueError("fns must hold at least one callable, got none")
+    if not seconds > 0:
+        raise ValueError(f"seconds must be positive, got {seconds}")
+    if min_rounds < 1 or max_rounds < min_rounds:
+        raise ValueError(f"need 1 <= min_rounds <= max_rounds, got {min_rounds} and {max_rounds}")
+    names = list(fns)
+    calls = {}
+    for name in names:
+        est = _estimate(fns[name])
+        calls[name] = max(1, min(_MAX_CALLS_PER_ROUND, math.ceil(_ROUND_TARGET_S / max(est, 1e-9))))
+    times = {name: [] for name in names}
+    clock = time.perf_counter_ns
+    start = time.perf_counter()
+    rounds = 0
+    while rounds < min_rounds or (time.perf_counter() - start < seconds and rounds < max_rounds):
+        order = names[rounds % len(names) :] + names[: rounds % len(names)]
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            for name in order:
+                fn, n = fns[name], calls[name]
+                t0 = clock()
+                for _ in range(n):
+                    fn()
+                times[name].append((clock() - t0) * 1e-9 / n)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
+        rounds += 1
+    stats = {}
+    for name in names:
+        t = np.asarray(times[name])
+        q1, med, q3 = np.percentile(t, [25, 50, 75])
+        stats[name] = {
+            "median_s": float(med),
+            "min_s": float(t.min()),
+            "q1_s": float(q1),
+            "q3_s": float(q3),
+            "iqr_s": float(q3 - q1),
+            "rounds": rounds,
+            "calls_per_round": calls[name],
+            "times_s": [float(v) for v in t],
+        }
+    return stats
+
+
+def _ratios(peers: dict) -> dict:
+    """peer/lstmcore for every peer (above 1: lstmcore is faster) and lstmcore/bound."""
+    if "lstmcore" not in peers:
+        return {}
+    ours = peers["lstmcore"]["median_s"]
+    out = {f"{name}/lstmcore": s["median_s"] / ours for name, s in peers.items() if name != "lstmcore"}
+    if "bound" in peers:
+        out["lstmcore/bound"] = ours / peers["bound"]["median_s"]
+    return out
+
+
+def measure_gemm_peak(threads: int, dtype=np.float32, n: int = 1536, repeats: int = 3) -> float:
+    """GFLOP/s of the best of ``repeats`` products of two (n, n) matrices through SciPy's BLAS
+    (the one lstmcore calls) with ``threads`` threads: the machine's measured GEMM peak that
+    ``lstmcore bench`` compares each case with (DESIGN.md section 4)."""
+    from scipy.linalg import blas
+
+    gemm = blas.sgemm if np.dtype(dtype) == np.float32 else blas.dgemm
+    rng = np.random.default_rng(0)
+    a = np.asfortranarray(rng.standard_normal((n, n)).astype(dtype))
+    b = np.asfortranarray(rng.standard_normal((n, n)).astype(dtype))
+    saved = _get_threads()
+    try:
+        set_threads(threads)
+        gemm(1.0, a, b)  # warm-up: pools started, pages touched
+        best = min(_time_once(lambda: gemm(1.0, a, b)) for _ in range(repeats))
+    finally:
+        _restore_threads(saved)
+    return 2.0 * n**3 / best / 1e9
+
+
+def _time_once(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def _with_peak_share(case: dict, peak_gflops: float | None) -> dict:
+    """``case`` with lstmcore's GFLOP/s and share of the measured peak (None without either)."""
+    gflop = case_flops(case["cell"], case["dims"], case["kind"]) / 1e9
+    lc = case["peers"].get("lstmcore")
+    gflops = gflop / lc["median_s"] if lc else None
+    share = gflops / peak_gflops if gflops is not None and peak_gflops else None
+    return dict(case, gflop=gflop, lstmcore_gflops=gflops, peak_gflops=peak_gflops, peak_share=share)
