@@ -1,7 +1,7 @@
 """lstmcore against the golden files that tests/make_golden.py wrote from PyTorch and Keras 3.
 
 The files hold each framework's inputs, weights (in its own layout), outputs and autograd
-gradients; here NumPy reads them, tests/../layout.py converts the weights, and both the active
+gradients; here NumPy reads them, lstmcore.layout (io/layout.py) converts the weights, and both the active
 backend (``lstmcore``) and the reference (``lstmcore.reference``) must reproduce every output and
 every gradient within the tolerance of the case's dtype. Only ``test_torch_live`` needs torch.
 """
