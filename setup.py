@@ -219,7 +219,7 @@ def extensions():
     return cythonize(exts, compiler_directives=DIRECTIVES, annotate=DEBUG)
 
 
-# setuptools runs this file as __main__; tests/test_build.py imports it for probe_openmp.
+# setuptools runs this file as __main__; tests/engine/test_build.py imports it for probe_openmp.
 if __name__ == "__main__":
     # An sdist only packs sources (MANIFEST.in): no need to run Cython for it.
     building_sdist = any(arg in ("sdist", "egg_info") for arg in sys.argv[1:])

@@ -47,7 +47,7 @@ import lstmcore.reference as reference
 BACKENDS = {"compiled": compiled, "reference": reference}
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 ISAS = tuple(compiled._available_isas())
-# How the compiled time loop runs (tests/test_kernels.py's loop_path): its default rule, a BLAS
+# How the compiled time loop runs (tests/engine/test_kernels.py's loop_path): its default rule, a BLAS
 # product per step, the packed kernel, the packed kernel on two threads with rows or panels split.
 PATHS = ("default", "blas", "packed", "packed-2-threads-rows", "packed-2-threads-panels")
 ENGINES = tuple((isa, path) for path in PATHS for isa in reversed(ISAS))  # the default first
@@ -106,7 +106,7 @@ def assert_same(got, want, dtype, name, scale=1.0, nearby=()):
     The absolute tolerance grows with the largest value of ``want``: a relu or linear cell can
     grow over T steps, and the rounding of its large entries then reaches its small ones (the
     error is bounded norm-wise, not element-wise). ``scale`` multiplies it further (sums of T*B
-    terms in the weight gradients, as tests/test_kernels.py). ``nearby`` are the reference's
+    terms in the weight gradients, as tests/engine/test_kernels.py). ``nearby`` are the reference's
     answers to the same problem with every input moved by up to one unit in the last place, and
     for float32 in float64 (:meth:`Problem.neighbours`): where a growing cell amplifies rounding
     (a linear cell over 40 steps turns 1e-16 into 1e-9, 1e-7 into 1e-3), the compiled answer may be
@@ -906,7 +906,7 @@ def _expected_step(x, dtype, B, I, w_x, w_h, b, h, c, opts):
       dtype is an error there too), with the stepper's state as h_prev and c_prev;
     - anything else (lists, scalars, strings, None: no dtype to respect) is converted as
       np.asarray does. A list of numbers of an accepted shape must give the answer of that list in
-      the stepper's dtype ("must", tests/test_stepper.py steps [1, 2, 3]); other inputs of B*I
+      the stepper's dtype ("must", tests/engine/test_stepper.py steps [1, 2, 3]); other inputs of B*I
       numbers may ("may"); the rest must raise ValueError or TypeError ("either").
     """
     forms = ((B, I), (B, 1, I), (I,) if B == 1 else (B, I))

@@ -1,26 +1,26 @@
-"""Write the golden files in tests/data/ from PyTorch and Keras 3. Run by hand, never in CI.
+"""Write the golden files in tests/io/data/ from PyTorch and Keras 3. Run by hand, never in CI.
 
     python3 -m venv /work/venv-golden
     /work/venv-golden/bin/pip install torch==2.13.0 numpy keras      # keras runs on its torch backend
-    /work/venv-golden/bin/python tests/make_golden.py [FILE.npz ...]  # default: every file
+    /work/venv-golden/bin/python tests/io/make_golden.py [FILE.npz ...]  # default: every file
 
 It needs torch and keras (Keras 3, run with KERAS_BACKEND=torch, which this script sets) and never
-imports lstmcore: the files hold what the frameworks compute, and tests/test_golden.py and
-tests/test_golden_cells.py check lstmcore against them with NumPy only. Inputs and weights come
+imports lstmcore: the files hold what the frameworks compute, and tests/io/test_golden.py and
+tests/io/test_golden_cells.py check lstmcore against them with NumPy only. Inputs and weights come
 from fixed NumPy seeds, so a rerun with the same framework versions writes the same numbers up to
 their last bits (BLAS may sum in another order: measured, 5e-16 relative in float64, 3e-7 in
 float32), never the same bytes (a zip entry keeps the time it was written): name only the files to
 rewrite.
 
-tests/data/torch_lstm.npz        ``torch.nn.LSTM(batch_first=True)``, float64 and float32
-tests/data/keras_lstm.npz        ``keras.layers.LSTM`` in float64, every activation x recurrent_activation
-tests/data/torch_gru.npz         ``torch.nn.GRU(batch_first=True)``, float64 and float32
-tests/data/torch_rnn.npz         ``torch.nn.RNN(batch_first=True)``, nonlinearity tanh and relu
-tests/data/torch_lstm_proj.npz   ``torch.nn.LSTM(proj_size=P, batch_first=True)``
-tests/data/keras_gru.npz         ``keras.layers.GRU`` in float64, reset_after True and False, with
+tests/io/data/torch_lstm.npz        ``torch.nn.LSTM(batch_first=True)``, float64 and float32
+tests/io/data/keras_lstm.npz        ``keras.layers.LSTM`` in float64, every activation x recurrent_activation
+tests/io/data/torch_gru.npz         ``torch.nn.GRU(batch_first=True)``, float64 and float32
+tests/io/data/torch_rnn.npz         ``torch.nn.RNN(batch_first=True)``, nonlinearity tanh and relu
+tests/io/data/torch_lstm_proj.npz   ``torch.nn.LSTM(proj_size=P, batch_first=True)``
+tests/io/data/keras_gru.npz         ``keras.layers.GRU`` in float64, reset_after True and False, with
                                  activation/recurrent_activation pairs (``recurrent_activation`` and
                                  ``reset_after`` stored with each case)
-tests/data/keras_rnn.npz         ``keras.layers.SimpleRNN`` in float64, activation tanh and relu
+tests/io/data/keras_rnn.npz         ``keras.layers.SimpleRNN`` in float64, activation tanh and relu
 
 Each file has ``format_version`` (1), ``cases`` (the case names) and the framework's version; every
 other key is ``<case>/<array>``. Weights are stored in the framework's own layout (PyTorch's GRU in
@@ -52,7 +52,7 @@ except ImportError as exc:  # pragma: no cover - a by-hand script
         f"make_golden.py needs torch and keras 3 ({exc}). Install them in a separate venv:\n"
         "    python3 -m venv /work/venv-golden\n"
         "    /work/venv-golden/bin/pip install torch==2.13.0 numpy keras\n"
-        "    /work/venv-golden/bin/python tests/make_golden.py"
+        "    /work/venv-golden/bin/python tests/io/make_golden.py"
     )
 
 FORMAT_VERSION = 1

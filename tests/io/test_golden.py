@@ -1,4 +1,4 @@
-"""lstmcore against the golden files that tests/make_golden.py wrote from PyTorch and Keras 3.
+"""lstmcore against the golden files that tests/io/make_golden.py wrote from PyTorch and Keras 3.
 
 The files hold each framework's inputs, weights (in its own layout), outputs and autograd
 gradients; here NumPy reads them, lstmcore.layout (io/layout.py) converts the weights, and both the active

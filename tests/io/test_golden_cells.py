@@ -1,4 +1,4 @@
-"""The GRU, the simple RNN and the projected LSTM against the golden files of tests/make_golden.py.
+"""The GRU, the simple RNN and the projected LSTM against the golden files of tests/io/make_golden.py.
 
 The files hold what PyTorch (``nn.GRU``, ``nn.RNN``, ``nn.LSTM(proj_size=P)``) and Keras 3 (``GRU``
 with reset_after True and False, ``SimpleRNN``) compute: inputs, weights in the framework's own

@@ -1,6 +1,6 @@
 """Write src/lstmcore/data/sunspots_monthly.csv from NOAA NGDC's sunspots_monthly.dat. Run by hand.
 
-    /work/venv/bin/python tests/make_sunspots.py [path/to/sunspots_monthly.dat]
+    /work/venv/bin/python tests/timeseries/make_sunspots.py [path/to/sunspots_monthly.dat]
 
 The source is the fixed-width text file ``sunspots_monthly.dat`` that statsmodels redistributes in
 ``statsmodels/datasets/sunspots/src/`` (NOAA NGDC, http://www.ngdc.noaa.gov/stp/solar/solarda3.html,
@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import NoReturn
 
 DEFAULT_SOURCE = Path("/tmp/dl/statsmodels/datasets/sunspots/src/sunspots_monthly.dat")
-TARGET = Path(__file__).resolve().parents[1] / "src" / "lstmcore" / "data" / "sunspots_monthly.csv"
+TARGET = Path(__file__).resolve().parents[2] / "src" / "lstmcore" / "data" / "sunspots_monthly.csv"
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 FIRST_YEAR = 1749

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SETUP_PY = ROOT / "setup.py"
 BUILD_ENV = ("CC", "CFLAGS", "CPPFLAGS", "LDFLAGS", "LDSHARED")
 SANITIZE = "-fsanitize=address,undefined -fno-omit-frame-pointer"

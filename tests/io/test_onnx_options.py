@@ -3,7 +3,7 @@
 ``layout.onnx_lstm_options``, ``onnx_gru_options`` and ``onnx_rnn_options`` read a node's
 attributes (a dict here; a NodeProto where onnx is installed), and ``onnx_*_attributes`` write
 them back. What the options compute is checked against ONNX Runtime and the onnx package's own
-node cases in tests/test_onnx_nodes.py.
+node cases in tests/io/test_onnx_nodes.py.
 """
 
 from __future__ import annotations

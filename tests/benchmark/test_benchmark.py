@@ -410,7 +410,7 @@ def _ratios_json(*entries) -> str:
 
 
 # The project's goals, as `lstmcore bench --targets bench/targets.json` reads them.
-TARGETS = bm.load_targets(Path(__file__).resolve().parents[1] / "bench" / "targets.json")
+TARGETS = bm.load_targets(Path(__file__).resolve().parents[2] / "bench" / "targets.json")
 
 
 def test_targets_on_made_up_numbers():
