@@ -3,37 +3,29 @@
 #include "math/activations.h"
 #include "rt/dispatch.h"
 
-/* Fewer units than this per call run on one thread: forking costs more than it saves. */
-#ifndef LSTMCORE_PAR_MIN
-#define LSTMCORE_PAR_MIN 4096
-#endif
-
-/* A packed sequence with fewer multiply-adds per step (B * (I + H) * 4H, over 4) than this runs
- * on one thread. Measured on 2 cores, with the barrier below and OpenBLAS's short worker spin
- * (src/lstmcore/engine/_env.py): from S5 (B (I + H) H = 18K) up, 2 threads beat 1, in inference and in
- * training (S2 training step 20.3 -> 14.4 ms). */
-static ptrdiff_t lstmcore_seq_par_min = 1 << 14;
-#define LSTMCORE_SEQ_PAR_MIN lstmcore_seq_par_min
-
-void lstmcore_set_seq_par_min(ptrdiff_t n) { lstmcore_seq_par_min = n; }
-ptrdiff_t lstmcore_get_seq_par_min(void) { return lstmcore_seq_par_min; }
-
-/* With several threads, a packed sequence whose packed weights take at most this many bytes
- * splits the batch rows between the threads (each runs the whole sequence on its rows, with all
- * the weights in its own cache and no barrier), a larger one splits the panels (each thread keeps
- * its slice of the weights, one barrier per step). Rows are split only where each thread gets at
- * least one full register block of rows, and only by the AVX-512 kernels (the others go one row
- * at a time). Measured on 2 cores (Zen5, 1 MiB L2 per core): see bench/README.md. */
-static ptrdiff_t lstmcore_row_split_bytes = (ptrdiff_t)1 << 19;
-#define LSTMCORE_ROW_SPLIT_BYTES lstmcore_row_split_bytes
-
-void lstmcore_set_row_split_bytes(ptrdiff_t n) { lstmcore_row_split_bytes = n; }
-ptrdiff_t lstmcore_get_row_split_bytes(void) { return lstmcore_row_split_bytes; }
+/* The tuning knobs come from the context of each call (rt/context.h), set by the caller from the
+ * machine and the user's settings; tests set them to run every path:
+ * - par_min: fewer row elements than this per call run the gate loops on one thread (forking costs
+ *   more than it saves; lstmcore.engine._lstm's default 4096); the packed products scale it by 64.
+ * - seq_par_min: a packed sequence with fewer multiply-adds per step (B * (I + H) * 4H, over 4)
+ *   runs on one thread. Measured on 2 cores, with the barrier below and OpenBLAS's short worker
+ *   spin (src/lstmcore/engine/_env.py): from S5 (B (I + H) H = 18K) up, 2 threads beat 1, in
+ *   inference and in training (S2 training step 20.3 -> 14.4 ms); default 2^14.
+ * - row_split_bytes: with several threads, a packed sequence whose packed weights take at most
+ *   this many bytes splits the batch rows between the threads (each runs the whole sequence on
+ *   its rows, with all the weights in its own cache and no barrier), a larger one splits the
+ *   panels (each thread keeps its slice of the weights, one barrier per step). Rows are split
+ *   only where each thread gets at least one full register block of rows, and only by the AVX-512
+ *   kernels (the others go one row at a time). Measured on 2 cores (Zen5, 1 MiB L2 per core): see
+ *   bench/README.md; default 2^19. */
+#define LSTMCORE_PAR_MIN (ctx->par_min)
+#define LSTMCORE_SEQ_PAR_MIN (ctx->seq_par_min)
 
 /* 1: split the batch rows (row_blocks register blocks of rows) between nthreads threads, 0: the
  * panels; weight_bytes: the packed weights the sequence reads at each step */
-static inline int lstmcore_row_split(ptrdiff_t weight_bytes, int row_blocks, int nthreads) {
-    return nthreads > 1 && row_blocks >= nthreads && weight_bytes <= LSTMCORE_ROW_SPLIT_BYTES;
+static inline int lstmcore_row_split(const lc_ctx *ctx, ptrdiff_t weight_bytes, int row_blocks,
+                                     int nthreads) {
+    return nthreads > 1 && row_blocks >= nthreads && weight_bytes <= ctx->row_split_bytes;
 }
 
 #ifdef _OPENMP
@@ -122,7 +114,7 @@ static inline void lstmcore_barrier_wait(lstmcore_barrier *bar, int goal) {
         }                                                                         \
     } while (0)
 
-int lstmcore_openmp_enabled(void) {
+int lc_openmp_enabled(void) {
 #ifdef _OPENMP
     return 1;
 #else
@@ -163,150 +155,135 @@ int lstmcore_openmp_enabled(void) {
 #define V512EXT _mm512_extractf64x2_pd
 #include "cells/lstm_gates_copies.h"  /* undefines the macros above */
 
-/* -1: not chosen yet; 0: baseline; 1: AVX2+FMA; 2: AVX-512. Written once (or by
- * lstmcore_set_isa); a race between two first calls writes the same value. */
-static int lstmcore_isa = -1;
-
-int lstmcore_best_isa(void) { return lstmcore_cpu_best_isa(); }
-
-int lstmcore_get_isa(void) {
-    if (lstmcore_isa < 0)
-        lstmcore_isa = lstmcore_best_isa();
-    return lstmcore_isa;
+void lc_lstm_gates_forward_f32(const lc_ctx *ctx, float *z, ptrdiff_t ldz, float *c, float *h,
+                               ptrdiff_t ldh, const float *c_prev, const float *b, int B, int H,
+                               int act, int ract) {
+    PICK(lstm_gates_forward_f32, ctx->isa, (z, ldz, c, h, ldh, c_prev, b, B, H, act, ract, ctx));
 }
 
-int lstmcore_set_isa(int isa) {
-    if (isa < 0 || isa > lstmcore_best_isa())
-        return -1;
-    lstmcore_isa = isa;
-    return 0;
+void lc_lstm_gates_forward_f64(const lc_ctx *ctx, double *z, ptrdiff_t ldz, double *c, double *h,
+                               ptrdiff_t ldh, const double *c_prev, const double *b, int B, int H,
+                               int act, int ract) {
+    PICK(lstm_gates_forward_f64, ctx->isa, (z, ldz, c, h, ldh, c_prev, b, B, H, act, ract, ctx));
 }
 
-#define PICK_ISA(name, args) PICK(name, lstmcore_get_isa(), args)
-
-void lstm_gates_forward_f32(float *z, ptrdiff_t ldz, float *c, float *h, ptrdiff_t ldh,
-                            const float *c_prev, const float *b,
-                            int B, int H, int act, int ract, int nthreads) {
-    PICK_ISA(lstm_gates_forward_f32, (z, ldz, c, h, ldh, c_prev, b, B, H, act, ract, nthreads));
+void lc_lstm_gates_backward_f32(const lc_ctx *ctx, float *dz, float *dc, const float *dh,
+                                const float *dy, ptrdiff_t lddy, const float *gates,
+                                const float *c_prev, const float *c, int B, int H, int act,
+                                int ract) {
+    PICK(lstm_gates_backward_f32, ctx->isa, (dz, dc, dh, dy, lddy, gates, c_prev, c, B, H, act,
+         ract, ctx));
 }
 
-void lstm_gates_forward_f64(double *z, ptrdiff_t ldz, double *c, double *h, ptrdiff_t ldh,
-                            const double *c_prev, const double *b,
-                            int B, int H, int act, int ract, int nthreads) {
-    PICK_ISA(lstm_gates_forward_f64, (z, ldz, c, h, ldh, c_prev, b, B, H, act, ract, nthreads));
+void lc_lstm_gates_backward_f64(const lc_ctx *ctx, double *dz, double *dc, const double *dh,
+                                const double *dy, ptrdiff_t lddy, const double *gates,
+                                const double *c_prev, const double *c, int B, int H, int act,
+                                int ract) {
+    PICK(lstm_gates_backward_f64, ctx->isa, (dz, dc, dh, dy, lddy, gates, c_prev, c, B, H, act,
+         ract, ctx));
 }
 
-void lstm_gates_backward_f32(float *dz, float *dc, const float *dh, const float *dy, ptrdiff_t lddy,
-                             const float *gates, const float *c_prev, const float *c,
-                             int B, int H, int act, int ract, int nthreads) {
-    PICK_ISA(lstm_gates_backward_f32, (dz, dc, dh, dy, lddy, gates, c_prev, c, B, H, act, ract, nthreads));
+void lc_sum_rows_f32(const lc_ctx *ctx, float *out, const float *a, ptrdiff_t R, int G) {
+    PICK(sum_rows_f32, ctx->isa, (out, a, R, G, ctx));
 }
 
-void lstm_gates_backward_f64(double *dz, double *dc, const double *dh, const double *dy,
-                             ptrdiff_t lddy, const double *gates, const double *c_prev,
-                             const double *c, int B, int H, int act, int ract, int nthreads) {
-    PICK_ISA(lstm_gates_backward_f64, (dz, dc, dh, dy, lddy, gates, c_prev, c, B, H, act, ract, nthreads));
+void lc_sum_rows_f64(const lc_ctx *ctx, double *out, const double *a, ptrdiff_t R, int G) {
+    PICK(sum_rows_f64, ctx->isa, (out, a, R, G, ctx));
 }
 
-void sum_rows_f32(float *out, const float *a, ptrdiff_t R, int G, int nthreads) {
-    PICK_ISA(sum_rows_f32, (out, a, R, G, nthreads));
-}
-
-void sum_rows_f64(double *out, const double *a, ptrdiff_t R, int G, int nthreads) {
-    PICK_ISA(sum_rows_f64, (out, a, R, G, nthreads));
-}
-
-ptrdiff_t lstm_step_pack_size(int I, int H, int elem_size) {
+ptrdiff_t lc_lstm_step_pack_size(int I, int H, int elem_size) {
     const int U = 64 / elem_size;
     return (ptrdiff_t)((H + U - 1) / U) * ((ptrdiff_t)I + H) * 4 * U;
 }
 
-void lstm_step_pack_f32(const float *w_x, const float *w_h, const float *b, int I, int H,
-                        float *wp, float *bp) {
-    /* the same layout from every copy; the wider ones copy faster */
-    PICK_ISA(lstm_step_pack_f32, (w_x, w_h, b, I, H, wp, bp));
+void lc_lstm_step_pack_f32(const lc_ctx *ctx, const float *w_x, const float *w_h, const float *b,
+                           int I, int H, float *wp, float *bp) {
+    PICK(lstm_step_pack_f32, ctx->isa, (ctx, w_x, w_h, b, I, H, wp, bp));
 }
 
-void lstm_step_pack_f64(const double *w_x, const double *w_h, const double *b, int I, int H,
-                        double *wp, double *bp) {
-    PICK_ISA(lstm_step_pack_f64, (w_x, w_h, b, I, H, wp, bp));
+void lc_lstm_step_pack_f64(const lc_ctx *ctx, const double *w_x, const double *w_h,
+                           const double *b, int I, int H, double *wp, double *bp) {
+    PICK(lstm_step_pack_f64, ctx->isa, (ctx, w_x, w_h, b, I, H, wp, bp));
 }
 
-void lstm_step_packed_f32(const float *wp, const float *bp, const float *x, ptrdiff_t ldx,
-                          const float *h_prev, ptrdiff_t ldhp,
-                          float *c, float *h, ptrdiff_t ldh, int B, int I, int H,
-                          int act, int ract, int nthreads) {
-    PICK_ISA(lstm_step_packed_f32,
-         (wp, bp, x, ldx, h_prev, ldhp, c, h, ldh, B, I, H, act, ract, nthreads));
+void lc_lstm_step_packed_f32(const lc_ctx *ctx, const float *wp, const float *bp, const float *x,
+                             ptrdiff_t ldx, const float *h_prev, ptrdiff_t ldhp, float *c,
+                             float *h, ptrdiff_t ldh, int B, int I, int H, int act, int ract) {
+    PICK(lstm_step_packed_f32, ctx->isa, (wp, bp, x, ldx, h_prev, ldhp, c, h, ldh, B, I, H, act,
+         ract, ctx));
 }
 
-void lstm_step_packed_f64(const double *wp, const double *bp, const double *x, ptrdiff_t ldx,
-                          const double *h_prev, ptrdiff_t ldhp,
-                          double *c, double *h, ptrdiff_t ldh, int B, int I, int H,
-                          int act, int ract, int nthreads) {
-    PICK_ISA(lstm_step_packed_f64,
-         (wp, bp, x, ldx, h_prev, ldhp, c, h, ldh, B, I, H, act, ract, nthreads));
+void lc_lstm_step_packed_f64(const lc_ctx *ctx, const double *wp, const double *bp,
+                             const double *x, ptrdiff_t ldx, const double *h_prev, ptrdiff_t ldhp,
+                             double *c, double *h, ptrdiff_t ldh, int B, int I, int H, int act,
+                             int ract) {
+    PICK(lstm_step_packed_f64, ctx->isa, (wp, bp, x, ldx, h_prev, ldhp, c, h, ldh, B, I, H, act,
+         ract, ctx));
 }
 
-void lstm_seq_packed_f32(const float *wp, const float *bp, const float *x, ptrdiff_t ldx,
-                         ptrdiff_t x_step, const float *h0, float *y, ptrdiff_t ldy,
-                         ptrdiff_t y_step, float *c, ptrdiff_t c_step, float *gates,
-                         ptrdiff_t ldg, ptrdiff_t g_step, int T, int B, int I, int H, int act,
-                         int ract, int nthreads) {
-    PICK_ISA(lstm_seq_packed_f32, (wp, bp, x, ldx, x_step, h0, y, ldy, y_step, c, c_step, gates, ldg,
-                               g_step, T, B, I, H, act, ract, nthreads));
+void lc_lstm_seq_packed_f32(const lc_ctx *ctx, const float *wp, const float *bp, const float *x,
+                            ptrdiff_t ldx, ptrdiff_t x_step, const float *h0, float *y,
+                            ptrdiff_t ldy, ptrdiff_t y_step, float *c, ptrdiff_t c_step,
+                            float *gates, ptrdiff_t ldg, ptrdiff_t g_step, int T, int B, int I,
+                            int H, int act, int ract) {
+    PICK(lstm_seq_packed_f32, ctx->isa, (wp, bp, x, ldx, x_step, h0, y, ldy, y_step, c, c_step,
+         gates, ldg, g_step, T, B, I, H, act, ract, ctx));
 }
 
-void lstm_seq_packed_f64(const double *wp, const double *bp, const double *x, ptrdiff_t ldx,
-                         ptrdiff_t x_step, const double *h0, double *y, ptrdiff_t ldy,
-                         ptrdiff_t y_step, double *c, ptrdiff_t c_step, double *gates,
-                         ptrdiff_t ldg, ptrdiff_t g_step, int T, int B, int I, int H, int act,
-                         int ract, int nthreads) {
-    PICK_ISA(lstm_seq_packed_f64, (wp, bp, x, ldx, x_step, h0, y, ldy, y_step, c, c_step, gates, ldg,
-                               g_step, T, B, I, H, act, ract, nthreads));
+void lc_lstm_seq_packed_f64(const lc_ctx *ctx, const double *wp, const double *bp, const double *x,
+                            ptrdiff_t ldx, ptrdiff_t x_step, const double *h0, double *y,
+                            ptrdiff_t ldy, ptrdiff_t y_step, double *c, ptrdiff_t c_step,
+                            double *gates, ptrdiff_t ldg, ptrdiff_t g_step, int T, int B, int I,
+                            int H, int act, int ract) {
+    PICK(lstm_seq_packed_f64, ctx->isa, (wp, bp, x, ldx, x_step, h0, y, ldy, y_step, c, c_step,
+         gates, ldg, g_step, T, B, I, H, act, ract, ctx));
 }
 
-ptrdiff_t lstm_pack_transposed_size(int R, ptrdiff_t C, int elem_size) {
+ptrdiff_t lc_pack_transposed_size(int R, ptrdiff_t C, int elem_size) {
     const int W = 256 / elem_size;  /* STEP_W */
     return (ptrdiff_t)((R + W - 1) / W) * C * W;
 }
 
-void lstm_pack_transposed_f32(const float *w, int R, ptrdiff_t C, float *wpt) {
-    PICK_ISA(lstm_pack_transposed_f32, (w, R, C, wpt));  /* the same layout from every copy */
+void lc_pack_transposed_f32(const lc_ctx *ctx, const float *w, int R, ptrdiff_t C, float *wpt) {
+    PICK(lstm_pack_transposed_f32, ctx->isa, (ctx, w, R, C, wpt));
 }
 
-void lstm_pack_transposed_f64(const double *w, int R, ptrdiff_t C, double *wpt) {
-    PICK_ISA(lstm_pack_transposed_f64, (w, R, C, wpt));
+void lc_pack_transposed_f64(const lc_ctx *ctx, const double *w, int R, ptrdiff_t C, double *wpt) {
+    PICK(lstm_pack_transposed_f64, ctx->isa, (ctx, w, R, C, wpt));
 }
 
-void lstm_matmul_packed_f32(const float *wpt, const float *a, ptrdiff_t lda, float *out,
-                            ptrdiff_t ldo, ptrdiff_t M, int K, int N, int nthreads) {
-    PICK_ISA(lstm_matmul_packed_f32, (wpt, a, lda, out, ldo, M, K, N, nthreads));
+void lc_matmul_packed_f32(const lc_ctx *ctx, const float *wpt, const float *a, ptrdiff_t lda,
+                          float *out, ptrdiff_t ldo, ptrdiff_t M, int K, int N) {
+    PICK(lstm_matmul_packed_f32, ctx->isa, (wpt, a, lda, out, ldo, M, K, N, ctx));
 }
 
-void lstm_matmul_packed_f64(const double *wpt, const double *a, ptrdiff_t lda, double *out,
-                            ptrdiff_t ldo, ptrdiff_t M, int K, int N, int nthreads) {
-    PICK_ISA(lstm_matmul_packed_f64, (wpt, a, lda, out, ldo, M, K, N, nthreads));
+void lc_matmul_packed_f64(const lc_ctx *ctx, const double *wpt, const double *a, ptrdiff_t lda,
+                          double *out, ptrdiff_t ldo, ptrdiff_t M, int K, int N) {
+    PICK(lstm_matmul_packed_f64, ctx->isa, (wpt, a, lda, out, ldo, M, K, N, ctx));
 }
 
-void lstm_matmul_tn_f32(const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float *out,
-                        ptrdiff_t ldo, int M, int N, ptrdiff_t K, int nthreads) {
-    PICK_ISA(lstm_matmul_tn_f32, (a, lda, b, ldb, out, ldo, M, N, K, nthreads));
+void lc_matmul_tn_f32(const lc_ctx *ctx, const float *a, ptrdiff_t lda, const float *b,
+                      ptrdiff_t ldb, float *out, ptrdiff_t ldo, int M, int N, ptrdiff_t K) {
+    PICK(lstm_matmul_tn_f32, ctx->isa, (a, lda, b, ldb, out, ldo, M, N, K, ctx));
 }
 
-void lstm_matmul_tn_f64(const double *a, ptrdiff_t lda, const double *b, ptrdiff_t ldb,
-                        double *out, ptrdiff_t ldo, int M, int N, ptrdiff_t K, int nthreads) {
-    PICK_ISA(lstm_matmul_tn_f64, (a, lda, b, ldb, out, ldo, M, N, K, nthreads));
+void lc_matmul_tn_f64(const lc_ctx *ctx, const double *a, ptrdiff_t lda, const double *b,
+                      ptrdiff_t ldb, double *out, ptrdiff_t ldo, int M, int N, ptrdiff_t K) {
+    PICK(lstm_matmul_tn_f64, ctx->isa, (a, lda, b, ldb, out, ldo, M, N, K, ctx));
 }
 
-void lstm_seq_backward_packed_f32(const float *wpt, float *dz, const float *dy, const float *gates,
-                                  const float *c, float *dh, float *dc, int T, int B, int H,
-                                  int act, int ract, int nthreads) {
-    PICK_ISA(lstm_seq_backward_packed_f32, (wpt, dz, dy, gates, c, dh, dc, T, B, H, act, ract, nthreads));
+void lc_lstm_seq_backward_packed_f32(const lc_ctx *ctx, const float *wpt, float *dz,
+                                     const float *dy, const float *gates, const float *c,
+                                     float *dh, float *dc, int T, int B, int H, int act,
+                                     int ract) {
+    PICK(lstm_seq_backward_packed_f32, ctx->isa, (wpt, dz, dy, gates, c, dh, dc, T, B, H, act,
+         ract, ctx));
 }
 
-void lstm_seq_backward_packed_f64(const double *wpt, double *dz, const double *dy,
-                                  const double *gates, const double *c, double *dh, double *dc,
-                                  int T, int B, int H, int act, int ract, int nthreads) {
-    PICK_ISA(lstm_seq_backward_packed_f64, (wpt, dz, dy, gates, c, dh, dc, T, B, H, act, ract, nthreads));
+void lc_lstm_seq_backward_packed_f64(const lc_ctx *ctx, const double *wpt, double *dz,
+                                     const double *dy, const double *gates, const double *c,
+                                     double *dh, double *dc, int T, int B, int H, int act,
+                                     int ract) {
+    PICK(lstm_seq_backward_packed_f64, ctx->isa, (wpt, dz, dy, gates, c, dh, dc, T, B, H, act,
+         ract, ctx));
 }

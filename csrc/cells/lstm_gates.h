@@ -3,13 +3,18 @@
  * Plain C99 (plus GCC's target pragma for the AVX2 copy): pointers and sizes only, no allocation, no BLAS, no Python. The products
  * (x @ w_x, h_prev @ w_h, dz @ w_h.T) are done by the caller; these functions do the rest.
  * Gate order i, f, g, o: each a block of H columns of the G = 4H columns of z and gates.
- * Row strides (ld*) are in elements. No output may overlap an input. With OpenMP, the B rows
- * are split across nthreads threads when there are enough units to pay for the fork.
+ * Row strides (ld*) are in elements. No output may overlap an input. Every function takes the
+ * call's context first (rt/context.h): the instruction set of the copy it runs, ctx->nthreads
+ * OpenMP threads where there are enough units to pay for the fork (ctx->par_min), and the
+ * packed sequences' knobs (ctx->seq_par_min, ctx->row_split_bytes; lstm_gates.c says what they
+ * do). No process-wide state. Exported names start with lc_.
  */
 #ifndef LSTMCORE_LSTM_GATES_H
 #define LSTMCORE_LSTM_GATES_H
 
 #include <stddef.h>
+
+#include "rt/context.h"
 
 /* Forward, in place on z.
  * z      (B, G), rows ldz apart   in: x_t @ w_x + h_prev @ w_h (no bias); out: activated gates
@@ -18,14 +23,14 @@
  * c_prev (B, H)                   in
  * b      (G)                      in: bias
  */
-void lstm_gates_forward_f32(float *z, ptrdiff_t ldz, float *c, float *h, ptrdiff_t ldh,
-                            const float *c_prev, const float *b,
-                            int B, int H, int act, int ract, int nthreads);
-void lstm_gates_forward_f64(double *z, ptrdiff_t ldz, double *c, double *h, ptrdiff_t ldh,
-                            const double *c_prev, const double *b,
-                            int B, int H, int act, int ract, int nthreads);
+void lc_lstm_gates_forward_f32(const lc_ctx *ctx, float *z, ptrdiff_t ldz, float *c, float *h,
+                               ptrdiff_t ldh, const float *c_prev, const float *b, int B, int H,
+                               int act, int ract);
+void lc_lstm_gates_forward_f64(const lc_ctx *ctx, double *z, ptrdiff_t ldz, double *c, double *h,
+                               ptrdiff_t ldh, const double *c_prev, const double *b, int B, int H,
+                               int act, int ract);
 
-/* Backward of lstm_gates_forward.
+/* Backward of lc_lstm_gates_forward.
  * dz     (B, G)                   out: gradient of the pre-activations z
  * dc     (B, H)                   in: dc into step t (from step t+1); out: dc_prev
  * dh     (B, H)                   in: dh into step t from step t+1 (dz[t+1] @ w_h.T)
@@ -33,108 +38,95 @@ void lstm_gates_forward_f64(double *z, ptrdiff_t ldz, double *c, double *h, ptrd
  * gates  (B, G)                   in: activated gates of step t
  * c_prev (B, H), c (B, H)         in: cell state before and after step t
  */
-void lstm_gates_backward_f32(float *dz, float *dc, const float *dh, const float *dy, ptrdiff_t lddy,
-                             const float *gates, const float *c_prev, const float *c,
-                             int B, int H, int act, int ract, int nthreads);
-void lstm_gates_backward_f64(double *dz, double *dc, const double *dh, const double *dy,
-                             ptrdiff_t lddy, const double *gates, const double *c_prev,
-                             const double *c, int B, int H, int act, int ract, int nthreads);
+void lc_lstm_gates_backward_f32(const lc_ctx *ctx, float *dz, float *dc, const float *dh,
+                                const float *dy, ptrdiff_t lddy, const float *gates,
+                                const float *c_prev, const float *c, int B, int H, int act,
+                                int ract);
+void lc_lstm_gates_backward_f64(const lc_ctx *ctx, double *dz, double *dc, const double *dh,
+                                const double *dy, ptrdiff_t lddy, const double *gates,
+                                const double *c_prev, const double *c, int B, int H, int act,
+                                int ract);
 
 /* out (G) += a (R, G) summed over its R rows (the bias gradient). */
-void sum_rows_f32(float *out, const float *a, ptrdiff_t R, int G, int nthreads);
-void sum_rows_f64(double *out, const double *a, ptrdiff_t R, int G, int nthreads);
+void lc_sum_rows_f32(const lc_ctx *ctx, float *out, const float *a, ptrdiff_t R, int G);
+void lc_sum_rows_f64(const lc_ctx *ctx, double *out, const double *a, ptrdiff_t R, int G);
 
 /* The LSTM step with weights packed once (the stepper, and lstm_forward for small batches): one
  * pass over the packed weights gives z = [x_t, h_prev] @ [w_x; w_h] panel by panel, each panel
  * followed at once by the gate maths of its units. LSTMCORE_STEP_U units per panel: 16 in
  * float32, 8 in float64; the last panel only as wide as its units need. (n_in is I: the header
  * is included after <complex.h>, whose I is a macro.)
- * lstm_step_pack_size: room for wp (as if every panel were full); bp has 4 * U * ceil(H / U).
+ * lc_lstm_step_pack_size: room for wp (as if every panel were full); bp has 4 * U * ceil(H / U).
  * pack:   w_x (I, G), unused when n_in = 0 | w_h (H, G) | b (G) -> wp, bp
  * packed: x (B, I) rows ldx apart, unused when n_in = 0
  *         h_prev (B, H) rows ldhp apart | c (B, H) in: c_prev, out: c (in place)
  *         h (B, H) rows ldh apart, out: must not overlap h_prev
  */
 #define LSTMCORE_STEP_U(REAL) ((int)(64 / sizeof(REAL)))
-ptrdiff_t lstm_step_pack_size(int n_in, int H, int elem_size);
-void lstm_step_pack_f32(const float *w_x, const float *w_h, const float *b, int n_in, int H,
-                        float *wp, float *bp);
-void lstm_step_pack_f64(const double *w_x, const double *w_h, const double *b, int n_in, int H,
-                        double *wp, double *bp);
-void lstm_step_packed_f32(const float *wp, const float *bp, const float *x, ptrdiff_t ldx,
-                          const float *h_prev, ptrdiff_t ldhp,
-                          float *c, float *h, ptrdiff_t ldh, int B, int n_in, int H,
-                          int act, int ract, int nthreads);
-void lstm_step_packed_f64(const double *wp, const double *bp, const double *x, ptrdiff_t ldx,
-                          const double *h_prev, ptrdiff_t ldhp,
-                          double *c, double *h, ptrdiff_t ldh, int B, int n_in, int H,
-                          int act, int ract, int nthreads);
+ptrdiff_t lc_lstm_step_pack_size(int n_in, int H, int elem_size);
+void lc_lstm_step_pack_f32(const lc_ctx *ctx, const float *w_x, const float *w_h, const float *b,
+                           int n_in, int H, float *wp, float *bp);
+void lc_lstm_step_pack_f64(const lc_ctx *ctx, const double *w_x, const double *w_h,
+                           const double *b, int n_in, int H, double *wp, double *bp);
+void lc_lstm_step_packed_f32(const lc_ctx *ctx, const float *wp, const float *bp, const float *x,
+                             ptrdiff_t ldx, const float *h_prev, ptrdiff_t ldhp, float *c,
+                             float *h, ptrdiff_t ldh, int B, int n_in, int H, int act, int ract);
+void lc_lstm_step_packed_f64(const lc_ctx *ctx, const double *wp, const double *bp,
+                             const double *x, ptrdiff_t ldx, const double *h_prev, ptrdiff_t ldhp,
+                             double *c, double *h, ptrdiff_t ldh, int B, int n_in, int H, int act,
+                             int ract);
 
 /* T packed steps: step t reads x_t (B, I) at x + t*x_step, rows ldx apart, and h_prev (h0 (B, H)
  * rows H apart, then step t-1's h), and writes its h at y + t*y_step, rows ldy apart.
  * c (B, H): c_step = 0: one buffer, in c0, out c_n; else step t reads c + t*c_step and writes
  * c + (t+1)*c_step. gates: NULL, or step t's activated gates (B, G) at gates + t*g_step, rows
- * ldg apart (the training cache). With nthreads > 1, where the packed weights are small
- * (lstmcore_set_row_split_bytes), the threads take blocks of batch rows through the whole
+ * ldg apart (the training cache). With ctx->nthreads > 1, where the packed weights are small
+ * (ctx->row_split_bytes), the threads take blocks of batch rows through the whole
  * sequence with no synchronisation; else each keeps its panels for the whole sequence and the
  * threads meet at a spin barrier once per step. */
-void lstm_seq_packed_f32(const float *wp, const float *bp, const float *x, ptrdiff_t ldx,
-                         ptrdiff_t x_step, const float *h0, float *y, ptrdiff_t ldy,
-                         ptrdiff_t y_step, float *c, ptrdiff_t c_step, float *gates,
-                         ptrdiff_t ldg, ptrdiff_t g_step, int T, int B, int n_in, int H, int act,
-                         int ract, int nthreads);
-void lstm_seq_packed_f64(const double *wp, const double *bp, const double *x, ptrdiff_t ldx,
-                         ptrdiff_t x_step, const double *h0, double *y, ptrdiff_t ldy,
-                         ptrdiff_t y_step, double *c, ptrdiff_t c_step, double *gates,
-                         ptrdiff_t ldg, ptrdiff_t g_step, int T, int B, int n_in, int H, int act,
-                         int ract, int nthreads);
+void lc_lstm_seq_packed_f32(const lc_ctx *ctx, const float *wp, const float *bp, const float *x,
+                            ptrdiff_t ldx, ptrdiff_t x_step, const float *h0, float *y,
+                            ptrdiff_t ldy, ptrdiff_t y_step, float *c, ptrdiff_t c_step,
+                            float *gates, ptrdiff_t ldg, ptrdiff_t g_step, int T, int B, int n_in,
+                            int H, int act, int ract);
+void lc_lstm_seq_packed_f64(const lc_ctx *ctx, const double *wp, const double *bp, const double *x,
+                            ptrdiff_t ldx, ptrdiff_t x_step, const double *h0, double *y,
+                            ptrdiff_t ldy, ptrdiff_t y_step, double *c, ptrdiff_t c_step,
+                            double *gates, ptrdiff_t ldg, ptrdiff_t g_step, int T, int B, int n_in,
+                            int H, int act, int ract);
 
 /* Products with packed weights, for the backward.
- * lstm_pack_transposed: w (R, C) -> wpt, lstm_pack_transposed_size(R, C, elem_size) elements:
+ * lc_pack_transposed: w (R, C) -> wpt, lc_pack_transposed_size(R, C, elem_size) elements:
  *   panels of w.T by STEP_W (64 float32, 32 float64) of its R columns.
- * lstm_matmul_packed: out (M, N) = a (M, K) @ w.T, wpt = lstm_pack_transposed(w (N, K)).
- * lstm_matmul_tn: out (M, N) += a.T @ b, a (K, M), b (K, N): the weight gradients.
+ * lc_matmul_packed: out (M, N) = a (M, K) @ w.T, wpt = lc_pack_transposed(w (N, K)).
+ * lc_matmul_tn: out (M, N) += a.T @ b, a (K, M), b (K, N): the weight gradients.
  * Rows ld* elements apart. */
-ptrdiff_t lstm_pack_transposed_size(int R, ptrdiff_t C, int elem_size);
-void lstm_pack_transposed_f32(const float *w, int R, ptrdiff_t C, float *wpt);
-void lstm_pack_transposed_f64(const double *w, int R, ptrdiff_t C, double *wpt);
-void lstm_matmul_packed_f32(const float *wpt, const float *a, ptrdiff_t lda, float *out,
-                            ptrdiff_t ldo, ptrdiff_t M, int K, int N, int nthreads);
-void lstm_matmul_packed_f64(const double *wpt, const double *a, ptrdiff_t lda, double *out,
-                            ptrdiff_t ldo, ptrdiff_t M, int K, int N, int nthreads);
-void lstm_matmul_tn_f32(const float *a, ptrdiff_t lda, const float *b, ptrdiff_t ldb, float *out,
-                        ptrdiff_t ldo, int M, int N, ptrdiff_t K, int nthreads);
-void lstm_matmul_tn_f64(const double *a, ptrdiff_t lda, const double *b, ptrdiff_t ldb,
-                        double *out, ptrdiff_t ldo, int M, int N, ptrdiff_t K, int nthreads);
+ptrdiff_t lc_pack_transposed_size(int R, ptrdiff_t C, int elem_size);
+void lc_pack_transposed_f32(const lc_ctx *ctx, const float *w, int R, ptrdiff_t C, float *wpt);
+void lc_pack_transposed_f64(const lc_ctx *ctx, const double *w, int R, ptrdiff_t C, double *wpt);
+void lc_matmul_packed_f32(const lc_ctx *ctx, const float *wpt, const float *a, ptrdiff_t lda,
+                          float *out, ptrdiff_t ldo, ptrdiff_t M, int K, int N);
+void lc_matmul_packed_f64(const lc_ctx *ctx, const double *wpt, const double *a, ptrdiff_t lda,
+                          double *out, ptrdiff_t ldo, ptrdiff_t M, int K, int N);
+void lc_matmul_tn_f32(const lc_ctx *ctx, const float *a, ptrdiff_t lda, const float *b,
+                      ptrdiff_t ldb, float *out, ptrdiff_t ldo, int M, int N, ptrdiff_t K);
+void lc_matmul_tn_f64(const lc_ctx *ctx, const double *a, ptrdiff_t lda, const double *b,
+                      ptrdiff_t ldb, double *out, ptrdiff_t ldo, int M, int N, ptrdiff_t K);
 
-/* The backward through time with w_h.T packed once per call (wpt = lstm_pack_transposed(w_h,
+/* The backward through time with w_h.T packed once per call (wpt = lc_pack_transposed(w_h,
  * H, 4H)): each step, panel by panel of units, dh = dz[t+1] @ w_h.T, then the gate backward of
- * those units (lstm_gates_backward's maths).
+ * those units (lc_lstm_gates_backward's maths).
  * dz, gates (T, B, G): dz out | dy (B, T, H) or NULL | c (T+1, B, H)
- * dh, dc (B, H): in dh_n, dc_n, out dh0, dc0. Threads as lstm_seq_packed. */
-void lstm_seq_backward_packed_f32(const float *wpt, float *dz, const float *dy, const float *gates,
-                                  const float *c, float *dh, float *dc, int T, int B, int H,
-                                  int act, int ract, int nthreads);
-void lstm_seq_backward_packed_f64(const double *wpt, double *dz, const double *dy,
-                                  const double *gates, const double *c, double *dh, double *dc,
-                                  int T, int B, int H, int act, int ract, int nthreads);
-
-/* The work per step from which the packed sequences use several threads (tests set it to 0). */
-void lstmcore_set_seq_par_min(ptrdiff_t n);
-ptrdiff_t lstmcore_get_seq_par_min(void);
-/* The size of the packed weights up to which the packed sequences split batch rows, not panels,
- * between threads (0: never; tests change it). */
-void lstmcore_set_row_split_bytes(ptrdiff_t n);
-ptrdiff_t lstmcore_get_row_split_bytes(void);
+ * dh, dc (B, H): in dh_n, dc_n, out dh0, dc0. Threads as lc_lstm_seq_packed. */
+void lc_lstm_seq_backward_packed_f32(const lc_ctx *ctx, const float *wpt, float *dz,
+                                     const float *dy, const float *gates, const float *c,
+                                     float *dh, float *dc, int T, int B, int H, int act, int ract);
+void lc_lstm_seq_backward_packed_f64(const lc_ctx *ctx, const double *wpt, double *dz,
+                                     const double *dy, const double *gates, const double *c,
+                                     double *dh, double *dc, int T, int B, int H, int act,
+                                     int ract);
 
 /* 1 when compiled with OpenMP, else 0. */
-int lstmcore_openmp_enabled(void);
-
-/* The kernels come compiled for the baseline target (0) and, on x86, for AVX2+FMA (1) and
- * AVX-512 (2), the highest the CPU supports chosen at the first call. set returns -1 (and changes
- * nothing) for an isa the CPU lacks; it is meant for tests that run each. */
-int lstmcore_best_isa(void);        /* the highest isa this CPU runs: 0, 1 or 2 (AVX-512) */
-int lstmcore_get_isa(void);
-int lstmcore_set_isa(int isa);
+int lc_openmp_enabled(void);
 
 #endif /* LSTMCORE_LSTM_GATES_H */

@@ -46,9 +46,10 @@ LSTMCORE_INLINE void KSFX(backward_row)(REAL *restrict dz_r, REAL *restrict dc_r
     }
 }
 
-void KSFX(lstm_gates_forward)(REAL *z, ptrdiff_t ldz, REAL *c, REAL *h, ptrdiff_t ldh,
+static void KSFX(lstm_gates_forward)(REAL *z, ptrdiff_t ldz, REAL *c, REAL *h, ptrdiff_t ldh,
                              const REAL *c_prev, const REAL *b,
-                             int B, int H, int act, int ract, int nthreads) {
+                             int B, int H, int act, int ract, const lc_ctx *ctx) {
+    const int nthreads = ctx->nthreads;
     /* z (B, G) rows ldz apart | c, c_prev (B, H) | h (B, H) rows ldh apart | b (G) */
     (void)nthreads;
 #ifdef _OPENMP
@@ -66,9 +67,11 @@ void KSFX(lstm_gates_forward)(REAL *z, ptrdiff_t ldz, REAL *c, REAL *h, ptrdiff_
     }
 }
 
-void KSFX(lstm_gates_backward)(REAL *dz, REAL *dc, const REAL *dh, const REAL *dy, ptrdiff_t lddy,
+static void KSFX(lstm_gates_backward)(REAL *dz, REAL *dc, const REAL *dh, const REAL *dy,
+                                      ptrdiff_t lddy,
                               const REAL *gates, const REAL *c_prev, const REAL *c,
-                              int B, int H, int act, int ract, int nthreads) {
+                              int B, int H, int act, int ract, const lc_ctx *ctx) {
+    const int nthreads = ctx->nthreads;
     /* dz, gates (B, G) | dc, dh, c_prev, c (B, H) | dy (B, H) rows lddy apart, or NULL */
     (void)nthreads;
 #ifdef _OPENMP
@@ -89,7 +92,8 @@ void KSFX(lstm_gates_backward)(REAL *dz, REAL *dc, const REAL *dh, const REAL *d
     }
 }
 
-void KSFX(sum_rows)(REAL *out, const REAL *a, ptrdiff_t R, int G, int nthreads) {
+static void KSFX(sum_rows)(REAL *out, const REAL *a, ptrdiff_t R, int G, const lc_ctx *ctx) {
+    const int nthreads = ctx->nthreads;
     /* out (G) += a (R, G) summed over rows; each thread owns a block of columns. */
     (void)nthreads;
 #ifdef _OPENMP

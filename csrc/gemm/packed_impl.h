@@ -4,7 +4,9 @@
 
 /* The backward through time with w_h.T packed (lstm_pack_transposed / lstm_seq_backward_packed
  * in lstm_gates.h): a panel holds STEP_W units' columns of w_h.T over all G rows. */
-void KSFX(lstm_pack_transposed)(const REAL *w, int R, ptrdiff_t C, REAL *wpt) {
+static void KSFX(lstm_pack_transposed)(const lc_ctx *ctx, const REAL *w, int R, ptrdiff_t C,
+                                       REAL *wpt) {
+    (void)ctx;
     /* w (R, C) -> wpt (P, C, STEP_W), P = ceil(R / STEP_W): wpt[p][c][j] = w[p*STEP_W + j][c], zeros
      * past R: panel p of w.T (C, R), so that a @ w.T is done panel by panel (lstm_matmul_packed) */
     const int P = (R + STEP_W - 1) / STEP_W;
@@ -16,8 +18,9 @@ void KSFX(lstm_pack_transposed)(const REAL *w, int R, ptrdiff_t C, REAL *wpt) {
             }
 }
 
-void KSFX(lstm_matmul_packed)(const REAL *wpt, const REAL *a, ptrdiff_t lda, REAL *out,
-                             ptrdiff_t ldo, ptrdiff_t M, int K, int N, int nthreads) {
+static void KSFX(lstm_matmul_packed)(const REAL *wpt, const REAL *a, ptrdiff_t lda, REAL *out,
+                             ptrdiff_t ldo, ptrdiff_t M, int K, int N, const lc_ctx *ctx) {
+    const int nthreads = ctx->nthreads;
     /* out (M, N) rows ldo apart = a (M, K) rows lda apart @ w.T, wpt = lstm_pack_transposed(w (N, K)) */
     const int P = (N + STEP_W - 1) / STEP_W;
     (void)nthreads;
@@ -149,8 +152,10 @@ static void KSFX(tn_rows)(const REAL *a, ptrdiff_t lda, const REAL *b, ptrdiff_t
     }
 }
 
-void KSFX(lstm_matmul_tn)(const REAL *a, ptrdiff_t lda, const REAL *b, ptrdiff_t ldb, REAL *out,
-                         ptrdiff_t ldo, int M, int N, ptrdiff_t K, int nthreads) {
+static void KSFX(lstm_matmul_tn)(const REAL *a, ptrdiff_t lda, const REAL *b, ptrdiff_t ldb,
+                                 REAL *out,
+                         ptrdiff_t ldo, int M, int N, ptrdiff_t K, const lc_ctx *ctx) {
+    const int nthreads = ctx->nthreads;
     /* Threads own blocks of 4 rows of out, all its columns: balanced whatever N's panels. */
     const int MB = (M + 3) / 4;
     int nt = nthreads < MB ? nthreads : MB;

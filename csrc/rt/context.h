@@ -9,10 +9,13 @@
 typedef struct {
     int isa;                 /* 0 baseline, 1 AVX2+FMA, 2 AVX-512; above the CPU's best: its best */
     int nthreads;            /* OpenMP threads */
-    ptrdiff_t par_min;       /* cell kernels: fewer row elements than this run on one thread */
+    ptrdiff_t par_min;       /* row loops: fewer row elements than this per call on one thread */
     ptrdiff_t gemm_par_min;  /* packed products: fewer multiply-adds than this on one thread */
     int l1d;                 /* bytes of L1 data cache per core: the packed product's K blocks */
     int l2;                  /* bytes of L2 per core: the packed product's blocks of rows */
+    /* the plain LSTM's packed sequences (cells/lstm_gates.c says what they do) */
+    ptrdiff_t seq_par_min;   /* fewer multiply-adds per step than this: one thread */
+    ptrdiff_t row_split_bytes; /* packed weights up to this size: threads split rows, not panels */
 } lc_ctx;
 
 #endif /* LSTMCORE_RT_CONTEXT_H */

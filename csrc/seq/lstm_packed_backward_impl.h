@@ -51,15 +51,17 @@ static void KSFX(backward_panel_range)(const REAL *wpt, REAL *dz, const REAL *dy
     }
 }
 
-void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL *dy, const REAL *gates,
-                                   const REAL *c, REAL *dh, REAL *dc, int T, int B, int H,
-                                   int act, int ract, int nthreads) {
+static void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL *dy,
+                                           const REAL *gates, const REAL *c, REAL *dh, REAL *dc,
+                                           int T, int B, int H, int act, int ract,
+                                           const lc_ctx *ctx) {
+    const int nthreads = ctx->nthreads;
     /* wpt: w_h.T packed | dz, gates (T, B, G): dz out | dy (B, T, H) or NULL | c (T+1, B, H)
      * dh, dc (B, H): in dh_n, dc_n, out dh0, dc0. Threads: as lstm_seq_packed. */
     const int P = (H + STEP_W - 1) / STEP_W, RB = (B + STEP_R - 1) / STEP_R;  /* row blocks */
     const int rows = STEP_R > 1 &&  /* as in lstm_seq_packed */
-                     lstmcore_row_split(P * 4 * (ptrdiff_t)H * STEP_W * (ptrdiff_t)sizeof(REAL), RB,
-                                        nthreads);
+                     lstmcore_row_split(ctx, P * 4 * (ptrdiff_t)H * STEP_W * (ptrdiff_t)sizeof(REAL),
+                                        RB, nthreads);
     int nt = nthreads < (rows ? RB : P) ? nthreads : (rows ? RB : P);
     (void)nt;  /* unused without OpenMP */
     if ((ptrdiff_t)B * H * H < LSTMCORE_SEQ_PAR_MIN)  /* B * G * H / 4 multiply-adds */

@@ -17,8 +17,10 @@ LSTMCORE_INLINE int KSFX(panel_units)(int H, int p) {
     return left >= STEP_U ? STEP_U : (left + q - 1) / q * q;
 }
 
-void KSFX(lstm_step_pack)(const REAL *w_x, const REAL *w_h, const REAL *b, int I, int H,
+static void KSFX(lstm_step_pack)(const lc_ctx *ctx, const REAL *w_x, const REAL *w_h,
+                                 const REAL *b, int I, int H,
                          REAL *wp, REAL *bp) {
+    (void)ctx;
     /* w_x (I, G) (unused when I = 0) | w_h (H, G) | b (G) -> wp (P, I + H, 4U) | bp (P, 4U);
      * P = ceil(H / U) panels, units past H padded with zeros */
     const ptrdiff_t G = 4 * (ptrdiff_t)H, K = (ptrdiff_t)I + H;
@@ -515,10 +517,11 @@ static void KSFX(step_panel_range)(const REAL *wp, const REAL *bp, const REAL *x
     }
 }
 
-void KSFX(lstm_step_packed)(const REAL *wp, const REAL *bp, const REAL *x, ptrdiff_t ldx,
+static void KSFX(lstm_step_packed)(const REAL *wp, const REAL *bp, const REAL *x, ptrdiff_t ldx,
                            const REAL *h_prev, ptrdiff_t ldhp,
                            REAL *c, REAL *h, ptrdiff_t ldh, int B, int I, int H,
-                           int act, int ract, int nthreads) {
+                           int act, int ract, const lc_ctx *ctx) {
+    const int nthreads = ctx->nthreads;
     /* wp, bp packed | x (B, I) rows ldx apart (unused when I = 0)
      * h_prev (B, H) rows ldhp apart | c (B, H) in: c_prev, out: c, in place
      * h (B, H) rows ldh apart, out: must not overlap h_prev */
@@ -535,11 +538,12 @@ void KSFX(lstm_step_packed)(const REAL *wp, const REAL *bp, const REAL *x, ptrdi
                                H, act, ract, p, p + 1);
 }
 
-void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x, ptrdiff_t ldx,
+static void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x, ptrdiff_t ldx,
                           ptrdiff_t x_step, const REAL *h0, REAL *y, ptrdiff_t ldy,
                           ptrdiff_t y_step, REAL *c, ptrdiff_t c_step, REAL *gates,
                           ptrdiff_t ldg, ptrdiff_t g_step, int T, int B, int I, int H, int act,
-                          int ract, int nthreads) {
+                          int ract, const lc_ctx *ctx) {
+    const int nthreads = ctx->nthreads;
     /* T packed steps: step t reads x_t (B, I) at x + t*x_step, rows ldx apart, and h_prev
      * (h0 (B, H), rows H apart, then the h of step t-1) and writes its h (B, H) at
      * y + t*y_step, rows ldy apart.
@@ -555,7 +559,7 @@ void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x, ptrdif
     /* one row at a time (no register blocks: STEP_R = 1), a thread's rows would each stream all
      * the weights: the panel split keeps its panel in L1 across the rows (AVX2, 2 threads,
      * B = 4-8: rows 0.91-0.96x of panels) */
-    const int rows = STEP_R > 1 && lstmcore_row_split(wbytes, RB, nthreads);
+    const int rows = STEP_R > 1 && lstmcore_row_split(ctx, wbytes, RB, nthreads);
     int nt = nthreads < (rows ? RB : P) ? nthreads : (rows ? RB : P);
     (void)nt;  /* unused without OpenMP */
     if ((ptrdiff_t)B * ((ptrdiff_t)I + H) * H < LSTMCORE_SEQ_PAR_MIN)

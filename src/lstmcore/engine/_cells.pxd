@@ -1,16 +1,12 @@
 # The cell contract of csrc/cells/cells.h (shapes and semantics there).
+from lstmcore.engine._csrc cimport lc_ctx
+
+
 cdef extern from "cells/cells.h" nogil:
     ctypedef struct lc_act:
         int code
         double alpha
         double beta
-
-    ctypedef struct lc_ctx:
-        int isa
-        int nthreads
-        Py_ssize_t par_min
-        Py_ssize_t gemm_par_min
-        int l1d
 
     ctypedef struct lc_lstm_opts:
         lc_act act

@@ -73,6 +73,8 @@ def _plan_from_env():
 cdef int _PLAN = _plan_from_env()
 # K blocks of the packed products: from the L1 data cache the machine reports (_machine)
 cdef int _L1D = _machine.l1d()
+# blocks of rows of the packed products (large M only): from the L2 the machine reports
+cdef int _L2 = _machine.caches()["l2"][0]
 # Multiply-adds from which a packed product splits between threads (one fork and join, a few
 # microseconds, against the work: 2^18 multiply-adds take about 2-4 us on one AVX-512 core).
 cdef Py_ssize_t _GEMM_PAR_MIN = 1 << 18
@@ -147,12 +149,14 @@ cdef struct Weights:
 cdef lc_ctx _context() except *:
     """The instruction set and thread count lstmcore.engine._lstm chose (one choice for every kernel)."""
     cdef lc_ctx ctx
+    memset(&ctx, 0, sizeof(ctx))
     isa, nthreads = _lstm._kernel_context()
     ctx.isa = isa
     ctx.nthreads = nthreads
     ctx.par_min = _PAR_MIN
     ctx.gemm_par_min = _GEMM_PAR_MIN
     ctx.l1d = _L1D
+    ctx.l2 = _L2
     return ctx
 
 

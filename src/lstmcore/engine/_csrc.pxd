@@ -1,66 +1,77 @@
 # Declarations of the plain-C kernels in csrc/ (shapes and contracts in the headers).
+cdef extern from "rt/context.h" nogil:
+    ctypedef struct lc_ctx:
+        int isa
+        int nthreads
+        Py_ssize_t par_min
+        Py_ssize_t gemm_par_min
+        int l1d
+        int l2
+        Py_ssize_t seq_par_min
+        Py_ssize_t row_split_bytes
+
+cdef extern from "rt/cpu_features.h" nogil:
+    int lstmcore_cpu_best_isa()
+
 cdef extern from "cells/lstm_gates.h" nogil:
-    void lstm_gates_forward_f32(float *z, Py_ssize_t ldz, float *c, float *h, Py_ssize_t ldh,
-                                const float *c_prev, const float *b,
-                                int B, int H, int act, int ract, int nthreads)
-    void lstm_gates_forward_f64(double *z, Py_ssize_t ldz, double *c, double *h, Py_ssize_t ldh,
-                                const double *c_prev, const double *b,
-                                int B, int H, int act, int ract, int nthreads)
-    void lstm_gates_backward_f32(float *dz, float *dc, const float *dh, const float *dy,
-                                 Py_ssize_t lddy, const float *gates, const float *c_prev,
-                                 const float *c, int B, int H, int act, int ract, int nthreads)
-    void lstm_gates_backward_f64(double *dz, double *dc, const double *dh, const double *dy,
-                                 Py_ssize_t lddy, const double *gates, const double *c_prev,
-                                 const double *c, int B, int H, int act, int ract, int nthreads)
-    void sum_rows_f32(float *out, const float *a, Py_ssize_t R, int G, int nthreads)
-    void sum_rows_f64(double *out, const double *a, Py_ssize_t R, int G, int nthreads)
-    Py_ssize_t lstm_step_pack_size(int I, int H, int elem_size)
-    void lstm_step_pack_f32(const float *w_x, const float *w_h, const float *b, int I, int H,
-                            float *wp, float *bp)
-    void lstm_step_pack_f64(const double *w_x, const double *w_h, const double *b, int I, int H,
-                            double *wp, double *bp)
-    void lstm_step_packed_f32(const float *wp, const float *bp, const float *x, Py_ssize_t ldx,
-                              const float *h_prev, Py_ssize_t ldhp, float *c, float *h,
-                              Py_ssize_t ldh, int B, int I, int H, int act, int ract, int nthreads)
-    void lstm_step_packed_f64(const double *wp, const double *bp, const double *x,
-                              Py_ssize_t ldx, const double *h_prev, Py_ssize_t ldhp, double *c,
-                              double *h, Py_ssize_t ldh, int B, int I, int H, int act, int ract,
-                              int nthreads)
-    void lstm_seq_packed_f32(const float *wp, const float *bp, const float *x, Py_ssize_t ldx,
-                             Py_ssize_t x_step, const float *h0, float *y, Py_ssize_t ldy,
-                             Py_ssize_t y_step, float *c, Py_ssize_t c_step, float *gates,
-                             Py_ssize_t ldg, Py_ssize_t g_step, int T, int B, int I, int H,
-                             int act, int ract, int nthreads)
-    void lstm_seq_packed_f64(const double *wp, const double *bp, const double *x,
-                             Py_ssize_t ldx, Py_ssize_t x_step, const double *h0, double *y,
-                             Py_ssize_t ldy, Py_ssize_t y_step, double *c, Py_ssize_t c_step,
-                             double *gates, Py_ssize_t ldg, Py_ssize_t g_step, int T, int B,
-                             int I, int H, int act, int ract, int nthreads)
-    Py_ssize_t lstm_pack_transposed_size(int R, Py_ssize_t C, int elem_size)
-    void lstm_pack_transposed_f32(const float *w, int R, Py_ssize_t C, float *wpt)
-    void lstm_pack_transposed_f64(const double *w, int R, Py_ssize_t C, double *wpt)
-    void lstm_matmul_packed_f32(const float *wpt, const float *a, Py_ssize_t lda, float *out,
-                                Py_ssize_t ldo, Py_ssize_t M, int K, int N, int nthreads)
-    void lstm_matmul_packed_f64(const double *wpt, const double *a, Py_ssize_t lda,
-                                double *out, Py_ssize_t ldo, Py_ssize_t M, int K, int N,
-                                int nthreads)
-    void lstm_matmul_tn_f32(const float *a, Py_ssize_t lda, const float *b, Py_ssize_t ldb,
-                            float *out, Py_ssize_t ldo, int M, int N, Py_ssize_t K, int nthreads)
-    void lstm_matmul_tn_f64(const double *a, Py_ssize_t lda, const double *b, Py_ssize_t ldb,
-                            double *out, Py_ssize_t ldo, int M, int N, Py_ssize_t K,
-                            int nthreads)
-    void lstm_seq_backward_packed_f32(const float *wpt, float *dz, const float *dy,
-                                      const float *gates, const float *c, float *dh, float *dc,
-                                      int T, int B, int H, int act, int ract, int nthreads)
-    void lstm_seq_backward_packed_f64(const double *wpt, double *dz, const double *dy,
-                                      const double *gates, const double *c, double *dh,
-                                      double *dc, int T, int B, int H, int act, int ract,
-                                      int nthreads)
-    void lstmcore_set_seq_par_min(Py_ssize_t n)
-    Py_ssize_t lstmcore_get_seq_par_min()
-    void lstmcore_set_row_split_bytes(Py_ssize_t n)
-    Py_ssize_t lstmcore_get_row_split_bytes()
-    int lstmcore_openmp_enabled()
-    int lstmcore_best_isa()
-    int lstmcore_get_isa()
-    int lstmcore_set_isa(int isa)
+    void lc_lstm_gates_forward_f32(const lc_ctx *ctx, float *z, Py_ssize_t ldz, float *c, float *h,
+                                   Py_ssize_t ldh, const float *c_prev, const float *b, int B,
+                                   int H, int act, int ract)
+    void lc_lstm_gates_forward_f64(const lc_ctx *ctx, double *z, Py_ssize_t ldz, double *c,
+                                   double *h, Py_ssize_t ldh, const double *c_prev,
+                                   const double *b, int B, int H, int act, int ract)
+    void lc_lstm_gates_backward_f32(const lc_ctx *ctx, float *dz, float *dc, const float *dh,
+                                    const float *dy, Py_ssize_t lddy, const float *gates,
+                                    const float *c_prev, const float *c, int B, int H, int act,
+                                    int ract)
+    void lc_lstm_gates_backward_f64(const lc_ctx *ctx, double *dz, double *dc, const double *dh,
+                                    const double *dy, Py_ssize_t lddy, const double *gates,
+                                    const double *c_prev, const double *c, int B, int H, int act,
+                                    int ract)
+    void lc_sum_rows_f32(const lc_ctx *ctx, float *out, const float *a, Py_ssize_t R, int G)
+    void lc_sum_rows_f64(const lc_ctx *ctx, double *out, const double *a, Py_ssize_t R, int G)
+    Py_ssize_t lc_lstm_step_pack_size(int I, int H, int elem_size)
+    void lc_lstm_step_pack_f32(const lc_ctx *ctx, const float *w_x, const float *w_h,
+                               const float *b, int I, int H, float *wp, float *bp)
+    void lc_lstm_step_pack_f64(const lc_ctx *ctx, const double *w_x, const double *w_h,
+                               const double *b, int I, int H, double *wp, double *bp)
+    void lc_lstm_step_packed_f32(const lc_ctx *ctx, const float *wp, const float *bp,
+                                 const float *x, Py_ssize_t ldx, const float *h_prev,
+                                 Py_ssize_t ldhp, float *c, float *h, Py_ssize_t ldh, int B, int I,
+                                 int H, int act, int ract)
+    void lc_lstm_step_packed_f64(const lc_ctx *ctx, const double *wp, const double *bp,
+                                 const double *x, Py_ssize_t ldx, const double *h_prev,
+                                 Py_ssize_t ldhp, double *c, double *h, Py_ssize_t ldh, int B,
+                                 int I, int H, int act, int ract)
+    void lc_lstm_seq_packed_f32(const lc_ctx *ctx, const float *wp, const float *bp,
+                                const float *x, Py_ssize_t ldx, Py_ssize_t x_step, const float *h0,
+                                float *y, Py_ssize_t ldy, Py_ssize_t y_step, float *c,
+                                Py_ssize_t c_step, float *gates, Py_ssize_t ldg, Py_ssize_t g_step,
+                                int T, int B, int I, int H, int act, int ract)
+    void lc_lstm_seq_packed_f64(const lc_ctx *ctx, const double *wp, const double *bp,
+                                const double *x, Py_ssize_t ldx, Py_ssize_t x_step,
+                                const double *h0, double *y, Py_ssize_t ldy, Py_ssize_t y_step,
+                                double *c, Py_ssize_t c_step, double *gates, Py_ssize_t ldg,
+                                Py_ssize_t g_step, int T, int B, int I, int H, int act, int ract)
+    Py_ssize_t lc_pack_transposed_size(int R, Py_ssize_t C, int elem_size)
+    void lc_pack_transposed_f32(const lc_ctx *ctx, const float *w, int R, Py_ssize_t C, float *wpt)
+    void lc_pack_transposed_f64(const lc_ctx *ctx, const double *w, int R, Py_ssize_t C,
+                                double *wpt)
+    void lc_matmul_packed_f32(const lc_ctx *ctx, const float *wpt, const float *a, Py_ssize_t lda,
+                              float *out, Py_ssize_t ldo, Py_ssize_t M, int K, int N)
+    void lc_matmul_packed_f64(const lc_ctx *ctx, const double *wpt, const double *a,
+                              Py_ssize_t lda, double *out, Py_ssize_t ldo, Py_ssize_t M, int K,
+                              int N)
+    void lc_matmul_tn_f32(const lc_ctx *ctx, const float *a, Py_ssize_t lda, const float *b,
+                          Py_ssize_t ldb, float *out, Py_ssize_t ldo, int M, int N, Py_ssize_t K)
+    void lc_matmul_tn_f64(const lc_ctx *ctx, const double *a, Py_ssize_t lda, const double *b,
+                          Py_ssize_t ldb, double *out, Py_ssize_t ldo, int M, int N, Py_ssize_t K)
+    void lc_lstm_seq_backward_packed_f32(const lc_ctx *ctx, const float *wpt, float *dz,
+                                         const float *dy, const float *gates, const float *c,
+                                         float *dh, float *dc, int T, int B, int H, int act,
+                                         int ract)
+    void lc_lstm_seq_backward_packed_f64(const lc_ctx *ctx, const double *wpt, double *dz,
+                                         const double *dy, const double *gates, const double *c,
+                                         double *dh, double *dc, int T, int B, int H, int act,
+                                         int ract)
+    int lc_openmp_enabled()

@@ -17,7 +17,7 @@ Training keeps the time-major cache of DESIGN.md: x (T, B, I), gates (T, B, G), 
 cimport numpy as cnp
 from cython cimport floating
 from libc.math cimport isfinite
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 
 import contextlib
 import os
@@ -31,36 +31,31 @@ from ._cache import LSTMCache
 
 from ._blas cimport NoTrans, RowMajor, Trans, _gemm
 from ._csrc cimport (
-    lstm_gates_backward_f32,
-    lstm_gates_backward_f64,
-    lstm_gates_forward_f32,
-    lstm_gates_forward_f64,
-    lstm_step_pack_f32,
-    lstm_step_pack_f64,
-    lstm_step_pack_size,
-    lstm_step_packed_f32,
-    lstm_step_packed_f64,
-    lstm_matmul_packed_f32,
-    lstm_matmul_packed_f64,
-    lstm_matmul_tn_f32,
-    lstm_matmul_tn_f64,
-    lstm_pack_transposed_f32,
-    lstm_pack_transposed_f64,
-    lstm_pack_transposed_size,
-    lstm_seq_backward_packed_f32,
-    lstm_seq_backward_packed_f64,
-    lstm_seq_packed_f32,
-    lstm_seq_packed_f64,
-    lstmcore_best_isa,
-    lstmcore_get_isa,
-    lstmcore_get_row_split_bytes,
-    lstmcore_get_seq_par_min,
-    lstmcore_openmp_enabled,
-    lstmcore_set_isa,
-    lstmcore_set_row_split_bytes,
-    lstmcore_set_seq_par_min,
-    sum_rows_f32,
-    sum_rows_f64,
+    lc_ctx,
+    lc_lstm_gates_backward_f32,
+    lc_lstm_gates_backward_f64,
+    lc_lstm_gates_forward_f32,
+    lc_lstm_gates_forward_f64,
+    lc_lstm_seq_backward_packed_f32,
+    lc_lstm_seq_backward_packed_f64,
+    lc_lstm_seq_packed_f32,
+    lc_lstm_seq_packed_f64,
+    lc_lstm_step_pack_f32,
+    lc_lstm_step_pack_f64,
+    lc_lstm_step_pack_size,
+    lc_lstm_step_packed_f32,
+    lc_lstm_step_packed_f64,
+    lc_matmul_packed_f32,
+    lc_matmul_packed_f64,
+    lc_matmul_tn_f32,
+    lc_matmul_tn_f64,
+    lc_openmp_enabled,
+    lc_pack_transposed_f32,
+    lc_pack_transposed_f64,
+    lc_pack_transposed_size,
+    lc_sum_rows_f32,
+    lc_sum_rows_f64,
+    lstmcore_cpu_best_isa,
 )
 
 cnp.import_array()
@@ -73,6 +68,27 @@ cdef int _num_threads = 1  # what lstmcore.set_num_threads asked for
 # rebuilds its pool after fork). _team_used is set at every call that may start a team.
 cdef int _thread_cap = 0  # 0: none
 cdef bint _team_used = False
+
+# What every kernel call runs with, passed to the C kernels in an lc_ctx (csrc/rt/context.h; the C
+# side keeps no state): the instruction set (the CPU's best unless tests force another) and the
+# tuning knobs of csrc/cells/lstm_gates.c, whose comments give the measurements behind them.
+cdef int _BEST_ISA = lstmcore_cpu_best_isa()
+cdef int _ISA = _BEST_ISA
+cdef Py_ssize_t _ROWS_PAR_MIN = 4096       # row elements from which the gate loops split rows
+cdef Py_ssize_t _SEQ_PAR_MIN = 1 << 14     # work per step from which packed sequences use threads
+cdef Py_ssize_t _ROW_SPLIT_BYTES = 1 << 19  # packed weights up to which threads split rows
+
+
+cdef inline lc_ctx _ctx(int nthreads) noexcept nogil:
+    """The context of a kernel call on nthreads threads."""
+    cdef lc_ctx ctx
+    memset(&ctx, 0, sizeof(ctx))
+    ctx.isa = _ISA
+    ctx.nthreads = nthreads
+    ctx.par_min = _ROWS_PAR_MIN
+    ctx.seq_par_min = _SEQ_PAR_MIN
+    ctx.row_split_bytes = _ROW_SPLIT_BYTES
+    return ctx
 
 
 cdef inline int _nthreads() noexcept:
@@ -109,7 +125,7 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _openmp_enabled():
-    return bool(lstmcore_openmp_enabled())
+    return bool(lc_openmp_enabled())
 
 
 _ISAS = ("generic", "avx2", "avx512")
@@ -117,22 +133,24 @@ _ISAS = ("generic", "avx2", "avx512")
 
 def _kernel_isa():
     """The instruction set the C kernels run with: 'avx512', 'avx2' (AVX2+FMA) or 'generic'."""
-    return _ISAS[lstmcore_get_isa()]
+    return _ISAS[_ISA]
 
 
 def _kernel_context():
     """(isa, nthreads): what every kernel of this call runs with (lstmcore.engine._cells reads it)."""
-    return lstmcore_get_isa(), _nthreads()
+    return _ISA, _nthreads()
 
 
 def _available_isas():
-    return _ISAS[:lstmcore_best_isa() + 1]
+    return _ISAS[:_BEST_ISA + 1]
 
 
 def _set_kernel_isa(str isa):
     """Force the gate kernels' instruction set (tests run both); ValueError if unavailable."""
-    if isa not in _ISAS or lstmcore_set_isa(_ISAS.index(isa)) != 0:
+    global _ISA
+    if isa not in _ISAS or _ISAS.index(isa) > _BEST_ISA:
         raise ValueError(f"isa must be one of {_available_isas()} on this CPU, got {isa!r}")
+    _ISA = _ISAS.index(isa)
 
 
 # Typed dispatch to the C kernels ----------------------------------------------------------------
@@ -140,28 +158,33 @@ def _set_kernel_isa(str isa):
 cdef inline void _gates_forward(floating *z, Py_ssize_t ldz, floating *c, floating *h,
                                 Py_ssize_t ldh, const floating *c_prev, const floating *b,
                                 int B, int H, int act, int ract, int nthreads) noexcept nogil:
+    cdef lc_ctx ctx = _ctx(nthreads)
     if floating is float:
-        lstm_gates_forward_f32(z, ldz, c, h, ldh, c_prev, b, B, H, act, ract, nthreads)
+        lc_lstm_gates_forward_f32(&ctx, z, ldz, c, h, ldh, c_prev, b, B, H, act, ract)
     else:
-        lstm_gates_forward_f64(z, ldz, c, h, ldh, c_prev, b, B, H, act, ract, nthreads)
+        lc_lstm_gates_forward_f64(&ctx, z, ldz, c, h, ldh, c_prev, b, B, H, act, ract)
 
 
 cdef inline void _gates_backward(floating *dz, floating *dc, const floating *dh,
                                  const floating *dy, Py_ssize_t lddy, const floating *gates,
                                  const floating *c_prev, const floating *c,
                                  int B, int H, int act, int ract, int nthreads) noexcept nogil:
+    cdef lc_ctx ctx = _ctx(nthreads)
     if floating is float:
-        lstm_gates_backward_f32(dz, dc, dh, dy, lddy, gates, c_prev, c, B, H, act, ract, nthreads)
+        lc_lstm_gates_backward_f32(&ctx, dz, dc, dh, dy, lddy, gates, c_prev, c, B, H, act,
+                                   ract)
     else:
-        lstm_gates_backward_f64(dz, dc, dh, dy, lddy, gates, c_prev, c, B, H, act, ract, nthreads)
+        lc_lstm_gates_backward_f64(&ctx, dz, dc, dh, dy, lddy, gates, c_prev, c, B, H, act,
+                                   ract)
 
 
 cdef inline void _sum_rows(floating *out, const floating *a, Py_ssize_t R, int G,
                            int nthreads) noexcept nogil:
+    cdef lc_ctx ctx = _ctx(nthreads)
     if floating is float:
-        sum_rows_f32(out, a, R, G, nthreads)
+        lc_sum_rows_f32(&ctx, out, a, R, G)
     else:
-        sum_rows_f64(out, a, R, G, nthreads)
+        lc_sum_rows_f64(&ctx, out, a, R, G)
 
 
 # The loops ----------------------------------------------------------------------------------------
@@ -224,7 +247,7 @@ cdef int _PACKED_MIN_T = 0
 
 cdef bint _use_packed(int B, int T) noexcept:
     if _PACKED_MIN_B < 0:  # the default rule
-        if lstmcore_get_isa() == 2:
+        if _ISA == 2:
             return True
         return 2 <= B <= 8 and T >= 2
     return _PACKED_MIN_B <= B <= _PACKED_MAX_B and T >= _PACKED_MIN_T
@@ -233,7 +256,7 @@ cdef bint _use_packed(int B, int T) noexcept:
 cdef tuple _pack_buffers(int I, int H, object dtype):
     """Room for [w_x; w_h] and b packed by lstm_step_pack: (wp, bp), uninitialised."""
     cdef Py_ssize_t itemsize = np.dtype(dtype).itemsize, U = 64 // itemsize  # units per panel
-    return (np.empty(lstm_step_pack_size(I, H, itemsize), dtype=dtype),
+    return (np.empty(lc_lstm_step_pack_size(I, H, itemsize), dtype=dtype),
             np.empty(4 * U * ((H + U - 1) // U), dtype=dtype))
 
 
@@ -256,20 +279,22 @@ cdef inline void _seq_packed(const floating *wp, const floating *bp, const float
                              Py_ssize_t ldy, Py_ssize_t y_step, floating *c, Py_ssize_t c_step,
                              floating *gates, Py_ssize_t ldg, Py_ssize_t g_step, int T, int B,
                              int I, int H, int act, int ract, int nthreads) noexcept nogil:
+    cdef lc_ctx ctx = _ctx(nthreads)
     if floating is float:
-        lstm_seq_packed_f32(wp, bp, x, ldx, x_step, h0, y, ldy, y_step, c, c_step, gates, ldg,
-                            g_step, T, B, I, H, act, ract, nthreads)
+        lc_lstm_seq_packed_f32(&ctx, wp, bp, x, ldx, x_step, h0, y, ldy, y_step, c, c_step,
+                               gates, ldg, g_step, T, B, I, H, act, ract)
     else:
-        lstm_seq_packed_f64(wp, bp, x, ldx, x_step, h0, y, ldy, y_step, c, c_step, gates, ldg,
-                            g_step, T, B, I, H, act, ract, nthreads)
+        lc_lstm_seq_packed_f64(&ctx, wp, bp, x, ldx, x_step, h0, y, ldy, y_step, c, c_step,
+                               gates, ldg, g_step, T, B, I, H, act, ract)
 
 
 cdef inline void _pack(const floating *w_x, const floating *w_h, const floating *b, int I, int H,
                        floating *wp, floating *bp) noexcept nogil:
+    cdef lc_ctx ctx1 = _ctx(1)  # packing: one thread
     if floating is float:
-        lstm_step_pack_f32(w_x, w_h, b, I, H, wp, bp)
+        lc_lstm_step_pack_f32(&ctx1, w_x, w_h, b, I, H, wp, bp)
     else:
-        lstm_step_pack_f64(w_x, w_h, b, I, H, wp, bp)
+        lc_lstm_step_pack_f64(&ctx1, w_x, w_h, b, I, H, wp, bp)
 
 
 cdef tuple _forward_infer(const floating[:, :, ::1] x, const floating[:, ::1] w_x,
@@ -316,22 +341,24 @@ def _set_packed_limits(int min_b, int max_b, int min_t):
 
 def _seq_par_min():
     """Work per step (B * (I + H) * H) from which the packed sequences use several threads."""
-    return lstmcore_get_seq_par_min()
+    return _SEQ_PAR_MIN
 
 
 def _set_seq_par_min(Py_ssize_t n):
     """Change it (tests: 0 runs every packed sequence on all threads)."""
-    lstmcore_set_seq_par_min(n)
+    global _SEQ_PAR_MIN
+    _SEQ_PAR_MIN = n
 
 
 def _row_split_bytes():
     """Packed-weight size up to which the packed sequences split batch rows between threads."""
-    return lstmcore_get_row_split_bytes()
+    return _ROW_SPLIT_BYTES
 
 
 def _set_row_split_bytes(Py_ssize_t n):
     """Change it (tests: 0 always splits panels, a large value splits rows where it can)."""
-    lstmcore_set_row_split_bytes(n)
+    global _ROW_SPLIT_BYTES
+    _ROW_SPLIT_BYTES = n
 
 
 def _packed_limits():
@@ -442,31 +469,34 @@ def set_workspace_limit(nbytes):
 
 
 cdef inline void _pack_t(const floating *w, int R, Py_ssize_t C, floating *wpt) noexcept nogil:
+    cdef lc_ctx ctx1 = _ctx(1)  # packing: one thread
     # w (R, C) -> panels of w.T (lstm_pack_transposed)
     if floating is float:
-        lstm_pack_transposed_f32(w, R, C, wpt)
+        lc_pack_transposed_f32(&ctx1, w, R, C, wpt)
     else:
-        lstm_pack_transposed_f64(w, R, C, wpt)
+        lc_pack_transposed_f64(&ctx1, w, R, C, wpt)
 
 
 cdef inline void _matmul_packed(const floating *wpt, const floating *a, Py_ssize_t lda,
                                 floating *out, Py_ssize_t ldo, Py_ssize_t M, int K, int N,
                                 int nthreads) noexcept nogil:
+    cdef lc_ctx ctx = _ctx(nthreads)
     # out (M, N) = a (M, K) @ w.T, wpt = _pack_t(w (N, K))
     if floating is float:
-        lstm_matmul_packed_f32(wpt, a, lda, out, ldo, M, K, N, nthreads)
+        lc_matmul_packed_f32(&ctx, wpt, a, lda, out, ldo, M, K, N)
     else:
-        lstm_matmul_packed_f64(wpt, a, lda, out, ldo, M, K, N, nthreads)
+        lc_matmul_packed_f64(&ctx, wpt, a, lda, out, ldo, M, K, N)
 
 
 cdef inline void _matmul_tn(const floating *a, Py_ssize_t lda, const floating *b, Py_ssize_t ldb,
                             floating *out, Py_ssize_t ldo, int M, int N, Py_ssize_t K,
                             int nthreads) noexcept nogil:
+    cdef lc_ctx ctx = _ctx(nthreads)
     # out (M, N) += a.T @ b, a (K, M), b (K, N)
     if floating is float:
-        lstm_matmul_tn_f32(a, lda, b, ldb, out, ldo, M, N, K, nthreads)
+        lc_matmul_tn_f32(&ctx, a, lda, b, ldb, out, ldo, M, N, K)
     else:
-        lstm_matmul_tn_f64(a, lda, b, ldb, out, ldo, M, N, K, nthreads)
+        lc_matmul_tn_f64(&ctx, a, lda, b, ldb, out, ldo, M, N, K)
 
 
 cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] dh,
@@ -493,14 +523,15 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
     # OpenBLAS's Haswell kernels at S2 and S3; at S1, H = 50, the whole training step 1.17x
     # faster since the last panel of columns is masked), or wherever the tests force the packed
     # path.
-    cdef bint products = packed and (lstmcore_get_isa() == 2 or _PACKED_MIN_B >= 0)
+    cdef bint products = packed and (_ISA == 2 or _PACKED_MIN_B >= 0)
     # a panel is 64 columns of dx wide: narrower inputs go to BLAS
     cdef bint dx_packed = products and I >= 32
     cdef floating[::1] wpt_v, wxt_v
+    cdef lc_ctx ctx = _ctx(nthreads)
     if packed:
-        wpt_v = np.empty(lstm_pack_transposed_size(H, G, sizeof(floating)), dtype=dtype)
+        wpt_v = np.empty(lc_pack_transposed_size(H, G, sizeof(floating)), dtype=dtype)
     if dx_packed:
-        wxt_v = np.empty(lstm_pack_transposed_size(I, G, sizeof(floating)), dtype=dtype)
+        wxt_v = np.empty(lc_pack_transposed_size(I, G, sizeof(floating)), dtype=dtype)
     # Small products run faster on one BLAS thread (S1's training step on 2 threads: 1.0 ms with
     # 2 BLAS threads, 0.67 ms with 1): the pools are held to one thread for this call.
     one_blas_thread = nthreads > 1 and <long long>TB * G * (I + H) < (1 << 24)
@@ -510,15 +541,15 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
                 # per step, by panels of units: dh = dz[t+1] @ w_h.T, then the gate backward
                 _pack_t(&w_h[0, 0], H, G, &wpt_v[0])
                 if floating is float:
-                    lstm_seq_backward_packed_f32(&wpt_v[0], &dz_v[0, 0, 0],
-                                                 &dy[0, 0, 0] if has_dy else NULL, &gates[0, 0, 0],
-                                                 &c[0, 0, 0], &dh[0, 0], &dc[0, 0], T, B, H, act,
-                                                 ract, nthreads)
+                    lc_lstm_seq_backward_packed_f32(&ctx, &wpt_v[0], &dz_v[0, 0, 0],
+                                                    &dy[0, 0, 0] if has_dy else NULL,
+                                                    &gates[0, 0, 0], &c[0, 0, 0], &dh[0, 0],
+                                                    &dc[0, 0], T, B, H, act, ract)
                 else:
-                    lstm_seq_backward_packed_f64(&wpt_v[0], &dz_v[0, 0, 0],
-                                                 &dy[0, 0, 0] if has_dy else NULL, &gates[0, 0, 0],
-                                                 &c[0, 0, 0], &dh[0, 0], &dc[0, 0], T, B, H, act,
-                                                 ract, nthreads)
+                    lc_lstm_seq_backward_packed_f64(&ctx, &wpt_v[0], &dz_v[0, 0, 0],
+                                                    &dy[0, 0, 0] if has_dy else NULL,
+                                                    &gates[0, 0, 0], &c[0, 0, 0], &dh[0, 0],
+                                                    &dc[0, 0], T, B, H, act, ract)
             else:
                 _backward_loop(&dz_v[0, 0, 0], &dh[0, 0], &dc[0, 0],
                                &dy[0, 0, 0] if has_dy else NULL, &gates[0, 0, 0], &c[0, 0, 0],
@@ -742,18 +773,21 @@ cdef class LSTMStepper:
             return
         act, ract = opts.codes
         cdef Py_ssize_t itemsize = dtype.itemsize
+        cdef lc_ctx ctx1 = _ctx(1)  # packing: one thread
         # everything is built first, then swapped in at once (no Python call in between)
         wp, bp = _pack_buffers(I, H, dtype)
         hbuf = np.zeros((2, B, H), dtype=dtype)
         c = np.zeros((B, H), dtype=dtype)
         if dtype == np.float32:
-            lstm_step_pack_f32(<float *>cnp.PyArray_DATA(w_x), <float *>cnp.PyArray_DATA(w_h),
-                               <float *>cnp.PyArray_DATA(b), I, H,
-                               <float *>cnp.PyArray_DATA(wp), <float *>cnp.PyArray_DATA(bp))
+            lc_lstm_step_pack_f32(&ctx1, <float *>cnp.PyArray_DATA(w_x),
+                                  <float *>cnp.PyArray_DATA(w_h), <float *>cnp.PyArray_DATA(b),
+                                  I, H, <float *>cnp.PyArray_DATA(wp),
+                                  <float *>cnp.PyArray_DATA(bp))
         else:
-            lstm_step_pack_f64(<double *>cnp.PyArray_DATA(w_x), <double *>cnp.PyArray_DATA(w_h),
-                               <double *>cnp.PyArray_DATA(b), I, H,
-                               <double *>cnp.PyArray_DATA(wp), <double *>cnp.PyArray_DATA(bp))
+            lc_lstm_step_pack_f64(&ctx1, <double *>cnp.PyArray_DATA(w_x),
+                                  <double *>cnp.PyArray_DATA(w_h), <double *>cnp.PyArray_DATA(b),
+                                  I, H, <double *>cnp.PyArray_DATA(wp),
+                                  <double *>cnp.PyArray_DATA(bp))
         views2, views1 = (hbuf[0], hbuf[1]), (hbuf[0, 0], hbuf[1, 0])
         if self._busy:
             raise RuntimeError("LSTMStepper.__init__ called on a stepper that another thread is "
@@ -798,6 +832,7 @@ cdef class LSTMStepper:
     cdef object _step(self, x_t):
         cdef int B = self.batch_size, I = self.input_size, H = self.units, nd, nxt
         cdef int nthreads
+        cdef lc_ctx ctx
         cdef Py_ssize_t k, n
         if type(x_t) is not np.ndarray or cnp.PyArray_TYPE(<cnp.ndarray>x_t) != (
                 cnp.NPY_FLOAT32 if self._f32 else cnp.NPY_FLOAT64) or not cnp.PyArray_ISCARRAY_RO(
@@ -822,17 +857,18 @@ cdef class LSTMStepper:
                         raise ValueError(f"x_t must be finite, got {(<double *>xp)[k]}")
         nxt = 1 - self._cur
         nthreads = _nthreads()
+        ctx = _ctx(nthreads)
         with nogil:
             if self._f32:
-                lstm_step_packed_f32(<float *>self._wp_p, <float *>self._bp_p, <float *>xp, I,
-                                     <float *>self._h_p[self._cur], H,
-                                     <float *>self._c_p, <float *>self._h_p[nxt], H, B, I, H,
-                                     self._act, self._ract, nthreads)
+                lc_lstm_step_packed_f32(&ctx, <float *>self._wp_p, <float *>self._bp_p,
+                                        <float *>xp, I, <float *>self._h_p[self._cur], H,
+                                        <float *>self._c_p, <float *>self._h_p[nxt], H, B, I, H,
+                                        self._act, self._ract)
             else:
-                lstm_step_packed_f64(<double *>self._wp_p, <double *>self._bp_p, <double *>xp,
-                                     I, <double *>self._h_p[self._cur], H,
-                                     <double *>self._c_p, <double *>self._h_p[nxt], H, B, I, H,
-                                     self._act, self._ract, nthreads)
+                lc_lstm_step_packed_f64(&ctx, <double *>self._wp_p, <double *>self._bp_p,
+                                        <double *>xp, I, <double *>self._h_p[self._cur], H,
+                                        <double *>self._c_p, <double *>self._h_p[nxt], H, B, I, H,
+                                        self._act, self._ract)
         self._cur = nxt
         return self._views1[nxt] if nd == 1 else self._views2[nxt]
 
