@@ -78,6 +78,8 @@ def activation_spec(value, argname: str) -> tuple:
     """``value``, a name or a tuple ``(name, alpha)`` / ``(name, alpha, beta)``, as the
     ``(code, alpha, beta)`` of :data:`CELL_ACTIVATIONS`: floats, defaults filled in, 0.0 for a
     parameter the activation does not have."""
+    if type(value) is str and value in _NAME_SPECS:  # a plain name: its spec, computed once
+        return _NAME_SPECS[value]
     if isinstance(value, str):
         name, params = value, ()
     elif isinstance(value, tuple) and 1 <= len(value) <= 3 and isinstance(value[0], str):
@@ -118,6 +120,10 @@ def activation_spec(value, argname: str) -> tuple:
     if name == "scaled_tanh" and alpha == 0:
         raise ValueError(f"{argname} 'scaled_tanh': alpha must not be 0")
     return CELL_ACTIVATIONS[name], alpha, beta
+
+
+_NAME_SPECS: dict = {}
+_NAME_SPECS.update({name: activation_spec(name, "activation") for name in CELL_ACTIVATIONS})
 
 
 def flag(name: str, value) -> bool:
@@ -419,6 +425,45 @@ def gru_specs(activation, recurrent_activation, reset_after) -> tuple:
     return act, ract, flag("reset_after", reset_after)
 
 
+def _ready(dtype, *arrays) -> bool:
+    """True when every array is already what :func:`as_arrays` returns unchanged: an ndarray of
+    exactly ``dtype`` (native order), C-contiguous and aligned."""
+    for a in arrays:
+        if type(a) is not np.ndarray or a.dtype != dtype:
+            return False
+        flags = a.flags
+        if not (flags.c_contiguous and flags.aligned):
+            return False
+    return True
+
+
+def _fast_sequence(x, w_x, w_h, b, h0, mask, K: int, b_shape, check_finite: bool):
+    """The checked (x, w_x, w_h, b, h0) of a sequence call of a K-block cell when nothing needs
+    converting and nothing is wrong (h0 and the mask None, every array ready and finite, shapes
+    consistent, sizes in range), else None: the full checks then run and say what is wrong. The
+    same acceptance as the full path, in a few microseconds."""
+    if h0 is not None or mask is not None or type(x) is not np.ndarray or x.ndim != 3:
+        return None
+    dtype = x.dtype
+    if dtype != _F32 and dtype != _F64:
+        return None
+    if type(w_h) is not np.ndarray or w_h.ndim != 2 or not _ready(dtype, x, w_x, w_h, b):
+        return None
+    B, T, I = x.shape
+    H = w_h.shape[0]
+    G = K * H
+    if w_h.shape[1] != G or w_x.shape != (I, G) or b.shape != b_shape(G):
+        return None
+    if min(B, T, I, H) < 1 or max(B, T, I, H, T * B, T * G) > _INT_MAX:
+        return None
+    if check_finite and not (_all_finite(x) and _all_finite(w_x) and _all_finite(w_h) and _all_finite(b)):
+        return None
+    return x, w_x, w_h, b, np.zeros((B, H), dtype=dtype)
+
+
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
+
+
 def check_gru_forward(
     x, w_x, w_h, b, h0, reset_after, activation, recurrent_activation, check_finite, recurrent_mask=None
 ):
@@ -426,6 +471,10 @@ def check_gru_forward(
     ``recurrent_mask`` (B, H) or None (:func:`check_recurrent_mask`)
     -> (x, w_x, w_h, b, h0, act, ract, recurrent_mask)."""
     act, ract, reset_after = gru_specs(activation, recurrent_activation, reset_after)
+    shape = (lambda G: (2, G)) if reset_after else (lambda G: (G,))
+    ready = _fast_sequence(x, w_x, w_h, b, h0, recurrent_mask, 3, shape, check_finite)
+    if ready is not None:
+        return (*ready, act, ract, None)
     dtype, x = _input(x, 3)
     w_x, w_h, b = check_gru_weights(w_x, w_h, b, dtype, reset_after, check_finite)
     x, h0 = _sequence_states(dtype, x, w_x, w_h, check_finite, h0=h0)
@@ -458,6 +507,9 @@ def check_rnn_forward(x, w_x, w_h, b, h0, activation, check_finite, recurrent_ma
     and the ``recurrent_mask`` (B, H) or None (:func:`check_recurrent_mask`)
     -> (x, w_x, w_h, b, h0, act, recurrent_mask)."""
     act = activation_spec(activation, "activation")
+    ready = _fast_sequence(x, w_x, w_h, b, h0, recurrent_mask, 1, lambda G: (G,), check_finite)
+    if ready is not None:
+        return (*ready, act, None)
     dtype, x = _input(x, 3)
     w_x, w_h, b = check_rnn_weights(w_x, w_h, b, dtype, check_finite)
     x, h0 = _sequence_states(dtype, x, w_x, w_h, check_finite, h0=h0)

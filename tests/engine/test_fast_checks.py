@@ -1,0 +1,76 @@
+"""The quick acceptance of plain GRU and simple-RNN sequence calls (``_validate._fast_sequence``):
+it takes exactly the calls the full checks would pass unchanged, returns the caller's arrays
+themselves, and hands everything else to the full checks, whose messages stay the same."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lstmcore.engine import _validate
+
+
+def _gru(dtype=np.float32, B=3, T=4, I=5, H=6, reset_after=True):
+    rng = np.random.default_rng(0)
+    b_shape = (2, 3 * H) if reset_after else (3 * H,)
+    return [rng.standard_normal(s).astype(dtype) for s in ((B, T, I), (I, 3 * H), (H, 3 * H), b_shape)]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("reset_after", [True, False])
+def test_a_ready_call_keeps_the_callers_arrays(dtype, reset_after):
+    x, w_x, w_h, b = _gru(dtype, reset_after=reset_after)
+    out = _validate.check_gru_forward(x, w_x, w_h, b, None, reset_after, "tanh", "sigmoid", True)
+    assert all(got is want for got, want in zip(out[:4], (x, w_x, w_h, b), strict=True))
+    assert out[4].shape == (3, 6) and out[4].dtype == dtype and not out[4].any()
+    assert out[5:] == (
+        _validate.activation_spec("tanh", "a"),
+        _validate.activation_spec("sigmoid", "a"),
+        None,
+    )
+    rnn = _validate.check_rnn_forward(
+        x, w_x[:, :6].copy(), w_h[:, :6].copy(), b.reshape(-1)[:6].copy(), None, "relu", True
+    )
+    assert rnn[0] is x and rnn[5] == _validate.activation_spec("relu", "a") and rnn[6] is None
+
+
+def _variants():
+    x, w_x, w_h, b = _gru()
+    yield "strided x", (x[:, ::1, :][:, :, ::-1], w_x, w_h, b), None
+    yield "float64 w_h", (x, w_x, w_h.astype(np.float64), b), TypeError
+    yield "big-endian w_x", (x, w_x.astype(">f4"), w_h, b), None
+    yield (
+        "NaN in b",
+        (x, w_x, w_h, np.where(np.arange(b.size).reshape(b.shape) == 3, np.nan, b).astype(np.float32)),
+        ValueError,
+    )
+    yield "b of the other variant", (x, w_x, w_h, b[0].copy()), ValueError
+    yield "list x", (x.tolist(), w_x, w_h, b), TypeError
+
+
+@pytest.mark.parametrize("name, args, error", list(_variants()), ids=[v[0] for v in _variants()])
+def test_anything_else_takes_the_full_checks(name, args, error):
+    assert _validate._fast_sequence(*args, None, None, 3, lambda G: (2, G), True) is None
+    if error is None:
+        out = _validate.check_gru_forward(*args, None, True, "tanh", "sigmoid", True)
+        assert out[0].flags.c_contiguous and out[1].dtype == np.float32
+    else:
+        with pytest.raises(error):
+            _validate.check_gru_forward(*args, None, True, "tanh", "sigmoid", True)
+
+
+def test_a_nan_still_gets_the_full_message():
+    x, w_x, w_h, b = _gru()
+    w_h[2, 5] = np.nan
+    with pytest.raises(ValueError, match=r"w_h must be finite, got nan at index \(2, 5\)"):
+        _validate.check_gru_forward(x, w_x, w_h, b, None, True, "tanh", "sigmoid", True)
+    out = _validate.check_gru_forward(x, w_x, w_h, b, None, True, "tanh", "sigmoid", False)
+    assert out[2] is w_h  # check_finite=False: taken as it is
+
+
+def test_activation_names_are_computed_once_and_tuples_still_checked():
+    assert _validate.activation_spec("hard_sigmoid", "x") is _validate.activation_spec("hard_sigmoid", "y")
+    with pytest.raises(ValueError, match="must be one of"):
+        _validate.activation_spec("swish", "activation")
+    with pytest.raises(ValueError, match="alpha must be > 0"):
+        _validate.activation_spec(("elu", -1.0), "activation")
