@@ -8,17 +8,7 @@
 
 #define LSTMCORE_IMPL "cells/cells_impl.h"
 
-#define REAL float
-#define SFX(name) name##_f32
-#include "rt/isa_copies.h"
-#undef REAL
-#undef SFX
-
-#define REAL double
-#define SFX(name) name##_f64
-#include "rt/isa_copies.h"
-#undef REAL
-#undef SFX
+#include "rt/precision_copies.h"
 
 int lc_best_isa(void) { return lstmcore_cpu_best_isa(); }
 

@@ -155,135 +155,72 @@ int lc_openmp_enabled(void) {
 #define V512EXT _mm512_extractf64x2_pd
 #include "cells/lstm_gates_copies.h"  /* undefines the macros above */
 
-void lc_lstm_gates_forward_f32(const lc_ctx *ctx, float *z, ptrdiff_t ldz, float *c, float *h,
-                               ptrdiff_t ldh, const float *c_prev, const float *b, int B, int H,
-                               int act, int ract) {
-    PICK(lstm_gates_forward_f32, ctx->isa, (z, ldz, c, h, ldh, c_prev, b, B, H, act, ract, ctx));
-}
+/* The public functions of lstm_gates.h, once per precision: each picks its copy from ctx->isa.
+ * The packing functions lay out the same from every copy (the wider ones copy faster), so that
+ * weights packed with one instruction set serve the kernels of another. */
+#define LC_LSTM_DEFINE(REAL, S)                                                                    \
+    void lc_lstm_gates_forward##S(const lc_ctx *ctx, REAL *z, ptrdiff_t ldz, REAL *c, REAL *h,     \
+                                  ptrdiff_t ldh, const REAL *c_prev, const REAL *b, int B, int H,  \
+                                  int act, int ract) {                                             \
+        PICK(lstm_gates_forward##S, ctx->isa,                                                      \
+             (z, ldz, c, h, ldh, c_prev, b, B, H, act, ract, ctx));                                \
+    }                                                                                              \
+    void lc_lstm_gates_backward##S(const lc_ctx *ctx, REAL *dz, REAL *dc, const REAL *dh,          \
+                                   const REAL *dy, ptrdiff_t lddy, const REAL *gates,              \
+                                   const REAL *c_prev, const REAL *c, int B, int H, int act,       \
+                                   int ract) {                                                     \
+        PICK(lstm_gates_backward##S, ctx->isa,                                                     \
+             (dz, dc, dh, dy, lddy, gates, c_prev, c, B, H, act, ract, ctx));                      \
+    }                                                                                              \
+    void lc_sum_rows##S(const lc_ctx *ctx, REAL *out, const REAL *a, ptrdiff_t R, int G) {         \
+        PICK(sum_rows##S, ctx->isa, (out, a, R, G, ctx));                                          \
+    }                                                                                              \
+    void lc_lstm_step_pack##S(const lc_ctx *ctx, const REAL *w_x, const REAL *w_h, const REAL *b,  \
+                              int I, int H, REAL *wp, REAL *bp) {                                  \
+        PICK(lstm_step_pack##S, ctx->isa, (ctx, w_x, w_h, b, I, H, wp, bp));                       \
+    }                                                                                              \
+    void lc_lstm_step_packed##S(const lc_ctx *ctx, const REAL *wp, const REAL *bp, const REAL *x,  \
+                                ptrdiff_t ldx, const REAL *h_prev, ptrdiff_t ldhp, REAL *c,        \
+                                REAL *h, ptrdiff_t ldh, int B, int I, int H, int act, int ract) {  \
+        PICK(lstm_step_packed##S, ctx->isa,                                                        \
+             (wp, bp, x, ldx, h_prev, ldhp, c, h, ldh, B, I, H, act, ract, ctx));                  \
+    }                                                                                              \
+    void lc_lstm_seq_packed##S(const lc_ctx *ctx, const REAL *wp, const REAL *bp, const REAL *x,   \
+                               ptrdiff_t ldx, ptrdiff_t x_step, const REAL *h0, REAL *y,           \
+                               ptrdiff_t ldy, ptrdiff_t y_step, REAL *c, ptrdiff_t c_step,         \
+                               REAL *gates, ptrdiff_t ldg, ptrdiff_t g_step, int T, int B, int I,  \
+                               int H, int act, int ract) {                                         \
+        PICK(lstm_seq_packed##S, ctx->isa, (wp, bp, x, ldx, x_step, h0, y, ldy, y_step, c, c_step, \
+                                            gates, ldg, g_step, T, B, I, H, act, ract, ctx));      \
+    }                                                                                              \
+    void lc_pack_transposed##S(const lc_ctx *ctx, const REAL *w, int R, ptrdiff_t C, REAL *wpt) {  \
+        PICK(lstm_pack_transposed##S, ctx->isa, (ctx, w, R, C, wpt));                              \
+    }                                                                                              \
+    void lc_matmul_packed##S(const lc_ctx *ctx, const REAL *wpt, const REAL *a, ptrdiff_t lda,     \
+                             REAL *out, ptrdiff_t ldo, ptrdiff_t M, int K, int N) {                \
+        PICK(lstm_matmul_packed##S, ctx->isa, (wpt, a, lda, out, ldo, M, K, N, ctx));              \
+    }                                                                                              \
+    void lc_matmul_tn##S(const lc_ctx *ctx, const REAL *a, ptrdiff_t lda, const REAL *b,           \
+                         ptrdiff_t ldb, REAL *out, ptrdiff_t ldo, int M, int N, ptrdiff_t K) {     \
+        PICK(lstm_matmul_tn##S, ctx->isa, (a, lda, b, ldb, out, ldo, M, N, K, ctx));               \
+    }                                                                                              \
+    void lc_lstm_seq_backward_packed##S(const lc_ctx *ctx, const REAL *wpt, REAL *dz,              \
+                                        const REAL *dy, const REAL *gates, const REAL *c,          \
+                                        REAL *dh, REAL *dc, int T, int B, int H, int act,          \
+                                        int ract) {                                                \
+        PICK(lstm_seq_backward_packed##S, ctx->isa,                                                \
+             (wpt, dz, dy, gates, c, dh, dc, T, B, H, act, ract, ctx));                            \
+    }
 
-void lc_lstm_gates_forward_f64(const lc_ctx *ctx, double *z, ptrdiff_t ldz, double *c, double *h,
-                               ptrdiff_t ldh, const double *c_prev, const double *b, int B, int H,
-                               int act, int ract) {
-    PICK(lstm_gates_forward_f64, ctx->isa, (z, ldz, c, h, ldh, c_prev, b, B, H, act, ract, ctx));
-}
-
-void lc_lstm_gates_backward_f32(const lc_ctx *ctx, float *dz, float *dc, const float *dh,
-                                const float *dy, ptrdiff_t lddy, const float *gates,
-                                const float *c_prev, const float *c, int B, int H, int act,
-                                int ract) {
-    PICK(lstm_gates_backward_f32, ctx->isa, (dz, dc, dh, dy, lddy, gates, c_prev, c, B, H, act,
-         ract, ctx));
-}
-
-void lc_lstm_gates_backward_f64(const lc_ctx *ctx, double *dz, double *dc, const double *dh,
-                                const double *dy, ptrdiff_t lddy, const double *gates,
-                                const double *c_prev, const double *c, int B, int H, int act,
-                                int ract) {
-    PICK(lstm_gates_backward_f64, ctx->isa, (dz, dc, dh, dy, lddy, gates, c_prev, c, B, H, act,
-         ract, ctx));
-}
-
-void lc_sum_rows_f32(const lc_ctx *ctx, float *out, const float *a, ptrdiff_t R, int G) {
-    PICK(sum_rows_f32, ctx->isa, (out, a, R, G, ctx));
-}
-
-void lc_sum_rows_f64(const lc_ctx *ctx, double *out, const double *a, ptrdiff_t R, int G) {
-    PICK(sum_rows_f64, ctx->isa, (out, a, R, G, ctx));
-}
+LC_LSTM_DEFINE(float, _f32)
+LC_LSTM_DEFINE(double, _f64)
 
 ptrdiff_t lc_lstm_step_pack_size(int I, int H, int elem_size) {
     const int U = 64 / elem_size;
     return (ptrdiff_t)((H + U - 1) / U) * ((ptrdiff_t)I + H) * 4 * U;
 }
 
-void lc_lstm_step_pack_f32(const lc_ctx *ctx, const float *w_x, const float *w_h, const float *b,
-                           int I, int H, float *wp, float *bp) {
-    PICK(lstm_step_pack_f32, ctx->isa, (ctx, w_x, w_h, b, I, H, wp, bp));
-}
-
-void lc_lstm_step_pack_f64(const lc_ctx *ctx, const double *w_x, const double *w_h,
-                           const double *b, int I, int H, double *wp, double *bp) {
-    PICK(lstm_step_pack_f64, ctx->isa, (ctx, w_x, w_h, b, I, H, wp, bp));
-}
-
-void lc_lstm_step_packed_f32(const lc_ctx *ctx, const float *wp, const float *bp, const float *x,
-                             ptrdiff_t ldx, const float *h_prev, ptrdiff_t ldhp, float *c,
-                             float *h, ptrdiff_t ldh, int B, int I, int H, int act, int ract) {
-    PICK(lstm_step_packed_f32, ctx->isa, (wp, bp, x, ldx, h_prev, ldhp, c, h, ldh, B, I, H, act,
-         ract, ctx));
-}
-
-void lc_lstm_step_packed_f64(const lc_ctx *ctx, const double *wp, const double *bp,
-                             const double *x, ptrdiff_t ldx, const double *h_prev, ptrdiff_t ldhp,
-                             double *c, double *h, ptrdiff_t ldh, int B, int I, int H, int act,
-                             int ract) {
-    PICK(lstm_step_packed_f64, ctx->isa, (wp, bp, x, ldx, h_prev, ldhp, c, h, ldh, B, I, H, act,
-         ract, ctx));
-}
-
-void lc_lstm_seq_packed_f32(const lc_ctx *ctx, const float *wp, const float *bp, const float *x,
-                            ptrdiff_t ldx, ptrdiff_t x_step, const float *h0, float *y,
-                            ptrdiff_t ldy, ptrdiff_t y_step, float *c, ptrdiff_t c_step,
-                            float *gates, ptrdiff_t ldg, ptrdiff_t g_step, int T, int B, int I,
-                            int H, int act, int ract) {
-    PICK(lstm_seq_packed_f32, ctx->isa, (wp, bp, x, ldx, x_step, h0, y, ldy, y_step, c, c_step,
-         gates, ldg, g_step, T, B, I, H, act, ract, ctx));
-}
-
-void lc_lstm_seq_packed_f64(const lc_ctx *ctx, const double *wp, const double *bp, const double *x,
-                            ptrdiff_t ldx, ptrdiff_t x_step, const double *h0, double *y,
-                            ptrdiff_t ldy, ptrdiff_t y_step, double *c, ptrdiff_t c_step,
-                            double *gates, ptrdiff_t ldg, ptrdiff_t g_step, int T, int B, int I,
-                            int H, int act, int ract) {
-    PICK(lstm_seq_packed_f64, ctx->isa, (wp, bp, x, ldx, x_step, h0, y, ldy, y_step, c, c_step,
-         gates, ldg, g_step, T, B, I, H, act, ract, ctx));
-}
-
 ptrdiff_t lc_pack_transposed_size(int R, ptrdiff_t C, int elem_size) {
     const int W = 256 / elem_size;  /* STEP_W */
     return (ptrdiff_t)((R + W - 1) / W) * C * W;
-}
-
-void lc_pack_transposed_f32(const lc_ctx *ctx, const float *w, int R, ptrdiff_t C, float *wpt) {
-    PICK(lstm_pack_transposed_f32, ctx->isa, (ctx, w, R, C, wpt));
-}
-
-void lc_pack_transposed_f64(const lc_ctx *ctx, const double *w, int R, ptrdiff_t C, double *wpt) {
-    PICK(lstm_pack_transposed_f64, ctx->isa, (ctx, w, R, C, wpt));
-}
-
-void lc_matmul_packed_f32(const lc_ctx *ctx, const float *wpt, const float *a, ptrdiff_t lda,
-                          float *out, ptrdiff_t ldo, ptrdiff_t M, int K, int N) {
-    PICK(lstm_matmul_packed_f32, ctx->isa, (wpt, a, lda, out, ldo, M, K, N, ctx));
-}
-
-void lc_matmul_packed_f64(const lc_ctx *ctx, const double *wpt, const double *a, ptrdiff_t lda,
-                          double *out, ptrdiff_t ldo, ptrdiff_t M, int K, int N) {
-    PICK(lstm_matmul_packed_f64, ctx->isa, (wpt, a, lda, out, ldo, M, K, N, ctx));
-}
-
-void lc_matmul_tn_f32(const lc_ctx *ctx, const float *a, ptrdiff_t lda, const float *b,
-                      ptrdiff_t ldb, float *out, ptrdiff_t ldo, int M, int N, ptrdiff_t K) {
-    PICK(lstm_matmul_tn_f32, ctx->isa, (a, lda, b, ldb, out, ldo, M, N, K, ctx));
-}
-
-void lc_matmul_tn_f64(const lc_ctx *ctx, const double *a, ptrdiff_t lda, const double *b,
-                      ptrdiff_t ldb, double *out, ptrdiff_t ldo, int M, int N, ptrdiff_t K) {
-    PICK(lstm_matmul_tn_f64, ctx->isa, (a, lda, b, ldb, out, ldo, M, N, K, ctx));
-}
-
-void lc_lstm_seq_backward_packed_f32(const lc_ctx *ctx, const float *wpt, float *dz,
-                                     const float *dy, const float *gates, const float *c,
-                                     float *dh, float *dc, int T, int B, int H, int act,
-                                     int ract) {
-    PICK(lstm_seq_backward_packed_f32, ctx->isa, (wpt, dz, dy, gates, c, dh, dc, T, B, H, act,
-         ract, ctx));
-}
-
-void lc_lstm_seq_backward_packed_f64(const lc_ctx *ctx, const double *wpt, double *dz,
-                                     const double *dy, const double *gates, const double *c,
-                                     double *dh, double *dc, int T, int B, int H, int act,
-                                     int ract) {
-    PICK(lstm_seq_backward_packed_f64, ctx->isa, (wpt, dz, dy, gates, c, dh, dc, T, B, H, act,
-         ract, ctx));
 }

@@ -9,17 +9,7 @@
 
 #define LSTMCORE_IMPL "gemm/gemm_impl.h"
 
-#define REAL float
-#define SFX(name) name##_f32
-#include "rt/isa_copies.h"
-#undef REAL
-#undef SFX
-
-#define REAL double
-#define SFX(name) name##_f64
-#include "rt/isa_copies.h"
-#undef REAL
-#undef SFX
+#include "rt/precision_copies.h"
 
 #if LSTMCORE_X86_DISPATCH
 #define NR_OF(S, isa)                                                                              \
