@@ -3,9 +3,10 @@ RNN and the LSTM with its options (peepholes, projection, clip, coupled input-fo
 activations). The plain LSTM keeps its tuned kernels in ``lstmcore.engine._lstm``.
 
 Order of work, the same for every cell (DESIGN.md section 1):
-- forward: ONE product ``x @ w_x`` over all T*B rows before the loop; in the loop, per phase of
-  the cell, one recurrent product ``zh[:, cols] = src @ w_h[:, cols]`` (with ``w_h`` packed once
-  per call, csrc/gemm, or through BLAS: the plan below) and the cell's gate maths
+- forward: with the weights packed once per call (csrc/gemm; the plan below), at each step
+  ``x_t @ w_x`` and, per phase of the cell, one recurrent product ``zh[:, cols] = src @ w_h[:,
+  cols]``; through BLAS instead, ONE product ``x @ w_x`` over all T*B rows before the loop and the
+  recurrent products per step. Then the cell's gate maths
   (one phase for most cells; two for the GRU with reset_after=False, whose second product reads
   r * h_prev); with a projection, ``h = m @ w_hr`` after the gates.
 - backward: the loop runs the phases in reverse and ``dh_prev = dz @ w_h.T``, keeping dz for every
@@ -284,36 +285,27 @@ cdef object _pack(lc_ctx *ctx, str name, w, int col0, int col1, bint trans, bint
     return out
 
 
-cdef list _pack_forward(Cell *cl, lc_ctx *ctx, Weights *w, w_h, w_hr, bint scratch=True):
-    """Packs the forward's recurrent weights into w (w.pw_*) when the plan says so; returns the
-    arrays, which must outlive every use of w."""
+cdef list _pack_weights(Cell *cl, lc_ctx *ctx, Weights *w, w_x, w_h, w_hr, bint backward,
+                        bint scratch=True):
+    """Packs the weights of the products into w (w.pw_*) when the plan says so; returns the
+    arrays, which must outlive every use of w. Forward: w_h[:, :split], w_h[:, split:], w_hr and
+    w_x; backward (w_x None): the transposes of the first three. scratch: per-thread scratch
+    arrays, else new ones (a stepper keeps them)."""
     if not _use_packed(ctx[0]):
         return []
     w.pack_isa = ctx.isa
-    kept = [_pack(ctx, "cells.pw_h0", w_h, 0, cl.split, False, scratch)]
+    prefix = "cells.pt_" if backward else "cells.pw_"
+    kept = [_pack(ctx, prefix + "h0", w_h, 0, cl.split, backward, scratch)]
     w.pw_h0 = _ptr(kept[0])
     if cl.split < cl.G:
-        kept.append(_pack(ctx, "cells.pw_h1", w_h, cl.split, cl.G, False, scratch))
-        w.pw_h1 = _ptr(kept[1])
+        kept.append(_pack(ctx, prefix + "h1", w_h, cl.split, cl.G, backward, scratch))
+        w.pw_h1 = _ptr(kept[len(kept) - 1])
     if cl.proj:
-        kept.append(_pack(ctx, "cells.pw_hr", w_hr, 0, cl.P, False, scratch))
+        kept.append(_pack(ctx, prefix + "hr", w_hr, 0, cl.P, backward, scratch))
         w.pw_hr = _ptr(kept[len(kept) - 1])
-    return kept
-
-
-cdef list _pack_backward(Cell *cl, lc_ctx *ctx, Weights *w, w_h, w_hr):
-    """The backward's: w_h[:, :split].T, w_h[:, split:].T and w_hr.T packed."""
-    if not _use_packed(ctx[0]):
-        return []
-    w.pack_isa = ctx.isa
-    kept = [_pack(ctx, "cells.pt_h0", w_h, 0, cl.split, True)]
-    w.pw_h0 = _ptr(kept[0])
-    if cl.split < cl.G:
-        kept.append(_pack(ctx, "cells.pt_h1", w_h, cl.split, cl.G, True))
-        w.pw_h1 = _ptr(kept[1])
-    if cl.proj:
-        kept.append(_pack(ctx, "cells.pt_hr", w_hr, 0, cl.P, True))
-        w.pw_hr = _ptr(kept[len(kept) - 1])
+    if w_x is not None:
+        kept.append(_pack(ctx, prefix + "x", w_x, 0, cl.G, False, scratch))
+        w.pw_x = _ptr(kept[len(kept) - 1])
     return kept
 
 
@@ -479,7 +471,7 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
     cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = cl.H, G = cl.G, P = cl.P
     cdef lc_ctx ctx = _context()
     cdef Weights w = _weights(w_h, b, p, w_hr)
-    _packs = _pack_forward(&cl, &ctx, &w, w_h, w_hr)  # kept alive while w points into them
+    _packs = _pack_weights(&cl, &ctx, &w, w_x, w_h, w_hr, False)  # alive while w points in
     dtype = x.dtype
     cdef bint lstm = cl.kind == CELL_LSTM, gru = cl.kind == CELL_GRU
     cdef bint clip = lstm and cl.opts.clip > 0
@@ -496,14 +488,10 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
         c = np.empty((T + 1 if train else 2, B, H), dtype=dtype)
         c[0] = c0
     cdef Py_ssize_t zx_step, ldzx, y_step, ldy
-    # the input product: with the recurrent weights packed, x_t @ w_x at each step with w_x
-    # packed too (its rows of x still in cache, no (T, B, G) buffer written and read back; at B 64,
-    # I 256, 3H 1536 the packed product runs at 1.3-1.5x OpenBLAS's sgemm of all T*B rows);
-    # else one BLAS product over all T*B rows before the loop
-    per_step = bool(_packs)
-    if per_step:
-        _packs.append(_pack(&ctx, "cells.pw_x", w_x, 0, G, False))
-        w.pw_x = _ptr(_packs[len(_packs) - 1])
+    # the input product: with the weights packed, x_t @ w_x at each step (its rows of x still in
+    # cache, no (T, B, G) buffer written and read back); else one BLAS product over all T*B rows
+    # before the loop
+    cdef bint per_step = w.pw_x != NULL
     zx_t = _scratch("cells.zx_t", (B, G), dtype) if per_step else None
     if train:  # time-major: x_tm (T, B, I), zx (T, B, G), h (T+1, B, P) with h[0] = h0
         x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))
@@ -664,7 +652,7 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
     cdef int I = x_tm.shape[2]
     cdef lc_ctx ctx = _context()
     cdef Weights w = _weights(w_h, None, p, w_hr)
-    _packs = _pack_backward(&cl, &ctx, &w, w_h, w_hr)  # kept alive while w points into them
+    _packs = _pack_weights(&cl, &ctx, &w, None, w_h, w_hr, True)  # alive while w points in
     dtype = h.dtype
     dz = _scratch("cells.dz", (T, B, G), dtype)
     gru_ra = cl.kind == CELL_GRU and cl.reset_after
@@ -951,9 +939,10 @@ cdef class _CellStepper:
     # 1 while a step or a reset runs: set and tested with the GIL held
     cdef int _busy, _cur, _ready
     cdef object _w_x, _w_h, _b, _p, _w_hr, _hbuf, _cbuf, _zx, _zh, _gates, _extra, _zpre, _m
-    # the weights packed once (csrc/gemm) by instruction set _pack_isa, or None: BLAS
-    cdef object _pw_h0, _pw_h1, _pw_hr, _pw_x
-    cdef int _pack_isa
+    # pointers into the arrays above and into the weights packed once (csrc/gemm), which _packs
+    # keeps alive (empty: the products go through BLAS)
+    cdef Weights _w
+    cdef object _packs
     cdef object _views1, _views2
     cdef str _name
 
@@ -975,8 +964,7 @@ cdef class _CellStepper:
         views2, views1 = (hbuf[0], hbuf[1]), (hbuf[0, 0], hbuf[1, 0])
         cdef lc_ctx ctx = _context()
         cdef Weights w = _weights(w_h, b, p, w_hr)
-        packs = _pack_forward(&cl, &ctx, &w, w_h, w_hr, False)
-        packs += [_pack(&ctx, "", w_x, 0, G, False, False)] if packs else []
+        packs = _pack_weights(&cl, &ctx, &w, w_x, w_h, w_hr, False, False)
         if self._busy:
             raise RuntimeError(f"{name}.__init__ called on a stepper that another thread is "
                                "stepping: make a new stepper instead")
@@ -987,11 +975,7 @@ cdef class _CellStepper:
         self._hbuf, self._cbuf, self._zx, self._zh = hbuf, cbuf, zx, zh
         self._gates, self._extra, self._zpre, self._m = gates, extra, zpre, m
         self._views2, self._views1 = views2, views1
-        self._pack_isa = ctx.isa
-        self._pw_h0 = packs[0] if packs else None
-        self._pw_h1 = packs[1] if packs and cl.split < cl.G else None
-        self._pw_hr = packs[len(packs) - 2] if packs and cl.proj else None
-        self._pw_x = packs[len(packs) - 1] if packs else None
+        self._w, self._packs = w, packs
         self._cur = 0
         self._ready = 1
 
@@ -1018,10 +1002,7 @@ cdef class _CellStepper:
         if self.check_finite and not all_finite(x):
             raise ValueError(f"x_t must be finite, got {x[~np.isfinite(x)].flat[0]}")
         cdef lc_ctx ctx = _context()
-        cdef Weights w = _weights(self._w_h, self._b, self._p, self._w_hr)
-        w.pack_isa = self._pack_isa
-        w.pw_h0, w.pw_h1, w.pw_hr = _ptr(self._pw_h0), _ptr(self._pw_h1), _ptr(self._pw_hr)
-        w.pw_x = _ptr(self._pw_x)
+        cdef Weights w = self._w
         cdef Cell cl = self._cl
         cdef int P = cl.P, H = cl.H, G = cl.G
         cdef Py_ssize_t BP = <Py_ssize_t>B * P, BH = <Py_ssize_t>B * H
