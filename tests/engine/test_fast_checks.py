@@ -1,4 +1,4 @@
-"""The quick acceptance of plain GRU and simple-RNN sequence calls (``_validate._fast_sequence``):
+"""The quick acceptance of plain LSTM, GRU and simple-RNN sequence calls (``_validate._fast_sequence``):
 it takes exactly the calls the full checks would pass unchanged, returns the caller's arrays
 themselves, and hands everything else to the full checks, whose messages stay the same."""
 
@@ -34,6 +34,17 @@ def test_a_ready_call_keeps_the_callers_arrays(dtype, reset_after):
     assert rnn[0] is x and rnn[5] == _validate.activation_spec("relu", "a") and rnn[6] is None
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_ready_plain_lstm_call_keeps_the_callers_arrays(dtype):
+    x, w_x, w_h, b = _gru(dtype, reset_after=False)
+    w_x, w_h, b = np.hstack([w_x, w_x[:, :6]]), np.hstack([w_h, w_h[:, :6]]), np.concatenate([b, b[:6]])
+    out = _validate.check_forward(x, w_x, w_h, b, None, None, "tanh", "sigmoid", True)
+    assert all(got is want for got, want in zip(out[:4], (x, w_x, w_h, b), strict=True))
+    assert [s.shape for s in out[4:6]] == [(3, 6), (3, 6)] and not out[4].any() and not out[5].any()
+    given = np.ones((3, 6), dtype)  # a state given: the full checks, which take it as it is
+    assert _validate.check_forward(x, w_x, w_h, b, None, given, "tanh", "sigmoid", True)[5] is given
+
+
 def _variants():
     x, w_x, w_h, b = _gru()
     yield "strided x", (x[:, ::1, :][:, :, ::-1], w_x, w_h, b), None
@@ -50,7 +61,7 @@ def _variants():
 
 @pytest.mark.parametrize("name, args, error", list(_variants()), ids=[v[0] for v in _variants()])
 def test_anything_else_takes_the_full_checks(name, args, error):
-    assert _validate._fast_sequence(*args, None, None, 3, lambda G: (2, G), True) is None
+    assert _validate._fast_sequence(*args, None, 3, 2, True, None) is None
     if error is None:
         out = _validate.check_gru_forward(*args, None, True, "tanh", "sigmoid", True)
         assert out[0].flags.c_contiguous and out[1].dtype == np.float32
