@@ -72,10 +72,11 @@ def _plan_from_env():
 
 
 cdef int _PLAN = _plan_from_env()
-# K blocks of the packed products: from the L1 data cache the machine reports (_machine)
-cdef int _L1D = _machine.l1d()
-# blocks of rows of the packed products (large M only): from the L2 the machine reports
-cdef int _L2 = _machine.caches()["l2"][0]
+# The packed products' K blocks and blocks of rows (large M only): from the L1 data cache and the
+# L2 the machine reports (_machine), read once
+_caches = _machine.caches()
+cdef int _L1D = _caches["l1d"][0]
+cdef int _L2 = _caches["l2"][0]
 # Multiply-adds from which a packed product splits between threads (one fork and join, a few
 # microseconds, against the work: 2^18 multiply-adds take about 2-4 us on one AVX-512 core).
 cdef Py_ssize_t _GEMM_PAR_MIN = 1 << 18
