@@ -5,6 +5,9 @@
 #include "cells/cells.h"
 #include "math/activations.h"
 #include "rt/dispatch.h"
+#if LSTMCORE_X86_DISPATCH
+#include <immintrin.h>  /* the AVX-512 copies' masked loads and rcp14 (math/spans_impl.h) */
+#endif
 
 #define LSTMCORE_IMPL "cells/cells_impl.h"
 

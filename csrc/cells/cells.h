@@ -29,17 +29,7 @@
 
 #include <stddef.h>
 
-enum {
-    LC_TANH = 0, LC_RELU = 1, LC_SIGMOID = 2, LC_LINEAR = 3, LC_HARD_SIGMOID = 4,
-    LC_LEAKY_RELU = 5, LC_THRESHOLDED_RELU = 6, LC_SCALED_TANH = 7, LC_AFFINE = 8, LC_ELU = 9,
-    LC_SOFTSIGN = 10, LC_SOFTPLUS = 11
-};
-
-typedef struct {
-    int code;             /* LC_* */
-    double alpha, beta;   /* the parameters, defaults filled in by the caller */
-} lc_act;
-
+#include "math/act.h"     /* lc_act: an activation and its parameters */
 #include "rt/context.h" /* lc_ctx: what a call runs with (no process-wide state) */
 
 /* LSTM options of the generic LSTM cell (the plain LSTM has tuned kernels in lstm_gates.h). */

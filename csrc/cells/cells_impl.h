@@ -1,121 +1,13 @@
-/* Body of cells.c for one precision and one instruction set (see lstm_gates_isas.h): needs REAL,
+/* Body of cells.c for one precision and one instruction set (rt/isa_copies.h): needs REAL,
  * SFX(name), KSFX(name) and activations.h. Not a standalone header.
  *
  * Every cell's row maths is a few straight passes over the row's units: elementwise loops, and
- * KSFX(span_act) / KSFX(span_dact), whose switch on the activation sits outside the loop, so
- * that each pass vectorizes for the instruction set this copy is compiled for.
+ * KSFX(span_act) / KSFX(span_dact) (math/spans_impl.h). The LSTM's are in cells/lstm_cell_impl.h,
+ * which the plain LSTM's tuned kernels share.
  */
 
-/* v (n) = act(v), in place. */
-LSTMCORE_INLINE void KSFX(span_act)(lc_act a, REAL *restrict v, ptrdiff_t n) {
-    const REAL al = (REAL)a.alpha, be = (REAL)a.beta;
-    ptrdiff_t j;
-    switch (a.code) {
-    case LC_RELU:
-        for (j = 0; j < n; j++) v[j] = v[j] < 0 ? (REAL)0 : v[j];  /* NaN stays NaN */
-        break;
-    case LC_SIGMOID:
-        for (j = 0; j < n; j++) v[j] = SFX(sigmoid)(v[j]);
-        break;
-    case LC_LINEAR:
-        break;
-    case LC_HARD_SIGMOID:
-        for (j = 0; j < n; j++) {
-            REAL y = al * v[j] + be;
-            y = y < 0 ? (REAL)0 : y;
-            v[j] = y > 1 ? (REAL)1 : y;
-        }
-        break;
-    case LC_LEAKY_RELU:
-        for (j = 0; j < n; j++) v[j] = v[j] < 0 ? al * v[j] : v[j];
-        break;
-    case LC_THRESHOLDED_RELU:
-        for (j = 0; j < n; j++) v[j] = v[j] <= al ? (REAL)0 : v[j];  /* NaN stays NaN */
-        break;
-    case LC_SCALED_TANH:
-        for (j = 0; j < n; j++) v[j] = al * SFX(lstmcore_tanh)(be * v[j]);
-        break;
-    case LC_AFFINE:
-        for (j = 0; j < n; j++) v[j] = al * v[j] + be;
-        break;
-    case LC_ELU:
-        for (j = 0; j < n; j++)
-            v[j] = v[j] > 0 ? v[j] : al * (SFX(lstmcore_exp)(v[j]) - (REAL)1);
-        break;
-    case LC_SOFTSIGN:
-        for (j = 0; j < n; j++) v[j] = v[j] / ((REAL)1 + (v[j] < 0 ? -v[j] : v[j]));
-        break;
-    case LC_SOFTPLUS:  /* max(x, 0) + log1p(exp(-|x|)): no overflow in either sign */
-        for (j = 0; j < n; j++) {
-            const REAL x = v[j], ax = x < 0 ? -x : x;
-            v[j] = (x > 0 ? x : (REAL)0) + (REAL)log1p((double)SFX(lstmcore_exp)(-ax));
-        }
-        break;
-    default:  /* LC_TANH */
-        for (j = 0; j < n; j++) v[j] = SFX(lstmcore_tanh)(v[j]);
-    }
-}
-
-/* d (n) *= act'(x), written from y (n) = act(x). */
-LSTMCORE_INLINE void KSFX(span_dact)(lc_act a, const REAL *restrict y, REAL *restrict d,
-                                     ptrdiff_t n) {
-    const REAL al = (REAL)a.alpha, be = (REAL)a.beta;
-    ptrdiff_t j;
-    switch (a.code) {
-    case LC_RELU:
-        for (j = 0; j < n; j++) d[j] = y[j] > 0 ? d[j] : (REAL)0;
-        break;
-    case LC_SIGMOID:
-        for (j = 0; j < n; j++) d[j] *= y[j] * ((REAL)1 - y[j]);
-        break;
-    case LC_LINEAR:
-        break;
-    case LC_HARD_SIGMOID:
-        for (j = 0; j < n; j++) d[j] = (y[j] > 0 && y[j] < 1) ? d[j] * al : (REAL)0;
-        break;
-    case LC_LEAKY_RELU:
-        for (j = 0; j < n; j++) d[j] = y[j] > 0 ? d[j] : d[j] * al;
-        break;
-    case LC_THRESHOLDED_RELU:
-        for (j = 0; j < n; j++) d[j] = y[j] != 0 ? d[j] : (REAL)0;
-        break;
-    case LC_SCALED_TANH:
-        for (j = 0; j < n; j++) d[j] *= be * (al - y[j] * y[j] / al);
-        break;
-    case LC_AFFINE:
-        for (j = 0; j < n; j++) d[j] *= al;
-        break;
-    case LC_ELU:
-        for (j = 0; j < n; j++) d[j] = y[j] > 0 ? d[j] : d[j] * (y[j] + al);
-        break;
-    case LC_SOFTSIGN:
-        for (j = 0; j < n; j++) {
-            const REAL s = (REAL)1 - (y[j] < 0 ? -y[j] : y[j]);
-            d[j] *= s * s;
-        }
-        break;
-    case LC_SOFTPLUS:
-        for (j = 0; j < n; j++) d[j] *= (REAL)1 - SFX(lstmcore_exp)(-y[j]);
-        break;
-    default:  /* LC_TANH */
-        for (j = 0; j < n; j++) d[j] *= (REAL)1 - y[j] * y[j];
-    }
-}
-
-/* v (n) clipped to [-clip, clip] */
-LSTMCORE_INLINE void KSFX(span_clip)(REAL *restrict v, ptrdiff_t n, REAL clip) {
-    for (ptrdiff_t j = 0; j < n; j++) {
-        REAL x = v[j] < -clip ? -clip : v[j];
-        v[j] = x > clip ? clip : x;
-    }
-}
-
-/* d (n) = 0 where the clipped pre-activation zp sits at the bound (it was clipped) */
-LSTMCORE_INLINE void KSFX(span_clip_grad)(const REAL *restrict zp, REAL *restrict d, ptrdiff_t n,
-                                          REAL clip) {
-    for (ptrdiff_t j = 0; j < n; j++)
-        d[j] = (zp[j] < clip && zp[j] > -clip) ? d[j] : (REAL)0;
-}
+#include "math/spans_impl.h"
+#include "cells/lstm_cell_impl.h"
 
 /* Rows split across ctx->nthreads threads where the call has at least ctx->par_min elements:
  * LC_PAR gives the condition, LC_ROWS_PARALLEL (before the row loop) reads it as lc_par. */
@@ -277,62 +169,14 @@ void KSFX(lc_lstm_forward)(const lc_ctx *ctx, int B, int H, const lc_lstm_opts *
                            REAL *m, ptrdiff_t ldm) {
     /* zx (B, 4H) rows ldzx apart | zh, gates, zpre (B, 4H) | b (4H) | p (3, H) or NULL
      * c_prev, c (B, H) | m (B, H) rows ldm apart */
-    const ptrdiff_t G = 4 * (ptrdiff_t)H, Hp = H, H3 = 3 * (ptrdiff_t)H;
-    const REAL clip = (REAL)o->clip;
-    const lc_act act = o->act, ract = o->ract, out_act = o->out_act;
-    const int input_forget = o->input_forget;
+    const ptrdiff_t G = 4 * (ptrdiff_t)H;
     const int lc_par = LC_PAR(ctx, B, G);
     (void)lc_par;
     LC_ROWS_PARALLEL
-    for (ptrdiff_t r = 0; r < B; r++) {
-        /* one restrict pointer per gate block (i, f, g, o), declared in the loop so that they stay
-         * restrict under OpenMP: every pass then vectorizes */
-        const REAL *restrict zx_r = zx + r * ldzx, *restrict zh_r = zh + r * G;
-        const REAL *restrict cp_r = c_prev + r * Hp;
-        REAL *restrict gi = gates + r * G, *restrict gf = gi + Hp, *restrict gg = gi + 2 * Hp;
-        REAL *restrict go = gi + H3, *restrict c_r = c + r * Hp, *restrict m_r = m + r * ldm;
-        REAL *const gate[4] = {gi, gf, gg, go};
-        for (int q = 0; q < 3; q++) {  /* pre-activations of i, f, g (o sees the new c) */
-            REAL *restrict g = gate[q];
-            const REAL *restrict zxq = zx_r + q * Hp, *restrict zhq = zh_r + q * Hp;
-            const REAL *restrict bq = b + q * Hp;
-            for (ptrdiff_t j = 0; j < Hp; j++) g[j] = zxq[j] + zhq[j] + bq[j];
-            if (p && q < 2) {
-                const REAL *restrict pq = p + q * Hp;
-                for (ptrdiff_t j = 0; j < Hp; j++) g[j] += pq[j] * cp_r[j];
-            }
-            if (clip > 0) KSFX(span_clip)(g, Hp, clip);
-            if (zpre) {
-                REAL *restrict zq = zpre + r * G + q * Hp;
-                for (ptrdiff_t j = 0; j < Hp; j++) zq[j] = g[j];
-            }
-        }
-        KSFX(span_act)(ract, gi, Hp);
-        if (input_forget)
-            for (ptrdiff_t j = 0; j < Hp; j++) gf[j] = (REAL)1 - gi[j];
-        else
-            KSFX(span_act)(ract, gf, Hp);
-        KSFX(span_act)(act, gg, Hp);
-        const REAL *restrict zxo = zx_r + H3, *restrict zho = zh_r + H3, *restrict bo = b + H3;
-        for (ptrdiff_t j = 0; j < Hp; j++) {
-            const REAL cn = gf[j] * cp_r[j] + gi[j] * gg[j];  /* f c_prev + i g */
-            c_r[j] = cn;
-            m_r[j] = cn;
-            go[j] = zxo[j] + zho[j] + bo[j];
-        }
-        if (p) {
-            const REAL *restrict po = p + 2 * Hp;
-            for (ptrdiff_t j = 0; j < Hp; j++) go[j] += po[j] * c_r[j];  /* o sees the new c */
-        }
-        if (clip > 0) KSFX(span_clip)(go, Hp, clip);
-        if (zpre) {
-            REAL *restrict zo = zpre + r * G + H3;
-            for (ptrdiff_t j = 0; j < Hp; j++) zo[j] = go[j];
-        }
-        KSFX(span_act)(ract, go, Hp);
-        KSFX(span_act)(out_act, m_r, Hp);
-        for (ptrdiff_t j = 0; j < Hp; j++) m_r[j] *= go[j];  /* m = o * phi(c) */
-    }
+    for (ptrdiff_t r = 0; r < B; r++)
+        KSFX(lstm_rows_forward)(o, 1, H, H, gates + r * G, G, zx + r * ldzx, zh + r * G, b, p,
+                                c_prev + r * H, c + r * H, H, zpre ? zpre + r * G : NULL,
+                                m + r * ldm, ldm, NULL, 0, 0);
 }
 
 void KSFX(lc_lstm_backward)(const lc_ctx *ctx, int B, int H, const lc_lstm_opts *o,
@@ -341,51 +185,14 @@ void KSFX(lc_lstm_backward)(const lc_ctx *ctx, int B, int H, const lc_lstm_opts 
                             const REAL *c_prev, const REAL *c, REAL *dz) {
     /* dm, dc, c_prev, c (B, H) | dy (B, H) rows lddy apart or NULL | gates, zpre, dz (B, 4H)
      * p (3, H) or NULL */
-    const ptrdiff_t G = 4 * (ptrdiff_t)H, Hp = H;
-    const REAL clip = (REAL)o->clip;
-    const lc_act act = o->act, ract = o->ract, out_act = o->out_act;
-    const int input_forget = o->input_forget;
+    const ptrdiff_t G = 4 * (ptrdiff_t)H;
     const int lc_par = LC_PAR(ctx, B, G);
     (void)lc_par;
     LC_ROWS_PARALLEL
-    for (ptrdiff_t r = 0; r < B; r++) {
-        const REAL *restrict g_r = gates + r * G, *restrict dm_r = dm + r * Hp;
-        const REAL *restrict cp_r = c_prev + r * Hp, *restrict c_r = c + r * Hp;
-        const REAL *restrict dy_r = dy ? dy + r * lddy : NULL;
-        const REAL *restrict zp_r = zpre ? zpre + r * G : NULL;
-        const REAL *restrict gi = g_r, *restrict gf = g_r + Hp, *restrict gg = g_r + 2 * Hp;
-        const REAL *restrict go = g_r + 3 * Hp;
-        REAL *restrict dc_r = dc + r * Hp;
-        REAL *restrict di = dz + r * G, *restrict df = di + Hp, *restrict dg = di + 2 * Hp;
-        REAL *restrict d_o = di + 3 * Hp;
-        for (ptrdiff_t j = 0; j < Hp; j++) di[j] = c_r[j];
-        KSFX(span_act)(out_act, di, Hp);  /* phi(c), recomputed, in di for now */
-        for (ptrdiff_t j = 0; j < Hp; j++) {  /* m = o * phi(c) */
-            const REAL d = dy_r ? dm_r[j] + dy_r[j] : dm_r[j];
-            d_o[j] = d * di[j];
-            df[j] = d * go[j];
-        }
-        KSFX(span_dact)(out_act, di, df, Hp);  /* df: d phi(c) / dc */
-        KSFX(span_dact)(ract, go, d_o, Hp);
-        if (zp_r && clip > 0) KSFX(span_clip_grad)(zp_r + 3 * Hp, d_o, Hp, clip);
-        for (ptrdiff_t j = 0; j < Hp; j++) dc_r[j] += df[j] + (p ? d_o[j] * p[2 * Hp + j] : 0);
-        for (ptrdiff_t j = 0; j < Hp; j++) {  /* c = f c_prev + i g */
-            const REAL d = dc_r[j];
-            di[j] = input_forget ? d * (gg[j] - cp_r[j]) : d * gg[j];
-            df[j] = input_forget ? (REAL)0 : d * cp_r[j];
-            dg[j] = d * gi[j];
-        }
-        KSFX(span_dact)(ract, gi, di, Hp);
-        if (!input_forget) KSFX(span_dact)(ract, gf, df, Hp);
-        KSFX(span_dact)(act, gg, dg, Hp);
-        if (zp_r && clip > 0) {
-            KSFX(span_clip_grad)(zp_r, di, Hp, clip);
-            KSFX(span_clip_grad)(zp_r + Hp, df, Hp, clip);
-            KSFX(span_clip_grad)(zp_r + 2 * Hp, dg, Hp, clip);
-        }
-        for (ptrdiff_t j = 0; j < Hp; j++)
-            dc_r[j] = dc_r[j] * gf[j] + (p ? di[j] * p[j] + df[j] * p[Hp + j] : 0);
-    }
+    for (ptrdiff_t r = 0; r < B; r++)
+        KSFX(lstm_row_backward)(o, H, H, dm + r * H, dy ? dy + r * lddy : NULL, dc + r * H,
+                                gates + r * G, zpre ? zpre + r * G : NULL, p, c_prev + r * H,
+                                c + r * H, dz + r * G);
 }
 
 /* Elementwise activations (tests and the reference's twins) ----------------------------------- */

@@ -1,5 +1,8 @@
 /* Gate maths of one LSTM step: see lstm_gates.h for the contract. */
+#include <math.h>
+
 #include "cells/lstm_gates.h"
+#include "cells/cells.h"
 #include "math/activations.h"
 #include "rt/dispatch.h"
 
@@ -90,28 +93,36 @@ static inline void lstmcore_barrier_wait(lstmcore_barrier *bar, int goal) {
     }
 }
 
-/* Calls ROW(A, R) with the activation codes as literal constants, so that the row function is
- * specialised (and vectorized) for each of the 4 x 2 combinations. */
-#define LSTMCORE_DISPATCH(act, ract, ROW)                                         \
-    do {                                                                          \
-        const int hard_ = (ract) == LSTMCORE_RHARD_SIGMOID;                       \
-        switch (act) {                                                            \
-        case LSTMCORE_RELU:                                                       \
-            if (hard_) ROW(LSTMCORE_RELU, LSTMCORE_RHARD_SIGMOID);                \
-            else ROW(LSTMCORE_RELU, LSTMCORE_RSIGMOID);                           \
-            break;                                                                \
-        case LSTMCORE_SIGMOID:                                                    \
-            if (hard_) ROW(LSTMCORE_SIGMOID, LSTMCORE_RHARD_SIGMOID);             \
-            else ROW(LSTMCORE_SIGMOID, LSTMCORE_RSIGMOID);                        \
-            break;                                                                \
-        case LSTMCORE_LINEAR:                                                     \
-            if (hard_) ROW(LSTMCORE_LINEAR, LSTMCORE_RHARD_SIGMOID);              \
-            else ROW(LSTMCORE_LINEAR, LSTMCORE_RSIGMOID);                         \
-            break;                                                                \
-        default:                                                                  \
-            if (hard_) ROW(LSTMCORE_TANH, LSTMCORE_RHARD_SIGMOID);                \
-            else ROW(LSTMCORE_TANH, LSTMCORE_RSIGMOID);                           \
-        }                                                                         \
+/* The plain LSTM's options for the generic gate maths (cells/lstm_cell_impl.h): act (an
+ * LSTMCORE_* code, the same as LC_*) for g and for c's output, ract LSTMCORE_RSIGMOID or Keras's
+ * hard sigmoid (LSTMCORE_RHARD_SIGMOID: x / 6 + 1/2, clipped to [0, 1]). */
+static inline lc_lstm_opts lstm_plain_opts(int act, int ract) {
+    lc_lstm_opts o;
+    o.act.code = o.out_act.code = act;
+    o.act.alpha = o.act.beta = o.out_act.alpha = o.out_act.beta = 0;
+    o.ract.code = ract == LSTMCORE_RHARD_SIGMOID ? LC_HARD_SIGMOID : LC_SIGMOID;
+    o.ract.alpha = 1.0 / 6;
+    o.ract.beta = 0.5;
+    o.clip = 0;
+    o.input_forget = 0;
+    return o;
+}
+
+/* CALL(opts) with the plain LSTM's options (lstm_plain_opts(act, ract)); its usual activations
+ * (tanh or relu, with sigmoid) as constants, so that the activations' switches fold in the gate
+ * maths CALL inlines (cells/lstm_cell_impl.h) */
+#define LSTM_PLAIN_CALL(act, ract, CALL)                                                         \
+    do {                                                                                         \
+        if ((act) == LSTMCORE_TANH && (ract) == LSTMCORE_RSIGMOID) {                             \
+            const lc_lstm_opts oc_ = lstm_plain_opts(LSTMCORE_TANH, LSTMCORE_RSIGMOID);          \
+            CALL(&oc_);                                                                          \
+        } else if ((act) == LSTMCORE_RELU && (ract) == LSTMCORE_RSIGMOID) {                      \
+            const lc_lstm_opts oc_ = lstm_plain_opts(LSTMCORE_RELU, LSTMCORE_RSIGMOID);          \
+            CALL(&oc_);                                                                          \
+        } else {                                                                                 \
+            const lc_lstm_opts oc_ = lstm_plain_opts(act, ract);                                 \
+            CALL(&oc_);                                                                          \
+        }                                                                                        \
     } while (0)
 
 int lc_openmp_enabled(void) {
@@ -135,24 +146,12 @@ int lc_openmp_enabled(void) {
 #define SFX(name) name##_f32
 #define V512 __m512
 #define V512F(name) _mm512_##name##_ps
-#define V512CMP _mm512_cmp_ps_mask
-#define V128 __m128
-#define V128F(name) _mm_##name##_ps
-#define V512SHUF _mm512_shuffle_f32x4
-#define V512INS _mm512_insertf32x4
-#define V512EXT _mm512_extractf32x4_ps
 #include "cells/lstm_gates_copies.h"  /* undefines the macros above */
 
 #define REAL double
 #define SFX(name) name##_f64
 #define V512 __m512d
 #define V512F(name) _mm512_##name##_pd
-#define V512CMP _mm512_cmp_pd_mask
-#define V128 __m128d
-#define V128F(name) _mm_##name##_pd
-#define V512SHUF _mm512_shuffle_f64x2
-#define V512INS _mm512_insertf64x2
-#define V512EXT _mm512_extractf64x2_pd
 #include "cells/lstm_gates_copies.h"  /* undefines the macros above */
 
 /* The public functions of lstm_gates.h, once per precision: each picks its copy from ctx->isa.

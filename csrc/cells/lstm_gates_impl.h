@@ -1,14 +1,18 @@
 /* Body of lstm_gates.c (the plain LSTM's tuned kernels) for one precision and one instruction
  * set, included by rt/isa_copies.h. Not a standalone header. Needs REAL, SFX(name), KSFX(name)
- * (rt/dispatch.h), the V512* / V128* names of the precision's AVX-512 intrinsics, and
- * math/activations.h. Its parts, in the order they need each other:
- *   cells/lstm_rows_impl.h            gate maths over rows (the BLAS path), row sums
+ * (rt/dispatch.h), the V512* names of the precision's AVX-512 intrinsics, math/activations.h and
+ * cells/cells.h. Its parts, in the order they need each other:
+ *   math/spans_impl.h                 activations over spans (shared with cells.c)
+ *   cells/lstm_cell_impl.h            the LSTM's gate maths over a row (shared with cells.c)
+ *   cells/lstm_rows_impl.h            those over rows (the BLAS path), row sums
  *   seq/lstm_packed_impl.h            the packed step and sequence: panels fused with gate maths
  *   gemm/packed_impl.h                products with packed weights (the backward's)
  *   seq/lstm_packed_backward_impl.h   the packed backward through time
- * The generic cells (cells/cells_impl.h) have their gate maths apart from the drivers; the plain
- * LSTM's packed path fuses them into its panels, which is where its speed comes from.
+ * The gate maths are those of the generic cell (one source); what is the plain LSTM's own is how
+ * its products feed them: one panel's products at a time, while they are still in cache.
  */
+#include "math/spans_impl.h"
+#include "cells/lstm_cell_impl.h"
 #include "cells/lstm_rows_impl.h"
 #include "seq/lstm_packed_impl.h"
 #include "gemm/packed_impl.h"

@@ -1,10 +1,9 @@
-/* Activations and their derivatives written from outputs, float32 (_f32) and float64 (_f64).
- *
- * Every function is branch-free (selects, not jumps) and calls no libm function, so a loop over
- * them vectorizes: exp is computed here (Cody-Waite range reduction, a Taylor polynomial, 2^n
- * built from its bits) with its input clamped so that nothing overflows, in either sign.
- * Accuracy: a few ulp against libm. The NumPy reference (src/lstmcore/reference/activations.py)
- * uses the same formulas with NumPy's exp and tanh. Codes match lstmcore._validate.ACTIVATIONS /
+/* The constants of the activations, float32 (_f32) and float64 (_f64), and LSTMCORE_INLINE.
+ * The activations themselves are written once on vectors, for every instruction set, in
+ * math/spans_impl.h: exp by Cody-Waite range reduction, a Taylor polynomial and 2^n built from
+ * its bits, with its input clamped so that nothing overflows, in either sign. The NumPy
+ * reference (src/lstmcore/reference/activations.py) uses the same formulas with NumPy's exp and
+ * tanh. The plain LSTM's int codes below match lstmcore._validate.ACTIVATIONS /
  * RECURRENT_ACTIVATIONS.
  */
 #ifndef LSTMCORE_ACTIVATIONS_H
@@ -20,13 +19,22 @@
 #define LSTMCORE_INLINE static inline
 #endif
 
+/* What the caller guarantees, told to the compiler (bounds it cannot see: no warning, no code
+ * for the impossible case) */
+#if defined(__GNUC__) || defined(__clang__)
+#define LC_ASSUME(cond) \
+    do {                \
+        if (!(cond))    \
+            __builtin_unreachable(); \
+    } while (0)
+#else
+#define LC_ASSUME(cond) ((void)0)
+#endif
+
 enum { LSTMCORE_TANH = 0, LSTMCORE_RELU = 1, LSTMCORE_SIGMOID = 2, LSTMCORE_LINEAR = 3 };
 enum { LSTMCORE_RSIGMOID = 0, LSTMCORE_RHARD_SIGMOID = 1 };
 
 /* float32: exp's input range keeps 2^n a normal number; the Taylor degree reaches 1 ulp. */
-#define REAL float
-#define UINT uint32_t
-#define SFX(name) name##_f32
 #define EXP_LO_f32 (-87.0f)
 #define EXP_HI_f32 88.0f
 #define LOG2E_f32 1.44269502f
@@ -42,11 +50,7 @@ enum { LSTMCORE_RSIGMOID = 0, LSTMCORE_RHARD_SIGMOID = 1 };
 /* tanh x = x + x^3 * TANH_POLY(x^2) below TANH_SMALL (its odd Taylor series) */
 #define TANH_POLY_f32(s) (-0.333333333f + s * (0.133333333f + s * (-0.0539682540f + s * (0.0218694885f \
                       + s * (-0.00886323553f)))))
-#include "activations_impl.h"  /* undefines REAL, UINT and SFX */
 
-#define REAL double
-#define UINT uint64_t
-#define SFX(name) name##_f64
 #define EXP_LO_f64 (-708.0)
 #define EXP_HI_f64 709.0
 #define LOG2E_f64 1.4426950408889634
@@ -66,6 +70,5 @@ enum { LSTMCORE_RSIGMOID = 0, LSTMCORE_RHARD_SIGMOID = 1 };
                       + s * (0.0035921280365724811 + s * (-0.0014558343870513183 \
                       + s * (0.00059002744094558595 + s * (-0.00023912911424355248 \
                       + s * 9.6915379569294509e-05)))))))))
-#include "activations_impl.h"
 
 #endif /* LSTMCORE_ACTIVATIONS_H */

@@ -34,18 +34,11 @@ static void KSFX(backward_panel_range)(const REAL *wpt, REAL *dz, const REAL *dy
                 const REAL *g_r = gates + t * BG + r * G + u0;
                 const REAL *cp_r = c + t * BH + r * H + u0, *c_r = c + (t + 1) * BH + r * H + u0;
                 const REAL *dy_r = dy ? dy + r * (ptrdiff_t)T * H + (ptrdiff_t)t * H + u0 : NULL;
-#if STEP_R > 1  /* AVX-512 */
-#define BACKWARD_ROW KSFX(backward_row_v)
-#else
-#define BACKWARD_ROW KSFX(backward_row)
-#endif
-#define ROW(A, R) (dy ? BACKWARD_ROW(dz_r, dc + r * H + u0, acc + i * STEP_W, dy_r, g_r, cp_r,   \
-                                     c_r, n, H, A, R, 1)                                     \
-                      : BACKWARD_ROW(dz_r, dc + r * H + u0, acc + i * STEP_W, dy_r, g_r, cp_r,   \
-                                     c_r, n, H, A, R, 0))
-                LSTMCORE_DISPATCH(act, ract, ROW);
+#define ROW(opts)                                                                               \
+    KSFX(lstm_row_backward)(opts, n, H, acc + i * STEP_W, dy_r, dc + r * H + u0, g_r, NULL,     \
+                            NULL, cp_r, c_r, dz_r)
+                LSTM_PLAIN_CALL(act, ract, ROW);
 #undef ROW
-#undef BACKWARD_ROW
             }
         }
     }

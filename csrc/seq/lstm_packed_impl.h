@@ -1,5 +1,6 @@
-/* The LSTM's packed streaming step and sequence (lstm_step_packed, lstm_seq_packed), their AVX-512
- * vector gate maths and panel products: part of lstm_gates.c's body (see lstm_gates_impl.h). */
+/* The LSTM's packed streaming step and sequence (lstm_step_packed, lstm_seq_packed): their panel
+ * products, each followed by the gate maths of its units (cells/lstm_cell_impl.h). Part of
+ * lstm_gates.c's body (see lstm_gates_impl.h). */
 
 /* The streaming step with packed weights (lstm_step_pack / lstm_step_packed in lstm_gates.h).
  * A panel holds the 4 gate columns of LSTMCORE_STEP_U(REAL) consecutive units, so that one pass
@@ -164,181 +165,6 @@ LSTMCORE_INLINE void KSFX(v_store)(unsigned m, REAL *p, V512 v) {
         V512F(mask_storeu)(p, m, v);
 }
 
-/* The gate maths on whole vectors (VL lanes: STEP_U units of one gate). Same formulas as
- * activations.h, on AVX-512 registers (GCC and clang let * + - / act on them lane-wise): the
- * clamp by min/max, 2^n by scalef, and 1 / d in float32 by rcp14 and one Newton step (about 1 ulp,
- * against the division's throughput). */
-LSTMCORE_INLINE V512 KSFX(v_exp)(V512 x) {
-    /* min and max return their second operand when one is NaN: NaN goes through, as in
-     * lstmcore_exp */
-    x = V512F(min)(V512F(set1)(SFX(EXP_HI)), V512F(max)(V512F(set1)(SFX(EXP_LO)), x));
-    const V512 n = V512F(roundscale)(x * SFX(LOG2E), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    const V512 r = (x - n * SFX(LN2_HI)) - n * SFX(LN2_LO);
-    return V512F(scalef)(SFX(EXP_POLY)(r), n);
-}
-
-LSTMCORE_INLINE V512 KSFX(v_recip)(V512 d) {  /* 1 / d, d >= 1 here */
-    if (sizeof(REAL) == 4) {
-        const V512 r = V512F(rcp14)(d);
-        return r * (2 - d * r);
-    }
-    return 1 / d;
-}
-
-LSTMCORE_INLINE V512 KSFX(v_sigmoid)(V512 x) {
-    return KSFX(v_recip)(1 + KSFX(v_exp)(-x));
-}
-
-LSTMCORE_INLINE V512 KSFX(v_tanh)(V512 x) {
-    const V512 a = V512F(abs)(x), s = x * x;
-    const V512 small = x + x * s * SFX(TANH_POLY)(s);
-    const V512 big = 1 - 2 * KSFX(v_recip)(KSFX(v_exp)(2 * a) + 1);
-    const V512 sbig = V512F(mask_blend)(V512CMP(x, V512F(setzero)(), _CMP_LT_OQ), big, -big);
-    return V512F(mask_blend)(V512CMP(a, V512F(set1)(SFX(TANH_SMALL)), _CMP_LT_OQ), sbig,
-                             small);
-}
-
-LSTMCORE_INLINE V512 KSFX(v_act)(int act, V512 x) {  /* act: a constant at each call */
-    switch (act) {
-    /* max returns its second operand when either is NaN: NaN stays NaN, as np.maximum */
-    case LSTMCORE_RELU: return V512F(max)(V512F(setzero)(), x);
-    case LSTMCORE_SIGMOID: return KSFX(v_sigmoid)(x);
-    case LSTMCORE_LINEAR: return x;
-    default: return KSFX(v_tanh)(x);
-    }
-}
-
-LSTMCORE_INLINE V512 KSFX(v_ract)(int ract, V512 x) {
-    if (ract == LSTMCORE_RHARD_SIGMOID)
-        return V512F(min)(V512F(set1)(1), V512F(max)(V512F(setzero)(), x / 6 + (REAL)0.5));
-    return KSFX(v_sigmoid)(x);
-}
-
-LSTMCORE_INLINE V512 KSFX(v_dact)(int act, V512 y) {  /* phi'(x) from y = phi(x), as dact */
-    switch (act) {
-    case LSTMCORE_RELU:
-        return V512F(mask_blend)(V512CMP(y, V512F(setzero)(), _CMP_GT_OQ), V512F(setzero)(),
-                                 V512F(set1)(1));
-    case LSTMCORE_SIGMOID: return y * (1 - y);
-    case LSTMCORE_LINEAR: return V512F(set1)(1);
-    default: return 1 - y * y;
-    }
-}
-
-LSTMCORE_INLINE V512 KSFX(v_dract)(int ract, V512 y) {  /* as dract */
-    if (ract == LSTMCORE_RHARD_SIGMOID) {
-        const unsigned inside = V512CMP(y, V512F(setzero)(), _CMP_GT_OQ) &
-                                V512CMP(y, V512F(set1)(1), _CMP_LT_OQ);
-        return V512F(mask_blend)(inside, V512F(setzero)(), V512F(set1)((REAL)1 / (REAL)6));
-    }
-    return y * (1 - y);
-}
-
-/* backward_row on vectors: the same arguments, n units in vectors of VL, the last one masked. */
-LSTMCORE_INLINE void KSFX(backward_row_v)(REAL *restrict dz_r, REAL *restrict dc_r,
-                                         const REAL *restrict dh_r, const REAL *restrict dy_r,
-                                         const REAL *restrict g_r, const REAL *restrict cp_r,
-                                         const REAL *restrict c_r, ptrdiff_t n, ptrdiff_t H,
-                                         int act, int ract, int has_dy) {
-    for (ptrdiff_t j = 0; j < n; j += VL) {
-        const unsigned m = n - j >= VL ? ~0u : (1u << (n - j)) - 1;
-#define LD(p) KSFX(v_load)(m, (p) + j)
-        const V512 i = LD(g_r), f = LD(g_r + H), g = LD(g_r + 2 * H), o = LD(g_r + 3 * H);
-        const V512 dh = has_dy ? V512F(add)(LD(dh_r), LD(dy_r)) : LD(dh_r);
-        const V512 phi_c = KSFX(v_act)(act, LD(c_r));              /* recomputed, not cached */
-        const V512 d_o = dh * phi_c;                               /* 3b. h = o * phi(c) */
-        const V512 dc = LD(dc_r) + dh * o * KSFX(v_dact)(act, phi_c);
-        const V512 d_f = dc * LD(cp_r);                            /* 2b. c = f*c_prev + i*g */
-#undef LD
-        KSFX(v_store)(m, dc_r + j, dc * f);
-        KSFX(v_store)(m, dz_r + j, dc * g * KSFX(v_dract)(ract, i));  /* 1b. gates */
-        KSFX(v_store)(m, dz_r + H + j, d_f * KSFX(v_dract)(ract, f));
-        KSFX(v_store)(m, dz_r + 2 * H + j, dc * i * KSFX(v_dact)(act, g));
-        KSFX(v_store)(m, dz_r + 3 * H + j, d_o * KSFX(v_dract)(ract, o));
-    }
-}
-
-/* The gate maths of ROWS (1 or STEP_R, a constant) rows of one panel (see step_gates), n <= STEP_U
- * units, on vectors; the rows interleaved, so that their dependency chains overlap. */
-LSTMCORE_INLINE void KSFX(forward_rows_v)(const REAL *restrict z, const int ROWS, int U, int n,
-                                         const REAL *c_prev, REAL *c, ptrdiff_t H,
-                                         REAL *restrict h, ptrdiff_t ldh, REAL *restrict gates,
-                                         ptrdiff_t ldg, const REAL *restrict bp, int act,
-                                         int ract) {
-    const unsigned m = n >= VL ? ~0u : (1u << n) - 1;  /* the lanes of the n units */
-    const V512 bi = KSFX(v_load)(m, bp), bf = KSFX(v_load)(m, bp + U);
-    const V512 bg = KSFX(v_load)(m, bp + 2 * U), bo = KSFX(v_load)(m, bp + 3 * U);
-    V512 i[STEP_R], f[STEP_R], g[STEP_R], o[STEP_R], cn[STEP_R];
-    for (int r = 0; r < ROWS; r++) {
-        const REAL *z_r = z + r * STEP_W;
-        i[r] = KSFX(v_ract)(ract, KSFX(v_load)(m, z_r) + bi);
-        f[r] = KSFX(v_ract)(ract, KSFX(v_load)(m, z_r + U) + bf);
-        g[r] = KSFX(v_act)(act, KSFX(v_load)(m, z_r + 2 * U) + bg);
-        o[r] = KSFX(v_ract)(ract, KSFX(v_load)(m, z_r + 3 * U) + bo);
-        cn[r] = KSFX(v_load)(m, c_prev + r * H);  /* every row's c_prev before any c */
-    }
-    for (int r = 0; r < ROWS; r++) {
-        cn[r] = f[r] * cn[r] + i[r] * g[r];  /* c = f*c_prev + i*g */
-        KSFX(v_store)(m, c + r * H, cn[r]);
-    }
-    for (int r = 0; r < ROWS; r++)
-        KSFX(v_store)(m, h + r * ldh, o[r] * KSFX(v_act)(act, cn[r]));  /* h = o * phi(c) */
-    if (gates)
-        for (int r = 0; r < ROWS; r++) {
-            REAL *g_r = gates + r * ldg;
-            KSFX(v_store)(m, g_r, i[r]);
-            KSFX(v_store)(m, g_r + H, f[r]);
-            KSFX(v_store)(m, g_r + 2 * H, g[r]);
-            KSFX(v_store)(m, g_r + 3 * H, o[r]);
-        }
-}
-
-/* The gate maths of STEP_R = 4 rows of a last panel a quarter wide (U = VL / 4 units: one vector
- * holds a row's four gates, one 128-bit lane each): the gates of each row on its one vector (both
- * activations, blended), then a 4 x 4 transpose of 128-bit lanes gathers i, f, g and o of the four
- * rows in one vector each, so that c and phi(c) of all four rows take one vector, not four. */
-LSTMCORE_INLINE void KSFX(forward_rows_quarter)(const REAL *restrict z, int n, const REAL *c_prev,
-                                               REAL *c, ptrdiff_t H, REAL *restrict h,
-                                               ptrdiff_t ldh, REAL *restrict gates, ptrdiff_t ldg,
-                                               const REAL *restrict bp, int act, int ract) {
-    enum { Q = VL / 4 };                               /* units per gate */
-    const unsigned g_lanes = ((1u << Q) - 1) << (2 * Q), m = (1u << n) - 1;  /* n <= Q */
-    const V512 bias = V512F(loadu)(bp);
-    V512 a[STEP_R];
-    for (int r = 0; r < STEP_R; r++) {
-        const V512 v = V512F(loadu)(z + r * STEP_W) + bias;
-        a[r] = V512F(mask_blend)(g_lanes, KSFX(v_ract)(ract, v), KSFX(v_act)(act, v));
-    }
-    const V512 t0 = V512SHUF(a[0], a[1], 0x44), t1 = V512SHUF(a[0], a[1], 0xEE);
-    const V512 t2 = V512SHUF(a[2], a[3], 0x44), t3 = V512SHUF(a[2], a[3], 0xEE);
-    const V512 i = V512SHUF(t0, t2, 0x88), f = V512SHUF(t0, t2, 0xDD);  /* lane r: row r */
-    const V512 g = V512SHUF(t1, t3, 0x88), o = V512SHUF(t1, t3, 0xDD);
-    V512 cp = V512F(setzero)();
-    cp = V512INS(cp, V128F(maskz_loadu)(m, c_prev), 0);
-    cp = V512INS(cp, V128F(maskz_loadu)(m, c_prev + H), 1);
-    cp = V512INS(cp, V128F(maskz_loadu)(m, c_prev + 2 * H), 2);
-    cp = V512INS(cp, V128F(maskz_loadu)(m, c_prev + 3 * H), 3);
-    const V512 cn = f * cp + i * g;                               /* c = f*c_prev + i*g */
-    const V512 hn = o * KSFX(v_act)(act, cn);                     /* h = o * phi(c) */
-#define ROW_OUT(r)                                                                              \
-    do {                                                                                        \
-        V128F(mask_storeu)(c + (r) * H, m, V512EXT(cn, r));                                     \
-        V128F(mask_storeu)(h + (r) * ldh, m, V512EXT(hn, r));                                   \
-        if (gates) {                                                                            \
-            REAL *g_r = gates + (r) * ldg;                                                      \
-            V128F(mask_storeu)(g_r, m, V512EXT(a[r], 0));                                       \
-            V128F(mask_storeu)(g_r + H, m, V512EXT(a[r], 1));                                   \
-            V128F(mask_storeu)(g_r + 2 * H, m, V512EXT(a[r], 2));                               \
-            V128F(mask_storeu)(g_r + 3 * H, m, V512EXT(a[r], 3));                               \
-        }                                                                                       \
-    } while (0)
-    ROW_OUT(0);
-    ROW_OUT(1);
-    ROW_OUT(2);
-    ROW_OUT(3);
-#undef ROW_OUT
-}
-
 /* A narrow panel (the last one, NV < 4 vectors wide): ROWS (1 or STEP_R) rows at a time, the
  * accumulators in registers; NV and ROWS are constants at each call. */
 LSTMCORE_INLINE void KSFX(step_panel_narrow)(REAL *restrict acc, const REAL *restrict wp,
@@ -438,8 +264,9 @@ LSTMCORE_INLINE void KSFX(panel_block)(REAL *restrict acc, const REAL *restrict 
 #endif
 }
 
-/* The gate maths of rows (<= STEP_R) rows of one panel, from their pre-activations z (rows STEP_W
- * apart, panel layout: U units per gate, U = STEP_U or a narrow last panel's). */
+/* The gate maths of rows (<= STEP_R) rows of one panel (lstm_cell_impl.h's, all rows at once),
+ * from their products z (rows STEP_W apart, panel layout: U units per gate, U = STEP_U or a
+ * narrow last panel's). */
 LSTMCORE_INLINE void KSFX(step_gates)(REAL *restrict z, int rows, ptrdiff_t H, const REAL *c_prev,
                                      REAL *c, REAL *restrict h, ptrdiff_t ldh,
                                      REAL *restrict gates, ptrdiff_t ldg, const REAL *restrict bp,
@@ -448,50 +275,27 @@ LSTMCORE_INLINE void KSFX(step_gates)(REAL *restrict z, int rows, ptrdiff_t H, c
      * h (rows, n) out, rows ldh apart | bp: the panel's bias
      * gates: the rows' activated gates in [i|f|g|o] layout at the panel's first unit, rows ldg
      * apart, out; or NULL */
-#if STEP_R > 1  /* AVX-512 */
-    if (rows == STEP_R && U == STEP_U / 4) {
-#define ROW(A, R) KSFX(forward_rows_quarter)(z, n, c_prev, c, H, h, ldh, gates, ldg, bp, A, R)
-        LSTMCORE_DISPATCH(act, ract, ROW);
-#undef ROW
-        return;
-    }
-    if (rows == STEP_R) {
-#define ROW(A, R) KSFX(forward_rows_v)(z, STEP_R, U, n, c_prev, c, H, h, ldh, gates, ldg, bp, A, R)
-        LSTMCORE_DISPATCH(act, ract, ROW);
-#undef ROW
-        return;
-    }
-    for (int i = 0; i < rows; i++) {
-#define ROW(A, R)                                                                               \
-    KSFX(forward_rows_v)(z + i * STEP_W, 1, U, n, c_prev + i * H, c + i * H, H, h + i * ldh, ldh, \
-                         gates ? gates + i * ldg : NULL, ldg, bp, A, R)
-        LSTMCORE_DISPATCH(act, ract, ROW);
-#undef ROW
-    }
-#else
-    for (int i = 0; i < rows; i++) {
-        REAL *z_i = z + i * STEP_W, cp[STEP_U], cn[STEP_U], hn[STEP_U];
-        for (int u = 0; u < STEP_U; u++)
-            cp[u] = u < n ? c_prev[i * H + u] : (REAL)0;
-        if (U == STEP_U) {  /* the constant width: vectorized without a remainder */
-#define ROW(A, R) KSFX(forward_row)(z_i, cn, hn, cp, bp, STEP_U, A, R)
-            LSTMCORE_DISPATCH(act, ract, ROW);
-#undef ROW
-        } else {
-#define ROW(A, R) KSFX(forward_row)(z_i, cn, hn, cp, bp, U, A, R)
-            LSTMCORE_DISPATCH(act, ract, ROW);
-#undef ROW
-        }
-        for (int u = 0; u < n; u++) {
-            c[i * H + u] = cn[u];
-            h[i * ldh + u] = hn[u];
-        }
-        if (gates)
-            for (int q = 0; q < 4; q++)
-                for (int u = 0; u < n; u++)
-                    gates[i * ldg + q * H + u] = z_i[q * U + u];
-    }
-#endif
+    LC_ASSUME(rows >= 1 && rows <= STEP_R && n >= 1 && n <= U && U <= STEP_U);
+    /* a full block, or a full row alone, with its sizes as constants: straight code, no
+     * remainder */
+#define FULL(opts)                                                                              \
+    KSFX(lstm_rows_forward)(opts, STEP_R, STEP_U, STEP_U, z, STEP_W, NULL, NULL, bp, NULL, c_prev, \
+                            c, H, NULL, h, ldh, gates, ldg, H)
+#define ONE(opts)                                                                               \
+    KSFX(lstm_rows_forward)(opts, 1, STEP_U, STEP_U, z, STEP_W, NULL, NULL, bp, NULL, c_prev, c, \
+                            H, NULL, h, ldh, gates, ldg, H)
+#define PART(opts)                                                                              \
+    KSFX(lstm_rows_forward)(opts, rows, n, U, z, STEP_W, NULL, NULL, bp, NULL, c_prev, c, H,      \
+                            NULL, h, ldh, gates, ldg, H)
+    if (rows == STEP_R && n == STEP_U)
+        LSTM_PLAIN_CALL(act, ract, FULL);
+    else if (rows == 1 && n == STEP_U)  /* a row alone (B = 1: streaming) */
+        LSTM_PLAIN_CALL(act, ract, ONE);
+    else
+        LSTM_PLAIN_CALL(act, ract, PART);
+#undef FULL
+#undef ONE
+#undef PART
 }
 
 /* Panels [p0, p1) of one packed step: see lstm_step_packed; c_prev and c rows H apart (may be
