@@ -287,6 +287,32 @@ LSTMCORE_INLINE void KSFX(step_gates)(REAL *restrict z, int rows, ptrdiff_t H, c
 #define PART(opts)                                                                              \
     KSFX(lstm_rows_forward)(opts, rows, n, U, z, STEP_W, NULL, NULL, bp, NULL, c_prev, c, H,      \
                             NULL, h, ldh, gates, ldg, H)
+    if (STEP_R > 1 && rows == STEP_R && STEP_R * U == LL) {
+        /* a last panel a quarter wide (n <= U = STEP_U / 4 units): the rows' units side by side,
+         * row r's at [r * U, r * U + U) of each gate block, so that one vector holds every row */
+        REAL zq[4 * LL], bq[4 * LL], cp[LL] = {0}, cn[LL], hn[LL];
+        for (int q = 0; q < 4; q++)
+            for (int r = 0; r < STEP_R; r++) {
+                memcpy(zq + q * LL + r * U, z + r * STEP_W + q * U, sizeof(REAL) * U);
+                memcpy(bq + q * LL + r * U, bp + q * U, sizeof(REAL) * U);
+            }
+        for (int r = 0; r < STEP_R; r++)
+            for (int u = 0; u < n; u++)
+                cp[r * U + u] = c_prev[r * H + u];
+#define QUARTER(opts)                                                                           \
+    KSFX(lstm_rows_forward)(opts, 1, LL, LL, zq, 0, NULL, NULL, bq, NULL, cp, cn, 0, NULL, hn, 0, \
+                            NULL, 0, 0)
+        LSTM_PLAIN_CALL(act, ract, QUARTER);
+#undef QUARTER
+        for (int r = 0; r < STEP_R; r++)
+            for (int u = 0; u < n; u++) {
+                c[r * H + u] = cn[r * U + u];
+                h[r * ldh + u] = hn[r * U + u];
+                for (int q = 0; gates && q < 4; q++)
+                    gates[r * ldg + q * H + u] = zq[q * LL + r * U + u];
+            }
+        return;
+    }
     if (rows == STEP_R && n == STEP_U)
         LSTM_PLAIN_CALL(act, ract, FULL);
     else if (rows == 1 && n == STEP_U)  /* a row alone (B = 1: streaming) */
