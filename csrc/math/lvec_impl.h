@@ -1,0 +1,156 @@
+/* The activations on one vector, for the vector type the including file has set up
+ * (math/spans_impl.h): LVEC (LL lanes of REAL, LVB bytes), LMASK, LSEL, LBITS, LFROM_BITS, and
+ * LV(name), the names of this width's copies. Not a standalone header: spans_impl.h includes it
+ * once for its full width and once for half of it (the last, partial vector of a span). */
+
+/* k <= LL values at p as one vector (lanes past k zero), and back; AVX-512 masks the lanes */
+LSTMCORE_INLINE LVEC LV(lv_load)(const REAL *p, int k) {
+    LVEC v;
+    if (k == LL) {
+        memcpy(&v, p, sizeof v);
+        return v;
+    }
+#if defined(__AVX512F__) && LVB == 64
+    if (sizeof(REAL) == 4)
+        return (LVEC)_mm512_maskz_loadu_ps((__mmask16)((1u << k) - 1), p);
+    return (LVEC)_mm512_maskz_loadu_pd((__mmask8)((1u << k) - 1), p);
+#elif defined(__AVX512F__) && LVB == 32
+    if (sizeof(REAL) == 4)
+        return (LVEC)_mm256_maskz_loadu_ps((__mmask8)((1u << k) - 1), p);
+    return (LVEC)_mm256_maskz_loadu_pd((__mmask8)((1u << k) - 1), p);
+#else
+    REAL t[LL] = {0};
+    for (int l = 0; l < k; l++) t[l] = p[l];
+    memcpy(&v, t, sizeof v);
+    return v;
+#endif
+}
+
+LSTMCORE_INLINE void LV(lv_store)(REAL *p, LVEC v, int k) {
+    if (k == LL) {
+        memcpy(p, &v, sizeof v);
+        return;
+    }
+#if defined(__AVX512F__) && LVB == 64
+    if (sizeof(REAL) == 4)
+        _mm512_mask_storeu_ps(p, (__mmask16)((1u << k) - 1), (__m512)v);
+    else
+        _mm512_mask_storeu_pd(p, (__mmask8)((1u << k) - 1), (__m512d)v);
+#elif defined(__AVX512F__) && LVB == 32
+    if (sizeof(REAL) == 4)
+        _mm256_mask_storeu_ps(p, (__mmask8)((1u << k) - 1), (__m256)v);
+    else
+        _mm256_mask_storeu_pd(p, (__mmask8)((1u << k) - 1), (__m256d)v);
+#else
+    REAL t[LL];
+    memcpy(t, &v, sizeof t);
+    for (int l = 0; l < k; l++) p[l] = t[l];
+#endif
+}
+
+LSTMCORE_INLINE LVEC LV(lv_splat)(REAL x) {
+    return (LVEC){0} + x;  /* every lane x */
+}
+
+#if defined(__GNUC__) || defined(__clang__)
+/* e^x for x clamped to [EXP_LO, EXP_HI]: x = n ln2 + r, |r| <= ln2 / 2, e^x = 2^n e^r. */
+LSTMCORE_INLINE LVEC LV(lv_exp)(LVEC x) {
+    const LVEC lo = LV(lv_splat)(SFX(EXP_LO)), hi = LV(lv_splat)(SFX(EXP_HI));
+    x = LSEL(x < lo, lo, x);  /* NaN fails both tests and stays */
+    x = LSEL(x > hi, hi, x);
+    const LVEC k = x * SFX(LOG2E) + SFX(SHIFTER);  /* n + SHIFTER, n = round(x / ln 2) */
+    const LVEC n = k - SFX(SHIFTER);
+    const LVEC r = (x - n * SFX(LN2_HI)) - n * SFX(LN2_LO);
+    const LMASK scale = (LBITS(k) - SFX(SHIFTER_BITS) + SFX(EXP_BIAS)) << SFX(MANT_BITS);  /* 2^n */
+    return SFX(EXP_POLY)(r) * LFROM_BITS(scale);
+}
+#else
+LSTMCORE_INLINE REAL LV(lv_exp)(REAL x) {  /* the scalar fallback: libm's, clamped alike */
+    x = x < SFX(EXP_LO) ? SFX(EXP_LO) : x;
+    x = x > SFX(EXP_HI) ? SFX(EXP_HI) : x;
+    return (REAL)exp((double)x);
+}
+#endif
+
+/* 1 / (1 + e^-x); the clamp inside exp keeps it finite for every x. */
+LSTMCORE_INLINE LVEC LV(lv_sigmoid)(LVEC x) {
+    return 1 / (1 + LV(lv_exp)(-x));
+}
+
+/* tanh: the odd Taylor series near 0 (no cancellation), 1 - 2 / (e^2|x| + 1) elsewhere. */
+LSTMCORE_INLINE LVEC LV(lv_tanh)(LVEC x) {
+    const LVEC zero = LV(lv_splat)(0);
+    const LVEC a = LSEL(x < zero, -x, x), s = x * x;
+    const LVEC small = x + x * s * SFX(TANH_POLY)(s);
+    const LVEC big = 1 - 2 / (LV(lv_exp)(2 * a) + 1);
+    return LSEL(a < LV(lv_splat)(SFX(TANH_SMALL)), small, LSEL(x < zero, -big, big));
+}
+
+/* act(x) on one vector */
+LSTMCORE_INLINE LVEC LV(lv_act)(lc_act a, LVEC x) {
+    const LVEC zero = LV(lv_splat)(0), one = LV(lv_splat)(1);
+    const REAL al = (REAL)a.alpha, be = (REAL)a.beta;
+    switch (a.code) {
+    case LC_RELU: return LSEL(x < zero, zero, x);  /* NaN stays NaN */
+    case LC_SIGMOID: return LV(lv_sigmoid)(x);
+    case LC_LINEAR: return x;
+    case LC_HARD_SIGMOID: {
+        LVEC y = al * x + be;
+        y = LSEL(y < zero, zero, y);
+        return LSEL(y > one, one, y);
+    }
+    case LC_LEAKY_RELU: return LSEL(x < zero, al * x, x);
+    case LC_THRESHOLDED_RELU: return LSEL(x <= LV(lv_splat)(al), zero, x);  /* NaN stays */
+    case LC_SCALED_TANH: return al * LV(lv_tanh)(be * x);
+    case LC_AFFINE: return al * x + be;
+    case LC_ELU: return LSEL(x > zero, x, al * (LV(lv_exp)(x) - 1));
+    case LC_SOFTSIGN: return x / (1 + LSEL(x < zero, -x, x));
+    case LC_SOFTPLUS: {  /* max(x, 0) + log1p(exp(-|x|)): no overflow in either sign */
+        const LVEC e = LV(lv_exp)(-LSEL(x < zero, -x, x));
+        REAL t[LL];
+        memcpy(t, &e, sizeof t);
+        for (int l = 0; l < LL; l++) t[l] = (REAL)log1p((double)t[l]);
+        LVEC lp;
+        memcpy(&lp, t, sizeof lp);
+        return LSEL(x > zero, x, zero) + lp;
+    }
+    default: return LV(lv_tanh)(x);  /* LC_TANH */
+    }
+}
+
+/* d * act'(x) on one vector, written from y = act(x): a product, as the reference's, so that
+ * a NaN in d stays NaN where act' is 0 */
+LSTMCORE_INLINE LVEC LV(lv_dact)(lc_act a, LVEC y, LVEC d) {
+    const LVEC zero = LV(lv_splat)(0), one = LV(lv_splat)(1);
+    const REAL al = (REAL)a.alpha, be = (REAL)a.beta;
+    switch (a.code) {
+    case LC_RELU: return d * LSEL(y > zero, one, zero);
+    case LC_SIGMOID: return d * (y * (1 - y));
+    case LC_LINEAR: return d;
+    case LC_HARD_SIGMOID: return d * LSEL((y > zero) & (y < one), LV(lv_splat)(al), zero);
+    case LC_LEAKY_RELU: return d * LSEL(y > zero, one, LV(lv_splat)(al));
+    case LC_THRESHOLDED_RELU: return d * LSEL(y != zero, one, zero);
+    case LC_SCALED_TANH: return d * (be * (al - y * y / al));
+    case LC_AFFINE: return d * al;
+    case LC_ELU: return d * LSEL(y > zero, one, y + al);
+    case LC_SOFTSIGN: {
+        const LVEC s = 1 - LSEL(y < zero, -y, y);
+        return d * (s * s);
+    }
+    case LC_SOFTPLUS: return d * (1 - LV(lv_exp)(-y));
+    default: return d * (1 - y * y);  /* LC_TANH */
+    }
+}
+
+/* v clipped to [-clip, clip]; and d where the clipped pre-activation zp is inside (0 at the
+ * bounds: it was clipped) */
+LSTMCORE_INLINE LVEC LV(lv_clip)(LVEC v, REAL clip) {
+    const LVEC lo = LV(lv_splat)(-clip), hi = LV(lv_splat)(clip);
+    v = LSEL(v < lo, lo, v);
+    return LSEL(v > hi, hi, v);
+}
+
+LSTMCORE_INLINE LVEC LV(lv_clip_grad)(LVEC zp, LVEC d, REAL clip) {
+    return LSEL((zp < LV(lv_splat)(clip)) & (zp > LV(lv_splat)(-clip)), d, LV(lv_splat)(0));
+}
+
