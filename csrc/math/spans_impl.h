@@ -4,8 +4,10 @@
  * Not a standalone header.
  *
  * One source for every instruction set: LVEC is a GCC/clang vector of the width the copy is
- * compiled for (64 bytes with AVX-512, 32 with AVX2, 16 otherwise), as in gemm/gemm_impl.h; a
- * compiler without vector types gets the same code on scalars (LL = 1). The formulas are those of
+ * compiled for (64 bytes with AVX-512, 32 with AVX2, 16 otherwise), as in gemm/gemm_impl.h; the
+ * activations on one vector (math/lvec_impl.h) are compiled at that width (KSFX(lv_*)) and at half
+ * of it (KSFX(lv_*_h)), for the spans' last partial vectors; a compiler without vector types gets
+ * the same code on scalars (LL = 1). The formulas are those of
  * the reference (src/lstmcore/reference/activations.py): exp by Cody-Waite range reduction, a
  * Taylor polynomial and 2^n built from its bits, with its input clamped so that nothing
  * overflows; NaN goes through every activation. Accuracy: a few ulp against libm.
