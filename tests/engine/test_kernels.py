@@ -122,8 +122,11 @@ def test_weight_gradient_copies_strided_slices(rng, dtype):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("recurrent_activation", RECURRENT_ACTIVATIONS)
-def test_activations(rng, dtype, activation, recurrent_activation):
-    B, T, I, H = SHAPES["H7"]
+@pytest.mark.parametrize("shape", ["H7", "H50"])
+def test_activations(rng, dtype, activation, recurrent_activation, shape):
+    """Every activation pair; H50 also takes the packed step's full blocks of rows, a row alone and
+    the quarter-wide last panel, each with the activations as constants or not."""
+    B, T, I, H = SHAPES[shape]
     p = make_lstm(rng, B, T, I, H, dtype)
     p["x"] *= 4  # push gates past hard_sigmoid's clipping at +-3
     opts = {"activation": activation, "recurrent_activation": recurrent_activation}
