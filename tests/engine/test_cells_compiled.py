@@ -248,3 +248,23 @@ def test_recurrent_mask_matches_the_reference(isa, threads, plan, rng, cell, opt
     have = _backward(lstmcore, cell, got[-1], grads_in)
     for name in want:
         assert_close(have[name], want[name], dtype, name=name, scale=float(T))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_one_row_weights_with_any_row_stride(isa, plan, rng, dtype):
+    """w_x (1, G) reversed along its rows has row stride -G (NumPy calls it contiguous): the BLAS
+    products must take the row's width as its leading dimension, not the stride (found by the long
+    fuzz run: DGEMM refused the call and the output was garbage on the baseline copy)."""
+    B, H = 4, 3
+    x = rng.standard_normal((B, 1)).astype(dtype)
+    h0, c0 = (rng.standard_normal((B, H)).astype(dtype) for _ in range(2))
+    w_h = rng.standard_normal((H, 4 * H)).astype(dtype)
+    b = rng.standard_normal(4 * H).astype(dtype)
+    w_x = rng.standard_normal((1, 4 * H)).astype(dtype)[::-1]
+    assert w_x.strides[0] < 0 and w_x.flags.c_contiguous
+    for call in ("lstm_cell_forward", "lstm_forward"):
+        xs = x if call == "lstm_cell_forward" else x[:, None, :]
+        got = getattr(lstmcore, call)(xs, w_x, w_h, b, h0, c0, recurrent_activation="relu")
+        want = getattr(reference, call)(xs, w_x, w_h, b, h0, c0, recurrent_activation="relu")
+        for g, w in zip(got, want, strict=True):
+            assert_close(g, w, dtype)

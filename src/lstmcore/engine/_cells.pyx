@@ -435,10 +435,9 @@ cdef object _mm(a, b, bint ta=False, bint tb=False, out=None):
     no NumPy warnings on non-finite values): a, b, out 2-D with unit column stride."""
     cdef int m = a.shape[1] if ta else a.shape[0], k = a.shape[0] if ta else a.shape[1]
     cdef int n = b.shape[0] if tb else b.shape[1]
-    cdef int item = a.itemsize
     if out is None:
         out = np.empty((m, n), dtype=a.dtype)
-    cdef int lda = a.strides[0] // item, ldb = b.strides[0] // item, ldc = out.strides[0] // item
+    cdef int lda = _lead(a), ldb = _lead(b), ldc = _lead(out)
     cdef void *pa = _ptr(a)
     cdef void *pb = _ptr(b)
     cdef void *pc = _ptr(out)
@@ -452,6 +451,13 @@ cdef object _mm(a, b, bint ta=False, bint tb=False, out=None):
             _gemm(RowMajor, opa, opb, m, n, k, <double>1, <double *>pa, lda, <double *>pb, ldb,
                   <double>0, <double *>pc, ldc)
     return out
+
+
+cdef inline int _lead(a):
+    """a's row stride in elements, BLAS's leading dimension. A one-row array's stride says nothing
+    (NumPy calls it contiguous whatever it is: -4 for w_x (1, 4) reversed along its rows), and
+    BLAS refuses a leading dimension under the row's width: the width then."""
+    return max(a.shape[1], 1) if a.shape[0] == 1 else a.strides[0] // a.itemsize
 
 
 cdef inline void* _ptr(a):
