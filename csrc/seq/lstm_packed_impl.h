@@ -276,14 +276,11 @@ LSTMCORE_INLINE void KSFX(step_gates)(REAL *restrict z, int rows, ptrdiff_t H, c
      * gates: the rows' activated gates in [i|f|g|o] layout at the panel's first unit, rows ldg
      * apart, out; or NULL */
     LC_ASSUME(rows >= 1 && rows <= STEP_R && n >= 1 && n <= U && U <= STEP_U);
-    /* a full block, or a full row alone, with its sizes as constants: straight code, no
-     * remainder */
+    /* a full block with its sizes as constants: straight code, no remainder (a row alone with
+     * constant sizes was measured too, B 1, H 64 and 128: no faster than PART) */
 #define FULL(opts)                                                                              \
     KSFX(lstm_rows_forward)(opts, STEP_R, STEP_U, STEP_U, z, STEP_W, NULL, NULL, bp, NULL, c_prev, \
                             c, H, NULL, h, ldh, gates, ldg, H)
-#define ONE(opts)                                                                               \
-    KSFX(lstm_rows_forward)(opts, 1, STEP_U, STEP_U, z, STEP_W, NULL, NULL, bp, NULL, c_prev, c, \
-                            H, NULL, h, ldh, gates, ldg, H)
 #define PART(opts)                                                                              \
     KSFX(lstm_rows_forward)(opts, rows, n, U, z, STEP_W, NULL, NULL, bp, NULL, c_prev, c, H,      \
                             NULL, h, ldh, gates, ldg, H)
@@ -315,12 +312,9 @@ LSTMCORE_INLINE void KSFX(step_gates)(REAL *restrict z, int rows, ptrdiff_t H, c
     }
     if (rows == STEP_R && n == STEP_U)
         LSTM_PLAIN_CALL(act, ract, FULL);
-    else if (rows == 1 && n == STEP_U)  /* a row alone (B = 1: streaming) */
-        LSTM_PLAIN_CALL(act, ract, ONE);
     else
         LSTM_PLAIN_CALL(act, ract, PART);
 #undef FULL
-#undef ONE
 #undef PART
 }
 

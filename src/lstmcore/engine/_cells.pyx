@@ -338,7 +338,7 @@ def _packed_matmul(a, w, bint trans=False, out=None):
     packed = _pack(&ctx, "cells.test_pack", w, 0, w.shape[1], trans, False)
     cdef Weights wt = _weights(None, None, None, None)
     wt.pack_isa = ctx.isa
-    cdef Py_ssize_t lda = a.strides[0] // a.itemsize if M > 1 else K
+    cdef Py_ssize_t lda = _lead(a)
     cdef void *pa = _ptr(a)
     cdef void *pp = _ptr(packed)
     cdef void *pc = _ptr(out)
