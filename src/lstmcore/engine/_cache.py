@@ -8,10 +8,12 @@ import numpy as np
 
 class _Cache:
     """What the caches share: every argument of ``__init__`` kept under its own name, ``nbytes``
-    and ``repr``. A cache names in ``_SAVED`` the activations it holds (the weights are shared, not
-    counted) and gives its sizes with ``_sizes``."""
+    and ``repr``. ``sequence``: the call's ``_sequence.Plan`` (reverse, lengths, mask) or None; with
+    a plan, every time-major array (x, h, gates, ...) and the recurrent mask are in the plan's
+    processing order (its rows and steps). A cache names in ``_SAVED`` the activations it holds
+    (the weights are shared, not counted) and gives its sizes with ``_sizes``."""
 
-    __slots__ = ("x", "w_x", "w_h", "h", "recurrent_mask")
+    __slots__ = ("x", "w_x", "w_h", "h", "recurrent_mask", "sequence")
     _SAVED: tuple = ()
 
     def _keep(self, args: dict) -> None:
@@ -36,6 +38,8 @@ class _Cache:
     def __repr__(self) -> str:
         T, B, H, dtype = self._sizes()
         mask = ", recurrent_mask=True" if self.recurrent_mask is not None else ""
+        if self.sequence is not None:
+            mask += f", sequence={self.sequence!r}"
         return (
             f"{type(self).__name__}(T={T}, B={B}, I={self.x.shape[2]}, H={H}, "
             f"dtype={np.dtype(dtype).name}{self._repr_options()}{mask})"
@@ -93,6 +97,7 @@ class LSTMCache(_Cache):
         z=None,
         m=None,
         recurrent_mask=None,
+        sequence=None,
     ):
         self._keep(locals())
 
@@ -144,6 +149,7 @@ class GRUCache(_Cache):
         recurrent_activation,
         *,
         recurrent_mask=None,
+        sequence=None,
     ):
         self._keep(locals())
 
@@ -170,7 +176,7 @@ class RNNCache(_Cache):
     __slots__ = ("activation",)
     _SAVED = ("x", "h", "recurrent_mask")
 
-    def __init__(self, x, w_x, w_h, h, activation, *, recurrent_mask=None):
+    def __init__(self, x, w_x, w_h, h, activation, *, recurrent_mask=None, sequence=None):
         self._keep(locals())
 
     def _sizes(self) -> tuple:

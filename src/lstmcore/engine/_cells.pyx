@@ -22,7 +22,7 @@ from libc.string cimport memcpy, memset
 
 import numpy as np
 
-from . import _lstm, _machine, _validate
+from . import _lstm, _machine, _sequence, _validate
 from ._lstm import _scratch
 from ._cache import GRUCache, LSTMCache, RNNCache
 from ._checks import all_finite
@@ -112,6 +112,10 @@ def _packed_plan():
 
 cdef bint _use_packed(lc_ctx ctx):
     return _PLAN == PLAN_PACKED or (_PLAN == PLAN_AUTO and ctx.isa >= 1)
+
+
+cdef enum:
+    SEQ_VALID = 1  # lstmcore.engine._sequence.VALID: the step of that row runs
 
 
 cdef enum:
@@ -395,12 +399,26 @@ cdef void _step(const Cell *cl, const lc_ctx *ctx, int B, const floating *zx, Py
                   False)
 
 
+cdef inline void _carry_rows(const unsigned char *code, int B, const floating *h_prev,
+                             Py_ssize_t ldhp, floating *h, Py_ssize_t ldh, int P,
+                             const floating *c_prev, floating *c, int H) noexcept nogil:
+    # a masked step keeps the state: h[r] = h_prev[r], c[r] = c_prev[r] where code[r] != VALID
+    # code (B) | h_prev, h (B, P) rows ldhp / ldh apart | c_prev, c (B, H) or NULL
+    cdef int r
+    for r in range(B):
+        if code[r] != SEQ_VALID:
+            memcpy(h + r * ldh, h_prev + r * ldhp, P * sizeof(floating))
+            if c != NULL:
+                memcpy(c + <Py_ssize_t>r * H, c_prev + <Py_ssize_t>r * H, H * sizeof(floating))
+
+
 cdef void _seq_forward(const Cell *cl, const lc_ctx *ctx, int T, int B, const floating *zx,
                        Py_ssize_t zx_step, Py_ssize_t ldzx, const Weights *w, const floating *h0,
                        floating *y, Py_ssize_t y_step, Py_ssize_t ldy, floating *c, int c_mod,
                        floating *zh, floating *gates, floating *extra, floating *zpre,
                        floating *m, int cache_mod, const floating *mask,
-                       floating *hm, int I, floating *zx_t) noexcept nogil:
+                       floating *hm, int I, floating *zx_t, const unsigned char *codes,
+                       const int *nact) noexcept nogil:
     # step t reads zx + t*zx_step (B, G) rows ldzx apart and h_prev (h0 (B, P), then step t-1's
     # h), writes h at y + t*y_step, rows ldy apart. With w_x packed (w.pw_x), zx is the input x
     # instead (step t at zx + t*zx_step, (B, I) rows ldzx apart) and each step's x_t @ w_x goes
@@ -408,25 +426,34 @@ cdef void _seq_forward(const Cell *cl, const lc_ctx *ctx, int T, int B, const fl
     # writes slot (t+1) % c_mod (c_mod = T+1: every state kept; 2: the last two). The per-step
     # cache (gates (., B, G), extra (., B, H), zpre (., B, G), m (., B, H)) goes to slot
     # t % cache_mod (T: kept for the backward; 1: scratch). NULL arrays are not used by the cell.
-    cdef int t, H = cl.H, G = cl.G, P = cl.P
+    # A sequence plan (lstmcore.engine._sequence): codes (T, B) or NULL, step t's rows whose code
+    # is not VALID keep h_prev and c_prev; nact (T) or NULL, step t runs its first nact[t] rows
+    # only (the others are past their length and never read again).
+    cdef int t, H = cl.H, G = cl.G, P = cl.P, Bt = B
     cdef Py_ssize_t BH = <Py_ssize_t>B * H, BG = <Py_ssize_t>B * G, k
     cdef const floating *h_prev = h0
     cdef Py_ssize_t ldhp = P
     cdef const floating *zx_src
     cdef Py_ssize_t ld_src = ldzx
     for t in range(T):
+        if nact != NULL:
+            Bt = nact[t]
         k = t % cache_mod
         zx_src = zx + t * zx_step
         if w.pw_x != NULL:  # zx_t = x_t @ w_x
-            _prod(ctx, w, w.pw_x, B, G, I, zx_src, ldzx, NULL, 0, False, zx_t, G, False)
+            _prod(ctx, w, w.pw_x, Bt, G, I, zx_src, ldzx, NULL, 0, False, zx_t, G, False)
             zx_src, ld_src = zx_t, G
-        _step(cl, ctx, B, zx_src, ld_src, w, h_prev, ldhp,
+        _step(cl, ctx, Bt, zx_src, ld_src, w, h_prev, ldhp,
               c + (t % c_mod) * BH if c != NULL else NULL,
               c + ((t + 1) % c_mod) * BH if c != NULL else NULL, zh,
               gates + k * BG if gates != NULL else NULL,
               extra + k * BH if extra != NULL else NULL,
               zpre + k * BG if zpre != NULL else NULL,
               m + k * BH if m != NULL else NULL, y + t * y_step, ldy, mask, hm)
+        if codes != NULL:
+            _carry_rows(codes + <Py_ssize_t>t * B, Bt, h_prev, ldhp, y + t * y_step, ldy, P,
+                        c + (t % c_mod) * BH if c != NULL else NULL,
+                        c + ((t + 1) % c_mod) * BH if c != NULL else NULL, H)
         h_prev, ldhp = y + t * y_step, ldy
 
 
@@ -472,9 +499,11 @@ cdef Weights _weights(w_h, b, p, w_hr):
     return w
 
 
-cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=None):
+cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=None, seq=None):
     """x (B, T, I), checked | h0 (B, P) | c0 (B, H) or None | mask (B, P) or None
-    -> y, h_n, c_n, cache arrays."""
+    | seq: a _sequence.Plan or None -> y, h_n, c_n, cache arrays (with a plan: in its order)."""
+    if seq is not None:
+        x, h0, c0, mask = seq.gather(x), seq.rows(h0), seq.rows(c0), seq.rows(mask)
     cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = cl.H, G = cl.G, P = cl.P
     cdef lc_ctx ctx = _context()
     cdef Weights w = _weights(w_h, b, p, w_hr)
@@ -483,16 +512,22 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
     cdef bint lstm = cl.kind == CELL_LSTM, gru = cl.kind == CELL_GRU
     cdef bint clip = lstm and cl.opts.clip > 0
     cdef int mod = T if train else 1
-    # what the cache keeps is new memory; scratch comes from the per-thread workspaces
-    new = (lambda name, shape, dt: np.empty(shape, dtype=dt)) if train else _scratch
+    codes = None if seq is None else seq.codes
+    nact = None if seq is None else seq.nact
+    # what the cache keeps is new memory; scratch comes from the per-thread workspaces. With
+    # nact, the steps past a row's length are never written: zeros, for the products after the
+    # backward's loop
+    alloc = np.zeros if nact is not None else np.empty
+    new = (lambda name, shape, dt: alloc(shape, dtype=dt)) if train else _scratch
     zh = _scratch("cells.zh", (B, G), dtype)
     gates = new("cells.gates", (mod, B, G), dtype) if (lstm or gru) else None
     extra = new("cells.extra", (mod, B, H), dtype) if gru else None
     zpre = new("cells.zpre", (mod, B, G), dtype) if clip else None
     m = new("cells.m", (mod, B, H), dtype) if cl.proj else None
     c = None
+    cdef int c_mod = T + 1 if train or nact is not None else 2
     if lstm:
-        c = np.empty((T + 1 if train else 2, B, H), dtype=dtype)
+        c = alloc((c_mod, B, H), dtype=dtype)
         c[0] = c0
     cdef Py_ssize_t zx_step, ldzx, y_step, ldy
     # the input product: with the weights packed, x_t @ w_x at each step (its rows of x still in
@@ -508,7 +543,7 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
             zx = _mm(x_tm.reshape(T * B, I), w_x, False, False,
                      _scratch("cells.zx", (T * B, G), dtype))
             zx_step, ldzx = <Py_ssize_t>B * G, G
-        h = np.empty((T + 1, B, P), dtype=dtype)
+        h = alloc((T + 1, B, P), dtype=dtype)
         h[0] = h0
         out = h[1:]
         y_step, ldy = <Py_ssize_t>B * P, P
@@ -521,7 +556,6 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
             zx_step, ldzx = G, <Py_ssize_t>T * G
         out = np.empty((B, T, P), dtype=dtype)
         y_step, ldy = P, <Py_ssize_t>T * P
-    cdef int c_mod = T + 1 if train else 2
     cdef void *p_zx = _ptr(zx)
     cdef void *p_h0 = _ptr(h0)
     cdef void *p_out = _ptr(out)
@@ -535,26 +569,38 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
     cdef void *p_mask = _ptr(mask)
     cdef void *p_hm = _ptr(hm)
     cdef void *p_zx_t = _ptr(zx_t)
+    cdef const unsigned char *p_codes = <const unsigned char *>_ptr(codes)
+    cdef const int *p_nact = <const int *>_ptr(nact)
     if dtype == np.float32:
         with nogil:
             _seq_forward[float](&cl, &ctx, T, B, <float *>p_zx, zx_step, ldzx, &w,
                                 <float *>p_h0, <float *>p_out, y_step, ldy, <float *>p_c,
                                 c_mod, <float *>p_zh, <float *>p_gates, <float *>p_extra,
                                 <float *>p_zpre, <float *>p_m, mod, <float *>p_mask,
-                                <float *>p_hm, I, <float *>p_zx_t)
+                                <float *>p_hm, I, <float *>p_zx_t, p_codes, p_nact)
     else:
         with nogil:
             _seq_forward[double](&cl, &ctx, T, B, <double *>p_zx, zx_step, ldzx, &w,
                                  <double *>p_h0, <double *>p_out, y_step, ldy, <double *>p_c,
                                  c_mod, <double *>p_zh, <double *>p_gates, <double *>p_extra,
                                  <double *>p_zpre, <double *>p_m, mod, <double *>p_mask,
-                                 <double *>p_hm, I, <double *>p_zx_t)
-    c_n = None if c is None else c[T % c_mod].copy()
+                                 <double *>p_hm, I, <double *>p_zx_t, p_codes, p_nact)
+    if seq is None:
+        c_n = None if c is None else c[T % c_mod].copy()
+        if not train:
+            return out, out[:, T - 1].copy(), c_n, None
+        return (np.ascontiguousarray(out.transpose(1, 0, 2)), h[T].copy(), c_n,
+                {"x": x_tm, "h": h, "c": c, "gates": gates, "extra": extra, "z": zpre, "m": m})
+    # each row's final state is that of its last step; outputs back in the caller's order
+    rows = np.arange(B)
+    y = out if not train else out.transpose(1, 0, 2)
+    h_n = seq.rows_back(np.ascontiguousarray(y[rows, seq.last]))
+    c_n = None if c is None else seq.rows_back(np.ascontiguousarray(c[(seq.last + 1) % c_mod, rows]))
+    y = seq.scatter(y, outputs=True)
     if not train:
-        return out, out[:, T - 1].copy(), c_n, None
-    y = np.ascontiguousarray(out.transpose(1, 0, 2))
-    return y, h[T].copy(), c_n, {"x": x_tm, "h": h, "c": c, "gates": gates, "extra": extra,
-                                 "z": zpre, "m": m}
+        return y, h_n, c_n, None
+    return y, h_n, c_n, {"x": x_tm, "h": h, "c": c, "gates": gates, "extra": extra, "z": zpre,
+                         "m": m}
 
 
 cdef inline void _dh_product(const lc_ctx *ctx, const Weights *w, const void *packed, int B,
@@ -581,18 +627,25 @@ cdef void _seq_backward(const Cell *cl, const lc_ctx *ctx, int T, int B, const W
                         const floating *h, const floating *c, const floating *gates,
                         const floating *extra, const floating *zpre, floating *dz,
                         floating *dzh, floating *drh, floating *dm, floating *dht,
-                        const floating *mask, floating *mtmp) noexcept nogil:
+                        const floating *mask, floating *mtmp, const unsigned char *codes,
+                        const int *nact, const floating *dh_n, const floating *dc_n,
+                        floating *sh, floating *sc) noexcept nogil:
     # dy (B, T, P) or NULL | dh (B, P) in: dh_n | dhp (B, P) scratch; on return dh0 is in dh
     # dc (B, H) in: dc_n, out: dc0 (LSTM) | h (T+1, B, P) | c (T+1, B, H) | gates, zpre (T, B, G)
     # extra (T, B, H) | dz (T, B, G) out | dzh (T, B, G) out (GRU reset_after) | drh, dm (B, H)
     # scratch | dht (T, B, P) out: dh + dy of each step (projected LSTM)
     # mask (B, P) or NULL: the recurrent dropout mask of the forward | mtmp (B, P) scratch
-    cdef int t, H = cl.H, G = cl.G, P = cl.P, S = cl.split
+    # A sequence plan (as _seq_forward's): codes (T, B) or NULL, a masked row's step passes
+    # dh (+ dy_t) and dc unchanged and has dz = 0; nact (T) or NULL, step t runs its first
+    # nact[t] rows, a row joins at its last step with its dh_n, dc_n (B, P), (B, H); the others'
+    # dz is 0 | sh (B, P), sc (B, H) scratch: the masked rows' dh and dc
+    cdef int t, H = cl.H, G = cl.G, P = cl.P, S = cl.split, Bt = B, r
     cdef Py_ssize_t BH = <Py_ssize_t>B * H, BG = <Py_ssize_t>B * G, BP = <Py_ssize_t>B * P
     cdef Py_ssize_t lddy = <Py_ssize_t>T * P, j
     cdef const floating *w_h = <const floating *>w.w_h
     cdef const floating *dy_t
     cdef const floating *zp_t
+    cdef const unsigned char *code
     cdef floating *dz_t
     cdef floating *tmp
     cdef floating *out = dh
@@ -600,47 +653,102 @@ cdef void _seq_backward(const Cell *cl, const lc_ctx *ctx, int T, int B, const W
         dy_t = dy + t * P if dy != NULL else NULL
         dz_t = dz + t * BG
         zp_t = zpre + t * BG if zpre != NULL else NULL
+        if nact != NULL:
+            Bt = nact[t]
+            if t < T - 1 and Bt > nact[t + 1]:  # rows whose last step is t join
+                r = nact[t + 1]
+                memcpy(dh + <Py_ssize_t>r * P, dh_n + <Py_ssize_t>r * P,
+                       <Py_ssize_t>(Bt - r) * P * sizeof(floating))
+                if dc != NULL:
+                    memcpy(dc + <Py_ssize_t>r * H, dc_n + <Py_ssize_t>r * H,
+                           <Py_ssize_t>(Bt - r) * H * sizeof(floating))
+        code = codes + <Py_ssize_t>t * B if codes != NULL else NULL
+        if code != NULL:
+            _save_masked(code, Bt, dh, dy_t, lddy, P, dc, H, sh, sc)
         if cl.kind == CELL_RNN:
-            _rnn_bwd(ctx, B, H, cl.act, dh, dy_t, lddy, h + (t + 1) * BP, P, dz_t)
-            _dh_product(ctx, w, w.pw_h0, B, P, G, dz_t, G, w_h, dh, False, mask, mtmp)
+            _rnn_bwd(ctx, Bt, H, cl.act, dh, dy_t, lddy, h + (t + 1) * BP, P, dz_t)
+            _dh_product(ctx, w, w.pw_h0, Bt, P, G, dz_t, G, w_h, dh, False, mask, mtmp)
         elif cl.kind == CELL_GRU:
             if cl.reset_after:
-                _gru_bwd(ctx, cl, B, 0, dh, dy_t, lddy, gates + t * BG, extra + t * BH,
+                _gru_bwd(ctx, cl, Bt, 0, dh, dy_t, lddy, gates + t * BG, extra + t * BH,
                          h + t * BP, P, NULL, dz_t, dzh + t * BG, dhp)
-                _dh_product(ctx, w, w.pw_h0, B, P, G, dzh + t * BG, G, w_h, dhp, True, mask,
+                _dh_product(ctx, w, w.pw_h0, Bt, P, G, dzh + t * BG, G, w_h, dhp, True, mask,
                             mtmp)
             else:
-                _gru_bwd(ctx, cl, B, 1, dh, dy_t, lddy, gates + t * BG, extra + t * BH,
+                _gru_bwd(ctx, cl, Bt, 1, dh, dy_t, lddy, gates + t * BG, extra + t * BH,
                          h + t * BP, P, NULL, dz_t, dz_t, dhp)
                 # drh = dz[:, 2H:] @ w_h[:, 2H:].T, the gradient of phase 1's source r * h_prev
-                _prod(ctx, w, w.pw_h1, B, H, G - S, dz_t + S, G, w_h + S, G, True, drh, H,
+                _prod(ctx, w, w.pw_h1, Bt, H, G - S, dz_t + S, G, w_h + S, G, True, drh, H,
                       False)
                 if mask != NULL:  # the source was r * h_prev * mask
-                    for j in range(BH):
+                    for j in range(<Py_ssize_t>Bt * H):
                         drh[j] *= mask[j]
-                _gru_bwd(ctx, cl, B, 0, dh, dy_t, lddy, gates + t * BG, extra + t * BH,
+                _gru_bwd(ctx, cl, Bt, 0, dh, dy_t, lddy, gates + t * BG, extra + t * BH,
                          h + t * BP, P, drh, dz_t, dz_t, dhp)
-                _dh_product(ctx, w, w.pw_h0, B, P, S, dz_t, G, w_h, dhp, True, mask, mtmp)
+                _dh_product(ctx, w, w.pw_h0, Bt, P, S, dz_t, G, w_h, dhp, True, mask, mtmp)
             tmp = dh
             dh = dhp
             dhp = tmp
         else:
             if cl.proj:  # dm = (dh + dy_t) @ w_hr.T; dh + dy_t kept for dw_hr
-                for j in range(BP):
+                for j in range(<Py_ssize_t>Bt * P):
                     dht[t * BP + j] = dh[j]
                 if dy_t != NULL:
-                    for j in range(B):
+                    for j in range(Bt):
                         _axpy_rows(dht + t * BP + j * P, dy_t + j * lddy, P)
-                _prod(ctx, w, w.pw_hr, B, H, P, dht + t * BP, P, <const floating *>w.w_hr, P,
+                _prod(ctx, w, w.pw_hr, Bt, H, P, dht + t * BP, P, <const floating *>w.w_hr, P,
                       True, dm, H, False)
-                _lstm_bwd(ctx, cl, B, dm, NULL, 0, dc, gates + t * BG, zp_t,
+                _lstm_bwd(ctx, cl, Bt, dm, NULL, 0, dc, gates + t * BG, zp_t,
                           <const floating *>w.p, c + t * BH, c + (t + 1) * BH, dz_t)
             else:
-                _lstm_bwd(ctx, cl, B, dh, dy_t, lddy, dc, gates + t * BG, zp_t,
+                _lstm_bwd(ctx, cl, Bt, dh, dy_t, lddy, dc, gates + t * BG, zp_t,
                           <const floating *>w.p, c + t * BH, c + (t + 1) * BH, dz_t)
-            _dh_product(ctx, w, w.pw_h0, B, P, G, dz_t, G, w_h, dh, False, mask, mtmp)
+            _dh_product(ctx, w, w.pw_h0, Bt, P, G, dz_t, G, w_h, dh, False, mask, mtmp)
+        if code != NULL:
+            _pass_masked(code, Bt, dh, P, dc, H, sh, sc, dz_t, dzh + t * BG if dzh != NULL else NULL,
+                         dht + t * BP if dht != NULL else NULL, G)
+        if Bt < B:  # rows past their length: no gradient at this step
+            memset(dz_t + <Py_ssize_t>Bt * G, 0, <Py_ssize_t>(B - Bt) * G * sizeof(floating))
+            if dzh != NULL:
+                memset(dzh + t * BG + <Py_ssize_t>Bt * G, 0,
+                       <Py_ssize_t>(B - Bt) * G * sizeof(floating))
+            if dht != NULL:
+                memset(dht + t * BP + <Py_ssize_t>Bt * P, 0,
+                       <Py_ssize_t>(B - Bt) * P * sizeof(floating))
     if dh != out:
         memcpy(out, dh, BP * sizeof(floating))
+
+
+cdef inline void _save_masked(const unsigned char *code, int B, const floating *dh,
+                              const floating *dy, Py_ssize_t lddy, int P, const floating *dc,
+                              int H, floating *sh, floating *sc) noexcept nogil:
+    # before a step's backward: sh[r] = dh[r] + dy[r], sc[r] = dc[r] on its masked rows
+    # code (B) | dh (B, P) | dy (B, P) rows lddy apart, or NULL | dc (B, H) or NULL
+    cdef int r, j
+    for r in range(B):
+        if code[r] != SEQ_VALID:
+            for j in range(P):
+                sh[r * P + j] = dh[r * P + j] + (dy[r * lddy + j] if dy != NULL else 0)
+            if dc != NULL:
+                memcpy(sc + <Py_ssize_t>r * H, dc + <Py_ssize_t>r * H, H * sizeof(floating))
+
+
+cdef inline void _pass_masked(const unsigned char *code, int B, floating *dh, int P,
+                              floating *dc, int H, const floating *sh, const floating *sc,
+                              floating *dz, floating *dzh, floating *dht, int G) noexcept nogil:
+    # after a step's backward, on its masked rows: dh_prev = sh, dc_prev = sc, dz = dzh = 0 and
+    # dht = 0 | dz, dzh (B, G), dht (B, P); dzh, dht may be NULL
+    cdef int r
+    for r in range(B):
+        if code[r] != SEQ_VALID:
+            memcpy(dh + <Py_ssize_t>r * P, sh + <Py_ssize_t>r * P, P * sizeof(floating))
+            if dc != NULL:
+                memcpy(dc + <Py_ssize_t>r * H, sc + <Py_ssize_t>r * H, H * sizeof(floating))
+            memset(dz + <Py_ssize_t>r * G, 0, G * sizeof(floating))
+            if dzh != NULL:
+                memset(dzh + <Py_ssize_t>r * G, 0, G * sizeof(floating))
+            if dht != NULL:
+                memset(dht + <Py_ssize_t>r * P, 0, P * sizeof(floating))
 
 
 cdef inline void _axpy_rows(floating *a, const floating *b, int n) noexcept nogil:
@@ -653,6 +761,18 @@ cdef inline void _axpy_rows(floating *a, const floating *b, int n) noexcept nogi
 cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
     """The gradients of every input of the forward; dh (B, P) and dc (B, H) are copies the
     loop may overwrite (dh_n, dc_n)."""
+    seq = cache.get("sequence")
+    dh_n = dc_n = codes = nact = sh = sc = None
+    if seq is not None:  # into the plan's order; dy is 0 where the forward output 0
+        dy = None if dy is None else seq.gather_grad(dy)
+        dh, dc = seq.rows(dh), seq.rows(dc)
+        dh, dc = dh.copy(), None if dc is None else dc.copy()
+        codes, nact = seq.codes, seq.nact
+        if nact is not None:
+            dh_n, dc_n = dh.copy(), None if dc is None else dc.copy()
+        if codes is not None:
+            sh = _scratch("cells.sh", dh.shape, dh.dtype)
+            sc = None if dc is None else _scratch("cells.sc", dc.shape, dc.dtype)
     gates = cache["gates"]
     h = cache["h"]
     cdef int T = h.shape[0] - 1, B = h.shape[1], P = cl.P, H = cl.H, G = cl.G, S = cl.split
@@ -670,17 +790,21 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
     dht = _scratch("cells.dht", (T, B, P), dtype) if cl.proj else None
     mask = cache.get("recurrent_mask")
     mtmp = None if mask is None else _scratch("cells.mtmp", (B, P), dtype)
-    cdef void *ptr[16]
+    cdef void *ptr[20]
     for k, a in enumerate((dy, dh, dhp, dc, h, cache["c"], gates, cache["extra"], cache["z"], dz,
-                           dzh, drh, dm, dht, mask, mtmp)):
+                           dzh, drh, dm, dht, mask, mtmp, dh_n, dc_n, sh, sc)):
         ptr[k] = _ptr(a)
+    cdef const unsigned char *p_codes = <const unsigned char *>_ptr(codes)
+    cdef const int *p_nact = <const int *>_ptr(nact)
     if dtype == np.float32:
         with nogil:
             _seq_backward[float](&cl, &ctx, T, B, &w, <float *>ptr[0], <float *>ptr[1],
                                  <float *>ptr[2], <float *>ptr[3], <float *>ptr[4], <float *>ptr[5],
                                  <float *>ptr[6], <float *>ptr[7], <float *>ptr[8], <float *>ptr[9],
                                  <float *>ptr[10], <float *>ptr[11], <float *>ptr[12], <float *>ptr[13],
-                                 <float *>ptr[14], <float *>ptr[15])
+                                 <float *>ptr[14], <float *>ptr[15], p_codes, p_nact,
+                                 <float *>ptr[16], <float *>ptr[17], <float *>ptr[18],
+                                 <float *>ptr[19])
     else:
         with nogil:
             _seq_backward[double](&cl, &ctx, T, B, &w, <double *>ptr[0], <double *>ptr[1],
@@ -688,7 +812,9 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
                                   <double *>ptr[5], <double *>ptr[6], <double *>ptr[7],
                                   <double *>ptr[8], <double *>ptr[9], <double *>ptr[10],
                                   <double *>ptr[11], <double *>ptr[12], <double *>ptr[13],
-                                  <double *>ptr[14], <double *>ptr[15])
+                                  <double *>ptr[14], <double *>ptr[15], p_codes, p_nact,
+                                  <double *>ptr[16], <double *>ptr[17], <double *>ptr[18],
+                                  <double *>ptr[19])
     # after the loop: one product each for dx, dw_x, dw_h; sums for db (no NumPy warning on
     # non-finite values: the compiled engine reports none, whatever the input)
     dz2 = dz.reshape(T * B, G)
@@ -696,8 +822,9 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
     if mask is not None:  # the products read h_prev * mask
         with np.errstate(all="ignore"):
             h_prev = (h[:T] * mask).reshape(T * B, P)
+    dx = np.ascontiguousarray(_mm(dz2, w_x, False, True).reshape(T, B, I).transpose(1, 0, 2))
     grads = {
-        "dx": np.ascontiguousarray(_mm(dz2, w_x, False, True).reshape(T, B, I).transpose(1, 0, 2)),
+        "dx": dx if seq is None else seq.scatter(dx),
         "dw_x": _mm(x_tm.reshape(T * B, I), dz2, True),
     }
     with np.errstate(all="ignore"):
@@ -714,9 +841,9 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
         else:
             grads["dw_h"] = _mm(h_prev, dz2, True)
             grads["db"] = dz2.sum(axis=0)
-    grads["dh0"] = dh
+    grads["dh0"] = dh if seq is None else seq.rows_back(dh)
     if cl.kind == CELL_LSTM:
-        grads["dc0"] = dc
+        grads["dc0"] = dc if seq is None else seq.rows_back(dc)
         if p is not None:
             c = cache["c"]
             with np.errstate(all="ignore"):
@@ -769,7 +896,8 @@ cdef Cell _lstm_cell(int H, opts):
 
 def gru_forward(x, w_x, w_h, b, h0=None, *, reset_after=True, activation="tanh",
                 recurrent_activation="sigmoid", return_cache=False, check_finite=True,
-                recurrent_mask=None):
+                recurrent_mask=None, reverse=False, lengths=None, mask=None,
+                zero_output_for_mask=False):
     """GRU over a whole sequence, batch-first.
 
     x (B, T, I) | w_x (I, 3H) | w_h (H, 3H) | b (2, 3H) when ``reset_after`` else (3H) |
@@ -788,17 +916,22 @@ def gru_forward(x, w_x, w_h, b, h0=None, *, reset_after=True, activation="tanh",
     (``lstmcore.engine._validate.CELL_ACTIVATIONS``). Same dtype and input policy as ``lstm_forward``.
     ``recurrent_mask`` (B, H): recurrent dropout, h_prev * mask in the recurrent products (the
     mixing z * h_prev keeps h_prev); kept in the cache for the backward.
+    ``reverse``, ``lengths`` (B,), ``mask`` (B, T) bool, ``zero_output_for_mask``: directions,
+    variable lengths and masks (``lstmcore.engine._sequence`` states the rules).
     """
     reset_after = _validate.flag("reset_after", reset_after)
-    x, w_x, w_h, b, h0, act, ract, mask = _validate.check_gru_forward(
+    x, w_x, w_h, b, h0, act, ract, rmask = _validate.check_gru_forward(
         x, w_x, w_h, b, h0, reset_after, activation, recurrent_activation, check_finite,
         recurrent_mask)
+    seq = _sequence.plan(x.shape[0], x.shape[1], reverse, lengths, mask, zero_output_for_mask)
     cdef Cell cl = _gru_cell(w_h.shape[0], reset_after, act, ract)
-    y, h_n, _, arrays = _forward(cl, x, w_x, w_h, b, None, None, h0, None, return_cache, mask)
+    y, h_n, _, arrays = _forward(cl, x, w_x, w_h, b, None, None, h0, None, return_cache, rmask,
+                                 seq)
     if not return_cache:
         return y, h_n
     cache = GRUCache(arrays["x"], w_x, w_h, arrays["gates"], arrays["h"], arrays["extra"],
-                     reset_after, activation, recurrent_activation, recurrent_mask=mask)
+                     reset_after, activation, recurrent_activation,
+                     recurrent_mask=rmask if seq is None else seq.rows(rmask), sequence=seq)
     return y, h_n, cache
 
 
@@ -811,7 +944,7 @@ def gru_backward(dy, cache, dh_n=None, *, check_finite=True):
     dy, dh, act, ract = _validate.check_gru_backward(dy, cache, dh_n, check_finite)
     cdef Cell cl = _gru_cell(cache.w_h.shape[0], cache.reset_after, act, ract)
     arrays = {"gates": cache.gates, "h": cache.h, "extra": cache.extra, "c": None, "z": None,
-              "m": None, "recurrent_mask": cache.recurrent_mask}
+              "m": None, "recurrent_mask": cache.recurrent_mask, "sequence": cache.sequence}
     return _backward(cl, arrays, cache.x, cache.w_x, cache.w_h, None, None, dy, dh.copy(), None)
 
 
@@ -830,21 +963,27 @@ def gru_cell_forward(x_t, w_x, w_h, b, h_prev=None, *, reset_after=True, activat
 
 
 def rnn_forward(x, w_x, w_h, b, h0=None, *, activation="tanh", return_cache=False,
-                check_finite=True, recurrent_mask=None):
+                check_finite=True, recurrent_mask=None, reverse=False, lengths=None, mask=None,
+                zero_output_for_mask=False):
     """Simple RNN over a whole sequence, batch-first: h = act(x@w_x + h_prev@w_h + b).
 
     x (B, T, I) | w_x (I, H) | w_h (H, H) | b (H) | h0 (B, H) or None (zeros)
     -> y (B, T, H), h_n (B, H) [, cache for :func:`rnn_backward`]. Keras ``SimpleRNN``,
     PyTorch ``nn.RNN`` (b = b_ih + b_hh), ONNX ``RNN``. ``recurrent_mask`` (B, H): recurrent
-    dropout, h_prev * mask in the recurrent product.
+    dropout, h_prev * mask in the recurrent product. ``reverse``, ``lengths``, ``mask``,
+    ``zero_output_for_mask``: as :func:`gru_forward`.
     """
-    x, w_x, w_h, b, h0, act, mask = _validate.check_rnn_forward(
+    x, w_x, w_h, b, h0, act, rmask = _validate.check_rnn_forward(
         x, w_x, w_h, b, h0, activation, check_finite, recurrent_mask)
+    seq = _sequence.plan(x.shape[0], x.shape[1], reverse, lengths, mask, zero_output_for_mask)
     cdef Cell cl = _rnn_cell(w_h.shape[0], act)
-    y, h_n, _, arrays = _forward(cl, x, w_x, w_h, b, None, None, h0, None, return_cache, mask)
+    y, h_n, _, arrays = _forward(cl, x, w_x, w_h, b, None, None, h0, None, return_cache, rmask,
+                                 seq)
     if not return_cache:
         return y, h_n
-    return y, h_n, RNNCache(arrays["x"], w_x, w_h, arrays["h"], activation, recurrent_mask=mask)
+    return y, h_n, RNNCache(arrays["x"], w_x, w_h, arrays["h"], activation,
+                            recurrent_mask=rmask if seq is None else seq.rows(rmask),
+                            sequence=seq)
 
 
 def rnn_backward(dy, cache, dh_n=None, *, check_finite=True):
@@ -853,7 +992,7 @@ def rnn_backward(dy, cache, dh_n=None, *, check_finite=True):
     dy, dh, act = _validate.check_rnn_backward(dy, cache, dh_n, check_finite)
     cdef Cell cl = _rnn_cell(cache.w_h.shape[0], act)
     arrays = {"gates": None, "h": cache.h, "extra": None, "c": None, "z": None, "m": None,
-              "recurrent_mask": cache.recurrent_mask}
+              "recurrent_mask": cache.recurrent_mask, "sequence": cache.sequence}
     return _backward(cl, arrays, cache.x, cache.w_x, cache.w_h, None, None, dy, dh.copy(), None)
 
 
@@ -870,19 +1009,21 @@ def rnn_cell_forward(x_t, w_x, w_h, b, h_prev=None, *, activation="tanh", check_
 
 
 def _lstm_forward(x, w_x, w_h, b, h0, c0, opts, return_cache, activation, recurrent_activation,
-                  output_activation):
-    """lstm_forward for options the tuned kernels do not have; arguments checked by
-    _lstm_options.check_forward."""
+                  output_activation, seq=None):
+    """lstm_forward for options the tuned kernels do not have, and for sequence plans; arguments
+    checked by _lstm_options.check_forward."""
     cdef Cell cl = _lstm_cell(w_x.shape[1] // 4, opts)
     y, h_n, c_n, arrays = _forward(cl, x, w_x, w_h, b, opts.peepholes, opts.proj, h0, c0,
-                                   return_cache, opts.recurrent_mask)
+                                   return_cache, opts.recurrent_mask, seq)
     if not return_cache:
         return y, h_n, c_n
     cache = LSTMCache(arrays["x"], w_x, w_h, arrays["gates"], arrays["h"], arrays["c"],
                       activation, recurrent_activation, peepholes=opts.peepholes,
                       proj=opts.proj, clip=opts.clip, input_forget=opts.input_forget,
                       output_activation=output_activation, z=arrays["z"], m=arrays["m"],
-                      recurrent_mask=opts.recurrent_mask)
+                      recurrent_mask=(opts.recurrent_mask if seq is None
+                                      else seq.rows(opts.recurrent_mask)),
+                      sequence=seq)
     return y, h_n, c_n, cache
 
 
@@ -890,7 +1031,7 @@ def _lstm_backward(dy, cache, dh, dc, opts):
     """lstm_backward of a cache made by _lstm_forward; dh, dc: checked, owned copies."""
     cdef Cell cl = _lstm_cell(cache.gates.shape[2] // 4, opts)
     arrays = {"gates": cache.gates, "h": cache.h, "extra": None, "c": cache.c, "z": cache.z,
-              "m": cache.m, "recurrent_mask": cache.recurrent_mask}
+              "m": cache.m, "recurrent_mask": cache.recurrent_mask, "sequence": cache.sequence}
     return _backward(cl, arrays, cache.x, cache.w_x, cache.w_h, opts.peepholes, opts.proj, dy,
                      dh, dc)
 

@@ -26,7 +26,7 @@ import weakref
 
 import numpy as np
 
-from . import _lstm_options, _threads, _validate
+from . import _lstm_options, _sequence, _threads, _validate
 from ._cache import LSTMCache
 
 from ._blas cimport NoTrans, RowMajor, Trans, _gemm
@@ -614,7 +614,8 @@ cdef object _cell(const floating[:, ::1] x_t, const floating[:, ::1] w_x,
 def lstm_forward(x, w_x, w_h, b, h0=None, c0=None, *, activation="tanh",
                  recurrent_activation="sigmoid", return_cache=False, check_finite=True,
                  output_activation=None, peepholes=None, proj=None, clip=None,
-                 input_forget=False, recurrent_mask=None):
+                 input_forget=False, recurrent_mask=None, reverse=False, lengths=None,
+                 mask=None, zero_output_for_mask=False):
     """LSTM over a whole sequence, batch-first.
 
     x (B, T, I) | w_x (I, G) | w_h (H, G) | b (G) | h0, c0 (B, H) or None (zeros)
@@ -635,16 +636,24 @@ def lstm_forward(x, w_x, w_h, b, h0=None, c0=None, *, activation="tanh",
     [-clip, clip]; ``input_forget``: f = 1 - i; ``recurrent_mask`` (B, P): recurrent dropout,
     h_prev * mask in the recurrent product (kept in the cache for the backward). Without options
     the tuned kernels run.
+
+    Sequences (``lstmcore.engine._sequence`` states the rules): ``reverse`` runs from the last
+    step to the first, outputs in the input's time order; ``lengths`` (B,) integers in [1, T]:
+    each row's own length (PyTorch's packed sequences, ONNX's sequence_lens), outputs 0 past it,
+    h_n and c_n at each row's last step, work in proportion to the sum of the lengths;
+    ``mask`` (B, T) bool: masked steps keep h and c and output the state, or 0 before a row's
+    first valid step and everywhere with ``zero_output_for_mask`` (Keras 3's semantics).
     """
     x, w_x, w_h, b, h0, c0, opts = _lstm_options.check_forward(
         x, w_x, w_h, b, h0, c0, check_finite, recurrent_mask=recurrent_mask,
         activation=activation, recurrent_activation=recurrent_activation,
         output_activation=output_activation, peepholes=peepholes, proj=proj, clip=clip,
         input_forget=input_forget)
-    if not opts.plain:
+    seq = _sequence.plan(x.shape[0], x.shape[1], reverse, lengths, mask, zero_output_for_mask)
+    if not opts.plain or seq is not None:
         from . import _cells
         return _cells._lstm_forward(x, w_x, w_h, b, h0, c0, opts, return_cache, activation,
-                                    recurrent_activation, output_activation)
+                                    recurrent_activation, output_activation, seq)
     act, ract = opts.codes
     B, T, I = x.shape
     H = w_h.shape[0]
@@ -675,7 +684,7 @@ def lstm_backward(dy, cache, dh_n=None, dc_n=None, *, check_finite=True):
     """
     dy, dh, dc, opts = _lstm_options.check_backward(dy, cache, dh_n, dc_n, check_finite)
     dh, dc = dh.copy(), dc.copy()
-    if not opts.plain:
+    if not opts.plain or cache.sequence is not None:
         from . import _cells
         return _cells._lstm_backward(dy, cache, dh, dc, opts)
     act, ract = opts.codes

@@ -25,8 +25,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine import _validate
+from ..engine import _sequence, _validate
 from ..engine._cache import GRUCache
+from ._sequence import (
+    _dx,
+    _grads_in_order,
+    _in_order,
+    _keep_masked,
+    _masked_grads,
+    _outputs,
+    _pass_masked,
+    _rows_back,
+)
 from ._stepper import Stepper
 from .activations import apply, derivative
 
@@ -134,6 +144,10 @@ def gru_forward(
     activation="tanh",
     recurrent_activation="sigmoid",
     recurrent_mask=None,
+    reverse=False,
+    lengths=None,
+    mask=None,
+    zero_output_for_mask=False,
     return_cache=False,
     check_finite=True,
 ):
@@ -143,11 +157,14 @@ def gru_forward(
     None (zeros) | recurrent_mask (B, H) or None -> y (B, T, H), h_n (B, H) [, GRUCache]
 
     recurrent_mask multiplies h_prev wherever it enters a recurrent product (module docstring).
+    reverse, lengths (B,), mask (B, T), zero_output_for_mask: as ``lstmcore.engine._sequence``.
     """
-    x, w_x, w_h, b, h0, act, ract, mask = _validate.check_gru_forward(
+    x, w_x, w_h, b, h0, act, ract, rmask = _validate.check_gru_forward(
         x, w_x, w_h, b, h0, reset_after, activation, recurrent_activation, check_finite, recurrent_mask
     )
     B, T, I = x.shape
+    seq = _sequence.plan(B, T, reverse, lengths, mask, zero_output_for_mask)
+    x, h0, _, mask = _in_order(seq, x, h0, None, rmask)
     H = w_h.shape[0]
     b_x, b_h = _biases(b, reset_after)
     x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, I)
@@ -158,12 +175,22 @@ def gru_forward(
     h[0] = h0
     for t in range(T):
         gates[t], extra[t], h[t + 1] = gru_gates_forward(zx[t], h[t], w_h, b_h, act, ract, reset_after, mask)
-    y = np.ascontiguousarray(h[1:].transpose(1, 0, 2))
-    h_n = h[T].copy()
+        _keep_masked(seq, t, h)
+    y, h_n, _ = _outputs(seq, h)
     if not return_cache:
         return y, h_n
     cache = GRUCache(
-        x_tm, w_x, w_h, gates, h, extra, reset_after, activation, recurrent_activation, recurrent_mask=mask
+        x_tm,
+        w_x,
+        w_h,
+        gates,
+        h,
+        extra,
+        reset_after,
+        activation,
+        recurrent_activation,
+        recurrent_mask=mask,
+        sequence=seq,
     )
     return y, h_n, cache
 
@@ -175,6 +202,8 @@ def gru_backward(dy, cache, dh_n=None, *, check_finite=True):
     -> dict dx (B, T, I), dw_x (I, 3H), dw_h (H, 3H), db (b's shape), dh0 (B, H)
     """
     dy, dh, act, ract = _validate.check_gru_backward(dy, cache, dh_n, check_finite)
+    seq = cache.sequence
+    dy, dh, _ = _grads_in_order(seq, dy, dh)
     T, B, G = cache.gates.shape
     H, I = G // 3, cache.x.shape[2]
     reset_after, mask = cache.reset_after, cache.recurrent_mask
@@ -183,9 +212,11 @@ def gru_backward(dy, cache, dh_n=None, *, check_finite=True):
     for t in reversed(range(T)):
         if dy is not None:
             dh = dh + dy[:, t]
+        kept = _masked_grads(seq, t, dh)
         dzx[t], dzh[t], dh = gru_gates_backward(
             dh, cache.gates[t], cache.extra[t], cache.h[t], cache.w_h, act, ract, reset_after, mask
         )
+        _pass_masked(kept, dzx[t], dh, None, dzh[t])
     dzx2, dzh2 = dzx.reshape(T * B, G), dzh.reshape(T * B, G)
     h_in = cache.h[:T] if mask is None else cache.h[:T] * mask  # what w_h multiplied
     h_in = h_in.reshape(T * B, H)
@@ -198,11 +229,11 @@ def gru_backward(dy, cache, dh_n=None, *, check_finite=True):
         )
         db = dzx2.sum(axis=0)
     return {
-        "dx": np.ascontiguousarray((dzx2 @ cache.w_x.T).reshape(T, B, I).transpose(1, 0, 2)),
+        "dx": _dx(seq, (dzx2 @ cache.w_x.T).reshape(T, B, I)),
         "dw_x": cache.x.reshape(T * B, I).T @ dzx2,
         "dw_h": dw_h,
         "db": db,
-        "dh0": dh,
+        "dh0": _rows_back(seq, dh),
     }
 
 

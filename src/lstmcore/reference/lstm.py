@@ -23,9 +23,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine import _lstm_options, _validate
+from ..engine import _lstm_options, _sequence, _validate
 from ..engine._cache import LSTMCache
 from . import activations
+from ._sequence import (
+    _dx,
+    _grads_in_order,
+    _in_order,
+    _keep_masked,
+    _masked_grads,
+    _outputs,
+    _pass_masked,
+    _rows_back,
+)
 from ._stepper import Stepper
 from .activations import ACT, RACT
 
@@ -166,6 +176,10 @@ def lstm_forward(
     clip=None,
     input_forget=False,
     recurrent_mask=None,
+    reverse=False,
+    lengths=None,
+    mask=None,
+    zero_output_for_mask=False,
     return_cache=False,
     check_finite=True,
 ):
@@ -177,6 +191,9 @@ def lstm_forward(
 
     recurrent_mask multiplies h_prev in the recurrent product at every step:
     z = x @ w_x + (h_prev * recurrent_mask) @ w_h + b.
+
+    reverse, lengths (B,), mask (B, T), zero_output_for_mask: directions, variable lengths and
+    masks, as ``lstmcore.engine._sequence`` states them; a masked step keeps h and c.
 
     See :func:`lstmcore.lstm_forward` for the full contract and ``lstmcore.engine._lstm_options`` for
     the options.
@@ -198,8 +215,9 @@ def lstm_forward(
         input_forget=input_forget,
         recurrent_mask=recurrent_mask,
     )
-    mask = opts.recurrent_mask
     B, T, I = x.shape
+    seq = _sequence.plan(B, T, reverse, lengths, mask, zero_output_for_mask)
+    x, h0, c0, mask = _in_order(seq, x, h0, c0, opts.recurrent_mask)
     H = w_x.shape[1] // 4
     P = w_h.shape[0]
     x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, I)
@@ -215,15 +233,15 @@ def lstm_forward(
         z = z_x[t] + h_in @ w_h + b
         if opts.plain:
             gates[t], c[t + 1], h[t + 1] = gates_forward(z, c[t], *opts.codes)
-            continue
-        pre_t, gates[t], c[t + 1], m_t = gates_forward_options(z, c[t], opts)
-        h[t + 1] = m_t if opts.proj is None else m_t @ opts.proj
-        if pre is not None:
-            pre[t] = pre_t
-        if m is not None:
-            m[t] = m_t
-    y = np.ascontiguousarray(h[1:].transpose(1, 0, 2))
-    h_n, c_n = h[T].copy(), c[T].copy()
+        else:
+            pre_t, gates[t], c[t + 1], m_t = gates_forward_options(z, c[t], opts)
+            h[t + 1] = m_t if opts.proj is None else m_t @ opts.proj
+            if pre is not None:
+                pre[t] = pre_t
+            if m is not None:
+                m[t] = m_t
+        _keep_masked(seq, t, h, c)
+    y, h_n, c_n = _outputs(seq, h, c)
     if not return_cache:
         return y, h_n, c_n
     cache = LSTMCache(
@@ -243,6 +261,7 @@ def lstm_forward(
         z=pre,
         m=m,
         recurrent_mask=mask,
+        sequence=seq,
     )
     return y, h_n, c_n, cache
 
@@ -255,6 +274,8 @@ def lstm_backward(dy, cache, dh_n=None, dc_n=None, *, check_finite=True):
        and dpeepholes (3, H) when the forward had peepholes, dproj (H, P) when it had proj.
     """
     dy, dh, dc, opts = _lstm_options.check_backward(dy, cache, dh_n, dc_n, check_finite)
+    seq = cache.sequence
+    dy, dh, dc = _grads_in_order(seq, dy, dh, dc)
     mask = opts.recurrent_mask
     T, B, G = cache.gates.shape
     H = G // 4
@@ -264,6 +285,7 @@ def lstm_backward(dy, cache, dh_n=None, dc_n=None, *, check_finite=True):
     for t in reversed(range(T)):
         if dy is not None:
             dh = dh + dy[:, t]
+        kept = _masked_grads(seq, t, dh, dc)
         if opts.plain:
             dz[t], dc = gates_backward(dh, dc, cache.gates[t], cache.c[t], cache.c[t + 1], *opts.codes)
         else:
@@ -275,16 +297,17 @@ def lstm_backward(dy, cache, dh_n=None, dc_n=None, *, check_finite=True):
         dh = dz[t] @ cache.w_h.T  # dh_prev; 0b. z = x @ w_x + (h_prev * mask) @ w_h + b
         if mask is not None:
             dh = dh * mask
+        _pass_masked(kept, dz[t], dh, dc, dhs[t] if dhs is not None else None)
     dz2 = dz.reshape(T * B, G)
     I = cache.x.shape[2]
     h_in = cache.h[:T] if mask is None else cache.h[:T] * mask  # what w_h multiplied
     grads = {
-        "dx": np.ascontiguousarray((dz2 @ cache.w_x.T).reshape(T, B, I).transpose(1, 0, 2)),
+        "dx": _dx(seq, (dz2 @ cache.w_x.T).reshape(T, B, I)),
         "dw_x": cache.x.reshape(T * B, I).T @ dz2,
         "dw_h": h_in.reshape(T * B, P).T @ dz2,
         "db": dz2.sum(axis=0),
-        "dh0": dh,
-        "dc0": dc,
+        "dh0": _rows_back(seq, dh),
+        "dc0": _rows_back(seq, dc),
     }
     if opts.peepholes is not None:
         # pre_i = z_i + p_i * c_prev, pre_f = z_f + p_f * c_prev, pre_o = z_o + p_o * c

@@ -1,0 +1,189 @@
+"""Sequences as users have them: a direction, variable lengths and masks, turned into one plan
+that both backends run (DESIGN.md section 6).
+
+A call with ``reverse``, ``lengths`` or ``mask`` runs its cell over the sequence in *processing
+order*: row j of the plan is row ``perm[j]`` of the caller's batch, and its step s reads input
+time ``src[j, s]`` (-1: a padding step past the row's length). Each step of each row has a code:
+
+- ``VALID`` (1): the cell runs;
+- ``CARRY`` (0): a masked step; the state passes unchanged and the step outputs the state
+  (Keras: the previous output);
+- ``ZERO`` (2): a masked or padding step; the state passes unchanged and the step outputs 0
+  (PyTorch's and ONNX's padding, Keras's ``zero_output_for_mask``, and Keras's masked steps
+  before a row's first valid step, whose "previous output" is the zeros it starts from).
+
+The maths of a masked step (both backends): h_t = h_prev, c_t = c_prev; backward: dz = 0,
+dh_prev = dh (+ dy_t for a CARRY step), dc_prev = dc.
+
+Rules:
+- ``reverse`` runs each row from its last valid time to time 0: from T-1 with a mask (Keras's
+  ``go_backwards``: the whole time axis flipped, the mask with it), from ``lengths[b] - 1`` with
+  lengths (PyTorch's bidirectional packed sequences, ONNX's ``direction=reverse`` with
+  ``sequence_lens``). Outputs keep the input's time order: y[:, t] is the state after reading
+  input t (PyTorch's and ONNX's convention, and the backward half of a Keras ``Bidirectional``).
+- ``lengths`` (B,) integers in [1, T]: steps at or past a row's length are padding: outputs 0,
+  no work. Rows are sorted by length (longest first, stable) so that step s runs on the first
+  ``nact[s]`` rows only: the work is the sum of the lengths, not B*T. The final states are each
+  row's state at its own last step.
+- ``mask`` (B, T) bool, False anywhere: masked steps carry the state (Keras 3's ``Masking`` and
+  ``mask_zero``). With lengths too, a step counts when both say so.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+ZERO, VALID, CARRY = 2, 1, 0
+
+__all__ = ["CARRY", "VALID", "ZERO", "Plan", "plan"]
+
+
+def _check_lengths(lengths, B: int, T: int) -> np.ndarray:
+    a = np.asarray(lengths)
+    if a.dtype == bool or not np.issubdtype(a.dtype, np.integer):
+        hint = " (pass lengths.astype(int))" if np.issubdtype(a.dtype, np.floating) else ""
+        raise TypeError(f"lengths must be an integer array of shape ({B},), got dtype {a.dtype}{hint}")
+    if a.shape != (B,):
+        raise ValueError(f"lengths must have shape ({B},) (one length per batch row), got {a.shape}")
+    a = a.astype(np.int64)
+    bad = (a < 1) | (a > T)
+    if bad.any():
+        j = int(np.flatnonzero(bad)[0])
+        raise ValueError(f"lengths must lie in [1, {T}] (1 <= length <= T), got lengths[{j}] = {a[j]}")
+    return a
+
+
+def _check_mask(mask, B: int, T: int) -> np.ndarray:
+    a = np.asarray(mask)
+    if a.dtype != bool:
+        raise TypeError(
+            f"mask must be a bool array of shape ({B}, {T}), got dtype {a.dtype} "
+            "(True marks the steps that count: pass mask.astype(bool))"
+        )
+    if a.shape != (B, T):
+        raise ValueError(f"mask must have shape ({B}, {T}) (batch, time), got {a.shape}")
+    return a
+
+
+class Plan:
+    """How one call runs its rows (module docstring). Built by :func:`plan`; kept in the cache.
+
+    B, T | reverse, zero_output_for_mask: the call's flags | lengths (B,) or None, mask (B, T) or
+    None: the call's, checked | perm (B,) int or None (identity) | src (B, T) int or None (each row
+    reads time s, or T-1-s when reverse) | codes (T, B) uint8 in processing order, or None (every
+    step valid) | nact (T,) int32 or None: rows of step s that run, a prefix (lengths without a
+    mask) | last (B,) int: each plan row's last step (its length - 1, or T - 1).
+    """
+
+    __slots__ = (
+        "B",
+        "T",
+        "reverse",
+        "zero_output_for_mask",
+        "lengths",
+        "mask",
+        "perm",
+        "inv",
+        "src",
+        "codes",
+        "nact",
+        "last",
+    )
+
+    def gather(self, a):
+        """a (B, T, F) in the caller's order -> (B, T, F) in processing order (padding: 0)."""
+        if self.perm is not None:
+            a = a[self.perm]
+        if self.src is None:
+            return np.ascontiguousarray(a[:, ::-1] if self.reverse else a)
+        out = np.take_along_axis(a, np.maximum(self.src, 0)[:, :, None], axis=1)
+        out[self.src < 0] = 0
+        return out
+
+    def scatter(self, a, outputs=False):
+        """The inverse of :meth:`gather`: a (B, T, F) in processing order -> the caller's order,
+        0 where no step reads. ``outputs``: a's ZERO steps are 0 too (a holds the states)."""
+        if outputs and self.codes is not None:
+            a = np.where((self.codes.T == ZERO)[:, :, None], a.dtype.type(0), a)
+        if self.src is None:
+            out = np.ascontiguousarray(a[:, ::-1] if self.reverse else a)
+        else:
+            out = np.zeros_like(a)
+            rows, steps = np.nonzero(self.src >= 0)
+            out[rows, self.src[rows, steps]] = a[rows, steps]
+        return out if self.inv is None else out[self.inv]
+
+    def gather_grad(self, dy):
+        """dy (B, T, F) of the outputs -> processing order, 0 on ZERO steps (their output is 0)."""
+        d = self.gather(dy)
+        if self.codes is not None:
+            d[(self.codes.T == ZERO)] = 0
+        return d
+
+    def rows(self, a):
+        """a (B, ...) per caller's row -> per plan row."""
+        return a if self.perm is None or a is None else np.ascontiguousarray(a[self.perm])
+
+    def rows_back(self, a):
+        """a (B, ...) per plan row -> per caller's row."""
+        return a if self.inv is None or a is None else np.ascontiguousarray(a[self.inv])
+
+    def __repr__(self):
+        return (
+            f"Plan(B={self.B}, T={self.T}, reverse={self.reverse}, lengths={self.lengths is not None}, "
+            f"mask={self.mask is not None}, zero_output_for_mask={self.zero_output_for_mask})"
+        )
+
+
+def plan(B: int, T: int, reverse=False, lengths=None, mask=None, zero_output_for_mask=False):
+    """The :class:`Plan` of a call on x (B, T, .), or None when it runs as a plain sequence
+    (forward, every step valid). Bad arguments: TypeError/ValueError naming what was expected."""
+    if not isinstance(reverse, (bool, np.bool_)):
+        raise TypeError(f"reverse must be True or False, got {reverse!r}")
+    if not isinstance(zero_output_for_mask, (bool, np.bool_)):
+        raise TypeError(f"zero_output_for_mask must be True or False, got {zero_output_for_mask!r}")
+    if lengths is not None:
+        lengths = _check_lengths(lengths, B, T)
+    if mask is not None:
+        mask = _check_mask(mask, B, T)
+    if not reverse and lengths is None and mask is None:
+        return None
+    p = Plan()
+    p.B, p.T, p.reverse = B, T, bool(reverse)
+    p.zero_output_for_mask = bool(zero_output_for_mask)
+    p.lengths, p.mask = lengths, mask
+    p.perm = p.inv = p.src = p.codes = p.nact = None
+    p.last = np.full(B, T - 1, dtype=np.int64)
+    steps = np.arange(T)
+    if lengths is not None:
+        if mask is None:  # longest first, so that step s runs on a prefix of the rows
+            p.perm = np.argsort(-lengths, kind="stable")
+            if np.array_equal(p.perm, np.arange(B)):
+                p.perm = None
+            else:
+                p.inv = np.argsort(p.perm)
+        lens = lengths if p.perm is None else lengths[p.perm]
+        p.last = lens - 1
+        src = (lens[:, None] - 1 - steps) if reverse else np.broadcast_to(steps, (B, T)).copy()
+        p.src = np.where(steps < lens[:, None], src, -1)
+    valid = p.src >= 0 if p.src is not None else np.ones((B, T), dtype=bool)
+    if mask is not None:
+        m = mask if p.perm is None else mask[p.perm]
+        if p.src is not None:
+            m = np.take_along_axis(m, np.maximum(p.src, 0), axis=1) & valid
+        elif reverse:
+            m = m[:, ::-1]
+        valid = m
+    if lengths is not None and mask is None:
+        lens = p.last + 1
+        p.nact = np.array([(lens > s).sum() for s in range(T)], dtype=np.int32)
+    if mask is not None or lengths is not None:
+        seen = np.cumsum(valid, axis=1) > 0  # a valid step at or before s
+        carry = seen & ~valid  # masked after a valid step: outputs the carried state ...
+        if p.zero_output_for_mask or mask is None:
+            carry[:] = False
+        elif p.src is not None:
+            carry &= p.src >= 0  # ... but never a padding step
+        codes = np.where(valid, VALID, np.where(carry, CARRY, ZERO)).astype(np.uint8)
+        p.codes = np.ascontiguousarray(codes.T)
+    return p
