@@ -18,6 +18,8 @@ The functional core (batch-first at the edge, float32 or float64 taken from ``x`
     y, h_n = gru_forward(x, w_x, w_h, b, reset_after=True)       # the same for the GRU ...
     y, h_n = rnn_forward(x, w_x, w_h, b, activation="tanh")      # ... and the simple RNN
     y, h_n, c_n = lstm_forward(x, w_x, w_h, b, peepholes=p, proj=w_hr, clip=3.0)  # LSTM options
+    y, h_n = gru_forward(x, w_x, w_h, b, lengths=lengths, reverse=True)  # lengths, mask=, reverse
+    y, h_n, c_n = stack_forward("lstm", x, weights, bidirectional=True)  # L layers x 2 directions
 
 ``lstmcore.reference`` holds the same functions in plain NumPy.
 """
@@ -29,6 +31,7 @@ from .engine._backend import (
     GRUStepper,
     LSTMStepper,
     RNNStepper,
+    StackStepper,
     gru_backward,
     gru_cell_forward,
     gru_forward,
@@ -40,8 +43,11 @@ from .engine._backend import (
     rnn_cell_forward,
     rnn_forward,
     set_workspace_limit,
+    stack_backward,
+    stack_forward,
 )
 from .engine._cache import GRUCache, LSTMCache, RNNCache
+from .engine._stack import StackCache
 from .engine._threads import _init_from_env, get_num_threads, set_num_threads, threadpool_info
 from .initializers import set_random_seed
 from .layers import LSTM, Dense, Dropout, Input
@@ -55,6 +61,10 @@ __all__ = [
     "GRUStepper",
     "RNNCache",
     "RNNStepper",
+    "StackCache",
+    "StackStepper",
+    "stack_backward",
+    "stack_forward",
     "gru_backward",
     "gru_cell_forward",
     "gru_forward",

@@ -21,6 +21,10 @@ tests/io/data/keras_gru.npz         ``keras.layers.GRU`` in float64, reset_after
                                  activation/recurrent_activation pairs (``recurrent_activation`` and
                                  ``reset_after`` stored with each case)
 tests/io/data/keras_rnn.npz         ``keras.layers.SimpleRNN`` in float64, activation tanh and relu
+tests/io/data/torch_sequences.npz   ``nn.LSTM/GRU/RNN`` with num_layers 1-3, bidirectional, over packed
+                                 sequences of unequal lengths, float64 and float32
+tests/io/data/keras_sequences.npz   Keras 3 LSTM/GRU/SimpleRNN called with a mask (front and back
+                                 padding, holes), go_backwards, and Bidirectional in each merge mode
 
 Each file has ``format_version`` (1), ``cases`` (the case names) and the framework's version; every
 other key is ``<case>/<array>``. Weights are stored in the framework's own layout (PyTorch's GRU in
@@ -530,6 +534,170 @@ def keras_cell_case(seed, cell, activation, recurrent_activation=None, reset_aft
     raise RuntimeError(f"no draw for {cell} {activation}/{recurrent_activation} kept away from kinks")
 
 
+# Sequences: directions, stacks, lengths, masks -------------------------------------------------
+
+# name: (cell, num_layers, bidirectional, packed, dtype, B, T, I, H)
+TORCH_SEQ_CASES = {
+    "lstm_bi_f64": ("lstm", 1, True, False, np.float64, 3, 5, 4, 5),
+    "lstm_L2_packed_f64": ("lstm", 2, False, True, np.float64, 4, 6, 3, 4),
+    "lstm_L3_bi_packed_f32": ("lstm", 3, True, True, np.float32, 4, 6, 3, 4),
+    "gru_bi_packed_f64": ("gru", 1, True, True, np.float64, 5, 7, 2, 3),
+    "gru_L2_bi_f32": ("gru", 2, True, False, np.float32, 3, 4, 3, 5),
+    "rnn_L2_bi_packed_f64": ("rnn", 2, True, True, np.float64, 4, 5, 3, 4),
+}
+
+
+def torch_seq_case(seed, cell, L, bidirectional, packed, dtype, B, T, I, H):
+    """``nn.LSTM/GRU/RNN(num_layers=L, bidirectional=..., batch_first=True)``, optionally over a
+    packed batch of the lengths ``lengths`` (unsorted, the longest T, one of length 1), with h0
+    (and c0); gradients of ``sum(y * dy) + sum(h_n * dh_n) [+ sum(c_n * dc_n)]`` with y padded
+    back to T (0 past each length). Weights under PyTorch's own names (``weight_ih_l1_reverse``...)."""
+    D = 2 if bidirectional else 1
+    u, n = _draws(np.random.default_rng(seed), dtype)
+    cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[cell]
+    module = cls(I, H, num_layers=L, bidirectional=bidirectional, batch_first=True)
+    module = module.to(torch.float64 if dtype == np.float64 else torch.float32)
+    case = {"x": n(B, T, I), "h0": n(L * D, B, H) * 0.5, "dy": n(B, T, D * H), "dh_n": n(L * D, B, H)}
+    if cell == "lstm":
+        case.update(c0=n(L * D, B, H) * 0.5, dc_n=n(L * D, B, H))
+    if packed:
+        lengths = np.random.default_rng(seed + 1).integers(1, T + 1, B)
+        lengths[0], lengths[1], lengths[-1] = max(1, T // 2), T, 1  # unsorted
+        case["lengths"] = lengths.astype(np.int64)
+    names = [name for name, _ in module.named_parameters()]
+    with torch.no_grad():
+        for name, param in module.named_parameters():
+            case[name] = u(*param.shape)
+            param.copy_(torch.from_numpy(case[name]))
+    x = torch.from_numpy(case["x"]).requires_grad_(True)
+    h0 = _leaf(case["h0"])
+    state = (h0, _leaf(case["c0"])) if cell == "lstm" else h0
+    inp = x
+    if packed:
+        inp = torch.nn.utils.rnn.pack_padded_sequence(
+            x, torch.from_numpy(case["lengths"]), batch_first=True, enforce_sorted=False
+        )
+    y, final = module(inp, state)
+    if packed:
+        y, _ = torch.nn.utils.rnn.pad_packed_sequence(y, batch_first=True, total_length=T)
+    h_n = final[0] if cell == "lstm" else final
+    loss = (y * torch.from_numpy(case["dy"])).sum() + (h_n * torch.from_numpy(case["dh_n"])).sum()
+    if cell == "lstm":
+        loss = loss + (final[1] * torch.from_numpy(case["dc_n"])).sum()
+    loss.backward()
+    case.update(y=_np(y), h_n=_np(h_n), dx=_np(x.grad), dh0=_np(h0.grad))
+    if cell == "lstm":
+        case.update(c_n=_np(final[1]), dc0=_np(state[1].grad))
+    for name, param in module.named_parameters():
+        case[f"d{name}"] = _np(param.grad)
+    for key, value in case.items():
+        assert key == "lengths" or value.dtype == dtype, (key, value.dtype)
+    case.update(cell=np.array(cell), num_layers=np.array(L), bidirectional=np.array(bidirectional))
+    case["parameters"] = np.array(names)
+    print(f"  torch {cell} L={L} bidirectional={bidirectional} packed={packed} {np.dtype(dtype)}")
+    return case
+
+
+# name: (cell, go_backwards, bidirectional merge_mode or "" for one direction)
+KERAS_SEQ_CASES = {
+    "lstm_mask": ("lstm", False, ""),
+    "lstm_mask_go_backwards": ("lstm", True, ""),
+    "gru_mask": ("gru", False, ""),
+    "rnn_mask_go_backwards": ("rnn", True, ""),
+    "lstm_bi_concat": ("lstm", False, "concat"),
+    "lstm_bi_sum": ("lstm", False, "sum"),
+    "gru_bi_mul": ("gru", False, "mul"),
+    "rnn_bi_ave": ("rnn", False, "ave"),
+    "lstm_bi_none": ("lstm", False, None),
+}
+KERAS_SEQ_SHAPE = (4, 6, 3, 3)  # B, T, I, H
+
+
+def keras_seq_mask(B, T):
+    """Front padding (pad_sequences' default), back padding, holes, and a row fully masked but
+    its last step."""
+    mask = np.ones((B, T), dtype=bool)
+    mask[0, :2] = False
+    mask[1, 4:] = False
+    mask[2, [1, 3]] = False
+    mask[3, :-1] = False
+    return mask
+
+
+def keras_seq_case(seed, cell, go_backwards, merge_mode):
+    """A Keras 3 ``LSTM``/``GRU``/``SimpleRNN`` (float64, return_sequences and return_state) called
+    with ``mask=`` (keras_seq_mask) and initial states, alone (go_backwards as given) or wrapped
+    in ``Bidirectional(merge_mode=...)`` (whose layers output 0 on masked steps); gradients of
+    ``sum(y * dy)`` (of each output with merge_mode None) by torch autograd. Weights under
+    ``<direction>/kernel`` etc., direction ``forward`` or ``backward``."""
+    B, T, I, H = KERAS_SEQ_SHAPE
+    rng = np.random.default_rng(seed)
+    bi = merge_mode != ""
+    layer_cls = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU, "rnn": keras.layers.SimpleRNN}[cell]
+    layer = layer_cls(H, return_sequences=True, return_state=True, go_backwards=go_backwards, dtype="float64")
+    if bi:
+        layer = keras.layers.Bidirectional(layer, merge_mode=merge_mode, dtype="float64")
+    layer.build((B, T, I))
+    subs = (
+        [("forward", layer.forward_layer), ("backward", layer.backward_layer)] if bi else [("forward", layer)]
+    )
+    n_states = 2 if cell == "lstm" else 1
+    case = {"x": rng.standard_normal((B, T, I)), "mask": keras_seq_mask(B, T)}
+    params, initial = [], []
+    for direction, sub in subs:
+        for v in sub.weights:
+            name = v.path.split("/")[-1]
+            value = rng.uniform(-0.6, 0.6, tuple(v.shape))
+            v.assign(value)
+            case[f"{direction}/{name}"] = value
+            params.append((f"{direction}/{name}", v.value))
+        for sname in ("h0", "c0")[:n_states]:
+            case[f"{direction}/{sname}"] = rng.standard_normal((B, H)) * 0.5
+            initial.append(torch.from_numpy(case[f"{direction}/{sname}"]).requires_grad_(True))
+    x = torch.from_numpy(case["x"]).requires_grad_(True)
+    outs = layer(x, initial_state=initial, mask=torch.from_numpy(case["mask"]))
+    ys = list(outs[:2]) if merge_mode is None else [outs[0]]
+    finals = outs[len(ys) :]
+    loss = 0
+    for k, y in enumerate(ys):
+        case[f"y{k}"] = _np(y)
+        case[f"dy{k}"] = rng.standard_normal(tuple(y.shape))
+        loss = loss + (y * torch.from_numpy(case[f"dy{k}"])).sum()
+    for p in (v for _, v in params):
+        p.grad = None
+    loss.backward()
+    case["dx"] = _np(x.grad)
+    for name, p in params:
+        case[f"d{name}"] = _np(p.grad)
+    per = n_states
+    for d, (direction, _) in enumerate(subs):
+        for k, sname in enumerate(("h_n", "c_n")[:per]):
+            case[f"{direction}/{sname}"] = _np(finals[d * per + k])
+            case[f"{direction}/d{sname.replace('_n', '0')}"] = _np(initial[d * per + k].grad)
+    for key, value in case.items():
+        assert key == "mask" or value.dtype == np.float64, (key, value.dtype)
+    case.update(
+        cell=np.array(cell),
+        go_backwards=np.array(go_backwards),
+        merge_mode=np.array("none" if merge_mode is None else merge_mode),
+        outputs=np.array(len(ys)),
+    )
+    print(f"  keras {cell} go_backwards={go_backwards} merge_mode={merge_mode!r}")
+    return case
+
+
+def write_torch_sequences():
+    cases = {
+        name: torch_seq_case(5000 + 10 * k, *spec) for k, (name, spec) in enumerate(TORCH_SEQ_CASES.items())
+    }
+    _save(DATA / "torch_sequences.npz", {"torch_version": np.array(torch.__version__)}, cases)
+
+
+def write_keras_sequences():
+    cases = {name: keras_seq_case(6000 + k, *spec) for k, (name, spec) in enumerate(KERAS_SEQ_CASES.items())}
+    _save(DATA / "keras_sequences.npz", _keras_meta(), cases)
+
+
 def write_torch_lstm():
     cases = {name: torch_case(1000 + k, *spec) for k, (name, spec) in enumerate(TORCH_CASES.items())}
     _save(DATA / "torch_lstm.npz", {"torch_version": np.array(torch.__version__)}, cases)
@@ -597,6 +765,8 @@ FILES = {
     "torch_lstm_proj.npz": write_torch_lstm_proj,
     "keras_gru.npz": write_keras_gru,
     "keras_rnn.npz": write_keras_rnn,
+    "torch_sequences.npz": write_torch_sequences,
+    "keras_sequences.npz": write_keras_sequences,
 }
 
 

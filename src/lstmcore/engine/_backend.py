@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 _CHOICES = ("compiled", "reference")
 
@@ -97,8 +98,16 @@ else:
             else:  # pragma: no cover - _openmp_env never overrides a variable the user set
                 os.environ[_k] = _v
 
+# Stacks and directions over the functions above (one composition for both backends)
+from . import _stack  # noqa: E402
+
+stack_forward, stack_backward, StackStepper = _stack.bind(sys.modules[__name__])
+
 __all__ = [
     "NAME",
+    "StackStepper",
+    "stack_backward",
+    "stack_forward",
     "gru_forward",
     "gru_backward",
     "gru_cell_forward",

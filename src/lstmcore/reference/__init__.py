@@ -8,7 +8,10 @@ the reference needs only to have the same names.
 
 from __future__ import annotations
 
-from ..engine import _validate
+import sys
+
+from ..engine import _stack, _validate
+from ..engine._stack import StackCache
 from .activations import hard_sigmoid, sigmoid
 from .gru import (
     GRUCache,
@@ -39,6 +42,10 @@ from .rnn import (
 )
 
 __all__ = [
+    "StackCache",
+    "StackStepper",
+    "stack_backward",
+    "stack_forward",
     "GRUCache",
     "GRUStepper",
     "LSTMCache",
@@ -76,3 +83,7 @@ def set_workspace_limit(nbytes):
     """The compiled engine's bound on kept scratch memory; the reference keeps none."""
     _validate.nonnegative_int("nbytes", nbytes)
     return 0
+
+
+# Stacks and directions: the compiled backend's composition, over the functions above
+stack_forward, stack_backward, StackStepper = _stack.bind(sys.modules[__name__])

@@ -1,0 +1,303 @@
+"""Stacks of layers in both directions, over any cell: written once over a backend's functions
+(``lstm_forward``/``gru_forward``/``rnn_forward``, their backwards and steppers), so the compiled
+engine and the reference share it (``lstmcore.stack_forward``, ``lstmcore.reference.stack_forward``).
+
+    y, h_n, c_n = stack_forward("lstm", x, weights, h0, c0, bidirectional=True)   # LSTM
+    y, h_n = stack_forward("gru", x, weights, bidirectional=True, lengths=lengths)  # GRU, RNN
+    y, h_n, c_n, cache = stack_forward("lstm", x, weights, return_cache=True, training=True, dropout=0.2)
+    grads = stack_backward(dy, cache, dh_n=None, dc_n=None)    # a list of L*D dicts, as weights
+
+Layers and directions follow PyTorch's order: ``weights[l * D + d]`` is layer l, direction d
+(0 forward, 1 reverse), and so are the rows of h0, c0, h_n, c_n (L*D, B, .). Each entry is a
+tuple (w_x, w_h, b) in Keras's shapes, or a dict with those keys and the per-layer arrays of
+the LSTM options (``peepholes``, ``proj``); scalar options (activation, reset_after, clip, ...)
+are keywords of the call and apply to every layer. Layer l > 0 reads layer l-1's merged output.
+
+merge_mode (Keras's ``Bidirectional``): how each layer joins its two directions: "concat"
+([fwd | bwd] on features, PyTorch's only mode), "sum", "mul", "ave", or None (the last layer's
+two outputs returned as a list; a single layer only). lengths / mask / zero_output_for_mask:
+as ``lstmcore.engine._sequence``, for every layer; the reverse direction starts at each row's own
+last step. dropout: between layers (on the inputs of layers 1..L-1), in training only
+(``training=True``), inverted as PyTorch's and Keras's, masks drawn from ``seed``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _validate
+
+_CELLS = ("lstm", "gru", "rnn")
+_MERGES = ("concat", "sum", "mul", "ave", None)
+_LAYER_ARRAYS = ("peepholes", "proj")
+
+
+class StackCache:
+    """What :func:`stack_backward` needs from :func:`stack_forward`: the layer caches in the
+    weights' order, the outputs of each direction (for merge_mode "mul"), the dropout masks."""
+
+    __slots__ = ("cell", "L", "D", "merge_mode", "caches", "outputs", "dropout_masks")
+
+    def __init__(self, cell, L, D, merge_mode, caches, outputs, dropout_masks):
+        self.cell, self.L, self.D, self.merge_mode = cell, L, D, merge_mode
+        self.caches, self.outputs, self.dropout_masks = caches, outputs, dropout_masks
+
+    @property
+    def nbytes(self) -> int:
+        masks = sum(m.nbytes for m in self.dropout_masks if m is not None)
+        return sum(c.nbytes for c in self.caches) + masks
+
+    def __repr__(self):
+        return (
+            f"StackCache(cell={self.cell!r}, layers={self.L}, directions={self.D}, "
+            f"merge_mode={self.merge_mode!r})"
+        )
+
+
+def _entry(w, k: int, cell: str) -> dict:
+    """weights[k] as a dict of w_x, w_h, b and the layer's option arrays."""
+    if isinstance(w, dict):
+        unknown = set(w) - {"w_x", "w_h", "b", *(_LAYER_ARRAYS if cell == "lstm" else ())}
+        if unknown or not {"w_x", "w_h", "b"} <= set(w):
+            raise ValueError(
+                f"weights[{k}] must have the keys w_x, w_h, b"
+                + (" (and optionally peepholes, proj)" if cell == "lstm" else "")
+                + f", got {sorted(w)}"
+            )
+        return dict(w)
+    if isinstance(w, (tuple, list)) and len(w) == 3:
+        return {"w_x": w[0], "w_h": w[1], "b": w[2]}
+    raise TypeError(f"weights[{k}] must be a tuple (w_x, w_h, b) or a dict, got {type(w).__name__}")
+
+
+def _states(name, a, L, D, k):
+    """Layer-direction k's slice of h0 / c0 (L*D, B, .), or None."""
+    if a is None:
+        return None
+    if np.ndim(a) != 3 or np.shape(a)[0] != L * D:
+        raise ValueError(
+            f"{name} must be ({L * D}, B, units) (layers x directions first), got shape {np.shape(a)}"
+        )
+    return a[k]
+
+
+def _merge(mode, y_f, y_b):
+    if mode == "concat":
+        return np.concatenate([y_f, y_b], axis=-1)
+    if mode == "sum":
+        return y_f + y_b
+    if mode == "mul":
+        return y_f * y_b
+    if mode == "ave":
+        return (y_f + y_b) / y_f.dtype.type(2)
+    return [y_f, y_b]
+
+
+def _unmerge(mode, dy, ys):
+    """The gradients of the two directions' outputs from that of the merged output; ys: the
+    two outputs (needed by "mul" only)."""
+    if mode is None:
+        if not (isinstance(dy, (list, tuple)) and len(dy) == 2):
+            raise ValueError("with merge_mode=None, dy must be a list of the two directions' gradients")
+        return list(dy)
+    dy = np.asarray(dy)
+    if mode == "concat":
+        P = dy.shape[-1] // 2
+        return [dy[..., :P], dy[..., P:]]
+    if mode == "sum":
+        return [dy, dy]
+    if mode == "mul":
+        return [dy * ys[1], dy * ys[0]]
+    half = dy / dy.dtype.type(2)  # ave
+    return [half, half]
+
+
+def bind(backend):
+    """stack_forward, stack_backward and StackStepper over ``backend`` (a module with the
+    per-cell functions)."""
+
+    def stack_forward(
+        cell,
+        x,
+        weights,
+        h0=None,
+        c0=None,
+        *,
+        bidirectional=False,
+        merge_mode="concat",
+        lengths=None,
+        mask=None,
+        zero_output_for_mask=False,
+        dropout=0.0,
+        training=False,
+        seed=None,
+        return_cache=False,
+        check_finite=True,
+        **options,
+    ):
+        """L layers x D directions of ``cell`` ('lstm', 'gru' or 'rnn') over x (B, T, I)
+        (module docstring) -> y, h_n (L*D, B, P)[, c_n (L*D, B, H) for the LSTM][, cache]."""
+        if cell not in _CELLS:
+            raise ValueError(f"cell must be one of {_CELLS}, got {cell!r}")
+        bidirectional = _validate.flag("bidirectional", bidirectional)
+        training = _validate.flag("training", training)
+        if merge_mode not in _MERGES:
+            raise ValueError(f"merge_mode must be one of {_MERGES}, got {merge_mode!r}")
+        D = 2 if bidirectional else 1
+        if not isinstance(weights, (list, tuple)) or not weights or len(weights) % D:
+            raise ValueError(
+                f"weights must be a non-empty list of layers x directions ({D} per layer), "
+                f"got {weights!r:.80}"
+            )
+        L = len(weights) // D
+        if merge_mode is None and (L > 1 or D == 1):
+            raise ValueError("merge_mode=None returns the two directions apart: one bidirectional layer only")
+        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+            raise ValueError(f"dropout must be a number in [0, 1), got {dropout!r}")
+        if cell != "lstm" and c0 is not None:
+            raise ValueError(f"c0 is the LSTM's cell state; the {cell.upper()} has none")
+        forward = getattr(backend, f"{cell}_forward")
+        rng = np.random.default_rng(seed) if training and dropout > 0 else None
+        caches, outputs, masks, h_n, c_n = [], [], [], [], []
+        inp = x
+        for layer in range(L):
+            drop = None
+            if rng is not None and layer > 0:  # inverted dropout on the layer's input
+                keep = 1.0 - dropout
+                drop = (rng.random(np.shape(inp)) < keep).astype(inp.dtype) / inp.dtype.type(keep)
+                inp = inp * drop
+            masks.append(drop)
+            ys = []
+            for d in range(D):
+                k = layer * D + d
+                w = _entry(weights[k], k, cell)
+                kw = dict(options)
+                kw.update({n: w[n] for n in _LAYER_ARRAYS if n in w})
+                args = [inp, w["w_x"], w["w_h"], w["b"], _states("h0", h0, L, D, k)]
+                if cell == "lstm":
+                    args.append(_states("c0", c0, L, D, k))
+                out = forward(
+                    *args,
+                    reverse=d == 1,
+                    lengths=lengths,
+                    mask=mask,
+                    zero_output_for_mask=zero_output_for_mask,
+                    return_cache=return_cache,
+                    check_finite=check_finite,
+                    **kw,
+                )
+                ys.append(out[0])
+                h_n.append(out[1])
+                if cell == "lstm":
+                    c_n.append(out[2])
+                if return_cache:
+                    caches.append(out[-1])
+            outputs.append(ys)
+            inp = ys[0] if D == 1 else _merge(merge_mode, ys[0], ys[1])
+        result = [inp, np.stack(h_n)]
+        if cell == "lstm":
+            result.append(np.stack(c_n))
+        if return_cache:
+            keep_outputs = outputs if merge_mode == "mul" else [[None] * D for _ in range(L)]
+            result.append(StackCache(cell, L, D, merge_mode, caches, keep_outputs, masks))
+        return tuple(result)
+
+    def stack_backward(dy, cache, dh_n=None, dc_n=None, *, check_finite=True):
+        """Backward of :func:`stack_forward` (called with ``return_cache=True``).
+
+        dy: the merged output's gradient (a list of two with merge_mode None) or None |
+        dh_n (L*D, B, P), dc_n (L*D, B, H) or None -> a list of L*D dicts in the weights' order
+        (dw_x, dw_h, db, dh0, [dc0, dpeepholes, dproj]); the first also has dx (B, T, I)."""
+        if not isinstance(cache, StackCache):
+            raise TypeError(
+                f"cache must be a StackCache (stack_forward's, with return_cache=True), "
+                f"got {type(cache).__name__}"
+            )
+        L, D, cell = cache.L, cache.D, cache.cell
+        if cell != "lstm" and dc_n is not None:
+            raise ValueError(f"dc_n is the LSTM's; the {cell.upper()} has no cell state")
+        backward = getattr(backend, f"{cell}_backward")
+        grads = [None] * (L * D)
+        for layer in reversed(range(L)):
+            if dy is None:
+                dys = [None] * D
+            elif D == 1:
+                dys = [dy]
+            else:
+                dys = _unmerge(cache.merge_mode, dy, cache.outputs[layer])
+            dx = None
+            for d in range(D):
+                k = layer * D + d
+                args = [dys[d], cache.caches[k], _states("dh_n", dh_n, L, D, k)]
+                if cell == "lstm":
+                    args.append(_states("dc_n", dc_n, L, D, k))
+                g = backward(*args, check_finite=check_finite)
+                dx = g["dx"] if dx is None else dx + g["dx"]
+                grads[k] = g
+            for d in range(D):
+                del grads[layer * D + d]["dx"]
+            drop = cache.dropout_masks[layer]
+            if drop is not None:
+                dx = dx * drop
+            dy = dx
+        grads[0]["dx"] = dy
+        return grads
+
+    class StackStepper:
+        """Streaming inference through a stack of one-directional layers: one ``step`` call
+        steps every layer (the embedded case). ``StackStepper(cell, weights, batch_size=1,
+        **options)``; ``step(x_t)`` -> the last layer's h (B, P) (or (P,) for a 1-D x_t);
+        ``h`` (L, B, P), ``c`` (L, B, H) for the LSTM; ``reset(h=None, c=None)`` with states
+        (L, B, .)."""
+
+        def __init__(self, cell, weights, batch_size=1, *, check_finite=True, **options):
+            if cell not in _CELLS:
+                raise ValueError(f"cell must be one of {_CELLS}, got {cell!r}")
+            if not isinstance(weights, (list, tuple)) or not weights:
+                raise ValueError("weights must be a non-empty list, one entry per layer")
+            make = getattr(backend, {"lstm": "LSTMStepper", "gru": "GRUStepper", "rnn": "RNNStepper"}[cell])
+            self.cell = cell
+            self._steppers = []
+            for k, w in enumerate(weights):
+                w = _entry(w, k, cell)
+                kw = dict(options)
+                kw.update({n: w[n] for n in _LAYER_ARRAYS if n in w})
+                self._steppers.append(
+                    make(w["w_x"], w["w_h"], w["b"], batch_size, check_finite=check_finite, **kw)
+                )
+            self.layers = len(self._steppers)
+
+        def step(self, x_t):
+            h = x_t
+            for s in self._steppers:
+                h = s.step(h)
+            return h
+
+        @property
+        def h(self):
+            return np.stack([s.h for s in self._steppers])
+
+        @property
+        def c(self):
+            if self.cell != "lstm":
+                raise AttributeError(f"the {self.cell.upper()} has no cell state")
+            return np.stack([s.c for s in self._steppers])
+
+        def reset(self, h=None, c=None):
+            if c is not None and self.cell != "lstm":
+                raise ValueError(f"c is the LSTM's cell state; the {self.cell.upper()} has none")
+            for k, s in enumerate(self._steppers):
+                hk = _states("h", h, self.layers, 1, k)
+                if self.cell == "lstm":
+                    s.reset(hk, _states("c", c, self.layers, 1, k))
+                else:
+                    s.reset(hk)
+
+        def __repr__(self):
+            first = self._steppers[0]
+            return (
+                f"StackStepper(cell={self.cell!r}, layers={self.layers}, batch_size={first.batch_size}, "
+                f"input_size={first.input_size}, units={first.units}, dtype={first.dtype.name})"
+            )
+
+    return stack_forward, stack_backward, StackStepper
