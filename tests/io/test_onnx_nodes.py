@@ -3,11 +3,9 @@ and ONNX Runtime on the attributes those cases leave out.
 
 Each node goes through lstmcore.layout only: ``from_onnx`` / ``from_onnx_gru`` / ``from_onnx_rnn``
 for the weights and ``onnx_lstm_options`` / ``onnx_gru_options`` / ``onnx_rnn_options`` for the
-attributes; ``layout=1`` (batch-first) is a transpose done here, and a ``sequence_lens`` input
-whose lengths are all T is the same as none. Both the active backend and the reference must give
-the case's outputs (float32 tolerance: the cases are float32). The cases that need what lstmcore
-does not have yet (the reverse and bidirectional directions, which wait for the sequences issue)
-are listed by name below, expected to fail with the ValueError that names what they need.
+attributes (each direction of a bidirectional node apart); ``layout=1`` (batch-first) is a transpose
+done here, and ``sequence_lens`` is ``lengths``. Both the active backend and the reference must
+give the case's outputs (float32 tolerance: the cases are float32).
 
 The onnx package's cases use the default attributes only; the ONNX Runtime tests build nodes with
 clip, input_forget, peepholes, linear_before_reset, every activation and its alpha/beta (layout=1
@@ -41,30 +39,27 @@ INPUTS = {
 }
 OUTPUTS = {"LSTM": ("Y", "Y_h", "Y_c"), "GRU": ("Y", "Y_h"), "RNN": ("Y", "Y_h")}
 
-# The onnx package's cases that lstmcore runs today.
+# The onnx package's cases, every one of which lstmcore runs.
 PASSING = (
     "test_lstm_defaults",
     "test_lstm_with_initial_bias",
     "test_lstm_with_peepholes",  # its sequence_lens are all T
     "test_lstm_batchwise",
+    "test_lstm_reverse",
+    "test_lstm_bidirectional",
     "test_gru_defaults",
     "test_gru_with_initial_bias",
     "test_gru_seq_length",  # no sequence_lens input despite the name: T = 3, B = 2
     "test_gru_batchwise",
+    "test_gru_reverse",
+    "test_gru_bidirectional",
     "test_simple_rnn_defaults",
     "test_simple_rnn_with_initial_bias",
     "test_rnn_seq_length",  # no sequence_lens input either
     "test_simple_rnn_batchwise",
+    "test_simple_rnn_reverse",
+    "test_simple_rnn_bidirectional",
 )
-# The cases that wait for the sequences issue (directions), with what their refusal must name.
-WAITING = {
-    "test_lstm_reverse": "direction='reverse'",
-    "test_lstm_bidirectional": "direction='bidirectional'",
-    "test_gru_reverse": "direction='reverse'",
-    "test_gru_bidirectional": "direction='bidirectional'",
-    "test_simple_rnn_reverse": "direction='reverse'",
-    "test_simple_rnn_bidirectional": "direction='bidirectional'",
-}
 
 
 @functools.cache
@@ -79,14 +74,7 @@ def _cases() -> dict:
 
 
 def _params():
-    out = []
-    for name in sorted(_cases()):
-        marks = ()
-        if name in WAITING:
-            reason = f"waits for the sequences issue: {WAITING[name]}"
-            marks = pytest.mark.xfail(raises=ValueError, strict=True, reason=reason)
-        out.append(pytest.param(name, id=name, marks=marks))
-    return out
+    return [pytest.param(name, id=name) for name in sorted(_cases())]
 
 
 def _attribute(node, name, default=None):
@@ -98,45 +86,55 @@ def _attribute(node, name, default=None):
 
 def _run_node(mod, node, feeds: dict) -> dict:
     """lstmcore's outputs for an ONNX recurrent node: ``feeds`` maps the operator's input roles (X,
-    W, R, ...) to arrays; returns {"Y": ..., "Y_h": ..., ["Y_c": ...]} in ONNX's shapes."""
+    W, R, ...) to arrays; returns {"Y": ..., "Y_h": ..., ["Y_c": ...]} in ONNX's shapes. Each
+    direction runs with its own weights and options (reverse, its activations) and the node's
+    sequence_lens as ``lengths``."""
     op = node.op_type
     batch_first = int(_attribute(node, "layout", 0)) == 1
     x = feeds["X"] if batch_first else feeds["X"].transpose(1, 0, 2)  # (B, T, I)
-    B, T = x.shape[:2]
-    lengths = feeds.get("sequence_lens")
-    if lengths is not None and not np.array_equal(lengths, np.full(B, T)):
-        raise ValueError(f"sequence_lens {lengths.tolist()} shorter than T = {T}: waits for sequences")
-
-    def state(role):  # (D, B, H), or (B, D, H) with layout=1; D = 1 here
-        value = feeds.get(role)
-        return None if value is None else np.ascontiguousarray(value[:, 0] if batch_first else value[0])
-
     x = np.ascontiguousarray(x)
-    if op == "LSTM":
-        options = layout.onnx_lstm_options(node)
-        if feeds.get("P") is not None:
-            *weights, options["peepholes"] = layout.from_onnx(
-                feeds["W"], feeds["R"], feeds.get("B"), feeds["P"]
+    D = 2 if _attribute(node, "direction", b"forward") in (b"bidirectional", "bidirectional") else 1
+    lengths = feeds.get("sequence_lens")
+
+    def state(role, d):  # (D, B, H), or (B, D, H) with layout=1
+        value = feeds.get(role)
+        return None if value is None else np.ascontiguousarray(value[:, d] if batch_first else value[d])
+
+    ys, finals = [], {"Y_h": [], "Y_c": []}
+    for d in range(D):
+        direction = d if D == 2 else None
+        if op == "LSTM":
+            options = layout.onnx_lstm_options(node, direction)
+            if feeds.get("P") is not None:
+                *weights, options["peepholes"] = layout.from_onnx(
+                    feeds["W"], feeds["R"], feeds.get("B"), feeds["P"], direction=d
+                )
+            else:
+                weights = layout.from_onnx(feeds["W"], feeds["R"], feeds.get("B"), direction=d)
+            y, h_n, c_n = mod.lstm_forward(
+                x, *weights, state("initial_h", d), state("initial_c", d), lengths=lengths, **options
             )
-            w_x, w_h, b = weights
+            finals["Y_c"].append(c_n)
+        elif op == "GRU":
+            options = layout.onnx_gru_options(node, direction)
+            lbr = int(options["reset_after"])
+            weights = layout.from_onnx_gru(
+                feeds["W"], feeds["R"], feeds.get("B"), direction=d, linear_before_reset=lbr
+            )
+            y, h_n = mod.gru_forward(x, *weights, state("initial_h", d), lengths=lengths, **options)
         else:
-            w_x, w_h, b = layout.from_onnx(feeds["W"], feeds["R"], feeds.get("B"))
-        y, h_n, c_n = mod.lstm_forward(x, w_x, w_h, b, state("initial_h"), state("initial_c"), **options)
-        finals = {"Y_h": h_n, "Y_c": c_n}
-    elif op == "GRU":
-        options = layout.onnx_gru_options(node)
-        lbr = int(options["reset_after"])
-        w_x, w_h, b = layout.from_onnx_gru(feeds["W"], feeds["R"], feeds.get("B"), linear_before_reset=lbr)
-        y, h_n = mod.gru_forward(x, w_x, w_h, b, state("initial_h"), **options)
-        finals = {"Y_h": h_n}
-    else:
-        options = layout.onnx_rnn_options(node)
-        w_x, w_h, b = layout.from_onnx_rnn(feeds["W"], feeds["R"], feeds.get("B"))
-        y, h_n = mod.rnn_forward(x, w_x, w_h, b, state("initial_h"), **options)
-        finals = {"Y_h": h_n}
+            options = layout.onnx_rnn_options(node, direction)
+            weights = layout.from_onnx_rnn(feeds["W"], feeds["R"], feeds.get("B"), direction=d)
+            y, h_n = mod.rnn_forward(x, *weights, state("initial_h", d), lengths=lengths, **options)
+        ys.append(y)
+        finals["Y_h"].append(h_n)
     # Y (T, D, B, H), or (B, T, D, H) with layout=1; Y_h, Y_c (D, B, H), or (B, D, H).
-    out = {"Y": y[:, :, None] if batch_first else y.transpose(1, 0, 2)[:, None]}
-    out.update({k: v[:, None] if batch_first else v[None] for k, v in finals.items()})
+    y = np.stack(ys, axis=2)  # (B, T, D, H)
+    out = {"Y": y if batch_first else y.transpose(1, 2, 0, 3)}
+    for role, values in finals.items():
+        if values:
+            v = np.stack(values)  # (D, B, H)
+            out[role] = v.transpose(1, 0, 2) if batch_first else v
     return out
 
 
@@ -146,15 +144,7 @@ def _run_node(mod, node, feeds: dict) -> dict:
 def test_the_listed_cases_are_those_onnx_ships():
     """Every case named here is one the onnx package has (a renamed case must not vanish in
     silence), and every recurrent case it has is named here (a new one must be sorted in)."""
-    assert set(_cases()) == set(PASSING) | set(WAITING), sorted(set(_cases()) ^ (set(PASSING) | set(WAITING)))
-
-
-@pytest.mark.parametrize("name", sorted(WAITING))
-def test_waiting_cases_are_refused_by_name(name):
-    """Until the sequences issue, a waiting case is refused with the attribute it needs named."""
-    case = _cases()[name]
-    with pytest.raises(ValueError, match=WAITING[name]):
-        _run_case(reference, case)
+    assert set(_cases()) == set(PASSING), sorted(set(_cases()) ^ set(PASSING))
 
 
 def _run_case(mod, case):
@@ -194,7 +184,6 @@ NODE_CASES = {
     "lstm_peepholes": ("LSTM", {}, ("B", "initial_h", "initial_c", "P")),
     "lstm_clip": ("LSTM", {"clip": 0.7}, ("B", "initial_h", "initial_c", "P")),
     "lstm_input_forget": ("LSTM", {"input_forget": 1}, ("B", "initial_h", "initial_c", "P")),
-    "lstm_full_sequence_lens": ("LSTM", {}, ("B", "sequence_lens", "initial_h", "initial_c")),
     "lstm_hard_sigmoid_default": ("LSTM", {"activations": ["HardSigmoid", "Tanh", "Tanh"]}, ("B",)),
     "lstm_g_h_differ": ("LSTM", {"activations": ["Sigmoid", "Relu", "Softsign"]}, ("B", "initial_c")),
     "lstm_parameters_in_order": (
@@ -240,7 +229,37 @@ NODE_CASES = {
         (),
     ),
     "rnn_layout_1": ("RNN", {"layout": 1}, ("B", "initial_h")),
+    # directions and sequence lengths (unequal, one of 1, the longest T)
+    "lstm_sequence_lens": ("LSTM", {}, ("B", "sequence_lens", "initial_h", "initial_c", "P")),
+    "lstm_reverse_sequence_lens": (
+        "LSTM",
+        {"direction": "reverse"},
+        ("B", "sequence_lens", "initial_h", "initial_c", "P"),
+    ),
+    "lstm_bidirectional_activations": (
+        "LSTM",
+        {
+            "direction": "bidirectional",
+            "activations": ["Sigmoid", "Tanh", "Tanh", "HardSigmoid", "LeakyRelu", "Softsign"],
+            "activation_alpha": [0.3, 0.2],
+            "activation_beta": [0.4],
+        },
+        ("B", "sequence_lens", "initial_h", "initial_c"),
+    ),
+    "gru_reverse_sequence_lens": ("GRU", {"direction": "reverse"}, ("B", "sequence_lens", "initial_h")),
+    "gru_bidirectional_lbr": (
+        "GRU",
+        {"direction": "bidirectional", "linear_before_reset": 1},
+        ("B", "sequence_lens", "initial_h"),
+    ),
+    "rnn_bidirectional_relu": (
+        "RNN",
+        {"direction": "bidirectional", "activations": ["Relu", "Tanh"]},
+        ("B", "sequence_lens", "initial_h"),
+    ),
+    "rnn_layout_1_reverse": ("RNN", {"layout": 1, "direction": "reverse"}, ("B", "initial_h")),
 }
+SEQUENCE_LENS = np.array([T, 2, 1], np.int32)  # B = 3
 
 
 def _model(op, attributes, feeds: dict):
@@ -281,6 +300,7 @@ def _runtime(op, attributes, feeds: dict) -> tuple[dict, object]:
 
 def _feeds(rng, op, attributes, given):
     batch_first = attributes.get("layout", 0) == 1
+    D = 2 if attributes.get("direction") == "bidirectional" else 1
     G = K[op] * H
 
     def f(scale, *shape):
@@ -288,15 +308,15 @@ def _feeds(rng, op, attributes, given):
 
     feeds = {
         "X": f(1.0, B, T, I) if batch_first else f(1.0, T, B, I),
-        "W": f(0.5, 1, G, I),
-        "R": f(0.4, 1, G, H),
+        "W": f(0.5, D, G, I),
+        "R": f(0.4, D, G, H),
     }
     optional = {
-        "B": lambda: f(0.3, 1, 2 * G),
-        "sequence_lens": lambda: np.full(B, T, np.int32),
-        "initial_h": lambda: f(0.5, B, 1, H) if batch_first else f(0.5, 1, B, H),
-        "initial_c": lambda: f(0.5, B, 1, H) if batch_first else f(0.5, 1, B, H),
-        "P": lambda: f(0.5, 1, 3 * H),
+        "B": lambda: f(0.3, D, 2 * G),
+        "sequence_lens": lambda: SEQUENCE_LENS.copy(),
+        "initial_h": lambda: f(0.5, B, D, H) if batch_first else f(0.5, D, B, H),
+        "initial_c": lambda: f(0.5, B, D, H) if batch_first else f(0.5, D, B, H),
+        "P": lambda: f(0.5, D, 3 * H),
     }
     feeds.update({role: optional[role]() for role in given})
     return feeds
@@ -335,7 +355,14 @@ def _options_and_weights(op, attributes, given, rng):
 
 
 @pytest.mark.parametrize("mod", MODULES)
-@pytest.mark.parametrize("case", sorted(c for c in NODE_CASES if "layout" not in c))
+@pytest.mark.parametrize(
+    "case",
+    sorted(
+        c
+        for c, (_, attributes, given) in NODE_CASES.items()
+        if "layout" not in attributes and "direction" not in attributes and "sequence_lens" not in given
+    ),
+)
 def test_node_exported(mod, case, rng):
     """lstmcore's weights and options exported by layout (to_onnx*, onnx_*_attributes), run by ONNX
     Runtime: the same outputs as lstmcore's own forward."""

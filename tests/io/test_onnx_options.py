@@ -119,8 +119,8 @@ def test_lstm_attributes_become_options(attributes, options):
 @pytest.mark.parametrize(
     "attributes, message",
     [
-        ({"direction": "reverse"}, "direction='reverse'"),
-        ({"direction": b"bidirectional"}, "direction='bidirectional'"),
+        ({"direction": b"bidirectional"}, "direction='bidirectional' has two directions: pass direction=0"),
+        ({"direction": "sideways"}, "direction must be one of"),
         ({"activations": ["Sigmoid", "Gelu", "Tanh"]}, r"activation Gelu \(g\) is not supported"),
         ({"activations": ["Sigmoid", "Tanh", "Tanh"], "activation_alpha": [0.5]}, "activation_alpha"),
         ({"activations": ["Sigmoid", "Tanh", "Tanh"], "activation_beta": [0.5]}, "activation_beta"),
@@ -190,8 +190,7 @@ def test_gru_attributes_become_options(attributes, options):
     "attributes, message",
     [
         ({"clip": 2.0}, "clip=2.0 .*not supported by lstmcore's GRU"),
-        ({"direction": "reverse"}, "GRU attribute direction='reverse'"),
-        ({"direction": "bidirectional"}, "direction='bidirectional'"),
+        ({"direction": "bidirectional"}, "direction='bidirectional' has two directions"),
         ({"input_forget": 1}, r"GRU attributes \['input_forget'\] are not known"),
         ({"activations": ["Sigmoid", "Tanh", "Tanh"]}, r"2 per direction \(f, g\)"),
         ({"linear_before_reset": 2}, "linear_before_reset must be 0 or 1, got 2"),
@@ -224,7 +223,7 @@ def test_rnn_attributes_become_options(attributes, options):
     "attributes, message",
     [
         ({"clip": 2.0}, "clip=2.0 .*not supported by lstmcore's RNN"),
-        ({"direction": "reverse"}, "RNN attribute direction='reverse'"),
+        ({"direction": "bidirectional", "activations": ["Tanh"]}, r"1 per direction \(f\) for 2 directions"),
         ({"activations": ["Tanh", "Tanh"]}, r"1 per direction \(f\)"),
         ({"linear_before_reset": 1}, r"RNN attributes \['linear_before_reset'\] are not known"),
         ({"activations": ["Affine"]}, r"Affine \(f\) needs its alpha"),
@@ -233,6 +232,42 @@ def test_rnn_attributes_become_options(attributes, options):
 def test_rnn_attributes_lstmcore_cannot_compute_are_refused_by_name(attributes, message):
     with pytest.raises(ValueError, match=message):
         layout.onnx_rnn_options(attributes)
+
+
+# Directions -------------------------------------------------------------------------------------
+
+
+def test_directions_become_options():
+    """reverse adds reverse=True; each direction of a bidirectional node has its own activations,
+    alpha and beta consumed in order across both."""
+    assert layout.onnx_lstm_options({"direction": "reverse"}) == {**DEFAULTS, "reverse": True}
+    assert layout.onnx_gru_options({"direction": b"reverse"}) == {**GRU_DEFAULTS, "reverse": True}
+    assert layout.onnx_rnn_options({"direction": "reverse"}, 0) == {"activation": "tanh", "reverse": True}
+    node = {
+        "direction": "bidirectional",
+        "activations": ["Sigmoid", "LeakyRelu", "Tanh", "HardSigmoid", "Tanh", "ScaledTanh"],
+        "activation_alpha": [0.3, 0.25, 1.5],
+        "activation_beta": [0.6, 0.7],
+    }
+    assert layout.onnx_lstm_options(node, 0) == {
+        "activation": ("leaky_relu", 0.3),
+        "recurrent_activation": "sigmoid",
+        "output_activation": "tanh",
+    }
+    assert layout.onnx_lstm_options(node, 1) == {
+        "activation": "tanh",
+        "recurrent_activation": ("hard_sigmoid", 0.25, 0.6),
+        "output_activation": ("scaled_tanh", 1.5, 0.7),
+        "reverse": True,
+    }
+    rnn = {"direction": "bidirectional", "activations": ["Relu", "Tanh"]}
+    assert layout.onnx_rnn_options(rnn, 1) == {"activation": "tanh", "reverse": True}
+    with pytest.raises(ValueError, match=r"direction must be in \[0, 2\)"):
+        layout.onnx_gru_options({"direction": "bidirectional"}, 2)
+    with pytest.raises(ValueError, match=r"direction must be in \[0, 1\)"):
+        layout.onnx_gru_options({}, 1)
+    with pytest.raises(TypeError, match="direction must be an int"):
+        layout.onnx_rnn_options({}, "0")
 
 
 # NodeProto --------------------------------------------------------------------------------------

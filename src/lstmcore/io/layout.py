@@ -574,32 +574,34 @@ def _ours(name: str, params: tuple):
     return (name, *params)
 
 
-def _onnx_common(op: str, node) -> tuple[dict, list]:
-    """Check an ONNX recurrent node's attributes; return them and its activations as our arguments."""
+_ONNX_DIRECTIONS = ("forward", "reverse", "bidirectional")
+
+
+def _onnx_common(op: str, node, direction) -> tuple[dict, list, dict]:
+    """Check an ONNX recurrent node's attributes; return them, the activations of ``direction``
+    as our arguments, and the options its direction sets (``reverse``)."""
     spec = _ONNX_OPS[op]
     attrs = _onnx_attributes(node, op)
     unknown = sorted(set(attrs) - _ONNX_COMMON - spec["attributes"])
     if unknown:
         raise ValueError(f"ONNX {op} attributes {unknown} are not known to lstmcore")
     way = _text(attrs.get("direction", "forward"))
-    if way != "forward":
-        raise ValueError(
-            f"ONNX {op} attribute direction={way!r} is not supported by lstmcore's {op.lower()}_forward yet: "
-            f"convert each direction with from_onnx{'' if op == 'LSTM' else '_' + op.lower()} and run it on "
-            "the time-reversed sequence"
-        )
+    if way not in _ONNX_DIRECTIONS:
+        raise ValueError(f"ONNX {op} attribute direction must be one of {_ONNX_DIRECTIONS}, got {way!r}")
+    D = 2 if way == "bidirectional" else 1
     if int(attrs.get("layout", 0)) not in (0, 1):
         raise ValueError(f"ONNX {op} attribute layout must be 0 or 1, got {attrs['layout']}")
     roles = spec["roles"]
-    names = [_text(a) for a in attrs.get("activations", spec["defaults"])]
-    if len(names) != len(roles):
+    names = [_text(a) for a in attrs.get("activations", spec["defaults"] * D)]
+    if len(names) != D * len(roles):
         raise ValueError(
-            f"ONNX {op} attribute activations must list {len(roles)} per direction ({', '.join(roles)}), "
-            f"got {names}"
+            f"ONNX {op} attribute activations must list {len(roles)} per direction ({', '.join(roles)}) "
+            f"for {D} direction{'s' if D > 1 else ''}, got {names}"
         )
     alphas, betas = list(attrs.get("activation_alpha", [])), list(attrs.get("activation_beta", []))
     acts = []
-    for name, role in zip(names, roles, strict=True):
+    for k, name in enumerate(names):  # every direction's, consuming alpha and beta in order
+        role = roles[k % len(roles)]
         onnx_name = _ONNX_BY_LOWER.get(name.lower())
         if onnx_name is None:
             raise ValueError(
@@ -608,10 +610,10 @@ def _onnx_common(op: str, node) -> tuple[dict, list]:
             )
         ours, defaults = _ONNX_ACTIVATIONS[onnx_name]
         params = []
-        for k, default in enumerate(defaults):  # alpha, then beta, each from its own list
-            given = (alphas, betas)[k]
+        for j, default in enumerate(defaults):  # alpha, then beta, each from its own list
+            given = (alphas, betas)[j]
             if not given and default is None:
-                what = ("alpha", "beta")[k]
+                what = ("alpha", "beta")[j]
                 raise ValueError(
                     f"ONNX {op} activation {onnx_name} ({role}) needs its {what} in activation_{what}: "
                     f"{onnx_name} has no default that ONNX and ONNX Runtime agree on"
@@ -623,10 +625,29 @@ def _onnx_common(op: str, node) -> tuple[dict, list]:
             f"ONNX {op} attributes activation_alpha/activation_beta have values no activation "
             f"of {names} takes"
         )
-    return attrs, acts
+    if direction is None:
+        if D == 2:
+            raise ValueError(
+                f"ONNX {op} node with direction='bidirectional' has two directions: pass direction=0 "
+                "(forward) or 1 (reverse), and the same to the weights' converter"
+            )
+        direction = 0
+    if isinstance(direction, (bool, np.bool_)) or not hasattr(direction, "__index__"):
+        raise TypeError(f"direction must be an int, got {type(direction).__name__} {direction!r}")
+    direction = operator.index(direction)
+    if not 0 <= direction < D:
+        raise ValueError(
+            f"direction must be in [0, {D}) for an ONNX {op} node with direction={way!r}, got {direction}"
+        )
+    reverse = way == "reverse" or (D == 2 and direction == 1)
+    return (
+        attrs,
+        acts[direction * len(roles) : (direction + 1) * len(roles)],
+        ({"reverse": True} if reverse else {}),
+    )
 
 
-def onnx_lstm_options(node) -> dict:
+def onnx_lstm_options(node, direction=None) -> dict:
     """``lstm_forward``'s options for an ONNX ``LSTM`` node (a NodeProto, or a dict of its attributes).
 
     Returns ``activation`` (ONNX's g) and ``recurrent_activation`` (f) always; ``output_activation``
@@ -640,8 +661,8 @@ def onnx_lstm_options(node) -> dict:
     of X, initial_h/c and the outputs that the caller does) and ``hidden_size`` are accepted;
     peepholes are an input (``P``, see :func:`from_onnx`), ``sequence_lens`` too (the caller's).
     """
-    attrs, (f, g, h) = _onnx_common("LSTM", node)
-    options = {"activation": g, "recurrent_activation": f}
+    attrs, (f, g, h), way = _onnx_common("LSTM", node, direction)
+    options = {"activation": g, "recurrent_activation": f, **way}
     if activation_spec(h, "ONNX LSTM activation h") != activation_spec(g, "ONNX LSTM activation g"):
         options["output_activation"] = h
     if "clip" in attrs:
@@ -654,15 +675,15 @@ def onnx_lstm_options(node) -> dict:
     return options
 
 
-def onnx_gru_options(node) -> dict:
+def onnx_gru_options(node, direction=None) -> dict:
     """``gru_forward``'s options for an ONNX ``GRU`` node (a NodeProto, or a dict of its attributes).
 
     Returns ``reset_after`` (the node's ``linear_before_reset``; pass the same to
     :func:`from_onnx_gru`), ``activation`` (ONNX's g) and ``recurrent_activation`` (f). Refused by
-    name: ``clip`` (lstmcore's GRU has no cell clip), the ``reverse`` and ``bidirectional``
-    directions, unknown attributes and activations; see :func:`onnx_lstm_options`.
+    name: ``clip`` (lstmcore's GRU has no cell clip), unknown attributes and activations;
+    directions as :func:`onnx_lstm_options`.
     """
-    attrs, (f, g) = _onnx_common("GRU", node)
+    attrs, (f, g), way = _onnx_common("GRU", node, direction)
     if "clip" in attrs:
         raise ValueError(
             f"ONNX GRU attribute clip={attrs['clip']} (cell clip) is not supported by lstmcore's GRU"
@@ -670,18 +691,18 @@ def onnx_gru_options(node) -> dict:
     linear_before_reset = int(attrs.get("linear_before_reset", 0))
     if linear_before_reset not in (0, 1):
         raise ValueError(f"ONNX GRU attribute linear_before_reset must be 0 or 1, got {linear_before_reset}")
-    return {"reset_after": bool(linear_before_reset), "activation": g, "recurrent_activation": f}
+    return {"reset_after": bool(linear_before_reset), "activation": g, "recurrent_activation": f, **way}
 
 
-def onnx_rnn_options(node) -> dict:
+def onnx_rnn_options(node, direction=None) -> dict:
     """``rnn_forward``'s options for an ONNX ``RNN`` node: ``{"activation": ...}`` (ONNX's f).
     Refused by name as for :func:`onnx_gru_options` (``clip`` included)."""
-    attrs, (f,) = _onnx_common("RNN", node)
+    attrs, (f,), way = _onnx_common("RNN", node, direction)
     if "clip" in attrs:
         raise ValueError(
             f"ONNX RNN attribute clip={attrs['clip']} (cell clip) is not supported by lstmcore's RNN"
         )
-    return {"activation": f}
+    return {"activation": f, **way}
 
 
 def _onnx_activations(**args) -> dict:

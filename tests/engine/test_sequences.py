@@ -1,0 +1,477 @@
+"""Sequences as users have them (lstmcore.engine._sequence, _stack): reverse, lengths, masks and
+stacks, for every cell.
+
+- the compiled drivers against the reference, on every instruction set, one and two threads,
+  packed and BLAS products, float32 and float64, forward (inference and training) and backward;
+- lengths against each row run alone on its own steps, masks against the steps removed, reverse
+  against the flipped input (both backends);
+- finite differences through each new path (both backends);
+- stacks against layer-by-layer calls, dropout between layers in training only, the stack stepper
+  against the stack, and the errors for bad input.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from helpers import DTYPES, assert_close, check_grad, stepped
+
+import lstmcore
+from lstmcore import reference
+
+if lstmcore.backend == "compiled":
+    from lstmcore.engine import _cells
+
+MODULES = [pytest.param(lstmcore, id="backend"), pytest.param(reference, id="reference")]
+
+CONFIGS = [
+    ("lstm", {}),
+    ("lstm", {"peepholes": True, "proj": True, "clip": 0.9}),
+    ("gru", {"reset_after": True}),
+    ("gru", {"reset_after": False}),
+    ("rnn", {"activation": "tanh"}),
+]
+CONFIG_IDS = ["lstm", "lstm-options", "gru", "gru-reset_before", "rnn"]
+
+SEQS = {
+    "reverse": {"reverse": True},
+    "lengths": {"lengths": True},
+    "lengths-reverse": {"lengths": True, "reverse": True},
+    "mask": {"mask": True},
+    "mask-reverse": {"mask": True, "reverse": True},
+    "mask-zero": {"mask": True, "zero_output_for_mask": True},
+    "mask-lengths-reverse": {"mask": True, "lengths": True, "reverse": True},
+}
+
+
+def _f(rng, dtype, scale, *shape):
+    return (rng.standard_normal(shape) * scale).astype(dtype)
+
+
+def _problem(rng, cell, options, dtype, B=5, T=6, I=3, H=4):
+    """Positional arguments (x, w_x, w_h, b, h0[, c0]), keywords, and the gradients flowing in."""
+    K = {"lstm": 4, "gru": 3, "rnn": 1}[cell]
+    kw = dict(options)
+    P = H
+    if cell == "lstm" and kw.pop("proj", False):
+        P = H - 1
+        kw["proj"] = _f(rng, dtype, H**-0.5, H, P)
+    if cell == "lstm" and kw.pop("peepholes", False):
+        kw["peepholes"] = _f(rng, dtype, 0.5, 3, H)
+    bias = (2, K * H) if cell == "gru" and kw.get("reset_after", True) else (K * H,)
+    args = [
+        _f(rng, dtype, 1.0, B, T, I),
+        _f(rng, dtype, I**-0.5, I, K * H),
+        _f(rng, dtype, P**-0.5, P, K * H),
+        _f(rng, dtype, 0.3, *bias),
+        _f(rng, dtype, 0.5, B, P),
+    ]
+    grads = [_f(rng, dtype, 1.0, B, T, P), _f(rng, dtype, 1.0, B, P)]
+    if cell == "lstm":
+        args.append(_f(rng, dtype, 0.5, B, H))
+        grads.append(_f(rng, dtype, 1.0, B, H))
+    return args, kw, grads
+
+
+def _seq_kw(rng, which, B, T):
+    """The sequence keywords of SEQS[which], drawn: unsorted lengths with T and 1 among them; a
+    mask with front padding, back padding, holes and a row with no valid step."""
+    out = {}
+    for key, value in SEQS[which].items():
+        if key == "lengths":
+            lengths = rng.integers(1, T + 1, B)
+            lengths[0], lengths[1], lengths[-1] = max(1, T // 2), T, 1
+            out["lengths"] = lengths
+        elif key == "mask":
+            mask = rng.random((B, T)) > 0.35
+            mask[0, :2] = False
+            mask[1, -2:] = False
+            mask[2 % B] = False
+            out["mask"] = mask
+        else:
+            out[key] = value
+    return out
+
+
+@pytest.fixture(params=[1, 2], ids=["1T", "2T"])
+def threads(request):
+    """One thread, or two with the row split and the packed products' split taken at any size."""
+    before_n = lstmcore.get_num_threads()
+    before_min = _cells._set_par_min(0 if request.param > 1 else 2**62)
+    before_plan = _cells._set_plan(**({"gemm_par_min": 0} if request.param > 1 else {}))
+    lstmcore.set_num_threads(request.param)
+    yield request.param
+    lstmcore.set_num_threads(before_n)
+    _cells._set_par_min(before_min)
+    _cells._set_plan(**before_plan)
+
+
+@pytest.fixture(params=["packed", "blas"])
+def plan(request):
+    before = _cells._set_plan(recurrent=request.param)
+    yield request.param
+    _cells._set_plan(**before)
+
+
+def _forward(mod, cell, args, kw, train):
+    return getattr(mod, f"{cell}_forward")(*args, return_cache=train, **kw)
+
+
+def _backward(mod, cell, cache, grads):
+    return getattr(mod, f"{cell}_backward")(grads[0], cache, *grads[1:])
+
+
+@pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled backend only")
+@pytest.mark.parametrize("cell, options", CONFIGS, ids=CONFIG_IDS)
+@pytest.mark.parametrize("which", list(SEQS))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_compiled_matches_the_reference(isa, threads, plan, rng, cell, options, which, dtype):
+    args, kw, grads = _problem(rng, cell, options, dtype)
+    kw.update(_seq_kw(rng, which, *args[0].shape[:2]))
+    want = _forward(reference, cell, args, kw, True)
+    infer = _forward(lstmcore, cell, args, kw, False)
+    train = _forward(lstmcore, cell, args, kw, True)
+    for k, ref in enumerate(want[:-1]):
+        assert infer[k].dtype == train[k].dtype == dtype
+        assert_close(infer[k], ref, dtype, name=f"output {k} (inference)")
+        assert_close(train[k], ref, dtype, name=f"output {k} (training)")
+    have = _backward(lstmcore, cell, train[-1], grads)
+    expect = _backward(reference, cell, want[-1], grads)
+    assert sorted(have) == sorted(expect)
+    for name in expect:
+        assert have[name].dtype == dtype
+        assert_close(have[name], expect[name], dtype, name=name, scale=6.0)
+    have = getattr(lstmcore, f"{cell}_backward")(None, train[-1])  # no gradient flowing in
+    expect = getattr(reference, f"{cell}_backward")(None, want[-1])
+    for name in expect:
+        assert_close(have[name], expect[name], dtype, name=f"{name} (no dy)")
+
+
+# Semantics, both backends ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mod", MODULES)
+@pytest.mark.parametrize("cell, options", CONFIGS, ids=CONFIG_IDS)
+@pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reverse"])
+def test_lengths_equal_each_row_alone(mod, rng, cell, options, reverse):
+    """Each row: its steps up to its length, alone; outputs 0 past it; final states at its last
+    step; gradients those of the row alone (weights: summed over the rows)."""
+    args, kw, grads = _problem(rng, cell, options, np.float64)
+    B, T = args[0].shape[:2]
+    lengths = np.array([3, T, 1, 5, T])
+    *out, cache = _forward(mod, cell, args, {**kw, "lengths": lengths, "reverse": reverse}, True)
+    g = _backward(mod, cell, cache, grads)
+    summed = {}
+    for r in range(B):
+        L = lengths[r]
+        row = [args[0][r : r + 1, :L], *args[1:4], *(a[r : r + 1] for a in args[4:])]
+        *alone, c1 = _forward(mod, cell, row, {**kw, "reverse": reverse}, True)
+        assert_close(out[0][r, :L], alone[0][0], np.float64, name=f"y row {r}")
+        assert not out[0][r, L:].any()
+        for k in range(1, len(out)):
+            assert_close(out[k][r], alone[k][0], np.float64, name=f"state {k} row {r}")
+        g1 = _backward(mod, cell, c1, [grads[0][r : r + 1, :L], *(d[r : r + 1] for d in grads[1:])])
+        assert_close(g["dx"][r, :L], g1["dx"][0], np.float64, name=f"dx row {r}")
+        assert not g["dx"][r, L:].any()
+        for name in ("dh0", "dc0"):
+            if name in g1:
+                assert_close(g[name][r], g1[name][0], np.float64, name=f"{name} row {r}")
+        for name, value in g1.items():
+            if name not in ("dx", "dh0", "dc0"):
+                summed[name] = summed.get(name, 0) + value
+    for name, value in summed.items():
+        assert_close(g[name], value, np.float64, name=name)
+
+
+@pytest.mark.parametrize("mod", MODULES)
+@pytest.mark.parametrize("cell, options", CONFIGS, ids=CONFIG_IDS)
+def test_masked_steps_keep_the_state(mod, rng, cell, options):
+    """A row's masked steps removed give its final state; its outputs on masked steps are the
+    state after its last valid step (0 before the first, 0 everywhere with
+    zero_output_for_mask); an all-True mask changes nothing."""
+    args, kw, _ = _problem(rng, cell, options, np.float64)
+    B, T = args[0].shape[:2]
+    mask = np.ones((B, T), dtype=bool)
+    mask[0, :2] = mask[1, 3:] = mask[2, [1, 4]] = False
+    mask[3] = False
+    plain = _forward(mod, cell, args, kw, False)
+    everything = _forward(mod, cell, args, {**kw, "mask": np.ones((B, T), bool)}, False)
+    for k, (a, b) in enumerate(zip(everything, plain, strict=True)):
+        assert_close(a, b, np.float64, name=f"output {k} (all-True mask)")
+    for reverse in (False, True):
+        out = _forward(mod, cell, args, {**kw, "mask": mask, "reverse": reverse}, False)
+        zero = _forward(
+            mod, cell, args, {**kw, "mask": mask, "reverse": reverse, "zero_output_for_mask": True}, False
+        )
+        for r in range(B):
+            keep = np.flatnonzero(mask[r])
+            row = [args[0][r : r + 1, keep], *args[1:4], *(a[r : r + 1] for a in args[4:])]
+            if keep.size:
+                alone = _forward(mod, cell, row, {**kw, "reverse": reverse}, False)
+                for k in range(1, len(out)):
+                    assert_close(out[k][r], alone[k][0], np.float64, name=f"state {k} row {r}")
+                assert_close(out[0][r, keep], alone[0][0], np.float64, name=f"y row {r}")
+            else:  # nothing valid: the initial state passes through, the outputs are 0
+                for k in range(1, len(out)):
+                    assert_close(out[k][r], args[4 + k - 1][r], np.float64, name=f"state {k} row {r}")
+            order = range(T - 1, -1, -1) if reverse else range(T)
+            last = None
+            for t in order:
+                if mask[r, t]:
+                    last = out[0][r, t]
+                else:
+                    want = np.zeros_like(out[0][r, t]) if last is None else last
+                    assert_close(out[0][r, t], want, np.float64, name=f"y row {r} step {t}")
+                    assert not zero[0][r, t].any()
+
+
+@pytest.mark.parametrize("mod", MODULES)
+@pytest.mark.parametrize("cell, options", CONFIGS, ids=CONFIG_IDS)
+def test_reverse_is_the_flipped_sequence(mod, rng, cell, options):
+    args, kw, _ = _problem(rng, cell, options, np.float64)
+    rev = _forward(mod, cell, args, {**kw, "reverse": True}, False)
+    flipped = _forward(mod, cell, [np.ascontiguousarray(args[0][:, ::-1]), *args[1:]], kw, False)
+    assert_close(rev[0], flipped[0][:, ::-1], np.float64, name="y")
+    for k in range(1, len(rev)):
+        assert_close(rev[k], flipped[k], np.float64, name=f"state {k}")
+
+
+@pytest.mark.parametrize("mod", MODULES)
+@pytest.mark.parametrize("cell, options", CONFIGS, ids=CONFIG_IDS)
+@pytest.mark.parametrize("which", ["lengths-reverse", "mask-reverse", "mask"])
+def test_gradients_match_finite_differences(mod, rng, cell, options, which):
+    args, kw, grads = _problem(rng, cell, options, np.float64, B=3, T=4, I=2, H=2)
+    kw.update(_seq_kw(rng, which, 3, 4))
+    fn = getattr(mod, f"{cell}_forward")
+
+    def loss():
+        out = fn(*args, **kw)
+        return sum(float((o * g).sum()) for o, g in zip(out, grads, strict=True))
+
+    *_, cache = fn(*args, return_cache=True, **kw)
+    g = _backward(mod, cell, cache, grads)
+    names = ["x", "w_x", "w_h", "b", "h0", "c0"]
+    for name, a in zip(names, args, strict=False):
+        check_grad(
+            g[{"x": "dx", "w_x": "dw_x", "w_h": "dw_h", "b": "db", "h0": "dh0", "c0": "dc0"}[name]],
+            loss,
+            a,
+            name,
+        )
+    for name, key in (("peepholes", "dpeepholes"), ("proj", "dproj")):
+        if name in kw:
+            check_grad(g[key], loss, kw[name], name)
+
+
+# Bad input ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mod", MODULES)
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_bad_lengths_and_masks_are_refused(mod, rng, cell):
+    args, kw, _ = _problem(rng, cell, {}, np.float64, B=3, T=4)
+    fn = getattr(mod, f"{cell}_forward")
+    bad = [
+        ({"lengths": [1, 5, 2]}, ValueError, r"lengths must lie in \[1, 4\].*lengths\[1\] = 5"),
+        ({"lengths": [1, 0, 2]}, ValueError, r"lengths\[1\] = 0"),
+        ({"lengths": [1, -1, 2]}, ValueError, r"lengths\[1\] = -1"),
+        ({"lengths": [1.0, 2.0, 3.0]}, TypeError, r"integer.*float64.*astype\(int\)"),
+        ({"lengths": [True, True, True]}, TypeError, "integer"),
+        ({"lengths": [1, 2]}, ValueError, r"shape \(3,\).*\(2,\)"),
+        ({"lengths": [[1, 2, 3]]}, ValueError, r"shape \(3,\)"),
+        (
+            {"mask": np.ones((3, 4))},
+            TypeError,
+            "mask must be a bool array of shape \\(3, 4\\), got dtype float64",
+        ),
+        ({"mask": np.ones((3, 5), bool)}, ValueError, r"mask must have shape \(3, 4\).*\(3, 5\)"),
+        ({"mask": np.ones((2, 4), bool)}, ValueError, r"\(2, 4\)"),
+        ({"reverse": 1}, TypeError, "reverse must be True or False"),
+        ({"zero_output_for_mask": "yes"}, TypeError, "zero_output_for_mask"),
+    ]
+    for extra, exc, match in bad:
+        with pytest.raises(exc, match=match):
+            fn(*args, **kw, **extra)
+
+
+# Stacks ------------------------------------------------------------------------------------------
+
+
+def _stack_problem(rng, cell, L, D, dtype=np.float64, B=4, T=5, I=3, H=4, merge_mode="concat"):
+    K = {"lstm": 4, "gru": 3, "rnn": 1}[cell]
+    weights = []
+    for layer in range(L):
+        n_in = I if layer == 0 else (D * H if merge_mode == "concat" else H)
+        for _ in range(D):
+            bias = (2, K * H) if cell == "gru" else (K * H,)
+            weights.append(
+                (
+                    _f(rng, dtype, n_in**-0.5, n_in, K * H),
+                    _f(rng, dtype, H**-0.5, H, K * H),
+                    _f(rng, dtype, 0.3, *bias),
+                )
+            )
+    x = _f(rng, dtype, 1.0, B, T, I)
+    states = [_f(rng, dtype, 0.5, L * D, B, H)] + (
+        [_f(rng, dtype, 0.5, L * D, B, H)] if cell == "lstm" else []
+    )
+    return x, weights, states
+
+
+@pytest.mark.parametrize("mod", MODULES)
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("merge_mode", ["concat", "sum", "mul", "ave"])
+def test_stack_is_the_layers_one_by_one(mod, rng, cell, merge_mode):
+    """Two bidirectional layers: each direction's call by hand, merged, fed to the next; and the
+    stack's gradients against finite differences."""
+    L, D = 2, 2
+    x, weights, states = _stack_problem(rng, cell, L, D, B=2, T=3, I=2, H=2, merge_mode=merge_mode)
+    lengths = np.array([3, 1])
+    y, *finals = mod.stack_forward(
+        cell, x, weights, *states, bidirectional=True, merge_mode=merge_mode, lengths=lengths
+    )
+    fn = getattr(mod, f"{cell}_forward")
+    inp = x
+    for layer in range(L):
+        ys = []
+        for d in range(D):
+            k = layer * D + d
+            out = fn(inp, *weights[k], *(s[k] for s in states), reverse=d == 1, lengths=lengths)
+            ys.append(out[0])
+            for j, s in enumerate(out[1:]):
+                assert_close(finals[j][k], s, np.float64, name=f"state {j} of {k}")
+        inp = {
+            "concat": lambda a, b: np.concatenate([a, b], -1),
+            "sum": np.add,
+            "mul": np.multiply,
+            "ave": lambda a, b: (a + b) / 2,
+        }[merge_mode](*ys)
+    assert_close(y, inp, np.float64, name="y")
+
+    dy = _f(rng, np.float64, 1.0, *y.shape)
+    dfin = [_f(rng, np.float64, 1.0, *f.shape) for f in finals]
+
+    def loss():
+        out = mod.stack_forward(
+            cell, x, weights, *states, bidirectional=True, merge_mode=merge_mode, lengths=lengths
+        )
+        return float((out[0] * dy).sum()) + sum(
+            float((o * d).sum()) for o, d in zip(out[1:], dfin, strict=True)
+        )
+
+    *_, cache = mod.stack_forward(
+        cell,
+        x,
+        weights,
+        *states,
+        bidirectional=True,
+        merge_mode=merge_mode,
+        lengths=lengths,
+        return_cache=True,
+    )
+    grads = mod.stack_backward(dy, cache, *dfin)
+    check_grad(grads[0]["dx"], loss, x, "x")
+    for k in (0, 3):
+        for name, a in zip(("dw_x", "dw_h", "db"), weights[k], strict=True):
+            check_grad(grads[k][name], loss, a, f"{name} of {k}")
+    for j, name in enumerate(("dh0", "dc0")[: len(states)]):
+        got = np.stack([g[name] for g in grads])
+        check_grad(got, loss, states[j], name)
+
+
+@pytest.mark.parametrize("mod", MODULES)
+def test_stack_dropout_between_layers_in_training_only(mod, rng):
+    x, weights, states = _stack_problem(rng, "gru", 3, 1)
+    plain = mod.stack_forward("gru", x, weights, *states)
+    same = mod.stack_forward("gru", x, weights, *states, dropout=0.5)  # not training: no dropout
+    np.testing.assert_array_equal(plain[0], same[0])
+    a = mod.stack_forward("gru", x, weights, *states, dropout=0.5, training=True, seed=3, return_cache=True)
+    b = mod.stack_forward("gru", x, weights, *states, dropout=0.5, training=True, seed=3)
+    np.testing.assert_array_equal(a[0], b[0])
+    assert not np.allclose(a[0], plain[0])
+    masks = a[-1].dropout_masks
+    assert masks[0] is None and all(m is not None for m in masks[1:])
+    assert set(np.unique(masks[1])) <= {0.0, 2.0}
+    # the dropped inputs are what the layers saw: layer 2 by hand
+    y1 = mod.gru_forward(x, *weights[0], states[0][0])[0]
+    y2 = mod.gru_forward(y1 * masks[1], *weights[1], states[0][1])[0]
+    y3 = mod.gru_forward(y2 * masks[2], *weights[2], states[0][2])[0]
+    assert_close(a[0], y3, np.float64, name="y")
+    g = mod.stack_backward(np.ones_like(a[0]), a[-1])
+    assert g[0]["dx"].shape == x.shape and len(g) == 3
+
+
+@pytest.mark.parametrize("mod", MODULES)
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_stack_stepper_steps_every_layer(mod, rng, cell):
+    x, weights, states = _stack_problem(rng, cell, 3, 1)
+    y, h_n, *rest = mod.stack_forward(cell, x, weights, *states)
+    stepper = mod.StackStepper(cell, weights, batch_size=x.shape[0])
+    stepper.reset(*states)
+    assert_close(stepped(stepper, x), y, np.float64, name="y (stepped)")
+    assert_close(stepper.h, h_n, np.float64, name="h")
+    if cell == "lstm":
+        assert_close(stepper.c, rest[0], np.float64, name="c")
+    else:
+        with pytest.raises(AttributeError):
+            _ = stepper.c
+    stepper.reset()
+    assert not stepper.h.any()
+    assert "layers=3" in repr(stepper)
+
+
+@pytest.mark.parametrize("mod", MODULES)
+def test_merge_mode_none_returns_both_directions(mod, rng):
+    x, weights, states = _stack_problem(rng, "lstm", 1, 2)
+    ys, h_n, c_n = mod.stack_forward("lstm", x, weights, *states, bidirectional=True, merge_mode=None)
+    fwd = mod.lstm_forward(x, *weights[0], states[0][0], states[1][0])
+    bwd = mod.lstm_forward(x, *weights[1], states[0][1], states[1][1], reverse=True)
+    assert_close(ys[0], fwd[0], np.float64, name="forward")
+    assert_close(ys[1], bwd[0], np.float64, name="backward")
+    *_, cache = mod.stack_forward(
+        "lstm", x, weights, *states, bidirectional=True, merge_mode=None, return_cache=True
+    )
+    with pytest.raises(ValueError, match="list of the two"):
+        mod.stack_backward(ys[0], cache)
+
+
+@pytest.mark.parametrize("mod", MODULES)
+def test_bad_stacks_are_refused(mod, rng):
+    x, weights, states = _stack_problem(rng, "lstm", 2, 2)
+    cases = [
+        (("tree", x, weights), {}, ValueError, "cell must be one of"),
+        (("lstm", x, weights[:3]), {"bidirectional": True}, ValueError, "2 per layer"),
+        (("lstm", x, []), {}, ValueError, "non-empty list"),
+        (
+            ("lstm", x, weights),
+            {"bidirectional": True, "merge_mode": "max"},
+            ValueError,
+            "merge_mode must be",
+        ),
+        (
+            ("lstm", x, weights),
+            {"bidirectional": True, "merge_mode": None},
+            ValueError,
+            "one bidirectional layer",
+        ),
+        (
+            ("lstm", x, weights),
+            {"bidirectional": True, "dropout": 1.5},
+            ValueError,
+            r"dropout must be a number in \[0, 1\)",
+        ),
+        (("lstm", x, [(1, 2)] * 4), {"bidirectional": True}, TypeError, r"weights\[0\] must be a tuple"),
+        (("lstm", x, [{"w_x": 1}] * 4), {"bidirectional": True}, ValueError, "keys w_x, w_h, b"),
+        (
+            ("lstm", x, weights, states[0][:3]),
+            {"bidirectional": True},
+            ValueError,
+            r"h0 must be \(4, B, units\)",
+        ),
+        (("gru", x, weights, None, states[1]), {"bidirectional": True}, ValueError, "c0 is the LSTM's"),
+    ]
+    for args, kw, exc, match in cases:
+        with pytest.raises(exc, match=match):
+            mod.stack_forward(*args, **kw)
+    with pytest.raises(TypeError, match="StackCache"):
+        mod.stack_backward(np.zeros(1), object())
