@@ -204,11 +204,11 @@ int lc_openmp_enabled(void) {
         PICK(lstm_matmul_tn##S, ctx->isa, (a, lda, b, ldb, out, ldo, M, N, K, ctx));               \
     }                                                                                              \
     void lc_lstm_seq_backward_packed##S(const lc_ctx *ctx, const REAL *wpt, REAL *dz,              \
-                                        const REAL *dy, const REAL *gates, const REAL *c,          \
-                                        REAL *dh, REAL *dc, int T, int B, int H, int act,          \
-                                        int ract) {                                                \
+                                        const REAL *dy, ptrdiff_t ldy, const REAL *gates,          \
+                                        const REAL *c, REAL *dh, REAL *dc, int T, int B, int Bs,   \
+                                        int H, int act, int ract) {                                \
         PICK(lstm_seq_backward_packed##S, ctx->isa,                                                \
-             (wpt, dz, dy, gates, c, dh, dc, T, B, H, act, ract, ctx));                            \
+             (wpt, dz, dy, ldy, gates, c, dh, dc, T, B, Bs, H, act, ract, ctx));                   \
     }
 
 LC_LSTM_DEFINE(float, _f32)

@@ -116,15 +116,18 @@ void lc_matmul_tn_f64(const lc_ctx *ctx, const double *a, ptrdiff_t lda, const d
 /* The backward through time with w_h.T packed once per call (wpt = lc_pack_transposed(w_h,
  * H, 4H)): each step, panel by panel of units, dh = dz[t+1] @ w_h.T, then the gate backward of
  * those units (lc_lstm_gates_backward's maths).
- * dz, gates (T, B, G): dz out | dy (B, T, H) or NULL | c (T+1, B, H)
- * dh, dc (B, H): in dh_n, dc_n, out dh0, dc0. Threads as lc_lstm_seq_packed. */
+ * dz, gates (T, Bs, G): dz out | dy (B, T, H) rows ldy apart (T*H when batch-first), or NULL
+ * c (T+1, Bs, H) | dh, dc (B, H): in dh_n, dc_n, out dh0, dc0. Only the first B <= Bs rows of
+ * each step run (Bs = B: all; a sequence plan runs its steps by segments of rows).
+ * Threads as lc_lstm_seq_packed. */
 void lc_lstm_seq_backward_packed_f32(const lc_ctx *ctx, const float *wpt, float *dz,
-                                     const float *dy, const float *gates, const float *c,
-                                     float *dh, float *dc, int T, int B, int H, int act, int ract);
+                                     const float *dy, ptrdiff_t ldy, const float *gates,
+                                     const float *c, float *dh, float *dc, int T, int B, int Bs,
+                                     int H, int act, int ract);
 void lc_lstm_seq_backward_packed_f64(const lc_ctx *ctx, const double *wpt, double *dz,
-                                     const double *dy, const double *gates, const double *c,
-                                     double *dh, double *dc, int T, int B, int H, int act,
-                                     int ract);
+                                     const double *dy, ptrdiff_t ldy, const double *gates,
+                                     const double *c, double *dh, double *dc, int T, int B, int Bs,
+                                     int H, int act, int ract);
 
 /* 1 when compiled with OpenMP, else 0. */
 int lc_openmp_enabled(void);

@@ -3,11 +3,12 @@
 
 /* Panels [p0, p1) of backward step t: dh = dz[t+1] @ w_h.T (dh_n at t = T-1), then the gate
  * backward of those units, or (t = -1) dh0 = dz[0] @ w_h.T alone. */
-static void KSFX(backward_panel_range)(const REAL *wpt, REAL *dz, const REAL *dy, const REAL *gates,
-                                       const REAL *c, REAL *dh, REAL *dc, int t, int T, int B,
-                                       int H, int act, int ract, int r0, int r1, int p0, int p1) {
-    /* rows [r0, r1) of the batch, panels [p0, p1) */
-    const ptrdiff_t G = 4 * (ptrdiff_t)H, BG = (ptrdiff_t)B * G, BH = (ptrdiff_t)B * H;
+static void KSFX(backward_panel_range)(const REAL *wpt, REAL *dz, const REAL *dy, ptrdiff_t ldy,
+                                       const REAL *gates, const REAL *c, REAL *dh, REAL *dc, int t,
+                                       int T, int Bs, int H, int act, int ract, int r0, int r1,
+                                       int p0, int p1) {
+    /* rows [r0, r1) of the batch, panels [p0, p1); a step of dz, gates and c holds Bs rows */
+    const ptrdiff_t G = 4 * (ptrdiff_t)H, BG = (ptrdiff_t)Bs * G, BH = (ptrdiff_t)Bs * H;
     REAL acc[STEP_R * STEP_W];
     for (int p = p0; p < p1; p++) {
         const int u0 = p * STEP_W, n = H - u0 < STEP_W ? H - u0 : STEP_W;
@@ -33,7 +34,7 @@ static void KSFX(backward_panel_range)(const REAL *wpt, REAL *dz, const REAL *dy
                 REAL *dz_r = dz + t * BG + r * G + u0;
                 const REAL *g_r = gates + t * BG + r * G + u0;
                 const REAL *cp_r = c + t * BH + r * H + u0, *c_r = c + (t + 1) * BH + r * H + u0;
-                const REAL *dy_r = dy ? dy + r * (ptrdiff_t)T * H + (ptrdiff_t)t * H + u0 : NULL;
+                const REAL *dy_r = dy ? dy + r * ldy + (ptrdiff_t)t * H + u0 : NULL;
 #define ROW(opts)                                                                               \
     KSFX(lstm_row_backward)(opts, n, H, acc + i * STEP_W, dy_r, dc + r * H + u0, g_r, NULL,     \
                             NULL, cp_r, c_r, dz_r)
@@ -45,12 +46,14 @@ static void KSFX(backward_panel_range)(const REAL *wpt, REAL *dz, const REAL *dy
 }
 
 static void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL *dy,
-                                           const REAL *gates, const REAL *c, REAL *dh, REAL *dc,
-                                           int T, int B, int H, int act, int ract,
-                                           const lc_ctx *ctx) {
+                                           ptrdiff_t ldy, const REAL *gates, const REAL *c,
+                                           REAL *dh, REAL *dc, int T, int B, int Bs, int H,
+                                           int act, int ract, const lc_ctx *ctx) {
     const int nthreads = ctx->nthreads;
-    /* wpt: w_h.T packed | dz, gates (T, B, G): dz out | dy (B, T, H) or NULL | c (T+1, B, H)
-     * dh, dc (B, H): in dh_n, dc_n, out dh0, dc0. Threads: as lstm_seq_packed. */
+    /* wpt: w_h.T packed | dz, gates (T, Bs, G): dz out | dy (B, T, H) rows ldy apart, or NULL
+     * c (T+1, Bs, H) | dh, dc (B, H): in dh_n, dc_n, out dh0, dc0. The first B <= Bs rows of
+     * each step run (the rows of a sequence's steps whose length reaches them).
+     * Threads: as lstm_seq_packed. */
     const int P = (H + STEP_W - 1) / STEP_W, RB = (B + STEP_R - 1) / STEP_R;  /* row blocks */
     const int rows = STEP_R > 1 &&  /* as in lstm_seq_packed */
                      lstmcore_row_split(ctx, P * 4 * (ptrdiff_t)H * STEP_W * (ptrdiff_t)sizeof(REAL),
@@ -65,7 +68,8 @@ static void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL
         for (int rb = 0; rb < RB; rb++) {
             const int r0 = rb * STEP_R, r1 = r0 + STEP_R < B ? r0 + STEP_R : B;
             for (int t = T - 1; t >= -1; t--)
-                KSFX(backward_panel_range)(wpt, dz, dy, gates, c, dh, dc, t, T, B, H, act, ract,
+                KSFX(backward_panel_range)(wpt, dz, dy, ldy, gates, c, dh, dc, t, T, Bs, H, act,
+                                           ract,
                                            r0, r1, 0, P);
         }
         return;
@@ -77,7 +81,8 @@ static void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL
             const int n = omp_get_num_threads(), k = omp_get_thread_num();
             const int p0 = (int)((long long)k * P / n), p1 = (int)((long long)(k + 1) * P / n);
             for (int t = T - 1, s = 1; t >= -1; t--, s++) {
-                KSFX(backward_panel_range)(wpt, dz, dy, gates, c, dh, dc, t, T, B, H, act, ract,
+                KSFX(backward_panel_range)(wpt, dz, dy, ldy, gates, c, dh, dc, t, T, Bs, H, act,
+                                           ract,
                                            0, B, p0, p1);
                 lstmcore_barrier_arrive(&bar);  /* dz[t] complete when all n have arrived */
                 lstmcore_barrier_wait(&bar, s * n);
@@ -87,7 +92,8 @@ static void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL
     }
 #endif
     for (int t = T - 1; t >= -1; t--)
-        KSFX(backward_panel_range)(wpt, dz, dy, gates, c, dh, dc, t, T, B, H, act, ract, 0, B, 0,
+        KSFX(backward_panel_range)(wpt, dz, dy, ldy, gates, c, dh, dc, t, T, Bs, H, act,
+                                           ract, 0, B, 0,
                                    P);
 }
 

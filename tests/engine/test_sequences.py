@@ -147,6 +147,51 @@ def test_compiled_matches_the_reference(isa, threads, plan, rng, cell, options, 
         assert_close(have[name], expect[name], dtype, name=f"{name} (no dy)")
 
 
+@pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled backend only")
+@pytest.mark.parametrize("path", ["packed", "packed-2-threads-rows", "packed-2-threads-panels", "blas"])
+@pytest.mark.parametrize("which", ["reverse", "lengths", "lengths-reverse", "mask"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_plain_lstm_plans_on_every_loop_path(isa, rng, path, which, dtype):
+    """The plain LSTM runs reverse and lengths on its tuned packed kernels, by segments of rows
+    (one or two threads, rows or panels split between them), and masks or a BLAS loop on the
+    generic cell: each against the reference."""
+    from lstmcore.engine import _lstm, _sequence
+
+    saved = (
+        _lstm._packed_limits(),
+        _lstm._seq_par_min(),
+        _lstm._row_split_bytes(),
+        lstmcore.get_num_threads(),
+    )
+    try:
+        if path == "blas":
+            _lstm._set_packed_limits(1 << 30, 1 << 30, 1 << 30)
+        else:
+            _lstm._set_packed_limits(1, 1 << 30, 1)
+        if "2-threads" in path:
+            lstmcore.set_num_threads(2)
+            _lstm._set_seq_par_min(0)
+            _lstm._set_row_split_bytes(1 << 40 if path.endswith("rows") else 0)
+        args, kw, grads = _problem(rng, "lstm", {}, dtype, B=9, T=7, I=3, H=20)
+        kw.update(_seq_kw(rng, which, 9, 7))
+        seq = _sequence.plan(9, 7, **{k: v for k, v in kw.items()})
+        assert _lstm._plan_is_tuned(seq) == (path != "blas" and which != "mask")
+        want = _forward(reference, "lstm", args, kw, True)
+        for train in (False, True):
+            got = _forward(lstmcore, "lstm", args, kw, train)
+            for k in range(3):
+                assert_close(got[k], want[k], dtype, name=f"output {k} (train={train})")
+        have = _backward(lstmcore, "lstm", got[-1], grads)
+        expect = _backward(reference, "lstm", want[-1], grads)
+        for name in expect:
+            assert_close(have[name], expect[name], dtype, name=name, scale=7.0)
+    finally:
+        _lstm._set_packed_limits(*saved[0])
+        _lstm._set_seq_par_min(saved[1])
+        _lstm._set_row_split_bytes(saved[2])
+        lstmcore.set_num_threads(saved[3])
+
+
 # Semantics, both backends ----------------------------------------------------------------------
 
 

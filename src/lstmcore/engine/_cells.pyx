@@ -512,8 +512,9 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
     cdef bint lstm = cl.kind == CELL_LSTM, gru = cl.kind == CELL_GRU
     cdef bint clip = lstm and cl.opts.clip > 0
     cdef int mod = T if train else 1
-    codes = None if seq is None else seq.codes
     nact = None if seq is None else seq.nact
+    # with nact (lengths, no mask) every running row's step is valid: no codes to read
+    codes = None if seq is None or nact is not None else seq.codes
     # what the cache keeps is new memory; scratch comes from the per-thread workspaces. With
     # nact, the steps past a row's length are never written: zeros, for the products after the
     # backward's loop
@@ -767,7 +768,8 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
         dy = None if dy is None else seq.gather_grad(dy)
         dh, dc = seq.rows(dh), seq.rows(dc)
         dh, dc = dh.copy(), None if dc is None else dc.copy()
-        codes, nact = seq.codes, seq.nact
+        nact = seq.nact
+        codes = seq.codes if nact is None else None
         if nact is not None:
             dh_n, dc_n = dh.copy(), None if dc is None else dc.copy()
         if codes is not None:

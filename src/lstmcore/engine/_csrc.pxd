@@ -67,11 +67,11 @@ cdef extern from "cells/lstm_gates.h" nogil:
     void lc_matmul_tn_f64(const lc_ctx *ctx, const double *a, Py_ssize_t lda, const double *b,
                           Py_ssize_t ldb, double *out, Py_ssize_t ldo, int M, int N, Py_ssize_t K)
     void lc_lstm_seq_backward_packed_f32(const lc_ctx *ctx, const float *wpt, float *dz,
-                                         const float *dy, const float *gates, const float *c,
-                                         float *dh, float *dc, int T, int B, int H, int act,
-                                         int ract)
+                                         const float *dy, Py_ssize_t ldy, const float *gates,
+                                         const float *c, float *dh, float *dc, int T, int B,
+                                         int Bs, int H, int act, int ract)
     void lc_lstm_seq_backward_packed_f64(const lc_ctx *ctx, const double *wpt, double *dz,
-                                         const double *dy, const double *gates, const double *c,
-                                         double *dh, double *dc, int T, int B, int H, int act,
-                                         int ract)
+                                         const double *dy, Py_ssize_t ldy, const double *gates,
+                                         const double *c, double *dh, double *dc, int T, int B,
+                                         int Bs, int H, int act, int ract)
     int lc_openmp_enabled()

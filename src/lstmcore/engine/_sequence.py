@@ -72,7 +72,10 @@ class Plan:
     None: the call's, checked | perm (B,) int or None (identity) | src (B, T) int or None (each row
     reads time s, or T-1-s when reverse) | codes (T, B) uint8 in processing order, or None (every
     step valid) | nact (T,) int32 or None: rows of step s that run, a prefix (lengths without a
-    mask) | last (B,) int: each plan row's last step (its length - 1, or T - 1).
+    mask) | last (B,) int: each plan row's last step (its length - 1, or T - 1) | src_back,
+    zero_back (B, T): src and the ZERO steps per caller's row and time (each row's time map is
+    its own inverse: the identity, a flip, or t -> length - 1 - t) | zero_steps (B, T) bool or
+    None: the ZERO steps per plan row, in processing order.
     """
 
     __slots__ = (
@@ -88,37 +91,23 @@ class Plan:
         "codes",
         "nact",
         "last",
+        "src_back",
+        "zero_steps",
+        "zero_back",
     )
 
     def gather(self, a):
         """a (B, T, F) in the caller's order -> (B, T, F) in processing order (padding: 0)."""
-        if self.perm is not None:
-            a = a[self.perm]
-        if self.src is None:
-            return np.ascontiguousarray(a[:, ::-1] if self.reverse else a)
-        out = np.take_along_axis(a, np.maximum(self.src, 0)[:, :, None], axis=1)
-        out[self.src < 0] = 0
-        return out
+        return _take_steps(a, self.perm, self.src, self.reverse, None)
 
     def scatter(self, a, outputs=False):
         """The inverse of :meth:`gather`: a (B, T, F) in processing order -> the caller's order,
-        0 where no step reads. ``outputs``: a's ZERO steps are 0 too (a holds the states)."""
-        if outputs and self.codes is not None:
-            a = np.where((self.codes.T == ZERO)[:, :, None], a.dtype.type(0), a)
-        if self.src is None:
-            out = np.ascontiguousarray(a[:, ::-1] if self.reverse else a)
-        else:
-            out = np.zeros_like(a)
-            rows, steps = np.nonzero(self.src >= 0)
-            out[rows, self.src[rows, steps]] = a[rows, steps]
-        return out if self.inv is None else out[self.inv]
+        0 where no step reads. ``outputs``: a holds the states, and the steps that output 0 do."""
+        return _take_steps(a, self.inv, self.src_back, self.reverse, self.zero_back if outputs else None)
 
     def gather_grad(self, dy):
         """dy (B, T, F) of the outputs -> processing order, 0 on ZERO steps (their output is 0)."""
-        d = self.gather(dy)
-        if self.codes is not None:
-            d[(self.codes.T == ZERO)] = 0
-        return d
+        return _take_steps(dy, self.perm, self.src, self.reverse, self.zero_steps)
 
     def rows(self, a):
         """a (B, ...) per caller's row -> per plan row."""
@@ -176,8 +165,10 @@ def plan(B: int, T: int, reverse=False, lengths=None, mask=None, zero_output_for
         valid = m
     if lengths is not None and mask is None:
         lens = p.last + 1
-        p.nact = np.array([(lens > s).sum() for s in range(T)], dtype=np.int32)
-    if mask is not None or lengths is not None:
+        p.nact = (B - np.cumsum(np.bincount(lens, minlength=T + 1))[:T]).astype(np.int32)  # lens > s
+    p.zero_steps = p.zero_back = None
+    p.src_back = p.src if p.inv is None or p.src is None else np.ascontiguousarray(p.src[p.inv])
+    if mask is not None:
         seen = np.cumsum(valid, axis=1) > 0  # a valid step at or before s
         carry = seen & ~valid  # masked after a valid step: outputs the carried state ...
         if p.zero_output_for_mask or mask is None:
@@ -186,4 +177,40 @@ def plan(B: int, T: int, reverse=False, lengths=None, mask=None, zero_output_for
             carry &= p.src >= 0  # ... but never a padding step
         codes = np.where(valid, VALID, np.where(carry, CARRY, ZERO)).astype(np.uint8)
         p.codes = np.ascontiguousarray(codes.T)
+        zero = codes == ZERO  # (B, T) per plan row, processing order
+        p.zero_steps = zero
+        if p.src is not None:  # per caller's time: the step that reads it
+            at = np.take_along_axis(zero, np.maximum(p.src, 0), axis=1)
+        else:
+            at = zero[:, ::-1] if reverse else zero
+        p.zero_back = np.ascontiguousarray(at if p.inv is None else at[p.inv])
+    elif lengths is not None:  # every step of a row up to its length is valid, none after
+        p.codes = np.ascontiguousarray(np.where(valid, VALID, ZERO).astype(np.uint8).T)
     return p
+
+
+def _take_numpy(a, rows, src, reverse, zero):
+    """NumPy twin of lstmcore.engine._checks.take_steps: out[j, t] = a[rows[j], src[j, t]],
+    0 where src < 0 or zero."""
+    if rows is not None:
+        a = a[rows]
+    if src is None:
+        out = np.array(a[:, ::-1] if reverse else a, order="C")
+    else:
+        out = np.take_along_axis(a, np.maximum(src, 0)[:, :, None], axis=1)
+        out[src < 0] = 0
+    if zero is not None:
+        out[zero] = 0
+    return out
+
+
+try:
+    from ._checks import take_steps as _take_compiled
+except ImportError:  # pragma: no cover - the reference backend without a compiler
+    _take_compiled = None
+
+
+def _take_steps(a, rows, src, reverse, zero):
+    if _take_compiled is not None and isinstance(a, np.ndarray) and a.dtype in (np.float32, np.float64):
+        return _take_compiled(a, rows, src, reverse, zero)
+    return _take_numpy(a, rows, src, reverse, zero)
