@@ -520,3 +520,41 @@ def test_bad_stacks_are_refused(mod, rng):
             mod.stack_forward(*args, **kw)
     with pytest.raises(TypeError, match="StackCache"):
         mod.stack_backward(np.zeros(1), object())
+
+
+@pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled backend only")
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_two_directions_at_once_on_two_threads(rng, cell):
+    """With two threads a layer's directions run at once, one per thread: the same answer as one
+    thread, forward and backward; an error in the second direction reaches the caller; the
+    thread counts are restored."""
+    from lstmcore.engine import _lstm
+
+    x, weights, states = _stack_problem(rng, cell, 2, 2, dtype=np.float32, B=6, T=9, I=5, H=16)
+    lengths = np.array([9, 3, 5, 1, 9, 2])
+    before = lstmcore.get_num_threads()
+    try:
+        out = {}
+        for n in (1, 2):
+            lstmcore.set_num_threads(n)
+            *res, cache = lstmcore.stack_forward(
+                cell, x, weights, *states, bidirectional=True, lengths=lengths, return_cache=True
+            )
+            grads = lstmcore.stack_backward(np.ones_like(res[0]), cache)
+            out[n] = (res, grads)
+        for a, b in zip(out[1][0], out[2][0], strict=True):
+            assert_close(b, a, np.float32, name="forward")
+        for g1, g2 in zip(out[1][1], out[2][1], strict=True):
+            for key in g1:
+                assert_close(g2[key], g1[key], np.float32, name=key, scale=9.0)
+        bad = list(weights)
+        bad[1] = (weights[1][0], weights[1][1][:, :-1], weights[1][2])  # the reverse direction's w_h
+        with pytest.raises(ValueError, match="w_h"):
+            lstmcore.stack_forward(cell, x, bad, *states, bidirectional=True)
+        assert lstmcore.get_num_threads() == 2
+        assert lstmcore.threadpool_info()["blas"] == [] or all(
+            p["num_threads"] == 2 for p in lstmcore.threadpool_info()["blas"]
+        )
+        assert _lstm._kernel_context()[1] == 2
+    finally:
+        lstmcore.set_num_threads(before)

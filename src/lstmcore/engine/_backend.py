@@ -101,6 +101,8 @@ else:
 # Stacks and directions over the functions above (one composition for both backends)
 from . import _stack  # noqa: E402
 
+if NAME == "compiled":  # the two directions of a layer may run at once
+    from ._threads import run_pair as _run_pair  # noqa: E402, F401 - read by _stack.bind
 stack_forward, stack_backward, StackStepper = _stack.bind(sys.modules[__name__])
 
 __all__ = [

@@ -91,10 +91,35 @@ cdef inline lc_ctx _ctx(int nthreads) noexcept nogil:
     return ctx
 
 
+# A Python thread's own count (_local_threads), where two calls run at once in two threads (the
+# directions of a bidirectional layer); _local_users counts the threads that have one, so that
+# the usual call reads no thread-local state.
+_local = threading.local()
+cdef int _local_users = 0
+
+
+@contextlib.contextmanager
+def _local_threads(int n):
+    """Kernel calls made by this Python thread inside the block use ``n`` OpenMP threads."""
+    global _local_users
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    previous = getattr(_local, "n", 0)
+    _local.n = n
+    _local_users += 1
+    try:
+        yield
+    finally:
+        _local_users -= 1
+        _local.n = previous
+
+
 cdef inline int _nthreads() noexcept:
     """The OpenMP thread count of a kernel call starting now."""
     global _team_used
     cdef int n = _num_threads
+    if _local_users and getattr(_local, "n", 0):
+        n = _local.n
     if _thread_cap and n > _thread_cap:
         n = _thread_cap
     if n > 1:
@@ -311,13 +336,26 @@ cdef int[:, ::1] _segments(object nact, int T, int B):
 cdef object _forward_infer_plan(const floating[:, :, ::1] x, const floating[:, ::1] w_x,
                                const floating[:, ::1] w_h, const floating[::1] b,
                                const floating[:, ::1] h0, floating[:, ::1] c,
-                               int[:, ::1] seg, int act, int ract, object dtype):
+                               int[:, ::1] seg, int act, int ract, object dtype,
+                               bint flip=False):
     # a sequence plan's inference, packed, run by segments of rows (_segments): x (B, T, I) in
     # the plan's order | h0 (B, H) | c (B, H): in c0, out each row's c at its last step
     # -> y (B, T, H) in the plan's order (steps past a row's length: not written)
+    # flip (one segment of all rows): x and y in the caller's order instead, read and written
+    # from the last step to the first (reverse alone: no copy of either)
     cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = w_h.shape[0], k, t0, t1, n, r
     cdef int nthreads = _nthreads()
     y = np.empty((B, T, H), dtype=dtype)
+    cdef floating[:, :, ::1] yf = y
+    cdef floating[::1] wpf, bpf
+    if flip:
+        wpf, bpf = _pack_buffers(I, H, dtype)
+        with nogil:
+            _pack(&w_x[0, 0], &w_h[0, 0], &b[0], I, H, &wpf[0], &bpf[0])
+            _seq_packed(&wpf[0], &bpf[0], &x[0, T - 1, 0], <Py_ssize_t>T * I, -I, &h0[0, 0],
+                        &yf[0, T - 1, 0], <Py_ssize_t>T * H, -H, &c[0, 0], 0, NULL, 0, 0, T, B,
+                        I, H, act, ract, nthreads)
+        return y
     hinit = np.empty((B, H), dtype=dtype)
     cdef floating[:, :, ::1] y_v = y
     cdef floating[:, ::1] hi_v = hinit
@@ -805,17 +843,23 @@ cdef tuple _plan_forward(seq, x, w_x, w_h, b, h0, c0, int act, int ract, bint re
     """lstm_forward of a plan (_tuned_plan): inputs into its order, the segments, outputs back."""
     cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = w_h.shape[0]
     dtype = x.dtype
-    xp, h0, c0 = seq.gather(x), seq.rows(h0), seq.rows(c0)
     seg = _segments(seq.nact, T, B)
     rows = np.arange(B)
+    # reverse alone: the kernel reads x and writes y from the last step back, with no copy
+    cdef bint flip = seq.src is None and seq.perm is None and seq.codes is None
+    h0, c0 = seq.rows(h0), seq.rows(c0)
     if not return_cache:
+        xp = x if flip else seq.gather(x)
         c = np.array(c0, dtype=dtype, order="C")
         if dtype == np.float32:
-            y = _forward_infer_plan[float](xp, w_x, w_h, b, h0, c, seg, act, ract, dtype)
+            y = _forward_infer_plan[float](xp, w_x, w_h, b, h0, c, seg, act, ract, dtype, flip)
         else:
-            y = _forward_infer_plan[double](xp, w_x, w_h, b, h0, c, seg, act, ract, dtype)
+            y = _forward_infer_plan[double](xp, w_x, w_h, b, h0, c, seg, act, ract, dtype, flip)
+        if flip:
+            return y, y[:, 0].copy(), c
         h_n = np.ascontiguousarray(y[rows, seq.last])
         return seq.scatter(y, outputs=True), seq.rows_back(h_n), seq.rows_back(c)
+    xp = seq.gather(x)
     x_tm = np.empty((T, B, I), dtype=dtype)
     gates = np.empty((T, B, 4 * H), dtype=dtype)
     # the steps past a row's length are not written: zeros in h, which the products read

@@ -19,6 +19,9 @@ two outputs returned as a list; a single layer only). lengths / mask / zero_outp
 as ``lstmcore.engine._sequence``, for every layer; the reverse direction starts at each row's own
 last step. dropout: between layers (on the inputs of layers 1..L-1), in training only
 (``training=True``), inverted as PyTorch's and Keras's, masks drawn from ``seed``.
+
+With two or more threads (``lstmcore.set_num_threads``) the compiled engine runs a layer's two
+directions at once, each on half of the threads (``_threads.run_pair``).
 """
 
 from __future__ import annotations
@@ -114,7 +117,16 @@ def _unmerge(mode, dy, ys):
 
 def bind(backend):
     """stack_forward, stack_backward and StackStepper over ``backend`` (a module with the
-    per-cell functions)."""
+    per-cell functions, and optionally ``_run_pair(f, g)``, which runs two calls at once)."""
+    run_pair = getattr(backend, "_run_pair", None)
+
+    def _directions(run, D):
+        """[run(0)] or [run(0), run(1)]: a layer's directions, at once where the backend can."""
+        if D == 1:
+            return [run(0)]
+        if run_pair is None:
+            return [run(0), run(1)]
+        return list(run_pair(lambda: run(0), lambda: run(1)))
 
     def stack_forward(
         cell,
@@ -167,8 +179,8 @@ def bind(backend):
                 drop = (rng.random(np.shape(inp)) < keep).astype(inp.dtype) / inp.dtype.type(keep)
                 inp = inp * drop
             masks.append(drop)
-            ys = []
-            for d in range(D):
+
+            def run(d, layer=layer, inp=inp):
                 k = layer * D + d
                 w = _entry(weights[k], k, cell)
                 kw = dict(options)
@@ -176,7 +188,7 @@ def bind(backend):
                 args = [inp, w["w_x"], w["w_h"], w["b"], _states("h0", h0, L, D, k)]
                 if cell == "lstm":
                     args.append(_states("c0", c0, L, D, k))
-                out = forward(
+                return forward(
                     *args,
                     reverse=d == 1,
                     lengths=lengths,
@@ -186,6 +198,9 @@ def bind(backend):
                     check_finite=check_finite,
                     **kw,
                 )
+
+            ys = []
+            for out in _directions(run, D):
                 ys.append(out[0])
                 h_n.append(out[1])
                 if cell == "lstm":
@@ -225,15 +240,18 @@ def bind(backend):
                 dys = [dy]
             else:
                 dys = _unmerge(cache.merge_mode, dy, cache.outputs[layer])
-            dx = None
-            for d in range(D):
+
+            def run(d, layer=layer, dys=dys):
                 k = layer * D + d
                 args = [dys[d], cache.caches[k], _states("dh_n", dh_n, L, D, k)]
                 if cell == "lstm":
                     args.append(_states("dc_n", dc_n, L, D, k))
-                g = backward(*args, check_finite=check_finite)
+                return backward(*args, check_finite=check_finite)
+
+            dx = None
+            for d, g in enumerate(_directions(run, D)):
                 dx = g["dx"] if dx is None else dx + g["dx"]
-                grads[k] = g
+                grads[layer * D + d] = g
             for d in range(D):
                 del grads[layer * D + d]["dx"]
             drop = cache.dropout_masks[layer]

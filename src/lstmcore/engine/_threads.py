@@ -173,6 +173,39 @@ def set_num_threads(n: int) -> None:
                 lib.set(n)
 
 
+def run_pair(first, second):
+    """``(first(), second())``, two independent calls run at once (the two directions of a
+    bidirectional layer), each on half of lstmcore's threads: ``first`` in this thread, ``second``
+    in a new one, the BLAS pools held to one thread meanwhile. With one thread, or without the
+    compiled engine, one after the other. An exception of either is raised after both end."""
+    mod = _compiled()
+    n = _num_threads
+    if n < 2 or mod is None or mod._openmp_thread_cap():
+        return first(), second()
+    half = n // 2
+    out: list = [None, None]
+
+    def worker():
+        try:
+            with mod._local_threads(n - half):
+                out[1] = ("ok", second())
+        except BaseException as exc:  # raised in the caller's thread below
+            out[1] = ("error", exc)
+
+    with blas_single_threaded():
+        thread = threading.Thread(target=worker, name="lstmcore-direction")
+        thread.start()
+        try:
+            with mod._local_threads(half):
+                out[0] = first()
+        finally:
+            thread.join()
+    status, value = out[1]
+    if status == "error":
+        raise value
+    return out[0], value
+
+
 def get_num_threads() -> int:
     """The thread count set by :func:`set_num_threads`, ``LSTMCORE_NUM_THREADS`` or the core count."""
     return _num_threads
