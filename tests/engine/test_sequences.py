@@ -558,3 +558,28 @@ def test_two_directions_at_once_on_two_threads(rng, cell):
         assert _lstm._kernel_context()[1] == 2
     finally:
         lstmcore.set_num_threads(before)
+
+
+@pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled backend only")
+@pytest.mark.parametrize("which", list(SEQS))
+def test_compiled_gathers_match_their_numpy_twin(rng, which):
+    """_checks.take_steps (the plans' gathers in one pass) against _sequence._take_numpy, for
+    every plan's gather, scatter (of states and of outputs) and output-gradient gather, on
+    float32 and float64 and on a strided view."""
+    from lstmcore.engine import _checks, _sequence
+
+    B, T, F = 7, 6, 5
+    kw = _seq_kw(rng, which, B, T)
+    p = _sequence.plan(B, T, **kw)
+    a64 = rng.standard_normal((B, T, F))
+    for a in (a64, a64.astype(np.float32), np.ascontiguousarray(a64.transpose(1, 0, 2)).transpose(1, 0, 2)):
+        calls = [
+            (p.perm, p.src, p.reverse, None),
+            (p.inv, p.src_back, p.reverse, None),
+            (p.inv, p.src_back, p.reverse, p.zero_back),
+            (p.perm, p.src, p.reverse, p.zero_steps),
+        ]
+        for args in calls:
+            np.testing.assert_array_equal(_checks.take_steps(a, *args), _sequence._take_numpy(a, *args))
+    with pytest.raises(ValueError, match="rows out of range"):
+        _checks.take_steps(a64, np.array([B]), None, False, None)
