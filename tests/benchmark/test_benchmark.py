@@ -254,6 +254,294 @@ def test_a_missing_peer_is_skipped_with_the_install_hint(monkeypatch, problem, m
     assert f"skipped peers:\n  {reason}" in bm.format_table(results)
 
 
+# The sequence variants --------------------------------------------------------------------------
+
+SEQ = (3, 4, 2, 5)  # B, T, I, H of the variants' tiny problems: lengths 1, 2, 4 (B 3 over T 4)
+SEQ_SHAPE = {"seq": (*SEQ, bm.KINDS)}
+
+
+def test_cell_names_and_their_variants():
+    assert bm.VARIANTS == ("bi", "L2", "lengths")
+    assert bm.SEQUENCE_CELLS == tuple(f"{c}-{v}" for c in bm.CELLS for v in bm.VARIANTS)
+    assert bm.ALL_CELLS == bm.CELLS + bm.SEQUENCE_CELLS
+    assert bm.split_cell("gru-bi") == ("gru", "bi") and bm.split_cell("rnn") == ("rnn", None)
+    assert bm.cell_kinds("lstm") == bm.KINDS and bm.cell_kinds("lstm-L2") == ("inference", "train")
+    runs = [name for name, spec in bm.SHAPES.items() if bm.cell_runs_on("gru-lengths", name, spec[:4])]
+    assert runs == ["S1", "S2", "S3"] and bm.SEQUENCE_SHAPES == ("S1", "S2", "S3")
+    assert bm.cell_runs_on("lstm-bi", "S5", (9, 9, 9, 9))  # a custom shape with a standard name
+    assert bm.cell_runs_on("lstm-bi", "2x3x4x5", (2, 3, 4, 5))
+    assert all(bm.cell_runs_on("lstm", name, spec[:4]) for name, spec in bm.SHAPES.items())
+    with pytest.raises(ValueError, match="unknown cell 'lstm-L3'; expected one of lstm, gru, rnn or"):
+        bm.split_cell("lstm-L3")
+
+
+def test_the_lengths_are_spread_over_1_to_T_and_shuffled():
+    lengths = bm.sequence_lengths(64, 100)
+    assert lengths.dtype == np.int64 and lengths.shape == (64,)
+    assert lengths.max() == 100 and lengths.min() == 1
+    np.testing.assert_array_equal(np.sort(lengths), np.linspace(1, 100, 64).round())
+    assert (np.diff(lengths) != 0).any() and not (np.diff(lengths) >= 0).all()  # not sorted
+    np.testing.assert_array_equal(lengths, bm.sequence_lengths(64, 100))  # a fixed seed
+    assert list(bm.sequence_lengths(1, 7)) == [7]  # the longest is T
+    assert sorted(bm.sequence_lengths(*SEQ[:2])) == [1, 2, 4]
+
+
+@pytest.mark.parametrize("cell", bm.CELLS)
+def test_problems_of_the_variants(cell):
+    B, T, I, H = SEQ
+    G = bm.CELL_GATES[cell] * H
+    b_shape = (2, G) if cell == "gru" else (G,)
+    base = bm.make_problem(*SEQ, cell=cell)
+    lengths = bm.make_problem(*SEQ, cell=f"{cell}-lengths")
+    assert lengths["cell"] == f"{cell}-lengths"
+    np.testing.assert_array_equal(lengths["lengths"], bm.sequence_lengths(B, T))
+    for k, v in base.items():  # the cell's own problem, the same numbers
+        if k != "cell":
+            np.testing.assert_array_equal(lengths[k], v)
+    for variant, inputs in (("bi", [I, I]), ("L2", [I, H])):
+        p = bm.make_problem(*SEQ, cell=f"{cell}-{variant}")
+        D = 2 if variant == "bi" else 1
+        assert set(p) == {"cell", "x", "weights", "dy"} and p["cell"] == f"{cell}-{variant}"
+        assert p["x"].shape == (B, T, I) and p["dy"].shape == (B, T, D * H)
+        assert [tuple(a.shape for a in w) for w in p["weights"]] == [
+            ((n, G), (H, G), b_shape) for n in inputs
+        ]
+        assert all(a.dtype == np.float32 for w in p["weights"] for a in w)
+        assert not np.array_equal(p["weights"][0][1], p["weights"][1][1])  # each its own numbers
+
+
+def _expected_keys(cell, kind):
+    base, variant = bm.split_cell(cell)
+    state = {"h_n", "c_n"} if base == "lstm" else {"h_n"}
+    if kind == "inference":
+        return {"y"} | state
+    if variant in ("bi", "L2"):
+        return {"dx"} | {f"{g}{k}" for g in ("dw_x", "dw_h", "db") for k in (0, 1)}
+    return {"dx", "dw_x", "dw_h", "db"}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("kind", bm.SEQUENCE_KINDS)
+@pytest.mark.parametrize("peer", ["lstmcore", "reference"])
+@pytest.mark.parametrize("cell", bm.SEQUENCE_CELLS)
+def test_functional_peers_do_the_reference_work_on_the_variants(cell, peer, kind, dtype):
+    problem = bm.make_problem(*SEQ, dtype=dtype, cell=cell)
+    timed = bm.make_peer(peer, problem, kind)
+    assert timed.expected is None  # the case's own outputs
+    outputs, expected = timed.outputs(), bm.expected_outputs(problem, kind)
+    assert set(outputs) == set(expected) == _expected_keys(cell, kind)
+    bm.check_timed(timed, expected, dtype)
+    B, T, I, H = SEQ
+    variant = bm.split_cell(cell)[1]
+    if kind == "inference":
+        D = 2 if variant == "bi" else 1
+        assert expected["y"].shape == (B, T, D * H)
+        # h_n (L*D, B, H): 2 directions of one layer, or 2 layers of one direction
+        assert expected["h_n"].shape == ((B, H) if variant == "lengths" else (2, B, H))
+    if variant == "lengths" and kind == "inference":
+        lengths = problem["lengths"]
+        for row, n in enumerate(lengths):  # zeros past each row's length, h_n at its last step
+            assert not expected["y"][row, n:].any()
+            np.testing.assert_array_equal(expected["h_n"][row], expected["y"][row, n - 1])
+    if variant == "L2" and kind == "train":  # layer 2 reads layer 1's H outputs
+        assert expected["dw_x1"].shape == problem["weights"][1][0].shape
+        assert expected["dw_x1"].shape[0] == H
+
+
+@pytest.mark.parametrize("cell", ["lstm-bi", "gru-L2"])
+def test_the_check_tells_the_layer_directions_apart(cell):
+    B, T, I, H = SEQ
+    problem = bm.make_problem(B, T, I if cell == "lstm-bi" else H, H, cell=cell)  # -L2: I = H, so
+    swapped = dict(problem, weights=problem["weights"][::-1])  # that the layers can trade places
+    for kind in bm.SEQUENCE_KINDS:
+        outputs = bm.make_peer("lstmcore", problem, kind).outputs()
+        bm.check_equal_work("lstmcore", outputs, bm.expected_outputs(problem, kind))
+        with pytest.raises(bm.EqualWorkError, match="lstmcore: "):
+            bm.check_equal_work("lstmcore", outputs, bm.expected_outputs(swapped, kind))
+
+
+@pytest.mark.parametrize("cell", bm.SEQUENCE_CELLS)
+def test_torch_peer_does_the_reference_work_on_the_variants(cell):
+    pytest.importorskip("torch")
+    problem = bm.make_problem(*SEQ, cell=cell)
+    for kind in bm.SEQUENCE_KINDS:
+        timed = bm.make_peer("torch", problem, kind)
+        outputs = timed.outputs()
+        assert set(outputs) == _expected_keys(cell, kind)
+        bm.check_timed(timed, bm.expected_outputs(problem, kind))
+    with pytest.raises(ValueError, match=f"cell {cell} has no 'step' kind; it has inference, train"):
+        bm.make_peer("torch", problem, "step")
+
+
+@pytest.mark.parametrize("cell", bm.SEQUENCE_CELLS)
+def test_onnxruntime_peer_does_the_reference_work_on_the_variants(cell):
+    pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    problem = bm.make_problem(*SEQ, cell=cell)
+    timed = bm.make_peer("onnxruntime", problem, "inference", threads=1)
+    assert set(timed.outputs()) == _expected_keys(cell, "inference")
+    bm.check_timed(timed, bm.expected_outputs(problem, "inference"))
+    with pytest.raises(ValueError, match="onnxruntime has no 'train' kind"):
+        bm.make_peer("onnxruntime", problem, "train")
+    with pytest.raises(ValueError, match=f"cell {cell} has no 'step' kind"):
+        bm.make_peer("onnxruntime", problem, "step")
+
+
+@pytest.mark.parametrize("kind", bm.SEQUENCE_KINDS)
+@pytest.mark.parametrize("cell", bm.CELLS)
+def test_lstmcore_full_times_the_lengths_batch_at_full_length(cell, kind):
+    problem = bm.make_problem(*SEQ, cell=f"{cell}-lengths")
+    timed = bm.make_peer("lstmcore-full", problem, kind)
+    assert timed.peer == "lstmcore-full" and timed.expected is not None
+    full = bm.problems.full_length_problem(problem)
+    assert full["cell"] == cell and "lengths" not in full
+    want = timed.expected()
+    for k, v in bm.expected_outputs(full, kind).items():
+        np.testing.assert_array_equal(want[k], v)
+    bm.check_timed(timed, bm.expected_outputs(problem, "inference"))  # its own expected outputs count
+    with pytest.raises(bm.EqualWorkError, match="lstmcore-full: "):  # not the lengths' outputs
+        bm.check_equal_work("lstmcore-full", timed.outputs(), bm.expected_outputs(problem, kind))
+
+
+def test_peers_that_do_not_apply_say_why():
+    assert bm.PEERS[-1] == "lstmcore-full" and bm.peer_kinds("lstmcore-full") == ("inference", "train")
+    assert issubclass(bm.PeerDoesNotApply, Exception) and not issubclass(bm.PeerDoesNotApply, ImportError)
+    for cell in bm.ALL_CELLS:
+        variant = bm.split_cell(cell)[1]
+        assert (bm.peer_applies("lstmcore-full", cell) is None) == (variant == "lengths")
+        assert (bm.peer_applies("bound", cell) is None) == (variant != "lengths")
+        assert all(
+            bm.peer_applies(p, cell) is None for p in ("lstmcore", "reference", "torch", "onnxruntime")
+        )
+    with pytest.raises(
+        bm.PeerDoesNotApply, match="lstmcore-full does not apply to gru-bi: it times the -lengths"
+    ):
+        bm.make_peer("lstmcore-full", bm.make_problem(*SEQ, cell="gru-bi"), "inference")
+    with pytest.raises(bm.PeerDoesNotApply, match="lstmcore-full does not apply to lstm: "):
+        bm.make_peer("lstmcore-full", bm.make_problem(*SEQ), "train")
+    with pytest.raises(bm.PeerDoesNotApply, match="bound does not apply to rnn-lengths: "):
+        bm.make_peer("bound", bm.make_problem(*SEQ, cell="rnn-lengths"), "train")
+    with pytest.raises(ValueError, match="peer lstmcore-full has no 'step' kind"):
+        bm.make_peer("lstmcore-full", bm.make_problem(*SEQ, cell="rnn-lengths"), "step")
+
+
+@pytest.mark.parametrize("kind", bm.SEQUENCE_KINDS)
+@pytest.mark.parametrize("cell", ["lstm-bi", "gru-L2", "rnn-bi", "lstm-L2"])
+def test_the_bound_times_the_products_of_every_layer_direction(monkeypatch, cell, kind):
+    calls = []
+
+    def gemm_only(train, x, w_x, w_h, z, h, dz, dw_x, dw_h, dx):
+        calls.append((train, x.shape, w_x.shape, w_h.shape, z.shape, dx.shape))
+
+    problem = bm.make_problem(*SEQ, cell=cell)
+    timed = bm.make_peer("bound", problem, kind)
+    timed.fn()  # the real products, on every layer-direction
+    monkeypatch.setattr(_blas, "_gemm_only", gemm_only)
+    bm.make_peer("bound", problem, kind).fn()
+    B, T, I, H = SEQ
+    G = bm.CELL_GATES[bm.split_cell(cell)[0]] * H
+    inputs = [I, I] if cell.endswith("-bi") else [I, H]
+    assert calls == [(kind == "train", (T, B, n), (n, G), (H, G), (T, B, G), (T, B, n)) for n in inputs]
+
+
+def test_the_runner_leaves_out_the_peers_that_do_not_apply():
+    peers = ["lstmcore", "bound", "lstmcore-full"]
+    r = bm.run_benchmark(
+        SEQ_SHAPE, threads=[1], peers=peers, cells=["lstm-lengths", "lstm", "gru-bi"], seconds=0.01
+    )
+    got = [(c["kind"], c["cell"], list(c["peers"]), sorted(c["not_applicable"])) for c in r["cases"]]
+    assert got == [
+        ("inference", "lstm-lengths", ["lstmcore", "lstmcore-full"], ["bound"]),
+        ("inference", "lstm", ["lstmcore", "bound"], ["lstmcore-full"]),
+        ("inference", "gru-bi", ["lstmcore", "bound"], ["lstmcore-full"]),
+        ("train", "lstm-lengths", ["lstmcore", "lstmcore-full"], ["bound"]),
+        ("train", "lstm", ["lstmcore", "bound"], ["lstmcore-full"]),
+        ("train", "gru-bi", ["lstmcore", "bound"], ["lstmcore-full"]),
+        ("step", "lstm", ["lstmcore", "bound"], []),  # the variants and lstmcore-full have no step
+    ]
+    lengths = r["cases"][0]
+    assert lengths["not_applicable"]["bound"].startswith("bound does not apply to lstm-lengths")
+    full = lengths["peers"]["lstmcore-full"]["median_s"]
+    assert lengths["ratios"] == {
+        "lstmcore/lstmcore-full": pytest.approx(lengths["peers"]["lstmcore"]["median_s"] / full)
+    }
+    assert r["cases"][1]["ratios"].keys() == {"bound/lstmcore", "lstmcore/bound"}
+    for case in r["cases"]:
+        assert case["gflop"] == pytest.approx(bm.case_flops(case["cell"], case["dims"], case["kind"]) / 1e9)
+    table = bm.format_table(r)
+    header = next(line for line in table.splitlines() if line.startswith("shape"))
+    assert header.split()[4:9] == ["lstmcore", "bound", "lstmcore-full", "lc/bound", "lc/lc-full"]
+    row = next(
+        line for line in table.splitlines() if line.split()[:3] == ["seq", "inference", "lstm-lengths"]
+    )
+    assert row.split()[6] == "-"  # the bound's column (each time is two words: "12.3 µs")
+    assert f"{lengths['ratios']['lstmcore/lstmcore-full']:.2f}" in row
+    assert "-: bound does not apply to lstm-lengths; lstmcore-full does not apply to lstm, gru-bi" in table
+    assert "lc/lc-full: the share of that time the lengths take" in table
+
+
+def test_the_variants_run_on_s1_s2_s3_only(monkeypatch):
+    timed_shapes = []
+    monkeypatch.setattr(bm.runner, "make_problem", lambda *a, cell, **k: timed_shapes.append((a[:4], cell)))
+    monkeypatch.setattr(bm.runner, "expected_outputs", lambda problem, kind: {})
+    monkeypatch.setattr(bm.runner, "make_peer", lambda *a: bm.Timed("lstmcore", a[2], lambda: None, None))
+    lines = []
+    r = bm.run_benchmark(
+        ["S4", "S5", "S6"], threads=[1], peers=["lstmcore"], cells=["lstm", "lstm-bi"], seconds=1e-6,
+        progress=lines.append, peak=False,
+    )  # fmt: skip
+    assert {c["cell"] for c in r["cases"]} == {"lstm"} and {cell for _, cell in timed_shapes} == {"lstm"}
+    assert "lstm-bi not measured at S5: the variants run on S1, S2, S3" in lines
+
+
+@pytest.mark.parametrize("peer", ["lstmcore-full", "bound"])
+def test_the_isolation_child_skips_a_peer_that_does_not_apply(capsys, peer):
+    cell = "lstm-bi" if peer == "lstmcore-full" else "gru-lengths"
+    spec = {"peer": peer, "cell": cell, "dims": list(SEQ), "kind": "train", "threads": 1, "dtype": "float32",
+            "seconds": 0.01, "min_rounds": 1, "max_rounds": 2}  # fmt: skip
+    bm.isolation._timing_child(json.dumps(spec))
+    assert json.loads(capsys.readouterr().out.splitlines()[-1]) == {
+        "does_not_apply": bm.peer_applies(peer, cell)
+    }
+    # the parent knows it too, and starts no process for it
+    stats, left = bm.isolation._time_isolated([peer], cell, SEQ, "train", 2, np.float32, 0.01, 1, 2)
+    assert stats == {} and left == {peer: bm.peer_applies(peer, cell)}
+
+
+def test_the_variants_in_fresh_processes():
+    """With 2 threads each peer runs in a process of its own, which rebuilds the problem by its
+    cell's name and checks the peer there."""
+    r = bm.run_benchmark(
+        SEQ_SHAPE, kinds=["train"], threads=[2], peers=["lstmcore", "bound", "lstmcore-full"],
+        cells=["gru-lengths"], seconds=0.01, peak=False,
+    )  # fmt: skip
+    (case,) = r["cases"]
+    assert r["settings"]["isolate"] and list(case["peers"]) == ["lstmcore", "lstmcore-full"]
+    assert case["not_applicable"] == {"bound": bm.peer_applies("bound", "gru-lengths")}
+    assert set(case["ratios"]) == {"lstmcore/lstmcore-full"}
+
+
+@pytest.mark.parametrize(
+    "cell, dims, kind, madds",
+    [
+        ("lstm-bi", (2, 3, 4, 5), "inference", 2 * 2 * 3 * (4 + 5) * 20),
+        ("gru-bi", (2, 3, 4, 5), "train", 3 * 2 * 2 * 3 * (4 + 5) * 15),
+        ("lstm-L2", (2, 3, 4, 5), "inference", 2 * 3 * ((4 + 5) + (5 + 5)) * 20),
+        ("rnn-L2", (2, 3, 4, 5), "train", 3 * 2 * 3 * ((4 + 5) + (5 + 5)) * 5),
+        ("gru-lengths", (3, 4, 2, 5), "inference", (1 + 2 + 4) * (2 + 5) * 15),
+        ("lstm-lengths", (3, 4, 2, 5), "train", 3 * (1 + 2 + 4) * (2 + 5) * 20),
+        ("lstm-lengths", (64, 100, 32, 128), "inference", 3232 * (32 + 128) * 512),
+        ("lstm-bi", (64, 100, 256, 512), "inference", 2 * 64 * 100 * 768 * 2048),
+    ],
+)
+def test_the_flop_count_of_the_variants(cell, dims, kind, madds):
+    assert bm.case_flops(cell, dims, kind) == 2 * madds
+    if cell.endswith("-lengths"):
+        assert sum(bm.sequence_lengths(*dims[:2])) == madds // (
+            (3 if kind == "train" else 1) * (dims[2] + dims[3]) * bm.CELL_GATES[cell.split("-")[0]] * dims[3]
+        )
+
+
 # Timing -----------------------------------------------------------------------------------------
 
 
@@ -409,6 +697,11 @@ def _ratios_json(*entries) -> str:
     return json.dumps({"title": "t", "ratios": [{**e, **_RATIO} for e in entries]})
 
 
+def _one_ratio(**keys) -> str:
+    """A targets file of one ratio goal: the S2 inference goal above with these keys in its place."""
+    return json.dumps({"title": "t", "ratios": [{**_RATIO, **keys}]})
+
+
 # The project's goals, as `lstmcore bench --targets bench/targets.json` reads them.
 TARGETS = bm.load_targets(Path(__file__).resolve().parents[2] / "bench" / "targets.json")
 
@@ -483,7 +776,10 @@ def test_targets_on_made_up_numbers():
     table = bm.format_table(results)
     assert "test cpu (avx512)" in table
     assert "lstmcore kernels avx512, OpenBLAS kernels Haswell (forced by OPENBLAS_CORETYPE=Haswell)" in table
-    assert "targets of issues 4 (LSTM) and 11 (GRU, RNN) (same thread count): 9 of 16 met" in table
+    assert (
+        "targets of issues 4 (LSTM), 11 (GRU, RNN) and 12 (sequences) (same thread count): 9 of 16 met"
+        in table
+    )
     assert "NOT MET  lstm S2 inference, 1 thread: onnxruntime/lstmcore = 0.9 (goal >= 1)" in table
     assert "met      lstm S4 step, 1 thread: torch/lstmcore = 12 (goal >= 10)" in table
     assert "NOT MET  rnn S2 train, 2 threads: torch/lstmcore = 1.1 (goal >= 1.2)" in table
@@ -495,6 +791,8 @@ def test_targets_on_made_up_numbers():
         t for t in bm.evaluate_targets(cases, TARGETS, [memory], cpu_count=2) if t["cell"] == "lstm"
     ]
     assert "targets of" not in bm.format_table(dict(results, targets=[], targets_title=None))
+    none = bm.format_table(dict(results, targets=[], targets_title="t"))
+    assert "targets of t: none of them at the cases of this run" in none
 
 
 @pytest.mark.parametrize("cell, least_mib", [("lstm", 4), ("gru", 4), ("rnn", 1)])
@@ -538,7 +836,9 @@ def test_bad_input_is_refused(problem):
         bm.make_peer("lstmcore", {k: gru[k] for k in ("cell", "x", "w_x", "w_h", "b")}, "inference")
     with pytest.raises(ValueError, match="unknown cell 'lsmt'; expected one of lstm, gru, rnn"):
         bm.make_problem(2, 3, 4, 5, cell="lsmt")
-    with pytest.raises(ValueError, match=r"cells must be among lstm, gru, rnn, got \['gru', 'elman'\]"):
+    with pytest.raises(
+        ValueError, match=r"cells must be among lstm, gru, rnn or .* -lengths, got \['gru', 'elman'\]"
+    ):
         bm.run_benchmark(TINY, cells=["gru", "elman"])
     with pytest.raises(ValueError, match="cells must be among"):
         bm.run_benchmark(TINY, cells=[])
@@ -614,7 +914,12 @@ def test_the_cells_option():
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--cells", "lstm,elman"], "expected names among lstm,gru,rnn, or all; got 'lstm,elman'"),
+        (
+            ["--cells", "lstm,elman"],
+            "among lstm,gru,rnn and their variants <cell>-bi,-L2,-lengths (e.g. lstm-bi), or all; "
+            "got 'lstm,elman'",
+        ),
+        (["--cells", "lstm-L3"], "got 'lstm-L3'"),
         (["--shape", "2,3,4"], "expected B,T,I,H"),
         (["--shapes", "S1,S9"], "expected names among S1,S2,S3,S4,S5,S6"),
         (["--peers", "keras"], "expected names among lstmcore,reference,torch,onnxruntime,bound"),
@@ -649,6 +954,21 @@ def test_times_keep_three_digits_below_1000():
         (_ratios_json({"threads": [0]}), r"ratios\[0\] must have .* threads"),
         (_ratios_json({"threads": 2}), r"ratios\[0\] must have"),
         (_ratios_json({"threads": [True]}), r"ratios\[0\] must have"),
+        (_ratios_json({"cell": "lstm-L3"}), r"ratios\[0\] must have .* a variant <cell>-bi, -L2, -lengths"),
+        (_ratios_json({"cell": ["gru-bi", "gru-bi2"]}), r"ratios\[0\] must have"),
+        (
+            _one_ratio(cell="lstm-bi", shape="S5"),
+            r"ratios\[0\] must have .* at S1, S2, S3",
+        ),  # not measured there
+        (_one_ratio(cell=["gru", "gru-lengths"], shape="S4", kind="step"), r"ratios\[0\] must have"),
+        ('{"title": "t", "scaling": []}', "or a non-empty list of such dicts"),
+        (
+            '{"title": "t", "scaling": [{"shapes": ["S3"], "goal": 2}, {"shapes": ["S3"], "goal": "x"}]}',
+            "scaling",
+        ),
+        ('{"title": "t", "scaling": [{"shapes": ["S5"], "goal": 2, "cell": "lstm-bi"}]}', "scaling must be"),
+        ('{"title": "t", "scaling": {"shapes": ["S3"], "goal": 2, "kind": "predict"}}', "'kind': one of"),
+        ('{"title": "t", "scaling": {"shapes": "S3", "goal": 2}}', "scaling must be"),
         ("{", "cannot read the targets"),
     ],
 )
@@ -678,7 +998,7 @@ def test_targets_name_their_cells(tmp_path):
         ("rnn", 2, "rnn S2 inference: onnxruntime/lstmcore >= 1"),
         ("rnn", 2, "rnn S2 inference: onnxruntime/lstmcore >= 1"),
     ]
-    issue_11 = [t for t in TARGETS["ratios"] if t.get("cell", "lstm") != "lstm"]
+    issue_11 = [t for t in TARGETS["ratios"] if set(bm.targets._target_cells(t)) & {"gru", "rnn"}]
     assert {(t["kind"], t["shape"], t["ratio"]) for t in issue_11} == {
         *(("inference", s, "onnxruntime/lstmcore") for s in ("S1", "S2", "S3", "S5", "S6")),
         ("step", "S4", "onnxruntime/lstmcore"),
@@ -688,3 +1008,99 @@ def test_targets_name_their_cells(tmp_path):
     assert all(cells_of(t) == ("gru", "rnn") and t["goal"] == (1.2 if t["kind"] == "train" else 1.0)
                for t in issue_11)  # fmt: skip
     assert all(t.get("threads") == ([1, 2] if t["kind"] == "train" else None) for t in issue_11)
+
+
+def test_the_goals_of_issue_12():
+    seq = [t for t in TARGETS["ratios"] if any(c in bm.SEQUENCE_CELLS for c in bm.targets._target_cells(t))]
+    got = sorted(
+        (cell, t["kind"], t["shape"], t["ratio"], t["op"], t["goal"], t.get("threads"))
+        for t in seq
+        for cell in bm.targets._target_cells(t)
+    )
+    bi = [
+        (cell, kind, shape, ratio, ">=", goal, None)
+        for cell in ("gru-bi", "lstm-bi")
+        for shape in ("S2", "S3")
+        for kind, ratio, goal in (
+            ("inference", "onnxruntime/lstmcore", 1.0),
+            ("inference", "torch/lstmcore", 1.0),
+            ("train", "torch/lstmcore", 1.2),
+        )
+    ]
+    lengths = [
+        (cell, kind, "S2", "lstmcore/lstmcore-full", "<=", 0.6, None)
+        for cell in ("gru-lengths", "lstm-lengths")
+        for kind in ("inference", "train")
+    ]
+    assert got == sorted([*bi, ("lstm-L2", "train", "S2", "torch/lstmcore", ">=", 1.2, None), *lengths])
+    assert TARGETS["title"] == "issues 4 (LSTM), 11 (GRU, RNN) and 12 (sequences)"
+    assert TARGETS["scaling"] == [
+        {"cell": "lstm", "shapes": ["S3", "S6"], "goal": 1.7},
+        {"cell": ["lstm-bi", "gru-bi"], "kind": "inference", "shapes": ["S2", "S3"], "goal": 1.7},
+    ]
+
+
+def test_targets_of_the_variants_on_made_up_numbers(tmp_path):
+    cases = [
+        _case("S2", "inference", 1, "lstm-bi", lstmcore=1.0, onnxruntime=1.1, torch=0.9),
+        _case("S2", "inference", 2, "lstm-bi", lstmcore=0.5, onnxruntime=0.6, torch=0.6),
+        _case("S3", "train", 1, "gru-bi", lstmcore=1.0, torch=1.3),
+        _case("S3", "train", 2, "gru-bi", lstmcore=0.5, torch=0.7),  # no scaling goal for train
+        _case("S2", "train", 1, "lstm-L2", lstmcore=1.0, torch=1.1),
+        _case("S2", "inference", 1, "gru-lengths", lstmcore=0.55, **{"lstmcore-full": 1.0}),
+        _case("S2", "train", 1, "lstm-lengths", lstmcore=0.7, **{"lstmcore-full": 1.0}),
+        _case("S1", "train", 1, "lstm-lengths", lstmcore=0.7, **{"lstmcore-full": 1.0}),  # no goal at S1
+        _case("S2", "inference", 1, "rnn-bi", lstmcore=1.0, onnxruntime=0.5),  # no goal for rnn-bi
+    ]
+    assert cases[5]["ratios"] == {"lstmcore/lstmcore-full": 0.55}
+    got = {(t["cell"], t["shape"], t["kind"], t["threads"], t["ratio"]): (round(t["value"], 6), t["met"])
+           for t in bm.evaluate_targets(cases, TARGETS, cpu_count=2)}  # fmt: skip
+    assert got == {
+        ("lstm-bi", "S2", "inference", 1, "onnxruntime/lstmcore"): (1.1, True),
+        ("lstm-bi", "S2", "inference", 1, "torch/lstmcore"): (0.9, False),
+        ("lstm-bi", "S2", "inference", 2, "onnxruntime/lstmcore"): (1.2, True),
+        ("lstm-bi", "S2", "inference", 2, "torch/lstmcore"): (1.2, True),
+        ("lstm-bi", "S2", "inference", 2, "lstmcore 1 thread/2 threads"): (2.0, True),
+        ("gru-bi", "S3", "train", 1, "torch/lstmcore"): (1.3, True),
+        ("gru-bi", "S3", "train", 2, "torch/lstmcore"): (1.4, True),
+        ("lstm-L2", "S2", "train", 1, "torch/lstmcore"): (1.1, False),
+        ("gru-lengths", "S2", "inference", 1, "lstmcore/lstmcore-full"): (0.55, True),
+        ("lstm-lengths", "S2", "train", 1, "lstmcore/lstmcore-full"): (0.7, False),
+    }
+    # the old form of scaling, one dict, still holds; a list applies each of its goals
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps({"title": "t", "scaling": {"cell": "gru-bi", "shapes": ["S3"], "goal": 2.5}}))
+    (one,) = bm.evaluate_targets(cases, bm.load_targets(path), cpu_count=2)
+    assert (one["cell"], one["kind"], one["value"], one["met"]) == ("gru-bi", "train", 2.0, False)
+    path.write_text(json.dumps({"title": "t", "scaling": [
+        {"cell": "gru-bi", "shapes": ["S3"], "goal": 1.5, "kind": ["train"]},
+        {"cell": ["lstm-bi"], "shapes": ["S2"], "goal": 2.5},
+    ]}))  # fmt: skip
+    got = [(t["cell"], t["kind"], t["met"]) for t in bm.evaluate_targets(cases, bm.load_targets(path))]
+    assert got == [("gru-bi", "train", True), ("lstm-bi", "inference", False)]
+    assert bm.evaluate_targets(cases, bm.load_targets(path), cpu_count=1) == []
+
+
+def test_the_cells_option_takes_the_variants(capsys, tmp_path):
+    parse = cli.build_parser().parse_args
+    assert parse(["bench", "--cells", "lstm-bi,gru-bi,lstm-L2,lstm-lengths"]).cells == [
+        "lstm-bi",
+        "gru-bi",
+        "lstm-L2",
+        "lstm-lengths",
+    ]
+    assert parse(["bench", "--cells", "all"]).cells == list(bm.CELLS)  # the cells, not their variants
+    out = tmp_path / "seq.json"
+    args = ["bench", "--cells", "rnn-L2,gru-lengths", "--shape", "3,4,2,5", "--threads", "1"]
+    args += ["--peers", "lstmcore,bound,lstmcore-full", "--seconds", "0.02", "--json", str(out)]
+    assert cli.main(args) == 0
+    captured = capsys.readouterr()
+    results = json.loads(out.read_text())
+    assert [(c["kind"], c["cell"], list(c["peers"])) for c in results["cases"]] == [
+        (k, c, ["lstmcore", "bound"] if c == "rnn-L2" else ["lstmcore", "lstmcore-full"])
+        for k in ("inference", "train")
+        for c in ("rnn-L2", "gru-lengths")
+    ]
+    rows = [line.split()[:4] for line in captured.out.splitlines() if line.startswith("3x4x2x5 ")]
+    assert rows == [["3x4x2x5", k, c, "1"] for k in ("inference", "train") for c in ("rnn-L2", "gru-lengths")]
+    assert "-: bound does not apply to gru-lengths; lstmcore-full does not apply to rnn-L2" in captured.out

@@ -11,7 +11,17 @@ thread count:
 - ``torch``: ``torch.nn.LSTM`` / ``nn.GRU`` / ``nn.RNN`` on the CPU (oneDNN as shipped);
 - ``onnxruntime``: a model of one ONNX ``LSTM`` / ``GRU`` / ``RNN`` node (inference and the
   streaming step only);
-- ``bound``: the products of lstmcore's forward (and backward) alone, no gate maths: a lower bound.
+- ``bound``: the products of lstmcore's forward (and backward) alone, no gate maths: a lower bound;
+- ``lstmcore-full``: lstmcore on a "-lengths" batch at full length (those cells only).
+
+The sequence variants of each cell (SEQUENCE_CELLS, ``<cell>-<variant>``, accepted wherever a
+cell name is): ``-bi`` one bidirectional layer (outputs concatenated), ``-L2`` two stacked
+layers (both through ``stack_forward`` / ``stack_backward``; PyTorch's ``bidirectional=True`` and
+``num_layers=2``, ONNX's bidirectional node and two chained nodes), ``-lengths`` one layer over a
+batch of lengths spread over 1..T (``lengths=``; PyTorch's packed sequence, ONNX's
+``sequence_lens``). They run on S1, S2 and S3 (and custom shapes), inference and train. A peer
+that has nothing to time on a case (lstmcore-full outside ``-lengths``, the bound on it) raises
+PeerDoesNotApply: the case goes on without it.
 
 Three kinds of work: ``inference`` (y and the final state from zero state), ``train`` (forward with
 cache and backward from ``dy``: dx and every weight gradient) and ``step`` (one streaming step of B
@@ -34,25 +44,38 @@ from .peers import (
     PEERS,
     lstmcore_step,
     make_peer,
+    peer_applies,
     peer_kinds,
     peer_unavailable,
 )
 from .plot import plot_ratios
 from .problems import (
+    ALL_CELLS,
     CELL_GATES,
     CELLS,
     DEFAULT_CELLS,
     INSTALL_HINT,
     KINDS,
+    SEQUENCE_CELLS,
+    SEQUENCE_KINDS,
+    SEQUENCE_SHAPES,
     SHAPES,
+    VARIANTS,
     EqualWorkError,
+    PeerDoesNotApply,
     PeerUnavailable,
     Timed,
     case_flops,
+    cell_kinds,
+    cell_runs_on,
     check_equal_work,
+    check_timed,
     expected_outputs,
     make_problem,
     resolve_shapes,
+    sequence_lengths,
+    split_cell,
+    stack_grads,
 )
 from .report import format_table, save_json
 from .runner import machine_info, run_benchmark
@@ -60,18 +83,27 @@ from .targets import evaluate_targets, load_targets
 from .timing import measure_gemm_peak, set_threads, time_interleaved
 
 __all__ = [
+    "ALL_CELLS",
     "CELLS",
     "CELL_GATES",
     "DEFAULT_CELLS",
     "INSTALL_HINT",
     "KINDS",
     "PEERS",
+    "SEQUENCE_CELLS",
+    "SEQUENCE_KINDS",
+    "SEQUENCE_SHAPES",
     "SHAPES",
+    "VARIANTS",
     "EqualWorkError",
+    "PeerDoesNotApply",
     "PeerUnavailable",
     "Timed",
     "case_flops",
+    "cell_kinds",
+    "cell_runs_on",
     "check_equal_work",
+    "check_timed",
     "evaluate_targets",
     "load_targets",
     "expected_outputs",
@@ -82,12 +114,16 @@ __all__ = [
     "make_problem",
     "measure_gemm_peak",
     "measure_memory",
+    "peer_applies",
     "peer_kinds",
     "peer_unavailable",
     "plot_ratios",
     "resolve_shapes",
     "run_benchmark",
     "save_json",
+    "sequence_lengths",
     "set_threads",
+    "split_cell",
+    "stack_grads",
     "time_interleaved",
 ]

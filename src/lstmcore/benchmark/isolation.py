@@ -8,15 +8,16 @@ import sys
 
 import numpy as np
 
-from .peers import make_peer, peer_kinds, peer_unavailable
+from .peers import make_peer, peer_applies, peer_kinds, peer_unavailable
 from .problems import (
     SHAPES,
     EqualWorkError,
+    PeerDoesNotApply,
     PeerUnavailable,
     _check_cell,
     _check_dims,
     _check_threads,
-    check_equal_work,
+    check_timed,
     expected_outputs,
     make_problem,
 )
@@ -106,24 +107,35 @@ _TIMING_CHILD = (
 
 def _timing_child(spec: str) -> None:
     """In a fresh process: time one peer on one case (checked against the reference first) and
-    print its stats as JSON on the last line."""
+    print its stats as JSON on the last line, or ``{"does_not_apply": why}`` for a peer that has
+    nothing to time on the case's cell."""
     s = json.loads(spec)
     dtype = np.dtype(s["dtype"])
     problem = make_problem(*s["dims"], dtype=dtype, cell=s["cell"])
     set_threads(s["threads"])
-    timed = make_peer(s["peer"], problem, s["kind"], s["threads"])
-    if timed.outputs is not None and s["peer"] != "reference":
-        check_equal_work(s["peer"], timed.outputs(), expected_outputs(problem, s["kind"]), dtype)
+    try:
+        timed = make_peer(s["peer"], problem, s["kind"], s["threads"])
+    except PeerDoesNotApply as exc:
+        print(json.dumps({"does_not_apply": str(exc)}))
+        return
+    if s["peer"] != "reference":
+        check_timed(timed, expected_outputs(problem, s["kind"]), dtype)
     stats = time_interleaved({s["peer"]: timed.fn}, s["seconds"], s["min_rounds"], s["max_rounds"])
     print(json.dumps(stats[s["peer"]]))
 
 
 def _time_isolated(
     names, cell, dims, kind, threads, dtype, seconds, min_rounds, max_rounds, timeout=900
-) -> dict:
-    """Each peer of ``names`` timed on ``cell`` in a fresh process of its own, one after the other."""
-    stats = {}
+) -> tuple:
+    """Each peer of ``names`` timed on ``cell`` in a fresh process of its own, one after the other.
+    Returns ``({peer: stats}, {peer: why})``, the second for the peers that do not apply to
+    ``cell`` (no process is started for those the parent already knows of)."""
+    stats, not_applicable = {}, {}
     for name in names:
+        why = peer_applies(name, cell)
+        if why is not None:
+            not_applicable[name] = why
+            continue
         spec = {
             "peer": name,
             "cell": cell,
@@ -140,8 +152,12 @@ def _time_isolated(
             # PyTorch first, so that it loads the OpenMP runtime with its own default wait policy
             # (lstmcore would load it with OMP_WAIT_POLICY=PASSIVE, see _backend): as shipped.
             code = "import torch; " + code
-        stats[name] = _run_child(code, [json.dumps(spec)], f"timing {name} in a fresh process", timeout)
-    return stats
+        result = _run_child(code, [json.dumps(spec)], f"timing {name} in a fresh process", timeout)
+        if "does_not_apply" in result:
+            not_applicable[name] = result["does_not_apply"]
+        else:
+            stats[name] = result
+    return stats, not_applicable
 
 
 def _run_child(code: str, args: list, what: str, timeout: float) -> dict:

@@ -19,6 +19,19 @@ CELL_GATES = {"lstm": 4, "gru": 3, "rnn": 1}
 # What a run measures unless told: the LSTM alone (each cell adds about as much time again).
 DEFAULT_CELLS = ("lstm",)
 
+# The sequence variants of each cell, named "<cell>-<variant>" and accepted wherever a cell name is:
+# "bi" one bidirectional layer (outputs concatenated, [forward | reverse]), "L2" two stacked
+# one-directional layers, "lengths" one layer over a batch whose lengths are spread over 1..T
+# (sequence_lengths). The first two go through stack_forward / stack_backward.
+VARIANTS = ("bi", "L2", "lengths")
+SEQUENCE_CELLS = tuple(f"{cell}-{variant}" for cell in CELLS for variant in VARIANTS)
+ALL_CELLS = CELLS + SEQUENCE_CELLS
+# (layers L, directions D) of each variant that stacks layers or directions
+_STACKS = {"bi": (1, 2), "L2": (2, 1)}
+# The named shapes the variants run on, and their kinds (no streaming step).
+SEQUENCE_SHAPES = ("S1", "S2", "S3")
+SEQUENCE_KINDS = ("inference", "train")
+
 # name: (B, T, I, H, kinds measured), DESIGN.md section 4. The one table, also used by bench/.
 SHAPES = {
     "S1": (32, 30, 1, 50, ("inference", "train")),
@@ -44,15 +57,23 @@ class EqualWorkError(RuntimeError):
     """A peer's outputs differ from the reference's: it is not doing the same work."""
 
 
+class PeerDoesNotApply(Exception):
+    """A peer has nothing to time on a case (lstmcore-full outside the -lengths cells, the GEMM-only
+    bound on them): the case goes on without it, and the message says why."""
+
+
 @dataclass
 class Timed:
     """One peer ready to time: ``fn()`` does one call of ``kind``; ``outputs()`` (None for the
-    bound) runs one call from the problem's initial state and returns its arrays by name."""
+    bound) runs one call from the problem's initial state and returns its arrays by name;
+    ``expected()``, when not None, gives the reference's outputs of the work this peer does by
+    design instead of the case's (lstmcore-full: the batch at full length)."""
 
     peer: str
     kind: str
     fn: Callable[[], object]
     outputs: Callable[[], dict] | None
+    expected: Callable[[], dict] | None = None
 
 
 # Problems and shapes ----------------------------------------------------------------------------
@@ -60,24 +81,43 @@ class Timed:
 
 def make_problem(B: int, T: int, I: int, H: int, dtype=np.float32, seed: int = 0, cell: str = "lstm") -> dict:
     """Inputs, Glorot-scale weights, an output gradient and a streaming state of one layer of
-    ``cell`` (one of CELLS).
+    ``cell`` (one of ALL_CELLS).
 
     cell | x (B, T, I) | w_x (I, G) | w_h (H, G) | b: (G,), the GRU's (2, G) | dy (B, T, H) |
     h0 (B, H) and, for the LSTM, c0 (B, H): the state the streaming step starts from (inference
     and training start from zeros). G = CELL_GATES[cell] * H. The LSTM's numbers do not depend on
     the cells there are: the same seed gives the same problem as before the GRU and RNN came.
+
+    A "-lengths" cell: its cell's problem (the same numbers) and ``lengths`` (B,), from
+    :func:`sequence_lengths`. A "-bi" or "-L2" cell: cell | x (B, T, I) | weights, a list of L*D
+    tuples (w_x, w_h, b) in stack_forward's order (layer-major, direction-minor; layer 2's w_x is
+    (D*H, G)) | dy (B, T, D*H); no streaming state (the variants have no step).
     """
     cell = _check_cell(cell)
     _check_dims("of the problem", (B, T, I, H))
     dtype = np.dtype(dtype)
     if dtype not in TOLERANCE:
         raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+    base, variant = split_cell(cell)
+    if variant == "lengths":
+        problem = make_problem(B, T, I, H, dtype, seed, base)
+        return {**problem, "cell": cell, "lengths": sequence_lengths(B, T)}
     rng = np.random.default_rng(seed)
-    G = CELL_GATES[cell] * H
+    G = CELL_GATES[base] * H
 
     def f(scale, *shape):
         return (rng.standard_normal(shape) * scale).astype(dtype)
 
+    if variant is not None:
+        L, D = _STACKS[variant]
+        x = f(1.0, B, T, I)
+        weights = []
+        for layer in range(L):
+            n_in = I if layer == 0 else D * H
+            for _ in range(D):
+                b = f(0.1, 2, G) if base == "gru" else f(0.1, G)
+                weights.append((f(n_in**-0.5, n_in, G), f(H**-0.5, H, G), b))
+        return {"cell": cell, "x": x, "weights": weights, "dy": f(1.0, B, T, D * H)}
     problem = {
         "cell": cell,
         "x": f(1.0, B, T, I),
@@ -90,6 +130,36 @@ def make_problem(B: int, T: int, I: int, H: int, dtype=np.float32, seed: int = 0
     if cell == "lstm":
         problem["c0"] = f(0.5, B, H)
     return problem
+
+
+def sequence_lengths(B: int, T: int, seed: int = 0) -> np.ndarray:
+    """The lengths (B,) int64 of a "-lengths" problem: spread evenly over 1..T (the longest T, the
+    shortest 1 when B > 1), in an order shuffled with ``seed`` so that the rows are not sorted."""
+    lengths = np.linspace(T, 1, B).round().astype(np.int64)
+    np.random.default_rng(seed).shuffle(lengths)
+    return lengths
+
+
+def split_cell(cell: str) -> tuple:
+    """``"gru-bi"`` -> ``("gru", "bi")``; a cell of CELLS -> ``(cell, None)``."""
+    cell = _check_cell(cell)
+    base, _, variant = cell.partition("-")
+    return base, variant or None
+
+
+def cell_kinds(cell: str) -> tuple:
+    """The kinds of work measured on ``cell``: all of KINDS, the variants' SEQUENCE_KINDS."""
+    return KINDS if split_cell(cell)[1] is None else SEQUENCE_KINDS
+
+
+def cell_runs_on(cell: str, shape: str, dims) -> bool:
+    """Whether ``cell`` is measured at the shape named ``shape`` with ``dims`` (B, T, I, H): a cell
+    of CELLS on every shape, a variant on SEQUENCE_SHAPES and on custom shapes (names or dims
+    not those of SHAPES)."""
+    if split_cell(cell)[1] is None:
+        return True
+    standard = shape in SHAPES and tuple(dims)[:4] == SHAPES[shape][:4]
+    return not standard or shape in SEQUENCE_SHAPES
 
 
 def resolve_shapes(shapes=None) -> dict:
@@ -136,9 +206,13 @@ def _check_kinds(kinds) -> tuple:
     return kinds
 
 
+def _cells_text() -> str:
+    return f"{', '.join(CELLS)} or one of their variants <cell>-{', -'.join(VARIANTS)}"
+
+
 def _check_cell(cell) -> str:
-    if cell not in CELLS:
-        raise ValueError(f"unknown cell {cell!r}; expected one of {', '.join(CELLS)}")
+    if cell not in ALL_CELLS:
+        raise ValueError(f"unknown cell {cell!r}; expected one of {_cells_text()}")
     return cell
 
 
@@ -146,9 +220,9 @@ def _check_cells(cells) -> tuple:
     if isinstance(cells, str):
         cells = (cells,)
     cells = tuple(dict.fromkeys(cells))
-    bad = [c for c in cells if c not in CELLS]
+    bad = [c for c in cells if c not in ALL_CELLS]
     if bad or not cells:
-        raise ValueError(f"cells must be among {', '.join(CELLS)}, got {list(cells)}")
+        raise ValueError(f"cells must be among {_cells_text()}, got {list(cells)}")
     return cells
 
 
@@ -170,14 +244,52 @@ def _check_threads(threads) -> list:
 
 
 def _unpack(problem: dict):
-    """``(cell, x, w_x, w_h, b, dy, h0, c0)`` of a problem from :func:`make_problem` (c0 None but
-    for the LSTM; a problem without ``cell`` is an LSTM's)."""
-    cell = _check_cell(problem.get("cell", "lstm"))
+    """``(cell, x, w_x, w_h, b, dy, h0, c0)`` of a one-layer problem from :func:`make_problem`
+    (c0 None but for the LSTM; a problem without ``cell`` is an LSTM's). ``cell`` is the cell of
+    CELLS: a "-lengths" problem gives its cell, its lengths are ``problem["lengths"]``."""
+    cell, variant = split_cell(problem.get("cell", "lstm"))
+    if variant in _STACKS:
+        raise ValueError(f"a {cell}-{variant} problem has a list of weights; expected a one-layer problem")
     keys = ("x", "w_x", "w_h", "b", "dy", "h0") + (("c0",) if cell == "lstm" else ())
+    keys += ("lengths",) if variant == "lengths" else ()
     missing = [k for k in keys if k not in problem]
     if missing:
         raise ValueError(f"the problem lacks {missing}; build it with make_problem")
     return (cell, *(problem[k] for k in keys[:6]), problem.get("c0"))
+
+
+def _unpack_stack(problem: dict):
+    """``(cell, L, D, x, weights, dy)`` of a "-bi" or "-L2" problem from :func:`make_problem`:
+    the cell of CELLS, its layers and directions, and the arrays."""
+    cell, variant = split_cell(problem.get("cell", "lstm"))
+    if variant not in _STACKS:
+        raise ValueError(f"expected a -bi or -L2 problem, got one of cell {problem.get('cell', 'lstm')!r}")
+    missing = [k for k in ("x", "weights", "dy") if k not in problem]
+    if missing:
+        raise ValueError(f"the problem lacks {missing}; build it with make_problem")
+    L, D = _STACKS[variant]
+    if len(problem["weights"]) != L * D:
+        raise ValueError(
+            f"a {variant} problem has {L * D} (w_x, w_h, b) tuples, got {len(problem['weights'])}"
+        )
+    return cell, L, D, problem["x"], problem["weights"], problem["dy"]
+
+
+def full_length_problem(problem: dict) -> dict:
+    """A "-lengths" problem without its lengths: its cell's problem, every row T steps long."""
+    cell, variant = split_cell(problem.get("cell", "lstm"))
+    if variant != "lengths":
+        raise ValueError(f"expected a -lengths problem, got one of cell {problem.get('cell', 'lstm')!r}")
+    return {**{k: v for k, v in problem.items() if k != "lengths"}, "cell": cell}
+
+
+def stack_grads(grads: list) -> dict:
+    """stack_backward's list of L*D dicts as named arrays: dx, then dw_x{k}, dw_h{k}, db{k} of
+    each layer-direction k (weights[k], k = layer * D + direction)."""
+    out = {"dx": grads[0]["dx"]}
+    for k, g in enumerate(grads):
+        out.update({f"{name}{k}": g[name] for name in ("dw_x", "dw_h", "db")})
+    return out
 
 
 # cell: (forward, backward, stepper class, names of the final state forward returns after y)
@@ -191,16 +303,43 @@ _API = {
 # The equal-work check ---------------------------------------------------------------------------
 
 
+def _check_cell_kind(cell: str, kind: str) -> None:
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    if kind not in cell_kinds(cell):
+        raise ValueError(f"cell {cell} has no {kind!r} kind; it has {', '.join(cell_kinds(cell))}")
+
+
+def _float64(a):
+    return None if a is None else np.asarray(a, dtype=np.float64)
+
+
 def expected_outputs(problem: dict, kind: str) -> dict:
-    """The reference's outputs for ``kind``, computed in float64 from the problem's numbers."""
+    """The reference's outputs for ``kind``, computed in float64 from the problem's numbers.
+
+    inference: y and the final state (h_n, and the LSTM's c_n: (B, H), or (L*D, B, H) for "-bi"
+    and "-L2"); train: dx and the weight gradients (dw_x, dw_h, db, or those of every
+    layer-direction, see :func:`stack_grads`); step: h."""
+    _check_cell_kind(problem.get("cell", "lstm"), kind)
+    if split_cell(problem.get("cell", "lstm"))[1] in _STACKS:
+        cell, L, D, x, weights, dy = _unpack_stack(problem)
+        weights = [tuple(_float64(a) for a in w) for w in weights]
+        out = reference.stack_forward(
+            cell, _float64(x), weights, bidirectional=D == 2, return_cache=kind == "train"
+        )
+        if kind == "inference":
+            return dict(zip(("y", *_API[cell][3]), out, strict=True))
+        return stack_grads(reference.stack_backward(_float64(dy), out[-1]))
     cell, *arrays = _unpack(problem)
-    x, w_x, w_h, b, dy, h0, c0 = (None if a is None else np.asarray(a, dtype=np.float64) for a in arrays)
+    x, w_x, w_h, b, dy, h0, c0 = (_float64(a) for a in arrays)
+    lengths = problem.get("lengths")
+    seq = {} if lengths is None else {"lengths": lengths}
     forward_name, backward_name, _, state = _API[cell]
     forward, backward = getattr(reference, forward_name), getattr(reference, backward_name)
     if kind == "inference":
-        return dict(zip(("y", *state), forward(x, w_x, w_h, b), strict=True))
+        return dict(zip(("y", *state), forward(x, w_x, w_h, b, **seq), strict=True))
     if kind == "train":
-        grads = backward(dy, forward(x, w_x, w_h, b, return_cache=True)[-1])
+        grads = backward(dy, forward(x, w_x, w_h, b, return_cache=True, **seq)[-1])
         return {k: grads[k] for k in ("dx", "dw_x", "dw_h", "db")}
     if kind == "step":
         cell_forward = getattr(reference, f"{cell}_cell_forward")
@@ -233,14 +372,32 @@ def check_equal_work(peer: str, outputs: dict, expected: dict, dtype=np.float32)
             )
 
 
+def check_timed(timed: Timed, expected: dict, dtype=np.float32) -> None:
+    """The equal-work check of one built peer: its outputs against ``expected`` (the case's, from
+    :func:`expected_outputs`), or against ``timed.expected()`` where the peer does other work by
+    design (lstmcore-full); nothing for the bound, which has no outputs."""
+    if timed.outputs is None:
+        return
+    want = expected if timed.expected is None else timed.expected()
+    check_equal_work(timed.peer, timed.outputs(), want, dtype)
+
+
 def case_flops(cell: str, dims, kind: str) -> float:
     """Floating-point operations of the products of one call (2 per multiply-add), the GEMM-only
     bound's products: inference ``x @ w_x`` and T times ``h @ w_h`` (B*T*(I + H)*G multiply-adds,
     G = CELL_GATES[cell] * H); a training step three times that (``dh = dz @ w_h.T``, ``dw_x``,
-    ``dw_h`` and ``dx`` in the backward); a streaming step B*(I + H)*G. Gate maths not counted."""
+    ``dw_h`` and ``dx`` in the backward); a streaming step B*(I + H)*G. Gate maths not counted.
+
+    The variants: "-bi" counts both directions (2 B*T*(I + H)*G), "-L2" both layers (layer 2
+    reads H inputs: B*T*((I + H) + 2H)*G), "-lengths" the steps the rows have, the sum of
+    :func:`sequence_lengths` in place of B*T."""
     B, T, I, H = (int(d) for d in dims)
-    G = CELL_GATES[_check_cell(cell)] * H
+    cell, variant = split_cell(cell)
+    G = CELL_GATES[cell] * H
     if kind == "step":
         return 2.0 * B * (I + H) * G
-    forward = 2.0 * B * T * (I + H) * G
+    rows = int(sequence_lengths(B, T).sum()) if variant == "lengths" else B * T
+    L, D = _STACKS.get(variant, (1, 1))
+    inputs = sum(D * ((I if layer == 0 else D * H) + H) for layer in range(L))
+    forward = 2.0 * rows * inputs * G
     return 3 * forward if kind == "train" else forward

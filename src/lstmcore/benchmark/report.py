@@ -24,7 +24,16 @@ def _fmt_time(s: float) -> str:
     return f"{s:.3g} s"
 
 
-_SHORT = {"lstmcore": "lc", "reference": "ref", "torch": "torch", "onnxruntime": "ort", "bound": "bound"}
+_SHORT = {
+    "lstmcore": "lc",
+    "reference": "ref",
+    "torch": "torch",
+    "onnxruntime": "ort",
+    "bound": "bound",
+    "lstmcore-full": "lc-full",
+}
+# Peers shown as lstmcore over them (timing._UNDER), the others as them over lstmcore.
+_UNDER = ("bound", "lstmcore-full")
 
 
 def format_table(results: dict) -> str:
@@ -34,9 +43,8 @@ def format_table(results: dict) -> str:
     v = m["versions"]
     cases = results["cases"]
     peers = [p for p in PEERS if any(p in c["peers"] for c in cases)]
-    ratio_keys = [f"{p}/lstmcore" for p in peers if p not in ("lstmcore", "bound")]
-    if "bound" in peers and "lstmcore" in peers:
-        ratio_keys.append("lstmcore/bound")
+    ratio_keys = [f"{p}/lstmcore" for p in peers if p not in ("lstmcore", *_UNDER)]
+    ratio_keys += [f"lstmcore/{p}" for p in _UNDER if p in peers and "lstmcore" in peers]
     software = ", ".join(f"{k} {v[k]}" for k in ("lstmcore", "numpy", "torch", "onnxruntime") if v.get(k))
     isa = m.get("threadpool_info", {}).get("kernel_isa")
     kernels = f"lstmcore kernels {isa}, OpenBLAS kernels {m.get('blas_core')}"
@@ -54,8 +62,13 @@ def format_table(results: dict) -> str:
             else " (with several threads: each in a process of its own)"
         )
         + "; ratios peer/lstmcore (above 1: lstmcore is faster) and lstmcore/bound (lc = lstmcore)",
-        "",
     ]
+    if "lstmcore-full" in peers:
+        lines.append(
+            "lc-full: lstmcore on the -lengths batch at full length; lc/lc-full: the share of that time "
+            "the lengths take"
+        )
+    lines.append("")
     with_peak = any(c.get("peak_share") is not None for c in cases)
     headers = ["shape", "kind", "cell", "threads"] + peers
     headers += ["/".join(_SHORT[p] for p in k.split("/")) for k in ratio_keys]
@@ -90,7 +103,19 @@ def format_table(results: dict) -> str:
             "lc GFLOP/s: the products' operations (2 per multiply-add of the GEMM-only bound's products) per "
             f"second of lstmcore; of peak: its share of a large GEMM through the same BLAS ({measured})"
         )
+    left_out = {p: {} for p in peers}  # peer: the cells it does not apply to, a '-' in its column
+    for c in cases:
+        for p in c.get("not_applicable", {}):
+            if p in peers:
+                left_out[p][c.get("cell", "lstm")] = None
+    left_out = {p: cells for p, cells in left_out.items() if cells}  # (the JSON says why)
+    if left_out:
+        lines.append(
+            "-: " + "; ".join(f"{p} does not apply to {', '.join(cells)}" for p, cells in left_out.items())
+        )
     targets = results.get("targets") or []
+    if not targets and results.get("targets_title"):
+        lines += ["", f"targets of {results['targets_title']}: none of them at the cases of this run"]
     if targets:
         met = sum(t["met"] for t in targets)
         title = results.get("targets_title") or "the targets"

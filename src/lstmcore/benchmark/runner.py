@@ -17,10 +17,14 @@ from .peers import PEERS, _check_peer, make_peer, peer_kinds, peer_unavailable
 from .problems import (
     DEFAULT_CELLS,
     KINDS,
+    SEQUENCE_SHAPES,
+    PeerDoesNotApply,
     _check_cells,
     _check_kinds,
     _check_threads,
-    check_equal_work,
+    cell_kinds,
+    cell_runs_on,
+    check_timed,
     expected_outputs,
     make_problem,
     resolve_shapes,
@@ -134,9 +138,13 @@ def run_benchmark(
 
     ``shapes``: see :func:`resolve_shapes`; ``kinds``: among KINDS (each shape runs those it
     lists); ``threads``: thread counts (default 1 and all cores); ``peers``: among PEERS (missing
-    ones are skipped, see ``results['skipped']``); ``cells``: among CELLS (default
-    DEFAULT_CELLS, the LSTM: every cell roughly multiplies the run's time); ``seconds``: time
-    budget per case; ``memory``: also measure the S3 training step's peak memory, per cell.
+    ones are skipped, see ``results['skipped']``; one that does not apply to a case, such as
+    lstmcore-full outside the "-lengths" cells, is left out of that case and named in its
+    ``not_applicable``); ``cells``: among ALL_CELLS, the cells of CELLS and their variants
+    "<cell>-bi", "-L2", "-lengths" (these on SEQUENCE_SHAPES and custom shapes, inference and
+    train only) (default DEFAULT_CELLS, the LSTM: every cell roughly multiplies the run's time);
+    ``seconds``: time budget per case; ``memory``: also measure the S3 training step's peak
+    memory, per cell.
     ``progress`` gets one line per case.
     ``isolate``: with more than one thread, time each peer in a fresh process of its own, one
     after the other, instead of interleaved in this one. Thread pools of different libraries in
@@ -150,7 +158,8 @@ def run_benchmark(
     a second each) and give each case lstmcore's GFLOP/s and share of it (:func:`case_flops`).
 
     Keys: machine, settings, skipped {peer: why}, cases [{cell, shape, dims, kind, threads, peers
-    {peer: stats}, ratios, gflop, lstmcore_gflops, peak_gflops, peak_share}] (shape by shape,
+    {peer: stats}, ratios, not_applicable {peer: why}, gflop, lstmcore_gflops, peak_gflops,
+    peak_share}] (shape by shape,
     then kind, cell, thread count), gemm_peak_gflops {threads: GFLOP/s}, memory (None, or one
     :func:`measure_memory` result per cell), targets (see :func:`evaluate_targets`; [] without
     ``targets``), targets_title.
@@ -181,27 +190,40 @@ def run_benchmark(
     cases = []
     try:
         for shape, (B, T, I, H, shape_kinds) in table.items():
-            problems = {cell: make_problem(B, T, I, H, dtype=dtype, cell=cell) for cell in cells}
+            shape_cells = [cell for cell in cells if cell_runs_on(cell, shape, (B, T, I, H))]
+            if len(shape_cells) < len(cells):
+                left = ", ".join(c for c in cells if c not in shape_cells)
+                say(f"{left} not measured at {shape}: the variants run on {', '.join(SEQUENCE_SHAPES)}")
+            problems = {cell: make_problem(B, T, I, H, dtype=dtype, cell=cell) for cell in shape_cells}
             for kind in (k for k in KINDS if k in kinds and k in shape_kinds):
-                for cell in cells:
+                for cell in (c for c in shape_cells if kind in cell_kinds(c)):
                     problem = problems[cell]
                     expected = expected_outputs(problem, kind)
                     for n in threads:
                         names = [p for p in ready if kind in peer_kinds(p)]
+                        not_applicable = {}
                         if isolate and n > 1:
-                            stats = _time_isolated(
+                            stats, not_applicable = _time_isolated(
                                 names, cell, (B, T, I, H), kind, n, dtype, seconds, min_rounds, max_rounds
                             )
                         else:
                             set_threads(n)
                             fns = {}
                             for name in names:
-                                timed = make_peer(name, problem, kind, n)
-                                if timed.outputs is not None and name != "reference":
-                                    check_equal_work(name, timed.outputs(), expected, dtype)
+                                try:
+                                    timed = make_peer(name, problem, kind, n)
+                                except PeerDoesNotApply as exc:
+                                    not_applicable[name] = str(exc)
+                                    continue
+                                if name != "reference":
+                                    check_timed(timed, expected, dtype)
                                 fns[name] = timed.fn
-                            stats = time_interleaved(fns, seconds, min_rounds, max_rounds)
+                            stats = time_interleaved(fns, seconds, min_rounds, max_rounds) if fns else {}
                             fns = timed = None  # no session or pool of this case stays alive
+                        where = f"{cell} {shape} {kind}, {n} thread{'s' if n > 1 else ''}"
+                        if not stats:
+                            say(f"{where}: none of the peers {', '.join(names)} applies; nothing timed")
+                            continue
                         case = {
                             "cell": cell,
                             "shape": shape,
@@ -210,12 +232,12 @@ def run_benchmark(
                             "threads": n,
                             "peers": stats,
                             "ratios": _ratios(stats),
+                            "not_applicable": not_applicable,
                         }
                         case = _with_peak_share(case, peaks.get(n))
                         cases.append(case)
                         times = ", ".join(f"{p} {_fmt_time(s['median_s'])}" for p, s in stats.items())
                         rounds = min(s["rounds"] for s in stats.values())
-                        where = f"{cell} {shape} {kind}, {n} thread{'s' if n > 1 else ''}"
                         say(f"{where}: {times} ({rounds} rounds)")
     finally:
         _restore_threads(saved)

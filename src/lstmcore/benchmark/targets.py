@@ -2,7 +2,7 @@
 
 import json
 
-from .problems import CELLS, KINDS, SHAPES
+from .problems import ALL_CELLS, KINDS, SHAPES, cell_kinds, cell_runs_on
 
 # Targets ----------------------------------------------------------------------------------------
 # The goals live with the project, not in the installed package: bench/targets.json holds those of
@@ -12,18 +12,56 @@ _OPS = (">=", "<=")
 
 
 def _target_cells(entry: dict) -> tuple:
-    """The cells a target entry names: its ``cell`` (a name of CELLS or a list of them); without
-    one, the LSTM (the targets written before the GRU and RNN came)."""
+    """The cells a target entry names: its ``cell`` (a name of ALL_CELLS or a list of them);
+    without one, the LSTM (the targets written before the GRU and RNN came)."""
     cells = entry.get("cell", "lstm")
     return (cells,) if isinstance(cells, str) else tuple(cells)
 
 
-def _valid_cells(entry: dict) -> bool:
+def _valid_cells(entry: dict, shapes=(), kind=None) -> bool:
+    """Whether ``entry``'s cells are names of ALL_CELLS, each measured at every one of ``shapes``
+    (a variant: SEQUENCE_SHAPES) and, when given, for ``kind`` (a variant: inference, train)."""
     cells = entry.get("cell", "lstm")
     if not isinstance(cells, (str, list)):
         return False
     cells = _target_cells(entry)
-    return bool(cells) and all(isinstance(c, str) and c in CELLS for c in cells)
+    return (
+        bool(cells)
+        and all(isinstance(c, str) and c in ALL_CELLS for c in cells)
+        and all(cell_runs_on(c, s, SHAPES[s]) for c in cells for s in shapes if s in SHAPES)
+        and all(kind in cell_kinds(c) for c in cells if kind in KINDS)
+    )
+
+
+def _scaling_list(targets: dict) -> list:
+    """The scaling goals of ``targets``: its ``scaling``, one dict or a list of them, as a list."""
+    scaling = targets.get("scaling")
+    if scaling is None:
+        return []
+    return [scaling] if isinstance(scaling, dict) else list(scaling)
+
+
+def _scaling_kinds(entry: dict) -> tuple:
+    """The kinds a scaling goal holds for: its ``kind`` (a name of KINDS or a list); absent, all."""
+    kinds = entry.get("kind", list(KINDS))
+    return (kinds,) if isinstance(kinds, str) else tuple(kinds)
+
+
+def _valid_scaling(entry) -> bool:
+    if not isinstance(entry, dict):
+        return False
+    shapes = entry.get("shapes", [None])
+    kinds = entry.get("kind", list(KINDS))
+    return (
+        isinstance(shapes, list)
+        and all(s in SHAPES for s in shapes)
+        and isinstance(entry.get("goal"), (int, float))
+        and not isinstance(entry.get("goal"), bool)
+        and isinstance(kinds, (str, list))
+        and bool(_scaling_kinds(entry))
+        and all(k in KINDS for k in _scaling_kinds(entry))
+        and _valid_cells(entry, shapes)
+    )
 
 
 def _valid_threads(entry: dict) -> bool:
@@ -38,11 +76,14 @@ def load_targets(path) -> dict:
 
     - ``title``: str, the issues the goals come from;
     - ``ratios``: ``[{"cell", "kind", "shape", "ratio", "op", "goal", "threads"}]``, one goal on a
-      ratio of the table (``"onnxruntime/lstmcore"``, ``"lstmcore/bound"``, ...). ``cell`` is a
-      name of CELLS or a list of them (absent: ``"lstm"``); ``threads`` a list of the thread counts
-      it holds for (absent: every count measured);
-    - ``scaling`` (optional): ``{"shapes": [...], "goal": x, "cell": ...}``, lstmcore 2 threads
-      against 1 (``cell`` as above);
+      ratio of the table (``"onnxruntime/lstmcore"``, ``"lstmcore/bound"``,
+      ``"lstmcore/lstmcore-full"``, ...). ``cell`` is a name of ALL_CELLS (a cell, or a variant
+      such as ``"gru-bi"``, measured at SEQUENCE_SHAPES, inference and train) or a list of them
+      (absent: ``"lstm"``); ``threads`` a list of the thread counts it holds for (absent: every
+      count measured);
+    - ``scaling`` (optional): ``{"shapes": [...], "goal": x, "cell": ..., "kind": ...}`` or a
+      list of such dicts, lstmcore 2 threads against 1 (``cell`` as above; ``kind`` a name of
+      KINDS or a list of them, absent: every kind measured);
     - ``memory`` (optional): true: the LSTM's peak memory of the training step, lstmcore <= torch.
     """
     try:
@@ -56,9 +97,9 @@ def load_targets(path) -> dict:
     for k, t in enumerate(data.get("ratios", [])):
         ok = (
             isinstance(t, dict)
-            and _valid_cells(t)
             and t.get("kind") in KINDS
             and t.get("shape") in SHAPES
+            and _valid_cells(t, [t["shape"]], t["kind"])
             and isinstance(t.get("ratio"), str)
             and t.get("op") in _OPS
             and isinstance(t.get("goal"), (int, float))
@@ -67,19 +108,17 @@ def load_targets(path) -> dict:
         if not ok:
             raise ValueError(
                 f"{bad}: ratios[{k}] must have kind in {KINDS}, shape in {tuple(SHAPES)}, a ratio name, "
-                f"op in {_OPS}, a numeric goal and optionally cell (one of {CELLS} or a list of them) "
-                f"and threads (a list of positive ints); got {t!r}"
+                f"op in {_OPS}, a numeric goal and optionally cell (one of {ALL_CELLS} or a list of "
+                "them; a variant <cell>-bi, -L2, -lengths at S1, S2, S3, inference or train) and "
+                f"threads (a list of positive ints); got {t!r}"
             )
     scaling = data.get("scaling")
-    if scaling is not None and not (
-        isinstance(scaling, dict)
-        and all(s in SHAPES for s in scaling.get("shapes", [None]))
-        and isinstance(scaling.get("goal"), (int, float))
-        and _valid_cells(scaling)
-    ):
+    entries = scaling if isinstance(scaling, list) else [scaling]
+    if scaling is not None and not (entries and all(_valid_scaling(e) for e in entries)):
         raise ValueError(
             f"{bad}: scaling must be {{'shapes': [names of SHAPES], 'goal': number, optionally 'cell': "
-            f"one of {CELLS} or a list of them}}, got {scaling!r}"
+            f"one of {ALL_CELLS} or a list of them, and 'kind': one of {KINDS} or a list of them}}, or a "
+            f"non-empty list of such dicts; got {scaling!r}"
         )
     return data
 
@@ -118,10 +157,10 @@ def evaluate_targets(cases: list, targets: dict, memory=None, cpu_count: int | N
     met or not.
 
     Only cases at the standard shapes (name and dims of SHAPES) count, of the targets' cells (a
-    case without ``cell`` is an LSTM's). The scaling target (2 threads against 1, lstmcore) is
-    evaluated when both counts were measured and ``cpu_count`` (when given) is at least 2; the
-    memory target when ``memory`` (a dict of :func:`measure_memory` or a list of them) holds
-    lstmcore and torch for the LSTM.
+    case without ``cell`` is an LSTM's). The scaling targets (2 threads against 1, lstmcore; one
+    dict or a list) are evaluated when both counts were measured and ``cpu_count`` (when given)
+    is at least 2; the memory target when ``memory`` (a dict of :func:`measure_memory` or a list
+    of them) holds lstmcore and torch for the LSTM.
     """
     out = []
     std = [c for c in cases if _is_standard(c)]
@@ -140,17 +179,17 @@ def evaluate_targets(cases: list, targets: dict, memory=None, cpu_count: int | N
                 text = f"{cell} {shape} {kind}: {ratio} {op} {goal:g}"
                 value = case["ratios"][ratio]
                 out.append(_target(text, cell, shape, kind, case["threads"], ratio, value, op, goal))
-    scaling = targets.get("scaling")
-    if scaling and (cpu_count is None or cpu_count >= 2):
+    by_key = {
+        (c.get("cell", "lstm"), c["shape"], c["kind"], c["threads"]): c
+        for c in std
+        if "lstmcore" in c["peers"]
+    }
+    for scaling in _scaling_list(targets) if cpu_count is None or cpu_count >= 2 else []:
         shapes, goal, cells = scaling["shapes"], scaling["goal"], _target_cells(scaling)
-        by_key = {
-            (c.get("cell", "lstm"), c["shape"], c["kind"], c["threads"]): c
-            for c in std
-            if "lstmcore" in c["peers"]
-        }
+        kinds = _scaling_kinds(scaling)
         for (cell, shape, kind, n), case in by_key.items():
             one = by_key.get((cell, shape, kind, 1))
-            if cell in cells and shape in shapes and n == 2 and one is not None:
+            if cell in cells and shape in shapes and kind in kinds and n == 2 and one is not None:
                 value = one["peers"]["lstmcore"]["median_s"] / case["peers"]["lstmcore"]["median_s"]
                 text = f"{cell} {shape} {kind}: lstmcore 2 threads against 1 >= {goal:g}"
                 out.append(

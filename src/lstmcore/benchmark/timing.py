@@ -114,14 +114,24 @@ def time_interleaved(fns: dict, seconds: float = 1.5, min_rounds: int = 5, max_r
     return stats
 
 
+# Peers whose ratio is lstmcore over them, not them over lstmcore: the GEMM-only bound, and lstmcore on
+# the same batch at full length (lstmcore/lstmcore-full: the share of the full-length time that a
+# batch of lengths takes).
+_UNDER = ("bound", "lstmcore-full")
+
+
 def _ratios(peers: dict) -> dict:
-    """peer/lstmcore for every peer (above 1: lstmcore is faster) and lstmcore/bound."""
+    """peer/lstmcore for every peer (above 1: lstmcore is faster), lstmcore/bound and
+    lstmcore/lstmcore-full."""
     if "lstmcore" not in peers:
         return {}
     ours = peers["lstmcore"]["median_s"]
-    out = {f"{name}/lstmcore": s["median_s"] / ours for name, s in peers.items() if name != "lstmcore"}
-    if "bound" in peers:
-        out["lstmcore/bound"] = ours / peers["bound"]["median_s"]
+    out = {
+        f"{name}/lstmcore": s["median_s"] / ours
+        for name, s in peers.items()
+        if name not in ("lstmcore", "lstmcore-full")
+    }
+    out.update((f"lstmcore/{name}", ours / peers[name]["median_s"]) for name in _UNDER if name in peers)
     return out
 
 

@@ -35,16 +35,18 @@ def _names(choices):
 
 
 def _cells(text: str) -> list:
-    """argparse type of ``lstmcore bench --cells``: names of benchmark.CELLS, or ``all``."""
-    from ..benchmark import CELLS
+    """argparse type of ``lstmcore bench --cells``: names of benchmark.ALL_CELLS (the cells and
+    their sequence variants ``<cell>-bi``, ``-L2``, ``-lengths``), or ``all`` (the three cells)."""
+    from ..benchmark import ALL_CELLS, CELLS, VARIANTS
 
     if text.strip() == "all":
         return list(CELLS)
     try:
-        return _names(CELLS)(text)
+        return _names(ALL_CELLS)(text)
     except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(
-            f"expected names among {','.join(CELLS)}, or all; got {text!r}"
+            f"expected names among {','.join(CELLS)} and their variants <cell>-{',-'.join(VARIANTS)} "
+            f"(e.g. lstm-bi), or all; got {text!r}"
         ) from None
 
 
@@ -136,7 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="time lstmcore beside PyTorch, ONNX Runtime, the reference and the GEMM-only bound",
         description=(
             "The side-by-side benchmark of DESIGN.md section 4, for the LSTM, the GRU and the simple "
-            "RNN: every peer on the same problem and thread count, outputs checked against the "
+            "RNN and their sequence variants (bidirectional, two layers, lengths): every peer on the "
+            "same problem and thread count, outputs checked against the "
             "reference first, rounds interleaved; prints the median times, the ratios peer/lstmcore "
             "and lstmcore/bound, and, with --targets, the goals met and not met. Peers that are not "
             "installed are skipped (pip install 'lstmcore[bench]')."
@@ -149,7 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=list(DEFAULT_CELLS),
         metavar="C,...",
         help=f"cells among {','.join(CELLS)}, or all (default: {','.join(DEFAULT_CELLS)}; each cell "
-        "adds about as much time again)",
+        "adds about as much time again), and their sequence variants <cell>-bi (one bidirectional "
+        "layer), <cell>-L2 (two layers), <cell>-lengths (a batch of lengths 1..T), measured on S1, S2, "
+        "S3 and custom shapes, inference and train",
     )
     bench.add_argument(
         "--shapes",
