@@ -1,5 +1,6 @@
-"""Benchmark shapes (from lstmcore.benchmark, DESIGN.md section 4), problems of every cell, thread
-settings, and the one test body that bench_lstm.py and bench_cells.py share."""
+"""Benchmark shapes (from lstmcore.benchmark, DESIGN.md section 4), problems of every cell and of
+its sequence variants, thread settings, and the one test body that bench_lstm.py, bench_cells.py
+and bench_sequences.py share."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def cases(kind: str):
 @functools.cache
 def make_problem(name: str, dtype=np.float32, cell: str = "lstm"):
     """Inputs, Glorot-scale weights, an output gradient and a streaming state of shape ``name``,
-    for ``cell`` (one of lstmcore.benchmark.CELLS)."""
+    for ``cell`` (one of lstmcore.benchmark.ALL_CELLS: a cell or a variant such as ``gru-bi``)."""
     return bm.make_problem(*SHAPES[name][:4], dtype=dtype, cell=cell)
 
 
@@ -34,28 +35,32 @@ def expected(name: str, kind: str, cell: str = "lstm"):
     return bm.expected_outputs(make_problem(name, cell=cell), kind)
 
 
-def peer_cases(cells):
-    """One pytest param per cell x shape x kind x peer (the kinds the shape lists and the peer does),
-    with ids such as ``gru-S2-train-torch``."""
+def peer_cases(cells, shapes=None):
+    """One pytest param per cell x shape x kind x peer, with ids such as ``gru-S2-train-torch``:
+    the shapes of ``shapes`` (default all) the cell runs on (a variant: S1, S2, S3), the kinds the
+    shape lists, the cell has and the peer does, the peers that apply to the cell (lstmcore-full
+    to the -lengths cells only, the bound to all others)."""
     return [
         pytest.param(cell, peer, shape, kind, id=f"{cell}-{shape}-{kind}-{peer}")
         for cell in cells
         for shape, spec in SHAPES.items()
+        if (shapes is None or shape in shapes) and bm.cell_runs_on(cell, shape, spec[:4])
         for kind in spec[4]
+        if kind in bm.cell_kinds(cell)
         for peer in bm.PEERS
-        if kind in bm.peer_kinds(peer)
+        if kind in bm.peer_kinds(peer) and bm.peer_applies(peer, cell) is None
     ]
 
 
 def time_peer(benchmark, threads, cell, peer, shape, kind):
-    """Build ``peer`` on the cell's problem at ``shape``, check it against the reference, time it.
-    Tests of one cell, shape, kind and thread count share a group, so the peers sit side by side."""
+    """Build ``peer`` on the cell's problem at ``shape``, check it against the reference (or, for
+    lstmcore-full, against the reference at full length), time it. Tests of one cell, shape, kind
+    and thread count share a group, so the peers sit side by side."""
     try:
         timed = bm.make_peer(peer, make_problem(shape, cell=cell), kind, threads)
-    except bm.PeerUnavailable as exc:
+    except (bm.PeerUnavailable, bm.PeerDoesNotApply) as exc:
         pytest.skip(str(exc))
-    if timed.outputs is not None:
-        bm.check_equal_work(peer, timed.outputs(), expected(shape, kind, cell))
+    bm.check_timed(timed, expected(shape, kind, cell))
     benchmark.group = f"{cell} {shape} {kind} threads{threads}"
     benchmark.extra_info.update({"cell": cell, "peer": peer, "shape": SHAPES[shape][:4], "kind": kind})
     run(benchmark, timed.fn)
