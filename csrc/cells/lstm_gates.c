@@ -187,10 +187,10 @@ int lc_openmp_enabled(void) {
     void lc_lstm_seq_packed##S(const lc_ctx *ctx, const REAL *wp, const REAL *bp, const REAL *x,   \
                                ptrdiff_t ldx, ptrdiff_t x_step, const REAL *h0, REAL *y,           \
                                ptrdiff_t ldy, ptrdiff_t y_step, REAL *c, ptrdiff_t c_step,         \
-                               REAL *gates, ptrdiff_t ldg, ptrdiff_t g_step, int T, int B, int I,  \
-                               int H, int act, int ract) {                                         \
+                               REAL *gates, ptrdiff_t ldg, ptrdiff_t g_step, int T, int B,         \
+                               const int *nact, int I, int H, int act, int ract) {                 \
         PICK(lstm_seq_packed##S, ctx->isa, (wp, bp, x, ldx, x_step, h0, y, ldy, y_step, c, c_step, \
-                                            gates, ldg, g_step, T, B, I, H, act, ract, ctx));      \
+                                            gates, ldg, g_step, T, B, nact, I, H, act, ract, ctx));\
     }                                                                                              \
     void lc_pack_transposed##S(const lc_ctx *ctx, const REAL *w, int R, ptrdiff_t C, REAL *wpt) {  \
         PICK(lstm_pack_transposed##S, ctx->isa, (ctx, w, R, C, wpt));                              \
@@ -206,9 +206,9 @@ int lc_openmp_enabled(void) {
     void lc_lstm_seq_backward_packed##S(const lc_ctx *ctx, const REAL *wpt, REAL *dz,              \
                                         const REAL *dy, ptrdiff_t ldy, const REAL *gates,          \
                                         const REAL *c, REAL *dh, REAL *dc, int T, int B, int Bs,   \
-                                        int H, int act, int ract) {                                \
+                                        const int *nact, int H, int act, int ract) {               \
         PICK(lstm_seq_backward_packed##S, ctx->isa,                                                \
-             (wpt, dz, dy, ldy, gates, c, dh, dc, T, B, Bs, H, act, ract, ctx));                   \
+             (wpt, dz, dy, ldy, gates, c, dh, dc, T, B, Bs, nact, H, act, ract, ctx));             \
     }
 
 LC_LSTM_DEFINE(float, _f32)

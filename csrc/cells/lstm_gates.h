@@ -80,20 +80,21 @@ void lc_lstm_step_packed_f64(const lc_ctx *ctx, const double *wp, const double *
  * rows H apart, then step t-1's h), and writes its h at y + t*y_step, rows ldy apart.
  * c (B, H): c_step = 0: one buffer, in c0, out c_n; else step t reads c + t*c_step and writes
  * c + (t+1)*c_step. gates: NULL, or step t's activated gates (B, G) at gates + t*g_step, rows
- * ldg apart (the training cache). With ctx->nthreads > 1, where the packed weights are small
+ * ldg apart (the training cache). nact (T) or NULL: step t runs its first nact[t] rows only
+ * (non-increasing: a batch sorted by length). With ctx->nthreads > 1, where the packed weights are small
  * (ctx->row_split_bytes), the threads take blocks of batch rows through the whole
  * sequence with no synchronisation; else each keeps its panels for the whole sequence and the
  * threads meet at a spin barrier once per step. */
 void lc_lstm_seq_packed_f32(const lc_ctx *ctx, const float *wp, const float *bp, const float *x,
                             ptrdiff_t ldx, ptrdiff_t x_step, const float *h0, float *y,
                             ptrdiff_t ldy, ptrdiff_t y_step, float *c, ptrdiff_t c_step,
-                            float *gates, ptrdiff_t ldg, ptrdiff_t g_step, int T, int B, int n_in,
-                            int H, int act, int ract);
+                            float *gates, ptrdiff_t ldg, ptrdiff_t g_step, int T, int B,
+                            const int *nact, int n_in, int H, int act, int ract);
 void lc_lstm_seq_packed_f64(const lc_ctx *ctx, const double *wp, const double *bp, const double *x,
                             ptrdiff_t ldx, ptrdiff_t x_step, const double *h0, double *y,
                             ptrdiff_t ldy, ptrdiff_t y_step, double *c, ptrdiff_t c_step,
-                            double *gates, ptrdiff_t ldg, ptrdiff_t g_step, int T, int B, int n_in,
-                            int H, int act, int ract);
+                            double *gates, ptrdiff_t ldg, ptrdiff_t g_step, int T, int B,
+                            const int *nact, int n_in, int H, int act, int ract);
 
 /* Products with packed weights, for the backward.
  * lc_pack_transposed: w (R, C) -> wpt, lc_pack_transposed_size(R, C, elem_size) elements:
@@ -118,16 +119,17 @@ void lc_matmul_tn_f64(const lc_ctx *ctx, const double *a, ptrdiff_t lda, const d
  * those units (lc_lstm_gates_backward's maths).
  * dz, gates (T, Bs, G): dz out | dy (B, T, H) rows ldy apart (T*H when batch-first), or NULL
  * c (T+1, Bs, H) | dh, dc (B, H): in dh_n, dc_n, out dh0, dc0. Only the first B <= Bs rows of
- * each step run (Bs = B: all; a sequence plan runs its steps by segments of rows).
+ * each step run, or with nact (T, non-increasing) its first nact[t]: a row joins at its last
+ * step with its dh_n, dc_n, and its dz is 0 where it does not run.
  * Threads as lc_lstm_seq_packed. */
 void lc_lstm_seq_backward_packed_f32(const lc_ctx *ctx, const float *wpt, float *dz,
                                      const float *dy, ptrdiff_t ldy, const float *gates,
                                      const float *c, float *dh, float *dc, int T, int B, int Bs,
-                                     int H, int act, int ract);
+                                     const int *nact, int H, int act, int ract);
 void lc_lstm_seq_backward_packed_f64(const lc_ctx *ctx, const double *wpt, double *dz,
                                      const double *dy, ptrdiff_t ldy, const double *gates,
                                      const double *c, double *dh, double *dc, int T, int B, int Bs,
-                                     int H, int act, int ract);
+                                     const int *nact, int H, int act, int ract);
 
 /* 1 when compiled with OpenMP, else 0. */
 int lc_openmp_enabled(void);

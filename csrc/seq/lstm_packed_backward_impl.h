@@ -5,25 +5,35 @@
  * backward of those units, or (t = -1) dh0 = dz[0] @ w_h.T alone. */
 static void KSFX(backward_panel_range)(const REAL *wpt, REAL *dz, const REAL *dy, ptrdiff_t ldy,
                                        const REAL *gates, const REAL *c, REAL *dh, REAL *dc, int t,
-                                       int T, int Bs, int H, int act, int ract, int r0, int r1,
-                                       int p0, int p1) {
-    /* rows [r0, r1) of the batch, panels [p0, p1); a step of dz, gates and c holds Bs rows */
+                                       int T, int B, int Bs, const int *nact, int H, int act,
+                                       int ract, int r0, int r1, int p0, int p1) {
+    /* rows [r0, r1) of the batch, panels [p0, p1); a step of dz, gates and c holds Bs rows.
+     * nact (T) or NULL: step t runs its first nact[t] rows; a row joins at its last step with
+     * its dh_n (in dh) and dc_n (in dc), and its dz is 0 at the steps it does not run. */
     const ptrdiff_t G = 4 * (ptrdiff_t)H, BG = (ptrdiff_t)Bs * G, BH = (ptrdiff_t)Bs * H;
+    const int runs = t < 0 || !nact ? B : nact[t];  /* rows of this step */
+    const int ran = t + 1 >= T ? 0 : (nact ? nact[t + 1] : B);  /* rows of step t+1 */
     REAL acc[STEP_R * STEP_W];
     for (int p = p0; p < p1; p++) {
         const int u0 = p * STEP_W, n = H - u0 < STEP_W ? H - u0 : STEP_W;
         const REAL *wp_p = wpt + (ptrdiff_t)p * G * STEP_W;
         const REAL *dz_next = dz + (t + 1) * BG;  /* dz[t+1], read when t < T-1 */
-        for (ptrdiff_t rb = r0; rb < r1; rb += STEP_R) {
-            const int rows = r1 - rb < STEP_R ? (int)(r1 - rb) : STEP_R;
-            /* acc (rows, STEP_W): dh of these rows and units, from step t+1 */
-            if (t == T - 1) {
-                for (int i = 0; i < rows; i++)
+        if (t >= 0 && runs < r1) {  /* the rows past their length: no gradient at step t */
+            for (ptrdiff_t r = runs > r0 ? runs : r0; r < r1; r++)
+                for (int g = 0; g < 4; g++)
                     for (int j = 0; j < n; j++)
-                        acc[i * STEP_W + j] = dh[(rb + i) * H + u0 + j];
-            } else {
+                        dz[t * BG + r * G + g * (ptrdiff_t)H + u0 + j] = 0;
+        }
+        const int re = r1 < runs ? r1 : runs;
+        for (ptrdiff_t rb = r0; rb < re; rb += STEP_R) {
+            const int rows = re - rb < STEP_R ? (int)(re - rb) : STEP_R;
+            /* acc (rows, STEP_W): dh of these rows and units, from step t+1, or dh_n for the
+             * rows that did not run it */
+            if (rb < ran)
                 KSFX(panel_block)(acc, wp_p, STEP_W, NULL, 0, dz_next + rb * G, G, rows, 0, (int)G);
-            }
+            for (int i = rb < ran ? (int)(ran - rb) : 0; i < rows; i++)
+                for (int j = 0; j < n; j++)
+                    acc[i * STEP_W + j] = dh[(rb + i) * H + u0 + j];
             for (int i = 0; i < rows; i++) {
                 const ptrdiff_t r = rb + i;
                 if (t < 0) {  /* dh0 */
@@ -47,12 +57,13 @@ static void KSFX(backward_panel_range)(const REAL *wpt, REAL *dz, const REAL *dy
 
 static void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL *dy,
                                            ptrdiff_t ldy, const REAL *gates, const REAL *c,
-                                           REAL *dh, REAL *dc, int T, int B, int Bs, int H,
-                                           int act, int ract, const lc_ctx *ctx) {
+                                           REAL *dh, REAL *dc, int T, int B, int Bs,
+                                           const int *nact, int H, int act, int ract,
+                                           const lc_ctx *ctx) {
     const int nthreads = ctx->nthreads;
     /* wpt: w_h.T packed | dz, gates (T, Bs, G): dz out | dy (B, T, H) rows ldy apart, or NULL
      * c (T+1, Bs, H) | dh, dc (B, H): in dh_n, dc_n, out dh0, dc0. The first B <= Bs rows of
-     * each step run (the rows of a sequence's steps whose length reaches them).
+     * each step run, or its first nact[t] (nact (T) non-increasing, or NULL).
      * Threads: as lstm_seq_packed. */
     const int P = (H + STEP_W - 1) / STEP_W, RB = (B + STEP_R - 1) / STEP_R;  /* row blocks */
     const int rows = STEP_R > 1 &&  /* as in lstm_seq_packed */
@@ -68,9 +79,8 @@ static void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL
         for (int rb = 0; rb < RB; rb++) {
             const int r0 = rb * STEP_R, r1 = r0 + STEP_R < B ? r0 + STEP_R : B;
             for (int t = T - 1; t >= -1; t--)
-                KSFX(backward_panel_range)(wpt, dz, dy, ldy, gates, c, dh, dc, t, T, Bs, H, act,
-                                           ract,
-                                           r0, r1, 0, P);
+                KSFX(backward_panel_range)(wpt, dz, dy, ldy, gates, c, dh, dc, t, T, B, Bs, nact,
+                                           H, act, ract, r0, r1, 0, P);
         }
         return;
     }
@@ -81,9 +91,8 @@ static void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL
             const int n = omp_get_num_threads(), k = omp_get_thread_num();
             const int p0 = (int)((long long)k * P / n), p1 = (int)((long long)(k + 1) * P / n);
             for (int t = T - 1, s = 1; t >= -1; t--, s++) {
-                KSFX(backward_panel_range)(wpt, dz, dy, ldy, gates, c, dh, dc, t, T, Bs, H, act,
-                                           ract,
-                                           0, B, p0, p1);
+                KSFX(backward_panel_range)(wpt, dz, dy, ldy, gates, c, dh, dc, t, T, B, Bs, nact,
+                                           H, act, ract, 0, B, p0, p1);
                 lstmcore_barrier_arrive(&bar);  /* dz[t] complete when all n have arrived */
                 lstmcore_barrier_wait(&bar, s * n);
             }
@@ -92,8 +101,8 @@ static void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL
     }
 #endif
     for (int t = T - 1; t >= -1; t--)
-        KSFX(backward_panel_range)(wpt, dz, dy, ldy, gates, c, dh, dc, t, T, Bs, H, act,
-                                           ract, 0, B, 0,
+        KSFX(backward_panel_range)(wpt, dz, dy, ldy, gates, c, dh, dc, t, T, B, Bs, nact, H, act,
+                                   ract, 0, B, 0,
                                    P);
 }
 

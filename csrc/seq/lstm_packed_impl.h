@@ -365,8 +365,8 @@ static void KSFX(lstm_step_packed)(const REAL *wp, const REAL *bp, const REAL *x
 static void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x, ptrdiff_t ldx,
                           ptrdiff_t x_step, const REAL *h0, REAL *y, ptrdiff_t ldy,
                           ptrdiff_t y_step, REAL *c, ptrdiff_t c_step, REAL *gates,
-                          ptrdiff_t ldg, ptrdiff_t g_step, int T, int B, int I, int H, int act,
-                          int ract, const lc_ctx *ctx) {
+                          ptrdiff_t ldg, ptrdiff_t g_step, int T, int B, const int *nact, int I,
+                          int H, int act, int ract, const lc_ctx *ctx) {
     const int nthreads = ctx->nthreads;
     /* T packed steps: step t reads x_t (B, I) at x + t*x_step, rows ldx apart, and h_prev
      * (h0 (B, H), rows H apart, then the h of step t-1) and writes its h (B, H) at
@@ -377,7 +377,9 @@ static void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x,
      * With several threads (see lstmcore_row_split): either each runs the whole sequence on its own
      * batch rows, with no synchronisation, or each keeps a fixed range of panels (its slice of
      * the weights stays in its own cache) for the whole sequence and the threads meet once per
-     * step at a spin barrier: no fork and no sleep between steps. */
+     * step at a spin barrier: no fork and no sleep between steps.
+     * nact (T) or NULL: step t runs its first nact[t] rows only (a sequence plan's rows sorted by
+     * length, nact non-increasing); the others' h, c and gates are not written. */
     const int P = (H + STEP_U - 1) / STEP_U, RB = (B + STEP_R - 1) / STEP_R;  /* row blocks */
     const ptrdiff_t wbytes = P * ((ptrdiff_t)I + H) * STEP_W * (ptrdiff_t)sizeof(REAL);
     /* one row at a time (no register blocks: STEP_R = 1), a thread's rows would each stream all
@@ -397,13 +399,18 @@ static void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x,
                            y + (t) * y_step + (r0) * ldy, ldy,                                  \
                            gates ? gates + (t) * g_step + (r0) * ldg : NULL, ldg, (r1) - (r0),  \
                            I, H, act, ract, p0, p1)
+#define RUNS(t) (nact ? nact[t] : B)  /* rows of step t */
 #ifdef _OPENMP
     if (nt > 1 && rows) {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
         for (int rb = 0; rb < RB; rb++) {
             const int r0 = rb * STEP_R, r1 = r0 + STEP_R < B ? r0 + STEP_R : B;
-            for (int t = 0; t < T; t++)
-                STEP(t, r0, r1, 0, P);
+            for (int t = 0; t < T; t++) {
+                const int re = r1 < RUNS(t) ? r1 : RUNS(t);
+                if (re <= r0)
+                    break;  /* nact never grows: these rows are done */
+                STEP(t, r0, re, 0, P);
+            }
         }
         return;
     }
@@ -414,7 +421,7 @@ static void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x,
             const int n = omp_get_num_threads(), k = omp_get_thread_num();
             const int p0 = (int)((long long)k * P / n), p1 = (int)((long long)(k + 1) * P / n);
             for (int t = 0; t < T; t++) {
-                STEP(t, 0, B, p0, p1);
+                STEP(t, 0, RUNS(t), p0, p1);
                 /* step t's h is complete (and visible) when all n have arrived */
                 lstmcore_barrier_arrive(&bar);
                 lstmcore_barrier_wait(&bar, (t + 1) * n);
@@ -424,6 +431,7 @@ static void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x,
     }
 #endif
     for (int t = 0; t < T; t++)
-        STEP(t, 0, B, 0, P);
+        STEP(t, 0, RUNS(t), 0, P);
+#undef RUNS
 #undef STEP
 }

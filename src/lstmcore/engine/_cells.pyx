@@ -502,8 +502,9 @@ cdef Weights _weights(w_h, b, p, w_hr):
 cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=None, seq=None):
     """x (B, T, I), checked | h0 (B, P) | c0 (B, H) or None | mask (B, P) or None
     | seq: a _sequence.Plan or None -> y, h_n, c_n, cache arrays (with a plan: in its order)."""
-    if seq is not None:
-        x, h0, c0, mask = seq.gather(x), seq.rows(h0), seq.rows(c0), seq.rows(mask)
+    if seq is not None:  # the plan's order of x is scratch, kept between calls
+        x = seq.gather(x, _scratch("cells.plan_x", x.shape, x.dtype))
+        h0, c0, mask = seq.rows(h0), seq.rows(c0), seq.rows(mask)
     cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = cl.H, G = cl.G, P = cl.P
     cdef lc_ctx ctx = _context()
     cdef Weights w = _weights(w_h, b, p, w_hr)
@@ -537,7 +538,9 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
     cdef bint per_step = w.pw_x != NULL
     zx_t = _scratch("cells.zx_t", (B, G), dtype) if per_step else None
     if train:  # time-major: x_tm (T, B, I), zx (T, B, G), h (T+1, B, P) with h[0] = h0
-        x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))
+        # a copy always: the cache keeps it, and with a plan x is scratch (with B or T of 1 the
+        # transpose of a contiguous x is contiguous, and ascontiguousarray would not copy)
+        x_tm = np.array(x.transpose(1, 0, 2), order="C")
         if per_step:
             zx, zx_step, ldzx = x_tm, <Py_ssize_t>B * I, I
         else:
@@ -555,7 +558,9 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
             zx = _mm(x.reshape(B * T, I), w_x, False, False,
                      _scratch("cells.zx", (B * T, G), dtype))
             zx_step, ldzx = G, <Py_ssize_t>T * G
-        out = np.empty((B, T, P), dtype=dtype)
+        # with a plan, y in its order is scratch too: the caller's y is its scatter
+        out = (np.empty((B, T, P), dtype=dtype) if seq is None
+               else _scratch("cells.plan_y", (B, T, P), dtype))
         y_step, ldy = P, <Py_ssize_t>T * P
     cdef void *p_zx = _ptr(zx)
     cdef void *p_h0 = _ptr(h0)
@@ -765,7 +770,8 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
     seq = cache.get("sequence")
     dh_n = dc_n = codes = nact = sh = sc = None
     if seq is not None:  # into the plan's order; dy is 0 where the forward output 0
-        dy = None if dy is None else seq.gather_grad(dy)
+        if dy is not None:
+            dy = seq.gather_grad(dy, _scratch("cells.plan_dy", dy.shape, dy.dtype))
         dh, dc = seq.rows(dh), seq.rows(dc)
         dh, dc = dh.copy(), None if dc is None else dc.copy()
         nact = seq.nact

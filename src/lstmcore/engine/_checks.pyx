@@ -35,18 +35,25 @@ def all_finite(cnp.ndarray a):
     return ok != 0
 
 
-def take_steps(cnp.ndarray a, rows, src, bint reverse, zero):
-    """The gathers of lstmcore.engine._sequence.Plan, in one pass: a new C-contiguous
-    out (B, T, F) with out[j, t] = a[rows[j], src[j, t]], 0 where src[j, t] < 0 or zero[j, t].
+def take_steps(cnp.ndarray a, rows, src, bint reverse, zero, out=None):
+    """The gathers of lstmcore.engine._sequence.Plan, in one pass: a C-contiguous out (B, T, F)
+    with out[j, t] = a[rows[j], src[j, t]], 0 where src[j, t] < 0 or zero[j, t].
 
     a (B', T, F) float32/float64, its last axis contiguous | rows (B,) int64 or None (j) |
-    src (B, T) int64 or None (t, or T-1-t with ``reverse``) | zero (B, T) bool or None."""
+    src (B, T) int64 or None (t, or T-1-t with ``reverse``) | zero (B, T) bool or None |
+    out: a C-contiguous array of that shape and a's dtype to write (not overlapping a), or None
+    (a new one)."""
     if a.ndim != 3 or cnp.PyArray_TYPE(a) not in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64) or (
             a.shape[2] > 1 and a.strides[2] != a.itemsize):
         raise ValueError("take_steps: a must be a 3-D float array with a contiguous last axis")
     cdef Py_ssize_t Bsrc = a.shape[0], T = a.shape[1], F = a.shape[2]
     cdef Py_ssize_t B = Bsrc if rows is None else len(rows)
-    out = np.empty((B, T, F), dtype=a.dtype)
+    if out is None:
+        out = np.empty((B, T, F), dtype=a.dtype)
+    elif (not isinstance(out, np.ndarray) or out.shape != (B, T, F) or out.dtype != a.dtype
+          or not out.flags.c_contiguous or np.shares_memory(out, a)):
+        raise ValueError(f"take_steps: out must be a C-contiguous {a.dtype} array of shape "
+                         f"{(B, T, F)} apart from a")
     cdef cnp.int64_t[::1] rv
     cdef cnp.int64_t[:, ::1] sv
     cdef const cnp.uint8_t[:, ::1] zv

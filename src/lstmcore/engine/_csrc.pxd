@@ -47,12 +47,13 @@ cdef extern from "cells/lstm_gates.h" nogil:
                                 const float *x, Py_ssize_t ldx, Py_ssize_t x_step, const float *h0,
                                 float *y, Py_ssize_t ldy, Py_ssize_t y_step, float *c,
                                 Py_ssize_t c_step, float *gates, Py_ssize_t ldg, Py_ssize_t g_step,
-                                int T, int B, int I, int H, int act, int ract)
+                                int T, int B, const int *nact, int I, int H, int act, int ract)
     void lc_lstm_seq_packed_f64(const lc_ctx *ctx, const double *wp, const double *bp,
                                 const double *x, Py_ssize_t ldx, Py_ssize_t x_step,
                                 const double *h0, double *y, Py_ssize_t ldy, Py_ssize_t y_step,
                                 double *c, Py_ssize_t c_step, double *gates, Py_ssize_t ldg,
-                                Py_ssize_t g_step, int T, int B, int I, int H, int act, int ract)
+                                Py_ssize_t g_step, int T, int B, const int *nact, int I, int H,
+                                int act, int ract)
     Py_ssize_t lc_pack_transposed_size(int R, Py_ssize_t C, int elem_size)
     void lc_pack_transposed_f32(const lc_ctx *ctx, const float *w, int R, Py_ssize_t C, float *wpt)
     void lc_pack_transposed_f64(const lc_ctx *ctx, const double *w, int R, Py_ssize_t C,
@@ -69,9 +70,9 @@ cdef extern from "cells/lstm_gates.h" nogil:
     void lc_lstm_seq_backward_packed_f32(const lc_ctx *ctx, const float *wpt, float *dz,
                                          const float *dy, Py_ssize_t ldy, const float *gates,
                                          const float *c, float *dh, float *dc, int T, int B,
-                                         int Bs, int H, int act, int ract)
+                                         int Bs, const int *nact, int H, int act, int ract)
     void lc_lstm_seq_backward_packed_f64(const lc_ctx *ctx, const double *wpt, double *dz,
                                          const double *dy, Py_ssize_t ldy, const double *gates,
                                          const double *c, double *dh, double *dc, int T, int B,
-                                         int Bs, int H, int act, int ract)
+                                         int Bs, const int *nact, int H, int act, int ract)
     int lc_openmp_enabled()

@@ -303,14 +303,15 @@ cdef inline void _seq_packed(const floating *wp, const floating *bp, const float
                              Py_ssize_t ldx, Py_ssize_t x_step, const floating *h0, floating *y,
                              Py_ssize_t ldy, Py_ssize_t y_step, floating *c, Py_ssize_t c_step,
                              floating *gates, Py_ssize_t ldg, Py_ssize_t g_step, int T, int B,
-                             int I, int H, int act, int ract, int nthreads) noexcept nogil:
+                             int I, int H, int act, int ract, int nthreads,
+                             const int *nact=NULL) noexcept nogil:
     cdef lc_ctx ctx = _ctx(nthreads)
     if floating is float:
         lc_lstm_seq_packed_f32(&ctx, wp, bp, x, ldx, x_step, h0, y, ldy, y_step, c, c_step,
-                               gates, ldg, g_step, T, B, I, H, act, ract)
+                               gates, ldg, g_step, T, B, nact, I, H, act, ract)
     else:
         lc_lstm_seq_packed_f64(&ctx, wp, bp, x, ldx, x_step, h0, y, ldy, y_step, c, c_step,
-                               gates, ldg, g_step, T, B, I, H, act, ract)
+                               gates, ldg, g_step, T, B, nact, I, H, act, ract)
 
 
 cdef inline void _pack(const floating *w_x, const floating *w_h, const floating *b, int I, int H,
@@ -322,30 +323,29 @@ cdef inline void _pack(const floating *w_x, const floating *w_h, const floating 
         lc_lstm_step_pack_f64(&ctx1, w_x, w_h, b, I, H, wp, bp)
 
 
-cdef int[:, ::1] _segments(object nact, int T, int B):
-    """Runs of steps (t0, t1, n) of a sequence plan in which the first n rows run (its nact):
-    one run of all B rows without lengths."""
+cdef int[::1] _steps_rows(object nact, int T, int B):
+    """A sequence plan's rows per step (its nact, non-increasing), or all B rows at every step."""
     if nact is None:
-        return np.array([[0, T, B]], dtype=np.intc)
-    n = np.asarray(nact)
-    starts = np.flatnonzero(np.r_[True, n[1:] != n[:-1]])
-    ends = np.r_[starts[1:], T]
-    return np.ascontiguousarray(np.stack([starts, ends, n[starts]], axis=1), dtype=np.intc)
+        return np.full(T, B, dtype=np.intc)
+    return np.ascontiguousarray(nact, dtype=np.intc)
 
 
 cdef object _forward_infer_plan(const floating[:, :, ::1] x, const floating[:, ::1] w_x,
                                const floating[:, ::1] w_h, const floating[::1] b,
                                const floating[:, ::1] h0, floating[:, ::1] c,
-                               int[:, ::1] seg, int act, int ract, object dtype,
-                               bint flip=False):
-    # a sequence plan's inference, packed, run by segments of rows (_segments): x (B, T, I) in
-    # the plan's order | h0 (B, H) | c (B, H): in c0, out each row's c at its last step
+                               int[::1] nact, int act, int ract, object dtype,
+                               bint flip=False, object y=None):
+    # a sequence plan's inference, packed: step t runs the first nact[t] rows (_steps_rows);
+    # x (B, T, I) in the plan's order | h0 (B, H) | c (B, H): in c0, out each row's c at its
+    # last step
     # -> y (B, T, H) in the plan's order (steps past a row's length: not written)
     # flip (one segment of all rows): x and y in the caller's order instead, read and written
     # from the last step to the first (reverse alone: no copy of either)
-    cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = w_h.shape[0], k, t0, t1, n, r
+    # y: where to write (B, T, H), or None: a new array
+    cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = w_h.shape[0]
     cdef int nthreads = _nthreads()
-    y = np.empty((B, T, H), dtype=dtype)
+    if y is None:
+        y = np.empty((B, T, H), dtype=dtype)
     cdef floating[:, :, ::1] yf = y
     cdef floating[::1] wpf, bpf
     if flip:
@@ -356,23 +356,12 @@ cdef object _forward_infer_plan(const floating[:, :, ::1] x, const floating[:, :
                         &yf[0, T - 1, 0], <Py_ssize_t>T * H, -H, &c[0, 0], 0, NULL, 0, 0, T, B,
                         I, H, act, ract, nthreads)
         return y
-    hinit = np.empty((B, H), dtype=dtype)
-    cdef floating[:, :, ::1] y_v = y
-    cdef floating[:, ::1] hi_v = hinit
-    cdef floating[::1] wp_v, bp_v
-    wp_v, bp_v = _pack_buffers(I, H, dtype)
+    wpf, bpf = _pack_buffers(I, H, dtype)
     with nogil:
-        _pack(&w_x[0, 0], &w_h[0, 0], &b[0], I, H, &wp_v[0], &bp_v[0])
-        for k in range(seg.shape[0]):
-            t0, t1, n = seg[k, 0], seg[k, 1], seg[k, 2]
-            if t0 == 0:
-                memcpy(&hi_v[0, 0], &h0[0, 0], <size_t>B * H * sizeof(floating))
-            else:  # the running rows' h of step t0 - 1
-                for r in range(n):
-                    memcpy(&hi_v[r, 0], &y_v[r, t0 - 1, 0], H * sizeof(floating))
-            _seq_packed(&wp_v[0], &bp_v[0], &x[0, t0, 0], <Py_ssize_t>T * I, I, &hi_v[0, 0],
-                        &y_v[0, t0, 0], <Py_ssize_t>T * H, H, &c[0, 0], 0, NULL, 0, 0, t1 - t0, n,
-                        I, H, act, ract, nthreads)
+        _pack(&w_x[0, 0], &w_h[0, 0], &b[0], I, H, &wpf[0], &bpf[0])
+        _seq_packed(&wpf[0], &bpf[0], &x[0, 0, 0], <Py_ssize_t>T * I, I, &h0[0, 0], &yf[0, 0, 0],
+                    <Py_ssize_t>T * H, H, &c[0, 0], 0, NULL, 0, 0, T, B, I, H, act, ract, nthreads,
+                    &nact[0])
     return y
 
 
@@ -450,14 +439,15 @@ cdef object _forward_train(const floating[:, :, ::1] x, const floating[:, ::1] w
                           const floating[:, ::1] w_h, const floating[::1] b,
                           floating[:, :, ::1] x_tm, floating[:, :, ::1] gates,
                           floating[:, :, ::1] h, floating[:, :, ::1] c,
-                          int act, int ract, object dtype, int[:, ::1] seg=None):
+                          int act, int ract, object dtype, int[::1] nact=None):
     # x (B, T, I) | x_tm (T, B, I) out | gates (T, B, G) out | h, c (T+1, B, H): in row 0
-    # seg: a sequence plan's segments (_segments), packed only: in each, steps t0 <= t < t1 run
-    # their first n rows (the others' h, c and gates are not written)
+    # nact (T): a sequence plan's rows per step (_steps_rows), packed only: step t runs its
+    # first nact[t] rows (the others' h, c and gates are not written)
     cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = w_h.shape[0], G = 4 * H
-    cdef int nthreads = _nthreads(), t, r, k, t0, n
-    cdef bint packed = _use_packed(B, T) or seg is not None
-    cdef bint plan = seg is not None
+    cdef int nthreads = _nthreads(), t, r
+    cdef bint plan = nact is not None
+    cdef bint packed = _use_packed(B, T) or plan
+    cdef const int *p_nact = &nact[0] if plan else NULL
     y = np.empty((B, T, H), dtype=dtype)
     cdef floating[:, :, ::1] y_v = y
     cdef floating[::1] wp_v, bp_v
@@ -468,21 +458,13 @@ cdef object _forward_train(const floating[:, :, ::1] x, const floating[:, ::1] w
         for r in range(B):
             for t in range(T):
                 memcpy(&x_tm[t, r, 0], &x[r, t, 0], I * sizeof(floating))
-        if plan:
-            # by segments: steps t0 <= t < t1 of their first n rows
-            _pack(&w_x[0, 0], &w_h[0, 0], &b[0], I, H, &wp_v[0], &bp_v[0])
-            for k in range(seg.shape[0]):
-                t0, n = seg[k, 0], seg[k, 2]
-                _seq_packed(&wp_v[0], &bp_v[0], &x_tm[t0, 0, 0], I, <Py_ssize_t>B * I,
-                            &h[t0, 0, 0], &h[t0 + 1, 0, 0], H, <Py_ssize_t>B * H, &c[t0, 0, 0],
-                            <Py_ssize_t>B * H, &gates[t0, 0, 0], G, <Py_ssize_t>B * G,
-                            seg[k, 1] - t0, n, I, H, act, ract, nthreads)
-        elif packed:
+        if packed:
             # gates[t], c[t+1], h[t+1] of [x_tm[t], h[t]] @ [w_x; w_h] + b and c[t], fused
             _pack(&w_x[0, 0], &w_h[0, 0], &b[0], I, H, &wp_v[0], &bp_v[0])
             _seq_packed(&wp_v[0], &bp_v[0], &x_tm[0, 0, 0], I, <Py_ssize_t>B * I, &h[0, 0, 0],
                         &h[1, 0, 0], H, <Py_ssize_t>B * H, &c[0, 0, 0], <Py_ssize_t>B * H,
-                        &gates[0, 0, 0], G, <Py_ssize_t>B * G, T, B, I, H, act, ract, nthreads)
+                        &gates[0, 0, 0], G, <Py_ssize_t>B * G, T, B, I, H, act, ract, nthreads,
+                        p_nact)
         else:
             # gates = x_tm @ w_x over all T*B rows
             _gemm(RowMajor, NoTrans, NoTrans, T * B, G, I, <floating>1, &x_tm[0, 0, 0], I,
@@ -562,13 +544,14 @@ def set_workspace_limit(nbytes):
 cdef inline void _seq_backward_packed(const lc_ctx *ctx, const floating *wpt, floating *dz,
                                       const floating *dy, Py_ssize_t ldy, const floating *gates,
                                       const floating *c, floating *dh, floating *dc, int T, int B,
-                                      int Bs, int H, int act, int ract) noexcept nogil:
+                                      int Bs, int H, int act, int ract,
+                                      const int *nact=NULL) noexcept nogil:
     if floating is float:
-        lc_lstm_seq_backward_packed_f32(ctx, wpt, dz, dy, ldy, gates, c, dh, dc, T, B, Bs, H, act,
-                                        ract)
+        lc_lstm_seq_backward_packed_f32(ctx, wpt, dz, dy, ldy, gates, c, dh, dc, T, B, Bs, nact, H,
+                                        act, ract)
     else:
-        lc_lstm_seq_backward_packed_f64(ctx, wpt, dz, dy, ldy, gates, c, dh, dc, T, B, Bs, H, act,
-                                        ract)
+        lc_lstm_seq_backward_packed_f64(ctx, wpt, dz, dy, ldy, gates, c, dh, dc, T, B, Bs, nact, H,
+                                        act, ract)
 
 
 cdef inline void _pack_t(const floating *w, int R, Py_ssize_t C, floating *wpt) noexcept nogil:
@@ -607,14 +590,14 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
                     const floating[:, ::1] w_x, const floating[:, ::1] w_h,
                     const floating[:, :, ::1] gates, const floating[:, :, ::1] h,
                     const floating[:, :, ::1] c, int act, int ract, object dtype,
-                    int[:, ::1] seg=None):
+                    int[::1] nact=None):
     # dy (B, T, H) | dh, dc (B, H): in dh_n, dc_n, out dh0, dc0 | x_tm (T, B, I)
     # gates (T, B, G) | h, c (T+1, B, H) | w_x (I, G) | w_h (H, G)
-    # seg: a sequence plan's segments (packed only): the last first, each runs its steps on
-    # its first n rows; a row joins with its dh_n, dc_n (left in dh, dc by the later segments),
-    # and dz is 0 on the rows that do not run
+    # nact (T): a sequence plan's rows per step (packed only): step t runs its first nact[t]
+    # rows, a row joins at its last step with its dh_n, dc_n, and its dz is 0 elsewhere
     cdef int T = gates.shape[0], B = gates.shape[1], G = gates.shape[2], H = G // 4
-    cdef int I = x_tm.shape[2], nthreads = _nthreads(), t, r, k, t0, n
+    cdef int I = x_tm.shape[2], nthreads = _nthreads(), t, r
+    cdef const int *p_nact = &nact[0] if nact is not None else NULL
     cdef int TB = T * B
     dz = _workspace("dz", (T, B, G), dtype)
     dx_tm = _workspace("dx_tm", (T, B, I), dtype)
@@ -625,7 +608,7 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
     cdef floating[:, :, ::1] dz_v = dz, dx_tm_v = dx_tm, dx_v = dx
     cdef floating[:, ::1] dw_x_v = dw_x, dw_h_v = dw_h
     cdef floating[::1] db_v = db
-    cdef bint packed = _use_packed(B, T) or seg is not None
+    cdef bint packed = _use_packed(B, T) or nact is not None
     # The weight-gradient and dx products in the packed kernels too: with AVX-512 (1.3-1.9x
     # OpenBLAS's Haswell kernels at S2 and S3; at S1, H = 50, the whole training step 1.17x
     # faster since the last panel of columns is masked), or wherever the tests force the packed
@@ -644,24 +627,13 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
     one_blas_thread = nthreads > 1 and <long long>TB * G * (I + H) < (1 << 24)
     with _threads.blas_single_threaded() if one_blas_thread else contextlib.nullcontext():
         with nogil:
-            if seg is not None:
-                _pack_t(&w_h[0, 0], H, G, &wpt_v[0])
-                for k in range(seg.shape[0] - 1, -1, -1):
-                    t0, n = seg[k, 0], seg[k, 2]
-                    _seq_backward_packed(&ctx, &wpt_v[0], &dz_v[t0, 0, 0],
-                                         &dy[0, t0, 0] if has_dy else NULL, <Py_ssize_t>T * H,
-                                         &gates[t0, 0, 0], &c[t0, 0, 0], &dh[0, 0], &dc[0, 0],
-                                         seg[k, 1] - t0, n, B, H, act, ract)
-                    if n < B:  # the rows past their length: no gradient
-                        for t in range(t0, seg[k, 1]):
-                            memset(&dz_v[t, n, 0], 0, <size_t>(B - n) * G * sizeof(floating))
-            elif packed:
+            if packed:
                 # per step, by panels of units: dh = dz[t+1] @ w_h.T, then the gate backward
                 _pack_t(&w_h[0, 0], H, G, &wpt_v[0])
                 _seq_backward_packed(&ctx, &wpt_v[0], &dz_v[0, 0, 0],
                                      &dy[0, 0, 0] if has_dy else NULL, <Py_ssize_t>T * H,
                                      &gates[0, 0, 0], &c[0, 0, 0], &dh[0, 0], &dc[0, 0], T, B,
-                                     B, H, act, ract)
+                                     B, H, act, ract, p_nact)
             else:
                 _backward_loop(&dz_v[0, 0, 0], &dh[0, 0], &dc[0, 0],
                                &dy[0, 0, 0] if has_dy else NULL, &gates[0, 0, 0], &c[0, 0, 0],
@@ -807,9 +779,9 @@ def lstm_backward(dy, cache, dh_n=None, dc_n=None, *, check_finite=True):
     dtype = cache.gates.dtype
     seg = None
     if seq is not None:  # into the plan's order
-        dy = None if dy is None else seq.gather_grad(dy)
+        dy = None if dy is None else seq.gather_grad(dy, _workspace("plan.dy", dy.shape, dtype))
         dh, dc = seq.rows(dh).copy(), seq.rows(dc).copy()
-        seg = _segments(seq.nact, seq.T, seq.B)
+        seg = _steps_rows(seq.nact, seq.T, seq.B) if seq.nact is not None else None
     has_dy = dy is not None
     if not has_dy:
         dy = np.zeros((1, 1, 1), dtype=dtype)  # never read
@@ -843,23 +815,27 @@ cdef tuple _plan_forward(seq, x, w_x, w_h, b, h0, c0, int act, int ract, bint re
     """lstm_forward of a plan (_tuned_plan): inputs into its order, the segments, outputs back."""
     cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = w_h.shape[0]
     dtype = x.dtype
-    seg = _segments(seq.nact, T, B)
+    seg = _steps_rows(seq.nact, T, B)
     rows = np.arange(B)
     # reverse alone: the kernel reads x and writes y from the last step back, with no copy
     cdef bint flip = seq.src is None and seq.perm is None and seq.codes is None
     h0, c0 = seq.rows(h0), seq.rows(c0)
     if not return_cache:
-        xp = x if flip else seq.gather(x)
+        # the plan's order is scratch, kept between calls (no fresh pages each call)
+        xp = x if flip else seq.gather(x, _workspace("plan.x", (B, T, I), dtype))
+        yp = None if flip else _workspace("plan.y", (B, T, H), dtype)
         c = np.array(c0, dtype=dtype, order="C")
         if dtype == np.float32:
-            y = _forward_infer_plan[float](xp, w_x, w_h, b, h0, c, seg, act, ract, dtype, flip)
+            y = _forward_infer_plan[float](xp, w_x, w_h, b, h0, c, seg, act, ract, dtype, flip,
+                                           yp)
         else:
-            y = _forward_infer_plan[double](xp, w_x, w_h, b, h0, c, seg, act, ract, dtype, flip)
+            y = _forward_infer_plan[double](xp, w_x, w_h, b, h0, c, seg, act, ract, dtype, flip,
+                                            yp)
         if flip:
             return y, y[:, 0].copy(), c
         h_n = np.ascontiguousarray(y[rows, seq.last])
         return seq.scatter(y, outputs=True), seq.rows_back(h_n), seq.rows_back(c)
-    xp = seq.gather(x)
+    xp = seq.gather(x, _workspace("plan.x", (B, T, I), dtype))
     x_tm = np.empty((T, B, I), dtype=dtype)
     gates = np.empty((T, B, 4 * H), dtype=dtype)
     # the steps past a row's length are not written: zeros in h, which the products read
@@ -867,9 +843,11 @@ cdef tuple _plan_forward(seq, x, w_x, w_h, b, h0, c0, int act, int ract, bint re
     c = np.empty((T + 1, B, H), dtype=dtype)
     h[0], c[0] = h0, c0
     if dtype == np.float32:
-        y = _forward_train[float](xp, w_x, w_h, b, x_tm, gates, h, c, act, ract, dtype, seg)
+        y = _forward_train[float](xp, w_x, w_h, b, x_tm, gates, h, c, act, ract, dtype,
+                                  seg if seq.nact is not None else None)
     else:
-        y = _forward_train[double](xp, w_x, w_h, b, x_tm, gates, h, c, act, ract, dtype, seg)
+        y = _forward_train[double](xp, w_x, w_h, b, x_tm, gates, h, c, act, ract, dtype,
+                                   seg if seq.nact is not None else None)
     h_n = np.ascontiguousarray(h[seq.last + 1, rows])
     c_n = np.ascontiguousarray(c[seq.last + 1, rows])
     cache = LSTMCache(x_tm, w_x, w_h, gates, h, c, activation, recurrent_activation,

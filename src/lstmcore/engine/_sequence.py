@@ -96,18 +96,19 @@ class Plan:
         "zero_back",
     )
 
-    def gather(self, a):
-        """a (B, T, F) in the caller's order -> (B, T, F) in processing order (padding: 0)."""
-        return _take_steps(a, self.perm, self.src, self.reverse, None)
+    def gather(self, a, out=None):
+        """a (B, T, F) in the caller's order -> (B, T, F) in processing order (padding: 0);
+        ``out``: where to write it (compiled backend: scratch kept between calls)."""
+        return _take_steps(a, self.perm, self.src, self.reverse, None, out)
 
     def scatter(self, a, outputs=False):
         """The inverse of :meth:`gather`: a (B, T, F) in processing order -> the caller's order,
         0 where no step reads. ``outputs``: a holds the states, and the steps that output 0 do."""
         return _take_steps(a, self.inv, self.src_back, self.reverse, self.zero_back if outputs else None)
 
-    def gather_grad(self, dy):
+    def gather_grad(self, dy, out=None):
         """dy (B, T, F) of the outputs -> processing order, 0 on ZERO steps (their output is 0)."""
-        return _take_steps(dy, self.perm, self.src, self.reverse, self.zero_steps)
+        return _take_steps(dy, self.perm, self.src, self.reverse, self.zero_steps, out)
 
     def rows(self, a):
         """a (B, ...) per caller's row -> per plan row."""
@@ -210,7 +211,11 @@ except ImportError:  # pragma: no cover - the reference backend without a compil
     _take_compiled = None
 
 
-def _take_steps(a, rows, src, reverse, zero):
+def _take_steps(a, rows, src, reverse, zero, out=None):
     if _take_compiled is not None and isinstance(a, np.ndarray) and a.dtype in (np.float32, np.float64):
-        return _take_compiled(a, rows, src, reverse, zero)
-    return _take_numpy(a, rows, src, reverse, zero)
+        return _take_compiled(a, rows, src, reverse, zero, out)
+    result = _take_numpy(a, rows, src, reverse, zero)
+    if out is None:
+        return result
+    out[...] = result
+    return out
