@@ -517,9 +517,9 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
     # with nact (lengths, no mask) every running row's step is valid: no codes to read
     codes = None if seq is None or nact is not None else seq.codes
     # what the cache keeps is new memory; scratch comes from the per-thread workspaces. With
-    # nact, the steps past a row's length are never written: zeros, for the products after the
-    # backward's loop
-    alloc = np.zeros if nact is not None else np.empty
+    # nact, the steps past a row's length are never written: set to 0 after the loop, for the
+    # products after the backward's loop (np.zeros would map fresh pages at every call)
+    alloc = np.empty
     new = (lambda name, shape, dt: alloc(shape, dtype=dt)) if train else _scratch
     zh = _scratch("cells.zh", (B, G), dtype)
     gates = new("cells.gates", (mod, B, G), dtype) if (lstm or gru) else None
@@ -597,6 +597,14 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
             return out, out[:, T - 1].copy(), c_n, None
         return (np.ascontiguousarray(out.transpose(1, 0, 2)), h[T].copy(), c_n,
                 {"x": x_tm, "h": h, "c": c, "gates": gates, "extra": extra, "z": zpre, "m": m})
+    if train and nact is not None:
+        past = np.arange(T + 1)[:, None] > seq.last + 1  # (T+1, B): steps past each row's last
+        for a in (h, c):
+            if a is not None:
+                a[past] = 0
+        for a in (extra, m, gates, zpre):
+            if a is not None:
+                a[past[1:]] = 0
     # each row's final state is that of its last step; outputs back in the caller's order
     rows = np.arange(B)
     y = out if not train else out.transpose(1, 0, 2)

@@ -439,16 +439,18 @@ cdef object _forward_train(const floating[:, :, ::1] x, const floating[:, ::1] w
                           const floating[:, ::1] w_h, const floating[::1] b,
                           floating[:, :, ::1] x_tm, floating[:, :, ::1] gates,
                           floating[:, :, ::1] h, floating[:, :, ::1] c,
-                          int act, int ract, object dtype, int[::1] nact=None):
+                          int act, int ract, object dtype, int[::1] nact=None, object y=None):
     # x (B, T, I) | x_tm (T, B, I) out | gates (T, B, G) out | h, c (T+1, B, H): in row 0
     # nact (T): a sequence plan's rows per step (_steps_rows), packed only: step t runs its
     # first nact[t] rows (the others' h, c and gates are not written)
+    # y (B, T, H): where to write the outputs, or None (a new array)
     cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = w_h.shape[0], G = 4 * H
     cdef int nthreads = _nthreads(), t, r
     cdef bint plan = nact is not None
     cdef bint packed = _use_packed(B, T) or plan
     cdef const int *p_nact = &nact[0] if plan else NULL
-    y = np.empty((B, T, H), dtype=dtype)
+    if y is None:
+        y = np.empty((B, T, H), dtype=dtype)
     cdef floating[:, :, ::1] y_v = y
     cdef floating[::1] wp_v, bp_v
     if packed:
@@ -838,16 +840,18 @@ cdef tuple _plan_forward(seq, x, w_x, w_h, b, h0, c0, int act, int ract, bint re
     xp = seq.gather(x, _workspace("plan.x", (B, T, I), dtype))
     x_tm = np.empty((T, B, I), dtype=dtype)
     gates = np.empty((T, B, 4 * H), dtype=dtype)
-    # the steps past a row's length are not written: zeros in h, which the products read
-    h = (np.empty if seq.nact is None else np.zeros)((T + 1, B, H), dtype=dtype)
+    h = np.empty((T + 1, B, H), dtype=dtype)
     c = np.empty((T + 1, B, H), dtype=dtype)
     h[0], c[0] = h0, c0
+    yp = _workspace("plan.y", (B, T, H), dtype)  # the plan's order: scratch
     if dtype == np.float32:
         y = _forward_train[float](xp, w_x, w_h, b, x_tm, gates, h, c, act, ract, dtype,
-                                  seg if seq.nact is not None else None)
+                                  seg if seq.nact is not None else None, yp)
     else:
         y = _forward_train[double](xp, w_x, w_h, b, x_tm, gates, h, c, act, ract, dtype,
-                                   seg if seq.nact is not None else None)
+                                   seg if seq.nact is not None else None, yp)
+    if seq.nact is not None:  # the steps past a row's length: 0 in h, which the products read
+        h[np.arange(T + 1)[:, None] > seq.last + 1] = 0
     h_n = np.ascontiguousarray(h[seq.last + 1, rows])
     c_n = np.ascontiguousarray(c[seq.last + 1, rows])
     cache = LSTMCache(x_tm, w_x, w_h, gates, h, c, activation, recurrent_activation,
