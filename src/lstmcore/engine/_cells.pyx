@@ -838,20 +838,33 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
     if mask is not None:  # the products read h_prev * mask
         with np.errstate(all="ignore"):
             h_prev = (h[:T] * mask).reshape(T * B, P)
-    dx = np.ascontiguousarray(_mm(dz2, w_x, False, True).reshape(T, B, I).transpose(1, 0, 2))
+    x2 = x_tm.reshape(T * B, I)
+    extra2 = None if cache["extra"] is None else cache["extra"].reshape(T * B, H)
+    dzh2 = None if dzh is None else dzh.reshape(T * B, G)
+    ran = None
+    if nact is not None:  # the products read only the rows that ran (the others' dz is 0)
+        ran = np.concatenate([t * B + np.arange(n) for t, n in enumerate(nact)])
+        dz2, h_prev, x2 = dz2[ran], h_prev[ran], x2[ran]
+        extra2 = None if extra2 is None else extra2[ran]
+        dzh2 = None if dzh2 is None else dzh2[ran]
+    dx2 = _mm(dz2, w_x, False, True)
+    if ran is not None:
+        full = np.zeros((T * B, I), dtype=dtype)
+        full[ran] = dx2
+        dx2 = full
+    dx = np.ascontiguousarray(dx2.reshape(T, B, I).transpose(1, 0, 2))
     grads = {
         "dx": dx if seq is None else seq.scatter(dx),
-        "dw_x": _mm(x_tm.reshape(T * B, I), dz2, True),
+        "dw_x": _mm(x2, dz2, True),
     }
     with np.errstate(all="ignore"):
         if gru_ra:
-            dzh2 = dzh.reshape(T * B, G)
             grads["dw_h"] = _mm(h_prev, dzh2, True)
             grads["db"] = np.stack([dz2.sum(axis=0), dzh2.sum(axis=0)])
         elif cl.kind == CELL_GRU:
             dw_h = np.empty((P, G), dtype=dtype)
             _mm(h_prev, dz2[:, :S], True, False, dw_h[:, :S])
-            _mm(cache["extra"].reshape(T * B, H), dz2[:, S:], True, False, dw_h[:, S:])
+            _mm(extra2, dz2[:, S:], True, False, dw_h[:, S:])
             grads["dw_h"] = dw_h
             grads["db"] = dz2.sum(axis=0)
         else:
@@ -869,7 +882,10 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
                     np.einsum("tbh,tbh->h", dz[:, :, 3 * H:], c[1:]),
                 ])
         if cl.proj:
-            grads["dproj"] = _mm(cache["m"].reshape(T * B, H), dht.reshape(T * B, P), True)
+            m2, dht2 = cache["m"].reshape(T * B, H), dht.reshape(T * B, P)
+            if ran is not None:
+                m2, dht2 = m2[ran], dht2[ran]
+            grads["dproj"] = _mm(m2, dht2, True)
     return grads
 
 

@@ -624,6 +624,20 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
         wpt_v = np.empty(lc_pack_transposed_size(H, G, sizeof(floating)), dtype=dtype)
     if dx_packed:
         wxt_v = np.empty(lc_pack_transposed_size(I, G, sizeof(floating)), dtype=dtype)
+    # With a plan's nact, the products after the loop read only the rows that ran: dz, x and
+    # h_prev of those rows copied together first (sum(nact) rows; at S2 with lengths over 1..T,
+    # half the rows, the products being about 60% of the backward's multiply-adds)
+    cdef Py_ssize_t S = TB, off = 0, n
+    cdef floating *pdz = &dz_v[0, 0, 0]
+    cdef const floating *px = &x_tm[0, 0, 0]
+    cdef const floating *ph = &h[0, 0, 0]
+    cdef floating[:, ::1] dzc_v, xc_v, hc_v
+    if nact is not None:
+        S = int(np.sum(nact, dtype=np.int64))
+        dzc_v = _workspace("dz_rows", (S, G), dtype)
+        xc_v = _workspace("x_rows", (S, I), dtype)
+        hc_v = _workspace("h_rows", (S, H), dtype)
+        pdz, px, ph = &dzc_v[0, 0], &xc_v[0, 0], &hc_v[0, 0]
     # Small products run faster on one BLAS thread (S1's training step on 2 threads: 1.0 ms with
     # 2 BLAS threads, 0.67 ms with 1): the pools are held to one thread for this call.
     one_blas_thread = nthreads > 1 and <long long>TB * G * (I + H) < (1 << 24)
@@ -640,34 +654,51 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
                 _backward_loop(&dz_v[0, 0, 0], &dh[0, 0], &dc[0, 0],
                                &dy[0, 0, 0] if has_dy else NULL, &gates[0, 0, 0], &c[0, 0, 0],
                                &w_h[0, 0], T, B, H, act, ract, nthreads)
+            if p_nact != NULL:  # the rows that ran, step after step (h_prev = h[t])
+                for t in range(T):
+                    n = p_nact[t]
+                    memcpy(pdz + off * G, &dz_v[t, 0, 0], n * G * sizeof(floating))
+                    memcpy(<floating *>px + off * I, &x_tm[t, 0, 0], n * I * sizeof(floating))
+                    memcpy(<floating *>ph + off * H, &h[t, 0, 0], n * H * sizeof(floating))
+                    off += n
             if products:
-                # dw_x += x.T @ dz and dw_h += h_prev.T @ dz over all T*B rows (h_prev = h[:T])
-                _matmul_tn(&x_tm[0, 0, 0], I, &dz_v[0, 0, 0], G, &dw_x_v[0, 0], G, I, G, TB,
-                           nthreads)
-                _matmul_tn(&h[0, 0, 0], H, &dz_v[0, 0, 0], G, &dw_h_v[0, 0], G, H, G, TB,
-                           nthreads)
+                # dw_x += x.T @ dz and dw_h += h_prev.T @ dz over all S rows (h_prev = h[:T])
+                _matmul_tn(px, I, pdz, G, &dw_x_v[0, 0], G, I, G, S, nthreads)
+                _matmul_tn(ph, H, pdz, G, &dw_h_v[0, 0], G, H, G, S, nthreads)
             if dx_packed:
                 # dx = dz @ w_x.T
                 _pack_t(&w_x[0, 0], I, G, &wxt_v[0])
-                _matmul_packed(&wxt_v[0], &dz_v[0, 0, 0], G, &dx_tm_v[0, 0, 0], I, TB, G, I,
-                               nthreads)
+                _matmul_packed(&wxt_v[0], pdz, G, &dx_tm_v[0, 0, 0], I, S, G, I, nthreads)
             else:
                 # dx = dz @ w_x.T
-                _gemm(RowMajor, NoTrans, Trans, TB, I, G, <floating>1, &dz_v[0, 0, 0], G,
-                      &w_x[0, 0], G, <floating>0, &dx_tm_v[0, 0, 0], I)
+                _gemm(RowMajor, NoTrans, Trans, <int>S, I, G, <floating>1, pdz, G, &w_x[0, 0], G,
+                      <floating>0, &dx_tm_v[0, 0, 0], I)
             if not products:
-                # dw_x += x.T @ dz over all T*B rows
-                _gemm(RowMajor, Trans, NoTrans, I, G, TB, <floating>1, &x_tm[0, 0, 0], I,
-                      &dz_v[0, 0, 0], G, <floating>1, &dw_x_v[0, 0], G)
+                # dw_x += x.T @ dz over all S rows
+                _gemm(RowMajor, Trans, NoTrans, I, G, <int>S, <floating>1, px, I, pdz, G,
+                      <floating>1, &dw_x_v[0, 0], G)
                 # dw_h += h_prev.T @ dz, h_prev = h[:T]
-                _gemm(RowMajor, Trans, NoTrans, H, G, TB, <floating>1, &h[0, 0, 0], H,
-                      &dz_v[0, 0, 0], G, <floating>1, &dw_h_v[0, 0], G)
+                _gemm(RowMajor, Trans, NoTrans, H, G, <int>S, <floating>1, ph, H, pdz, G,
+                      <floating>1, &dw_h_v[0, 0], G)
             # db += dz.sum(rows)
-            _sum_rows(&db_v[0], &dz_v[0, 0, 0], TB, G, nthreads)
-            # dx to batch-first
-            for r in range(B):
+            _sum_rows(&db_v[0], pdz, S, G, nthreads)
+            # dx to batch-first (with nact: dx_tm holds the S rows that ran, step after step;
+            # the others' dx is 0)
+            if p_nact != NULL:
+                off = 0
                 for t in range(T):
-                    memcpy(&dx_v[r, t, 0], &dx_tm_v[t, r, 0], I * sizeof(floating))
+                    n = p_nact[t]
+                    for r in range(B):
+                        if r < n:
+                            memcpy(&dx_v[r, t, 0], &dx_tm_v[0, 0, 0] + (off + r) * I,
+                                   I * sizeof(floating))
+                        else:
+                            memset(&dx_v[r, t, 0], 0, I * sizeof(floating))
+                    off += n
+            else:
+                for r in range(B):
+                    for t in range(T):
+                        memcpy(&dx_v[r, t, 0], &dx_tm_v[t, r, 0], I * sizeof(floating))
     return {"dx": dx, "dw_x": dw_x, "dw_h": dw_h, "db": db,
             "dh0": np.asarray(dh), "dc0": np.asarray(dc)}
 
