@@ -601,3 +601,23 @@ def test_stack_caches_do_not_share_scratch(rng, cell, B, T):
     ):
         for key in w:
             assert_close(g[key], w[key], np.float64, name=key)
+
+
+@pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled backend only")
+@pytest.mark.parametrize("cell, options", CONFIGS, ids=CONFIG_IDS)
+@pytest.mark.parametrize("which", ["lengths-reverse", "mask-reverse"])
+def test_recurrent_dropout_with_sequences(rng, cell, options, which):
+    """Recurrent dropout (h_prev * mask in the recurrent products) with lengths or a mask: the
+    dropout mask follows the rows into the plan's order, forward and backward."""
+    args, kw, grads = _problem(rng, cell, options, np.float64)
+    B, T = args[0].shape[:2]
+    kw.update(_seq_kw(rng, which, B, T))
+    P = args[4].shape[1]
+    kw["recurrent_mask"] = (rng.random((B, P)) > 0.3) / 0.7
+    want = _forward(reference, cell, args, kw, True)
+    got = _forward(lstmcore, cell, args, kw, True)
+    for k in range(len(want) - 1):
+        assert_close(got[k], want[k], np.float64, name=f"output {k}")
+    have, expect = _backward(lstmcore, cell, got[-1], grads), _backward(reference, cell, want[-1], grads)
+    for name in expect:
+        assert_close(have[name], expect[name], np.float64, name=name)
