@@ -621,3 +621,19 @@ def test_recurrent_dropout_with_sequences(rng, cell, options, which):
     have, expect = _backward(lstmcore, cell, got[-1], grads), _backward(reference, cell, want[-1], grads)
     for name in expect:
         assert_close(have[name], expect[name], np.float64, name=name)
+
+
+@pytest.mark.parametrize("mod", MODULES)
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_cache_owns_its_input_with_one_row_or_step(mod, rng, cell):
+    """With B or T of 1 the time-major x needs no copy; the cache still keeps its own, so changing
+    x between the forward and the backward changes nothing."""
+    for B, T in ((1, 4), (3, 1)):
+        args, kw, grads = _problem(rng, cell, {}, np.float64, B=B, T=T)
+        *_, cache = _forward(mod, cell, args, kw, True)
+        want = _backward(mod, cell, cache, grads)
+        args[0][...] = 7.0
+        assert not np.shares_memory(cache.x, args[0])
+        got = _backward(mod, cell, cache, grads)
+        for name in want:
+            np.testing.assert_array_equal(got[name], want[name])

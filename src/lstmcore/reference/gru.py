@@ -167,7 +167,7 @@ def gru_forward(
     x, h0, _, mask = _in_order(seq, x, h0, None, rmask)
     H = w_h.shape[0]
     b_x, b_h = _biases(b, reset_after)
-    x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, I)
+    x_tm = np.array(x.transpose(1, 0, 2), order="C")  # (T, B, I), a copy the cache owns
     zx = x_tm @ w_x + b_x  # (T, B, 3H): one product for every step
     gates = np.empty((T, B, 3 * H), dtype=x.dtype)
     extra = np.empty((T, B, H), dtype=x.dtype)

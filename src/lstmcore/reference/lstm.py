@@ -220,7 +220,7 @@ def lstm_forward(
     x, h0, c0, mask = _in_order(seq, x, h0, c0, opts.recurrent_mask)
     H = w_x.shape[1] // 4
     P = w_h.shape[0]
-    x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, I)
+    x_tm = np.array(x.transpose(1, 0, 2), order="C")  # (T, B, I), a copy the cache owns
     z_x = x_tm @ w_x  # (T, B, G): one product for every step
     gates = np.empty((T, B, 4 * H), dtype=x.dtype)
     h = np.empty((T + 1, B, P), dtype=x.dtype)

@@ -86,7 +86,7 @@ def rnn_forward(
     seq = _sequence.plan(B, T, reverse, lengths, mask, zero_output_for_mask)
     x, h0, _, mask = _in_order(seq, x, h0, None, rmask)
     H = w_h.shape[0]
-    x_tm = np.ascontiguousarray(x.transpose(1, 0, 2))  # (T, B, I)
+    x_tm = np.array(x.transpose(1, 0, 2), order="C")  # (T, B, I), a copy the cache owns
     zx = x_tm @ w_x + b  # (T, B, H): one product for every step
     h = np.empty((T + 1, B, H), dtype=x.dtype)
     h[0] = h0
