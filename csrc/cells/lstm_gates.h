@@ -120,7 +120,7 @@ void lc_matmul_tn_f64(const lc_ctx *ctx, const double *a, ptrdiff_t lda, const d
  * dz, gates (T, Bs, G): dz out | dy (B, T, H) rows ldy apart (T*H when batch-first), or NULL
  * c (T+1, Bs, H) | dh, dc (B, H): in dh_n, dc_n, out dh0, dc0. Only the first B <= Bs rows of
  * each step run, or with nact (T, non-increasing) its first nact[t]: a row joins at its last
- * step with its dh_n, dc_n, and its dz is 0 where it does not run.
+ * step with its dh_n, dc_n; its dz is not written where it does not run.
  * Threads as lc_lstm_seq_packed. */
 void lc_lstm_seq_backward_packed_f32(const lc_ctx *ctx, const float *wpt, float *dz,
                                      const float *dy, ptrdiff_t ldy, const float *gates,

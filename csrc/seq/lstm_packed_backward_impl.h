@@ -9,7 +9,8 @@ static void KSFX(backward_panel_range)(const REAL *wpt, REAL *dz, const REAL *dy
                                        int ract, int r0, int r1, int p0, int p1) {
     /* rows [r0, r1) of the batch, panels [p0, p1); a step of dz, gates and c holds Bs rows.
      * nact (T) or NULL: step t runs its first nact[t] rows; a row joins at its last step with
-     * its dh_n (in dh) and dc_n (in dc), and its dz is 0 at the steps it does not run. */
+     * its dh_n (in dh) and dc_n (in dc), and its dz is not written at the steps it does not run
+     * (the rows of dz[t+1] past nact[t+1] are read into acc and replaced there by dh_n). */
     const ptrdiff_t G = 4 * (ptrdiff_t)H, BG = (ptrdiff_t)Bs * G, BH = (ptrdiff_t)Bs * H;
     const int runs = t < 0 || !nact ? B : nact[t];  /* rows of this step */
     const int ran = t + 1 >= T ? 0 : (nact ? nact[t + 1] : B);  /* rows of step t+1 */
@@ -18,12 +19,6 @@ static void KSFX(backward_panel_range)(const REAL *wpt, REAL *dz, const REAL *dy
         const int u0 = p * STEP_W, n = H - u0 < STEP_W ? H - u0 : STEP_W;
         const REAL *wp_p = wpt + (ptrdiff_t)p * G * STEP_W;
         const REAL *dz_next = dz + (t + 1) * BG;  /* dz[t+1], read when t < T-1 */
-        if (t >= 0 && runs < r1) {  /* the rows past their length: no gradient at step t */
-            for (ptrdiff_t r = runs > r0 ? runs : r0; r < r1; r++)
-                for (int g = 0; g < 4; g++)
-                    for (int j = 0; j < n; j++)
-                        dz[t * BG + r * G + g * (ptrdiff_t)H + u0 + j] = 0;
-        }
         const int re = r1 < runs ? r1 : runs;
         for (ptrdiff_t rb = r0; rb < re; rb += STEP_R) {
             const int rows = re - rb < STEP_R ? (int)(re - rb) : STEP_R;

@@ -517,10 +517,8 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
     # with nact (lengths, no mask) every running row's step is valid: no codes to read
     codes = None if seq is None or nact is not None else seq.codes
     # what the cache keeps is new memory; scratch comes from the per-thread workspaces. With
-    # nact, the steps past a row's length are never written: set to 0 after the loop, for the
-    # products after the backward's loop (np.zeros would map fresh pages at every call)
-    alloc = np.empty
-    new = (lambda name, shape, dt: alloc(shape, dtype=dt)) if train else _scratch
+    # nact, the steps past a row's length are never written, and the backward never reads them
+    new = (lambda name, shape, dt: np.empty(shape, dtype=dt)) if train else _scratch
     zh = _scratch("cells.zh", (B, G), dtype)
     gates = new("cells.gates", (mod, B, G), dtype) if (lstm or gru) else None
     extra = new("cells.extra", (mod, B, H), dtype) if gru else None
@@ -529,7 +527,7 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
     c = None
     cdef int c_mod = T + 1 if train or nact is not None else 2
     if lstm:
-        c = alloc((c_mod, B, H), dtype=dtype)
+        c = np.empty((c_mod, B, H), dtype=dtype)
         c[0] = c0
     cdef Py_ssize_t zx_step, ldzx, y_step, ldy
     # the input product: with the weights packed, x_t @ w_x at each step (its rows of x still in
@@ -547,7 +545,7 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
             zx = _mm(x_tm.reshape(T * B, I), w_x, False, False,
                      _scratch("cells.zx", (T * B, G), dtype))
             zx_step, ldzx = <Py_ssize_t>B * G, G
-        h = alloc((T + 1, B, P), dtype=dtype)
+        h = np.empty((T + 1, B, P), dtype=dtype)
         h[0] = h0
         out = h[1:]
         y_step, ldy = <Py_ssize_t>B * P, P
@@ -597,14 +595,6 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
             return out, out[:, T - 1].copy(), c_n, None
         return (np.ascontiguousarray(out.transpose(1, 0, 2)), h[T].copy(), c_n,
                 {"x": x_tm, "h": h, "c": c, "gates": gates, "extra": extra, "z": zpre, "m": m})
-    if train and nact is not None:
-        past = np.arange(T + 1)[:, None] > seq.last + 1  # (T+1, B): steps past each row's last
-        for a in (h, c):
-            if a is not None:
-                a[past] = 0
-        for a in (extra, m, gates, zpre):
-            if a is not None:
-                a[past[1:]] = 0
     # each row's final state is that of its last step; outputs back in the caller's order
     rows = np.arange(B)
     y = out if not train else out.transpose(1, 0, 2)
@@ -652,7 +642,8 @@ cdef void _seq_backward(const Cell *cl, const lc_ctx *ctx, int T, int B, const W
     # A sequence plan (as _seq_forward's): codes (T, B) or NULL, a masked row's step passes
     # dh (+ dy_t) and dc unchanged and has dz = 0; nact (T) or NULL, step t runs its first
     # nact[t] rows, a row joins at its last step with its dh_n, dc_n (B, P), (B, H); the others'
-    # dz is 0 | sh (B, P), sc (B, H) scratch: the masked rows' dh and dc
+    # dz is not written (the products after the loop read the rows that ran only) | sh (B, P),
+    # sc (B, H) scratch: the masked rows' dh and dc
     cdef int t, H = cl.H, G = cl.G, P = cl.P, S = cl.split, Bt = B, r
     cdef Py_ssize_t BH = <Py_ssize_t>B * H, BG = <Py_ssize_t>B * G, BP = <Py_ssize_t>B * P
     cdef Py_ssize_t lddy = <Py_ssize_t>T * P, j
@@ -721,14 +712,6 @@ cdef void _seq_backward(const Cell *cl, const lc_ctx *ctx, int T, int B, const W
         if code != NULL:
             _pass_masked(code, Bt, dh, P, dc, H, sh, sc, dz_t, dzh + t * BG if dzh != NULL else NULL,
                          dht + t * BP if dht != NULL else NULL, G)
-        if Bt < B:  # rows past their length: no gradient at this step
-            memset(dz_t + <Py_ssize_t>Bt * G, 0, <Py_ssize_t>(B - Bt) * G * sizeof(floating))
-            if dzh != NULL:
-                memset(dzh + t * BG + <Py_ssize_t>Bt * G, 0,
-                       <Py_ssize_t>(B - Bt) * G * sizeof(floating))
-            if dht != NULL:
-                memset(dht + t * BP + <Py_ssize_t>Bt * P, 0,
-                       <Py_ssize_t>(B - Bt) * P * sizeof(floating))
     if dh != out:
         memcpy(out, dh, BP * sizeof(floating))
 
@@ -842,7 +825,7 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
     extra2 = None if cache["extra"] is None else cache["extra"].reshape(T * B, H)
     dzh2 = None if dzh is None else dzh.reshape(T * B, G)
     ran = None
-    if nact is not None:  # the products read only the rows that ran (the others' dz is 0)
+    if nact is not None:  # the products read only the rows that ran (the others are not written)
         ran = np.concatenate([t * B + np.arange(n) for t, n in enumerate(nact)])
         dz2, h_prev, x2 = dz2[ran], h_prev[ran], x2[ran]
         extra2 = None if extra2 is None else extra2[ran]
@@ -873,13 +856,15 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
     grads["dh0"] = dh if seq is None else seq.rows_back(dh)
     if cl.kind == CELL_LSTM:
         grads["dc0"] = dc if seq is None else seq.rows_back(dc)
-        if p is not None:
-            c = cache["c"]
+        if p is not None:  # pre_i, pre_f read c_prev = c[:T]; pre_o the new c = c[1:]
+            c_prev, c_new = cache["c"][:T].reshape(T * B, H), cache["c"][1:].reshape(T * B, H)
+            if ran is not None:
+                c_prev, c_new = c_prev[ran], c_new[ran]
             with np.errstate(all="ignore"):
                 grads["dpeepholes"] = np.stack([
-                    np.einsum("tbh,tbh->h", dz[:, :, :H], c[:T]),
-                    np.einsum("tbh,tbh->h", dz[:, :, H:2 * H], c[:T]),
-                    np.einsum("tbh,tbh->h", dz[:, :, 3 * H:], c[1:]),
+                    np.einsum("rh,rh->h", dz2[:, :H], c_prev),
+                    np.einsum("rh,rh->h", dz2[:, H:2 * H], c_prev),
+                    np.einsum("rh,rh->h", dz2[:, 3 * H:], c_new),
                 ])
         if cl.proj:
             m2, dht2 = cache["m"].reshape(T * B, H), dht.reshape(T * B, P)

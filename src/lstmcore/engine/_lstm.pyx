@@ -289,14 +289,19 @@ cdef void _forward_packed(const floating *x, const floating *w_x, const floating
                           const floating *b, const floating *h0, const floating *c0,
                           floating *y, floating *c, floating *wp, floating *bp,
                           int T, int B, int I, int H, int act, int ract,
-                          int nthreads) noexcept nogil:
+                          int nthreads, bint flip=False, const int *nact=NULL) noexcept nogil:
     # x (B, T, I) | w_x (I, G) | w_h (H, G) | b (G) | h0, c0 (B, H)
     # y (B, T, H) out | c (B, H) out: c_n | wp, bp: room for [w_x; w_h] and b packed
+    # flip: from the last step to the first (reverse, with no copy of x or y)
+    # nact (T) or NULL: step t runs its first nact[t] rows (a sequence plan sorted by length;
+    # the others' y is not written, their c is that of their last step)
+    cdef Py_ssize_t first = T - 1 if flip else 0, xs = -I if flip else I, ys = -H if flip else H
     _pack(w_x, w_h, b, I, H, wp, bp)
-    memcpy(c, c0, <size_t>B * H * sizeof(floating))
+    if c != c0:
+        memcpy(c, c0, <size_t>B * H * sizeof(floating))
     # for each t: c, y[:, t] = gate maths of [x[:, t], h_prev] @ [w_x; w_h] + b and c
-    _seq_packed(wp, bp, x, <Py_ssize_t>T * I, I, h0, y, <Py_ssize_t>T * H, H, c, 0, NULL, 0, 0,
-                T, B, I, H, act, ract, nthreads)
+    _seq_packed(wp, bp, x + first * I, <Py_ssize_t>T * I, xs, h0, y + first * H,
+                <Py_ssize_t>T * H, ys, c, 0, NULL, 0, 0, T, B, I, H, act, ract, nthreads, nact)
 
 
 cdef inline void _seq_packed(const floating *wp, const floating *bp, const floating *x,
@@ -323,46 +328,27 @@ cdef inline void _pack(const floating *w_x, const floating *w_h, const floating 
         lc_lstm_step_pack_f64(&ctx1, w_x, w_h, b, I, H, wp, bp)
 
 
-cdef int[::1] _steps_rows(object nact, int T, int B):
-    """A sequence plan's rows per step (its nact, non-increasing), or all B rows at every step."""
-    if nact is None:
-        return np.full(T, B, dtype=np.intc)
-    return np.ascontiguousarray(nact, dtype=np.intc)
+cdef int[::1] _steps_rows(object nact):
+    """A sequence plan's rows per step (its nact, non-increasing) for the kernels, or None."""
+    return None if nact is None else np.ascontiguousarray(nact, dtype=np.intc)
 
 
 cdef object _forward_infer_plan(const floating[:, :, ::1] x, const floating[:, ::1] w_x,
                                const floating[:, ::1] w_h, const floating[::1] b,
-                               const floating[:, ::1] h0, floating[:, ::1] c,
-                               int[::1] nact, int act, int ract, object dtype,
-                               bint flip=False, object y=None):
-    # a sequence plan's inference, packed: step t runs the first nact[t] rows (_steps_rows);
-    # x (B, T, I) in the plan's order | h0 (B, H) | c (B, H): in c0, out each row's c at its
-    # last step
-    # -> y (B, T, H) in the plan's order (steps past a row's length: not written)
-    # flip (one segment of all rows): x and y in the caller's order instead, read and written
-    # from the last step to the first (reverse alone: no copy of either)
-    # y: where to write (B, T, H), or None: a new array
+                               const floating[:, ::1] h0, floating[:, ::1] c, int[::1] nact,
+                               bint flip, floating[:, :, ::1] y, int act, int ract,
+                               object dtype):
+    # a sequence plan's inference, packed: x (B, T, I), y (B, T, H) out, in the plan's order
+    # (flip, reverse alone: the caller's, read and written from the last step back) | h0 (B, H)
+    # c (B, H): in c0, out each row's c at its last step | nact (T) or None (_steps_rows)
     cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = w_h.shape[0]
     cdef int nthreads = _nthreads()
-    if y is None:
-        y = np.empty((B, T, H), dtype=dtype)
-    cdef floating[:, :, ::1] yf = y
-    cdef floating[::1] wpf, bpf
-    if flip:
-        wpf, bpf = _pack_buffers(I, H, dtype)
-        with nogil:
-            _pack(&w_x[0, 0], &w_h[0, 0], &b[0], I, H, &wpf[0], &bpf[0])
-            _seq_packed(&wpf[0], &bpf[0], &x[0, T - 1, 0], <Py_ssize_t>T * I, -I, &h0[0, 0],
-                        &yf[0, T - 1, 0], <Py_ssize_t>T * H, -H, &c[0, 0], 0, NULL, 0, 0, T, B,
-                        I, H, act, ract, nthreads)
-        return y
-    wpf, bpf = _pack_buffers(I, H, dtype)
+    cdef floating[::1] wp_v, bp_v
+    wp_v, bp_v = _pack_buffers(I, H, dtype)
     with nogil:
-        _pack(&w_x[0, 0], &w_h[0, 0], &b[0], I, H, &wpf[0], &bpf[0])
-        _seq_packed(&wpf[0], &bpf[0], &x[0, 0, 0], <Py_ssize_t>T * I, I, &h0[0, 0], &yf[0, 0, 0],
-                    <Py_ssize_t>T * H, H, &c[0, 0], 0, NULL, 0, 0, T, B, I, H, act, ract, nthreads,
-                    &nact[0])
-    return y
+        _forward_packed(&x[0, 0, 0], &w_x[0, 0], &w_h[0, 0], &b[0], &h0[0, 0], &c[0, 0],
+                        &y[0, 0, 0], &c[0, 0], &wp_v[0], &bp_v[0], T, B, I, H, act, ract,
+                        nthreads, flip, &nact[0] if nact is not None else NULL)
 
 
 cdef tuple _forward_infer(const floating[:, :, ::1] x, const floating[:, ::1] w_x,
@@ -596,7 +582,7 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
     # dy (B, T, H) | dh, dc (B, H): in dh_n, dc_n, out dh0, dc0 | x_tm (T, B, I)
     # gates (T, B, G) | h, c (T+1, B, H) | w_x (I, G) | w_h (H, G)
     # nact (T): a sequence plan's rows per step (packed only): step t runs its first nact[t]
-    # rows, a row joins at its last step with its dh_n, dc_n, and its dz is 0 elsewhere
+    # rows, a row joins at its last step with its dh_n, dc_n, and its dz is not written elsewhere
     cdef int T = gates.shape[0], B = gates.shape[1], G = gates.shape[2], H = G // 4
     cdef int I = x_tm.shape[2], nthreads = _nthreads(), t, r
     cdef const int *p_nact = &nact[0] if nact is not None else NULL
@@ -810,22 +796,22 @@ def lstm_backward(dy, cache, dh_n=None, dc_n=None, *, check_finite=True):
         return _cells._lstm_backward(dy, cache, dh, dc, opts)
     act, ract = opts.codes
     dtype = cache.gates.dtype
-    seg = None
+    nact = None
     if seq is not None:  # into the plan's order
         dy = None if dy is None else seq.gather_grad(dy, _workspace("plan.dy", dy.shape, dtype))
         dh, dc = seq.rows(dh).copy(), seq.rows(dc).copy()
-        seg = _steps_rows(seq.nact, seq.T, seq.B) if seq.nact is not None else None
+        nact = _steps_rows(seq.nact)
     has_dy = dy is not None
     if not has_dy:
         dy = np.zeros((1, 1, 1), dtype=dtype)  # never read
     if dtype == np.float32:
         grads = _backward[float](
             dy, has_dy, dh, dc, cache.x, cache.w_x, cache.w_h, cache.gates, cache.h, cache.c,
-            act, ract, dtype, seg)
+            act, ract, dtype, nact)
     else:
         grads = _backward[double](
             dy, has_dy, dh, dc, cache.x, cache.w_x, cache.w_h, cache.gates, cache.h, cache.c,
-            act, ract, dtype, seg)
+            act, ract, dtype, nact)
     if seq is not None:  # back to the caller's order
         grads["dx"] = seq.scatter(grads["dx"])
         grads["dh0"], grads["dc0"] = seq.rows_back(grads["dh0"]), seq.rows_back(grads["dc0"])
@@ -833,8 +819,8 @@ def lstm_backward(dy, cache, dh_n=None, dc_n=None, *, check_finite=True):
 
 
 cdef bint _tuned_plan(seq) except -1:
-    """Whether the tuned kernels run a sequence plan: reverse and lengths, packed, by segments
-    of rows; a mask (rows that skip steps anywhere) runs on the generic cell."""
+    """Whether the tuned kernels run a sequence plan: reverse and lengths, packed, each step on
+    its running rows; a mask (rows that skip steps anywhere) runs on the generic cell."""
     return seq.mask is None and _use_packed(seq.B, seq.T)
 
 
@@ -845,10 +831,11 @@ def _plan_is_tuned(seq):
 
 cdef tuple _plan_forward(seq, x, w_x, w_h, b, h0, c0, int act, int ract, bint return_cache,
                          activation, recurrent_activation, output_activation):
-    """lstm_forward of a plan (_tuned_plan): inputs into its order, the segments, outputs back."""
+    """lstm_forward of a plan (_tuned_plan): inputs into its order, the kernels with its rows
+    per step, outputs back."""
     cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = w_h.shape[0]
     dtype = x.dtype
-    seg = _steps_rows(seq.nact, T, B)
+    nact = _steps_rows(seq.nact)
     rows = np.arange(B)
     # reverse alone: the kernel reads x and writes y from the last step back, with no copy
     cdef bint flip = seq.src is None and seq.perm is None and seq.codes is None
@@ -856,14 +843,13 @@ cdef tuple _plan_forward(seq, x, w_x, w_h, b, h0, c0, int act, int ract, bint re
     if not return_cache:
         # the plan's order is scratch, kept between calls (no fresh pages each call)
         xp = x if flip else seq.gather(x, _workspace("plan.x", (B, T, I), dtype))
-        yp = None if flip else _workspace("plan.y", (B, T, H), dtype)
+        y = (np.empty((B, T, H), dtype=dtype) if flip
+             else _workspace("plan.y", (B, T, H), dtype))
         c = np.array(c0, dtype=dtype, order="C")
         if dtype == np.float32:
-            y = _forward_infer_plan[float](xp, w_x, w_h, b, h0, c, seg, act, ract, dtype, flip,
-                                           yp)
+            _forward_infer_plan[float](xp, w_x, w_h, b, h0, c, nact, flip, y, act, ract, dtype)
         else:
-            y = _forward_infer_plan[double](xp, w_x, w_h, b, h0, c, seg, act, ract, dtype, flip,
-                                            yp)
+            _forward_infer_plan[double](xp, w_x, w_h, b, h0, c, nact, flip, y, act, ract, dtype)
         if flip:
             return y, y[:, 0].copy(), c
         h_n = np.ascontiguousarray(y[rows, seq.last])
@@ -876,13 +862,10 @@ cdef tuple _plan_forward(seq, x, w_x, w_h, b, h0, c0, int act, int ract, bint re
     h[0], c[0] = h0, c0
     yp = _workspace("plan.y", (B, T, H), dtype)  # the plan's order: scratch
     if dtype == np.float32:
-        y = _forward_train[float](xp, w_x, w_h, b, x_tm, gates, h, c, act, ract, dtype,
-                                  seg if seq.nact is not None else None, yp)
+        y = _forward_train[float](xp, w_x, w_h, b, x_tm, gates, h, c, act, ract, dtype, nact, yp)
     else:
-        y = _forward_train[double](xp, w_x, w_h, b, x_tm, gates, h, c, act, ract, dtype,
-                                   seg if seq.nact is not None else None, yp)
-    if seq.nact is not None:  # the steps past a row's length: 0 in h, which the products read
-        h[np.arange(T + 1)[:, None] > seq.last + 1] = 0
+        y = _forward_train[double](xp, w_x, w_h, b, x_tm, gates, h, c, act, ract, dtype, nact,
+                                   yp)
     h_n = np.ascontiguousarray(h[seq.last + 1, rows])
     c_n = np.ascontiguousarray(c[seq.last + 1, rows])
     cache = LSTMCache(x_tm, w_x, w_h, gates, h, c, activation, recurrent_activation,

@@ -156,6 +156,8 @@ def plan(B: int, T: int, reverse=False, lengths=None, mask=None, zero_output_for
         p.last = lens - 1
         src = (lens[:, None] - 1 - steps) if reverse else np.broadcast_to(steps, (B, T)).copy()
         p.src = np.where(steps < lens[:, None], src, -1)
+        if mask is None:  # rows of step s: those with lens > s, a prefix
+            p.nact = (B - np.cumsum(np.bincount(lens, minlength=T + 1))[:T]).astype(np.int32)
     valid = p.src >= 0 if p.src is not None else np.ones((B, T), dtype=bool)
     if mask is not None:
         m = mask if p.perm is None else mask[p.perm]
@@ -164,15 +166,12 @@ def plan(B: int, T: int, reverse=False, lengths=None, mask=None, zero_output_for
         elif reverse:
             m = m[:, ::-1]
         valid = m
-    if lengths is not None and mask is None:
-        lens = p.last + 1
-        p.nact = (B - np.cumsum(np.bincount(lens, minlength=T + 1))[:T]).astype(np.int32)  # lens > s
     p.zero_steps = p.zero_back = None
     p.src_back = p.src if p.inv is None or p.src is None else np.ascontiguousarray(p.src[p.inv])
     if mask is not None:
         seen = np.cumsum(valid, axis=1) > 0  # a valid step at or before s
         carry = seen & ~valid  # masked after a valid step: outputs the carried state ...
-        if p.zero_output_for_mask or mask is None:
+        if p.zero_output_for_mask:
             carry[:] = False
         elif p.src is not None:
             carry &= p.src >= 0  # ... but never a padding step
