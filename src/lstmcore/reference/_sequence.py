@@ -1,5 +1,6 @@
-"""What every reference cell does with a sequence plan (``lstmcore.engine._sequence``): inputs
-into processing order, masked steps that keep the state, outputs back in the caller's order.
+"""What every reference cell does with a sequence plan (``lstmcore.engine._sequence``, whose
+``plan`` this module passes on): inputs into processing order, masked steps that keep the state,
+outputs back in the caller's order. The cells call these as ``seqs.<name>``.
 
 Every row runs every step here (the compiled engine skips the padding rows of sorted lengths);
 a masked step's maths: h_t = h_prev, c_t = c_prev; backward dz = 0, dh_prev = dh (dy_t included
@@ -10,10 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine._sequence import VALID
+from ..engine._sequence import VALID, plan  # noqa: F401 - plan: the cells reach it from here
 
 
-def _in_order(seq, x, h0, c0, recurrent_mask):
+def in_order(seq, x, h0, c0, recurrent_mask):
     """x (B, T, I), h0, c0 and the recurrent dropout mask, in processing order."""
     if seq is None:
         return x, h0, c0, recurrent_mask
@@ -28,7 +29,7 @@ def _masked(seq, t):
     return keep if keep.any() else None
 
 
-def _keep_masked(seq, t, h, c=None):
+def keep_masked(seq, t, h, c=None):
     """Masked steps keep the state: h[t+1], c[t+1] = h[t], c[t] on step t's masked rows."""
     keep = _masked(seq, t)
     if keep is not None:
@@ -37,7 +38,7 @@ def _keep_masked(seq, t, h, c=None):
             c[t + 1][keep] = c[t][keep]
 
 
-def _outputs(seq, h, c=None):
+def outputs(seq, h, c=None):
     """From the states h (T+1, B, P), c (T+1, B, H) or None: y (B, T, P), h_n, c_n in the
     caller's order."""
     T = h.shape[0] - 1
@@ -48,14 +49,14 @@ def _outputs(seq, h, c=None):
     return seq.scatter(y, outputs=True), seq.rows_back(h_n), seq.rows_back(c_n)
 
 
-def _grads_in_order(seq, dy, dh, dc=None):
+def grads_in_order(seq, dy, dh, dc=None):
     """dy (B, T, P), dh_n, dc_n in processing order (dy 0 on steps that output 0)."""
     if seq is None:
         return dy, dh, dc
     return (None if dy is None else seq.gather_grad(dy)), seq.rows(dh), seq.rows(dc)
 
 
-def _masked_grads(seq, t, dh, dc=None):
+def masked_grads(seq, t, dh, dc=None):
     """Before step t's backward: its masked rows with their dh (dy_t included) and dc, or None."""
     keep = _masked(seq, t)
     if keep is None:
@@ -63,9 +64,9 @@ def _masked_grads(seq, t, dh, dc=None):
     return keep, dh[keep].copy(), None if dc is None else dc[keep].copy()
 
 
-def _pass_masked(kept, dz, dh, dc=None, *more):
+def pass_masked(kept, dz, dh, dc=None, *more):
     """After step t's backward: on its masked rows dz = 0 (and each of ``more``), dh_prev = dh,
-    dc_prev = dc, as saved by :func:`_masked_grads`."""
+    dc_prev = dc, as saved by :func:`masked_grads`."""
     if kept is None:
         return
     keep, dh_kept, dc_kept = kept
@@ -78,11 +79,11 @@ def _pass_masked(kept, dz, dh, dc=None, *more):
             a[keep] = 0
 
 
-def _dx(seq, dx_tm):
+def dx(seq, dx_tm):
     """dx (T, B, I) in processing order -> (B, T, I) in the caller's order."""
     dx = np.ascontiguousarray(dx_tm.transpose(1, 0, 2))
     return dx if seq is None else seq.scatter(dx)
 
 
-def _rows_back(seq, a):
+def rows_back(seq, a):
     return a if seq is None else seq.rows_back(a)

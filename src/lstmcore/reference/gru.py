@@ -25,18 +25,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine import _sequence, _validate
+from ..engine import _validate
 from ..engine._cache import GRUCache
-from ._sequence import (
-    _dx,
-    _grads_in_order,
-    _in_order,
-    _keep_masked,
-    _masked_grads,
-    _outputs,
-    _pass_masked,
-    _rows_back,
-)
+from . import _sequence as seqs
 from ._stepper import Stepper
 from .activations import apply, derivative
 
@@ -163,8 +154,8 @@ def gru_forward(
         x, w_x, w_h, b, h0, reset_after, activation, recurrent_activation, check_finite, recurrent_mask
     )
     B, T, I = x.shape
-    seq = _sequence.plan(B, T, reverse, lengths, mask, zero_output_for_mask)
-    x, h0, _, mask = _in_order(seq, x, h0, None, rmask)
+    seq = seqs.plan(B, T, reverse, lengths, mask, zero_output_for_mask)
+    x, h0, _, mask = seqs.in_order(seq, x, h0, None, rmask)
     H = w_h.shape[0]
     b_x, b_h = _biases(b, reset_after)
     x_tm = np.array(x.transpose(1, 0, 2), order="C")  # (T, B, I), a copy the cache owns
@@ -175,8 +166,8 @@ def gru_forward(
     h[0] = h0
     for t in range(T):
         gates[t], extra[t], h[t + 1] = gru_gates_forward(zx[t], h[t], w_h, b_h, act, ract, reset_after, mask)
-        _keep_masked(seq, t, h)
-    y, h_n, _ = _outputs(seq, h)
+        seqs.keep_masked(seq, t, h)
+    y, h_n, _ = seqs.outputs(seq, h)
     if not return_cache:
         return y, h_n
     cache = GRUCache(
@@ -203,7 +194,7 @@ def gru_backward(dy, cache, dh_n=None, *, check_finite=True):
     """
     dy, dh, act, ract = _validate.check_gru_backward(dy, cache, dh_n, check_finite)
     seq = cache.sequence
-    dy, dh, _ = _grads_in_order(seq, dy, dh)
+    dy, dh, _ = seqs.grads_in_order(seq, dy, dh)
     T, B, G = cache.gates.shape
     H, I = G // 3, cache.x.shape[2]
     reset_after, mask = cache.reset_after, cache.recurrent_mask
@@ -212,11 +203,11 @@ def gru_backward(dy, cache, dh_n=None, *, check_finite=True):
     for t in reversed(range(T)):
         if dy is not None:
             dh = dh + dy[:, t]
-        kept = _masked_grads(seq, t, dh)
+        kept = seqs.masked_grads(seq, t, dh)
         dzx[t], dzh[t], dh = gru_gates_backward(
             dh, cache.gates[t], cache.extra[t], cache.h[t], cache.w_h, act, ract, reset_after, mask
         )
-        _pass_masked(kept, dzx[t], dh, None, dzh[t])
+        seqs.pass_masked(kept, dzx[t], dh, None, dzh[t])
     dzx2, dzh2 = dzx.reshape(T * B, G), dzh.reshape(T * B, G)
     h_in = cache.h[:T] if mask is None else cache.h[:T] * mask  # what w_h multiplied
     h_in = h_in.reshape(T * B, H)
@@ -229,11 +220,11 @@ def gru_backward(dy, cache, dh_n=None, *, check_finite=True):
         )
         db = dzx2.sum(axis=0)
     return {
-        "dx": _dx(seq, (dzx2 @ cache.w_x.T).reshape(T, B, I)),
+        "dx": seqs.dx(seq, (dzx2 @ cache.w_x.T).reshape(T, B, I)),
         "dw_x": cache.x.reshape(T * B, I).T @ dzx2,
         "dw_h": dw_h,
         "db": db,
-        "dh0": _rows_back(seq, dh),
+        "dh0": seqs.rows_back(seq, dh),
     }
 
 

@@ -23,19 +23,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine import _lstm_options, _sequence, _validate
+from ..engine import _lstm_options, _validate
 from ..engine._cache import LSTMCache
+from . import _sequence as seqs
 from . import activations
-from ._sequence import (
-    _dx,
-    _grads_in_order,
-    _in_order,
-    _keep_masked,
-    _masked_grads,
-    _outputs,
-    _pass_masked,
-    _rows_back,
-)
 from ._stepper import Stepper
 from .activations import ACT, RACT
 
@@ -216,8 +207,8 @@ def lstm_forward(
         recurrent_mask=recurrent_mask,
     )
     B, T, I = x.shape
-    seq = _sequence.plan(B, T, reverse, lengths, mask, zero_output_for_mask)
-    x, h0, c0, mask = _in_order(seq, x, h0, c0, opts.recurrent_mask)
+    seq = seqs.plan(B, T, reverse, lengths, mask, zero_output_for_mask)
+    x, h0, c0, mask = seqs.in_order(seq, x, h0, c0, opts.recurrent_mask)
     H = w_x.shape[1] // 4
     P = w_h.shape[0]
     x_tm = np.array(x.transpose(1, 0, 2), order="C")  # (T, B, I), a copy the cache owns
@@ -240,8 +231,8 @@ def lstm_forward(
                 pre[t] = pre_t
             if m is not None:
                 m[t] = m_t
-        _keep_masked(seq, t, h, c)
-    y, h_n, c_n = _outputs(seq, h, c)
+        seqs.keep_masked(seq, t, h, c)
+    y, h_n, c_n = seqs.outputs(seq, h, c)
     if not return_cache:
         return y, h_n, c_n
     cache = LSTMCache(
@@ -275,7 +266,7 @@ def lstm_backward(dy, cache, dh_n=None, dc_n=None, *, check_finite=True):
     """
     dy, dh, dc, opts = _lstm_options.check_backward(dy, cache, dh_n, dc_n, check_finite)
     seq = cache.sequence
-    dy, dh, dc = _grads_in_order(seq, dy, dh, dc)
+    dy, dh, dc = seqs.grads_in_order(seq, dy, dh, dc)
     mask = opts.recurrent_mask
     T, B, G = cache.gates.shape
     H = G // 4
@@ -285,7 +276,7 @@ def lstm_backward(dy, cache, dh_n=None, dc_n=None, *, check_finite=True):
     for t in reversed(range(T)):
         if dy is not None:
             dh = dh + dy[:, t]
-        kept = _masked_grads(seq, t, dh, dc)
+        kept = seqs.masked_grads(seq, t, dh, dc)
         if opts.plain:
             dz[t], dc = gates_backward(dh, dc, cache.gates[t], cache.c[t], cache.c[t + 1], *opts.codes)
         else:
@@ -297,17 +288,17 @@ def lstm_backward(dy, cache, dh_n=None, dc_n=None, *, check_finite=True):
         dh = dz[t] @ cache.w_h.T  # dh_prev; 0b. z = x @ w_x + (h_prev * mask) @ w_h + b
         if mask is not None:
             dh = dh * mask
-        _pass_masked(kept, dz[t], dh, dc, dhs[t] if dhs is not None else None)
+        seqs.pass_masked(kept, dz[t], dh, dc, dhs[t] if dhs is not None else None)
     dz2 = dz.reshape(T * B, G)
     I = cache.x.shape[2]
     h_in = cache.h[:T] if mask is None else cache.h[:T] * mask  # what w_h multiplied
     grads = {
-        "dx": _dx(seq, (dz2 @ cache.w_x.T).reshape(T, B, I)),
+        "dx": seqs.dx(seq, (dz2 @ cache.w_x.T).reshape(T, B, I)),
         "dw_x": cache.x.reshape(T * B, I).T @ dz2,
         "dw_h": h_in.reshape(T * B, P).T @ dz2,
         "db": dz2.sum(axis=0),
-        "dh0": _rows_back(seq, dh),
-        "dc0": _rows_back(seq, dc),
+        "dh0": seqs.rows_back(seq, dh),
+        "dc0": seqs.rows_back(seq, dc),
     }
     if opts.peepholes is not None:
         # pre_i = z_i + p_i * c_prev, pre_f = z_f + p_f * c_prev, pre_o = z_o + p_o * c

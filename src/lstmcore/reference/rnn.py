@@ -15,18 +15,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine import _sequence, _validate
+from ..engine import _validate
 from ..engine._cache import RNNCache
-from ._sequence import (
-    _dx,
-    _grads_in_order,
-    _in_order,
-    _keep_masked,
-    _masked_grads,
-    _outputs,
-    _pass_masked,
-    _rows_back,
-)
+from . import _sequence as seqs
 from ._stepper import Stepper
 from .activations import apply, derivative
 
@@ -83,8 +74,8 @@ def rnn_forward(
         x, w_x, w_h, b, h0, activation, check_finite, recurrent_mask
     )
     B, T, I = x.shape
-    seq = _sequence.plan(B, T, reverse, lengths, mask, zero_output_for_mask)
-    x, h0, _, mask = _in_order(seq, x, h0, None, rmask)
+    seq = seqs.plan(B, T, reverse, lengths, mask, zero_output_for_mask)
+    x, h0, _, mask = seqs.in_order(seq, x, h0, None, rmask)
     H = w_h.shape[0]
     x_tm = np.array(x.transpose(1, 0, 2), order="C")  # (T, B, I), a copy the cache owns
     zx = x_tm @ w_x + b  # (T, B, H): one product for every step
@@ -93,8 +84,8 @@ def rnn_forward(
     for t in range(T):
         h_in = h[t] if mask is None else h[t] * mask  # recurrent dropout
         h[t + 1] = rnn_gates_forward(zx[t] + h_in @ w_h, act)
-        _keep_masked(seq, t, h)
-    y, h_n, _ = _outputs(seq, h)
+        seqs.keep_masked(seq, t, h)
+    y, h_n, _ = seqs.outputs(seq, h)
     if not return_cache:
         return y, h_n
     return y, h_n, RNNCache(x_tm, w_x, w_h, h, activation, recurrent_mask=mask, sequence=seq)
@@ -108,7 +99,7 @@ def rnn_backward(dy, cache, dh_n=None, *, check_finite=True):
     """
     dy, dh, act = _validate.check_rnn_backward(dy, cache, dh_n, check_finite)
     seq = cache.sequence
-    dy, dh, _ = _grads_in_order(seq, dy, dh)
+    dy, dh, _ = seqs.grads_in_order(seq, dy, dh)
     T1, B, H = cache.h.shape
     T, I = T1 - 1, cache.x.shape[2]
     mask = cache.recurrent_mask
@@ -116,20 +107,20 @@ def rnn_backward(dy, cache, dh_n=None, *, check_finite=True):
     for t in reversed(range(T)):
         if dy is not None:
             dh = dh + dy[:, t]
-        kept = _masked_grads(seq, t, dh)
+        kept = seqs.masked_grads(seq, t, dh)
         dz[t] = rnn_gates_backward(dh, cache.h[t + 1], act)
         dh = dz[t] @ cache.w_h.T  # dh_prev; 0b. z = x_t @ w_x + (h_prev * mask) @ w_h + b
         if mask is not None:
             dh = dh * mask
-        _pass_masked(kept, dz[t], dh)
+        seqs.pass_masked(kept, dz[t], dh)
     dz2 = dz.reshape(T * B, H)
     h_in = cache.h[:T] if mask is None else cache.h[:T] * mask  # what w_h multiplied
     return {
-        "dx": _dx(seq, (dz2 @ cache.w_x.T).reshape(T, B, I)),
+        "dx": seqs.dx(seq, (dz2 @ cache.w_x.T).reshape(T, B, I)),
         "dw_x": cache.x.reshape(T * B, I).T @ dz2,
         "dw_h": h_in.reshape(T * B, H).T @ dz2,
         "db": dz2.sum(axis=0),
-        "dh0": _rows_back(seq, dh),
+        "dh0": seqs.rows_back(seq, dh),
     }
 
 
