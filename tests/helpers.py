@@ -70,6 +70,27 @@ def make_lstm(rng, B, T, I, H, dtype=np.float64, state=True):
     return args
 
 
+CELL_GATES = {"lstm": 4, "gru": 3, "rnn": 1}
+
+
+def make_stack_weights(rng, cell, L, D, I, H, merge_mode="concat", dtype=np.float64) -> list:
+    """Weights of L layers x D directions of ``cell`` at Glorot scale, in stack_forward's order:
+    tuples (w_x, w_h, b); layer l > 0 reads D*H inputs with merge_mode "concat", else H. The GRU's
+    b is (2, 3H) (reset_after)."""
+    K = CELL_GATES[cell]
+
+    def f(scale, *shape):
+        return (rng.standard_normal(shape) * scale).astype(dtype)
+
+    weights = []
+    for layer in range(L):
+        n_in = I if layer == 0 else (D * H if merge_mode == "concat" else H)
+        for _ in range(D):
+            bias = (2, K * H) if cell == "gru" else (K * H,)
+            weights.append((f(n_in**-0.5, n_in, K * H), f(H**-0.5, H, K * H), f(0.3, *bias)))
+    return weights
+
+
 def strided(a: np.ndarray, axis: int = -1) -> np.ndarray:
     """A non-contiguous view with the values of ``a`` (every other element of a bigger array)."""
     shape = list(a.shape)

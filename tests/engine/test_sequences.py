@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import DTYPES, assert_close, check_grad, stepped
+from helpers import CELL_GATES, DTYPES, assert_close, check_grad, make_stack_weights, stepped
 
 import lstmcore
 from lstmcore import reference
 
 if lstmcore.backend == "compiled":
-    from lstmcore.engine import _cells
+    pass
 
 MODULES = [pytest.param(lstmcore, id="backend"), pytest.param(reference, id="reference")]
 
@@ -50,7 +50,7 @@ def _f(rng, dtype, scale, *shape):
 
 def _problem(rng, cell, options, dtype, B=5, T=6, I=3, H=4):
     """Positional arguments (x, w_x, w_h, b, h0[, c0]), keywords, and the gradients flowing in."""
-    K = {"lstm": 4, "gru": 3, "rnn": 1}[cell]
+    K = CELL_GATES[cell]
     kw = dict(options)
     P = H
     if cell == "lstm" and kw.pop("proj", False):
@@ -91,26 +91,6 @@ def _seq_kw(rng, which, B, T):
         else:
             out[key] = value
     return out
-
-
-@pytest.fixture(params=[1, 2], ids=["1T", "2T"])
-def threads(request):
-    """One thread, or two with the row split and the packed products' split taken at any size."""
-    before_n = lstmcore.get_num_threads()
-    before_min = _cells._set_par_min(0 if request.param > 1 else 2**62)
-    before_plan = _cells._set_plan(**({"gemm_par_min": 0} if request.param > 1 else {}))
-    lstmcore.set_num_threads(request.param)
-    yield request.param
-    lstmcore.set_num_threads(before_n)
-    _cells._set_par_min(before_min)
-    _cells._set_plan(**before_plan)
-
-
-@pytest.fixture(params=["packed", "blas"])
-def plan(request):
-    before = _cells._set_plan(recurrent=request.param)
-    yield request.param
-    _cells._set_plan(**before)
 
 
 def _forward(mod, cell, args, kw, train):
@@ -343,19 +323,7 @@ def test_bad_lengths_and_masks_are_refused(mod, rng, cell):
 
 
 def _stack_problem(rng, cell, L, D, dtype=np.float64, B=4, T=5, I=3, H=4, merge_mode="concat"):
-    K = {"lstm": 4, "gru": 3, "rnn": 1}[cell]
-    weights = []
-    for layer in range(L):
-        n_in = I if layer == 0 else (D * H if merge_mode == "concat" else H)
-        for _ in range(D):
-            bias = (2, K * H) if cell == "gru" else (K * H,)
-            weights.append(
-                (
-                    _f(rng, dtype, n_in**-0.5, n_in, K * H),
-                    _f(rng, dtype, H**-0.5, H, K * H),
-                    _f(rng, dtype, 0.3, *bias),
-                )
-            )
+    weights = make_stack_weights(rng, cell, L, D, I, H, merge_mode, dtype)
     x = _f(rng, dtype, 1.0, B, T, I)
     states = [_f(rng, dtype, 0.5, L * D, B, H)] + (
         [_f(rng, dtype, 0.5, L * D, B, H)] if cell == "lstm" else []

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import TOL
+from helpers import CELL_GATES, TOL, make_stack_weights
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -64,7 +64,7 @@ def _arrays(cell, dtype, sizes, seed):
     B, T, I, H = sizes
     rng = np.random.default_rng(seed)
     name, _, variant = cell.partition("-")
-    K = {"lstm": 4, "gru": 3, "rnn": 1}[name]
+    K = CELL_GATES[name]
     opts = {}
     P = H
     if variant == "options":
@@ -178,19 +178,7 @@ def stack_problems(draw):
 def test_stacks_match_reference(problem):
     cell, L, D, merge, (B, T, I, H), which, seed = problem
     rng = np.random.default_rng(seed)
-    K = {"lstm": 4, "gru": 3, "rnn": 1}[cell]
-    weights = []
-    for layer in range(L):
-        n_in = I if layer == 0 else (D * H if merge == "concat" else H)
-        for _ in range(D):
-            bias = (2, K * H) if cell == "gru" else (K * H,)
-            weights.append(
-                (
-                    rng.standard_normal((n_in, K * H)) * n_in**-0.5,
-                    rng.standard_normal((H, K * H)) * H**-0.5,
-                    rng.standard_normal(bias) * 0.3,
-                )
-            )
+    weights = make_stack_weights(rng, cell, L, D, I, H, merge)
     x = rng.standard_normal((B, T, I))
     kw = {"bidirectional": D == 2, "merge_mode": merge}
     if which == "lengths":
