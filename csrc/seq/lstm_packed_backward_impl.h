@@ -102,5 +102,6 @@ static void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL
 }
 
 #undef STEP_R
+#undef LC_STEP_ROWS_ONLY
 #undef STEP_W
 #undef STEP_U

@@ -236,6 +236,52 @@ LSTMCORE_INLINE void KSFX(narrow_block)(REAL *restrict acc, const REAL *restrict
 #undef NARROW
 }
 #undef VL
+#elif defined(__AVX2__) && defined(__FMA__) && (defined(__GNUC__) || defined(__clang__))
+/* AVX2 (16 vector registers): STEP_R = 4 rows share each load of the panel, two vectors of
+ * columns at a time (8 accumulators, 2 weight vectors and a broadcast in registers); the panel's
+ * 8 vectors are 4 such column blocks, each a pass over k. One row at a time, every row streamed
+ * the whole panel ((I + H) x 64 floats: 40 KiB at I = 32, H = 128, more than a 32 KiB L1) and
+ * its 8 accumulators were one FMA chain each. Each element sums over k in the same order as
+ * step_panel. */
+#define STEP_R 4
+#define VL LL  /* lanes per vector */
+
+/* acc (STEP_R, STEP_W) = rows r of x (I) @ panel rows [0, I) + rows r of h (H) @ rows [I, I + H) */
+LSTMCORE_INLINE void KSFX(step_panel_rows)(REAL *restrict acc, const REAL *restrict wp,
+                                          const REAL *restrict x, ptrdiff_t ldx,
+                                          const REAL *restrict h, ptrdiff_t ldh, int I, int H) {
+    for (int j = 0; j < STEP_W; j += 2 * VL) {
+        LVEC a00 = KSFX(lv_splat)(0), a01 = a00, a10 = a00, a11 = a00;
+        LVEC a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+        for (int part = 0; part < 2; part++) {
+            const REAL *v = part ? h : x;
+            const ptrdiff_t ld = part ? ldh : ldx;
+            const int K = part ? H : I;
+            const REAL *w = wp + (part ? (ptrdiff_t)I * STEP_W : 0) + j;
+            for (int k = 0; k < K; k++, w += STEP_W) {
+                const LVEC w0 = *(const LVEC *)w, w1 = *(const LVEC *)(w + VL);
+                LVEC b = KSFX(lv_splat)(v[k]);
+                a00 += b * w0, a01 += b * w1;
+                b = KSFX(lv_splat)(v[ld + k]);
+                a10 += b * w0, a11 += b * w1;
+                b = KSFX(lv_splat)(v[2 * ld + k]);
+                a20 += b * w0, a21 += b * w1;
+                b = KSFX(lv_splat)(v[3 * ld + k]);
+                a30 += b * w0, a31 += b * w1;
+            }
+        }
+        REAL *o = acc + j;
+        *(LVEC *)o = a00, *(LVEC *)(o + VL) = a01;
+        o += STEP_W;
+        *(LVEC *)o = a10, *(LVEC *)(o + VL) = a11;
+        o += STEP_W;
+        *(LVEC *)o = a20, *(LVEC *)(o + VL) = a21;
+        o += STEP_W;
+        *(LVEC *)o = a30, *(LVEC *)(o + VL) = a31;
+    }
+}
+#undef VL
+#define LC_STEP_ROWS_ONLY 1  /* one row, or a narrow panel: step_panel */
 #else
 #define STEP_R 1
 #endif
@@ -247,7 +293,14 @@ LSTMCORE_INLINE void KSFX(narrow_block)(REAL *restrict acc, const REAL *restrict
 LSTMCORE_INLINE void KSFX(panel_block)(REAL *restrict acc, const REAL *restrict wp, int W,
                                       const REAL *x, ptrdiff_t ldx, const REAL *h, ptrdiff_t ldh,
                                       int rows, int I, int H) {
-#if STEP_R > 1
+#if STEP_R > 1 && defined(LC_STEP_ROWS_ONLY)
+    if (W == STEP_W && rows == STEP_R) {
+        KSFX(step_panel_rows)(acc, wp, x, ldx, h, ldh, I, H);
+        return;
+    }
+    for (int i = 0; i < rows; i++)
+        KSFX(step_panel)(acc + i * STEP_W, wp, W, x ? x + i * ldx : NULL, h + i * ldh, I, H);
+#elif STEP_R > 1
     if (W < STEP_W) {
         KSFX(narrow_block)(acc, wp, W, x, ldx, h, ldh, rows, I, H);
         return;

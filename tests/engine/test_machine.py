@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+import lstmcore
 from lstmcore.engine import _machine
 
 
@@ -58,3 +59,34 @@ def test_sysfs_entries_are_read(tmp_path, monkeypatch):
         (entry / "size").write_text(size + "\n")
     monkeypatch.setattr(_machine, "_SYSFS", tmp_path)
     assert _machine._from_sysfs() == {"l1d": 48 * 1024, "l2": 2048 * 1024}
+
+
+@pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled engine's plans")
+def test_packed_rule_follows_the_l2_and_the_kernels():
+    """The plain LSTM's default choice between its packed kernels and BLAS: every call with the
+    AVX-512 kernels; with AVX2 while the packed weights ((I + H) x 4H values) fit in the L2 the
+    machine reports; the generic kernels for 2-8 sequences."""
+    from lstmcore.engine import _lstm
+
+    isa, l2 = _lstm._kernel_isa(), _lstm._set_l2(512 * 1024)
+    try:
+        for name in _lstm._available_isas():
+            _lstm._set_kernel_isa(name)
+            for B, T, I, H, size in [
+                (64, 100, 32, 128, 4),
+                (64, 100, 32, 128, 8),
+                (64, 100, 256, 512, 4),
+                (1, 100, 16, 128, 4),
+                (4, 1, 8, 8, 4),
+                (4, 30, 1, 50, 4),
+            ]:
+                fits = (I + H) * 4 * H * size <= 512 * 1024
+                want = {"avx512": True, "avx2": B >= 2 and T >= 2 and fits, "generic": 2 <= B <= 8 and T >= 2}
+                assert _lstm._packs(B, T, I, H, size) == want[name], (name, B, T, I, H, size)
+        _lstm._set_l2(1 << 30)
+        if "avx2" in _lstm._available_isas():
+            _lstm._set_kernel_isa("avx2")
+            assert _lstm._packs(64, 100, 256, 512, 4)
+    finally:
+        _lstm._set_kernel_isa(isa)
+        _lstm._set_l2(l2)

@@ -132,9 +132,9 @@ def test_compiled_matches_the_reference(isa, threads, plan, rng, cell, options, 
 @pytest.mark.parametrize("which", ["reverse", "lengths", "lengths-reverse", "mask"])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_plain_lstm_plans_on_every_loop_path(isa, rng, path, which, dtype):
-    """The plain LSTM runs reverse and lengths on its tuned packed kernels, by segments of rows
-    (one or two threads, rows or panels split between them), and masks or a BLAS loop on the
-    generic cell: each against the reference."""
+    """The plain LSTM runs reverse and lengths on its tuned kernels, packed by segments of rows
+    (one or two threads, rows or panels split between them) or as BLAS products of the running
+    rows, and masks on the generic cell: each against the reference."""
     from lstmcore.engine import _lstm, _sequence
 
     saved = (
@@ -155,7 +155,7 @@ def test_plain_lstm_plans_on_every_loop_path(isa, rng, path, which, dtype):
         args, kw, grads = _problem(rng, "lstm", {}, dtype, B=9, T=7, I=3, H=20)
         kw.update(_seq_kw(rng, which, 9, 7))
         seq = _sequence.plan(9, 7, **{k: v for k, v in kw.items()})
-        assert _lstm._plan_is_tuned(seq) == (path != "blas" and which != "mask")
+        assert _lstm._plan_is_tuned(seq) == (which != "mask")
         want = _forward(reference, "lstm", args, kw, True)
         for train in (False, True):
             got = _forward(lstmcore, "lstm", args, kw, train)

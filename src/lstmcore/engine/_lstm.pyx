@@ -26,7 +26,7 @@ import weakref
 
 import numpy as np
 
-from . import _lstm_options, _sequence, _threads, _validate
+from . import _lstm_options, _machine, _sequence, _threads, _validate
 from ._cache import LSTMCache
 
 from ._blas cimport NoTrans, RowMajor, Trans, _gemm
@@ -218,42 +218,52 @@ cdef void _forward_loop(floating *z, Py_ssize_t z_step, int ldz,
                         floating *h, Py_ssize_t h_step, int ldh, const floating *h0,
                         floating *c, Py_ssize_t c_step, int c_wrap, const floating *c0,
                         const floating *w_h, const floating *b,
-                        int T, int B, int H, int act, int ract, int nthreads) noexcept nogil:
-    # z (B, G) of step t at z + t*z_step, rows ldz apart: in x_t @ w_x, out activated gates
-    # h (B, H) of step t at h + t*h_step, rows ldh apart | h0, c0 (B, H)
-    # c (B, H) of step t at c + (t % c_wrap)*c_step: c_wrap = T keeps every step, 2 ping-pongs
-    # w_h (H, G) | b (G)
-    cdef int G = 4 * H, t, ld_prev
+                        int T, int B, int H, int act, int ract, int nthreads,
+                        const int *nact=NULL, bint flip=False) noexcept nogil:
+    # z (B, G) of time t at z + t*z_step, rows ldz apart: in x_t @ w_x, out activated gates
+    # h (B, H) of time t at h + t*h_step, rows ldh apart | h0, c0 (B, H)
+    # c (B, H) of the s-th step at c + (s % c_wrap)*c_step: c_wrap = T keeps every step, 2
+    # ping-pongs | w_h (H, G) | b (G)
+    # nact (T) or NULL: step s runs its first nact[s] rows (a sequence plan sorted by length; the
+    # others' z, h and c are not written) | flip: the s-th step is time T-1-s (reverse alone)
+    cdef int G = 4 * H, s, t, t_prev = 0, n, ld_prev
     cdef const floating *h_prev
     cdef const floating *c_prev
     cdef floating *z_t
-    for t in range(T):
-        h_prev = h0 if t == 0 else h + (t - 1) * h_step
-        ld_prev = H if t == 0 else ldh
-        c_prev = c0 if t == 0 else c + ((t - 1) % c_wrap) * c_step
+    for s in range(T):
+        t = T - 1 - s if flip else s
+        n = B if nact == NULL else nact[s]
+        h_prev = h0 if s == 0 else h + t_prev * h_step
+        ld_prev = H if s == 0 else ldh
+        c_prev = c0 if s == 0 else c + ((s - 1) % c_wrap) * c_step
         z_t = z + t * z_step
         # z[t] += h_prev @ w_h
-        _gemm(RowMajor, NoTrans, NoTrans, B, G, H, <floating>1, h_prev, ld_prev, w_h, G,
+        _gemm(RowMajor, NoTrans, NoTrans, n, G, H, <floating>1, h_prev, ld_prev, w_h, G,
               <floating>1, z_t, ldz)
-        # gates[t], c[t], h[t] = gate maths of z[t] + b and c_prev
-        _gates_forward(z_t, ldz, c + (t % c_wrap) * c_step, h + t * h_step, ldh, c_prev, b,
-                       B, H, act, ract, nthreads)
+        # gates[t], c[s], h[t] = gate maths of z[t] + b and c_prev
+        _gates_forward(z_t, ldz, c + (s % c_wrap) * c_step, h + t * h_step, ldh, c_prev, b,
+                       n, H, act, ract, nthreads)
+        t_prev = t
 
 
 cdef void _backward_loop(floating *dz, floating *dh, floating *dc, const floating *dy,
                          const floating *gates, const floating *c, const floating *w_h,
-                         int T, int B, int H, int act, int ract, int nthreads) noexcept nogil:
+                         int T, int B, int H, int act, int ract, int nthreads,
+                         const int *nact=NULL) noexcept nogil:
     # dz, gates (T, B, G) | dh, dc (B, H): in dh_n, dc_n, out dh0, dc0
     # dy (B, T, H) batch-first, or NULL | c (T+1, B, H) | w_h (H, G)
-    cdef int G = 4 * H, t
+    # nact (T) or NULL: step t runs its first nact[t] rows (a sequence plan sorted by length): a
+    # row joins at its last step with its dh_n, dc_n; the others' dz is not written
+    cdef int G = 4 * H, t, n
     cdef Py_ssize_t step_g = <Py_ssize_t>B * G, step_h = <Py_ssize_t>B * H
     for t in range(T - 1, -1, -1):
+        n = B if nact == NULL else nact[t]
         # dz[t], dc = gate backward of dh (+ dy[:, t]) and dc
         _gates_backward(dz + t * step_g, dc, dh, NULL if dy == NULL else dy + t * H,
                         <Py_ssize_t>T * H, gates + t * step_g, c + t * step_h,
-                        c + (t + 1) * step_h, B, H, act, ract, nthreads)
+                        c + (t + 1) * step_h, n, H, act, ract, nthreads)
         # dh = dz[t] @ w_h.T
-        _gemm(RowMajor, NoTrans, Trans, B, H, G, <floating>1, dz + t * step_g, G, w_h, G,
+        _gemm(RowMajor, NoTrans, Trans, n, H, G, <floating>1, dz + t * step_g, G, w_h, G,
               <floating>0, dh, H)
 
 
@@ -261,19 +271,25 @@ cdef void _backward_loop(floating *dz, floating *dh, floating *dc, const floatin
 
 # Inference runs the packed step kernel: [w_x; w_h] packed once per call by panels of units, and
 # per step one pass over them gives [x_t, h_prev] @ [w_x; w_h] panel by panel, each followed at
-# once by its units' gate maths (csrc/seq/lstm_packed_impl.h). Its AVX-512 copy keeps several rows'
-# accumulators in registers, does the gate maths on whole vectors and beats a BLAS product per
-# step at every benchmark shape (bench/README.md); the AVX2 and generic copies go one row at a
-# time and win only for a few sequences, where OpenBLAS's sgemm is slow: 2 <= B <= 8.
+# once by its units' gate maths (csrc/seq/lstm_packed_impl.h). Its AVX-512 copy beats a BLAS
+# product per step at every benchmark shape (bench/README.md). The AVX2 copy keeps 4 rows'
+# accumulators in registers too, but with half the registers and vector width it wins only while
+# the packed weights stay in the L2 (an AMD EPYC with AVX2 and 512 KiB of L2, 1 thread, packed /
+# BLAS: S1 0.74, S2 0.73 (327 KiB of weights), S6 0.95 (1.3 MiB), S3 1.15 (6.3 MiB)); the L2 is
+# the machine's (_machine), and the generic copy, one row at a time, wins only for a few
+# sequences (2 <= B <= 8), where OpenBLAS's sgemm is slow.
 cdef int _PACKED_MIN_B = -1  # -1: the default rule of _use_packed; else the limits set by tests
 cdef int _PACKED_MAX_B = 0
 cdef int _PACKED_MIN_T = 0
+cdef Py_ssize_t _L2 = _machine.caches()["l2"][0]
 
 
-cdef bint _use_packed(int B, int T) noexcept:
+cdef bint _use_packed(int B, int T, int I, int H, int itemsize) noexcept:
     if _PACKED_MIN_B < 0:  # the default rule
         if _ISA == 2:
             return True
+        if _ISA == 1 and B >= 2 and T >= 2:
+            return <Py_ssize_t>(I + H) * 4 * H * itemsize <= _L2
         return 2 <= B <= 8 and T >= 2
     return _PACKED_MIN_B <= B <= _PACKED_MAX_B and T >= _PACKED_MIN_T
 
@@ -338,17 +354,37 @@ cdef object _forward_infer_plan(const floating[:, :, ::1] x, const floating[:, :
                                const floating[:, ::1] h0, floating[:, ::1] c, int[::1] nact,
                                bint flip, floating[:, :, ::1] y, int act, int ract,
                                object dtype):
-    # a sequence plan's inference, packed: x (B, T, I), y (B, T, H) out, in the plan's order
-    # (flip, reverse alone: the caller's, read and written from the last step back) | h0 (B, H)
+    # a sequence plan's inference: x (B, T, I), y (B, T, H) out, in the plan's order (flip,
+    # reverse alone: the caller's, read and written from the last step back) | h0 (B, H)
     # c (B, H): in c0, out each row's c at its last step | nact (T) or None (_steps_rows)
-    cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = w_h.shape[0]
-    cdef int nthreads = _nthreads()
+    cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = w_h.shape[0], G = 4 * H
+    cdef int nthreads = _nthreads(), s, r, lo, hi
+    cdef const int *p_nact = &nact[0] if nact is not None else NULL
     cdef floating[::1] wp_v, bp_v
-    wp_v, bp_v = _pack_buffers(I, H, dtype)
+    cdef floating[:, :, ::1] z_v, cc_v
+    if _use_packed(B, T, I, H, sizeof(floating)):
+        wp_v, bp_v = _pack_buffers(I, H, dtype)
+        with nogil:
+            _forward_packed(&x[0, 0, 0], &w_x[0, 0], &w_h[0, 0], &b[0], &h0[0, 0], &c[0, 0],
+                            &y[0, 0, 0], &c[0, 0], &wp_v[0], &bp_v[0], T, B, I, H, act, ract,
+                            nthreads, flip, p_nact)
+        return
+    z_v = _workspace("plan.z", (B, T, G), dtype)  # x @ w_x, then the gates: scratch
+    cc_v = _workspace("plan.c", (2, B, H), dtype)  # c of steps s and s - 1, in turn
     with nogil:
-        _forward_packed(&x[0, 0, 0], &w_x[0, 0], &w_h[0, 0], &b[0], &h0[0, 0], &c[0, 0],
-                        &y[0, 0, 0], &c[0, 0], &wp_v[0], &bp_v[0], T, B, I, H, act, ract,
-                        nthreads, flip, &nact[0] if nact is not None else NULL)
+        # z = x @ w_x over all B*T rows, batch-first (with nact, rows past their length too:
+        # their z is never read)
+        _gemm(RowMajor, NoTrans, NoTrans, B * T, G, I, <floating>1, &x[0, 0, 0], I,
+              &w_x[0, 0], G, <floating>0, &z_v[0, 0, 0], G)
+        _forward_loop(&z_v[0, 0, 0], G, T * G, &y[0, 0, 0], H, T * H, &h0[0, 0],
+                      &cc_v[0, 0, 0], <Py_ssize_t>B * H, 2, &c[0, 0], &w_h[0, 0], &b[0],
+                      T, B, H, act, ract, nthreads, p_nact, flip)
+        # c_n: row r's c is that of its last step s (the rows in [nact[s+1], nact[s]))
+        for s in range(T):
+            hi = B if p_nact == NULL else p_nact[s]
+            lo = 0 if s + 1 == T else (B if p_nact == NULL else p_nact[s + 1])
+            for r in range(lo, hi):
+                memcpy(&c[r, 0], &cc_v[s % 2, r, 0], H * sizeof(floating))
 
 
 cdef tuple _forward_infer(const floating[:, :, ::1] x, const floating[:, ::1] w_x,
@@ -358,7 +394,7 @@ cdef tuple _forward_infer(const floating[:, :, ::1] x, const floating[:, ::1] w_
     # x (B, T, I) | w_x (I, G) | w_h (H, G) | b (G) | h0, c0 (B, H)
     cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = w_h.shape[0], G = 4 * H
     cdef int nthreads = _nthreads()
-    cdef bint packed = _use_packed(B, T)
+    cdef bint packed = _use_packed(B, T, I, H, sizeof(floating))
     y = np.empty((B, T, H), dtype=dtype)
     if packed:
         z = np.empty((1, 1, 1), dtype=dtype)
@@ -417,8 +453,23 @@ def _set_row_split_bytes(Py_ssize_t n):
 
 def _packed_limits():
     """(min_b, max_b, min_t): inference with min_b <= B <= max_b and T >= min_t is packed;
-    (-1, 0, 0) is the default rule (every call with AVX-512 kernels, 2 <= B <= 8 and T >= 2 else)."""
+    (-1, 0, 0) is the default rule (_packs)."""
     return _PACKED_MIN_B, _PACKED_MAX_B, _PACKED_MIN_T
+
+
+def _packs(int B, int T, int I, int H, int itemsize):
+    """Whether a call of that shape runs the packed kernels now: with the default rule, every call
+    with the AVX-512 kernels; with AVX2, B >= 2 and T >= 2 and the packed [w_x; w_h] ((I + H) x 4H
+    values) within the L2 (_set_l2); with the generic kernels, 2 <= B <= 8 and T >= 2."""
+    return bool(_use_packed(B, T, I, H, itemsize))
+
+
+def _set_l2(Py_ssize_t nbytes):
+    """The L2 size (bytes) the AVX2 rule compares the packed weights with; returns the previous
+    one (the machine's, or LSTMCORE_L2's, at import)."""
+    global _L2
+    previous, _L2 = _L2, nbytes
+    return previous
 
 
 cdef object _forward_train(const floating[:, :, ::1] x, const floating[:, ::1] w_x,
@@ -427,14 +478,13 @@ cdef object _forward_train(const floating[:, :, ::1] x, const floating[:, ::1] w
                           floating[:, :, ::1] h, floating[:, :, ::1] c,
                           int act, int ract, object dtype, int[::1] nact=None, object y=None):
     # x (B, T, I) | x_tm (T, B, I) out | gates (T, B, G) out | h, c (T+1, B, H): in row 0
-    # nact (T): a sequence plan's rows per step (_steps_rows), packed only: step t runs its
-    # first nact[t] rows (the others' h, c and gates are not written)
+    # nact (T): a sequence plan's rows per step (_steps_rows): step t runs its first nact[t] rows
+    # (the others' h, c and gates are not written)
     # y (B, T, H): where to write the outputs, or None (a new array)
     cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = w_h.shape[0], G = 4 * H
     cdef int nthreads = _nthreads(), t, r
-    cdef bint plan = nact is not None
-    cdef bint packed = _use_packed(B, T) or plan
-    cdef const int *p_nact = &nact[0] if plan else NULL
+    cdef bint packed = _use_packed(B, T, I, H, sizeof(floating))
+    cdef const int *p_nact = &nact[0] if nact is not None else NULL
     if y is None:
         y = np.empty((B, T, H), dtype=dtype)
     cdef floating[:, :, ::1] y_v = y
@@ -459,7 +509,7 @@ cdef object _forward_train(const floating[:, :, ::1] x, const floating[:, ::1] w
                   &w_x[0, 0], G, <floating>0, &gates[0, 0, 0], G)
             _forward_loop(&gates[0, 0, 0], <Py_ssize_t>B * G, G, &h[1, 0, 0], <Py_ssize_t>B * H,
                           H, &h[0, 0, 0], &c[1, 0, 0], <Py_ssize_t>B * H, T, &c[0, 0, 0],
-                          &w_h[0, 0], &b[0], T, B, H, act, ract, nthreads)
+                          &w_h[0, 0], &b[0], T, B, H, act, ract, nthreads, p_nact)
         # y = h[1:].transpose(1, 0, 2)
         for r in range(B):
             for t in range(T):
@@ -581,8 +631,8 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
                     int[::1] nact=None):
     # dy (B, T, H) | dh, dc (B, H): in dh_n, dc_n, out dh0, dc0 | x_tm (T, B, I)
     # gates (T, B, G) | h, c (T+1, B, H) | w_x (I, G) | w_h (H, G)
-    # nact (T): a sequence plan's rows per step (packed only): step t runs its first nact[t]
-    # rows, a row joins at its last step with its dh_n, dc_n, and its dz is not written elsewhere
+    # nact (T): a sequence plan's rows per step: step t runs its first nact[t] rows, a row joins
+    # at its last step with its dh_n, dc_n, and its dz is not written elsewhere
     cdef int T = gates.shape[0], B = gates.shape[1], G = gates.shape[2], H = G // 4
     cdef int I = x_tm.shape[2], nthreads = _nthreads(), t, r
     cdef const int *p_nact = &nact[0] if nact is not None else NULL
@@ -596,7 +646,7 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
     cdef floating[:, :, ::1] dz_v = dz, dx_tm_v = dx_tm, dx_v = dx
     cdef floating[:, ::1] dw_x_v = dw_x, dw_h_v = dw_h
     cdef floating[::1] db_v = db
-    cdef bint packed = _use_packed(B, T) or nact is not None
+    cdef bint packed = _use_packed(B, T, I, H, sizeof(floating))
     # The weight-gradient and dx products in the packed kernels too: with AVX-512 (1.3-1.9x
     # OpenBLAS's Haswell kernels at S2 and S3; at S1, H = 50, the whole training step 1.17x
     # faster since the last panel of columns is masked), or wherever the tests force the packed
@@ -639,7 +689,7 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
             else:
                 _backward_loop(&dz_v[0, 0, 0], &dh[0, 0], &dc[0, 0],
                                &dy[0, 0, 0] if has_dy else NULL, &gates[0, 0, 0], &c[0, 0, 0],
-                               &w_h[0, 0], T, B, H, act, ract, nthreads)
+                               &w_h[0, 0], T, B, H, act, ract, nthreads, p_nact)
             if p_nact != NULL:  # the rows that ran, step after step (h_prev = h[t])
                 for t in range(T):
                     n = p_nact[t]
@@ -819,9 +869,10 @@ def lstm_backward(dy, cache, dh_n=None, dc_n=None, *, check_finite=True):
 
 
 cdef bint _tuned_plan(seq) except -1:
-    """Whether the tuned kernels run a sequence plan: reverse and lengths, packed, each step on
-    its running rows; a mask (rows that skip steps anywhere) runs on the generic cell."""
-    return seq.mask is None and _use_packed(seq.B, seq.T)
+    """Whether the tuned kernels run a sequence plan: reverse and lengths, each step on its running
+    rows (packed, or BLAS products of those rows); a mask (rows that skip steps anywhere) runs on
+    the generic cell."""
+    return seq.mask is None
 
 
 def _plan_is_tuned(seq):
