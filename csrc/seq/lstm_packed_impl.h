@@ -238,27 +238,30 @@ LSTMCORE_INLINE void KSFX(narrow_block)(REAL *restrict acc, const REAL *restrict
 #undef VL
 #elif defined(__AVX2__) && defined(__FMA__) && (defined(__GNUC__) || defined(__clang__))
 /* AVX2 (16 vector registers): STEP_R = 4 rows share each load of the panel, two vectors of
- * columns at a time (8 accumulators, 2 weight vectors and a broadcast in registers); the panel's
- * 8 vectors are 4 such column blocks, each a pass over k. One row at a time, every row streamed
+ * columns at a time (8 accumulators, 2 weight vectors and a broadcast in registers); a full
+ * panel's 8 vectors are 4 such column blocks, each a pass over k, a narrow last panel's fewer
+ * (S1's H = 50 in float32: 3 full panels and one of 2 vectors, 1.25 ms to 0.95 ms). One row at a time, every row streamed
  * the whole panel ((I + H) x 64 floats: 40 KiB at I = 32, H = 128, more than a 32 KiB L1) and
  * its 8 accumulators were one FMA chain each. Each element sums over k in the same order as
  * step_panel. */
 #define STEP_R 4
 #define VL LL  /* lanes per vector */
 
-/* acc (STEP_R, STEP_W) = rows r of x (I) @ panel rows [0, I) + rows r of h (H) @ rows [I, I + H) */
-LSTMCORE_INLINE void KSFX(step_panel_rows)(REAL *restrict acc, const REAL *restrict wp,
-                                          const REAL *restrict x, ptrdiff_t ldx,
-                                          const REAL *restrict h, ptrdiff_t ldh, int I, int H) {
-    for (int j = 0; j < STEP_W; j += 2 * VL) {
+/* acc (STEP_R, W; rows STEP_W apart) = rows r of x (I) @ panel rows [0, I) + rows r of h (H) @
+ * rows [I, I + H); panel rows W wide, a multiple of 2 * VL (W = 4U, U a multiple of STEP_U / 4) */
+LSTMCORE_INLINE void KSFX(step_panel_rows_w)(REAL *restrict acc, const REAL *restrict wp, int W,
+                                            const REAL *restrict x, ptrdiff_t ldx,
+                                            const REAL *restrict h, ptrdiff_t ldh, int I, int H) {
+    LC_ASSUME(W % (2 * VL) == 0 && W <= STEP_W);
+    for (int j = 0; j < W; j += 2 * VL) {
         LVEC a00 = KSFX(lv_splat)(0), a01 = a00, a10 = a00, a11 = a00;
         LVEC a20 = a00, a21 = a00, a30 = a00, a31 = a00;
         for (int part = 0; part < 2; part++) {
             const REAL *v = part ? h : x;
             const ptrdiff_t ld = part ? ldh : ldx;
             const int K = part ? H : I;
-            const REAL *w = wp + (part ? (ptrdiff_t)I * STEP_W : 0) + j;
-            for (int k = 0; k < K; k++, w += STEP_W) {
+            const REAL *w = wp + (part ? (ptrdiff_t)I * W : 0) + j;
+            for (int k = 0; k < K; k++, w += W) {
                 const LVEC w0 = *(const LVEC *)w, w1 = *(const LVEC *)(w + VL);
                 LVEC b = KSFX(lv_splat)(v[k]);
                 a00 += b * w0, a01 += b * w1;
@@ -281,7 +284,7 @@ LSTMCORE_INLINE void KSFX(step_panel_rows)(REAL *restrict acc, const REAL *restr
     }
 }
 #undef VL
-#define LC_STEP_ROWS_ONLY 1  /* one row, or a narrow panel: step_panel */
+#define LC_STEP_ROWS_ONLY 1  /* fewer rows than STEP_R: step_panel, one row at a time */
 #else
 #define STEP_R 1
 #endif
@@ -294,8 +297,8 @@ LSTMCORE_INLINE void KSFX(panel_block)(REAL *restrict acc, const REAL *restrict 
                                       const REAL *x, ptrdiff_t ldx, const REAL *h, ptrdiff_t ldh,
                                       int rows, int I, int H) {
 #if STEP_R > 1 && defined(LC_STEP_ROWS_ONLY)
-    if (W == STEP_W && rows == STEP_R) {
-        KSFX(step_panel_rows)(acc, wp, x, ldx, h, ldh, I, H);
+    if (rows == STEP_R) {
+        KSFX(step_panel_rows_w)(acc, wp, W, x, ldx, h, ldh, I, H);
         return;
     }
     for (int i = 0; i < rows; i++)
