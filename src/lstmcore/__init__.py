@@ -52,6 +52,7 @@ from .engine._threads import _init_from_env, get_num_threads, set_num_threads, t
 from .initializers import set_random_seed
 from .layers import LSTM, Dense, Dropout, Input
 from .model import Sequential, load_model
+from . import models, utils  # Keras's keras.models and keras.utils names
 
 __version__ = "0.1.0"
 
@@ -82,8 +83,10 @@ __all__ = [
     "layers",
     "load_model",
     "losses",
+    "models",
     "optimizers",
     "set_random_seed",
+    "utils",
     "backend",
     "get_num_threads",
     "lstm_backward",
