@@ -3,7 +3,7 @@
 The model API, in Keras's names::
 
     from lstmcore import Sequential, load_model
-    from lstmcore.layers import LSTM, Dense, Dropout
+    from lstmcore.layers import LSTM, GRU, SimpleRNN, Dense, Dropout
     model = Sequential([LSTM(50, activation="relu", input_shape=(3, 1)), Dense(1)])
     model.compile(optimizer="adam", loss="mse"); model.fit(X, y, epochs=200, verbose=0)
 
@@ -50,7 +50,7 @@ from .engine._cache import GRUCache, LSTMCache, RNNCache
 from .engine._stack import StackCache
 from .engine._threads import _init_from_env, get_num_threads, set_num_threads, threadpool_info
 from .initializers import set_random_seed
-from .layers import LSTM, Dense, Dropout, Input
+from .layers import GRU, LSTM, Dense, Dropout, Input, SimpleRNN
 from .model import Sequential, load_model
 from . import models, utils  # Keras's keras.models and keras.utils names
 
@@ -58,6 +58,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Dense",
+    "GRU",
     "GRUCache",
     "GRUStepper",
     "RNNCache",
@@ -78,6 +79,7 @@ __all__ = [
     "LSTMCache",
     "LSTMStepper",
     "Sequential",
+    "SimpleRNN",
     "callbacks",
     "initializers",
     "layers",

@@ -21,7 +21,7 @@ from .engine import _validate
 from . import callbacks as callbacks_module
 from .io import modelfile
 from .io.modelfile import FORMAT_VERSION
-from .layers import LSTM, Input, Layer, get_layer_class
+from .layers import Input, Layer, Recurrent, get_layer_class
 from .metrics import get_metric
 from .params import ParameterBuffer
 
@@ -504,7 +504,7 @@ class Sequential:
             raise ValueError("x_t must be finite")
         for layer in self.layers:
             x = layer.step(x)
-        if isinstance(self.layers[-1], LSTM):
+        if isinstance(self.layers[-1], Recurrent):
             x = x.copy()  # the stepper's buffer: the caller keeps this one
         return x[0] if squeeze else x
 

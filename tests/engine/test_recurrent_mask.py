@@ -368,7 +368,7 @@ def _numpy_loop(x, w_x, w_h, b, mask):
 
 @pytest.mark.parametrize("mod", BACKENDS)
 def test_layer_recurrent_dropout_is_a_numpy_loop_with_masked_h_prev(mod, monkeypatch):
-    monkeypatch.setattr(layers.lstm, "_ops", mod)
+    monkeypatch.setattr(layers.rnn, "_ops", mod)
     layer = layers.LSTM(4, recurrent_dropout=0.4, return_sequences=True, seed=3)
     x = np.random.default_rng(10).standard_normal((3, 5, 2))
     layer(x)  # builds it

@@ -1,27 +1,43 @@
-"""Layers with Keras's names and defaults: ``LSTM``, ``Dense``, ``Dropout``, ``Input``.
+"""Layers with Keras's names and defaults: ``LSTM``, ``GRU``, ``SimpleRNN``, ``Dense``, ``Dropout``,
+``Input``.
 
 A layer knows its weights' shapes and initializers, runs forward and backward on NumPy arrays, and
 runs one streaming step (``step``). Its weights are views into the model's flat parameter buffer
 (``params.py``); backward writes the gradients into the matching views of the gradient buffer.
 
-Shapes are batch-first, as in Keras: LSTM takes x (B, T, I) and gives (B, T, H) with
+Shapes are batch-first, as in Keras: the recurrent layers take x (B, T, I) and give (B, T, H) with
 ``return_sequences`` or (B, H); Dense acts on the last axis of any input.
 
-One module per kind: ``base`` (Layer, Input, shared checks), ``lstm``, ``core`` (Dense,
-Dropout). The LSTM kernels come from ``engine._backend`` (compiled, or the reference with
-``LSTMCORE_BACKEND=reference``), looked up at call time through the module attribute ``_ops``.
+One module per kind: ``base`` (Layer, Input, shared checks), ``rnn`` (what the recurrent layers
+share), ``lstm``, ``gru``, ``simple_rnn``, ``core`` (Dense, Dropout). The cells come from
+``engine._backend`` (compiled, or the reference with ``LSTMCORE_BACKEND=reference``), looked up at
+call time through ``rnn``'s module attribute ``_ops``.
 """
 
 from __future__ import annotations
 
 from .base import Input, Layer, _dropout_mask  # noqa: F401 - tests draw the layers' masks
 from .core import DENSE_ACTIVATIONS, Dense, Dropout
+from .gru import GRU
 from .lstm import LSTM
+from .rnn import Recurrent
+from .simple_rnn import SimpleRNN
 
-__all__ = ["DENSE_ACTIVATIONS", "Layer", "Input", "LSTM", "Dense", "Dropout", "get_layer_class"]
+__all__ = [
+    "DENSE_ACTIVATIONS",
+    "Layer",
+    "Input",
+    "LSTM",
+    "GRU",
+    "SimpleRNN",
+    "Dense",
+    "Dropout",
+    "Recurrent",
+    "get_layer_class",
+]
 
 
-_LAYERS = {cls.__name__: cls for cls in (Input, LSTM, Dense, Dropout)}
+_LAYERS = {cls.__name__: cls for cls in (Input, LSTM, GRU, SimpleRNN, Dense, Dropout)}
 
 
 def get_layer_class(name: str):
