@@ -212,3 +212,43 @@ def test_bad_arguments(make, error, match):
 def test_wrong_input_rank_names_the_layer():
     with pytest.raises(ValueError, match=r"SimpleRNN expects inputs of shape .* got input_shape \(5,\)"):
         Sequential([SimpleRNN(3, input_shape=(5,))])
+
+
+def test_keras_arguments_without_effect_are_accepted():
+    for cls in (LSTM, GRU, SimpleRNN):
+        layer = cls(3, unroll=True, use_cudnn="auto", kernel_regularizer=None, recurrent_constraint=None)
+        assert layer.units == 3
+    assert GRU(3, batch_input_shape=(None, 5, 2)).input_shape == (5, 2)
+    assert LSTM(3, batch_input_shape=[8, 5, 2]).input_shape == (5, 2)
+    assert Dense(2, input_dim=4).input_shape == (4,)
+    model = Sequential([LSTM(4, batch_input_shape=(None, 6, 3)), Dense(1, activity_regularizer=None)])
+    assert model.output_shape == (None, 1)
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (
+            lambda: LSTM(3, kernel_regularizer="l2"),
+            "LSTM: lstmcore has no kernel_regularizer; leave it None, or use .*AdamW",
+        ),
+        (lambda: Dense(3, bias_constraint="non_neg"), "Dense: lstmcore has no bias_constraint"),
+        (
+            lambda: GRU(3, input_dim=4),
+            r"GRU: input_dim is Keras 2's; pass input_shape=\(timesteps, 4\) instead",
+        ),
+        (
+            lambda: SimpleRNN(3, foo=1),
+            "SimpleRNN got an unexpected argument 'foo'; it takes activation, .*use_bias",
+        ),
+        (
+            lambda: LSTM(3, time_major=True),
+            "LSTM got an unexpected argument 'time_major'; it takes .*unit_forget_bias",
+        ),
+        (lambda: GRU(3, batch_input_shape=(1, None, 2)), "batch_input_shape must be .* got \\(1, None, 2\\)"),
+        (lambda: LSTM(3, batch_input_shape=(1, 5, 2), input_shape=(5, 2)), "give input_shape or"),
+    ],
+)
+def test_keras_arguments_refused_with_what_to_use(make, match):
+    with pytest.raises(TypeError, match=match):
+        make()

@@ -3,6 +3,8 @@ layer shares."""
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from .. import initializers
@@ -65,10 +67,75 @@ def _dropout_mask(rng: np.random.Generator, shape, rate: float, dtype) -> np.nda
 # Base class -----------------------------------------------------------------------------------------
 
 
-class Layer:
-    """What every layer has: a name, a build step, forward/backward/step and a config."""
+# Keras arguments that change nothing here: accepted at any value (unroll computes the same
+# numbers; cuDNN and Keras 2's implementation modes are GPU and graph choices).
+_NO_EFFECT = ("unroll", "use_cudnn", "implementation")
+# Keras arguments accepted at their default (None) only, and what to use instead otherwise.
+_DEFAULT_ONLY = {
+    "kernel_regularizer": "weight decay through the optimizer: AdamW(weight_decay=...)",
+    "recurrent_regularizer": "weight decay through the optimizer: AdamW(weight_decay=...)",
+    "bias_regularizer": "weight decay through the optimizer: AdamW(weight_decay=...)",
+    "activity_regularizer": "a penalty in the loss",
+    "kernel_constraint": "no constraint (clip the weights after fit if you need bounds)",
+    "recurrent_constraint": "no constraint (clip the weights after fit if you need bounds)",
+    "bias_constraint": "no constraint (clip the weights after fit if you need bounds)",
+}
 
-    def __init__(self, *, name=None, input_shape=None, dtype=None, trainable=True):
+
+def _keras_arguments(layer: str, accepted, keras: dict) -> dict:
+    """Keras's other layer arguments: input_shape from ``batch_input_shape`` (Keras 2) and from
+    ``input_dim`` (Dense); the no-effect ones dropped; a TypeError naming the layer, the argument
+    and what to use for the rest. Returns the arguments for Layer.__init__."""
+    out = {}
+    for key, value in keras.items():
+        if key in _NO_EFFECT:
+            continue
+        if key in _DEFAULT_ONLY:
+            if value is not None:
+                raise TypeError(f"{layer}: lstmcore has no {key}; leave it None, or use {_DEFAULT_ONLY[key]}")
+            continue
+        if key == "batch_input_shape":
+            shape = tuple(value) if isinstance(value, (tuple, list)) else None
+            if not shape or len(shape) < 2 or any(s is None for s in shape[1:]):
+                raise TypeError(
+                    f"{layer}: batch_input_shape must be (batch, *input_shape) with every axis after "
+                    f"the batch known, got {value!r}; or pass input_shape=(timesteps, features)"
+                )
+            out["input_shape"] = shape[1:]
+            continue
+        if key == "input_dim" and "input_dim" in accepted:
+            out["input_shape"] = (value,)
+            continue
+        if key == "input_dim":
+            raise TypeError(
+                f"{layer}: input_dim is Keras 2's; pass input_shape=(timesteps, {value!r}) instead"
+            )
+        raise TypeError(f"{layer} got an unexpected argument {key!r}; it takes {', '.join(sorted(accepted))}")
+    return out
+
+
+class Layer:
+    """What every layer has: a name, a build step, forward/backward/step and a config.
+
+    Keras arguments that change nothing here (``unroll``, ``use_cudnn``) are accepted, and so are
+    regularizers and constraints left at None; any other argument a layer does not take raises a
+    TypeError naming the layer, the argument and what it takes or what to use instead.
+    """
+
+    takes_input_dim = False  # Dense: input_dim=n is input_shape=(n,), as in Keras 2
+
+    def __init__(self, *, name=None, input_shape=None, dtype=None, trainable=True, **keras):
+        if keras:
+            accepted = {"batch_input_shape", *(("input_dim",) if self.takes_input_dim else ())}
+            for cls in type(self).__mro__:  # the arguments of every __init__ on the way here
+                if "__init__" in vars(cls) and cls is not object:
+                    accepted |= set(inspect.signature(cls.__init__).parameters)
+            accepted -= {"self", "kwargs", "keras"}
+            given = _keras_arguments(type(self).__name__, accepted, keras)
+            if "input_shape" in given:
+                if input_shape is not None:
+                    raise TypeError(f"{type(self).__name__}: give input_shape or {sorted(keras)}, not both")
+                input_shape = given["input_shape"]
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name must be a string, got {name!r}")
         self.name = name

@@ -51,6 +51,8 @@ def _dense_activation(value) -> str:
 class Dense(Layer):
     """y = activation(x @ kernel + bias) on the last axis. kernel (F, units), bias (units)."""
 
+    takes_input_dim = True
+
     def __init__(
         self,
         units,
