@@ -5,12 +5,14 @@
 
 /* k <= LL values at p as one vector (lanes past k zero), and back; AVX-512 masks the lanes */
 LSTMCORE_INLINE LVEC LV(lv_load)(const REAL *p, int k) {
+    /* any address: arrays a caller hands over (a cache's, say) may be misaligned even for REAL */
+    typedef REAL bytes_vec __attribute__((vector_size(LVB), aligned(1), may_alias));
     LVEC v;
-    if (k == LL)  /* LVEC is may_alias and aligned as REAL: one unaligned load. (A memcpy into v
-                   * became, in the AVX2 copies with GCC's generic tuning, two 16-byte halves
-                   * stored to the stack and read back whole: a store-forwarding stall on every
-                   * load, the gate maths 3-5x slower on an AMD EPYC.) */
-        return *(const LVEC *)p;
+    if (k == LL)  /* one unaligned load. (A memcpy into v became, in the AVX2 copies with GCC's
+                   * generic tuning, two 16-byte halves stored to the stack and read back whole:
+                   * a store-forwarding stall on every load, the gate maths 3-5x slower on an
+                   * AMD EPYC.) */
+        return *(const bytes_vec *)p;
 #if defined(__AVX512F__) && LVB == 64
     if (sizeof(REAL) == 4)
         return (LVEC)_mm512_maskz_loadu_ps((__mmask16)((1u << k) - 1), p);
@@ -28,8 +30,9 @@ LSTMCORE_INLINE LVEC LV(lv_load)(const REAL *p, int k) {
 }
 
 LSTMCORE_INLINE void LV(lv_store)(REAL *p, LVEC v, int k) {
+    typedef REAL bytes_vec __attribute__((vector_size(LVB), aligned(1), may_alias));
     if (k == LL) {
-        *(LVEC *)p = v;
+        *(bytes_vec *)p = v;
         return;
     }
 #if defined(__AVX512F__) && LVB == 64
