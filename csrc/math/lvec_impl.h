@@ -5,14 +5,14 @@
 
 /* k <= LL values at p as one vector (lanes past k zero), and back; AVX-512 masks the lanes */
 LSTMCORE_INLINE LVEC LV(lv_load)(const REAL *p, int k) {
-    /* any address: arrays a caller hands over (a cache's, say) may be misaligned even for REAL */
-    typedef REAL bytes_vec __attribute__((vector_size(LVB), aligned(1), may_alias));
     LVEC v;
-    if (k == LL)  /* one unaligned load. (A memcpy into v became, in the AVX2 copies with GCC's
-                   * generic tuning, two 16-byte halves stored to the stack and read back whole:
-                   * a store-forwarding stall on every load, the gate maths 3-5x slower on an
-                   * AMD EPYC.) */
-        return *(const bytes_vec *)p;
+    /* p is aligned for REAL: the engine's checks copy or refuse any other array (a cache's
+     * included). LVEC is aligned as REAL and may_alias, so this is one unaligned vector load. (A
+     * memcpy into v became, in the AVX2 copies with GCC's generic tuning, two 16-byte halves
+     * stored to the stack and read back whole: a store-forwarding stall on every load, the gate
+     * maths 3-5x slower on an AMD EPYC.) */
+    if (k == LL)
+        return *(const LVEC *)p;
 #if defined(__AVX512F__) && LVB == 64
     if (sizeof(REAL) == 4)
         return (LVEC)_mm512_maskz_loadu_ps((__mmask16)((1u << k) - 1), p);
@@ -30,9 +30,8 @@ LSTMCORE_INLINE LVEC LV(lv_load)(const REAL *p, int k) {
 }
 
 LSTMCORE_INLINE void LV(lv_store)(REAL *p, LVEC v, int k) {
-    typedef REAL bytes_vec __attribute__((vector_size(LVB), aligned(1), may_alias));
-    if (k == LL) {
-        *(bytes_vec *)p = v;
+    if (k == LL) {  /* p aligned for REAL, as in lv_load */
+        *(LVEC *)p = v;
         return;
     }
 #if defined(__AVX512F__) && LVB == 64

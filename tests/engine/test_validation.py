@@ -275,7 +275,7 @@ TAMPERED = {
     "gates-float32": (_set(gates=lambda c: c.gates.astype(np.float32)),
                       says("cache.x must be a C-contiguous float32 array", "float64")),
     "gates-non-contiguous": (_set(gates=lambda c: np.asfortranarray(c.gates)),
-                             says("cache.gates must be a non-empty C-contiguous float array")),
+                             says("cache.gates must be a non-empty C-contiguous aligned float array")),
     "h-float32": (_set(h=lambda c: c.h.astype(np.float32)),
                   says("cache.h must be a C-contiguous float64 array", "float32")),
     "c-float32": (_set(c=lambda c: c.c.astype(np.float32)),

@@ -586,11 +586,13 @@ def _check_cache_arrays(cache, base: str, expected: dict) -> None:
     if (
         dtype not in (np.float32, np.float64)
         or not base_array.flags.c_contiguous
+        or not base_array.flags.aligned  # the kernels load whole vectors of it
         or min(base_array.shape + (I,)) < 1
     ):
         raise ValueError(
-            f"cache.{base} must be a non-empty C-contiguous float array (float32 or float64), "
-            f"got {dtype} {base_array.shape}"
+            f"cache.{base} must be a non-empty C-contiguous aligned float array (float32 or "
+            f"float64), got {dtype} {base_array.shape}"
+            + ("" if base_array.flags.aligned else ", misaligned")
         )
 
 
