@@ -240,10 +240,10 @@ LSTMCORE_INLINE void KSFX(narrow_block)(REAL *restrict acc, const REAL *restrict
 /* AVX2 (16 vector registers): STEP_R = 4 rows share each load of the panel, two vectors of
  * columns at a time (8 accumulators, 2 weight vectors and a broadcast in registers); a full
  * panel's 8 vectors are 4 such column blocks, each a pass over k, a narrow last panel's fewer
- * (S1's H = 50 in float32: 3 full panels and one of 2 vectors, 1.25 ms to 0.95 ms). One row at a time, every row streamed
- * the whole panel ((I + H) x 64 floats: 40 KiB at I = 32, H = 128, more than a 32 KiB L1) and
- * its 8 accumulators were one FMA chain each. Each element sums over k in the same order as
- * step_panel. */
+ * (S1's H = 50 in float32: 3 full panels and one of 2 vectors, 1.25 ms to 0.95 ms). One row at
+ * a time, every row streamed the whole panel ((I + H) x 64 floats: 40 KiB at I = 32, H = 128,
+ * more than a 32 KiB L1) and its 8 accumulators were one FMA chain each. Each element sums over
+ * k in the same order as step_panel. */
 #define STEP_R 4
 #define VL LL  /* lanes per vector */
 
@@ -262,7 +262,7 @@ LSTMCORE_INLINE void KSFX(step_panel_rows_w)(REAL *restrict acc, const REAL *res
             const int K = part ? H : I;
             const REAL *w = wp + (part ? (ptrdiff_t)I * W : 0) + j;
             for (int k = 0; k < K; k++, w += W) {
-                const LVEC w0 = *(const LVEC *)w, w1 = *(const LVEC *)(w + VL);
+                const LVEC w0 = KSFX(lv_load)(w, VL), w1 = KSFX(lv_load)(w + VL, VL);
                 LVEC b = KSFX(lv_splat)(v[k]);
                 a00 += b * w0, a01 += b * w1;
                 b = KSFX(lv_splat)(v[ld + k]);
@@ -273,14 +273,11 @@ LSTMCORE_INLINE void KSFX(step_panel_rows_w)(REAL *restrict acc, const REAL *res
                 a30 += b * w0, a31 += b * w1;
             }
         }
-        REAL *o = acc + j;
-        *(LVEC *)o = a00, *(LVEC *)(o + VL) = a01;
-        o += STEP_W;
-        *(LVEC *)o = a10, *(LVEC *)(o + VL) = a11;
-        o += STEP_W;
-        *(LVEC *)o = a20, *(LVEC *)(o + VL) = a21;
-        o += STEP_W;
-        *(LVEC *)o = a30, *(LVEC *)(o + VL) = a31;
+        const LVEC out[STEP_R][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
+        for (int r = 0; r < STEP_R; r++) {
+            KSFX(lv_store)(acc + r * STEP_W + j, out[r][0], VL);
+            KSFX(lv_store)(acc + r * STEP_W + j + VL, out[r][1], VL);
+        }
     }
 }
 #undef VL

@@ -354,8 +354,9 @@ cdef object _forward_infer_plan(const floating[:, :, ::1] x, const floating[:, :
                                const floating[:, ::1] h0, floating[:, ::1] c, int[::1] nact,
                                bint flip, floating[:, :, ::1] y, int act, int ract,
                                object dtype):
-    # a sequence plan's inference: x (B, T, I), y (B, T, H) out, in the plan's order (flip,
-    # reverse alone: the caller's, read and written from the last step back) | h0 (B, H)
+    # inference, packed or on BLAS (_use_packed), of the whole batch or of a sequence plan:
+    # x (B, T, I), y (B, T, H) out, in the plan's order (flip, reverse alone: the caller's, read
+    # and written from the last step back) | h0 (B, H)
     # c (B, H): in c0, out each row's c at its last step | nact (T) or None (_steps_rows)
     cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = w_h.shape[0], G = 4 * H
     cdef int nthreads = _nthreads(), s, r, lo, hi
@@ -369,8 +370,8 @@ cdef object _forward_infer_plan(const floating[:, :, ::1] x, const floating[:, :
                             &y[0, 0, 0], &c[0, 0], &wp_v[0], &bp_v[0], T, B, I, H, act, ract,
                             nthreads, flip, p_nact)
         return
-    z_v = _workspace("plan.z", (B, T, G), dtype)  # x @ w_x, then the gates: scratch
-    cc_v = _workspace("plan.c", (2, B, H), dtype)  # c of steps s and s - 1, in turn
+    z_v = np.empty((B, T, G), dtype=dtype)  # x @ w_x, then the gates
+    cc_v = np.empty((2, B, H), dtype=dtype)  # c of steps s and s - 1, in turn
     with nogil:
         # z = x @ w_x over all B*T rows, batch-first (with nact, rows past their length too:
         # their z is never read)
@@ -391,35 +392,12 @@ cdef tuple _forward_infer(const floating[:, :, ::1] x, const floating[:, ::1] w_
                           const floating[:, ::1] w_h, const floating[::1] b,
                           const floating[:, ::1] h0, const floating[:, ::1] c0,
                           int act, int ract, object dtype):
-    # x (B, T, I) | w_x (I, G) | w_h (H, G) | b (G) | h0, c0 (B, H)
-    cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = w_h.shape[0], G = 4 * H
-    cdef int nthreads = _nthreads()
-    cdef bint packed = _use_packed(B, T, I, H, sizeof(floating))
+    # x (B, T, I) | w_x (I, G) | w_h (H, G) | b (G) | h0, c0 (B, H) -> y, h_n, c_n
+    cdef int B = x.shape[0], T = x.shape[1], H = w_h.shape[0]
     y = np.empty((B, T, H), dtype=dtype)
-    if packed:
-        z = np.empty((1, 1, 1), dtype=dtype)
-    else:
-        z = np.empty((B, T, G), dtype=dtype)  # x @ w_x
-    c = np.empty((2, B, H), dtype=dtype)  # c of steps t and t - 1, in turn
-    cdef floating[:, :, ::1] y_v = y, z_v = z, c_v = c
-    cdef floating[::1] wp_v, bp_v
-    if packed:
-        wp_v, bp_v = _pack_buffers(I, H, dtype)
-        with nogil:
-            _forward_packed(&x[0, 0, 0], &w_x[0, 0], &w_h[0, 0], &b[0], &h0[0, 0], &c0[0, 0],
-                            &y_v[0, 0, 0], &c_v[0, 0, 0], &wp_v[0], &bp_v[0], T, B, I, H, act,
-                            ract, nthreads)
-    else:
-        with nogil:
-            # z = x @ w_x over all B*T rows, batch-first
-            _gemm(RowMajor, NoTrans, NoTrans, B * T, G, I, <floating>1, &x[0, 0, 0], I,
-                  &w_x[0, 0], G, <floating>0, &z_v[0, 0, 0], G)
-            _forward_loop(&z_v[0, 0, 0], G, T * G, &y_v[0, 0, 0], H, T * H, &h0[0, 0],
-                          &c_v[0, 0, 0], <Py_ssize_t>B * H, 2, &c0[0, 0], &w_h[0, 0], &b[0],
-                          T, B, H, act, ract, nthreads)
-    if packed:
-        return y, y[:, T - 1].copy(), c[0].copy()
-    return y, y[:, T - 1].copy(), c[(T - 1) % 2].copy()
+    c = np.array(c0, dtype=dtype)  # in c0, out c_n
+    _forward_infer_plan(x, w_x, w_h, b, h0, c, None, False, y, act, ract, dtype)
+    return y, y[:, T - 1].copy(), c
 
 
 def _set_packed_limits(int min_b, int max_b, int min_t):
