@@ -396,7 +396,10 @@ cdef tuple _forward_infer(const floating[:, :, ::1] x, const floating[:, ::1] w_
     cdef int B = x.shape[0], T = x.shape[1], H = w_h.shape[0]
     y = np.empty((B, T, H), dtype=dtype)
     c = np.array(c0, dtype=dtype)  # in c0, out c_n
-    _forward_infer_plan(x, w_x, w_h, b, h0, c, None, False, y, act, ract, dtype)
+    cdef floating[:, :, ::1] y_v = y
+    cdef floating[:, ::1] c_v = c
+    cdef int[::1] every_row = None  # no plan: every row at every step
+    _forward_infer_plan(x, w_x, w_h, b, h0, c_v, every_row, False, y_v, act, ract, dtype)
     return y, y[:, T - 1].copy(), c
 
 
