@@ -50,13 +50,28 @@ from .engine._cache import GRUCache, LSTMCache, RNNCache
 from .engine._stack import StackCache
 from .engine._threads import _init_from_env, get_num_threads, set_num_threads, threadpool_info
 from .initializers import set_random_seed
-from .layers import GRU, LSTM, Dense, Dropout, Input, SimpleRNN
+from .layers import (
+    GRU,
+    LSTM,
+    Bidirectional,
+    Dense,
+    Dropout,
+    Embedding,
+    Input,
+    Masking,
+    SimpleRNN,
+    TimeDistributed,
+)
 from .model import Sequential, load_model
 from . import models, utils  # Keras's keras.models and keras.utils names
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Bidirectional",
+    "Embedding",
+    "Masking",
+    "TimeDistributed",
     "Dense",
     "GRU",
     "GRUCache",

@@ -110,6 +110,8 @@ _TABLE = {
     "random_normal": random_normal,
     "random_uniform": random_uniform,
     "orthogonal": orthogonal,
+    "uniform": random_uniform,  # Keras's aliases (Embedding's default is "uniform")
+    "normal": random_normal,
 }
 NAMES = tuple(sorted(_TABLE))
 

@@ -101,11 +101,40 @@ def _check_bool(name: str, value) -> bool:
     return bool(value)
 
 
+def _sample_weight(sample_weight, lead: tuple, dtype) -> np.ndarray:
+    """Per-sample weights broadcast to ``lead`` (the leading axes of y_pred): Keras accepts a
+    weight per row (B,), per row and step (B, T), and either with a trailing axis of 1."""
+    w = np.asarray(sample_weight)
+    if w.dtype.kind not in "fiub":
+        raise TypeError(f"sample_weight must be a numeric array, got dtype {w.dtype}")
+    if w.ndim == len(lead) + 1 and w.shape[-1] == 1:
+        w = w[..., 0]
+    if w.ndim > len(lead) or w.shape != tuple(lead[: w.ndim]):
+        raise ValueError(
+            f"sample_weight must have shape {tuple(lead[:1])} or {tuple(lead)} (the leading axes of "
+            f"y_pred), got {w.shape}"
+        )
+    w = w.astype(dtype, copy=False)
+    return w.reshape(w.shape + (1,) * (len(lead) - w.ndim))
+
+
+def mask_weight(mask, dtype) -> np.ndarray:
+    """A (B, T) mask as Keras 3 weighs a loss with it: total/valid where True, 0 where False, so
+    that the loss is the mean over the unmasked steps (0 when every step is masked)."""
+    mask = np.asarray(mask, dtype=bool)
+    valid = int(mask.sum())
+    scale = mask.size / valid if valid else 0.0
+    return np.where(mask, np.dtype(dtype).type(scale), np.dtype(dtype).type(0))
+
+
 class Loss:
     """Base class: ``forward(y_true, y_pred) -> float`` and ``backward(y_true, y_pred) -> dL/dy_pred``.
 
-    Subclasses implement ``_forward`` and ``_backward`` on checked arrays (same dtype; shapes checked
-    by ``_check``) and list their constructor arguments in ``_args``.
+    Subclasses implement ``_values`` (the per-sample losses, for weighted calls), ``_forward``
+    where the mean over all elements is cheaper than the mean of ``_values``, and ``_backward``
+    (the gradient of the unweighted mean), on checked arrays (same dtype; shapes checked by
+    ``_check``), and list their constructor arguments in ``_args``. A per-sample loss depends on
+    its own row of y_pred only, so a weighted gradient is ``_backward`` times the weights.
     """
 
     default_name = "loss"
@@ -126,20 +155,34 @@ class Loss:
 
     # Public API -----------------------------------------------------------------------------------
 
-    def forward(self, y_true, y_pred) -> float:
-        """The batch loss: the mean of the per-sample losses (Keras's "sum_over_batch_size")."""
-        y_true, y_pred = self._check(y_true, y_pred)
-        return float(self._forward(y_true, y_pred))
+    def forward(self, y_true, y_pred, sample_weight=None) -> float:
+        """The batch loss: the mean of the per-sample losses (Keras's "sum_over_batch_size").
 
-    def backward(self, y_true, y_pred) -> np.ndarray:
+        ``sample_weight``: None, or weights over the leading axes of ``y_pred`` ((B,) or (B, T)
+        for y_pred (B, T, C); shorter ones broadcast over the axes after them): the loss is
+        sum(w * per-sample loss) / (number of per-sample losses), as Keras's."""
+        y_true, y_pred = self._check(y_true, y_pred)
+        if sample_weight is None:
+            return float(self._forward(y_true, y_pred))
+        values = self._values(y_true, y_pred)
+        w = _sample_weight(sample_weight, values.shape, y_pred.dtype)
+        return float(np.sum(values * w) / values.size)
+
+    def backward(self, y_true, y_pred, sample_weight=None) -> np.ndarray:
         """d(forward)/d(y_pred): same shape and dtype as y_pred."""
         y_true, y_pred = self._check(y_true, y_pred)
         grad = self._backward(y_true, y_pred)
+        if sample_weight is not None:
+            grad *= _sample_weight(sample_weight, y_pred.shape[:-1], y_pred.dtype)[..., None]
         return grad.astype(y_pred.dtype, copy=False)
 
     __call__ = forward
 
     def _forward(self, y_true: np.ndarray, y_pred: np.ndarray):
+        return np.mean(self._values(y_true, y_pred))
+
+    def _values(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
+        """The per-sample losses, shape y_pred.shape[:-1]."""
         raise NotImplementedError
 
     def _backward(self, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
@@ -171,6 +214,9 @@ class MeanSquaredError(Loss):
 
     default_name = "mean_squared_error"
 
+    def _values(self, y_true, y_pred):
+        return np.mean(np.square(y_pred - y_true), axis=-1)
+
     def _forward(self, y_true, y_pred):
         diff = y_pred - y_true
         return np.mean(np.square(diff))
@@ -185,6 +231,9 @@ class MeanAbsoluteError(Loss):
     """mean(|y_pred - y_true|); the gradient is sign(y_pred - y_true) / size (0 where they are equal)."""
 
     default_name = "mean_absolute_error"
+
+    def _values(self, y_true, y_pred):
+        return np.mean(np.abs(y_pred - y_true), axis=-1)
 
     def _forward(self, y_true, y_pred):
         return np.mean(np.abs(y_pred - y_true))
@@ -214,13 +263,18 @@ class Huber(Loss):
     def _args(self):
         return {"delta": self.delta}
 
-    def _forward(self, y_true, y_pred):
+    def _per_elem(self, y_true, y_pred):
         t = y_pred.dtype.type
         delta, half = t(self.delta), t(0.5)
         err = y_pred - y_true
         abs_err = np.abs(err)
-        per_elem = np.where(abs_err <= delta, half * np.square(err), delta * abs_err - half * delta * delta)
-        return np.mean(per_elem)
+        return np.where(abs_err <= delta, half * np.square(err), delta * abs_err - half * delta * delta)
+
+    def _forward(self, y_true, y_pred):
+        return np.mean(self._per_elem(y_true, y_pred))
+
+    def _values(self, y_true, y_pred):
+        return np.mean(self._per_elem(y_true, y_pred), axis=-1)
 
     def _backward(self, y_true, y_pred):
         t = y_pred.dtype.type
@@ -250,16 +304,20 @@ class BinaryCrossentropy(Loss):
     def _args(self):
         return {"from_logits": self.from_logits}
 
-    def _forward(self, y_true, y_pred):
+    def _per_elem(self, y_true, y_pred):
         if self.from_logits:
             x = y_pred
-            per_elem = np.maximum(x, 0) - x * y_true + np.log1p(np.exp(-np.abs(x)))
-        else:
-            lo, hi = _clip_bounds(y_pred.dtype)
-            p = np.clip(y_pred, lo, hi)
-            one = y_pred.dtype.type(1.0)
-            per_elem = -(y_true * np.log(p) + (one - y_true) * np.log(one - p))
-        return np.mean(per_elem)
+            return np.maximum(x, 0) - x * y_true + np.log1p(np.exp(-np.abs(x)))
+        lo, hi = _clip_bounds(y_pred.dtype)
+        p = np.clip(y_pred, lo, hi)
+        one = y_pred.dtype.type(1.0)
+        return -(y_true * np.log(p) + (one - y_true) * np.log(one - p))
+
+    def _forward(self, y_true, y_pred):
+        return np.mean(self._per_elem(y_true, y_pred))
+
+    def _values(self, y_true, y_pred):
+        return np.mean(self._per_elem(y_true, y_pred), axis=-1)
 
     def _backward(self, y_true, y_pred):
         t = y_pred.dtype.type
@@ -281,16 +339,18 @@ def _log_softmax(x: np.ndarray) -> np.ndarray:
     return shifted - np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
 
 
+def _cce_log_q(y_pred, from_logits: bool):
+    if from_logits:
+        return _log_softmax(y_pred)
+    lo, hi = _clip_bounds(y_pred.dtype)
+    q = y_pred / np.sum(y_pred, axis=-1, keepdims=True)
+    return np.log(np.clip(q, lo, hi))
+
+
 def _cce_forward(y_true, y_pred, from_logits: bool):
     # y_true, y_pred (..., C); per sample -sum_c y*log(q); mean over the M samples
     n_samples = y_pred.size // y_pred.shape[-1]
-    if from_logits:
-        log_q = _log_softmax(y_pred)
-    else:
-        lo, hi = _clip_bounds(y_pred.dtype)
-        q = y_pred / np.sum(y_pred, axis=-1, keepdims=True)
-        log_q = np.log(np.clip(q, lo, hi))
-    return -np.sum(y_true * log_q) / y_pred.dtype.type(n_samples)
+    return -np.sum(y_true * _cce_log_q(y_pred, from_logits)) / y_pred.dtype.type(n_samples)
 
 
 def _cce_backward(y_true, y_pred, from_logits: bool):
@@ -332,6 +392,9 @@ class CategoricalCrossentropy(Loss):
 
     def _forward(self, y_true, y_pred):
         return _cce_forward(y_true, y_pred, self.from_logits)
+
+    def _values(self, y_true, y_pred):
+        return -np.sum(y_true * _cce_log_q(y_pred, self.from_logits), axis=-1)
 
     def _backward(self, y_true, y_pred):
         return _cce_backward(y_true, y_pred, self.from_logits)

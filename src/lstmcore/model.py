@@ -13,12 +13,13 @@ from __future__ import annotations
 import math
 import os
 import re
+import warnings
 
 import numpy as np
 
+from . import callbacks as callbacks_module
 from . import initializers, losses, optimizers
 from .engine import _validate
-from . import callbacks as callbacks_module
 from .io import modelfile
 from .io.modelfile import FORMAT_VERSION
 from .layers import Input, Layer, Recurrent, get_layer_class
@@ -91,6 +92,11 @@ class Sequential:
                 raise ValueError("an Input can only be the first element of a Sequential")
             self.input_shape = layer.input_shape
             return
+        if getattr(layer, "merge_mode", "concat") is None:
+            raise ValueError(
+                f"layer {layer.name or type(layer).__name__} has merge_mode=None and returns two "
+                "arrays: a Sequential passes one from layer to layer; choose a merge mode"
+            )
         if getattr(layer, "return_state", False):
             raise ValueError(
                 f"layer {layer.name or type(layer).__name__} has return_state=True: a Sequential passes "
@@ -250,24 +256,72 @@ class Sequential:
             raise RuntimeError(f"call compile(optimizer=..., loss=...) before {what}()")
 
     def _forward(self, x, training: bool):
-        for layer in self.layers:
-            x = layer.forward(x, training=training)
-        return x
+        return self._forward_masked(x, training)[0]
 
-    def _train_step(self, x, y) -> tuple[float, np.ndarray]:
-        out = self._forward(x, training=True)
-        loss = self.loss.forward(y, out)
-        dy = self.loss.backward(y, out)
+    def _forward_masked(self, x, training: bool):
+        """The output and its mask (Keras 3's rules, ``Layer.supports_masking``): a layer that
+        supports masking gets the mask of its input and gives ``compute_mask``'s to the next; one
+        that does not drops it (with a warning, once per layer, as Keras)."""
+        mask = None
+        for layer in self.layers:
+            if layer.supports_masking:
+                if layer._forward_takes_mask():
+                    out = layer.forward(x, training=training, mask=mask)
+                else:
+                    out = layer.forward(x, training=training)
+                mask = layer.compute_mask(x, mask)
+            else:
+                if mask is not None and not getattr(layer, "_warned_mask", False):
+                    layer._warned_mask = True
+                    warnings.warn(
+                        f"layer {layer.name!r} ({type(layer).__name__}) does not support masking: "
+                        "the mask of its input stops there, and the layers after it and the loss "
+                        "see every step",
+                        stacklevel=3,
+                    )
+                out = layer.forward(x, training=training)
+                mask = None
+            x = out
+        return x, mask
+
+    @staticmethod
+    def _loss_weight(mask, out) -> np.ndarray | None:
+        """The loss weights of an output mask (Keras 3: the loss is the mean over the unmasked
+        steps), where the mask covers the output's leading axes; else None."""
+        if mask is None or mask.shape != out.shape[: out.ndim - 1]:
+            return None
+        return losses.mask_weight(mask, out.dtype)
+
+    def _update_metrics(self, y, out, mask) -> None:
+        weight = None if mask is None or mask.shape != out.shape[: out.ndim - 1] else mask.astype(out.dtype)
+        for m in self.metrics:
+            if weight is None:
+                m.update(y, out)
+            else:
+                m.update(y, out, sample_weight=weight)
+
+    def _train_step(self, x, y) -> tuple[float, np.ndarray, np.ndarray | None]:
+        out, mask = self._forward_masked(x, training=True)
+        weight = self._loss_weight(mask, out)
+        loss = self.loss.forward(y, out, sample_weight=weight)
+        dy = self.loss.backward(y, out, sample_weight=weight)
         for layer in reversed(self.layers):
             dy = layer.backward(dy)
         # Frozen layers (trainable=False, as Keras) keep their weights: the optimizer runs over the
-        # whole flat buffer in one pass, and their slices are put back after it.
+        # whole flat buffer in one pass, and their slices are put back after it; so do the weights
+        # a layer updates itself (BatchNormalization's moving statistics, ``non_trainable_names``).
         frozen = [(w, w.copy()) for layer in self.layers if not layer.trainable for w in layer.weights]
+        frozen += [
+            (layer.params[n], layer.params[n].copy())
+            for layer in self.layers
+            if layer.trainable
+            for n in layer.non_trainable_names
+        ]
         self.optimizer.apply(self.buffer.params, self.buffer.grads)
         for w, saved in frozen:
             w[...] = saved
         self._weights_changed()
-        return loss, out
+        return loss, out, mask
 
     def _weights_changed(self) -> None:
         for layer in self.layers:
@@ -409,11 +463,10 @@ class Sequential:
                 else:
                     idx = order[lo:hi]
                     xb, yb = x[idx], y[idx]
-                loss, out = self._train_step(xb, yb)
+                loss, out, mask = self._train_step(xb, yb)
                 total += float(loss) * (hi - lo)
                 count += hi - lo
-                for m in self.metrics:
-                    m.update(yb, out)
+                self._update_metrics(yb, out, mask)
                 logs = {"loss": total / count, **{m.name: float(m.result()) for m in self.metrics}}
                 for cb in cbs:
                     cb.on_train_batch_end(step, logs)
@@ -435,10 +488,10 @@ class Sequential:
             m.reset()
         for lo in range(0, x.shape[0], batch_size):
             xb, yb = x[lo : lo + batch_size], y[lo : lo + batch_size]
-            out = self._forward(xb, training=False)
-            total += float(self.loss.forward(yb, out)) * xb.shape[0]
-            for m in self.metrics:
-                m.update(yb, out)
+            out, mask = self._forward_masked(xb, training=False)
+            weight = self._loss_weight(mask, out)
+            total += float(self.loss.forward(yb, out, sample_weight=weight)) * xb.shape[0]
+            self._update_metrics(yb, out, mask)
         return {"loss": total / x.shape[0], **{m.name: float(m.result()) for m in self.metrics}}
 
     def evaluate(self, x, y, batch_size=None, verbose="auto", return_dict=False):

@@ -1,5 +1,5 @@
 """Layers with Keras's names and defaults: ``LSTM``, ``GRU``, ``SimpleRNN``, ``Dense``, ``Dropout``,
-``Input``.
+``Input``, ``Embedding``, ``Masking``, ``Bidirectional``, ``TimeDistributed`` and more.
 
 A layer knows its weights' shapes and initializers, runs forward and backward on NumPy arrays, and
 runs one streaming step (``step``). Its weights are views into the model's flat parameter buffer
@@ -9,7 +9,8 @@ Shapes are batch-first, as in Keras: the recurrent layers take x (B, T, I) and g
 ``return_sequences`` or (B, H); Dense acts on the last axis of any input.
 
 One module per kind: ``base`` (Layer, Input, shared checks), ``rnn`` (what the recurrent layers
-share), ``lstm``, ``gru``, ``simple_rnn``, ``core`` (Dense, Dropout). The cells come from
+share), ``lstm``, ``gru``, ``simple_rnn``, ``core`` (Dense, Dropout), ``masking`` (Masking,
+Embedding: the layers that make masks), ``wrappers`` (Bidirectional, TimeDistributed). The cells come from
 ``engine._backend`` (compiled, or the reference with ``LSTMCORE_BACKEND=reference``), looked up at
 call time through ``rnn``'s module attribute ``_ops``.
 """
@@ -20,8 +21,10 @@ from .base import Input, Layer, _dropout_mask  # noqa: F401 - tests draw the lay
 from .core import DENSE_ACTIVATIONS, Dense, Dropout
 from .gru import GRU
 from .lstm import LSTM
+from .masking import Embedding, Masking
 from .rnn import Recurrent
 from .simple_rnn import SimpleRNN
+from .wrappers import Bidirectional, TimeDistributed
 
 __all__ = [
     "DENSE_ACTIVATIONS",
@@ -33,11 +36,18 @@ __all__ = [
     "Dense",
     "Dropout",
     "Recurrent",
+    "Embedding",
+    "Masking",
+    "Bidirectional",
+    "TimeDistributed",
     "get_layer_class",
 ]
 
 
-_LAYERS = {cls.__name__: cls for cls in (Input, LSTM, GRU, SimpleRNN, Dense, Dropout)}
+_LAYERS = {
+    cls.__name__: cls
+    for cls in (Input, LSTM, GRU, SimpleRNN, Dense, Dropout, Embedding, Masking, Bidirectional, TimeDistributed)
+}
 
 
 def get_layer_class(name: str):

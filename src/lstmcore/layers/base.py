@@ -123,6 +123,13 @@ class Layer:
     """
 
     takes_input_dim = False  # Dense: input_dim=n is input_shape=(n,), as in Keras 2
+    # Masks (Keras 3's rules). A layer with supports_masking takes ``mask=`` in forward (a bool
+    # array over its input's leading axes, (B, T) for sequences; None when there is none) and
+    # hands ``compute_mask(inputs, mask)`` to the next layer; a layer without drops the mask.
+    supports_masking = False
+    # Weights the layer updates itself in training (BatchNormalization's moving statistics): not
+    # trained by the optimizer; the model keeps the values the layer's forward wrote.
+    non_trainable_names: tuple[str, ...] = ()
 
     def __init__(self, *, name=None, input_shape=None, dtype=None, trainable=True, **keras):
         if keras:
@@ -160,6 +167,20 @@ class Layer:
 
     def backward(self, dy):
         raise NotImplementedError
+
+    def compute_mask(self, inputs, mask=None):
+        """The mask of this layer's output, from its input and the input's mask (Keras's
+        signature): the mask unchanged where the layer supports masking, else None."""
+        return mask if self.supports_masking else None
+
+    @classmethod
+    def _forward_takes_mask(cls) -> bool:
+        """Whether ``forward`` has a ``mask`` parameter (Keras passes the mask only then)."""
+        takes = cls.__dict__.get("_takes_mask")
+        if takes is None:
+            takes = "mask" in inspect.signature(cls.forward).parameters
+            cls._takes_mask = takes
+        return takes
 
     def step(self, x_t):
         """One streaming step: x_t is this layer's input at one time step, without the T axis."""

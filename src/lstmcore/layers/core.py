@@ -52,6 +52,7 @@ class Dense(Layer):
     """y = activation(x @ kernel + bias) on the last axis. kernel (F, units), bias (units)."""
 
     takes_input_dim = True
+    supports_masking = True  # acts on the last axis: the mask passes through, as in Keras
 
     def __init__(
         self,
@@ -79,7 +80,7 @@ class Dense(Layer):
     def output_shape(self, input_shape):
         return (*input_shape[:-1], self.units)
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, mask=None):
         z = x @ self.params["kernel"]
         if self.use_bias:
             z += self.params["bias"]
@@ -120,6 +121,8 @@ class Dropout(Layer):
     int (1 shares the mask along that axis) or None (that axis of the input).
     """
 
+    supports_masking = True
+
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.rate = _rate("rate", rate)
@@ -144,7 +147,7 @@ class Dropout(Layer):
     def _on_build(self, seed_rng) -> None:
         self._rng = _layer_rng(self.seed, seed_rng)
 
-    def forward(self, x, training=False):
+    def forward(self, x, training=False, mask=None):
         if not training or self.rate == 0:
             self._mask = None
             return x

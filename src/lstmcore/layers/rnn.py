@@ -40,11 +40,18 @@ class Recurrent(Layer):
     sequence; ``recurrent_dropout`` masks h_prev before the recurrent product with one (B, H) mask
     per sequence (Keras's semantics), the engine's ``recurrent_mask``. ``go_backwards`` reads the
     steps from the last to the first and returns the outputs in that order, as Keras does.
+
+    Masks (``forward(x, mask=...)``, (B, T) bool, from ``Masking`` or ``Embedding(mask_zero=True)``):
+    the engine's masked sequences, Keras 3's semantics: a masked step keeps the states and outputs
+    the previous output (0 before a row's first valid step, and at every masked step with
+    ``zero_output_for_mask=True``); the output mask is the input's with ``return_sequences``, else
+    None.
     """
 
     cell = ""
     gates = 1
     state_names: tuple[str, ...] = ("h",)
+    supports_masking = True
 
     def __init__(
         self,
@@ -61,6 +68,7 @@ class Recurrent(Layer):
         go_backwards=False,
         stateful=False,
         seed=None,
+        zero_output_for_mask=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -77,6 +85,7 @@ class Recurrent(Layer):
         self.go_backwards = bool(go_backwards)
         self.stateful = bool(stateful)
         self.seed = _seed_arg(seed)
+        self.zero_output_for_mask = bool(zero_output_for_mask)
         self._states: tuple[np.ndarray, ...] | None = None
         self._stepper = None  # packed weights for step(), made at the first step after a change
         self._streaming = False  # True while the carried states live in the stepper
@@ -162,10 +171,11 @@ class Recurrent(Layer):
         return self._zero_bias
 
     # Forward, backward, step.
-    def forward(self, x, training=False):
+    def compute_mask(self, inputs, mask=None):
+        return mask if self.return_sequences else None
+
+    def forward(self, x, training=False, mask=None):
         B = x.shape[0]
-        if self.go_backwards:
-            x = x[:, ::-1]
         w_x, w_h, b = self.params["kernel"], self.params["recurrent_kernel"], self._bias(x.dtype)
         mask_x = None
         if training and self.dropout > 0:
@@ -173,7 +183,9 @@ class Recurrent(Layer):
             x = x * mask_x
         states0 = self._initial_states(B, x.dtype) if self.stateful else (None,) * len(self.state_names)
         forward = getattr(_ops, f"{self.cell}_forward")
-        options = {**self.engine_options(), "check_finite": False}
+        options = {**self.engine_options(), "check_finite": False, "reverse": self.go_backwards}
+        if mask is not None:
+            options.update(mask=mask, zero_output_for_mask=self.zero_output_for_mask)
         if not training:
             y, *finals = forward(x, w_x, w_h, b, *states0, **options)
         else:
@@ -186,6 +198,8 @@ class Recurrent(Layer):
             self._cache = (cache, mask_x)
         if self.stateful:
             self.states = finals
+        if self.go_backwards:  # Keras: the outputs in the order the steps were read
+            y = y[:, ::-1]
         out = y if self.return_sequences else finals[0]
         return (out, *finals) if self.return_state else out
 
@@ -195,6 +209,8 @@ class Recurrent(Layer):
         cache, mask_x = self._cache
         self._cache = None
         dy_seq, dh_n = (dy, None) if self.return_sequences else (None, dy)
+        if dy_seq is not None and self.go_backwards:
+            dy_seq = dy_seq[:, ::-1]
         grads = getattr(_ops, f"{self.cell}_backward")(dy_seq, cache, dh_n, check_finite=False)
         self.grads["kernel"][...] = grads["dw_x"]
         self.grads["recurrent_kernel"][...] = grads["dw_h"]
@@ -203,8 +219,6 @@ class Recurrent(Layer):
         dx = grads["dx"]
         if mask_x is not None:
             dx *= mask_x
-        if self.go_backwards:
-            dx = dx[:, ::-1]
         return dx
 
     def _new_stepper(self, B: int, dtype):
@@ -241,5 +255,6 @@ class Recurrent(Layer):
             go_backwards=self.go_backwards,
             stateful=self.stateful,
             seed=self.seed,
+            zero_output_for_mask=self.zero_output_for_mask,
         )
         return config

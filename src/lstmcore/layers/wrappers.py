@@ -1,0 +1,347 @@
+"""Layers around other layers: ``Bidirectional`` (a recurrent layer read in both directions) and
+``TimeDistributed`` (a layer applied to every time step), with Keras 3's arguments, weights and
+masks."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from ..engine import _backend as _ops
+from .base import Layer
+from .rnn import Recurrent
+
+_MERGE_MODES = ("concat", "sum", "mul", "ave", None)
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
+
+
+def _layer_from(entry) -> Layer:
+    """A layer from a ``{"class_name", "config"}`` entry (a saved wrapper's inner layer)."""
+    from . import get_layer_class  # the registry lists the wrappers too
+
+    if (
+        not isinstance(entry, dict)
+        or set(entry) != {"class_name", "config"}
+        or not isinstance(entry["config"], dict)
+    ):
+        raise ValueError(f"a wrapped layer must be a {{class_name, config}} object, got {entry!r:.100}")
+    return get_layer_class(entry["class_name"]).from_config(entry["config"])
+
+
+def _entry(layer: Layer) -> dict:
+    return {"class_name": type(layer).__name__, "config": layer.get_config()}
+
+
+class _Wrapper(Layer):
+    """What the wrappers share: inner layers whose weights are views into the wrapper's (named
+    ``<inner name>/<weight>``), built, bound and told of weight changes through the wrapper."""
+
+    def _inner(self) -> list[tuple[str, Layer]]:
+        raise NotImplementedError
+
+    def _on_build(self, seed_rng) -> None:
+        for _, layer in self._inner():
+            if not layer.built:
+                layer.build(self._inner_shape(self.build_shape), seed_rng)
+
+    def _inner_shape(self, input_shape):
+        return input_shape
+
+    def weight_specs(self, input_shape):
+        inner = self._inner_shape(input_shape)
+        return [
+            (f"{prefix}{n}", s, init)
+            for prefix, layer in self._inner()
+            for n, s, init in layer.weight_specs(inner)
+        ]
+
+    def _initial_value(self, name, shape, init, rng, dtype):
+        for prefix, layer in self._inner():
+            if name.startswith(prefix):
+                return layer._initial_value(name[len(prefix) :], shape, init, rng, dtype)
+        raise KeyError(name)  # pragma: no cover - the names come from weight_specs
+
+    def bind(self, buffer, prefix: str) -> None:
+        super().bind(buffer, prefix)
+        for inner_prefix, layer in self._inner():
+            layer.bind(buffer, prefix + inner_prefix)
+
+    @property
+    def non_trainable_names(self) -> tuple[str, ...]:
+        return tuple(p + n for p, layer in self._inner() for n in layer.non_trainable_names)
+
+    def weights_changed(self) -> None:
+        for _, layer in self._inner():
+            layer.weights_changed()
+
+    def reset_states(self) -> None:
+        for _, layer in self._inner():
+            layer.reset_states()
+
+    def reset_state(self) -> None:
+        self.reset_states()
+
+
+class Bidirectional(_Wrapper):
+    """A recurrent layer read forwards and backwards, its two outputs merged, as Keras 3.
+
+    ``Bidirectional(LSTM(64, return_sequences=True), merge_mode="concat")``. The forward layer is a
+    copy of ``layer`` (from its config, named ``forward_<name>``); the backward layer is
+    ``backward_layer`` or a copy with ``go_backwards=True`` (``backward_<name>``). With
+    ``return_sequences`` the backward outputs are put back in time order before the merge:
+    "concat" ([fwd | bwd] on features), "sum", "mul", "ave", or None (both, as a list: not in a
+    Sequential). Weights: the forward layer's, then the backward layer's. With a mask, both layers
+    skip the masked steps and, with ``return_sequences``, output 0 there (Keras forces
+    ``zero_output_for_mask``). With two or more threads (``lstmcore.set_num_threads``) the two
+    directions run at once.
+    """
+
+    supports_masking = True
+
+    def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
+        if not isinstance(layer, Recurrent):
+            raise TypeError(
+                f"Bidirectional wraps a recurrent layer (LSTM, GRU, SimpleRNN), got {type(layer).__name__}"
+            )
+        if merge_mode not in _MERGE_MODES:
+            raise ValueError(f"merge_mode must be one of {_MERGE_MODES}, got {merge_mode!r}")
+        if weights is not None:
+            raise TypeError("Bidirectional: pass the weights with set_weights after building, not weights=")
+        if layer.built:
+            raise ValueError("Bidirectional needs a layer that is not built yet (it makes its own copies)")
+        if backward_layer is not None and not isinstance(backward_layer, Recurrent):
+            raise TypeError(
+                f"backward_layer must be a recurrent layer (LSTM, GRU, SimpleRNN), got "
+                f"{type(backward_layer).__name__}"
+            )
+        if "input_shape" not in kwargs and layer.input_shape is not None:
+            kwargs["input_shape"] = layer.input_shape
+        super().__init__(**kwargs)
+        base = layer.name or _snake(type(layer).__name__)
+        config = {**layer.get_config(), "name": "forward_" + base.removeprefix("forward_")}
+        config.pop("input_shape", None)
+        self.forward_layer = type(layer).from_config(config)
+        self._given_backward = backward_layer is not None
+        if backward_layer is None:
+            config = {
+                **layer.get_config(),
+                "name": "backward_" + base.removeprefix("backward_"),
+                "go_backwards": not layer.go_backwards,
+            }
+            config.pop("input_shape", None)
+            backward_layer = type(layer).from_config(config)
+        elif backward_layer.built:
+            raise ValueError("Bidirectional needs a backward_layer that is not built yet")
+        elif backward_layer.name is None:
+            backward_layer.name = "backward_" + _snake(type(backward_layer).__name__)
+        self.backward_layer = backward_layer
+        fwd, bwd = self.forward_layer, self.backward_layer
+        if fwd.go_backwards == bwd.go_backwards:
+            raise ValueError(
+                "the forward and backward layers must have different go_backwards values, got "
+                f"{fwd.go_backwards} for both"
+            )
+        for a in ("stateful", "return_sequences", "return_state"):
+            if getattr(fwd, a) != getattr(bwd, a):
+                raise ValueError(
+                    f"the forward and backward layers must have the same {a}, got {getattr(fwd, a)} "
+                    f"and {getattr(bwd, a)}"
+                )
+        if fwd.name == bwd.name:
+            raise ValueError(f"the forward and backward layers need different names, both are {fwd.name!r}")
+        for inner in (fwd, bwd):  # Keras: masked outputs are 0 when the sequences are returned
+            inner.zero_output_for_mask = inner.return_sequences
+        self.merge_mode = merge_mode
+        self._cache = None
+
+    def _inner(self):
+        return [
+            (self.forward_layer.name + "/", self.forward_layer),
+            (self.backward_layer.name + "/", self.backward_layer),
+        ]
+
+    @property
+    def return_sequences(self) -> bool:
+        return self.forward_layer.return_sequences
+
+    @property
+    def return_state(self) -> bool:
+        return self.forward_layer.return_state
+
+    @property
+    def states(self):
+        fwd, bwd = self.forward_layer.states, self.backward_layer.states
+        return None if fwd is None or bwd is None else (*fwd, *bwd)
+
+    def _check_input_shape(self, input_shape) -> None:
+        self.forward_layer._check_input_shape(input_shape)
+
+    def output_shape(self, input_shape):
+        shape = self.forward_layer.output_shape(input_shape)
+        units_b = self.backward_layer.output_shape(input_shape)[-1]
+        if self.merge_mode == "concat":
+            return (*shape[:-1], shape[-1] + units_b)
+        if shape[-1] != units_b:
+            raise ValueError(
+                f"merge_mode={self.merge_mode!r} needs both directions of the same width, got "
+                f"{shape[-1]} and {units_b}"
+            )
+        return shape
+
+    def compute_mask(self, inputs, mask=None):
+        return mask if self.return_sequences else None
+
+    def _run(self, f, g):
+        run_pair = getattr(_ops, "_run_pair", None)
+        return run_pair(f, g) if run_pair is not None else (f(), g())
+
+    def forward(self, x, training=False, mask=None):
+        fwd, bwd = self.forward_layer, self.backward_layer
+        out_f, out_b = self._run(
+            lambda: fwd.forward(x, training=training, mask=mask),
+            lambda: bwd.forward(x, training=training, mask=mask),
+        )
+        states = ()
+        if self.return_state:
+            states = (*out_f[1:], *out_b[1:])
+            out_f, out_b = out_f[0], out_b[0]
+        if self.return_sequences:
+            out_b = out_b[:, ::-1]
+        mode = self.merge_mode
+        if mode == "concat":
+            y = np.concatenate([out_f, out_b], axis=-1)
+        elif mode == "sum":
+            y = out_f + out_b
+        elif mode == "ave":
+            y = (out_f + out_b) * out_f.dtype.type(0.5)
+        elif mode == "mul":
+            y = out_f * out_b
+        else:
+            y = [out_f, out_b]
+        if training:
+            self._cache = (out_f, out_b) if mode == "mul" else (out_f.shape[-1],)
+        if self.return_state:
+            return [*y, *states] if mode is None else (y, *states)
+        return y
+
+    def backward(self, dy):
+        if self._cache is None:
+            raise RuntimeError(f"layer {self.name!r}: backward needs a forward call with training=True")
+        cache, self._cache = self._cache, None
+        mode = self.merge_mode
+        if mode == "concat":
+            n = cache[0]
+            dy_f, dy_b = dy[..., :n], dy[..., n:]
+        elif mode == "sum":
+            dy_f = dy_b = dy
+        elif mode == "ave":
+            dy_f = dy_b = dy * dy.dtype.type(0.5)
+        elif mode == "mul":
+            out_f, out_b = cache
+            dy_f, dy_b = dy * out_b, dy * out_f
+        else:
+            dy_f, dy_b = dy
+        if self.return_sequences:
+            dy_b = dy_b[:, ::-1]
+        fwd, bwd = self.forward_layer, self.backward_layer
+        dx_f, dx_b = self._run(
+            lambda: fwd.backward(np.ascontiguousarray(dy_f)), lambda: bwd.backward(np.ascontiguousarray(dy_b))
+        )
+        return dx_f + dx_b
+
+    def step(self, x_t):
+        raise ValueError(
+            f"layer {self.name!r} is bidirectional: its backward direction needs the whole sequence, "
+            "so it cannot run one step at a time"
+        )
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        layer = self.forward_layer.get_config()
+        layer["name"] = layer["name"].removeprefix("forward_")
+        config.update(
+            layer={"class_name": type(self.forward_layer).__name__, "config": layer},
+            merge_mode=self.merge_mode,
+        )
+        if self._given_backward:
+            config["backward_layer"] = _entry(self.backward_layer)
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict):
+        config = dict(config)
+        if "layer" in config:
+            config["layer"] = _layer_from(config["layer"])
+        if config.get("backward_layer") is not None:
+            config["backward_layer"] = _layer_from(config["backward_layer"])
+        return cls(**config)
+
+
+class TimeDistributed(_Wrapper):
+    """Applies ``layer`` to every time step: x (B, T, ...) -> layer on (B*T, ...) -> (B, T, ...),
+    the same weights at every step, as Keras 3. Its weights are the inner layer's. The mask (B, T)
+    passes through; an inner layer that takes masks gets the (B*T,) mask of the steps."""
+
+    supports_masking = True
+
+    def __init__(self, layer, **kwargs):
+        if not isinstance(layer, Layer):
+            raise TypeError(f"TimeDistributed wraps an lstmcore layer, got {type(layer).__name__}")
+        if layer.built:
+            raise ValueError("TimeDistributed needs a layer that is not built yet")
+        super().__init__(**kwargs)
+        if layer.name is None:
+            layer.name = _snake(type(layer).__name__)
+        self.layer = layer
+
+    def _inner(self):
+        return [(self.layer.name + "/", self.layer)]
+
+    def _inner_shape(self, input_shape):
+        return tuple(input_shape[1:])
+
+    def _check_input_shape(self, input_shape) -> None:
+        if len(input_shape) < 2:
+            raise ValueError(
+                "TimeDistributed expects inputs of shape (batch, timesteps, ...), i.e. an input_shape "
+                f"of at least 2 values; got input_shape {tuple(input_shape)}"
+            )
+        self.layer._check_input_shape(tuple(input_shape[1:]))
+
+    def output_shape(self, input_shape):
+        return (input_shape[0], *self.layer.output_shape(tuple(input_shape[1:])))
+
+    def forward(self, x, training=False, mask=None):
+        B, T = x.shape[:2]
+        flat = x.reshape(B * T, *x.shape[2:])
+        if mask is not None and self.layer.supports_masking and self.layer._forward_takes_mask():
+            y = self.layer.forward(
+                flat, training=training, mask=np.asarray(mask).reshape(B * T, *np.shape(mask)[2:])
+            )
+        else:
+            y = self.layer.forward(flat, training=training)
+        return y.reshape(B, T, *y.shape[1:])
+
+    def backward(self, dy):
+        B, T = dy.shape[:2]
+        dx = self.layer.backward(dy.reshape(B * T, *dy.shape[2:]))
+        return dx.reshape(B, T, *dx.shape[1:])
+
+    def step(self, x_t):
+        return self.layer.step(x_t)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(layer=_entry(self.layer))
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict):
+        config = dict(config)
+        if "layer" in config:
+            config["layer"] = _layer_from(config["layer"])
+        return cls(**config)

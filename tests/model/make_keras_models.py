@@ -1,0 +1,60 @@
+"""Write tests/model/data/keras_models.npz: the programs of ``keras_programs.py`` run in Keras 3
+(torch backend, float64). Run by hand, never in CI, in a venv with keras and torch:
+
+    KERAS_BACKEND=torch python tests/model/make_keras_models.py
+
+For each program: the input x, the target y, the initial weights (Keras's order), the predictions,
+the evaluated loss, the loss of one ``train_on_batch`` with SGD(LEARNING_RATE) and the weights after
+it. It never imports lstmcore.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+os.environ["KERAS_BACKEND"] = "torch"
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "io"))
+
+import keras  # noqa: E402
+from keras_programs import LEARNING_RATE, PROGRAMS  # noqa: E402
+from make_golden import _check_versions, _keras_float64_matmul  # noqa: E402
+
+
+def main():
+    _check_versions()
+    _keras_float64_matmul()
+    keras.config.set_floatx("float64")
+    arrays = {
+        "format_version": np.array(1),
+        "cases": np.array(list(PROGRAMS)),
+        "keras": np.array(keras.__version__),
+    }
+    for k, (name, (build, loss, make_x, make_y)) in enumerate(PROGRAMS.items()):
+        rng = np.random.default_rng(100 + k)
+        keras.utils.set_random_seed(100 + k)
+        x, y = make_x(rng), make_y(rng)
+        model = keras.Sequential(build(keras.layers))
+        model.compile(optimizer=keras.optimizers.SGD(LEARNING_RATE), loss=loss)
+        weights0 = model.get_weights()
+        pred = model.predict(x, verbose=0)
+        evaluated = model.evaluate(x, y, verbose=0)
+        trained = model.train_on_batch(x, y)
+        case = {"x": x, "y": y, "pred": pred, "loss": evaluated, "train_loss": trained}
+        case.update({f"w0_{i:02d}": w for i, w in enumerate(weights0)})
+        case.update({f"w1_{i:02d}": w for i, w in enumerate(model.get_weights())})
+        arrays.update({f"{name}/{key}": np.asarray(v) for key, v in case.items()})
+    path = HERE / "data" / "keras_models.npz"
+    path.parent.mkdir(exist_ok=True)
+    np.savez_compressed(path, **arrays)
+    print(f"wrote {path} ({path.stat().st_size} bytes, {len(PROGRAMS)} programs)")
+
+
+if __name__ == "__main__":
+    main()
