@@ -63,11 +63,13 @@ from .layers import (
     TimeDistributed,
 )
 from .model import Sequential, load_model
+from .functional import Model
 from . import models, utils  # Keras's keras.models and keras.utils names
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Model",
     "Bidirectional",
     "Embedding",
     "Masking",

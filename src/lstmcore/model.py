@@ -148,7 +148,7 @@ class Sequential:
                 raise ValueError(
                     f"model {self.name!r} was declared for inputs {self.input_shape}, got {shape}"
                 )
-            self.input_shape = tuple(int(s) for s in shape)
+            self.input_shape = tuple(None if s is None else int(s) for s in shape)
         if self.input_shape is None:
             raise ValueError(
                 "the model needs an input shape: pass input_shape= to the first layer, "
@@ -307,6 +307,11 @@ class Sequential:
         dy = self.loss.backward(y, out, sample_weight=weight)
         for layer in reversed(self.layers):
             dy = layer.backward(dy)
+        self._apply_gradients()
+        return loss, out, mask
+
+    def _apply_gradients(self) -> None:
+        """One optimizer update from the gradient buffer the layers' backwards wrote."""
         # Frozen layers (trainable=False, as Keras) keep their weights: the optimizer runs over the
         # whole flat buffer in one pass, and their slices are put back after it; so do the weights
         # a layer updates itself (BatchNormalization's moving statistics, ``non_trainable_names``).
@@ -321,7 +326,6 @@ class Sequential:
         for w, saved in frozen:
             w[...] = saved
         self._weights_changed()
-        return loss, out, mask
 
     def _weights_changed(self) -> None:
         for layer in self.layers:
@@ -347,7 +351,9 @@ class Sequential:
         elif not self.built:
             self.build()
         want = self.input_shape
-        if x.shape[1:] != tuple(want):
+        if len(x.shape) != len(want) + 1 or any(
+            w is not None and w != s for s, w in zip(x.shape[1:], want, strict=False)
+        ):
             hint = ""
             if x.ndim == len(want) and x.shape[1:] == tuple(want[:-1]) and want[-1] == 1:
                 hint = f"; add the feature axis with x.reshape({x.shape[0]}, {', '.join(map(str, want))})"
@@ -679,10 +685,24 @@ def load_model(filepath, compile=True) -> Sequential:
     c = f.config.get("compile")
     if compile and c is not None:
         try:
-            if not isinstance(c, dict) or set(c) != {"optimizer", "loss", "metrics"}:
+            if not isinstance(c, dict) or not {"optimizer", "loss", "metrics"} <= set(c) <= {
+                "optimizer",
+                "loss",
+                "metrics",
+                "loss_weights",
+            }:
                 raise ValueError(f"expected an object with optimizer, loss and metrics, got {c!r:.200}")
-            optimizer, loss = optimizers.get(c["optimizer"]), losses.get(c["loss"])
-            model.compile(optimizer=optimizer, loss=loss, metrics=c["metrics"])
+            optimizer = optimizers.get(c["optimizer"])
+            if isinstance(c["loss"], list) and isinstance(model, _functional_model()):
+                extra = {"loss_weights": c.get("loss_weights")}
+                model.compile(
+                    optimizer=optimizer,
+                    loss=[losses.get(v) for v in c["loss"]],
+                    metrics=c["metrics"],
+                    **extra,
+                )
+            else:
+                model.compile(optimizer=optimizer, loss=losses.get(c["loss"]), metrics=c["metrics"])
             if state:
                 model.optimizer.set_state(state)
         except (TypeError, ValueError) as exc:
@@ -690,8 +710,23 @@ def load_model(filepath, compile=True) -> Sequential:
     return model
 
 
+def _functional_model():
+    from .functional import Model
+
+    return Model
+
+
 def _model_from_config(config: dict, path: str) -> tuple[Sequential, list]:
     """The model of a file's config, its layers made but not built, and its weights' shapes."""
+    spec = config.get("model")
+    if isinstance(spec, dict) and spec.get("functional") is True:
+        from .functional import Model
+
+        try:
+            model = Model.from_config(spec)
+        except (TypeError, ValueError, KeyError, IndexError) as exc:
+            raise ValueError(f"{path}: the functional model config is malformed: {exc!r:.300}") from None
+        return model, [w.shape for w in model.weights]
     spec = _model_spec(config, path)
     try:
         model = Sequential(name=spec["name"], dtype=spec["dtype"])
@@ -719,9 +754,11 @@ def _model_spec(config: dict, path: str) -> dict:
     elif spec["dtype"] not in ("float32", "float64"):
         key, expected = "dtype", "'float32' or 'float64'"
     elif shape is not None and not (
-        isinstance(shape, list) and 0 < len(shape) <= 32 and all(type(s) is int and s > 0 for s in shape)
+        isinstance(shape, list)
+        and 0 < len(shape) <= 32
+        and all(s is None or (type(s) is int and s > 0) for s in shape)
     ):
-        key, expected = "input_shape", "null or a list of positive ints"
+        key, expected = "input_shape", "null or a list of positive ints and nulls"
     elif not isinstance(layers, list) or not all(
         isinstance(e, dict) and set(e) == {"class_name", "config"} and isinstance(e["config"], dict)
         for e in layers

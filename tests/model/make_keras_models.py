@@ -1,11 +1,12 @@
-"""Write tests/model/data/keras_models.npz: the programs of ``keras_programs.py`` run in Keras 3
-(torch backend, float64). Run by hand, never in CI, in a venv with keras and torch:
+"""Write tests/model/data/keras_models.npz and keras_functional.npz: the programs of
+``keras_programs.py`` (Sequential) and ``keras_functional_programs.py`` (functional API) run in
+Keras 3 (torch backend, float64). Run by hand, never in CI, in a venv with keras and torch:
 
     KERAS_BACKEND=torch python tests/model/make_keras_models.py
 
-For each program: the input x, the target y, the initial weights (Keras's order), the predictions,
-the evaluated loss, the loss of one ``train_on_batch`` with SGD(LEARNING_RATE) and the weights after
-it. It never imports lstmcore.
+For each program: the inputs x, the targets y, the initial weights (Keras's order), the
+predictions, the evaluated loss, the loss of one ``train_on_batch`` with SGD(LEARNING_RATE) and the
+weights after it. It never imports lstmcore.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "io"))
 
 import keras  # noqa: E402
+from keras_functional_programs import PROGRAMS as FUNCTIONAL  # noqa: E402
 from keras_programs import LEARNING_RATE, PROGRAMS  # noqa: E402
 from make_golden import _check_versions, _keras_float64_matmul  # noqa: E402
 
@@ -50,10 +52,40 @@ def main():
         case.update({f"w0_{i:02d}": w for i, w in enumerate(weights0)})
         case.update({f"w1_{i:02d}": w for i, w in enumerate(model.get_weights())})
         arrays.update({f"{name}/{key}": np.asarray(v) for key, v in case.items()})
-    path = HERE / "data" / "keras_models.npz"
+    _save(HERE / "data" / "keras_models.npz", arrays)
+    arrays = {
+        "format_version": np.array(1),
+        "cases": np.array(list(FUNCTIONAL)),
+        "keras": np.array(keras.__version__),
+    }
+    for k, (name, (build, loss, loss_weights, make_x, make_y)) in enumerate(FUNCTIONAL.items()):
+        rng = np.random.default_rng(200 + k)
+        keras.utils.set_random_seed(200 + k)
+        xs, ys = make_x(rng), make_y(rng)
+        inputs, outputs = build(keras)
+        model = keras.Model(inputs, outputs)
+        model.compile(optimizer=keras.optimizers.SGD(LEARNING_RATE), loss=loss, loss_weights=loss_weights)
+        weights0 = model.get_weights()
+        x, y = (xs if len(xs) > 1 else xs[0]), (ys if len(ys) > 1 else ys[0])
+        pred = model.predict(x, verbose=0)
+        preds = pred if isinstance(pred, list) else [pred]
+        evaluated = model.evaluate(x, y, verbose=0)
+        trained = model.train_on_batch(x, y)
+        first = lambda v: v[0] if isinstance(v, list) else v  # noqa: E731 - the total loss
+        case = {"loss": first(evaluated), "train_loss": first(trained)}
+        case.update({f"x_{i}": a for i, a in enumerate(xs)})
+        case.update({f"y_{i}": a for i, a in enumerate(ys)})
+        case.update({f"pred_{i}": a for i, a in enumerate(preds)})
+        case.update({f"w0_{i:02d}": w for i, w in enumerate(weights0)})
+        case.update({f"w1_{i:02d}": w for i, w in enumerate(model.get_weights())})
+        arrays.update({f"{name}/{key}": np.asarray(v) for key, v in case.items()})
+    _save(HERE / "data" / "keras_functional.npz", arrays)
+
+
+def _save(path, arrays):
     path.parent.mkdir(exist_ok=True)
     np.savez_compressed(path, **arrays)
-    print(f"wrote {path} ({path.stat().st_size} bytes, {len(PROGRAMS)} programs)")
+    print(f"wrote {path} ({path.stat().st_size} bytes, {len(arrays['cases'])} programs)")
 
 
 if __name__ == "__main__":

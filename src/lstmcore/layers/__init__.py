@@ -22,6 +22,22 @@ from .core import DENSE_ACTIVATIONS, Dense, Dropout
 from .gru import GRU
 from .lstm import LSTM
 from .masking import Embedding, Masking
+from .merging import (
+    Add,
+    Average,
+    Concatenate,
+    Maximum,
+    Minimum,
+    Multiply,
+    Subtract,
+    add,
+    average,
+    concatenate,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
+)
 from .rnn import Recurrent
 from .simple_rnn import SimpleRNN
 from .wrappers import Bidirectional, TimeDistributed
@@ -40,6 +56,20 @@ __all__ = [
     "Masking",
     "Bidirectional",
     "TimeDistributed",
+    "Add",
+    "Average",
+    "Concatenate",
+    "Maximum",
+    "Minimum",
+    "Multiply",
+    "Subtract",
+    "add",
+    "average",
+    "concatenate",
+    "maximum",
+    "minimum",
+    "multiply",
+    "subtract",
     "get_layer_class",
 ]
 
@@ -47,6 +77,7 @@ __all__ = [
 _LAYERS = {
     cls.__name__: cls
     for cls in (Input, LSTM, GRU, SimpleRNN, Dense, Dropout, Embedding, Masking, Bidirectional, TimeDistributed)
+    + (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract)
 }
 
 

@@ -30,14 +30,18 @@ def _rate(name: str, value) -> float:
     return float(value)
 
 
-def _shape_arg(name: str, value) -> tuple[int, ...] | None:
+def _shape_arg(name: str, value) -> tuple[int | None, ...] | None:
+    """A shape without the batch axis: positive ints, and None for an axis of any size (the time
+    axis of variable-length sequences, as Keras's ``Input(shape=(None, F))``)."""
     if value is None:
         return None
     if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
         value = (value,)
     if not isinstance(value, (tuple, list)) or not value:
-        raise TypeError(f"{name} must be a tuple of positive ints (without the batch axis), got {value!r}")
-    return tuple(_positive_int(name, v) for v in value)
+        raise TypeError(
+            f"{name} must be a tuple of positive ints or None (without the batch axis), got {value!r}"
+        )
+    return tuple(None if v is None else _positive_int(name, v) for v in value)
 
 
 def _initializer(name: str, value: str) -> str:
@@ -96,10 +100,10 @@ def _keras_arguments(layer: str, accepted, keras: dict) -> dict:
             continue
         if key == "batch_input_shape":
             shape = tuple(value) if isinstance(value, (tuple, list)) else None
-            if not shape or len(shape) < 2 or any(s is None for s in shape[1:]):
+            if not shape or len(shape) < 2:
                 raise TypeError(
-                    f"{layer}: batch_input_shape must be (batch, *input_shape) with every axis after "
-                    f"the batch known, got {value!r}; or pass input_shape=(timesteps, features)"
+                    f"{layer}: batch_input_shape must be (batch, *input_shape), got {value!r}; or pass "
+                    "input_shape=(timesteps, features)"
                 )
             out["input_shape"] = shape[1:]
             continue
@@ -162,6 +166,11 @@ class Layer:
     def output_shape(self, input_shape) -> tuple[int, ...]:
         return tuple(input_shape)
 
+    def output_shapes(self, input_shape) -> list[tuple]:
+        """The shapes of every output (a functional call returns a list when there are several:
+        ``return_state``, Bidirectional's merge_mode=None)."""
+        return [self.output_shape(input_shape)]
+
     def forward(self, x, training=False):
         raise NotImplementedError
 
@@ -210,8 +219,14 @@ class Layer:
 
     def build(self, input_shape, seed_rng: np.random.Generator | None = None) -> None:
         """Record the input shape and draw a seed for this layer's random numbers."""
-        input_shape = tuple(int(s) for s in input_shape)
+        input_shape = tuple(None if s is None else int(s) for s in input_shape)
         self._check_input_shape(input_shape)
+        for n, shape, _ in self.weight_specs(input_shape):
+            if any(s is None for s in shape):
+                raise ValueError(
+                    f"layer {self.name or type(self).__name__}: its weight {n!r} needs the size of every "
+                    f"axis it depends on; got inputs of shape (None, {', '.join(map(str, input_shape))})"
+                )
         self.build_shape = input_shape
         self.built = True
         self._on_build(seed_rng)
@@ -231,14 +246,31 @@ class Layer:
     def count_params(self) -> int:
         return sum(w.size for w in self.weights)
 
-    def __call__(self, x, training=False):
-        """Run the layer on its own (outside a model); builds it on first use with its own weights."""
-        x = np.asarray(x)
-        if x.dtype.kind != "f":
-            x = x.astype(self.dtype or np.float32)
+    def __call__(self, x, training=False, mask=None, initial_state=None):
+        """On symbolic tensors (``Input(...)`` and what layers return on them): a node of a
+        functional model (``lstmcore.Model``), returning the output tensor(s). On arrays: run the
+        layer on its own, outside a model, built on first use with its own weights. A list of
+        inputs for the merge layers (Concatenate, Add, ...)."""
+        many = isinstance(x, (list, tuple))
+        xs = list(x) if many else [x]
+        states = (
+            []
+            if initial_state is None
+            else (list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state])
+        )
+        if any(_is_symbolic(t) for t in xs + states):
+            from ..functional import call_symbolic
+
+            return call_symbolic(self, x, initial_state)
+        arrays = []
+        for a in xs:
+            a = np.asarray(a)
+            if a.dtype.kind != "f":
+                a = a.astype(self.dtype or np.float32)
+            arrays.append(a)
         if not self.built:
-            self.build(x.shape[1:], initializers.new_rng())
-            dtype = self.dtype or _validate.dtype_of(x)
+            self.build([a.shape[1:] for a in arrays] if many else arrays[0].shape[1:], initializers.new_rng())
+            dtype = self.dtype or _validate.dtype_of(arrays[0])
             specs = self.weight_specs(self.build_shape)
             buffer = ParameterBuffer([(n, s) for n, s, _ in specs], dtype)
             rng = initializers.new_rng()
@@ -246,7 +278,12 @@ class Layer:
                 buffer.param_views[n][...] = self._initial_value(n, s, init, rng, buffer.dtype)
             self.bind(buffer, "")
             self._own_buffer = buffer
-        return self.forward(x, training=training)
+        kwargs = {}
+        if mask is not None:
+            kwargs["mask"] = mask
+        if initial_state is not None:
+            kwargs["initial_state"] = initial_state
+        return self.forward(arrays if many else arrays[0], training=training, **kwargs)
 
     def _initial_value(self, name, shape, init, rng, dtype):
         return initializers.get(init)(shape, rng, dtype)
@@ -255,11 +292,56 @@ class Layer:
         return f"<{type(self).__name__} name={self.name!r}>"
 
 
-class Input(Layer):
-    """Declares the input shape (without the batch axis) as the first element of a Sequential."""
+def _is_symbolic(x) -> bool:
+    return isinstance(x, Input) or type(x).__name__ == "SymbolicTensor"
 
-    def __init__(self, shape, *, name=None, dtype=None):
+
+class Input(Layer):
+    """An input of a model, as Keras 3's ``keras.Input``: the first element of a Sequential, or
+    the start of a functional model's graph (``lstmcore.Model(inputs, outputs)``), where it is the
+    symbolic tensor the first layers are called on.
+
+    ``shape`` excludes the batch axis; None marks an axis of any size (``Input(shape=(None, 8))``:
+    sequences of any length). ``batch_shape`` includes it (``(32, 10, 8)``; the batch size is
+    informative only), ``batch_size`` sets it.
+    """
+
+    def __init__(
+        self,
+        shape=None,
+        batch_size=None,
+        dtype=None,
+        sparse=None,
+        batch_shape=None,
+        name=None,
+        tensor=None,
+        optional=False,
+    ):
+        if sparse or tensor is not None or optional:
+            raise TypeError(
+                "Input: lstmcore has no sparse, tensor or optional inputs; leave them at their defaults"
+            )
+        if batch_shape is not None:
+            if shape is not None:
+                raise ValueError("Input: give shape or batch_shape, not both")
+            if not isinstance(batch_shape, (tuple, list)) or len(batch_shape) < 2:
+                raise ValueError(f"Input: batch_shape must be (batch, *shape), got {batch_shape!r}")
+            batch_size, shape = batch_shape[0], tuple(batch_shape[1:])
+        if shape is None:
+            raise ValueError("Input needs shape=(...) (without the batch axis) or batch_shape=(batch, ...)")
+        if batch_size is not None:
+            batch_size = _positive_int("batch_size", batch_size)
         super().__init__(name=name, input_shape=shape, dtype=dtype)
+        self.batch_size = batch_size
+
+    @property
+    def shape(self) -> tuple:
+        """(batch, *shape), as a Keras tensor's: None where the size is free."""
+        return (self.batch_size, *self.input_shape)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.input_shape) + 1
 
     def forward(self, x, training=False):
         return x
@@ -269,6 +351,11 @@ class Input(Layer):
 
     def get_config(self) -> dict:
         config = {"name": self.name, "shape": list(self.input_shape)}
+        if self.batch_size is not None:
+            config["batch_size"] = self.batch_size
         if self.dtype is not None:
             config["dtype"] = self.dtype.name
         return config
+
+    def __repr__(self) -> str:
+        return f"<Input name={self.name!r} shape={self.shape}>"

@@ -163,6 +163,10 @@ class Recurrent(Layer):
     def output_shape(self, input_shape):
         return (input_shape[0], self.units) if self.return_sequences else (self.units,)
 
+    def output_shapes(self, input_shape):
+        states = [(self.units,)] * len(self.state_names) if self.return_state else []
+        return [self.output_shape(input_shape), *states]
+
     def _bias(self, dtype):
         if self.use_bias:
             return self.params["bias"]
@@ -174,14 +178,40 @@ class Recurrent(Layer):
     def compute_mask(self, inputs, mask=None):
         return mask if self.return_sequences else None
 
-    def forward(self, x, training=False, mask=None):
+    def _given_states(self, initial_state, B: int, dtype) -> tuple:
+        """``initial_state``: the states (h, or [h, c] for the LSTM), each (B, units), as Keras."""
+        n = len(self.state_names)
+        states = [initial_state] if isinstance(initial_state, np.ndarray) else list(initial_state)
+        names = ", ".join(self.state_names)
+        if len(states) != n:
+            raise ValueError(
+                f"layer {self.name!r}: initial_state must be [{names}], {n} array(s) of shape "
+                f"(batch, {self.units}); got {len(states)}"
+            )
+        out = []
+        for name, state in zip(self.state_names, states, strict=True):
+            state = np.asarray(state)
+            if state.shape != (B, self.units):
+                raise ValueError(
+                    f"layer {self.name!r}: initial state {name} must have shape ({B}, {self.units}), "
+                    f"got {state.shape}"
+                )
+            out.append(np.ascontiguousarray(state, dtype=dtype))
+        return tuple(out)
+
+    def forward(self, x, training=False, mask=None, initial_state=None):
         B = x.shape[0]
         w_x, w_h, b = self.params["kernel"], self.params["recurrent_kernel"], self._bias(x.dtype)
         mask_x = None
         if training and self.dropout > 0:
             mask_x = _dropout_mask(self._rng, (B, 1, x.shape[2]), self.dropout, x.dtype)
             x = x * mask_x
-        states0 = self._initial_states(B, x.dtype) if self.stateful else (None,) * len(self.state_names)
+        if initial_state is not None:
+            states0 = self._given_states(initial_state, B, x.dtype)
+        elif self.stateful:
+            states0 = self._initial_states(B, x.dtype)
+        else:
+            states0 = (None,) * len(self.state_names)
         forward = getattr(_ops, f"{self.cell}_forward")
         options = {**self.engine_options(), "check_finite": False, "reverse": self.go_backwards}
         if mask is not None:
@@ -204,14 +234,26 @@ class Recurrent(Layer):
         return (out, *finals) if self.return_state else out
 
     def backward(self, dy):
+        """dy: the gradient of the output, or with ``return_state`` a list [output, *states] with
+        None for those that got none. Returns dx; the gradients of the initial states are left in
+        ``initial_state_grads`` (the functional API passes them to the layers that made them)."""
         if self._cache is None:
             raise RuntimeError(f"layer {self.name!r}: backward needs a forward call with training=True")
         cache, mask_x = self._cache
         self._cache = None
+        n = len(self.state_names)
+        if self.return_state and isinstance(dy, (list, tuple)):
+            dy, *d_states = dy
+        else:
+            d_states = [None] * n
         dy_seq, dh_n = (dy, None) if self.return_sequences else (None, dy)
         if dy_seq is not None and self.go_backwards:
             dy_seq = dy_seq[:, ::-1]
-        grads = getattr(_ops, f"{self.cell}_backward")(dy_seq, cache, dh_n, check_finite=False)
+        if d_states[0] is not None:
+            dh_n = d_states[0] if dh_n is None else dh_n + d_states[0]
+        finals = (dh_n, *d_states[1:])
+        grads = getattr(_ops, f"{self.cell}_backward")(dy_seq, cache, *finals, check_finite=False)
+        self.initial_state_grads = tuple(grads[f"d{name}0"] for name in self.state_names)
         self.grads["kernel"][...] = grads["dw_x"]
         self.grads["recurrent_kernel"][...] = grads["dw_h"]
         if self.use_bias:

@@ -192,6 +192,16 @@ class Bidirectional(_Wrapper):
             )
         return shape
 
+    def output_shapes(self, input_shape):
+        fwd, bwd = self.forward_layer, self.backward_layer
+        if self.merge_mode is None:
+            outs = [fwd.output_shape(input_shape), bwd.output_shape(input_shape)]
+        else:
+            outs = [self.output_shape(input_shape)]
+        if self.return_state:
+            outs += fwd.output_shapes(input_shape)[1:] + bwd.output_shapes(input_shape)[1:]
+        return outs
+
     def compute_mask(self, inputs, mask=None):
         return mask if self.return_sequences else None
 
@@ -199,11 +209,22 @@ class Bidirectional(_Wrapper):
         run_pair = getattr(_ops, "_run_pair", None)
         return run_pair(f, g) if run_pair is not None else (f(), g())
 
-    def forward(self, x, training=False, mask=None):
+    def forward(self, x, training=False, mask=None, initial_state=None):
+        """initial_state: the forward layer's states, then the backward layer's (Keras's order)."""
         fwd, bwd = self.forward_layer, self.backward_layer
+        s_f = s_b = None
+        if initial_state is not None:
+            states = list(initial_state)
+            n = len(fwd.state_names)
+            if len(states) != n + len(bwd.state_names):
+                raise ValueError(
+                    f"layer {self.name!r}: initial_state must hold the forward layer's {n} states and "
+                    f"the backward layer's {len(bwd.state_names)}, got {len(states)} arrays"
+                )
+            s_f, s_b = states[:n], states[n:]
         out_f, out_b = self._run(
-            lambda: fwd.forward(x, training=training, mask=mask),
-            lambda: bwd.forward(x, training=training, mask=mask),
+            lambda: fwd.forward(x, training=training, mask=mask, initial_state=s_f),
+            lambda: bwd.forward(x, training=training, mask=mask, initial_state=s_b),
         )
         states = ()
         if self.return_state:
@@ -224,6 +245,8 @@ class Bidirectional(_Wrapper):
             y = [out_f, out_b]
         if training:
             self._cache = (out_f, out_b) if mode == "mul" else (out_f.shape[-1],)
+            self._out_shapes = [a.shape for a in y] if mode is None else [y.shape]
+            self._out_dtype = out_f.dtype
         if self.return_state:
             return [*y, *states] if mode is None else (y, *states)
         return y
@@ -233,6 +256,14 @@ class Bidirectional(_Wrapper):
             raise RuntimeError(f"layer {self.name!r}: backward needs a forward call with training=True")
         cache, self._cache = self._cache, None
         mode = self.merge_mode
+        d_states_f = d_states_b = None
+        if self.return_state:  # [output(s), *forward states, *backward states]
+            dy = list(dy)
+            k = 2 if mode is None else 1
+            n = len(self.forward_layer.state_names)
+            d_states_f, d_states_b = dy[k : k + n], dy[k + n :]
+            dy = dy[:k] if mode is None else dy[0]
+            dy = self._zeros_if_none(dy, cache)
         if mode == "concat":
             n = cache[0]
             dy_f, dy_b = dy[..., :n], dy[..., n:]
@@ -248,10 +279,19 @@ class Bidirectional(_Wrapper):
         if self.return_sequences:
             dy_b = dy_b[:, ::-1]
         fwd, bwd = self.forward_layer, self.backward_layer
-        dx_f, dx_b = self._run(
-            lambda: fwd.backward(np.ascontiguousarray(dy_f)), lambda: bwd.backward(np.ascontiguousarray(dy_b))
-        )
+        dy_f, dy_b = np.ascontiguousarray(dy_f), np.ascontiguousarray(dy_b)
+        if d_states_f is not None:
+            dy_f, dy_b = [dy_f, *d_states_f], [dy_b, *d_states_b]
+        dx_f, dx_b = self._run(lambda: fwd.backward(dy_f), lambda: bwd.backward(dy_b))
+        self.initial_state_grads = (*fwd.initial_state_grads, *bwd.initial_state_grads)
         return dx_f + dx_b
+
+    def _zeros_if_none(self, dy, cache):
+        """The output gradient(s) of a call with return_state where only the states got one."""
+        shapes = self._out_shapes
+        if isinstance(dy, list):
+            return [np.zeros(s, self._out_dtype) if d is None else d for d, s in zip(dy, shapes, strict=True)]
+        return np.zeros(shapes[0], self._out_dtype) if dy is None else dy
 
     def step(self, x_t):
         raise ValueError(

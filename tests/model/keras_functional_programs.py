@@ -1,0 +1,99 @@
+"""Keras functional programs that lstmcore runs with only the imports changed: each builds
+(inputs, outputs) from a namespace with ``Input``, ``Model`` and ``layers`` (keras or lstmcore).
+``make_keras_models.py`` stores what Keras 3 computes for them; ``test_functional.py`` compares.
+
+Each entry: (build(K) -> (inputs, outputs), loss, loss_weights, x(rng) -> list, y(rng) -> list).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+B, T_ENC, T_DEC, F_ENC, F_DEC, VOCAB = 4, 6, 5, 3, 4, 9
+
+
+def _seq2seq(K):
+    L = K.layers
+    enc_in = K.Input(shape=(None, F_ENC))
+    _, h, c = L.LSTM(6, return_state=True)(enc_in)
+    dec_in = K.Input(shape=(None, F_DEC))
+    seq, _, _ = L.LSTM(6, return_sequences=True, return_state=True)(dec_in, initial_state=[h, c])
+    out = L.Dense(F_DEC, activation="softmax")(seq)
+    return [enc_in, dec_in], out
+
+
+def _bidirectional_encoder(K):
+    L = K.layers
+    enc_in = K.Input(shape=(T_ENC, F_ENC))
+    _, fh, fc, bh, bc = L.Bidirectional(L.LSTM(4, return_state=True))(enc_in)
+    h = L.Concatenate()([fh, bh])
+    c = L.Concatenate()([fc, bc])
+    dec_in = K.Input(shape=(T_DEC, F_DEC))
+    seq = L.LSTM(8, return_sequences=True)(dec_in, initial_state=[h, c])
+    return [enc_in, dec_in], L.TimeDistributed(L.Dense(F_DEC, activation="softmax"))(seq)
+
+
+def _shared_two_outputs(K):
+    L = K.layers
+    a = K.Input(shape=(T_ENC, F_ENC), name="left")
+    b = K.Input(shape=(T_ENC, F_ENC), name="right")
+    shared = L.GRU(5)
+    ha, hb = shared(a), shared(b)
+    joined = L.concatenate([ha, hb])
+    diff = L.Subtract()([ha, hb])
+    score = L.Dense(1, activation="sigmoid", name="score")(joined)
+    value = L.Dense(2, name="value")(L.Multiply()([diff, L.Add()([ha, hb])]))
+    return [a, b], [score, value]
+
+
+def _masked_embedding(K):
+    L = K.layers
+    ids = K.Input(shape=(T_ENC,))
+    emb = L.Embedding(VOCAB, 4, mask_zero=True)(ids)
+    seq = L.Bidirectional(L.GRU(3, return_sequences=True), merge_mode="sum")(emb)
+    seq = L.LSTM(4, return_sequences=True)(seq)
+    return ids, L.Dense(2)(L.Average()([seq, seq]))
+
+
+def _ids(rng):
+    x = rng.integers(1, VOCAB, size=(B, T_ENC)).astype(np.float64)
+    x[0, :2] = 0
+    x[1, 4:] = 0
+    x[2, 3] = 0
+    return x
+
+
+def _onehot(rng, T, F):
+    return np.eye(F)[rng.integers(0, F, size=(B, T))]
+
+
+PROGRAMS = {
+    "seq2seq_return_state_initial_state": (
+        _seq2seq,
+        "categorical_crossentropy",
+        None,
+        lambda rng: [rng.normal(size=(B, T_ENC, F_ENC)), _onehot(rng, T_DEC, F_DEC)],
+        lambda rng: [_onehot(rng, T_DEC, F_DEC)],
+    ),
+    "bidirectional_encoder_states": (
+        _bidirectional_encoder,
+        "categorical_crossentropy",
+        None,
+        lambda rng: [rng.normal(size=(B, T_ENC, F_ENC)), _onehot(rng, T_DEC, F_DEC)],
+        lambda rng: [_onehot(rng, T_DEC, F_DEC)],
+    ),
+    "shared_layer_two_outputs": (
+        _shared_two_outputs,
+        {"score": "binary_crossentropy", "value": "mse"},
+        {"score": 0.7, "value": 1.3},
+        lambda rng: [rng.normal(size=(B, T_ENC, F_ENC)), rng.normal(size=(B, T_ENC, F_ENC))],
+        lambda rng: [rng.integers(0, 2, size=(B, 1)).astype(np.float64), rng.normal(size=(B, 2))],
+    ),
+    "masked_embedding_functional": (
+        _masked_embedding,
+        "mse",
+        None,
+        lambda rng: [_ids(rng)],
+        lambda rng: [rng.normal(size=(B, T_ENC, 2))],
+    ),
+}
