@@ -1,23 +1,39 @@
 """Callbacks with Keras's names and behaviour: History, EarlyStopping, ReduceLROnPlateau,
-ModelCheckpoint, and the progress bar of ``fit(verbose=1)`` (tqdm when installed).
+ModelCheckpoint, CSVLogger, LearningRateScheduler, LambdaCallback, TerminateOnNaN, and the progress
+bar of ``fit(verbose=1)`` (tqdm when installed).
 
 A callback gets ``set_model(model)`` and ``set_params(params)`` before training, then the hooks
-``on_train_begin/end``, ``on_epoch_begin/end(epoch, logs)`` and ``on_train_batch_end(batch, logs)``.
-``logs`` holds the epoch's ``loss``, the metrics, and their ``val_`` twins.
+``on_train_begin/end``, ``on_epoch_begin/end(epoch, logs)`` and ``on_train_batch_begin/end(batch,
+logs)``. ``logs`` holds the epoch's ``loss``, the metrics, and their ``val_`` twins. As in Keras,
+``on_train_batch_begin/end`` call the legacy ``on_batch_begin/end`` unless overridden.
 """
 
 from __future__ import annotations
 
+import collections.abc
+import csv
 import math
 import numbers
 import operator
+import os
 import sys
 import time
 import warnings
 
 import numpy as np
 
-__all__ = ["Callback", "History", "EarlyStopping", "ReduceLROnPlateau", "ModelCheckpoint", "ProgbarLogger"]
+__all__ = [
+    "Callback",
+    "History",
+    "EarlyStopping",
+    "ReduceLROnPlateau",
+    "ModelCheckpoint",
+    "ProgbarLogger",
+    "CSVLogger",
+    "LearningRateScheduler",
+    "LambdaCallback",
+    "TerminateOnNaN",
+]
 
 
 class Callback:
@@ -43,7 +59,16 @@ class Callback:
     def on_epoch_end(self, epoch, logs=None):
         pass
 
+    def on_train_batch_begin(self, batch, logs=None):
+        self.on_batch_begin(batch, logs=logs)  # Keras: for backwards compatibility
+
     def on_train_batch_end(self, batch, logs=None):
+        self.on_batch_end(batch, logs=logs)
+
+    def on_batch_begin(self, batch, logs=None):
+        pass
+
+    def on_batch_end(self, batch, logs=None):
         pass
 
 
@@ -360,3 +385,194 @@ class ProgbarLogger(Callback):
         elif self.verbose == 2:
             self._out().write(f"Epoch {epoch + 1}/{self.epochs} - {elapsed:.2f}s - {_format_logs(logs)}\n")
             self._out().flush()
+
+
+class CSVLogger(Callback):
+    """Writes the logs of each epoch as a row of a CSV file, as Keras ``CSVLogger``.
+
+    The columns are ``epoch`` (from 0), then the log keys of the first epoch, sorted; when none of
+    them starts with ``val_``, Keras adds a ``val_`` twin of each (written as ``NA``), and so does
+    this. Sequences are written as ``"[a, b]"``. ``append=True`` appends to an existing file and
+    writes the header only when the file is empty. Rows end in CRLF (Python's csv 'excel' dialect).
+    """
+
+    def __init__(self, filename, separator=",", append=False):
+        super().__init__()
+        if not isinstance(separator, str) or len(separator) != 1:
+            raise ValueError(f"CSVLogger: separator must be one character, got separator={separator!r}")
+        self.sep = separator
+        self.filename = os.fspath(filename)
+        self.append = bool(append)
+        self.writer = None
+        self.keys = None
+        self.append_header = True
+        self.csv_file = None
+
+    def on_train_begin(self, logs=None):
+        if self.append:
+            if os.path.exists(self.filename):
+                with open(self.filename, encoding="utf-8") as f:
+                    self.append_header = not bool(len(f.readline()))
+            mode = "a"
+        else:
+            mode = "w"
+        if self.csv_file is not None and not self.csv_file.closed:
+            self.csv_file.close()
+        self.csv_file = open(self.filename, mode, newline="", encoding="utf-8")
+        self.writer = None
+        self.keys = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+
+        def handle_value(v):
+            if isinstance(v, str):
+                return v
+            if isinstance(v, collections.abc.Iterable) and not (isinstance(v, np.ndarray) and v.ndim == 0):
+                return '"[' + ", ".join(map(str, v)) + ']"'
+            return v
+
+        if self.keys is None:
+            self.keys = sorted(logs)
+            if self.keys and not any(k.startswith("val_") for k in self.keys):
+                self.keys.extend([f"val_{k}" for k in self.keys])
+        if self.writer is None:
+
+            class Dialect(csv.excel):
+                delimiter = self.sep
+
+            self.writer = csv.DictWriter(self.csv_file, fieldnames=["epoch", *self.keys], dialect=Dialect)
+            if self.append_header:
+                self.writer.writeheader()
+        row = {"epoch": epoch}
+        row.update((k, handle_value(logs.get(k, "NA"))) for k in self.keys)
+        self.writer.writerow(row)
+        self.csv_file.flush()
+
+    def on_train_end(self, logs=None):
+        if self.csv_file is not None and not self.csv_file.closed:
+            self.csv_file.close()
+        self.writer = None
+
+
+class LearningRateScheduler(Callback):
+    """Sets the optimizer's learning rate at the start of each epoch to ``schedule(epoch, lr)`` (or,
+    when that raises TypeError, ``schedule(epoch)``), as Keras ``LearningRateScheduler``; at the
+    end of the epoch the rate is written into the logs as ``learning_rate``.
+
+    The schedule must return a float (Python, np.float32 or np.float64; an int is refused, as in
+    Keras); lstmcore's optimizers also require it to be finite and > 0.
+    """
+
+    def __init__(self, schedule, verbose=0):
+        super().__init__()
+        if not callable(schedule):
+            raise TypeError(f"LearningRateScheduler: schedule must be callable, got {schedule!r}")
+        self.schedule = schedule
+        self.verbose = verbose
+
+    def on_epoch_begin(self, epoch, logs=None):
+        optimizer = self.model.optimizer
+        if not hasattr(optimizer, "learning_rate"):
+            raise ValueError('Optimizer must have a "learning_rate" attribute.')
+        try:  # the new API: schedule(epoch, lr)
+            lr = self.schedule(epoch, float(optimizer.learning_rate))
+        except TypeError:  # the old one: schedule(epoch)
+            lr = self.schedule(epoch)
+        if not isinstance(lr, (float, np.float32, np.float64)):
+            raise ValueError(f"The output of the `schedule` function should be a float. Got: {lr!r}")
+        optimizer.learning_rate = lr
+        if self.verbose > 0:
+            print(f"\nEpoch {epoch + 1}: LearningRateScheduler setting learning rate to {lr}.")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["learning_rate"] = float(self.model.optimizer.learning_rate)
+
+
+class LambdaCallback(Callback):
+    """A callback made of functions, as Keras ``LambdaCallback``. Each is called as Keras calls it:
+    ``on_epoch_begin(epoch, logs)``, ``on_epoch_end(epoch, logs)``, ``on_train_begin(logs)``,
+    ``on_train_end(logs)``, ``on_train_batch_begin(batch, logs=logs)``,
+    ``on_train_batch_end(batch, logs=logs)``, with ``logs`` a dict ({} where ``fit`` has none to give).
+    Any other hook may be given by keyword (``on_batch_end=...``) and replaces that method as is.
+    """
+
+    def __init__(
+        self,
+        on_epoch_begin=None,
+        on_epoch_end=None,
+        on_train_begin=None,
+        on_train_end=None,
+        on_train_batch_begin=None,
+        on_train_batch_end=None,
+        **kwargs,
+    ):
+        super().__init__()
+        given = {
+            "on_epoch_begin": on_epoch_begin,
+            "on_epoch_end": on_epoch_end,
+            "on_train_begin": on_train_begin,
+            "on_train_end": on_train_end,
+            "on_train_batch_begin": on_train_batch_begin,
+            "on_train_batch_end": on_train_batch_end,
+            **kwargs,
+        }
+        for name, fn in given.items():
+            if fn is not None and not callable(fn):
+                raise TypeError(f"LambdaCallback: {name} must be callable or None, got {fn!r}")
+        self._fns = {name: fn for name, fn in given.items() if fn is not None}
+        for name, fn in kwargs.items():
+            if fn is not None:
+                setattr(self, name, fn)
+
+    def _call(self, name, *args, **kwargs):
+        fn = self._fns.get(name)
+        if fn is not None:
+            fn(*args, **kwargs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._call("on_epoch_begin", epoch, {} if logs is None else logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._call("on_epoch_end", epoch, {} if logs is None else logs)
+
+    def on_train_begin(self, logs=None):
+        self._call("on_train_begin", {} if logs is None else logs)
+
+    def on_train_end(self, logs=None):
+        self._call("on_train_end", {} if logs is None else logs)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if "on_train_batch_begin" in self._fns:
+            self._call("on_train_batch_begin", batch, logs={} if logs is None else logs)
+        else:
+            super().on_train_batch_begin(batch, logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if "on_train_batch_end" in self._fns:
+            self._call("on_train_batch_end", batch, logs={} if logs is None else logs)
+        else:
+            super().on_train_batch_end(batch, logs)
+
+
+class TerminateOnNaN(Callback):
+    """Stops training when the loss in a batch's logs is NaN or infinite, as Keras ``TerminateOnNaN``:
+    prints ``Batch N: Invalid loss, terminating training`` and sets ``model.stop_training``, or, with
+    ``raise_error=True``, raises RuntimeError at once (``on_train_end`` is then not called).
+    """
+
+    def __init__(self, raise_error=False):
+        super().__init__()
+        self.raise_error = bool(raise_error)
+
+    def on_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and (np.isnan(loss) or np.isinf(loss)):
+            if self.raise_error:
+                raise RuntimeError(
+                    f"NaN or Inf loss encountered at batch {batch}. Loss value: {loss}. "
+                    "Terminating training immediately."
+                )
+            print(f"Batch {batch}: Invalid loss, terminating training")
+            self.model.stop_training = True

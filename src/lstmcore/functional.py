@@ -452,69 +452,47 @@ class Model(Sequential):
     def _forward(self, x, training: bool):
         return self._forward_masked(x, training)[0]
 
-    def _train_step(self, x, y):
+    def _check_trainable(self) -> None:
         if self._foreign:
             raise ValueError(
                 f"model {self.name!r} uses the layers {self._foreign}, whose weights belong to another "
                 "model: fit that model (its weights are the same arrays), or build new layers"
             )
-        outs, masks = self._run(x.arrays, training=True)
+
+    def _losses_of(self, outs, masks, y, sample_weight, grads: bool):
         total, d_outs = 0.0, []
         for out, mask, target, loss, w in zip(
             outs, masks, y.arrays, self._losses, self._loss_weights, strict=True
         ):
-            weight = self._loss_weight(mask, out)
+            weight = self._loss_weight(mask, out, sample_weight)
             total += w * loss.forward(target, out, sample_weight=weight)
-            d = loss.backward(target, out, sample_weight=weight)
-            d_outs.append(d * d.dtype.type(w) if w != 1.0 else d)
+            if grads:
+                d = loss.backward(target, out, sample_weight=weight)
+                d_outs.append(d * d.dtype.type(w) if w != 1.0 else d)
+        return total, d_outs
+
+    def _train_step(self, x, y, sample_weight=None):
+        self._check_trainable()
+        outs, masks = self._run(x.arrays, training=True)
+        total, d_outs = self._losses_of(outs, masks, y, sample_weight, grads=True)
         self._backprop(d_outs)
         self._apply_gradients()
         return total, outs, masks
 
-    def _update_metrics(self, y, outs, masks) -> None:
+    def _batch_loss(self, x, y, sample_weight=None):
+        outs, masks = self._run(x.arrays, training=False)
+        return self._losses_of(outs, masks, y, sample_weight, grads=False)[0], outs, masks
+
+    def _update_metrics(self, y, outs, masks, sample_weight=None) -> None:
         for m, k in zip(self.metrics, self._metric_outputs, strict=True):
-            out, mask = outs[k], masks[k]
-            weight = (
-                None if mask is None or mask.shape != out.shape[: out.ndim - 1] else mask.astype(out.dtype)
-            )
+            weight = self._metric_weight(masks[k], outs[k], sample_weight)
             if weight is None:
-                m.update(y.arrays[k], out)
+                m.update(y.arrays[k], outs[k])
             else:
-                m.update(y.arrays[k], out, sample_weight=weight)
+                m.update(y.arrays[k], outs[k], sample_weight=weight)
 
-    def _evaluate_arrays(self, x, y, batch_size) -> dict:
-        total = 0.0
-        for m in self.metrics:
-            m.reset()
-        n = x.shape[0]
-        for lo in range(0, n, batch_size):
-            xb, yb = x[lo : lo + batch_size], y[lo : lo + batch_size]
-            outs, masks = self._run(xb.arrays, training=False)
-            for out, mask, target, loss, w in zip(
-                outs, masks, yb.arrays, self._losses, self._loss_weights, strict=True
-            ):
-                total += (
-                    w
-                    * float(loss.forward(target, out, sample_weight=self._loss_weight(mask, out)))
-                    * xb.shape[0]
-                )
-            self._update_metrics(yb, outs, masks)
-        return {"loss": total / n, **{m.name: float(m.result()) for m in self.metrics}}
-
-    def predict(self, x, batch_size=None, verbose=0):
-        """Outputs for ``x`` (a list of arrays for several inputs): an array, or a list of arrays
-        for several outputs."""
-        from .model import _batch_size, _verbose
-
-        batch_size = _batch_size(batch_size)
-        _verbose(verbose, 0)
-        x = self._prepare_x(x)
-        parts = [
-            self._run(x[lo : lo + batch_size].arrays, training=False)[0]
-            for lo in range(0, x.shape[0], batch_size)
-        ]
-        outs = [p[0] if len(parts) == 1 else np.concatenate(p, axis=0) for p in zip(*parts, strict=True)]
-        return outs[0] if self._single_output else outs
+    def _predict_outputs(self, x) -> list[np.ndarray]:
+        return self._run(x.arrays, training=False)[0]
 
     def __call__(self, x, training=False):
         return self._forward(x, training=training)

@@ -13,12 +13,14 @@ from __future__ import annotations
 import math
 import os
 import re
+import sys
+import time
 import warnings
 
 import numpy as np
 
+from . import _data, initializers, losses, optimizers
 from . import callbacks as callbacks_module
-from . import initializers, losses, optimizers
 from .engine import _validate
 from .io import modelfile
 from .io.modelfile import FORMAT_VERSION
@@ -26,7 +28,7 @@ from .layers import Input, Layer, Recurrent, get_layer_class
 from .metrics import get_metric
 from .params import ParameterBuffer
 
-__all__ = ["Sequential", "load_model", "FORMAT_VERSION"]
+__all__ = ["Sequential", "load_model", "model_from_json", "FORMAT_VERSION"]
 
 
 def _snake(name: str) -> str:
@@ -47,6 +49,32 @@ def _batch_size(value) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"batch_size must be a positive int, got {value!r}")
     return int(value)
+
+
+class _Progress:
+    """predict's progress bar, as Keras's: ``k/n ━━━━━━━━━━ 0s 2ms/step`` on one line."""
+
+    def __init__(self, total, verbose: int, stream=None):
+        self.total, self.verbose, self.stream = total, verbose, stream or sys.stdout
+        self.start = time.perf_counter()
+
+    def _text(self, k: int) -> str:
+        elapsed = time.perf_counter() - self.start
+        per = elapsed / max(k, 1)
+        unit = f"{per * 1e3:.0f}ms/step" if per >= 1e-3 else f"{per * 1e6:.0f}us/step"
+        if self.total:
+            done = int(20 * k / self.total)
+            return f"{k}/{self.total} {'━' * done}{' ' * (20 - done)} {elapsed:.0f}s {unit}"
+        return f"{k}/Unknown {elapsed:.0f}s {unit}"
+
+    def update(self, k: int) -> None:
+        if self.verbose == 1:
+            self.stream.write("\r" + self._text(k))
+            self.stream.flush()
+
+    def close(self, k: int) -> None:
+        self.stream.write(("\r" if self.verbose == 1 else "") + self._text(k) + "\n")
+        self.stream.flush()
 
 
 class Sequential:
@@ -213,6 +241,36 @@ class Sequential:
     def weights(self) -> list[np.ndarray]:
         return [w for layer in self.layers for w in layer.weights]
 
+    @property
+    def trainable_weights(self) -> list[np.ndarray]:
+        return [w for layer in self.layers for w in layer.trainable_weights]
+
+    @property
+    def non_trainable_weights(self) -> list[np.ndarray]:
+        return [w for layer in self.layers for w in layer.non_trainable_weights]
+
+    def get_layer(self, name=None, index=None) -> Layer:
+        """A layer by name or by index (Keras's get_layer)."""
+        if (name is None) == (index is None):
+            raise ValueError("get_layer takes a name or an index (one of them)")
+        if index is not None:
+            if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+                raise TypeError(f"index must be an int, got {index!r}")
+            if not -len(self.layers) <= index < len(self.layers):
+                raise ValueError(f"index {index} is out of range for a model of {len(self.layers)} layers")
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"no layer named {name!r}; the layers are {[layer.name for layer in self.layers]}")
+
+    def to_json(self, **kwargs) -> str:
+        """The model's structure as JSON (no weights), for ``lstmcore.models.model_from_json``;
+        ``kwargs`` go to ``json.dumps`` (indent=2, ...)."""
+        import json
+
+        return json.dumps({"class_name": type(self).__name__, "config": self.get_config()}, **kwargs)
+
     def get_weights(self) -> list[np.ndarray]:
         """Copies of the weights, layer by layer, in Keras's order and layouts."""
         return [w.copy() for w in self.weights]
@@ -285,30 +343,60 @@ class Sequential:
         return x, mask
 
     @staticmethod
-    def _loss_weight(mask, out) -> np.ndarray | None:
-        """The loss weights of an output mask (Keras 3: the loss is the mean over the unmasked
-        steps), where the mask covers the output's leading axes; else None."""
-        if mask is None or mask.shape != out.shape[: out.ndim - 1]:
-            return None
-        return losses.mask_weight(mask, out.dtype)
+    def _loss_weight(mask, out, sample_weight=None) -> np.ndarray | None:
+        """The loss weights of an output: its mask as Keras 3 weighs it (the loss is the mean over
+        the unmasked steps), where the mask covers the output's leading axes, times the sample
+        weights ((B,) or (B, T)) as Keras's apply_mask; None when there are neither."""
+        w = None
+        if mask is not None and mask.shape == out.shape[: out.ndim - 1]:
+            w = losses.mask_weight(mask, out.dtype)
+        if sample_weight is None:
+            return w
+        sw = np.asarray(sample_weight, dtype=out.dtype)
+        if w is None:
+            return sw
+        if sw.ndim > w.ndim:
+            sw = sw.reshape(sw.shape[: w.ndim])
+        return w * sw.reshape(sw.shape + (1,) * (w.ndim - sw.ndim))
 
-    def _update_metrics(self, y, out, mask) -> None:
-        weight = None if mask is None or mask.shape != out.shape[: out.ndim - 1] else mask.astype(out.dtype)
+    @staticmethod
+    def _metric_weight(mask, out, sample_weight=None) -> np.ndarray | None:
+        """Keras 3's metric weights: the mask as 0/1 times the sample weights."""
+        w = None
+        if mask is not None and mask.shape == out.shape[: out.ndim - 1]:
+            w = mask.astype(out.dtype)
+        if sample_weight is None:
+            return w
+        sw = np.asarray(sample_weight, dtype=out.dtype)
+        if w is None:
+            return sw
+        return w * sw.reshape(sw.shape + (1,) * (w.ndim - sw.ndim))
+
+    def _update_metrics(self, y, out, mask, sample_weight=None) -> None:
+        weight = self._metric_weight(mask, out, sample_weight)
         for m in self.metrics:
             if weight is None:
                 m.update(y, out)
             else:
                 m.update(y, out, sample_weight=weight)
 
-    def _train_step(self, x, y) -> tuple[float, np.ndarray, np.ndarray | None]:
+    def _train_step(self, x, y, sample_weight=None) -> tuple[float, np.ndarray, np.ndarray | None]:
         out, mask = self._forward_masked(x, training=True)
-        weight = self._loss_weight(mask, out)
+        weight = self._loss_weight(mask, out, sample_weight)
         loss = self.loss.forward(y, out, sample_weight=weight)
         dy = self.loss.backward(y, out, sample_weight=weight)
         for layer in reversed(self.layers):
             dy = layer.backward(dy)
         self._apply_gradients()
         return loss, out, mask
+
+    def _batch_loss(self, x, y, sample_weight=None):
+        """Inference on one batch: (loss, output, mask)."""
+        out, mask = self._forward_masked(x, training=False)
+        return self.loss.forward(y, out, sample_weight=self._loss_weight(mask, out, sample_weight)), out, mask
+
+    def _predict_outputs(self, x) -> list[np.ndarray]:
+        return [self._forward(x, training=False)]
 
     def _apply_gradients(self) -> None:
         """One optimizer update from the gradient buffer the layers' backwards wrote."""
@@ -331,12 +419,55 @@ class Sequential:
         for layer in self.layers:
             layer.weights_changed()
 
-    def train_on_batch(self, x, y) -> float:
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None) -> float:
         """One optimizer step on one batch; returns the batch loss (before the step)."""
         self._require_compiled("train_on_batch")
-        x = self._prepare_x(x)
+        x, y, sw = self._prepare_batch(x, y, sample_weight, class_weight)
+        return float(self._train_step(x, y, sw)[0])
+
+    def _prepare_batch(self, x, y, sample_weight=None, class_weight=None, what="x"):
+        x = self._prepare_x(x, what)
+        if y is None:
+            raise ValueError(
+                f"{what} gave no targets: a batch for fit or evaluate is (x, y) or (x, y, sample_weight)"
+            )
         y = self._prepare_y(y, x.shape[0])
-        return float(self._train_step(x, y)[0])
+        return x, y, self._prepare_sample_weight(sample_weight, class_weight, y, x.shape[0])
+
+    def _prepare_sample_weight(self, sample_weight, class_weight, y, n: int):
+        """Per-sample weights (n,) or (n, T) from ``sample_weight`` and ``class_weight`` (a dict
+        class -> weight, the class of a sample being its target's argmax for one-hot targets, else
+        the target rounded), as Keras's fit; None when neither is given."""
+        sw = None
+        if sample_weight is not None:
+            sw = np.asarray(sample_weight)
+            if sw.dtype.kind not in "fiub":
+                raise TypeError(f"sample_weight must be a numeric array, got dtype {sw.dtype}")
+            if sw.ndim == 0 or sw.shape[0] != n or sw.ndim > 3:
+                raise ValueError(f"sample_weight must have shape ({n},) or ({n}, T), got {sw.shape}")
+            sw = sw.astype(self.dtype)
+            if not np.isfinite(sw).all() or (sw < 0).any():
+                raise ValueError("sample_weight must be finite and non-negative")
+        if class_weight is not None:
+            if not isinstance(class_weight, dict) or not class_weight:
+                raise TypeError(f"class_weight must be a dict class -> weight, got {class_weight!r:.80}")
+            target = y.arrays[0] if hasattr(y, "arrays") else y
+            classes = (
+                np.argmax(target, axis=-1)
+                if target.ndim >= 2 and target.shape[-1] > 1
+                else np.rint(target.reshape(target.shape[0], -1)[:, 0])
+            ).astype(np.int64)
+            if classes.ndim > 1:
+                raise ValueError(
+                    "class_weight needs one class per sample (targets of shape (n,), (n, 1) or (n, C))"
+                )
+            table = {int(k): float(v) for k, v in class_weight.items()}
+            missing = sorted(set(np.unique(classes).tolist()) - set(table))
+            if missing:
+                raise ValueError(f"class_weight has no weight for the classes {missing}")
+            cw = np.array([table[int(c)] for c in classes], dtype=self.dtype)
+            sw = cw if sw is None else sw * cw.reshape(cw.shape + (1,) * (sw.ndim - 1))
+        return sw
 
     # Data -------------------------------------------------------------------------------------------
 
@@ -393,8 +524,8 @@ class Sequential:
 
     def fit(
         self,
-        x,
-        y,
+        x=None,
+        y=None,
         batch_size=None,
         epochs=1,
         verbose="auto",
@@ -402,14 +533,31 @@ class Sequential:
         validation_split=0.0,
         validation_data=None,
         shuffle=True,
+        class_weight=None,
+        sample_weight=None,
         initial_epoch=0,
+        steps_per_epoch=None,
+        validation_steps=None,
+        validation_batch_size=None,
+        validation_freq=1,
     ):
-        """Train for ``epochs`` passes over (x, y); returns a ``History``, as Keras's fit."""
+        """Train for ``epochs`` passes over the data; returns a ``History``, as Keras's fit.
+
+        ``x`` and ``y`` arrays (lists of arrays for several inputs or outputs), or ``x`` a
+        PyDataset (``lstmcore.utils.PyDataset``, Keras's ``Sequence``) or a generator of batches
+        ``(x, y)`` / ``(x, y, sample_weight)`` with ``y`` left None. ``sample_weight`` (n,) or
+        (n, T) and ``class_weight`` {class: weight} weigh the loss and the metrics as Keras's do;
+        ``steps_per_epoch`` bounds the batches per epoch (a generator without it is read until it
+        stops). ``validation_data``: (x, y), (x, y, sample_weight), a PyDataset or a generator
+        (with ``validation_steps``)."""
         self._require_compiled("fit")
         batch_size = _batch_size(batch_size)
         verbose = _verbose(verbose, 1)
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
             raise ValueError(f"epochs must be a non-negative int, got {epochs!r}")
+        steps_per_epoch = _data.positive_steps("steps_per_epoch", steps_per_epoch)
+        validation_steps = _data.positive_steps("validation_steps", validation_steps)
+        validation_freq = _data.positive_steps("validation_freq", validation_freq)
         cbs = list(callbacks or [])
         for k, cb in enumerate(cbs):
             if not isinstance(cb, callbacks_module.Callback):
@@ -417,28 +565,44 @@ class Sequential:
                     f"callbacks[{k}] must be an lstmcore.callbacks.Callback, got {cb!r} "
                     f"(of type {type(cb).__name__})"
                 )
-        x = self._prepare_x(x)
-        y = self._prepare_y(y, x.shape[0])
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise ValueError("validation_data must be a tuple (x_val, y_val)")
-            x_val = self._prepare_x(validation_data[0], "x_val")
-            val = (x_val, self._prepare_y(validation_data[1], x_val.shape[0], "y_val"))
-        elif validation_split:
-            if not 0 < validation_split < 1:
-                raise ValueError(f"validation_split must be in (0, 1), got {validation_split!r}")
-            # Keras: the last fraction of the data, before any shuffling.
-            split = int(x.shape[0] * (1 - validation_split))
-            if split == 0 or split == x.shape[0]:
-                raise ValueError(
-                    f"validation_split={validation_split} leaves an empty training or validation "
-                    f"set for {x.shape[0]} samples"
+        if x is None:
+            raise ValueError("fit needs x (arrays, a PyDataset or a generator of batches)")
+        src = _data.source(x, "x", steps_per_epoch)
+        val = None
+        if src is None:
+            x, y, sw = self._prepare_batch(x, y, sample_weight, class_weight)
+            if validation_data is None and validation_split:
+                if not 0 < validation_split < 1:
+                    raise ValueError(f"validation_split must be in (0, 1), got {validation_split!r}")
+                # Keras: the last fraction of the data, before any shuffling.
+                split = int(x.shape[0] * (1 - validation_split))
+                if split == 0 or split == x.shape[0]:
+                    raise ValueError(
+                        f"validation_split={validation_split} leaves an empty training or validation "
+                        f"set for {x.shape[0]} samples"
+                    )
+                val = _data.ArrayBatches(
+                    x[split:],
+                    y[split:],
+                    None if sw is None else sw[split:],
+                    validation_batch_size or batch_size,
                 )
-            x, y, val = x[:split], y[:split], (x[split:], y[split:])
+                x, y, sw = x[:split], y[:split], None if sw is None else sw[:split]
+            src = _data.ArrayBatches(x, y, sw, batch_size, steps_per_epoch)
         else:
-            val = None
-        n = x.shape[0]
-        steps = math.ceil(n / batch_size)
+            for name, value in (("y", y), ("sample_weight", sample_weight)):
+                if value is not None:
+                    raise ValueError(
+                        f"{name} must be None when x is a dataset or generator: its batches carry it"
+                    )
+            if validation_split:
+                raise ValueError(
+                    "validation_split needs arrays; give validation_data with a dataset or generator"
+                )
+        if validation_data is not None:
+            val = self._validation_source(
+                validation_data, validation_batch_size or batch_size, validation_steps
+            )
         history = callbacks_module.History()
         # As Keras: the user's callbacks first, then the progress bar and History, so that what a
         # callback writes into the logs at epoch end (ReduceLROnPlateau's learning_rate) is shown
@@ -446,7 +610,7 @@ class Sequential:
         if verbose:
             cbs.append(callbacks_module.ProgbarLogger(verbose))
         cbs.append(history)
-        params = {"epochs": epochs, "steps": steps, "batch_size": batch_size, "verbose": verbose}
+        params = {"epochs": epochs, "steps": src.steps, "batch_size": batch_size, "verbose": verbose}
         for cb in cbs:
             cb.set_model(self)
             cb.set_params(params)
@@ -457,27 +621,30 @@ class Sequential:
         for epoch in range(initial_epoch, epochs):
             for cb in cbs:
                 cb.on_epoch_begin(epoch)
-            order = rng.permutation(n) if shuffle else None
             total, count = 0.0, 0
             for m in self.metrics:
                 m.reset()
             logs: dict = {}
-            for step in range(steps):
-                lo, hi = step * batch_size, min(n, (step + 1) * batch_size)
-                if order is None:
-                    xb, yb = x[lo:hi], y[lo:hi]
-                else:
-                    idx = order[lo:hi]
-                    xb, yb = x[idx], y[idx]
-                loss, out, mask = self._train_step(xb, yb)
-                total += float(loss) * (hi - lo)
-                count += hi - lo
-                self._update_metrics(yb, out, mask)
+            for step, (xb, yb, swb) in enumerate(src.epoch(rng, shuffle)):
+                if not src.prepared:
+                    xb, yb, swb = self._prepare_batch(xb, yb, swb, class_weight, "x")
+                for cb in cbs:
+                    cb.on_train_batch_begin(step, {})
+                loss, out, mask = self._train_step(xb, yb, swb)
+                n = xb.shape[0]
+                total += float(loss) * n
+                count += n
+                self._update_metrics(yb, out, mask, swb)
                 logs = {"loss": total / count, **{m.name: float(m.result()) for m in self.metrics}}
                 for cb in cbs:
                     cb.on_train_batch_end(step, logs)
-            if val is not None:
-                val_logs = self._evaluate_arrays(*val, batch_size)
+                if self.stop_training:
+                    break
+            src.end_epoch()
+            if count == 0:  # a generator that ran out of data: Keras stops training
+                break
+            if val is not None and (epoch + 1) % validation_freq == 0:
+                val_logs = self._evaluate_source(val)
                 logs.update({"val_" + k: v for k, v in val_logs.items()})
             for cb in cbs:
                 cb.on_epoch_end(epoch, logs)
@@ -488,25 +655,66 @@ class Sequential:
         self.history = history
         return history
 
-    def _evaluate_arrays(self, x, y, batch_size) -> dict:
-        total = 0.0
+    def _validation_source(self, data, batch_size, steps):
+        src = _data.source(data, "validation_data", steps)
+        if src is not None:
+            return src
+        if not isinstance(data, (tuple, list)) or len(data) not in (2, 3):
+            raise ValueError(
+                "validation_data must be (x_val, y_val), (x_val, y_val, sample_weight), a dataset or "
+                "a generator"
+            )
+        x, y, sw = self._prepare_batch(*data, what="x_val")
+        return _data.ArrayBatches(x, y, sw, batch_size, steps)
+
+    def _evaluate_source(self, src) -> dict:
+        total, count = 0.0, 0
         for m in self.metrics:
             m.reset()
-        for lo in range(0, x.shape[0], batch_size):
-            xb, yb = x[lo : lo + batch_size], y[lo : lo + batch_size]
-            out, mask = self._forward_masked(xb, training=False)
-            weight = self._loss_weight(mask, out)
-            total += float(self.loss.forward(yb, out, sample_weight=weight)) * xb.shape[0]
-            self._update_metrics(yb, out, mask)
-        return {"loss": total / x.shape[0], **{m.name: float(m.result()) for m in self.metrics}}
+        for xb, yb, swb in src.epoch(None, False):
+            if not src.prepared:
+                xb, yb, swb = self._prepare_batch(xb, yb, swb, what=src.what)
+            loss, out, mask = self._batch_loss(xb, yb, swb)
+            n = xb.shape[0]
+            total += float(loss) * n
+            count += n
+            self._update_metrics(yb, out, mask, swb)
+        src.end_epoch()
+        if count == 0:
+            raise ValueError("there was no data to evaluate on")
+        return {"loss": total / count, **{m.name: float(m.result()) for m in self.metrics}}
 
-    def evaluate(self, x, y, batch_size=None, verbose="auto", return_dict=False):
-        """The loss (and metrics) on (x, y), in inference mode: a float, or [loss, *metrics]."""
+    def _evaluate_arrays(self, x, y, batch_size, sample_weight=None) -> dict:
+        return self._evaluate_source(_data.ArrayBatches(x, y, sample_weight, batch_size))
+
+    @property
+    def metrics_names(self) -> list[str]:
+        """["loss", *the metrics' names], the order of evaluate's list, as Keras."""
+        return ["loss", *(m.name for m in self.metrics)]
+
+    def evaluate(
+        self,
+        x=None,
+        y=None,
+        batch_size=None,
+        verbose="auto",
+        sample_weight=None,
+        steps=None,
+        return_dict=False,
+    ):
+        """The loss (and metrics) on (x, y) or on a dataset or generator of batches, in inference
+        mode: a float, or [loss, *metrics] (``metrics_names``), or a dict."""
         self._require_compiled("evaluate")
         batch_size = _batch_size(batch_size)
         verbose = _verbose(verbose, 1)
-        x = self._prepare_x(x)
-        logs = self._evaluate_arrays(x, self._prepare_y(y, x.shape[0]), batch_size)
+        steps = _data.positive_steps("steps", steps)
+        src = _data.source(x, "x", steps)
+        if src is None:
+            x, y, sw = self._prepare_batch(x, y, sample_weight)
+            src = _data.ArrayBatches(x, y, sw, batch_size, steps)
+        elif y is not None or sample_weight is not None:
+            raise ValueError("y and sample_weight must be None when x is a dataset or generator")
+        logs = self._evaluate_source(src)
         if verbose:
             print(callbacks_module._format_logs(logs))
         if return_dict:
@@ -514,17 +722,36 @@ class Sequential:
         values = list(logs.values())
         return values[0] if len(values) == 1 else values
 
-    def predict(self, x, batch_size=None, verbose=0):
-        """Outputs for ``x`` (inference mode: no dropout), computed ``batch_size`` rows at a time."""
+    def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None):
+        """Outputs for ``x`` (inference mode: no dropout), ``batch_size`` rows at a time, or for
+        each batch of a dataset or generator; ``verbose=1`` shows a progress bar (Keras's "auto"
+        shows one too; lstmcore predicts quietly unless asked)."""
         batch_size = _batch_size(batch_size)
-        _verbose(verbose, 0)
-        x = self._prepare_x(x)
-        if x.shape[0] <= batch_size:
-            return self._forward(x, training=False)
-        outs = [
-            self._forward(x[lo : lo + batch_size], training=False) for lo in range(0, x.shape[0], batch_size)
-        ]
-        return np.concatenate(outs, axis=0)
+        verbose = _verbose(verbose, 0)
+        steps = _data.positive_steps("steps", steps)
+        src = _data.source(x, "x", steps)
+        if src is None:
+            x = self._prepare_x(x)
+            n = x.shape[0]
+            total = math.ceil(n / batch_size) if steps is None else min(steps, math.ceil(n / batch_size))
+            batches = (x[k * batch_size : (k + 1) * batch_size] for k in range(total))
+        else:
+            total = src.steps
+            batches = (self._prepare_x(b[0], "x") for b in src.epoch(None, False))
+        bar = _Progress(total, verbose) if verbose else None
+        parts = []
+        for xb in batches:
+            parts.append(self._predict_outputs(xb))
+            if bar is not None:
+                bar.update(len(parts))
+        if src is not None:
+            src.end_epoch()
+        if bar is not None:
+            bar.close(len(parts))
+        if not parts:
+            raise ValueError("there was no data to predict on")
+        outs = [p[0] if len(parts) == 1 else np.concatenate(p, axis=0) for p in zip(*parts, strict=True)]
+        return outs[0] if getattr(self, "_single_output", True) else outs
 
     def __call__(self, x, training=False):
         return self._forward(self._prepare_x(x), training=training)
@@ -666,6 +893,24 @@ class Sequential:
         if not self.built:
             self.build(shape, initialize=False)
         self.set_weights(weights)
+
+
+def model_from_json(json_string: str):
+    """A model (new weights) from ``to_json``'s string, as ``keras.models.model_from_json``."""
+    import json
+
+    try:
+        spec = json.loads(json_string)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"model_from_json takes the string of model.to_json(): {exc}") from None
+    if not isinstance(spec, dict) or spec.get("class_name") not in ("Sequential", "Model"):
+        raise ValueError(
+            "model_from_json takes the string of model.to_json() (class_name Sequential or Model)"
+        )
+    model, _ = _model_from_config({"model": spec.get("config")}, "model_from_json")
+    if isinstance(model, Sequential) and not model.built and model.input_shape is not None:
+        model.build()
+    return model
 
 
 def load_model(filepath, compile=True) -> Sequential:

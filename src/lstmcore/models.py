@@ -4,6 +4,6 @@
 from __future__ import annotations
 
 from .functional import Model
-from .model import Sequential, load_model
+from .model import Sequential, load_model, model_from_json
 
-__all__ = ["Model", "Sequential", "load_model"]
+__all__ = ["Model", "Sequential", "load_model", "model_from_json"]

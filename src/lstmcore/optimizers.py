@@ -30,7 +30,20 @@ import numpy as np
 
 from ._config import build_from_config
 
-__all__ = ["Optimizer", "SGD", "Adam", "RMSprop", "AdamW", "get", "serialize"]
+__all__ = [
+    "Optimizer",
+    "SGD",
+    "Adam",
+    "RMSprop",
+    "AdamW",
+    "Nadam",
+    "Adagrad",
+    "Adadelta",
+    "Adamax",
+    "Lion",
+    "get",
+    "serialize",
+]
 
 # Keras constructor arguments that lstmcore does not implement. A Keras config carries them; it is
 # accepted when they hold these (default, i.e. inactive) values.
@@ -462,15 +475,265 @@ class RMSprop(Optimizer):
             params -= grads
 
 
+class Nadam(Optimizer):
+    """Nadam: Adam with Nesterov momentum (Keras ``Nadam``), with t = iterations + 1:
+
+    u_t = beta_1 * (1 - 0.5 * 0.96**t);  u_t1 = beta_1 * (1 - 0.5 * 0.96**(t + 1))
+    u_product *= u_t  (a scalar of the buffer's dtype, 1 at build; saved with the state)
+    m += (g - m) * (1 - beta_1);  v += (g**2 - v) * (1 - beta_2)
+    m_hat = u_t1 * m / (1 - u_product * u_t1) + (1 - u_t) * g / (1 - u_product)
+    w -= m_hat * lr / (sqrt(v / (1 - beta_2**t)) + epsilon)
+    """
+
+    default_name = "nadam"
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1 = _real("beta_1", beta_1, low=0.0, high=1.0, high_open=True)
+        self.beta_2 = _real("beta_2", beta_2, low=0.0, high=1.0, high_open=True)
+        self.epsilon = _real("epsilon", epsilon, low=0.0, low_open=True)
+        self._u_product = None
+
+    def _hyper(self):
+        return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+    def _slot_names(self):
+        return ["momentum", "velocity"]
+
+    def build(self, params, slices):
+        super().build(params, slices)
+        self._u_product = self._dtype.type(1.0)
+
+    def get_state(self):
+        """As ``Optimizer.get_state``, plus ``u_product`` as a 0-d array of the buffer's dtype."""
+        state = super().get_state()
+        state["u_product"] = np.array(self._u_product, dtype=self._dtype)
+        return state
+
+    def set_state(self, state):
+        self._require_built("set_state")
+        if isinstance(state, dict) and "u_product" in state:
+            u = np.asarray(state["u_product"])
+            if u.shape != () or u.dtype != self._dtype or not np.isfinite(u):
+                raise ValueError(
+                    f"state['u_product'] must be a finite 0-d {self._dtype} array, received {u!r} "
+                    f"(shape {u.shape}, dtype {u.dtype})"
+                )
+            super().set_state({k: v for k, v in state.items() if k != "u_product"})
+            self._u_product = self._dtype.type(u)
+            return
+        if isinstance(state, dict):
+            expected = sorted({*self._slots, "iterations", "u_product"})
+            raise ValueError(f"Nadam state must have the entries {expected}, received {sorted(state)}")
+        super().set_state(state)
+
+    def _update(self, params, grads):
+        t = self._dtype.type
+        one, step = t(1.0), t(self.iterations + 1)
+        beta_1, decay = t(self.beta_1), t(0.96)
+        u_t = beta_1 * (one - t(0.5) * decay**step)
+        u_t1 = beta_1 * (one - t(0.5) * decay ** (step + one))
+        u_product = self._u_product * u_t
+        u_product_1 = u_product * u_t1
+        self._u_product = u_product
+        m, v, s = self._slots["momentum"], self._slots["velocity"], self._scratch
+        np.subtract(grads, m, out=s)
+        s *= t(1.0 - self.beta_1)
+        m += s  # m += (g - m) * (1 - beta_1)
+        np.square(grads, out=s)
+        s -= v
+        s *= t(1.0 - self.beta_2)
+        v += s  # v += (g**2 - v) * (1 - beta_2)
+        grads *= one - u_t
+        grads /= one - u_product
+        np.multiply(m, u_t1, out=s)
+        s /= one - u_product_1
+        grads += s  # m_hat
+        grads *= t(self.learning_rate)
+        np.divide(v, one - t(self.beta_2) ** step, out=s)  # v_hat
+        np.sqrt(s, out=s)
+        s += t(self.epsilon)
+        grads /= s
+        params -= grads  # w -= m_hat * lr / (sqrt(v_hat) + epsilon)
+
+
+class Adagrad(Optimizer):
+    """Adagrad (Keras ``Adagrad``): the accumulator starts at ``initial_accumulator_value``;
+
+    acc += g**2;  w -= lr * g / sqrt(acc + epsilon)
+    """
+
+    default_name = "adagrad"
+
+    def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.initial_accumulator_value = _real(
+            "initial_accumulator_value", initial_accumulator_value, low=0.0
+        )
+        self.epsilon = _real("epsilon", epsilon, low=0.0, low_open=True)
+
+    def _hyper(self):
+        return {"initial_accumulator_value": self.initial_accumulator_value, "epsilon": self.epsilon}
+
+    def _slot_names(self):
+        return ["accumulator"]
+
+    def build(self, params, slices):
+        super().build(params, slices)
+        self._slots["accumulator"].fill(self.initial_accumulator_value)
+
+    def _update(self, params, grads):
+        t = self._dtype.type
+        acc, s = self._slots["accumulator"], self._scratch
+        np.square(grads, out=s)
+        acc += s  # acc += g**2
+        np.add(acc, t(self.epsilon), out=s)
+        np.sqrt(s, out=s)
+        grads *= t(self.learning_rate)
+        grads /= s
+        params -= grads  # w -= lr * g / sqrt(acc + epsilon)
+
+
+class Adadelta(Optimizer):
+    """Adadelta (Keras ``Adadelta``), with rms(x) = sqrt(x + epsilon):
+
+    acc_g = rho * acc_g + (1 - rho) * g**2
+    delta = rms(acc_delta) * g / rms(acc_g)
+    acc_delta = rho * acc_delta + (1 - rho) * delta**2
+    w -= lr * delta
+    """
+
+    default_name = "adadelta"
+
+    def __init__(self, learning_rate=0.001, rho=0.95, epsilon=1e-7, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.rho = _real("rho", rho, low=0.0, high=1.0)
+        self.epsilon = _real("epsilon", epsilon, low=0.0, low_open=True)
+
+    def _hyper(self):
+        return {"rho": self.rho, "epsilon": self.epsilon}
+
+    def _slot_names(self):
+        return ["accumulated_grad", "accumulated_delta_var"]
+
+    def _update(self, params, grads):
+        t = self._dtype.type
+        rho, c, eps = t(self.rho), t(1.0 - self.rho), t(self.epsilon)
+        acc_g, acc_d, s = self._slots["accumulated_grad"], self._slots["accumulated_delta_var"], self._scratch
+        acc_g *= rho
+        np.square(grads, out=s)
+        s *= c
+        acc_g += s  # acc_g = rho * acc_g + (1 - rho) * g**2
+        np.add(acc_d, eps, out=s)
+        np.sqrt(s, out=s)
+        grads *= s
+        np.add(acc_g, eps, out=s)
+        np.sqrt(s, out=s)
+        grads /= s  # delta = rms(acc_delta) * g / rms(acc_g)
+        acc_d *= rho
+        np.square(grads, out=s)
+        s *= c
+        acc_d += s  # acc_delta = rho * acc_delta + (1 - rho) * delta**2
+        grads *= t(self.learning_rate)
+        params -= grads  # w -= lr * delta
+
+
+class Adamax(Optimizer):
+    """Adamax, Adam with the infinity norm (Keras ``Adamax``), with t = iterations + 1:
+
+    m += (g - m) * (1 - beta_1);  u = max(beta_2 * u, |g|)
+    w -= lr * m / ((1 - beta_1**t) * (u + epsilon))
+    """
+
+    default_name = "adamax"
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        self.beta_1 = _real("beta_1", beta_1, low=0.0, high=1.0, high_open=True)
+        self.beta_2 = _real("beta_2", beta_2, low=0.0, high=1.0)
+        self.epsilon = _real("epsilon", epsilon, low=0.0, low_open=True)
+
+    def _hyper(self):
+        return {"beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon}
+
+    def _slot_names(self):
+        return ["momentum", "norm"]
+
+    def _update(self, params, grads):
+        t = self._dtype.type
+        step = t(self.iterations + 1)
+        m, u, s = self._slots["momentum"], self._slots["norm"], self._scratch
+        np.subtract(grads, m, out=s)
+        s *= t(1.0 - self.beta_1)
+        m += s  # m += (g - m) * (1 - beta_1)
+        u *= t(self.beta_2)
+        np.abs(grads, out=s)
+        np.maximum(u, s, out=u)  # u = max(beta_2 * u, |g|)
+        np.add(u, t(self.epsilon), out=s)
+        s *= t(1.0) - t(self.beta_1) ** step
+        np.multiply(m, t(self.learning_rate), out=grads)
+        grads /= s
+        params -= grads  # w -= lr * m / ((1 - beta_1**t) * (u + epsilon))
+
+
+class Lion(Optimizer):
+    """Lion (Keras ``Lion``): the sign of an interpolation of momentum and gradient:
+
+    w -= lr * sign(beta_1 * m + (1 - beta_1) * g);  m = beta_2 * m + (1 - beta_2) * g
+    """
+
+    default_name = "lion"
+
+    def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.99, **kwargs):
+        super().__init__(learning_rate, **kwargs)
+        # (0, 1] as Keras: at beta_1 = 0 Lion is sign SGD
+        self.beta_1 = _real("beta_1", beta_1, low=0.0, high=1.0, low_open=True)
+        self.beta_2 = _real("beta_2", beta_2, low=0.0, high=1.0)
+        self._scratch_2 = None
+
+    def _hyper(self):
+        return {"beta_1": self.beta_1, "beta_2": self.beta_2}
+
+    def _slot_names(self):
+        return ["momentum"]
+
+    def build(self, params, slices):
+        super().build(params, slices)
+        self._scratch_2 = np.empty_like(self._scratch)  # both sums need g, so two scratch buffers
+
+    def _update(self, params, grads):
+        t = self._dtype.type
+        m, s, s2 = self._slots["momentum"], self._scratch, self._scratch_2
+        np.multiply(m, t(self.beta_1), out=s)
+        np.multiply(grads, t(1.0 - self.beta_1), out=s2)
+        s += s2
+        np.sign(s, out=s)
+        s *= t(self.learning_rate)
+        params -= s  # w -= lr * sign(beta_1 * m + (1 - beta_1) * g)
+        m *= t(self.beta_2)
+        grads *= t(1.0 - self.beta_2)
+        m += grads  # m = beta_2 * m + (1 - beta_2) * g
+
+
 # Look-up ----------------------------------------------------------------------------------------------
 
-_CLASSES = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop, "adamw": AdamW}
+_CLASSES = {
+    "sgd": SGD,
+    "adam": Adam,
+    "rmsprop": RMSprop,
+    "adamw": AdamW,
+    "nadam": Nadam,
+    "adagrad": Adagrad,
+    "adadelta": Adadelta,
+    "adamax": Adamax,
+    "lion": Lion,
+}
 
 
 def get(identifier) -> Optimizer:
-    """An optimizer from a name ('sgd', 'adam', 'rmsprop', 'adamw'; any case) with Keras defaults, an
-    ``Optimizer`` instance (returned as is), or a config dict: ``get_config()`` output or Keras's
-    ``{"class_name": "Adam", "config": {...}}``."""
+    """An optimizer from a name ('sgd', 'adam', 'rmsprop', 'adamw', 'nadam', 'adagrad', 'adadelta',
+    'adamax', 'lion'; any case) with Keras defaults, an ``Optimizer`` instance (returned as is), or a
+    config dict: ``get_config()`` output or Keras's ``{"class_name": "Adam", "config": {...}}``."""
     valid = ", ".join(repr(n) for n in _CLASSES)
     if isinstance(identifier, Optimizer):
         return identifier

@@ -1,6 +1,6 @@
-"""Keras's ``keras.utils`` helpers by the same names: ``pad_sequences``, ``to_categorical`` and
-``set_random_seed``, so that ``from keras.utils import pad_sequences`` becomes
-``from lstmcore.utils import pad_sequences``.
+"""Keras's ``keras.utils`` helpers by the same names: ``pad_sequences``, ``to_categorical``,
+``set_random_seed``, ``timeseries_dataset_from_array`` and ``PyDataset`` (``Sequence``), so that
+``from keras.utils import pad_sequences`` becomes ``from lstmcore.utils import pad_sequences``.
 
 They return what Keras 3 returns (values, shapes and dtypes) for every input Keras accepts. Where
 Keras fails obscurely or silently (a label of -1 taken as the last class, ``maxlen=0`` ending in
@@ -21,7 +21,14 @@ import numpy as np
 
 from .initializers import set_random_seed
 
-__all__ = ["pad_sequences", "to_categorical", "set_random_seed"]
+__all__ = [
+    "pad_sequences",
+    "to_categorical",
+    "set_random_seed",
+    "timeseries_dataset_from_array",
+    "PyDataset",
+    "Sequence",
+]
 
 _SIDES = ("pre", "post")
 
@@ -134,3 +141,121 @@ def to_categorical(x, num_classes=None):
     out = np.zeros((labels.size, num_classes))
     out[np.arange(labels.size), labels] = 1
     return out.reshape(*shape, num_classes)
+
+
+class PyDataset:
+    """Batches by index for ``fit``, ``evaluate`` and ``predict``, as Keras 3's ``PyDataset``
+    (``keras.utils.Sequence`` in Keras 2): subclass it with ``__len__`` (the number of batches)
+    and ``__getitem__(index)`` returning ``x``, ``(x, y)`` or ``(x, y, sample_weight)``;
+    ``on_epoch_end`` runs after each epoch. ``workers``, ``use_multiprocessing`` and
+    ``max_queue_size`` are accepted for Keras's signature; batches are read in order, in this
+    thread."""
+
+    def __init__(self, workers=1, use_multiprocessing=False, max_queue_size=10):
+        self.workers, self.use_multiprocessing, self.max_queue_size = (
+            workers,
+            use_multiprocessing,
+            max_queue_size,
+        )
+
+    def __getitem__(self, index):
+        raise NotImplementedError(f"{type(self).__name__} must define __getitem__(index) returning a batch")
+
+    def __len__(self):
+        raise NotImplementedError(f"{type(self).__name__} must define __len__ (the number of batches)")
+
+    @property
+    def num_batches(self) -> int:
+        return len(self)
+
+    def on_epoch_end(self) -> None:
+        pass
+
+    def __iter__(self):
+        for k in range(len(self)):
+            yield self[k]
+
+
+Sequence = PyDataset  # Keras 2's name
+
+
+class _Timeseries(PyDataset):
+    """The windows of ``timeseries_dataset_from_array``, batch by batch."""
+
+    def __init__(self, data, targets, starts, sequence_length, sampling_rate, batch_size):
+        super().__init__()
+        self.data, self.targets, self.starts = data, targets, starts
+        self.offsets = np.arange(sequence_length) * sampling_rate
+        self.batch_size = batch_size
+
+    def __len__(self):
+        n = len(self.starts)
+        return n if self.batch_size is None else -(-n // self.batch_size)
+
+    def __getitem__(self, index):
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"batch {index} of a dataset of {len(self)}")
+        index %= len(self)
+        if self.batch_size is None:
+            starts = self.starts[index : index + 1]
+        else:
+            starts = self.starts[index * self.batch_size : (index + 1) * self.batch_size]
+        x = self.data[starts[:, None] + self.offsets]
+        if self.batch_size is None:
+            x = x[0]
+        if self.targets is None:
+            return x
+        y = self.targets[starts]
+        return x, (y[0] if self.batch_size is None else y)
+
+
+def timeseries_dataset_from_array(
+    data,
+    targets,
+    sequence_length,
+    sequence_stride=1,
+    sampling_rate=1,
+    batch_size=128,
+    shuffle=False,
+    seed=None,
+    start_index=None,
+    end_index=None,
+):
+    """Sliding windows over ``data`` (T, ...), as Keras 3's: window i holds the steps
+    ``start + i*sequence_stride + k*sampling_rate`` for k < sequence_length, and its target is
+    ``targets[start + i*sequence_stride]`` (``targets`` None: windows only). Returns a
+    ``PyDataset`` of batches ``(x (batch, sequence_length, ...), y)`` for ``fit``/``predict``,
+    or of single windows with ``batch_size=None``. ``shuffle`` orders the windows with
+    ``numpy.random.RandomState(seed)``, as Keras's NumPy path does."""
+    data = np.asarray(data)
+    if data.ndim == 0:
+        raise ValueError("data must be an array with a time axis first, got a scalar")
+    length = _count("sequence_length", sequence_length, allow_none=False, minimum=1)
+    stride = _count("sequence_stride", sequence_stride, allow_none=False, minimum=1)
+    rate = _count("sampling_rate", sampling_rate, allow_none=False, minimum=1)
+    batch = _count("batch_size", batch_size, allow_none=True, minimum=1)
+    start = _count("start_index", start_index, allow_none=True, minimum=0) or 0
+    end = _count("end_index", end_index, allow_none=True, minimum=0)
+    end = len(data) if end is None else end
+    if not start < end <= len(data):
+        raise ValueError(
+            f"start_index and end_index must satisfy 0 <= start < end <= len(data) = {len(data)}, "
+            f"got {start} and {end}"
+        )
+    if targets is not None:
+        targets = np.asarray(targets)
+        if targets.ndim == 0:
+            raise ValueError("targets must be an array with one entry per step of data, or None")
+    num = end - start - (length - 1) * rate
+    if targets is not None:
+        num = min(num, len(targets) - start)
+    if num <= 0:
+        raise ValueError(
+            f"no window of sequence_length={length} with sampling_rate={rate} fits between "
+            f"start_index={start} and end_index={end}"
+        )
+    starts = np.arange(0, num, stride)
+    if shuffle:
+        rng = np.random.RandomState(np.random.randint(1_000_000) if seed is None else seed)
+        rng.shuffle(starts)
+    return _Timeseries(data, targets, starts + start, length, rate, batch)

@@ -6,7 +6,8 @@ Keras 3 (torch backend, float64). Run by hand, never in CI, in a venv with keras
 
 For each program: the inputs x, the targets y, the initial weights (Keras's order), the
 predictions, the evaluated loss, the loss of one ``train_on_batch`` with SGD(LEARNING_RATE) and the
-weights after it. It never imports lstmcore.
+weights after it; for the Sequential programs also the same with per-sample weights ``sw``
+(evaluated_sw, train_loss_sw, w2_*). It never imports lstmcore.
 """
 
 from __future__ import annotations
@@ -51,6 +52,13 @@ def main():
         case = {"x": x, "y": y, "pred": pred, "loss": evaluated, "train_loss": trained}
         case.update({f"w0_{i:02d}": w for i, w in enumerate(weights0)})
         case.update({f"w1_{i:02d}": w for i, w in enumerate(model.get_weights())})
+        # one step weighted per sample, from the same weights and a fresh optimizer
+        sw = rng.random(pred.shape[:-1]) * 2  # (B,) or, for sequence outputs, (B, T)
+        model.set_weights(weights0)
+        model.compile(optimizer=keras.optimizers.SGD(LEARNING_RATE), loss=loss)
+        case.update(sw=sw, evaluated_sw=model.evaluate(x, y, sample_weight=sw, verbose=0))
+        case["train_loss_sw"] = model.train_on_batch(x, y, sample_weight=sw)
+        case.update({f"w2_{i:02d}": w for i, w in enumerate(model.get_weights())})
         arrays.update({f"{name}/{key}": np.asarray(v) for key, v in case.items()})
     _save(HERE / "data" / "keras_models.npz", arrays)
     arrays = {

@@ -49,6 +49,21 @@ def test_keras_program_golden(name):
 
 
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_keras_program_sample_weight_golden(name):
+    c = _case(name)
+    model = _model(name, c)
+    np.testing.assert_allclose(
+        model.evaluate(c["x"], c["y"], sample_weight=c["sw"], verbose=0), c["evaluated_sw"], rtol=1e-9
+    )
+    np.testing.assert_allclose(
+        model.train_on_batch(c["x"], c["y"], sample_weight=c["sw"]), c["train_loss_sw"], rtol=1e-9
+    )
+    after = [c[k] for k in sorted(c) if k.startswith("w2_")]
+    for k, (mine, theirs) in enumerate(zip(model.get_weights(), after, strict=True)):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-8, atol=1e-11, err_msg=f"weight {k}")
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
 def test_keras_program_saves_and_loads(name, tmp_path):
     c = _case(name)
     model = _model(name, c)

@@ -537,9 +537,9 @@ def test_get_instance_and_unknown():
     opt = Adam()
     assert optimizers.get(opt) is opt
     with pytest.raises(ValueError, match="'sgd', 'adam', 'rmsprop', 'adamw'"):
-        optimizers.get("adagrad")
+        optimizers.get("adafactor")
     with pytest.raises(ValueError, match="valid names"):
-        optimizers.get({"class_name": "Nadam", "config": {}})
+        optimizers.get({"class_name": "Ftrl", "config": {}})
     with pytest.raises(ValueError, match="valid names"):
         optimizers.get(0.01)
 

@@ -243,6 +243,54 @@ class Layer:
         """The weight arrays (views into the model's buffer), in Keras's order."""
         return [self.params[n] for n, _, _ in self.weight_specs(self.build_shape)] if self.built else []
 
+    @property
+    def trainable_weights(self) -> list[np.ndarray]:
+        """The weights the optimizer trains: none when ``trainable=False``, never the ones the
+        layer updates itself (``non_trainable_names``)."""
+        if not self.trainable or not self.built:
+            return []
+        return [
+            self.params[n]
+            for n, _, _ in self.weight_specs(self.build_shape)
+            if n not in self.non_trainable_names
+        ]
+
+    @property
+    def non_trainable_weights(self) -> list[np.ndarray]:
+        if not self.built:
+            return []
+        if not self.trainable:
+            return self.weights
+        return [self.params[n] for n in self.non_trainable_names]
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of the weights, in Keras's order and layouts."""
+        return [w.copy() for w in self.weights]
+
+    def set_weights(self, weights) -> None:
+        """Set the weights from arrays of the same shapes (``get_weights``'s, or Keras's)."""
+        if not self.built:
+            raise ValueError(
+                f"layer {self.name!r} has no weights yet: build it (add it to a built model, or call it "
+                "once) before set_weights"
+            )
+        mine, weights = self.weights, list(weights)
+        if len(weights) != len(mine):
+            raise ValueError(f"layer {self.name!r} expects a list of {len(mine)} arrays, got {len(weights)}")
+        arrays = []
+        for k, (w, new) in enumerate(zip(mine, weights, strict=True)):
+            new = np.asarray(new)
+            if new.shape != w.shape:
+                raise ValueError(
+                    f"layer {self.name!r}: weight {k} must have shape {w.shape}, got {new.shape}"
+                )
+            if new.dtype.kind not in "fiu":
+                raise TypeError(f"layer {self.name!r}: weight {k} must be numeric, got dtype {new.dtype}")
+            arrays.append(new)
+        for w, new in zip(mine, arrays, strict=True):
+            w[...] = new
+        self.weights_changed()
+
     def count_params(self) -> int:
         return sum(w.size for w in self.weights)
 
