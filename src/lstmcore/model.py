@@ -867,7 +867,20 @@ class Sequential:
 
     def save(self, filepath, include_optimizer=True) -> None:
         """Write the config, the weights and the optimizer state to one file, atomically
-        (``lstmcore.io.modelfile``); ``filepath`` is a str, bytes or os.PathLike path."""
+        (``lstmcore.io.modelfile``); ``filepath`` is a str, bytes or os.PathLike path. A path
+        ending in ``.keras`` gets Keras 3's format instead (``lstmcore.io.keras_file``: Keras
+        loads it; the optimizer's state is not kept), which needs h5py."""
+        suffix = os.fsdecode(filepath).lower().rsplit(".", 1)[-1]
+        if suffix == "keras":
+            from .io import keras_file
+
+            keras_file.save(self, filepath)
+            return
+        if suffix in ("h5", "hdf5"):
+            raise ValueError(
+                f"{os.fsdecode(filepath)}: Keras 2's HDF5 model files are not written; save as "
+                "'m.keras' (Keras 3 reads it) or 'm.lstmcore' (lstmcore's own format)"
+            )
         config, arrays = self._payload(include_optimizer)
         modelfile.write(filepath, "model", config, arrays)
 

@@ -89,10 +89,6 @@ def _digest(digest, key: str, a: np.ndarray) -> None:
 
 def write(filepath, kind: str, config: dict, arrays: dict[str, np.ndarray]) -> None:
     """Write one model file atomically (see the module docstring); ``filepath``: str, bytes or PathLike."""
-    path = os.path.realpath(os.fsdecode(filepath))  # through a symlink: replace its target
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        raise FileNotFoundError(f"cannot save to {path}: the folder {directory} does not exist")
     config_text = json.dumps(config, sort_keys=True)
     payload = {
         "format": np.array(FORMAT),
@@ -102,6 +98,16 @@ def write(filepath, kind: str, config: dict, arrays: dict[str, np.ndarray]) -> N
         "checksum": np.array(checksum(config_text, arrays)),
         **arrays,
     }
+    write_atomic(filepath, lambda f: np.savez(f, **payload))
+
+
+def write_atomic(filepath, fill) -> None:
+    """Write a file atomically: ``fill(f)`` writes into a new file in the target's folder, which
+    then replaces the target (see the module docstring)."""
+    path = os.path.realpath(os.fsdecode(filepath))  # through a symlink: replace its target
+    directory = os.path.dirname(path)
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"cannot save to {path}: the folder {directory} does not exist")
     try:
         mode = stat.S_IMODE(os.stat(path).st_mode)  # a replaced file keeps its mode
     except FileNotFoundError:
@@ -110,7 +116,7 @@ def write(filepath, kind: str, config: dict, arrays: dict[str, np.ndarray]) -> N
     fd, named = _create(directory, tmp)
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **payload)
+            fill(f)
             f.flush()
             if mode is not None:
                 os.fchmod(fd, mode)

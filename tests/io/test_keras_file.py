@@ -1,0 +1,161 @@
+"""``model.save("m.keras")`` writes Keras 3's format: the file's members, config and weight layout
+(with h5py), and, where Keras is installed, Keras loads it with the same predictions."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+import types
+import warnings
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lstmcore
+from lstmcore import layers as L
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "model"))
+from keras_functional_programs import PROGRAMS as FUNCTIONAL  # noqa: E402
+from keras_programs import PROGRAMS  # noqa: E402
+
+h5py = pytest.importorskip("h5py")
+K = types.SimpleNamespace(Input=L.Input, layers=L)
+
+
+def _sequential(name):
+    build, loss, make_x, _ = PROGRAMS[name]
+    model = lstmcore.Sequential(build(L), dtype="float64")
+    model.compile("adam", loss)
+    model.build()
+    return model, make_x(np.random.default_rng(0))
+
+
+def _functional(name):
+    build, loss, loss_weights, make_x, _ = FUNCTIONAL[name]
+    inputs, outputs = build(K)
+    model = lstmcore.Model(inputs, outputs, dtype="float64")
+    model.compile("adam", loss, loss_weights=loss_weights)
+    xs = make_x(np.random.default_rng(0))
+    return model, xs if len(xs) > 1 else xs[0]
+
+
+def _members(path):
+    with zipfile.ZipFile(path) as z:
+        assert z.namelist() == ["metadata.json", "config.json", "model.weights.h5"]
+        config = json.loads(z.read("config.json"))
+        weights = h5py.File(io.BytesIO(z.read("model.weights.h5")), "r")
+    return config, weights
+
+
+def test_sequential_file_layout(tmp_path):
+    model = lstmcore.Sequential(
+        [L.Dense(3, input_shape=(4,)), L.Dense(2), L.Dropout(0.1), L.Dense(1)], dtype="float64"
+    )
+    model.compile("rmsprop", "mse", metrics=["mae"])
+    path = tmp_path / "m.keras"
+    model.save(path)
+    config, weights = _members(path)
+    assert config["class_name"] == "Sequential"
+    layers = config["config"]["layers"]
+    assert [e["class_name"] for e in layers] == ["InputLayer", "Dense", "Dense", "Dropout", "Dense"]
+    assert layers[0]["config"]["batch_shape"] == [None, 4]
+    assert all("input_shape" not in e["config"] for e in layers)
+    assert config["compile_config"]["optimizer"]["class_name"] == "RMSprop"
+    # weights by class counter, in the model's order, not by the layers' names
+    for key, layer in zip(
+        ["dense", "dense_1", "dense_2"], [model.layers[0], model.layers[1], model.layers[3]], strict=True
+    ):
+        for i, w in enumerate(layer.weights):
+            np.testing.assert_array_equal(weights[f"layers/{key}/vars/{i}"], w)
+
+
+def test_recurrent_wrapper_and_functional_layouts(tmp_path):
+    model, _ = _sequential("masking_bilstm_ave_stack")
+    path = tmp_path / "s.keras"
+    model.save(path)
+    _, weights = _members(path)
+    bi = model.layers[1]
+    np.testing.assert_array_equal(
+        weights["layers/bidirectional/forward_layer/cell/vars/1"], bi.forward_layer.weights[1]
+    )
+    np.testing.assert_array_equal(
+        weights["layers/bidirectional_1/backward_layer/cell/vars/2"],
+        model.layers[2].backward_layer.weights[2],
+    )
+    model, _ = _functional("shared_layer_two_outputs")
+    model.save(path)
+    config, weights = _members(path)
+    entries = {e["name"]: e for e in config["config"]["layers"]}
+    assert len(entries["gru"]["inbound_nodes"]) == 2  # the shared layer, called twice
+    assert config["config"]["output_layers"] == [["score", 0, 0], ["value", 0, 0]]
+    np.testing.assert_array_equal(weights["layers/gru/cell/vars/0"], model.get_layer("gru").weights[0])
+
+
+def test_what_keras_cannot_hold_is_refused(tmp_path):
+    class Custom(L.Layer):
+        def forward(self, x, training=False):
+            return x
+
+    model = lstmcore.Sequential([L.Dense(2, input_shape=(3,)), Custom()])
+    model.build()
+    with pytest.raises(ValueError, match="m.lstmcore"):
+        model.save(tmp_path / "m.keras")
+    assert not (tmp_path / "m.keras").exists()
+    with pytest.raises(ValueError, match="HDF5 model files are not written"):
+        model.save(tmp_path / "m.h5")
+
+
+def test_without_h5py_the_error_says_what_to_install(tmp_path, monkeypatch):
+    model, _ = _sequential("embedding_lstm_classifier")
+    monkeypatch.setitem(sys.modules, "h5py", None)
+    with pytest.raises(ImportError, match="pip install h5py"):
+        model.save(tmp_path / "m.keras")
+
+
+def _keras():
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    return pytest.importorskip("keras")
+
+
+def _load(keras, path):
+    # Keras warns that the optimizer starts afresh (lstmcore does not write its state) and, inside
+    # its own code, about NumPy 2's __array__(copy=); neither is about the file
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return keras.saving.load_model(path)
+
+
+def _predict(model, x):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return model.predict(x, verbose=0)
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_keras_loads_a_sequential_with_the_same_predictions(name, tmp_path):
+    keras = _keras()
+    model, x = _sequential(name)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = _load(keras, path)
+    np.testing.assert_allclose(_predict(loaded, x), model.predict(x), rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONAL))
+def test_keras_loads_a_functional_model_with_the_same_predictions(name, tmp_path):
+    keras = _keras()
+    model, x = _functional(name)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    loaded = _load(keras, path)
+    theirs, mine = _predict(loaded, x), model.predict(x)
+    for a, b in zip(
+        theirs if isinstance(theirs, list) else [theirs],
+        mine if isinstance(mine, list) else [mine],
+        strict=True,
+    ):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
