@@ -933,8 +933,16 @@ def load_model(filepath, compile=True) -> Sequential:
     against its config before the model is built, and the weights are read straight into the
     model. A file that is not one ``save`` wrote (truncated, corrupted, crafted, foreign) raises
     ``ValueError``; a missing path raises ``FileNotFoundError``.
+
+    A Keras 3 ``.keras`` file (a zip with config.json and model.weights.h5) is read too
+    (``lstmcore.io.keras_file.load``, with h5py), for the layers lstmcore has.
     """
     path = os.fsdecode(filepath)
+    if os.path.isfile(path):
+        from .io import keras_file
+
+        if keras_file.is_keras_file(path):
+            return keras_file.load(path, compile=compile)
     with modelfile.ModelFile(path) as f:
         model, shapes = _model_from_config(f.config, path)
         _check_weights(f.weight_specs, shapes, model.dtype, path)

@@ -159,3 +159,79 @@ def test_keras_loads_a_functional_model_with_the_same_predictions(name, tmp_path
         strict=True,
     ):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+# Reading -------------------------------------------------------------------------------------------
+
+DATA = Path(__file__).resolve().parents[1] / "model" / "data"
+SAVED = np.load(DATA / "keras_saved.npz")
+
+
+@pytest.mark.parametrize("name", [str(n) for n in SAVED["cases"]])
+def test_load_model_reads_a_file_keras_saved(name):
+    model = lstmcore.load_model(DATA / f"{name}.keras")
+    xs = [SAVED[k] for k in sorted(SAVED.files) if k.startswith(f"{name}/x_")]
+    want = [SAVED[k] for k in sorted(SAVED.files) if k.startswith(f"{name}/pred_")]
+    got = model.predict(xs if len(xs) > 1 else xs[0])
+    for a, b in zip(got if isinstance(got, list) else [got], want, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    assert model.compiled and model.dtype == np.float64
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS)[:3] + sorted(FUNCTIONAL)[:2])
+def test_keras_files_round_trip_through_lstmcore(name, tmp_path):
+    model, x = _sequential(name) if name in PROGRAMS else _functional(name)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    again = lstmcore.load_model(path)
+    a, b = model.predict(x), again.predict(x)
+    for p, q in zip(a if isinstance(a, list) else [a], b if isinstance(b, list) else [b], strict=True):
+        np.testing.assert_array_equal(p, q)
+
+
+def _rewrite(src, dst, edit):
+    with zipfile.ZipFile(src) as z:
+        members = {n: z.read(n) for n in z.namelist()}
+    config = json.loads(members["config.json"])
+    edit(config)
+    members["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(dst, "w") as z:
+        for n, data in members.items():
+            z.writestr(n, data)
+
+
+def test_a_layer_or_argument_lstmcore_lacks_is_refused_by_name(tmp_path):
+    src = DATA / "masking_bilstm_ave_stack.keras"
+
+    def lambda_layer(c):
+        c["config"]["layers"][1] = {"module": "keras.layers", "class_name": "Lambda", "config": {"name": "f"}}
+
+    def regularized(c):
+        c["config"]["layers"][4]["config"]["kernel_regularizer"] = {
+            "class_name": "L2",
+            "config": {"l2": 0.01},
+        }
+
+    def wider(c):
+        c["config"]["layers"][4]["config"]["units"] = 2
+
+    for edit, match in [
+        (lambda_layer, "'Lambda' has no lstmcore equivalent"),
+        (regularized, "kernel_regularizer"),
+        (wider, "has shape"),
+    ]:
+        path = tmp_path / "bad.keras"
+        _rewrite(src, path, edit)
+        with pytest.raises((ValueError, TypeError), match=match):
+            lstmcore.load_model(path)
+
+
+def test_layer_from_config_takes_a_keras_config():
+    with zipfile.ZipFile(DATA / "masking_bilstm_ave_stack.keras") as z:
+        config = json.loads(z.read("config.json"))
+    entry = config["config"]["layers"][2]
+    assert entry["class_name"] == "Bidirectional"
+    layer = L.Bidirectional.from_config(entry["config"])
+    assert layer.merge_mode == "ave" and layer.forward_layer.units == 4
+    dense = L.Dense.from_config(config["config"]["layers"][-1]["config"])
+    assert dense.units == 1 and dense.kernel_initializer == "glorot_uniform"

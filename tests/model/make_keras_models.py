@@ -30,6 +30,9 @@ from keras_programs import LEARNING_RATE, PROGRAMS  # noqa: E402
 from make_golden import _check_versions, _keras_float64_matmul  # noqa: E402
 
 
+SAVED = ["masking_bilstm_ave_stack", "masked_embedding_functional"]
+
+
 def main():
     _check_versions()
     _keras_float64_matmul()
@@ -88,6 +91,26 @@ def main():
         case.update({f"w1_{i:02d}": w for i, w in enumerate(model.get_weights())})
         arrays.update({f"{name}/{key}": np.asarray(v) for key, v in case.items()})
     _save(HERE / "data" / "keras_functional.npz", arrays)
+    # two .keras files saved by Keras itself, for lstmcore's reader (tests/io/test_keras_file.py)
+    saved = {"format_version": np.array(1), "cases": np.array(SAVED), "keras": np.array(keras.__version__)}
+    for k, name in enumerate(SAVED):
+        rng = np.random.default_rng(300 + k)
+        keras.utils.set_random_seed(300 + k)
+        if name in PROGRAMS:
+            build, loss, make_x, _ = PROGRAMS[name]
+            model, xs = keras.Sequential(build(keras.layers)), [make_x(rng)]
+            model.compile(optimizer="adam", loss=loss, metrics=["mae"])
+        else:
+            build, loss, loss_weights, make_x, _ = FUNCTIONAL[name]
+            model, xs = keras.Model(*build(keras)), make_x(rng)
+            model.compile(optimizer="adam", loss=loss, loss_weights=loss_weights)
+        model.save(HERE / "data" / f"{name}.keras")
+        pred = model.predict(xs if len(xs) > 1 else xs[0], verbose=0)
+        for i, a in enumerate(xs):
+            saved[f"{name}/x_{i}"] = a
+        for i, a in enumerate(pred if isinstance(pred, list) else [pred]):
+            saved[f"{name}/pred_{i}"] = a
+    _save(HERE / "data" / "keras_saved.npz", saved)
 
 
 def _save(path, arrays):

@@ -266,3 +266,271 @@ def save(model, filepath) -> None:
             z.writestr("model.weights.h5", weights.getvalue())
 
     modelfile.write_atomic(filepath, fill)
+
+
+# Reading ------------------------------------------------------------------------------------------
+
+MAX_CONFIG_BYTES = 64 << 20  # a config.json larger than this is not a model's
+_MEMBERS = {"metadata.json", "config.json", "model.weights.h5"}
+# Keras operations a functional model records to make masks (Embedding's mask_zero): lstmcore
+# makes its masks itself, so their nodes and the ``mask=`` arguments that read them are skipped.
+_MASK_OPS = {"NotEqual", "Equal", "Any", "Cast"}
+
+
+def is_keras_file(path: str) -> bool:
+    """Whether ``path`` is a zip holding Keras 3's members."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            return {"config.json", "model.weights.h5"} <= set(z.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
+
+
+def _layer_class(class_name: str):
+    from ..layers import get_layer_class
+
+    if class_name == "InputLayer":
+        return Input
+    try:
+        return get_layer_class(class_name)
+    except ValueError:
+        raise ValueError(f"Keras layer {class_name!r} has no lstmcore equivalent") from None
+
+
+def _layer(entry: dict):
+    if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
+        raise ValueError(f"a layer entry must have a config object, got {entry!r:.100}")
+    cls = _layer_class(entry.get("class_name"))
+    layer = cls.from_config(entry["config"])
+    build = entry.get("build_config")
+    return layer, (build or {}).get("input_shape")
+
+
+def _history_key(ref) -> tuple:
+    if not isinstance(ref, list) or len(ref) != 3:
+        raise ValueError(f"a tensor's keras_history must be [layer, node, tensor], got {ref!r:.80}")
+    return ref[0], ref[1], ref[2]
+
+
+def _functional(config: dict, dtype):
+    from ..functional import Model
+
+    entries = config.get("layers")
+    if not isinstance(entries, list):
+        raise ValueError("a functional config needs a list of layers")
+    layers, pending = {}, []
+    for entry in entries:
+        name = entry.get("name") or (entry.get("config") or {}).get("name")
+        if entry.get("class_name") in _MASK_OPS:
+            continue
+        layer, _ = _layer(entry)
+        layer.name = name
+        layers[name] = layer
+        pending += [(name, k, node) for k, node in enumerate(entry.get("inbound_nodes") or [])]
+    made: dict[tuple, object] = {}
+    for name, layer in layers.items():
+        if isinstance(layer, Input):
+            made[(name, 0, 0)] = layer
+    calls: dict[str, int] = {}
+
+    def tensor(t):
+        if isinstance(t, list):
+            return [tensor(u) for u in t]
+        if not isinstance(t, dict) or t.get("class_name") != "__keras_tensor__":
+            raise ValueError(f"a node argument must be a Keras tensor, got {t!r:.80}")
+        key = _history_key(t["config"]["keras_history"])
+        if key not in made:
+            raise KeyError(key)
+        return made[key]
+
+    while pending:  # a node waits for its inputs; a layer's nodes run in their order
+        progressed, waiting = False, []
+        for name, k, node in pending:
+            if calls.get(name, 0) != k:
+                waiting.append((name, k, node))
+                continue
+            args, kwargs = node.get("args") or [], node.get("kwargs") or {}
+            try:
+                x = tensor(args[0])
+                state = kwargs.get("initial_state")
+                state = tensor(state) if state is not None else None
+            except KeyError:
+                waiting.append((name, k, node))
+                continue
+            extra = set(kwargs) - {"mask", "training", "initial_state"}
+            if extra:
+                raise ValueError(
+                    f"layer {name!r} is called with {sorted(extra)}, which lstmcore does not take"
+                )
+            out = layers[name](x, initial_state=state)
+            for i, t in enumerate(out if isinstance(out, list) else [out]):
+                made[(name, k, i)] = t
+            calls[name] = k + 1
+            progressed = True
+        if not progressed:
+            raise ValueError(
+                f"the graph cannot be built: nodes of {sorted({p[0] for p in waiting})} wait on "
+                "tensors never made"
+            )
+        pending = waiting
+
+    def refs(value):
+        if isinstance(value, list) and value and isinstance(value[0], list):
+            return [made[_history_key(v)] for v in value]
+        return made[_history_key(value)]
+
+    return Model(
+        refs(config.get("input_layers")),
+        refs(config.get("output_layers")),
+        name=config.get("name"),
+        dtype=dtype,
+    )
+
+
+def _sequential(config: dict, top: dict, dtype):
+    from ..model import Sequential
+
+    entries = config.get("layers")
+    if not isinstance(entries, list) or not entries:
+        raise ValueError("a Sequential config needs a non-empty list of layers")
+    model = Sequential(name=config.get("name"), dtype=dtype)
+    shape = None
+    for entry in entries:
+        layer, built = _layer(entry)
+        if isinstance(layer, Input):
+            shape = layer.input_shape
+            continue
+        if shape is None and built is not None:
+            shape = tuple(built[1:])
+        model._append(layer)
+    shape = (
+        shape
+        or tuple(
+            (config.get("build_input_shape") or (top.get("build_config") or {}).get("input_shape") or [None])[
+                1:
+            ]
+        )
+        or None
+    )
+    if not shape:
+        raise ValueError("the config does not say the model's input shape")
+    model.build((None, *shape), initialize=False)
+    return model
+
+
+def _dtype_of(config: dict):
+    found = set()
+
+    def walk(v):
+        if isinstance(v, dict):
+            d = v.get("dtype")
+            if isinstance(d, dict):
+                d = (d.get("config") or {}).get("name")
+            if d in ("float32", "float64"):
+                found.add(d)
+            elif isinstance(d, str) and d not in ("bool", "int32", "int64"):
+                raise ValueError(f"dtype {d!r}: lstmcore computes in float32 or float64 only")
+            for w in v.values():
+                walk(w)
+        elif isinstance(v, list):
+            for w in v:
+                walk(w)
+
+    walk(config)
+    return "float64" if found == {"float64"} else "float32"
+
+
+def load(path: str, compile=True):
+    """The model of a Keras 3 ``.keras`` file: its layers from config.json (Sequential or
+    functional), its weights from model.weights.h5, compiled from its compile config where
+    lstmcore has the optimizer, loss and metrics. ValueError for a layer or argument lstmcore
+    lacks (by name); no code in the file is run (Lambda layers are refused)."""
+    h5py = _h5py()
+    with zipfile.ZipFile(path) as z:
+        infos = {i.filename: i for i in z.infolist()}
+        if not {"config.json", "model.weights.h5"} <= set(infos):
+            raise ValueError(f"{path}: not a Keras 3 file (it has no config.json and model.weights.h5)")
+        if infos["config.json"].file_size > MAX_CONFIG_BYTES:
+            raise ValueError(f"{path}: its config.json declares {infos['config.json'].file_size} bytes")
+        weights_info = infos["model.weights.h5"]
+        if weights_info.file_size > 64 * max(weights_info.compress_size, 1) + (64 << 20):
+            raise ValueError(
+                f"{path}: model.weights.h5 declares {weights_info.file_size} bytes, too many for its size"
+            )
+        top = json.loads(z.read("config.json"))
+        weights_bytes = z.read("model.weights.h5")
+    if not isinstance(top, dict) or top.get("class_name") not in ("Sequential", "Functional", "Model"):
+        raise ValueError(
+            f"{path}: lstmcore reads Sequential and functional models, got {top.get('class_name')!r:.60}"
+        )
+    config = top.get("config")
+    if not isinstance(config, dict):
+        raise ValueError(f"{path}: the model config is not an object")
+    dtype = _dtype_of(config)
+    model = (
+        _sequential(config, top, dtype) if top["class_name"] == "Sequential" else _functional(config, dtype)
+    )
+    _read_weights(model, config, weights_bytes, h5py, path)
+    if compile and isinstance(top.get("compile_config"), dict):
+        _compile(model, top["compile_config"], path)
+    return model
+
+
+def _read_weights(model, config, data: bytes, h5py, path) -> None:
+    by_name = {layer.name: layer for layer in model.layers}
+    order = []
+    for entry in config["layers"]:
+        if entry.get("class_name") in _MASK_OPS:
+            key_class = entry["class_name"]
+            order.append((key_class, None))
+            continue
+        name = entry.get("name") or entry["config"].get("name")
+        order.append((entry["class_name"], by_name.get(name)))
+    order = [(c, layer) for c, layer in order if c != "InputLayer"]  # no weights; a key of its own
+    used: dict[str, int] = {}
+    with h5py.File(io.BytesIO(data), "r") as h5:
+        for class_name, layer in order:
+            key = _snake(class_name)
+            if key in used:
+                used[key] += 1
+                key = f"{key}_{used[key]}"
+            else:
+                used[key] = 0
+            if layer is None:
+                continue
+            for sub, arrays in _weight_groups(layer):
+                group = f"layers/{key}/{sub}/vars" if sub else f"layers/{key}/vars"
+                for i, w in enumerate(arrays):
+                    name = f"{group}/{i}"
+                    if name not in h5:
+                        raise ValueError(f"{path}: the weights file has no {name} for layer {layer.name!r}")
+                    src = h5[name]
+                    if tuple(src.shape) != w.shape:
+                        raise ValueError(
+                            f"{path}: {name} has shape {tuple(src.shape)}, layer {layer.name!r} "
+                            f"expects {w.shape}"
+                        )
+                    w[...] = np.asarray(src[()], dtype=w.dtype)
+    model._weights_changed()
+
+
+def _compile(model, cc: dict, path) -> None:
+    import warnings
+
+    from .. import losses
+
+    try:
+        loss = cc.get("loss")
+        if isinstance(loss, list):
+            loss = [losses.get(v) for v in loss]
+        elif isinstance(loss, dict) and "class_name" not in loss:  # by output name
+            loss = {k: losses.get(v) for k, v in loss.items()}
+        else:
+            loss = losses.get(loss)
+        metrics = cc.get("metrics") or None
+        kwargs = {}
+        if cc.get("loss_weights") is not None and hasattr(model, "_per_output"):
+            kwargs["loss_weights"] = cc["loss_weights"]
+        model.compile(optimizer=cc.get("optimizer") or "rmsprop", loss=loss, metrics=metrics, **kwargs)
+    except (TypeError, ValueError, KeyError) as exc:
+        warnings.warn(f"{path}: the model is not compiled: its compile config has {exc}", stacklevel=3)

@@ -10,7 +10,10 @@ Shapes are batch-first, as in Keras: the recurrent layers take x (B, T, I) and g
 
 One module per kind: ``base`` (Layer, Input, shared checks), ``rnn`` (what the recurrent layers
 share), ``lstm``, ``gru``, ``simple_rnn``, ``core`` (Dense, Dropout), ``masking`` (Masking,
-Embedding: the layers that make masks), ``wrappers`` (Bidirectional, TimeDistributed). The cells come from
+Embedding: the layers that make masks), ``wrappers`` (Bidirectional, TimeDistributed), ``reshaping``
+(RepeatVector, Flatten, Reshape, Activation), ``pooling`` (GlobalAveragePooling1D,
+GlobalMaxPooling1D, MaxPooling1D, AveragePooling1D), ``normalization`` (LayerNormalization,
+BatchNormalization), ``conv`` (Conv1D). The cells come from
 ``engine._backend`` (compiled, or the reference with ``LSTMCORE_BACKEND=reference``), looked up at
 call time through ``rnn``'s module attribute ``_ops``.
 """
@@ -18,6 +21,7 @@ call time through ``rnn``'s module attribute ``_ops``.
 from __future__ import annotations
 
 from .base import Input, Layer, _dropout_mask  # noqa: F401 - tests draw the layers' masks
+from .conv import Conv1D
 from .core import DENSE_ACTIVATIONS, Dense, Dropout
 from .gru import GRU
 from .lstm import LSTM
@@ -38,6 +42,9 @@ from .merging import (
     multiply,
     subtract,
 )
+from .normalization import BatchNormalization, LayerNormalization
+from .pooling import AveragePooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D
+from .reshaping import Activation, Flatten, RepeatVector, Reshape
 from .rnn import Recurrent
 from .simple_rnn import SimpleRNN
 from .wrappers import Bidirectional, TimeDistributed
@@ -70,14 +77,53 @@ __all__ = [
     "minimum",
     "multiply",
     "subtract",
+    "Activation",
+    "Flatten",
+    "RepeatVector",
+    "Reshape",
+    "GlobalAveragePooling1D",
+    "GlobalMaxPooling1D",
+    "MaxPooling1D",
+    "AveragePooling1D",
+    "LayerNormalization",
+    "BatchNormalization",
+    "Conv1D",
     "get_layer_class",
 ]
 
 
 _LAYERS = {
     cls.__name__: cls
-    for cls in (Input, LSTM, GRU, SimpleRNN, Dense, Dropout, Embedding, Masking, Bidirectional, TimeDistributed)
-    + (Add, Average, Concatenate, Maximum, Minimum, Multiply, Subtract)
+    for cls in (
+        Input,
+        LSTM,
+        GRU,
+        SimpleRNN,
+        Dense,
+        Dropout,
+        Embedding,
+        Masking,
+        Bidirectional,
+        TimeDistributed,
+        Add,
+        Average,
+        Concatenate,
+        Maximum,
+        Minimum,
+        Multiply,
+        Subtract,
+        Activation,
+        Flatten,
+        RepeatVector,
+        Reshape,
+        GlobalAveragePooling1D,
+        GlobalMaxPooling1D,
+        MaxPooling1D,
+        AveragePooling1D,
+        LayerNormalization,
+        BatchNormalization,
+        Conv1D,
+    )
 }
 
 

@@ -118,6 +118,45 @@ def _keras_arguments(layer: str, accepted, keras: dict) -> dict:
     return out
 
 
+# Keras 3 layer-config entries that lstmcore reads or drops when they hold Keras's defaults.
+_KERAS_ONLY_DEFAULTS = {
+    "lora_rank": None,
+    "lora_alpha": None,
+    "quantization_config": None,
+    "sparse": False,
+    "ragged": False,
+    "optional": False,
+}
+
+
+def _initializer_name(value):
+    """A Keras serialized initializer ({"class_name": "GlorotUniform", ...}) as its name."""
+    if isinstance(value, dict) and isinstance(value.get("class_name"), str):
+        name = value["class_name"]
+        name = "".join(("_" + c.lower()) if c.isupper() else c for c in name).lstrip("_")
+        return {"random_uniform": "random_uniform", "random_normal": "random_normal"}.get(name, name)
+    return value
+
+
+def keras_config(config: dict) -> dict:
+    """A layer config with Keras 3's serialized forms made lstmcore's: the dtype policy
+    ({"class_name": "DTypePolicy", "config": {"name": "float32"}}) as its name, serialized
+    initializers as names, Keras-only entries at their defaults dropped (other values kept, for the
+    layer to refuse by name). lstmcore's own configs pass unchanged."""
+    if not isinstance(config, dict):
+        raise TypeError(f"a layer config must be a dict, got {type(config).__name__}")
+    out = {}
+    for key, value in config.items():
+        if key in _KERAS_ONLY_DEFAULTS and value == _KERAS_ONLY_DEFAULTS[key]:
+            continue
+        if key == "dtype" and isinstance(value, dict):
+            value = (value.get("config") or {}).get("name", value)
+        elif key.endswith("_initializer"):
+            value = _initializer_name(value)
+        out[key] = value
+    return out
+
+
 class Layer:
     """What every layer has: a name, a build step, forward/backward/step and a config.
 
@@ -211,7 +250,10 @@ class Layer:
 
     @classmethod
     def from_config(cls, config: dict):
-        return cls(**config)
+        """The layer of a config: ``get_config``'s, or Keras 3's (its dtype policy, serialized
+        initializers and Keras-only entries at their defaults are understood; anything lstmcore
+        cannot do is refused by name)."""
+        return cls(**keras_config(config))
 
     # Building and binding to a parameter buffer.
     def _check_input_shape(self, input_shape) -> None:

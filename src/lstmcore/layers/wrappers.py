@@ -9,7 +9,7 @@ import re
 import numpy as np
 
 from ..engine import _backend as _ops
-from .base import Layer
+from .base import Layer, keras_config
 from .rnn import Recurrent
 
 _MERGE_MODES = ("concat", "sum", "mul", "ave", None)
@@ -23,9 +23,10 @@ def _layer_from(entry) -> Layer:
     """A layer from a ``{"class_name", "config"}`` entry (a saved wrapper's inner layer)."""
     from . import get_layer_class  # the registry lists the wrappers too
 
+    keras_keys = {"module", "registered_name", "build_config", "compile_config", "shared_object_id"}
     if (
         not isinstance(entry, dict)
-        or set(entry) != {"class_name", "config"}
+        or not {"class_name", "config"} <= set(entry) <= {"class_name", "config"} | keras_keys
         or not isinstance(entry["config"], dict)
     ):
         raise ValueError(f"a wrapped layer must be a {{class_name, config}} object, got {entry!r:.100}")
@@ -313,7 +314,7 @@ class Bidirectional(_Wrapper):
 
     @classmethod
     def from_config(cls, config: dict):
-        config = dict(config)
+        config = keras_config(config)
         if "layer" in config:
             config["layer"] = _layer_from(config["layer"])
         if config.get("backward_layer") is not None:
@@ -381,7 +382,7 @@ class TimeDistributed(_Wrapper):
 
     @classmethod
     def from_config(cls, config: dict):
-        config = dict(config)
+        config = keras_config(config)
         if "layer" in config:
             config["layer"] = _layer_from(config["layer"])
         return cls(**config)

@@ -1,0 +1,240 @@
+"""Layers that move values without weights: ``RepeatVector``, ``Flatten``, ``Reshape``, and
+``Activation`` (one of ``core``'s activations on its own), with Keras 3's arguments.
+
+Shapes are batch-first; ``input_shape`` and ``build_shape`` leave the batch axis out, and may
+hold None for an axis of any size (a functional model's ``Input(shape=(None, F))``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .base import Layer, _positive_int
+from .core import _DENSE_ACTIVATIONS, _dense_activation
+
+# Shared checks (also used by pooling and conv) ------------------------------------------------------
+
+
+def _check_x(layer: Layer, x: np.ndarray) -> None:
+    """x must be (batch, *build_shape): the shape the layer was built for (None: any size > 0)."""
+    want = layer.build_shape
+    if x.ndim != len(want) + 1 or any(w not in (None, s) for w, s in zip(want, x.shape[1:], strict=True)):
+        want = ", ".join(map(str, want))
+        raise ValueError(
+            f"{type(layer).__name__} {layer.name!r} was built for inputs of shape (batch, {want}), "
+            f"got {x.shape}"
+        )
+    if 0 in x.shape[1:]:
+        raise ValueError(
+            f"{type(layer).__name__} {layer.name!r} needs no empty axis after the batch, got {x.shape}"
+        )
+
+
+def _cached(layer: Layer, value):
+    """What the last training forward kept for the backward (RuntimeError without one)."""
+    if value is None:
+        raise RuntimeError(f"layer {layer.name!r}: backward needs a forward call with training=True")
+    return value
+
+
+def _no_step(layer: Layer, x_t):
+    raise ValueError(
+        f"{type(layer).__name__} {layer.name!r} reads whole inputs, not one time step: predict_step "
+        "cannot run it; use predict"
+    )
+
+
+def _data_format(value) -> str:
+    """Keras's data_format: None is "channels_last" (Keras's default config)."""
+    formats = ("channels_last", "channels_first")
+    if value is None:
+        return "channels_last"
+    if not isinstance(value, str):
+        raise TypeError(f"data_format must be None or one of {formats}, got {value!r}")
+    if value.lower() not in formats:
+        raise ValueError(f"data_format must be None or one of {formats}, got {value!r}")
+    return value.lower()
+
+
+# RepeatVector ---------------------------------------------------------------------------------------
+
+
+class RepeatVector(Layer):
+    """x (B, F) -> y (B, n, F): the input repeated n times along a new time axis."""
+
+    step = _no_step
+
+    def __init__(self, n, **kwargs):
+        super().__init__(**kwargs)
+        self.n = _positive_int("n", n)
+        self._trained = None
+
+    def _check_input_shape(self, input_shape) -> None:
+        if len(input_shape) != 1:
+            raise ValueError(
+                f"RepeatVector expects inputs of shape (batch, features), i.e. an input_shape of 1 "
+                f"value; got input_shape {tuple(input_shape)}"
+            )
+
+    def output_shape(self, input_shape):
+        return (self.n, input_shape[0])
+
+    def forward(self, x, training=False):
+        # x (B, F) | y (B, n, F)
+        _check_x(self, x)
+        self._trained = True if training else None
+        return np.repeat(x[:, None, :], self.n, axis=1)
+
+    def backward(self, dy):
+        _cached(self, self._trained)
+        self._trained = None  # one backward per training forward, as the other layers
+        return dy.sum(axis=1)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(n=self.n)
+        return config
+
+
+# Flatten and Reshape --------------------------------------------------------------------------------
+
+
+class Flatten(Layer):
+    """x (B, *S) -> y (B, prod(S)). ``data_format="channels_first"`` moves axis 1 last first, as Keras."""
+
+    step = _no_step
+
+    def __init__(self, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.data_format = _data_format(data_format)
+        self._shape = None
+
+    def _check_input_shape(self, input_shape) -> None:
+        if len(input_shape) < 1:
+            raise ValueError(f"Flatten expects inputs with axes after the batch axis; got {input_shape}")
+
+    def output_shape(self, input_shape):
+        return (None if None in input_shape else math.prod(input_shape),)
+
+    def _axes(self, ndim: int) -> tuple[int, ...] | None:
+        if self.data_format == "channels_first" and ndim > 2:
+            return (0, *range(2, ndim), 1)
+        return None
+
+    def forward(self, x, training=False):
+        _check_x(self, x)
+        self._shape = x.shape[1:] if training else None
+        axes = self._axes(x.ndim)
+        if axes is not None:
+            x = x.transpose(axes)
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, dy):
+        shape = _cached(self, self._shape)  # that of the last forward's input
+        self._shape = None
+        axes = self._axes(len(shape) + 1)
+        if axes is None:
+            return dy.reshape(dy.shape[0], *shape)
+        moved = tuple(shape[a - 1] for a in axes[1:])  # the channels-last shape forward flattened
+        return dy.reshape(dy.shape[0], *moved).transpose(np.argsort(axes))
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(data_format=self.data_format)
+        return config
+
+
+class Reshape(Layer):
+    """x (B, *S) -> y (B, *target_shape); one entry of ``target_shape`` may be -1 (inferred)."""
+
+    step = _no_step
+
+    def __init__(self, target_shape, **kwargs):
+        super().__init__(**kwargs)
+        expected = "target_shape must be a tuple of positive ints, with at most one -1"
+        if isinstance(target_shape, (int, np.integer)) and not isinstance(target_shape, bool):
+            target_shape = (target_shape,)
+        if not isinstance(target_shape, (tuple, list)) or not target_shape:
+            raise TypeError(f"{expected}, got {target_shape!r}")
+        for d in target_shape:
+            if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)):
+                raise TypeError(f"{expected}, got {target_shape!r} (entry {d!r})")
+            if d < -1 or d == 0:
+                raise ValueError(f"{expected}, got {target_shape!r} (entry {d})")
+        if sum(d == -1 for d in target_shape) > 1:
+            raise ValueError(f"{expected}, got {target_shape!r} (more than one -1)")
+        self.target_shape = tuple(int(d) for d in target_shape)
+        self._shape = None
+
+    def _resolved(self, input_shape) -> tuple[int | None, ...]:
+        if None in input_shape:  # known at call time only (Keras: the -1 becomes None)
+            return tuple(None if d == -1 else d for d in self.target_shape)
+        size, known = math.prod(input_shape), math.prod(d for d in self.target_shape if d != -1)
+        if -1 in self.target_shape:
+            if size % known:
+                raise ValueError(
+                    f"Reshape: an input of shape {tuple(input_shape)} ({size} values) cannot be "
+                    f"reshaped to {self.target_shape}: {size} is not a multiple of {known}"
+                )
+            return tuple(size // known if d == -1 else d for d in self.target_shape)
+        if size != known:
+            raise ValueError(
+                f"Reshape: an input of shape {tuple(input_shape)} ({size} values) cannot be reshaped "
+                f"to {self.target_shape} ({known} values)"
+            )
+        return self.target_shape
+
+    def _check_input_shape(self, input_shape) -> None:
+        self._resolved(input_shape)
+
+    def output_shape(self, input_shape):
+        return self._resolved(input_shape)
+
+    def forward(self, x, training=False):
+        _check_x(self, x)
+        self._shape = x.shape[1:] if training else None
+        return x.reshape(x.shape[0], *self._resolved(x.shape[1:]))
+
+    def backward(self, dy):
+        shape = _cached(self, self._shape)
+        self._shape = None
+        return dy.reshape(dy.shape[0], *shape)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(target_shape=list(self.target_shape))
+        return config
+
+
+# Activation -----------------------------------------------------------------------------------------
+
+
+class Activation(Layer):
+    """y = activation(x), elementwise (softmax: over the last axis). The mask passes through."""
+
+    supports_masking = True
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = _dense_activation(activation)
+        self._y = None
+
+    def forward(self, x, training=False, mask=None):
+        if np.ndim(x) == 0:
+            raise ValueError(f"Activation {self.name!r} needs inputs with a batch axis, got a scalar {x!r}")
+        y = _DENSE_ACTIVATIONS[self.activation][0](x)
+        self._y = y if training else None
+        return y
+
+    def backward(self, dy):
+        if self._y is None:
+            raise RuntimeError(f"layer {self.name!r}: backward needs a forward call with training=True")
+        y, self._y = self._y, None
+        return _DENSE_ACTIVATIONS[self.activation][1](y, dy).astype(y.dtype, copy=False)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(activation=self.activation)
+        return config

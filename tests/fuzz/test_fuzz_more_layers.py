@@ -1,0 +1,229 @@
+"""Fuzz of the layers of reshaping.py, pooling.py, normalization.py and conv.py: drawn arguments
+(sensible values and junk), input shapes, dtypes and masks (right and wrong). Each step either
+works or raises ValueError/TypeError (nothing else: no IndexError, no numpy warning, no crash), and
+what works is consistent: the output has the shape ``output_shape`` announces and the input's
+dtype, is finite where the input is (but for a masked average over no step, NaN as Keras), the
+gradients have the shapes of x and of the weights, the config round-trips, and for the layers that
+are linear in x (or select from it) the backward is the adjoint: sum(y * dy) == sum(x * dx)."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pytest
+from helpers import TOL
+from hypothesis import event, given
+from hypothesis import strategies as st
+
+from lstmcore import layers
+from lstmcore.params import ParameterBuffer
+
+CLASSES = (
+    "RepeatVector",
+    "Flatten",
+    "Reshape",
+    "Activation",
+    "GlobalAveragePooling1D",
+    "GlobalMaxPooling1D",
+    "MaxPooling1D",
+    "AveragePooling1D",
+    "LayerNormalization",
+    "BatchNormalization",
+    "Conv1D",
+)
+OK = (ValueError, TypeError)
+
+JUNK = st.sampled_from(
+    [None, -2, -1, 0, 1, 2, 3, 1.5, float("nan"), True, "same", "x", "", (), (2,), (1, 2), [3, -1], {"a": 1}]
+    + [np.int64(2), np.float32(0.5), b"valid", object()]
+)
+FORMATS = st.sampled_from([None, "channels_last", "channels_first", "Channels_First"])
+ACTIVATIONS = st.sampled_from([None, *layers.DENSE_ACTIVATIONS])
+# Sensible values of each argument (junk is mixed in by ``arguments``).
+VALUES = {
+    "n": st.integers(1, 4),
+    "data_format": FORMATS,
+    "target_shape": st.lists(st.integers(-2, 6), min_size=1, max_size=3).map(tuple),
+    "activation": ACTIVATIONS,
+    "keepdims": st.booleans(),
+    "pool_size": st.integers(1, 5),
+    "strides": st.one_of(st.none(), st.integers(1, 4)),
+    "padding": st.sampled_from(["valid", "same", "causal", "SAME"]),  # causal: Conv1D's only
+    "axis": st.one_of(st.integers(-4, 4), st.lists(st.integers(-4, 4), min_size=1, max_size=3)),
+    "epsilon": st.sampled_from([1e-3, 0.1, 1.0, 1e-300]),
+    "momentum": st.sampled_from([0.0, 0.5, 0.99, 1.0]),
+    "center": st.booleans(),
+    "scale": st.booleans(),
+    "filters": st.integers(1, 6),
+    "kernel_size": st.integers(1, 5),
+    "dilation_rate": st.integers(1, 3),
+    "groups": st.integers(1, 3),
+    "use_bias": st.booleans(),
+}
+REQUIRED = {"RepeatVector": ("n",), "Reshape": ("target_shape",), "Activation": ("activation",)}
+REQUIRED.update(AveragePooling1D=("pool_size",), Conv1D=("filters", "kernel_size"))
+
+
+@st.composite
+def arguments(draw, name: str) -> dict:
+    """Keyword arguments for layer ``name``: each argument left out (unless required) or a sensible
+    value; in one case of four, one of them junk instead."""
+    params = [a for a in inspect.signature(getattr(layers, name).__init__).parameters if a in VALUES]
+    kw = {}
+    for arg in params:
+        if arg in REQUIRED.get(name, ()) or draw(st.integers(0, 2)):
+            kw[arg] = draw(VALUES[arg])
+    if params and draw(st.integers(0, 3)) == 0:
+        kw[draw(st.sampled_from(params))] = draw(JUNK)
+    return kw
+
+
+@st.composite
+def cases(draw):
+    name = draw(st.sampled_from(CLASSES))
+    kw = draw(arguments(name))
+    # the rank without the batch axis: mostly the one the layer takes
+    ranks = {"RepeatVector": [1, 1, 1, 2], "Flatten": [1, 2, 3, 4], "Reshape": [1, 2, 3, 4]}
+    ranks.update(Activation=[1, 2, 3, 4], LayerNormalization=[1, 2, 3, 4], BatchNormalization=[1, 2, 3, 4])
+    rank = draw(st.sampled_from(ranks.get(name, [2, 2, 2, 2, 1, 3])))
+    shape = (draw(st.integers(1, 4)), *(draw(st.integers(1, 6)) for _ in range(rank)))
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    mask = draw(st.sampled_from([None, None, "right", "wrong", "all_masked"]))
+    return name, kw, shape, dtype, mask, draw(st.integers(0, 2**32 - 1))
+
+
+def _build(layer, shape, dtype, rng):
+    layer.build(shape[1:])
+    specs = layer.weight_specs(layer.build_shape)
+    for _, s, _ in specs:
+        assert all(isinstance(d, int) and d >= 1 for d in s), s
+    layer.bind(ParameterBuffer([(n, s) for n, s, _ in specs], np.dtype(dtype)), "")
+    for n, w in layer.params.items():
+        w[...] = rng.uniform(0.5, 1.5, w.shape) if n == "moving_variance" else rng.uniform(-1, 1, w.shape)
+
+
+def _mask(kind, layer, x, rng):
+    """A mask over x's axes but the last: (B, T) for sequences (channels-first x is (B, C, T))."""
+    if kind is None:
+        return None
+    shape = x.shape[:-1]
+    if getattr(layer, "data_format", "") == "channels_first" and x.ndim == 3:
+        shape = (x.shape[0], x.shape[2])
+    if kind == "wrong":
+        shape = (*shape[:-1], shape[-1] + 1)
+    mask = rng.random(shape) < 0.7
+    if kind == "all_masked":
+        mask[0] = False
+    return mask
+
+
+def _adjoint(layer) -> bool:
+    """Whether the layer's output is linear in x, or picks entries of x, for its drawn arguments."""
+    name = type(layer).__name__
+    if name == "Conv1D":
+        return layer.activation in ("linear", "relu") and not layer.use_bias
+    if name == "Activation":
+        return layer.activation in ("linear", "relu")
+    return name not in ("LayerNormalization", "BatchNormalization")
+
+
+def _check_output(name, layer, y, x, mask, call, out_shape) -> None:
+    assert y.shape == (x.shape[0], *out_shape) and y.dtype == x.dtype, (y.shape, out_shape, y.dtype)
+    finite = np.isfinite(y)
+    if name == "GlobalAveragePooling1D" and call:  # NaN (0/0) on rows with every step masked, as Keras
+        rows = mask.any(axis=1)
+        assert (finite.reshape(len(y), -1).all(axis=1) == rows).all() and np.isnan(y[~rows]).all()
+    else:
+        assert finite.all(), "non-finite output of a finite input"
+
+
+@given(case=cases())
+def test_layers_work_or_refuse(case):
+    """Inference, then training forward and backward, of a drawn layer on a drawn input."""
+    name, kw, shape, dtype, mask_kind, seed = case
+    event(f"class {name}")
+    rng = np.random.default_rng(seed)
+    cls = getattr(layers, name)
+    try:
+        layer = cls(**kw)
+    except OK:
+        event("arguments refused")
+        return
+    config = layer.get_config()
+    assert cls.from_config(config).get_config() == config
+    try:
+        _build(layer, shape, dtype, rng)
+    except OK:
+        event("input shape refused")
+        return
+    out_shape = layer.output_shape(layer.build_shape)
+    x = rng.standard_normal(shape).astype(dtype)
+    mask = _mask(mask_kind, layer, x, rng)
+    takes_mask = "mask" in inspect.signature(layer.forward).parameters
+    call = {"mask": mask} if (mask is not None and takes_mask) else {}
+    try:
+        y = layer.forward(x, training=False, **call)
+    except OK:
+        assert mask_kind == "wrong" and call and name != "BatchNormalization", "refused a right input"
+        event("wrong mask refused")
+        return
+    event(f"ran {name}")
+    _check_output(name, layer, y, x, mask, call, out_shape)
+    passes_mask = layer.supports_masking and name != "GlobalAveragePooling1D"
+    assert layer.compute_mask(x, mask) is (mask if passes_mask else None)
+    with pytest.raises(RuntimeError):  # no training forward: nothing kept for a backward
+        layer.backward(np.ones_like(y))
+    try:
+        y_train = layer.forward(x, training=True, **call)
+    except OK:  # BatchNormalization reads its mask in training only
+        assert mask_kind == "wrong" and name == "BatchNormalization", "refused a right input"
+        return
+    _check_output(name, layer, y_train, x, mask, call, out_shape)
+    if name != "BatchNormalization":  # the others do the same in training
+        np.testing.assert_array_equal(y_train, y)
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    dx = layer.backward(dy)
+    assert dx.shape == x.shape and dx.dtype == np.dtype(dtype)
+    assert np.isfinite(dx).all()
+    for n, g in layer.grads.items():
+        assert g.shape == layer.params[n].shape and np.isfinite(g).all(), n
+    if _adjoint(layer):
+        lhs = float((np.where(np.isfinite(y), y, 0).astype(np.float64) * dy).sum())
+        rhs = float((x.astype(np.float64) * dx).sum())
+        scale = 1 + np.abs(x).sum() * np.abs(dx).max() + abs(lhs)
+        assert abs(lhs - rhs) <= 50 * TOL[np.dtype(dtype)]["rtol"] * scale, (lhs, rhs)
+    # another input shape: a ValueError naming it (Activation, elementwise, takes any)
+    other = rng.standard_normal((shape[0], *(s + 1 for s in shape[1:]))).astype(dtype)
+    try:
+        layer.forward(other)
+    except ValueError as exc:
+        assert str(other.shape) in str(exc)
+    else:
+        assert name == "Activation"
+
+
+@given(
+    name=st.sampled_from(CLASSES),
+    x=st.one_of(
+        st.just(np.zeros((2, 3), dtype=np.int32)),
+        st.just(np.ones((2, 3, 4), dtype=bool)),
+        st.just(np.zeros((2, 0, 3))),
+        st.just(np.zeros((0, 3, 3))),
+        st.just(np.array(["a", "b"])),
+        st.just([[1.0, 2.0], [3.0, 4.0]]),
+        st.just(np.float64(1.0)),
+        st.just(np.zeros((2, 3, 3), dtype=np.float16)),
+    ),
+)
+def test_junk_inputs_are_refused_or_work(name, x):
+    """A standalone call on junk: ValueError/TypeError, or an output of the announced shape."""
+    kw = {"RepeatVector": {"n": 2}, "Reshape": {"target_shape": (-1,)}, "Activation": {"activation": "tanh"}}
+    kw.update(AveragePooling1D={"pool_size": 1}, Conv1D={"filters": 2, "kernel_size": 1})
+    layer = getattr(layers, name)(**kw.get(name, {}))
+    try:
+        y = layer(x)
+    except OK:
+        return
+    a = np.asarray(x)
+    assert y.shape == (a.shape[0], *layer.output_shape(layer.build_shape))
