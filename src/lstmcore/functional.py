@@ -537,7 +537,7 @@ class Model(Sequential):
             print_fn("".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
         print_fn("=" * len(line))
         n = sum(layer.count_params() for layer in self.layers)
-        frozen = sum(layer.count_params() for layer in self.layers if not layer.trainable)
+        frozen = sum(w.size for w in self.non_trainable_weights)
         print_fn(f"Total params: {n:,} ({n * self.dtype.itemsize / 1024:.2f} KB)")
         print_fn(f"Trainable params: {n - frozen:,}")
         print_fn(f"Non-trainable params: {frozen:,}")

@@ -831,7 +831,7 @@ class Sequential:
         print_fn("=" * len(line))
         n = self.count_params()
         print_fn(f"Total params: {n:,} ({n * self.dtype.itemsize / 1024:.2f} KB)")
-        frozen = sum(layer.count_params() for layer in self.layers if not layer.trainable)
+        frozen = sum(w.size for w in self.non_trainable_weights)
         print_fn(f"Trainable params: {n - frozen:,}")
         print_fn(f"Non-trainable params: {frozen:,}")
 

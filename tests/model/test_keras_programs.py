@@ -14,6 +14,7 @@ import pytest
 from keras_programs import LEARNING_RATE, PROGRAMS
 
 import lstmcore
+import lstmcore.reference
 from lstmcore import layers as L
 
 DATA = np.load(Path(__file__).resolve().parent / "data" / "keras_models.npz")

@@ -197,9 +197,9 @@ def test_go_backwards_outputs_in_reading_order(rng):
 @pytest.mark.parametrize(
     "make, error, match",
     [
-        (lambda: GRU(4, activation="gelu"), ValueError, "activation must be one of"),
+        (lambda: GRU(4, activation="gelu"), ValueError, "the recurrent cells have"),
         (lambda: GRU(4, recurrent_activation=3), TypeError, "recurrent_activation must be a string"),
-        (lambda: SimpleRNN(4, activation="swish"), ValueError, "activation must be one of"),
+        (lambda: SimpleRNN(4, activation="swish"), ValueError, "the recurrent cells have"),
         (lambda: SimpleRNN(0), ValueError, "units must be a positive int"),
         (lambda: GRU(4, dropout=1.0), ValueError, r"dropout must be a float in \[0, 1\)"),
     ],

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import activations
 from .base import Layer, _initializer, _positive_int
-from .core import _DENSE_ACTIVATIONS, _dense_activation
+from .core import _dense_activation
 from .pooling import _one_int, _padding, _same_padding
 from .reshaping import _check_x, _data_format, _no_step
 
@@ -130,21 +131,21 @@ class Conv1D(Layer):
         z = np.matmul(cols, w).transpose(1, 0, 2).reshape(B, T_out, F)
         if self.use_bias:
             z += self.params["bias"]
-        y = _DENSE_ACTIVATIONS[self.activation][0](z)
-        self._cache = (cols, w, rows, (T, left, right), y) if training else None
+        y = activations.get(self.activation)[0](z)
+        self._cache = (cols, w, rows, (T, left, right), z, y) if training else None
         return np.ascontiguousarray(y.transpose(0, 2, 1)) if self.data_format == "channels_first" else y
 
     def backward(self, dy):
         if self._cache is None:
             raise RuntimeError(f"layer {self.name!r}: backward needs a forward call with training=True")
-        cols, w, rows, (T, left, right), y = self._cache
+        cols, w, rows, (T, left, right), z, y = self._cache
         self._cache = None
         if self.data_format == "channels_first":
             dy = dy.transpose(0, 2, 1)
         B, T_out, F = y.shape
         k, G = self.kernel_size, self.groups
         Ig = w.shape[1] // k
-        dz = _DENSE_ACTIVATIONS[self.activation][1](y, dy).astype(y.dtype, copy=False)
+        dz = activations.get(self.activation)[1](z, y, dy).astype(y.dtype, copy=False)
         dz_g = dz.reshape(B * T_out, G, F // G).transpose(1, 0, 2)  # (G, N, F/G)
         # dkernel = colsᵀ dz per group, back to (k, I/G, F)
         dw = np.matmul(cols.transpose(0, 2, 1), dz_g)

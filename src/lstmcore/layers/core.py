@@ -4,45 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import reference as _reference
+from .. import activations
 from .base import Layer, _dropout_mask, _initializer, _layer_rng, _positive_int, _rate, _seed_arg
 
-# Dense activations: forward, and the backward from the output y and the upstream gradient dy.
-
-
-def _softmax(z):
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
-
-
-def _softmax_backward(y, dy):
-    return y * (dy - (dy * y).sum(axis=-1, keepdims=True))
-
-
-_DENSE_ACTIVATIONS = {
-    "linear": (lambda z: z, lambda y, dy: dy),
-    "relu": (lambda z: np.maximum(z, 0), lambda y, dy: dy * (y > 0)),
-    "sigmoid": (_reference.sigmoid, lambda y, dy: dy * y * (1 - y)),
-    "tanh": (np.tanh, lambda y, dy: dy * (1 - y * y)),
-    "hard_sigmoid": (_reference.hard_sigmoid, lambda y, dy: dy * (((y > 0) & (y < 1)) / 6)),
-    "softplus": (lambda z: np.logaddexp(0, z), lambda y, dy: dy * -np.expm1(-y)),
-    "elu": (
-        lambda z: np.where(z > 0, z, np.expm1(np.minimum(z, 0))),
-        lambda y, dy: dy * np.where(y > 0, 1, y + 1),
-    ),
-    "softmax": (_softmax, _softmax_backward),
-}
-DENSE_ACTIVATIONS = tuple(_DENSE_ACTIVATIONS)
-
-
-def _dense_activation(value) -> str:
-    if value is None:
-        return "linear"
-    if not isinstance(value, str):
-        raise TypeError(f"activation must be None or one of {DENSE_ACTIVATIONS}, got {value!r}")
-    if value not in _DENSE_ACTIVATIONS:
-        raise ValueError(f"activation must be None or one of {DENSE_ACTIVATIONS}, got {value!r}")
-    return value
+# Dense activations: Keras's, by name (``lstmcore.activations``).
+DENSE_ACTIVATIONS = activations.NAMES
+_dense_activation = activations.name_of
 
 
 # Dense and Dropout ----------------------------------------------------------------------------------
@@ -84,17 +51,17 @@ class Dense(Layer):
         z = x @ self.params["kernel"]
         if self.use_bias:
             z += self.params["bias"]
-        y = _DENSE_ACTIVATIONS[self.activation][0](z)
+        y = activations.get(self.activation)[0](z)
         if training:
-            self._cache = (x, y)
+            self._cache = (x, z, y)
         return y
 
     def backward(self, dy):
         if self._cache is None:
             raise RuntimeError(f"layer {self.name!r}: backward needs a forward call with training=True")
-        x, y = self._cache
+        x, z, y = self._cache
         self._cache = None
-        dz = _DENSE_ACTIVATIONS[self.activation][1](y, dy).astype(y.dtype, copy=False)
+        dz = activations.get(self.activation)[1](z, y, dy).astype(y.dtype, copy=False)
         F = x.shape[-1]
         x2, dz2 = x.reshape(-1, F), dz.reshape(-1, self.units)
         np.matmul(x2.T, dz2, out=self.grads["kernel"])

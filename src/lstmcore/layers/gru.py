@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from .rnn import Recurrent, _cell_activation
+from .rnn import Recurrent, _cell_activation, _engine
 
 
 class GRU(Recurrent):
@@ -48,8 +48,8 @@ class GRU(Recurrent):
 
     def engine_options(self) -> dict:
         return {
-            "activation": self.activation,
-            "recurrent_activation": self.recurrent_activation,
+            "activation": _engine(self.activation),
+            "recurrent_activation": _engine(self.recurrent_activation),
             "reset_after": self.reset_after,
         }
 

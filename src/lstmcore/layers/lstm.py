@@ -4,8 +4,7 @@
 from __future__ import annotations
 
 from .. import initializers
-from ..engine import _validate
-from .rnn import Recurrent
+from .rnn import Recurrent, _cell_activation, _engine
 
 # LSTM -------------------------------------------------------------------------------------------------
 
@@ -41,10 +40,8 @@ class LSTM(Recurrent):
         seed=None,
         **kwargs,
     ):
-        _validate.activation_code(activation, _validate.ACTIVATIONS, "activation")
-        _validate.activation_code(
-            recurrent_activation, _validate.RECURRENT_ACTIVATIONS, "recurrent_activation"
-        )
+        _cell_activation("activation", activation)
+        _cell_activation("recurrent_activation", recurrent_activation)
         super().__init__(
             units,
             activation=activation,
@@ -65,7 +62,10 @@ class LSTM(Recurrent):
         self.unit_forget_bias = bool(unit_forget_bias)
 
     def engine_options(self) -> dict:
-        return {"activation": self.activation, "recurrent_activation": self.recurrent_activation}
+        return {
+            "activation": _engine(self.activation),
+            "recurrent_activation": _engine(self.recurrent_activation),
+        }
 
     def _initial_value(self, name, shape, init, rng, dtype):
         value = initializers.get(init)(shape, rng, dtype)

@@ -11,8 +11,9 @@ import math
 
 import numpy as np
 
+from .. import activations
 from .base import Layer, _positive_int
-from .core import _DENSE_ACTIVATIONS, _dense_activation
+from .core import _dense_activation
 
 # Shared checks (also used by pooling and conv) ------------------------------------------------------
 
@@ -224,15 +225,15 @@ class Activation(Layer):
     def forward(self, x, training=False, mask=None):
         if np.ndim(x) == 0:
             raise ValueError(f"Activation {self.name!r} needs inputs with a batch axis, got a scalar {x!r}")
-        y = _DENSE_ACTIVATIONS[self.activation][0](x)
-        self._y = y if training else None
+        y = activations.get(self.activation)[0](x)
+        self._y = (x, y) if training else None
         return y
 
     def backward(self, dy):
         if self._y is None:
             raise RuntimeError(f"layer {self.name!r}: backward needs a forward call with training=True")
-        y, self._y = self._y, None
-        return _DENSE_ACTIVATIONS[self.activation][1](y, dy).astype(y.dtype, copy=False)
+        (x, y), self._y = self._y, None
+        return activations.get(self.activation)[1](x, y, dy).astype(y.dtype, copy=False)
 
     def get_config(self) -> dict:
         config = super().get_config()

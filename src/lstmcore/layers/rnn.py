@@ -12,19 +12,20 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import activations
 from ..engine import _backend as _ops
-from ..engine import _validate
 from .base import Layer, _dropout_mask, _initializer, _layer_rng, _positive_int, _rate, _seed_arg
 
 
 def _cell_activation(name: str, value) -> str:
-    """A Keras activation name the engine's cells take (``_validate.CELL_ACTIVATIONS``)."""
-    if not isinstance(value, str):
-        raise TypeError(
-            f"{name} must be a string, one of {sorted(_validate.CELL_ACTIVATIONS)}; got {value!r}"
-        )
-    _validate.activation_spec(value, name)
+    """A Keras activation name the engine's cells have (``activations.RECURRENT_NAMES``)."""
+    activations.engine_spec(value, name)
     return value
+
+
+def _engine(value):
+    """The engine's spec of a Keras activation name (leaky_relu with Keras's slope 0.2, ...)."""
+    return activations.engine_spec(value)
 
 
 class Recurrent(Layer):
@@ -94,7 +95,7 @@ class Recurrent(Layer):
 
     # What a cell's layer defines.
     def engine_options(self) -> dict:
-        return {"activation": self.activation}
+        return {"activation": _engine(self.activation)}
 
     def bias_shape(self) -> tuple[int, ...]:
         return (self.gates * self.units,)
