@@ -884,6 +884,24 @@ class Sequential:
         config, arrays = self._payload(include_optimizer)
         modelfile.write(filepath, "model", config, arrays)
 
+    def export(self, filepath, format="onnx", verbose=True, input_signature=None, opset_version=None):
+        """Export for inference, as Keras 3's ``model.export``: ``format="onnx"`` writes an ONNX
+        model (``lstmcore.io.onnx_export``: dynamic batch and time axes, opset 17 or newer) that
+        ONNX Runtime runs with ``predict``'s outputs; it needs the ``onnx`` package."""
+        if format != "onnx":
+            raise ValueError(
+                f"export writes format='onnx' (Keras's other formats are TensorFlow's), got {format!r}"
+            )
+        if input_signature is not None:
+            raise ValueError(
+                "input_signature: the ONNX model takes the model's inputs with free batch and time axes"
+            )
+        from .io import onnx_export
+
+        onnx_export.export(self, filepath, opset_version=opset_version)
+        if verbose:
+            print(f"Saved an ONNX model to {os.fsdecode(filepath)}")
+
     def save_weights(self, filepath) -> None:
         config, arrays = self._payload(include_optimizer=False)
         modelfile.write(filepath, "weights", config, arrays)
@@ -935,7 +953,8 @@ def load_model(filepath, compile=True) -> Sequential:
     ``ValueError``; a missing path raises ``FileNotFoundError``.
 
     A Keras 3 ``.keras`` file (a zip with config.json and model.weights.h5) is read too
-    (``lstmcore.io.keras_file.load``, with h5py), for the layers lstmcore has.
+    (``lstmcore.io.keras_file.load``, with h5py), for the layers lstmcore has, and an ONNX model
+    (``.onnx``, ``lstmcore.io.onnx_import.load``, with the onnx package).
     """
     path = os.fsdecode(filepath)
     if os.path.isfile(path):
@@ -943,6 +962,10 @@ def load_model(filepath, compile=True) -> Sequential:
 
         if keras_file.is_keras_file(path):
             return keras_file.load(path, compile=compile)
+        if path.lower().endswith(".onnx"):
+            from .io import onnx_import
+
+            return onnx_import.load(path)
     with modelfile.ModelFile(path) as f:
         model, shapes = _model_from_config(f.config, path)
         _check_weights(f.weight_specs, shapes, model.dtype, path)
