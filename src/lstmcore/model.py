@@ -103,6 +103,16 @@ class Sequential:
         for layer in layers or []:
             self.add(layer)
 
+    def __setstate__(self, state):
+        """Unpickling: the layers' weights become views of the model's buffer again."""
+        self.__dict__.update(state)
+        if self.buffer is not None:
+            for layer in self.layers:
+                prefix = f"{layer.name}/"
+                if any(n.startswith(prefix) for n in self.buffer.names):
+                    layer.bind(self.buffer, prefix)
+            self._weights_changed()
+
     # Structure --------------------------------------------------------------------------------------
 
     def add(self, layer) -> None:

@@ -32,11 +32,25 @@ class ParameterBuffer:
         self.size = offset
         self.params = np.zeros(offset, dtype=self.dtype)
         self.grads = np.zeros(offset, dtype=self.dtype)
+        self._make_views()
+
+    def _make_views(self) -> None:
         self.param_views = {}
         self.grad_views = {}
         for name, sl in zip(self.names, self.slices, strict=True):
             self.param_views[name] = self.params[sl].reshape(self.shapes[name])
             self.grad_views[name] = self.grads[sl].reshape(self.shapes[name])
+
+    # Pickling keeps the flat buffers; the views are made again from them (a pickled view would
+    # come back as a copy, no longer the buffer's). The model then binds its layers again.
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        del state["param_views"], state["grad_views"]
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._make_views()
 
     def __len__(self) -> int:
         return self.size

@@ -25,6 +25,7 @@ import pytest
 from helpers import DTYPES, assert_close, make_lstm
 
 import lstmcore
+import lstmcore.reference  # noqa: F401 - read as lstmcore.reference below
 from lstmcore.engine import _threads
 
 
@@ -193,7 +194,9 @@ def test_same_result_with_1_and_2_threads(restore_threads, dtype, activation):
 
 
 def _python(code: str, **env: str) -> subprocess.CompletedProcess:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("LSTMCORE_")}
+    # OMP_NUM_THREADS sets lstmcore's count where LSTMCORE_NUM_THREADS is unset (see
+    # test_threadpoolctl.py): a value inherited from the caller's environment is dropped too
+    full = {k: v for k, v in os.environ.items() if not k.startswith("LSTMCORE_") and k != "OMP_NUM_THREADS"}
     full.update(env)
     return subprocess.run([sys.executable, "-c", code], env=full, capture_output=True, text=True, timeout=120)
 

@@ -187,3 +187,28 @@ def test_timeseries_dataset_from_array():
         timeseries_dataset_from_array(data, None, sequence_length=11)
     with pytest.raises(TypeError, match="sequence_length"):
         timeseries_dataset_from_array(data, None, sequence_length=2.5)
+
+
+def test_a_pickled_model_keeps_training():
+    import pickle
+
+    x, y = _data()
+    for model in (_model(), lstmcore.Model(*_functional_parts())):
+        model.compile(optimizer=lstmcore.optimizers.SGD(0.1), loss="mse")
+        model.fit(x, y, epochs=1, verbose=0)
+        again = pickle.loads(pickle.dumps(model))
+        np.testing.assert_array_equal(again.predict(x), model.predict(x))
+        before = [w.copy() for w in again.get_weights()]
+        again.fit(x, y, epochs=1, verbose=0)
+        assert any(not np.array_equal(a, b) for a, b in zip(before, again.get_weights(), strict=True))
+        # its layers' weights are views of its buffer again: one update moves both
+        assert all(np.shares_memory(w, again.buffer.params) for w in again.weights)
+    layer = L.Dense(2)
+    layer(x[:, 0])
+    again = pickle.loads(pickle.dumps(layer))
+    assert np.shares_memory(again.params["kernel"], again._own_buffer.params)
+
+
+def _functional_parts():
+    i = L.Input(shape=(5, 2))
+    return i, L.Dense(1)(L.GRU(3)(i))

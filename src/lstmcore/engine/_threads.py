@@ -6,6 +6,12 @@ products alternate), so both pools may use ``n`` threads without oversubscribing
 The BLAS libraries are found among the shared objects loaded in this process (SciPy's and NumPy's
 bundled OpenBLAS, or an MKL / BLIS from another distribution) and driven through their own
 ``*_set_num_threads`` entry points with ctypes, the same approach as threadpoolctl.
+
+The count at import: ``LSTMCORE_NUM_THREADS``, else ``OMP_NUM_THREADS`` (its first level; joblib's
+workers set it to their share of the cores), else the core count. The kernels pass their count to
+every OpenMP region (``num_threads(n)``), so ``omp_set_num_threads`` does not reach them; where
+threadpoolctl is installed, lstmcore registers a controller for its own pool (user_api "openmp",
+internal_api "lstmcore"), so that ``threadpool_limits(n)`` limits it as it limits OpenMP and BLAS.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import threading
 from pathlib import Path
 
 _ENV = "LSTMCORE_NUM_THREADS"
+_OMP_ENV = "OMP_NUM_THREADS"
 _MAX_THREADS = 4096
 
 # (setter, getter) symbol names per BLAS family, tried in order.
@@ -153,18 +160,30 @@ def blas_single_threaded():
                     lib.set(n)
 
 
-def set_num_threads(n: int) -> None:
-    """Use ``n`` threads in lstmcore's OpenMP loops and in the BLAS libraries it calls."""
-    global _num_threads, _blas_saved
+def _check_count(n) -> int:
     if isinstance(n, bool) or not hasattr(n, "__index__"):
         raise TypeError(f"n must be an int, got {type(n).__name__}")
     n = operator.index(n)
     if not 1 <= n <= _MAX_THREADS:
         raise ValueError(f"n must be between 1 and {_MAX_THREADS}, got {n}")
+    return n
+
+
+def _set_own_threads(n: int) -> None:
+    """Use ``n`` threads in lstmcore's OpenMP loops only (the BLAS pools are left as they are)."""
+    global _num_threads
+    n = _check_count(n)
     _num_threads = n
     mod = _compiled()
     if mod is not None:
         mod._set_num_threads(n)
+
+
+def set_num_threads(n: int) -> None:
+    """Use ``n`` threads in lstmcore's OpenMP loops and in the BLAS libraries it calls."""
+    global _blas_saved
+    n = _check_count(n)
+    _set_own_threads(n)
     with _blas_lock:
         if _blas_single_depth:  # held at 1 for now: restored to n
             _blas_saved = [n] * len(_blas())
@@ -234,17 +253,78 @@ def threadpool_info() -> dict:
     }
 
 
-def _init_from_env() -> None:
-    global _num_threads
-    value = os.environ.get(_ENV, "").strip()
-    if not value:
-        _num_threads = cpu_count()
-        mod = _compiled()
-        if mod is not None:
-            mod._set_num_threads(_num_threads)
-        return
+def _omp_num_threads() -> int | None:
+    """The first level of ``OMP_NUM_THREADS`` ("4" or "4,2"), or None where it is unset or not a
+    count (the OpenMP runtime ignores such a value too)."""
+    value = os.environ.get(_OMP_ENV, "").split(",")[0].strip()
     try:
         n = int(value)
-        set_num_threads(n)
     except ValueError:
-        raise ValueError(f"{_ENV} must be an integer between 1 and {_MAX_THREADS}, got {value!r}") from None
+        return None
+    return min(n, _MAX_THREADS) if n >= 1 else None
+
+
+def _init_from_env() -> None:
+    """The count at import: ``LSTMCORE_NUM_THREADS`` (lstmcore and the BLAS pools), else
+    ``OMP_NUM_THREADS`` or the core count (lstmcore only: the BLAS libraries read their own
+    variables, OMP_NUM_THREADS among them); then the threadpoolctl controller."""
+    value = os.environ.get(_ENV, "").strip()
+    if not value:
+        _set_own_threads(_omp_num_threads() or min(cpu_count(), _MAX_THREADS))
+    else:
+        try:
+            n = int(value)
+            set_num_threads(n)
+        except ValueError:
+            raise ValueError(
+                f"{_ENV} must be an integer between 1 and {_MAX_THREADS}, got {value!r}"
+            ) from None
+    _register_threadpoolctl()
+
+
+# threadpoolctl ------------------------------------------------------------------------------------
+
+_controller_class = None  # the registered LibController subclass, once registered
+
+
+def _register_threadpoolctl() -> bool:
+    """Register lstmcore's pool with threadpoolctl (3.2 or later) where it is installed; returns
+    whether it is registered. Without threadpoolctl nothing happens: it is optional. (3.2 matches
+    libraries by file name only, so another package's ``_lstm`` module would be listed too.)"""
+    global _controller_class
+    if _controller_class is not None:
+        return True
+    mod = _compiled()
+    if mod is None:
+        return False
+    try:
+        import threadpoolctl
+    except ImportError:
+        return False
+    base = getattr(threadpoolctl, "LibController", None)
+    if base is None or not hasattr(threadpoolctl, "register"):  # threadpoolctl < 3.2
+        return False
+    name = Path(mod.__file__).name
+
+    class LstmcoreController(base):
+        """lstmcore's OpenMP pool: the count every kernel passes to its parallel regions."""
+
+        user_api = "openmp"
+        internal_api = "lstmcore"
+        # Matched by file name, then by a symbol that only this extension defines (Cython names
+        # it after the module's full path), so another package's ``_lstm`` module is not taken.
+        filename_prefixes = (name.split(".")[0] + ".",)
+        check_symbols = ("__pyx_module_is_main_lstmcore__engine___lstm",)
+
+        def get_num_threads(self):
+            return _num_threads
+
+        def set_num_threads(self, num_threads):
+            _set_own_threads(num_threads)
+
+        def get_version(self):
+            return getattr(sys.modules.get("lstmcore"), "__version__", None)
+
+    threadpoolctl.register(LstmcoreController)
+    _controller_class = LstmcoreController
+    return True

@@ -378,6 +378,12 @@ class Layer:
     def _initial_value(self, name, shape, init, rng, dtype):
         return initializers.get(init)(shape, rng, dtype)
 
+    def __setstate__(self, state):
+        """Unpickling a layer that owns its weights (called on its own): views of its buffer again."""
+        self.__dict__.update(state)
+        if state.get("_own_buffer") is not None:
+            self.bind(self._own_buffer, "")
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r}>"
 

@@ -14,6 +14,10 @@ Typical use, on a 1-D series (``n_fit`` rows for fitting the scaler: the trainin
     truth = scaler.inverse_transform(y_te, column=0)
     rmse(truth, pred), rmse(truth, seasonal_naive_forecast(series, o_te, horizon=6, season=132))
 
+The scalers follow scikit-learn's transformer API (``get_params(deep=True)``, ``set_params``,
+``fit(X, y=None)``, ``transform``, ``fit_transform``, ``inverse_transform``), so they go in a
+``Pipeline`` and ``clone`` copies them; scikit-learn itself is not needed for that.
+
 Errors name what was expected and what was received: ``TypeError`` for the wrong kind of argument,
 ``ValueError`` for a wrong value or shape, ``NotFittedError`` (a ``ValueError``) for a scaler used
 before ``fit``.
@@ -218,7 +222,8 @@ class _Scaler:
 
     A subclass sets ``_STATE`` (the fitted arrays stored by ``to_dict``), ``_fit_stats(x2)`` (x2 is
     (T, F) float64), ``_forward`` / ``_inverse`` (``sel`` is a column index or ``slice(None)``),
-    ``get_params`` and ``_check_state``.
+    ``get_params`` and ``_check_state``. ``get_params`` returns the very objects the constructor
+    stored (scikit-learn's ``clone`` checks that they are passed through unchanged).
     """
 
     _STATE: tuple[str, ...] = ()
@@ -239,8 +244,37 @@ class _Scaler:
     def _check_state(self) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def get_params(self) -> dict[str, Any]:  # pragma: no cover - abstract
+    def get_params(self, deep: bool = True) -> dict[str, Any]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def set_params(self, **params) -> _Scaler:
+        """Change constructor parameters by name (scikit-learn's API), checked as the constructor
+        checks them; the fitted state is kept. Returns ``self``."""
+        valid = self.get_params(deep=False)
+        for key in params:
+            if key not in valid:
+                raise ValueError(
+                    f"invalid parameter {key!r} for {type(self).__name__}; expected one of {sorted(valid)}"
+                )
+        checked = type(self)(**{**valid, **params})
+        for key in params:
+            setattr(self, key, getattr(checked, key))
+        return self
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return self.n_features_in_ is not None
+
+    def __sklearn_tags__(self):
+        """scikit-learn's tags (called by scikit-learn only, so it is imported here): a transformer
+        of 1-D or 2-D float data that keeps float32 and float64, with no target."""
+        from sklearn.utils import InputTags, Tags, TargetTags, TransformerTags
+
+        return Tags(
+            estimator_type=None,
+            target_tags=TargetTags(required=False),
+            transformer_tags=TransformerTags(preserves_dtype=["float64", "float32"]),
+            input_tags=InputTags(one_d_array=True, two_d_array=True),
+        )
 
     def _check_fitted(self) -> None:
         if self.n_features_in_ is None:
@@ -278,10 +312,10 @@ class _Scaler:
     def _stat(self, name: str, sel, dtype: np.dtype) -> np.ndarray:
         return np.asarray(getattr(self, name)[sel], dtype=dtype)
 
-    def fit(self, data) -> _Scaler:
+    def fit(self, data, y=None) -> _Scaler:
         """Compute per-column statistics of ``data`` (T,) or (T, F); a 1-D series is one column.
 
-        Returns ``self``.
+        ``y`` is ignored (scikit-learn's API). Returns ``self``.
         """
         x = _float_array("data", data)
         if x.ndim not in (1, 2) or x.size == 0:
@@ -292,8 +326,8 @@ class _Scaler:
         self.n_samples_seen_, self.n_features_in_ = x2.shape
         return self
 
-    def fit_transform(self, data) -> np.ndarray:
-        """``fit(data)`` then ``transform(data)``."""
+    def fit_transform(self, data, y=None) -> np.ndarray:
+        """``fit(data)`` then ``transform(data)``; ``y`` is ignored."""
         return self.fit(data).transform(data)
 
     def transform(self, data, column: int | None = None) -> np.ndarray:
@@ -396,11 +430,14 @@ class MinMaxScaler(_Scaler):
             raise ValueError(f"feature_range must be two numbers (min, max), got {feature_range!r}") from None
         if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
             raise ValueError(f"feature_range must be finite with min < max, got {feature_range!r}")
-        self.feature_range = (lo, hi)
+        # Stored as a list of two floats; a list that already is one is kept as it is, so that
+        # get_params hands scikit-learn's clone back the object it passed in.
+        plain = type(feature_range) is list and all(type(v) is float for v in feature_range)
+        self.feature_range = feature_range if plain else [lo, hi]
 
-    def get_params(self) -> dict[str, Any]:
-        """Constructor parameters as plain Python values."""
-        return {"feature_range": list(self.feature_range)}
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Constructor parameters as plain Python values (``deep`` is scikit-learn's, unused)."""
+        return {"feature_range": self.feature_range}
 
     def _fit_stats(self, x2: np.ndarray) -> None:
         self.data_min_ = x2.min(axis=0)
@@ -463,8 +500,8 @@ class StandardScaler(_Scaler):
 
     _STATE = ("mean", "var")
 
-    def get_params(self) -> dict[str, Any]:
-        """Constructor parameters (there are none)."""
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Constructor parameters (there are none; ``deep`` is scikit-learn's, unused)."""
         return {}
 
     def _fit_stats(self, x2: np.ndarray) -> None:
