@@ -502,11 +502,6 @@ class Model(Sequential):
             "predict_step streams a Sequential; a functional model runs whole sequences with predict"
         )
 
-    def reset_states(self) -> None:
-        for layer in self.layers:
-            layer.reset_states()
-            layer.weights_changed()
-
     # Display and config ---------------------------------------------------------------------------
 
     def summary(self, print_fn=None) -> None:

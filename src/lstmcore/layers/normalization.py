@@ -81,6 +81,16 @@ class _Normalization(Layer):
     def _feature_shape(self, input_shape) -> tuple[int, ...]:
         return tuple(input_shape[a - 1] for a in self._axes(len(input_shape) + 1))
 
+    def weight_specs(self, input_shape):
+        """gamma (scale) and beta (center), over the normalized axes' sizes."""
+        shape = self._feature_shape(input_shape)
+        specs = []
+        if self.scale:
+            specs.append(("gamma", shape, self.gamma_initializer))
+        if self.center:
+            specs.append(("beta", shape, self.beta_initializer))
+        return specs
+
     def _check_x(self, x) -> tuple[int, ...]:
         axes = self._axes(len(self.build_shape) + 1)
         if x.ndim != len(self.build_shape) + 1 or any(x.shape[a] != self.build_shape[a - 1] for a in axes):
@@ -155,15 +165,6 @@ class LayerNormalization(_Normalization):
                 f"False, got {rms_scaling!r}"
             )
         self._cache = None
-
-    def weight_specs(self, input_shape):
-        shape = self._feature_shape(input_shape)
-        specs = []
-        if self.scale:
-            specs.append(("gamma", shape, self.gamma_initializer))
-        if self.center:
-            specs.append(("beta", shape, self.beta_initializer))
-        return specs
 
     def forward(self, x, training=False, mask=None):
         # x (B, ...) | mean, r (x's shape, 1 on the other axes) | gamma, beta (sizes of the axes)
@@ -273,11 +274,7 @@ class BatchNormalization(_Normalization):
 
     def weight_specs(self, input_shape):
         shape = self._feature_shape(input_shape)
-        specs = []
-        if self.scale:
-            specs.append(("gamma", shape, self.gamma_initializer))
-        if self.center:
-            specs.append(("beta", shape, self.beta_initializer))
+        specs = super().weight_specs(input_shape)
         specs.append(("moving_mean", shape, self.moving_mean_initializer))
         specs.append(("moving_variance", shape, self.moving_variance_initializer))
         return specs

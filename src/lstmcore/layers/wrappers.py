@@ -86,6 +86,15 @@ class _Wrapper(Layer):
     def reset_state(self) -> None:
         self.reset_states()
 
+    @classmethod
+    def from_config(cls, config: dict):
+        """The wrapper of a config (lstmcore's or Keras's), its inner layers made from theirs."""
+        config = keras_config(config)
+        for key in ("layer", "backward_layer"):
+            if config.get(key) is not None:
+                config[key] = _layer_from(config[key])
+        return cls(**config)
+
 
 class Bidirectional(_Wrapper):
     """A recurrent layer read forwards and backwards, its two outputs merged, as Keras 3.
@@ -312,14 +321,6 @@ class Bidirectional(_Wrapper):
             config["backward_layer"] = _entry(self.backward_layer)
         return config
 
-    @classmethod
-    def from_config(cls, config: dict):
-        config = keras_config(config)
-        if "layer" in config:
-            config["layer"] = _layer_from(config["layer"])
-        if config.get("backward_layer") is not None:
-            config["backward_layer"] = _layer_from(config["backward_layer"])
-        return cls(**config)
 
 
 class TimeDistributed(_Wrapper):
@@ -380,9 +381,3 @@ class TimeDistributed(_Wrapper):
         config.update(layer=_entry(self.layer))
         return config
 
-    @classmethod
-    def from_config(cls, config: dict):
-        config = keras_config(config)
-        if "layer" in config:
-            config["layer"] = _layer_from(config["layer"])
-        return cls(**config)
