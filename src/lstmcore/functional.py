@@ -286,7 +286,7 @@ class Model(Sequential):
         self.metrics, self._metric_outputs, self._metric_names = [], [], []
         for k, ms in enumerate(per_output):
             ms = [ms] if isinstance(ms, str) or not isinstance(ms, (list, tuple)) else ms
-            self._metric_names.append([m if isinstance(m, str) else m.name for m in ms])
+            self._metric_names.append([m if isinstance(m, str) else m.get_config() for m in ms])
             for m in ms:
                 metric = get_metric(m, loss=self._losses[k])
                 if len(self.outputs) > 1:

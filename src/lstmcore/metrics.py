@@ -758,14 +758,29 @@ _NAMES = {
 
 def get_metric(identifier, loss=None) -> Metric:
     """A metric from a name ('mse', 'mae', 'mape', 'accuracy', 'acc', 'binary_accuracy', 'precision',
-    'recall', 'auc', 'root_mean_squared_error', ...), a class name or a ``Metric`` instance
-    (returned as is). The metric's ``name`` is the string passed. As in Keras, 'rmse' is not a name.
+    'recall', 'auc', 'root_mean_squared_error', ...), a class name, a config (``get_config()``'s
+    or Keras's) or a ``Metric`` instance (returned as is). The metric's ``name`` is the string
+    passed. As in Keras, 'rmse' is not a name.
 
     ``loss`` is accepted so that ``compile`` can pass it, but, as in Keras 3, 'accuracy' is resolved
     from the shapes of y_true and y_pred at the first ``update`` (see the module docstring).
     """
     if isinstance(identifier, Metric):
         return identifier
+    if isinstance(identifier, dict):  # get_config()'s, or Keras's {"class_name", "config"}
+        config = dict(identifier)
+        class_name = config.pop("class_name", None)
+        if isinstance(config.get("config"), dict):
+            config = dict(config["config"])
+        if class_name == "accuracy":
+            return _KerasAccuracy(name=config.get("name", "accuracy"))
+        cls = _CLASSES.get(class_name) if isinstance(class_name, str) else None
+        if cls is None:
+            raise ValueError(f"unknown metric class {class_name!r} in config {identifier!r:.200}")
+        try:
+            return cls(**config)
+        except TypeError as exc:
+            raise ValueError(f"{class_name}: invalid config {config!r:.200} ({exc})") from None
     if isinstance(identifier, str):
         key = identifier.lower()
         if key in ("accuracy", "acc"):

@@ -43,6 +43,12 @@ def _verbose(value, auto: int) -> int:
     return int(value)
 
 
+def _result(metric):
+    """A metric's result for the logs: a float, or a list (one value per threshold, as Keras)."""
+    r = np.asarray(metric.result())
+    return float(r) if r.ndim == 0 else r.tolist()
+
+
 def _batch_size(value) -> int:
     if value is None:
         return 32
@@ -138,7 +144,8 @@ class Sequential:
         if getattr(layer, "return_state", False):
             raise ValueError(
                 f"layer {layer.name or type(layer).__name__} has return_state=True: a Sequential passes "
-                "one array from layer to layer; read the states from layer.states instead"
+                "one array from layer to layer; use the functional API for the states: "
+                "out, h, c = LSTM(n, return_state=True)(inputs); Model(inputs, [out, h, c])"
             )
         if layer.built and self.layers:
             raise ValueError("a layer that is already built can only be the first of a Sequential")
@@ -645,7 +652,7 @@ class Sequential:
                 total += float(loss) * n
                 count += n
                 self._update_metrics(yb, out, mask, swb)
-                logs = {"loss": total / count, **{m.name: float(m.result()) for m in self.metrics}}
+                logs = {"loss": total / count, **{m.name: _result(m) for m in self.metrics}}
                 for cb in cbs:
                     cb.on_train_batch_end(step, logs)
                 if self.stop_training:
@@ -692,7 +699,7 @@ class Sequential:
         src.end_epoch()
         if count == 0:
             raise ValueError("there was no data to evaluate on")
-        return {"loss": total / count, **{m.name: float(m.result()) for m in self.metrics}}
+        return {"loss": total / count, **{m.name: _result(m) for m in self.metrics}}
 
     def _evaluate_arrays(self, x, y, batch_size, sample_weight=None) -> dict:
         return self._evaluate_source(_data.ArrayBatches(x, y, sample_weight, batch_size))
@@ -869,7 +876,7 @@ class Sequential:
             config["compile"] = {
                 "optimizer": self.optimizer.get_config(),
                 "loss": self.loss.get_config(),
-                "metrics": [m.name for m in self.metrics],
+                "metrics": [m.get_config() for m in self.metrics],
             }
             for key, value in self.optimizer.get_state().items():
                 arrays[f"optimizer_{key}"] = np.asarray(value)

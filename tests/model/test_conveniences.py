@@ -212,3 +212,24 @@ def test_a_pickled_model_keeps_training():
 def _functional_parts():
     i = L.Input(shape=(5, 2))
     return i, L.Dense(1)(L.GRU(3)(i))
+
+
+def test_metric_configs_survive_saving_and_threshold_lists_are_logged(tmp_path):
+    x, _ = _data()
+    y = (np.arange(12) % 2).astype(float).reshape(12, 1)
+    model = _model(loss="binary_crossentropy", activation="sigmoid")
+    pr = lstmcore.metrics.AUC(curve="PR", name="pr_auc")
+    model.compile(
+        "adam", "binary_crossentropy", metrics=[pr, lstmcore.metrics.Precision(thresholds=[0.3, 0.6])]
+    )
+    history = model.fit(x, y, epochs=1, verbose=0)
+    assert isinstance(history.history["precision"][0], list) and len(history.history["precision"][0]) == 2
+    model.save(tmp_path / "m.lstmcore")
+    again = lstmcore.load_model(tmp_path / "m.lstmcore")
+    assert again.metrics[0].name == "pr_auc" and again.metrics[0].curve == "PR"
+    assert list(again.metrics[1].init_thresholds) == [0.3, 0.6]
+
+
+def test_a_return_state_layer_in_a_sequential_points_to_the_functional_api():
+    with pytest.raises(ValueError, match="functional API"):
+        lstmcore.Sequential([L.LSTM(3, return_state=True, input_shape=(4, 2))])
