@@ -47,6 +47,7 @@ An ONNX node's attributes change the maths as well as the weights: :func:`onnx_l
 from __future__ import annotations
 
 import operator
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -71,7 +72,42 @@ ONNX_GRU_GATES = ("z", "r", "h")  # ONNX calls the candidate n "h"; same order a
 _GRU_FROM_TORCH = (1, 0, 2)
 
 
+def _torch_kind(a) -> str | None:
+    """What ``a`` is in torch terms, read from its classes without importing torch: "module" (an
+    ``nn.Module``), "tensor" (``nn.Parameter``s too) or None."""
+    for cls in type(a).__mro__:
+        where = getattr(cls, "__module__", "") or ""
+        if cls.__name__ == "Module" and where.startswith("torch.nn"):
+            return "module"
+        if cls.__name__ == "Tensor" and where == "torch":
+            return "tensor"
+    return None
+
+
+_WHOLE = "lstmcore.io.torch_io.from_torch (whole modules and state_dicts)"
+
+
+def _refuse_whole(fn: str, w_ih, w_hh) -> None:
+    """The PyTorch importers take one layer and direction's arrays: a whole module or state_dict,
+    or a missing w_hh, is a TypeError that names the converter to use."""
+    if _torch_kind(w_ih) == "module" or isinstance(w_ih, Mapping):
+        what = f"a torch {type(w_ih).__name__} module" if _torch_kind(w_ih) == "module" else "a state_dict"
+        raise TypeError(
+            f"layout.{fn} converts the arrays of one layer and direction (w_ih, w_hh, b_ih, b_hh), "
+            f"got {what}: use {_WHOLE}"
+        )
+    if w_hh is None:
+        raise TypeError(f"layout.{fn} needs w_hh; for whole modules and state_dicts use {_WHOLE}")
+
+
 def _as_float(name: str, a) -> np.ndarray:
+    if _torch_kind(a) == "tensor":  # nn.Parameter, requires_grad, any device: detached copy on CPU
+        a = a.detach().cpu()
+        if str(a.dtype) not in ("torch.float32", "torch.float64"):
+            raise TypeError(f"{name} must be float32 or float64, got dtype {a.dtype}")
+        a = a.numpy()
+    elif _torch_kind(a) == "module" or isinstance(a, Mapping):
+        raise TypeError(f"{name} must be an array, got {type(a).__name__}: for torch modules use {_WHOLE}")
     a = np.asarray(a)
     if a.dtype not in (np.float32, np.float64):
         raise TypeError(f"{name} must be float32 or float64, got dtype {a.dtype}")
@@ -213,14 +249,16 @@ def _summed_bias(dtype, G: int, *biases) -> np.ndarray:
     return b.astype(dtype)
 
 
-def from_torch(w_ih, w_hh, b_ih=None, b_hh=None, w_hr=None):
+def from_torch(w_ih, w_hh=None, b_ih=None, b_hh=None, w_hr=None):
     """PyTorch ``nn.LSTM`` weights of one layer and direction -> ``(w_x, w_h, b[, proj])``.
 
     ``w_ih (G, I)``, ``w_hh (G, H)``, ``b_ih (G)``, ``b_hh (G)`` (either bias may be None, as with
     ``bias=False``); ``b = b_ih + b_hh``. With ``proj_size=P``, pass ``w_hr`` (``weight_hr_l0``,
     ``(P, H)``): then ``w_hh`` is ``(G, P)`` and ``proj = w_hr.T`` ``(H, P)`` is returned as well.
-    Arrays or CPU tensors converted with ``.detach().numpy()`` beforehand.
+    NumPy arrays or torch tensors (``nn.Parameter``s too: detached and copied to NumPy); a whole
+    module or state_dict is a TypeError pointing to ``lstmcore.io.torch_io.from_torch``.
     """
+    _refuse_whole("from_torch", w_ih, w_hh)
     if w_hr is None:
         a, H = _torch_weights(4, w_ih, w_hh, b_ih, b_hh)
     else:
@@ -252,7 +290,7 @@ def to_torch(w_x, w_h, b, proj=None):
     return (*out, _c(proj.T))
 
 
-def from_torch_gru(w_ih, w_hh, b_ih=None, b_hh=None):
+def from_torch_gru(w_ih, w_hh=None, b_ih=None, b_hh=None):
     """PyTorch ``nn.GRU`` weights of one layer and direction -> ``(w_x, w_h, b)``, reset_after=True.
 
     ``w_ih (3H, I)``, ``w_hh (3H, H)``, ``b_ih (3H)``, ``b_hh (3H)`` in PyTorch's gate order r, z, n
@@ -260,6 +298,7 @@ def from_torch_gru(w_ih, w_hh, b_ih=None, b_hh=None):
     ``[b_ih, b_hh]``, each in our order z, r, n: PyTorch's GRU keeps the recurrent part of n apart,
     ``n = tanh(x W_in + b_in + r * (h W_hn + b_hn))``, which is ``gru_forward(reset_after=True)``.
     """
+    _refuse_whole("from_torch_gru", w_ih, w_hh)
     a, H = _torch_weights(3, w_ih, w_hh, b_ih, b_hh)
     dtype = a["w_ih"].dtype
     zeros = np.zeros(3 * H, dtype=dtype)
@@ -290,12 +329,13 @@ def to_torch_gru(w_x, w_h, b):
     )
 
 
-def from_torch_rnn(w_ih, w_hh, b_ih=None, b_hh=None):
+def from_torch_rnn(w_ih, w_hh=None, b_ih=None, b_hh=None):
     """PyTorch ``nn.RNN`` weights of one layer and direction -> ``(w_x, w_h, b)``.
 
     ``w_ih (H, I)``, ``w_hh (H, H)``, ``b_ih (H)``, ``b_hh (H)`` (either may be None);
     ``b = b_ih + b_hh``. The nonlinearity ('tanh' or 'relu') is ``rnn_forward``'s activation.
     """
+    _refuse_whole("from_torch_rnn", w_ih, w_hh)
     a, H = _torch_weights(1, w_ih, w_hh, b_ih, b_hh)
     dtype = a["w_ih"].dtype
     return (_c(a["w_ih"].T), _c(a["w_hh"].T), _summed_bias(dtype, H, a["b_ih"], a["b_hh"]))
