@@ -185,7 +185,9 @@ class Model(Sequential):
         if len({id(t) for t in ins}) != len(ins):
             raise ValueError("an Input appears twice among the model's inputs")
         if dtype is None:
-            dtype = next((t.dtype for t in ins if t.dtype is not None), np.dtype(np.float32))
+            dtype = next(
+                (t.dtype for t in ins if t.dtype is not None and t.dtype.kind == "f"), np.dtype(np.float32)
+            )
         super().__init__(name=name or "functional", dtype=dtype)
         self.inputs, self.outputs = ins, outs
         self.nodes = _graph(ins, outs)

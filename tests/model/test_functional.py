@@ -227,3 +227,12 @@ def test_merging_layers_forward_and_backward():
         L.Subtract()([L.Input(shape=(3,))] * 3)
     masks = [np.array([[True, False]]), None]
     np.testing.assert_array_equal(L.Add().compute_mask(None, masks), [[True, False]])
+
+
+def test_an_integer_input_feeds_an_embedding():
+    ids = L.Input(shape=(5,), dtype="int32")
+    model = lstmcore.Model(ids, L.Dense(1)(L.LSTM(3)(L.Embedding(9, 4, mask_zero=True)(ids))))
+    assert model.dtype == np.float32 and ids.dtype == np.int32
+    assert model.predict(np.array([[1, 2, 0, 0, 3]])).shape == (1, 1)
+    again = L.Input.from_config(ids.get_config())
+    assert again.dtype == np.int32

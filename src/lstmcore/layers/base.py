@@ -427,7 +427,12 @@ class Input(Layer):
             raise ValueError("Input needs shape=(...) (without the batch axis) or batch_shape=(batch, ...)")
         if batch_size is not None:
             batch_size = _positive_int("batch_size", batch_size)
+        ids = None  # an integer input (token ids for an Embedding) is kept as the model's float dtype
+        if dtype is not None and not isinstance(dtype, dict) and np.dtype(dtype).kind in "iub":
+            ids, dtype = np.dtype(dtype), None
         super().__init__(name=name, input_shape=shape, dtype=dtype)
+        if ids is not None:
+            self.dtype = ids
         self.batch_size = batch_size
 
     @property
