@@ -235,3 +235,45 @@ def test_layer_from_config_takes_a_keras_config():
     assert layer.merge_mode == "ave" and layer.forward_layer.units == 4
     dense = L.Dense.from_config(config["config"]["layers"][-1]["config"])
     assert dense.units == 1 and dense.kernel_initializer == "glorot_uniform"
+
+
+def _trained(opt):
+    lstmcore.set_random_seed(1)
+    x = np.random.default_rng(0).normal(size=(16, 5, 2)).astype(np.float32)
+    y = np.random.default_rng(1).normal(size=(16, 1)).astype(np.float32)
+    model = lstmcore.Sequential([L.LSTM(3, input_shape=(5, 2)), L.Dense(1)])
+    model.compile(opt, "mse")
+    model.fit(x, y, epochs=2, batch_size=8, verbose=0)
+    return model, x, y
+
+
+@pytest.mark.parametrize("opt", ["adam", "sgd", "rmsprop", "sgd_momentum"])
+def test_the_optimizer_state_round_trips_through_a_keras_file(opt, tmp_path):
+    optimizer = lstmcore.optimizers.SGD(0.01, momentum=0.9) if opt == "sgd_momentum" else opt
+    model, x, y = _trained(optimizer)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    again = lstmcore.load_model(path)
+    assert again.optimizer.iterations == model.optimizer.iterations == 4
+    again.train_on_batch(x[:8], y[:8])
+    model.train_on_batch(x[:8], y[:8])
+    for a, b in zip(again.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("opt", ["adam", "rmsprop", "sgd_momentum"])
+def test_keras_continues_training_from_the_saved_optimizer_state(opt, tmp_path):
+    keras = _keras()
+    optimizer = lstmcore.optimizers.SGD(0.01, momentum=0.9) if opt == "sgd_momentum" else opt
+    model, x, y = _trained(optimizer)
+    path = tmp_path / "m.keras"
+    model.save(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no "Skipping variable loading for optimizer"
+        warnings.simplefilter("ignore", DeprecationWarning)
+        loaded = keras.saving.load_model(path)
+        loaded.train_on_batch(x[:8], y[:8])
+        theirs = loaded.get_weights()
+    model.train_on_batch(x[:8], y[:8])
+    for a, b in zip(theirs, model.get_weights(), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)

@@ -146,6 +146,37 @@ def _compile_config(model) -> dict | None:
     }
 
 
+def _write_optimizer(model, h5) -> None:
+    """The optimizer's state as Keras 3 stores it (optimizer/vars/<i>: iteration, learning_rate,
+    then the slots of each trainable weight in Keras's order), for the optimizers whose slots are
+    Keras's one for one: SGD, Adam, AdamW (not amsgrad) and RMSprop (without momentum or
+    centering). For the others, and for functional models (whose variable order Keras may not
+    share), nothing is written: Keras then starts the optimizer afresh, with a warning."""
+    from ..functional import Model
+
+    opt = model.optimizer if model.compiled else None
+    name = type(opt).__name__
+    if (
+        opt is None
+        or isinstance(model, Model)
+        or name not in ("SGD", "Adam", "AdamW", "RMSprop")
+        or getattr(opt, "amsgrad", False)
+        or (name == "RMSprop" and (opt.momentum or opt.centered))
+        or (name != "SGD" and not opt._slots)
+    ):
+        return
+    holder = h5.create_group("optimizer").create_group("vars")
+    holder.attrs["name"] = name.lower()
+    values = [np.array(opt.iterations, dtype=np.int64), np.array(opt.learning_rate, dtype=np.float32)]
+    buffer = model.buffer
+    trainable = {id(w) for w in model.trainable_weights}
+    for w, sl in zip(buffer.param_views.values(), buffer.slices, strict=True):
+        if id(w) in trainable:
+            values += [opt._slots[slot][sl].reshape(w.shape) for slot in opt._slot_names()]
+    for i, v in enumerate(values):
+        holder.create_dataset(str(i), data=v)
+
+
 def _functional_config(model, dtype) -> dict:
     calls: dict[int, int] = {}
     history: dict[int, list] = {}
@@ -254,6 +285,7 @@ def save(model, filepath) -> None:
                 holder = sub.require_group("vars")
                 for i, w in enumerate(arrays):
                     holder.create_dataset(str(i), data=np.asarray(w))
+        _write_optimizer(model, h5)
     metadata = {
         "keras_version": KERAS_VERSION,
         "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
@@ -473,7 +505,47 @@ def load(path: str, compile=True):
     _read_weights(model, config, weights_bytes, h5py, path)
     if compile and isinstance(top.get("compile_config"), dict):
         _compile(model, top["compile_config"], path)
+        if model.compiled:
+            _read_optimizer(model, weights_bytes, h5py)
     return model
+
+
+def _read_optimizer(model, data: bytes, h5py) -> None:
+    """The optimizer's state from optimizer/vars, where it is laid out as ``_write_optimizer``
+    writes it (Keras's layout for SGD, Adam, AdamW, RMSprop); otherwise the optimizer starts
+    afresh, as Keras's does when its variables do not match."""
+    from ..functional import Model
+
+    opt = model.optimizer
+    name = type(opt).__name__
+    if (
+        isinstance(model, Model)
+        or name not in ("SGD", "Adam", "AdamW", "RMSprop")
+        or getattr(opt, "amsgrad", False)
+    ):
+        return
+    if name == "RMSprop" and (opt.momentum or opt.centered):
+        return
+    with h5py.File(io.BytesIO(data), "r") as h5:
+        if "optimizer/vars" not in h5:
+            return
+        holder = h5["optimizer/vars"]
+        buffer = model.buffer
+        trainable = {id(w) for w in model.trainable_weights}
+        slots = opt._slot_names()
+        places = [
+            (slot, sl, w.shape)
+            for w, sl in zip(buffer.param_views.values(), buffer.slices, strict=True)
+            if id(w) in trainable
+            for slot in slots
+        ]
+        if len(holder) != 2 + len(places) or any(
+            tuple(holder[str(2 + i)].shape) != shape for i, (_, _, shape) in enumerate(places)
+        ):
+            return
+        for i, (slot, sl, _) in enumerate(places):
+            opt._slots[slot][sl] = np.asarray(holder[str(2 + i)][()], dtype=buffer.dtype).reshape(-1)
+        opt.iterations = int(holder["0"][()])
 
 
 def _read_weights(model, config, data: bytes, h5py, path) -> None:
