@@ -236,3 +236,52 @@ def test_an_integer_input_feeds_an_embedding():
     assert model.predict(np.array([[1, 2, 0, 0, 3]])).shape == (1, 1)
     again = L.Input.from_config(ids.get_config())
     assert again.dtype == np.int32
+
+
+class Scale(L.Layer):
+    """The custom layer of Layer's docstring."""
+
+    def weight_specs(self, input_shape):
+        return [("scale", (input_shape[-1],), "ones")]
+
+    def forward(self, x, training=False):
+        if training:
+            self._x = x
+        return x * self.params["scale"]
+
+    def backward(self, dy):
+        self.grads["scale"][...] = (dy * self._x).reshape(-1, dy.shape[-1]).sum(axis=0)
+        return dy * self.params["scale"]
+
+
+def test_a_custom_layer_trains_in_both_apis():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 4, 3)).astype(np.float32)
+    y = 2.5 * rng.normal(size=(16, 4, 3)).astype(np.float32)
+    i = L.Input(shape=(4, 3))
+    functional = lstmcore.Model(i, Scale()(L.LSTM(3, return_sequences=True)(i)))
+    sequential = lstmcore.Sequential([L.Input(shape=(4, 3)), L.LSTM(3, return_sequences=True), Scale()])
+    for model in (functional, sequential):
+        model.compile(optimizer=lstmcore.optimizers.SGD(0.5), loss="mse")
+        before = model.get_layer("scale").get_weights()[0].copy()
+        loss0 = model.evaluate(x, y, verbose=0)
+        model.fit(x, y, epochs=5, verbose=0)
+        assert not np.array_equal(model.get_layer("scale").get_weights()[0], before)
+        assert model.evaluate(x, y, verbose=0) < loss0
+    # the custom gradient against finite differences, through the graph
+    model = lstmcore.Model(i, Scale()(L.GRU(3, return_sequences=True)(i)), dtype="float64")
+    model.compile("sgd", "mse")
+    xs, ys = model._prepare_x(x.astype(np.float64)), None
+    ys = model._prepare_y(y.astype(np.float64), 16)
+    outs, masks = model._run(xs.arrays, training=True)
+    model._backprop([model.loss.backward(ys.arrays[0], outs[0])])
+    grads = model.buffer.grads.copy()
+    eps = 1e-6
+    for k in range(model.buffer.size - 3, model.buffer.size):  # the scale weights come last
+        saved = model.buffer.params[k]
+        model.buffer.params[k] = saved + eps
+        up = model.loss.forward(ys.arrays[0], model._run(xs.arrays, training=False)[0][0])
+        model.buffer.params[k] = saved - eps
+        down = model.loss.forward(ys.arrays[0], model._run(xs.arrays, training=False)[0][0])
+        model.buffer.params[k] = saved
+        np.testing.assert_allclose(grads[k], (up - down) / (2 * eps), rtol=1e-6)

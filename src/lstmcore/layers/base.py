@@ -163,6 +163,27 @@ class Layer:
     Keras arguments that change nothing here (``unroll``, ``use_cudnn``) are accepted, and so are
     regularizers and constraints left at None; any other argument a layer does not take raises a
     TypeError naming the layer, the argument and what it takes or what to use instead.
+
+    A custom layer (Keras's ``call`` and ``add_weight`` become a forward, its backward and a list
+    of weights, since lstmcore has no autodiff) works in Sequential and functional models alike::
+
+        class Scale(Layer):
+            def weight_specs(self, input_shape):          # (name, shape, initializer), in order
+                return [("scale", (input_shape[-1],), "ones")]
+
+            def forward(self, x, training=False):
+                if training:
+                    self._x = x                           # what the backward needs
+                return x * self.params["scale"]
+
+            def backward(self, dy):                       # dL/dy -> dL/dx; weight grads in place
+                self.grads["scale"][...] = (dy * self._x).reshape(-1, dy.shape[-1]).sum(axis=0)
+                return dy * self.params["scale"]
+
+    ``output_shape(input_shape)`` (shapes without the batch axis) defaults to the input's; a layer
+    that keeps the mask sets ``supports_masking = True`` and takes ``mask=`` in forward. Save and
+    load need the class in the registry (``lstmcore.layers.get_layer_class``); ``get_config``
+    lists the constructor's arguments.
     """
 
     takes_input_dim = False  # Dense: input_dim=n is input_shape=(n,), as in Keras 2
