@@ -320,7 +320,6 @@ def test_bit_flips_and_truncations_raise_value_error(tmp_path):
         ("m.npy", npy(np.zeros(3)), r"it is a single NumPy array \(.npy\)"),
         ("o.npy", npy(np.array([{"a": 1}], dtype=object)), r"it is a single NumPy array \(.npy\)"),
         ("m.h5", b"\x89HDF\r\n\x1a\n" + bytes(100), "HDF5 file .*not supported yet"),
-        ("m.onnx", b"\x08\x07\x12\x07pytorch", "ONNX file: not supported yet"),
         ("m.keras", raw_zip([stored("config.json", b"{}"), stored("metadata.json", b"{}")]), "Keras"),
         ("m.pt", raw_zip([stored("archive/data.pkl", b"\x80\x02")]), "PyTorch file: not supported yet"),
         ("m.npz", raw_zip([stored("a.npy", npy(np.arange(3)))]), "no lstmcore format header"),
@@ -337,6 +336,29 @@ def test_foreign_files_are_described_without_pickle_advice(tmp_path, name, blob,
     assert str(path) in message
     assert "allow_pickle" not in message and "pickle.load" not in message
     assert "Sequential.save" in message or "not supported yet" in message
+
+
+def test_an_onnx_path_is_read_as_onnx(tmp_path):
+    path = tmp_path / "m.onnx"
+    path.write_bytes(b"\x08\x07\x12\x07pytorch")
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        with pytest.raises(ImportError, match="pip install onnx"):
+            load_model(path)
+    else:
+        with pytest.raises(ValueError) as info:
+            load_model(path)
+        assert "allow_pickle" not in str(info.value)
+    with pytest.raises(ValueError, match="ONNX file: lstmcore.load_model reads it"):
+        lstmcore_model_file(path)
+
+
+def lstmcore_model_file(path):
+    from lstmcore.io import modelfile
+
+    with modelfile.ModelFile(str(path)):
+        pass
 
 
 def test_fifo_and_folder_are_refused_without_being_opened(tmp_path):

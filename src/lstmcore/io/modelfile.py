@@ -308,7 +308,7 @@ def _describe(head: bytes, path: str) -> str:
     if head.startswith(b"\x89HDF\r\n\x1a\n"):
         return "it is an HDF5 file (a Keras .h5 model?): not supported yet"
     if path.lower().endswith(".onnx"):
-        return "it is an ONNX file: not supported yet"
+        return "it is an ONNX file: lstmcore.load_model reads it (with the onnx package)"
     return "it is not a zip archive"
 
 
