@@ -11,8 +11,14 @@ sorted once at load; ``predict`` then runs
   (``from_onnx``, ``from_onnx_gru``, ``from_onnx_rnn``) and its attributes by
   ``onnx_lstm_options``, ``onnx_gru_options`` and ``onnx_rnn_options``;
 - every other node (:data:`SUPPORTED_OPS`: the arithmetic, activations, shape and indexing operators
-  that ``torch.onnx.export`` and Keras put around them) with one NumPy expression each. Nodes whose
-  inputs are all constants (weights, shape arithmetic on them) are computed once, at load.
+  that ``torch.onnx.export`` and Keras put around them, and 1-D ``Conv``, ``MaxPool`` and
+  ``AveragePool``) with one NumPy expression each. Nodes whose inputs are all constants (weights,
+  shape arithmetic on them) are computed once, at load;
+- a ``Scan`` (lstmcore's float64 export writes its recurrent layers as a Scan over the cell,
+  since ONNX Runtime has no float64 recurrent kernels) by running its body, a graph of its own,
+  once per step. That is a loop in Python over the steps: such a file predicts what lstmcore's
+  model predicted, not at the engine's speed; load the model's ``.keras`` or ``.lstmcore`` file
+  for that.
 
 What the graph asks and lstmcore cannot do is a ``ValueError`` naming the node, the operator and,
 where it is one, the attribute: an operator outside :data:`SUPPORTED_OPS` or of another domain, an
@@ -319,11 +325,10 @@ class _Node:
                 f"{self.what}: operator {domain}.{self.op} is not supported by lstmcore "
                 "(it runs the default ONNX domain's operators, lstmcore.io.onnx_import.SUPPORTED_OPS)"
             )
-        if self.op in ("Scan", "Loop"):
+        if self.op == "Loop":
             raise ValueError(
-                f"{self.what}: operator {self.op} (a loop written in the graph, as lstmcore's own float64 "
-                "export writes its recurrent layers) is not run: lstmcore runs recurrences as LSTM, GRU "
-                "and RNN nodes, in its engine"
+                f"{self.what}: operator Loop (a loop written in the graph) is not run: lstmcore runs "
+                "recurrences as LSTM, GRU and RNN nodes, in its engine, and Scan loops step by step"
             )
         if self.op not in _OPS:
             raise ValueError(
@@ -348,6 +353,8 @@ class _Node:
         from onnx import AttributeProto, helper
 
         kind = a.type
+        if kind == AttributeProto.GRAPH and self.op == "Scan" and _str(a.name) == "body":
+            return _subgraph(a.g, self.opset, f"{self.what} body")
         if kind == AttributeProto.TENSOR:
             return _tensor(a.t, f"{self.what} attribute {_str(a.name)!r}", self.data)
         if kind in (AttributeProto.FLOAT, AttributeProto.INT, AttributeProto.FLOATS, AttributeProto.INTS):
@@ -407,6 +414,157 @@ def _op(*names, attributes=(), prepare=None, fold=True):
         return fn
 
     return register
+
+
+def _subgraph(graph, opset: int, what: str):
+    """A Scan's body as an OnnxModel of its own (it may read only its own inputs, initializers
+    and nodes: names of the outer graph are refused by name)."""
+    from onnx import helper
+
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    return OnnxModel(model, source=what)
+
+
+@_op(
+    "Scan",
+    attributes=(
+        "body",
+        "num_scan_inputs",
+        "scan_input_axes",
+        "scan_input_directions",
+        "scan_output_axes",
+        "scan_output_directions",
+    ),
+    fold=False,
+)
+def _scan(node, inputs):
+    # inputs: N states, then M scan inputs sliced along their axis; the body maps (states, slices)
+    # to (new states, K scan output elements), stacked along their axes (opset 9+ semantics)
+    body = node.attr("body")
+    m = node.attr("num_scan_inputs")
+    n = len(inputs) - m
+    if m is None or n < 0 or m < 1:
+        raise ValueError(f"num_scan_inputs {m} does not fit {len(inputs)} inputs")
+    states, scans = list(inputs[:n]), inputs[n:]
+    in_axes = node.attr("scan_input_axes") or [0] * m
+    in_dirs = node.attr("scan_input_directions") or [0] * m
+    scans = [np.moveaxis(x, _axis(a, x.ndim), 0) for x, a in zip(scans, in_axes, strict=True)]
+    steps = {x.shape[0] for x in scans}
+    if len(steps) != 1:
+        raise ValueError(f"its scan inputs have {sorted(steps)} steps; they must have the same")
+    (T,) = steps
+    names = body.inputs
+    if len(names) != n + m:
+        raise ValueError(f"its body takes {len(names)} inputs, the node gives {n} states and {m} scan inputs")
+    k = len(body.outputs) - n
+    collected: list[list] = [[] for _ in range(k)]
+    for t in range(T):
+        feeds = dict(zip(names[:n], states, strict=True))
+        for name, x, d in zip(names[n:], scans, in_dirs, strict=True):
+            feeds[name] = x[T - 1 - t if d else t]
+        outs = body._run(feeds)
+        states = outs[:n]
+        for j in range(k):
+            collected[j].append(outs[n + j])
+    out_axes = node.attr("scan_output_axes") or [0] * k
+    out_dirs = node.attr("scan_output_directions") or [0] * k
+    stacked = []
+    for parts, a, d in zip(collected, out_axes, out_dirs, strict=True):
+        y = np.stack(parts[::-1] if d else parts, axis=0)
+        stacked.append(np.moveaxis(y, 0, _axis(a, y.ndim)))
+    return [*states, *stacked]
+
+
+def _pads_1d(node, x, k: int, stride: int, dilation: int) -> tuple[int, int]:
+    auto = node.attr("auto_pad", "NOTSET")
+    if auto in ("NOTSET", "VALID"):
+        pads = node.attr("pads") or [0, 0]
+        if auto == "VALID":
+            pads = [0, 0]
+        if len(pads) != 2:
+            raise ValueError(f"pads {pads}: lstmcore runs 1-D convolutions and pooling only")
+        return int(pads[0]), int(pads[1])
+    if auto not in ("SAME_UPPER", "SAME_LOWER"):
+        raise ValueError(f"auto_pad {auto!r} is not one ONNX defines")
+    T = x.shape[2]
+    out = -(-T // stride)
+    total = max((out - 1) * stride + (k - 1) * dilation + 1 - T, 0)
+    small, big = total // 2, total - total // 2
+    return (small, big) if auto == "SAME_UPPER" else (big, small)
+
+
+def _windows(x, k: int, stride: int, dilation: int, left: int, right: int, fill):
+    # x (B, C, T) -> (B, C, T_out, k), the window of each output step
+    xp = np.pad(x, ((0, 0), (0, 0), (left, right)), constant_values=fill) if left + right else x
+    T_out = (xp.shape[2] - (k - 1) * dilation - 1) // stride + 1
+    if T_out < 1:
+        raise ValueError(f"a window of {k} (dilation {dilation}) does not fit {x.shape[2]} steps")
+    idx = np.arange(T_out)[:, None] * stride + np.arange(k)[None, :] * dilation
+    return xp[:, :, idx]
+
+
+def _one(node, name: str, default: int) -> int:
+    v = node.attr(name)
+    if v is None:
+        return default
+    if len(v) != 1:
+        raise ValueError(f"{name} {v}: lstmcore runs 1-D convolutions and pooling only")
+    return int(v[0])
+
+
+@_op("Conv", attributes=("auto_pad", "dilations", "group", "kernel_shape", "pads", "strides"))
+def _conv(node, inputs):
+    # x (B, C, T) | w (F, C/group, k) | b (F) -> (B, F, T_out)
+    x, w, b = inputs[0], inputs[1], node.input(inputs, 2)
+    if x.ndim != 3 or w.ndim != 3:
+        raise ValueError(f"lstmcore runs 1-D Conv (inputs of 3 axes), got x {x.shape}, w {w.shape}")
+    k = w.shape[2]
+    stride, dilation = _one(node, "strides", 1), _one(node, "dilations", 1)
+    group = int(node.attr("group", 1))
+    left, right = _pads_1d(node, x, k, stride, dilation)
+    win = _windows(x, k, stride, dilation, left, right, 0)  # (B, C, T_out, k)
+    B, C, T_out, _ = win.shape
+    F = w.shape[0]
+    if C % group or F % group or w.shape[1] != C // group:
+        raise ValueError(f"group {group} does not fit x {x.shape} and w {w.shape}")
+    win = win.reshape(B, group, C // group, T_out, k)
+    wg = w.reshape(group, F // group, C // group, k)
+    y = np.einsum("bgctk,gfck->bgft", win, wg).reshape(B, F, T_out)
+    if b is not None:
+        y = y + b[None, :, None]
+    return y.astype(x.dtype, copy=False)
+
+
+@_op(
+    "MaxPool",
+    attributes=("auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "storage_order", "strides"),
+)
+def _max_pool(node, inputs):
+    x = inputs[0]
+    if x.ndim != 3 or int(node.attr("ceil_mode", 0)):
+        raise ValueError(f"lstmcore runs 1-D MaxPool without ceil_mode, got x {x.shape}")
+    k = _one(node, "kernel_shape", 1)
+    stride, dilation = _one(node, "strides", 1), _one(node, "dilations", 1)
+    left, right = _pads_1d(node, x, k, stride, dilation)
+    return _windows(x, k, stride, dilation, left, right, -np.inf).max(axis=-1).astype(x.dtype, copy=False)
+
+
+@_op(
+    "AveragePool",
+    attributes=("auto_pad", "ceil_mode", "count_include_pad", "dilations", "kernel_shape", "pads", "strides"),
+)
+def _average_pool(node, inputs):
+    x = inputs[0]
+    if x.ndim != 3 or int(node.attr("ceil_mode", 0)):
+        raise ValueError(f"lstmcore runs 1-D AveragePool without ceil_mode, got x {x.shape}")
+    k = _one(node, "kernel_shape", 1)
+    stride, dilation = _one(node, "strides", 1), _one(node, "dilations", 1)
+    left, right = _pads_1d(node, x, k, stride, dilation)
+    total = _windows(x, k, stride, dilation, left, right, 0).sum(axis=-1)
+    if int(node.attr("count_include_pad", 0)):
+        return (total / k).astype(x.dtype, copy=False)
+    counts = _windows(np.ones((1, 1, x.shape[2]), x.dtype), k, stride, dilation, left, right, 0).sum(axis=-1)
+    return (total / counts).astype(x.dtype, copy=False)
 
 
 def _axis(axis: int, ndim: int, what="axis") -> int:
