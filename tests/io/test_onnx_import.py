@@ -1269,3 +1269,72 @@ def test_missing_onnx_says_pip_install(tmp_path, monkeypatch, small_model):
     monkeypatch.setitem(sys.modules, "onnx", None)
     with pytest.raises(ImportError, match="pip install onnx"):
         lstmcore.load_model(path)
+
+
+def _program_models():
+    """The Keras test programs (tests/model/keras_programs.py, keras_functional_programs.py) and a
+    model of the shaping and normalization layers, as (name, build(dtype) -> (model, x))."""
+    import types
+
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "model"))
+    from keras_functional_programs import PROGRAMS as FUNCTIONAL
+    from keras_programs import PROGRAMS
+
+    from lstmcore import layers as L
+
+    def sequential(build, make_x):
+        def make(dtype, rng):
+            model = lstmcore.Sequential(build(L), dtype=dtype)
+            model.build()
+            return model, make_x(rng).astype(dtype)
+
+        return make
+
+    def functional(build, make_x):
+        def make(dtype, rng):
+            model = lstmcore.Model(*build(types.SimpleNamespace(Input=L.Input, layers=L)), dtype=dtype)
+            xs = [a.astype(dtype) for a in make_x(rng)]
+            return model, xs if len(xs) > 1 else xs[0]
+
+        return make
+
+    def shaping(dtype, rng):
+        model = lstmcore.Sequential(
+            [
+                L.LSTM(4, input_shape=(6, 3)),
+                L.RepeatVector(5),
+                L.LayerNormalization(),
+                L.GRU(4, return_sequences=True),
+                L.BatchNormalization(),
+                L.Flatten(),
+                L.Reshape((5, 4)),
+                L.TimeDistributed(L.Dense(2, activation="gelu")),
+                L.GlobalMaxPooling1D(),
+                L.Activation("softmax"),
+            ],
+            dtype=dtype,
+        )
+        model.build()
+        return model, rng.standard_normal((3, 6, 3)).astype(dtype)
+
+    cases = [(n, sequential(b, mx)) for n, (b, _, mx, _) in PROGRAMS.items()]
+    cases += [(n, functional(b, mx)) for n, (b, _, _, mx, _) in FUNCTIONAL.items()]
+    return [*cases, ("shaping_and_normalization", shaping)]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", _program_models(), ids=lambda c: c[0])
+def test_every_program_round_trips_through_onnx(tmp_path, case, dtype, rng):
+    _, make = case
+    model, x = make(dtype, rng)
+    path = os.fspath(tmp_path / "m.onnx")
+    model.export(path, verbose=False)
+    back = lstmcore.load_model(path)
+    mine, theirs = model.predict(x), back.predict(x)
+    rtol, atol = (1e-5, 1e-6) if dtype == "float32" else (1e-10, 1e-12)
+    for a, b in zip(
+        mine if isinstance(mine, list) else [mine],
+        theirs if isinstance(theirs, list) else [theirs],
+        strict=True,
+    ):
+        np.testing.assert_allclose(b, a, rtol=rtol, atol=atol)
