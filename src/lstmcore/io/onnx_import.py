@@ -540,13 +540,8 @@ def _conv(node, inputs):
     attributes=("auto_pad", "ceil_mode", "dilations", "kernel_shape", "pads", "storage_order", "strides"),
 )
 def _max_pool(node, inputs):
-    x = inputs[0]
-    if x.ndim != 3 or int(node.attr("ceil_mode", 0)):
-        raise ValueError(f"lstmcore runs 1-D MaxPool without ceil_mode, got x {x.shape}")
-    k = _one(node, "kernel_shape", 1)
-    stride, dilation = _one(node, "strides", 1), _one(node, "dilations", 1)
-    left, right = _pads_1d(node, x, k, stride, dilation)
-    return _windows(x, k, stride, dilation, left, right, -np.inf).max(axis=-1).astype(x.dtype, copy=False)
+    x, window = _pool_windows(node, inputs)
+    return window(x, -np.inf).max(axis=-1).astype(x.dtype, copy=False)
 
 
 @_op(
@@ -554,17 +549,24 @@ def _max_pool(node, inputs):
     attributes=("auto_pad", "ceil_mode", "count_include_pad", "dilations", "kernel_shape", "pads", "strides"),
 )
 def _average_pool(node, inputs):
+    x, window = _pool_windows(node, inputs)
+    total = window(x, 0).sum(axis=-1)
+    if int(node.attr("count_include_pad", 0)):
+        return (total / _one(node, "kernel_shape", 1)).astype(x.dtype, copy=False)
+    counts = window(np.ones((1, 1, x.shape[2]), x.dtype), 0).sum(axis=-1)
+    return (total / counts).astype(x.dtype, copy=False)
+
+
+def _pool_windows(node, inputs):
+    """x and ``window(a, fill)``: a's windows (B, C, T_out, k) by the node's kernel, strides,
+    dilations and padding, padded with ``fill`` (what MaxPool and AveragePool share)."""
     x = inputs[0]
     if x.ndim != 3 or int(node.attr("ceil_mode", 0)):
-        raise ValueError(f"lstmcore runs 1-D AveragePool without ceil_mode, got x {x.shape}")
+        raise ValueError(f"lstmcore runs 1-D {node.op} without ceil_mode, got x {x.shape}")
     k = _one(node, "kernel_shape", 1)
     stride, dilation = _one(node, "strides", 1), _one(node, "dilations", 1)
     left, right = _pads_1d(node, x, k, stride, dilation)
-    total = _windows(x, k, stride, dilation, left, right, 0).sum(axis=-1)
-    if int(node.attr("count_include_pad", 0)):
-        return (total / k).astype(x.dtype, copy=False)
-    counts = _windows(np.ones((1, 1, x.shape[2]), x.dtype), k, stride, dilation, left, right, 0).sum(axis=-1)
-    return (total / counts).astype(x.dtype, copy=False)
+    return x, lambda a, fill: _windows(a, k, stride, dilation, left, right, fill)
 
 
 def _axis(axis: int, ndim: int, what="axis") -> int:
