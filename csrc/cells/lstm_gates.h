@@ -96,6 +96,11 @@ void lc_lstm_seq_packed_f64(const lc_ctx *ctx, const double *wp, const double *b
                             double *gates, ptrdiff_t ldg, ptrdiff_t g_step, int T, int B,
                             const int *nact, int n_in, int H, int act, int ract);
 
+/* The plan lc_lstm_seq_packed_* follows for a batch of B rows, I inputs and H units under ctx:
+ * its row block, threads, row or panel split and panel prefetch (rt/context.h). */
+lc_seq_plan lc_lstm_seq_plan_f32(const lc_ctx *ctx, int B, int n_in, int H);
+lc_seq_plan lc_lstm_seq_plan_f64(const lc_ctx *ctx, int B, int n_in, int H);
+
 /* Products with packed weights, for the backward.
  * lc_pack_transposed: w (R, C) -> wpt, lc_pack_transposed_size(R, C, elem_size) elements:
  *   panels of w.T by STEP_W (64 float32, 32 float64) of its R columns.

@@ -36,7 +36,8 @@ static void KSFX(lstm_matmul_packed)(const REAL *wpt, const REAL *a, ptrdiff_t l
             const int n = N - p * STEP_W < STEP_W ? N - p * STEP_W : STEP_W;
             for (ptrdiff_t r = r0; r < r1; r += STEP_R) {
                 const int rows = r1 - r < STEP_R ? (int)(r1 - r) : STEP_R;
-                KSFX(panel_block)(acc, wp_p, STEP_W, NULL, 0, a + r * lda, lda, rows, 0, K);
+                KSFX(panel_block)(acc, wp_p, STEP_W, NULL, 0, a + r * lda, lda, rows, 0, K, NULL,
+                                  NULL);
                 for (int i = 0; i < rows; i++)
                     for (int j = 0; j < n; j++)
                         out[(r + i) * ldo + p * STEP_W + j] = acc[i * STEP_W + j];

@@ -16,6 +16,20 @@ typedef struct {
     /* the plain LSTM's packed sequences (cells/lstm_gates.c says what they do) */
     ptrdiff_t seq_par_min;   /* fewer multiply-adds per step than this: one thread */
     ptrdiff_t row_split_bytes; /* packed weights up to this size: threads split rows, not panels */
+    int panel_prefetch;      /* packed sequences bring the next panel into the L2 while one runs:
+                              * 0 when a thread's panels exceed half the l2 above, 1 never,
+                              * 2 always (tests) */
 } lc_ctx;
+
+/* How a packed sequence runs (the plain LSTM's lc_lstm_seq_plan_*): what the kernels chose from
+ * the context and the shape, for lstmcore's plan report and its tests. */
+typedef struct {
+    int row_block;           /* batch rows that share each load of the weights */
+    int threads;             /* threads that run it */
+    int split_rows;          /* 1: each thread runs its own batch rows through the whole sequence;
+                              * 0: each keeps its own panels, and they meet once per step */
+    int prefetch;            /* 1: the next panel is prefetched into the L2 while one runs */
+    ptrdiff_t weight_bytes;  /* the packed weights read at each step */
+} lc_seq_plan;
 
 #endif /* LSTMCORE_RT_CONTEXT_H */

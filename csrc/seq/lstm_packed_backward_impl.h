@@ -6,11 +6,14 @@
 static void KSFX(backward_panel_range)(const REAL *wpt, REAL *dz, const REAL *dy, ptrdiff_t ldy,
                                        const REAL *gates, const REAL *c, REAL *dh, REAL *dc, int t,
                                        int T, int B, int Bs, const int *nact, int H, int act,
-                                       int ract, int r0, int r1, int p0, int p1) {
+                                       int ract, int r0, int r1, int p0, int p1,
+                                       int prefetch) {
     /* rows [r0, r1) of the batch, panels [p0, p1); a step of dz, gates and c holds Bs rows.
      * nact (T) or NULL: step t runs its first nact[t] rows; a row joins at its last step with
      * its dh_n (in dh) and dc_n (in dc), and its dz is not written at the steps it does not run
-     * (the rows of dz[t+1] past nact[t+1] are read into acc and replaced there by dh_n). */
+     * (the rows of dz[t+1] past nact[t+1] are read into acc and replaced there by dh_n).
+     * prefetch: the full row blocks bring the panel that runs next into the L2, as in
+     * step_panel_range. */
     const ptrdiff_t G = 4 * (ptrdiff_t)H, BG = (ptrdiff_t)Bs * G, BH = (ptrdiff_t)Bs * H;
     const int runs = t < 0 || !nact ? B : nact[t];  /* rows of this step */
     const int ran = t + 1 >= T ? 0 : (nact ? nact[t + 1] : B);  /* rows of step t+1 */
@@ -20,12 +23,25 @@ static void KSFX(backward_panel_range)(const REAL *wpt, REAL *dz, const REAL *dy
         const REAL *wp_p = wpt + (ptrdiff_t)p * G * STEP_W;
         const REAL *dz_next = dz + (t + 1) * BG;  /* dz[t+1], read when t < T-1 */
         const int re = r1 < runs ? r1 : runs;
+        const int next = p + 1 < p1 ? p + 1 : p0;
+        const int full_blocks = ((re < ran ? re : ran) - r0) / STEP_R;
+        const char *pf = (const char *)(wpt + (ptrdiff_t)next * G * STEP_W), *pf_end = pf;
+        ptrdiff_t share = 0;  /* lines per full block */
+        if (prefetch && next != p && full_blocks > 0) {
+            const ptrdiff_t lines = G * STEP_W * (ptrdiff_t)sizeof(REAL) / 64;
+            share = (lines + full_blocks - 1) / full_blocks;
+            share = share < G ? share : G;
+            pf_end = pf + lines * 64;
+        }
         for (ptrdiff_t rb = r0; rb < re; rb += STEP_R) {
             const int rows = re - rb < STEP_R ? (int)(re - rb) : STEP_R;
+            const char *pf_b = pf + (rb - r0) / STEP_R * share * 64;
+            const char *pf_e = pf_b + share * 64 < pf_end ? pf_b + share * 64 : pf_end;
             /* acc (rows, STEP_W): dh of these rows and units, from step t+1, or dh_n for the
              * rows that did not run it */
             if (rb < ran)
-                KSFX(panel_block)(acc, wp_p, STEP_W, NULL, 0, dz_next + rb * G, G, rows, 0, (int)G);
+                KSFX(panel_block)(acc, wp_p, STEP_W, NULL, 0, dz_next + rb * G, G, rows, 0, (int)G,
+                                  pf_b, rows == STEP_R ? pf_e : pf_b);
             for (int i = rb < ran ? (int)(ran - rb) : 0; i < rows; i++)
                 for (int j = 0; j < n; j++)
                     acc[i * STEP_W + j] = dh[(rb + i) * H + u0 + j];
@@ -65,6 +81,7 @@ static void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL
                      lstmcore_row_split(ctx, P * 4 * (ptrdiff_t)H * STEP_W * (ptrdiff_t)sizeof(REAL),
                                         RB, nthreads);
     int nt = nthreads < (rows ? RB : P) ? nthreads : (rows ? RB : P);
+    const ptrdiff_t panel_bytes = 4 * (ptrdiff_t)H * STEP_W * (ptrdiff_t)sizeof(REAL);
     (void)nt;  /* unused without OpenMP */
     if ((ptrdiff_t)B * H * H < LSTMCORE_SEQ_PAR_MIN)  /* B * G * H / 4 multiply-adds */
         nt = 1;
@@ -75,7 +92,8 @@ static void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL
             const int r0 = rb * STEP_R, r1 = r0 + STEP_R < B ? r0 + STEP_R : B;
             for (int t = T - 1; t >= -1; t--)
                 KSFX(backward_panel_range)(wpt, dz, dy, ldy, gates, c, dh, dc, t, T, B, Bs, nact,
-                                           H, act, ract, r0, r1, 0, P);
+                                           H, act, ract, r0, r1, 0, P,
+                                           lstmcore_panel_prefetch(ctx, P * panel_bytes));
         }
         return;
     }
@@ -87,7 +105,8 @@ static void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL
             const int p0 = (int)((long long)k * P / n), p1 = (int)((long long)(k + 1) * P / n);
             for (int t = T - 1, s = 1; t >= -1; t--, s++) {
                 KSFX(backward_panel_range)(wpt, dz, dy, ldy, gates, c, dh, dc, t, T, B, Bs, nact,
-                                           H, act, ract, 0, B, p0, p1);
+                                           H, act, ract, 0, B, p0, p1,
+                                           lstmcore_panel_prefetch(ctx, (p1 - p0) * panel_bytes));
                 lstmcore_barrier_arrive(&bar);  /* dz[t] complete when all n have arrived */
                 lstmcore_barrier_wait(&bar, s * n);
             }
@@ -97,11 +116,11 @@ static void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL
 #endif
     for (int t = T - 1; t >= -1; t--)
         KSFX(backward_panel_range)(wpt, dz, dy, ldy, gates, c, dh, dc, t, T, B, Bs, nact, H, act,
-                                   ract, 0, B, 0,
-                                   P);
+                                   ract, 0, B, 0, P, lstmcore_panel_prefetch(ctx, P * panel_bytes));
 }
 
 #undef STEP_R
 #undef LC_STEP_ROWS_ONLY
+#undef LC_PANEL_PREFETCH
 #undef STEP_W
 #undef STEP_U

@@ -74,11 +74,14 @@ LSTMCORE_INLINE void KSFX(step_panel)(REAL *restrict acc, const REAL *restrict w
  * halves, so that 8 independent FMA chains hide the FMA latency. */
 #define STEP_R 4
 #define VL (STEP_W / 4)  /* lanes per vector */
+#define LC_PANEL_PREFETCH 1  /* step_panel_rows prefetches the next panel (lstm_seq_plan) */
 
-/* acc (STEP_R, 4U) = rows r of x (I) @ panel rows [0, I) + rows r of h (H) @ rows [I, I + H) */
+/* acc (STEP_R, 4U) = rows r of x (I) @ panel rows [0, I) + rows r of h (H) @ rows [I, I + H);
+ * [pf, pf_end): cache lines to prefetch into the L2 on the way, one per k (see panel_prefetch) */
 LSTMCORE_INLINE void KSFX(step_panel_rows)(REAL *restrict acc, const REAL *restrict wp,
                                           const REAL *restrict x, ptrdiff_t ldx,
-                                          const REAL *restrict h, ptrdiff_t ldh, int I, int H) {
+                                          const REAL *restrict h, ptrdiff_t ldh, int I, int H,
+                                          const char *pf, const char *pf_end) {
     V512 a00 = V512F(setzero)(), a01 = a00, a02 = a00, a03 = a00;
     V512 a10 = a00, a11 = a00, a12 = a00, a13 = a00;
     V512 a20 = a00, a21 = a00, a22 = a00, a23 = a00;
@@ -89,6 +92,10 @@ LSTMCORE_INLINE void KSFX(step_panel_rows)(REAL *restrict acc, const REAL *restr
         const int K = part ? H : I;
         const REAL *w = wp + (part ? (ptrdiff_t)I * STEP_W : 0);
         for (int k = 0; k < K; k++, w += STEP_W) {
+            if (pf < pf_end) {  /* one line of the panel that comes next, into the L2 */
+                _mm_prefetch(pf, _MM_HINT_T1);
+                pf += 64;
+            }
             const V512 w0 = V512F(loadu)(w), w1 = V512F(loadu)(w + VL);
             const V512 w2 = V512F(loadu)(w + 2 * VL), w3 = V512F(loadu)(w + 3 * VL);
             V512 b = V512F(set1)(v[k]);
@@ -289,10 +296,14 @@ LSTMCORE_INLINE void KSFX(step_panel_rows_w)(REAL *restrict acc, const REAL *res
 /* acc (rows, W; rows STEP_W apart), rows <= STEP_R: each row of x (I; rows ldx apart, or NULL
  * when I = 0) @ panel rows [0, I) + the same row of h (H; rows ldh apart) @ panel rows [I, I + H);
  * panel rows W wide (STEP_W, or a narrow last panel). A full block of STEP_R rows goes through the
- * register-blocked kernel, fewer one row at a time. */
+ * register-blocked kernel, fewer one row at a time. [pf, pf_end): lines to prefetch into the L2
+ * (the AVX-512 register-blocked kernel only; the others ignore it). */
 LSTMCORE_INLINE void KSFX(panel_block)(REAL *restrict acc, const REAL *restrict wp, int W,
                                       const REAL *x, ptrdiff_t ldx, const REAL *h, ptrdiff_t ldh,
-                                      int rows, int I, int H) {
+                                      int rows, int I, int H, const char *pf,
+                                      const char *pf_end) {
+    (void)pf;
+    (void)pf_end;
 #if STEP_R > 1 && defined(LC_STEP_ROWS_ONLY)
     if (rows == STEP_R) {
         KSFX(step_panel_rows_w)(acc, wp, W, x, ldx, h, ldh, I, H);
@@ -306,7 +317,7 @@ LSTMCORE_INLINE void KSFX(panel_block)(REAL *restrict acc, const REAL *restrict 
         return;
     }
     if (rows == STEP_R) {
-        KSFX(step_panel_rows)(acc, wp, x, ldx, h, ldh, I, H);
+        KSFX(step_panel_rows)(acc, wp, x, ldx, h, ldh, I, H, pf, pf_end);
         return;
     }
     for (int i = 0; i < rows; i++)
@@ -376,17 +387,33 @@ LSTMCORE_INLINE void KSFX(step_gates)(REAL *restrict z, int rows, ptrdiff_t H, c
 static void KSFX(step_panel_range)(const REAL *wp, const REAL *bp, const REAL *x, ptrdiff_t ldx,
                                    const REAL *h_prev, ptrdiff_t ldhp, const REAL *c_prev, REAL *c,
                                    REAL *h, ptrdiff_t ldh, REAL *gates, ptrdiff_t ldg, int B, int I,
-                                   int H, int act, int ract, int p0, int p1) {
+                                   int H, int act, int ract, int p0, int p1, int prefetch) {
+    /* prefetch: while a panel runs, its full row blocks bring the panel that runs next (p + 1, or
+     * p0 again: the next step's first) into the L2, each block its share of the lines, one line
+     * per k (see lstmcore_panel_prefetch) */
     const ptrdiff_t K = (ptrdiff_t)I + H;
+    const int full_blocks = B / STEP_R;  /* the blocks that take the register-blocked kernel */
     for (int p = p0; p < p1; p++) {
         const int u0 = p * STEP_U, n = H - u0 < STEP_U ? H - u0 : STEP_U;  /* units of this panel */
         const int U = KSFX(panel_units)(H, p);  /* n rounded up: the panel's layout */
         const REAL *wp_p = wp + p * K * STEP_W, *bp_p = bp + p * STEP_W;
+        const int next = p + 1 < p1 ? p + 1 : p0;
+        const char *pf = (const char *)(wp + next * K * STEP_W), *pf_end = pf;
+        ptrdiff_t share = 0;  /* lines per full block */
+        if (prefetch && next != p && full_blocks > 0) {
+            const ptrdiff_t lines = (K * 4 * KSFX(panel_units)(H, next) * (ptrdiff_t)sizeof(REAL)
+                                     + 63) / 64;
+            share = (lines + full_blocks - 1) / full_blocks;
+            share = share < K ? share : K;
+            pf_end = pf + lines * 64;
+        }
         for (ptrdiff_t r = 0; r < B; r += STEP_R) {
             const int rows = B - r < STEP_R ? (int)(B - r) : STEP_R;
             REAL z[STEP_R * STEP_W];
+            const char *pf_b = pf + (r / STEP_R) * share * 64;
+            const char *pf_e = pf_b + share * 64 < pf_end ? pf_b + share * 64 : pf_end;
             KSFX(panel_block)(z, wp_p, 4 * U, x + r * ldx, ldx, h_prev + r * ldhp, ldhp, rows, I,
-                              H);
+                              H, pf_b, rows == STEP_R ? pf_e : pf_b);
             KSFX(step_gates)(z, rows, H, c_prev + r * H + u0, c + r * H + u0, h + r * ldh + u0,
                              ldh, gates ? gates + r * ldg + u0 : NULL, ldg, bp_p, n, U, act,
                              ract);
@@ -412,7 +439,39 @@ static void KSFX(lstm_step_packed)(const REAL *wp, const REAL *bp, const REAL *x
 #endif
     for (int p = 0; p < P; p++)
         KSFX(step_panel_range)(wp, bp, x, ldx, h_prev, ldhp, c, c, h, ldh, NULL, 0, B, I,
-                               H, act, ract, p, p + 1);
+                               H, act, ract, p, p + 1, 0);
+}
+
+/* How lstm_seq_packed runs a batch of B rows (lc_lstm_seq_plan in lstm_gates.h): its row block,
+ * its threads, whether they split rows or panels, and whether each prefetches its next panel. */
+static lc_seq_plan KSFX(lstm_seq_plan)(const lc_ctx *ctx, int B, int I, int H) {
+    const int nthreads = ctx->nthreads;
+    const int P = (H + STEP_U - 1) / STEP_U, RB = (B + STEP_R - 1) / STEP_R;  /* row blocks */
+    const ptrdiff_t wbytes = P * ((ptrdiff_t)I + H) * STEP_W * (ptrdiff_t)sizeof(REAL);
+    lc_seq_plan plan;
+    plan.row_block = STEP_R;
+    plan.weight_bytes = wbytes;
+    /* one row at a time (no register blocks: STEP_R = 1), a thread's rows would each stream all
+     * the weights: the panel split keeps its panel in L1 across the rows (AVX2, 2 threads,
+     * B = 4-8: rows 0.91-0.96x of panels) */
+    plan.split_rows = STEP_R > 1 && lstmcore_row_split(ctx, wbytes, RB, nthreads);
+    int nt = nthreads < (plan.split_rows ? RB : P) ? nthreads : (plan.split_rows ? RB : P);
+    if ((ptrdiff_t)B * ((ptrdiff_t)I + H) * H < LSTMCORE_SEQ_PAR_MIN || nt < 1)
+        nt = 1;
+#ifndef _OPENMP
+    nt = 1;
+#endif
+    plan.threads = nt;
+    if (nt == 1)
+        plan.split_rows = 0;
+    /* the panels a thread streams at each step: all of them, or its share of them */
+#ifdef LC_PANEL_PREFETCH
+    const ptrdiff_t thread_bytes = plan.split_rows ? wbytes : wbytes / P * ((P + nt - 1) / nt);
+    plan.prefetch = lstmcore_panel_prefetch(ctx, thread_bytes);
+#else
+    plan.prefetch = 0;  /* only the AVX-512 kernel prefetches */
+#endif
+    return plan;
 }
 
 static void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x, ptrdiff_t ldx,
@@ -434,15 +493,12 @@ static void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x,
      * nact (T) or NULL: step t runs its first nact[t] rows only (a sequence plan's rows sorted by
      * length, nact non-increasing); the others' h, c and gates are not written. */
     const int P = (H + STEP_U - 1) / STEP_U, RB = (B + STEP_R - 1) / STEP_R;  /* row blocks */
-    const ptrdiff_t wbytes = P * ((ptrdiff_t)I + H) * STEP_W * (ptrdiff_t)sizeof(REAL);
-    /* one row at a time (no register blocks: STEP_R = 1), a thread's rows would each stream all
-     * the weights: the panel split keeps its panel in L1 across the rows (AVX2, 2 threads,
-     * B = 4-8: rows 0.91-0.96x of panels) */
-    const int rows = STEP_R > 1 && lstmcore_row_split(ctx, wbytes, RB, nthreads);
-    int nt = nthreads < (rows ? RB : P) ? nthreads : (rows ? RB : P);
+    const lc_seq_plan plan = KSFX(lstm_seq_plan)(ctx, B, I, H);
+    const int rows = plan.split_rows, nt = plan.threads, prefetch = plan.prefetch;
+    (void)nthreads;
+    (void)rows;
     (void)nt;  /* unused without OpenMP */
-    if ((ptrdiff_t)B * ((ptrdiff_t)I + H) * H < LSTMCORE_SEQ_PAR_MIN)
-        nt = 1;
+    (void)RB;
     /* step t of rows [r0, r1), panels [p0, p1) */
 #define STEP(t, r0, r1, p0, p1)                                                                 \
     KSFX(step_panel_range)(wp, bp, x + (t) * x_step + (r0) * ldx, ldx,                          \
@@ -451,7 +507,7 @@ static void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x,
                            c + ((t) + (c_step != 0)) * c_step + (r0) * H,                       \
                            y + (t) * y_step + (r0) * ldy, ldy,                                  \
                            gates ? gates + (t) * g_step + (r0) * ldg : NULL, ldg, (r1) - (r0),  \
-                           I, H, act, ract, p0, p1)
+                           I, H, act, ract, p0, p1, prefetch)
 #define RUNS(t) (nact ? nact[t] : B)  /* rows of step t */
 #ifdef _OPENMP
     if (nt > 1 && rows) {

@@ -120,3 +120,34 @@ def test_bad_csv_column_is_named(tmp_path):
 def test_info_command():
     proc = run_cli("info")
     assert proc.returncode == 0 and "backend" in proc.stdout and "num_threads" in proc.stdout
+
+
+def test_info_shows_the_caches_and_a_shapes_plan():
+    """`lstmcore info --plan B,T,I,H` says which path, threads and prefetch a shape gets and why;
+    the caches it reads can be overridden (LSTMCORE_L2), and bad shapes are refused."""
+    import os
+
+    import lstmcore
+
+    proc = run_cli("info", "--plan", "64,100,256,512", "--threads", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert "l2:" in proc.stdout and "LSTMCORE_L2" in proc.stdout
+    assert "plan for B=64 T=100 I=256 H=512 float32, 1 thread(s)" in proc.stdout
+    if lstmcore.backend == "compiled":
+        assert "path:" in proc.stdout and "prefetch:" in proc.stdout
+        env = dict(os.environ, LSTMCORE_L2="64K")
+        small = subprocess.run(
+            [sys.executable, "-m", "lstmcore", "info", "--plan", "8,10,64,128", "--threads", "1"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+            env=env,
+        )
+        assert small.returncode == 0 and "64 KiB per core (from LSTMCORE_L2" in small.stdout
+        from lstmcore.engine import _lstm
+
+        if _lstm._kernel_isa() == "avx512":  # (64 + 128) x 512 x 4 bytes = 384 KiB > half of 64 KiB
+            assert "prefetch: the next panel into the L2" in small.stdout
+    bad = run_cli("info", "--plan", "64,100")
+    assert bad.returncode == 2 and "expected B,T,I,H" in bad.stdout

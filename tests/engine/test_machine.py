@@ -3,6 +3,7 @@ sysconf, and the environment's overrides."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import lstmcore
@@ -90,3 +91,88 @@ def test_packed_rule_follows_the_l2_and_the_kernels():
     finally:
         _lstm._set_kernel_isa(isa)
         _lstm._set_l2(l2)
+
+
+@pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled engine's plans")
+def test_panel_prefetch_follows_the_l2_and_can_be_forced():
+    """The packed sequence prefetches its next panel into the L2 where the panels a thread streams
+    at each step exceed half the L2 (AVX-512 kernels only: the others do not prefetch); 'never'
+    and 'always' force either plan, and the results do not change."""
+    from lstmcore.engine import _lstm
+
+    isa, l2, mode = _lstm._kernel_isa(), _lstm._set_l2(2 * 1024 * 1024), _lstm._set_panel_prefetch("auto")
+    try:
+        for name in _lstm._available_isas():
+            _lstm._set_kernel_isa(name)
+            _lstm._set_packed_limits(1, 1 << 30, 1)
+            big = _lstm._seq_plan(64, 100, 256, 512, 4, 1)  # 6 MiB of packed weights
+            small = _lstm._seq_plan(64, 100, 32, 128, 4, 1)  # 320 KiB
+            assert big["path"] == small["path"] == "packed"
+            assert big["weight_bytes"] == (256 + 512) * 4 * 512 * 4
+            assert big["prefetch"] == (name == "avx512")
+            assert not small["prefetch"]
+            if name == "avx512":
+                two = _lstm._seq_plan(256, 50, 64, 256, 4, 2)  # 1.25 MiB on two threads' panels
+                assert (two["threads"], two["split"], two["prefetch"]) == (2, "panels", False)
+                _lstm._set_l2(256 * 1024)
+                assert _lstm._seq_plan(64, 100, 32, 128, 4, 1)["prefetch"]
+                _lstm._set_l2(2 * 1024 * 1024)
+                _lstm._set_panel_prefetch("never")
+                assert not _lstm._seq_plan(64, 100, 256, 512, 4, 1)["prefetch"]
+                _lstm._set_panel_prefetch("always")
+                assert _lstm._seq_plan(64, 100, 32, 128, 4, 1)["prefetch"]
+                _lstm._set_panel_prefetch("auto")
+            _lstm._set_packed_limits(-1, 0, 0)
+        with pytest.raises(ValueError, match="'auto', 'never' or 'always'"):
+            _lstm._set_panel_prefetch("sometimes")
+        with pytest.raises(ValueError, match="itemsize"):
+            _lstm._seq_plan(4, 4, 4, 4, 2)
+    finally:
+        _lstm._set_kernel_isa(isa)
+        _lstm._set_l2(l2)
+        _lstm._set_panel_prefetch(mode)
+        _lstm._set_packed_limits(-1, 0, 0)
+
+
+@pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled engine's plans")
+@pytest.mark.parametrize("threads", [1, 2])
+def test_panel_prefetch_gives_the_same_numbers(rng, threads):
+    """Prefetching only moves weights between caches: forward and backward are bitwise the same
+    with and without it, packed on one thread or on two threads' panels, lengths included."""
+    from lstmcore.engine import _lstm
+
+    B, T, I, H = 13, 6, 5, 40
+    x = rng.standard_normal((B, T, I)).astype(np.float32)
+    w_x = rng.standard_normal((I, 4 * H)).astype(np.float32) * 0.3
+    w_h = rng.standard_normal((H, 4 * H)).astype(np.float32) * 0.3
+    b = rng.standard_normal(4 * H).astype(np.float32)
+    dy = rng.standard_normal((B, T, H)).astype(np.float32)
+    lengths = rng.integers(1, T + 1, size=B)
+    saved = (
+        _lstm._set_panel_prefetch("auto"),
+        _lstm._seq_par_min(),
+        _lstm._row_split_bytes(),
+        lstmcore.get_num_threads(),
+    )
+    _lstm._set_packed_limits(1, 1 << 30, 1)
+    lstmcore.set_num_threads(threads)
+    _lstm._set_seq_par_min(0)
+    _lstm._set_row_split_bytes(0)
+    try:
+        results = {}
+        for mode in ("never", "always"):
+            _lstm._set_panel_prefetch(mode)
+            got = []
+            for kw in ({}, {"lengths": lengths}):
+                y, h_n, c_n, cache = lstmcore.lstm_forward(x, w_x, w_h, b, return_cache=True, **kw)
+                grads = lstmcore.lstm_backward(dy, cache)
+                got += [y, h_n, c_n, *(grads[k] for k in sorted(grads))]
+            results[mode] = got
+        for a, c in zip(results["never"], results["always"], strict=True):
+            np.testing.assert_array_equal(a, c)
+    finally:
+        _lstm._set_panel_prefetch(saved[0])
+        _lstm._set_seq_par_min(saved[1])
+        _lstm._set_row_split_bytes(saved[2])
+        lstmcore.set_num_threads(saved[3])
+        _lstm._set_packed_limits(-1, 0, 0)

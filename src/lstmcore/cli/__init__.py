@@ -129,7 +129,16 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--save", metavar="FILE", help="save the trained model to FILE")
     f.add_argument("--quiet", action="store_true", help="no progress output")
     f.set_defaults(func=_forecast_command)
-    i = sub.add_parser("info", help="version, backend, threads and BLAS")
+    i = sub.add_parser("info", help="version, backend, threads, BLAS, caches and the plan of a shape")
+    i.add_argument(
+        "--plan",
+        metavar="B,T,I,H",
+        help="show the plan the LSTM's inference follows for this shape on this machine, and why",
+    )
+    i.add_argument("--dtype", default="float32", help="float32 (default) or float64, for --plan")
+    i.add_argument(
+        "--threads", type=_positive, default=None, help="threads for --plan (default: the current count)"
+    )
     i.set_defaults(func=_info_command)
     from ..benchmark import CELLS, DEFAULT_CELLS, KINDS, PEERS, SHAPES
 

@@ -1,12 +1,97 @@
-"""``lstmcore info``: the version, backend, threads and kernels in force."""
+"""``lstmcore info``: the version, backend, threads and kernels in force, the caches the plans read,
+and (``--plan B,T,I,H``) the plan the LSTM's inference follows for a shape, with why."""
 
 from __future__ import annotations
 
 
+def _parse_shape(text: str) -> tuple[int, int, int, int]:
+    try:
+        shape = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        shape = ()
+    if len(shape) != 4 or min(shape) < 0 or min(shape[:2] + shape[3:]) < 1:
+        raise ValueError(f"--plan: expected B,T,I,H (B, T, H >= 1, I >= 0), got {text!r}")
+    return shape  # type: ignore[return-value]
+
+
+def _kib(n: int) -> str:
+    return f"{n / 1024:.0f} KiB" if n < 1024 * 1024 else f"{n / 1024 / 1024:.2f} MiB"
+
+
+def plan_lines(
+    shape: tuple[int, int, int, int], dtype: str = "float32", threads: int | None = None
+) -> list[str]:
+    """The plan of the LSTM's inference for shape (B, T, I, H), in words: what the engine picks on
+    this machine now, and the rule behind each choice."""
+    import numpy as np
+
+    import lstmcore
+    from lstmcore.engine import _machine
+
+    if lstmcore.backend != "compiled":
+        return ["plan: the NumPy reference backend runs every shape the same way (no kernels to plan)"]
+    from lstmcore.engine import _lstm
+
+    itemsize = np.dtype(dtype).itemsize
+    if np.dtype(dtype) not in (np.float32, np.float64):
+        raise ValueError(f"--dtype: expected float32 or float64, got {dtype!r}")
+    B, T, I, H = shape
+    plan = _lstm._seq_plan(B, T, I, H, itemsize, threads)
+    n = threads or lstmcore.get_num_threads()
+    l2 = _machine.caches()["l2"]
+    out = [f"plan for B={B} T={T} I={I} H={H} {np.dtype(dtype).name}, {n} thread(s), kernels {plan['isa']}:"]
+    if plan["path"] == "blas":
+        out.append(
+            "  path: BLAS product per step (x @ w_x over all steps, h @ w_h per step) and the gate kernels"
+        )
+        out.append(
+            "  why: the packed kernels win here only with AVX-512 everywhere, with AVX2 while the packed"
+            f" weights fit the L2 ({_kib(plan['l2'])}), with the generic kernels for 2-8 sequences"
+        )
+        return out
+    wb = plan["weight_bytes"]
+    out.append(
+        f"  path: packed [w_x; w_h] ({_kib(wb)}), one pass per step, gate maths per panel;"
+        f" {plan['row_block']} batch row(s) per register block"
+    )
+    if plan["threads"] == 1:
+        out.append("  threads: 1 (one thread asked for, or too little work per step to share)")
+    elif plan["split"] == "rows":
+        out.append(
+            f"  threads: {plan['threads']}, each runs its own batch rows through the whole sequence"
+            f" (the packed weights, {_kib(wb)}, are within row_split_bytes: each thread can keep them all)"
+        )
+    else:
+        out.append(
+            f"  threads: {plan['threads']}, each keeps its own panels of the weights; they meet once a step"
+        )
+    if plan["prefetch"]:
+        out.append(
+            f"  prefetch: the next panel into the L2 while one runs (a thread's panels exceed half the"
+            f" L2, {_kib(plan['l2'])}, from {l2[1]})"
+        )
+    else:
+        out.append(
+            f"  prefetch: none (a thread's panels fit in half the L2, {_kib(plan['l2'])}, from {l2[1]};"
+            " or these kernels do not prefetch)"
+        )
+    return out
+
+
 def _info_command(args) -> int:
     import lstmcore
+    from lstmcore.engine import _machine
 
     print(f"lstmcore {lstmcore.__version__}, backend {lstmcore.backend}")
     for key, value in lstmcore.threadpool_info().items():
         print(f"  {key}: {value}")
+    for key, (size, source) in _machine.caches().items():
+        print(f"  {key}: {_kib(size)} per core (from {source}; override with {_machine._ENV[key]})")
+    if getattr(args, "plan", None):
+        try:
+            lines = plan_lines(_parse_shape(args.plan), args.dtype, args.threads)
+        except ValueError as exc:
+            print(f"lstmcore info: {exc}")
+            return 2
+        print("\n".join(lines))
     return 0

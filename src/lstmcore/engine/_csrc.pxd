@@ -9,6 +9,13 @@ cdef extern from "rt/context.h" nogil:
         int l2
         Py_ssize_t seq_par_min
         Py_ssize_t row_split_bytes
+        int panel_prefetch
+    ctypedef struct lc_seq_plan:
+        int row_block
+        int threads
+        int split_rows
+        int prefetch
+        Py_ssize_t weight_bytes
 
 cdef extern from "rt/cpu_features.h" nogil:
     int lstmcore_cpu_best_isa()
@@ -54,6 +61,8 @@ cdef extern from "cells/lstm_gates.h" nogil:
                                 double *c, Py_ssize_t c_step, double *gates, Py_ssize_t ldg,
                                 Py_ssize_t g_step, int T, int B, const int *nact, int I, int H,
                                 int act, int ract)
+    lc_seq_plan lc_lstm_seq_plan_f32(const lc_ctx *ctx, int B, int I, int H)
+    lc_seq_plan lc_lstm_seq_plan_f64(const lc_ctx *ctx, int B, int I, int H)
     Py_ssize_t lc_pack_transposed_size(int R, Py_ssize_t C, int elem_size)
     void lc_pack_transposed_f32(const lc_ctx *ctx, const float *w, int R, Py_ssize_t C, float *wpt)
     void lc_pack_transposed_f64(const lc_ctx *ctx, const double *w, int R, Py_ssize_t C,

@@ -32,6 +32,7 @@ from ._cache import LSTMCache
 from ._blas cimport NoTrans, RowMajor, Trans, _gemm
 from ._csrc cimport (
     lc_ctx,
+    lc_seq_plan,
     lc_lstm_gates_backward_f32,
     lc_lstm_gates_backward_f64,
     lc_lstm_gates_forward_f32,
@@ -40,6 +41,8 @@ from ._csrc cimport (
     lc_lstm_seq_backward_packed_f64,
     lc_lstm_seq_packed_f32,
     lc_lstm_seq_packed_f64,
+    lc_lstm_seq_plan_f32,
+    lc_lstm_seq_plan_f64,
     lc_lstm_step_pack_f32,
     lc_lstm_step_pack_f64,
     lc_lstm_step_pack_size,
@@ -77,6 +80,8 @@ cdef int _ISA = _BEST_ISA
 cdef Py_ssize_t _ROWS_PAR_MIN = 4096       # row elements from which the gate loops split rows
 cdef Py_ssize_t _SEQ_PAR_MIN = 1 << 14     # work per step from which packed sequences use threads
 cdef Py_ssize_t _ROW_SPLIT_BYTES = 1 << 19  # packed weights up to which threads split rows
+# lc_ctx.panel_prefetch: 0 prefetch the next packed panel when the L2 calls for it, 1 never, 2 always
+cdef int _PANEL_PREFETCH = 0
 
 
 cdef inline lc_ctx _ctx(int nthreads) noexcept nogil:
@@ -88,6 +93,8 @@ cdef inline lc_ctx _ctx(int nthreads) noexcept nogil:
     ctx.par_min = _ROWS_PAR_MIN
     ctx.seq_par_min = _SEQ_PAR_MIN
     ctx.row_split_bytes = _ROW_SPLIT_BYTES
+    ctx.l2 = <int>_L2
+    ctx.panel_prefetch = _PANEL_PREFETCH
     return ctx
 
 
@@ -450,6 +457,48 @@ def _set_l2(Py_ssize_t nbytes):
     one (the machine's, or LSTMCORE_L2's, at import)."""
     global _L2
     previous, _L2 = _L2, nbytes
+    return previous
+
+
+def _seq_plan(int B, int T, int I, int H, int itemsize, nthreads=None):
+    """The plan the plain LSTM's inference follows for that shape now: a dict with 'path'
+    ('packed' or 'blas'); with the packed kernels also 'isa', 'row_block', 'threads', 'split'
+    ('rows', 'panels' or None on one thread), 'prefetch' (the next panel into the L2),
+    'weight_bytes' (the packed [w_x; w_h]) and 'l2' (the L2 the rules compare them with)."""
+    if itemsize not in (4, 8):
+        raise ValueError(f"expected an itemsize of 4 (float32) or 8 (float64), got {itemsize}")
+    if min(B, T, H) < 1 or I < 0:
+        raise ValueError(f"expected B, T, H >= 1 and I >= 0, got {(B, T, I, H)}")
+    cdef int n = _nthreads() if nthreads is None else int(nthreads)
+    if n < 1:
+        raise ValueError(f"expected nthreads >= 1, got {n}")
+    if not _use_packed(B, T, I, H, itemsize):
+        return {"path": "blas", "isa": _kernel_isa(), "l2": int(_L2)}
+    cdef lc_ctx ctx = _ctx(n)
+    cdef lc_seq_plan plan = (lc_lstm_seq_plan_f32(&ctx, B, I, H) if itemsize == 4
+                             else lc_lstm_seq_plan_f64(&ctx, B, I, H))
+    return {
+        "path": "packed",
+        "isa": _kernel_isa(),
+        "row_block": plan.row_block,
+        "threads": plan.threads,
+        "split": None if plan.threads == 1 else ("rows" if plan.split_rows else "panels"),
+        "prefetch": bool(plan.prefetch),
+        "weight_bytes": int(plan.weight_bytes),
+        "l2": int(_L2),
+    }
+
+
+def _set_panel_prefetch(str mode):
+    """Whether the packed sequences prefetch the next panel into the L2: 'auto' (when a thread's
+    packed weights exceed half the L2 of _set_l2), 'never' or 'always'; returns the previous mode
+    (tests run both plans, whatever this machine's L2)."""
+    global _PANEL_PREFETCH
+    cdef dict codes = {"auto": 0, "never": 1, "always": 2}
+    if mode not in codes:
+        raise ValueError(f"expected 'auto', 'never' or 'always', got {mode!r}")
+    previous = {v: k for k, v in codes.items()}[_PANEL_PREFETCH]
+    _PANEL_PREFETCH = codes[mode]
     return previous
 
 
