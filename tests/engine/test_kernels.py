@@ -27,14 +27,17 @@ def isa(request):
 )
 def loop_path(request):
     """Run every comparison with each way through the time loop: a BLAS product per step, the
-    packed kernel (forward and backward; with the next panel prefetched into the L2 whatever the
-    weights' size, as for weights larger than the L2), and the packed kernel on two threads
+    packed kernel (forward and backward; then with the plans of a machine whose L2 is 4 KiB: the
+    next panel prefetched into the L2 and the weight gradients on BLAS), and the packed kernel on two threads
     whatever the size, with the batch rows split (where there are blocks of rows enough; AVX-512
     only, the other instruction sets split panels) or the panels split (a barrier per step; with
     the prefetch)."""
     lc = lstmcore.engine._lstm
     limits, par_min, row_bytes, threads = lc._packed_limits(), lc._seq_par_min(), lc._row_split_bytes(), None
     prefetch = lc._set_panel_prefetch("always" if request.param.endswith(("prefetch", "panels")) else "never")
+    l2 = lc._set_l2(4096)
+    if request.param != "packed-prefetch":
+        lc._set_l2(l2)
     if request.param == "blas":
         lc._set_packed_limits(1 << 30, 1 << 30, 1 << 30)
     else:
@@ -49,6 +52,7 @@ def loop_path(request):
     lc._set_seq_par_min(par_min)
     lc._set_row_split_bytes(row_bytes)
     lc._set_panel_prefetch(prefetch)
+    lc._set_l2(l2)
     if threads is not None:
         lstmcore.set_num_threads(threads)
 

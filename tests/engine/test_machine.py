@@ -176,3 +176,38 @@ def test_panel_prefetch_gives_the_same_numbers(rng, threads):
         _lstm._set_row_split_bytes(saved[2])
         lstmcore.set_num_threads(saved[3])
         _lstm._set_packed_limits(-1, 0, 0)
+
+
+@pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled engine's plans")
+def test_weight_gradients_on_blas_or_packed_give_the_same_gradients(rng):
+    """The training step's weight-gradient products run on lstmcore's packed kernels or, where the
+    gradient spills out of half the L2 (or forced), on BLAS: the gradients agree either way."""
+    from helpers import assert_close
+
+    from lstmcore.engine import _lstm
+
+    B, T, I, H = 6, 5, 40, 36
+    x = rng.standard_normal((B, T, I))
+    w_x = rng.standard_normal((I, 4 * H)) * 0.3
+    w_h = rng.standard_normal((H, 4 * H)) * 0.3
+    b = rng.standard_normal(4 * H)
+    dy = rng.standard_normal((B, T, H))
+    saved = (_lstm._packed_limits(), _lstm._set_grad_products("auto"), _lstm._set_l2(2 * 1024 * 1024))
+    _lstm._set_packed_limits(1, 1 << 30, 1)
+    try:
+        got = {}
+        for mode, l2 in (("packed", 1 << 21), ("blas", 1 << 21), ("auto", 1 << 21), ("auto", 4096)):
+            _lstm._set_grad_products(mode)
+            _lstm._set_l2(l2)
+            cache = lstmcore.lstm_forward(x, w_x, w_h, b, return_cache=True)[-1]
+            got[mode, l2] = lstmcore.lstm_backward(dy, cache)
+        want = got["packed", 1 << 21]
+        for key, grads in got.items():
+            for name in ("dx", "dw_x", "dw_h", "db", "dh0", "dc0"):
+                assert_close(grads[name], want[name], np.float64, name=f"{name} {key}")
+        with pytest.raises(ValueError, match="'auto', 'packed' or 'blas'"):
+            _lstm._set_grad_products("gpu")
+    finally:
+        _lstm._set_packed_limits(*saved[0])
+        _lstm._set_grad_products(saved[1])
+        _lstm._set_l2(saved[2])

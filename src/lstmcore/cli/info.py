@@ -48,6 +48,7 @@ def plan_lines(
             "  why: the packed kernels win here only with AVX-512 everywhere, with AVX2 while the packed"
             f" weights fit the L2 ({_kib(plan['l2'])}), with the generic kernels for 2-8 sequences"
         )
+        out.append(_training_line(plan))
         return out
     wb = plan["weight_bytes"]
     out.append(
@@ -75,7 +76,17 @@ def plan_lines(
             f"  prefetch: none (a thread's panels fit in half the L2, {_kib(plan['l2'])}, from {l2[1]};"
             " or these kernels do not prefetch)"
         )
+    out.append(_training_line(plan))
     return out
+
+
+def _training_line(plan: dict) -> str:
+    t = plan["training"]
+    where = ", ".join(f"{name} {t[name]}" for name in ("dx", "dw_x", "dw_h"))
+    return (
+        f"  training, after the backward loop: {where} (a weight gradient goes to BLAS where a"
+        " thread's share of it exceeds half the L2)"
+    )
 
 
 def _info_command(args) -> int:

@@ -80,6 +80,9 @@ cdef int _ISA = _BEST_ISA
 cdef Py_ssize_t _ROWS_PAR_MIN = 4096       # row elements from which the gate loops split rows
 cdef Py_ssize_t _SEQ_PAR_MIN = 1 << 14     # work per step from which packed sequences use threads
 cdef Py_ssize_t _ROW_SPLIT_BYTES = 1 << 19  # packed weights up to which threads split rows
+# the training's weight-gradient and dx products: 0 the default rule (_backward), 1 the packed
+# kernels, 2 BLAS (_set_grad_products)
+cdef int _GRAD_PRODUCTS = 0
 # lc_ctx.panel_prefetch: 0 prefetch the next packed panel when the L2 calls for it, 1 never, 2 always
 cdef int _PANEL_PREFETCH = 0
 
@@ -464,7 +467,8 @@ def _seq_plan(int B, int T, int I, int H, int itemsize, nthreads=None):
     """The plan the plain LSTM's inference follows for that shape now: a dict with 'path'
     ('packed' or 'blas'); with the packed kernels also 'isa', 'row_block', 'threads', 'split'
     ('rows', 'panels' or None on one thread), 'prefetch' (the next panel into the L2),
-    'weight_bytes' (the packed [w_x; w_h]) and 'l2' (the L2 the rules compare them with)."""
+    'weight_bytes' (the packed [w_x; w_h]) and 'l2' (the L2 the rules compare them with); and
+    'training': where a training step's dx, dw_x and dw_h products run ('packed' or 'blas')."""
     if itemsize not in (4, 8):
         raise ValueError(f"expected an itemsize of 4 (float32) or 8 (float64), got {itemsize}")
     if min(B, T, H) < 1 or I < 0:
@@ -472,8 +476,12 @@ def _seq_plan(int B, int T, int I, int H, int itemsize, nthreads=None):
     cdef int n = _nthreads() if nthreads is None else int(nthreads)
     if n < 1:
         raise ValueError(f"expected nthreads >= 1, got {n}")
-    if not _use_packed(B, T, I, H, itemsize):
-        return {"path": "blas", "isa": _kernel_isa(), "l2": int(_L2)}
+    cdef bint packed = _use_packed(B, T, I, H, itemsize)
+    cdef int grads = _grad_plan(packed, I, H, itemsize, n)
+    cdef dict training = {name: "packed" if grads & bit else "blas"
+                          for name, bit in (("dx", 1), ("dw_x", 2), ("dw_h", 4))}
+    if not packed:
+        return {"path": "blas", "isa": _kernel_isa(), "l2": int(_L2), "training": training}
     cdef lc_ctx ctx = _ctx(n)
     cdef lc_seq_plan plan = (lc_lstm_seq_plan_f32(&ctx, B, I, H) if itemsize == 4
                              else lc_lstm_seq_plan_f64(&ctx, B, I, H))
@@ -486,7 +494,20 @@ def _seq_plan(int B, int T, int I, int H, int itemsize, nthreads=None):
         "prefetch": bool(plan.prefetch),
         "weight_bytes": int(plan.weight_bytes),
         "l2": int(_L2),
+        "training": training,
     }
+
+
+def _set_grad_products(str mode):
+    """Where a packed training step's weight-gradient and dx products run: 'auto' (the default
+    rule), 'packed' (lstmcore's kernels) or 'blas'; returns the previous mode."""
+    global _GRAD_PRODUCTS
+    cdef dict codes = {"auto": 0, "packed": 1, "blas": 2}
+    if mode not in codes:
+        raise ValueError(f"expected 'auto', 'packed' or 'blas', got {mode!r}")
+    previous = {v: k for k, v in codes.items()}[_GRAD_PRODUCTS]
+    _GRAD_PRODUCTS = codes[mode]
+    return previous
 
 
 def _set_panel_prefetch(str mode):
@@ -653,6 +674,38 @@ cdef inline void _matmul_tn(const floating *a, Py_ssize_t lda, const floating *b
         lc_matmul_tn_f64(&ctx, a, lda, b, ldb, out, ldo, M, N, K)
 
 
+cdef inline bint _spills_l2(Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t itemsize,
+                            int nthreads) noexcept:
+    """Whether a thread's share of a (rows, cols) output, rows split between nthreads, exceeds
+    half the L2 (_set_l2)."""
+    return rows * cols * itemsize > (<Py_ssize_t>nthreads) * (_L2 // 2)
+
+
+cdef int _grad_plan(bint packed, int I, int H, int itemsize, int nthreads) noexcept:
+    """Where a training step's products after the backward loop run: bit 0 dx = dz @ w_x.T,
+    bit 1 dw_x = x.T @ dz, bit 2 dw_h = h_prev.T @ dz on lstmcore's packed kernels; BLAS for the
+    bits not set."""
+    cdef Py_ssize_t G = 4 * <Py_ssize_t>H
+    # The products in the packed kernels too: with AVX-512 (1.3-1.9x OpenBLAS's Haswell kernels
+    # at S2 and S3; at S1, H = 50, the whole training step 1.17x faster since the last panel of
+    # columns is masked), or wherever the tests force the packed path.
+    cdef bint products = packed and (_GRAD_PRODUCTS == 1 or (
+        _GRAD_PRODUCTS == 0 and (_ISA == 2 or _PACKED_MIN_B >= 0)))
+    if not products:
+        return 0
+    # a panel is 64 columns of dx wide: narrower inputs go to BLAS
+    cdef int plan = 1 if I >= 32 else 0
+    # Each weight gradient (I, G) or (H, G) is read and written once per block of 64 rows of dz:
+    # where a thread's share of it exceeds half the L2 it comes from the L3 each time, and BLAS
+    # (blocked for its caches) is faster (S3, 1 thread, Intel Xeon with 2 MiB of L2: the
+    # backward 0.93-0.96x the time with the weight gradients on BLAS; dw_h is 4 MiB there).
+    if _GRAD_PRODUCTS == 1 or not _spills_l2(I, G, itemsize, nthreads):
+        plan |= 2
+    if _GRAD_PRODUCTS == 1 or not _spills_l2(H, G, itemsize, nthreads):
+        plan |= 4
+    return plan
+
+
 cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] dh,
                     floating[:, ::1] dc, const floating[:, :, ::1] x_tm,
                     const floating[:, ::1] w_x, const floating[:, ::1] w_h,
@@ -677,13 +730,8 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
     cdef floating[:, ::1] dw_x_v = dw_x, dw_h_v = dw_h
     cdef floating[::1] db_v = db
     cdef bint packed = _use_packed(B, T, I, H, sizeof(floating))
-    # The weight-gradient and dx products in the packed kernels too: with AVX-512 (1.3-1.9x
-    # OpenBLAS's Haswell kernels at S2 and S3; at S1, H = 50, the whole training step 1.17x
-    # faster since the last panel of columns is masked), or wherever the tests force the packed
-    # path.
-    cdef bint products = packed and (_ISA == 2 or _PACKED_MIN_B >= 0)
-    # a panel is 64 columns of dx wide: narrower inputs go to BLAS
-    cdef bint dx_packed = products and I >= 32
+    cdef int grads = _grad_plan(packed, I, H, sizeof(floating), nthreads)
+    cdef bint dx_packed = grads & 1, dwx_packed = grads & 2, dwh_packed = grads & 4
     cdef floating[::1] wpt_v, wxt_v
     cdef lc_ctx ctx = _ctx(nthreads)
     if packed:
@@ -727,10 +775,17 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
                     memcpy(<floating *>px + off * I, &x_tm[t, 0, 0], n * I * sizeof(floating))
                     memcpy(<floating *>ph + off * H, &h[t, 0, 0], n * H * sizeof(floating))
                     off += n
-            if products:
-                # dw_x += x.T @ dz and dw_h += h_prev.T @ dz over all S rows (h_prev = h[:T])
+            # dw_x += x.T @ dz and dw_h += h_prev.T @ dz over all S rows (h_prev = h[:T])
+            if dwx_packed:
                 _matmul_tn(px, I, pdz, G, &dw_x_v[0, 0], G, I, G, S, nthreads)
+            else:
+                _gemm(RowMajor, Trans, NoTrans, I, G, <int>S, <floating>1, px, I, pdz, G,
+                      <floating>1, &dw_x_v[0, 0], G)
+            if dwh_packed:
                 _matmul_tn(ph, H, pdz, G, &dw_h_v[0, 0], G, H, G, S, nthreads)
+            else:
+                _gemm(RowMajor, Trans, NoTrans, H, G, <int>S, <floating>1, ph, H, pdz, G,
+                      <floating>1, &dw_h_v[0, 0], G)
             if dx_packed:
                 # dx = dz @ w_x.T
                 _pack_t(&w_x[0, 0], I, G, &wxt_v[0])
@@ -739,13 +794,6 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
                 # dx = dz @ w_x.T
                 _gemm(RowMajor, NoTrans, Trans, <int>S, I, G, <floating>1, pdz, G, &w_x[0, 0], G,
                       <floating>0, &dx_tm_v[0, 0, 0], I)
-            if not products:
-                # dw_x += x.T @ dz over all S rows
-                _gemm(RowMajor, Trans, NoTrans, I, G, <int>S, <floating>1, px, I, pdz, G,
-                      <floating>1, &dw_x_v[0, 0], G)
-                # dw_h += h_prev.T @ dz, h_prev = h[:T]
-                _gemm(RowMajor, Trans, NoTrans, H, G, <int>S, <floating>1, ph, H, pdz, G,
-                      <floating>1, &dw_h_v[0, 0], G)
             # db += dz.sum(rows)
             _sum_rows(&db_v[0], pdz, S, G, nthreads)
             # dx to batch-first (with nact: dx_tm holds the S rows that ran, step after step;
