@@ -29,6 +29,8 @@ SHAPES = {
     # the packed products: two full tiles of rows and three left, several panels with a narrow
     # last one, and (with a small L1, see test_cells_compiled) K cut in blocks
     "B19": (19, 4, 7, 40),
+    # AVX-512's blocks of 6 rows: one of 6 and two of 4 (not two of 6 and 2 rows alone)
+    "B14": (14, 5, 6, 36),
     # a last panel a quarter wide (float32: 2 units of 4, float64: 2 of 2) under two full blocks
     # of 4 rows and one row alone: the packed step's rows side by side in one vector
     "H50": (9, 3, 2, 50),

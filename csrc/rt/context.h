@@ -19,6 +19,8 @@ typedef struct {
     int panel_prefetch;      /* packed sequences bring the next panel into the L2 while one runs:
                               * 0 when a thread's panels exceed half the l2 above, 1 never,
                               * 2 always (tests) */
+    int row_block;           /* packed sequences' rows per register block: 0 the kernels' choice,
+                              * 4 at most 4 (tests) */
 } lc_ctx;
 
 /* How a packed sequence runs (the plain LSTM's lc_lstm_seq_plan_*): what the kernels chose from

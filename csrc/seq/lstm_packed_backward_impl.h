@@ -122,5 +122,6 @@ static void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL
 #undef STEP_R
 #undef LC_STEP_ROWS_ONLY
 #undef LC_PANEL_PREFETCH
+#undef LC_ROWS6
 #undef STEP_W
 #undef STEP_U

@@ -125,6 +125,43 @@ LSTMCORE_INLINE void KSFX(step_panel_rows)(REAL *restrict acc, const REAL *restr
     V512F(storeu)(acc + 2 * VL, a32); V512F(storeu)(acc + 3 * VL, a33);
 }
 
+/* Six rows: as step_panel_rows, with 24 accumulators (of 32 registers), so that each load of the
+ * panel serves 6 rows instead of 4 (lstm_seq_plan's row_block 6). */
+#define LC_ROWS6 1
+LSTMCORE_INLINE void KSFX(step_panel_rows6)(REAL *restrict acc, const REAL *restrict wp,
+                                           const REAL *restrict x, ptrdiff_t ldx,
+                                           const REAL *restrict h, ptrdiff_t ldh, int I, int H,
+                                           const char *pf, const char *pf_end) {
+    V512 a[6][4];
+    for (int r = 0; r < 6; r++)
+        for (int v = 0; v < 4; v++)
+            a[r][v] = V512F(setzero)();
+    for (int part = 0; part < 2; part++) {
+        const REAL *v = part ? h : x;
+        const ptrdiff_t ld = part ? ldh : ldx;
+        const int K = part ? H : I;
+        const REAL *w = wp + (part ? (ptrdiff_t)I * STEP_W : 0);
+        for (int k = 0; k < K; k++, w += STEP_W) {
+            if (pf < pf_end) {
+                _mm_prefetch(pf, _MM_HINT_T1);
+                pf += 64;
+            }
+            const V512 w0 = V512F(loadu)(w), w1 = V512F(loadu)(w + VL);
+            const V512 w2 = V512F(loadu)(w + 2 * VL), w3 = V512F(loadu)(w + 3 * VL);
+            for (int r = 0; r < 6; r++) {
+                const V512 b = V512F(set1)(v[r * ld + k]);
+                a[r][0] = V512F(fmadd)(b, w0, a[r][0]);
+                a[r][1] = V512F(fmadd)(b, w1, a[r][1]);
+                a[r][2] = V512F(fmadd)(b, w2, a[r][2]);
+                a[r][3] = V512F(fmadd)(b, w3, a[r][3]);
+            }
+        }
+    }
+    for (int r = 0; r < 6; r++)
+        for (int v = 0; v < 4; v++)
+            V512F(storeu)(acc + r * STEP_W + v * VL, a[r][v]);
+}
+
 /* One row: as step_panel, with even and odd k in separate accumulators. */
 LSTMCORE_INLINE void KSFX(step_panel_row)(REAL *restrict acc, const REAL *restrict wp,
                                          const REAL *restrict x, const REAL *restrict h, int I,
@@ -387,12 +424,24 @@ LSTMCORE_INLINE void KSFX(step_gates)(REAL *restrict z, int rows, ptrdiff_t H, c
 static void KSFX(step_panel_range)(const REAL *wp, const REAL *bp, const REAL *x, ptrdiff_t ldx,
                                    const REAL *h_prev, ptrdiff_t ldhp, const REAL *c_prev, REAL *c,
                                    REAL *h, ptrdiff_t ldh, REAL *gates, ptrdiff_t ldg, int B, int I,
-                                   int H, int act, int ract, int p0, int p1, int prefetch) {
+                                   int H, int act, int ract, int p0, int p1, int prefetch,
+                                   int rows6) {
     /* prefetch: while a panel runs, its full row blocks bring the panel that runs next (p + 1, or
      * p0 again: the next step's first) into the L2, each block its share of the lines, one line
-     * per k (see lstmcore_panel_prefetch) */
+     * per k (see lstmcore_panel_prefetch).
+     * rows6 (AVX-512): full panels take blocks of 6 rows while 6 are left (their gate maths as
+     * 4 + 2 rows), then blocks of STEP_R */
     const ptrdiff_t K = (ptrdiff_t)I + H;
-    const int full_blocks = B / STEP_R;  /* the blocks that take the register-blocked kernel */
+#ifndef LC_ROWS6
+    rows6 = 0;
+#endif
+    /* rows in blocks of 6: as many as leave a multiple of STEP_R where B is even (B = 32: 4 x 6
+     * and 2 x 4, not 5 x 6 and 2 rows alone) */
+    int six = rows6 ? B / 6 : 0;
+    if (six > 0 && (B - 6 * six) % STEP_R == 2)
+        six--;
+    /* the blocks that take a register-blocked kernel */
+    const int full_blocks = six + (B - 6 * six) / STEP_R;
     for (int p = p0; p < p1; p++) {
         const int u0 = p * STEP_U, n = H - u0 < STEP_U ? H - u0 : STEP_U;  /* units of this panel */
         const int U = KSFX(panel_units)(H, p);  /* n rounded up: the panel's layout */
@@ -407,11 +456,30 @@ static void KSFX(step_panel_range)(const REAL *wp, const REAL *bp, const REAL *x
             share = share < K ? share : K;
             pf_end = pf + lines * 64;
         }
-        for (ptrdiff_t r = 0; r < B; r += STEP_R) {
+        ptrdiff_t r = 0;
+        int blk = 0;  /* full blocks so far: the share of the prefetch they take */
+#ifdef LC_ROWS6
+        for (; U == STEP_U && blk < six; r += 6, blk++) {
+            REAL z[6 * STEP_W];
+            const char *pf_b = pf + blk * share * 64;
+            const char *pf_e = pf_b + share * 64 < pf_end ? pf_b + share * 64 : pf_end;
+            KSFX(step_panel_rows6)(z, wp_p, x + r * ldx, ldx, h_prev + r * ldhp, ldhp, I, H, pf_b,
+                                   pf_e);
+            for (int q = 0; q < 6; q += STEP_R) {
+                const ptrdiff_t rq = r + q;
+                KSFX(step_gates)(z + q * STEP_W, q ? 6 - STEP_R : STEP_R, H, c_prev + rq * H + u0,
+                                 c + rq * H + u0, h + rq * ldh + u0, ldh,
+                                 gates ? gates + rq * ldg + u0 : NULL, ldg, bp_p, n, U, act,
+                                 ract);
+            }
+        }
+#endif
+        for (; r < B; r += STEP_R) {
             const int rows = B - r < STEP_R ? (int)(B - r) : STEP_R;
             REAL z[STEP_R * STEP_W];
-            const char *pf_b = pf + (r / STEP_R) * share * 64;
+            const char *pf_b = pf + blk * share * 64;
             const char *pf_e = pf_b + share * 64 < pf_end ? pf_b + share * 64 : pf_end;
+            blk += rows == STEP_R;
             KSFX(panel_block)(z, wp_p, 4 * U, x + r * ldx, ldx, h_prev + r * ldhp, ldhp, rows, I,
                               H, pf_b, rows == STEP_R ? pf_e : pf_b);
             KSFX(step_gates)(z, rows, H, c_prev + r * H + u0, c + r * H + u0, h + r * ldh + u0,
@@ -439,7 +507,7 @@ static void KSFX(lstm_step_packed)(const REAL *wp, const REAL *bp, const REAL *x
 #endif
     for (int p = 0; p < P; p++)
         KSFX(step_panel_range)(wp, bp, x, ldx, h_prev, ldhp, c, c, h, ldh, NULL, 0, B, I,
-                               H, act, ract, p, p + 1, 0);
+                               H, act, ract, p, p + 1, 0, 0);
 }
 
 /* How lstm_seq_packed runs a batch of B rows (lc_lstm_seq_plan in lstm_gates.h): its row block,
@@ -449,7 +517,6 @@ static lc_seq_plan KSFX(lstm_seq_plan)(const lc_ctx *ctx, int B, int I, int H) {
     const int P = (H + STEP_U - 1) / STEP_U, RB = (B + STEP_R - 1) / STEP_R;  /* row blocks */
     const ptrdiff_t wbytes = P * ((ptrdiff_t)I + H) * STEP_W * (ptrdiff_t)sizeof(REAL);
     lc_seq_plan plan;
-    plan.row_block = STEP_R;
     plan.weight_bytes = wbytes;
     /* one row at a time (no register blocks: STEP_R = 1), a thread's rows would each stream all
      * the weights: the panel split keeps its panel in L1 across the rows (AVX2, 2 threads,
@@ -464,6 +531,12 @@ static lc_seq_plan KSFX(lstm_seq_plan)(const lc_ctx *ctx, int B, int I, int H) {
     plan.threads = nt;
     if (nt == 1)
         plan.split_rows = 0;
+    /* blocks of 6 rows where the batch is cut by panels (a row split hands out blocks of STEP_R) */
+#ifdef LC_ROWS6
+    plan.row_block = ctx->row_block != 4 && !plan.split_rows && B >= 6 ? 6 : STEP_R;
+#else
+    plan.row_block = STEP_R;
+#endif
     /* the panels a thread streams at each step: all of them, or its share of them */
 #ifdef LC_PANEL_PREFETCH
     const ptrdiff_t thread_bytes = plan.split_rows ? wbytes : wbytes / P * ((P + nt - 1) / nt);
@@ -495,6 +568,7 @@ static void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x,
     const int P = (H + STEP_U - 1) / STEP_U, RB = (B + STEP_R - 1) / STEP_R;  /* row blocks */
     const lc_seq_plan plan = KSFX(lstm_seq_plan)(ctx, B, I, H);
     const int rows = plan.split_rows, nt = plan.threads, prefetch = plan.prefetch;
+    const int rows6 = plan.row_block == 6;
     (void)nthreads;
     (void)rows;
     (void)nt;  /* unused without OpenMP */
@@ -507,7 +581,7 @@ static void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x,
                            c + ((t) + (c_step != 0)) * c_step + (r0) * H,                       \
                            y + (t) * y_step + (r0) * ldy, ldy,                                  \
                            gates ? gates + (t) * g_step + (r0) * ldg : NULL, ldg, (r1) - (r0),  \
-                           I, H, act, ract, p0, p1, prefetch)
+                           I, H, act, ract, p0, p1, prefetch, rows6)
 #define RUNS(t) (nact ? nact[t] : B)  /* rows of step t */
 #ifdef _OPENMP
     if (nt > 1 && rows) {

@@ -27,15 +27,16 @@ def isa(request):
 )
 def loop_path(request):
     """Run every comparison with each way through the time loop: a BLAS product per step, the
-    packed kernel (forward and backward; then with the plans of a machine whose L2 is 4 KiB: the
-    next panel prefetched into the L2 and the weight gradients on BLAS), and the packed kernel on two threads
+    packed kernel (forward and backward; then with at most 4 rows per register block and the
+    plans of a machine whose L2 is 4 KiB: the next panel prefetched into the L2 and the weight
+    gradients on BLAS), and the packed kernel on two threads
     whatever the size, with the batch rows split (where there are blocks of rows enough; AVX-512
     only, the other instruction sets split panels) or the panels split (a barrier per step; with
     the prefetch)."""
     lc = lstmcore.engine._lstm
     limits, par_min, row_bytes, threads = lc._packed_limits(), lc._seq_par_min(), lc._row_split_bytes(), None
     prefetch = lc._set_panel_prefetch("always" if request.param.endswith(("prefetch", "panels")) else "never")
-    l2 = lc._set_l2(4096)
+    l2, row_block = lc._set_l2(4096), lc._set_row_block(4 if request.param == "packed-prefetch" else 0)
     if request.param != "packed-prefetch":
         lc._set_l2(l2)
     if request.param == "blas":
@@ -53,6 +54,7 @@ def loop_path(request):
     lc._set_row_split_bytes(row_bytes)
     lc._set_panel_prefetch(prefetch)
     lc._set_l2(l2)
+    lc._set_row_block(row_block)
     if threads is not None:
         lstmcore.set_num_threads(threads)
 

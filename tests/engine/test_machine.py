@@ -111,9 +111,17 @@ def test_panel_prefetch_follows_the_l2_and_can_be_forced():
             assert big["weight_bytes"] == (256 + 512) * 4 * 512 * 4
             assert big["prefetch"] == (name == "avx512")
             assert not small["prefetch"]
+            assert big["row_block"] == (6 if name == "avx512" else 4 if name == "avx2" else 1)
             if name == "avx512":
                 two = _lstm._seq_plan(256, 50, 64, 256, 4, 2)  # 1.25 MiB on two threads' panels
                 assert (two["threads"], two["split"], two["prefetch"]) == (2, "panels", False)
+                assert two["row_block"] == 6
+                rows = _lstm._seq_plan(64, 100, 32, 128, 4, 2)  # the threads split rows
+                assert (rows["split"], rows["row_block"]) == ("rows", 4)
+                assert _lstm._seq_plan(5, 100, 256, 512, 4, 1)["row_block"] == 4  # fewer than 6 rows
+                _lstm._set_row_block(4)
+                assert _lstm._seq_plan(64, 100, 256, 512, 4, 1)["row_block"] == 4
+                _lstm._set_row_block(0)
                 _lstm._set_l2(256 * 1024)
                 assert _lstm._seq_plan(64, 100, 32, 128, 4, 1)["prefetch"]
                 _lstm._set_l2(2 * 1024 * 1024)
@@ -125,6 +133,8 @@ def test_panel_prefetch_follows_the_l2_and_can_be_forced():
             _lstm._set_packed_limits(-1, 0, 0)
         with pytest.raises(ValueError, match="'auto', 'never' or 'always'"):
             _lstm._set_panel_prefetch("sometimes")
+        with pytest.raises(ValueError, match="0 .the kernels' choice. or 4"):
+            _lstm._set_row_block(8)
         with pytest.raises(ValueError, match="itemsize"):
             _lstm._seq_plan(4, 4, 4, 4, 2)
     finally:
@@ -132,6 +142,7 @@ def test_panel_prefetch_follows_the_l2_and_can_be_forced():
         _lstm._set_l2(l2)
         _lstm._set_panel_prefetch(mode)
         _lstm._set_packed_limits(-1, 0, 0)
+        _lstm._set_row_block(0)
 
 
 @pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled engine's plans")

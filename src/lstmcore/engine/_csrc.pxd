@@ -10,6 +10,7 @@ cdef extern from "rt/context.h" nogil:
         Py_ssize_t seq_par_min
         Py_ssize_t row_split_bytes
         int panel_prefetch
+        int row_block
     ctypedef struct lc_seq_plan:
         int row_block
         int threads
