@@ -7,24 +7,31 @@ static void KSFX(backward_panel_range)(const REAL *wpt, REAL *dz, const REAL *dy
                                        const REAL *gates, const REAL *c, REAL *dh, REAL *dc, int t,
                                        int T, int B, int Bs, const int *nact, int H, int act,
                                        int ract, int r0, int r1, int p0, int p1,
-                                       int prefetch) {
+                                       int prefetch, int rows6) {
     /* rows [r0, r1) of the batch, panels [p0, p1); a step of dz, gates and c holds Bs rows.
      * nact (T) or NULL: step t runs its first nact[t] rows; a row joins at its last step with
      * its dh_n (in dh) and dc_n (in dc), and its dz is not written at the steps it does not run
      * (the rows of dz[t+1] past nact[t+1] are read into acc and replaced there by dh_n).
-     * prefetch: the full row blocks bring the panel that runs next into the L2, as in
-     * step_panel_range. */
+     * prefetch: the full row blocks bring the panel that runs next into the L2, and rows6: blocks
+     * of 6 rows (AVX-512), as in step_panel_range. */
     const ptrdiff_t G = 4 * (ptrdiff_t)H, BG = (ptrdiff_t)Bs * G, BH = (ptrdiff_t)Bs * H;
     const int runs = t < 0 || !nact ? B : nact[t];  /* rows of this step */
     const int ran = t + 1 >= T ? 0 : (nact ? nact[t + 1] : B);  /* rows of step t+1 */
-    REAL acc[STEP_R * STEP_W];
+    REAL acc[6 * STEP_W];
+#ifndef LC_ROWS6
+    rows6 = 0;
+#endif
+    const int lim = (r1 < runs ? r1 : runs) < ran ? (r1 < runs ? r1 : runs) : ran;  /* products */
+    int six = rows6 && lim > r0 ? (lim - r0) / 6 : 0;  /* blocks of 6, leaving a multiple of 4 */
+    if (six > 0 && (lim - r0 - 6 * six) % STEP_R == 2)
+        six--;
     for (int p = p0; p < p1; p++) {
         const int u0 = p * STEP_W, n = H - u0 < STEP_W ? H - u0 : STEP_W;
         const REAL *wp_p = wpt + (ptrdiff_t)p * G * STEP_W;
         const REAL *dz_next = dz + (t + 1) * BG;  /* dz[t+1], read when t < T-1 */
         const int re = r1 < runs ? r1 : runs;
         const int next = p + 1 < p1 ? p + 1 : p0;
-        const int full_blocks = ((re < ran ? re : ran) - r0) / STEP_R;
+        const int full_blocks = lim > r0 ? six + (lim - r0 - 6 * six) / STEP_R : 0;
         const char *pf = (const char *)(wpt + (ptrdiff_t)next * G * STEP_W), *pf_end = pf;
         ptrdiff_t share = 0;  /* lines per full block */
         if (prefetch && next != p && full_blocks > 0) {
@@ -33,15 +40,25 @@ static void KSFX(backward_panel_range)(const REAL *wpt, REAL *dz, const REAL *dy
             share = share < G ? share : G;
             pf_end = pf + lines * 64;
         }
-        for (ptrdiff_t rb = r0; rb < re; rb += STEP_R) {
-            const int rows = re - rb < STEP_R ? (int)(re - rb) : STEP_R;
-            const char *pf_b = pf + (rb - r0) / STEP_R * share * 64;
+        int blk = 0;  /* full blocks so far: the share of the prefetch they take */
+        for (ptrdiff_t rb = r0, rows; rb < re; rb += rows, blk++) {
+            const char *pf_b = pf + blk * share * 64;
             const char *pf_e = pf_b + share * 64 < pf_end ? pf_b + share * 64 : pf_end;
             /* acc (rows, STEP_W): dh of these rows and units, from step t+1, or dh_n for the
              * rows that did not run it */
-            if (rb < ran)
-                KSFX(panel_block)(acc, wp_p, STEP_W, NULL, 0, dz_next + rb * G, G, rows, 0, (int)G,
-                                  pf_b, rows == STEP_R ? pf_e : pf_b);
+#ifdef LC_ROWS6
+            if (blk < six) {  /* 6 rows, all of which ran step t+1 */
+                rows = 6;
+                KSFX(step_panel_rows6)(acc, wp_p, NULL, 0, dz_next + rb * G, G, 0, (int)G, pf_b,
+                                       pf_e);
+            } else
+#endif
+            {
+                rows = re - rb < STEP_R ? (int)(re - rb) : STEP_R;
+                if (rb < ran)
+                    KSFX(panel_block)(acc, wp_p, STEP_W, NULL, 0, dz_next + rb * G, G, (int)rows, 0,
+                                      (int)G, pf_b, rows == STEP_R ? pf_e : pf_b);
+            }
             for (int i = rb < ran ? (int)(ran - rb) : 0; i < rows; i++)
                 for (int j = 0; j < n; j++)
                     acc[i * STEP_W + j] = dh[(rb + i) * H + u0 + j];
@@ -93,7 +110,7 @@ static void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL
             for (int t = T - 1; t >= -1; t--)
                 KSFX(backward_panel_range)(wpt, dz, dy, ldy, gates, c, dh, dc, t, T, B, Bs, nact,
                                            H, act, ract, r0, r1, 0, P,
-                                           lstmcore_panel_prefetch(ctx, P * panel_bytes));
+                                           lstmcore_panel_prefetch(ctx, P * panel_bytes), 0);
         }
         return;
     }
@@ -106,7 +123,8 @@ static void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL
             for (int t = T - 1, s = 1; t >= -1; t--, s++) {
                 KSFX(backward_panel_range)(wpt, dz, dy, ldy, gates, c, dh, dc, t, T, B, Bs, nact,
                                            H, act, ract, 0, B, p0, p1,
-                                           lstmcore_panel_prefetch(ctx, (p1 - p0) * panel_bytes));
+                                           lstmcore_panel_prefetch(ctx, (p1 - p0) * panel_bytes),
+                                           ctx->row_block != 4);
                 lstmcore_barrier_arrive(&bar);  /* dz[t] complete when all n have arrived */
                 lstmcore_barrier_wait(&bar, s * n);
             }
@@ -116,7 +134,8 @@ static void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL
 #endif
     for (int t = T - 1; t >= -1; t--)
         KSFX(backward_panel_range)(wpt, dz, dy, ldy, gates, c, dh, dc, t, T, B, Bs, nact, H, act,
-                                   ract, 0, B, 0, P, lstmcore_panel_prefetch(ctx, P * panel_bytes));
+                                   ract, 0, B, 0, P, lstmcore_panel_prefetch(ctx, P * panel_bytes),
+                                   ctx->row_block != 4);
 }
 
 #undef STEP_R
