@@ -511,15 +511,27 @@ def _set_row_block(int rows):
     return previous
 
 
+def _mode_code(str mode, tuple names):
+    """The index of mode in names; ValueError naming them otherwise (this module compiles with
+    wraparound off: no negative indices)."""
+    cdef Py_ssize_t last = len(names) - 1
+    if mode not in names:
+        expected = ", ".join([repr(n) for n in names[:last]]) + " or " + repr(names[last])
+        raise ValueError("expected " + expected + ", got " + repr(mode))
+    return names.index(mode)
+
+
+_GRAD_MODES = ("auto", "packed", "blas")
+_PREFETCH_MODES = ("auto", "never", "always")
+
+
 def _set_grad_products(str mode):
     """Where a packed training step's weight-gradient and dx products run: 'auto' (the default
     rule), 'packed' (lstmcore's kernels) or 'blas'; returns the previous mode."""
     global _GRAD_PRODUCTS
-    cdef dict codes = {"auto": 0, "packed": 1, "blas": 2}
-    if mode not in codes:
-        raise ValueError(f"expected 'auto', 'packed' or 'blas', got {mode!r}")
-    previous = {v: k for k, v in codes.items()}[_GRAD_PRODUCTS]
-    _GRAD_PRODUCTS = codes[mode]
+    cdef int code = _mode_code(mode, _GRAD_MODES)
+    previous = _GRAD_MODES[_GRAD_PRODUCTS]
+    _GRAD_PRODUCTS = code
     return previous
 
 
@@ -528,11 +540,9 @@ def _set_panel_prefetch(str mode):
     packed weights exceed half the L2 of _set_l2), 'never' or 'always'; returns the previous mode
     (tests run both plans, whatever this machine's L2)."""
     global _PANEL_PREFETCH
-    cdef dict codes = {"auto": 0, "never": 1, "always": 2}
-    if mode not in codes:
-        raise ValueError(f"expected 'auto', 'never' or 'always', got {mode!r}")
-    previous = {v: k for k, v in codes.items()}[_PANEL_PREFETCH]
-    _PANEL_PREFETCH = codes[mode]
+    cdef int code = _mode_code(mode, _PREFETCH_MODES)
+    previous = _PREFETCH_MODES[_PANEL_PREFETCH]
+    _PANEL_PREFETCH = code
     return previous
 
 
