@@ -21,29 +21,23 @@ static void KSFX(backward_panel_range)(const REAL *wpt, REAL *dz, const REAL *dy
 #ifndef LC_ROWS6
     rows6 = 0;
 #endif
-    const int lim = (r1 < runs ? r1 : runs) < ran ? (r1 < runs ? r1 : runs) : ran;  /* products */
-    int six = rows6 && lim > r0 ? (lim - r0) / 6 : 0;  /* blocks of 6, leaving a multiple of 4 */
-    if (six > 0 && (lim - r0 - 6 * six) % STEP_R == 2)
-        six--;
+    const int re = r1 < runs ? r1 : runs;  /* rows of this step in [r0, r1) */
+    const int lim = re < ran ? re : ran;     /* those whose dh comes from a product */
+    const int six = lstmcore_six_blocks(lim - r0, rows6, STEP_R);
+    const int full_blocks = lim > r0 ? six + (lim - r0 - 6 * six) / STEP_R : 0;
     for (int p = p0; p < p1; p++) {
         const int u0 = p * STEP_W, n = H - u0 < STEP_W ? H - u0 : STEP_W;
         const REAL *wp_p = wpt + (ptrdiff_t)p * G * STEP_W;
         const REAL *dz_next = dz + (t + 1) * BG;  /* dz[t+1], read when t < T-1 */
-        const int re = r1 < runs ? r1 : runs;
         const int next = p + 1 < p1 ? p + 1 : p0;
-        const int full_blocks = lim > r0 ? six + (lim - r0 - 6 * six) / STEP_R : 0;
-        const char *pf = (const char *)(wpt + (ptrdiff_t)next * G * STEP_W), *pf_end = pf;
-        ptrdiff_t share = 0;  /* lines per full block */
-        if (prefetch && next != p && full_blocks > 0) {
-            const ptrdiff_t lines = G * STEP_W * (ptrdiff_t)sizeof(REAL) / 64;
-            share = (lines + full_blocks - 1) / full_blocks;
-            share = share < G ? share : G;
-            pf_end = pf + lines * 64;
-        }
+        const char *pf = (const char *)(wpt + (ptrdiff_t)next * G * STEP_W), *pf_e;
+        ptrdiff_t share;  /* lines per full block */
+        const char *pf_end = lstmcore_prefetch_split(prefetch && next != p, pf,
+                                                     G * STEP_W * (ptrdiff_t)sizeof(REAL),
+                                                     full_blocks, G, &share);
         int blk = 0;  /* full blocks so far: the share of the prefetch they take */
         for (ptrdiff_t rb = r0, rows; rb < re; rb += rows, blk++) {
-            const char *pf_b = pf + blk * share * 64;
-            const char *pf_e = pf_b + share * 64 < pf_end ? pf_b + share * 64 : pf_end;
+            const char *pf_b = lstmcore_prefetch_block(pf, pf_end, share, blk, &pf_e);
             /* acc (rows, STEP_W): dh of these rows and units, from step t+1, or dh_n for the
              * rows that did not run it */
 #ifdef LC_ROWS6

@@ -435,11 +435,7 @@ static void KSFX(step_panel_range)(const REAL *wp, const REAL *bp, const REAL *x
 #ifndef LC_ROWS6
     rows6 = 0;
 #endif
-    /* rows in blocks of 6: as many as leave a multiple of STEP_R where B is even (B = 32: 4 x 6
-     * and 2 x 4, not 5 x 6 and 2 rows alone) */
-    int six = rows6 ? B / 6 : 0;
-    if (six > 0 && (B - 6 * six) % STEP_R == 2)
-        six--;
+    const int six = lstmcore_six_blocks(B, rows6, STEP_R);
     /* the blocks that take a register-blocked kernel */
     const int full_blocks = six + (B - 6 * six) / STEP_R;
     for (int p = p0; p < p1; p++) {
@@ -447,22 +443,17 @@ static void KSFX(step_panel_range)(const REAL *wp, const REAL *bp, const REAL *x
         const int U = KSFX(panel_units)(H, p);  /* n rounded up: the panel's layout */
         const REAL *wp_p = wp + p * K * STEP_W, *bp_p = bp + p * STEP_W;
         const int next = p + 1 < p1 ? p + 1 : p0;
-        const char *pf = (const char *)(wp + next * K * STEP_W), *pf_end = pf;
-        ptrdiff_t share = 0;  /* lines per full block */
-        if (prefetch && next != p && full_blocks > 0) {
-            const ptrdiff_t lines = (K * 4 * KSFX(panel_units)(H, next) * (ptrdiff_t)sizeof(REAL)
-                                     + 63) / 64;
-            share = (lines + full_blocks - 1) / full_blocks;
-            share = share < K ? share : K;
-            pf_end = pf + lines * 64;
-        }
+        const char *pf = (const char *)(wp + next * K * STEP_W), *pf_e;
+        ptrdiff_t share;  /* lines per full block */
+        const char *pf_end = lstmcore_prefetch_split(
+            prefetch && next != p, pf, K * 4 * KSFX(panel_units)(H, next) * (ptrdiff_t)sizeof(REAL),
+            full_blocks, K, &share);
         ptrdiff_t r = 0;
         int blk = 0;  /* full blocks so far: the share of the prefetch they take */
 #ifdef LC_ROWS6
         for (; U == STEP_U && blk < six; r += 6, blk++) {
             REAL z[6 * STEP_W];
-            const char *pf_b = pf + blk * share * 64;
-            const char *pf_e = pf_b + share * 64 < pf_end ? pf_b + share * 64 : pf_end;
+            const char *pf_b = lstmcore_prefetch_block(pf, pf_end, share, blk, &pf_e);
             KSFX(step_panel_rows6)(z, wp_p, x + r * ldx, ldx, h_prev + r * ldhp, ldhp, I, H, pf_b,
                                    pf_e);
             for (int q = 0; q < 6; q += STEP_R) {
@@ -477,8 +468,7 @@ static void KSFX(step_panel_range)(const REAL *wp, const REAL *bp, const REAL *x
         for (; r < B; r += STEP_R) {
             const int rows = B - r < STEP_R ? (int)(B - r) : STEP_R;
             REAL z[STEP_R * STEP_W];
-            const char *pf_b = pf + blk * share * 64;
-            const char *pf_e = pf_b + share * 64 < pf_end ? pf_b + share * 64 : pf_end;
+            const char *pf_b = lstmcore_prefetch_block(pf, pf_end, share, blk, &pf_e);
             blk += rows == STEP_R;
             KSFX(panel_block)(z, wp_p, 4 * U, x + r * ldx, ldx, h_prev + r * ldhp, ldhp, rows, I,
                               H, pf_b, rows == STEP_R ? pf_e : pf_b);
