@@ -729,6 +729,15 @@ cdef int _grad_plan(bint packed, int I, int H, int itemsize, int nthreads) noexc
     return plan
 
 
+cdef inline void _add_tn(bint packed, const floating *a, int M, const floating *b, int G,
+                         floating *out, Py_ssize_t S, int nthreads) noexcept nogil:
+    # out (M, G) += a.T @ b, a (S, M) and b (S, G) rows contiguous: lstmcore's packed kernel, or BLAS
+    if packed:
+        _matmul_tn(a, M, b, G, out, G, M, G, S, nthreads)
+    else:
+        _gemm(RowMajor, Trans, NoTrans, M, G, <int>S, <floating>1, a, M, b, G, <floating>1, out, G)
+
+
 cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] dh,
                     floating[:, ::1] dc, const floating[:, :, ::1] x_tm,
                     const floating[:, ::1] w_x, const floating[:, ::1] w_h,
@@ -799,16 +808,8 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
                     memcpy(<floating *>ph + off * H, &h[t, 0, 0], n * H * sizeof(floating))
                     off += n
             # dw_x += x.T @ dz and dw_h += h_prev.T @ dz over all S rows (h_prev = h[:T])
-            if dwx_packed:
-                _matmul_tn(px, I, pdz, G, &dw_x_v[0, 0], G, I, G, S, nthreads)
-            else:
-                _gemm(RowMajor, Trans, NoTrans, I, G, <int>S, <floating>1, px, I, pdz, G,
-                      <floating>1, &dw_x_v[0, 0], G)
-            if dwh_packed:
-                _matmul_tn(ph, H, pdz, G, &dw_h_v[0, 0], G, H, G, S, nthreads)
-            else:
-                _gemm(RowMajor, Trans, NoTrans, H, G, <int>S, <floating>1, ph, H, pdz, G,
-                      <floating>1, &dw_h_v[0, 0], G)
+            _add_tn(dwx_packed, px, I, pdz, G, &dw_x_v[0, 0], S, nthreads)
+            _add_tn(dwh_packed, ph, H, pdz, G, &dw_h_v[0, 0], S, nthreads)
             if dx_packed:
                 # dx = dz @ w_x.T
                 _pack_t(&w_x[0, 0], I, G, &wxt_v[0])
