@@ -27,21 +27,22 @@ static void KSFX(lstm_step_pack)(const lc_ctx *ctx, const REAL *w_x, const REAL 
     const ptrdiff_t G = 4 * (ptrdiff_t)H, K = (ptrdiff_t)I + H;
     const int P = (H + STEP_U - 1) / STEP_U;
     for (int p = 0; p < P; p++) {
-        const int U = KSFX(panel_units)(H, p);
-        for (ptrdiff_t k = 0; k < K; k++) {
-            const REAL *w_k = k < I ? w_x + k * G : w_h + (k - I) * G;  /* row k of [w_x; w_h] */
-            REAL *dst = wp + (ptrdiff_t)p * K * STEP_W + k * 4 * U;
-            for (int q = 0; q < 4; q++)
-                for (int u = 0; u < U; u++) {
-                    const int unit = p * STEP_U + u;
-                    dst[q * U + u] = unit < H ? w_k[q * (ptrdiff_t)H + unit] : (REAL)0;
+        /* U units in the layout, n of them real: each gate's run of n is one copy, of a
+         * constant size in a full panel (inlined: S5's 288 KiB in 37 us with a library call
+         * per run or a test per element, 0.5 ns per element) */
+        const int U = KSFX(panel_units)(H, p), u0 = p * STEP_U, n = H - u0 < U ? H - u0 : U;
+        for (ptrdiff_t k = 0; k <= K; k++) {  /* row K: the bias */
+            const REAL *src = k == K ? b : k < I ? w_x + k * G : w_h + (k - I) * G;
+            REAL *dst = k == K ? bp + p * STEP_W : wp + (ptrdiff_t)p * K * STEP_W + k * 4 * U;
+            for (int q = 0; q < 4; q++) {
+                if (n == STEP_U) {
+                    memcpy(dst + q * U, src + q * (ptrdiff_t)H + u0, sizeof(REAL) * STEP_U);
+                    continue;
                 }
-        }
-        for (int q = 0; q < 4; q++)
-            for (int u = 0; u < U; u++) {
-                const int unit = p * STEP_U + u;
-                bp[p * STEP_W + q * U + u] = unit < H ? b[q * (ptrdiff_t)H + unit] : (REAL)0;
+                for (int u = 0; u < U; u++)  /* the padding: zeros */
+                    dst[q * U + u] = u < n ? src[q * (ptrdiff_t)H + u0 + u] : (REAL)0;
             }
+        }
     }
 }
 

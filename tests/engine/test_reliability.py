@@ -301,6 +301,20 @@ def test_release_workspaces_frees_what_the_backward_kept_and_the_limit_bounds_it
         lstmcore.set_workspace_limit(1.5)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_packed_weights_and_workspaces_start_on_a_cache_line(dtype):
+    # the packed kernels read whole 64-byte vectors of packed weights: one cache line each only
+    # where the buffer starts on a line (NumPy's own arrays start 16 bytes apart)
+    _lstm = pytest.importorskip("lstmcore.engine._lstm")
+    for n in (1, 3, 16, 1000, 70001):
+        a = _lstm._aligned_empty(n, dtype)
+        assert a.shape == (n,) and a.dtype == dtype and a.flags.c_contiguous
+        assert a.ctypes.data % 64 == 0, (n, a.ctypes.data % 64)
+        a[:] = 1  # all of it writable
+    for shape in [(5, 7), (3, 129, 2)]:
+        assert _lstm._scratch(f"test.align{len(shape)}", shape, dtype).ctypes.data % 64 == 0
+
+
 def test_one_model_predicts_from_many_threads_as_from_one(rng):
     from lstmcore import Sequential
     from lstmcore.layers import LSTM, Dense

@@ -23,7 +23,7 @@ from libc.string cimport memcpy, memset
 import numpy as np
 
 from . import _lstm, _machine, _sequence, _validate
-from ._lstm import _scratch
+from ._lstm import _aligned_empty, _scratch
 from ._cache import GRUCache, LSTMCache, RNNCache
 from ._checks import all_finite
 
@@ -277,7 +277,8 @@ cdef object _pack(lc_ctx *ctx, str name, w, int col0, int col1, bint trans, bint
         size = lc_pack_size_f32(ctx, K, N)
     else:
         size = lc_pack_size_f64(ctx, K, N)
-    out = _scratch(name, (max(size, 1),), w.dtype) if scratch else np.empty(max(size, 1), w.dtype)
+    out = (_scratch(name, (max(size, 1),), w.dtype) if scratch
+           else _aligned_empty(max(size, 1), w.dtype))
     cdef Py_ssize_t item = w.itemsize
     cdef char *src = <char *>_ptr(w) + col0 * item
     cdef void *dst = _ptr(out)
