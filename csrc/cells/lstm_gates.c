@@ -19,8 +19,11 @@
  *   its rows, with all the weights in its own cache and no barrier), a larger one splits the
  *   panels (each thread keeps its slice of the weights, one barrier per step). Rows are split
  *   only where each thread gets at least one full register block of rows, and only by the AVX-512
- *   kernels (the others go one row at a time). Measured on 2 cores (Zen5, 1 MiB L2 per core): see
- *   bench/README.md; default 2^19. */
+ *   kernels (the others go one row at a time). A negative value (the default) takes 3/4 of the
+ *   context's L2 per core: a thread keeps all the weights in its own L2. Measured on 2 cores
+ *   (Intel Xeon with AVX-512, 2 MiB of L2 per core), each thread's rows one contiguous range:
+ *   S6 (1.25 MiB) 1.20-1.44 ms per step with the rows split, 2.2-4.2 ms with the panels split
+ *   (the barrier waits on a preempted core), 2.6 ms on one thread; bench/README.md. */
 #define LSTMCORE_PAR_MIN (ctx->par_min)
 #define LSTMCORE_SEQ_PAR_MIN (ctx->seq_par_min)
 
@@ -28,7 +31,9 @@
  * panels; weight_bytes: the packed weights the sequence reads at each step */
 static inline int lstmcore_row_split(const lc_ctx *ctx, ptrdiff_t weight_bytes, int row_blocks,
                                      int nthreads) {
-    return nthreads > 1 && row_blocks >= nthreads && weight_bytes <= ctx->row_split_bytes;
+    const ptrdiff_t limit =
+        ctx->row_split_bytes >= 0 ? ctx->row_split_bytes : (ptrdiff_t)ctx->l2 / 4 * 3;
+    return nthreads > 1 && row_blocks >= nthreads && weight_bytes <= limit;
 }
 
 /* 1: while a packed sequence runs one panel, prefetch the next into the L2. A thread that streams
@@ -64,6 +69,45 @@ static inline const char *lstmcore_prefetch_block(const char *pf, const char *pf
     const char *b = pf + blk * share * 64;
     *end = b + share * 64 < pf_end ? b + share * 64 : pf_end;
     return b;
+}
+
+/* The rows [*r0, *r1) that thread k of n takes in a row split of B rows: whole blocks of `unit`
+ * rows (the kernels' register block, or 6 where they take blocks of 6: then every row goes
+ * through the same kernel as on one thread, 6 or 4 rows at a time or, the odd rows at the end,
+ * alone), one contiguous range per thread, so that each panel serves all of a thread's rows while
+ * it is in the L1 (blocks handed out one at a time each streamed every panel at every step: S2,
+ * 2 threads, 140-150 us per step against 103-111), with about the same work each: with nact (T,
+ * non-increasing: the rows sorted by length, longest first) row r runs the steps t with
+ * nact[t] > r, and the ranges share the sum of those; without it every row runs T steps. */
+static inline void lstmcore_row_range(int B, int T, const int *nact, int unit, int k, int n,
+                                      int *r0, int *r1) {
+    const int RB = (B + unit - 1) / unit;
+    int b0 = (int)((long long)k * RB / n), b1 = (int)((long long)(k + 1) * RB / n);
+    if (nact) {
+        long long total = 0, done = 0;
+        for (int r = 0, t = T; r < B; r++) {  /* row r runs steps [0, t) */
+            while (t > 0 && nact[t - 1] <= r)
+                t--;
+            total += t;
+        }
+        b0 = b1 = -1;
+        for (int b = 0, r = 0, t = T; b <= RB; b++) {
+            /* done: the work of blocks [0, b); the first b with done >= k / n of it starts */
+            if (b0 < 0 && done * n >= total * k)
+                b0 = b;
+            if (b1 < 0 && done * n >= total * (k + 1))
+                b1 = b;
+            for (; b < RB && r < (b + 1) * unit && r < B; r++) {
+                while (t > 0 && nact[t - 1] <= r)
+                    t--;
+                done += t;
+            }
+        }
+        if (k == n - 1 || b1 < 0)
+            b1 = RB;
+    }
+    *r0 = b0 * unit < B ? b0 * unit : B;
+    *r1 = b1 * unit < B ? b1 * unit : B;
 }
 
 /* Blocks of 6 rows among rows (rows6: the kernels take them), as many as leave a multiple of

@@ -15,7 +15,8 @@ typedef struct {
     int l2;                  /* bytes of L2 per core: the packed product's blocks of rows */
     /* the plain LSTM's packed sequences (cells/lstm_gates.c says what they do) */
     ptrdiff_t seq_par_min;   /* fewer multiply-adds per step than this: one thread */
-    ptrdiff_t row_split_bytes; /* packed weights up to this size: threads split rows, not panels */
+    ptrdiff_t row_split_bytes; /* packed weights up to this size: threads split rows, not panels;
+                              * < 0: 3/4 of l2 */
     int panel_prefetch;      /* packed sequences bring the next panel into the L2 while one runs:
                               * 0 when a thread's panels exceed half the l2 above, 1 never,
                               * 2 always (tests) */

@@ -96,15 +96,23 @@ static void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL
     (void)nt;  /* unused without OpenMP */
     if ((ptrdiff_t)B * H * H < LSTMCORE_SEQ_PAR_MIN)  /* B * G * H / 4 multiply-adds */
         nt = 1;
+#ifdef LC_ROWS6
+    const int rows6 = ctx->row_block != 4;  /* blocks of 6 rows (step_panel_rows6) */
+#else
+    const int rows6 = 0;
+#endif
+    (void)rows6;
 #ifdef _OPENMP
     if (nt > 1 && rows) {  /* each row's backward needs only its own dz: no barrier */
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-        for (int rb = 0; rb < RB; rb++) {
-            const int r0 = rb * STEP_R, r1 = r0 + STEP_R < B ? r0 + STEP_R : B;
-            for (int t = T - 1; t >= -1; t--)
+#pragma omp parallel num_threads(nt)
+        {
+            int r0, r1;  /* this thread's rows */
+            lstmcore_row_range(B, T, nact, rows6 ? 6 : STEP_R, omp_get_thread_num(),
+                               omp_get_num_threads(), &r0, &r1);
+            for (int t = T - 1; t >= -1 && r1 > r0; t--)
                 KSFX(backward_panel_range)(wpt, dz, dy, ldy, gates, c, dh, dc, t, T, B, Bs, nact,
                                            H, act, ract, r0, r1, 0, P,
-                                           lstmcore_panel_prefetch(ctx, P * panel_bytes), 0);
+                                           lstmcore_panel_prefetch(ctx, P * panel_bytes), rows6);
         }
         return;
     }
@@ -118,7 +126,7 @@ static void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL
                 KSFX(backward_panel_range)(wpt, dz, dy, ldy, gates, c, dh, dc, t, T, B, Bs, nact,
                                            H, act, ract, 0, B, p0, p1,
                                            lstmcore_panel_prefetch(ctx, (p1 - p0) * panel_bytes),
-                                           ctx->row_block != 4);
+                                           rows6);
                 lstmcore_barrier_arrive(&bar);  /* dz[t] complete when all n have arrived */
                 lstmcore_barrier_wait(&bar, s * n);
             }
@@ -129,7 +137,7 @@ static void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL
     for (int t = T - 1; t >= -1; t--)
         KSFX(backward_panel_range)(wpt, dz, dy, ldy, gates, c, dh, dc, t, T, B, Bs, nact, H, act,
                                    ract, 0, B, 0, P, lstmcore_panel_prefetch(ctx, P * panel_bytes),
-                                   ctx->row_block != 4);
+                                   rows6);
 }
 
 #undef STEP_R

@@ -216,10 +216,14 @@ LSTMCORE_INLINE void KSFX(step_panel_narrow)(REAL *restrict acc, const REAL *res
                                             const int NV, const int ROWS, const REAL *restrict x,
                                             ptrdiff_t ldx, const REAL *restrict h, ptrdiff_t ldh,
                                             int I, int H) {
-    /* S sets of accumulators take k in turn, so that at least 8 FMA chains run side by side
-     * (the FMA latency, not the weights, would bound one vector on four rows) */
-    const int S = NV * ROWS >= 8 ? 1 : NV * ROWS >= 4 ? 2 : 4;  /* a constant once inlined */
-    V512 a[4][STEP_R][3];
+    /* S sets of accumulators take k in turn, so that 8 FMA chains run side by side on four rows
+     * (the FMA latency, not the weights, would bound one vector on four rows); S depends on the
+     * width alone, so that a row sums in the same order alone and in a block (the rows a thread
+     * of a row split runs alone may run in a block on one thread, and the results must not
+     * depend on the threads) */
+    (void)ROWS;
+    const int S = NV >= 2 ? 1 : 2;  /* a constant once inlined */
+    V512 a[2][STEP_R][3];
     for (int s = 0; s < S; s++)
         for (int r = 0; r < ROWS; r++)
             for (int v = 0; v < NV; v++)
@@ -522,9 +526,9 @@ static lc_seq_plan KSFX(lstm_seq_plan)(const lc_ctx *ctx, int B, int I, int H) {
     plan.threads = nt;
     if (nt == 1)
         plan.split_rows = 0;
-    /* blocks of 6 rows where the batch is cut by panels (a row split hands out blocks of STEP_R) */
+    /* blocks of 6 rows where there are 6 (a thread of a row split takes them in its range) */
 #ifdef LC_ROWS6
-    plan.row_block = ctx->row_block != 4 && !plan.split_rows && B >= 6 ? 6 : STEP_R;
+    plan.row_block = ctx->row_block != 4 && B >= 6 ? 6 : STEP_R;
 #else
     plan.row_block = STEP_R;
 #endif
@@ -576,9 +580,11 @@ static void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x,
 #define RUNS(t) (nact ? nact[t] : B)  /* rows of step t */
 #ifdef _OPENMP
     if (nt > 1 && rows) {
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-        for (int rb = 0; rb < RB; rb++) {
-            const int r0 = rb * STEP_R, r1 = r0 + STEP_R < B ? r0 + STEP_R : B;
+#pragma omp parallel num_threads(nt)
+        {
+            int r0, r1;  /* this thread's rows */
+            lstmcore_row_range(B, T, nact, rows6 ? 6 : STEP_R, omp_get_thread_num(),
+                               omp_get_num_threads(), &r0, &r1);
             for (int t = 0; t < T; t++) {
                 const int re = r1 < RUNS(t) ? r1 : RUNS(t);
                 if (re <= r0)

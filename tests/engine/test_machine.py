@@ -113,11 +113,15 @@ def test_panel_prefetch_follows_the_l2_and_can_be_forced():
             assert not small["prefetch"]
             assert big["row_block"] == (6 if name == "avx512" else 4 if name == "avx2" else 1)
             if name == "avx512":
-                two = _lstm._seq_plan(256, 50, 64, 256, 4, 2)  # 1.25 MiB on two threads' panels
-                assert (two["threads"], two["split"], two["prefetch"]) == (2, "panels", False)
+                two = _lstm._seq_plan(256, 50, 64, 256, 4, 2)  # 1.25 MiB: within 3/4 of the L2
+                # each thread streams all 1.25 MiB, more than half the L2: prefetched
+                assert (two["threads"], two["split"], two["prefetch"]) == (2, "rows", True)
                 assert two["row_block"] == 6
+                _lstm._set_l2(1024 * 1024)  # not within 3/4 of 1 MiB: each thread its panels
+                assert _lstm._seq_plan(256, 50, 64, 256, 4, 2)["split"] == "panels"
+                _lstm._set_l2(2 * 1024 * 1024)
                 rows = _lstm._seq_plan(64, 100, 32, 128, 4, 2)  # the threads split rows
-                assert (rows["split"], rows["row_block"]) == ("rows", 4)
+                assert (rows["split"], rows["row_block"]) == ("rows", 6)  # in each thread's range
                 assert _lstm._seq_plan(5, 100, 256, 512, 4, 1)["row_block"] == 4  # fewer than 6 rows
                 _lstm._set_row_block(4)
                 assert _lstm._seq_plan(64, 100, 256, 512, 4, 1)["row_block"] == 4

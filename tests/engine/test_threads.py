@@ -157,7 +157,9 @@ def isa(request):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
-@pytest.mark.parametrize("shape", [(64, 5, 16, 128), (65, 3, 7, 127)], ids=["H128", "odd"])
+@pytest.mark.parametrize(
+    "shape", [(64, 5, 16, 128), (65, 3, 7, 127), (26, 4, 5, 40)], ids=["H128", "odd", "B26"]
+)
 def test_openmp_threads_do_not_change_results(restore_threads, isa, dtype, activation, shape):
     """lstmcore's own OpenMP loops: bit-identical with 1 and 2 threads (BLAS pinned to 1).
     The odd shape (B*H = 8255, H not a multiple of any vector width) moves every tail."""
@@ -171,6 +173,30 @@ def test_openmp_threads_do_not_change_results(restore_threads, isa, dtype, activ
     for k in results[1]:
         assert results[2][k].dtype == dtype
         np.testing.assert_array_equal(results[2][k], results[1][k], err_msg=k)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("B", [26, 65])
+def test_threads_splitting_rows_of_a_batch_of_lengths_do_not_change_results(restore_threads, isa, dtype, B):
+    """A row split with lengths: each thread's rows, a contiguous range sized by their lengths
+    (sorted longest first). The forward runs every row through the same kernels as one thread:
+    bit-identical. The backward's blocks of rows at a step end where its rows that ran the step
+    after end, which a thread's range can cut: a row there may sum alone (even and odd k apart)
+    where one thread summed it in a block, so the gradients agree to rounding (BLAS pinned to 1)."""
+    for lib in _threads._blas():
+        lib.set(1)
+    x, w_x, w_h, b, h0, c0, dy = _inputs(dtype, B, 9, 5, 40)
+    lengths = np.random.default_rng(1).integers(1, 10, size=B)
+    results = {}
+    for n in (1, 2):
+        compiled._set_num_threads(n)
+        y, h_n, c_n, cache = compiled.lstm_forward(x, w_x, w_h, b, h0, c0, lengths=lengths, return_cache=True)
+        results[n] = {"y": y, "h_n": h_n, "c_n": c_n, **compiled.lstm_backward(dy, cache, h0, c0)}
+    for k in results[1]:
+        if k in ("y", "h_n", "c_n"):
+            np.testing.assert_array_equal(results[2][k], results[1][k], err_msg=k)
+        else:
+            assert_close(results[2][k], results[1][k], name=k)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -60,7 +60,8 @@ def plan_lines(
     elif plan["split"] == "rows":
         out.append(
             f"  threads: {plan['threads']}, each runs its own batch rows through the whole sequence"
-            f" (the packed weights, {_kib(wb)}, are within row_split_bytes: each thread can keep them all)"
+            f" (the packed weights, {_kib(wb)}, are within 3/4 of the L2 or row_split_bytes:"
+            " each thread keeps them all)"
         )
     else:
         out.append(

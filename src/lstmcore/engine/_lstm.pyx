@@ -79,7 +79,7 @@ cdef int _BEST_ISA = lstmcore_cpu_best_isa()
 cdef int _ISA = _BEST_ISA
 cdef Py_ssize_t _ROWS_PAR_MIN = 4096       # row elements from which the gate loops split rows
 cdef Py_ssize_t _SEQ_PAR_MIN = 1 << 14     # work per step from which packed sequences use threads
-cdef Py_ssize_t _ROW_SPLIT_BYTES = 1 << 19  # packed weights up to which threads split rows
+cdef Py_ssize_t _ROW_SPLIT_BYTES = -1  # packed weights up to which threads split rows (-1: 3/4 of the L2)
 # the training's weight-gradient and dx products: 0 the default rule (_backward), 1 the packed
 # kernels, 2 BLAS (_set_grad_products)
 cdef int _GRAD_PRODUCTS = 0
@@ -449,7 +449,8 @@ def _set_seq_par_min(Py_ssize_t n):
 
 
 def _row_split_bytes():
-    """Packed-weight size up to which the packed sequences split batch rows between threads."""
+    """Packed-weight size up to which the packed sequences split batch rows between threads (-1,
+    the default: 3/4 of the L2 per core, lstmcore.engine._machine's)."""
     return _ROW_SPLIT_BYTES
 
 
