@@ -84,27 +84,27 @@ static inline void lstmcore_row_range(int B, int T, const int *nact, int unit, i
     const int RB = (B + unit - 1) / unit;
     int b0 = (int)((long long)k * RB / n), b1 = (int)((long long)(k + 1) * RB / n);
     if (nact) {
-        long long total = 0, done = 0;
-        for (int r = 0, t = T; r < B; r++) {  /* row r runs steps [0, t) */
-            while (t > 0 && nact[t - 1] <= r)
-                t--;
-            total += t;
-        }
-        b0 = b1 = -1;
-        for (int b = 0, r = 0, t = T; b <= RB; b++) {
-            /* done: the work of blocks [0, b); the first b with done >= k / n of it starts */
+        long long total = 0, done = 0;  /* row-steps: of all rows, of the blocks before b */
+        for (int t = 0; t < T; t++)
+            total += nact[t];
+        b0 = -1, b1 = RB;
+        for (int b = 0, r = 0, t = T; b < RB; b++) {
+            /* thread k starts at the first block with k / n of the work before it, and ends
+             * where thread k + 1 starts (the last thread at the end) */
             if (b0 < 0 && done * n >= total * k)
                 b0 = b;
-            if (b1 < 0 && done * n >= total * (k + 1))
+            if (k < n - 1 && done * n >= total * (k + 1)) {
                 b1 = b;
-            for (; b < RB && r < (b + 1) * unit && r < B; r++) {
-                while (t > 0 && nact[t - 1] <= r)
+                break;
+            }
+            for (; r < (b + 1) * unit && r < B; r++) {
+                while (t > 0 && nact[t - 1] <= r)  /* row r runs steps [0, t) */
                     t--;
                 done += t;
             }
         }
-        if (k == n - 1 || b1 < 0)
-            b1 = RB;
+        if (b0 < 0)
+            b0 = RB;
     }
     *r0 = b0 * unit < B ? b0 * unit : B;
     *r1 = b1 * unit < B ? b1 * unit : B;

@@ -101,7 +101,6 @@ static void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL
 #else
     const int rows6 = 0;
 #endif
-    (void)rows6;
 #ifdef _OPENMP
     if (nt > 1 && rows) {  /* each row's backward needs only its own dz: no barrier */
 #pragma omp parallel num_threads(nt)

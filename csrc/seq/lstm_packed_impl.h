@@ -221,7 +221,6 @@ LSTMCORE_INLINE void KSFX(step_panel_narrow)(REAL *restrict acc, const REAL *res
      * width alone, so that a row sums in the same order alone and in a block (the rows a thread
      * of a row split runs alone may run in a block on one thread, and the results must not
      * depend on the threads) */
-    (void)ROWS;
     const int S = NV >= 2 ? 1 : 2;  /* a constant once inlined */
     V512 a[2][STEP_R][3];
     for (int s = 0; s < S; s++)
@@ -560,14 +559,13 @@ static void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x,
      * step at a spin barrier: no fork and no sleep between steps.
      * nact (T) or NULL: step t runs its first nact[t] rows only (a sequence plan's rows sorted by
      * length, nact non-increasing); the others' h, c and gates are not written. */
-    const int P = (H + STEP_U - 1) / STEP_U, RB = (B + STEP_R - 1) / STEP_R;  /* row blocks */
+    const int P = (H + STEP_U - 1) / STEP_U;
     const lc_seq_plan plan = KSFX(lstm_seq_plan)(ctx, B, I, H);
     const int rows = plan.split_rows, nt = plan.threads, prefetch = plan.prefetch;
     const int rows6 = plan.row_block == 6;
     (void)nthreads;
     (void)rows;
     (void)nt;  /* unused without OpenMP */
-    (void)RB;
     /* step t of rows [r0, r1), panels [p0, p1) */
 #define STEP(t, r0, r1, p0, p1)                                                                 \
     KSFX(step_panel_range)(wp, bp, x + (t) * x_step + (r0) * ldx, ldx,                          \
