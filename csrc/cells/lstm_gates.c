@@ -20,10 +20,15 @@
  *   panels (each thread keeps its slice of the weights, one barrier per step). Rows are split
  *   only where each thread gets at least one full register block of rows, and only by the AVX-512
  *   kernels (the others go one row at a time). A negative value (the default) takes 3/4 of the
- *   context's L2 per core: a thread keeps all the weights in its own L2. Measured on 2 cores
- *   (Intel Xeon with AVX-512, 2 MiB of L2 per core), each thread's rows one contiguous range:
- *   S6 (1.25 MiB) 1.20-1.44 ms per step with the rows split, 2.2-4.2 ms with the panels split
- *   (the barrier waits on a preempted core), 2.6 ms on one thread; bench/README.md. */
+ *   context's L2 per core: a thread keeps all the weights in its own L2; and the rows are split
+ *   too where even a thread's share of the panels exceeds that: the panel split would keep
+ *   nothing in the L2 either, and pay its barrier at every step. Measured on 2 cores (Intel Xeon
+ *   with AVX-512, 2 MiB of L2 per core), each thread's rows one contiguous range: S6 (1.25 MiB)
+ *   1.20-1.44 ms per step with the rows split, 2.2-4.2 ms with the panels split (the barrier
+ *   waits on a preempted core), 2.6 ms on one thread; S3 inference (6 MiB, 3 MiB a thread's
+ *   share of the panels) 151-169 ms with the rows split, 254-310 ms with the panels split,
+ *   283-287 ms on one thread; B, T, I, H = 64, 50, 512, 1024 (24 MiB) 358-464 against
+ *   420-570 ms; bench/README.md. */
 #define LSTMCORE_PAR_MIN (ctx->par_min)
 #define LSTMCORE_SEQ_PAR_MIN (ctx->seq_par_min)
 
@@ -31,9 +36,12 @@
  * panels; weight_bytes: the packed weights the sequence reads at each step */
 static inline int lstmcore_row_split(const lc_ctx *ctx, ptrdiff_t weight_bytes, int row_blocks,
                                      int nthreads) {
-    const ptrdiff_t limit =
-        ctx->row_split_bytes >= 0 ? ctx->row_split_bytes : (ptrdiff_t)ctx->l2 / 4 * 3;
-    return nthreads > 1 && row_blocks >= nthreads && weight_bytes <= limit;
+    if (nthreads < 2 || row_blocks < nthreads)
+        return 0;
+    if (ctx->row_split_bytes >= 0)
+        return weight_bytes <= ctx->row_split_bytes;
+    const ptrdiff_t limit = (ptrdiff_t)ctx->l2 / 4 * 3;
+    return weight_bytes <= limit || weight_bytes / nthreads > limit;
 }
 
 /* 1: while a packed sequence runs one panel, prefetch the next into the L2. A thread that streams

@@ -120,6 +120,10 @@ def test_panel_prefetch_follows_the_l2_and_can_be_forced():
                 _lstm._set_l2(1024 * 1024)  # not within 3/4 of 1 MiB: each thread its panels
                 assert _lstm._seq_plan(256, 50, 64, 256, 4, 2)["split"] == "panels"
                 _lstm._set_l2(2 * 1024 * 1024)
+                # 6 MiB: even a thread's half of the panels exceeds 3/4 of the L2, so the panel
+                # split would buy nothing for its barrier: rows; a quarter of them fits: panels
+                assert _lstm._seq_plan(64, 100, 256, 512, 4, 2)["split"] == "rows"
+                assert _lstm._seq_plan(64, 100, 256, 512, 4, 4)["split"] == "panels"
                 rows = _lstm._seq_plan(64, 100, 32, 128, 4, 2)  # the threads split rows
                 assert (rows["split"], rows["row_block"]) == ("rows", 6)  # in each thread's range
                 assert _lstm._seq_plan(5, 100, 256, 512, 4, 1)["row_block"] == 4  # fewer than 6 rows
