@@ -58,12 +58,21 @@ def _estimate(fn) -> float:
     return float(np.median(times))
 
 
-def time_interleaved(fns: dict, seconds: float = 1.5, min_rounds: int = 5, max_rounds: int = 2000) -> dict:
+def time_interleaved(
+    fns: dict,
+    seconds: float = 1.5,
+    min_rounds: int = 5,
+    max_rounds: int = 2000,
+    round_target_s: float = _ROUND_TARGET_S,
+    warmup_calls: int = 0,
+) -> dict:
     """Time the zero-argument callables ``fns`` ({name: fn}) in interleaved rounds.
 
     Each is warmed up first. A round runs every callable once, in an order that rotates from round
-    to round, with the garbage collector off; a callable faster than about 1 ms runs a batch of
-    calls, timed together and divided. Rounds go on until ``seconds`` have passed and at least
+    to round, with the garbage collector off; a callable faster than ``round_target_s`` (1 ms)
+    runs a batch of calls, timed together and divided. ``warmup_calls`` more calls, untimed, go
+    before each batch: the steady state of a callable that follows another (thread pools awake,
+    caches refilled; lstmcore tune uses it). Rounds go on until ``seconds`` have passed and at least
     ``min_rounds`` are done, or ``max_rounds`` are. Returns {name: stats}, seconds per call:
     median_s, min_s, q1_s, q3_s, iqr_s, rounds, calls_per_round, times_s (one per round).
     """
@@ -77,7 +86,7 @@ def time_interleaved(fns: dict, seconds: float = 1.5, min_rounds: int = 5, max_r
     calls = {}
     for name in names:
         est = _estimate(fns[name])
-        calls[name] = max(1, min(_MAX_CALLS_PER_ROUND, math.ceil(_ROUND_TARGET_S / max(est, 1e-9))))
+        calls[name] = max(1, min(_MAX_CALLS_PER_ROUND, math.ceil(round_target_s / max(est, 1e-9))))
     times = {name: [] for name in names}
     clock = time.perf_counter_ns
     start = time.perf_counter()
@@ -89,6 +98,8 @@ def time_interleaved(fns: dict, seconds: float = 1.5, min_rounds: int = 5, max_r
         try:
             for name in order:
                 fn, n = fns[name], calls[name]
+                for _ in range(warmup_calls):
+                    fn()
                 t0 = clock()
                 for _ in range(n):
                     fn()

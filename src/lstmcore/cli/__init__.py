@@ -1,10 +1,11 @@
-"""The ``lstmcore`` command: ``lstmcore forecast`` (the main job), ``lstmcore info`` and ``lstmcore bench``.
+"""The ``lstmcore`` command: ``lstmcore forecast`` (the main job), ``lstmcore info``, ``lstmcore bench``
+and ``lstmcore tune``.
 
 ``lstmcore forecast`` trains an LSTM forecaster on a bundled real series (monthly sunspot numbers,
 NOAA, public domain) or on a column of the user's CSV, and prints its test error next to the naive
 baselines, honestly: when a baseline wins, it says so. The job itself is
-``lstmcore.timeseries.forecast``; the subcommands are ``cli.forecast``, ``cli.info`` and
-``cli.bench``; this module has the parser and ``main``.
+``lstmcore.timeseries.forecast``; the subcommands are ``cli.forecast``, ``cli.info``, ``cli.bench``
+and ``cli.tune``; this module has the parser and ``main``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ..timeseries.forecast import MAX_PARAMETERS, run_forecast
 from .bench import _bench_command
 from .forecast import _forecast_command
 from .info import _info_command
+from .tune import _tune_command
 
 __all__ = ["MAX_PARAMETERS", "main", "run_forecast"]
 
@@ -218,6 +220,58 @@ def build_parser() -> argparse.ArgumentParser:
         "take cores from each other)",
     )
     bench.set_defaults(func=_bench_command)
+    t = sub.add_parser(
+        "tune",
+        help="time the LSTM's plans on this machine and keep those that beat the rules",
+        description=(
+            "Times the plain LSTM's candidate plans (BLAS or the packed kernels, one thread or all, "
+            "rows or panels split between threads, register blocks, panel prefetch; training: the "
+            "products after the backward loop on the packed kernels or BLAS) against the rules' own "
+            "plan, interleaved, for each shape, dtype and thread count, and keeps each plan that "
+            "beats the rules by more than --margin in a per-machine file that every later run reads "
+            "(LSTMCORE_TUNE_FILE, default ~/.cache/lstmcore/tuned.json; off: none). A measured plan "
+            "applies to calls with the same kernels, dtype, threads, I and H and a batch within a "
+            "factor 2. lstmcore info --plan shows which plan a shape follows."
+        ),
+    )
+    t.add_argument(
+        "--shapes",
+        type=_names(list(SHAPES)),
+        metavar="S1,S2,...",
+        help="named benchmark shapes (default: the sequence shapes S1, S2, S3, S5, S6, or none with --shape)",
+    )
+    t.add_argument("--shape", type=_dims, action="append", metavar="B,T,I,H", help="a shape (repeatable)")
+    t.add_argument(
+        "--dtype",
+        type=_names(["float32", "float64"]),
+        default=["float32"],
+        metavar="D,...",
+        help="float32 (default), float64 or both",
+    )
+    t.add_argument(
+        "--threads", type=_positive_list, metavar="N,...", help="thread counts (default: 1 and all cores)"
+    )
+    t.add_argument(
+        "--seconds", type=_seconds, default=1.0, help="time budget per shape and kind, in seconds (default 1)"
+    )
+    t.add_argument(
+        "--margin",
+        type=_fraction,
+        default=0.03,
+        help="keep a plan only if its median beats the rules' by more than this fraction (default 0.03)",
+    )
+    t.add_argument("--no-train", action="store_true", help="time inference only")
+    t.add_argument("--file", metavar="FILE.json", help="keep the plans here instead of the default file")
+    t.add_argument(
+        "--assume",
+        metavar="isa=NAME,l2=SIZE,l1d=SIZE",
+        help="tune as on a machine with these kernels (generic, avx2, avx512) and caches; the plans are "
+        "kept for such a machine and read by runs with the same LSTMCORE_ISA, LSTMCORE_L2, LSTMCORE_L1D",
+    )
+    t.add_argument("--dry-run", action="store_true", help="measure and report, keep nothing")
+    t.add_argument("--show", action="store_true", help="list this machine's measured plans and stop")
+    t.add_argument("--forget", action="store_true", help="drop this machine's measured plans and stop")
+    t.set_defaults(func=_tune_command)
     return parser
 
 

@@ -40,6 +40,7 @@ def plan_lines(
     n = threads or lstmcore.get_num_threads()
     l2 = _machine.caches()["l2"]
     out = [f"plan for B={B} T={T} I={I} H={H} {np.dtype(dtype).name}, {n} thread(s), kernels {plan['isa']}:"]
+    out.append(_source_line(B, I, H, dtype, n))
     if plan["path"] == "blas":
         out.append(
             "  path: BLAS product per step (x @ w_x over all steps, h @ w_h per step) and the gate kernels"
@@ -60,8 +61,9 @@ def plan_lines(
     elif plan["split"] == "rows":
         out.append(
             f"  threads: {plan['threads']}, each runs its own batch rows through the whole sequence"
-            f" (the packed weights, {_kib(wb)}, are within 3/4 of the L2 or row_split_bytes:"
-            " each thread keeps them all)"
+            f" (the packed weights, {_kib(wb)}, are within 3/4 of the L2 or row_split_bytes: each"
+            " thread keeps them all; or even a thread's share of the panels would not fit, and"
+            " the rows need no barrier)"
         )
     else:
         out.append(
@@ -79,6 +81,22 @@ def plan_lines(
         )
     out.append(_training_line(plan))
     return out
+
+
+def _source_line(B: int, I: int, H: int, dtype: str, threads: int) -> str:
+    from lstmcore.benchmark.tune import label
+    from lstmcore.engine import _tuned
+
+    entry = _tuned.lookup(B, I, H, dtype, threads)
+    if entry is None:
+        return "  source: the rules below (no measured plan for this shape: lstmcore tune measures them)"
+    times = ""
+    if "rules_inference_s" in entry:
+        times = f"; inference {entry['inference_s'] / entry['rules_inference_s']:.2f}x the rules' time"
+    return (
+        f"  source: measured by lstmcore tune at B={entry['B']} ({entry.get('measured', 'date unknown')}):"
+        f" {label(entry['plan'])}{times}; the lines below say what it does"
+    )
 
 
 def _training_line(plan: dict) -> str:

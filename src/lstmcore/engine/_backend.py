@@ -102,7 +102,10 @@ else:
 from . import _stack  # noqa: E402
 
 if NAME == "compiled":  # the two directions of a layer may run at once
+    from . import _tuned  # noqa: E402 - the plans lstmcore tune measured on this machine
     from ._threads import run_pair as _run_pair  # noqa: E402, F401 - read by _stack.bind
+
+    _tuned.load()
 stack_forward, stack_backward, StackStepper = _stack.bind(sys.modules[__name__])
 
 __all__ = [

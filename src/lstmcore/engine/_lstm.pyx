@@ -76,7 +76,22 @@ cdef bint _team_used = False
 # side keeps no state): the instruction set (the CPU's best unless tests force another) and the
 # tuning knobs of csrc/cells/lstm_gates.c, whose comments give the measurements behind them.
 cdef int _BEST_ISA = lstmcore_cpu_best_isa()
-cdef int _ISA = _BEST_ISA
+_ISAS = ("generic", "avx2", "avx512")
+
+
+cdef int _isa_from_env() except -1:
+    """LSTMCORE_ISA (generic, avx2 or avx512): the kernels a process starts with, to run the plans
+    of a machine with fewer instruction sets (at most the CPU's best; unset: the best)."""
+    name = os.environ.get("LSTMCORE_ISA", "").strip().lower()
+    if not name:
+        return _BEST_ISA
+    if name not in _ISAS or _ISAS.index(name) > _BEST_ISA:
+        raise ValueError(f"LSTMCORE_ISA: expected one of {_ISAS[:_BEST_ISA + 1]} on this CPU, "
+                         f"got {name!r}")
+    return _ISAS.index(name)
+
+
+cdef int _ISA = _isa_from_env()
 cdef Py_ssize_t _ROWS_PAR_MIN = 4096       # row elements from which the gate loops split rows
 cdef Py_ssize_t _SEQ_PAR_MIN = 1 << 14     # work per step from which packed sequences use threads
 cdef Py_ssize_t _ROW_SPLIT_BYTES = -1  # packed weights up to which threads split rows (-1: 3/4 of the L2)
@@ -102,6 +117,101 @@ cdef inline lc_ctx _ctx(int nthreads) noexcept nogil:
     ctx.panel_prefetch = _PANEL_PREFETCH
     ctx.row_block = _ROW_BLOCK
     return ctx
+
+
+# Measured plans (lstmcore tune; lstmcore.engine._tuned reads them from their file and installs
+# them here): for a call with the same kernels, dtype, threads, I and H as an entry, and a batch
+# within a factor 2 of its B, the entry's choices replace the rules' (the nearest B wins). Each
+# field but the key is a code: packed 1 packed kernels / 0 BLAS; one_thread 1: the packed kernels
+# on one thread; split 0 the rule, 1 rows, 2 panels; row_block 0 the kernels' choice or 4;
+# prefetch as _PREFETCH_MODES; grads as _GRAD_MODES. The table holds plain numbers only: a call
+# in another thread while it is replaced reads an old or a new plan, either valid.
+cdef struct _TunedPlan:
+    int isa, itemsize, nthreads, batch, inputs, units  # the key: B, I, H
+    int packed, one_thread, split, row_block, prefetch, grads
+
+DEF _TUNED_MAX = 1024
+cdef _TunedPlan _TUNED[_TUNED_MAX]
+cdef int _N_TUNED = 0
+
+
+cdef int _tuned_find(int B, int I, int H, int itemsize, int nthreads) noexcept nogil:
+    """The index of the measured plan that a call of that shape follows now, or -1 (the rules)."""
+    cdef int k, best = -1
+    cdef double d, best_d = 0
+    cdef _TunedPlan *e
+    for k in range(_N_TUNED):
+        e = &_TUNED[k]
+        if (e.isa != _ISA or e.itemsize != itemsize or e.nthreads != nthreads or e.inputs != I
+                or e.units != H or e.batch > 2 * B or B > 2 * e.batch):
+            continue
+        d = <double>B / e.batch if B >= e.batch else <double>e.batch / B
+        if best < 0 or d < best_d:
+            best, best_d = k, d
+    return best
+
+
+cdef inline lc_ctx _ctx_for(int nthreads, int B, int I, int H, int itemsize) noexcept nogil:
+    """The context of a packed sequence of that shape: _ctx's, with a measured plan's choices."""
+    cdef lc_ctx ctx = _ctx(nthreads)
+    cdef int k = _tuned_find(B, I, H, itemsize, nthreads) if _N_TUNED else -1
+    cdef _TunedPlan *e
+    if k >= 0:
+        e = &_TUNED[k]
+        if e.one_thread:
+            ctx.nthreads = 1
+        if e.split:
+            ctx.row_split_bytes = (<Py_ssize_t>1 << 62) if e.split == 1 else 0
+        if e.row_block:
+            ctx.row_block = e.row_block
+        if e.prefetch:
+            ctx.panel_prefetch = e.prefetch
+    return ctx
+
+
+def _set_tuned(rows):
+    """Install measured plans (lstmcore.engine._tuned): rows of 12 ints, (isa, itemsize, nthreads,
+    B, I, H, packed, one_thread, split, row_block, prefetch, grads), codes as _TunedPlan's; an
+    empty sequence removes them. Returns the number installed."""
+    global _N_TUNED
+    rows = [tuple(int(v) for v in row) for row in rows]
+    if len(rows) > _TUNED_MAX:
+        raise ValueError(f"expected at most {_TUNED_MAX} measured plans, got {len(rows)}")
+    limits = ((0, 2), (4, 8), (1, 1 << 20), (1, 1 << 30), (0, 1 << 30), (1, 1 << 30),
+              (0, 1), (0, 1), (0, 2), (0, 4), (0, 2), (0, 2))
+    for row in rows:
+        if len(row) != 12:
+            raise ValueError(f"expected rows of 12 ints, got {row!r}")
+        if any(not lo <= value <= hi for value, (lo, hi) in zip(row, limits)):
+            raise ValueError(f"expected the values of a measured plan within {limits}, got {row!r}")
+        if row[1] not in (4, 8) or row[9] not in (0, 4):
+            raise ValueError(f"expected itemsize 4 or 8 and row_block 0 or 4, got {row!r}")
+    cdef _TunedPlan e
+    _N_TUNED = 0  # no call reads an entry while it is written
+    for k, row in enumerate(rows):
+        (e.isa, e.itemsize, e.nthreads, e.batch, e.inputs, e.units, e.packed, e.one_thread, e.split,
+         e.row_block, e.prefetch, e.grads) = row
+        _TUNED[k] = e
+    _N_TUNED = len(rows)
+    return _N_TUNED
+
+
+def _tuned_rows():
+    """The measured plans installed now, as _set_tuned takes them."""
+    cdef int k
+    cdef _TunedPlan e
+    rows = []
+    for k in range(_N_TUNED):
+        e = _TUNED[k]
+        rows.append((e.isa, e.itemsize, e.nthreads, e.batch, e.inputs, e.units, e.packed,
+                     e.one_thread, e.split, e.row_block, e.prefetch, e.grads))
+    return rows
+
+
+def _tuned_index(int B, int I, int H, int itemsize, nthreads=None):
+    """The index in _tuned_rows() of the plan a call of that shape follows now, or None."""
+    cdef int k = _tuned_find(B, I, H, itemsize, _nthreads() if nthreads is None else int(nthreads))
+    return None if k < 0 else k
 
 
 # A Python thread's own count (_local_threads), where two calls run at once in two threads (the
@@ -164,9 +274,6 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 def _openmp_enabled():
     return bool(lc_openmp_enabled())
-
-
-_ISAS = ("generic", "avx2", "avx512")
 
 
 def _kernel_isa():
@@ -297,8 +404,12 @@ cdef int _PACKED_MIN_T = 0
 cdef Py_ssize_t _L2 = _machine.caches()["l2"][0]
 
 
-cdef bint _use_packed(int B, int T, int I, int H, int itemsize) noexcept:
-    if _PACKED_MIN_B < 0:  # the default rule
+cdef bint _use_packed(int B, int T, int I, int H, int itemsize, int nthreads) noexcept:
+    cdef int k
+    if _PACKED_MIN_B < 0:  # the default rule, or a measured plan
+        k = _tuned_find(B, I, H, itemsize, nthreads) if _N_TUNED else -1
+        if k >= 0:
+            return _TUNED[k].packed
         if _ISA == 2:
             return True
         if _ISA == 1 and B >= 2 and T >= 2:
@@ -353,7 +464,7 @@ cdef inline void _seq_packed(const floating *wp, const floating *bp, const float
                              floating *gates, Py_ssize_t ldg, Py_ssize_t g_step, int T, int B,
                              int I, int H, int act, int ract, int nthreads,
                              const int *nact=NULL) noexcept nogil:
-    cdef lc_ctx ctx = _ctx(nthreads)
+    cdef lc_ctx ctx = _ctx_for(nthreads, B, I, H, sizeof(floating))
     if floating is float:
         lc_lstm_seq_packed_f32(&ctx, wp, bp, x, ldx, x_step, h0, y, ldy, y_step, c, c_step,
                                gates, ldg, g_step, T, B, nact, I, H, act, ract)
@@ -390,7 +501,7 @@ cdef object _forward_infer_plan(const floating[:, :, ::1] x, const floating[:, :
     cdef const int *p_nact = &nact[0] if nact is not None else NULL
     cdef floating[::1] wp_v, bp_v
     cdef floating[:, :, ::1] z_v, cc_v
-    if _use_packed(B, T, I, H, sizeof(floating)):
+    if _use_packed(B, T, I, H, sizeof(floating), nthreads):
         wp_v, bp_v = _pack_buffers(I, H, dtype)
         with nogil:
             _forward_packed(&x[0, 0, 0], &w_x[0, 0], &w_h[0, 0], &b[0], &h0[0, 0], &c[0, 0],
@@ -467,10 +578,11 @@ def _packed_limits():
 
 
 def _packs(int B, int T, int I, int H, int itemsize):
-    """Whether a call of that shape runs the packed kernels now: with the default rule, every call
-    with the AVX-512 kernels; with AVX2, B >= 2 and T >= 2 and the packed [w_x; w_h] ((I + H) x 4H
-    values) within the L2 (_set_l2); with the generic kernels, 2 <= B <= 8 and T >= 2."""
-    return bool(_use_packed(B, T, I, H, itemsize))
+    """Whether a call of that shape runs the packed kernels now: a measured plan's choice where
+    one applies (_set_tuned); else with the default rule, every call with the AVX-512 kernels;
+    with AVX2, B >= 2 and T >= 2 and the packed [w_x; w_h] ((I + H) x 4H values) within the L2
+    (_set_l2); with the generic kernels, 2 <= B <= 8 and T >= 2."""
+    return bool(_use_packed(B, T, I, H, itemsize, _nthreads()))
 
 
 def _set_l2(Py_ssize_t nbytes):
@@ -486,7 +598,8 @@ def _seq_plan(int B, int T, int I, int H, int itemsize, nthreads=None):
     ('packed' or 'blas'); with the packed kernels also 'isa', 'row_block', 'threads', 'split'
     ('rows', 'panels' or None on one thread), 'prefetch' (the next panel into the L2),
     'weight_bytes' (the packed [w_x; w_h]) and 'l2' (the L2 the rules compare them with); and
-    'training': where a training step's dx, dw_x and dw_h products run ('packed' or 'blas')."""
+    'training': where a training step's dx, dw_x and dw_h products run ('packed' or 'blas'); and
+    'tuned': the index in _tuned_rows() of the measured plan it follows, or None (the rules)."""
     if itemsize not in (4, 8):
         raise ValueError(f"expected an itemsize of 4 (float32) or 8 (float64), got {itemsize}")
     if min(B, T, H) < 1 or I < 0:
@@ -494,13 +607,16 @@ def _seq_plan(int B, int T, int I, int H, int itemsize, nthreads=None):
     cdef int n = _nthreads() if nthreads is None else int(nthreads)
     if n < 1:
         raise ValueError(f"expected nthreads >= 1, got {n}")
-    cdef bint packed = _use_packed(B, T, I, H, itemsize)
-    cdef int grads = _grad_plan(packed, I, H, itemsize, n)
+    cdef bint packed = _use_packed(B, T, I, H, itemsize, n)
+    cdef int grads = _grad_plan(packed, B, I, H, itemsize, n)
     cdef dict training = {name: "packed" if grads & bit else "blas"
                           for name, bit in (("dx", 1), ("dw_x", 2), ("dw_h", 4))}
+    cdef int k = _tuned_find(B, I, H, itemsize, n)
+    tuned = None if k < 0 else k
     if not packed:
-        return {"path": "blas", "isa": _kernel_isa(), "l2": int(_L2), "training": training}
-    cdef lc_ctx ctx = _ctx(n)
+        return {"path": "blas", "isa": _kernel_isa(), "l2": int(_L2), "training": training,
+                "tuned": tuned}
+    cdef lc_ctx ctx = _ctx_for(n, B, I, H, itemsize)
     cdef lc_seq_plan plan = (lc_lstm_seq_plan_f32(&ctx, B, I, H) if itemsize == 4
                              else lc_lstm_seq_plan_f64(&ctx, B, I, H))
     return {
@@ -513,6 +629,7 @@ def _seq_plan(int B, int T, int I, int H, int itemsize, nthreads=None):
         "weight_bytes": int(plan.weight_bytes),
         "l2": int(_L2),
         "training": training,
+        "tuned": tuned,
     }
 
 
@@ -572,7 +689,7 @@ cdef object _forward_train(const floating[:, :, ::1] x, const floating[:, ::1] w
     # y (B, T, H): where to write the outputs, or None (a new array)
     cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = w_h.shape[0], G = 4 * H
     cdef int nthreads = _nthreads(), t, r
-    cdef bint packed = _use_packed(B, T, I, H, sizeof(floating))
+    cdef bint packed = _use_packed(B, T, I, H, sizeof(floating), nthreads)
     cdef const int *p_nact = &nact[0] if nact is not None else NULL
     if y is None:
         y = np.empty((B, T, H), dtype=dtype)
@@ -719,16 +836,20 @@ cdef inline bint _spills_l2(Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t itemsiz
     return rows * cols * itemsize > (<Py_ssize_t>nthreads) * (_L2 // 2)
 
 
-cdef int _grad_plan(bint packed, int I, int H, int itemsize, int nthreads) noexcept:
+cdef int _grad_plan(bint packed, int B, int I, int H, int itemsize, int nthreads) noexcept:
     """Where a training step's products after the backward loop run: bit 0 dx = dz @ w_x.T,
     bit 1 dw_x = x.T @ dz, bit 2 dw_h = h_prev.T @ dz on lstmcore's packed kernels; BLAS for the
-    bits not set."""
+    bits not set. A measured plan's grads (packed or blas) acts as _set_grad_products's mode."""
     cdef Py_ssize_t G = 4 * <Py_ssize_t>H
+    cdef int mode = _GRAD_PRODUCTS
+    cdef int k = _tuned_find(B, I, H, itemsize, nthreads) if _N_TUNED else -1
+    if k >= 0 and _TUNED[k].grads:
+        mode = _TUNED[k].grads
     # The products in the packed kernels too: with AVX-512 (1.3-1.9x OpenBLAS's Haswell kernels
     # at S2 and S3; at S1, H = 50, the whole training step 1.17x faster since the last panel of
     # columns is masked), or wherever the tests force the packed path.
-    cdef bint products = packed and (_GRAD_PRODUCTS == 1 or (
-        _GRAD_PRODUCTS == 0 and (_ISA == 2 or _PACKED_MIN_B >= 0)))
+    cdef bint products = packed and (mode == 1 or (
+        mode == 0 and (_ISA == 2 or _PACKED_MIN_B >= 0)))
     if not products:
         return 0
     # a panel is 64 columns of dx wide: narrower inputs go to BLAS
@@ -737,9 +858,9 @@ cdef int _grad_plan(bint packed, int I, int H, int itemsize, int nthreads) noexc
     # where a thread's share of it exceeds half the L2 it comes from the L3 each time, and BLAS
     # (blocked for its caches) is faster (S3, 1 thread, Intel Xeon with 2 MiB of L2: the
     # backward 0.93-0.96x the time with the weight gradients on BLAS; dw_h is 4 MiB there).
-    if _GRAD_PRODUCTS == 1 or not _spills_l2(I, G, itemsize, nthreads):
+    if mode == 1 or not _spills_l2(I, G, itemsize, nthreads):
         plan |= 2
-    if _GRAD_PRODUCTS == 1 or not _spills_l2(H, G, itemsize, nthreads):
+    if mode == 1 or not _spills_l2(H, G, itemsize, nthreads):
         plan |= 4
     return plan
 
@@ -776,11 +897,11 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
     cdef floating[:, :, ::1] dz_v = dz, dx_tm_v = dx_tm, dx_v = dx
     cdef floating[:, ::1] dw_x_v = dw_x, dw_h_v = dw_h
     cdef floating[::1] db_v = db
-    cdef bint packed = _use_packed(B, T, I, H, sizeof(floating))
-    cdef int grads = _grad_plan(packed, I, H, sizeof(floating), nthreads)
+    cdef bint packed = _use_packed(B, T, I, H, sizeof(floating), nthreads)
+    cdef int grads = _grad_plan(packed, B, I, H, sizeof(floating), nthreads)
     cdef bint dx_packed = grads & 1, dwx_packed = grads & 2, dwh_packed = grads & 4
     cdef floating[::1] wpt_v, wxt_v
-    cdef lc_ctx ctx = _ctx(nthreads)
+    cdef lc_ctx ctx = _ctx_for(nthreads, B, I, H, sizeof(floating))
     if packed:
         wpt_v = _aligned_empty(lc_pack_transposed_size(H, G, sizeof(floating)), dtype)
     if dx_packed:
