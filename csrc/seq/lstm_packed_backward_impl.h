@@ -49,9 +49,13 @@ static void KSFX(backward_panel_range)(const REAL *wpt, REAL *dz, const REAL *dy
 #endif
             {
                 rows = re - rb < STEP_R ? (int)(re - rb) : STEP_R;
-                if (rb < ran)
-                    KSFX(panel_block)(acc, wp_p, STEP_W, NULL, 0, dz_next + rb * G, G, (int)rows, 0,
-                                      (int)G, pf_b, rows == STEP_R ? pf_e : pf_b);
+                /* the product for the rows below lim alone: a block cut by lim, not by the end
+                 * of this thread's range, so that each row sums in a block of the size one
+                 * thread gives it (a block of 1 or 3 rows sums each alone) */
+                const int prod = lim - rb < rows ? (int)(lim - rb) : (int)rows;
+                if (prod > 0)
+                    KSFX(panel_block)(acc, wp_p, STEP_W, NULL, 0, dz_next + rb * G, G, prod, 0,
+                                      (int)G, pf_b, prod == STEP_R ? pf_e : pf_b);
             }
             for (int i = rb < ran ? (int)(ran - rb) : 0; i < rows; i++)
                 for (int j = 0; j < n; j++)

@@ -163,6 +163,39 @@ LSTMCORE_INLINE void KSFX(step_panel_rows6)(REAL *restrict acc, const REAL *rest
             V512F(storeu)(acc + r * STEP_W + v * VL, a[r][v]);
 }
 
+/* Two rows: as step_panel_rows, each element summed over k in one chain as there (8 chains side
+ * by side, enough to hide the FMA latency): a row sums the same in a block of 2, 4 or 6, so a
+ * thread of a row split whose range leaves 2 rows at the end of a step (where one thread ran
+ * them in a block of 4) gets the same results. */
+LSTMCORE_INLINE void KSFX(step_panel_rows2)(REAL *restrict acc, const REAL *restrict wp,
+                                           const REAL *restrict x, ptrdiff_t ldx,
+                                           const REAL *restrict h, ptrdiff_t ldh, int I, int H) {
+    V512 a[2][4];
+    for (int r = 0; r < 2; r++)
+        for (int v = 0; v < 4; v++)
+            a[r][v] = V512F(setzero)();
+    for (int part = 0; part < 2; part++) {
+        const REAL *vec = part ? h : x;
+        const ptrdiff_t ld = part ? ldh : ldx;
+        const int K = part ? H : I;
+        const REAL *w = wp + (part ? (ptrdiff_t)I * STEP_W : 0);
+        for (int k = 0; k < K; k++, w += STEP_W) {
+            const V512 w0 = V512F(loadu)(w), w1 = V512F(loadu)(w + VL);
+            const V512 w2 = V512F(loadu)(w + 2 * VL), w3 = V512F(loadu)(w + 3 * VL);
+            for (int r = 0; r < 2; r++) {
+                const V512 b = V512F(set1)(vec[r * ld + k]);
+                a[r][0] = V512F(fmadd)(b, w0, a[r][0]);
+                a[r][1] = V512F(fmadd)(b, w1, a[r][1]);
+                a[r][2] = V512F(fmadd)(b, w2, a[r][2]);
+                a[r][3] = V512F(fmadd)(b, w3, a[r][3]);
+            }
+        }
+    }
+    for (int r = 0; r < 2; r++)
+        for (int v = 0; v < 4; v++)
+            V512F(storeu)(acc + r * STEP_W + v * VL, a[r][v]);
+}
+
 /* One row: as step_panel, with even and odd k in separate accumulators. */
 LSTMCORE_INLINE void KSFX(step_panel_row)(REAL *restrict acc, const REAL *restrict wp,
                                          const REAL *restrict x, const REAL *restrict h, int I,
@@ -359,6 +392,10 @@ LSTMCORE_INLINE void KSFX(panel_block)(REAL *restrict acc, const REAL *restrict 
     }
     if (rows == STEP_R) {
         KSFX(step_panel_rows)(acc, wp, x, ldx, h, ldh, I, H, pf, pf_end);
+        return;
+    }
+    if (rows == 2) {
+        KSFX(step_panel_rows2)(acc, wp, x, ldx, h, ldh, I, H);
         return;
     }
     for (int i = 0; i < rows; i++)

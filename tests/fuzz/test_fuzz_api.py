@@ -48,8 +48,10 @@ BACKENDS = {"compiled": compiled, "reference": reference}
 DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 ISAS = tuple(compiled._available_isas())
 # How the compiled time loop runs (tests/engine/test_kernels.py's loop_path): its default rule, a BLAS
-# product per step, the packed kernel, the packed kernel on two threads with rows or panels split.
-PATHS = ("default", "blas", "packed", "packed-2-threads-rows", "packed-2-threads-panels")
+# product per step, the packed kernel, the packed kernel on two threads with rows or panels split,
+# and on two threads a measured plan (lstmcore tune's) for the problem's shape, drawn from the
+# tuner's candidates by the problem's seed.
+PATHS = ("default", "blas", "packed", "packed-2-threads-rows", "packed-2-threads-panels", "tuned-2-threads")
 ENGINES = tuple((isa, path) for path in PATHS for isa in reversed(ISAS))  # the default first
 ERRORS = (ValueError, TypeError)
 PROFILE = os.environ.get("LSTMCORE_FUZZ", "ci").strip().lower() or "ci"
@@ -66,9 +68,23 @@ def event(text):
         _event(text)
 
 
+def _measured_plan(isa, p):
+    """A plan lstmcore tune may keep for problem p on two threads, drawn by p's seed."""
+    from lstmcore.benchmark.tune import candidates
+
+    plans = candidates(isa, 2)
+    plan = dict(plans[p.seed % len(plans)])
+    if plan["path"] == "packed":
+        plan["grads"] = ("auto", "packed", "blas")[p.seed // len(plans) % 3]
+    return {"isa": isa, "dtype": p.dtype.name, "threads": 2, "B": p.B, "I": p.I, "H": p.H, "plan": plan}
+
+
 @contextlib.contextmanager
-def engine(config):
-    """Run the compiled kernels with ``config`` = (instruction set, loop path), then restore."""
+def engine(config, p=None):
+    """Run the compiled kernels with ``config`` = (instruction set, loop path), then restore; p:
+    the problem, whose shape the tuned path installs a measured plan for."""
+    from lstmcore.engine import _tuned
+
     isa, path = config
     lc = compiled
     saved = (
@@ -87,9 +103,14 @@ def engine(config):
         if "2-threads" in path:
             lstmcore.set_num_threads(2)
             lc._set_seq_par_min(0)
+        if path.startswith("packed-2"):
             lc._set_row_split_bytes(1 << 40 if path.endswith("rows") else 0)
+        if path.startswith("tuned") and p is not None:
+            note(f"measured plan {_measured_plan(isa, p)}")
+            _tuned.install([_measured_plan(isa, p)])
         yield
     finally:
+        _tuned.install([])
         lc._set_kernel_isa(saved[0])
         lc._set_packed_limits(*saved[1])
         lc._set_seq_par_min(saved[2])
@@ -275,7 +296,7 @@ def _forward(mod, p, **kw):
 def test_forward_matches_reference(no_known_crash, p, config, return_cache):
     want = _forward(reference, p, return_cache=True)
     nearby = [_forward(reference, q, return_cache=True) for q in p.neighbours()]
-    with engine(config):
+    with engine(config, p):
         got = _forward(compiled, p, return_cache=return_cache)
     assert len(got) == (4 if return_cache else 3)
     for i, (name, g, w) in enumerate(zip(("y", "h_n", "c_n"), got, want, strict=False)):
@@ -304,7 +325,7 @@ def test_backward_matches_reference(no_known_crash, p, config, dy, dh_n, dc_n):
     ref_cache = _forward(reference, p, return_cache=True)[3]
     want = backward(reference, p, ref_cache)
     nearby = [backward(reference, q, _forward(reference, q, return_cache=True)[3]) for q in p.neighbours()]
-    with engine(config):
+    with engine(config, p):
         cache = _forward(compiled, p, return_cache=True)[3]
         on_ref_cache = backward(compiled, p, ref_cache)
         end_to_end = backward(compiled, p, cache)
@@ -316,7 +337,7 @@ def test_backward_matches_reference(no_known_crash, p, config, dy, dh_n, dc_n):
 def test_cell_matches_reference(no_known_crash, p, config, t):
     x_t = np.ascontiguousarray(p.x[:, t % p.T])
     want = reference.lstm_cell_forward(x_t, p.w_x, p.w_h, p.b, p.h0, p.c0, **p.opts)
-    with engine(config):
+    with engine(config, p):
         got = compiled.lstm_cell_forward(x_t, p.w_x, p.w_h, p.b, p.h0, p.c0, **p.opts)
     assert len(got) == 2
     assert_same(got[0], want[0], p.dtype, "h")
