@@ -158,7 +158,9 @@ def isa(request):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("activation", ["tanh", "relu"])
 @pytest.mark.parametrize(
-    "shape", [(64, 5, 16, 128), (65, 3, 7, 127), (26, 4, 5, 40)], ids=["H128", "odd", "B26"]
+    "shape",
+    [(64, 5, 16, 128), (65, 3, 7, 127), (26, 4, 5, 40), (8, 4, 33, 16)],
+    ids=["H128", "odd", "B26", "B8"],  # B8: a row split of 6 + 2 rows, one thread's 4 + 4
 )
 def test_openmp_threads_do_not_change_results(restore_threads, isa, dtype, activation, shape):
     """lstmcore's own OpenMP loops: bit-identical with 1 and 2 threads (BLAS pinned to 1).
@@ -176,7 +178,7 @@ def test_openmp_threads_do_not_change_results(restore_threads, isa, dtype, activ
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("B", [26, 65])
+@pytest.mark.parametrize("B", [7, 14, 26, 65])
 def test_threads_splitting_rows_of_a_batch_of_lengths_do_not_change_results(restore_threads, isa, dtype, B):
     """A row split with lengths: each thread's rows, a contiguous range sized by their lengths
     (sorted longest first). Every row runs through kernels that sum it as one thread's do, forward
