@@ -178,7 +178,9 @@ def lookup(B: int, I: int, H: int, dtype="float32", threads: int | None = None) 
     from . import _lstm
 
     k = _lstm._tuned_index(B, I, H, np.dtype(dtype).itemsize, threads)
-    return None if k is None else dict(_installed[k])
+    if k is None or k >= len(_installed) or _lstm._tuned_rows()[k] != _row(_installed[k]):
+        return None  # not a plan installed by install() (the tuner's own, while it times them)
+    return dict(_installed[k])
 
 
 def read(path: Path | None = None) -> dict:
