@@ -126,15 +126,18 @@ LSTMCORE_INLINE void KSFX(step_panel_rows)(REAL *restrict acc, const REAL *restr
     V512F(storeu)(acc + 2 * VL, a32); V512F(storeu)(acc + 3 * VL, a33);
 }
 
-/* Six rows: as step_panel_rows, with 24 accumulators (of 32 registers), so that each load of the
- * panel serves 6 rows instead of 4 (lstm_seq_plan's row_block 6). */
-#define LC_ROWS6 1
-LSTMCORE_INLINE void KSFX(step_panel_rows6)(REAL *restrict acc, const REAL *restrict wp,
+/* R rows (a constant at each call, at most 6): as step_panel_rows, each element summed over k in
+ * one FMA chain as there, so that a row sums the same in a block of 2, 4 or 6. Six rows: 24
+ * accumulators (of 32 registers), each load of the panel serves 6 rows instead of 4
+ * (lstm_seq_plan's row_block 6). Two rows: 8 chains side by side, enough to hide the FMA latency;
+ * a thread of a row split whose range leaves 2 rows at the end of a step (where one thread runs
+ * them in a block of 4) gets the same results. */
+LSTMCORE_INLINE void KSFX(step_panel_nrows)(REAL *restrict acc, const REAL *restrict wp,
                                            const REAL *restrict x, ptrdiff_t ldx,
                                            const REAL *restrict h, ptrdiff_t ldh, int I, int H,
-                                           const char *pf, const char *pf_end) {
+                                           const char *pf, const char *pf_end, const int R) {
     V512 a[6][4];
-    for (int r = 0; r < 6; r++)
+    for (int r = 0; r < R; r++)
         for (int v = 0; v < 4; v++)
             a[r][v] = V512F(setzero)();
     for (int part = 0; part < 2; part++) {
@@ -149,7 +152,7 @@ LSTMCORE_INLINE void KSFX(step_panel_rows6)(REAL *restrict acc, const REAL *rest
             }
             const V512 w0 = V512F(loadu)(w), w1 = V512F(loadu)(w + VL);
             const V512 w2 = V512F(loadu)(w + 2 * VL), w3 = V512F(loadu)(w + 3 * VL);
-            for (int r = 0; r < 6; r++) {
+            for (int r = 0; r < R; r++) {
                 const V512 b = V512F(set1)(v[r * ld + k]);
                 a[r][0] = V512F(fmadd)(b, w0, a[r][0]);
                 a[r][1] = V512F(fmadd)(b, w1, a[r][1]);
@@ -158,42 +161,17 @@ LSTMCORE_INLINE void KSFX(step_panel_rows6)(REAL *restrict acc, const REAL *rest
             }
         }
     }
-    for (int r = 0; r < 6; r++)
+    for (int r = 0; r < R; r++)
         for (int v = 0; v < 4; v++)
             V512F(storeu)(acc + r * STEP_W + v * VL, a[r][v]);
 }
 
-/* Two rows: as step_panel_rows, each element summed over k in one chain as there (8 chains side
- * by side, enough to hide the FMA latency): a row sums the same in a block of 2, 4 or 6, so a
- * thread of a row split whose range leaves 2 rows at the end of a step (where one thread ran
- * them in a block of 4) gets the same results. */
-LSTMCORE_INLINE void KSFX(step_panel_rows2)(REAL *restrict acc, const REAL *restrict wp,
+#define LC_ROWS6 1
+LSTMCORE_INLINE void KSFX(step_panel_rows6)(REAL *restrict acc, const REAL *restrict wp,
                                            const REAL *restrict x, ptrdiff_t ldx,
-                                           const REAL *restrict h, ptrdiff_t ldh, int I, int H) {
-    V512 a[2][4];
-    for (int r = 0; r < 2; r++)
-        for (int v = 0; v < 4; v++)
-            a[r][v] = V512F(setzero)();
-    for (int part = 0; part < 2; part++) {
-        const REAL *vec = part ? h : x;
-        const ptrdiff_t ld = part ? ldh : ldx;
-        const int K = part ? H : I;
-        const REAL *w = wp + (part ? (ptrdiff_t)I * STEP_W : 0);
-        for (int k = 0; k < K; k++, w += STEP_W) {
-            const V512 w0 = V512F(loadu)(w), w1 = V512F(loadu)(w + VL);
-            const V512 w2 = V512F(loadu)(w + 2 * VL), w3 = V512F(loadu)(w + 3 * VL);
-            for (int r = 0; r < 2; r++) {
-                const V512 b = V512F(set1)(vec[r * ld + k]);
-                a[r][0] = V512F(fmadd)(b, w0, a[r][0]);
-                a[r][1] = V512F(fmadd)(b, w1, a[r][1]);
-                a[r][2] = V512F(fmadd)(b, w2, a[r][2]);
-                a[r][3] = V512F(fmadd)(b, w3, a[r][3]);
-            }
-        }
-    }
-    for (int r = 0; r < 2; r++)
-        for (int v = 0; v < 4; v++)
-            V512F(storeu)(acc + r * STEP_W + v * VL, a[r][v]);
+                                           const REAL *restrict h, ptrdiff_t ldh, int I, int H,
+                                           const char *pf, const char *pf_end) {
+    KSFX(step_panel_nrows)(acc, wp, x, ldx, h, ldh, I, H, pf, pf_end, 6);
 }
 
 /* One row: as step_panel, with even and odd k in separate accumulators. */
@@ -395,7 +373,7 @@ LSTMCORE_INLINE void KSFX(panel_block)(REAL *restrict acc, const REAL *restrict 
         return;
     }
     if (rows == 2) {
-        KSFX(step_panel_rows2)(acc, wp, x, ldx, h, ldh, I, H);
+        KSFX(step_panel_nrows)(acc, wp, x, ldx, h, ldh, I, H, NULL, NULL, 2);
         return;
     }
     for (int i = 0; i < rows; i++)
