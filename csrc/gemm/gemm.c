@@ -14,12 +14,16 @@
 #if LSTMCORE_X86_DISPATCH
 #define NR_OF(S, isa)                                                                              \
     ((isa) >= 2 ? gemm_nr##S##_avx512() : (isa) == 1 ? gemm_nr##S##_avx2() : gemm_nr##S##_base())
+#define MR_OF(S, isa)                                                                              \
+    ((isa) >= 2 ? gemm_mr##S##_avx512() : (isa) == 1 ? gemm_mr##S##_avx2() : gemm_mr##S##_base())
 #else
 #define NR_OF(S, isa) gemm_nr##S##_base()
+#define MR_OF(S, isa) gemm_mr##S##_base()
 #endif
 
 #define LC_GEMM_DEFINE(REAL, S)                                                                    \
     int lc_gemm_nr##S(const lc_ctx *ctx) { return NR_OF(S, ctx->isa); }                           \
+    int lc_gemm_mr##S(const lc_ctx *ctx) { return MR_OF(S, ctx->isa); }                           \
     ptrdiff_t lc_pack_size##S(const lc_ctx *ctx, int K, int N) {                                  \
         const int nr = lc_gemm_nr##S(ctx);                                                        \
         return (ptrdiff_t)((N + nr - 1) / nr) * nr * (K > 0 ? K : 0);                             \

@@ -34,6 +34,7 @@ typedef REAL KSFX(gvec);
 #define GNR (GNV * GL)                  /* panel width */
 
 static int KSFX(gemm_nr)(void) { return GNR; }
+static int KSFX(gemm_mr)(void) { return GMR; }
 
 static void KSFX(pack)(const REAL *w, ptrdiff_t ldw, int K, int N, int trans, REAL *wp) {
     /* wp[p][k][j] = w[k][p*GNR + j] (trans: w[p*GNR + j][k]), zeros past N; each loop reads w

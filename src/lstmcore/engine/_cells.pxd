@@ -76,6 +76,8 @@ cdef extern from "cells/cells.h" nogil:
 cdef extern from "gemm/gemm.h" nogil:
     int lc_gemm_nr_f32(const lc_ctx *ctx)
     int lc_gemm_nr_f64(const lc_ctx *ctx)
+    int lc_gemm_mr_f32(const lc_ctx *ctx)
+    int lc_gemm_mr_f64(const lc_ctx *ctx)
     Py_ssize_t lc_pack_size_f32(const lc_ctx *ctx, int K, int N)
     Py_ssize_t lc_pack_size_f64(const lc_ctx *ctx, int K, int N)
     void lc_pack_f32(const lc_ctx *ctx, const float *w, Py_ssize_t ldw, int K, int N, int trans,
@@ -86,3 +88,8 @@ cdef extern from "gemm/gemm.h" nogil:
                             Py_ssize_t lda, const float *wp, float *c, Py_ssize_t ldc, int add)
     void lc_gemm_packed_f64(const lc_ctx *ctx, int M, int N, int K, const double *a,
                             Py_ssize_t lda, const double *wp, double *c, Py_ssize_t ldc, int add)
+
+
+cdef extern from "rt/split.h" nogil:
+    void lstmcore_row_range(int B, int T, const int *nact, int unit, int k, int n, int *r0,
+                            int *r1)
