@@ -10,6 +10,7 @@ from collections.abc import Callable
 import numpy as np
 
 import lstmcore
+from lstmcore.engine._machine import cpu_model
 from lstmcore.engine._threads import cpu_count
 
 from .isolation import _time_isolated, measure_memory
@@ -51,17 +52,6 @@ def _version(module: str) -> str | None:
         return None
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _cpu_isa() -> str:
     """The widest x86 vector extension the CPU reports: 'avx512', 'avx2' or '' (unknown)."""
     try:
@@ -86,7 +76,7 @@ def machine_info() -> dict:
     """The machine and software a run measured: CPU, cores, thread pools, versions, date."""
     info = lstmcore.threadpool_info()
     return {
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "cpu_isa": _cpu_isa(),
         "blas_core": _scipy_blas_core(info),
         "cpu_count": cpu_count(),

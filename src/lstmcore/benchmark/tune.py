@@ -17,6 +17,7 @@ import numpy as np
 
 import lstmcore
 
+from .problems import make_problem
 from .timing import _get_threads, _restore_threads, set_threads, time_interleaved
 
 MARGIN = 0.03
@@ -61,18 +62,6 @@ def label(plan: dict | None) -> str:
     if plan.get("grads", "auto") != "auto":
         out += f" +grads {plan['grads']}"
     return out
-
-
-def _problem(shape, dtype, seed=0):
-    B, T, I, H = shape
-    rng = np.random.default_rng(seed)
-    s = 1.0 / np.sqrt(H)
-    x = rng.standard_normal((B, T, I)).astype(dtype)
-    w_x = (rng.standard_normal((I, 4 * H)) * s).astype(dtype)
-    w_h = (rng.standard_normal((H, 4 * H)) * s).astype(dtype)
-    b = (rng.standard_normal(4 * H) * 0.1).astype(dtype)
-    dy = rng.standard_normal((B, T, H)).astype(dtype)
-    return x, w_x, w_h, b, dy
 
 
 def _distinct(plans: dict, followed, training: bool) -> dict:
@@ -121,7 +110,8 @@ def tune_shape(shape, dtype="float32", threads=1, seconds=1.0, margin=MARGIN, tr
         raise ValueError(f"dtype: expected float32 or float64, got {dtype.name}")
     B, T, I, H = shape
     isa = _lstm._kernel_isa()
-    x, w_x, w_h, b, dy = _problem(shape, dtype)
+    p = make_problem(B, T, I, H, dtype)
+    x, w_x, w_h, b, dy = p["x"], p["w_x"], p["w_h"], p["b"], p["dy"]
     tol = 1e-4 if dtype == np.float32 else 1e-10
     saved_threads, saved_rows = _get_threads(), _lstm._tuned_rows()
     set_threads(threads)

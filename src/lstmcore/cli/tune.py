@@ -7,10 +7,6 @@ import os
 from pathlib import Path
 
 
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1e3:.3g} ms" if seconds >= 1e-3 else f"{seconds * 1e6:.3g} us"
-
-
 def parse_assume(text: str) -> dict:
     """'isa=avx2,l2=1M,l1d=32K' -> {'isa': 'avx2', 'l2': 1048576, 'l1d': 32768}."""
     from ..engine import _machine
@@ -56,6 +52,7 @@ def _shapes(args) -> list:
 
 
 def _show(path) -> int:
+    from ..benchmark.report import _fmt_time
     from ..benchmark.tune import label
     from ..engine import _tuned
 
@@ -67,9 +64,9 @@ def _show(path) -> int:
     for e in plans:
         gain = ""
         if "rules_inference_s" in e:
-            gain = f"  inference {_ms(e['inference_s'])} vs rules {_ms(e['rules_inference_s'])}"
+            gain = f"  inference {_fmt_time(e['inference_s'])} vs rules {_fmt_time(e['rules_inference_s'])}"
         if "rules_train_s" in e:
-            gain += f", train {_ms(e['train_s'])} vs rules {_ms(e['rules_train_s'])}"
+            gain += f", train {_fmt_time(e['train_s'])} vs rules {_fmt_time(e['rules_train_s'])}"
         print(
             f"  {e['isa']} {e['dtype']} {e['threads']}T B={e['B']} I={e['I']} H={e['H']}:"
             f" {label(e['plan'])}{gain} ({e.get('measured', '?')})"
@@ -80,6 +77,8 @@ def _show(path) -> int:
 def _tune_command(args) -> int:
     import lstmcore
 
+    from ..benchmark.problems import _check_threads
+    from ..benchmark.report import _fmt_time
     from ..benchmark.tune import label, tune
     from ..engine import _tuned
 
@@ -94,7 +93,7 @@ def _tune_command(args) -> int:
         return 0
     if lstmcore.backend != "compiled":
         raise ValueError("lstmcore tune needs the compiled backend (LSTMCORE_BACKEND is 'reference')")
-    threads = args.threads or sorted({1, os.cpu_count() or 1})
+    threads = _check_threads(args.threads)
     from ..engine import _lstm
 
     print(f"tuning on {_tuned.machine()['cpu']}, kernels {_lstm._kernel_isa()}, threads {threads}")
@@ -106,13 +105,13 @@ def _tune_command(args) -> int:
         if rules["path"] == "packed" and rules.get("split"):
             how += f"/{rules['split']}"
         line = (
-            f"B,T,I,H={','.join(map(str, shape))} {dtype} {n}T: rules ({how}) {_ms(inf['rules'])},"
-            f" best {best} {_ms(inf[best])} ({inf[best] / inf['rules']:.2f}x)"
+            f"B,T,I,H={','.join(map(str, shape))} {dtype} {n}T: rules ({how}) {_fmt_time(inf['rules'])},"
+            f" best {best} {_fmt_time(inf[best])} ({inf[best] / inf['rules']:.2f}x)"
         )
         if result["train"]:
             tr = result["train"]
             tbest = min(tr, key=tr.get)
-            line += f"; train: {tbest} {_ms(tr[tbest])} ({tr[tbest] / tr[next(iter(tr))]:.2f}x)"
+            line += f"; train: {tbest} {_fmt_time(tr[tbest])} ({tr[tbest] / tr[next(iter(tr))]:.2f}x)"
         entry = result["entry"]
         line += f" -> {'kept: ' + label(entry['plan']) if entry else 'rules kept'}"
         print(line, flush=True)

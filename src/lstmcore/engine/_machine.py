@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import os
+import platform
 from pathlib import Path
 
 DEFAULTS = {"l1d": 32 * 1024, "l2": 1024 * 1024}
@@ -99,3 +100,15 @@ def caches() -> dict[str, tuple[int, str]]:
 def l1d() -> int:
     """Bytes of L1 data cache per core (see caches())."""
     return caches()["l1d"][0]
+
+
+def cpu_model() -> str:
+    """The CPU's model name ('model name' in /proc/cpuinfo, else what the platform module says)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"

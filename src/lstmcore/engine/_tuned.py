@@ -35,7 +35,6 @@ import datetime
 import hashlib
 import json
 import os
-import platform
 import tempfile
 import warnings
 from pathlib import Path
@@ -43,6 +42,7 @@ from pathlib import Path
 import numpy as np
 
 from . import _machine
+from ._threads import cpu_count
 
 VERSION = 1
 ENV = "LSTMCORE_TUNE_FILE"
@@ -74,25 +74,14 @@ def tune_file() -> Path | None:
     return (Path(cache) if cache else Path.home() / ".cache") / "lstmcore" / "tuned.json"
 
 
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
-
-
 def machine() -> dict:
     """What a section of the file is kept for: the CPU model, logical CPUs, and the L1d and L2
     sizes the plans read (LSTMCORE_L1D / LSTMCORE_L2 included: plans measured for assumed caches
     stay apart from the machine's own)."""
     caches = _machine.caches()
     return {
-        "cpu": _cpu_model(),
-        "cpus": os.cpu_count() or 1,
+        "cpu": _machine.cpu_model(),
+        "cpus": cpu_count(),
         "l1d": caches["l1d"][0],
         "l2": caches["l2"][0],
     }
