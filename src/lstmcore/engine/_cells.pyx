@@ -478,7 +478,12 @@ cdef void _seq_forward_rows(const Cell *cl, const lc_ctx *ctx, int T, int B, con
     # _seq_forward with its B rows split between nth threads, each running its own rows through
     # the whole sequence on one thread (no team per step, no barrier). Shares start at multiples
     # of unit (the packed product's register tile), so that each row's sums do not depend on the
-    # threads; with nact, shares are sized by the steps their rows run.
+    # threads; with nact, shares are sized by the steps their rows run. nth <= 1: _seq_forward
+    # itself, with ctx's threads inside each step's products and gate kernels.
+    if nth <= 1:
+        _seq_forward(cl, ctx, T, B, zx, zx_step, ldzx, w, h0, y, y_step, ldy, c, c_mod, zh, gates,
+                     extra, zpre, m, cache_mod, mask, hm, I, zx_t, codes, nact)
+        return
     cdef lc_ctx one = ctx[0]
     one.nthreads = 1
     cdef int tid, r0, r1, H = cl.H, G = cl.G, P = cl.P
@@ -626,7 +631,7 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
     cdef int nth = min(ctx.nthreads, (B + unit - 1) // unit)
     if w.pw_h0 == NULL or B < 2 * unit:
         nth = 1
-    if nth > 1 and dtype == np.float32:
+    if dtype == np.float32:
         with nogil:
             _seq_forward_rows[float](&cl, &ctx, T, B, <float *>p_zx, zx_step, ldzx, &w,
                                      <float *>p_h0, <float *>p_out, y_step, ldy, <float *>p_c,
@@ -634,7 +639,7 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
                                      <float *>p_zpre, <float *>p_m, mod, <float *>p_mask,
                                      <float *>p_hm, I, <float *>p_zx_t, p_codes, p_nact, unit,
                                      nth)
-    elif nth > 1:
+    else:
         with nogil:
             _seq_forward_rows[double](&cl, &ctx, T, B, <double *>p_zx, zx_step, ldzx, &w,
                                       <double *>p_h0, <double *>p_out, y_step, ldy,
@@ -642,20 +647,6 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
                                       <double *>p_extra, <double *>p_zpre, <double *>p_m, mod,
                                       <double *>p_mask, <double *>p_hm, I, <double *>p_zx_t,
                                       p_codes, p_nact, unit, nth)
-    elif dtype == np.float32:
-        with nogil:
-            _seq_forward[float](&cl, &ctx, T, B, <float *>p_zx, zx_step, ldzx, &w,
-                                <float *>p_h0, <float *>p_out, y_step, ldy, <float *>p_c,
-                                c_mod, <float *>p_zh, <float *>p_gates, <float *>p_extra,
-                                <float *>p_zpre, <float *>p_m, mod, <float *>p_mask,
-                                <float *>p_hm, I, <float *>p_zx_t, p_codes, p_nact)
-    else:
-        with nogil:
-            _seq_forward[double](&cl, &ctx, T, B, <double *>p_zx, zx_step, ldzx, &w,
-                                 <double *>p_h0, <double *>p_out, y_step, ldy, <double *>p_c,
-                                 c_mod, <double *>p_zh, <double *>p_gates, <double *>p_extra,
-                                 <double *>p_zpre, <double *>p_m, mod, <double *>p_mask,
-                                 <double *>p_hm, I, <double *>p_zx_t, p_codes, p_nact)
     if seq is None:
         c_n = None if c is None else c[T % c_mod].copy()
         if not train:

@@ -79,16 +79,18 @@ cdef int _BEST_ISA = lstmcore_cpu_best_isa()
 _ISAS = ("generic", "avx2", "avx512")
 
 
+cdef int _isa_code(str name, str what) except -1:
+    """The code of the kernels called name; ValueError, naming what, if this CPU has none such."""
+    if name not in _ISAS or _ISAS.index(name) > _BEST_ISA:
+        raise ValueError(f"{what}{_ISAS[:_BEST_ISA + 1]} on this CPU, got {name!r}")
+    return _ISAS.index(name)
+
+
 cdef int _isa_from_env() except -1:
     """LSTMCORE_ISA (generic, avx2 or avx512): the kernels a process starts with, to run the plans
     of a machine with fewer instruction sets (at most the CPU's best; unset: the best)."""
     name = os.environ.get("LSTMCORE_ISA", "").strip().lower()
-    if not name:
-        return _BEST_ISA
-    if name not in _ISAS or _ISAS.index(name) > _BEST_ISA:
-        raise ValueError(f"LSTMCORE_ISA: expected one of {_ISAS[:_BEST_ISA + 1]} on this CPU, "
-                         f"got {name!r}")
-    return _ISAS.index(name)
+    return _isa_code(name, "LSTMCORE_ISA: expected one of ") if name else _BEST_ISA
 
 
 cdef int _ISA = _isa_from_env()
@@ -293,9 +295,7 @@ def _available_isas():
 def _set_kernel_isa(str isa):
     """Force the gate kernels' instruction set (tests run both); ValueError if unavailable."""
     global _ISA
-    if isa not in _ISAS or _ISAS.index(isa) > _BEST_ISA:
-        raise ValueError(f"isa must be one of {_available_isas()} on this CPU, got {isa!r}")
-    _ISA = _ISAS.index(isa)
+    _ISA = _isa_code(isa, "isa must be one of ")
 
 
 # Typed dispatch to the C kernels ----------------------------------------------------------------
