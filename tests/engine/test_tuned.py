@@ -359,3 +359,13 @@ def test_the_kernels_can_be_chosen_from_the_environment(value, ok):
         assert out.returncode == 0 and out.stdout.strip() == value.lower(), out.stderr
     elif not ok:
         assert out.returncode != 0 and "LSTMCORE_ISA: expected one of" in out.stderr
+
+
+def test_the_plan_names_are_the_kernels_names():
+    """_tuned names the codes of _lstm's table (it imports without the compiled engine): the
+    names in the same order as the kernels' modes."""
+    from lstmcore.engine import _lstm, _tuned
+
+    assert _tuned.ISAS == _lstm._ISAS
+    assert _tuned.CHOICES["prefetch"] == _lstm._PREFETCH_MODES
+    assert _tuned.CHOICES["grads"] == _lstm._GRAD_MODES
