@@ -245,3 +245,41 @@ def test_one_row_weights_with_any_row_stride(isa, plan, rng, dtype):
         want = getattr(reference, call)(xs, w_x, w_h, b, h0, c0, recurrent_activation="relu")
         for g, w in zip(got, want, strict=True):
             assert_close(g, w, dtype)
+
+
+@pytest.fixture(params=["packed", "blas"])
+def grad_products(request):
+    """The products after the backward loop (dx, dw_x, dw_h, db) on lstmcore's packed kernels,
+    whatever the instruction set (the loop's products packed too: they go with them), or on BLAS."""
+    before = lstmcore.engine._lstm._set_grad_products(request.param)
+    before_plan = _cells._set_plan(recurrent="packed" if request.param == "packed" else None)
+    yield request.param
+    lstmcore.engine._lstm._set_grad_products(before)
+    _cells._set_plan(**before_plan)
+
+
+@pytest.mark.parametrize(
+    "cell, options",
+    [("gru", {"reset_after": True}), ("gru", {"reset_after": False}), ("rnn", {}), ("lstm", "proj")],
+    ids=["gru", "gru-v1", "rnn", "lstm-proj"],
+)
+@pytest.mark.parametrize("I, lengths", [(40, False), (40, True), (5, False)])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_products_after_the_loop_on_each_kernel(
+    isa, threads, grad_products, rng, cell, options, I, lengths, dtype
+):
+    """The weight gradients, dx and db on the packed kernels (each instruction set's copy) and on
+    BLAS: inputs wide enough for dx's packed panels (I >= 32) and narrower, with variable lengths
+    (the products read only the rows that ran)."""
+    B, T, H = 13, 5, 20
+    opts = _lstm_options(rng, dtype, H, options) if cell == "lstm" else dict(options)
+    args, grads_in = _cell_problem(rng, cell, dtype, B, T, I, H, opts)
+    if lengths:
+        opts["lengths"] = rng.integers(1, T + 1, size=B)
+    expected = _run(reference, cell, args, opts, train=True)
+    got = _run(lstmcore, cell, args, opts, train=True)
+    want = _backward(reference, cell, expected[-1], grads_in)
+    have = _backward(lstmcore, cell, got[-1], grads_in)
+    assert sorted(have) == sorted(want)
+    for name in want:
+        assert_close(have[name], want[name], dtype, name=name, scale=float(T))

@@ -361,24 +361,35 @@ def test_small_backward_gives_the_blas_pools_their_threads_back(restore_threads)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("cell", ["gru", "rnn", "lstm-peepholes"])
-@pytest.mark.parametrize("B, lengths", [(13, False), (64, False), (37, True)])
-def test_cell_engine_rows_split_does_not_change_results(restore_threads, isa, dtype, cell, B, lengths):
+@pytest.mark.parametrize("cell", ["gru", "gru-v1", "rnn", "lstm-peepholes", "lstm-proj"])
+@pytest.mark.parametrize("B, seq", [(13, None), (64, None), (37, "lengths"), (26, "mask"), (19, "dropout")])
+def test_cell_engine_rows_split_does_not_change_results(restore_threads, isa, dtype, cell, B, seq):
     """The cell engine on several threads: each thread runs its own rows through the whole
-    sequence, in shares that start on the packed product's row tiles, so each row sums as on one
-    thread: bit-identical forward (inference and training), lengths included, and backward."""
+    sequence, forward and backward, in shares that start on the packed product's row tiles, so
+    each row sums as on one thread: bit-identical forward (inference and training) and backward,
+    with lengths, masks (front padding and holes) and recurrent dropout."""
     for lib in _threads._blas():
         lib.set(1)
     rng = np.random.default_rng(2)
     T, I, H = 6, 7, 33
-    K = {"gru": 3, "rnn": 1, "lstm-peepholes": 4}[cell]
+    K = {"gru": 3, "gru-v1": 3, "rnn": 1, "lstm-peepholes": 4, "lstm-proj": 4}[cell]
+    P = 9 if cell == "lstm-proj" else H
     x = rng.standard_normal((B, T, I)).astype(dtype)
     w_x = (rng.standard_normal((I, K * H)) * I**-0.5).astype(dtype)
-    w_h = (rng.standard_normal((H, K * H)) * H**-0.5).astype(dtype)
-    kw = {"lengths": rng.integers(1, T + 1, size=B)} if lengths else {}
-    if cell == "gru":
-        b = (rng.standard_normal((2, 3 * H)) * 0.1).astype(dtype)
-        run = functools.partial(lstmcore.gru_forward, x, w_x, w_h, b, **kw)
+    w_h = (rng.standard_normal((P, K * H)) * P**-0.5).astype(dtype)
+    kw = {}
+    if seq == "lengths":
+        kw["lengths"] = rng.integers(1, T + 1, size=B)
+    elif seq == "mask":
+        mask = rng.random((B, T)) < 0.7
+        mask[: B // 2, :2] = False  # front padding
+        kw["mask"] = mask
+    elif seq == "dropout":
+        kw["recurrent_mask"] = ((rng.random((B, P)) < 0.8) / 0.8).astype(dtype)
+    if cell.startswith("gru"):
+        v1 = cell == "gru-v1"
+        b = (rng.standard_normal((3 * H) if v1 else (2, 3 * H)) * 0.1).astype(dtype)
+        run = functools.partial(lstmcore.gru_forward, x, w_x, w_h, b, reset_after=not v1, **kw)
         back = lstmcore.gru_backward
     elif cell == "rnn":
         b = (rng.standard_normal(H) * 0.1).astype(dtype)
@@ -386,10 +397,13 @@ def test_cell_engine_rows_split_does_not_change_results(restore_threads, isa, dt
         back = lstmcore.rnn_backward
     else:
         b = (rng.standard_normal(4 * H) * 0.1).astype(dtype)
-        p = (rng.standard_normal((3, H)) * 0.1).astype(dtype)
-        run = functools.partial(lstmcore.lstm_forward, x, w_x, w_h, b, peepholes=p, **kw)
+        if cell == "lstm-proj":
+            kw["proj"] = (rng.standard_normal((H, P)) * H**-0.5).astype(dtype)
+        else:
+            kw["peepholes"] = (rng.standard_normal((3, H)) * 0.1).astype(dtype)
+        run = functools.partial(lstmcore.lstm_forward, x, w_x, w_h, b, **kw)
         back = lstmcore.lstm_backward
-    dy = rng.standard_normal((B, T, H)).astype(dtype)
+    dy = rng.standard_normal((B, T, P)).astype(dtype)
     results = {}
     for n in (1, 2):
         compiled._set_num_threads(n)

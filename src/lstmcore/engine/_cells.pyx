@@ -23,7 +23,7 @@ from libc.string cimport memcpy, memset
 
 import numpy as np
 
-from . import _lstm, _machine, _sequence, _validate
+from . import _lstm, _machine, _sequence, _threads, _validate
 from ._lstm import _aligned_empty, _scratch
 from ._cache import GRUCache, LSTMCache, RNNCache
 from ._checks import all_finite
@@ -505,6 +505,18 @@ cdef void _seq_forward_rows(const Cell *cl, const lc_ctx *ctx, int T, int B, con
                          codes + r0 if codes != NULL else NULL, nact, B, r0)
 
 
+cdef int _row_split(const lc_ctx *ctx, const Weights *w, int B, bint f32, int *unit):
+    """The threads that split the B rows of a sequence (_seq_forward_rows, _seq_backward_rows),
+    1 for none, and in unit the row tile their shares start on. With several threads and the
+    packed products, each thread runs its own rows through the whole sequence instead of a team
+    inside each step's product and gate kernel: two forks and joins per step (GRU S2 inference,
+    2 threads: 7.46 ms against 8.65 on one; simple RNN S6: 40.6 against 35.5 ms)."""
+    unit[0] = lc_gemm_mr_f32(ctx) if f32 else lc_gemm_mr_f64(ctx)
+    if w.pw_h0 == NULL or B < 2 * unit[0]:
+        return 1
+    return min(ctx.nthreads, (B + unit[0] - 1) // unit[0])
+
+
 cdef object _mm(a, b, bint ta=False, bint tb=False, out=None):
     """op(a) @ op(b) through lstmcore's BLAS (as the tuned LSTM: one BLAS, its thread settings,
     no NumPy warnings on non-finite values): a, b, out 2-D with unit column stride."""
@@ -623,14 +635,8 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
     cdef void *p_zx_t = _ptr(zx_t)
     cdef const unsigned char *p_codes = <const unsigned char *>_ptr(codes)
     cdef const int *p_nact = <const int *>_ptr(nact)
-    # With several threads and the packed products, each thread runs its own rows through the
-    # whole sequence (_seq_forward_rows) instead of a team inside each step's product and gate
-    # kernel: two forks and joins per step (GRU S2 inference, 2 threads: 7.46 ms against 8.65 on
-    # one; simple RNN S6: 40.6 against 35.5 ms)
-    cdef int unit = lc_gemm_mr_f32(&ctx) if dtype == np.float32 else lc_gemm_mr_f64(&ctx)
-    cdef int nth = min(ctx.nthreads, (B + unit - 1) // unit)
-    if w.pw_h0 == NULL or B < 2 * unit:
-        nth = 1
+    cdef int unit
+    cdef int nth = _row_split(&ctx, &w, B, dtype == np.float32, &unit)
     if dtype == np.float32:
         with nogil:
             _seq_forward_rows[float](&cl, &ctx, T, B, <float *>p_zx, zx_step, ldzx, &w,
@@ -691,7 +697,7 @@ cdef void _seq_backward(const Cell *cl, const lc_ctx *ctx, int T, int B, const W
                         floating *dzh, floating *drh, floating *dm, floating *dht,
                         const floating *mask, floating *mtmp, const unsigned char *codes,
                         const int *nact, const floating *dh_n, const floating *dc_n,
-                        floating *sh, floating *sc) noexcept nogil:
+                        floating *sh, floating *sc, int Bs=0, int r0=0) noexcept nogil:
     # dy (B, T, P) or NULL | dh (B, P) in: dh_n | dhp (B, P) scratch; on return dh0 is in dh
     # dc (B, H) in: dc_n, out: dc0 (LSTM) | h (T+1, B, P) | c (T+1, B, H) | gates, zpre (T, B, G)
     # extra (T, B, H) | dz (T, B, G) out | dzh (T, B, G) out (GRU reset_after) | drh, dm (B, H)
@@ -702,8 +708,13 @@ cdef void _seq_backward(const Cell *cl, const lc_ctx *ctx, int T, int B, const W
     # nact[t] rows, a row joins at its last step with its dh_n, dc_n (B, P), (B, H); the others'
     # dz is not written (the products after the loop read the rows that ran only) | sh (B, P),
     # sc (B, H) scratch: the masked rows' dh and dc
+    # Bs, r0: these B rows are rows [r0, r0 + B) of a batch of Bs (a thread's share of a row
+    # split, _seq_backward_rows), as in _seq_forward: every pointer starts at row r0, the slots
+    # of h, c, the cache, dz, dzh, dht and codes hold Bs rows (0 means Bs = B)
+    if Bs == 0:
+        Bs = B
     cdef int t, H = cl.H, G = cl.G, P = cl.P, S = cl.split, Bt = B, r
-    cdef Py_ssize_t BH = <Py_ssize_t>B * H, BG = <Py_ssize_t>B * G, BP = <Py_ssize_t>B * P
+    cdef Py_ssize_t BH = <Py_ssize_t>Bs * H, BG = <Py_ssize_t>Bs * G, BP = <Py_ssize_t>Bs * P
     cdef Py_ssize_t lddy = <Py_ssize_t>T * P, j
     cdef const floating *w_h = <const floating *>w.w_h
     cdef const floating *dy_t
@@ -717,15 +728,19 @@ cdef void _seq_backward(const Cell *cl, const lc_ctx *ctx, int T, int B, const W
         dz_t = dz + t * BG
         zp_t = zpre + t * BG if zpre != NULL else NULL
         if nact != NULL:
-            Bt = nact[t]
-            if t < T - 1 and Bt > nact[t + 1]:  # rows whose last step is t join
-                r = nact[t + 1]
+            Bt = nact[t] - r0
+            Bt = B if Bt > B else (0 if Bt < 0 else Bt)
+            if Bt == 0:  # no row of this share runs step t (their last step is earlier)
+                continue
+            r = B if t == T - 1 else nact[t + 1] - r0
+            r = B if r > B else (0 if r < 0 else r)
+            if Bt > r:  # rows whose last step is t join
                 memcpy(dh + <Py_ssize_t>r * P, dh_n + <Py_ssize_t>r * P,
                        <Py_ssize_t>(Bt - r) * P * sizeof(floating))
                 if dc != NULL:
                     memcpy(dc + <Py_ssize_t>r * H, dc_n + <Py_ssize_t>r * H,
                            <Py_ssize_t>(Bt - r) * H * sizeof(floating))
-        code = codes + <Py_ssize_t>t * B if codes != NULL else NULL
+        code = codes + <Py_ssize_t>t * Bs if codes != NULL else NULL
         if code != NULL:
             _save_masked(code, Bt, dh, dy_t, lddy, P, dc, H, sh, sc)
         if cl.kind == CELL_RNN:
@@ -771,7 +786,47 @@ cdef void _seq_backward(const Cell *cl, const lc_ctx *ctx, int T, int B, const W
             _pass_masked(code, Bt, dh, P, dc, H, sh, sc, dz_t, dzh + t * BG if dzh != NULL else NULL,
                          dht + t * BP if dht != NULL else NULL, G)
     if dh != out:
-        memcpy(out, dh, BP * sizeof(floating))
+        memcpy(out, dh, <Py_ssize_t>B * P * sizeof(floating))
+
+
+cdef void _seq_backward_rows(const Cell *cl, const lc_ctx *ctx, int T, int B, const Weights *w,
+                             const floating *dy, floating *dh, floating *dhp, floating *dc,
+                             const floating *h, const floating *c, const floating *gates,
+                             const floating *extra, const floating *zpre, floating *dz,
+                             floating *dzh, floating *drh, floating *dm, floating *dht,
+                             const floating *mask, floating *mtmp, const unsigned char *codes,
+                             const int *nact, const floating *dh_n, const floating *dc_n,
+                             floating *sh, floating *sc, int unit, int nth) noexcept nogil:
+    # _seq_backward with its B rows split between nth threads as _seq_forward_rows splits them
+    # (the same shares): each thread runs its rows' steps back to the first on one thread. The
+    # rows do not meet until the weight gradients, one product each after the loop. nth <= 1:
+    # _seq_backward itself, with ctx's threads inside each step's products and gate kernels.
+    if nth <= 1:
+        _seq_backward(cl, ctx, T, B, w, dy, dh, dhp, dc, h, c, gates, extra, zpre, dz, dzh, drh,
+                      dm, dht, mask, mtmp, codes, nact, dh_n, dc_n, sh, sc)
+        return
+    cdef lc_ctx one = ctx[0]
+    one.nthreads = 1
+    cdef int tid, r0, r1, H = cl.H, G = cl.G, P = cl.P
+    cdef Py_ssize_t oP, oH, oG
+    with parallel(num_threads=nth):
+        tid = threadid()
+        lstmcore_row_range(B, T, nact, unit, tid, nth, &r0, &r1)
+        if r1 > r0:
+            oP, oH, oG = <Py_ssize_t>r0 * P, <Py_ssize_t>r0 * H, <Py_ssize_t>r0 * G
+            _seq_backward(cl, &one, T, r1 - r0, w, dy + oP * T if dy != NULL else NULL,
+                          dh + oP, dhp + oP, dc + oH if dc != NULL else NULL, h + oP,
+                          c + oH if c != NULL else NULL, gates + oG if gates != NULL else NULL,
+                          extra + oH if extra != NULL else NULL,
+                          zpre + oG if zpre != NULL else NULL, dz + oG,
+                          dzh + oG if dzh != NULL else NULL, drh + oH if drh != NULL else NULL,
+                          dm + oH if dm != NULL else NULL, dht + oP if dht != NULL else NULL,
+                          mask + oP if mask != NULL else NULL,
+                          mtmp + oP if mtmp != NULL else NULL,
+                          codes + r0 if codes != NULL else NULL, nact,
+                          dh_n + oP if dh_n != NULL else NULL,
+                          dc_n + oH if dc_n != NULL else NULL, sh + oP if sh != NULL else NULL,
+                          sc + oH if sc != NULL else NULL, B, r0)
 
 
 cdef inline void _save_masked(const unsigned char *code, int B, const floating *dh,
@@ -853,83 +908,93 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
         ptr[k] = _ptr(a)
     cdef const unsigned char *p_codes = <const unsigned char *>_ptr(codes)
     cdef const int *p_nact = <const int *>_ptr(nact)
+    cdef int unit
+    cdef int nth = _row_split(&ctx, &w, B, dtype == np.float32, &unit)
     if dtype == np.float32:
         with nogil:
-            _seq_backward[float](&cl, &ctx, T, B, &w, <float *>ptr[0], <float *>ptr[1],
-                                 <float *>ptr[2], <float *>ptr[3], <float *>ptr[4], <float *>ptr[5],
-                                 <float *>ptr[6], <float *>ptr[7], <float *>ptr[8], <float *>ptr[9],
-                                 <float *>ptr[10], <float *>ptr[11], <float *>ptr[12], <float *>ptr[13],
-                                 <float *>ptr[14], <float *>ptr[15], p_codes, p_nact,
-                                 <float *>ptr[16], <float *>ptr[17], <float *>ptr[18],
-                                 <float *>ptr[19])
+            _seq_backward_rows[float](&cl, &ctx, T, B, &w, <float *>ptr[0], <float *>ptr[1],
+                                      <float *>ptr[2], <float *>ptr[3], <float *>ptr[4], <float *>ptr[5],
+                                      <float *>ptr[6], <float *>ptr[7], <float *>ptr[8], <float *>ptr[9],
+                                      <float *>ptr[10], <float *>ptr[11], <float *>ptr[12], <float *>ptr[13],
+                                      <float *>ptr[14], <float *>ptr[15], p_codes, p_nact,
+                                      <float *>ptr[16], <float *>ptr[17], <float *>ptr[18],
+                                      <float *>ptr[19], unit, nth)
     else:
         with nogil:
-            _seq_backward[double](&cl, &ctx, T, B, &w, <double *>ptr[0], <double *>ptr[1],
-                                  <double *>ptr[2], <double *>ptr[3], <double *>ptr[4],
-                                  <double *>ptr[5], <double *>ptr[6], <double *>ptr[7],
-                                  <double *>ptr[8], <double *>ptr[9], <double *>ptr[10],
-                                  <double *>ptr[11], <double *>ptr[12], <double *>ptr[13],
-                                  <double *>ptr[14], <double *>ptr[15], p_codes, p_nact,
-                                  <double *>ptr[16], <double *>ptr[17], <double *>ptr[18],
-                                  <double *>ptr[19])
-    # after the loop: one product each for dx, dw_x, dw_h; sums for db (no NumPy warning on
-    # non-finite values: the compiled engine reports none, whatever the input)
-    dz2 = dz.reshape(T * B, G)
-    h_prev = h[:T].reshape(T * B, P)
-    if mask is not None:  # the products read h_prev * mask
-        with np.errstate(all="ignore"):
-            h_prev = (h[:T] * mask).reshape(T * B, P)
-    x2 = x_tm.reshape(T * B, I)
-    extra2 = None if cache["extra"] is None else cache["extra"].reshape(T * B, H)
-    dzh2 = None if dzh is None else dzh.reshape(T * B, G)
-    ran = None
-    if nact is not None:  # the products read only the rows that ran (the others are not written)
-        ran = np.concatenate([t * B + np.arange(n) for t, n in enumerate(nact)])
-        dz2, h_prev, x2 = dz2[ran], h_prev[ran], x2[ran]
-        extra2 = None if extra2 is None else extra2[ran]
-        dzh2 = None if dzh2 is None else dzh2[ran]
-    dx2 = _mm(dz2, w_x, False, True)
-    if ran is not None:
-        full = np.zeros((T * B, I), dtype=dtype)
-        full[ran] = dx2
-        dx2 = full
-    dx = np.ascontiguousarray(dx2.reshape(T, B, I).transpose(1, 0, 2))
-    grads = {
-        "dx": dx if seq is None else seq.scatter(dx),
-        "dw_x": _mm(x2, dz2, True),
-    }
-    with np.errstate(all="ignore"):
-        if gru_ra:
-            grads["dw_h"] = _mm(h_prev, dzh2, True)
-            grads["db"] = np.stack([dz2.sum(axis=0), dzh2.sum(axis=0)])
-        elif cl.kind == CELL_GRU:
-            dw_h = np.empty((P, G), dtype=dtype)
-            _mm(h_prev, dz2[:, :S], True, False, dw_h[:, :S])
-            _mm(extra2, dz2[:, S:], True, False, dw_h[:, S:])
-            grads["dw_h"] = dw_h
-            grads["db"] = dz2.sum(axis=0)
-        else:
-            grads["dw_h"] = _mm(h_prev, dz2, True)
-            grads["db"] = dz2.sum(axis=0)
-    grads["dh0"] = dh if seq is None else seq.rows_back(dh)
-    if cl.kind == CELL_LSTM:
-        grads["dc0"] = dc if seq is None else seq.rows_back(dc)
-        if p is not None:  # pre_i, pre_f read c_prev = c[:T]; pre_o the new c = c[1:]
-            c_prev, c_new = cache["c"][:T].reshape(T * B, H), cache["c"][1:].reshape(T * B, H)
-            if ran is not None:
-                c_prev, c_new = c_prev[ran], c_new[ran]
+            _seq_backward_rows[double](&cl, &ctx, T, B, &w, <double *>ptr[0], <double *>ptr[1],
+                                       <double *>ptr[2], <double *>ptr[3], <double *>ptr[4],
+                                       <double *>ptr[5], <double *>ptr[6], <double *>ptr[7],
+                                       <double *>ptr[8], <double *>ptr[9], <double *>ptr[10],
+                                       <double *>ptr[11], <double *>ptr[12], <double *>ptr[13],
+                                       <double *>ptr[14], <double *>ptr[15], p_codes, p_nact,
+                                       <double *>ptr[16], <double *>ptr[17], <double *>ptr[18],
+                                       <double *>ptr[19], unit, nth)
+    # small products run faster on one BLAS thread (_threads.SMALL_PRODUCTS)
+    with _threads.blas_for_products(ctx.nthreads, <long long>T * B * G * (I + P)):
+        # after the loop: one product each for dx, dw_x, dw_h; sums for db (no NumPy warning on
+        # non-finite values: the compiled engine reports none, whatever the input)
+        dz2 = dz.reshape(T * B, G)
+        h_prev = h[:T].reshape(T * B, P)
+        if mask is not None:  # the products read h_prev * mask
             with np.errstate(all="ignore"):
-                grads["dpeepholes"] = np.stack([
-                    np.einsum("rh,rh->h", dz2[:, :H], c_prev),
-                    np.einsum("rh,rh->h", dz2[:, H:2 * H], c_prev),
-                    np.einsum("rh,rh->h", dz2[:, 3 * H:], c_new),
-                ])
-        if cl.proj:
-            m2, dht2 = cache["m"].reshape(T * B, H), dht.reshape(T * B, P)
-            if ran is not None:
-                m2, dht2 = m2[ran], dht2[ran]
-            grads["dproj"] = _mm(m2, dht2, True)
-    return grads
+                h_prev = (h[:T] * mask).reshape(T * B, P)
+        x2 = x_tm.reshape(T * B, I)
+        extra2 = None if cache["extra"] is None else cache["extra"].reshape(T * B, H)
+        dzh2 = None if dzh is None else dzh.reshape(T * B, G)
+        ran = None
+        if nact is not None:  # the products read only the rows that ran (the others are not written)
+            ran = np.concatenate([t * B + np.arange(n) for t, n in enumerate(nact)])
+            dz2, h_prev, x2 = dz2[ran], h_prev[ran], x2[ran]
+            extra2 = None if extra2 is None else extra2[ran]
+            dzh2 = None if dzh2 is None else dzh2[ran]
+        # the LSTM's kernels and rule for them (_lstm._grad_bits): lstmcore's packed kernels
+        # with AVX-512 where the weight gradients fit the L2, else BLAS (GRU S2, one thread:
+        # dw_x 3.7 against 8.8 ms on BLAS, dw_h 7.7 against 13.6, db 0.7 against NumPy's 2.8)
+        nth = ctx.nthreads
+        plan = _lstm._products_plan(w.pw_h0 != NULL, I, P, G, h.itemsize, nth)
+        dx2 = np.empty((dz2.shape[0], I), dtype=dtype)
+        _lstm._products_nt(dz2, np.ascontiguousarray(w_x), dx2, plan & 1, nth)
+        if ran is not None:
+            full = np.zeros((T * B, I), dtype=dtype)
+            full[ran] = dx2
+            dx2 = full
+        dx = np.ascontiguousarray(dx2.reshape(T, B, I).transpose(1, 0, 2))
+        dw_x = np.zeros((I, G), dtype=dtype)
+        _lstm._products_tn(x2, dz2, dw_x, plan & 2, nth)
+        dw_h = np.zeros((P, G), dtype=dtype)
+        db = np.zeros(G, dtype=dtype)
+        _lstm._products_sum_rows(dz2, db, nth)
+        if gru_ra:  # the recurrent product's own dz: dzh
+            _lstm._products_tn(h_prev, dzh2, dw_h, plan & 4, nth)
+            db_h = np.zeros(G, dtype=dtype)
+            _lstm._products_sum_rows(dzh2, db_h, nth)
+            db = np.stack([db, db_h])
+        elif cl.kind == CELL_GRU:  # phase 1's columns read r * h_prev (extra)
+            _lstm._products_tn(h_prev, dz2[:, :S], dw_h[:, :S], plan & 4, nth)
+            _lstm._products_tn(extra2, dz2[:, S:], dw_h[:, S:], plan & 4, nth)
+        else:
+            _lstm._products_tn(h_prev, dz2, dw_h, plan & 4, nth)
+        grads = {"dx": dx if seq is None else seq.scatter(dx), "dw_x": dw_x, "dw_h": dw_h,
+                 "db": db}
+        grads["dh0"] = dh if seq is None else seq.rows_back(dh)
+        if cl.kind == CELL_LSTM:
+            grads["dc0"] = dc if seq is None else seq.rows_back(dc)
+            if p is not None:  # pre_i, pre_f read c_prev = c[:T]; pre_o the new c = c[1:]
+                c_prev, c_new = cache["c"][:T].reshape(T * B, H), cache["c"][1:].reshape(T * B, H)
+                if ran is not None:
+                    c_prev, c_new = c_prev[ran], c_new[ran]
+                with np.errstate(all="ignore"):
+                    grads["dpeepholes"] = np.stack([
+                        np.einsum("rh,rh->h", dz2[:, :H], c_prev),
+                        np.einsum("rh,rh->h", dz2[:, H:2 * H], c_prev),
+                        np.einsum("rh,rh->h", dz2[:, 3 * H:], c_new),
+                    ])
+            if cl.proj:
+                m2, dht2 = cache["m"].reshape(T * B, H), dht.reshape(T * B, P)
+                if ran is not None:
+                    m2, dht2 = m2[ran], dht2[ran]
+                grads["dproj"] = _mm(m2, dht2, True)
+        return grads
 
 
 # Cells -----------------------------------------------------------------------------------------

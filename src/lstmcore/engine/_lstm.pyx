@@ -840,11 +840,17 @@ cdef int _grad_plan(bint packed, int B, int I, int H, int itemsize, int nthreads
     """Where a training step's products after the backward loop run: bit 0 dx = dz @ w_x.T,
     bit 1 dw_x = x.T @ dz, bit 2 dw_h = h_prev.T @ dz on lstmcore's packed kernels; BLAS for the
     bits not set. A measured plan's grads (packed or blas) acts as _set_grad_products's mode."""
-    cdef Py_ssize_t G = 4 * <Py_ssize_t>H
     cdef int mode = _GRAD_PRODUCTS
     cdef int k = _tuned_find(B, I, H, itemsize, nthreads) if _N_TUNED else -1
     if k >= 0 and _TUNED[k].grads:
         mode = _TUNED[k].grads
+    return _grad_bits(packed, mode, I, H, 4 * <Py_ssize_t>H, itemsize, nthreads)
+
+
+cdef int _grad_bits(bint packed, int mode, int I, int P, Py_ssize_t G, int itemsize,
+                    int nthreads) noexcept:
+    """_grad_plan's bits for products after a loop over dz (rows, G): dx (rows, I), dw_x (I, G)
+    and dw_h (P, G), under mode (_GRAD_MODES' code) and the loop's plan (packed or not)."""
     # The products in the packed kernels too: with AVX-512 (1.3-1.9x OpenBLAS's Haswell kernels
     # at S2 and S3; at S1, H = 50, the whole training step 1.17x faster since the last panel of
     # columns is masked), or wherever the tests force the packed path.
@@ -860,9 +866,74 @@ cdef int _grad_plan(bint packed, int B, int I, int H, int itemsize, int nthreads
     # backward 0.93-0.96x the time with the weight gradients on BLAS; dw_h is 4 MiB there).
     if mode == 1 or not _spills_l2(I, G, itemsize, nthreads):
         plan |= 2
-    if mode == 1 or not _spills_l2(H, G, itemsize, nthreads):
+    if mode == 1 or not _spills_l2(P, G, itemsize, nthreads):
         plan |= 4
     return plan
+
+
+# The products after the loop for the cell engine (lstmcore.engine._cells): the LSTM's kernels
+# and rule (_grad_bits), called with arrays. Every array has contiguous rows (unit column stride);
+# rows may be any distance apart.
+
+def _products_plan(bint packed, int I, int P, Py_ssize_t G, int itemsize, int nthreads):
+    """_grad_bits under the mode _set_grad_products set (no measured plan: those are the LSTM's)."""
+    return _grad_bits(packed, _GRAD_PRODUCTS, I, P, G, itemsize, nthreads)
+
+
+cdef inline int _ld(Py_ssize_t stride, Py_ssize_t itemsize, Py_ssize_t rows, int cols):
+    # a 2-D operand's leading dimension for BLAS and the kernels: one row's stride says nothing
+    return cols if rows <= 1 else <int>(stride // itemsize)
+
+
+def _products_tn(const floating[:, :] a, const floating[:, :] b, floating[:, :] out,
+                 bint packed, int nthreads):
+    """out (M, N) += a.T @ b: a (K, M), b (K, N); lstmcore's packed kernel (packed) or BLAS."""
+    cdef Py_ssize_t K = a.shape[0]
+    cdef int M = a.shape[1], N = b.shape[1]
+    if K == 0 or M == 0 or N == 0:
+        return
+    cdef int lda = _ld(a.strides[0], sizeof(floating), K, M)
+    cdef int ldb = _ld(b.strides[0], sizeof(floating), K, N)
+    cdef int ldo = _ld(out.strides[0], sizeof(floating), M, N)
+    with nogil:
+        if packed:
+            _matmul_tn(&a[0, 0], lda, &b[0, 0], ldb, &out[0, 0], ldo, M, N, K, nthreads)
+        else:
+            _gemm(RowMajor, Trans, NoTrans, M, N, <int>K, <floating>1, &a[0, 0], lda, &b[0, 0],
+                  ldb, <floating>1, &out[0, 0], ldo)
+
+
+def _products_nt(const floating[:, :] a, const floating[:, ::1] w, floating[:, :] out,
+                 bint packed, int nthreads):
+    """out (M, N) = a (M, K) @ w.T, w (N, K): w.T packed then lstmcore's kernel (packed), or BLAS."""
+    cdef Py_ssize_t M = a.shape[0]
+    cdef int K = a.shape[1], N = w.shape[0]
+    if M == 0 or N == 0:
+        return
+    if K == 0:
+        out[:, :] = 0
+        return
+    cdef int lda = _ld(a.strides[0], sizeof(floating), M, K)
+    cdef int ldo = _ld(out.strides[0], sizeof(floating), M, N)
+    cdef floating[::1] wpt
+    if packed:
+        wpt = _aligned_empty(lc_pack_transposed_size(N, K, sizeof(floating)),
+                             np.float32 if floating is float else np.float64)
+        with nogil:
+            _pack_t(&w[0, 0], N, K, &wpt[0])
+            _matmul_packed(&wpt[0], &a[0, 0], lda, &out[0, 0], ldo, M, K, N, nthreads)
+    else:
+        with nogil:
+            _gemm(RowMajor, NoTrans, Trans, <int>M, N, K, <floating>1, &a[0, 0], lda, &w[0, 0], K,
+                  <floating>0, &out[0, 0], ldo)
+
+
+def _products_sum_rows(const floating[:, ::1] a, floating[::1] out, int nthreads):
+    """out (N) += a (R, N) summed over its rows."""
+    if a.shape[0] == 0 or a.shape[1] == 0:
+        return
+    with nogil:
+        _sum_rows(&out[0], &a[0, 0], a.shape[0], <int>a.shape[1], nthreads)
 
 
 cdef inline void _add_tn(bint packed, const floating *a, int M, const floating *b, int G,
@@ -920,10 +991,8 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
         xc_v = _workspace("x_rows", (S, I), dtype)
         hc_v = _workspace("h_rows", (S, H), dtype)
         pdz, px, ph = &dzc_v[0, 0], &xc_v[0, 0], &hc_v[0, 0]
-    # Small products run faster on one BLAS thread (S1's training step on 2 threads: 1.0 ms with
-    # 2 BLAS threads, 0.67 ms with 1): the pools are held to one thread for this call.
-    one_blas_thread = nthreads > 1 and <long long>TB * G * (I + H) < (1 << 24)
-    with _threads.blas_single_threaded() if one_blas_thread else contextlib.nullcontext():
+    # Small products run faster on one BLAS thread: the pools are held to one for this call
+    with _threads.blas_for_products(nthreads, <long long>TB * G * (I + H)):
         with nogil:
             if packed:
                 # per step, by panels of units: dh = dz[t+1] @ w_h.T, then the gate backward

@@ -139,6 +139,21 @@ _blas_single_depth = 0
 _blas_saved: list[int] = []
 
 
+# Products of fewer multiply-adds than this run faster on one BLAS thread in a call on several
+# threads: S1's LSTM training step on 2 threads took 1.0 ms with 2 BLAS threads, 0.67 ms with 1;
+# the simple RNN's S1 backward 800 us against 549 (the pool's threads wake, and spin against
+# the engine's own team, for products of microseconds).
+SMALL_PRODUCTS = 1 << 24
+
+
+def blas_for_products(nthreads: int, madds: int):
+    """A context for the BLAS products of a call on ``nthreads`` threads, ``madds`` multiply-adds
+    in all: the pools held to one thread (:func:`blas_single_threaded`) when they are small."""
+    if nthreads > 1 and madds < SMALL_PRODUCTS:
+        return blas_single_threaded()
+    return contextlib.nullcontext()
+
+
 @contextlib.contextmanager
 def blas_single_threaded():
     """Hold the BLAS pools to one thread inside the block (nests and overlaps across threads)."""
