@@ -268,9 +268,9 @@ def grad_products(request):
 def test_products_after_the_loop_on_each_kernel(
     isa, threads, grad_products, rng, cell, options, I, lengths, dtype
 ):
-    """The weight gradients, dx and db on the packed kernels (each instruction set's copy) and on
-    BLAS: inputs wide enough for dx's packed panels (I >= 32) and narrower, with variable lengths
-    (the products read only the rows that ran)."""
+    """The weight gradients, dx and db on the packed kernels (each instruction set's copy; forced,
+    so dx too whatever the input's width) and on BLAS: I wider and narrower than dx's panels, and
+    variable lengths (the products read only the rows that ran)."""
     B, T, H = 13, 5, 20
     opts = _lstm_options(rng, dtype, H, options) if cell == "lstm" else dict(options)
     args, grads_in = _cell_problem(rng, cell, dtype, B, T, I, H, opts)

@@ -858,8 +858,11 @@ cdef int _grad_bits(bint packed, int mode, int I, int P, Py_ssize_t G, int items
         mode == 0 and (_ISA == 2 or _PACKED_MIN_B >= 0)))
     if not products:
         return 0
-    # a panel is 64 columns of dx wide: narrower inputs go to BLAS
-    cdef int plan = 1 if I >= 32 else 0
+    # dx's panels are 256 bytes wide (64 columns in float32): inputs narrower than a panel go to
+    # BLAS, unless the mode forces the packed kernels (float32, one thread, the two timed in
+    # turn: I = 32, G = 512 (S2) 7.65 ms packed against 6.42 on BLAS; G = 384, 5.41 against
+    # 3.27; at I = 128 and 256 within 5% of each other)
+    cdef int plan = 1 if mode == 1 or I * itemsize >= 256 else 0
     # Each weight gradient (I, G) or (H, G) is read and written once per block of 64 rows of dz:
     # where a thread's share of it exceeds half the L2 it comes from the L3 each time, and BLAS
     # (blocked for its caches) is faster (S3, 1 thread, Intel Xeon with 2 MiB of L2: the
