@@ -118,6 +118,9 @@ def test_concurrent_backward_calls_leave_the_blas_pools_as_they_found_them(rng):
         pytest.skip("no BLAS library found to drive")
     p = make_lstm(rng, 4, 5, 3, 8, np.float64)
     _, _, _, cache = lstmcore.lstm_forward(p["x"], p["w_x"], p["w_h"], p["b"], return_cache=True)
+    *_, gru_cache = lstmcore.gru_forward(
+        p["x"], p["w_x"][:, :24], p["w_h"][:, :24], np.zeros((2, 24)), return_cache=True
+    )
     dy = np.ones((4, 5, 8))
     before = lstmcore.get_num_threads()
     try:
@@ -128,6 +131,7 @@ def test_concurrent_backward_calls_leave_the_blas_pools_as_they_found_them(rng):
             start.wait()
             for _ in range(200):
                 lstmcore.lstm_backward(dy, cache)
+                lstmcore.gru_backward(dy, gru_cache)  # the cell engine's products, too
 
         threads = [threading.Thread(target=run) for _ in range(8)]
         for t in threads:
@@ -163,7 +167,14 @@ def test_a_child_forked_after_a_multithreaded_call_runs_and_agrees(start_method)
             b = np.zeros(256, np.float32)
             y, *_ , cache = lstmcore.lstm_forward(x, w_x, w_h, b, return_cache=True)
             g = lstmcore.lstm_backward(np.ones_like(y), cache)
-            return y, g["dw_h"], lstmcore.threadpool_info()["openmp_thread_cap"]
+            # the cell engine: 16 rows split between the threads, forward and backward
+            w_hg = (rng.standard_normal((64, 192)) * 0.1).astype(np.float32)
+            yg, _, cg = lstmcore.gru_forward(x, w_x[:, :192], w_hg, np.zeros((2, 192), np.float32),
+                                             return_cache=True)
+            gg = lstmcore.gru_backward(np.ones_like(yg), cg)
+            return (np.concatenate([y.ravel(), yg.ravel()]),
+                    np.concatenate([g["dw_h"].ravel(), gg["dw_h"].ravel()]),
+                    lstmcore.threadpool_info()["openmp_thread_cap"])
 
         if __name__ == "__main__":
             lstmcore.set_num_threads(2)
