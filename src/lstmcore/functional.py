@@ -31,7 +31,7 @@ from . import initializers, losses
 from .engine import _validate
 from .layers import Input, Layer, get_layer_class
 from .metrics import get_metric
-from .model import Sequential, _snake
+from .model import Sequential, _snake, _target_array
 from .params import ParameterBuffer
 
 __all__ = ["Model", "SymbolicTensor", "Node"]
@@ -343,28 +343,12 @@ class Model(Sequential):
             raise ValueError(
                 f"{name} must be a list of {len(self.outputs)} arrays (one per output), got {len(ys)}"
             )
-        out = []
-        for k, (t, loss, a) in enumerate(zip(self.outputs, self._losses, ys, strict=True)):
-            a = np.asarray(a)
-            if a.dtype.kind not in "fiub":
-                raise TypeError(f"{name} must be numeric arrays, got dtype {a.dtype}")
-            if a.ndim == 0 or a.shape[0] != n:
-                raise ValueError(f"{name} must have one target per sample ({n}), got shape {a.shape}")
-            want = tuple(t.shape[1:])
-            if not isinstance(loss, losses.SparseCategoricalCrossentropy):
-                if a.ndim == 1 and want == (1,):
-                    a = a.reshape(n, 1)
-                if a.ndim != len(want) + 1 or any(
-                    w is not None and w != s for s, w in zip(a.shape[1:], want, strict=False)
-                ):
-                    raise ValueError(
-                        f"{name} for output {self.output_names[k]!r} must have shape (batch, "
-                        f"{', '.join(map(str, want))}), got {a.shape}"
-                    )
-            a = np.ascontiguousarray(a, dtype=self.dtype)
-            if not np.isfinite(a).all():
-                raise ValueError(f"{name} must be finite")
-            out.append(a)
+        out = [
+            _target_array(
+                a, n, tuple(t.shape[1:]), loss, self.dtype, name, f"for output {self.output_names[k]!r}"
+            )
+            for k, (t, loss, a) in enumerate(zip(self.outputs, self._losses, ys, strict=True))
+        ]
         return _Arrays(out)
 
     # Forward and backward -------------------------------------------------------------------------

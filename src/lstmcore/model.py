@@ -83,6 +83,30 @@ class _Progress:
         self.stream.flush()
 
 
+def _target_array(y, n: int, want: tuple, loss, dtype, name: str, which: str) -> np.ndarray:
+    """One output's targets, checked and converted: numeric, one per sample (n), of shape (n,
+    *want) (None in want: any size; (n,) for want (1,)), except for a sparse categorical loss
+    (class indices); finite; contiguous in dtype. which: the output, for the messages."""
+    y = np.asarray(y)
+    if y.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must be a numeric array, got dtype {y.dtype}")
+    if y.ndim == 0 or y.shape[0] != n:
+        raise ValueError(f"{name} must have one target per sample ({n}), got shape {y.shape}")
+    if not isinstance(loss, losses.SparseCategoricalCrossentropy):
+        if y.ndim == 1 and want == (1,):
+            y = y.reshape(n, 1)
+        if y.ndim != len(want) + 1 or any(
+            w is not None and w != s for s, w in zip(y.shape[1:], want, strict=True)
+        ):
+            raise ValueError(
+                f"{name} must have shape (batch, {', '.join(map(str, want))}) {which}, got {y.shape}"
+            )
+    y = np.ascontiguousarray(y, dtype=dtype)
+    if not np.isfinite(y).all():
+        raise ValueError(f"{name} must be finite")
+    return y
+
+
 class Sequential:
     """A linear stack of layers, as ``keras.Sequential``.
 
@@ -517,25 +541,9 @@ class Sequential:
         return x
 
     def _prepare_y(self, y, n: int, name="y") -> np.ndarray:
-        y = np.asarray(y)
-        if y.dtype.kind not in "fiub":
-            raise TypeError(f"{name} must be a numeric array, got dtype {y.dtype}")
-        if y.ndim == 0 or y.shape[0] != n:
-            raise ValueError(f"{name} must have one target per sample ({n}), got shape {y.shape}")
-        out = self.output_shape[1:]
-        sparse = isinstance(self.loss, losses.SparseCategoricalCrossentropy)
-        if not sparse:
-            if y.ndim == 1 and out == (1,):
-                y = y.reshape(n, 1)
-            if y.shape[1:] != out:
-                raise ValueError(
-                    f"{name} must have shape (batch, {', '.join(map(str, out))}) to match the "
-                    f"model's output, got {y.shape}"
-                )
-        y = np.ascontiguousarray(y, dtype=self.dtype)
-        if not np.isfinite(y).all():
-            raise ValueError(f"{name} must be finite")
-        return y
+        return _target_array(
+            y, n, tuple(self.output_shape[1:]), self.loss, self.dtype, name, "to match the model's output"
+        )
 
     # fit / evaluate / predict -----------------------------------------------------------------------
 

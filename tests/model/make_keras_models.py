@@ -29,7 +29,6 @@ from keras_functional_programs import PROGRAMS as FUNCTIONAL  # noqa: E402
 from keras_programs import LEARNING_RATE, PROGRAMS  # noqa: E402
 from make_golden import _check_versions, _keras_float64_matmul  # noqa: E402
 
-
 SAVED = ["masking_bilstm_ave_stack", "masked_embedding_functional"]
 
 

@@ -17,7 +17,7 @@ import sys
 from ..timeseries.forecast import MAX_PARAMETERS, run_forecast
 from .bench import _bench_command
 from .forecast import _forecast_command
-from .info import _info_command
+from .info import _info_command, _parse_shape
 from .tune import _tune_command
 
 __all__ = ["MAX_PARAMETERS", "main", "run_forecast"]
@@ -63,10 +63,10 @@ def _positive_list(text: str) -> list:
 
 
 def _dims(text: str) -> tuple:
-    values = _positive_list(text)
-    if len(values) != 4:
-        raise argparse.ArgumentTypeError(f"expected B,T,I,H (4 positive integers), got {text!r}")
-    return tuple(values)
+    try:
+        return _parse_shape(text, min_inputs=1)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _seconds(text: str) -> float:

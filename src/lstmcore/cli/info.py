@@ -4,13 +4,15 @@ and (``--plan B,T,I,H``) the plan the LSTM's inference follows for a shape, with
 from __future__ import annotations
 
 
-def _parse_shape(text: str) -> tuple[int, int, int, int]:
+def _parse_shape(text: str, min_inputs: int = 0) -> tuple[int, int, int, int]:
+    """'B,T,I,H' -> (B, T, I, H) with B, T, H >= 1 and I >= min_inputs (every command's shapes:
+    the engine takes I = 0, the benchmark's problems do not); ValueError naming what was expected."""
     try:
         shape = tuple(int(v) for v in text.split(","))
     except ValueError:
         shape = ()
-    if len(shape) != 4 or min(shape) < 0 or min(shape[:2] + shape[3:]) < 1:
-        raise ValueError(f"--plan: expected B,T,I,H (B, T, H >= 1, I >= 0), got {text!r}")
+    if len(shape) != 4 or min(shape[:2] + shape[3:]) < 1 or shape[2] < min_inputs:
+        raise ValueError(f"expected B,T,I,H (B, T, H >= 1, I >= {min_inputs}), got {text!r}")
     return shape  # type: ignore[return-value]
 
 
@@ -121,7 +123,7 @@ def _info_command(args) -> int:
         try:
             lines = plan_lines(_parse_shape(args.plan), args.dtype, args.threads)
         except ValueError as exc:
-            print(f"lstmcore info: {exc}")
+            print(f"lstmcore info: --plan: {exc}")
             return 2
         print("\n".join(lines))
     return 0
