@@ -950,30 +950,30 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
         # the LSTM's kernels and rule for them (_lstm._grad_bits): lstmcore's packed kernels
         # with AVX-512 where the weight gradients fit the L2, else BLAS (GRU S2, one thread:
         # dw_x 3.7 against 8.8 ms on BLAS, dw_h 7.7 against 13.6, db 0.7 against NumPy's 2.8)
-        nth = ctx.nthreads
-        plan = _lstm._products_plan(w.pw_h0 != NULL, I, P, G, h.itemsize, nth)
+        nthreads = ctx.nthreads  # the products' own split (the loop's rows split is over)
+        plan = _lstm._products_plan(w.pw_h0 != NULL, I, P, G, h.itemsize, nthreads)
         dx2 = np.empty((dz2.shape[0], I), dtype=dtype)
-        _lstm._products_nt(dz2, np.ascontiguousarray(w_x), dx2, plan & 1, nth)
+        _lstm._products_nt(dz2, np.ascontiguousarray(w_x), dx2, plan & 1, nthreads)
         if ran is not None:
             full = np.zeros((T * B, I), dtype=dtype)
             full[ran] = dx2
             dx2 = full
         dx = np.ascontiguousarray(dx2.reshape(T, B, I).transpose(1, 0, 2))
         dw_x = np.zeros((I, G), dtype=dtype)
-        _lstm._products_tn(x2, dz2, dw_x, plan & 2, nth)
+        _lstm._products_tn(x2, dz2, dw_x, plan & 2, nthreads)
         dw_h = np.zeros((P, G), dtype=dtype)
         db = np.zeros(G, dtype=dtype)
-        _lstm._products_sum_rows(dz2, db, nth)
+        _lstm._products_sum_rows(dz2, db, nthreads)
         if gru_ra:  # the recurrent product's own dz: dzh
-            _lstm._products_tn(h_prev, dzh2, dw_h, plan & 4, nth)
+            _lstm._products_tn(h_prev, dzh2, dw_h, plan & 4, nthreads)
             db_h = np.zeros(G, dtype=dtype)
-            _lstm._products_sum_rows(dzh2, db_h, nth)
+            _lstm._products_sum_rows(dzh2, db_h, nthreads)
             db = np.stack([db, db_h])
         elif cl.kind == CELL_GRU:  # phase 1's columns read r * h_prev (extra)
-            _lstm._products_tn(h_prev, dz2[:, :S], dw_h[:, :S], plan & 4, nth)
-            _lstm._products_tn(extra2, dz2[:, S:], dw_h[:, S:], plan & 4, nth)
+            _lstm._products_tn(h_prev, dz2[:, :S], dw_h[:, :S], plan & 4, nthreads)
+            _lstm._products_tn(extra2, dz2[:, S:], dw_h[:, S:], plan & 4, nthreads)
         else:
-            _lstm._products_tn(h_prev, dz2, dw_h, plan & 4, nth)
+            _lstm._products_tn(h_prev, dz2, dw_h, plan & 4, nthreads)
         grads = {"dx": dx if seq is None else seq.scatter(dx), "dw_x": dw_x, "dw_h": dw_h,
                  "db": db}
         grads["dh0"] = dh if seq is None else seq.rows_back(dh)

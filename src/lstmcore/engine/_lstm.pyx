@@ -899,11 +899,7 @@ def _products_tn(const floating[:, :] a, const floating[:, :] b, floating[:, :] 
     cdef int ldb = _ld(b.strides[0], sizeof(floating), K, N)
     cdef int ldo = _ld(out.strides[0], sizeof(floating), M, N)
     with nogil:
-        if packed:
-            _matmul_tn(&a[0, 0], lda, &b[0, 0], ldb, &out[0, 0], ldo, M, N, K, nthreads)
-        else:
-            _gemm(RowMajor, Trans, NoTrans, M, N, <int>K, <floating>1, &a[0, 0], lda, &b[0, 0],
-                  ldb, <floating>1, &out[0, 0], ldo)
+        _add_tn(packed, &a[0, 0], lda, M, &b[0, 0], ldb, N, &out[0, 0], ldo, K, nthreads)
 
 
 def _products_nt(const floating[:, :] a, const floating[:, ::1] w, floating[:, :] out,
@@ -919,16 +915,13 @@ def _products_nt(const floating[:, :] a, const floating[:, ::1] w, floating[:, :
     cdef int lda = _ld(a.strides[0], sizeof(floating), M, K)
     cdef int ldo = _ld(out.strides[0], sizeof(floating), M, N)
     cdef floating[::1] wpt
+    cdef floating *pw = NULL  # packed w.T, or NULL: BLAS
     if packed:
         wpt = _aligned_empty(lc_pack_transposed_size(N, K, sizeof(floating)),
                              np.float32 if floating is float else np.float64)
-        with nogil:
-            _pack_t(&w[0, 0], N, K, &wpt[0])
-            _matmul_packed(&wpt[0], &a[0, 0], lda, &out[0, 0], ldo, M, K, N, nthreads)
-    else:
-        with nogil:
-            _gemm(RowMajor, NoTrans, Trans, <int>M, N, K, <floating>1, &a[0, 0], lda, &w[0, 0], K,
-                  <floating>0, &out[0, 0], ldo)
+        pw = &wpt[0]
+    with nogil:
+        _mul_nt(pw, &a[0, 0], lda, &w[0, 0], N, K, &out[0, 0], ldo, M, nthreads)
 
 
 def _products_sum_rows(const floating[:, ::1] a, floating[::1] out, int nthreads):
@@ -939,13 +932,28 @@ def _products_sum_rows(const floating[:, ::1] a, floating[::1] out, int nthreads
         _sum_rows(&out[0], &a[0, 0], a.shape[0], <int>a.shape[1], nthreads)
 
 
-cdef inline void _add_tn(bint packed, const floating *a, int M, const floating *b, int G,
-                         floating *out, Py_ssize_t S, int nthreads) noexcept nogil:
-    # out (M, G) += a.T @ b, a (S, M) and b (S, G) rows contiguous: lstmcore's packed kernel, or BLAS
+cdef inline void _add_tn(bint packed, const floating *a, int lda, int M, const floating *b,
+                         int ldb, int G, floating *out, int ldo, Py_ssize_t S,
+                         int nthreads) noexcept nogil:
+    # out (M, G) rows ldo apart += a.T @ b, a (S, M) rows lda apart, b (S, G) rows ldb apart:
+    # lstmcore's packed kernel, or BLAS
     if packed:
-        _matmul_tn(a, M, b, G, out, G, M, G, S, nthreads)
+        _matmul_tn(a, lda, b, ldb, out, ldo, M, G, S, nthreads)
     else:
-        _gemm(RowMajor, Trans, NoTrans, M, G, <int>S, <floating>1, a, M, b, G, <floating>1, out, G)
+        _gemm(RowMajor, Trans, NoTrans, M, G, <int>S, <floating>1, a, lda, b, ldb, <floating>1, out,
+              ldo)
+
+
+cdef inline void _mul_nt(floating *wpt, const floating *a, int lda, const floating *w, int N,
+                         int K, floating *out, int ldo, Py_ssize_t M, int nthreads) noexcept nogil:
+    # out (M, N) rows ldo apart = a (M, K) rows lda apart @ w.T, w (N, K) contiguous: w.T packed
+    # into wpt (lc_pack_transposed_size(N, K) elements) then lstmcore's kernel, or, wpt NULL, BLAS
+    if wpt != NULL:
+        _pack_t(w, N, K, wpt)
+        _matmul_packed(wpt, a, lda, out, ldo, M, K, N, nthreads)
+    else:
+        _gemm(RowMajor, NoTrans, Trans, <int>M, N, K, <floating>1, a, lda, w, K, <floating>0, out,
+              ldo)
 
 
 cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] dh,
@@ -978,8 +986,10 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
     cdef lc_ctx ctx = _ctx_for(nthreads, B, I, H, sizeof(floating))
     if packed:
         wpt_v = _aligned_empty(lc_pack_transposed_size(H, G, sizeof(floating)), dtype)
+    cdef floating *pwxt = NULL  # packed w_x.T for dx, or NULL: BLAS
     if dx_packed:
         wxt_v = _aligned_empty(lc_pack_transposed_size(I, G, sizeof(floating)), dtype)
+        pwxt = &wxt_v[0]
     # With a plan's nact, the products after the loop read only the rows that ran: dz, x and
     # h_prev of those rows copied together first (sum(nact) rows; at S2 with lengths over 1..T,
     # half the rows, the products being about 60% of the backward's multiply-adds)
@@ -1016,16 +1026,10 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
                     memcpy(<floating *>ph + off * H, &h[t, 0, 0], n * H * sizeof(floating))
                     off += n
             # dw_x += x.T @ dz and dw_h += h_prev.T @ dz over all S rows (h_prev = h[:T])
-            _add_tn(dwx_packed, px, I, pdz, G, &dw_x_v[0, 0], S, nthreads)
-            _add_tn(dwh_packed, ph, H, pdz, G, &dw_h_v[0, 0], S, nthreads)
-            if dx_packed:
-                # dx = dz @ w_x.T
-                _pack_t(&w_x[0, 0], I, G, &wxt_v[0])
-                _matmul_packed(&wxt_v[0], pdz, G, &dx_tm_v[0, 0, 0], I, S, G, I, nthreads)
-            else:
-                # dx = dz @ w_x.T
-                _gemm(RowMajor, NoTrans, Trans, <int>S, I, G, <floating>1, pdz, G, &w_x[0, 0], G,
-                      <floating>0, &dx_tm_v[0, 0, 0], I)
+            _add_tn(dwx_packed, px, I, I, pdz, G, G, &dw_x_v[0, 0], G, S, nthreads)
+            _add_tn(dwh_packed, ph, H, H, pdz, G, G, &dw_h_v[0, 0], G, S, nthreads)
+            # dx = dz @ w_x.T
+            _mul_nt(pwxt, pdz, G, &w_x[0, 0], I, G, &dx_tm_v[0, 0, 0], I, S, nthreads)
             # db += dz.sum(rows)
             _sum_rows(&db_v[0], pdz, S, G, nthreads)
             # dx to batch-first (with nact: dx_tm holds the S rows that ran, step after step;
