@@ -553,6 +553,69 @@ def test_compiled_gathers_match_their_numpy_twin(rng, which):
         _checks.take_steps(a64, np.array([B]), None, False, None)
 
 
+@pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled backend only")
+@pytest.mark.parametrize("which", list(SEQS))
+def test_time_major_gather_and_put_match_their_numpy_twins(rng, which, monkeypatch):
+    """The training paths' one-pass moves: Plan.gather_tm (take_steps into a transposed view)
+    equals the gather, transposed; Plan.put (put_steps: the rows that ran, compacted step after
+    step by compact_steps, into the caller's order) equals its NumPy twin and inverts the
+    gather on every step that runs, 0 past each row's length."""
+    from lstmcore.engine import _checks, _sequence
+
+    B, T, F = 7, 6, 5
+    p = _sequence.plan(B, T, **_seq_kw(rng, which, B, T))
+    for dtype in (np.float64, np.float32):
+        a = rng.standard_normal((B, T, F)).astype(dtype)
+        out_tm = np.full((T, B, F), np.nan, dtype=dtype)
+        np.testing.assert_array_equal(p.gather_tm(a, out_tm), p.gather(a).transpose(1, 0, 2))
+        if p.nact is None:
+            continue
+        ran = np.ascontiguousarray(out_tm)  # every step's rows, the ones that ran first
+        rows = _checks.compact_steps(ran, p.nact)
+        want = np.concatenate([ran[s, :n] for s, n in enumerate(p.nact)])
+        np.testing.assert_array_equal(rows, want)
+        got = p.put(rows, np.full((B, T, F), np.nan, dtype=dtype))
+        past = np.arange(T)[None, :] >= p.lengths[:, None]
+        np.testing.assert_array_equal(got[~past], a[~past])
+        assert not got[past].any()
+        monkeypatch.setattr(_sequence, "_put_compiled", None)
+        np.testing.assert_array_equal(p.put(rows, np.empty((B, T, F), dtype=dtype)), got)
+        monkeypatch.undo()
+
+
+@pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled backend only")
+def test_put_and_compact_steps_refuse_what_does_not_fit(rng):
+    """put_steps and compact_steps check what they are given (ValueError, never a write out of
+    bounds)."""
+    from lstmcore.engine import _checks, _sequence
+
+    B, T, F = 5, 4, 3
+    p = _sequence.plan(B, T, lengths=np.array([4, 1, 3, 2, 4]))
+    S = int(p.nact.sum())
+    a = rng.standard_normal((S, F))
+    out = np.empty((B, T, F))
+    bad = [
+        ((a[:-1], p.nact, p.perm, p.src, False, out), "summing to"),
+        ((a, p.nact[::-1], p.perm, p.src, False, out), "non-increasing"),
+        ((a, p.nact, np.zeros(B, dtype=np.int64), p.src, False, out), "permutation"),
+        ((a, p.nact, p.perm, np.full((B, T), T), False, out), "src must be"),
+        ((a, p.nact, p.perm, np.full((B, T), -1), False, out), "src marks a step as padding"),
+        ((a.astype(np.float32), p.nact, p.perm, p.src, False, out), "out must be"),
+        ((a, p.nact, p.perm, p.src, False, np.empty((B, T, F + 1))), "out must be"),
+        ((a[:, ::-1], p.nact, p.perm, p.src, False, out), "C-contiguous"),
+    ]
+    for args, match in bad:
+        with pytest.raises(ValueError, match=match):
+            _checks.put_steps(*args)
+    with pytest.raises(ValueError, match="nact must be"):
+        _checks.compact_steps(np.zeros((T, B, F)), np.full(T, B + 1))
+    with pytest.raises(ValueError, match="out must be"):
+        _checks.compact_steps(np.zeros((T, B, F)), p.nact, np.empty((S + 1, F)))
+    with pytest.raises(ValueError, match="out must be"):
+        reversed_last_axis = np.empty((T, B, F)).transpose(1, 0, 2)[..., ::-1]
+        _checks.take_steps(np.zeros((B, T, F)), None, None, False, None, reversed_last_axis)
+
+
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("B, T", [(1, 1), (1, 4), (3, 1)])
 def test_stack_caches_do_not_share_scratch(rng, cell, B, T):

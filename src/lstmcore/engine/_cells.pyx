@@ -23,7 +23,7 @@ from libc.string cimport memcpy, memset
 
 import numpy as np
 
-from . import _lstm, _machine, _sequence, _threads, _validate
+from . import _checks, _lstm, _machine, _sequence, _threads, _validate
 from ._lstm import _aligned_empty, _scratch
 from ._cache import GRUCache, LSTMCache, RNNCache
 from ._checks import all_finite
@@ -562,8 +562,12 @@ cdef Weights _weights(w_h, b, p, w_hr):
 cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=None, seq=None):
     """x (B, T, I), checked | h0 (B, P) | c0 (B, H) or None | mask (B, P) or None
     | seq: a _sequence.Plan or None -> y, h_n, c_n, cache arrays (with a plan: in its order)."""
-    if seq is not None:  # the plan's order of x is scratch, kept between calls
-        x = seq.gather(x, _scratch("cells.plan_x", x.shape, x.dtype))
+    x_tm = None
+    if seq is not None:
+        if train:  # the plan's gather and the transpose to time-major in one pass
+            x_tm = seq.gather_tm(x, np.empty((x.shape[1], x.shape[0], x.shape[2]), dtype=x.dtype))
+        else:  # the plan's order of x is scratch, kept between calls
+            x = seq.gather(x, _scratch("cells.plan_x", x.shape, x.dtype))
         h0, c0, mask = seq.rows(h0), seq.rows(c0), seq.rows(mask)
     cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = cl.H, G = cl.G, P = cl.P
     cdef lc_ctx ctx = _context()
@@ -596,9 +600,10 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
     cdef bint per_step = w.pw_x != NULL
     zx_t = _scratch("cells.zx_t", (B, G), dtype) if per_step else None
     if train:  # time-major: x_tm (T, B, I), zx (T, B, G), h (T+1, B, P) with h[0] = h0
-        # a copy always: the cache keeps it, and with a plan x is scratch (with B or T of 1 the
-        # transpose of a contiguous x is contiguous, and ascontiguousarray would not copy)
-        x_tm = np.array(x.transpose(1, 0, 2), order="C")
+        # a copy always: the cache keeps it (with B or T of 1 the transpose of a contiguous x
+        # is contiguous, and ascontiguousarray would not copy)
+        if x_tm is None:
+            x_tm = np.array(x.transpose(1, 0, 2), order="C")
         if per_step:
             zx, zx_step, ldzx = x_tm, <Py_ssize_t>B * I, I
         else:
@@ -934,31 +939,37 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
         # after the loop: one product each for dx, dw_x, dw_h; sums for db (no NumPy warning on
         # non-finite values: the compiled engine reports none, whatever the input)
         dz2 = dz.reshape(T * B, G)
-        h_prev = h[:T].reshape(T * B, P)
+        h_tm = h[:T]
         if mask is not None:  # the products read h_prev * mask
             with np.errstate(all="ignore"):
-                h_prev = (h[:T] * mask).reshape(T * B, P)
+                h_tm = h[:T] * mask
+        h_prev = h_tm.reshape(T * B, P)
         x2 = x_tm.reshape(T * B, I)
         extra2 = None if cache["extra"] is None else cache["extra"].reshape(T * B, H)
         dzh2 = None if dzh is None else dzh.reshape(T * B, G)
-        ran = None
-        if nact is not None:  # the products read only the rows that ran (the others are not written)
-            ran = np.concatenate([t * B + np.arange(n) for t, n in enumerate(nact)])
-            dz2, h_prev, x2 = dz2[ran], h_prev[ran], x2[ran]
-            extra2 = None if extra2 is None else extra2[ran]
-            dzh2 = None if dzh2 is None else dzh2[ran]
+        if nact is not None:  # the products read only the rows that ran (the others are not
+            # written): each step's first nact[t] rows, copied together (scratch)
+            Sr = int(np.sum(nact, dtype=np.int64))
+            dz2 = _checks.compact_steps(dz, nact, _scratch("cells.dz_rows", (Sr, G), dtype))
+            h_prev = _checks.compact_steps(h_tm, nact, _scratch("cells.h_rows", (Sr, P), dtype))
+            x2 = _checks.compact_steps(x_tm, nact, _scratch("cells.x_rows", (Sr, I), dtype))
+            if extra2 is not None:
+                extra2 = _checks.compact_steps(cache["extra"], nact,
+                                               _scratch("cells.extra_rows", (Sr, H), dtype))
+            if dzh2 is not None:
+                dzh2 = _checks.compact_steps(dzh, nact, _scratch("cells.dzh_rows", (Sr, G), dtype))
         # the LSTM's kernels and rule for them (_lstm._grad_bits): lstmcore's packed kernels
         # with AVX-512 where the weight gradients fit the L2, else BLAS (GRU S2, one thread:
         # dw_x 3.7 against 8.8 ms on BLAS, dw_h 7.7 against 13.6, db 0.7 against NumPy's 2.8)
         nthreads = ctx.nthreads  # the products' own split (the loop's rows split is over)
         plan = _lstm._products_plan(w.pw_h0 != NULL, I, P, G, h.itemsize, nthreads)
-        dx2 = np.empty((dz2.shape[0], I), dtype=dtype)
+        dx2 = (np.empty((dz2.shape[0], I), dtype=dtype) if nact is None
+               else _scratch("cells.dx_rows", (dz2.shape[0], I), dtype))
         _lstm._products_nt(dz2, np.ascontiguousarray(w_x), dx2, plan & 1, nthreads)
-        if ran is not None:
-            full = np.zeros((T * B, I), dtype=dtype)
-            full[ran] = dx2
-            dx2 = full
-        dx = np.ascontiguousarray(dx2.reshape(T, B, I).transpose(1, 0, 2))
+        if nact is not None:  # the rows that ran into the caller's order, 0 past each length
+            dx = seq.put(dx2, np.empty((B, T, I), dtype=dtype))
+        else:
+            dx = np.ascontiguousarray(dx2.reshape(T, B, I).transpose(1, 0, 2))
         dw_x = np.zeros((I, G), dtype=dtype)
         _lstm._products_tn(x2, dz2, dw_x, plan & 2, nthreads)
         dw_h = np.zeros((P, G), dtype=dtype)
@@ -974,15 +985,18 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
             _lstm._products_tn(extra2, dz2[:, S:], dw_h[:, S:], plan & 4, nthreads)
         else:
             _lstm._products_tn(h_prev, dz2, dw_h, plan & 4, nthreads)
-        grads = {"dx": dx if seq is None else seq.scatter(dx), "dw_x": dw_x, "dw_h": dw_h,
-                 "db": db}
+        grads = {"dx": dx if seq is None or nact is not None else seq.scatter(dx), "dw_x": dw_x,
+                 "dw_h": dw_h, "db": db}
         grads["dh0"] = dh if seq is None else seq.rows_back(dh)
         if cl.kind == CELL_LSTM:
             grads["dc0"] = dc if seq is None else seq.rows_back(dc)
             if p is not None:  # pre_i, pre_f read c_prev = c[:T]; pre_o the new c = c[1:]
-                c_prev, c_new = cache["c"][:T].reshape(T * B, H), cache["c"][1:].reshape(T * B, H)
-                if ran is not None:
-                    c_prev, c_new = c_prev[ran], c_new[ran]
+                if nact is None:
+                    c_prev = cache["c"][:T].reshape(T * B, H)
+                    c_new = cache["c"][1:].reshape(T * B, H)
+                else:
+                    c_prev = _checks.compact_steps(cache["c"][:T], nact)
+                    c_new = _checks.compact_steps(cache["c"][1:], nact)
                 with np.errstate(all="ignore"):
                     grads["dpeepholes"] = np.stack([
                         np.einsum("rh,rh->h", dz2[:, :H], c_prev),
@@ -990,9 +1004,10 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
                         np.einsum("rh,rh->h", dz2[:, 3 * H:], c_new),
                     ])
             if cl.proj:
-                m2, dht2 = cache["m"].reshape(T * B, H), dht.reshape(T * B, P)
-                if ran is not None:
-                    m2, dht2 = m2[ran], dht2[ran]
+                if nact is None:
+                    m2, dht2 = cache["m"].reshape(T * B, H), dht.reshape(T * B, P)
+                else:
+                    m2, dht2 = _checks.compact_steps(cache["m"], nact), _checks.compact_steps(dht, nact)
                 grads["dproj"] = _mm(m2, dht2, True)
         return grads
 

@@ -41,8 +41,9 @@ def take_steps(cnp.ndarray a, rows, src, bint reverse, zero, out=None):
 
     a (B', T, F) float32/float64, its last axis contiguous | rows (B,) int64 or None (j) |
     src (B, T) int64 or None (t, or T-1-t with ``reverse``) | zero (B, T) bool or None |
-    out: a C-contiguous array of that shape and a's dtype to write (not overlapping a), or None
-    (a new one)."""
+    out: an array of that shape and a's dtype to write, its last axis contiguous, apart from a
+    (a transposed view of a time-major (T, B, F) array: the gather and the transpose in one
+    pass), or None (a new C-contiguous one)."""
     if a.ndim != 3 or cnp.PyArray_TYPE(a) not in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64) or (
             a.shape[2] > 1 and a.strides[2] != a.itemsize):
         raise ValueError("take_steps: a must be a 3-D float array with a contiguous last axis")
@@ -51,9 +52,10 @@ def take_steps(cnp.ndarray a, rows, src, bint reverse, zero, out=None):
     if out is None:
         out = np.empty((B, T, F), dtype=a.dtype)
     elif (not isinstance(out, np.ndarray) or out.shape != (B, T, F) or out.dtype != a.dtype
-          or not out.flags.c_contiguous or np.shares_memory(out, a)):
-        raise ValueError(f"take_steps: out must be a C-contiguous {a.dtype} array of shape "
-                         f"{(B, T, F)} apart from a")
+          or (F > 1 and out.strides[2] != out.itemsize) or not out.flags.writeable
+          or np.shares_memory(out, a)):
+        raise ValueError(f"take_steps: out must be a writeable {a.dtype} array of shape "
+                         f"{(B, T, F)} with a contiguous last axis, apart from a")
     cdef cnp.int64_t[::1] rv
     cdef cnp.int64_t[:, ::1] sv
     cdef const cnp.uint8_t[:, ::1] zv
@@ -71,6 +73,7 @@ def take_steps(cnp.ndarray a, rows, src, bint reverse, zero, out=None):
         if zv.shape[0] != B or zv.shape[1] != T:
             raise ValueError("take_steps: zero must be (B, T)")
     cdef Py_ssize_t s0 = a.strides[0], s1 = a.strides[1], row = F * a.itemsize
+    cdef Py_ssize_t o0 = out.strides[0], o1 = out.strides[1]
     cdef const char *src_p = <const char *>cnp.PyArray_DATA(a)
     cdef char *dst = <char *>cnp.PyArray_DATA(out)
     cdef Py_ssize_t j, t, r, k
@@ -80,7 +83,95 @@ def take_steps(cnp.ndarray a, rows, src, bint reverse, zero, out=None):
             for t in range(T):
                 k = sv[j, t] if has_src else (T - 1 - t if reverse else t)
                 if k < 0 or (has_zero and zv[j, t]):
-                    memset(dst + (j * T + t) * row, 0, row)
+                    memset(dst + j * o0 + t * o1, 0, row)
                 else:
-                    memcpy(dst + (j * T + t) * row, src_p + r * s0 + k * s1, row)
+                    memcpy(dst + j * o0 + t * o1, src_p + r * s0 + k * s1, row)
+    return out
+
+
+def put_steps(cnp.ndarray a, nact, rows, src, bint reverse, cnp.ndarray out):
+    """The outputs of a lengths plan's steps, kept row after row for the rows that ran, into the
+    caller's order in one pass: the inverse of a gather, then of compacting each step's rows.
+
+    a (S, F) float32/float64, C-contiguous: step s's nact[s] rows one after another, step after
+    step (S = sum(nact)) | nact (T,) int32, non-increasing, in [0, B]: the rows of step s that ran
+    (a plan with lengths and no mask: a plan row i runs step s when its length exceeds s) |
+    rows (B,) int64 or None: plan row i is the caller's row rows[i] (the plan's perm) |
+    src (B, T) int64 or None: the caller's time of plan row i's step s (t, or T-1-t with
+    ``reverse``) | out (B, T, F) of a's dtype, its last axis contiguous, apart from a:
+    out[rows[i], src[i, s]] = a's row of (i, s) where i < nact[s]; out[rows[i], s] = 0 where
+    i >= nact[s] (a row's padding: the times at or past its length)."""
+    if (a.ndim != 2 or cnp.PyArray_TYPE(a) not in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64)
+            or not a.flags.c_contiguous):
+        raise ValueError("put_steps: a must be a C-contiguous 2-D float array")
+    if out.ndim != 3 or out.dtype != a.dtype or out.shape[2] != a.shape[1] or not out.flags.writeable:
+        raise ValueError(f"put_steps: out must be a writeable (B, T, {a.shape[1]}) {a.dtype} array")
+    cdef Py_ssize_t B = out.shape[0], T = out.shape[1], F = a.shape[1], S = a.shape[0]
+    if (F > 1 and out.strides[2] != out.itemsize) or np.shares_memory(out, a):
+        raise ValueError("put_steps: out must have a contiguous last axis and not overlap a")
+    cdef const int[::1] nv = np.ascontiguousarray(nact, dtype=np.intc)
+    if nv.shape[0] != T or (T and (np.min(nv) < 0 or np.max(nv) > B or np.any(np.diff(nv) > 0))
+                            ) or np.sum(nv, dtype=np.int64) != S:
+        raise ValueError(f"put_steps: nact must be ({T},) non-increasing in [0, {B}] summing to {S}")
+    cdef cnp.int64_t[::1] rv
+    cdef cnp.int64_t[:, ::1] sv
+    cdef bint has_rows = rows is not None, has_src = src is not None
+    if has_rows:
+        rv = np.ascontiguousarray(rows, dtype=np.int64)
+        if rv.shape[0] != B or not np.array_equal(np.sort(rv), np.arange(B)):
+            raise ValueError(f"put_steps: rows must be a permutation of range({B})")
+    if has_src:
+        sv = np.ascontiguousarray(src, dtype=np.int64)
+        if sv.shape[0] != B or sv.shape[1] != T or (B * T and (np.max(sv) >= T or np.min(sv) < -1)):
+            raise ValueError("put_steps: src must be (B, T) with entries in [-1, T)")
+    cdef Py_ssize_t o0 = out.strides[0], o1 = out.strides[1], row = F * a.itemsize
+    cdef const char *src_p = <const char *>cnp.PyArray_DATA(a)
+    cdef char *dst = <char *>cnp.PyArray_DATA(out)
+    cdef Py_ssize_t i, s, r, k, off = 0
+    cdef int bad = 0
+    with nogil:
+        for s in range(T):
+            for i in range(B):
+                r = rv[i] if has_rows else i
+                if i >= nv[s]:
+                    memset(dst + r * o0 + s * o1, 0, row)
+                    continue
+                k = sv[i, s] if has_src else (T - 1 - s if reverse else s)
+                if k < 0:  # a plan whose src disagrees with its nact
+                    bad = 1
+                    break
+                memcpy(dst + r * o0 + k * o1, src_p + (off + i) * row, row)
+            if bad:
+                break
+            off += nv[s]
+    if bad:
+        raise ValueError("put_steps: src marks a step as padding that nact runs")
+    return out
+
+
+def compact_steps(cnp.ndarray a, nact, out=None):
+    """The rows that ran, step after step: a (T, B, F) float32/float64 C-contiguous, nact (T,)
+    int32 in [0, B] -> out (S, F), S = sum(nact), rows a[s, :nact[s]] for s = 0, 1, ... (a new
+    array, or ``out``: C-contiguous, of that shape and a's dtype, apart from a)."""
+    if (a.ndim != 3 or cnp.PyArray_TYPE(a) not in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64)
+            or not a.flags.c_contiguous):
+        raise ValueError("compact_steps: a must be a C-contiguous 3-D float array")
+    cdef Py_ssize_t T = a.shape[0], B = a.shape[1], F = a.shape[2]
+    cdef const int[::1] nv = np.ascontiguousarray(nact, dtype=np.intc)
+    if nv.shape[0] != T or (T and (np.min(nv) < 0 or np.max(nv) > B)):
+        raise ValueError(f"compact_steps: nact must be ({T},) in [0, {B}]")
+    cdef Py_ssize_t S = int(np.sum(nv, dtype=np.int64))
+    if out is None:
+        out = np.empty((S, F), dtype=a.dtype)
+    elif (not isinstance(out, np.ndarray) or out.shape != (S, F) or out.dtype != a.dtype
+          or not out.flags.c_contiguous or not out.flags.writeable or np.shares_memory(out, a)):
+        raise ValueError(f"compact_steps: out must be a C-contiguous {a.dtype} array of shape "
+                         f"{(S, F)} apart from a")
+    cdef Py_ssize_t row = F * a.itemsize, s, off = 0
+    cdef const char *src_p = <const char *>cnp.PyArray_DATA(a)
+    cdef char *dst = <char *>cnp.PyArray_DATA(<cnp.ndarray>out)
+    with nogil:
+        for s in range(T):
+            memcpy(dst + off * row, src_p + s * B * row, nv[s] * row)
+            off += nv[s]
     return out

@@ -682,24 +682,25 @@ cdef object _forward_train(const floating[:, :, ::1] x, const floating[:, ::1] w
                           const floating[:, ::1] w_h, const floating[::1] b,
                           floating[:, :, ::1] x_tm, floating[:, :, ::1] gates,
                           floating[:, :, ::1] h, floating[:, :, ::1] c,
-                          int act, int ract, object dtype, int[::1] nact=None, object y=None):
-    # x (B, T, I) | x_tm (T, B, I) out | gates (T, B, G) out | h, c (T+1, B, H): in row 0
+                          int act, int ract, object dtype, int[::1] nact=None):
+    # x (B, T, I), or None: x_tm already holds it (a sequence plan's gather) | x_tm (T, B, I) out
+    # gates (T, B, G) out | h, c (T+1, B, H): in row 0
     # nact (T): a sequence plan's rows per step (_steps_rows): step t runs its first nact[t] rows
     # (the others' h, c and gates are not written)
-    # y (B, T, H): where to write the outputs, or None (a new array)
-    cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = w_h.shape[0], G = 4 * H
+    # -> y (B, T, H), a new array; None with x None (the plan's scatter reads h)
+    cdef int T = x_tm.shape[0], B = x_tm.shape[1], I = x_tm.shape[2], H = w_h.shape[0], G = 4 * H
     cdef int nthreads = _nthreads(), t, r
     cdef bint packed = _use_packed(B, T, I, H, sizeof(floating), nthreads)
     cdef const int *p_nact = &nact[0] if nact is not None else NULL
-    if y is None:
-        y = np.empty((B, T, H), dtype=dtype)
+    cdef bint outputs = x is not None
+    y = np.empty((B, T, H), dtype=dtype) if outputs else None
     cdef floating[:, :, ::1] y_v = y
     cdef floating[::1] wp_v, bp_v
     if packed:
         wp_v, bp_v = _pack_buffers(I, H, dtype)
     with nogil:
         # x_tm = x.transpose(1, 0, 2)
-        for r in range(B):
+        for r in range(B if outputs else 0):
             for t in range(T):
                 memcpy(&x_tm[t, r, 0], &x[r, t, 0], I * sizeof(floating))
         if packed:
@@ -717,7 +718,7 @@ cdef object _forward_train(const floating[:, :, ::1] x, const floating[:, ::1] w
                           H, &h[0, 0, 0], &c[1, 0, 0], <Py_ssize_t>B * H, T, &c[0, 0, 0],
                           &w_h[0, 0], &b[0], T, B, H, act, ract, nthreads, p_nact)
         # y = h[1:].transpose(1, 0, 2)
-        for r in range(B):
+        for r in range(B if outputs else 0):
             for t in range(T):
                 memcpy(&y_v[r, t, 0], &h[t + 1, r, 0], H * sizeof(floating))
     return y
@@ -961,18 +962,19 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
                     const floating[:, ::1] w_x, const floating[:, ::1] w_h,
                     const floating[:, :, ::1] gates, const floating[:, :, ::1] h,
                     const floating[:, :, ::1] c, int act, int ract, object dtype,
-                    int[::1] nact=None):
+                    int[::1] nact=None, object seq=None):
     # dy (B, T, H) | dh, dc (B, H): in dh_n, dc_n, out dh0, dc0 | x_tm (T, B, I)
     # gates (T, B, G) | h, c (T+1, B, H) | w_x (I, G) | w_h (H, G)
     # nact (T): a sequence plan's rows per step: step t runs its first nact[t] rows, a row joins
-    # at its last step with its dh_n, dc_n, and its dz is not written elsewhere
+    # at its last step with its dh_n, dc_n, and its dz is not written elsewhere; seq, that plan:
+    # dx comes back in the caller's order (else in the plan's)
     cdef int T = gates.shape[0], B = gates.shape[1], G = gates.shape[2], H = G // 4
     cdef int I = x_tm.shape[2], nthreads = _nthreads(), t, r
     cdef const int *p_nact = &nact[0] if nact is not None else NULL
     cdef int TB = T * B
     dz = _workspace("dz", (T, B, G), dtype)
     dx_tm = _workspace("dx_tm", (T, B, I), dtype)
-    dx = np.empty((B, T, I), dtype=dtype)
+    dx = np.empty((B, T, I), dtype=dtype)  # with nact: written by the plan's put below
     dw_x = np.zeros((I, G), dtype=dtype)
     dw_h = np.zeros((H, G), dtype=dtype)
     db = np.zeros(G, dtype=dtype)
@@ -1032,23 +1034,15 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
             _mul_nt(pwxt, pdz, G, &w_x[0, 0], I, G, &dx_tm_v[0, 0, 0], I, S, nthreads)
             # db += dz.sum(rows)
             _sum_rows(&db_v[0], pdz, S, G, nthreads)
-            # dx to batch-first (with nact: dx_tm holds the S rows that ran, step after step;
-            # the others' dx is 0)
-            if p_nact != NULL:
-                off = 0
-                for t in range(T):
-                    n = p_nact[t]
-                    for r in range(B):
-                        if r < n:
-                            memcpy(&dx_v[r, t, 0], &dx_tm_v[0, 0, 0] + (off + r) * I,
-                                   I * sizeof(floating))
-                        else:
-                            memset(&dx_v[r, t, 0], 0, I * sizeof(floating))
-                    off += n
-            else:
+            # dx to batch-first
+            if p_nact == NULL:
                 for r in range(B):
                     for t in range(T):
                         memcpy(&dx_v[r, t, 0], &dx_tm_v[t, r, 0], I * sizeof(floating))
+    if p_nact != NULL:
+        # dx_tm holds the S rows that ran, step after step: into the caller's order in one pass
+        # (0 past each row's length)
+        seq.put(dx_tm.reshape(TB, I)[:S], dx)
     return {"dx": dx, "dw_x": dw_x, "dw_h": dw_h, "db": db,
             "dh0": np.asarray(dh), "dc0": np.asarray(dc)}
 
@@ -1171,13 +1165,14 @@ def lstm_backward(dy, cache, dh_n=None, dc_n=None, *, check_finite=True):
     if dtype == np.float32:
         grads = _backward[float](
             dy, has_dy, dh, dc, cache.x, cache.w_x, cache.w_h, cache.gates, cache.h, cache.c,
-            act, ract, dtype, nact)
+            act, ract, dtype, nact, seq)
     else:
         grads = _backward[double](
             dy, has_dy, dh, dc, cache.x, cache.w_x, cache.w_h, cache.gates, cache.h, cache.c,
-            act, ract, dtype, nact)
-    if seq is not None:  # back to the caller's order
-        grads["dx"] = seq.scatter(grads["dx"])
+            act, ract, dtype, nact, seq)
+    if seq is not None:  # back to the caller's order (dx already, with nact)
+        if nact is None:
+            grads["dx"] = seq.scatter(grads["dx"])
         grads["dh0"], grads["dc0"] = seq.rows_back(grads["dh0"]), seq.rows_back(grads["dc0"])
     return grads
 
@@ -1219,23 +1214,23 @@ cdef tuple _plan_forward(seq, x, w_x, w_h, b, h0, c0, int act, int ract, bint re
             return y, y[:, 0].copy(), c
         h_n = np.ascontiguousarray(y[rows, seq.last])
         return seq.scatter(y, outputs=True), seq.rows_back(h_n), seq.rows_back(c)
-    xp = seq.gather(x, _workspace("plan.x", (B, T, I), dtype))
-    x_tm = np.empty((T, B, I), dtype=dtype)
+    # the plan's gather and the transpose to time-major in one pass; the outputs' scatter reads
+    # h[1:] time-major (no batch-first copy in the plan's order between)
+    x_tm = seq.gather_tm(x, np.empty((T, B, I), dtype=dtype))
     gates = np.empty((T, B, 4 * H), dtype=dtype)
     h = np.empty((T + 1, B, H), dtype=dtype)
     c = np.empty((T + 1, B, H), dtype=dtype)
     h[0], c[0] = h0, c0
-    yp = _workspace("plan.y", (B, T, H), dtype)  # the plan's order: scratch
     if dtype == np.float32:
-        y = _forward_train[float](xp, w_x, w_h, b, x_tm, gates, h, c, act, ract, dtype, nact, yp)
+        _forward_train[float](None, w_x, w_h, b, x_tm, gates, h, c, act, ract, dtype, nact)
     else:
-        y = _forward_train[double](xp, w_x, w_h, b, x_tm, gates, h, c, act, ract, dtype, nact,
-                                   yp)
+        _forward_train[double](None, w_x, w_h, b, x_tm, gates, h, c, act, ract, dtype, nact)
     h_n = np.ascontiguousarray(h[seq.last + 1, rows])
     c_n = np.ascontiguousarray(c[seq.last + 1, rows])
     cache = LSTMCache(x_tm, w_x, w_h, gates, h, c, activation, recurrent_activation,
                       output_activation=output_activation, sequence=seq)
-    return seq.scatter(y, outputs=True), seq.rows_back(h_n), seq.rows_back(c_n), cache
+    y = seq.scatter(h[1:].transpose(1, 0, 2), outputs=True)
+    return y, seq.rows_back(h_n), seq.rows_back(c_n), cache
 
 
 def lstm_cell_forward(x_t, w_x, w_h, b, h_prev=None, c_prev=None, *, activation="tanh",

@@ -88,13 +88,21 @@ class Plan:
         "perm",
         "inv",
         "src",
-        "codes",
+        "_codes",
         "nact",
         "last",
         "src_back",
         "zero_steps",
         "zero_back",
     )
+
+    @property
+    def codes(self):
+        """(T, B) uint8 or None (above). Lengths without a mask: built when first read (the
+        compiled kernels run such a plan from ``nact`` and never read it)."""
+        if self._codes is None and self.nact is not None:
+            self._codes = np.ascontiguousarray(np.where(self.src >= 0, VALID, ZERO).astype(np.uint8).T)
+        return self._codes
 
     def gather(self, a, out=None):
         """a (B, T, F) in the caller's order -> (B, T, F) in processing order (padding: 0);
@@ -105,6 +113,25 @@ class Plan:
         """The inverse of :meth:`gather`: a (B, T, F) in processing order -> the caller's order,
         0 where no step reads. ``outputs``: a holds the states, and the steps that output 0 do."""
         return _take_steps(a, self.inv, self.src_back, self.reverse, self.zero_back if outputs else None)
+
+    def gather_tm(self, a, out_tm):
+        """As :meth:`gather`, written time-major: out_tm (T, B, F)[s, j] = gather(a)[j, s], in
+        one pass (the training paths' cached input)."""
+        _take_steps(a, self.perm, self.src, self.reverse, None, out_tm.transpose(1, 0, 2))
+        return out_tm
+
+    def put(self, a, out):
+        """a (S, F): the rows that ran (a plan with ``nact``), each step's after the previous
+        step's (S = nact.sum()) -> out (B, T, F) in the caller's order, 0 past each row's length,
+        in one pass (the backward's dx)."""
+        if _put_compiled is not None and isinstance(a, np.ndarray) and a.dtype in (np.float32, np.float64):
+            return _put_compiled(a, self.nact, self.perm, self.src, self.reverse, out)
+        ends = np.cumsum(self.nact)
+        full = np.zeros((self.T, self.B, a.shape[1]), dtype=a.dtype)
+        for s, n in enumerate(self.nact):
+            full[s, :n] = a[ends[s] - n : ends[s]]
+        out[...] = _take_numpy(full.transpose(1, 0, 2), self.inv, self.src_back, self.reverse, None)
+        return out
 
     def gather_grad(self, dy, out=None):
         """dy (B, T, F) of the outputs -> processing order, 0 on ZERO steps (their output is 0)."""
@@ -142,7 +169,7 @@ def plan(B: int, T: int, reverse=False, lengths=None, mask=None, zero_output_for
     p.B, p.T, p.reverse = B, T, bool(reverse)
     p.zero_output_for_mask = bool(zero_output_for_mask)
     p.lengths, p.mask = lengths, mask
-    p.perm = p.inv = p.src = p.codes = p.nact = None
+    p.perm = p.inv = p.src = p._codes = p.nact = None
     p.last = np.full(B, T - 1, dtype=np.int64)
     steps = np.arange(T)
     if lengths is not None:
@@ -154,12 +181,12 @@ def plan(B: int, T: int, reverse=False, lengths=None, mask=None, zero_output_for
                 p.inv = np.argsort(p.perm)
         lens = lengths if p.perm is None else lengths[p.perm]
         p.last = lens - 1
-        src = (lens[:, None] - 1 - steps) if reverse else np.broadcast_to(steps, (B, T)).copy()
+        src = (lens[:, None] - 1 - steps) if reverse else steps
         p.src = np.where(steps < lens[:, None], src, -1)
         if mask is None:  # rows of step s: those with lens > s, a prefix
             p.nact = (B - np.cumsum(np.bincount(lens, minlength=T + 1))[:T]).astype(np.int32)
-    valid = p.src >= 0 if p.src is not None else np.ones((B, T), dtype=bool)
     if mask is not None:
+        valid = p.src >= 0 if p.src is not None else True
         m = mask if p.perm is None else mask[p.perm]
         if p.src is not None:
             m = np.take_along_axis(m, np.maximum(p.src, 0), axis=1) & valid
@@ -176,7 +203,7 @@ def plan(B: int, T: int, reverse=False, lengths=None, mask=None, zero_output_for
         elif p.src is not None:
             carry &= p.src >= 0  # ... but never a padding step
         codes = np.where(valid, VALID, np.where(carry, CARRY, ZERO)).astype(np.uint8)
-        p.codes = np.ascontiguousarray(codes.T)
+        p._codes = np.ascontiguousarray(codes.T)
         zero = codes == ZERO  # (B, T) per plan row, processing order
         p.zero_steps = zero
         if p.src is not None:  # per caller's time: the step that reads it
@@ -184,8 +211,6 @@ def plan(B: int, T: int, reverse=False, lengths=None, mask=None, zero_output_for
         else:
             at = zero[:, ::-1] if reverse else zero
         p.zero_back = np.ascontiguousarray(at if p.inv is None else at[p.inv])
-    elif lengths is not None:  # every step of a row up to its length is valid, none after
-        p.codes = np.ascontiguousarray(np.where(valid, VALID, ZERO).astype(np.uint8).T)
     return p
 
 
@@ -205,9 +230,10 @@ def _take_numpy(a, rows, src, reverse, zero):
 
 
 try:
+    from ._checks import put_steps as _put_compiled
     from ._checks import take_steps as _take_compiled
 except ImportError:  # pragma: no cover - the reference backend without a compiler
-    _take_compiled = None
+    _take_compiled = _put_compiled = None
 
 
 def _take_steps(a, rows, src, reverse, zero, out=None):
