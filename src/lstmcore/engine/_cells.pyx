@@ -702,7 +702,8 @@ cdef void _seq_backward(const Cell *cl, const lc_ctx *ctx, int T, int B, const W
                         floating *dzh, floating *drh, floating *dm, floating *dht,
                         const floating *mask, floating *mtmp, const unsigned char *codes,
                         const int *nact, const floating *dh_n, const floating *dc_n,
-                        floating *sh, floating *sc, int Bs=0, int r0=0) noexcept nogil:
+                        floating *sh, floating *sc, int Bs=0, int r0=0,
+                        const Py_ssize_t *zoff=NULL) noexcept nogil:
     # dy (B, T, P) or NULL | dh (B, P) in: dh_n | dhp (B, P) scratch; on return dh0 is in dh
     # dc (B, H) in: dc_n, out: dc0 (LSTM) | h (T+1, B, P) | c (T+1, B, H) | gates, zpre (T, B, G)
     # extra (T, B, H) | dz (T, B, G) out | dzh (T, B, G) out (GRU reset_after) | drh, dm (B, H)
@@ -716,6 +717,9 @@ cdef void _seq_backward(const Cell *cl, const lc_ctx *ctx, int T, int B, const W
     # Bs, r0: these B rows are rows [r0, r0 + B) of a batch of Bs (a thread's share of a row
     # split, _seq_backward_rows), as in _seq_forward: every pointer starts at row r0, the slots
     # of h, c, the cache, dz, dzh, dht and codes hold Bs rows (0 means Bs = B)
+    # zoff (T) or NULL: with nact, dz and dzh hold the rows that ran, step after step (S, G):
+    # step t's at row zoff[t] (the rows before it), so that the products after the loop read
+    # them where they are
     if Bs == 0:
         Bs = B
     cdef int t, H = cl.H, G = cl.G, P = cl.P, S = cl.split, Bt = B, r
@@ -726,11 +730,16 @@ cdef void _seq_backward(const Cell *cl, const lc_ctx *ctx, int T, int B, const W
     cdef const floating *zp_t
     cdef const unsigned char *code
     cdef floating *dz_t
+    cdef floating *dzh_t = NULL
     cdef floating *tmp
     cdef floating *out = dh
+    cdef Py_ssize_t zo
     for t in range(T - 1, -1, -1):
         dy_t = dy + t * P if dy != NULL else NULL
-        dz_t = dz + t * BG
+        zo = zoff[t] * G if zoff != NULL else t * BG
+        dz_t = dz + zo
+        if dzh != NULL:
+            dzh_t = dzh + zo
         zp_t = zpre + t * BG if zpre != NULL else NULL
         if nact != NULL:
             Bt = nact[t] - r0
@@ -754,8 +763,8 @@ cdef void _seq_backward(const Cell *cl, const lc_ctx *ctx, int T, int B, const W
         elif cl.kind == CELL_GRU:
             if cl.reset_after:
                 _gru_bwd(ctx, cl, Bt, 0, dh, dy_t, lddy, gates + t * BG, extra + t * BH,
-                         h + t * BP, P, NULL, dz_t, dzh + t * BG, dhp)
-                _dh_product(ctx, w, w.pw_h0, Bt, P, G, dzh + t * BG, G, w_h, dhp, True, mask,
+                         h + t * BP, P, NULL, dz_t, dzh_t, dhp)
+                _dh_product(ctx, w, w.pw_h0, Bt, P, G, dzh_t, G, w_h, dhp, True, mask,
                             mtmp)
             else:
                 _gru_bwd(ctx, cl, Bt, 1, dh, dy_t, lddy, gates + t * BG, extra + t * BH,
@@ -788,7 +797,7 @@ cdef void _seq_backward(const Cell *cl, const lc_ctx *ctx, int T, int B, const W
                           <const floating *>w.p, c + t * BH, c + (t + 1) * BH, dz_t)
             _dh_product(ctx, w, w.pw_h0, Bt, P, G, dz_t, G, w_h, dh, False, mask, mtmp)
         if code != NULL:
-            _pass_masked(code, Bt, dh, P, dc, H, sh, sc, dz_t, dzh + t * BG if dzh != NULL else NULL,
+            _pass_masked(code, Bt, dh, P, dc, H, sh, sc, dz_t, dzh_t,
                          dht + t * BP if dht != NULL else NULL, G)
     if dh != out:
         memcpy(out, dh, <Py_ssize_t>B * P * sizeof(floating))
@@ -801,14 +810,15 @@ cdef void _seq_backward_rows(const Cell *cl, const lc_ctx *ctx, int T, int B, co
                              floating *dzh, floating *drh, floating *dm, floating *dht,
                              const floating *mask, floating *mtmp, const unsigned char *codes,
                              const int *nact, const floating *dh_n, const floating *dc_n,
-                             floating *sh, floating *sc, int unit, int nth) noexcept nogil:
+                             floating *sh, floating *sc, int unit, int nth,
+                             const Py_ssize_t *zoff=NULL) noexcept nogil:
     # _seq_backward with its B rows split between nth threads as _seq_forward_rows splits them
     # (the same shares): each thread runs its rows' steps back to the first on one thread. The
     # rows do not meet until the weight gradients, one product each after the loop. nth <= 1:
     # _seq_backward itself, with ctx's threads inside each step's products and gate kernels.
     if nth <= 1:
         _seq_backward(cl, ctx, T, B, w, dy, dh, dhp, dc, h, c, gates, extra, zpre, dz, dzh, drh,
-                      dm, dht, mask, mtmp, codes, nact, dh_n, dc_n, sh, sc)
+                      dm, dht, mask, mtmp, codes, nact, dh_n, dc_n, sh, sc, 0, 0, zoff)
         return
     cdef lc_ctx one = ctx[0]
     one.nthreads = 1
@@ -831,7 +841,7 @@ cdef void _seq_backward_rows(const Cell *cl, const lc_ctx *ctx, int T, int B, co
                           codes + r0 if codes != NULL else NULL, nact,
                           dh_n + oP if dh_n != NULL else NULL,
                           dc_n + oH if dc_n != NULL else NULL, sh + oP if sh != NULL else NULL,
-                          sc + oH if sc != NULL else NULL, B, r0)
+                          sc + oH if sc != NULL else NULL, B, r0, zoff)
 
 
 cdef inline void _save_masked(const unsigned char *code, int B, const floating *dh,
@@ -898,9 +908,18 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
     cdef Weights w = _weights(w_h, None, p, w_hr)
     _packs = _pack_weights(&cl, &ctx, &w, None, w_h, w_hr, True)  # alive while w points in
     dtype = h.dtype
-    dz = _scratch("cells.dz", (T, B, G), dtype)
     gru_ra = cl.kind == CELL_GRU and cl.reset_after
-    dzh = _scratch("cells.dzh", (T, B, G), dtype) if gru_ra else None
+    # with nact, dz and dzh hold the rows that ran, step after step (zoff: where each step's
+    # start), as the products after the loop read them: no copy between
+    cdef Py_ssize_t[::1] zoff = None
+    if nact is None:
+        zshape = (T, B, G)
+    else:
+        zoff = np.concatenate([[0], np.cumsum(nact[:-1], dtype=np.intp)]).astype(np.intp)
+        zshape = (int(np.sum(nact, dtype=np.int64)), G)
+    dz = _scratch("cells.dz", zshape, dtype)
+    dzh = _scratch("cells.dzh", zshape, dtype) if gru_ra else None
+    cdef const Py_ssize_t *p_zoff = &zoff[0] if zoff is not None else NULL
     dhp = _scratch("cells.dhp", (B, P), dtype)
     drh = _scratch("cells.drh", (B, H), dtype) if cl.kind == CELL_GRU else None
     dm = _scratch("cells.dm", (B, H), dtype) if cl.proj else None
@@ -923,7 +942,7 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
                                       <float *>ptr[10], <float *>ptr[11], <float *>ptr[12], <float *>ptr[13],
                                       <float *>ptr[14], <float *>ptr[15], p_codes, p_nact,
                                       <float *>ptr[16], <float *>ptr[17], <float *>ptr[18],
-                                      <float *>ptr[19], unit, nth)
+                                      <float *>ptr[19], unit, nth, p_zoff)
     else:
         with nogil:
             _seq_backward_rows[double](&cl, &ctx, T, B, &w, <double *>ptr[0], <double *>ptr[1],
@@ -933,12 +952,12 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
                                        <double *>ptr[11], <double *>ptr[12], <double *>ptr[13],
                                        <double *>ptr[14], <double *>ptr[15], p_codes, p_nact,
                                        <double *>ptr[16], <double *>ptr[17], <double *>ptr[18],
-                                       <double *>ptr[19], unit, nth)
+                                       <double *>ptr[19], unit, nth, p_zoff)
     # small products run faster on one BLAS thread (_threads.SMALL_PRODUCTS)
     with _threads.blas_for_products(ctx.nthreads, <long long>T * B * G * (I + P)):
         # after the loop: one product each for dx, dw_x, dw_h; sums for db (no NumPy warning on
         # non-finite values: the compiled engine reports none, whatever the input)
-        dz2 = dz.reshape(T * B, G)
+        dz2 = dz.reshape(-1, G)
         h_tm = h[:T]
         if mask is not None:  # the products read h_prev * mask
             with np.errstate(all="ignore"):
@@ -946,18 +965,16 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
         h_prev = h_tm.reshape(T * B, P)
         x2 = x_tm.reshape(T * B, I)
         extra2 = None if cache["extra"] is None else cache["extra"].reshape(T * B, H)
-        dzh2 = None if dzh is None else dzh.reshape(T * B, G)
+        dzh2 = None if dzh is None else dzh.reshape(-1, G)
         if nact is not None:  # the products read only the rows that ran (the others are not
-            # written): each step's first nact[t] rows, copied together (scratch)
-            Sr = int(np.sum(nact, dtype=np.int64))
-            dz2 = _checks.compact_steps(dz, nact, _scratch("cells.dz_rows", (Sr, G), dtype))
+            # written): each step's first nact[t] rows, copied together (scratch; dz and dzh
+            # are kept so)
+            Sr = dz2.shape[0]
             h_prev = _checks.compact_steps(h_tm, nact, _scratch("cells.h_rows", (Sr, P), dtype))
             x2 = _checks.compact_steps(x_tm, nact, _scratch("cells.x_rows", (Sr, I), dtype))
             if extra2 is not None:
                 extra2 = _checks.compact_steps(cache["extra"], nact,
                                                _scratch("cells.extra_rows", (Sr, H), dtype))
-            if dzh2 is not None:
-                dzh2 = _checks.compact_steps(dzh, nact, _scratch("cells.dzh_rows", (Sr, G), dtype))
         # the LSTM's kernels and rule for them (_lstm._grad_bits): lstmcore's packed kernels
         # with AVX-512 where the weight gradients fit the L2, else BLAS (GRU S2, one thread:
         # dw_x 3.7 against 8.8 ms on BLAS, dw_h 7.7 against 13.6, db 0.7 against NumPy's 2.8)
