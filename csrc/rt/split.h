@@ -12,32 +12,46 @@
  * 2 threads, 140-150 us per step against 103-111), with about the same work each: with nact (T,
  * non-increasing: the rows sorted by length, longest first) row r runs the steps t with
  * nact[t] > r, and the ranges share the sum of those; without it every row runs T steps. */
+/* The block boundary whose work before it is nearest k / n of the total (ties: the first): with
+ * nact, thread k's range runs from boundary k to boundary k + 1. Nearest, not the first at or
+ * past k / n: S2's lengths spread over 1..100, blocks of 6 rows longest first (576, 520, 463, ...
+ * row-steps), 2 threads took 1966 and 1266 of the 3232 row-steps; nearest: 1559 and 1673. */
+static inline int lstmcore_row_boundary(int B, int T, const int *nact, int unit, int k, int n) {
+    const int RB = (B + unit - 1) / unit;
+    if (k <= 0)
+        return 0;
+    if (k >= n)
+        return RB;
+    long long total = 0, done = 0;  /* row-steps: of all rows, of the blocks before b */
+    for (int t = 0; t < T; t++)
+        total += nact[t];
+    const long long target = total * k;  /* in units of 1 / n row-steps */
+    int best = 0;
+    long long best_gap = target;  /* |done * n - target| at b = 0 */
+    for (int b = 1, r = 0, t = T; b <= RB; b++) {
+        for (; r < b * unit && r < B; r++) {
+            while (t > 0 && nact[t - 1] <= r)  /* row r runs steps [0, t) */
+                t--;
+            done += t;
+        }
+        const long long gap = done * n > target ? done * n - target : target - done * n;
+        if (gap < best_gap) {
+            best = b;
+            best_gap = gap;
+        }
+        if (done * n >= target)
+            break;  /* the work before later boundaries only grows */
+    }
+    return best;
+}
+
 static inline void lstmcore_row_range(int B, int T, const int *nact, int unit, int k, int n,
                                       int *r0, int *r1) {
     const int RB = (B + unit - 1) / unit;
     int b0 = (int)((long long)k * RB / n), b1 = (int)((long long)(k + 1) * RB / n);
     if (nact) {
-        long long total = 0, done = 0;  /* row-steps: of all rows, of the blocks before b */
-        for (int t = 0; t < T; t++)
-            total += nact[t];
-        b0 = -1, b1 = RB;
-        for (int b = 0, r = 0, t = T; b < RB; b++) {
-            /* thread k starts at the first block with k / n of the work before it, and ends
-             * where thread k + 1 starts (the last thread at the end) */
-            if (b0 < 0 && done * n >= total * k)
-                b0 = b;
-            if (k < n - 1 && done * n >= total * (k + 1)) {
-                b1 = b;
-                break;
-            }
-            for (; r < (b + 1) * unit && r < B; r++) {
-                while (t > 0 && nact[t - 1] <= r)  /* row r runs steps [0, t) */
-                    t--;
-                done += t;
-            }
-        }
-        if (b0 < 0)
-            b0 = RB;
+        b0 = lstmcore_row_boundary(B, T, nact, unit, k, n);
+        b1 = lstmcore_row_boundary(B, T, nact, unit, k + 1, n);
     }
     *r0 = b0 * unit < B ? b0 * unit : B;
     *r1 = b1 * unit < B ? b1 * unit : B;
