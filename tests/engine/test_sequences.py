@@ -584,6 +584,36 @@ def test_time_major_gather_and_put_match_their_numpy_twins(rng, which, monkeypat
 
 
 @pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled backend only")
+@pytest.mark.parametrize("reverse", [False, True])
+def test_compiled_lengths_plan_matches_the_numpy_plan(rng, reverse, monkeypatch):
+    """_checks.lengths_plan (a lengths plan's arrays in one pass) gives the plan NumPy builds:
+    unsorted, sorted, equal and single lengths, B or T of 1."""
+    from lstmcore.engine import _sequence
+
+    cases = [
+        (7, 6, None),
+        (5, 4, np.array([4, 4, 3, 1, 1])),
+        (4, 3, np.array([2, 2, 2, 2])),
+        (1, 5, None),
+        (6, 1, None),
+    ]
+    for B, T, lengths in cases:
+        if lengths is None:
+            lengths = rng.integers(1, T + 1, B)
+        got = _sequence.plan(B, T, reverse=reverse, lengths=lengths)
+        with monkeypatch.context() as m:
+            m.setattr(_sequence, "_lengths_compiled", None)
+            want = _sequence.plan(B, T, reverse=reverse, lengths=lengths)
+        for name in ("perm", "inv", "src", "src_back", "nact", "last", "zero_steps", "zero_back"):
+            a, b = getattr(got, name), getattr(want, name)
+            assert (a is None) == (b is None), name
+            if a is not None:
+                np.testing.assert_array_equal(a, b, err_msg=name)
+                assert a.dtype == b.dtype, name
+        np.testing.assert_array_equal(got.codes, want.codes)
+
+
+@pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled backend only")
 def test_put_and_compact_steps_refuse_what_does_not_fit(rng):
     """put_steps and compact_steps check what they are given (ValueError, never a write out of
     bounds)."""

@@ -172,6 +172,11 @@ def plan(B: int, T: int, reverse=False, lengths=None, mask=None, zero_output_for
     p.perm = p.inv = p.src = p._codes = p.nact = None
     p.last = np.full(B, T - 1, dtype=np.int64)
     steps = np.arange(T)
+    if lengths is not None and mask is None and _lengths_compiled is not None:
+        # the same arrays as below, in one compiled pass
+        p.perm, p.inv, p.src, p.src_back, p.nact, p.last = _lengths_compiled(lengths, T, p.reverse)
+        p.zero_steps = p.zero_back = None
+        return p
     if lengths is not None:
         if mask is None:  # longest first, so that step s runs on a prefix of the rows
             p.perm = np.argsort(-lengths, kind="stable")
@@ -230,10 +235,11 @@ def _take_numpy(a, rows, src, reverse, zero):
 
 
 try:
+    from ._checks import lengths_plan as _lengths_compiled
     from ._checks import put_steps as _put_compiled
     from ._checks import take_steps as _take_compiled
 except ImportError:  # pragma: no cover - the reference backend without a compiler
-    _take_compiled = _put_compiled = None
+    _take_compiled = _put_compiled = _lengths_compiled = None
 
 
 def _take_steps(a, rows, src, reverse, zero, out=None):
