@@ -7,13 +7,14 @@ static void KSFX(backward_panel_range)(const REAL *wpt, REAL *dz, const REAL *dy
                                        const REAL *gates, const REAL *c, REAL *dh, REAL *dc, int t,
                                        int T, int B, int Bs, const int *nact, int H, int act,
                                        int ract, int r0, int r1, int p0, int p1,
-                                       int prefetch, int rows6) {
+                                       int prefetch, int rows6, const ptrdiff_t *zoff) {
     /* rows [r0, r1) of the batch, panels [p0, p1); a step of dz, gates and c holds Bs rows.
      * nact (T) or NULL: step t runs its first nact[t] rows; a row joins at its last step with
      * its dh_n (in dh) and dc_n (in dc), and its dz is not written at the steps it does not run
      * (the rows of dz[t+1] past nact[t+1] are read into acc and replaced there by dh_n).
      * prefetch: the full row blocks bring the panel that runs next into the L2, and rows6: blocks
-     * of 6 rows (AVX-512), as in step_panel_range. */
+     * of 6 rows (AVX-512), as in step_panel_range. zoff (T) or NULL: with nact, dz holds the rows
+     * that ran, step after step, step t's from row zoff[t] (else step t at t * Bs rows). */
     const ptrdiff_t G = 4 * (ptrdiff_t)H, BG = (ptrdiff_t)Bs * G, BH = (ptrdiff_t)Bs * H;
     const int runs = t < 0 || !nact ? B : nact[t];  /* rows of this step */
     const int ran = t + 1 >= T ? 0 : (nact ? nact[t + 1] : B);  /* rows of step t+1 */
@@ -28,7 +29,8 @@ static void KSFX(backward_panel_range)(const REAL *wpt, REAL *dz, const REAL *dy
     for (int p = p0; p < p1; p++) {
         const int u0 = p * STEP_W, n = H - u0 < STEP_W ? H - u0 : STEP_W;
         const REAL *wp_p = wpt + (ptrdiff_t)p * G * STEP_W;
-        const REAL *dz_next = dz + (t + 1) * BG;  /* dz[t+1], read when t < T-1 */
+        /* dz[t+1], read when t < T-1 */
+        const REAL *dz_next = t + 1 >= T ? dz : dz + (zoff ? zoff[t + 1] * G : (t + 1) * BG);
         const int next = p + 1 < p1 ? p + 1 : p0;
         const char *pf = (const char *)(wpt + (ptrdiff_t)next * G * STEP_W), *pf_e;
         ptrdiff_t share;  /* lines per full block */
@@ -67,7 +69,7 @@ static void KSFX(backward_panel_range)(const REAL *wpt, REAL *dz, const REAL *dy
                         dh[r * H + u0 + j] = acc[i * STEP_W + j];
                     continue;
                 }
-                REAL *dz_r = dz + t * BG + r * G + u0;
+                REAL *dz_r = dz + (zoff ? zoff[t] * G : t * BG) + r * G + u0;
                 const REAL *g_r = gates + t * BG + r * G + u0;
                 const REAL *cp_r = c + t * BH + r * H + u0, *c_r = c + (t + 1) * BH + r * H + u0;
                 const REAL *dy_r = dy ? dy + r * ldy + (ptrdiff_t)t * H + u0 : NULL;
@@ -85,7 +87,7 @@ static void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL
                                            ptrdiff_t ldy, const REAL *gates, const REAL *c,
                                            REAL *dh, REAL *dc, int T, int B, int Bs,
                                            const int *nact, int H, int act, int ract,
-                                           const lc_ctx *ctx) {
+                                           const ptrdiff_t *zoff, const lc_ctx *ctx) {
     const int nthreads = ctx->nthreads;
     /* wpt: w_h.T packed | dz, gates (T, Bs, G): dz out | dy (B, T, H) rows ldy apart, or NULL
      * c (T+1, Bs, H) | dh, dc (B, H): in dh_n, dc_n, out dh0, dc0. The first B <= Bs rows of
@@ -115,7 +117,8 @@ static void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL
             for (int t = T - 1; t >= -1 && r1 > r0; t--)
                 KSFX(backward_panel_range)(wpt, dz, dy, ldy, gates, c, dh, dc, t, T, B, Bs, nact,
                                            H, act, ract, r0, r1, 0, P,
-                                           lstmcore_panel_prefetch(ctx, P * panel_bytes), rows6);
+                                           lstmcore_panel_prefetch(ctx, P * panel_bytes), rows6,
+                                           zoff);
         }
         return;
     }
@@ -129,7 +132,7 @@ static void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL
                 KSFX(backward_panel_range)(wpt, dz, dy, ldy, gates, c, dh, dc, t, T, B, Bs, nact,
                                            H, act, ract, 0, B, p0, p1,
                                            lstmcore_panel_prefetch(ctx, (p1 - p0) * panel_bytes),
-                                           rows6);
+                                           rows6, zoff);
                 lstmcore_barrier_arrive(&bar);  /* dz[t] complete when all n have arrived */
                 lstmcore_barrier_wait(&bar, s * n);
             }
@@ -140,7 +143,7 @@ static void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL
     for (int t = T - 1; t >= -1; t--)
         KSFX(backward_panel_range)(wpt, dz, dy, ldy, gates, c, dh, dc, t, T, B, Bs, nact, H, act,
                                    ract, 0, B, 0, P, lstmcore_panel_prefetch(ctx, P * panel_bytes),
-                                   rows6);
+                                   rows6, zoff);
 }
 
 #undef STEP_R

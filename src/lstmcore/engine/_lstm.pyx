@@ -790,13 +790,14 @@ cdef inline void _seq_backward_packed(const lc_ctx *ctx, const floating *wpt, fl
                                       const floating *dy, Py_ssize_t ldy, const floating *gates,
                                       const floating *c, floating *dh, floating *dc, int T, int B,
                                       int Bs, int H, int act, int ract,
-                                      const int *nact=NULL) noexcept nogil:
+                                      const int *nact=NULL,
+                                      const Py_ssize_t *zoff=NULL) noexcept nogil:
     if floating is float:
         lc_lstm_seq_backward_packed_f32(ctx, wpt, dz, dy, ldy, gates, c, dh, dc, T, B, Bs, nact, H,
-                                        act, ract)
+                                        act, ract, zoff)
     else:
         lc_lstm_seq_backward_packed_f64(ctx, wpt, dz, dy, ldy, gates, c, dh, dc, T, B, Bs, nact, H,
-                                        act, ract)
+                                        act, ract, zoff)
 
 
 cdef inline void _pack_t(const floating *w, int R, Py_ssize_t C, floating *wpt) noexcept nogil:
@@ -994,28 +995,34 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
         pwxt = &wxt_v[0]
     # With a plan's nact, the products after the loop read only the rows that ran: dz, x and
     # h_prev of those rows copied together first (sum(nact) rows; at S2 with lengths over 1..T,
-    # half the rows, the products being about 60% of the backward's multiply-adds)
+    # half the rows, the products being about 60% of the backward's multiply-adds). The packed
+    # loop writes dz so itself (zoff: each step's first row), with no copy after
     cdef Py_ssize_t S = TB, off = 0, n
     cdef floating *pdz = &dz_v[0, 0, 0]
     cdef const floating *px = &x_tm[0, 0, 0]
     cdef const floating *ph = &h[0, 0, 0]
     cdef floating[:, ::1] dzc_v, xc_v, hc_v
+    cdef Py_ssize_t[::1] zoff = None
+    cdef const Py_ssize_t *p_zoff = NULL
     if nact is not None:
         S = int(np.sum(nact, dtype=np.int64))
         dzc_v = _workspace("dz_rows", (S, G), dtype)
         xc_v = _workspace("x_rows", (S, I), dtype)
         hc_v = _workspace("h_rows", (S, H), dtype)
         pdz, px, ph = &dzc_v[0, 0], &xc_v[0, 0], &hc_v[0, 0]
+        if packed:
+            zoff = np.concatenate([[0], np.cumsum(nact[:T - 1], dtype=np.intp)]).astype(np.intp)
+            p_zoff = &zoff[0]
     # Small products run faster on one BLAS thread: the pools are held to one for this call
     with _threads.blas_for_products(nthreads, <long long>TB * G * (I + H)):
         with nogil:
             if packed:
                 # per step, by panels of units: dh = dz[t+1] @ w_h.T, then the gate backward
                 _pack_t(&w_h[0, 0], H, G, &wpt_v[0])
-                _seq_backward_packed(&ctx, &wpt_v[0], &dz_v[0, 0, 0],
+                _seq_backward_packed(&ctx, &wpt_v[0], pdz if p_zoff != NULL else &dz_v[0, 0, 0],
                                      &dy[0, 0, 0] if has_dy else NULL, <Py_ssize_t>T * H,
                                      &gates[0, 0, 0], &c[0, 0, 0], &dh[0, 0], &dc[0, 0], T, B,
-                                     B, H, act, ract, p_nact)
+                                     B, H, act, ract, p_nact, p_zoff)
             else:
                 _backward_loop(&dz_v[0, 0, 0], &dh[0, 0], &dc[0, 0],
                                &dy[0, 0, 0] if has_dy else NULL, &gates[0, 0, 0], &c[0, 0, 0],
@@ -1023,7 +1030,8 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
             if p_nact != NULL:  # the rows that ran, step after step (h_prev = h[t])
                 for t in range(T):
                     n = p_nact[t]
-                    memcpy(pdz + off * G, &dz_v[t, 0, 0], n * G * sizeof(floating))
+                    if p_zoff == NULL:
+                        memcpy(pdz + off * G, &dz_v[t, 0, 0], n * G * sizeof(floating))
                     memcpy(<floating *>px + off * I, &x_tm[t, 0, 0], n * I * sizeof(floating))
                     memcpy(<floating *>ph + off * H, &h[t, 0, 0], n * H * sizeof(floating))
                     off += n
