@@ -4,6 +4,21 @@
 #ifndef LSTMCORE_RT_SPLIT_H
 #define LSTMCORE_RT_SPLIT_H
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/* The number of threads in the team running the caller: 1 outside a parallel region or without
+ * OpenMP. A split sized by the team it got rather than the one it asked for leaves no share
+ * unrun when OpenMP gives fewer threads (OMP_THREAD_LIMIT, OMP_DYNAMIC, nested regions). */
+static inline int lstmcore_team_size(void) {
+#ifdef _OPENMP
+    return omp_get_num_threads();
+#else
+    return 1;
+#endif
+}
+
 /* The rows [*r0, *r1) that thread k of n takes in a row split of B rows: whole blocks of `unit`
  * rows (the kernels' register block, or 6 where they take blocks of 6: then every row goes
  * through the same kernel as on one thread, 6 or 4 rows at a time or, the odd rows at the end,

@@ -413,3 +413,45 @@ def test_cell_engine_rows_split_does_not_change_results(restore_threads, isa, dt
         results[n] = [*out, *train[:-1], *(grads[k] for k in sorted(grads))]
     for a, c in zip(results[1], results[2], strict=True):
         np.testing.assert_array_equal(a, c)
+
+
+SMALL_TEAM = """
+import json, numpy as np, lstmcore
+import lstmcore.engine._lstm as compiled
+rng = np.random.default_rng(3)
+B, T, I, H = 19, 6, 7, 33
+x = rng.standard_normal((B, T, I)).astype("{dtype}")
+w_x = (rng.standard_normal((I, 3 * H)) * 0.3).astype(x.dtype)
+w_h = (rng.standard_normal((H, 3 * H)) * 0.2).astype(x.dtype)
+b = (rng.standard_normal(3 * H) * 0.1).astype(x.dtype)
+b2 = (rng.standard_normal((2, 3 * H)) * 0.1).astype(x.dtype)
+w4 = [(rng.standard_normal(s) * 0.2).astype(x.dtype) for s in ((I, 4 * H), (H, 4 * H), (4 * H,))]
+dy = rng.standard_normal((B, T, H)).astype(x.dtype)
+lengths = rng.integers(1, T + 1, size=B)
+out = {{}}
+for n in (1, 2):
+    compiled._set_num_threads(n)
+    got = []
+    for fwd, bwd, ws, kw in [
+        (lstmcore.gru_forward, lstmcore.gru_backward, (w_x, w_h, b), dict(reset_after=False)),
+        (lstmcore.gru_forward, lstmcore.gru_backward, (w_x, w_h, b2), dict(lengths=lengths)),
+        (lstmcore.lstm_forward, lstmcore.lstm_backward, w4, dict(lengths=lengths)),
+    ]:
+        res = fwd(x, *ws, return_cache=True, **kw)
+        grads = bwd(dy, res[-1])
+        got += [a.tolist() for a in res[:-1]] + [grads[k].tolist() for k in sorted(grads)]
+    out[n] = got
+print(json.dumps(out[1] == out[2]))
+"""
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_row_split_takes_the_team_openmp_gives(dtype):
+    """OMP_THREAD_LIMIT=1 gives every parallel region one thread whatever it asks for: a row
+    split over 2 threads must then run every share on that one thread (the same results as one
+    thread asked for), not leave the second thread's rows unrun."""
+    if not compiled._openmp_enabled():
+        pytest.skip("built without OpenMP")
+    p = _python(SMALL_TEAM.format(dtype=np.dtype(dtype).name), OMP_THREAD_LIMIT="1")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "true"

@@ -93,3 +93,4 @@ cdef extern from "gemm/gemm.h" nogil:
 cdef extern from "rt/split.h" nogil:
     void lstmcore_row_range(int B, int T, const int *nact, int unit, int k, int n, int *r0,
                             int *r1)
+    int lstmcore_team_size()

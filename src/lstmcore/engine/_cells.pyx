@@ -476,7 +476,8 @@ cdef void _seq_forward_rows(const Cell *cl, const lc_ctx *ctx, int T, int B, con
                             const unsigned char *codes, const int *nact, int unit,
                             int nth) noexcept nogil:
     # _seq_forward with its B rows split between nth threads, each running its own rows through
-    # the whole sequence on one thread (no team per step, no barrier). Shares start at multiples
+    # the whole sequence on one thread (no team per step, no barrier); the shares are those of
+    # the team OpenMP gives, which may be smaller than nth. Shares start at multiples
     # of unit (the packed product's register tile), so that each row's sums do not depend on the
     # threads; with nact, shares are sized by the steps their rows run. nth <= 1: _seq_forward
     # itself, with ctx's threads inside each step's products and gate kernels.
@@ -489,7 +490,7 @@ cdef void _seq_forward_rows(const Cell *cl, const lc_ctx *ctx, int T, int B, con
     cdef int tid, r0, r1, H = cl.H, G = cl.G, P = cl.P
     with parallel(num_threads=nth):
         tid = threadid()
-        lstmcore_row_range(B, T, nact, unit, tid, nth, &r0, &r1)
+        lstmcore_row_range(B, T, nact, unit, tid, lstmcore_team_size(), &r0, &r1)
         if r1 > r0:
             _seq_forward(cl, &one, T, r1 - r0, zx + r0 * ldzx, zx_step, ldzx, w,
                          h0 + <Py_ssize_t>r0 * P, y + r0 * ldy, y_step, ldy,
@@ -826,7 +827,7 @@ cdef void _seq_backward_rows(const Cell *cl, const lc_ctx *ctx, int T, int B, co
     cdef Py_ssize_t oP, oH, oG
     with parallel(num_threads=nth):
         tid = threadid()
-        lstmcore_row_range(B, T, nact, unit, tid, nth, &r0, &r1)
+        lstmcore_row_range(B, T, nact, unit, tid, lstmcore_team_size(), &r0, &r1)
         if r1 > r0:
             oP, oH, oG = <Py_ssize_t>r0 * P, <Py_ssize_t>r0 * H, <Py_ssize_t>r0 * G
             _seq_backward(cl, &one, T, r1 - r0, w, dy + oP * T if dy != NULL else NULL,
