@@ -611,6 +611,12 @@ def test_compiled_lengths_plan_matches_the_numpy_plan(rng, reverse, monkeypatch)
                 np.testing.assert_array_equal(a, b, err_msg=name)
                 assert a.dtype == b.dtype, name
         np.testing.assert_array_equal(got.codes, want.codes)
+        # where each step's rows start among the rows that ran, and their number
+        offsets = got.step_offsets
+        assert offsets.dtype == np.intp and offsets is got.step_offsets
+        np.testing.assert_array_equal(offsets, np.concatenate([[0], np.cumsum(got.nact)]))
+        assert offsets[T] == lengths.sum()
+    assert _sequence.plan(3, 4, mask=np.ones((3, 4), bool)).step_offsets is None
 
 
 @pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled backend only")

@@ -916,8 +916,8 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
     if nact is None:
         zshape = (T, B, G)
     else:
-        zoff = np.concatenate([[0], np.cumsum(nact[:-1], dtype=np.intp)]).astype(np.intp)
-        zshape = (int(np.sum(nact, dtype=np.int64)), G)
+        zoff = seq.step_offsets
+        zshape = (int(zoff[T]), G)
     dz = _scratch("cells.dz", zshape, dtype)
     dzh = _scratch("cells.dzh", zshape, dtype) if gru_ra else None
     cdef const Py_ssize_t *p_zoff = &zoff[0] if zoff is not None else NULL

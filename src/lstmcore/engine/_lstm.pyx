@@ -26,7 +26,7 @@ import weakref
 
 import numpy as np
 
-from . import _lstm_options, _machine, _sequence, _threads, _validate
+from . import _checks, _lstm_options, _machine, _sequence, _threads, _validate
 from ._cache import LSTMCache
 
 from ._blas cimport NoTrans, RowMajor, Trans, _gemm
@@ -973,16 +973,18 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
     cdef int I = x_tm.shape[2], nthreads = _nthreads(), t, r
     cdef const int *p_nact = &nact[0] if nact is not None else NULL
     cdef int TB = T * B
-    dz = _workspace("dz", (T, B, G), dtype)
+    cdef bint packed = _use_packed(B, T, I, H, sizeof(floating), nthreads)
+    cdef floating[:, :, ::1] dz_v
+    if nact is None or not packed:  # else the packed loop writes the rows that ran (dz_rows)
+        dz_v = _workspace("dz", (T, B, G), dtype)
     dx_tm = _workspace("dx_tm", (T, B, I), dtype)
     dx = np.empty((B, T, I), dtype=dtype)  # with nact: written by the plan's put below
     dw_x = np.zeros((I, G), dtype=dtype)
     dw_h = np.zeros((H, G), dtype=dtype)
     db = np.zeros(G, dtype=dtype)
-    cdef floating[:, :, ::1] dz_v = dz, dx_tm_v = dx_tm, dx_v = dx
+    cdef floating[:, :, ::1] dx_tm_v = dx_tm, dx_v = dx
     cdef floating[:, ::1] dw_x_v = dw_x, dw_h_v = dw_h
     cdef floating[::1] db_v = db
-    cdef bint packed = _use_packed(B, T, I, H, sizeof(floating), nthreads)
     cdef int grads = _grad_plan(packed, B, I, H, sizeof(floating), nthreads)
     cdef bint dx_packed = grads & 1, dwx_packed = grads & 2, dwh_packed = grads & 4
     cdef floating[::1] wpt_v, wxt_v
@@ -994,24 +996,26 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
         wxt_v = _aligned_empty(lc_pack_transposed_size(I, G, sizeof(floating)), dtype)
         pwxt = &wxt_v[0]
     # With a plan's nact, the products after the loop read only the rows that ran: dz, x and
-    # h_prev of those rows copied together first (sum(nact) rows; at S2 with lengths over 1..T,
-    # half the rows, the products being about 60% of the backward's multiply-adds). The packed
-    # loop writes dz so itself (zoff: each step's first row), with no copy after
+    # h_prev of those rows, step after step (sum(nact) rows; at S2 with lengths over 1..T, half
+    # the rows, the products being about 60% of the backward's multiply-adds). The packed loop
+    # writes dz so itself (zoff: each step's first row); x and h_prev are copied so here
     cdef Py_ssize_t S = TB, off = 0, n
-    cdef floating *pdz = &dz_v[0, 0, 0]
+    cdef floating *pdz = NULL
     cdef const floating *px = &x_tm[0, 0, 0]
     cdef const floating *ph = &h[0, 0, 0]
     cdef floating[:, ::1] dzc_v, xc_v, hc_v
     cdef Py_ssize_t[::1] zoff = None
     cdef const Py_ssize_t *p_zoff = NULL
+    if nact is None or not packed:
+        pdz = &dz_v[0, 0, 0]
     if nact is not None:
-        S = int(np.sum(nact, dtype=np.int64))
+        zoff = seq.step_offsets
+        S = zoff[T]
         dzc_v = _workspace("dz_rows", (S, G), dtype)
-        xc_v = _workspace("x_rows", (S, I), dtype)
-        hc_v = _workspace("h_rows", (S, H), dtype)
+        xc_v = _checks.compact_steps(np.asarray(x_tm), nact, _workspace("x_rows", (S, I), dtype))
+        hc_v = _checks.compact_steps(np.asarray(h)[:T], nact, _workspace("h_rows", (S, H), dtype))
         pdz, px, ph = &dzc_v[0, 0], &xc_v[0, 0], &hc_v[0, 0]
         if packed:
-            zoff = np.concatenate([[0], np.cumsum(nact[:T - 1], dtype=np.intp)]).astype(np.intp)
             p_zoff = &zoff[0]
     # Small products run faster on one BLAS thread: the pools are held to one for this call
     with _threads.blas_for_products(nthreads, <long long>TB * G * (I + H)):
@@ -1019,7 +1023,7 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
             if packed:
                 # per step, by panels of units: dh = dz[t+1] @ w_h.T, then the gate backward
                 _pack_t(&w_h[0, 0], H, G, &wpt_v[0])
-                _seq_backward_packed(&ctx, &wpt_v[0], pdz if p_zoff != NULL else &dz_v[0, 0, 0],
+                _seq_backward_packed(&ctx, &wpt_v[0], pdz,
                                      &dy[0, 0, 0] if has_dy else NULL, <Py_ssize_t>T * H,
                                      &gates[0, 0, 0], &c[0, 0, 0], &dh[0, 0], &dc[0, 0], T, B,
                                      B, H, act, ract, p_nact, p_zoff)
@@ -1027,13 +1031,10 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
                 _backward_loop(&dz_v[0, 0, 0], &dh[0, 0], &dc[0, 0],
                                &dy[0, 0, 0] if has_dy else NULL, &gates[0, 0, 0], &c[0, 0, 0],
                                &w_h[0, 0], T, B, H, act, ract, nthreads, p_nact)
-            if p_nact != NULL:  # the rows that ran, step after step (h_prev = h[t])
+            if p_nact != NULL and p_zoff == NULL:  # dz's rows that ran, step after step
                 for t in range(T):
                     n = p_nact[t]
-                    if p_zoff == NULL:
-                        memcpy(pdz + off * G, &dz_v[t, 0, 0], n * G * sizeof(floating))
-                    memcpy(<floating *>px + off * I, &x_tm[t, 0, 0], n * I * sizeof(floating))
-                    memcpy(<floating *>ph + off * H, &h[t, 0, 0], n * H * sizeof(floating))
+                    memcpy(pdz + off * G, &dz_v[t, 0, 0], n * G * sizeof(floating))
                     off += n
             # dw_x += x.T @ dz and dw_h += h_prev.T @ dz over all S rows (h_prev = h[:T])
             _add_tn(dwx_packed, px, I, I, pdz, G, G, &dw_x_v[0, 0], G, S, nthreads)

@@ -90,6 +90,7 @@ class Plan:
         "src",
         "_codes",
         "nact",
+        "_offsets",
         "last",
         "src_back",
         "zero_steps",
@@ -103,6 +104,17 @@ class Plan:
         if self._codes is None and self.nact is not None:
             self._codes = np.ascontiguousarray(np.where(self.src >= 0, VALID, ZERO).astype(np.uint8).T)
         return self._codes
+
+    @property
+    def step_offsets(self):
+        """(T + 1,) intp or None (no ``nact``): the rows that ran before step s, so that step s's
+        rows start at row offsets[s] of the arrays that hold the rows that ran, step after step
+        (the backward's dz, the products' inputs), and offsets[T] is their number. Built once."""
+        if self._offsets is None and self.nact is not None:
+            off = np.zeros(self.T + 1, dtype=np.intp)
+            np.cumsum(self.nact, out=off[1:])
+            self._offsets = off
+        return self._offsets
 
     def gather(self, a, out=None):
         """a (B, T, F) in the caller's order -> (B, T, F) in processing order (padding: 0);
@@ -169,7 +181,7 @@ def plan(B: int, T: int, reverse=False, lengths=None, mask=None, zero_output_for
     p.B, p.T, p.reverse = B, T, bool(reverse)
     p.zero_output_for_mask = bool(zero_output_for_mask)
     p.lengths, p.mask = lengths, mask
-    p.perm = p.inv = p.src = p._codes = p.nact = None
+    p.perm = p.inv = p.src = p._codes = p.nact = p._offsets = None
     p.last = np.full(B, T - 1, dtype=np.int64)
     steps = np.arange(T)
     if lengths is not None and mask is None and _lengths_compiled is not None:
