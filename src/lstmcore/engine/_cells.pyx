@@ -490,6 +490,10 @@ cdef void _seq_forward_rows(const Cell *cl, const lc_ctx *ctx, int T, int B, con
     cdef int tid, r0, r1, H = cl.H, G = cl.G, P = cl.P
     with parallel(num_threads=nth):
         tid = threadid()
+        # assigned here, so that Cython makes r0 and r1 private to each thread: written only
+        # through their addresses, they were shared, and one thread could run another's rows
+        # (its own left unwritten: a failure seen twice in the sanitizer job's whole suite)
+        r0 = r1 = 0
         lstmcore_row_range(B, T, nact, unit, tid, lstmcore_team_size(), &r0, &r1)
         if r1 > r0:
             _seq_forward(cl, &one, T, r1 - r0, zx + r0 * ldzx, zx_step, ldzx, w,
@@ -827,6 +831,10 @@ cdef void _seq_backward_rows(const Cell *cl, const lc_ctx *ctx, int T, int B, co
     cdef Py_ssize_t oP, oH, oG
     with parallel(num_threads=nth):
         tid = threadid()
+        # assigned here, so that Cython makes r0 and r1 private to each thread: written only
+        # through their addresses, they were shared, and one thread could run another's rows
+        # (its own left unwritten: a failure seen twice in the sanitizer job's whole suite)
+        r0 = r1 = 0
         lstmcore_row_range(B, T, nact, unit, tid, lstmcore_team_size(), &r0, &r1)
         if r1 > r0:
             oP, oH, oG = <Py_ssize_t>r0 * P, <Py_ssize_t>r0 * H, <Py_ssize_t>r0 * G
