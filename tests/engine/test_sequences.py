@@ -530,27 +530,47 @@ def test_two_directions_at_once_on_two_threads(rng, cell):
 
 @pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled backend only")
 @pytest.mark.parametrize("which", list(SEQS))
-def test_compiled_gathers_match_their_numpy_twin(rng, which):
-    """_checks.take_steps (the plans' gathers in one pass) against _sequence._take_numpy, for
-    every plan's gather, scatter (of states and of outputs) and output-gradient gather, on
-    float32 and float64 and on a strided view."""
-    from lstmcore.engine import _checks, _sequence
+@pytest.mark.parametrize("threads", [1, 2])
+def test_compiled_gathers_match_their_numpy_twin(rng, which, threads):
+    """_checks.take_steps (the plans' gathers in one pass) and _cells.take_steps (its rows split
+    between threads, here from any size) against _sequence._take_numpy, for every plan's gather,
+    scatter (of states and of outputs) and output-gradient gather, on float32 and float64, on a
+    strided view and into a transposed out (the training gathers')."""
+    from lstmcore.engine import _cells, _checks, _sequence
 
     B, T, F = 7, 6, 5
     kw = _seq_kw(rng, which, B, T)
     p = _sequence.plan(B, T, **kw)
     a64 = rng.standard_normal((B, T, F))
-    for a in (a64, a64.astype(np.float32), np.ascontiguousarray(a64.transpose(1, 0, 2)).transpose(1, 0, 2)):
-        calls = [
-            (p.perm, p.src, p.reverse, None),
-            (p.inv, p.src_back, p.reverse, None),
-            (p.inv, p.src_back, p.reverse, p.zero_back),
-            (p.perm, p.src, p.reverse, p.zero_steps),
-        ]
-        for args in calls:
-            np.testing.assert_array_equal(_checks.take_steps(a, *args), _sequence._take_numpy(a, *args))
-    with pytest.raises(ValueError, match="rows out of range"):
-        _checks.take_steps(a64, np.array([B]), None, False, None)
+    before_n, before_min = lstmcore.get_num_threads(), _cells._set_copy_par_min(0)
+    lstmcore.set_num_threads(threads)
+    try:
+        for a in (
+            a64,
+            a64.astype(np.float32),
+            np.ascontiguousarray(a64.transpose(1, 0, 2)).transpose(1, 0, 2),
+        ):
+            calls = [
+                (p.perm, p.src, p.reverse, None),
+                (p.inv, p.src_back, p.reverse, None),
+                (p.inv, p.src_back, p.reverse, p.zero_back),
+                (p.perm, p.src, p.reverse, p.zero_steps),
+            ]
+            for args in calls:
+                want = _sequence._take_numpy(a, *args)
+                np.testing.assert_array_equal(_checks.take_steps(a, *args), want)
+                np.testing.assert_array_equal(_cells.take_steps(a, *args), want)
+                out_tm = np.full((T, B, F), np.nan, dtype=a.dtype)
+                assert _cells.take_steps(a, *args, out_tm.transpose(1, 0, 2)).base is out_tm
+                np.testing.assert_array_equal(out_tm, want.transpose(1, 0, 2))
+        for take in (_checks.take_steps, _cells.take_steps):
+            with pytest.raises(ValueError, match="rows out of range"):
+                take(a64, np.array([B]), None, False, None)
+            with pytest.raises(ValueError, match="src must be"):
+                take(a64, None, np.zeros((B, T + 1), dtype=np.int64), False, None)
+    finally:
+        lstmcore.set_num_threads(before_n)
+        _cells._set_copy_par_min(before_min)
 
 
 @pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled backend only")

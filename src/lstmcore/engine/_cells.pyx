@@ -18,7 +18,7 @@ inference reads x batch-first and writes h straight into y (B, T, P), with no co
 cimport numpy as cnp
 from cpython.pyport cimport PY_SSIZE_T_MAX
 from cython cimport floating
-from cython.parallel cimport parallel, threadid
+from cython.parallel cimport parallel, prange, threadid
 from libc.string cimport memcpy, memset
 
 import numpy as np
@@ -29,6 +29,7 @@ from ._cache import GRUCache, LSTMCache, RNNCache
 from ._checks import all_finite
 
 from ._blas cimport BLAS_Trans, NoTrans, RowMajor, Trans, _gemm
+from ._checks cimport TakeJob, take_job, take_rows
 
 cnp.import_array()
 
@@ -103,6 +104,38 @@ def _set_plan(recurrent=None, l1d=None, gemm_par_min=None):
             raise ValueError(f"gemm_par_min must be >= 0, got {gemm_par_min!r}")
         _GEMM_PAR_MIN = int(gemm_par_min)
     return previous
+
+
+# Bytes from which a plan's gather or scatter (take_steps below) splits its rows between threads:
+# a quarter of the L2 the machine reports (S2's x, 0.8 MB, and outputs, 3.3 MB, at 2 MiB), where
+# one fork and join (a few microseconds) is a small part of the copy (about 0.1 ms per MB here).
+cdef Py_ssize_t _COPY_PAR_MIN = max(_L2 // 4, 1 << 16)
+
+
+def _set_copy_par_min(n):
+    """Bytes from which take_steps splits rows between threads; returns the previous value
+    (tests set 0 to run the threaded copy on small arrays)."""
+    global _COPY_PAR_MIN
+    if int(n) < 0:
+        raise ValueError(f"n must be >= 0, got {n!r}")
+    previous, _COPY_PAR_MIN = _COPY_PAR_MIN, int(n)
+    return previous
+
+
+def take_steps(cnp.ndarray a, rows, src, bint reverse, zero, out=None):
+    """lstmcore.engine._checks.take_steps (the same arguments, checks, copy and result), its rows
+    split between lstmcore's threads when the copy is large (_COPY_PAR_MIN)."""
+    cdef TakeJob job
+    kept = take_job(a, rows, src, reverse, zero, out, &job)
+    cdef Py_ssize_t B = (<cnp.ndarray>kept[0]).shape[0], j
+    cdef int nth = _context().nthreads if B > 1 and B * job.T * job.row >= _COPY_PAR_MIN else 1
+    with nogil:
+        if nth > 1:
+            for j in prange(B, num_threads=min(nth, B), schedule="static"):
+                take_rows(&job, j, j + 1)
+        else:
+            take_rows(&job, 0, B)
+    return kept[0]
 
 
 def _packed_plan():

@@ -35,15 +35,15 @@ def all_finite(cnp.ndarray a):
     return ok != 0
 
 
-def take_steps(cnp.ndarray a, rows, src, bint reverse, zero, out=None):
-    """The gathers of lstmcore.engine._sequence.Plan, in one pass: a C-contiguous out (B, T, F)
-    with out[j, t] = a[rows[j], src[j, t]], 0 where src[j, t] < 0 or zero[j, t].
+cdef extern from "rt/steps.h" nogil:
+    void lstmcore_take_row(char *dst, Py_ssize_t o1, const char *src, Py_ssize_t s1, Py_ssize_t T,
+                           Py_ssize_t row, const cnp.int64_t *srow, int reverse,
+                           const unsigned char *zrow)
 
-    a (B', T, F) float32/float64, its last axis contiguous | rows (B,) int64 or None (j) |
-    src (B, T) int64 or None (t, or T-1-t with ``reverse``) | zero (B, T) bool or None |
-    out: an array of that shape and a's dtype to write, its last axis contiguous, apart from a
-    (a transposed view of a time-major (T, B, F) array: the gather and the transpose in one
-    pass), or None (a new C-contiguous one)."""
+
+def take_args(cnp.ndarray a, rows, src, bint reverse, zero, out=None):
+    """take_steps' arguments checked and made ready for its copy: -> (out, rows, src, zero), the
+    last three C-contiguous (int64, int64, uint8) or None; out a new array when None."""
     if a.ndim != 3 or cnp.PyArray_TYPE(a) not in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64) or (
             a.shape[2] > 1 and a.strides[2] != a.itemsize):
         raise ValueError("take_steps: a must be a 3-D float array with a contiguous last axis")
@@ -56,57 +56,65 @@ def take_steps(cnp.ndarray a, rows, src, bint reverse, zero, out=None):
           or np.shares_memory(out, a)):
         raise ValueError(f"take_steps: out must be a writeable {a.dtype} array of shape "
                          f"{(B, T, F)} with a contiguous last axis, apart from a")
-    cdef cnp.int64_t[::1] rv
-    cdef cnp.int64_t[:, ::1] sv
-    cdef const cnp.uint8_t[:, ::1] zv
-    cdef bint has_rows = rows is not None, has_src = src is not None, has_zero = zero is not None
-    if has_rows:
-        rv = np.ascontiguousarray(rows, dtype=np.int64)
-        if B and (np.min(rv) < 0 or np.max(rv) >= Bsrc):
+    if rows is not None:
+        rows = np.ascontiguousarray(rows, dtype=np.int64)
+        if B and (np.min(rows) < 0 or np.max(rows) >= Bsrc):
             raise ValueError("take_steps: rows out of range")
-    if has_src:
-        sv = np.ascontiguousarray(src, dtype=np.int64)
-        if sv.shape[0] != B or sv.shape[1] != T or (B * T and np.max(sv) >= T):
+    if src is not None:
+        src = np.ascontiguousarray(src, dtype=np.int64)
+        if src.ndim != 2 or src.shape[0] != B or src.shape[1] != T or (B * T and np.max(src) >= T):
             raise ValueError("take_steps: src must be (B, T) with entries < T")
-    if has_zero:
-        zv = np.ascontiguousarray(zero, dtype=bool).view(np.uint8)
-        if zv.shape[0] != B or zv.shape[1] != T:
+    if zero is not None:
+        zero = np.ascontiguousarray(zero, dtype=bool).view(np.uint8)
+        if zero.ndim != 2 or zero.shape[0] != B or zero.shape[1] != T:
             raise ValueError("take_steps: zero must be (B, T)")
-    cdef Py_ssize_t s0 = a.strides[0], s1 = a.strides[1], row = F * a.itemsize
-    cdef Py_ssize_t o0 = out.strides[0], o1 = out.strides[1]
-    cdef const char *src_p = <const char *>cnp.PyArray_DATA(a)
-    cdef char *dst = <char *>cnp.PyArray_DATA(out)
-    cdef Py_ssize_t j, t, r, k, t1, u
-    # runs of steps are one memset or memcpy where the rows of a run lie next to each other (a
-    # forward lengths plan: a row's times 0..len-1 then its padding; 6400 calls of 128 bytes cost
-    # more than the bytes at B 64, T 100, I 32)
-    cdef bint out_runs = o1 == row, in_runs = s1 == row
+    return out, rows, src, zero
+
+
+cdef tuple take_job(cnp.ndarray a, rows, src, bint reverse, zero, out, TakeJob *job):
+    """take_args, and job filled to copy into its out: the tuple keeps the arrays job points
+    into alive."""
+    kept = take_args(a, rows, src, reverse, zero, out)
+    cdef cnp.ndarray o = kept[0]
+    job.dst, job.src = <char *>cnp.PyArray_DATA(o), <const char *>cnp.PyArray_DATA(a)
+    job.o0, job.o1, job.s0, job.s1 = o.strides[0], o.strides[1], a.strides[0], a.strides[1]
+    job.T, job.row, job.reverse = o.shape[1], o.shape[2] * a.itemsize, reverse
+    job.rows = job.srcs = NULL
+    job.zero = NULL
+    if kept[1] is not None:
+        job.rows = <const cnp.int64_t *>cnp.PyArray_DATA(<cnp.ndarray>kept[1])
+    if kept[2] is not None:
+        job.srcs = <const cnp.int64_t *>cnp.PyArray_DATA(<cnp.ndarray>kept[2])
+    if kept[3] is not None:
+        job.zero = <const unsigned char *>cnp.PyArray_DATA(<cnp.ndarray>kept[3])
+    return kept
+
+
+cdef void take_rows(const TakeJob *job, Py_ssize_t j0, Py_ssize_t j1) noexcept nogil:
+    cdef Py_ssize_t j
+    for j in range(j0, j1):
+        lstmcore_take_row(job.dst + j * job.o0, job.o1,
+                          job.src + (job.rows[j] if job.rows != NULL else j) * job.s0, job.s1,
+                          job.T, job.row, job.srcs + j * job.T if job.srcs != NULL else NULL,
+                          job.reverse, job.zero + j * job.T if job.zero != NULL else NULL)
+
+
+def take_steps(cnp.ndarray a, rows, src, bint reverse, zero, out=None):
+    """The gathers of lstmcore.engine._sequence.Plan, in one pass: a C-contiguous out (B, T, F)
+    with out[j, t] = a[rows[j], src[j, t]], 0 where src[j, t] < 0 or zero[j, t].
+
+    a (B', T, F) float32/float64, its last axis contiguous | rows (B,) int64 or None (j) |
+    src (B, T) int64 or None (t, or T-1-t with ``reverse``) | zero (B, T) bool or None |
+    out: an array of that shape and a's dtype to write, its last axis contiguous, apart from a
+    (a transposed view of a time-major (T, B, F) array: the gather and the transpose in one
+    pass), or None (a new C-contiguous one). lstmcore.engine._cells.take_steps: the same copy
+    with its rows split between threads."""
+    cdef TakeJob job
+    kept = take_job(a, rows, src, reverse, zero, out, &job)
+    cdef Py_ssize_t B = (<cnp.ndarray>kept[0]).shape[0]
     with nogil:
-        for j in range(B):
-            r = rv[j] if has_rows else j
-            t = 0
-            while t < T:
-                k = sv[j, t] if has_src else (T - 1 - t if reverse else t)
-                t1 = t + 1
-                if k < 0 or (has_zero and zv[j, t]):  # a run of zeros
-                    while t1 < T and ((sv[j, t1] if has_src else 0) < 0 or (has_zero and zv[j, t1])):
-                        t1 += 1
-                    if out_runs:
-                        memset(dst + j * o0 + t * o1, 0, (t1 - t) * row)
-                    else:
-                        for u in range(t, t1):
-                            memset(dst + j * o0 + u * o1, 0, row)
-                else:  # a run of consecutive source times
-                    if out_runs and in_runs:
-                        while (t1 < T and not (has_zero and zv[j, t1])
-                               and (sv[j, t1] if has_src else (T - 1 - t1 if reverse else t1))
-                               == k + t1 - t):
-                            t1 += 1
-                        memcpy(dst + j * o0 + t * o1, src_p + r * s0 + k * s1, (t1 - t) * row)
-                    else:
-                        memcpy(dst + j * o0 + t * o1, src_p + r * s0 + k * s1, row)
-                t = t1
-    return out
+        take_rows(&job, 0, B)
+    return kept[0]
 
 
 def put_steps(cnp.ndarray a, nact, rows, src, bint reverse, cnp.ndarray out):

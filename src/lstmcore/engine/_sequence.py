@@ -254,9 +254,18 @@ except ImportError:  # pragma: no cover - the reference backend without a compil
     _take_compiled = _put_compiled = _lengths_compiled = None
 
 
+_take_threaded = None  # lstmcore.engine._cells.take_steps, found on first use (it imports this module)
+
+
 def _take_steps(a, rows, src, reverse, zero, out=None):
+    global _take_threaded
     if _take_compiled is not None and isinstance(a, np.ndarray) and a.dtype in (np.float32, np.float64):
-        return _take_compiled(a, rows, src, reverse, zero, out)
+        if _take_threaded is None:
+            try:
+                from ._cells import take_steps as _take_threaded
+            except ImportError:  # pragma: no cover - _checks built, the kernels not
+                _take_threaded = _take_compiled
+        return _take_threaded(a, rows, src, reverse, zero, out)
     result = _take_numpy(a, rows, src, reverse, zero)
     if out is None:
         return result

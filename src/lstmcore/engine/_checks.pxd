@@ -1,0 +1,18 @@
+# The copy of a plan's gather for lstmcore.engine._cells, which runs its rows on several threads
+# (this module loads no OpenMP): take_job checks take_steps' arguments and describes the copy,
+# take_rows copies rows [j0, j1) of it.
+cimport numpy as cnp
+
+
+cdef struct TakeJob:
+    char *dst              # out (B, T, F): rows o0 bytes apart, steps o1
+    const char *src        # a (B', T, F): rows s0 bytes apart, steps s1
+    Py_ssize_t o0, o1, s0, s1, T, row   # row: bytes of one step's F values
+    const cnp.int64_t *rows             # (B,) or NULL: out row j reads a's row rows[j]
+    const cnp.int64_t *srcs             # (B, T) or NULL: the step of a that out[j, t] reads
+    const unsigned char *zero           # (B, T) or NULL: out[j, t] = 0 where set
+    int reverse
+
+
+cdef tuple take_job(cnp.ndarray a, rows, src, bint reverse, zero, out, TakeJob *job)
+cdef void take_rows(const TakeJob *job, Py_ssize_t j0, Py_ssize_t j1) noexcept nogil
