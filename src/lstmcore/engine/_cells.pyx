@@ -510,10 +510,10 @@ cdef void _seq_forward_rows(const Cell *cl, const lc_ctx *ctx, int T, int B, con
                             int nth) noexcept nogil:
     # _seq_forward with its B rows split between nth threads, each running its own rows through
     # the whole sequence on one thread (no team per step, no barrier); the shares are those of
-    # the team OpenMP gives, which may be smaller than nth. Shares start at multiples
-    # of unit (the packed product's register tile), so that each row's sums do not depend on the
-    # threads; with nact, shares are sized by the steps their rows run. nth <= 1: _seq_forward
-    # itself, with ctx's threads inside each step's products and gate kernels.
+    # the team OpenMP gives, which may be smaller than nth. Shares start at multiples of unit (the
+    # packed product's register tile), so that each row's sums do not depend on the threads;
+    # with nact, shares are sized by the steps their rows run. nth <= 1: _seq_forward itself,
+    # with ctx's threads inside each step's products and gate kernels.
     if nth <= 1:
         _seq_forward(cl, ctx, T, B, zx, zx_step, ldzx, w, h0, y, y_step, ldy, c, c_mod, zh, gates,
                      extra, zpre, m, cache_mod, mask, hm, I, zx_t, codes, nact)
@@ -864,10 +864,7 @@ cdef void _seq_backward_rows(const Cell *cl, const lc_ctx *ctx, int T, int B, co
     cdef Py_ssize_t oP, oH, oG
     with parallel(num_threads=nth):
         tid = threadid()
-        # assigned here, so that Cython makes r0 and r1 private to each thread: written only
-        # through their addresses, they were shared, and one thread could run another's rows
-        # (its own left unwritten: a failure seen twice in the sanitizer job's whole suite)
-        r0 = r1 = 0
+        r0 = r1 = 0  # assigned here: private to each thread (see _seq_forward_rows)
         lstmcore_row_range(B, T, nact, unit, tid, lstmcore_team_size(), &r0, &r1)
         if r1 > r0:
             oP, oH, oG = <Py_ssize_t>r0 * P, <Py_ssize_t>r0 * H, <Py_ssize_t>r0 * G

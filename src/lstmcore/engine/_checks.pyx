@@ -41,9 +41,10 @@ cdef extern from "rt/steps.h" nogil:
                            const unsigned char *zrow)
 
 
-def take_args(cnp.ndarray a, rows, src, bint reverse, zero, out=None):
-    """take_steps' arguments checked and made ready for its copy: -> (out, rows, src, zero), the
-    last three C-contiguous (int64, int64, uint8) or None; out a new array when None."""
+cdef tuple take_job(cnp.ndarray a, rows, src, bint reverse, zero, out, TakeJob *job):
+    """take_steps' arguments checked, and job filled to copy them: -> (out, rows, src, zero), the
+    last three C-contiguous (int64, int64, uint8) or None, out a new array when None; the tuple
+    keeps the arrays job points into alive."""
     if a.ndim != 3 or cnp.PyArray_TYPE(a) not in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64) or (
             a.shape[2] > 1 and a.strides[2] != a.itemsize):
         raise ValueError("take_steps: a must be a 3-D float array with a contiguous last axis")
@@ -68,26 +69,19 @@ def take_args(cnp.ndarray a, rows, src, bint reverse, zero, out=None):
         zero = np.ascontiguousarray(zero, dtype=bool).view(np.uint8)
         if zero.ndim != 2 or zero.shape[0] != B or zero.shape[1] != T:
             raise ValueError("take_steps: zero must be (B, T)")
-    return out, rows, src, zero
-
-
-cdef tuple take_job(cnp.ndarray a, rows, src, bint reverse, zero, out, TakeJob *job):
-    """take_args, and job filled to copy into its out: the tuple keeps the arrays job points
-    into alive."""
-    kept = take_args(a, rows, src, reverse, zero, out)
-    cdef cnp.ndarray o = kept[0]
+    cdef cnp.ndarray o = out
     job.dst, job.src = <char *>cnp.PyArray_DATA(o), <const char *>cnp.PyArray_DATA(a)
     job.o0, job.o1, job.s0, job.s1 = o.strides[0], o.strides[1], a.strides[0], a.strides[1]
-    job.T, job.row, job.reverse = o.shape[1], o.shape[2] * a.itemsize, reverse
+    job.T, job.row, job.reverse = T, F * a.itemsize, reverse
     job.rows = job.srcs = NULL
     job.zero = NULL
-    if kept[1] is not None:
-        job.rows = <const cnp.int64_t *>cnp.PyArray_DATA(<cnp.ndarray>kept[1])
-    if kept[2] is not None:
-        job.srcs = <const cnp.int64_t *>cnp.PyArray_DATA(<cnp.ndarray>kept[2])
-    if kept[3] is not None:
-        job.zero = <const unsigned char *>cnp.PyArray_DATA(<cnp.ndarray>kept[3])
-    return kept
+    if rows is not None:
+        job.rows = <const cnp.int64_t *>cnp.PyArray_DATA(<cnp.ndarray>rows)
+    if src is not None:
+        job.srcs = <const cnp.int64_t *>cnp.PyArray_DATA(<cnp.ndarray>src)
+    if zero is not None:
+        job.zero = <const unsigned char *>cnp.PyArray_DATA(<cnp.ndarray>zero)
+    return out, rows, src, zero
 
 
 cdef void take_rows(const TakeJob *job, Py_ssize_t j0, Py_ssize_t j1) noexcept nogil:
