@@ -13,8 +13,9 @@ static void KSFX(backward_panel_range)(const REAL *wpt, REAL *dz, const REAL *dy
      * its dh_n (in dh) and dc_n (in dc), and its dz is not written at the steps it does not run
      * (the rows of dz[t+1] past nact[t+1] are read into acc and replaced there by dh_n).
      * prefetch: the full row blocks bring the panel that runs next into the L2, and rows6: blocks
-     * of 6 rows (AVX-512), as in step_panel_range. zoff (T) or NULL: with nact, dz holds the rows
-     * that ran, step after step, step t's from row zoff[t] (else step t at t * Bs rows). */
+     * of 6 rows (AVX-512, AVX2), as in step_panel_range. zoff (T) or NULL: with nact, dz holds
+     * the rows that ran, step after step, step t's from row zoff[t] (else step t at t * Bs
+     * rows). */
     const ptrdiff_t G = 4 * (ptrdiff_t)H, BG = (ptrdiff_t)Bs * G, BH = (ptrdiff_t)Bs * H;
     const int runs = t < 0 || !nact ? B : nact[t];  /* rows of this step */
     const int ran = t + 1 >= T ? 0 : (nact ? nact[t + 1] : B);  /* rows of step t+1 */

@@ -339,6 +339,52 @@ LSTMCORE_INLINE void KSFX(step_panel_rows_w)(REAL *restrict acc, const REAL *res
         }
     }
 }
+
+/* Six rows of a full panel (lstm_seq_plan's row_block 6): 12 accumulators, 2 weight vectors and
+ * a broadcast fill 15 of the 16 registers, each load of the panel serves 6 rows instead of 4 and
+ * 12 FMA chains instead of 8 hide the FMA latency with room to spare. Each element sums over k
+ * in one chain, as in step_panel_rows_w: a row sums the same in a block of 4 or 6. pf, pf_end:
+ * unused (no prefetch on AVX2). */
+#define LC_ROWS6 1
+LSTMCORE_INLINE void KSFX(step_panel_rows6)(REAL *restrict acc, const REAL *restrict wp,
+                                           const REAL *restrict x, ptrdiff_t ldx,
+                                           const REAL *restrict h, ptrdiff_t ldh, int I, int H,
+                                           const char *pf, const char *pf_end) {
+    (void)pf;
+    (void)pf_end;
+    for (int j = 0; j < STEP_W; j += 2 * VL) {
+        LVEC a00 = KSFX(lv_splat)(0), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00;
+        LVEC a30 = a00, a31 = a00, a40 = a00, a41 = a00, a50 = a00, a51 = a00;
+        for (int part = 0; part < 2; part++) {
+            const REAL *v = part ? h : x;
+            const ptrdiff_t ld = part ? ldh : ldx;
+            const int K = part ? H : I;
+            const REAL *w = wp + (part ? (ptrdiff_t)I * STEP_W : 0) + j;
+            for (int k = 0; k < K; k++, w += STEP_W) {
+                const LVEC w0 = KSFX(lv_load)(w, VL), w1 = KSFX(lv_load)(w + VL, VL);
+                LVEC b = KSFX(lv_splat)(v[k]);
+                a00 += b * w0, a01 += b * w1;
+                b = KSFX(lv_splat)(v[ld + k]);
+                a10 += b * w0, a11 += b * w1;
+                b = KSFX(lv_splat)(v[2 * ld + k]);
+                a20 += b * w0, a21 += b * w1;
+                b = KSFX(lv_splat)(v[3 * ld + k]);
+                a30 += b * w0, a31 += b * w1;
+                b = KSFX(lv_splat)(v[4 * ld + k]);
+                a40 += b * w0, a41 += b * w1;
+                b = KSFX(lv_splat)(v[5 * ld + k]);
+                a50 += b * w0, a51 += b * w1;
+            }
+        }
+        const LVEC out[6][2] = {{a00, a01}, {a10, a11}, {a20, a21},
+                                {a30, a31}, {a40, a41}, {a50, a51}};
+        for (int r = 0; r < 6; r++) {
+            KSFX(lv_store)(acc + r * STEP_W + j, out[r][0], VL);
+            KSFX(lv_store)(acc + r * STEP_W + j + VL, out[r][1], VL);
+        }
+    }
+}
+
 #undef VL
 #define LC_STEP_ROWS_ONLY 1  /* fewer rows than STEP_R: step_panel, one row at a time */
 #else
@@ -448,8 +494,8 @@ static void KSFX(step_panel_range)(const REAL *wp, const REAL *bp, const REAL *x
     /* prefetch: while a panel runs, its full row blocks bring the panel that runs next (p + 1, or
      * p0 again: the next step's first) into the L2, each block its share of the lines, one line
      * per k (see lstmcore_panel_prefetch).
-     * rows6 (AVX-512): full panels take blocks of 6 rows while 6 are left (their gate maths as
-     * 4 + 2 rows), then blocks of STEP_R */
+     * rows6: full panels take blocks of 6 rows while 6 are left (their gate maths as 4 + 2
+     * rows), then blocks of STEP_R */
     const ptrdiff_t K = (ptrdiff_t)I + H;
 #ifndef LC_ROWS6
     rows6 = 0;

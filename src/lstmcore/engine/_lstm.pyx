@@ -100,7 +100,7 @@ cdef Py_ssize_t _ROW_SPLIT_BYTES = -1  # packed weights up to which threads spli
 # the training's weight-gradient and dx products: 0 the default rule (_backward), 1 the packed
 # kernels, 2 BLAS (_set_grad_products)
 cdef int _GRAD_PRODUCTS = 0
-# lc_ctx.row_block: 0 the kernels' choice (6 rows with AVX-512), 4 at most 4 (_set_row_block)
+# lc_ctx.row_block: 0 the kernels' choice (6 rows with AVX-512 or AVX2), 4 at most 4 (_set_row_block)
 cdef int _ROW_BLOCK = 0
 # lc_ctx.panel_prefetch: 0 prefetch the next packed panel when the L2 calls for it, 1 never, 2 always
 cdef int _PANEL_PREFETCH = 0
@@ -634,8 +634,8 @@ def _seq_plan(int B, int T, int I, int H, int itemsize, nthreads=None):
 
 
 def _set_row_block(int rows):
-    """The packed sequences' rows per register block: 0 the kernels' choice (6 with AVX-512 where
-    the threads split panels), 4 at most 4; returns the previous setting."""
+    """The packed sequences' rows per register block: 0 the kernels' choice (6 with AVX-512 and
+    AVX2 where the threads split panels), 4 at most 4; returns the previous setting."""
     global _ROW_BLOCK
     if rows not in (0, 4):
         raise ValueError(f"expected 0 (the kernels' choice) or 4, got {rows}")

@@ -23,7 +23,7 @@ A plan (an entry's ``"plan"``) names its choices; what each one means:
 - ``threads``: ``all`` (the packed kernels on every thread asked for) or ``one``;
 - ``split``: with several threads, ``rows`` (each its own batch rows) or ``panels`` (each its
   own panels of the weights, meeting once per step);
-- ``row_block``: ``auto`` (the kernels' choice: 6 rows with AVX-512) or ``4``;
+- ``row_block``: ``auto`` (the kernels' choice: 6 rows with AVX-512 or AVX2) or ``4``;
 - ``prefetch``: ``never`` or ``always`` bring the next panel into the L2 (``auto``: the rule);
 - ``grads``: where a training step's dx and weight-gradient products run: ``auto``, ``packed``
   or ``blas``.
