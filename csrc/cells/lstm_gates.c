@@ -19,8 +19,9 @@
  *   this many bytes splits the batch rows between the threads (each runs the whole sequence on
  *   its rows, with all the weights in its own cache and no barrier), a larger one splits the
  *   panels (each thread keeps its slice of the weights, one barrier per step). Rows are split
- *   only where each thread gets at least one full register block of rows, and only by the AVX-512
- *   kernels (the others go one row at a time). A negative value (the default) takes 3/4 of the
+ *   only where they keep at least as many threads busy as the panels would (lstmcore_row_split),
+ *   and only by the register-blocked kernels (AVX-512, AVX2; the generic ones go one row at a
+ *   time). A negative value (the default) takes 3/4 of the
  *   context's L2 per core: a thread keeps all the weights in its own L2; and the rows are split
  *   too where even a thread's share of the panels exceeds that: the panel split would keep
  *   nothing in the L2 either, and pay its barrier at every step. Measured on 2 cores (Intel Xeon
@@ -34,10 +35,15 @@
 #define LSTMCORE_SEQ_PAR_MIN (ctx->seq_par_min)
 
 /* 1: split the batch rows (row_blocks register blocks of rows) between nthreads threads, 0: the
- * panels; weight_bytes: the packed weights the sequence reads at each step */
+ * panels (panels of them); weight_bytes: the packed weights the sequence reads at each step. The
+ * rows are split only where they keep at least as many threads busy as the panels would: with
+ * more threads than blocks of rows, the rows' threads run without a barrier while the panels'
+ * meet at every step (S1, B = 32, H = 50, on 16 threads: 8 blocks of rows, 4 panels) */
 static inline int lstmcore_row_split(const lc_ctx *ctx, ptrdiff_t weight_bytes, int row_blocks,
-                                     int nthreads) {
-    if (nthreads < 2 || row_blocks < nthreads)
+                                     int panels, int nthreads) {
+    const int by_rows = row_blocks < nthreads ? row_blocks : nthreads;
+    const int by_panels = panels < nthreads ? panels : nthreads;
+    if (by_rows < 2 || by_rows < by_panels)
         return 0;
     if (ctx->row_split_bytes >= 0)
         return weight_bytes <= ctx->row_split_bytes;

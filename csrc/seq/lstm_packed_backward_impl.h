@@ -97,7 +97,7 @@ static void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL
     const int P = (H + STEP_W - 1) / STEP_W, RB = (B + STEP_R - 1) / STEP_R;  /* row blocks */
     const int rows = STEP_R > 1 &&  /* as in lstm_seq_packed */
                      lstmcore_row_split(ctx, P * 4 * (ptrdiff_t)H * STEP_W * (ptrdiff_t)sizeof(REAL),
-                                        RB, nthreads);
+                                        RB, P, nthreads);
     int nt = nthreads < (rows ? RB : P) ? nthreads : (rows ? RB : P);
     const ptrdiff_t panel_bytes = 4 * (ptrdiff_t)H * STEP_W * (ptrdiff_t)sizeof(REAL);
     (void)nt;  /* unused without OpenMP */

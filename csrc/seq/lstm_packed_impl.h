@@ -576,7 +576,7 @@ static lc_seq_plan KSFX(lstm_seq_plan)(const lc_ctx *ctx, int B, int I, int H) {
     /* one row at a time (no register blocks: STEP_R = 1), a thread's rows would each stream all
      * the weights: the panel split keeps its panel in L1 across the rows (AVX2, 2 threads,
      * B = 4-8: rows 0.91-0.96x of panels) */
-    plan.split_rows = STEP_R > 1 && lstmcore_row_split(ctx, wbytes, RB, nthreads);
+    plan.split_rows = STEP_R > 1 && lstmcore_row_split(ctx, wbytes, RB, P, nthreads);
     int nt = nthreads < (plan.split_rows ? RB : P) ? nthreads : (plan.split_rows ? RB : P);
     if ((ptrdiff_t)B * ((ptrdiff_t)I + H) * H < LSTMCORE_SEQ_PAR_MIN || nt < 1)
         nt = 1;

@@ -154,6 +154,32 @@ def test_panel_prefetch_follows_the_l2_and_can_be_forced():
 
 
 @pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled engine's plans")
+def test_rows_split_where_they_keep_as_many_threads_busy_as_the_panels():
+    """With more threads than blocks of rows, the rows are still split where that keeps at least
+    as many threads busy as the panels would (no barrier per step), else the panels are."""
+    from lstmcore.engine import _lstm
+
+    isa = _lstm._kernel_isa()
+    _lstm._set_packed_limits(1, 1 << 30, 1)
+    try:
+        for name in _lstm._available_isas():
+            _lstm._set_kernel_isa(name)
+            # S1 on 16 threads: 8 blocks of 4 rows, 4 panels of 16 units, 40 KiB of weights
+            s1 = _lstm._seq_plan(32, 30, 1, 50, 4, 16)
+            if name == "generic":  # one row at a time: the panels are split
+                assert (s1["split"], s1["threads"]) == ("panels", 4)
+                continue
+            assert (s1["split"], s1["threads"]) == ("rows", 8)
+            # 8 rows (2 blocks) and 16 panels: the panels keep 16 threads busy, the rows 2
+            assert _lstm._seq_plan(8, 30, 0, 256, 4, 16)["split"] == "panels"
+            # as many blocks of rows as threads: the rows, as before
+            assert _lstm._seq_plan(64, 30, 1, 50, 4, 16)["split"] == "rows"
+    finally:
+        _lstm._set_kernel_isa(isa)
+        _lstm._set_packed_limits(-1, 0, 0)
+
+
+@pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled engine's plans")
 @pytest.mark.parametrize("threads", [1, 2])
 def test_panel_prefetch_gives_the_same_numbers(rng, threads):
     """Prefetching only moves weights between caches: forward and backward are bitwise the same
