@@ -33,7 +33,7 @@ def test_bad_sizes_are_refused(text):
 
 def test_caches_are_positive_and_say_where_they_come_from():
     caches = _machine.caches()
-    assert set(caches) == {"l1d", "l2"}
+    assert set(caches) == {"l1d", "l2", "l3"}
     for size, source in caches.values():
         assert size > 0
         assert source in ("sysfs", "sysconf", "default")
@@ -43,7 +43,12 @@ def test_caches_are_positive_and_say_where_they_come_from():
 def test_the_environment_overrides_the_machine(monkeypatch):
     monkeypatch.setenv("LSTMCORE_L1D", "24K")
     monkeypatch.setenv("LSTMCORE_L2", "512K")
-    assert _machine.caches() == {"l1d": (24 * 1024, "LSTMCORE_L1D"), "l2": (512 * 1024, "LSTMCORE_L2")}
+    monkeypatch.setenv("LSTMCORE_L3", "32M")
+    assert _machine.caches() == {
+        "l1d": (24 * 1024, "LSTMCORE_L1D"),
+        "l2": (512 * 1024, "LSTMCORE_L2"),
+        "l3": (32 * 1024 * 1024, "LSTMCORE_L3"),
+    }
     monkeypatch.setenv("LSTMCORE_L1D", "lots")
     with pytest.raises(ValueError, match="LSTMCORE_L1D"):
         _machine.l1d()
@@ -65,30 +70,40 @@ def test_sysfs_entries_are_read(tmp_path, monkeypatch):
 @pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled engine's plans")
 def test_packed_rule_follows_the_l2_and_the_kernels():
     """The plain LSTM's default choice between its packed kernels and BLAS: every call with the
-    AVX-512 kernels; with AVX2 while the packed weights ((I + H) x 4H values) fit in the L2 the
-    machine reports; the generic kernels for 2-8 sequences."""
+    AVX-512 kernels; with AVX2 while the packed weights ((I + H) x 4H values) fit in half the L3
+    the machine reports in inference, in its L2 in training; the generic kernels for 2-8
+    sequences."""
     from lstmcore.engine import _lstm
 
-    isa, l2 = _lstm._kernel_isa(), _lstm._set_l2(512 * 1024)
+    isa, l2, l3 = _lstm._kernel_isa(), _lstm._set_l2(512 * 1024), _lstm._set_l3(32 << 20)
     try:
         for name in _lstm._available_isas():
             _lstm._set_kernel_isa(name)
             for B, T, I, H, size in [
                 (64, 100, 32, 128, 4),
                 (64, 100, 32, 128, 8),
-                (64, 100, 256, 512, 4),
+                (64, 100, 256, 512, 4),  # 6 MiB
+                (16, 50, 512, 1024, 4),  # 24 MiB
                 (1, 100, 16, 128, 4),
                 (4, 1, 8, 8, 4),
                 (4, 30, 1, 50, 4),
             ]:
-                fits = (I + H) * 4 * H * size <= 512 * 1024
-                want = {"avx512": True, "avx2": B >= 2 and T >= 2 and fits, "generic": 2 <= B <= 8 and T >= 2}
-                assert _lstm._packs(B, T, I, H, size) == want[name], (name, B, T, I, H, size)
+                nbytes = (I + H) * 4 * H * size
+                for training, limit in ((False, 16 << 20), (True, 512 * 1024)):
+                    avx2 = B >= 2 and T >= 2 and nbytes <= limit
+                    want = {"avx512": True, "avx2": avx2, "generic": 2 <= B <= 8 and T >= 2}
+                    got = _lstm._packs(B, T, I, H, size, training)
+                    assert got == want[name], (name, B, T, I, H, size, training)
         _lstm._set_l2(1 << 30)
         if "avx2" in _lstm._available_isas():
             _lstm._set_kernel_isa("avx2")
-            assert _lstm._packs(64, 100, 256, 512, 4)
+            assert _lstm._packs(64, 100, 256, 512, 4, True)
+            _lstm._set_l3(8 << 20)  # 4 MiB: not the 6 MiB of S3's weights
+            assert not _lstm._packs(64, 100, 256, 512, 4)
+        with pytest.raises(ValueError, match="positive number of bytes"):
+            _lstm._set_l3(0)
     finally:
+        _lstm._set_l3(l3)
         _lstm._set_kernel_isa(isa)
         _lstm._set_l2(l2)
 

@@ -49,7 +49,8 @@ def plan_lines(
         )
         out.append(
             "  why: the packed kernels win here only with AVX-512 everywhere, with AVX2 while the packed"
-            f" weights fit the L2 ({_kib(plan['l2'])}), with the generic kernels for 2-8 sequences"
+            f" weights fit half the L3 ({_kib(plan['l3'] // 2)}; in training the L2, {_kib(plan['l2'])}),"
+            " with the generic kernels for 2-8 sequences"
         )
         out.append(_training_line(plan))
         return out
@@ -118,7 +119,8 @@ def _info_command(args) -> int:
     for key, value in lstmcore.threadpool_info().items():
         print(f"  {key}: {value}")
     for key, (size, source) in _machine.caches().items():
-        print(f"  {key}: {_kib(size)} per core (from {source}; override with {_machine._ENV[key]})")
+        where = "shared" if key == "l3" else "per core"
+        print(f"  {key}: {_kib(size)} {where} (from {source}; override with {_machine._ENV[key]})")
     if getattr(args, "plan", None):
         try:
             lines = plan_lines(_parse_shape(args.plan), args.dtype, args.threads)

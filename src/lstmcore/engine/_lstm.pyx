@@ -392,19 +392,25 @@ cdef void _backward_loop(floating *dz, floating *dh, floating *dc, const floatin
 # Inference runs the packed step kernel: [w_x; w_h] packed once per call by panels of units, and
 # per step one pass over them gives [x_t, h_prev] @ [w_x; w_h] panel by panel, each followed at
 # once by its units' gate maths (csrc/seq/lstm_packed_impl.h). Its AVX-512 copy beats a BLAS
-# product per step at every benchmark shape (bench/README.md). The AVX2 copy keeps 4 rows'
-# accumulators in registers too, but with half the registers and vector width it wins only while
-# the packed weights stay in the L2 (an AMD EPYC with AVX2 and 512 KiB of L2, 1 thread, packed /
-# BLAS: S1 0.74, S2 0.73 (327 KiB of weights), S6 0.95 (1.3 MiB), S3 1.15 (6.3 MiB)); the L2 is
-# the machine's (_machine), and the generic copy, one row at a time, wins only for a few
-# sequences (2 <= B <= 8), where OpenBLAS's sgemm is slow.
+# product per step at every benchmark shape (bench/README.md). The AVX2 copy (6 rows' accumulators
+# in registers, half the registers and vector width) beats it in inference wherever the packed
+# weights stay in the L3 between steps (within half of it), and in training only while they fit
+# the L2 (an AMD EPYC with AVX2, 512 KiB of L2 and 32 MiB of L3, 1 thread, BLAS / packed,
+# interleaved: inference S6 1.165 (1.25 MiB of weights), S3 1.04-1.07 (6 MiB), B, T, I, H = 8,
+# 100, 256, 512 2.25, 128, 50, 128, 512 1.06, 16, 50, 512, 1024 (24 MiB) 0.96 and 0.78 on 2
+# threads; training S6 0.83, S3 1.07); the caches are the machine's (_machine), and the generic
+# copy, one row at a time, wins only for a few sequences (2 <= B <= 8), where OpenBLAS's sgemm is
+# slow.
 cdef int _PACKED_MIN_B = -1  # -1: the default rule of _use_packed; else the limits set by tests
 cdef int _PACKED_MAX_B = 0
 cdef int _PACKED_MIN_T = 0
 cdef Py_ssize_t _L2 = _machine.caches()["l2"][0]
+cdef Py_ssize_t _L3 = _machine.caches()["l3"][0]
 
 
-cdef bint _use_packed(int B, int T, int I, int H, int itemsize, int nthreads) noexcept:
+cdef bint _use_packed(int B, int T, int I, int H, int itemsize, int nthreads,
+                      bint training=False) noexcept:
+    # training: the forward of a training step and its backward (which must agree)
     cdef int k
     if _PACKED_MIN_B < 0:  # the default rule, or a measured plan
         k = _tuned_find(B, I, H, itemsize, nthreads) if _N_TUNED else -1
@@ -413,7 +419,7 @@ cdef bint _use_packed(int B, int T, int I, int H, int itemsize, int nthreads) no
         if _ISA == 2:
             return True
         if _ISA == 1 and B >= 2 and T >= 2:
-            return <Py_ssize_t>(I + H) * 4 * H * itemsize <= _L2
+            return <Py_ssize_t>(I + H) * 4 * H * itemsize <= (_L2 if training else _L3 // 2)
         return 2 <= B <= 8 and T >= 2
     return _PACKED_MIN_B <= B <= _PACKED_MAX_B and T >= _PACKED_MIN_T
 
@@ -577,12 +583,23 @@ def _packed_limits():
     return _PACKED_MIN_B, _PACKED_MAX_B, _PACKED_MIN_T
 
 
-def _packs(int B, int T, int I, int H, int itemsize):
-    """Whether a call of that shape runs the packed kernels now: a measured plan's choice where
-    one applies (_set_tuned); else with the default rule, every call with the AVX-512 kernels;
-    with AVX2, B >= 2 and T >= 2 and the packed [w_x; w_h] ((I + H) x 4H values) within the L2
-    (_set_l2); with the generic kernels, 2 <= B <= 8 and T >= 2."""
-    return bool(_use_packed(B, T, I, H, itemsize, _nthreads()))
+def _packs(int B, int T, int I, int H, int itemsize, bint training=False):
+    """Whether a call of that shape (inference, or a training step) runs the packed kernels now: a
+    measured plan's choice where one applies (_set_tuned); else with the default rule, every call
+    with the AVX-512 kernels; with AVX2, B >= 2 and T >= 2 and the packed [w_x; w_h] ((I + H) x 4H
+    values) within half the L3 (_set_l3) in inference, within the L2 (_set_l2) in training; with
+    the generic kernels, 2 <= B <= 8 and T >= 2."""
+    return bool(_use_packed(B, T, I, H, itemsize, _nthreads(), training))
+
+
+def _set_l3(Py_ssize_t nbytes):
+    """The L3 size (bytes) the AVX2 inference rule compares the packed weights with (half of it);
+    returns the previous one (the machine's, or LSTMCORE_L3's, at import)."""
+    global _L3
+    if nbytes < 1:
+        raise ValueError(f"expected a positive number of bytes, got {nbytes}")
+    previous, _L3 = _L3, nbytes
+    return previous
 
 
 def _set_l2(Py_ssize_t nbytes):
@@ -597,7 +614,8 @@ def _seq_plan(int B, int T, int I, int H, int itemsize, nthreads=None):
     """The plan the plain LSTM's inference follows for that shape now: a dict with 'path'
     ('packed' or 'blas'); with the packed kernels also 'isa', 'row_block', 'threads', 'split'
     ('rows', 'panels' or None on one thread), 'prefetch' (the next panel into the L2),
-    'weight_bytes' (the packed [w_x; w_h]) and 'l2' (the L2 the rules compare them with); and
+    'weight_bytes' (the packed [w_x; w_h]) and 'l2' and 'l3' (the caches the rules compare them
+    with); and
     'training': where a training step's dx, dw_x and dw_h products run ('packed' or 'blas'); and
     'tuned': the index in _tuned_rows() of the measured plan it follows, or None (the rules)."""
     if itemsize not in (4, 8):
@@ -608,14 +626,14 @@ def _seq_plan(int B, int T, int I, int H, int itemsize, nthreads=None):
     if n < 1:
         raise ValueError(f"expected nthreads >= 1, got {n}")
     cdef bint packed = _use_packed(B, T, I, H, itemsize, n)
-    cdef int grads = _grad_plan(packed, B, I, H, itemsize, n)
+    cdef int grads = _grad_plan(_use_packed(B, T, I, H, itemsize, n, True), B, I, H, itemsize, n)
     cdef dict training = {name: "packed" if grads & bit else "blas"
                           for name, bit in (("dx", 1), ("dw_x", 2), ("dw_h", 4))}
     cdef int k = _tuned_find(B, I, H, itemsize, n)
     tuned = None if k < 0 else k
     if not packed:
-        return {"path": "blas", "isa": _kernel_isa(), "l2": int(_L2), "training": training,
-                "tuned": tuned}
+        return {"path": "blas", "isa": _kernel_isa(), "l2": int(_L2), "l3": int(_L3),
+                "training": training, "tuned": tuned}
     cdef lc_ctx ctx = _ctx_for(n, B, I, H, itemsize)
     cdef lc_seq_plan plan = (lc_lstm_seq_plan_f32(&ctx, B, I, H) if itemsize == 4
                              else lc_lstm_seq_plan_f64(&ctx, B, I, H))
@@ -628,6 +646,7 @@ def _seq_plan(int B, int T, int I, int H, int itemsize, nthreads=None):
         "prefetch": bool(plan.prefetch),
         "weight_bytes": int(plan.weight_bytes),
         "l2": int(_L2),
+        "l3": int(_L3),
         "training": training,
         "tuned": tuned,
     }
@@ -690,7 +709,7 @@ cdef object _forward_train(const floating[:, :, ::1] x, const floating[:, ::1] w
     # -> y (B, T, H), a new array; None with x None (the plan's scatter reads h)
     cdef int T = x_tm.shape[0], B = x_tm.shape[1], I = x_tm.shape[2], H = w_h.shape[0], G = 4 * H
     cdef int nthreads = _nthreads(), t, r
-    cdef bint packed = _use_packed(B, T, I, H, sizeof(floating), nthreads)
+    cdef bint packed = _use_packed(B, T, I, H, sizeof(floating), nthreads, True)
     cdef const int *p_nact = &nact[0] if nact is not None else NULL
     cdef bint outputs = x is not None
     y = np.empty((B, T, H), dtype=dtype) if outputs else None
@@ -973,7 +992,7 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
     cdef int I = x_tm.shape[2], nthreads = _nthreads(), t, r
     cdef const int *p_nact = &nact[0] if nact is not None else NULL
     cdef int TB = T * B
-    cdef bint packed = _use_packed(B, T, I, H, sizeof(floating), nthreads)
+    cdef bint packed = _use_packed(B, T, I, H, sizeof(floating), nthreads, True)
     cdef floating[:, :, ::1] dz_v
     if nact is None or not packed:  # else the packed loop writes the rows that ran (dz_rows)
         dz_v = _workspace("dz", (T, B, G), dtype)

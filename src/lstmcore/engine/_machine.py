@@ -3,10 +3,11 @@
 The packed products (csrc/gemm) cut K so that a panel slice fits half of the L1 data cache; the
 size comes from the machine, not from a constant fitted to one CPU. Linux reports it in sysfs
 (``/sys/devices/system/cpu/cpu0/cache/index*/``) and glibc's ``sysconf``; elsewhere, or when a
-value is missing, the common sizes (L1d 32 KiB, L2 1 MiB) stand in. Each can be overridden, so
-that tests run the plans a machine with other caches would pick:
+value is missing, the common sizes (L1d 32 KiB, L2 1 MiB, L3 8 MiB) stand in. The L3 is the size
+one core's cache reports, shared with the others. Each can be overridden, so that tests run the
+plans a machine with other caches would pick:
 
-    LSTMCORE_L1D=48K  LSTMCORE_L2=2M      (bytes, or with a K / M suffix)
+    LSTMCORE_L1D=48K  LSTMCORE_L2=2M  LSTMCORE_L3=32M      (bytes, or with a K / M suffix)
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import os
 import platform
 from pathlib import Path
 
-DEFAULTS = {"l1d": 32 * 1024, "l2": 1024 * 1024}
-_ENV = {"l1d": "LSTMCORE_L1D", "l2": "LSTMCORE_L2"}
+DEFAULTS = {"l1d": 32 * 1024, "l2": 1024 * 1024, "l3": 8 * 1024 * 1024}
+_ENV = {"l1d": "LSTMCORE_L1D", "l2": "LSTMCORE_L2", "l3": "LSTMCORE_L3"}
 _SYSFS = Path("/sys/devices/system/cpu/cpu0/cache")
 
 
@@ -52,12 +53,15 @@ def _from_sysfs() -> dict[str, int]:
             found.setdefault("l1d", size)
         elif level == "2" and kind in ("Data", "Unified"):
             found.setdefault("l2", size)
+        elif level == "3" and kind in ("Data", "Unified"):
+            found.setdefault("l3", size)
     return found
 
 
 def _from_sysconf() -> dict[str, int]:
     found: dict[str, int] = {}
-    for key, name in (("l1d", "SC_LEVEL1_DCACHE_SIZE"), ("l2", "SC_LEVEL2_CACHE_SIZE")):
+    names = (("l1d", "SC_LEVEL1_DCACHE_SIZE"), ("l2", "SC_LEVEL2_CACHE_SIZE"), ("l3", "SC_LEVEL3_CACHE_SIZE"))
+    for key, name in names:
         try:
             value = os.sysconf(name)
         except (ValueError, OSError, AttributeError):
@@ -82,7 +86,7 @@ def _detected() -> tuple[tuple[str, int, str], ...]:
 
 
 def caches() -> dict[str, tuple[int, str]]:
-    """{'l1d': (bytes, source), 'l2': (bytes, source)}; source: the environment variable's name,
+    """{'l1d': (bytes, source), 'l2': ..., 'l3': ...}; source: the environment variable's name,
     'sysfs', 'sysconf' or 'default'. The environment is read at every call (tests set it)."""
     out = {}
     for key, value, source in _detected():
