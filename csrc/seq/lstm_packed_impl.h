@@ -306,15 +306,23 @@ LSTMCORE_INLINE void KSFX(narrow_block)(REAL *restrict acc, const REAL *restrict
 #define STEP_R 4
 #define VL LL  /* lanes per vector */
 
-/* acc (STEP_R, W; rows STEP_W apart) = rows r of x (I) @ panel rows [0, I) + rows r of h (H) @
- * rows [I, I + H); panel rows W wide, a multiple of 2 * VL (W = 4U, U a multiple of STEP_U / 4) */
-LSTMCORE_INLINE void KSFX(step_panel_rows_w)(REAL *restrict acc, const REAL *restrict wp, int W,
-                                            const REAL *restrict x, ptrdiff_t ldx,
-                                            const REAL *restrict h, ptrdiff_t ldh, int I, int H) {
+/* acc (R, W; rows STEP_W apart) = rows r < R of x (I) @ panel rows [0, I) + the same rows of h (H)
+ * @ rows [I, I + H); panel rows W wide, a multiple of 2 * VL (W = 4U, U a multiple of
+ * STEP_U / 4). R (4, or 6 for lstm_seq_plan's row_block 6) is a constant at each call: R x 2
+ * accumulators in registers. Six rows: 12 accumulators, 2 weight vectors and a broadcast fill 15
+ * of the 16 registers, each load of the panel serves 6 rows instead of 4 and 12 FMA chains instead
+ * of 8 hide the FMA latency with room to spare (S3 inference 1.05-1.07x, S6 1.04-1.06x). Each
+ * element sums over k in one chain, in the order of step_panel: a row sums the same in a block of
+ * 4 or 6. */
+LSTMCORE_INLINE void KSFX(step_panel_nrows_w)(REAL *restrict acc, const REAL *restrict wp, int W,
+                                             const REAL *restrict x, ptrdiff_t ldx,
+                                             const REAL *restrict h, ptrdiff_t ldh, int I, int H,
+                                             const int R) {
     LC_ASSUME(W % (2 * VL) == 0 && W <= STEP_W);
     for (int j = 0; j < W; j += 2 * VL) {
-        LVEC a00 = KSFX(lv_splat)(0), a01 = a00, a10 = a00, a11 = a00;
-        LVEC a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+        LVEC a[6][2];
+        for (int r = 0; r < R; r++)
+            a[r][0] = a[r][1] = KSFX(lv_splat)(0);
         for (int part = 0; part < 2; part++) {
             const REAL *v = part ? h : x;
             const ptrdiff_t ld = part ? ldh : ldx;
@@ -322,29 +330,26 @@ LSTMCORE_INLINE void KSFX(step_panel_rows_w)(REAL *restrict acc, const REAL *res
             const REAL *w = wp + (part ? (ptrdiff_t)I * W : 0) + j;
             for (int k = 0; k < K; k++, w += W) {
                 const LVEC w0 = KSFX(lv_load)(w, VL), w1 = KSFX(lv_load)(w + VL, VL);
-                LVEC b = KSFX(lv_splat)(v[k]);
-                a00 += b * w0, a01 += b * w1;
-                b = KSFX(lv_splat)(v[ld + k]);
-                a10 += b * w0, a11 += b * w1;
-                b = KSFX(lv_splat)(v[2 * ld + k]);
-                a20 += b * w0, a21 += b * w1;
-                b = KSFX(lv_splat)(v[3 * ld + k]);
-                a30 += b * w0, a31 += b * w1;
+                for (int r = 0; r < R; r++) {
+                    const LVEC b = KSFX(lv_splat)(v[r * ld + k]);
+                    a[r][0] += b * w0, a[r][1] += b * w1;
+                }
             }
         }
-        const LVEC out[STEP_R][2] = {{a00, a01}, {a10, a11}, {a20, a21}, {a30, a31}};
-        for (int r = 0; r < STEP_R; r++) {
-            KSFX(lv_store)(acc + r * STEP_W + j, out[r][0], VL);
-            KSFX(lv_store)(acc + r * STEP_W + j + VL, out[r][1], VL);
+        for (int r = 0; r < R; r++) {
+            KSFX(lv_store)(acc + r * STEP_W + j, a[r][0], VL);
+            KSFX(lv_store)(acc + r * STEP_W + j + VL, a[r][1], VL);
         }
     }
 }
 
-/* Six rows of a full panel (lstm_seq_plan's row_block 6): 12 accumulators, 2 weight vectors and
- * a broadcast fill 15 of the 16 registers, each load of the panel serves 6 rows instead of 4 and
- * 12 FMA chains instead of 8 hide the FMA latency with room to spare. Each element sums over k
- * in one chain, as in step_panel_rows_w: a row sums the same in a block of 4 or 6. pf, pf_end:
- * unused (no prefetch on AVX2). */
+LSTMCORE_INLINE void KSFX(step_panel_rows_w)(REAL *restrict acc, const REAL *restrict wp, int W,
+                                            const REAL *restrict x, ptrdiff_t ldx,
+                                            const REAL *restrict h, ptrdiff_t ldh, int I, int H) {
+    KSFX(step_panel_nrows_w)(acc, wp, W, x, ldx, h, ldh, I, H, STEP_R);
+}
+
+/* A full panel's six rows; pf, pf_end: unused (no prefetch on AVX2) */
 #define LC_ROWS6 1
 LSTMCORE_INLINE void KSFX(step_panel_rows6)(REAL *restrict acc, const REAL *restrict wp,
                                            const REAL *restrict x, ptrdiff_t ldx,
@@ -352,37 +357,7 @@ LSTMCORE_INLINE void KSFX(step_panel_rows6)(REAL *restrict acc, const REAL *rest
                                            const char *pf, const char *pf_end) {
     (void)pf;
     (void)pf_end;
-    for (int j = 0; j < STEP_W; j += 2 * VL) {
-        LVEC a00 = KSFX(lv_splat)(0), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00;
-        LVEC a30 = a00, a31 = a00, a40 = a00, a41 = a00, a50 = a00, a51 = a00;
-        for (int part = 0; part < 2; part++) {
-            const REAL *v = part ? h : x;
-            const ptrdiff_t ld = part ? ldh : ldx;
-            const int K = part ? H : I;
-            const REAL *w = wp + (part ? (ptrdiff_t)I * STEP_W : 0) + j;
-            for (int k = 0; k < K; k++, w += STEP_W) {
-                const LVEC w0 = KSFX(lv_load)(w, VL), w1 = KSFX(lv_load)(w + VL, VL);
-                LVEC b = KSFX(lv_splat)(v[k]);
-                a00 += b * w0, a01 += b * w1;
-                b = KSFX(lv_splat)(v[ld + k]);
-                a10 += b * w0, a11 += b * w1;
-                b = KSFX(lv_splat)(v[2 * ld + k]);
-                a20 += b * w0, a21 += b * w1;
-                b = KSFX(lv_splat)(v[3 * ld + k]);
-                a30 += b * w0, a31 += b * w1;
-                b = KSFX(lv_splat)(v[4 * ld + k]);
-                a40 += b * w0, a41 += b * w1;
-                b = KSFX(lv_splat)(v[5 * ld + k]);
-                a50 += b * w0, a51 += b * w1;
-            }
-        }
-        const LVEC out[6][2] = {{a00, a01}, {a10, a11}, {a20, a21},
-                                {a30, a31}, {a40, a41}, {a50, a51}};
-        for (int r = 0; r < 6; r++) {
-            KSFX(lv_store)(acc + r * STEP_W + j, out[r][0], VL);
-            KSFX(lv_store)(acc + r * STEP_W + j + VL, out[r][1], VL);
-        }
-    }
+    KSFX(step_panel_nrows_w)(acc, wp, STEP_W, x, ldx, h, ldh, I, H, 6);
 }
 
 #undef VL
