@@ -307,46 +307,70 @@ LSTMCORE_INLINE void KSFX(narrow_block)(REAL *restrict acc, const REAL *restrict
 #define VL LL  /* lanes per vector */
 
 /* acc (R, W; rows STEP_W apart) = rows r < R of x (I) @ panel rows [0, I) + the same rows of h (H)
- * @ rows [I, I + H); panel rows W wide, a multiple of 2 * VL (W = 4U, U a multiple of
- * STEP_U / 4). R (4, or 6 for lstm_seq_plan's row_block 6) is a constant at each call: R x 2
- * accumulators in registers. Six rows: 12 accumulators, 2 weight vectors and a broadcast fill 15
- * of the 16 registers, each load of the panel serves 6 rows instead of 4 and 12 FMA chains instead
- * of 8 hide the FMA latency with room to spare (S3 inference 1.05-1.07x, S6 1.04-1.06x). Each
- * element sums over k in one chain, in the order of step_panel: a row sums the same in a block of
- * 4 or 6. */
+ * @ rows [I, I + H); panel rows W wide, a multiple of CV * VL (W = 4U, U a multiple of
+ * STEP_U / 4). R (at most 6) and CV (vectors of columns at a time, at most 8) are constants at
+ * each call: R x CV accumulators in registers. Six rows, two vectors: 12 accumulators, 2 weight
+ * vectors and a broadcast fill 15 of the 16 registers, each load of the panel serves 6 rows
+ * instead of 4 and 12 FMA chains instead of 8 hide the FMA latency with room to spare (S3
+ * inference 1.05-1.07x, S6 1.04-1.06x). Fewer rows take more columns at a time, so that as many
+ * chains run side by side (one row: a whole panel's 8). Each element sums over k in one chain,
+ * in the order of step_panel: a row sums the same in a block of any R. */
 LSTMCORE_INLINE void KSFX(step_panel_nrows_w)(REAL *restrict acc, const REAL *restrict wp, int W,
                                              const REAL *restrict x, ptrdiff_t ldx,
                                              const REAL *restrict h, ptrdiff_t ldh, int I, int H,
-                                             const int R) {
-    LC_ASSUME(W % (2 * VL) == 0 && W <= STEP_W);
-    for (int j = 0; j < W; j += 2 * VL) {
-        LVEC a[6][2];
+                                             const int R, const int CV) {
+    LC_ASSUME(W % (CV * VL) == 0 && W <= STEP_W);
+    for (int j = 0; j < W; j += CV * VL) {
+        LVEC a[6][8];
         for (int r = 0; r < R; r++)
-            a[r][0] = a[r][1] = KSFX(lv_splat)(0);
+            for (int v = 0; v < CV; v++)
+                a[r][v] = KSFX(lv_splat)(0);
         for (int part = 0; part < 2; part++) {
-            const REAL *v = part ? h : x;
+            const REAL *vec = part ? h : x;
             const ptrdiff_t ld = part ? ldh : ldx;
             const int K = part ? H : I;
             const REAL *w = wp + (part ? (ptrdiff_t)I * W : 0) + j;
             for (int k = 0; k < K; k++, w += W) {
-                const LVEC w0 = KSFX(lv_load)(w, VL), w1 = KSFX(lv_load)(w + VL, VL);
+                LVEC wv[8];
+                for (int v = 0; v < CV; v++)
+                    wv[v] = KSFX(lv_load)(w + v * VL, VL);
                 for (int r = 0; r < R; r++) {
-                    const LVEC b = KSFX(lv_splat)(v[r * ld + k]);
-                    a[r][0] += b * w0, a[r][1] += b * w1;
+                    const LVEC b = KSFX(lv_splat)(vec[r * ld + k]);
+                    for (int v = 0; v < CV; v++)
+                        a[r][v] += b * wv[v];
                 }
             }
         }
-        for (int r = 0; r < R; r++) {
-            KSFX(lv_store)(acc + r * STEP_W + j, a[r][0], VL);
-            KSFX(lv_store)(acc + r * STEP_W + j + VL, a[r][1], VL);
-        }
+        for (int r = 0; r < R; r++)
+            for (int v = 0; v < CV; v++)
+                KSFX(lv_store)(acc + r * STEP_W + j + v * VL, a[r][v], VL);
     }
 }
 
+/* rows (1 to STEP_R) rows of a panel W wide: the block kernel with its sizes as constants */
 LSTMCORE_INLINE void KSFX(step_panel_rows_w)(REAL *restrict acc, const REAL *restrict wp, int W,
                                             const REAL *restrict x, ptrdiff_t ldx,
-                                            const REAL *restrict h, ptrdiff_t ldh, int I, int H) {
-    KSFX(step_panel_nrows_w)(acc, wp, W, x, ldx, h, ldh, I, H, STEP_R);
+                                            const REAL *restrict h, ptrdiff_t ldh, int rows,
+                                            int I, int H) {
+#define NROWS(R, CV) KSFX(step_panel_nrows_w)(acc, wp, W, x, ldx, h, ldh, I, H, R, CV)
+    switch (rows) {
+    case STEP_R: NROWS(STEP_R, 2); return;
+    case 3: NROWS(3, 2); return;
+    case 2:
+        if (W % (4 * VL) == 0)
+            NROWS(2, 4);
+        else
+            NROWS(2, 2);
+        return;
+    default:  /* one row: the whole panel at once */
+        switch (W / VL) {
+        case 8: NROWS(1, 8); return;
+        case 6: NROWS(1, 6); return;
+        case 4: NROWS(1, 4); return;
+        default: NROWS(1, 2); return;
+        }
+    }
+#undef NROWS
 }
 
 /* A full panel's six rows; pf, pf_end: unused (no prefetch on AVX2) */
@@ -357,7 +381,7 @@ LSTMCORE_INLINE void KSFX(step_panel_rows6)(REAL *restrict acc, const REAL *rest
                                            const char *pf, const char *pf_end) {
     (void)pf;
     (void)pf_end;
-    KSFX(step_panel_nrows_w)(acc, wp, STEP_W, x, ldx, h, ldh, I, H, 6);
+    KSFX(step_panel_nrows_w)(acc, wp, STEP_W, x, ldx, h, ldh, I, H, 6, 2);
 }
 
 #undef VL
@@ -378,12 +402,7 @@ LSTMCORE_INLINE void KSFX(panel_block)(REAL *restrict acc, const REAL *restrict 
     (void)pf;
     (void)pf_end;
 #if STEP_R > 1 && defined(LC_STEP_ROWS_ONLY)
-    if (rows == STEP_R) {
-        KSFX(step_panel_rows_w)(acc, wp, W, x, ldx, h, ldh, I, H);
-        return;
-    }
-    for (int i = 0; i < rows; i++)
-        KSFX(step_panel)(acc + i * STEP_W, wp, W, x ? x + i * ldx : NULL, h + i * ldh, I, H);
+    KSFX(step_panel_rows_w)(acc, wp, W, x, ldx, h, ldh, rows, I, H);
 #elif STEP_R > 1
     if (W < STEP_W) {
         KSFX(narrow_block)(acc, wp, W, x, ldx, h, ldh, rows, I, H);

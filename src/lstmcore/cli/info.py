@@ -49,8 +49,8 @@ def plan_lines(
         )
         out.append(
             "  why: the packed kernels win here only with AVX-512 everywhere, with AVX2 while the packed"
-            f" weights fit half the L3 ({_kib(plan['l3'] // 2)}; in training the L2, {_kib(plan['l2'])}),"
-            " with the generic kernels for 2-8 sequences"
+            f" weights fit half the L3 ({_kib(plan['l3'] // 2)}; in training the L2, {_kib(plan['l2'])},"
+            " and two sequences or more), with the generic kernels for 2-8 sequences"
         )
         out.append(_training_line(plan))
         return out

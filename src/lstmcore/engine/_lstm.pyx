@@ -398,9 +398,10 @@ cdef void _backward_loop(floating *dz, floating *dh, floating *dc, const floatin
 # the L2 (an AMD EPYC with AVX2, 512 KiB of L2 and 32 MiB of L3, 1 thread, BLAS / packed,
 # interleaved: inference S6 1.165 (1.25 MiB of weights), S3 1.04-1.07 (6 MiB), B, T, I, H = 8,
 # 100, 256, 512 2.25, 128, 50, 128, 512 1.06, 16, 50, 512, 1024 (24 MiB) 0.96 and 0.78 on 2
-# threads; training S6 0.83, S3 1.07); the caches are the machine's (_machine), and the generic
-# copy, one row at a time, wins only for a few sequences (2 <= B <= 8), where OpenBLAS's sgemm is
-# slow.
+# threads; training S6 0.83, S3 1.07). A single sequence (B = 1) takes it in inference (a whole
+# panel's 8 FMA chains for one row: S5 BLAS / packed 1.06 on 1 thread, 1.6 on 2) but not in
+# training (S5 0.80 on 1 thread). The caches are the machine's (_machine), and the generic copy,
+# one row at a time, wins only for a few sequences (2 <= B <= 8), where OpenBLAS's sgemm is slow.
 cdef int _PACKED_MIN_B = -1  # -1: the default rule of _use_packed; else the limits set by tests
 cdef int _PACKED_MAX_B = 0
 cdef int _PACKED_MIN_T = 0
@@ -418,7 +419,7 @@ cdef bint _use_packed(int B, int T, int I, int H, int itemsize, int nthreads,
             return _TUNED[k].packed
         if _ISA == 2:
             return True
-        if _ISA == 1 and B >= 2 and T >= 2:
+        if _ISA == 1 and T >= 2 and (B >= 2 or not training):
             return <Py_ssize_t>(I + H) * 4 * H * itemsize <= (_L2 if training else _L3 // 2)
         return 2 <= B <= 8 and T >= 2
     return _PACKED_MIN_B <= B <= _PACKED_MAX_B and T >= _PACKED_MIN_T
@@ -586,8 +587,9 @@ def _packed_limits():
 def _packs(int B, int T, int I, int H, int itemsize, bint training=False):
     """Whether a call of that shape (inference, or a training step) runs the packed kernels now: a
     measured plan's choice where one applies (_set_tuned); else with the default rule, every call
-    with the AVX-512 kernels; with AVX2, B >= 2 and T >= 2 and the packed [w_x; w_h] ((I + H) x 4H
-    values) within half the L3 (_set_l3) in inference, within the L2 (_set_l2) in training; with
+    with the AVX-512 kernels; with AVX2, T >= 2 and the packed [w_x; w_h] ((I + H) x 4H values)
+    within half the L3 (_set_l3) in inference, with B >= 2 and within the L2 (_set_l2) in training;
+    with
     the generic kernels, 2 <= B <= 8 and T >= 2."""
     return bool(_use_packed(B, T, I, H, itemsize, _nthreads(), training))
 
