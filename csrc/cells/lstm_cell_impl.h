@@ -84,7 +84,7 @@ LSTMCORE_INLINE void KSFX(lstm_rows_forward)(const lc_lstm_opts *o, int rows, pt
         }
         LC_STAGE gg[r] = KSFX(lv_act)(act, zg[r]);
         LC_STAGE {
-            cn[r] = f[r] * cp[r] + i[r] * gg[r];  /* c = f c_prev + i g */
+            cn[r] = KSFX(lv_fma)(f[r], cp[r], i[r] * gg[r]);  /* c = f c_prev + i g */
             if (p)
                 zo[r] += LD(p + 2 * sg + j) * cn[r];  /* o sees the new c */
             if (clip > 0)

@@ -3,9 +3,17 @@
  * LV(name), the names of this width's copies. Not a standalone header: spans_impl.h includes it
  * once for its full width and once for half of it (the last, partial vector of a span). */
 
-/* k <= LL values at p as one vector (lanes past k zero), and back; AVX-512 masks the lanes */
+#ifndef LC_LANE_MASKS
+#define LC_LANE_MASKS
+/* AVX2's masked loads take their mask as a vector: lanes [0, k) of 32-bit lanes are the 8 - k
+ * ints from lc_lanes32 + 8 - k on, of 64-bit lanes the 4 - k from lc_lanes64 + 4 - k on */
+static const int lc_lanes32[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+static const long long lc_lanes64[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
+#endif
+
+/* k <= LL values at p as one vector (lanes past k zero), and back; AVX-512 masks the lanes, AVX2
+ * masks its loads */
 LSTMCORE_INLINE LVEC LV(lv_load)(const REAL *p, int k) {
-    LVEC v;
     /* p is aligned for REAL: the engine's checks copy or refuse any other array (a cache's
      * included). LVEC is aligned as REAL and may_alias, so this is one unaligned vector load. (A
      * memcpy into v became, in the AVX2 copies with GCC's generic tuning, two 16-byte halves
@@ -21,7 +29,22 @@ LSTMCORE_INLINE LVEC LV(lv_load)(const REAL *p, int k) {
     if (sizeof(REAL) == 4)
         return (LVEC)_mm256_maskz_loadu_ps((__mmask8)((1u << k) - 1), p);
     return (LVEC)_mm256_maskz_loadu_pd((__mmask8)((1u << k) - 1), p);
+#elif defined(__AVX2__) && LVB == 32
+    /* a vector assembled from scalar stores, read back whole, waits on a failed store forwarding
+     * (S1's last panel of 2 units cost as much as a full panel of 16) */
+    if (sizeof(REAL) == 4)
+        return (LVEC)_mm256_maskload_ps((const float *)p,
+                                        _mm256_loadu_si256((const __m256i *)(lc_lanes32 + 8 - k)));
+    return (LVEC)_mm256_maskload_pd((const double *)p,
+                                    _mm256_loadu_si256((const __m256i *)(lc_lanes64 + 4 - k)));
+#elif defined(__AVX2__) && LVB == 16
+    if (sizeof(REAL) == 4)
+        return (LVEC)_mm_maskload_ps((const float *)p,
+                                     _mm_loadu_si128((const __m128i *)(lc_lanes32 + 8 - k)));
+    return (LVEC)_mm_maskload_pd((const double *)p,
+                                 _mm_loadu_si128((const __m128i *)(lc_lanes64 + 4 - k)));
 #else
+    LVEC v;
     REAL t[LL] = {0};
     for (int l = 0; l < k; l++) t[l] = p[l];
     memcpy(&v, t, sizeof v);
@@ -48,6 +71,28 @@ LSTMCORE_INLINE void LV(lv_store)(REAL *p, LVEC v, int k) {
     REAL t[LL];
     memcpy(t, &v, sizeof t);
     for (int l = 0; l < k; l++) p[l] = t[l];
+#endif
+}
+
+/* a * b + c, rounded once where the instruction set has FMA. Written out: in a * b + c * d the
+ * compiler fuses one product or the other, as its context leads it, and a row must round the
+ * same in every kernel that runs it (the gate maths of 2 rows after a block of 4, inlined
+ * elsewhere, fused the other product of c = f c_prev + i g). */
+LSTMCORE_INLINE LVEC LV(lv_fma)(LVEC a, LVEC b, LVEC c) {
+#if defined(__AVX512F__) && LVB == 64
+    if (sizeof(REAL) == 4)
+        return (LVEC)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c);
+    return (LVEC)_mm512_fmadd_pd((__m512d)a, (__m512d)b, (__m512d)c);
+#elif defined(__FMA__) && LVB == 32
+    if (sizeof(REAL) == 4)
+        return (LVEC)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c);
+    return (LVEC)_mm256_fmadd_pd((__m256d)a, (__m256d)b, (__m256d)c);
+#elif defined(__FMA__) && LVB == 16
+    if (sizeof(REAL) == 4)
+        return (LVEC)_mm_fmadd_ps((__m128)a, (__m128)b, (__m128)c);
+    return (LVEC)_mm_fmadd_pd((__m128d)a, (__m128d)b, (__m128d)c);
+#else
+    return a * b + c;
 #endif
 }
 

@@ -385,16 +385,17 @@ LSTMCORE_INLINE void KSFX(step_panel_rows6)(REAL *restrict acc, const REAL *rest
 }
 
 #undef VL
-#define LC_STEP_ROWS_ONLY 1  /* fewer rows than STEP_R: step_panel, one row at a time */
+#define LC_STEP_ROWS_ONLY 1  /* every block of rows through step_panel_rows_w */
 #else
 #define STEP_R 1
 #endif
 
 /* acc (rows, W; rows STEP_W apart), rows <= STEP_R: each row of x (I; rows ldx apart, or NULL
  * when I = 0) @ panel rows [0, I) + the same row of h (H; rows ldh apart) @ panel rows [I, I + H);
- * panel rows W wide (STEP_W, or a narrow last panel). A full block of STEP_R rows goes through the
- * register-blocked kernel, fewer one row at a time. [pf, pf_end): lines to prefetch into the L2
- * (the AVX-512 register-blocked kernel only; the others ignore it). */
+ * panel rows W wide (STEP_W, or a narrow last panel). AVX2: every block through the
+ * register-blocked kernel; AVX-512: a full block of STEP_R rows or 2 rows through it, others one
+ * row at a time; the generic kernels one row at a time. [pf, pf_end): lines to prefetch into the
+ * L2 (the AVX-512 register-blocked kernel only; the others ignore it). */
 LSTMCORE_INLINE void KSFX(panel_block)(REAL *restrict acc, const REAL *restrict wp, int W,
                                       const REAL *x, ptrdiff_t ldx, const REAL *h, ptrdiff_t ldh,
                                       int rows, int I, int H, const char *pf,
