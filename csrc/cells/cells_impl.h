@@ -176,7 +176,7 @@ void KSFX(lc_lstm_forward)(const lc_ctx *ctx, int B, int H, const lc_lstm_opts *
     for (ptrdiff_t r = 0; r < B; r++)
         KSFX(lstm_rows_forward)(o, 1, H, H, gates + r * G, G, zx + r * ldzx, zh + r * G, b, p,
                                 c_prev + r * H, c + r * H, H, zpre ? zpre + r * G : NULL,
-                                m + r * ldm, ldm, NULL, 0, 0);
+                                m + r * ldm, ldm, gates + r * G, G, H);
 }
 
 void KSFX(lc_lstm_backward)(const lc_ctx *ctx, int B, int H, const lc_lstm_opts *o,

@@ -16,13 +16,14 @@
 /* Forward, rows (<= LC_ROWS_MAX) rows at a time: for each vector of units, every row's gate
  * maths in registers, stage by stage across the rows, so that the rows' dependency chains (exp,
  * then c, then tanh(c)) run side by side instead of one after another.
- * g (rows, 4 blocks), rows ldg apart: out, the activated gates; in, where zx is NULL, the
- * pre-activations' products (then g is computed in place) | zx, zh (4 blocks), rows ldg apart:
+ * g (rows, 4 blocks), rows ldg apart: in, where zx is NULL, the pre-activations' products
+ * (the gates may then go back in place: gout = g) | zx, zh (4 blocks), rows ldg apart:
  * the products, added (zh may be NULL) | b (4 blocks), the same for every row, or NULL
  * p (3 blocks), the same for every row, or NULL | c_prev, c (rows, n), rows ldc apart: c may be
  * c_prev | zpre (rows, 4 blocks) rows ldg apart, or NULL: out, the clipped pre-activations
  * m (rows, n) rows ldm apart | gout (rows, 4 blocks) rows ldo apart, gate blocks so apart: out,
- * the activated gates, or NULL: they go to g. Nothing else overlaps. */
+ * the activated gates, or NULL where no one needs them (inference's packed steps: 4 stores of
+ * every vector saved). Nothing else overlaps. */
 #ifndef LC_ROWS_MAX
 #define LC_ROWS_MAX 4
 #endif
@@ -40,8 +41,6 @@ LSTMCORE_INLINE void KSFX(lstm_rows_forward)(const lc_lstm_opts *o, int rows, pt
     const REAL clip = (REAL)o->clip;
     const lc_act act = o->act, ract = o->ract, out_act = o->out_act;
     LC_ASSUME(rows >= 1 && rows <= LC_ROWS_MAX);
-    if (!gout)
-        gout = g, ldo = ldg, so = sg;
 #define LD(ptr) KSFX(lv_load)((ptr), k)
 #define ST(ptr, v) KSFX(lv_store)((ptr), (v), k)
     for (ptrdiff_t j = 0; j < n; j += LL) {
@@ -93,9 +92,12 @@ LSTMCORE_INLINE void KSFX(lstm_rows_forward)(const lc_lstm_opts *o, int rows, pt
         }
         LC_STAGE og[r] = KSFX(lv_act)(ract, zo[r]), phi[r] = KSFX(lv_act)(out_act, cn[r]);
         LC_STAGE {
-            REAL *o_r = gout + r * ldo + j;
             ST(m + r * ldm + j, og[r] * phi[r]);  /* m = o * out_act(c) */
-            ST(o_r, i[r]), ST(o_r + so, f[r]), ST(o_r + 2 * so, gg[r]), ST(o_r + 3 * so, og[r]);
+            if (gout) {
+                REAL *o_r = gout + r * ldo + j;
+                ST(o_r, i[r]), ST(o_r + so, f[r]), ST(o_r + 2 * so, gg[r]);
+                ST(o_r + 3 * so, og[r]);
+            }
             if (zpre) {
                 REAL *z_r = zpre + r * ldg + j;
                 ST(z_r, zi[r]), ST(z_r + sg, zf[r]), ST(z_r + 2 * sg, zg[r]);

@@ -16,7 +16,7 @@ static void KSFX(lstm_gates_forward)(REAL *z, ptrdiff_t ldz, REAL *c, REAL *h, p
     for (ptrdiff_t r = 0; r < B; r++) {
 #define ROW(opts)                                                                               \
     KSFX(lstm_rows_forward)(opts, 1, H, H, z + r * ldz, ldz, NULL, NULL, b, NULL, c_prev + r * H, \
-                            c + r * H, H, NULL, h + r * ldh, ldh, NULL, 0, 0)
+                            c + r * H, H, NULL, h + r * ldh, ldh, z + r * ldz, ldz, H)
         LSTM_PLAIN_CALL(act, ract, ROW);
 #undef ROW
     }

@@ -46,6 +46,9 @@ enum { LSTMCORE_RSIGMOID = 0, LSTMCORE_RHARD_SIGMOID = 1 };
 #define MANT_BITS_f32 23
 #define EXP_POLY_f32(r) (1 + r * (1 + r * (1.0f / 2 + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 \
                      + r * (1.0f / 720 + r * (1.0f / 5040))))))))
+/* e^r - 1 = r EXPM1_POLY(r): EXP_POLY's series without its first term */
+#define EXPM1_POLY_f32(r) (1 + r * (1.0f / 2 + r * (1.0f / 6 + r * (1.0f / 24 + r * (1.0f / 120 \
+                       + r * (1.0f / 720 + r * (1.0f / 5040)))))))
 #define TANH_SMALL_f32 0.25f
 /* tanh x = x + x^3 * TANH_POLY(x^2) below TANH_SMALL (its odd Taylor series) */
 #define TANH_POLY_f32(s) (-0.333333333f + s * (0.133333333f + s * (-0.0539682540f + s * (0.0218694885f \
@@ -64,6 +67,10 @@ enum { LSTMCORE_RSIGMOID = 0, LSTMCORE_RHARD_SIGMOID = 1 };
                      + r * (1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320 + r * (1.0 / 362880 \
                      + r * (1.0 / 3628800 + r * (1.0 / 39916800 + r * (1.0 / 479001600 \
                      + r * (1.0 / 6227020800.0))))))))))))))
+#define EXPM1_POLY_f64(r) (1 + r * (1.0 / 2 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120 \
+                       + r * (1.0 / 720 + r * (1.0 / 5040 + r * (1.0 / 40320 + r * (1.0 / 362880 \
+                       + r * (1.0 / 3628800 + r * (1.0 / 39916800 + r * (1.0 / 479001600 \
+                       + r * (1.0 / 6227020800.0)))))))))))))
 #define TANH_SMALL_f64 0.25
 #define TANH_POLY_f64(s) (-0.33333333333333331 + s * (0.13333333333333333 + s * (-0.053968253968253971 \
                       + s * (0.021869488536155203 + s * (-0.0088632355299021973 \

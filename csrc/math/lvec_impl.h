@@ -127,6 +127,24 @@ LSTMCORE_INLINE LVEC LV(lv_sigmoid)(LVEC x) {
     return 1 / (1 + LV(lv_exp)(-x));
 }
 
+#if defined(__GNUC__) || defined(__clang__)
+/* tanh x = sign(x) e / (e + 2), e = e^(2|x|) - 1 = 2^n (e^r - 1) + (2^n - 1) with e^r - 1 =
+ * r EXPM1_POLY(r): no cancellation near 0, so one exp's work and one division for every x (the
+ * odd series near 0 beside 1 - 2 / (e^2|x| + 1), both computed and one selected, cost a quarter
+ * more). 2|x| is clamped as in lv_exp: e stays finite, and tanh 1 (to the last bit) past it. */
+LSTMCORE_INLINE LVEC LV(lv_tanh)(LVEC x) {
+    const LMASK sign = LBITS(x) & LBITS(LV(lv_splat)(-0.0));
+    const LVEC hi = LV(lv_splat)(SFX(EXP_HI));
+    LVEC y = 2 * LFROM_BITS(LBITS(x) ^ sign);  /* 2|x| */
+    y = LSEL(y > hi, hi, y);  /* NaN stays */
+    const LVEC k = y * SFX(LOG2E) + SFX(SHIFTER);
+    const LVEC n = k - SFX(SHIFTER);
+    const LVEC r = (y - n * SFX(LN2_HI)) - n * SFX(LN2_LO);
+    const LVEC scale = LFROM_BITS((LBITS(k) - SFX(SHIFTER_BITS) + SFX(EXP_BIAS)) << SFX(MANT_BITS));
+    const LVEC e = scale * (r * SFX(EXPM1_POLY)(r)) + (scale - 1);
+    return LFROM_BITS(LBITS(e / (e + 2)) ^ sign);
+}
+#else
 /* tanh: the odd Taylor series near 0 (no cancellation), 1 - 2 / (e^2|x| + 1) elsewhere. */
 LSTMCORE_INLINE LVEC LV(lv_tanh)(LVEC x) {
     const LVEC zero = LV(lv_splat)(0);
@@ -135,6 +153,7 @@ LSTMCORE_INLINE LVEC LV(lv_tanh)(LVEC x) {
     const LVEC big = 1 - 2 / (LV(lv_exp)(2 * a) + 1);
     return LSEL(a < LV(lv_splat)(SFX(TANH_SMALL)), small, LSEL(x < zero, -big, big));
 }
+#endif
 
 /* act(x) on one vector */
 LSTMCORE_INLINE LVEC LV(lv_act)(lc_act a, LVEC x) {

@@ -459,7 +459,7 @@ LSTMCORE_INLINE void KSFX(step_gates)(REAL *restrict z, int rows, ptrdiff_t H, c
                 cp[r * U + u] = c_prev[r * H + u];
 #define QUARTER(opts)                                                                           \
     KSFX(lstm_rows_forward)(opts, 1, LL, LL, zq, 0, NULL, NULL, bq, NULL, cp, cn, 0, NULL, hn, 0, \
-                            NULL, 0, 0)
+                            gates ? zq : NULL, 0, LL)
         LSTM_PLAIN_CALL(act, ract, QUARTER);
 #undef QUARTER
         for (int r = 0; r < STEP_R; r++)
