@@ -497,15 +497,26 @@ def test_the_variants_run_on_s1_s2_s3_only(monkeypatch):
 @pytest.mark.parametrize("peer", ["lstmcore-full", "bound"])
 def test_the_isolation_child_skips_a_peer_that_does_not_apply(capsys, peer):
     cell = "lstm-bi" if peer == "lstmcore-full" else "gru-lengths"
-    spec = {"peer": peer, "cell": cell, "dims": list(SEQ), "kind": "train", "threads": 1, "dtype": "float32",
-            "seconds": 0.01, "min_rounds": 1, "max_rounds": 2}  # fmt: skip
-    bm.isolation._timing_child(json.dumps(spec))
-    assert json.loads(capsys.readouterr().out.splitlines()[-1]) == {
-        "does_not_apply": bm.peer_applies(peer, cell)
-    }
+    spec = {"peer": peer, "cell": cell, "dims": list(SEQ), "kind": "train", "threads": 1, "dtype": "float32"}
+    bm.isolation._timing_server(json.dumps(spec))
+    reply = capsys.readouterr().out.splitlines()[-1]
+    assert reply.startswith(bm.isolation._MARK)
+    assert json.loads(reply[len(bm.isolation._MARK) :]) == {"does_not_apply": bm.peer_applies(peer, cell)}
     # the parent knows it too, and starts no process for it
     stats, left = bm.isolation._time_isolated([peer], cell, SEQ, "train", 2, np.float32, 0.01, 1, 2)
     assert stats == {} and left == {peer: bm.peer_applies(peer, cell)}
+
+
+def test_isolated_peers_are_timed_in_turn_in_bursts():
+    """With several threads each peer has a process of its own, all set up before any is timed;
+    each then times its bursts in turn with the others', and its stats gather every burst's rounds."""
+    stats, left = bm.isolation._time_isolated(
+        ["lstmcore", "bound"], "lstm", (4, 3, 2, 5), "inference", 2, np.float32, 0.03, 2, 50, bursts=3
+    )
+    assert left == {} and set(stats) == {"lstmcore", "bound"}
+    for s in stats.values():
+        assert s["bursts"] == 3 and s["rounds"] == len(s["times_s"]) >= 3
+        assert s["min_s"] <= s["q1_s"] <= s["median_s"] <= s["q3_s"]
 
 
 def test_the_variants_in_fresh_processes():

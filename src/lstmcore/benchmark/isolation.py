@@ -1,10 +1,14 @@
-"""Runs in fresh processes: the peak memory of a training step, and the timing of one peer
-with several threads (thread pools of different libraries in one process take cores from each
-other)."""
+"""Runs in fresh processes: the peak memory of a training step, and the timing of the peers with
+several threads, each in a process of its own (thread pools of different libraries in one process
+take cores from each other), the processes timed in turn."""
 
 import json
+import queue
 import subprocess
 import sys
+import tempfile
+import threading
+import time
 
 import numpy as np
 
@@ -100,15 +104,20 @@ def measure_memory(
     return out
 
 
-_TIMING_CHILD = (
-    "import sys; from lstmcore.benchmark.isolation import _timing_child; _timing_child(sys.argv[1])"
+_TIMING_SERVER = (
+    "import sys; from lstmcore.benchmark.isolation import _timing_server; _timing_server(sys.argv[1])"
 )
+_MARK = "lstmcore-bench-reply "  # the lines of a timing server that are its replies
+_BURSTS = 4  # bursts of each peer per case, in turn with the others'
+_SETTLE_S = 0.05  # pause between two bursts: the thread pools of the one that ran go idle
 
 
-def _timing_child(spec: str) -> None:
-    """In a fresh process: time one peer on one case (checked against the reference first) and
-    print its stats as JSON on the last line, or ``{"does_not_apply": why}`` for a peer that has
-    nothing to time on the case's cell."""
+def _timing_server(spec: str) -> None:
+    """In a fresh process: build one peer on one case (checked against the reference first), reply
+    ``{"ready": true}`` (or ``{"does_not_apply": why}`` and end), then time it for each burst asked
+    on stdin, one JSON line ``{"seconds", "min_rounds", "max_rounds"}`` each, replying with the
+    burst's stats; an empty line or the end of stdin ends it. Replies are stdout lines that start
+    with _MARK (a library may print lines of its own)."""
     s = json.loads(spec)
     dtype = np.dtype(s["dtype"])
     problem = make_problem(*s["dims"], dtype=dtype, cell=s["cell"])
@@ -116,47 +125,140 @@ def _timing_child(spec: str) -> None:
     try:
         timed = make_peer(s["peer"], problem, s["kind"], s["threads"])
     except PeerDoesNotApply as exc:
-        print(json.dumps({"does_not_apply": str(exc)}))
+        print(_MARK + json.dumps({"does_not_apply": str(exc)}), flush=True)
         return
     if s["peer"] != "reference":
         check_timed(timed, expected_outputs(problem, s["kind"]), dtype)
-    stats = time_interleaved({s["peer"]: timed.fn}, s["seconds"], s["min_rounds"], s["max_rounds"])
-    print(json.dumps(stats[s["peer"]]))
+    print(_MARK + json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        if not line.strip():
+            break
+        b = json.loads(line)
+        stats = time_interleaved({s["peer"]: timed.fn}, b["seconds"], b["min_rounds"], b["max_rounds"])
+        print(_MARK + json.dumps(stats[s["peer"]]), flush=True)
+
+
+class _Server:
+    """A timing server (_timing_server) in a child process, its replies read by a thread of ours."""
+
+    def __init__(self, code: str, spec: dict, what: str):
+        self.what = what
+        self.err = tempfile.TemporaryFile(mode="w+")  # a file: a full pipe would block the child
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", code, json.dumps(spec)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.err,
+            text=True,
+        )
+        self.replies: queue.Queue = queue.Queue()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            if line.startswith(_MARK):
+                self.replies.put(json.loads(line[len(_MARK) :]))
+        self.replies.put(None)  # the child's stdout closed: it ended
+
+    def reply(self, timeout: float) -> dict:
+        """The next reply; the child's failure (EqualWorkError for a failed equal-work check) or
+        silence past ``timeout`` raised here."""
+        try:
+            msg = self.replies.get(timeout=timeout)
+        except queue.Empty:
+            self.proc.kill()
+            raise RuntimeError(f"{self.what}: no reply in {timeout:g} s") from None
+        if msg is not None:
+            return msg
+        code = self.proc.wait()
+        self.err.seek(0)
+        err = self.err.read()
+        last = (err.strip().splitlines() or [""])[-1]
+        if "EqualWorkError" in last:
+            raise EqualWorkError(last.split(":", 1)[-1].strip())
+        raise RuntimeError(f"{self.what} failed (exit {code}): {err[-2000:]}")
+
+    def ask(self, burst: dict, timeout: float) -> dict:
+        self.proc.stdin.write(json.dumps(burst) + "\n")
+        self.proc.stdin.flush()
+        return self.reply(timeout)
+
+    def close(self):
+        try:
+            self.proc.stdin.write("\n")
+            self.proc.stdin.close()
+            self.proc.wait(timeout=60)
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait()
+        self.reader.join(timeout=60)  # it reads to the end of the child's stdout, then stops
+        self.proc.stdout.close()
+        self.err.close()
+
+
+def _merged(bursts: list) -> dict:
+    """One peer's stats over its bursts: every round of every burst."""
+    t = np.asarray([v for b in bursts for v in b["times_s"]])
+    q1, med, q3 = np.percentile(t, [25, 50, 75])
+    return {
+        "median_s": float(med),
+        "min_s": float(t.min()),
+        "q1_s": float(q1),
+        "q3_s": float(q3),
+        "iqr_s": float(q3 - q1),
+        "rounds": int(t.size),
+        "calls_per_round": bursts[-1]["calls_per_round"],
+        "times_s": [float(v) for v in t],
+        "bursts": len(bursts),
+    }
 
 
 def _time_isolated(
-    names, cell, dims, kind, threads, dtype, seconds, min_rounds, max_rounds, timeout=900
+    names, cell, dims, kind, threads, dtype, seconds, min_rounds, max_rounds, timeout=900, bursts=_BURSTS
 ) -> tuple:
-    """Each peer of ``names`` timed on ``cell`` in a fresh process of its own, one after the other.
-    Returns ``({peer: stats}, {peer: why})``, the second for the peers that do not apply to
-    ``cell`` (no process is started for those the parent already knows of)."""
-    stats, not_applicable = {}, {}
-    for name in names:
-        why = peer_applies(name, cell)
-        if why is not None:
-            not_applicable[name] = why
-            continue
-        spec = {
-            "peer": name,
-            "cell": cell,
-            "dims": list(dims),
-            "kind": kind,
-            "threads": threads,
-            "dtype": np.dtype(dtype).name,
-            "seconds": seconds,
-            "min_rounds": min_rounds,
-            "max_rounds": max_rounds,
+    """Each peer of ``names`` timed on ``cell`` in a process of its own, the processes in turn:
+    all are started and set up first, then each times ``bursts`` bursts of ``seconds / bursts``,
+    one process at a time, the order rotating, so that a machine whose speed drifts (other work,
+    a shared cache) slows every peer alike instead of the one that ran at that moment. Returns
+    ``({peer: stats}, {peer: why})``, the second for the peers that do not apply to ``cell`` (no
+    process is started for those the parent already knows of)."""
+    stats, not_applicable, servers = {}, {}, {}
+    try:
+        for name in names:
+            why = peer_applies(name, cell)
+            if why is not None:
+                not_applicable[name] = why
+                continue
+            spec = {"peer": name, "cell": cell, "dims": list(dims), "kind": kind, "threads": threads,
+                    "dtype": np.dtype(dtype).name}  # fmt: skip
+            code = _TIMING_SERVER
+            if name == "torch" and peer_unavailable("torch") is None:
+                # PyTorch first, so that it loads the OpenMP runtime with its own default wait
+                # policy (lstmcore would load it with OMP_WAIT_POLICY=PASSIVE, see _backend): as
+                # shipped.
+                code = "import torch; " + code
+            servers[name] = _Server(code, spec, f"timing {name} in a process of its own")
+        for name in list(servers):  # every one set up before any is timed
+            ready = servers[name].reply(timeout)
+            if "does_not_apply" in ready:
+                not_applicable[name] = ready["does_not_apply"]
+                servers.pop(name).close()
+        k = max(1, int(bursts))
+        burst = {
+            "seconds": seconds / k,
+            "min_rounds": max(1, -(-min_rounds // k)),
+            "max_rounds": max(1, max_rounds // k),
         }
-        code = _TIMING_CHILD
-        if name == "torch" and peer_unavailable("torch") is None:
-            # PyTorch first, so that it loads the OpenMP runtime with its own default wait policy
-            # (lstmcore would load it with OMP_WAIT_POLICY=PASSIVE, see _backend): as shipped.
-            code = "import torch; " + code
-        result = _run_child(code, [json.dumps(spec)], f"timing {name} in a fresh process", timeout)
-        if "does_not_apply" in result:
-            not_applicable[name] = result["does_not_apply"]
-        else:
-            stats[name] = result
+        order, got = list(servers), {name: [] for name in servers}
+        for i in range(k if order else 0):
+            for name in order[i % len(order) :] + order[: i % len(order)]:
+                got[name].append(servers[name].ask(burst, timeout))
+                time.sleep(_SETTLE_S)
+        stats = {name: _merged(b) for name, b in got.items()}
+    finally:
+        for server in servers.values():
+            server.close()
     return stats, not_applicable
 
 

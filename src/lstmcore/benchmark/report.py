@@ -59,7 +59,7 @@ def format_table(results: dict) -> str:
         + (
             ""
             if not results["settings"].get("isolate")
-            else " (with several threads: each in a process of its own)"
+            else " (with several threads: each in a process of its own, the processes in turn)"
         )
         + "; ratios peer/lstmcore (above 1: lstmcore is faster) and lstmcore/bound (lc = lstmcore)",
     ]
