@@ -25,7 +25,7 @@ from .problems import (
     expected_outputs,
     make_problem,
 )
-from .timing import set_threads, time_interleaved
+from .timing import round_stats, set_threads, time_interleaved
 
 # Peak memory ------------------------------------------------------------------------------------
 
@@ -173,11 +173,7 @@ class _Server:
             return msg
         code = self.proc.wait()
         self.err.seek(0)
-        err = self.err.read()
-        last = (err.strip().splitlines() or [""])[-1]
-        if "EqualWorkError" in last:
-            raise EqualWorkError(last.split(":", 1)[-1].strip())
-        raise RuntimeError(f"{self.what} failed (exit {code}): {err[-2000:]}")
+        raise _child_failure(self.what, code, self.err.read())
 
     def ask(self, burst: dict, timeout: float) -> dict:
         self.proc.stdin.write(json.dumps(burst) + "\n")
@@ -199,19 +195,8 @@ class _Server:
 
 def _merged(bursts: list) -> dict:
     """One peer's stats over its bursts: every round of every burst."""
-    t = np.asarray([v for b in bursts for v in b["times_s"]])
-    q1, med, q3 = np.percentile(t, [25, 50, 75])
-    return {
-        "median_s": float(med),
-        "min_s": float(t.min()),
-        "q1_s": float(q1),
-        "q3_s": float(q3),
-        "iqr_s": float(q3 - q1),
-        "rounds": int(t.size),
-        "calls_per_round": bursts[-1]["calls_per_round"],
-        "times_s": [float(v) for v in t],
-        "bursts": len(bursts),
-    }
+    times = [v for b in bursts for v in b["times_s"]]
+    return {**round_stats(times, bursts[-1]["calls_per_round"]), "bursts": len(bursts)}
 
 
 def _time_isolated(
@@ -270,8 +255,14 @@ def _run_child(code: str, args: list, what: str, timeout: float) -> dict:
         [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=timeout, check=False
     )
     if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or [""])[-1]
-        if "EqualWorkError" in last:
-            raise EqualWorkError(last.split(":", 1)[-1].strip())
-        raise RuntimeError(f"{what} failed (exit {proc.returncode}): {proc.stderr[-2000:]}")
+        raise _child_failure(what, proc.returncode, proc.stderr)
     return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _child_failure(what: str, code: int, stderr: str) -> Exception:
+    """The error a failed child stands for: EqualWorkError for a failed equal-work check (the last
+    line of its stderr), else RuntimeError naming ``what`` with the end of its stderr."""
+    last = (stderr.strip().splitlines() or [""])[-1]
+    if "EqualWorkError" in last:
+        return EqualWorkError(last.split(":", 1)[-1].strip())
+    return RuntimeError(f"{what} failed (exit {code}): {stderr[-2000:]}")

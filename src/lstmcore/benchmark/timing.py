@@ -108,21 +108,24 @@ def time_interleaved(
             if gc_was_enabled:
                 gc.enable()
         rounds += 1
-    stats = {}
-    for name in names:
-        t = np.asarray(times[name])
-        q1, med, q3 = np.percentile(t, [25, 50, 75])
-        stats[name] = {
-            "median_s": float(med),
-            "min_s": float(t.min()),
-            "q1_s": float(q1),
-            "q3_s": float(q3),
-            "iqr_s": float(q3 - q1),
-            "rounds": rounds,
-            "calls_per_round": calls[name],
-            "times_s": [float(v) for v in t],
-        }
-    return stats
+    return {name: round_stats(times[name], calls[name]) for name in names}
+
+
+def round_stats(times, calls_per_round: int) -> dict:
+    """The statistics of one callable's rounds (seconds per call, one per round): median_s, min_s,
+    q1_s, q3_s, iqr_s, rounds, calls_per_round, times_s."""
+    t = np.asarray(times, dtype=float)
+    q1, med, q3 = np.percentile(t, [25, 50, 75])
+    return {
+        "median_s": float(med),
+        "min_s": float(t.min()),
+        "q1_s": float(q1),
+        "q3_s": float(q3),
+        "iqr_s": float(q3 - q1),
+        "rounds": int(t.size),
+        "calls_per_round": calls_per_round,
+        "times_s": [float(v) for v in t],
+    }
 
 
 # Peers whose ratio is lstmcore over them, not them over lstmcore: the GEMM-only bound, and lstmcore on
