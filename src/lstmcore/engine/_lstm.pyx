@@ -589,8 +589,7 @@ def _packs(int B, int T, int I, int H, int itemsize, bint training=False):
     measured plan's choice where one applies (_set_tuned); else with the default rule, every call
     with the AVX-512 kernels; with AVX2, T >= 2 and the packed [w_x; w_h] ((I + H) x 4H values)
     within half the L3 (_set_l3) in inference, with B >= 2 and within the L2 (_set_l2) in training;
-    with
-    the generic kernels, 2 <= B <= 8 and T >= 2."""
+    with the generic kernels, 2 <= B <= 8 and T >= 2."""
     return bool(_use_packed(B, T, I, H, itemsize, _nthreads(), training))
 
 
@@ -617,9 +616,8 @@ def _seq_plan(int B, int T, int I, int H, int itemsize, nthreads=None):
     ('packed' or 'blas'); with the packed kernels also 'isa', 'row_block', 'threads', 'split'
     ('rows', 'panels' or None on one thread), 'prefetch' (the next panel into the L2),
     'weight_bytes' (the packed [w_x; w_h]) and 'l2' and 'l3' (the caches the rules compare them
-    with); and
-    'training': where a training step's dx, dw_x and dw_h products run ('packed' or 'blas'); and
-    'tuned': the index in _tuned_rows() of the measured plan it follows, or None (the rules)."""
+    with); and 'training': where a training step's dx, dw_x and dw_h products run ('packed' or
+    'blas'); and 'tuned': the index in _tuned_rows() of the measured plan it follows, or None (the rules)."""
     if itemsize not in (4, 8):
         raise ValueError(f"expected an itemsize of 4 (float32) or 8 (float64), got {itemsize}")
     if min(B, T, H) < 1 or I < 0:
