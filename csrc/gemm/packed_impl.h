@@ -3,18 +3,21 @@
  * but their names. Panels are STEP_W columns wide (seq/lstm_packed_impl.h defines it). */
 
 /* The backward through time with w_h.T packed (lstm_pack_transposed / lstm_seq_backward_packed
- * in lstm_gates.h): a panel holds STEP_W units' columns of w_h.T over all G rows. */
+ * in lstm_gates.h): a panel holds STEP_W units' columns of w_h.T over all G rows, in the layout of
+ * panel_at (seq/lstm_packed_impl.h: strips of columns with AVX2). */
 static void KSFX(lstm_pack_transposed)(const lc_ctx *ctx, const REAL *w, int R, ptrdiff_t C,
                                        REAL *wpt) {
     (void)ctx;
-    /* w (R, C) -> wpt (P, C, STEP_W), P = ceil(R / STEP_W): wpt[p][c][j] = w[p*STEP_W + j][c], zeros
-     * past R: panel p of w.T (C, R), so that a @ w.T is done panel by panel (lstm_matmul_packed) */
+    /* w (R, C) -> wpt (P, C, STEP_W), P = ceil(R / STEP_W): panel p's row c, column j (at
+     * panel_at(C, STEP_W, c, j)) = w[p*STEP_W + j][c], zeros past R: panel p of w.T (C, R), so that
+     * a @ w.T is done panel by panel (lstm_matmul_packed) */
     const int P = (R + STEP_W - 1) / STEP_W;
     for (int p = 0; p < P; p++)
         for (ptrdiff_t c = 0; c < C; c++)
             for (int j = 0; j < STEP_W; j++) {
                 const int row = p * STEP_W + j;
-                wpt[((ptrdiff_t)p * C + c) * STEP_W + j] = row < R ? w[row * C + c] : (REAL)0;
+                wpt[(ptrdiff_t)p * C * STEP_W + KSFX(panel_at)(C, STEP_W, c, j)] =
+                    row < R ? w[row * C + c] : (REAL)0;
             }
 }
 

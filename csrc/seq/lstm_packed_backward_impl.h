@@ -153,3 +153,5 @@ static void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL
 #undef LC_ROWS6
 #undef STEP_W
 #undef STEP_U
+#undef PACK_SW
+#undef LC_STRIPS

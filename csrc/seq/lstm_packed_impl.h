@@ -8,9 +8,38 @@
  * while the panel's accumulators are still in registers. The last panel holds only the units left
  * rounded up to STEP_U / 4 (a quarter of the panel: one vector of 4 gates with AVX-512): H = 50
  * in float32 takes 3 full panels and one of 4 units, not 4 full panels (64 units). Panel p starts
- * at p * (I + H) * STEP_W in wp and p * STEP_W in bp; its rows are 4 * panel_units wide. */
+ * at p * (I + H) * STEP_W in wp and p * STEP_W in bp; its rows are 4 * panel_units wide, laid
+ * out as panel_at says. */
 #define STEP_U (LSTMCORE_STEP_U(REAL))
 #define STEP_W (4 * STEP_U)
+
+/* AVX2 stores each panel as strips of PACK_SW = STEP_U columns (two vectors: one 64-byte line
+ * per panel row), the rows of a strip one after the other, so that a block of rows reads its
+ * strip from beginning to end. Rows of the panel's whole width (256 bytes) left the register
+ * blocks' columns a line in four: a strip of S3's panels (768 rows, 48 KiB) did not stay in a
+ * 32 KiB L1 across the blocks of rows, and the L2's prefetch followed four interleaved streams
+ * (AMD EPYC, Zen 3, 1 thread, (66 x 768) @ (768 x 2048) in panels, the two layouts in turn:
+ * 66-73 -> 81-85 GFLOP/s; 320 and 160 rows: the same). The other kernels keep whole rows
+ * (PACK_SW 0). */
+#if !defined(__AVX512F__) && defined(__AVX2__) && defined(__FMA__) &&                           \
+    (defined(__GNUC__) || defined(__clang__))
+#define LC_STRIPS 1
+#define PACK_SW STEP_U
+#else
+#define LC_STRIPS 0
+#define PACK_SW 0
+#endif
+
+/* where row k, column j of a panel K rows by W columns lies in its packed layout */
+LSTMCORE_INLINE ptrdiff_t KSFX(panel_at)(ptrdiff_t K, int W, ptrdiff_t k, int j) {
+#if LC_STRIPS
+    (void)W;
+    return (ptrdiff_t)(j / PACK_SW) * K * PACK_SW + k * PACK_SW + j % PACK_SW;
+#else
+    (void)K;
+    return k * W + j;
+#endif
+}
 
 /* units in panel p's layout: STEP_U, or for the last panel the units left rounded up to STEP_U/4 */
 LSTMCORE_INLINE int KSFX(panel_units)(int H, int p) {
@@ -31,16 +60,21 @@ static void KSFX(lstm_step_pack)(const lc_ctx *ctx, const REAL *w_x, const REAL 
          * constant size in a full panel (inlined: S5's 288 KiB in 37 us with a library call
          * per run or a test per element, 0.5 ns per element) */
         const int U = KSFX(panel_units)(H, p), u0 = p * STEP_U, n = H - u0 < U ? H - u0 : U;
+        REAL *wp_p = wp + (ptrdiff_t)p * K * STEP_W;
         for (ptrdiff_t k = 0; k <= K; k++) {  /* row K: the bias */
             const REAL *src = k == K ? b : k < I ? w_x + k * G : w_h + (k - I) * G;
-            REAL *dst = k == K ? bp + p * STEP_W : wp + (ptrdiff_t)p * K * STEP_W + k * 4 * U;
             for (int q = 0; q < 4; q++) {
-                if (n == STEP_U) {
-                    memcpy(dst + q * U, src + q * (ptrdiff_t)H + u0, sizeof(REAL) * STEP_U);
+                if (n == STEP_U) {  /* a gate's STEP_U units: consecutive in either layout */
+                    REAL *dst = k == K ? bp + p * STEP_W + q * U
+                                       : wp_p + KSFX(panel_at)(K, 4 * U, k, q * U);
+                    memcpy(dst, src + q * (ptrdiff_t)H + u0, sizeof(REAL) * STEP_U);
                     continue;
                 }
-                for (int u = 0; u < U; u++)  /* the padding: zeros */
-                    dst[q * U + u] = u < n ? src[q * (ptrdiff_t)H + u0 + u] : (REAL)0;
+                for (int u = 0; u < U; u++) {  /* the padding: zeros */
+                    REAL *dst = k == K ? bp + p * STEP_W + q * U + u
+                                       : wp_p + KSFX(panel_at)(K, 4 * U, k, q * U + u);
+                    *dst = u < n ? src[q * (ptrdiff_t)H + u0 + u] : (REAL)0;
+                }
             }
         }
     }
@@ -307,19 +341,21 @@ LSTMCORE_INLINE void KSFX(narrow_block)(REAL *restrict acc, const REAL *restrict
 #define VL LL  /* lanes per vector */
 
 /* acc (R, W; rows STEP_W apart) = rows r < R of x (I) @ panel rows [0, I) + the same rows of h (H)
- * @ rows [I, I + H); panel rows W wide, a multiple of CV * VL (W = 4U, U a multiple of
- * STEP_U / 4). R (at most 6) and CV (vectors of columns at a time, at most 8) are constants at
- * each call: R x CV accumulators in registers. Six rows, two vectors: 12 accumulators, 2 weight
- * vectors and a broadcast fill 15 of the 16 registers, each load of the panel serves 6 rows
- * instead of 4 and 12 FMA chains instead of 8 hide the FMA latency with room to spare (S3
- * inference 1.05-1.07x, S6 1.04-1.06x). Fewer rows take more columns at a time, so that as many
- * chains run side by side (one row: a whole panel's 8). Each element sums over k in one chain,
- * in the order of step_panel: a row sums the same in a block of any R. */
+ * @ rows [I, I + H); panel W columns wide, a multiple of CV * VL (W = 4U, U a multiple of
+ * STEP_U / 4), in strips of two vectors (panel_at). R (at most 6) and CV (vectors of columns at
+ * a time, at most 8) are constants at each call: R x CV accumulators in registers. Six rows, two
+ * vectors: 12 accumulators, 2 weight vectors and a broadcast fill 15 of the 16 registers, each
+ * load of the panel serves 6 rows instead of 4 and 12 FMA chains instead of 8 hide the FMA
+ * latency with room to spare (S3 inference 1.05-1.07x, S6 1.04-1.06x). Fewer rows take more
+ * columns at a time, so that as many chains run side by side (one row: a whole panel's 8). Each
+ * element sums over k in one chain, in the order of step_panel: a row sums the same in a block
+ * of any R. */
 LSTMCORE_INLINE void KSFX(step_panel_nrows_w)(REAL *restrict acc, const REAL *restrict wp, int W,
                                              const REAL *restrict x, ptrdiff_t ldx,
                                              const REAL *restrict h, ptrdiff_t ldh, int I, int H,
                                              const int R, const int CV) {
-    LC_ASSUME(W % (CV * VL) == 0 && W <= STEP_W);
+    LC_ASSUME(W % (CV * VL) == 0 && W <= STEP_W && CV % 2 == 0 && PACK_SW == 2 * VL);
+    const ptrdiff_t S = ((ptrdiff_t)I + H) * PACK_SW;  /* a strip: 2 vectors of columns */
     for (int j = 0; j < W; j += CV * VL) {
         LVEC a[6][8];
         for (int r = 0; r < R; r++)
@@ -329,11 +365,17 @@ LSTMCORE_INLINE void KSFX(step_panel_nrows_w)(REAL *restrict acc, const REAL *re
             const REAL *vec = part ? h : x;
             const ptrdiff_t ld = part ? ldh : ldx;
             const int K = part ? H : I;
-            const REAL *w = wp + (part ? (ptrdiff_t)I * W : 0) + j;
-            for (int k = 0; k < K; k++, w += W) {
+            /* the CV / 2 strips of columns [j, j + CV * VL), from row 0 or I: a pointer each
+             * (offsets from one pointer were kept on the stack, a load each per row) */
+            const REAL *ws[4];
+            for (int s = 0; s < CV / 2; s++)
+                ws[s] = wp + KSFX(panel_at)((ptrdiff_t)I + H, W, part ? I : 0, j) + s * S;
+            for (int k = 0; k < K; k++) {
                 LVEC wv[8];
                 for (int v = 0; v < CV; v++)
-                    wv[v] = KSFX(lv_load)(w + v * VL, VL);
+                    wv[v] = KSFX(lv_load)(ws[v / 2] + (v % 2) * VL, VL);
+                for (int s = 0; s < CV / 2; s++)
+                    ws[s] += PACK_SW;
                 for (int r = 0; r < R; r++) {
                     const LVEC b = KSFX(lv_splat)(vec[r * ld + k]);
                     for (int v = 0; v < CV; v++)

@@ -51,6 +51,29 @@ def test_activations(rng, isa, backend, activation, recurrent_activation):
         assert_close(stepped(stepper, p["x"]), y_ref, dtype, f"{opts}")
 
 
+@pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled kernels' instruction sets")
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_stepper_keeps_the_kernels_it_packed_for(rng, dtype):
+    """A stepper packed with one instruction set's kernels steps with them after the process
+    switches to another: the layout of the packed panels is the kernels' own (AVX2 stores
+    strips of columns), so stepping with another set would read them wrongly."""
+    lc = lstmcore.engine._lstm
+    isas = lc._available_isas()
+    before = lc._kernel_isa()
+    p = make_lstm(rng, 5, 4, 7, 37, dtype, state=False)  # 37 units: a narrow last panel
+    y_ref = reference.lstm_forward(p["x"], p["w_x"], p["w_h"], p["b"])[0]
+    try:
+        for packed_with in isas:
+            lc._set_kernel_isa(packed_with)
+            stepper = lc.LSTMStepper(p["w_x"], p["w_h"], p["b"], batch_size=5)
+            for stepped_with in isas:
+                lc._set_kernel_isa(stepped_with)
+                stepper.reset()
+                assert_close(stepped(stepper, p["x"]), y_ref, dtype, f"{packed_with} -> {stepped_with}")
+    finally:
+        lc._set_kernel_isa(before)
+
+
 @pytest.mark.parametrize("backend", list(BACKENDS))
 def test_input_forms_buffers_and_copies(rng, backend):
     p = make_lstm(rng, 1, 4, 3, 5, np.float32, state=False)

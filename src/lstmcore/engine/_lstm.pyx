@@ -1309,6 +1309,8 @@ cdef class LSTMStepper:
     cdef readonly bint check_finite
     cdef object _generic  # the stepper of an LSTM with options, or None
     cdef int _act, _ract, _cur, _f32
+    # the kernels' instruction set the weights were packed for (the layout of a panel is theirs)
+    cdef int _isa
     # 1 while a step or a reset runs: set and tested with the GIL held, so two threads can never
     # both see 0; __init__ refuses to replace the buffers a running step reads without the GIL
     cdef int _busy
@@ -1366,6 +1368,7 @@ cdef class LSTMStepper:
         self.activation, self.recurrent_activation = activation, recurrent_activation
         self.check_finite = bool(check_finite)
         self._act, self._ract = act, ract
+        self._isa = ctx1.isa
         self._generic = None
         self._f32 = dtype == np.float32
         self._wp, self._bp, self._hbuf, self._c = wp, bp, hbuf, c
@@ -1427,6 +1430,7 @@ cdef class LSTMStepper:
         nxt = 1 - self._cur
         nthreads = _nthreads()
         ctx = _ctx(nthreads)
+        ctx.isa = self._isa
         with nogil:
             if self._f32:
                 lc_lstm_step_packed_f32(&ctx, <float *>self._wp_p, <float *>self._bp_p,
