@@ -90,6 +90,38 @@ LSTMCORE_INLINE void KSFX(tn_block)(REAL *out, ptrdiff_t ldo, const REAL *a, ptr
         KSFX(v_store)(mask, ol, KSFX(v_load)(mask, ol) + acc[r][NV - 1]);
     }
 }
+#elif LC_STRIPS
+/* AVX2 (16 vector registers): out (ROWS, NV vectors; rows ldo apart) += a (kn, ROWS; rows lda
+ * apart).T @ b (kn, NV whole vectors; rows ldb apart); the last vector of out last lanes wide.
+ * NV (1 or 2) and ROWS (1, 2, 4 or 6) are constants at each call: 6 x 2 accumulators, 2
+ * vectors of b and a broadcast in registers, each vector of b loaded for 6 FMAs; one chain per
+ * output, k in order (a row of out sums the same in any block). The loop's loads are whole
+ * vectors: a masked one in it (a lane count known at run time) left the accumulators on the
+ * stack. */
+LSTMCORE_INLINE void KSFX(tn_block)(REAL *out, ptrdiff_t ldo, const REAL *a, ptrdiff_t lda,
+                                   const REAL *b, ptrdiff_t ldb, int kn, const int NV,
+                                   const int ROWS, int last) {
+    LVEC acc[6][2], w[2];
+    for (int r = 0; r < ROWS; r++)
+        for (int v = 0; v < NV; v++)
+            acc[r][v] = KSFX(lv_splat)(0);
+    for (int k = 0; k < kn; k++) {
+        const REAL *bp = b + k * ldb, *ap = a + k * lda;
+        for (int v = 0; v < NV; v++)
+            w[v] = KSFX(lv_load)(bp + v * LL, LL);
+        for (int r = 0; r < ROWS; r++) {
+            const LVEC x = KSFX(lv_splat)(ap[r]);
+            for (int v = 0; v < NV; v++)
+                acc[r][v] = KSFX(lv_fma)(x, w[v], acc[r][v]);
+        }
+    }
+    for (int r = 0; r < ROWS; r++)
+        for (int v = 0; v < NV; v++) {
+            REAL *o = out + r * ldo + v * LL;
+            const int lanes = v == NV - 1 ? last : LL;
+            KSFX(lv_store)(o, KSFX(lv_load)(o, lanes) + acc[r][v], lanes);
+        }
+}
 #endif
 
 /* Rows [m0, m1) of out (M, N) += a[k0:k0+kn].T @ b[k0:k0+kn], panel by panel of STEP_W columns */
@@ -144,8 +176,55 @@ static void KSFX(tn_rows)(const REAL *a, ptrdiff_t lda, const REAL *b, ptrdiff_t
         }
 #undef TN
 #undef TN_BLOCK
+#elif LC_STRIPS
+        /* two vectors of columns at a time, each over every row of out: 6 rows at a time, then
+         * one by one. The group's slice of b is copied to consecutive rows first (zeros past its
+         * columns): b's rows a multiple of 1 KiB apart fall in a few L1 sets, and the slice did
+         * not stay in the L1 across the blocks of rows. dw_h of S2 (128 x 512 over 6400 rows of
+         * dz), 1 thread, AMD EPYC (Zen 3): 26 GFLOP/s with a masked load in the loop, 52 with
+         * whole loads, 61-66 with the copy and blocks of 2 and 4 rows after the 6s, OpenBLAS
+         * 72-80; S1's (50 x 200 over 960 rows) 70 against OpenBLAS's 68 */
+        REAL pad[MM_KB * 2 * LL];
+        for (int j = 0; j < n; j += 2 * LL) {
+            const int cols = n - j < 2 * LL ? n - j : 2 * LL, nv = cols > LL ? 2 : 1;
+            const int last = cols - (nv - 1) * LL;
+            const REAL *bj = pad;
+            const ptrdiff_t ldbj = 2 * LL;
+            for (int k = 0; k < kn; k++) {
+                if (cols == 2 * LL) {
+                    memcpy(pad + k * 2 * LL, bk + k * ldbk + j, sizeof(REAL) * 2 * LL);
+                    continue;
+                }
+                for (int c = 0; c < 2 * LL; c++)
+                    pad[k * 2 * LL + c] = c < cols ? bk[k * ldbk + j + c] : (REAL)0;
+            }
+#define TN_BLOCK(NV, ROWS, mm)                                                                  \
+    KSFX(tn_block)(out + (ptrdiff_t)(mm) * ldo + n0 + j, ldo, a + (mm), lda, bj, ldbj, kn, NV,   \
+                   ROWS, last)
+#define TN_ROWS(NV)                                                                             \
+    do {                                                                                        \
+        int mm = m;                                                                             \
+        for (; mm + 6 <= m1; mm += 6)                                                           \
+            TN_BLOCK(NV, 6, mm);                                                                \
+        switch (m1 - mm) {                                                                      \
+        case 5: TN_BLOCK(NV, 4, mm); TN_BLOCK(NV, 1, mm + 4); break;                            \
+        case 4: TN_BLOCK(NV, 4, mm); break;                                                     \
+        case 3: TN_BLOCK(NV, 2, mm); TN_BLOCK(NV, 1, mm + 2); break;                            \
+        case 2: TN_BLOCK(NV, 2, mm); break;                                                     \
+        case 1: TN_BLOCK(NV, 1, mm); break;                                                     \
+        default: break;                                                                         \
+        }                                                                                       \
+    } while (0)
+            if (nv == 2)
+                TN_ROWS(2);
+            else
+                TN_ROWS(1);
+#undef TN_ROWS
+#undef TN_BLOCK
+        }
+        m = m1;
 #endif
-        for (; m < m1; m++) {  /* one row of out (every row without AVX-512) */
+        for (; m < m1; m++) {  /* one row of out (the generic kernels) */
             REAL acc[STEP_W];
             for (int j = 0; j < n; j++)
                 acc[j] = 0;
