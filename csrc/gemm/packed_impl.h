@@ -16,7 +16,7 @@ static void KSFX(lstm_pack_transposed)(const lc_ctx *ctx, const REAL *w, int R, 
         for (ptrdiff_t c = 0; c < C; c++)
             for (int j = 0; j < STEP_W; j++) {
                 const int row = p * STEP_W + j;
-                wpt[(ptrdiff_t)p * C * STEP_W + KSFX(panel_at)(C, STEP_W, c, j)] =
+                wpt[(ptrdiff_t)p * C * STEP_W + KSFX(panel_at)(C, STEP_W, c, j, PACK_SW)] =
                     row < R ? w[row * C + c] : (REAL)0;
             }
 }
@@ -40,7 +40,7 @@ static void KSFX(lstm_matmul_packed)(const REAL *wpt, const REAL *a, ptrdiff_t l
             for (ptrdiff_t r = r0; r < r1; r += STEP_R) {
                 const int rows = r1 - r < STEP_R ? (int)(r1 - r) : STEP_R;
                 KSFX(panel_block)(acc, wp_p, STEP_W, NULL, 0, a + r * lda, lda, rows, 0, K, NULL,
-                                  NULL);
+                                  NULL, PACK_SW);
                 for (int i = 0; i < rows; i++)
                     for (int j = 0; j < n; j++)
                         out[(r + i) * ldo + p * STEP_W + j] = acc[i * STEP_W + j];

@@ -22,6 +22,9 @@ typedef struct {
                               * 2 always (tests) */
     int row_block;           /* packed sequences' rows per register block: 0 the kernels' choice,
                               * 4 at most 4 (tests) */
+    int pack_rows;           /* the LSTM's packed [w_x; w_h] in whole rows, not in the kernels'
+                              * strips (a single sequence); its packing and every call that reads
+                              * it must agree */
 } lc_ctx;
 
 /* How a packed sequence runs (the plain LSTM's lc_lstm_seq_plan_*): what the kernels chose from

@@ -30,15 +30,18 @@
 #define PACK_SW 0
 #endif
 
-/* where row k, column j of a panel K rows by W columns lies in its packed layout */
-LSTMCORE_INLINE ptrdiff_t KSFX(panel_at)(ptrdiff_t K, int W, ptrdiff_t k, int j) {
-#if LC_STRIPS
-    (void)W;
-    return (ptrdiff_t)(j / PACK_SW) * K * PACK_SW + k * PACK_SW + j % PACK_SW;
-#else
-    (void)K;
-    return k * W + j;
-#endif
+/* where row k, column j of a panel K rows by W columns lies in its packed layout: strips of sw
+ * columns (sw >= W or 0: whole rows) */
+LSTMCORE_INLINE ptrdiff_t KSFX(panel_at)(ptrdiff_t K, int W, ptrdiff_t k, int j, int sw) {
+    const int s = sw > 0 && sw < W ? sw : W;
+    return (ptrdiff_t)(j / s) * K * s + k * s + j % s;
+}
+
+/* The strips of the LSTM's packed [w_x; w_h] for a call: AVX2's but where ctx->pack_rows says
+ * whole rows (a single sequence: its one row at a time reads a whole panel row at each k, one
+ * stream of 256 bytes rather than four of 64, S5 1 thread 1.04x) */
+LSTMCORE_INLINE int KSFX(pack_sw)(const lc_ctx *ctx) {
+    return ctx->pack_rows ? 0 : PACK_SW;
 }
 
 /* units in panel p's layout: STEP_U, or for the last panel the units left rounded up to STEP_U/4 */
@@ -50,7 +53,7 @@ LSTMCORE_INLINE int KSFX(panel_units)(int H, int p) {
 static void KSFX(lstm_step_pack)(const lc_ctx *ctx, const REAL *w_x, const REAL *w_h,
                                  const REAL *b, int I, int H,
                          REAL *wp, REAL *bp) {
-    (void)ctx;
+    const int sw = KSFX(pack_sw)(ctx);
     /* w_x (I, G) (unused when I = 0) | w_h (H, G) | b (G) -> wp (P, I + H, 4U) | bp (P, 4U);
      * P = ceil(H / U) panels, units past H padded with zeros */
     const ptrdiff_t G = 4 * (ptrdiff_t)H, K = (ptrdiff_t)I + H;
@@ -66,13 +69,13 @@ static void KSFX(lstm_step_pack)(const lc_ctx *ctx, const REAL *w_x, const REAL 
             for (int q = 0; q < 4; q++) {
                 if (n == STEP_U) {  /* a gate's STEP_U units: consecutive in either layout */
                     REAL *dst = k == K ? bp + p * STEP_W + q * U
-                                       : wp_p + KSFX(panel_at)(K, 4 * U, k, q * U);
+                                       : wp_p + KSFX(panel_at)(K, 4 * U, k, q * U, sw);
                     memcpy(dst, src + q * (ptrdiff_t)H + u0, sizeof(REAL) * STEP_U);
                     continue;
                 }
                 for (int u = 0; u < U; u++) {  /* the padding: zeros */
                     REAL *dst = k == K ? bp + p * STEP_W + q * U + u
-                                       : wp_p + KSFX(panel_at)(K, 4 * U, k, q * U + u);
+                                       : wp_p + KSFX(panel_at)(K, 4 * U, k, q * U + u, sw);
                     *dst = u < n ? src[q * (ptrdiff_t)H + u0 + u] : (REAL)0;
                 }
             }
@@ -204,7 +207,8 @@ LSTMCORE_INLINE void KSFX(step_panel_nrows)(REAL *restrict acc, const REAL *rest
 LSTMCORE_INLINE void KSFX(step_panel_rows6)(REAL *restrict acc, const REAL *restrict wp,
                                            const REAL *restrict x, ptrdiff_t ldx,
                                            const REAL *restrict h, ptrdiff_t ldh, int I, int H,
-                                           const char *pf, const char *pf_end) {
+                                           const char *pf, const char *pf_end, int sw) {
+    (void)sw;
     KSFX(step_panel_nrows)(acc, wp, x, ldx, h, ldh, I, H, pf, pf_end, 6);
 }
 
@@ -353,9 +357,9 @@ LSTMCORE_INLINE void KSFX(narrow_block)(REAL *restrict acc, const REAL *restrict
 LSTMCORE_INLINE void KSFX(step_panel_nrows_w)(REAL *restrict acc, const REAL *restrict wp, int W,
                                              const REAL *restrict x, ptrdiff_t ldx,
                                              const REAL *restrict h, ptrdiff_t ldh, int I, int H,
-                                             const int R, const int CV) {
+                                             int sw, const int R, const int CV) {
     LC_ASSUME(W % (CV * VL) == 0 && W <= STEP_W && CV % 2 == 0 && PACK_SW == 2 * VL);
-    const ptrdiff_t S = ((ptrdiff_t)I + H) * PACK_SW;  /* a strip: 2 vectors of columns */
+    const int step = sw > 0 && sw < W ? sw : W;  /* a row of a strip (panel_at) */
     for (int j = 0; j < W; j += CV * VL) {
         LVEC a[6][8];
         for (int r = 0; r < R; r++)
@@ -365,17 +369,17 @@ LSTMCORE_INLINE void KSFX(step_panel_nrows_w)(REAL *restrict acc, const REAL *re
             const REAL *vec = part ? h : x;
             const ptrdiff_t ld = part ? ldh : ldx;
             const int K = part ? H : I;
-            /* the CV / 2 strips of columns [j, j + CV * VL), from row 0 or I: a pointer each
-             * (offsets from one pointer were kept on the stack, a load each per row) */
+            /* columns [j, j + CV * VL) from row 0 or I: a pointer per two vectors, which lie in
+             * one strip (offsets from one pointer were kept on the stack, a load each per row) */
             const REAL *ws[4];
             for (int s = 0; s < CV / 2; s++)
-                ws[s] = wp + KSFX(panel_at)((ptrdiff_t)I + H, W, part ? I : 0, j) + s * S;
+                ws[s] = wp + KSFX(panel_at)((ptrdiff_t)I + H, W, part ? I : 0, j + 2 * s * VL, sw);
             for (int k = 0; k < K; k++) {
                 LVEC wv[8];
                 for (int v = 0; v < CV; v++)
                     wv[v] = KSFX(lv_load)(ws[v / 2] + (v % 2) * VL, VL);
                 for (int s = 0; s < CV / 2; s++)
-                    ws[s] += PACK_SW;
+                    ws[s] += step;
                 for (int r = 0; r < R; r++) {
                     const LVEC b = KSFX(lv_splat)(vec[r * ld + k]);
                     for (int v = 0; v < CV; v++)
@@ -393,8 +397,8 @@ LSTMCORE_INLINE void KSFX(step_panel_nrows_w)(REAL *restrict acc, const REAL *re
 LSTMCORE_INLINE void KSFX(step_panel_rows_w)(REAL *restrict acc, const REAL *restrict wp, int W,
                                             const REAL *restrict x, ptrdiff_t ldx,
                                             const REAL *restrict h, ptrdiff_t ldh, int rows,
-                                            int I, int H) {
-#define NROWS(R, CV) KSFX(step_panel_nrows_w)(acc, wp, W, x, ldx, h, ldh, I, H, R, CV)
+                                            int I, int H, int sw) {
+#define NROWS(R, CV) KSFX(step_panel_nrows_w)(acc, wp, W, x, ldx, h, ldh, I, H, sw, R, CV)
     switch (rows) {
     case STEP_R: NROWS(STEP_R, 2); return;
     case 3: NROWS(3, 2); return;
@@ -420,10 +424,10 @@ LSTMCORE_INLINE void KSFX(step_panel_rows_w)(REAL *restrict acc, const REAL *res
 LSTMCORE_INLINE void KSFX(step_panel_rows6)(REAL *restrict acc, const REAL *restrict wp,
                                            const REAL *restrict x, ptrdiff_t ldx,
                                            const REAL *restrict h, ptrdiff_t ldh, int I, int H,
-                                           const char *pf, const char *pf_end) {
+                                           const char *pf, const char *pf_end, int sw) {
     (void)pf;
     (void)pf_end;
-    KSFX(step_panel_nrows_w)(acc, wp, STEP_W, x, ldx, h, ldh, I, H, 6, 2);
+    KSFX(step_panel_nrows_w)(acc, wp, STEP_W, x, ldx, h, ldh, I, H, sw, 6, 2);
 }
 
 #undef VL
@@ -437,15 +441,17 @@ LSTMCORE_INLINE void KSFX(step_panel_rows6)(REAL *restrict acc, const REAL *rest
  * panel rows W wide (STEP_W, or a narrow last panel). AVX2: every block through the
  * register-blocked kernel; AVX-512: a full block of STEP_R rows or 2 rows through it, others one
  * row at a time; the generic kernels one row at a time. [pf, pf_end): lines to prefetch into the
- * L2 (the AVX-512 register-blocked kernel only; the others ignore it). */
+ * L2 (the AVX-512 register-blocked kernel only; the others ignore it). sw: the panel's strips
+ * (panel_at; AVX2's kernel only, the others read whole rows). */
 LSTMCORE_INLINE void KSFX(panel_block)(REAL *restrict acc, const REAL *restrict wp, int W,
                                       const REAL *x, ptrdiff_t ldx, const REAL *h, ptrdiff_t ldh,
                                       int rows, int I, int H, const char *pf,
-                                      const char *pf_end) {
+                                      const char *pf_end, int sw) {
     (void)pf;
     (void)pf_end;
+    (void)sw;
 #if STEP_R > 1 && defined(LC_STEP_ROWS_ONLY)
-    KSFX(step_panel_rows_w)(acc, wp, W, x, ldx, h, ldh, rows, I, H);
+    KSFX(step_panel_rows_w)(acc, wp, W, x, ldx, h, ldh, rows, I, H, sw);
 #elif STEP_R > 1
     if (W < STEP_W) {
         KSFX(narrow_block)(acc, wp, W, x, ldx, h, ldh, rows, I, H);
@@ -527,12 +533,13 @@ static void KSFX(step_panel_range)(const REAL *wp, const REAL *bp, const REAL *x
                                    const REAL *h_prev, ptrdiff_t ldhp, const REAL *c_prev, REAL *c,
                                    REAL *h, ptrdiff_t ldh, REAL *gates, ptrdiff_t ldg, int B, int I,
                                    int H, int act, int ract, int p0, int p1, int prefetch,
-                                   int rows6) {
+                                   int rows6, int sw) {
     /* prefetch: while a panel runs, its full row blocks bring the panel that runs next (p + 1, or
      * p0 again: the next step's first) into the L2, each block its share of the lines, one line
      * per k (see lstmcore_panel_prefetch).
      * rows6: full panels take blocks of 6 rows while 6 are left (their gate maths as 4 + 2
-     * rows), then blocks of STEP_R */
+     * rows), then blocks of STEP_R.
+     * sw: the strips of wp's panels (panel_at) */
     const ptrdiff_t K = (ptrdiff_t)I + H;
 #ifndef LC_ROWS6
     rows6 = 0;
@@ -557,7 +564,7 @@ static void KSFX(step_panel_range)(const REAL *wp, const REAL *bp, const REAL *x
             REAL z[6 * STEP_W];
             const char *pf_b = lstmcore_prefetch_block(pf, pf_end, share, blk, &pf_e);
             KSFX(step_panel_rows6)(z, wp_p, x + r * ldx, ldx, h_prev + r * ldhp, ldhp, I, H, pf_b,
-                                   pf_e);
+                                   pf_e, sw);
             for (int q = 0; q < 6; q += STEP_R) {
                 const ptrdiff_t rq = r + q;
                 KSFX(step_gates)(z + q * STEP_W, q ? 6 - STEP_R : STEP_R, H, c_prev + rq * H + u0,
@@ -573,7 +580,7 @@ static void KSFX(step_panel_range)(const REAL *wp, const REAL *bp, const REAL *x
             const char *pf_b = lstmcore_prefetch_block(pf, pf_end, share, blk, &pf_e);
             blk += rows == STEP_R;
             KSFX(panel_block)(z, wp_p, 4 * U, x + r * ldx, ldx, h_prev + r * ldhp, ldhp, rows, I,
-                              H, pf_b, rows == STEP_R ? pf_e : pf_b);
+                              H, pf_b, rows == STEP_R ? pf_e : pf_b, sw);
             KSFX(step_gates)(z, rows, H, c_prev + r * H + u0, c + r * H + u0, h + r * ldh + u0,
                              ldh, gates ? gates + r * ldg + u0 : NULL, ldg, bp_p, n, U, act,
                              ract);
@@ -589,7 +596,7 @@ static void KSFX(lstm_step_packed)(const REAL *wp, const REAL *bp, const REAL *x
     /* wp, bp packed | x (B, I) rows ldx apart (unused when I = 0)
      * h_prev (B, H) rows ldhp apart | c (B, H) in: c_prev, out: c, in place
      * h (B, H) rows ldh apart, out: must not overlap h_prev */
-    const int P = (H + STEP_U - 1) / STEP_U;
+    const int P = (H + STEP_U - 1) / STEP_U, sw = KSFX(pack_sw)(ctx);
     const ptrdiff_t K = (ptrdiff_t)I + H;
     (void)nthreads;
     (void)K;
@@ -599,7 +606,7 @@ static void KSFX(lstm_step_packed)(const REAL *wp, const REAL *bp, const REAL *x
 #endif
     for (int p = 0; p < P; p++)
         KSFX(step_panel_range)(wp, bp, x, ldx, h_prev, ldhp, c, c, h, ldh, NULL, 0, B, I,
-                               H, act, ract, p, p + 1, 0, 0);
+                               H, act, ract, p, p + 1, 0, 0, sw);
 }
 
 /* How lstm_seq_packed runs a batch of B rows (lc_lstm_seq_plan in lstm_gates.h): its row block,
@@ -660,7 +667,7 @@ static void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x,
     const int P = (H + STEP_U - 1) / STEP_U;
     const lc_seq_plan plan = KSFX(lstm_seq_plan)(ctx, B, I, H);
     const int rows = plan.split_rows, nt = plan.threads, prefetch = plan.prefetch;
-    const int rows6 = plan.row_block == 6;
+    const int rows6 = plan.row_block == 6, sw = KSFX(pack_sw)(ctx);
     (void)nthreads;
     (void)rows;
     (void)nt;  /* unused without OpenMP */
@@ -672,7 +679,7 @@ static void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x,
                            c + ((t) + (c_step != 0)) * c_step + (r0) * H,                       \
                            y + (t) * y_step + (r0) * ldy, ldy,                                  \
                            gates ? gates + (t) * g_step + (r0) * ldg : NULL, ldg, (r1) - (r0),  \
-                           I, H, act, ract, p0, p1, prefetch, rows6)
+                           I, H, act, ract, p0, p1, prefetch, rows6, sw)
 #define RUNS(t) (nact ? nact[t] : B)  /* rows of step t */
 #ifdef _OPENMP
     if (nt > 1 && rows) {

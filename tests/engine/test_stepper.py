@@ -53,19 +53,21 @@ def test_activations(rng, isa, backend, activation, recurrent_activation):
 
 @pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled kernels' instruction sets")
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_stepper_keeps_the_kernels_it_packed_for(rng, dtype):
+@pytest.mark.parametrize("B", [1, 5])
+def test_stepper_keeps_the_kernels_it_packed_for(rng, dtype, B):
     """A stepper packed with one instruction set's kernels steps with them after the process
     switches to another: the layout of the packed panels is the kernels' own (AVX2 stores
-    strips of columns), so stepping with another set would read them wrongly."""
+    strips of columns, whole rows for a batch of 1), so stepping with another set would read
+    them wrongly."""
     lc = lstmcore.engine._lstm
     isas = lc._available_isas()
     before = lc._kernel_isa()
-    p = make_lstm(rng, 5, 4, 7, 37, dtype, state=False)  # 37 units: a narrow last panel
+    p = make_lstm(rng, B, 4, 7, 37, dtype, state=False)  # 37 units: a narrow last panel
     y_ref = reference.lstm_forward(p["x"], p["w_x"], p["w_h"], p["b"])[0]
     try:
         for packed_with in isas:
             lc._set_kernel_isa(packed_with)
-            stepper = lc.LSTMStepper(p["w_x"], p["w_h"], p["b"], batch_size=5)
+            stepper = lc.LSTMStepper(p["w_x"], p["w_h"], p["b"], batch_size=B)
             for stepped_with in isas:
                 lc._set_kernel_isa(stepped_with)
                 stepper.reset()

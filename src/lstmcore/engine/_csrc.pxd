@@ -11,6 +11,7 @@ cdef extern from "rt/context.h" nogil:
         Py_ssize_t row_split_bytes
         int panel_prefetch
         int row_block
+        int pack_rows
     ctypedef struct lc_seq_plan:
         int row_block
         int threads

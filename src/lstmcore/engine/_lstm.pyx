@@ -158,6 +158,7 @@ cdef inline lc_ctx _ctx_for(int nthreads, int B, int I, int H, int itemsize) noe
     cdef lc_ctx ctx = _ctx(nthreads)
     cdef int k = _tuned_find(B, I, H, itemsize, nthreads) if _N_TUNED else -1
     cdef _TunedPlan *e
+    ctx.pack_rows = B == 1  # as _pack packed the weights for B
     if k >= 0:
         e = &_TUNED[k]
         if e.one_thread:
@@ -457,7 +458,7 @@ cdef void _forward_packed(const floating *x, const floating *w_x, const floating
     # nact (T) or NULL: step t runs its first nact[t] rows (a sequence plan sorted by length;
     # the others' y is not written, their c is that of their last step)
     cdef Py_ssize_t first = T - 1 if flip else 0, xs = -I if flip else I, ys = -H if flip else H
-    _pack(w_x, w_h, b, I, H, wp, bp)
+    _pack(w_x, w_h, b, B, I, H, wp, bp)
     if c != c0:
         memcpy(c, c0, <size_t>B * H * sizeof(floating))
     # for each t: c, y[:, t] = gate maths of [x[:, t], h_prev] @ [w_x; w_h] + b and c
@@ -480,9 +481,11 @@ cdef inline void _seq_packed(const floating *wp, const floating *bp, const float
                                gates, ldg, g_step, T, B, nact, I, H, act, ract)
 
 
-cdef inline void _pack(const floating *w_x, const floating *w_h, const floating *b, int I, int H,
-                       floating *wp, floating *bp) noexcept nogil:
+cdef inline void _pack(const floating *w_x, const floating *w_h, const floating *b, int B, int I,
+                       int H, floating *wp, floating *bp) noexcept nogil:
+    # the layout of the panels for a batch of B rows: _ctx_for's, which the calls that read them take
     cdef lc_ctx ctx1 = _ctx(1)  # packing: one thread
+    ctx1.pack_rows = B == 1
     if floating is float:
         lc_lstm_step_pack_f32(&ctx1, w_x, w_h, b, I, H, wp, bp)
     else:
@@ -724,7 +727,7 @@ cdef object _forward_train(const floating[:, :, ::1] x, const floating[:, ::1] w
                 memcpy(&x_tm[t, r, 0], &x[r, t, 0], I * sizeof(floating))
         if packed:
             # gates[t], c[t+1], h[t+1] of [x_tm[t], h[t]] @ [w_x; w_h] + b and c[t], fused
-            _pack(&w_x[0, 0], &w_h[0, 0], &b[0], I, H, &wp_v[0], &bp_v[0])
+            _pack(&w_x[0, 0], &w_h[0, 0], &b[0], B, I, H, &wp_v[0], &bp_v[0])
             _seq_packed(&wp_v[0], &bp_v[0], &x_tm[0, 0, 0], I, <Py_ssize_t>B * I, &h[0, 0, 0],
                         &h[1, 0, 0], H, <Py_ssize_t>B * H, &c[0, 0, 0], <Py_ssize_t>B * H,
                         &gates[0, 0, 0], G, <Py_ssize_t>B * G, T, B, I, H, act, ract, nthreads,
@@ -1309,8 +1312,8 @@ cdef class LSTMStepper:
     cdef readonly bint check_finite
     cdef object _generic  # the stepper of an LSTM with options, or None
     cdef int _act, _ract, _cur, _f32
-    # the kernels' instruction set the weights were packed for (the layout of a panel is theirs)
-    cdef int _isa
+    # the kernels' instruction set and layout the weights were packed for (a panel's is theirs)
+    cdef int _isa, _pack_rows
     # 1 while a step or a reset runs: set and tested with the GIL held, so two threads can never
     # both see 0; __init__ refuses to replace the buffers a running step reads without the GIL
     cdef int _busy
@@ -1345,6 +1348,7 @@ cdef class LSTMStepper:
         act, ract = opts.codes
         cdef Py_ssize_t itemsize = dtype.itemsize
         cdef lc_ctx ctx1 = _ctx(1)  # packing: one thread
+        ctx1.pack_rows = B == 1
         # everything is built first, then swapped in at once (no Python call in between)
         wp, bp = _pack_buffers(I, H, dtype)
         hbuf = np.zeros((2, B, H), dtype=dtype)
@@ -1368,7 +1372,7 @@ cdef class LSTMStepper:
         self.activation, self.recurrent_activation = activation, recurrent_activation
         self.check_finite = bool(check_finite)
         self._act, self._ract = act, ract
-        self._isa = ctx1.isa
+        self._isa, self._pack_rows = ctx1.isa, ctx1.pack_rows
         self._generic = None
         self._f32 = dtype == np.float32
         self._wp, self._bp, self._hbuf, self._c = wp, bp, hbuf, c
@@ -1430,7 +1434,7 @@ cdef class LSTMStepper:
         nxt = 1 - self._cur
         nthreads = _nthreads()
         ctx = _ctx(nthreads)
-        ctx.isa = self._isa
+        ctx.isa, ctx.pack_rows = self._isa, self._pack_rows
         with nogil:
             if self._f32:
                 lc_lstm_step_packed_f32(&ctx, <float *>self._wp_p, <float *>self._bp_p,
