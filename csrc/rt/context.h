@@ -36,6 +36,7 @@ typedef struct {
                               * 0: each keeps its own panels, and they meet once per step */
     int prefetch;            /* 1: the next panel is prefetched into the L2 while one runs */
     ptrdiff_t weight_bytes;  /* the packed weights read at each step */
+    int strip;               /* columns per strip of the packed panels; 0: whole rows */
 } lc_seq_plan;
 
 #endif /* LSTMCORE_RT_CONTEXT_H */

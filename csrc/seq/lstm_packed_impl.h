@@ -617,6 +617,7 @@ static lc_seq_plan KSFX(lstm_seq_plan)(const lc_ctx *ctx, int B, int I, int H) {
     const ptrdiff_t wbytes = P * ((ptrdiff_t)I + H) * STEP_W * (ptrdiff_t)sizeof(REAL);
     lc_seq_plan plan;
     plan.weight_bytes = wbytes;
+    plan.strip = KSFX(pack_sw)(ctx);
     /* one row at a time (no register blocks: STEP_R = 1), a thread's rows would each stream all
      * the weights: the panel split keeps its panel in L1 across the rows (AVX2, 2 threads,
      * B = 4-8: rows 0.91-0.96x of panels) */

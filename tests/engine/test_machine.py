@@ -127,6 +127,9 @@ def test_panel_prefetch_follows_the_l2_and_can_be_forced():
             assert big["prefetch"] == (name == "avx512")
             assert not small["prefetch"]
             assert big["row_block"] == (1 if name == "generic" else 6)
+            # AVX2 stores its panels in strips of two vectors, but for a single sequence
+            assert big["strip"] == (16 if name == "avx2" else 0)
+            assert _lstm._seq_plan(1, 100, 256, 512, 4, 1)["strip"] == 0
             if name == "avx512":
                 two = _lstm._seq_plan(256, 50, 64, 256, 4, 2)  # 1.25 MiB: within 3/4 of the L2
                 # each thread streams all 1.25 MiB, more than half the L2: prefetched

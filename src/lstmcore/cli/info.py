@@ -55,8 +55,9 @@ def plan_lines(
         out.append(_training_line(plan))
         return out
     wb = plan["weight_bytes"]
+    layout = f"panels in strips of {plan['strip']} columns" if plan["strip"] else "panels in whole rows"
     out.append(
-        f"  path: packed [w_x; w_h] ({_kib(wb)}), one pass per step, gate maths per panel;"
+        f"  path: packed [w_x; w_h] ({_kib(wb)}; {layout}), one pass per step, gate maths per panel;"
         f" {plan['row_block']} batch row(s) per register block"
     )
     if plan["threads"] == 1:

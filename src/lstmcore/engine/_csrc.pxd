@@ -18,6 +18,7 @@ cdef extern from "rt/context.h" nogil:
         int split_rows
         int prefetch
         Py_ssize_t weight_bytes
+        int strip
 
 cdef extern from "rt/cpu_features.h" nogil:
     int lstmcore_cpu_best_isa()

@@ -618,7 +618,8 @@ def _seq_plan(int B, int T, int I, int H, int itemsize, nthreads=None):
     """The plan the plain LSTM's inference follows for that shape now: a dict with 'path'
     ('packed' or 'blas'); with the packed kernels also 'isa', 'row_block', 'threads', 'split'
     ('rows', 'panels' or None on one thread), 'prefetch' (the next panel into the L2),
-    'weight_bytes' (the packed [w_x; w_h]) and 'l2' and 'l3' (the caches the rules compare them
+    'weight_bytes' (the packed [w_x; w_h]), 'strip' (columns per strip of its panels; 0: whole
+    rows) and 'l2' and 'l3' (the caches the rules compare them
     with); and 'training': where a training step's dx, dw_x and dw_h products run ('packed' or
     'blas'); and 'tuned': the index in _tuned_rows() of the measured plan it follows, or None (the rules)."""
     if itemsize not in (4, 8):
@@ -648,6 +649,7 @@ def _seq_plan(int B, int T, int I, int H, int itemsize, nthreads=None):
         "split": None if plan.threads == 1 else ("rows" if plan.split_rows else "panels"),
         "prefetch": bool(plan.prefetch),
         "weight_bytes": int(plan.weight_bytes),
+        "strip": int(plan.strip),
         "l2": int(_L2),
         "l3": int(_L3),
         "training": training,
