@@ -152,5 +152,13 @@ def test_info_shows_the_caches_and_a_shapes_plan():
 
         if _lstm._kernel_isa() == "avx512":  # (64 + 128) x 512 x 4 bytes = 384 KiB > half of 64 KiB
             assert "prefetch: the next panel into the L2" in small.stdout
+        # a single sequence: its one row per block, and (AVX2) its panels in whole rows
+        one = run_cli("info", "--plan", "1,100,16,128", "--threads", "1")
+        assert one.returncode == 0, one.stderr
+        if "path: packed" in one.stdout:
+            assert "1 batch row(s) per register block" in one.stdout
+            assert "panels in whole rows" in one.stdout
+        if "path: packed" in proc.stdout and _lstm._kernel_isa() == "avx2":
+            assert "panels in strips of 16 columns" in proc.stdout
     bad = run_cli("info", "--plan", "64,100")
     assert bad.returncode == 2 and "expected B,T,I,H" in bad.stdout

@@ -58,7 +58,7 @@ def plan_lines(
     layout = f"panels in strips of {plan['strip']} columns" if plan["strip"] else "panels in whole rows"
     out.append(
         f"  path: packed [w_x; w_h] ({_kib(wb)}; {layout}), one pass per step, gate maths per panel;"
-        f" {plan['row_block']} batch row(s) per register block"
+        f" {min(plan['row_block'], B)} batch row(s) per register block"
     )
     if plan["threads"] == 1:
         out.append("  threads: 1 (one thread asked for, or too little work per step to share)")
