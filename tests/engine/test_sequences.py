@@ -724,3 +724,42 @@ def test_cache_owns_its_input_with_one_row_or_step(mod, rng, cell):
         got = _backward(mod, cell, cache, grads)
         for name in want:
             np.testing.assert_array_equal(got[name], want[name])
+
+
+@pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled kernels' strided output")
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("path", ["packed", "blas"])
+def test_a_direction_writes_into_its_half_of_the_merged_output(rng, dtype, path):
+    """A bidirectional LSTM layer's directions write straight into their halves of the
+    concatenated output (its rows 2H apart): the same values as lstm_forward's own y, forward
+    and reverse, on the packed kernels and on BLAS; calls the kernels cannot serve that way
+    (lengths, a last axis that is not contiguous) are computed, then copied in."""
+    from helpers import make_lstm
+
+    from lstmcore.engine import _lstm
+
+    limits = _lstm._packed_limits()
+    _lstm._set_packed_limits(*((1, 1 << 30, 1) if path == "packed" else (1 << 30, 1 << 30, 1 << 30)))
+    try:
+        B, T, I, H = 7, 5, 3, 37
+        p = make_lstm(rng, B, T, I, H, dtype)
+        args = (p["x"], p["w_x"], p["w_h"], p["b"], p["h0"], p["c0"])
+        merged = np.full((B, T, 2 * H), np.nan, dtype=dtype)
+        for d, reverse in enumerate((False, True)):
+            half = merged[..., d * H : (d + 1) * H]
+            got = _lstm._lstm_forward_into(half, *args, reverse=reverse)
+            want = lstmcore.lstm_forward(*args, reverse=reverse)
+            assert got[0] is half
+            for g, w in zip(got, want, strict=True):
+                np.testing.assert_array_equal(g, w)
+        lengths = rng.integers(1, T + 1, size=B)
+        want = lstmcore.lstm_forward(*args, reverse=True, lengths=lengths)
+        got = _lstm._lstm_forward_into(merged[..., H:], *args, reverse=True, lengths=lengths)
+        for g, w in zip(got, want, strict=True):
+            np.testing.assert_array_equal(g, w)
+        spaced = np.zeros((B, T, 2 * H), dtype=dtype)[..., ::2]  # every other column
+        got = _lstm._lstm_forward_into(spaced, *args)
+        np.testing.assert_array_equal(spaced, lstmcore.lstm_forward(*args)[0])
+        assert got[0] is spaced
+    finally:
+        _lstm._set_packed_limits(*limits)

@@ -449,21 +449,24 @@ cdef tuple _pack_buffers(int I, int H, object dtype):
 
 cdef void _forward_packed(const floating *x, const floating *w_x, const floating *w_h,
                           const floating *b, const floating *h0, const floating *c0,
-                          floating *y, floating *c, floating *wp, floating *bp,
-                          int T, int B, int I, int H, int act, int ract,
-                          int nthreads, bint flip=False, const int *nact=NULL) noexcept nogil:
+                          floating *y, Py_ssize_t ldy, Py_ssize_t y_step, floating *c,
+                          floating *wp, floating *bp, int T, int B, int I, int H, int act,
+                          int ract, int nthreads, bint flip=False,
+                          const int *nact=NULL) noexcept nogil:
     # x (B, T, I) | w_x (I, G) | w_h (H, G) | b (G) | h0, c0 (B, H)
-    # y (B, T, H) out | c (B, H) out: c_n | wp, bp: room for [w_x; w_h] and b packed
+    # y (B, T, H) out, rows ldy apart, steps y_step apart | c (B, H) out: c_n
+    # wp, bp: room for [w_x; w_h] and b packed
     # flip: from the last step to the first (reverse, with no copy of x or y)
     # nact (T) or NULL: step t runs its first nact[t] rows (a sequence plan sorted by length;
     # the others' y is not written, their c is that of their last step)
-    cdef Py_ssize_t first = T - 1 if flip else 0, xs = -I if flip else I, ys = -H if flip else H
+    cdef Py_ssize_t first = T - 1 if flip else 0, xs = -I if flip else I
+    cdef Py_ssize_t ys = -y_step if flip else y_step
     _pack(w_x, w_h, b, B, I, H, wp, bp)
     if c != c0:
         memcpy(c, c0, <size_t>B * H * sizeof(floating))
     # for each t: c, y[:, t] = gate maths of [x[:, t], h_prev] @ [w_x; w_h] + b and c
-    _seq_packed(wp, bp, x + first * I, <Py_ssize_t>T * I, xs, h0, y + first * H,
-                <Py_ssize_t>T * H, ys, c, 0, NULL, 0, 0, T, B, I, H, act, ract, nthreads, nact)
+    _seq_packed(wp, bp, x + first * I, <Py_ssize_t>T * I, xs, h0, y + first * y_step, ldy, ys, c,
+                0, NULL, 0, 0, T, B, I, H, act, ract, nthreads, nact)
 
 
 cdef inline void _seq_packed(const floating *wp, const floating *bp, const floating *x,
@@ -500,14 +503,19 @@ cdef int[::1] _steps_rows(object nact):
 cdef object _forward_infer_plan(const floating[:, :, ::1] x, const floating[:, ::1] w_x,
                                const floating[:, ::1] w_h, const floating[::1] b,
                                const floating[:, ::1] h0, floating[:, ::1] c, int[::1] nact,
-                               bint flip, floating[:, :, ::1] y, int act, int ract,
+                               bint flip, floating[:, :, :] y, int act, int ract,
                                object dtype):
     # inference, packed or on BLAS (_use_packed), of the whole batch or of a sequence plan:
-    # x (B, T, I), y (B, T, H) out, in the plan's order (flip, reverse alone: the caller's, read
-    # and written from the last step back) | h0 (B, H)
+    # x (B, T, I), y (B, T, H) out (its last axis contiguous, the others of any stride: a half
+    # of a bidirectional layer's output), in the plan's order (flip, reverse alone: the
+    # caller's, read and written from the last step back) | h0 (B, H)
     # c (B, H): in c0, out each row's c at its last step | nact (T) or None (_steps_rows)
     cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = w_h.shape[0], G = 4 * H
     cdef int nthreads = _nthreads(), s, r, lo, hi
+    if (y.strides[2] != sizeof(floating) or y.strides[0] % sizeof(floating)
+            or y.strides[1] % sizeof(floating)):
+        raise ValueError(f"y's last axis must be contiguous, got strides {tuple(y.strides)[:3]}")
+    cdef Py_ssize_t ldy = y.strides[0] // sizeof(floating), y_step = y.strides[1] // sizeof(floating)
     cdef const int *p_nact = &nact[0] if nact is not None else NULL
     cdef floating[::1] wp_v, bp_v
     cdef floating[:, :, ::1] z_v, cc_v
@@ -515,8 +523,8 @@ cdef object _forward_infer_plan(const floating[:, :, ::1] x, const floating[:, :
         wp_v, bp_v = _pack_buffers(I, H, dtype)
         with nogil:
             _forward_packed(&x[0, 0, 0], &w_x[0, 0], &w_h[0, 0], &b[0], &h0[0, 0], &c[0, 0],
-                            &y[0, 0, 0], &c[0, 0], &wp_v[0], &bp_v[0], T, B, I, H, act, ract,
-                            nthreads, flip, p_nact)
+                            &y[0, 0, 0], ldy, y_step, &c[0, 0], &wp_v[0], &bp_v[0], T, B, I, H,
+                            act, ract, nthreads, flip, p_nact)
         return
     z_v = np.empty((B, T, G), dtype=dtype)  # x @ w_x, then the gates
     cc_v = np.empty((2, B, H), dtype=dtype)  # c of steps s and s - 1, in turn
@@ -525,7 +533,7 @@ cdef object _forward_infer_plan(const floating[:, :, ::1] x, const floating[:, :
         # their z is never read)
         _gemm(RowMajor, NoTrans, NoTrans, B * T, G, I, <floating>1, &x[0, 0, 0], I,
               &w_x[0, 0], G, <floating>0, &z_v[0, 0, 0], G)
-        _forward_loop(&z_v[0, 0, 0], G, T * G, &y[0, 0, 0], H, T * H, &h0[0, 0],
+        _forward_loop(&z_v[0, 0, 0], G, T * G, &y[0, 0, 0], y_step, <int>ldy, &h0[0, 0],
                       &cc_v[0, 0, 0], <Py_ssize_t>B * H, 2, &c[0, 0], &w_h[0, 0], &b[0],
                       T, B, H, act, ract, nthreads, p_nact, flip)
         # c_n: row r's c is that of its last step s (the rows in [nact[s+1], nact[s]))
@@ -544,7 +552,7 @@ cdef tuple _forward_infer(const floating[:, :, ::1] x, const floating[:, ::1] w_
     cdef int B = x.shape[0], T = x.shape[1], H = w_h.shape[0]
     y = np.empty((B, T, H), dtype=dtype)
     c = np.array(c0, dtype=dtype)  # in c0, out c_n
-    cdef floating[:, :, ::1] y_v = y
+    cdef floating[:, :, :] y_v = y
     cdef floating[:, ::1] c_v = c
     cdef int[::1] every_row = None  # no plan: every row at every step
     _forward_infer_plan(x, w_x, w_h, b, h0, c_v, every_row, False, y_v, act, ract, dtype)
@@ -1173,6 +1181,41 @@ def lstm_forward(x, w_x, w_h, b, h0=None, c0=None, *, activation="tanh",
     cache = LSTMCache(x_tm, w_x, w_h, gates, h, c, activation, recurrent_activation,
                       output_activation=output_activation)
     return y, h[T].copy(), c[T].copy(), cache
+
+
+def _lstm_forward_into(y, x, w_x, w_h, b, h0=None, c0=None, *, reverse=False, lengths=None,
+                       mask=None, zero_output_for_mask=False, check_finite=True, **options):
+    """lstm_forward's inference with y written into y (B, T, P), a view of the caller's whose
+    last axis is contiguous (a direction's half of a bidirectional layer's concatenated output,
+    lstmcore.engine._stack): -> (y, h_n, c_n). The plain LSTM, forward or reverse alone, writes
+    there from its kernels; any other call runs lstm_forward and copies its y in."""
+    if lengths is None and mask is None and set(options) <= {"activation", "recurrent_activation"}:
+        activation = options.get("activation", "tanh")
+        recurrent_activation = options.get("recurrent_activation", "sigmoid")
+        xc, wx, wh, bc, hc, cc, opts = _lstm_options.check_forward(
+            x, w_x, w_h, b, h0, c0, check_finite, activation=activation,
+            recurrent_activation=recurrent_activation)
+        dtype = xc.dtype
+        B, T = xc.shape[0], xc.shape[1]
+        shape = (B, T, wh.shape[0])
+        if (opts.plain and type(y) is np.ndarray and y.dtype == dtype and y.shape == shape
+                and y.flags.writeable and y.flags.aligned and y.strides[2] == dtype.itemsize
+                and y.strides[0] >= 0 and y.strides[1] >= 0
+                and not np.may_share_memory(y, xc) and not np.may_share_memory(y, hc)):
+            act, ract = opts.codes
+            c = np.array(cc, dtype=dtype, order="C")  # in c0, out c_n
+            if dtype == np.float32:
+                _forward_infer_plan[float](xc, wx, wh, bc, hc, c, None, reverse, y, act, ract,
+                                           dtype)
+            else:
+                _forward_infer_plan[double](xc, wx, wh, bc, hc, c, None, reverse, y, act, ract,
+                                            dtype)
+            return y, y[:, 0 if reverse else T - 1].copy(), c
+    out = lstm_forward(x, w_x, w_h, b, h0, c0, reverse=reverse, lengths=lengths, mask=mask,
+                       zero_output_for_mask=zero_output_for_mask, check_finite=check_finite,
+                       **options)
+    y[...] = out[0]
+    return (y,) + tuple(out[1:])
 
 
 def lstm_backward(dy, cache, dh_n=None, dc_n=None, *, check_finite=True):

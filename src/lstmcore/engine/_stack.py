@@ -121,10 +121,32 @@ def _unmerge(mode, dy, ys):
     return [half, half]
 
 
+def _concat_room(cell, inp, weights, layer, D, merge_mode, return_cache, forward_into):
+    """(merged, P0): an empty (B, T, P0 + P1) output for a bidirectional LSTM layer whose two
+    directions write straight into their halves (inference, concat, a backend that can), or
+    None; inputs it cannot size are left to the forward's own checks."""
+    if forward_into is None or cell != "lstm" or D != 2 or merge_mode != "concat" or return_cache:
+        return None
+    if not (isinstance(inp, np.ndarray) and inp.ndim == 3 and inp.dtype in (np.float32, np.float64)):
+        return None
+    widths = []
+    for d in range(2):
+        k = layer * D + d
+        w = _entry(weights[k], k, cell)
+        if np.ndim(w["w_h"]) != 2:
+            return None
+        widths.append(np.shape(w["w_h"])[0])
+    B, T = inp.shape[0], inp.shape[1]
+    return np.empty((B, T, widths[0] + widths[1]), dtype=inp.dtype), widths[0]
+
+
 def bind(backend):
     """stack_forward, stack_backward and StackStepper over ``backend`` (a module with the
     per-cell functions, and optionally ``_run_pair(f, g)``, which runs two calls at once)."""
     run_pair = getattr(backend, "_run_pair", None)
+    # lstm_forward's inference into a view of the caller's (a direction's half of a concatenated
+    # output: no copy of the two directions into the merged array)
+    forward_into = getattr(backend, "_lstm_forward_into", None)
 
     def _directions(run, D):
         """[run(0)] or [run(0), run(1)]: a layer's directions, at once where the backend can."""
@@ -186,7 +208,9 @@ def bind(backend):
                 inp = inp * drop
             masks.append(drop)
 
-            def run(d, layer=layer, inp=inp):
+            merged = _concat_room(cell, inp, weights, layer, D, merge_mode, return_cache, forward_into)
+
+            def run(d, layer=layer, inp=inp, merged=merged):
                 k = layer * D + d
                 w = _entry(weights[k], k, cell)
                 kw = dict(options)
@@ -194,6 +218,18 @@ def bind(backend):
                 args = [inp, w["w_x"], w["w_h"], w["b"], _states("h0", h0, L, D, k)]
                 if cell == "lstm":
                     args.append(_states("c0", c0, L, D, k))
+                if merged is not None:  # y straight into its half of the merged output
+                    half = merged[0][..., : merged[1]] if d == 0 else merged[0][..., merged[1] :]
+                    return forward_into(
+                        half,
+                        *args,
+                        reverse=d == 1,
+                        lengths=lengths,
+                        mask=mask,
+                        zero_output_for_mask=zero_output_for_mask,
+                        check_finite=check_finite,
+                        **kw,
+                    )
                 return forward(
                     *args,
                     reverse=d == 1,
@@ -214,7 +250,10 @@ def bind(backend):
                 if return_cache:
                     caches.append(out[-1])
             outputs.append(ys)
-            inp = ys[0] if D == 1 else _merge(merge_mode, ys[0], ys[1])
+            if merged is not None:
+                inp = merged[0]
+            else:
+                inp = ys[0] if D == 1 else _merge(merge_mode, ys[0], ys[1])
         result = [inp, np.stack(h_n)]
         if cell == "lstm":
             result.append(np.stack(c_n))
