@@ -30,10 +30,16 @@
 #define PACK_SW 0
 #endif
 
+/* the columns of a strip of a panel W columns wide laid out in strips of sw (sw >= W or 0: whole
+ * rows, one strip) */
+LSTMCORE_INLINE int KSFX(strip_cols)(int W, int sw) {
+    return sw > 0 && sw < W ? sw : W;
+}
+
 /* where row k, column j of a panel K rows by W columns lies in its packed layout: strips of sw
- * columns (sw >= W or 0: whole rows) */
+ * columns (strip_cols) */
 LSTMCORE_INLINE ptrdiff_t KSFX(panel_at)(ptrdiff_t K, int W, ptrdiff_t k, int j, int sw) {
-    const int s = sw > 0 && sw < W ? sw : W;
+    const int s = KSFX(strip_cols)(W, sw);
     return (ptrdiff_t)(j / s) * K * s + k * s + j % s;
 }
 
@@ -359,7 +365,7 @@ LSTMCORE_INLINE void KSFX(step_panel_nrows_w)(REAL *restrict acc, const REAL *re
                                              const REAL *restrict h, ptrdiff_t ldh, int I, int H,
                                              int sw, const int R, const int CV) {
     LC_ASSUME(W % (CV * VL) == 0 && W <= STEP_W && CV % 2 == 0 && PACK_SW == 2 * VL);
-    const int step = sw > 0 && sw < W ? sw : W;  /* a row of a strip (panel_at) */
+    const int step = KSFX(strip_cols)(W, sw);  /* a row of a strip (panel_at) */
     for (int j = 0; j < W; j += CV * VL) {
         LVEC a[6][8];
         for (int r = 0; r < R; r++)
@@ -668,7 +674,7 @@ static void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x,
     const int P = (H + STEP_U - 1) / STEP_U;
     const lc_seq_plan plan = KSFX(lstm_seq_plan)(ctx, B, I, H);
     const int rows = plan.split_rows, nt = plan.threads, prefetch = plan.prefetch;
-    const int rows6 = plan.row_block == 6, sw = KSFX(pack_sw)(ctx);
+    const int rows6 = plan.row_block == 6, sw = plan.strip;
     (void)nthreads;
     (void)rows;
     (void)nt;  /* unused without OpenMP */

@@ -153,12 +153,18 @@ cdef int _tuned_find(int B, int I, int H, int itemsize, int nthreads) noexcept n
     return best
 
 
+cdef inline int _pack_rows(int B) noexcept nogil:
+    """lc_ctx.pack_rows for a batch of B rows: a single sequence's packed [w_x; w_h] in whole
+    rows (its packing and every call that reads it take this)."""
+    return B == 1
+
+
 cdef inline lc_ctx _ctx_for(int nthreads, int B, int I, int H, int itemsize) noexcept nogil:
     """The context of a packed sequence of that shape: _ctx's, with a measured plan's choices."""
     cdef lc_ctx ctx = _ctx(nthreads)
     cdef int k = _tuned_find(B, I, H, itemsize, nthreads) if _N_TUNED else -1
     cdef _TunedPlan *e
-    ctx.pack_rows = B == 1  # as _pack packed the weights for B
+    ctx.pack_rows = _pack_rows(B)  # as _pack packed the weights for B
     if k >= 0:
         e = &_TUNED[k]
         if e.one_thread:
@@ -486,9 +492,8 @@ cdef inline void _seq_packed(const floating *wp, const floating *bp, const float
 
 cdef inline void _pack(const floating *w_x, const floating *w_h, const floating *b, int B, int I,
                        int H, floating *wp, floating *bp) noexcept nogil:
-    # the layout of the panels for a batch of B rows: _ctx_for's, which the calls that read them take
     cdef lc_ctx ctx1 = _ctx(1)  # packing: one thread
-    ctx1.pack_rows = B == 1
+    ctx1.pack_rows = _pack_rows(B)
     if floating is float:
         lc_lstm_step_pack_f32(&ctx1, w_x, w_h, b, I, H, wp, bp)
     else:
@@ -547,16 +552,18 @@ cdef object _forward_infer_plan(const floating[:, :, ::1] x, const floating[:, :
 cdef tuple _forward_infer(const floating[:, :, ::1] x, const floating[:, ::1] w_x,
                           const floating[:, ::1] w_h, const floating[::1] b,
                           const floating[:, ::1] h0, const floating[:, ::1] c0,
-                          int act, int ract, object dtype):
+                          int act, int ract, object dtype, object y=None, bint flip=False):
     # x (B, T, I) | w_x (I, G) | w_h (H, G) | b (G) | h0, c0 (B, H) -> y, h_n, c_n
+    # y: None, or the (B, T, H) array to write (_forward_infer_plan's strides) | flip: reverse
     cdef int B = x.shape[0], T = x.shape[1], H = w_h.shape[0]
-    y = np.empty((B, T, H), dtype=dtype)
+    if y is None:
+        y = np.empty((B, T, H), dtype=dtype)
     c = np.array(c0, dtype=dtype)  # in c0, out c_n
     cdef floating[:, :, :] y_v = y
     cdef floating[:, ::1] c_v = c
     cdef int[::1] every_row = None  # no plan: every row at every step
-    _forward_infer_plan(x, w_x, w_h, b, h0, c_v, every_row, False, y_v, act, ract, dtype)
-    return y, y[:, T - 1].copy(), c
+    _forward_infer_plan(x, w_x, w_h, b, h0, c_v, every_row, flip, y_v, act, ract, dtype)
+    return y, y[:, 0 if flip else T - 1].copy(), c
 
 
 def _set_packed_limits(int min_b, int max_b, int min_t):
@@ -1203,14 +1210,9 @@ def _lstm_forward_into(y, x, w_x, w_h, b, h0=None, c0=None, *, reverse=False, le
                 and y.strides[0] >= 0 and y.strides[1] >= 0
                 and not np.may_share_memory(y, xc) and not np.may_share_memory(y, hc)):
             act, ract = opts.codes
-            c = np.array(cc, dtype=dtype, order="C")  # in c0, out c_n
             if dtype == np.float32:
-                _forward_infer_plan[float](xc, wx, wh, bc, hc, c, None, reverse, y, act, ract,
-                                           dtype)
-            else:
-                _forward_infer_plan[double](xc, wx, wh, bc, hc, c, None, reverse, y, act, ract,
-                                            dtype)
-            return y, y[:, 0 if reverse else T - 1].copy(), c
+                return _forward_infer[float](xc, wx, wh, bc, hc, cc, act, ract, dtype, y, reverse)
+            return _forward_infer[double](xc, wx, wh, bc, hc, cc, act, ract, dtype, y, reverse)
     out = lstm_forward(x, w_x, w_h, b, h0, c0, reverse=reverse, lengths=lengths, mask=mask,
                        zero_output_for_mask=zero_output_for_mask, check_finite=check_finite,
                        **options)
@@ -1395,7 +1397,7 @@ cdef class LSTMStepper:
         act, ract = opts.codes
         cdef Py_ssize_t itemsize = dtype.itemsize
         cdef lc_ctx ctx1 = _ctx(1)  # packing: one thread
-        ctx1.pack_rows = B == 1
+        ctx1.pack_rows = _pack_rows(B)
         # everything is built first, then swapped in at once (no Python call in between)
         wp, bp = _pack_buffers(I, H, dtype)
         hbuf = np.zeros((2, B, H), dtype=dtype)

@@ -122,9 +122,9 @@ def _unmerge(mode, dy, ys):
 
 
 def _concat_room(cell, inp, weights, layer, D, merge_mode, return_cache, forward_into):
-    """(merged, P0): an empty (B, T, P0 + P1) output for a bidirectional LSTM layer whose two
-    directions write straight into their halves (inference, concat, a backend that can), or
-    None; inputs it cannot size are left to the forward's own checks."""
+    """(merged, halves): an empty (B, T, P0 + P1) output for a bidirectional LSTM layer whose two
+    directions write straight into their halves (inference, concat, a backend that can), and
+    those halves' views; or None. Inputs it cannot size are left to the forward's own checks."""
     if forward_into is None or cell != "lstm" or D != 2 or merge_mode != "concat" or return_cache:
         return None
     if not (isinstance(inp, np.ndarray) and inp.ndim == 3 and inp.dtype in (np.float32, np.float64)):
@@ -137,7 +137,8 @@ def _concat_room(cell, inp, weights, layer, D, merge_mode, return_cache, forward
             return None
         widths.append(np.shape(w["w_h"])[0])
     B, T = inp.shape[0], inp.shape[1]
-    return np.empty((B, T, widths[0] + widths[1]), dtype=inp.dtype), widths[0]
+    merged = np.empty((B, T, widths[0] + widths[1]), dtype=inp.dtype)
+    return merged, (merged[..., : widths[0]], merged[..., widths[0] :])
 
 
 def bind(backend):
@@ -219,9 +220,8 @@ def bind(backend):
                 if cell == "lstm":
                     args.append(_states("c0", c0, L, D, k))
                 if merged is not None:  # y straight into its half of the merged output
-                    half = merged[0][..., : merged[1]] if d == 0 else merged[0][..., merged[1] :]
                     return forward_into(
-                        half,
+                        merged[1][d],
                         *args,
                         reverse=d == 1,
                         lengths=lengths,
