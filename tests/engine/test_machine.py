@@ -70,42 +70,48 @@ def test_sysfs_entries_are_read(tmp_path, monkeypatch):
 @pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled engine's plans")
 def test_packed_rule_follows_the_caches_and_the_kernels():
     """The plain LSTM's default choice between its packed kernels and BLAS: every call with the
-    AVX-512 kernels; with AVX2 while the packed weights ((I + H) x 4H values) fit in half the L3
-    the machine reports in inference, in its L2 in training (two sequences or more); the generic
-    kernels for 2-8 sequences."""
+    AVX-512 kernels; with AVX2 on one thread, or while the packed weights ((I + H) x 4H values)
+    fit in the L3 the machine reports (two sequences or more in training); the generic kernels
+    for 2-8 sequences."""
     from lstmcore.engine import _lstm
 
-    isa, l2, l3 = _lstm._kernel_isa(), _lstm._set_l2(512 * 1024), _lstm._set_l3(32 << 20)
+    isa, l3, threads = _lstm._kernel_isa(), _lstm._set_l3(32 << 20), lstmcore.get_num_threads()
     try:
         for name in _lstm._available_isas():
             _lstm._set_kernel_isa(name)
-            for B, T, I, H, size in [
-                (64, 100, 32, 128, 4),
-                (64, 100, 32, 128, 8),
-                (64, 100, 256, 512, 4),  # 6 MiB
-                (16, 50, 512, 1024, 4),  # 24 MiB
-                (1, 100, 16, 128, 4),
-                (4, 1, 8, 8, 4),
-                (4, 30, 1, 50, 4),
-            ]:
-                nbytes = (I + H) * 4 * H * size
-                for training, limit in ((False, 16 << 20), (True, 512 * 1024)):
-                    avx2 = T >= 2 and (B >= 2 or not training) and nbytes <= limit
-                    want = {"avx512": True, "avx2": avx2, "generic": 2 <= B <= 8 and T >= 2}
-                    got = _lstm._packs(B, T, I, H, size, training)
-                    assert got == want[name], (name, B, T, I, H, size, training)
-        _lstm._set_l2(1 << 30)
+            for n in (1, 2):
+                lstmcore.set_num_threads(n)
+                for B, T, I, H, size in [
+                    (64, 100, 32, 128, 4),
+                    (64, 100, 32, 128, 8),
+                    (64, 100, 256, 512, 4),  # 6 MiB
+                    (16, 50, 512, 1024, 4),  # 24 MiB
+                    (16, 20, 1024, 2048, 4),  # 96 MiB: past the L3
+                    (1, 100, 16, 128, 4),
+                    (4, 1, 8, 8, 4),
+                    (4, 30, 1, 50, 4),
+                ]:
+                    fits = n == 1 or (I + H) * 4 * H * size <= 32 << 20
+                    for training in (False, True):
+                        avx2 = T >= 2 and (B >= 2 or not training) and fits
+                        want = {"avx512": True, "avx2": avx2, "generic": 2 <= B <= 8 and T >= 2}
+                        got = _lstm._packs(B, T, I, H, size, training)
+                        assert got == want[name], (name, n, B, T, I, H, size, training)
         if "avx2" in _lstm._available_isas():
             _lstm._set_kernel_isa("avx2")
+            lstmcore.set_num_threads(2)
             assert _lstm._packs(64, 100, 256, 512, 4, True)
-            _lstm._set_l3(8 << 20)  # 4 MiB: not the 6 MiB of S3's weights
+            _lstm._set_l3(4 << 20)  # 4 MiB: not the 6 MiB of S3's weights
             assert not _lstm._packs(64, 100, 256, 512, 4)
+            assert not _lstm._packs(64, 100, 256, 512, 4, True)
+            lstmcore.set_num_threads(1)
+            assert _lstm._packs(64, 100, 256, 512, 4, True)
         with pytest.raises(ValueError, match="positive number of bytes"):
             _lstm._set_l3(0)
     finally:
+        lstmcore.set_num_threads(threads)
         _lstm._set_l3(l3)
         _lstm._set_kernel_isa(isa)
-        _lstm._set_l2(l2)
 
 
 @pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled engine's plans")

@@ -48,9 +48,9 @@ def plan_lines(
             "  path: BLAS product per step (x @ w_x over all steps, h @ w_h per step) and the gate kernels"
         )
         out.append(
-            "  why: the packed kernels win here only with AVX-512 everywhere, with AVX2 while the packed"
-            f" weights fit half the L3 ({_kib(plan['l3'] // 2)}; in training the L2, {_kib(plan['l2'])},"
-            " and two sequences or more), with the generic kernels for 2-8 sequences"
+            "  why: the packed kernels win here only with AVX-512 everywhere, with AVX2 on one thread"
+            f" or while the packed weights fit the L3 ({_kib(plan['l3'])}; in training with two"
+            " sequences or more), with the generic kernels for 2-8 sequences"
         )
         out.append(_training_line(plan))
         return out

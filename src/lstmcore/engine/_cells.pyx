@@ -1018,7 +1018,7 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
         # with AVX-512 where the weight gradients fit the L2, else BLAS (GRU S2, one thread:
         # dw_x 3.7 against 8.8 ms on BLAS, dw_h 7.7 against 13.6, db 0.7 against NumPy's 2.8)
         nthreads = ctx.nthreads  # the products' own split (the loop's rows split is over)
-        plan = _lstm._products_plan(w.pw_h0 != NULL, I, P, G, h.itemsize, nthreads)
+        plan = _lstm._products_plan(w.pw_h0 != NULL, I, P, G, h.itemsize)
         dx2 = (np.empty((dz2.shape[0], I), dtype=dtype) if nact is None
                else _scratch("cells.dx_rows", (dz2.shape[0], I), dtype))
         _lstm._products_nt(dz2, np.ascontiguousarray(w_x), dx2, plan & 1, nthreads)

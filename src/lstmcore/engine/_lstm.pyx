@@ -400,15 +400,17 @@ cdef void _backward_loop(floating *dz, floating *dh, floating *dc, const floatin
 # per step one pass over them gives [x_t, h_prev] @ [w_x; w_h] panel by panel, each followed at
 # once by its units' gate maths (csrc/seq/lstm_packed_impl.h). Its AVX-512 copy beats a BLAS
 # product per step at every benchmark shape (bench/README.md). The AVX2 copy (6 rows' accumulators
-# in registers, half the registers and vector width) beats it in inference wherever the packed
-# weights stay in the L3 between steps (within half of it), and in training only while they fit
-# the L2 (an AMD EPYC with AVX2, 512 KiB of L2 and 32 MiB of L3, 1 thread, BLAS / packed,
-# interleaved: inference S6 1.165 (1.25 MiB of weights), S3 1.04-1.07 (6 MiB), B, T, I, H = 8,
-# 100, 256, 512 2.25, 128, 50, 128, 512 1.06, 16, 50, 512, 1024 (24 MiB) 0.96 and 0.78 on 2
-# threads; training S6 0.83, S3 1.07). A single sequence (B = 1) takes it in inference (a whole
-# panel's 8 FMA chains for one row: S5 BLAS / packed 1.06 on 1 thread, 1.6 on 2) but not in
-# training (S5 0.80 on 1 thread). The caches are the machine's (_machine), and the generic copy,
-# one row at a time, wins only for a few sequences (2 <= B <= 8), where OpenBLAS's sgemm is slow.
+# in registers, its panels in strips) beats it in inference and training wherever the packed
+# weights stay in the L3 between steps, and past it on one thread (an AMD EPYC with AVX2, 512 KiB
+# of L2 and 32 MiB of L3, the two plans interleaved in one process, BLAS / packed, 1 thread and
+# 2: inference S3 (6 MiB of weights) 1.20 and 1.34, B, T, I, H = 16, 50, 512, 1024 (24 MiB) 1.34
+# and 1.06, 16, 20, 1024, 2048 (96 MiB, past the L3) 1.27 and 0.91; training steps S3 1.06 and
+# 1.08, 64, 100, 128, 256 1.13 and 1.14, 128, 50, 128, 512 1.04 and 1.06, 8, 100, 256, 512 2.07
+# and 1.74, 16, 50, 512, 1024 1.24 and 1.07, 16, 20, 1024, 2048 1.02 on 1 thread; float64 S3
+# 1.08). A single sequence (B = 1) takes it in inference (a whole panel's 8 FMA chains for one
+# row: S5 BLAS / packed 1.06 on 1 thread, 1.6 on 2) but not in training (B, T, I, H = 1, 100,
+# 256, 512: 0.92 on 1 thread). The caches are the machine's (_machine), and the generic copy, one
+# row at a time, wins only for a few sequences (2 <= B <= 8), where OpenBLAS's sgemm is slow.
 cdef int _PACKED_MIN_B = -1  # -1: the default rule of _use_packed; else the limits set by tests
 cdef int _PACKED_MAX_B = 0
 cdef int _PACKED_MIN_T = 0
@@ -427,7 +429,7 @@ cdef bint _use_packed(int B, int T, int I, int H, int itemsize, int nthreads,
         if _ISA == 2:
             return True
         if _ISA == 1 and T >= 2 and (B >= 2 or not training):
-            return <Py_ssize_t>(I + H) * 4 * H * itemsize <= (_L2 if training else _L3 // 2)
+            return nthreads == 1 or <Py_ssize_t>(I + H) * 4 * H * itemsize <= _L3
         return 2 <= B <= 8 and T >= 2
     return _PACKED_MIN_B <= B <= _PACKED_MAX_B and T >= _PACKED_MIN_T
 
@@ -605,15 +607,15 @@ def _packed_limits():
 def _packs(int B, int T, int I, int H, int itemsize, bint training=False):
     """Whether a call of that shape (inference, or a training step) runs the packed kernels now: a
     measured plan's choice where one applies (_set_tuned); else with the default rule, every call
-    with the AVX-512 kernels; with AVX2, T >= 2 and the packed [w_x; w_h] ((I + H) x 4H values)
-    within half the L3 (_set_l3) in inference, with B >= 2 and within the L2 (_set_l2) in training;
-    with the generic kernels, 2 <= B <= 8 and T >= 2."""
+    with the AVX-512 kernels; with AVX2, T >= 2 (and B >= 2 in training), on one thread or with
+    the packed [w_x; w_h] ((I + H) x 4H values) within the L3 (_set_l3); with the generic
+    kernels, 2 <= B <= 8 and T >= 2."""
     return bool(_use_packed(B, T, I, H, itemsize, _nthreads(), training))
 
 
 def _set_l3(Py_ssize_t nbytes):
-    """The L3 size (bytes) the AVX2 inference rule compares the packed weights with (half of it);
-    returns the previous one (the machine's, or LSTMCORE_L3's, at import)."""
+    """The L3 size (bytes) the AVX2 rule compares the packed weights with (with two threads or
+    more); returns the previous one (the machine's, or LSTMCORE_L3's, at import)."""
     global _L3
     if nbytes < 1:
         raise ValueError(f"expected a positive number of bytes, got {nbytes}")
@@ -622,8 +624,8 @@ def _set_l3(Py_ssize_t nbytes):
 
 
 def _set_l2(Py_ssize_t nbytes):
-    """The L2 size (bytes) the AVX2 rule compares the packed weights with; returns the previous
-    one (the machine's, or LSTMCORE_L2's, at import)."""
+    """The L2 size (bytes) the packed sequences' thread split and prefetch compare the weights
+    with (lstmcore_row_split, lstmcore_panel_prefetch); returns the previous one (the machine's, or LSTMCORE_L2's, at import)."""
     global _L2
     previous, _L2 = _L2, nbytes
     return previous
@@ -870,11 +872,12 @@ cdef inline void _matmul_tn(const floating *a, Py_ssize_t lda, const floating *b
         lc_matmul_tn_f64(&ctx, a, lda, b, ldb, out, ldo, M, N, K)
 
 
-cdef inline bint _spills_l2(Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t itemsize,
-                            int nthreads) noexcept:
-    """Whether a thread's share of a (rows, cols) output, rows split between nthreads, exceeds
-    half the L2 (_set_l2)."""
-    return rows * cols * itemsize > (<Py_ssize_t>nthreads) * (_L2 // 2)
+cdef inline bint _spills_l2(Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t itemsize) noexcept:
+    """Whether a (rows, cols) output exceeds half the L2 (_set_l2). The whole output, not a
+    thread's share of it: the packed products and BLAS sum in different orders, and a plan that
+    moved with the thread count would change the results with it (every thread count gives the
+    same bits, tests/engine/test_threads.py)."""
+    return rows * cols * itemsize > _L2 // 2
 
 
 cdef int _grad_plan(bint packed, int B, int I, int H, int itemsize, int nthreads) noexcept:
@@ -885,11 +888,10 @@ cdef int _grad_plan(bint packed, int B, int I, int H, int itemsize, int nthreads
     cdef int k = _tuned_find(B, I, H, itemsize, nthreads) if _N_TUNED else -1
     if k >= 0 and _TUNED[k].grads:
         mode = _TUNED[k].grads
-    return _grad_bits(packed, mode, I, H, 4 * <Py_ssize_t>H, itemsize, nthreads)
+    return _grad_bits(packed, mode, I, H, 4 * <Py_ssize_t>H, itemsize)
 
 
-cdef int _grad_bits(bint packed, int mode, int I, int P, Py_ssize_t G, int itemsize,
-                    int nthreads) noexcept:
+cdef int _grad_bits(bint packed, int mode, int I, int P, Py_ssize_t G, int itemsize) noexcept:
     """_grad_plan's bits for products after a loop over dz (rows, G): dx (rows, I), dw_x (I, G)
     and dw_h (P, G), under mode (_GRAD_MODES' code) and the loop's plan (packed or not)."""
     # The products in the packed kernels too: with AVX-512 (1.3-1.9x OpenBLAS's Haswell kernels
@@ -907,12 +909,12 @@ cdef int _grad_bits(bint packed, int mode, int I, int P, Py_ssize_t G, int items
     # 3.27; at I = 128 and 256 within 5% of each other)
     cdef int plan = 1 if mode == 1 or I * itemsize >= 256 else 0
     # Each weight gradient (I, G) or (H, G) is read and written once per block of 64 rows of dz:
-    # where a thread's share of it exceeds half the L2 it comes from the L3 each time, and BLAS
+    # where it exceeds half the L2 it comes from the L3 each time, and BLAS
     # (blocked for its caches) is faster (S3, 1 thread, Intel Xeon with 2 MiB of L2: the
     # backward 0.93-0.96x the time with the weight gradients on BLAS; dw_h is 4 MiB there).
-    if mode == 1 or not _spills_l2(I, G, itemsize, nthreads):
+    if mode == 1 or not _spills_l2(I, G, itemsize):
         plan |= 2
-    if mode == 1 or not _spills_l2(P, G, itemsize, nthreads):
+    if mode == 1 or not _spills_l2(P, G, itemsize):
         plan |= 4
     return plan
 
@@ -921,9 +923,9 @@ cdef int _grad_bits(bint packed, int mode, int I, int P, Py_ssize_t G, int items
 # and rule (_grad_bits), called with arrays. Every array has contiguous rows (unit column stride);
 # rows may be any distance apart.
 
-def _products_plan(bint packed, int I, int P, Py_ssize_t G, int itemsize, int nthreads):
+def _products_plan(bint packed, int I, int P, Py_ssize_t G, int itemsize):
     """_grad_bits under the mode _set_grad_products set (no measured plan: those are the LSTM's)."""
-    return _grad_bits(packed, _GRAD_PRODUCTS, I, P, G, itemsize, nthreads)
+    return _grad_bits(packed, _GRAD_PRODUCTS, I, P, G, itemsize)
 
 
 cdef inline int _ld(Py_ssize_t stride, Py_ssize_t itemsize, Py_ssize_t rows, int cols):
