@@ -625,7 +625,9 @@ def _set_l3(Py_ssize_t nbytes):
 
 def _set_l2(Py_ssize_t nbytes):
     """The L2 size (bytes) the packed sequences' thread split and prefetch compare the weights
-    with (lstmcore_row_split, lstmcore_panel_prefetch); returns the previous one (the machine's, or LSTMCORE_L2's, at import)."""
+    with (lstmcore_row_split, lstmcore_panel_prefetch), and the training's weight-gradient
+    products their outputs (_grad_bits); returns the previous one (the machine's, or
+    LSTMCORE_L2's, at import)."""
     global _L2
     previous, _L2 = _L2, nbytes
     return previous
