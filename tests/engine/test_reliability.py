@@ -312,6 +312,37 @@ def test_release_workspaces_frees_what_the_backward_kept_and_the_limit_bounds_it
         lstmcore.set_workspace_limit(1.5)
 
 
+@pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled engine's kept memory")
+def test_a_cache_keeps_its_memory_while_held_and_gives_it_back_when_dropped(rng):
+    """The training forward's cache arrays come from memory the thread kept: never memory that a
+    cache alive (or a view of its arrays) still holds, and again once nothing does."""
+    p1 = make_lstm(rng, 8, 20, 6, 16, np.float32)
+    p2 = make_lstm(rng, 8, 20, 6, 16, np.float32)
+    dy = rng.standard_normal((8, 20, 16)).astype(np.float32)
+    names = ("x", "gates", "h", "c")
+    first = lstmcore.lstm_forward(**p1, return_cache=True)[-1]
+    want = lstmcore.lstm_backward(dy, first)
+    second = lstmcore.lstm_forward(**p2, return_cache=True)[-1]
+    for name in names:
+        assert not np.shares_memory(getattr(first, name), getattr(second, name)), name
+    again = lstmcore.lstm_backward(dy, first)  # the second forward left the first cache alone
+    for key in want:
+        assert np.array_equal(again[key], want[key]), key
+    where = {name: getattr(second, name).ctypes.data for name in names}
+    del second
+    third = lstmcore.lstm_forward(**p2, return_cache=True)[-1]
+    for name in names:  # the memory of the dropped cache, not new memory
+        assert getattr(third, name).ctypes.data == where[name], name
+    view = third.gates[3]
+    del third, first
+    fourth = lstmcore.lstm_forward(**p1, return_cache=True)[-1]
+    assert not np.shares_memory(view, fourth.gates)  # a view keeps its cache's memory
+    assert lstmcore.release_workspaces() >= fourth.gates.nbytes
+    fifth = lstmcore.lstm_forward(**p1, return_cache=True)[-1]
+    for key, value in lstmcore.lstm_backward(dy, fifth).items():
+        assert np.array_equal(value, want[key]), key
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_packed_weights_and_workspaces_start_on_a_cache_line(dtype):
     # the packed kernels read whole 64-byte vectors of packed weights: one cache line each only

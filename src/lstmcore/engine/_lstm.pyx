@@ -17,6 +17,7 @@ Training keeps the time-major cache of DESIGN.md: x (T, B, I), gates (T, B, G), 
 cimport numpy as cnp
 from cython cimport floating
 from libc.math cimport isfinite
+from cpython.ref cimport Py_REFCNT
 from libc.string cimport memcpy, memset
 
 import contextlib
@@ -778,10 +779,28 @@ _workspace_limit = 256 << 20
 
 
 class _Store:  # one thread's arrays, held weakly by _workspace_stores
-    __slots__ = ("arrays", "__weakref__")
+    __slots__ = ("arrays", "cached", "__weakref__")
 
     def __init__(self):
-        self.arrays = {}
+        self.arrays = {}  # (name, dtype): scratch array
+        self.cached = {}  # (name, dtype): [arrays given to caches] (_recycled)
+
+    def nbytes(self):
+        return (sum(a.nbytes for a in self.arrays.values())
+                + sum(a.nbytes for bufs in self.cached.values() for a in bufs))
+
+    def clear(self):
+        freed = self.nbytes()
+        self.arrays, self.cached = {}, {}
+        return freed
+
+
+cdef object _thread_store():
+    kept = getattr(_workspaces, "store", None)
+    if kept is None:
+        kept = _workspaces.store = _Store()
+        _workspace_stores.add(kept)
+    return kept
 
 
 cdef object _workspace(str name, tuple shape, object dtype):
@@ -789,17 +808,38 @@ cdef object _workspace(str name, tuple shape, object dtype):
     cdef Py_ssize_t n = 1
     for d in shape:
         n *= d
-    kept = getattr(_workspaces, "store", None)
-    if kept is None:
-        kept = _workspaces.store = _Store()
-        _workspace_stores.add(kept)
+    kept = _thread_store()
     store = kept.arrays
     buf = store.get((name, dtype))
     if buf is None or buf.size < n:
         buf = _aligned_empty(n, dtype)  # packed weights among them
         store.pop((name, dtype), None)
-        if sum(a.nbytes for a in store.values()) + buf.nbytes <= _workspace_limit:
+        if kept.nbytes() + buf.nbytes <= _workspace_limit:
             store[(name, dtype)] = buf
+    return buf[:n].reshape(shape)
+
+
+# The training forward's cache (x, gates, h and c, time-major) goes to the caller, but its memory
+# can come back: a thread keeps what it gave out, and gives it again once nothing holds it (the
+# cache and every view of it gone, as when a training loop's step ends; a stack's layers each
+# take their own). Fresh pages past glibc's mmap threshold (32 MiB at most: S3's 52 MB of gates)
+# are zeroed by the kernel at every call.
+cdef object _recycled(str name, tuple shape, object dtype):
+    """An uninitialised array of ``shape`` that a call may cache: memory this thread kept for
+    ``name`` that no array holds any more, else new memory (kept within the workspace limit)."""
+    cdef Py_ssize_t n = 1
+    for d in shape:
+        n *= d
+    kept = _thread_store()
+    bufs = kept.cached.setdefault((name, dtype), [])
+    for buf in bufs:
+        # references: the list's and this loop's; each array that views it adds one (NumPy sets
+        # a view's base to the array that owns the memory, as buf does)
+        if buf.size >= n and Py_REFCNT(buf) == 2:
+            return buf[:n].reshape(shape)
+    buf = np.empty(n, dtype=dtype)
+    if kept.nbytes() + buf.nbytes <= _workspace_limit:
+        bufs.append(buf)
     return buf[:n].reshape(shape)
 
 
@@ -810,18 +850,15 @@ def _scratch(str name, tuple shape, object dtype):
 
 
 def release_workspaces():
-    """Free the scratch memory the backward keeps between calls, in every thread; returns the
-    bytes released. Calls running now keep theirs until they return."""
-    freed = 0
-    for kept in list(_workspace_stores):
-        freed += sum(a.nbytes for a in kept.arrays.values())
-        kept.arrays = {}
-    return freed
+    """Free the memory kept between calls in every thread: the backward's scratch arrays, and the
+    training forward's for its next caches (a cache alive keeps its own arrays); returns the bytes
+    released. Calls running now keep theirs until they return."""
+    return sum([kept.clear() for kept in list(_workspace_stores)])
 
 
 def set_workspace_limit(nbytes):
-    """Keep at most ``nbytes`` of backward scratch memory per thread between calls (default
-    256 MiB; 0 keeps none). Returns the previous limit."""
+    """Keep at most ``nbytes`` of memory per thread between calls, the backward's scratch and the
+    forward's for its caches (default 256 MiB; 0 keeps none). Returns the previous limit."""
     global _workspace_limit
     previous, _workspace_limit = _workspace_limit, _validate.nonnegative_int("nbytes", nbytes)
     if _workspace_limit < previous:
@@ -1180,10 +1217,10 @@ def lstm_forward(x, w_x, w_h, b, h0=None, c0=None, *, activation="tanh",
         if dtype == np.float32:
             return _forward_infer[float](x, w_x, w_h, b, h0, c0, act, ract, dtype)
         return _forward_infer[double](x, w_x, w_h, b, h0, c0, act, ract, dtype)
-    x_tm = np.empty((T, B, I), dtype=dtype)
-    gates = np.empty((T, B, 4 * H), dtype=dtype)
-    h = np.empty((T + 1, B, H), dtype=dtype)
-    c = np.empty((T + 1, B, H), dtype=dtype)
+    x_tm = _recycled("x", (T, B, I), dtype)
+    gates = _recycled("gates", (T, B, 4 * H), dtype)
+    h = _recycled("h", (T + 1, B, H), dtype)
+    c = _recycled("c", (T + 1, B, H), dtype)
     h[0], c[0] = h0, c0
     if dtype == np.float32:
         y = _forward_train[float](x, w_x, w_h, b, x_tm, gates, h, c, act, ract, dtype)
@@ -1300,10 +1337,10 @@ cdef tuple _plan_forward(seq, x, w_x, w_h, b, h0, c0, int act, int ract, bint re
         return seq.scatter(y, outputs=True), seq.rows_back(h_n), seq.rows_back(c)
     # the plan's gather and the transpose to time-major in one pass; the outputs' scatter reads
     # h[1:] time-major (no batch-first copy in the plan's order between)
-    x_tm = seq.gather_tm(x, np.empty((T, B, I), dtype=dtype))
-    gates = np.empty((T, B, 4 * H), dtype=dtype)
-    h = np.empty((T + 1, B, H), dtype=dtype)
-    c = np.empty((T + 1, B, H), dtype=dtype)
+    x_tm = seq.gather_tm(x, _recycled("x", (T, B, I), dtype))
+    gates = _recycled("gates", (T, B, 4 * H), dtype)
+    h = _recycled("h", (T + 1, B, H), dtype)
+    c = _recycled("c", (T + 1, B, H), dtype)
     h[0], c[0] = h0, c0
     if dtype == np.float32:
         _forward_train[float](None, w_x, w_h, b, x_tm, gates, h, c, act, ract, dtype, nact)
