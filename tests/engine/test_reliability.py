@@ -343,6 +343,29 @@ def test_a_cache_keeps_its_memory_while_held_and_gives_it_back_when_dropped(rng)
         assert np.array_equal(value, want[key]), key
 
 
+@pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled engine's kept memory")
+def test_the_cell_engines_caches_keep_their_memory_while_held(rng):
+    """The same for the GRU's cache (the cell engine's training forward)."""
+    B, T, I, H = 6, 12, 5, 16
+    x1, x2 = rng.standard_normal((2, B, T, I))
+    w_x, w_h = rng.standard_normal((I, 3 * H)) * 0.3, rng.standard_normal((H, 3 * H)) * 0.3
+    b = rng.standard_normal((2, 3 * H)) * 0.1
+    dy = rng.standard_normal((B, T, H))
+    names = ("x", "gates", "h", "extra")
+    first = lstmcore.gru_forward(x1, w_x, w_h, b, return_cache=True)[-1]
+    want = lstmcore.gru_backward(dy, first)
+    second = lstmcore.gru_forward(x2, w_x, w_h, b, return_cache=True)[-1]
+    for name in names:
+        assert not np.shares_memory(getattr(first, name), getattr(second, name)), name
+    for key, value in lstmcore.gru_backward(dy, first).items():
+        assert np.array_equal(value, want[key]), key
+    where = {name: getattr(second, name).ctypes.data for name in names}
+    del second
+    third = lstmcore.gru_forward(x2, w_x, w_h, b, return_cache=True)[-1]
+    for name in names:
+        assert getattr(third, name).ctypes.data == where[name], name
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_packed_weights_and_workspaces_start_on_a_cache_line(dtype):
     # the packed kernels read whole 64-byte vectors of packed weights: one cache line each only

@@ -24,7 +24,7 @@ from libc.string cimport memcpy, memset
 import numpy as np
 
 from . import _checks, _lstm, _machine, _sequence, _threads, _validate
-from ._lstm import _aligned_empty, _scratch
+from ._lstm import _aligned_empty, _cache_array, _scratch
 from ._cache import GRUCache, LSTMCache, RNNCache
 from ._checks import all_finite
 
@@ -603,7 +603,8 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
     x_tm = None
     if seq is not None:
         if train:  # the plan's gather and the transpose to time-major in one pass
-            x_tm = seq.gather_tm(x, np.empty((x.shape[1], x.shape[0], x.shape[2]), dtype=x.dtype))
+            x_tm = seq.gather_tm(x, _cache_array("cells.x", (x.shape[1], x.shape[0], x.shape[2]),
+                                                 x.dtype))
         else:  # the plan's order of x is scratch, kept between calls
             x = seq.gather(x, _scratch("cells.plan_x", x.shape, x.dtype))
         h0, c0, mask = seq.rows(h0), seq.rows(c0), seq.rows(mask)
@@ -618,9 +619,10 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
     nact = None if seq is None else seq.nact
     # with nact (lengths, no mask) every running row's step is valid: no codes to read
     codes = None if seq is None or nact is not None else seq.codes
-    # what the cache keeps is new memory; scratch comes from the per-thread workspaces. With
-    # nact, the steps past a row's length are never written, and the backward never reads them
-    new = (lambda name, shape, dt: np.empty(shape, dtype=dt)) if train else _scratch
+    # what the cache keeps comes from memory no cache holds any more (_lstm._recycled); scratch
+    # from the per-thread workspaces. With nact, the steps past a row's length are never
+    # written, and the backward never reads them
+    new = _cache_array if train else _scratch
     zh = _scratch("cells.zh", (B, G), dtype)
     gates = new("cells.gates", (mod, B, G), dtype) if (lstm or gru) else None
     extra = new("cells.extra", (mod, B, H), dtype) if gru else None
@@ -629,7 +631,7 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
     c = None
     cdef int c_mod = T + 1 if train or nact is not None else 2
     if lstm:
-        c = np.empty((c_mod, B, H), dtype=dtype)
+        c = _cache_array("cells.c", (c_mod, B, H), dtype) if train else np.empty((c_mod, B, H), dtype=dtype)
         c[0] = c0
     cdef Py_ssize_t zx_step, ldzx, y_step, ldy
     # the input product: with the weights packed, x_t @ w_x at each step (its rows of x still in
@@ -641,14 +643,15 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
         # a copy always: the cache keeps it (with B or T of 1 the transpose of a contiguous x
         # is contiguous, and ascontiguousarray would not copy)
         if x_tm is None:
-            x_tm = np.array(x.transpose(1, 0, 2), order="C")
+            x_tm = _cache_array("cells.x", (T, B, I), dtype)
+            x_tm[...] = x.transpose(1, 0, 2)
         if per_step:
             zx, zx_step, ldzx = x_tm, <Py_ssize_t>B * I, I
         else:
             zx = _mm(x_tm.reshape(T * B, I), w_x, False, False,
                      _scratch("cells.zx", (T * B, G), dtype))
             zx_step, ldzx = <Py_ssize_t>B * G, G
-        h = np.empty((T + 1, B, P), dtype=dtype)
+        h = _cache_array("cells.h", (T + 1, B, P), dtype)
         h[0] = h0
         out = h[1:]
         y_step, ldy = <Py_ssize_t>B * P, P

@@ -843,6 +843,11 @@ cdef object _recycled(str name, tuple shape, object dtype):
     return buf[:n].reshape(shape)
 
 
+def _cache_array(str name, tuple shape, object dtype):
+    """_recycled for lstmcore.engine._cells: memory for an array its caches keep."""
+    return _recycled(name, shape, np.dtype(dtype))
+
+
 def _scratch(str name, tuple shape, object dtype):
     """_workspace for lstmcore.engine._cells: scratch memory kept per thread between calls (never an
     array a call returns or caches)."""
