@@ -553,19 +553,20 @@ LSTMCORE_INLINE void KSFX(prefetch_rows)(REAL *h, ptrdiff_t ldh, int rows, int n
 
 /* Panels [p0, p1) of one packed step: see lstm_step_packed; c_prev and c rows H apart (may be
  * the same buffer), gates (B, G) rows ldg apart or NULL. */
-static void KSFX(step_panel_range)(const REAL *wp, const REAL *bp, const REAL *x, ptrdiff_t ldx,
-                                   const REAL *h_prev, ptrdiff_t ldhp, const REAL *c_prev, REAL *c,
-                                   REAL *h, ptrdiff_t ldh, REAL *gates, ptrdiff_t ldg, int B, int I,
-                                   int H, int act, int ract, int p0, int p1, int prefetch,
-                                   int rows6, int sw, int pf_out) {
+LSTMCORE_INLINE void KSFX(panel_range_impl)(const REAL *wp, const REAL *bp, const REAL *x,
+                                            ptrdiff_t ldx, const REAL *h_prev, ptrdiff_t ldhp,
+                                            const REAL *c_prev, REAL *c, REAL *h, ptrdiff_t ldh,
+                                            REAL *gates, ptrdiff_t ldg, int B, int I, int H,
+                                            int act, int ract, int p0, int p1, int prefetch,
+                                            int rows6, int sw, const int pf_out) {
     /* prefetch: while a panel runs, its full row blocks bring the panel that runs next (p + 1, or
      * p0 again: the next step's first) into the L2, each block its share of the lines, one line
      * per k (see lstmcore_panel_prefetch).
      * rows6: full panels take blocks of 6 rows while 6 are left (their gate maths as 4 + 2
      * rows), then blocks of STEP_R.
      * sw: the strips of wp's panels (panel_at)
-     * pf_out: each block first prefetches the lines of h it writes (prefetch_rows; a reverse
-     * sequence's steps) */
+     * pf_out (a constant in each copy): each block first prefetches the lines of h it writes
+     * (prefetch_rows; a reverse sequence's steps) */
     const ptrdiff_t K = (ptrdiff_t)I + H;
 #ifndef LC_ROWS6
     rows6 = 0;
@@ -618,6 +619,25 @@ static void KSFX(step_panel_range)(const REAL *wp, const REAL *bp, const REAL *x
     }
 }
 
+/* step_panel_range's two copies: forward sequences and single steps (the prefetch compiled out:
+ * as a run-time test in one copy it cost S1's training step 3%), and reverse sequences */
+#define PANEL_RANGE_PARAMS                                                                      \
+    const REAL *wp, const REAL *bp, const REAL *x, ptrdiff_t ldx, const REAL *h_prev,          \
+        ptrdiff_t ldhp, const REAL *c_prev, REAL *c, REAL *h, ptrdiff_t ldh, REAL *gates,      \
+        ptrdiff_t ldg, int B, int I, int H, int act, int ract, int p0, int p1, int prefetch,   \
+        int rows6, int sw
+#define PANEL_RANGE_ARGS                                                                        \
+    wp, bp, x, ldx, h_prev, ldhp, c_prev, c, h, ldh, gates, ldg, B, I, H, act, ract, p0, p1,  \
+        prefetch, rows6, sw
+static void KSFX(step_panel_range)(PANEL_RANGE_PARAMS) {
+    KSFX(panel_range_impl)(PANEL_RANGE_ARGS, 0);
+}
+static void KSFX(step_panel_range_rev)(PANEL_RANGE_PARAMS) {
+    KSFX(panel_range_impl)(PANEL_RANGE_ARGS, 1);
+}
+#undef PANEL_RANGE_ARGS
+#undef PANEL_RANGE_PARAMS
+
 static void KSFX(lstm_step_packed)(const REAL *wp, const REAL *bp, const REAL *x, ptrdiff_t ldx,
                            const REAL *h_prev, ptrdiff_t ldhp,
                            REAL *c, REAL *h, ptrdiff_t ldh, int B, int I, int H,
@@ -636,7 +656,7 @@ static void KSFX(lstm_step_packed)(const REAL *wp, const REAL *bp, const REAL *x
 #endif
     for (int p = 0; p < P; p++)
         KSFX(step_panel_range)(wp, bp, x, ldx, h_prev, ldhp, c, c, h, ldh, NULL, 0, B, I,
-                               H, act, ract, p, p + 1, 0, 0, sw, 0);
+                               H, act, ract, p, p + 1, 0, 0, sw);
 }
 
 /* How lstm_seq_packed runs a batch of B rows (lc_lstm_seq_plan in lstm_gates.h): its row block,
@@ -702,15 +722,17 @@ static void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x,
     (void)nthreads;
     (void)rows;
     (void)nt;  /* unused without OpenMP */
-    /* step t of rows [r0, r1), panels [p0, p1) */
+    /* step t of rows [r0, r1), panels [p0, p1); a reverse sequence's copy prefetches the lines
+     * of h it writes */
+#define RANGE (y_step < 0 ? KSFX(step_panel_range_rev) : KSFX(step_panel_range))
 #define STEP(t, r0, r1, p0, p1)                                                                 \
-    KSFX(step_panel_range)(wp, bp, x + (t) * x_step + (r0) * ldx, ldx,                          \
+    RANGE(wp, bp, x + (t) * x_step + (r0) * ldx, ldx,                                           \
                            (t) ? y + ((t) - 1) * y_step + (r0) * ldy : h0 + (r0) * H,           \
                            (t) ? ldy : H, c + (t) * c_step + (r0) * H,                          \
                            c + ((t) + (c_step != 0)) * c_step + (r0) * H,                       \
                            y + (t) * y_step + (r0) * ldy, ldy,                                  \
                            gates ? gates + (t) * g_step + (r0) * ldg : NULL, ldg, (r1) - (r0),  \
-                           I, H, act, ract, p0, p1, prefetch, rows6, sw, y_step < 0)
+                           I, H, act, ract, p0, p1, prefetch, rows6, sw)
 #define RUNS(t) (nact ? nact[t] : B)  /* rows of step t */
 #ifdef _OPENMP
     if (nt > 1 && rows) {
@@ -748,4 +770,5 @@ static void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x,
         STEP(t, 0, RUNS(t), 0, P);
 #undef RUNS
 #undef STEP
+#undef RANGE
 }
