@@ -1018,8 +1018,9 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
                 extra2 = _checks.compact_steps(cache["extra"], nact,
                                                _scratch("cells.extra_rows", (Sr, H), dtype))
         # the LSTM's kernels and rule for them (_lstm._grad_bits): lstmcore's packed kernels
-        # with AVX-512 where the weight gradients fit the L2, else BLAS (GRU S2, one thread:
-        # dw_x 3.7 against 8.8 ms on BLAS, dw_h 7.7 against 13.6, db 0.7 against NumPy's 2.8)
+        # with AVX-512 and AVX2 where the weight gradients fit half the L2, else BLAS (GRU S2,
+        # one thread, AVX-512: dw_x 3.7 against 8.8 ms on BLAS, dw_h 7.7 against 13.6, db 0.7
+        # against NumPy's 2.8)
         nthreads = ctx.nthreads  # the products' own split (the loop's rows split is over)
         plan = _lstm._products_plan(w.pw_h0 != NULL, I, P, G, h.itemsize)
         dx2 = (np.empty((dz2.shape[0], I), dtype=dtype) if nact is None

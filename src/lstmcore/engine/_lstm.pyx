@@ -843,6 +843,15 @@ cdef object _recycled(str name, tuple shape, object dtype):
     return buf[:n].reshape(shape)
 
 
+cdef tuple _train_arrays(int T, int B, int I, int H, object dtype, h0, c0):
+    """The training forward's cache arrays, time-major, uninitialised but for h[0] = h0 and
+    c[0] = c0: x (T, B, I), gates (T, B, 4H), h and c (T+1, B, H)."""
+    h = _recycled("h", (T + 1, B, H), dtype)
+    c = _recycled("c", (T + 1, B, H), dtype)
+    h[0], c[0] = h0, c0
+    return (_recycled("x", (T, B, I), dtype), _recycled("gates", (T, B, 4 * H), dtype), h, c)
+
+
 def _cache_array(str name, tuple shape, object dtype):
     """_recycled for lstmcore.engine._cells: memory for an array its caches keep."""
     return _recycled(name, shape, np.dtype(dtype))
@@ -1222,11 +1231,7 @@ def lstm_forward(x, w_x, w_h, b, h0=None, c0=None, *, activation="tanh",
         if dtype == np.float32:
             return _forward_infer[float](x, w_x, w_h, b, h0, c0, act, ract, dtype)
         return _forward_infer[double](x, w_x, w_h, b, h0, c0, act, ract, dtype)
-    x_tm = _recycled("x", (T, B, I), dtype)
-    gates = _recycled("gates", (T, B, 4 * H), dtype)
-    h = _recycled("h", (T + 1, B, H), dtype)
-    c = _recycled("c", (T + 1, B, H), dtype)
-    h[0], c[0] = h0, c0
+    x_tm, gates, h, c = _train_arrays(T, B, I, H, dtype, h0, c0)
     if dtype == np.float32:
         y = _forward_train[float](x, w_x, w_h, b, x_tm, gates, h, c, act, ract, dtype)
     else:
@@ -1342,11 +1347,8 @@ cdef tuple _plan_forward(seq, x, w_x, w_h, b, h0, c0, int act, int ract, bint re
         return seq.scatter(y, outputs=True), seq.rows_back(h_n), seq.rows_back(c)
     # the plan's gather and the transpose to time-major in one pass; the outputs' scatter reads
     # h[1:] time-major (no batch-first copy in the plan's order between)
-    x_tm = seq.gather_tm(x, _recycled("x", (T, B, I), dtype))
-    gates = _recycled("gates", (T, B, 4 * H), dtype)
-    h = _recycled("h", (T + 1, B, H), dtype)
-    c = _recycled("c", (T + 1, B, H), dtype)
-    h[0], c[0] = h0, c0
+    x_tm, gates, h, c = _train_arrays(T, B, I, H, dtype, h0, c0)
+    seq.gather_tm(x, x_tm)
     if dtype == np.float32:
         _forward_train[float](None, w_x, w_h, b, x_tm, gates, h, c, act, ract, dtype, nact)
     else:
