@@ -8,43 +8,34 @@
 
 #include "math/spans_impl.h"
 #include "cells/lstm_cell_impl.h"
+#include "rt/split.h"
 
 /* Rows split across ctx->nthreads threads where the call has at least ctx->par_min elements:
- * LC_PAR gives the condition, LC_ROWS_PARALLEL (before the row loop) reads it as lc_par. */
+ * LC_PAR gives the condition; LC_ROWS(par, r, B, body) runs the body for r in [0, B), on those
+ * threads where par holds, else on this one outside any OpenMP region (LC_FOR, rt/split.h). */
 #define LC_PAR(ctx, B, width) \
     ((ctx)->nthreads > 1 && (B) > 1 && (ptrdiff_t)(B) * (width) >= (ctx)->par_min)
-#ifdef _OPENMP
-#define LC_ROWS_PARALLEL \
-    _Pragma("omp parallel for schedule(static) num_threads(ctx->nthreads) if (lc_par)")
-#else
-#define LC_ROWS_PARALLEL
-#endif
+#define LC_ROWS(par, r, B, ...) LC_FOR(par, ctx->nthreads, r, B, 1, __VA_ARGS__)
 
 /* Simple RNN ------------------------------------------------------------------------------------ */
 
 void KSFX(lc_rnn_forward)(const lc_ctx *ctx, int B, int H, lc_act act, const REAL *zx,
                           ptrdiff_t ldzx, const REAL *zh, const REAL *b, REAL *h, ptrdiff_t ldh) {
     /* zx (B, H) rows ldzx apart | zh (B, H) | b (H) | h (B, H) rows ldh apart, out */
-    const int lc_par = LC_PAR(ctx, B, H);
-    (void)lc_par;
-    LC_ROWS_PARALLEL
-    for (ptrdiff_t r = 0; r < B; r++) {
+    LC_ROWS(LC_PAR(ctx, B, H), r, B, {
         const REAL *restrict zx_r = zx + r * ldzx, *restrict zh_r = zh + r * (ptrdiff_t)H;
         REAL *restrict h_r = h + r * ldh;
         const REAL *restrict b_r = b;
         for (ptrdiff_t j = 0; j < H; j++) h_r[j] = zx_r[j] + zh_r[j] + b_r[j];
         KSFX(span_act)(act, h_r, H);
-    }
+    });
 }
 
 void KSFX(lc_rnn_backward)(const lc_ctx *ctx, int B, int H, lc_act act, const REAL *dh,
                            const REAL *dy, ptrdiff_t lddy, const REAL *h, ptrdiff_t ldh,
                            REAL *dz) {
     /* dh (B, H) | dy (B, H) rows lddy apart or NULL | h (B, H) rows ldh apart | dz (B, H) out */
-    const int lc_par = LC_PAR(ctx, B, H);
-    (void)lc_par;
-    LC_ROWS_PARALLEL
-    for (ptrdiff_t r = 0; r < B; r++) {
+    LC_ROWS(LC_PAR(ctx, B, H), r, B, {
         const REAL *restrict dh_r = dh + r * (ptrdiff_t)H, *restrict h_r = h + r * ldh;
         REAL *restrict dz_r = dz + r * (ptrdiff_t)H;
         if (dy) {
@@ -54,7 +45,7 @@ void KSFX(lc_rnn_backward)(const lc_ctx *ctx, int B, int H, lc_act act, const RE
             for (ptrdiff_t j = 0; j < H; j++) dz_r[j] = dh_r[j];
         }
         KSFX(span_dact)(act, h_r, dz_r, H);
-    }
+    });
 }
 
 /* GRU ------------------------------------------------------------------------------------------- */
@@ -68,10 +59,7 @@ void KSFX(lc_gru_forward)(const lc_ctx *ctx, int B, int H, int phase, int reset_
      * One restrict pointer per gate block: the blocks never overlap, and the compiler then
      * vectorizes every loop (with g[2H + j] written beside g[H + j] read it could not). */
     const ptrdiff_t G = 3 * (ptrdiff_t)H, H2 = 2 * (ptrdiff_t)H;
-    const int lc_par = LC_PAR(ctx, B, G);
-    (void)lc_par;
-    LC_ROWS_PARALLEL
-    for (ptrdiff_t r = 0; r < B; r++) {
+    LC_ROWS(LC_PAR(ctx, B, G), r, B, {
         /* declared in the loop, not captured by the OpenMP region, so that they stay restrict */
         const REAL *restrict bx = b;                        /* the input bias (or the only one) */
         const REAL *restrict bh = reset_after ? b + G : b; /* the recurrent bias (reset_after) */
@@ -105,7 +93,7 @@ void KSFX(lc_gru_forward)(const lc_ctx *ctx, int B, int H, int phase, int reset_
         KSFX(span_act)(act, gn, H);
         for (ptrdiff_t j = 0; j < H; j++)  /* h = z * h_prev + (1 - z) * n */
             h_r[j] = gz[j] * hp_r[j] + ((REAL)1 - gz[j]) * gn[j];
-    }
+    });
 }
 
 void KSFX(lc_gru_backward)(const lc_ctx *ctx, int B, int H, int phase, int reset_after,
@@ -116,10 +104,7 @@ void KSFX(lc_gru_backward)(const lc_ctx *ctx, int B, int H, int phase, int reset
     /* dh, extra, drh, dh_prev (B, H) | dy (B, H) rows lddy apart or NULL | gates, dzx, dzh
      * (B, 3H) | h_prev (B, H) rows ldhp apart. One restrict pointer per gate block. */
     const ptrdiff_t G = 3 * (ptrdiff_t)H, H2 = 2 * (ptrdiff_t)H;
-    const int lc_par = LC_PAR(ctx, B, G);
-    (void)lc_par;
-    LC_ROWS_PARALLEL
-    for (ptrdiff_t r = 0; r < B; r++) {
+    LC_ROWS(LC_PAR(ctx, B, G), r, B, {
         const ptrdiff_t rh = r * (ptrdiff_t)H;
         const REAL *restrict gz = gates + r * G, *restrict gr = gz + H, *restrict gn = gz + H2;
         const REAL *restrict hp_r = h_prev + r * ldhp;
@@ -158,7 +143,7 @@ void KSFX(lc_gru_backward)(const lc_ctx *ctx, int B, int H, int phase, int reset
                 dzh_r[H2 + j] = dz_n[j] * gr[j];
             }
         }
-    }
+    });
 }
 
 /* LSTM with options ----------------------------------------------------------------------------- */
@@ -170,13 +155,11 @@ void KSFX(lc_lstm_forward)(const lc_ctx *ctx, int B, int H, const lc_lstm_opts *
     /* zx (B, 4H) rows ldzx apart | zh, gates, zpre (B, 4H) | b (4H) | p (3, H) or NULL
      * c_prev, c (B, H) | m (B, H) rows ldm apart */
     const ptrdiff_t G = 4 * (ptrdiff_t)H;
-    const int lc_par = LC_PAR(ctx, B, G);
-    (void)lc_par;
-    LC_ROWS_PARALLEL
-    for (ptrdiff_t r = 0; r < B; r++)
+    LC_ROWS(LC_PAR(ctx, B, G), r, B, {
         KSFX(lstm_rows_forward)(o, 1, H, H, gates + r * G, G, zx + r * ldzx, zh + r * G, b, p,
                                 c_prev + r * H, c + r * H, H, zpre ? zpre + r * G : NULL,
                                 m + r * ldm, ldm, gates + r * G, G, H);
+    });
 }
 
 void KSFX(lc_lstm_backward)(const lc_ctx *ctx, int B, int H, const lc_lstm_opts *o,
@@ -186,13 +169,11 @@ void KSFX(lc_lstm_backward)(const lc_ctx *ctx, int B, int H, const lc_lstm_opts 
     /* dm, dc, c_prev, c (B, H) | dy (B, H) rows lddy apart or NULL | gates, zpre, dz (B, 4H)
      * p (3, H) or NULL */
     const ptrdiff_t G = 4 * (ptrdiff_t)H;
-    const int lc_par = LC_PAR(ctx, B, G);
-    (void)lc_par;
-    LC_ROWS_PARALLEL
-    for (ptrdiff_t r = 0; r < B; r++)
+    LC_ROWS(LC_PAR(ctx, B, G), r, B, {
         KSFX(lstm_row_backward)(o, H, H, dm + r * H, dy ? dy + r * lddy : NULL, dc + r * H,
                                 gates + r * G, zpre ? zpre + r * G : NULL, p, c_prev + r * H,
                                 c + r * H, dz + r * G);
+    });
 }
 
 /* Elementwise activations (tests and the reference's twins) ----------------------------------- */

@@ -26,12 +26,8 @@ static void KSFX(lstm_matmul_packed)(const REAL *wpt, const REAL *a, ptrdiff_t l
     const int nthreads = ctx->nthreads;
     /* out (M, N) rows ldo apart = a (M, K) rows lda apart @ w.T, wpt = lstm_pack_transposed(w (N, K)) */
     const int P = (N + STEP_W - 1) / STEP_W;
-    (void)nthreads;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(nthreads) \
-    if (nthreads > 1 && M * (ptrdiff_t)K * N >= 64 * LSTMCORE_PAR_MIN)
-#endif
-    for (ptrdiff_t r0 = 0; r0 < M; r0 += 64) {  /* blocks of rows: threads share no output row */
+    /* blocks of 64 rows: threads share no output row */
+    LC_FOR(nthreads > 1 && M * (ptrdiff_t)K * N >= 64 * LSTMCORE_PAR_MIN, nthreads, r0, M, 64, {
         const ptrdiff_t r1 = r0 + 64 < M ? r0 + 64 : M;
         REAL acc[STEP_R * STEP_W];
         for (int p = 0; p < P; p++) {
@@ -46,7 +42,7 @@ static void KSFX(lstm_matmul_packed)(const REAL *wpt, const REAL *a, ptrdiff_t l
                         out[(r + i) * ldo + p * STEP_W + j] = acc[i * STEP_W + j];
             }
         }
-    }
+    });
 }
 
 /* out (M, N) rows ldo apart += a.T @ b: a (K, M) rows lda apart, b (K, N) rows ldb apart: the
@@ -241,31 +237,37 @@ static void KSFX(tn_rows)(const REAL *a, ptrdiff_t lda, const REAL *b, ptrdiff_t
     }
 }
 
+/* lstm_matmul_tn's share for thread k of n: its blocks of 4 rows of out, all its columns */
+static void KSFX(tn_share)(const REAL *a, ptrdiff_t lda, const REAL *b, ptrdiff_t ldb, REAL *out,
+                           ptrdiff_t ldo, int M, int N, ptrdiff_t K, int n, int k) {
+    const int MB = (M + 3) / 4;
+    const int m0 = (int)((long long)k * MB / n) * 4, e = (int)((long long)(k + 1) * MB / n) * 4;
+    const int m1 = e < M ? e : M;
+    for (ptrdiff_t k0 = 0; k0 < K; k0 += MM_KB) {
+        const int kn = K - k0 < MM_KB ? (int)(K - k0) : MM_KB;
+        KSFX(tn_rows)(a + k0 * lda, lda, b + k0 * ldb, ldb, out, ldo, m0, m1, N, kn);
+    }
+}
+
 static void KSFX(lstm_matmul_tn)(const REAL *a, ptrdiff_t lda, const REAL *b, ptrdiff_t ldb,
                                  REAL *out,
                          ptrdiff_t ldo, int M, int N, ptrdiff_t K, const lc_ctx *ctx) {
     const int nthreads = ctx->nthreads;
-    /* Threads own blocks of 4 rows of out, all its columns: balanced whatever N's panels. */
+    /* Threads own blocks of 4 rows of out, all its columns: balanced whatever N's panels. One
+     * thread: no OpenMP region (see LC_FOR). */
     const int MB = (M + 3) / 4;
     int nt = nthreads < MB ? nthreads : MB;
     if ((ptrdiff_t)M * N * K < 64 * LSTMCORE_PAR_MIN)
         nt = 1;
-    (void)nt;
+    (void)nt;  /* unused without OpenMP */
 #ifdef _OPENMP
-#pragma omp parallel num_threads(nt) if (nt > 1)
-#endif
-    {
-#ifdef _OPENMP
-        const int n = omp_get_num_threads(), k = omp_get_thread_num();
-#else
-        const int n = 1, k = 0;
-#endif
-        const int m0 = (int)((long long)k * MB / n) * 4, e = (int)((long long)(k + 1) * MB / n) * 4;
-        const int m1 = e < M ? e : M;
-        for (ptrdiff_t k0 = 0; k0 < K; k0 += MM_KB) {
-            const int kn = K - k0 < MM_KB ? (int)(K - k0) : MM_KB;
-            KSFX(tn_rows)(a + k0 * lda, lda, b + k0 * ldb, ldb, out, ldo, m0, m1, N, kn);
-        }
+    if (nt > 1) {
+#pragma omp parallel num_threads(nt)
+        KSFX(tn_share)(a, lda, b, ldb, out, ldo, M, N, K, omp_get_num_threads(),
+                       omp_get_thread_num());
+        return;
     }
+#endif
+    KSFX(tn_share)(a, lda, b, ldb, out, ldo, M, N, K, 1, 0);
 }
 #undef MM_KB

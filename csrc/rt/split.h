@@ -19,6 +19,31 @@ static inline int lstmcore_team_size(void) {
 #endif
 }
 
+/* LC_FOR(par, nthreads, i, n, step, body): for (ptrdiff_t i = 0; i < n; i += step) body, split
+ * between nthreads threads (OpenMP, static schedule) where par holds, and else with no OpenMP
+ * region at all: a region whose if clause is false still enters the runtime, which makes and
+ * frees a team of one each time (about 1 us a call: a streaming LSTM step of H = 128 took 6.6 us
+ * with that region and 4.9 without, one of H = 8 1.31 and 0.33). The body (braces and all,
+ * commas allowed) is compiled twice, once in each loop. */
+#ifdef _OPENMP
+#define LC_FOR(par, nthreads, i, n, step, ...)                                                  \
+    do {                                                                                        \
+        const int lc_for_threads = (nthreads);                                                  \
+        if (par) {                                                                              \
+            _Pragma("omp parallel for schedule(static) num_threads(lc_for_threads)")            \
+            for (ptrdiff_t i = 0; i < (n); i += (step)) __VA_ARGS__                             \
+        } else {                                                                                \
+            for (ptrdiff_t i = 0; i < (n); i += (step)) __VA_ARGS__                             \
+        }                                                                                       \
+    } while (0)
+#else
+#define LC_FOR(par, nthreads, i, n, step, ...)                                                  \
+    do {                                                                                        \
+        (void)(par), (void)(nthreads);                                                          \
+        for (ptrdiff_t i = 0; i < (n); i += (step)) __VA_ARGS__                                 \
+    } while (0)
+#endif
+
 /* The rows [*r0, *r1) that thread k of n takes in a row split of B rows: whole blocks of `unit`
  * rows (the kernels' register block, or 6 where they take blocks of 6: then every row goes
  * through the same kernel as on one thread, 6 or 4 rows at a time or, the odd rows at the end,

@@ -648,15 +648,11 @@ static void KSFX(lstm_step_packed)(const REAL *wp, const REAL *bp, const REAL *x
      * h (B, H) rows ldh apart, out: must not overlap h_prev */
     const int P = (H + STEP_U - 1) / STEP_U, sw = KSFX(pack_sw)(ctx);
     const ptrdiff_t K = (ptrdiff_t)I + H;
-    (void)nthreads;
-    (void)K;
-#ifdef _OPENMP
-#pragma omp parallel for schedule(static) num_threads(nthreads) \
-    if (nthreads > 1 && P > 1 && (ptrdiff_t)B * K * H >= 64 * LSTMCORE_PAR_MIN)
-#endif
-    for (int p = 0; p < P; p++)
-        KSFX(step_panel_range)(wp, bp, x, ldx, h_prev, ldhp, c, c, h, ldh, NULL, 0, B, I,
-                               H, act, ract, p, p + 1, 0, 0, sw);
+    const int par = nthreads > 1 && P > 1 && (ptrdiff_t)B * K * H >= 64 * LSTMCORE_PAR_MIN;
+    LC_FOR(par, nthreads, p, P, 1, {
+        KSFX(step_panel_range)(wp, bp, x, ldx, h_prev, ldhp, c, c, h, ldh, NULL, 0, B, I, H, act,
+                               ract, (int)p, (int)p + 1, 0, 0, sw);
+    });
 }
 
 /* How lstm_seq_packed runs a batch of B rows (lc_lstm_seq_plan in lstm_gates.h): its row block,
