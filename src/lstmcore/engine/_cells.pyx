@@ -26,7 +26,6 @@ import numpy as np
 from . import _checks, _lstm, _machine, _sequence, _threads, _validate
 from ._lstm import _aligned_empty, _cache_array, _scratch
 from ._cache import GRUCache, LSTMCache, RNNCache
-from ._checks import all_finite
 
 from ._blas cimport BLAS_Trans, NoTrans, RowMajor, Trans, _gemm
 from ._checks cimport TakeJob, take_job, take_rows
@@ -184,6 +183,18 @@ cdef struct Weights:
     const void *pw_h1
     const void *pw_hr
     const void *pw_x
+
+
+cdef extern from "math/finite.h" nogil:
+    int lstmcore_all_finite(const void *a, Py_ssize_t n, int elem_size)
+
+
+cdef inline bint _step_shape(cnp.ndarray x, int B, int I) noexcept:
+    """x is a step's input as it is: (B, I), (B, 1, I) or, for B = 1, (I,)."""
+    cdef int nd = cnp.PyArray_NDIM(x)
+    cdef cnp.npy_intp *d = cnp.PyArray_DIMS(x)
+    return ((nd == 2 and d[0] == B and d[1] == I) or (nd == 1 and B == 1 and d[0] == I)
+            or (nd == 3 and d[0] == B and d[1] == 1 and d[2] == I))
 
 
 cdef lc_ctx _context() except *:
@@ -1300,7 +1311,7 @@ cdef class _CellStepper:
     cdef readonly object dtype
     cdef readonly bint check_finite
     # 1 while a step or a reset runs: set and tested with the GIL held
-    cdef int _busy, _cur, _ready
+    cdef int _busy, _cur, _ready, _f32
     cdef object _w_x, _w_h, _b, _p, _w_hr, _hbuf, _cbuf, _zx, _zh, _gates, _extra, _zpre, _m
     # pointers into the arrays above and into the weights packed once (csrc/gemm), which _packs
     # keeps alive (empty: the products go through BLAS)
@@ -1334,6 +1345,7 @@ cdef class _CellStepper:
         self._cl, self._name = cl, name
         self.batch_size, self.input_size, self.units = B, w_x.shape[0], H
         self.dtype, self.check_finite = dtype, check_finite
+        self._f32 = dtype == np.float32
         self._w_x, self._w_h, self._b, self._p, self._w_hr = w_x, w_h, b, p, w_hr
         self._hbuf, self._cbuf, self._zx, self._zh = hbuf, cbuf, zx, zh
         self._gates, self._extra, self._zpre, self._m = gates, extra, zpre, m
@@ -1361,8 +1373,21 @@ cdef class _CellStepper:
 
     cdef object _step(self, x_t):
         cdef int B = self.batch_size, I = self.input_size, nxt = 1 - self._cur
-        x = _validate.as_step_input(x_t, self.dtype, B, I)
-        if self.check_finite and not all_finite(x):
+        cdef bint one_d
+        # an array of the stepper's dtype, C-contiguous and of a step's shape as it is (the
+        # streaming case: no Python call before the kernels); anything else converted
+        if (type(x_t) is np.ndarray
+                and cnp.PyArray_TYPE(<cnp.ndarray>x_t) == (
+                    cnp.NPY_FLOAT32 if self._f32 else cnp.NPY_FLOAT64)
+                and cnp.PyArray_ISCARRAY_RO(<cnp.ndarray>x_t) and _step_shape(x_t, B, I)):
+            x = x_t
+            one_d = cnp.PyArray_NDIM(<cnp.ndarray>x_t) == 1
+        else:
+            x = _validate.as_step_input(x_t, self.dtype, B, I)
+            one_d = x.ndim == 1 and np.ndim(x_t) == 1
+        if self.check_finite and not lstmcore_all_finite(
+                cnp.PyArray_DATA(<cnp.ndarray>x), <Py_ssize_t>B * I,
+                cnp.PyArray_ITEMSIZE(<cnp.ndarray>x)):
             raise ValueError(f"x_t must be finite, got {x[~np.isfinite(x)].flat[0]}")
         cdef lc_ctx ctx = _context()
         cdef Weights w = self._w
@@ -1380,7 +1405,7 @@ cdef class _CellStepper:
         cdef void *zp = _ptr(self._zpre)
         cdef void *m = _ptr(self._m)
         cdef int cur = self._cur
-        if self.dtype == np.float32:
+        if self._f32:
             with nogil:
                 _prod(&ctx, &w, w.pw_x, B, G, I, <float *>xp, I, <float *>wx, G, False,
                       <float *>zx, G, False)
@@ -1399,7 +1424,7 @@ cdef class _CellStepper:
                               <double *>g, <double *>e, <double *>zp, <double *>m,
                               <double *>hb + nxt * BP, P, NULL, NULL)
         self._cur = nxt
-        return self._views1[nxt] if x.ndim == 1 and np.ndim(x_t) == 1 else self._views2[nxt]
+        return self._views1[nxt] if one_d else self._views2[nxt]
 
     @property
     def h(self):
