@@ -638,6 +638,38 @@ static void KSFX(step_panel_range_rev)(PANEL_RANGE_PARAMS) {
 #undef PANEL_RANGE_ARGS
 #undef PANEL_RANGE_PARAMS
 
+/* One row's step (a batch of 1: the streaming step, a single sequence) with every panel's
+ * products first, into z (4 blocks of H, the bias added), then the gate maths over all H units
+ * in one call, rather than a panel's 16 units at a time: a streaming step of H = 64 took 1.59 us
+ * against 1.82, one of H = 128 4.7 against 5.3 (AVX2, one thread). The same sums and the same
+ * gate maths element by element as the panels' (step_gates): the same results. */
+#define STEP_ONE_ROW_MAX 512
+static void KSFX(step_one_row)(const REAL *wp, const REAL *bp, const REAL *x, const REAL *h_prev,
+                               const REAL *c_prev, REAL *c, REAL *h, REAL *gates, int I, int H,
+                               int act, int ract, int sw) {
+    /* x (I) | h_prev (H) | c_prev, c (H): may be the same buffer | h (H) out | gates: the
+     * activated gates (4H, [i|f|g|o]) out, or NULL */
+    const int P = (H + STEP_U - 1) / STEP_U;
+    const ptrdiff_t K = (ptrdiff_t)I + H;
+    REAL z[4 * STEP_ONE_ROW_MAX];
+    for (int p = 0; p < P; p++) {
+        const int u0 = p * STEP_U, n = H - u0 < STEP_U ? H - u0 : STEP_U;
+        const int U = KSFX(panel_units)(H, p);
+        const REAL *bp_p = bp + p * STEP_W;
+        REAL acc[STEP_R * STEP_W];
+        KSFX(panel_block)(acc, wp + p * K * STEP_W, 4 * U, x, 0, h_prev, 0, 1, I, H, NULL, NULL,
+                          sw);
+        for (int q = 0; q < 4; q++)
+            for (int j = 0; j < n; j++)
+                z[q * H + u0 + j] = acc[q * U + j] + bp_p[q * U + j];
+    }
+#define ROW(opts)                                                                               \
+    KSFX(lstm_rows_forward)(opts, 1, H, H, z, 0, NULL, NULL, NULL, NULL, c_prev, c, H, NULL, h,  \
+                            0, gates, 0, H)
+    LSTM_PLAIN_CALL(act, ract, ROW);
+#undef ROW
+}
+
 static void KSFX(lstm_step_packed)(const REAL *wp, const REAL *bp, const REAL *x, ptrdiff_t ldx,
                            const REAL *h_prev, ptrdiff_t ldhp,
                            REAL *c, REAL *h, ptrdiff_t ldh, int B, int I, int H,
@@ -649,6 +681,10 @@ static void KSFX(lstm_step_packed)(const REAL *wp, const REAL *bp, const REAL *x
     const int P = (H + STEP_U - 1) / STEP_U, sw = KSFX(pack_sw)(ctx);
     const ptrdiff_t K = (ptrdiff_t)I + H;
     const int par = nthreads > 1 && P > 1 && (ptrdiff_t)B * K * H >= 64 * LSTMCORE_PAR_MIN;
+    if (B == 1 && !par && H <= STEP_ONE_ROW_MAX) {
+        KSFX(step_one_row)(wp, bp, x, h_prev, c, c, h, NULL, I, H, act, ract, sw);
+        return;
+    }
     LC_FOR(par, nthreads, p, P, 1, {
         KSFX(step_panel_range)(wp, bp, x, ldx, h_prev, ldhp, c, c, h, ldh, NULL, 0, B, I, H, act,
                                ract, (int)p, (int)p + 1, 0, 0, sw);
@@ -762,6 +798,13 @@ static void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x,
         return;
     }
 #endif
+    if (B == 1 && H <= STEP_ONE_ROW_MAX) {  /* one row: step_one_row's gate maths */
+        for (int t = 0; t < T && RUNS(t); t++)
+            KSFX(step_one_row)(wp, bp, x + t * x_step, t ? y + (t - 1) * y_step : h0,
+                               c + t * c_step, c + (t + (c_step != 0)) * c_step, y + t * y_step,
+                               gates ? gates + t * g_step : NULL, I, H, act, ract, sw);
+        return;
+    }
     for (int t = 0; t < T; t++)
         STEP(t, 0, RUNS(t), 0, P);
 #undef RUNS

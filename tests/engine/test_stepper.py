@@ -76,6 +76,25 @@ def test_stepper_keeps_the_kernels_it_packed_for(rng, dtype, B):
         lc._set_kernel_isa(before)
 
 
+@pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled kernels' own paths")
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("H", [5, 37, 128, 600])
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_a_batch_of_one_steps_to_the_packed_sequences_bits(rng, isa, dtype, H, activation):
+    """A stepper of batch 1 runs every panel's products first, then the gate maths over all its
+    units at once (up to 512 units; 600 takes the panels' own path): the same bits as the packed
+    sequence, whose gate maths run panel by panel, on every instruction set."""
+    lc = lstmcore.engine._lstm
+    p = make_lstm(rng, 1, 5, 7, H, dtype, state=False)
+    stepper = lc.LSTMStepper(p["w_x"], p["w_h"], p["b"], batch_size=1, activation=activation)
+    lc._set_packed_limits(1, 1 << 30, 1)  # the sequence on the packed kernels, as the stepper
+    try:
+        y = lc.lstm_forward(p["x"], p["w_x"], p["w_h"], p["b"], activation=activation)[0]
+    finally:
+        lc._set_packed_limits(-1, 0, 0)
+    assert np.array_equal(stepped(stepper, p["x"]), y)
+
+
 @pytest.mark.parametrize("backend", list(BACKENDS))
 def test_input_forms_buffers_and_copies(rng, backend):
     p = make_lstm(rng, 1, 4, 3, 5, np.float32, state=False)
