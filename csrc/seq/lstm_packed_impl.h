@@ -691,6 +691,19 @@ static void KSFX(lstm_step_packed)(const REAL *wp, const REAL *bp, const REAL *x
     });
 }
 
+/* A row split's threads start at multiples of this many rows. AVX2's blocks sum each row alike
+ * whatever their size (step_panel_nrows_w), so there a thread may start at any even row: two
+ * threads split 32 rows 16 + 16 (6 + 6 + 4 each) rather than 18 + 14 (6 + 6 + 6 against
+ * 6 + 4 + 4), 64 rows 32 + 32 rather than 30 + 34. Elsewhere at the kernels' own blocks. */
+LSTMCORE_INLINE int KSFX(split_unit)(int rows6) {
+#ifdef LC_STEP_ROWS_ONLY
+    (void)rows6;
+    return 2;
+#else
+    return rows6 ? 6 : STEP_R;
+#endif
+}
+
 /* How lstm_seq_packed runs a batch of B rows (lc_lstm_seq_plan in lstm_gates.h): its row block,
  * its threads, whether they split rows or panels, and whether each prefetches its next panel. */
 static lc_seq_plan KSFX(lstm_seq_plan)(const lc_ctx *ctx, int B, int I, int H) {
@@ -771,7 +784,7 @@ static void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x,
 #pragma omp parallel num_threads(nt)
         {
             int r0, r1;  /* this thread's rows */
-            lstmcore_row_range(B, T, nact, rows6 ? 6 : STEP_R, omp_get_thread_num(),
+            lstmcore_row_range(B, T, nact, KSFX(split_unit)(rows6), omp_get_thread_num(),
                                omp_get_num_threads(), &r0, &r1);
             for (int t = 0; t < T; t++) {
                 const int re = r1 < RUNS(t) ? r1 : RUNS(t);
