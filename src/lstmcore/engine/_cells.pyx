@@ -28,7 +28,7 @@ from ._lstm import _aligned_empty, _cache_array, _scratch
 from ._cache import GRUCache, LSTMCache, RNNCache
 
 from ._blas cimport BLAS_Trans, NoTrans, RowMajor, Trans, _gemm
-from ._checks cimport TakeJob, take_job, take_rows
+from ._checks cimport TakeJob, lstmcore_all_finite, step_input_ready, take_job, take_rows
 
 cnp.import_array()
 
@@ -183,18 +183,6 @@ cdef struct Weights:
     const void *pw_h1
     const void *pw_hr
     const void *pw_x
-
-
-cdef extern from "math/finite.h" nogil:
-    int lstmcore_all_finite(const void *a, Py_ssize_t n, int elem_size)
-
-
-cdef inline bint _step_shape(cnp.ndarray x, int B, int I) noexcept:
-    """x is a step's input as it is: (B, I), (B, 1, I) or, for B = 1, (I,)."""
-    cdef int nd = cnp.PyArray_NDIM(x)
-    cdef cnp.npy_intp *d = cnp.PyArray_DIMS(x)
-    return ((nd == 2 and d[0] == B and d[1] == I) or (nd == 1 and B == 1 and d[0] == I)
-            or (nd == 3 and d[0] == B and d[1] == 1 and d[2] == I))
 
 
 cdef lc_ctx _context() except *:
@@ -1374,12 +1362,8 @@ cdef class _CellStepper:
     cdef object _step(self, x_t):
         cdef int B = self.batch_size, I = self.input_size, nxt = 1 - self._cur
         cdef bint one_d
-        # an array of the stepper's dtype, C-contiguous and of a step's shape as it is (the
-        # streaming case: no Python call before the kernels); anything else converted
-        if (type(x_t) is np.ndarray
-                and cnp.PyArray_TYPE(<cnp.ndarray>x_t) == (
-                    cnp.NPY_FLOAT32 if self._f32 else cnp.NPY_FLOAT64)
-                and cnp.PyArray_ISCARRAY_RO(<cnp.ndarray>x_t) and _step_shape(x_t, B, I)):
+        # the streaming case (no Python call before the kernels); anything else converted
+        if step_input_ready(x_t, cnp.NPY_FLOAT32 if self._f32 else cnp.NPY_FLOAT64, B, I):
             x = x_t
             one_d = cnp.PyArray_NDIM(<cnp.ndarray>x_t) == 1
         else:

@@ -16,3 +16,21 @@ cdef struct TakeJob:
 
 cdef tuple take_job(cnp.ndarray a, rows, src, bint reverse, zero, out, TakeJob *job)
 cdef void take_rows(const TakeJob *job, Py_ssize_t j0, Py_ssize_t j1) noexcept nogil
+
+
+cdef extern from "math/finite.h" nogil:
+    int lstmcore_all_finite(const void *a, Py_ssize_t n, int elem_size)
+
+
+cdef inline bint step_input_ready(object x_t, int typenum, int B, int I) noexcept:
+    """x_t as the steppers take it with no conversion: an ndarray (no subclass) of typenum,
+    C-contiguous, of a step's shape (B, I), (B, 1, I) or, for B = 1, (I,)."""
+    if type(x_t) is not cnp.ndarray:
+        return False
+    cdef cnp.ndarray x = <cnp.ndarray>x_t
+    if cnp.PyArray_TYPE(x) != typenum or not cnp.PyArray_ISCARRAY_RO(x):
+        return False
+    cdef int nd = cnp.PyArray_NDIM(x)
+    cdef cnp.npy_intp *d = cnp.PyArray_DIMS(x)
+    return ((nd == 2 and d[0] == B and d[1] == I) or (nd == 1 and B == 1 and d[0] == I)
+            or (nd == 3 and d[0] == B and d[1] == 1 and d[2] == I))

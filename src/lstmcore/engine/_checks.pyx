@@ -14,10 +14,6 @@ cdef extern from "rt/cpu_features.h" nogil:
     int lstmcore_cpu_has_avx512()
 
 
-cdef extern from "math/finite.h" nogil:
-    int lstmcore_all_finite(const void *a, Py_ssize_t n, int elem_size)
-
-
 def cpu_has_avx512():
     """True when the CPU runs lstmcore's AVX-512 kernels (AVX-512 F, VL, BW and DQ)."""
     return lstmcore_cpu_has_avx512() != 0

@@ -16,7 +16,6 @@ Training keeps the time-major cache of DESIGN.md: x (T, B, I), gates (T, B, G), 
 
 cimport numpy as cnp
 from cython cimport floating
-from libc.math cimport isfinite
 from cpython.ref cimport Py_REFCNT
 from libc.string cimport memcpy, memset
 
@@ -31,6 +30,7 @@ from . import _checks, _lstm_options, _machine, _sequence, _threads, _validate
 from ._cache import LSTMCache
 
 from ._blas cimport NoTrans, RowMajor, Trans, _gemm
+from ._checks cimport lstmcore_all_finite, step_input_ready
 from ._csrc cimport (
     lc_ctx,
     lc_seq_plan,
@@ -1506,28 +1506,14 @@ cdef class LSTMStepper:
         cdef int B = self.batch_size, I = self.input_size, H = self.units, nd, nxt
         cdef int nthreads
         cdef lc_ctx ctx
-        cdef Py_ssize_t k, n
-        if type(x_t) is not np.ndarray or cnp.PyArray_TYPE(<cnp.ndarray>x_t) != (
-                cnp.NPY_FLOAT32 if self._f32 else cnp.NPY_FLOAT64) or not cnp.PyArray_ISCARRAY_RO(
-                <cnp.ndarray>x_t):
-            x_t = self._convert(x_t)
+        if not step_input_ready(x_t, cnp.NPY_FLOAT32 if self._f32 else cnp.NPY_FLOAT64, B, I):
+            x_t = self._convert(x_t)  # checks the shape
         cdef cnp.ndarray x = <cnp.ndarray>x_t
         nd = cnp.PyArray_NDIM(x)
-        if not ((nd == 2 and x.shape[0] == B and x.shape[1] == I)
-                or (nd == 1 and B == 1 and x.shape[0] == I)
-                or (nd == 3 and x.shape[0] == B and x.shape[1] == 1 and x.shape[2] == I)):
-            raise _validate.step_shape_error(B, I, np.shape(x_t))
         cdef void *xp = cnp.PyArray_DATA(x)
-        n = <Py_ssize_t>B * I
-        if self.check_finite:
-            if self._f32:
-                for k in range(n):
-                    if not isfinite((<float *>xp)[k]):
-                        raise ValueError(f"x_t must be finite, got {(<float *>xp)[k]}")
-            else:
-                for k in range(n):
-                    if not isfinite((<double *>xp)[k]):
-                        raise ValueError(f"x_t must be finite, got {(<double *>xp)[k]}")
+        if self.check_finite and not lstmcore_all_finite(xp, <Py_ssize_t>B * I,
+                                                         cnp.PyArray_ITEMSIZE(x)):
+            raise ValueError(f"x_t must be finite, got {x[~np.isfinite(x)].flat[0]}")
         nxt = 1 - self._cur
         nthreads = _nthreads()
         ctx = _ctx(nthreads)
