@@ -47,11 +47,13 @@ static inline int lstmcore_team_size(void) {
 /* The rows [*r0, *r1) that thread k of n takes in a row split of B rows: whole blocks of `unit`
  * rows (the kernels' register block, or 6 where they take blocks of 6: then every row goes
  * through the same kernel as on one thread, 6 or 4 rows at a time or, the odd rows at the end,
- * alone), one contiguous range per thread, so that each panel serves all of a thread's rows while
- * it is in the L1 (blocks handed out one at a time each streamed every panel at every step: S2,
- * 2 threads, 140-150 us per step against 103-111), with about the same work each: with nact (T,
- * non-increasing: the rows sorted by length, longest first) row r runs the steps t with
- * nact[t] > r, and the ranges share the sum of those; without it every row runs T steps. */
+ * alone; or 2 where a row sums alike in a block of any size, the LSTM's AVX2 kernels, see
+ * split_unit in seq/lstm_packed_impl.h), one contiguous range per thread, so that each panel
+ * serves all of a thread's rows while it is in the L1 (blocks handed out one at a time each
+ * streamed every panel at every step: S2, 2 threads, 140-150 us per step against 103-111), with
+ * about the same work each: with nact (T, non-increasing: the rows sorted by length, longest
+ * first) row r runs the steps t with nact[t] > r, and the ranges share the sum of those;
+ * without it every row runs T steps. */
 /* The block boundary whose work before it is nearest k / n of the total (ties: the first): with
  * nact, thread k's range runs from boundary k to boundary k + 1. Nearest, not the first at or
  * past k / n: S2's lengths spread over 1..100, blocks of 6 rows longest first (576, 520, 463, ...

@@ -87,11 +87,12 @@ def test_a_batch_of_one_steps_to_the_packed_sequences_bits(rng, isa, dtype, H, a
     lc = lstmcore.engine._lstm
     p = make_lstm(rng, 1, 5, 7, H, dtype, state=False)
     stepper = lc.LSTMStepper(p["w_x"], p["w_h"], p["b"], batch_size=1, activation=activation)
+    limits = lc._packed_limits()
     lc._set_packed_limits(1, 1 << 30, 1)  # the sequence on the packed kernels, as the stepper
     try:
         y = lc.lstm_forward(p["x"], p["w_x"], p["w_h"], p["b"], activation=activation)[0]
     finally:
-        lc._set_packed_limits(-1, 0, 0)
+        lc._set_packed_limits(*limits)
     assert np.array_equal(stepped(stepper, p["x"]), y)
 
 
