@@ -31,8 +31,9 @@ SHAPES = {
     "B19": (19, 4, 7, 40),
     # AVX-512's blocks of 6 rows: one of 6 and two of 4 (not two of 6 and 2 rows alone)
     "B14": (14, 5, 6, 36),
-    # a last panel a quarter wide (float32: 2 units of 4, float64: 2 of 2) under two full blocks
-    # of 4 rows and one row alone: the packed step's rows side by side in one vector
+    # a last panel one vector wide (float32: 2 units of 2 with AVX2, of 4 with AVX-512; float64:
+    # 2 of 2) under two full blocks of 4 rows and one row alone: the packed step's rows side by
+    # side in one vector
     "H50": (9, 3, 2, 50),
 }
 ACTIVATIONS = ["tanh", "relu", "sigmoid", "linear"]

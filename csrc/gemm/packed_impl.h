@@ -36,7 +36,7 @@ static void KSFX(lstm_matmul_packed)(const REAL *wpt, const REAL *a, ptrdiff_t l
             for (ptrdiff_t r = r0; r < r1; r += STEP_R) {
                 const int rows = r1 - r < STEP_R ? (int)(r1 - r) : STEP_R;
                 KSFX(panel_block)(acc, wp_p, STEP_W, NULL, 0, a + r * lda, lda, rows, 0, K, NULL,
-                                  NULL, PACK_SW);
+                                  NULL, PACK_SW, n);
                 for (int i = 0; i < rows; i++)
                     for (int j = 0; j < n; j++)
                         out[(r + i) * ldo + p * STEP_W + j] = acc[i * STEP_W + j];

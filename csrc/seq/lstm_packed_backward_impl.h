@@ -47,7 +47,7 @@ static void KSFX(backward_panel_range)(const REAL *wpt, REAL *dz, const REAL *dy
             if (blk < six) {  /* 6 rows, all of which ran step t+1 */
                 rows = 6;
                 KSFX(step_panel_rows6)(acc, wp_p, NULL, 0, dz_next + rb * G, G, 0, (int)G, pf_b,
-                                       pf_e, PACK_SW);
+                                       pf_e, PACK_SW, n);
             } else
 #endif
             {
@@ -58,7 +58,7 @@ static void KSFX(backward_panel_range)(const REAL *wpt, REAL *dz, const REAL *dy
                 const int prod = lim - rb < rows ? (int)(lim - rb) : (int)rows;
                 if (prod > 0)
                     KSFX(panel_block)(acc, wp_p, STEP_W, NULL, 0, dz_next + rb * G, G, prod, 0,
-                                      (int)G, pf_b, prod == STEP_R ? pf_e : pf_b, PACK_SW);
+                                      (int)G, pf_b, prod == STEP_R ? pf_e : pf_b, PACK_SW, n);
             }
             for (int i = rb < ran ? (int)(ran - rb) : 0; i < rows; i++)
                 for (int j = 0; j < n; j++)

@@ -6,8 +6,9 @@
  * A panel holds the 4 gate columns of LSTMCORE_STEP_U(REAL) consecutive units, so that one pass
  * over a panel gives every pre-activation of those units and their gate maths follow at once,
  * while the panel's accumulators are still in registers. The last panel holds only the units left
- * rounded up to STEP_U / 4 (a quarter of the panel: one vector of 4 gates with AVX-512): H = 50
- * in float32 takes 3 full panels and one of 4 units, not 4 full panels (64 units). Panel p starts
+ * rounded up to STEP_U / 4 (a quarter of the panel: one vector of 4 gates with AVX-512), or to
+ * one vector's where they fit in one (panel_units): H = 50 in float32 takes 3 full panels and one
+ * of 2 units with AVX2, of 4 with AVX-512, not 4 full panels (64 units). Panel p starts
  * at p * (I + H) * STEP_W in wp and p * STEP_W in bp; its rows are 4 * panel_units wide, laid
  * out as panel_at says. */
 #define STEP_U (LSTMCORE_STEP_U(REAL))
@@ -50,10 +51,17 @@ LSTMCORE_INLINE int KSFX(pack_sw)(const lc_ctx *ctx) {
     return ctx->pack_rows ? 0 : PACK_SW;
 }
 
-/* units in panel p's layout: STEP_U, or for the last panel the units left rounded up to STEP_U/4 */
+/* The units of a last panel one vector wide (4 gates of LL / 4 units): AVX2's last panel of
+ * H = 50 in float32 holds its 2 units in one vector rather than 4 in two (S1, below) */
+#define PANEL_Q1 (LL >= 4 ? LL / 4 : 1)
+
+/* units in panel p's layout: STEP_U, or for the last panel the units left rounded up to
+ * PANEL_Q1 where they fit in one vector, else to STEP_U / 4 */
 LSTMCORE_INLINE int KSFX(panel_units)(int H, int p) {
     const int left = H - p * STEP_U, q = STEP_U / 4;
-    return left >= STEP_U ? STEP_U : (left + q - 1) / q * q;
+    if (left >= STEP_U)
+        return STEP_U;
+    return left <= PANEL_Q1 ? PANEL_Q1 : (left + q - 1) / q * q;
 }
 
 static void KSFX(lstm_step_pack)(const lc_ctx *ctx, const REAL *w_x, const REAL *w_h,
@@ -213,8 +221,9 @@ LSTMCORE_INLINE void KSFX(step_panel_nrows)(REAL *restrict acc, const REAL *rest
 LSTMCORE_INLINE void KSFX(step_panel_rows6)(REAL *restrict acc, const REAL *restrict wp,
                                            const REAL *restrict x, ptrdiff_t ldx,
                                            const REAL *restrict h, ptrdiff_t ldh, int I, int H,
-                                           const char *pf, const char *pf_end, int sw) {
+                                           const char *pf, const char *pf_end, int sw, int cols) {
     (void)sw;
+    (void)cols;  /* every column */
     KSFX(step_panel_nrows)(acc, wp, x, ldx, h, ldh, I, H, pf, pf_end, 6);
 }
 
@@ -343,68 +352,129 @@ LSTMCORE_INLINE void KSFX(narrow_block)(REAL *restrict acc, const REAL *restrict
 /* AVX2 (16 vector registers): STEP_R = 4 rows share each load of the panel, two vectors of
  * columns at a time (8 accumulators, 2 weight vectors and a broadcast in registers); a full
  * panel's 8 vectors are 4 such column blocks, each a pass over k, a narrow last panel's fewer
- * (S1's H = 50 in float32: 3 full panels and one of 2 vectors, 1.25 ms to 0.95 ms). One row at
+ * (S1's H = 50 in float32: 3 full panels and one of 2 vectors, 1.25 ms to 0.95 ms; now one of
+ * one vector, step_panel_nrows_v1). One row at
  * a time, every row streamed the whole panel ((I + H) x 64 floats: 40 KiB at I = 32, H = 128,
  * more than a 32 KiB L1) and its 8 accumulators were one FMA chain each. Each element sums over
  * k in the same order as step_panel. */
 #define STEP_R 4
 #define VL LL  /* lanes per vector */
 
-/* acc (R, W; rows STEP_W apart) = rows r < R of x (I) @ panel rows [0, I) + the same rows of h (H)
- * @ rows [I, I + H); panel W columns wide, a multiple of CV * VL (W = 4U, U a multiple of
- * STEP_U / 4), in strips of two vectors (panel_at). R (at most 6) and CV (vectors of columns at
- * a time, at most 8) are constants at each call: R x CV accumulators in registers. Six rows, two
- * vectors: 12 accumulators, 2 weight vectors and a broadcast fill 15 of the 16 registers, each
- * load of the panel serves 6 rows instead of 4 and 12 FMA chains instead of 8 hide the FMA
- * latency with room to spare (S3 inference 1.05-1.07x, S6 1.04-1.06x). Fewer rows take more
- * columns at a time, so that as many chains run side by side (one row: a whole panel's 8). Each
- * element sums over k in one chain, in the order of step_panel: a row sums the same in a block
- * of any R. */
+/* acc (R, CV * VL; rows STEP_W apart, from column j) = columns [j, j + CV * VL) of rows r < R of
+ * x (I) @ panel rows [0, I) + the same rows of h (H) @ rows [I, I + H); panel W columns wide, in
+ * strips of two vectors (panel_at), j a multiple of two vectors. R (at most 6) and CV (vectors of
+ * columns, at most 8) are constants at each call: R x CV accumulators in registers. */
+LSTMCORE_INLINE void KSFX(panel_cols)(REAL *restrict acc, const REAL *restrict wp, int W, int j,
+                                     const REAL *restrict x, ptrdiff_t ldx,
+                                     const REAL *restrict h, ptrdiff_t ldh, int I, int H, int sw,
+                                     const int R, const int CV) {
+    const int step = KSFX(strip_cols)(W, sw);  /* a row of a strip (panel_at) */
+    LVEC a[6][8];
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < CV; v++)
+            a[r][v] = KSFX(lv_splat)(0);
+    for (int part = 0; part < 2; part++) {
+        const REAL *vec = part ? h : x;
+        const ptrdiff_t ld = part ? ldh : ldx;
+        const int K = part ? H : I;
+        /* from row 0 or I: a pointer per two vectors, which lie in one strip (offsets from one
+         * pointer were kept on the stack, a load each per row) */
+        const REAL *ws[4];
+        for (int s = 0; s < (CV + 1) / 2; s++)
+            ws[s] = wp + KSFX(panel_at)((ptrdiff_t)I + H, W, part ? I : 0, j + 2 * s * VL, sw);
+        for (int k = 0; k < K; k++) {
+            LVEC wv[8];
+            for (int v = 0; v < CV; v++)
+                wv[v] = KSFX(lv_load)(ws[v / 2] + (v % 2) * VL, VL);
+            for (int s = 0; s < (CV + 1) / 2; s++)
+                ws[s] += step;
+            for (int r = 0; r < R; r++) {
+                const LVEC b = KSFX(lv_splat)(vec[r * ld + k]);
+                for (int v = 0; v < CV; v++)
+                    a[r][v] += b * wv[v];
+            }
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < CV; v++)
+            KSFX(lv_store)(acc + r * STEP_W + j + v * VL, a[r][v], VL);
+}
+
+/* acc (R, cols; rows STEP_W apart) = rows r < R of x (I) @ panel rows [0, I) + the same rows of
+ * h (H) @ rows [I, I + H): the first cols of the panel's W columns (W = 4U, U a multiple of
+ * STEP_U / 4: a multiple of CV * VL), CV vectors at a time; where a last block of two vectors
+ * needs only its first one (the backward's last panel of H = 50 units: 7 vectors of 8), only
+ * that one (acc's columns past cols are left as they are). Six rows, two vectors: 12
+ * accumulators, 2 weight vectors and a broadcast fill 15 of the 16 registers, each load of the
+ * panel serves 6 rows instead of 4 and 12 FMA chains instead of 8 hide the FMA latency with room
+ * to spare (S3 inference 1.05-1.07x, S6 1.04-1.06x). Fewer rows take more columns at a time, so
+ * that as many chains run side by side (one row: a whole panel's 8). Each element sums over k in
+ * one chain, in the order of step_panel: a row sums the same in a block of any R. */
 LSTMCORE_INLINE void KSFX(step_panel_nrows_w)(REAL *restrict acc, const REAL *restrict wp, int W,
                                              const REAL *restrict x, ptrdiff_t ldx,
                                              const REAL *restrict h, ptrdiff_t ldh, int I, int H,
-                                             int sw, const int R, const int CV) {
+                                             int sw, const int R, const int CV, int cols) {
     LC_ASSUME(W % (CV * VL) == 0 && W <= STEP_W && CV % 2 == 0 && PACK_SW == 2 * VL);
-    const int step = KSFX(strip_cols)(W, sw);  /* a row of a strip (panel_at) */
-    for (int j = 0; j < W; j += CV * VL) {
-        LVEC a[6][8];
-        for (int r = 0; r < R; r++)
-            for (int v = 0; v < CV; v++)
-                a[r][v] = KSFX(lv_splat)(0);
-        for (int part = 0; part < 2; part++) {
-            const REAL *vec = part ? h : x;
-            const ptrdiff_t ld = part ? ldh : ldx;
-            const int K = part ? H : I;
-            /* columns [j, j + CV * VL) from row 0 or I: a pointer per two vectors, which lie in
-             * one strip (offsets from one pointer were kept on the stack, a load each per row) */
-            const REAL *ws[4];
-            for (int s = 0; s < CV / 2; s++)
-                ws[s] = wp + KSFX(panel_at)((ptrdiff_t)I + H, W, part ? I : 0, j + 2 * s * VL, sw);
-            for (int k = 0; k < K; k++) {
-                LVEC wv[8];
-                for (int v = 0; v < CV; v++)
-                    wv[v] = KSFX(lv_load)(ws[v / 2] + (v % 2) * VL, VL);
-                for (int s = 0; s < CV / 2; s++)
-                    ws[s] += step;
-                for (int r = 0; r < R; r++) {
-                    const LVEC b = KSFX(lv_splat)(vec[r * ld + k]);
-                    for (int v = 0; v < CV; v++)
-                        a[r][v] += b * wv[v];
-                }
+    LC_ASSUME(cols >= 1 && cols <= W);
+    for (int j = 0; j < cols; j += CV * VL) {
+        if (CV == 2 && cols - j <= VL)
+            KSFX(panel_cols)(acc, wp, W, j, x, ldx, h, ldh, I, H, sw, R, 1);
+        else
+            KSFX(panel_cols)(acc, wp, W, j, x, ldx, h, ldh, I, H, sw, R, CV);
+    }
+}
+
+/* acc (R, VL; rows STEP_W apart) = rows r < R of x (I) @ panel rows [0, I) + the same rows of
+ * h (H) @ rows [I, I + H), the panel one vector wide (whole rows, panel_at). Each element sums
+ * even k and odd k of each part in two chains, added at the end: 4 rows keep 8 FMA chains side
+ * by side, as a block of two vectors does; every R sums a row so (R a constant at each call). */
+LSTMCORE_INLINE void KSFX(step_panel_nrows_v1)(REAL *restrict acc, const REAL *restrict wp,
+                                              const REAL *restrict x, ptrdiff_t ldx,
+                                              const REAL *restrict h, ptrdiff_t ldh, int I, int H,
+                                              const int R) {
+    LVEC e[STEP_R], o[STEP_R];
+    for (int r = 0; r < R; r++)
+        e[r] = o[r] = KSFX(lv_splat)(0);
+    const REAL *w = wp;
+    for (int part = 0; part < 2; part++) {
+        const REAL *vec = part ? h : x;
+        const ptrdiff_t ld = part ? ldh : ldx;
+        const int K = part ? H : I;
+        int k = 0;
+        for (; k + 1 < K; k += 2, w += 2 * VL) {
+            const LVEC w0 = KSFX(lv_load)(w, VL), w1 = KSFX(lv_load)(w + VL, VL);
+            for (int r = 0; r < R; r++) {
+                e[r] += KSFX(lv_splat)(vec[r * ld + k]) * w0;
+                o[r] += KSFX(lv_splat)(vec[r * ld + k + 1]) * w1;
             }
         }
-        for (int r = 0; r < R; r++)
-            for (int v = 0; v < CV; v++)
-                KSFX(lv_store)(acc + r * STEP_W + j + v * VL, a[r][v], VL);
+        if (k < K) {
+            const LVEC w0 = KSFX(lv_load)(w, VL);
+            for (int r = 0; r < R; r++)
+                e[r] += KSFX(lv_splat)(vec[r * ld + k]) * w0;
+            w += VL;
+        }
     }
+    for (int r = 0; r < R; r++)
+        KSFX(lv_store)(acc + r * STEP_W, e[r] + o[r], VL);
 }
 
 /* rows (1 to STEP_R) rows of a panel W wide: the block kernel with its sizes as constants */
 LSTMCORE_INLINE void KSFX(step_panel_rows_w)(REAL *restrict acc, const REAL *restrict wp, int W,
                                             const REAL *restrict x, ptrdiff_t ldx,
                                             const REAL *restrict h, ptrdiff_t ldh, int rows,
-                                            int I, int H, int sw) {
-#define NROWS(R, CV) KSFX(step_panel_nrows_w)(acc, wp, W, x, ldx, h, ldh, I, H, sw, R, CV)
+                                            int I, int H, int sw, int cols) {
+#define NROWS(R, CV) KSFX(step_panel_nrows_w)(acc, wp, W, x, ldx, h, ldh, I, H, sw, R, CV, cols)
+#define NROWS1(R) KSFX(step_panel_nrows_v1)(acc, wp, x, ldx, h, ldh, I, H, R)
+    if (W == VL) {  /* a last panel one vector wide */
+        switch (rows) {
+        case STEP_R: NROWS1(STEP_R); return;
+        case 3: NROWS1(3); return;
+        case 2: NROWS1(2); return;
+        default: NROWS1(1); return;
+        }
+    }
+#undef NROWS1
     switch (rows) {
     case STEP_R: NROWS(STEP_R, 2); return;
     case 3: NROWS(3, 2); return;
@@ -425,15 +495,15 @@ LSTMCORE_INLINE void KSFX(step_panel_rows_w)(REAL *restrict acc, const REAL *res
 #undef NROWS
 }
 
-/* A full panel's six rows; pf, pf_end: unused (no prefetch on AVX2) */
+/* A full panel's six rows, its first cols columns; pf, pf_end: unused (no prefetch on AVX2) */
 #define LC_ROWS6 1
 LSTMCORE_INLINE void KSFX(step_panel_rows6)(REAL *restrict acc, const REAL *restrict wp,
                                            const REAL *restrict x, ptrdiff_t ldx,
                                            const REAL *restrict h, ptrdiff_t ldh, int I, int H,
-                                           const char *pf, const char *pf_end, int sw) {
+                                           const char *pf, const char *pf_end, int sw, int cols) {
     (void)pf;
     (void)pf_end;
-    KSFX(step_panel_nrows_w)(acc, wp, STEP_W, x, ldx, h, ldh, I, H, sw, 6, 2);
+    KSFX(step_panel_nrows_w)(acc, wp, STEP_W, x, ldx, h, ldh, I, H, sw, 6, 2, cols);
 }
 
 #undef VL
@@ -452,12 +522,13 @@ LSTMCORE_INLINE void KSFX(step_panel_rows6)(REAL *restrict acc, const REAL *rest
 LSTMCORE_INLINE void KSFX(panel_block)(REAL *restrict acc, const REAL *restrict wp, int W,
                                       const REAL *x, ptrdiff_t ldx, const REAL *h, ptrdiff_t ldh,
                                       int rows, int I, int H, const char *pf,
-                                      const char *pf_end, int sw) {
+                                      const char *pf_end, int sw, int cols) {
     (void)pf;
     (void)pf_end;
     (void)sw;
+    (void)cols;
 #if STEP_R > 1 && defined(LC_STEP_ROWS_ONLY)
-    KSFX(step_panel_rows_w)(acc, wp, W, x, ldx, h, ldh, rows, I, H, sw);
+    KSFX(step_panel_rows_w)(acc, wp, W, x, ldx, h, ldh, rows, I, H, sw, cols);
 #elif STEP_R > 1
     if (W < STEP_W) {
         KSFX(narrow_block)(acc, wp, W, x, ldx, h, ldh, rows, I, H);
@@ -499,18 +570,21 @@ LSTMCORE_INLINE void KSFX(step_gates)(REAL *restrict z, int rows, ptrdiff_t H, c
 #define PART(opts)                                                                              \
     KSFX(lstm_rows_forward)(opts, rows, n, U, z, STEP_W, NULL, NULL, bp, NULL, c_prev, c, H,      \
                             NULL, h, ldh, gates, ldg, H)
-    if (STEP_R > 1 && rows == STEP_R && STEP_R * U == LL) {
-        /* a last panel a quarter wide (n <= U = STEP_U / 4 units): the rows' units side by side,
-         * row r's at [r * U, r * U + U) of each gate block, so that one vector holds every row */
+    enum { UQ = LL / STEP_R > 0 ? LL / STEP_R : 1 };  /* the units of a one-vector panel */
+    if (STEP_R > 1 && rows == STEP_R && U == UQ && STEP_R * UQ == LL) {
+        /* a last panel one vector wide (n <= U = LL / 4 units, panel_units): the rows' units
+         * side by side, row r's at [r * U, r * U + U) of each gate block, so that one vector
+         * holds every row (AVX2, S1's last 2 units of 32 rows: 8 vectors a step, not 32) */
         REAL zq[4 * LL], bq[4 * LL], cp[LL] = {0}, cn[LL], hn[LL];
+        /* U = UQ from here: a constant, every copy a few moves */
         for (int q = 0; q < 4; q++)
             for (int r = 0; r < STEP_R; r++) {
-                memcpy(zq + q * LL + r * U, z + r * STEP_W + q * U, sizeof(REAL) * U);
-                memcpy(bq + q * LL + r * U, bp + q * U, sizeof(REAL) * U);
+                memcpy(zq + q * LL + r * UQ, z + r * STEP_W + q * UQ, sizeof(REAL) * UQ);
+                memcpy(bq + q * LL + r * UQ, bp + q * UQ, sizeof(REAL) * UQ);
             }
         for (int r = 0; r < STEP_R; r++)
             for (int u = 0; u < n; u++)
-                cp[r * U + u] = c_prev[r * H + u];
+                cp[r * UQ + u] = c_prev[r * H + u];
 #define QUARTER(opts)                                                                           \
     KSFX(lstm_rows_forward)(opts, 1, LL, LL, zq, 0, NULL, NULL, bq, NULL, cp, cn, 0, NULL, hn, 0, \
                             gates ? zq : NULL, 0, LL)
@@ -518,10 +592,10 @@ LSTMCORE_INLINE void KSFX(step_gates)(REAL *restrict z, int rows, ptrdiff_t H, c
 #undef QUARTER
         for (int r = 0; r < STEP_R; r++)
             for (int u = 0; u < n; u++) {
-                c[r * H + u] = cn[r * U + u];
-                h[r * ldh + u] = hn[r * U + u];
+                c[r * H + u] = cn[r * UQ + u];
+                h[r * ldh + u] = hn[r * UQ + u];
                 for (int q = 0; gates && q < 4; q++)
-                    gates[r * ldg + q * H + u] = zq[q * LL + r * U + u];
+                    gates[r * ldg + q * H + u] = zq[q * LL + r * UQ + u];
             }
         return;
     }
@@ -593,7 +667,7 @@ LSTMCORE_INLINE void KSFX(panel_range_impl)(const REAL *wp, const REAL *bp, cons
             if (pf_out)
                 KSFX(prefetch_rows)(h + r * ldh + u0, ldh, 6, n);
             KSFX(step_panel_rows6)(z, wp_p, x + r * ldx, ldx, h_prev + r * ldhp, ldhp, I, H, pf_b,
-                                   pf_e, sw);
+                                   pf_e, sw, STEP_W);
             for (int q = 0; q < 6; q += STEP_R) {
                 const ptrdiff_t rq = r + q;
                 KSFX(step_gates)(z + q * STEP_W, q ? 6 - STEP_R : STEP_R, H, c_prev + rq * H + u0,
@@ -611,7 +685,7 @@ LSTMCORE_INLINE void KSFX(panel_range_impl)(const REAL *wp, const REAL *bp, cons
             if (pf_out)
                 KSFX(prefetch_rows)(h + r * ldh + u0, ldh, rows, n);
             KSFX(panel_block)(z, wp_p, 4 * U, x + r * ldx, ldx, h_prev + r * ldhp, ldhp, rows, I,
-                              H, pf_b, rows == STEP_R ? pf_e : pf_b, sw);
+                              H, pf_b, rows == STEP_R ? pf_e : pf_b, sw, 4 * U);
             KSFX(step_gates)(z, rows, H, c_prev + r * H + u0, c + r * H + u0, h + r * ldh + u0,
                              ldh, gates ? gates + r * ldg + u0 : NULL, ldg, bp_p, n, U, act,
                              ract);
@@ -658,7 +732,7 @@ static void KSFX(step_one_row)(const REAL *wp, const REAL *bp, const REAL *x, co
         const REAL *bp_p = bp + p * STEP_W;
         REAL acc[STEP_R * STEP_W];
         KSFX(panel_block)(acc, wp + p * K * STEP_W, 4 * U, x, 0, h_prev, 0, 1, I, H, NULL, NULL,
-                          sw);
+                          sw, 4 * U);
         for (int q = 0; q < 4; q++)
             for (int j = 0; j < n; j++)
                 z[q * H + u0 + j] = acc[q * U + j] + bp_p[q * U + j];
