@@ -62,9 +62,7 @@ def call(mod, func: str, bad: dict | None = None, tamper=None, dtype=np.float64,
     if func == "forward":
         return mod.lstm_forward(a["x"], a["w_x"], a["w_h"], a["b"], a["h0"], a["c0"], **kw)
     if func == "cell":
-        return mod.lstm_cell_forward(
-            a["x_t"], a["w_x"], a["w_h"], a["b"], a["h_prev"], a["c_prev"], **kw
-        )
+        return mod.lstm_cell_forward(a["x_t"], a["w_x"], a["w_h"], a["b"], a["h_prev"], a["c_prev"], **kw)
     assert func == "backward"
     v = valid(dtype)
     cache = mod.lstm_forward(v["x"], v["w_x"], v["w_h"], v["b"], v["h0"], v["c0"], return_cache=True)[3]
@@ -97,6 +95,8 @@ INPUTS = {
     "backward": ["dy", "dh_n", "dc_n"],
 }
 
+# The cases as a table, one per line or two (ruff format would give each argument a line).
+# fmt: off
 # Wrong rank.
 for func in ("forward", "cell"):
     case(f"{func}-w_h-rank1", func, lambda a: {"w_h": a["w_h"].ravel()},
@@ -354,6 +354,9 @@ def test_check_finite_false_skips_the_check(mod, func, dtype, vname):
                 "dh0": (B, H), "dc0": (B, H)}
 
 
+# fmt: on
+
+
 # Conversions that must work ---------------------------------------------------------------------
 
 
@@ -448,8 +451,9 @@ def test_float32_weights_as_lists_are_refused(mod):
 def test_inputs_are_not_modified(mod):
     v = valid()
     before = {k: a.copy() for k, a in v.items()}
-    y, h_n, c_n, cache = mod.lstm_forward(v["x"], v["w_x"], v["w_h"], v["b"], v["h0"], v["c0"],
-                                          return_cache=True)
+    y, h_n, c_n, cache = mod.lstm_forward(
+        v["x"], v["w_x"], v["w_h"], v["b"], v["h0"], v["c0"], return_cache=True
+    )
     mod.lstm_backward(v["dy"], cache, v["dh_n"], v["dc_n"])
     mod.lstm_cell_forward(v["x_t"], v["w_x"], v["w_h"], v["b"], v["h_prev"], v["c_prev"])
     for k in before:
@@ -459,8 +463,12 @@ def test_inputs_are_not_modified(mod):
 def test_backends_agree_after_conversion():
     """The compiled result on converted input matches the reference on native input."""
     v = valid()
-    conv = {"x": _big_endian(_transposed(v["x"])), "w_x": np.asfortranarray(v["w_x"]),
-            "w_h": _readonly(v["w_h"]), "b": _strided(v["b"])}
+    conv = {
+        "x": _big_endian(_transposed(v["x"])),
+        "w_x": np.asfortranarray(v["w_x"]),
+        "w_h": _readonly(v["w_h"]),
+        "b": _strided(v["b"]),
+    }
     got = call(compiled, "forward", conv)
     want = call(reference, "forward")
     for g, w in zip(got, want, strict=True):
@@ -518,8 +526,12 @@ def fuzz_inputs(draw):
     return x, w_x, w_h, b, h0, c0, kw
 
 
-@settings(max_examples=200, deadline=None, database=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=200,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(fuzz_inputs())
 def test_fuzz_forward(args):
     x, w_x, w_h, b, h0, c0, kw = args

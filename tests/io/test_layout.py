@@ -37,8 +37,11 @@ def rand(rng, *shape, dtype=np.float64, scale=0.5):
 
 
 def torch_weights(rng, dtype=np.float64):
-    return rand(rng, G, I, dtype=dtype), rand(rng, G, H, dtype=dtype), rand(rng, G, dtype=dtype), rand(
-        rng, G, dtype=dtype
+    return (
+        rand(rng, G, I, dtype=dtype),
+        rand(rng, G, H, dtype=dtype),
+        rand(rng, G, dtype=dtype),
+        rand(rng, G, dtype=dtype),
     )
 
 
@@ -391,8 +394,14 @@ def test_zero_sized_weights_are_refused_both_ways():
 @pytest.mark.parametrize("dtype", [np.int64, np.int32, np.bool_, np.complex128, np.float16, object])
 @pytest.mark.parametrize(
     "converter, inputs",
-    [("from_torch", _torch), ("to_torch", _canon), ("from_keras", _canon), ("to_keras", _canon),
-     ("from_onnx", _onnx), ("to_onnx", _canon)],
+    [
+        ("from_torch", _torch),
+        ("to_torch", _canon),
+        ("from_keras", _canon),
+        ("to_keras", _canon),
+        ("from_onnx", _onnx),
+        ("to_onnx", _canon),
+    ],
 )
 def test_non_float_arrays_are_refused(rng, converter, inputs, dtype):
     """Each input in turn given as integers (and other non-float dtypes): TypeError naming it."""
@@ -814,15 +823,20 @@ def test_onnx_gru_round_trips(rng, module, dtype, reset_after):
         y, h_n = module.gru_forward(x, *w, h0, reset_after=reset_after)
         check_equal((Y.transpose(1, 0, 2), Y_h), (y, h_n), ("y", "h_n"))
     Wo, Ro, Bo = onnx_cell_weights(rng, 3, dtype=dtype)
-    for got, want in zip(layout.to_onnx_gru(*layout.from_onnx_gru(Wo, Ro, Bo, linear_before_reset=1)),
-                         (Wo, Ro, Bo), strict=True):
+    for got, want in zip(
+        layout.to_onnx_gru(*layout.from_onnx_gru(Wo, Ro, Bo, linear_before_reset=1)),
+        (Wo, Ro, Bo),
+        strict=True,
+    ):
         np.testing.assert_array_equal(got, want)  # linear_before_reset=1 keeps both biases: exact
 
 
 def test_onnx_gru_linear_before_reset_values(rng):
     W, R, Bias = onnx_cell_weights(rng, 3)
-    np.testing.assert_array_equal(layout.from_onnx_gru(W, R, Bias, linear_before_reset=True)[2],
-                                  layout.from_onnx_gru(W, R, Bias, linear_before_reset=1)[2])
+    np.testing.assert_array_equal(
+        layout.from_onnx_gru(W, R, Bias, linear_before_reset=True)[2],
+        layout.from_onnx_gru(W, R, Bias, linear_before_reset=1)[2],
+    )
     for bad in (2, -1, "1", None):
         with pytest.raises(ValueError, match="linear_before_reset must be 0 or 1"):
             layout.from_onnx_gru(W, R, Bias, linear_before_reset=bad)
@@ -929,6 +943,7 @@ def _onnx_peep(rng):
     return {**_onnx(rng), "P": rand(rng, 1, 3 * H)}
 
 
+# fmt: off
 BAD_CELL_SHAPES = [
     ("from_torch_gru", _torch_gru, "w_hh", lambda a: a.T, r"w_hh must have shape \(3\*H, H\), got \(5, 15\)"),
     ("from_torch_gru", _torch_gru, "w_ih", lambda a: a[:-3],
@@ -974,6 +989,7 @@ BAD_CELL_SHAPES = [
      r"peepholes must have shape \(3, 5\), got \(15,\)"),
     ("from_onnx", _onnx_peep, "P", lambda a: a[:, :-1], r"P must have shape \(1, 15\), got \(1, 14\)"),
 ]
+# fmt: on
 
 
 @pytest.mark.parametrize(
@@ -988,12 +1004,22 @@ def test_cell_converters_wrong_shape(rng, converter, inputs, name, bad, match):
 
 
 CELL_CONVERTERS = [
-    ("from_torch_gru", _torch_gru), ("to_torch_gru", _canon_gru), ("from_keras_gru", _canon_gru),
-    ("to_keras_gru", _canon_gru), ("from_onnx_gru", _onnx_gru), ("to_onnx_gru", _canon_gru),
-    ("from_torch_rnn", _torch_rnn), ("to_torch_rnn", _canon_rnn), ("from_keras_rnn", _canon_rnn),
-    ("to_keras_rnn", _canon_rnn), ("from_onnx_rnn", _onnx_rnn), ("to_onnx_rnn", _canon_rnn),
-    ("from_torch", _torch_proj), ("to_torch", _canon_proj),
-    ("from_onnx", _onnx_peep), ("to_onnx", _canon_peep),
+    ("from_torch_gru", _torch_gru),
+    ("to_torch_gru", _canon_gru),
+    ("from_keras_gru", _canon_gru),
+    ("to_keras_gru", _canon_gru),
+    ("from_onnx_gru", _onnx_gru),
+    ("to_onnx_gru", _canon_gru),
+    ("from_torch_rnn", _torch_rnn),
+    ("to_torch_rnn", _canon_rnn),
+    ("from_keras_rnn", _canon_rnn),
+    ("to_keras_rnn", _canon_rnn),
+    ("from_onnx_rnn", _onnx_rnn),
+    ("to_onnx_rnn", _canon_rnn),
+    ("from_torch", _torch_proj),
+    ("to_torch", _canon_proj),
+    ("from_onnx", _onnx_peep),
+    ("to_onnx", _canon_peep),
 ]
 
 
@@ -1056,7 +1082,8 @@ def test_cell_converters_refuse_zero_sizes():
 
 
 @pytest.mark.parametrize(
-    "kind", ["gru", "rnn_tanh", "rnn_relu", "lstm_proj"],
+    "kind",
+    ["gru", "rnn_tanh", "rnn_relu", "lstm_proj"],
 )
 def test_torch_modules_live(module, kind):
     """Weights taken from a fresh torch module: lstmcore's forward on the imported weights gives the

@@ -591,8 +591,7 @@ def _check_cache_arrays(cache, base: str, expected: dict) -> None:
     ):
         raise ValueError(
             f"cache.{base} must be a non-empty C-contiguous aligned float array (float32 or "
-            f"float64), got {dtype} {base_array.shape}"
-            + ("" if base_array.flags.aligned else ", misaligned")
+            f"float64), got {dtype} {base_array.shape}" + ("" if base_array.flags.aligned else ", misaligned")
         )
 
 

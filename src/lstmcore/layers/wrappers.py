@@ -322,7 +322,6 @@ class Bidirectional(_Wrapper):
         return config
 
 
-
 class TimeDistributed(_Wrapper):
     """Applies ``layer`` to every time step: x (B, T, ...) -> layer on (B*T, ...) -> (B, T, ...),
     the same weights at every step, as Keras 3. Its weights are the inner layer's. The mask (B, T)
@@ -380,4 +379,3 @@ class TimeDistributed(_Wrapper):
         config = super().get_config()
         config.update(layer=_entry(self.layer))
         return config
-
