@@ -153,5 +153,6 @@ static void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL
 #undef LC_ROWS6
 #undef STEP_W
 #undef STEP_U
+#undef PANEL_Q1
 #undef PACK_SW
 #undef LC_STRIPS

@@ -356,7 +356,8 @@ LSTMCORE_INLINE void KSFX(narrow_block)(REAL *restrict acc, const REAL *restrict
  * one vector, step_panel_nrows_v1). One row at
  * a time, every row streamed the whole panel ((I + H) x 64 floats: 40 KiB at I = 32, H = 128,
  * more than a 32 KiB L1) and its 8 accumulators were one FMA chain each. Each element sums over
- * k in the same order as step_panel. */
+ * k in the same order as step_panel (in a panel one vector wide, in two chains: see
+ * step_panel_nrows_v1). */
 #define STEP_R 4
 #define VL LL  /* lanes per vector */
 
