@@ -172,7 +172,7 @@ void KSFX(lc_lstm_backward)(const lc_ctx *ctx, int B, int H, const lc_lstm_opts 
     LC_ROWS(LC_PAR(ctx, B, G), r, B, {
         KSFX(lstm_row_backward)(o, H, H, dm + r * H, dy ? dy + r * lddy : NULL, dc + r * H,
                                 gates + r * G, zpre ? zpre + r * G : NULL, p, c_prev + r * H,
-                                c + r * H, dz + r * G);
+                                c + r * H, NULL, dz + r * G);
     });
 }
 

@@ -109,12 +109,17 @@ LSTMCORE_INLINE void KSFX(lstm_rows_forward)(const lc_lstm_opts *o, int rows, pt
 
 /* Backward, one row: dm (n) in: the gradient of m from step t+1 | dy (n), added to dm, or NULL
  * dc (n) in: from step t+1, out: dc_prev | g, zpre (4 blocks): the forward's (zpre NULL unless
- * clipped) | p (3 blocks) or NULL | c_prev, c (n) | dz (4 blocks) out: the gradient of the
- * pre-activations. No output overlaps an input. */
+ * clipped) | p (3 blocks) or NULL | c_prev, c (n) | m (n): the forward's m = o * out_act(c), or
+ * NULL | dz (4 blocks) out: the gradient of the pre-activations. No output overlaps an input.
+ * out_act(c) is recomputed from c, or, with m, taken as m / o in whole vectors whose o are all
+ * normal numbers: a division for out_act's 20-odd operations (tanh: exp and a division), within
+ * an ulp or two of it (m and the quotient rounded once each); a vector with a smaller o, zero
+ * included (hard_sigmoid's), or partial, recomputes it. */
 LSTMCORE_INLINE void KSFX(lstm_row_backward)(const lc_lstm_opts *o, ptrdiff_t n, ptrdiff_t sg,
                                              const REAL *dm, const REAL *dy, REAL *dc,
                                              const REAL *g, const REAL *zpre, const REAL *p,
-                                             const REAL *c_prev, const REAL *c, REAL *dz) {
+                                             const REAL *c_prev, const REAL *c, const REAL *m,
+                                             REAL *dz) {
     const REAL clip = (REAL)o->clip;
     const int input_forget = o->input_forget, clipped = zpre && clip > 0;
     const lc_act act = o->act, ract = o->ract, out_act = o->out_act;
@@ -122,11 +127,15 @@ LSTMCORE_INLINE void KSFX(lstm_row_backward)(const lc_lstm_opts *o, ptrdiff_t n,
         const int k = n - j < LL ? (int)(n - j) : LL;
         const REAL *g_j = g + j;
         const LVEC gi = LD(g_j), gf = LD(g_j + sg), gg = LD(g_j + 2 * sg), go = LD(g_j + 3 * sg);
-        const LVEC cp = LD(c_prev + j), cv = LD(c + j);
+        const LVEC cp = LD(c_prev + j);
         LVEC d = LD(dm + j);
         if (dy)
             d += LD(dy + j);
-        const LVEC phi = KSFX(lv_act)(out_act, cv);  /* out_act(c), recomputed */
+        LVEC phi;  /* out_act(c) */
+        if (m && k == LL && KSFX(lv_all_normal)(go))
+            phi = LD(m + j) / go;
+        else
+            phi = KSFX(lv_act)(out_act, LD(c + j));
         LVEC d_o = KSFX(lv_dact)(ract, go, d * phi);  /* m = o * out_act(c) */
         if (clipped)
             d_o = KSFX(lv_clip_grad)(LD(zpre + 3 * sg + j), d_o, clip);

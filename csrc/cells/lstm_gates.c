@@ -274,11 +274,12 @@ int lc_openmp_enabled(void) {
     }                                                                                              \
     void lc_lstm_seq_backward_packed##S(const lc_ctx *ctx, const REAL *wpt, REAL *dz,              \
                                         const REAL *dy, ptrdiff_t ldy, const REAL *gates,          \
-                                        const REAL *c, REAL *dh, REAL *dc, int T, int B, int Bs,   \
+                                        const REAL *c, const REAL *h, REAL *dh, REAL *dc, int T,   \
+                                        int B, int Bs,                                             \
                                         const int *nact, int H, int act, int ract,                 \
                                         const ptrdiff_t *zoff) {                                   \
         PICK(lstm_seq_backward_packed##S, ctx->isa,                                                \
-             (wpt, dz, dy, ldy, gates, c, dh, dc, T, B, Bs, nact, H, act, ract, zoff, ctx));       \
+             (wpt, dz, dy, ldy, gates, c, h, dh, dc, T, B, Bs, nact, H, act, ract, zoff, ctx));    \
     }
 
 LC_LSTM_DEFINE(float, _f32)

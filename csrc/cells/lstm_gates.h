@@ -123,19 +123,22 @@ void lc_matmul_tn_f64(const lc_ctx *ctx, const double *a, ptrdiff_t lda, const d
  * H, 4H)): each step, panel by panel of units, dh = dz[t+1] @ w_h.T, then the gate backward of
  * those units (lc_lstm_gates_backward's maths).
  * dz, gates (T, Bs, G): dz out | dy (B, T, H) rows ldy apart (T*H when batch-first), or NULL
- * c (T+1, Bs, H) | dh, dc (B, H): in dh_n, dc_n, out dh0, dc0. Only the first B <= Bs rows of
+ * c (T+1, Bs, H) | h (T+1, Bs, H): the forward's outputs (h[0] unread), or NULL (see
+ * lstm_row_backward) | dh, dc (B, H): in dh_n, dc_n, out dh0, dc0. Only the first B <= Bs rows of
  * each step run, or with nact (T, non-increasing) its first nact[t]: a row joins at its last
  * step with its dh_n, dc_n; its dz is not written where it does not run. zoff (T) or NULL: with
  * nact, dz holds only the rows that ran, step after step, step t's from row zoff[t].
  * Threads as lc_lstm_seq_packed. */
 void lc_lstm_seq_backward_packed_f32(const lc_ctx *ctx, const float *wpt, float *dz,
                                      const float *dy, ptrdiff_t ldy, const float *gates,
-                                     const float *c, float *dh, float *dc, int T, int B, int Bs,
+                                     const float *c, const float *h, float *dh, float *dc, int T,
+                                     int B, int Bs,
                                      const int *nact, int H, int act, int ract,
                                      const ptrdiff_t *zoff);
 void lc_lstm_seq_backward_packed_f64(const lc_ctx *ctx, const double *wpt, double *dz,
                                      const double *dy, ptrdiff_t ldy, const double *gates,
-                                     const double *c, double *dh, double *dc, int T, int B, int Bs,
+                                     const double *c, const double *h, double *dh, double *dc,
+                                     int T, int B, int Bs,
                                      const int *nact, int H, int act, int ract,
                                      const ptrdiff_t *zoff);
 

@@ -25,7 +25,7 @@ static void KSFX(lstm_gates_backward)(REAL *dz, REAL *dc, const REAL *dh, const 
     const int par = nthreads > 1 && B > 1 && (ptrdiff_t)B * H >= LSTMCORE_PAR_MIN;
 #define ROW(opts)                                                                               \
     KSFX(lstm_row_backward)(opts, H, H, dh + rh, dy ? dy + r * lddy : NULL, dc + rh, gates + rg, \
-                            NULL, NULL, c_prev + rh, c + rh, dz + rg)
+                            NULL, NULL, c_prev + rh, c + rh, NULL, dz + rg)
     LC_FOR(par, nthreads, r, B, 1, {
         const ptrdiff_t rg = r * 4 * (ptrdiff_t)H, rh = r * (ptrdiff_t)H;
         LSTM_PLAIN_CALL(act, ract, ROW);

@@ -9,6 +9,7 @@
 #ifndef LSTMCORE_ACTIVATIONS_H
 #define LSTMCORE_ACTIVATIONS_H
 
+#include <float.h>
 #include <stdint.h>
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -37,6 +38,7 @@ enum { LSTMCORE_RSIGMOID = 0, LSTMCORE_RHARD_SIGMOID = 1 };
 /* float32: exp's input range keeps 2^n a normal number; the Taylor degree reaches 1 ulp. */
 #define EXP_LO_f32 (-87.0f)
 #define EXP_HI_f32 88.0f
+#define NORMAL_MIN_f32 FLT_MIN  /* the smallest normal number */
 #define LOG2E_f32 1.44269502f
 #define LN2_HI_f32 0.693359375f          /* few mantissa bits: n * LN2_HI is exact */
 #define LN2_LO_f32 (-2.12194442e-4f)     /* ln 2 - LN2_HI */
@@ -56,6 +58,7 @@ enum { LSTMCORE_RSIGMOID = 0, LSTMCORE_RHARD_SIGMOID = 1 };
 
 #define EXP_LO_f64 (-708.0)
 #define EXP_HI_f64 709.0
+#define NORMAL_MIN_f64 DBL_MIN
 #define LOG2E_f64 1.4426950408889634
 #define LN2_HI_f64 0.69314718060195446
 #define LN2_LO_f64 (-4.2009150726810846e-11)

@@ -122,6 +122,28 @@ LSTMCORE_INLINE REAL LV(lv_exp)(REAL x) {  /* the scalar fallback: libm's, clamp
 }
 #endif
 
+#if defined(__GNUC__) || defined(__clang__)
+/* whether every lane of v is a normal number or larger in magnitude (none 0, subnormal or NaN) */
+LSTMCORE_INLINE int LV(lv_all_normal)(LVEC v) {
+    const LVEC a = LFROM_BITS(LBITS(v) & ~LBITS(LV(lv_splat)(-0.0)));  /* |v| */
+    const LMASK ok = a >= LV(lv_splat)(SFX(NORMAL_MIN));
+#if defined(__AVX__) && LVB == 32
+    if (sizeof(REAL) == 4)
+        return _mm256_movemask_ps((__m256)ok) == 0xFF;
+    return _mm256_movemask_pd((__m256d)ok) == 0xF;
+#else
+    for (int l = 0; l < LL; l++)
+        if (!ok[l])
+            return 0;
+    return 1;
+#endif
+}
+#else
+LSTMCORE_INLINE int LV(lv_all_normal)(REAL v) {
+    return (v < 0 ? -v : v) >= SFX(NORMAL_MIN);
+}
+#endif
+
 /* 1 / (1 + e^-x); the clamp inside exp keeps it finite for every x. */
 LSTMCORE_INLINE LVEC LV(lv_sigmoid)(LVEC x) {
     return 1 / (1 + LV(lv_exp)(-x));

@@ -4,7 +4,8 @@
 /* Panels [p0, p1) of backward step t: dh = dz[t+1] @ w_h.T (dh_n at t = T-1), then the gate
  * backward of those units, or (t = -1) dh0 = dz[0] @ w_h.T alone. */
 static void KSFX(backward_panel_range)(const REAL *wpt, REAL *dz, const REAL *dy, ptrdiff_t ldy,
-                                       const REAL *gates, const REAL *c, REAL *dh, REAL *dc, int t,
+                                       const REAL *gates, const REAL *c, const REAL *hs, REAL *dh,
+                                       REAL *dc, int t,
                                        int T, int B, int Bs, const int *nact, int H, int act,
                                        int ract, int r0, int r1, int p0, int p1,
                                        int prefetch, int rows6, const ptrdiff_t *zoff) {
@@ -74,9 +75,10 @@ static void KSFX(backward_panel_range)(const REAL *wpt, REAL *dz, const REAL *dy
                 const REAL *g_r = gates + t * BG + r * G + u0;
                 const REAL *cp_r = c + t * BH + r * H + u0, *c_r = c + (t + 1) * BH + r * H + u0;
                 const REAL *dy_r = dy ? dy + r * ldy + (ptrdiff_t)t * H + u0 : NULL;
+                const REAL *m_r = hs ? hs + (t + 1) * BH + r * H + u0 : NULL;  /* step t's h */
 #define ROW(opts)                                                                               \
     KSFX(lstm_row_backward)(opts, n, H, acc + i * STEP_W, dy_r, dc + r * H + u0, g_r, NULL,     \
-                            NULL, cp_r, c_r, dz_r)
+                            NULL, cp_r, c_r, m_r, dz_r)
                 LSTM_PLAIN_CALL(act, ract, ROW);
 #undef ROW
             }
@@ -86,12 +88,13 @@ static void KSFX(backward_panel_range)(const REAL *wpt, REAL *dz, const REAL *dy
 
 static void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL *dy,
                                            ptrdiff_t ldy, const REAL *gates, const REAL *c,
-                                           REAL *dh, REAL *dc, int T, int B, int Bs,
+                                           const REAL *hs, REAL *dh, REAL *dc, int T, int B, int Bs,
                                            const int *nact, int H, int act, int ract,
                                            const ptrdiff_t *zoff, const lc_ctx *ctx) {
     const int nthreads = ctx->nthreads;
     /* wpt: w_h.T packed | dz, gates (T, Bs, G): dz out | dy (B, T, H) rows ldy apart, or NULL
-     * c (T+1, Bs, H) | dh, dc (B, H): in dh_n, dc_n, out dh0, dc0. The first B <= Bs rows of
+     * c (T+1, Bs, H) | hs (T+1, Bs, H): the forward's h, or NULL (lstm_row_backward's m)
+     * dh, dc (B, H): in dh_n, dc_n, out dh0, dc0. The first B <= Bs rows of
      * each step run, or its first nact[t] (nact (T) non-increasing, or NULL).
      * Threads: as lstm_seq_packed. */
     const int P = (H + STEP_W - 1) / STEP_W, RB = (B + STEP_R - 1) / STEP_R;  /* row blocks */
@@ -116,7 +119,7 @@ static void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL
             lstmcore_row_range(B, T, nact, KSFX(split_unit)(rows6), omp_get_thread_num(),
                                omp_get_num_threads(), &r0, &r1);
             for (int t = T - 1; t >= -1 && r1 > r0; t--)
-                KSFX(backward_panel_range)(wpt, dz, dy, ldy, gates, c, dh, dc, t, T, B, Bs, nact,
+                KSFX(backward_panel_range)(wpt, dz, dy, ldy, gates, c, hs, dh, dc, t, T, B, Bs, nact,
                                            H, act, ract, r0, r1, 0, P,
                                            lstmcore_panel_prefetch(ctx, P * panel_bytes), rows6,
                                            zoff);
@@ -130,7 +133,7 @@ static void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL
             const int n = omp_get_num_threads(), k = omp_get_thread_num();
             const int p0 = (int)((long long)k * P / n), p1 = (int)((long long)(k + 1) * P / n);
             for (int t = T - 1, s = 1; t >= -1; t--, s++) {
-                KSFX(backward_panel_range)(wpt, dz, dy, ldy, gates, c, dh, dc, t, T, B, Bs, nact,
+                KSFX(backward_panel_range)(wpt, dz, dy, ldy, gates, c, hs, dh, dc, t, T, B, Bs, nact,
                                            H, act, ract, 0, B, p0, p1,
                                            lstmcore_panel_prefetch(ctx, (p1 - p0) * panel_bytes),
                                            rows6, zoff);
@@ -142,7 +145,7 @@ static void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL
     }
 #endif
     for (int t = T - 1; t >= -1; t--)
-        KSFX(backward_panel_range)(wpt, dz, dy, ldy, gates, c, dh, dc, t, T, B, Bs, nact, H, act,
+        KSFX(backward_panel_range)(wpt, dz, dy, ldy, gates, c, hs, dh, dc, t, T, B, Bs, nact, H, act,
                                    ract, 0, B, 0, P, lstmcore_panel_prefetch(ctx, P * panel_bytes),
                                    rows6, zoff);
 }

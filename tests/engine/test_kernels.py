@@ -149,6 +149,22 @@ def test_activations(rng, dtype, activation, recurrent_activation, shape):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("recurrent_activation", RECURRENT_ACTIVATIONS)
+def test_backward_with_output_gates_near_zero(rng, dtype, recurrent_activation):
+    """The packed backward takes out_act(c) as h / o in vectors whose o are all normal numbers:
+    output gates pushed to 0, to subnormal values (float32's sigmoid at -95) and mixed with open
+    ones in one vector still give the reference's gradients."""
+    B, T, I, H = SHAPES["H50"]
+    p = make_lstm(rng, B, T, I, H, dtype)
+    p["b"][3 * H : 3 * H + H : 2] = -95  # every other unit's o shut (hard_sigmoid: exactly 0)
+    p["b"][3 * H + 1 : 3 * H + 20 : 2] = 2
+    opts = {"recurrent_activation": recurrent_activation}
+    ref_cache, cache = _compare_forward(p, dtype, True, **opts)
+    dy = rng.standard_normal((B, T, H)).astype(dtype)
+    _compare_backward(ref_cache, cache, dtype, dy, None, rng.standard_normal((B, H)).astype(dtype))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("B", [1, 4])
 def test_cell_forward(rng, dtype, activation, B):

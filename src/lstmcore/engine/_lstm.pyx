@@ -882,16 +882,16 @@ def set_workspace_limit(nbytes):
 
 cdef inline void _seq_backward_packed(const lc_ctx *ctx, const floating *wpt, floating *dz,
                                       const floating *dy, Py_ssize_t ldy, const floating *gates,
-                                      const floating *c, floating *dh, floating *dc, int T, int B,
-                                      int Bs, int H, int act, int ract,
+                                      const floating *c, const floating *h, floating *dh,
+                                      floating *dc, int T, int B, int Bs, int H, int act, int ract,
                                       const int *nact=NULL,
                                       const Py_ssize_t *zoff=NULL) noexcept nogil:
     if floating is float:
-        lc_lstm_seq_backward_packed_f32(ctx, wpt, dz, dy, ldy, gates, c, dh, dc, T, B, Bs, nact, H,
-                                        act, ract, zoff)
+        lc_lstm_seq_backward_packed_f32(ctx, wpt, dz, dy, ldy, gates, c, h, dh, dc, T, B, Bs, nact,
+                                        H, act, ract, zoff)
     else:
-        lc_lstm_seq_backward_packed_f64(ctx, wpt, dz, dy, ldy, gates, c, dh, dc, T, B, Bs, nact, H,
-                                        act, ract, zoff)
+        lc_lstm_seq_backward_packed_f64(ctx, wpt, dz, dy, ldy, gates, c, h, dh, dc, T, B, Bs, nact,
+                                        H, act, ract, zoff)
 
 
 cdef inline void _pack_t(const floating *w, int R, Py_ssize_t C, floating *wpt) noexcept nogil:
@@ -1121,7 +1121,8 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
                 _pack_t(&w_h[0, 0], H, G, &wpt_v[0])
                 _seq_backward_packed(&ctx, &wpt_v[0], pdz,
                                      &dy[0, 0, 0] if has_dy else NULL, <Py_ssize_t>T * H,
-                                     &gates[0, 0, 0], &c[0, 0, 0], &dh[0, 0], &dc[0, 0], T, B,
+                                     &gates[0, 0, 0], &c[0, 0, 0], &h[0, 0, 0], &dh[0, 0],
+                                     &dc[0, 0], T, B,
                                      B, H, act, ract, p_nact, p_zoff)
             else:
                 _backward_loop(&dz_v[0, 0, 0], &dh[0, 0], &dc[0, 0],
