@@ -119,8 +119,8 @@ static void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL
             lstmcore_row_range(B, T, nact, KSFX(split_unit)(rows6), omp_get_thread_num(),
                                omp_get_num_threads(), &r0, &r1);
             for (int t = T - 1; t >= -1 && r1 > r0; t--)
-                KSFX(backward_panel_range)(wpt, dz, dy, ldy, gates, c, hs, dh, dc, t, T, B, Bs, nact,
-                                           H, act, ract, r0, r1, 0, P,
+                KSFX(backward_panel_range)(wpt, dz, dy, ldy, gates, c, hs, dh, dc, t, T, B, Bs,
+                                           nact, H, act, ract, r0, r1, 0, P,
                                            lstmcore_panel_prefetch(ctx, P * panel_bytes), rows6,
                                            zoff);
         }
@@ -133,8 +133,8 @@ static void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL
             const int n = omp_get_num_threads(), k = omp_get_thread_num();
             const int p0 = (int)((long long)k * P / n), p1 = (int)((long long)(k + 1) * P / n);
             for (int t = T - 1, s = 1; t >= -1; t--, s++) {
-                KSFX(backward_panel_range)(wpt, dz, dy, ldy, gates, c, hs, dh, dc, t, T, B, Bs, nact,
-                                           H, act, ract, 0, B, p0, p1,
+                KSFX(backward_panel_range)(wpt, dz, dy, ldy, gates, c, hs, dh, dc, t, T, B, Bs,
+                                           nact, H, act, ract, 0, B, p0, p1,
                                            lstmcore_panel_prefetch(ctx, (p1 - p0) * panel_bytes),
                                            rows6, zoff);
                 lstmcore_barrier_arrive(&bar);  /* dz[t] complete when all n have arrived */
@@ -145,9 +145,9 @@ static void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL
     }
 #endif
     for (int t = T - 1; t >= -1; t--)
-        KSFX(backward_panel_range)(wpt, dz, dy, ldy, gates, c, hs, dh, dc, t, T, B, Bs, nact, H, act,
-                                   ract, 0, B, 0, P, lstmcore_panel_prefetch(ctx, P * panel_bytes),
-                                   rows6, zoff);
+        KSFX(backward_panel_range)(wpt, dz, dy, ldy, gates, c, hs, dh, dc, t, T, B, Bs, nact, H,
+                                   act, ract, 0, B, 0, P,
+                                   lstmcore_panel_prefetch(ctx, P * panel_bytes), rows6, zoff);
 }
 
 #undef STEP_R
