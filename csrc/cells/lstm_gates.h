@@ -132,15 +132,13 @@ void lc_matmul_tn_f64(const lc_ctx *ctx, const double *a, ptrdiff_t lda, const d
 void lc_lstm_seq_backward_packed_f32(const lc_ctx *ctx, const float *wpt, float *dz,
                                      const float *dy, ptrdiff_t ldy, const float *gates,
                                      const float *c, const float *h, float *dh, float *dc, int T,
-                                     int B, int Bs,
-                                     const int *nact, int H, int act, int ract,
+                                     int B, int Bs, const int *nact, int H, int act, int ract,
                                      const ptrdiff_t *zoff);
 void lc_lstm_seq_backward_packed_f64(const lc_ctx *ctx, const double *wpt, double *dz,
                                      const double *dy, ptrdiff_t ldy, const double *gates,
                                      const double *c, const double *h, double *dh, double *dc,
-                                     int T, int B, int Bs,
-                                     const int *nact, int H, int act, int ract,
-                                     const ptrdiff_t *zoff);
+                                     int T, int B, int Bs, const int *nact, int H, int act,
+                                     int ract, const ptrdiff_t *zoff);
 
 /* 1 when compiled with OpenMP, else 0. */
 int lc_openmp_enabled(void);

@@ -246,24 +246,23 @@ static void KSFX(tn_rows)(const REAL *a, ptrdiff_t lda, const REAL *b, ptrdiff_t
     }
 }
 
+/* What lstm_matmul_tn's threads split: out's columns (cols) in units of a cache line (where its
+ * rows are whole lines apart, no line of it is written by two threads; else one line per row or
+ * two may be), or its rows in blocks of 4 */
+LSTMCORE_INLINE int KSFX(tn_unit)(int cols) {
+    return cols ? 64 / (int)sizeof(REAL) : 4;
+}
+
 /* lstm_matmul_tn's share for thread k of n: a range of columns of out (cols: all its rows), or
  * of blocks of 4 rows of out (all its columns) */
 static void KSFX(tn_share)(const REAL *a, ptrdiff_t lda, const REAL *b, ptrdiff_t ldb, REAL *out,
                            ptrdiff_t ldo, int M, int N, ptrdiff_t K, int n, int k, int cols) {
-    int m0 = 0, m1 = M, c0 = 0, c1 = N;
-    if (cols) {  /* units of a cache line: where out's rows are whole lines apart, no line of
-                  * it is written by two threads (else one line per row or two may be) */
-        const int unit = 64 / (int)sizeof(REAL), NU = (N + unit - 1) / unit;
-        const int e = (int)((long long)(k + 1) * NU / n) * unit;
-        c0 = (int)((long long)k * NU / n) * unit;
-        c1 = e < N ? e : N;
-    } else {
-        const int MB = (M + 3) / 4, e = (int)((long long)(k + 1) * MB / n) * 4;
-        m0 = (int)((long long)k * MB / n) * 4;
-        m1 = e < M ? e : M;
-    }
-    if (c1 <= c0 || m1 <= m0)
+    const int extent = cols ? N : M, unit = KSFX(tn_unit)(cols);
+    const int units = (extent + unit - 1) / unit, e = (int)((long long)(k + 1) * units / n) * unit;
+    const int s0 = (int)((long long)k * units / n) * unit, s1 = e < extent ? e : extent;
+    if (s1 <= s0)
         return;
+    const int m0 = cols ? 0 : s0, m1 = cols ? M : s1, c0 = cols ? s0 : 0, c1 = cols ? s1 : N;
     for (ptrdiff_t k0 = 0; k0 < K; k0 += MM_KB) {
         const int kn = K - k0 < MM_KB ? (int)(K - k0) : MM_KB;
         KSFX(tn_rows)(a + k0 * lda, lda, b + k0 * ldb + c0, ldb, out + c0, ldo, m0, m1, c1 - c0,
@@ -283,9 +282,9 @@ static void KSFX(lstm_matmul_tn)(const REAL *a, ptrdiff_t lda, const REAL *b, pt
      * (medians of 4 rounds, the two builds in turn). Every element of out sums over k alike in
      * either split and on one thread: the same results. One thread: no OpenMP region (see
      * LC_FOR). */
-    const int cols = N > M, unit = 64 / (int)sizeof(REAL);
-    const int blocks = cols ? (N + unit - 1) / unit : (M + 3) / 4;
-    int nt = nthreads < blocks ? nthreads : blocks;
+    const int cols = N > M, unit = KSFX(tn_unit)(cols);
+    const int units = ((cols ? N : M) + unit - 1) / unit;
+    int nt = nthreads < units ? nthreads : units;
     if ((ptrdiff_t)M * N * K < 64 * LSTMCORE_PAR_MIN)
         nt = 1;
     (void)nt;  /* unused without OpenMP */

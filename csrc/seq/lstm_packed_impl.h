@@ -571,7 +571,7 @@ LSTMCORE_INLINE void KSFX(step_gates)(REAL *restrict z, int rows, ptrdiff_t H, c
 #define PART(opts)                                                                              \
     KSFX(lstm_rows_forward)(opts, rows, n, U, z, STEP_W, NULL, NULL, bp, NULL, c_prev, c, H,      \
                             NULL, h, ldh, gates, ldg, H)
-    enum { UQ = LL / STEP_R > 0 ? LL / STEP_R : 1 };  /* the units of a one-vector panel */
+    enum { UQ = PANEL_Q1 };  /* the units of a one-vector panel (panel_units) */
     if (STEP_R > 1 && rows == STEP_R && U == UQ && STEP_R * UQ == LL) {
         /* a last panel one vector wide (n <= U = LL / 4 units, panel_units): the rows' units
          * side by side, row r's at [r * U, r * U + U) of each gate block, so that one vector

@@ -82,13 +82,11 @@ cdef extern from "cells/lstm_gates.h" nogil:
     void lc_lstm_seq_backward_packed_f32(const lc_ctx *ctx, const float *wpt, float *dz,
                                          const float *dy, Py_ssize_t ldy, const float *gates,
                                          const float *c, const float *h, float *dh, float *dc,
-                                         int T, int B,
-                                         int Bs, const int *nact, int H, int act, int ract,
-                                         const Py_ssize_t *zoff)
+                                         int T, int B, int Bs, const int *nact, int H, int act,
+                                         int ract, const Py_ssize_t *zoff)
     void lc_lstm_seq_backward_packed_f64(const lc_ctx *ctx, const double *wpt, double *dz,
                                          const double *dy, Py_ssize_t ldy, const double *gates,
                                          const double *c, const double *h, double *dh, double *dc,
-                                         int T, int B,
-                                         int Bs, const int *nact, int H, int act, int ract,
-                                         const Py_ssize_t *zoff)
+                                         int T, int B, int Bs, const int *nact, int H, int act,
+                                         int ract, const Py_ssize_t *zoff)
     int lc_openmp_enabled()

@@ -1122,8 +1122,7 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
                 _seq_backward_packed(&ctx, &wpt_v[0], pdz,
                                      &dy[0, 0, 0] if has_dy else NULL, <Py_ssize_t>T * H,
                                      &gates[0, 0, 0], &c[0, 0, 0], &h[0, 0, 0], &dh[0, 0],
-                                     &dc[0, 0], T, B,
-                                     B, H, act, ract, p_nact, p_zoff)
+                                     &dc[0, 0], T, B, B, H, act, ract, p_nact, p_zoff)
             else:
                 _backward_loop(&dz_v[0, 0, 0], &dh[0, 0], &dc[0, 0],
                                &dy[0, 0, 0] if has_dy else NULL, &gates[0, 0, 0], &c[0, 0, 0],
