@@ -570,3 +570,33 @@ def test_finite_check_finds_every_non_finite_value(dtype):
         assert not checks.all_finite(strided[:, 0]) and checks.all_finite(strided[:, 1])
     big = np.full(1 << 12, np.finfo(dtype).max, dtype)  # large but finite
     assert checks.all_finite(big)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_checked_in_compiled_code_or_in_python_the_same_bits(dtype):
+    """The plain LSTM's ready calls are checked in compiled code (lstmcore.engine._lstm's
+    _plain_forward and _plain_cache), the others by _lstm_options: both give the same bits.
+    Explicit zero states and an explicit output activation equal to the cell's take the Python
+    checks; a NaN the compiled checks pass on is still refused by the Python ones."""
+    v = valid(dtype)
+    args = (v["x"], v["w_x"], v["w_h"], v["b"])
+    zeros = np.zeros((B, H), dtype)
+    for kw in ({}, {"return_cache": True}):
+        fast = compiled.lstm_forward(*args, **kw)
+        slow = compiled.lstm_forward(*args, zeros, zeros.copy(), output_activation="tanh", **kw)
+        for a, b in zip(fast[:3], slow[:3], strict=True):
+            np.testing.assert_array_equal(a, b)
+    cache = fast[3]
+    fast = compiled.lstm_backward(v["dy"], cache)
+    slow = compiled.lstm_backward(v["dy"], cache, zeros, zeros.copy())
+    for k in fast:
+        np.testing.assert_array_equal(fast[k], slow[k], err_msg=k)
+    dy = v["dy"].copy()
+    dy[1, 2, 3] = np.nan
+    with pytest.raises(ValueError, match=says("dy must be finite", "nan")):
+        compiled.lstm_backward(dy, cache)
+    assert np.isnan(compiled.lstm_backward(dy, cache, check_finite=False)["dx"]).any()
+    x = v["x"].copy()
+    x[0, 0, 0] = np.inf
+    with pytest.raises(ValueError, match=says("x must be finite", "inf")):
+        compiled.lstm_forward(x, *args[1:])

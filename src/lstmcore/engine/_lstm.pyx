@@ -449,11 +449,24 @@ def _aligned_empty(Py_ssize_t n, object dtype):
     return buf[off:off + n]
 
 
+cdef inline void *_data(object a) noexcept:
+    # the data of a C-contiguous ndarray this module made
+    return cnp.PyArray_DATA(<cnp.ndarray>a)
+
+
 cdef tuple _pack_buffers(int I, int H, object dtype):
     """Room for [w_x; w_h] and b packed by lstm_step_pack: (wp, bp), uninitialised, aligned."""
     cdef Py_ssize_t itemsize = np.dtype(dtype).itemsize, U = 64 // itemsize  # units per panel
     return (_aligned_empty(lc_lstm_step_pack_size(I, H, itemsize), dtype),
             _aligned_empty(4 * U * ((H + U - 1) // U), dtype))
+
+
+cdef tuple _pack_scratch(int I, int H, object dtype):
+    """_pack_buffers in memory kept between calls (_workspace): a sequence call's packed weights,
+    which it does not return."""
+    cdef Py_ssize_t itemsize = np.dtype(dtype).itemsize, U = 64 // itemsize  # units per panel
+    return (_workspace("pack.wp", (lc_lstm_step_pack_size(I, H, itemsize),), dtype),
+            _workspace("pack.bp", (4 * U * ((H + U - 1) // U),), dtype))
 
 
 cdef void _forward_packed(const floating *x, const floating *w_x, const floating *w_h,
@@ -528,7 +541,7 @@ cdef object _forward_infer_plan(const floating[:, :, ::1] x, const floating[:, :
     cdef floating[::1] wp_v, bp_v
     cdef floating[:, :, ::1] z_v, cc_v
     if _use_packed(B, T, I, H, sizeof(floating), nthreads):
-        wp_v, bp_v = _pack_buffers(I, H, dtype)
+        wp_v, bp_v = _pack_scratch(I, H, dtype)
         with nogil:
             _forward_packed(&x[0, 0, 0], &w_x[0, 0], &w_h[0, 0], &b[0], &h0[0, 0], &c[0, 0],
                             &y[0, 0, 0], ldy, y_step, &c[0, 0], &wp_v[0], &bp_v[0], T, B, I, H,
@@ -561,7 +574,9 @@ cdef tuple _forward_infer(const floating[:, :, ::1] x, const floating[:, ::1] w_
     cdef int B = x.shape[0], T = x.shape[1], H = w_h.shape[0]
     if y is None:
         y = np.empty((B, T, H), dtype=dtype)
-    c = np.array(c0, dtype=dtype)  # in c0, out c_n
+    c = np.zeros((B, H), dtype=dtype) if c0 is None else np.array(c0, dtype=dtype)  # out c_n
+    if h0 is None:
+        h0 = np.zeros((B, H), dtype=dtype)
     cdef floating[:, :, :] y_v = y
     cdef floating[:, ::1] c_v = c
     cdef int[::1] every_row = None  # no plan: every row at every step
@@ -738,10 +753,12 @@ cdef object _forward_train(const floating[:, :, ::1] x, const floating[:, ::1] w
     cdef const int *p_nact = &nact[0] if nact is not None else NULL
     cdef bint outputs = x is not None
     y = np.empty((B, T, H), dtype=dtype) if outputs else None
-    cdef floating[:, :, ::1] y_v = y
-    cdef floating[::1] wp_v, bp_v
+    cdef floating *p_y = <floating *>_data(y) if outputs else NULL
+    cdef floating *p_wp = NULL
+    cdef floating *p_bp = NULL
     if packed:
-        wp_v, bp_v = _pack_buffers(I, H, dtype)
+        wp, bp = _pack_scratch(I, H, dtype)  # held here while the call runs
+        p_wp, p_bp = <floating *>_data(wp), <floating *>_data(bp)
     with nogil:
         # x_tm = x.transpose(1, 0, 2)
         for r in range(B if outputs else 0):
@@ -749,8 +766,8 @@ cdef object _forward_train(const floating[:, :, ::1] x, const floating[:, ::1] w
                 memcpy(&x_tm[t, r, 0], &x[r, t, 0], I * sizeof(floating))
         if packed:
             # gates[t], c[t+1], h[t+1] of [x_tm[t], h[t]] @ [w_x; w_h] + b and c[t], fused
-            _pack(&w_x[0, 0], &w_h[0, 0], &b[0], B, I, H, &wp_v[0], &bp_v[0])
-            _seq_packed(&wp_v[0], &bp_v[0], &x_tm[0, 0, 0], I, <Py_ssize_t>B * I, &h[0, 0, 0],
+            _pack(&w_x[0, 0], &w_h[0, 0], &b[0], B, I, H, p_wp, p_bp)
+            _seq_packed(p_wp, p_bp, &x_tm[0, 0, 0], I, <Py_ssize_t>B * I, &h[0, 0, 0],
                         &h[1, 0, 0], H, <Py_ssize_t>B * H, &c[0, 0, 0], <Py_ssize_t>B * H,
                         &gates[0, 0, 0], G, <Py_ssize_t>B * G, T, B, I, H, act, ract, nthreads,
                         p_nact)
@@ -764,7 +781,7 @@ cdef object _forward_train(const floating[:, :, ::1] x, const floating[:, ::1] w
         # y = h[1:].transpose(1, 0, 2)
         for r in range(B if outputs else 0):
             for t in range(T):
-                memcpy(&y_v[r, t, 0], &h[t + 1, r, 0], H * sizeof(floating))
+                memcpy(p_y + (<Py_ssize_t>r * T + t) * H, &h[t + 1, r, 0], H * sizeof(floating))
     return y
 
 
@@ -845,10 +862,15 @@ cdef object _recycled(str name, tuple shape, object dtype):
 
 cdef tuple _train_arrays(int T, int B, int I, int H, object dtype, h0, c0):
     """The training forward's cache arrays, time-major, uninitialised but for h[0] = h0 and
-    c[0] = c0: x (T, B, I), gates (T, B, 4H), h and c (T+1, B, H)."""
+    c[0] = c0 (None: zeros): x (T, B, I), gates (T, B, 4H), h and c (T+1, B, H)."""
     h = _recycled("h", (T + 1, B, H), dtype)
     c = _recycled("c", (T + 1, B, H), dtype)
-    h[0], c[0] = h0, c0
+    cdef size_t state_bytes = <size_t>B * H * np.dtype(dtype).itemsize
+    for a, a0 in ((h, h0), (c, c0)):
+        if a0 is None:
+            memset(cnp.PyArray_DATA(<cnp.ndarray>a), 0, state_bytes)
+        else:
+            a[0] = a0
     return (_recycled("x", (T, B, I), dtype), _recycled("gates", (T, B, 4 * H), dtype), h, c)
 
 
@@ -1070,27 +1092,34 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
     cdef const int *p_nact = &nact[0] if nact is not None else NULL
     cdef int TB = T * B
     cdef bint packed = _use_packed(B, T, I, H, sizeof(floating), nthreads, True)
-    cdef floating[:, :, ::1] dz_v
+    # the arrays made here are C-contiguous: their data pointers are taken directly
+    # (each held by a name of its own while the call runs: a workspace over the limit is kept
+    # by nothing else)
+    cdef floating *p_dz = NULL
     if nact is None or not packed:  # else the packed loop writes the rows that ran (dz_rows)
-        dz_v = _workspace("dz", (T, B, G), dtype)
+        dz = _workspace("dz", (T, B, G), dtype)
+        p_dz = <floating *>_data(dz)
     dx_tm = _workspace("dx_tm", (T, B, I), dtype)
     dx = np.empty((B, T, I), dtype=dtype)  # with nact: written by the plan's put below
     dw_x = np.zeros((I, G), dtype=dtype)
     dw_h = np.zeros((H, G), dtype=dtype)
     db = np.zeros(G, dtype=dtype)
-    cdef floating[:, :, ::1] dx_tm_v = dx_tm, dx_v = dx
-    cdef floating[:, ::1] dw_x_v = dw_x, dw_h_v = dw_h
-    cdef floating[::1] db_v = db
+    cdef floating *p_dx_tm = <floating *>_data(dx_tm)
+    cdef floating *p_dx = <floating *>_data(dx)
+    cdef floating *p_dw_x = <floating *>_data(dw_x)
+    cdef floating *p_dw_h = <floating *>_data(dw_h)
+    cdef floating *p_db = <floating *>_data(db)
     cdef int grads = _grad_plan(packed, B, I, H, sizeof(floating), nthreads)
     cdef bint dx_packed = grads & 1, dwx_packed = grads & 2, dwh_packed = grads & 4
-    cdef floating[::1] wpt_v, wxt_v
     cdef lc_ctx ctx = _ctx_for(nthreads, B, I, H, sizeof(floating))
+    cdef floating *pwpt = NULL  # packed w_h.T for the loop
     if packed:
-        wpt_v = _aligned_empty(lc_pack_transposed_size(H, G, sizeof(floating)), dtype)
+        wpt = _workspace("pack.w_h_t", (lc_pack_transposed_size(H, G, sizeof(floating)),), dtype)
+        pwpt = <floating *>_data(wpt)
     cdef floating *pwxt = NULL  # packed w_x.T for dx, or NULL: BLAS
     if dx_packed:
-        wxt_v = _aligned_empty(lc_pack_transposed_size(I, G, sizeof(floating)), dtype)
-        pwxt = &wxt_v[0]
+        wxt = _workspace("pack.w_x_t", (lc_pack_transposed_size(I, G, sizeof(floating)),), dtype)
+        pwxt = <floating *>_data(wxt)
     # With a plan's nact, the products after the loop read only the rows that ran: dz, x and
     # h_prev of those rows, step after step (sum(nact) rows; at S2 with lengths over 1..T, half
     # the rows, the products being about 60% of the backward's multiply-adds). The packed loop
@@ -1103,7 +1132,7 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
     cdef Py_ssize_t[::1] zoff = None
     cdef const Py_ssize_t *p_zoff = NULL
     if nact is None or not packed:
-        pdz = &dz_v[0, 0, 0]
+        pdz = p_dz
     if nact is not None:
         zoff = seq.step_offsets
         S = zoff[T]
@@ -1118,32 +1147,33 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
         with nogil:
             if packed:
                 # per step, by panels of units: dh = dz[t+1] @ w_h.T, then the gate backward
-                _pack_t(&w_h[0, 0], H, G, &wpt_v[0])
-                _seq_backward_packed(&ctx, &wpt_v[0], pdz,
+                _pack_t(&w_h[0, 0], H, G, pwpt)
+                _seq_backward_packed(&ctx, pwpt, pdz,
                                      &dy[0, 0, 0] if has_dy else NULL, <Py_ssize_t>T * H,
                                      &gates[0, 0, 0], &c[0, 0, 0], &h[0, 0, 0], &dh[0, 0],
                                      &dc[0, 0], T, B, B, H, act, ract, p_nact, p_zoff)
             else:
-                _backward_loop(&dz_v[0, 0, 0], &dh[0, 0], &dc[0, 0],
+                _backward_loop(p_dz, &dh[0, 0], &dc[0, 0],
                                &dy[0, 0, 0] if has_dy else NULL, &gates[0, 0, 0], &c[0, 0, 0],
                                &w_h[0, 0], T, B, H, act, ract, nthreads, p_nact)
             if p_nact != NULL and p_zoff == NULL:  # dz's rows that ran, step after step
                 for t in range(T):
                     n = p_nact[t]
-                    memcpy(pdz + off * G, &dz_v[t, 0, 0], n * G * sizeof(floating))
+                    memcpy(pdz + off * G, p_dz + <Py_ssize_t>t * B * G, n * G * sizeof(floating))
                     off += n
             # dw_x += x.T @ dz and dw_h += h_prev.T @ dz over all S rows (h_prev = h[:T])
-            _add_tn(dwx_packed, px, I, I, pdz, G, G, &dw_x_v[0, 0], G, S, nthreads)
-            _add_tn(dwh_packed, ph, H, H, pdz, G, G, &dw_h_v[0, 0], G, S, nthreads)
+            _add_tn(dwx_packed, px, I, I, pdz, G, G, p_dw_x, G, S, nthreads)
+            _add_tn(dwh_packed, ph, H, H, pdz, G, G, p_dw_h, G, S, nthreads)
             # dx = dz @ w_x.T
-            _mul_nt(pwxt, pdz, G, &w_x[0, 0], I, G, &dx_tm_v[0, 0, 0], I, S, nthreads)
+            _mul_nt(pwxt, pdz, G, &w_x[0, 0], I, G, p_dx_tm, I, S, nthreads)
             # db += dz.sum(rows)
-            _sum_rows(&db_v[0], pdz, S, G, nthreads)
+            _sum_rows(p_db, pdz, S, G, nthreads)
             # dx to batch-first
             if p_nact == NULL:
                 for r in range(B):
                     for t in range(T):
-                        memcpy(&dx_v[r, t, 0], &dx_tm_v[t, r, 0], I * sizeof(floating))
+                        memcpy(p_dx + (<Py_ssize_t>r * T + t) * I,
+                               p_dx_tm + (<Py_ssize_t>t * B + r) * I, I * sizeof(floating))
     if p_nact != NULL:
         # dx_tm holds the S rows that ran, step after step: into the caller's order in one pass
         # (0 past each row's length)
@@ -1172,6 +1202,123 @@ cdef object _cell(const floating[:, ::1] x_t, const floating[:, ::1] w_x,
         _gates_forward(&z_v[0, 0], G, &c[0, 0], &h_v[0, 0], H, &c_prev[0, 0], &b[0],
                        B, H, act, ract, nthreads)
     return h
+
+
+# The plain LSTM's calls checked in compiled code -------------------------------------------------
+# A call without options, its activations named by strings, on arrays that need no conversion
+# (ndarrays, not subclasses, of float32 or float64 in native byte order, C-contiguous, aligned,
+# every size from 1 to 2**31 - 1) and finite, runs from these checks; any other call takes
+# _lstm_options' checks, which accept the same calls and convert, or refuse with a message, the
+# rest. The Python checks cost 6 µs (forward) and 16 µs (backward) on a warm machine, 31 and
+# 59 µs after another library's training step (the interpreter's code and objects cold).
+
+cdef Py_ssize_t _INT_MAX = 2**31 - 1
+cdef dict _PLAIN_CODES = {}  # (activation, recurrent_activation) -> the kernels' (act, ract)
+
+
+cdef tuple _plain_codes(activation, recurrent_activation):
+    """The kernels' (act, ract) when both activations are names the plain LSTM runs, else None."""
+    if type(activation) is not str or type(recurrent_activation) is not str:
+        return None
+    key = (activation, recurrent_activation)
+    codes = _PLAIN_CODES.get(key)
+    if codes is None:
+        opts = _lstm_options._plain_call({"activation": activation,
+                                          "recurrent_activation": recurrent_activation})
+        if opts is None:
+            return None
+        codes = _PLAIN_CODES[key] = opts.codes
+    return codes
+
+
+cdef inline bint _ready(object a, int typenum, int nd, Py_ssize_t d0=-1, Py_ssize_t d1=-1,
+                        Py_ssize_t d2=-1) noexcept:
+    """a an ndarray (no subclass) of typenum in native byte order, C-contiguous and aligned, of
+    nd dimensions, each of the sizes d0, d1, d2 given (-1: any)."""
+    if type(a) is not cnp.ndarray:
+        return False
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    if (cnp.PyArray_TYPE(arr) != typenum or cnp.PyArray_NDIM(arr) != nd
+            or not cnp.PyArray_ISCARRAY_RO(arr)):
+        return False
+    cdef cnp.npy_intp *d = cnp.PyArray_DIMS(arr)
+    return ((d0 < 0 or d[0] == d0) and (nd < 2 or d1 < 0 or d[1] == d1)
+            and (nd < 3 or d2 < 0 or d[2] == d2))
+
+
+cdef inline bint _finite(object a) noexcept:
+    """No NaN or inf in a (_ready)."""
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    cdef const void *data = cnp.PyArray_DATA(arr)
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(arr)
+    cdef int itemsize = cnp.PyArray_ITEMSIZE(arr), ok
+    with nogil:
+        ok = lstmcore_all_finite(data, n, itemsize)
+    return ok != 0
+
+
+cdef inline bint _state_ready(object a, int typenum, Py_ssize_t B, Py_ssize_t H,
+                              bint check_finite) noexcept:
+    return a is None or (_ready(a, typenum, 2, B, H) and (not check_finite or _finite(a)))
+
+
+cdef object _plain_forward(x, w_x, w_h, b, h0, c0, bint check_finite, tuple codes,
+                           bint return_cache, activation, recurrent_activation):
+    """lstm_forward of the plain LSTM (codes: _plain_codes) when every array is ready (above),
+    else None."""
+    if codes is None or type(x) is not cnp.ndarray:
+        return None
+    cdef int typenum = cnp.PyArray_TYPE(<cnp.ndarray>x)
+    if typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64:
+        return None
+    if not (_ready(x, typenum, 3) and _ready(w_h, typenum, 2)):
+        return None
+    cdef cnp.npy_intp *dims = cnp.PyArray_DIMS(<cnp.ndarray>x)
+    cdef Py_ssize_t B = dims[0], T = dims[1], I = dims[2]
+    cdef Py_ssize_t H = cnp.PyArray_DIMS(<cnp.ndarray>w_h)[0], G = 4 * H
+    if (min(B, T, I, H) < 1 or max(B, T, I, G, T * B, T * G) > _INT_MAX
+            or not _ready(w_h, typenum, 2, H, G) or not _ready(w_x, typenum, 2, I, G)
+            or not _ready(b, typenum, 1, G) or not _state_ready(h0, typenum, B, H, check_finite)
+            or not _state_ready(c0, typenum, B, H, check_finite)):
+        return None
+    if check_finite and not (_finite(x) and _finite(w_x) and _finite(w_h) and _finite(b)):
+        return None
+    act, ract = codes
+    return _run_forward(x, w_x, w_h, b, h0, c0, act, ract, return_cache, activation,
+                        recurrent_activation, None)
+
+
+cdef tuple _plain_cache(dy, cache, bint check_finite):
+    """(act, ract) when cache is a plain LSTMCache of the whole batch (no option, no sequence
+    plan) whose arrays are ready (above) with the shapes of its forward, and dy None or ready of
+    shape (B, T, H), else None."""
+    if type(cache) is not LSTMCache:
+        return None
+    if (cache.sequence is not None or cache.recurrent_mask is not None or cache.z is not None
+            or cache.m is not None or cache.peepholes is not None or cache.proj is not None
+            or cache.clip is not None or cache.input_forget is not False
+            or cache.output_activation is not None):
+        return None
+    codes = _plain_codes(cache.activation, cache.recurrent_activation)
+    gates = cache.gates
+    if codes is None or type(gates) is not cnp.ndarray:
+        return None
+    cdef int typenum = cnp.PyArray_TYPE(<cnp.ndarray>gates)
+    if ((typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64)
+            or not _ready(gates, typenum, 3) or not _ready(cache.x, typenum, 3)):
+        return None
+    cdef cnp.npy_intp *dims = cnp.PyArray_DIMS(<cnp.ndarray>gates)
+    cdef Py_ssize_t T = dims[0], B = dims[1], G = dims[2], H = G // 4
+    cdef Py_ssize_t I = cnp.PyArray_DIMS(<cnp.ndarray>cache.x)[2]
+    if (G % 4 or min(T, B, H, I) < 1 or not _ready(cache.x, typenum, 3, T, B, I)
+            or not _ready(cache.w_x, typenum, 2, I, G) or not _ready(cache.w_h, typenum, 2, H, G)
+            or not _ready(cache.h, typenum, 3, T + 1, B, H)
+            or not _ready(cache.c, typenum, 3, T + 1, B, H)):
+        return None
+    if dy is not None and not (_ready(dy, typenum, 3, B, T, H)
+                               and (not check_finite or _finite(dy))):
+        return None
+    return codes
 
 
 # Public functions ---------------------------------------------------------------------------
@@ -1210,6 +1357,14 @@ def lstm_forward(x, w_x, w_h, b, h0=None, c0=None, *, activation="tanh",
     ``mask`` (B, T) bool: masked steps keep h and c and output the state, or 0 before a row's
     first valid step and everywhere with ``zero_output_for_mask`` (Keras 3's semantics).
     """
+    if (output_activation is None and peepholes is None and proj is None and clip is None
+            and input_forget is False and recurrent_mask is None and reverse is False
+            and lengths is None and mask is None and zero_output_for_mask is False):
+        plain = _plain_forward(x, w_x, w_h, b, h0, c0, check_finite,
+                               _plain_codes(activation, recurrent_activation), return_cache,
+                               activation, recurrent_activation)
+        if plain is not None:
+            return plain
     x, w_x, w_h, b, h0, c0, opts = _lstm_options.check_forward(
         x, w_x, w_h, b, h0, c0, check_finite, recurrent_mask=recurrent_mask,
         activation=activation, recurrent_activation=recurrent_activation,
@@ -1221,12 +1376,19 @@ def lstm_forward(x, w_x, w_h, b, h0=None, c0=None, *, activation="tanh",
         return _cells._lstm_forward(x, w_x, w_h, b, h0, c0, opts, return_cache, activation,
                                     recurrent_activation, output_activation, seq)
     act, ract = opts.codes
-    B, T, I = x.shape
-    H = w_h.shape[0]
-    dtype = x.dtype
     if seq is not None:
         return _plan_forward(seq, x, w_x, w_h, b, h0, c0, act, ract, return_cache, activation,
                              recurrent_activation, output_activation)
+    return _run_forward(x, w_x, w_h, b, h0, c0, act, ract, return_cache, activation,
+                        recurrent_activation, output_activation)
+
+
+cdef tuple _run_forward(x, w_x, w_h, b, h0, c0, int act, int ract, bint return_cache,
+                        activation, recurrent_activation, output_activation):
+    """lstm_forward of the plain LSTM over the whole batch on checked arrays (h0, c0 None:
+    zeros)."""
+    cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = w_h.shape[0]
+    dtype = x.dtype
     if not return_cache:
         if dtype == np.float32:
             return _forward_infer[float](x, w_x, w_h, b, h0, c0, act, ract, dtype)
@@ -1277,6 +1439,12 @@ def lstm_backward(dy, cache, dh_n=None, dc_n=None, *, check_finite=True):
     dy (B, T, H) or None (no gradient from the outputs) | cache | dh_n, dc_n (B, H) or None
     -> dict of new arrays: dx (B, T, I), dw_x (I, G), dw_h (H, G), db (G), dh0, dc0 (B, H).
     """
+    cdef tuple codes = None
+    if dh_n is None and dc_n is None:
+        codes = _plain_cache(dy, cache, check_finite)
+    if codes is not None:
+        act, ract = codes
+        return _run_backward(dy, cache, None, None, act, ract, None)
     dy, dh, dc, opts = _lstm_options.check_backward(dy, cache, dh_n, dc_n, check_finite)
     dh, dc = dh.copy(), dc.copy()
     seq = cache.sequence
@@ -1284,7 +1452,16 @@ def lstm_backward(dy, cache, dh_n=None, dc_n=None, *, check_finite=True):
         from . import _cells
         return _cells._lstm_backward(dy, cache, dh, dc, opts)
     act, ract = opts.codes
+    return _run_backward(dy, cache, dh, dc, act, ract, seq)
+
+
+cdef dict _run_backward(dy, cache, dh, dc, int act, int ract, seq):
+    """lstm_backward of the plain LSTM, checked: dh, dc (B, H) the caller's dh_n, dc_n copied
+    (None: zeros), in the caller's order; seq the cache's sequence plan or None."""
     dtype = cache.gates.dtype
+    if dh is None:
+        B, H = cache.gates.shape[1], cache.w_h.shape[0]
+        dh, dc = np.zeros((B, H), dtype=dtype), np.zeros((B, H), dtype=dtype)
     nact = None
     if seq is not None:  # into the plan's order
         dy = None if dy is None else seq.gather_grad(dy, _workspace("plan.dy", dy.shape, dtype))

@@ -151,7 +151,10 @@ def blas_for_products(nthreads: int, madds: int):
     in all: the pools held to one thread (:func:`blas_single_threaded`) when they are small."""
     if nthreads > 1 and madds < SMALL_PRODUCTS:
         return blas_single_threaded()
-    return contextlib.nullcontext()
+    return _NO_CONTEXT
+
+
+_NO_CONTEXT = contextlib.nullcontext()  # reusable, and reentrant
 
 
 @contextlib.contextmanager
