@@ -272,6 +272,13 @@ int lc_openmp_enabled(void) {
                          ptrdiff_t ldb, REAL *out, ptrdiff_t ldo, int M, int N, ptrdiff_t K) {     \
         PICK(lstm_matmul_tn##S, ctx->isa, (a, lda, b, ldb, out, ldo, M, N, K, ctx));               \
     }                                                                                              \
+    void lc_matmul_tn2##S(const lc_ctx *ctx, const REAL *a1, ptrdiff_t lda1, int M1,              \
+                          const REAL *a2, ptrdiff_t lda2, int M2, const REAL *b, ptrdiff_t ldb,    \
+                          REAL *out1, ptrdiff_t ldo1, REAL *out2, ptrdiff_t ldo2, REAL *sums,      \
+                          int N, ptrdiff_t K) {                                                    \
+        PICK(lstm_matmul_tn2##S, ctx->isa,                                                         \
+             (a1, lda1, M1, a2, lda2, M2, b, ldb, out1, ldo1, out2, ldo2, sums, N, K, ctx));       \
+    }                                                                                              \
     void lc_lstm_seq_backward_packed##S(const lc_ctx *ctx, const REAL *wpt, REAL *dz,              \
                                         const REAL *dy, ptrdiff_t ldy, const REAL *gates,          \
                                         const REAL *c, const REAL *h, REAL *dh, REAL *dc, int T,   \

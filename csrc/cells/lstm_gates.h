@@ -106,6 +106,9 @@ lc_seq_plan lc_lstm_seq_plan_f64(const lc_ctx *ctx, int B, int n_in, int H);
  *   panels of w.T by STEP_W (64 float32, 32 float64) of its R columns.
  * lc_matmul_packed: out (M, N) = a (M, K) @ w.T, wpt = lc_pack_transposed(w (N, K)).
  * lc_matmul_tn: out (M, N) += a.T @ b, a (K, M), b (K, N): the weight gradients.
+ * lc_matmul_tn2: out1 (M1, N) += a1.T @ b, out2 (M2, N) += a2.T @ b, a1 (K, M1), a2 (K, M2), and
+ *   sums (N) += b (K, N) summed over its rows (sums NULL: not), in one pass over b: dw_x, dw_h
+ *   and db; each element as lc_matmul_tn and lc_sum_rows compute it (sums from 0: their bits).
  * Rows ld* elements apart. */
 ptrdiff_t lc_pack_transposed_size(int R, ptrdiff_t C, int elem_size);
 void lc_pack_transposed_f32(const lc_ctx *ctx, const float *w, int R, ptrdiff_t C, float *wpt);
@@ -118,6 +121,14 @@ void lc_matmul_tn_f32(const lc_ctx *ctx, const float *a, ptrdiff_t lda, const fl
                       ptrdiff_t ldb, float *out, ptrdiff_t ldo, int M, int N, ptrdiff_t K);
 void lc_matmul_tn_f64(const lc_ctx *ctx, const double *a, ptrdiff_t lda, const double *b,
                       ptrdiff_t ldb, double *out, ptrdiff_t ldo, int M, int N, ptrdiff_t K);
+void lc_matmul_tn2_f32(const lc_ctx *ctx, const float *a1, ptrdiff_t lda1, int M1,
+                       const float *a2, ptrdiff_t lda2, int M2, const float *b, ptrdiff_t ldb,
+                       float *out1, ptrdiff_t ldo1, float *out2, ptrdiff_t ldo2, float *sums,
+                       int N, ptrdiff_t K);
+void lc_matmul_tn2_f64(const lc_ctx *ctx, const double *a1, ptrdiff_t lda1, int M1,
+                       const double *a2, ptrdiff_t lda2, int M2, const double *b, ptrdiff_t ldb,
+                       double *out1, ptrdiff_t ldo1, double *out2, ptrdiff_t ldo2, double *sums,
+                       int N, ptrdiff_t K);
 
 /* The backward through time with w_h.T packed once per call (wpt = lc_pack_transposed(w_h,
  * H, 4H)): each step, panel by panel of units, dh = dz[t+1] @ w_h.T, then the gate backward of

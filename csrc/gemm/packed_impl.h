@@ -129,22 +129,48 @@ LSTMCORE_INLINE void KSFX(tn_block)(REAL *out, ptrdiff_t ldo, const REAL *a, ptr
 }
 #endif
 
-/* Rows [m0, m1) of out (M, N) += a[k0:k0+kn].T @ b[k0:k0+kn], panel by panel of STEP_W columns */
-static void KSFX(tn_rows)(const REAL *a, ptrdiff_t lda, const REAL *b, ptrdiff_t ldb, REAL *out,
-                          ptrdiff_t ldo, int m0, int m1, int N, int kn) {
+/* One output of tn_rows: rows [m0, m1) of out (rows ldo apart, from its first column in the
+ * call) += a.T @ b, a's column m for out's row m (a's rows lda apart, from the call's first k) */
+typedef struct {
+    const REAL *a;
+    ptrdiff_t lda;
+    REAL *out;
+    ptrdiff_t ldo;
+    int m0, m1;
+} KSFX(tn_part);
+
+/* Each part's rows += a[k0:k0+kn].T @ b[k0:k0+kn] (N columns), panel by panel of STEP_W columns,
+ * every part meeting a panel's slice of b while it is in L1; sums (N) or NULL: += b's kn rows,
+ * one after the other (the order of sum_rows: with sums 0 before the first block, its bits) */
+static void KSFX(tn_rows)(const KSFX(tn_part) *parts, int nparts, const REAL *b, ptrdiff_t ldb,
+                          int N, int kn, REAL *sums) {
     const int P = (N + STEP_W - 1) / STEP_W;
+    int rows = 0;  /* of all parts */
+    for (int q = 0; q < nparts; q++)
+        rows += parts[q].m1 - parts[q].m0;
     for (int p = 0; p < P; p++) {
         const int n0 = p * STEP_W, n = N - n0 < STEP_W ? N - n0 : STEP_W;
         const REAL *bk = b + n0;  /* rows ldbk apart */
         ptrdiff_t ldbk = ldb;
-        int m = m0;
+        if (sums)
+            for (int k = 0; k < kn; k++)
+                for (int j = 0; j < n; j++)
+                    sums[n0 + j] += bk[k * ldb + j];
+#define PART_BEGIN                                                                              \
+    for (int q = 0; q < nparts; q++) {                                                          \
+        const REAL *a = parts[q].a;                                                             \
+        const ptrdiff_t lda = parts[q].lda, ldo = parts[q].ldo;                                 \
+        REAL *out = parts[q].out;                                                               \
+        const int m1 = parts[q].m1;                                                             \
+        int m = parts[q].m0;
+#define PART_END }
 #if defined(__AVX512F__)
         /* Rows of b a multiple of 1 KiB apart (H a multiple of 64 in float32) fall in a few
          * L1 sets, and the slice b[:kn, n0:n0+n], read once per block of rows of out, would not
          * stay in L1: it is copied to consecutive rows first (S3's step 1.16x; S1's rows, 800
          * bytes apart, stay). */
         REAL bpk[MM_KB * STEP_W];
-        if ((ldb * (ptrdiff_t)sizeof(REAL)) % 1024 == 0 && m1 - m0 > 4) {
+        if ((ldb * (ptrdiff_t)sizeof(REAL)) % 1024 == 0 && rows > 4) {
             enum { VW = STEP_W / 4 };
             for (int k = 0; k < kn; k++)
                 for (int j = 0; j < STEP_W; j += VW) {
@@ -169,6 +195,7 @@ static void KSFX(tn_rows)(const REAL *a, ptrdiff_t lda, const REAL *b, ptrdiff_t
         for (; m < m1; m++)                                                                     \
             TN_BLOCK(NV, 1, MASK);                                                              \
     } while (0)
+        PART_BEGIN
         switch (nv * 2 + (mask == ~0u)) {  /* mask: a constant in each copy, too */
         case 2: TN(1, mask); break;
         case 3: TN(1, ~0u); break;
@@ -179,6 +206,7 @@ static void KSFX(tn_rows)(const REAL *a, ptrdiff_t lda, const REAL *b, ptrdiff_t
         case 8: TN(4, mask); break;
         default: TN(4, ~0u);
         }
+        PART_END
 #undef TN
 #undef TN_BLOCK
 #elif LC_STRIPS
@@ -189,6 +217,7 @@ static void KSFX(tn_rows)(const REAL *a, ptrdiff_t lda, const REAL *b, ptrdiff_t
          * dz), 1 thread, AMD EPYC (Zen 3): 26 GFLOP/s with a masked load in the loop, 52 with
          * whole loads, 61-66 with the copy and blocks of 2 and 4 rows after the 6s, OpenBLAS
          * 72-80; S1's (50 x 200 over 960 rows) 70 against OpenBLAS's 68 */
+        (void)rows;
         REAL pad[MM_KB * 2 * LL];
         for (int j = 0; j < n; j += 2 * LL) {
             const int cols = n - j < 2 * LL ? n - j : 2 * LL, nv = cols > LL ? 2 : 1;
@@ -220,15 +249,18 @@ static void KSFX(tn_rows)(const REAL *a, ptrdiff_t lda, const REAL *b, ptrdiff_t
         default: break;                                                                         \
         }                                                                                       \
     } while (0)
+            PART_BEGIN
             if (nv == 2)
                 TN_ROWS(2);
             else
                 TN_ROWS(1);
+            PART_END
 #undef TN_ROWS
 #undef TN_BLOCK
         }
-        m = m1;
-#endif
+#else
+        (void)rows;
+        PART_BEGIN
         for (; m < m1; m++) {  /* one row of out (the generic kernels) */
             REAL acc[STEP_W];
             for (int j = 0; j < n; j++)
@@ -243,6 +275,10 @@ static void KSFX(tn_rows)(const REAL *a, ptrdiff_t lda, const REAL *b, ptrdiff_t
             for (int j = 0; j < n; j++)
                 o[j] += acc[j];
         }
+        PART_END
+#endif
+#undef PART_BEGIN
+#undef PART_END
     }
 }
 
@@ -253,36 +289,38 @@ LSTMCORE_INLINE int KSFX(tn_unit)(int cols) {
     return cols ? 64 / (int)sizeof(REAL) : 4;
 }
 
-/* lstm_matmul_tn's share for thread k of n: a range of columns of out (cols: all its rows), or
- * of blocks of 4 rows of out (all its columns) */
-static void KSFX(tn_share)(const REAL *a, ptrdiff_t lda, const REAL *b, ptrdiff_t ldb, REAL *out,
-                           ptrdiff_t ldo, int M, int N, ptrdiff_t K, int n, int k, int cols) {
+/* lstm_matmul_tn's share for thread k of n: a range of columns of every part's out and of sums
+ * (cols: all their rows), or, for one part and no sums, blocks of 4 rows of out (all its
+ * columns); M: the rows of all parts */
+static void KSFX(tn_share)(const KSFX(tn_part) *parts, int nparts, const REAL *b, ptrdiff_t ldb,
+                           REAL *sums, int M, int N, ptrdiff_t K, int n, int k, int cols) {
     const int extent = cols ? N : M, unit = KSFX(tn_unit)(cols);
     const int units = (extent + unit - 1) / unit, e = (int)((long long)(k + 1) * units / n) * unit;
     const int s0 = (int)((long long)k * units / n) * unit, s1 = e < extent ? e : extent;
     if (s1 <= s0)
         return;
-    const int m0 = cols ? 0 : s0, m1 = cols ? M : s1, c0 = cols ? s0 : 0, c1 = cols ? s1 : N;
+    const int c0 = cols ? s0 : 0, c1 = cols ? s1 : N;
+    KSFX(tn_part) mine[2];
+    for (int q = 0; q < nparts; q++) {
+        mine[q] = parts[q];
+        mine[q].out += c0;
+        if (!cols)
+            mine[q].m0 = s0, mine[q].m1 = s1;
+    }
     for (ptrdiff_t k0 = 0; k0 < K; k0 += MM_KB) {
         const int kn = K - k0 < MM_KB ? (int)(K - k0) : MM_KB;
-        KSFX(tn_rows)(a + k0 * lda, lda, b + k0 * ldb + c0, ldb, out + c0, ldo, m0, m1, c1 - c0,
-                      kn);
+        for (int q = 0; q < nparts; q++)
+            mine[q].a = parts[q].a + k0 * parts[q].lda;
+        KSFX(tn_rows)(mine, nparts, b + k0 * ldb + c0, ldb, c1 - c0, kn, sums ? sums + c0 : NULL);
     }
 }
 
-static void KSFX(lstm_matmul_tn)(const REAL *a, ptrdiff_t lda, const REAL *b, ptrdiff_t ldb,
-                                 REAL *out,
-                         ptrdiff_t ldo, int M, int N, ptrdiff_t K, const lc_ctx *ctx) {
+/* Threads over tn_share: one part and no sums split by columns of out where it has more columns
+ * than rows, else by blocks of 4 rows; two parts or sums always by columns */
+static void KSFX(tn_run)(const KSFX(tn_part) *parts, int nparts, const REAL *b, ptrdiff_t ldb,
+                         REAL *sums, int M, int N, ptrdiff_t K, const lc_ctx *ctx) {
     const int nthreads = ctx->nthreads;
-    /* Threads own ranges of columns of out where it has more columns than rows (dw_h (H, 4H),
-     * dw_x (I, 4H) unless I > 4H), else blocks of 4 rows: each thread reads its columns of b
-     * alone and all of a, or all of b and its columns of a, the smaller share. Split by rows,
-     * each thread read all of dz: S1's training step on 2 threads spent 1.6x the CPU time of one
-     * thread in these products (perf); split by columns, its backward took 570 us against 622
-     * (medians of 4 rounds, the two builds in turn). Every element of out sums over k alike in
-     * either split and on one thread: the same results. One thread: no OpenMP region (see
-     * LC_FOR). */
-    const int cols = N > M, unit = KSFX(tn_unit)(cols);
+    const int cols = N > M || nparts > 1 || sums, unit = KSFX(tn_unit)(cols);
     const int units = ((cols ? N : M) + unit - 1) / unit;
     int nt = nthreads < units ? nthreads : units;
     if ((ptrdiff_t)M * N * K < 64 * LSTMCORE_PAR_MIN)
@@ -291,11 +329,40 @@ static void KSFX(lstm_matmul_tn)(const REAL *a, ptrdiff_t lda, const REAL *b, pt
 #ifdef _OPENMP
     if (nt > 1) {
 #pragma omp parallel num_threads(nt)
-        KSFX(tn_share)(a, lda, b, ldb, out, ldo, M, N, K, omp_get_num_threads(),
+        KSFX(tn_share)(parts, nparts, b, ldb, sums, M, N, K, omp_get_num_threads(),
                        omp_get_thread_num(), cols);
         return;
     }
 #endif
-    KSFX(tn_share)(a, lda, b, ldb, out, ldo, M, N, K, 1, 0, cols);
+    KSFX(tn_share)(parts, nparts, b, ldb, sums, M, N, K, 1, 0, cols);
+}
+
+static void KSFX(lstm_matmul_tn)(const REAL *a, ptrdiff_t lda, const REAL *b, ptrdiff_t ldb,
+                                 REAL *out, ptrdiff_t ldo, int M, int N, ptrdiff_t K,
+                                 const lc_ctx *ctx) {
+    /* Threads own ranges of columns of out where it has more columns than rows (dw_h (H, 4H),
+     * dw_x (I, 4H) unless I > 4H), else blocks of 4 rows: each thread reads its columns of b
+     * alone and all of a, or all of b and its columns of a, the smaller share. Split by rows,
+     * each thread read all of dz: S1's training step on 2 threads spent 1.6x the CPU time of one
+     * thread in these products (perf); split by columns, its backward took 570 us against 622
+     * (medians of 4 rounds, the two builds in turn). Every element of out sums over k alike in
+     * either split and on one thread: the same results. One thread: no OpenMP region (see
+     * LC_FOR). */
+    const KSFX(tn_part) part = {a, lda, out, ldo, 0, M};
+    KSFX(tn_run)(&part, 1, b, ldb, NULL, M, N, K, ctx);
+}
+
+/* The weight gradients of a training step in one pass over b (dz): out1 (M1, N) += a1.T @ b,
+ * out2 (M2, N) += a2.T @ b (dw_x from x, dw_h from h_prev) and sums (N) += b's rows (db), each
+ * element as lstm_matmul_tn and sum_rows compute it alone (sums from 0: the same bits). One
+ * pass instead of three: S1 (I = 1, H = 50, 960 rows of dz), 1 thread, AMD EPYC (Zen 3):
+ * dw_x 42, dw_h 253-264, db 17 us apart; dw_h, dw_x and db in one 256-269 (all three as one
+ * product of [x, h, 1]). */
+static void KSFX(lstm_matmul_tn2)(const REAL *a1, ptrdiff_t lda1, int M1, const REAL *a2,
+                                  ptrdiff_t lda2, int M2, const REAL *b, ptrdiff_t ldb,
+                                  REAL *out1, ptrdiff_t ldo1, REAL *out2, ptrdiff_t ldo2,
+                                  REAL *sums, int N, ptrdiff_t K, const lc_ctx *ctx) {
+    const KSFX(tn_part) parts[2] = {{a1, lda1, out1, ldo1, 0, M1}, {a2, lda2, out2, ldo2, 0, M2}};
+    KSFX(tn_run)(parts, 2, b, ldb, sums, M1 + M2, N, K, ctx);
 }
 #undef MM_KB

@@ -234,3 +234,31 @@ def test_returns_fresh_arrays(rng):
 def test_isa_switch_refuses_unknown():
     with pytest.raises(ValueError, match="isa must be one of"):
         lstmcore.engine._lstm._set_kernel_isa("sse9")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "K, M1, M2, N", [(960, 1, 50, 200), (90, 40, 64, 256), (7, 3, 5, 17), (130, 6, 7, 96)]
+)
+def test_weight_gradients_in_one_pass(rng, dtype, K, M1, M2, N, loop_path):
+    """lc_matmul_tn2 (dw_x, dw_h and db in one pass over dz) gives each element the bits of
+    lc_matmul_tn and lc_sum_rows alone, on 1 and 2 threads: K over several blocks of 64 rows
+    and within one, rows and columns that fill no whole block or vector."""
+    if loop_path != "blas":
+        pytest.skip("one loop path is enough: the products do not depend on it")
+    lc = lstmcore.engine._lstm
+    a1, a2 = rng.standard_normal((K, M1)).astype(dtype), rng.standard_normal((K, M2)).astype(dtype)
+    b = rng.standard_normal((K, N)).astype(dtype)
+    want1, want2, want_s = np.zeros((M1, N), dtype), np.zeros((M2, N), dtype), np.zeros(N, dtype)
+    lc._products_tn(a1, b, want1, True, 1)
+    lc._products_tn(a2, b, want2, True, 1)
+    lc._products_sum_rows(b, want_s, 1)
+    for nthreads in (1, 2):
+        out1, out2, sums = np.zeros_like(want1), np.zeros_like(want2), np.zeros_like(want_s)
+        lc._products_tn2(a1, a2, b, out1, out2, sums, nthreads)
+        np.testing.assert_array_equal(out1, want1)
+        np.testing.assert_array_equal(out2, want2)
+        np.testing.assert_array_equal(sums, want_s)
+    assert_close(want2, a2.T.astype(np.float64) @ b, dtype, scale=np.sqrt(K))
+    with pytest.raises(ValueError, match="expected a1"):
+        lc._products_tn2(a1, a2, b[:-1], out1, out2, sums, 1)

@@ -53,6 +53,8 @@ from ._csrc cimport (
     lc_matmul_packed_f64,
     lc_matmul_tn_f32,
     lc_matmul_tn_f64,
+    lc_matmul_tn2_f32,
+    lc_matmul_tn2_f64,
     lc_openmp_enabled,
     lc_pack_transposed_f32,
     lc_pack_transposed_f64,
@@ -936,6 +938,19 @@ cdef inline void _matmul_packed(const floating *wpt, const floating *a, Py_ssize
         lc_matmul_packed_f64(&ctx, wpt, a, lda, out, ldo, M, K, N)
 
 
+cdef inline void _tn2(const lc_ctx *ctx, const floating *a1, Py_ssize_t lda1, int M1,
+                      const floating *a2, Py_ssize_t lda2, int M2, const floating *b,
+                      Py_ssize_t ldb, floating *out1, Py_ssize_t ldo1, floating *out2,
+                      Py_ssize_t ldo2, floating *sums, int N, Py_ssize_t K) noexcept nogil:
+    # out1 (M1, N) += a1.T @ b, out2 (M2, N) += a2.T @ b, sums (N) += b summed over its K rows
+    if floating is float:
+        lc_matmul_tn2_f32(ctx, a1, lda1, M1, a2, lda2, M2, b, ldb, out1, ldo1, out2, ldo2, sums,
+                          N, K)
+    else:
+        lc_matmul_tn2_f64(ctx, a1, lda1, M1, a2, lda2, M2, b, ldb, out1, ldo1, out2, ldo2, sums,
+                          N, K)
+
+
 cdef inline void _matmul_tn(const floating *a, Py_ssize_t lda, const floating *b, Py_ssize_t ldb,
                             floating *out, Py_ssize_t ldo, int M, int N, Py_ssize_t K,
                             int nthreads) noexcept nogil:
@@ -1020,6 +1035,27 @@ def _products_tn(const floating[:, :] a, const floating[:, :] b, floating[:, :] 
     cdef int ldo = _ld(out.strides[0], sizeof(floating), M, N)
     with nogil:
         _add_tn(packed, &a[0, 0], lda, M, &b[0, 0], ldb, N, &out[0, 0], ldo, K, nthreads)
+
+
+def _products_tn2(const floating[:, ::1] a1, const floating[:, ::1] a2,
+                  const floating[:, ::1] b, floating[:, ::1] out1, floating[:, ::1] out2,
+                  floating[::1] sums, int nthreads):
+    """out1 (M1, N) += a1.T @ b, out2 (M2, N) += a2.T @ b, sums (N) += b summed over its rows:
+    a1 (K, M1), a2 (K, M2), b (K, N), in one pass over b (lc_matmul_tn2; tests)."""
+    cdef Py_ssize_t K = b.shape[0]
+    cdef int M1 = a1.shape[1], M2 = a2.shape[1], N = b.shape[1]
+    if (a1.shape[0] != K or a2.shape[0] != K or out1.shape[0] != M1 or out2.shape[0] != M2
+            or out1.shape[1] != N or out2.shape[1] != N or sums.shape[0] != N):
+        got = (np.shape(a1), np.shape(a2), np.shape(b), np.shape(out1), np.shape(out2),
+               np.shape(sums))
+        raise ValueError("expected a1 (K, M1), a2 (K, M2), b (K, N), out1 (M1, N), out2 (M2, N), "
+                         f"sums (N,), got {', '.join(map(str, got))}")
+    if K == 0 or M1 == 0 or M2 == 0 or N == 0:
+        raise ValueError("every size must be at least 1")
+    cdef lc_ctx ctx = _ctx(nthreads)
+    with nogil:
+        _tn2(&ctx, &a1[0, 0], M1, M1, &a2[0, 0], M2, M2, &b[0, 0], N, &out1[0, 0], N,
+             &out2[0, 0], N, &sums[0], N, K)
 
 
 def _products_nt(const floating[:, :] a, const floating[:, ::1] w, floating[:, :] out,
@@ -1161,13 +1197,17 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
                     n = p_nact[t]
                     memcpy(pdz + off * G, p_dz + <Py_ssize_t>t * B * G, n * G * sizeof(floating))
                     off += n
-            # dw_x += x.T @ dz and dw_h += h_prev.T @ dz over all S rows (h_prev = h[:T])
-            _add_tn(dwx_packed, px, I, I, pdz, G, G, p_dw_x, G, S, nthreads)
-            _add_tn(dwh_packed, ph, H, H, pdz, G, G, p_dw_h, G, S, nthreads)
+            # dw_x += x.T @ dz, dw_h += h_prev.T @ dz and db += dz.sum(rows) over all S rows
+            # (h_prev = h[:T]): in one pass over dz where both products are packed and dz has
+            # more columns than they have rows (their threads split columns)
+            if dwx_packed and dwh_packed and G > I + H:
+                _tn2(&ctx, px, I, I, ph, H, H, pdz, G, p_dw_x, G, p_dw_h, G, p_db, G, S)
+            else:
+                _add_tn(dwx_packed, px, I, I, pdz, G, G, p_dw_x, G, S, nthreads)
+                _add_tn(dwh_packed, ph, H, H, pdz, G, G, p_dw_h, G, S, nthreads)
+                _sum_rows(p_db, pdz, S, G, nthreads)
             # dx = dz @ w_x.T
             _mul_nt(pwxt, pdz, G, &w_x[0, 0], I, G, p_dx_tm, I, S, nthreads)
-            # db += dz.sum(rows)
-            _sum_rows(p_db, pdz, S, G, nthreads)
             # dx to batch-first
             if p_nact == NULL:
                 for r in range(B):
