@@ -1030,20 +1030,26 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
         else:
             dx = np.ascontiguousarray(dx2.reshape(T, B, I).transpose(1, 0, 2))
         dw_x = np.zeros((I, G), dtype=dtype)
-        _lstm._products_tn(x2, dz2, dw_x, plan & 2, nthreads)
         dw_h = np.zeros((P, G), dtype=dtype)
         db = np.zeros(G, dtype=dtype)
-        _lstm._products_sum_rows(dz2, db, nthreads)
-        if gru_ra:  # the recurrent product's own dz: dzh
-            _lstm._products_tn(h_prev, dzh2, dw_h, plan & 4, nthreads)
-            db_h = np.zeros(G, dtype=dtype)
-            _lstm._products_sum_rows(dzh2, db_h, nthreads)
-            db = np.stack([db, db_h])
-        elif cl.kind == CELL_GRU:  # phase 1's columns read r * h_prev (extra)
-            _lstm._products_tn(h_prev, dz2[:, :S], dw_h[:, :S], plan & 4, nthreads)
-            _lstm._products_tn(extra2, dz2[:, S:], dw_h[:, S:], plan & 4, nthreads)
+        if (cl.kind != CELL_GRU and plan & 6 == 6 and G > I + P and x2.flags.c_contiguous
+                and h_prev.flags.c_contiguous and dz2.flags.c_contiguous):
+            # dw_x, dw_h and db in one pass over dz, as the LSTM's tuned backward (the same
+            # bits as the three apart)
+            _lstm._products_tn2(x2, h_prev, dz2, dw_x, dw_h, db, nthreads)
         else:
-            _lstm._products_tn(h_prev, dz2, dw_h, plan & 4, nthreads)
+            _lstm._products_tn(x2, dz2, dw_x, plan & 2, nthreads)
+            _lstm._products_sum_rows(dz2, db, nthreads)
+            if gru_ra:  # the recurrent product's own dz: dzh
+                _lstm._products_tn(h_prev, dzh2, dw_h, plan & 4, nthreads)
+                db_h = np.zeros(G, dtype=dtype)
+                _lstm._products_sum_rows(dzh2, db_h, nthreads)
+                db = np.stack([db, db_h])
+            elif cl.kind == CELL_GRU:  # phase 1's columns read r * h_prev (extra)
+                _lstm._products_tn(h_prev, dz2[:, :S], dw_h[:, :S], plan & 4, nthreads)
+                _lstm._products_tn(extra2, dz2[:, S:], dw_h[:, S:], plan & 4, nthreads)
+            else:
+                _lstm._products_tn(h_prev, dz2, dw_h, plan & 4, nthreads)
         grads = {"dx": dx if seq is None or nact is not None else seq.scatter(dx), "dw_x": dw_x,
                  "dw_h": dw_h, "db": db}
         grads["dh0"] = dh if seq is None else seq.rows_back(dh)
