@@ -262,3 +262,17 @@ def test_weight_gradients_in_one_pass(rng, dtype, K, M1, M2, N, loop_path):
     assert_close(want2, a2.T.astype(np.float64) @ b, dtype, scale=np.sqrt(K))
     with pytest.raises(ValueError, match="expected a1"):
         lc._products_tn2(a1, a2, b[:-1], out1, out2, sums, 1)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_backward_after_the_cache_activation_changed(rng, dtype, loop_path):
+    """The packed backward takes out_act(c) as h / o only while the cache's activation is the one
+    its forward ran: a cache whose activation was changed since (to another the plain LSTM runs)
+    gets the reference's gradients, which recompute it from c (found by the long API fuzz)."""
+    B, T, I, H = SHAPES["H50"]
+    p = make_lstm(rng, B, T, I, H, dtype)
+    ref_cache, cache = _compare_forward(p, dtype, True)
+    assert cache.h_activation == "tanh"
+    cache.activation = ref_cache.activation = "relu"
+    dy = rng.standard_normal((B, T, H)).astype(dtype)
+    _compare_backward(ref_cache, cache, dtype, dy, None, None)

@@ -54,7 +54,10 @@ class LSTMCache(_Cache):
     weights must not be changed in place between ``lstm_forward`` and ``lstm_backward``.
 
     ``tanh(c)`` (or the chosen cell activation) is not stored: the backward recomputes it from
-    ``c``, trading a little compute for (T, B, H) of memory.
+    ``c``, trading a little compute for (T, B, H) of memory. ``h_activation``: the activation the
+    compiled forward computed h with (None: unknown); while ``activation`` is still it, the
+    compiled backward may take tanh(c) as h / o instead (a cache whose activation was changed
+    since its forward is recomputed, as the reference does).
 
     The options of the call, kept as given (keywords, so the positional form stays):
     peepholes (3, H) or None | proj: w_hr (H, P) or None, then h is (T+1, B, P) | clip float or
@@ -75,6 +78,7 @@ class LSTMCache(_Cache):
         "output_activation",
         "z",
         "m",
+        "h_activation",
     )
     _SAVED = ("x", "gates", "h", "c", "z", "m", "recurrent_mask")
 
@@ -98,6 +102,7 @@ class LSTMCache(_Cache):
         m=None,
         recurrent_mask=None,
         sequence=None,
+        h_activation=None,
     ):
         self._keep(locals())
 

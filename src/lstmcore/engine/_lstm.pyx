@@ -1117,7 +1117,7 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
                     const floating[:, ::1] w_x, const floating[:, ::1] w_h,
                     const floating[:, :, ::1] gates, const floating[:, :, ::1] h,
                     const floating[:, :, ::1] c, int act, int ract, object dtype,
-                    int[::1] nact=None, object seq=None):
+                    int[::1] nact=None, object seq=None, bint h_out=False):
     # dy (B, T, H) | dh, dc (B, H): in dh_n, dc_n, out dh0, dc0 | x_tm (T, B, I)
     # gates (T, B, G) | h, c (T+1, B, H) | w_x (I, G) | w_h (H, G)
     # nact (T): a sequence plan's rows per step: step t runs its first nact[t] rows, a row joins
@@ -1186,7 +1186,8 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
                 _pack_t(&w_h[0, 0], H, G, pwpt)
                 _seq_backward_packed(&ctx, pwpt, pdz,
                                      &dy[0, 0, 0] if has_dy else NULL, <Py_ssize_t>T * H,
-                                     &gates[0, 0, 0], &c[0, 0, 0], &h[0, 0, 0], &dh[0, 0],
+                                     &gates[0, 0, 0], &c[0, 0, 0], &h[0, 0, 0] if h_out else NULL,
+                                     &dh[0, 0],
                                      &dc[0, 0], T, B, B, H, act, ract, p_nact, p_zoff)
             else:
                 _backward_loop(p_dz, &dh[0, 0], &dc[0, 0],
@@ -1439,7 +1440,7 @@ cdef tuple _run_forward(x, w_x, w_h, b, h0, c0, int act, int ract, bint return_c
     else:
         y = _forward_train[double](x, w_x, w_h, b, x_tm, gates, h, c, act, ract, dtype)
     cache = LSTMCache(x_tm, w_x, w_h, gates, h, c, activation, recurrent_activation,
-                      output_activation=output_activation)
+                      output_activation=output_activation, h_activation=activation)
     return y, h[T].copy(), c[T].copy(), cache
 
 
@@ -1510,14 +1511,18 @@ cdef dict _run_backward(dy, cache, dh, dc, int act, int ract, seq):
     has_dy = dy is not None
     if not has_dy:
         dy = np.zeros((1, 1, 1), dtype=dtype)  # never read
+    # h / o is the forward's activation of c: taken for it only while the cache's activation is
+    # still the one its forward ran (else recomputed from c, as the reference does)
+    h_act = cache.h_activation
+    cdef bint h_out = h_act is not None and (h_act is cache.activation or h_act == cache.activation)
     if dtype == np.float32:
         grads = _backward[float](
             dy, has_dy, dh, dc, cache.x, cache.w_x, cache.w_h, cache.gates, cache.h, cache.c,
-            act, ract, dtype, nact, seq)
+            act, ract, dtype, nact, seq, h_out)
     else:
         grads = _backward[double](
             dy, has_dy, dh, dc, cache.x, cache.w_x, cache.w_h, cache.gates, cache.h, cache.c,
-            act, ract, dtype, nact, seq)
+            act, ract, dtype, nact, seq, h_out)
     if seq is not None:  # back to the caller's order (dx already, with nact)
         if nact is None:
             grads["dx"] = seq.scatter(grads["dx"])
@@ -1573,7 +1578,7 @@ cdef tuple _plan_forward(seq, x, w_x, w_h, b, h0, c0, int act, int ract, bint re
     h_n = np.ascontiguousarray(h[seq.last + 1, rows])
     c_n = np.ascontiguousarray(c[seq.last + 1, rows])
     cache = LSTMCache(x_tm, w_x, w_h, gates, h, c, activation, recurrent_activation,
-                      output_activation=output_activation, sequence=seq)
+                      output_activation=output_activation, sequence=seq, h_activation=activation)
     y = seq.scatter(h[1:].transpose(1, 0, 2), outputs=True)
     return y, seq.rows_back(h_n), seq.rows_back(c_n), cache
 
