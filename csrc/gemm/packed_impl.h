@@ -300,7 +300,7 @@ static void KSFX(tn_share)(const KSFX(tn_part) *parts, int nparts, const REAL *b
     if (s1 <= s0)
         return;
     const int c0 = cols ? s0 : 0, c1 = cols ? s1 : N;
-    KSFX(tn_part) mine[2];
+    KSFX(tn_part) mine[2];  /* nparts: 1 (lstm_matmul_tn) or 2 (lstm_matmul_tn2) */
     for (int q = 0; q < nparts; q++) {
         mine[q] = parts[q];
         mine[q].out += c0;

@@ -1032,7 +1032,7 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
         dw_x = np.zeros((I, G), dtype=dtype)
         dw_h = np.zeros((P, G), dtype=dtype)
         db = np.zeros(G, dtype=dtype)
-        if (cl.kind != CELL_GRU and plan & 6 == 6 and G > I + P and x2.flags.c_contiguous
+        if (cl.kind != CELL_GRU and plan & 8 and x2.flags.c_contiguous
                 and h_prev.flags.c_contiguous and dz2.flags.c_contiguous):
             # dw_x, dw_h and db in one pass over dz, as the LSTM's tuned backward (the same
             # bits as the three apart)

@@ -22,6 +22,18 @@ cdef extern from "math/finite.h" nogil:
     int lstmcore_all_finite(const void *a, Py_ssize_t n, int elem_size)
 
 
+cdef inline bint contiguous_finite(object a) noexcept:
+    """No NaN or inf in a, a C-contiguous float32 or float64 ndarray (the GIL released for the
+    scan)."""
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    cdef const void *data = cnp.PyArray_DATA(arr)
+    cdef Py_ssize_t n = cnp.PyArray_SIZE(arr)
+    cdef int itemsize = cnp.PyArray_ITEMSIZE(arr), ok
+    with nogil:
+        ok = lstmcore_all_finite(data, n, itemsize)
+    return ok != 0
+
+
 cdef inline bint step_input_ready(object x_t, int typenum, int B, int I) noexcept:
     """x_t as the steppers take it with no conversion: an ndarray (no subclass) of typenum,
     C-contiguous, of a step's shape (B, I), (B, 1, I) or, for B = 1, (I,)."""

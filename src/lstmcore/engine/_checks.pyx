@@ -21,14 +21,9 @@ def cpu_has_avx512():
 
 def all_finite(cnp.ndarray a):
     """True when the C-contiguous float32/float64 array ``a`` holds no NaN or inf."""
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(a)
-    cdef int itemsize = cnp.PyArray_ITEMSIZE(a), ok
-    cdef const void *data = cnp.PyArray_DATA(a)
     if cnp.PyArray_TYPE(a) not in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64) or not cnp.PyArray_IS_C_CONTIGUOUS(a):
         return bool(np.isfinite(a).all())
-    with nogil:
-        ok = lstmcore_all_finite(data, n, itemsize)
-    return ok != 0
+    return contiguous_finite(a)
 
 
 cdef extern from "rt/steps.h" nogil:

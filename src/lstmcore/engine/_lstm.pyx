@@ -30,7 +30,7 @@ from . import _checks, _lstm_options, _machine, _sequence, _threads, _validate
 from ._cache import LSTMCache
 
 from ._blas cimport NoTrans, RowMajor, Trans, _gemm
-from ._checks cimport lstmcore_all_finite, step_input_ready
+from ._checks cimport contiguous_finite, lstmcore_all_finite, step_input_ready
 from ._csrc cimport (
     lc_ctx,
     lc_seq_plan,
@@ -456,19 +456,23 @@ cdef inline void *_data(object a) noexcept:
     return cnp.PyArray_DATA(<cnp.ndarray>a)
 
 
+cdef tuple _pack_sizes(int I, int H, object dtype):
+    """The elements of [w_x; w_h] and of b packed by lstm_step_pack."""
+    cdef Py_ssize_t itemsize = np.dtype(dtype).itemsize, U = 64 // itemsize  # units per panel
+    return lc_lstm_step_pack_size(I, H, itemsize), 4 * U * ((H + U - 1) // U)
+
+
 cdef tuple _pack_buffers(int I, int H, object dtype):
     """Room for [w_x; w_h] and b packed by lstm_step_pack: (wp, bp), uninitialised, aligned."""
-    cdef Py_ssize_t itemsize = np.dtype(dtype).itemsize, U = 64 // itemsize  # units per panel
-    return (_aligned_empty(lc_lstm_step_pack_size(I, H, itemsize), dtype),
-            _aligned_empty(4 * U * ((H + U - 1) // U), dtype))
+    nw, nb = _pack_sizes(I, H, dtype)
+    return _aligned_empty(nw, dtype), _aligned_empty(nb, dtype)
 
 
 cdef tuple _pack_scratch(int I, int H, object dtype):
     """_pack_buffers in memory kept between calls (_workspace): a sequence call's packed weights,
     which it does not return."""
-    cdef Py_ssize_t itemsize = np.dtype(dtype).itemsize, U = 64 // itemsize  # units per panel
-    return (_workspace("pack.wp", (lc_lstm_step_pack_size(I, H, itemsize),), dtype),
-            _workspace("pack.bp", (4 * U * ((H + U - 1) // U),), dtype))
+    nw, nb = _pack_sizes(I, H, dtype)
+    return _workspace("pack.wp", (nw,), dtype), _workspace("pack.bp", (nb,), dtype)
 
 
 cdef void _forward_packed(const floating *x, const floating *w_x, const floating *w_h,
@@ -983,7 +987,8 @@ cdef int _grad_plan(bint packed, int B, int I, int H, int itemsize, int nthreads
 
 cdef int _grad_bits(bint packed, int mode, int I, int P, Py_ssize_t G, int itemsize) noexcept:
     """_grad_plan's bits for products after a loop over dz (rows, G): dx (rows, I), dw_x (I, G)
-    and dw_h (P, G), under mode (_GRAD_MODES' code) and the loop's plan (packed or not)."""
+    and dw_h (P, G), under mode (_GRAD_MODES' code) and the loop's plan (packed or not); bit 3
+    (8): dw_x, dw_h and db in one pass over dz (lc_matmul_tn2)."""
     # The products in the packed kernels too: with AVX-512 (1.3-1.9x OpenBLAS's Haswell kernels
     # at S2 and S3; at S1, H = 50, the whole training step 1.17x faster since the last panel of
     # columns is masked), with AVX2 (AMD EPYC, Zen 3, the training step against OpenBLAS,
@@ -1006,6 +1011,11 @@ cdef int _grad_bits(bint packed, int mode, int I, int P, Py_ssize_t G, int items
         plan |= 2
     if mode == 1 or not _spills_l2(P, G, itemsize):
         plan |= 4
+    # Both weight gradients packed and dz wider than they are tall (their threads split
+    # columns): one pass over dz for both and db (S1, I = 1: dw_x's pass alone cost a sixth of
+    # dw_h's for a fiftieth of its work)
+    if plan & 6 == 6 and G > I + P:
+        plan |= 8
     return plan
 
 
@@ -1199,9 +1209,8 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
                     memcpy(pdz + off * G, p_dz + <Py_ssize_t>t * B * G, n * G * sizeof(floating))
                     off += n
             # dw_x += x.T @ dz, dw_h += h_prev.T @ dz and db += dz.sum(rows) over all S rows
-            # (h_prev = h[:T]): in one pass over dz where both products are packed and dz has
-            # more columns than they have rows (their threads split columns)
-            if dwx_packed and dwh_packed and G > I + H:
+            # (h_prev = h[:T]), in one pass over dz where the plan says so
+            if grads & 8:
                 _tn2(&ctx, px, I, I, ph, H, H, pdz, G, p_dw_x, G, p_dw_h, G, p_db, G, S)
             else:
                 _add_tn(dwx_packed, px, I, I, pdz, G, G, p_dw_x, G, S, nthreads)
@@ -1287,20 +1296,10 @@ cdef inline bint _ready(object a, int typenum, int nd, Py_ssize_t d0=-1, Py_ssiz
             and (nd < 3 or d2 < 0 or d[2] == d2))
 
 
-cdef inline bint _finite(object a) noexcept:
-    """No NaN or inf in a (_ready)."""
-    cdef cnp.ndarray arr = <cnp.ndarray>a
-    cdef const void *data = cnp.PyArray_DATA(arr)
-    cdef Py_ssize_t n = cnp.PyArray_SIZE(arr)
-    cdef int itemsize = cnp.PyArray_ITEMSIZE(arr), ok
-    with nogil:
-        ok = lstmcore_all_finite(data, n, itemsize)
-    return ok != 0
-
-
 cdef inline bint _state_ready(object a, int typenum, Py_ssize_t B, Py_ssize_t H,
                               bint check_finite) noexcept:
-    return a is None or (_ready(a, typenum, 2, B, H) and (not check_finite or _finite(a)))
+    return a is None or (_ready(a, typenum, 2, B, H)
+                         and (not check_finite or contiguous_finite(a)))
 
 
 cdef object _plain_forward(x, w_x, w_h, b, h0, c0, bint check_finite, tuple codes,
@@ -1315,14 +1314,15 @@ cdef object _plain_forward(x, w_x, w_h, b, h0, c0, bint check_finite, tuple code
     if not (_ready(x, typenum, 3) and _ready(w_h, typenum, 2)):
         return None
     cdef cnp.npy_intp *dims = cnp.PyArray_DIMS(<cnp.ndarray>x)
-    cdef Py_ssize_t B = dims[0], T = dims[1], I = dims[2]
-    cdef Py_ssize_t H = cnp.PyArray_DIMS(<cnp.ndarray>w_h)[0], G = 4 * H
+    cdef cnp.npy_intp *dims_h = cnp.PyArray_DIMS(<cnp.ndarray>w_h)
+    cdef Py_ssize_t B = dims[0], T = dims[1], I = dims[2], H = dims_h[0], G = 4 * H
     if (min(B, T, I, H) < 1 or max(B, T, I, G, T * B, T * G) > _INT_MAX
-            or not _ready(w_h, typenum, 2, H, G) or not _ready(w_x, typenum, 2, I, G)
+            or dims_h[1] != G or not _ready(w_x, typenum, 2, I, G)
             or not _ready(b, typenum, 1, G) or not _state_ready(h0, typenum, B, H, check_finite)
             or not _state_ready(c0, typenum, B, H, check_finite)):
         return None
-    if check_finite and not (_finite(x) and _finite(w_x) and _finite(w_h) and _finite(b)):
+    if check_finite and not (contiguous_finite(x) and contiguous_finite(w_x)
+                             and contiguous_finite(w_h) and contiguous_finite(b)):
         return None
     act, ract = codes
     return _run_forward(x, w_x, w_h, b, h0, c0, act, ract, return_cache, activation,
@@ -1349,15 +1349,15 @@ cdef tuple _plain_cache(dy, cache, bint check_finite):
             or not _ready(gates, typenum, 3) or not _ready(cache.x, typenum, 3)):
         return None
     cdef cnp.npy_intp *dims = cnp.PyArray_DIMS(<cnp.ndarray>gates)
-    cdef Py_ssize_t T = dims[0], B = dims[1], G = dims[2], H = G // 4
-    cdef Py_ssize_t I = cnp.PyArray_DIMS(<cnp.ndarray>cache.x)[2]
-    if (G % 4 or min(T, B, H, I) < 1 or not _ready(cache.x, typenum, 3, T, B, I)
+    cdef cnp.npy_intp *dims_x = cnp.PyArray_DIMS(<cnp.ndarray>cache.x)
+    cdef Py_ssize_t T = dims[0], B = dims[1], G = dims[2], H = G // 4, I = dims_x[2]
+    if (G % 4 or min(T, B, H, I) < 1 or dims_x[0] != T or dims_x[1] != B
             or not _ready(cache.w_x, typenum, 2, I, G) or not _ready(cache.w_h, typenum, 2, H, G)
             or not _ready(cache.h, typenum, 3, T + 1, B, H)
             or not _ready(cache.c, typenum, 3, T + 1, B, H)):
         return None
     if dy is not None and not (_ready(dy, typenum, 3, B, T, H)
-                               and (not check_finite or _finite(dy))):
+                               and (not check_finite or contiguous_finite(dy))):
         return None
     return codes
 
@@ -1514,7 +1514,7 @@ cdef dict _run_backward(dy, cache, dh, dc, int act, int ract, seq):
     # h / o is the forward's activation of c: taken for it only while the cache's activation is
     # still the one its forward ran (else recomputed from c, as the reference does)
     h_act = cache.h_activation
-    cdef bint h_out = h_act is not None and (h_act is cache.activation or h_act == cache.activation)
+    cdef bint h_out = h_act is not None and h_act == cache.activation
     if dtype == np.float32:
         grads = _backward[float](
             dy, has_dy, dh, dc, cache.x, cache.w_x, cache.w_h, cache.gates, cache.h, cache.c,
