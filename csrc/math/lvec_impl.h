@@ -102,12 +102,51 @@ LSTMCORE_INLINE LVEC LV(lv_splat)(REAL x) {
     return x - (LVEC){0};
 }
 
+/* x < lo ? lo : x and x > hi ? hi : x, lane by lane, NaN kept: one max or min instruction
+ * where the instruction set has it (x86's return their second operand, here x, where either is
+ * NaN), a comparison and a select elsewhere (a compare and a blend with AVX2). Equal values
+ * give x (where lo or hi is 0 and x -0, -0: as the comparison's select). */
+LSTMCORE_INLINE LVEC LV(lv_at_least)(LVEC x, LVEC lo) {
+#if defined(__AVX512F__) && LVB == 64
+    if (sizeof(REAL) == 4)
+        return (LVEC)_mm512_max_ps((__m512)lo, (__m512)x);
+    return (LVEC)_mm512_max_pd((__m512d)lo, (__m512d)x);
+#elif defined(__AVX__) && LVB == 32
+    if (sizeof(REAL) == 4)
+        return (LVEC)_mm256_max_ps((__m256)lo, (__m256)x);
+    return (LVEC)_mm256_max_pd((__m256d)lo, (__m256d)x);
+#elif LSTMCORE_X86_DISPATCH && defined(__SSE2__) && LVB == 16
+    if (sizeof(REAL) == 4)
+        return (LVEC)_mm_max_ps((__m128)lo, (__m128)x);
+    return (LVEC)_mm_max_pd((__m128d)lo, (__m128d)x);
+#else
+    return LSEL(x < lo, lo, x);
+#endif
+}
+
+LSTMCORE_INLINE LVEC LV(lv_at_most)(LVEC x, LVEC hi) {
+#if defined(__AVX512F__) && LVB == 64
+    if (sizeof(REAL) == 4)
+        return (LVEC)_mm512_min_ps((__m512)hi, (__m512)x);
+    return (LVEC)_mm512_min_pd((__m512d)hi, (__m512d)x);
+#elif defined(__AVX__) && LVB == 32
+    if (sizeof(REAL) == 4)
+        return (LVEC)_mm256_min_ps((__m256)hi, (__m256)x);
+    return (LVEC)_mm256_min_pd((__m256d)hi, (__m256d)x);
+#elif LSTMCORE_X86_DISPATCH && defined(__SSE2__) && LVB == 16
+    if (sizeof(REAL) == 4)
+        return (LVEC)_mm_min_ps((__m128)hi, (__m128)x);
+    return (LVEC)_mm_min_pd((__m128d)hi, (__m128d)x);
+#else
+    return LSEL(x > hi, hi, x);
+#endif
+}
+
 #if defined(__GNUC__) || defined(__clang__)
 /* e^x for x clamped to [EXP_LO, EXP_HI]: x = n ln2 + r, |r| <= ln2 / 2, e^x = 2^n e^r. */
 LSTMCORE_INLINE LVEC LV(lv_exp)(LVEC x) {
     const LVEC lo = LV(lv_splat)(SFX(EXP_LO)), hi = LV(lv_splat)(SFX(EXP_HI));
-    x = LSEL(x < lo, lo, x);  /* NaN fails both tests and stays */
-    x = LSEL(x > hi, hi, x);
+    x = LV(lv_at_most)(LV(lv_at_least)(x, lo), hi);  /* NaN stays */
     const LVEC k = x * SFX(LOG2E) + SFX(SHIFTER);  /* n + SHIFTER, n = round(x / ln 2) */
     const LVEC n = k - SFX(SHIFTER);
     const LVEC r = (x - n * SFX(LN2_HI)) - n * SFX(LN2_LO);
@@ -171,7 +210,7 @@ LSTMCORE_INLINE LVEC LV(lv_tanh)(LVEC x) {
     const LMASK sign = LBITS(x) & LBITS(LV(lv_splat)(-0.0));
     const LVEC hi = LV(lv_splat)(SFX(EXP_HI));
     LVEC y = 2 * LFROM_BITS(LBITS(x) ^ sign);  /* 2|x| */
-    y = LSEL(y > hi, hi, y);  /* NaN stays */
+    y = LV(lv_at_most)(y, hi);  /* NaN stays */
     const LVEC k = y * SFX(LOG2E) + SFX(SHIFTER);
     const LVEC n = k - SFX(SHIFTER);
     const LVEC r = (y - n * SFX(LN2_HI)) - n * SFX(LN2_LO);
@@ -195,14 +234,10 @@ LSTMCORE_INLINE LVEC LV(lv_act)(lc_act a, LVEC x) {
     const LVEC zero = LV(lv_splat)(0), one = LV(lv_splat)(1);
     const REAL al = (REAL)a.alpha, be = (REAL)a.beta;
     switch (a.code) {
-    case LC_RELU: return LSEL(x < zero, zero, x);  /* NaN stays NaN */
+    case LC_RELU: return LV(lv_at_least)(x, zero);  /* NaN stays NaN */
     case LC_SIGMOID: return LV(lv_sigmoid)(x);
     case LC_LINEAR: return x;
-    case LC_HARD_SIGMOID: {
-        LVEC y = al * x + be;
-        y = LSEL(y < zero, zero, y);
-        return LSEL(y > one, one, y);
-    }
+    case LC_HARD_SIGMOID: return LV(lv_at_most)(LV(lv_at_least)(al * x + be, zero), one);
     case LC_LEAKY_RELU: return LSEL(x < zero, al * x, x);
     case LC_THRESHOLDED_RELU: return LSEL(x <= LV(lv_splat)(al), zero, x);  /* NaN stays */
     case LC_SCALED_TANH: return al * LV(lv_tanh)(be * x);
@@ -250,8 +285,7 @@ LSTMCORE_INLINE LVEC LV(lv_dact)(lc_act a, LVEC y, LVEC d) {
  * bounds: it was clipped) */
 LSTMCORE_INLINE LVEC LV(lv_clip)(LVEC v, REAL clip) {
     const LVEC lo = LV(lv_splat)(-clip), hi = LV(lv_splat)(clip);
-    v = LSEL(v < lo, lo, v);
-    return LSEL(v > hi, hi, v);
+    return LV(lv_at_most)(LV(lv_at_least)(v, lo), hi);
 }
 
 LSTMCORE_INLINE LVEC LV(lv_clip_grad)(LVEC zp, LVEC d, REAL clip) {

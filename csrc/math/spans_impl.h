@@ -9,7 +9,7 @@
  * of it (KSFX(lv_*_h)), for the spans' last partial vectors; a compiler without vector types gets
  * the same code on scalars (LL = 1). The formulas are those of
  * the reference (src/lstmcore/reference/activations.py): exp by Cody-Waite range reduction, a
- * Taylor polynomial and 2^n built from its bits, with its input clamped so that nothing
+ * near-minimax polynomial and 2^n built from its bits, with its input clamped so that nothing
  * overflows; NaN goes through every activation. Accuracy: a few ulp against libm.
  */
 #include <string.h>

@@ -204,6 +204,24 @@ def test_tanh_is_accurate_to_two_ulp_everywhere(isa, dtype):
     assert np.signbit(edges[1]) and not np.signbit(edges[0])
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_sigmoid_is_accurate_to_two_ulp_everywhere(isa, dtype):
+    """1 / (1 + e^-x), e^-x from csrc/math/activations.h's polynomial
+    (tests/engine/make_exp_polynomials.py): within 2 eps of the exact value relative to it, from
+    where exp's clamp starts (e^87 in float32, e^708 in float64) to where it is 1; 0 and 1 at the
+    ends."""
+    code = lstmcore.engine._validate.activation_spec("sigmoid", "activation")
+    lo = 86.9 if dtype == np.float32 else 707.9
+    x = np.concatenate([np.linspace(-lo, 40, 20001), np.geomspace(1e-30, 1, 2000)]).astype(dtype)
+    x = np.concatenate([x, -x[x < 1]])
+    y = _cells._activation(code, x)
+    exact = 1 / (1 + np.exp(-x.astype(np.longdouble)))
+    ulps = 2 if np.finfo(np.longdouble).eps < np.finfo(np.float64).eps else 3  # exact in double only
+    assert np.abs((y - exact) / exact).max() <= ulps * np.finfo(dtype).eps
+    edges = _cells._activation(code, np.array([0.0, np.inf, -np.inf, 1e30], dtype))
+    assert edges[0] == 0.5 and edges[1] == 1 and 0 <= edges[2] < 1e-30 and edges[3] == 1
+
+
 def test_nan_passes_through_every_activation():
     for spec in ACTS:
         code = lstmcore.engine._validate.activation_spec(spec, "activation")
