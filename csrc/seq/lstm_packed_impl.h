@@ -769,12 +769,18 @@ static void KSFX(lstm_step_packed)(const REAL *wp, const REAL *bp, const REAL *x
 /* A row split's threads start at multiples of this many rows. AVX2's blocks sum each row alike
  * whatever their size (step_panel_nrows_w), so there a thread may start at any even row: two
  * threads split 32 rows 16 + 16 (6 + 6 + 4 each) rather than 18 + 14 (6 + 6 + 6 against
- * 6 + 4 + 4), 64 rows 32 + 32 rather than 30 + 34. Elsewhere at the kernels' own blocks. */
-LSTMCORE_INLINE int KSFX(split_unit)(int rows6) {
+ * 6 + 4 + 4), 64 rows 32 + 32 rather than 30 + 34; and, with rows of several lengths (ragged:
+ * nact given), at any row: a row there is worth its steps, up to T of the row-steps the threads
+ * share (lstmcore_row_boundary), and an even boundary could miss the middle by a long row's
+ * steps. S2 with lengths spread over 1..100: 1559 + 1673 row-steps at even rows, 1631 + 1601 at
+ * row 19; each thread's rows timed alone on 1 thread, the slower 4.50-4.67 ms against
+ * 4.44-4.46. Elsewhere at the kernels' own blocks. */
+LSTMCORE_INLINE int KSFX(split_unit)(int rows6, int ragged) {
 #ifdef LC_STEP_ROWS_ONLY
     (void)rows6;
-    return 2;
+    return ragged ? 1 : 2;
 #else
+    (void)ragged;
     return rows6 ? 6 : STEP_R;
 #endif
 }
@@ -859,8 +865,8 @@ static void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x,
 #pragma omp parallel num_threads(nt)
         {
             int r0, r1;  /* this thread's rows */
-            lstmcore_row_range(B, T, nact, KSFX(split_unit)(rows6), omp_get_thread_num(),
-                               omp_get_num_threads(), &r0, &r1);
+            lstmcore_row_range(B, T, nact, KSFX(split_unit)(rows6, nact != NULL),
+                               omp_get_thread_num(), omp_get_num_threads(), &r0, &r1);
             for (int t = 0; t < T; t++) {
                 const int re = r1 < RUNS(t) ? r1 : RUNS(t);
                 if (re <= r0)
