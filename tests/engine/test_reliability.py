@@ -148,6 +148,85 @@ def test_concurrent_backward_calls_leave_the_blas_pools_as_they_found_them(rng):
         lstmcore.set_num_threads(before)
 
 
+@compiled_only
+def test_the_two_directions_share_one_kept_thread_and_raise_what_either_raised():
+    """run_pair hands its second call to one thread kept between pairs; a pair that finds it busy
+    (another Python thread's) starts its own. Either call's exception reaches the caller after
+    both end, and leaves the kept thread free for the next pair."""
+    out = run_child(
+        """
+        import threading, numpy as np, lstmcore
+        from lstmcore.engine import _threads
+
+        def kept():
+            return [t for t in threading.enumerate() if t.name == "lstmcore-direction" and t.daemon]
+
+        lstmcore.set_num_threads(2)
+        assert _threads.run_pair(lambda: 1, lambda: 2) == (1, 2)
+        for _ in range(50):
+            _threads.run_pair(lambda: None, lambda: None)
+        assert len(kept()) == 1, kept()
+
+        def fail(exc):
+            def call():
+                raise exc
+            return call
+
+        for first, second in ((lambda: 0, fail(ValueError("second"))), (fail(KeyError("first")), lambda: 0)):
+            try:
+                _threads.run_pair(first, second)
+            except (ValueError, KeyError):
+                pass
+            else:
+                raise AssertionError("the exception was lost")
+            assert not _threads._pair_worker.lock.locked()
+        assert _threads.run_pair(lambda: 3, lambda: 4) == (3, 4) and len(kept()) == 1
+
+        # bidirectional layers from 4 Python threads at once: the same results as alone
+        rng = np.random.default_rng(0)
+        B, T, I, H = 8, 12, 3, 16
+        weights = [[(rng.standard_normal(s) * 0.3).astype(np.float32)
+                    for s in ((I, 4 * H), (H, 4 * H), (4 * H,))] for _ in range(2)]
+        x = rng.standard_normal((B, T, I)).astype(np.float32)
+        dy = rng.standard_normal((B, T, 2 * H)).astype(np.float32)
+
+        def bi():
+            y, h_n, c_n, cache = lstmcore.stack_forward("lstm", x, weights, bidirectional=True,
+                                                        return_cache=True)
+            return y, lstmcore.stack_backward(dy, cache)
+
+        y0, g0 = bi()
+        errors = []
+        start = threading.Barrier(4)
+
+        def same(g):  # one gradient dict per direction
+            return len(g) == len(g0) == 2 and all(
+                a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in b) for a, b in zip(g, g0))
+
+        def run():
+            try:
+                start.wait()
+                for _ in range(30):
+                    y, g = bi()
+                    if not np.array_equal(y, y0) or not same(g):
+                        errors.append("different result")
+            except BaseException as exc:
+                errors.append(repr(exc))
+
+        threads = [threading.Thread(target=run) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors[:3]
+        assert len(kept()) == 1 and not _threads._pair_worker.lock.locked()
+        print("ok")
+        """,
+        timeout=120,
+    )
+    assert out.stdout.strip() == "ok"
+
+
 # Fork ----------------------------------------------------------------------------------------------
 
 
@@ -188,6 +267,36 @@ def test_a_child_forked_after_a_multithreaded_call_runs_and_agrees(start_method)
                     assert cap2 == (1 if "{start_method}" == "fork" else None), cap2
         """,
         timeout=120,
+    )
+
+
+@compiled_only
+def test_a_child_forked_after_bidirectional_calls_runs_its_own_direction_thread():
+    """The parent's kept direction thread does not exist in a forked child: the child's first pair
+    starts its own, and its bidirectional layers agree with the parent's."""
+    run_child(
+        """
+        import os, threading, numpy as np, lstmcore
+
+        rng = np.random.default_rng(0)
+        B, T, I, H = 4, 6, 3, 8
+        weights = [[(rng.standard_normal(s) * 0.3).astype(np.float64)
+                    for s in ((I, 4 * H), (H, 4 * H), (4 * H,))] for _ in range(2)]
+        x = rng.standard_normal((B, T, I))
+        lstmcore.set_num_threads(2)
+        y = lstmcore.stack_forward("lstm", x, weights, bidirectional=True)[0]
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                y2 = lstmcore.stack_forward("lstm", x, weights, bidirectional=True)[0]
+                code = 0 if np.array_equal(y, y2) else 2
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+        """,
+        timeout=60,
     )
 
 
