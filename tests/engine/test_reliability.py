@@ -152,7 +152,7 @@ def test_concurrent_backward_calls_leave_the_blas_pools_as_they_found_them(rng):
 def test_the_two_directions_share_one_kept_thread_and_raise_what_either_raised():
     """run_pair hands its second call to one thread kept between pairs; a pair that finds it busy
     (another Python thread's) starts its own. Either call's exception reaches the caller after
-    both end, and leaves the kept thread free for the next pair."""
+    both end, and leaves the kept thread free for the next pair. Idle, the thread ends."""
     out = run_child(
         """
         import threading, numpy as np, lstmcore
@@ -220,6 +220,17 @@ def test_the_two_directions_share_one_kept_thread_and_raise_what_either_raised()
             t.join()
         assert not errors, errors[:3]
         assert len(kept()) == 1 and not _threads._pair_worker.lock.locked()
+
+        # idle, it ends (the process single-threaded again); the next pair starts another
+        import time
+        _threads._pair_worker.idle_s = 0.1
+        _threads.run_pair(lambda: 0, lambda: 0)  # the old one, waiting 5 s, takes this pair
+        for _ in range(100):
+            if not kept():
+                break
+            time.sleep(0.1)
+        assert not kept() and _threads._pair_worker.pid is None
+        assert _threads.run_pair(lambda: 5, lambda: 6) == (5, 6) and len(kept()) == 1
         print("ok")
         """,
         timeout=120,

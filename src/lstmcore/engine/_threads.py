@@ -214,14 +214,17 @@ def set_num_threads(n: int) -> None:
 class _PairWorker:
     """The thread run_pair hands its second call to, kept between calls: starting and joining a
     thread for each pair cost 105 us on a 2-core AMD EPYC VM (run_pair of two empty calls 157 us;
-    a bidirectional S1 inference on 2 threads takes about 0.5 ms). One pair uses it at a time (a
-    pair that finds it busy, from another Python thread, starts a thread of its own); a child
-    process after fork starts its own on first use (the parent's does not exist there). Idle, it
-    waits on its queue and holds nothing of the last pair."""
+    a bidirectional S1 inference on 2 threads takes about 0.6 ms), and a new thread's kept
+    workspaces died with it. One pair uses it at a time (a pair that finds it busy, from another
+    Python thread, starts a thread of its own). It ends after ``idle_s`` seconds without a pair,
+    so that a process done with bidirectional layers is single-threaded again (fork); a forked
+    child starts its own on first use (the parent's does not exist there)."""
+
+    idle_s = 5.0
 
     def __init__(self):
-        self.lock = threading.Lock()  # held by the pair using the worker
-        self.pid = None
+        self.lock = threading.Lock()  # held by the pair using the worker, and by it as it ends
+        self.pid = None  # the process whose worker is alive, or None
         self.jobs = None
 
     def start(self):
@@ -235,10 +238,23 @@ class _PairWorker:
             self.pid = os.getpid()
         return self.jobs
 
-    @staticmethod
-    def _serve(jobs):
+    def _serve(self, jobs):
         while True:
-            _answer(*jobs.get())
+            try:
+                job = jobs.get(timeout=self.idle_s)
+            except queue.Empty:
+                # end, unless a pair holds the lock: its job is on the way (jobs are put under it)
+                if self.lock.acquire(blocking=False):
+                    try:
+                        if jobs.empty():
+                            if self.jobs is jobs:
+                                self.pid = None
+                            return
+                    finally:
+                        self.lock.release()
+                continue
+            _answer(*job)
+            del job  # nothing of the last pair held while idle
 
 
 def _answer(call, reply):
