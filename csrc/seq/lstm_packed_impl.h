@@ -565,15 +565,14 @@ LSTMCORE_INLINE void KSFX(step_gates)(REAL *restrict z, int rows, ptrdiff_t H, c
     LC_ASSUME(rows >= 1 && rows <= STEP_R && n >= 1 && n <= U && U <= STEP_U);
     /* a full block with its sizes as constants: straight code, no remainder (a row alone with
      * constant sizes was measured too, B 1, H 64 and 128: no faster than PART) */
-#define FULL(opts)                                                                              \
-    KSFX(lstm_rows_forward)(opts, STEP_R, STEP_U, STEP_U, z, STEP_W, NULL, NULL, bp, NULL, c_prev, \
-                            c, H, NULL, h, ldh, gates, ldg, H)
+#define ROWS_OF(opts, R)                                                                        \
+    KSFX(lstm_rows_forward)(opts, R, STEP_U, STEP_U, z, STEP_W, NULL, NULL, bp, NULL, c_prev, c,  \
+                            H, NULL, h, ldh, gates, ldg, H)
+#define FULL(opts) ROWS_OF(opts, STEP_R)
+#define ROWS2(opts) ROWS_OF(opts, 2)
 #define PART(opts)                                                                              \
     KSFX(lstm_rows_forward)(opts, rows, n, U, z, STEP_W, NULL, NULL, bp, NULL, c_prev, c, H,      \
                             NULL, h, ldh, gates, ldg, H)
-#define ROWS2(opts)                                                                             \
-    KSFX(lstm_rows_forward)(opts, 2, STEP_U, STEP_U, z, STEP_W, NULL, NULL, bp, NULL, c_prev, c,  \
-                            H, NULL, h, ldh, gates, ldg, H)
     enum { UQ = PANEL_Q1 };  /* the units of a one-vector panel (panel_units) */
     if (STEP_R > 1 && rows == STEP_R && U == UQ && STEP_R * UQ == LL) {
         /* a last panel one vector wide (n <= U = LL / 4 units, panel_units): the rows' units
@@ -617,6 +616,7 @@ LSTMCORE_INLINE void KSFX(step_gates)(REAL *restrict z, int rows, ptrdiff_t H, c
         LSTM_PLAIN_CALL(act, ract, PART);
 #undef FULL
 #undef ROWS2
+#undef ROWS_OF
 #undef PART
 }
 

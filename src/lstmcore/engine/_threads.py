@@ -247,8 +247,7 @@ class _PairWorker:
                 if self.lock.acquire(blocking=False):
                     try:
                         if jobs.empty():
-                            if self.jobs is jobs:
-                                self.pid = None
+                            self.pid = None  # the next pair starts another (one at a time)
                             return
                     finally:
                         self.lock.release()
