@@ -130,6 +130,23 @@ void lc_matmul_tn2_f64(const lc_ctx *ctx, const double *a1, ptrdiff_t lda1, int 
                        double *out1, ptrdiff_t ldo1, double *out2, ptrdiff_t ldo2, double *sums,
                        int N, ptrdiff_t K);
 
+/* lc_matmul_tn2_blocked: lc_matmul_tn2's products in cache blocks for outputs past the L2, with
+ * a's columns and b's blocks packed into ws (lc_tn_blocked_size(ctx, M1, M2, N, K) elements,
+ * 64-byte aligned; a size of 0: no blocked kernel for ctx's instruction set, and
+ * lc_matmul_tn2_blocked runs lc_matmul_tn2). Each element of out1 and out2 sums in blocks of
+ * rows of b that ctx's caches size (the same bits on any number of threads; not lc_matmul_tn2's);
+ * sums as lc_sum_rows. */
+ptrdiff_t lc_tn_blocked_size_f32(const lc_ctx *ctx, int M1, int M2, int N, ptrdiff_t K);
+ptrdiff_t lc_tn_blocked_size_f64(const lc_ctx *ctx, int M1, int M2, int N, ptrdiff_t K);
+void lc_matmul_tn2_blocked_f32(const lc_ctx *ctx, const float *a1, ptrdiff_t lda1, int M1,
+                               const float *a2, ptrdiff_t lda2, int M2, const float *b,
+                               ptrdiff_t ldb, float *out1, ptrdiff_t ldo1, float *out2,
+                               ptrdiff_t ldo2, float *sums, int N, ptrdiff_t K, float *ws);
+void lc_matmul_tn2_blocked_f64(const lc_ctx *ctx, const double *a1, ptrdiff_t lda1, int M1,
+                               const double *a2, ptrdiff_t lda2, int M2, const double *b,
+                               ptrdiff_t ldb, double *out1, ptrdiff_t ldo1, double *out2,
+                               ptrdiff_t ldo2, double *sums, int N, ptrdiff_t K, double *ws);
+
 /* The backward through time with w_h.T packed once per call (wpt = lc_pack_transposed(w_h,
  * H, 4H)): each step, panel by panel of units, dh = dz[t+1] @ w_h.T, then the gate backward of
  * those units (lc_lstm_gates_backward's maths).

@@ -23,13 +23,22 @@ def isa(request):
 
 @pytest.fixture(
     autouse=True,
-    params=["blas", "packed", "packed-prefetch", "packed-2-threads-rows", "packed-2-threads-panels"],
+    params=[
+        "blas",
+        "packed",
+        "packed-prefetch",
+        "packed-blocked",
+        "packed-2-threads-rows",
+        "packed-2-threads-panels",
+    ],
 )
 def loop_path(request):
     """Run every comparison with each way through the time loop: a BLAS product per step, the
     packed kernel (forward and backward; then with at most 4 rows per register block and the
     plans of a machine whose L2 is 4 KiB: the next panel prefetched into the L2 and the weight
-    gradients on BLAS), and the packed kernel on two threads
+    gradients on BLAS or, with AVX-512, in the blocked kernel; then the weight gradients forced
+    into the blocked kernel with the blocks of a 1 KiB L1 and a 4 KiB L2: many blocks of rows and
+    of columns), and the packed kernel on two threads
     whatever the size, with the batch rows split (where there are blocks of rows enough; AVX-512
     only, the other instruction sets split panels) or the panels split (a barrier per step; with
     the prefetch)."""
@@ -37,8 +46,10 @@ def loop_path(request):
     limits, par_min, row_bytes, threads = lc._packed_limits(), lc._seq_par_min(), lc._row_split_bytes(), None
     prefetch = lc._set_panel_prefetch("always" if request.param.endswith(("prefetch", "panels")) else "never")
     l2, row_block = lc._set_l2(4096), lc._set_row_block(4 if request.param == "packed-prefetch" else 0)
-    if request.param != "packed-prefetch":
+    if request.param not in ("packed-prefetch", "packed-blocked"):
         lc._set_l2(l2)
+    l1d = lc._set_l1d(1024 if request.param == "packed-blocked" else lc._set_l1d(1))
+    grads = lc._set_grad_products("blocked" if request.param == "packed-blocked" else "auto")
     if request.param == "blas":
         lc._set_packed_limits(1 << 30, 1 << 30, 1 << 30)
     else:
@@ -54,6 +65,8 @@ def loop_path(request):
     lc._set_row_split_bytes(row_bytes)
     lc._set_panel_prefetch(prefetch)
     lc._set_l2(l2)
+    lc._set_l1d(l1d)
+    lc._set_grad_products(grads)
     lc._set_row_block(row_block)
     if threads is not None:
         lstmcore.set_num_threads(threads)
@@ -262,6 +275,44 @@ def test_weight_gradients_in_one_pass(rng, dtype, K, M1, M2, N, loop_path):
     assert_close(want2, a2.T.astype(np.float64) @ b, dtype, scale=np.sqrt(K))
     with pytest.raises(ValueError, match="expected a1"):
         lc._products_tn2(a1, a2, b[:-1], out1, out2, sums, 1)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "K, M1, M2, N", [(960, 1, 50, 200), (90, 40, 64, 256), (7, 3, 5, 17), (700, 13, 20, 130)]
+)
+@pytest.mark.parametrize("l1d, l2", [(None, None), (1024, 4096), (4096, 65536)])
+def test_weight_gradients_in_blocks(rng, dtype, K, M1, M2, N, l1d, l2, loop_path):
+    """lc_matmul_tn2_blocked (AVX-512; lc_matmul_tn2 with the other instruction sets): dw_x, dw_h
+    and db close to float64 products, db with lc_sum_rows' bits, the same bits on 1 and 2 threads;
+    with the blocks of this machine's caches and of small ones (K in many blocks of rows, N in many
+    blocks of columns, partial tiles of rows and vectors of columns)."""
+    if loop_path != "blas":
+        pytest.skip("one loop path is enough: the products do not depend on it")
+    lc = lstmcore.engine._lstm
+    saved = lc._set_l1d(l1d or lc._set_l1d(1)), lc._set_l2(l2 or lc._set_l2(1))
+    try:
+        a1 = rng.standard_normal((K, M1)).astype(dtype)
+        a2 = rng.standard_normal((K, M2)).astype(dtype)
+        b = rng.standard_normal((K, N)).astype(dtype)
+        want_s = np.zeros(N, dtype)
+        lc._products_sum_rows(b, want_s, 1)
+        got = []
+        for nthreads in (1, 2):
+            out1, out2 = np.full((M1, N), 0.5, dtype), np.full((M2, N), -0.5, dtype)
+            sums = np.zeros(N, dtype)
+            lc._products_tn2(a1, a2, b, out1, out2, sums, nthreads, blocked=True)
+            got.append((out1, out2, sums))
+        for x, y in zip(got[0], got[1], strict=True):
+            np.testing.assert_array_equal(x, y)
+        out1, out2, sums = got[0]
+        np.testing.assert_array_equal(sums, want_s)
+        scale = np.sqrt(K)
+        assert_close(out1, 0.5 + a1.T.astype(np.float64) @ b, dtype, scale=scale)
+        assert_close(out2, -0.5 + a2.T.astype(np.float64) @ b, dtype, scale=scale)
+    finally:
+        lc._set_l1d(saved[0])
+        lc._set_l2(saved[1])
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -250,7 +250,8 @@ def test_panel_prefetch_gives_the_same_numbers(rng, threads):
 @pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled engine's plans")
 def test_weight_gradients_on_blas_or_packed_give_the_same_gradients(rng):
     """The training step's weight-gradient products run on lstmcore's packed kernels or, where the
-    gradient spills out of half the L2 (or forced), on BLAS: the gradients agree either way."""
+    gradient spills out of half the L2 (or forced), on BLAS or, with AVX-512 and within 4 L2s, in
+    the cache-blocked kernel: the gradients agree either way."""
     from helpers import assert_close
 
     from lstmcore.engine import _lstm
@@ -265,16 +266,28 @@ def test_weight_gradients_on_blas_or_packed_give_the_same_gradients(rng):
     _lstm._set_packed_limits(1, 1 << 30, 1)
     try:
         got = {}
-        for mode, l2 in (("packed", 1 << 21), ("blas", 1 << 21), ("auto", 1 << 21), ("auto", 4096)):
+        for mode, l2 in (
+            ("packed", 1 << 21),
+            ("blas", 1 << 21),
+            ("blocked", 1 << 21),
+            ("auto", 1 << 21),
+            ("auto", 4096),
+            ("auto", 1 << 15),
+        ):
             _lstm._set_grad_products(mode)
             _lstm._set_l2(l2)
             cache = lstmcore.lstm_forward(x, w_x, w_h, b, return_cache=True)[-1]
             got[mode, l2] = lstmcore.lstm_backward(dy, cache)
+        _lstm._set_grad_products("auto")
+        _lstm._set_l2(1 << 15)  # dw_x (46 KiB) past half of it, both (87.5 KiB) within 4 of it
+        blocked = _lstm._seq_plan(B, T, I, H, 8)["training"]
+        want_where = "blocked" if _lstm._kernel_isa() == "avx512" else "blas"
+        assert (blocked["dw_x"], blocked["dw_h"]) == (want_where, want_where)
         want = got["packed", 1 << 21]
         for key, grads in got.items():
             for name in ("dx", "dw_x", "dw_h", "db", "dh0", "dc0"):
                 assert_close(grads[name], want[name], np.float64, name=f"{name} {key}")
-        with pytest.raises(ValueError, match="'auto', 'packed' or 'blas'"):
+        with pytest.raises(ValueError, match="'auto', 'packed', 'blas' or 'blocked'"):
             _lstm._set_grad_products("gpu")
     finally:
         _lstm._set_packed_limits(*saved[0])

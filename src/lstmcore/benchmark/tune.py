@@ -169,7 +169,7 @@ def tune_shape(shape, dtype="float32", threads=1, seconds=1.0, margin=MARGIN, tr
             base = plan or {"path": "packed"}
             options = {
                 name: plan,
-                **{label(dict(base, grads=g)): dict(base, grads=g) for g in ("packed", "blas")},
+                **{label(dict(base, grads=g)): dict(base, grads=g) for g in ("packed", "blas", "blocked")},
             }
             options = _distinct(options, followed, True)
             stats = time_interleaved(

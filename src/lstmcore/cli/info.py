@@ -107,8 +107,8 @@ def _training_line(plan: dict) -> str:
     t = plan["training"]
     where = ", ".join(f"{name} {t[name]}" for name in ("dx", "dw_x", "dw_h"))
     return (
-        f"  training, after the backward loop: {where} (a weight gradient goes to BLAS where a"
-        " thread's share of it exceeds half the L2)"
+        f"  training, after the backward loop: {where} (a weight gradient goes to BLAS where it"
+        " exceeds half the L2, or with AVX-512 both go to the cache-blocked kernel)"
     )
 
 

@@ -87,6 +87,17 @@ cdef extern from "cells/lstm_gates.h" nogil:
                            const double *a2, Py_ssize_t lda2, int M2, const double *b,
                            Py_ssize_t ldb, double *out1, Py_ssize_t ldo1, double *out2,
                            Py_ssize_t ldo2, double *sums, int N, Py_ssize_t K)
+    Py_ssize_t lc_tn_blocked_size_f32(const lc_ctx *ctx, int M1, int M2, int N, Py_ssize_t K)
+    Py_ssize_t lc_tn_blocked_size_f64(const lc_ctx *ctx, int M1, int M2, int N, Py_ssize_t K)
+    void lc_matmul_tn2_blocked_f32(const lc_ctx *ctx, const float *a1, Py_ssize_t lda1, int M1,
+                                   const float *a2, Py_ssize_t lda2, int M2, const float *b,
+                                   Py_ssize_t ldb, float *out1, Py_ssize_t ldo1, float *out2,
+                                   Py_ssize_t ldo2, float *sums, int N, Py_ssize_t K, float *ws)
+    void lc_matmul_tn2_blocked_f64(const lc_ctx *ctx, const double *a1, Py_ssize_t lda1, int M1,
+                                   const double *a2, Py_ssize_t lda2, int M2, const double *b,
+                                   Py_ssize_t ldb, double *out1, Py_ssize_t ldo1, double *out2,
+                                   Py_ssize_t ldo2, double *sums, int N, Py_ssize_t K,
+                                   double *ws)
     void lc_lstm_seq_backward_packed_f32(const lc_ctx *ctx, const float *wpt, float *dz,
                                          const float *dy, Py_ssize_t ldy, const float *gates,
                                          const float *c, const float *h, float *dh, float *dc,

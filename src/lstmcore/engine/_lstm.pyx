@@ -53,6 +53,8 @@ from ._csrc cimport (
     lc_matmul_packed_f64,
     lc_matmul_tn_f32,
     lc_matmul_tn_f64,
+    lc_matmul_tn2_blocked_f32,
+    lc_matmul_tn2_blocked_f64,
     lc_matmul_tn2_f32,
     lc_matmul_tn2_f64,
     lc_openmp_enabled,
@@ -61,6 +63,8 @@ from ._csrc cimport (
     lc_pack_transposed_size,
     lc_sum_rows_f32,
     lc_sum_rows_f64,
+    lc_tn_blocked_size_f32,
+    lc_tn_blocked_size_f64,
     lstmcore_cpu_best_isa,
 )
 
@@ -101,7 +105,7 @@ cdef Py_ssize_t _ROWS_PAR_MIN = 4096       # row elements from which the gate lo
 cdef Py_ssize_t _SEQ_PAR_MIN = 1 << 14     # work per step from which packed sequences use threads
 cdef Py_ssize_t _ROW_SPLIT_BYTES = -1  # packed weights up to which threads split rows (-1: 3/4 of the L2)
 # the training's weight-gradient and dx products: 0 the default rule (_backward), 1 the packed
-# kernels, 2 BLAS (_set_grad_products)
+# kernels, 2 BLAS, 3 the weight gradients in cache blocks (AVX-512) (_set_grad_products)
 cdef int _GRAD_PRODUCTS = 0
 # lc_ctx.row_block: 0 the kernels' choice (6 rows with AVX-512 or AVX2), 4 at most 4 (_set_row_block)
 cdef int _ROW_BLOCK = 0
@@ -118,6 +122,7 @@ cdef inline lc_ctx _ctx(int nthreads) noexcept nogil:
     ctx.par_min = _ROWS_PAR_MIN
     ctx.seq_par_min = _SEQ_PAR_MIN
     ctx.row_split_bytes = _ROW_SPLIT_BYTES
+    ctx.l1d = <int>_L1D
     ctx.l2 = <int>_L2
     ctx.panel_prefetch = _PANEL_PREFETCH
     ctx.row_block = _ROW_BLOCK
@@ -190,7 +195,7 @@ def _set_tuned(rows):
     if len(rows) > _TUNED_MAX:
         raise ValueError(f"expected at most {_TUNED_MAX} measured plans, got {len(rows)}")
     limits = ((0, 2), (4, 8), (1, 1 << 20), (1, 1 << 30), (0, 1 << 30), (1, 1 << 30),
-              (0, 1), (0, 1), (0, 2), (0, 4), (0, 2), (0, 2))
+              (0, 1), (0, 1), (0, 2), (0, 4), (0, 2), (0, len(_GRAD_MODES) - 1))
     for row in rows:
         if len(row) != 12:
             raise ValueError(f"expected rows of 12 ints, got {row!r}")
@@ -417,6 +422,7 @@ cdef void _backward_loop(floating *dz, floating *dh, floating *dc, const floatin
 cdef int _PACKED_MIN_B = -1  # -1: the default rule of _use_packed; else the limits set by tests
 cdef int _PACKED_MAX_B = 0
 cdef int _PACKED_MIN_T = 0
+cdef Py_ssize_t _L1D = _machine.caches()["l1d"][0]
 cdef Py_ssize_t _L2 = _machine.caches()["l2"][0]
 cdef Py_ssize_t _L3 = _machine.caches()["l3"][0]
 
@@ -645,6 +651,17 @@ def _set_l3(Py_ssize_t nbytes):
     return previous
 
 
+def _set_l1d(Py_ssize_t nbytes):
+    """The L1 data cache size (bytes) the blocked weight gradients size their blocks of rows by
+    (lc_matmul_tn2_blocked); returns the previous one (the machine's, or LSTMCORE_L1D's, at
+    import)."""
+    global _L1D
+    if nbytes < 1:
+        raise ValueError(f"expected a positive number of bytes, got {nbytes}")
+    previous, _L1D = _L1D, nbytes
+    return previous
+
+
 def _set_l2(Py_ssize_t nbytes):
     """The L2 size (bytes) the packed sequences' thread split and prefetch compare the weights
     with (lstmcore_row_split, lstmcore_panel_prefetch), and the training's weight-gradient
@@ -660,9 +677,10 @@ def _seq_plan(int B, int T, int I, int H, int itemsize, nthreads=None):
     ('packed' or 'blas'); with the packed kernels also 'isa', 'row_block', 'threads', 'split'
     ('rows', 'panels' or None on one thread), 'prefetch' (the next panel into the L2),
     'weight_bytes' (the packed [w_x; w_h]), 'strip' (columns per strip of its panels; 0: whole
-    rows) and 'l2' and 'l3' (the caches the rules compare them
-    with); and 'training': where a training step's dx, dw_x and dw_h products run ('packed' or
-    'blas'); and 'tuned': the index in _tuned_rows() of the measured plan it follows, or None (the rules)."""
+    rows) and 'l2' and 'l3' (the caches the rules compare them with); and 'training': where a
+    training step's dx, dw_x and dw_h products run ('packed', 'blas', or 'blocked': the weight
+    gradients in the cache-blocked kernel); and 'tuned': the index in _tuned_rows() of the
+    measured plan it follows, or None (the rules)."""
     if itemsize not in (4, 8):
         raise ValueError(f"expected an itemsize of 4 (float32) or 8 (float64), got {itemsize}")
     if min(B, T, H) < 1 or I < 0:
@@ -672,8 +690,8 @@ def _seq_plan(int B, int T, int I, int H, int itemsize, nthreads=None):
         raise ValueError(f"expected nthreads >= 1, got {n}")
     cdef bint packed = _use_packed(B, T, I, H, itemsize, n)
     cdef int grads = _grad_plan(_use_packed(B, T, I, H, itemsize, n, True), B, I, H, itemsize, n)
-    cdef dict training = {name: "packed" if grads & bit else "blas"
-                          for name, bit in (("dx", 1), ("dw_x", 2), ("dw_h", 4))}
+    cdef dict training = {name: ("blocked" if grads & 16 and bit > 1 else "packed") if grads & bit
+                          else "blas" for name, bit in (("dx", 1), ("dw_x", 2), ("dw_h", 4))}
     cdef int k = _tuned_find(B, I, H, itemsize, n)
     tuned = None if k < 0 else k
     if not packed:
@@ -718,13 +736,15 @@ def _mode_code(str mode, tuple names):
     return names.index(mode)
 
 
-_GRAD_MODES = ("auto", "packed", "blas")
+_GRAD_MODES = ("auto", "packed", "blas", "blocked")
 _PREFETCH_MODES = ("auto", "never", "always")
 
 
 def _set_grad_products(str mode):
     """Where a packed training step's weight-gradient and dx products run: 'auto' (the default
-    rule), 'packed' (lstmcore's kernels) or 'blas'; returns the previous mode."""
+    rule), 'packed' (lstmcore's kernels), 'blas', or 'blocked' (the weight gradients and db in
+    lstmcore's cache-blocked kernel where the AVX-512 kernels run, else as 'packed'; dx packed);
+    returns the previous mode."""
     global _GRAD_PRODUCTS
     cdef int code = _mode_code(mode, _GRAD_MODES)
     previous = _GRAD_MODES[_GRAD_PRODUCTS]
@@ -955,6 +975,28 @@ cdef inline void _tn2(const lc_ctx *ctx, const floating *a1, Py_ssize_t lda1, in
                           N, K)
 
 
+cdef inline Py_ssize_t _tn_blocked_size(const lc_ctx *ctx, int M1, int M2, int N, Py_ssize_t K,
+                                        int itemsize) noexcept nogil:
+    # elements of _tn2_blocked's workspace; 0: no blocked kernel for ctx's instruction set
+    if itemsize == 4:
+        return lc_tn_blocked_size_f32(ctx, M1, M2, N, K)
+    return lc_tn_blocked_size_f64(ctx, M1, M2, N, K)
+
+
+cdef inline void _tn2_blocked(const lc_ctx *ctx, const floating *a1, Py_ssize_t lda1, int M1,
+                              const floating *a2, Py_ssize_t lda2, int M2, const floating *b,
+                              Py_ssize_t ldb, floating *out1, Py_ssize_t ldo1, floating *out2,
+                              Py_ssize_t ldo2, floating *sums, int N, Py_ssize_t K,
+                              floating *ws) noexcept nogil:
+    # _tn2 in cache blocks, ws: _tn_blocked_size elements, 64-byte aligned
+    if floating is float:
+        lc_matmul_tn2_blocked_f32(ctx, a1, lda1, M1, a2, lda2, M2, b, ldb, out1, ldo1, out2, ldo2,
+                                  sums, N, K, ws)
+    else:
+        lc_matmul_tn2_blocked_f64(ctx, a1, lda1, M1, a2, lda2, M2, b, ldb, out1, ldo1, out2, ldo2,
+                                  sums, N, K, ws)
+
+
 cdef inline void _matmul_tn(const floating *a, Py_ssize_t lda, const floating *b, Py_ssize_t ldb,
                             floating *out, Py_ssize_t ldo, int M, int N, Py_ssize_t K,
                             int nthreads) noexcept nogil:
@@ -977,43 +1019,60 @@ cdef inline bint _spills_l2(Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t itemsiz
 cdef int _grad_plan(bint packed, int B, int I, int H, int itemsize, int nthreads) noexcept:
     """Where a training step's products after the backward loop run: bit 0 dx = dz @ w_x.T,
     bit 1 dw_x = x.T @ dz, bit 2 dw_h = h_prev.T @ dz on lstmcore's packed kernels; BLAS for the
-    bits not set. A measured plan's grads (packed or blas) acts as _set_grad_products's mode."""
+    bits not set; bit 4 (16): dw_x, dw_h and db in lstmcore's cache-blocked kernel
+    (lc_matmul_tn2_blocked). A measured plan's grads acts as _set_grad_products's mode."""
     cdef int mode = _GRAD_PRODUCTS
     cdef int k = _tuned_find(B, I, H, itemsize, nthreads) if _N_TUNED else -1
     if k >= 0 and _TUNED[k].grads:
         mode = _TUNED[k].grads
-    return _grad_bits(packed, mode, I, H, 4 * <Py_ssize_t>H, itemsize)
+    return _grad_bits(packed, mode, I, H, 4 * <Py_ssize_t>H, itemsize, True)
 
 
-cdef int _grad_bits(bint packed, int mode, int I, int P, Py_ssize_t G, int itemsize) noexcept:
+cdef int _grad_bits(bint packed, int mode, int I, int P, Py_ssize_t G, int itemsize,
+                    bint blocked=False) noexcept:
     """_grad_plan's bits for products after a loop over dz (rows, G): dx (rows, I), dw_x (I, G)
     and dw_h (P, G), under mode (_GRAD_MODES' code) and the loop's plan (packed or not); bit 3
-    (8): dw_x, dw_h and db in one pass over dz (lc_matmul_tn2)."""
+    (8): dw_x, dw_h and db in one pass over dz (lc_matmul_tn2); bit 4 (16), where the caller
+    takes it (blocked) and the AVX-512 kernels run: the same in cache blocks
+    (lc_matmul_tn2_blocked)."""
     # The products in the packed kernels too: with AVX-512 (1.3-1.9x OpenBLAS's Haswell kernels
     # at S2 and S3; at S1, H = 50, the whole training step 1.17x faster since the last panel of
     # columns is masked), with AVX2 (AMD EPYC, Zen 3, the training step against OpenBLAS,
     # interleaved: S1 1.02-1.04x on 1 thread, 1.00-1.06x on 2; S2 1.01x and 1.02-1.10x; B, T, I,
     # H = 64, 50, 64, 128 1.04x with dx too), or wherever the tests force the packed path.
-    cdef bint products = packed and (mode == 1 or (
+    cdef bint products = packed and (mode == 1 or mode == 3 or (
         mode == 0 and (_ISA >= 1 or _PACKED_MIN_B >= 0)))
     if not products:
         return 0
+    blocked = blocked and _ISA >= 2  # lc_tn_blocked_size: AVX-512 only
     # dx's panels are 256 bytes wide (64 columns in float32): inputs narrower than a panel go to
     # BLAS, unless the mode forces the packed kernels (float32, one thread, the two timed in
     # turn: I = 32, G = 512 (S2) 7.65 ms packed against 6.42 on BLAS; G = 384, 5.41 against
     # 3.27; at I = 128 and 256 within 5% of each other)
-    cdef int plan = 1 if mode == 1 or I * itemsize >= 256 else 0
+    cdef int plan = 1 if mode == 1 or mode == 3 or I * itemsize >= 256 else 0
+    if mode == 3 and blocked:
+        return plan | 2 | 4 | 16
     # Each weight gradient (I, G) or (H, G) is read and written once per block of 64 rows of dz:
     # where it exceeds half the L2 it comes from the L3 each time, and BLAS
     # (blocked for its caches) is faster (S3, 1 thread, Intel Xeon with 2 MiB of L2: the
     # backward 0.93-0.96x the time with the weight gradients on BLAS; dw_h is 4 MiB there).
-    if mode == 1 or not _spills_l2(I, G, itemsize):
+    if mode == 1 or mode == 3 or not _spills_l2(I, G, itemsize):
         plan |= 2
-    if mode == 1 or not _spills_l2(P, G, itemsize):
+    if mode == 1 or mode == 3 or not _spills_l2(P, G, itemsize):
         plan |= 4
     # Both weight gradients packed and dz wider than they are tall (their threads split
     # columns): one pass over dz for both and db (S1, I = 1: dw_x's pass alone cost a sixth of
     # dw_h's for a fiftieth of its work)
+    # Where a weight gradient would go to BLAS (past half the L2) and both together are within
+    # 4 L2s, both go to the blocked kernel with AVX-512: dz packed once for both (BLAS copies it
+    # once per product) and db on the way. Training steps, Intel Xeon (AVX-512, 2 MiB of L2),
+    # blocked against BLAS, 1 / 2 threads: S3 (6 MiB of weight gradients) 1.06 / 1.07x, B, T, I,
+    # H = 128, 50, 128, 512 (5 MiB) 1.09 / 1.07x, float64 64, 100, 128, 256 (3 MiB) 1.10x; past
+    # that BLAS tied or won: 32, 100, 256, 1024 (20 MiB) 1.00x, 16, 50, 512, 1024 (24 MiB) 0.94x,
+    # float64 S3 (12 MiB) 0.99x. Outputs within half the L2 stay on lstm_matmul_tn (S2 and S6:
+    # 1.05 and 1.04x the blocked kernel's speed).
+    if blocked and plan & 6 != 6 and (I + P) * G * itemsize <= 4 * _L2:
+        return plan | 2 | 4 | 16
     if plan & 6 == 6 and G > I + P:
         plan |= 8
     return plan
@@ -1049,9 +1108,10 @@ def _products_tn(const floating[:, :] a, const floating[:, :] b, floating[:, :] 
 
 def _products_tn2(const floating[:, ::1] a1, const floating[:, ::1] a2,
                   const floating[:, ::1] b, floating[:, ::1] out1, floating[:, ::1] out2,
-                  floating[::1] sums, int nthreads):
+                  floating[::1] sums, int nthreads, bint blocked=False):
     """out1 (M1, N) += a1.T @ b, out2 (M2, N) += a2.T @ b, sums (N) += b summed over its rows:
-    a1 (K, M1), a2 (K, M2), b (K, N), in one pass over b (lc_matmul_tn2; tests)."""
+    a1 (K, M1), a2 (K, M2), b (K, N), in one pass over b (lc_matmul_tn2), or with blocked in
+    the cache-blocked kernel (lc_matmul_tn2_blocked; lc_matmul_tn2 where it has none); tests."""
     cdef Py_ssize_t K = b.shape[0]
     cdef int M1 = a1.shape[1], M2 = a2.shape[1], N = b.shape[1]
     if (a1.shape[0] != K or a2.shape[0] != K or out1.shape[0] != M1 or out2.shape[0] != M2
@@ -1063,9 +1123,18 @@ def _products_tn2(const floating[:, ::1] a1, const floating[:, ::1] a2,
     if K == 0 or M1 == 0 or M2 == 0 or N == 0:
         return
     cdef lc_ctx ctx = _ctx(nthreads)
+    cdef floating *pws = NULL
+    if blocked:
+        ws = _aligned_empty(max(1, _tn_blocked_size(&ctx, M1, M2, N, K, sizeof(floating))),
+                            np.float32 if floating is float else np.float64)
+        pws = <floating *>_data(ws)
     with nogil:
-        _tn2(&ctx, &a1[0, 0], M1, M1, &a2[0, 0], M2, M2, &b[0, 0], N, &out1[0, 0], N,
-             &out2[0, 0], N, &sums[0], N, K)
+        if blocked:
+            _tn2_blocked(&ctx, &a1[0, 0], M1, M1, &a2[0, 0], M2, M2, &b[0, 0], N, &out1[0, 0], N,
+                         &out2[0, 0], N, &sums[0], N, K, pws)
+        else:
+            _tn2(&ctx, &a1[0, 0], M1, M1, &a2[0, 0], M2, M2, &b[0, 0], N, &out1[0, 0], N,
+                 &out2[0, 0], N, &sums[0], N, K)
 
 
 def _products_nt(const floating[:, :] a, const floating[:, ::1] w, floating[:, :] out,
@@ -1158,6 +1227,7 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
     cdef int grads = _grad_plan(packed, B, I, H, sizeof(floating), nthreads)
     cdef bint dx_packed = grads & 1, dwx_packed = grads & 2, dwh_packed = grads & 4
     cdef lc_ctx ctx = _ctx_for(nthreads, B, I, H, sizeof(floating))
+    cdef floating *pws = NULL  # the blocked weight gradients' workspace
     cdef floating *pwpt = NULL  # packed w_h.T for the loop
     if packed:
         wpt = _workspace("pack.w_h_t", (lc_pack_transposed_size(H, G, sizeof(floating)),), dtype)
@@ -1188,6 +1258,9 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
         pdz, px, ph = &dzc_v[0, 0], &xc_v[0, 0], &hc_v[0, 0]
         if packed:
             p_zoff = &zoff[0]
+    if grads & 16:
+        ws = _workspace("tn.ws", (_tn_blocked_size(&ctx, I, H, G, S, sizeof(floating)),), dtype)
+        pws = <floating *>_data(ws)
     # Small products run faster on one BLAS thread: the pools are held to one for this call
     with _threads.blas_for_products(nthreads, <long long>TB * G * (I + H)):
         with nogil:
@@ -1210,7 +1283,10 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
                     off += n
             # dw_x += x.T @ dz, dw_h += h_prev.T @ dz and db += dz.sum(rows) over all S rows
             # (h_prev = h[:T]), in one pass over dz where the plan says so
-            if grads & 8:
+            if grads & 16:
+                _tn2_blocked(&ctx, px, I, I, ph, H, H, pdz, G, p_dw_x, G, p_dw_h, G, p_db, G, S,
+                             pws)
+            elif grads & 8:
                 _tn2(&ctx, px, I, I, ph, H, H, pdz, G, p_dw_x, G, p_dw_h, G, p_db, G, S)
             else:
                 _add_tn(dwx_packed, px, I, I, pdz, G, G, p_dw_x, G, S, nthreads)

@@ -25,8 +25,8 @@ A plan (an entry's ``"plan"``) names its choices; what each one means:
   own panels of the weights, meeting once per step);
 - ``row_block``: ``auto`` (the kernels' choice: 6 rows with AVX-512 or AVX2) or ``4``;
 - ``prefetch``: ``never`` or ``always`` bring the next panel into the L2 (``auto``: the rule);
-- ``grads``: where a training step's dx and weight-gradient products run: ``auto``, ``packed``
-  or ``blas``.
+- ``grads``: where a training step's dx and weight-gradient products run: ``auto``, ``packed``,
+  ``blas`` or ``blocked`` (the weight gradients in the cache-blocked kernel, AVX-512).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ CHOICES = {
     "split": ("auto", "rows", "panels"),
     "row_block": ("auto", "4"),
     "prefetch": ("auto", "never", "always"),
-    "grads": ("auto", "packed", "blas"),
+    "grads": ("auto", "packed", "blas", "blocked"),
 }
 RULES = {"threads": "all", "split": "auto", "row_block": "auto", "prefetch": "auto", "grads": "auto"}
 KEY = ("isa", "dtype", "threads", "B", "I", "H")
