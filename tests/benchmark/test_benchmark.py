@@ -717,6 +717,32 @@ def _one_ratio(**keys) -> str:
 TARGETS = bm.load_targets(Path(__file__).resolve().parents[2] / "bench" / "targets.json")
 
 
+def test_issue_15_targets_merge_and_read_the_share_of_the_peak():
+    """bench/targets15.json loads and merges with targets.json (--targets twice): ratios and
+    scaling goals of both, and "of peak" read from a case's peak_share (none: not evaluated)."""
+    t15 = bm.load_targets(Path(__file__).resolve().parents[2] / "bench" / "targets15.json")
+    both = bm.merge_targets([TARGETS, t15])
+    assert bm.merge_targets([TARGETS]) is TARGETS
+    assert len(both["ratios"]) == len(TARGETS["ratios"]) + len(t15["ratios"])
+    assert {s["goal"] for s in both["scaling"]} == {1.7, 1.8}
+    assert both["memory"] and both["title"].startswith(TARGETS["title"] + "; issue 15")
+    cases = [
+        dict(_case("S3", "train", 1, lstmcore=1.0, torch=1.15), peak_share=0.93),
+        dict(_case("S3", "train", 2, lstmcore=0.6, torch=0.6), peak_share=0.8),
+        _case("S6", "inference", 1, lstmcore=1.0, torch=1.0),  # no peak measured
+    ]
+    got = {(t["shape"], t["kind"], t["threads"], t["ratio"]): (round(t["value"], 6), t["met"])
+           for t in bm.evaluate_targets(cases, t15, None, cpu_count=2)}  # fmt: skip
+    assert got == {
+        ("S3", "train", 1, "torch/lstmcore"): (1.15, True),
+        ("S3", "train", 2, "torch/lstmcore"): (1.0, False),
+        ("S3", "train", 1, "of peak"): (0.93, True),
+        ("S3", "train", 2, "of peak"): (0.8, False),
+        ("S6", "inference", 1, "torch/lstmcore"): (1.0, True),
+        ("S3", "train", 2, "lstmcore 1 thread/2 threads"): (round(1 / 0.6, 6), False),
+    }
+
+
 def test_targets_on_made_up_numbers():
     cases = [
         _case("S1", "inference", 1, lstmcore=1.0, onnxruntime=1.2),

@@ -281,12 +281,14 @@ def test_one_row_weights_with_any_row_stride(isa, plan, rng, dtype):
             assert_close(g, w, dtype)
 
 
-@pytest.fixture(params=["packed", "blas"])
+@pytest.fixture(params=["packed", "blas", "blocked"])
 def grad_products(request):
     """The products after the backward loop (dx, dw_x, dw_h, db) on lstmcore's packed kernels,
-    whatever the instruction set (the loop's products packed too: they go with them), or on BLAS."""
+    whatever the instruction set (the loop's products packed too: they go with them), on BLAS, or
+    the weight gradients in the cache-blocked kernel (AVX-512; the packed kernels otherwise, and
+    for the GRU's first form)."""
     before = lstmcore.engine._lstm._set_grad_products(request.param)
-    before_plan = _cells._set_plan(recurrent="packed" if request.param == "packed" else None)
+    before_plan = _cells._set_plan(recurrent=None if request.param == "blas" else "packed")
     yield request.param
     lstmcore.engine._lstm._set_grad_products(before)
     _cells._set_plan(**before_plan)

@@ -316,6 +316,31 @@ def test_weight_gradients_in_blocks(rng, dtype, K, M1, M2, N, l1d, l2, loop_path
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+def test_one_weight_gradient_in_blocks(rng, dtype, loop_path):
+    """_products_tn_blocked (one output, the cell engine's): as the two-output kernel's first,
+    sums optional; no columns of a: only the sums; shapes that do not agree: ValueError."""
+    if loop_path != "blas":
+        pytest.skip("one loop path is enough: the products do not depend on it")
+    lc = lstmcore.engine._lstm
+    K, M, N = 300, 13, 70
+    a, b = rng.standard_normal((K, M)).astype(dtype), rng.standard_normal((K, N)).astype(dtype)
+    out, sums = np.zeros((M, N), dtype), np.zeros(N, dtype)
+    lc._products_tn_blocked(a, b, out, sums, 2)
+    want_s = np.zeros(N, dtype)
+    lc._products_sum_rows(b, want_s, 1)
+    np.testing.assert_array_equal(sums, want_s)
+    assert_close(out, a.T.astype(np.float64) @ b, dtype, scale=np.sqrt(K))
+    again = np.zeros_like(out)
+    lc._products_tn_blocked(a, b, again, None, 1)
+    np.testing.assert_array_equal(again, out)
+    only = np.zeros(N, dtype)
+    lc._products_tn_blocked(a[:, :0], b, np.zeros((0, N), dtype), only, 1)
+    np.testing.assert_array_equal(only, want_s)
+    with pytest.raises(ValueError, match="expected a"):
+        lc._products_tn_blocked(a, b[:-1], out, sums, 1)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_backward_after_the_cache_activation_changed(rng, dtype, loop_path):
     """The packed backward takes out_act(c) as h / o only while the cache's activation is the one
     its forward ran: a cache whose activation was changed since (to another the plain LSTM runs)

@@ -79,7 +79,7 @@ from .problems import (
 )
 from .report import format_table, save_json
 from .runner import machine_info, run_benchmark
-from .targets import evaluate_targets, load_targets
+from .targets import evaluate_targets, load_targets, merge_targets
 from .timing import measure_gemm_peak, set_threads, time_interleaved
 
 __all__ = [
@@ -106,6 +106,7 @@ __all__ = [
     "check_timed",
     "evaluate_targets",
     "load_targets",
+    "merge_targets",
     "expected_outputs",
     "format_table",
     "lstmcore_step",

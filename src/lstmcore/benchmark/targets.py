@@ -9,6 +9,7 @@ from .problems import ALL_CELLS, KINDS, SHAPES, cell_kinds, cell_runs_on
 # the issues that set them, read with load_targets and checked with evaluate_targets.
 
 _OPS = (">=", "<=")
+PEAK_RATIO = "of peak"  # a case's peak_share: lstmcore's GFLOP/s over the run's GEMM peak
 
 
 def _target_cells(entry: dict) -> tuple:
@@ -77,7 +78,8 @@ def load_targets(path) -> dict:
     - ``title``: str, the issues the goals come from;
     - ``ratios``: ``[{"cell", "kind", "shape", "ratio", "op", "goal", "threads"}]``, one goal on a
       ratio of the table (``"onnxruntime/lstmcore"``, ``"lstmcore/bound"``,
-      ``"lstmcore/lstmcore-full"``, ...). ``cell`` is a name of ALL_CELLS (a cell, or a variant
+      ``"lstmcore/lstmcore-full"``, ...; ``"of peak"``: lstmcore's share of the GEMM peak measured
+      in the same run, the table's column). ``cell`` is a name of ALL_CELLS (a cell, or a variant
       such as ``"gru-bi"``, measured at SEQUENCE_SHAPES, inference and train) or a list of them
       (absent: ``"lstm"``); ``threads`` a list of the thread counts it holds for (absent: every
       count measured);
@@ -121,6 +123,19 @@ def load_targets(path) -> dict:
             f"non-empty list of such dicts; got {scaling!r}"
         )
     return data
+
+
+def merge_targets(files: list) -> dict:
+    """Several files' goals (each of :func:`load_targets`) as one: titles joined, ratios and
+    scaling goals one after the other, memory where any asks for it."""
+    if len(files) == 1:
+        return files[0]
+    return {
+        "title": "; ".join(f["title"] for f in files),
+        "ratios": [t for f in files for t in f.get("ratios", [])],
+        "scaling": [s for f in files for s in _scaling_list(f)],
+        "memory": any(f.get("memory") for f in files),
+    }
 
 
 def _is_standard(case) -> bool:
@@ -169,15 +184,18 @@ def evaluate_targets(cases: list, targets: dict, memory=None, cpu_count: int | N
         cells, threads = _target_cells(t), t.get("threads")
         for case in std:
             cell = case.get("cell", "lstm")
+            values = dict(case["ratios"])
+            if case.get("peak_share") is not None:
+                values[PEAK_RATIO] = case["peak_share"]
             if (
                 cell in cells
                 and case["shape"] == shape
                 and case["kind"] == kind
                 and (threads is None or case["threads"] in threads)
-                and ratio in case["ratios"]
+                and ratio in values
             ):
                 text = f"{cell} {shape} {kind}: {ratio} {op} {goal:g}"
-                value = case["ratios"][ratio]
+                value = values[ratio]
                 out.append(_target(text, cell, shape, kind, case["threads"], ratio, value, op, goal))
     by_key = {
         (c.get("cell", "lstm"), c["shape"], c["kind"], c["threads"]): c

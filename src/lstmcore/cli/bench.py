@@ -12,7 +12,7 @@ def _bench_command(args) -> int:
 
     if args.plot and importlib.util.find_spec("matplotlib") is None:
         raise SystemExit(bm.plot._NEED_MATPLOTLIB)  # said before the run, not after
-    targets = bm.load_targets(args.targets) if args.targets else None
+    targets = bm.merge_targets([bm.load_targets(path) for path in args.targets]) if args.targets else None
     shapes = {}
     if args.shapes or not args.shape:
         shapes.update(bm.resolve_shapes(args.shapes))

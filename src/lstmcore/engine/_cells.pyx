@@ -1021,7 +1021,10 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
         # one thread, AVX-512: dw_x 3.7 against 8.8 ms on BLAS, dw_h 7.7 against 13.6, db 0.7
         # against NumPy's 2.8)
         nthreads = ctx.nthreads  # the products' own split (the loop's rows split is over)
-        plan = _lstm._products_plan(w.pw_h0 != NULL, I, P, G, h.itemsize)
+        # the blocked kernel (bit 16) where each weight gradient has a dz of its own columns
+        # (not the GRU's first form, whose dw_h reads h_prev and r * h_prev by columns)
+        plan = _lstm._products_plan(w.pw_h0 != NULL, I, P, G, h.itemsize,
+                                    cl.kind != CELL_GRU or gru_ra)
         dx2 = (np.empty((dz2.shape[0], I), dtype=dtype) if nact is None
                else _scratch("cells.dx_rows", (dz2.shape[0], I), dtype))
         _lstm._products_nt(dz2, np.ascontiguousarray(w_x), dx2, plan & 1, nthreads)
@@ -1032,8 +1035,19 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
         dw_x = np.zeros((I, G), dtype=dtype)
         dw_h = np.zeros((P, G), dtype=dtype)
         db = np.zeros(G, dtype=dtype)
-        if (cl.kind != CELL_GRU and plan & 8 and x2.flags.c_contiguous
-                and h_prev.flags.c_contiguous and dz2.flags.c_contiguous):
+        contiguous = (x2.flags.c_contiguous and h_prev.flags.c_contiguous
+                      and dz2.flags.c_contiguous and (dzh2 is None or dzh2.flags.c_contiguous))
+        if plan & 16 and contiguous and (gru_ra or cl.kind != CELL_GRU):
+            # each weight gradient and its bias gradient in the cache-blocked kernel: dw_x and db
+            # from dz, dw_h from dzh (with db_h) or from dz
+            _lstm._products_tn_blocked(x2, dz2, dw_x, db, nthreads)
+            if gru_ra:
+                db_h = np.zeros(G, dtype=dtype)
+                _lstm._products_tn_blocked(h_prev, dzh2, dw_h, db_h, nthreads)
+                db = np.stack([db, db_h])
+            else:
+                _lstm._products_tn_blocked(h_prev, dz2, dw_h, None, nthreads)
+        elif (cl.kind != CELL_GRU and plan & 8 and contiguous):
             # dw_x, dw_h and db in one pass over dz, as the LSTM's tuned backward (the same
             # bits as the three apart)
             _lstm._products_tn2(x2, h_prev, dz2, dw_x, dw_h, db, nthreads)

@@ -1082,9 +1082,38 @@ cdef int _grad_bits(bint packed, int mode, int I, int P, Py_ssize_t G, int items
 # and rule (_grad_bits), called with arrays. Every array has contiguous rows (unit column stride);
 # rows may be any distance apart.
 
-def _products_plan(bint packed, int I, int P, Py_ssize_t G, int itemsize):
-    """_grad_bits under the mode _set_grad_products set (no measured plan: those are the LSTM's)."""
-    return _grad_bits(packed, _GRAD_PRODUCTS, I, P, G, itemsize)
+def _products_plan(bint packed, int I, int P, Py_ssize_t G, int itemsize, bint blocked=False):
+    """_grad_bits under the mode _set_grad_products set (no measured plan: those are the LSTM's);
+    blocked: the caller can take the blocked kernel (bit 16)."""
+    return _grad_bits(packed, _GRAD_PRODUCTS, I, P, G, itemsize, blocked)
+
+
+def _products_tn_blocked(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, ::1] out,
+                         floating[::1] sums, int nthreads):
+    """out (M, N) += a.T @ b and sums (N, or None: not) += b summed over its rows, a (K, M), b
+    (K, N), in the cache-blocked kernel (lc_matmul_tn2_blocked with one output; lc_matmul_tn2's
+    order where it has none), its workspace kept between calls."""
+    cdef Py_ssize_t K = b.shape[0]
+    cdef int M = a.shape[1], N = b.shape[1]
+    if (a.shape[0] != K or out.shape[0] != M or out.shape[1] != N
+            or (sums is not None and sums.shape[0] != N)):
+        got = (np.shape(a), np.shape(b), np.shape(out), np.shape(sums))
+        raise ValueError("expected a (K, M), b (K, N), out (M, N), sums (N,) or None, got "
+                         + ", ".join(map(str, got)))
+    if K == 0 or N == 0:
+        return
+    if M == 0:
+        if sums is not None:
+            _products_sum_rows(b, sums, nthreads)
+        return
+    cdef floating *psums = &sums[0] if sums is not None else NULL
+    cdef lc_ctx ctx = _ctx(nthreads)
+    ws = _workspace("tn.ws", (_tn_blocked_size(&ctx, M, 0, N, K, sizeof(floating)),),
+                    np.dtype(np.float32 if floating is float else np.float64))
+    cdef floating *pws = <floating *>_data(ws)
+    with nogil:
+        _tn2_blocked(&ctx, &a[0, 0], M, M, NULL, 0, 0, &b[0, 0], N, &out[0, 0], N, NULL, 0,
+                     psums, N, K, pws)
 
 
 cdef inline int _ld(Py_ssize_t stride, Py_ssize_t itemsize, Py_ssize_t rows, int cols):
