@@ -1067,7 +1067,7 @@ cdef int _grad_bits(bint packed, int mode, int I, int P, Py_ssize_t G, int items
     # 4 L2s, both go to the blocked kernel with AVX-512: dz packed once for both (BLAS copies it
     # once per product) and db on the way. Training steps, Intel Xeon (AVX-512, 2 MiB of L2),
     # blocked against BLAS, 1 / 2 threads: S3 (6 MiB of weight gradients) 1.06 / 1.07x, B, T, I,
-    # H = 128, 50, 128, 512 (5 MiB) 1.09 / 1.07x, float64 64, 100, 128, 256 (3 MiB) 1.10x; past
+    # H = 128, 50, 128, 512 (5 MiB) 1.09 / 1.07x, float64 64, 100, 128, 256 (3 MiB) 1.04x; past
     # that BLAS tied or won: 32, 100, 256, 1024 (20 MiB) 1.00x, 16, 50, 512, 1024 (24 MiB) 0.94x,
     # float64 S3 (12 MiB) 0.99x. Outputs within half the L2 stay on lstm_matmul_tn (S2 and S6:
     # 1.05 and 1.04x the blocked kernel's speed).
