@@ -75,7 +75,7 @@ def _measured_plan(isa, p):
     plans = candidates(isa, 2)
     plan = dict(plans[p.seed % len(plans)])
     if plan["path"] == "packed":
-        plan["grads"] = ("auto", "packed", "blas")[p.seed // len(plans) % 3]
+        plan["grads"] = ("auto", "packed", "blas", "blocked")[p.seed // len(plans) % 4]
     return {"isa": isa, "dtype": p.dtype.name, "threads": 2, "B": p.B, "I": p.I, "H": p.H, "plan": plan}
 
 
