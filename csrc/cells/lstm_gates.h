@@ -135,7 +135,7 @@ void lc_matmul_tn2_f64(const lc_ctx *ctx, const double *a1, ptrdiff_t lda1, int 
  * 64-byte aligned; a size of 0: no blocked kernel for ctx's instruction set, and
  * lc_matmul_tn2_blocked runs lc_matmul_tn2). Each element of out1 and out2 sums in blocks of
  * rows of b that ctx's caches size (the same bits on any number of threads; not lc_matmul_tn2's);
- * sums as lc_sum_rows. */
+ * sums as lc_sum_rows. M2 = 0: one output (a2 and out2 unread, may be NULL). */
 ptrdiff_t lc_tn_blocked_size_f32(const lc_ctx *ctx, int M1, int M2, int N, ptrdiff_t K);
 ptrdiff_t lc_tn_blocked_size_f64(const lc_ctx *ctx, int M1, int M2, int N, ptrdiff_t K);
 void lc_matmul_tn2_blocked_f32(const lc_ctx *ctx, const float *a1, ptrdiff_t lda1, int M1,

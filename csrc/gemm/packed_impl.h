@@ -565,7 +565,8 @@ static void KSFX(lstm_matmul_tn2_blocked)(const REAL *a1, ptrdiff_t lda1, int M1
 }
 #undef TN_MR
 #else
-/* without AVX-512: no blocked kernel (its size 0 tells the caller), lstm_matmul_tn2's order */
+/* without AVX-512: no blocked kernel (its size 0 tells the caller), lstm_matmul_tn2's order; one
+ * output where M2 is 0 (a2 and out2 may then be NULL) */
 static ptrdiff_t KSFX(lstm_tn_blocked_size)(const lc_ctx *ctx, int M1, int M2, int N,
                                             ptrdiff_t K) {
     (void)ctx, (void)M1, (void)M2, (void)N, (void)K;
@@ -578,7 +579,7 @@ static void KSFX(lstm_matmul_tn2_blocked)(const REAL *a1, ptrdiff_t lda1, int M1
                                           ptrdiff_t ldo2, REAL *sums, int N, ptrdiff_t K,
                                           REAL *ws, const lc_ctx *ctx) {
     (void)ws;
-    KSFX(lstm_matmul_tn2)(a1, lda1, M1, a2, lda2, M2, b, ldb, out1, ldo1, out2, ldo2, sums, N, K,
-                          ctx);
+    const KSFX(tn_part) parts[2] = {{a1, lda1, out1, ldo1, 0, M1}, {a2, lda2, out2, ldo2, 0, M2}};
+    KSFX(tn_run)(parts, M2 > 0 ? 2 : 1, b, ldb, sums, M1 + M2, N, K, ctx);
 }
 #endif
