@@ -5,7 +5,8 @@ names the choices: BLAS or the packed kernels, one thread or all, rows or panels
 them, 6- or 4-row register blocks, panel prefetch on or off) and the rules' own plan run the same
 inference, interleaved round by round (timing.time_interleaved), each through the engine's table
 of measured plans exactly as a later call would; then, for a packed winner, the training step runs
-with its products after the backward loop on the packed kernels and on BLAS. A candidate is kept
+with its products after the backward loop on the packed kernels, on BLAS and (AVX-512) with the
+weight gradients in the cache-blocked kernel. A candidate is kept
 only when its median beats the rules' median by more than ``margin`` (default 3%) and it was the
 faster of the two in at least two rounds of three: on a noisy machine a tie keeps the rules.
 Every candidate's output is checked against the rules' first.

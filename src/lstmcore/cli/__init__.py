@@ -230,8 +230,9 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Times the plain LSTM's candidate plans (BLAS or the packed kernels, one thread or all, "
             "rows or panels split between threads, register blocks, panel prefetch; training: the "
-            "products after the backward loop on the packed kernels or BLAS) against the rules' own "
-            "plan, interleaved, for each shape, dtype and thread count, and keeps each plan that "
+            "products after the backward loop on the packed kernels, BLAS or the blocked kernel) "
+            "against the rules' own plan, interleaved, for each shape, dtype and thread count, and "
+            "keeps each plan that "
             "beats the rules by more than --margin in a per-machine file that every later run reads "
             "(LSTMCORE_TUNE_FILE, default ~/.cache/lstmcore/tuned.json; off: none). A measured plan "
             "applies to calls with the same kernels, dtype, threads, I and H and a batch within a "
