@@ -786,14 +786,18 @@ static void KSFX(lstm_step_packed)(const REAL *wp, const REAL *bp, const REAL *x
  * share (lstmcore_row_boundary), and an even boundary could miss the middle by a long row's
  * steps. S2 with lengths spread over 1..100: 1559 + 1673 row-steps at even rows, 1631 + 1601 at
  * row 19; each thread's rows timed alone on 1 thread, the slower 4.50-4.67 ms against
- * 4.44-4.46. Elsewhere at the kernels' own blocks. */
-LSTMCORE_INLINE int KSFX(split_unit)(int rows6, int ragged) {
+ * 4.44-4.46. AVX-512's blocks of 6, 4 and 2 rows sum each row alike too (step_panel_nrows), but
+ * not its rows alone (3 or 5 left at a range's end run one by one): with an even batch and no
+ * lengths, every range is even and leaves no row alone, so a thread may start at any even row
+ * there too (64 rows: 32 + 32, 6 x 5 + 2 each, rather than 30 + 34). Elsewhere at the kernels'
+ * own blocks. */
+LSTMCORE_INLINE int KSFX(split_unit)(int rows6, int ragged, int B) {
 #ifdef LC_STEP_ROWS_ONLY
     (void)rows6;
+    (void)B;
     return ragged ? 1 : 2;
 #else
-    (void)ragged;
-    return rows6 ? 6 : STEP_R;
+    return STEP_R > 1 && !ragged && B % 2 == 0 ? 2 : rows6 ? 6 : STEP_R;
 #endif
 }
 
@@ -877,7 +881,7 @@ static void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x,
 #pragma omp parallel num_threads(nt)
         {
             int r0, r1;  /* this thread's rows */
-            lstmcore_row_range(B, T, nact, KSFX(split_unit)(rows6, nact != NULL),
+            lstmcore_row_range(B, T, nact, KSFX(split_unit)(rows6, nact != NULL, B),
                                omp_get_thread_num(), omp_get_num_threads(), &r0, &r1);
             for (int t = 0; t < T; t++) {
                 const int re = r1 < RUNS(t) ? r1 : RUNS(t);
