@@ -174,16 +174,15 @@ static void KSFX(tn_rows)(const KSFX(tn_part) *parts, int nparts, const REAL *b,
             enum { VW = STEP_W / 4 };
             for (int k = 0; k < kn; k++)
                 for (int j = 0; j < STEP_W; j += VW) {
-                    const unsigned mj = n - j >= VW ? ~0u : n - j > 0 ? (1u << (n - j)) - 1 : 0u;
                     V512F(storeu)(bpk + k * STEP_W + j,
-                                  V512F(maskz_loadu)(mj, b + k * ldb + n0 + j));
+                                  V512F(maskz_loadu)(KSFX(lane_mask)(n - j), b + k * ldb + n0 + j));
                 }
             bk = bpk;
             ldbk = STEP_W;
         }
         /* NV vectors of VL columns, the last one masked to the n columns */
         const int nv = (n + STEP_W / 4 - 1) / (STEP_W / 4), last = n - (nv - 1) * (STEP_W / 4);
-        const unsigned mask = last >= STEP_W / 4 ? ~0u : (1u << last) - 1;
+        const unsigned mask = KSFX(lane_mask)(last);
 #define TN_BLOCK(NV, ROWS, MASK)                                                                \
     KSFX(tn_block)(out + (ptrdiff_t)m * ldo + n0, ldo, a + m, lda, bk, ldbk, kn, NV, ROWS, MASK)
 #define TN(NV, MASK)                                                                            \
@@ -387,31 +386,36 @@ static void KSFX(lstm_matmul_tn2)(const REAL *a1, ptrdiff_t lda1, int M1, const 
 #if defined(__AVX512F__)
 #define TN_MR 6
 
-/* kc (rows of b per block) and nb (columns per block, whole panels) from the caches in ctx */
-LSTMCORE_INLINE void KSFX(tn_blocking)(const lc_ctx *ctx, ptrdiff_t K, int *kc, int *nb) {
+/* kc (rows of b per block) and nb (columns per block: whole panels, no more than N's) from the
+ * caches in ctx */
+LSTMCORE_INLINE void KSFX(tn_blocking)(const lc_ctx *ctx, int N, ptrdiff_t K, int *kc, int *nb) {
     const ptrdiff_t l1 = ctx->l1d > 0 ? ctx->l1d : 32 << 10, l2 = ctx->l2 > 0 ? ctx->l2 : 1 << 20;
     ptrdiff_t k = l1 / 4 / (TN_MR * (ptrdiff_t)sizeof(REAL));
     k = k < 16 ? 16 : k / 16 * 16;
     *kc = (int)(K < k ? K : k);
     const ptrdiff_t n = l2 / 2 / ((ptrdiff_t)*kc * (ptrdiff_t)sizeof(REAL)) / STEP_W * STEP_W;
-    *nb = (int)(n < STEP_W ? STEP_W : n);
+    const ptrdiff_t all = (ptrdiff_t)(N + STEP_W - 1) / STEP_W * STEP_W;
+    *nb = (int)(n < STEP_W ? STEP_W : n < all ? n : all);
 }
 
-/* elements of packed a: tiles of TN_MR rows of out over K, rounded up to a 64-byte line */
+/* tiles of TN_MR rows of out over both outputs */
+LSTMCORE_INLINE int KSFX(tn_tiles)(int M1, int M2) {
+    return (M1 + TN_MR - 1) / TN_MR + (M2 + TN_MR - 1) / TN_MR;
+}
+
+/* elements of packed a: its tiles over K, rounded up to a 64-byte line */
 LSTMCORE_INLINE ptrdiff_t KSFX(tn_packed_a_size)(int M1, int M2, ptrdiff_t K) {
-    const ptrdiff_t tiles = (M1 + TN_MR - 1) / TN_MR + (M2 + TN_MR - 1) / TN_MR;
     const ptrdiff_t line = 64 / (ptrdiff_t)sizeof(REAL);
-    return (tiles * K * TN_MR + line - 1) / line * line;
+    return ((ptrdiff_t)KSFX(tn_tiles)(M1, M2) * K * TN_MR + line - 1) / line * line;
 }
 
 static ptrdiff_t KSFX(lstm_tn_blocked_size)(const lc_ctx *ctx, int M1, int M2, int N,
                                             ptrdiff_t K) {
     /* packed a, then each thread's block of b (kc x nb) */
     int kc, nb;
-    KSFX(tn_blocking)(ctx, K, &kc, &nb);
-    const int P = (N + STEP_W - 1) / STEP_W, per = nb < P * STEP_W ? nb : P * STEP_W;
+    KSFX(tn_blocking)(ctx, N, K, &kc, &nb);
     const int nt = ctx->nthreads > 1 ? ctx->nthreads : 1;
-    return KSFX(tn_packed_a_size)(M1, M2, K) + (ptrdiff_t)nt * kc * per;
+    return KSFX(tn_packed_a_size)(M1, M2, K) + (ptrdiff_t)nt * kc * nb;
 }
 
 /* tiles [g0, g1) of packed a: tile g's row k holds a[k][m .. m + TN_MR) of its part (zeros past
@@ -443,10 +447,8 @@ static void KSFX(tn_pack_b)(const REAL *b, ptrdiff_t ldb, int kc, int cols, REAL
     for (int j0 = 0; j0 < cols; j0 += STEP_W) {
         REAL *dst = bp + (ptrdiff_t)j0 * kc;
         unsigned m[4];
-        for (int v = 0; v < 4; v++) {
-            const int left = cols - j0 - v * VW;
-            m[v] = left >= VW ? ~0u : left > 0 ? (1u << left) - 1 : 0u;
-        }
+        for (int v = 0; v < 4; v++)
+            m[v] = KSFX(lane_mask)(cols - j0 - v * VW);
         for (int k = 0; k < kc; k++) {
             const REAL *src = b + k * ldb + j0;
             for (int v = 0; v < 4; v++) {
@@ -460,10 +462,10 @@ static void KSFX(tn_pack_b)(const REAL *b, ptrdiff_t ldb, int kc, int cols, REAL
     }
 }
 
-/* out (rows <= TN_MR, 4 vectors; rows ldo apart; the last vectors masked by m) += packed a's
- * tile slice ap (kc x TN_MR) .T @ panel bp (kc x STEP_W) */
-LSTMCORE_INLINE void KSFX(tn_tile)(REAL *out, ptrdiff_t ldo, int rows, const REAL *restrict ap,
-                                  const REAL *restrict bp, int kc, const unsigned *m) {
+/* out (rows <= TN_MR, its first cols <= STEP_W columns; rows ldo apart) += packed a's tile
+ * slice ap (kc x TN_MR) .T @ panel bp (kc x STEP_W) */
+LSTMCORE_INLINE void KSFX(tn_tile)(REAL *out, ptrdiff_t ldo, int rows, int cols,
+                                  const REAL *restrict ap, const REAL *restrict bp, int kc) {
     enum { VW = STEP_W / 4 };
     V512 acc[TN_MR][4];
     for (int r = 0; r < TN_MR; r++)
@@ -481,14 +483,13 @@ LSTMCORE_INLINE void KSFX(tn_tile)(REAL *out, ptrdiff_t ldo, int rows, const REA
             acc[r][3] = V512F(fmadd)(x, w3, acc[r][3]);
         }
     }
-    for (int r = 0; r < TN_MR; r++) {
-        if (r >= rows)
-            break;
-        for (int v = 0; v < 4; v++)
-            if (m[v])
-                KSFX(v_store)(m[v], out + r * ldo + v * VW,
-                              KSFX(v_load)(m[v], out + r * ldo + v * VW) + acc[r][v]);
-    }
+    for (int r = 0; r < TN_MR && r < rows; r++)
+        for (int v = 0; v < 4; v++) {
+            const unsigned m = KSFX(lane_mask)(cols - v * VW);
+            if (m)
+                KSFX(v_store)(m, out + r * ldo + v * VW,
+                              KSFX(v_load)(m, out + r * ldo + v * VW) + acc[r][v]);
+        }
 }
 
 /* one thread's columns [c0, c1) of every part's out and of sums (see above); ap: packed a, bp:
@@ -496,7 +497,6 @@ LSTMCORE_INLINE void KSFX(tn_tile)(REAL *out, ptrdiff_t ldo, int rows, const REA
 static void KSFX(tn_blocked_cols)(const KSFX(tn_part) *parts, int nparts, const REAL *b,
                                   ptrdiff_t ldb, REAL *sums, ptrdiff_t K, int c0, int c1,
                                   const REAL *ap, REAL *bp, int kc0, int nb) {
-    enum { VW = STEP_W / 4 };
     for (ptrdiff_t k0 = 0; k0 < K; k0 += kc0) {
         const int kc = K - k0 < kc0 ? (int)(K - k0) : kc0;
         for (int n0 = c0; n0 < c1; n0 += nb) {
@@ -509,15 +509,9 @@ static void KSFX(tn_blocked_cols)(const KSFX(tn_part) *parts, int nparts, const 
                     const int rows = M - m < TN_MR ? M - m : TN_MR;
                     const REAL *apg = ap + ((ptrdiff_t)g * K + k0) * TN_MR;
                     REAL *o = parts[q].out + (ptrdiff_t)(parts[q].m0 + m) * parts[q].ldo + n0;
-                    for (int j0 = 0; j0 < cols; j0 += STEP_W) {
-                        unsigned mk[4];
-                        for (int v = 0; v < 4; v++) {
-                            const int left = cols - j0 - v * VW;
-                            mk[v] = left >= VW ? ~0u : left > 0 ? (1u << left) - 1 : 0u;
-                        }
-                        KSFX(tn_tile)(o + j0, parts[q].ldo, rows, apg, bp + (ptrdiff_t)j0 * kc,
-                                      kc, mk);
-                    }
+                    for (int j0 = 0; j0 < cols; j0 += STEP_W)
+                        KSFX(tn_tile)(o + j0, parts[q].ldo, rows, cols - j0, apg,
+                                      bp + (ptrdiff_t)j0 * kc, kc);
                 }
             }
         }
@@ -535,9 +529,8 @@ static void KSFX(lstm_matmul_tn2_blocked)(const REAL *a1, ptrdiff_t lda1, int M1
     const KSFX(tn_part) parts[2] = {{a1, lda1, out1, ldo1, 0, M1}, {a2, lda2, out2, ldo2, 0, M2}};
     const int nparts = M2 > 0 ? 2 : 1;
     int kc, nb;
-    KSFX(tn_blocking)(ctx, K, &kc, &nb);
-    const int P = (N + STEP_W - 1) / STEP_W, per = nb < P * STEP_W ? nb : P * STEP_W;
-    const int tiles = (M1 + TN_MR - 1) / TN_MR + (M2 + TN_MR - 1) / TN_MR;
+    KSFX(tn_blocking)(ctx, N, K, &kc, &nb);
+    const int P = (N + STEP_W - 1) / STEP_W, tiles = KSFX(tn_tiles)(M1, M2);
     REAL *ap = ws, *bp0 = ws + KSFX(tn_packed_a_size)(M1, M2, K);
     int nt = ctx->nthreads < P ? ctx->nthreads : P;
     if ((ptrdiff_t)(M1 + M2) * N * K < 64 * LSTMCORE_PAR_MIN)
@@ -555,7 +548,7 @@ static void KSFX(lstm_matmul_tn2_blocked)(const REAL *a1, ptrdiff_t lda1, int M1
             const int c1 = p1 * STEP_W < N ? p1 * STEP_W : N;
             if (p1 > p0)
                 KSFX(tn_blocked_cols)(parts, nparts, b, ldb, sums, K, p0 * STEP_W, c1, ap,
-                                      bp0 + (ptrdiff_t)i * kc * per, kc, nb);
+                                      bp0 + (ptrdiff_t)i * kc * nb, kc, nb);
         }
         return;
     }

@@ -274,6 +274,11 @@ LSTMCORE_INLINE void KSFX(v_store)(unsigned m, REAL *p, V512 v) {
         V512F(mask_storeu)(p, m, v);
 }
 
+/* The mask of a vector whose first `left` lanes hold data: ~0u from a whole vector on, 0 at none */
+LSTMCORE_INLINE unsigned KSFX(lane_mask)(int left) {
+    return left >= STEP_W / 4 ? ~0u : left > 0 ? (1u << left) - 1 : 0u;
+}
+
 /* A narrow panel (the last one, NV < 4 vectors wide): ROWS (1 or STEP_R) rows at a time, the
  * accumulators in registers; NV and ROWS are constants at each call. */
 LSTMCORE_INLINE void KSFX(step_panel_narrow)(REAL *restrict acc, const REAL *restrict wp,

@@ -1037,7 +1037,7 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
         db = np.zeros(G, dtype=dtype)
         contiguous = (x2.flags.c_contiguous and h_prev.flags.c_contiguous
                       and dz2.flags.c_contiguous and (dzh2 is None or dzh2.flags.c_contiguous))
-        if plan & 16 and contiguous and (gru_ra or cl.kind != CELL_GRU):
+        if plan & 16 and contiguous:  # (not the GRU's first form: _products_plan above)
             # each weight gradient and its bias gradient in the cache-blocked kernel: dw_x and db
             # from dz, dw_h from dzh (with db_h) or from dz
             _lstm._products_tn_blocked(x2, dz2, dw_x, db, nthreads)

@@ -983,6 +983,12 @@ cdef inline Py_ssize_t _tn_blocked_size(const lc_ctx *ctx, int M1, int M2, int N
     return lc_tn_blocked_size_f64(ctx, M1, M2, N, K)
 
 
+cdef object _tn_workspace(const lc_ctx *ctx, int M1, int M2, int N, Py_ssize_t K, object dtype):
+    """_tn2_blocked's workspace for these sizes, in memory this thread keeps between calls."""
+    dtype = np.dtype(dtype)
+    return _workspace("tn.ws", (_tn_blocked_size(ctx, M1, M2, N, K, dtype.itemsize),), dtype)
+
+
 cdef inline void _tn2_blocked(const lc_ctx *ctx, const floating *a1, Py_ssize_t lda1, int M1,
                               const floating *a2, Py_ssize_t lda2, int M2, const floating *b,
                               Py_ssize_t ldb, floating *out1, Py_ssize_t ldo1, floating *out2,
@@ -1060,9 +1066,6 @@ cdef int _grad_bits(bint packed, int mode, int I, int P, Py_ssize_t G, int items
         plan |= 2
     if mode == 1 or mode == 3 or not _spills_l2(P, G, itemsize):
         plan |= 4
-    # Both weight gradients packed and dz wider than they are tall (their threads split
-    # columns): one pass over dz for both and db (S1, I = 1: dw_x's pass alone cost a sixth of
-    # dw_h's for a fiftieth of its work)
     # Where a weight gradient would go to BLAS (past half the L2) and both together are within
     # 4 L2s, both go to the blocked kernel with AVX-512: dz packed once for both (BLAS copies it
     # once per product) and db on the way. Training steps, Intel Xeon (AVX-512, 2 MiB of L2),
@@ -1073,6 +1076,9 @@ cdef int _grad_bits(bint packed, int mode, int I, int P, Py_ssize_t G, int items
     # 1.05 and 1.04x the blocked kernel's speed).
     if blocked and plan & 6 != 6 and (I + P) * G * itemsize <= 4 * _L2:
         return plan | 2 | 4 | 16
+    # Both weight gradients packed and dz wider than they are tall (their threads split
+    # columns): one pass over dz for both and db (S1, I = 1: dw_x's pass alone cost a sixth of
+    # dw_h's for a fiftieth of its work)
     if plan & 6 == 6 and G > I + P:
         plan |= 8
     return plan
@@ -1108,8 +1114,7 @@ def _products_tn_blocked(const floating[:, ::1] a, const floating[:, ::1] b, flo
         return
     cdef floating *psums = &sums[0] if sums is not None else NULL
     cdef lc_ctx ctx = _ctx(nthreads)
-    ws = _workspace("tn.ws", (_tn_blocked_size(&ctx, M, 0, N, K, sizeof(floating)),),
-                    np.dtype(np.float32 if floating is float else np.float64))
+    ws = _tn_workspace(&ctx, M, 0, N, K, np.float32 if floating is float else np.float64)
     cdef floating *pws = <floating *>_data(ws)
     with nogil:
         _tn2_blocked(&ctx, &a[0, 0], M, M, NULL, 0, 0, &b[0, 0], N, &out[0, 0], N, NULL, 0,
@@ -1154,8 +1159,7 @@ def _products_tn2(const floating[:, ::1] a1, const floating[:, ::1] a2,
     cdef lc_ctx ctx = _ctx(nthreads)
     cdef floating *pws = NULL
     if blocked:
-        ws = _aligned_empty(max(1, _tn_blocked_size(&ctx, M1, M2, N, K, sizeof(floating))),
-                            np.float32 if floating is float else np.float64)
+        ws = _tn_workspace(&ctx, M1, M2, N, K, np.float32 if floating is float else np.float64)
         pws = <floating *>_data(ws)
     with nogil:
         if blocked:
@@ -1288,7 +1292,7 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
         if packed:
             p_zoff = &zoff[0]
     if grads & 16:
-        ws = _workspace("tn.ws", (_tn_blocked_size(&ctx, I, H, G, S, sizeof(floating)),), dtype)
+        ws = _tn_workspace(&ctx, I, H, G, S, dtype)
         pws = <floating *>_data(ws)
     # Small products run faster on one BLAS thread: the pools are held to one for this call
     with _threads.blas_for_products(nthreads, <long long>TB * G * (I + H)):
