@@ -55,7 +55,7 @@ static void KSFX(backward_panel_range)(const REAL *wpt, REAL *dz, const REAL *dy
                 rows = re - rb < STEP_R ? (int)(re - rb) : STEP_R;
                 /* the product for the rows below lim alone: a block cut by lim, not by the end
                  * of this thread's range, so that each row sums in a block of the size one
-                 * thread gives it (a block of 1 or 3 rows sums each alone) */
+                 * thread gives it (the last row of a block of 1 or 3 rows sums alone) */
                 const int prod = lim - rb < rows ? (int)(lim - rb) : (int)rows;
                 if (prod > 0)
                     KSFX(panel_block)(acc, wp_p, STEP_W, NULL, 0, dz_next + rb * G, G, prod, 0,

@@ -521,8 +521,9 @@ LSTMCORE_INLINE void KSFX(step_panel_rows6)(REAL *restrict acc, const REAL *rest
 /* acc (rows, W; rows STEP_W apart), rows <= STEP_R: each row of x (I; rows ldx apart, or NULL
  * when I = 0) @ panel rows [0, I) + the same row of h (H; rows ldh apart) @ panel rows [I, I + H);
  * panel rows W wide (STEP_W, or a narrow last panel). AVX2: every block through the
- * register-blocked kernel; AVX-512: a full block of STEP_R rows or 2 rows through it, others one
- * row at a time; the generic kernels one row at a time. [pf, pf_end): lines to prefetch into the
+ * register-blocked kernel; AVX-512: a full block of STEP_R rows or 2 rows through it, 3 rows as 2
+ * and 1, 1 row alone (so that only a block's last row, of an odd block, runs alone); the generic
+ * kernels one row at a time. [pf, pf_end): lines to prefetch into the
  * L2 (the AVX-512 register-blocked kernel only; the others ignore it). sw: the panel's strips
  * (panel_at; AVX2's kernel only, the others read whole rows). */
 LSTMCORE_INLINE void KSFX(panel_block)(REAL *restrict acc, const REAL *restrict wp, int W,
@@ -544,8 +545,10 @@ LSTMCORE_INLINE void KSFX(panel_block)(REAL *restrict acc, const REAL *restrict 
         KSFX(step_panel_rows)(acc, wp, x, ldx, h, ldh, I, H, pf, pf_end);
         return;
     }
-    if (rows == 2) {
+    if (rows == 2 || rows == 3) {
         KSFX(step_panel_nrows)(acc, wp, x, ldx, h, ldh, I, H, NULL, NULL, 2);
+        if (rows == 3)
+            KSFX(step_panel_row)(acc + 2 * STEP_W, wp, x ? x + 2 * ldx : NULL, h + 2 * ldh, I, H);
         return;
     }
     for (int i = 0; i < rows; i++)
@@ -792,17 +795,22 @@ static void KSFX(lstm_step_packed)(const REAL *wp, const REAL *bp, const REAL *x
  * steps. S2 with lengths spread over 1..100: 1559 + 1673 row-steps at even rows, 1631 + 1601 at
  * row 19; each thread's rows timed alone on 1 thread, the slower 4.50-4.67 ms against
  * 4.44-4.46. AVX-512's blocks of 6, 4 and 2 rows sum each row alike too (step_panel_nrows), but
- * not its rows alone (3 or 5 left at a range's end run one by one): with an even batch and no
- * lengths, every range is even and leaves no row alone, so a thread may start at any even row
- * there too (64 rows: 32 + 32, 6 x 5 + 2 each, rather than 30 + 34). Elsewhere at the kernels'
- * own blocks. */
+ * not a row alone (step_panel_row), and a range takes a row alone only as its last row, when its
+ * length is odd (3 rows left: 2 + 1, panel_block): ranges that start at even rows give each row
+ * the block one thread gives it, with lengths or without, so a thread may start at any even row
+ * there too (64 rows: 32 + 32, 6 x 5 + 2 each, rather than 30 + 34; with lengths, the even row
+ * nearest the middle of the row-steps rather than the nearest multiple of 6). The generic
+ * kernels go one row at a time. */
 LSTMCORE_INLINE int KSFX(split_unit)(int rows6, int ragged, int B) {
 #ifdef LC_STEP_ROWS_ONLY
     (void)rows6;
     (void)B;
     return ragged ? 1 : 2;
 #else
-    return STEP_R > 1 && !ragged && B % 2 == 0 ? 2 : rows6 ? 6 : STEP_R;
+    (void)rows6;
+    (void)ragged;
+    (void)B;
+    return STEP_R > 1 ? 2 : 1;
 #endif
 }
 
