@@ -256,6 +256,16 @@ int lc_openmp_enabled(void) {
         PICK(lstm_seq_packed##S, ctx->isa, (wp, bp, x, ldx, x_step, h0, y, ldy, y_step, c, c_step, \
                                             gates, ldg, g_step, T, B, nact, I, H, act, ract, ctx));\
     }                                                                                              \
+    void lc_lstm_seq_packed_rows##S(const lc_ctx *ctx, const REAL *wp, const REAL *bp,             \
+                                    const REAL *x, ptrdiff_t ldx, ptrdiff_t x_step,                \
+                                    const REAL *h0, REAL *y, ptrdiff_t ldy, ptrdiff_t y_step,      \
+                                    REAL *c, REAL *work, int T, int B, const int *nact,            \
+                                    const int *perm, const int *lens, int reverse, int I, int H,   \
+                                    int act, int ract) {                                           \
+        PICK(lstm_seq_packed_rows##S, ctx->isa, (wp, bp, x, ldx, x_step, h0, y, ldy, y_step, c,    \
+                                                 work, T, B, nact, perm, lens, reverse, I, H, act, \
+                                                 ract, ctx));                                      \
+    }                                                                                              \
     lc_seq_plan lc_lstm_seq_plan##S(const lc_ctx *ctx, int B, int I, int H) {                      \
         lc_seq_plan plan;                                                                          \
         PICK(plan = lstm_seq_plan##S, ctx->isa, (ctx, B, I, H));                                   \

@@ -96,6 +96,25 @@ void lc_lstm_seq_packed_f64(const lc_ctx *ctx, const double *wp, const double *b
                             double *gates, ptrdiff_t ldg, ptrdiff_t g_step, int T, int B,
                             const int *nact, int n_in, int H, int act, int ract);
 
+/* lc_lstm_seq_packed over a sequence plan's rows (lengths, no mask) with the caller's x and y:
+ * x and y (the caller's rows, rows ldx / ldy apart, steps x_step / y_step apart) | h0 (B, H), c
+ * (B, H): in the plan's order, c in c0, out each row's c at its last step | perm (B): plan row r
+ * is the caller's row perm[r] | lens (B): plan row r's steps, non-increasing, and nact (T) the
+ * rows of each step | reverse: step s of row r reads and writes time lens[r] - 1 - s, else s |
+ * work: 2 B H + 2 B n_in elements of scratch. y past each row's length is 0. Threads as
+ * lc_lstm_seq_packed; the same results. */
+void lc_lstm_seq_packed_rows_f32(const lc_ctx *ctx, const float *wp, const float *bp,
+                                 const float *x, ptrdiff_t ldx, ptrdiff_t x_step, const float *h0,
+                                 float *y, ptrdiff_t ldy, ptrdiff_t y_step, float *c, float *work,
+                                 int T, int B, const int *nact, const int *perm, const int *lens,
+                                 int reverse, int n_in, int H, int act, int ract);
+void lc_lstm_seq_packed_rows_f64(const lc_ctx *ctx, const double *wp, const double *bp,
+                                 const double *x, ptrdiff_t ldx, ptrdiff_t x_step,
+                                 const double *h0, double *y, ptrdiff_t ldy, ptrdiff_t y_step,
+                                 double *c, double *work, int T, int B, const int *nact,
+                                 const int *perm, const int *lens, int reverse, int n_in, int H,
+                                 int act, int ract);
+
 /* The plan lc_lstm_seq_packed_* follows for a batch of B rows, I inputs and H units under ctx:
  * its row block, threads, row or panel split and panel prefetch (rt/context.h). */
 lc_seq_plan lc_lstm_seq_plan_f32(const lc_ctx *ctx, int B, int n_in, int H);

@@ -99,4 +99,13 @@ static inline void lstmcore_row_range(int B, int T, const int *nact, int unit, i
     *r1 = b1 * unit < B ? b1 * unit : B;
 }
 
+/* Orders this thread's streaming stores before what follows (x86: they bypass the cache and are
+ * weakly ordered); nothing elsewhere */
+#if defined(__x86_64__) || defined(__i386__)
+#include <xmmintrin.h>
+static inline void lstmcore_stream_fence(void) { _mm_sfence(); }
+#else
+static inline void lstmcore_stream_fence(void) {}
+#endif
+
 #endif /* LSTMCORE_RT_SPLIT_H */

@@ -172,6 +172,63 @@ def test_plain_lstm_plans_on_every_loop_path(isa, rng, path, which, dtype):
         lstmcore.set_num_threads(saved[3])
 
 
+@pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled backend only")
+@pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reverse"])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_lengths_inference_same_bits_on_every_plan_and_entry(isa, rng, reverse, dtype):
+    """Inference with lengths on the packed kernels reads x and writes y in the caller's order
+    (lc_lstm_seq_packed_rows): one thread, rows or panels split between two threads give the same
+    bits, and so do lstm_forward's compiled plan (lengths an integer array) and the general one
+    (lengths a list or np.int8, h0 not contiguous, reverse an np.bool_); outputs past each length
+    are 0."""
+    from lstmcore.engine import _lstm
+
+    B, T, I, H = 13, 9, 5, 40
+    x = rng.standard_normal((B, T, I)).astype(dtype)
+    w_x = (rng.standard_normal((I, 4 * H)) / 3).astype(dtype)
+    w_h = (rng.standard_normal((H, 4 * H)) / 7).astype(dtype)
+    b = (rng.standard_normal(4 * H) / 5).astype(dtype)
+    h0 = rng.standard_normal((B, H)).astype(dtype)
+    c0 = rng.standard_normal((B, H)).astype(dtype)
+    lengths = rng.integers(1, T + 1, size=B)
+    saved = (
+        _lstm._packed_limits(),
+        _lstm._seq_par_min(),
+        _lstm._row_split_bytes(),
+        lstmcore.get_num_threads(),
+    )
+    runs = {}
+    try:
+        _lstm._set_packed_limits(1, 1 << 30, 1)
+        for plan in ("1", "rows", "panels"):
+            lstmcore.set_num_threads(1 if plan == "1" else 2)
+            _lstm._set_seq_par_min(0)
+            _lstm._set_row_split_bytes(1 << 40 if plan == "rows" else 0)
+            runs[plan] = lstmcore.lstm_forward(x, w_x, w_h, b, h0, c0, lengths=lengths, reverse=reverse)
+            runs[plan + "-list"] = lstmcore.lstm_forward(
+                x, w_x, w_h, b, np.asfortranarray(h0), c0, lengths=lengths.tolist(), reverse=reverse
+            )
+            runs[plan + "-int8"] = lstmcore.lstm_forward(
+                x, w_x, w_h, b, h0, c0, lengths=lengths.astype(np.int8), reverse=np.bool_(reverse)
+            )
+    finally:
+        _lstm._set_packed_limits(*saved[0])
+        _lstm._set_seq_par_min(saved[1])
+        _lstm._set_row_split_bytes(saved[2])
+        lstmcore.set_num_threads(saved[3])
+    for name, got in runs.items():
+        for k, what in enumerate(("y", "h_n", "c_n")):
+            np.testing.assert_array_equal(got[k], runs["1"][k], err_msg=f"{name}: {what}")
+    y = runs["1"][0]
+    for r in range(B):
+        assert not y[r, lengths[r] :].any()
+    want = reference.lstm_forward(
+        *(a.astype(np.float64) for a in (x, w_x, w_h, b, h0, c0)), lengths=lengths, reverse=reverse
+    )
+    for k in range(3):
+        assert_close(runs["1"][k], want[k], dtype, name=f"output {k}")
+
+
 # Semantics, both backends ----------------------------------------------------------------------
 
 

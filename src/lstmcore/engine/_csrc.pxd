@@ -64,6 +64,18 @@ cdef extern from "cells/lstm_gates.h" nogil:
                                 double *c, Py_ssize_t c_step, double *gates, Py_ssize_t ldg,
                                 Py_ssize_t g_step, int T, int B, const int *nact, int I, int H,
                                 int act, int ract)
+    void lc_lstm_seq_packed_rows_f32(const lc_ctx *ctx, const float *wp, const float *bp,
+                                     const float *x, Py_ssize_t ldx, Py_ssize_t x_step,
+                                     const float *h0, float *y, Py_ssize_t ldy, Py_ssize_t y_step,
+                                     float *c, float *work, int T, int B, const int *nact,
+                                     const int *perm, const int *lens, int reverse, int I, int H,
+                                     int act, int ract)
+    void lc_lstm_seq_packed_rows_f64(const lc_ctx *ctx, const double *wp, const double *bp,
+                                     const double *x, Py_ssize_t ldx, Py_ssize_t x_step,
+                                     const double *h0, double *y, Py_ssize_t ldy,
+                                     Py_ssize_t y_step, double *c, double *work, int T, int B,
+                                     const int *nact, const int *perm, const int *lens,
+                                     int reverse, int I, int H, int act, int ract)
     lc_seq_plan lc_lstm_seq_plan_f32(const lc_ctx *ctx, int B, int I, int H)
     lc_seq_plan lc_lstm_seq_plan_f64(const lc_ctx *ctx, int B, int I, int H)
     Py_ssize_t lc_pack_transposed_size(int R, Py_ssize_t C, int elem_size)

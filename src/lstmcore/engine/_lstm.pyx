@@ -42,6 +42,8 @@ from ._csrc cimport (
     lc_lstm_seq_backward_packed_f64,
     lc_lstm_seq_packed_f32,
     lc_lstm_seq_packed_f64,
+    lc_lstm_seq_packed_rows_f32,
+    lc_lstm_seq_packed_rows_f64,
     lc_lstm_seq_plan_f32,
     lc_lstm_seq_plan_f64,
     lc_lstm_step_pack_f32,
@@ -516,6 +518,34 @@ cdef inline void _seq_packed(const floating *wp, const floating *bp, const float
     else:
         lc_lstm_seq_packed_f64(&ctx, wp, bp, x, ldx, x_step, h0, y, ldy, y_step, c, c_step,
                                gates, ldg, g_step, T, B, nact, I, H, act, ract)
+
+
+cdef object _forward_infer_rows(const floating[:, :, ::1] x, const floating[:, ::1] w_x,
+                               const floating[:, ::1] w_h, const floating[::1] b,
+                               const floating[:, ::1] h0, floating[:, ::1] c, int[::1] nact,
+                               const int[::1] perm, const int[::1] lens, bint reverse,
+                               floating[:, :, ::1] y, int act, int ract, object dtype):
+    # packed inference of a sequence plan of lengths (lc_lstm_seq_packed_rows): x (B, T, I) and
+    # y (B, T, H) out in the caller's order | h0 (B, H), c (B, H): in c0, out c_n, in the plan's
+    # order | perm, lens (B), nact (T): the plan's rows (_plain_lengths, _plan_forward)
+    cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = w_h.shape[0]
+    cdef int nthreads = _nthreads()
+    cdef floating[::1] wp_v, bp_v
+    wp_v, bp_v = _pack_scratch(I, H, dtype)
+    cdef floating[::1] work = _workspace("plan.rows", (2 * B * (H + I),), dtype)
+    cdef lc_ctx ctx = _ctx_for(nthreads, B, I, H, sizeof(floating))
+    with nogil:
+        _pack(&w_x[0, 0], &w_h[0, 0], &b[0], B, I, H, &wp_v[0], &bp_v[0])
+        if floating is float:
+            lc_lstm_seq_packed_rows_f32(&ctx, &wp_v[0], &bp_v[0], &x[0, 0, 0], <Py_ssize_t>T * I, I,
+                                        &h0[0, 0], &y[0, 0, 0], <Py_ssize_t>T * H, H, &c[0, 0],
+                                        &work[0], T, B, &nact[0], &perm[0], &lens[0], reverse, I,
+                                        H, act, ract)
+        else:
+            lc_lstm_seq_packed_rows_f64(&ctx, &wp_v[0], &bp_v[0], &x[0, 0, 0], <Py_ssize_t>T * I, I,
+                                        &h0[0, 0], &y[0, 0, 0], <Py_ssize_t>T * H, H, &c[0, 0],
+                                        &work[0], T, B, &nact[0], &perm[0], &lens[0], reverse, I,
+                                        H, act, ract)
 
 
 cdef inline void _pack(const floating *w_x, const floating *w_h, const floating *b, int B, int I,
@@ -1412,9 +1442,10 @@ cdef inline bint _state_ready(object a, int typenum, Py_ssize_t B, Py_ssize_t H,
 
 
 cdef object _plain_forward(x, w_x, w_h, b, h0, c0, bint check_finite, tuple codes,
-                           bint return_cache, activation, recurrent_activation):
+                           bint return_cache, activation, recurrent_activation, lengths=None,
+                           bint reverse=False):
     """lstm_forward of the plain LSTM (codes: _plain_codes) when every array is ready (above),
-    else None."""
+    else None. With lengths (inference alone): _plain_lengths."""
     if codes is None or type(x) is not cnp.ndarray:
         return None
     cdef int typenum = cnp.PyArray_TYPE(<cnp.ndarray>x)
@@ -1434,8 +1465,62 @@ cdef object _plain_forward(x, w_x, w_h, b, h0, c0, bint check_finite, tuple code
                              and contiguous_finite(w_h) and contiguous_finite(b)):
         return None
     act, ract = codes
+    if lengths is not None:
+        return _plain_lengths(x, w_x, w_h, b, h0, c0, lengths, reverse, act, ract)
     return _run_forward(x, w_x, w_h, b, h0, c0, act, ract, return_cache, activation,
                         recurrent_activation, None)
+
+
+cdef object _plain_lengths(x, w_x, w_h, b, h0, c0, lengths, bint reverse, int act, int ract):
+    """Inference of a batch of lengths (and reverse) on the packed kernels, its plan made here
+    in one pass (lstmcore.engine._sequence's rules: rows longest first, stable), without the
+    general path's checks and plan objects (about 0.3 ms a call at S2 after another library's
+    call); None where lengths are not an integer array of B values in [1, T] or the packed
+    kernels do not take the batch: the general path then runs, or raises its errors."""
+    cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = w_h.shape[0]
+    if (type(lengths) is not cnp.ndarray or lengths.ndim != 1 or lengths.shape[0] != B
+            or lengths.dtype.kind not in "iu" or lengths.dtype.itemsize > 8
+            or not _use_packed(B, T, I, H, x.itemsize, _nthreads())):
+        return None
+    cdef const long long[::1] L = np.ascontiguousarray(lengths, dtype=np.int64)
+    perm_a = np.empty(B, dtype=np.intc)
+    lens_a = np.empty(B, dtype=np.intc)
+    nact_a = np.zeros(T, dtype=np.intc)
+    cdef int[::1] perm = perm_a, lens = lens_a, nact = nact_a
+    cdef Py_ssize_t r, t
+    cdef long long v
+    for r in range(B):
+        v = L[r]
+        if v < 1 or v > T:
+            return None
+        nact[v - 1] += 1  # rows of length v, for now
+    # the rows of length > t, longest first: nact[t]; where the rows of length v start
+    cdef int n = 0
+    for t in range(T - 1, -1, -1):
+        v = nact[t]
+        nact[t] = n  # rows longer than t + 1 come first
+        n += <int>v
+    for r in range(B):  # stable: equal lengths keep their order
+        t = L[r] - 1
+        perm[nact[t]] = <int>r
+        lens[nact[t]] = <int>(t + 1)
+        nact[t] += 1
+    # nact[t] is now the end of the rows of length t + 1: the rows of step t
+    dtype = x.dtype
+    perm_i = perm_a
+    h0 = np.zeros((B, H), dtype=dtype) if h0 is None else np.ascontiguousarray(h0[perm_i])
+    c = np.zeros((B, H), dtype=dtype) if c0 is None else np.ascontiguousarray(c0[perm_i])
+    y = _aligned_empty(<Py_ssize_t>B * T * H, dtype).reshape(B, T, H)  # whole lines to stream
+    if dtype == np.float32:
+        _forward_infer_rows[float](x, w_x, w_h, b, h0, c, nact, perm, lens, reverse, y, act, ract,
+                                   dtype)
+    else:
+        _forward_infer_rows[double](x, w_x, w_h, b, h0, c, nact, perm, lens, reverse, y, act,
+                                    ract, dtype)
+    c_n = np.empty_like(c)
+    c_n[perm_i] = c
+    h_n = np.ascontiguousarray(y[np.arange(B), 0 if reverse else L.base - 1])
+    return y, h_n, c_n
 
 
 cdef tuple _plain_cache(dy, cache, bint check_finite):
@@ -1508,11 +1593,13 @@ def lstm_forward(x, w_x, w_h, b, h0=None, c0=None, *, activation="tanh",
     first valid step and everywhere with ``zero_output_for_mask`` (Keras 3's semantics).
     """
     if (output_activation is None and peepholes is None and proj is None and clip is None
-            and input_forget is False and recurrent_mask is None and reverse is False
-            and lengths is None and mask is None and zero_output_for_mask is False):
+            and input_forget is False and recurrent_mask is None and mask is None
+            and zero_output_for_mask is False
+            and (reverse is False and lengths is None
+                 or lengths is not None and not return_cache and type(reverse) is bool)):
         plain = _plain_forward(x, w_x, w_h, b, h0, c0, check_finite,
                                _plain_codes(activation, recurrent_activation), return_cache,
-                               activation, recurrent_activation)
+                               activation, recurrent_activation, lengths, reverse)
         if plain is not None:
             return plain
     x, w_x, w_h, b, h0, c0, opts = _lstm_options.check_forward(
@@ -1662,6 +1749,22 @@ cdef tuple _plan_forward(seq, x, w_x, w_h, b, h0, c0, int act, int ract, bint re
     # reverse alone: the kernel reads x and writes y from the last step back, with no copy
     cdef bint flip = seq.src is None and seq.perm is None and seq.codes is None
     h0, c0 = seq.rows(h0), seq.rows(c0)
+    if not return_cache and nact is not None and _use_packed(B, T, I, H, x.itemsize, _nthreads()):
+        # lengths on the packed kernels: the caller's x read and y written at each step, with no
+        # copy of either in the plan's order
+        perm = (np.arange(B, dtype=np.intc) if seq.perm is None
+                else np.ascontiguousarray(seq.perm, dtype=np.intc))
+        lens = np.ascontiguousarray(seq.last + 1, dtype=np.intc)
+        y = _aligned_empty(<Py_ssize_t>B * T * H, dtype).reshape(B, T, H)  # whole lines to stream
+        c = np.array(c0, dtype=dtype, order="C")
+        if dtype == np.float32:
+            _forward_infer_rows[float](x, w_x, w_h, b, h0, c, nact, perm, lens, seq.reverse, y,
+                                       act, ract, dtype)
+        else:
+            _forward_infer_rows[double](x, w_x, w_h, b, h0, c, nact, perm, lens, seq.reverse, y,
+                                        act, ract, dtype)
+        h_n = np.ascontiguousarray(y[np.arange(B), 0 if seq.reverse else seq.lengths - 1])
+        return y, h_n, seq.rows_back(c)
     if not return_cache:
         # the plan's order is scratch, kept between calls (no fresh pages each call)
         xp = x if flip else seq.gather(x, _workspace("plan.x", (B, T, I), dtype))
