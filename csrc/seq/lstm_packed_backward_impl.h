@@ -116,7 +116,7 @@ static void KSFX(lstm_seq_backward_packed)(const REAL *wpt, REAL *dz, const REAL
 #pragma omp parallel num_threads(nt)
         {
             int r0, r1;  /* this thread's rows */
-            lstmcore_row_range(B, T, nact, KSFX(split_unit)(rows6, nact != NULL, B),
+            lstmcore_row_range(B, T, nact, KSFX(split_unit)(nact != NULL),
                                omp_get_thread_num(), omp_get_num_threads(), &r0, &r1);
             for (int t = T - 1; t >= -1 && r1 > r0; t--)
                 KSFX(backward_panel_range)(wpt, dz, dy, ldy, gates, c, hs, dh, dc, t, T, B, Bs,

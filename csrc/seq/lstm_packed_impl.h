@@ -801,15 +801,11 @@ static void KSFX(lstm_step_packed)(const REAL *wp, const REAL *bp, const REAL *x
  * there too (64 rows: 32 + 32, 6 x 5 + 2 each, rather than 30 + 34; with lengths, the even row
  * nearest the middle of the row-steps rather than the nearest multiple of 6). The generic
  * kernels go one row at a time. */
-LSTMCORE_INLINE int KSFX(split_unit)(int rows6, int ragged, int B) {
+LSTMCORE_INLINE int KSFX(split_unit)(int ragged) {
 #ifdef LC_STEP_ROWS_ONLY
-    (void)rows6;
-    (void)B;
     return ragged ? 1 : 2;
 #else
-    (void)rows6;
     (void)ragged;
-    (void)B;
     return STEP_R > 1 ? 2 : 1;
 #endif
 }
@@ -894,7 +890,7 @@ static void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x,
 #pragma omp parallel num_threads(nt)
         {
             int r0, r1;  /* this thread's rows */
-            lstmcore_row_range(B, T, nact, KSFX(split_unit)(rows6, nact != NULL, B),
+            lstmcore_row_range(B, T, nact, KSFX(split_unit)(nact != NULL),
                                omp_get_thread_num(), omp_get_num_threads(), &r0, &r1);
             for (int t = 0; t < T; t++) {
                 const int re = r1 < RUNS(t) ? r1 : RUNS(t);
@@ -1048,7 +1044,7 @@ static void KSFX(lstm_seq_packed_rows)(const REAL *wp, const REAL *bp, const REA
 #pragma omp parallel num_threads(nt)
         {
             int r0, r1;  /* this thread's rows */
-            lstmcore_row_range(B, T, nact, KSFX(split_unit)(rows6, 1, B), omp_get_thread_num(),
+            lstmcore_row_range(B, T, nact, KSFX(split_unit)(1), omp_get_thread_num(),
                                omp_get_num_threads(), &r0, &r1);
             for (int t = 0; t < T; t++) {
                 const int re = r1 < nact[t] ? r1 : nact[t];

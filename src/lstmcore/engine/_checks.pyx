@@ -190,21 +190,24 @@ def compact_steps(cnp.ndarray a, nact, out=None):
     return out
 
 
-def lengths_plan(cnp.ndarray lengths, Py_ssize_t T, bint reverse):
+def lengths_plan(cnp.ndarray lengths, Py_ssize_t T, bint reverse, bint sources=True):
     """The arrays of lstmcore.engine._sequence.plan for lengths without a mask, in one pass:
     lengths (B,) int64, checked in [1, T] -> (perm, inv, src, src_back, nact, last): perm, inv
     (B,) int64 or both None (already longest first), the rows sorted by length, longest first,
     stable | src (B, T) int64 per plan row: the caller's time its step t reads (t, or len-1-t with
     ``reverse``), -1 past its length | src_back (B, T): src per caller's row | nact (T,) int32:
-    the rows with length > t | last (B,) int64: each plan row's length - 1."""
+    the rows with length > t | last (B,) int64: each plan row's length - 1. ``sources`` False:
+    src and src_back are not made (None; the packed inference of lstm_forward reads the rows'
+    times from their lengths)."""
     cdef const cnp.int64_t[::1] L = np.ascontiguousarray(lengths, dtype=np.int64)
     cdef Py_ssize_t B = L.shape[0], j, i, t, n
     if B and (np.min(lengths) < 1 or np.max(lengths) > T):
         raise ValueError(f"lengths_plan: lengths must lie in [1, {T}]")
     perm_a = np.empty(B, dtype=np.int64)
     inv_a = np.empty(B, dtype=np.int64)
-    src_a = np.empty((B, T), dtype=np.int64)
-    back_a = np.empty((B, T), dtype=np.int64)
+    cdef Py_ssize_t rows = B if sources else 0  # src and src_back: rows made
+    src_a = np.empty((rows, T), dtype=np.int64)
+    back_a = np.empty((rows, T), dtype=np.int64)
     nact_a = np.zeros(T, dtype=np.int32)
     last_a = np.empty(B, dtype=np.int64)
     start_a = np.zeros(T + 2, dtype=np.int64)
@@ -227,12 +230,14 @@ def lengths_plan(cnp.ndarray lengths, Py_ssize_t T, bint reverse):
         for i in range(B):
             n = L[perm[i]]
             last[i] = n - 1
-            for t in range(T):
+            for t in range(T if rows else 0):
                 src[i, t] = (n - 1 - t if reverse else t) if t < n else -1
             for t in range(n):
                 nact[t] += 1
-        for j in range(B):
+        for j in range(rows):
             memcpy(&back[j, 0], &src[inv[j], 0], T * sizeof(cnp.int64_t))
+    if not sources:
+        src_a = back_a = None
     if identity:
         return None, None, src_a, src_a, nact_a, last_a
     return perm_a, inv_a, src_a, back_a, nact_a, last_a

@@ -527,7 +527,7 @@ cdef object _forward_infer_rows(const floating[:, :, ::1] x, const floating[:, :
                                floating[:, :, ::1] y, int act, int ract, object dtype):
     # packed inference of a sequence plan of lengths (lc_lstm_seq_packed_rows): x (B, T, I) and
     # y (B, T, H) out in the caller's order | h0 (B, H), c (B, H): in c0, out c_n, in the plan's
-    # order | perm, lens (B), nact (T): the plan's rows (_plain_lengths, _plan_forward)
+    # order | perm, lens (B), nact (T): the plan's rows (_infer_lengths)
     cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = w_h.shape[0]
     cdef int nthreads = _nthreads()
     cdef floating[::1] wp_v, bp_v
@@ -546,6 +546,33 @@ cdef object _forward_infer_rows(const floating[:, :, ::1] x, const floating[:, :
                                         &h0[0, 0], &y[0, 0, 0], <Py_ssize_t>T * H, H, &c[0, 0],
                                         &work[0], T, B, &nact[0], &perm[0], &lens[0], reverse, I,
                                         H, act, ract)
+
+
+cdef tuple _infer_lengths(x, w_x, w_h, b, h0, c0, lengths, bint reverse, perm, last, nact,
+                          int act, int ract):
+    """Packed inference of a batch of lengths (lc_lstm_seq_packed_rows), for both entries of
+    lstm_forward (_plain_lengths, _plan_forward): x (B, T, I), h0, c0 (B, H) or None (zeros) in
+    the caller's order | lengths (B,) the caller's | perm (B,) or None (identity), last (B,),
+    nact (T,): the plan's rows (lengths_plan) -> y, h_n, c_n in the caller's order."""
+    cdef int B = x.shape[0], T = x.shape[1], H = w_h.shape[0]
+    dtype = x.dtype
+    perm_i = (np.arange(B, dtype=np.intc) if perm is None
+              else np.ascontiguousarray(perm, dtype=np.intc))
+    lens = np.ascontiguousarray(last + 1, dtype=np.intc)
+    nact_i = np.ascontiguousarray(nact, dtype=np.intc)
+    h0 = np.zeros((B, H), dtype=dtype) if h0 is None else np.ascontiguousarray(h0[perm_i])
+    c = np.zeros((B, H), dtype=dtype) if c0 is None else np.ascontiguousarray(c0[perm_i])
+    y = _aligned_empty(<Py_ssize_t>B * T * H, dtype).reshape(B, T, H)  # whole lines to stream
+    if dtype == np.float32:
+        _forward_infer_rows[float](x, w_x, w_h, b, h0, c, nact_i, perm_i, lens, reverse, y, act,
+                                   ract, dtype)
+    else:
+        _forward_infer_rows[double](x, w_x, w_h, b, h0, c, nact_i, perm_i, lens, reverse, y, act,
+                                    ract, dtype)
+    c_n = np.empty_like(c)
+    c_n[perm_i] = c
+    h_n = np.ascontiguousarray(y[np.arange(B), 0 if reverse else np.asarray(lengths) - 1])
+    return y, h_n, c_n
 
 
 cdef inline void _pack(const floating *w_x, const floating *w_h, const floating *b, int B, int I,
@@ -1472,55 +1499,22 @@ cdef object _plain_forward(x, w_x, w_h, b, h0, c0, bint check_finite, tuple code
 
 
 cdef object _plain_lengths(x, w_x, w_h, b, h0, c0, lengths, bint reverse, int act, int ract):
-    """Inference of a batch of lengths (and reverse) on the packed kernels, its plan made here
-    in one pass (lstmcore.engine._sequence's rules: rows longest first, stable), without the
-    general path's checks and plan objects (about 0.3 ms a call at S2 after another library's
-    call); None where lengths are not an integer array of B values in [1, T] or the packed
-    kernels do not take the batch: the general path then runs, or raises its errors."""
+    """Inference of a batch of lengths (and reverse) on the packed kernels, its rows from the
+    compiled plan alone (_checks.lengths_plan without the per-step times), without the general
+    path's checks and plan objects (about 0.3 ms a call at S2 after another library's call);
+    None where lengths are not an integer array of B values in [1, T] or the packed kernels do
+    not take the batch: the general path then runs, or raises its errors."""
     cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = w_h.shape[0]
     if (type(lengths) is not cnp.ndarray or lengths.ndim != 1 or lengths.shape[0] != B
             or lengths.dtype.kind not in "iu" or lengths.dtype.itemsize > 8
             or not _use_packed(B, T, I, H, x.itemsize, _nthreads())):
         return None
-    cdef const long long[::1] L = np.ascontiguousarray(lengths, dtype=np.int64)
-    perm_a = np.empty(B, dtype=np.intc)
-    lens_a = np.empty(B, dtype=np.intc)
-    nact_a = np.zeros(T, dtype=np.intc)
-    cdef int[::1] perm = perm_a, lens = lens_a, nact = nact_a
-    cdef Py_ssize_t r, t
-    cdef long long v
-    for r in range(B):
-        v = L[r]
-        if v < 1 or v > T:
-            return None
-        nact[v - 1] += 1  # rows of length v, for now
-    # the rows of length > t, longest first: nact[t]; where the rows of length v start
-    cdef int n = 0
-    for t in range(T - 1, -1, -1):
-        v = nact[t]
-        nact[t] = n  # rows longer than t + 1 come first
-        n += <int>v
-    for r in range(B):  # stable: equal lengths keep their order
-        t = L[r] - 1
-        perm[nact[t]] = <int>r
-        lens[nact[t]] = <int>(t + 1)
-        nact[t] += 1
-    # nact[t] is now the end of the rows of length t + 1: the rows of step t
-    dtype = x.dtype
-    perm_i = perm_a
-    h0 = np.zeros((B, H), dtype=dtype) if h0 is None else np.ascontiguousarray(h0[perm_i])
-    c = np.zeros((B, H), dtype=dtype) if c0 is None else np.ascontiguousarray(c0[perm_i])
-    y = _aligned_empty(<Py_ssize_t>B * T * H, dtype).reshape(B, T, H)  # whole lines to stream
-    if dtype == np.float32:
-        _forward_infer_rows[float](x, w_x, w_h, b, h0, c, nact, perm, lens, reverse, y, act, ract,
-                                   dtype)
-    else:
-        _forward_infer_rows[double](x, w_x, w_h, b, h0, c, nact, perm, lens, reverse, y, act,
-                                    ract, dtype)
-    c_n = np.empty_like(c)
-    c_n[perm_i] = c
-    h_n = np.ascontiguousarray(y[np.arange(B), 0 if reverse else L.base - 1])
-    return y, h_n, c_n
+    L = np.ascontiguousarray(lengths, dtype=np.int64)
+    try:
+        perm, _, _, _, nact, last = _checks.lengths_plan(L, T, reverse, False)
+    except ValueError:  # a length out of [1, T]: the general path's error
+        return None
+    return _infer_lengths(x, w_x, w_h, b, h0, c0, L, reverse, perm, last, nact, act, ract)
 
 
 cdef tuple _plain_cache(dy, cache, bint check_finite):
@@ -1748,23 +1742,12 @@ cdef tuple _plan_forward(seq, x, w_x, w_h, b, h0, c0, int act, int ract, bint re
     rows = np.arange(B)
     # reverse alone: the kernel reads x and writes y from the last step back, with no copy
     cdef bint flip = seq.src is None and seq.perm is None and seq.codes is None
-    h0, c0 = seq.rows(h0), seq.rows(c0)
     if not return_cache and nact is not None and _use_packed(B, T, I, H, x.itemsize, _nthreads()):
         # lengths on the packed kernels: the caller's x read and y written at each step, with no
         # copy of either in the plan's order
-        perm = (np.arange(B, dtype=np.intc) if seq.perm is None
-                else np.ascontiguousarray(seq.perm, dtype=np.intc))
-        lens = np.ascontiguousarray(seq.last + 1, dtype=np.intc)
-        y = _aligned_empty(<Py_ssize_t>B * T * H, dtype).reshape(B, T, H)  # whole lines to stream
-        c = np.array(c0, dtype=dtype, order="C")
-        if dtype == np.float32:
-            _forward_infer_rows[float](x, w_x, w_h, b, h0, c, nact, perm, lens, seq.reverse, y,
-                                       act, ract, dtype)
-        else:
-            _forward_infer_rows[double](x, w_x, w_h, b, h0, c, nact, perm, lens, seq.reverse, y,
-                                        act, ract, dtype)
-        h_n = np.ascontiguousarray(y[np.arange(B), 0 if seq.reverse else seq.lengths - 1])
-        return y, h_n, seq.rows_back(c)
+        return _infer_lengths(x, w_x, w_h, b, h0, c0, seq.lengths, seq.reverse, seq.perm,
+                              seq.last, seq.nact, act, ract)
+    h0, c0 = seq.rows(h0), seq.rows(c0)
     if not return_cache:
         # the plan's order is scratch, kept between calls (no fresh pages each call)
         xp = x if flip else seq.gather(x, _workspace("plan.x", (B, T, I), dtype))
