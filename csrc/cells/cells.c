@@ -1,6 +1,8 @@
 /* The cell kernels of cells.h, compiled once per precision and instruction set from
  * cells_impl.h; each public function picks its copy from ctx->isa. */
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
 
 #include "cells/cells.h"
 #include "math/activations.h"
@@ -63,6 +65,20 @@ int lc_best_isa(void) { return lstmcore_cpu_best_isa(); }
     void lc_act_derivative##S(const lc_ctx *ctx, lc_act act, const REAL *y, REAL *d,              \
                               ptrdiff_t n) {                                                      \
         PICK_CTX(lc_act_derivative##S, (ctx, act, y, d, n));                                          \
+    }                                                                                              \
+    void lc_rows_gather##S(const lc_ctx *ctx, const REAL *src, ptrdiff_t ld, ptrdiff_t step,     \
+                           int W, const int *perm, const int *lens, int reverse, int s, int r0,   \
+                           int r1, REAL *dst) {                                                   \
+        PICK_CTX(lc_rows_gather##S, (src, ld, step, W, perm, lens, reverse, s, r0, r1, dst));      \
+    }                                                                                              \
+    void lc_rows_scatter##S(const lc_ctx *ctx, const REAL *h, ptrdiff_t ldh, REAL *y,             \
+                            ptrdiff_t ldy, ptrdiff_t y_step, int W, const int *perm,              \
+                            const int *lens, int reverse, int s, int r0, int r1) {                \
+        PICK_CTX(lc_rows_scatter##S, (h, ldh, y, ldy, y_step, W, perm, lens, reverse, s, r0, r1)); \
+    }                                                                                              \
+    void lc_rows_padding##S(const lc_ctx *ctx, REAL *y, ptrdiff_t ldy, ptrdiff_t y_step, int T,   \
+                            int B, int W, const int *perm, const int *lens, int k, int n) {       \
+        PICK_CTX(lc_rows_padding##S, (y, ldy, y_step, T, B, W, perm, lens, k, n));                \
     }
 
 LC_DEFINE(float, _f32)

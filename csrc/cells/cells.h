@@ -87,7 +87,22 @@ int lc_best_isa(void);
     /* y (n) = act(x (n)), elementwise (the reference's activations.apply; tests). */            \
     void lc_act_apply##S(const lc_ctx *ctx, lc_act act, const REAL *x, REAL *y, ptrdiff_t n);     \
     /* d (n) *= act'(x) written from y = act(x). */                                              \
-    void lc_act_derivative##S(const lc_ctx *ctx, lc_act act, const REAL *y, REAL *d, ptrdiff_t n);
+    void lc_act_derivative##S(const lc_ctx *ctx, lc_act act, const REAL *y, REAL *d, ptrdiff_t n); \
+    /* A sequence plan's rows in the caller's order (lengths: plan row r is the caller's row      \
+     * perm[r], of lens[r] steps, non-increasing; step s of row r is time lens[r] - 1 - s with    \
+     * reverse, else s). Gather: dst (r1 - r0, W) rows W apart = step s's rows [r0, r1) of src    \
+     * (the caller's rows ld apart, steps step apart). Scatter: h (r1 - r0, W) rows ldh apart     \
+     * into y (the caller's rows ldy apart, steps y_step apart), with streaming stores. Padding:  \
+     * thread k of n's equal share of y's steps past the rows' lengths set to 0, then a fence     \
+     * for the streaming stores (every thread that scattered calls it before y is read). */       \
+    void lc_rows_gather##S(const lc_ctx *ctx, const REAL *src, ptrdiff_t ld, ptrdiff_t step,     \
+                           int W, const int *perm, const int *lens, int reverse, int s, int r0,   \
+                           int r1, REAL *dst);                                                    \
+    void lc_rows_scatter##S(const lc_ctx *ctx, const REAL *h, ptrdiff_t ldh, REAL *y,             \
+                            ptrdiff_t ldy, ptrdiff_t y_step, int W, const int *perm,              \
+                            const int *lens, int reverse, int s, int r0, int r1);                 \
+    void lc_rows_padding##S(const lc_ctx *ctx, REAL *y, ptrdiff_t ldy, ptrdiff_t y_step, int T,   \
+                            int B, int W, const int *perm, const int *lens, int k, int n);
 
 LC_DECLARE(float, _f32)
 LC_DECLARE(double, _f64)

@@ -9,6 +9,7 @@
 #include "math/spans_impl.h"
 #include "cells/lstm_cell_impl.h"
 #include "rt/split.h"
+#include "rt/rows_impl.h"
 
 /* Rows split across ctx->nthreads threads where the call has at least ctx->par_min elements:
  * LC_PAR gives the condition; LC_ROWS(par, r, B, body) runs the body for r in [0, B), on those
@@ -187,4 +188,22 @@ void KSFX(lc_act_apply)(const lc_ctx *ctx, lc_act act, const REAL *x, REAL *y, p
 void KSFX(lc_act_derivative)(const lc_ctx *ctx, lc_act act, const REAL *y, REAL *d, ptrdiff_t n) {
     (void)ctx;
     KSFX(span_dact)(act, y, d, n);
+}
+
+/* A sequence plan's rows in the caller's order (rt/rows_impl.h) ------------------------------ */
+
+void KSFX(lc_rows_gather)(const REAL *src, ptrdiff_t ld, ptrdiff_t step, int W, const int *perm,
+                          const int *lens, int reverse, int s, int r0, int r1, REAL *dst) {
+    KSFX(rows_gather)(src, ld, step, W, perm, lens, reverse, s, r0, r1, dst);
+}
+
+void KSFX(lc_rows_scatter)(const REAL *h, ptrdiff_t ldh, REAL *y, ptrdiff_t ldy,
+                           ptrdiff_t y_step, int W, const int *perm, const int *lens,
+                           int reverse, int s, int r0, int r1) {
+    KSFX(rows_scatter)(h, ldh, y, ldy, y_step, W, perm, lens, reverse, s, r0, r1);
+}
+
+void KSFX(lc_rows_padding)(REAL *y, ptrdiff_t ldy, ptrdiff_t y_step, int T, int B, int W,
+                           const int *perm, const int *lens, int k, int n) {
+    KSFX(plan_padding)(y, ldy, y_step, T, B, W, perm, lens, k, n);
 }

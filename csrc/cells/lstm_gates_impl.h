@@ -5,6 +5,7 @@
  *   math/spans_impl.h                 activations over spans (shared with cells.c)
  *   cells/lstm_cell_impl.h            the LSTM's gate maths over a row (shared with cells.c)
  *   cells/lstm_rows_impl.h            those over rows (the BLAS path), row sums
+ *   rt/rows_impl.h                    a plan's rows gathered and streamed in the caller's order
  *   seq/lstm_packed_impl.h            the packed step and sequence: panels fused with gate maths
  *   gemm/packed_impl.h                products with packed weights (the backward's)
  *   seq/lstm_packed_backward_impl.h   the packed backward through time
@@ -14,6 +15,7 @@
 #include "math/spans_impl.h"
 #include "cells/lstm_cell_impl.h"
 #include "cells/lstm_rows_impl.h"
+#include "rt/rows_impl.h"
 #include "seq/lstm_packed_impl.h"
 #include "gemm/packed_impl.h"
 #include "seq/lstm_packed_backward_impl.h"

@@ -931,65 +931,6 @@ static void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x,
 #undef RANGE
 }
 
-/* bytes from src (or zeros, src NULL) to dst, not overlapping, with streaming stores for the
- * whole 64-byte lines of dst (x86 with AVX2 or AVX-512; memcpy elsewhere): lines written whole
- * and not read again soon (a plan's outputs, lstm_seq_packed_rows) skip the read of each line
- * that a store would make first (the rows of y lie T steps apart: every line a miss). Needs
- * lstmcore_stream_fence before another thread reads dst. */
-LSTMCORE_INLINE void KSFX(stream_copy)(void *dst, const void *src, size_t bytes) {
-#if defined(__AVX512F__) || defined(__AVX2__)
-    char *d = (char *)dst;
-    const char *s = (const char *)src;
-    size_t head = (64 - ((uintptr_t)d & 63)) & 63;
-    head = head < bytes ? head : bytes;
-    if (src)
-        memcpy(d, s, head);
-    else
-        memset(d, 0, head);
-    d += head;
-    s += src ? head : 0;
-    bytes -= head;
-    for (; bytes >= 64; bytes -= 64, d += 64, s += src ? 64 : 0) {
-#if defined(__AVX512F__)
-        _mm512_stream_si512((__m512i *)d,
-                            src ? _mm512_loadu_si512((const void *)s) : _mm512_setzero_si512());
-#else
-        const __m256i z = _mm256_setzero_si256();
-        _mm256_stream_si256((__m256i *)d, src ? _mm256_loadu_si256((const __m256i *)s) : z);
-        _mm256_stream_si256((__m256i *)(d + 32),
-                            src ? _mm256_loadu_si256((const __m256i *)(s + 32)) : z);
-#endif
-    }
-    if (src)
-        memcpy(d, s, bytes);
-    else
-        memset(d, 0, bytes);
-#else
-    if (src)
-        memcpy(dst, src, bytes);
-    else
-        memset(dst, 0, bytes);
-#endif
-}
-
-/* Thread k of n: its share of the outputs past the rows' lengths (the steps [lens[r], T) of
- * each row, in order), set to 0: every thread an equal share, whichever rows it ran (the short
- * rows, with most of the padding, are often one thread's). */
-static void KSFX(plan_padding)(REAL *y, ptrdiff_t ldy, ptrdiff_t y_step, int T, int B, int H,
-                               const int *perm, const int *lens, int k, int n) {
-    long long total = 0, at = 0;
-    for (int r = 0; r < B; r++)
-        total += T - lens[r];
-    const long long a = total * k / n, b = total * (k + 1) / n;
-    for (int r = 0; r < B && at < b; r++) {
-        const long long pad = T - lens[r];
-        for (long long i = (a > at ? a - at : 0); i < pad && at + i < b; i++)
-            KSFX(stream_copy)(y + perm[r] * ldy + (lens[r] + i) * y_step, NULL, sizeof(REAL) * H);
-        at += pad;
-    }
-    lstmcore_stream_fence();
-}
-
 /* lstm_seq_packed over a sequence plan's rows (lengths, lstmcore.engine._sequence), reading the
  * caller's x and writing the caller's y directly: each step gathers its running rows of x into
  * xs and writes its h into a ring of two steps, from which the rows stream to y while they are
@@ -1018,18 +959,14 @@ static void KSFX(lstm_seq_packed_rows)(const REAL *wp, const REAL *bp, const REA
     REAL *ring = work, *xs = work + 2 * BH;
     (void)rows;
     (void)nt;  /* unused without OpenMP */
-    /* the time step s of plan row r reads and writes */
-#define AT(r, s) (reverse ? lens[r] - 1 - (s) : (s))
     /* step s's x of rows [a, b) into slot q of xs */
 #define GATHER(s, q, a, b)                                                                      \
-    for (int r_ = (a); r_ < (b); r_++)                                                          \
-        memcpy(xs + (q) * BI + (ptrdiff_t)r_ * I, x + perm[r_] * ldx + AT(r_, s) * x_step,      \
-               sizeof(REAL) * I)
+    KSFX(rows_gather)(x, ldx, x_step, I, perm, lens, reverse, s, a, b,                          \
+                      xs + (q) * BI + (ptrdiff_t)(a) * I)
     /* step s's h of rows [a, b) into y */
 #define SCATTER(s, a, b)                                                                        \
-    for (int r_ = (a); r_ < (b); r_++)                                                          \
-        KSFX(stream_copy)(y + perm[r_] * ldy + AT(r_, s) * y_step,                              \
-                          ring + ((s) & 1) * BH + (ptrdiff_t)r_ * H, sizeof(REAL) * H)
+    KSFX(rows_scatter)(ring + ((s) & 1) * BH + (ptrdiff_t)(a) * H, H, y, ldy, y_step, H, perm,  \
+                       lens, reverse, s, a, b)
     /* thread k of n's share of the outputs past the rows' lengths: 0 */
 #define PADDING(k, n) KSFX(plan_padding)(y, ldy, y_step, T, B, H, perm, lens, k, n)
     /* step s of rows [r0, r1), panels [p0, p1), x from slot q */
@@ -1097,5 +1034,4 @@ static void KSFX(lstm_seq_packed_rows)(const REAL *wp, const REAL *bp, const REA
 #undef PADDING
 #undef SCATTER
 #undef GATHER
-#undef AT
 }

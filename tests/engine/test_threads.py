@@ -364,12 +364,17 @@ def test_small_backward_gives_the_blas_pools_their_threads_back(restore_threads)
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("cell", ["gru", "gru-v1", "rnn", "lstm-peepholes", "lstm-proj"])
-@pytest.mark.parametrize("B, seq", [(13, None), (64, None), (37, "lengths"), (26, "mask"), (19, "dropout")])
+@pytest.mark.parametrize(
+    "B, seq",
+    [(13, None), (64, None), (37, "lengths"), (40, "lengths-reverse"), (26, "mask"), (19, "dropout")],
+)
 def test_cell_engine_rows_split_does_not_change_results(restore_threads, isa, dtype, cell, B, seq):
     """The cell engine on several threads: each thread runs its own rows through the whole
     sequence, forward and backward, in shares that start on the packed product's row tiles, so
     each row sums as on one thread: bit-identical forward (inference and training) and backward,
-    with lengths, masks (front padding and holes) and recurrent dropout."""
+    with lengths, masks (front padding and holes) and recurrent dropout. With lengths, inference
+    (x read and y written in the caller's order, step by step) gives the training forward's
+    bits, and 0 past each row's length."""
     for lib in _threads._blas():
         lib.set(1)
     rng = np.random.default_rng(2)
@@ -380,8 +385,9 @@ def test_cell_engine_rows_split_does_not_change_results(restore_threads, isa, dt
     w_x = (rng.standard_normal((I, K * H)) * I**-0.5).astype(dtype)
     w_h = (rng.standard_normal((P, K * H)) * P**-0.5).astype(dtype)
     kw = {}
-    if seq == "lengths":
+    if seq in ("lengths", "lengths-reverse"):
         kw["lengths"] = rng.integers(1, T + 1, size=B)
+        kw["reverse"] = seq == "lengths-reverse"
     elif seq == "mask":
         mask = rng.random((B, T)) < 0.7
         mask[: B // 2, :2] = False  # front padding
@@ -413,6 +419,11 @@ def test_cell_engine_rows_split_does_not_change_results(restore_threads, isa, dt
         train = run(return_cache=True)
         grads = back(dy, train[-1])
         results[n] = [*out, *train[:-1], *(grads[k] for k in sorted(grads))]
+        if "lengths" in kw:
+            for k in range(len(out)):
+                np.testing.assert_array_equal(out[k], train[k], err_msg=f"output {k}")
+            for r, n_r in enumerate(kw["lengths"]):
+                assert not out[0][r, n_r:].any()
     for a, c in zip(results[1], results[2], strict=True):
         np.testing.assert_array_equal(a, c)
 

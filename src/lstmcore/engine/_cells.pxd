@@ -70,6 +70,22 @@ cdef extern from "cells/cells.h" nogil:
                                Py_ssize_t n)
     void lc_act_derivative_f64(const lc_ctx *ctx, lc_act act, const double *y, double *d,
                                Py_ssize_t n)
+    void lc_rows_gather_f32(const lc_ctx *ctx, const float *src, Py_ssize_t ld, Py_ssize_t step,
+                            int W, const int *perm, const int *lens, int reverse, int s, int r0,
+                            int r1, float *dst)
+    void lc_rows_gather_f64(const lc_ctx *ctx, const double *src, Py_ssize_t ld,
+                            Py_ssize_t step, int W, const int *perm, const int *lens, int reverse,
+                            int s, int r0, int r1, double *dst)
+    void lc_rows_scatter_f32(const lc_ctx *ctx, const float *h, Py_ssize_t ldh, float *y,
+                             Py_ssize_t ldy, Py_ssize_t y_step, int W, const int *perm,
+                             const int *lens, int reverse, int s, int r0, int r1)
+    void lc_rows_scatter_f64(const lc_ctx *ctx, const double *h, Py_ssize_t ldh, double *y,
+                             Py_ssize_t ldy, Py_ssize_t y_step, int W, const int *perm,
+                             const int *lens, int reverse, int s, int r0, int r1)
+    void lc_rows_padding_f32(const lc_ctx *ctx, float *y, Py_ssize_t ldy, Py_ssize_t y_step,
+                             int T, int B, int W, const int *perm, const int *lens, int k, int n)
+    void lc_rows_padding_f64(const lc_ctx *ctx, double *y, Py_ssize_t ldy, Py_ssize_t y_step,
+                             int T, int B, int W, const int *perm, const int *lens, int k, int n)
 
 
 # The products with weights packed once of csrc/gemm/gemm.h.

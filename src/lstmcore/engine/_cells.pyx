@@ -185,6 +185,17 @@ cdef struct Weights:
     const void *pw_x
 
 
+cdef struct RowMap:
+    # a plan of lengths run in the caller's order (inference): each step's rows gathered from the
+    # caller's x (or zx) and their h streamed into the caller's y (csrc/rt/rows_impl.h)
+    const int *perm         # (B,) plan row r is the caller's row perm[r]
+    const int *lens         # (B,) its steps, non-increasing
+    int reverse             # step s of row r is time lens[r] - 1 - s, else s
+    int W                   # values a step of the source: I (x), or G (zx from BLAS)
+    void *xs                # (B, W) scratch: a step's rows of the source, gathered
+    void *ring              # (2, B, P) scratch: h of the last two steps, in the plan's order
+
+
 cdef lc_ctx _context() except *:
     """The instruction set and thread count lstmcore.engine._lstm chose (one choice for every kernel)."""
     cdef lc_ctx ctx
@@ -446,13 +457,46 @@ cdef inline void _carry_rows(const unsigned char *code, int B, const floating *h
                 memcpy(c + <Py_ssize_t>r * H, c_prev + <Py_ssize_t>r * H, H * sizeof(floating))
 
 
+cdef inline void _rows_gather(const lc_ctx *ctx, const floating *src, Py_ssize_t ld,
+                              Py_ssize_t step, int W, const RowMap *rm, int s, int r0, int r1,
+                              floating *dst) noexcept nogil:
+    # dst (r1 - r0, W) = step s's plan rows [r0, r1) of src (the caller's order; cells.h)
+    if floating is float:
+        lc_rows_gather_f32(ctx, src, ld, step, W, rm.perm, rm.lens, rm.reverse, s, r0, r1, dst)
+    else:
+        lc_rows_gather_f64(ctx, src, ld, step, W, rm.perm, rm.lens, rm.reverse, s, r0, r1, dst)
+
+
+cdef inline void _rows_scatter(const lc_ctx *ctx, const floating *h, Py_ssize_t ldh,
+                               floating *y, Py_ssize_t ldy, Py_ssize_t y_step, int W,
+                               const RowMap *rm, int s, int r0, int r1) noexcept nogil:
+    # step s's plan rows [r0, r1), h (r1 - r0, W) rows ldh apart, streamed into the caller's y
+    if floating is float:
+        lc_rows_scatter_f32(ctx, h, ldh, y, ldy, y_step, W, rm.perm, rm.lens, rm.reverse, s, r0,
+                            r1)
+    else:
+        lc_rows_scatter_f64(ctx, h, ldh, y, ldy, y_step, W, rm.perm, rm.lens, rm.reverse, s, r0,
+                            r1)
+
+
+cdef inline void _rows_padding(const lc_ctx *ctx, floating *y, Py_ssize_t ldy,
+                               Py_ssize_t y_step, int T, int B, int W, const RowMap *rm, int k,
+                               int n) noexcept nogil:
+    # thread k of n's share of the caller's y past the rows' lengths set to 0, then its fence
+    if floating is float:
+        lc_rows_padding_f32(ctx, y, ldy, y_step, T, B, W, rm.perm, rm.lens, k, n)
+    else:
+        lc_rows_padding_f64(ctx, y, ldy, y_step, T, B, W, rm.perm, rm.lens, k, n)
+
+
 cdef void _seq_forward(const Cell *cl, const lc_ctx *ctx, int T, int B, const floating *zx,
                        Py_ssize_t zx_step, Py_ssize_t ldzx, const Weights *w, const floating *h0,
                        floating *y, Py_ssize_t y_step, Py_ssize_t ldy, floating *c, int c_mod,
                        floating *zh, floating *gates, floating *extra, floating *zpre,
                        floating *m, int cache_mod, const floating *mask,
                        floating *hm, int I, floating *zx_t, const unsigned char *codes,
-                       const int *nact, int Bs=0, int r0=0) noexcept nogil:
+                       const int *nact, const RowMap *rm=NULL, int Bs=0,
+                       int r0=0) noexcept nogil:
     # step t reads zx + t*zx_step (B, G) rows ldzx apart and h_prev (h0 (B, P), then step t-1's
     # h), writes h at y + t*y_step, rows ldy apart. With w_x packed (w.pw_x), zx is the input x
     # instead (step t at zx + t*zx_step, (B, I) rows ldzx apart) and each step's x_t @ w_x goes
@@ -466,14 +510,28 @@ cdef void _seq_forward(const Cell *cl, const lc_ctx *ctx, int T, int B, const fl
     # Bs, r0: these B rows are rows [r0, r0 + B) of a batch of Bs (a thread's share of a row
     # split, _seq_forward_rows): every pointer starts at row r0, the slots of c, the cache and
     # codes hold Bs rows, and step t runs the rows of [r0, nact[t]) in the share (0 means Bs = B)
+    # rm (with nact, no codes): zx and y are the caller's, in its order, with rows ldzx and ldy
+    # apart (not offset to row r0): each step gathers its rows of zx (rm.W values a step) into
+    # rm.xs, writes h into rm.ring and streams it into y (rm's rows and scratch at row r0); the
+    # caller zeroes y past the rows' lengths (_rows_padding)
     if Bs == 0:
         Bs = B
     cdef int t, H = cl.H, G = cl.G, P = cl.P, Bt = B
-    cdef Py_ssize_t BH = <Py_ssize_t>Bs * H, BG = <Py_ssize_t>Bs * G, k
+    cdef Py_ssize_t BH = <Py_ssize_t>Bs * H, BG = <Py_ssize_t>Bs * G, BP = <Py_ssize_t>Bs * P, k
     cdef const floating *h_prev = h0
-    cdef Py_ssize_t ldhp = P
+    cdef Py_ssize_t ldhp = P, ld_src, ldh = ldy
     cdef const floating *zx_src
-    cdef Py_ssize_t ld_src = ldzx
+    cdef floating *h
+    cdef floating *xs = NULL
+    cdef floating *ring = NULL
+    cdef RowMap share
+    memset(&share, 0, sizeof(share))
+    if rm != NULL:  # this share's rows of the map
+        share = rm[0]
+        share.perm, share.lens = rm.perm + r0, rm.lens + r0
+        xs = <floating *>rm.xs + <Py_ssize_t>r0 * rm.W
+        ring = <floating *>rm.ring + <Py_ssize_t>r0 * P
+        ldh = P
     for t in range(T):
         if nact != NULL:
             Bt = nact[t] - r0
@@ -481,9 +539,14 @@ cdef void _seq_forward(const Cell *cl, const lc_ctx *ctx, int T, int B, const fl
             if Bt == 0:  # no row of this share runs step t, nor any later step
                 break
         k = t % cache_mod
-        zx_src = zx + t * zx_step
+        zx_src, ld_src = zx + t * zx_step, ldzx
+        h = y + t * y_step
+        if rm != NULL:  # step t's rows of zx from the caller's order; h into the ring
+            _rows_gather(ctx, zx, ldzx, zx_step, share.W, &share, t, 0, Bt, xs)
+            zx_src, ld_src = xs, share.W
+            h = ring + (t & 1) * BP
         if w.pw_x != NULL:  # zx_t = x_t @ w_x
-            _prod(ctx, w, w.pw_x, Bt, G, I, zx_src, ldzx, NULL, 0, False, zx_t, G, False)
+            _prod(ctx, w, w.pw_x, Bt, G, I, zx_src, ld_src, NULL, 0, False, zx_t, G, False)
             zx_src, ld_src = zx_t, G
         _step(cl, ctx, Bt, zx_src, ld_src, w, h_prev, ldhp,
               c + (t % c_mod) * BH if c != NULL else NULL,
@@ -491,12 +554,14 @@ cdef void _seq_forward(const Cell *cl, const lc_ctx *ctx, int T, int B, const fl
               gates + k * BG if gates != NULL else NULL,
               extra + k * BH if extra != NULL else NULL,
               zpre + k * BG if zpre != NULL else NULL,
-              m + k * BH if m != NULL else NULL, y + t * y_step, ldy, mask, hm)
+              m + k * BH if m != NULL else NULL, h, ldh, mask, hm)
         if codes != NULL:
-            _carry_rows(codes + <Py_ssize_t>t * Bs, Bt, h_prev, ldhp, y + t * y_step, ldy, P,
+            _carry_rows(codes + <Py_ssize_t>t * Bs, Bt, h_prev, ldhp, h, ldh, P,
                         c + (t % c_mod) * BH if c != NULL else NULL,
                         c + ((t + 1) % c_mod) * BH if c != NULL else NULL, H)
-        h_prev, ldhp = y + t * y_step, ldy
+        if rm != NULL:
+            _rows_scatter(ctx, h, ldh, y, ldy, y_step, P, &share, t, 0, Bt)
+        h_prev, ldhp = h, ldh
 
 
 cdef void _seq_forward_rows(const Cell *cl, const lc_ctx *ctx, int T, int B, const floating *zx,
@@ -506,20 +571,24 @@ cdef void _seq_forward_rows(const Cell *cl, const lc_ctx *ctx, int T, int B, con
                             floating *extra, floating *zpre, floating *m, int cache_mod,
                             const floating *mask, floating *hm, int I, floating *zx_t,
                             const unsigned char *codes, const int *nact, int unit,
-                            int nth) noexcept nogil:
+                            int nth, const RowMap *rm=NULL) noexcept nogil:
     # _seq_forward with its B rows split between nth threads, each running its own rows through
     # the whole sequence on one thread (no team per step, no barrier); the shares are those of
     # the team OpenMP gives, which may be smaller than nth. Shares start at multiples of unit (the
     # packed product's register tile), so that each row's sums do not depend on the threads;
     # with nact, shares are sized by the steps their rows run. nth <= 1: _seq_forward itself,
-    # with ctx's threads inside each step's products and gate kernels.
+    # with ctx's threads inside each step's products and gate kernels. rm: the caller's zx and y
+    # (_seq_forward), not offset to a share's rows; each thread zeroes its share of y's padding.
     if nth <= 1:
         _seq_forward(cl, ctx, T, B, zx, zx_step, ldzx, w, h0, y, y_step, ldy, c, c_mod, zh, gates,
-                     extra, zpre, m, cache_mod, mask, hm, I, zx_t, codes, nact)
+                     extra, zpre, m, cache_mod, mask, hm, I, zx_t, codes, nact, rm)
+        if rm != NULL:
+            _rows_padding(ctx, y, ldy, y_step, T, B, cl.P, rm, 0, 1)
         return
     cdef lc_ctx one = ctx[0]
     one.nthreads = 1
     cdef int tid, r0, r1, H = cl.H, G = cl.G, P = cl.P
+    cdef Py_ssize_t zx_row = 0 if rm != NULL else ldzx, y_row = 0 if rm != NULL else ldy
     with parallel(num_threads=nth):
         tid = threadid()
         # assigned here, so that Cython makes r0 and r1 private to each thread: written only
@@ -528,8 +597,8 @@ cdef void _seq_forward_rows(const Cell *cl, const lc_ctx *ctx, int T, int B, con
         r0 = r1 = 0
         lstmcore_row_range(B, T, nact, unit, tid, lstmcore_team_size(), &r0, &r1)
         if r1 > r0:
-            _seq_forward(cl, &one, T, r1 - r0, zx + r0 * ldzx, zx_step, ldzx, w,
-                         h0 + <Py_ssize_t>r0 * P, y + r0 * ldy, y_step, ldy,
+            _seq_forward(cl, &one, T, r1 - r0, zx + r0 * zx_row, zx_step, ldzx, w,
+                         h0 + <Py_ssize_t>r0 * P, y + r0 * y_row, y_step, ldy,
                          c + <Py_ssize_t>r0 * H if c != NULL else NULL, c_mod,
                          zh + <Py_ssize_t>r0 * G,
                          gates + <Py_ssize_t>r0 * G if gates != NULL else NULL,
@@ -539,7 +608,9 @@ cdef void _seq_forward_rows(const Cell *cl, const lc_ctx *ctx, int T, int B, con
                          mask + <Py_ssize_t>r0 * P if mask != NULL else NULL,
                          hm + <Py_ssize_t>r0 * P if hm != NULL else NULL, I,
                          zx_t + <Py_ssize_t>r0 * G if zx_t != NULL else NULL,
-                         codes + r0 if codes != NULL else NULL, nact, B, r0)
+                         codes + r0 if codes != NULL else NULL, nact, rm, B, r0)
+        if rm != NULL:
+            _rows_padding(&one, y, ldy, y_step, T, B, P, rm, tid, lstmcore_team_size())
 
 
 cdef int _row_split(const lc_ctx *ctx, const Weights *w, int B, bint f32, int *unit):
@@ -600,12 +671,15 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
     """x (B, T, I), checked | h0 (B, P) | c0 (B, H) or None | mask (B, P) or None
     | seq: a _sequence.Plan or None -> y, h_n, c_n, cache arrays (with a plan: in its order)."""
     x_tm = None
-    if seq is not None:
+    # lengths in inference: x read and y written in the caller's order, a step at a time (RowMap)
+    cdef bint rowmap = seq is not None and not train and seq.nact is not None
+    if seq is not None and not rowmap:
         if train:  # the plan's gather and the transpose to time-major in one pass
             x_tm = seq.gather_tm(x, _cache_array("cells.x", (x.shape[1], x.shape[0], x.shape[2]),
                                                  x.dtype))
         else:  # the plan's order of x is scratch, kept between calls
             x = seq.gather(x, _scratch("cells.plan_x", x.shape, x.dtype))
+    if seq is not None:
         h0, c0, mask = seq.rows(h0), seq.rows(c0), seq.rows(mask)
     cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = cl.H, G = cl.G, P = cl.P
     cdef lc_ctx ctx = _context()
@@ -661,10 +735,27 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
             zx = _mm(x.reshape(B * T, I), w_x, False, False,
                      _scratch("cells.zx", (B * T, G), dtype))
             zx_step, ldzx = G, <Py_ssize_t>T * G
-        # with a plan, y in its order is scratch too: the caller's y is its scatter
-        out = (np.empty((B, T, P), dtype=dtype) if seq is None
-               else _scratch("cells.plan_y", (B, T, P), dtype))
+        # with a plan, y in its order is scratch too: the caller's y is its scatter; with the row
+        # map, the caller's y, on a line (the rows stream into it in whole lines)
+        if rowmap:
+            out = _aligned_empty(<Py_ssize_t>B * T * P, dtype).reshape(B, T, P)
+        elif seq is None:
+            out = np.empty((B, T, P), dtype=dtype)
+        else:
+            out = _scratch("cells.plan_y", (B, T, P), dtype)
         y_step, ldy = P, <Py_ssize_t>T * P
+    cdef RowMap rm
+    cdef RowMap *p_rm = NULL
+    if rowmap:
+        perm_i = (np.arange(B, dtype=np.intc) if seq.perm is None
+                  else np.ascontiguousarray(seq.perm, dtype=np.intc))
+        lens_i = np.ascontiguousarray(seq.last + 1, dtype=np.intc)
+        rm.W = I if per_step else G
+        xs = _scratch("cells.rows_x", (B, rm.W), dtype)
+        ring = _scratch("cells.rows_h", (2, B, P), dtype)
+        rm.perm, rm.lens = <const int *>_ptr(perm_i), <const int *>_ptr(lens_i)
+        rm.reverse, rm.xs, rm.ring = seq.reverse, _ptr(xs), _ptr(ring)
+        p_rm = &rm
     cdef void *p_zx = _ptr(zx)
     cdef void *p_h0 = _ptr(h0)
     cdef void *p_out = _ptr(out)
@@ -689,7 +780,7 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
                                      c_mod, <float *>p_zh, <float *>p_gates, <float *>p_extra,
                                      <float *>p_zpre, <float *>p_m, mod, <float *>p_mask,
                                      <float *>p_hm, I, <float *>p_zx_t, p_codes, p_nact, unit,
-                                     nth)
+                                     nth, p_rm)
     else:
         with nogil:
             _seq_forward_rows[double](&cl, &ctx, T, B, <double *>p_zx, zx_step, ldzx, &w,
@@ -697,7 +788,7 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
                                       <double *>p_c, c_mod, <double *>p_zh, <double *>p_gates,
                                       <double *>p_extra, <double *>p_zpre, <double *>p_m, mod,
                                       <double *>p_mask, <double *>p_hm, I, <double *>p_zx_t,
-                                      p_codes, p_nact, unit, nth)
+                                      p_codes, p_nact, unit, nth, p_rm)
     if seq is None:
         c_n = None if c is None else c[T % c_mod].copy()
         if not train:
@@ -706,6 +797,10 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
                 {"x": x_tm, "h": h, "c": c, "gates": gates, "extra": extra, "z": zpre, "m": m})
     # each row's final state is that of its last step; outputs back in the caller's order
     rows = np.arange(B)
+    if rowmap:  # y is the caller's already, each row's last output at its own time
+        h_n = np.ascontiguousarray(out[rows, 0 if seq.reverse else seq.lengths - 1])
+        c_n = None if c is None else seq.rows_back(np.ascontiguousarray(c[(seq.last + 1) % c_mod, rows]))
+        return out, h_n, c_n, None
     y = out if not train else out.transpose(1, 0, 2)
     h_n = seq.rows_back(np.ascontiguousarray(y[rows, seq.last]))
     c_n = None if c is None else seq.rows_back(np.ascontiguousarray(c[(seq.last + 1) % c_mod, rows]))
