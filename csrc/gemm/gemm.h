@@ -20,8 +20,8 @@
 #define LC_GEMM_DECLARE(REAL, S)                                                                   \
     /* panel width of ctx->isa's packing, and elements of a packed (K, N) */                      \
     int lc_gemm_nr##S(const lc_ctx *ctx);                                                         \
-    /* rows of ctx->isa's register tile: a row's sums depend on where the tiles of its rows fall, \
-     * from row 0 (a tile of fewer rows sums k in more sets) */                                   \
+    /* rows of ctx->isa's register tile (a row's sums do not depend on the tile it falls in:   \
+     * the rows may be cut anywhere) */                                                           \
     int lc_gemm_mr##S(const lc_ctx *ctx);                                                         \
     ptrdiff_t lc_pack_size##S(const lc_ctx *ctx, int K, int N);                                   \
     /* wp = pack(w): trans 0: w (K, N) rows ldw apart; trans 1: w (N, K) rows ldw apart */        \

@@ -31,6 +31,7 @@ typedef REAL KSFX(gvec);
 #endif
 #define GVEC KSFX(gvec)
 #define GL ((int)(GVB / sizeof(REAL)))  /* lanes per vector */
+#define GQMAX 4                         /* panels a tile takes at most (gemm_tail) */
 #define GNR (GNV * GL)                  /* panel width */
 
 static int KSFX(gemm_nr)(void) { return GNR; }
@@ -62,55 +63,52 @@ static void KSFX(pack)(const REAL *w, ptrdiff_t ldw, int K, int N, int trans, RE
     }
 }
 
-/* c (R, n) rows ldc apart (+)= a (R, kc) rows lda apart @ panel slice wp (kc, GNR): R rows,
- * NV <= GNV vectors (the last panel's n columns need no more) and KU sets of accumulators over k
- * (k, k+1, ...: with few rows and vectors, one set would wait on the FMA latency), all three
- * constants at each call, so that the accumulators live in registers. */
-LSTMCORE_INLINE void KSFX(gemm_tile)(const int R, const int NV, const int KU, int kc,
-                                    const REAL *restrict a, ptrdiff_t lda,
-                                    const REAL *restrict wp, REAL *restrict c, ptrdiff_t ldc,
-                                    int n, int add) {
-    GVEC acc[4][GMR][GNV];
-    for (int u = 0; u < KU; u++)
-        for (int r = 0; r < R; r++)
-            for (int v = 0; v < NV; v++)
-                acc[u][r][v] = (GVEC){0};
+/* c (R, n) rows ldc apart (+)= a (R, kc) rows lda apart @ panel slice wp (kc, GNR): R rows and
+ * NV <= GNV vectors (the last panel's n columns need no more) of accumulators, constants at each
+ * call so that the accumulators live in registers; one accumulator per output vector, summing k
+ * in order, so that a row's sums are the same in a tile of any size (gemm_tile_q too): the rows
+ * may be cut anywhere (a row split between threads) without changing a bit. */
+LSTMCORE_INLINE void KSFX(gemm_tile)(const int R, const int NV, int kc, const REAL *restrict a,
+                                    ptrdiff_t lda, const REAL *restrict wp, REAL *restrict c,
+                                    ptrdiff_t ldc, int n, int add) {
+    GVEC acc[GMR][GNV];
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < NV; v++)
+            acc[r][v] = (GVEC){0};
+    /* the loop and a remainder loop that never runs: with the loop alone, GCC 12 folded the
+     * panel's loads into the FMAs (a load per FMA instead of one per vector; the 3-row tile of a
+     * simple RNN with B = 3, H = 256 ran 1.4x slower) */
     int k = 0;
-    for (; k + KU <= kc; k += KU)
-        for (int u = 0; u < KU; u++) {
-            GVEC w[GNV];
+    for (; k + 1 <= kc; k += 1) {
+        GVEC w[GNV];
+        for (int v = 0; v < NV; v++)
+            w[v] = *(const GVEC *)(wp + (ptrdiff_t)k * GNR + v * GL);
+        for (int r = 0; r < R; r++) {
+            const REAL x = a[r * lda + k];
             for (int v = 0; v < NV; v++)
-                w[v] = *(const GVEC *)(wp + (ptrdiff_t)(k + u) * GNR + v * GL);
-            for (int r = 0; r < R; r++) {
-                const REAL x = a[r * lda + k + u];
-                for (int v = 0; v < NV; v++)
-                    acc[u][r][v] += x * w[v];
-            }
+                acc[r][v] += x * w[v];
         }
+    }
     for (; k < kc; k++)
         for (int r = 0; r < R; r++) {
             const REAL x = a[r * lda + k];
             for (int v = 0; v < NV; v++)
-                acc[0][r][v] += x * *(const GVEC *)(wp + (ptrdiff_t)k * GNR + v * GL);
+                acc[r][v] += x * *(const GVEC *)(wp + (ptrdiff_t)k * GNR + v * GL);
         }
-    for (int u = 1; u < KU; u++)
-        for (int r = 0; r < R; r++)
-            for (int v = 0; v < NV; v++)
-                acc[0][r][v] += acc[u][r][v];
     for (int r = 0; r < R; r++) {
         REAL *o = c + r * ldc;
         if (n == NV * GL) {
             for (int v = 0; v < NV; v++) {
                 GVEC *ov = (GVEC *)(o + v * GL);
                 if (add)
-                    *ov += acc[0][r][v];
+                    *ov += acc[r][v];
                 else
-                    *ov = acc[0][r][v];
+                    *ov = acc[r][v];
             }
         } else {
             REAL t[GNR];
             for (int v = 0; v < NV; v++)
-                *(GVEC *)(t + v * GL) = acc[0][r][v];
+                *(GVEC *)(t + v * GL) = acc[r][v];
             if (add)
                 for (int j = 0; j < n; j++)
                     o[j] += t[j];
@@ -121,60 +119,163 @@ LSTMCORE_INLINE void KSFX(gemm_tile)(const int R, const int NV, const int KU, in
     }
 }
 
-/* KU for R rows and NV vectors: at least 8 independent accumulators (two FMA units, latency 4) */
-#define GKU(R, NV) ((R) * (NV) >= 8 ? 1 : (R) * (NV) >= 4 ? 2 : 4)
-
-/* Rows [r0, r1) of one panel slice, n columns: full tiles of GMR rows, then the rows left */
-LSTMCORE_INLINE void KSFX(gemm_rows)(const int NV, int r0, int r1, int kn, const REAL *ak,
-                                    ptrdiff_t lda, const REAL *w, REAL *cp, ptrdiff_t ldc, int n,
-                                    int add) {
-    int r = r0;
-    for (; r + GMR <= r1; r += GMR)
-        KSFX(gemm_tile)(GMR, NV, GKU(GMR, NV), kn, ak + r * lda, lda, w, cp + r * ldc, ldc, n,
-                        add);
-    switch (r1 - r) {  /* each count of rows left its own constant-size tile */
-#define GTAIL(R)                                                                                \
-    case R:                                                                                     \
-        KSFX(gemm_tile)(R, NV, GKU(R, NV), kn, ak + r * lda, lda, w, cp + r * ldc, ldc, n, add); \
-        break;
-        GTAIL(1)
-        GTAIL(2)
-        GTAIL(3)
-#if GMR > 4
-        GTAIL(4)
-        GTAIL(5)
-#endif
-#if GMR > 6
-        GTAIL(6)
-        GTAIL(7)
-#endif
-#undef GTAIL
-    default: break;
+/* gemm_tile over Q full-width panels at once (1 or 2 rows: 3-9 accumulators on one panel would
+ * wait on the FMA latency): c (R rows ldc apart; Q panels' columns side by side, n in the last)
+ * (+)= a (R, kc) @ Q panel slices (kc, GNR) ps elements apart, all GNV vectors of each (the last
+ * panel is packed with zeros past N). */
+LSTMCORE_INLINE void KSFX(gemm_tile_q)(const int R, const int Q, int kc, const REAL *restrict a,
+                                      ptrdiff_t lda, const REAL *restrict wp, ptrdiff_t ps,
+                                      REAL *restrict c, ptrdiff_t ldc, int n, int add) {
+    GVEC acc[2][GQMAX * GNV];
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < Q * GNV; v++)
+            acc[r][v] = (GVEC){0};
+    for (int k = 0; k < kc; k++)
+        for (int r = 0; r < R; r++) {
+            const REAL x = a[r * lda + k];
+            for (int q = 0; q < Q; q++)
+                for (int v = 0; v < GNV; v++)
+                    acc[r][q * GNV + v] += x * *(const GVEC *)(wp + q * ps + (ptrdiff_t)k * GNR
+                                                                + v * GL);
+        }
+    for (int q = 0; q < Q; q++) {
+        const int nq = q + 1 < Q ? GNR : n;
+        for (int r = 0; r < R; r++) {
+            REAL *o = c + r * ldc + q * GNR;
+            REAL t[GNR];
+            for (int v = 0; v < GNV; v++)
+                *(GVEC *)(t + v * GL) = acc[r][q * GNV + v];
+            if (add)
+                for (int j = 0; j < nq; j++)
+                    o[j] += t[j];
+            else
+                for (int j = 0; j < nq; j++)
+                    o[j] = t[j];
+        }
     }
 }
 
+/* Panels a tile of R rows takes at once: enough for 8 independent accumulators (two FMA units,
+ * latency 4) with fewer rows than a full tile, within the register file (3 rows or more: one) */
+#define GQ(R) ((R) >= 3 || (R) * GNV >= 8 ? 1 : (8 + (R) * GNV - 1) / ((R) * GNV))
+
+/* The R rows (R < GMR) left after a block's full tiles, at row r of panels [p0, p1): tiles of
+ * GQ(R) panels at once, or one panel at a time */
+LSTMCORE_INLINE void KSFX(gemm_tail)(const int R, int p0, int p1, int N, int K, int kn,
+                                    const REAL *ak, ptrdiff_t lda, const REAL *wk, REAL *c,
+                                    ptrdiff_t ldc, int add) {
+    const int Q = GQ(R);
+    const ptrdiff_t ps = (ptrdiff_t)K * GNR;
+    for (int p = p0; p < p1; p += Q) {
+        const int qn = p1 - p < Q ? p1 - p : Q, last = p + qn - 1;
+        const int n = N - last * GNR < GNR ? N - last * GNR : GNR, nv = (n + GL - 1) / GL;
+        const REAL *w = wk + p * ps;
+        REAL *cp = c + p * GNR;
+        if (qn == 1) {
+            if (nv >= GNV)
+                KSFX(gemm_tile)(R, GNV, kn, ak, lda, w, cp, ldc, n, add);
+#if GNV > 2
+            else if (nv == 2)
+                KSFX(gemm_tile)(R, 2, kn, ak, lda, w, cp, ldc, n, add);
+#endif
+            else
+                KSFX(gemm_tile)(R, 1, kn, ak, lda, w, cp, ldc, n, add);
+        }
+#define GGROUP(QQ)                                                                              \
+        else if (QQ <= Q && qn == QQ)                                                           \
+            KSFX(gemm_tile_q)(R < 2 ? R : 2, QQ, kn, ak, lda, w, ps, cp, ldc, n, add);
+        GGROUP(2)
+        GGROUP(3)
+        GGROUP(4)
+#undef GGROUP
+    }
+}
+
+/* gemm_tail for each count of rows left, each a function of its own: inlined into gemm_part,
+ * GCC kept the 3-row tile's panel vectors in memory (a load per FMA) and its row offsets on the
+ * stack, and a simple RNN with B = 3, H = 256 ran 1.6x slower */
+#if defined(__GNUC__) || defined(__clang__)
+#define GTAIL_FN(R)                                                                             \
+    static __attribute__((noinline)) void KSFX(gemm_tail_##R)(                                  \
+        int p0, int p1, int N, int K, int kn, const REAL *ak, ptrdiff_t lda, const REAL *wk,    \
+        REAL *c, ptrdiff_t ldc, int add) {                                                      \
+        KSFX(gemm_tail)(R, p0, p1, N, K, kn, ak, lda, wk, c, ldc, add);                         \
+    }
+#else
+#define GTAIL_FN(R)                                                                             \
+    static void KSFX(gemm_tail_##R)(int p0, int p1, int N, int K, int kn, const REAL *ak,      \
+                                    ptrdiff_t lda, const REAL *wk, REAL *c, ptrdiff_t ldc,      \
+                                    int add) {                                                  \
+        KSFX(gemm_tail)(R, p0, p1, N, K, kn, ak, lda, wk, c, ldc, add);                         \
+    }
+#endif
+GTAIL_FN(1)
+GTAIL_FN(2)
+GTAIL_FN(3)
+#if GMR > 4
+GTAIL_FN(4)
+GTAIL_FN(5)
+#endif
+#if GMR > 6
+GTAIL_FN(6)
+GTAIL_FN(7)
+#endif
+#undef GTAIL_FN
+
 /* Rows [r0, r1) and panels [p0, p1) of c = a @ w: rows in blocks of mc, K in blocks of kc (the
  * block's slice of a, mc x kc, stays in L1/L2 while every panel passes over it; the panel slice,
- * kc x GNR, stays in L1 while every tile of rows passes over it). */
+ * kc x GNR, stays in L1 while every tile of rows passes over it); a block's rows left after its
+ * full tiles go over GQ of them panels at once (gemm_tail), right after those panels' full tiles,
+ * while their slices are still in cache (after all panels instead: GRU S2 with lengths, 1 thread,
+ * 3% slower, w read again from the L2). */
 static void KSFX(gemm_part)(int r0, int r1, int p0, int p1, int N, int K, const REAL *a,
                             ptrdiff_t lda, const REAL *wp, REAL *c, ptrdiff_t ldc, int kc, int mc,
                             int add0) {
     for (int m0 = r0; m0 < r1; m0 += mc) {
-        const int m1 = r1 - m0 < mc ? r1 : m0 + mc;
+        const int m1 = r1 - m0 < mc ? r1 : m0 + mc, mt = m0 + (m1 - m0) / GMR * GMR;
+        const int left = m1 - mt, qt = left ? GQ(left) : p1 - p0;
         for (int k0 = 0; k0 < K; k0 += kc) {
             const int kn = K - k0 < kc ? K - k0 : kc, add = add0 || k0 > 0;
-            for (int p = p0; p < p1; p++) {
-                const int n = N - p * GNR < GNR ? N - p * GNR : GNR, nv = (n + GL - 1) / GL;
-                const REAL *w = wp + ((ptrdiff_t)p * K + k0) * GNR;
-                REAL *cp = c + p * GNR;
-                if (nv >= GNV)
-                    KSFX(gemm_rows)(GNV, m0, m1, kn, a + k0, lda, w, cp, ldc, n, add);
+            for (int g = p0; g < p1; g += qt) {
+                const int g1 = p1 - g < qt ? p1 : g + qt;
+                for (int p = g; p < g1; p++) {
+                    const int n = N - p * GNR < GNR ? N - p * GNR : GNR, nv = (n + GL - 1) / GL;
+                    const REAL *w = wp + ((ptrdiff_t)p * K + k0) * GNR;
+                    REAL *cp = c + p * GNR;
+                    for (int r = m0; r < mt; r += GMR) {
+                        const REAL *ar = a + r * lda + k0;
+                        REAL *cr = cp + r * ldc;
+                        if (nv >= GNV)
+                            KSFX(gemm_tile)(GMR, GNV, kn, ar, lda, w, cr, ldc, n, add);
 #if GNV > 2
-                else if (nv == 2)
-                    KSFX(gemm_rows)(2, m0, m1, kn, a + k0, lda, w, cp, ldc, n, add);
+                        else if (nv == 2)
+                            KSFX(gemm_tile)(GMR, 2, kn, ar, lda, w, cr, ldc, n, add);
 #endif
-                else
-                    KSFX(gemm_rows)(1, m0, m1, kn, a + k0, lda, w, cp, ldc, n, add);
+                        else
+                            KSFX(gemm_tile)(GMR, 1, kn, ar, lda, w, cr, ldc, n, add);
+                    }
+                }
+                const REAL *ak = a + mt * lda + k0, *wk = wp + (ptrdiff_t)k0 * GNR;
+                REAL *ct = c + mt * ldc;
+                switch (left) {  /* each count of rows left its own constant-size tile */
+#define GTAIL(R)                                                                                \
+    case R:                                                                                     \
+        KSFX(gemm_tail_##R)(g, g1, N, K, kn, ak, lda, wk, ct, ldc, add);                        \
+        break;
+                    GTAIL(1)
+                    GTAIL(2)
+                    GTAIL(3)
+#if GMR > 4
+                    GTAIL(4)
+                    GTAIL(5)
+#endif
+#if GMR > 6
+                    GTAIL(6)
+                    GTAIL(7)
+#endif
+#undef GTAIL
+                default: break;
+                }
             }
         }
     }
@@ -235,4 +336,5 @@ static void KSFX(gemm_packed)(const lc_ctx *ctx, int M, int N, int K, const REAL
 #undef GVEC
 #undef GL
 #undef GNR
-#undef GKU
+#undef GQ
+#undef GQMAX

@@ -75,6 +75,22 @@ def test_k_blocks_accumulation_and_strided_rows(isa, setting, dtype, K):
     _check(out, a, w, False, dtype, base=base)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+@pytest.mark.parametrize("N", [7, 48, 100, 200])
+def test_a_row_sums_alike_in_a_tile_of_any_size(isa, dtype, N):
+    """Every row of a product gets the same bits whether it runs in a full register tile, in the
+    rows left after the tiles (several panels at once) or alone: a sequence's rows may be split
+    between threads at any row (lstmcore.engine._cells._row_split)."""
+    rng = np.random.default_rng(N)
+    M, K = 23, 130
+    a = rng.standard_normal((M, K)).astype(dtype)
+    w = rng.standard_normal((K, N)).astype(dtype)
+    whole = _cells._packed_matmul(a, w)
+    for r0 in range(M):
+        for r1 in (r0 + 1, r0 + 2, r0 + 3, M):
+            np.testing.assert_array_equal(_cells._packed_matmul(a[r0:r1], w), whole[r0:r1])
+
+
 def test_threads_split_rows_when_there_are_few_panels(isa):
     """A single panel and many rows: the threads take blocks of rows."""
     before = _cells._set_plan(gemm_par_min=0)

@@ -574,9 +574,8 @@ cdef void _seq_forward_rows(const Cell *cl, const lc_ctx *ctx, int T, int B, con
                             int nth, const RowMap *rm=NULL) noexcept nogil:
     # _seq_forward with its B rows split between nth threads, each running its own rows through
     # the whole sequence on one thread (no team per step, no barrier); the shares are those of
-    # the team OpenMP gives, which may be smaller than nth. Shares start at multiples of unit (the
-    # packed product's register tile), so that each row's sums do not depend on the threads;
-    # with nact, shares are sized by the steps their rows run. nth <= 1: _seq_forward itself,
+    # the team OpenMP gives, which may be smaller than nth. Shares start at multiples of unit
+    # (_row_split); with nact, shares are sized by the steps their rows run. nth <= 1: _seq_forward itself,
     # with ctx's threads inside each step's products and gate kernels. rm: the caller's zx and y
     # (_seq_forward), not offset to a share's rows; each thread zeroes its share of y's padding.
     if nth <= 1:
@@ -615,14 +614,18 @@ cdef void _seq_forward_rows(const Cell *cl, const lc_ctx *ctx, int T, int B, con
 
 cdef int _row_split(const lc_ctx *ctx, const Weights *w, int B, bint f32, int *unit):
     """The threads that split the B rows of a sequence (_seq_forward_rows, _seq_backward_rows),
-    1 for none, and in unit the row tile their shares start on. With several threads and the
-    packed products, each thread runs its own rows through the whole sequence instead of a team
-    inside each step's product and gate kernel: two forks and joins per step (GRU S2 inference,
-    2 threads: 7.46 ms against 8.65 on one; simple RNN S6: 40.6 against 35.5 ms)."""
-    unit[0] = lc_gemm_mr_f32(ctx) if f32 else lc_gemm_mr_f64(ctx)
-    if w.pw_h0 == NULL or B < 2 * unit[0]:
+    1 for none, and in unit the rows their shares start on a multiple of. With several threads
+    and the packed products, each thread runs its own rows through the whole sequence instead of
+    a team inside each step's product and gate kernel: two forks and joins per step (GRU S2
+    inference, 2 threads: 7.46 ms against 8.65 on one; simple RNN S6: 40.6 against 35.5 ms).
+    Each share is at least a register tile of rows (lc_gemm_mr); a row sums alike in a tile of
+    any size (csrc/gemm/gemm_impl.h), so shares may start at any row (unit 1): with lengths, the
+    rows are cut where the threads' row-steps are nearest equal."""
+    cdef int mr = lc_gemm_mr_f32(ctx) if f32 else lc_gemm_mr_f64(ctx)
+    unit[0] = 1
+    if w.pw_h0 == NULL or B < 2 * mr:
         return 1
-    return min(ctx.nthreads, (B + unit[0] - 1) // unit[0])
+    return min(ctx.nthreads, (B + mr - 1) // mr)
 
 
 cdef object _mm(a, b, bint ta=False, bint tb=False, out=None):
