@@ -63,6 +63,30 @@ static void KSFX(pack)(const REAL *w, ptrdiff_t ldw, int K, int N, int trans, RE
     }
 }
 
+/* o[0, n) (+)= the NV vectors of one row's accumulators (n <= NV * GL; whole vectors where n
+ * fills them) */
+LSTMCORE_INLINE void KSFX(tile_store)(REAL *o, const GVEC *acc, const int NV, int n, int add) {
+    if (n == NV * GL) {
+        for (int v = 0; v < NV; v++) {
+            GVEC *ov = (GVEC *)(o + v * GL);
+            if (add)
+                *ov += acc[v];
+            else
+                *ov = acc[v];
+        }
+        return;
+    }
+    REAL t[GNR];
+    for (int v = 0; v < NV; v++)
+        *(GVEC *)(t + v * GL) = acc[v];
+    if (add)
+        for (int j = 0; j < n; j++)
+            o[j] += t[j];
+    else
+        for (int j = 0; j < n; j++)
+            o[j] = t[j];
+}
+
 /* c (R, n) rows ldc apart (+)= a (R, kc) rows lda apart @ panel slice wp (kc, GNR): R rows and
  * NV <= GNV vectors (the last panel's n columns need no more) of accumulators, constants at each
  * call so that the accumulators live in registers; one accumulator per output vector, summing k
@@ -95,28 +119,21 @@ LSTMCORE_INLINE void KSFX(gemm_tile)(const int R, const int NV, int kc, const RE
             for (int v = 0; v < NV; v++)
                 acc[r][v] += x * *(const GVEC *)(wp + (ptrdiff_t)k * GNR + v * GL);
         }
-    for (int r = 0; r < R; r++) {
-        REAL *o = c + r * ldc;
-        if (n == NV * GL) {
-            for (int v = 0; v < NV; v++) {
-                GVEC *ov = (GVEC *)(o + v * GL);
-                if (add)
-                    *ov += acc[r][v];
-                else
-                    *ov = acc[r][v];
-            }
-        } else {
-            REAL t[GNR];
-            for (int v = 0; v < NV; v++)
-                *(GVEC *)(t + v * GL) = acc[r][v];
-            if (add)
-                for (int j = 0; j < n; j++)
-                    o[j] += t[j];
-            else
-                for (int j = 0; j < n; j++)
-                    o[j] = t[j];
-        }
-    }
+    for (int r = 0; r < R; r++)
+        KSFX(tile_store)(c + r * ldc, acc[r], NV, n, add);
+}
+
+/* gemm_tile with the vectors the panel's n columns need (nv), each count its own constant */
+LSTMCORE_INLINE void KSFX(gemm_tile_nv)(const int R, int nv, int kc, const REAL *a, ptrdiff_t lda,
+                                       const REAL *wp, REAL *c, ptrdiff_t ldc, int n, int add) {
+    if (nv >= GNV)
+        KSFX(gemm_tile)(R, GNV, kc, a, lda, wp, c, ldc, n, add);
+#if GNV > 2
+    else if (nv == 2)
+        KSFX(gemm_tile)(R, 2, kc, a, lda, wp, c, ldc, n, add);
+#endif
+    else
+        KSFX(gemm_tile)(R, 1, kc, a, lda, wp, c, ldc, n, add);
 }
 
 /* gemm_tile over Q full-width panels at once (1 or 2 rows: 3-9 accumulators on one panel would
@@ -138,21 +155,10 @@ LSTMCORE_INLINE void KSFX(gemm_tile_q)(const int R, const int Q, int kc, const R
                     acc[r][q * GNV + v] += x * *(const GVEC *)(wp + q * ps + (ptrdiff_t)k * GNR
                                                                 + v * GL);
         }
-    for (int q = 0; q < Q; q++) {
-        const int nq = q + 1 < Q ? GNR : n;
-        for (int r = 0; r < R; r++) {
-            REAL *o = c + r * ldc + q * GNR;
-            REAL t[GNR];
-            for (int v = 0; v < GNV; v++)
-                *(GVEC *)(t + v * GL) = acc[r][q * GNV + v];
-            if (add)
-                for (int j = 0; j < nq; j++)
-                    o[j] += t[j];
-            else
-                for (int j = 0; j < nq; j++)
-                    o[j] = t[j];
-        }
-    }
+    for (int q = 0; q < Q; q++)
+        for (int r = 0; r < R; r++)
+            KSFX(tile_store)(c + r * ldc + q * GNR, acc[r] + q * GNV, GNV, q + 1 < Q ? GNR : n,
+                             add);
 }
 
 /* Panels a tile of R rows takes at once: enough for 8 independent accumulators (two FMA units,
@@ -171,16 +177,8 @@ LSTMCORE_INLINE void KSFX(gemm_tail)(const int R, int p0, int p1, int N, int K, 
         const int n = N - last * GNR < GNR ? N - last * GNR : GNR, nv = (n + GL - 1) / GL;
         const REAL *w = wk + p * ps;
         REAL *cp = c + p * GNR;
-        if (qn == 1) {
-            if (nv >= GNV)
-                KSFX(gemm_tile)(R, GNV, kn, ak, lda, w, cp, ldc, n, add);
-#if GNV > 2
-            else if (nv == 2)
-                KSFX(gemm_tile)(R, 2, kn, ak, lda, w, cp, ldc, n, add);
-#endif
-            else
-                KSFX(gemm_tile)(R, 1, kn, ak, lda, w, cp, ldc, n, add);
-        }
+        if (qn == 1)
+            KSFX(gemm_tile_nv)(R, nv, kn, ak, lda, w, cp, ldc, n, add);
 #define GGROUP(QQ)                                                                              \
         else if (QQ <= Q && qn == QQ)                                                           \
             KSFX(gemm_tile_q)(R < 2 ? R : 2, QQ, kn, ak, lda, w, ps, cp, ldc, n, add);
@@ -242,18 +240,9 @@ static void KSFX(gemm_part)(int r0, int r1, int p0, int p1, int N, int K, const 
                     const int n = N - p * GNR < GNR ? N - p * GNR : GNR, nv = (n + GL - 1) / GL;
                     const REAL *w = wp + ((ptrdiff_t)p * K + k0) * GNR;
                     REAL *cp = c + p * GNR;
-                    for (int r = m0; r < mt; r += GMR) {
-                        const REAL *ar = a + r * lda + k0;
-                        REAL *cr = cp + r * ldc;
-                        if (nv >= GNV)
-                            KSFX(gemm_tile)(GMR, GNV, kn, ar, lda, w, cr, ldc, n, add);
-#if GNV > 2
-                        else if (nv == 2)
-                            KSFX(gemm_tile)(GMR, 2, kn, ar, lda, w, cr, ldc, n, add);
-#endif
-                        else
-                            KSFX(gemm_tile)(GMR, 1, kn, ar, lda, w, cr, ldc, n, add);
-                    }
+                    for (int r = m0; r < mt; r += GMR)
+                        KSFX(gemm_tile_nv)(GMR, nv, kn, a + r * lda + k0, lda, w, cp + r * ldc,
+                                           ldc, n, add);
                 }
                 const REAL *ak = a + mt * lda + k0, *wk = wp + (ptrdiff_t)k0 * GNR;
                 REAL *ct = c + mt * ldc;
