@@ -48,7 +48,8 @@ static inline int lstmcore_team_size(void) {
  * rows (the kernels' register block, or 6 where they take blocks of 6: then every row goes
  * through the same kernel as on one thread, 6 or 4 rows at a time or, the odd rows at the end,
  * alone; or 2 where a row sums alike in a block of any size, the LSTM's AVX2 kernels, see
- * split_unit in seq/lstm_packed_impl.h), one contiguous range per thread, so that each panel
+ * split_unit in seq/lstm_packed_impl.h; or 1, the cell engine's packed products, whose rows sum
+ * alike in a tile of any size, csrc/gemm), one contiguous range per thread, so that each panel
  * serves all of a thread's rows while it is in the L1 (blocks handed out one at a time each
  * streamed every panel at every step: S2, 2 threads, 140-150 us per step against 103-111), with
  * about the same work each: with nact (T, non-increasing: the rows sorted by length, longest
