@@ -100,6 +100,25 @@ static inline void lstmcore_row_range(int B, int T, const int *nact, int unit, i
     *r1 = b1 * unit < B ? b1 * unit : B;
 }
 
+/* Inside an OpenMP region, this thread's share of a row split of B rows (lstmcore_row_range,
+ * blocks of unit rows): for each step t, the body runs with re the end of the share's rows that
+ * step t runs (rows [r0, re), nact[t] rows of the batch run step t, or B without nact), until
+ * none does (nact never grows). The LSTM drivers' row split (seq/lstm_packed_impl.h); with
+ * OpenMP only. */
+#define LC_SHARE_STEPS(B, T, nact, unit, t, r0, re, ...)                                        \
+    do {                                                                                        \
+        int r0, lc_share_r1;                                                                    \
+        lstmcore_row_range(B, T, nact, unit, omp_get_thread_num(), omp_get_num_threads(), &r0,  \
+                           &lc_share_r1);                                                       \
+        for (int t = 0; t < (T); t++) {                                                         \
+            const int lc_share_n = (nact) ? (nact)[t] : (B);                                    \
+            const int re = lc_share_r1 < lc_share_n ? lc_share_r1 : lc_share_n;                 \
+            if (re <= r0)                                                                       \
+                break;                                                                          \
+            __VA_ARGS__                                                                         \
+        }                                                                                       \
+    } while (0)
+
 /* Orders this thread's streaming stores before what follows (x86: they bypass the cache and are
  * weakly ordered); nothing elsewhere */
 #if defined(__x86_64__) || defined(__i386__)

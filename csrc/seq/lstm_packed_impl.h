@@ -888,17 +888,8 @@ static void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x,
 #ifdef _OPENMP
     if (nt > 1 && rows) {
 #pragma omp parallel num_threads(nt)
-        {
-            int r0, r1;  /* this thread's rows */
-            lstmcore_row_range(B, T, nact, KSFX(split_unit)(nact != NULL),
-                               omp_get_thread_num(), omp_get_num_threads(), &r0, &r1);
-            for (int t = 0; t < T; t++) {
-                const int re = r1 < RUNS(t) ? r1 : RUNS(t);
-                if (re <= r0)
-                    break;  /* nact never grows: these rows are done */
-                STEP(t, r0, re, 0, P);
-            }
-        }
+        LC_SHARE_STEPS(B, T, nact, KSFX(split_unit)(nact != NULL), t, r0, re,
+                       STEP(t, r0, re, 0, P););
         return;
     }
     if (nt > 1) {
@@ -980,17 +971,11 @@ static void KSFX(lstm_seq_packed_rows)(const REAL *wp, const REAL *bp, const REA
     if (nt > 1 && rows) {
 #pragma omp parallel num_threads(nt)
         {
-            int r0, r1;  /* this thread's rows */
-            lstmcore_row_range(B, T, nact, KSFX(split_unit)(1), omp_get_thread_num(),
-                               omp_get_num_threads(), &r0, &r1);
-            for (int t = 0; t < T; t++) {
-                const int re = r1 < nact[t] ? r1 : nact[t];
-                if (re <= r0)
-                    break;  /* nact never grows: these rows are done */
+            LC_SHARE_STEPS(B, T, nact, KSFX(split_unit)(1), t, r0, re, {
                 GATHER(t, 0, r0, re);
                 STEP(t, r0, re, 0, P, 0);
                 SCATTER(t, r0, re);
-            }
+            });
             PADDING(omp_get_thread_num(), omp_get_num_threads());
         }
         return;

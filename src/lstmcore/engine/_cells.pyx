@@ -458,13 +458,15 @@ cdef inline void _carry_rows(const unsigned char *code, int B, const floating *h
 
 
 cdef inline void _rows_gather(const lc_ctx *ctx, const floating *src, Py_ssize_t ld,
-                              Py_ssize_t step, int W, const RowMap *rm, int s, int r0, int r1,
+                              Py_ssize_t step, const RowMap *rm, int s, int r0, int r1,
                               floating *dst) noexcept nogil:
-    # dst (r1 - r0, W) = step s's plan rows [r0, r1) of src (the caller's order; cells.h)
+    # dst (r1 - r0, rm.W) = step s's plan rows [r0, r1) of src (the caller's order; cells.h)
     if floating is float:
-        lc_rows_gather_f32(ctx, src, ld, step, W, rm.perm, rm.lens, rm.reverse, s, r0, r1, dst)
+        lc_rows_gather_f32(ctx, src, ld, step, rm.W, rm.perm, rm.lens, rm.reverse, s, r0, r1,
+                           dst)
     else:
-        lc_rows_gather_f64(ctx, src, ld, step, W, rm.perm, rm.lens, rm.reverse, s, r0, r1, dst)
+        lc_rows_gather_f64(ctx, src, ld, step, rm.W, rm.perm, rm.lens, rm.reverse, s, r0, r1,
+                           dst)
 
 
 cdef inline void _rows_scatter(const lc_ctx *ctx, const floating *h, Py_ssize_t ldh,
@@ -542,7 +544,7 @@ cdef void _seq_forward(const Cell *cl, const lc_ctx *ctx, int T, int B, const fl
         zx_src, ld_src = zx + t * zx_step, ldzx
         h = y + t * y_step
         if rm != NULL:  # step t's rows of zx from the caller's order; h into the ring
-            _rows_gather(ctx, zx, ldzx, zx_step, share.W, &share, t, 0, Bt, xs)
+            _rows_gather(ctx, zx, ldzx, zx_step, &share, t, 0, Bt, xs)
             zx_src, ld_src = xs, share.W
             h = ring + (t & 1) * BP
         if w.pw_x != NULL:  # zx_t = x_t @ w_x
@@ -575,9 +577,10 @@ cdef void _seq_forward_rows(const Cell *cl, const lc_ctx *ctx, int T, int B, con
     # _seq_forward with its B rows split between nth threads, each running its own rows through
     # the whole sequence on one thread (no team per step, no barrier); the shares are those of
     # the team OpenMP gives, which may be smaller than nth. Shares start at multiples of unit
-    # (_row_split); with nact, shares are sized by the steps their rows run. nth <= 1: _seq_forward itself,
-    # with ctx's threads inside each step's products and gate kernels. rm: the caller's zx and y
-    # (_seq_forward), not offset to a share's rows; each thread zeroes its share of y's padding.
+    # (_row_split); with nact, shares are sized by the steps their rows run. nth <= 1:
+    # _seq_forward itself, with ctx's threads inside each step's products and gate kernels.
+    # rm: the caller's zx and y (_seq_forward), not offset to a share's rows; each thread zeroes
+    # its share of y's padding.
     if nth <= 1:
         _seq_forward(cl, ctx, T, B, zx, zx_step, ldzx, w, h0, y, y_step, ldy, c, c_mod, zh, gates,
                      extra, zpre, m, cache_mod, mask, hm, I, zx_t, codes, nact, rm)
@@ -750,9 +753,7 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
     cdef RowMap rm
     cdef RowMap *p_rm = NULL
     if rowmap:
-        perm_i = (np.arange(B, dtype=np.intc) if seq.perm is None
-                  else np.ascontiguousarray(seq.perm, dtype=np.intc))
-        lens_i = np.ascontiguousarray(seq.last + 1, dtype=np.intc)
+        perm_i, lens_i = _lstm._plan_rows(seq.perm, seq.last, B)
         rm.W = I if per_step else G
         xs = _scratch("cells.rows_x", (B, rm.W), dtype)
         ring = _scratch("cells.rows_h", (2, B, P), dtype)

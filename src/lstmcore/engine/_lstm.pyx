@@ -548,6 +548,15 @@ cdef object _forward_infer_rows(const floating[:, :, ::1] x, const floating[:, :
                                         H, act, ract)
 
 
+def _plan_rows(perm, last, Py_ssize_t B):
+    """A plan of lengths' rows for the kernels that read and write the caller's order (cells.h's
+    lc_rows_*, lc_lstm_seq_packed_rows): perm (B,) or None (identity), last (B,) each plan row's
+    last step -> (perm, lens) as C int arrays."""
+    perm_i = (np.arange(B, dtype=np.intc) if perm is None
+              else np.ascontiguousarray(perm, dtype=np.intc))
+    return perm_i, np.ascontiguousarray(last + 1, dtype=np.intc)
+
+
 cdef tuple _infer_lengths(x, w_x, w_h, b, h0, c0, lengths, bint reverse, perm, last, nact,
                           int act, int ract):
     """Packed inference of a batch of lengths (lc_lstm_seq_packed_rows), for both entries of
@@ -556,9 +565,7 @@ cdef tuple _infer_lengths(x, w_x, w_h, b, h0, c0, lengths, bint reverse, perm, l
     nact (T,): the plan's rows (lengths_plan) -> y, h_n, c_n in the caller's order."""
     cdef int B = x.shape[0], T = x.shape[1], H = w_h.shape[0]
     dtype = x.dtype
-    perm_i = (np.arange(B, dtype=np.intc) if perm is None
-              else np.ascontiguousarray(perm, dtype=np.intc))
-    lens = np.ascontiguousarray(last + 1, dtype=np.intc)
+    perm_i, lens = _plan_rows(perm, last, B)
     nact_i = np.ascontiguousarray(nact, dtype=np.intc)
     h0 = np.zeros((B, H), dtype=dtype) if h0 is None else np.ascontiguousarray(h0[perm_i])
     c = np.zeros((B, H), dtype=dtype) if c0 is None else np.ascontiguousarray(c0[perm_i])
