@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import lstmcore
 from lstmcore.engine import _validate
 
 
@@ -85,3 +86,82 @@ def test_activation_names_are_computed_once_and_tuples_still_checked():
         _validate.activation_spec("swish", "activation")
     with pytest.raises(ValueError, match="alpha must be > 0"):
         _validate.activation_spec(("elu", -1.0), "activation")
+
+
+# The compiled entry of gru_forward and rnn_forward in inference (_cells._ready_forward): a ready
+# call skips the Python checks and plan, with the general path's bits; anything else takes the
+# general path, and its errors.
+
+
+def _cell_call(cell, dtype, reset_after=True, B=5, T=7, I=3, H=4):
+    x, w_x, w_h, b = _gru(dtype, B, T, I, H, reset_after)
+    if cell == "rnn":
+        w_x, w_h, b = w_x[:, :H].copy(), w_h[:, :H].copy(), b.reshape(-1)[:H].copy()
+        return lstmcore.rnn_forward, (x, w_x, w_h, b), {}
+    return lstmcore.gru_forward, (x, w_x, w_h, b), {"reset_after": reset_after}
+
+
+_CELLS = [("gru", True), ("gru", False), ("rnn", False)]
+
+
+@pytest.mark.parametrize("cell, reset_after", _CELLS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("seq", ["full", "lengths", "lengths reverse", "sorted lengths"])
+@pytest.mark.parametrize("with_h0", [False, True])
+def test_the_compiled_entry_gives_the_general_paths_bits(cell, reset_after, dtype, seq, with_h0, monkeypatch):
+    fn, args, kw = _cell_call(cell, dtype, reset_after)
+    B, T, H = args[0].shape[0], args[0].shape[1], args[2].shape[0]
+    lengths = np.array([3, 7, 1, 5, 7]) if "lengths" in seq else None
+    if seq == "sorted lengths":
+        lengths = np.sort(lengths)[::-1].astype(np.int32)  # the identity plan, int32
+    kw.update(lengths=lengths, reverse=seq.endswith("reverse"))
+    h0 = np.random.default_rng(1).standard_normal((B, H)).astype(dtype) if with_h0 else None
+    general_kw = dict(kw, activation=("tanh",))  # a tuple: the same spec, the general path
+    want = fn(*args, h0, **general_kw)
+    checks = "check_gru_forward" if cell == "gru" else "check_rnn_forward"
+
+    def refuse(*a, **k):
+        raise AssertionError("a ready call went through the Python checks")
+
+    monkeypatch.setattr(_validate, checks, refuse)
+    got = fn(*args, h0, **kw)
+    for g, w in zip(got, want, strict=True):
+        assert g.dtype == dtype and g.flags.c_contiguous
+        np.testing.assert_array_equal(g, w)
+    if lengths is not None:
+        assert not got[0][np.arange(T) >= lengths[:, None]].any()  # 0 past each length
+
+
+def _refused_calls():
+    # (name, changes to the call, the general path's error or None)
+    yield "lengths 0", {"lengths": np.array([3, 0, 1, 5, 7])}, (ValueError, r"lengths must lie in \[1, 7\]")
+    yield "lengths past T", {"lengths": np.array([3, 8, 1, 5, 7])}, (ValueError, r"lengths\[1\] = 8")
+    yield "float lengths", {"lengths": np.full(5, 2.0)}, (TypeError, "integer array")
+    yield "bool lengths", {"lengths": np.ones(5, bool)}, (TypeError, "integer array")
+    yield "lengths of another batch", {"lengths": np.ones(4, int)}, (ValueError, r"shape \(5,\)")
+    yield (
+        "huge uint64 lengths",
+        {"lengths": np.full(5, 2**63 + 1, np.uint64)},
+        (ValueError, "lengths must lie"),
+    )
+    yield "list lengths", {"lengths": [3, 7, 1, 5, 7]}, None
+    yield "NumPy bool reverse", {"lengths": np.array([3, 7, 1, 5, 7]), "reverse": np.True_}, None
+    yield "reverse without lengths", {"reverse": True}, None
+    yield "reverse not a bool", {"lengths": np.array([3, 7, 1, 5, 7]), "reverse": 1}, (TypeError, "reverse")
+    yield "h0 of another batch", {"h0": np.zeros((4, 4), np.float32)}, (ValueError, "h0")
+    yield "NaN in h0", {"h0": np.full((5, 4), np.nan, np.float32)}, (ValueError, "h0 must be finite")
+    yield "float64 h0", {"h0": np.zeros((5, 4))}, (TypeError, "h0")
+
+
+@pytest.mark.parametrize("cell, reset_after", _CELLS)
+@pytest.mark.parametrize("name, change, error", list(_refused_calls()), ids=[c[0] for c in _refused_calls()])
+def test_anything_else_takes_the_general_path(cell, reset_after, name, change, error):
+    fn, args, kw = _cell_call(cell, np.float32, reset_after)
+    kw.update(change)
+    if error is not None:
+        with pytest.raises(error[0], match=error[1]):
+            fn(*args, **kw)
+        return
+    got = fn(*args, **kw)
+    for g, w in zip(got, fn(*args, **dict(kw, activation=("tanh",))), strict=True):
+        np.testing.assert_array_equal(g, w)

@@ -486,6 +486,41 @@ def test_the_cell_engines_caches_keep_their_memory_while_held(rng):
         assert getattr(third, name).ctypes.data == where[name], name
 
 
+@pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled engine's kept memory")
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("lengths", [False, True])
+def test_outputs_come_back_once_dropped_and_never_while_held(rng, cell, lengths):
+    """A forward's outputs come from memory the thread kept: again once the caller dropped them
+    (a loop of predictions), never while they or a view of them are held, on a cache line."""
+    B, T, I, H = 6, 9, 5, 8
+    G = {"lstm": 4, "gru": 3, "rnn": 1}[cell]
+    fn = getattr(lstmcore, f"{cell}_forward")
+    w_x, w_h = rng.standard_normal((I, G * H)) * 0.3, rng.standard_normal((H, G * H)) * 0.3
+    b = rng.standard_normal((2, G * H) if cell == "gru" else (G * H,)) * 0.1
+    xs = rng.standard_normal((4, B, T, I)).astype(np.float32)
+    w_x, w_h, b = (a.astype(np.float32) for a in (w_x, w_h, b))
+    kw = {"lengths": np.array([9, 3, 1, 9, 5, 2])} if lengths else {}
+    want = [fn(x, w_x, w_h, b, **kw)[0].copy() for x in xs]
+    lstmcore.release_workspaces()
+    y0 = fn(xs[0], w_x, w_h, b, **kw)[0]
+    assert y0.ctypes.data % 64 == 0
+    held = y0[2]  # a view keeps y0's memory
+    where = y0.ctypes.data
+    del y0
+    y1 = fn(xs[1], w_x, w_h, b, **kw)[0]
+    y2 = fn(xs[2], w_x, w_h, b, **kw)[0]  # two held: new memory, not kept
+    assert not np.shares_memory(y1, held) and not np.shares_memory(y2, held)
+    assert not np.shares_memory(y1, y2)
+    np.testing.assert_array_equal(held, want[0][2])
+    np.testing.assert_array_equal(y1, want[1])
+    del held, y2
+    y3 = fn(xs[3], w_x, w_h, b, **kw)[0]
+    assert y3.ctypes.data == where  # the dropped outputs' memory
+    np.testing.assert_array_equal(y1, want[1])
+    np.testing.assert_array_equal(y3, want[3])
+    assert lstmcore.release_workspaces() >= y1.nbytes + y3.nbytes
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_packed_weights_and_workspaces_start_on_a_cache_line(dtype):
     # the packed kernels read whole 64-byte vectors of packed weights: one cache line each only

@@ -24,11 +24,12 @@ from libc.string cimport memcpy, memset
 import numpy as np
 
 from . import _checks, _lstm, _machine, _sequence, _threads, _validate
-from ._lstm import _aligned_empty, _cache_array, _scratch
+from ._lstm import _aligned_empty, _cache_array, _output_array, _scratch
 from ._cache import GRUCache, LSTMCache, RNNCache
 
 from ._blas cimport BLAS_Trans, NoTrans, RowMajor, Trans, _gemm
-from ._checks cimport TakeJob, lstmcore_all_finite, step_input_ready, take_job, take_rows
+from ._checks cimport (TakeJob, array_ready, contiguous_finite, lstmcore_all_finite, state_ready,
+                       step_input_ready, take_job, take_rows)
 
 cnp.import_array()
 
@@ -741,12 +742,10 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
             zx = _mm(x.reshape(B * T, I), w_x, False, False,
                      _scratch("cells.zx", (B * T, G), dtype))
             zx_step, ldzx = G, <Py_ssize_t>T * G
-        # with a plan, y in its order is scratch too: the caller's y is its scatter; with the row
-        # map, the caller's y, on a line (the rows stream into it in whole lines)
-        if rowmap:
-            out = _aligned_empty(<Py_ssize_t>B * T * P, dtype).reshape(B, T, P)
-        elif seq is None:
-            out = np.empty((B, T, P), dtype=dtype)
+        # with a plan, y in its order is scratch too: the caller's y is its scatter; else the
+        # caller's y (with the row map, the rows stream into it in whole lines)
+        if rowmap or seq is None:
+            out = _output_array((B, T, P), dtype)
         else:
             out = _scratch("cells.plan_y", (B, T, P), dtype)
         y_step, ldy = P, <Py_ssize_t>T * P
@@ -1224,6 +1223,81 @@ cdef Cell _lstm_cell(int H, opts):
     return cl
 
 
+# The compiled entry of gru_forward and rnn_forward in inference ---------------------------------
+
+
+cdef Py_ssize_t _INT_MAX = 2**31 - 1
+cdef dict _NAME_SPECS = _validate._NAME_SPECS  # a plain activation name -> its spec
+
+
+cdef object _ready_forward(bint gru, bint reset_after, activation, recurrent_activation, x, w_x,
+                           w_h, b, h0, bint check_finite, lengths, reverse):
+    """gru_forward (gru) or rnn_forward in inference, without a mask or a recurrent mask: (y, h_n)
+    when the activations are plain names, every array is ready (_checks.array_ready: nothing to
+    convert), finite, of consistent shapes, and the lengths, where given, an integer array (B,)
+    in [1, T] (then reverse a bool; without lengths, reverse False). The checks in C and the
+    lengths' compiled plan, without the general path's Python checks and plan objects (they
+    cost 0.1-0.3 ms a call at S2 after another library's call, their code out of the caches).
+    Else None: the general path then runs, or raises its errors."""
+    if type(activation) is not str or (gru and type(recurrent_activation) is not str):
+        return None
+    act = _NAME_SPECS.get(activation)
+    ract = _NAME_SPECS.get(recurrent_activation) if gru else None
+    if act is None or (gru and ract is None) or type(x) is not cnp.ndarray:
+        return None
+    cdef int typenum = cnp.PyArray_TYPE(<cnp.ndarray>x)
+    if typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64:
+        return None
+    if not (array_ready(x, typenum, 3) and array_ready(w_h, typenum, 2)):
+        return None
+    cdef cnp.npy_intp *dims = cnp.PyArray_DIMS(<cnp.ndarray>x)
+    cdef cnp.npy_intp *dims_h = cnp.PyArray_DIMS(<cnp.ndarray>w_h)
+    cdef Py_ssize_t B = dims[0], T = dims[1], I = dims[2], H = dims_h[0]
+    cdef Py_ssize_t G = (3 if gru else 1) * H
+    cdef bint b_ready = (array_ready(b, typenum, 2, 2, G) if gru and reset_after
+                         else array_ready(b, typenum, 1, G))
+    if (min(B, T, I, H) < 1 or max(B, T, I, G, T * B, T * G) > _INT_MAX or dims_h[1] != G
+            or not b_ready or not array_ready(w_x, typenum, 2, I, G)
+            or not state_ready(h0, typenum, B, H, check_finite)):
+        return None
+    if check_finite and not (contiguous_finite(x) and contiguous_finite(w_x)
+                             and contiguous_finite(w_h) and contiguous_finite(b)):
+        return None
+    seq = None
+    if lengths is not None:
+        if type(reverse) is not bool:
+            return None
+        seq = _inference_plan(lengths, B, T, reverse)
+        if seq is None:
+            return None
+    elif reverse is not False:
+        return None
+    if h0 is None:
+        h0 = np.zeros((B, H), dtype=x.dtype)
+    cdef Cell cl = _gru_cell(H, reset_after, act, ract) if gru else _rnn_cell(H, act)
+    y, h_n, _, _ = _forward(cl, x, w_x, w_h, b, None, None, h0, None, False, None, seq)
+    return y, h_n
+
+
+cdef object _inference_plan(lengths, Py_ssize_t B, Py_ssize_t T, bint reverse):
+    """The _sequence.Plan of lengths without a mask for an inference (what _sequence.plan makes,
+    without the per-step times src and src_back, which inference with nact never reads), or None
+    where lengths is not an integer array of B values in [1, T]."""
+    if (type(lengths) is not cnp.ndarray or lengths.ndim != 1 or lengths.shape[0] != B
+            or lengths.dtype.kind not in "iu" or lengths.dtype.itemsize > 8):
+        return None
+    L = np.ascontiguousarray(lengths, dtype=np.int64)
+    try:
+        perm, inv, _, _, nact, last = _checks.lengths_plan(L, T, reverse, False)
+    except ValueError:  # a length out of [1, T]: the general path's error
+        return None
+    p = _sequence.Plan()
+    p.B, p.T, p.reverse, p.zero_output_for_mask = B, T, reverse, False
+    p.lengths, p.mask, p.perm, p.inv, p.nact, p.last = L, None, perm, inv, nact, last
+    p.src = p.src_back = p._codes = p._offsets = p.zero_steps = p.zero_back = None
+    return p
+
+
 # Public functions: the GRU ---------------------------------------------------------------------
 
 
@@ -1252,6 +1326,12 @@ def gru_forward(x, w_x, w_h, b, h0=None, *, reset_after=True, activation="tanh",
     ``reverse``, ``lengths`` (B,), ``mask`` (B, T) bool, ``zero_output_for_mask``: directions,
     variable lengths and masks (``lstmcore.engine._sequence`` states the rules).
     """
+    if (not return_cache and recurrent_mask is None and mask is None
+            and zero_output_for_mask is False and type(reset_after) is bool):
+        ready = _ready_forward(True, reset_after, activation, recurrent_activation, x, w_x, w_h,
+                               b, h0, check_finite, lengths, reverse)
+        if ready is not None:
+            return ready
     reset_after = _validate.flag("reset_after", reset_after)
     x, w_x, w_h, b, h0, act, ract, rmask = _validate.check_gru_forward(
         x, w_x, w_h, b, h0, reset_after, activation, recurrent_activation, check_finite,
@@ -1306,6 +1386,12 @@ def rnn_forward(x, w_x, w_h, b, h0=None, *, activation="tanh", return_cache=Fals
     dropout, h_prev * mask in the recurrent product. ``reverse``, ``lengths``, ``mask``,
     ``zero_output_for_mask``: as :func:`gru_forward`.
     """
+    if (not return_cache and recurrent_mask is None and mask is None
+            and zero_output_for_mask is False):
+        ready = _ready_forward(False, False, activation, None, x, w_x, w_h, b, h0, check_finite,
+                               lengths, reverse)
+        if ready is not None:
+            return ready
     x, w_x, w_h, b, h0, act, rmask = _validate.check_rnn_forward(
         x, w_x, w_h, b, h0, activation, check_finite, recurrent_mask)
     seq = _sequence.plan(x.shape[0], x.shape[1], reverse, lengths, mask, zero_output_for_mask)

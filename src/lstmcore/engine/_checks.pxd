@@ -46,3 +46,25 @@ cdef inline bint step_input_ready(object x_t, int typenum, int B, int I) noexcep
     cdef cnp.npy_intp *d = cnp.PyArray_DIMS(x)
     return ((nd == 2 and d[0] == B and d[1] == I) or (nd == 1 and B == 1 and d[0] == I)
             or (nd == 3 and d[0] == B and d[1] == 1 and d[2] == I))
+
+
+cdef inline bint array_ready(object a, int typenum, int nd, Py_ssize_t d0=-1,
+                             Py_ssize_t d1=-1, Py_ssize_t d2=-1) noexcept:
+    """a an ndarray (no subclass) of typenum in native byte order, C-contiguous and aligned, of
+    nd dimensions, each of the sizes d0, d1, d2 given (-1: any)."""
+    if type(a) is not cnp.ndarray:
+        return False
+    cdef cnp.ndarray arr = <cnp.ndarray>a
+    if (cnp.PyArray_TYPE(arr) != typenum or cnp.PyArray_NDIM(arr) != nd
+            or not cnp.PyArray_ISCARRAY_RO(arr)):
+        return False
+    cdef cnp.npy_intp *d = cnp.PyArray_DIMS(arr)
+    return ((d0 < 0 or d[0] == d0) and (nd < 2 or d1 < 0 or d[1] == d1)
+            and (nd < 3 or d2 < 0 or d[2] == d2))
+
+
+cdef inline bint state_ready(object a, int typenum, Py_ssize_t B, Py_ssize_t H,
+                             bint check_finite) noexcept:
+    """a None, or ready (above) of shape (B, H) and, with check_finite, finite."""
+    return a is None or (array_ready(a, typenum, 2, B, H)
+                         and (not check_finite or contiguous_finite(a)))

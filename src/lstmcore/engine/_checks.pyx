@@ -201,7 +201,10 @@ def lengths_plan(cnp.ndarray lengths, Py_ssize_t T, bint reverse, bint sources=T
     times from their lengths)."""
     cdef const cnp.int64_t[::1] L = np.ascontiguousarray(lengths, dtype=np.int64)
     cdef Py_ssize_t B = L.shape[0], j, i, t, n
-    if B and (np.min(lengths) < 1 or np.max(lengths) > T):
+    cdef bint in_range = True
+    for j in range(B):
+        in_range = in_range and 1 <= L[j] <= T
+    if not in_range:
         raise ValueError(f"lengths_plan: lengths must lie in [1, {T}]")
     perm_a = np.empty(B, dtype=np.int64)
     inv_a = np.empty(B, dtype=np.int64)

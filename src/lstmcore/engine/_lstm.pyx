@@ -30,7 +30,8 @@ from . import _checks, _lstm_options, _machine, _sequence, _threads, _validate
 from ._cache import LSTMCache
 
 from ._blas cimport NoTrans, RowMajor, Trans, _gemm
-from ._checks cimport contiguous_finite, lstmcore_all_finite, step_input_ready
+from ._checks cimport (array_ready, contiguous_finite, lstmcore_all_finite, state_ready,
+                       step_input_ready)
 from ._csrc cimport (
     lc_ctx,
     lc_seq_plan,
@@ -569,7 +570,7 @@ cdef tuple _infer_lengths(x, w_x, w_h, b, h0, c0, lengths, bint reverse, perm, l
     nact_i = np.ascontiguousarray(nact, dtype=np.intc)
     h0 = np.zeros((B, H), dtype=dtype) if h0 is None else np.ascontiguousarray(h0[perm_i])
     c = np.zeros((B, H), dtype=dtype) if c0 is None else np.ascontiguousarray(c0[perm_i])
-    y = _aligned_empty(<Py_ssize_t>B * T * H, dtype).reshape(B, T, H)  # whole lines to stream
+    y = _outputs((B, T, H), dtype)  # whole lines to stream
     if dtype == np.float32:
         _forward_infer_rows[float](x, w_x, w_h, b, h0, c, nact_i, perm_i, lens, reverse, y, act,
                                    ract, dtype)
@@ -649,7 +650,7 @@ cdef tuple _forward_infer(const floating[:, :, ::1] x, const floating[:, ::1] w_
     # y: None, or the (B, T, H) array to write (_forward_infer_plan's strides) | flip: reverse
     cdef int B = x.shape[0], T = x.shape[1], H = w_h.shape[0]
     if y is None:
-        y = np.empty((B, T, H), dtype=dtype)
+        y = _outputs((B, T, H), dtype)
     c = np.zeros((B, H), dtype=dtype) if c0 is None else np.array(c0, dtype=dtype)  # out c_n
     if h0 is None:
         h0 = np.zeros((B, H), dtype=dtype)
@@ -926,28 +927,53 @@ cdef object _workspace(str name, tuple shape, object dtype):
     return buf[:n].reshape(shape)
 
 
-# The training forward's cache (x, gates, h and c, time-major) goes to the caller, but its memory
-# can come back: a thread keeps what it gave out, and gives it again once nothing holds it (the
-# cache and every view of it gone, as when a training loop's step ends; a stack's layers each
-# take their own). Fresh pages past glibc's mmap threshold (32 MiB at most: S3's 52 MB of gates)
-# are zeroed by the kernel at every call.
-cdef object _recycled(str name, tuple shape, object dtype):
-    """An uninitialised array of ``shape`` that a call may cache: memory this thread kept for
-    ``name`` that no array holds any more, else new memory (kept within the workspace limit)."""
-    cdef Py_ssize_t n = 1
+# The training forward's cache (x, gates, h and c, time-major) and the outputs go to the caller,
+# but their memory can come back: a thread keeps what it gave out, and gives it again once nothing
+# holds it (the cache and every view of it gone, as when a training loop's step ends or a loop of
+# predictions drops each call's outputs; a stack's layers each take their own). Fresh pages past
+# glibc's mmap threshold (32 MiB at most: S3's 52 MB of gates), or after another library's frees
+# trimmed the heap, are zeroed by the kernel at every call: S2's 3.3 MB of GRU outputs after a
+# call of the NumPy reference, 768 page faults and 1.9 ms more on a 3.6 ms call (1 thread).
+cdef object _recycled(str name, tuple shape, object dtype, Py_ssize_t keep=-1):
+    """An uninitialised array of ``shape`` that a call may return or cache, its data on a 64-byte
+    boundary (the streaming stores write whole lines): memory this thread kept for ``name`` that
+    no array holds any more, else new memory, kept within the workspace limit and, with ``keep``
+    >= 0, while fewer than ``keep`` arrays are kept for ``name`` (or in place of one too small
+    that nothing holds)."""
+    cdef Py_ssize_t n = 1, i, small = -1
     for d in shape:
         n *= d
+    cdef Py_ssize_t pad = 64 // dtype.itemsize
     kept = _thread_store()
     bufs = kept.cached.setdefault((name, dtype), [])
-    for buf in bufs:
-        # references: the list's and this loop's; each array that views it adds one (NumPy sets
-        # a view's base to the array that owns the memory, as buf does)
-        if buf.size >= n and Py_REFCNT(buf) == 2:
-            return buf[:n].reshape(shape)
-    buf = np.empty(n, dtype=dtype)
-    if kept.nbytes() + buf.nbytes <= _workspace_limit:
-        bufs.append(buf)
-    return buf[:n].reshape(shape)
+    for i in range(len(bufs)):
+        buf = bufs[i]
+        # references: the list's and buf's; each array that views it adds one (NumPy sets a
+        # view's base to the array that owns the memory, as buf does)
+        if Py_REFCNT(buf) == 2:
+            if buf.size >= n + pad:
+                return _line_view(buf, n, shape)
+            small = i
+    buf = np.empty(n + pad, dtype=dtype)
+    if keep < 0 or len(bufs) < keep:
+        if kept.nbytes() + buf.nbytes <= _workspace_limit:
+            bufs.append(buf)
+    elif small >= 0 and kept.nbytes() - bufs[small].nbytes + buf.nbytes <= _workspace_limit:
+        bufs[small] = buf
+    return _line_view(buf, n, shape)
+
+
+cdef object _line_view(object buf, Py_ssize_t n, tuple shape):
+    """buf's n elements from its first 64-byte boundary, as an array of ``shape``."""
+    cdef Py_ssize_t off = (((-<Py_ssize_t>cnp.PyArray_DATA(<cnp.ndarray>buf)) & 63)
+                           // cnp.PyArray_ITEMSIZE(<cnp.ndarray>buf))
+    return buf[off:off + n].reshape(shape)
+
+
+cdef inline object _outputs(tuple shape, object dtype):
+    """Memory for the outputs a forward returns (_recycled): two arrays kept per thread and dtype,
+    enough for a loop of calls that drops each call's outputs, or keeps the previous ones."""
+    return _recycled("outputs", shape, dtype, 2)
 
 
 cdef tuple _train_arrays(int T, int B, int I, int H, object dtype, h0, c0):
@@ -967,6 +993,11 @@ cdef tuple _train_arrays(int T, int B, int I, int H, object dtype, h0, c0):
 def _cache_array(str name, tuple shape, object dtype):
     """_recycled for lstmcore.engine._cells: memory for an array its caches keep."""
     return _recycled(name, shape, np.dtype(dtype))
+
+
+def _output_array(tuple shape, object dtype):
+    """_outputs for lstmcore.engine._cells: memory for the outputs a forward returns."""
+    return _outputs(shape, np.dtype(dtype))
 
 
 def _scratch(str name, tuple shape, object dtype):
@@ -1454,27 +1485,6 @@ cdef tuple _plain_codes(activation, recurrent_activation):
     return codes
 
 
-cdef inline bint _ready(object a, int typenum, int nd, Py_ssize_t d0=-1, Py_ssize_t d1=-1,
-                        Py_ssize_t d2=-1) noexcept:
-    """a an ndarray (no subclass) of typenum in native byte order, C-contiguous and aligned, of
-    nd dimensions, each of the sizes d0, d1, d2 given (-1: any)."""
-    if type(a) is not cnp.ndarray:
-        return False
-    cdef cnp.ndarray arr = <cnp.ndarray>a
-    if (cnp.PyArray_TYPE(arr) != typenum or cnp.PyArray_NDIM(arr) != nd
-            or not cnp.PyArray_ISCARRAY_RO(arr)):
-        return False
-    cdef cnp.npy_intp *d = cnp.PyArray_DIMS(arr)
-    return ((d0 < 0 or d[0] == d0) and (nd < 2 or d1 < 0 or d[1] == d1)
-            and (nd < 3 or d2 < 0 or d[2] == d2))
-
-
-cdef inline bint _state_ready(object a, int typenum, Py_ssize_t B, Py_ssize_t H,
-                              bint check_finite) noexcept:
-    return a is None or (_ready(a, typenum, 2, B, H)
-                         and (not check_finite or contiguous_finite(a)))
-
-
 cdef object _plain_forward(x, w_x, w_h, b, h0, c0, bint check_finite, tuple codes,
                            bint return_cache, activation, recurrent_activation, lengths=None,
                            bint reverse=False):
@@ -1485,15 +1495,15 @@ cdef object _plain_forward(x, w_x, w_h, b, h0, c0, bint check_finite, tuple code
     cdef int typenum = cnp.PyArray_TYPE(<cnp.ndarray>x)
     if typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64:
         return None
-    if not (_ready(x, typenum, 3) and _ready(w_h, typenum, 2)):
+    if not (array_ready(x, typenum, 3) and array_ready(w_h, typenum, 2)):
         return None
     cdef cnp.npy_intp *dims = cnp.PyArray_DIMS(<cnp.ndarray>x)
     cdef cnp.npy_intp *dims_h = cnp.PyArray_DIMS(<cnp.ndarray>w_h)
     cdef Py_ssize_t B = dims[0], T = dims[1], I = dims[2], H = dims_h[0], G = 4 * H
     if (min(B, T, I, H) < 1 or max(B, T, I, G, T * B, T * G) > _INT_MAX
-            or dims_h[1] != G or not _ready(w_x, typenum, 2, I, G)
-            or not _ready(b, typenum, 1, G) or not _state_ready(h0, typenum, B, H, check_finite)
-            or not _state_ready(c0, typenum, B, H, check_finite)):
+            or dims_h[1] != G or not array_ready(w_x, typenum, 2, I, G)
+            or not array_ready(b, typenum, 1, G) or not state_ready(h0, typenum, B, H, check_finite)
+            or not state_ready(c0, typenum, B, H, check_finite)):
         return None
     if check_finite and not (contiguous_finite(x) and contiguous_finite(w_x)
                              and contiguous_finite(w_h) and contiguous_finite(b)):
@@ -1541,17 +1551,18 @@ cdef tuple _plain_cache(dy, cache, bint check_finite):
         return None
     cdef int typenum = cnp.PyArray_TYPE(<cnp.ndarray>gates)
     if ((typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64)
-            or not _ready(gates, typenum, 3) or not _ready(cache.x, typenum, 3)):
+            or not array_ready(gates, typenum, 3) or not array_ready(cache.x, typenum, 3)):
         return None
     cdef cnp.npy_intp *dims = cnp.PyArray_DIMS(<cnp.ndarray>gates)
     cdef cnp.npy_intp *dims_x = cnp.PyArray_DIMS(<cnp.ndarray>cache.x)
     cdef Py_ssize_t T = dims[0], B = dims[1], G = dims[2], H = G // 4, I = dims_x[2]
     if (G % 4 or min(T, B, H, I) < 1 or dims_x[0] != T or dims_x[1] != B
-            or not _ready(cache.w_x, typenum, 2, I, G) or not _ready(cache.w_h, typenum, 2, H, G)
-            or not _ready(cache.h, typenum, 3, T + 1, B, H)
-            or not _ready(cache.c, typenum, 3, T + 1, B, H)):
+            or not array_ready(cache.w_x, typenum, 2, I, G)
+            or not array_ready(cache.w_h, typenum, 2, H, G)
+            or not array_ready(cache.h, typenum, 3, T + 1, B, H)
+            or not array_ready(cache.c, typenum, 3, T + 1, B, H)):
         return None
-    if dy is not None and not (_ready(dy, typenum, 3, B, T, H)
+    if dy is not None and not (array_ready(dy, typenum, 3, B, T, H)
                                and (not check_finite or contiguous_finite(dy))):
         return None
     return codes
