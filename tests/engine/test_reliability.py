@@ -521,6 +521,58 @@ def test_outputs_come_back_once_dropped_and_never_while_held(rng, cell, lengths)
     assert lstmcore.release_workspaces() >= y1.nbytes + y3.nbytes
 
 
+@pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled engine's kept memory")
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("lengths", [False, True])
+def test_a_training_steps_outputs_and_dx_come_back_once_dropped(rng, cell, lengths):
+    """The same for the training forward's outputs and the backward's dx: a training loop's next
+    step writes them where the last step's were, and never into arrays still held."""
+    B, T, I, H = 6, 9, 5, 8
+    G = {"lstm": 4, "gru": 3, "rnn": 1}[cell]
+    forward, backward = getattr(lstmcore, f"{cell}_forward"), getattr(lstmcore, f"{cell}_backward")
+    w_x, w_h = rng.standard_normal((I, G * H)) * 0.3, rng.standard_normal((H, G * H)) * 0.3
+    b = rng.standard_normal((2, G * H) if cell == "gru" else (G * H,)) * 0.1
+    x, dy = rng.standard_normal((B, T, I)), rng.standard_normal((B, T, H))
+    kw = {"lengths": np.array([9, 3, 1, 9, 5, 2])} if lengths else {}
+
+    def step():
+        out = forward(x, w_x, w_h, b, return_cache=True, **kw)
+        return out[0], backward(dy, out[-1])["dx"]
+
+    y, dx = step()
+    want_y, want_dx = y.copy(), dx.copy()
+    where = (y.ctypes.data, dx.ctypes.data)
+    y2, dx2 = step()  # the first step's arrays held: other memory
+    assert not np.shares_memory(y, y2) and not np.shares_memory(dx, dx2)
+    del y, dx, y2, dx2
+    y3, dx3 = step()
+    assert (y3.ctypes.data, dx3.ctypes.data) == where
+    np.testing.assert_array_equal(y3, want_y)
+    np.testing.assert_array_equal(dx3, want_dx)
+
+
+def test_kept_memory_that_nothing_holds_gives_way_within_the_limit():
+    """Within the workspace limit, what one kind of call kept and nothing holds any more (the
+    outputs of inference calls) is dropped for the next kind's arrays (a training step's caches),
+    which are then kept in its place; memory still held is never dropped."""
+    _lstm = pytest.importorskip("lstmcore.engine._lstm")
+    lstmcore.release_workspaces()
+    previous = lstmcore.set_workspace_limit(1 << 20)
+    try:
+        y = _lstm._output_array((87_500,), np.float64)  # 700 kB of the 1 MiB, kept
+        del y
+        cache = _lstm._cache_array("test.room", (100_000,), np.float64)  # the outputs give way
+        cache[:] = 1.0
+        y = _lstm._output_array((87_500,), np.float64)  # no room: the cache is held
+        y[:] = 2.0
+        assert not np.shares_memory(y, cache) and (cache == 1.0).all()
+        # kept: the cache's 800 kB (and the 64 bytes that put it on a line), not the outputs
+        assert lstmcore.release_workspaces() == (100_000 + 8) * 8
+    finally:
+        lstmcore.set_workspace_limit(previous)
+        lstmcore.release_workspaces()
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_packed_weights_and_workspaces_start_on_a_cache_line(dtype):
     # the packed kernels read whole 64-byte vectors of packed weights: one cache line each only

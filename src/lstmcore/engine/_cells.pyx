@@ -675,8 +675,9 @@ cdef Weights _weights(w_h, b, p, w_hr):
 
 
 cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=None, seq=None):
-    """x (B, T, I), checked | h0 (B, P) | c0 (B, H) or None | mask (B, P) or None
-    | seq: a _sequence.Plan or None -> y, h_n, c_n, cache arrays (with a plan: in its order)."""
+    """x (B, T, I), checked | h0 (B, P) or None (zeros) | c0 (B, H) or None | mask (B, P) or
+    None | seq: a _sequence.Plan or None -> y, h_n, c_n, cache arrays (with a plan: in its
+    order)."""
     x_tm = None
     # lengths in inference: x read and y written in the caller's order, a step at a time (RowMap)
     cdef bint rowmap = seq is not None and not train and seq.nact is not None
@@ -689,6 +690,8 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
     if seq is not None:
         h0, c0, mask = seq.rows(h0), seq.rows(c0), seq.rows(mask)
     cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = cl.H, G = cl.G, P = cl.P
+    if h0 is None:
+        h0 = np.zeros((B, P), dtype=x.dtype)
     cdef lc_ctx ctx = _context()
     cdef Weights w = _weights(w_h, b, p, w_hr)
     _packs = _pack_weights(&cl, &ctx, &w, w_x, w_h, w_hr, False)  # alive while w points in
@@ -796,22 +799,39 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
         c_n = None if c is None else c[T % c_mod].copy()
         if not train:
             return out, out[:, T - 1].copy(), c_n, None
-        return (np.ascontiguousarray(out.transpose(1, 0, 2)), h[T].copy(), c_n,
+        y = _output_array((B, T, P), dtype)
+        y[...] = out.transpose(1, 0, 2)
+        return (y, h[T].copy(), c_n,
                 {"x": x_tm, "h": h, "c": c, "gates": gates, "extra": extra, "z": zpre, "m": m})
     # each row's final state is that of its last step; outputs back in the caller's order
     rows = np.arange(B)
+    c_n = None if c is None else seq.rows_back(np.ascontiguousarray(c[(seq.last + 1) % c_mod, rows]))
     if rowmap:  # y is the caller's already, each row's last output at its own time
-        h_n = np.ascontiguousarray(out[rows, 0 if seq.reverse else seq.lengths - 1])
-        c_n = None if c is None else seq.rows_back(np.ascontiguousarray(c[(seq.last + 1) % c_mod, rows]))
-        return out, h_n, c_n, None
+        return out, _last_outputs(out, seq.lengths, seq.reverse), c_n, None
     y = out if not train else out.transpose(1, 0, 2)
     h_n = seq.rows_back(np.ascontiguousarray(y[rows, seq.last]))
-    c_n = None if c is None else seq.rows_back(np.ascontiguousarray(c[(seq.last + 1) % c_mod, rows]))
-    y = seq.scatter(y, outputs=True)
+    y = seq.scatter(y, outputs=True, out=_output_array((B, T, P), dtype) if train else None)
     if not train:
         return y, h_n, c_n, None
     return y, h_n, c_n, {"x": x_tm, "h": h, "c": c, "gates": gates, "extra": extra, "z": zpre,
                          "m": m}
+
+
+cdef object _last_outputs(out, lengths, bint reverse):
+    """out (B, T, P) C-contiguous | lengths (B,) in [1, T] -> h_n (B, P): each row's output at
+    its own last step (its length - 1, or 0 in reverse)."""
+    cdef Py_ssize_t B = out.shape[0], T = out.shape[1], r, t
+    if not array_ready(lengths, cnp.NPY_INT64, 1, B):
+        lengths = np.ascontiguousarray(lengths, dtype=np.int64)
+    cdef size_t line = <size_t>out.shape[2] * out.itemsize  # one step's P values, in bytes
+    h_n = np.empty((B, out.shape[2]), dtype=out.dtype)
+    cdef const char *src = <const char *>cnp.PyArray_DATA(<cnp.ndarray>out)
+    cdef char *dst = <char *>cnp.PyArray_DATA(<cnp.ndarray>h_n)
+    cdef const cnp.int64_t *lens = <const cnp.int64_t *>cnp.PyArray_DATA(<cnp.ndarray>lengths)
+    for r in range(B):
+        t = 0 if reverse else lens[r] - 1
+        memcpy(dst + r * line, src + (r * T + t) * line, line)
+    return h_n
 
 
 cdef inline void _dh_product(const lc_ctx *ctx, const Weights *w, const void *packed, int B,
@@ -1127,9 +1147,10 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
                else _scratch("cells.dx_rows", (dz2.shape[0], I), dtype))
         _lstm._products_nt(dz2, np.ascontiguousarray(w_x), dx2, plan & 1, nthreads)
         if nact is not None:  # the rows that ran into the caller's order, 0 past each length
-            dx = seq.put(dx2, np.empty((B, T, I), dtype=dtype))
+            dx = seq.put(dx2, _output_array((B, T, I), dtype, "dx"))
         else:
-            dx = np.ascontiguousarray(dx2.reshape(T, B, I).transpose(1, 0, 2))
+            dx = _output_array((B, T, I), dtype, "dx")
+            dx[...] = dx2.reshape(T, B, I).transpose(1, 0, 2)
         dw_x = np.zeros((I, G), dtype=dtype)
         dw_h = np.zeros((P, G), dtype=dtype)
         db = np.zeros(G, dtype=dtype)
@@ -1272,8 +1293,6 @@ cdef object _ready_forward(bint gru, bint reset_after, activation, recurrent_act
             return None
     elif reverse is not False:
         return None
-    if h0 is None:
-        h0 = np.zeros((B, H), dtype=x.dtype)
     cdef Cell cl = _gru_cell(H, reset_after, act, ract) if gru else _rnn_cell(H, act)
     y, h_n, _, _ = _forward(cl, x, w_x, w_h, b, None, None, h0, None, False, None, seq)
     return y, h_n

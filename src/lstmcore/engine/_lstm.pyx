@@ -843,7 +843,7 @@ cdef object _forward_train(const floating[:, :, ::1] x, const floating[:, ::1] w
     cdef bint packed = _use_packed(B, T, I, H, sizeof(floating), nthreads, True)
     cdef const int *p_nact = &nact[0] if nact is not None else NULL
     cdef bint outputs = x is not None
-    y = np.empty((B, T, H), dtype=dtype) if outputs else None
+    y = _outputs((B, T, H), dtype) if outputs else None
     cdef floating *p_y = <floating *>_data(y) if outputs else NULL
     cdef floating *p_wp = NULL
     cdef floating *p_bp = NULL
@@ -922,9 +922,28 @@ cdef object _workspace(str name, tuple shape, object dtype):
     if buf is None or buf.size < n:
         buf = _aligned_empty(n, dtype)  # packed weights among them
         store.pop((name, dtype), None)
-        if kept.nbytes() + buf.nbytes <= _workspace_limit:
+        if _make_room(kept, buf.nbytes):
             store[(name, dtype)] = buf
     return buf[:n].reshape(shape)
+
+
+cdef bint _make_room(object kept, Py_ssize_t nbytes):
+    """True when nbytes more fit in the workspace limit of a thread's store, after dropping the
+    arrays it kept for _recycled that nothing holds (any name; the newest first) as needed: what
+    one kind of call kept gives way to the next kind's (S3's bidirectional training after its
+    inference: the outputs kept for the inference, then the training's caches)."""
+    cdef Py_ssize_t have = kept.nbytes(), i
+    if have + nbytes <= _workspace_limit:
+        return True
+    for bufs in kept.cached.values():
+        for i in range(len(bufs) - 1, -1, -1):
+            buf = bufs[i]
+            if Py_REFCNT(buf) == 2:  # the list's and buf's (_recycled)
+                have -= buf.nbytes
+                del bufs[i]
+                if have + nbytes <= _workspace_limit:
+                    return True
+    return have + nbytes <= _workspace_limit
 
 
 # The training forward's cache (x, gates, h and c, time-major) and the outputs go to the caller,
@@ -937,9 +956,9 @@ cdef object _workspace(str name, tuple shape, object dtype):
 cdef object _recycled(str name, tuple shape, object dtype, Py_ssize_t keep=-1):
     """An uninitialised array of ``shape`` that a call may return or cache, its data on a 64-byte
     boundary (the streaming stores write whole lines): memory this thread kept for ``name`` that
-    no array holds any more, else new memory, kept within the workspace limit and, with ``keep``
-    >= 0, while fewer than ``keep`` arrays are kept for ``name`` (or in place of one too small
-    that nothing holds)."""
+    no array holds any more, else new memory, kept within the workspace limit (_make_room) and,
+    with ``keep`` >= 0, while fewer than ``keep`` arrays are kept for ``name`` (or in place of
+    one too small that nothing holds)."""
     cdef Py_ssize_t n = 1, i, small = -1
     for d in shape:
         n *= d
@@ -955,11 +974,10 @@ cdef object _recycled(str name, tuple shape, object dtype, Py_ssize_t keep=-1):
                 return _line_view(buf, n, shape)
             small = i
     buf = np.empty(n + pad, dtype=dtype)
-    if keep < 0 or len(bufs) < keep:
-        if kept.nbytes() + buf.nbytes <= _workspace_limit:
-            bufs.append(buf)
-    elif small >= 0 and kept.nbytes() - bufs[small].nbytes + buf.nbytes <= _workspace_limit:
-        bufs[small] = buf
+    if 0 <= keep <= len(bufs) and small >= 0:
+        del bufs[small]  # nothing holds it, too small: the new one in its place
+    if (keep < 0 or len(bufs) < keep) and _make_room(kept, buf.nbytes):
+        bufs.append(buf)
     return _line_view(buf, n, shape)
 
 
@@ -970,10 +988,11 @@ cdef object _line_view(object buf, Py_ssize_t n, tuple shape):
     return buf[off:off + n].reshape(shape)
 
 
-cdef inline object _outputs(tuple shape, object dtype):
-    """Memory for the outputs a forward returns (_recycled): two arrays kept per thread and dtype,
-    enough for a loop of calls that drops each call's outputs, or keeps the previous ones."""
-    return _recycled("outputs", shape, dtype, 2)
+cdef inline object _outputs(tuple shape, object dtype, str name="outputs"):
+    """Memory for the outputs a forward (or a backward's dx, name "dx") returns (_recycled): two
+    arrays kept per thread, name and dtype, enough for a loop of calls that drops each call's
+    outputs, or keeps the previous ones."""
+    return _recycled(name, shape, dtype, 2)
 
 
 cdef tuple _train_arrays(int T, int B, int I, int H, object dtype, h0, c0):
@@ -995,9 +1014,10 @@ def _cache_array(str name, tuple shape, object dtype):
     return _recycled(name, shape, np.dtype(dtype))
 
 
-def _output_array(tuple shape, object dtype):
-    """_outputs for lstmcore.engine._cells: memory for the outputs a forward returns."""
-    return _outputs(shape, np.dtype(dtype))
+def _output_array(tuple shape, object dtype, str name="outputs"):
+    """_outputs for lstmcore.engine._cells: memory for the outputs a forward (or a backward's dx,
+    name "dx") returns."""
+    return _outputs(shape, np.dtype(dtype), name)
 
 
 def _scratch(str name, tuple shape, object dtype):
@@ -1343,7 +1363,7 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
         dz = _workspace("dz", (T, B, G), dtype)
         p_dz = <floating *>_data(dz)
     dx_tm = _workspace("dx_tm", (T, B, I), dtype)
-    dx = np.empty((B, T, I), dtype=dtype)  # with nact: written by the plan's put below
+    dx = _outputs((B, T, I), dtype, "dx")  # with nact: written by the plan's put below
     dw_x = np.zeros((I, G), dtype=dtype)
     dw_h = np.zeros((H, G), dtype=dtype)
     db = np.zeros(G, dtype=dtype)
@@ -1792,7 +1812,7 @@ cdef tuple _plan_forward(seq, x, w_x, w_h, b, h0, c0, int act, int ract, bint re
     c_n = np.ascontiguousarray(c[seq.last + 1, rows])
     cache = LSTMCache(x_tm, w_x, w_h, gates, h, c, activation, recurrent_activation,
                       output_activation=output_activation, sequence=seq, h_activation=activation)
-    y = seq.scatter(h[1:].transpose(1, 0, 2), outputs=True)
+    y = seq.scatter(h[1:].transpose(1, 0, 2), outputs=True, out=_outputs((B, T, H), dtype))
     return y, seq.rows_back(h_n), seq.rows_back(c_n), cache
 
 

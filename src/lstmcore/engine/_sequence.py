@@ -121,10 +121,12 @@ class Plan:
         ``out``: where to write it (compiled backend: scratch kept between calls)."""
         return _take_steps(a, self.perm, self.src, self.reverse, None, out)
 
-    def scatter(self, a, outputs=False):
+    def scatter(self, a, outputs=False, out=None):
         """The inverse of :meth:`gather`: a (B, T, F) in processing order -> the caller's order,
-        0 where no step reads. ``outputs``: a holds the states, and the steps that output 0 do."""
-        return _take_steps(a, self.inv, self.src_back, self.reverse, self.zero_back if outputs else None)
+        0 where no step reads. ``outputs``: a holds the states, and the steps that output 0 do.
+        ``out``: where to write it, or None (a new array)."""
+        zero = self.zero_back if outputs else None
+        return _take_steps(a, self.inv, self.src_back, self.reverse, zero, out)
 
     def gather_tm(self, a, out_tm):
         """As :meth:`gather`, written time-major: out_tm (T, B, F)[s, j] = gather(a)[j, s], in
