@@ -28,7 +28,7 @@ from ._lstm import _aligned_empty, _cache_array, _output_array, _scratch
 from ._cache import GRUCache, LSTMCache, RNNCache
 
 from ._blas cimport BLAS_Trans, NoTrans, RowMajor, Trans, _gemm
-from ._checks cimport (TakeJob, array_ready, contiguous_finite, lstmcore_all_finite, state_ready,
+from ._checks cimport (TakeJob, array_ready, lstmcore_all_finite, sequence_ready, state_ready,
                        step_input_ready, take_job, take_rows)
 
 cnp.import_array()
@@ -1247,7 +1247,6 @@ cdef Cell _lstm_cell(int H, opts):
 # The compiled entry of gru_forward and rnn_forward in inference ---------------------------------
 
 
-cdef Py_ssize_t _INT_MAX = 2**31 - 1
 cdef dict _NAME_SPECS = _validate._NAME_SPECS  # a plain activation name -> its spec
 
 
@@ -1264,25 +1263,14 @@ cdef object _ready_forward(bint gru, bint reset_after, activation, recurrent_act
         return None
     act = _NAME_SPECS.get(activation)
     ract = _NAME_SPECS.get(recurrent_activation) if gru else None
-    if act is None or (gru and ract is None) or type(x) is not cnp.ndarray:
+    if act is None or (gru and ract is None):
         return None
-    cdef int typenum = cnp.PyArray_TYPE(<cnp.ndarray>x)
-    if typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64:
+    cdef int typenum = sequence_ready(x, w_x, w_h, b, 3 if gru else 1,
+                                      2 if gru and reset_after else 0, check_finite)
+    if typenum < 0:
         return None
-    if not (array_ready(x, typenum, 3) and array_ready(w_h, typenum, 2)):
-        return None
-    cdef cnp.npy_intp *dims = cnp.PyArray_DIMS(<cnp.ndarray>x)
-    cdef cnp.npy_intp *dims_h = cnp.PyArray_DIMS(<cnp.ndarray>w_h)
-    cdef Py_ssize_t B = dims[0], T = dims[1], I = dims[2], H = dims_h[0]
-    cdef Py_ssize_t G = (3 if gru else 1) * H
-    cdef bint b_ready = (array_ready(b, typenum, 2, 2, G) if gru and reset_after
-                         else array_ready(b, typenum, 1, G))
-    if (min(B, T, I, H) < 1 or max(B, T, I, G, T * B, T * G) > _INT_MAX or dims_h[1] != G
-            or not b_ready or not array_ready(w_x, typenum, 2, I, G)
-            or not state_ready(h0, typenum, B, H, check_finite)):
-        return None
-    if check_finite and not (contiguous_finite(x) and contiguous_finite(w_x)
-                             and contiguous_finite(w_h) and contiguous_finite(b)):
+    cdef Py_ssize_t B = x.shape[0], T = x.shape[1], H = w_h.shape[0]
+    if not state_ready(h0, typenum, B, H, check_finite):
         return None
     seq = None
     if lengths is not None:
@@ -1302,14 +1290,10 @@ cdef object _inference_plan(lengths, Py_ssize_t B, Py_ssize_t T, bint reverse):
     """The _sequence.Plan of lengths without a mask for an inference (what _sequence.plan makes,
     without the per-step times src and src_back, which inference with nact never reads), or None
     where lengths is not an integer array of B values in [1, T]."""
-    if (type(lengths) is not cnp.ndarray or lengths.ndim != 1 or lengths.shape[0] != B
-            or lengths.dtype.kind not in "iu" or lengths.dtype.itemsize > 8):
+    plan = _checks.ready_lengths_plan(lengths, B, T, reverse)
+    if plan is None:
         return None
-    L = np.ascontiguousarray(lengths, dtype=np.int64)
-    try:
-        perm, inv, _, _, nact, last = _checks.lengths_plan(L, T, reverse, False)
-    except ValueError:  # a length out of [1, T]: the general path's error
-        return None
+    L, perm, inv, nact, last = plan
     p = _sequence.Plan()
     p.B, p.T, p.reverse, p.zero_output_for_mask = B, T, reverse, False
     p.lengths, p.mask, p.perm, p.inv, p.nact, p.last = L, None, perm, inv, nact, last

@@ -2,6 +2,7 @@
 # (this module loads no OpenMP): take_job checks take_steps' arguments and describes the copy,
 # take_rows copies rows [j0, j1) of it.
 cimport numpy as cnp
+from libc.limits cimport INT_MAX
 
 
 cdef struct TakeJob:
@@ -68,3 +69,31 @@ cdef inline bint state_ready(object a, int typenum, Py_ssize_t B, Py_ssize_t H,
     """a None, or ready (above) of shape (B, H) and, with check_finite, finite."""
     return a is None or (array_ready(a, typenum, 2, B, H)
                          and (not check_finite or contiguous_finite(a)))
+
+
+cdef inline int sequence_ready(object x, object w_x, object w_h, object b, Py_ssize_t K,
+                               int bias_rows, bint check_finite) noexcept:
+    """The type number of x (NPY_FLOAT32 or NPY_FLOAT64) when a sequence call of a cell of K
+    gate blocks takes x (B, T, I), w_x (I, G), w_h (H, G) and b (bias_rows, G), or (G,) with
+    bias_rows 0, as they are (G = K * H): each ready (array_ready) with x's type, every size at
+    least 1 and within a C int (T * B and T * G too), and, with check_finite, no NaN or inf in
+    any of them; else -1 (the general checks then say what is wrong, or convert)."""
+    if type(x) is not cnp.ndarray:
+        return -1
+    cdef int typenum = cnp.PyArray_TYPE(<cnp.ndarray>x)
+    if typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64:
+        return -1
+    if not (array_ready(x, typenum, 3) and array_ready(w_h, typenum, 2)):
+        return -1
+    cdef cnp.npy_intp *dims = cnp.PyArray_DIMS(<cnp.ndarray>x)
+    cdef cnp.npy_intp *dims_h = cnp.PyArray_DIMS(<cnp.ndarray>w_h)
+    cdef Py_ssize_t B = dims[0], T = dims[1], I = dims[2], H = dims_h[0], G = K * H
+    cdef bint b_ready = (array_ready(b, typenum, 2, bias_rows, G) if bias_rows
+                         else array_ready(b, typenum, 1, G))
+    if (min(B, T, I, H) < 1 or max(B, T, I, G, T * B, T * G) > INT_MAX or dims_h[1] != G
+            or not b_ready or not array_ready(w_x, typenum, 2, I, G)):
+        return -1
+    if check_finite and not (contiguous_finite(x) and contiguous_finite(w_x)
+                             and contiguous_finite(w_h) and contiguous_finite(b)):
+        return -1
+    return typenum

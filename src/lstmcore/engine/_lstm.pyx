@@ -30,8 +30,8 @@ from . import _checks, _lstm_options, _machine, _sequence, _threads, _validate
 from ._cache import LSTMCache
 
 from ._blas cimport NoTrans, RowMajor, Trans, _gemm
-from ._checks cimport (array_ready, contiguous_finite, lstmcore_all_finite, state_ready,
-                       step_input_ready)
+from ._checks cimport (array_ready, contiguous_finite, lstmcore_all_finite, sequence_ready,
+                       state_ready, step_input_ready)
 from ._csrc cimport (
     lc_ctx,
     lc_seq_plan,
@@ -1486,7 +1486,6 @@ cdef object _cell(const floating[:, ::1] x_t, const floating[:, ::1] w_x,
 # rest. The Python checks cost 6 µs (forward) and 16 µs (backward) on a warm machine, 31 and
 # 59 µs after another library's training step (the interpreter's code and objects cold).
 
-cdef Py_ssize_t _INT_MAX = 2**31 - 1
 cdef dict _PLAIN_CODES = {}  # (activation, recurrent_activation) -> the kernels' (act, ract)
 
 
@@ -1508,25 +1507,17 @@ cdef tuple _plain_codes(activation, recurrent_activation):
 cdef object _plain_forward(x, w_x, w_h, b, h0, c0, bint check_finite, tuple codes,
                            bint return_cache, activation, recurrent_activation, lengths=None,
                            bint reverse=False):
-    """lstm_forward of the plain LSTM (codes: _plain_codes) when every array is ready (above),
-    else None. With lengths (inference alone): _plain_lengths."""
-    if codes is None or type(x) is not cnp.ndarray:
+    """lstm_forward of the plain LSTM (codes: _plain_codes) when every array is ready
+    (_checks.sequence_ready, state_ready), else None. With lengths (inference alone):
+    _plain_lengths."""
+    if codes is None:
         return None
-    cdef int typenum = cnp.PyArray_TYPE(<cnp.ndarray>x)
-    if typenum != cnp.NPY_FLOAT32 and typenum != cnp.NPY_FLOAT64:
+    cdef int typenum = sequence_ready(x, w_x, w_h, b, 4, 0, check_finite)
+    if typenum < 0:
         return None
-    if not (array_ready(x, typenum, 3) and array_ready(w_h, typenum, 2)):
-        return None
-    cdef cnp.npy_intp *dims = cnp.PyArray_DIMS(<cnp.ndarray>x)
-    cdef cnp.npy_intp *dims_h = cnp.PyArray_DIMS(<cnp.ndarray>w_h)
-    cdef Py_ssize_t B = dims[0], T = dims[1], I = dims[2], H = dims_h[0], G = 4 * H
-    if (min(B, T, I, H) < 1 or max(B, T, I, G, T * B, T * G) > _INT_MAX
-            or dims_h[1] != G or not array_ready(w_x, typenum, 2, I, G)
-            or not array_ready(b, typenum, 1, G) or not state_ready(h0, typenum, B, H, check_finite)
-            or not state_ready(c0, typenum, B, H, check_finite)):
-        return None
-    if check_finite and not (contiguous_finite(x) and contiguous_finite(w_x)
-                             and contiguous_finite(w_h) and contiguous_finite(b)):
+    cdef Py_ssize_t B = x.shape[0], H = w_h.shape[0]
+    if not (state_ready(h0, typenum, B, H, check_finite)
+            and state_ready(c0, typenum, B, H, check_finite)):
         return None
     act, ract = codes
     if lengths is not None:
@@ -1542,15 +1533,12 @@ cdef object _plain_lengths(x, w_x, w_h, b, h0, c0, lengths, bint reverse, int ac
     None where lengths are not an integer array of B values in [1, T] or the packed kernels do
     not take the batch: the general path then runs, or raises its errors."""
     cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = w_h.shape[0]
-    if (type(lengths) is not cnp.ndarray or lengths.ndim != 1 or lengths.shape[0] != B
-            or lengths.dtype.kind not in "iu" or lengths.dtype.itemsize > 8
-            or not _use_packed(B, T, I, H, x.itemsize, _nthreads())):
+    if not _use_packed(B, T, I, H, x.itemsize, _nthreads()):
         return None
-    L = np.ascontiguousarray(lengths, dtype=np.int64)
-    try:
-        perm, _, _, _, nact, last = _checks.lengths_plan(L, T, reverse, False)
-    except ValueError:  # a length out of [1, T]: the general path's error
+    plan = _checks.ready_lengths_plan(lengths, B, T, reverse)
+    if plan is None:
         return None
+    L, perm, _, nact, last = plan
     return _infer_lengths(x, w_x, w_h, b, h0, c0, L, reverse, perm, last, nact, act, ract)
 
 
