@@ -108,13 +108,16 @@ _CELLS = [("gru", True), ("gru", False), ("rnn", False)]
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("seq", ["full", "lengths", "lengths reverse", "sorted lengths"])
 @pytest.mark.parametrize("with_h0", [False, True])
-def test_the_compiled_entry_gives_the_general_paths_bits(cell, reset_after, dtype, seq, with_h0, monkeypatch):
+@pytest.mark.parametrize("train", [False, True])
+def test_the_compiled_entry_gives_the_general_paths_bits(
+    cell, reset_after, dtype, seq, with_h0, train, monkeypatch
+):
     fn, args, kw = _cell_call(cell, dtype, reset_after)
     B, T, H = args[0].shape[0], args[0].shape[1], args[2].shape[0]
     lengths = np.array([3, 7, 1, 5, 7]) if "lengths" in seq else None
     if seq == "sorted lengths":
         lengths = np.sort(lengths)[::-1].astype(np.int32)  # the identity plan, int32
-    kw.update(lengths=lengths, reverse=seq.endswith("reverse"))
+    kw.update(lengths=lengths, reverse=seq.endswith("reverse"), return_cache=train)
     h0 = np.random.default_rng(1).standard_normal((B, H)).astype(dtype) if with_h0 else None
     general_kw = dict(kw, activation=("tanh",))  # a tuple: the same spec, the general path
     want = fn(*args, h0, **general_kw)
@@ -125,10 +128,20 @@ def test_the_compiled_entry_gives_the_general_paths_bits(cell, reset_after, dtyp
 
     monkeypatch.setattr(_validate, checks, refuse)
     got = fn(*args, h0, **kw)
+    if train:
+        backward = getattr(lstmcore, f"{cell}_backward")
+        dy = np.random.default_rng(2).standard_normal(got[0].shape).astype(dtype)
+        if lengths is not None:
+            lengths[0] += 1  # the cache keeps lengths of its own
+        grads, want_grads = backward(dy, got[-1]), backward(dy, want[-1])
+        assert grads.keys() == want_grads.keys()
+        for key in grads:
+            np.testing.assert_array_equal(grads[key], want_grads[key], err_msg=key)
+        got, want = got[:-1], want[:-1]
     for g, w in zip(got, want, strict=True):
         assert g.dtype == dtype and g.flags.c_contiguous
         np.testing.assert_array_equal(g, w)
-    if lengths is not None:
+    if lengths is not None and not train:
         assert not got[0][np.arange(T) >= lengths[:, None]].any()  # 0 past each length
 
 

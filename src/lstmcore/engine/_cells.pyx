@@ -1244,21 +1244,22 @@ cdef Cell _lstm_cell(int H, opts):
     return cl
 
 
-# The compiled entry of gru_forward and rnn_forward in inference ---------------------------------
+# The compiled entry of gru_forward and rnn_forward -------------------------------------------
 
 
 cdef dict _NAME_SPECS = _validate._NAME_SPECS  # a plain activation name -> its spec
 
 
 cdef object _ready_forward(bint gru, bint reset_after, activation, recurrent_activation, x, w_x,
-                           w_h, b, h0, bint check_finite, lengths, reverse):
-    """gru_forward (gru) or rnn_forward in inference, without a mask or a recurrent mask: (y, h_n)
-    when the activations are plain names, every array is ready (_checks.array_ready: nothing to
-    convert), finite, of consistent shapes, and the lengths, where given, an integer array (B,)
-    in [1, T] (then reverse a bool; without lengths, reverse False). The checks in C and the
-    lengths' compiled plan, without the general path's Python checks and plan objects (they
-    cost 0.1-0.3 ms a call at S2 after another library's call, their code out of the caches).
-    Else None: the general path then runs, or raises its errors."""
+                           w_h, b, h0, bint check_finite, lengths, reverse, bint return_cache):
+    """gru_forward (gru) or rnn_forward without a mask or a recurrent mask: (y, h_n), and the
+    cache with return_cache, when the activations are plain names, every array is ready
+    (_checks.sequence_ready: nothing to convert, finite, consistent shapes), and the lengths,
+    where given, an integer array (B,) in [1, T] (then reverse a bool; without lengths, reverse
+    False). The checks in C and the lengths' compiled plan, without the general path's Python
+    checks and plan objects (they cost 0.1-0.3 ms a call at S2 after another library's call,
+    their code out of the caches). Else None: the general path then runs, or raises its
+    errors."""
     if type(activation) is not str or (gru and type(recurrent_activation) is not str):
         return None
     act = _NAME_SPECS.get(activation)
@@ -1276,28 +1277,38 @@ cdef object _ready_forward(bint gru, bint reset_after, activation, recurrent_act
     if lengths is not None:
         if type(reverse) is not bool:
             return None
-        seq = _inference_plan(lengths, B, T, reverse)
+        seq = _lengths_plan(lengths, B, T, reverse, return_cache)
         if seq is None:
             return None
     elif reverse is not False:
         return None
     cdef Cell cl = _gru_cell(H, reset_after, act, ract) if gru else _rnn_cell(H, act)
-    y, h_n, _, _ = _forward(cl, x, w_x, w_h, b, None, None, h0, None, False, None, seq)
-    return y, h_n
+    y, h_n, _, arrays = _forward(cl, x, w_x, w_h, b, None, None, h0, None, return_cache, None,
+                                 seq)
+    if not return_cache:
+        return y, h_n
+    if gru:
+        return y, h_n, GRUCache(arrays["x"], w_x, w_h, arrays["gates"], arrays["h"],
+                                arrays["extra"], reset_after, activation, recurrent_activation,
+                                recurrent_mask=None, sequence=seq)
+    return y, h_n, RNNCache(arrays["x"], w_x, w_h, arrays["h"], activation, recurrent_mask=None,
+                            sequence=seq)
 
 
-cdef object _inference_plan(lengths, Py_ssize_t B, Py_ssize_t T, bint reverse):
-    """The _sequence.Plan of lengths without a mask for an inference (what _sequence.plan makes,
-    without the per-step times src and src_back, which inference with nact never reads), or None
-    where lengths is not an integer array of B values in [1, T]."""
-    plan = _checks.ready_lengths_plan(lengths, B, T, reverse)
+cdef object _lengths_plan(lengths, Py_ssize_t B, Py_ssize_t T, bint reverse, bint train):
+    """The _sequence.Plan of lengths without a mask that _sequence.plan makes, from the compiled
+    plan alone (inference: without the per-step times src and src_back, which it never reads;
+    training: the cache keeps the plan, with lengths of its own), or None where lengths is not an
+    integer array of B values in [1, T]."""
+    plan = _checks.ready_lengths_plan(lengths, B, T, reverse, train)
     if plan is None:
         return None
-    L, perm, inv, nact, last = plan
+    L, perm, inv, src, src_back, nact, last = plan
     p = _sequence.Plan()
     p.B, p.T, p.reverse, p.zero_output_for_mask = B, T, reverse, False
-    p.lengths, p.mask, p.perm, p.inv, p.nact, p.last = L, None, perm, inv, nact, last
-    p.src = p.src_back = p._codes = p._offsets = p.zero_steps = p.zero_back = None
+    p.lengths = L.copy() if train and L is lengths else L
+    p.perm, p.inv, p.src, p.src_back, p.nact, p.last = perm, inv, src, src_back, nact, last
+    p.mask = p._codes = p._offsets = p.zero_steps = p.zero_back = None
     return p
 
 
@@ -1329,10 +1340,10 @@ def gru_forward(x, w_x, w_h, b, h0=None, *, reset_after=True, activation="tanh",
     ``reverse``, ``lengths`` (B,), ``mask`` (B, T) bool, ``zero_output_for_mask``: directions,
     variable lengths and masks (``lstmcore.engine._sequence`` states the rules).
     """
-    if (not return_cache and recurrent_mask is None and mask is None
-            and zero_output_for_mask is False and type(reset_after) is bool):
+    if (recurrent_mask is None and mask is None and zero_output_for_mask is False
+            and type(reset_after) is bool):
         ready = _ready_forward(True, reset_after, activation, recurrent_activation, x, w_x, w_h,
-                               b, h0, check_finite, lengths, reverse)
+                               b, h0, check_finite, lengths, reverse, return_cache)
         if ready is not None:
             return ready
     reset_after = _validate.flag("reset_after", reset_after)
@@ -1389,10 +1400,9 @@ def rnn_forward(x, w_x, w_h, b, h0=None, *, activation="tanh", return_cache=Fals
     dropout, h_prev * mask in the recurrent product. ``reverse``, ``lengths``, ``mask``,
     ``zero_output_for_mask``: as :func:`gru_forward`.
     """
-    if (not return_cache and recurrent_mask is None and mask is None
-            and zero_output_for_mask is False):
+    if recurrent_mask is None and mask is None and zero_output_for_mask is False:
         ready = _ready_forward(False, False, activation, None, x, w_x, w_h, b, h0, check_finite,
-                               lengths, reverse)
+                               lengths, reverse, return_cache)
         if ready is not None:
             return ready
     x, w_x, w_h, b, h0, act, rmask = _validate.check_rnn_forward(

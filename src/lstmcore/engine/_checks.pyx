@@ -190,20 +190,19 @@ def compact_steps(cnp.ndarray a, nact, out=None):
     return out
 
 
-def ready_lengths_plan(lengths, Py_ssize_t B, Py_ssize_t T, bint reverse):
-    """lengths_plan without the per-step times, for the compiled entries that take lengths as
-    they are: (L, perm, inv, nact, last), L the lengths as int64, where lengths is an integer
-    ndarray of B values in [1, T]; else None (the general checks then convert, or say what is
-    wrong)."""
+def ready_lengths_plan(lengths, Py_ssize_t B, Py_ssize_t T, bint reverse, bint sources=False):
+    """lengths_plan for the compiled entries that take lengths as they are: (L, perm, inv, src,
+    src_back, nact, last), L the lengths as int64 (the caller's array where it is one already),
+    src and src_back None unless ``sources``, where lengths is an integer ndarray of B values in
+    [1, T]; else None (the general checks then convert, or say what is wrong)."""
     if (type(lengths) is not cnp.ndarray or lengths.ndim != 1 or lengths.shape[0] != B
             or lengths.dtype.kind not in "iu" or lengths.dtype.itemsize > 8):
         return None
     L = np.ascontiguousarray(lengths, dtype=np.int64)
     try:
-        perm, inv, _, _, nact, last = lengths_plan(L, T, reverse, False)
+        return (L, *lengths_plan(L, T, reverse, sources))
     except ValueError:  # a length out of [1, T] (or a uint64 past int64's range)
         return None
-    return L, perm, inv, nact, last
 
 
 def lengths_plan(cnp.ndarray lengths, Py_ssize_t T, bint reverse, bint sources=True):

@@ -1538,7 +1538,7 @@ cdef object _plain_lengths(x, w_x, w_h, b, h0, c0, lengths, bint reverse, int ac
     plan = _checks.ready_lengths_plan(lengths, B, T, reverse)
     if plan is None:
         return None
-    L, perm, _, nact, last = plan
+    L, perm, _, _, _, nact, last = plan
     return _infer_lengths(x, w_x, w_h, b, h0, c0, L, reverse, perm, last, nact, act, ract)
 
 
