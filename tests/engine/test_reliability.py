@@ -488,8 +488,8 @@ def test_the_cell_engines_caches_keep_their_memory_while_held(rng):
 
 @pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled engine's kept memory")
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
-@pytest.mark.parametrize("lengths", [False, True])
-def test_outputs_come_back_once_dropped_and_never_while_held(rng, cell, lengths):
+@pytest.mark.parametrize("seq", ["full", "lengths", "mask"])
+def test_outputs_come_back_once_dropped_and_never_while_held(rng, cell, seq):
     """A forward's outputs come from memory the thread kept: again once the caller dropped them
     (a loop of predictions), never while they or a view of them are held, on a cache line."""
     B, T, I, H = 6, 9, 5, 8
@@ -499,7 +499,11 @@ def test_outputs_come_back_once_dropped_and_never_while_held(rng, cell, lengths)
     b = rng.standard_normal((2, G * H) if cell == "gru" else (G * H,)) * 0.1
     xs = rng.standard_normal((4, B, T, I)).astype(np.float32)
     w_x, w_h, b = (a.astype(np.float32) for a in (w_x, w_h, b))
-    kw = {"lengths": np.array([9, 3, 1, 9, 5, 2])} if lengths else {}
+    kw = {
+        "full": {},
+        "lengths": {"lengths": np.array([9, 3, 1, 9, 5, 2])},
+        "mask": {"mask": rng.random((B, T)) < 0.7},
+    }[seq]
     want = [fn(x, w_x, w_h, b, **kw)[0].copy() for x in xs]
     lstmcore.release_workspaces()
     y0 = fn(xs[0], w_x, w_h, b, **kw)[0]

@@ -810,7 +810,7 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
         return out, _last_outputs(out, seq.lengths, seq.reverse), c_n, None
     y = out if not train else out.transpose(1, 0, 2)
     h_n = seq.rows_back(np.ascontiguousarray(y[rows, seq.last]))
-    y = seq.scatter(y, outputs=True, out=_output_array((B, T, P), dtype) if train else None)
+    y = seq.scatter(y, outputs=True, out=_output_array((B, T, P), dtype))
     if not train:
         return y, h_n, c_n, None
     return y, h_n, c_n, {"x": x_tm, "h": h, "c": c, "gates": gates, "extra": extra, "z": zpre,
