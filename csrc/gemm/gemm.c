@@ -1,7 +1,7 @@
 /* The packed products of gemm.h, compiled once per precision and instruction set from
  * gemm_impl.h; each public function picks its copy from ctx->isa. */
 #include "gemm/gemm.h"
-#include "math/activations.h" /* LSTMCORE_INLINE */
+#include "math/activations.h" /* LSTMCORE_INLINE, LSTMCORE_NOINLINE */
 #include "rt/dispatch.h"
 #ifdef _OPENMP
 #include <omp.h>

@@ -192,21 +192,12 @@ LSTMCORE_INLINE void KSFX(gemm_tail)(const int R, int p0, int p1, int N, int K, 
 /* gemm_tail for each count of rows left, each a function of its own: inlined into gemm_part,
  * GCC kept the 3-row tile's panel vectors in memory (a load per FMA) and its row offsets on the
  * stack, and a simple RNN with B = 3, H = 256 ran 1.6x slower */
-#if defined(__GNUC__) || defined(__clang__)
 #define GTAIL_FN(R)                                                                             \
-    static __attribute__((noinline)) void KSFX(gemm_tail_##R)(                                  \
-        int p0, int p1, int N, int K, int kn, const REAL *ak, ptrdiff_t lda, const REAL *wk,    \
-        REAL *c, ptrdiff_t ldc, int add) {                                                      \
+    LSTMCORE_NOINLINE void KSFX(gemm_tail_##R)(int p0, int p1, int N, int K, int kn,            \
+                                               const REAL *ak, ptrdiff_t lda, const REAL *wk,   \
+                                               REAL *c, ptrdiff_t ldc, int add) {               \
         KSFX(gemm_tail)(R, p0, p1, N, K, kn, ak, lda, wk, c, ldc, add);                         \
     }
-#else
-#define GTAIL_FN(R)                                                                             \
-    static void KSFX(gemm_tail_##R)(int p0, int p1, int N, int K, int kn, const REAL *ak,      \
-                                    ptrdiff_t lda, const REAL *wk, REAL *c, ptrdiff_t ldc,      \
-                                    int add) {                                                  \
-        KSFX(gemm_tail)(R, p0, p1, N, K, kn, ak, lda, wk, c, ldc, add);                         \
-    }
-#endif
 GTAIL_FN(1)
 GTAIL_FN(2)
 GTAIL_FN(3)

@@ -14,10 +14,13 @@
 
 #if defined(__GNUC__) || defined(__clang__)
 #define LSTMCORE_INLINE static inline __attribute__((always_inline))
+#define LSTMCORE_NOINLINE static __attribute__((noinline))
 #elif defined(_MSC_VER)
 #define LSTMCORE_INLINE static __forceinline
+#define LSTMCORE_NOINLINE static __declspec(noinline)
 #else
 #define LSTMCORE_INLINE static inline
+#define LSTMCORE_NOINLINE static
 #endif
 
 /* What the caller guarantees, told to the compiler (bounds it cannot see: no warning, no code

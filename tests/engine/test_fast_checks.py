@@ -88,7 +88,7 @@ def test_activation_names_are_computed_once_and_tuples_still_checked():
         _validate.activation_spec(("elu", -1.0), "activation")
 
 
-# The compiled entry of gru_forward and rnn_forward in inference (_cells._ready_forward): a ready
+# The compiled checks of gru_forward and rnn_forward (_cells._ready_call): a ready
 # call skips the Python checks and plan, with the general path's bits; anything else takes the
 # general path, and its errors.
 

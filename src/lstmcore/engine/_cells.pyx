@@ -28,7 +28,7 @@ from ._lstm import _aligned_empty, _cache_array, _output_array, _scratch
 from ._cache import GRUCache, LSTMCache, RNNCache
 
 from ._blas cimport BLAS_Trans, NoTrans, RowMajor, Trans, _gemm
-from ._checks cimport (TakeJob, array_ready, lstmcore_all_finite, sequence_ready, state_ready,
+from ._checks cimport (TakeJob, lstmcore_all_finite, sequence_ready, state_ready,
                        step_input_ready, take_job, take_rows)
 
 cnp.import_array()
@@ -807,7 +807,7 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
     rows = np.arange(B)
     c_n = None if c is None else seq.rows_back(np.ascontiguousarray(c[(seq.last + 1) % c_mod, rows]))
     if rowmap:  # y is the caller's already, each row's last output at its own time
-        return out, _last_outputs(out, seq.lengths, seq.reverse), c_n, None
+        return out, _checks.last_outputs(out, seq.lengths, seq.reverse), c_n, None
     y = out if not train else out.transpose(1, 0, 2)
     h_n = seq.rows_back(np.ascontiguousarray(y[rows, seq.last]))
     y = seq.scatter(y, outputs=True, out=_output_array((B, T, P), dtype))
@@ -815,23 +815,6 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
         return y, h_n, c_n, None
     return y, h_n, c_n, {"x": x_tm, "h": h, "c": c, "gates": gates, "extra": extra, "z": zpre,
                          "m": m}
-
-
-cdef object _last_outputs(out, lengths, bint reverse):
-    """out (B, T, P) C-contiguous | lengths (B,) in [1, T] -> h_n (B, P): each row's output at
-    its own last step (its length - 1, or 0 in reverse)."""
-    cdef Py_ssize_t B = out.shape[0], T = out.shape[1], r, t
-    if not array_ready(lengths, cnp.NPY_INT64, 1, B):
-        lengths = np.ascontiguousarray(lengths, dtype=np.int64)
-    cdef size_t line = <size_t>out.shape[2] * out.itemsize  # one step's P values, in bytes
-    h_n = np.empty((B, out.shape[2]), dtype=out.dtype)
-    cdef const char *src = <const char *>cnp.PyArray_DATA(<cnp.ndarray>out)
-    cdef char *dst = <char *>cnp.PyArray_DATA(<cnp.ndarray>h_n)
-    cdef const cnp.int64_t *lens = <const cnp.int64_t *>cnp.PyArray_DATA(<cnp.ndarray>lengths)
-    for r in range(B):
-        t = 0 if reverse else lens[r] - 1
-        memcpy(dst + r * line, src + (r * T + t) * line, line)
-    return h_n
 
 
 cdef inline void _dh_product(const lc_ctx *ctx, const Weights *w, const void *packed, int B,
@@ -1250,16 +1233,16 @@ cdef Cell _lstm_cell(int H, opts):
 cdef dict _NAME_SPECS = _validate._NAME_SPECS  # a plain activation name -> its spec
 
 
-cdef object _ready_forward(bint gru, bint reset_after, activation, recurrent_activation, x, w_x,
-                           w_h, b, h0, bint check_finite, lengths, reverse, bint return_cache):
-    """gru_forward (gru) or rnn_forward without a mask or a recurrent mask: (y, h_n), and the
-    cache with return_cache, when the activations are plain names, every array is ready
-    (_checks.sequence_ready: nothing to convert, finite, consistent shapes), and the lengths,
-    where given, an integer array (B,) in [1, T] (then reverse a bool; without lengths, reverse
-    False). The checks in C and the lengths' compiled plan, without the general path's Python
-    checks and plan objects (they cost 0.1-0.3 ms a call at S2 after another library's call,
-    their code out of the caches). Else None: the general path then runs, or raises its
-    errors."""
+cdef tuple _ready_call(bint gru, bint reset_after, activation, recurrent_activation, x, w_x, w_h,
+                       b, h0, bint check_finite, lengths, reverse, bint train):
+    """The (act, ract, seq) of a gru_forward (gru) or rnn_forward call without a mask or a
+    recurrent mask that takes its arguments as they are: the activations plain names, every array
+    ready (_checks.sequence_ready: nothing to convert, finite, consistent shapes), and the
+    lengths, where given, an integer array (B,) in [1, T] (then reverse a bool; without lengths,
+    reverse False); seq: their _sequence.Plan or None. The checks in C and the lengths' compiled
+    plan, without the general path's Python checks and plan objects (they cost 0.1-0.3 ms a call
+    at S2 after another library's call, their code out of the caches). Else None: the general
+    checks then run, and convert or raise."""
     if type(activation) is not str or (gru and type(recurrent_activation) is not str):
         return None
     act = _NAME_SPECS.get(activation)
@@ -1273,43 +1256,16 @@ cdef object _ready_forward(bint gru, bint reset_after, activation, recurrent_act
     cdef Py_ssize_t B = x.shape[0], T = x.shape[1], H = w_h.shape[0]
     if not state_ready(h0, typenum, B, H, check_finite):
         return None
-    seq = None
-    if lengths is not None:
-        if type(reverse) is not bool:
-            return None
-        seq = _lengths_plan(lengths, B, T, reverse, return_cache)
-        if seq is None:
-            return None
-    elif reverse is not False:
+    if lengths is None:
+        return (act, ract, None) if reverse is False else None
+    if type(reverse) is not bool:
         return None
-    cdef Cell cl = _gru_cell(H, reset_after, act, ract) if gru else _rnn_cell(H, act)
-    y, h_n, _, arrays = _forward(cl, x, w_x, w_h, b, None, None, h0, None, return_cache, None,
-                                 seq)
-    if not return_cache:
-        return y, h_n
-    if gru:
-        return y, h_n, GRUCache(arrays["x"], w_x, w_h, arrays["gates"], arrays["h"],
-                                arrays["extra"], reset_after, activation, recurrent_activation,
-                                recurrent_mask=None, sequence=seq)
-    return y, h_n, RNNCache(arrays["x"], w_x, w_h, arrays["h"], activation, recurrent_mask=None,
-                            sequence=seq)
-
-
-cdef object _lengths_plan(lengths, Py_ssize_t B, Py_ssize_t T, bint reverse, bint train):
-    """The _sequence.Plan of lengths without a mask that _sequence.plan makes, from the compiled
-    plan alone (inference: without the per-step times src and src_back, which it never reads;
-    training: the cache keeps the plan, with lengths of its own), or None where lengths is not an
-    integer array of B values in [1, T]."""
+    # training: the plan's per-step times, and lengths of the cache's own
     plan = _checks.ready_lengths_plan(lengths, B, T, reverse, train)
     if plan is None:
         return None
-    L, perm, inv, src, src_back, nact, last = plan
-    p = _sequence.Plan()
-    p.B, p.T, p.reverse, p.zero_output_for_mask = B, T, reverse, False
-    p.lengths = L.copy() if train and L is lengths else L
-    p.perm, p.inv, p.src, p.src_back, p.nact, p.last = perm, inv, src, src_back, nact, last
-    p.mask = p._codes = p._offsets = p.zero_steps = p.zero_back = None
-    return p
+    L = plan[0].copy() if train and plan[0] is lengths else plan[0]
+    return act, ract, _sequence.lengths_plan(B, T, reverse, L, plan[1:])
 
 
 # Public functions: the GRU ---------------------------------------------------------------------
@@ -1340,17 +1296,19 @@ def gru_forward(x, w_x, w_h, b, h0=None, *, reset_after=True, activation="tanh",
     ``reverse``, ``lengths`` (B,), ``mask`` (B, T) bool, ``zero_output_for_mask``: directions,
     variable lengths and masks (``lstmcore.engine._sequence`` states the rules).
     """
+    ready = None
     if (recurrent_mask is None and mask is None and zero_output_for_mask is False
             and type(reset_after) is bool):
-        ready = _ready_forward(True, reset_after, activation, recurrent_activation, x, w_x, w_h,
-                               b, h0, check_finite, lengths, reverse, return_cache)
-        if ready is not None:
-            return ready
-    reset_after = _validate.flag("reset_after", reset_after)
-    x, w_x, w_h, b, h0, act, ract, rmask = _validate.check_gru_forward(
-        x, w_x, w_h, b, h0, reset_after, activation, recurrent_activation, check_finite,
-        recurrent_mask)
-    seq = _sequence.plan(x.shape[0], x.shape[1], reverse, lengths, mask, zero_output_for_mask)
+        ready = _ready_call(True, reset_after, activation, recurrent_activation, x, w_x, w_h, b,
+                            h0, check_finite, lengths, reverse, return_cache)
+    if ready is not None:
+        (act, ract, seq), rmask = ready, None
+    else:
+        reset_after = _validate.flag("reset_after", reset_after)
+        x, w_x, w_h, b, h0, act, ract, rmask = _validate.check_gru_forward(
+            x, w_x, w_h, b, h0, reset_after, activation, recurrent_activation, check_finite,
+            recurrent_mask)
+        seq = _sequence.plan(x.shape[0], x.shape[1], reverse, lengths, mask, zero_output_for_mask)
     cdef Cell cl = _gru_cell(w_h.shape[0], reset_after, act, ract)
     y, h_n, _, arrays = _forward(cl, x, w_x, w_h, b, None, None, h0, None, return_cache, rmask,
                                  seq)
@@ -1400,14 +1358,16 @@ def rnn_forward(x, w_x, w_h, b, h0=None, *, activation="tanh", return_cache=Fals
     dropout, h_prev * mask in the recurrent product. ``reverse``, ``lengths``, ``mask``,
     ``zero_output_for_mask``: as :func:`gru_forward`.
     """
+    ready = None
     if recurrent_mask is None and mask is None and zero_output_for_mask is False:
-        ready = _ready_forward(False, False, activation, None, x, w_x, w_h, b, h0, check_finite,
-                               lengths, reverse, return_cache)
-        if ready is not None:
-            return ready
-    x, w_x, w_h, b, h0, act, rmask = _validate.check_rnn_forward(
-        x, w_x, w_h, b, h0, activation, check_finite, recurrent_mask)
-    seq = _sequence.plan(x.shape[0], x.shape[1], reverse, lengths, mask, zero_output_for_mask)
+        ready = _ready_call(False, False, activation, None, x, w_x, w_h, b, h0, check_finite,
+                            lengths, reverse, return_cache)
+    if ready is not None:
+        (act, _, seq), rmask = ready, None
+    else:
+        x, w_x, w_h, b, h0, act, rmask = _validate.check_rnn_forward(
+            x, w_x, w_h, b, h0, activation, check_finite, recurrent_mask)
+        seq = _sequence.plan(x.shape[0], x.shape[1], reverse, lengths, mask, zero_output_for_mask)
     cdef Cell cl = _rnn_cell(w_h.shape[0], act)
     y, h_n, _, arrays = _forward(cl, x, w_x, w_h, b, None, None, h0, None, return_cache, rmask,
                                  seq)

@@ -190,6 +190,22 @@ def compact_steps(cnp.ndarray a, nact, out=None):
     return out
 
 
+def last_outputs(cnp.ndarray out, lengths, bint reverse):
+    """out (B, T, P) C-contiguous | lengths (B,) in [1, T] -> h_n (B, P): each row's output at
+    its own last step (its length - 1, or 0 in reverse), for the lengths' inference that writes
+    the caller's outputs in place."""
+    cdef Py_ssize_t B = out.shape[0], T = out.shape[1], r, t
+    cdef const cnp.int64_t[::1] lens = np.ascontiguousarray(lengths, dtype=np.int64)
+    cdef size_t line = <size_t>out.shape[2] * out.itemsize  # one step's P values, in bytes
+    h_n = np.empty((B, out.shape[2]), dtype=out.dtype)
+    cdef const char *src = <const char *>cnp.PyArray_DATA(out)
+    cdef char *dst = <char *>cnp.PyArray_DATA(<cnp.ndarray>h_n)
+    for r in range(B):
+        t = 0 if reverse else lens[r] - 1
+        memcpy(dst + r * line, src + (r * T + t) * line, line)
+    return h_n
+
+
 def ready_lengths_plan(lengths, Py_ssize_t B, Py_ssize_t T, bint reverse, bint sources=False):
     """lengths_plan for the compiled entries that take lengths as they are: (L, perm, inv, src,
     src_back, nact, last), L the lengths as int64 (the caller's array where it is one already),

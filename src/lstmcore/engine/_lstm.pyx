@@ -579,7 +579,7 @@ cdef tuple _infer_lengths(x, w_x, w_h, b, h0, c0, lengths, bint reverse, perm, l
                                     ract, dtype)
     c_n = np.empty_like(c)
     c_n[perm_i] = c
-    h_n = np.ascontiguousarray(y[np.arange(B), 0 if reverse else np.asarray(lengths) - 1])
+    h_n = _checks.last_outputs(y, lengths, reverse)
     return y, h_n, c_n
 
 

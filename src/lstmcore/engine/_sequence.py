@@ -35,7 +35,7 @@ import numpy as np
 
 ZERO, VALID, CARRY = 2, 1, 0
 
-__all__ = ["CARRY", "VALID", "ZERO", "Plan", "plan"]
+__all__ = ["CARRY", "VALID", "ZERO", "Plan", "lengths_plan", "plan"]
 
 
 def _check_lengths(lengths, B: int, T: int) -> np.ndarray:
@@ -179,6 +179,10 @@ def plan(B: int, T: int, reverse=False, lengths=None, mask=None, zero_output_for
         mask = _check_mask(mask, B, T)
     if not reverse and lengths is None and mask is None:
         return None
+    if lengths is not None and mask is None and _lengths_compiled is not None:
+        # the same arrays as below, in one compiled pass
+        arrays = _lengths_compiled(lengths, T, bool(reverse))
+        return lengths_plan(B, T, bool(reverse), lengths, arrays, bool(zero_output_for_mask))
     p = Plan()
     p.B, p.T, p.reverse = B, T, bool(reverse)
     p.zero_output_for_mask = bool(zero_output_for_mask)
@@ -186,11 +190,6 @@ def plan(B: int, T: int, reverse=False, lengths=None, mask=None, zero_output_for
     p.perm = p.inv = p.src = p._codes = p.nact = p._offsets = None
     p.last = np.full(B, T - 1, dtype=np.int64)
     steps = np.arange(T)
-    if lengths is not None and mask is None and _lengths_compiled is not None:
-        # the same arrays as below, in one compiled pass
-        p.perm, p.inv, p.src, p.src_back, p.nact, p.last = _lengths_compiled(lengths, T, p.reverse)
-        p.zero_steps = p.zero_back = None
-        return p
     if lengths is not None:
         if mask is None:  # longest first, so that step s runs on a prefix of the rows
             p.perm = np.argsort(-lengths, kind="stable")
@@ -230,6 +229,18 @@ def plan(B: int, T: int, reverse=False, lengths=None, mask=None, zero_output_for
         else:
             at = zero[:, ::-1] if reverse else zero
         p.zero_back = np.ascontiguousarray(at if p.inv is None else at[p.inv])
+    return p
+
+
+def lengths_plan(B: int, T: int, reverse: bool, lengths, arrays, zero_output_for_mask=False) -> Plan:
+    """The :class:`Plan` of lengths (B,) int64, checked, without a mask, from the arrays of the
+    compiled ``_checks.lengths_plan``: (perm, inv, src, src_back, nact, last), src and src_back
+    None for a plan that only infers (the kernels read the rows' times from their lengths)."""
+    p = Plan()
+    p.B, p.T, p.reverse, p.zero_output_for_mask = B, T, reverse, zero_output_for_mask
+    p.lengths, p.mask = lengths, None
+    p.perm, p.inv, p.src, p.src_back, p.nact, p.last = arrays
+    p._codes = p._offsets = p.zero_steps = p.zero_back = None
     return p
 
 
