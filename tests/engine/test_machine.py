@@ -3,6 +3,8 @@ sysconf, and the environment's overrides."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -65,6 +67,68 @@ def test_sysfs_entries_are_read(tmp_path, monkeypatch):
         (entry / "size").write_text(size + "\n")
     monkeypatch.setattr(_machine, "_SYSFS", tmp_path)
     assert _machine._from_sysfs() == {"l1d": 48 * 1024, "l2": 2048 * 1024}
+
+
+def test_the_workspace_limit_is_a_share_of_the_memory_within_bounds(tmp_path, monkeypatch):
+    monkeypatch.delenv("LSTMCORE_WORKSPACE_LIMIT", raising=False)
+    monkeypatch.setattr(_machine, "_CGROUP_LIMITS", (tmp_path / "memory.max",))
+    for memory, expected in [(4 << 30, 256 << 20), (24 << 30, 768 << 20), (1 << 40, 2 << 30)]:
+        monkeypatch.setattr(_machine, "physical_memory", lambda memory=memory: (memory, "sysconf"))
+        limit, source = _machine.workspace_limit()
+        assert limit == expected
+        assert "1/32" in source and "sysconf" in source
+    monkeypatch.setattr(_machine, "physical_memory", lambda: None)
+    assert _machine.workspace_limit() == (256 << 20, "default")
+    monkeypatch.setenv("LSTMCORE_WORKSPACE_LIMIT", "512M")
+    assert _machine.workspace_limit() == (512 << 20, "LSTMCORE_WORKSPACE_LIMIT")
+    assert _machine.workspace_limit(environment=False)[1] == "default"
+    monkeypatch.setenv("LSTMCORE_WORKSPACE_LIMIT", "0")
+    assert _machine.workspace_limit() == (0, "LSTMCORE_WORKSPACE_LIMIT")
+    monkeypatch.setenv("LSTMCORE_WORKSPACE_LIMIT", "lots")
+    with pytest.raises(ValueError, match="LSTMCORE_WORKSPACE_LIMIT"):
+        _machine.workspace_limit()
+
+
+def test_a_containers_memory_limit_bounds_the_memory(tmp_path, monkeypatch):
+    limit = tmp_path / "memory.max"
+    monkeypatch.setattr(_machine, "_CGROUP_LIMITS", (limit,))
+    machine = _machine.physical_memory()
+    assert machine is not None and machine[0] > 0
+    limit.write_text("max\n")  # cgroup v2 without a limit
+    assert _machine.physical_memory() == machine
+    limit.write_text(f"{machine[0] * 2}\n")  # larger than the machine: the machine's
+    assert _machine.physical_memory() == machine
+    limit.write_text(f"{1 << 30}\n")
+    assert _machine.physical_memory() == (1 << 30, "cgroup")
+
+
+@pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled engine's kept memory")
+def test_the_workspace_limit_comes_from_the_environment_at_import_and_none_restores_it():
+    import subprocess
+    import sys
+
+    code = (
+        "import lstmcore; print(lstmcore.set_workspace_limit(1 << 20));"
+        " print(lstmcore.set_workspace_limit(None)); print(lstmcore.set_workspace_limit(0))"
+    )
+    for env, expected in [("64M", 64 << 20), ("0", 0)]:
+        out = subprocess.run(
+            [sys.executable, "-W", "error", "-c", code],
+            env={**os.environ, "LSTMCORE_WORKSPACE_LIMIT": env},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        assert [int(v) for v in out] == [expected, 1 << 20, expected]
+    bad = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "LSTMCORE_WORKSPACE_LIMIT": "lots"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "LSTMCORE_WORKSPACE_LIMIT" in bad.stderr and "RuntimeWarning" in bad.stderr
+    assert int(bad.stdout.split()[0]) == _machine.workspace_limit(environment=False)[0]
 
 
 @pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled engine's plans")

@@ -122,6 +122,15 @@ def _info_command(args) -> int:
     for key, (size, source) in _machine.caches().items():
         where = "shared" if key == "l3" else "per core"
         print(f"  {key}: {_kib(size)} {where} (from {source}; override with {_machine._ENV[key]})")
+    if lstmcore.backend == "compiled":
+        from lstmcore.engine import _lstm
+
+        default, source = _machine.workspace_limit()
+        print(
+            f"  memory kept between calls: at most {_kib(_lstm._workspace_limit)} per thread (default"
+            f" {_kib(default)}: {source}; override with {_machine._WORKSPACE_ENV} or"
+            " lstmcore.set_workspace_limit)"
+        )
     if getattr(args, "plan", None):
         try:
             lines = plan_lines(_parse_shape(args.plan), args.dtype, args.threads)

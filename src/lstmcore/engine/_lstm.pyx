@@ -883,7 +883,21 @@ cdef object _forward_train(const floating[:, :, ::1] x, const floating[:, ::1] w
 # after it); release_workspaces() frees what every thread keeps.
 _workspaces = threading.local()
 _workspace_stores = weakref.WeakSet()  # every thread's store, for release_workspaces
-_workspace_limit = 256 << 20
+
+
+def _default_workspace_limit():
+    """The limit a thread starts with (_machine.workspace_limit: a share of the machine's memory,
+    or LSTMCORE_WORKSPACE_LIMIT); a bad LSTMCORE_WORKSPACE_LIMIT warns and leaves the share."""
+    try:
+        return _machine.workspace_limit()[0]
+    except ValueError as exc:
+        import warnings
+
+        warnings.warn(f"{exc}; the default applies", RuntimeWarning, stacklevel=2)
+        return _machine.workspace_limit(environment=False)[0]
+
+
+_workspace_limit = _default_workspace_limit()
 
 
 class _Store:  # one thread's arrays, held weakly by _workspace_stores
@@ -1035,9 +1049,11 @@ def release_workspaces():
 
 def set_workspace_limit(nbytes):
     """Keep at most ``nbytes`` of memory per thread between calls, the backward's scratch and the
-    forward's for its caches (default 256 MiB; 0 keeps none). Returns the previous limit."""
+    forward's for its caches and outputs (0 keeps none; None: the default, 1/32 of the machine's
+    memory within [256 MiB, 2 GiB], or LSTMCORE_WORKSPACE_LIMIT). Returns the previous limit."""
     global _workspace_limit
-    previous, _workspace_limit = _workspace_limit, _validate.nonnegative_int("nbytes", nbytes)
+    nbytes = _default_workspace_limit() if nbytes is None else _validate.nonnegative_int("nbytes", nbytes)
+    previous, _workspace_limit = _workspace_limit, nbytes
     if _workspace_limit < previous:
         release_workspaces()
     return previous

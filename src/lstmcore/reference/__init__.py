@@ -81,7 +81,8 @@ def release_workspaces():
 
 def set_workspace_limit(nbytes):
     """The compiled engine's bound on kept scratch memory; the reference keeps none."""
-    _validate.nonnegative_int("nbytes", nbytes)
+    if nbytes is not None:
+        _validate.nonnegative_int("nbytes", nbytes)
     return 0
 
 
