@@ -319,3 +319,37 @@ def test_products_after_the_loop_on_each_kernel(
     assert sorted(have) == sorted(want)
     for name in want:
         assert_close(have[name], want[name], dtype, name=name, scale=float(T))
+
+
+@pytest.mark.parametrize(
+    "cell, options",
+    [("gru", {"reset_after": True}), ("gru", {"reset_after": False}), ("rnn", {}), ("lstm", "proj")],
+    ids=["gru", "gru-v1", "rnn", "lstm-proj"],
+)
+def test_the_packed_products_prefetch_changes_no_bit(threads, rng, cell, options):
+    """The packed products bring the next panel slice into the L2 where a thread's panels exceed
+    half of it (csrc/gemm, lstmcore_panel_prefetch): forced on and off, forward and backward give
+    the same bits, lengths included, with K cut into blocks (two threads' plan: a 4 KiB L1) or
+    not."""
+    from lstmcore.engine import _lstm
+
+    B, T, I, H = 19, 5, 24, 40
+    dtype = np.float32
+    opts = _lstm_options(rng, dtype, H, options) if cell == "lstm" else dict(options)
+    args, grads_in = _cell_problem(rng, cell, dtype, B, T, I, H, opts)
+    before = (_lstm._set_panel_prefetch("auto"), _cells._set_plan(recurrent="packed"))
+    try:
+        results = {}
+        for mode in ("never", "always"):
+            _lstm._set_panel_prefetch(mode)
+            got = []
+            for extra in ({}, {"lengths": np.arange(B) % T + 1}):
+                out = _run(lstmcore, cell, args, {**opts, **extra}, train=True)
+                grads = _backward(lstmcore, cell, out[-1], grads_in)
+                got += [*out[:-1], *(grads[k] for k in sorted(grads))]
+            results[mode] = got
+        for a, c in zip(results["never"], results["always"], strict=True):
+            np.testing.assert_array_equal(a, c)
+    finally:
+        _lstm._set_panel_prefetch(before[0])
+        _cells._set_plan(**before[1])

@@ -201,9 +201,10 @@ cdef lc_ctx _context() except *:
     """The instruction set and thread count lstmcore.engine._lstm chose (one choice for every kernel)."""
     cdef lc_ctx ctx
     memset(&ctx, 0, sizeof(ctx))
-    isa, nthreads = _lstm._kernel_context()
+    isa, nthreads, prefetch = _lstm._kernel_context()
     ctx.isa = isa
     ctx.nthreads = nthreads
+    ctx.panel_prefetch = prefetch
     ctx.par_min = _PAR_MIN
     ctx.gemm_par_min = _GEMM_PAR_MIN
     ctx.l1d = _L1D

@@ -302,8 +302,9 @@ def _kernel_isa():
 
 
 def _kernel_context():
-    """(isa, nthreads): what every kernel of this call runs with (lstmcore.engine._cells reads it)."""
-    return _ISA, _nthreads()
+    """(isa, nthreads, panel_prefetch): what every kernel of this call runs with
+    (lstmcore.engine._cells reads it)."""
+    return _ISA, _nthreads(), _PANEL_PREFETCH
 
 
 def _available_isas():
@@ -818,9 +819,10 @@ def _set_grad_products(str mode):
 
 
 def _set_panel_prefetch(str mode):
-    """Whether the packed sequences prefetch the next panel into the L2: 'auto' (when a thread's
-    packed weights exceed half the L2 of _set_l2), 'never' or 'always'; returns the previous mode
-    (tests run both plans, whatever this machine's L2)."""
+    """Whether the packed sequences (and the cell engine's packed products) prefetch the next
+    panel into the L2: 'auto' (when a thread's packed weights exceed half the L2 of _set_l2),
+    'never' or 'always'; returns the previous mode (tests run both plans, whatever this machine's
+    L2)."""
     global _PANEL_PREFETCH
     cdef int code = _mode_code(mode, _PREFETCH_MODES)
     previous = _PREFETCH_MODES[_PANEL_PREFETCH]
