@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import assert_close, make_lstm
+from helpers import assert_close, make_lstm, make_stack_weights
 
 import lstmcore
 from lstmcore import reference
@@ -663,3 +663,37 @@ def test_none_for_a_required_array_is_a_type_error_not_a_null_pointer(backend):
     ):
         with pytest.raises((TypeError, ValueError), match="must have dtype float64|must have shape"):
             call()
+
+
+@pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled engine's kept memory")
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+@pytest.mark.parametrize("train", [False, True], ids=["inference", "train"])
+def test_a_bidirectional_layers_merged_outputs_come_back_once_dropped(rng, cell, train):
+    """A bidirectional layer's concatenated output comes from kept memory too (its directions
+    write into their halves, or are copied there): again once dropped, never while held; the
+    backward's dx, the two directions' summed in place, as before."""
+    B, T, I, H = 5, 7, 4, 6
+    weights = make_stack_weights(rng, cell, 1, 2, I, H, dtype=np.float32)
+    xs = rng.standard_normal((3, B, T, I)).astype(np.float32)
+    dy = rng.standard_normal((B, T, 2 * H)).astype(np.float32)
+
+    def call(x):
+        out = lstmcore.stack_forward(cell, x, weights, bidirectional=True, return_cache=train)
+        return out[0], (lstmcore.stack_backward(dy, out[-1])[0]["dx"] if train else None)
+
+    want = [tuple(None if a is None else a.copy() for a in call(x)) for x in xs]
+    ref = [reference.stack_forward(cell, x, weights, bidirectional=True)[0] for x in xs]
+    lstmcore.release_workspaces()
+    y0, _ = call(xs[0])
+    where = y0.ctypes.data
+    y1, dx1 = call(xs[1])  # y0 held: other memory
+    assert not np.shares_memory(y0, y1)
+    np.testing.assert_array_equal(y0, want[0][0])
+    del y0
+    y2, dx2 = call(xs[2])
+    assert y2.ctypes.data == where  # the dropped output's memory
+    for (y, dx), (wy, wdx), r in zip([(y1, dx1), (y2, dx2)], want[1:], ref[1:], strict=True):
+        np.testing.assert_array_equal(y, wy)
+        np.testing.assert_allclose(y, r, rtol=1e-4, atol=1e-5)
+        if train:
+            np.testing.assert_array_equal(dx, wdx)

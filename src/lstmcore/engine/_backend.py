@@ -80,6 +80,7 @@ else:
         from ._lstm import (
             LSTMStepper,
             _lstm_forward_into,  # noqa: F401 - read by _stack.bind
+            _output_array,  # noqa: F401 - read by _stack.bind
             lstm_backward,
             lstm_cell_forward,
             lstm_forward,

@@ -84,12 +84,13 @@ def _states(name, a, L, D, k):
     return a[k]
 
 
-def _merge(mode, y_f, y_b):
+def _merge(mode, y_f, y_b, empty=np.empty):
     if mode == "concat":
-        # two strided copies into one new array: half the time of np.concatenate on the last
-        # axis (S2, (64, 100, 128) twice: 2.0 ms against 4.3 ms on an AMD EPYC)
+        # two strided copies into one new array (empty(shape, dtype)): half the time of
+        # np.concatenate on the last axis (S2, (64, 100, 128) twice: 2.0 ms against 4.3 ms on
+        # an AMD EPYC)
         P = y_f.shape[-1]
-        out = np.empty((*y_f.shape[:-1], P + y_b.shape[-1]), dtype=np.result_type(y_f, y_b))
+        out = empty((*y_f.shape[:-1], P + y_b.shape[-1]), np.result_type(y_f, y_b))
         out[..., :P] = y_f
         out[..., P:] = y_b
         return out
@@ -121,7 +122,7 @@ def _unmerge(mode, dy, ys):
     return [half, half]
 
 
-def _concat_room(cell, inp, weights, layer, D, merge_mode, return_cache, forward_into):
+def _concat_room(cell, inp, weights, layer, D, merge_mode, return_cache, forward_into, empty=np.empty):
     """(merged, halves): an empty (B, T, P0 + P1) output for a bidirectional LSTM layer whose two
     directions write straight into their halves (inference, concat, a backend that can), and
     those halves' views; or None. Inputs it cannot size are left to the forward's own checks."""
@@ -137,7 +138,7 @@ def _concat_room(cell, inp, weights, layer, D, merge_mode, return_cache, forward
             return None
         widths.append(np.shape(w["w_h"])[0])
     B, T = inp.shape[0], inp.shape[1]
-    merged = np.empty((B, T, widths[0] + widths[1]), dtype=inp.dtype)
+    merged = empty((B, T, widths[0] + widths[1]), inp.dtype)
     return merged, (merged[..., : widths[0]], merged[..., widths[0] :])
 
 
@@ -148,6 +149,12 @@ def bind(backend):
     # lstm_forward's inference into a view of the caller's (a direction's half of a concatenated
     # output: no copy of the two directions into the merged array)
     forward_into = getattr(backend, "_lstm_forward_into", None)
+    # memory for a merged output: the compiled backend's kept memory (no fresh pages at each
+    # call, as its own outputs: S3's 26 MB of a bidirectional layer's), else new
+    kept = getattr(backend, "_output_array", None)
+
+    def empty(shape, dtype):
+        return np.empty(shape, dtype=dtype) if kept is None else kept(shape, dtype, "stack.outputs")
 
     def _directions(run, D):
         """[run(0)] or [run(0), run(1)]: a layer's directions, at once where the backend can."""
@@ -209,7 +216,7 @@ def bind(backend):
                 inp = inp * drop
             masks.append(drop)
 
-            merged = _concat_room(cell, inp, weights, layer, D, merge_mode, return_cache, forward_into)
+            merged = _concat_room(cell, inp, weights, layer, D, merge_mode, return_cache, forward_into, empty)
 
             def run(d, layer=layer, inp=inp, merged=merged):
                 k = layer * D + d
@@ -253,7 +260,7 @@ def bind(backend):
             if merged is not None:
                 inp = merged[0]
             else:
-                inp = ys[0] if D == 1 else _merge(merge_mode, ys[0], ys[1])
+                inp = ys[0] if D == 1 else _merge(merge_mode, ys[0], ys[1], empty)
         result = [inp, np.stack(h_n)]
         if cell == "lstm":
             result.append(np.stack(c_n))
@@ -295,7 +302,8 @@ def bind(backend):
 
             dx = None
             for d, g in enumerate(_directions(run, D)):
-                dx = g["dx"] if dx is None else dx + g["dx"]
+                # the first direction's dx is this call's own: the second's added in place
+                dx = g["dx"] if dx is None else np.add(dx, g["dx"], out=dx)
                 grads[layer * D + d] = g
             for d in range(D):
                 del grads[layer * D + d]["dx"]
