@@ -11,6 +11,7 @@ coefficients rounded, stays well under the precision's eps; the printed errors a
 (float32) or two (float64) for the same accuracy. tests/engine/test_cells_compiled.py checks
 the compiled sigmoid and tanh against long double to 2 eps.
 """
+
 import numpy as np
 
 try:
@@ -50,14 +51,14 @@ def fit(f, degree, dtype):
 
 
 def exp_error(q):
-    return max(abs((1 + r + r * r * horner([mp.mpf(float(v)) for v in q], r)) / mp.exp(r) - 1)
-               for r in POINTS)
+    return max(
+        abs((1 + r + r * r * horner([mp.mpf(float(v)) for v in q], r)) / mp.exp(r) - 1) for r in POINTS
+    )
 
 
 def expm1_error(rc):
     coefs = [mp.mpf(float(v)) for v in rc]
-    return max(abs(r * (1 + r / 2 + r * r * horner(coefs, r)) / mp.expm1(r) - 1)
-               for r in POINTS if r != 0)
+    return max(abs(r * (1 + r / 2 + r * r * horner(coefs, r)) / mp.expm1(r) - 1) for r in POINTS if r != 0)
 
 
 def literal(v, dtype):
@@ -80,8 +81,10 @@ def main():
         q = fit(q_exact, dq, dtype)
         rc = fit(r_exact, dr, dtype)
         eps = np.finfo(dtype).eps
-        print(f"/* {sfx}: e^r {mp.nstr(exp_error(q), 3)}, e^r - 1 {mp.nstr(expm1_error(rc), 3)} "
-              f"relative (eps {eps:.2g}) */")
+        print(
+            f"/* {sfx}: e^r {mp.nstr(exp_error(q), 3)}, e^r - 1 {mp.nstr(expm1_error(rc), 3)} "
+            f"relative (eps {eps:.2g}) */"
+        )
         print(f"#define EXP_POLY_{sfx}(r) {nested(['1'] + q, dtype)}")
         print(f"#define EXPM1_POLY_{sfx}(r) {nested([dtype(0.5)] + rc, dtype)}")
 
