@@ -40,12 +40,11 @@ typedef struct {
 } lc_seq_plan;
 
 /* 1: while a packed sequence (or a packed product, gemm/) runs one panel, prefetch the next
- * into the L2. A thread that streams
- * panel_bytes of packed weights at each step, more than the L2 holds with the rows and the rest,
- * finds each panel in the L3 at its first row block: that block waits on the L3 while the others
- * read the panel from the L2 (S3 panels alone, (64 x 768) @ (768 x 64) x 32 per step, 1 thread,
- * Intel Xeon with AVX-512 and 2 MiB of L2: 99-111 GFLOP/s, 134 with every panel in the L2, 120-136
- * prefetching the next). */
+ * into the L2. A thread that streams panel_bytes of packed weights at each step (a product counts
+ * its rows too), more than the L2 holds with the rows and the rest, finds each panel in the L3 at
+ * its first row block: that block waits on the L3 while the others read the panel from the L2
+ * (S3 panels alone, (64 x 768) @ (768 x 64) x 32 per step, 1 thread, Intel Xeon with AVX-512 and
+ * 2 MiB of L2: 99-111 GFLOP/s, 134 with every panel in the L2, 120-136 prefetching the next). */
 static inline int lstmcore_panel_prefetch(const lc_ctx *ctx, ptrdiff_t panel_bytes) {
     if (ctx->panel_prefetch)
         return ctx->panel_prefetch == 2;
