@@ -51,29 +51,6 @@ static inline int lstmcore_row_split(const lc_ctx *ctx, ptrdiff_t weight_bytes, 
     return weight_bytes <= limit || weight_bytes / nthreads > limit;
 }
 
-/* The prefetch of the next panel (panel_bytes from pf), shared between the full_blocks register
- * blocks of rows that run the current one: returns its end and sets *share, the lines each block
- * takes, one per k (at most k_max); nothing (the end is pf) when off or when there is no block. */
-static inline const char *lstmcore_prefetch_split(int prefetch, const char *pf,
-                                                  ptrdiff_t panel_bytes, int full_blocks,
-                                                  ptrdiff_t k_max, ptrdiff_t *share) {
-    *share = 0;
-    if (!prefetch || full_blocks <= 0)
-        return pf;
-    const ptrdiff_t lines = (panel_bytes + 63) / 64;
-    *share = (lines + full_blocks - 1) / full_blocks;
-    *share = *share < k_max ? *share : k_max;
-    return pf + lines * 64;
-}
-
-/* Full block blk's lines of that prefetch: [return value, *end) */
-static inline const char *lstmcore_prefetch_block(const char *pf, const char *pf_end,
-                                                  ptrdiff_t share, int blk, const char **end) {
-    const char *b = pf + blk * share * 64;
-    *end = b + share * 64 < pf_end ? b + share * 64 : pf_end;
-    return b;
-}
-
 /* Blocks of 6 rows among rows (rows6: the kernels take them), as many as leave a multiple of
  * step_r where rows is even (32: 4 x 6 and 2 x 4, not 5 x 6 and 2 rows alone) */
 static inline int lstmcore_six_blocks(int rows, int rows6, int step_r) {

@@ -238,25 +238,18 @@ static void KSFX(gemm_part)(int r0, int r1, int p0, int p1, int N, int K, const 
                     const REAL *w = wp + ((ptrdiff_t)p * K + k0) * GNR;
                     REAL *cp = c + p * GNR;
                     /* the slice that runs next (the next panel's, the next K block's first, or
-                     * the first of all: the next step's), its lines shared by the full tiles,
-                     * at most one per k */
-                    const char *pf = (const char *)w;
-                    ptrdiff_t lines = 0, share = 0;
-                    if (prefetch && mt > m0) {
-                        const int k1 = p + 1 < p1 ? k0 : k0 + kc < K ? k0 + kc : 0;
-                        const int q = p + 1 < p1 ? p + 1 : p0;
-                        const int kq = K - k1 < kc ? K - k1 : kc;
-                        lines = ((ptrdiff_t)kq * GNR * (ptrdiff_t)sizeof(REAL) + 63) / 64;
-                        share = (lines + (mt - m0) / GMR - 1) / ((mt - m0) / GMR);
-                        share = share < kn ? share : kn;
-                        pf = (const char *)(wp + ((ptrdiff_t)q * K + k1) * GNR);
-                    }
-                    for (int r = m0; r < mt; r += GMR) {
-                        const ptrdiff_t now = share < lines ? share : lines;  /* this tile's */
+                     * the first of all: the next step's), its lines shared by the full tiles */
+                    const int k1 = p + 1 < p1 ? k0 : k0 + kc < K ? k0 + kc : 0;
+                    const int q = p + 1 < p1 ? p + 1 : p0, kq = K - k1 < kc ? K - k1 : kc;
+                    const char *pf = (const char *)(wp + ((ptrdiff_t)q * K + k1) * GNR), *pf_e;
+                    ptrdiff_t share;
+                    const char *pf_end = lstmcore_prefetch_split(
+                        prefetch, pf, (ptrdiff_t)kq * GNR * (ptrdiff_t)sizeof(REAL),
+                        (mt - m0) / GMR, kn, &share);
+                    for (int r = m0, blk = 0; r < mt; r += GMR, blk++) {
+                        const char *pf_b = lstmcore_prefetch_block(pf, pf_end, share, blk, &pf_e);
                         KSFX(gemm_tile_nv)(GMR, nv, kn, a + r * lda + k0, lda, w, cp + r * ldc,
-                                           ldc, n, add, pf, pf + now * 64);
-                        pf += now * 64;
-                        lines -= now;
+                                           ldc, n, add, pf_b, pf_e);
                     }
                 }
                 const REAL *ak = a + mt * lda + k0, *wk = wp + (ptrdiff_t)k0 * GNR;

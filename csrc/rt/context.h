@@ -51,4 +51,27 @@ static inline int lstmcore_panel_prefetch(const lc_ctx *ctx, ptrdiff_t panel_byt
     return ctx->l2 > 0 && panel_bytes > ctx->l2 / 2;
 }
 
+/* The prefetch of the next panel (panel_bytes from pf), shared between the full_blocks register
+ * blocks of rows that run the current one: returns its end and sets *share, the lines each block
+ * takes, one per k (at most k_max); nothing (the end is pf) when off or when there is no block. */
+static inline const char *lstmcore_prefetch_split(int prefetch, const char *pf,
+                                                  ptrdiff_t panel_bytes, int full_blocks,
+                                                  ptrdiff_t k_max, ptrdiff_t *share) {
+    *share = 0;
+    if (!prefetch || full_blocks <= 0)
+        return pf;
+    const ptrdiff_t lines = (panel_bytes + 63) / 64;
+    *share = (lines + full_blocks - 1) / full_blocks;
+    *share = *share < k_max ? *share : k_max;
+    return pf + lines * 64;
+}
+
+/* Full block blk's lines of that prefetch: [return value, *end) */
+static inline const char *lstmcore_prefetch_block(const char *pf, const char *pf_end,
+                                                  ptrdiff_t share, int blk, const char **end) {
+    const char *b = pf + blk * share * 64;
+    *end = b + share * 64 < pf_end ? b + share * 64 : pf_end;
+    return b;
+}
+
 #endif /* LSTMCORE_RT_CONTEXT_H */
