@@ -786,11 +786,13 @@ def test_cache_owns_its_input_with_one_row_or_step(mod, rng, cell):
 @pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled kernels' strided output")
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("path", ["packed", "blas"])
-def test_a_direction_writes_into_its_half_of_the_merged_output(rng, dtype, path):
+@pytest.mark.parametrize("train", [False, True], ids=["inference", "train"])
+def test_a_direction_writes_into_its_half_of_the_merged_output(rng, dtype, path, train):
     """A bidirectional LSTM layer's directions write straight into their halves of the
     concatenated output (its rows 2H apart): the same values as lstm_forward's own y, forward
-    and reverse, on the packed kernels and on BLAS; calls the kernels cannot serve that way
-    (lengths, a last axis that is not contiguous) are computed, then copied in."""
+    and reverse, on the packed kernels and on BLAS, and in training the same cache (the same
+    gradients); calls the kernels cannot serve that way (lengths, a last axis that is not
+    contiguous) are computed, then copied in."""
     from helpers import make_lstm
 
     from lstmcore.engine import _lstm
@@ -801,21 +803,32 @@ def test_a_direction_writes_into_its_half_of_the_merged_output(rng, dtype, path)
         B, T, I, H = 7, 5, 3, 37
         p = make_lstm(rng, B, T, I, H, dtype)
         args = (p["x"], p["w_x"], p["w_h"], p["b"], p["h0"], p["c0"])
+        dy = rng.standard_normal((B, T, H)).astype(dtype)
+
+        def same(got, want):
+            assert len(got) == len(want)
+            for g, w in zip(got[:3], want[:3], strict=True):
+                np.testing.assert_array_equal(g, w)
+            if train:  # the caches give the same gradients
+                gg, gw = lstmcore.lstm_backward(dy, got[3]), lstmcore.lstm_backward(dy, want[3])
+                for name in gw:
+                    np.testing.assert_array_equal(gg[name], gw[name])
+
         merged = np.full((B, T, 2 * H), np.nan, dtype=dtype)
         for d, reverse in enumerate((False, True)):
             half = merged[..., d * H : (d + 1) * H]
-            got = _lstm._lstm_forward_into(half, *args, reverse=reverse)
-            want = lstmcore.lstm_forward(*args, reverse=reverse)
+            got = _lstm._lstm_forward_into(half, *args, reverse=reverse, return_cache=train)
+            want = lstmcore.lstm_forward(*args, reverse=reverse, return_cache=train)
             assert got[0] is half
-            for g, w in zip(got, want, strict=True):
-                np.testing.assert_array_equal(g, w)
+            same(got, want)
         lengths = rng.integers(1, T + 1, size=B)
-        want = lstmcore.lstm_forward(*args, reverse=True, lengths=lengths)
-        got = _lstm._lstm_forward_into(merged[..., H:], *args, reverse=True, lengths=lengths)
-        for g, w in zip(got, want, strict=True):
-            np.testing.assert_array_equal(g, w)
+        want = lstmcore.lstm_forward(*args, reverse=True, lengths=lengths, return_cache=train)
+        got = _lstm._lstm_forward_into(
+            merged[..., H:], *args, reverse=True, lengths=lengths, return_cache=train
+        )
+        same(got, want)
         spaced = np.zeros((B, T, 2 * H), dtype=dtype)[..., ::2]  # every other column
-        got = _lstm._lstm_forward_into(spaced, *args)
+        got = _lstm._lstm_forward_into(spaced, *args, return_cache=train)
         np.testing.assert_array_equal(spaced, lstmcore.lstm_forward(*args)[0])
         assert got[0] is spaced
     finally:

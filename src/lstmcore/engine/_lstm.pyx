@@ -834,19 +834,23 @@ cdef object _forward_train(const floating[:, :, ::1] x, const floating[:, ::1] w
                           const floating[:, ::1] w_h, const floating[::1] b,
                           floating[:, :, ::1] x_tm, floating[:, :, ::1] gates,
                           floating[:, :, ::1] h, floating[:, :, ::1] c,
-                          int act, int ract, object dtype, int[::1] nact=None):
+                          int act, int ract, object dtype, int[::1] nact=None, y_out=None):
     # x (B, T, I), or None: x_tm already holds it (a sequence plan's gather) | x_tm (T, B, I) out
     # gates (T, B, G) out | h, c (T+1, B, H): in row 0
     # nact (T): a sequence plan's rows per step (_steps_rows): step t runs its first nact[t] rows
     # (the others' h, c and gates are not written)
-    # -> y (B, T, H), a new array; None with x None (the plan's scatter reads h)
+    # y_out (B, T, H) with a contiguous last axis, or None: where y goes (_lstm_forward_into)
+    # -> y (B, T, H), y_out or a new array; None with x None (the plan's scatter reads h)
     cdef int T = x_tm.shape[0], B = x_tm.shape[1], I = x_tm.shape[2], H = w_h.shape[0], G = 4 * H
     cdef int nthreads = _nthreads(), t, r
     cdef bint packed = _use_packed(B, T, I, H, sizeof(floating), nthreads, True)
     cdef const int *p_nact = &nact[0] if nact is not None else NULL
     cdef bint outputs = x is not None
-    y = _outputs((B, T, H), dtype) if outputs else None
+    y = (_outputs((B, T, H), dtype) if y_out is None else y_out) if outputs else None
     cdef floating *p_y = <floating *>_data(y) if outputs else NULL
+    # y's rows and steps apart, in elements
+    cdef Py_ssize_t y_row = y.strides[0] // sizeof(floating) if outputs else 0
+    cdef Py_ssize_t y_step = y.strides[1] // sizeof(floating) if outputs else 0
     cdef floating *p_wp = NULL
     cdef floating *p_bp = NULL
     if packed:
@@ -874,7 +878,7 @@ cdef object _forward_train(const floating[:, :, ::1] x, const floating[:, ::1] w
         # y = h[1:].transpose(1, 0, 2)
         for r in range(B if outputs else 0):
             for t in range(T):
-                memcpy(p_y + (<Py_ssize_t>r * T + t) * H, &h[t + 1, r, 0], H * sizeof(floating))
+                memcpy(p_y + r * y_row + t * y_step, &h[t + 1, r, 0], H * sizeof(floating))
     return y
 
 
@@ -1659,9 +1663,9 @@ def lstm_forward(x, w_x, w_h, b, h0=None, c0=None, *, activation="tanh",
 
 
 cdef tuple _run_forward(x, w_x, w_h, b, h0, c0, int act, int ract, bint return_cache,
-                        activation, recurrent_activation, output_activation):
+                        activation, recurrent_activation, output_activation, y_out=None):
     """lstm_forward of the plain LSTM over the whole batch on checked arrays (h0, c0 None:
-    zeros)."""
+    zeros); y_out: where the training path writes y (_lstm_forward_into), or None."""
     cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = w_h.shape[0]
     dtype = x.dtype
     if not return_cache:
@@ -1670,20 +1674,24 @@ cdef tuple _run_forward(x, w_x, w_h, b, h0, c0, int act, int ract, bint return_c
         return _forward_infer[double](x, w_x, w_h, b, h0, c0, act, ract, dtype)
     x_tm, gates, h, c = _train_arrays(T, B, I, H, dtype, h0, c0)
     if dtype == np.float32:
-        y = _forward_train[float](x, w_x, w_h, b, x_tm, gates, h, c, act, ract, dtype)
+        y = _forward_train[float](x, w_x, w_h, b, x_tm, gates, h, c, act, ract, dtype, None,
+                                  y_out)
     else:
-        y = _forward_train[double](x, w_x, w_h, b, x_tm, gates, h, c, act, ract, dtype)
+        y = _forward_train[double](x, w_x, w_h, b, x_tm, gates, h, c, act, ract, dtype, None,
+                                   y_out)
     cache = LSTMCache(x_tm, w_x, w_h, gates, h, c, activation, recurrent_activation,
                       output_activation=output_activation, h_activation=activation)
     return y, h[T].copy(), c[T].copy(), cache
 
 
 def _lstm_forward_into(y, x, w_x, w_h, b, h0=None, c0=None, *, reverse=False, lengths=None,
-                       mask=None, zero_output_for_mask=False, check_finite=True, **options):
-    """lstm_forward's inference with y written into y (B, T, P), a view of the caller's whose
-    last axis is contiguous (a direction's half of a bidirectional layer's concatenated output,
-    lstmcore.engine._stack): -> (y, h_n, c_n). The plain LSTM, forward or reverse alone, writes
-    there from its kernels; any other call runs lstm_forward and copies its y in."""
+                       mask=None, zero_output_for_mask=False, check_finite=True,
+                       return_cache=False, **options):
+    """lstm_forward with y written into y (B, T, P), a view of the caller's whose last axis is
+    contiguous (a direction's half of a bidirectional layer's concatenated output,
+    lstmcore.engine._stack): -> (y, h_n, c_n), and the cache with return_cache. The plain LSTM,
+    forward or reverse alone, writes there from its kernels (inference) or from its copy of the
+    time-major states (training); any other call runs lstm_forward and copies its y in."""
     if lengths is None and mask is None and set(options) <= {"activation", "recurrent_activation"}:
         activation = options.get("activation", "tanh")
         recurrent_activation = options.get("recurrent_activation", "sigmoid")
@@ -1696,14 +1704,24 @@ def _lstm_forward_into(y, x, w_x, w_h, b, h0=None, c0=None, *, reverse=False, le
         if (opts.plain and type(y) is np.ndarray and y.dtype == dtype and y.shape == shape
                 and y.flags.writeable and y.flags.aligned and y.strides[2] == dtype.itemsize
                 and y.strides[0] >= 0 and y.strides[1] >= 0
-                and not np.may_share_memory(y, xc) and not np.may_share_memory(y, hc)):
+                and not np.may_share_memory(y, xc) and not np.may_share_memory(y, hc)
+                and not np.may_share_memory(y, cc)):
             act, ract = opts.codes
-            if dtype == np.float32:
+            if return_cache:
+                seq = _sequence.plan(B, T, reverse, None, None, False)
+                if seq is None:
+                    return _run_forward(xc, wx, wh, bc, hc, cc, act, ract, True, activation,
+                                        recurrent_activation, None, y_out=y)
+                if _tuned_plan(seq):
+                    return _plan_forward(seq, xc, wx, wh, bc, hc, cc, act, ract, True, activation,
+                                         recurrent_activation, None, y_out=y)
+            elif dtype == np.float32:
                 return _forward_infer[float](xc, wx, wh, bc, hc, cc, act, ract, dtype, y, reverse)
-            return _forward_infer[double](xc, wx, wh, bc, hc, cc, act, ract, dtype, y, reverse)
+            else:
+                return _forward_infer[double](xc, wx, wh, bc, hc, cc, act, ract, dtype, y, reverse)
     out = lstm_forward(x, w_x, w_h, b, h0, c0, reverse=reverse, lengths=lengths, mask=mask,
                        zero_output_for_mask=zero_output_for_mask, check_finite=check_finite,
-                       **options)
+                       return_cache=return_cache, **options)
     y[...] = out[0]
     return (y,) + tuple(out[1:])
 
@@ -1777,9 +1795,10 @@ def _plan_is_tuned(seq):
 
 
 cdef tuple _plan_forward(seq, x, w_x, w_h, b, h0, c0, int act, int ract, bint return_cache,
-                         activation, recurrent_activation, output_activation):
+                         activation, recurrent_activation, output_activation, y_out=None):
     """lstm_forward of a plan (_tuned_plan): inputs into its order, the kernels with its rows
-    per step, outputs back."""
+    per step, outputs back; y_out: where the training path writes y (_lstm_forward_into), or
+    None."""
     cdef int B = x.shape[0], T = x.shape[1], I = x.shape[2], H = w_h.shape[0]
     dtype = x.dtype
     nact = _steps_rows(seq.nact)
@@ -1818,7 +1837,8 @@ cdef tuple _plan_forward(seq, x, w_x, w_h, b, h0, c0, int act, int ract, bint re
     c_n = np.ascontiguousarray(c[seq.last + 1, rows])
     cache = LSTMCache(x_tm, w_x, w_h, gates, h, c, activation, recurrent_activation,
                       output_activation=output_activation, sequence=seq, h_activation=activation)
-    y = seq.scatter(h[1:].transpose(1, 0, 2), outputs=True, out=_outputs((B, T, H), dtype))
+    y = seq.scatter(h[1:].transpose(1, 0, 2), outputs=True,
+                    out=_outputs((B, T, H), dtype) if y_out is None else y_out)
     return y, seq.rows_back(h_n), seq.rows_back(c_n), cache
 
 
