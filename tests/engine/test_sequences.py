@@ -631,6 +631,45 @@ def test_compiled_gathers_match_their_numpy_twin(rng, which, threads):
 
 
 @pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled backend only")
+@pytest.mark.parametrize("threads", [1, 2, 3])
+def test_compact_steps_on_threads_is_the_one_thread_copy(rng, threads):
+    """_cells.compact_steps (the steps split between threads, each a share of the rows) gives
+    _checks.compact_steps' rows, the rows that ran step after step: lengths spread, equal, one
+    step holding every row, steps of no rows at the end; and refuses what _checks refuses."""
+    from lstmcore.engine import _cells, _checks
+
+    T, B, F = 9, 6, 5
+    cases = [
+        np.array([6, 6, 5, 4, 4, 2, 1, 1, 1]),
+        np.full(T, B),
+        np.array([6] + [0] * (T - 1)),
+        np.array([3, 3, 2, 0, 0, 0, 0, 0, 0]),
+        np.zeros(T, dtype=int),
+    ]
+    before_n, before_min = lstmcore.get_num_threads(), _cells._set_copy_par_min(0)
+    lstmcore.set_num_threads(threads)
+    try:
+        for nact in cases:
+            for dtype in (np.float64, np.float32):
+                a = rng.standard_normal((T, B, F)).astype(dtype)
+                want = np.concatenate([a[s, :n] for s, n in enumerate(nact)])
+                np.testing.assert_array_equal(_checks.compact_steps(a, nact), want)
+                got = _cells.compact_steps(a, nact, np.full(want.shape, np.nan, dtype=dtype))
+                np.testing.assert_array_equal(got, want)
+        S = int(cases[0].sum())
+        for compact in (_checks.compact_steps, _cells.compact_steps):
+            with pytest.raises(ValueError, match="nact must be"):
+                compact(np.zeros((T, B, F)), np.full(T, B + 1))
+            with pytest.raises(ValueError, match="out must be"):
+                compact(np.zeros((T, B, F)), cases[0], np.empty((S + 1, F)))
+            with pytest.raises(ValueError, match="C-contiguous"):
+                compact(np.zeros((B, T, F)).transpose(1, 0, 2), cases[0])
+    finally:
+        lstmcore.set_num_threads(before_n)
+        _cells._set_copy_par_min(before_min)
+
+
+@pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled backend only")
 @pytest.mark.parametrize("which", list(SEQS))
 def test_time_major_gather_and_put_match_their_numpy_twins(rng, which, monkeypatch):
     """The training paths' one-pass moves: Plan.gather_tm (take_steps into a transposed view)

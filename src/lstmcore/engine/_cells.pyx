@@ -28,8 +28,8 @@ from ._lstm import _aligned_empty, _cache_array, _output_array, _scratch
 from ._cache import GRUCache, LSTMCache, RNNCache
 
 from ._blas cimport BLAS_Trans, NoTrans, RowMajor, Trans, _gemm
-from ._checks cimport (TakeJob, lstmcore_all_finite, sequence_ready, state_ready,
-                       step_input_ready, take_job, take_rows)
+from ._checks cimport (CompactJob, TakeJob, compact_job, compact_range, lstmcore_all_finite,
+                       sequence_ready, state_ready, step_input_ready, take_job, take_rows)
 
 cnp.import_array()
 
@@ -136,6 +136,40 @@ def take_steps(cnp.ndarray a, rows, src, bint reverse, zero, out=None):
         else:
             take_rows(&job, 0, B)
     return kept[0]
+
+
+def compact_steps(cnp.ndarray a, nact, out=None):
+    """lstmcore.engine._checks.compact_steps (the same arguments, checks, copy and result), its
+    steps split between lstmcore's threads, each an equal share of the rows, when the copy is
+    large (_COPY_PAR_MIN): the backward's copies of the rows that ran ran on one thread (GRU S2
+    with lengths, 2 threads: 0.5 ms of a 7.7 ms backward)."""
+    cdef CompactJob job
+    kept = compact_job(a, nact, out, &job)
+    cdef Py_ssize_t S = job.offs[job.T], k, s0, s1
+    cdef int nth = _context().nthreads if job.T > 1 and S * job.row >= _COPY_PAR_MIN else 1
+    nth = min(nth, job.T)
+    with nogil:
+        if nth > 1:
+            for k in prange(nth, num_threads=nth, schedule="static"):
+                # steps whose first row lies in this thread's share [k S / nth, (k+1) S / nth)
+                s0 = _first_step(&job, k * S // nth)
+                s1 = _first_step(&job, (k + 1) * S // nth)
+                compact_range(&job, s0, s1)
+        else:
+            compact_range(&job, 0, job.T)
+    return kept[0]
+
+
+cdef inline Py_ssize_t _first_step(const CompactJob *job, Py_ssize_t row) noexcept nogil:
+    # the first step s with offs[s] >= row (job.T if none): offs is non-decreasing
+    cdef Py_ssize_t lo = 0, hi = job.T, mid
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if job.offs[mid] < row:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 def _packed_plan():
@@ -1113,11 +1147,11 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
             # written): each step's first nact[t] rows, copied together (scratch; dz and dzh
             # are kept so)
             Sr = dz2.shape[0]
-            h_prev = _checks.compact_steps(h_tm, nact, _scratch("cells.h_rows", (Sr, P), dtype))
-            x2 = _checks.compact_steps(x_tm, nact, _scratch("cells.x_rows", (Sr, I), dtype))
+            h_prev = compact_steps(h_tm, nact, _scratch("cells.h_rows", (Sr, P), dtype))
+            x2 = compact_steps(x_tm, nact, _scratch("cells.x_rows", (Sr, I), dtype))
             if extra2 is not None:
-                extra2 = _checks.compact_steps(cache["extra"], nact,
-                                               _scratch("cells.extra_rows", (Sr, H), dtype))
+                extra2 = compact_steps(cache["extra"], nact,
+                                       _scratch("cells.extra_rows", (Sr, H), dtype))
         # the LSTM's kernels and rule for them (_lstm._grad_bits): lstmcore's packed kernels
         # with AVX-512 and AVX2 where the weight gradients fit half the L2, else BLAS (GRU S2,
         # one thread, AVX-512: dw_x 3.7 against 8.8 ms on BLAS, dw_h 7.7 against 13.6, db 0.7
@@ -1177,8 +1211,8 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
                     c_prev = cache["c"][:T].reshape(T * B, H)
                     c_new = cache["c"][1:].reshape(T * B, H)
                 else:
-                    c_prev = _checks.compact_steps(cache["c"][:T], nact)
-                    c_new = _checks.compact_steps(cache["c"][1:], nact)
+                    c_prev = compact_steps(cache["c"][:T], nact)
+                    c_new = compact_steps(cache["c"][1:], nact)
                 with np.errstate(all="ignore"):
                     grads["dpeepholes"] = np.stack([
                         np.einsum("rh,rh->h", dz2[:, :H], c_prev),
@@ -1189,7 +1223,7 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
                 if nact is None:
                     m2, dht2 = cache["m"].reshape(T * B, H), dht.reshape(T * B, P)
                 else:
-                    m2, dht2 = _checks.compact_steps(cache["m"], nact), _checks.compact_steps(dht, nact)
+                    m2, dht2 = compact_steps(cache["m"], nact), compact_steps(dht, nact)
                 grads["dproj"] = _mm(m2, dht2, True)
         return grads
 

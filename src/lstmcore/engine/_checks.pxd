@@ -19,6 +19,19 @@ cdef tuple take_job(cnp.ndarray a, rows, src, bint reverse, zero, out, TakeJob *
 cdef void take_rows(const TakeJob *job, Py_ssize_t j0, Py_ssize_t j1) noexcept nogil
 
 
+# compact_steps' copy, for the same reason: compact_job checks its arguments and describes the
+# copy, compact_range copies steps [s0, s1) of it.
+cdef struct CompactJob:
+    char *dst                 # out (S, F), C-contiguous
+    const char *src           # a (T, B, F), C-contiguous
+    Py_ssize_t T, B, row      # row: bytes of one row's F values
+    const cnp.int64_t *offs   # (T + 1,): step s's rows go to out rows [offs[s], offs[s+1])
+
+
+cdef tuple compact_job(cnp.ndarray a, nact, out, CompactJob *job)
+cdef void compact_range(const CompactJob *job, Py_ssize_t s0, Py_ssize_t s1) noexcept nogil
+
+
 cdef extern from "math/finite.h" nogil:
     int lstmcore_all_finite(const void *a, Py_ssize_t n, int elem_size)
 

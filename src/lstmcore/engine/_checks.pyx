@@ -162,32 +162,49 @@ def put_steps(cnp.ndarray a, nact, rows, src, bint reverse, cnp.ndarray out):
     return out
 
 
-def compact_steps(cnp.ndarray a, nact, out=None):
-    """The rows that ran, step after step: a (T, B, F) float32/float64 C-contiguous, nact (T,)
-    int32 in [0, B] -> out (S, F), S = sum(nact), rows a[s, :nact[s]] for s = 0, 1, ... (a new
-    array, or ``out``: C-contiguous, of that shape and a's dtype, apart from a)."""
+cdef tuple compact_job(cnp.ndarray a, nact, out, CompactJob *job):
+    """compact_steps' arguments checked, and job filled to copy them: -> (out, offs), out a new
+    array when None; the tuple keeps what job points into alive."""
     if (a.ndim != 3 or cnp.PyArray_TYPE(a) not in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64)
             or not a.flags.c_contiguous):
         raise ValueError("compact_steps: a must be a C-contiguous 3-D float array")
     cdef Py_ssize_t T = a.shape[0], B = a.shape[1], F = a.shape[2]
-    cdef const int[::1] nv = np.ascontiguousarray(nact, dtype=np.intc)
-    if nv.shape[0] != T or (T and (np.min(nv) < 0 or np.max(nv) > B)):
+    nv = np.ascontiguousarray(nact, dtype=np.intc)
+    if nv.shape != (T,) or (T and (np.min(nv) < 0 or np.max(nv) > B)):
         raise ValueError(f"compact_steps: nact must be ({T},) in [0, {B}]")
-    cdef Py_ssize_t S = int(np.sum(nv, dtype=np.int64))
+    cdef cnp.ndarray offs = np.zeros(T + 1, dtype=np.int64)
+    np.cumsum(nv, out=offs[1:])
+    cdef Py_ssize_t S = int(offs[T])
     if out is None:
         out = np.empty((S, F), dtype=a.dtype)
     elif (not isinstance(out, np.ndarray) or out.shape != (S, F) or out.dtype != a.dtype
           or not out.flags.c_contiguous or not out.flags.writeable or np.shares_memory(out, a)):
         raise ValueError(f"compact_steps: out must be a C-contiguous {a.dtype} array of shape "
                          f"{(S, F)} apart from a")
-    cdef Py_ssize_t row = F * a.itemsize, s, off = 0
-    cdef const char *src_p = <const char *>cnp.PyArray_DATA(a)
-    cdef char *dst = <char *>cnp.PyArray_DATA(<cnp.ndarray>out)
+    job.dst = <char *>cnp.PyArray_DATA(<cnp.ndarray>out)
+    job.src = <const char *>cnp.PyArray_DATA(a)
+    job.T, job.B, job.row = T, B, F * a.itemsize
+    job.offs = <const cnp.int64_t *>cnp.PyArray_DATA(offs)
+    return out, offs
+
+
+cdef void compact_range(const CompactJob *job, Py_ssize_t s0, Py_ssize_t s1) noexcept nogil:
+    cdef Py_ssize_t s
+    for s in range(s0, s1):
+        memcpy(job.dst + job.offs[s] * job.row, job.src + s * job.B * job.row,
+               (job.offs[s + 1] - job.offs[s]) * job.row)
+
+
+def compact_steps(cnp.ndarray a, nact, out=None):
+    """The rows that ran, step after step: a (T, B, F) float32/float64 C-contiguous, nact (T,)
+    int32 in [0, B] -> out (S, F), S = sum(nact), rows a[s, :nact[s]] for s = 0, 1, ... (a new
+    array, or ``out``: C-contiguous, of that shape and a's dtype, apart from a).
+    lstmcore.engine._cells.compact_steps: the same copy with its steps split between threads."""
+    cdef CompactJob job
+    kept = compact_job(a, nact, out, &job)
     with nogil:
-        for s in range(T):
-            memcpy(dst + off * row, src_p + s * B * row, nv[s] * row)
-            off += nv[s]
-    return out
+        compact_range(&job, 0, job.T)
+    return kept[0]
 
 
 def last_outputs(cnp.ndarray out, lengths, bint reverse):

@@ -1423,8 +1423,9 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
         zoff = seq.step_offsets
         S = zoff[T]
         dzc_v = _workspace("dz_rows", (S, G), dtype)
-        xc_v = _checks.compact_steps(np.asarray(x_tm), nact, _workspace("x_rows", (S, I), dtype))
-        hc_v = _checks.compact_steps(np.asarray(h)[:T], nact, _workspace("h_rows", (S, H), dtype))
+        from . import _cells  # its copy splits the steps between threads
+        xc_v = _cells.compact_steps(np.asarray(x_tm), nact, _workspace("x_rows", (S, I), dtype))
+        hc_v = _cells.compact_steps(np.asarray(h)[:T], nact, _workspace("h_rows", (S, H), dtype))
         pdz, px, ph = &dzc_v[0, 0], &xc_v[0, 0], &hc_v[0, 0]
         if packed:
             p_zoff = &zoff[0]
