@@ -145,31 +145,20 @@ def compact_steps(cnp.ndarray a, nact, out=None):
     with lengths, 2 threads: 0.5 ms of a 7.7 ms backward)."""
     cdef CompactJob job
     kept = compact_job(a, nact, out, &job)
-    cdef Py_ssize_t S = job.offs[job.T], k, s0, s1
+    cdef Py_ssize_t S = job.offs[job.T], k
     cdef int nth = _context().nthreads if job.T > 1 and S * job.row >= _COPY_PAR_MIN else 1
     nth = min(nth, job.T)
-    with nogil:
-        if nth > 1:
-            for k in prange(nth, num_threads=nth, schedule="static"):
-                # steps whose first row lies in this thread's share [k S / nth, (k+1) S / nth)
-                s0 = _first_step(&job, k * S // nth)
-                s1 = _first_step(&job, (k + 1) * S // nth)
-                compact_range(&job, s0, s1)
-        else:
+    if nth <= 1:
+        with nogil:
             compact_range(&job, 0, job.T)
+        return kept[0]
+    # thread k copies the steps whose first row lies in its share [k S / nth, (k+1) S / nth)
+    cdef const cnp.int64_t[::1] bounds = np.searchsorted(
+        kept[1], np.arange(nth + 1, dtype=np.int64) * S // nth).astype(np.int64)
+    with nogil:
+        for k in prange(nth, num_threads=nth, schedule="static"):
+            compact_range(&job, bounds[k], bounds[k + 1])
     return kept[0]
-
-
-cdef inline Py_ssize_t _first_step(const CompactJob *job, Py_ssize_t row) noexcept nogil:
-    # the first step s with offs[s] >= row (job.T if none): offs is non-decreasing
-    cdef Py_ssize_t lo = 0, hi = job.T, mid
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if job.offs[mid] < row:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
 
 
 def _packed_plan():
