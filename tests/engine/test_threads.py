@@ -306,27 +306,38 @@ def test_env_backend_invalid():
 
 
 def test_openmp_settings_leave_the_environment_alone():
-    # lstmcore sets OMP_WAIT_POLICY=PASSIVE (and GOMP_SPINCOUNT where the AVX-512 kernels run)
-    # only while libgomp loads, and never over the user's choice.
+    # lstmcore sets OMP_WAIT_POLICY=PASSIVE (and GOMP_SPINCOUNT where the AVX2 or AVX-512 kernels
+    # run) only while libgomp loads, and never over the user's choice; _lstm knows whether the
+    # workers spin (its BLAS step loops then keep their gate maths on the calling thread).
     code = (
         "import json, os, lstmcore\n"
-        "from lstmcore.engine import _backend, _checks\n"
+        "from lstmcore.engine import _backend, _checks, _lstm\n"
         "print(json.dumps([os.environ.get('OMP_WAIT_POLICY'), os.environ.get('GOMP_SPINCOUNT'),\n"
-        "                  _backend._OPENMP_ENV, _checks.cpu_has_avx512()]))\n"
+        "                  _backend._OPENMP_ENV, _checks.cpu_best_isa(), _lstm._omp_spins()]))\n"
     )
-    names = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "LSTMCORE_BACKEND")
-    env = {k: v for k, v in os.environ.items() if k not in names}
-    p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
-    assert p.returncode == 0, p.stderr
-    policy, spin, chosen, avx512 = json.loads(p.stdout)
-    assert (policy, spin) == (None, None)
-    assert chosen == {"OMP_WAIT_POLICY": "PASSIVE", **({"GOMP_SPINCOUNT": "10000"} if avx512 else {})}
-    for name, value in (("OMP_WAIT_POLICY", "ACTIVE"), ("GOMP_SPINCOUNT", "5")):
-        p = _python(code, **{name: value})
+    names = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "LSTMCORE_BACKEND", "LSTMCORE_ISA")
+    env = {k: v for k, v in os.environ.items() if k not in names and k != "OMP_NUM_THREADS"}
+
+    def run(**extra):
+        p = subprocess.run([sys.executable, "-c", code], env={**env, **extra}, capture_output=True,
+                           text=True, timeout=120)
         assert p.returncode == 0, p.stderr
-        policy, spin, chosen, _ = json.loads(p.stdout)
+        return json.loads(p.stdout)
+
+    policy, spin, chosen, best, spins = run()
+    assert (policy, spin) == (None, None)
+    assert chosen == {"OMP_WAIT_POLICY": "PASSIVE", **({"GOMP_SPINCOUNT": "10000"} if best >= 1 else {})}
+    assert spins == (best >= 1)
+    # the generic kernels (a CPU without AVX2, or LSTMCORE_ISA=generic) run BLAS products per
+    # step: no spin count
+    _, _, chosen, _, spins = run(LSTMCORE_ISA="generic")
+    assert chosen == {"OMP_WAIT_POLICY": "PASSIVE"} and not spins
+    for name, value, spinning in (("OMP_WAIT_POLICY", "ACTIVE", True), ("OMP_WAIT_POLICY", "passive", False),
+                                  ("GOMP_SPINCOUNT", "5", True), ("GOMP_SPINCOUNT", "0", False)):
+        policy, spin, chosen, _, spins = run(**{name: value})
         assert {"OMP_WAIT_POLICY": policy, "GOMP_SPINCOUNT": spin}[name] == value
         assert chosen == {}
+        assert spins == spinning, (name, value)
 
 
 def test_openblas_thread_timeout_is_set_only_while_the_libraries_load():

@@ -23,22 +23,33 @@ def _openmp_env() -> dict[str, str]:
     OMP_WAIT_POLICY=PASSIVE: by default libgomp's idle workers busy-spin after each parallel loop
     (about 3 ms) and take the cores OpenBLAS's threads need for the next product: measured, S2
     inference took 22 ms with 1 thread and 856 ms with 2.
-    GOMP_SPINCOUNT, only where the AVX-512 kernels run: there every sequence takes the packed
-    kernels (no BLAS product between two parallel regions), and a worker that still spins when
-    the next call or the backward arrives saves its wake-up (tens of microseconds per call on a
-    virtual machine). 10000 spins are about 0.25 ms on a Zen5 (24 ns per pause). Measured on 2
-    cores, 2 threads: S1 inference 176 -> 130 µs, S1 training step 657 -> 590 µs, S2 training
-    14.4 -> 12.7 ms, the rest within noise; with the AVX2 kernels (BLAS products per step) it
-    costs S2 inference 9.0 -> 57 ms, hence not there. libomp (clang) reads OMP_WAIT_POLICY only.
+    GOMP_SPINCOUNT=10000 where the process starts with the AVX2 or the AVX-512 kernels (the CPU's
+    best, or LSTMCORE_ISA's): there sequences take the packed kernels, with no BLAS product
+    between two parallel regions, and a worker that still spins when the next call or the
+    backward arrives saves its wake-up (tens of microseconds per call on a virtual machine).
+    10000 spins are about 0.25 ms on a Zen5 (24 ns per pause). Measured on 2 cores, 2 threads:
+    AVX-512 (Zen5), S1 inference 176 -> 130 µs, S1 training step 657 -> 590 µs, S2 training
+    14.4 -> 12.7 ms; AVX2 (Zen 3), S1 inference 340 -> 210-250 µs, S1 training step 1.22 ->
+    0.70 ms, S2 training 27.5 -> 25.4 ms; the rest within noise. Where a sequence does run a BLAS
+    product per step (the AVX2 rule's weights past the L3, a single sequence's training, the
+    generic kernels), a spinning worker takes the core of OpenBLAS's next product (S2 inference on
+    BLAS, 2 threads: 15 -> 70-86 ms): those loops then keep their gate maths on the calling thread
+    (lstmcore.engine._lstm's _OMP_SPINS), and the generic kernels load without the spin count.
+    libomp (clang) reads OMP_WAIT_POLICY only.
     """
     if "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ:
         return {}
     env = {"OMP_WAIT_POLICY": "PASSIVE"}
     try:
-        from ._checks import cpu_has_avx512  # built without OpenMP: loads no runtime
+        from ._checks import cpu_best_isa  # built without OpenMP: loads no runtime
     except ImportError:  # pragma: no cover - a build without the helper module
         return env
-    if cpu_has_avx512():
+    isas = ("generic", "avx2", "avx512")
+    best = cpu_best_isa()
+    name = os.environ.get("LSTMCORE_ISA", "").strip().lower()
+    # an unknown or unsupported name is _lstm's error to raise as the extension loads
+    isa = isas.index(name) if name in isas and isas.index(name) <= best else best
+    if isa >= 1:
         env["GOMP_SPINCOUNT"] = "10000"
     return env
 

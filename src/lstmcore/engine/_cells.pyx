@@ -365,8 +365,12 @@ cdef list _pack_weights(Cell *cl, lc_ctx *ctx, Weights *w, w_x, w_h, w_hr, bint 
     """Packs the weights of the products into w (w.pw_*) when the plan says so; returns the
     arrays, which must outlive every use of w. Forward: w_h[:, :split], w_h[:, split:], w_hr and
     w_x; backward (w_x None): the transposes of the first three. scratch: per-thread scratch
-    arrays, else new ones (a stepper keeps them)."""
+    arrays, else new ones (a stepper keeps them). With the products on BLAS while OpenMP's idle
+    workers spin (_lstm._omp_spins), the call's own loops run on one thread: a spinning worker
+    would take the core OpenBLAS's next product needs."""
     if not _use_packed(ctx[0]):
+        if _lstm._omp_spins():
+            ctx.nthreads = 1
         return []
     w.pack_isa = ctx.isa
     prefix = "cells.pt_" if backward else "cells.pw_"

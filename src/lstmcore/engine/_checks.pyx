@@ -12,11 +12,17 @@ cnp.import_array()
 
 cdef extern from "rt/cpu_features.h" nogil:
     int lstmcore_cpu_has_avx512()
+    int lstmcore_cpu_best_isa()
 
 
 def cpu_has_avx512():
     """True when the CPU runs lstmcore's AVX-512 kernels (AVX-512 F, VL, BW and DQ)."""
     return lstmcore_cpu_has_avx512() != 0
+
+
+def cpu_best_isa():
+    """The best kernels this CPU runs: 0 generic, 1 AVX2 (with FMA), 2 AVX-512."""
+    return lstmcore_cpu_best_isa()
 
 
 def all_finite(cnp.ndarray a):

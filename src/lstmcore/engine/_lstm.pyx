@@ -116,6 +116,36 @@ cdef int _ROW_BLOCK = 0
 cdef int _PANEL_PREFETCH = 0
 
 
+cdef bint _omp_spins_from_env():
+    """Whether libgomp's idle workers spin a while before they sleep, from the variables it read as
+    it loaded with this module (lstmcore.engine._backend sets GOMP_SPINCOUNT with the AVX2 and
+    AVX-512 kernels; the user may set either): a count above 0, or no count and a policy other
+    than PASSIVE."""
+    count = os.environ.get("GOMP_SPINCOUNT")
+    if count is None:
+        return os.environ.get("OMP_WAIT_POLICY", "").strip().lower() != "passive"
+    count = count.strip().lower()
+    return count == "infinite" or count == "infinity" or (count[:1].isdigit() and count[0] != "0")
+
+
+# A BLAS product per step (the loops below) with the gate maths between them on OpenMP's threads
+# while its workers spin: a spinning worker takes the core OpenBLAS's next product needs (S2
+# inference on 2 threads, AVX2: 15 -> 70-86 ms). Those loops then keep their gate maths on the
+# calling thread (a few percent of a step past the packed kernels' limits, where they run).
+cdef bint _OMP_SPINS = _omp_spins_from_env()
+
+
+cdef inline int _blas_step_threads(int nthreads) noexcept nogil:
+    """The threads of the gate maths between two BLAS products of a sequence's steps."""
+    return 1 if _OMP_SPINS else nthreads
+
+
+def _omp_spins():
+    """Whether OpenMP's idle workers spin (_OMP_SPINS): the BLAS step loops' gate maths and the
+    cell engine's calls with their products on BLAS then run on the calling thread."""
+    return bool(_OMP_SPINS)
+
+
 cdef inline lc_ctx _ctx(int nthreads) noexcept nogil:
     """The context of a kernel call on nthreads threads."""
     cdef lc_ctx ctx
@@ -381,7 +411,7 @@ cdef void _forward_loop(floating *z, Py_ssize_t z_step, int ldz,
               <floating>1, z_t, ldz)
         # gates[t], c[s], h[t] = gate maths of z[t] + b and c_prev
         _gates_forward(z_t, ldz, c + (s % c_wrap) * c_step, h + t * h_step, ldh, c_prev, b,
-                       n, H, act, ract, nthreads)
+                       n, H, act, ract, _blas_step_threads(nthreads))
         t_prev = t
 
 
@@ -400,7 +430,7 @@ cdef void _backward_loop(floating *dz, floating *dh, floating *dc, const floatin
         # dz[t], dc = gate backward of dh (+ dy[:, t]) and dc
         _gates_backward(dz + t * step_g, dc, dh, NULL if dy == NULL else dy + t * H,
                         <Py_ssize_t>T * H, gates + t * step_g, c + t * step_h,
-                        c + (t + 1) * step_h, n, H, act, ract, nthreads)
+                        c + (t + 1) * step_h, n, H, act, ract, _blas_step_threads(nthreads))
         # dh = dz[t] @ w_h.T
         _gemm(RowMajor, NoTrans, Trans, n, H, G, <floating>1, dz + t * step_g, G, w_h, G,
               <floating>0, dh, H)
