@@ -872,3 +872,57 @@ def test_a_direction_writes_into_its_half_of_the_merged_output(rng, dtype, path,
         assert got[0] is spaced
     finally:
         _lstm._set_packed_limits(*limits)
+
+
+@pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled kernels' strided output")
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("plan", ["packed", "blas"])
+@pytest.mark.parametrize("cell", ["gru", "rnn"])
+def test_a_gru_or_rnn_direction_writes_into_its_half_of_the_merged_output(rng, dtype, plan, cell):
+    """The GRU's and the RNN's inference write y straight into a direction's half of the
+    concatenated output (rows 2H apart): from the kernels forward, from the plan's scatter in
+    reverse and with a mask; the same values as the function's own y and final state. Training
+    and lengths are computed, then copied in; a stack with both gives what its directions
+    give."""
+    from lstmcore.engine import _cells
+
+    previous = _cells._set_plan(recurrent=plan)
+    try:
+        B, T, I, H = 7, 5, 3, 37
+        x, weights, _ = _stack_problem(rng, cell, 1, 2, dtype, B=B, T=T, I=I, H=H)
+        h0 = _f(rng, dtype, 0.5, B, H)
+        fn = getattr(lstmcore, f"{cell}_forward")
+        into = _cells._gru_into if cell == "gru" else _cells._rnn_into
+        mask = rng.random((B, T)) < 0.7
+        merged = np.full((B, T, 2 * H), np.nan, dtype=dtype)
+        for d, kw in enumerate(({}, {"reverse": True}, {"reverse": True, "mask": mask})):
+            half = merged[..., (d % 2) * H : (d % 2 + 1) * H]
+            args = (x, *weights[d % 2], h0)
+            got = into(half, *args, **kw)
+            assert got[0] is half, kw  # written there, not copied
+            want = fn(*args, **kw)
+            for g, w in zip(got, want, strict=True):
+                np.testing.assert_array_equal(g, w)
+            got = _cells._cell_forward_into(half, cell, *args, **kw)
+            assert got[0] is half
+        args = (x, *weights[0], h0)
+        lengths = rng.integers(1, T + 1, size=B)
+        for kw in ({"lengths": lengths}, {"return_cache": True}):
+            assert not np.shares_memory(into(merged[..., :H], *args, **kw)[0], merged)  # its own y
+            got = _cells._cell_forward_into(merged[..., :H], cell, *args, **kw)
+            want = fn(*args, **kw)
+            np.testing.assert_array_equal(merged[..., :H], want[0])
+            np.testing.assert_array_equal(got[1], want[1])
+        spaced = np.zeros((B, T, 2 * H), dtype=dtype)[..., ::2]  # every other column
+        got = _cells._cell_forward_into(spaced, cell, *args)
+        assert got[0] is spaced
+        np.testing.assert_array_equal(spaced, fn(*args)[0])
+        with pytest.raises(TypeError):
+            _cells._cell_forward_into(merged[..., :H], cell, *args, no_such_option=1)
+        with pytest.raises(ValueError, match="cell must be"):
+            _cells._cell_forward_into(merged[..., :H], "lstm", *args)
+        y, h_n = lstmcore.stack_forward(cell, x, weights, h0=np.stack([h0, h0]), bidirectional=True)
+        np.testing.assert_array_equal(y[..., :H], fn(x, *weights[0], h0)[0])
+        np.testing.assert_array_equal(y[..., H:], fn(x, *weights[1], h0, reverse=True)[0])
+    finally:
+        _cells._set_plan(**previous)

@@ -81,6 +81,7 @@ else:
         from ._cells import (
             GRUStepper,
             RNNStepper,
+            _cell_forward_into,  # noqa: F401 - read by _stack.bind
             gru_backward,
             gru_cell_forward,
             gru_forward,

@@ -702,10 +702,12 @@ cdef Weights _weights(w_h, b, p, w_hr):
     return w
 
 
-cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=None, seq=None):
+cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=None, seq=None,
+                     y_out=None):
     """x (B, T, I), checked | h0 (B, P) or None (zeros) | c0 (B, H) or None | mask (B, P) or
     None | seq: a _sequence.Plan or None -> y, h_n, c_n, cache arrays (with a plan: in its
-    order)."""
+    order). y_out: None, or the (B, T, P) array inference writes y into (_out_fits; not with
+    lengths), from the kernels or from the plan's scatter."""
     x_tm = None
     # lengths in inference: x read and y written in the caller's order, a step at a time (RowMap)
     cdef bint rowmap = seq is not None and not train and seq.nact is not None
@@ -775,11 +777,15 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
             zx_step, ldzx = G, <Py_ssize_t>T * G
         # with a plan, y in its order is scratch too: the caller's y is its scatter; else the
         # caller's y (with the row map, the rows stream into it in whole lines)
-        if rowmap or seq is None:
+        if seq is None and y_out is not None:
+            out = y_out
+        elif rowmap or seq is None:
             out = _output_array((B, T, P), dtype)
         else:
             out = _scratch("cells.plan_y", (B, T, P), dtype)
         y_step, ldy = P, <Py_ssize_t>T * P
+        if out is y_out:  # a view of the caller's (_out_fits: its strides are whole values)
+            y_step, ldy = out.strides[1] // out.itemsize, out.strides[0] // out.itemsize
     cdef RowMap rm
     cdef RowMap *p_rm = NULL
     if rowmap:
@@ -838,7 +844,7 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
         return out, _checks.last_outputs(out, seq.lengths, seq.reverse), c_n, None
     y = out if not train else out.transpose(1, 0, 2)
     h_n = seq.rows_back(np.ascontiguousarray(y[rows, seq.last]))
-    y = seq.scatter(y, outputs=True, out=_output_array((B, T, P), dtype))
+    y = seq.scatter(y, outputs=True, out=_output_array((B, T, P), dtype) if y_out is None else y_out)
     if not train:
         return y, h_n, c_n, None
     return y, h_n, c_n, {"x": x_tm, "h": h, "c": c, "gates": gates, "extra": extra, "z": zpre,
@@ -1299,6 +1305,53 @@ cdef tuple _ready_call(bint gru, bint reset_after, activation, recurrent_activat
 # Public functions: the GRU ---------------------------------------------------------------------
 
 
+cdef bint _out_fits(y, x, int P, seq, h0):
+    """Whether inference may write its y (B, T, P) straight into y: an aligned, writeable array
+    of x's dtype and that shape, its last axis contiguous, its other strides whole values and not
+    negative, sharing no memory with x or h0; and no plan of lengths (their rows stream into a
+    contiguous y)."""
+    if type(y) is not np.ndarray or seq is not None and seq.nact is not None:
+        return False
+    cdef Py_ssize_t item = x.itemsize
+    return (y.dtype == x.dtype and y.shape == (x.shape[0], x.shape[1], P) and y.flags.writeable
+            and y.flags.aligned and y.strides[2] == item and y.strides[0] >= 0
+            and y.strides[1] >= 0 and y.strides[0] % item == 0 and y.strides[1] % item == 0
+            and not np.may_share_memory(y, x) and (h0 is None or not np.may_share_memory(y, h0)))
+
+
+def _cell_forward_into(y, cell, *args, **kwargs):
+    """gru_forward (cell 'gru') or rnn_forward ('rnn') of those arguments with y written into y
+    (B, T, H), a view of the caller's whose last axis is contiguous (a direction's half of a
+    bidirectional layer's concatenated output, lstmcore.engine._stack): -> as the function, y
+    being that view. Inference without lengths writes there from the kernels (forward) or from
+    the plan's scatter (reverse, a mask); any other call copies its y in."""
+    if cell == "gru":
+        out = _gru_into(y, *args, **kwargs)
+    elif cell == "rnn":
+        out = _rnn_into(y, *args, **kwargs)
+    else:
+        raise ValueError(f"cell must be 'gru' or 'rnn', got {cell!r}")
+    if out[0] is not y:
+        y[...] = out[0]
+    return (y,) + tuple(out[1:])
+
+
+def _gru_into(y_out, x, w_x, w_h, b, h0=None, *, reset_after=True, activation="tanh",
+              recurrent_activation="sigmoid", return_cache=False, check_finite=True,
+              recurrent_mask=None, reverse=False, lengths=None, mask=None,
+              zero_output_for_mask=False):
+    return _gru_run(x, w_x, w_h, b, h0, reset_after, activation, recurrent_activation,
+                    return_cache, check_finite, recurrent_mask, reverse, lengths, mask,
+                    zero_output_for_mask, y_out)
+
+
+def _rnn_into(y_out, x, w_x, w_h, b, h0=None, *, activation="tanh", return_cache=False,
+              check_finite=True, recurrent_mask=None, reverse=False, lengths=None, mask=None,
+              zero_output_for_mask=False):
+    return _rnn_run(x, w_x, w_h, b, h0, activation, return_cache, check_finite, recurrent_mask,
+                    reverse, lengths, mask, zero_output_for_mask, y_out)
+
+
 def gru_forward(x, w_x, w_h, b, h0=None, *, reset_after=True, activation="tanh",
                 recurrent_activation="sigmoid", return_cache=False, check_finite=True,
                 recurrent_mask=None, reverse=False, lengths=None, mask=None,
@@ -1324,6 +1377,15 @@ def gru_forward(x, w_x, w_h, b, h0=None, *, reset_after=True, activation="tanh",
     ``reverse``, ``lengths`` (B,), ``mask`` (B, T) bool, ``zero_output_for_mask``: directions,
     variable lengths and masks (``lstmcore.engine._sequence`` states the rules).
     """
+    return _gru_run(x, w_x, w_h, b, h0, reset_after, activation, recurrent_activation,
+                    return_cache, check_finite, recurrent_mask, reverse, lengths, mask,
+                    zero_output_for_mask, None)
+
+
+cdef object _gru_run(x, w_x, w_h, b, h0, reset_after, activation, recurrent_activation,
+                     return_cache, check_finite, recurrent_mask, reverse, lengths, mask,
+                     zero_output_for_mask, y_out):
+    # gru_forward's body; y_out: an array to write y into where it fits (_out_fits), or None
     ready = None
     if (recurrent_mask is None and mask is None and zero_output_for_mask is False
             and type(reset_after) is bool):
@@ -1338,8 +1400,10 @@ def gru_forward(x, w_x, w_h, b, h0=None, *, reset_after=True, activation="tanh",
             recurrent_mask)
         seq = _sequence.plan(x.shape[0], x.shape[1], reverse, lengths, mask, zero_output_for_mask)
     cdef Cell cl = _gru_cell(w_h.shape[0], reset_after, act, ract)
+    if y_out is not None and (return_cache or not _out_fits(y_out, x, w_h.shape[0], seq, h0)):
+        y_out = None
     y, h_n, _, arrays = _forward(cl, x, w_x, w_h, b, None, None, h0, None, return_cache, rmask,
-                                 seq)
+                                 seq, y_out)
     if not return_cache:
         return y, h_n
     cache = GRUCache(arrays["x"], w_x, w_h, arrays["gates"], arrays["h"], arrays["extra"],
@@ -1386,6 +1450,13 @@ def rnn_forward(x, w_x, w_h, b, h0=None, *, activation="tanh", return_cache=Fals
     dropout, h_prev * mask in the recurrent product. ``reverse``, ``lengths``, ``mask``,
     ``zero_output_for_mask``: as :func:`gru_forward`.
     """
+    return _rnn_run(x, w_x, w_h, b, h0, activation, return_cache, check_finite, recurrent_mask,
+                    reverse, lengths, mask, zero_output_for_mask, None)
+
+
+cdef object _rnn_run(x, w_x, w_h, b, h0, activation, return_cache, check_finite, recurrent_mask,
+                     reverse, lengths, mask, zero_output_for_mask, y_out):
+    # rnn_forward's body; y_out: an array to write y into where it fits (_out_fits), or None
     ready = None
     if recurrent_mask is None and mask is None and zero_output_for_mask is False:
         ready = _ready_call(False, False, activation, None, x, w_x, w_h, b, h0, check_finite,
@@ -1397,8 +1468,10 @@ def rnn_forward(x, w_x, w_h, b, h0=None, *, activation="tanh", return_cache=Fals
             x, w_x, w_h, b, h0, activation, check_finite, recurrent_mask)
         seq = _sequence.plan(x.shape[0], x.shape[1], reverse, lengths, mask, zero_output_for_mask)
     cdef Cell cl = _rnn_cell(w_h.shape[0], act)
+    if y_out is not None and (return_cache or not _out_fits(y_out, x, w_h.shape[0], seq, h0)):
+        y_out = None
     y, h_n, _, arrays = _forward(cl, x, w_x, w_h, b, None, None, h0, None, return_cache, rmask,
-                                 seq)
+                                 seq, y_out)
     if not return_cache:
         return y, h_n
     return y, h_n, RNNCache(arrays["x"], w_x, w_h, arrays["h"], activation,
