@@ -295,6 +295,14 @@ def test_a_fresh_process_follows_the_plans_in_the_file(tmp_path, tuned):
     assert "path: BLAS product per step" in out.stdout
     out = _lstmcore("info", "--plan", "20,10,8,32", "--threads", "1", env={"LSTMCORE_TUNE_FILE": "off"})
     assert "source: the rules below" in out.stdout
+    # on BLAS with 2 threads: the gate maths stay on the calling thread where the workers spin
+    tuned.save([_entry({"path": "blas", "grads": "blas"}, 16, 8, 32, threads=2)], path)
+    for wait, where in (("PASSIVE", "on 2 threads"), ("ACTIVE", "on the calling thread")):
+        out = _lstmcore(
+            "info", "--plan", "20,10,8,32", "--threads", "2", env={**env, "OMP_WAIT_POLICY": wait}
+        )
+        assert out.returncode == 0, out.stderr
+        assert "path: BLAS product per step" in out.stdout and f"gate maths: {where}" in out.stdout
     out = _lstmcore("tune", "--show", "--file", str(path))
     assert out.returncode == 0, out.stderr
     assert "1T B=16 I=8 H=32: blas" in out.stdout

@@ -47,6 +47,13 @@ def plan_lines(
         out.append(
             "  path: BLAS product per step (x @ w_x over all steps, h @ w_h per step) and the gate kernels"
         )
+        if n > 1 and _lstm._omp_spins():
+            out.append(
+                "  gate maths: on the calling thread (OpenMP's idle workers spin a while, and a"
+                " spinning worker would take the core OpenBLAS's next product needs)"
+            )
+        elif n > 1:
+            out.append(f"  gate maths: on {n} threads where a step's rows are many enough")
         out.append(
             "  why: the packed kernels win here only with AVX-512 everywhere, with AVX2 on one thread"
             f" or while the packed weights fit the L3 ({_kib(plan['l3'])}; in training with two"
