@@ -159,8 +159,10 @@ def bind(backend):
 
     def into_for(cell):
         """The backend's forward of cell that writes y into a given array, or None."""
-        if cell == "lstm" or cell_into is None:
-            return lstm_into if cell == "lstm" else None
+        if cell == "lstm":
+            return lstm_into
+        if cell_into is None:
+            return None
         return lambda y, *args, **kwargs: cell_into(y, cell, *args, **kwargs)
 
     # memory for a merged output: the compiled backend's kept memory (no fresh pages at each
