@@ -319,8 +319,9 @@ def test_openmp_settings_leave_the_environment_alone():
     env = {k: v for k, v in os.environ.items() if k not in names and k != "OMP_NUM_THREADS"}
 
     def run(**extra):
-        p = subprocess.run([sys.executable, "-c", code], env={**env, **extra}, capture_output=True,
-                           text=True, timeout=120)
+        p = subprocess.run(
+            [sys.executable, "-c", code], env={**env, **extra}, capture_output=True, text=True, timeout=120
+        )
         assert p.returncode == 0, p.stderr
         return json.loads(p.stdout)
 
@@ -332,8 +333,12 @@ def test_openmp_settings_leave_the_environment_alone():
     # step: no spin count
     _, _, chosen, _, spins = run(LSTMCORE_ISA="generic")
     assert chosen == {"OMP_WAIT_POLICY": "PASSIVE"} and not spins
-    for name, value, spinning in (("OMP_WAIT_POLICY", "ACTIVE", True), ("OMP_WAIT_POLICY", "passive", False),
-                                  ("GOMP_SPINCOUNT", "5", True), ("GOMP_SPINCOUNT", "0", False)):
+    for name, value, spinning in (
+        ("OMP_WAIT_POLICY", "ACTIVE", True),
+        ("OMP_WAIT_POLICY", "passive", False),
+        ("GOMP_SPINCOUNT", "5", True),
+        ("GOMP_SPINCOUNT", "0", False),
+    ):
         policy, spin, chosen, _, spins = run(**{name: value})
         assert {"OMP_WAIT_POLICY": policy, "GOMP_SPINCOUNT": spin}[name] == value
         assert chosen == {}
