@@ -44,11 +44,12 @@ def _openmp_env() -> dict[str, str]:
         from ._checks import cpu_best_isa  # built without OpenMP: loads no runtime
     except ImportError:  # pragma: no cover - a build without the helper module
         return env
-    isas = ("generic", "avx2", "avx512")
+    from ._tuned import ISAS  # the kernels' names, in _lstm's order (pure Python)
+
     best = cpu_best_isa()
     name = os.environ.get("LSTMCORE_ISA", "").strip().lower()
     # an unknown or unsupported name is _lstm's error to raise as the extension loads
-    isa = isas.index(name) if name in isas and isas.index(name) <= best else best
+    isa = ISAS.index(name) if name in ISAS and ISAS.index(name) <= best else best
     if isa >= 1:
         env["GOMP_SPINCOUNT"] = "10000"
     return env

@@ -706,7 +706,7 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
                      y_out=None):
     """x (B, T, I), checked | h0 (B, P) or None (zeros) | c0 (B, H) or None | mask (B, P) or
     None | seq: a _sequence.Plan or None -> y, h_n, c_n, cache arrays (with a plan: in its
-    order). y_out: None, or the (B, T, P) array inference writes y into (_out_fits; not with
+    order). y_out: None, or the (B, T, P) array inference writes y into (_fits; not with
     lengths), from the kernels or from the plan's scatter."""
     x_tm = None
     # lengths in inference: x read and y written in the caller's order, a step at a time (RowMap)
@@ -784,7 +784,7 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
         else:
             out = _scratch("cells.plan_y", (B, T, P), dtype)
         y_step, ldy = P, <Py_ssize_t>T * P
-        if out is y_out:  # a view of the caller's (_out_fits: its strides are whole values)
+        if out is y_out:  # a view of the caller's (_fits: its strides are whole values)
             y_step, ldy = out.strides[1] // out.itemsize, out.strides[0] // out.itemsize
     cdef RowMap rm
     cdef RowMap *p_rm = NULL
@@ -1305,18 +1305,10 @@ cdef tuple _ready_call(bint gru, bint reset_after, activation, recurrent_activat
 # Public functions: the GRU ---------------------------------------------------------------------
 
 
-cdef bint _out_fits(y, x, int P, seq, h0):
-    """Whether inference may write its y (B, T, P) straight into y: an aligned, writeable array
-    of x's dtype and that shape, its last axis contiguous, its other strides whole values and not
-    negative, sharing no memory with x or h0; and no plan of lengths (their rows stream into a
-    contiguous y)."""
-    if type(y) is not np.ndarray or seq is not None and seq.nact is not None:
-        return False
-    cdef Py_ssize_t item = x.itemsize
-    return (y.dtype == x.dtype and y.shape == (x.shape[0], x.shape[1], P) and y.flags.writeable
-            and y.flags.aligned and y.strides[2] == item and y.strides[0] >= 0
-            and y.strides[1] >= 0 and y.strides[0] % item == 0 and y.strides[1] % item == 0
-            and not np.may_share_memory(y, x) and (h0 is None or not np.may_share_memory(y, h0)))
+cdef bint _fits(y, x, int P, seq, h0):
+    """Whether inference may write its y straight into y (_lstm._out_fits), with no plan of
+    lengths (their rows stream into a contiguous y)."""
+    return (seq is None or seq.nact is None) and _lstm._out_fits(y, x, P, h0)
 
 
 def _cell_forward_into(y, cell, *args, **kwargs):
@@ -1385,7 +1377,7 @@ def gru_forward(x, w_x, w_h, b, h0=None, *, reset_after=True, activation="tanh",
 cdef object _gru_run(x, w_x, w_h, b, h0, reset_after, activation, recurrent_activation,
                      return_cache, check_finite, recurrent_mask, reverse, lengths, mask,
                      zero_output_for_mask, y_out):
-    # gru_forward's body; y_out: an array to write y into where it fits (_out_fits), or None
+    # gru_forward's body; y_out: an array to write y into where it fits (_fits), or None
     ready = None
     if (recurrent_mask is None and mask is None and zero_output_for_mask is False
             and type(reset_after) is bool):
@@ -1400,7 +1392,7 @@ cdef object _gru_run(x, w_x, w_h, b, h0, reset_after, activation, recurrent_acti
             recurrent_mask)
         seq = _sequence.plan(x.shape[0], x.shape[1], reverse, lengths, mask, zero_output_for_mask)
     cdef Cell cl = _gru_cell(w_h.shape[0], reset_after, act, ract)
-    if y_out is not None and (return_cache or not _out_fits(y_out, x, w_h.shape[0], seq, h0)):
+    if y_out is not None and (return_cache or not _fits(y_out, x, w_h.shape[0], seq, h0)):
         y_out = None
     y, h_n, _, arrays = _forward(cl, x, w_x, w_h, b, None, None, h0, None, return_cache, rmask,
                                  seq, y_out)
@@ -1456,7 +1448,7 @@ def rnn_forward(x, w_x, w_h, b, h0=None, *, activation="tanh", return_cache=Fals
 
 cdef object _rnn_run(x, w_x, w_h, b, h0, activation, return_cache, check_finite, recurrent_mask,
                      reverse, lengths, mask, zero_output_for_mask, y_out):
-    # rnn_forward's body; y_out: an array to write y into where it fits (_out_fits), or None
+    # rnn_forward's body; y_out: an array to write y into where it fits (_fits), or None
     ready = None
     if recurrent_mask is None and mask is None and zero_output_for_mask is False:
         ready = _ready_call(False, False, activation, None, x, w_x, w_h, b, h0, check_finite,
@@ -1468,7 +1460,7 @@ cdef object _rnn_run(x, w_x, w_h, b, h0, activation, return_cache, check_finite,
             x, w_x, w_h, b, h0, activation, check_finite, recurrent_mask)
         seq = _sequence.plan(x.shape[0], x.shape[1], reverse, lengths, mask, zero_output_for_mask)
     cdef Cell cl = _rnn_cell(w_h.shape[0], act)
-    if y_out is not None and (return_cache or not _out_fits(y_out, x, w_h.shape[0], seq, h0)):
+    if y_out is not None and (return_cache or not _fits(y_out, x, w_h.shape[0], seq, h0)):
         y_out = None
     y, h_n, _, arrays = _forward(cl, x, w_x, w_h, b, None, None, h0, None, return_cache, rmask,
                                  seq, y_out)

@@ -1715,6 +1715,21 @@ cdef tuple _run_forward(x, w_x, w_h, b, h0, c0, int act, int ract, bint return_c
     return y, h[T].copy(), c[T].copy(), cache
 
 
+def _out_fits(y, x, Py_ssize_t P, *states):
+    """Whether inference over x (B, T, I), checked, may write its y (B, T, P) straight into y (a
+    view of the caller's): an aligned, writeable array of x's dtype and that shape, its last axis
+    contiguous, its other strides whole values and not negative, sharing no memory with x or any
+    of states (arrays or None). The LSTM's and the cell engine's (lstmcore.engine._cells)."""
+    if type(y) is not np.ndarray:
+        return False
+    cdef Py_ssize_t item = x.itemsize
+    return (y.dtype == x.dtype and y.shape == (x.shape[0], x.shape[1], P) and y.flags.writeable
+            and y.flags.aligned and y.strides[2] == item and y.strides[0] >= 0
+            and y.strides[1] >= 0 and y.strides[0] % item == 0 and y.strides[1] % item == 0
+            and not np.may_share_memory(y, x)
+            and not any(a is not None and np.may_share_memory(y, a) for a in states))
+
+
 def _lstm_forward_into(y, x, w_x, w_h, b, h0=None, c0=None, *, reverse=False, lengths=None,
                        mask=None, zero_output_for_mask=False, check_finite=True,
                        return_cache=False, **options):
@@ -1731,12 +1746,7 @@ def _lstm_forward_into(y, x, w_x, w_h, b, h0=None, c0=None, *, reverse=False, le
             recurrent_activation=recurrent_activation)
         dtype = xc.dtype
         B, T = xc.shape[0], xc.shape[1]
-        shape = (B, T, wh.shape[0])
-        if (opts.plain and type(y) is np.ndarray and y.dtype == dtype and y.shape == shape
-                and y.flags.writeable and y.flags.aligned and y.strides[2] == dtype.itemsize
-                and y.strides[0] >= 0 and y.strides[1] >= 0
-                and not np.may_share_memory(y, xc) and not np.may_share_memory(y, hc)
-                and not np.may_share_memory(y, cc)):
+        if opts.plain and _out_fits(y, xc, wh.shape[0], hc, cc):
             act, ract = opts.codes
             if return_cache:
                 seq = _sequence.plan(B, T, reverse, None, None, False)
