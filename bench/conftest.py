@@ -16,6 +16,9 @@ from lstmcore import benchmark as bm
 
 SHAPES = bm.SHAPES  # name: (B, T, I, H, kinds measured), the one table
 THREADS = sorted({1, lstmcore.engine._threads.cpu_count()})
+# peers that mean something only beside a case's others in `lstmcore bench`: lstmcore on 1 thread
+# beside a case of several (here each test sets its own count) and the GEMM peak's product
+SIDE_BY_SIDE_ONLY = ("lstmcore-1t", *bm.INSTRUMENTS)
 
 
 def cases(kind: str):
@@ -48,7 +51,9 @@ def peer_cases(cells, shapes=None):
         for kind in spec[4]
         if kind in bm.cell_kinds(cell)
         for peer in bm.PEERS
-        if kind in bm.peer_kinds(peer) and bm.peer_applies(peer, cell) is None
+        if peer not in SIDE_BY_SIDE_ONLY
+        and kind in bm.peer_kinds(peer)
+        and bm.peer_applies(peer, cell) is None
     ]
 
 

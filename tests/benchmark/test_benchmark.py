@@ -404,14 +404,15 @@ def test_lstmcore_full_times_the_lengths_batch_at_full_length(cell, kind):
 
 
 def test_peers_that_do_not_apply_say_why():
-    assert bm.PEERS[-1] == "lstmcore-full" and bm.peer_kinds("lstmcore-full") == ("inference", "train")
+    assert "lstmcore-full" in bm.PEERS and bm.peer_kinds("lstmcore-full") == ("inference", "train")
     assert issubclass(bm.PeerDoesNotApply, Exception) and not issubclass(bm.PeerDoesNotApply, ImportError)
     for cell in bm.ALL_CELLS:
         variant = bm.split_cell(cell)[1]
         assert (bm.peer_applies("lstmcore-full", cell) is None) == (variant == "lengths")
         assert (bm.peer_applies("bound", cell) is None) == (variant != "lengths")
         assert all(
-            bm.peer_applies(p, cell) is None for p in ("lstmcore", "reference", "torch", "onnxruntime")
+            bm.peer_applies(p, cell) is None
+            for p in ("lstmcore", "reference", "torch", "onnxruntime", "lstmcore-1t", "gemm-peak")
         )
     with pytest.raises(
         bm.PeerDoesNotApply, match="lstmcore-full does not apply to gru-bi: it times the -lengths"
@@ -638,6 +639,77 @@ def test_the_gemm_peak_is_measured_and_the_table_goes_without_it():
     r = bm.run_benchmark(TINY, kinds=["step"], threads=[1], peers=["lstmcore"], seconds=0.01, peak=False)
     assert r["gemm_peak_gflops"] == {} and r["cases"][0]["peak_share"] is None
     assert "of peak" not in bm.format_table(r)
+
+
+def test_the_peak_is_timed_beside_each_case_and_the_scaling_beside_the_threads():
+    """gemm-peak: the GEMM peak's product timed beside each case, lstmcore's share of the peak
+    taken from it; lstmcore-1t: lstmcore on 1 thread beside a case of 2, in a process of its own,
+    its ratio the scaling; neither in the ratios of the peers, the chart's or the rounds."""
+    peers = ["lstmcore", "lstmcore-1t", "gemm-peak"]
+    r = bm.run_benchmark(TINY, kinds=["inference"], threads=[1, 2], peers=peers, seconds=0.05)
+    one, two = r["cases"]
+    assert list(one["peers"]) == ["lstmcore", "gemm-peak"] and one["not_applicable"] == {}
+    assert list(two["peers"]) == peers and two["not_applicable"] == {}
+    for case in (one, two):
+        peak = 2.0 * bm.timing.PEAK_N**3 / case["peers"]["gemm-peak"]["median_s"] / 1e9
+        assert case["peak_beside"] and case["peak_gflops"] == pytest.approx(peak)
+        assert case["peak_share"] == pytest.approx(case["lstmcore_gflops"] / peak)
+    assert one["ratios"] == {}
+    lc = two["peers"]["lstmcore"]["median_s"]
+    assert two["ratios"] == {
+        "lstmcore-1t/lstmcore": pytest.approx(two["peers"]["lstmcore-1t"]["median_s"] / lc)
+    }
+    table = bm.format_table(r)
+    header = next(line for line in table.splitlines() if line.startswith("shape"))
+    assert header.split()[4:] == ["lstmcore", "lstmcore-1t", "lc-1t/lc", "lc", "GFLOP/s", "peak", "GFLOP/s",
+                                  "of", "peak", "rounds"]  # fmt: skip
+    rows = [line.split() for line in table.splitlines() if line.startswith("tiny ")]
+    fewest = [min(s["rounds"] for p, s in c["peers"].items() if p != "gemm-peak") for c in r["cases"]]
+    assert [row[-1] for row in rows] == [str(n) for n in fewest]
+    assert f"{two['peak_gflops']:.1f}" == rows[1][-3] and "timed beside the case's peers" in table
+    # in one process, lstmcore-1t is left out of a case of several threads, saying why; without
+    # the probe the share is of the run's peak
+    r = bm.run_benchmark(TINY, kinds=["inference"], threads=[2], peers=peers[:2], seconds=0.01, isolate=False)
+    (case,) = r["cases"]
+    assert list(case["peers"]) == ["lstmcore"] and not case["peak_beside"]
+    assert case["not_applicable"]["lstmcore-1t"].startswith("lstmcore-1t runs in a process of its own")
+    assert case["peak_gflops"] == r["gemm_peak_gflops"]["2"]
+    # nothing beside a case without lstmcore
+    r = bm.run_benchmark(
+        TINY, kinds=["inference"], threads=[1], peers=["reference", "gemm-peak"], seconds=0.01
+    )
+    assert list(r["cases"][0]["peers"]) == ["reference"]
+
+
+def test_an_instrument_runs_in_every_kth_round_only(monkeypatch):
+    """time_interleaved's sparse callables: in round 0 and every k-th, k from the estimates (about
+    a quarter of the time, while the others keep at least 5 rounds in the expected ones)."""
+    log = []
+    fns = {name: (lambda name=name: log.append(name)) for name in ("a", "b", "p")}
+    est = {fns["a"]: 1e-3, fns["b"]: 1e-3, fns["p"]: 0.05}
+    monkeypatch.setattr(bm.timing, "_estimate", lambda fn: est[fn])  # one call per round each
+    stats = bm.time_interleaved(fns, seconds=0.2, min_rounds=5, max_rounds=45, sparse=("p",))
+    # k = min(ceil(3 * 0.05 / 2e-3), (0.2 / 2e-3) // 5) = 20: rounds 0, 20 and 40
+    assert stats["a"]["rounds"] == stats["b"]["rounds"] == 45 and stats["p"]["rounds"] == 3
+    assert log.count("p") == 3 and log.count("a") == 45
+    stats = bm.time_interleaved(fns, seconds=1e-9, min_rounds=7, max_rounds=45, sparse=("p",))
+    assert stats["p"]["rounds"] == 7  # no room for fewer: every round
+
+
+def test_the_scaling_goal_reads_lstmcore_1t_where_it_was_timed_beside():
+    targets = {"title": "t", "ratios": [], "scaling": [{"shapes": ["S6"], "goal": 1.8}]}
+    alone = _case("S6", "inference", 1, lstmcore=1.0)
+    beside = _case("S6", "inference", 2, lstmcore=0.5, **{"lstmcore-1t": 0.95})
+    for cases in ([alone, beside], [beside]):
+        (got,) = bm.evaluate_targets(cases, targets, cpu_count=2)
+        assert (got["ratio"], got["value"], got["met"]) == ("lstmcore-1t/lstmcore", pytest.approx(1.9), True)
+    (got,) = bm.evaluate_targets([alone, _case("S6", "inference", 2, lstmcore=0.6)], targets, cpu_count=2)
+    assert (got["ratio"], got["value"], got["met"]) == (
+        "lstmcore 1 thread/2 threads",
+        pytest.approx(1 / 0.6),
+        False,
+    )
+    assert bm.evaluate_targets([_case("S6", "inference", 2, lstmcore=0.5)], targets, cpu_count=2) == []
 
 
 def test_the_runner_measures_the_lstm_unless_told():

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from .peers import make_peer, peer_applies, peer_kinds, peer_unavailable
+from .peers import make_peer, peer_applies, peer_kinds, peer_threads, peer_unavailable
 from .problems import (
     SHAPES,
     EqualWorkError,
@@ -121,7 +121,7 @@ def _timing_server(spec: str) -> None:
     s = json.loads(spec)
     dtype = np.dtype(s["dtype"])
     problem = make_problem(*s["dims"], dtype=dtype, cell=s["cell"])
-    set_threads(s["threads"])
+    set_threads(peer_threads(s["peer"], s["threads"]))
     try:
         timed = make_peer(s["peer"], problem, s["kind"], s["threads"])
     except PeerDoesNotApply as exc:

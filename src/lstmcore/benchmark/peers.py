@@ -1,6 +1,7 @@
-"""The peers: lstmcore, the NumPy reference, PyTorch, ONNX Runtime, the GEMM-only bound and
-lstmcore-full (lstmcore on a "-lengths" batch at full length), each built as a timed call on one
-problem."""
+"""The peers: lstmcore, the NumPy reference, PyTorch, ONNX Runtime, the GEMM-only bound,
+lstmcore-full (lstmcore on a "-lengths" batch at full length), lstmcore-1t (lstmcore on one thread
+beside a case of several) and gemm-peak (the GEMM peak's product, beside each case), each built as
+a timed call on one problem."""
 
 import functools
 import importlib
@@ -27,6 +28,7 @@ from .problems import (
     split_cell,
     stack_grads,
 )
+from .timing import gemm_peak_call
 
 # Peers ------------------------------------------------------------------------------------------
 
@@ -503,6 +505,24 @@ def _full_length_peer(problem, kind, threads):
     return timed
 
 
+def _gemm_peak_peer(problem, kind, threads):
+    """gemm-peak: the product that measures the machine's GEMM peak (timing.gemm_peak_call),
+    timed beside the case's peers on its thread count, so that lstmcore's share of the peak
+    compares two times of the same moment (a shared machine's speed drifts within a run)."""
+    fn, _ = gemm_peak_call(problem["x"].dtype)
+    return Timed("gemm-peak", kind, fn, None)
+
+
+# lstmcore-1t: lstmcore itself, on one thread (peer_threads), beside a case of several threads:
+# the scaling goals compare two times of the same moment.
+_lstmcore_1t_peer = _functional_peer("lstmcore-1t", lstmcore, lstmcore_step)
+
+
+def peer_threads(name: str, threads: int) -> int:
+    """The threads peer ``name`` runs on in a case of ``threads``: 1 for lstmcore-1t."""
+    return 1 if name == "lstmcore-1t" else threads
+
+
 # name: (kinds, builder(problem, kind, threads) -> Timed, modules it needs)
 _PEERS = {
     "lstmcore": (KINDS, _functional_peer("lstmcore", lstmcore, lstmcore_step), ()),
@@ -511,6 +531,8 @@ _PEERS = {
     "onnxruntime": (("inference", "step"), _onnxruntime_peer, ("onnxruntime", "onnx")),
     "bound": (KINDS, _bound_peer, ("lstmcore.engine._blas",)),
     "lstmcore-full": (("inference", "train"), _full_length_peer, ()),
+    "lstmcore-1t": (KINDS, _lstmcore_1t_peer, ()),
+    "gemm-peak": (KINDS, _gemm_peak_peer, ("scipy.linalg",)),
 }
 PEERS = tuple(_PEERS)
 

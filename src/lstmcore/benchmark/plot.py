@@ -3,6 +3,7 @@
 import numpy as np
 
 from .peers import PEERS
+from .problems import INSTRUMENTS
 
 _NEED_MATPLOTLIB = "the chart needs matplotlib: pip install 'lstmcore[plot]' (or: pip install matplotlib)"
 
@@ -18,7 +19,7 @@ def plot_ratios(results: dict, path) -> None:
         raise ImportError(_NEED_MATPLOTLIB) from exc
     cases = [c for c in results["cases"] if "lstmcore" in c["peers"]]
     labels = [f"{c.get('cell', 'lstm')} {c['shape']} {c['kind']} {c['threads']}t" for c in cases]
-    others = [p for p in PEERS if p != "lstmcore" and any(p in c["peers"] for c in cases)]
+    others = [p for p in PEERS if p not in ("lstmcore", *INSTRUMENTS) and any(p in c["peers"] for c in cases)]
     fig, ax = plt.subplots(figsize=(max(6.0, 0.6 * len(cases) + 2), 4.5))
     xs = np.arange(len(cases))
     for k, peer in enumerate(others):

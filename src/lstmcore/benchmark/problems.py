@@ -44,6 +44,11 @@ SHAPES = {
 
 INSTALL_HINT = "pip install 'lstmcore[bench]'"
 
+# Peers that measure the machine, not a way to do the case's work: timed beside the others, left
+# out of the ratios, the chart and the rounds column (gemm-peak: the GEMM peak of the case's
+# moment, for lstmcore's share of it).
+INSTRUMENTS = ("gemm-peak",)
+
 # Equal-work tolerances per dtype: (rtol, atol). atol is scaled by the largest |expected| of each
 # array (at least 1), since weight gradients sum over B*T rows and grow with the shape.
 TOLERANCE = {np.dtype(np.float32): (1e-3, 1e-4), np.dtype(np.float64): (1e-9, 1e-11)}

@@ -3,6 +3,7 @@
 import json
 
 from .peers import PEERS
+from .problems import INSTRUMENTS
 from .targets import _memory_list
 
 # Output -----------------------------------------------------------------------------------------
@@ -31,6 +32,7 @@ _SHORT = {
     "onnxruntime": "ort",
     "bound": "bound",
     "lstmcore-full": "lc-full",
+    "lstmcore-1t": "lc-1t",
 }
 # Peers shown as lstmcore over them (timing._UNDER), the others as them over lstmcore.
 _UNDER = ("bound", "lstmcore-full")
@@ -42,7 +44,7 @@ def format_table(results: dict) -> str:
     m = results["machine"]
     v = m["versions"]
     cases = results["cases"]
-    peers = [p for p in PEERS if any(p in c["peers"] for c in cases)]
+    peers = [p for p in PEERS if p not in INSTRUMENTS and any(p in c["peers"] for c in cases)]
     ratio_keys = [f"{p}/lstmcore" for p in peers if p not in ("lstmcore", *_UNDER)]
     ratio_keys += [f"lstmcore/{p}" for p in _UNDER if p in peers and "lstmcore" in peers]
     software = ", ".join(f"{k} {v[k]}" for k in ("lstmcore", "numpy", "torch", "onnxruntime") if v.get(k))
@@ -63,6 +65,11 @@ def format_table(results: dict) -> str:
         )
         + "; ratios peer/lstmcore (above 1: lstmcore is faster) and lstmcore/bound (lc = lstmcore)",
     ]
+    if "lstmcore-1t" in peers:
+        lines.append(
+            "lc-1t: lstmcore on 1 thread, beside a case of several threads; lc-1t/lc: its scaling, "
+            "timed side by side"
+        )
     if "lstmcore-full" in peers:
         lines.append(
             "lc-full: lstmcore on the -lengths batch at full length; lc/lc-full: the share of that time "
@@ -70,9 +77,10 @@ def format_table(results: dict) -> str:
         )
     lines.append("")
     with_peak = any(c.get("peak_share") is not None for c in cases)
+    beside = any(c.get("peak_beside") for c in cases)
     headers = ["shape", "kind", "cell", "threads"] + peers
     headers += ["/".join(_SHORT[p] for p in k.split("/")) for k in ratio_keys]
-    headers += ["lc GFLOP/s", "of peak"] if with_peak else []
+    headers += ["lc GFLOP/s"] + (["peak GFLOP/s"] if beside else []) + ["of peak"] if with_peak else []
     headers += ["rounds"]
     rows = []
     for c in cases:
@@ -80,12 +88,13 @@ def format_table(results: dict) -> str:
         row += [_fmt_time(c["peers"][p]["median_s"]) if p in c["peers"] else "-" for p in peers]
         row += [f"{c['ratios'][k]:.2f}" if k in c["ratios"] else "-" for k in ratio_keys]
         if with_peak:
-            share = c.get("peak_share")
-            row += [
-                "-" if c.get("lstmcore_gflops") is None else f"{c['lstmcore_gflops']:.1f}",
-                "-" if share is None else f"{100 * share:.0f}%",
-            ]
-        row.append(str(min((s["rounds"] for s in c["peers"].values()), default=0)))
+            share, peak = c.get("peak_share"), c.get("peak_gflops")
+            row.append("-" if c.get("lstmcore_gflops") is None else f"{c['lstmcore_gflops']:.1f}")
+            if beside:
+                row.append("-" if peak is None else f"{peak:.1f}" + ("" if c.get("peak_beside") else "*"))
+            row.append("-" if share is None else f"{100 * share:.0f}%")
+        rounds = (s["rounds"] for p, s in c["peers"].items() if p not in INSTRUMENTS)
+        row.append(str(min(rounds, default=0)))
         rows.append(row)
     widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
     for r in [headers, *rows]:
@@ -101,7 +110,13 @@ def format_table(results: dict) -> str:
         )
         lines.append(
             "lc GFLOP/s: the products' operations (2 per multiply-add of the GEMM-only bound's products) per "
-            f"second of lstmcore; of peak: its share of a large GEMM through the same BLAS ({measured})"
+            "second of lstmcore; of peak: its share of a large GEMM through the same BLAS"
+            + (
+                ", timed beside the case's peers (peak GFLOP/s; *: the run's, measured before it: "
+                if beside
+                else " ("
+            )
+            + f"{measured})"
         )
     left_out = {p: {} for p in peers}  # peer: the cells it does not apply to, a '-' in its column
     for c in cases:

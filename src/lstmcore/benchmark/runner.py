@@ -17,6 +17,7 @@ from .isolation import _time_isolated, measure_memory
 from .peers import PEERS, _check_peer, make_peer, peer_kinds, peer_unavailable
 from .problems import (
     DEFAULT_CELLS,
+    INSTRUMENTS,
     KINDS,
     SEQUENCE_SHAPES,
     PeerDoesNotApply,
@@ -145,11 +146,14 @@ def run_benchmark(
 
     ``targets``: goals to check (:func:`load_targets`), or None.
     ``peak``: measure the GEMM peak for each thread count (:func:`measure_gemm_peak`, about half
-    a second each) and give each case lstmcore's GFLOP/s and share of it (:func:`case_flops`).
+    a second each) and give each case lstmcore's GFLOP/s and share of it (:func:`case_flops`);
+    a case that timed the gemm-peak peer beside lstmcore takes the peak from it (``peak_beside``:
+    a shared machine's speed drifts within a run, and a share of two moments' times drifts with
+    it: 117% of a 2-thread peak measured at a slow moment, on a 2-core VM).
 
     Keys: machine, settings, skipped {peer: why}, cases [{cell, shape, dims, kind, threads, peers
     {peer: stats}, ratios, not_applicable {peer: why}, gflop, lstmcore_gflops, peak_gflops,
-    peak_share}] (shape by shape,
+    peak_share, peak_beside}] (shape by shape,
     then kind, cell, thread count), gemm_peak_gflops {threads: GFLOP/s}, memory (None, or one
     :func:`measure_memory` result per cell), targets (see :func:`evaluate_targets`; [] without
     ``targets``), targets_title.
@@ -192,6 +196,15 @@ def run_benchmark(
                     for n in threads:
                         names = [p for p in ready if kind in peer_kinds(p)]
                         not_applicable = {}
+                        if "lstmcore" not in names:  # nothing to measure the machine for
+                            names = [p for p in names if p not in ("lstmcore-1t", *INSTRUMENTS)]
+                        if "lstmcore-1t" in names and not (isolate and n > 1):
+                            names.remove("lstmcore-1t")  # (on 1 thread it is lstmcore)
+                            if n > 1:
+                                not_applicable["lstmcore-1t"] = (
+                                    "lstmcore-1t runs in a process of its own (isolate), on 1 thread "
+                                    "beside the case's peers on several"
+                                )
                         if isolate and n > 1:
                             stats, not_applicable = _time_isolated(
                                 names, cell, (B, T, I, H), kind, n, dtype, seconds, min_rounds, max_rounds
@@ -208,7 +221,11 @@ def run_benchmark(
                                 if name != "reference":
                                     check_timed(timed, expected, dtype)
                                 fns[name] = timed.fn
-                            stats = time_interleaved(fns, seconds, min_rounds, max_rounds) if fns else {}
+                            stats = (
+                                time_interleaved(fns, seconds, min_rounds, max_rounds, sparse=INSTRUMENTS)
+                                if fns
+                                else {}
+                            )
                             fns = timed = None  # no session or pool of this case stays alive
                         where = f"{cell} {shape} {kind}, {n} thread{'s' if n > 1 else ''}"
                         if not stats:
@@ -227,7 +244,9 @@ def run_benchmark(
                         case = _with_peak_share(case, peaks.get(n))
                         cases.append(case)
                         times = ", ".join(f"{p} {_fmt_time(s['median_s'])}" for p, s in stats.items())
-                        rounds = min(s["rounds"] for s in stats.values())
+                        rounds = min(
+                            (s["rounds"] for p, s in stats.items() if p not in INSTRUMENTS), default=0
+                        )
                         say(f"{where}: {times} ({rounds} rounds)")
     finally:
         _restore_threads(saved)

@@ -9,7 +9,7 @@ import numpy as np
 
 import lstmcore
 
-from .problems import case_flops
+from .problems import INSTRUMENTS, case_flops
 
 # Timing: a peer whose call is shorter than this runs several calls per round, timed together.
 _ROUND_TARGET_S = 1e-3
@@ -65,6 +65,7 @@ def time_interleaved(
     max_rounds: int = 2000,
     round_target_s: float = _ROUND_TARGET_S,
     warmup_calls: int = 0,
+    sparse=(),
 ) -> dict:
     """Time the zero-argument callables ``fns`` ({name: fn}) in interleaved rounds.
 
@@ -73,8 +74,12 @@ def time_interleaved(
     runs a batch of calls, timed together and divided. ``warmup_calls`` more calls, untimed, go
     before each batch: the steady state of a callable that follows another (thread pools awake,
     caches refilled; lstmcore tune uses it). Rounds go on until ``seconds`` have passed and at least
-    ``min_rounds`` are done, or ``max_rounds`` are. Returns {name: stats}, seconds per call:
-    median_s, min_s, q1_s, q3_s, iqr_s, rounds, calls_per_round, times_s (one per round).
+    ``min_rounds`` are done, or ``max_rounds`` are. ``sparse``: names of callables (an
+    instrument, such as the GEMM peak's product) timed in round 0 and every k-th round only, k
+    from the estimates so that they take about a quarter of the time while the others still get
+    their rounds (at least 5 of theirs each in the expected rounds). Returns {name: stats},
+    seconds per call: median_s, min_s, q1_s, q3_s, iqr_s, rounds, calls_per_round, times_s (one
+    per round in which it ran).
     """
     if not fns:
         raise ValueError("fns must hold at least one callable, got none")
@@ -83,10 +88,15 @@ def time_interleaved(
     if min_rounds < 1 or max_rounds < min_rounds:
         raise ValueError(f"need 1 <= min_rounds <= max_rounds, got {min_rounds} and {max_rounds}")
     names = list(fns)
-    calls = {}
+    calls, est = {}, {}
     for name in names:
-        est = _estimate(fns[name])
-        calls[name] = max(1, min(_MAX_CALLS_PER_ROUND, math.ceil(round_target_s / max(est, 1e-9))))
+        est[name] = _estimate(fns[name])
+        calls[name] = max(1, min(_MAX_CALLS_PER_ROUND, math.ceil(round_target_s / max(est[name], 1e-9))))
+    every = dict.fromkeys(names, 1)
+    dense_s = sum(est[n] * calls[n] for n in names if n not in sparse)
+    for name in (n for n in names if n in sparse and dense_s > 0):
+        share = math.ceil(3 * est[name] * calls[name] / dense_s)  # a quarter of a round's time
+        every[name] = max(1, min(share, int(seconds / dense_s) // 5))
     times = {name: [] for name in names}
     clock = time.perf_counter_ns
     start = time.perf_counter()
@@ -97,6 +107,8 @@ def time_interleaved(
         gc.disable()
         try:
             for name in order:
+                if rounds % every[name]:
+                    continue
                 fn, n = fns[name], calls[name]
                 for _ in range(warmup_calls):
                     fn()
@@ -143,30 +155,48 @@ def _ratios(peers: dict) -> dict:
     out = {
         f"{name}/lstmcore": s["median_s"] / ours
         for name, s in peers.items()
-        if name not in ("lstmcore", "lstmcore-full")
+        if name not in ("lstmcore", "lstmcore-full", *INSTRUMENTS)
     }
     out.update((f"lstmcore/{name}", ours / peers[name]["median_s"]) for name in _UNDER if name in peers)
     return out
 
 
-def measure_gemm_peak(threads: int, dtype=np.float32, n: int = 1536, repeats: int = 3) -> float:
-    """GFLOP/s of the best of ``repeats`` products of two (n, n) matrices through SciPy's BLAS
-    (the one lstmcore calls) with ``threads`` threads: the machine's measured GEMM peak that
-    ``lstmcore bench`` compares each case with (DESIGN.md section 4)."""
+# The side of a square product that measures the GEMM peak (DESIGN.md section 4: "a large square
+# sgemm"), up front for the run and beside each case (the gemm-peak peer).
+PEAK_N = 1536
+
+
+def gemm_peak_call(dtype=np.float32, n: int = PEAK_N) -> tuple:
+    """``(fn, flop)``: one product of two (n, n) matrices through SciPy's BLAS (the one lstmcore
+    calls) into an output kept between calls (no fresh pages timed), and its operations."""
     from scipy.linalg import blas
 
-    gemm = blas.sgemm if np.dtype(dtype) == np.float32 else blas.dgemm
+    dtype = np.dtype(dtype)
+    gemm = blas.sgemm if dtype == np.float32 else blas.dgemm
     rng = np.random.default_rng(0)
     a = np.asfortranarray(rng.standard_normal((n, n)).astype(dtype))
     b = np.asfortranarray(rng.standard_normal((n, n)).astype(dtype))
+    c = np.zeros((n, n), dtype=dtype, order="F")
+
+    def fn():
+        gemm(1.0, a, b, 0.0, c, overwrite_c=1)
+
+    return fn, 2.0 * n**3
+
+
+def measure_gemm_peak(threads: int, dtype=np.float32, n: int = PEAK_N, repeats: int = 3) -> float:
+    """GFLOP/s of the best of ``repeats`` products of two (n, n) matrices
+    (:func:`gemm_peak_call`) with ``threads`` threads: the machine's measured GEMM peak, once
+    for the run (each case also times the same product beside lstmcore: the gemm-peak peer)."""
+    fn, flop = gemm_peak_call(dtype, n)
     saved = _get_threads()
     try:
         set_threads(threads)
-        gemm(1.0, a, b)  # warm-up: pools started, pages touched
-        best = min(_time_once(lambda: gemm(1.0, a, b)) for _ in range(repeats))
+        fn()  # warm-up: pools started, pages touched
+        best = min(_time_once(fn) for _ in range(repeats))
     finally:
         _restore_threads(saved)
-    return 2.0 * n**3 / best / 1e9
+    return flop / best / 1e9
 
 
 def _time_once(fn) -> float:
@@ -176,9 +206,21 @@ def _time_once(fn) -> float:
 
 
 def _with_peak_share(case: dict, peak_gflops: float | None) -> dict:
-    """``case`` with lstmcore's GFLOP/s and share of the measured peak (None without either)."""
+    """``case`` with lstmcore's GFLOP/s and share of the GEMM peak (None without either): the
+    peak timed beside it (the gemm-peak peer's median) where the case has it, else
+    ``peak_gflops``, the run's; ``peak_beside`` says which."""
     gflop = case_flops(case["cell"], case["dims"], case["kind"]) / 1e9
     lc = case["peers"].get("lstmcore")
     gflops = gflop / lc["median_s"] if lc else None
+    probe = case["peers"].get("gemm-peak")
+    if probe is not None:
+        peak_gflops = 2.0 * PEAK_N**3 / probe["median_s"] / 1e9
     share = gflops / peak_gflops if gflops is not None and peak_gflops else None
-    return dict(case, gflop=gflop, lstmcore_gflops=gflops, peak_gflops=peak_gflops, peak_share=share)
+    return dict(
+        case,
+        gflop=gflop,
+        lstmcore_gflops=gflops,
+        peak_gflops=peak_gflops,
+        peak_share=share,
+        peak_beside=probe is not None,
+    )
