@@ -4,6 +4,7 @@ skips. No speed is asserted; torch and onnxruntime are used where installed, ski
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import subprocess
@@ -508,6 +509,34 @@ def test_the_isolation_child_skips_a_peer_that_does_not_apply(capsys, peer):
     assert stats == {} and left == {peer: bm.peer_applies(peer, cell)}
 
 
+def test_the_instruments_are_timed_in_lstmcores_process(capsys, monkeypatch):
+    """With several threads, lstmcore-1t and gemm-peak run in lstmcore's timing process, in its
+    bursts: the reply holds all three; the parent starts no process of its own for them."""
+    spec = {"peer": "lstmcore", "cell": "lstm", "dims": [2, 3, 4, 5], "kind": "inference", "threads": 2,
+            "dtype": "float32", "beside": ["lstmcore-1t", "gemm-peak"]}  # fmt: skip
+    burst = {"seconds": 0.01, "min_rounds": 2, "max_rounds": 10}
+    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(burst) + "\n\n"))
+    bm.isolation._timing_server(json.dumps(spec))
+    replies = [line for line in capsys.readouterr().out.splitlines() if line.startswith(bm.isolation._MARK)]
+    reply = json.loads(replies[-1][len(bm.isolation._MARK) :])
+    assert set(reply) == {"lstmcore", "lstmcore-1t", "gemm-peak"} and reply["lstmcore-1t"]["rounds"] >= 2
+    bm.set_threads(1)
+    started = []
+    real = bm.isolation._Server
+
+    def server(code, spec, what):
+        started.append((spec["peer"], spec.get("beside")))
+        return real(code, spec, what)
+
+    monkeypatch.setattr(bm.isolation, "_Server", server)
+    names = ["lstmcore", "lstmcore-1t", "gemm-peak", "bound"]
+    stats, left = bm.isolation._time_isolated(
+        names, "lstm", (2, 3, 4, 5), "inference", 2, np.float32, 0.02, 2, 10, bursts=2
+    )
+    assert started == [("lstmcore", ["lstmcore-1t", "gemm-peak"]), ("bound", None)] and left == {}
+    assert list(stats) == names and all(s["bursts"] == 2 for s in stats.values())
+
+
 def test_isolated_peers_are_timed_in_turn_in_bursts():
     """With several threads each peer has a process of its own, all set up before any is timed;
     each then times its bursts in turn with the others', and its stats gather every burst's rounds."""
@@ -641,7 +670,7 @@ def test_the_gemm_peak_is_measured_and_the_table_goes_without_it():
     assert "of peak" not in bm.format_table(r)
 
 
-def test_the_peak_is_timed_beside_each_case_and_the_scaling_beside_the_threads():
+def test_the_peak_is_timed_beside_each_case_and_the_scaling_beside_the_threads(monkeypatch):
     """gemm-peak: the GEMM peak's product timed beside each case, lstmcore's share of the peak
     taken from it; lstmcore-1t: lstmcore on 1 thread beside a case of 2, in a process of its own,
     its ratio the scaling; neither in the ratios of the peers, the chart's or the rounds."""
@@ -667,13 +696,17 @@ def test_the_peak_is_timed_beside_each_case_and_the_scaling_beside_the_threads()
     fewest = [min(s["rounds"] for p, s in c["peers"].items() if p != "gemm-peak") for c in r["cases"]]
     assert [row[-1] for row in rows] == [str(n) for n in fewest]
     assert f"{two['peak_gflops']:.1f}" == rows[1][-3] and "timed beside the case's peers" in table
-    # in one process, lstmcore-1t is left out of a case of several threads, saying why; without
-    # the probe the share is of the run's peak
+    # in one process too, lstmcore-1t switched to 1 thread around its calls; without the probe
+    # the share is of the run's peak
+    switches = []
+    real = bm.set_threads
+    monkeypatch.setattr(bm.peers, "set_threads", lambda n: switches.append(n) or real(n))
     r = bm.run_benchmark(TINY, kinds=["inference"], threads=[2], peers=peers[:2], seconds=0.01, isolate=False)
     (case,) = r["cases"]
-    assert list(case["peers"]) == ["lstmcore"] and not case["peak_beside"]
-    assert case["not_applicable"]["lstmcore-1t"].startswith("lstmcore-1t runs in a process of its own")
+    assert list(case["peers"]) == peers[:2] and not case["peak_beside"] and case["not_applicable"] == {}
     assert case["peak_gflops"] == r["gemm_peak_gflops"]["2"]
+    rounds = case["peers"]["lstmcore-1t"]["rounds"]
+    assert switches == [1, 2] * (rounds + 1)  # the warm-up's, then each round's
     # nothing beside a case without lstmcore
     r = bm.run_benchmark(
         TINY, kinds=["inference"], threads=[1], peers=["reference", "gemm-peak"], seconds=0.01

@@ -13,11 +13,12 @@ thread count:
   streaming step only);
 - ``bound``: the products of lstmcore's forward (and backward) alone, no gate maths: a lower bound;
 - ``lstmcore-full``: lstmcore on a "-lengths" batch at full length (those cells only);
-- ``lstmcore-1t``: lstmcore on 1 thread, in the cases of several threads (each peer in a process of
-  its own): the scaling, timed side by side;
+- ``lstmcore-1t``: lstmcore on 1 thread, in the cases of several threads (in lstmcore's process,
+  switched to one thread around its calls): the scaling, timed side by side;
 - ``gemm-peak``: not a peer but an instrument: the large square product of the GEMM peak, timed
-  beside every case (in round 0 and every few rounds where it would take most of the time), so
-  that lstmcore's share of the peak compares two times of the same moment.
+  beside lstmcore in every case (in its process, in round 0 and every few rounds where it would
+  take most of the time), so that lstmcore's share of the peak compares two times of the same
+  moment.
 
 The sequence variants of each cell (SEQUENCE_CELLS, ``<cell>-<variant>``, accepted wherever a
 cell name is): ``-bi`` one bidirectional layer (outputs concatenated), ``-L2`` two stacked

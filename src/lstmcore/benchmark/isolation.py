@@ -12,8 +12,9 @@ import time
 
 import numpy as np
 
-from .peers import make_peer, peer_applies, peer_kinds, peer_threads, peer_unavailable
+from .peers import make_peer, peer_applies, peer_kinds, peer_switch, peer_unavailable
 from .problems import (
+    INSTRUMENTS,
     SHAPES,
     EqualWorkError,
     PeerDoesNotApply,
@@ -117,11 +118,14 @@ def _timing_server(spec: str) -> None:
     ``{"ready": true}`` (or ``{"does_not_apply": why}`` and end), then time it for each burst asked
     on stdin, one JSON line ``{"seconds", "min_rounds", "max_rounds"}`` each, replying with the
     burst's stats; an empty line or the end of stdin ends it. Replies are stdout lines that start
-    with _MARK (a library may print lines of its own)."""
+    with _MARK (a library may print lines of its own). The spec's ``beside`` (optional:
+    lstmcore-1t, instruments) are timed in the same bursts, lstmcore-1t switched to one thread
+    around its calls, the instruments in rounds of their own (time_interleaved's ``sparse``);
+    the reply is then ``{name: stats}`` for the peer and them."""
     s = json.loads(spec)
     dtype = np.dtype(s["dtype"])
     problem = make_problem(*s["dims"], dtype=dtype, cell=s["cell"])
-    set_threads(peer_threads(s["peer"], s["threads"]))
+    set_threads(s["threads"])
     try:
         timed = make_peer(s["peer"], problem, s["kind"], s["threads"])
     except PeerDoesNotApply as exc:
@@ -129,13 +133,20 @@ def _timing_server(spec: str) -> None:
         return
     if s["peer"] != "reference":
         check_timed(timed, expected_outputs(problem, s["kind"]), dtype)
+    beside = list(s.get("beside", ()))
+    fns = {s["peer"]: timed.fn}
+    fns.update((name, make_peer(name, problem, s["kind"], s["threads"]).fn) for name in beside)
+    sparse = [name for name in beside if name in INSTRUMENTS]
+    switch = {name: sw for name in beside if (sw := peer_switch(name, s["threads"])) is not None}
     print(_MARK + json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
         if not line.strip():
             break
         b = json.loads(line)
-        stats = time_interleaved({s["peer"]: timed.fn}, b["seconds"], b["min_rounds"], b["max_rounds"])
-        print(_MARK + json.dumps(stats[s["peer"]]), flush=True)
+        stats = time_interleaved(
+            fns, b["seconds"], b["min_rounds"], b["max_rounds"], sparse=sparse, switch=switch
+        )
+        print(_MARK + json.dumps(stats if beside else stats[s["peer"]]), flush=True)
 
 
 class _Server:
@@ -205,18 +216,27 @@ def _time_isolated(
     """Each peer of ``names`` timed on ``cell`` in a process of its own, the processes in turn:
     all are started and set up first, then each times ``bursts`` bursts of ``seconds / bursts``,
     one process at a time, the order rotating, so that a machine whose speed drifts (other work,
-    a shared cache) slows every peer alike instead of the one that ran at that moment. Returns
-    ``({peer: stats}, {peer: why})``, the second for the peers that do not apply to ``cell`` (no
-    process is started for those the parent already knows of)."""
+    a shared cache) slows every peer alike instead of the one that ran at that moment.
+    lstmcore-1t and the instruments (gemm-peak) run in lstmcore's process, in its bursts, where
+    lstmcore is timed: a third process in the turns, whichever, made lstmcore's S3 inference on
+    2 threads slower on a 2-core VM (lstmcore / ONNX Runtime 0.83-1.04 in 9 runs with one,
+    0.94-1.07 in 9 without; in lstmcore's process, 0.92-1.02 in 4). Returns ``({peer: stats},
+    {peer: why})``, the second for the peers that do not apply to ``cell`` (no process is
+    started for those the parent already knows of)."""
     stats, not_applicable, servers = {}, {}, {}
+    beside = [n for n in names if n in ("lstmcore-1t", *INSTRUMENTS)] if "lstmcore" in names else []
     try:
         for name in names:
             why = peer_applies(name, cell)
             if why is not None:
                 not_applicable[name] = why
                 continue
+            if name in beside:
+                continue
             spec = {"peer": name, "cell": cell, "dims": list(dims), "kind": kind, "threads": threads,
                     "dtype": np.dtype(dtype).name}  # fmt: skip
+            if name == "lstmcore" and beside:
+                spec["beside"] = beside
             code = _TIMING_SERVER
             if name == "torch" and peer_unavailable("torch") is None:
                 # PyTorch first, so that it loads the OpenMP runtime with its own default wait
@@ -240,7 +260,10 @@ def _time_isolated(
             for name in order[i % len(order) :] + order[: i % len(order)]:
                 got[name].append(servers[name].ask(burst, timeout))
                 time.sleep(_SETTLE_S)
-        stats = {name: _merged(b) for name, b in got.items()}
+        if beside and "lstmcore" in got:  # lstmcore's replies hold the instruments' stats too
+            replies = got["lstmcore"]
+            got.update((name, [r[name] for r in replies]) for name in ["lstmcore", *beside])
+        stats = {name: _merged(got[name]) for name in names if name in got}
     finally:
         for server in servers.values():
             server.close()

@@ -28,7 +28,7 @@ from .problems import (
     split_cell,
     stack_grads,
 )
-from .timing import gemm_peak_call
+from .timing import gemm_peak_call, set_threads
 
 # Peers ------------------------------------------------------------------------------------------
 
@@ -513,14 +513,17 @@ def _gemm_peak_peer(problem, kind, threads):
     return Timed("gemm-peak", kind, fn, None)
 
 
-# lstmcore-1t: lstmcore itself, on one thread (peer_threads), beside a case of several threads:
+# lstmcore-1t: lstmcore itself, on one thread (peer_switch), beside a case of several threads:
 # the scaling goals compare two times of the same moment.
 _lstmcore_1t_peer = _functional_peer("lstmcore-1t", lstmcore, lstmcore_step)
 
 
-def peer_threads(name: str, threads: int) -> int:
-    """The threads peer ``name`` runs on in a case of ``threads``: 1 for lstmcore-1t."""
-    return 1 if name == "lstmcore-1t" else threads
+def peer_switch(name: str, threads: int):
+    """``(enter, leave)`` around the timed calls of peer ``name`` in a case of ``threads`` (the
+    process's count), or None: lstmcore-1t's switch to one thread and back."""
+    if name != "lstmcore-1t":
+        return None
+    return (lambda: set_threads(1)), (lambda: set_threads(threads))
 
 
 # name: (kinds, builder(problem, kind, threads) -> Timed, modules it needs)

@@ -14,7 +14,7 @@ from lstmcore.engine._machine import cpu_model
 from lstmcore.engine._threads import cpu_count
 
 from .isolation import _time_isolated, measure_memory
-from .peers import PEERS, _check_peer, make_peer, peer_kinds, peer_unavailable
+from .peers import PEERS, _check_peer, make_peer, peer_kinds, peer_switch, peer_unavailable
 from .problems import (
     DEFAULT_CELLS,
     INSTRUMENTS,
@@ -198,13 +198,8 @@ def run_benchmark(
                         not_applicable = {}
                         if "lstmcore" not in names:  # nothing to measure the machine for
                             names = [p for p in names if p not in ("lstmcore-1t", *INSTRUMENTS)]
-                        if "lstmcore-1t" in names and not (isolate and n > 1):
+                        if "lstmcore-1t" in names and n == 1:
                             names.remove("lstmcore-1t")  # (on 1 thread it is lstmcore)
-                            if n > 1:
-                                not_applicable["lstmcore-1t"] = (
-                                    "lstmcore-1t runs in a process of its own (isolate), on 1 thread "
-                                    "beside the case's peers on several"
-                                )
                         if isolate and n > 1:
                             stats, not_applicable = _time_isolated(
                                 names, cell, (B, T, I, H), kind, n, dtype, seconds, min_rounds, max_rounds
@@ -221,8 +216,11 @@ def run_benchmark(
                                 if name != "reference":
                                     check_timed(timed, expected, dtype)
                                 fns[name] = timed.fn
+                            switch = {p: sw for p in fns if (sw := peer_switch(p, n)) is not None}
                             stats = (
-                                time_interleaved(fns, seconds, min_rounds, max_rounds, sparse=INSTRUMENTS)
+                                time_interleaved(
+                                    fns, seconds, min_rounds, max_rounds, sparse=INSTRUMENTS, switch=switch
+                                )
                                 if fns
                                 else {}
                             )

@@ -66,6 +66,7 @@ def time_interleaved(
     round_target_s: float = _ROUND_TARGET_S,
     warmup_calls: int = 0,
     sparse=(),
+    switch=None,
 ) -> dict:
     """Time the zero-argument callables ``fns`` ({name: fn}) in interleaved rounds.
 
@@ -77,7 +78,10 @@ def time_interleaved(
     ``min_rounds`` are done, or ``max_rounds`` are. ``sparse``: names of callables (an
     instrument, such as the GEMM peak's product) timed in round 0 and every k-th round only, k
     from the estimates so that they take about a quarter of the time while the others still get
-    their rounds (at least 5 of theirs each in the expected rounds). Returns {name: stats},
+    their rounds (at least 5 of theirs each in the expected rounds). ``switch``: {name: (enter,
+    leave)}, zero-argument callables run before and after each of that callable's batches (and
+    its warm-up), outside the timed part: lstmcore-1t's switch to one thread and back. Returns
+    {name: stats},
     seconds per call: median_s, min_s, q1_s, q3_s, iqr_s, rounds, calls_per_round, times_s (one
     per round in which it ran).
     """
@@ -88,9 +92,16 @@ def time_interleaved(
     if min_rounds < 1 or max_rounds < min_rounds:
         raise ValueError(f"need 1 <= min_rounds <= max_rounds, got {min_rounds} and {max_rounds}")
     names = list(fns)
+    switch = switch or {}
+    nothing = (_nothing, _nothing)
     calls, est = {}, {}
     for name in names:
-        est[name] = _estimate(fns[name])
+        enter, leave = switch.get(name, nothing)
+        enter()
+        try:
+            est[name] = _estimate(fns[name])
+        finally:
+            leave()
         calls[name] = max(1, min(_MAX_CALLS_PER_ROUND, math.ceil(round_target_s / max(est[name], 1e-9))))
     every = dict.fromkeys(names, 1)
     dense_s = sum(est[n] * calls[n] for n in names if n not in sparse)
@@ -110,17 +121,26 @@ def time_interleaved(
                 if rounds % every[name]:
                     continue
                 fn, n = fns[name], calls[name]
-                for _ in range(warmup_calls):
-                    fn()
-                t0 = clock()
-                for _ in range(n):
-                    fn()
-                times[name].append((clock() - t0) * 1e-9 / n)
+                enter, leave = switch.get(name, nothing)
+                enter()
+                try:
+                    for _ in range(warmup_calls):
+                        fn()
+                    t0 = clock()
+                    for _ in range(n):
+                        fn()
+                    times[name].append((clock() - t0) * 1e-9 / n)
+                finally:
+                    leave()
         finally:
             if gc_was_enabled:
                 gc.enable()
         rounds += 1
     return {name: round_stats(times[name], calls[name]) for name in names}
+
+
+def _nothing() -> None:
+    pass
 
 
 def round_stats(times, calls_per_round: int) -> dict:
