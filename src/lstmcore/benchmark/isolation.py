@@ -218,9 +218,9 @@ def _time_isolated(
     one process at a time, the order rotating, so that a machine whose speed drifts (other work,
     a shared cache) slows every peer alike instead of the one that ran at that moment.
     lstmcore-1t and the instruments (gemm-peak) run in lstmcore's process, in its bursts, where
-    lstmcore is timed: a third process in the turns, whichever, made lstmcore's S3 inference on
-    2 threads slower on a 2-core VM (lstmcore / ONNX Runtime 0.83-1.04 in 9 runs with one,
-    0.94-1.07 in 9 without; in lstmcore's process, 0.92-1.02 in 4). Returns ``({peer: stats},
+    lstmcore is timed: a third process in the turns that imports lstmcore made lstmcore's S3
+    inference on 2 threads slower on a 2-core VM (lstmcore / ONNX Runtime, median 0.945 in 14
+    runs with one, 1.04 in 9 without; in lstmcore's process, no change). Returns ``({peer: stats},
     {peer: why})``, the second for the peers that do not apply to ``cell`` (no process is
     started for those the parent already knows of)."""
     stats, not_applicable, servers = {}, {}, {}
