@@ -131,11 +131,14 @@ def _timing_server(spec: str) -> None:
     except PeerDoesNotApply as exc:
         print(_MARK + json.dumps({"does_not_apply": str(exc)}), flush=True)
         return
-    if s["peer"] != "reference":
-        check_timed(timed, expected_outputs(problem, s["kind"]), dtype)
-    beside = list(s.get("beside", ()))
-    fns = {s["peer"]: timed.fn}
-    fns.update((name, make_peer(name, problem, s["kind"], s["threads"]).fn) for name in beside)
+    beside = [make_peer(name, problem, s["kind"], s["threads"]) for name in s.get("beside", ())]
+    checked = [t for t in [timed, *beside] if t.peer != "reference" and t.outputs is not None]
+    if checked:  # (an instrument has nothing to check)
+        expected = expected_outputs(problem, s["kind"])
+        for t in checked:
+            check_timed(t, expected, dtype)
+    fns = {t.peer: t.fn for t in [timed, *beside]}
+    beside = [t.peer for t in beside]
     sparse = [name for name in beside if name in INSTRUMENTS]
     switch = {name: sw for name in beside if (sw := peer_switch(name, s["threads"])) is not None}
     print(_MARK + json.dumps({"ready": True}), flush=True)
