@@ -712,6 +712,15 @@ def test_the_peak_is_timed_beside_each_case_and_the_scaling_beside_the_threads(m
         TINY, kinds=["inference"], threads=[1], peers=["reference", "gemm-peak"], seconds=0.01
     )
     assert list(r["cases"][0]["peers"]) == ["reference"]
+    # the probe without the run's peak: the share and its note still there
+    r = bm.run_benchmark(
+        TINY, kinds=["step"], threads=[1], peers=["lstmcore", "gemm-peak"], seconds=0.01, peak=False
+    )
+    (case,) = r["cases"]
+    assert r["gemm_peak_gflops"] == {} and case["peak_beside"] and case["peak_share"] > 0
+    table = bm.format_table(r)
+    assert "of peak: its share of a large GEMM through the same BLAS (peak GFLOP/s), timed beside" in table
+    assert "*: the run's" not in table
 
 
 def test_an_instrument_runs_in_every_kth_round_only(monkeypatch):

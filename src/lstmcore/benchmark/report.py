@@ -104,19 +104,16 @@ def format_table(results: dict) -> str:
     if dims:
         lines.append("shapes (B, T, I, H): " + ", ".join(f"{k} {tuple(d)}" for k, d in dims.items()))
     peaks = results.get("gemm_peak_gflops") or {}
-    if with_peak and peaks:
+    if with_peak:
         measured = ", ".join(
             f"{v:.1f} GFLOP/s with {k} thread{'s' if k != '1' else ''}" for k, v in peaks.items()
         )
+        where = " (peak GFLOP/s), timed beside the case's peers" if beside else ""
+        if measured:  # the run's, measured before the cases
+            where += f"; *: the run's, measured before it: {measured}" if beside else f" ({measured})"
         lines.append(
             "lc GFLOP/s: the products' operations (2 per multiply-add of the GEMM-only bound's products) per "
-            "second of lstmcore; of peak: its share of a large GEMM through the same BLAS"
-            + (
-                ", timed beside the case's peers (peak GFLOP/s; *: the run's, measured before it: "
-                if beside
-                else " ("
-            )
-            + f"{measured})"
+            f"second of lstmcore; of peak: its share of a large GEMM through the same BLAS{where}"
         )
     left_out = {p: {} for p in peers}  # peer: the cells it does not apply to, a '-' in its column
     for c in cases:
