@@ -548,16 +548,29 @@ def test_bad_stacks_are_refused(mod, rng):
 
 
 @pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled backend only")
+@pytest.mark.parametrize("together", [True, False])
 @pytest.mark.parametrize("cell", ["lstm", "gru"])
-def test_two_directions_at_once_on_two_threads(rng, cell):
-    """With two threads a layer's directions run at once, one per thread: the same answer as one
-    thread, forward and backward; an error in the second direction reaches the caller; the
-    thread counts are restored."""
-    from lstmcore.engine import _lstm
+def test_two_directions_at_once_on_two_threads(rng, cell, together, monkeypatch):
+    """With two threads a layer's directions run at once, one per thread, where they are large
+    enough (_stack._set_pair_min, forced both ways here), else in turn on the caller's thread: the
+    same answer as one thread, forward and backward (the backward as its forward did); an error
+    in the second direction reaches the caller; the thread counts are restored."""
+    import threading
+
+    from lstmcore.engine import _backend, _lstm, _stack
 
     x, weights, states = _stack_problem(rng, cell, 2, 2, dtype=np.float32, B=6, T=9, I=5, H=16)
     lengths = np.array([9, 3, 5, 1, 9, 2])
     before = lstmcore.get_num_threads()
+    previous = _stack._set_pair_min(0 if together else 1 << 62)
+    ran_on = []
+    backward = getattr(_backend, f"{cell}_backward")
+
+    def recorded(*args, **kwargs):
+        ran_on.append(threading.current_thread())
+        return backward(*args, **kwargs)
+
+    monkeypatch.setattr(_backend, f"{cell}_backward", recorded)
     try:
         out = {}
         for n in (1, 2):
@@ -565,8 +578,13 @@ def test_two_directions_at_once_on_two_threads(rng, cell):
             *res, cache = lstmcore.stack_forward(
                 cell, x, weights, *states, bidirectional=True, lengths=lengths, return_cache=True
             )
+            assert cache.together == [together, together]
+            ran_on.clear()
             grads = lstmcore.stack_backward(np.ones_like(res[0]), cache)
             out[n] = (res, grads)
+            # one layer's two directions: on two threads at once, else both on this one
+            at_once = n == 2 and together
+            assert len(set(ran_on[:2])) == (2 if at_once else 1) and len(ran_on) == 4
         for a, b in zip(out[1][0], out[2][0], strict=True):
             assert_close(b, a, np.float32, name="forward")
         for g1, g2 in zip(out[1][1], out[2][1], strict=True):
@@ -583,6 +601,25 @@ def test_two_directions_at_once_on_two_threads(rng, cell):
         assert _lstm._kernel_context()[1] == 2
     finally:
         lstmcore.set_num_threads(before)
+        _stack._set_pair_min(previous)
+
+
+def test_directions_run_at_once_from_a_work_size():
+    """_stack._together: a bidirectional layer's directions at once from _PAIR_MIN_MADDS
+    multiply-adds per direction (a training step's three times its forward's)."""
+    from lstmcore.engine import _stack
+
+    def w(I, H, K):
+        return (np.zeros((I, K * H)), np.zeros((H, K * H)), np.zeros(K * H))
+
+    s1 = np.zeros((32, 30, 1))  # S1: 32 x 30 x (1 + 50) x 200 = 9.8 M for the LSTM
+    assert _stack._PAIR_MIN_MADDS == 1 << 24
+    assert not _stack._together(s1, [w(1, 50, 4)] * 2, 0, 2, "lstm", False)
+    assert _stack._together(s1, [w(1, 50, 4)] * 2, 0, 2, "lstm", True)  # 29 M
+    assert not _stack._together(s1, [w(1, 50, 1)] * 2, 0, 2, "rnn", True)  # 7.3 M
+    assert _stack._together(np.zeros((64, 100, 32)), [w(32, 128, 3)] * 2, 0, 2, "gru", False)
+    assert not _stack._together(np.zeros((64, 100, 32)), [w(32, 128, 3)], 0, 1, "gru", False)
+    assert _stack._together(s1, [(1, 2, 3)] * 2, 0, 2, "lstm", False)  # sizes unread: at once
 
 
 @pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled backend only")

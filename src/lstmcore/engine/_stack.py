@@ -39,11 +39,13 @@ class StackCache:
     """What :func:`stack_backward` needs from :func:`stack_forward`: the layer caches in the
     weights' order, the outputs of each direction (for merge_mode "mul"), the dropout masks."""
 
-    __slots__ = ("cell", "L", "D", "merge_mode", "caches", "outputs", "dropout_masks")
+    __slots__ = ("cell", "L", "D", "merge_mode", "caches", "outputs", "dropout_masks", "together")
 
-    def __init__(self, cell, L, D, merge_mode, caches, outputs, dropout_masks):
+    def __init__(self, cell, L, D, merge_mode, caches, outputs, dropout_masks, together=None):
         self.cell, self.L, self.D, self.merge_mode = cell, L, D, merge_mode
         self.caches, self.outputs, self.dropout_masks = caches, outputs, dropout_masks
+        # per layer: whether its two directions ran at once (the backward does as the forward)
+        self.together = [True] * L if together is None else together
 
     @property
     def nbytes(self) -> int:
@@ -55,6 +57,37 @@ class StackCache:
             f"StackCache(cell={self.cell!r}, layers={self.L}, directions={self.D}, "
             f"merge_mode={self.merge_mode!r})"
         )
+
+
+# A bidirectional layer's two directions run at once (each on half of the threads) from this many
+# multiply-adds per direction (B*T*(I + P)*G; a training step's forward and backward count three
+# times that), else in turn on all threads: below it the two calls' Python edges take turns on the
+# GIL and the hand-over to the second thread costs more than half of the threads saves (2-core AMD
+# EPYC, 2 threads, S1 (32, 30, 1, 50) inference in turn against at once: LSTM 0.84 / 1.00 ms, GRU
+# 1.03 / 1.17, RNN 0.56 / 0.78; training steps at once past it, GRU 3.04 / 3.65 ms in turn; S2 at
+# once: inference 1-7% faster, training 5-9%). _set_pair_min changes it (tests force both).
+_PAIR_MIN_MADDS = 1 << 24
+
+
+def _set_pair_min(madds: int) -> int:
+    """Set the multiply-adds per direction from which a layer's directions run at once; returns
+    the previous value (tests: 0 pairs every layer, a huge value none)."""
+    global _PAIR_MIN_MADDS
+    previous, _PAIR_MIN_MADDS = _PAIR_MIN_MADDS, int(madds)
+    return previous
+
+
+def _together(inp, weights, layer: int, D: int, cell: str, training: bool) -> bool:
+    """Whether a bidirectional layer's directions run at once (_PAIR_MIN_MADDS); True where its
+    sizes cannot be read here (the forward's own checks report them)."""
+    if D != 2:
+        return False
+    try:
+        B, T, I = np.shape(inp)
+        P, G = np.shape(_entry(weights[layer * D], layer * D, cell)["w_h"])
+    except (ValueError, TypeError, KeyError, IndexError):
+        return True
+    return B * T * (I + P) * G * (3 if training else 1) >= _PAIR_MIN_MADDS
 
 
 def _entry(w, k: int, cell: str) -> dict:
@@ -172,11 +205,12 @@ def bind(backend):
     def empty(shape, dtype):
         return np.empty(shape, dtype=dtype) if kept is None else kept(shape, dtype, "stack.outputs")
 
-    def _directions(run, D):
-        """[run(0)] or [run(0), run(1)]: a layer's directions, at once where the backend can."""
+    def _directions(run, D, together=True):
+        """[run(0)] or [run(0), run(1)]: a layer's directions, at once where the backend can and
+        ``together`` (_together) says so."""
         if D == 1:
             return [run(0)]
-        if run_pair is None:
+        if run_pair is None or not together:
             return [run(0), run(1)]
         return list(run_pair(lambda: run(0), lambda: run(1)))
 
@@ -223,7 +257,7 @@ def bind(backend):
         forward = getattr(backend, f"{cell}_forward")
         forward_into = into_for(cell)
         rng = np.random.default_rng(seed) if training and dropout > 0 else None
-        caches, outputs, masks, h_n, c_n = [], [], [], [], []
+        caches, outputs, masks, h_n, c_n, together = [], [], [], [], [], []
         inp = x
         for layer in range(L):
             drop = None
@@ -267,7 +301,8 @@ def bind(backend):
                 )
 
             ys = []
-            for out in _directions(run, D):
+            together.append(_together(inp, weights, layer, D, cell, return_cache))
+            for out in _directions(run, D, together[-1]):
                 ys.append(out[0])
                 h_n.append(out[1])
                 if cell == "lstm":
@@ -284,7 +319,7 @@ def bind(backend):
             result.append(np.stack(c_n))
         if return_cache:
             keep_outputs = outputs if merge_mode == "mul" else [[None] * D for _ in range(L)]
-            result.append(StackCache(cell, L, D, merge_mode, caches, keep_outputs, masks))
+            result.append(StackCache(cell, L, D, merge_mode, caches, keep_outputs, masks, together))
         return tuple(result)
 
     def stack_backward(dy, cache, dh_n=None, dc_n=None, *, check_finite=True):
@@ -319,7 +354,7 @@ def bind(backend):
                 return backward(*args, check_finite=check_finite)
 
             dx = None
-            for d, g in enumerate(_directions(run, D)):
+            for d, g in enumerate(_directions(run, D, cache.together[layer])):
                 # the first direction's dx is this call's own: the second's added in place
                 dx = g["dx"] if dx is None else np.add(dx, g["dx"], out=dx)
                 grads[layer * D + d] = g
