@@ -21,7 +21,8 @@ last step. dropout: between layers (on the inputs of layers 1..L-1), in training
 (``training=True``), inverted as PyTorch's and Keras's, masks drawn from ``seed``.
 
 With two or more threads (``lstmcore.set_num_threads``) the compiled engine runs a layer's two
-directions at once, each on half of the threads (``_threads.run_pair``).
+directions at once, each on half of the threads (``_threads.run_pair``), where each direction is
+large enough (``_PAIR_MIN_MADDS``), else one after the other on all of them.
 """
 
 from __future__ import annotations
