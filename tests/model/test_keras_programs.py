@@ -240,21 +240,44 @@ def test_bidirectional_with_its_own_backward_layer_and_states():
     assert again.backward_layer.units == 2 and again.backward_layer.reset_after is False
 
 
-def test_bidirectional_directions_at_once_equal_one_after_the_other():
+@pytest.mark.parametrize("together", [True, False])
+def test_bidirectional_directions_at_once_equal_one_after_the_other(monkeypatch, together):
+    """On 2 threads the two directions run at once where the engine's rule says so (forced
+    both ways here: _stack._set_pair_min), the backward as its forward: the same numbers."""
+    from lstmcore.engine import _backend, _stack
+
     x = np.random.default_rng(0).normal(size=(8, 9, 3)).astype(np.float32)
-    model = lstmcore.Sequential(
-        [L.Bidirectional(L.LSTM(16, return_sequences=True), input_shape=(9, 3)), L.Dense(1)]
-    )
-    model.compile("adam", "mse")
+    y = np.random.default_rng(1).normal(size=(8, 9, 1)).astype(np.float32)
+    models = []
+    for _ in range(2):
+        model = lstmcore.Sequential(
+            [L.Bidirectional(L.LSTM(16, return_sequences=True), input_shape=(9, 3)), L.Dense(1)]
+        )
+        model.compile("sgd", "mse")
+        models.append(model)
+    models[1].set_weights(models[0].get_weights())
+    pairs = []
+    if getattr(_backend, "_run_pair", None) is not None:
+        real = _backend._run_pair
+        monkeypatch.setattr(_backend, "_run_pair", lambda f, g: pairs.append(1) or real(f, g))
     before = lstmcore.get_num_threads()
+    previous = _stack._set_pair_min(0 if together else 1 << 62)
     try:
         lstmcore.set_num_threads(1)
-        one = model.predict(x)
+        one = models[0].predict(x)
+        models[0].fit(x, y, epochs=1, batch_size=8, verbose=0)
         lstmcore.set_num_threads(2)
-        two = model.predict(x)
+        pairs.clear()
+        two = models[1].predict(x)
+        models[1].fit(x, y, epochs=1, batch_size=8, verbose=0)
     finally:
         lstmcore.set_num_threads(before)
+        _stack._set_pair_min(previous)
     np.testing.assert_array_equal(one, two)
+    for a, b in zip(models[0].get_weights(), models[1].get_weights(), strict=True):
+        np.testing.assert_allclose(b, a, rtol=1e-5, atol=1e-6)
+    if lstmcore.backend == "compiled":  # predict, then fit's forward and backward
+        assert len(pairs) == (3 if together else 0)
 
 
 def test_time_distributed_applies_the_layer_at_every_step():

@@ -167,6 +167,7 @@ class Bidirectional(_Wrapper):
             inner.zero_output_for_mask = inner.return_sequences
         self.merge_mode = merge_mode
         self._cache = None
+        self._together_b = True  # whether the last training forward ran its directions at once
 
     def _inner(self):
         return [
@@ -215,9 +216,23 @@ class Bidirectional(_Wrapper):
     def compute_mask(self, inputs, mask=None):
         return mask if self.return_sequences else None
 
-    def _run(self, f, g):
+    def _run(self, f, g, together=True):
+        """(f(), g()): at once where the engine can and ``together`` (_together), else in turn."""
         run_pair = getattr(_ops, "_run_pair", None)
-        return run_pair(f, g) if run_pair is not None else (f(), g())
+        return run_pair(f, g) if run_pair is not None and together else (f(), g())
+
+    def _together(self, x, training) -> bool:
+        """Whether the two directions run at once: the engine's rule for a stack's bidirectional
+        layer (lstmcore.engine._stack._PAIR_MIN_MADDS), from x and the forward layer's recurrent
+        kernel; at once where they cannot be read."""
+        from ..engine import _stack
+
+        w_h = getattr(self.forward_layer, "params", {}).get("recurrent_kernel")
+        if np.ndim(x) != 3 or np.ndim(w_h) != 2:
+            return True
+        B, T, I = np.shape(x)
+        P, G = np.shape(w_h)
+        return B * T * (I + P) * G * (3 if training else 1) >= _stack._PAIR_MIN_MADDS
 
     def forward(self, x, training=False, mask=None, initial_state=None):
         """initial_state: the forward layer's states, then the backward layer's (Keras's order)."""
@@ -232,9 +247,11 @@ class Bidirectional(_Wrapper):
                     f"the backward layer's {len(bwd.state_names)}, got {len(states)} arrays"
                 )
             s_f, s_b = states[:n], states[n:]
+        together = self._together(x, training)
         out_f, out_b = self._run(
             lambda: fwd.forward(x, training=training, mask=mask, initial_state=s_f),
             lambda: bwd.forward(x, training=training, mask=mask, initial_state=s_b),
+            together,
         )
         states = ()
         if self.return_state:
@@ -254,6 +271,7 @@ class Bidirectional(_Wrapper):
         else:
             y = [out_f, out_b]
         if training:
+            self._together_b = together  # the backward does as the forward did
             self._cache = (out_f, out_b) if mode == "mul" else (out_f.shape[-1],)
             self._out_shapes = [a.shape for a in y] if mode is None else [y.shape]
             self._out_dtype = out_f.dtype
@@ -292,7 +310,7 @@ class Bidirectional(_Wrapper):
         dy_f, dy_b = np.ascontiguousarray(dy_f), np.ascontiguousarray(dy_b)
         if d_states_f is not None:
             dy_f, dy_b = [dy_f, *d_states_f], [dy_b, *d_states_b]
-        dx_f, dx_b = self._run(lambda: fwd.backward(dy_f), lambda: bwd.backward(dy_b))
+        dx_f, dx_b = self._run(lambda: fwd.backward(dy_f), lambda: bwd.backward(dy_b), self._together_b)
         self.initial_state_grads = (*fwd.initial_state_grads, *bwd.initial_state_grads)
         return dx_f + dx_b
 
