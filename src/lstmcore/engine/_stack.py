@@ -42,11 +42,11 @@ class StackCache:
 
     __slots__ = ("cell", "L", "D", "merge_mode", "caches", "outputs", "dropout_masks", "together")
 
-    def __init__(self, cell, L, D, merge_mode, caches, outputs, dropout_masks, together=None):
+    def __init__(self, cell, L, D, merge_mode, caches, outputs, dropout_masks, together):
         self.cell, self.L, self.D, self.merge_mode = cell, L, D, merge_mode
         self.caches, self.outputs, self.dropout_masks = caches, outputs, dropout_masks
         # per layer: whether its two directions ran at once (the backward does as the forward)
-        self.together = [True] * L if together is None else together
+        self.together = together
 
     @property
     def nbytes(self) -> int:
@@ -78,17 +78,26 @@ def _set_pair_min(madds: int) -> int:
     return previous
 
 
+def pairs(x, w_h, training: bool) -> bool:
+    """Whether a bidirectional layer over x (B, T, I) with a direction's recurrent weights w_h
+    (P, G) runs its two directions at once (_PAIR_MIN_MADDS); True where those shapes cannot be
+    read (the forward's own checks report them). The stack's rule and the Bidirectional layer's."""
+    if np.ndim(x) != 3 or np.ndim(w_h) != 2:
+        return True
+    B, T, I = np.shape(x)
+    P, G = np.shape(w_h)
+    return B * T * (I + P) * G * (3 if training else 1) >= _PAIR_MIN_MADDS
+
+
 def _together(inp, weights, layer: int, D: int, cell: str, training: bool) -> bool:
-    """Whether a bidirectional layer's directions run at once (_PAIR_MIN_MADDS); True where its
-    sizes cannot be read here (the forward's own checks report them)."""
+    """Whether a layer of the stack runs its directions at once (:func:`pairs`)."""
     if D != 2:
         return False
     try:
-        B, T, I = np.shape(inp)
-        P, G = np.shape(_entry(weights[layer * D], layer * D, cell)["w_h"])
+        w_h = _entry(weights[layer * D], layer * D, cell)["w_h"]
     except (ValueError, TypeError, KeyError, IndexError):
         return True
-    return B * T * (I + P) * G * (3 if training else 1) >= _PAIR_MIN_MADDS
+    return pairs(inp, w_h, training)
 
 
 def _entry(w, k: int, cell: str) -> dict:

@@ -9,6 +9,7 @@ import re
 import numpy as np
 
 from ..engine import _backend as _ops
+from ..engine import _stack
 from .base import Layer, keras_config
 from .rnn import Recurrent
 
@@ -222,17 +223,10 @@ class Bidirectional(_Wrapper):
         return run_pair(f, g) if run_pair is not None and together else (f(), g())
 
     def _together(self, x, training) -> bool:
-        """Whether the two directions run at once: the engine's rule for a stack's bidirectional
-        layer (lstmcore.engine._stack._PAIR_MIN_MADDS), from x and the forward layer's recurrent
-        kernel; at once where they cannot be read."""
-        from ..engine import _stack
-
+        """Whether the two directions run at once: the stack's rule (lstmcore.engine._stack.pairs)
+        from x and the forward layer's recurrent kernel."""
         w_h = getattr(self.forward_layer, "params", {}).get("recurrent_kernel")
-        if np.ndim(x) != 3 or np.ndim(w_h) != 2:
-            return True
-        B, T, I = np.shape(x)
-        P, G = np.shape(w_h)
-        return B * T * (I + P) * G * (3 if training else 1) >= _stack._PAIR_MIN_MADDS
+        return _stack.pairs(x, w_h, training)
 
     def forward(self, x, training=False, mask=None, initial_state=None):
         """initial_state: the forward layer's states, then the backward layer's (Keras's order)."""
