@@ -16,9 +16,6 @@ from lstmcore import benchmark as bm
 
 SHAPES = bm.SHAPES  # name: (B, T, I, H, kinds measured), the one table
 THREADS = sorted({1, lstmcore.engine._threads.cpu_count()})
-# peers that mean something only beside a case's others in `lstmcore bench`: lstmcore on 1 thread
-# beside a case of several (here each test sets its own count) and the GEMM peak's product
-SIDE_BY_SIDE_ONLY = ("lstmcore-1t", *bm.INSTRUMENTS)
 
 
 def cases(kind: str):
@@ -51,7 +48,9 @@ def peer_cases(cells, shapes=None):
         for kind in spec[4]
         if kind in bm.cell_kinds(cell)
         for peer in bm.PEERS
-        if peer not in SIDE_BY_SIDE_ONLY
+        # (not lstmcore-1t and the GEMM peak's product: they mean something only beside lstmcore
+        # in `lstmcore bench`; here each test sets its own thread count)
+        if peer not in bm.BESIDE_LSTMCORE
         and kind in bm.peer_kinds(peer)
         and bm.peer_applies(peer, cell) is None
     ]

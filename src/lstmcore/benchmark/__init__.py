@@ -57,6 +57,7 @@ from .peers import (
 from .plot import plot_ratios
 from .problems import (
     ALL_CELLS,
+    BESIDE_LSTMCORE,
     CELL_GATES,
     CELLS,
     DEFAULT_CELLS,
@@ -91,6 +92,7 @@ from .timing import measure_gemm_peak, set_threads, time_interleaved
 
 __all__ = [
     "ALL_CELLS",
+    "BESIDE_LSTMCORE",
     "CELLS",
     "CELL_GATES",
     "DEFAULT_CELLS",

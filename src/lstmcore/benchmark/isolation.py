@@ -12,8 +12,9 @@ import time
 
 import numpy as np
 
-from .peers import make_peer, peer_applies, peer_kinds, peer_switch, peer_unavailable
+from .peers import make_peer, peer_applies, peer_kinds, peer_switches, peer_unavailable
 from .problems import (
+    BESIDE_LSTMCORE,
     INSTRUMENTS,
     SHAPES,
     EqualWorkError,
@@ -140,7 +141,7 @@ def _timing_server(spec: str) -> None:
     fns = {t.peer: t.fn for t in [timed, *beside]}
     beside = [t.peer for t in beside]
     sparse = [name for name in beside if name in INSTRUMENTS]
-    switch = {name: sw for name in beside if (sw := peer_switch(name, s["threads"])) is not None}
+    switch = peer_switches(beside, s["threads"])
     print(_MARK + json.dumps({"ready": True}), flush=True)
     for line in sys.stdin:
         if not line.strip():
@@ -227,7 +228,7 @@ def _time_isolated(
     {peer: why})``, the second for the peers that do not apply to ``cell`` (no process is
     started for those the parent already knows of)."""
     stats, not_applicable, servers = {}, {}, {}
-    beside = [n for n in names if n in ("lstmcore-1t", *INSTRUMENTS)] if "lstmcore" in names else []
+    beside = [n for n in names if n in BESIDE_LSTMCORE] if "lstmcore" in names else []
     try:
         for name in names:
             why = peer_applies(name, cell)

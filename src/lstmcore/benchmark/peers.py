@@ -513,17 +513,20 @@ def _gemm_peak_peer(problem, kind, threads):
     return Timed("gemm-peak", kind, fn, None)
 
 
-# lstmcore-1t: lstmcore itself, on one thread (peer_switch), beside a case of several threads:
+# lstmcore-1t: lstmcore itself, on one thread (peer_switches), beside a case of several threads:
 # the scaling goals compare two times of the same moment.
 _lstmcore_1t_peer = _functional_peer("lstmcore-1t", lstmcore, lstmcore_step)
 
 
-def peer_switch(name: str, threads: int):
-    """``(enter, leave)`` around the timed calls of peer ``name`` in a case of ``threads`` (the
-    process's count), or None: lstmcore-1t's switch to one thread and back."""
-    if name != "lstmcore-1t":
-        return None
-    return (lambda: set_threads(1)), (lambda: set_threads(threads))
+def peer_switches(names, threads: int) -> dict:
+    """{peer: (enter, leave)} around the timed calls of those of ``names`` that run on another
+    thread count than the case's ``threads`` (the process's): lstmcore-1t's switch to one thread
+    and back (time_interleaved's ``switch``)."""
+    return {
+        name: ((lambda: set_threads(1)), (lambda: set_threads(threads)))
+        for name in names
+        if name == "lstmcore-1t"
+    }
 
 
 # name: (kinds, builder(problem, kind, threads) -> Timed, modules it needs)

@@ -48,6 +48,9 @@ INSTALL_HINT = "pip install 'lstmcore[bench]'"
 # out of the ratios, the chart and the rounds column (gemm-peak: the GEMM peak of the case's
 # moment, for lstmcore's share of it).
 INSTRUMENTS = ("gemm-peak",)
+# Peers timed in lstmcore's own process and rounds, beside it: lstmcore on one thread in a case of
+# several (the scaling) and the instruments. Without lstmcore in a case they time nothing.
+BESIDE_LSTMCORE = ("lstmcore-1t", *INSTRUMENTS)
 
 # Equal-work tolerances per dtype: (rtol, atol). atol is scaled by the largest |expected| of each
 # array (at least 1), since weight gradients sum over B*T rows and grow with the shape.

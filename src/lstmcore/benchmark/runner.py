@@ -14,8 +14,9 @@ from lstmcore.engine._machine import cpu_model
 from lstmcore.engine._threads import cpu_count
 
 from .isolation import _time_isolated, measure_memory
-from .peers import PEERS, _check_peer, make_peer, peer_kinds, peer_switch, peer_unavailable
+from .peers import PEERS, _check_peer, make_peer, peer_kinds, peer_switches, peer_unavailable
 from .problems import (
+    BESIDE_LSTMCORE,
     DEFAULT_CELLS,
     INSTRUMENTS,
     KINDS,
@@ -197,7 +198,7 @@ def run_benchmark(
                         names = [p for p in ready if kind in peer_kinds(p)]
                         not_applicable = {}
                         if "lstmcore" not in names:  # nothing to measure the machine for
-                            names = [p for p in names if p not in ("lstmcore-1t", *INSTRUMENTS)]
+                            names = [p for p in names if p not in BESIDE_LSTMCORE]
                         if "lstmcore-1t" in names and n == 1:
                             names.remove("lstmcore-1t")  # (on 1 thread it is lstmcore)
                         if isolate and n > 1:
@@ -216,10 +217,14 @@ def run_benchmark(
                                 if name != "reference":
                                     check_timed(timed, expected, dtype)
                                 fns[name] = timed.fn
-                            switch = {p: sw for p in fns if (sw := peer_switch(p, n)) is not None}
                             stats = (
                                 time_interleaved(
-                                    fns, seconds, min_rounds, max_rounds, sparse=INSTRUMENTS, switch=switch
+                                    fns,
+                                    seconds,
+                                    min_rounds,
+                                    max_rounds,
+                                    sparse=INSTRUMENTS,
+                                    switch=peer_switches(fns, n),
                                 )
                                 if fns
                                 else {}

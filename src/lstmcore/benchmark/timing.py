@@ -81,9 +81,8 @@ def time_interleaved(
     their rounds (at least 5 of theirs each in the expected rounds). ``switch``: {name: (enter,
     leave)}, zero-argument callables run before and after each of that callable's batches (and
     its warm-up), outside the timed part: lstmcore-1t's switch to one thread and back. Returns
-    {name: stats},
-    seconds per call: median_s, min_s, q1_s, q3_s, iqr_s, rounds, calls_per_round, times_s (one
-    per round in which it ran).
+    {name: stats}, seconds per call: median_s, min_s, q1_s, q3_s, iqr_s, rounds, calls_per_round,
+    times_s (one per round in which it ran).
     """
     if not fns:
         raise ValueError("fns must hold at least one callable, got none")
