@@ -160,5 +160,20 @@ def test_info_shows_the_caches_and_a_shapes_plan():
             assert "panels in whole rows" in one.stdout
         if "path: packed" in proc.stdout and _lstm._kernel_isa() == "avx2":
             assert "panels in strips of 16 columns" in proc.stdout
+        # a bidirectional layer's order (_stack.pairs): one thread runs them in turn; on two, S1's
+        # inference (9.8 M multiply-adds a direction) is under the threshold of every instruction
+        # set and S3's over it; S1's training step (3 x 9.8 M) over AVX2's 2^24, under AVX-512's
+        from lstmcore.engine import _stack
+
+        assert "a bidirectional layer: its two directions one after the other" in proc.stdout
+        s1_training = "at once" if 3 * 9_792_000 >= _stack._pair_min(np.float32) else "one after"
+        for shape, inference, training in (
+            ("32,30,1,50", "one after the other", s1_training),
+            ("64,100,256,512", "at once", "at once"),
+        ):
+            two = run_cli("info", "--plan", shape, "--threads", "2")
+            assert two.returncode == 0, two.stderr
+            assert f"a bidirectional layer: inference {inference}" in two.stdout
+            assert f"training {training}" in two.stdout
     bad = run_cli("info", "--plan", "64,100")
     assert bad.returncode == 2 and "expected B,T,I,H" in bad.stdout

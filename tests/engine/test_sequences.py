@@ -605,21 +605,62 @@ def test_two_directions_at_once_on_two_threads(rng, cell, together, monkeypatch)
 
 
 def test_directions_run_at_once_from_a_work_size():
-    """_stack._together: a bidirectional layer's directions at once from _PAIR_MIN_MADDS
-    multiply-adds per direction (a training step's three times its forward's)."""
+    """_stack._together: a bidirectional layer's directions at once from _pair_min multiply-adds
+    per direction (a training step's three times its forward's), here fixed at AVX2's float32
+    count."""
     from lstmcore.engine import _stack
 
     def w(I, H, K):
         return (np.zeros((I, K * H)), np.zeros((H, K * H)), np.zeros(K * H))
 
-    s1 = np.zeros((32, 30, 1))  # S1: 32 x 30 x (1 + 50) x 200 = 9.8 M for the LSTM
-    assert _stack._PAIR_MIN_MADDS == 1 << 24
-    assert not _stack._together(s1, [w(1, 50, 4)] * 2, 0, 2, "lstm", False)
-    assert _stack._together(s1, [w(1, 50, 4)] * 2, 0, 2, "lstm", True)  # 29 M
-    assert not _stack._together(s1, [w(1, 50, 1)] * 2, 0, 2, "rnn", True)  # 7.3 M
-    assert _stack._together(np.zeros((64, 100, 32)), [w(32, 128, 3)] * 2, 0, 2, "gru", False)
-    assert not _stack._together(np.zeros((64, 100, 32)), [w(32, 128, 3)], 0, 1, "gru", False)
-    assert _stack._together(s1, [(1, 2, 3)] * 2, 0, 2, "lstm", False)  # sizes unread: at once
+    previous = _stack._set_pair_min(1 << 24)
+    try:
+        s1 = np.zeros((32, 30, 1))  # S1: 32 x 30 x (1 + 50) x 200 = 9.8 M for the LSTM
+        assert not _stack._together(s1, [w(1, 50, 4)] * 2, 0, 2, "lstm", False)
+        assert _stack._together(s1, [w(1, 50, 4)] * 2, 0, 2, "lstm", True)  # 29 M
+        assert not _stack._together(s1, [w(1, 50, 1)] * 2, 0, 2, "rnn", True)  # 7.3 M
+        assert _stack._together(np.zeros((64, 100, 32)), [w(32, 128, 3)] * 2, 0, 2, "gru", False)
+        assert not _stack._together(np.zeros((64, 100, 32)), [w(32, 128, 3)], 0, 1, "gru", False)
+        assert _stack._together(s1, [(1, 2, 3)] * 2, 0, 2, "lstm", False)  # sizes unread: at once
+    finally:
+        _stack._set_pair_min(previous)
+
+
+def test_pair_threshold_counts_the_lanes_of_the_kernels_vectors():
+    """_stack._pair_min: 2^21 multiply-adds per lane of the kernels' vectors in the call's dtype
+    (AVX2 float32: 2^24), for every instruction set this CPU runs; x's dtype decides (float64's
+    lanes are half as many); _set_pair_min fixes a count and None gives the rule back."""
+    from lstmcore.engine import _stack
+
+    assert _stack._set_pair_min(None) is None  # no test left a fixed count behind
+    lanes = {"avx512": 16, "avx2": 8, "generic": 4}
+    if lstmcore.backend != "compiled":
+        assert _stack._pair_min(np.float32) == 1 << 24  # AVX2's count where no kernels run
+        return
+    from lstmcore.engine import _lstm
+
+    before = _lstm._kernel_isa()
+    try:
+        for isa in _lstm._available_isas():
+            _lstm._set_kernel_isa(isa)
+            assert _stack._pair_min(np.float32) == (1 << 21) * lanes[isa]
+            assert _stack._pair_min(np.float64) == (1 << 21) * lanes[isa] // 2
+            least = _stack._pair_min(np.float32)
+            # a direction of exactly the float32 threshold: float64 pairs it too, float32 at it
+            H = 8
+            T = least // (32 * (1 + H) * 4 * H)
+            x32, x64 = np.zeros((32, T, 1), np.float32), np.zeros((32, T, 1))
+            w_h = np.zeros((H, 4 * H))
+            exact = 32 * T * (1 + H) * 4 * H
+            assert _stack.pairs(x64, w_h, False) == (exact >= least // 2)
+            assert _stack.pairs(x32, w_h, False) == (exact >= least)
+            assert _stack.pairs(x32, w_h, True) == (3 * exact >= least)
+        assert _stack._set_pair_min(0) is None
+        assert _stack.pairs(np.zeros((1, 1, 1), np.float32), np.zeros((1, 4)), False)
+        assert _stack._set_pair_min(None) == 0
+    finally:
+        _lstm._set_kernel_isa(before)
+        _stack._set_pair_min(None)
 
 
 @pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled backend only")

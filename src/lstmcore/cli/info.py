@@ -60,6 +60,7 @@ def plan_lines(
             " sequences or more), with the generic kernels for 2-8 sequences"
         )
         out.append(_training_line(plan))
+        out.append(_pair_line(B, T, I, H, dtype, n))
         return out
     wb = plan["weight_bytes"]
     layout = f"panels in strips of {plan['strip']} columns" if plan["strip"] else "panels in whole rows"
@@ -91,7 +92,26 @@ def plan_lines(
             " or these kernels do not prefetch)"
         )
     out.append(_training_line(plan))
+    out.append(_pair_line(B, T, I, H, dtype, n))
     return out
+
+
+def _pair_line(B: int, T: int, I: int, H: int, dtype: str, threads: int) -> str:
+    """Whether a bidirectional layer of this shape runs its two directions at once (_stack.pairs)."""
+    from lstmcore.engine import _stack
+
+    if threads < 2:
+        return "  a bidirectional layer: its two directions one after the other (one thread)"
+    madds, least = B * T * (I + H) * 4 * H, _stack._pair_min(dtype)
+
+    def how(work: int) -> str:
+        return "at once, each on half of the threads" if work >= least else "one after the other"
+
+    return (
+        f"  a bidirectional layer: inference {how(madds)}, training {how(3 * madds)} (at once from"
+        f" {least:,} multiply-adds per direction, {_stack._PAIR_MIN_PER_LANE:,} per lane of the"
+        f" kernels' vectors; a direction here: {madds:,}, a training step three times that)"
+    )
 
 
 def _source_line(B: int, I: int, H: int, dtype: str, threads: int) -> str:

@@ -22,7 +22,7 @@ last step. dropout: between layers (on the inputs of layers 1..L-1), in training
 
 With two or more threads (``lstmcore.set_num_threads``) the compiled engine runs a layer's two
 directions at once, each on half of the threads (``_threads.run_pair``), where each direction is
-large enough (``_PAIR_MIN_MADDS``), else one after the other on all of them.
+large enough (``_pair_min``), else one after the other on all of them.
 """
 
 from __future__ import annotations
@@ -60,33 +60,55 @@ class StackCache:
         )
 
 
-# A bidirectional layer's two directions run at once (each on half of the threads) from this many
-# multiply-adds per direction (B*T*(I + P)*G; a training step's forward and backward count three
-# times that), else in turn on all threads: below it the two calls' Python edges take turns on the
-# GIL and the hand-over to the second thread costs more than half of the threads saves (2-core AMD
-# EPYC, 2 threads, S1 (32, 30, 1, 50) inference in turn against at once: LSTM 0.84 / 1.00 ms, GRU
-# 1.03 / 1.17, RNN 0.56 / 0.78; training steps at once past it, GRU 3.04 / 3.65 ms in turn; S2 at
-# once: inference 1-7% faster, training 5-9%). _set_pair_min changes it (tests force both).
-_PAIR_MIN_MADDS = 1 << 24
+# A bidirectional layer's two directions run at once (each on half of the threads) from
+# _pair_min() multiply-adds per direction (B*T*(I + P)*G; a training step's forward and backward
+# count three times that), else in turn on all threads: below it the two calls' Python edges take
+# turns on the GIL and the hand-over to the second thread costs more than half of the threads saves
+# (2-core AMD EPYC, AVX2, 2 threads, S1 (32, 30, 1, 50) inference in turn against at once: LSTM
+# 0.84 / 1.00 ms, GRU 1.03 / 1.17, RNN 0.56 / 0.78; training steps at once past it, GRU 3.04 /
+# 3.65 ms in turn; S2 at once: inference 1-7% faster, training 5-9%). The edges cost the same time
+# on any machine while the kernels' time per multiply-add shrinks with the lanes of their vectors,
+# so the threshold is counted per lane: _PAIR_MIN_PER_LANE times the lanes of the kernels' vectors
+# in the call's dtype (float32: 8 with AVX2, where it was measured: 2^24; 16 with AVX-512; 4
+# with the generic kernels' 16-byte vectors; float64 half of each). _set_pair_min overrides it
+# with a fixed count (tests force both orders).
+_PAIR_MIN_PER_LANE = 1 << 21
+_VECTOR_BYTES = {"avx512": 64, "avx2": 32, "generic": 16}
+_pair_min_fixed = None  # _set_pair_min's count, or None: the rule above
 
 
-def _set_pair_min(madds: int) -> int:
-    """Set the multiply-adds per direction from which a layer's directions run at once; returns
-    the previous value (tests: 0 pairs every layer, a huge value none)."""
-    global _PAIR_MIN_MADDS
-    previous, _PAIR_MIN_MADDS = _PAIR_MIN_MADDS, int(madds)
+def _pair_min(dtype) -> int:
+    """Multiply-adds per direction from which a bidirectional layer's directions run at once, for a
+    call in ``dtype`` on this machine's kernels (the compiled engine's; AVX2's without it)."""
+    if _pair_min_fixed is not None:
+        return _pair_min_fixed
+    from . import _threads
+
+    mod = _threads._compiled()
+    isa = mod._kernel_isa() if mod is not None else "avx2"
+    itemsize = np.dtype(dtype).itemsize if np.dtype(dtype).kind == "f" else 8  # (x's checks)
+    return _PAIR_MIN_PER_LANE * max(1, _VECTOR_BYTES.get(isa, 32) // itemsize)
+
+
+def _set_pair_min(madds) -> int | None:
+    """Fix the multiply-adds per direction from which a layer's directions run at once (0 pairs
+    every layer, a huge count none; None: the rule of _pair_min again); returns the previous
+    fixed count (None where the rule was in force)."""
+    global _pair_min_fixed
+    previous, _pair_min_fixed = _pair_min_fixed, None if madds is None else int(madds)
     return previous
 
 
 def pairs(x, w_h, training: bool) -> bool:
     """Whether a bidirectional layer over x (B, T, I) with a direction's recurrent weights w_h
-    (P, G) runs its two directions at once (_PAIR_MIN_MADDS); True where those shapes cannot be
-    read (the forward's own checks report them). The stack's rule and the Bidirectional layer's."""
+    (P, G) runs its two directions at once (_pair_min in the call's dtype, x's); True where those
+    shapes cannot be read (the forward's own checks report them). The stack's rule and the
+    Bidirectional layer's."""
     if np.ndim(x) != 3 or np.ndim(w_h) != 2:
         return True
     B, T, I = np.shape(x)
     P, G = np.shape(w_h)
-    return B * T * (I + P) * G * (3 if training else 1) >= _PAIR_MIN_MADDS
+    return B * T * (I + P) * G * (3 if training else 1) >= _pair_min(getattr(x, "dtype", np.float64))
 
 
 def _together(inp, weights, layer: int, D: int, cell: str, training: bool) -> bool:
