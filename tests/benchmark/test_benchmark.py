@@ -547,6 +547,13 @@ def test_isolated_peers_are_timed_in_turn_in_bursts():
     for s in stats.values():
         assert s["bursts"] == 3 and s["rounds"] == len(s["times_s"]) >= 3
         assert s["min_s"] <= s["q1_s"] <= s["median_s"] <= s["q3_s"]
+        # each burst's median, in time order: the parts of a ratio's spread
+        assert len(s["burst_medians_s"]) == 3
+        assert all(s["min_s"] <= m <= max(s["times_s"]) for m in s["burst_medians_s"])
+    lo, hi = bm.timing._spreads(stats)["bound/lstmcore"]
+    ours, theirs = stats["lstmcore"]["burst_medians_s"], stats["bound"]["burst_medians_s"]
+    ratios = [b / a for a, b in zip(ours, theirs, strict=True)]
+    assert (lo, hi) == (pytest.approx(min(ratios)), pytest.approx(max(ratios)))
 
 
 def test_the_variants_in_fresh_processes():
@@ -637,6 +644,10 @@ def test_the_runner_returns_medians_and_ratios(tiny_results):
             "bound/lstmcore": pytest.approx(peers["bound"]["median_s"] / ours),
             "lstmcore/bound": pytest.approx(ours / peers["bound"]["median_s"]),
         }
+        # each ratio's spread over 4 runs of consecutive rounds (one process: round i side by side)
+        assert set(case["ratio_spread"]) == set(case["ratios"])
+        for lo, hi in case["ratio_spread"].values():
+            assert 0 < lo <= hi
     assert r["skipped"] == {} and r["memory"] is None
     assert r["targets"] == []  # a custom shape has no target
     assert r["machine"]["cpu_count"] >= 1 and r["machine"]["versions"]["lstmcore"]
@@ -855,6 +866,69 @@ def test_issue_15_targets_merge_and_read_the_share_of_the_peak():
         ("S6", "inference", 1, "torch/lstmcore"): (1.0, True),
         ("S3", "train", 2, "lstmcore 1 thread/2 threads"): (round(1 / 0.6, 6), False),
     }
+
+
+def test_a_ratio_spread_over_the_parts_of_a_case():
+    """timing._spreads: each ratio's lowest and highest over the parts of the case's time: the
+    bursts' medians where the peers have them (processes in turn), else each peer's rounds cut
+    in 4 runs of consecutive rounds; none for an instrument, for peers with fewer rounds or parts
+    that do not line up with lstmcore's."""
+    rounds = {
+        "lstmcore": [1.0, 1.0, 2.0, 2.0, 1.0, 1.0, 1.0, 1.0],
+        "torch": [2.0, 2.0, 2.0, 2.0, 1.5, 1.5, 3.0, 3.0],
+        "bound": [0.5] * 8,
+        "gemm-peak": [9.0] * 8,
+    }
+    stats = {p: {"median_s": float(np.median(t)), "times_s": t} for p, t in rounds.items()}
+    assert bm.timing._parts(stats["torch"]) == [2.0, 2.0, 1.5, 3.0]
+    got = bm.timing._spreads(stats)
+    assert got == {
+        "torch/lstmcore": [1.0, 3.0],  # parts 2, 1, 1.5, 3
+        "bound/lstmcore": [0.25, 0.5],
+        "lstmcore/bound": [2.0, 4.0],
+    }
+    assert set(got) <= set(bm.timing._ratios(stats))
+    bursts = {"lstmcore": {"median_s": 1.0, "burst_medians_s": [1.0, 2.0]},
+              "onnxruntime": {"median_s": 1.0, "burst_medians_s": [0.9, 2.2]},
+              "torch": {"median_s": 1.0, "times_s": [1.0, 1.0, 1.0, 1.0]}}  # fmt: skip
+    assert bm.timing._spreads(bursts) == {"onnxruntime/lstmcore": [pytest.approx(0.9), pytest.approx(1.1)]}
+    few = {p: {"median_s": 1.0, "times_s": [1.0, 1.0, 1.0]} for p in ("lstmcore", "torch")}
+    assert bm.timing._spreads(few) == {} and bm.timing._spreads({"torch": stats["torch"]}) == {}
+    # a goal within a ratio's spread is marked so (met or not); the report says how many misses are
+    case = dict(_case("S2", "inference", 1, lstmcore=1.0, onnxruntime=0.95), ratio_spread={
+        "onnxruntime/lstmcore": [0.9, 1.05]})  # fmt: skip
+    far = dict(_case("S3", "inference", 1, lstmcore=1.0, onnxruntime=0.8), ratio_spread={
+        "onnxruntime/lstmcore": [0.7, 0.85]})  # fmt: skip
+    two = dict(_case("S3", "inference", 2, lstmcore=1.0, onnxruntime=1.1, **{"lstmcore-1t": 1.5}),
+               ratio_spread={"lstmcore-1t/lstmcore": [1.4, 1.9]})  # fmt: skip
+    targets = bm.evaluate_targets([case, far, two], TARGETS, cpu_count=2)
+    got = {(t["shape"], t["threads"], t["ratio"]): (t["met"], t["spread"], t["in_spread"]) for t in targets}
+    assert got[("S2", 1, "onnxruntime/lstmcore")] == (False, [0.9, 1.05], True)
+    assert got[("S3", 1, "onnxruntime/lstmcore")] == (False, [0.7, 0.85], False)
+    assert got[("S3", 2, "onnxruntime/lstmcore")] == (True, None, False)  # no spread measured
+    scaling = [v for k, v in got.items() if k[2] == "lstmcore-1t/lstmcore"]
+    assert scaling and all(v == (False, [1.4, 1.9], True) for v in scaling)
+    results = {
+        "machine": {"cpu": "c", "cpu_count": 2, "backend": "compiled", "date": "d", "versions": {}},
+        "settings": {"dtype": "float32"},
+        "cases": [case, far, two],
+        "targets": targets,
+        "targets_title": "t",
+        "skipped": {},
+    }
+    table = bm.format_table(results)
+    missed = sum(not t["met"] for t in targets)
+    close = sum(t["in_spread"] and not t["met"] for t in targets)
+    assert f"~: the goal lies within them ({close} of the {missed} not met)" in table
+    assert (
+        "NOT MET ~  lstm S2 inference, 1 thread: onnxruntime/lstmcore = 0.95 (goal >= 1; parts 0.9-1.05)"
+        in table
+    )
+    assert (
+        "NOT MET    lstm S3 inference, 1 thread: onnxruntime/lstmcore = 0.8 (goal >= 1; parts 0.7-0.85)"
+        in table
+    )
+    assert "met        lstm S3 inference, 2 threads: onnxruntime/lstmcore = 1.1 (goal >= 1)" in table
 
 
 def test_targets_on_made_up_numbers():

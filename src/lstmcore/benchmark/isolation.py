@@ -209,9 +209,12 @@ class _Server:
 
 
 def _merged(bursts: list) -> dict:
-    """One peer's stats over its bursts: every round of every burst."""
+    """One peer's stats over its bursts: every round of every burst, and each burst's median
+    (``burst_medians_s``, in time order: the parts of a ratio's spread, timing._spreads)."""
     times = [v for b in bursts for v in b["times_s"]]
-    return {**round_stats(times, bursts[-1]["calls_per_round"]), "bursts": len(bursts)}
+    medians = [float(b["median_s"]) for b in bursts]
+    stats = round_stats(times, bursts[-1]["calls_per_round"])
+    return {**stats, "bursts": len(bursts), "burst_medians_s": medians}
 
 
 def _time_isolated(

@@ -5,6 +5,7 @@ import json
 from .peers import PEERS
 from .problems import INSTRUMENTS
 from .targets import _memory_list
+from .timing import SPREAD_PARTS
 
 # Output -----------------------------------------------------------------------------------------
 
@@ -132,13 +133,25 @@ def format_table(results: dict) -> str:
         met = sum(t["met"] for t in targets)
         title = results.get("targets_title") or "the targets"
         lines += ["", f"targets of {title} (same thread count): {met} of {len(targets)} met"]
+        missed = [t for t in targets if not t["met"]]
+        spreads = any(t.get("spread") for t in targets)
+        if spreads:
+            close = sum(bool(t.get("in_spread")) for t in missed)
+            lines.append(
+                f"  parts: the ratio in each of the {SPREAD_PARTS} parts of the case's time (its bursts,"
+                " or its rounds in one process cut in runs), lowest-highest; ~: the goal lies within"
+                f" them ({close} of the {len(missed)} not met)"
+            )
         for t in targets:
             mark = "met    " if t["met"] else "NOT MET"
+            if spreads:
+                mark += " ~" if t.get("in_spread") else "  "
             n = t["threads"]
             where = f"{t.get('cell', 'lstm')} {t['shape']} {t['kind']}, {n} thread{'s' if n != 1 else ''}"
-            lines.append(
-                f"  {mark}  {where}: {t['ratio']} = {t['value']:.3g} (goal {t['op']} {t['goal']:.3g})"
-            )
+            spread = t.get("spread")
+            parts = "" if not spread else f"; parts {spread[0]:.3g}-{spread[1]:.3g}"
+            goal = f"goal {t['op']} {t['goal']:.3g}{parts}"
+            lines.append(f"  {mark}  {where}: {t['ratio']} = {t['value']:.3g} ({goal})")
     for mem in _memory_list(results.get("memory")):
         cell = mem.get("cell", "lstm")
         lines += [

@@ -38,6 +38,7 @@ from .timing import (
     _get_threads,
     _ratios,
     _restore_threads,
+    _spreads,
     _with_peak_share,
     measure_gemm_peak,
     set_threads,
@@ -242,6 +243,7 @@ def run_benchmark(
                             "threads": n,
                             "peers": stats,
                             "ratios": _ratios(stats),
+                            "ratio_spread": _spreads(stats),
                             "not_applicable": not_applicable,
                         }
                         case = _with_peak_share(case, peaks.get(n))

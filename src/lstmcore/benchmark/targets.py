@@ -143,8 +143,13 @@ def _is_standard(case) -> bool:
     return name in SHAPES and tuple(case["dims"]) == SHAPES[name][:4]
 
 
-def _target(text, cell, case_shape, kind, threads, ratio, value, op, goal) -> dict:
+def _target(text, cell, case_shape, kind, threads, ratio, value, op, goal, spread=None) -> dict:
+    """A goal marked met or not by ``value`` (the ratio of the case's medians); ``spread``: the
+    ratio's [lowest, highest] over the parts of the case's time (timing._spreads) or None, and
+    ``in_spread``: whether the goal lies within it (parts on both sides: neither met nor missed
+    in every part)."""
     met = value >= goal if op == ">=" else value <= goal
+    in_spread = spread is not None and spread[0] <= goal <= spread[1]
     return {
         "target": text,
         "cell": cell,
@@ -156,6 +161,8 @@ def _target(text, cell, case_shape, kind, threads, ratio, value, op, goal) -> di
         "op": op,
         "goal": float(goal),
         "met": bool(met),
+        "spread": None if spread is None else [float(v) for v in spread],
+        "in_spread": bool(in_spread),
     }
 
 
@@ -196,8 +203,8 @@ def evaluate_targets(cases: list, targets: dict, memory=None, cpu_count: int | N
                 and ratio in values
             ):
                 text = f"{cell} {shape} {kind}: {ratio} {op} {goal:g}"
-                value = values[ratio]
-                out.append(_target(text, cell, shape, kind, case["threads"], ratio, value, op, goal))
+                value, spread = values[ratio], (case.get("ratio_spread") or {}).get(ratio)
+                out.append(_target(text, cell, shape, kind, case["threads"], ratio, value, op, goal, spread))
     by_key = {
         (c.get("cell", "lstm"), c["shape"], c["kind"], c["threads"]): c
         for c in std
@@ -210,16 +217,17 @@ def evaluate_targets(cases: list, targets: dict, memory=None, cpu_count: int | N
             if not (cell in cells and shape in shapes and kind in kinds and n == 2):
                 continue
             # lstmcore on 1 thread timed beside the case (lstmcore-1t), else the 1-thread case's
-            one = by_key.get((cell, shape, kind, 1))
+            one, spread = by_key.get((cell, shape, kind, 1)), None
             if "lstmcore-1t/lstmcore" in case["ratios"]:
                 ratio, value = "lstmcore-1t/lstmcore", case["ratios"]["lstmcore-1t/lstmcore"]
+                spread = (case.get("ratio_spread") or {}).get(ratio)
             elif one is not None:
                 ratio = "lstmcore 1 thread/2 threads"
                 value = one["peers"]["lstmcore"]["median_s"] / case["peers"]["lstmcore"]["median_s"]
             else:
                 continue
             text = f"{cell} {shape} {kind}: lstmcore 2 threads against 1 >= {goal:g}"
-            out.append(_target(text, cell, shape, kind, 2, ratio, value, ">=", goal))
+            out.append(_target(text, cell, shape, kind, 2, ratio, value, ">=", goal, spread))
     for mem in _memory_list(memory) if targets.get("memory") else []:
         if mem.get("cell", "lstm") == "lstm" and {"lstmcore", "torch"} <= set(mem.get("peers", {})):
             ours = mem["peers"]["lstmcore"]["extra_mib"]

@@ -180,6 +180,50 @@ def _ratios(peers: dict) -> dict:
     return out
 
 
+# A ratio's spread: the ratio in each of this many parts of a case's time, each part's medians
+# taken side by side: the bursts of the processes in turn (isolation), or a peer's rounds in one
+# process cut into this many runs of consecutive rounds (round i of every peer ran in the same
+# round). On a shared machine whose speed drifts, a ratio whose parts lie on both sides of its
+# goal was not measured to meet or miss it.
+SPREAD_PARTS = 4
+
+
+def _parts(stats: dict) -> list | None:
+    """A peer's medians per part of the case's time, in time order (SPREAD_PARTS): its bursts'
+    (``burst_medians_s``), else its rounds' cut into SPREAD_PARTS runs; None with fewer rounds."""
+    if stats.get("burst_medians_s"):
+        return list(stats["burst_medians_s"])
+    times = stats.get("times_s") or []
+    if len(times) < SPREAD_PARTS:
+        return None
+    return [float(np.median(p)) for p in np.array_split(np.asarray(times, dtype=float), SPREAD_PARTS)]
+
+
+def _spreads(peers: dict) -> dict:
+    """[lowest, highest] of each ratio of :func:`_ratios` over the parts of the case's time
+    (SPREAD_PARTS), for the peers whose parts line up with lstmcore's (as many parts)."""
+    if "lstmcore" not in peers:
+        return {}
+    ours = _parts(peers["lstmcore"])
+    if ours is None:
+        return {}
+    out = {}
+    for name, s in peers.items():
+        theirs = _parts(s) if name not in ("lstmcore", *INSTRUMENTS) else None
+        if theirs is None or len(theirs) != len(ours):
+            continue
+        if name != "lstmcore-full":
+            out[f"{name}/lstmcore"] = _low_high(b / a for a, b in zip(ours, theirs, strict=True))
+        if name in _UNDER:
+            out[f"lstmcore/{name}"] = _low_high(a / b for a, b in zip(ours, theirs, strict=True))
+    return out
+
+
+def _low_high(values) -> list:
+    v = list(values)
+    return [float(min(v)), float(max(v))]
+
+
 # The side of a square product that measures the GEMM peak (DESIGN.md section 4: "a large square
 # sgemm"), up front for the run and beside each case (the gemm-peak peer).
 PEAK_N = 1536
