@@ -67,6 +67,46 @@ cdef void _gemm(BLAS_Order order, BLAS_Trans ta, BLAS_Trans tb, int m, int n, in
               &beta, C, &ldc)
 
 
+# The layers' products -------------------------------------------------------------------------
+
+cdef bint _stored(const floating[:, :] a, BLAS_Trans *trans, int *ld) noexcept:
+    """How BLAS reads ``a`` (rows x cols, any strides): row-major (NoTrans, ld its row stride) or
+    the transpose of a row-major array (Trans, ld that array's row stride); False for neither."""
+    cdef Py_ssize_t item = sizeof(floating), rows = a.shape[0], cols = a.shape[1]
+    cdef Py_ssize_t s0 = a.strides[0], s1 = a.strides[1], step
+    if cols <= 1 or s1 == item:  # rows of contiguous elements, s0 apart
+        step = s0 // item if rows > 1 else max(cols, 1)
+        if (rows <= 1 or (s0 > 0 and s0 % item == 0)) and max(cols, 1) <= step < 2 ** 31:
+            trans[0], ld[0] = NoTrans, <int>step
+            return True
+    if rows <= 1 or s0 == item:  # columns of contiguous elements, s1 apart: a.T is row-major
+        step = s1 // item if cols > 1 else max(rows, 1)
+        if (cols <= 1 or (s1 > 0 and s1 % item == 0)) and max(rows, 1) <= step < 2 ** 31:
+            trans[0], ld[0] = Trans, <int>step
+            return True
+    return False
+
+
+def _matmul(const floating[:, :] a, const floating[:, :] b, floating[:, ::1] out):
+    """out (m, n) = a (m, k) @ b (k, n) through SciPy's BLAS, the GIL released; a and b each
+    row-major or the transpose of a row-major array, any row stride (a view of rows or columns of
+    a bigger array too), out C-contiguous and apart from both (the caller's checks: shapes that
+    fit, each dimension from 1 to 2^31 - 1). Returns False, out untouched, where a or b is stored
+    any other way."""
+    cdef BLAS_Trans ta, tb
+    cdef int lda, ldb
+    cdef int m = a.shape[0], k = a.shape[1], n = b.shape[1]
+    if b.shape[0] != k or out.shape[0] != m or out.shape[1] != n or m < 1 or n < 1 or k < 1:
+        raise ValueError(f"_matmul: shapes do not fit: a {(a.shape[0], a.shape[1])}, "
+                         f"b {(b.shape[0], b.shape[1])}, out {(out.shape[0], out.shape[1])}")
+    if not (_stored(a, &ta, &lda) and _stored(b, &tb, &ldb)):
+        return False
+    with nogil:
+        _gemm(RowMajor, ta, tb, m, n, k, <floating>1, &a[0, 0], lda, &b[0, 0], ldb,
+              <floating>0, &out[0, 0], n)
+    return True
+
+
 # Test shims ----------------------------------------------------------------------------------
 
 cdef int _ld(const floating[:, :] a, BLAS_Order order, str name) except -1:

@@ -44,6 +44,7 @@ import os
 import numpy as np
 
 import lstmcore
+from lstmcore.engine._products import matmul
 
 from . import layout
 
@@ -811,7 +812,7 @@ def _matmul(node, inputs):
     a, b = inputs
     if a.ndim >= 2 and b.ndim >= 2:
         _check_size((*np.broadcast_shapes(a.shape[:-2], b.shape[:-2]), a.shape[-2], b.shape[-1]), "MatMul")
-    return np.matmul(a, b)
+    return matmul(a, b)  # (SciPy's BLAS where it can: engine._products)
 
 
 @_op("Gemm", attributes=("alpha", "beta", "transA", "transB"))
@@ -823,7 +824,7 @@ def _gemm(node, inputs):
     a = a.T if node.attr("transA", 0) else a
     b = b.T if node.attr("transB", 0) else b
     _check_size((a.shape[0], b.shape[1]), "Gemm")
-    y = a @ b
+    y = matmul(a, b)
     alpha, beta = node.attr("alpha", 1.0), node.attr("beta", 1.0)
     if alpha != 1.0:
         y = y * np.asarray(alpha, dtype=y.dtype)

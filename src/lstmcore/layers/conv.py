@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import activations
+from ..engine._products import matmul_groups
 from .base import Layer, _initializer, _positive_int
 from .core import _dense_activation
 from .pooling import _one_int, _padding, _same_padding
@@ -128,7 +129,7 @@ class Conv1D(Layer):
         N = B * T_out
         cols = xp[:, rows, :].reshape(N, k, G, I // G).transpose(2, 0, 1, 3).reshape(G, N, k * (I // G))
         w = self.params["kernel"].reshape(k, I // G, G, F // G).transpose(2, 0, 1, 3).reshape(G, -1, F // G)
-        z = np.matmul(cols, w).transpose(1, 0, 2).reshape(B, T_out, F)
+        z = matmul_groups(cols, w).transpose(1, 0, 2).reshape(B, T_out, F)  # (engine._products)
         if self.use_bias:
             z += self.params["bias"]
         y = activations.get(self.activation)[0](z)
@@ -148,12 +149,12 @@ class Conv1D(Layer):
         dz = activations.get(self.activation)[1](z, y, dy).astype(y.dtype, copy=False)
         dz_g = dz.reshape(B * T_out, G, F // G).transpose(1, 0, 2)  # (G, N, F/G)
         # dkernel = colsᵀ dz per group, back to (k, I/G, F)
-        dw = np.matmul(cols.transpose(0, 2, 1), dz_g)
+        dw = matmul_groups(cols.transpose(0, 2, 1), dz_g)
         self.grads["kernel"][...] = dw.reshape(G, k, Ig, F // G).transpose(1, 2, 0, 3).reshape(k, Ig, F)
         if self.use_bias:
             np.sum(dz, axis=(0, 1), out=self.grads["bias"])
         # dcols = dz wᵀ, then each tap's columns added back onto the padded input's rows
-        dcols = np.matmul(dz_g, w.transpose(0, 2, 1)).reshape(G, B, T_out, k, Ig)
+        dcols = matmul_groups(dz_g, w.transpose(0, 2, 1)).reshape(G, B, T_out, k, Ig)
         dcols = dcols.transpose(1, 2, 3, 0, 4).reshape(B, T_out, k, G * Ig)
         dxp = np.zeros((B, left + T + right, G * Ig), dtype=y.dtype)
         for j in range(k):  # one tap at a time: its T_out rows are distinct

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import activations
+from ..engine._products import matmul
 from .base import Layer, _dropout_mask, _initializer, _layer_rng, _positive_int, _rate, _seed_arg
 
 # Dense activations: Keras's, by name (``lstmcore.activations``).
@@ -48,7 +49,7 @@ class Dense(Layer):
         return (*input_shape[:-1], self.units)
 
     def forward(self, x, training=False, mask=None):
-        z = x @ self.params["kernel"]
+        z = matmul(x, self.params["kernel"])  # (SciPy's BLAS: engine._products)
         if self.use_bias:
             z += self.params["bias"]
         y = activations.get(self.activation)[0](z)
@@ -64,10 +65,10 @@ class Dense(Layer):
         dz = activations.get(self.activation)[1](z, y, dy).astype(y.dtype, copy=False)
         F = x.shape[-1]
         x2, dz2 = x.reshape(-1, F), dz.reshape(-1, self.units)
-        np.matmul(x2.T, dz2, out=self.grads["kernel"])
+        matmul(x2.T, dz2, out=self.grads["kernel"])
         if self.use_bias:
             np.sum(dz2, axis=0, out=self.grads["bias"])
-        return dz @ self.params["kernel"].T
+        return matmul(dz, self.params["kernel"].T)
 
     def get_config(self) -> dict:
         config = super().get_config()

@@ -1,0 +1,82 @@
+"""The layers' matrix products (Dense, TimeDistributed's Dense, Conv1D) through the BLAS that
+lstmcore loaded: SciPy's, whose idle workers spin only briefly (``_env``).
+
+NumPy's own OpenBLAS, when NumPy was imported before lstmcore (``import numpy as np`` on a
+program's first line), keeps its workers spinning for about 75 ms after each product of several
+threads; the engine's OpenMP threads that run next then share their cores with it. Measured on
+2 cores, 2 threads, a Keras-style fit of LSTM(128) on (64, 50, 32) batches followed by two
+Dense(256) and Dense(1): 513-633 ms an epoch with the Dense products in NumPy's OpenBLAS against
+252-351 with lstmcore imported first (or OPENBLAS_THREAD_TIMEOUT=20 set by the user: 350). Where
+the operands do not suit BLAS (other dtypes, mixed dtypes, a stored layout BLAS cannot read,
+operands that overlap the output, the NumPy reference backend) ``matmul`` is ``np.matmul``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+_INT_MAX = 2**31 - 1  # SciPy's BLAS counts in 32-bit ints
+
+try:
+    from . import _blas
+except ImportError:  # the reference backend (no compiled engine)
+    _blas = None
+
+
+def matmul(a, b, out=None):
+    """``a @ b`` for a (..., k) and b (k, n), into ``out`` (..., n) when given: np.matmul's
+    results (within rounding) and errors, through SciPy's BLAS where it can."""
+    a, b = np.asarray(a), np.asarray(b)
+    if not _suits(a, b, out):
+        return np.matmul(a, b, out=out)
+    n = b.shape[1]
+    if a.ndim > 2 and not a.flags.c_contiguous:
+        return np.matmul(a, b, out=out)
+    rows = a.reshape(-1, a.shape[-1])
+    result = np.empty((*a.shape[:-1], n), dtype=a.dtype) if out is None else out
+    if not _blas._matmul(rows, b, result.reshape(-1, n)):
+        return np.matmul(a, b, out=out)
+    return result
+
+
+def matmul_groups(a, b):
+    """``np.matmul(a, b)`` for a (G, N, K) and b (G, K, M): one product per group (Conv1D's
+    groups), each through SciPy's BLAS where it can."""
+    a, b = np.asarray(a), np.asarray(b)
+    if (
+        a.ndim != 3
+        or b.ndim != 3
+        or a.shape[0] != b.shape[0]
+        or a.shape[0] == 0
+        or not _suits(a[0], b[0], None)
+    ):
+        return np.matmul(a, b)
+    out = np.empty((a.shape[0], a.shape[1], b.shape[2]), dtype=a.dtype)
+    for g in range(a.shape[0]):
+        if not _blas._matmul(a[g], b[g], out[g]):
+            return np.matmul(a, b)
+    return out
+
+
+def _suits(a: np.ndarray, b: np.ndarray, out) -> bool:
+    """Whether a @ b can go to _blas._matmul: float operands of one dtype, a (..., k) and b (k, n)
+    of nonzero sizes within BLAS's ints, ``out`` None or C-contiguous (..., n) of that dtype and
+    apart from both."""
+    if _blas is None or a.ndim < 2 or b.ndim != 2 or a.dtype not in _FLOATS or b.dtype != a.dtype:
+        return False
+    k, n = b.shape
+    rows = a.size // k if k else 0
+    if a.shape[-1] != k or 0 in (rows, k, n) or max(rows, k, n) > _INT_MAX:
+        return False
+    if out is None:
+        return True
+    return (
+        isinstance(out, np.ndarray)
+        and out.dtype == a.dtype
+        and out.shape == (*a.shape[:-1], n)
+        and out.flags.c_contiguous
+        and out.flags.writeable
+        and not np.may_share_memory(out, a)
+        and not np.may_share_memory(out, b)
+    )

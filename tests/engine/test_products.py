@@ -1,0 +1,203 @@
+"""engine._products: the layers' matrix products through SciPy's BLAS (the library lstmcore loads
+with a short spin for its idle workers), np.matmul's results and errors for every operand."""
+
+import subprocess
+import sys
+import tokenize
+from pathlib import Path
+
+import numpy as np
+import pytest
+from helpers import DTYPES, assert_close
+
+import lstmcore
+from lstmcore.engine import _products
+
+compiled = pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled backend only")
+
+
+def _operands(rng, dtype):
+    """(name, a, b): every stored layout the layers pass, and some they do not."""
+    a = rng.standard_normal((7, 5)).astype(dtype)
+    b = rng.standard_normal((5, 3)).astype(dtype)
+    big = rng.standard_normal((9, 8)).astype(dtype)
+    return [
+        ("row-major", a, b),
+        ("a transposed", np.ascontiguousarray(a.T).T, b),
+        ("b transposed", a, np.ascontiguousarray(b.T).T),
+        ("both transposed", np.ascontiguousarray(a.T).T, np.ascontiguousarray(b.T).T),
+        ("rows of a bigger array", big[1:8, 2:7], big[:5, 5:8]),
+        ("columns of a bigger array", big[1:6, 2:9].T, big[:5, :3]),
+        ("every other row", big[::2, :5], b),
+        ("3-D a", rng.standard_normal((2, 4, 5)).astype(dtype), b),
+        ("one row", a[:1], b),
+        ("one column", a, b[:, :1]),
+        ("k = 1", a[:, :1], b[:1]),
+    ]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_matmul_is_numpys_through_blas(rng, dtype, monkeypatch):
+    """Each layout the layers pass goes to BLAS (np.matmul is never called) and gives np.matmul's
+    product; into ``out`` too."""
+    cases = [(name, a, b, np.matmul(a, b)) for name, a, b in _operands(rng, dtype)]
+    if lstmcore.backend == "compiled":
+
+        def refuse(*args, **kwargs):
+            raise AssertionError("np.matmul called")
+
+        monkeypatch.setattr(np, "matmul", refuse)
+    for name, a, b, expected in cases:
+        got = _products.matmul(a, b)
+        assert got.shape == expected.shape and got.dtype == expected.dtype, name
+        assert_close(got, expected, dtype, name=name)
+        out = np.full(expected.shape, np.nan, dtype=dtype)
+        assert _products.matmul(a, b, out=out) is out
+        assert_close(out, expected, dtype, name=f"{name}, out")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_matmul_falls_back_to_numpy_where_blas_cannot(rng, dtype):
+    """Operands BLAS cannot take go to np.matmul: the same results, and np.matmul's errors."""
+    a = rng.standard_normal((6, 4)).astype(dtype)
+    b = rng.standard_normal((4, 3)).astype(dtype)
+    wide = rng.standard_normal((6, 8)).astype(dtype)
+    other = np.float32 if dtype == np.float64 else np.float64
+    cases = [
+        (wide[:, ::2], b),  # elements two apart in both directions: no layout BLAS reads
+        (a, b.astype(other)),  # mixed dtypes (np.matmul promotes)
+        (a.astype(np.int64), b.astype(np.int64)),
+        (a[:, :0], b[:0]),  # k = 0: zeros
+        (a[:0], b),  # no rows
+        (rng.standard_normal((2, 6, 4)).astype(dtype)[:, ::2], b),  # 3-D, not contiguous
+        (a, rng.standard_normal((2, 4, 3)).astype(dtype)),  # batched b
+        (a[0], b),  # 1-D a
+    ]
+    for x, y in cases:
+        expected = np.matmul(x, y)
+        got = _products.matmul(x, y)
+        assert got.shape == expected.shape and got.dtype == expected.dtype
+        np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+    # an out that overlaps an operand: np.matmul's own handling of the overlap
+    sq = rng.standard_normal((4, 4)).astype(dtype)
+    expected = np.matmul(sq, sq)
+    got = _products.matmul(sq, sq, out=sq)
+    assert got is sq
+    np.testing.assert_allclose(sq, expected, rtol=1e-5, atol=1e-5)
+    with pytest.raises(ValueError, match="matmul"):
+        _products.matmul(a, a)  # (6, 4) @ (6, 4): np.matmul's error
+    with pytest.raises(ValueError):
+        _products.matmul(a, b, out=np.empty((6, 4), dtype=dtype))  # out of the wrong shape
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_matmul_groups_is_numpys_batch(rng, dtype):
+    """matmul_groups (Conv1D's groups): np.matmul over the leading axis, views included."""
+    a = rng.standard_normal((3, 7, 5)).astype(dtype)
+    b = rng.standard_normal((3, 5, 4)).astype(dtype)
+    for x, y in ((a, b), (a.transpose(0, 2, 1).copy().transpose(0, 2, 1), b), (a, b[:, :, :1])):
+        assert_close(_products.matmul_groups(x, y), np.matmul(x, y), dtype, name="groups")
+    # anything else: np.matmul's result or error
+    assert _products.matmul_groups(a[:0], b[:0]).shape == (0, 7, 4)
+    with pytest.raises(ValueError):
+        _products.matmul_groups(a, a)
+
+
+@compiled
+def test_blas_matmul_refuses_shapes_that_do_not_fit():
+    from lstmcore.engine import _blas
+
+    a, b = np.ones((2, 3), np.float32), np.ones((3, 4), np.float32)
+    with pytest.raises(ValueError, match="shapes do not fit"):
+        _blas._matmul(a, b, np.empty((2, 5), np.float32))
+    with pytest.raises(ValueError, match="shapes do not fit"):
+        _blas._matmul(a, a, np.empty((2, 3), np.float32))
+    with pytest.raises(ValueError, match="shapes do not fit"):
+        _blas._matmul(a[:, :0], b[:0], np.empty((2, 4), np.float32))
+    assert _blas._matmul(np.ones((2, 6), np.float32)[:, ::2], b, np.empty((2, 4), np.float32)) is False
+
+
+@compiled
+def test_the_layers_products_skip_numpys_blas_when_numpy_came_first():
+    """A program that imports NumPy before lstmcore: Dense, TimeDistributed(Dense), Conv1D and an
+    ONNX model's MatMul run their products through SciPy's BLAS, not NumPy's (whose idle workers
+    would spin for 75 ms after each product of several threads, on the cores the engine's threads
+    need next): np.matmul is never called in a fit and a predict."""
+    code = """
+import numpy as np
+import lstmcore
+from lstmcore.layers import LSTM, Conv1D, Dense, TimeDistributed
+from lstmcore.models import Sequential
+
+def refuse(*args, **kwargs):
+    raise AssertionError("np.matmul called")
+
+np.matmul = refuse
+rng = np.random.default_rng(0)
+x = rng.standard_normal((8, 6, 3)).astype(np.float32)
+y = rng.standard_normal((8, 1)).astype(np.float32)
+model = Sequential([Conv1D(4, 2, input_shape=(6, 3)), LSTM(5, return_sequences=True),
+                    TimeDistributed(Dense(7, activation="relu")), LSTM(3), Dense(1)])
+model.compile(optimizer="adam", loss="mse")
+model.fit(x, y, epochs=2, batch_size=4, verbose=0)
+assert model.predict(x, verbose=0).shape == (8, 1)
+print("ok")
+"""
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("ok"), proc.stderr[-2000:]
+
+
+_SRC = Path(lstmcore.__file__).resolve().parent
+_PRODUCT_NAMES = {"matmul", "dot", "tensordot", "inner", "vdot"}
+
+
+def _numpy_products(path: Path) -> list:
+    """(line, what) of each product in ``path``'s code that goes to NumPy's BLAS: the ``@``
+    operator (not a decorator) and np.matmul / np.dot / np.tensordot / np.inner / np.vdot."""
+    found, prev = [], []
+    with path.open("rb") as f:
+        for tok in tokenize.tokenize(f.readline):
+            if tok.type in (
+                tokenize.COMMENT,
+                tokenize.NL,
+                tokenize.NEWLINE,
+                tokenize.INDENT,
+                tokenize.DEDENT,
+            ):
+                if tok.type == tokenize.NEWLINE:
+                    prev = []
+                continue
+            if tok.type == tokenize.OP and tok.string == "@" and prev:  # (a decorator starts its line)
+                found.append((tok.start[0], "@"))
+            if (
+                tok.type == tokenize.NAME
+                and tok.string in _PRODUCT_NAMES
+                and [t.string for t in prev[-2:]] == ["np", "."]
+            ):
+                found.append((tok.start[0], f"np.{tok.string}"))
+            prev.append(tok)
+    return found
+
+
+def test_the_layers_and_the_onnx_runtime_use_no_numpy_product():
+    """The products of the layers, the models' loops and an imported ONNX model's graph go
+    through engine._products (np.matmul is left only where it falls back there): a source rule,
+    since the ``@`` operator cannot be intercepted at run time."""
+    files = sorted((_SRC / "layers").glob("*.py")) + [
+        _SRC / "io" / "onnx_import.py", _SRC / "model.py", _SRC / "models.py", _SRC / "losses.py",
+        _SRC / "metrics.py", _SRC / "activations.py",
+    ]  # fmt: skip
+    assert all(p.exists() for p in files)
+    found = {p.relative_to(_SRC).as_posix(): _numpy_products(p) for p in files}
+    assert {k: v for k, v in found.items() if v} == {}
+
+
+def test_the_source_rule_sees_products(tmp_path):
+    p = tmp_path / "sample.py"
+    p.write_text(
+        "import numpy as np\n\n@decorator\ndef f(a, b):\n    # a @ b in a comment\n"
+        "    c = a @ b\n    d = np.dot(a, b) + np.matmul(a, b)\n    return '@' + np.sum(c)\n"
+    )
+    assert _numpy_products(p) == [(6, "@"), (7, "np.dot"), (7, "np.matmul")]
