@@ -201,3 +201,41 @@ def test_the_source_rule_sees_products(tmp_path):
         "    c = a @ b\n    d = np.dot(a, b) + np.matmul(a, b)\n    return '@' + np.sum(c)\n"
     )
     assert _numpy_products(p) == [(6, "@"), (7, "np.dot"), (7, "np.matmul")]
+
+
+@compiled
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_spinning_blas_leaves_the_threaded_products_to_lstmcores_kernels(rng, dtype, monkeypatch):
+    """With SciPy's OpenBLAS counted as spinning (_lstm._set_blas_spins) and several threads, a
+    product OpenBLAS would run on several threads goes to lstmcore's packed kernels (Dense's three
+    layouts), with np.matmul's results; on one thread, or small, it stays on BLAS."""
+    from lstmcore.engine import _blas, _lstm
+
+    x = rng.standard_normal((96, 80)).astype(dtype)  # 96 x 80 x 64 > 4 x 65536: threaded in OpenBLAS
+    k = rng.standard_normal((80, 64)).astype(dtype)
+    dz = rng.standard_normal((96, 64)).astype(dtype)
+    layouts = [(x, k), (np.ascontiguousarray(x.T).T, dz[:80]), (dz, k.T)]  # forward, dkernel, dx
+    calls = []
+    real = _blas._matmul
+
+    def counted(*args):
+        calls.append(args[0].shape)
+        return real(*args)
+
+    monkeypatch.setattr(_blas, "_matmul", counted)
+    before, threads = _lstm._set_blas_spins(True), lstmcore.get_num_threads()
+    try:
+        lstmcore.set_num_threads(2)
+        for a, b in layouts:
+            assert_close(_products.matmul(a, b), np.matmul(a, b), dtype, name="spinning")
+        assert calls == []
+        out = np.empty((96, 64), dtype)
+        assert_close(_products.matmul_groups(x[None], k[None]), np.matmul(x, k)[None], dtype, name="groups")
+        assert _products.matmul(x, k, out=out) is out and calls == []
+        _products.matmul(x[:4], k)  # 4 x 80 x 64: one thread in OpenBLAS, no spin after it
+        lstmcore.set_num_threads(1)
+        _products.matmul(x, k)
+        assert len(calls) == 2
+    finally:
+        _lstm._set_blas_spins(before)
+        lstmcore.set_num_threads(threads)

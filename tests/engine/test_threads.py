@@ -364,6 +364,76 @@ def test_openblas_thread_timeout_is_set_only_while_the_libraries_load():
     assert p.stdout.strip() == "8"
 
 
+@pytest.mark.parametrize(
+    "first, timeout, spins",
+    [
+        ("", None, False),  # lstmcore loads SciPy's OpenBLAS itself, with the short spin
+        ("import numpy\n", None, False),  # NumPy's own OpenBLAS only: SciPy's is new to lstmcore
+        ("import scipy.linalg\n", None, True),  # SciPy's loaded before, with OpenBLAS's default
+        ("import scipy.linalg\n", "20", False),  # ... or with the user's short spin
+        ("import scipy.linalg\n", "28", True),
+    ],
+)
+def test_blas_spins_where_scipys_openblas_was_loaded_before(first, timeout, spins):
+    """_env.BLAS_SPINS: SciPy's OpenBLAS was loaded before lstmcore with a spin past 2^22 cycles
+    (Linux, where /proc/self/maps says what is loaded); threadpool_info reports it and the
+    engine's rule follows it (_lstm._blas_spins)."""
+    if not os.path.exists("/proc/self/maps"):
+        pytest.skip("lstmcore reads the loaded libraries from /proc/self/maps")
+    code = first + "import json, lstmcore\nprint(json.dumps(lstmcore.threadpool_info()['blas_spins']))\n"
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    if timeout is not None:
+        env["OPENBLAS_THREAD_TIMEOUT"] = timeout
+    p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    got = json.loads(p.stdout.strip().splitlines()[-1])
+    if lstmcore.backend != "compiled":
+        assert got is None
+    elif "openblas" not in " ".join(lib["path"] for lib in lstmcore.threadpool_info()["blas"]).lower():
+        assert got is False  # another BLAS: nothing known of its spin
+    else:
+        assert got is spins
+
+
+def test_spins_long_reads_openblas_thread_timeout():
+    from lstmcore.engine import _env
+
+    assert _env._spins_long(None) and _env._spins_long("28") and _env._spins_long("x")
+    assert not _env._spins_long("20") and not _env._spins_long(" 22 ") and _env._spins_long("23")
+
+
+@pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled backend only")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_spinning_blas_keeps_the_training_products_on_lstmcores_kernels(dtype, restore_threads):
+    """With SciPy's OpenBLAS counted as spinning (_set_blas_spins), a training step's products after
+    the backward loop all run on lstmcore's kernels, whatever the L2 says, and the gradients are
+    the reference's; the flag back, the rule's plan again."""
+    from lstmcore.engine import _lstm
+
+    lstmcore.set_num_threads(2)
+    B, T, I, H = 5, 4, 48, 192  # dw_h 192 x 768: past half of an L2 up to 1 MiB, BLAS by the rule
+    x, w_x, w_h, b, h0, c0, dy = _inputs(dtype, B=B, T=T, I=I, H=H)
+    item = np.dtype(dtype).itemsize
+    before = _lstm._set_blas_spins(True)
+    try:
+        plan = _lstm._seq_plan(B, T, I, H, item, 2)
+        if plan["path"] != "blas":
+            assert "blas" not in plan["training"].values()
+        *_, cache = lstmcore.lstm_forward(x, w_x, w_h, b, h0=h0, c0=c0, return_cache=True)
+        got = lstmcore.lstm_backward(dy, cache)
+    finally:
+        _lstm._set_blas_spins(before)
+    *_, rcache = lstmcore.reference.lstm_forward(x, w_x, w_h, b, h0=h0, c0=c0, return_cache=True)
+    expected = lstmcore.reference.lstm_backward(dy, rcache)
+    for k in ("dx", "dw_x", "dw_h", "db"):
+        assert_close(got[k], expected[k], dtype, name=k)
+    assert _lstm._blas_spins() is before
+    if not before and plan["path"] != "blas" and _lstm._kernel_isa() != "avx512":
+        # the rule's own plan: BLAS for a weight gradient past half the L2
+        rule = _lstm._seq_plan(B, T, I, H, item, 2)
+        assert (rule["training"]["dw_h"] == "blas") == (H * 4 * H * item > rule["l2"] // 2)
+
+
 def test_small_backward_gives_the_blas_pools_their_threads_back(restore_threads):
     # A small backward runs its BLAS products on one thread and restores the pools after.
     lstmcore.set_num_threads(2)

@@ -133,10 +133,15 @@ def _source_line(B: int, I: int, H: int, dtype: str, threads: int) -> str:
 def _training_line(plan: dict) -> str:
     t = plan["training"]
     where = ", ".join(f"{name} {t[name]}" for name in ("dx", "dw_x", "dw_h"))
-    return (
-        f"  training, after the backward loop: {where} (a weight gradient goes to BLAS where it"
-        " exceeds half the L2, or with AVX-512 both go to the cache-blocked kernel)"
+    from lstmcore.engine import _lstm
+
+    why = (
+        "lstmcore's kernels for all three: SciPy's OpenBLAS spins after its products (blas_spins)"
+        if _lstm._blas_spins() and "blas" not in (t["dx"], t["dw_x"], t["dw_h"])
+        else "a weight gradient goes to BLAS where it exceeds half the L2, or with AVX-512 both go to"
+        " the cache-blocked kernel"
     )
+    return f"  training, after the backward loop: {where} ({why})"
 
 
 def _info_command(args) -> int:
@@ -145,6 +150,13 @@ def _info_command(args) -> int:
 
     print(f"lstmcore {lstmcore.__version__}, backend {lstmcore.backend}")
     for key, value in lstmcore.threadpool_info().items():
+        if key == "blas_spins" and value:
+            value = (
+                "True (SciPy's OpenBLAS was loaded before lstmcore: its idle workers spin about 75 ms"
+                " after a product of several threads, so training steps and layers keep their"
+                " products on lstmcore's kernels; import lstmcore before SciPy or scikit-learn, or"
+                " set OPENBLAS_THREAD_TIMEOUT=20, to let them use it)"
+            )
         print(f"  {key}: {value}")
     for key, (size, source) in _machine.caches().items():
         where = "shared" if key == "l3" else "per core"

@@ -26,7 +26,7 @@ import weakref
 
 import numpy as np
 
-from . import _checks, _lstm_options, _machine, _sequence, _threads, _validate
+from . import _checks, _env, _lstm_options, _machine, _sequence, _threads, _validate
 from ._cache import LSTMCache
 
 from ._blas cimport NoTrans, RowMajor, Trans, _gemm
@@ -133,6 +133,27 @@ cdef bint _omp_spins_from_env():
 # inference on 2 threads, AVX2: 15 -> 70-86 ms). Those loops then keep their gate maths on the
 # calling thread (a few percent of a step past the packed kernels' limits, where they run).
 cdef bint _OMP_SPINS = _omp_spins_from_env()
+
+
+# SciPy's OpenBLAS loaded before lstmcore with its idle workers spinning about 75 ms after each
+# product of several threads (_env.BLAS_SPINS): a training step's products after the backward
+# loop then stay on lstmcore's kernels, whose threads sleep at once, instead of leaving a worker
+# spinning on the cores the next step needs (2 cores, 2 threads, a Keras-style fit of
+# LSTM(512) on (64, 50, 256) batches with SciPy imported first: 4.8-5.5 s an epoch against
+# 3.6-4.0 with lstmcore imported first). _set_blas_spins forces either (tests).
+cdef bint _BLAS_SPINS = _env.BLAS_SPINS
+
+
+def _blas_spins():
+    """Whether the engine counts SciPy's OpenBLAS as spinning after its products (_BLAS_SPINS)."""
+    return bool(_BLAS_SPINS)
+
+
+def _set_blas_spins(bint spins):
+    """Count SciPy's OpenBLAS as spinning after its products or not; returns the previous flag."""
+    global _BLAS_SPINS
+    previous, _BLAS_SPINS = _BLAS_SPINS, spins
+    return bool(previous)
 
 
 cdef inline int _blas_step_threads(int nthreads) noexcept nogil:
@@ -1213,6 +1234,8 @@ cdef int _grad_bits(bint packed, int mode, int I, int P, Py_ssize_t G, int items
     # columns is masked), with AVX2 (AMD EPYC, Zen 3, the training step against OpenBLAS,
     # interleaved: S1 1.02-1.04x on 1 thread, 1.00-1.06x on 2; S2 1.01x and 1.02-1.10x; B, T, I,
     # H = 64, 50, 64, 128 1.04x with dx too), or wherever the tests force the packed path.
+    if mode == 0 and _BLAS_SPINS and packed:  # lstmcore's kernels for all three (_BLAS_SPINS)
+        mode = 3 if blocked and _ISA >= 2 else 1
     cdef bint products = packed and (mode == 1 or mode == 3 or (
         mode == 0 and (_ISA >= 1 or _PACKED_MIN_B >= 0)))
     if not products:

@@ -9,6 +9,9 @@ Dense(256) and Dense(1): 513-633 ms an epoch with the Dense products in NumPy's 
 252-351 with lstmcore imported first (or OPENBLAS_THREAD_TIMEOUT=20 set by the user: 350). Where
 the operands do not suit BLAS (other dtypes, mixed dtypes, a stored layout BLAS cannot read,
 operands that overlap the output, the NumPy reference backend) ``matmul`` is ``np.matmul``.
+Where SciPy's OpenBLAS itself was loaded before lstmcore with the long spin (SciPy imported
+first, ``_env.BLAS_SPINS``), a product that OpenBLAS would run on several threads goes to
+lstmcore's packed kernels instead (``_own``), as the engine's own products do then.
 """
 
 from __future__ import annotations
@@ -18,10 +21,27 @@ import numpy as np
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 _INT_MAX = 2**31 - 1  # SciPy's BLAS counts in 32-bit ints
 
-try:
-    from . import _blas
-except ImportError:  # the reference backend (no compiled engine)
-    _blas = None
+_blas = _lstm = None  # the compiled engine's modules, once _engine has found them
+
+
+def _engine() -> bool:
+    """Whether the compiled engine runs (lstmcore.backend), its modules then in _blas and _lstm:
+    looked up at the first product, after lstmcore chose its backend and loaded the engine with
+    its OpenMP settings (_backend: importing _lstm here, before that, would load the OpenMP runtime
+    without them)."""
+    global _blas, _lstm
+    if _lstm is None:
+        import lstmcore
+
+        if getattr(lstmcore, "backend", None) != "compiled":
+            return False
+        from . import _blas, _lstm
+    return True
+
+
+# OpenBLAS runs a product on several threads from M*N*K = 4 * 65536 (its GEMM_MULTITHREAD_THRESHOLD
+# times SMP_THRESHOLD_MIN); below that its workers are not woken, and do not spin after it.
+_THREADED_MNK = 4 * 65536
 
 
 def matmul(a, b, out=None):
@@ -35,9 +55,33 @@ def matmul(a, b, out=None):
         return np.matmul(a, b, out=out)
     rows = a.reshape(-1, a.shape[-1])
     result = np.empty((*a.shape[:-1], n), dtype=a.dtype) if out is None else out
-    if not _blas._matmul(rows, b, result.reshape(-1, n)):
+    if not (_own(rows, b, result.reshape(-1, n)) or _blas._matmul(rows, b, result.reshape(-1, n))):
         return np.matmul(a, b, out=out)
     return result
+
+
+def _own(rows: np.ndarray, b: np.ndarray, out: np.ndarray) -> bool:
+    """out (M, N) = rows (M, K) @ b (K, N) on lstmcore's packed kernels (whose threads sleep at
+    once) where SciPy's OpenBLAS was loaded with its long spin (_lstm._blas_spins) and would run
+    the product on several threads; True when done, False where BLAS is left to do it."""
+    from . import _threads
+
+    threads = _threads.get_num_threads()
+    M, K = rows.shape
+    N = b.shape[1]
+    if not _lstm._blas_spins() or threads < 2 or M * K * N <= _THREADED_MNK:
+        return False
+    item = rows.itemsize
+    if b.T.flags.c_contiguous and rows.strides[1] == item:  # rows @ w.T, w (N, K): Dense's dx
+        _lstm._products_nt(rows, b.T, out, True, threads)
+    elif rows.T.flags.c_contiguous and b.strides[1] == item:  # x.T @ b: Dense's kernel gradient
+        out[...] = 0
+        _lstm._products_tn(rows.T, b, out, True, threads)
+    elif rows.strides[1] == item:  # rows @ b: Dense's forward (b.T packed once)
+        _lstm._products_nt(rows, np.ascontiguousarray(b.T), out, True, threads)
+    else:
+        return False
+    return True
 
 
 def matmul_groups(a, b):
@@ -54,7 +98,7 @@ def matmul_groups(a, b):
         return np.matmul(a, b)
     out = np.empty((a.shape[0], a.shape[1], b.shape[2]), dtype=a.dtype)
     for g in range(a.shape[0]):
-        if not _blas._matmul(a[g], b[g], out[g]):
+        if not (_own(a[g], b[g], out[g]) or _blas._matmul(a[g], b[g], out[g])):
             return np.matmul(a, b)
     return out
 
@@ -63,11 +107,11 @@ def _suits(a: np.ndarray, b: np.ndarray, out) -> bool:
     """Whether a @ b can go to _blas._matmul: float operands of one dtype, a (..., k) and b (k, n)
     of nonzero sizes within BLAS's ints, ``out`` None or C-contiguous (..., n) of that dtype and
     apart from both."""
-    if _blas is None or a.ndim < 2 or b.ndim != 2 or a.dtype not in _FLOATS or b.dtype != a.dtype:
+    if a.ndim < 2 or b.ndim != 2 or a.dtype not in _FLOATS or b.dtype != a.dtype:
         return False
     k, n = b.shape
     rows = a.size // k if k else 0
-    if a.shape[-1] != k or 0 in (rows, k, n) or max(rows, k, n) > _INT_MAX:
+    if a.shape[-1] != k or 0 in (rows, k, n) or max(rows, k, n) > _INT_MAX or not _engine():
         return False
     if out is None:
         return True

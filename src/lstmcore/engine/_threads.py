@@ -342,6 +342,9 @@ def threadpool_info() -> dict:
             {"path": lib.path, "family": lib.family, "num_threads": lib.get(), "corename": lib.corename()}
             for lib in _blas()
         ],
+        # SciPy's OpenBLAS loaded before lstmcore with its long spin (_env.BLAS_SPINS): the
+        # products of training steps and layers then run on lstmcore's kernels
+        "blas_spins": bool(mod._blas_spins()) if mod is not None else None,
     }
 
 
