@@ -239,3 +239,21 @@ def test_a_spinning_blas_leaves_the_threaded_products_to_lstmcores_kernels(rng, 
     finally:
         _lstm._set_blas_spins(before)
         lstmcore.set_num_threads(threads)
+
+
+@compiled
+def test_a_spinning_blas_takes_odd_layouts_to_blas_or_numpy(rng):
+    """Operands the packed kernels cannot read (rows backwards, a broadcast row) with SciPy's
+    OpenBLAS counted as spinning: BLAS or np.matmul, the same product."""
+    from lstmcore.engine import _lstm
+
+    a = rng.standard_normal((96, 80))
+    b = rng.standard_normal((80, 64))
+    before, threads = _lstm._set_blas_spins(True), lstmcore.get_num_threads()
+    try:
+        lstmcore.set_num_threads(2)
+        for x, y in ((a[::-1], b), (a, b[::-1]), (np.broadcast_to(a[:1], a.shape), b), (a[:, ::-1], b)):
+            np.testing.assert_allclose(_products.matmul(x, y), np.matmul(x, y), rtol=1e-10, atol=1e-10)
+    finally:
+        _lstm._set_blas_spins(before)
+        lstmcore.set_num_threads(threads)

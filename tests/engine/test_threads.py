@@ -399,6 +399,7 @@ def test_spins_long_reads_openblas_thread_timeout():
     from lstmcore.engine import _env
 
     assert _env._spins_long(None) and _env._spins_long("28") and _env._spins_long("x")
+    assert _env._spins_long("0") and _env._spins_long("-3") and not _env._spins_long("4")
     assert not _env._spins_long("20") and not _env._spins_long(" 22 ") and _env._spins_long("23")
 
 

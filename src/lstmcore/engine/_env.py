@@ -36,9 +36,10 @@ def _spins_long(value) -> bool:
     """Whether OpenBLAS loaded with OPENBLAS_THREAD_TIMEOUT = ``value`` (None: unset, 2^28 cycles)
     keeps its idle workers spinning past _LONG (OpenBLAS clamps the exponent to 4..30)."""
     try:
-        return value is None or int(str(value).strip()) > _LONG
+        exponent = 0 if value is None else int(str(value).strip())
     except ValueError:
-        return True  # OpenBLAS reads a bad value as 0: its default
+        exponent = 0  # OpenBLAS reads a bad value as 0
+    return exponent <= 0 or exponent > _LONG  # 0 or less: OpenBLAS's default
 
 
 def _load_blas() -> bool:

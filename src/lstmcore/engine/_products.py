@@ -71,17 +71,24 @@ def _own(rows: np.ndarray, b: np.ndarray, out: np.ndarray) -> bool:
     N = b.shape[1]
     if not _lstm._blas_spins() or threads < 2 or M * K * N <= _THREADED_MNK:
         return False
-    item = rows.itemsize
-    if b.T.flags.c_contiguous and rows.strides[1] == item:  # rows @ w.T, w (N, K): Dense's dx
+    if b.T.flags.c_contiguous and _row_major(rows):  # rows @ w.T, w (N, K): Dense's dx
         _lstm._products_nt(rows, b.T, out, True, threads)
-    elif rows.T.flags.c_contiguous and b.strides[1] == item:  # x.T @ b: Dense's kernel gradient
+    elif rows.T.flags.c_contiguous and _row_major(b):  # x.T @ b: Dense's kernel gradient
         out[...] = 0
         _lstm._products_tn(rows.T, b, out, True, threads)
-    elif rows.strides[1] == item:  # rows @ b: Dense's forward (b.T packed once)
+    elif _row_major(rows):  # rows @ b: Dense's forward (b.T packed once)
         _lstm._products_nt(rows, np.ascontiguousarray(b.T), out, True, threads)
     else:
         return False
     return True
+
+
+def _row_major(a: np.ndarray) -> bool:
+    """Whether 2-D ``a`` has contiguous rows, each after the one before (what the packed kernels
+    read: _lstm._ld)."""
+    rows, cols = a.shape
+    item = a.itemsize
+    return (cols <= 1 or a.strides[1] == item) and (rows <= 1 or a.strides[0] >= max(cols, 1) * item)
 
 
 def matmul_groups(a, b):
