@@ -165,19 +165,26 @@ def round_stats(times, calls_per_round: int) -> dict:
 _UNDER = ("bound", "lstmcore-full")
 
 
+def _ratio_names(peers: dict) -> list:
+    """(ratio, peer, over) for each ratio of a case: peer/lstmcore (``over``: the peer's time over
+    lstmcore's) for every peer but lstmcore, lstmcore-full and the instruments, then
+    lstmcore/bound and lstmcore/lstmcore-full (_UNDER); none without lstmcore."""
+    if "lstmcore" not in peers:
+        return []
+    out = [(f"{n}/lstmcore", n, True) for n in peers if n not in ("lstmcore", "lstmcore-full", *INSTRUMENTS)]
+    return out + [(f"lstmcore/{n}", n, False) for n in _UNDER if n in peers]
+
+
+def _ratio(ours: float, theirs: float, over: bool) -> float:
+    return theirs / ours if over else ours / theirs
+
+
 def _ratios(peers: dict) -> dict:
     """peer/lstmcore for every peer (above 1: lstmcore is faster), lstmcore/bound and
-    lstmcore/lstmcore-full."""
-    if "lstmcore" not in peers:
-        return {}
-    ours = peers["lstmcore"]["median_s"]
-    out = {
-        f"{name}/lstmcore": s["median_s"] / ours
-        for name, s in peers.items()
-        if name not in ("lstmcore", "lstmcore-full", *INSTRUMENTS)
-    }
-    out.update((f"lstmcore/{name}", ours / peers[name]["median_s"]) for name in _UNDER if name in peers)
-    return out
+    lstmcore/lstmcore-full (_ratio_names), of the medians."""
+    names = _ratio_names(peers)
+    ours = peers["lstmcore"]["median_s"] if names else None
+    return {key: _ratio(ours, peers[n]["median_s"], over) for key, n, over in names}
 
 
 # A ratio's spread: the ratio in each of this many parts of a case's time, each part's medians
@@ -202,26 +209,15 @@ def _parts(stats: dict) -> list | None:
 def _spreads(peers: dict) -> dict:
     """[lowest, highest] of each ratio of :func:`_ratios` over the parts of the case's time
     (SPREAD_PARTS), for the peers whose parts line up with lstmcore's (as many parts)."""
-    if "lstmcore" not in peers:
-        return {}
-    ours = _parts(peers["lstmcore"])
-    if ours is None:
-        return {}
+    names = _ratio_names(peers)
+    ours = _parts(peers["lstmcore"]) if names else None
     out = {}
-    for name, s in peers.items():
-        theirs = _parts(s) if name not in ("lstmcore", *INSTRUMENTS) else None
-        if theirs is None or len(theirs) != len(ours):
-            continue
-        if name != "lstmcore-full":
-            out[f"{name}/lstmcore"] = _low_high(b / a for a, b in zip(ours, theirs, strict=True))
-        if name in _UNDER:
-            out[f"lstmcore/{name}"] = _low_high(a / b for a, b in zip(ours, theirs, strict=True))
+    for key, n, over in names if ours is not None else ():
+        theirs = _parts(peers[n])
+        if theirs is not None and len(theirs) == len(ours):
+            parts = [_ratio(a, b, over) for a, b in zip(ours, theirs, strict=True)]
+            out[key] = [float(min(parts)), float(max(parts))]
     return out
-
-
-def _low_high(values) -> list:
-    v = list(values)
-    return [float(min(v)), float(max(v))]
 
 
 # The side of a square product that measures the GEMM peak (DESIGN.md section 4: "a large square

@@ -102,13 +102,15 @@ def _pair_line(B: int, T: int, I: int, H: int, dtype: str, threads: int) -> str:
 
     if threads < 2:
         return "  a bidirectional layer: its two directions one after the other (one thread)"
-    madds, least = B * T * (I + H) * 4 * H, _stack._pair_min(dtype)
+    least = _stack._pair_min(dtype)
+    madds = _stack.direction_madds(B, T, I, H, 4 * H, False)
 
-    def how(work: int) -> str:
+    def how(training: bool) -> str:
+        work = _stack.direction_madds(B, T, I, H, 4 * H, training)
         return "at once, each on half of the threads" if work >= least else "one after the other"
 
     return (
-        f"  a bidirectional layer: inference {how(madds)}, training {how(3 * madds)} (at once from"
+        f"  a bidirectional layer: inference {how(False)}, training {how(True)} (at once from"
         f" {least:,} multiply-adds per direction, {_stack._PAIR_MIN_PER_LANE:,} per lane of the"
         f" kernels' vectors; a direction here: {madds:,}, a training step three times that)"
     )

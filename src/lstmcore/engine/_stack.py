@@ -99,6 +99,12 @@ def _set_pair_min(madds) -> int | None:
     return previous
 
 
+def direction_madds(B: int, T: int, I: int, P: int, G: int, training: bool) -> int:
+    """A direction's multiply-adds as the pair rule counts them: B*T*(I + P)*G, three times that
+    for a training step (its forward and backward)."""
+    return B * T * (I + P) * G * (3 if training else 1)
+
+
 def pairs(x, w_h, training: bool) -> bool:
     """Whether a bidirectional layer over x (B, T, I) with a direction's recurrent weights w_h
     (P, G) runs its two directions at once (_pair_min in the call's dtype, x's); True where those
@@ -108,7 +114,7 @@ def pairs(x, w_h, training: bool) -> bool:
         return True
     B, T, I = np.shape(x)
     P, G = np.shape(w_h)
-    return B * T * (I + P) * G * (3 if training else 1) >= _pair_min(getattr(x, "dtype", np.float64))
+    return direction_madds(B, T, I, P, G, training) >= _pair_min(getattr(x, "dtype", np.float64))
 
 
 def _together(inp, weights, layer: int, D: int, cell: str, training: bool) -> bool:
