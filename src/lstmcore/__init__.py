@@ -75,7 +75,7 @@ from .layers import (
 )
 from .model import Sequential, load_model
 from .functional import Model
-from . import models, reference, utils  # noqa: F401 - Keras's keras.models and keras.utils; the NumPy reference
+from . import models, preprocessing, reference, utils  # noqa: F401 - keras.models, .preprocessing, .utils
 
 __version__ = "0.1.0"
 

@@ -97,6 +97,26 @@ def test_set_random_seed_and_models_are_lstmcore_s():
     assert models.Sequential is lstmcore.Sequential and models.load_model is lstmcore.load_model
 
 
+def test_keras_preprocessing_import_paths():
+    # Keras 2's and TensorFlow's tutorials import these from keras.preprocessing
+    from lstmcore.preprocessing.sequence import pad_sequences as from_sequence
+
+    assert from_sequence is pad_sequences
+    assert lstmcore.preprocessing.sequence.pad_sequences is pad_sequences
+    assert lstmcore.preprocessing.timeseries_dataset_from_array is utils.timeseries_dataset_from_array
+    windows = lstmcore.preprocessing.timeseries_dataset_from_array(np.arange(10.0), None, 4, batch_size=None)
+    np.testing.assert_array_equal(list(windows)[-1], np.arange(6.0, 10.0))
+
+
+def test_keras_preprocessing_names_exist_in_keras(keras_utils):
+    import keras
+
+    for name in lstmcore.preprocessing.__all__:
+        assert hasattr(keras.preprocessing, name), name
+    for name in lstmcore.preprocessing.sequence.__all__:
+        assert hasattr(keras.preprocessing.sequence, name), name
+
+
 # Errors -------------------------------------------------------------------------------------------
 
 
