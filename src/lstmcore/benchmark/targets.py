@@ -143,6 +143,11 @@ def _is_standard(case) -> bool:
     return name in SHAPES and tuple(case["dims"]) == SHAPES[name][:4]
 
 
+def _spread(case: dict, ratio: str):
+    """The case's [lowest, highest] of ``ratio`` over the parts of its time, or None."""
+    return (case.get("ratio_spread") or {}).get(ratio)
+
+
 def _target(text, cell, case_shape, kind, threads, ratio, value, op, goal, spread=None) -> dict:
     """A goal marked met or not by ``value`` (the ratio of the case's medians); ``spread``: the
     ratio's [lowest, highest] over the parts of the case's time (timing._spreads) or None, and
@@ -203,7 +208,7 @@ def evaluate_targets(cases: list, targets: dict, memory=None, cpu_count: int | N
                 and ratio in values
             ):
                 text = f"{cell} {shape} {kind}: {ratio} {op} {goal:g}"
-                value, spread = values[ratio], (case.get("ratio_spread") or {}).get(ratio)
+                value, spread = values[ratio], _spread(case, ratio)
                 out.append(_target(text, cell, shape, kind, case["threads"], ratio, value, op, goal, spread))
     by_key = {
         (c.get("cell", "lstm"), c["shape"], c["kind"], c["threads"]): c
@@ -220,7 +225,7 @@ def evaluate_targets(cases: list, targets: dict, memory=None, cpu_count: int | N
             one, spread = by_key.get((cell, shape, kind, 1)), None
             if "lstmcore-1t/lstmcore" in case["ratios"]:
                 ratio, value = "lstmcore-1t/lstmcore", case["ratios"]["lstmcore-1t/lstmcore"]
-                spread = (case.get("ratio_spread") or {}).get(ratio)
+                spread = _spread(case, ratio)
             elif one is not None:
                 ratio = "lstmcore 1 thread/2 threads"
                 value = one["peers"]["lstmcore"]["median_s"] / case["peers"]["lstmcore"]["median_s"]
