@@ -25,7 +25,7 @@ The functional core (batch-first at the edge, float32 or float64 taken from ``x`
 """
 
 from .engine import _env  # noqa: F401, I001 - first: loads the BLAS libraries with a short worker spin
-from . import callbacks, initializers, layers, losses, optimizers
+from . import callbacks, constraints, initializers, layers, losses, optimizers, regularizers
 from .engine._backend import NAME as backend
 from .engine._backend import (
     GRUStepper,
@@ -120,12 +120,14 @@ __all__ = [
     "Sequential",
     "SimpleRNN",
     "callbacks",
+    "constraints",
     "initializers",
     "layers",
     "load_model",
     "losses",
     "models",
     "optimizers",
+    "regularizers",
     "set_random_seed",
     "utils",
     "backend",

@@ -1,4 +1,4 @@
-"""Rebuilding objects from Keras-style configs (losses, optimizers)."""
+"""Rebuilding objects from Keras-style configs (losses, optimizers, regularizers, constraints)."""
 
 from __future__ import annotations
 
@@ -22,3 +22,44 @@ def build_from_config(cls, config: dict, keras_defaults: dict):
         return cls(**config)
     except TypeError as exc:
         raise ValueError(f"{cls.__name__}: invalid config {config!r} ({exc})") from None
+
+
+def serialize(obj, classes: dict, module: str) -> dict | None:
+    """Keras's serialized form of ``obj`` (``{"module", "class_name", "config",
+    "registered_name"}``): one of ``classes`` (name -> class) under ``module`` ("keras.
+    regularizers"), or a user's class under its own module and name."""
+    if obj is None:
+        return None
+    name = type(obj).__name__
+    known = classes.get(name) is type(obj)
+    return {
+        "module": module if known else type(obj).__module__,
+        "class_name": name,
+        "config": obj.get_config(),
+        "registered_name": None if known else name,
+    }
+
+
+def deserialize(config, kind: str, classes: dict, names: dict, custom_objects=None):
+    """The object of ``serialize``'s dict (or Keras's ``{"class_name", "config"}``): its class
+    from ``custom_objects``, ``classes`` or ``names`` (Keras's function-style names), then
+    ``cls.from_config``; ``kind`` ("regularizer") names it in errors."""
+    if not isinstance(config, dict) or not isinstance(config.get("class_name"), str):
+        raise TypeError(
+            f"expected a {kind} config {{'class_name': ..., 'config': {{...}}}}, got {config!r:.100}"
+        )
+    name = config["class_name"]
+    cls = (custom_objects or {}).get(name) or classes.get(name) or names.get(name)
+    if cls is None:
+        raise ValueError(
+            f"unknown {kind} {name!r}: lstmcore has {sorted(classes)} (a custom one: custom_objects)"
+        )
+    return cls.from_config(dict(config.get("config") or {}))
+
+
+def named(name: str, kind: str, classes: dict, names: dict):
+    """The class Keras knows by ``name``: a function-style name ("l2", "max_norm") or a class name."""
+    cls = names.get(name) or classes.get(name)
+    if cls is None:
+        raise ValueError(f"unknown {kind} {name!r}: expected one of {sorted(names)}")
+    return cls

@@ -358,6 +358,7 @@ class Model(Sequential):
         values = {id(t): a for t, a in zip(self.inputs, xs, strict=True)}
         masks = {id(t): None for t in self.inputs}
         self._snapshots = {}
+        self._activity = 0.0
         for node in self.nodes:
             layer = node.layer
             ins = [values[id(t)] for t in node.inputs]
@@ -379,6 +380,8 @@ class Model(Sequential):
                 )
             out = layer.forward(x, training=training, **kwargs)
             outs = list(out) if len(node.outputs) > 1 else [out]
+            if layer.activity_regularizer is not None:  # on every output, as Keras
+                self._activity += sum(layer.activity_penalty(o) for o in outs)
             out_mask = layer.compute_mask(x, mask) if layer.supports_masking else None
             for k, t in enumerate(node.outputs):
                 values[id(t)] = outs[k]
@@ -403,9 +406,13 @@ class Model(Sequential):
         summed: dict[int, dict[str, np.ndarray]] = {}
         for node in reversed(self.nodes):
             douts = [grads.pop(id(t), None) for t in node.outputs]
+            layer = node.layer
+            if layer.activity_regularizer is not None:
+                for k, t in enumerate(node.outputs):
+                    g = layer.activity_gradient(self._values[id(t)])
+                    douts[k] = g if douts[k] is None else douts[k] + g
             if all(d is None for d in douts):
                 continue
-            layer = node.layer
             if id(node) in self._snapshots:
                 layer.__dict__.update(self._snapshots[id(node)])
             if len(douts) == 1:
@@ -461,13 +468,16 @@ class Model(Sequential):
         self._check_trainable()
         outs, masks = self._run(x.arrays, training=True)
         total, d_outs = self._losses_of(outs, masks, y, sample_weight, grads=True)
+        activity = self._activity
         self._backprop(d_outs)
+        total = total + self._penalty(gradients=True) + activity
         self._apply_gradients()
         return total, outs, masks
 
     def _batch_loss(self, x, y, sample_weight=None):
         outs, masks = self._run(x.arrays, training=False)
-        return self._losses_of(outs, masks, y, sample_weight, grads=False)[0], outs, masks
+        loss = self._losses_of(outs, masks, y, sample_weight, grads=False)[0]
+        return loss + self._penalty() + self._activity, outs, masks
 
     def _update_metrics(self, y, outs, masks, sample_weight=None) -> None:
         for m, k in zip(self.metrics, self._metric_outputs, strict=True):

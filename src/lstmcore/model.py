@@ -362,7 +362,8 @@ class Sequential:
         supports masking gets the mask of its input and gives ``compute_mask``'s to the next; one
         that does not drops it (with a warning, once per layer, as Keras)."""
         mask = None
-        for layer in self.layers:
+        self._activity, self._activity_outs = 0.0, {}
+        for i, layer in enumerate(self.layers):
             if layer.supports_masking:
                 if layer._forward_takes_mask():
                     out = layer.forward(x, training=training, mask=mask)
@@ -380,8 +381,17 @@ class Sequential:
                     )
                 out = layer.forward(x, training=training)
                 mask = None
+            if layer.activity_regularizer is not None:
+                self._activity += layer.activity_penalty(out)
+                if training:
+                    self._activity_outs[i] = out
             x = out
         return x, mask
+
+    def _penalty(self, gradients: bool = False) -> float:
+        """The layers' weight regularizers' penalty (Keras adds it to the loss it minimises and
+        reports); ``gradients``: their gradients added to the gradient buffer too."""
+        return sum(layer.penalty(gradients) for layer in self.layers)
 
     @staticmethod
     def _loss_weight(mask, out, sample_weight=None) -> np.ndarray | None:
@@ -426,15 +436,21 @@ class Sequential:
         weight = self._loss_weight(mask, out, sample_weight)
         loss = self.loss.forward(y, out, sample_weight=weight)
         dy = self.loss.backward(y, out, sample_weight=weight)
-        for layer in reversed(self.layers):
+        activity = self._activity
+        for i in range(len(self.layers) - 1, -1, -1):
+            layer = self.layers[i]
+            if i in self._activity_outs:
+                dy = dy + layer.activity_gradient(self._activity_outs.pop(i))
             dy = layer.backward(dy)
+        loss = loss + self._penalty(gradients=True) + activity
         self._apply_gradients()
         return loss, out, mask
 
     def _batch_loss(self, x, y, sample_weight=None):
         """Inference on one batch: (loss, output, mask)."""
         out, mask = self._forward_masked(x, training=False)
-        return self.loss.forward(y, out, sample_weight=self._loss_weight(mask, out, sample_weight)), out, mask
+        loss = self.loss.forward(y, out, sample_weight=self._loss_weight(mask, out, sample_weight))
+        return loss + self._penalty() + self._activity, out, mask
 
     def _predict_outputs(self, x) -> list[np.ndarray]:
         return [self._forward(x, training=False)]
@@ -454,6 +470,8 @@ class Sequential:
         self.optimizer.apply(self.buffer.params, self.buffer.grads)
         for w, saved in frozen:
             w[...] = saved
+        for layer in self.layers:  # Keras projects constrained weights after the step
+            layer.constrain()
         self._weights_changed()
 
     def _weights_changed(self) -> None:

@@ -202,8 +202,9 @@ def test_embedding_keras2_arguments():
     model.build()
     np.testing.assert_array_equal(model.layers[0].params["embeddings"], pretrained)
     assert model.input_shape == (3,)
-    with pytest.raises(TypeError, match="embeddings_regularizer"):
-        L.Embedding(5, 2, embeddings_regularizer="l2")
+    assert type(L.Embedding(5, 2, embeddings_regularizer="l2").regularizers["embeddings"]).__name__ == "L2"
+    with pytest.raises(ValueError, match="embeddings_regularizer: unknown regularizer 'l3'"):
+        L.Embedding(5, 2, embeddings_regularizer="l3")
     with pytest.raises(ValueError, match="weights must be one numeric array"):
         L.Embedding(5, 2, weights=[np.zeros((4, 2))])
 

@@ -648,7 +648,7 @@ def test_standalone_call_and_weight_shapes():
         (LayerNormalization, {"center": 1}, TypeError, "1"),
         (LayerNormalization, {"gamma_initializer": "nope"}, ValueError, "'nope'"),
         (LayerNormalization, {"rms_scaling": True}, TypeError, "True"),
-        (LayerNormalization, {"beta_regularizer": "l2"}, TypeError, "'l2'"),
+        (LayerNormalization, {"beta_regularizer": "l3"}, ValueError, "'l3'"),
         (BatchNormalization, {"axis": [1, 2]}, TypeError, "[1, 2]"),
         (BatchNormalization, {"momentum": 1.5}, ValueError, "1.5"),
         (BatchNormalization, {"epsilon": float("inf")}, ValueError, "inf"),
@@ -665,9 +665,9 @@ def test_standalone_call_and_weight_shapes():
         (Conv1D, {"filters": 4, "kernel_size": 2, "lora_rank": 2}, TypeError, "'lora_rank'"),
         (
             Conv1D,
-            {"filters": 4, "kernel_size": 2, "kernel_regularizer": "l2"},
+            {"filters": 4, "kernel_size": 2, "recurrent_regularizer": "l2"},
             TypeError,
-            "kernel_regularizer",
+            "Conv1D has no weight that recurrent_regularizer",
         ),
         (
             Conv1D,

@@ -228,11 +228,8 @@ def test_keras_arguments_without_effect_are_accepted():
 @pytest.mark.parametrize(
     "make, match",
     [
-        (
-            lambda: LSTM(3, kernel_regularizer="l2"),
-            "LSTM: lstmcore has no kernel_regularizer; leave it None, or use .*AdamW",
-        ),
-        (lambda: Dense(3, bias_constraint="non_neg"), "Dense: lstmcore has no bias_constraint"),
+        (lambda: LSTM(3, embeddings_regularizer="l2"), "LSTM has no weight that embeddings_regularizer"),
+        (lambda: Dense(3, recurrent_constraint="non_neg"), "Dense has no weight that recurrent_constraint"),
         (
             lambda: GRU(3, input_dim=4),
             r"GRU: input_dim is Keras 2's; pass input_shape=\(timesteps, 4\) instead",

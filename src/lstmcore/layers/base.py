@@ -7,7 +7,7 @@ import inspect
 
 import numpy as np
 
-from .. import initializers
+from .. import constraints, initializers, regularizers
 from ..engine import _validate
 from ..params import ParameterBuffer
 
@@ -74,16 +74,13 @@ def _dropout_mask(rng: np.random.Generator, shape, rate: float, dtype) -> np.nda
 # Keras arguments that change nothing here: accepted at any value (unroll computes the same
 # numbers; cuDNN and Keras 2's implementation modes are GPU and graph choices).
 _NO_EFFECT = ("unroll", "use_cudnn", "implementation")
-# Keras arguments accepted at their default (None) only, and what to use instead otherwise.
-_DEFAULT_ONLY = {
-    "kernel_regularizer": "weight decay through the optimizer: AdamW(weight_decay=...)",
-    "recurrent_regularizer": "weight decay through the optimizer: AdamW(weight_decay=...)",
-    "bias_regularizer": "weight decay through the optimizer: AdamW(weight_decay=...)",
-    "activity_regularizer": "a penalty in the loss",
-    "kernel_constraint": "no constraint (clip the weights after fit if you need bounds)",
-    "recurrent_constraint": "no constraint (clip the weights after fit if you need bounds)",
-    "bias_constraint": "no constraint (clip the weights after fit if you need bounds)",
-}
+# Keras's regularizer and constraint arguments of weights a layer does not have (Dense's
+# recurrent_regularizer): accepted at None only.
+_DEFAULT_ONLY = tuple(
+    f"{prefix}_{what}"
+    for prefix in ("kernel", "recurrent", "bias", "embeddings", "gamma", "beta")
+    for what in ("regularizer", "constraint")
+)
 
 
 def _keras_arguments(layer: str, accepted, keras: dict) -> dict:
@@ -96,7 +93,7 @@ def _keras_arguments(layer: str, accepted, keras: dict) -> dict:
             continue
         if key in _DEFAULT_ONLY:
             if value is not None:
-                raise TypeError(f"{layer}: lstmcore has no {key}; leave it None, or use {_DEFAULT_ONLY[key]}")
+                raise TypeError(f"{layer} has no weight that {key} could apply to; leave it None")
             continue
         if key == "batch_input_shape":
             shape = tuple(value) if isinstance(value, (tuple, list)) else None
@@ -160,9 +157,13 @@ def keras_config(config: dict) -> dict:
 class Layer:
     """What every layer has: a name, a build step, forward/backward/step and a config.
 
-    Keras arguments that change nothing here (``unroll``, ``use_cudnn``) are accepted, and so are
-    regularizers and constraints left at None; any other argument a layer does not take raises a
-    TypeError naming the layer, the argument and what it takes or what to use instead.
+    Keras arguments that change nothing here (``unroll``, ``use_cudnn``) are accepted; any other
+    argument a layer does not take raises a TypeError naming the layer, the argument and what it
+    takes or what to use instead. Every layer takes ``activity_regularizer``, and a layer takes
+    ``<prefix>_regularizer`` and ``<prefix>_constraint`` for each weight its ``regularized`` maps
+    (Keras's names: ``kernel``, ``recurrent``, ``bias``, ``embeddings``, ``gamma``, ``beta``); the
+    model adds their penalties to the loss and their gradients to the weights' (``penalty``,
+    ``activity_penalty``) and projects the constrained weights after each step (``constrain``).
 
     A custom layer (Keras's ``call`` and ``add_weight`` become a forward, its backward and a list
     of weights, since lstmcore has no autodiff) works in Sequential and functional models alike::
@@ -194,8 +195,33 @@ class Layer:
     # Weights the layer updates itself in training (BatchNormalization's moving statistics): not
     # trained by the optimizer; the model keeps the values the layer's forward wrote.
     non_trainable_names: tuple[str, ...] = ()
+    # Keras's <prefix>_regularizer and <prefix>_constraint arguments this layer takes, and the
+    # weight each applies to: {"kernel": "kernel", "recurrent": "recurrent_kernel", ...}
+    regularized: dict[str, str] = {}
 
-    def __init__(self, *, name=None, input_shape=None, dtype=None, trainable=True, **keras):
+    def __init__(
+        self, *, name=None, input_shape=None, dtype=None, trainable=True, activity_regularizer=None, **keras
+    ):
+        self._penalty_args = {}  # prefix_regularizer / prefix_constraint -> the object, for get_config
+        self.regularizers: dict[str, regularizers.Regularizer] = {}  # weight name -> regularizer
+        self.constraints: dict[str, constraints.Constraint] = {}  # weight name -> constraint
+        for prefix, weight in self.regularized.items():
+            for what, module, table in (
+                ("regularizer", regularizers, self.regularizers),
+                ("constraint", constraints, self.constraints),
+            ):
+                key = f"{prefix}_{what}"
+                try:
+                    value = module.get(keras.pop(key, None))
+                except (TypeError, ValueError) as e:
+                    raise type(e)(f"{type(self).__name__}: {key}: {e}") from None
+                self._penalty_args[key] = value
+                if value is not None:
+                    table[weight] = value
+        try:
+            self.activity_regularizer = regularizers.get(activity_regularizer)
+        except (TypeError, ValueError) as e:
+            raise type(e)(f"{type(self).__name__}: activity_regularizer: {e}") from None
         if keras:
             accepted = {"batch_input_shape", *(("input_dim",) if self.takes_input_dim else ())}
             for cls in type(self).__mro__:  # the arguments of every __init__ on the way here
@@ -267,7 +293,49 @@ class Layer:
             config["input_shape"] = list(self.input_shape)
         if self.dtype is not None:
             config["dtype"] = self.dtype.name
+        for key, value in self._penalty_args.items():
+            module = regularizers if key.endswith("_regularizer") else constraints
+            config[key] = module.serialize(value)
+        if self.activity_regularizer is not None:
+            config["activity_regularizer"] = regularizers.serialize(self.activity_regularizer)
         return config
+
+    def penalty(self, gradients: bool = False) -> float:
+        """The weight regularizers' penalty on this layer's weights (0 without any, or when the
+        layer is frozen); ``gradients``: each one's gradient is also added to the weight's
+        gradient buffer (after the backward, before the optimizer step)."""
+        total = 0.0
+        if not self.trainable or not self.built:
+            return total
+        for name, reg in self.regularizers.items():
+            w = self.params.get(name)
+            if w is None:  # a weight the layer did not make (LayerNormalization(center=False)'s beta)
+                continue
+            total += reg(w)
+            if gradients:
+                self.grads[name] += reg.gradient(w)
+        return total
+
+    def constrain(self) -> None:
+        """Each constrained weight projected in place (after an optimizer step)."""
+        if not self.trainable or not self.built:
+            return
+        for name, c in self.constraints.items():
+            w = self.params.get(name)
+            if w is not None:
+                w[...] = c(w)
+
+    def activity_penalty(self, out) -> float:
+        """The activity regularizer's penalty on an output, divided by its batch size (Keras 3)."""
+        out = np.asarray(out)
+        value = self.activity_regularizer(out)
+        return value / out.shape[0] if out.ndim > 0 and out.shape[0] else value
+
+    def activity_gradient(self, out) -> np.ndarray:
+        """The gradient of ``activity_penalty`` with respect to the output."""
+        out = np.asarray(out)
+        g = self.activity_regularizer.gradient(out)
+        return g / g.dtype.type(out.shape[0]) if out.ndim > 0 and out.shape[0] else g
 
     @classmethod
     def from_config(cls, config: dict):

@@ -28,6 +28,7 @@ class Conv1D(Layer):
     inputs."""
 
     step = _no_step
+    regularized = {"kernel": "kernel", "bias": "bias"}
 
     def __init__(
         self,

@@ -20,6 +20,7 @@ class Dense(Layer):
     """y = activation(x @ kernel + bias) on the last axis. kernel (F, units), bias (units)."""
 
     takes_input_dim = True
+    regularized = {"kernel": "kernel", "bias": "bias"}
     supports_masking = True  # acts on the last axis: the mask passes through, as in Keras
 
     def __init__(

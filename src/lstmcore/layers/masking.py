@@ -65,6 +65,7 @@ class Embedding(Layer):
     """
 
     supports_masking = True
+    regularized = {"embeddings": "embeddings"}
 
     def __init__(
         self,
@@ -79,16 +80,15 @@ class Embedding(Layer):
         input_length=None,
         **kwargs,
     ):
-        if embeddings_regularizer is not None or embeddings_constraint is not None:
-            raise TypeError(
-                "Embedding: lstmcore has no embeddings_regularizer or embeddings_constraint; leave "
-                "them None, or use weight decay through the optimizer: AdamW(weight_decay=...)"
-            )
         if input_length is not None:
             if kwargs.get("input_shape") is not None:
                 raise TypeError("Embedding: give input_length or input_shape, not both")
             kwargs["input_shape"] = (_positive_int("input_length", input_length),)
-        super().__init__(**kwargs)
+        super().__init__(
+            embeddings_regularizer=embeddings_regularizer,
+            embeddings_constraint=embeddings_constraint,
+            **kwargs,
+        )
         self.input_dim = _positive_int("input_dim", input_dim)
         self.output_dim = _positive_int("output_dim", output_dim)
         self.embeddings_initializer = _initializer("embeddings_initializer", embeddings_initializer)

@@ -14,9 +14,6 @@ import numpy as np
 
 from .base import Layer, _initializer
 
-# Keras's regularizers and constraints of these layers: accepted at None only.
-_NONE_ONLY = ("beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint")
-
 
 def _none_only(layer: str, **values) -> None:
     for key, value in values.items():
@@ -60,6 +57,7 @@ def _axis_int(value) -> int:
 
 class _Normalization(Layer):
     supports_masking = True
+    regularized = {"gamma": "gamma", "beta": "beta"}
 
     def _axes(self, ndim: int) -> tuple[int, ...]:
         """The normalized axes of an input of ``ndim`` axes (batch included), sorted, each >= 1."""
@@ -140,7 +138,13 @@ class LayerNormalization(_Normalization):
         rms_scaling=False,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(
+            beta_regularizer=beta_regularizer,
+            gamma_regularizer=gamma_regularizer,
+            beta_constraint=beta_constraint,
+            gamma_constraint=gamma_constraint,
+            **kwargs,
+        )
         if isinstance(axis, (tuple, list)):
             if not axis:
                 raise ValueError(f"axis must be an int or a non-empty list of ints, got {axis!r}")
@@ -152,13 +156,6 @@ class LayerNormalization(_Normalization):
         self.scale = _bool("scale", scale)
         self.beta_initializer = _initializer("beta_initializer", beta_initializer)
         self.gamma_initializer = _initializer("gamma_initializer", gamma_initializer)
-        _none_only(
-            "LayerNormalization",
-            beta_regularizer=beta_regularizer,
-            gamma_regularizer=gamma_regularizer,
-            beta_constraint=beta_constraint,
-            gamma_constraint=gamma_constraint,
-        )
         if rms_scaling is not False:
             raise TypeError(
                 f"LayerNormalization: rms_scaling is deprecated in Keras and not in lstmcore; leave it "
@@ -239,7 +236,13 @@ class BatchNormalization(_Normalization):
         synchronized=False,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(
+            beta_regularizer=beta_regularizer,
+            gamma_regularizer=gamma_regularizer,
+            beta_constraint=beta_constraint,
+            gamma_constraint=gamma_constraint,
+            **kwargs,
+        )
         self.axis = _axis_int(axis)
         self.momentum = _float("momentum", momentum, 0.0, 1.0)
         self.epsilon = _epsilon(epsilon)
@@ -251,14 +254,7 @@ class BatchNormalization(_Normalization):
         self.moving_variance_initializer = _initializer(
             "moving_variance_initializer", moving_variance_initializer
         )
-        _none_only(
-            "BatchNormalization",
-            beta_regularizer=beta_regularizer,
-            gamma_regularizer=gamma_regularizer,
-            beta_constraint=beta_constraint,
-            gamma_constraint=gamma_constraint,
-            renorm_clipping=renorm_clipping,
-        )
+        _none_only("BatchNormalization", renorm_clipping=renorm_clipping)
         if renorm is not False:
             raise TypeError(
                 f"BatchNormalization: lstmcore has no batch renormalization; leave renorm False, "

@@ -53,6 +53,7 @@ class Recurrent(Layer):
     gates = 1
     state_names: tuple[str, ...] = ("h",)
     supports_masking = True
+    regularized = {"kernel": "kernel", "recurrent": "recurrent_kernel", "bias": "bias"}
 
     def __init__(
         self,

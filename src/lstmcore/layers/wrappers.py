@@ -80,6 +80,25 @@ class _Wrapper(Layer):
         for _, layer in self._inner():
             layer.weights_changed()
 
+    def penalty(self, gradients: bool = False) -> float:
+        """The inner layers' weight penalties (their regularizers), as Keras sums a wrapped layer's."""
+        if not self.trainable:
+            return 0.0
+        return sum(layer.penalty(gradients) for _, layer in self._inner())
+
+    def constrain(self) -> None:
+        if self.trainable:
+            for _, layer in self._inner():
+                layer.constrain()
+
+    @staticmethod
+    def _no_inner_activity(wrapper: str, layer) -> None:
+        if layer.activity_regularizer is not None:
+            raise TypeError(
+                f"{wrapper}: lstmcore takes activity_regularizer on the wrapper, not on the wrapped "
+                f"{type(layer).__name__}; move it to {wrapper}(..., activity_regularizer=...)"
+            )
+
     def reset_states(self) -> None:
         for _, layer in self._inner():
             layer.reset_states()
@@ -129,6 +148,9 @@ class Bidirectional(_Wrapper):
                 f"backward_layer must be a recurrent layer (LSTM, GRU, SimpleRNN), got "
                 f"{type(backward_layer).__name__}"
             )
+        for inner in (layer, backward_layer):
+            if inner is not None:
+                self._no_inner_activity("Bidirectional", inner)
         if "input_shape" not in kwargs and layer.input_shape is not None:
             kwargs["input_shape"] = layer.input_shape
         super().__init__(**kwargs)
@@ -346,6 +368,7 @@ class TimeDistributed(_Wrapper):
             raise TypeError(f"TimeDistributed wraps an lstmcore layer, got {type(layer).__name__}")
         if layer.built:
             raise ValueError("TimeDistributed needs a layer that is not built yet")
+        self._no_inner_activity("TimeDistributed", layer)
         super().__init__(**kwargs)
         if layer.name is None:
             layer.name = _snake(type(layer).__name__)
