@@ -31,8 +31,20 @@ CLASSES = (
     "LayerNormalization",
     "BatchNormalization",
     "Conv1D",
+    "ReLU",
+    "LeakyReLU",
+    "ELU",
+    "Softmax",
+    "SpatialDropout1D",
+    "GaussianNoise",
+    "GaussianDropout",
+    "ActivityRegularization",
 )
 OK = (ValueError, TypeError)
+# layers that take inputs of any shape (element by element, or along an axis that fits)
+ANY_SHAPE = ("Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "GaussianNoise", "GaussianDropout")
+ANY_SHAPE += ("ActivityRegularization", "SpatialDropout1D")
+RANDOM = ("SpatialDropout1D", "GaussianNoise", "GaussianDropout")  # training draws noise
 
 JUNK = st.sampled_from(
     [None, -2, -1, 0, 1, 2, 3, 1.5, float("nan"), True, "same", "x", "", (), (2,), (1, 2), [3, -1], {"a": 1}]
@@ -60,9 +72,19 @@ VALUES = {
     "dilation_rate": st.integers(1, 3),
     "groups": st.integers(1, 3),
     "use_bias": st.booleans(),
+    "max_value": st.one_of(st.none(), st.floats(0.0, 3.0)),
+    "negative_slope": st.floats(0.0, 1.0),
+    "threshold": st.floats(0.0, 1.0),
+    "alpha": st.floats(0.1, 2.0),
+    "rate": st.floats(0.0, 0.9),
+    "stddev": st.floats(0.0, 1.0),
+    "l1": st.floats(0.0, 1.0),
+    "l2": st.floats(0.0, 1.0),
+    "seed": st.one_of(st.none(), st.integers(0, 1000)),
 }
 REQUIRED = {"RepeatVector": ("n",), "Reshape": ("target_shape",), "Activation": ("activation",)}
 REQUIRED.update(AveragePooling1D=("pool_size",), Conv1D=("filters", "kernel_size"))
+REQUIRED.update(SpatialDropout1D=("rate",), GaussianNoise=("stddev",), GaussianDropout=("rate",))
 
 
 @st.composite
@@ -86,6 +108,7 @@ def cases(draw):
     # the rank without the batch axis: mostly the one the layer takes
     ranks = {"RepeatVector": [1, 1, 1, 2], "Flatten": [1, 2, 3, 4], "Reshape": [1, 2, 3, 4]}
     ranks.update(Activation=[1, 2, 3, 4], LayerNormalization=[1, 2, 3, 4], BatchNormalization=[1, 2, 3, 4])
+    ranks.update({n: [1, 2, 3] for n in ANY_SHAPE if n != "Activation"})
     rank = draw(st.sampled_from(ranks.get(name, [2, 2, 2, 2, 1, 3])))
     shape = (draw(st.integers(1, 4)), *(draw(st.integers(1, 6)) for _ in range(rank)))
     dtype = draw(st.sampled_from([np.float32, np.float64]))
@@ -125,7 +148,9 @@ def _adjoint(layer) -> bool:
         return layer.activation in ("linear", "relu") and not layer.use_bias
     if name == "Activation":
         return layer.activation in ("linear", "relu")
-    return name not in ("LayerNormalization", "BatchNormalization")
+    if name == "ReLU":  # piecewise linear through 0: x or a slope times x
+        return layer.threshold == 0 and layer.max_value is None
+    return name not in ("LayerNormalization", "BatchNormalization", "ELU", "Softmax", "GaussianNoise")
 
 
 def _check_output(name, layer, y, x, mask, call, out_shape) -> None:
@@ -165,7 +190,10 @@ def test_layers_work_or_refuse(case):
     try:
         y = layer.forward(x, training=False, **call)
     except OK:
-        assert mask_kind == "wrong" and call and name != "BatchNormalization", "refused a right input"
+        # Softmax takes Keras's masks, aligned on the last axes: a (B, T) mask of (B, T, C) inputs
+        # fails there, as in Keras
+        assert call and (mask_kind == "wrong" or name == "Softmax"), "refused a right input"
+        assert name != "BatchNormalization"
         event("wrong mask refused")
         return
     event(f"ran {name}")
@@ -180,7 +208,7 @@ def test_layers_work_or_refuse(case):
         assert mask_kind == "wrong" and name == "BatchNormalization", "refused a right input"
         return
     _check_output(name, layer, y_train, x, mask, call, out_shape)
-    if name != "BatchNormalization":  # the others do the same in training
+    if name not in ("BatchNormalization", *RANDOM):  # the others do the same in training
         np.testing.assert_array_equal(y_train, y)
     dy = rng.standard_normal(y.shape).astype(dtype)
     dx = layer.backward(dy)
@@ -189,7 +217,8 @@ def test_layers_work_or_refuse(case):
     for n, g in layer.grads.items():
         assert g.shape == layer.params[n].shape and np.isfinite(g).all(), n
     if _adjoint(layer):
-        lhs = float((np.where(np.isfinite(y), y, 0).astype(np.float64) * dy).sum())
+        y_lin = y_train if name in RANDOM else y  # the noise the backward uses
+        lhs = float((np.where(np.isfinite(y_lin), y_lin, 0).astype(np.float64) * dy).sum())
         rhs = float((x.astype(np.float64) * dx).sum())
         scale = 1 + np.abs(x).sum() * np.abs(dx).max() + abs(lhs)
         assert abs(lhs - rhs) <= 50 * TOL[np.dtype(dtype)]["rtol"] * scale, (lhs, rhs)
@@ -200,7 +229,7 @@ def test_layers_work_or_refuse(case):
     except ValueError as exc:
         assert str(other.shape) in str(exc)
     else:
-        assert name == "Activation"
+        assert name in ANY_SHAPE
 
 
 @given(
@@ -220,6 +249,7 @@ def test_junk_inputs_are_refused_or_work(name, x):
     """A standalone call on junk: ValueError/TypeError, or an output of the announced shape."""
     kw = {"RepeatVector": {"n": 2}, "Reshape": {"target_shape": (-1,)}, "Activation": {"activation": "tanh"}}
     kw.update(AveragePooling1D={"pool_size": 1}, Conv1D={"filters": 2, "kernel_size": 1})
+    kw.update(SpatialDropout1D={"rate": 0.5}, GaussianNoise={"stddev": 0.1}, GaussianDropout={"rate": 0.5})
     layer = getattr(layers, name)(**kw.get(name, {}))
     try:
         y = layer(x)

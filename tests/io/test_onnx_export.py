@@ -473,6 +473,30 @@ def test_embedding_dropout_time_distributed_flatten(dtype, rng):
     assert dims == ["batch", 5]  # the Dense after Flatten fixes the length
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_activation_and_noise_layers(dtype, rng):
+    """ReLU (every argument), LeakyReLU, ELU, Softmax over several axes, and the training-only
+    layers (identities in the graph)."""
+    model = lstmcore.Sequential(
+        [
+            L.Input((5, 3)),
+            L.LSTM(6, return_sequences=True),
+            L.SpatialDropout1D(0.3),
+            L.GaussianNoise(0.2),
+            L.ReLU(max_value=0.4, negative_slope=0.1, threshold=0.05),
+            L.LeakyReLU(0.2),
+            L.GaussianDropout(0.3),
+            L.ELU(alpha=0.7),
+            L.ActivityRegularization(l1=0.01),
+            L.Dense(4),
+            L.ReLU(),
+            L.Softmax(axis=[1, 2]),
+        ],
+        dtype=dtype,
+    )
+    check(_randomize(model), [rng.standard_normal((B, 5, 3)) for B in (3, 1)], "activation layers")
+
+
 @pytest.mark.parametrize("dtype, recurrent", FORMS)
 def test_repeat_vector_autoencoder_and_time_distributed_lstm(dtype, recurrent, rng):
     model = lstmcore.Sequential(

@@ -167,6 +167,22 @@ CASES = {
         True,
     ),
     "conv_k1": ("Conv1D", {"filters": 2, "kernel_size": 1, "activation": "sigmoid"}, (3, 1, 5), None, True),
+    # activation layers with arguments; the regularization layers (identities outside training)
+    "relu": ("ReLU", {}, (2, 3, 4), None, True),
+    "relu_all": ("ReLU", {"max_value": 0.8, "negative_slope": 0.1, "threshold": 0.3}, (2, 3, 4), None, True),
+    "relu_max": ("ReLU", {"max_value": 0.5}, (2, 3, 4), None, True),
+    "leaky_relu": ("LeakyReLU", {}, (2, 3, 4), None, True),
+    "leaky_relu_slope": ("LeakyReLU", {"negative_slope": 0.05}, (2, 3, 4), None, True),
+    "elu": ("ELU", {}, (2, 3, 4), None, True),
+    "elu_alpha": ("ELU", {"alpha": 0.4}, (2, 3, 4), None, True),
+    "softmax": ("Softmax", {}, (2, 3, 4), None, True),
+    "softmax_axis1": ("Softmax", {"axis": 1}, (2, 3, 4), None, True),
+    "softmax_axes": ("Softmax", {"axis": [1, 2]}, (2, 3, 4), None, True),
+    "softmax_masked": ("Softmax", {}, (3, 5), "holes", True),  # scores over steps, masked steps
+    "spatial_dropout": ("SpatialDropout1D", {"rate": 0.5}, (2, 3, 4), None, False),
+    "gaussian_noise": ("GaussianNoise", {"stddev": 0.5}, (2, 3, 4), None, False),
+    "gaussian_dropout": ("GaussianDropout", {"rate": 0.3}, (2, 3, 4), None, False),
+    "activity_regularization": ("ActivityRegularization", {"l1": 0.1, "l2": 0.2}, (2, 3, 4), None, True),
 }
 
 

@@ -30,20 +30,28 @@ from helpers import assert_close, check_grad
 
 from lstmcore import Sequential, layers, load_model, set_random_seed
 from lstmcore.layers import (
+    ELU,
     LSTM,
     Activation,
+    ActivityRegularization,
     AveragePooling1D,
     BatchNormalization,
     Conv1D,
     Dense,
     Flatten,
+    GaussianDropout,
+    GaussianNoise,
     GlobalAveragePooling1D,
     GlobalMaxPooling1D,
     LayerNormalization,
+    LeakyReLU,
     Masking,
     MaxPooling1D,
+    ReLU,
     RepeatVector,
     Reshape,
+    Softmax,
+    SpatialDropout1D,
 )
 from lstmcore.params import ParameterBuffer
 
@@ -62,6 +70,14 @@ NEW_LAYERS = (
     LayerNormalization,
     BatchNormalization,
     Conv1D,
+    ReLU,
+    LeakyReLU,
+    ELU,
+    Softmax,
+    SpatialDropout1D,
+    GaussianNoise,
+    GaussianDropout,
+    ActivityRegularization,
 )
 
 

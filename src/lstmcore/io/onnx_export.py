@@ -92,9 +92,11 @@ import numpy as np
 from .. import activations as _activations
 from ..engine._validate import activation_spec
 from ..layers import (
+    ELU,
     GRU,
     LSTM,
     Activation,
+    ActivityRegularization,
     Add,
     Average,
     AveragePooling1D,
@@ -106,17 +108,23 @@ from ..layers import (
     Dropout,
     Embedding,
     Flatten,
+    GaussianDropout,
+    GaussianNoise,
     GlobalAveragePooling1D,
     GlobalMaxPooling1D,
     LayerNormalization,
+    LeakyReLU,
     Masking,
     Maximum,
     MaxPooling1D,
     Minimum,
     Multiply,
+    ReLU,
     RepeatVector,
     Reshape,
     SimpleRNN,
+    Softmax,
+    SpatialDropout1D,
     Subtract,
     TimeDistributed,
 )
@@ -871,6 +879,33 @@ class _Exporter:
     def dropout(self, layer, x, shape, mask, states):
         return [x], mask  # identity in inference
 
+    def relu(self, layer, x, shape, mask, states):
+        """Keras's ReLU: x above the threshold (at most max_value), negative_slope * (x - t) below."""
+        g = self.g
+        above = x if layer.max_value is None else g.op("Min", [x, g.scalar(layer.max_value)])
+        t = g.scalar(layer.threshold)
+        below = g.mul(g.scalar(layer.negative_slope), g.sub(x, t))
+        return [g.where(g.op("Greater", [x, t]), above, below)], mask
+
+    def leaky_relu(self, layer, x, shape, mask, states):
+        g = self.g
+        zero = g.scalar(0.0)
+        return [g.where(g.op("GreaterOrEqual", [x, zero]), x, g.mul(g.scalar(layer.negative_slope), x))], mask
+
+    def elu(self, layer, x, shape, mask, states):
+        return [_elu(self.g, x, layer.alpha)], mask
+
+    def softmax(self, layer, x, shape, mask, states):
+        if mask is not None:
+            raise ValueError(
+                f"layer {layer.name!r} (Softmax) gets a mask: its masked softmax has no ONNX form here; "
+                "drop the mask before it (a layer that does not support masking)"
+            )
+        g = self.g
+        axes = list(layer._axes(len(shape) + 1))
+        e = g.op("Exp", [g.sub(x, g.reduce("ReduceMax", x, axes))])
+        return [g.div(e, g.reduce("ReduceSum", e, axes))], mask
+
     def embedding(self, layer, x, shape, mask, states):
         g = self.g
         ids = g.cast(x, self.INT64)
@@ -1100,6 +1135,14 @@ _HANDLERS = {
     Dense: _Exporter.dense,
     Activation: _Exporter.activation,
     Dropout: _Exporter.dropout,
+    SpatialDropout1D: _Exporter.dropout,
+    GaussianNoise: _Exporter.dropout,
+    GaussianDropout: _Exporter.dropout,
+    ActivityRegularization: _Exporter.dropout,
+    ReLU: _Exporter.relu,
+    LeakyReLU: _Exporter.leaky_relu,
+    ELU: _Exporter.elu,
+    Softmax: _Exporter.softmax,
     Embedding: _Exporter.embedding,
     Masking: _Exporter.masking,
     TimeDistributed: _Exporter.time_distributed,

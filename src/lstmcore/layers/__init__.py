@@ -13,13 +13,16 @@ share), ``lstm``, ``gru``, ``simple_rnn``, ``core`` (Dense, Dropout), ``masking`
 Embedding: the layers that make masks), ``wrappers`` (Bidirectional, TimeDistributed), ``reshaping``
 (RepeatVector, Flatten, Reshape, Activation), ``pooling`` (GlobalAveragePooling1D,
 GlobalMaxPooling1D, MaxPooling1D, AveragePooling1D), ``normalization`` (LayerNormalization,
-BatchNormalization), ``conv`` (Conv1D). The cells come from
+BatchNormalization), ``conv`` (Conv1D), ``activation`` (ReLU, LeakyReLU, ELU, Softmax),
+``regularization`` (SpatialDropout1D, GaussianNoise, GaussianDropout, ActivityRegularization).
+The cells come from
 ``engine._backend`` (compiled, or the reference with ``LSTMCORE_BACKEND=reference``), looked up at
 call time through ``rnn``'s module attribute ``_ops``.
 """
 
 from __future__ import annotations
 
+from .activation import ELU, LeakyReLU, ReLU, Softmax
 from .base import Input, Layer, _dropout_mask  # noqa: F401 - tests draw the layers' masks
 from .conv import Conv1D
 from .core import DENSE_ACTIVATIONS, Dense, Dropout
@@ -44,10 +47,15 @@ from .merging import (
 )
 from .normalization import BatchNormalization, LayerNormalization
 from .pooling import AveragePooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D
+from .regularization import ActivityRegularization, GaussianDropout, GaussianNoise, SpatialDropout1D
 from .reshaping import Activation, Flatten, RepeatVector, Reshape
 from .rnn import Recurrent
 from .simple_rnn import SimpleRNN
 from .wrappers import Bidirectional, TimeDistributed
+
+# Keras's other names of the same layers
+MaxPool1D, AvgPool1D, Convolution1D = MaxPooling1D, AveragePooling1D, Conv1D
+GlobalAvgPool1D, GlobalMaxPool1D = GlobalAveragePooling1D, GlobalMaxPooling1D
 
 __all__ = [
     "DENSE_ACTIVATIONS",
@@ -88,6 +96,19 @@ __all__ = [
     "LayerNormalization",
     "BatchNormalization",
     "Conv1D",
+    "ReLU",
+    "LeakyReLU",
+    "ELU",
+    "Softmax",
+    "SpatialDropout1D",
+    "GaussianNoise",
+    "GaussianDropout",
+    "ActivityRegularization",
+    "MaxPool1D",
+    "AvgPool1D",
+    "Convolution1D",
+    "GlobalAvgPool1D",
+    "GlobalMaxPool1D",
     "get_layer_class",
 ]
 
@@ -123,8 +144,23 @@ _LAYERS = {
         LayerNormalization,
         BatchNormalization,
         Conv1D,
+        ReLU,
+        LeakyReLU,
+        ELU,
+        Softmax,
+        SpatialDropout1D,
+        GaussianNoise,
+        GaussianDropout,
+        ActivityRegularization,
     )
 }
+_LAYERS.update(
+    MaxPool1D=MaxPooling1D,
+    AvgPool1D=AveragePooling1D,
+    Convolution1D=Conv1D,
+    GlobalAvgPool1D=GlobalAveragePooling1D,
+    GlobalMaxPool1D=GlobalMaxPooling1D,
+)
 
 
 def get_layer_class(name: str):
