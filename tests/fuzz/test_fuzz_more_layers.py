@@ -39,11 +39,17 @@ CLASSES = (
     "GaussianNoise",
     "GaussianDropout",
     "ActivityRegularization",
+    "PReLU",
+    "Identity",
+    "Permute",
+    "ZeroPadding1D",
+    "Cropping1D",
+    "UpSampling1D",
 )
 OK = (ValueError, TypeError)
 # layers that take inputs of any shape (element by element, or along an axis that fits)
 ANY_SHAPE = ("Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "GaussianNoise", "GaussianDropout")
-ANY_SHAPE += ("ActivityRegularization", "SpatialDropout1D")
+ANY_SHAPE += ("ActivityRegularization", "SpatialDropout1D", "Identity")
 RANDOM = ("SpatialDropout1D", "GaussianNoise", "GaussianDropout")  # training draws noise
 
 JUNK = st.sampled_from(
@@ -61,7 +67,11 @@ VALUES = {
     "keepdims": st.booleans(),
     "pool_size": st.integers(1, 5),
     "strides": st.one_of(st.none(), st.integers(1, 4)),
-    "padding": st.sampled_from(["valid", "same", "causal", "SAME"]),  # causal: Conv1D's only
+    "padding": st.one_of(  # causal: Conv1D's only; ints and pairs: ZeroPadding1D's
+        st.sampled_from(["valid", "same", "causal", "SAME"]),
+        st.integers(0, 3),
+        st.tuples(st.integers(0, 3), st.integers(0, 3)),
+    ),
     "axis": st.one_of(st.integers(-4, 4), st.lists(st.integers(-4, 4), min_size=1, max_size=3)),
     "epsilon": st.sampled_from([1e-3, 0.1, 1.0, 1e-300]),
     "momentum": st.sampled_from([0.0, 0.5, 0.99, 1.0]),
@@ -81,10 +91,15 @@ VALUES = {
     "l1": st.floats(0.0, 1.0),
     "l2": st.floats(0.0, 1.0),
     "seed": st.one_of(st.none(), st.integers(0, 1000)),
+    "dims": st.one_of(st.permutations([1, 2]), st.permutations([1, 2, 3]), st.permutations([1])),
+    "cropping": st.one_of(st.integers(0, 3), st.tuples(st.integers(0, 3), st.integers(0, 3))),
+    "size": st.integers(1, 4),
+    "shared_axes": st.one_of(st.none(), st.integers(1, 3), st.lists(st.integers(1, 3), max_size=2)),
 }
 REQUIRED = {"RepeatVector": ("n",), "Reshape": ("target_shape",), "Activation": ("activation",)}
 REQUIRED.update(AveragePooling1D=("pool_size",), Conv1D=("filters", "kernel_size"))
 REQUIRED.update(SpatialDropout1D=("rate",), GaussianNoise=("stddev",), GaussianDropout=("rate",))
+REQUIRED.update(Permute=("dims",))
 
 
 @st.composite
@@ -250,6 +265,7 @@ def test_junk_inputs_are_refused_or_work(name, x):
     kw = {"RepeatVector": {"n": 2}, "Reshape": {"target_shape": (-1,)}, "Activation": {"activation": "tanh"}}
     kw.update(AveragePooling1D={"pool_size": 1}, Conv1D={"filters": 2, "kernel_size": 1})
     kw.update(SpatialDropout1D={"rate": 0.5}, GaussianNoise={"stddev": 0.1}, GaussianDropout={"rate": 0.5})
+    kw.update(Permute={"dims": (2, 1)})
     layer = getattr(layers, name)(**kw.get(name, {}))
     try:
         y = layer(x)

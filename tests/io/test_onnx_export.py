@@ -497,6 +497,31 @@ def test_activation_and_noise_layers(dtype, rng):
     check(_randomize(model), [rng.standard_normal((B, 5, 3)) for B in (3, 1)], "activation layers")
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_prelu_identity_permute_padding_cropping_up_sampling(dtype, rng):
+    model = lstmcore.Sequential(
+        [
+            L.Input((5, 3)),
+            L.ZeroPadding1D((1, 2)),
+            L.LSTM(4, return_sequences=True),
+            L.PReLU(shared_axes=[1]),
+            L.Identity(),
+            L.Cropping1D((2, 1)),
+            L.UpSampling1D(2),
+            L.Permute((2, 1)),
+            L.ZeroPadding1D(1, data_format="channels_first"),
+            L.PReLU(alpha_initializer="ones"),
+            L.Flatten(),
+            L.Dense(2),
+        ],
+        dtype=dtype,
+    )
+    model = _randomize(model)
+    prelu = next(layer for layer in model.layers if isinstance(layer, L.PReLU))
+    prelu.params["alpha"][...] = rng.uniform(0.1, 0.5, prelu.params["alpha"].shape)
+    check(model, [rng.standard_normal((B, 5, 3)) for B in (3, 1)], "reshaping layers")
+
+
 @pytest.mark.parametrize("dtype, recurrent", FORMS)
 def test_repeat_vector_autoencoder_and_time_distributed_lstm(dtype, recurrent, rng):
     model = lstmcore.Sequential(

@@ -183,6 +183,22 @@ CASES = {
     "gaussian_noise": ("GaussianNoise", {"stddev": 0.5}, (2, 3, 4), None, False),
     "gaussian_dropout": ("GaussianDropout", {"rate": 0.3}, (2, 3, 4), None, False),
     "activity_regularization": ("ActivityRegularization", {"l1": 0.1, "l2": 0.2}, (2, 3, 4), None, True),
+    "prelu": ("PReLU", {}, (2, 3, 4), None, True),
+    "prelu_shared": ("PReLU", {"shared_axes": [1]}, (2, 3, 4), None, True),
+    "identity": ("Identity", {}, (2, 3, 4), None, True),
+    "permute": ("Permute", {"dims": [2, 1]}, (2, 3, 4), None, True),
+    "permute_3": ("Permute", {"dims": [3, 1, 2]}, (2, 3, 4, 2), None, True),
+    "zero_padding": ("ZeroPadding1D", {}, (2, 3, 4), None, True),
+    "zero_padding_cf": (
+        "ZeroPadding1D",
+        {"padding": [2, 0], "data_format": "channels_first"},
+        (2, 3, 4),
+        None,
+        True,
+    ),
+    "cropping": ("Cropping1D", {}, (2, 5, 3), None, True),
+    "cropping_2_0": ("Cropping1D", {"cropping": [2, 0]}, (2, 5, 3), None, True),
+    "up_sampling": ("UpSampling1D", {"size": 3}, (2, 3, 4), None, True),
 }
 
 

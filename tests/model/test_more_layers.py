@@ -37,21 +37,27 @@ from lstmcore.layers import (
     AveragePooling1D,
     BatchNormalization,
     Conv1D,
+    Cropping1D,
     Dense,
     Flatten,
     GaussianDropout,
     GaussianNoise,
     GlobalAveragePooling1D,
     GlobalMaxPooling1D,
+    Identity,
     LayerNormalization,
     LeakyReLU,
     Masking,
     MaxPooling1D,
+    Permute,
+    PReLU,
     ReLU,
     RepeatVector,
     Reshape,
     Softmax,
     SpatialDropout1D,
+    UpSampling1D,
+    ZeroPadding1D,
 )
 from lstmcore.params import ParameterBuffer
 
@@ -78,6 +84,12 @@ NEW_LAYERS = (
     GaussianNoise,
     GaussianDropout,
     ActivityRegularization,
+    PReLU,
+    Identity,
+    Permute,
+    ZeroPadding1D,
+    Cropping1D,
+    UpSampling1D,
 )
 
 

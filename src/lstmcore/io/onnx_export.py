@@ -104,6 +104,7 @@ from ..layers import (
     Bidirectional,
     Concatenate,
     Conv1D,
+    Cropping1D,
     Dense,
     Dropout,
     Embedding,
@@ -112,6 +113,7 @@ from ..layers import (
     GaussianNoise,
     GlobalAveragePooling1D,
     GlobalMaxPooling1D,
+    Identity,
     LayerNormalization,
     LeakyReLU,
     Masking,
@@ -119,6 +121,8 @@ from ..layers import (
     MaxPooling1D,
     Minimum,
     Multiply,
+    Permute,
+    PReLU,
     ReLU,
     RepeatVector,
     Reshape,
@@ -127,6 +131,8 @@ from ..layers import (
     SpatialDropout1D,
     Subtract,
     TimeDistributed,
+    UpSampling1D,
+    ZeroPadding1D,
 )
 from ..layers.rnn import Recurrent
 from . import layout
@@ -895,6 +901,34 @@ class _Exporter:
     def elu(self, layer, x, shape, mask, states):
         return [_elu(self.g, x, layer.alpha)], mask
 
+    def prelu(self, layer, x, shape, mask, states):
+        g = self.g
+        alpha = self.weight(layer, "alpha", layer.params["alpha"])  # (S...) broadcasts over the batch
+        return [g.where(g.op("GreaterOrEqual", [x, g.scalar(0.0)]), x, g.mul(alpha, x))], mask
+
+    def permute(self, layer, x, shape, mask, states):
+        return [self.g.transpose(x, (0, *layer.dims))], None
+
+    def zero_padding(self, layer, x, shape, mask, states):
+        pads = [0, 0, 0, 0, 0, 0]  # (begin of each axis, then end of each)
+        axis = layer._axis()
+        pads[axis], pads[3 + axis] = layer.padding
+        return [self.g.op("Pad", [x, self.g.ints(pads)])], None
+
+    def cropping(self, layer, x, shape, mask, states):
+        before, after = layer.cropping
+        return [self.g.slice(x, [before], [-after if after else _INT64_MAX], [1])], None
+
+    def up_sampling(self, layer, x, shape, mask, states):
+        g = self.g
+        F = shape[1]
+        if F is None:
+            raise ValueError(
+                f"layer {layer.name!r} (UpSampling1D) needs a known number of features to export"
+            )
+        y = g.op("Expand", [g.unsqueeze(x, [2]), g.ints([1, 1, layer.size, 1])])
+        return [g.reshape(y, [0, -1, F])], None
+
     def softmax(self, layer, x, shape, mask, states):
         if mask is not None:
             raise ValueError(
@@ -1143,6 +1177,12 @@ _HANDLERS = {
     LeakyReLU: _Exporter.leaky_relu,
     ELU: _Exporter.elu,
     Softmax: _Exporter.softmax,
+    PReLU: _Exporter.prelu,
+    Identity: _Exporter.dropout,
+    Permute: _Exporter.permute,
+    ZeroPadding1D: _Exporter.zero_padding,
+    Cropping1D: _Exporter.cropping,
+    UpSampling1D: _Exporter.up_sampling,
     Embedding: _Exporter.embedding,
     Masking: _Exporter.masking,
     TimeDistributed: _Exporter.time_distributed,

@@ -9,23 +9,23 @@ Shapes are batch-first, as in Keras: the recurrent layers take x (B, T, I) and g
 ``return_sequences`` or (B, H); Dense acts on the last axis of any input.
 
 One module per kind: ``base`` (Layer, Input, shared checks), ``rnn`` (what the recurrent layers
-share), ``lstm``, ``gru``, ``simple_rnn``, ``core`` (Dense, Dropout), ``masking`` (Masking,
-Embedding: the layers that make masks), ``wrappers`` (Bidirectional, TimeDistributed), ``reshaping``
-(RepeatVector, Flatten, Reshape, Activation), ``pooling`` (GlobalAveragePooling1D,
-GlobalMaxPooling1D, MaxPooling1D, AveragePooling1D), ``normalization`` (LayerNormalization,
-BatchNormalization), ``conv`` (Conv1D), ``activation`` (ReLU, LeakyReLU, ELU, Softmax),
-``regularization`` (SpatialDropout1D, GaussianNoise, GaussianDropout, ActivityRegularization).
-The cells come from
-``engine._backend`` (compiled, or the reference with ``LSTMCORE_BACKEND=reference``), looked up at
-call time through ``rnn``'s module attribute ``_ops``.
+share), ``lstm``, ``gru``, ``simple_rnn``, ``core`` (Dense, Dropout, Identity), ``masking``
+(Masking, Embedding: the layers that make masks), ``wrappers`` (Bidirectional, TimeDistributed),
+``reshaping`` (RepeatVector, Flatten, Reshape, Activation, Permute, ZeroPadding1D, Cropping1D,
+UpSampling1D), ``pooling`` (GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D,
+AveragePooling1D), ``normalization`` (LayerNormalization, BatchNormalization), ``conv`` (Conv1D),
+``activation`` (ReLU, LeakyReLU, ELU, PReLU, Softmax), ``regularization`` (SpatialDropout1D,
+GaussianNoise, GaussianDropout, ActivityRegularization). The cells come from ``engine._backend``
+(compiled, or the reference with ``LSTMCORE_BACKEND=reference``), looked up at call time through
+``rnn``'s module attribute ``_ops``.
 """
 
 from __future__ import annotations
 
-from .activation import ELU, LeakyReLU, ReLU, Softmax
+from .activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from .base import Input, Layer, _dropout_mask  # noqa: F401 - tests draw the layers' masks
 from .conv import Conv1D
-from .core import DENSE_ACTIVATIONS, Dense, Dropout
+from .core import DENSE_ACTIVATIONS, Dense, Dropout, Identity
 from .gru import GRU
 from .lstm import LSTM
 from .masking import Embedding, Masking
@@ -48,7 +48,16 @@ from .merging import (
 from .normalization import BatchNormalization, LayerNormalization
 from .pooling import AveragePooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D
 from .regularization import ActivityRegularization, GaussianDropout, GaussianNoise, SpatialDropout1D
-from .reshaping import Activation, Flatten, RepeatVector, Reshape
+from .reshaping import (
+    Activation,
+    Cropping1D,
+    Flatten,
+    Permute,
+    RepeatVector,
+    Reshape,
+    UpSampling1D,
+    ZeroPadding1D,
+)
 from .rnn import Recurrent
 from .simple_rnn import SimpleRNN
 from .wrappers import Bidirectional, TimeDistributed
@@ -104,6 +113,12 @@ __all__ = [
     "GaussianNoise",
     "GaussianDropout",
     "ActivityRegularization",
+    "PReLU",
+    "Identity",
+    "Permute",
+    "ZeroPadding1D",
+    "Cropping1D",
+    "UpSampling1D",
     "MaxPool1D",
     "AvgPool1D",
     "Convolution1D",
@@ -152,6 +167,12 @@ _LAYERS = {
         GaussianNoise,
         GaussianDropout,
         ActivityRegularization,
+        PReLU,
+        Identity,
+        Permute,
+        ZeroPadding1D,
+        Cropping1D,
+        UpSampling1D,
     )
 }
 _LAYERS.update(

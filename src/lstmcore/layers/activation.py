@@ -1,13 +1,14 @@
 """Keras's activation layers with arguments: ``ReLU`` (max_value, negative_slope, threshold),
-``LeakyReLU``, ``ELU`` and ``Softmax`` (an axis, and Keras's mask: masked entries get no share).
-Element by element (Softmax: along its axis), any input shape; the mask passes through."""
+``LeakyReLU``, ``ELU``, ``PReLU`` (a learned slope below 0) and ``Softmax`` (an axis, and Keras's
+mask: masked entries get no share). Element by element (Softmax: along its axis); the mask passes
+through."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from .base import Layer
-from .reshaping import _cached
+from .base import Layer, _initializer, _initializer_name
+from .reshaping import _cached, _check_x, _no_step
 
 
 def _number(layer: str, name: str, value, *, allow_none=False, minimum=None) -> float | None:
@@ -177,3 +178,76 @@ class Softmax(Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "axis": self.axis}
+
+
+class PReLU(Layer):
+    """``x`` for x >= 0, ``alpha * x`` below, with ``alpha`` a weight of the input's shape (without
+    the batch axis; 1 along each of ``shared_axes``, counted from 1 as Keras)."""
+
+    supports_masking = True
+    regularized = {"alpha": "alpha"}
+    step = _no_step
+
+    def __init__(
+        self,
+        alpha_initializer="Zeros",
+        alpha_regularizer=None,
+        alpha_constraint=None,
+        shared_axes=None,
+        **kwargs,
+    ):
+        super().__init__(alpha_regularizer=alpha_regularizer, alpha_constraint=alpha_constraint, **kwargs)
+        if isinstance(alpha_initializer, str) and alpha_initializer[:1].isupper():  # Keras's "Zeros"
+            alpha_initializer = {"class_name": alpha_initializer}
+        self.alpha_initializer = _initializer("alpha_initializer", _initializer_name(alpha_initializer))
+        axes = (
+            []
+            if shared_axes is None
+            else shared_axes
+            if isinstance(shared_axes, (list, tuple))
+            else [shared_axes]
+        )
+        if any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) or a < 1 for a in axes):
+            raise TypeError(
+                f"PReLU: shared_axes must be None, an int >= 1 or a list of them, got {shared_axes!r}"
+            )
+        self.shared_axes = None if shared_axes is None else [int(a) for a in axes]
+        self._x = None
+
+    def _check_input_shape(self, input_shape) -> None:
+        shared = self.shared_axes or []
+        if any(a > len(input_shape) for a in shared):
+            raise ValueError(
+                f"PReLU: shared_axes {shared} do not fit inputs of {len(input_shape)} axes after the batch"
+            )
+        if any(s is None for k, s in enumerate(input_shape, 1) if k not in shared):
+            raise ValueError(
+                f"PReLU: its alpha needs the size of every axis not in shared_axes; got input_shape "
+                f"{tuple(input_shape)}"
+            )
+
+    def weight_specs(self, input_shape):
+        shared = self.shared_axes or []
+        shape = tuple(1 if k in shared else s for k, s in enumerate(input_shape, 1))
+        return [("alpha", shape, self.alpha_initializer)]
+
+    def forward(self, x, training=False, mask=None):
+        _check_x(self, x)
+        self._x = x if training else None
+        return np.where(x >= 0, x, self.params["alpha"] * x)
+
+    def backward(self, dy):
+        x = _cached(self, self._x)
+        alpha = self.params["alpha"]
+        negative = x < 0
+        g = np.where(negative, dy * x, 0)
+        axes = (0, *(k for k, n in enumerate(alpha.shape, 1) if n == 1 and x.shape[k] != 1))
+        self.grads["alpha"][...] = g.sum(axis=axes, keepdims=True).reshape(alpha.shape)
+        return np.where(negative, dy * alpha, dy)
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "alpha_initializer": self.alpha_initializer,
+            "shared_axes": self.shared_axes,
+        }

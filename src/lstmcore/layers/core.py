@@ -143,3 +143,27 @@ class Dropout(Layer):
             seed=self.seed,
         )
         return config
+
+
+class Identity(Layer):
+    """y = x (Keras's ``Identity``); the mask passes through."""
+
+    supports_masking = True
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._trained = None
+
+    def forward(self, x, training=False, mask=None):
+        if np.ndim(x) == 0:
+            raise ValueError(f"Identity {self.name!r} needs inputs with a batch axis, got a scalar {x!r}")
+        self._trained = True if training else None
+        return x
+
+    def backward(self, dy):
+        if self._trained is None:
+            raise RuntimeError(f"layer {self.name!r}: backward needs a forward call with training=True")
+        return dy
+
+    def step(self, x_t):
+        return x_t

@@ -106,14 +106,16 @@ class GaussianDropout(_Noise):
     def __init__(self, rate, seed=None, **kwargs):
         super().__init__(seed=seed, **kwargs)
         self.rate = _in_unit("GaussianDropout", "rate", rate)
+        if self.rate == 1:  # Keras takes it, then divides by zero in training
+            raise ValueError(
+                "GaussianDropout: rate must be below 1 (rate=1 has noise of infinite variance), got 1"
+            )
 
     def forward(self, x, training=False, mask=None):
         self._start(x, training)
         if not training or self.rate == 0:
             self._noise = None
             return x
-        if self.rate == 1:
-            raise ValueError("GaussianDropout: rate=1 has noise of infinite variance; take a rate below 1")
         stddev = math.sqrt(self.rate / (1.0 - self.rate))
         self._noise = self._rng.normal(1.0, stddev, x.shape).astype(x.dtype)
         return x * self._noise

@@ -1,5 +1,6 @@
-"""Layers that move values without weights: ``RepeatVector``, ``Flatten``, ``Reshape``, and
-``Activation`` (one of ``core``'s activations on its own), with Keras 3's arguments.
+"""Layers that move values without weights: ``RepeatVector``, ``Flatten``, ``Reshape``,
+``Activation`` (one of ``core``'s activations on its own), ``Permute``, ``ZeroPadding1D``,
+``Cropping1D`` and ``UpSampling1D``, with Keras 3's arguments.
 
 Shapes are batch-first; ``input_shape`` and ``build_shape`` leave the batch axis out, and may
 hold None for an axis of any size (a functional model's ``Input(shape=(None, F))``).
@@ -239,3 +240,184 @@ class Activation(Layer):
         config = super().get_config()
         config.update(activation=self.activation)
         return config
+
+
+# Permute, ZeroPadding1D, Cropping1D, UpSampling1D ------------------------------------------------
+
+
+def _pair(layer: str, name: str, value) -> tuple[int, int]:
+    """Keras's (before, after): an int for both, or two non-negative ints."""
+    items = [value, value] if not isinstance(value, (tuple, list)) else list(value)
+    if len(items) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) for v in items):
+        raise TypeError(f"{layer}: {name} must be an int or a pair of ints, got {value!r}")
+    if any(v < 0 for v in items):
+        raise ValueError(f"{layer}: {name} must be non-negative, got {value!r}")
+    return int(items[0]), int(items[1])
+
+
+def _sequence_shape(layer: Layer, input_shape) -> None:
+    if len(input_shape) != 2:
+        raise ValueError(
+            f"{type(layer).__name__} expects inputs (batch, timesteps, features), i.e. an input_shape "
+            f"of 2 values; got input_shape {tuple(input_shape)}"
+        )
+
+
+class Permute(Layer):
+    """Reorders the axes after the batch: ``dims`` a permutation of 1..n (Keras's), y = x
+    transposed to (0, *dims)."""
+
+    step = _no_step
+
+    def __init__(self, dims, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(dims, (tuple, list)) or any(
+            isinstance(d, bool) or not isinstance(d, (int, np.integer)) for d in dims
+        ):
+            raise TypeError(f"Permute: dims must be a tuple of ints, got {dims!r}")
+        if sorted(dims) != list(range(1, len(dims) + 1)):
+            raise ValueError(f"Permute: dims must be a permutation of 1..{len(dims)}, got {tuple(dims)}")
+        self.dims = tuple(int(d) for d in dims)
+        self._trained = None
+
+    def _check_input_shape(self, input_shape) -> None:
+        if len(input_shape) != len(self.dims):
+            raise ValueError(
+                f"Permute with dims {self.dims} expects inputs of {len(self.dims)} axes after the batch, "
+                f"got input_shape {tuple(input_shape)}"
+            )
+
+    def output_shape(self, input_shape):
+        return tuple(input_shape[d - 1] for d in self.dims)
+
+    def forward(self, x, training=False):
+        _check_x(self, x)
+        self._trained = True if training else None
+        return x.transpose((0, *self.dims))
+
+    def backward(self, dy):
+        _cached(self, self._trained)
+        self._trained = None
+        return dy.transpose(np.argsort((0, *self.dims)))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "dims": list(self.dims)}
+
+
+class ZeroPadding1D(Layer):
+    """Zeros before and after the steps: x (B, T, F) -> (B, left + T + right, F) (channels_first:
+    (B, F, T) padded on its last axis)."""
+
+    step = _no_step
+
+    def __init__(self, padding=1, data_format=None, **kwargs):
+        super().__init__(**kwargs)
+        self.padding = _pair("ZeroPadding1D", "padding", padding)
+        self.data_format = _data_format(data_format)
+        self._trained = None
+
+    def _check_input_shape(self, input_shape) -> None:
+        _sequence_shape(self, input_shape)
+
+    def _axis(self) -> int:
+        return 2 if self.data_format == "channels_first" else 1
+
+    def output_shape(self, input_shape):
+        shape = list(input_shape)
+        a = self._axis() - 1
+        shape[a] = None if shape[a] is None else shape[a] + sum(self.padding)
+        return tuple(shape)
+
+    def forward(self, x, training=False):
+        _check_x(self, x)
+        self._trained = True if training else None
+        widths = [(0, 0)] * 3
+        widths[self._axis()] = self.padding
+        return np.pad(x, widths)
+
+    def backward(self, dy):
+        _cached(self, self._trained)
+        self._trained = None
+        left, right = self.padding
+        index = [slice(None)] * 3
+        index[self._axis()] = slice(left, dy.shape[self._axis()] - right)
+        return dy[tuple(index)]
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "padding": list(self.padding), "data_format": self.data_format}
+
+
+class Cropping1D(Layer):
+    """Steps cut from the start and the end: x (B, T, F) -> (B, T - before - after, F)."""
+
+    step = _no_step
+
+    def __init__(self, cropping=(1, 1), **kwargs):
+        super().__init__(**kwargs)
+        self.cropping = _pair("Cropping1D", "cropping", cropping)
+        self._shape = None
+
+    def _check_input_shape(self, input_shape) -> None:
+        _sequence_shape(self, input_shape)
+        if input_shape[0] is not None and sum(self.cropping) >= input_shape[0]:
+            raise ValueError(
+                f"Cropping1D: cropping {self.cropping} leaves no step of inputs of {input_shape[0]} steps"
+            )
+
+    def output_shape(self, input_shape):
+        T = input_shape[0]
+        return (None if T is None else T - sum(self.cropping), input_shape[1])
+
+    def forward(self, x, training=False):
+        _check_x(self, x)
+        before, after = self.cropping
+        if before + after >= x.shape[1]:
+            raise ValueError(
+                f"Cropping1D: cropping {self.cropping} leaves no step of inputs of shape {x.shape}"
+            )
+        self._shape = x.shape if training else None
+        return x[:, before : x.shape[1] - after]
+
+    def backward(self, dy):
+        shape = _cached(self, self._shape)
+        self._shape = None
+        dx = np.zeros(shape, dtype=dy.dtype)
+        dx[:, self.cropping[0] : shape[1] - self.cropping[1]] = dy
+        return dx
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "cropping": list(self.cropping)}
+
+
+class UpSampling1D(Layer):
+    """Each step repeated ``size`` times: x (B, T, F) -> (B, size * T, F)."""
+
+    step = _no_step
+
+    def __init__(self, size=2, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
+            raise TypeError(f"UpSampling1D: size must be a positive int, got {size!r}")
+        self.size = _positive_int("size", size)
+        self._trained = None
+
+    def _check_input_shape(self, input_shape) -> None:
+        _sequence_shape(self, input_shape)
+
+    def output_shape(self, input_shape):
+        T = input_shape[0]
+        return (None if T is None else self.size * T, input_shape[1])
+
+    def forward(self, x, training=False):
+        _check_x(self, x)
+        self._trained = True if training else None
+        return np.repeat(x, self.size, axis=1)
+
+    def backward(self, dy):
+        _cached(self, self._trained)
+        self._trained = None
+        B, TS, F = dy.shape
+        return dy.reshape(B, TS // self.size, self.size, F).sum(axis=2)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "size": self.size}
