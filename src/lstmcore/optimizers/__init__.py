@@ -28,7 +28,8 @@ import numbers
 
 import numpy as np
 
-from ._config import build_from_config
+from .._config import build_from_config
+from . import schedules
 
 __all__ = [
     "Optimizer",
@@ -43,6 +44,7 @@ __all__ = [
     "Lion",
     "get",
     "serialize",
+    "schedules",
 ]
 
 # Keras constructor arguments that lstmcore does not implement. A Keras config carries them; it is
@@ -90,8 +92,9 @@ def _bool(name: str, value) -> bool:
 class Optimizer:
     """Base class: clipping, weight decay, state, config; subclasses give ``_slot_names`` and ``_update``.
 
-    ``learning_rate`` is a plain settable attribute (a float > 0; callbacks such as ReduceLROnPlateau
-    write it between steps). ``iterations`` counts the steps applied since ``build``.
+    ``learning_rate`` is a float > 0, settable (callbacks such as ReduceLROnPlateau write it between
+    steps), or a learning-rate schedule (``schedules``), read at each step with the step count and
+    then not settable. ``iterations`` counts the steps applied since ``build``.
     """
 
     default_name = "optimizer"
@@ -133,11 +136,31 @@ class Optimizer:
 
     @property
     def learning_rate(self) -> float:
+        """The learning rate of the next step: the float given, or the schedule's value at
+        ``iterations`` (a :class:`~lstmcore.optimizers.schedules.LearningRateSchedule`)."""
+        if isinstance(self._learning_rate, schedules.LearningRateSchedule):
+            return float(self._learning_rate(self.iterations))
         return self._learning_rate
 
     @learning_rate.setter
     def learning_rate(self, value) -> None:
+        if isinstance(value, dict) and "class_name" in value:  # a Keras config of a schedule
+            value = schedules.deserialize(value)
+        if isinstance(value, schedules.LearningRateSchedule):
+            self._learning_rate = value
+            return
+        if isinstance(getattr(self, "_learning_rate", None), schedules.LearningRateSchedule):
+            raise TypeError(
+                "this optimizer was made with a LearningRateSchedule as its learning_rate, so its "
+                "learning rate is not settable (as in Keras); make it with a float learning_rate"
+            )
         self._learning_rate = _real("learning_rate", value, low=0.0, low_open=True)
+
+    @property
+    def schedule(self) -> schedules.LearningRateSchedule | None:
+        """The learning-rate schedule, or None for a fixed (settable) learning rate."""
+        lr = self._learning_rate
+        return lr if isinstance(lr, schedules.LearningRateSchedule) else None
 
     # State -----------------------------------------------------------------------------------------
 
@@ -274,7 +297,9 @@ class Optimizer:
         return {
             "class_name": type(self).__name__,
             "name": self.name,
-            "learning_rate": self.learning_rate,
+            "learning_rate": self.learning_rate
+            if self.schedule is None
+            else schedules.serialize(self.schedule),
             **self._hyper(),
             "weight_decay": self.weight_decay,
             "clipnorm": self.clipnorm,
