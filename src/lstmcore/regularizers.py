@@ -1,5 +1,5 @@
-"""Keras's weight and activity regularizers (``keras.regularizers``): ``L1``, ``L2``, ``L1L2`` and
-their names, for the layers' ``kernel_regularizer``, ``recurrent_regularizer``,
+"""Keras's weight and activity regularizers (``keras.regularizers``): ``L1``, ``L2``, ``L1L2``,
+``OrthogonalRegularizer`` and their names, for the layers' ``kernel_regularizer``, ``recurrent_regularizer``,
 ``bias_regularizer``, ``embeddings_regularizer``, ``gamma_regularizer``, ``beta_regularizer`` and
 ``activity_regularizer``, with Keras 3's meaning:
 
@@ -19,7 +19,20 @@ import numpy as np
 
 from . import _config
 
-__all__ = ["Regularizer", "L1", "L2", "L1L2", "l1", "l2", "l1_l2", "get", "serialize", "deserialize"]
+__all__ = [
+    "Regularizer",
+    "L1",
+    "L2",
+    "L1L2",
+    "OrthogonalRegularizer",
+    "l1",
+    "l2",
+    "l1_l2",
+    "orthogonal_regularizer",
+    "get",
+    "serialize",
+    "deserialize",
+]
 
 
 def _factor(name: str, value) -> float:
@@ -106,9 +119,56 @@ class L2(L1L2):
         return {"l2": self.l2}
 
 
-l1, l2, l1_l2 = L1, L2, L1L2  # Keras's function-style names
-_CLASSES = {"L1": L1, "L2": L2, "L1L2": L1L2}
-_NAMES = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2}
+class OrthogonalRegularizer(Regularizer):
+    """Keras's penalty on a 2-D weight's rows (``mode="rows"``) or columns not being orthogonal:
+    ``factor / 2`` times the mean over pairs of ``|n_i . n_j|``, the n the rows (columns) scaled to
+    unit length (Keras's ``normalize``: ``x * min(1 / ||x||, 1 / 1e-7)``)."""
+
+    def __init__(self, factor=0.01, mode="rows"):
+        self.factor = _factor("factor", factor)
+        if mode not in ("rows", "columns"):
+            raise ValueError(f"mode must be 'rows' or 'columns', got {mode!r}")
+        self.mode = mode
+
+    def _parts(self, x):
+        """(x with the vectors as rows, their scales, the unit rows, the pairs' weight)."""
+        x = np.asarray(x)
+        if x.ndim != 2:
+            raise ValueError(f"OrthogonalRegularizer takes 2-D weights, got shape {x.shape}")
+        v = x if self.mode == "rows" else x.T
+        if v.shape[0] < 2:
+            raise ValueError(
+                f"OrthogonalRegularizer ({self.mode}) needs at least 2 {self.mode}, got shape {x.shape}"
+            )
+        t = x.dtype.type
+        scale = np.minimum(1 / np.sqrt(np.square(v).sum(axis=1, keepdims=True)), t(1e7))
+        n = v * scale
+        pairs = v.shape[0] * (v.shape[0] - 1) / 2
+        return v, scale, n, t(self.factor * 0.5 / pairs)
+
+    def __call__(self, x) -> float:
+        _, _, n, c = self._parts(x)
+        p = n @ n.T
+        np.fill_diagonal(p, 0)
+        return float(c * np.abs(p).sum())
+
+    def gradient(self, x) -> np.ndarray:
+        v, scale, n, c = self._parts(x)
+        p = n @ n.T
+        s = c * np.sign(p)
+        np.fill_diagonal(s, 0)
+        g = 2 * (s @ n)  # d/dn of c * sum |n_i . n_j| (s is symmetric)
+        unit = scale < 1e7  # normalized rows: project out their own direction; clamped ones: scaled
+        dv = np.where(unit, (g - n * (n * g).sum(axis=1, keepdims=True)) * scale, g * scale)
+        return (dv if self.mode == "rows" else dv.T).astype(np.asarray(x).dtype, copy=False)
+
+    def get_config(self) -> dict:
+        return {"factor": self.factor, "mode": self.mode}
+
+
+l1, l2, l1_l2, orthogonal_regularizer = L1, L2, L1L2, OrthogonalRegularizer  # Keras's other names
+_CLASSES = {"L1": L1, "L2": L2, "L1L2": L1L2, "OrthogonalRegularizer": OrthogonalRegularizer}
+_NAMES = {"l1": L1, "l2": L2, "l1_l2": L1L2, "l1l2": L1L2, "orthogonal_regularizer": OrthogonalRegularizer}
 
 
 def serialize(regularizer) -> dict | None:

@@ -118,3 +118,28 @@ def test_a_training_step_with_any_mix_stays_finite_and_projected(
         bound = 1.0 if isinstance(c, constraints.UnitNorm) else c.max_value
         norms = np.sqrt(np.square(w.astype(np.float64)).sum(axis=c.axis))
         assert (norms <= bound * (1 + 1e-5)).all(), (name, norms, bound)
+
+
+@given(
+    rows=st.integers(2, 6),
+    cols=st.integers(2, 6),
+    mode=st.sampled_from(["rows", "columns"]),
+    factor=st.floats(0.01, 2.0),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_orthogonal_regularizer_gradient_is_its_derivative(rows, cols, mode, factor, seed):
+    x = np.random.default_rng(seed).standard_normal((rows, cols))
+    reg = regularizers.OrthogonalRegularizer(factor, mode)
+    v = x if mode == "rows" else x.T
+    n = v / np.linalg.norm(v, axis=1, keepdims=True)
+    p = n @ n.T
+    if np.abs(p[~np.eye(len(p), dtype=bool)]).min() < 1e-3:  # |.|'s kink: no derivative there
+        return
+    g = reg.gradient(x)
+    assert g.shape == x.shape and 0 <= reg(x) <= factor * (1 + 1e-12)  # each pair counted twice
+    h = 1e-6
+    for idx in list(np.ndindex(x.shape))[:10]:
+        up, down = x.copy(), x.copy()
+        up[idx] += h
+        down[idx] -= h
+        assert g[idx] == pytest.approx((reg(up) - reg(down)) / (2 * h), rel=1e-4, abs=1e-7)

@@ -206,10 +206,10 @@ def test_a_layer_or_argument_lstmcore_lacks_is_refused_by_name(tmp_path):
     def lambda_layer(c):
         c["config"]["layers"][1] = {"module": "keras.layers", "class_name": "Lambda", "config": {"name": "f"}}
 
-    def regularized(c):  # one of Keras's regularizers lstmcore lacks
+    def regularized(c):  # a user's regularizer, not registered here
         c["config"]["layers"][4]["config"]["kernel_regularizer"] = {
-            "class_name": "OrthogonalRegularizer",
-            "config": {"factor": 0.01, "mode": "rows"},
+            "class_name": "Smoothness",
+            "config": {"factor": 0.01},
         }
 
     def wider(c):
@@ -217,7 +217,7 @@ def test_a_layer_or_argument_lstmcore_lacks_is_refused_by_name(tmp_path):
 
     for edit, match in [
         (lambda_layer, "'Lambda' has no lstmcore equivalent"),
-        (regularized, "kernel_regularizer: unknown regularizer 'OrthogonalRegularizer'"),
+        (regularized, "kernel_regularizer: unknown regularizer 'Smoothness'"),
         (wider, "has shape"),
     ]:
         path = tmp_path / "bad.keras"

@@ -27,7 +27,7 @@ import numpy as np
 
 FORMAT_VERSION = 1
 PATH = Path(__file__).resolve().parent / "data" / "keras_regularizers.npz"
-CASES = ["recurrent", "embedding", "functional", "conv"]
+CASES = ["recurrent", "embedding", "functional", "conv", "orthogonal"]
 STEPS = 3
 LEARNING_RATE = 0.1
 
@@ -108,6 +108,20 @@ def build(mod, case):
                 Lm.Dense(2, activity_regularizer=R.L2(0.2)),
             ]
         )
+    if case == "orthogonal":
+        return mod.Sequential(
+            [
+                Lm.Input(shape=(4, 3)),
+                Lm.LSTM(
+                    5,
+                    kernel_regularizer=R.OrthogonalRegularizer(0.1, mode="columns"),
+                    # columns: the orthogonal initializer leaves the rows orthogonal, their products
+                    # rounding noise whose sign (the rows' gradient) no two libraries share
+                    recurrent_regularizer=R.OrthogonalRegularizer(0.2, mode="columns"),
+                ),
+                Lm.Dense(2, kernel_regularizer=R.OrthogonalRegularizer(0.3, mode="rows")),
+            ]
+        )
     raise ValueError(f"unknown case {case!r}")
 
 
@@ -122,7 +136,9 @@ def make_inputs(case: str) -> tuple[np.ndarray, np.ndarray]:
         x = rng.integers(1, 10, (8, 6)).astype(np.float32)
         x[:3, :2] = 0  # front padding, masked (mask_zero)
     else:
-        shape = {"recurrent": (8, 5, 3), "functional": (8, 4, 3), "conv": (8, 7, 3)}[case]
+        shape = {"recurrent": (8, 5, 3), "functional": (8, 4, 3), "conv": (8, 7, 3), "orthogonal": (8, 4, 3)}[
+            case
+        ]
         x = rng.standard_normal(shape).astype(np.float32)
     return x, rng.standard_normal((8, 2)).astype(np.float32)
 

@@ -26,6 +26,8 @@ import numpy as np
 FORMAT_VERSION = 1
 PATH = Path(__file__).resolve().parent / "data" / "keras_schedules.npz"
 STEPS = 24
+# No case lands a step exactly on a restart boundary of CosineDecayRestarts with t_mul != 1: there
+# the restart count is a float32 floor(log(..) / log(t_mul)), whose last bit differs between libms.
 CASES = [
     ("ExponentialDecay", {"initial_learning_rate": 0.1, "decay_steps": 5, "decay_rate": 0.5}),
     (
@@ -59,6 +61,15 @@ CASES = [
             "warmup_target": 0.2,
             "warmup_steps": 5,
         },
+    ),
+    ("CosineDecayRestarts", {"initial_learning_rate": 0.1, "first_decay_steps": 4}),
+    (
+        "CosineDecayRestarts",
+        {"initial_learning_rate": 0.1, "first_decay_steps": 3, "t_mul": 1.0, "m_mul": 0.5, "alpha": 0.2},
+    ),
+    (
+        "CosineDecayRestarts",
+        {"initial_learning_rate": 0.05, "first_decay_steps": 3, "t_mul": 1.5, "m_mul": 0.9},
     ),
 ]
 

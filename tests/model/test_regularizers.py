@@ -99,7 +99,14 @@ def test_keras_documented_example():
 
 @pytest.mark.parametrize(
     "reg",
-    [regularizers.L1(0.3), regularizers.L2(0.2), regularizers.L1L2(0.1, 0.4), regularizers.L1L2()],
+    [
+        regularizers.L1(0.3),
+        regularizers.L2(0.2),
+        regularizers.L1L2(0.1, 0.4),
+        regularizers.L1L2(),
+        regularizers.OrthogonalRegularizer(0.3),
+        regularizers.OrthogonalRegularizer(0.2, mode="columns"),
+    ],
 )
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_regularizer_gradient_is_the_penalty_derivative(reg, dtype):
@@ -186,11 +193,14 @@ def test_custom_regularizer_and_constraint():
         (lambda: regularizers.L1("a"), TypeError, "l1 must be a number"),
         (lambda: regularizers.get("l3"), ValueError, "unknown regularizer 'l3'"),
         (lambda: regularizers.get(lambda x: 0.0), TypeError, "has no gradient here"),
+        (lambda: regularizers.deserialize({"class_name": "Smoothness"}), ValueError, "unknown regularizer"),
         (
-            lambda: regularizers.deserialize({"class_name": "OrthogonalRegularizer"}),
+            lambda: regularizers.OrthogonalRegularizer(mode="both"),
             ValueError,
-            "unknown regularizer",
+            "mode must be 'rows' or 'columns'",
         ),
+        (lambda: regularizers.OrthogonalRegularizer()(np.ones((2, 2, 2))), ValueError, "2-D weights"),
+        (lambda: regularizers.OrthogonalRegularizer()(np.ones((1, 3))), ValueError, "at least 2 rows"),
         (lambda: constraints.MaxNorm(-1), ValueError, "max_value must be a finite number >= 0"),
         (lambda: constraints.get("positive"), ValueError, "unknown constraint 'positive'"),
         (

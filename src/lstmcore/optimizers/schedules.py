@@ -1,9 +1,9 @@
 """Keras's learning-rate schedules (``keras.optimizers.schedules``): ``ExponentialDecay``,
-``PiecewiseConstantDecay``, ``PolynomialDecay``, ``InverseTimeDecay`` and ``CosineDecay`` (with
-its linear warmup). An optimizer given one as ``learning_rate`` takes ``schedule(iterations)`` at
-each step (the steps taken before it, from 0), as Keras 3; its learning rate is then not settable
-(ReduceLROnPlateau, LearningRateScheduler). The arithmetic is Keras's, in float32 (the dtype Keras
-gives a Python float), so float32 models step with Keras's learning rates to the bit. A custom
+``PiecewiseConstantDecay``, ``PolynomialDecay``, ``InverseTimeDecay``, ``CosineDecay`` (with its
+linear warmup) and ``CosineDecayRestarts``. An optimizer given one as ``learning_rate`` takes
+``schedule(iterations)`` at each step (the steps taken before it, from 0), as Keras 3; its learning
+rate is then not settable (ReduceLROnPlateau, LearningRateScheduler). The arithmetic is Keras's, in
+float32 (the dtype Keras gives a Python float), so the rates are Keras's to a few ulps. A custom
 schedule subclasses :class:`LearningRateSchedule` with ``__call__(step)`` and ``get_config``.
 """
 
@@ -22,6 +22,7 @@ __all__ = [
     "PolynomialDecay",
     "InverseTimeDecay",
     "CosineDecay",
+    "CosineDecayRestarts",
     "serialize",
     "deserialize",
 ]
@@ -220,9 +221,57 @@ class CosineDecay(LearningRateSchedule):
         }
 
 
+class CosineDecayRestarts(LearningRateSchedule):
+    """Cosine decay with warm restarts (SGDR): a half cosine over ``first_decay_steps``, then again
+    over periods ``t_mul`` times longer, each from ``m_mul`` times the last start; down to ``alpha``
+    times the start."""
+
+    def __init__(
+        self, initial_learning_rate, first_decay_steps, t_mul=2.0, m_mul=1.0, alpha=0.0, name="SGDRDecay"
+    ):
+        cls = "CosineDecayRestarts"
+        self.initial_learning_rate = _number(cls, "initial_learning_rate", initial_learning_rate)
+        self.first_decay_steps = _number(cls, "first_decay_steps", first_decay_steps, positive=True)
+        self.t_mul = _number(cls, "t_mul", t_mul, positive=True)
+        self.m_mul = _number(cls, "m_mul", m_mul)
+        self.alpha = _number(cls, "alpha", alpha)
+        self.name = name
+
+    def __call__(self, step):
+        fraction = _F(step) / _F(self.first_decay_steps)
+        t_mul = _F(self.t_mul)
+        if t_mul == 1:
+            restart = np.floor(fraction)
+            fraction = fraction - restart
+        else:
+            restart = np.floor(np.log(_F(1) - fraction * (_F(1) - t_mul)) / np.log(t_mul))
+            done = (_F(1) - np.power(t_mul, restart)) / (_F(1) - t_mul)
+            fraction = (fraction - done) / np.power(t_mul, restart)
+        cosine = _F(0.5) * np.power(_F(self.m_mul), restart) * (_F(1) + np.cos(_F(math.pi) * fraction))
+        alpha = _F(self.alpha)
+        return float(_F(self.initial_learning_rate) * ((_F(1) - alpha) * cosine + alpha))
+
+    def get_config(self) -> dict:
+        return {
+            "initial_learning_rate": self.initial_learning_rate,
+            "first_decay_steps": self.first_decay_steps,
+            "t_mul": self.t_mul,
+            "m_mul": self.m_mul,
+            "alpha": self.alpha,
+            "name": self.name,
+        }
+
+
 _CLASSES = {
     c.__name__: c
-    for c in (ExponentialDecay, PiecewiseConstantDecay, PolynomialDecay, InverseTimeDecay, CosineDecay)
+    for c in (
+        ExponentialDecay,
+        PiecewiseConstantDecay,
+        PolynomialDecay,
+        InverseTimeDecay,
+        CosineDecay,
+        CosineDecayRestarts,
+    )
 }
 
 
