@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Layer, _initializer, _initializer_name
-from .reshaping import _cached, _check_x, _no_step
+from .base import Layer, _batched, _cached, _initializer, _initializer_name
+from .reshaping import _check_x, _no_step
 
 
 def _number(layer: str, name: str, value, *, allow_none=False, minimum=None) -> float | None:
@@ -21,13 +21,6 @@ def _number(layer: str, name: str, value, *, allow_none=False, minimum=None) -> 
         bound = f" >= {minimum:g}" if minimum is not None else ""
         raise ValueError(f"{layer}: {name} must be a finite number{bound}, got {value!r}")
     return value
-
-
-def _batched(layer: Layer, x) -> None:
-    if np.ndim(x) == 0:
-        raise ValueError(
-            f"{type(layer).__name__} {layer.name!r} needs inputs with a batch axis, got a scalar {x!r}"
-        )
 
 
 class _Elementwise(Layer):

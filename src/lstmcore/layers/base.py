@@ -49,6 +49,21 @@ def _initializer(name: str, value: str) -> str:
     return value
 
 
+def _cached(layer, value):
+    """What the last training forward kept for the backward (RuntimeError without one)."""
+    if value is None:
+        raise RuntimeError(f"layer {layer.name!r}: backward needs a forward call with training=True")
+    return value
+
+
+def _batched(layer, x) -> None:
+    """ValueError for an input without a batch axis (a scalar)."""
+    if np.ndim(x) == 0:
+        raise ValueError(
+            f"{type(layer).__name__} {layer.name!r} needs inputs with a batch axis, got a scalar {x!r}"
+        )
+
+
 def _seed_arg(seed) -> int | None:
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
         raise ValueError(f"seed must be None or a non-negative int, got {seed!r}")

@@ -6,7 +6,17 @@ import numpy as np
 
 from .. import activations
 from ..engine._products import matmul
-from .base import Layer, _dropout_mask, _initializer, _layer_rng, _positive_int, _rate, _seed_arg
+from .base import (
+    Layer,
+    _batched,
+    _cached,
+    _dropout_mask,
+    _initializer,
+    _layer_rng,
+    _positive_int,
+    _rate,
+    _seed_arg,
+)
 
 # Dense activations: Keras's, by name (``lstmcore.activations``).
 DENSE_ACTIVATIONS = activations.NAMES
@@ -155,14 +165,12 @@ class Identity(Layer):
         self._trained = None
 
     def forward(self, x, training=False, mask=None):
-        if np.ndim(x) == 0:
-            raise ValueError(f"Identity {self.name!r} needs inputs with a batch axis, got a scalar {x!r}")
+        _batched(self, x)
         self._trained = True if training else None
         return x
 
     def backward(self, dy):
-        if self._trained is None:
-            raise RuntimeError(f"layer {self.name!r}: backward needs a forward call with training=True")
+        _cached(self, self._trained)
         return dy
 
     def step(self, x_t):

@@ -10,10 +10,8 @@ import math
 import numpy as np
 
 from .. import regularizers
-from .activation import _batched
-from .base import Layer, _layer_rng, _seed_arg
+from .base import Layer, _batched, _cached, _layer_rng, _seed_arg
 from .core import Dropout
-from .reshaping import _cached
 
 
 def _in_unit(layer: str, name: str, value) -> float:
@@ -29,8 +27,7 @@ class SpatialDropout1D(Dropout):
     the kept ones scaled by 1/(1-rate) (Keras's noise shape (B, 1, C))."""
 
     def __init__(self, rate, seed=None, **kwargs):
-        super().__init__(rate, seed=seed, **kwargs)
-        self.noise_shape = (None, 1, None)
+        super().__init__(rate, noise_shape=(None, 1, None), seed=seed, **kwargs)
         self._trained = None
 
     def _check_input_shape(self, input_shape) -> None:

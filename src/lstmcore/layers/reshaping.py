@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from .. import activations
-from .base import Layer, _positive_int
+from .base import Layer, _batched, _cached, _positive_int
 from .core import _dense_activation
 
 # Shared checks (also used by pooling and conv) ------------------------------------------------------
@@ -32,13 +32,6 @@ def _check_x(layer: Layer, x: np.ndarray) -> None:
         raise ValueError(
             f"{type(layer).__name__} {layer.name!r} needs no empty axis after the batch, got {x.shape}"
         )
-
-
-def _cached(layer: Layer, value):
-    """What the last training forward kept for the backward (RuntimeError without one)."""
-    if value is None:
-        raise RuntimeError(f"layer {layer.name!r}: backward needs a forward call with training=True")
-    return value
 
 
 def _no_step(layer: Layer, x_t):
@@ -224,16 +217,13 @@ class Activation(Layer):
         self._y = None
 
     def forward(self, x, training=False, mask=None):
-        if np.ndim(x) == 0:
-            raise ValueError(f"Activation {self.name!r} needs inputs with a batch axis, got a scalar {x!r}")
+        _batched(self, x)
         y = activations.get(self.activation)[0](x)
         self._y = (x, y) if training else None
         return y
 
     def backward(self, dy):
-        if self._y is None:
-            raise RuntimeError(f"layer {self.name!r}: backward needs a forward call with training=True")
-        (x, y), self._y = self._y, None
+        (x, y), self._y = _cached(self, self._y), None
         return activations.get(self.activation)[1](x, y, dy).astype(y.dtype, copy=False)
 
     def get_config(self) -> dict:
