@@ -110,6 +110,14 @@ def call_symbolic(layer: Layer, inputs, initial_state=None):
     return node.outputs[0] if len(node.outputs) == 1 else list(node.outputs)
 
 
+def flat_outputs(out) -> list:
+    """A layer call's output tensors as one flat list: one tensor, a list of them, or an RNN's
+    states nested per cell (``out, [h1, c1], [h2]``), in order."""
+    if not isinstance(out, (list, tuple)):
+        return [out]
+    return [t for part in out for t in flat_outputs(part)]
+
+
 class _Arrays:
     """Several arrays with one batch axis, sliced together: what fit's loop slices for a model
     with several inputs or outputs."""
@@ -601,8 +609,7 @@ class Model(Sequential):
         for layer_index, ins, states, many in config["nodes"]:
             xs = [tensor(r) for r in ins]
             st = [tensor(r) for r in states] or None
-            out = layers[layer_index](xs if many else xs[0], initial_state=st)
-            made.append(out if isinstance(out, list) else [out])
+            made.append(flat_outputs(layers[layer_index](xs if many else xs[0], initial_state=st)))
         outputs = [tensor(r) for r in config["outputs"]]
         return cls(
             inputs[0] if config.get("single_input") else inputs,

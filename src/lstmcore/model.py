@@ -24,7 +24,7 @@ from . import callbacks as callbacks_module
 from .engine import _validate
 from .io import modelfile
 from .io.modelfile import FORMAT_VERSION
-from .layers import Input, Layer, Recurrent, get_layer_class
+from .layers import RNN, Input, Layer, Recurrent, get_layer_class
 from .metrics import get_metric
 from .params import ParameterBuffer
 
@@ -833,7 +833,7 @@ class Sequential:
             raise ValueError("x_t must be finite")
         for layer in self.layers:
             x = layer.step(x)
-        if isinstance(self.layers[-1], Recurrent):
+        if isinstance(self.layers[-1], (Recurrent, RNN)):
             x = x.copy()  # the stepper's buffer: the caller keeps this one
         return x[0] if squeeze else x
 

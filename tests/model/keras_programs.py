@@ -103,6 +103,18 @@ PROGRAMS = {
         _features,
         lambda rng: rng.normal(size=(B, 1)),
     ),
+    "masking_rnn_stacked_cells": (
+        lambda L: [
+            L.Input(shape=(T, F)),
+            L.Masking(0.0),
+            L.RNN([L.LSTMCell(4), L.GRUCell(3)], return_sequences=True),
+            L.Bidirectional(L.RNN(L.SimpleRNNCell(3))),
+            L.Dense(1),
+        ],
+        "mse",
+        _features,
+        lambda rng: rng.normal(size=(B, 1)),
+    ),
 }
 
 LEARNING_RATE = 0.5  # SGD, one train_on_batch step

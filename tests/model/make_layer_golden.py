@@ -309,8 +309,13 @@ def pack(cases: dict, dtype: str) -> tuple[np.ndarray, bytes]:
     return np.concatenate(flat), json.dumps(index).encode()
 
 
-def unpack(data, name: str, dtype: str) -> dict:
-    """The arrays of case ``name`` in ``dtype`` from the golden file ``data`` (``np.load``)."""
+def _is_input(key: str) -> bool:
+    return key in ("x", "mask", "dy") or key.startswith("w/")
+
+
+def unpack(data, name: str, dtype: str, is_input=_is_input) -> dict:
+    """The arrays of case ``name`` in ``dtype`` from the golden file ``data`` (``np.load``); a
+    dtype other than float64 gets the inputs (``is_input(key)``) from float64's, rounded."""
     flat, out, at = data[dtype], {}, 0
     for case, pieces in json.loads(data[f"{dtype}_index"].item().decode()).items():
         for key, shape in pieces:
@@ -320,8 +325,8 @@ def unpack(data, name: str, dtype: str) -> dict:
                 out[key] = value.astype(bool) if key == "mask" else value
             at += size
     if dtype != "float64":
-        for key, value in unpack(data, name, "float64").items():
-            if key in ("x", "mask", "dy") or key.startswith("w/"):
+        for key, value in unpack(data, name, "float64", is_input).items():
+            if is_input(key):
                 out[key] = value if key == "mask" else value.astype(dtype)
     return out
 

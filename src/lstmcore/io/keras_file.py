@@ -13,8 +13,9 @@ The file is a zip of three members:
                         <key> is the snake-case class name with a counter for repeats (dense,
                         dense_1, ...) in the order of the model's layers, not the layer's name;
                         a recurrent layer's weights are its cell's (layers/<key>/cell/vars/<i>),
-                        Bidirectional's under forward_layer/ and backward_layer/, TimeDistributed's
-                        under layer/
+                        an RNN's of StackedRNNCells under cell/cells/<cell key>/ (keyed as the
+                        layers are, among the cells), Bidirectional's under forward_layer/ and
+                        backward_layer/, TimeDistributed's under layer/
 
 The layers' configs are lstmcore's, which use Keras's argument names; lstmcore-only entries are
 left out, and a model with something Keras has not raises ValueError that suggests lstmcore's own
@@ -26,23 +27,20 @@ from __future__ import annotations
 import datetime
 import io
 import json
-import re
 import zipfile
 
 import numpy as np
 
-from ..layers import Bidirectional, Input, Recurrent, TimeDistributed
+from ..functional import flat_outputs
+from ..layers import RNN, Bidirectional, Input, Recurrent, StackedRNNCells, TimeDistributed
+from ..layers.base import keras_snake
+from ..layers.cells import _Cell
 from . import modelfile
 
 KERAS_VERSION = "3.15.1"  # the Keras the files were checked against (tests/io/test_keras_file.py)
 
 # lstmcore config keys that Keras's layers do not take
 _DROP = {"input_shape"}
-
-
-def _snake(name: str) -> str:
-    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def _h5py():
@@ -77,13 +75,23 @@ def _serialized(layer, dtype) -> dict:
         config["backward_layer"] = _serialized(layer.backward_layer, dtype)
     elif isinstance(layer, TimeDistributed):
         config["layer"] = _serialized(layer.layer, dtype)
+    elif isinstance(layer, RNN):
+        cells = [_serialized(c, dtype) for c in layer._cells]
+        if isinstance(layer.cell, StackedRNNCells):
+            stacked = {**layer.cell.get_config(), "dtype": dtype, "cells": cells}
+            config["cell"] = {"module": "keras.layers", "class_name": "StackedRNNCells", "config": stacked}
+            config["cell"]["registered_name"] = None
+        else:
+            config["cell"] = cells[0]
     out = {
         "module": "keras.layers",
         "class_name": type(layer).__name__,
         "config": config,
         "registered_name": None,
     }
-    if layer.build_shape is not None and not isinstance(layer.build_shape, list):
+    if isinstance(layer, _Cell) and layer.build_shape is not None:  # a cell's is one step's
+        out["build_config"] = {"input_shape": [None, layer.build_shape[-1]]}
+    elif layer.build_shape is not None and not isinstance(layer.build_shape, list):
         out["build_config"] = {"input_shape": [None, *layer.build_shape]}
     return out
 
@@ -94,9 +102,23 @@ def _weight_groups(layer) -> list[tuple[str, list[np.ndarray]]]:
         return [("cell", layer.weights)]
     if isinstance(layer, Bidirectional):
         return [
-            ("forward_layer/cell", layer.forward_layer.weights),
-            ("backward_layer/cell", layer.backward_layer.weights),
+            (f"{side}/{p}", w)
+            for side, inner in (
+                ("forward_layer", layer.forward_layer),
+                ("backward_layer", layer.backward_layer),
+            )
+            for p, w in _weight_groups(inner)
         ]
+    if isinstance(layer, RNN):
+        if not isinstance(layer.cell, StackedRNNCells):
+            return [("cell", layer._cells[0].weights)]
+        used: dict[str, int] = {}  # Keras's keys: the snake-case class name, a counter for repeats
+        groups = []
+        for c in layer._cells:
+            key = keras_snake(type(c).__name__)
+            used[key] = used.get(key, -1) + 1
+            groups.append((f"cell/cells/{key}" + (f"_{used[key]}" if used[key] else ""), c.weights))
+        return groups
     if isinstance(layer, TimeDistributed):
         inner = _weight_groups(layer.layer)
         return [(f"layer/{p}" if p else "layer", w) for p, w in inner]
@@ -205,6 +227,9 @@ def _functional_config(model, dtype) -> dict:
             if node.layer is layer:
                 args = [[tensor(t) for t in node.inputs]] if node.many else [tensor(node.inputs[0])]
                 kwargs = {"initial_state": [tensor(t) for t in node.states]} if node.states else {}
+                if node.states and isinstance(layer, RNN) and isinstance(layer.cell, StackedRNNCells):
+                    flat = kwargs["initial_state"]  # Keras's stacked cells take theirs nested
+                    kwargs["initial_state"] = [list(p) for p in layer._split(flat, "initial_state")]
                 nodes.append({"args": args, "kwargs": kwargs})
         entry["inbound_nodes"] = nodes
         layers.append(entry)
@@ -272,7 +297,7 @@ def save(model, filepath) -> None:
         top = h5.create_group("layers")
         used: dict[str, int] = {}
         for layer in layers:
-            key = _snake(type(layer).__name__)
+            key = keras_snake(type(layer).__name__)
             if key in used:
                 used[key] += 1
                 key = f"{key}_{used[key]}"
@@ -395,7 +420,7 @@ def _functional(config: dict, dtype):
                     f"layer {name!r} is called with {sorted(extra)}, which lstmcore does not take"
                 )
             out = layers[name](x, initial_state=state)
-            for i, t in enumerate(out if isinstance(out, list) else [out]):
+            for i, t in enumerate(flat_outputs(out)):
                 made[(name, k, i)] = t
             calls[name] = k + 1
             progressed = True
@@ -562,7 +587,7 @@ def _read_weights(model, config, data: bytes, h5py, path) -> None:
     used: dict[str, int] = {}
     with h5py.File(io.BytesIO(data), "r") as h5:
         for class_name, layer in order:
-            key = _snake(class_name)
+            key = keras_snake(class_name)
             if key in used:
                 used[key] += 1
                 key = f"{key}_{used[key]}"

@@ -95,6 +95,7 @@ from ..layers import (
     ELU,
     GRU,
     LSTM,
+    RNN,
     Activation,
     ActivityRegularization,
     Add,
@@ -543,7 +544,7 @@ class _Exporter:
         self.onnx = onnx
         self.model = model
         self.g = _Graph(onnx, model.dtype, opset)
-        self.recurrent = recurrent
+        self.form = recurrent  # the recurrent layers' form: "auto", "nodes" or "scan"
         self.BOOL = onnx.TensorProto.BOOL
         self.INT64 = onnx.TensorProto.INT64
         self._weights: dict = {}
@@ -629,8 +630,8 @@ class _Exporter:
         """Whether ``layer`` runs as a Scan: asked for, or "auto" in float64 (ONNX Runtime has no
         float64 recurrent kernels) or with softplus (ONNX Runtime's recurrent kernels compute
         log(1 + exp(x)), inf past exp's range, where lstmcore's stays x)."""
-        if self.recurrent != "auto":
-            return self.recurrent == "scan"
+        if self.form != "auto":
+            return self.form == "scan"
         softplus = any(
             activation_spec(v, "activation")[0] == 11
             for k, v in layer.engine_options().items()
@@ -845,19 +846,45 @@ class _Exporter:
         outs = [out, *finals] if layer.return_state else [out]
         return outs, (mask if layer.return_sequences else None)
 
+    def rnn(self, layer, x, shape, mask, states):
+        """An RNN of cells: each cell's layer on the outputs of the one before (the first reads
+        backwards with go_backwards, and the next ones its outputs in the order read)."""
+        g = self.g
+        cells = layer._cells
+        given = layer._split(list(states), "initial_state") if states else [None] * len(cells)
+        finals, y, m = [], x, mask
+        for k, cell in enumerate(cells):
+            if k == 1 and mask is not None and layer.go_backwards:
+                m = g.reverse(mask)
+            outer, g.scope = g.scope, f"{g.scope}/{cell.name}"
+            try:
+                outs, _ = self.recurrent(cell, y, None, m, given[k])
+            finally:
+                g.scope = outer
+            y, finals = outs[0], finals + outs[1:]
+        return [y, *finals], (mask if layer.return_sequences else None)
+
     def bidirectional(self, layer, x, shape, mask, states):
         g = self.g
         fwd, bwd = layer.forward_layer, layer.backward_layer
         n = len(fwd.state_names)
         s_f, s_b = (states[:n], states[n:]) if states else (None, None)
         seq = layer.return_sequences
-        cells = [_Cell(fwd, fwd.go_backwards, s_f, seq), _Cell(bwd, bwd.go_backwards, s_b, seq)]
-        (y_f, fin_f), (y_b, fin_b) = self.run_cells(cells, x, mask)
-        if seq:
-            out_f = g.reverse(y_f) if fwd.go_backwards else y_f
-            out_b = y_b if bwd.go_backwards else g.reverse(y_b)  # put back in time order
+        if any(isinstance(inner, RNN) and len(inner._cells) > 1 for inner in (fwd, bwd)):
+            # stacks of cells: each direction on its own, its outputs in the order read
+            (out_f, *fin_f), _ = self.convert(fwd, [x], [shape], [mask], s_f or [], many=False)
+            (out_b, *fin_b), _ = self.convert(bwd, [x], [shape], [mask], s_b or [], many=False)
+            if seq:
+                out_b = g.reverse(out_b)  # as Bidirectional.forward
         else:
-            out_f, out_b = fin_f[0], fin_b[0]
+            fwd, bwd = (inner._cells[0] if isinstance(inner, RNN) else inner for inner in (fwd, bwd))
+            cells = [_Cell(fwd, fwd.go_backwards, s_f, seq), _Cell(bwd, bwd.go_backwards, s_b, seq)]
+            (y_f, fin_f), (y_b, fin_b) = self.run_cells(cells, x, mask)
+            if seq:
+                out_f = g.reverse(y_f) if fwd.go_backwards else y_f
+                out_b = y_b if bwd.go_backwards else g.reverse(y_b)  # put back in time order
+            else:
+                out_f, out_b = fin_f[0], fin_b[0]
         mode = layer.merge_mode
         if mode == "concat":
             ys = [g.concat([out_f, out_b], axis=-1)]
@@ -1166,6 +1193,7 @@ _HANDLERS = {
     GRU: _Exporter.recurrent,
     SimpleRNN: _Exporter.recurrent,
     Bidirectional: _Exporter.bidirectional,
+    RNN: _Exporter.rnn,
     Dense: _Exporter.dense,
     Activation: _Exporter.activation,
     Dropout: _Exporter.dropout,

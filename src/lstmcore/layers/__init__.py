@@ -10,12 +10,13 @@ Shapes are batch-first, as in Keras: the recurrent layers take x (B, T, I) and g
 
 One module per kind: ``base`` (Layer, Input, shared checks), ``rnn`` (what the recurrent layers
 share), ``lstm``, ``gru``, ``simple_rnn``, ``core`` (Dense, Dropout, Identity), ``masking``
-(Masking, Embedding: the layers that make masks), ``wrappers`` (Bidirectional, TimeDistributed),
+(Masking, Embedding: the layers that make masks), ``wrappers`` (Bidirectional, TimeDistributed,
+RNN), ``cells`` (LSTMCell, GRUCell, SimpleRNNCell, StackedRNNCells: what RNN runs),
 ``reshaping`` (RepeatVector, Flatten, Reshape, Activation, Permute, ZeroPadding1D, Cropping1D,
 UpSampling1D), ``pooling`` (GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D,
 AveragePooling1D), ``normalization`` (LayerNormalization, BatchNormalization), ``conv`` (Conv1D),
 ``activation`` (ReLU, LeakyReLU, ELU, PReLU, Softmax), ``regularization`` (SpatialDropout1D,
-GaussianNoise, GaussianDropout, ActivityRegularization). The cells come from ``engine._backend``
+GaussianNoise, GaussianDropout, ActivityRegularization). The engine's cells come from ``engine._backend``
 (compiled, or the reference with ``LSTMCORE_BACKEND=reference``), looked up at call time through
 ``rnn``'s module attribute ``_ops``.
 """
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 from .activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from .base import Input, Layer, _dropout_mask  # noqa: F401 - tests draw the layers' masks
+from .cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from .conv import Conv1D
 from .core import DENSE_ACTIVATIONS, Dense, Dropout, Identity
 from .gru import GRU
@@ -60,7 +62,7 @@ from .reshaping import (
 )
 from .rnn import Recurrent
 from .simple_rnn import SimpleRNN
-from .wrappers import Bidirectional, TimeDistributed
+from .wrappers import RNN, Bidirectional, TimeDistributed
 
 # Keras's other names of the same layers
 MaxPool1D, AvgPool1D, Convolution1D = MaxPooling1D, AveragePooling1D, Conv1D
@@ -124,6 +126,11 @@ __all__ = [
     "Convolution1D",
     "GlobalAvgPool1D",
     "GlobalMaxPool1D",
+    "RNN",
+    "LSTMCell",
+    "GRUCell",
+    "SimpleRNNCell",
+    "StackedRNNCells",
     "get_layer_class",
 ]
 
@@ -173,6 +180,10 @@ _LAYERS = {
         ZeroPadding1D,
         Cropping1D,
         UpSampling1D,
+        RNN,
+        LSTMCell,
+        GRUCell,
+        SimpleRNNCell,
     )
 }
 _LAYERS.update(

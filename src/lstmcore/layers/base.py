@@ -4,6 +4,7 @@ layer shares."""
 from __future__ import annotations
 
 import inspect
+import re
 
 import numpy as np
 
@@ -62,6 +63,13 @@ def _batched(layer, x) -> None:
         raise ValueError(
             f"{type(layer).__name__} {layer.name!r} needs inputs with a batch axis, got a scalar {x!r}"
         )
+
+
+def keras_snake(name: str) -> str:
+    """Keras's snake case of a class name (its default layer names and its weight file's keys):
+    LSTMCell -> lstm_cell, SimpleRNNCell -> simple_rnn_cell, GRU -> gru."""
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def _seed_arg(seed) -> int | None:
@@ -463,21 +471,26 @@ class Layer:
                 a = a.astype(self.dtype or np.float32)
             arrays.append(a)
         if not self.built:
-            self.build([a.shape[1:] for a in arrays] if many else arrays[0].shape[1:], initializers.new_rng())
-            dtype = self.dtype or _validate.dtype_of(arrays[0])
-            specs = self.weight_specs(self.build_shape)
-            buffer = ParameterBuffer([(n, s) for n, s, _ in specs], dtype)
-            rng = initializers.new_rng()
-            for n, s, init in specs:
-                buffer.param_views[n][...] = self._initial_value(n, s, init, rng, buffer.dtype)
-            self.bind(buffer, "")
-            self._own_buffer = buffer
+            self._build_alone([a.shape[1:] for a in arrays] if many else arrays[0].shape[1:], arrays[0])
         kwargs = {}
         if mask is not None:
             kwargs["mask"] = mask
         if initial_state is not None:
             kwargs["initial_state"] = initial_state
         return self.forward(arrays if many else arrays[0], training=training, **kwargs)
+
+    def _build_alone(self, input_shape, x) -> None:
+        """Build for ``input_shape`` with weights of the layer's own (a layer called outside a
+        model), in the layer's dtype or x's."""
+        self.build(input_shape, initializers.new_rng())
+        dtype = self.dtype or _validate.dtype_of(x)
+        specs = self.weight_specs(self.build_shape)
+        buffer = ParameterBuffer([(n, s) for n, s, _ in specs], dtype)
+        rng = initializers.new_rng()
+        for n, s, init in specs:
+            buffer.param_views[n][...] = self._initial_value(n, s, init, rng, buffer.dtype)
+        self.bind(buffer, "")
+        self._own_buffer = buffer
 
     def _initial_value(self, name, shape, init, rng, dtype):
         return initializers.get(init)(shape, rng, dtype)

@@ -1,6 +1,6 @@
-"""Layers around other layers: ``Bidirectional`` (a recurrent layer read in both directions) and
-``TimeDistributed`` (a layer applied to every time step), with Keras 3's arguments, weights and
-masks."""
+"""Layers around other layers: ``Bidirectional`` (a recurrent layer read in both directions),
+``TimeDistributed`` (a layer applied to every time step) and ``RNN`` (cells run over sequences),
+with Keras 3's arguments, weights and masks."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import numpy as np
 
 from ..engine import _backend as _ops
 from ..engine import _stack
-from .base import Layer, keras_config
+from .base import Layer, _is_symbolic, keras_config, keras_snake
+from .cells import CELLS, StackedRNNCells, _Cell
 from .rnn import Recurrent
 
 _MERGE_MODES = ("concat", "sum", "mul", "ave", None)
@@ -116,6 +117,11 @@ class _Wrapper(Layer):
         return cls(**config)
 
 
+def _sequence_layer(layer) -> bool:
+    """A layer Bidirectional can wrap: a recurrent layer or an RNN of cells (not a bare cell)."""
+    return (isinstance(layer, Recurrent) and not isinstance(layer, _Cell)) or isinstance(layer, RNN)
+
+
 class Bidirectional(_Wrapper):
     """A recurrent layer read forwards and backwards, its two outputs merged, as Keras 3.
 
@@ -133,9 +139,10 @@ class Bidirectional(_Wrapper):
     supports_masking = True
 
     def __init__(self, layer, merge_mode="concat", weights=None, backward_layer=None, **kwargs):
-        if not isinstance(layer, Recurrent):
+        if not _sequence_layer(layer):
             raise TypeError(
-                f"Bidirectional wraps a recurrent layer (LSTM, GRU, SimpleRNN), got {type(layer).__name__}"
+                "Bidirectional wraps a recurrent layer (LSTM, GRU, SimpleRNN, RNN of cells), got "
+                f"{type(layer).__name__}"
             )
         if merge_mode not in _MERGE_MODES:
             raise ValueError(f"merge_mode must be one of {_MERGE_MODES}, got {merge_mode!r}")
@@ -143,9 +150,9 @@ class Bidirectional(_Wrapper):
             raise TypeError("Bidirectional: pass the weights with set_weights after building, not weights=")
         if layer.built:
             raise ValueError("Bidirectional needs a layer that is not built yet (it makes its own copies)")
-        if backward_layer is not None and not isinstance(backward_layer, Recurrent):
+        if backward_layer is not None and not _sequence_layer(backward_layer):
             raise TypeError(
-                f"backward_layer must be a recurrent layer (LSTM, GRU, SimpleRNN), got "
+                f"backward_layer must be a recurrent layer (LSTM, GRU, SimpleRNN, RNN of cells), got "
                 f"{type(backward_layer).__name__}"
             )
         for inner in (layer, backward_layer):
@@ -247,7 +254,8 @@ class Bidirectional(_Wrapper):
     def _together(self, x, training) -> bool:
         """Whether the two directions run at once: the stack's rule (lstmcore.engine._stack.pairs)
         from x and the forward layer's recurrent kernel."""
-        w_h = getattr(self.forward_layer, "params", {}).get("recurrent_kernel")
+        first = getattr(self.forward_layer, "_cells", [self.forward_layer])[0]  # an RNN's first cell
+        w_h = getattr(first, "params", {}).get("recurrent_kernel")
         return _stack.pairs(x, w_h, training)
 
     def forward(self, x, training=False, mask=None, initial_state=None):
@@ -414,3 +422,296 @@ class TimeDistributed(_Wrapper):
         config = super().get_config()
         config.update(layer=_entry(self.layer))
         return config
+
+
+# RNN ------------------------------------------------------------------------------------------------
+
+
+def _cell_from(entry) -> _Cell | StackedRNNCells:
+    """A cell from a saved ``{"class_name", "config"}`` entry: one of lstmcore's three cells, or
+    StackedRNNCells of them."""
+    if isinstance(entry, dict) and entry.get("class_name") == "StackedRNNCells":
+        config = keras_config(entry.get("config") or {})
+        cells = config.pop("cells", None)
+        if not isinstance(cells, list):
+            raise ValueError(f"a StackedRNNCells config needs a list of cells, got {cells!r:.100}")
+        return StackedRNNCells([_cell_from(c) for c in cells], **config)
+    names = {cls.__name__ for cls in CELLS}
+    if not isinstance(entry, dict) or entry.get("class_name") not in names:
+        got = entry.get("class_name") if isinstance(entry, dict) else entry
+        raise ValueError(f"an RNN's cell must be one of {sorted(names)} or StackedRNNCells, got {got!r:.100}")
+    return _layer_from(entry)
+
+
+class RNN(_Wrapper):
+    """Cells run over sequences, Keras 3's ``RNN``: ``RNN(LSTMCell(32))`` is ``LSTM(32)``, the same
+    numbers and the same compiled loops; ``RNN([LSTMCell(32), GRUCell(16)])`` (or a
+    ``StackedRNNCells``) runs the cells one after the other at each step, as Keras does, which is a
+    stack of their layers: each cell reads the previous one's outputs.
+
+    The arguments are Keras's (``return_sequences``, ``return_state``, ``go_backwards``,
+    ``stateful``, ``zero_output_for_mask``; ``unroll`` computes the same). The weights are the
+    cells', in order; the states each cell's, in order: ``return_state`` gives the output and then
+    every cell's states (``rnn(x)`` on arrays or tensors nests them per cell for a stack, as Keras:
+    ``out, [h1, c1], [h2]``; a model's outputs and ``forward`` list them flat), and
+    ``initial_state`` takes them flat or nested. Masks pass through every cell (a masked step
+    keeps every cell's states). The cells must be lstmcore's (``LSTMCell``, ``GRUCell``,
+    ``SimpleRNNCell``): a cell of your own would need its backward written, since lstmcore has no
+    autodiff.
+    """
+
+    supports_masking = True
+
+    def __init__(
+        self,
+        cell,
+        return_sequences=False,
+        return_state=False,
+        go_backwards=False,
+        stateful=False,
+        unroll=False,
+        zero_output_for_mask=False,
+        **kwargs,
+    ):
+        if isinstance(cell, (list, tuple)):
+            cell = StackedRNNCells(list(cell))
+        if isinstance(cell, StackedRNNCells):
+            cells = list(cell.cells)
+        elif isinstance(cell, _Cell):
+            cells = [cell]
+        else:
+            raise TypeError(
+                "RNN runs lstmcore's cells (LSTMCell, GRUCell, SimpleRNNCell, a list of them or "
+                f"StackedRNNCells), got {type(cell).__name__}; a cell of your own needs its backward "
+                "written (lstmcore has no autodiff): write it as a Layer with forward and backward"
+            )
+        for c in cells:
+            if c.built or c._wrapped:
+                name = c.name or type(c).__name__
+                raise ValueError(
+                    f"RNN needs cells that are not built and not in another RNN; {name} is: make a new cell"
+                )
+            self._no_inner_activity("RNN", c)
+        if len({id(c) for c in cells}) != len(cells):
+            raise ValueError("RNN: the same cell appears twice in the stack; give each step its own cell")
+        super().__init__(**kwargs)
+        used: dict[str, int] = {}
+        for c in cells:  # Keras's names where none was given: lstm_cell, lstm_cell_1, ...
+            if c.name is None:
+                base = keras_snake(type(c).__name__)
+                k = used.get(base, 0)
+                while (name := base if k == 0 else f"{base}_{k}") in {d.name for d in cells}:
+                    k += 1
+                used[base] = k + 1
+                c.name = name
+        if len({c.name for c in cells}) != len(cells):
+            raise ValueError(f"RNN: the cells need different names, got {[c.name for c in cells]}")
+        for c in cells:
+            c._wrapped = True
+        self.cell = cell
+        self._cells = cells
+        self.unroll = bool(unroll)
+        self._set(return_sequences, return_state, go_backwards, stateful, zero_output_for_mask)
+
+    def _set(self, return_sequences, return_state, go_backwards, stateful, zero_output_for_mask) -> None:
+        """The cells' sequence arguments: every cell but the last returns its sequence for the
+        next; the first reads backwards with go_backwards (the next ones read its outputs in the
+        order read)."""
+        last = len(self._cells) - 1
+        for k, c in enumerate(self._cells):
+            c.return_sequences = bool(return_sequences) if k == last else True
+            c.return_state = bool(return_state)
+            c.go_backwards = bool(go_backwards) if k == 0 else False
+            c.stateful = bool(stateful)
+            c.zero_output_for_mask = bool(zero_output_for_mask)
+
+    @property
+    def return_sequences(self) -> bool:
+        return self._cells[-1].return_sequences
+
+    @property
+    def return_state(self) -> bool:
+        return self._cells[0].return_state
+
+    @property
+    def go_backwards(self) -> bool:
+        return self._cells[0].go_backwards
+
+    @property
+    def stateful(self) -> bool:
+        return self._cells[0].stateful
+
+    @property
+    def zero_output_for_mask(self) -> bool:
+        return self._cells[-1].zero_output_for_mask
+
+    @zero_output_for_mask.setter
+    def zero_output_for_mask(self, value) -> None:
+        for c in self._cells:
+            c.zero_output_for_mask = bool(value)
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        return tuple(n for c in self._cells for n in c.state_names)
+
+    @property
+    def units(self) -> int:
+        return self._cells[-1].units
+
+    @property
+    def states(self):
+        states = [c.states for c in self._cells]
+        return None if any(s is None for s in states) else tuple(v for s in states for v in s)
+
+    @states.setter
+    def states(self, value) -> None:
+        if value is None:
+            for c in self._cells:
+                c.states = None
+            return
+        for c, part in zip(self._cells, self._split(list(value), "states"), strict=True):
+            c.states = part
+
+    def _inner(self):
+        return [(c.name + "/", c) for c in self._cells]
+
+    def _shapes(self, input_shape) -> list:
+        """Each cell's input shape: the RNN's, then (T, units of the cell before)."""
+        shapes, shape = [], tuple(input_shape)
+        for c in self._cells:
+            shapes.append(shape)
+            shape = (shape[0], c.units)
+        return shapes
+
+    def _on_build(self, seed_rng) -> None:
+        for c, shape in zip(self._cells, self._shapes(self.build_shape), strict=True):
+            if not c.built:
+                c.build(shape, seed_rng)
+
+    def weight_specs(self, input_shape):
+        return [
+            (f"{c.name}/{n}", s, init)
+            for c, shape in zip(self._cells, self._shapes(input_shape), strict=True)
+            for n, s, init in c.weight_specs(shape)
+        ]
+
+    def _check_input_shape(self, input_shape) -> None:
+        self._cells[0]._check_input_shape(input_shape)
+
+    def output_shape(self, input_shape):
+        return (input_shape[0], self.units) if self.return_sequences else (self.units,)
+
+    def output_shapes(self, input_shape):
+        states = [(c.units,) for c in self._cells for _ in c.state_names] if self.return_state else []
+        return [self.output_shape(input_shape), *states]
+
+    def compute_mask(self, inputs, mask=None):
+        return mask if self.return_sequences else None
+
+    def _split(self, states: list, what: str) -> list:
+        """Every cell's states, given flat or nested (a list per cell, or an array for a cell of
+        one state: Keras's ``[[h1, c1], h2]``), as a list per cell."""
+        cells = self._cells
+        counts = [len(c.state_names) for c in cells]
+        nested = any(isinstance(s, (list, tuple)) for s in states)
+        if nested and len(states) == len(cells):
+            parts = [list(s) if isinstance(s, (list, tuple)) else [s] for s in states]
+            if [len(p) for p in parts] == counts:
+                return parts
+        elif not nested and len(states) == sum(counts):
+            out, at = [], 0
+            for n in counts:
+                out.append(states[at : at + n])
+                at += n
+            return out
+        names = ", ".join("[" + ", ".join(c.state_names) + "]" for c in cells)
+        raise ValueError(
+            f"layer {self.name!r}: {what} must be each cell's states, {names} (flat or a list per "
+            f"cell), {sum(counts)} arrays; got {len(states)} entries"
+        )
+
+    def forward(self, x, training=False, mask=None, initial_state=None):
+        cells = self._cells
+        given = [None] * len(cells)
+        if initial_state is not None:
+            given = self._split(
+                [initial_state] if isinstance(initial_state, np.ndarray) else list(initial_state),
+                "initial_state",
+            )
+        finals, h = [], x
+        for k, c in enumerate(cells):
+            m = mask
+            if k > 0 and mask is not None and self.go_backwards:  # the first cell's outputs are in
+                m = np.ascontiguousarray(np.asarray(mask)[:, ::-1])  # the order it read them
+            out = c.forward(h, training=training, mask=m, initial_state=given[k])
+            if self.return_state:
+                h, *states = out
+                finals.extend(states)
+            else:
+                h = out
+        return (h, *finals) if self.return_state else h
+
+    def backward(self, dy):
+        """dy: the output's gradient, or with ``return_state`` [output, *every cell's states] (None
+        for those that got none). The initial states' gradients are left in
+        ``initial_state_grads``, flat."""
+        cells = self._cells
+        d_states = [[None] * len(c.state_names) for c in cells]
+        if self.return_state and isinstance(dy, (list, tuple)):
+            dy, *flat = dy
+            d_states = self._split(flat, "the states' gradients")
+        for k in range(len(cells) - 1, -1, -1):
+            dy = cells[k].backward([dy, *d_states[k]] if self.return_state else dy)
+        self.initial_state_grads = tuple(g for c in cells for g in c.initial_state_grads)
+        return dy
+
+    def step(self, x_t):
+        if self.go_backwards:
+            raise ValueError(f"layer {self.name!r} has go_backwards=True: it cannot run one step at a time")
+        for c in self._cells:
+            x_t = c.step(x_t)
+        return x_t
+
+    def __call__(self, x, training=False, mask=None, initial_state=None):
+        """Keras's call: ``initial_state`` flat or nested per cell; with ``return_state`` a stack's
+        states come back nested per cell (``out, [h1, c1], [h2]``), a single cell's flat."""
+        if (
+            initial_state is not None
+            and not isinstance(initial_state, np.ndarray)
+            and not _is_symbolic(initial_state)
+        ):
+            initial_state = [s for part in self._split(list(initial_state), "initial_state") for s in part]
+        out = super().__call__(x, training=training, mask=mask, initial_state=initial_state)
+        if not self.return_state or not isinstance(self.cell, StackedRNNCells):
+            return out
+        out = list(out)
+        nested, at = [out[0]], 1
+        for c in self._cells:
+            n = len(c.state_names)
+            nested.append(list(out[at : at + n]))
+            at += n
+        return tuple(nested)
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        if isinstance(self.cell, StackedRNNCells):
+            cell = {"class_name": "StackedRNNCells", "config": self.cell.get_config()}
+        else:
+            cell = _entry(self.cell)
+        config.update(
+            return_sequences=self.return_sequences,
+            return_state=self.return_state,
+            go_backwards=self.go_backwards,
+            stateful=self.stateful,
+            unroll=self.unroll,
+            zero_output_for_mask=self.zero_output_for_mask,
+            cell=cell,
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config: dict):
+        config = keras_config(config)
+        if "cell" in config:
+            config["cell"] = _cell_from(config["cell"])
+        return cls(**config)
