@@ -64,10 +64,11 @@ class Node:
     """One call of a layer: its input tensors (a list when the layer takes several), the tensors
     of its initial states, and its output tensors."""
 
-    __slots__ = ("layer", "inputs", "many", "states", "outputs")
+    __slots__ = ("layer", "inputs", "many", "states", "kwargs", "outputs")
 
-    def __init__(self, layer, inputs, many, states):
+    def __init__(self, layer, inputs, many, states, kwargs=None):
         self.layer, self.inputs, self.many, self.states = layer, inputs, many, states
+        self.kwargs = dict(kwargs or {})  # the layer's own call arguments (Layer.call_arguments)
         self.outputs: list[SymbolicTensor] = []
 
 
@@ -86,7 +87,7 @@ def _weight_shapes(layer, shape) -> list[tuple]:
     return [tuple(s) for _, s, _ in layer.weight_specs(shape)]
 
 
-def call_symbolic(layer: Layer, inputs, initial_state=None):
+def call_symbolic(layer: Layer, inputs, initial_state=None, kwargs=None):
     """``layer(inputs, initial_state=...)`` on symbolic tensors: builds the layer for the inputs'
     shapes on its first call, checks later calls against its weights, and returns the output
     tensor (a list of them where the layer has several outputs)."""
@@ -104,9 +105,10 @@ def call_symbolic(layer: Layer, inputs, initial_state=None):
             f"layer {layer.name or type(layer).__name__} was built for inputs {layer.build_shape} and "
             f"is called on {shape}: a shared layer needs inputs its weights fit"
         )
-    node = Node(layer, tensors, many, states)
+    node = Node(layer, tensors, many, states, kwargs)
     batch = tensors[0].shape[0]
-    node.outputs = [SymbolicTensor((batch, *s), node, k) for k, s in enumerate(layer.output_shapes(shape))]
+    shapes = layer.output_shapes(shape, **node.kwargs)
+    node.outputs = [SymbolicTensor((batch, *s), node, k) for k, s in enumerate(shapes)]
     return node.outputs[0] if len(node.outputs) == 1 else list(node.outputs)
 
 
@@ -373,7 +375,7 @@ class Model(Sequential):
             in_masks = [masks[id(t)] for t in node.inputs]
             x = ins if node.many else ins[0]
             mask = (None if all(m is None for m in in_masks) else in_masks) if node.many else in_masks[0]
-            kwargs = {}
+            kwargs = dict(node.kwargs)
             if node.states:
                 kwargs["initial_state"] = [values[id(t)] for t in node.states]
             if layer.supports_masking:
@@ -576,6 +578,7 @@ class Model(Sequential):
                     [where[id(t)] for t in n.inputs],
                     [where[id(t)] for t in n.states],
                     n.many,
+                    *([n.kwargs] if n.kwargs else []),
                 ]
                 for n in self.nodes
             ],
@@ -606,10 +609,11 @@ class Model(Sequential):
                 raise ValueError(f"a node reads node {ref[0]} before it is made")
             return made[ref[0]][ref[1]]
 
-        for layer_index, ins, states, many in config["nodes"]:
+        for layer_index, ins, states, many, *kwargs in config["nodes"]:  # kwargs: where given
             xs = [tensor(r) for r in ins]
             st = [tensor(r) for r in states] or None
-            made.append(flat_outputs(layers[layer_index](xs if many else xs[0], initial_state=st)))
+            call = kwargs[0] if kwargs else {}
+            made.append(flat_outputs(layers[layer_index](xs if many else xs[0], initial_state=st, **call)))
         outputs = [tensor(r) for r in config["outputs"]]
         return cls(
             inputs[0] if config.get("single_input") else inputs,

@@ -901,6 +901,31 @@ def test_onnx_package_node_case(tmp_path, name):
             assert_close(g, w, np.float32, name=name)
 
 
+@functools.cache
+def _trilu_cases() -> dict:
+    """The onnx package's Trilu node cases (the causal masks of exported attention layers)."""
+    import importlib
+
+    from onnx.backend.test.case import node
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        importlib.import_module("onnx.backend.test.case.node.trilu")
+        cases = getattr(node, "_NodeTestCases", None)
+        if cases is None:  # pragma: no cover - another onnx: the public, slower way
+            cases = node.collect_testcases()
+    return {c.name: c for c in cases if c.model.graph.node[0].op_type == "Trilu"}
+
+
+@pytest.mark.parametrize("name", sorted(_trilu_cases()))
+def test_onnx_package_trilu_case(tmp_path, name):
+    case = _trilu_cases()[name]
+    model = lstmcore.load_model(_save(case.model, tmp_path / f"{name}.onnx"))
+    for inputs, outputs in case.data_sets:
+        got = model.predict(dict(zip(model.inputs, inputs, strict=True)))
+        assert got.dtype == outputs[0].dtype and np.array_equal(got, outputs[0]), name
+
+
 # Files lstmcore refuses -------------------------------------------------------------------------
 
 

@@ -55,11 +55,38 @@ def _masked_embedding(K):
     return ids, L.Dense(2)(L.Average()([seq, seq]))
 
 
+def _attention_seq2seq(K):
+    L = K.layers
+    ids = K.Input(shape=(T_ENC,))
+    enc, h, c = L.LSTM(6, return_sequences=True, return_state=True)(
+        L.Embedding(VOCAB, 4, mask_zero=True)(ids)
+    )
+    dec_in = K.Input(shape=(T_DEC, F_DEC))
+    dec = L.LSTM(6, return_sequences=True)(dec_in, initial_state=[h, c])
+    context = L.Attention(use_scale=True)([dec, enc])  # the encoder's padding masked out
+    return [ids, dec_in], L.Dense(F_DEC, activation="softmax")(L.Concatenate()([dec, context]))
+
+
+def _causal_self_attention(K):
+    L = K.layers
+    x = K.Input(shape=(T_ENC, F_ENC))
+    seq = L.GRU(5, return_sequences=True)(L.Masking(0.0)(x))
+    att = L.AdditiveAttention()([seq, seq], use_causal_mask=True)
+    return x, L.Dense(1)(L.GlobalAveragePooling1D()(L.Add()([seq, att])))
+
+
 def _ids(rng):
     x = rng.integers(1, VOCAB, size=(B, T_ENC)).astype(np.float64)
     x[0, :2] = 0
     x[1, 4:] = 0
     x[2, 3] = 0
+    return x
+
+
+def _masked_features(rng):
+    x = rng.normal(size=(B, T_ENC, F_ENC))
+    x[0, :2] = 0
+    x[1, 4:] = 0
     return x
 
 
@@ -95,5 +122,19 @@ PROGRAMS = {
         None,
         lambda rng: [_ids(rng)],
         lambda rng: [rng.normal(size=(B, T_ENC, 2))],
+    ),
+    "attention_seq2seq": (
+        _attention_seq2seq,
+        "categorical_crossentropy",
+        None,
+        lambda rng: [_ids(rng), _onehot(rng, T_DEC, F_DEC)],
+        lambda rng: [_onehot(rng, T_DEC, F_DEC)],
+    ),
+    "causal_self_attention": (
+        _causal_self_attention,
+        "mse",
+        None,
+        lambda rng: [_masked_features(rng)],
+        lambda rng: [rng.normal(size=(B, 1))],
     ),
 }

@@ -331,16 +331,38 @@ def unpack(data, name: str, dtype: str, is_input=_is_input) -> dict:
     return out
 
 
-def main() -> None:
-    os.environ["KERAS_BACKEND"] = "torch"  # before keras is imported
+def keras_on_torch(script: str):
+    """Keras 3 on its torch backend (set here, before keras is imported), torch seeded; exits
+    saying what is missing otherwise."""
+    os.environ["KERAS_BACKEND"] = "torch"
     try:
         import keras
         import torch
     except ImportError as exc:  # pragma: no cover - a by-hand script
-        sys.exit(f"make_layer_golden.py needs keras 3 and torch ({exc})")
+        sys.exit(f"{script} needs keras 3 and torch ({exc})")
     if int(keras.__version__.split(".")[0]) < 3 or keras.backend.backend() != "torch":
         sys.exit(f"needs Keras 3 on its torch backend, got {keras.__version__} on {keras.backend.backend()}")
     torch.manual_seed(0)
+    return keras
+
+
+def write(path: Path, version: int, keras, specs: dict, results: dict) -> None:
+    """The golden file: the cases' specs and, per dtype, every case's arrays packed (``pack``)."""
+    arrays = {
+        "format_version": np.array(version),
+        "keras_version": np.array(keras.__version__.encode()),
+        "cases": np.array(json.dumps(specs).encode()),
+    }
+    for dtype, cases in results.items():
+        flat, index = pack(cases, dtype)
+        arrays[dtype], arrays[f"{dtype}_index"] = flat, np.array(index)
+    path.parent.mkdir(exist_ok=True)
+    np.savez_compressed(path, **arrays)
+    print(f"wrote {path} ({path.stat().st_size} bytes, {len(specs)} cases x {len(results)} dtypes)")
+
+
+def main() -> None:
+    keras = keras_on_torch("make_layer_golden.py")
     specs, results = {}, {dtype: {} for dtype in DTYPES}
     for name, (cls, kw, shape, mask, training) in CASES.items():
         specs[name] = {"class": cls, "kwargs": kw, "shape": list(shape), "mask": mask, "training": training}
@@ -350,17 +372,7 @@ def main() -> None:
             if dtype != "float64":
                 case = {k: v for k, v in case.items() if k in FLOAT32_KEYS}
             results[dtype][name] = case
-    arrays = {
-        "format_version": np.array(FORMAT_VERSION),
-        "keras_version": np.array(keras.__version__.encode()),
-        "cases": np.array(json.dumps(specs).encode()),
-    }
-    for dtype in DTYPES:
-        arrays[dtype], arrays[f"{dtype}_index"] = pack(results[dtype], dtype)
-        arrays[f"{dtype}_index"] = np.array(arrays[f"{dtype}_index"])
-    PATH.parent.mkdir(exist_ok=True)
-    np.savez_compressed(PATH, **arrays)
-    print(f"wrote {PATH} ({PATH.stat().st_size} bytes, {len(CASES)} cases x {len(DTYPES)} dtypes)")
+    write(PATH, FORMAT_VERSION, keras, specs, results)
 
 
 if __name__ == "__main__":

@@ -28,8 +28,6 @@ what it computes (``y``, ``s/``, ``dx``, ``d/``, ``ds0/``); ``unpack`` adds the 
 from __future__ import annotations
 
 import contextlib
-import json
-import os
 import sys
 from pathlib import Path
 
@@ -211,15 +209,7 @@ def unpack(data, name: str, dtype: str) -> dict:
 
 
 def main() -> None:
-    os.environ["KERAS_BACKEND"] = "torch"  # before keras is imported
-    try:
-        import keras
-        import torch
-    except ImportError as exc:  # pragma: no cover - a by-hand script
-        sys.exit(f"make_rnn_cell_golden.py needs keras 3 and torch ({exc})")
-    if int(keras.__version__.split(".")[0]) < 3 or keras.backend.backend() != "torch":
-        sys.exit(f"needs Keras 3 on its torch backend, got {keras.__version__} on {keras.backend.backend()}")
-    torch.manual_seed(0)
+    keras = layer_golden.keras_on_torch("make_rnn_cell_golden.py")
     specs, results = {}, {dtype: {} for dtype in DTYPES}
     for name, (cells, kw, shape, mask, initial) in CASES.items():
         specs[name] = {"cells": cells, "kwargs": kw, "shape": list(shape), "mask": mask, "initial": initial}
@@ -229,17 +219,7 @@ def main() -> None:
             if dtype != "float64":
                 case = {k: v for k, v in case.items() if k.startswith(COMPUTED)}
             results[dtype][name] = case
-    arrays = {
-        "format_version": np.array(FORMAT_VERSION),
-        "keras_version": np.array(keras.__version__.encode()),
-        "cases": np.array(json.dumps(specs).encode()),
-    }
-    for dtype in DTYPES:
-        flat, index = layer_golden.pack(results[dtype], dtype)
-        arrays[dtype], arrays[f"{dtype}_index"] = flat, np.array(index)
-    PATH.parent.mkdir(exist_ok=True)
-    np.savez_compressed(PATH, **arrays)
-    print(f"wrote {PATH} ({PATH.stat().st_size} bytes, {len(CASES)} cases x {len(DTYPES)} dtypes)")
+    layer_golden.write(PATH, FORMAT_VERSION, keras, specs, results)
 
 
 if __name__ == "__main__":

@@ -230,6 +230,7 @@ def _functional_config(model, dtype) -> dict:
                 if node.states and isinstance(layer, RNN) and isinstance(layer.cell, StackedRNNCells):
                     flat = kwargs["initial_state"]  # Keras's stacked cells take theirs nested
                     kwargs["initial_state"] = [list(p) for p in layer._split(flat, "initial_state")]
+                kwargs.update(node.kwargs)  # the layer's own call arguments
                 nodes.append({"args": args, "kwargs": kwargs})
         entry["inbound_nodes"] = nodes
         layers.append(entry)
@@ -331,7 +332,7 @@ MAX_CONFIG_BYTES = 64 << 20  # a config.json larger than this is not a model's
 _MEMBERS = {"metadata.json", "config.json", "model.weights.h5"}
 # Keras operations a functional model records to make masks (Embedding's mask_zero): lstmcore
 # makes its masks itself, so their nodes and the ``mask=`` arguments that read them are skipped.
-_MASK_OPS = {"NotEqual", "Equal", "Any", "Cast"}
+_MASK_OPS = {"NotEqual", "Equal", "Any", "Cast", "ConvertToTensor"}  # the last: Attention's
 
 
 def is_keras_file(path: str) -> bool:
@@ -414,12 +415,13 @@ def _functional(config: dict, dtype):
             except KeyError:
                 waiting.append((name, k, node))
                 continue
-            extra = set(kwargs) - {"mask", "training", "initial_state"}
+            own = {k: v for k, v in kwargs.items() if k in layers[name].call_arguments}
+            extra = set(kwargs) - {"mask", "training", "initial_state", *own}
             if extra:
                 raise ValueError(
                     f"layer {name!r} is called with {sorted(extra)}, which lstmcore does not take"
                 )
-            out = layers[name](x, initial_state=state)
+            out = layers[name](x, initial_state=state, **own)
             for i, t in enumerate(flat_outputs(out)):
                 made[(name, k, i)] = t
             calls[name] = k + 1

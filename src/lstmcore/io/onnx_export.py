@@ -99,6 +99,8 @@ from ..layers import (
     Activation,
     ActivityRegularization,
     Add,
+    AdditiveAttention,
+    Attention,
     Average,
     AveragePooling1D,
     BatchNormalization,
@@ -815,10 +817,11 @@ class _Exporter:
 
     # Layers ---------------------------------------------------------------------------------------
 
-    def convert(self, layer, xs: list, shapes: list, masks: list, states: list, many: bool):
+    def convert(self, layer, xs: list, shapes: list, masks: list, states: list, many: bool, call=None):
         """The outputs (names) of ``layer`` on inputs ``xs`` (their shapes without the batch axis,
-        their masks), and the mask of its first output."""
+        their masks; ``call``: the layer's own call arguments), and the mask of its first output."""
         g = self.g
+        self.call = dict(call or {})
         outer, g.scope = g.scope, layer.name or type(layer).__name__.lower()
         try:
             handler = _HANDLERS.get(type(layer))
@@ -966,6 +969,49 @@ class _Exporter:
         axes = list(layer._axes(len(shape) + 1))
         e = g.op("Exp", [g.sub(x, g.reduce("ReduceMax", x, axes))])
         return [g.div(e, g.reduce("ReduceSum", e, axes))], mask
+
+    def attention(self, layer, xs, shapes, masks, states):
+        """Attention and AdditiveAttention (their forward, lstmcore.layers.attention)."""
+        g = self.g
+        q, v = xs[0], xs[1]
+        k = xs[2] if len(xs) == 3 else v
+        q_mask, v_mask = masks[0], masks[1]
+        additive = isinstance(layer, AdditiveAttention)
+        if not additive and layer.score_mode == "dot":
+            S = g.op("MatMul", [q, g.transpose(k, [0, 2, 1])])
+            if layer.use_scale:
+                S = g.mul(S, self.weight(layer, "scale", layer.params["scale"]))
+        else:  # tanh of query + key, summed over the features
+            U = g.add(g.unsqueeze(q, [2]), g.unsqueeze(k, [1]))  # (B, Tq, Tv, d)
+            if additive:
+                Tn = g.op("Tanh", [U])
+                if layer.use_scale:
+                    Tn = g.mul(Tn, self.weight(layer, "scale", layer.params["scale"]))
+                S = g.reduce("ReduceSum", Tn, [-1], keepdims=False)
+            else:
+                if layer.use_scale:
+                    U = g.mul(U, self.weight(layer, "scale", layer.params["scale"]))
+                total = g.reduce("ReduceSum", g.op("Tanh", [U]), [-1], keepdims=False)
+                S = g.mul(
+                    total, self.weight(layer, "concat_score_weight", layer.params["concat_score_weight"])
+                )
+        keep = None if v_mask is None else g.unsqueeze(v_mask, [1])  # (B, 1, Tv)
+        if self.call.get("use_causal_mask"):
+            sizes = g.concat([g.shape(q, start=1, end=2), g.shape(k, start=1, end=2)], axis=0)
+            ones = g.op(
+                "ConstantOfShape", [sizes], value=self.onnx.helper.make_tensor("one", self.INT64, [1], [1])
+            )
+            causal = g.cast(g.op("Trilu", [ones], upper=0), self.BOOL)  # (Tq, Tv): j <= i
+            causal = g.unsqueeze(causal, [0])
+            keep = causal if keep is None else g.op("And", [keep, causal])
+        if keep is not None:
+            S = g.where(keep, S, g.sub(S, g.scalar(1.0e9)))
+        W = g.op("Softmax", [S], axis=-1)
+        out = g.op("MatMul", [W, v])
+        if q_mask is not None:
+            out = g.where(g.unsqueeze(q_mask, [2]), out, g.scalar(0.0))
+        outs = [out, W] if self.call.get("return_attention_scores") else [out]
+        return outs, q_mask
 
     def embedding(self, layer, x, shape, mask, states):
         g = self.g
@@ -1194,6 +1240,8 @@ _HANDLERS = {
     SimpleRNN: _Exporter.recurrent,
     Bidirectional: _Exporter.bidirectional,
     RNN: _Exporter.rnn,
+    Attention: _Exporter.attention,
+    AdditiveAttention: _Exporter.attention,
     Dense: _Exporter.dense,
     Activation: _Exporter.activation,
     Dropout: _Exporter.dropout,
@@ -1281,7 +1329,7 @@ def _propagate(model, input_shapes: list, check: bool) -> list:
         shape = ins if node.many else ins[0]
         if check:
             _check_free(node.layer, shape)
-        for t, s in zip(node.outputs, node.layer.output_shapes(shape), strict=True):
+        for t, s in zip(node.outputs, node.layer.output_shapes(shape, **node.kwargs), strict=True):
             known[id(t)] = tuple(s)
     return known
 
@@ -1376,7 +1424,13 @@ def model_to_onnx(model, opset_version=None, *, recurrent: str = "auto"):
             ins = [values[id(t)] for t in node.inputs]
             sts = [values[id(t)][0] for t in node.states]
             outs, out_mask = ex.convert(
-                node.layer, [v[0] for v in ins], [v[1] for v in ins], [v[2] for v in ins], sts, node.many
+                node.layer,
+                [v[0] for v in ins],
+                [v[1] for v in ins],
+                [v[2] for v in ins],
+                sts,
+                node.many,
+                node.kwargs,
             )
             for k, t in enumerate(node.outputs):
                 values[id(t)] = (outs[k], known[id(t)], out_mask if k == 0 else None)

@@ -1021,6 +1021,16 @@ def _range(node, inputs):
     return (start + np.arange(n, dtype=start.dtype) * delta).astype(start.dtype)
 
 
+@_op("Trilu", attributes=("upper",))
+def _trilu(node, inputs):
+    x = inputs[0]
+    if x.ndim < 2:
+        raise ValueError(f"the input must have 2 dimensions or more, got shape {x.shape}")
+    k = node.input(inputs, 1)
+    k = 0 if k is None else int(np.asarray(k).reshape(()))
+    return np.triu(x, k) if node.attr("upper", 1) else np.tril(x, k)
+
+
 @_op("Reshape", attributes=("allowzero",))
 def _reshape(node, inputs):
     x, shape = inputs[0], _ints(inputs[1])

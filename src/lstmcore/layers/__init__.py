@@ -16,7 +16,8 @@ RNN), ``cells`` (LSTMCell, GRUCell, SimpleRNNCell, StackedRNNCells: what RNN run
 UpSampling1D), ``pooling`` (GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D,
 AveragePooling1D), ``normalization`` (LayerNormalization, BatchNormalization), ``conv`` (Conv1D),
 ``activation`` (ReLU, LeakyReLU, ELU, PReLU, Softmax), ``regularization`` (SpatialDropout1D,
-GaussianNoise, GaussianDropout, ActivityRegularization). The engine's cells come from ``engine._backend``
+GaussianNoise, GaussianDropout, ActivityRegularization), ``attention`` (Attention,
+AdditiveAttention). The engine's cells come from ``engine._backend``
 (compiled, or the reference with ``LSTMCORE_BACKEND=reference``), looked up at call time through
 ``rnn``'s module attribute ``_ops``.
 """
@@ -24,6 +25,7 @@ GaussianNoise, GaussianDropout, ActivityRegularization). The engine's cells come
 from __future__ import annotations
 
 from .activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
+from .attention import AdditiveAttention, Attention
 from .base import Input, Layer, _dropout_mask  # noqa: F401 - tests draw the layers' masks
 from .cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from .conv import Conv1D
@@ -131,6 +133,8 @@ __all__ = [
     "GRUCell",
     "SimpleRNNCell",
     "StackedRNNCells",
+    "Attention",
+    "AdditiveAttention",
     "get_layer_class",
 ]
 
@@ -184,6 +188,8 @@ _LAYERS = {
         LSTMCell,
         GRUCell,
         SimpleRNNCell,
+        Attention,
+        AdditiveAttention,
     )
 }
 _LAYERS.update(

@@ -221,6 +221,9 @@ class Layer:
     # Keras's <prefix>_regularizer and <prefix>_constraint arguments this layer takes, and the
     # weight each applies to: {"kernel": "kernel", "recurrent": "recurrent_kernel", ...}
     regularized: dict[str, str] = {}
+    # Keyword arguments of the layer's call beyond training, mask and initial_state (Attention's
+    # use_causal_mask, ...): forward takes them, and a functional model keeps them with the call.
+    call_arguments: tuple[str, ...] = ()
 
     def __init__(
         self, *, name=None, input_shape=None, dtype=None, trainable=True, activity_regularizer=None, **keras
@@ -448,11 +451,18 @@ class Layer:
     def count_params(self) -> int:
         return sum(w.size for w in self.weights)
 
-    def __call__(self, x, training=False, mask=None, initial_state=None):
+    def __call__(self, x, training=False, mask=None, initial_state=None, **call_kwargs):
         """On symbolic tensors (``Input(...)`` and what layers return on them): a node of a
         functional model (``lstmcore.Model``), returning the output tensor(s). On arrays: run the
         layer on its own, outside a model, built on first use with its own weights. A list of
-        inputs for the merge layers (Concatenate, Add, ...)."""
+        inputs for the merge layers (Concatenate, Add, ...) and the attention layers;
+        ``call_kwargs``: the layer's own call arguments (``call_arguments``)."""
+        unknown = set(call_kwargs) - set(self.call_arguments)
+        if unknown:
+            takes = ", ".join(("training", "mask", "initial_state", *self.call_arguments))
+            raise TypeError(
+                f"{type(self).__name__} got an unexpected call argument {min(unknown)!r}; it takes {takes}"
+            )
         many = isinstance(x, (list, tuple))
         xs = list(x) if many else [x]
         states = (
@@ -463,7 +473,7 @@ class Layer:
         if any(_is_symbolic(t) for t in xs + states):
             from ..functional import call_symbolic
 
-            return call_symbolic(self, x, initial_state)
+            return call_symbolic(self, x, initial_state, call_kwargs)
         arrays = []
         for a in xs:
             a = np.asarray(a)
@@ -472,7 +482,7 @@ class Layer:
             arrays.append(a)
         if not self.built:
             self._build_alone([a.shape[1:] for a in arrays] if many else arrays[0].shape[1:], arrays[0])
-        kwargs = {}
+        kwargs = dict(call_kwargs)
         if mask is not None:
             kwargs["mask"] = mask
         if initial_state is not None:

@@ -1,0 +1,140 @@
+"""Fuzz of the attention layers (layers/attention.py):
+
+1. ``test_attention_properties``: Attention (dot or concat, with or without scale) or
+   AdditiveAttention on drawn shapes (key given or not, value features apart from the key's),
+   masks (any pattern, rows with no valid step), use_causal_mask, return_attention_scores, float32
+   or float64: the outputs have the shapes ``output_shapes`` announces, the input's dtype and
+   finite values; the weights are a distribution over the value steps that gives a masked step
+   nothing where the row has a valid one; masked query steps output 0; the config makes a layer
+   with the same outputs; in float64 the backward is the derivative of sum(out * dy) (+ scores)
+   along a random direction of every input and weight (central differences).
+2. ``test_junk_arguments_raise_value_or_type_errors``: junk in the arguments, the inputs, the
+   masks and the call arguments: ValueError or TypeError, nothing else.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lstmcore import layers
+from lstmcore.params import ParameterBuffer
+
+OK = (ValueError, TypeError)
+JUNK = st.sampled_from([None, -1, 0, 1.5, float("nan"), True, "x", "", (), [3], {"a": 1}, object(), b"1"])
+
+
+@st.composite
+def attention_cases(draw):
+    cls = draw(st.sampled_from(["Attention", "AdditiveAttention"]))
+    kw = {"use_scale": draw(st.booleans())}
+    if cls == "Attention":
+        kw["score_mode"] = draw(st.sampled_from(["dot", "concat"]))
+    B, Tq, Tv = draw(st.integers(1, 4)), draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    d, dv = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    key = draw(st.booleans())
+    shapes = [(B, Tq, d), (B, Tv, dv if key else d)] + ([(B, Tv, d)] if key else [])
+    masks = None
+    if draw(st.booleans()):
+        masks = [
+            np.array(draw(st.lists(st.booleans(), min_size=B * T, max_size=B * T))).reshape(B, T)
+            if draw(st.booleans())
+            else None
+            for T in (Tq, Tv)
+        ]
+    call = {k: draw(st.booleans()) for k in ("use_causal_mask", "return_attention_scores")}
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    return cls, kw, shapes, masks, call, dtype, draw(st.integers(0, 2**32 - 1))
+
+
+def _bound(layer, shapes, dtype, rng):
+    layer.build([s[1:] for s in shapes])
+    specs = layer.weight_specs(layer.build_shape)
+    layer.bind(ParameterBuffer([(n, s) for n, s, _ in specs], dtype), "")
+    for n, s, _ in specs:
+        layer.params[n][...] = rng.uniform(0.3, 1.5, s)
+    return layer
+
+
+@given(case=attention_cases())
+def test_attention_properties(case):
+    cls, kw, shapes, masks, call, dtype, seed = case
+    rng = np.random.default_rng(seed)
+    layer = _bound(getattr(layers, cls)(**kw), shapes, dtype, rng)
+    xs = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    out = layer.forward(xs, mask=masks, **call)
+    outs = list(out) if call["return_attention_scores"] else [out]
+    assert [o.shape[1:] for o in outs] == [tuple(s) for s in layer.output_shapes(layer.build_shape, **call)]
+    assert all(o.dtype == dtype and np.isfinite(o).all() for o in outs)
+    B, Tq, Tv = shapes[0][0], shapes[0][1], shapes[1][1]
+    keep = np.ones((B, Tq, Tv), bool)
+    if masks is not None and masks[1] is not None:
+        keep &= masks[1][:, None, :]
+    if call["use_causal_mask"]:
+        keep &= np.tril(np.ones((Tq, Tv), bool))[None]
+    some = keep.any(axis=-1)  # (B, Tq): query steps with a key to attend to
+    if call["return_attention_scores"]:
+        w = outs[1]
+        np.testing.assert_allclose(w.sum(axis=-1), 1, rtol=1e-5)
+        assert np.all(w[some[..., None] & ~keep] < 1e-30)
+    if masks is not None and masks[0] is not None:
+        assert np.all(outs[0][~masks[0]] == 0)
+    again = getattr(layers, cls).from_config(layer.get_config())
+    again = _bound(again, shapes, dtype, rng)
+    for n in layer.params:
+        again.params[n][...] = layer.params[n]
+    for a, b in zip(
+        outs,
+        [again.forward(xs, mask=masks, **call)] if len(outs) == 1 else again.forward(xs, mask=masks, **call),
+        strict=True,
+    ):
+        assert np.array_equal(a, b)
+    if dtype != np.float64:
+        return
+    dys = [rng.standard_normal(o.shape) * np.expand_dims(some, -1) for o in outs]  # no row of noise
+
+    def loss():
+        o = layer.forward(xs, mask=masks, **call)
+        return sum(float((a * d).sum()) for a, d in zip(list(o) if len(outs) > 1 else [o], dys, strict=True))
+
+    layer.forward(xs, training=True, mask=masks, **call)
+    dxs = layer.backward(dys if len(outs) > 1 else dys[0])
+    params = list(layer.params.values())
+    grads = [layer.grads[n].copy() for n in layer.params]
+    directions = [rng.standard_normal(a.shape) for a in xs + params]
+    analytic = sum(float((g * u).sum()) for g, u in zip(list(dxs) + grads, directions, strict=True))
+    eps = 1e-6
+    for a, u in zip(xs + params, directions, strict=True):
+        a += eps * u
+    up = loss()
+    for a, u in zip(xs + params, directions, strict=True):
+        a -= 2 * eps * u
+    down = loss()
+    numeric = (up - down) / (2 * eps)
+    assert abs(analytic - numeric) <= 1e-5 * max(1.0, abs(numeric)), (analytic, numeric)
+
+
+@st.composite
+def junk_cases(draw):
+    where = draw(st.sampled_from(["use_scale", "score_mode", "dropout", "seed", "inputs", "mask", "call"]))
+    return draw(st.sampled_from(["Attention", "AdditiveAttention"])), where, draw(JUNK)
+
+
+@given(case=junk_cases())
+def test_junk_arguments_raise_value_or_type_errors(case):
+    cls, where, junk = case
+    q, v = np.ones((2, 3, 4)), np.ones((2, 5, 4))
+    try:
+        if where in ("use_scale", "score_mode", "dropout", "seed"):
+            if where == "score_mode" and cls == "AdditiveAttention":
+                where = "seed"
+            getattr(layers, cls)(**{where: junk})([q, v])
+        elif where == "inputs":
+            getattr(layers, cls)()([q, junk])
+        elif where == "mask":
+            getattr(layers, cls)()([q, v], mask=[None, junk])
+        else:
+            getattr(layers, cls)()([q, v], **{str(junk): True})
+    except OK:
+        return
