@@ -4,8 +4,10 @@ Every loss works on ``y_pred`` of shape (..., C), where the last axis holds the 
 sample and the leading axes index samples (``(B, O)`` for a Dense head, ``(B, T, O)`` for a sequence
 output). As in Keras:
 
-- the per-sample loss is the mean over the last axis for mse / mae / huber / binary crossentropy,
-  and the sum over the classes for the categorical crossentropies;
+- the per-sample loss is the mean over the last axis for mse / mae / huber / binary crossentropy
+  and the other elementwise losses (mape, msle, log_cosh, poisson, hinge, squared_hinge), and the
+  sum over the last axis for the categorical crossentropies, kl_divergence, cosine_similarity and
+  categorical_hinge;
 - the reduction is Keras's default ``"sum_over_batch_size"``: the sum of the per-sample losses
   divided by their number, i.e. their mean. So mse / mae / huber / bce are the mean over all
   elements, and the categorical losses are the per-sample sum averaged over the M = size / C samples.
@@ -44,6 +46,15 @@ __all__ = [
     "BinaryCrossentropy",
     "CategoricalCrossentropy",
     "SparseCategoricalCrossentropy",
+    "MeanAbsolutePercentageError",
+    "MeanSquaredLogarithmicError",
+    "LogCosh",
+    "Poisson",
+    "KLDivergence",
+    "CosineSimilarity",
+    "Hinge",
+    "SquaredHinge",
+    "CategoricalHinge",
     "get",
     "serialize",
 ]
@@ -285,6 +296,196 @@ class Huber(Loss):
         return grad
 
 
+class MeanAbsolutePercentageError(Loss):
+    """100 * mean(|y_true - y_pred| / max(|y_true|, eps)), Keras's (eps = 1e-7: a target of 0
+    weighs the error by 1e7)."""
+
+    default_name = "mean_absolute_percentage_error"
+
+    def _scale(self, y_true, y_pred):
+        t = y_pred.dtype.type
+        return t(100) / np.maximum(np.abs(y_true), t(EPSILON))
+
+    def _values(self, y_true, y_pred):
+        return np.mean(np.abs(y_true - y_pred) * self._scale(y_true, y_pred), axis=-1)
+
+    def _backward(self, y_true, y_pred):
+        grad = np.sign(y_pred - y_true) * self._scale(y_true, y_pred)
+        grad /= y_pred.dtype.type(y_pred.size)
+        return grad
+
+
+class MeanSquaredLogarithmicError(Loss):
+    """mean((log(max(y_pred, eps) + 1) - log(max(y_true, eps) + 1))**2), Keras's; no gradient
+    where y_pred is below eps (the max)."""
+
+    default_name = "mean_squared_logarithmic_error"
+
+    @staticmethod
+    def _diff(y_true, y_pred):
+        eps = y_pred.dtype.type(EPSILON)
+        return np.log1p(np.maximum(y_pred, eps)) - np.log1p(np.maximum(y_true, eps))
+
+    def _values(self, y_true, y_pred):
+        return np.mean(np.square(self._diff(y_true, y_pred)), axis=-1)
+
+    def _backward(self, y_true, y_pred):
+        t = y_pred.dtype.type
+        grad = t(2) * self._diff(y_true, y_pred) / (np.maximum(y_pred, t(EPSILON)) + t(1))
+        grad[y_pred < t(EPSILON)] = 0
+        grad /= t(y_pred.size)
+        return grad
+
+
+class LogCosh(Loss):
+    """mean(log(cosh(y_pred - y_true))), computed as Keras's x + softplus(-2x) - log(2) (no
+    overflow for large errors); the gradient is tanh(x)."""
+
+    default_name = "log_cosh"
+
+    def _values(self, y_true, y_pred):
+        x = y_pred - y_true
+        return np.mean(x + np.logaddexp(0, -2 * x) - x.dtype.type(np.log(2.0)), axis=-1)
+
+    def _backward(self, y_true, y_pred):
+        grad = np.tanh(y_pred - y_true)
+        grad /= y_pred.dtype.type(y_pred.size)
+        return grad
+
+
+class Poisson(Loss):
+    """mean(y_pred - y_true * log(y_pred + eps)), Keras's (for counts: y_pred a positive rate)."""
+
+    default_name = "poisson"
+
+    def _values(self, y_true, y_pred):
+        return np.mean(y_pred - y_true * np.log(y_pred + y_pred.dtype.type(EPSILON)), axis=-1)
+
+    def _backward(self, y_true, y_pred):
+        t = y_pred.dtype.type
+        grad = t(1) - y_true / (y_pred + t(EPSILON))
+        grad /= t(y_pred.size)
+        return grad
+
+
+class KLDivergence(Loss):
+    """Per sample sum(y * log(y / p)) over the last axis, y and p clipped to [eps, 1] (Keras's);
+    mean over samples. No gradient where y_pred is outside the clip."""
+
+    default_name = "kl_divergence"
+
+    @staticmethod
+    def _clipped(a):
+        return np.clip(a, a.dtype.type(EPSILON), a.dtype.type(1))
+
+    def _values(self, y_true, y_pred):
+        y, p = self._clipped(y_true), self._clipped(y_pred)
+        return np.sum(y * np.log(y / p), axis=-1)
+
+    def _backward(self, y_true, y_pred):
+        t = y_pred.dtype.type
+        y, p = self._clipped(y_true), self._clipped(y_pred)
+        grad = -y / p
+        grad[(y_pred < t(EPSILON)) | (y_pred > t(1))] = 0
+        grad /= t(y_pred.size // y_pred.shape[-1])
+        return grad
+
+
+class CosineSimilarity(Loss):
+    """Per sample -sum(normalize(y_true) * normalize(y_pred)) over the last axis, Keras's
+    normalize x * min(1/|x|, 1/eps) (a zero vector gives 0); mean over samples. In [-1, 1]:
+    -1 where the two point the same way."""
+
+    default_name = "cosine_similarity"
+
+    @staticmethod
+    def _inverse_norm(a):
+        t = a.dtype.type
+        with np.errstate(divide="ignore"):
+            inv = t(1) / np.sqrt(np.sum(np.square(a), axis=-1, keepdims=True))
+        return np.minimum(inv, t(1 / EPSILON))
+
+    def _values(self, y_true, y_pred):
+        return -np.sum(y_true * self._inverse_norm(y_true) * y_pred * self._inverse_norm(y_pred), axis=-1)
+
+    def _backward(self, y_true, y_pred):
+        t = y_pred.dtype.type
+        yn = y_true * self._inverse_norm(y_true)
+        inv = self._inverse_norm(y_pred)
+        pn = y_pred * inv
+        # pn = p / |p|: d(-yn . pn)/dp = -(yn - (yn . pn) pn) / |p|; where the 1/eps bound holds
+        # (|p| < eps) pn = p / eps and the gradient is -yn / eps
+        free = inv < t(1 / EPSILON)
+        grad = np.where(free, -(yn - np.sum(yn * pn, axis=-1, keepdims=True) * pn) * inv, -yn * inv)
+        grad /= t(y_pred.size // y_pred.shape[-1])
+        return grad
+
+
+def _hinge_labels(y_true):
+    """Keras's: labels that are all 0 or 1 become -1 or 1; others stay as they are."""
+    if np.all((y_true == 0) | (y_true == 1)):
+        return y_true * y_true.dtype.type(2) - y_true.dtype.type(1)
+    return y_true
+
+
+class Hinge(Loss):
+    """mean(max(1 - y * y_pred, 0)), y in {-1, 1} (labels all 0 or 1 are converted, as Keras)."""
+
+    default_name = "hinge"
+
+    def _values(self, y_true, y_pred):
+        y = _hinge_labels(y_true)
+        return np.mean(np.maximum(1 - y * y_pred, 0), axis=-1)
+
+    def _backward(self, y_true, y_pred):
+        y = _hinge_labels(y_true)
+        grad = np.where(1 - y * y_pred > 0, -y, y_pred.dtype.type(0))
+        grad /= y_pred.dtype.type(y_pred.size)
+        return grad
+
+
+class SquaredHinge(Loss):
+    """mean(max(1 - y * y_pred, 0)**2), y as for ``Hinge``."""
+
+    default_name = "squared_hinge"
+
+    def _values(self, y_true, y_pred):
+        y = _hinge_labels(y_true)
+        return np.mean(np.square(np.maximum(1 - y * y_pred, 0)), axis=-1)
+
+    def _backward(self, y_true, y_pred):
+        t = y_pred.dtype.type
+        y = _hinge_labels(y_true)
+        grad = t(-2) * y * np.maximum(1 - y * y_pred, 0)
+        grad /= t(y_pred.size)
+        return grad
+
+
+class CategoricalHinge(Loss):
+    """Per sample max(neg - pos + 1, 0), pos = sum(y * y_pred), neg = max((1 - y) * y_pred) over
+    the last axis (Keras's; ties of the max share its gradient); mean over samples."""
+
+    default_name = "categorical_hinge"
+
+    @staticmethod
+    def _parts(y_true, y_pred):
+        other = (1 - y_true) * y_pred
+        neg = np.max(other, axis=-1)
+        return np.maximum(neg - np.sum(y_true * y_pred, axis=-1) + 1, 0), other, neg
+
+    def _values(self, y_true, y_pred):
+        return self._parts(y_true, y_pred)[0]
+
+    def _backward(self, y_true, y_pred):
+        t = y_pred.dtype.type
+        value, other, neg = self._parts(y_true, y_pred)
+        top = other == neg[..., None]
+        d_neg = top / np.sum(top, axis=-1, keepdims=True) * (1 - y_true)
+        grad = np.where((value > 0)[..., None], d_neg - y_true, t(0)).astype(y_pred.dtype)
+        grad /= t(y_pred.size // y_pred.shape[-1])
+        return grad
+
+
 # Classification -----------------------------------------------------------------------------------
 
 
@@ -446,6 +647,15 @@ _CLASSES = {
         BinaryCrossentropy,
         CategoricalCrossentropy,
         SparseCategoricalCrossentropy,
+        MeanAbsolutePercentageError,
+        MeanSquaredLogarithmicError,
+        LogCosh,
+        Poisson,
+        KLDivergence,
+        CosineSimilarity,
+        Hinge,
+        SquaredHinge,
+        CategoricalHinge,
     )
 }
 _ALIASES = {
@@ -460,6 +670,20 @@ _ALIASES = {
     "categorical_crossentropy": CategoricalCrossentropy,
     "cce": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "mape": MeanAbsolutePercentageError,
+    "mean_absolute_percentage_error": MeanAbsolutePercentageError,
+    "msle": MeanSquaredLogarithmicError,
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
+    "log_cosh": LogCosh,
+    "logcosh": LogCosh,
+    "poisson": Poisson,
+    "kl_divergence": KLDivergence,
+    "kld": KLDivergence,
+    "kullback_leibler_divergence": KLDivergence,
+    "cosine_similarity": CosineSimilarity,
+    "hinge": Hinge,
+    "squared_hinge": SquaredHinge,
+    "categorical_hinge": CategoricalHinge,
 }
 
 

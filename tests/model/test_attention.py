@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from pathlib import Path
 
 import make_attention_golden as golden
@@ -24,15 +23,6 @@ from lstmcore.params import ParameterBuffer
 DATA = np.load(Path(__file__).resolve().parent / "data" / "keras_attention.npz")
 SPECS = json.loads(DATA["cases"].item().decode())
 CASES = list(golden.CASES)
-
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    keras = pytest.importorskip("keras")
-    if keras.backend.backend() != "torch":
-        pytest.skip(f"compared with Keras on its torch backend, got {keras.backend.backend()}")
-    return keras
 
 
 def bound(layer, shapes, dtype, weights=None):

@@ -370,9 +370,9 @@ def test_get_instance_keras_config_and_unknown():
         losses.get(keras_style)
     assert isinstance(losses.get({"name": "huber", "delta": 2.0}), Huber)
     with pytest.raises(ValueError, match="'mse'.*'sparse_categorical_crossentropy'"):
-        losses.get("hinge")
+        losses.get("dice")
     with pytest.raises(ValueError, match="valid names"):
-        losses.get({"class_name": "Hinge", "config": {}})
+        losses.get({"class_name": "Dice", "config": {}})
     with pytest.raises(ValueError, match="valid names"):
         losses.get(3)
     with pytest.raises(ValueError, match="invalid config"):

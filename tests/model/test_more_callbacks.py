@@ -6,7 +6,6 @@ the hooks in Keras's order (on_train_batch_begin included) and stops at the batc
 from __future__ import annotations
 
 import math
-import os
 
 import numpy as np
 import pytest
@@ -31,12 +30,6 @@ EPOCH_LOGS = [
     {"loss": 0.375, "mae": 0.1875, "val_loss": 0.5, "val_mae": 0.0625},
     {"loss": 1 / 3, "mae": 0.1, "val_loss": float("nan"), "val_mae": np.float64(0.2)},
 ]
-
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    return pytest.importorskip("keras")
 
 
 class FakeModel:

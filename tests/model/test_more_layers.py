@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import inspect
 import json
-import os
 from pathlib import Path
 
 import make_layer_golden as golden
@@ -91,15 +90,6 @@ NEW_LAYERS = (
     Cropping1D,
     UpSampling1D,
 )
-
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    keras = pytest.importorskip("keras")
-    if keras.backend.backend() != "torch":
-        pytest.skip(f"compared with Keras on its torch backend, got {keras.backend.backend()}")
-    return keras
 
 
 def make(cls, kw: dict, shape, dtype, weights: dict | None = None):

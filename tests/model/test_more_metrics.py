@@ -6,7 +6,6 @@ element), streamed over uneven batches; Keras's docstring examples; names, confi
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -38,12 +37,6 @@ def golden():
         data = {k: f[k] for k in f.files}
     assert int(data["format_version"]) == 1
     return data
-
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    return pytest.importorskip("keras")
 
 
 def met_cases(golden):

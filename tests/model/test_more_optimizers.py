@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import tracemalloc
 from pathlib import Path
 
@@ -33,12 +32,6 @@ def golden():
         data = {k: f[k] for k in f.files}
     assert int(data["format_version"]) == 1
     return data
-
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    return pytest.importorskip("keras")
 
 
 def opt_cases(golden):

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from pathlib import Path
 
 import make_layer_golden
@@ -51,15 +50,6 @@ def backend(request, monkeypatch):
         monkeypatch.setattr(layers.rnn, "_ops", reference)
         monkeypatch.setattr(layers.cells, "_ops", reference)
     return request.param
-
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    keras = pytest.importorskip("keras")
-    if keras.backend.backend() != "torch":
-        pytest.skip(f"compared with Keras on its torch backend, got {keras.backend.backend()}")
-    return keras
 
 
 def bound(layer, shape, dtype, weights=None, seed=1):
