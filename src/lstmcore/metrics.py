@@ -42,6 +42,7 @@ import operator
 import numpy as np
 from scipy.special import expit
 
+from . import losses
 from .losses import _as_arrays, _as_pred, _check_same_shape
 
 __all__ = [
@@ -57,6 +58,14 @@ __all__ = [
     "Precision",
     "Recall",
     "AUC",
+    "MeanSquaredLogarithmicError",
+    "LogCoshError",
+    "Poisson",
+    "KLDivergence",
+    "CosineSimilarity",
+    "Hinge",
+    "SquaredHinge",
+    "CategoricalHinge",
     "get_metric",
 ]
 
@@ -213,6 +222,76 @@ class MeanAbsolutePercentageError(Metric):
         y_true, y_pred = _float64_pair(y_true, y_pred)
         diff = np.abs((y_true - y_pred) / np.maximum(np.abs(y_true), EPSILON))
         return 100.0 * np.mean(diff, axis=-1)
+
+
+class _LossMetric(Metric):
+    """The running mean of a loss's per-sample values (Keras's MeanMetricWrapper over the loss
+    function), in float64; ``sign`` -1 turns cosine similarity's loss into the metric."""
+
+    loss_class: type = losses.Loss
+    sign = 1.0
+
+    def _values(self, y_true, y_pred):
+        y_true, y_pred = _float64_pair(y_true, y_pred)
+        return self.sign * self.loss_class()._values(y_true, y_pred)
+
+
+class MeanSquaredLogarithmicError(_LossMetric):
+    """Per sample mean((log(max(y_pred, eps) + 1) - log(max(y_true, eps) + 1))**2)."""
+
+    default_name = "mean_squared_logarithmic_error"
+    loss_class = losses.MeanSquaredLogarithmicError
+
+
+class LogCoshError(_LossMetric):
+    """Per sample mean(log(cosh(y_pred - y_true)))."""
+
+    default_name = "logcosh"
+    loss_class = losses.LogCosh
+
+
+class Poisson(_LossMetric):
+    """Per sample mean(y_pred - y_true * log(y_pred + eps))."""
+
+    default_name = "poisson"
+    loss_class = losses.Poisson
+
+
+class KLDivergence(_LossMetric):
+    """Per sample sum(y * log(y / p)), both clipped to [eps, 1]."""
+
+    default_name = "kl_divergence"
+    loss_class = losses.KLDivergence
+
+
+class CosineSimilarity(_LossMetric):
+    """Per sample cosine of y_true and y_pred over the last axis (in [-1, 1], 1 where alike:
+    the loss's negative)."""
+
+    default_name = "cosine_similarity"
+    loss_class = losses.CosineSimilarity
+    sign = -1.0
+
+
+class Hinge(_LossMetric):
+    """Per sample mean(max(1 - y * y_pred, 0)), labels all 0/1 made -1/1."""
+
+    default_name = "hinge"
+    loss_class = losses.Hinge
+
+
+class SquaredHinge(_LossMetric):
+    """Per sample mean(max(1 - y * y_pred, 0)**2)."""
+
+    default_name = "squared_hinge"
+    loss_class = losses.SquaredHinge
+
+
+class CategoricalHinge(_LossMetric):
+    """Per sample max(max((1 - y) * y_pred) - sum(y * y_pred) + 1, 0)."""
+
+    default_name = "categorical_hinge"
+    loss_class = losses.CategoricalHinge
 
 
 class RootMeanSquaredError(Metric):
@@ -737,6 +816,14 @@ _CLASSES = {
         Precision,
         Recall,
         AUC,
+        MeanSquaredLogarithmicError,
+        LogCoshError,
+        Poisson,
+        KLDivergence,
+        CosineSimilarity,
+        Hinge,
+        SquaredHinge,
+        CategoricalHinge,
     )
 }
 _NAMES = {
@@ -753,6 +840,14 @@ _NAMES = {
     "precision": Precision,
     "recall": Recall,
     "auc": AUC,
+    "msle": MeanSquaredLogarithmicError,
+    "mean_squared_logarithmic_error": MeanSquaredLogarithmicError,
+    "poisson": Poisson,
+    "kl_divergence": KLDivergence,
+    "cosine_similarity": CosineSimilarity,
+    "hinge": Hinge,
+    "squared_hinge": SquaredHinge,
+    "categorical_hinge": CategoricalHinge,
 }
 
 

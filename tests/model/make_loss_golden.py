@@ -10,8 +10,9 @@ Keras where one is installed.
 
 For each case and dtype (float64, float32): the loss of Keras's class with the case's arguments on
 (y_true, y_pred), with the case's sample weights where it has them, and its gradient with respect
-to y_pred by torch autograd. Keys: ``y_true``, ``y_pred``, ``sample_weight`` (inputs: float32 gets
-float64's rounded), ``loss`` and ``grad``. File layout: ``make_layer_golden``'s.
+to y_pred by torch autograd; Keras's metric of the loss (``keras.metrics``, LogCoshError for
+log_cosh) on the same arrays. Keys: ``y_true``, ``y_pred``, ``sample_weight`` (inputs: float32 gets
+float64's rounded), ``loss``, ``grad`` and ``metric``. File layout: ``make_layer_golden``'s.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ import make_layer_golden as layer_golden  # noqa: E402 - beside this script
 FORMAT_VERSION = 1
 PATH = Path(__file__).resolve().parent / "data" / "keras_losses.npz"
 DTYPES = ("float64", "float32")
-COMPUTED = ("loss", "grad")
+COMPUTED = ("loss", "grad", "metric")
+# Keras's metric of each loss (MeanMetricWrapper: sum(values * w) / sum(w))
+METRICS = {"LogCosh": "LogCoshError", "MeanAbsolutePercentageError": "MeanAbsolutePercentageError"}
 
 # name: (Keras class, shape (batch first; the last axis is one sample's), targets, predictions,
 # sample weights over the leading axes or None). Targets and predictions: "normal", "positive"
@@ -96,7 +99,15 @@ def keras_case(keras, name: str, dtype: str) -> dict:
         kw["sample_weight"] = torch.from_numpy(arrays["sample_weight"])
     value = loss(torch.from_numpy(arrays["y_true"]), y_pred, **kw)
     value.backward()
-    return {**arrays, "loss": np.array(value.detach().numpy()), "grad": y_pred.grad.numpy().copy()}
+    metric = getattr(keras.metrics, METRICS.get(cls, cls))(dtype=dtype)
+    metric.update_state(torch.from_numpy(arrays["y_true"]), torch.from_numpy(arrays["y_pred"]), **kw)
+    result = np.array(keras.ops.convert_to_numpy(metric.result()))
+    return {
+        **arrays,
+        "loss": np.array(value.detach().numpy()),
+        "grad": y_pred.grad.numpy().copy(),
+        "metric": result,
+    }
 
 
 def unpack(data, name: str, dtype: str) -> dict:

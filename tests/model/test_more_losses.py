@@ -1,8 +1,8 @@
 """The losses beyond the first six (losses.py: mape, msle, log_cosh, poisson, kl_divergence,
 cosine_similarity, hinge, squared_hinge, categorical_hinge) against Keras 3: the golden file of
 make_loss_golden.py (always) and a live Keras where one is installed, values and gradients, with
-sample weights and sequence outputs; gradients against central differences; names, configs and a
-model that trains with each."""
+sample weights and sequence outputs, and Keras's metric of each (metrics.py); gradients against
+central differences; names, configs and a model that trains with each."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from helpers import assert_close
 
-from lstmcore import Sequential, load_model, losses
+from lstmcore import Sequential, load_model, losses, metrics
 from lstmcore.layers import LSTM, Dense, Input
 
 DATA = np.load(Path(__file__).resolve().parent / "data" / "keras_losses.npz")
@@ -48,6 +48,12 @@ def check_case(name: str, dtype: str, c: dict) -> None:
     assert grad.dtype == np.dtype(dtype) and grad.shape == c["y_pred"].shape
     assert_close(np.float64(value), np.float64(c["loss"]), dtype, f"{name} loss", scale=10)
     assert_close(grad, c["grad"], dtype, f"{name} grad")
+    metric = getattr(metrics, golden.METRICS.get(SPECS[name]["class"], SPECS[name]["class"]))()
+    metric.update_state(c["y_true"], c["y_pred"], **kw)  # in float64, as lstmcore's metrics
+    result = metric.result()
+    if isinstance(loss, losses.LogCosh) and dtype == "float64":  # as for the loss above
+        result -= float(np.float32(np.log(2.0))) - np.log(2.0)
+    assert result == pytest.approx(float(c["metric"]), rel=1e-5 if dtype == "float32" else 1e-10)
 
 
 def test_golden_file_covers_every_case():
@@ -81,6 +87,12 @@ def test_names_and_configs_are_keras(keras, cls):
         assert type(losses.get(alias)) is type(mine)
     config = {"class_name": cls, "config": theirs.get_config()}
     assert losses.get(config).get_config() == mine.get_config()
+    metric = getattr(keras.metrics, golden.METRICS.get(cls, cls))()
+    assert metrics.get_metric(type(metric).__name__).name == type(metric).__name__
+    assert getattr(metrics, type(metric).__name__)().name == metric.name
+    for alias in NAMES[cls][:1]:
+        if alias != "log_cosh":  # Keras has no metric of that name (LogCoshError is "logcosh")
+            assert type(metrics.get_metric(alias)).__name__ == type(keras.metrics.get(alias)).__name__
 
 
 @pytest.mark.parametrize("name", CASES)
