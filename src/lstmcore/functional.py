@@ -30,6 +30,7 @@ import numpy as np
 from . import initializers, losses
 from .engine import _validate
 from .layers import Input, Layer, get_layer_class
+from .layers.base import _TensorOps
 from .metrics import get_metric
 from .model import Sequential, _snake, _target_array
 from .params import ParameterBuffer
@@ -37,7 +38,7 @@ from .params import ParameterBuffer
 __all__ = ["Model", "SymbolicTensor", "Node"]
 
 
-class SymbolicTensor:
+class SymbolicTensor(_TensorOps):
     """An output of a layer called in the functional API: its shape (batch axis first, None where
     free), the node that makes it and its index among that node's outputs."""
 
@@ -612,8 +613,10 @@ class Model(Sequential):
         for layer_index, ins, states, many, *kwargs in config["nodes"]:  # kwargs: where given
             xs = [tensor(r) for r in ins]
             st = [tensor(r) for r in states] or None
-            call = kwargs[0] if kwargs else {}
-            made.append(flat_outputs(layers[layer_index](xs if many else xs[0], initial_state=st, **call)))
+            call = dict(kwargs[0]) if kwargs else {}
+            if st is not None:
+                call["initial_state"] = st
+            made.append(flat_outputs(layers[layer_index](xs if many else xs[0], **call)))
         outputs = [tensor(r) for r in config["outputs"]]
         return cls(
             inputs[0] if config.get("single_input") else inputs,

@@ -1,7 +1,8 @@
 """Fuzz of the attention layers (layers/attention.py):
 
-1. ``test_attention_properties``: Attention (dot or concat, with or without scale) or
-   AdditiveAttention on drawn shapes (key given or not, value features apart from the key's),
+1. ``test_attention_properties``: Attention (dot or concat, with or without scale),
+   AdditiveAttention or MultiHeadAttention (heads, key and value widths, output size, biases) on
+   drawn shapes (key given or not, value features apart from the key's),
    masks (any pattern, rows with no valid step), use_causal_mask, return_attention_scores, float32
    or float64: the outputs have the shapes ``output_shapes`` announces, the input's dtype and
    finite values; the weights are a distribution over the value steps that gives a masked step
@@ -27,21 +28,29 @@ JUNK = st.sampled_from([None, -1, 0, 1.5, float("nan"), True, "x", "", (), [3], 
 
 @st.composite
 def attention_cases(draw):
-    cls = draw(st.sampled_from(["Attention", "AdditiveAttention"]))
-    kw = {"use_scale": draw(st.booleans())}
+    cls = draw(st.sampled_from(["Attention", "AdditiveAttention", "MultiHeadAttention"]))
+    if cls == "MultiHeadAttention":
+        kw = {"num_heads": draw(st.integers(1, 3)), "key_dim": draw(st.integers(1, 4))}
+        kw["value_dim"] = draw(st.one_of(st.none(), st.integers(1, 4)))
+        kw["output_shape"] = draw(st.one_of(st.none(), st.integers(1, 4)))
+        kw["use_bias"] = draw(st.booleans())
+    else:
+        kw = {"use_scale": draw(st.booleans())}
     if cls == "Attention":
         kw["score_mode"] = draw(st.sampled_from(["dot", "concat"]))
     B, Tq, Tv = draw(st.integers(1, 4)), draw(st.integers(1, 6)), draw(st.integers(1, 6))
     d, dv = draw(st.integers(1, 5)), draw(st.integers(1, 5))
     key = draw(st.booleans())
     shapes = [(B, Tq, d), (B, Tv, dv if key else d)] + ([(B, Tv, d)] if key else [])
+    if cls == "MultiHeadAttention":  # its query, value and key each of any width
+        shapes = [(B, Tq, draw(st.integers(1, 5))), *[(B, Tv, draw(st.integers(1, 5))) for _ in shapes[1:]]]
     masks = None
     if draw(st.booleans()):
         masks = [
-            np.array(draw(st.lists(st.booleans(), min_size=B * T, max_size=B * T))).reshape(B, T)
+            np.array(draw(st.lists(st.booleans(), min_size=B * s[1], max_size=B * s[1]))).reshape(B, s[1])
             if draw(st.booleans())
             else None
-            for T in (Tq, Tv)
+            for s in shapes[: 3 if cls == "MultiHeadAttention" else 2]
         ]
     call = {k: draw(st.booleans()) for k in ("use_causal_mask", "return_attention_scores")}
     dtype = draw(st.sampled_from([np.float32, np.float64]))
@@ -68,17 +77,23 @@ def test_attention_properties(case):
     assert [o.shape[1:] for o in outs] == [tuple(s) for s in layer.output_shapes(layer.build_shape, **call)]
     assert all(o.dtype == dtype and np.isfinite(o).all() for o in outs)
     B, Tq, Tv = shapes[0][0], shapes[0][1], shapes[1][1]
+    mha = cls == "MultiHeadAttention"
     keep = np.ones((B, Tq, Tv), bool)
-    if masks is not None and masks[1] is not None:
-        keep &= masks[1][:, None, :]
+    for k, m in enumerate(masks or []):
+        if m is not None and k > 0 and (k < len(shapes)):
+            keep &= m[:, None, :]
+        elif m is not None and k == 0 and mha:  # MultiHeadAttention's query mask is in its softmax
+            keep &= m[:, :, None]
     if call["use_causal_mask"]:
         keep &= np.tril(np.ones((Tq, Tv), bool))[None]
     some = keep.any(axis=-1)  # (B, Tq): query steps with a key to attend to
     if call["return_attention_scores"]:
-        w = outs[1]
-        np.testing.assert_allclose(w.sum(axis=-1), 1, rtol=1e-5)
-        assert np.all(w[some[..., None] & ~keep] < 1e-30)
-    if masks is not None and masks[0] is not None:
+        w = outs[1] if not mha else outs[1].transpose(1, 0, 2, 3)  # (heads,) B, Tq, Tv
+        np.testing.assert_allclose(w.sum(axis=-1)[..., some], 1, rtol=1e-5)
+        assert np.all(w[..., some[..., None] & ~keep] < 1e-30)
+        if mha:  # Keras's masked softmax: a query step with no key attends to nothing
+            assert np.all(w[..., ~some, :] == 0)
+    if masks is not None and masks[0] is not None and not mha:
         assert np.all(outs[0][~masks[0]] == 0)
     again = getattr(layers, cls).from_config(layer.get_config())
     again = _bound(again, shapes, dtype, rng)
@@ -92,7 +107,8 @@ def test_attention_properties(case):
         assert np.array_equal(a, b)
     if dtype != np.float64:
         return
-    dys = [rng.standard_normal(o.shape) * np.expand_dims(some, -1) for o in outs]  # no row of noise
+    rows = some[:, None, :, None] if mha else some[..., None]  # no row of noise (the scores: heads)
+    dys = [rng.standard_normal(o.shape) * (rows if k else some[..., None]) for k, o in enumerate(outs)]
 
     def loss():
         o = layer.forward(xs, mask=masks, **call)
@@ -118,23 +134,26 @@ def test_attention_properties(case):
 @st.composite
 def junk_cases(draw):
     where = draw(st.sampled_from(["use_scale", "score_mode", "dropout", "seed", "inputs", "mask", "call"]))
-    return draw(st.sampled_from(["Attention", "AdditiveAttention"])), where, draw(JUNK)
+    return draw(st.sampled_from(["Attention", "AdditiveAttention", "MultiHeadAttention"])), where, draw(JUNK)
 
 
 @given(case=junk_cases())
 def test_junk_arguments_raise_value_or_type_errors(case):
     cls, where, junk = case
     q, v = np.ones((2, 3, 4)), np.ones((2, 5, 4))
+    base = {"num_heads": 2, "key_dim": 3} if cls == "MultiHeadAttention" else {}
     try:
         if where in ("use_scale", "score_mode", "dropout", "seed"):
             if where == "score_mode" and cls == "AdditiveAttention":
                 where = "seed"
-            getattr(layers, cls)(**{where: junk})([q, v])
+            if cls == "MultiHeadAttention" and where in ("use_scale", "score_mode"):
+                where = {"use_scale": "key_dim", "score_mode": "value_dim"}[where]
+            getattr(layers, cls)(**{**base, where: junk})([q, v])
         elif where == "inputs":
-            getattr(layers, cls)()([q, junk])
+            getattr(layers, cls)(**base)([q, junk])
         elif where == "mask":
-            getattr(layers, cls)()([q, v], mask=[None, junk])
+            getattr(layers, cls)(**base)([q, v], mask=[None, junk])
         else:
-            getattr(layers, cls)()([q, v], **{str(junk): True})
+            getattr(layers, cls)(**base)([q, v], **{str(junk): True})
     except OK:
         return

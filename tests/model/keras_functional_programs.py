@@ -75,6 +75,17 @@ def _causal_self_attention(K):
     return x, L.Dense(1)(L.GlobalAveragePooling1D()(L.Add()([seq, att])))
 
 
+def _transformer_block(K):
+    """keras.io's time-series transformer block: heads, a + b of tensors (Keras's operation)."""
+    L = K.layers
+    x = K.Input(shape=(T_ENC, F_ENC))
+    att = L.MultiHeadAttention(num_heads=2, key_dim=3)(x, x)
+    res = L.LayerNormalization(epsilon=1e-6)(att) + x
+    ff = L.Conv1D(filters=F_ENC, kernel_size=1)(L.Conv1D(filters=4, kernel_size=1, activation="relu")(res))
+    out = L.LayerNormalization(epsilon=1e-6)(ff) + res
+    return x, L.Dense(2, activation="softmax")(L.GlobalAveragePooling1D(data_format="channels_first")(out))
+
+
 def _ids(rng):
     x = rng.integers(1, VOCAB, size=(B, T_ENC)).astype(np.float64)
     x[0, :2] = 0
@@ -136,5 +147,12 @@ PROGRAMS = {
         None,
         lambda rng: [_masked_features(rng)],
         lambda rng: [rng.normal(size=(B, 1))],
+    ),
+    "transformer_block": (
+        _transformer_block,
+        "categorical_crossentropy",
+        None,
+        lambda rng: [rng.normal(size=(B, T_ENC, F_ENC))],
+        lambda rng: [_onehot(rng, 1, 2)[:, 0]],
     ),
 }

@@ -2,8 +2,8 @@
 
     KERAS_BACKEND=torch python tests/model/make_attention_golden.py
 
-Keras's ``Attention`` and ``AdditiveAttention`` on drawn queries, values and keys, with masks and
-the call arguments ``use_causal_mask`` and ``return_attention_scores``: what
+Keras's ``Attention``, ``AdditiveAttention`` and ``MultiHeadAttention`` on drawn queries, values
+and keys, with masks and the call arguments ``use_causal_mask`` and ``return_attention_scores``: what
 tests/model/test_attention.py holds lstmcore's to. Needs keras 3 and torch (Keras on its torch
 backend, which this script sets) and never imports lstmcore; the test file imports ``CASES`` and
 ``keras_case`` to compare against a live Keras where one is installed.
@@ -15,9 +15,9 @@ the inputs' shapes, its weights drawn from a fixed NumPy seed (uniform on [0.5, 
 (``make_layer_golden.float64_kept`` keeps Keras's float64 in float64).
 
 File layout: ``make_layer_golden``'s (``pack``). Keys: ``x/<k>`` (query, value, key), ``mask/<k>``
-(the query's and the value's masks, 0/1, where the case has them), ``w/<name>``, ``dy``, ``ds``
-(with scores), ``y``, ``scores``, ``dx/<k>``, ``d/<name>``; float32 stores only what it computes
-(``y``, ``scores``, ``dx/``, ``d/``), ``unpack`` adds the rest, rounded.
+(the inputs' masks, 0/1, where the case has them), ``w/<name>`` (the weight's path in the layer),
+``dy``, ``ds`` (with scores), ``y``, ``scores``, ``dx/<k>``, ``d/<name>``; float32 stores only what
+it computes (``y``, ``scores``, ``dx/``, ``d/``), ``unpack`` adds the rest, rounded.
 """
 
 from __future__ import annotations
@@ -63,6 +63,32 @@ CASES = {
         True,
         {"use_causal_mask": True, "return_attention_scores": True},
     ),
+    # MultiHeadAttention, called as Keras's mha(query, value, key=...): its masks from the query's
+    # Keras mask and value_mask/key_mask; "value" masks the value (and key) only. Keras's fused
+    # path (no dropout, no scores returned) treats a query step with no key left differently
+    # from its explicit one (see layers/attention.py): the cases without scores have none.
+    "mha": ("MultiHeadAttention", {"num_heads": 2, "key_dim": 3}, [(2, 4, 6), (2, 5, 6)], False, {}),
+    "mha_value_masked": (
+        "MultiHeadAttention",
+        {"num_heads": 2, "key_dim": 2},
+        [(3, 4, 3), (3, 5, 3)],
+        "value",
+        {},
+    ),
+    "mha_dims_key_masked_causal_scores": (
+        "MultiHeadAttention",
+        {"num_heads": 3, "key_dim": 2, "value_dim": 4, "output_shape": 5},
+        [(3, 4, 6), (3, 5, 3), (3, 5, 4)],
+        True,
+        {"use_causal_mask": True, "return_attention_scores": True},
+    ),
+    "mha_nobias_masked_scores": (
+        "MultiHeadAttention",
+        {"num_heads": 1, "key_dim": 4, "use_bias": False},
+        [(3, 5, 4), (3, 5, 4)],
+        True,
+        {"return_attention_scores": True},
+    ),
 }
 
 
@@ -73,7 +99,9 @@ def case_arrays(name: str, dtype: str) -> dict:
     rng = np.random.default_rng(layer_golden._seed(name))
     out = {f"x/{k}": rng.standard_normal(s).astype(dtype) for k, s in enumerate(shapes)}
     if masked:
-        for k in (0, 1):
+        for k in range(len(shapes) if cls == "MultiHeadAttention" else 2):
+            if masked == "value" and k == 0:
+                continue
             B, T = shapes[k][:2]
             m = np.ones((B, T), dtype=bool)
             m[0, -1] = False
@@ -88,17 +116,34 @@ def keras_case(keras, name: str, dtype: str) -> dict:
 
     cls, kw, shapes, masked, call = CASES[name]
     arrays = case_arrays(name, dtype)
+    from keras.src import backend
+
     layer = getattr(keras.layers, cls)(**kw, dtype=dtype)
-    layer.build([(None, *s[1:]) for s in shapes])
-    names = [w.path.rsplit("/", 1)[-1] for w in layer.weights]
+    mha = cls == "MultiHeadAttention"
+    if mha:
+        layer.build(*[(None, *s[1:]) for s in shapes])
+    else:
+        layer.build([(None, *s[1:]) for s in shapes])
+    names = ["/".join(w.path.split("/")[1:]) for w in layer.weights]  # scale, query/kernel, ...
     rng = np.random.default_rng(layer_golden._seed(name) + 1)
     weights = [rng.uniform(0.5, 1.5, tuple(w.shape)).astype(dtype) for w in layer.weights]
     layer.set_weights(weights)
     xs = [torch.from_numpy(arrays[f"x/{k}"]).requires_grad_(True) for k in range(len(shapes))]
     kwargs = {"training": True, **call}
-    if masked:
-        kwargs["mask"] = [torch.from_numpy(arrays["mask/0"]), torch.from_numpy(arrays["mask/1"])]
-    out = layer(xs, **kwargs)
+    if mha:
+        query = xs[0] * 1  # a tensor of its own to carry the query's Keras mask
+        if "mask/0" in arrays:
+            backend.set_keras_mask(query, torch.from_numpy(arrays["mask/0"]))
+        for k, key in ((1, "value_mask"), (2, "key_mask")):
+            if f"mask/{k}" in arrays:
+                kwargs[key] = torch.from_numpy(arrays[f"mask/{k}"])
+        if len(xs) == 3:
+            kwargs["key"] = xs[2]
+        out = layer(query, xs[1], **kwargs)
+    else:
+        if masked:
+            kwargs["mask"] = [torch.from_numpy(arrays["mask/0"]), torch.from_numpy(arrays["mask/1"])]
+        out = layer(xs, **kwargs)
     y, scores = out if call.get("return_attention_scores") else (out, None)
     rng = np.random.default_rng(layer_golden._seed(name) + 2)
     dy = rng.standard_normal(tuple(y.shape)).astype(dtype)

@@ -39,13 +39,19 @@ def bound(layer, shapes, dtype, weights=None):
     return layer
 
 
+def _masks(c: dict, n: int):
+    """A case's masks as the layers take them: a list with None for an input without, or None."""
+    masks = [c.get(f"mask/{k}") for k in range(n)]
+    return None if all(m is None for m in masks) else masks
+
+
 def check_case(name: str, dtype: str, c: dict) -> None:
     spec = SPECS[name]
     weights = {k[2:]: v for k, v in c.items() if k.startswith("w/")}
     layer = bound(getattr(layers, spec["class"])(**spec["kwargs"]), spec["shapes"], dtype, weights)
     assert [n for n, _, _ in layer.weight_specs(layer.build_shape)] == list(weights)
     xs = [c[f"x/{k}"] for k in range(len(spec["shapes"]))]
-    mask = [c["mask/0"], c["mask/1"]] if spec["masked"] else None
+    mask = _masks(c, len(xs))
     out = layer.forward(xs, training=True, mask=mask, **spec["call"])
     scores = spec["call"].get("return_attention_scores")
     y = out[0] if scores else out
@@ -64,7 +70,7 @@ def check_case(name: str, dtype: str, c: dict) -> None:
 def test_golden_file_covers_every_case():
     assert int(DATA["format_version"]) == golden.FORMAT_VERSION
     assert list(SPECS) == CASES
-    assert {s["class"] for s in SPECS.values()} == {"Attention", "AdditiveAttention"}
+    assert {s["class"] for s in SPECS.values()} == {"Attention", "AdditiveAttention", "MultiHeadAttention"}
 
 
 @pytest.mark.parametrize("dtype", golden.DTYPES)
@@ -102,12 +108,14 @@ def test_gradients_by_finite_differences(name):
     for w in layer.params.values():
         w[...] = np.random.default_rng(3).uniform(0.5, 1.5, w.shape)
     xs = [c[f"x/{k}"].copy() for k in range(len(spec["shapes"]))]
-    mask = [c["mask/0"], c["mask/1"]] if spec["masked"] else None
+    mask = _masks(c, len(xs))
     scores = spec["call"].get("return_attention_scores")
     dy, ds = c["dy"].copy(), c.get("ds")
-    if mask is not None and spec["call"].get("use_causal_mask"):
+    causal = spec["call"].get("use_causal_mask")
+    if causal and mask is not None and mask[1] is not None and spec["class"] != "MultiHeadAttention":
         # a query step whose every key is masked (causal and value masks) softmaxes scores
         # lowered by 1e9, rounding noise to differences: its outputs are left out of the loss
+        # (MultiHeadAttention gives such a step no weights at all)
         Tq, Tv = xs[0].shape[1], xs[1].shape[1]
         keep = mask[1][:, None, :] & np.tril(np.ones((Tq, Tv), bool))[None]
         none = ~keep.any(axis=-1)
@@ -266,3 +274,154 @@ def test_bad_arguments_and_inputs(rng):
     inp = Input((None, 4))
     with pytest.raises(ValueError, match="its weight 'scale' needs the query's feature size"):
         AdditiveAttention()([Input((3, None)), inp])
+
+
+# MultiHeadAttention in models ------------------------------------------------------------------------
+
+
+def test_multi_head_attention_config_is_keras(keras):
+    kw = {"num_heads": 3, "key_dim": 4, "value_dim": 2, "output_shape": 5, "dropout": 0.1, "use_bias": False}
+    theirs = keras.layers.MultiHeadAttention(**kw)
+    mine = layers.MultiHeadAttention(**kw)
+    for key, value in mine.get_config().items():
+        if key not in ("name", "input_shape", "kernel_initializer", "bias_initializer", "output_shape"):
+            assert theirs.get_config()[key] == value, key
+    assert list(theirs.get_config()["output_shape"]) == mine.get_config()["output_shape"]
+    again = layers.MultiHeadAttention.from_config(theirs.get_config())
+    assert again.get_config() == {**mine.get_config(), "name": theirs.name, "dtype": "float32"}
+    theirs.build((None, 4, 6), (None, 5, 3))
+    mine([np.zeros((1, 4, 6)), np.zeros((1, 5, 3))])
+    assert [w.shape for w in mine.weights] == [tuple(w.shape) for w in theirs.weights]
+
+
+def _transformer(dtype="float32", masked=False, **call):
+    """keras.io's time-series transformer block, as written there (x + inputs included)."""
+    inputs = Input((6, 4))
+    x0 = Masking(0.0)(inputs) if masked else inputs
+    x = layers.MultiHeadAttention(num_heads=2, key_dim=3, dropout=0.1)(x0, x0, **call)
+    outs = []
+    if call.get("return_attention_scores"):
+        x, scores = x
+        outs = [scores]
+    x = layers.LayerNormalization(epsilon=1e-6)(layers.Dropout(0.1)(x))
+    res = x + x0
+    x = layers.Conv1D(filters=5, kernel_size=1, activation="relu")(res)
+    x = layers.Conv1D(filters=4, kernel_size=1)(x)
+    x = layers.LayerNormalization(epsilon=1e-6)(x) + res
+    y = Dense(1)(GlobalAveragePooling1D(data_format="channels_first")(x))
+    return Model(inputs, [y, *outs] if outs else y, dtype=dtype)
+
+
+MHA_KINDS = {
+    "plain": {},
+    "masked": {"masked": True},
+    "causal_scores": {"use_causal_mask": True, "return_attention_scores": True},
+}
+
+
+def _mha_x(rng, dtype="float32"):
+    x = rng.standard_normal((3, 6, 4)).astype(dtype)
+    x[1, -2:] = 0  # padding: steps with no key left under Masking's mask, in a padded query
+    return x
+
+
+@pytest.mark.parametrize("kind", list(MHA_KINDS))
+def test_transformer_block_trains_saves_and_loads(rng, tmp_path, kind):
+    x = _mha_x(rng)
+    model = _transformer(**MHA_KINDS[kind])
+    model.compile("adam", "mse")
+    scores = "scores" in kind
+    ys = [np.ones((3, 1)), np.zeros((3, 2, 6, 6))] if scores else np.ones((3, 1))
+    first = np.atleast_1d(model.evaluate(x, ys, verbose=0))[0]
+    model.fit(x, ys, epochs=20, verbose=0)
+    assert np.atleast_1d(model.evaluate(x, ys, verbose=0))[0] < first
+    p = model.predict(x, verbose=0)
+    model.save(tmp_path / "m.lstmcore")
+    again = load_model(tmp_path / "m.lstmcore").predict(x, verbose=0)
+    for a, b in zip(again if scores else [again], p if scores else [p], strict=True):
+        assert np.array_equal(a, b)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("kind", ["plain", "masked"])
+def test_transformer_block_keras_files_both_ways(keras, rng, tmp_path, kind):
+    """Keras's fused path differs at a padded query step only in what follows it (the layer's
+    output there), so the files are compared where the padded rows are not read: inputs with no
+    padded step in the masked model's file check."""
+    pytest.importorskip("h5py")
+    x = rng.standard_normal((3, 6, 4)).astype(np.float32)
+    model = _transformer(**MHA_KINDS[kind])
+    p = model.predict(x, verbose=0)
+    model.save(tmp_path / "m.keras")
+    theirs = keras.saving.load_model(tmp_path / "m.keras")
+    assert_close(np.asarray(theirs.predict(x, verbose=0)), p, np.float32, "Keras on lstmcore's file")
+    theirs.save(tmp_path / "k.keras")
+    mine = load_model(tmp_path / "k.keras", compile=False)
+    assert_close(mine.predict(x, verbose=0), p, np.float32, "lstmcore on Keras's file")
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("kind", list(MHA_KINDS))
+def test_transformer_block_onnx_export(rng, tmp_path, kind, dtype):
+    ort = pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnx")
+    x = _mha_x(rng, dtype)
+    model = _transformer(dtype, **MHA_KINDS[kind])
+    p = model.predict(x, verbose=0)
+    model.export(tmp_path / "m.onnx", format="onnx")
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"))
+    got = session.run(None, {session.get_inputs()[0].name: x})
+    for a, b in zip(got, p if isinstance(p, list) else [p], strict=True):
+        assert_close(a, b, dtype, "ONNX Runtime")
+    back = load_model(tmp_path / "m.onnx").predict(x, verbose=0)
+    for a, b in zip(
+        back if isinstance(back, list) else [back], p if isinstance(p, list) else [p], strict=True
+    ):
+        assert_close(a, b, dtype, "lstmcore's ONNX loader")
+
+
+def test_multi_head_attention_bad_arguments(rng):
+    q, v = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 5, 4))
+    for kw, match in [
+        ({"num_heads": 0, "key_dim": 2}, "num_heads must be a positive int"),
+        ({"num_heads": 2, "key_dim": 2, "attention_axes": (1, 2)}, "attends over the time axis"),
+        ({"num_heads": 2, "key_dim": 2, "use_gate": True}, "no gated heads"),
+        ({"num_heads": 2, "key_dim": 2, "sliding_window": 3}, "no sliding_window"),
+        ({"num_heads": 2, "key_dim": 2, "output_shape": (2, 3)}, "output_shape must be one size"),
+    ]:
+        with pytest.raises((ValueError, TypeError), match=match):
+            layers.MultiHeadAttention(**kw)
+    mha = layers.MultiHeadAttention(num_heads=2, key_dim=2)
+    with pytest.raises(TypeError, match="needs a query and a value"):
+        mha(q)
+    with pytest.raises(ValueError, match="attention_mask must have shape \\(2, 3, 5\\)"):
+        mha(q, v, attention_mask=np.ones((2, 3, 4), bool))
+    with pytest.raises(ValueError, match="key and value need the same steps"):
+        layers.MultiHeadAttention(num_heads=2, key_dim=2)(q, v, key=rng.standard_normal((2, 4, 4)))
+    inp = Input((3, 4))
+    with pytest.raises(TypeError, match="taken on arrays only"):
+        layers.MultiHeadAttention(num_heads=2, key_dim=2)(inp, inp, attention_mask=np.ones((1, 3, 3)))
+    mha.forward([q, v], training=True)
+    with pytest.raises(ValueError, match="the output's gradient must have shape \\(2, 3, 4\\)"):
+        mha.backward(np.ones((2, 3, 1)))
+    out = mha(q, v, attention_mask=np.tril(np.ones((2, 3, 5), bool)), return_attention_scores=True)
+    assert out[1].shape == (2, 2, 3, 5) and np.all(out[1][..., 4] == 0)
+
+
+def test_multi_head_attention_regularizers_apply_to_every_projection(rng):
+    from lstmcore import regularizers
+
+    q = rng.standard_normal((2, 3, 4))
+    mha = layers.MultiHeadAttention(
+        num_heads=2, key_dim=3, kernel_regularizer="l2", bias_constraint="non_neg"
+    )
+    mha(q, q)
+    kernels = [n for n in mha.params if n.endswith("/kernel")]
+    assert len(kernels) == 4
+    assert mha.penalty() == pytest.approx(sum(regularizers.L2()(mha.params[n]) for n in kernels))
+    for n in mha.params:
+        if n.endswith("/bias"):
+            mha.params[n][...] = -1
+    mha.constrain()
+    assert all((mha.params[n] == 0).all() for n in mha.params if n.endswith("/bias"))

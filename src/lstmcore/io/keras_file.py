@@ -32,9 +32,18 @@ import zipfile
 import numpy as np
 
 from ..functional import flat_outputs
-from ..layers import RNN, Bidirectional, Input, Recurrent, StackedRNNCells, TimeDistributed
+from ..layers import (
+    RNN,
+    Bidirectional,
+    Input,
+    MultiHeadAttention,
+    Recurrent,
+    StackedRNNCells,
+    TimeDistributed,
+)
 from ..layers.base import keras_snake
 from ..layers.cells import _Cell
+from ..layers.merging import _Op
 from . import modelfile
 
 KERAS_VERSION = "3.15.1"  # the Keras the files were checked against (tests/io/test_keras_file.py)
@@ -66,6 +75,14 @@ def _serialized(layer, dtype) -> dict:
                 "sparse": False,
                 "name": layer.name,
             },
+            "registered_name": None,
+        }
+    if isinstance(layer, _Op):  # a + b of tensors: Keras's operation, which drops the masks
+        name = type(layer).__name__.removesuffix("Op")
+        return {
+            "module": layer.keras_module,
+            "class_name": name,
+            "config": {"name": layer.name},
             "registered_name": None,
         }
     config = {k: v for k, v in layer.get_config().items() if k not in _DROP}
@@ -119,6 +136,23 @@ def _weight_groups(layer) -> list[tuple[str, list[np.ndarray]]]:
             used[key] = used.get(key, -1) + 1
             groups.append((f"cell/cells/{key}" + (f"_{used[key]}" if used[key] else ""), c.weights))
         return groups
+    if isinstance(layer, MultiHeadAttention):  # its projections are EinsumDense sublayers
+        return [
+            (
+                f"{key}_dense",
+                [
+                    layer.params[n]
+                    for n, _, _ in layer.weight_specs(layer.build_shape)
+                    if n.startswith(f"{p}/")
+                ],
+            )
+            for key, p in (
+                ("query", "query"),
+                ("key", "key"),
+                ("value", "value"),
+                ("output", "attention_output"),
+            )
+        ]
     if isinstance(layer, TimeDistributed):
         inner = _weight_groups(layer.layer)
         return [(f"layer/{p}" if p else "layer", w) for p, w in inner]
@@ -226,11 +260,17 @@ def _functional_config(model, dtype) -> dict:
         for node in model.nodes:
             if node.layer is layer:
                 args = [[tensor(t) for t in node.inputs]] if node.many else [tensor(node.inputs[0])]
+                if isinstance(layer, MultiHeadAttention):  # Keras's call: (query, value, key=...)
+                    args = [tensor(t) for t in node.inputs[:2]]
+                elif isinstance(layer, _Op):  # an operation's: (a, b)
+                    args = [tensor(t) for t in node.inputs]
                 kwargs = {"initial_state": [tensor(t) for t in node.states]} if node.states else {}
                 if node.states and isinstance(layer, RNN) and isinstance(layer.cell, StackedRNNCells):
                     flat = kwargs["initial_state"]  # Keras's stacked cells take theirs nested
                     kwargs["initial_state"] = [list(p) for p in layer._split(flat, "initial_state")]
                 kwargs.update(node.kwargs)  # the layer's own call arguments
+                if isinstance(layer, MultiHeadAttention) and len(node.inputs) == 3:
+                    kwargs["key"] = tensor(node.inputs[2])
                 nodes.append({"args": args, "kwargs": kwargs})
         entry["inbound_nodes"] = nodes
         layers.append(entry)
@@ -358,10 +398,17 @@ def _layer_class(class_name: str):
 def _layer(entry: dict):
     if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
         raise ValueError(f"a layer entry must have a config object, got {entry!r:.100}")
-    cls = _layer_class(entry.get("class_name"))
+    name = entry.get("class_name")
+    if entry.get("module") == _Op.keras_module and name in ("Add", "Subtract", "Multiply"):
+        name += "Op"  # a + b of tensors in Keras: the merge without the masks
+    cls = _layer_class(name)
     layer = cls.from_config(entry["config"])
     build = entry.get("build_config")
     return layer, (build or {}).get("input_shape")
+
+
+def _is_tensor(value) -> bool:
+    return isinstance(value, dict) and value.get("class_name") == "__keras_tensor__"
 
 
 def _history_key(ref) -> tuple:
@@ -407,9 +454,14 @@ def _functional(config: dict, dtype):
             if calls.get(name, 0) != k:
                 waiting.append((name, k, node))
                 continue
-            args, kwargs = node.get("args") or [], node.get("kwargs") or {}
+            args, kwargs = node.get("args") or [], dict(node.get("kwargs") or {})
             try:
-                x = tensor(args[0])
+                if len(args) > 1 and all(_is_tensor(a) for a in args):
+                    # tensors given one by one: MultiHeadAttention's (query, value, key=...), or
+                    # an operation of Keras's (a + b: keras.src.ops.numpy's Add) on two
+                    x = [tensor(a) for a in args] + ([tensor(kwargs.pop("key"))] if "key" in kwargs else [])
+                else:
+                    x = tensor(args[0])
                 state = kwargs.get("initial_state")
                 state = tensor(state) if state is not None else None
             except KeyError:
@@ -421,7 +473,8 @@ def _functional(config: dict, dtype):
                 raise ValueError(
                     f"layer {name!r} is called with {sorted(extra)}, which lstmcore does not take"
                 )
-            out = layers[name](x, initial_state=state, **own)
+            call = dict(own, initial_state=state) if state is not None else own
+            out = layers[name](x, **call)
             for i, t in enumerate(flat_outputs(out)):
                 made[(name, k, i)] = t
             calls[name] = k + 1

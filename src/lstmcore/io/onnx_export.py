@@ -100,6 +100,7 @@ from ..layers import (
     ActivityRegularization,
     Add,
     AdditiveAttention,
+    AddOp,
     Attention,
     Average,
     AveragePooling1D,
@@ -123,7 +124,9 @@ from ..layers import (
     Maximum,
     MaxPooling1D,
     Minimum,
+    MultiHeadAttention,
     Multiply,
+    MultiplyOp,
     Permute,
     PReLU,
     ReLU,
@@ -133,10 +136,12 @@ from ..layers import (
     Softmax,
     SpatialDropout1D,
     Subtract,
+    SubtractOp,
     TimeDistributed,
     UpSampling1D,
     ZeroPadding1D,
 )
+from ..layers.merging import _Op
 from ..layers.rnn import Recurrent
 from . import layout
 
@@ -1013,6 +1018,52 @@ class _Exporter:
         outs = [out, W] if self.call.get("return_attention_scores") else [out]
         return outs, q_mask
 
+    def multi_head_attention(self, layer, xs, shapes, masks, states):
+        """MultiHeadAttention (its forward, lstmcore.layers.attention): heads as an axis."""
+        g = self.g
+        q, v = xs[0], xs[1]
+        k = xs[2] if len(xs) == 3 else v
+        N = layer.num_heads
+
+        def project(x, name):  # (B, T, d) @ (d, N, w) -> (B, N, T, w)
+            kernel = layer.params[f"{name}/kernel"]
+            d, _, w = kernel.shape
+            y = g.op("MatMul", [x, self.weight(layer, f"{name}/kernel", kernel.reshape(d, N * w))])
+            if layer.use_bias:
+                y = g.add(y, self.weight(layer, f"{name}/bias", layer.params[f"{name}/bias"].reshape(N * w)))
+            return g.transpose(g.reshape(y, [0, 0, N, w]), [0, 2, 1, 3])
+
+        scale = g.scalar(1.0 / np.sqrt(float(layer.key_dim)))
+        Q, K, V = g.mul(project(q, "query"), scale), project(k, "key"), project(v, "value")
+        S = g.op("MatMul", [Q, g.transpose(K, [0, 1, 3, 2])])  # (B, N, T, S)
+        keep = None
+        for m, axes in ((masks[0], [1, 3]), (masks[1], [1, 2]), (masks[2] if len(xs) == 3 else None, [1, 2])):
+            if m is not None:
+                m = g.unsqueeze(m, axes)
+                keep = m if keep is None else g.op("And", [keep, m])
+        if self.call.get("use_causal_mask"):
+            sizes = g.concat([g.shape(q, start=1, end=2), g.shape(v, start=1, end=2)], axis=0)
+            one = self.onnx.helper.make_tensor("one", self.INT64, [1], [1])
+            causal = g.cast(g.op("Trilu", [g.op("ConstantOfShape", [sizes], value=one)], upper=0), self.BOOL)
+            causal = g.unsqueeze(causal, [0, 1])
+            keep = causal if keep is None else g.op("And", [keep, causal])
+        if keep is not None:
+            S = g.where(keep, S, g.scalar(-1.0e9))
+        W = g.op("Softmax", [S], axis=-1)
+        if keep is not None:
+            W = g.where(keep, W, g.scalar(0.0))
+        O = g.transpose(g.op("MatMul", [W, V]), [0, 2, 1, 3])  # (B, T, N, value_dim)
+        kernel = layer.params["attention_output/kernel"]
+        O = g.reshape(O, [0, 0, N * layer.value_dim])
+        out = g.op(
+            "MatMul", [O, self.weight(layer, "attention_output/kernel", kernel.reshape(-1, kernel.shape[-1]))]
+        )
+        if layer.use_bias:
+            out = g.add(
+                out, self.weight(layer, "attention_output/bias", layer.params["attention_output/bias"])
+            )
+        return ([out, W] if self.call.get("return_attention_scores") else [out]), masks[0]
+
     def embedding(self, layer, x, shape, mask, states):
         g = self.g
         ids = g.cast(x, self.INT64)
@@ -1062,13 +1113,14 @@ class _Exporter:
         elif isinstance(layer, Subtract):
             y = g.sub(xs[0], xs[1])
         else:
-            op = {Add: "Add", Average: "Add", Multiply: "Mul", Maximum: "Max", Minimum: "Min"}[type(layer)]
+            kinds = ((Average, "Add"), (Add, "Add"), (Multiply, "Mul"), (Minimum, "Min"), (Maximum, "Max"))
+            op = next(o for cls, o in kinds if isinstance(layer, cls))  # Minimum is a Maximum
             y = xs[0]
             for v in xs[1:]:  # left to right, as lstmcore
                 y = g.op(op, [y, v])
             if isinstance(layer, Average):
                 y = g.div(y, g.scalar(len(xs)))
-        given = [m for m in masks if m is not None]
+        given = [m for m in masks if m is not None and not isinstance(layer, _Op)]  # a + b: none
         out_mask = given[0] if given else None
         for m in given[1:]:
             out_mask = g.op("And", [out_mask, m])
@@ -1242,6 +1294,7 @@ _HANDLERS = {
     RNN: _Exporter.rnn,
     Attention: _Exporter.attention,
     AdditiveAttention: _Exporter.attention,
+    MultiHeadAttention: _Exporter.multi_head_attention,
     Dense: _Exporter.dense,
     Activation: _Exporter.activation,
     Dropout: _Exporter.dropout,
@@ -1269,6 +1322,9 @@ _HANDLERS = {
     Add: _Exporter.merge,
     Subtract: _Exporter.merge,
     Multiply: _Exporter.merge,
+    AddOp: _Exporter.merge,
+    SubtractOp: _Exporter.merge,
+    MultiplyOp: _Exporter.merge,
     Average: _Exporter.merge,
     Maximum: _Exporter.merge,
     Minimum: _Exporter.merge,

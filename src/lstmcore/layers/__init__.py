@@ -17,7 +17,7 @@ UpSampling1D), ``pooling`` (GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooli
 AveragePooling1D), ``normalization`` (LayerNormalization, BatchNormalization), ``conv`` (Conv1D),
 ``activation`` (ReLU, LeakyReLU, ELU, PReLU, Softmax), ``regularization`` (SpatialDropout1D,
 GaussianNoise, GaussianDropout, ActivityRegularization), ``attention`` (Attention,
-AdditiveAttention). The engine's cells come from ``engine._backend``
+AdditiveAttention, MultiHeadAttention). The engine's cells come from ``engine._backend``
 (compiled, or the reference with ``LSTMCORE_BACKEND=reference``), looked up at call time through
 ``rnn``'s module attribute ``_ops``.
 """
@@ -25,7 +25,7 @@ AdditiveAttention). The engine's cells come from ``engine._backend``
 from __future__ import annotations
 
 from .activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
-from .attention import AdditiveAttention, Attention
+from .attention import AdditiveAttention, Attention, MultiHeadAttention
 from .base import Input, Layer, _dropout_mask  # noqa: F401 - tests draw the layers' masks
 from .cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
 from .conv import Conv1D
@@ -35,12 +35,15 @@ from .lstm import LSTM
 from .masking import Embedding, Masking
 from .merging import (
     Add,
+    AddOp,
     Average,
     Concatenate,
     Maximum,
     Minimum,
     Multiply,
+    MultiplyOp,
     Subtract,
+    SubtractOp,
     add,
     average,
     concatenate,
@@ -135,6 +138,7 @@ __all__ = [
     "StackedRNNCells",
     "Attention",
     "AdditiveAttention",
+    "MultiHeadAttention",
     "get_layer_class",
 ]
 
@@ -190,6 +194,10 @@ _LAYERS = {
         SimpleRNNCell,
         Attention,
         AdditiveAttention,
+        MultiHeadAttention,
+        AddOp,
+        SubtractOp,
+        MultiplyOp,
     )
 }
 _LAYERS.update(

@@ -15,9 +15,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Layer, _cached, _layer_rng, _rate, _seed_arg
+from .base import Layer, _cached, _initializer, _is_symbolic, _layer_rng, _positive_int, _rate, _seed_arg
 
 _MASKED = 1.0e9  # Keras's bias on the scores of masked value steps
+
+
+def _gradient(layer, d, shape, dtype, what: str) -> np.ndarray:
+    """An output's gradient of the shape the forward gave (zeros for None), else ValueError."""
+    if d is None:
+        return np.zeros(shape, dtype=dtype)
+    d = np.asarray(d)
+    if d.shape != tuple(shape):
+        raise ValueError(
+            f"layer {layer.name!r}: the {what}'s gradient must have shape {tuple(shape)}, got {d.shape}"
+        )
+    return d
 
 
 def _softmax(s: np.ndarray) -> np.ndarray:
@@ -173,8 +185,9 @@ class _Attention(Layer):
         d_scores = None
         if scores:
             dy, d_scores = dy
-        if dy is None:
-            dy = np.zeros((W.shape[0], W.shape[1], v.shape[2]), dtype=W.dtype)
+        dy = _gradient(self, dy, (W.shape[0], W.shape[1], v.shape[2]), W.dtype, "output")
+        if d_scores is not None:
+            d_scores = _gradient(self, d_scores, W.shape, W.dtype, "scores")
         if q_mask is not None:
             dy = np.where(q_mask[..., None], dy, W.dtype.type(0))
         dW = dy @ v.transpose(0, 2, 1)  # (B, Tq, Tv)
@@ -263,3 +276,332 @@ class AdditiveAttention(_Attention):
             dT = dT * self.params["scale"]
         dU = dT * (1 - Tn * Tn)
         return dU.sum(axis=2), dU.sum(axis=1)
+
+
+def _axes_arg(value):
+    """MultiHeadAttention's attention_axes: over the time axis only (None, 1, -2 or one of them in
+    a list), the one form of rank-3 inputs."""
+    axes = (value,) if isinstance(value, (int, np.integer)) and not isinstance(value, bool) else value
+    if value is None or (isinstance(axes, (list, tuple)) and len(axes) == 1 and axes[0] in (1, -2)):
+        return value
+    raise ValueError(
+        "MultiHeadAttention attends over the time axis of (batch, steps, features) inputs: "
+        f"attention_axes must be None (or 1), got {value!r}"
+    )
+
+
+class MultiHeadAttention(Layer):
+    """Multi-head attention, Keras 3's ``MultiHeadAttention``, called as Keras's:
+    ``MultiHeadAttention(num_heads=4, key_dim=16)(query, value)`` (or ``key=``), on sequences
+    query (B, T, dq), value (B, S, dv), key (B, S, dk).
+
+    Each of the N heads projects the query and key to key_dim and the value to value_dim
+    (default key_dim), scores Q K^T / sqrt(key_dim) (B, N, T, S), softmaxes them over S and
+    averages V; the heads' outputs (B, T, N, value_dim) are projected to dq (or
+    ``output_shape``). Weights, Keras's: ``query/kernel`` (dq, N, key_dim), ``query/bias``
+    (N, key_dim), ``key/...``, ``value/kernel`` (dv, N, value_dim), ``value/bias``,
+    ``attention_output/kernel`` (N, value_dim, d_out), ``attention_output/bias`` (d_out,).
+
+    Masks: a step masked in the query, the value or the key (their Keras masks, or
+    ``query_mask``/``value_mask``/``key_mask`` on arrays) and ``use_causal_mask`` take pairs
+    out of the softmax (Keras's masked softmax: their scores set to -1e9 and their weights to 0,
+    so a query step with no key left attends to nothing and outputs the output bias; Keras's
+    fused path, taken without dropout and returned scores, gives such a step equal weights
+    instead); the query's mask is the output's. ``return_attention_scores`` gives the
+    weights (B, N, T, S) before dropout, as Keras. ``attention_mask`` (B, T, S) is taken on arrays
+    only (a model's tensors cannot carry it here).
+    """
+
+    supports_masking = True
+    # attention_mask: on arrays only (__call__ refuses it on a model's tensors)
+    call_arguments = ("return_attention_scores", "use_causal_mask", "attention_mask")
+    regularized = {"kernel": "kernel", "bias": "bias"}  # every projection's (see _weights_of)
+
+    def __init__(
+        self,
+        num_heads,
+        key_dim,
+        value_dim=None,
+        dropout=0.0,
+        use_bias=True,
+        output_shape=None,
+        attention_axes=None,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        seed=None,
+        use_gate=False,
+        sliding_window=None,
+        flash_attention=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.num_heads = _positive_int("num_heads", num_heads)
+        self.key_dim = _positive_int("key_dim", key_dim)
+        self.value_dim = self.key_dim if value_dim is None else _positive_int("value_dim", value_dim)
+        self._value_dim_given = value_dim is not None
+        self.dropout = _rate("dropout", dropout)
+        self.use_bias = bool(use_bias)
+        if output_shape is not None:
+            shape = (output_shape,) if isinstance(output_shape, (int, np.integer)) else output_shape
+            if not isinstance(shape, (list, tuple)) or len(shape) != 1:
+                raise ValueError(
+                    "MultiHeadAttention: output_shape must be one size (the output's features), got "
+                    f"{output_shape!r}"
+                )
+            output_shape = (_positive_int("output_shape", shape[0]),)
+        self.output_shape_arg = output_shape
+        self.attention_axes = _axes_arg(attention_axes)
+        self.kernel_initializer = _initializer("kernel_initializer", kernel_initializer)
+        self.bias_initializer = _initializer("bias_initializer", bias_initializer)
+        self.seed = _seed_arg(seed)
+        if use_gate:
+            raise ValueError(
+                "MultiHeadAttention: lstmcore has no gated heads (use_gate=True); leave it False"
+            )
+        if sliding_window is not None:
+            raise ValueError("MultiHeadAttention: lstmcore has no sliding_window; leave it None")
+        if flash_attention and self.dropout > 0:  # as Keras
+            raise ValueError("MultiHeadAttention: flash_attention takes no dropout")
+        self.flash_attention = flash_attention  # a speed hint of Keras's backends: the same numbers
+        self._cache = None
+
+    # Weights and shapes.
+    def _shapes(self, input_shape):
+        if not isinstance(input_shape, (list, tuple)) or not all(
+            isinstance(s, (list, tuple)) for s in input_shape
+        ):
+            raise ValueError(
+                "MultiHeadAttention takes query and value (and key) tensors, mha(query, value); got one "
+                f"input of shape {input_shape}"
+            )
+        shapes = [tuple(None if d is None else int(d) for d in s) for s in input_shape]
+        if len(shapes) not in (2, 3) or any(len(s) != 2 for s in shapes):
+            raise ValueError(
+                "MultiHeadAttention takes query, value and optionally key of shape (batch, steps, "
+                f"features); got {[(None, *s) for s in shapes]}"
+            )
+        q, v = shapes[0], shapes[1]
+        k = shapes[2] if len(shapes) == 3 else v
+        if k[0] is not None and v[0] is not None and k[0] != v[0]:
+            raise ValueError(
+                "MultiHeadAttention: the key and value need the same steps, got "
+                f"{(None, *k)} and {(None, *v)}"
+            )
+        return q, v, k
+
+    def build(self, input_shape, seed_rng=None) -> None:
+        q, v, k = self._shapes(input_shape)
+        for d, name in ((q[-1], "query"), (v[-1], "value"), (k[-1], "key")):
+            if d is None:
+                raise ValueError(f"MultiHeadAttention: the {name}'s features must be known, got None")
+        self.build_shape = [tuple(s) for s in input_shape]
+        self.built = True
+        self._on_build(seed_rng)
+
+    def _on_build(self, seed_rng) -> None:
+        self._rng = _layer_rng(self.seed, seed_rng)
+
+    def _d_out(self, input_shape) -> int:
+        return self.output_shape_arg[0] if self.output_shape_arg else input_shape[0][-1]
+
+    def weight_specs(self, input_shape):
+        q, v, k = self._shapes(input_shape)
+        N, kd, vd = self.num_heads, self.key_dim, self.value_dim
+        specs = []
+        for name, d, width in (("query", q[-1], kd), ("key", k[-1], kd), ("value", v[-1], vd)):
+            specs.append((f"{name}/kernel", (d, N, width), self.kernel_initializer))
+            if self.use_bias:
+                specs.append((f"{name}/bias", (N, width), self.bias_initializer))
+        d_out = self._d_out(input_shape)
+        specs.append(("attention_output/kernel", (N, vd, d_out), self.kernel_initializer))
+        if self.use_bias:
+            specs.append(("attention_output/bias", (d_out,), self.bias_initializer))
+        return specs
+
+    def output_shape(self, input_shape):
+        return (input_shape[0][0], self._d_out(input_shape))
+
+    def output_shapes(
+        self, input_shape, return_attention_scores=False, use_causal_mask=False, attention_mask=None
+    ):
+        out = [self.output_shape(input_shape)]
+        if return_attention_scores:
+            out.append((self.num_heads, input_shape[0][0], input_shape[1][0]))
+        return out
+
+    def compute_mask(self, inputs, mask=None):
+        if mask is None or mask[0] is None:
+            return None
+        return np.asarray(mask[0], dtype=bool)
+
+    def _weights_of(self, weight: str) -> list[str]:
+        """kernel_ and bias_regularizer (and the constraints) apply to every projection's."""
+        return [n for n in self.params if n.endswith("/" + weight)]
+
+    # Call, forward, backward.
+    def __call__(
+        self,
+        query,
+        value=None,
+        key=None,
+        query_mask=None,
+        value_mask=None,
+        key_mask=None,
+        attention_mask=None,
+        return_attention_scores=False,
+        training=False,
+        use_causal_mask=False,
+        mask=None,
+        initial_state=None,
+    ):
+        """Keras's call, ``mha(query, value, key=None, ...)``; a list [query, value(, key)] works too."""
+        if initial_state is not None:
+            raise TypeError("MultiHeadAttention takes no initial_state")
+        if value is None and isinstance(query, (list, tuple)):
+            xs = list(query)
+        elif value is None:
+            raise TypeError("MultiHeadAttention needs a query and a value: mha(query, value)")
+        else:
+            xs = [query, value] + ([key] if key is not None else [])
+        symbolic = any(_is_symbolic(t) for t in xs)
+        given = [query_mask, value_mask, key_mask]
+        if symbolic and (attention_mask is not None or any(m is not None for m in given)):
+            raise TypeError(
+                "MultiHeadAttention in a model takes its inputs' masks from the layers before it "
+                "(Masking, Embedding(mask_zero=True)); attention_mask and explicit masks are taken on "
+                "arrays only"
+            )
+        call = {
+            "return_attention_scores": bool(return_attention_scores),
+            "use_causal_mask": bool(use_causal_mask),
+        }
+        call = {k: v for k, v in call.items() if v}
+        if symbolic:
+            return super().__call__(xs, training=training, **call)
+        if any(m is not None for m in given):
+            mask = given[: len(xs)]
+        if attention_mask is not None:
+            call["attention_mask"] = attention_mask
+        return super().__call__(xs, training=training, mask=mask, **call)
+
+    def forward(
+        self,
+        x,
+        training=False,
+        mask=None,
+        return_attention_scores=False,
+        use_causal_mask=False,
+        attention_mask=None,
+    ):
+        if not isinstance(x, (list, tuple)) or len(x) not in (2, 3):
+            raise ValueError("MultiHeadAttention takes [query, value] or [query, value, key] arrays")
+        xs = [np.asarray(a) for a in x]
+        if any(a.ndim != 3 for a in xs):
+            raise ValueError(
+                f"MultiHeadAttention takes arrays (batch, steps, features), got {[a.shape for a in xs]}"
+            )
+        q, v = xs[0], xs[1]
+        k = xs[2] if len(xs) == 3 else v
+        B, T, S = q.shape[0], q.shape[1], v.shape[1]
+        if v.shape[0] != B or k.shape[0] != B or k.shape[1] != S:
+            raise ValueError(
+                f"MultiHeadAttention: query, value and key shapes do not fit, got {[a.shape for a in xs]}"
+            )
+        P = self.params
+        dtype = P["query/kernel"].dtype
+
+        def project(a, name):
+            out = np.einsum("btd,dnk->btnk", a, P[f"{name}/kernel"], optimize=True)
+            return out + P[f"{name}/bias"] if self.use_bias else out
+
+        scale = dtype.type(1.0 / np.sqrt(float(self.key_dim)))
+        Qs = project(q, "query") * scale  # (B, T, N, kd)
+        K, V = project(k, "key"), project(v, "value")
+        S_ = np.einsum("btnk,bsnk->bnts", Qs, K, optimize=True)  # (B, N, T, S)
+        if mask is not None and not isinstance(mask, (list, tuple)):
+            raise ValueError("MultiHeadAttention's mask is a list [query_mask, value_mask(, key_mask)]")
+        keep = None
+        for k_, shape, sl in ((0, (B, T), (slice(None), slice(None), None)), (1, (B, S), (slice(None), None)),
+                              (2, (B, S), (slice(None), None))):  # fmt: skip
+            m = None if len(xs) < 3 and k_ == 2 else _Attention._mask(mask, k_, shape)
+            if m is not None:
+                keep = m[sl] if keep is None else keep & m[sl]
+        if use_causal_mask:
+            causal = np.tril(np.ones((T, S), dtype=bool))[None]
+            keep = causal if keep is None else keep & causal
+        if attention_mask is not None:
+            am = np.asarray(attention_mask)
+            if am.shape != (B, T, S):
+                raise ValueError(f"attention_mask must have shape {(B, T, S)}, got {am.shape}")
+            keep = am.astype(bool) if keep is None else keep & am.astype(bool)
+        if keep is not None:  # Keras's masked softmax: -1e9 in, and 0 out (a row with no key left)
+            keep = keep[:, None]
+            W_soft = _softmax(np.where(keep, S_, dtype.type(-_MASKED)))
+            W = np.where(keep, W_soft, dtype.type(0))
+        else:
+            W = W_soft = _softmax(S_)
+        drop = None
+        Wd = W
+        if training and self.dropout > 0:
+            drop = (self._rng.random(W.shape) >= self.dropout).astype(dtype) / dtype.type(1 - self.dropout)
+            Wd = W * drop
+        O = np.einsum("bnts,bsnv->btnv", Wd, V, optimize=True)  # (B, T, N, vd)
+        out = np.einsum("btnv,nvo->bto", O, P["attention_output/kernel"], optimize=True)
+        if self.use_bias:
+            out = out + P["attention_output/bias"]
+        if training:
+            self._cache = (xs, Qs, K, V, W_soft, keep, Wd, drop, O, scale, bool(return_attention_scores))
+        return (out, W) if return_attention_scores else out
+
+    def backward(self, dy):
+        xs, Qs, K, V, W, keep, Wd, drop, O, scale, scores = _cached(self, self._cache)
+        self._cache = None
+        P, G = self.params, self.grads
+        d_scores = None
+        if scores:
+            dy, d_scores = dy
+        out_shape = (*O.shape[:2], P["attention_output/kernel"].shape[-1])
+        dy = _gradient(self, dy, out_shape, W.dtype, "output")
+        if d_scores is not None:
+            d_scores = _gradient(self, d_scores, W.shape, W.dtype, "scores")
+        G["attention_output/kernel"][...] = np.einsum("btnv,bto->nvo", O, dy, optimize=True)
+        if self.use_bias:
+            G["attention_output/bias"][...] = dy.sum(axis=(0, 1))
+        dO = np.einsum("bto,nvo->btnv", dy, P["attention_output/kernel"], optimize=True)
+        dWd = np.einsum("btnv,bsnv->bnts", dO, V, optimize=True)
+        dV = np.einsum("bnts,btnv->bsnv", Wd, dO, optimize=True)
+        dW = dWd * drop if drop is not None else dWd
+        if d_scores is not None:
+            dW = dW + d_scores
+        if keep is not None:
+            dW = np.where(keep, dW, W.dtype.type(0))
+        dS = W * (dW - (dW * W).sum(axis=-1, keepdims=True))  # W: the softmax's, before the 0s
+        dQ = np.einsum("bnts,bsnk->btnk", dS, K, optimize=True) * scale
+        dK = np.einsum("bnts,btnk->bsnk", dS, Qs, optimize=True)
+        q, v = xs[0], xs[1]
+        k = xs[2] if len(xs) == 3 else v
+
+        def back(a, d, name):
+            G[f"{name}/kernel"][...] = np.einsum("btd,btnk->dnk", a, d, optimize=True)
+            if self.use_bias:
+                G[f"{name}/bias"][...] = d.sum(axis=(0, 1))
+            return np.einsum("btnk,dnk->btd", d, P[f"{name}/kernel"], optimize=True)
+
+        dq, dv, dk = back(q, dQ, "query"), back(v, dV, "value"), back(k, dK, "key")
+        return [dq, dv, dk] if len(xs) == 3 else [dq, dv + dk]
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(
+            num_heads=self.num_heads,
+            key_dim=self.key_dim,
+            value_dim=self.value_dim,
+            dropout=self.dropout,
+            use_bias=self.use_bias,
+            output_shape=None if self.output_shape_arg is None else list(self.output_shape_arg),
+            attention_axes=self.attention_axes,
+            kernel_initializer=self.kernel_initializer,
+            bias_initializer=self.bias_initializer,
+            seed=self.seed,
+        )
+        return config

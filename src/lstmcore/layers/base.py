@@ -333,23 +333,26 @@ class Layer:
         total = 0.0
         if not self.trainable or not self.built:
             return total
-        for name, reg in self.regularizers.items():
-            w = self.params.get(name)
-            if w is None:  # a weight the layer did not make (LayerNormalization(center=False)'s beta)
-                continue
-            total += reg(w)
-            if gradients:
-                self.grads[name] += reg.gradient(w)
+        for weight, reg in self.regularizers.items():
+            for name in self._weights_of(weight):
+                w = self.params[name]
+                total += reg(w)
+                if gradients:
+                    self.grads[name] += reg.gradient(w)
         return total
 
     def constrain(self) -> None:
         """Each constrained weight projected in place (after an optimizer step)."""
         if not self.trainable or not self.built:
             return
-        for name, c in self.constraints.items():
-            w = self.params.get(name)
-            if w is not None:
-                w[...] = c(w)
+        for weight, c in self.constraints.items():
+            for name in self._weights_of(weight):
+                self.params[name][...] = c(self.params[name])
+
+    def _weights_of(self, weight: str) -> list[str]:
+        """The weights a ``regularized`` entry applies to: the one of that name, where the layer
+        made it (LayerNormalization(center=False) has no beta)."""
+        return [weight] if weight in self.params else []
 
     def activity_penalty(self, out) -> float:
         """The activity regularizer's penalty on an output, divided by its batch size (Keras 3)."""
@@ -515,11 +518,50 @@ class Layer:
         return f"<{type(self).__name__} name={self.name!r}>"
 
 
+class _TensorOps:
+    """``a + b``, ``a - b`` and ``a * b`` of symbolic tensors (Keras's tensor operators): the Add,
+    Subtract and Multiply merges called on [a, b], without the masks (merging.AddOp, ...: Keras's
+    operations drop them). With a number or an array (Keras makes an operation of it) a TypeError
+    says which layer to use."""
+
+    __slots__ = ()
+
+    def _merge(self, other, cls_name: str, swap: bool = False):
+        from . import merging
+
+        if not _is_symbolic(other):
+            raise TypeError(
+                f"lstmcore joins symbolic tensors with {cls_name}()([a, b]) (what a + b, a - b and a * b "
+                f"make of two of them); with a number or an array ({type(other).__name__}) use a layer "
+                "(Dense, or a custom Layer with its backward)"
+            )
+        pair = [other, self] if swap else [self, other]
+        return getattr(merging, cls_name + "Op")()(pair)
+
+    def __add__(self, other):
+        return self._merge(other, "Add")
+
+    def __radd__(self, other):
+        return self._merge(other, "Add", swap=True)
+
+    def __sub__(self, other):
+        return self._merge(other, "Subtract")
+
+    def __rsub__(self, other):
+        return self._merge(other, "Subtract", swap=True)
+
+    def __mul__(self, other):
+        return self._merge(other, "Multiply")
+
+    def __rmul__(self, other):
+        return self._merge(other, "Multiply", swap=True)
+
+
 def _is_symbolic(x) -> bool:
     return isinstance(x, Input) or type(x).__name__ == "SymbolicTensor"
 
 
-class Input(Layer):
+class Input(_TensorOps, Layer):
     """An input of a model, as Keras 3's ``keras.Input``: the first element of a Sequential, or
     the start of a functional model's graph (``lstmcore.Model(inputs, outputs)``), where it is the
     symbolic tensor the first layers are called on.

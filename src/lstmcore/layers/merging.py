@@ -131,6 +131,29 @@ class Multiply(_Merge):
         return grads
 
 
+class _Op:
+    """What ``a + b``, ``a - b`` and ``a * b`` of symbolic tensors make: the merge without the
+    masks, as Keras's operations on tensors (keras.src.ops.numpy's Add, Subtract, Multiply) drop
+    them; saved in a .keras file as those operations."""
+
+    keras_module = "keras.src.ops.numpy"
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+
+class AddOp(_Op, Add):
+    """``a + b`` of symbolic tensors: Add without the masks."""
+
+
+class SubtractOp(_Op, Subtract):
+    """``a - b`` of symbolic tensors: Subtract without the masks."""
+
+
+class MultiplyOp(_Op, Multiply):
+    """``a * b`` of symbolic tensors: Multiply without the masks."""
+
+
 class Average(_Merge):
     """The mean of the inputs."""
 
