@@ -1,4 +1,5 @@
-"""Fuzz of the layers of reshaping.py, pooling.py, normalization.py and conv.py: drawn arguments
+"""Fuzz of the layers of reshaping.py, pooling.py, normalization.py, conv.py, activation.py,
+regularization.py and preprocessing.py: drawn arguments
 (sensible values and junk), input shapes, dtypes and masks (right and wrong). Each step either
 works or raises ValueError/TypeError (nothing else: no IndexError, no numpy warning, no crash), and
 what works is consistent: the output has the shape ``output_shape`` announces and the input's
@@ -45,11 +46,13 @@ CLASSES = (
     "ZeroPadding1D",
     "Cropping1D",
     "UpSampling1D",
+    "Rescaling",
+    "Normalization",
 )
 OK = (ValueError, TypeError)
 # layers that take inputs of any shape (element by element, or along an axis that fits)
 ANY_SHAPE = ("Activation", "ReLU", "LeakyReLU", "ELU", "Softmax", "GaussianNoise", "GaussianDropout")
-ANY_SHAPE += ("ActivityRegularization", "SpatialDropout1D", "Identity")
+ANY_SHAPE += ("ActivityRegularization", "SpatialDropout1D", "Identity", "Rescaling")
 RANDOM = ("SpatialDropout1D", "GaussianNoise", "GaussianDropout")  # training draws noise
 
 JUNK = st.sampled_from(
@@ -95,22 +98,29 @@ VALUES = {
     "cropping": st.one_of(st.integers(0, 3), st.tuples(st.integers(0, 3), st.integers(0, 3))),
     "size": st.integers(1, 4),
     "shared_axes": st.one_of(st.none(), st.integers(1, 3), st.lists(st.integers(1, 3), max_size=2)),
+    "offset": st.one_of(st.floats(-3, 3), st.lists(st.floats(-2, 2), min_size=1, max_size=3)),
+    "invert": st.booleans(),
+}
+# Where a layer's argument is another thing than the same name's above
+VALUES_OF = {
+    "Rescaling": {"scale": st.one_of(st.floats(-3, 3), st.lists(st.floats(-2, 2), min_size=1, max_size=3))}
 }
 REQUIRED = {"RepeatVector": ("n",), "Reshape": ("target_shape",), "Activation": ("activation",)}
 REQUIRED.update(AveragePooling1D=("pool_size",), Conv1D=("filters", "kernel_size"))
 REQUIRED.update(SpatialDropout1D=("rate",), GaussianNoise=("stddev",), GaussianDropout=("rate",))
-REQUIRED.update(Permute=("dims",))
+REQUIRED.update(Permute=("dims",), Rescaling=("scale",))
 
 
 @st.composite
 def arguments(draw, name: str) -> dict:
     """Keyword arguments for layer ``name``: each argument left out (unless required) or a sensible
     value; in one case of four, one of them junk instead."""
-    params = [a for a in inspect.signature(getattr(layers, name).__init__).parameters if a in VALUES]
+    values = {**VALUES, **VALUES_OF.get(name, {})}
+    params = [a for a in inspect.signature(getattr(layers, name).__init__).parameters if a in values]
     kw = {}
     for arg in params:
         if arg in REQUIRED.get(name, ()) or draw(st.integers(0, 2)):
-            kw[arg] = draw(VALUES[arg])
+            kw[arg] = draw(values[arg])
     if params and draw(st.integers(0, 3)) == 0:
         kw[draw(st.sampled_from(params))] = draw(JUNK)
     return kw
@@ -138,7 +148,8 @@ def _build(layer, shape, dtype, rng):
         assert all(isinstance(d, int) and d >= 1 for d in s), s
     layer.bind(ParameterBuffer([(n, s) for n, s, _ in specs], np.dtype(dtype)), "")
     for n, w in layer.params.items():
-        w[...] = rng.uniform(0.5, 1.5, w.shape) if n == "moving_variance" else rng.uniform(-1, 1, w.shape)
+        positive = n in ("moving_variance", "variance", "count")
+        w[...] = rng.uniform(0.5, 1.5, w.shape) if positive else rng.uniform(-1, 1, w.shape)
 
 
 def _mask(kind, layer, x, rng):
@@ -165,7 +176,16 @@ def _adjoint(layer) -> bool:
         return layer.activation in ("linear", "relu")
     if name == "ReLU":  # piecewise linear through 0: x or a slope times x
         return layer.threshold == 0 and layer.max_value is None
-    return name not in ("LayerNormalization", "BatchNormalization", "ELU", "Softmax", "GaussianNoise")
+    if name == "Rescaling":  # linear without an offset
+        return not layer.offset.any()
+    return name not in (
+        "LayerNormalization",
+        "BatchNormalization",
+        "ELU",
+        "Softmax",
+        "GaussianNoise",
+        "Normalization",
+    )
 
 
 def _check_output(name, layer, y, x, mask, call, out_shape) -> None:
@@ -243,8 +263,8 @@ def test_layers_work_or_refuse(case):
         layer.forward(other)
     except ValueError as exc:
         assert str(other.shape) in str(exc)
-    else:
-        assert name in ANY_SHAPE
+    else:  # Normalization(axis=None): one mean and variance for inputs of any shape
+        assert name in ANY_SHAPE or (name == "Normalization" and not layer.axis)
 
 
 @given(
@@ -265,7 +285,7 @@ def test_junk_inputs_are_refused_or_work(name, x):
     kw = {"RepeatVector": {"n": 2}, "Reshape": {"target_shape": (-1,)}, "Activation": {"activation": "tanh"}}
     kw.update(AveragePooling1D={"pool_size": 1}, Conv1D={"filters": 2, "kernel_size": 1})
     kw.update(SpatialDropout1D={"rate": 0.5}, GaussianNoise={"stddev": 0.1}, GaussianDropout={"rate": 0.5})
-    kw.update(Permute={"dims": (2, 1)})
+    kw.update(Permute={"dims": (2, 1)}, Rescaling={"scale": 2.0})
     layer = getattr(layers, name)(**kw.get(name, {}))
     try:
         y = layer(x)

@@ -127,10 +127,12 @@ from ..layers import (
     MultiHeadAttention,
     Multiply,
     MultiplyOp,
+    Normalization,
     Permute,
     PReLU,
     ReLU,
     RepeatVector,
+    Rescaling,
     Reshape,
     SimpleRNN,
     Softmax,
@@ -1064,6 +1066,20 @@ class _Exporter:
             )
         return ([out, W] if self.call.get("return_attention_scores") else [out]), masks[0]
 
+    def rescaling(self, layer, x, shape, mask, states):
+        g = self.g
+        y = g.mul(x, self.weight(layer, "scale", layer.scale))
+        return [g.add(y, self.weight(layer, "offset", layer.offset))], mask
+
+    def normalization(self, layer, x, shape, mask, states):
+        g = self.g
+        probe = np.zeros((1, *[1 if d is None else d for d in shape]), dtype=g.dtype)
+        mean, var = layer._statistics(probe)  # broadcast as the forward's, (1, ...)
+        denom = np.maximum(np.sqrt(var), g.dtype.type(1e-7))
+        mean, denom = self.weight(layer, "mean", mean), self.weight(layer, "denominator", denom)
+        y = g.add(mean, g.mul(x, denom)) if layer.invert else g.div(g.sub(x, mean), denom)
+        return [y], mask
+
     def embedding(self, layer, x, shape, mask, states):
         g = self.g
         ids = g.cast(x, self.INT64)
@@ -1295,6 +1311,8 @@ _HANDLERS = {
     Attention: _Exporter.attention,
     AdditiveAttention: _Exporter.attention,
     MultiHeadAttention: _Exporter.multi_head_attention,
+    Rescaling: _Exporter.rescaling,
+    Normalization: _Exporter.normalization,
     Dense: _Exporter.dense,
     Activation: _Exporter.activation,
     Dropout: _Exporter.dropout,

@@ -17,9 +17,9 @@ UpSampling1D), ``pooling`` (GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooli
 AveragePooling1D), ``normalization`` (LayerNormalization, BatchNormalization), ``conv`` (Conv1D),
 ``activation`` (ReLU, LeakyReLU, ELU, PReLU, Softmax), ``regularization`` (SpatialDropout1D,
 GaussianNoise, GaussianDropout, ActivityRegularization), ``attention`` (Attention,
-AdditiveAttention, MultiHeadAttention). The engine's cells come from ``engine._backend``
-(compiled, or the reference with ``LSTMCORE_BACKEND=reference``), looked up at call time through
-``rnn``'s module attribute ``_ops``.
+AdditiveAttention, MultiHeadAttention), ``preprocessing`` (Normalization, Rescaling). The
+engine's cells come from ``engine._backend`` (compiled, or the reference with
+``LSTMCORE_BACKEND=reference``), looked up at call time through ``rnn``'s module attribute ``_ops``.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ from .merging import (
 )
 from .normalization import BatchNormalization, LayerNormalization
 from .pooling import AveragePooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D
+from .preprocessing import Normalization, Rescaling
 from .regularization import ActivityRegularization, GaussianDropout, GaussianNoise, SpatialDropout1D
 from .reshaping import (
     Activation,
@@ -139,6 +140,8 @@ __all__ = [
     "Attention",
     "AdditiveAttention",
     "MultiHeadAttention",
+    "Normalization",
+    "Rescaling",
     "get_layer_class",
 ]
 
@@ -198,6 +201,8 @@ _LAYERS = {
         AddOp,
         SubtractOp,
         MultiplyOp,
+        Normalization,
+        Rescaling,
     )
 }
 _LAYERS.update(
