@@ -22,7 +22,6 @@ it computes (``y``, ``scores``, ``dx/``, ``d/``), ``unpack`` adds the rest, roun
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from pathlib import Path
 
@@ -175,21 +174,17 @@ def unpack(data, name: str, dtype: str) -> dict:
 
 def main() -> None:
     keras = layer_golden.keras_on_torch("make_attention_golden.py")
-    specs, results = {}, {dtype: {} for dtype in DTYPES}
-    for name, (cls, kw, shapes, masked, call) in CASES.items():
-        specs[name] = {
-            "class": cls,
-            "kwargs": kw,
-            "shapes": [list(s) for s in shapes],
-            "masked": masked,
-            "call": call,
+    specs = {
+        name: {
+            "class": case[0],
+            "kwargs": case[1],
+            "shapes": [list(s) for s in case[2]],
+            "masked": case[3],
+            "call": case[4],
         }
-        for dtype in DTYPES:
-            with layer_golden.float64_kept() if dtype == "float64" else contextlib.nullcontext():
-                case = keras_case(keras, name, dtype)
-            if dtype != "float64":
-                case = {k: v for k, v in case.items() if k.startswith(COMPUTED)}
-            results[dtype][name] = case
+        for name, case in CASES.items()
+    }
+    results = layer_golden.run_cases(keras, specs, keras_case, lambda k: k.startswith(COMPUTED))
     layer_golden.write(PATH, FORMAT_VERSION, keras, specs, results)
 
 

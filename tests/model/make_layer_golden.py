@@ -346,6 +346,20 @@ def keras_on_torch(script: str):
     return keras
 
 
+def run_cases(keras, specs: dict, keras_case, computed) -> dict:
+    """{dtype: {case: arrays}} of ``keras_case(keras, name, dtype)`` for each case of ``specs``,
+    float64 with Keras's float64 kept; the other dtypes keep only the keys ``computed(key)``."""
+    results = {dtype: {} for dtype in DTYPES}
+    for name in specs:
+        for dtype in DTYPES:
+            with float64_kept() if dtype == "float64" else contextlib.nullcontext():
+                case = keras_case(keras, name, dtype)
+            if dtype != "float64":
+                case = {k: v for k, v in case.items() if computed(k)}
+            results[dtype][name] = case
+    return results
+
+
 def write(path: Path, version: int, keras, specs: dict, results: dict) -> None:
     """The golden file: the cases' specs and, per dtype, every case's arrays packed (``pack``)."""
     arrays = {
@@ -363,15 +377,11 @@ def write(path: Path, version: int, keras, specs: dict, results: dict) -> None:
 
 def main() -> None:
     keras = keras_on_torch("make_layer_golden.py")
-    specs, results = {}, {dtype: {} for dtype in DTYPES}
-    for name, (cls, kw, shape, mask, training) in CASES.items():
-        specs[name] = {"class": cls, "kwargs": kw, "shape": list(shape), "mask": mask, "training": training}
-        for dtype in DTYPES:
-            with float64_kept() if dtype == "float64" else contextlib.nullcontext():
-                case = keras_case(keras, name, dtype)
-            if dtype != "float64":
-                case = {k: v for k, v in case.items() if k in FLOAT32_KEYS}
-            results[dtype][name] = case
+    specs = {
+        name: {"class": cls, "kwargs": kw, "shape": list(shape), "mask": mask, "training": training}
+        for name, (cls, kw, shape, mask, training) in CASES.items()
+    }
+    results = run_cases(keras, specs, keras_case, lambda k: k in FLOAT32_KEYS)
     write(PATH, FORMAT_VERSION, keras, specs, results)
 
 

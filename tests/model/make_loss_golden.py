@@ -17,7 +17,6 @@ float64's rounded), ``loss``, ``grad`` and ``metric``. File layout: ``make_layer
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from pathlib import Path
 
@@ -117,21 +116,17 @@ def unpack(data, name: str, dtype: str) -> dict:
 
 def main() -> None:
     keras = layer_golden.keras_on_torch("make_loss_golden.py")
-    specs, results = {}, {dtype: {} for dtype in DTYPES}
-    for name, (cls, shape, targets, predictions, weights) in CASES.items():
-        specs[name] = {
-            "class": cls,
-            "shape": list(shape),
-            "targets": targets,
-            "predictions": predictions,
-            "weights": None if weights is None else list(weights),
+    specs = {
+        name: {
+            "class": case[0],
+            "shape": list(case[1]),
+            "targets": case[2],
+            "predictions": case[3],
+            "weights": None if case[4] is None else list(case[4]),
         }
-        for dtype in DTYPES:
-            with layer_golden.float64_kept() if dtype == "float64" else contextlib.nullcontext():
-                case = keras_case(keras, name, dtype)
-            if dtype != "float64":
-                case = {k: v for k, v in case.items() if k in COMPUTED}
-            results[dtype][name] = case
+        for name, case in CASES.items()
+    }
+    results = layer_golden.run_cases(keras, specs, keras_case, lambda k: k in COMPUTED)
     layer_golden.write(PATH, FORMAT_VERSION, keras, specs, results)
 
 

@@ -14,7 +14,6 @@ gradient of sum(y * dy) with respect to x by torch autograd. Keys: ``data``, ``x
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from pathlib import Path
 
@@ -85,15 +84,11 @@ def unpack(data, name: str, dtype: str) -> dict:
 
 def main() -> None:
     keras = layer_golden.keras_on_torch("make_preprocessing_golden.py")
-    specs, results = {}, {dtype: {} for dtype in DTYPES}
-    for name, (cls, kw, shape, adapt) in CASES.items():
-        specs[name] = {"class": cls, "kwargs": kw, "shape": list(shape), "adapt": adapt}
-        for dtype in DTYPES:
-            with layer_golden.float64_kept() if dtype == "float64" else contextlib.nullcontext():
-                case = keras_case(keras, name, dtype)
-            if dtype != "float64":
-                case = {k: v for k, v in case.items() if k.startswith(COMPUTED)}
-            results[dtype][name] = case
+    specs = {
+        name: {"class": case[0], "kwargs": case[1], "shape": list(case[2]), "adapt": case[3]}
+        for name, case in CASES.items()
+    }
+    results = layer_golden.run_cases(keras, specs, keras_case, lambda k: k.startswith(COMPUTED))
     layer_golden.write(PATH, FORMAT_VERSION, keras, specs, results)
 
 

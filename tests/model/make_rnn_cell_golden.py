@@ -27,7 +27,6 @@ what it computes (``y``, ``s/``, ``dx``, ``d/``, ``ds0/``); ``unpack`` adds the 
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from pathlib import Path
 
@@ -210,15 +209,12 @@ def unpack(data, name: str, dtype: str) -> dict:
 
 def main() -> None:
     keras = layer_golden.keras_on_torch("make_rnn_cell_golden.py")
-    specs, results = {}, {dtype: {} for dtype in DTYPES}
-    for name, (cells, kw, shape, mask, initial) in CASES.items():
-        specs[name] = {"cells": cells, "kwargs": kw, "shape": list(shape), "mask": mask, "initial": initial}
-        for dtype in DTYPES:
-            with layer_golden.float64_kept() if dtype == "float64" else contextlib.nullcontext():
-                case = keras_case(keras, name, dtype)
-            if dtype != "float64":
-                case = {k: v for k, v in case.items() if k.startswith(COMPUTED)}
-            results[dtype][name] = case
+    specs = {
+        name: dict(zip(("cells", "kwargs", "shape", "mask", "initial"), case, strict=True))
+        | {"shape": list(case[2])}
+        for name, case in CASES.items()
+    }
+    results = layer_golden.run_cases(keras, specs, keras_case, lambda k: k.startswith(COMPUTED))
     layer_golden.write(PATH, FORMAT_VERSION, keras, specs, results)
 
 
