@@ -43,6 +43,15 @@ def _verbose(value, auto: int) -> int:
     return int(value)
 
 
+def _logs(logs: dict, return_dict: bool):
+    """Keras's return of evaluate and the *_on_batch methods: the dict, or the loss alone, or
+    [loss, *metrics]."""
+    if return_dict:
+        return logs
+    values = list(logs.values())
+    return values[0] if len(values) == 1 else values
+
+
 def _result(metric):
     """A metric's result for the logs: a float, or a list (one value per threshold, as Keras)."""
     r = np.asarray(metric.result())
@@ -478,11 +487,26 @@ class Sequential:
         for layer in self.layers:
             layer.weights_changed()
 
-    def train_on_batch(self, x, y, sample_weight=None, class_weight=None) -> float:
-        """One optimizer step on one batch; returns the batch loss (before the step)."""
+    def train_on_batch(self, x, y, sample_weight=None, class_weight=None, return_dict=False):
+        """One optimizer step on one batch, as Keras 3's: the batch loss (before the step), or
+        [loss, *metrics] where the model has metrics (on this batch alone), or a dict."""
         self._require_compiled("train_on_batch")
         x, y, sw = self._prepare_batch(x, y, sample_weight, class_weight)
-        return float(self._train_step(x, y, sw)[0])
+        for m in self.metrics:
+            m.reset()
+        loss, out, mask = self._train_step(x, y, sw)
+        self._update_metrics(y, out, mask, sw)
+        return _logs({"loss": float(loss), **{m.name: _result(m) for m in self.metrics}}, return_dict)
+
+    def test_on_batch(self, x, y, sample_weight=None, return_dict=False):
+        """The loss (and metrics) of one batch in inference mode, as Keras 3's ``test_on_batch``."""
+        self._require_compiled("test_on_batch")
+        x, y, sw = self._prepare_batch(x, y, sample_weight)
+        return _logs(self._evaluate_source(_data.ArrayBatches(x, y, sw, x.shape[0])), return_dict)
+
+    def predict_on_batch(self, x):
+        """``predict`` of one batch (Keras 3's ``predict_on_batch``)."""
+        return self.predict(x, batch_size=max(1, len(self._prepare_x(x))), verbose=0)
 
     def _prepare_batch(self, x, y, sample_weight=None, class_weight=None, what="x"):
         x = self._prepare_x(x, what)
@@ -760,10 +784,7 @@ class Sequential:
         logs = self._evaluate_source(src)
         if verbose:
             print(callbacks_module._format_logs(logs))
-        if return_dict:
-            return logs
-        values = list(logs.values())
-        return values[0] if len(values) == 1 else values
+        return _logs(logs, return_dict)
 
     def predict(self, x, batch_size=None, verbose=0, steps=None, callbacks=None):
         """Outputs for ``x`` (inference mode: no dropout), ``batch_size`` rows at a time, or for

@@ -233,3 +233,37 @@ def test_metric_configs_survive_saving_and_threshold_lists_are_logged(tmp_path):
 def test_a_return_state_layer_in_a_sequential_points_to_the_functional_api():
     with pytest.raises(ValueError, match="functional API"):
         lstmcore.Sequential([L.LSTM(3, return_state=True, input_shape=(4, 2))])
+
+
+def test_on_batch_methods_are_keras():
+    """train_on_batch: [loss, *metrics] of the batch before the step (the metrics reset first),
+    test_on_batch: evaluate of the batch, predict_on_batch: predict; return_dict gives the logs."""
+    x, y = _data()
+    model = _model()
+    before = model.predict(x)
+    loss, mae = model.train_on_batch(x, y)
+    assert mae == pytest.approx(np.abs(before - y).mean(), rel=1e-12)
+    assert loss == pytest.approx(((before - y) ** 2).mean(), rel=1e-12)
+    logs = model.train_on_batch(x[:4], y[:4], return_dict=True)
+    assert list(logs) == ["loss", "mae"]
+    assert model.test_on_batch(x, y) == pytest.approx(model.evaluate(x, y, batch_size=len(x), verbose=0))
+    assert model.test_on_batch(x, y, return_dict=True) == model.evaluate(x, y, verbose=0, return_dict=True)
+    assert np.array_equal(model.predict_on_batch(x), model.predict(x))
+    plain = lstmcore.Sequential([L.Dense(1, input_shape=(3,))])
+    plain.compile("sgd", "mse")
+    assert isinstance(plain.train_on_batch(np.ones((2, 3)), np.ones((2, 1))), float)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_train_on_batch_equals_keras(keras):
+    x, y = (a.astype(np.float32) for a in _data())
+    mine = lstmcore.Sequential([L.LSTM(4, input_shape=(5, 2)), L.Dense(1)])
+    mine.compile(optimizer=lstmcore.optimizers.SGD(0.1), loss="mse", metrics=["mae"])
+    theirs = keras.Sequential([keras.Input((5, 2)), keras.layers.LSTM(4), keras.layers.Dense(1)])
+    theirs.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse", metrics=["mae"])
+    theirs.set_weights(mine.get_weights())
+    for _ in range(2):
+        got, want = mine.train_on_batch(x, y), theirs.train_on_batch(x, y)
+        np.testing.assert_allclose(got, want, rtol=2e-5)
+    np.testing.assert_allclose(mine.test_on_batch(x, y), theirs.test_on_batch(x, y), rtol=2e-5)
+    np.testing.assert_allclose(mine.predict_on_batch(x), theirs.predict_on_batch(x), rtol=2e-5, atol=1e-6)
