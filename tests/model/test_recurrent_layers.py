@@ -221,7 +221,9 @@ def test_keras_arguments_without_effect_are_accepted():
     assert GRU(3, batch_input_shape=(None, 5, 2)).input_shape == (5, 2)
     assert LSTM(3, batch_input_shape=[8, 5, 2]).input_shape == (5, 2)
     assert Dense(2, input_dim=4).input_shape == (4,)
-    model = Sequential([LSTM(4, batch_input_shape=(None, 6, 3)), Dense(1, activity_regularizer=None)])
+    model = Sequential(
+        [LSTM(4, batch_input_shape=(None, 6, 3)), Dense(1, activity_regularizer=None, alpha_constraint=None)]
+    )
     assert model.output_shape == (None, 1)
 
 
@@ -230,6 +232,7 @@ def test_keras_arguments_without_effect_are_accepted():
     [
         (lambda: LSTM(3, embeddings_regularizer="l2"), "LSTM has no weight that embeddings_regularizer"),
         (lambda: Dense(3, recurrent_constraint="non_neg"), "Dense has no weight that recurrent_constraint"),
+        (lambda: LSTM(3, alpha_regularizer="l2"), "LSTM has no weight that alpha_regularizer"),
         (
             lambda: GRU(3, input_dim=4),
             r"GRU: input_dim is Keras 2's; pass input_shape=\(timesteps, 4\) instead",

@@ -101,7 +101,7 @@ _NO_EFFECT = ("unroll", "use_cudnn", "implementation")
 # recurrent_regularizer): accepted at None only.
 _DEFAULT_ONLY = tuple(
     f"{prefix}_{what}"
-    for prefix in ("kernel", "recurrent", "bias", "embeddings", "gamma", "beta")
+    for prefix in ("kernel", "recurrent", "bias", "embeddings", "gamma", "beta", "alpha")
     for what in ("regularizer", "constraint")
 )
 
