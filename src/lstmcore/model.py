@@ -397,6 +397,13 @@ class Sequential:
             x = out
         return x, mask
 
+    @property
+    def losses(self) -> list[float]:
+        """Keras's ``model.losses``: each regularized weight's penalty now, layer by layer (what
+        fit adds to the loss; the activity regularizers' penalties, which depend on the inputs,
+        are added by fit and evaluate and are not listed here)."""
+        return [p for layer in self.layers for p in layer.weight_penalties()]
+
     def _penalty(self, gradients: bool = False) -> float:
         """The layers' weight regularizers' penalty (Keras adds it to the loss it minimises and
         reports); ``gradients``: their gradients added to the gradient buffer too."""

@@ -269,3 +269,24 @@ def test_keras_loads_the_saved_regularizers(tmp_path):
     assert k_lstm.cell.kernel_regularizer.get_config() == {"l2": pytest.approx(0.02)}
     assert type(km.layers[1].activity_regularizer).__name__ == "L2"
     assert km.layers[0].embeddings_constraint.get_config() == {"max_value": 0.3, "axis": 1}
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+def test_model_losses_are_keras(keras):
+    """model.losses: each regularized weight's penalty, layer by layer, as Keras's (their sum: the
+    penalty fit adds to the loss)."""
+
+    def build(L, R):
+        return [
+            L.LSTM(4, kernel_regularizer="l2", recurrent_regularizer="l1", return_sequences=True),
+            L.Bidirectional(L.GRU(2, bias_regularizer=R.L1L2(l1=0.1, l2=0.2))),
+            L.Dense(1, kernel_regularizer="l1"),
+        ]
+
+    mine = lstmcore.Sequential([layers.Input((5, 3)), *build(layers, regularizers)])
+    theirs = keras.Sequential([keras.Input((5, 3)), *build(keras.layers, keras.regularizers)])
+    theirs.set_weights(mine.get_weights())
+    got, want = mine.losses, [float(keras.ops.convert_to_numpy(v)) for v in theirs.losses]
+    assert len(got) == len(want) == 5
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    assert sum(got) == pytest.approx(mine._penalty())

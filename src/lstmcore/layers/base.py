@@ -330,16 +330,21 @@ class Layer:
         """The weight regularizers' penalty on this layer's weights (0 without any, or when the
         layer is frozen); ``gradients``: each one's gradient is also added to the weight's
         gradient buffer (after the backward, before the optimizer step)."""
-        total = 0.0
+        return sum(self.weight_penalties(gradients))
+
+    def weight_penalties(self, gradients: bool = False) -> list[float]:
+        """Each regularized weight's penalty, in the order of ``regularized`` (``penalty`` is
+        their sum; the model's ``losses`` lists them)."""
+        out = []
         if not self.trainable or not self.built:
-            return total
+            return out
         for weight, reg in self.regularizers.items():
             for name in self._weights_of(weight):
                 w = self.params[name]
-                total += reg(w)
+                out.append(float(reg(w)))
                 if gradients:
                     self.grads[name] += reg.gradient(w)
-        return total
+        return out
 
     def constrain(self) -> None:
         """Each constrained weight projected in place (after an optimizer step)."""

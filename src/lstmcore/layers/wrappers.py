@@ -81,11 +81,11 @@ class _Wrapper(Layer):
         for _, layer in self._inner():
             layer.weights_changed()
 
-    def penalty(self, gradients: bool = False) -> float:
-        """The inner layers' weight penalties (their regularizers), as Keras sums a wrapped layer's."""
+    def weight_penalties(self, gradients: bool = False) -> list[float]:
+        """The inner layers' weight penalties (their regularizers), as Keras counts a wrapped layer's."""
         if not self.trainable:
-            return 0.0
-        return sum(layer.penalty(gradients) for _, layer in self._inner())
+            return []
+        return [p for _, layer in self._inner() for p in layer.weight_penalties(gradients)]
 
     def constrain(self) -> None:
         if self.trainable:
