@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..engine._products import matmul, matmul_groups
 from .base import Layer, _cached, _initializer, _is_symbolic, _layer_rng, _positive_int, _rate, _seed_arg
 
 _MASKED = 1.0e9  # Keras's bias on the scores of masked value steps
@@ -30,6 +31,17 @@ def _gradient(layer, d, shape, dtype, what: str) -> np.ndarray:
             f"layer {layer.name!r}: the {what}'s gradient must have shape {tuple(shape)}, got {d.shape}"
         )
     return d
+
+
+def _bmm(a, b) -> np.ndarray:
+    """a (..., m, k) @ b (..., k, n) over the same leading axes, one product per group through
+    the layers' BLAS (engine._products)."""
+    lead = a.shape[:-2]
+    g = int(np.prod(lead, dtype=np.int64))
+    out = matmul_groups(
+        np.ascontiguousarray(a).reshape(g, *a.shape[-2:]), np.ascontiguousarray(b).reshape(g, *b.shape[-2:])
+    )
+    return out.reshape(*lead, a.shape[-2], b.shape[-1])
 
 
 def _softmax(s: np.ndarray) -> np.ndarray:
@@ -170,7 +182,7 @@ class _Attention(Layer):
             W_out = W * drop
         else:
             W_out = W
-        out = W_out @ v
+        out = _bmm(W_out, v)
         if q_mask is not None:
             out = np.where(q_mask[..., None], out, dtype.type(0))
         if training:
@@ -190,10 +202,10 @@ class _Attention(Layer):
             d_scores = _gradient(self, d_scores, W.shape, W.dtype, "scores")
         if q_mask is not None:
             dy = np.where(q_mask[..., None], dy, W.dtype.type(0))
-        dW = dy @ v.transpose(0, 2, 1)  # (B, Tq, Tv)
+        dW = _bmm(dy, v.transpose(0, 2, 1))  # (B, Tq, Tv)
         if d_scores is not None:
             dW = dW + d_scores
-        dv = W_out.transpose(0, 2, 1) @ dy
+        dv = _bmm(W_out.transpose(0, 2, 1), dy)
         if drop is not None:
             dW = dW * drop
         dS = W * (dW - (dW * W).sum(axis=-1, keepdims=True))  # the softmax's backward
@@ -226,7 +238,7 @@ class Attention(_Attention):
 
     def _scores(self, q, k):
         if self.score_mode == "dot":
-            S = q @ k.transpose(0, 2, 1)
+            S = _bmm(q, k.transpose(0, 2, 1))
             return (S * self.params["scale"] if self.use_scale else S), (q, k, S)
         U = q[:, :, None, :] + k[:, None, :, :]  # (B, Tq, Tv, d)
         Tn = np.tanh(U * self.params["scale"] if self.use_scale else U)
@@ -239,7 +251,7 @@ class Attention(_Attention):
             if self.use_scale:
                 self.grads["scale"][...] = (dS * S).sum()
                 dS = dS * self.params["scale"]
-            return dS @ k, dS.transpose(0, 2, 1) @ q
+            return _bmm(dS, k), _bmm(dS.transpose(0, 2, 1), q)
         U, Tn, total = parts
         self.grads["concat_score_weight"][...] = (dS * total).sum()
         dU = (dS * self.params["concat_score_weight"])[..., None] * (1 - Tn * Tn)
@@ -510,14 +522,15 @@ class MultiHeadAttention(Layer):
         P = self.params
         dtype = P["query/kernel"].dtype
 
-        def project(a, name):
-            out = np.einsum("btd,dnk->btnk", a, P[f"{name}/kernel"], optimize=True)
+        def project(a, name):  # (B, T, d) @ (d, N, w) -> (B, T, N, w)
+            kernel = P[f"{name}/kernel"]
+            out = matmul(a, kernel.reshape(kernel.shape[0], -1)).reshape(*a.shape[:2], *kernel.shape[1:])
             return out + P[f"{name}/bias"] if self.use_bias else out
 
         scale = dtype.type(1.0 / np.sqrt(float(self.key_dim)))
         Qs = project(q, "query") * scale  # (B, T, N, kd)
         K, V = project(k, "key"), project(v, "value")
-        S_ = np.einsum("btnk,bsnk->bnts", Qs, K, optimize=True)  # (B, N, T, S)
+        S_ = _bmm(Qs.transpose(0, 2, 1, 3), K.transpose(0, 2, 3, 1))  # (B, N, T, S)
         if mask is not None and not isinstance(mask, (list, tuple)):
             raise ValueError("MultiHeadAttention's mask is a list [query_mask, value_mask(, key_mask)]")
         keep = None
@@ -545,8 +558,9 @@ class MultiHeadAttention(Layer):
         if training and self.dropout > 0:
             drop = (self._rng.random(W.shape) >= self.dropout).astype(dtype) / dtype.type(1 - self.dropout)
             Wd = W * drop
-        O = np.einsum("bnts,bsnv->btnv", Wd, V, optimize=True)  # (B, T, N, vd)
-        out = np.einsum("btnv,nvo->bto", O, P["attention_output/kernel"], optimize=True)
+        O = _bmm(Wd, V.transpose(0, 2, 1, 3)).transpose(0, 2, 1, 3)  # (B, T, N, vd)
+        Wo = P["attention_output/kernel"]
+        out = matmul(np.ascontiguousarray(O).reshape(B, T, -1), Wo.reshape(-1, Wo.shape[-1]))
         if self.use_bias:
             out = out + P["attention_output/bias"]
         if training:
@@ -564,28 +578,32 @@ class MultiHeadAttention(Layer):
         dy = _gradient(self, dy, out_shape, W.dtype, "output")
         if d_scores is not None:
             d_scores = _gradient(self, d_scores, W.shape, W.dtype, "scores")
-        G["attention_output/kernel"][...] = np.einsum("btnv,bto->nvo", O, dy, optimize=True)
+        Wo = P["attention_output/kernel"]
+        O2 = np.ascontiguousarray(O).reshape(-1, Wo.shape[0] * Wo.shape[1])  # (B*T, N*vd)
+        G["attention_output/kernel"][...] = matmul(O2.T, dy.reshape(-1, Wo.shape[-1])).reshape(Wo.shape)
         if self.use_bias:
             G["attention_output/bias"][...] = dy.sum(axis=(0, 1))
-        dO = np.einsum("bto,nvo->btnv", dy, P["attention_output/kernel"], optimize=True)
-        dWd = np.einsum("btnv,bsnv->bnts", dO, V, optimize=True)
-        dV = np.einsum("bnts,btnv->bsnv", Wd, dO, optimize=True)
+        dO = matmul(dy, Wo.reshape(-1, Wo.shape[-1]).T).reshape(O.shape)  # (B, T, N, vd)
+        dWd = _bmm(dO.transpose(0, 2, 1, 3), V.transpose(0, 2, 3, 1))  # (B, N, T, S)
+        dV = _bmm(Wd.transpose(0, 1, 3, 2), dO.transpose(0, 2, 1, 3)).transpose(0, 2, 1, 3)
         dW = dWd * drop if drop is not None else dWd
         if d_scores is not None:
             dW = dW + d_scores
         if keep is not None:
             dW = np.where(keep, dW, W.dtype.type(0))
         dS = W * (dW - (dW * W).sum(axis=-1, keepdims=True))  # W: the softmax's, before the 0s
-        dQ = np.einsum("bnts,bsnk->btnk", dS, K, optimize=True) * scale
-        dK = np.einsum("bnts,btnk->bsnk", dS, Qs, optimize=True)
+        dQ = _bmm(dS, K.transpose(0, 2, 1, 3)).transpose(0, 2, 1, 3) * scale  # (B, T, N, kd)
+        dK = _bmm(dS.transpose(0, 1, 3, 2), Qs.transpose(0, 2, 1, 3)).transpose(0, 2, 1, 3)
         q, v = xs[0], xs[1]
         k = xs[2] if len(xs) == 3 else v
 
-        def back(a, d, name):
-            G[f"{name}/kernel"][...] = np.einsum("btd,btnk->dnk", a, d, optimize=True)
+        def back(a, d, name):  # the gradients of a projection: its kernel's, bias's and input's
+            kernel = P[f"{name}/kernel"]
+            d2 = np.ascontiguousarray(d).reshape(-1, kernel.shape[1] * kernel.shape[2])  # (B*T, N*w)
+            G[f"{name}/kernel"][...] = matmul(a.reshape(-1, a.shape[-1]).T, d2).reshape(kernel.shape)
             if self.use_bias:
                 G[f"{name}/bias"][...] = d.sum(axis=(0, 1))
-            return np.einsum("btnk,dnk->btd", d, P[f"{name}/kernel"], optimize=True)
+            return matmul(d2, kernel.reshape(kernel.shape[0], -1).T).reshape(a.shape)
 
         dq, dv, dk = back(q, dQ, "query"), back(v, dV, "value"), back(k, dK, "key")
         return [dq, dv, dk] if len(xs) == 3 else [dq, dv + dk]
