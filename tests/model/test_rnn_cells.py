@@ -174,6 +174,8 @@ def test_one_step_call_is_keras(keras, rng, cls):
     assert_close(h, kh.detach().numpy(), np.float32, "h")
     for s, k in zip(states, kstates, strict=True):
         assert_close(s, k.detach().numpy(), np.float32, "state")
+    h64, states64 = mine(x.astype(np.float64), [s.astype(np.float64) for s in s0])  # float32 weights
+    assert h64.dtype == np.float32 and np.array_equal(h64, h)
     if len(s0) == 1:  # a GRU or simple RNN cell given its state as an array gives one back
         h2, state = mine(x, s0[0])
         assert isinstance(state, np.ndarray) and np.array_equal(state, h2)

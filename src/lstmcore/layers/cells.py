@@ -95,11 +95,11 @@ class _Cell:
         if not self.built:
             self._alone = True
             self._build_alone((None, x.shape[1]), x)
-        array_state = isinstance(states, np.ndarray)
-        given = self._given_states(states, x.shape[0], x.dtype) if states is not None else None
         w_x, w_h = self.params["kernel"], self.params["recurrent_kernel"]
         b = self._bias(w_x.dtype)
-        x = np.ascontiguousarray(x, dtype=w_x.dtype)
+        x = np.ascontiguousarray(x, dtype=w_x.dtype)  # the weights' dtype, as the layers compute
+        array_state = isinstance(states, np.ndarray)
+        given = self._given_states(states, x.shape[0], x.dtype) if states is not None else None
         step = getattr(_ops, f"{self.cell}_cell_forward")
         out = step(x, w_x, w_h, b, *(given or ()), **self.engine_options())
         new = list(out) if isinstance(out, tuple) else [out]
