@@ -11,7 +11,7 @@ import numpy as np
 
 from .. import regularizers
 from .base import Layer, _batched, _cached, _layer_rng, _seed_arg
-from .core import Dropout
+from .core import Dropout, Identity
 
 
 def _in_unit(layer: str, name: str, value) -> float:
@@ -125,11 +125,9 @@ class GaussianDropout(_Noise):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
 
 
-class ActivityRegularization(Layer):
+class ActivityRegularization(Identity):
     """The identity, with ``l1 * sum(|x|) + l2 * sum(x**2)`` (over the batch size) added to the
     loss: Keras's layer of an activity regularizer ``L1L2(l1, l2)``."""
-
-    supports_masking = True
 
     def __init__(self, l1=0.0, l2=0.0, **kwargs):
         if kwargs.get("activity_regularizer") is not None:
@@ -138,19 +136,6 @@ class ActivityRegularization(Layer):
         reg = regularizers.L1L2(l1=l1, l2=l2)
         super().__init__(activity_regularizer=reg, **kwargs)
         self.l1, self.l2 = reg.l1, reg.l2
-        self._trained = None
-
-    def forward(self, x, training=False, mask=None):
-        _batched(self, x)
-        self._trained = True if training else None
-        return x
-
-    def backward(self, dy):
-        _cached(self, self._trained)
-        return dy
-
-    def step(self, x_t):
-        return x_t
 
     def get_config(self) -> dict:
         config = super().get_config()
