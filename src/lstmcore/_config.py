@@ -1,6 +1,30 @@
-"""Rebuilding objects from Keras-style configs (losses, optimizers, regularizers, constraints)."""
+"""Keras's settings that lstmcore follows (``keras.config.epsilon()``) and rebuilding objects from
+Keras-style configs (losses, optimizers, regularizers, constraints)."""
 
 from __future__ import annotations
+
+import numpy as np
+
+# keras.config.epsilon(): the losses' clips, MAPE's floor, the constraints' and normalize's
+# divisors, Normalization's floor on the standard deviation, AUC's end thresholds
+EPSILON = 1e-7
+
+
+def normalize(x, axis: int = -1):
+    """Keras's ``ops.normalize``: x * min(1 / ||x||, 1 / eps) along ``axis`` (a zero vector stays
+    0). Returns (the normalized x, the scale min(1 / ||x||, 1 / eps), keepdims)."""
+    t = x.dtype.type
+    with np.errstate(divide="ignore"):
+        inv = t(1) / np.sqrt(np.sum(np.square(x), axis=axis, keepdims=True))
+    scale = np.minimum(inv, t(1 / EPSILON))
+    return x * scale, scale
+
+
+def normalize_backward(g, n, scale, axis: int = -1):
+    """The gradient through ``normalize`` of g = dL/dn: where the 1/||x|| scale holds, its
+    direction projected out, (g - n (n . g)) * scale; where the 1/eps bound holds, g * scale."""
+    unit = scale < scale.dtype.type(1 / EPSILON)
+    return np.where(unit, (g - n * np.sum(n * g, axis=axis, keepdims=True)) * scale, g * scale)
 
 
 def build_from_config(cls, config: dict, keras_defaults: dict):

@@ -28,7 +28,7 @@ __all__ = [
     "deserialize",
 ]
 
-EPSILON = 1e-7  # Keras's backend.epsilon(), added to the norms it divides by
+EPSILON = _config.EPSILON  # added to the norms it divides by, as Keras
 
 
 def _number(name: str, value, minimum=None) -> float:

@@ -35,7 +35,7 @@ import numbers
 import numpy as np
 from scipy.special import expit
 
-from ._config import build_from_config
+from ._config import EPSILON, build_from_config, normalize, normalize_backward
 
 __all__ = [
     "EPSILON",
@@ -59,7 +59,6 @@ __all__ = [
     "serialize",
 ]
 
-EPSILON = 1e-7  # keras.config.epsilon(): the clip of probabilities in the crossentropies
 
 # Keras constructor arguments that lstmcore does not implement: a Keras config may carry them, but
 # only with these (default) values.
@@ -398,26 +397,13 @@ class CosineSimilarity(Loss):
 
     default_name = "cosine_similarity"
 
-    @staticmethod
-    def _inverse_norm(a):
-        t = a.dtype.type
-        with np.errstate(divide="ignore"):
-            inv = t(1) / np.sqrt(np.sum(np.square(a), axis=-1, keepdims=True))
-        return np.minimum(inv, t(1 / EPSILON))
-
     def _values(self, y_true, y_pred):
-        return -np.sum(y_true * self._inverse_norm(y_true) * y_pred * self._inverse_norm(y_pred), axis=-1)
+        return -np.sum(normalize(y_true)[0] * normalize(y_pred)[0], axis=-1)
 
     def _backward(self, y_true, y_pred):
-        t = y_pred.dtype.type
-        yn = y_true * self._inverse_norm(y_true)
-        inv = self._inverse_norm(y_pred)
-        pn = y_pred * inv
-        # pn = p / |p|: d(-yn . pn)/dp = -(yn - (yn . pn) pn) / |p|; where the 1/eps bound holds
-        # (|p| < eps) pn = p / eps and the gradient is -yn / eps
-        free = inv < t(1 / EPSILON)
-        grad = np.where(free, -(yn - np.sum(yn * pn, axis=-1, keepdims=True) * pn) * inv, -yn * inv)
-        grad /= t(y_pred.size // y_pred.shape[-1])
+        pn, scale = normalize(y_pred)
+        grad = normalize_backward(-normalize(y_true)[0], pn, scale)
+        grad /= y_pred.dtype.type(y_pred.size // y_pred.shape[-1])
         return grad
 
 

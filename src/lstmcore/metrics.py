@@ -43,6 +43,7 @@ import numpy as np
 from scipy.special import expit
 
 from . import losses
+from ._config import EPSILON
 from .losses import _as_arrays, _as_pred, _check_same_shape
 
 __all__ = [
@@ -69,7 +70,6 @@ __all__ = [
     "get_metric",
 ]
 
-EPSILON = 1e-7  # keras.config.epsilon(): MAPE's floor on |y_true| and AUC's end thresholds
 NEG_INF = -1e10  # Keras's threshold for top_k (metrics_utils.NEG_INF)
 
 

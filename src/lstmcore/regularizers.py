@@ -140,11 +140,9 @@ class OrthogonalRegularizer(Regularizer):
             raise ValueError(
                 f"OrthogonalRegularizer ({self.mode}) needs at least 2 {self.mode}, got shape {x.shape}"
             )
-        t = x.dtype.type
-        scale = np.minimum(1 / np.sqrt(np.square(v).sum(axis=1, keepdims=True)), t(1e7))
-        n = v * scale
+        n, scale = _config.normalize(v, axis=1)
         pairs = v.shape[0] * (v.shape[0] - 1) / 2
-        return v, scale, n, t(self.factor * 0.5 / pairs)
+        return v, scale, n, x.dtype.type(self.factor * 0.5 / pairs)
 
     def __call__(self, x) -> float:
         _, _, n, c = self._parts(x)
@@ -158,8 +156,7 @@ class OrthogonalRegularizer(Regularizer):
         s = c * np.sign(p)
         np.fill_diagonal(s, 0)
         g = 2 * (s @ n)  # d/dn of c * sum |n_i . n_j| (s is symmetric)
-        unit = scale < 1e7  # normalized rows: project out their own direction; clamped ones: scaled
-        dv = np.where(unit, (g - n * (n * g).sum(axis=1, keepdims=True)) * scale, g * scale)
+        dv = _config.normalize_backward(g, n, scale, axis=1)
         return (dv if self.mode == "rows" else dv.T).astype(np.asarray(x).dtype, copy=False)
 
     def get_config(self) -> dict:

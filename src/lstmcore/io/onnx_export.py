@@ -1074,8 +1074,7 @@ class _Exporter:
     def normalization(self, layer, x, shape, mask, states):
         g = self.g
         probe = np.zeros((1, *[1 if d is None else d for d in shape]), dtype=g.dtype)
-        mean, var = layer._statistics(probe)  # broadcast as the forward's, (1, ...)
-        denom = np.maximum(np.sqrt(var), g.dtype.type(1e-7))
+        mean, denom = layer._statistics(probe)  # the forward's, (1, ...)
         mean, denom = self.weight(layer, "mean", mean), self.weight(layer, "denominator", denom)
         y = g.add(mean, g.mul(x, denom)) if layer.invert else g.div(g.sub(x, mean), denom)
         return [y], mask

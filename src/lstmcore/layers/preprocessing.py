@@ -9,9 +9,8 @@ import numbers
 
 import numpy as np
 
+from .._config import EPSILON
 from .base import Layer, _batched, _cached
-
-EPSILON = 1e-7  # keras.config.epsilon(): Normalization's floor on the standard deviation
 
 
 def _number_or_array(layer: str, name: str, value):
@@ -166,6 +165,7 @@ class Normalization(Layer):
         return a.reshape(shape)
 
     def _statistics(self, x):
+        """(mean, max(sqrt(variance), eps)) shaped to broadcast against x."""
         kept = self._kept(x.shape[1:])
         if self.input_mean is not None:
             mean, var = self.input_mean, self.input_variance
@@ -176,7 +176,8 @@ class Normalization(Layer):
                 f"layer {self.name!r}: Normalization needs adapt(data) or mean and variance first"
             )
         t = x.dtype.type
-        return self._broadcast(mean, x.ndim, kept).astype(t), self._broadcast(var, x.ndim, kept).astype(t)
+        var = self._broadcast(var, x.ndim, kept).astype(t)
+        return self._broadcast(mean, x.ndim, kept).astype(t), np.maximum(np.sqrt(var), t(EPSILON))
 
     # Adapt, forward, backward.
     def adapt(self, data, batch_size=None, steps=None) -> None:
@@ -245,8 +246,7 @@ class Normalization(Layer):
                     f"layer {self.name!r}: Normalization was built for inputs {(None, *self.build_shape)} "
                     f"(kept axes {kept}); got x of shape {x.shape}"
                 )
-        mean, var = self._statistics(x)
-        denom = np.maximum(np.sqrt(var), x.dtype.type(EPSILON))
+        mean, denom = self._statistics(x)
         self._denom = denom if training else None
         return mean + x * denom if self.invert else (x - mean) / denom
 
