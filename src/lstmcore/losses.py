@@ -305,8 +305,9 @@ class MeanAbsolutePercentageError(Loss):
         t = y_pred.dtype.type
         return t(100) / np.maximum(np.abs(y_true), t(EPSILON))
 
-    def _values(self, y_true, y_pred):
-        return np.mean(np.abs(y_true - y_pred) * self._scale(y_true, y_pred), axis=-1)
+    def _values(self, y_true, y_pred):  # Keras's order of operations (its metric's too)
+        t = y_pred.dtype.type
+        return t(100) * np.mean(np.abs((y_true - y_pred) / np.maximum(np.abs(y_true), t(EPSILON))), axis=-1)
 
     def _backward(self, y_true, y_pred):
         grad = np.sign(y_pred - y_true) * self._scale(y_true, y_pred)

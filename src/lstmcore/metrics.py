@@ -193,37 +193,6 @@ class Metric:
         return f"{type(self).__name__}(name={self.name!r})"
 
 
-class MeanSquaredError(Metric):
-    """Per sample mean((y_true - y_pred)**2) over the last axis."""
-
-    default_name = "mean_squared_error"
-
-    def _values(self, y_true, y_pred):
-        y_true, y_pred = _float64_pair(y_true, y_pred)
-        return np.mean(np.square(y_pred - y_true), axis=-1)
-
-
-class MeanAbsoluteError(Metric):
-    """Per sample mean(|y_true - y_pred|) over the last axis."""
-
-    default_name = "mean_absolute_error"
-
-    def _values(self, y_true, y_pred):
-        y_true, y_pred = _float64_pair(y_true, y_pred)
-        return np.mean(np.abs(y_pred - y_true), axis=-1)
-
-
-class MeanAbsolutePercentageError(Metric):
-    """Per sample 100 * mean(|y_true - y_pred| / max(|y_true|, 1e-7)) over the last axis."""
-
-    default_name = "mean_absolute_percentage_error"
-
-    def _values(self, y_true, y_pred):
-        y_true, y_pred = _float64_pair(y_true, y_pred)
-        diff = np.abs((y_true - y_pred) / np.maximum(np.abs(y_true), EPSILON))
-        return 100.0 * np.mean(diff, axis=-1)
-
-
 class _LossMetric(Metric):
     """The running mean of a loss's per-sample values (Keras's MeanMetricWrapper over the loss
     function), in float64; ``sign`` -1 turns cosine similarity's loss into the metric."""
@@ -234,6 +203,27 @@ class _LossMetric(Metric):
     def _values(self, y_true, y_pred):
         y_true, y_pred = _float64_pair(y_true, y_pred)
         return self.sign * self.loss_class()._values(y_true, y_pred)
+
+
+class MeanSquaredError(_LossMetric):
+    """Per sample mean((y_true - y_pred)**2) over the last axis."""
+
+    default_name = "mean_squared_error"
+    loss_class = losses.MeanSquaredError
+
+
+class MeanAbsoluteError(_LossMetric):
+    """Per sample mean(|y_true - y_pred|) over the last axis."""
+
+    default_name = "mean_absolute_error"
+    loss_class = losses.MeanAbsoluteError
+
+
+class MeanAbsolutePercentageError(_LossMetric):
+    """Per sample 100 * mean(|y_true - y_pred| / max(|y_true|, 1e-7)) over the last axis."""
+
+    default_name = "mean_absolute_percentage_error"
+    loss_class = losses.MeanAbsolutePercentageError
 
 
 class MeanSquaredLogarithmicError(_LossMetric):
