@@ -63,12 +63,20 @@ def _h5py():
     return h5py
 
 
+def _keras_class(layer) -> str:
+    """The class name Keras writes for a layer (an Input's InputLayer, an AddOp's Add)."""
+    if isinstance(layer, Input):
+        return "InputLayer"
+    name = type(layer).__name__
+    return name.removesuffix("Op") if isinstance(layer, _Op) else name
+
+
 def _serialized(layer, dtype) -> dict:
     """A layer as Keras serializes it (without inbound nodes)."""
     if isinstance(layer, Input):
         return {
             "module": "keras.layers",
-            "class_name": "InputLayer",
+            "class_name": _keras_class(layer),
             "config": {
                 "batch_shape": [layer.batch_size, *layer.input_shape],
                 "dtype": dtype,
@@ -78,10 +86,9 @@ def _serialized(layer, dtype) -> dict:
             "registered_name": None,
         }
     if isinstance(layer, _Op):  # a + b of tensors: Keras's operation, which drops the masks
-        name = type(layer).__name__.removesuffix("Op")
         return {
             "module": layer.keras_module,
-            "class_name": name,
+            "class_name": _keras_class(layer),
             "config": {"name": layer.name},
             "registered_name": None,
         }
@@ -102,7 +109,7 @@ def _serialized(layer, dtype) -> dict:
             config["cell"] = cells[0]
     out = {
         "module": "keras.layers",
-        "class_name": type(layer).__name__,
+        "class_name": _keras_class(layer),
         "config": config,
         "registered_name": None,
     }
@@ -129,13 +136,8 @@ def _weight_groups(layer) -> list[tuple[str, list[np.ndarray]]]:
     if isinstance(layer, RNN):
         if not isinstance(layer.cell, StackedRNNCells):
             return [("cell", layer._cells[0].weights)]
-        used: dict[str, int] = {}  # Keras's keys: the snake-case class name, a counter for repeats
-        groups = []
-        for c in layer._cells:
-            key = keras_snake(type(c).__name__)
-            used[key] = used.get(key, -1) + 1
-            groups.append((f"cell/cells/{key}" + (f"_{used[key]}" if used[key] else ""), c.weights))
-        return groups
+        keys = _keys(type(c).__name__ for c in layer._cells)
+        return [(f"cell/cells/{key}", c.weights) for key, c in zip(keys, layer._cells, strict=True)]
     if isinstance(layer, MultiHeadAttention):  # its projections are EinsumDense sublayers
         return [
             (
@@ -157,6 +159,18 @@ def _weight_groups(layer) -> list[tuple[str, list[np.ndarray]]]:
         inner = _weight_groups(layer.layer)
         return [(f"layer/{p}" if p else "layer", w) for p, w in inner]
     return [("", layer.weights)]
+
+
+def _keys(class_names) -> list[str]:
+    """Keras's keys of objects in its weights file, in order: the snake-case class name, with a
+    counter from the second of a name on (dense, dense_1, ...)."""
+    used: dict[str, int] = {}
+    keys = []
+    for name in class_names:
+        key = keras_snake(name)
+        used[key] = used.get(key, -1) + 1
+        keys.append(f"{key}_{used[key]}" if used[key] else key)
+    return keys
 
 
 def _check_exportable(model) -> None:
@@ -336,14 +350,7 @@ def save(model, filepath) -> None:
     with h5py.File(weights, "w") as h5:
         h5.create_group("vars")
         top = h5.create_group("layers")
-        used: dict[str, int] = {}
-        for layer in layers:
-            key = keras_snake(type(layer).__name__)
-            if key in used:
-                used[key] += 1
-                key = f"{key}_{used[key]}"
-            else:
-                used[key] = 0
+        for layer, key in zip(layers, _keys(map(_keras_class, layers)), strict=True):
             group = top.create_group(key)
             group.create_group("vars").attrs["name"] = layer.name
             for path, arrays in _weight_groups(layer):
@@ -639,15 +646,8 @@ def _read_weights(model, config, data: bytes, h5py, path) -> None:
         name = entry.get("name") or entry["config"].get("name")
         order.append((entry["class_name"], by_name.get(name)))
     order = [(c, layer) for c, layer in order if c != "InputLayer"]  # no weights; a key of its own
-    used: dict[str, int] = {}
     with h5py.File(io.BytesIO(data), "r") as h5:
-        for class_name, layer in order:
-            key = keras_snake(class_name)
-            if key in used:
-                used[key] += 1
-                key = f"{key}_{used[key]}"
-            else:
-                used[key] = 0
+        for (_, layer), key in zip(order, _keys(c for c, _ in order), strict=True):
             if layer is None:
                 continue
             for sub, arrays in _weight_groups(layer):
