@@ -44,6 +44,53 @@ def _bmm(a, b) -> np.ndarray:
     return out.reshape(*lead, a.shape[-2], b.shape[-1])
 
 
+def _sequences(name: str, xs):
+    """The inputs [query, value(, key)] as (batch, steps, features) arrays (q, v, k), the key the
+    value when not given, of one batch and the key's steps the value's; else ValueError."""
+    if not isinstance(xs, (list, tuple)) or len(xs) not in (2, 3):
+        raise ValueError(f"{name} takes a list [query, value] or [query, value, key] of arrays")
+    xs = [np.asarray(a) for a in xs]
+    if any(a.ndim != 3 for a in xs):
+        raise ValueError(f"{name} takes arrays (batch, steps, features), got shapes {[a.shape for a in xs]}")
+    q, v = xs[0], xs[1]
+    k = xs[2] if len(xs) == 3 else v
+    if not (q.shape[0] == v.shape[0] == k.shape[0]) or k.shape[1] != v.shape[1]:
+        raise ValueError(
+            f"{name}: query (B, Tq, .), value (B, Tv, .) and key (B, Tv, .) needed, got "
+            f"{q.shape}, {v.shape}, {k.shape}"
+        )
+    return q, v, k
+
+
+def _input_mask(mask, k: int, shape) -> np.ndarray | None:
+    """Input k's mask (a list of masks, None for an input without) as bool of ``shape``."""
+    if mask is not None and not isinstance(mask, (list, tuple)):
+        raise ValueError("an attention layer's mask is a list [query_mask, value_mask, ...], got one array")
+    if mask is None or len(mask) <= k or mask[k] is None:
+        return None
+    m = np.asarray(mask[k])
+    if m.shape != shape or m.dtype.kind not in "biu":
+        raise ValueError(
+            f"the mask of input {k} must be a bool array of shape {shape}, got {m.dtype} {m.shape}"
+        )
+    return m.astype(bool, copy=False)
+
+
+def _kept(keep, more) -> np.ndarray:
+    """The pairs kept so far (None: all) and ``more``."""
+    return more if keep is None else keep & more
+
+
+def _causal(Tq: int, Tv: int) -> np.ndarray:
+    """(1, Tq, Tv): query step i attends to the steps j <= i."""
+    return np.tril(np.ones((Tq, Tv), dtype=bool))[None]
+
+
+def _softmax_backward(W: np.ndarray, dW: np.ndarray) -> np.ndarray:
+    """The scores' gradient from the softmax's W and its gradient dW (over the last axis)."""
+    return W * (dW - (dW * W).sum(axis=-1, keepdims=True))
+
+
 def _softmax(s: np.ndarray) -> np.ndarray:
     e = np.exp(s - s.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
@@ -127,52 +174,23 @@ class _Attention(Layer):
         raise NotImplementedError
 
     def _arrays(self, xs):
-        name = type(self).__name__
-        if not isinstance(xs, (list, tuple)) or len(xs) not in (2, 3):
-            raise ValueError(f"{name} takes a list [query, value] or [query, value, key] of arrays")
-        xs = [np.asarray(a) for a in xs]
-        if any(a.ndim != 3 for a in xs):
+        q, v, k = _sequences(type(self).__name__, xs)
+        if q.shape[2] != k.shape[2]:
             raise ValueError(
-                f"{name} takes arrays (batch, steps, features), got shapes {[a.shape for a in xs]}"
-            )
-        q, v = xs[0], xs[1]
-        k = xs[2] if len(xs) == 3 else v
-        if (
-            not (q.shape[0] == v.shape[0] == k.shape[0])
-            or q.shape[2] != k.shape[2]
-            or k.shape[1] != v.shape[1]
-        ):
-            raise ValueError(
-                f"{name}: query (B, Tq, d), value (B, Tv, dv) and key (B, Tv, d) needed, got "
-                f"{q.shape}, {v.shape}, {k.shape}"
+                f"{type(self).__name__}: the query and key need the same features, got {q.shape} and "
+                f"{k.shape}"
             )
         return q, v, k
-
-    @staticmethod
-    def _mask(mask, k: int, shape) -> np.ndarray | None:
-        if mask is None or len(mask) <= k or mask[k] is None:
-            return None
-        m = np.asarray(mask[k])
-        if m.shape != shape or m.dtype.kind not in "biu":
-            raise ValueError(
-                f"the mask of input {k} must be a bool array of shape {shape}, got {m.dtype} {m.shape}"
-            )
-        return m.astype(bool, copy=False)
 
     def forward(self, x, training=False, mask=None, return_attention_scores=False, use_causal_mask=False):
         q, v, k = self._arrays(x)
         dtype = q.dtype
         B, Tq, Tv = q.shape[0], q.shape[1], v.shape[1]
-        if mask is not None and not isinstance(mask, (list, tuple)):
-            raise ValueError(
-                f"{type(self).__name__}'s mask is a list [query_mask, value_mask], got one array"
-            )
-        q_mask, v_mask = self._mask(mask, 0, (B, Tq)), self._mask(mask, 1, (B, Tv))
+        q_mask, v_mask = _input_mask(mask, 0, (B, Tq)), _input_mask(mask, 1, (B, Tv))
         S, parts = self._scores(q, k)  # (B, Tq, Tv)
         keep = None if v_mask is None else v_mask[:, None, :]
         if use_causal_mask:
-            causal = np.tril(np.ones((Tq, Tv), dtype=bool))[None]
-            keep = causal if keep is None else keep & causal
+            keep = _kept(keep, _causal(Tq, Tv))
         if keep is not None:
             S = np.where(keep, S, S - dtype.type(_MASKED))
         W = _softmax(S)
@@ -208,7 +226,7 @@ class _Attention(Layer):
         dv = _bmm(W_out.transpose(0, 2, 1), dy)
         if drop is not None:
             dW = dW * drop
-        dS = W * (dW - (dW * W).sum(axis=-1, keepdims=True))  # the softmax's backward
+        dS = _softmax_backward(W, dW)
         dq, dk = self._scores_backward(dS, parts)
         return [dq, dv, dk] if has_key else [dq, dv + dk]
 
@@ -505,20 +523,8 @@ class MultiHeadAttention(Layer):
         use_causal_mask=False,
         attention_mask=None,
     ):
-        if not isinstance(x, (list, tuple)) or len(x) not in (2, 3):
-            raise ValueError("MultiHeadAttention takes [query, value] or [query, value, key] arrays")
-        xs = [np.asarray(a) for a in x]
-        if any(a.ndim != 3 for a in xs):
-            raise ValueError(
-                f"MultiHeadAttention takes arrays (batch, steps, features), got {[a.shape for a in xs]}"
-            )
-        q, v = xs[0], xs[1]
-        k = xs[2] if len(xs) == 3 else v
+        q, v, k = _sequences("MultiHeadAttention", x)
         B, T, S = q.shape[0], q.shape[1], v.shape[1]
-        if v.shape[0] != B or k.shape[0] != B or k.shape[1] != S:
-            raise ValueError(
-                f"MultiHeadAttention: query, value and key shapes do not fit, got {[a.shape for a in xs]}"
-            )
         P = self.params
         dtype = P["query/kernel"].dtype
 
@@ -531,22 +537,19 @@ class MultiHeadAttention(Layer):
         Qs = project(q, "query") * scale  # (B, T, N, kd)
         K, V = project(k, "key"), project(v, "value")
         S_ = _bmm(Qs.transpose(0, 2, 1, 3), K.transpose(0, 2, 3, 1))  # (B, N, T, S)
-        if mask is not None and not isinstance(mask, (list, tuple)):
-            raise ValueError("MultiHeadAttention's mask is a list [query_mask, value_mask(, key_mask)]")
-        keep = None
-        for k_, shape, sl in ((0, (B, T), (slice(None), slice(None), None)), (1, (B, S), (slice(None), None)),
-                              (2, (B, S), (slice(None), None))):  # fmt: skip
-            m = None if len(xs) < 3 and k_ == 2 else _Attention._mask(mask, k_, shape)
+        keep = None  # (B, T, S): the query's, value's and key's masks, causal, attention_mask
+        q_mask, v_mask = _input_mask(mask, 0, (B, T)), _input_mask(mask, 1, (B, S))
+        k_mask = _input_mask(mask, 2, (B, S)) if len(x) == 3 else None
+        for m in (None if q_mask is None else q_mask[:, :, None], v_mask, k_mask):
             if m is not None:
-                keep = m[sl] if keep is None else keep & m[sl]
+                keep = _kept(keep, m if m.ndim == 3 else m[:, None, :])
         if use_causal_mask:
-            causal = np.tril(np.ones((T, S), dtype=bool))[None]
-            keep = causal if keep is None else keep & causal
+            keep = _kept(keep, _causal(T, S))
         if attention_mask is not None:
             am = np.asarray(attention_mask)
             if am.shape != (B, T, S):
                 raise ValueError(f"attention_mask must have shape {(B, T, S)}, got {am.shape}")
-            keep = am.astype(bool) if keep is None else keep & am.astype(bool)
+            keep = _kept(keep, am.astype(bool))
         if keep is not None:  # Keras's masked softmax: -1e9 in, and 0 out (a row with no key left)
             keep = keep[:, None]
             W_soft = _softmax(np.where(keep, S_, dtype.type(-_MASKED)))
@@ -564,11 +567,12 @@ class MultiHeadAttention(Layer):
         if self.use_bias:
             out = out + P["attention_output/bias"]
         if training:
-            self._cache = (xs, Qs, K, V, W_soft, keep, Wd, drop, O, scale, bool(return_attention_scores))
+            inputs = (q, v, k, len(x) == 3)
+            self._cache = (inputs, Qs, K, V, W_soft, keep, Wd, drop, O, scale, bool(return_attention_scores))
         return (out, W) if return_attention_scores else out
 
     def backward(self, dy):
-        xs, Qs, K, V, W, keep, Wd, drop, O, scale, scores = _cached(self, self._cache)
+        (q, v, k, has_key), Qs, K, V, W, keep, Wd, drop, O, scale, scores = _cached(self, self._cache)
         self._cache = None
         P, G = self.params, self.grads
         d_scores = None
@@ -591,11 +595,9 @@ class MultiHeadAttention(Layer):
             dW = dW + d_scores
         if keep is not None:
             dW = np.where(keep, dW, W.dtype.type(0))
-        dS = W * (dW - (dW * W).sum(axis=-1, keepdims=True))  # W: the softmax's, before the 0s
+        dS = _softmax_backward(W, dW)  # W: the softmax's, before the 0s
         dQ = _bmm(dS, K.transpose(0, 2, 1, 3)).transpose(0, 2, 1, 3) * scale  # (B, T, N, kd)
         dK = _bmm(dS.transpose(0, 1, 3, 2), Qs.transpose(0, 2, 1, 3)).transpose(0, 2, 1, 3)
-        q, v = xs[0], xs[1]
-        k = xs[2] if len(xs) == 3 else v
 
         def back(a, d, name):  # the gradients of a projection: its kernel's, bias's and input's
             kernel = P[f"{name}/kernel"]
@@ -606,7 +608,7 @@ class MultiHeadAttention(Layer):
             return matmul(d2, kernel.reshape(kernel.shape[0], -1).T).reshape(a.shape)
 
         dq, dv, dk = back(q, dQ, "query"), back(v, dV, "value"), back(k, dK, "key")
-        return [dq, dv, dk] if len(xs) == 3 else [dq, dv + dk]
+        return [dq, dv, dk] if has_key else [dq, dv + dk]
 
     def get_config(self) -> dict:
         config = super().get_config()
