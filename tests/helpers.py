@@ -56,6 +56,18 @@ def assert_close(actual, expected, dtype=None, name="array", scale=1.0):
         )
 
 
+def close_to_reference(got, want, dtype, name, scale=1.0):
+    """The compiled engine's ``got`` against the reference's ``want``: the same dtype and shape, and
+    within the tolerance of ``dtype`` times ``scale`` (atol relative to the largest |want|, 1 at
+    least)."""
+    got, want = np.asarray(got), np.asarray(want)
+    assert got.dtype == want.dtype == dtype, (name, got.dtype, want.dtype)
+    assert got.shape == want.shape, (name, got.shape, want.shape)
+    tol = TOL[np.dtype(dtype)]
+    atol = tol["atol"] * scale * max(1.0, float(np.abs(want).max(initial=0.0)))
+    np.testing.assert_allclose(got, want, rtol=tol["rtol"] * scale, atol=atol, err_msg=name)
+
+
 def make_lstm(rng, B, T, I, H, dtype=np.float64, state=True):
     """Random inputs and weights of one LSTM layer, in lstmcore's layout.
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import TOL
+from helpers import close_to_reference
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -70,13 +70,9 @@ def test_layers_match_reference(case):
     with pytest.MonkeyPatch.context() as mp:
         got = _run(lstmcore, kind, kw, shape, dtype, seed, mp)
         want = _run(reference, kind, kw, shape, dtype, seed, mp)
-    tol = TOL[np.dtype(dtype)]
 
     def close(a, b, name):
-        a, b = np.asarray(a), np.asarray(b)
-        assert a.shape == b.shape and a.dtype == b.dtype == dtype, (name, a.shape, b.shape, a.dtype)
-        scale = 20 * max(1.0, float(np.abs(b).max(initial=0.0)))
-        np.testing.assert_allclose(a, b, rtol=tol["rtol"] * 20, atol=tol["atol"] * scale, err_msg=name)
+        close_to_reference(a, b, dtype, name, scale=20)
 
     for k, (a, b) in enumerate(zip(got[0], want[0], strict=True)):
         close(a, b, f"output {k}")

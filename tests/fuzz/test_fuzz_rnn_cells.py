@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import TOL
+from helpers import close_to_reference
 from hypothesis import event, given
 from hypothesis import strategies as st
 
@@ -117,13 +117,9 @@ def test_rnn_of_cells_matches_reference(case):
             single = _run(lstmcore, case, mp, layer=getattr(layers, LAYER_OF[kind])(**kw, **args))
             for a, b in zip(single[0], got[0], strict=True):
                 assert np.array_equal(a, b), "the layer of the cell"
-    tol = TOL[np.dtype(dtype)]
 
     def close(a, b, name):
-        a, b = np.asarray(a), np.asarray(b)
-        assert a.shape == b.shape and a.dtype == b.dtype == dtype, (name, a.shape, b.shape, a.dtype)
-        scale = 20 * max(1.0, float(np.abs(b).max(initial=0.0)))
-        np.testing.assert_allclose(a, b, rtol=tol["rtol"] * 20, atol=tol["atol"] * scale, err_msg=name)
+        close_to_reference(a, b, dtype, name, scale=20)
 
     for k, (a, b, c) in enumerate(zip(got[0], want[0], again[0], strict=True)):
         close(a, b, f"output {k}")

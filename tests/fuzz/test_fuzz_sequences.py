@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from helpers import CELL_GATES, TOL, make_stack_weights
+from helpers import CELL_GATES, close_to_reference, make_stack_weights
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -30,15 +30,6 @@ if lstmcore.backend == "compiled":
     from lstmcore.engine import _cells
 
 CELLS = ("lstm", "lstm-options", "gru", "gru-reset_before", "rnn")
-
-
-def _close(got, want, dtype, name, scale=1.0):
-    got, want = np.asarray(got), np.asarray(want)
-    assert got.dtype == want.dtype == dtype, (name, got.dtype, want.dtype)
-    assert got.shape == want.shape, (name, got.shape, want.shape)
-    tol = TOL[np.dtype(dtype)]
-    atol = tol["atol"] * scale * max(1.0, float(np.abs(want).max(initial=0.0)))
-    np.testing.assert_allclose(got, want, rtol=tol["rtol"] * scale, atol=atol, err_msg=name)
 
 
 @st.composite
@@ -100,13 +91,13 @@ def test_sequences_match_reference(problem):
         got = getattr(lstmcore, f"{name}_forward")(*args, **opts, **kw, return_cache=train)
         n = len(want) - (1 if train else 0)
         for k in range(n):
-            _close(got[k], want[k], dtype, f"output {k}")
+            close_to_reference(got[k], want[k], dtype, f"output {k}")
         if train:
             g_want = getattr(reference, f"{name}_backward")(grads[0], want[-1], *grads[1:])
             g_got = getattr(lstmcore, f"{name}_backward")(grads[0], got[-1], *grads[1:])
             assert sorted(g_got) == sorted(g_want)
             for key in g_want:
-                _close(g_got[key], g_want[key], dtype, key, scale=float(sizes[1] * sizes[0]))
+                close_to_reference(g_got[key], g_want[key], dtype, key, scale=float(sizes[1] * sizes[0]))
     finally:
         _cells._set_plan(**before_plan)
         lstmcore.set_num_threads(before_threads)
@@ -155,7 +146,7 @@ def test_invalid_sequence_arguments_agree(case):
     assert outcomes[0][0] == outcomes[1][0], (outcomes[0][0], outcomes[1][0])
     if outcomes[0][0] == "ok":
         for a, b in zip(outcomes[0][1], outcomes[1][1], strict=True):
-            _close(a, b, np.float64, "output")
+            close_to_reference(a, b, np.float64, "output")
 
 
 @st.composite
@@ -188,11 +179,11 @@ def test_stacks_match_reference(problem):
     want = reference.stack_forward(cell, x, weights, **kw, return_cache=True)
     got = lstmcore.stack_forward(cell, x, weights, **kw, return_cache=True)
     for k in range(len(want) - 1):
-        _close(got[k], want[k], np.float64, f"output {k}")
+        close_to_reference(got[k], want[k], np.float64, f"output {k}")
     dy = rng.standard_normal(want[0].shape)
     g_want = reference.stack_backward(dy, want[-1])
     g_got = lstmcore.stack_backward(dy, got[-1])
     for k, (a, b) in enumerate(zip(g_got, g_want, strict=True)):
         assert sorted(a) == sorted(b)
         for key in b:
-            _close(a[key], b[key], np.float64, f"{key} of {k}", scale=float(B * T))
+            close_to_reference(a[key], b[key], np.float64, f"{key} of {k}", scale=float(B * T))
