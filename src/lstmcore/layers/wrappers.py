@@ -47,19 +47,19 @@ class _Wrapper(Layer):
         raise NotImplementedError
 
     def _on_build(self, seed_rng) -> None:
-        for _, layer in self._inner():
+        for (_, layer), shape in zip(self._inner(), self._inner_shapes(self.build_shape), strict=True):
             if not layer.built:
-                layer.build(self._inner_shape(self.build_shape), seed_rng)
+                layer.build(shape, seed_rng)
 
-    def _inner_shape(self, input_shape):
-        return input_shape
+    def _inner_shapes(self, input_shape) -> list:
+        """Each inner layer's input shape (without the batch axis): the wrapper's, by default."""
+        return [input_shape] * len(self._inner())
 
     def weight_specs(self, input_shape):
-        inner = self._inner_shape(input_shape)
         return [
             (f"{prefix}{n}", s, init)
-            for prefix, layer in self._inner()
-            for n, s, init in layer.weight_specs(inner)
+            for (prefix, layer), shape in zip(self._inner(), self._inner_shapes(input_shape), strict=True)
+            for n, s, init in layer.weight_specs(shape)
         ]
 
     def _initial_value(self, name, shape, init, rng, dtype):
@@ -385,8 +385,8 @@ class TimeDistributed(_Wrapper):
     def _inner(self):
         return [(self.layer.name + "/", self.layer)]
 
-    def _inner_shape(self, input_shape):
-        return tuple(input_shape[1:])
+    def _inner_shapes(self, input_shape) -> list:
+        return [tuple(input_shape[1:])]  # one time step's
 
     def _check_input_shape(self, input_shape) -> None:
         if len(input_shape) < 2:
@@ -575,25 +575,13 @@ class RNN(_Wrapper):
     def _inner(self):
         return [(c.name + "/", c) for c in self._cells]
 
-    def _shapes(self, input_shape) -> list:
+    def _inner_shapes(self, input_shape) -> list:
         """Each cell's input shape: the RNN's, then (T, units of the cell before)."""
         shapes, shape = [], tuple(input_shape)
         for c in self._cells:
             shapes.append(shape)
             shape = (shape[0], c.units)
         return shapes
-
-    def _on_build(self, seed_rng) -> None:
-        for c, shape in zip(self._cells, self._shapes(self.build_shape), strict=True):
-            if not c.built:
-                c.build(shape, seed_rng)
-
-    def weight_specs(self, input_shape):
-        return [
-            (f"{c.name}/{n}", s, init)
-            for c, shape in zip(self._cells, self._shapes(input_shape), strict=True)
-            for n, s, init in c.weight_specs(shape)
-        ]
 
     def _check_input_shape(self, input_shape) -> None:
         self._cells[0]._check_input_shape(input_shape)
