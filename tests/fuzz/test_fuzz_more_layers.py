@@ -32,6 +32,7 @@ CLASSES = (
     "LayerNormalization",
     "BatchNormalization",
     "Conv1D",
+    "Conv1DTranspose",
     "ReLU",
     "LeakyReLU",
     "ELU",
@@ -83,6 +84,7 @@ VALUES = {
     "filters": st.integers(1, 6),
     "kernel_size": st.integers(1, 5),
     "dilation_rate": st.integers(1, 3),
+    "output_padding": st.one_of(st.none(), st.integers(0, 3), st.tuples(st.integers(0, 2))),
     "groups": st.integers(1, 3),
     "use_bias": st.booleans(),
     "max_value": st.one_of(st.none(), st.floats(0.0, 3.0)),
@@ -103,10 +105,12 @@ VALUES = {
 }
 # Where a layer's argument is another thing than the same name's above
 VALUES_OF = {
-    "Rescaling": {"scale": st.one_of(st.floats(-3, 3), st.lists(st.floats(-2, 2), min_size=1, max_size=3))}
+    "Rescaling": {"scale": st.one_of(st.floats(-3, 3), st.lists(st.floats(-2, 2), min_size=1, max_size=3))},
+    "Conv1DTranspose": {"padding": st.sampled_from(["valid", "same", "Same"]), "strides": st.integers(1, 4)},
 }
 REQUIRED = {"RepeatVector": ("n",), "Reshape": ("target_shape",), "Activation": ("activation",)}
 REQUIRED.update(AveragePooling1D=("pool_size",), Conv1D=("filters", "kernel_size"))
+REQUIRED.update(Conv1DTranspose=("filters", "kernel_size"))
 REQUIRED.update(SpatialDropout1D=("rate",), GaussianNoise=("stddev",), GaussianDropout=("rate",))
 REQUIRED.update(Permute=("dims",), Rescaling=("scale",))
 
@@ -170,7 +174,7 @@ def _mask(kind, layer, x, rng):
 def _adjoint(layer) -> bool:
     """Whether the layer's output is linear in x, or picks entries of x, for its drawn arguments."""
     name = type(layer).__name__
-    if name == "Conv1D":
+    if name in ("Conv1D", "Conv1DTranspose"):
         return layer.activation in ("linear", "relu") and not layer.use_bias
     if name == "Activation":
         return layer.activation in ("linear", "relu")
@@ -284,6 +288,7 @@ def test_junk_inputs_are_refused_or_work(name, x):
     """A standalone call on junk: ValueError/TypeError, or an output of the announced shape."""
     kw = {"RepeatVector": {"n": 2}, "Reshape": {"target_shape": (-1,)}, "Activation": {"activation": "tanh"}}
     kw.update(AveragePooling1D={"pool_size": 1}, Conv1D={"filters": 2, "kernel_size": 1})
+    kw.update(Conv1DTranspose={"filters": 2, "kernel_size": 2, "strides": 2})
     kw.update(SpatialDropout1D={"rate": 0.5}, GaussianNoise={"stddev": 0.1}, GaussianDropout={"rate": 0.5})
     kw.update(Permute={"dims": (2, 1)}, Rescaling={"scale": 2.0})
     layer = getattr(layers, name)(**kw.get(name, {}))
@@ -293,3 +298,77 @@ def test_junk_inputs_are_refused_or_work(name, x):
         return
     a = np.asarray(x)
     assert y.shape == (a.shape[0], *layer.output_shape(layer.build_shape))
+
+
+@given(
+    T=st.integers(1, 7),
+    I=st.integers(1, 4),
+    F=st.integers(1, 4),
+    k=st.integers(1, 6),
+    s=st.integers(1, 4),
+    d=st.integers(1, 3),
+    padding=st.sampled_from(["valid", "same"]),
+    op=st.one_of(st.none(), st.integers(0, 3)),
+    channels_first=st.booleans(),
+    plan=st.sampled_from([None, "phases", "scatter"]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_conv1d_transpose_is_the_scatter_of_each_step(
+    T, I, F, k, s, d, padding, op, channels_first, plan, seed
+):
+    """Conv1DTranspose with any valid arguments against its definition one input step and tap at
+    a time (full[t*s + j*d] += kernel[j] @ x[t], Keras's window of it), its backward against
+    central differences along a random direction of x and of the kernel (float64); arguments
+    Keras refuses (strides with dilation, output_padding >= strides) raise ValueError. ``plan``
+    forces the forward's plan (None: the one the sizes pick)."""
+    if s > 1:
+        d = 1 if d > 1 and seed % 2 else d  # mostly valid; the rest must be refused
+    try:
+        layer = layers.Conv1DTranspose(
+            F, k, strides=s, padding=padding, output_padding=op, dilation_rate=d,
+            data_format="channels_first" if channels_first else None, activation="tanh",
+        )  # fmt: skip
+    except ValueError:
+        assert (s > 1 and d > 1) or (op is not None and op >= s)
+        return
+    span = d * (k - 1) + 1
+    if padding == "valid":  # Keras's output length and the padding its JAX backend crops
+        L = (T - 1) * s + (max(span, s) if op is None else span + op)
+        pl = span - 1
+    else:
+        L = T * s if op is None else (T - 1) * s + span % 2 + op
+        pl = min(((s + span - 2 if op is None else span + span % 2 - 2 + op) + 1) // 2, span - 1)
+    shape = (I, T) if channels_first else (T, I)
+    try:
+        layer.build(shape)
+    except ValueError:
+        assert L < 1
+        return
+    assert layer.output_shape(shape) == ((F, L) if channels_first else (L, F))
+    rng = np.random.default_rng(seed)
+    _build(layer, (2, *shape), np.float64, rng)
+    layer.plan = plan
+    kernel, bias = layer.params["kernel"], layer.params["bias"]
+    x = rng.standard_normal((2, *shape))
+    xl = x.transpose(0, 2, 1) if channels_first else x
+    z = np.zeros((2, L, F))
+    for t in range(T):
+        for j in range(k):
+            p = t * s + j * d - (span - 1 - pl)
+            if 0 <= p < L:
+                z[:, p] += xl[:, t] @ kernel[j].T
+    want = np.tanh(z + bias)
+    y = layer.forward(x, training=True)
+    np.testing.assert_allclose(y, want.transpose(0, 2, 1) if channels_first else want, rtol=1e-12, atol=1e-12)
+    dy = rng.standard_normal(y.shape)
+    dx = layer.backward(dy)
+    dkernel = layer.grads["kernel"].copy()
+    for a, grad in ((x, dx), (kernel, dkernel)):
+        u = rng.standard_normal(a.shape)
+        a += 1e-6 * u
+        up = float((layer.forward(x) * dy).sum())
+        a -= 2e-6 * u
+        down = float((layer.forward(x) * dy).sum())
+        a += 1e-6 * u
+        numeric = (up - down) / 2e-6
+        assert abs(numeric - float((grad * u).sum())) <= 1e-6 * (1 + abs(numeric))

@@ -36,6 +36,7 @@ from lstmcore.layers import (
     AveragePooling1D,
     BatchNormalization,
     Conv1D,
+    Conv1DTranspose,
     Cropping1D,
     Dense,
     Flatten,
@@ -75,6 +76,7 @@ NEW_LAYERS = (
     LayerNormalization,
     BatchNormalization,
     Conv1D,
+    Conv1DTranspose,
     ReLU,
     LeakyReLU,
     ELU,
@@ -402,6 +404,64 @@ def test_conv1d_against_an_output_loop(rng):
         _check_layer_grads(layer, x, rng.standard_normal(y.shape), ("kernel", "bias"))
 
 
+def _conv_transpose_reference(x, kernel, bias, s, padding, d, output_padding):
+    """Conv1DTranspose as TensorFlow and JAX define it, independently of lstmcore's window: the
+    input stuffed with s - 1 zeros between its steps, padded by (pl, pr) from Keras's rules, then
+    a plain stride-1 convolution with the kernel reversed (before the activation)."""
+    B, T, I = x.shape
+    k, F, _ = kernel.shape
+    span = d * (k - 1) + 1
+    if padding == "valid":  # Keras: (T - 1)*s + max(span, s) steps, or (T - 1)*s + span + p
+        pl = span - 1
+        pr = span - 1 + (max(span, s) - span if output_padding is None else output_padding)
+    else:  # Keras: T*s steps, or (T - 1)*s + span % 2 + p
+        total = s + span - 2 if output_padding is None else span + span % 2 - 2 + output_padding
+        pl = min((total + 1) // 2, span - 1)
+        pr = total - pl
+    u = np.zeros((B, pl + (T - 1) * s + 1 + pr, I))
+    u[:, pl : pl + (T - 1) * s + 1 : s] = x
+    L = u.shape[1] - span + 1
+    y = np.zeros((B, L, F))
+    for t in range(L):
+        for j in range(k):  # the reversed kernel: tap k - 1 - j reads u[t + j*d]
+            y[:, t] += u[:, t + j * d] @ kernel[k - 1 - j].T
+    return y + (0 if bias is None else bias)
+
+
+def test_conv1d_transpose_against_a_stuffed_convolution(rng):
+    for T, I, F, k, s, d, padding, op in [
+        (5, 3, 2, 3, 1, 1, "valid", None),
+        (5, 3, 2, 3, 2, 1, "same", None),
+        (4, 2, 3, 4, 3, 1, "same", 2),
+        (4, 2, 3, 2, 3, 1, "valid", None),
+        (3, 2, 2, 3, 2, 1, "valid", 1),
+        (6, 2, 3, 3, 1, 3, "same", None),
+        (1, 3, 2, 1, 4, 1, "same", 0),
+        (2, 1, 1, 5, 2, 1, "same", 1),
+        (7, 4, 2, 2, 1, 2, "valid", 0),
+    ]:
+        x = rng.standard_normal((3, T, I))
+        layer = Conv1DTranspose(F, k, strides=s, padding=padding, output_padding=op, dilation_rate=d)
+        layer(x, training=True)
+        layer.params["bias"][...] = rng.standard_normal(F)
+        want = _conv_transpose_reference(x, layer.params["kernel"], layer.params["bias"], s, padding, d, op)
+        for plan in (None, "phases", "scatter"):  # the one the sizes pick, then each forced
+            layer.plan = plan
+            y = layer.forward(x, training=True)
+            assert_close(y, want, np.float64, f"{T, I, F, k, s, d, padding, op, plan}")
+            assert y.shape[1:] == layer.output_shape(layer.build_shape)
+            _check_layer_grads(layer, x, rng.standard_normal(y.shape), ("kernel", "bias"))
+
+
+def test_conv1d_transpose_undoes_a_strided_conv1d_shape(rng):
+    """The autoencoder's use: Conv1D(strides=2, "same") halves the steps, Conv1DTranspose with the
+    same arguments doubles them back (keras.io's time-series anomaly detection)."""
+    x = rng.standard_normal((2, 12, 3))
+    h = Conv1D(4, 7, strides=2, padding="same")(x)
+    assert h.shape == (2, 6, 4)
+    assert Conv1DTranspose(3, 7, strides=2, padding="same")(h).shape == x.shape
+
+
 # Configs, models, masks, steps ----------------------------------------------------------------------
 
 
@@ -428,6 +488,7 @@ def _models():
                     MaxPooling1D(2),
                     Conv1D(3, 2, padding="same", dilation_rate=2, groups=1),
                     AveragePooling1D(2, padding="same"),
+                    Conv1DTranspose(2, 3, strides=2, padding="same", activation="relu"),
                     Flatten(),
                     Dense(1),
                 ]
@@ -508,6 +569,7 @@ def test_whole_model_gradient_by_finite_differences(rng):
             GlobalAveragePooling1D(),
             Activation("softplus"),
             Reshape((3, 1)),
+            Conv1DTranspose(2, 2, strides=2, output_padding=1, activation="tanh"),
             GlobalMaxPooling1D(),
             Dense(2),
         ],
@@ -602,6 +664,7 @@ def test_step_is_forward_on_one_time_step(rng, layer):
     "layer",
     [
         Conv1D(2, 2),
+        Conv1DTranspose(2, 2),
         MaxPooling1D(),
         AveragePooling1D(2),
         GlobalAveragePooling1D(),
@@ -693,6 +756,33 @@ def test_standalone_call_and_weight_shapes():
             ValueError,
             "'channels_middle'",
         ),
+        (Conv1DTranspose, {"filters": 2, "kernel_size": 3, "padding": "causal"}, ValueError, "'causal'"),
+        (Conv1DTranspose, {"filters": 2, "kernel_size": 3, "groups": 2}, TypeError, "'groups'"),
+        (Conv1DTranspose, {"filters": 2, "kernel_size": 3, "output_padding": 1}, ValueError, "strides=1"),
+        (
+            Conv1DTranspose,
+            {"filters": 2, "kernel_size": 3, "strides": 2, "output_padding": -1},
+            ValueError,
+            "-1",
+        ),
+        (
+            Conv1DTranspose,
+            {"filters": 2, "kernel_size": 3, "strides": 2, "output_padding": 0.5},
+            TypeError,
+            "0.5",
+        ),
+        (
+            Conv1DTranspose,
+            {"filters": 2, "kernel_size": 3, "strides": 3, "output_padding": (1, 1)},
+            ValueError,
+            "(1, 1)",
+        ),
+        (
+            Conv1DTranspose,
+            {"filters": 2, "kernel_size": 3, "strides": 2, "dilation_rate": 2},
+            ValueError,
+            "strides=2",
+        ),
     ],
 )
 def test_bad_arguments(cls, kw, exc, fragment):
@@ -714,6 +804,8 @@ def test_bad_arguments(cls, kw, exc, fragment):
         (Conv1D(2, 5), (3, 2), "(3, 2)"),
         (Conv1D(2, 3, dilation_rate=2), (4, 2), "(4, 2)"),
         (Conv1D(2, 2, groups=2), (5, 3), "(5, 3)"),
+        (Conv1DTranspose(2, 2, padding="same", output_padding=0), (1, 3), "no output step for 1 timesteps"),
+        (Conv1DTranspose(2, 3), (4,), "(4,)"),
         (LayerNormalization(axis=3), (4, 5), "axis 3"),
         (LayerNormalization(axis=[1, -2]), (4, 5), "[1, -2]"),
         (BatchNormalization(axis=0), (4, 5), "axis 0"),
@@ -752,6 +844,8 @@ def test_bad_inputs_after_build(rng):
     [
         (Conv1D(4, 3, padding="causal"), (None, 4)),
         (Conv1D(4, 3, strides=2, padding="same", data_format="channels_first"), (4, None)),
+        (Conv1DTranspose(4, 3, strides=2, padding="same"), (None, 4)),
+        (Conv1DTranspose(2, 3, strides=2, output_padding=1, data_format="channels_first"), (2, None)),
         (MaxPooling1D(2, padding="same"), (None, 3)),
         (AveragePooling1D(3, strides=1), (None, 3)),
         (GlobalAveragePooling1D(), (3,)),

@@ -14,9 +14,9 @@ share), ``lstm``, ``gru``, ``simple_rnn``, ``core`` (Dense, Dropout, Identity), 
 RNN), ``cells`` (LSTMCell, GRUCell, SimpleRNNCell, StackedRNNCells: what RNN runs),
 ``reshaping`` (RepeatVector, Flatten, Reshape, Activation, Permute, ZeroPadding1D, Cropping1D,
 UpSampling1D), ``pooling`` (GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D,
-AveragePooling1D), ``normalization`` (LayerNormalization, BatchNormalization), ``conv`` (Conv1D),
-``activation`` (ReLU, LeakyReLU, ELU, PReLU, Softmax), ``regularization`` (SpatialDropout1D,
-GaussianNoise, GaussianDropout, ActivityRegularization), ``attention`` (Attention,
+AveragePooling1D), ``normalization`` (LayerNormalization, BatchNormalization), ``conv`` (Conv1D,
+Conv1DTranspose), ``activation`` (ReLU, LeakyReLU, ELU, PReLU, Softmax), ``regularization``
+(SpatialDropout1D, GaussianNoise, GaussianDropout, ActivityRegularization), ``attention`` (Attention,
 AdditiveAttention, MultiHeadAttention), ``preprocessing`` (Normalization, Rescaling). The
 engine's cells come from ``engine._backend`` (compiled, or the reference with
 ``LSTMCORE_BACKEND=reference``), looked up at call time through ``rnn``'s module attribute ``_ops``.
@@ -28,7 +28,7 @@ from .activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from .attention import AdditiveAttention, Attention, MultiHeadAttention
 from .base import Input, Layer, _dropout_mask  # noqa: F401 - tests draw the layers' masks
 from .cells import GRUCell, LSTMCell, SimpleRNNCell, StackedRNNCells
-from .conv import Conv1D
+from .conv import Conv1D, Conv1DTranspose
 from .core import DENSE_ACTIVATIONS, Dense, Dropout, Identity
 from .gru import GRU
 from .lstm import LSTM
@@ -72,6 +72,7 @@ from .wrappers import RNN, Bidirectional, TimeDistributed
 
 # Keras's other names of the same layers
 MaxPool1D, AvgPool1D, Convolution1D = MaxPooling1D, AveragePooling1D, Conv1D
+Convolution1DTranspose = Conv1DTranspose
 GlobalAvgPool1D, GlobalMaxPool1D = GlobalAveragePooling1D, GlobalMaxPooling1D
 
 __all__ = [
@@ -113,6 +114,7 @@ __all__ = [
     "LayerNormalization",
     "BatchNormalization",
     "Conv1D",
+    "Conv1DTranspose",
     "ReLU",
     "LeakyReLU",
     "ELU",
@@ -130,6 +132,7 @@ __all__ = [
     "MaxPool1D",
     "AvgPool1D",
     "Convolution1D",
+    "Convolution1DTranspose",
     "GlobalAvgPool1D",
     "GlobalMaxPool1D",
     "RNN",
@@ -177,6 +180,7 @@ _LAYERS = {
         LayerNormalization,
         BatchNormalization,
         Conv1D,
+        Conv1DTranspose,
         ReLU,
         LeakyReLU,
         ELU,
@@ -209,6 +213,7 @@ _LAYERS.update(
     MaxPool1D=MaxPooling1D,
     AvgPool1D=AveragePooling1D,
     Convolution1D=Conv1D,
+    Convolution1DTranspose=Conv1DTranspose,
     GlobalAvgPool1D=GlobalAveragePooling1D,
     GlobalMaxPool1D=GlobalMaxPooling1D,
 )
