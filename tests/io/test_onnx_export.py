@@ -623,6 +623,31 @@ def test_conv1d(dtype, options, rng):
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(
     "options",
+    [
+        {"padding": "valid"},
+        {"padding": "same"},
+        {"padding": "valid", "strides": 3},  # zeros between the taps and past the last
+        {"padding": "valid", "strides": 2, "output_padding": 1},
+        {"padding": "same", "strides": 2},
+        {"padding": "same", "strides": 3, "output_padding": 2, "kernel_size": 4},  # zeros past the end
+        {"padding": "same", "dilation_rate": 2, "activation": "relu"},
+        {"padding": "same", "strides": 2, "data_format": "channels_first", "use_bias": False},
+    ],
+    ids=lambda o: "-".join(f"{k}={v}" for k, v in o.items()),
+)
+def test_conv1d_transpose(dtype, options, rng):
+    first = options.get("data_format") == "channels_first"
+    options = {"kernel_size": 3, **options}
+    model = lstmcore.Sequential(
+        [L.Input((4, None) if first else (None, 4)), L.Conv1DTranspose(5, **options)], dtype=dtype
+    )
+    batches = [rng.standard_normal((2, 4, T) if first else (2, T, 4)) for T in (1, 4, 7)]
+    check(_randomize(model), batches, "conv1d transpose")
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize(
+    "options",
     [{}, {"axis": [1, 2]}, {"axis": 1, "center": False}, {"scale": False, "epsilon": 1e-5}],
     ids=["last", "time+features", "axis1-no-center", "no-scale"],
 )

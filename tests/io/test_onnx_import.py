@@ -870,22 +870,30 @@ def test_lstmcore_exports_of_every_kind_come_back(tmp_path, case, dtype, rng):
 # The onnx package's node cases ------------------------------------------------------------------
 
 
-@functools.cache
-def _onnx_cases() -> dict:
-    """The onnx package's LSTM, GRU and RNN node cases: importing their three modules makes them
-    (seconds, where collect_testcases makes every operator's, tens of seconds)."""
+def _package_cases(modules, keep) -> dict:
+    """The onnx package's node cases that ``keep`` takes, from its modules ``modules``: importing a
+    module makes its cases (seconds, where collect_testcases makes every operator's, tens of
+    seconds)."""
     import importlib
 
     from onnx.backend.test.case import node
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for name in ("lstm", "gru", "rnn"):
+        for name in modules:
             importlib.import_module(f"onnx.backend.test.case.node.{name}")
         cases = getattr(node, "_NodeTestCases", None)
         if cases is None:  # pragma: no cover - another onnx: the public, slower way
             cases = node.collect_testcases()
-    return {c.name: c for c in cases if c.model.graph.node[0].op_type in ("LSTM", "GRU", "RNN")}
+    return {c.name: c for c in cases if keep(c)}
+
+
+@functools.cache
+def _onnx_cases() -> dict:
+    """The onnx package's LSTM, GRU and RNN node cases."""
+    return _package_cases(
+        ("lstm", "gru", "rnn"), lambda c: c.model.graph.node[0].op_type in ("LSTM", "GRU", "RNN")
+    )
 
 
 @pytest.mark.parametrize("name", sorted(_onnx_cases()))
@@ -904,17 +912,7 @@ def test_onnx_package_node_case(tmp_path, name):
 @functools.cache
 def _trilu_cases() -> dict:
     """The onnx package's Trilu node cases (the causal masks of exported attention layers)."""
-    import importlib
-
-    from onnx.backend.test.case import node
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        importlib.import_module("onnx.backend.test.case.node.trilu")
-        cases = getattr(node, "_NodeTestCases", None)
-        if cases is None:  # pragma: no cover - another onnx: the public, slower way
-            cases = node.collect_testcases()
-    return {c.name: c for c in cases if c.model.graph.node[0].op_type == "Trilu"}
+    return _package_cases(("trilu",), lambda c: c.model.graph.node[0].op_type == "Trilu")
 
 
 @pytest.mark.parametrize("name", sorted(_trilu_cases()))
@@ -924,6 +922,117 @@ def test_onnx_package_trilu_case(tmp_path, name):
     for inputs, outputs in case.data_sets:
         got = model.predict(dict(zip(model.inputs, inputs, strict=True)))
         assert got.dtype == outputs[0].dtype and np.array_equal(got, outputs[0]), name
+
+
+@functools.cache
+def _conv_transpose_cases() -> dict:
+    """The onnx package's ConvTranspose node cases of one spatial axis (the others are 2-D and 3-D:
+    ``test_conv_transpose_attributes`` takes their attributes to one axis)."""
+    return _package_cases(
+        ("convtranspose",),
+        lambda c: c.model.graph.node[0].op_type == "ConvTranspose" and c.data_sets[0][0][0].ndim == 3,
+    )
+
+
+@pytest.mark.parametrize("name", sorted(_conv_transpose_cases()))
+def test_onnx_package_conv_transpose_case(tmp_path, name):
+    case = _conv_transpose_cases()[name]
+    model = lstmcore.load_model(_save(case.model, tmp_path / f"{name}.onnx"))
+    for inputs, outputs in case.data_sets:
+        got = model.predict(dict(zip(model.inputs, inputs, strict=True)))
+        assert_close(got, outputs[0], np.float32, name=name)
+
+
+def _conv_transpose_loop(x, w, b, attributes):
+    """ONNX's ConvTranspose of one spatial axis read from its specification, one product at a time
+    (the onnx package's reference evaluator mixes up groups whose input and output channels differ
+    and adds the first group's bias to every group)."""
+    B, C, T = x.shape
+    group = attributes.get("group", 1)
+    Cg, Fg, k = C // group, w.shape[1], w.shape[2]
+    (s,), (d,) = attributes.get("strides", [1]), attributes.get("dilations", [1])
+    (extra,) = attributes.get("output_padding", [0])
+    full = np.zeros((B, group * Fg, s * (T - 1) + d * (k - 1) + 1 + extra))
+    for c in range(C):
+        g = c // Cg
+        for f in range(Fg):
+            for t in range(T):
+                for j in range(k):
+                    full[:, g * Fg + f, t * s + j * d] += x[:, c, t] * w[c, f, j]
+    auto = attributes.get("auto_pad", "NOTSET")
+    if "output_shape" in attributes or auto.startswith("SAME"):
+        (L,) = attributes.get("output_shape", [T * s])
+        total = full.shape[2] - L
+        begin = total // 2 if auto == "SAME_UPPER" else total - total // 2
+    else:
+        begin, end = [0, 0] if auto == "VALID" else attributes.get("pads", [0, 0])
+        L = full.shape[2] - begin - end
+    y = np.zeros((B, group * Fg, L))
+    for p in range(L):
+        if 0 <= p + begin < full.shape[2]:
+            y[:, :, p] = full[:, :, p + begin]
+    return y + (0 if b is None else b[None, :, None])
+
+
+@pytest.mark.parametrize(
+    "attributes, C, F",
+    [
+        ({}, 1, 2),  # the onnx package's 2-D cases, on one axis
+        ({"strides": [3], "output_shape": [10]}, 1, 2),
+        ({"strides": [3], "output_padding": [1]}, 1, 2),
+        ({"kernel_shape": [3], "strides": [3], "output_padding": [1], "output_shape": [10]}, 1, 2),
+        ({"strides": [3], "pads": [1, 2]}, 1, 2),
+        ({"dilations": [2]}, 1, 1),
+        ({"auto_pad": "SAME_UPPER", "strides": [2]}, 1, 2),
+        ({"group": 2}, 2, 2),
+        # beyond them: the other auto_pad, an output_shape with SAME_UPPER, groups with strides
+        ({"auto_pad": "SAME_LOWER", "strides": [2]}, 3, 2),
+        ({"auto_pad": "SAME_UPPER", "strides": [2], "output_shape": [7]}, 2, 3),
+        ({"auto_pad": "VALID", "strides": [2]}, 2, 2),
+        ({"group": 3, "strides": [2], "pads": [0, 1]}, 6, 3),
+        ({"strides": [1], "pads": [2, 0], "dilations": [3]}, 2, 2),
+    ],
+)
+def test_conv_transpose_attributes(tmp_path, rng, attributes, C, F):
+    """1-D ConvTranspose nodes with each attribute, with and without a bias: lstmcore's loader
+    against the specification's loop, the onnx package's reference evaluator (one group, no bias)
+    and, where installed, ONNX Runtime."""
+    from onnx.reference import ReferenceEvaluator
+
+    group = attributes.get("group", 1)
+    for bias in (None, rng.standard_normal(F).astype(np.float32)):
+        x = rng.standard_normal((2, C, 3)).astype(np.float32)
+        w = rng.standard_normal((C, F // group, 3)).astype(np.float32)
+        inits = [numpy_helper.from_array(w, "w")]
+        if bias is not None:
+            inits.append(numpy_helper.from_array(bias, "b"))
+        names = ["x", "w", "b"][: len(inits) + 1]
+        model = _graph([helper.make_node("ConvTranspose", names, ["y"], **attributes)], initializers=inits)
+        path = _save(model, tmp_path / "ct.onnx")
+        got = lstmcore.load_model(path).predict(x)
+        want = _conv_transpose_loop(x.astype(np.float64), w.astype(np.float64), bias, attributes)
+        assert got.shape == want.shape, (got.shape, want.shape)
+        assert_close(got, want, np.float32, name=str(attributes))
+        if group == 1 and bias is None:
+            assert_close(got, ReferenceEvaluator(model).run(None, {"x": x})[0], np.float32, name="reference")
+        if importlib.util.find_spec("onnxruntime") is not None:
+            compare_with_runtime(path, [{"x": x}])
+
+
+def test_conv_transpose_refusals(tmp_path, rng):
+    w = numpy_helper.from_array(np.ones((2, 2, 3), dtype=np.float32), "w")
+    x = np.ones((1, 2, 4), dtype=np.float32)
+    for attributes, match in [
+        ({"kernel_shape": [2]}, "kernel_shape"),
+        ({"group": 3}, "group 3"),
+        ({"pads": [4, 5]}, "no output step"),
+        ({"strides": [2, 2]}, "1-D"),
+        ({"auto_pad": "SAME"}, "auto_pad"),
+    ]:
+        model = _graph([helper.make_node("ConvTranspose", ["x", "w"], ["y"], **attributes)], initializers=[w])
+        path = _save(model, tmp_path / "bad.onnx")
+        with pytest.raises(ValueError, match=match):
+            lstmcore.load_model(path).predict(x)
 
 
 # Files lstmcore refuses -------------------------------------------------------------------------

@@ -61,7 +61,8 @@ Maximum/Minimum (their masks joined by And), GlobalAveragePooling1D (the mean ov
 where a mask reaches it), GlobalMaxPooling1D (ReduceMax), MaxPooling1D (MaxPool),
 AveragePooling1D (AveragePool, padding left out of the count), Conv1D (Conv; "same" is
 ``auto_pad="SAME_UPPER"``, TensorFlow's split, or with a dilation, which ONNX Runtime's SAME_UPPER
-refuses, the same pads computed in the graph; "causal" pads the left), LayerNormalization (its
+refuses, the same pads computed in the graph; "causal" pads the left), Conv1DTranspose
+(ConvTranspose, its pads and output_padding the window Keras keeps), LayerNormalization (its
 formula on any axes) and BatchNormalization (the moving statistics: ``(x - mean) * (gamma /
 sqrt(var + epsilon)) + beta``).
 
@@ -70,10 +71,11 @@ Softmax, LogSoftmax, Elu, Selu, Softplus, Softsign, HardSigmoid with Keras's alp
 LeakyRelu(0.2), Celu, Shrink for hard/soft_shrink, Gelu from opset 20, Erf's formula before) and
 a composition of operators for the others (silu, mish, relu6, squareplus, sparsemax, ...).
 ONNX's float attributes are float32, and ONNX Runtime has no float64 kernels of Elu, Selu,
-Softplus, Softsign, HardSigmoid, Celu, Erf, Conv and AveragePool (its float64 Shrink rounds
+Softplus, Softsign, HardSigmoid, Celu, Erf, Conv, ConvTranspose and AveragePool (its float64 Shrink rounds
 through float32), so in float64 the graph uses compositions with float64 constants instead: erf
 as Cephes' rational approximations, log1p and expm1 by Kahan's formulas, the convolution as
-lstmcore's im2col (strided Slices side by side, one MatMul), the average pooling as a sum of
+lstmcore's im2col (strided Slices side by side, one MatMul; the transposed one on the input
+stuffed with zeros between its steps, its kernel reversed), the average pooling as a sum of
 strided Slices over its count; they agree with lstmcore to float64's rounding.
 
 Limits: an ONNX model keeps no state between runs, so ``stateful=True`` is refused; layers other
@@ -108,6 +110,7 @@ from ..layers import (
     Bidirectional,
     Concatenate,
     Conv1D,
+    Conv1DTranspose,
     Cropping1D,
     Dense,
     Dropout,
@@ -1256,6 +1259,41 @@ class _Exporter:
         y = dense_activation(g, layer.activation, z)
         return [g.transpose(y, [0, 2, 1]) if first else y], None
 
+    def conv1d_transpose(self, layer, x, shape, mask, states):
+        g = self.g
+        first = layer.data_format == "channels_first"
+        k, s, d, F = layer.kernel_size, layer.strides, layer.dilation_rate, layer.filters
+        span = layer._span
+        left, extra = layer._window()  # the full output's steps before the window; its length's change
+        kernel = np.asarray(layer.params["kernel"])  # (k, F, I)
+        if not g.f64:  # ConvTranspose: the full output, pads cropped, output_padding zeros past its end
+            xc = x if first else g.transpose(x, [0, 2, 1])  # (B, I, T)
+            right = -extra - left  # the full output's steps cropped at the right (negative: zeros)
+            inputs = [xc, self.weight(layer, "kernel_iok", kernel.transpose(2, 1, 0))]
+            if layer.use_bias:
+                inputs.append(self.weight(layer, "bias", layer.params["bias"]))
+            z = g.op("ConvTranspose", inputs, kernel_shape=[k], strides=[s], dilations=[d],
+                     pads=[left, max(right, 0)], output_padding=[max(-right, 0)])  # fmt: skip
+            z = g.transpose(z, [0, 2, 1])  # (B, L, F)
+        else:  # float64: the input stuffed with s - 1 zeros between steps and padded, the reversed
+            # kernel's taps side by side times a (k*I, F) matrix (Keras's JAX formulation)
+            xl = g.transpose(x, [0, 2, 1]) if first else x  # (B, T, I)
+            I = kernel.shape[2]
+            if s > 1:
+                u = g.op("Pad", [g.unsqueeze(xl, [2]), g.ints([0, 0, 0, 0, 0, 0, s - 1, 0])])  # (B, T, s, I)
+                u = g.slice(g.reshape(u, [0, -1, I]), [0], [-(s - 1)], [1])  # (B, (T-1)*s + 1, I)
+            else:
+                u = xl
+            pl = span - 1 - left
+            u = g.op("Pad", [u, g.ints([0, pl, 0, 0, extra + 2 * (span - 1) - pl, 0])])
+            cols = g.concat(self._taps(u, k, 1, d), axis=-1)  # (B, L, k*I)
+            w = kernel[::-1].transpose(0, 2, 1).reshape(k * I, F)
+            z = g.op("MatMul", [cols, self.weight(layer, "kernel_cols", w)])
+            if layer.use_bias:
+                z = g.add(z, self.weight(layer, "bias", layer.params["bias"]))
+        y = dense_activation(g, layer.activation, z)
+        return [g.transpose(y, [0, 2, 1]) if first else y], None
+
     def _broadcast_weight(self, layer, name: str, ndim: int, axes) -> str:
         w = np.asarray(layer.params[name])
         shape = [1] * ndim
@@ -1350,6 +1388,7 @@ _HANDLERS = {
     MaxPooling1D: _Exporter.pooling,
     AveragePooling1D: _Exporter.pooling,
     Conv1D: _Exporter.conv1d,
+    Conv1DTranspose: _Exporter.conv1d_transpose,
     LayerNormalization: _Exporter.layer_norm,
     BatchNormalization: _Exporter.batch_norm,
 }

@@ -11,9 +11,9 @@ sorted once at load; ``predict`` then runs
   (``from_onnx``, ``from_onnx_gru``, ``from_onnx_rnn``) and its attributes by
   ``onnx_lstm_options``, ``onnx_gru_options`` and ``onnx_rnn_options``;
 - every other node (:data:`SUPPORTED_OPS`: the arithmetic, activations, shape and indexing operators
-  that ``torch.onnx.export`` and Keras put around them, and 1-D ``Conv``, ``MaxPool`` and
-  ``AveragePool``) with one NumPy expression each. Nodes whose inputs are all constants (weights,
-  shape arithmetic on them) are computed once, at load;
+  that ``torch.onnx.export`` and Keras put around them, and 1-D ``Conv``, ``ConvTranspose``,
+  ``MaxPool`` and ``AveragePool``) with one NumPy expression each. Nodes whose inputs are all
+  constants (weights, shape arithmetic on them) are computed once, at load;
 - a ``Scan`` (lstmcore's float64 export writes its recurrent layers as a Scan over the cell,
   since ONNX Runtime has no float64 recurrent kernels) by running its body, a graph of its own,
   once per step. That is a loop in Python over the steps: such a file predicts what lstmcore's
@@ -531,6 +531,66 @@ def _conv(node, inputs):
     win = win.reshape(B, group, C // group, T_out, k)
     wg = w.reshape(group, F // group, C // group, k)
     y = np.einsum("bgctk,gfck->bgft", win, wg).reshape(B, F, T_out)
+    if b is not None:
+        y = y + b[None, :, None]
+    return y.astype(x.dtype, copy=False)
+
+
+@_op(
+    "ConvTranspose",
+    attributes=(
+        "auto_pad",
+        "dilations",
+        "group",
+        "kernel_shape",
+        "output_padding",
+        "output_shape",
+        "pads",
+        "strides",
+    ),
+)
+def _conv_transpose(node, inputs):
+    # x (B, C, T) | w (C, F/group, k) | b (F) | taps (B, F, k, T) -> (B, F, L)
+    x, w, b = inputs[0], inputs[1], node.input(inputs, 2)
+    if x.ndim != 3 or w.ndim != 3:
+        raise ValueError(f"lstmcore runs 1-D ConvTranspose (inputs of 3 axes), got x {x.shape}, w {w.shape}")
+    B, C, T = x.shape
+    k = w.shape[2]
+    stride, dilation = _one(node, "strides", 1), _one(node, "dilations", 1)
+    extra = _one(node, "output_padding", 0)
+    group = int(node.attr("group", 1))
+    if _one(node, "kernel_shape", k) != k:
+        raise ValueError(f"kernel_shape {node.attr('kernel_shape')} does not match w {w.shape}")
+    if group < 1 or C % group or w.shape[0] != C:
+        raise ValueError(f"group {group} does not fit x {x.shape} and w {w.shape}")
+    full = stride * (T - 1) + (k - 1) * dilation + 1 + extra  # the full output, output_padding's zeros
+    auto = node.attr("auto_pad", "NOTSET")
+    if auto not in ("NOTSET", "VALID", "SAME_UPPER", "SAME_LOWER"):
+        raise ValueError(f"auto_pad {auto!r} is not one ONNX defines")
+    if node.attr("output_shape") is not None or auto in ("SAME_UPPER", "SAME_LOWER"):
+        # the spec's pads for a given output length (T * strides with auto_pad SAME_*)
+        L = _one(node, "output_shape", 1) if node.attr("output_shape") is not None else T * stride
+        total = full - L
+        begin = total // 2 if auto == "SAME_UPPER" else total - total // 2
+    else:
+        pads = [0, 0] if auto == "VALID" else (node.attr("pads") or [0, 0])
+        if len(pads) != 2:
+            raise ValueError(f"pads {pads}: lstmcore runs 1-D convolutions and pooling only")
+        begin, L = int(pads[0]), full - int(pads[0]) - int(pads[1])
+    if L < 1:
+        raise ValueError(f"ConvTranspose: no output step for x {x.shape}, w {w.shape} and its attributes")
+    Fg = w.shape[1]
+    taps = np.einsum(
+        "bgct,gcfk->bgfkt", x.reshape(B, group, C // group, T), w.reshape(group, C // group, Fg, k)
+    ).reshape(B, group * Fg, k, T)
+    y = np.zeros((B, group * Fg, L), dtype=np.result_type(x, w))
+    for j in range(k):  # tap j of step t lands on t*stride + j*dilation - begin
+        shift = j * dilation - begin
+        t0 = max(0, -(shift // stride))
+        t1 = min(T, (L - 1 - shift) // stride + 1)
+        if t1 > t0:
+            p0 = t0 * stride + shift
+            y[:, :, p0 : p0 + (t1 - t0 - 1) * stride + 1 : stride] += taps[:, :, j, t0:t1]
     if b is not None:
         y = y + b[None, :, None]
     return y.astype(x.dtype, copy=False)
