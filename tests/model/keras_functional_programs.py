@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 B, T_ENC, T_DEC, F_ENC, F_DEC, VOCAB = 4, 6, 5, 3, 4, 9
+T_AE = 12  # the autoencoder's steps: a multiple of 4
 
 
 def _seq2seq(K):
@@ -86,6 +87,19 @@ def _transformer_block(K):
     return x, L.Dense(2, activation="softmax")(L.GlobalAveragePooling1D(data_format="channels_first")(out))
 
 
+def _conv_autoencoder(K):
+    """keras.io's time-series anomaly detection autoencoder (Conv1D down, Conv1DTranspose up, the
+    steps halved twice and doubled back), smaller and without its two Dropout layers (random in
+    the training step)."""
+    L = K.layers
+    x = K.Input(shape=(T_AE, 1))
+    h = L.Conv1D(filters=6, kernel_size=7, padding="same", strides=2, activation="relu")(x)
+    h = L.Conv1D(filters=3, kernel_size=7, padding="same", strides=2, activation="relu")(h)
+    h = L.Conv1DTranspose(filters=3, kernel_size=7, padding="same", strides=2, activation="relu")(h)
+    h = L.Conv1DTranspose(filters=6, kernel_size=7, padding="same", strides=2, activation="relu")(h)
+    return x, L.Conv1DTranspose(filters=1, kernel_size=7, padding="same")(h)
+
+
 def _ids(rng):
     x = rng.integers(1, VOCAB, size=(B, T_ENC)).astype(np.float64)
     x[0, :2] = 0
@@ -154,5 +168,12 @@ PROGRAMS = {
         None,
         lambda rng: [rng.normal(size=(B, T_ENC, F_ENC))],
         lambda rng: [_onehot(rng, 1, 2)[:, 0]],
+    ),
+    "conv_autoencoder": (  # y: other drawn series of the same kind
+        _conv_autoencoder,
+        "mse",
+        None,
+        lambda rng: [np.sin(np.linspace(0, 3, T_AE) + rng.uniform(0, 6, (B, 1)))[..., None]],
+        lambda rng: [np.sin(np.linspace(0, 3, T_AE) + rng.uniform(0, 6, (B, 1)))[..., None]],
     ),
 }
