@@ -974,13 +974,33 @@ class Sequential:
             print(f"Saved an ONNX model to {os.fsdecode(filepath)}")
 
     def save_weights(self, filepath) -> None:
+        """Write the weights, atomically: a path ending in ``.weights.h5`` gets Keras 3's weights
+        file (``lstmcore.io.keras_file``: Keras's ``load_weights`` reads it into the same model;
+        the optimizer's state too, as Keras; needs h5py), any other lstmcore's own format."""
+        if os.fsdecode(filepath).lower().endswith(".weights.h5"):
+            from .io import keras_file
+
+            keras_file.save_weights(self, filepath)
+            return
         config, arrays = self._payload(include_optimizer=False)
         modelfile.write(filepath, "weights", config, arrays)
 
     def load_weights(self, filepath) -> None:
-        """Set the weights from a file written by ``save`` or ``save_weights``; an unbuilt model is
-        built for the file's input shape. ValueError for a file that does not fit the model."""
+        """Set the weights from a file written by ``save`` or ``save_weights``, or from Keras 3's
+        ``.weights.h5`` file of the same model (read by its HDF5 signature; the model must be
+        built); an unbuilt model is built for the file's input shape. ValueError for a file that
+        does not fit the model."""
         path = os.fsdecode(filepath)
+        if modelfile.is_hdf5(path):
+            from .io import keras_file
+
+            if not self.built:
+                raise ValueError(
+                    f"{path}: a Keras weights file does not say the input shape: build the model "
+                    "(model.build(input_shape) or an Input) before load_weights"
+                )
+            keras_file.load_weights(self, path)
+            return
         with modelfile.ModelFile(path) as f:
             shape = self.input_shape
             if self.built:

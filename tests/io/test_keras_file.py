@@ -277,3 +277,110 @@ def test_keras_continues_training_from_the_saved_optimizer_state(opt, tmp_path):
     model.train_on_batch(x[:8], y[:8])
     for a, b in zip(theirs, model.get_weights(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+# Keras's .weights.h5 ------------------------------------------------------------------------------
+
+
+def _randomized(model):
+    rng = np.random.default_rng(7)
+    model.set_weights([rng.normal(scale=0.3, size=w.shape) for w in model.get_weights()])
+    return model
+
+
+def test_save_weights_writes_the_weights_file_keras_writes(tmp_path):
+    """The .weights.h5 file is the .keras file's model.weights.h5, member for member."""
+    model, _ = _sequential("masking_bilstm_ave_stack")
+    path = tmp_path / "m.weights.h5"
+    model.save_weights(path)
+    _, inside = _members(_saved(model, tmp_path / "m.keras"))
+    with h5py.File(path, "r") as h5:
+        names, same = [], []
+        h5.visit(names.append)
+        inside.visit(same.append)
+        assert names == same and any(n.endswith("vars/0") for n in names)
+        for n in names:
+            if isinstance(h5[n], h5py.Dataset):
+                np.testing.assert_array_equal(h5[n][()], inside[n][()])
+
+
+def _saved(model, path):
+    model.save(path)
+    return path
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # inside Keras: NumPy 2's __array__(copy=)
+@pytest.mark.parametrize(
+    "kind, name",
+    [
+        ("sequential", "masking_bilstm_ave_stack"),
+        ("functional", "conv_autoencoder"),
+        ("functional", "attention_seq2seq"),
+    ],
+)
+def test_weights_files_go_both_ways_with_keras(kind, name, tmp_path):
+    """lstmcore's save_weights into a Keras model of the same program (Keras's load_weights), and
+    Keras's save_weights into lstmcore's: the same predictions either way."""
+    keras = _keras()
+    model, x = _sequential(name) if kind == "sequential" else _functional(name)
+    _randomized(model)
+    model.save_weights(tmp_path / "mine.weights.h5")
+    theirs = _load(keras, _saved(model, tmp_path / "m.keras"))  # the same program built in Keras
+    fresh = [np.zeros_like(w) for w in theirs.get_weights()]
+    theirs.set_weights(fresh)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs.load_weights(tmp_path / "mine.weights.h5")
+    np.testing.assert_allclose(_predict(theirs, x), model.predict(x, verbose=0), rtol=1e-6, atol=1e-7)
+    theirs.set_weights([w * 0.5 for w in theirs.get_weights()])
+    theirs.save_weights(tmp_path / "theirs.weights.h5")
+    model.load_weights(tmp_path / "theirs.weights.h5")
+    np.testing.assert_allclose(model.predict(x, verbose=0), _predict(theirs, x), rtol=1e-6, atol=1e-7)
+
+
+def test_the_optimizer_state_round_trips_through_a_weights_file(tmp_path):
+    model, x, y = _trained("adam")
+    path = tmp_path / "m.weights.h5"
+    model.save_weights(path)
+    again, _, _ = _trained("adam")
+    again.optimizer.iterations = 0
+    again.load_weights(path)
+    assert again.optimizer.iterations == model.optimizer.iterations == 4
+    again.train_on_batch(x[:8], y[:8])
+    model.train_on_batch(x[:8], y[:8])
+    for a, b in zip(again.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_model_checkpoint_of_weights_only_writes_a_keras_weights_file(tmp_path, rng):
+    model = lstmcore.Sequential([L.Input((5, 2)), L.LSTM(3), L.Dense(1)])
+    model.compile("adam", "mse")
+    path = tmp_path / "best.weights.h5"
+    callback = lstmcore.callbacks.ModelCheckpoint(path, save_weights_only=True)
+    model.fit(rng.normal(size=(8, 5, 2)), rng.normal(size=(8, 1)), epochs=2, verbose=0, callbacks=[callback])
+    with open(path, "rb") as f:
+        assert f.read(8) == b"\x89HDF\r\n\x1a\n"
+    other = lstmcore.Sequential([L.Input((5, 2)), L.LSTM(3), L.Dense(1)])
+    other.load_weights(path)
+    for a, b in zip(other.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_weights_files_that_do_not_fit_are_refused(tmp_path):
+    model = lstmcore.Sequential([L.Input((5, 2)), L.LSTM(3), L.Dense(1)])
+    path = tmp_path / "m.weights.h5"
+    model.save_weights(path)
+    before = model.get_weights()
+    wider = lstmcore.Sequential([L.Input((5, 2)), L.LSTM(4), L.Dense(1)])
+    with pytest.raises(ValueError, match=r"layers/lstm/cell/vars/0 has shape \(2, 12\).*\(2, 16\)"):
+        wider.load_weights(path)
+    other = lstmcore.Sequential([L.Input((5, 2)), L.GRU(3), L.Dense(1)])
+    with pytest.raises(ValueError, match="has no layers/gru/cell/vars/0"):
+        other.load_weights(path)
+    unbuilt = lstmcore.Sequential([L.LSTM(3), L.Dense(1)])
+    with pytest.raises(ValueError, match="build the model"):
+        unbuilt.load_weights(path)
+    with pytest.raises(ValueError, match="build it"):
+        unbuilt.save_weights(tmp_path / "u.weights.h5")
+    for a, b in zip(model.get_weights(), before, strict=True):
+        np.testing.assert_array_equal(a, b)

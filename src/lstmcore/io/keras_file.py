@@ -316,7 +316,7 @@ def save(model, filepath) -> None:
     h5py = _h5py()
     _check_exportable(model)
     dtype = model.dtype.name
-    layers = [layer for layer in model.layers if not isinstance(layer, Input) or isinstance(model, Model)]
+    layers = _saved_layers(model)
     if isinstance(model, Model):
         config = _functional_config(model, dtype)
     else:
@@ -347,18 +347,7 @@ def save(model, filepath) -> None:
     if compile_config is not None:
         config["compile_config"] = compile_config
     weights = io.BytesIO()
-    with h5py.File(weights, "w") as h5:
-        h5.create_group("vars")
-        top = h5.create_group("layers")
-        for layer, key in zip(layers, _keys(map(_keras_class, layers)), strict=True):
-            group = top.create_group(key)
-            group.create_group("vars").attrs["name"] = layer.name
-            for path, arrays in _weight_groups(layer):
-                sub = group.require_group(path) if path else group
-                holder = sub.require_group("vars")
-                for i, w in enumerate(arrays):
-                    holder.create_dataset(str(i), data=np.asarray(w))
-        _write_optimizer(model, h5)
+    _write_weights(model, h5py, weights)
     metadata = {
         "keras_version": KERAS_VERSION,
         "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
@@ -371,6 +360,58 @@ def save(model, filepath) -> None:
             z.writestr("model.weights.h5", weights.getvalue())
 
     modelfile.write_atomic(filepath, fill)
+
+
+def _saved_layers(model) -> list:
+    """The layers Keras keys in its weights file: a Sequential's without its Input, a functional
+    model's all of them (its InputLayers hold no weights but take their keys)."""
+    from ..functional import Model
+
+    return [layer for layer in model.layers if not isinstance(layer, Input) or isinstance(model, Model)]
+
+
+def _write_weights(model, h5py, f) -> None:
+    """Keras 3's weights file into ``f``: each layer's weights under layers/<key>/vars/<i> (see the
+    module docstring), then the optimizer's state where Keras shares its layout."""
+    layers = _saved_layers(model)
+    with h5py.File(f, "w") as h5:
+        h5.create_group("vars")
+        top = h5.create_group("layers")
+        for layer, key in zip(layers, _keys(map(_keras_class, layers)), strict=True):
+            group = top.create_group(key)
+            group.create_group("vars").attrs["name"] = layer.name
+            for path, arrays in _weight_groups(layer):
+                sub = group.require_group(path) if path else group
+                holder = sub.require_group("vars")
+                for i, w in enumerate(arrays):
+                    holder.create_dataset(str(i), data=np.asarray(w))
+        _write_optimizer(model, h5)
+
+
+def save_weights(model, filepath) -> None:
+    """Write ``model``'s weights (and optimizer state, as :func:`save`) as Keras 3's
+    ``.weights.h5`` file, atomically: ``keras_model.load_weights`` reads it into the same model
+    built in Keras."""
+    if not model.built:
+        raise ValueError("the model has no weights yet: build it (or fit it) before saving its weights")
+    h5py = _h5py()
+    _check_exportable(model)
+    data = io.BytesIO()
+    _write_weights(model, h5py, data)
+    modelfile.write_atomic(filepath, lambda f: f.write(data.getvalue()))
+
+
+def load_weights(model, path: str) -> None:
+    """Set ``model``'s weights from Keras 3's ``.weights.h5`` file (``keras_model.save_weights``
+    of the same model, or :func:`save_weights`); the optimizer's state where it fits. ValueError
+    for a file whose layers or shapes do not fit the model."""
+    h5py = _h5py()
+    with open(path, "rb") as f:
+        data = f.read()
+    layers = _saved_layers(model)
+    _read_weights(model, [(_keras_class(layer), layer) for layer in layers], data, h5py, path)
+    if model.compiled:
+        _read_optimizer(model, data, h5py)
 
 
 # Reading ------------------------------------------------------------------------------------------
@@ -589,7 +630,7 @@ def load(path: str, compile=True):
     model = (
         _sequential(config, top, dtype) if top["class_name"] == "Sequential" else _functional(config, dtype)
     )
-    _read_weights(model, config, weights_bytes, h5py, path)
+    _read_weights(model, _config_order(model, config), weights_bytes, h5py, path)
     if compile and isinstance(top.get("compile_config"), dict):
         _compile(model, top["compile_config"], path)
         if model.compiled:
@@ -635,7 +676,9 @@ def _read_optimizer(model, data: bytes, h5py) -> None:
         opt.iterations = int(holder["0"][()])
 
 
-def _read_weights(model, config, data: bytes, h5py, path) -> None:
+def _config_order(model, config) -> list:
+    """(Keras class name, lstmcore layer or None) for each layer entry of a model's config: the
+    order Keras keys the weights in."""
     by_name = {layer.name: layer for layer in model.layers}
     order = []
     for entry in config["layers"]:
@@ -645,6 +688,12 @@ def _read_weights(model, config, data: bytes, h5py, path) -> None:
             continue
         name = entry.get("name") or entry["config"].get("name")
         order.append((entry["class_name"], by_name.get(name)))
+    return order
+
+
+def _read_weights(model, order, data: bytes, h5py, path) -> None:
+    """Each layer's weights from a Keras weights file (``data``), its keys from ``order``: (Keras
+    class name, layer or None) in Keras's order."""
     order = [(c, layer) for c, layer in order if c != "InputLayer"]  # no weights; a key of its own
     with h5py.File(io.BytesIO(data), "r") as h5:
         for (_, layer), key in zip(order, _keys(c for c, _ in order), strict=True):

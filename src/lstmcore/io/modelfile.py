@@ -272,6 +272,16 @@ def _open_regular(path: str):
     return f
 
 
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def is_hdf5(path: str) -> bool:
+    """Whether ``path`` is an HDF5 file (Keras's ``.weights.h5``), by its signature; a missing
+    path, folder, FIFO or device raises as ``read`` does."""
+    with _open_regular(path) as f:
+        return f.read(8) == HDF5_SIGNATURE
+
+
 def _require_regular(mode: int) -> None:
     if stat.S_ISDIR(mode):
         raise _Malformed(f"it is a folder; {_SUPPORTED}")
@@ -305,7 +315,7 @@ def _describe(head: bytes, path: str) -> str:
         return "it is a single NumPy array (.npy), not a model archive"
     if head[:1] == b"\x80" and 2 <= head[1] <= 5:
         return "it is a Python pickle"
-    if head.startswith(b"\x89HDF\r\n\x1a\n"):
+    if head.startswith(HDF5_SIGNATURE):
         return "it is an HDF5 file (a Keras .h5 model?): not supported yet"
     if path.lower().endswith(".onnx"):
         return "it is an ONNX file: lstmcore.load_model reads it (with the onnx package)"
