@@ -1,7 +1,7 @@
 """The programs in ``examples/`` run: each in quick mode (tiny data, a few epochs), in a subprocess
 with a temporary directory as its working directory, and prints its result line.
 
-Five of them also run under Keras 3 itself (``KERAS_BACKEND=torch``) with only their import lines
+Seven of them also run under Keras 3 itself (``KERAS_BACKEND=torch``) with only their import lines
 changed, which shows that they are Keras programs; that test is marked slow (importing Keras and its
 first fit take about half a minute): ``-m "not slow"`` leaves it out.
 """
@@ -34,11 +34,22 @@ EXPECTED = {
     "10_multiclass.py": rf"multi-class test accuracy: {NUMBER}",
     "11_save_load_callbacks.py": r"best.keras reloaded: .* same predictions as the model: True",
     "12_seq2seq_functional.py": rf"seq2seq exact-match rate: {NUMBER}",
+    "13_anomaly_autoencoder.py": rf"MAE threshold: {NUMBER}; anomalous test windows: \d+ of \d+",
+    "14_conv_classification.py": rf"best model test accuracy: {NUMBER}, test loss: {NUMBER}",
+    "15_weather_forecasting.py": rf"validation MSE of the best weights: {NUMBER}  last temperature: {NUMBER}",
+}
+# the files an example writes into its working directory
+WRITES = {
+    "11_save_load_callbacks.py": ["best.keras", "training.csv"],
+    "14_conv_classification.py": ["best_model.keras"],
+    "15_weather_forecasting.py": ["model_checkpoint.weights.h5"],
 }
 
 # Keras's module paths for lstmcore's; 01 also uses lstmcore.timeseries and lstmcore.datasets,
 # which Keras does not have
-_KERAS_IMPORTS = re.compile(r"^from lstmcore\.(models|layers|utils|callbacks) import", re.MULTILINE)
+_KERAS_IMPORTS = re.compile(
+    r"^from lstmcore\.(models|layers|utils|callbacks|optimizers) import", re.MULTILINE
+)
 
 
 def _run(args, cwd, env_extra, timeout=120):
@@ -60,13 +71,13 @@ def test_every_example_is_tested():
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_example_runs_quick(name, tmp_path):
-    if name.startswith("11_") and importlib.util.find_spec("h5py") is None:
-        pytest.skip("a .keras file needs h5py (Keras 3 depends on it; lstmcore does not)")
+    if name in WRITES and importlib.util.find_spec("h5py") is None:
+        pytest.skip("Keras's files need h5py (Keras 3 depends on it; lstmcore does not)")
     # -W error: a warning from lstmcore fails the run, as pytest's filterwarnings = error would
     proc = _run(["-W", "error", str(EXAMPLES / name)], tmp_path, {"LSTMCORE_EXAMPLE_QUICK": "1"})
     _check(proc, EXPECTED[name])
     written = sorted(p.name for p in tmp_path.iterdir())
-    assert written == (["best.keras", "training.csv"] if name.startswith("11_") else [])
+    assert written == WRITES.get(name, [])
     if name.startswith("08_"):  # with the mask, the amount of padding leaves the predictions as they are
         change = re.search(rf"with mask: .* largest change of a prediction ({NUMBER})", proc.stdout)
         assert change is not None and float(change.group(1)) < 1e-5, proc.stdout
@@ -100,15 +111,19 @@ def test_examples_differ_from_keras_programs_only_in_imports():
 
 # 09 is left out: Keras 3.15's torch backend fails to train a stateful LSTM ("one of the variables
 # needed for gradient computation has been modified by an inplace operation", keras-team/keras#23462)
-# Keras's first fit takes seconds to warm up, the next ones about one each: five programs cost little
-# more than one
+# Keras's first fit takes seconds to warm up, the next ones about one each: seven programs cost
+# little more than one
 KERAS_RUNS = [
     "02_stacked.py",
     "07_embedding_sentiment.py",
     "10_multiclass.py",
     "11_save_load_callbacks.py",
     "12_seq2seq_functional.py",
+    "13_anomaly_autoencoder.py",
+    "14_conv_classification.py",
 ]
+# 15 is left out too: Keras's timeseries_dataset_from_array makes a tf.data dataset, which needs
+# TensorFlow beside the torch backend
 
 _DRIVER = """\
 import runpy, sys

@@ -179,12 +179,23 @@ class PyDataset:
 Sequence = PyDataset  # Keras 2's name
 
 
+class Batch(np.ndarray):
+    """A NumPy array that also answers ``.numpy()`` (itself as a plain ndarray), as the tensors of
+    the ``tf.data`` datasets Keras's ``timeseries_dataset_from_array`` makes: tutorials print
+    ``inputs.numpy().shape`` and plot ``x[0][:, 1].numpy()``. Everything else is NumPy's."""
+
+    def numpy(self) -> np.ndarray:
+        return self.view(np.ndarray)
+
+
 class _Timeseries(PyDataset):
-    """The windows of ``timeseries_dataset_from_array``, batch by batch."""
+    """The windows of ``timeseries_dataset_from_array``, batch by batch (each array a
+    :class:`Batch`); ``take(n)`` keeps the first n batches, as ``tf.data.Dataset.take``."""
 
     def __init__(self, data, targets, starts, sequence_length, sampling_rate, batch_size):
         super().__init__()
         self.data, self.targets, self.starts = data, targets, starts
+        self.sequence_length, self.sampling_rate = sequence_length, sampling_rate
         self.offsets = np.arange(sequence_length) * sampling_rate
         self.batch_size = batch_size
 
@@ -200,13 +211,30 @@ class _Timeseries(PyDataset):
             starts = self.starts[index : index + 1]
         else:
             starts = self.starts[index * self.batch_size : (index + 1) * self.batch_size]
-        x = self.data[starts[:, None] + self.offsets]
+        x = self.data[starts[:, None] + self.offsets].view(Batch)
         if self.batch_size is None:
             x = x[0]
         if self.targets is None:
             return x
-        y = self.targets[starts]
+        y = self.targets[starts].view(Batch)
         return x, (y[0] if self.batch_size is None else y)
+
+    def take(self, count):
+        """The first ``count`` batches (windows where ``batch_size`` is None) as a dataset of its
+        own; -1 takes them all (``tf.data.Dataset.take``'s rule)."""
+        if isinstance(count, (bool, np.bool_)) or not isinstance(count, (int, np.integer)):
+            raise TypeError(f"take(count): count must be an int >= -1, got {count!r}")
+        if count < -1:
+            raise ValueError(f"take(count): count must be an int >= -1, got {count}")
+        n = len(self.starts) if count == -1 else int(count) * (self.batch_size or 1)
+        return _Timeseries(
+            self.data,
+            self.targets,
+            self.starts[:n],
+            self.sequence_length,
+            self.sampling_rate,
+            self.batch_size,
+        )
 
 
 def timeseries_dataset_from_array(

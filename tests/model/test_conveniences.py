@@ -189,6 +189,35 @@ def test_timeseries_dataset_from_array():
         timeseries_dataset_from_array(data, None, sequence_length=2.5)
 
 
+def test_timeseries_dataset_take_and_numpy():
+    """What keras.io's weather tutorial does with the tf.data dataset Keras returns:
+    ``for inputs, targets in ds.take(1)``, ``inputs.numpy().shape``, ``x[0][:, 1].numpy()``."""
+    data = np.arange(40.0).reshape(20, 2)
+    ds = timeseries_dataset_from_array(
+        data, np.arange(20.0), sequence_length=4, sampling_rate=2, batch_size=3
+    )
+    assert len(ds) == 5  # 14 windows
+    first = list(ds.take(2))
+    assert len(first) == 2 and len(ds.take(-1)) == len(ds) and len(ds.take(0)) == 0 and len(ds.take(9)) == 5
+    for (x, y), k in zip(first, range(2), strict=True):
+        np.testing.assert_array_equal(x, ds[k][0])
+        np.testing.assert_array_equal(y, ds[k][1])
+    inputs, targets = first[0]
+    assert type(inputs.numpy()) is np.ndarray and inputs.numpy().shape == (3, 4, 2)
+    np.testing.assert_array_equal(inputs[0][:, 1].numpy(), data[[0, 2, 4, 6], 1])
+    assert targets.numpy().tolist() == [0.0, 1.0, 2.0]
+    single = timeseries_dataset_from_array(data, None, sequence_length=4, batch_size=None)
+    assert len(single.take(3)) == 3 and single.take(3)[2].numpy().shape == (4, 2)
+    model = lstmcore.Sequential([L.Input((4, 2)), L.LSTM(3), L.Dense(1)])
+    model.compile("adam", "mse")
+    model.fit(ds.take(2), validation_data=ds.take(1), epochs=1, verbose=0)
+    assert model.predict(inputs).shape == (3, 1)
+    with pytest.raises(TypeError, match="2.0"):
+        ds.take(2.0)
+    with pytest.raises(ValueError, match="-2"):
+        ds.take(-2)
+
+
 def test_a_pickled_model_keeps_training():
     import pickle
 
