@@ -384,3 +384,37 @@ def test_weights_files_that_do_not_fit_are_refused(tmp_path):
         unbuilt.save_weights(tmp_path / "u.weights.h5")
     for a, b in zip(model.get_weights(), before, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_damaged_weights_files_raise_value_error_and_leave_the_model(tmp_path):
+    """Truncated files, flipped bytes and entries of the wrong kind: ValueError or a load that works,
+    never another error, and on an error the model's weights as they were."""
+    model = _randomized(lstmcore.Sequential([L.Input((5, 2)), L.LSTM(3), L.Dense(1)]))
+    model.compile("adam", "mse")
+    path = tmp_path / "m.weights.h5"
+    model.save_weights(path)
+    data = path.read_bytes()
+    target = lstmcore.Sequential([L.Input((5, 2)), L.LSTM(3), L.Dense(1)])
+    target.compile("adam", "mse")
+    before = target.get_weights()
+    rng = np.random.default_rng(3)
+    damaged = [data[:n] for n in (0, 8, 100, len(data) // 2, len(data) - 1)]
+    for _ in range(30):
+        b = bytearray(data)
+        for k in rng.integers(0, len(b), 4):
+            b[k] ^= 0xFF
+        damaged.append(bytes(b))
+    for k, blob in enumerate(damaged):
+        bad = tmp_path / f"bad{k}.weights.h5"
+        bad.write_bytes(blob)
+        try:
+            target.load_weights(bad)
+        except ValueError:
+            for a, b in zip(target.get_weights(), before, strict=True):
+                np.testing.assert_array_equal(a, b)
+        else:
+            before = target.get_weights()
+    with h5py.File(tmp_path / "odd.weights.h5", "w") as h5:
+        h5.create_group("layers/lstm/cell/vars/0")
+    with pytest.raises(ValueError, match="not an array of numbers"):
+        target.load_weights(tmp_path / "odd.weights.h5")

@@ -654,6 +654,14 @@ def _read_optimizer(model, data: bytes, h5py) -> None:
         return
     if name == "RMSprop" and (opt.momentum or opt.centered):
         return
+    try:
+        _read_slots(model, opt, data, h5py)
+    except (OSError, KeyError, TypeError, ValueError, RuntimeError):  # damaged: the optimizer starts afresh
+        return
+
+
+def _read_slots(model, opt, data: bytes, h5py) -> None:
+    """The optimizer's iteration and slots, where optimizer/vars has them in Keras's layout."""
     with h5py.File(io.BytesIO(data), "r") as h5:
         if "optimizer/vars" not in h5:
             return
@@ -667,13 +675,18 @@ def _read_optimizer(model, data: bytes, h5py) -> None:
             if id(w) in trainable
             for slot in slots
         ]
-        if len(holder) != 2 + len(places) or any(
-            tuple(holder[str(2 + i)].shape) != shape for i, (_, _, shape) in enumerate(places)
+        entries = [holder.get(str(i)) for i in range(2 + len(places))]
+        if (
+            len(holder) != len(entries)
+            or any(not isinstance(e, h5py.Dataset) or e.dtype.kind not in "fiub" for e in entries)
+            or entries[0].shape != ()
+            or any(tuple(entries[2 + i].shape) != shape for i, (_, _, shape) in enumerate(places))
         ):
             return
-        for i, (slot, sl, _) in enumerate(places):
-            opt._slots[slot][sl] = np.asarray(holder[str(2 + i)][()], dtype=buffer.dtype).reshape(-1)
-        opt.iterations = int(holder["0"][()])
+        values = [np.asarray(e[()], dtype=buffer.dtype).reshape(-1) for e in entries[2:]]
+        for (slot, sl, _), value in zip(places, values, strict=True):
+            opt._slots[slot][sl] = value
+        opt.iterations = int(entries[0][()])
 
 
 def _config_order(model, config) -> list:
@@ -693,25 +706,37 @@ def _config_order(model, config) -> list:
 
 def _read_weights(model, order, data: bytes, h5py, path) -> None:
     """Each layer's weights from a Keras weights file (``data``), its keys from ``order``: (Keras
-    class name, layer or None) in Keras's order."""
+    class name, layer or None) in Keras's order. Everything is read and checked before the model
+    changes; a file HDF5 cannot read, or an entry that is not an array of numbers of the weight's
+    shape, raises ValueError."""
     order = [(c, layer) for c, layer in order if c != "InputLayer"]  # no weights; a key of its own
-    with h5py.File(io.BytesIO(data), "r") as h5:
-        for (_, layer), key in zip(order, _keys(c for c, _ in order), strict=True):
-            if layer is None:
-                continue
-            for sub, arrays in _weight_groups(layer):
-                group = f"layers/{key}/{sub}/vars" if sub else f"layers/{key}/vars"
-                for i, w in enumerate(arrays):
-                    name = f"{group}/{i}"
-                    if name not in h5:
-                        raise ValueError(f"{path}: the weights file has no {name} for layer {layer.name!r}")
-                    src = h5[name]
-                    if tuple(src.shape) != w.shape:
-                        raise ValueError(
-                            f"{path}: {name} has shape {tuple(src.shape)}, layer {layer.name!r} "
-                            f"expects {w.shape}"
-                        )
-                    w[...] = np.asarray(src[()], dtype=w.dtype)
+    values = []
+    try:
+        with h5py.File(io.BytesIO(data), "r") as h5:
+            for (_, layer), key in zip(order, _keys(c for c, _ in order), strict=True):
+                if layer is None:
+                    continue
+                for sub, arrays in _weight_groups(layer):
+                    group = f"layers/{key}/{sub}/vars" if sub else f"layers/{key}/vars"
+                    for i, w in enumerate(arrays):
+                        name = f"{group}/{i}"
+                        src = h5.get(name)
+                        if src is None:
+                            raise ValueError(
+                                f"{path}: the weights file has no {name} for layer {layer.name!r}"
+                            )
+                        if not isinstance(src, h5py.Dataset) or src.dtype.kind not in "fiub":
+                            raise ValueError(f"{path}: {name} is not an array of numbers")
+                        if tuple(src.shape) != w.shape:
+                            raise ValueError(
+                                f"{path}: {name} has shape {tuple(src.shape)}, layer {layer.name!r} "
+                                f"expects {w.shape}"
+                            )
+                        values.append((w, np.asarray(src[()], dtype=w.dtype)))
+    except (OSError, KeyError, TypeError, RuntimeError) as exc:  # h5py's errors on a damaged file
+        raise ValueError(f"{path}: the weights file cannot be read ({type(exc).__name__}: {exc})") from None
+    for w, value in values:
+        w[...] = value
     model._weights_changed()
 
 
