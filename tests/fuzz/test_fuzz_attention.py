@@ -1,4 +1,4 @@
-"""Fuzz of the attention layers (layers/attention.py):
+"""Fuzz of the attention layers (layers/attention.py) and Dot (layers/merging.py):
 
 1. ``test_attention_properties``: Attention (dot or concat, with or without scale),
    AdditiveAttention or MultiHeadAttention (heads, key and value widths, output size, biases) on
@@ -11,6 +11,8 @@
    along a random direction of every input and weight (central differences).
 2. ``test_junk_arguments_raise_value_or_type_errors``: junk in the arguments, the inputs, the
    masks and the call arguments: ValueError or TypeError, nothing else.
+3. ``test_dot_properties``: Dot on drawn ranks, axes and normalize against np.einsum, the shapes
+   announced, the config, the backward by central differences; junk axes.
 """
 
 from __future__ import annotations
@@ -157,3 +159,63 @@ def test_junk_arguments_raise_value_or_type_errors(case):
             getattr(layers, cls)(**base)([q, v], **{str(junk): True})
     except OK:
         return
+
+
+@given(
+    r1=st.lists(st.integers(1, 4), min_size=1, max_size=3),
+    r2=st.lists(st.integers(1, 4), min_size=1, max_size=3),
+    pick=st.tuples(st.integers(0, 2), st.integers(0, 2)),
+    form=st.sampled_from(["pair", "negative", "int"]),
+    normalize=st.booleans(),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    junk=st.one_of(st.none(), JUNK),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_dot_properties(r1, r2, pick, form, normalize, dtype, junk, seed):
+    """Dot on drawn ranks and axes (a pair, negative, or one int where the sizes allow): the output
+    is np.einsum's batch dot of the (normalized) inputs, of the announced shape and dtype; the config
+    round-trips; in float64 the backward is the derivative along a random direction of each input;
+    junk axes raise ValueError or TypeError."""
+    rng = np.random.default_rng(seed)
+    a1, a2 = pick[0] % len(r1) + 1, pick[1] % len(r2) + 1  # with the batch axis
+    r2[a2 - 1] = r1[a1 - 1]
+    axes = {"pair": [a1, a2], "negative": (a1 - len(r1) - 1, a2 - len(r2) - 1), "int": a1}[form]
+    if form == "int" and a1 <= len(r2) and r2[a1 - 1] == r1[a1 - 1]:
+        a2 = a1  # one int names the same axis of both
+    elif form == "int":
+        axes = [a1, a2]
+    if junk is not None:
+        try:
+            layers.Dot(axes=junk, normalize=normalize)([np.zeros((2, *r1)), np.zeros((2, *r2))])
+        except (ValueError, TypeError):
+            pass
+        return
+    layer = layers.Dot(axes=axes, normalize=normalize)
+    b1, b2 = a1, a2
+    x1 = rng.standard_normal((2, *r1)).astype(dtype)
+    x2 = rng.standard_normal((2, *r2)).astype(dtype)
+    y = layer.forward([x1, x2], training=True)
+    assert y.dtype == dtype and y.shape == (2, *layer.output_shape([tuple(r1), tuple(r2)]))
+    n1 = x1 / np.sqrt((x1.astype(np.float64) ** 2).sum(axis=b1, keepdims=True)) if normalize else x1
+    n2 = x2 / np.sqrt((x2.astype(np.float64) ** 2).sum(axis=b2, keepdims=True)) if normalize else x2
+    letters = "cdefghij"
+    s1 = "b" + "".join("k" if i == b1 else letters[i] for i in range(1, x1.ndim))
+    s2 = "b" + "".join("k" if i == b2 else letters[4 + i] for i in range(1, x2.ndim))
+    out = "b" + s1[1:].replace("k", "") + s2[1:].replace("k", "")
+    want = np.einsum(f"{s1},{s2}->{out}", n1.astype(np.float64), n2.astype(np.float64))
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(y.reshape(want.shape), want, rtol=tol, atol=tol)  # (B, 1) for two (B, K)
+    assert layers.Dot.from_config(layer.get_config()).get_config() == layer.get_config()
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    d1, d2 = layer.backward(dy)
+    assert d1.shape == x1.shape and d2.shape == x2.shape and d1.dtype == dtype
+    if dtype == np.float64:
+        for x, d in ((x1, d1), (x2, d2)):
+            u = rng.standard_normal(x.shape)
+            x += 1e-6 * u
+            up = float((layer.forward([x1, x2]) * dy).sum())
+            x -= 2e-6 * u
+            down = float((layer.forward([x1, x2]) * dy).sum())
+            x += 1e-6 * u
+            numeric = (up - down) / 2e-6
+            assert abs(numeric - float((d * u).sum())) <= 1e-6 * (1 + abs(numeric))

@@ -68,6 +68,20 @@ def _attention_seq2seq(K):
     return [ids, dec_in], L.Dense(F_DEC, activation="softmax")(L.Concatenate()([dec, context]))
 
 
+def _luong_attention_seq2seq(K):
+    """The encoder-decoder with Luong attention written with Dot layers, as LSTM tutorials build it
+    (scores Dot(axes=[2, 2]), softmax, context Dot(axes=[2, 1]), the context beside the decoder)."""
+    L = K.layers
+    enc_in = K.Input(shape=(T_ENC, F_ENC))
+    enc, h, c = L.LSTM(6, return_sequences=True, return_state=True)(enc_in)
+    dec_in = K.Input(shape=(T_DEC, F_DEC))
+    dec = L.LSTM(6, return_sequences=True)(dec_in, initial_state=[h, c])
+    attention = L.Activation("softmax")(L.Dot(axes=[2, 2])([dec, enc]))
+    context = L.Dot(axes=[2, 1])([attention, enc])
+    combined = L.Concatenate()([context, dec])
+    return [enc_in, dec_in], L.TimeDistributed(L.Dense(F_DEC, activation="softmax"))(combined)
+
+
 def _causal_self_attention(K):
     L = K.layers
     x = K.Input(shape=(T_ENC, F_ENC))
@@ -175,5 +189,12 @@ PROGRAMS = {
         None,
         lambda rng: [np.sin(np.linspace(0, 3, T_AE) + rng.uniform(0, 6, (B, 1)))[..., None]],
         lambda rng: [np.sin(np.linspace(0, 3, T_AE) + rng.uniform(0, 6, (B, 1)))[..., None]],
+    ),
+    "luong_attention_seq2seq": (
+        _luong_attention_seq2seq,
+        "categorical_crossentropy",
+        None,
+        lambda rng: [rng.normal(size=(B, T_ENC, F_ENC)), _onehot(rng, T_DEC, F_DEC)],
+        lambda rng: [_onehot(rng, T_DEC, F_DEC)],
     ),
 }

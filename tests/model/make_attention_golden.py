@@ -2,11 +2,12 @@
 
     KERAS_BACKEND=torch python tests/model/make_attention_golden.py
 
-Keras's ``Attention``, ``AdditiveAttention`` and ``MultiHeadAttention`` on drawn queries, values
-and keys, with masks and the call arguments ``use_causal_mask`` and ``return_attention_scores``: what
-tests/model/test_attention.py holds lstmcore's to. Needs keras 3 and torch (Keras on its torch
-backend, which this script sets) and never imports lstmcore; the test file imports ``CASES`` and
-``keras_case`` to compare against a live Keras where one is installed.
+Keras's ``Attention``, ``AdditiveAttention``, ``MultiHeadAttention`` and ``Dot`` on drawn queries,
+values and keys, with masks and the call arguments ``use_causal_mask`` and
+``return_attention_scores``: what tests/model/test_attention.py holds lstmcore's to. Needs keras 3
+and torch (Keras on its torch backend, which this script sets) and never imports lstmcore; the
+test file imports ``CASES`` and ``keras_case`` to compare against a live Keras where one is
+installed.
 
 For each case and dtype (float64, float32): the layer made with the case's arguments, built for
 the inputs' shapes, its weights drawn from a fixed NumPy seed (uniform on [0.5, 1.5)) and set with
@@ -88,6 +89,14 @@ CASES = {
         True,
         {"return_attention_scores": True},
     ),
+    # Dot, the product of Luong attention built by hand (scores, then the context), and its other
+    # axes, ranks and normalize (the cosine)
+    "dot_luong_scores": ("Dot", {"axes": [2, 2]}, [(2, 4, 3), (2, 5, 3)], False, {}),
+    "dot_luong_context": ("Dot", {"axes": [2, 1]}, [(2, 4, 5), (2, 5, 3)], False, {}),
+    "dot_vectors_normalize": ("Dot", {"axes": 1, "normalize": True}, [(3, 4), (3, 4)], False, {}),
+    "dot_cosine_steps": ("Dot", {"axes": -1, "normalize": True}, [(2, 4, 3), (2, 5, 3)], False, {}),
+    "dot_mixed_ranks": ("Dot", {"axes": [1, 2]}, [(2, 3), (2, 4, 3)], False, {}),
+    "dot_time_axis_rank4": ("Dot", {"axes": 1}, [(2, 5, 3), (2, 5, 2, 2)], False, {}),
 }
 
 

@@ -1,4 +1,5 @@
-"""Attention and AdditiveAttention (layers/attention.py) against Keras 3: the golden file of
+"""Attention, AdditiveAttention, MultiHeadAttention (layers/attention.py) and Dot
+(layers/merging.py, the product of attention built by hand) against Keras 3: the golden file of
 make_attention_golden.py (always) and a live Keras where one is installed, finite differences for
 every gradient, masks and the call arguments (use_causal_mask, return_attention_scores) in
 functional models that train, save and load (lstmcore's files, Keras's .keras both ways, ONNX),
@@ -70,7 +71,12 @@ def check_case(name: str, dtype: str, c: dict) -> None:
 def test_golden_file_covers_every_case():
     assert int(DATA["format_version"]) == golden.FORMAT_VERSION
     assert list(SPECS) == CASES
-    assert {s["class"] for s in SPECS.values()} == {"Attention", "AdditiveAttention", "MultiHeadAttention"}
+    assert {s["class"] for s in SPECS.values()} == {
+        "Attention",
+        "AdditiveAttention",
+        "MultiHeadAttention",
+        "Dot",
+    }
 
 
 @pytest.mark.parametrize("dtype", golden.DTYPES)
@@ -425,3 +431,94 @@ def test_multi_head_attention_regularizers_apply_to_every_projection(rng):
             mha.params[n][...] = -1
     mha.constrain()
     assert all((mha.params[n] == 0).all() for n in mha.params if n.endswith("/bias"))
+
+
+# Dot ----------------------------------------------------------------------------------------------------
+
+DOT_CASES = [  # (shape of x1, shape of x2, axes), batch left out
+    ((4,), (4,), 1),
+    ((3, 4), (5, 4), (2, 2)),
+    ((3, 4), (3, 5), (1, 1)),
+    ((3, 4), (4, 5), [2, 1]),
+    ((4,), (5, 4), (1, 2)),
+    ((5, 4), (4,), (2, 1)),
+    ((2, 3, 4), (5, 3, 2), (2, 2)),
+    ((3, 4), (5, 4), -1),
+    ((5, 3), (5, 2, 2), 1),
+]
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+@pytest.mark.parametrize("normalize", [False, True])
+@pytest.mark.parametrize("s1, s2, axes", DOT_CASES)
+def test_dot_shapes_and_config_are_keras(keras, s1, s2, axes, normalize):
+    theirs = keras.layers.Dot(axes=axes, normalize=normalize)
+    mine = layers.Dot(axes=axes, normalize=normalize)
+    assert mine.output_shape([s1, s2]) == theirs.compute_output_shape([(None, *s1), (None, *s2)])[1:]
+    config = json.loads(json.dumps(theirs.get_config()))  # as a .keras file holds it: tuples are lists
+    assert {k: config[k] for k in ("axes", "normalize")} == {
+        k: mine.get_config()[k] for k in ("axes", "normalize")
+    }
+    again = layers.Dot.from_config(config)
+    assert again.axes == mine.axes and again.normalize == normalize
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("normalize", [False, True])
+@pytest.mark.parametrize("s1, s2, axes", DOT_CASES)
+def test_dot_onnx_export_and_back(rng, tmp_path, s1, s2, axes, normalize, dtype):
+    """ONNX Runtime and lstmcore's loader on the exported Dot give predict's outputs."""
+    pytest.importorskip("onnx")
+    a, b = Input(s1), Input(s2)
+    model = Model([a, b], layers.Dot(axes=axes, normalize=normalize)([a, b]), dtype=dtype)
+    xs = [rng.standard_normal((3, *s1)).astype(dtype), rng.standard_normal((3, *s2)).astype(dtype)]
+    want = model.predict(xs, verbose=0)
+    path = tmp_path / "m.onnx"
+    model.export(path, format="onnx", verbose=False)
+    assert_close(load_model(path).predict(xs, verbose=0), want, dtype, "lstmcore's loader")
+    ort = pytest.importorskip("onnxruntime")
+    session = ort.InferenceSession(str(path))
+    got = session.run(None, {i.name: x for i, x in zip(session.get_inputs(), xs, strict=True)})[0]
+    assert_close(got, want, dtype, "ONNX Runtime")
+
+
+def test_dot_of_zero_vectors_is_zero_when_normalized(rng):
+    """Keras's normalize keeps a zero vector 0 (its scale capped at 1 / epsilon): no NaN, and a
+    finite gradient."""
+    x1, x2 = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 5, 4))
+    x1[0, 1] = 0
+    layer = layers.Dot(axes=-1, normalize=True)
+    y = layer.forward([x1, x2], training=True)
+    assert np.isfinite(y).all() and (y[0, 1] == 0).all()
+    d1, d2 = layer.backward(np.ones_like(y))
+    assert np.isfinite(d1).all() and np.isfinite(d2).all()
+
+
+def test_dot_bad_arguments_and_inputs(rng):
+    x1, x2 = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 5, 4))
+    for axes, exc, fragment in [
+        ((1, 2, 3), ValueError, "pair of ints"),
+        ("last", TypeError, "'last'"),
+        ([1.0, 2], TypeError, "[1.0, 2]"),
+        (True, TypeError, "True"),
+    ]:
+        with pytest.raises(exc) as info:
+            layers.Dot(axes=axes)
+        assert fragment in str(info.value)
+    with pytest.raises(TypeError, match="normalize must be a bool"):
+        layers.Dot(axes=1, normalize="yes")
+    with pytest.raises(ValueError, match="batch axis 0"):
+        layers.Dot(axes=0)([x1, x2])
+    with pytest.raises(ValueError, match="axis 3 is out of range"):
+        layers.Dot(axes=3)([x1, x2])
+    with pytest.raises(ValueError, match=r"sizes on those axes differ \(3 and 5\)"):
+        layers.Dot(axes=1)([x1, x2])
+    with pytest.raises(ValueError, match="takes 2 inputs, got 3"):
+        layers.Dot(axes=2)([x1, x2, x2])
+    with pytest.raises(ValueError, match="batch sizes differ"):
+        layers.Dot(axes=2)([x1, x2[:1]])
+    layer = layers.Dot(axes=2)
+    layer([x1, x2])
+    with pytest.raises(RuntimeError, match="training=True"):
+        layer.backward(np.ones((2, 3, 5)))
+    assert layer.compute_mask([x1, x2], [np.ones((2, 3), bool), None]) is None

@@ -57,8 +57,9 @@ Dense (MatMul, Add, then the activation), Activation, Dropout (identity), Embedd
 mask ``ids != 0``), Masking (its mask ``any(x != mask_value)`` over the features, and ``x *
 mask``), TimeDistributed (the inner layer on the (B*T, ...) reshape), RepeatVector (Expand),
 Flatten and Reshape (Reshape, batch axis kept), Concatenate/Add/Subtract/Multiply/Average/
-Maximum/Minimum (their masks joined by And), GlobalAveragePooling1D (the mean over the valid steps
-where a mask reaches it), GlobalMaxPooling1D (ReduceMax), MaxPooling1D (MaxPool),
+Maximum/Minimum (their masks joined by And), Dot (Transpose, MatMul; normalize's formula),
+GlobalAveragePooling1D (the mean over the valid steps where a mask reaches it), GlobalMaxPooling1D
+(ReduceMax), MaxPooling1D (MaxPool),
 AveragePooling1D (AveragePool, padding left out of the count), Conv1D (Conv; "same" is
 ``auto_pad="SAME_UPPER"``, TensorFlow's split, or with a dilation, which ONNX Runtime's SAME_UPPER
 refuses, the same pads computed in the graph; "causal" pads the left), Conv1DTranspose
@@ -92,6 +93,7 @@ import tempfile
 import numpy as np
 
 from .. import activations as _activations
+from .._config import EPSILON
 from ..engine._validate import activation_spec
 from ..layers import (
     ELU,
@@ -113,6 +115,7 @@ from ..layers import (
     Conv1DTranspose,
     Cropping1D,
     Dense,
+    Dot,
     Dropout,
     Embedding,
     Flatten,
@@ -1144,6 +1147,33 @@ class _Exporter:
             out_mask = g.op("And", [out_mask, m])
         return [y], out_mask
 
+    def dot(self, layer, xs, shapes, masks, states):
+        # x1 -> (B, P, K): its axis moved last, the others flattened | x2 -> (B, K, Q) | MatMul
+        g = self.g
+        x1, x2 = xs
+        n1, n2 = len(shapes[0]) + 1, len(shapes[1]) + 1
+        a1, a2 = layer._resolved([n1, n2])
+        if layer.normalize:
+            x1, x2 = self._normalize(x1, a1), self._normalize(x2, a2)
+        t1 = g.transpose(x1, [k for k in range(n1) if k != a1] + [a1]) if a1 != n1 - 1 else x1
+        t2 = g.transpose(x2, [0, a2] + [k for k in range(1, n2) if k != a2]) if a2 != 1 else x2
+        batch = g.shape(t1, start=0, end=1)
+        m1 = t1 if n1 == 3 else g.reshape(t1, g.concat([batch, g.ints([-1]), g.shape(t1, start=n1 - 1)], 0))
+        m2 = t2 if n2 == 3 else g.reshape(t2, g.concat([batch, g.shape(t2, start=1, end=2), g.ints([-1])], 0))
+        z = g.op("MatMul", [m1, m2])  # (B, P, Q)
+        # (B, *x1's other axes, *x2's other axes), or (B, 1) where both are (B, K)
+        rest = [g.shape(t1, start=1, end=n1 - 1)] if n1 > 2 else []
+        rest += [g.shape(t2, start=2)] if n2 > 2 else []
+        out = g.concat([batch, *(rest or [g.ints([1])])], 0)
+        return [g.reshape(z, out)], None
+
+    def _normalize(self, x, axis: int) -> str:
+        """Keras's ops.normalize: x * min(1 / sqrt(sum(x^2)), 1 / epsilon) along ``axis``."""
+        g = self.g
+        total = g.reduce("ReduceSum", g.mul(x, x), [axis], keepdims=True)
+        inv = g.div(g.scalar(1.0), g.op("Sqrt", [total]))
+        return g.mul(x, g.op("Min", [inv, g.scalar(1 / EPSILON)]))
+
     def global_average(self, layer, x, shape, mask, states):
         g = self.g
         ax = layer._steps_axis
@@ -1374,6 +1404,7 @@ _HANDLERS = {
     Flatten: _Exporter.flatten,
     Reshape: _Exporter.reshape,
     Concatenate: _Exporter.merge,
+    Dot: _Exporter.dot,
     Add: _Exporter.merge,
     Subtract: _Exporter.merge,
     Multiply: _Exporter.merge,

@@ -1,13 +1,16 @@
 """Layers that join several inputs into one, Keras 3's merging layers: ``Concatenate``, ``Add``,
-``Subtract``, ``Multiply``, ``Average``, ``Maximum``, ``Minimum``, and their functional
-shortcuts (``concatenate([a, b])``, ``add([a, b])``, ...). They take a list of inputs of the
-same shape (Concatenate: the same but on its axis), have no weights, and combine the inputs'
-masks with a logical and, as Keras does."""
+``Subtract``, ``Multiply``, ``Average``, ``Maximum``, ``Minimum``, ``Dot``, and their functional
+shortcuts (``concatenate([a, b])``, ``add([a, b])``, ``dot([a, b], axes)``, ...). They take a
+list of inputs of the same shape (Concatenate: the same but on its axis; Dot: two inputs whose
+axes fit), have no weights, and combine the inputs' masks with a logical and, as Keras does (Dot
+passes none on, as Keras's)."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from .. import _config
+from ..engine._products import matmul_groups
 from .base import Layer
 
 
@@ -248,6 +251,107 @@ class Concatenate(_Merge):
         return config
 
 
+class Dot(_Merge):
+    """The dot product of two inputs along one axis of each, per sample (Keras 3's ``Dot``, its
+    ``batch_dot``): x1 (B, *s1), x2 (B, *s2), ``axes`` (a1, a2) counted with the batch axis
+    (negative: from the end; an int: the same for both), s1[a1] == s2[a2]. The output is
+    (B, *s1 without a1, *s2 without a2), or (B, 1) where both inputs are (B, n). ``normalize``
+    L2-normalizes each input along its axis first (Keras's ``ops.normalize``: the cosine). As
+    Keras's, it passes no mask on. Luong attention is ``Dot(axes=[2, 2])`` of the decoder's and the
+    encoder's sequences, a softmax, then ``Dot(axes=[2, 1])`` of the weights and the encoder's."""
+
+    min_inputs = max_inputs = 2
+
+    def __init__(self, axes, normalize=False, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axes, (list, tuple)):
+            if len(axes) != 2:
+                raise ValueError(f"Dot: axes must be an int or a pair of ints, got {axes!r}")
+            values = list(axes)
+        else:
+            values = [axes]
+        for a in values:
+            if isinstance(a, (bool, np.bool_)) or not isinstance(a, (int, np.integer)):
+                raise TypeError(f"Dot: axes must be an int or a pair of ints, got {axes!r}")
+        if not isinstance(normalize, (bool, np.bool_)):
+            raise TypeError(f"Dot: normalize must be a bool, got {normalize!r}")
+        self.axes = [int(a) for a in values] if isinstance(axes, (list, tuple)) else int(axes)
+        self.normalize = bool(normalize)
+        self._cache = None
+
+    def _resolved(self, ndims) -> tuple[int, int]:
+        """The axes of the two inputs (of ``ndims`` axes each, the batch's included), from 1."""
+        given = [self.axes, self.axes] if isinstance(self.axes, int) else self.axes
+        axes = []
+        for a, n in zip(given, ndims, strict=True):
+            if not -n <= a < n:
+                raise ValueError(f"Dot: axis {a} is out of range for an input of {n} axes (batch included)")
+            if a % n == 0:
+                raise ValueError(f"Dot: axes={self.axes!r} names the batch axis 0, which Dot cannot sum over")
+            axes.append(a % n)
+        return axes[0], axes[1]
+
+    def _check_shapes(self, shapes) -> None:
+        a1, a2 = self._resolved([len(s) + 1 for s in shapes])
+        k1, k2 = shapes[0][a1 - 1], shapes[1][a2 - 1]
+        if k1 is not None and k2 is not None and k1 != k2:
+            raise ValueError(
+                f"Dot(axes={self.axes!r}): the inputs' sizes on those axes differ ({k1} and {k2}); got "
+                f"{', '.join(str((None, *s)) for s in shapes)}"
+            )
+
+    def output_shape(self, input_shape):
+        s1, s2 = (list(s) for s in input_shape)
+        a1, a2 = self._resolved([len(s1) + 1, len(s2) + 1])
+        del s1[a1 - 1], s2[a2 - 1]
+        return tuple(s1 + s2) or (1,)
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def forward(self, x, training=False, mask=None):
+        # x1 (B, *r1, K) after its axis moved last | x2 (B, K, *r2) | z (B, P, Q), y (B, *r1, *r2)
+        xs = self._check_inputs(x)
+        if len(xs) != 2:
+            raise ValueError(f"Dot takes a list of 2 arrays, got {len(xs)}")
+        x1, x2 = (np.asarray(v) for v in xs)
+        if x1.shape[0] != x2.shape[0]:
+            raise ValueError(f"Dot: the inputs' batch sizes differ: {x1.shape} and {x2.shape}")
+        a1, a2 = self._resolved([x1.ndim, x2.ndim])
+        if x1.shape[a1] != x2.shape[a2]:
+            raise ValueError(f"Dot(axes={self.axes!r}): inputs {x1.shape} and {x2.shape} do not fit")
+        scales = None
+        if self.normalize:
+            (x1, s1), (x2, s2) = _config.normalize(x1, a1), _config.normalize(x2, a2)
+            scales = (s1, s2)
+        m1, m2 = np.moveaxis(x1, a1, -1), np.moveaxis(x2, a2, 1)
+        B, K = x1.shape[0], x1.shape[a1]
+        z = matmul_groups(m1.reshape(B, -1, K), m2.reshape(B, K, -1))  # (engine._products)
+        y = z.reshape(B, *((*m1.shape[1:-1], *m2.shape[2:]) or (1,)))  # (B, 1) for two (B, K)
+        self._cache = (x1, x2, m1, m2, (a1, a2), scales) if training else None
+        return y
+
+    def backward(self, dy):
+        # dy (B, *r1, *r2) as dz (B, P, Q) | dm1 (B, P, K) = dz m2ᵀ | dm2 (B, K, Q) = m1ᵀ dz
+        if self._cache is None:
+            raise RuntimeError(f"layer {self.name!r}: backward needs a forward call with training=True")
+        (x1, x2, m1, m2, (a1, a2), scales), self._cache = self._cache, None
+        B, K = x1.shape[0], x1.shape[a1]
+        r1, r2 = m1.reshape(B, -1, K), m2.reshape(B, K, -1)
+        dz = np.asarray(dy).reshape(B, r1.shape[1], r2.shape[2])
+        d1 = np.moveaxis(matmul_groups(dz, r2.transpose(0, 2, 1)).reshape(m1.shape), -1, a1)
+        d2 = np.moveaxis(matmul_groups(r1.transpose(0, 2, 1), dz).reshape(m2.shape), 1, a2)
+        if scales is not None:
+            d1 = _config.normalize_backward(d1, x1, scales[0], a1)
+            d2 = _config.normalize_backward(d2, x2, scales[1], a2)
+        return [np.ascontiguousarray(d1), np.ascontiguousarray(d2)]
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(axes=self.axes, normalize=self.normalize)
+        return config
+
+
 def _shortcut(cls, doc):
     def merge(inputs, **kwargs):
         return cls(**kwargs)(inputs)
@@ -263,6 +367,11 @@ multiply = _shortcut(Multiply, "``Multiply()(inputs)``, Keras's ``layers.multipl
 average = _shortcut(Average, "``Average()(inputs)``, Keras's ``layers.average``.")
 maximum = _shortcut(Maximum, "``Maximum()(inputs)``, Keras's ``layers.maximum``.")
 minimum = _shortcut(Minimum, "``Minimum()(inputs)``, Keras's ``layers.minimum``.")
+
+
+def dot(inputs, axes=-1, normalize=False, **kwargs):
+    """``Dot(axes, normalize)(inputs)``, Keras's ``layers.dot``."""
+    return Dot(axes=axes, normalize=normalize, **kwargs)(inputs)
 
 
 def concatenate(inputs, axis=-1, **kwargs):
