@@ -372,3 +372,53 @@ def test_conv1d_transpose_is_the_scatter_of_each_step(
         a += 1e-6 * u
         numeric = (up - down) / 2e-6
         assert abs(numeric - float((grad * u).sum())) <= 1e-6 * (1 + abs(numeric))
+
+
+_BOUND = st.one_of(st.none(), st.integers(-7, 7))
+_ITEM = st.one_of(
+    st.integers(-6, 6),
+    st.builds(slice, _BOUND, _BOUND, st.one_of(st.none(), st.integers(-3, 3))),
+    st.just(None),
+    st.just(Ellipsis),
+    JUNK,
+)
+
+
+@given(
+    shape=st.lists(st.integers(1, 5), min_size=1, max_size=3),
+    items=st.lists(_ITEM, min_size=0, max_size=4),
+    batch_first=st.booleans(),
+    free=st.booleans(),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_get_item_is_numpy_indexing(shape, items, batch_first, free, seed):
+    """x[key] of a symbolic tensor with a drawn key: where lstmcore takes it, the model's output is
+    NumPy's x[key] (the shape announced where the axis is known) and the backward puts dy back
+    where the key took it; otherwise ValueError or TypeError, at the call or at run time."""
+    from lstmcore import Model
+
+    key = tuple(([slice(None)] if batch_first else []) + items)
+    x = np.random.default_rng(seed).standard_normal((2, *shape))
+    inp = layers.Input((None, *shape[1:]) if free else tuple(shape))
+    try:
+        out = inp[key]
+    except OK:
+        event("key refused")
+        return
+    model = Model(inp, out, dtype="float64")
+    try:
+        y = model.predict(x, verbose=0)
+    except OK:
+        event("refused at run time")
+        assert free  # a key refused for the known shape is refused at the call
+        return
+    event("ran")
+    np.testing.assert_array_equal(y, x[key])
+    assert all(a in (None, b) for a, b in zip(out.shape[1:], y.shape[1:], strict=True))
+    layer = out.node.layer
+    layer.forward(x, training=True, **out.node.kwargs)
+    dy = np.random.default_rng(seed + 1).standard_normal(y.shape)
+    dx = layer.backward(dy)
+    want = np.zeros_like(x)
+    want[key] = dy
+    np.testing.assert_array_equal(dx, want)

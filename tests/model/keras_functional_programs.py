@@ -82,6 +82,18 @@ def _luong_attention_seq2seq(K):
     return [enc_in, dec_in], L.TimeDistributed(L.Dense(F_DEC, activation="softmax"))(combined)
 
 
+def _last_steps(K):
+    """x[...] of tensors (Keras's GetItem): the last step of an LSTM's sequence, every other step
+    of it, one feature of the input, the last step of a GRU read backwards, part of a step (Keras's
+    torch backend takes no negative step: x[:, ::-1] is lstmcore's only)."""
+    L = K.layers
+    x = K.Input(shape=(T_ENC, F_ENC))
+    seq = L.LSTM(5, return_sequences=True)(x)
+    rev = L.GRU(3, return_sequences=True, go_backwards=True)(x)
+    parts = [seq[:, -1, :], L.Flatten()(seq[:, 1::2]), x[..., 0], rev[:, -1], seq[:, 2, 1:3]]
+    return x, L.Dense(2, activation="softmax")(L.Concatenate()(parts))
+
+
 def _causal_self_attention(K):
     L = K.layers
     x = K.Input(shape=(T_ENC, F_ENC))
@@ -196,5 +208,12 @@ PROGRAMS = {
         None,
         lambda rng: [rng.normal(size=(B, T_ENC, F_ENC)), _onehot(rng, T_DEC, F_DEC)],
         lambda rng: [_onehot(rng, T_DEC, F_DEC)],
+    ),
+    "get_item_last_steps": (
+        _last_steps,
+        "categorical_crossentropy",
+        None,
+        lambda rng: [rng.normal(size=(B, T_ENC, F_ENC))],
+        lambda rng: [_onehot(rng, 1, 2)[:, 0]],
     ),
 }

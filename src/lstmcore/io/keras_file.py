@@ -35,6 +35,7 @@ from ..functional import flat_outputs
 from ..layers import (
     RNN,
     Bidirectional,
+    GetItem,
     Input,
     MultiHeadAttention,
     Recurrent,
@@ -85,7 +86,7 @@ def _serialized(layer, dtype) -> dict:
             },
             "registered_name": None,
         }
-    if isinstance(layer, _Op):  # a + b of tensors: Keras's operation, which drops the masks
+    if isinstance(layer, (_Op, GetItem)):  # a + b, x[...] of tensors: Keras's operations
         return {
             "module": layer.keras_module,
             "class_name": _keras_class(layer),
@@ -274,15 +275,18 @@ def _functional_config(model, dtype) -> dict:
         for node in model.nodes:
             if node.layer is layer:
                 args = [[tensor(t) for t in node.inputs]] if node.many else [tensor(node.inputs[0])]
+                own = dict(node.kwargs)  # the layer's own call arguments
                 if isinstance(layer, MultiHeadAttention):  # Keras's call: (query, value, key=...)
                     args = [tensor(t) for t in node.inputs[:2]]
                 elif isinstance(layer, _Op):  # an operation's: (a, b)
                     args = [tensor(t) for t in node.inputs]
+                elif isinstance(layer, GetItem):  # Keras's: (x, key)
+                    args = [tensor(node.inputs[0]), own.pop("key")]
                 kwargs = {"initial_state": [tensor(t) for t in node.states]} if node.states else {}
                 if node.states and isinstance(layer, RNN) and isinstance(layer.cell, StackedRNNCells):
                     flat = kwargs["initial_state"]  # Keras's stacked cells take theirs nested
                     kwargs["initial_state"] = [list(p) for p in layer._split(flat, "initial_state")]
-                kwargs.update(node.kwargs)  # the layer's own call arguments
+                kwargs.update(own)
                 if isinstance(layer, MultiHeadAttention) and len(node.inputs) == 3:
                     kwargs["key"] = tensor(node.inputs[2])
                 nodes.append({"args": args, "kwargs": kwargs})
@@ -510,6 +514,13 @@ def _functional(config: dict, dtype):
                     x = [tensor(a) for a in args] + ([tensor(kwargs.pop("key"))] if "key" in kwargs else [])
                 else:
                     x = tensor(args[0])
+                    if len(args) > 1:  # GetItem's key: Keras's (x, key); no other layer takes more
+                        if not isinstance(layers[name], GetItem) or len(args) != 2:
+                            raise ValueError(
+                                f"layer {name!r} is called with {len(args)} arguments; lstmcore's "
+                                f"{type(layers[name]).__name__} takes its input alone"
+                            )
+                        kwargs["key"] = args[1]
                 state = kwargs.get("initial_state")
                 state = tensor(state) if state is not None else None
             except KeyError:

@@ -56,8 +56,9 @@ Other layers
 Dense (MatMul, Add, then the activation), Activation, Dropout (identity), Embedding (Gather; its
 mask ``ids != 0``), Masking (its mask ``any(x != mask_value)`` over the features, and ``x *
 mask``), TimeDistributed (the inner layer on the (B*T, ...) reshape), RepeatVector (Expand),
-Flatten and Reshape (Reshape, batch axis kept), Concatenate/Add/Subtract/Multiply/Average/
-Maximum/Minimum (their masks joined by And), Dot (Transpose, MatMul; normalize's formula),
+Flatten and Reshape (Reshape, batch axis kept), GetItem (x[...]: Slice, Gather, Unsqueeze),
+Concatenate/Add/Subtract/Multiply/Average/Maximum/Minimum (their masks joined by And), Dot
+(Transpose, MatMul; normalize's formula),
 GlobalAveragePooling1D (the mean over the valid steps where a mask reaches it), GlobalMaxPooling1D
 (ReduceMax), MaxPooling1D (MaxPool),
 AveragePooling1D (AveragePool, padding left out of the count), Conv1D (Conv; "same" is
@@ -121,6 +122,7 @@ from ..layers import (
     Flatten,
     GaussianDropout,
     GaussianNoise,
+    GetItem,
     GlobalAveragePooling1D,
     GlobalMaxPooling1D,
     Identity,
@@ -150,6 +152,7 @@ from ..layers import (
     ZeroPadding1D,
 )
 from ..layers.merging import _Op
+from ..layers.reshaping import _expanded
 from ..layers.rnn import Recurrent
 from . import layout
 
@@ -962,6 +965,24 @@ class _Exporter:
         before, after = layer.cropping
         return [self.g.slice(x, [before], [-after if after else _INT64_MAX], [1])], None
 
+    def get_item(self, layer, x, shape, mask, states):
+        # x[key], one axis at a time: a slice a Slice, an int a Gather (the axis gone), None an Unsqueeze
+        g = self.g
+        axis = 0  # of the tensor so far
+        for v in _expanded(self.call.get("key"), len(shape) + 1):
+            if v is None:
+                x = g.unsqueeze(x, [axis])
+            elif isinstance(v, int):
+                x = g.op("Gather", [x, g.const(np.asarray(v, dtype=np.int64), "index", np.int64)], axis=axis)
+                continue
+            elif v != slice(None) and v != slice(None, None, 1):
+                step = 1 if v.step is None else v.step
+                start = (0 if step > 0 else _INT64_MAX) if v.start is None else v.start
+                stop = (_INT64_MAX if step > 0 else -_INT64_MAX - 1) if v.stop is None else v.stop
+                x = g.slice(x, [start], [stop], [axis], [step])
+            axis += 1
+        return [x], None
+
     def up_sampling(self, layer, x, shape, mask, states):
         g = self.g
         F = shape[1]
@@ -1405,6 +1426,7 @@ _HANDLERS = {
     Reshape: _Exporter.reshape,
     Concatenate: _Exporter.merge,
     Dot: _Exporter.dot,
+    GetItem: _Exporter.get_item,
     Add: _Exporter.merge,
     Subtract: _Exporter.merge,
     Multiply: _Exporter.merge,

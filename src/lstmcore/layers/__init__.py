@@ -62,6 +62,7 @@ from .reshaping import (
     Activation,
     Cropping1D,
     Flatten,
+    GetItem,
     Permute,
     RepeatVector,
     Reshape,
@@ -210,6 +211,7 @@ _LAYERS = {
         AddOp,
         SubtractOp,
         MultiplyOp,
+        GetItem,
         Normalization,
         Rescaling,
     )

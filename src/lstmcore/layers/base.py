@@ -526,8 +526,8 @@ class Layer:
 class _TensorOps:
     """``a + b``, ``a - b`` and ``a * b`` of symbolic tensors (Keras's tensor operators): the Add,
     Subtract and Multiply merges called on [a, b], without the masks (merging.AddOp, ...: Keras's
-    operations drop them). With a number or an array (Keras makes an operation of it) a TypeError
-    says which layer to use."""
+    operations drop them); ``x[...]``: GetItem. With a number or an array (Keras makes an operation
+    of it) a TypeError says which layer to use."""
 
     __slots__ = ()
 
@@ -560,6 +560,12 @@ class _TensorOps:
 
     def __rmul__(self, other):
         return self._merge(other, "Multiply", swap=True)
+
+    def __getitem__(self, key):
+        """``x[:, -1, :]``, ``x[..., 0]``: Keras's GetItem operation (layers/reshaping.GetItem)."""
+        from .reshaping import GetItem, serialized_key
+
+        return GetItem()(self, key=serialized_key(key))
 
 
 def _is_symbolic(x) -> bool:

@@ -1,6 +1,7 @@
 """Layers that move values without weights: ``RepeatVector``, ``Flatten``, ``Reshape``,
 ``Activation`` (one of ``core``'s activations on its own), ``Permute``, ``ZeroPadding1D``,
-``Cropping1D`` and ``UpSampling1D``, with Keras 3's arguments.
+``Cropping1D`` and ``UpSampling1D``, with Keras 3's arguments, and ``GetItem`` (what ``x[...]``
+of a symbolic tensor makes).
 
 Shapes are batch-first; ``input_shape`` and ``build_shape`` leave the batch axis out, and may
 hold None for an axis of any size (a functional model's ``Input(shape=(None, F))``).
@@ -411,3 +412,146 @@ class UpSampling1D(Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "size": self.size}
+
+
+# GetItem (x[...] of a symbolic tensor) -------------------------------------------------------------
+
+_INDEX_HELP = (
+    "lstmcore takes x[...] of ints, slices, ... and None (a new axis) with the batch axis kept whole, "
+    "as in x[:, -1, :] or x[..., 0]"
+)
+
+
+def _key_item(v):
+    """One item of a key from Keras's serialized form (or Python's): an int, a slice, ... or None."""
+    if isinstance(v, dict):
+        name, config = v.get("class_name"), v.get("config") or {}
+        if name == "__ellipsis__":
+            return Ellipsis
+        if name == "__slice__":
+            v = slice(config.get("start"), config.get("stop"), config.get("step"))
+        else:
+            raise TypeError(f"an index {v!r:.80} is not one {_INDEX_HELP}")
+    if v is None or v is Ellipsis:
+        return v
+    if isinstance(v, slice):
+        for part in (v.start, v.stop, v.step):
+            if part is not None and (
+                isinstance(part, (bool, np.bool_)) or not isinstance(part, (int, np.integer))
+            ):
+                raise TypeError(f"a slice's start, stop and step must be ints or None, got {v!r}")
+        if v.step == 0:
+            raise ValueError(f"a slice's step cannot be 0, got {v!r}")
+        return slice(*(None if p is None else int(p) for p in (v.start, v.stop, v.step)))
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+        raise TypeError(f"an index {v!r:.80} (a {type(v).__name__}) is not one {_INDEX_HELP}")
+    return int(v)
+
+
+def serialized_key(key) -> list:
+    """A Python key of x[...] (a tuple or one item) as Keras writes it in a .keras file: a list of
+    ints, {"class_name": "__slice__", ...}, {"class_name": "__ellipsis__", ...} and None."""
+    if isinstance(key, list):  # x[[0, 2]]: NumPy's fancy indexing, which Keras's tensors refuse too
+        raise TypeError(f"x[{key!r:.60}]: a list of indices is not an index; {_INDEX_HELP}")
+    items = [_key_item(v) for v in (key if isinstance(key, tuple) else (key,))]
+    out = []
+    for v in items:
+        if isinstance(v, slice):
+            out.append(
+                {"class_name": "__slice__", "config": {"start": v.start, "stop": v.stop, "step": v.step}}
+            )
+        elif v is Ellipsis:
+            out.append({"class_name": "__ellipsis__", "config": {}})
+        else:
+            out.append(v)
+    return out
+
+
+def _expanded(key, ndim: int) -> tuple:
+    """The key (serialized) as one item per axis of an input of ``ndim`` axes (batch included),
+    ``...`` filled in; ValueError where it does not fit or does not keep the batch axis whole."""
+    items = [_key_item(v) for v in (key if isinstance(key, list) else [key])]
+    if sum(v is Ellipsis for v in items) > 1:
+        raise ValueError(f"an index can have one ... only; {_INDEX_HELP}")
+    used = sum(v is not None and v is not Ellipsis for v in items)
+    if used > ndim:
+        raise ValueError(f"an index of {used} axes for an input of {ndim} (batch included)")
+    full = []
+    for v in items:
+        full += [slice(None)] * (ndim - used) if v is Ellipsis else [v]
+    if Ellipsis not in items:
+        full += [slice(None)] * (ndim - used)
+    if not (isinstance(full[0], slice) and full[0] in (slice(None), slice(None, None, 1))):
+        raise ValueError(f"x[...] must keep the batch axis (the first) whole; {_INDEX_HELP}")
+    return tuple(full)
+
+
+def _length(s: slice, n) -> int | None:
+    """The steps slice ``s`` keeps of an axis of ``n`` (None: any size; then None where it depends
+    on the size)."""
+    if n is not None:
+        return len(range(*s.indices(n)))
+    # the length changes with the size only up to the bounds' size, and past it where it grows
+    m = max(abs(s.start or 0), abs(s.stop or 0)) + 2
+    lengths = {len(range(*s.indices(size))) for size in (*range(1, m + 1), 10**9, 10**9 + 7)}
+    return lengths.pop() if len(lengths) == 1 else None
+
+
+class GetItem(Layer):
+    """``x[key]`` of a symbolic tensor in a functional model (Keras 3's ``GetItem`` operation):
+    ``seq[:, -1, :]`` (the last step), ``seq[:, 1:4:2]``, ``x[..., 0]``, ``x[:, None]``. The key is
+    the call argument ``key`` (in Keras's serialized form, as a .keras file holds it): ints, slices,
+    ``...`` and None, with the batch axis kept whole. The backward puts dy back where the key took
+    it from (zeros elsewhere). As Keras's operations, it passes no mask on."""
+
+    keras_module = "keras.src.ops.numpy"
+    call_arguments = ("key",)
+    step = _no_step
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._cache = None
+
+    def output_shape(self, input_shape):
+        raise ValueError("GetItem's output shape depends on its key: output_shapes(input_shape, key=...)")
+
+    def output_shapes(self, input_shape, key=None):
+        shape = (None, *input_shape)
+        out, axis = [], 0
+        for v in _expanded(key, len(shape)):
+            if v is None:
+                out.append(1)
+                continue
+            n = shape[axis]
+            axis += 1
+            if isinstance(v, slice):
+                length = _length(v, n)
+                if length == 0:
+                    raise ValueError(f"x[...]: the index keeps no step of an axis of size {n}")
+                out.append(length)
+            elif n is not None and not -n <= v < n:
+                raise ValueError(f"x[...]: index {v} is out of range for an axis of size {n}")
+        return [tuple(out[1:])]
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def forward(self, x, training=False, key=None):
+        # x (B, ...) | y = x[key] (B, ...)
+        k = _expanded(key, np.ndim(x))
+        try:
+            y = np.array(x[k])  # a copy, not a view of x
+        except IndexError as exc:
+            raise ValueError(f"x[...] of an input of shape {np.shape(x)}: {exc}") from None
+        if 0 in y.shape[1:]:
+            raise ValueError(f"x[...] of an input of shape {np.shape(x)} keeps no element on some axis")
+        self._cache = (np.shape(x), x.dtype, k) if training else None
+        return y
+
+    def backward(self, dy):
+        if self._cache is None:
+            raise RuntimeError(f"layer {self.name!r}: backward needs a forward call with training=True")
+        (shape, dtype, k), self._cache = self._cache, None
+        dx = np.zeros(shape, dtype=dtype)
+        dx[k] = dy  # basic indexing: each element of x taken once at most
+        return dx
