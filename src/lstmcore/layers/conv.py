@@ -30,6 +30,20 @@ from .core import _dense_activation
 from .pooling import _one_int, _padding, _same_padding
 from .reshaping import _check_x, _data_format, _no_step
 
+# the arguments Conv1D and Conv1DTranspose share (each has its own signature: Keras's order)
+_SHARED = (
+    "filters",
+    "kernel_size",
+    "strides",
+    "padding",
+    "data_format",
+    "dilation_rate",
+    "activation",
+    "use_bias",
+    "kernel_initializer",
+    "bias_initializer",
+)
+
 
 class _Conv1D(Layer):
     """What Conv1D and Conv1DTranspose share: Keras's arguments, the data format's transposes at
@@ -174,19 +188,7 @@ class Conv1D(_Conv1D):
         bias_initializer="zeros",
         **kwargs,
     ):
-        super().__init__(
-            filters,
-            kernel_size,
-            strides,
-            padding,
-            data_format,
-            dilation_rate,
-            activation,
-            use_bias,
-            kernel_initializer,
-            bias_initializer,
-            **kwargs,
-        )
+        super().__init__(**{k: v for k, v in locals().items() if k in _SHARED}, **kwargs)
         self.groups = _positive_int("groups", groups)
         if self.filters % self.groups:
             raise ValueError(
@@ -300,19 +302,7 @@ class Conv1DTranspose(_Conv1D):
         bias_initializer="zeros",
         **kwargs,
     ):
-        super().__init__(
-            filters,
-            kernel_size,
-            strides,
-            padding,
-            data_format,
-            dilation_rate,
-            activation,
-            use_bias,
-            kernel_initializer,
-            bias_initializer,
-            **kwargs,
-        )
+        super().__init__(**{k: v for k, v in locals().items() if k in _SHARED}, **kwargs)
         if output_padding is not None:
             if isinstance(output_padding, (tuple, list)):
                 if len(output_padding) != 1:
