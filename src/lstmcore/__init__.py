@@ -76,7 +76,7 @@ from .layers import (
 )
 from .model import Sequential, load_model
 from .functional import Model
-from . import models, preprocessing, reference, utils  # noqa: F401 - keras.models, .preprocessing, .utils
+from . import models, ops, preprocessing, reference, utils  # noqa: F401 - keras.models, .ops, ...
 
 __version__ = "0.1.0"
 

@@ -422,3 +422,38 @@ def test_get_item_is_numpy_indexing(shape, items, batch_first, free, seed):
     want = np.zeros_like(x)
     want[key] = dy
     np.testing.assert_array_equal(dx, want)
+
+
+@given(
+    shape=st.lists(st.integers(1, 4), min_size=1, max_size=3),
+    name=st.sampled_from(["sum", "mean", "max", "min", "expand_dims", "squeeze"]),
+    axis=st.one_of(st.none(), st.integers(-4, 4), st.lists(st.integers(-4, 4), max_size=3), JUNK),
+    keepdims=st.one_of(st.booleans(), JUNK),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_ops_are_numpy(shape, name, axis, keepdims, seed):
+    """lstmcore.ops on a symbolic input with drawn axes: NumPy's values of the announced shape and
+    a backward that is the adjoint for the linear ones; otherwise ValueError or TypeError."""
+    from lstmcore import Model, ops
+
+    kwargs = {"axis": axis}
+    if name in ("sum", "mean", "max", "min"):
+        kwargs["keepdims"] = keepdims
+    inp = layers.Input(tuple(shape))
+    try:
+        out = getattr(ops, name)(inp, **kwargs)
+    except OK:
+        event("refused")
+        return
+    event(f"ran {name}")
+    x = np.random.default_rng(seed).standard_normal((2, *shape))
+    y = Model(inp, out, dtype="float64").predict(x, verbose=0)
+    np.testing.assert_array_equal(y, getattr(ops, name)(x, **kwargs))  # eager: NumPy's
+    assert out.shape == (None, *y.shape[1:])
+    layer = out.node.layer
+    layer.forward(x, training=True)
+    dy = np.random.default_rng(seed + 1).standard_normal(y.shape)
+    dx = layer.backward(dy)
+    assert dx.shape == x.shape and np.isfinite(dx).all()
+    if name not in ("max", "min"):
+        assert np.isclose((y * dy).sum(), (x * dx).sum())

@@ -23,7 +23,7 @@ from keras_functional_programs import PROGRAMS as FUNCTIONAL  # noqa: E402
 from keras_programs import PROGRAMS  # noqa: E402
 
 h5py = pytest.importorskip("h5py")
-K = types.SimpleNamespace(Input=L.Input, layers=L)
+K = types.SimpleNamespace(Input=L.Input, layers=L, ops=lstmcore.ops)
 
 
 def _sequential(name):

@@ -1426,7 +1426,9 @@ def _program_models():
 
     def functional(build, make_x):
         def make(dtype, rng):
-            model = lstmcore.Model(*build(types.SimpleNamespace(Input=L.Input, layers=L)), dtype=dtype)
+            model = lstmcore.Model(
+                *build(types.SimpleNamespace(Input=L.Input, layers=L, ops=lstmcore.ops)), dtype=dtype
+            )
             xs = [a.astype(dtype) for a in make_x(rng)]
             return model, xs if len(xs) > 1 else xs[0]
 

@@ -94,6 +94,21 @@ def _last_steps(K):
     return x, L.Dense(2, activation="softmax")(L.Concatenate()(parts))
 
 
+def _ops_pooling(K):
+    """keras.ops between layers (``from keras import ops``): a sequence pooled by sum, mean and max
+    over its steps, attention weights (a softmax over the steps) applied with a sum, expand_dims
+    and squeeze."""
+    L, ops = K.layers, K.ops
+    x = K.Input(shape=(T_ENC, F_ENC))
+    seq = L.LSTM(5, return_sequences=True)(x)
+    weights = L.Softmax(axis=1)(L.Dense(1)(seq))  # (B, T, 1)
+    context = ops.sum(L.Multiply()([seq, L.Concatenate()([weights] * 5)]), axis=1)
+    pooled = [ops.mean(seq, axis=1), ops.max(seq, axis=1), ops.min(x, axis=[1, 2], keepdims=True)]
+    last = ops.squeeze(ops.expand_dims(ops.sum(seq, axis=-1), -1), axis=-1)  # (B, T)
+    parts = [context, *pooled[:2], L.Flatten()(pooled[2]), last]
+    return x, L.Dense(2, activation="softmax")(L.Concatenate()(parts))
+
+
 def _causal_self_attention(K):
     L = K.layers
     x = K.Input(shape=(T_ENC, F_ENC))
@@ -211,6 +226,13 @@ PROGRAMS = {
     ),
     "get_item_last_steps": (
         _last_steps,
+        "categorical_crossentropy",
+        None,
+        lambda rng: [rng.normal(size=(B, T_ENC, F_ENC))],
+        lambda rng: [_onehot(rng, 1, 2)[:, 0]],
+    ),
+    "ops_pooling": (
+        _ops_pooling,
         "categorical_crossentropy",
         None,
         lambda rng: [rng.normal(size=(B, T_ENC, F_ENC))],

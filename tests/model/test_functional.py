@@ -17,7 +17,7 @@ import lstmcore
 from lstmcore import layers as L
 
 DATA = np.load(Path(__file__).resolve().parent / "data" / "keras_functional.npz")
-K = types.SimpleNamespace(Input=L.Input, layers=L)
+K = types.SimpleNamespace(Input=L.Input, layers=L, ops=lstmcore.ops)
 
 
 def _case(name):

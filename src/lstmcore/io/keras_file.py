@@ -45,6 +45,7 @@ from ..layers import (
 from ..layers.base import keras_snake
 from ..layers.cells import _Cell
 from ..layers.merging import _Op
+from ..layers.operations import _Operation
 from . import modelfile
 
 KERAS_VERSION = "3.15.1"  # the Keras the files were checked against (tests/io/test_keras_file.py)
@@ -86,11 +87,11 @@ def _serialized(layer, dtype) -> dict:
             },
             "registered_name": None,
         }
-    if isinstance(layer, (_Op, GetItem)):  # a + b, x[...] of tensors: Keras's operations
+    if isinstance(layer, (_Op, GetItem, _Operation)):  # a + b, x[...], ops.sum(x): Keras's operations
         return {
             "module": layer.keras_module,
             "class_name": _keras_class(layer),
-            "config": {"name": layer.name},
+            "config": layer.op_config() if isinstance(layer, _Operation) else {"name": layer.name},
             "registered_name": None,
         }
     config = {k: v for k, v in layer.get_config().items() if k not in _DROP}

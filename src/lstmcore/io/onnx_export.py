@@ -56,7 +56,8 @@ Other layers
 Dense (MatMul, Add, then the activation), Activation, Dropout (identity), Embedding (Gather; its
 mask ``ids != 0``), Masking (its mask ``any(x != mask_value)`` over the features, and ``x *
 mask``), TimeDistributed (the inner layer on the (B*T, ...) reshape), RepeatVector (Expand),
-Flatten and Reshape (Reshape, batch axis kept), GetItem (x[...]: Slice, Gather, Unsqueeze),
+Flatten and Reshape (Reshape, batch axis kept), GetItem (x[...]: Slice, Gather, Unsqueeze), the
+operations of lstmcore.ops (ReduceSum, ReduceMean, ReduceMax, ReduceMin, Unsqueeze, Squeeze),
 Concatenate/Add/Subtract/Multiply/Average/Maximum/Minimum (their masks joined by And), Dot
 (Transpose, MatMul; normalize's formula),
 GlobalAveragePooling1D (the mean over the valid steps where a mask reaches it), GlobalMaxPooling1D
@@ -152,6 +153,7 @@ from ..layers import (
     ZeroPadding1D,
 )
 from ..layers.merging import _Op
+from ..layers.operations import ExpandDims, Max, Mean, Min, Squeeze, Sum
 from ..layers.reshaping import _expanded
 from ..layers.rnn import Recurrent
 from . import layout
@@ -983,6 +985,17 @@ class _Exporter:
             axis += 1
         return [x], None
 
+    def reduction(self, layer, x, shape, mask, states):
+        op = {Sum: "ReduceSum", Mean: "ReduceMean", Max: "ReduceMax", Min: "ReduceMin"}[type(layer)]
+        axes = list(layer._axes(len(shape) + 1))
+        return [self.g.reduce(op, x, axes, keepdims=layer.keepdims)], None
+
+    def expand_dims(self, layer, x, shape, mask, states):
+        return [self.g.unsqueeze(x, list(layer._axes(len(shape) + 1)))], None
+
+    def squeeze(self, layer, x, shape, mask, states):
+        return [self.g.squeeze(x, list(layer._axes(len(shape) + 1, shape)))], None
+
     def up_sampling(self, layer, x, shape, mask, states):
         g = self.g
         F = shape[1]
@@ -1427,6 +1440,12 @@ _HANDLERS = {
     Concatenate: _Exporter.merge,
     Dot: _Exporter.dot,
     GetItem: _Exporter.get_item,
+    Sum: _Exporter.reduction,
+    Mean: _Exporter.reduction,
+    Max: _Exporter.reduction,
+    Min: _Exporter.reduction,
+    ExpandDims: _Exporter.expand_dims,
+    Squeeze: _Exporter.squeeze,
     Add: _Exporter.merge,
     Subtract: _Exporter.merge,
     Multiply: _Exporter.merge,

@@ -55,6 +55,7 @@ from .merging import (
     subtract,
 )
 from .normalization import BatchNormalization, LayerNormalization
+from .operations import ExpandDims, Max, Mean, Min, Squeeze, Sum
 from .pooling import AveragePooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D
 from .preprocessing import Normalization, Rescaling
 from .regularization import ActivityRegularization, GaussianDropout, GaussianNoise, SpatialDropout1D
@@ -216,6 +217,7 @@ _LAYERS = {
         Rescaling,
     )
 }
+_LAYERS.update({cls.__name__: cls for cls in (Sum, Mean, Max, Min, ExpandDims, Squeeze)})  # Keras's ops
 _LAYERS.update(
     MaxPool1D=MaxPooling1D,
     AvgPool1D=AveragePooling1D,
