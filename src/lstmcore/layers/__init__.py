@@ -13,12 +13,14 @@ share), ``lstm``, ``gru``, ``simple_rnn``, ``core`` (Dense, Dropout, Identity), 
 (Masking, Embedding: the layers that make masks), ``wrappers`` (Bidirectional, TimeDistributed,
 RNN), ``cells`` (LSTMCell, GRUCell, SimpleRNNCell, StackedRNNCells: what RNN runs),
 ``reshaping`` (RepeatVector, Flatten, Reshape, Activation, Permute, ZeroPadding1D, Cropping1D,
-UpSampling1D), ``pooling`` (GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D,
-AveragePooling1D), ``normalization`` (LayerNormalization, BatchNormalization), ``conv`` (Conv1D,
-Conv1DTranspose), ``activation`` (ReLU, LeakyReLU, ELU, PReLU, Softmax), ``regularization``
-(SpatialDropout1D, GaussianNoise, GaussianDropout, ActivityRegularization), ``attention`` (Attention,
-AdditiveAttention, MultiHeadAttention), ``preprocessing`` (Normalization, Rescaling). The
-engine's cells come from ``engine._backend`` (compiled, or the reference with
+UpSampling1D, GetItem: what ``x[...]`` of a tensor makes), ``pooling`` (GlobalAveragePooling1D,
+GlobalMaxPooling1D, MaxPooling1D, AveragePooling1D), ``normalization`` (LayerNormalization,
+BatchNormalization), ``conv`` (Conv1D, Conv1DTranspose), ``activation`` (ReLU, LeakyReLU, ELU,
+PReLU, Softmax), ``regularization`` (SpatialDropout1D, GaussianNoise, GaussianDropout,
+ActivityRegularization), ``attention`` (Attention, AdditiveAttention, MultiHeadAttention),
+``merging`` (Concatenate, Add, ..., Dot), ``preprocessing`` (Normalization, Rescaling),
+``operations`` (Sum, Mean, Max, Min, ExpandDims, Squeeze: what ``lstmcore.ops`` makes of tensors).
+The engine's cells come from ``engine._backend`` (compiled, or the reference with
 ``LSTMCORE_BACKEND=reference``), looked up at call time through ``rnn``'s module attribute ``_ops``.
 """
 
