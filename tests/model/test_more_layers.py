@@ -393,6 +393,9 @@ def test_conv1d_against_an_output_loop(rng):
         (1, 2, 2, 3, 1, 1, "causal", 2),
         (4, 1, 5, 4, 1, 1, "valid", 1),
         (8, 2, 1, 1, 4, 1, "valid", 1),
+        (9, 5, 2, 3, 2, 1, "same", 1),  # fewer filters than inputs: dx by phases
+        (7, 4, 1, 4, 3, 1, "valid", 1),
+        (6, 3, 2, 3, 1, 2, "causal", 1),
     ]:
         x = rng.standard_normal((3, T, I))
         layer = Conv1D(F, k, strides=s, padding=padding, dilation_rate=d, groups=groups)
@@ -401,7 +404,9 @@ def test_conv1d_against_an_output_loop(rng):
         y = layer.forward(x, training=True)
         want = _conv_reference(x, layer.params["kernel"], layer.params["bias"], s, padding, d, groups)
         assert_close(y, want, np.float64, f"{T, I, F, k, s, d, padding, groups}")
-        _check_layer_grads(layer, x, rng.standard_normal(y.shape), ("kernel", "bias"))
+        for plan in (None, "scatter") + (("phases",) if groups == 1 else ()):  # each input gradient
+            layer.dx_plan = plan
+            _check_layer_grads(layer, x, rng.standard_normal(y.shape), ("kernel", "bias"))
 
 
 def _conv_transpose_reference(x, kernel, bias, s, padding, d, output_padding):
