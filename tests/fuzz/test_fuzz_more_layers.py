@@ -426,7 +426,10 @@ def test_get_item_is_numpy_indexing(shape, items, batch_first, free, seed):
 
 @given(
     shape=st.lists(st.integers(1, 4), min_size=1, max_size=3),
-    name=st.sampled_from(["sum", "mean", "max", "min", "expand_dims", "squeeze"]),
+    name=st.sampled_from(
+        ["sum", "mean", "max", "min", "expand_dims", "squeeze", "transpose", "softmax", "exp", "tanh"]
+        + ["log", "sqrt", "square", "abs", "sigmoid", "relu"]
+    ),
     axis=st.one_of(st.none(), st.integers(-4, 4), st.lists(st.integers(-4, 4), max_size=3), JUNK),
     keepdims=st.one_of(st.booleans(), JUNK),
     seed=st.integers(0, 2**32 - 1),
@@ -436,9 +439,11 @@ def test_ops_are_numpy(shape, name, axis, keepdims, seed):
     a backward that is the adjoint for the linear ones; otherwise ValueError or TypeError."""
     from lstmcore import Model, ops
 
-    kwargs = {"axis": axis}
+    kwargs = {"axis": axis} if name not in ("transpose",) else {"axes": axis}
     if name in ("sum", "mean", "max", "min"):
         kwargs["keepdims"] = keepdims
+    elif name not in ("expand_dims", "squeeze", "transpose", "softmax"):
+        kwargs = {} if keepdims is True else kwargs  # elementwise: no arguments, or junk refused
     inp = layers.Input(tuple(shape))
     try:
         out = getattr(ops, name)(inp, **kwargs)
@@ -447,6 +452,8 @@ def test_ops_are_numpy(shape, name, axis, keepdims, seed):
         return
     event(f"ran {name}")
     x = np.random.default_rng(seed).standard_normal((2, *shape))
+    if name in ("log", "sqrt"):
+        x = np.abs(x) + 0.1  # in their domains
     y = Model(inp, out, dtype="float64").predict(x, verbose=0)
     np.testing.assert_array_equal(y, getattr(ops, name)(x, **kwargs))  # eager: NumPy's
     assert out.shape == (None, *y.shape[1:])
@@ -455,5 +462,5 @@ def test_ops_are_numpy(shape, name, axis, keepdims, seed):
     dy = np.random.default_rng(seed + 1).standard_normal(y.shape)
     dx = layer.backward(dy)
     assert dx.shape == x.shape and np.isfinite(dx).all()
-    if name not in ("max", "min"):
+    if name in ("sum", "mean", "expand_dims", "squeeze", "transpose"):  # linear: the adjoint
         assert np.isclose((y * dy).sum(), (x * dx).sum())

@@ -109,6 +109,18 @@ def _ops_pooling(K):
     return x, L.Dense(2, activation="softmax")(L.Concatenate()(parts))
 
 
+def _ops_elementwise(K):
+    """More keras.ops between layers: a softmax over the steps of a transposed sequence, and the
+    elementwise exp, log, sqrt, square, abs, tanh, sigmoid and relu."""
+    L, ops = K.layers, K.ops
+    x = K.Input(shape=(T_ENC, F_ENC))
+    seq = L.LSTM(4, return_sequences=True)(x)  # (B, T, 4)
+    over_steps = ops.transpose(ops.softmax(ops.transpose(seq, axes=(0, 2, 1)), axis=-1), axes=[0, 2, 1])
+    parts = [ops.exp(seq), ops.log(ops.sigmoid(seq)), ops.square(seq)]
+    parts += [ops.sqrt(ops.abs(seq)), ops.tanh(ops.relu(seq)), over_steps, ops.softmax(seq)]
+    return x, L.Dense(2, activation="softmax")(L.Flatten()(L.Concatenate()(parts)))
+
+
 def _causal_self_attention(K):
     L = K.layers
     x = K.Input(shape=(T_ENC, F_ENC))
@@ -233,6 +245,13 @@ PROGRAMS = {
     ),
     "ops_pooling": (
         _ops_pooling,
+        "categorical_crossentropy",
+        None,
+        lambda rng: [rng.normal(size=(B, T_ENC, F_ENC))],
+        lambda rng: [_onehot(rng, 1, 2)[:, 0]],
+    ),
+    "ops_elementwise": (
+        _ops_elementwise,
         "categorical_crossentropy",
         None,
         lambda rng: [rng.normal(size=(B, T_ENC, F_ENC))],

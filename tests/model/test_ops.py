@@ -1,8 +1,9 @@
-"""lstmcore.ops (layers/operations.py): Keras 3's sum, mean, max, min, expand_dims and squeeze
-between layers of a functional model. Eager on arrays as NumPy; on symbolic tensors shapes as
-Keras's, values as NumPy's, gradients by finite differences (max and min split among ties as
-torch's amax), configs as Keras writes them, ONNX export, and the arguments refused. A model with
-them against Keras 3 is in keras_functional_programs.py (``ops_pooling``)."""
+"""lstmcore.ops (layers/operations.py): Keras 3's sum, mean, max, min, expand_dims, squeeze,
+transpose, softmax and elementwise ops between layers of a functional model. Eager on arrays as
+NumPy; on symbolic tensors shapes as Keras's, values as NumPy's, gradients by finite differences
+(max and min split among ties as torch's amax), configs as Keras writes them, ONNX export, and the
+arguments refused. A model with them against Keras 3 is in keras_functional_programs.py
+(``ops_pooling``)."""
 
 from __future__ import annotations
 
@@ -26,18 +27,40 @@ CALLS = [  # (function, arguments): each on (B, 3, 4, 2) inputs
     ("expand_dims", {"axis": -1}),
     ("squeeze", {"axis": 3}),
     ("squeeze", {}),
+    ("transpose", {"axes": [0, 2, 1, 3]}),
+    ("transpose", {"axes": (0, -1, 1, 2)}),
+    ("softmax", {}),
+    ("softmax", {"axis": 1}),
+    ("exp", {}),
+    ("log", {}),
+    ("sqrt", {}),
+    ("square", {}),
+    ("abs", {}),
+    ("tanh", {}),
+    ("sigmoid", {}),
+    ("relu", {}),
 ]
 SHAPE = (3, 4, 2)
 
 
 def _x(rng, name, kwargs, B=2):
     shape = (3, 4, 1) if name == "squeeze" else SHAPE
-    return rng.standard_normal((B, *shape))
+    x = rng.standard_normal((B, *shape))
+    return np.abs(x) + 0.5 if name in ("log", "sqrt") else x  # in their domains; away from 0 (abs, relu)
 
 
 def _numpy(name, x, kwargs):
     axis = kwargs.get("axis")
     axis = tuple(axis) if isinstance(axis, list) else axis
+    if name == "transpose":
+        return np.transpose(x, kwargs["axes"])
+    if name == "softmax":
+        e = np.exp(x - x.max(axis=kwargs.get("axis", -1), keepdims=True))
+        return e / e.sum(axis=kwargs.get("axis", -1), keepdims=True)
+    if name in ("sigmoid", "relu"):
+        return 1 / (1 + np.exp(-x)) if name == "sigmoid" else np.maximum(x, 0)
+    if name in ("exp", "log", "sqrt", "square", "abs", "tanh"):
+        return getattr(np, name)(x)
     if name == "expand_dims":
         return np.expand_dims(x, axis)
     if name == "squeeze":
@@ -48,12 +71,13 @@ def _numpy(name, x, kwargs):
 @pytest.mark.parametrize("name, kwargs", CALLS, ids=str)
 def test_eager_values_and_symbolic_ones_are_numpy(rng, name, kwargs):
     x = _x(rng, name, kwargs)
-    np.testing.assert_array_equal(getattr(ops, name)(x, **kwargs), _numpy(name, x, kwargs))
+    eager = getattr(ops, name)(x, **kwargs)
+    np.testing.assert_allclose(eager, _numpy(name, x, kwargs), rtol=1e-14, atol=1e-15)
     inp = L.Input(x.shape[1:])
     out = getattr(ops, name)(inp, **kwargs)
     model = lstmcore.Model(inp, out, dtype="float64")
     y = model.predict(x, verbose=0)
-    np.testing.assert_array_equal(y, _numpy(name, x, kwargs))
+    np.testing.assert_array_equal(y, eager)
     assert out.shape == (None, *y.shape[1:])
 
 
@@ -119,6 +143,11 @@ def test_onnx_export(rng, tmp_path, name, kwargs, dtype):
         ("expand_dims", {"axis": [1, 2]}, TypeError, "[1, 2]"),
         ("expand_dims", {"axis": 0}, ValueError, "batch axis 0"),
         ("squeeze", {"axis": 1}, ValueError, "has size 3, not 1"),
+        ("transpose", {}, ValueError, "axes=None"),
+        ("transpose", {"axes": [1, 0, 2, 3]}, ValueError, "batch axis 0"),
+        ("transpose", {"axes": [0, 1, 1, 2]}, ValueError, "not an order"),
+        ("transpose", {"axes": "021"}, TypeError, "'021'"),
+        ("softmax", {"axis": 0}, ValueError, "batch axis 0"),
     ],
     ids=str,
 )

@@ -69,6 +69,8 @@ def _keras_class(layer) -> str:
     """The class name Keras writes for a layer (an Input's InputLayer, an AddOp's Add)."""
     if isinstance(layer, Input):
         return "InputLayer"
+    if isinstance(layer, _Operation):
+        return layer.keras_class()
     name = type(layer).__name__
     return name.removesuffix("Op") if isinstance(layer, _Op) else name
 
@@ -454,6 +456,8 @@ def _layer(entry: dict):
     name = entry.get("class_name")
     if entry.get("module") == _Op.keras_module and name in ("Add", "Subtract", "Multiply"):
         name += "Op"  # a + b of tensors in Keras: the merge without the masks
+    elif str(entry.get("module")).startswith("keras.src.ops.") and name == "Softmax":
+        name = "SoftmaxOp"  # ops.softmax, not the Softmax layer
     cls = _layer_class(name)
     layer = cls.from_config(entry["config"])
     build = entry.get("build_config")

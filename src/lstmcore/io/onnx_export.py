@@ -57,7 +57,8 @@ Dense (MatMul, Add, then the activation), Activation, Dropout (identity), Embedd
 mask ``ids != 0``), Masking (its mask ``any(x != mask_value)`` over the features, and ``x *
 mask``), TimeDistributed (the inner layer on the (B*T, ...) reshape), RepeatVector (Expand),
 Flatten and Reshape (Reshape, batch axis kept), GetItem (x[...]: Slice, Gather, Unsqueeze), the
-operations of lstmcore.ops (ReduceSum, ReduceMean, ReduceMax, ReduceMin, Unsqueeze, Squeeze),
+operations of lstmcore.ops (ReduceSum, ReduceMean, ReduceMax, ReduceMin, Unsqueeze, Squeeze,
+Transpose, Softmax, Exp, Log, Sqrt, Abs, Tanh, Sigmoid, Relu),
 Concatenate/Add/Subtract/Multiply/Average/Maximum/Minimum (their masks joined by And), Dot
 (Transpose, MatMul; normalize's formula),
 GlobalAveragePooling1D (the mean over the valid steps where a mask reaches it), GlobalMaxPooling1D
@@ -153,7 +154,24 @@ from ..layers import (
     ZeroPadding1D,
 )
 from ..layers.merging import _Op
-from ..layers.operations import ExpandDims, Max, Mean, Min, Squeeze, Sum
+from ..layers.operations import (
+    Absolute,
+    Exp,
+    ExpandDims,
+    Log,
+    Max,
+    Mean,
+    Min,
+    Relu,
+    Sigmoid,
+    SoftmaxOp,
+    Sqrt,
+    Square,
+    Squeeze,
+    Sum,
+    Tanh,
+    Transpose,
+)
 from ..layers.reshaping import _expanded
 from ..layers.rnn import Recurrent
 from . import layout
@@ -996,6 +1014,21 @@ class _Exporter:
     def squeeze(self, layer, x, shape, mask, states):
         return [self.g.squeeze(x, list(layer._axes(len(shape) + 1, shape)))], None
 
+    def elementwise(self, layer, x, shape, mask, states):
+        g = self.g
+        if isinstance(layer, Square):
+            return [g.mul(x, x)], None
+        op = {Exp: "Exp", Log: "Log", Sqrt: "Sqrt", Absolute: "Abs", Tanh: "Tanh"}.get(type(layer))
+        op = op or {Sigmoid: "Sigmoid", Relu: "Relu"}[type(layer)]
+        return [g.op(op, [x])], None
+
+    def softmax_op(self, layer, x, shape, mask, states):
+        (axis,) = layer._axes(len(shape) + 1)
+        return [self.g.op("Softmax", [x], axis=axis)], None
+
+    def transpose_op(self, layer, x, shape, mask, states):
+        return [self.g.transpose(x, layer._perm(len(shape) + 1))], None
+
     def up_sampling(self, layer, x, shape, mask, states):
         g = self.g
         F = shape[1]
@@ -1446,6 +1479,16 @@ _HANDLERS = {
     Min: _Exporter.reduction,
     ExpandDims: _Exporter.expand_dims,
     Squeeze: _Exporter.squeeze,
+    SoftmaxOp: _Exporter.softmax_op,
+    Transpose: _Exporter.transpose_op,
+    Exp: _Exporter.elementwise,
+    Log: _Exporter.elementwise,
+    Sqrt: _Exporter.elementwise,
+    Square: _Exporter.elementwise,
+    Absolute: _Exporter.elementwise,
+    Tanh: _Exporter.elementwise,
+    Sigmoid: _Exporter.elementwise,
+    Relu: _Exporter.elementwise,
     Add: _Exporter.merge,
     Subtract: _Exporter.merge,
     Multiply: _Exporter.merge,

@@ -19,7 +19,8 @@ BatchNormalization), ``conv`` (Conv1D, Conv1DTranspose), ``activation`` (ReLU, L
 PReLU, Softmax), ``regularization`` (SpatialDropout1D, GaussianNoise, GaussianDropout,
 ActivityRegularization), ``attention`` (Attention, AdditiveAttention, MultiHeadAttention),
 ``merging`` (Concatenate, Add, ..., Dot), ``preprocessing`` (Normalization, Rescaling),
-``operations`` (Sum, Mean, Max, Min, ExpandDims, Squeeze: what ``lstmcore.ops`` makes of tensors).
+``operations`` (Sum, Mean, Max, Min, ExpandDims, Squeeze, Transpose, SoftmaxOp and elementwise
+ones: what ``lstmcore.ops`` makes of tensors).
 The engine's cells come from ``engine._backend`` (compiled, or the reference with
 ``LSTMCORE_BACKEND=reference``), looked up at call time through ``rnn``'s module attribute ``_ops``.
 """
@@ -57,7 +58,24 @@ from .merging import (
     subtract,
 )
 from .normalization import BatchNormalization, LayerNormalization
-from .operations import ExpandDims, Max, Mean, Min, Squeeze, Sum
+from .operations import (
+    Absolute,
+    Exp,
+    ExpandDims,
+    Log,
+    Max,
+    Mean,
+    Min,
+    Relu,
+    Sigmoid,
+    SoftmaxOp,
+    Sqrt,
+    Square,
+    Squeeze,
+    Sum,
+    Tanh,
+    Transpose,
+)
 from .pooling import AveragePooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D
 from .preprocessing import Normalization, Rescaling
 from .regularization import ActivityRegularization, GaussianDropout, GaussianNoise, SpatialDropout1D
@@ -219,7 +237,10 @@ _LAYERS = {
         Rescaling,
     )
 }
-_LAYERS.update({cls.__name__: cls for cls in (Sum, Mean, Max, Min, ExpandDims, Squeeze)})  # Keras's ops
+_LAYERS.update(  # Keras's operations (lstmcore.ops)
+    {cls.__name__: cls for cls in (Sum, Mean, Max, Min, ExpandDims, Squeeze, Transpose, SoftmaxOp)}
+)
+_LAYERS.update({cls.__name__: cls for cls in (Exp, Log, Sqrt, Square, Absolute, Tanh, Sigmoid, Relu)})
 _LAYERS.update(
     MaxPool1D=MaxPooling1D,
     AvgPool1D=AveragePooling1D,

@@ -1,5 +1,7 @@
 """Keras 3's operations on symbolic tensors that ``lstmcore.ops`` makes in a functional model:
-``Sum``, ``Mean``, ``Max``, ``Min`` (over axes, ``keepdims``), ``ExpandDims`` and ``Squeeze``.
+``Sum``, ``Mean``, ``Max``, ``Min`` (over axes, ``keepdims``), ``ExpandDims``, ``Squeeze``,
+``Transpose``, ``SoftmaxOp`` (Keras's Softmax operation) and the elementwise ``Exp``, ``Log``,
+``Sqrt``, ``Square``, ``Absolute``, ``Tanh``, ``Sigmoid``, ``Relu``.
 Each is a layer without weights whose config is the operation's (Keras writes them in a .keras
 file as ``keras.src.ops.numpy``'s classes of the same names), passes no mask on (as Keras's
 operations), and keeps the batch axis: an axis is counted with it, and 0 (or None, every axis)
@@ -55,6 +57,11 @@ class _Operation(Layer):
         """The config Keras writes for the operation."""
         config = self.get_config()
         return {"name": self.name, **{k: config[k] for k in self.op_keys}}
+
+    @classmethod
+    def keras_class(cls) -> str:
+        """The class name Keras writes (the same but for SoftmaxOp's)."""
+        return getattr(cls, "keras_name", cls.__name__)
 
     def _check_input_shape(self, input_shape) -> None:
         self._axes(len(input_shape) + 1)
@@ -223,3 +230,189 @@ class Squeeze(_Operation):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "axis": self.axis}
+
+
+class _Elementwise(_Operation):
+    """An elementwise operation: y = f(x), dx = f'(x) dy (from x and y)."""
+
+    op_keys = ()
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._cache = None
+
+    def _check_input_shape(self, input_shape) -> None:
+        pass
+
+    def output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def forward(self, x, training=False):
+        _check_x(self, x)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # as Keras: inf and NaN
+            y = self._f(x)
+        self._cache = (x, y) if training else None
+        return y
+
+    def _backward(self, cache, dy):
+        x, y = cache
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return (self._df(x, y) * dy).astype(x.dtype, copy=False)
+
+
+class Exp(_Elementwise):
+    """``ops.exp(x)``."""
+
+    _f = staticmethod(np.exp)
+
+    def _df(self, x, y):
+        return y
+
+
+class Log(_Elementwise):
+    """``ops.log(x)`` (NaN below 0 and -inf at 0, as Keras's)."""
+
+    _f = staticmethod(np.log)
+
+    def _df(self, x, y):
+        return 1 / x
+
+
+class Sqrt(_Elementwise):
+    """``ops.sqrt(x)``."""
+
+    _f = staticmethod(np.sqrt)
+
+    def _df(self, x, y):
+        return 0.5 / y
+
+
+class Square(_Elementwise):
+    """``ops.square(x)``."""
+
+    _f = staticmethod(np.square)
+
+    def _df(self, x, y):
+        return 2 * x
+
+
+class Absolute(_Elementwise):
+    """``ops.abs(x)`` (its gradient 0 at 0, as torch's)."""
+
+    _f = staticmethod(np.abs)
+
+    def _df(self, x, y):
+        return np.sign(x)
+
+
+class Tanh(_Elementwise):
+    """``ops.tanh(x)``."""
+
+    _f = staticmethod(np.tanh)
+
+    def _df(self, x, y):
+        return 1 - y * y
+
+
+class Sigmoid(_Elementwise):
+    """``ops.sigmoid(x)``."""
+
+    keras_module = "keras.src.ops.nn"
+
+    def _f(self, x):
+        return 0.5 * (np.tanh(0.5 * x) + 1)  # no overflow for large |x|
+
+    def _df(self, x, y):
+        return y * (1 - y)
+
+
+class Relu(_Elementwise):
+    """``ops.relu(x)`` (its gradient 0 at 0)."""
+
+    keras_module = "keras.src.ops.nn"
+
+    def _f(self, x):
+        return np.maximum(x, 0)
+
+    def _df(self, x, y):
+        return (x > 0).astype(x.dtype)
+
+
+class SoftmaxOp(_Operation):
+    """``ops.softmax(x, axis=-1)`` (Keras's ``keras.src.ops.nn.Softmax``; the Softmax layer is
+    ``layers.Softmax``)."""
+
+    keras_module = "keras.src.ops.nn"
+    keras_name = "Softmax"
+
+    def __init__(self, axis=-1, **kwargs):
+        super().__init__(**kwargs)
+        self.axis = _axes_arg("softmax", axis, many=False)
+        self._cache = None
+
+    def _axes(self, ndim: int) -> tuple[int, ...]:
+        return _resolve("softmax", self.axis, ndim)
+
+    def output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def forward(self, x, training=False):
+        _check_x(self, x)
+        (a,) = self._axes(x.ndim)
+        e = np.exp(x - x.max(axis=a, keepdims=True))
+        y = e / e.sum(axis=a, keepdims=True)
+        self._cache = (y, a) if training else None
+        return y
+
+    def _backward(self, cache, dy):
+        y, a = cache
+        return y * (dy - np.sum(dy * y, axis=a, keepdims=True))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "axis": self.axis}
+
+
+class Transpose(_Operation):
+    """``ops.transpose(x, axes)``: the axes in the order ``axes`` gives (the batch axis 0 first)."""
+
+    op_keys = ("axes",)
+
+    def __init__(self, axes=None, **kwargs):
+        super().__init__(**kwargs)
+        if axes is None:
+            raise ValueError("transpose: axes=None reverses the batch axis too; give axes starting with 0")
+        if not isinstance(axes, (list, tuple)) or any(
+            isinstance(a, (bool, np.bool_)) or not isinstance(a, (int, np.integer)) for a in axes
+        ):
+            raise TypeError(f"transpose: axes must be a list of ints, got {axes!r}")
+        self.axes = [int(a) for a in axes]
+        self._cache = None
+
+    def _perm(self, ndim: int) -> list[int]:
+        perm = [a % ndim if -ndim <= a < ndim else None for a in self.axes]
+        if len(perm) != ndim or sorted(p for p in perm if p is not None) != list(range(ndim)):
+            raise ValueError(
+                f"transpose: axes {self.axes} are not an order of the {ndim} axes (batch included)"
+            )
+        if perm[0] != 0:
+            raise ValueError(f"transpose: axes {self.axes} move the batch axis 0; lstmcore keeps it first")
+        return perm
+
+    def _check_input_shape(self, input_shape) -> None:
+        self._perm(len(input_shape) + 1)
+
+    def output_shape(self, input_shape):
+        shape = (None, *input_shape)
+        return tuple(shape[p] for p in self._perm(len(shape))[1:])
+
+    def forward(self, x, training=False):
+        _check_x(self, x)
+        perm = self._perm(x.ndim)
+        self._cache = perm if training else None
+        return np.ascontiguousarray(x.transpose(perm))
+
+    def _backward(self, perm, dy):
+        return np.ascontiguousarray(dy.transpose(np.argsort(perm)))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "axes": self.axes}
