@@ -93,7 +93,7 @@ def _elementwise(cls):
             return cls()(x)
         x = np.asarray(x)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            return cls()._f(x)
+            return cls._f(x)
 
     op.__doc__ = cls.__doc__
     return op

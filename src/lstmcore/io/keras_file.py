@@ -34,18 +34,21 @@ import numpy as np
 from ..functional import flat_outputs
 from ..layers import (
     RNN,
+    AddOp,
     Bidirectional,
     GetItem,
     Input,
     MultiHeadAttention,
+    MultiplyOp,
     Recurrent,
     StackedRNNCells,
+    SubtractOp,
     TimeDistributed,
 )
 from ..layers.base import keras_snake
 from ..layers.cells import _Cell
 from ..layers.merging import _Op
-from ..layers.operations import _Operation
+from ..layers.operations import OPERATIONS, _Operation
 from . import modelfile
 
 KERAS_VERSION = "3.15.1"  # the Keras the files were checked against (tests/io/test_keras_file.py)
@@ -450,15 +453,22 @@ def _layer_class(class_name: str):
         raise ValueError(f"Keras layer {class_name!r} has no lstmcore equivalent") from None
 
 
+# Keras's operations on tensors by the class names Keras writes: a + b (the merges without the
+# masks), x[...], and lstmcore.ops's
+_KERAS_OPERATIONS = {"Add": AddOp, "Subtract": SubtractOp, "Multiply": MultiplyOp, "GetItem": GetItem}
+_KERAS_OPERATIONS.update({cls.keras_class(): cls for cls in OPERATIONS})
+
+
 def _layer(entry: dict):
     if not isinstance(entry, dict) or not isinstance(entry.get("config"), dict):
         raise ValueError(f"a layer entry must have a config object, got {entry!r:.100}")
     name = entry.get("class_name")
-    if entry.get("module") == _Op.keras_module and name in ("Add", "Subtract", "Multiply"):
-        name += "Op"  # a + b of tensors in Keras: the merge without the masks
-    elif str(entry.get("module")).startswith("keras.src.ops.") and name == "Softmax":
-        name = "SoftmaxOp"  # ops.softmax, not the Softmax layer
-    cls = _layer_class(name)
+    if str(entry.get("module")).startswith("keras.src.ops."):  # an operation, not a layer of the name
+        cls = _KERAS_OPERATIONS.get(name)
+        if cls is None:
+            raise ValueError(f"Keras operation {name!r} has no lstmcore equivalent")
+    else:
+        cls = _layer_class(name)
     layer = cls.from_config(entry["config"])
     build = entry.get("build_config")
     return layer, (build or {}).get("input_shape")

@@ -153,25 +153,8 @@ from ..layers import (
     UpSampling1D,
     ZeroPadding1D,
 )
+from ..layers import operations as _operations
 from ..layers.merging import _Op
-from ..layers.operations import (
-    Absolute,
-    Exp,
-    ExpandDims,
-    Log,
-    Max,
-    Mean,
-    Min,
-    Relu,
-    Sigmoid,
-    SoftmaxOp,
-    Sqrt,
-    Square,
-    Squeeze,
-    Sum,
-    Tanh,
-    Transpose,
-)
 from ..layers.reshaping import _expanded
 from ..layers.rnn import Recurrent
 from . import layout
@@ -1004,9 +987,8 @@ class _Exporter:
         return [x], None
 
     def reduction(self, layer, x, shape, mask, states):
-        op = {Sum: "ReduceSum", Mean: "ReduceMean", Max: "ReduceMax", Min: "ReduceMin"}[type(layer)]
         axes = list(layer._axes(len(shape) + 1))
-        return [self.g.reduce(op, x, axes, keepdims=layer.keepdims)], None
+        return [self.g.reduce(_REDUCTIONS[type(layer)], x, axes, keepdims=layer.keepdims)], None
 
     def expand_dims(self, layer, x, shape, mask, states):
         return [self.g.unsqueeze(x, list(layer._axes(len(shape) + 1)))], None
@@ -1015,12 +997,9 @@ class _Exporter:
         return [self.g.squeeze(x, list(layer._axes(len(shape) + 1, shape)))], None
 
     def elementwise(self, layer, x, shape, mask, states):
-        g = self.g
-        if isinstance(layer, Square):
-            return [g.mul(x, x)], None
-        op = {Exp: "Exp", Log: "Log", Sqrt: "Sqrt", Absolute: "Abs", Tanh: "Tanh"}.get(type(layer))
-        op = op or {Sigmoid: "Sigmoid", Relu: "Relu"}[type(layer)]
-        return [g.op(op, [x])], None
+        if isinstance(layer, _operations.Square):
+            return [self.g.mul(x, x)], None
+        return [self.g.op(_ELEMENTWISE[type(layer)], [x])], None
 
     def softmax_op(self, layer, x, shape, mask, states):
         (axis,) = layer._axes(len(shape) + 1)
@@ -1436,6 +1415,23 @@ class _Exporter:
         return [y], mask
 
 
+# lstmcore.ops's operations as ONNX operators (Square is x * x)
+_REDUCTIONS = {
+    _operations.Sum: "ReduceSum",
+    _operations.Mean: "ReduceMean",
+    _operations.Max: "ReduceMax",
+    _operations.Min: "ReduceMin",
+}
+_ELEMENTWISE = {
+    _operations.Exp: "Exp",
+    _operations.Log: "Log",
+    _operations.Sqrt: "Sqrt",
+    _operations.Absolute: "Abs",
+    _operations.Tanh: "Tanh",
+    _operations.Sigmoid: "Sigmoid",
+    _operations.Relu: "Relu",
+}
+
 _HANDLERS = {
     LSTM: _Exporter.recurrent,
     GRU: _Exporter.recurrent,
@@ -1473,22 +1469,12 @@ _HANDLERS = {
     Concatenate: _Exporter.merge,
     Dot: _Exporter.dot,
     GetItem: _Exporter.get_item,
-    Sum: _Exporter.reduction,
-    Mean: _Exporter.reduction,
-    Max: _Exporter.reduction,
-    Min: _Exporter.reduction,
-    ExpandDims: _Exporter.expand_dims,
-    Squeeze: _Exporter.squeeze,
-    SoftmaxOp: _Exporter.softmax_op,
-    Transpose: _Exporter.transpose_op,
-    Exp: _Exporter.elementwise,
-    Log: _Exporter.elementwise,
-    Sqrt: _Exporter.elementwise,
-    Square: _Exporter.elementwise,
-    Absolute: _Exporter.elementwise,
-    Tanh: _Exporter.elementwise,
-    Sigmoid: _Exporter.elementwise,
-    Relu: _Exporter.elementwise,
+    **{cls: _Exporter.reduction for cls in _REDUCTIONS},
+    **{cls: _Exporter.elementwise for cls in (*_ELEMENTWISE, _operations.Square)},
+    _operations.ExpandDims: _Exporter.expand_dims,
+    _operations.Squeeze: _Exporter.squeeze,
+    _operations.SoftmaxOp: _Exporter.softmax_op,
+    _operations.Transpose: _Exporter.transpose_op,
     Add: _Exporter.merge,
     Subtract: _Exporter.merge,
     Multiply: _Exporter.merge,

@@ -58,24 +58,7 @@ from .merging import (
     subtract,
 )
 from .normalization import BatchNormalization, LayerNormalization
-from .operations import (
-    Absolute,
-    Exp,
-    ExpandDims,
-    Log,
-    Max,
-    Mean,
-    Min,
-    Relu,
-    Sigmoid,
-    SoftmaxOp,
-    Sqrt,
-    Square,
-    Squeeze,
-    Sum,
-    Tanh,
-    Transpose,
-)
+from .operations import OPERATIONS
 from .pooling import AveragePooling1D, GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D
 from .preprocessing import Normalization, Rescaling
 from .regularization import ActivityRegularization, GaussianDropout, GaussianNoise, SpatialDropout1D
@@ -237,10 +220,7 @@ _LAYERS = {
         Rescaling,
     )
 }
-_LAYERS.update(  # Keras's operations (lstmcore.ops)
-    {cls.__name__: cls for cls in (Sum, Mean, Max, Min, ExpandDims, Squeeze, Transpose, SoftmaxOp)}
-)
-_LAYERS.update({cls.__name__: cls for cls in (Exp, Log, Sqrt, Square, Absolute, Tanh, Sigmoid, Relu)})
+_LAYERS.update({cls.__name__: cls for cls in OPERATIONS})  # Keras's operations (lstmcore.ops)
 _LAYERS.update(
     MaxPool1D=MaxPooling1D,
     AvgPool1D=AveragePooling1D,

@@ -319,7 +319,8 @@ class Sigmoid(_Elementwise):
 
     keras_module = "keras.src.ops.nn"
 
-    def _f(self, x):
+    @staticmethod
+    def _f(x):
         return 0.5 * (np.tanh(0.5 * x) + 1)  # no overflow for large |x|
 
     def _df(self, x, y):
@@ -331,7 +332,8 @@ class Relu(_Elementwise):
 
     keras_module = "keras.src.ops.nn"
 
-    def _f(self, x):
+    @staticmethod
+    def _f(x):
         return np.maximum(x, 0)
 
     def _df(self, x, y):
@@ -416,3 +418,9 @@ class Transpose(_Operation):
 
     def get_config(self) -> dict:
         return {**super().get_config(), "axes": self.axes}
+
+
+# Every operation, for the registries that look them up by name (layers.get_layer_class, the .keras
+# reader) and the ONNX export
+OPERATIONS = (Sum, Mean, Max, Min, ExpandDims, Squeeze, Transpose, SoftmaxOp)
+OPERATIONS += (Exp, Log, Sqrt, Square, Absolute, Tanh, Sigmoid, Relu)
