@@ -103,6 +103,95 @@ def test_matmul_groups_is_numpys_batch(rng, dtype):
         _products.matmul_groups(a, a)
 
 
+def _window_rows_by_loop(x, stride, left, rows, span):
+    """window_rows's definition, one step at a time: (B*R, span*C) windows, R rows per batch row,
+    row b*R + m holding block b's steps m*stride .. m*stride + span - 1 (x's step t at block step
+    t + left), its first ``rows`` read only from their own block."""
+    B, T, C = x.shape
+    R = max(rows, rows - 1 + -(-span // stride))
+    blocks = np.zeros((B, R * stride + span, C), dtype=x.dtype)  # steps past a block: zeros here
+    for t in range(T):
+        if 0 <= t + left < (rows - 1) * stride + span:
+            blocks[:, t + left] = x[:, t]
+    win = np.stack([blocks[:, m * stride : m * stride + span].reshape(B, -1) for m in range(R)], axis=1)
+    return win, R
+
+
+WINDOW_CASES = [  # (B, T, C, stride, left, rows, span)
+    (3, 9, 2, 1, 0, 7, 3),
+    (2, 10, 3, 2, 3, 5, 7),  # a Conv1D's "same" padding, strides 2
+    (4, 5, 1, 3, 0, 2, 2),  # windows shorter than their stride: steps never read
+    (2, 8, 5, 1, -2, 6, 3),  # the first steps dropped (a phase's shift)
+    (1, 4, 2, 2, 9, 3, 4),  # left past the block: zeros only
+    (3, 1, 4, 1, 2, 4, 5),
+    (5, 12, 16, 1, 3, 12, 7),  # whole vectors of columns and rows over several tiles
+]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_window_products_are_the_products_of_the_gathered_windows(rng, dtype):
+    """window_rows lays a batch out so that overlapping rows of one buffer are a convolution's
+    windows: window_matmul and window_matmul_tn give the products of the gathered windows, their
+    rows past each block's ``rows`` included (computed and dropped by the layers)."""
+    for B, T, C, stride, left, rows, span in WINDOW_CASES:
+        x = rng.standard_normal((B, T, C)).astype(dtype)
+        buf, R = _products.window_rows(x, stride, left, rows, span)
+        win, R_want = _window_rows_by_loop(x, stride, left, rows, span)
+        assert R == R_want and buf.dtype == dtype and buf.ndim == 1
+        name = f"{B, T, C, stride, left, rows, span}"
+        w = rng.standard_normal((span * C, 5)).astype(dtype)
+        got = _products.window_matmul(buf, B * R, stride * C, w).reshape(B, R, 5)
+        # a block's kept rows read their own block only; the dropped rows may read the next one's
+        assert_close(got[:, :rows], np.matmul(win, w)[:, :rows], dtype, name=name)
+        d = rng.standard_normal((B, R, 4)).astype(dtype)
+        d[:, rows:] = 0  # the layers zero the dropped rows' gradients
+        out = np.full((span * C, 4), np.nan, dtype=dtype)
+        assert _products.window_matmul_tn(buf, B * R, stride * C, d.reshape(-1, 4), out) is out
+        want = np.einsum("brk,brn->kn", win[:, :rows], d[:, :rows])
+        assert_close(out, want, dtype, name=name)
+
+
+@compiled
+def test_window_products_give_the_same_bits_on_any_thread_count(rng):
+    """A row's sums do not depend on the rows the threads take (the packed kernels' tiles)."""
+    x = rng.standard_normal((16, 40, 12)).astype(np.float32)
+    buf, R = _products.window_rows(x, 2, 3, 20, 7)
+    w = rng.standard_normal((7 * 12, 24)).astype(np.float32)
+    d = rng.standard_normal((16 * R, 24)).astype(np.float32)
+    threads = lstmcore.get_num_threads()
+    got = []
+    try:
+        for n in (1, 2, 3):
+            lstmcore.set_num_threads(n)
+            tn = _products.window_matmul_tn(buf, 16 * R, 24, d, np.empty((84, 24), np.float32))
+            got.append((_products.window_matmul(buf, 16 * R, 24, w), tn))
+    finally:
+        lstmcore.set_num_threads(threads)
+    for a, b in got[1:]:
+        np.testing.assert_array_equal(a, got[0][0])
+        np.testing.assert_array_equal(b, got[0][1])
+
+
+def test_window_products_refuse_windows_past_the_buffer():
+    buf = np.zeros(20, np.float32)
+    w = np.ones((6, 2), np.float32)
+    assert _products.window_matmul(buf, 8, 2, w).shape == (8, 2)  # (8 - 1) * 2 + 6 = 20
+    with pytest.raises(ValueError, match="need 22 numbers, buf holds 20"):
+        _products.window_matmul(buf, 9, 2, w)
+    with pytest.raises(ValueError, match="contiguous 1-D"):
+        _products.window_matmul(buf.reshape(4, 5), 2, 2, w)
+    with pytest.raises(ValueError, match="contiguous 1-D"):
+        _products.window_matmul(buf[::2], 2, 2, w)
+    with pytest.raises(ValueError, match="float32 array of 6 rows"):
+        _products.window_matmul(buf, 8, 2, w.astype(np.float64))
+    with pytest.raises(ValueError, match="expected d"):
+        _products.window_matmul_tn(buf, 8, 2, np.ones((7, 2), np.float32), np.empty((6, 2), np.float32))
+    with pytest.raises(ValueError, match="need 24 numbers"):
+        _products.window_matmul_tn(buf, 8, 2, np.ones((8, 2), np.float32), np.empty((10, 2), np.float32))
+    with pytest.raises(ValueError, match=">= 1"):
+        _products.window_rows(np.zeros((2, 3, 1)), 0, 0, 2, 2)
+
+
 @compiled
 def test_blas_matmul_refuses_shapes_that_do_not_fit():
     from lstmcore.engine import _blas

@@ -300,6 +300,20 @@ def test_junk_inputs_are_refused_or_work(name, x):
     assert y.shape == (a.shape[0], *layer.output_shape(layer.build_shape))
 
 
+def _central_differences(layer, x, dy, pairs, rng) -> None:
+    """Each (array, gradient) of pairs against central differences of sum(forward(x) * dy) along a
+    random direction of the array (float64; the array moved in place and back)."""
+    for a, grad in pairs:
+        u = rng.standard_normal(a.shape)
+        a += 1e-6 * u
+        up = float((layer.forward(x) * dy).sum())
+        a -= 2e-6 * u
+        down = float((layer.forward(x) * dy).sum())
+        a += 1e-6 * u
+        numeric = (up - down) / 2e-6
+        assert abs(numeric - float((grad * u).sum())) <= 1e-6 * (1 + abs(numeric))
+
+
 @given(
     T=st.integers(1, 7),
     I=st.integers(1, 4),
@@ -363,15 +377,87 @@ def test_conv1d_transpose_is_the_scatter_of_each_step(
     dy = rng.standard_normal(y.shape)
     dx = layer.backward(dy)
     dkernel = layer.grads["kernel"].copy()
-    for a, grad in ((x, dx), (kernel, dkernel)):
-        u = rng.standard_normal(a.shape)
-        a += 1e-6 * u
-        up = float((layer.forward(x) * dy).sum())
-        a -= 2e-6 * u
-        down = float((layer.forward(x) * dy).sum())
-        a += 1e-6 * u
-        numeric = (up - down) / 2e-6
-        assert abs(numeric - float((grad * u).sum())) <= 1e-6 * (1 + abs(numeric))
+    _central_differences(layer, x, dy, ((x, dx), (kernel, dkernel)), rng)
+
+
+@given(
+    T=st.integers(1, 9),
+    I=st.sampled_from([1, 2, 3, 4, 8, 9]),
+    F=st.sampled_from([1, 2, 3, 4, 8, 9]),
+    k=st.integers(1, 6),
+    s=st.integers(1, 4),
+    d=st.integers(1, 3),
+    groups=st.sampled_from([1, 1, 2, 3]),
+    padding=st.sampled_from(["valid", "same", "causal"]),
+    channels_first=st.booleans(),
+    plan=st.sampled_from([None, "windows", "im2col"]),
+    dx_plan=st.sampled_from([None, "phases", "scatter"]),
+    dtype=st.sampled_from([np.float32, np.float64]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_conv1d_is_the_sum_of_its_taps(
+    T, I, F, k, s, d, groups, padding, channels_first, plan, dx_plan, dtype, seed
+):
+    """Conv1D with any valid arguments against its definition one output step and tap at a time
+    (y[t] = sum over j of xp[t*s + j*d] @ kernel[j], per group), in each forward plan and input
+    gradient plan (None: the ones the sizes pick; a plan the arguments cannot take raises
+    ValueError); its backward against central differences along a random direction of x and of
+    the kernel (float64), and float32 against float64."""
+    if s > 1 and d > 1:
+        d = 1  # Keras refuses them together (the constructor's check has its own test)
+    if I % groups or F % groups:
+        groups = 1
+    layer = layers.Conv1D(
+        F, k, strides=s, padding=padding, dilation_rate=d, groups=groups,
+        data_format="channels_first" if channels_first else None, activation="tanh",
+    )  # fmt: skip
+    span = d * (k - 1) + 1
+    left = {"valid": 0, "causal": span - 1, "same": max(0, (-(-T // s) - 1) * s + span - T) // 2}[padding]
+    T_out = -(-T // s) if padding == "same" else (T + left - span) // s + 1
+    shape = (I, T) if channels_first else (T, I)
+    if T_out < 1:
+        with pytest.raises(ValueError, match="no output step"):
+            layer.build(shape)
+        return
+    rng = np.random.default_rng(seed)
+    _build(layer, (2, *shape), np.float64, rng)
+    layer.plan, layer.dx_plan = plan, dx_plan
+    kernel, bias = layer.params["kernel"], layer.params["bias"]
+    x = rng.standard_normal((2, *shape))
+    xl = x.transpose(0, 2, 1) if channels_first else x
+    z = np.zeros((2, T_out, F))
+    Ig, Fg = I // groups, F // groups
+    for t in range(T_out):
+        for j in range(k):
+            p = t * s + j * d - left
+            for g in range(groups) if 0 <= p < T else ():
+                cols = slice(g * Fg, (g + 1) * Fg)
+                z[:, t, cols] += xl[:, p, g * Ig : (g + 1) * Ig] @ kernel[j, :, cols]
+    want = np.tanh(z + bias)
+    want = want.transpose(0, 2, 1) if channels_first else want
+    if plan == "windows" and groups * d > 1:
+        with pytest.raises(ValueError, match="Conv1D.plan must be"):
+            layer.forward(x)
+        return
+    y = layer.forward(x, training=True)
+    np.testing.assert_allclose(y, want, rtol=1e-12, atol=1e-12)
+    dy = rng.standard_normal(y.shape)
+    if dx_plan == "phases" and groups > 1:
+        with pytest.raises(ValueError, match="dx_plan must be"):
+            layer.backward(dy)
+        return
+    dx = layer.backward(dy)
+    dkernel = layer.grads["kernel"].copy()
+    _central_differences(layer, x, dy, ((x, dx), (kernel, dkernel)), rng)
+    if dtype == np.float32:  # the same plans in float32, against float64's results
+        layer32 = layers.Conv1D.from_config(layer.get_config())
+        _build(layer32, (2, *shape), np.float32, rng)
+        layer32.params["kernel"][...], layer32.params["bias"][...] = kernel, bias
+        layer32.plan, layer32.dx_plan = plan, dx_plan
+        y32 = layer32.forward(x.astype(np.float32), training=True)
+        np.testing.assert_allclose(y32, y, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(layer32.backward(dy.astype(np.float32)), dx, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(layer32.grads["kernel"], dkernel, rtol=1e-4, atol=1e-4)
 
 
 _BOUND = st.one_of(st.none(), st.integers(-7, 7))

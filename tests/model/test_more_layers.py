@@ -401,12 +401,18 @@ def test_conv1d_against_an_output_loop(rng):
         layer = Conv1D(F, k, strides=s, padding=padding, dilation_rate=d, groups=groups)
         y = layer(x, training=True)
         layer.params["bias"][...] = rng.standard_normal(F)
-        y = layer.forward(x, training=True)
         want = _conv_reference(x, layer.params["kernel"], layer.params["bias"], s, padding, d, groups)
-        assert_close(y, want, np.float64, f"{T, I, F, k, s, d, padding, groups}")
-        for plan in (None, "scatter") + (("phases",) if groups == 1 else ()):  # each input gradient
-            layer.dx_plan = plan
-            _check_layer_grads(layer, x, rng.standard_normal(y.shape), ("kernel", "bias"))
+        # each forward (windows: one group, no dilation) with each input gradient
+        for plan in (None, "im2col") + (("windows",) if groups == d == 1 else ()):
+            layer.plan = plan
+            y = layer.forward(x, training=True)
+            assert_close(y, want, np.float64, f"{T, I, F, k, s, d, padding, groups, plan}")
+            for dx_plan in (None, "scatter") + (("phases",) if groups == 1 else ()):
+                layer.dx_plan = dx_plan
+                _check_layer_grads(layer, x, rng.standard_normal(y.shape), ("kernel", "bias"))
+    with pytest.raises(ValueError, match="Conv1D.plan must be"):
+        layer.plan = "windows"  # the last case's layer: dilated
+        layer.forward(x)
 
 
 def _conv_transpose_reference(x, kernel, bias, s, padding, d, output_padding):

@@ -30,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _validate
+from ._products import vector_lanes
 
 _CELLS = ("lstm", "gru", "rnn")
 _MERGES = ("concat", "sum", "mul", "ave", None)
@@ -73,7 +74,6 @@ class StackCache:
 # with the generic kernels' 16-byte vectors; float64 half of each). _set_pair_min overrides it
 # with a fixed count (tests force both orders).
 _PAIR_MIN_PER_LANE = 1 << 21
-_VECTOR_BYTES = {"avx512": 64, "avx2": 32, "generic": 16}
 _pair_min_fixed = None  # _set_pair_min's count, or None: the rule above
 
 
@@ -82,12 +82,7 @@ def _pair_min(dtype) -> int:
     call in ``dtype`` on this machine's kernels (the compiled engine's; AVX2's without it)."""
     if _pair_min_fixed is not None:
         return _pair_min_fixed
-    from . import _threads
-
-    mod = _threads._compiled()
-    isa = mod._kernel_isa() if mod is not None else "avx2"
-    itemsize = np.dtype(dtype).itemsize if np.dtype(dtype).kind == "f" else 8  # (x's checks)
-    return _PAIR_MIN_PER_LANE * max(1, _VECTOR_BYTES.get(isa, 32) // itemsize)
+    return _PAIR_MIN_PER_LANE * vector_lanes(dtype if np.dtype(dtype).kind == "f" else np.float64)
 
 
 def _set_pair_min(madds) -> int | None:
