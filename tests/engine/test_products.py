@@ -103,28 +103,32 @@ def test_matmul_groups_is_numpys_batch(rng, dtype):
         _products.matmul_groups(a, a)
 
 
-def _window_rows_by_loop(x, stride, left, rows, span):
+def _window_rows_by_loop(x, stride, left, rows, span, d=1):
     """window_rows's definition, one step at a time: (B*R, span*C) windows, R rows per batch row,
     row b*R + m holding block b's steps m*stride .. m*stride + span - 1 (x's step t at block step
-    t + left), its first ``rows`` read only from their own block."""
+    t + left), its first ``rows`` read only from their own block; with d, the steps d apart only
+    (a dilated convolution's taps)."""
     B, T, C = x.shape
     R = max(rows, rows - 1 + -(-span // stride))
     blocks = np.zeros((B, R * stride + span, C), dtype=x.dtype)  # steps past a block: zeros here
     for t in range(T):
         if 0 <= t + left < (rows - 1) * stride + span:
             blocks[:, t + left] = x[:, t]
-    win = np.stack([blocks[:, m * stride : m * stride + span].reshape(B, -1) for m in range(R)], axis=1)
+    win = np.stack([blocks[:, m * stride : m * stride + span : d].reshape(B, -1) for m in range(R)], axis=1)
     return win, R
 
 
-WINDOW_CASES = [  # (B, T, C, stride, left, rows, span)
-    (3, 9, 2, 1, 0, 7, 3),
-    (2, 10, 3, 2, 3, 5, 7),  # a Conv1D's "same" padding, strides 2
-    (4, 5, 1, 3, 0, 2, 2),  # windows shorter than their stride: steps never read
-    (2, 8, 5, 1, -2, 6, 3),  # the first steps dropped (a phase's shift)
-    (1, 4, 2, 2, 9, 3, 4),  # left past the block: zeros only
-    (3, 1, 4, 1, 2, 4, 5),
-    (5, 12, 16, 1, 3, 12, 7),  # whole vectors of columns and rows over several tiles
+WINDOW_CASES = [  # (B, T, C, stride, left, rows, span, d): k = (span - 1) / d + 1 taps
+    (3, 9, 2, 1, 0, 7, 3, 1),
+    (2, 10, 3, 2, 3, 5, 7, 1),  # a Conv1D's "same" padding, strides 2
+    (4, 5, 1, 3, 0, 2, 2, 1),  # windows shorter than their stride: steps never read
+    (2, 8, 5, 1, -2, 6, 3, 1),  # the first steps dropped (a phase's shift)
+    (1, 4, 2, 2, 9, 3, 4, 1),  # left past the block: zeros only
+    (3, 1, 4, 1, 2, 4, 5, 1),
+    (5, 12, 16, 1, 3, 12, 7, 1),  # whole vectors of columns and rows over several tiles
+    (3, 11, 3, 1, 4, 11, 5, 2),  # dilated: 3 taps 2 steps apart ("causal")
+    (2, 9, 16, 1, 0, 3, 7, 3),  # 3 taps 3 steps apart, no padding
+    (4, 6, 2, 1, 1, 6, 5, 4),  # 2 taps
 ]
 
 
@@ -133,21 +137,23 @@ def test_window_products_are_the_products_of_the_gathered_windows(rng, dtype):
     """window_rows lays a batch out so that overlapping rows of one buffer are a convolution's
     windows: window_matmul and window_matmul_tn give the products of the gathered windows, their
     rows past each block's ``rows`` included (computed and dropped by the layers)."""
-    for B, T, C, stride, left, rows, span in WINDOW_CASES:
+    for B, T, C, stride, left, rows, span, d in WINDOW_CASES:
         x = rng.standard_normal((B, T, C)).astype(dtype)
         buf, R = _products.window_rows(x, stride, left, rows, span)
-        win, R_want = _window_rows_by_loop(x, stride, left, rows, span)
+        win, R_want = _window_rows_by_loop(x, stride, left, rows, span, d)
         assert R == R_want and buf.dtype == dtype and buf.ndim == 1
-        name = f"{B, T, C, stride, left, rows, span}"
-        w = rng.standard_normal((span * C, 5)).astype(dtype)
-        got = _products.window_matmul(buf, B * R, stride * C, w).reshape(B, R, 5)
+        name = f"{B, T, C, stride, left, rows, span, d}"
+        k = (span - 1) // d + 1
+        taps = {"taps": k, "gap": d * C}
+        w = rng.standard_normal((k * C, 5)).astype(dtype)
+        got = _products.window_matmul(buf, B * R, stride * C, w, **taps).reshape(B, R, 5)
         # a block's kept rows read their own block only; the dropped rows may read the next one's
         assert_close(got[:, :rows], np.matmul(win, w)[:, :rows], dtype, name=name)
-        d = rng.standard_normal((B, R, 4)).astype(dtype)
-        d[:, rows:] = 0  # the layers zero the dropped rows' gradients
-        out = np.full((span * C, 4), np.nan, dtype=dtype)
-        assert _products.window_matmul_tn(buf, B * R, stride * C, d.reshape(-1, 4), out) is out
-        want = np.einsum("brk,brn->kn", win[:, :rows], d[:, :rows])
+        dz = rng.standard_normal((B, R, 4)).astype(dtype)
+        dz[:, rows:] = 0  # the layers zero the dropped rows' gradients
+        out = np.full((k * C, 4), np.nan, dtype=dtype)
+        assert _products.window_matmul_tn(buf, B * R, stride * C, dz.reshape(-1, 4), out, **taps) is out
+        want = np.einsum("brk,brn->kn", win[:, :rows], dz[:, :rows])
         assert_close(out, want, dtype, name=name)
 
 
@@ -178,11 +184,15 @@ def test_window_products_refuse_windows_past_the_buffer():
     assert _products.window_matmul(buf, 8, 2, w).shape == (8, 2)  # (8 - 1) * 2 + 6 = 20
     with pytest.raises(ValueError, match="need 22 numbers, buf holds 20"):
         _products.window_matmul(buf, 9, 2, w)
+    with pytest.raises(ValueError, match="from 4 need 21 numbers"):  # the second of 2 taps
+        _products.window_matmul(buf, 8, 2, w, taps=2, gap=4)
+    with pytest.raises(ValueError, match="cannot be 4 taps"):
+        _products.window_matmul(buf, 8, 2, w, taps=4, gap=1)
     with pytest.raises(ValueError, match="contiguous 1-D"):
         _products.window_matmul(buf.reshape(4, 5), 2, 2, w)
     with pytest.raises(ValueError, match="contiguous 1-D"):
         _products.window_matmul(buf[::2], 2, 2, w)
-    with pytest.raises(ValueError, match="float32 array of 6 rows"):
+    with pytest.raises(ValueError, match="buf's float dtype"):
         _products.window_matmul(buf, 8, 2, w.astype(np.float64))
     with pytest.raises(ValueError, match="expected d"):
         _products.window_matmul_tn(buf, 8, 2, np.ones((7, 2), np.float32), np.empty((6, 2), np.float32))

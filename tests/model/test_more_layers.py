@@ -402,17 +402,18 @@ def test_conv1d_against_an_output_loop(rng):
         y = layer(x, training=True)
         layer.params["bias"][...] = rng.standard_normal(F)
         want = _conv_reference(x, layer.params["kernel"], layer.params["bias"], s, padding, d, groups)
-        # each forward (windows: one group, no dilation) with each input gradient
-        for plan in (None, "im2col") + (("windows",) if groups == d == 1 else ()):
+        # each forward (windows: one group) with each input gradient
+        for plan in (None, "im2col") + (("windows",) if groups == 1 else ()):
             layer.plan = plan
             y = layer.forward(x, training=True)
             assert_close(y, want, np.float64, f"{T, I, F, k, s, d, padding, groups, plan}")
             for dx_plan in (None, "scatter") + (("phases",) if groups == 1 else ()):
                 layer.dx_plan = dx_plan
                 _check_layer_grads(layer, x, rng.standard_normal(y.shape), ("kernel", "bias"))
+    layer = Conv1D(4, 3, groups=2)
+    layer.plan = "windows"
     with pytest.raises(ValueError, match="Conv1D.plan must be"):
-        layer.plan = "windows"  # the last case's layer: dilated
-        layer.forward(x)
+        layer(rng.standard_normal((2, 5, 4)))
 
 
 def _conv_transpose_reference(x, kernel, bias, s, padding, d, output_padding):

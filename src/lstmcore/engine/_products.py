@@ -178,45 +178,78 @@ def window_rows(x, stride: int, left: int, rows: int, span: int):
     return buf, R
 
 
-def _windows(buf, rows: int, step: int, K: int):
-    """The (rows, K) matrix of buf's windows: row r is buf[r*step : r*step + K]."""
+def _windows(buf, rows: int, step: int, K: int, offset: int = 0):
+    """The (rows, K) matrix of buf's windows from ``offset``: row r is buf[offset + r*step :
+    offset + r*step + K]."""
     if not (isinstance(buf, np.ndarray) and buf.ndim == 1 and buf.flags.c_contiguous):
         raise ValueError("buf must be a contiguous 1-D array (window_rows)")
-    if min(rows, step, K) < 1 or (rows - 1) * step + K > buf.size:
+    if min(rows, step, K) < 1 or offset + (rows - 1) * step + K > buf.size:
         raise ValueError(
-            f"{rows} windows of {K} numbers {step} apart need {(rows - 1) * step + K} numbers, "
-            f"buf holds {buf.size}"
+            f"{rows} windows of {K} numbers {step} apart from {offset} need "
+            f"{offset + (rows - 1) * step + K} numbers, buf holds {buf.size}"
         )
     strides = (step * buf.itemsize, buf.itemsize)
-    return np.lib.stride_tricks.as_strided(buf, (rows, K), strides, writeable=False)
+    return np.lib.stride_tricks.as_strided(buf[offset:], (rows, K), strides, writeable=False)
 
 
-def window_matmul(buf, rows: int, step: int, w):
-    """(rows, N) = the windows of buf (row r: buf[r*step : r*step + K]) @ w (K, N)."""
+def _tap_width(K: int, taps: int, gap: int) -> int:
+    """The numbers of each of ``taps`` pieces of a window of K, ``gap`` apart (a dilated
+    convolution's taps); ValueError if K does not split."""
+    if taps < 1 or K % taps or (taps > 1 and gap < 1):
+        raise ValueError(f"a window of {K} numbers cannot be {taps} taps {gap} apart")
+    return K // taps
+
+
+def window_matmul(buf, rows: int, step: int, w, taps: int = 1, gap: int = 0):
+    """(rows, N) = the windows of buf @ w (K, N): row r of the windows is buf[r*step : r*step +
+    K], or, in ``taps`` pieces of K / taps numbers ``gap`` apart (a convolution dilated by d: its
+    k taps d*C apart), those pieces one after the other."""
     w = np.asarray(w)
-    a = _windows(buf, rows, step, w.shape[0] if w.ndim == 2 else 0)
-    if w.ndim != 2 or w.dtype != a.dtype or a.dtype not in _FLOATS:
-        raise ValueError(f"w must be a 2-D {a.dtype} array of {a.shape[1]} rows, got {w.dtype} {w.shape}")
-    if _engine() and rows <= _INT_MAX and w.size:
-        return _cells()._packed_matmul(a, w)
-    return np.matmul(a, w)
+    if w.ndim != 2 or not isinstance(buf, np.ndarray) or w.dtype != buf.dtype or w.dtype not in _FLOATS:
+        raise ValueError(f"w must be a 2-D array of buf's float dtype, got {w.dtype} {w.shape}")
+    Kt = _tap_width(w.shape[0], taps, gap)
+    pieces = [_windows(buf, rows, step, Kt, j * gap) for j in range(taps)]
+    if taps > 1 and gap == Kt:  # the pieces touch: one window
+        pieces, taps = [_windows(buf, rows, step, w.shape[0])], 1
+    engine = _engine() and rows <= _INT_MAX and w.size
+    out = None
+    for j, a in enumerate(pieces):
+        wj = w[j * Kt : (j + 1) * Kt] if taps > 1 else w
+        if engine:
+            out = _cells()._packed_matmul(a, wj, out=out)
+        else:
+            out = np.matmul(a, wj) if out is None else out + np.matmul(a, wj)
+    return out
 
 
-def window_matmul_tn(buf, rows: int, step: int, d, out):
-    """out (K, N) = the windows of buf (as window_matmul's).T @ d (rows, N)."""
-    a = _windows(buf, rows, step, out.shape[0])
-    if not (d.shape == (rows, out.shape[1]) and d.dtype == out.dtype == a.dtype and out.flags.c_contiguous):
+def window_matmul_tn(buf, rows: int, step: int, d, out, taps: int = 1, gap: int = 0):
+    """out (K, N) = the windows of buf (as window_matmul's, ``taps`` pieces ``gap`` apart).T @ d
+    (rows, N)."""
+    if not (
+        isinstance(d, np.ndarray)
+        and isinstance(out, np.ndarray)
+        and d.shape == (rows, out.shape[1])
+        and d.dtype == out.dtype == buf.dtype
+        and out.flags.c_contiguous
+    ):
         raise ValueError(
-            f"expected d ({rows}, N) and a contiguous out ({a.shape[1]}, N) of {a.dtype}, got "
-            f"{d.dtype} {d.shape} and {out.dtype} {out.shape}"
+            f"expected d ({rows}, N) and a contiguous out (K, N) of buf's dtype, got "
+            f"{np.shape(d)} and {np.shape(out)}"
         )
-    if _engine() and a.dtype in _FLOATS and out.size:
+    Kt = _tap_width(out.shape[0], taps, gap)
+    if taps > 1 and gap == Kt:
+        Kt, taps = out.shape[0], 1
+    pieces = [_windows(buf, rows, step, Kt, j * gap) for j in range(taps)]
+    if _engine() and out.dtype in _FLOATS and out.size:
         from . import _threads
 
         out[...] = 0
-        _lstm._products_tn(a, np.ascontiguousarray(d), out, True, _threads.get_num_threads())
+        d = np.ascontiguousarray(d)
+        for j, a in enumerate(pieces):
+            _lstm._products_tn(a, d, out[j * Kt : (j + 1) * Kt], True, _threads.get_num_threads())
     else:
-        np.matmul(a.T, d, out=out)
+        for j, a in enumerate(pieces):
+            np.matmul(a.T, d, out=out[j * Kt : (j + 1) * Kt])
     return out
 
 

@@ -5,25 +5,28 @@ Conv1D: kernel (k, I / groups, F), bias (F). Conv1DTranspose: kernel (k, F, I), 
 order: the filters before the inputs). x (B, T, I) with ``data_format="channels_last"`` (Keras's
 default), (B, I, T) with "channels_first"; the maths works channels-last and transposes at the edges.
 
-Conv1D's product, with one group and no dilation, reads x in place (engine._products's window
-products): an output step's taps are k consecutive input steps, k * I consecutive numbers of the
-padded input, and lstmcore's packed kernels take the overlapping rows of one buffer as the rows of
-their left operand: no im2col copy. Otherwise (groups, dilation, or windows shorter than a vector)
-im2col: the k taps of every output step gathered into one (B * T_out, k * I) array, then one
-matmul per group. The input gradient is the transposed convolution of dz (below), the kernel's
-the windows' (or the columns') transpose times dz.
+Conv1D's product, with one group, reads x in place (engine._products's window products): an
+output step's taps are k consecutive input steps, k * I consecutive numbers of the padded input
+(dilated: k pieces of I numbers, d * I apart, one product each), and lstmcore's packed kernels
+take the overlapping rows of one buffer as the rows of their left operand: no im2col copy.
+Otherwise (groups, or windows shorter than a vector) im2col: the k taps of every output step
+gathered into one (B * T_out, k * I) array, then one matmul per group. The input gradient is the
+transposed convolution of dz (below), the kernel's the windows' (or the columns') transpose
+times dz.
 Conv1DTranspose and Conv1D's input gradient run in the s phases of the output steps (s the
 strides; the sub-pixel decomposition) where the output has a vector of channels or more: the
 output steps m*s + r of phase r are a plain stride-1 convolution of x with the taps that land on
-that phase, a window product (with dilation: one im2col and one matmul) per phase, written into
-every s-th output step. Otherwise one matmul (B * T, I) @ (I, k * F) gives every input step's k
-taps, each tap added onto the output steps it reaches (a strided slice per tap): the scatter. The
-backward of Conv1DTranspose without dilation is a strided Conv1D of dz by window products.
+that phase, a window product per phase, written into every s-th output step. Otherwise one
+matmul (B * T, I) @ (I, k * F) gives every input step's k taps, each tap added onto the output
+steps it reaches (a strided slice per tap): the scatter. The backward of Conv1DTranspose is a
+strided (or dilated) Conv1D of dz by window products.
 Float32, AVX2, 2 threads, B = 128, k = 7, forward and backward: a Conv1D of 32 -> 16 filters over
 144 steps, strides 2, 3.4 ms in windows and phases against 7.0 by im2col (12.7 before the phases);
 keras.io's anomaly autoencoder (two Conv1D, three Conv1DTranspose, 3745 windows of 288 steps):
 an epoch 0.92-1.05 s, Keras 3 on PyTorch 1.23-1.62 s in turn with it (before: 1.54-1.77 s against
-Keras's 1.02-1.18).
+Keras's 1.02-1.18). Dilated, a causal Conv1D of 32 -> 32 filters over 100 steps, k = 3, d = 2:
+5.1 ms against 7.5 by im2col (fastest of 15 calls in turn); 64 -> 64 over 200 steps, k = 2, d = 16:
+29.1 against 29.1.
 """
 
 from __future__ import annotations
@@ -76,45 +79,44 @@ def _by_phases(x, kernel, s: int, d: int, L: int, left: int):
     """The window [left, left + L) of the full transposed convolution full[t*s + j*d] += x[t] @
     kernel[j].T, phase by phase: Conv1DTranspose's forward, and Conv1D's input gradient (its kernel
     read as a transposed one's, its padded input's steps the window)."""
-    # x (B, T, I) | kernel (k, F, I) | a phase's windows (B*R, taps*I) or cols (B*M, taps*I)
+    # x (B, T, I) | kernel (k, F, I) | a phase's windows (B*R, taps*I)
     # z (B, M, s, F), its first L steps (B, L, F)
     B, T, I = x.shape
     F = kernel.shape[1]
     M, phases = _phases(kernel.shape[0], s, d, L, left)
     z = np.zeros((B, M, s, F), dtype=x.dtype)
     for r, (taps, q_r) in enumerate(phases):
-        if not taps:
-            continue
-        if q_r == list(range(q_r[0], q_r[0] + len(q_r))):
-            # step m reads x[m - q] for q in q_r, consecutive: the window of len(taps) steps
-            # from m - q_r[-1] (engine._products.window_rows), its taps last first
-            buf, R = window_rows(x, 1, q_r[-1], M, len(taps))
+        if taps:
+            # step m reads x[m - q] for the taps' q, dq apart (1, or d where s = 1): a window
+            # from x's step m - q_r[-1] (engine._products.window_rows), its taps last first
+            dq = q_r[1] - q_r[0] if len(q_r) > 1 else 1
+            buf, R = window_rows(x, 1, q_r[-1], M, q_r[-1] - q_r[0] + 1)
             w = np.concatenate([kernel[j].T for j in taps[::-1]], axis=0)  # (taps*I, F)
-            z[:, :, r] = window_matmul(buf, B * R, I, w).reshape(B, R, F)[:, :M]
-            continue
-        # dilated taps: their steps gathered (B, M, taps*I)
-        pl, pr = max(0, *q_r), max(0, M - 1 - min(q_r) - (T - 1))  # x[m - q] for every m < M
-        xp = np.pad(x, ((0, 0), (pl, pr), (0, 0))) if pl + pr else x
-        cols = np.concatenate([xp[:, pl - q : pl - q + M] for q in q_r], axis=-1)
-        w = np.concatenate([kernel[j].T for j in taps], axis=0)  # (taps*I, F)
-        z[:, :, r] = matmul(cols.reshape(B * M, -1), w).reshape(B, M, F)  # (engine._products)
+            zr = window_matmul(buf, B * R, I, w, taps=len(taps), gap=dq * I)
+            z[:, :, r] = zr.reshape(B, R, F)[:, :M]
     return z.reshape(B, M * s, F)[:, :L]
 
 
-def _transposed_plan(d: int, groups: int, n_in: int, n_out: int, dtype) -> str:
-    """How a transposed convolution from n_in to n_out channels runs (Conv1DTranspose's forward,
-    Conv1D's input gradient): "phases" (_by_phases) or "scatter" (one product, then each tap's
-    outputs added on). Without dilation a phase's product reads its input in place, with n_out
-    columns: it wins from a vector of them (float32, AVX2, B = 128, k = 7, forward and backward:
-    16 -> 16 filters over 72 steps, strides 2, 2.2 ms against 4.1; 64 -> 8 over 100 steps 7.4
-    against 9.5), loses below (32 -> 1 over 288: 4.8 against 3.1; a Conv1D of 1 input channel's
-    input gradient 5.4 against 2.0, its columns one lane of eight). Dilated, a phase gathers
-    k * n_in numbers per step, the scatter computes k * n_out."""
+def _padded_rows(a, R: int):
+    """(B, rows, N) as (B*R, N), zeros in each batch row's rows past its own (a window product's
+    dropped rows)."""
+    B, rows, N = a.shape
+    out = np.zeros((B, R, N), dtype=a.dtype)
+    out[:, :rows] = a
+    return out.reshape(B * R, N)
+
+
+def _transposed_plan(groups: int, n_out: int, dtype) -> str:
+    """How a transposed convolution to n_out channels runs (Conv1DTranspose's forward, Conv1D's
+    input gradient): "phases" (_by_phases: window products with n_out columns, reading the input
+    in place) from a vector of output channels, else "scatter" (one product, then each tap's
+    outputs added on). Float32, AVX2, 2 threads, B = 128, k = 7, forward and backward: 16 -> 16
+    filters over 72 steps, strides 2: 2.2 ms by phases against 4.1; 64 -> 8 over 100 steps: 7.4
+    against 9.5; 32 -> 1 over 288 steps: 4.8 against 3.1; a Conv1D's backward from 1 input
+    channel: 5.4 against 2.0 (its input gradient's columns one lane of eight)."""
     if groups > 1:
         return "scatter"
-    if d == 1:
-        return "phases" if n_out >= vector_lanes(dtype) else "scatter"
-    return "phases" if n_out >= n_in else "scatter"
+    return "phases" if n_out >= vector_lanes(dtype) else "scatter"
 
 
 class _Conv1D(Layer):
@@ -304,10 +306,8 @@ class Conv1D(_Conv1D):
         T = x.shape[1]
         geometry = self._geometry(T)
         plan = self.plan or self._forward_plan(x)
-        if plan not in ("windows", "im2col") or (plan == "windows" and self.groups * self.dilation_rate > 1):
-            raise ValueError(
-                f"Conv1D.plan must be None, 'windows' (one group, no dilation) or 'im2col', got {plan!r}"
-            )
+        if plan not in ("windows", "im2col") or (plan == "windows" and self.groups > 1):
+            raise ValueError(f"Conv1D.plan must be None, 'windows' (one group) or 'im2col', got {plan!r}")
         if plan == "windows":
             z, saved = self._windows_forward(x, geometry)
         else:
@@ -317,23 +317,23 @@ class Conv1D(_Conv1D):
         return self._caller_order(y)
 
     def _forward_plan(self, x) -> str:
-        """ "windows" (engine._products.window_matmul: the product reads x in place) with one
-        group, no dilation and windows of a vector of numbers or more; else "im2col" (the taps
-        gathered, then BLAS). Float32, AVX2, B = 128, forward and backward: 64 -> 8 filters over
-        100 steps, k = 7: 6.9 ms against 21.4; 1 -> 64 over 50 steps, k = 2 (windows of 2
-        numbers): 1.5 against 1.0."""
-        if self.groups > 1 or self.dilation_rate > 1:
+        """ "windows" (engine._products.window_matmul: the product reads x in place; dilated, one
+        product per tap) with one group and windows of a vector of numbers or more; else
+        "im2col" (the taps gathered, then BLAS). Float32, AVX2, B = 128, forward and backward:
+        64 -> 8 filters over 100 steps, k = 7: 6.9 ms against 21.4; 1 -> 64 over 50 steps, k = 2
+        (windows of 2 numbers): 1.5 against 1.0."""
+        if self.groups > 1:
             return "im2col"
         return "windows" if self.kernel_size * x.shape[2] >= vector_lanes(x.dtype) else "im2col"
 
     def _windows_forward(self, x, geometry):
         # x (B, T, I) | buf: x in blocks of R*s steps (engine._products.window_rows)
-        # windows (B*R, k*I) | kernel (k*I, F) | z (B, T_out, F)
+        # windows (B*R, k*I): k taps of I numbers, d*I apart | kernel (k*I, F) | z (B, T_out, F)
         B, T, I = x.shape
-        k, s, F = self.kernel_size, self.strides, self.filters
+        k, s, d, F = self.kernel_size, self.strides, self.dilation_rate, self.filters
         T_out, left, _ = geometry
-        buf, R = window_rows(x, s, left, T_out, k)
-        z = window_matmul(buf, B * R, s * I, self.params["kernel"].reshape(k * I, F))
+        buf, R = window_rows(x, s, left, T_out, self._span)
+        z = window_matmul(buf, B * R, s * I, self.params["kernel"].reshape(k * I, F), taps=k, gap=d * I)
         return np.ascontiguousarray(z.reshape(B, R, F)[:, :T_out]), (buf, R)
 
     def _im2col_forward(self, x, geometry):
@@ -372,18 +372,17 @@ class Conv1D(_Conv1D):
         dz = self._dz(z, y, self._channels_last(dy))
         if plan == "windows":  # dkernel = windowsᵀ dz, dz's rows past each block's T_out zero
             buf, R = saved
-            dzr = np.zeros((B, R, F), dtype=y.dtype)
-            dzr[:, :T_out] = dz
             dw = self.grads["kernel"].view()
             dw.shape = (k * Ig, F)  # a view: the gradient written in place
-            window_matmul_tn(buf, B * R, self.strides * Ig, dzr.reshape(B * R, F), dw)
+            gap = self.dilation_rate * Ig
+            window_matmul_tn(buf, B * R, self.strides * Ig, _padded_rows(dz, R), dw, taps=k, gap=gap)
         else:  # dkernel = colsᵀ dz per group, back to (k, I/G, F)
             cols, w, _ = saved
             dz_g = dz.reshape(B * T_out, G, F // G).transpose(1, 0, 2)  # (G, N, F/G)
             dw = matmul_groups(cols.transpose(0, 2, 1), dz_g)
             self.grads["kernel"][...] = dw.reshape(G, k, Ig, F // G).transpose(1, 2, 0, 3).reshape(k, Ig, F)
         # the input gradient: a transposed convolution of dz, by phases where one group
-        dx_plan = self.dx_plan or _transposed_plan(self.dilation_rate, G, F, Ig, y.dtype)
+        dx_plan = self.dx_plan or _transposed_plan(G, Ig, y.dtype)
         if dx_plan not in ("phases", "scatter") or (dx_plan == "phases" and G > 1):
             raise ValueError(
                 f"Conv1D.dx_plan must be None, 'phases' (one group) or 'scatter', got {dx_plan!r}"
@@ -501,10 +500,8 @@ class Conv1DTranspose(_Conv1D):
         # x (B, T, I) | kernel (k, F, I) | y (B, L, F)
         _check_x(self, x)
         x = np.ascontiguousarray(self._channels_last(x))
-        T, I = x.shape[1], x.shape[2]
-        L, left = self._geometry(T)
-        # the phases gather about T*k*I numbers a row, the scatter computes T*k*F
-        plan = self.plan or _transposed_plan(self.dilation_rate, 1, I, self.filters, x.dtype)
+        L, left = self._geometry(x.shape[1])
+        plan = self.plan or _transposed_plan(1, self.filters, x.dtype)
         if plan not in ("phases", "scatter"):
             raise ValueError(f"Conv1DTranspose.plan must be None, 'phases' or 'scatter', got {plan!r}")
         if plan == "phases":
@@ -536,27 +533,16 @@ class Conv1DTranspose(_Conv1D):
         T, I = x.shape[1], x.shape[2]
         k, s = self.kernel_size, self.strides
         dz = self._dz(z, y, self._channels_last(dy))
-        if self.dilation_rate == 1:
-            # input step t's taps reach the full output's steps t*s .. t*s + k - 1: a window of
-            # dz (its step u the full output's u + left) | windows (B*R, k*F)
-            buf, R = window_rows(dz, s, left, T, k)
-            xr = np.zeros((B, R, I), dtype=y.dtype)
-            xr[:, :T] = x
-            dw = self.grads["kernel"].view()
-            dw.shape = (k * F, I)  # a view: the gradient written in place
-            window_matmul_tn(buf, B * R, s * F, xr.reshape(B * R, I), dw)
-            dx = window_matmul(buf, B * R, s * F, self.params["kernel"].reshape(k * F, I))
-            return self._caller_order(np.ascontiguousarray(dx.reshape(B, R, I)[:, :T]))
-        # dtaps (B*T, k*F) | w (I, k*F)
-        dtaps = np.zeros((B, T, k, F), dtype=y.dtype)
-        for j, (t0, t1, p0) in enumerate(self._taps(T, L, left)):  # each tap reads back its steps
-            if t1 > t0:
-                dtaps[:, t0:t1, j] = dz[:, p0 : p0 + (t1 - t0 - 1) * s + 1 : s]
-        dtaps = dtaps.reshape(B * T, k * F)
-        rows = x.reshape(B * T, I)
-        self.grads["kernel"][...] = matmul(rows.T, dtaps).reshape(I, k, F).transpose(1, 2, 0)
-        w = np.ascontiguousarray(self.params["kernel"].transpose(2, 0, 1)).reshape(I, k * F)
-        return self._caller_order(matmul(dtaps, w.T).reshape(B, T, I))
+        # input step t's taps reach the full output's steps t*s + j*d: a Conv1D of dz (its step u
+        # the full output's u + left) | windows (B*R, k*F): k taps of F numbers, d*F apart
+        buf, R = window_rows(dz, s, left, T, self._span)
+        dw = self.grads["kernel"].view()
+        dw.shape = (k * F, I)  # a view: the gradient written in place
+        gap = self.dilation_rate * F
+        window_matmul_tn(buf, B * R, s * F, _padded_rows(x, R), dw, taps=k, gap=gap)
+        w = self.params["kernel"].reshape(k * F, I)
+        dx = window_matmul(buf, B * R, s * F, w, taps=k, gap=gap).reshape(B, R, I)
+        return self._caller_order(np.ascontiguousarray(dx[:, :T]))
 
     def get_config(self) -> dict:
         config = super().get_config()
