@@ -66,6 +66,15 @@ int lc_best_isa(void) { return lstmcore_cpu_best_isa(); }
                               ptrdiff_t n) {                                                      \
         PICK_CTX(lc_act_derivative##S, (ctx, act, y, d, n));                                          \
     }                                                                                              \
+    void lc_softmax_rows##S(const lc_ctx *ctx, ptrdiff_t R, int N, const REAL *x, ptrdiff_t ldx,  \
+                            REAL *y, ptrdiff_t ldy) {                                             \
+        PICK_CTX(lc_softmax_rows##S, (ctx, R, N, x, ldx, y, ldy));                                \
+    }                                                                                              \
+    void lc_softmax_rows_backward##S(const lc_ctx *ctx, ptrdiff_t R, int N, const REAL *y,       \
+                                     ptrdiff_t ldy, const REAL *dy, ptrdiff_t lddy, REAL *dx,     \
+                                     ptrdiff_t lddx) {                                            \
+        PICK_CTX(lc_softmax_rows_backward##S, (ctx, R, N, y, ldy, dy, lddy, dx, lddx));           \
+    }                                                                                              \
     void lc_rows_gather##S(const lc_ctx *ctx, const REAL *src, ptrdiff_t ld, ptrdiff_t step,     \
                            int W, const int *perm, const int *lens, int reverse, int s, int r0,   \
                            int r1, REAL *dst) {                                                   \

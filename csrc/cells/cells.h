@@ -88,6 +88,14 @@ int lc_best_isa(void);
     void lc_act_apply##S(const lc_ctx *ctx, lc_act act, const REAL *x, REAL *y, ptrdiff_t n);     \
     /* d (n) *= act'(x) written from y = act(x). */                                              \
     void lc_act_derivative##S(const lc_ctx *ctx, lc_act act, const REAL *y, REAL *d, ptrdiff_t n); \
+    /* y (R, N) rows ldy apart = softmax of each row of x (R, N) rows ldx apart (y may be x),  \
+     * and its backward dx = y * (dy - sum(dy * y)) per row (dx may be dy), the rows split       \
+     * between ctx->nthreads threads. N >= 1. */                                                  \
+    void lc_softmax_rows##S(const lc_ctx *ctx, ptrdiff_t R, int N, const REAL *x, ptrdiff_t ldx,  \
+                            REAL *y, ptrdiff_t ldy);                                              \
+    void lc_softmax_rows_backward##S(const lc_ctx *ctx, ptrdiff_t R, int N, const REAL *y,       \
+                                     ptrdiff_t ldy, const REAL *dy, ptrdiff_t lddy, REAL *dx,     \
+                                     ptrdiff_t lddx);                                             \
     /* A sequence plan's rows in the caller's order (lengths: plan row r is the caller's row      \
      * perm[r], of lens[r] steps, non-increasing; step s of row r is time lens[r] - 1 - s with    \
      * reverse, else s). Gather: dst (r1 - r0, W) rows W apart = step s's rows [r0, r1) of src    \

@@ -213,6 +213,21 @@ void KSFX(lc_act_derivative)(const lc_ctx *ctx, lc_act act, const REAL *y, REAL 
     KSFX(span_dact)(act, y, d, n);
 }
 
+/* Softmax over rows (an attention layer's scores) -------------------------------------------- */
+
+void KSFX(lc_softmax_rows)(const lc_ctx *ctx, ptrdiff_t R, int N, const REAL *x, ptrdiff_t ldx,
+                           REAL *y, ptrdiff_t ldy) {
+    LC_FOR(ctx->nthreads > 1 && R > 1, ctx->nthreads, r, R, 1,
+           { KSFX(span_softmax)(x + r * ldx, y + r * ldy, N); });
+}
+
+void KSFX(lc_softmax_rows_backward)(const lc_ctx *ctx, ptrdiff_t R, int N, const REAL *y,
+                                    ptrdiff_t ldy, const REAL *dy, ptrdiff_t lddy, REAL *dx,
+                                    ptrdiff_t lddx) {
+    LC_FOR(ctx->nthreads > 1 && R > 1, ctx->nthreads, r, R, 1,
+           { KSFX(span_softmax_backward)(y + r * ldy, dy + r * lddy, dx + r * lddx, N); });
+}
+
 /* A sequence plan's rows in the caller's order (rt/rows_impl.h) ------------------------------ */
 
 void KSFX(lc_rows_gather)(const REAL *src, ptrdiff_t ld, ptrdiff_t step, int W, const int *perm,

@@ -144,3 +144,81 @@ LSTMCORE_INLINE void KSFX(span_dact)(lc_act a, const REAL *restrict y, REAL *res
     LC_BY_CODE(a.code, SPAN)
 #undef SPAN
 }
+
+/* The sum of a vector's lanes, in lane order */
+LSTMCORE_INLINE REAL KSFX(lv_sum)(LVEC v) {
+    REAL t[LL], s = 0;
+    KSFX(lv_store)(t, v, LL);
+    for (int l = 0; l < LL; l++)
+        s += t[l];
+    return s;
+}
+
+/* e^d for d = x - max <= 0, 0 below exp's clamp (e^-87 in float32, e^-708 in float64: under
+ * the smallest normal number), so that a masked score (-1e9, -inf) weighs exactly 0 */
+LSTMCORE_INLINE LVEC KSFX(lv_exp_le0)(LVEC d) {
+    return LSEL(d < KSFX(lv_splat)(SFX(EXP_LO)), KSFX(lv_splat)(0), KSFX(lv_exp)(d));
+}
+
+/* y (n >= 1) = softmax(x (n)) = e^(x - max x) / the sum of those (x and y may be the same
+ * array): one pass for the max, one for e and its sum (stored in y), one scaling y by the sum's
+ * reciprocal. NaN or +inf in x gives NaN everywhere, as NumPy's formula does. */
+LSTMCORE_INLINE void KSFX(span_softmax)(const REAL *x, REAL *y, ptrdiff_t n) {
+    REAL m = x[0];
+    ptrdiff_t j = 0;
+    if (n >= LL) {
+        LVEC mv = KSFX(lv_load)(x, LL);
+        for (j = LL; j + LL <= n; j += LL) {
+            const LVEC v = KSFX(lv_load)(x + j, LL);
+            mv = LSEL(v > mv, v, mv);
+        }
+        REAL t[LL];
+        KSFX(lv_store)(t, mv, LL);
+        for (int l = 0; l < LL; l++)
+            m = t[l] > m ? t[l] : m;
+    }
+    for (; j < n; j++)
+        m = x[j] > m ? x[j] : m;
+    if (m != m || m == (REAL)INFINITY) {  /* NaN, or inf - inf below */
+        for (j = 0; j < n; j++)
+            y[j] = (REAL)NAN;
+        return;
+    }
+    const LVEC mv = KSFX(lv_splat)(m);
+    LVEC sv = KSFX(lv_splat)(0);
+    for (j = 0; j + LL <= n; j += LL) {
+        const LVEC e = KSFX(lv_exp_le0)(KSFX(lv_load)(x + j, LL) - mv);
+        KSFX(lv_store)(y + j, e, LL);
+        sv += e;
+    }
+    REAL s = KSFX(lv_sum)(sv);
+    const int k = (int)(n - j);
+    if (k > 0) {  /* the lanes past k hold e^(-m) and are not stored */
+        KSFX(lv_store)(y + j, KSFX(lv_exp_le0)(KSFX(lv_load)(x + j, k) - mv), k);
+        for (; j < n; j++)
+            s += y[j];
+    }
+    const REAL inv = 1 / s;
+    const LVEC iv = KSFX(lv_splat)(inv);
+    for (j = 0; j + LL <= n; j += LL)
+        KSFX(lv_store)(y + j, KSFX(lv_load)(y + j, LL) * iv, LL);
+    for (; j < n; j++)
+        y[j] *= inv;
+}
+
+/* dx (n) = y * (dy - sum(dy * y)): the softmax's backward from its output y (dx may be dy) */
+LSTMCORE_INLINE void KSFX(span_softmax_backward)(const REAL *y, const REAL *dy, REAL *dx,
+                                                 ptrdiff_t n) {
+    LVEC sv = KSFX(lv_splat)(0);
+    ptrdiff_t j = 0;
+    for (; j + LL <= n; j += LL)
+        sv += KSFX(lv_load)(dy + j, LL) * KSFX(lv_load)(y + j, LL);
+    REAL s = KSFX(lv_sum)(sv);
+    for (ptrdiff_t i = j; i < n; i++)
+        s += dy[i] * y[i];
+    const LVEC dv = KSFX(lv_splat)(s);
+    for (j = 0; j + LL <= n; j += LL)
+        KSFX(lv_store)(dx + j, KSFX(lv_load)(y + j, LL) * (KSFX(lv_load)(dy + j, LL) - dv), LL);
+    for (; j < n; j++)
+        dx[j] = y[j] * (dy[j] - s);
+}

@@ -202,6 +202,157 @@ def test_window_products_refuse_windows_past_the_buffer():
         _products.window_rows(np.zeros((2, 3, 1)), 0, 0, 2, 2)
 
 
+def _batched_operands(rng, dtype):
+    """(name, a, b) for matmul_batched: an attention layer's views of (B, T, heads, width)."""
+
+    def r(*shape):
+        return rng.standard_normal(shape).astype(dtype)
+
+    q, k, w = r(3, 7, 2, 5), r(3, 6, 2, 5), r(3, 2, 7, 6)  # (B, T, N, kd), (B, S, N, kd), (B, N, T, S)
+    heads = q.transpose(0, 2, 1, 3)
+    return [
+        ("scores: q @ k.T per head", heads, k.transpose(0, 2, 3, 1)),
+        ("outputs: w @ v per head", w, k.transpose(0, 2, 1, 3)),
+        ("w.T @ v (a's columns contiguous)", w.transpose(0, 1, 3, 2), heads),
+        ("w.T @ k.T (a's and b's columns)", w.transpose(0, 1, 3, 2), r(3, 2, 5, 7).transpose(0, 1, 3, 2)),
+        ("a of neither layout (copied)", r(3, 2, 7, 12)[..., ::2], k.transpose(0, 2, 1, 3)),
+        ("contiguous 3-D", r(4, 3, 9), r(4, 9, 17)),
+        ("b of neither layout (copied)", heads, r(3, 2, 10, 6)[:, :, ::2]),
+        ("one row, one column", q[:, :1].transpose(0, 2, 1, 3), k[:, :1].transpose(0, 2, 3, 1)),
+        ("k = 1", q[..., :1].transpose(0, 2, 1, 3), k[..., :1].transpose(0, 2, 3, 1)),
+        ("wide products, many tiles", r(2, 33, 40), r(2, 40, 50)),
+    ]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_matmul_batched_is_numpys(rng, dtype):
+    """matmul_batched gives np.matmul's products for every layout an attention layer passes."""
+    for name, a, b in _batched_operands(rng, dtype):
+        expected = np.matmul(a, b)
+        got = _products.matmul_batched(a, b)
+        assert got.shape == expected.shape and got.dtype == expected.dtype, name
+        assert_close(got, expected, dtype, name=name)
+    # anything else: np.matmul's result or error
+    ints = np.ones((2, 3, 4), np.int64)
+    got = _products.matmul_batched(ints, ints.transpose(0, 2, 1))
+    np.testing.assert_array_equal(got, np.full((2, 3, 3), 4))
+    with pytest.raises(ValueError):
+        _products.matmul_batched(np.ones((2, 3, 4), dtype), np.ones((2, 5, 4), dtype))
+
+
+@compiled
+def test_matmul_batched_gives_the_same_bits_on_any_thread_count(rng):
+    """Each product runs whole on one thread: its bits do not depend on how many there are."""
+    a = rng.standard_normal((8, 4, 37, 24)).astype(np.float32)
+    b = rng.standard_normal((8, 4, 24, 41)).astype(np.float32)
+    threads = lstmcore.get_num_threads()
+    got = []
+    try:
+        for n in (1, 2, 3):
+            lstmcore.set_num_threads(n)
+            got.append(_products.matmul_batched(a, b))
+    finally:
+        lstmcore.set_num_threads(threads)
+    for g in got[1:]:
+        np.testing.assert_array_equal(g, got[0])
+
+
+@compiled
+def test_batched_matmul_refuses_what_it_cannot_read():
+    from lstmcore.engine import _cells
+
+    a, b = np.ones((1, 2, 3, 4), np.float32), np.ones((1, 2, 4, 5), np.float32)
+    out = np.empty((1, 2, 3, 5), np.float32)
+    np.testing.assert_array_equal(_cells._batched_matmul(a, b, out), np.full((1, 2, 3, 5), 4))
+    with pytest.raises(ValueError, match="expected a"):
+        _cells._batched_matmul(a, b, np.empty((1, 2, 3, 4), np.float32))
+    with pytest.raises(TypeError, match="all float32 or all float64"):
+        _cells._batched_matmul(a, b.astype(np.float64), out)
+    with pytest.raises(ValueError, match="4-D"):
+        _cells._batched_matmul(a[0], b[0], out[0])
+    at = a.transpose(0, 1, 3, 2).copy().transpose(0, 1, 3, 2)  # a by columns: with b's rows
+    np.testing.assert_array_equal(_cells._batched_matmul(at, b, out), np.full((1, 2, 3, 5), 4))
+    bt = b.transpose(0, 1, 3, 2).copy().transpose(0, 1, 3, 2)  # both by columns
+    np.testing.assert_array_equal(_cells._batched_matmul(at, bt, out), np.full((1, 2, 3, 5), 4))
+    with pytest.raises(ValueError, match="contiguous"):
+        _cells._batched_matmul(np.ones((1, 2, 6, 8), np.float32)[:, :, ::2, ::2], b, out)
+    with pytest.raises(ValueError, match="contiguous"):
+        _cells._batched_matmul(a, np.ones((1, 2, 8, 10), np.float32)[:, :, ::2, ::2], out)
+    with pytest.raises(ValueError, match="apart from a and b"):
+        big = np.ones((1, 2, 3, 5), np.float32)
+        _cells._batched_matmul(big[..., :4], np.ones((1, 2, 4, 5), np.float32), big)
+    with pytest.raises(ValueError, match="whole elements"):
+        _cells._batched_matmul(a, b, np.lib.stride_tricks.as_strided(out, strides=(60, 30, 20, 4)))
+
+
+def _softmax_formula(s):
+    s = s.astype(np.float64)
+    e = np.exp(s - s.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_softmax_rows_is_the_formula(rng, dtype):
+    """softmax_rows and its backward against NumPy's formula in float64: rows of every length
+    around the vectors' lanes, large and tiny spreads, Keras's masked scores (-1e9), NaN and inf
+    rows as the formula gives them."""
+    for shape in [(1,), (3, 1), (2, 7), (5, 8), (4, 9), (3, 17), (2, 33), (2, 3, 100), (64, 4, 5, 100)]:
+        s = (rng.standard_normal(shape) * rng.choice([0.1, 3.0, 40.0])).astype(dtype)
+        y = _products.softmax_rows(s)
+        assert y.shape == s.shape and y.dtype == dtype
+        assert_close(y, _softmax_formula(s), dtype, name=str(shape))
+        dy = rng.standard_normal(shape).astype(dtype)
+        want = y.astype(np.float64) * (dy - (dy * y.astype(np.float64)).sum(axis=-1, keepdims=True))
+        assert_close(_products.softmax_rows_backward(y, dy), want, dtype, name=f"backward {shape}")
+    masked = rng.standard_normal((3, 12)).astype(dtype)
+    masked[:, ::3] = -1e9
+    masked[2] = -1e9  # a row with no key left: uniform, as the formula
+    y = _products.softmax_rows(masked)
+    assert_close(y, _softmax_formula(masked), dtype, name="masked")
+    assert (y[:2, ::3] < 1e-30).all()
+    odd = np.array([[0.0, np.nan, 1.0], [0.0, np.inf, 1.0], [-np.inf, 0.0, 1.0]], dtype=dtype)
+    with np.errstate(invalid="ignore"):
+        want = _softmax_formula(odd)
+    np.testing.assert_allclose(_products.softmax_rows(odd), want, rtol=1e-6, atol=0)
+    # non-contiguous input
+    wide = rng.standard_normal((4, 20)).astype(dtype)
+    assert_close(_products.softmax_rows(wide[:, ::2]), _softmax_formula(wide[:, ::2]), dtype, name="strided")
+
+
+@compiled
+def test_softmax_rows_gives_the_same_bits_on_any_thread_count(rng):
+    s = rng.standard_normal((64, 4, 30, 100)).astype(np.float32)
+    dy = rng.standard_normal(s.shape).astype(np.float32)
+    threads = lstmcore.get_num_threads()
+    got = []
+    try:
+        for n in (1, 2, 3):
+            lstmcore.set_num_threads(n)
+            y = _products.softmax_rows(s)
+            got.append((y, _products.softmax_rows_backward(y, dy)))
+    finally:
+        lstmcore.set_num_threads(threads)
+    for y, d in got[1:]:
+        np.testing.assert_array_equal(y, got[0][0])
+        np.testing.assert_array_equal(d, got[0][1])
+
+
+@compiled
+def test_softmax_kernels_refuse_junk():
+    from lstmcore.engine import _cells
+
+    with pytest.raises(TypeError, match="float32 or float64"):
+        _cells._softmax_rows(np.ones((2, 3), np.int64))
+    with pytest.raises(TypeError, match="float32 or float64"):
+        _cells._softmax_rows([[1.0, 2.0]])
+    with pytest.raises(TypeError, match="at least one axis"):
+        _cells._softmax_rows(np.float32(1.0))
+    with pytest.raises(ValueError, match="one shape and dtype"):
+        _cells._softmax_rows_backward(np.ones((2, 3), np.float32), np.ones((3, 2), np.float32))
+    assert _cells._softmax_rows(np.ones((0, 3), np.float32)).shape == (0, 3)
+    assert _cells._softmax_rows(np.ones((3, 0), np.float32)).shape == (3, 0)
+
+
 @compiled
 def test_blas_matmul_refuses_shapes_that_do_not_fit():
     from lstmcore.engine import _blas

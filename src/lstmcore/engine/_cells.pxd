@@ -70,6 +70,16 @@ cdef extern from "cells/cells.h" nogil:
                                Py_ssize_t n)
     void lc_act_derivative_f64(const lc_ctx *ctx, lc_act act, const double *y, double *d,
                                Py_ssize_t n)
+    void lc_softmax_rows_f32(const lc_ctx *ctx, Py_ssize_t R, int N, const float *x,
+                             Py_ssize_t ldx, float *y, Py_ssize_t ldy)
+    void lc_softmax_rows_f64(const lc_ctx *ctx, Py_ssize_t R, int N, const double *x,
+                             Py_ssize_t ldx, double *y, Py_ssize_t ldy)
+    void lc_softmax_rows_backward_f32(const lc_ctx *ctx, Py_ssize_t R, int N, const float *y,
+                                      Py_ssize_t ldy, const float *dy, Py_ssize_t lddy,
+                                      float *dx, Py_ssize_t lddx)
+    void lc_softmax_rows_backward_f64(const lc_ctx *ctx, Py_ssize_t R, int N, const double *y,
+                                      Py_ssize_t ldy, const double *dy, Py_ssize_t lddy,
+                                      double *dx, Py_ssize_t lddx)
     void lc_rows_gather_f32(const lc_ctx *ctx, const float *src, Py_ssize_t ld, Py_ssize_t step,
                             int W, const int *perm, const int *lens, int reverse, int s, int r0,
                             int r1, float *dst)

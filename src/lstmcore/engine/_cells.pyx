@@ -391,8 +391,9 @@ cdef list _pack_weights(Cell *cl, lc_ctx *ctx, Weights *w, w_x, w_h, w_hr, bint 
 def _packed_matmul(a, w, bint trans=False, out=None):
     """a (M, K) @ w (K, N), or a @ w.T for w (N, K) when trans, through lc_pack and
     lc_gemm_packed with the current context (instruction set, threads, L1 size): the packed
-    product alone, for tests. out (M, N): added to, in place, and returned. a may have rows any
-    distance apart; its columns, w and out must be contiguous."""
+    product alone (tests, and engine._products's window products). out (M, N): added to, in
+    place, and returned. a may have rows any distance apart, overlapping ones included (a
+    convolution's windows); its columns, w and out must be contiguous."""
     if not (isinstance(a, np.ndarray) and isinstance(w, np.ndarray)):
         raise TypeError(f"a and w must be NumPy arrays, got {type(a).__name__} and {type(w).__name__}")
     if a.dtype != w.dtype or a.dtype not in (np.float32, np.float64):
@@ -413,7 +414,7 @@ def _packed_matmul(a, w, bint trans=False, out=None):
           or not out.flags.c_contiguous):
         raise ValueError(f"out must be a contiguous {a.dtype} array of shape {(M, N)}")
     cdef lc_ctx ctx = _context()
-    packed = _pack(&ctx, "cells.test_pack", w, 0, w.shape[1], trans, False)
+    packed = _pack(&ctx, "cells.packed_matmul", w, 0, w.shape[1], trans, False)
     cdef Weights wt = _weights(None, None, None, None)
     wt.pack_isa = ctx.isa
     cdef Py_ssize_t lda = _lead(a)
@@ -426,6 +427,124 @@ def _packed_matmul(a, w, bint trans=False, out=None):
     else:
         with nogil:
             _prod(&ctx, &wt, pp, M, N, K, <double *>pa, lda, NULL, 0, False, <double *>pc, N, add)
+    return out
+
+
+cdef struct BatchedProducts:
+    int P, Q, M, N, K
+    bint btrans, atrans
+    void *a
+    void *b
+    void *c
+    void *ws
+    Py_ssize_t as0, as1, lda, bs0, bs1, ldb, cs0, cs1, ldc, wsz
+
+
+cdef void _batched_run(const lc_ctx *ctx, const BatchedProducts *j, floating *kind,
+                       int nth) noexcept nogil:
+    # product g = p*Q + q: out[p, q] (M, N) rows ldc apart = a[p, q] (M, K) rows lda apart @
+    # b[p, q] (K, N) rows ldb apart (btrans: columns ldb apart), packed into this thread's ws;
+    # atrans: a's columns lda apart, gathered into rows in ws after the pack
+    cdef lc_ctx one = ctx[0]
+    one.nthreads = 1
+    cdef Py_ssize_t g
+    cdef int tid
+    if nth <= 1:
+        for g in range(<Py_ssize_t>j.P * j.Q):
+            _batched_one(&one, j, g, <floating *>j.ws)
+        return
+    for g in prange(<Py_ssize_t>j.P * j.Q, num_threads=nth, schedule="static"):
+        tid = threadid()
+        _batched_one(&one, j, g, <floating *>j.ws + tid * j.wsz)
+
+
+cdef inline void _batched_one(const lc_ctx *one, const BatchedProducts *j, Py_ssize_t g,
+                              floating *wp) noexcept nogil:
+    cdef Py_ssize_t p = g // j.Q, q = g % j.Q
+    cdef const floating *a = <const floating *>j.a + p * j.as0 + q * j.as1
+    cdef const floating *b = <const floating *>j.b + p * j.bs0 + q * j.bs1
+    cdef floating *c = <floating *>j.c + p * j.cs0 + q * j.cs1
+    cdef Py_ssize_t lda = j.lda, r, k
+    cdef floating *at = wp + j.wsz - <Py_ssize_t>j.M * j.K
+    if j.atrans:  # a's columns lda apart: its rows gathered into this thread's ws first
+        for k in range(j.K):
+            for r in range(j.M):
+                at[r * j.K + k] = a[k * lda + r]
+        a, lda = at, j.K
+    if floating is float:
+        lc_pack_f32(one, b, j.ldb, j.K, j.N, j.btrans, wp)
+        lc_gemm_packed_f32(one, j.M, j.N, j.K, a, lda, wp, c, j.ldc, 0)
+    else:
+        lc_pack_f64(one, b, j.ldb, j.K, j.N, j.btrans, wp)
+        lc_gemm_packed_f64(one, j.M, j.N, j.K, a, lda, wp, c, j.ldc, 0)
+
+
+def _batched_matmul(a, b, out):
+    """out[p, q] = a[p, q] @ b[p, q] for a (P, Q, M, K), b (P, Q, K, N) and out (P, Q, M, N) of
+    one float dtype, views of any strides where out's rows and a's and b's rows or columns are
+    contiguous (an attention layer's heads: transposes of (B, T, heads, width), no copy; a by
+    columns is gathered into rows, one product at a time, by the thread that runs it). Each
+    product on one thread (lc_pack then lc_gemm_packed), the P * Q products split between
+    lstmcore's threads: a product's bits do not depend on the thread count. Returns out."""
+    for name, arr in (("a", a), ("b", b), ("out", out)):
+        if not isinstance(arr, np.ndarray) or arr.ndim != 4:
+            raise ValueError(f"{name} must be a 4-D NumPy array, got {type(arr).__name__} "
+                             f"{np.shape(arr)}")
+    if not (a.dtype == b.dtype == out.dtype and a.dtype in (np.float32, np.float64)):
+        raise TypeError(f"a, b and out must be all float32 or all float64, got {a.dtype}, "
+                        f"{b.dtype} and {out.dtype}")
+    cdef int P = a.shape[0], Q = a.shape[1], M = a.shape[2], K = a.shape[3], N = b.shape[3]
+    if b.shape[:3] != (P, Q, K) or out.shape != (P, Q, M, N):
+        raise ValueError(f"expected a (P, Q, M, K), b (P, Q, K, N), out (P, Q, M, N), got "
+                         f"{a.shape}, {b.shape}, {out.shape}")
+    if P * Q == 0 or M == 0 or N == 0:
+        return out
+    if K == 0:
+        out[...] = 0
+        return out
+    cdef Py_ssize_t item = a.itemsize
+    if any(st % item for st in (*a.strides, *b.strides, *out.strides)):
+        raise ValueError("a, b and out must have strides of whole elements")
+    # a read by rows (or, atrans, by columns), b packed from its rows (b[k, n] at k*ldb + n) or
+    # its columns (at n*ldb + k)
+    cdef bint arows = a.strides[3] == item or K == 1, brows = b.strides[3] == item or N == 1
+    cdef bint atrans = not arows and (a.strides[2] == item or M == 1)
+    cdef bint btrans = not brows
+    if ((not arows and not atrans) or (btrans and b.strides[2] != item and K > 1)
+            or (out.strides[3] != item and N > 1)):
+        raise ValueError("a's and b's rows or columns and out's rows must be contiguous")
+    if not out.flags.writeable or np.may_share_memory(out, a) or np.may_share_memory(out, b):
+        raise ValueError("out must be writeable and apart from a and b")
+    cdef lc_ctx ctx = _context()
+    cdef Py_ssize_t wsz
+    if a.dtype == np.float32:
+        wsz = lc_pack_size_f32(&ctx, K, N)
+    else:
+        wsz = lc_pack_size_f64(&ctx, K, N)
+    if atrans:
+        wsz += <Py_ssize_t>M * K  # and a's rows
+    wsz = (wsz + 15) // 16 * 16  # each thread's pack on its own 64-byte lines
+    cdef int nth = ctx.nthreads
+    if <double>P * Q * M * N * K < <double>ctx.gemm_par_min:
+        nth = 1
+    nth = max(1, min(nth, P * Q))
+    ws = _aligned_empty(nth * wsz, a.dtype)
+    cdef BatchedProducts job
+    job.P, job.Q, job.M, job.N, job.K = P, Q, M, N, K
+    job.btrans, job.atrans = btrans, atrans
+    job.a, job.b, job.c, job.ws = _ptr(a), _ptr(b), _ptr(out), _ptr(ws)
+    job.as0, job.as1 = a.strides[0] // item, a.strides[1] // item
+    job.lda = a.strides[3] // item if atrans else a.strides[2] // item
+    job.bs0, job.bs1 = b.strides[0] // item, b.strides[1] // item
+    job.ldb = b.strides[3] // item if btrans else b.strides[2] // item
+    job.cs0, job.cs1, job.ldc = out.strides[0] // item, out.strides[1] // item, out.strides[2] // item
+    job.wsz = wsz
+    if a.dtype == np.float32:
+        with nogil:
+            _batched_run[float](&ctx, &job, <float *>NULL, nth)
+    else:
+        with nogil:
+            _batched_run[double](&ctx, &job, <double *>NULL, nth)
     return out
 
 
@@ -1551,6 +1670,71 @@ def _activation(spec, x, bint derivative=False):
         else:
             lc_act_apply_f64(&ctx, a, <double *>_ptr(x), <double *>_ptr(out), n)
     return out
+
+
+# Softmax over rows (an attention layer's scores) ------------------------------------------------
+
+# elements from which the rows are split between lstmcore's threads (128 KiB of float32)
+cdef Py_ssize_t _SOFTMAX_PAR_MIN = 1 << 15
+
+
+def _softmax_rows(x):
+    """softmax over the last axis of x (float32 or float64, any shape with a last axis of at
+    least one element) -> a new C-contiguous array: e^(x - max) / their sum per row
+    (lc_softmax_rows), the rows split between lstmcore's threads for large x."""
+    return _softmax_call(_softmax_operand(x, "x"), None)
+
+
+def _softmax_rows_backward(y, dy):
+    """The gradient of the softmax's input from its output y and output gradient dy (same shape
+    and dtype): y * (dy - sum(dy * y)) over the last axis (lc_softmax_rows_backward) -> a new
+    array."""
+    y, dy = _softmax_operand(y, "y"), _softmax_operand(dy, "dy")
+    if y.shape != dy.shape or y.dtype != dy.dtype:
+        raise ValueError(f"y and dy must have one shape and dtype, got {y.dtype} {y.shape} and "
+                         f"{dy.dtype} {dy.shape}")
+    return _softmax_call(y, dy)
+
+
+cdef object _softmax_call(a, d):
+    # a (R, N): x, or y with d (R, N) its gradient dy, as C-contiguous arrays -> out (R, N)
+    out = np.empty_like(a)
+    cdef Py_ssize_t N = a.shape[a.ndim - 1], R = a.size // N if N else 0
+    if R == 0:
+        return out
+    cdef lc_ctx ctx = _softmax_context(R * N)
+    cdef void *pa = _ptr(a)
+    cdef void *pd = _ptr(d)
+    cdef void *po = _ptr(out)
+    cdef bint single = a.dtype == np.float32
+    with nogil:
+        if pd == NULL and single:
+            lc_softmax_rows_f32(&ctx, R, <int>N, <float *>pa, N, <float *>po, N)
+        elif pd == NULL:
+            lc_softmax_rows_f64(&ctx, R, <int>N, <double *>pa, N, <double *>po, N)
+        elif single:
+            lc_softmax_rows_backward_f32(&ctx, R, <int>N, <float *>pa, N, <float *>pd, N,
+                                         <float *>po, N)
+        else:
+            lc_softmax_rows_backward_f64(&ctx, R, <int>N, <double *>pa, N, <double *>pd, N,
+                                         <double *>po, N)
+    return out
+
+
+cdef object _softmax_operand(x, str name):
+    if not isinstance(x, np.ndarray) or x.dtype not in (np.float32, np.float64) or x.ndim < 1:
+        raise TypeError(f"{name} must be a float32 or float64 array of at least one axis, got "
+                        f"{type(x).__name__} {getattr(x, 'dtype', '')} {np.shape(x)}")
+    if x.shape[x.ndim - 1] > 2**31 - 1:
+        raise ValueError(f"{name}'s last axis is too long for the kernel: {x.shape}")
+    return np.ascontiguousarray(x)
+
+
+cdef lc_ctx _softmax_context(Py_ssize_t n) except *:
+    cdef lc_ctx ctx = _context()
+    if n < _SOFTMAX_PAR_MIN:
+        ctx.nthreads = 1
+    return ctx
 
 
 # Steppers ---------------------------------------------------------------------------------------

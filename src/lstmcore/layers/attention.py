@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..engine._products import matmul, matmul_groups
+from ..engine._products import matmul, matmul_batched, softmax_rows, softmax_rows_backward
 from .base import Layer, _cached, _initializer, _is_symbolic, _layer_rng, _positive_int, _rate, _seed_arg
 
 _MASKED = 1.0e9  # Keras's bias on the scores of masked value steps
@@ -34,14 +34,23 @@ def _gradient(layer, d, shape, dtype, what: str) -> np.ndarray:
 
 
 def _bmm(a, b) -> np.ndarray:
-    """a (..., m, k) @ b (..., k, n) over the same leading axes, one product per group through
-    the layers' BLAS (engine._products)."""
+    """a (..., m, k) @ b (..., k, n) over the same leading axes (engine._products.matmul_batched:
+    the heads' transposed views read in place)."""
+    if a.ndim in (3, 4):
+        return matmul_batched(a, b)
     lead = a.shape[:-2]
     g = int(np.prod(lead, dtype=np.int64))
-    out = matmul_groups(
-        np.ascontiguousarray(a).reshape(g, *a.shape[-2:]), np.ascontiguousarray(b).reshape(g, *b.shape[-2:])
-    )
+    out = matmul_batched(a.reshape(g, *a.shape[-2:]), b.reshape(g, *b.shape[-2:]))
     return out.reshape(*lead, a.shape[-2], b.shape[-1])
+
+
+def _heads(a, b) -> np.ndarray:
+    """a (B, N, T, S) @ b (B, N, S, w) per batch row and head, written as (B, T, N, w): the
+    heads side by side in each step, as the output projection reads them (no transposed copy)."""
+    B, N, T = a.shape[:3]
+    out = np.empty((B, T, N, b.shape[-1]), dtype=np.result_type(a, b))
+    matmul_batched(a, b, out=out.transpose(0, 2, 1, 3))
+    return out
 
 
 def _sequences(name: str, xs):
@@ -88,12 +97,11 @@ def _causal(Tq: int, Tv: int) -> np.ndarray:
 
 def _softmax_backward(W: np.ndarray, dW: np.ndarray) -> np.ndarray:
     """The scores' gradient from the softmax's W and its gradient dW (over the last axis)."""
-    return W * (dW - (dW * W).sum(axis=-1, keepdims=True))
+    return softmax_rows_backward(W, dW)
 
 
 def _softmax(s: np.ndarray) -> np.ndarray:
-    e = np.exp(s - s.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
+    return softmax_rows(s)
 
 
 class _Attention(Layer):
@@ -561,9 +569,9 @@ class MultiHeadAttention(Layer):
         if training and self.dropout > 0:
             drop = (self._rng.random(W.shape) >= self.dropout).astype(dtype) / dtype.type(1 - self.dropout)
             Wd = W * drop
-        O = _bmm(Wd, V.transpose(0, 2, 1, 3)).transpose(0, 2, 1, 3)  # (B, T, N, vd)
+        O = _heads(Wd, V.transpose(0, 2, 1, 3))  # (B, T, N, vd)
         Wo = P["attention_output/kernel"]
-        out = matmul(np.ascontiguousarray(O).reshape(B, T, -1), Wo.reshape(-1, Wo.shape[-1]))
+        out = matmul(O.reshape(B, T, -1), Wo.reshape(-1, Wo.shape[-1]))
         if self.use_bias:
             out = out + P["attention_output/bias"]
         if training:
@@ -583,25 +591,26 @@ class MultiHeadAttention(Layer):
         if d_scores is not None:
             d_scores = _gradient(self, d_scores, W.shape, W.dtype, "scores")
         Wo = P["attention_output/kernel"]
-        O2 = np.ascontiguousarray(O).reshape(-1, Wo.shape[0] * Wo.shape[1])  # (B*T, N*vd)
+        O2 = O.reshape(-1, Wo.shape[0] * Wo.shape[1])  # (B*T, N*vd)
         G["attention_output/kernel"][...] = matmul(O2.T, dy.reshape(-1, Wo.shape[-1])).reshape(Wo.shape)
         if self.use_bias:
             G["attention_output/bias"][...] = dy.sum(axis=(0, 1))
         dO = matmul(dy, Wo.reshape(-1, Wo.shape[-1]).T).reshape(O.shape)  # (B, T, N, vd)
         dWd = _bmm(dO.transpose(0, 2, 1, 3), V.transpose(0, 2, 3, 1))  # (B, N, T, S)
-        dV = _bmm(Wd.transpose(0, 1, 3, 2), dO.transpose(0, 2, 1, 3)).transpose(0, 2, 1, 3)
+        dV = _heads(Wd.transpose(0, 1, 3, 2), dO.transpose(0, 2, 1, 3))
         dW = dWd * drop if drop is not None else dWd
         if d_scores is not None:
             dW = dW + d_scores
         if keep is not None:
             dW = np.where(keep, dW, W.dtype.type(0))
         dS = _softmax_backward(W, dW)  # W: the softmax's, before the 0s
-        dQ = _bmm(dS, K.transpose(0, 2, 1, 3)).transpose(0, 2, 1, 3) * scale  # (B, T, N, kd)
-        dK = _bmm(dS.transpose(0, 1, 3, 2), Qs.transpose(0, 2, 1, 3)).transpose(0, 2, 1, 3)
+        dQ = _heads(dS, K.transpose(0, 2, 1, 3))  # (B, T, N, kd)
+        dQ *= scale
+        dK = _heads(dS.transpose(0, 1, 3, 2), Qs.transpose(0, 2, 1, 3))
 
         def back(a, d, name):  # the gradients of a projection: its kernel's, bias's and input's
             kernel = P[f"{name}/kernel"]
-            d2 = np.ascontiguousarray(d).reshape(-1, kernel.shape[1] * kernel.shape[2])  # (B*T, N*w)
+            d2 = d.reshape(-1, kernel.shape[1] * kernel.shape[2])  # (B*T, N*w), d contiguous
             G[f"{name}/kernel"][...] = matmul(a.reshape(-1, a.shape[-1]).T, d2).reshape(kernel.shape)
             if self.use_bias:
                 G[f"{name}/bias"][...] = d.sum(axis=(0, 1))
