@@ -143,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     i.set_defaults(func=_info_command)
     from ..benchmark import CELLS, DEFAULT_CELLS, KINDS, PEERS, SHAPES
+    from ..benchmark.programs import PROGRAMS
 
     bench = sub.add_parser(
         "bench",
@@ -222,6 +223,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="with several threads, time the peers interleaved in this process too (by default each "
         "peer runs in a fresh process of its own: thread pools of different libraries in one process "
         "take cores from each other)",
+    )
+    bench.add_argument(
+        "--programs",
+        type=_names(list(PROGRAMS)),
+        nargs="?",
+        const=list(PROGRAMS),
+        metavar="P,...",
+        help=(
+            "instead of the cells, time Keras programs run by lstmcore and by Keras 3 (PyTorch backend) "
+            f"with only the imports changed: fit epochs and predictions, among {','.join(PROGRAMS)} "
+            "(default: all; --threads and --json apply; needs keras and torch for the Keras side)"
+        ),
+    )
+    bench.add_argument(
+        "--rounds", type=_positive, default=2, help="with --programs: rounds of the two processes (default 2)"
     )
     bench.set_defaults(func=_bench_command)
     t = sub.add_parser(

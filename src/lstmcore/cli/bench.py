@@ -10,6 +10,8 @@ def _bench_command(args) -> int:
 
     from .. import benchmark as bm
 
+    if getattr(args, "programs", None):
+        return _programs_command(args)
     if args.plot and importlib.util.find_spec("matplotlib") is None:
         raise SystemExit(bm.plot._NEED_MATPLOTLIB)  # said before the run, not after
     targets = bm.merge_targets([bm.load_targets(path) for path in args.targets]) if args.targets else None
@@ -46,4 +48,25 @@ def _bench_command(args) -> int:
     if args.plot:
         bm.plot_ratios(results, args.plot)
         sys.stdout.write(f"chart written to {args.plot}\n")
+    return 0
+
+
+def _programs_command(args) -> int:
+    """``lstmcore bench --programs``: Keras programs run by lstmcore and by Keras 3, side by side."""
+    from ..benchmark import programs
+
+    def progress(line):
+        sys.stderr.write(f"lstmcore bench: {line}\n")
+        sys.stderr.flush()
+
+    results = programs.run_programs(
+        args.programs, threads=args.threads, rounds=args.rounds, progress=progress
+    )
+    sys.stdout.write(programs.format_programs(results))
+    if args.json:
+        import json
+
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+        sys.stdout.write(f"results written to {args.json}\n")
     return 0
