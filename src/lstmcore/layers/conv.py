@@ -24,9 +24,9 @@ Float32, AVX2, 2 threads, B = 128, k = 7, forward and backward: a Conv1D of 32 -
 144 steps, strides 2, 3.4 ms in windows and phases against 7.0 by im2col (12.7 before the phases);
 keras.io's anomaly autoencoder (two Conv1D, three Conv1DTranspose, 3745 windows of 288 steps):
 an epoch 0.92-1.05 s, Keras 3 on PyTorch 1.23-1.62 s in turn with it (before: 1.54-1.77 s against
-Keras's 1.02-1.18). Dilated, a causal Conv1D of 32 -> 32 filters over 100 steps, k = 3, d = 2:
-5.1 ms against 7.5 by im2col (fastest of 15 calls in turn); 64 -> 64 over 200 steps, k = 2, d = 16:
-29.1 against 29.1.
+Keras's 1.02-1.18; an hour later 1.29 s against 1.08, ``lstmcore bench --programs``). Dilated,
+a causal Conv1D of 32 -> 32 filters over 100 steps, k = 3, d = 2: 5.1 ms against 7.5 by im2col
+(fastest of 15 calls in turn); 64 -> 64 over 200 steps, k = 2, d = 16: 29.1 against 29.1.
 """
 
 from __future__ import annotations
