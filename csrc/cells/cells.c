@@ -66,6 +66,10 @@ int lc_best_isa(void) { return lstmcore_cpu_best_isa(); }
                               ptrdiff_t n) {                                                      \
         PICK_CTX(lc_act_derivative##S, (ctx, act, y, d, n));                                          \
     }                                                                                              \
+    void lc_dropout_mask##S(const lc_ctx *ctx, ptrdiff_t n, uint64_t seed, uint32_t threshold,   \
+                            REAL scale, REAL *out) {                                              \
+        PICK_CTX(lc_dropout_mask##S, (ctx, n, seed, threshold, scale, out));                      \
+    }                                                                                              \
     void lc_softmax_rows##S(const lc_ctx *ctx, ptrdiff_t R, int N, const REAL *x, ptrdiff_t ldx,  \
                             REAL *y, ptrdiff_t ldy) {                                             \
         PICK_CTX(lc_softmax_rows##S, (ctx, R, N, x, ldx, y, ldy));                                \

@@ -28,6 +28,7 @@
 #define LSTMCORE_CELLS_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "math/act.h"     /* lc_act: an activation and its parameters */
 #include "rt/context.h" /* lc_ctx: what a call runs with (no process-wide state) */
@@ -96,6 +97,11 @@ int lc_best_isa(void);
     void lc_softmax_rows_backward##S(const lc_ctx *ctx, ptrdiff_t R, int N, const REAL *y,       \
                                      ptrdiff_t ldy, const REAL *dy, ptrdiff_t lddy, REAL *dx,     \
                                      ptrdiff_t lddx);                                             \
+    /* out (n) = a dropout mask: scale where the hash of (seed, element index) is >= threshold  \
+     * (32 bits: keep with probability 1 - threshold / 2^32), else 0; the elements in blocks    \
+     * split between ctx->nthreads threads, the same mask for any split. */                    \
+    void lc_dropout_mask##S(const lc_ctx *ctx, ptrdiff_t n, uint64_t seed, uint32_t threshold,   \
+                            REAL scale, REAL *out);                                               \
     /* A sequence plan's rows in the caller's order (lengths: plan row r is the caller's row      \
      * perm[r], of lens[r] steps, non-increasing; step s of row r is time lens[r] - 1 - s with    \
      * reverse, else s). Gather: dst (r1 - r0, W) rows W apart = step s's rows [r0, r1) of src    \

@@ -228,6 +228,38 @@ void KSFX(lc_softmax_rows_backward)(const lc_ctx *ctx, ptrdiff_t R, int N, const
            { KSFX(span_softmax_backward)(y + r * ldy, dy + r * lddy, dx + r * lddx, N); });
 }
 
+/* Dropout masks from a counter-based generator --------------------------------------------- */
+
+/* 32 bits of a hash of a 64-bit seed and an element's index i = hi * 2^32 + lo: two rounds of a
+ * 32-bit mixer (Wellons's "lowbias32": xorshifts and odd multiplies, a bijection) keyed by the
+ * seed's halves, the index's high half mixed into the second key. Written on unsigned 32-bit
+ * lanes only, so that the loop below vectorizes; lstmcore.engine._products.dropout_mask has the
+ * same bits in NumPy (the reference backend). */
+LSTMCORE_INLINE uint32_t KSFX(mix32)(uint32_t x) {
+    x ^= x >> 16;
+    x *= 0x7feb352dU;
+    x ^= x >> 15;
+    x *= 0x846ca68bU;
+    x ^= x >> 16;
+    return x;
+}
+
+void KSFX(lc_dropout_mask)(const lc_ctx *ctx, ptrdiff_t n, uint64_t seed, uint32_t threshold,
+                           REAL scale, REAL *out) {
+    const uint32_t s0 = (uint32_t)seed, s1 = (uint32_t)(seed >> 32);
+    /* blocks of 4096 elements: 2^32 is a multiple, so a block's high half is one value */
+    LC_FOR(ctx->nthreads > 1 && n > 4096, ctx->nthreads, b0, n, 4096, {
+        const uint64_t first = (uint64_t)b0;
+        const uint32_t k1 = s1 ^ KSFX(mix32)((uint32_t)(first >> 32)), lo = (uint32_t)first;
+        const int m = n - b0 < 4096 ? (int)(n - b0) : 4096;
+        REAL *restrict o = out + b0;
+        for (int j = 0; j < m; j++) {
+            const uint32_t u = KSFX(mix32)(KSFX(mix32)(lo + (uint32_t)j + s0) ^ k1);
+            o[j] = u >= threshold ? scale : 0;
+        }
+    });
+}
+
 /* A sequence plan's rows in the caller's order (rt/rows_impl.h) ------------------------------ */
 
 void KSFX(lc_rows_gather)(const REAL *src, ptrdiff_t ld, ptrdiff_t step, int W, const int *perm,

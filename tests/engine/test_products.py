@@ -353,6 +353,63 @@ def test_softmax_kernels_refuse_junk():
     assert _cells._softmax_rows(np.ones((3, 0), np.float32)).shape == (3, 0)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_dropout_masks_keep_the_rate_and_are_the_same_on_both_backends(dtype, monkeypatch):
+    """dropout_mask: 0 or 1 / (1 - rate), kept at 1 - rate within 5 standard deviations, rows
+    and neighbours uncorrelated, the same mask for the same seed and another for another; the
+    reference backend's NumPy hash gives the compiled kernel's mask bit for bit."""
+    n = 1 << 20
+    for rate in (0.1, 0.5, 0.9):
+        m = _products.dropout_mask((1024, 1024), rate, dtype, seed=12345)
+        scale = np.dtype(dtype).type(1) / np.dtype(dtype).type(1 - rate)
+        assert m.shape == (1024, 1024) and m.dtype == dtype
+        assert set(np.unique(m)) <= {0, scale}
+        kept = m != 0
+        assert abs(kept.mean() - (1 - rate)) < 5 * np.sqrt(rate * (1 - rate) / n)
+        rows = kept.mean(axis=1)  # each row's share, as a binomial's
+        assert rows.std() < 1.5 * np.sqrt(rate * (1 - rate) / 1024)
+        a, b = kept.ravel()[:-1].astype(float), kept.ravel()[1:].astype(float)
+        assert abs(np.corrcoef(a, b)[0, 1]) < 0.01
+    m1 = _products.dropout_mask((7, 300), 0.3, dtype, seed=1)
+    np.testing.assert_array_equal(m1, _products.dropout_mask((7, 300), 0.3, dtype, seed=1))
+    assert (m1 != _products.dropout_mask((7, 300), 0.3, dtype, seed=2)).mean() > 0.3
+    assert (_products.dropout_mask((5, 3), 0.0, dtype, seed=3) == 1).all()
+    assert _products.dropout_mask((0, 3), 0.5, dtype, seed=3).shape == (0, 3)
+    cases = (((7, 300), 0.3, 1), ((3, 4097, 2), 0.5, 2**63 - 1), ((9,), 0.9, 0))
+    masks = [_products.dropout_mask(shape, rate, dtype, seed) for shape, rate, seed in cases]
+    monkeypatch.setattr(_products, "_engine", lambda: False)  # the reference backend's NumPy hash
+    for (shape, rate, seed), m in zip(cases, masks, strict=True):
+        np.testing.assert_array_equal(_products.dropout_mask(shape, rate, dtype, seed), m)
+
+
+@compiled
+def test_dropout_masks_match_the_reference_bits_on_any_thread_count(monkeypatch):
+    threads = lstmcore.get_num_threads()
+    got = []
+    try:
+        for n in (1, 2, 3):
+            lstmcore.set_num_threads(n)
+            got.append(_products.dropout_mask((3, 40000), 0.25, np.float32, seed=99))
+    finally:
+        lstmcore.set_num_threads(threads)
+    monkeypatch.setattr(_products, "_engine", lambda: False)
+    want = _products.dropout_mask((3, 40000), 0.25, np.float32, seed=99)
+    for g in got:
+        np.testing.assert_array_equal(g, want)
+
+
+@compiled
+def test_the_dropout_kernel_refuses_junk():
+    from lstmcore.engine import _cells
+
+    with pytest.raises(TypeError, match="float32 or float64"):
+        _cells._dropout_mask(4, 1, 2, 1.0, np.int32)
+    with pytest.raises(ValueError, match="64-bit seed"):
+        _cells._dropout_mask(4, -1, 2, 1.0, np.float32)
+    with pytest.raises(ValueError, match="32-bit threshold"):
+        _cells._dropout_mask(4, 1, 2**32, 1.0, np.float32)
+
+
 @compiled
 def test_blas_matmul_refuses_shapes_that_do_not_fit():
     from lstmcore.engine import _blas

@@ -1,4 +1,6 @@
 # The cell contract of csrc/cells/cells.h (shapes and semantics there).
+from libc.stdint cimport uint32_t, uint64_t
+
 from lstmcore.engine._csrc cimport lc_ctx
 
 
@@ -70,6 +72,10 @@ cdef extern from "cells/cells.h" nogil:
                                Py_ssize_t n)
     void lc_act_derivative_f64(const lc_ctx *ctx, lc_act act, const double *y, double *d,
                                Py_ssize_t n)
+    void lc_dropout_mask_f32(const lc_ctx *ctx, Py_ssize_t n, uint64_t seed, uint32_t threshold,
+                             float scale, float *out)
+    void lc_dropout_mask_f64(const lc_ctx *ctx, Py_ssize_t n, uint64_t seed, uint32_t threshold,
+                             double scale, double *out)
     void lc_softmax_rows_f32(const lc_ctx *ctx, Py_ssize_t R, int N, const float *x,
                              Py_ssize_t ldx, float *y, Py_ssize_t ldy)
     void lc_softmax_rows_f64(const lc_ctx *ctx, Py_ssize_t R, int N, const double *x,

@@ -19,6 +19,7 @@ cimport numpy as cnp
 from cpython.pyport cimport PY_SSIZE_T_MAX
 from cython cimport floating
 from cython.parallel cimport parallel, prange, threadid
+from libc.stdint cimport uint32_t, uint64_t
 from libc.string cimport memcpy, memset
 
 import numpy as np
@@ -1669,6 +1670,36 @@ def _activation(spec, x, bint derivative=False):
             lc_act_derivative_f64(&ctx, a, <double *>_ptr(x), <double *>_ptr(out), n)
         else:
             lc_act_apply_f64(&ctx, a, <double *>_ptr(x), <double *>_ptr(out), n)
+    return out
+
+
+# Dropout masks ----------------------------------------------------------------------------------
+
+
+def _dropout_mask(Py_ssize_t n, seed, threshold, scale, dtype):
+    """A flat dropout mask of n elements (lc_dropout_mask): scale where the hash of (seed, the
+    element's index) is at least threshold (32 bits), else 0; float32 or float64; the elements
+    split between lstmcore's threads for large n (the same mask on any number)."""
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+    if n < 0 or not 0 <= int(seed) < 2**64 or not 0 <= int(threshold) < 2**32:
+        raise ValueError(f"expected n >= 0, a 64-bit seed and a 32-bit threshold, got {n}, {seed}, "
+                         f"{threshold}")
+    out = np.empty(n, dtype=dtype)
+    cdef uint64_t s = int(seed)
+    cdef uint32_t t = int(threshold)
+    cdef double sc = float(scale)
+    cdef lc_ctx ctx = _context()
+    if n < _SOFTMAX_PAR_MIN:
+        ctx.nthreads = 1
+    cdef void *po = _ptr(out)
+    cdef bint single = dtype == np.float32
+    with nogil:
+        if single:
+            lc_dropout_mask_f32(&ctx, n, s, t, <float>sc, <float *>po)
+        else:
+            lc_dropout_mask_f64(&ctx, n, s, t, sc, <double *>po)
     return out
 
 

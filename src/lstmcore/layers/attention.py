@@ -16,7 +16,17 @@ from __future__ import annotations
 import numpy as np
 
 from ..engine._products import matmul, matmul_batched, softmax_rows, softmax_rows_backward
-from .base import Layer, _cached, _initializer, _is_symbolic, _layer_rng, _positive_int, _rate, _seed_arg
+from .base import (
+    Layer,
+    _cached,
+    _dropout_mask,
+    _initializer,
+    _is_symbolic,
+    _layer_rng,
+    _positive_int,
+    _rate,
+    _seed_arg,
+)
 
 _MASKED = 1.0e9  # Keras's bias on the scores of masked value steps
 
@@ -204,7 +214,7 @@ class _Attention(Layer):
         W = _softmax(S)
         drop = None
         if training and self.dropout > 0:
-            drop = (self._rng.random(W.shape) >= self.dropout).astype(dtype) / dtype.type(1 - self.dropout)
+            drop = _dropout_mask(self._rng, W.shape, self.dropout, dtype)
             W_out = W * drop
         else:
             W_out = W
@@ -567,7 +577,7 @@ class MultiHeadAttention(Layer):
         drop = None
         Wd = W
         if training and self.dropout > 0:
-            drop = (self._rng.random(W.shape) >= self.dropout).astype(dtype) / dtype.type(1 - self.dropout)
+            drop = _dropout_mask(self._rng, W.shape, self.dropout, dtype)
             Wd = W * drop
         O = _heads(Wd, V.transpose(0, 2, 1, 3))  # (B, T, N, vd)
         Wo = P["attention_output/kernel"]

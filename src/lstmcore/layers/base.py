@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import constraints, initializers, regularizers
 from ..engine import _validate
+from ..engine._products import dropout_mask
 from ..params import ParameterBuffer
 
 # Helpers --------------------------------------------------------------------------------------------
@@ -86,9 +87,10 @@ def _layer_rng(seed: int | None, seed_rng: np.random.Generator | None) -> np.ran
 
 
 def _dropout_mask(rng: np.random.Generator, shape, rate: float, dtype) -> np.ndarray:
-    # Inverted dropout, as Keras: kept units are scaled by 1 / (1 - rate).
-    keep = rng.random(shape) >= rate
-    return keep.astype(dtype) / dtype.type(1 - rate)
+    """Inverted dropout, as Keras: kept units scaled by 1 / (1 - rate); one draw of the layer's
+    generator seeds the mask (engine._products.dropout_mask: a hash of the seed and each
+    element's index, on lstmcore's threads)."""
+    return dropout_mask(shape, rate, dtype, int(rng.integers(0, 2**63, dtype=np.int64)))
 
 
 # Base class -----------------------------------------------------------------------------------------
