@@ -18,6 +18,8 @@ import math
 import numpy as np
 from scipy.special import erf, expit
 
+from .engine._products import softmax_rows, softmax_rows_backward
+
 __all__ = ["get", "NAMES", "RECURRENT_NAMES", "engine_spec"]
 
 _SELU_ALPHA = 1.6732632423543772848170429916717
@@ -26,11 +28,6 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 
 def _t(z, v):
     return z.dtype.type(v)
-
-
-def _softmax(z):
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 def _log_softmax(z):
@@ -128,7 +125,7 @@ _TABLE = {
     "hard_silu": (lambda z: z * np.clip(z / _t(z, 6) + _t(z, 0.5), 0, 1), _hard_silu_backward),
     "mish": (lambda z: z * np.tanh(_softplus(z)), _mish_backward),
     "log_sigmoid": (lambda z: -_softplus(-z), lambda z, y, dy: dy * expit(-z)),
-    "softmax": (_softmax, lambda z, y, dy: y * (dy - (dy * y).sum(axis=-1, keepdims=True))),
+    "softmax": (softmax_rows, lambda z, y, dy: softmax_rows_backward(y, dy)),
     "log_softmax": (_log_softmax, lambda z, y, dy: dy - np.exp(y) * dy.sum(axis=-1, keepdims=True)),
     "sparsemax": (_sparsemax, _sparsemax_backward),
 }

@@ -167,13 +167,14 @@ def matmul_batched(a, b, out=None):
 def _batched_layouts(a, b):
     """a and b as _batched_matmul reads them (their rows or their columns contiguous): each as it
     is where it can, else a contiguous copy."""
-    for name in ("a", "b"):
-        x = a if name == "a" else b
+
+    def readable(x):
         item, (m, n) = x.itemsize, x.shape[-2:]
-        if not (x.strides[-1] == item or n == 1 or x.strides[-2] == item or m == 1):
-            x = np.ascontiguousarray(x)
-        a, b = (x, b) if name == "a" else (a, x)
-    return a, b
+        if x.strides[-1] == item or n == 1 or x.strides[-2] == item or m == 1:
+            return x
+        return np.ascontiguousarray(x)
+
+    return readable(a), readable(b)
 
 
 def _suits(a: np.ndarray, b: np.ndarray, out) -> bool:
@@ -244,12 +245,14 @@ def _windows(buf, rows: int, step: int, K: int, offset: int = 0):
     return np.lib.stride_tricks.as_strided(buf[offset:], (rows, K), strides, writeable=False)
 
 
-def _tap_width(K: int, taps: int, gap: int) -> int:
-    """The numbers of each of ``taps`` pieces of a window of K, ``gap`` apart (a dilated
-    convolution's taps); ValueError if K does not split."""
+def _window_pieces(buf, rows: int, step: int, K: int, taps: int, gap: int):
+    """The windows of K numbers as ``taps`` (rows, K / taps) matrices ``gap`` apart (a dilated
+    convolution's taps), one matrix where the pieces touch; ValueError if K does not split."""
     if taps < 1 or K % taps or (taps > 1 and gap < 1):
         raise ValueError(f"a window of {K} numbers cannot be {taps} taps {gap} apart")
-    return K // taps
+    if taps == 1 or gap == K // taps:
+        return [_windows(buf, rows, step, K)]
+    return [_windows(buf, rows, step, K // taps, j * gap) for j in range(taps)]
 
 
 def window_matmul(buf, rows: int, step: int, w, taps: int = 1, gap: int = 0):
@@ -259,14 +262,12 @@ def window_matmul(buf, rows: int, step: int, w, taps: int = 1, gap: int = 0):
     w = np.asarray(w)
     if w.ndim != 2 or not isinstance(buf, np.ndarray) or w.dtype != buf.dtype or w.dtype not in _FLOATS:
         raise ValueError(f"w must be a 2-D array of buf's float dtype, got {w.dtype} {w.shape}")
-    Kt = _tap_width(w.shape[0], taps, gap)
-    pieces = [_windows(buf, rows, step, Kt, j * gap) for j in range(taps)]
-    if taps > 1 and gap == Kt:  # the pieces touch: one window
-        pieces, taps = [_windows(buf, rows, step, w.shape[0])], 1
+    pieces = _window_pieces(buf, rows, step, w.shape[0], taps, gap)
+    Kt = pieces[0].shape[1]
     engine = _engine() and rows <= _INT_MAX and w.size
     out = None
     for j, a in enumerate(pieces):
-        wj = w[j * Kt : (j + 1) * Kt] if taps > 1 else w
+        wj = w[j * Kt : (j + 1) * Kt]
         if engine:
             out = _cells()._packed_matmul(a, wj, out=out)
         else:
@@ -288,10 +289,8 @@ def window_matmul_tn(buf, rows: int, step: int, d, out, taps: int = 1, gap: int 
             f"expected d ({rows}, N) and a contiguous out (K, N) of buf's dtype, got "
             f"{np.shape(d)} and {np.shape(out)}"
         )
-    Kt = _tap_width(out.shape[0], taps, gap)
-    if taps > 1 and gap == Kt:
-        Kt, taps = out.shape[0], 1
-    pieces = [_windows(buf, rows, step, Kt, j * gap) for j in range(taps)]
+    pieces = _window_pieces(buf, rows, step, out.shape[0], taps, gap)
+    Kt = pieces[0].shape[1]
     if _engine() and out.dtype in _FLOATS and out.size:
         out[...] = 0
         d = np.ascontiguousarray(d)

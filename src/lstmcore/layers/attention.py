@@ -105,15 +105,6 @@ def _causal(Tq: int, Tv: int) -> np.ndarray:
     return np.tril(np.ones((Tq, Tv), dtype=bool))[None]
 
 
-def _softmax_backward(W: np.ndarray, dW: np.ndarray) -> np.ndarray:
-    """The scores' gradient from the softmax's W and its gradient dW (over the last axis)."""
-    return softmax_rows_backward(W, dW)
-
-
-def _softmax(s: np.ndarray) -> np.ndarray:
-    return softmax_rows(s)
-
-
 class _Attention(Layer):
     """What the two attention layers share: inputs, masks, the softmax, dropout and the output;
     a subclass gives its scores' forward and backward (``_scores``, ``_scores_backward``)."""
@@ -211,7 +202,7 @@ class _Attention(Layer):
             keep = _kept(keep, _causal(Tq, Tv))
         if keep is not None:
             S = np.where(keep, S, S - dtype.type(_MASKED))
-        W = _softmax(S)
+        W = softmax_rows(S)
         drop = None
         if training and self.dropout > 0:
             drop = _dropout_mask(self._rng, W.shape, self.dropout, dtype)
@@ -244,7 +235,7 @@ class _Attention(Layer):
         dv = _bmm(W_out.transpose(0, 2, 1), dy)
         if drop is not None:
             dW = dW * drop
-        dS = _softmax_backward(W, dW)
+        dS = softmax_rows_backward(W, dW)
         dq, dk = self._scores_backward(dS, parts)
         return [dq, dv, dk] if has_key else [dq, dv + dk]
 
@@ -570,10 +561,10 @@ class MultiHeadAttention(Layer):
             keep = _kept(keep, am.astype(bool))
         if keep is not None:  # Keras's masked softmax: -1e9 in, and 0 out (a row with no key left)
             keep = keep[:, None]
-            W_soft = _softmax(np.where(keep, S_, dtype.type(-_MASKED)))
+            W_soft = softmax_rows(np.where(keep, S_, dtype.type(-_MASKED)))
             W = np.where(keep, W_soft, dtype.type(0))
         else:
-            W = W_soft = _softmax(S_)
+            W = W_soft = softmax_rows(S_)
         drop = None
         Wd = W
         if training and self.dropout > 0:
@@ -613,7 +604,7 @@ class MultiHeadAttention(Layer):
             dW = dW + d_scores
         if keep is not None:
             dW = np.where(keep, dW, W.dtype.type(0))
-        dS = _softmax_backward(W, dW)  # W: the softmax's, before the 0s
+        dS = softmax_rows_backward(W, dW)  # W: the softmax's, before the 0s
         dQ = _heads(dS, K.transpose(0, 2, 1, 3))  # (B, T, N, kd)
         dQ *= scale
         dK = _heads(dS.transpose(0, 1, 3, 2), Qs.transpose(0, 2, 1, 3))

@@ -90,20 +90,32 @@ def _by_phases(x, kernel, s: int, d: int, L: int, left: int):
             # step m reads x[m - q] for the taps' q, dq apart (1, or d where s = 1): a window
             # from x's step m - q_r[-1] (engine._products.window_rows), its taps last first
             dq = q_r[1] - q_r[0] if len(q_r) > 1 else 1
-            buf, R = window_rows(x, 1, q_r[-1], M, q_r[-1] - q_r[0] + 1)
             w = np.concatenate([kernel[j].T for j in taps[::-1]], axis=0)  # (taps*I, F)
-            zr = window_matmul(buf, B * R, I, w, taps=len(taps), gap=dq * I)
-            z[:, :, r] = zr.reshape(B, R, F)[:, :M]
+            z[:, :, r] = _conv_windows(x, w, 1, dq, q_r[-1], M, len(taps))[0]
     return z.reshape(B, M * s, F)[:, :L]
 
 
-def _padded_rows(a, R: int):
-    """(B, rows, N) as (B*R, N), zeros in each batch row's rows past its own (a window product's
-    dropped rows)."""
-    B, rows, N = a.shape
-    out = np.zeros((B, R, N), dtype=a.dtype)
-    out[:, :rows] = a
-    return out.reshape(B * R, N)
+def _conv_windows(x, w, s: int, d: int, left: int, rows: int, k: int):
+    """A convolution of x (B, T, C) by window products (engine._products.window_rows): output
+    step t = the sum over taps j of the padded input's step t*s + j*d (x's step t' at t' + left)
+    @ w[j*C : (j+1)*C], w (k*C, N). Returns the outputs (B, rows, N), a view, and the windows
+    (buf, R) for _conv_windows_grad."""
+    B, _, C = x.shape
+    buf, R = window_rows(x, s, left, rows, d * (k - 1) + 1)
+    out = window_matmul(buf, B * R, s * C, w, taps=k, gap=d * C)
+    return out.reshape(B, R, -1)[:, :rows], (buf, R)
+
+
+def _conv_windows_grad(windows, g, C: int, s: int, d: int, k: int, grad) -> None:
+    """grad (k, ...) of k*C rows, written in place: the windows' transpose @ g (B, rows, N), the
+    gradient of _conv_windows's w (its dropped rows' g zero)."""
+    buf, R = windows
+    B, rows, N = g.shape
+    padded = np.zeros((B, R, N), dtype=g.dtype)
+    padded[:, :rows] = g
+    out = grad.view()
+    out.shape = (k * C, N)  # a view: the gradient written in place
+    window_matmul_tn(buf, B * R, s * C, padded.reshape(B * R, N), out, taps=k, gap=d * C)
 
 
 def _transposed_plan(groups: int, n_out: int, dtype) -> str:
@@ -327,14 +339,12 @@ class Conv1D(_Conv1D):
         return "windows" if self.kernel_size * x.shape[2] >= vector_lanes(x.dtype) else "im2col"
 
     def _windows_forward(self, x, geometry):
-        # x (B, T, I) | buf: x in blocks of R*s steps (engine._products.window_rows)
-        # windows (B*R, k*I): k taps of I numbers, d*I apart | kernel (k*I, F) | z (B, T_out, F)
-        B, T, I = x.shape
-        k, s, d, F = self.kernel_size, self.strides, self.dilation_rate, self.filters
+        # x (B, T, I) | kernel (k*I, F) | z (B, T_out, F) (_conv_windows)
+        k, I = self.kernel_size, x.shape[2]
         T_out, left, _ = geometry
-        buf, R = window_rows(x, s, left, T_out, self._span)
-        z = window_matmul(buf, B * R, s * I, self.params["kernel"].reshape(k * I, F), taps=k, gap=d * I)
-        return np.ascontiguousarray(z.reshape(B, R, F)[:, :T_out]), (buf, R)
+        w = self.params["kernel"].reshape(k * I, self.filters)
+        z, windows = _conv_windows(x, w, self.strides, self.dilation_rate, left, T_out, k)
+        return np.ascontiguousarray(z), windows
 
     def _im2col_forward(self, x, geometry):
         # x (B, T, I) | xp (B, left + T + right, I) | taps: k slices of T_out steps
@@ -350,11 +360,19 @@ class Conv1D(_Conv1D):
         cols = np.concatenate([xp[:, t] for t in taps], axis=-1)  # (B, T_out, k*I)
         if G > 1:
             cols = cols.reshape(N, k, G, I // G).transpose(2, 0, 1, 3).reshape(G, N, k * (I // G))
-        w = self.params["kernel"].reshape(k, I // G, G, F // G).transpose(2, 0, 1, 3).reshape(G, -1, F // G)
+        w = self._group_kernels()
         z = (
             matmul_groups(cols.reshape(G, N, -1), w).transpose(1, 0, 2).reshape(B, T_out, F)
         )  # (engine._products)
         return z, (cols.reshape(G, N, -1), w, taps)
+
+    def _group_kernels(self):
+        """The kernel (k, I/G, F) as G products' (k*I/G, F/G)."""
+        k, Ig, F = self.params["kernel"].shape
+        G = self.groups
+        return (
+            self.params["kernel"].reshape(k, Ig, G, F // G).transpose(2, 0, 1, 3).reshape(G, k * Ig, F // G)
+        )
 
     def _tap_steps(self, T_out: int) -> list:
         """Each tap's input steps (of the padded input) for the T_out output steps: j*d + t*s."""
@@ -370,15 +388,11 @@ class Conv1D(_Conv1D):
         k, G = self.kernel_size, self.groups
         Ig = self.params["kernel"].shape[1]
         dz = self._dz(z, y, self._channels_last(dy))
-        if plan == "windows":  # dkernel = windowsᵀ dz, dz's rows past each block's T_out zero
-            buf, R = saved
-            dw = self.grads["kernel"].view()
-            dw.shape = (k * Ig, F)  # a view: the gradient written in place
-            gap = self.dilation_rate * Ig
-            window_matmul_tn(buf, B * R, self.strides * Ig, _padded_rows(dz, R), dw, taps=k, gap=gap)
+        dz_g = dz.reshape(B * T_out, G, F // G).transpose(1, 0, 2)  # (G, N, F/G)
+        if plan == "windows":  # dkernel = windowsᵀ dz
+            _conv_windows_grad(saved, dz, Ig, self.strides, self.dilation_rate, k, self.grads["kernel"])
         else:  # dkernel = colsᵀ dz per group, back to (k, I/G, F)
             cols, w, _ = saved
-            dz_g = dz.reshape(B * T_out, G, F // G).transpose(1, 0, 2)  # (G, N, F/G)
             dw = matmul_groups(cols.transpose(0, 2, 1), dz_g)
             self.grads["kernel"][...] = dw.reshape(G, k, Ig, F // G).transpose(1, 2, 0, 3).reshape(k, Ig, F)
         # the input gradient: a transposed convolution of dz, by phases where one group
@@ -391,9 +405,7 @@ class Conv1D(_Conv1D):
             dx = _by_phases(dz, self.params["kernel"], self.strides, self.dilation_rate, T, left)
             return self._caller_order(dx)
         # dcols = dz wᵀ, then each tap's columns added back onto the padded input's rows
-        w = self.params["kernel"].reshape(k, Ig, G, F // G).transpose(2, 0, 1, 3).reshape(G, -1, F // G)
-        dz_g = dz.reshape(B * T_out, G, F // G).transpose(1, 0, 2)  # (G, N, F/G)
-        dcols = matmul_groups(dz_g, w.transpose(0, 2, 1)).reshape(G, B, T_out, k, Ig)
+        dcols = matmul_groups(dz_g, self._group_kernels().transpose(0, 2, 1)).reshape(G, B, T_out, k, Ig)
         dcols = dcols.transpose(1, 2, 3, 0, 4).reshape(B, T_out, k, G * Ig)
         dxp = np.zeros((B, left + T + right, G * Ig), dtype=y.dtype)
         for j, t in enumerate(self._tap_steps(T_out)):  # one tap at a time: its T_out steps are distinct
@@ -534,15 +546,11 @@ class Conv1DTranspose(_Conv1D):
         k, s = self.kernel_size, self.strides
         dz = self._dz(z, y, self._channels_last(dy))
         # input step t's taps reach the full output's steps t*s + j*d: a Conv1D of dz (its step u
-        # the full output's u + left) | windows (B*R, k*F): k taps of F numbers, d*F apart
-        buf, R = window_rows(dz, s, left, T, self._span)
-        dw = self.grads["kernel"].view()
-        dw.shape = (k * F, I)  # a view: the gradient written in place
-        gap = self.dilation_rate * F
-        window_matmul_tn(buf, B * R, s * F, _padded_rows(x, R), dw, taps=k, gap=gap)
-        w = self.params["kernel"].reshape(k * F, I)
-        dx = window_matmul(buf, B * R, s * F, w, taps=k, gap=gap).reshape(B, R, I)
-        return self._caller_order(np.ascontiguousarray(dx[:, :T]))
+        # the full output's u + left) by the kernel (k*F, I), whose gradient is the windows' with x
+        d = self.dilation_rate
+        dx, windows = _conv_windows(dz, self.params["kernel"].reshape(k * F, I), s, d, left, T, k)
+        _conv_windows_grad(windows, x, F, s, d, k, self.grads["kernel"])
+        return self._caller_order(np.ascontiguousarray(dx))
 
     def get_config(self) -> dict:
         config = super().get_config()
