@@ -61,14 +61,21 @@ static void KSFX(backward_panel_range)(const REAL *wpt, REAL *dz, const REAL *dy
                     KSFX(panel_block)(acc, wp_p, STEP_W, NULL, 0, dz_next + rb * G, G, prod, 0,
                                       (int)G, pf_b, prod == STEP_R ? pf_e : pf_b, PACK_SW, n);
             }
-            for (int i = rb < ran ? (int)(ran - rb) : 0; i < rows; i++)
+            /* row copies through pointers: with Python's -fwrapv an index such as u0 + j may
+             * wrap, and gcc 12 wrote these copies with vector scatters */
+            for (int i = rb < ran ? (int)(ran - rb) : 0; i < rows; i++) {
+                REAL *restrict acc_i = acc + i * STEP_W;
+                const REAL *dh_i = dh + (rb + i) * H + u0;
                 for (int j = 0; j < n; j++)
-                    acc[i * STEP_W + j] = dh[(rb + i) * H + u0 + j];
+                    acc_i[j] = dh_i[j];
+            }
             for (int i = 0; i < rows; i++) {
                 const ptrdiff_t r = rb + i;
                 if (t < 0) {  /* dh0 */
+                    REAL *restrict dh_r = dh + r * H + u0;
+                    const REAL *acc_i = acc + i * STEP_W;
                     for (int j = 0; j < n; j++)
-                        dh[r * H + u0 + j] = acc[i * STEP_W + j];
+                        dh_r[j] = acc_i[j];
                     continue;
                 }
                 REAL *dz_r = dz + (zoff ? zoff[t] * G : t * BG) + r * G + u0;
