@@ -1673,6 +1673,21 @@ def _activation(spec, x, bint derivative=False):
     return out
 
 
+# Element-wise kernels (dropout masks, softmax rows) ---------------------------------------------
+
+# elements from which the work is split between lstmcore's threads (128 KiB of float32)
+cdef Py_ssize_t _ELEMENTWISE_PAR_MIN = 1 << 15
+
+
+cdef lc_ctx _elementwise_context(Py_ssize_t n) except *:
+    """The context of an element-wise kernel over n elements: lstmcore's threads, or one below
+    _ELEMENTWISE_PAR_MIN."""
+    cdef lc_ctx ctx = _context()
+    if n < _ELEMENTWISE_PAR_MIN:
+        ctx.nthreads = 1
+    return ctx
+
+
 # Dropout masks ----------------------------------------------------------------------------------
 
 
@@ -1690,9 +1705,7 @@ def _dropout_mask(Py_ssize_t n, seed, threshold, scale, dtype):
     cdef uint64_t s = int(seed)
     cdef uint32_t t = int(threshold)
     cdef double sc = float(scale)
-    cdef lc_ctx ctx = _context()
-    if n < _SOFTMAX_PAR_MIN:
-        ctx.nthreads = 1
+    cdef lc_ctx ctx = _elementwise_context(n)
     cdef void *po = _ptr(out)
     cdef bint single = dtype == np.float32
     with nogil:
@@ -1704,9 +1717,6 @@ def _dropout_mask(Py_ssize_t n, seed, threshold, scale, dtype):
 
 
 # Softmax over rows (an attention layer's scores) ------------------------------------------------
-
-# elements from which the rows are split between lstmcore's threads (128 KiB of float32)
-cdef Py_ssize_t _SOFTMAX_PAR_MIN = 1 << 15
 
 
 def _softmax_rows(x):
@@ -1733,7 +1743,7 @@ cdef object _softmax_call(a, d):
     cdef Py_ssize_t N = a.shape[a.ndim - 1], R = a.size // N if N else 0
     if R == 0:
         return out
-    cdef lc_ctx ctx = _softmax_context(R * N)
+    cdef lc_ctx ctx = _elementwise_context(R * N)
     cdef void *pa = _ptr(a)
     cdef void *pd = _ptr(d)
     cdef void *po = _ptr(out)
@@ -1759,13 +1769,6 @@ cdef object _softmax_operand(x, str name):
     if x.shape[x.ndim - 1] > 2**31 - 1:
         raise ValueError(f"{name}'s last axis is too long for the kernel: {x.shape}")
     return np.ascontiguousarray(x)
-
-
-cdef lc_ctx _softmax_context(Py_ssize_t n) except *:
-    cdef lc_ctx ctx = _context()
-    if n < _SOFTMAX_PAR_MIN:
-        ctx.nthreads = 1
-    return ctx
 
 
 # Steppers ---------------------------------------------------------------------------------------
