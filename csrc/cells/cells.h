@@ -56,7 +56,8 @@ int lc_best_isa(void);
     /* GRU forward, phase 0 or 1 (reset_after=False), or the whole step (reset_after=True).     \
      * zx (B, 3H) rows ldzx apart | zh (B, 3H): the recurrent product, no bias                  \
      * b: reset_after (2, 3H) [input | recurrent], else (3H) | h_prev (B, H) rows ldhp apart     \
-     * gates (B, 3H) out | extra (B, H) out | h (B, H) rows ldh apart, out (at the last phase) */  \
+     * gates (B, 3H) out | extra (B, H) out; both NULL with reset_after: no cache (inference, a    \
+     * row's gates in the L1, the same h) | h (B, H) rows ldh apart, out (at the last phase) */    \
     void lc_gru_forward##S(const lc_ctx *ctx, int B, int H, int phase, int reset_after,           \
                            lc_act act, lc_act ract, const REAL *zx, ptrdiff_t ldzx,               \
                            const REAL *zh, const REAL *b, const REAL *h_prev, ptrdiff_t ldhp,     \

@@ -51,6 +51,40 @@ void KSFX(lc_rnn_backward)(const lc_ctx *ctx, int B, int H, lc_act act, const RE
 
 /* GRU ------------------------------------------------------------------------------------------- */
 
+/* lc_gru_forward with reset_after and no cache (inference): each row's gates in the L1, GRU_CHUNK
+ * units at a time (a multiple of every vector width: the spans cut where the whole row's do, so
+ * the same bits), rather than in (B, 3H) and (B, H) arrays written at every step */
+#define GRU_CHUNK 256
+static void KSFX(gru_forward_nocache)(const lc_ctx *ctx, int B, int H, lc_act act, lc_act ract,
+                                      const REAL *zx, ptrdiff_t ldzx, const REAL *zh,
+                                      const REAL *b, const REAL *h_prev, ptrdiff_t ldhp, REAL *h,
+                                      ptrdiff_t ldh) {
+    const ptrdiff_t G = 3 * (ptrdiff_t)H, H2 = 2 * (ptrdiff_t)H;
+    LC_ROWS(LC_PAR(ctx, B, G), r, B, {
+        REAL buf[4 * GRU_CHUNK];
+        for (ptrdiff_t j0 = 0; j0 < H; j0 += GRU_CHUNK) {
+            const ptrdiff_t n = H - j0 < GRU_CHUNK ? H - j0 : GRU_CHUNK;
+            const REAL *restrict bx = b + j0, *restrict bh = b + G + j0;
+            const REAL *restrict zx_r = zx + r * ldzx + j0, *restrict zh_r = zh + r * G + j0;
+            const REAL *restrict hp_r = h_prev + r * ldhp + j0;
+            REAL *restrict gz = buf, *restrict gr = buf + GRU_CHUNK;
+            REAL *restrict gn = buf + 2 * GRU_CHUNK, *restrict e_r = buf + 3 * GRU_CHUNK;
+            REAL *restrict h_r = h + r * ldh + j0;
+            for (ptrdiff_t j = 0; j < n; j++) gz[j] = zx_r[j] + bx[j] + zh_r[j] + bh[j];
+            for (ptrdiff_t j = 0; j < n; j++)
+                gr[j] = zx_r[H + j] + bx[H + j] + zh_r[H + j] + bh[H + j];
+            KSFX(span_act)(ract, gz, n);
+            KSFX(span_act)(ract, gr, n);
+            for (ptrdiff_t j = 0; j < n; j++) e_r[j] = zh_r[H2 + j] + bh[H2 + j];
+            for (ptrdiff_t j = 0; j < n; j++) gn[j] = zx_r[H2 + j] + bx[H2 + j] + gr[j] * e_r[j];
+            KSFX(span_act)(act, gn, n);
+            for (ptrdiff_t j = 0; j < n; j++)  /* h = z * h_prev + (1 - z) * n */
+                h_r[j] = gz[j] * hp_r[j] + ((REAL)1 - gz[j]) * gn[j];
+        }
+    });
+}
+#undef GRU_CHUNK
+
 void KSFX(lc_gru_forward)(const lc_ctx *ctx, int B, int H, int phase, int reset_after,
                           lc_act act, lc_act ract, const REAL *zx, ptrdiff_t ldzx,
                           const REAL *zh, const REAL *b, const REAL *h_prev, ptrdiff_t ldhp,
@@ -60,6 +94,10 @@ void KSFX(lc_gru_forward)(const lc_ctx *ctx, int B, int H, int phase, int reset_
      * One restrict pointer per gate block: the blocks never overlap, and the compiler then
      * vectorizes every loop (with g[2H + j] written beside g[H + j] read it could not). */
     const ptrdiff_t G = 3 * (ptrdiff_t)H, H2 = 2 * (ptrdiff_t)H;
+    if (reset_after && !gates) {  /* no cache: a row's gates in buf, GRU_CHUNK units at a time */
+        KSFX(gru_forward_nocache)(ctx, B, H, act, ract, zx, ldzx, zh, b, h_prev, ldhp, h, ldh);
+        return;
+    }
     LC_ROWS(LC_PAR(ctx, B, G), r, B, {
         /* declared in the loop, not captured by the OpenMP region, so that they stay restrict */
         const REAL *restrict bx = b;                        /* the input bias (or the only one) */

@@ -353,3 +353,42 @@ def test_the_packed_products_prefetch_changes_no_bit(threads, rng, cell, options
     finally:
         _lstm._set_panel_prefetch(before[0])
         _cells._set_plan(**before[1])
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"activation": "relu", "recurrent_activation": "hard_sigmoid"}],
+    ids=["tanh-sigmoid", "relu-hard_sigmoid"],
+)
+@pytest.mark.parametrize("B, H", [(1, 5), (7, 16), (19, 300)])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_gru_infers_without_its_gates_arrays_to_the_same_bits(
+    isa, threads, plan, rng, options, B, H, dtype
+):
+    """The GRU with reset_after infers without arrays for its gates, each row's in the L1, 256
+    units at a time (H = 300: a whole chunk and a partial one): forced either way, the same bits,
+    over a sequence (reversed, with lengths, with a mask), one step and the streaming stepper."""
+    T, I = 4, 6
+    args, _ = _cell_problem(rng, "gru", dtype, B, T, I, H, options)
+    x, w_x, w_h, b, h0 = (args[k] for k in ("x", "w_x", "w_h", "b", "h0"))
+    mask = np.ones((B, T), dtype=bool)
+    mask[::2, 0] = False
+    variants = [{}, {"reverse": True}, {"lengths": np.arange(B) % T + 1}, {"mask": mask}]
+    before = _cells._set_plan()
+    try:
+        results = {}
+        for nocache in (False, True):
+            _cells._set_plan(gru_nocache=nocache)
+            got = [
+                a for extra in variants for a in lstmcore.gru_forward(x, w_x, w_h, b, h0, **options, **extra)
+            ]
+            got.append(lstmcore.gru_cell_forward(x[:, 0], w_x, w_h, b, h0, **options))
+            stepper = lstmcore.GRUStepper(w_x, w_h, b, batch_size=B, **options)
+            got += [np.array(stepper.step(x[:, t])) for t in range(T)]
+            results[nocache] = got
+        for a, c in zip(results[False], results[True], strict=True):
+            np.testing.assert_array_equal(a, c)
+    finally:
+        _cells._set_plan(**before)
+    with pytest.raises(TypeError, match="gru_nocache must be a bool"):
+        _cells._set_plan(gru_nocache=1)
