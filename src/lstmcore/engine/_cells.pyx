@@ -825,6 +825,12 @@ cdef inline void* _ptr(a):
     return NULL if a is None else cnp.PyArray_DATA(<cnp.ndarray>a)
 
 
+cdef inline bint _gates_kept(const Cell *cl, bint train) noexcept:
+    # whether a forward (or a stepper: train False) has arrays for the cell's gates: all but
+    # the GRU with reset_after's inference (_GRU_NOCACHE)
+    return train or cl.kind != CELL_GRU or not cl.reset_after or not _GRU_NOCACHE
+
+
 cdef Weights _weights(w_h, b, p, w_hr):
     cdef Weights w
     w.w_h, w.b, w.p, w.w_hr = _ptr(w_h), _ptr(b), _ptr(p), _ptr(w_hr)
@@ -868,8 +874,7 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
     # written, and the backward never reads them
     new = _cache_array if train else _scratch
     zh = _scratch("cells.zh", (B, G), dtype)
-    # the GRU with reset_after infers without its gates' arrays (_GRU_NOCACHE)
-    cdef bint keep = train or not (gru and cl.reset_after) or not _GRU_NOCACHE
+    cdef bint keep = _gates_kept(&cl, train)
     gates = new("cells.gates", (mod, B, G), dtype) if (lstm or gru) and keep else None
     extra = new("cells.extra", (mod, B, H), dtype) if gru and keep else None
     zpre = new("cells.zpre", (mod, B, G), dtype) if clip else None
@@ -1821,8 +1826,7 @@ cdef class _CellStepper:
         hbuf = np.zeros((2, B, P), dtype=dtype)
         cbuf = np.zeros((2, B, H), dtype=dtype) if cl.kind == CELL_LSTM else None
         zx, zh = np.empty((B, G), dtype=dtype), np.empty((B, G), dtype=dtype)
-        # the GRU with reset_after steps without its gates' arrays (_GRU_NOCACHE)
-        cdef bint keep = cl.kind != CELL_GRU or not cl.reset_after or not _GRU_NOCACHE
+        cdef bint keep = _gates_kept(&cl, False)
         gates = np.empty((B, G), dtype=dtype) if cl.kind != CELL_RNN and keep else None
         extra = np.empty((B, H), dtype=dtype) if cl.kind == CELL_GRU and keep else None
         zpre = np.empty((B, G), dtype=dtype) if cl.kind == CELL_LSTM and cl.opts.clip > 0 else None
