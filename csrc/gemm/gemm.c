@@ -32,6 +32,10 @@
                     REAL *wp) {                                                                   \
         PICK(pack##S, ctx->isa, (w, ldw, K, N, trans, wp));                                       \
     }                                                                                              \
+    void lc_pack_blocks##S(const lc_ctx *ctx, const REAL *w, ptrdiff_t ldw, int K, int nb,        \
+                           ptrdiff_t bstride, ptrdiff_t col0, int ncols, REAL *wp) {              \
+        PICK(pack_blocks##S, ctx->isa, (w, ldw, K, nb, bstride, col0, ncols, wp));                \
+    }                                                                                              \
     void lc_gemm_packed##S(const lc_ctx *ctx, int M, int N, int K, const REAL *a, ptrdiff_t lda,  \
                            const REAL *wp, REAL *c, ptrdiff_t ldc, int add) {                     \
         PICK(gemm_packed##S, ctx->isa, (ctx, M, N, K, a, lda, wp, c, ldc, add));                  \

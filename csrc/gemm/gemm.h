@@ -27,6 +27,10 @@
     /* wp = pack(w): trans 0: w (K, N) rows ldw apart; trans 1: w (N, K) rows ldw apart */        \
     void lc_pack##S(const lc_ctx *ctx, const REAL *w, ptrdiff_t ldw, int K, int N, int trans,     \
                     REAL *wp);                                                                    \
+    /* wp = pack of the (K, nb * ncols) matrix of the columns [col0, col0 + ncols) of each of nb \
+     * blocks of w's columns bstride apart (w: K rows ldw apart), side by side */                 \
+    void lc_pack_blocks##S(const lc_ctx *ctx, const REAL *w, ptrdiff_t ldw, int K, int nb,        \
+                           ptrdiff_t bstride, ptrdiff_t col0, int ncols, REAL *wp);               \
     /* c (M, N) rows ldc apart = (add: c +) a (M, K) rows lda apart @ the packed w; c may not   \
      * overlap a */                                                                               \
     void lc_gemm_packed##S(const lc_ctx *ctx, int M, int N, int K, const REAL *a, ptrdiff_t lda,  \

@@ -63,6 +63,31 @@ static void KSFX(pack)(const REAL *w, ptrdiff_t ldw, int K, int N, int trans, RE
     }
 }
 
+/* pack of the (K, nb * ncols) matrix whose column j is w's column (j / ncols) * bstride + col0 +
+ * j % ncols (w: K rows ldw apart): the columns of units [col0, col0 + ncols) of each of nb gate
+ * blocks bstride apart, side by side (a thread's share of a cell's units, lstmcore.engine._cells).
+ * The same layout as pack of that matrix, copied in runs of contiguous source columns. */
+static void KSFX(pack_blocks)(const REAL *w, ptrdiff_t ldw, int K, int nb, ptrdiff_t bstride,
+                              ptrdiff_t col0, int ncols, REAL *wp) {
+    const int N = nb * ncols, NP = (N + GNR - 1) / GNR;
+    for (int p = 0; p < NP; p++) {
+        REAL *restrict dst = wp + (ptrdiff_t)p * K * GNR;
+        const int c0 = p * GNR, n = N - c0 < GNR ? N - c0 : GNR;
+        for (int j0 = 0; j0 < n;) {  /* a run: columns [j0, j0 + len) of the panel */
+            const int c = c0 + j0, blk = c / ncols, u = c % ncols;
+            const int len = ncols - u < n - j0 ? ncols - u : n - j0;
+            const REAL *restrict src = w + blk * bstride + col0 + u;
+            for (int k = 0; k < K; k++)
+                for (int j = 0; j < len; j++)
+                    dst[(ptrdiff_t)k * GNR + j0 + j] = src[(ptrdiff_t)k * ldw + j];
+            j0 += len;
+        }
+        for (int k = 0; n < GNR && k < K; k++)
+            for (int j = n; j < GNR; j++)
+                dst[(ptrdiff_t)k * GNR + j] = 0;
+    }
+}
+
 /* o[0, n) (+)= the NV vectors of one row's accumulators (n <= NV * GL; whole vectors where n
  * fills them) */
 LSTMCORE_INLINE void KSFX(tile_store)(REAL *o, const GVEC *acc, const int NV, int n, int add) {

@@ -356,6 +356,85 @@ def test_the_packed_products_prefetch_changes_no_bit(threads, rng, cell, options
 
 
 @pytest.mark.parametrize(
+    "cell, options",
+    [
+        ("gru", {}),
+        ("gru", {"activation": "relu", "recurrent_activation": "hard_sigmoid"}),
+        ("rnn", {}),
+        ("rnn", {"activation": "relu"}),
+    ],
+    ids=["gru", "gru-relu", "rnn", "rnn-relu"],
+)
+@pytest.mark.parametrize("B, H", [(1, 50), (1, 130), (3, 97), (5, 300)])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_units_split_gives_the_bits_of_one_thread(isa, rng, cell, options, B, H, dtype):
+    """Inference of a few rows on 2 or 3 threads, each thread a share of the units (their columns
+    of every gate block packed side by side, its own gate maths, a barrier per step), forced: the
+    bits of one thread, over a sequence with and without h0, reversed, into a caller's y (a
+    bidirectional layer's half), and with the GRU's gates in arrays; the rule and its exclusions
+    (training, a mask, lengths, reset_after=False, one thread) take no split."""
+    T, I = 5, 7
+    H = H if cell == "gru" else 3 * H  # the simple RNN's H columns: at least 3 panels wide
+    args, _ = _cell_problem(rng, cell, dtype, B, T, I, H, options)
+    x, w_x, w_h, b, h0 = (args[k] for k in ("x", "w_x", "w_h", "b", "h0"))
+    fwd = lstmcore.gru_forward if cell == "gru" else lstmcore.rnn_forward
+    before = (_cells._set_plan(recurrent="packed"), lstmcore.get_num_threads())
+
+    def run():
+        got = [a for kw in ({}, {"h0": h0}, {"reverse": True}) for a in fwd(x, w_x, w_h, b, **options, **kw)]
+        y = np.full((B, T, 2 * H), np.nan, dtype=dtype)
+        _cells._cell_forward_into(y[:, :, H:], cell, x, w_x, w_h, b, h0, **options)
+        got.append(y)
+        return got
+
+    try:
+        results = {}
+        for units, n in (("off", 1), ("on", 2), ("on", 3)):
+            lstmcore.set_num_threads(n)
+            _cells._set_plan(units=units)
+            assert _cells._unit_split_shares(cell, B, T, I, H, dtype) == (1 if units == "off" else n)
+            results[units, n] = run()
+            if cell == "gru":
+                _cells._set_plan(gru_nocache=False)
+                results[units, n] += run()
+                _cells._set_plan(gru_nocache=True)
+        for key in (("on", 2), ("on", 3)):
+            for a, c in zip(results["off", 1], results[key], strict=True):
+                np.testing.assert_array_equal(a, c)
+        assert np.isnan(results["off", 1][-1][:, :, :H]).all()
+        lstmcore.set_num_threads(2)
+        _cells._set_plan(units="on")
+        assert _cells._unit_split_shares(cell, B, 1, I, H, dtype) == 1  # one step: nothing to share
+        assert _cells._unit_split_shares("lstm", B, T, I, H, dtype) == 1
+        if cell == "gru":
+            assert _cells._unit_split_shares(cell, B, T, I, H, dtype, reset_after=False) == 1
+        lstmcore.set_num_threads(1)
+        assert _cells._unit_split_shares(cell, B, T, I, H, dtype) == 1
+    finally:
+        _cells._set_plan(**before[0])
+        lstmcore.set_num_threads(before[1])
+    with pytest.raises(ValueError, match="units must be one of"):
+        _cells._set_plan(units="always")
+
+
+def test_the_units_split_rule():
+    """By the rule: no split below _UNIT_MIN multiply-adds a step, or with the rows split; one share
+    per thread above, as many as there are panels and halves of _UNIT_MIN."""
+    before = (_cells._set_plan(recurrent="packed", units="auto"), lstmcore.get_num_threads())
+    try:
+        lstmcore.set_num_threads(2)
+        assert _cells._unit_split_shares("gru", 1, 100, 16, 128) == 2  # S5: 55K a step
+        assert _cells._unit_split_shares("gru", 1, 100, 16, 32) == 1  # 4.6K a step
+        assert _cells._unit_split_shares("gru", 64, 100, 16, 128) == 1  # rows split instead
+        lstmcore.set_num_threads(8)  # 8 panels of 48 columns or more; 13 halves of _UNIT_MIN
+        assert _cells._unit_split_shares("gru", 1, 100, 16, 128) == 8
+        assert _cells._unit_split_shares("gru", 1, 100, 16, 64) == 3  # 15K: 3 halves
+    finally:
+        _cells._set_plan(**before[0])
+        lstmcore.set_num_threads(before[1])
+
+
+@pytest.mark.parametrize(
     "options",
     [{}, {"activation": "relu", "recurrent_activation": "hard_sigmoid"}],
     ids=["tanh-sigmoid", "relu-hard_sigmoid"],

@@ -19,8 +19,9 @@ import pytest
 ENGINE = Path(__file__).resolve().parents[2] / "src" / "lstmcore" / "engine"
 
 # shared with every thread on purpose, read only: the context each thread's kernels read (one),
-# the description of a copy whose rows the threads share out (job)
-SHARED_READ_ONLY = {"one", "job"}
+# the description of a copy whose rows the threads share out (job), the packed weights' layout
+# of a units split (unit_w); and its barrier, which every thread writes with atomics only (bar)
+SHARED_READ_ONLY = {"one", "job", "unit_w", "bar"}
 
 _START = re.compile(r"^(\s*)(with\s+(nogil\s*,\s*)?parallel\(|for\s+\w+\s+in\s+prange\()")
 _ADDRESS = re.compile(r"&\s*([A-Za-z_]\w*)\b(?!\s*[\[.])")

@@ -518,6 +518,7 @@ def test_cell_engine_rows_split_does_not_change_results(restore_threads, isa, dt
 SMALL_TEAM = """
 import json, numpy as np, lstmcore
 import lstmcore.engine._lstm as compiled
+from lstmcore.engine import _cells
 rng = np.random.default_rng(3)
 B, T, I, H = 19, 6, 7, 33
 x = rng.standard_normal((B, T, I)).astype("{dtype}")
@@ -540,6 +541,11 @@ for n in (1, 2):
         res = fwd(x, *ws, return_cache=True, **kw)
         grads = bwd(dy, res[-1])
         got += [a.tolist() for a in res[:-1]] + [grads[k].tolist() for k in sorted(grads)]
+    # one row on a units split forced: each thread a share of the units, a barrier per step
+    _cells._set_plan(units="on")
+    assert _cells._unit_split_shares("gru", 1, T, I, H, x.dtype) == n
+    got += [a.tolist() for a in lstmcore.gru_forward(x[:1], w_x, w_h, b2)]
+    _cells._set_plan(units="auto")
     out[n] = got
 print(json.dumps(out[1] == out[2]))
 """
@@ -549,7 +555,8 @@ print(json.dumps(out[1] == out[2]))
 def test_row_split_takes_the_team_openmp_gives(dtype):
     """OMP_THREAD_LIMIT=1 gives every parallel region one thread whatever it asks for: a row
     split over 2 threads must then run every share on that one thread (the same results as one
-    thread asked for), not leave the second thread's rows unrun."""
+    thread asked for), not leave the second thread's rows unrun; so must a units split its
+    shares of the units (and pass its barrier alone)."""
     if not compiled._openmp_enabled():
         pytest.skip("built without OpenMP")
     p = _python(SMALL_TEAM.format(dtype=np.dtype(dtype).name), OMP_THREAD_LIMIT="1")

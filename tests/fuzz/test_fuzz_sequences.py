@@ -37,7 +37,8 @@ def sequence_problems(draw):
     cell = draw(st.sampled_from(CELLS))
     dtype = np.dtype(draw(st.sampled_from([np.float32, np.float64])))
     B, T = draw(st.integers(1, 12)), draw(st.integers(1, 16))
-    I, H = draw(st.integers(1, 8)), draw(st.integers(1, 12))
+    # H of 30-40: two panels of gate columns or more, which a units split shares between threads
+    I, H = draw(st.integers(1, 8)), draw(st.one_of(st.integers(1, 12), st.integers(30, 40)))
     seed = draw(st.integers(0, 2**31 - 1))
     kw = {"reverse": draw(st.booleans())}
     if draw(st.booleans()):
@@ -48,7 +49,8 @@ def sequence_problems(draw):
     plan = draw(st.sampled_from(["packed", "blas"]))
     threads = draw(st.sampled_from([1, 2]))
     train = draw(st.booleans())
-    return cell, dtype, (B, T, I, H), seed, kw, plan, threads, train
+    units = draw(st.sampled_from(["auto", "on"]))  # the units split forced where it applies
+    return cell, dtype, (B, T, I, H), seed, kw, (plan, units), threads, train
 
 
 def _arrays(cell, dtype, sizes, seed):
@@ -81,9 +83,9 @@ def _arrays(cell, dtype, sizes, seed):
 
 @given(sequence_problems())
 def test_sequences_match_reference(problem):
-    cell, dtype, sizes, seed, kw, plan, threads, train = problem
+    cell, dtype, sizes, seed, kw, (plan, units), threads, train = problem
     name, args, opts, grads = _arrays(cell, dtype, sizes, seed)
-    before_plan = _cells._set_plan(recurrent=plan, gemm_par_min=0 if threads > 1 else None)
+    before_plan = _cells._set_plan(recurrent=plan, gemm_par_min=0 if threads > 1 else None, units=units)
     before_threads = lstmcore.get_num_threads()
     lstmcore.set_num_threads(threads)
     try:

@@ -116,6 +116,10 @@ cdef extern from "gemm/gemm.h" nogil:
                      float *wp)
     void lc_pack_f64(const lc_ctx *ctx, const double *w, Py_ssize_t ldw, int K, int N, int trans,
                      double *wp)
+    void lc_pack_blocks_f32(const lc_ctx *ctx, const float *w, Py_ssize_t ldw, int K, int nb,
+                            Py_ssize_t bstride, Py_ssize_t col0, int ncols, float *wp)
+    void lc_pack_blocks_f64(const lc_ctx *ctx, const double *w, Py_ssize_t ldw, int K, int nb,
+                            Py_ssize_t bstride, Py_ssize_t col0, int ncols, double *wp)
     void lc_gemm_packed_f32(const lc_ctx *ctx, int M, int N, int K, const float *a,
                             Py_ssize_t lda, const float *wp, float *c, Py_ssize_t ldc, int add)
     void lc_gemm_packed_f64(const lc_ctx *ctx, int M, int N, int K, const double *a,
@@ -126,3 +130,11 @@ cdef extern from "rt/split.h" nogil:
     void lstmcore_row_range(int B, int T, const int *nact, int unit, int k, int n, int *r0,
                             int *r1)
     int lstmcore_team_size()
+
+
+cdef extern from "rt/barrier.h" nogil:
+    ctypedef struct lstmcore_barrier:
+        int arrived
+        int sleepers
+    void lstmcore_barrier_arrive(lstmcore_barrier *bar)
+    void lstmcore_barrier_wait(lstmcore_barrier *bar, int goal)

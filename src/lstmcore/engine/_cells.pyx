@@ -88,17 +88,35 @@ cdef Py_ssize_t _GEMM_PAR_MIN = 1 << 18
 # inference against the arrays written at every step, 1 / 2 threads: S6 1.011x / 1.014x, S3
 # 1.009x / 1.018x, S2 1.029x / 1.012x, S1 1.13x / 1.15x (no scratch arrays to find per call).
 cdef bint _GRU_NOCACHE = True
+# The units split of a sequence whose rows cannot be split (_unit_shares): UNITS_AUTO its rule,
+# UNITS_OFF never, UNITS_ON wherever it applies (tests)
+cdef enum:
+    UNITS_AUTO = 0
+    UNITS_OFF = 1
+    UNITS_ON = 2
+_UNIT_PLANS = {"auto": UNITS_AUTO, "off": UNITS_OFF, "on": UNITS_ON}
+cdef int _UNITS = UNITS_AUTO
+cdef bint _OPENMP = _lstm._openmp_enabled()  # without OpenMP the shares would take turns
+# A step's multiply-adds from which the units split pays for its barrier, and half of it the
+# least a share takes
+cdef Py_ssize_t _UNIT_MIN = 1 << 13
 
 
-def _set_plan(recurrent=None, l1d=None, gemm_par_min=None, gru_nocache=None):
+def _set_plan(recurrent=None, l1d=None, gemm_par_min=None, gru_nocache=None, units=None):
     """Force the recurrent products' plan ('auto', 'packed', 'blas'), the L1 size the packed
-    products block for (bytes), their thread threshold (multiply-adds) and whether the GRU with
-    reset_after infers without its gates' arrays (bool); None keeps a setting. Returns the
-    previous settings as a dict of the same keys (tests run every plan)."""
-    global _PLAN, _L1D, _GEMM_PAR_MIN, _GRU_NOCACHE
+    products block for (bytes), their thread threshold (multiply-adds), whether the GRU with
+    reset_after infers without its gates' arrays (bool) and the units split of the sequences
+    whose rows are not split ('auto': its rule, 'off', 'on': wherever it applies); None keeps a
+    setting. Returns the previous settings as a dict of the same keys (tests run every plan)."""
+    global _PLAN, _L1D, _GEMM_PAR_MIN, _GRU_NOCACHE, _UNITS
     names = {v: k for k, v in _PLANS.items()}
+    unit_names = {v: k for k, v in _UNIT_PLANS.items()}
     previous = {"recurrent": names[_PLAN], "l1d": _L1D, "gemm_par_min": _GEMM_PAR_MIN,
-                "gru_nocache": bool(_GRU_NOCACHE)}
+                "gru_nocache": bool(_GRU_NOCACHE), "units": unit_names[_UNITS]}
+    if units is not None:
+        if units not in _UNIT_PLANS:
+            raise ValueError(f"units must be one of {sorted(_UNIT_PLANS)}, got {units!r}")
+        _UNITS = _UNIT_PLANS[units]
     if gru_nocache is not None:
         if not isinstance(gru_nocache, (bool, np.bool_)):
             raise TypeError(f"gru_nocache must be a bool, got {type(gru_nocache).__name__}")
@@ -171,6 +189,24 @@ def compact_steps(cnp.ndarray a, nact, out=None):
         for k in prange(nth, num_threads=nth, schedule="static"):
             compact_range(&job, bounds[k], bounds[k + 1])
     return kept[0]
+
+
+def _unit_split_shares(str cell, int B, int T, int I, int H, dtype=np.float32,
+                       bint reset_after=True):
+    """The shares of the units split an inference of this shape gets now, 1 for none (tests,
+    lstmcore info): the threads set now, the plans forced (_set_plan)."""
+    cdef Cell cl
+    memset(&cl, 0, sizeof(cl))
+    kinds = {"lstm": (CELL_LSTM, 4), "gru": (CELL_GRU, 3), "rnn": (CELL_RNN, 1)}
+    if cell not in kinds:
+        raise ValueError(f"cell must be one of {sorted(kinds)}, got {cell!r}")
+    cl.kind, K = kinds[cell]
+    cl.H = cl.P = H
+    cl.G = cl.split = K * H
+    cl.reset_after = reset_after
+    cdef lc_ctx ctx = _context()
+    return _unit_shares(&cl, &ctx, B, T, I, False, _use_packed(ctx), True,
+                        np.dtype(dtype) == np.float32)
 
 
 def _packed_plan():
@@ -839,6 +875,162 @@ cdef Weights _weights(w_h, b, p, w_hr):
     return w
 
 
+# The units split: a sequence of few rows on several threads --------------------------------
+#
+# A batch too small for the row split (_row_split: fewer than two register tiles of rows, the
+# streaming case of one row) runs each step's products on one thread: too little work per step
+# for a fork and join at each (lc_gemm_packed's gemm_par_min). The units split gives each thread
+# a share of the cell's units instead, for the whole sequence: the columns of its units in every
+# gate block packed side by side (lc_pack_blocks), so that its products (x_t and h_prev, whole,
+# times its columns) and its gate maths (the cell contract's, for a cell of its units) run on
+# its own weights, in its own cache; the threads meet once per step at a spin barrier
+# (csrc/rt/barrier.h), after which each reads all of h. The packed products sum each column
+# alike wherever its panel falls, so the bits are those of one thread. For the cells whose step
+# reads no other unit's gates: the simple RNN and the GRU with reset_after (reset_after=False
+# multiplies r * h_prev, all units, by w_h inside the step), in inference, without a recurrent
+# mask, Keras masks or lengths.
+
+cdef enum:
+    MAX_SHARES = 64
+
+
+cdef struct Share:
+    int u0, n               # units [u0, u0 + n)
+    Py_ssize_t pw_x, pw_h   # offsets of its packed w_x and w_h in the packs (elements)
+
+
+cdef int _unit_shares(const Cell *cl, const lc_ctx *ctx, int B, int T, int I, bint train,
+                      bint per_step, bint plain, bint f32):
+    """The shares of a units split of this sequence, 1 for none. plain: no recurrent mask, Keras
+    mask or lengths. Rule: where the rows are not split, one share per thread, each at least a
+    panel of columns wide and at least _UNIT_MIN / 2 of a step's multiply-adds."""
+    if (_UNITS == UNITS_OFF or train or not per_step or not plain or T < 2 or ctx.nthreads < 2
+            or not _OPENMP):
+        return 1
+    if not (cl.kind == CELL_RNN or (cl.kind == CELL_GRU and cl.reset_after)):
+        return 1
+    cdef int mr = lc_gemm_mr_f32(ctx) if f32 else lc_gemm_mr_f64(ctx)
+    cdef int nr = lc_gemm_nr_f32(ctx) if f32 else lc_gemm_nr_f64(ctx)
+    if B >= 2 * mr:  # the row split's (_row_split)
+        return 1
+    cdef int n = min(ctx.nthreads, MAX_SHARES, max(1, cl.G // nr), cl.H)
+    if _UNITS == UNITS_ON:
+        return n
+    cdef Py_ssize_t madds = <Py_ssize_t>B * (I + cl.H) * cl.G  # a step's multiply-adds
+    return max(1, min(n, madds // (_UNIT_MIN // 2)))
+
+
+cdef Py_ssize_t _unit_layout(const Cell *cl, const lc_ctx *ctx, int I, int nsh, bint f32,
+                             Share *sh) noexcept nogil:
+    # each share's units and where its packed w_x (I, K n) and w_h (H, K n) go; returns the
+    # elements of all, each starting on a 64-byte line
+    cdef int s, K = cl.G // cl.H, H = cl.H
+    cdef Py_ssize_t at = 0, line = 64 // (4 if f32 else 8)
+    for s in range(nsh):
+        sh[s].u0 = <int>(<long long>s * H // nsh)
+        sh[s].n = <int>(<long long>(s + 1) * H // nsh) - sh[s].u0
+        sh[s].pw_x = at
+        at += (lc_pack_size_f32(ctx, I, K * sh[s].n) if f32
+               else lc_pack_size_f64(ctx, I, K * sh[s].n))
+        at = (at + line - 1) // line * line
+        sh[s].pw_h = at
+        at += (lc_pack_size_f32(ctx, H, K * sh[s].n) if f32
+               else lc_pack_size_f64(ctx, H, K * sh[s].n))
+        at = (at + line - 1) // line * line
+    return at
+
+
+cdef void _unit_pack(const Cell *cl, const lc_ctx *ctx, int I, const Share *sh,
+                     const floating *w_x, const floating *w_h, const floating *b,
+                     floating *packs, floating *bias) noexcept nogil:
+    # a share's packed weights, and its bias (rows of b, each K blocks of H) as K blocks of n
+    cdef int K = cl.G // cl.H, H = cl.H, n = sh.n, g, part
+    cdef int parts = 2 if cl.kind == CELL_GRU else 1  # the GRU with reset_after: (2, 3H)
+    if floating is float:
+        lc_pack_blocks_f32(ctx, w_x, cl.G, I, K, H, sh.u0, n, packs + sh.pw_x)
+        lc_pack_blocks_f32(ctx, w_h, cl.G, H, K, H, sh.u0, n, packs + sh.pw_h)
+    else:
+        lc_pack_blocks_f64(ctx, w_x, cl.G, I, K, H, sh.u0, n, packs + sh.pw_x)
+        lc_pack_blocks_f64(ctx, w_h, cl.G, H, K, H, sh.u0, n, packs + sh.pw_h)
+    for part in range(parts if b != NULL else 0):
+        for g in range(K):
+            memcpy(bias + <Py_ssize_t>parts * K * sh.u0 + (part * K + g) * n,
+                   b + <Py_ssize_t>part * cl.G + <Py_ssize_t>g * H + sh.u0, n * sizeof(floating))
+
+
+cdef void _unit_step(const Cell *cl, const lc_ctx *ctx, const Weights *w, int B, int I,
+                     const Share *sh, const floating *packs, const floating *bias,
+                     const floating *x_t, Py_ssize_t ldx, const floating *h_prev, Py_ssize_t ldhp,
+                     floating *h, Py_ssize_t ldh, floating *zbuf, floating *gbuf) noexcept nogil:
+    # one step of a share: zx (B, K n) = x_t @ its w_x, zh (B, K n) = h_prev @ its w_h, then the
+    # gate maths of a cell of its n units, h[:, u0 : u0 + n] out. zbuf (2, B, G), gbuf (B, G + H)
+    # or NULL: its parts at K u0 (zbuf) and (K + 1) u0 (gbuf) rows of B
+    cdef Cell cs = cl[0]
+    cdef int K = cl.G // cl.H, n = sh.n, u0 = sh.u0
+    cdef int parts = 2 if cl.kind == CELL_GRU else 1
+    cs.H = cs.P = n
+    cs.G = cs.split = K * n
+    cdef floating *zx = zbuf + <Py_ssize_t>B * K * u0
+    cdef floating *zh = zbuf + <Py_ssize_t>B * cl.G + <Py_ssize_t>B * K * u0
+    cdef floating *gates = NULL
+    cdef floating *extra = NULL
+    if gbuf != NULL:
+        gates = gbuf + <Py_ssize_t>B * (K + 1) * u0
+        extra = gates + <Py_ssize_t>B * cs.G
+    _prod(ctx, w, packs + sh.pw_x, B, cs.G, I, x_t, ldx, NULL, 0, False, zx, cs.G, False)
+    _prod(ctx, w, packs + sh.pw_h, B, cs.G, cl.H, h_prev, ldhp, NULL, 0, False, zh, cs.G, False)
+    if bias != NULL:
+        bias = bias + <Py_ssize_t>parts * K * u0
+    if cl.kind == CELL_RNN:
+        _rnn_fwd(ctx, B, n, cl.act, zx, cs.G, zh, bias, h + u0, ldh)
+    else:
+        _gru_fwd(ctx, &cs, B, 0, zx, cs.G, zh, bias, h_prev + u0, ldhp, gates, extra, h + u0, ldh)
+
+
+cdef void _seq_forward_units(const Cell *cl, const lc_ctx *ctx, int T, int B, int I,
+                             const floating *x, Py_ssize_t x_step, Py_ssize_t ldx,
+                             const floating *w_x, const floating *w_h, const floating *b,
+                             const floating *h0, floating *y, Py_ssize_t y_step, Py_ssize_t ldy,
+                             int nsh, const Share *sh, floating *packs, floating *bias,
+                             floating *zbuf, floating *gbuf) noexcept nogil:
+    # T steps of the units split (see above): step t reads x_t (B, I) at x + t*x_step, rows ldx
+    # apart, and h_prev (h0 (B, H), then step t-1's h), writes its h (B, H) at y + t*y_step,
+    # rows ldy apart. Share s runs on thread s % team: each packs its shares' weights (in its
+    # own cache) and runs their steps; all meet at the barrier after each step.
+    cdef lc_ctx one = ctx[0]
+    one.nthreads = 1
+    cdef Weights unit_w  # the packs' instruction set, read by each share's products
+    memset(&unit_w, 0, sizeof(unit_w))
+    unit_w.pack_isa = ctx.isa
+    cdef lstmcore_barrier bar
+    bar.arrived = bar.sleepers = 0
+    cdef int tid, nteam, s, t, H = cl.H
+    cdef const floating *hp
+    cdef Py_ssize_t ldhp
+    with parallel(num_threads=nsh):
+        tid = threadid()
+        nteam = lstmcore_team_size()
+        s = tid
+        while s < nsh:
+            _unit_pack(cl, &one, I, &sh[s], w_x, w_h, b, packs, bias)
+            s = s + nteam
+        for t in range(T):
+            if t == 0:
+                hp = h0
+                ldhp = H
+            else:
+                hp = y + (t - 1) * y_step
+                ldhp = ldy
+            s = tid
+            while s < nsh:
+                _unit_step(cl, &one, &unit_w, B, I, &sh[s], packs, bias, x + t * x_step, ldx, hp,
+                           ldhp, y + t * y_step, ldy, zbuf, gbuf)
+                s = s + nteam
+            # step t's h is complete (and visible) when all nteam have arrived
+            lstmcore_barrier_arrive(&bar)
+            lstmcore_barrier_wait(&bar, (t + 1) * nteam)
+
+
 cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=None, seq=None,
                      y_out=None):
     """x (B, T, I), checked | h0 (B, P) or None (zeros) | c0 (B, H) or None | mask (B, P) or
@@ -861,22 +1053,30 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
         h0 = np.zeros((B, P), dtype=x.dtype)
     cdef lc_ctx ctx = _context()
     cdef Weights w = _weights(w_h, b, p, w_hr)
-    _packs = _pack_weights(&cl, &ctx, &w, w_x, w_h, w_hr, False)  # alive while w points in
+    nact = None if seq is None else seq.nact
+    # with nact (lengths, no mask) every running row's step is valid: no codes to read
+    codes = None if seq is None or nact is not None else seq.codes
+    # a units split packs each share's weights itself (_seq_forward_units)
+    cdef int nsh = _unit_shares(&cl, &ctx, B, T, I, train, _use_packed(ctx) and w_x is not None,
+                                mask is None and codes is None and nact is None,
+                                x.dtype == np.float32)
+    if nsh > 1:
+        _packs = []
+        w.pack_isa = ctx.isa
+    else:
+        _packs = _pack_weights(&cl, &ctx, &w, w_x, w_h, w_hr, False)  # alive while w points in
     dtype = x.dtype
     cdef bint lstm = cl.kind == CELL_LSTM, gru = cl.kind == CELL_GRU
     cdef bint clip = lstm and cl.opts.clip > 0
     cdef int mod = T if train else 1
-    nact = None if seq is None else seq.nact
-    # with nact (lengths, no mask) every running row's step is valid: no codes to read
-    codes = None if seq is None or nact is not None else seq.codes
     # what the cache keeps comes from memory no cache holds any more (_lstm._recycled); scratch
     # from the per-thread workspaces. With nact, the steps past a row's length are never
     # written, and the backward never reads them
     new = _cache_array if train else _scratch
-    zh = _scratch("cells.zh", (B, G), dtype)
     cdef bint keep = _gates_kept(&cl, train)
-    gates = new("cells.gates", (mod, B, G), dtype) if (lstm or gru) and keep else None
-    extra = new("cells.extra", (mod, B, H), dtype) if gru and keep else None
+    zh = _scratch("cells.zh", (B, G), dtype) if nsh == 1 else None
+    gates = new("cells.gates", (mod, B, G), dtype) if (lstm or gru) and keep and nsh == 1 else None
+    extra = new("cells.extra", (mod, B, H), dtype) if gru and keep and nsh == 1 else None
     zpre = new("cells.zpre", (mod, B, G), dtype) if clip else None
     m = new("cells.m", (mod, B, H), dtype) if cl.proj else None
     c = None
@@ -888,8 +1088,8 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
     # the input product: with the weights packed, x_t @ w_x at each step (its rows of x still in
     # cache, no (T, B, G) buffer written and read back); else one BLAS product over all T*B rows
     # before the loop
-    cdef bint per_step = w.pw_x != NULL
-    zx_t = _scratch("cells.zx_t", (B, G), dtype) if per_step else None
+    cdef bint per_step = w.pw_x != NULL or nsh > 1
+    zx_t = _scratch("cells.zx_t", (B, G), dtype) if w.pw_x != NULL else None
     if train:  # time-major: x_tm (T, B, I), zx (T, B, G), h (T+1, B, P) with h[0] = h0
         # a copy always: the cache keeps it (with B or T of 1 the transpose of a contiguous x
         # is contiguous, and ascontiguousarray would not copy)
@@ -951,7 +1151,38 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
     cdef const int *p_nact = <const int *>_ptr(nact)
     cdef int unit
     cdef int nth = _row_split(&ctx, &w, B, dtype == np.float32, &unit)
-    if dtype == np.float32:
+    cdef Share shares[MAX_SHARES]
+    cdef void *p_wx
+    cdef void *p_wh
+    cdef void *p_b
+    cdef void *p_packs
+    cdef void *p_bias
+    cdef void *p_zb
+    cdef void *p_gb
+    if nsh > 1:
+        packs = _scratch("cells.units_w",
+                         (_unit_layout(&cl, &ctx, I, nsh, dtype == np.float32, shares),), dtype)
+        bias = _scratch("cells.units_b", (2 * G,), dtype)
+        zb = _scratch("cells.units_z", (2, B, G), dtype)
+        gb = _scratch("cells.units_g", (B, G + H), dtype) if gru and keep else None
+        p_wx, p_wh, p_b = _ptr(w_x), _ptr(w_h), _ptr(b)
+        p_packs, p_zb, p_gb = _ptr(packs), _ptr(zb), _ptr(gb)
+        p_bias = _ptr(bias) if b is not None else NULL
+        if dtype == np.float32:
+            with nogil:
+                _seq_forward_units[float](&cl, &ctx, T, B, I, <float *>p_zx, zx_step, ldzx,
+                                          <float *>p_wx, <float *>p_wh, <float *>p_b,
+                                          <float *>p_h0, <float *>p_out, y_step, ldy, nsh,
+                                          shares, <float *>p_packs, <float *>p_bias,
+                                          <float *>p_zb, <float *>p_gb)
+        else:
+            with nogil:
+                _seq_forward_units[double](&cl, &ctx, T, B, I, <double *>p_zx, zx_step, ldzx,
+                                           <double *>p_wx, <double *>p_wh, <double *>p_b,
+                                           <double *>p_h0, <double *>p_out, y_step, ldy, nsh,
+                                           shares, <double *>p_packs, <double *>p_bias,
+                                           <double *>p_zb, <double *>p_gb)
+    elif dtype == np.float32:
         with nogil:
             _seq_forward_rows[float](&cl, &ctx, T, B, <float *>p_zx, zx_step, ldzx, &w,
                                      <float *>p_h0, <float *>p_out, y_step, ldy, <float *>p_c,
