@@ -148,7 +148,7 @@ def test_info_shows_the_caches_and_a_shapes_plan():
             env=env,
         )
         assert small.returncode == 0 and "64 KiB per core (from LSTMCORE_L2" in small.stdout
-        from lstmcore.engine import _lstm
+        from lstmcore.engine import _cells, _lstm
 
         if _lstm._kernel_isa() == "avx512":  # (64 + 128) x 512 x 4 bytes = 384 KiB > half of 64 KiB
             assert "prefetch: the next panel into the L2" in small.stdout
@@ -175,5 +175,12 @@ def test_info_shows_the_caches_and_a_shapes_plan():
             assert two.returncode == 0, two.stderr
             assert f"a bidirectional layer: inference {inference}" in two.stdout
             assert f"training {training}" in two.stdout
+        # the GRU of a single sequence shares its units on two threads (S5: 55K multiply-adds a
+        # step, the simple RNN's 18K too few); a large batch splits its rows instead
+        s5 = run_cli("info", "--plan", "1,100,16,128", "--threads", "2")
+        if _cells._packed_plan():
+            assert "units split, the GRU on 2 threads;" in s5.stdout
+        assert "a GRU or simple RNN of this shape, inference: no units split" in two.stdout
+        assert "a GRU or simple RNN of this shape: one thread" in proc.stdout
     bad = run_cli("info", "--plan", "64,100")
     assert bad.returncode == 2 and "expected B,T,I,H" in bad.stdout

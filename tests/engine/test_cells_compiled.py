@@ -425,10 +425,13 @@ def test_the_units_split_rule():
         lstmcore.set_num_threads(2)
         assert _cells._unit_split_shares("gru", 1, 100, 16, 128) == 2  # S5: 55K a step
         assert _cells._unit_split_shares("gru", 1, 100, 16, 32) == 1  # 4.6K a step
+        assert _cells._unit_split_shares("rnn", 1, 100, 32, 256) == 2  # 74K
         assert _cells._unit_split_shares("gru", 64, 100, 16, 128) == 1  # rows split instead
-        lstmcore.set_num_threads(8)  # 8 panels of 48 columns or more; 13 halves of _UNIT_MIN
-        assert _cells._unit_split_shares("gru", 1, 100, 16, 128) == 8
-        assert _cells._unit_split_shares("gru", 1, 100, 16, 64) == 3  # 15K: 3 halves
+        assert _cells._unit_split_shares("rnn", 1, 100, 16, 128) == 1  # 18K a step
+        least = _cells._unit_min()
+        lstmcore.set_num_threads(8)  # 8 panels of 48 columns or more; 55K / (least / 2) shares
+        assert _cells._unit_split_shares("gru", 1, 100, 16, 128) == min(8, 55296 // (least // 2))
+        assert _cells._unit_split_shares("rnn", 1, 100, 32, 256) == min(5, 73728 // (least // 2))
     finally:
         _cells._set_plan(**before[0])
         lstmcore.set_num_threads(before[1])

@@ -93,7 +93,35 @@ def plan_lines(
         )
     out.append(_training_line(plan))
     out.append(_pair_line(B, T, I, H, dtype, n))
+    out.append(_cells_line(B, T, I, H, dtype, n))
     return out
+
+
+def _cells_line(B: int, T: int, I: int, H: int, dtype: str, threads: int) -> str:
+    """How the GRU and the simple RNN of this shape share their inference between threads: rows,
+    units (_cells._unit_split_shares) or none."""
+    from lstmcore.engine import _cells
+
+    if threads < 2:
+        return "  a GRU or simple RNN of this shape: one thread"
+    least = _cells._unit_min()
+    said = []
+    for cell, name in (("gru", "the GRU"), ("rnn", "the simple RNN")):
+        n = _cells._unit_split_shares(cell, B, T, I, H, dtype, threads=threads)
+        if n > 1:
+            said.append(f"{name} on {n} threads")
+    madds = B * (I + H) * 3 * H
+    if not said:
+        return (
+            "  a GRU or simple RNN of this shape, inference: no units split (its batch rows split"
+            " between the threads where they fill two register tiles or more; else too little work"
+            f" a step to share: the GRU's {madds:,} multiply-adds, from {least:,}, or one step)"
+        )
+    return (
+        f"  a GRU (reset_after) or simple RNN of this shape, inference: units split, {' and '.join(said)};"
+        " each keeps the columns of its share of the units in every gate block, and they meet once"
+        f" a step ({least // 2:,} multiply-adds a step at least per share)"
+    )
 
 
 def _pair_line(B: int, T: int, I: int, H: int, dtype: str, threads: int) -> str:

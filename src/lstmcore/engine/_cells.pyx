@@ -98,8 +98,12 @@ _UNIT_PLANS = {"auto": UNITS_AUTO, "off": UNITS_OFF, "on": UNITS_ON}
 cdef int _UNITS = UNITS_AUTO
 cdef bint _OPENMP = _lstm._openmp_enabled()  # without OpenMP the shares would take turns
 # A step's multiply-adds from which the units split pays for its barrier, and half of it the
-# least a share takes
-cdef Py_ssize_t _UNIT_MIN = 1 << 13
+# least a share takes. Measured on 2 cores (Zen 4, float32, B = 1, T = 100, against one thread):
+# alone in the machine, 0.83-0.94x under 10K (GRU H = 32-50), 1.15-1.43x at 10-18K (simple RNN
+# H = 96, 128; GRU H = 64), 1.5-1.6x from 40K (simple RNN H = 192, GRU H = 128: S5); in lstmcore
+# bench's turns beside other libraries' processes the simple RNN's S5 (18K) gave 0.67-1.12x, the
+# GRU's (55K) 1.34-1.6x: a step of a few microseconds is at the mercy of its partner's core.
+cdef Py_ssize_t _UNIT_MIN = 1 << 15
 
 
 def _set_plan(recurrent=None, l1d=None, gemm_par_min=None, gru_nocache=None, units=None):
@@ -192,9 +196,9 @@ def compact_steps(cnp.ndarray a, nact, out=None):
 
 
 def _unit_split_shares(str cell, int B, int T, int I, int H, dtype=np.float32,
-                       bint reset_after=True):
+                       bint reset_after=True, threads=None):
     """The shares of the units split an inference of this shape gets now, 1 for none (tests,
-    lstmcore info): the threads set now, the plans forced (_set_plan)."""
+    lstmcore info): on threads (None: those set now), with the plans forced (_set_plan)."""
     cdef Cell cl
     memset(&cl, 0, sizeof(cl))
     kinds = {"lstm": (CELL_LSTM, 4), "gru": (CELL_GRU, 3), "rnn": (CELL_RNN, 1)}
@@ -205,8 +209,15 @@ def _unit_split_shares(str cell, int B, int T, int I, int H, dtype=np.float32,
     cl.G = cl.split = K * H
     cl.reset_after = reset_after
     cdef lc_ctx ctx = _context()
+    if threads is not None:
+        ctx.nthreads = max(1, int(threads))
     return _unit_shares(&cl, &ctx, B, T, I, False, _use_packed(ctx), True,
                         np.dtype(dtype) == np.float32)
+
+
+def _unit_min():
+    """A step's multiply-adds from which the units split shares a sequence (its rule)."""
+    return _UNIT_MIN
 
 
 def _packed_plan():
