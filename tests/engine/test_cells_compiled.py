@@ -360,10 +360,11 @@ def test_the_packed_products_prefetch_changes_no_bit(threads, rng, cell, options
     [
         ("gru", {}),
         ("gru", {"activation": "relu", "recurrent_activation": "hard_sigmoid"}),
+        ("gru", {"reset_after": False}),
         ("rnn", {}),
         ("rnn", {"activation": "relu"}),
     ],
-    ids=["gru", "gru-relu", "rnn", "rnn-relu"],
+    ids=["gru", "gru-relu", "gru-reset_before", "rnn", "rnn-relu"],
 )
 @pytest.mark.parametrize("B, H", [(1, 50), (1, 130), (3, 97), (5, 300)])
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -371,8 +372,8 @@ def test_a_units_split_gives_the_bits_of_one_thread(isa, rng, cell, options, B, 
     """Inference of a few rows on 2 or 3 threads, each thread a share of the units (their columns
     of every gate block packed side by side, its own gate maths, a barrier per step), forced: the
     bits of one thread, over a sequence with and without h0, reversed, into a caller's y (a
-    bidirectional layer's half), and with the GRU's gates in arrays; the rule and its exclusions
-    (training, a mask, lengths, reset_after=False, one thread) take no split."""
+    bidirectional layer's half), and with the GRU's gates in arrays; the GRU with
+    reset_after=False meets twice a step. One step, the LSTM and one thread take no split."""
     T, I = 5, 7
     H = H if cell == "gru" else 3 * H  # the simple RNN's H columns: at least 3 panels wide
     args, _ = _cell_problem(rng, cell, dtype, B, T, I, H, options)
@@ -392,7 +393,8 @@ def test_a_units_split_gives_the_bits_of_one_thread(isa, rng, cell, options, B, 
         for units, n in (("off", 1), ("on", 2), ("on", 3)):
             lstmcore.set_num_threads(n)
             _cells._set_plan(units=units)
-            assert _cells._unit_split_shares(cell, B, T, I, H, dtype) == (1 if units == "off" else n)
+            shares = _cells._unit_split_shares(cell, B, T, I, H, dtype, options.get("reset_after", True))
+            assert shares == (1 if units == "off" else n)
             results[units, n] = run()
             if cell == "gru":
                 _cells._set_plan(gru_nocache=False)
@@ -406,8 +408,6 @@ def test_a_units_split_gives_the_bits_of_one_thread(isa, rng, cell, options, B, 
         _cells._set_plan(units="on")
         assert _cells._unit_split_shares(cell, B, 1, I, H, dtype) == 1  # one step: nothing to share
         assert _cells._unit_split_shares("lstm", B, T, I, H, dtype) == 1
-        if cell == "gru":
-            assert _cells._unit_split_shares(cell, B, T, I, H, dtype, reset_after=False) == 1
         lstmcore.set_num_threads(1)
         assert _cells._unit_split_shares(cell, B, T, I, H, dtype) == 1
     finally:

@@ -545,6 +545,7 @@ for n in (1, 2):
     _cells._set_plan(units="on")
     assert _cells._unit_split_shares("gru", 1, T, I, H, x.dtype) == n
     got += [a.tolist() for a in lstmcore.gru_forward(x[:1], w_x, w_h, b2)]
+    got += [a.tolist() for a in lstmcore.gru_forward(x[:1], w_x, w_h, b, reset_after=False)]
     _cells._set_plan(units="auto")
     out[n] = got
 print(json.dumps(out[1] == out[2]))

@@ -118,7 +118,7 @@ def _cells_line(B: int, T: int, I: int, H: int, dtype: str, threads: int) -> str
             f" a step to share: the GRU's {madds:,} multiply-adds, from {least:,}, or one step)"
         )
     return (
-        f"  a GRU (reset_after) or simple RNN of this shape, inference: units split, {' and '.join(said)};"
+        f"  a GRU or simple RNN of this shape, inference: units split, {' and '.join(said)};"
         " each keeps the columns of its share of the units in every gate block, and they meet once"
         f" a step ({least // 2:,} multiply-adds a step at least per share)"
     )

@@ -895,11 +895,12 @@ cdef Weights _weights(w_h, b, p, w_hr):
 # gate block packed side by side (lc_pack_blocks), so that its products (x_t and h_prev, whole,
 # times its columns) and its gate maths (the cell contract's, for a cell of its units) run on
 # its own weights, in its own cache; the threads meet once per step at a spin barrier
-# (csrc/rt/barrier.h), after which each reads all of h. The packed products sum each column
-# alike wherever its panel falls, so the bits are those of one thread. For the cells whose step
-# reads no other unit's gates: the simple RNN and the GRU with reset_after (reset_after=False
-# multiplies r * h_prev, all units, by w_h inside the step), in inference, without a recurrent
-# mask, Keras masks or lengths.
+# (csrc/rt/barrier.h), after which each reads all of h. The GRU with reset_after=False meets
+# twice: its second product reads r * h_prev of every unit, which each share writes for its
+# own into a (B, H) array between the barriers. The packed products sum each column alike
+# wherever its panel falls, so the bits are those of one thread. For the simple RNN and the
+# GRU (the LSTM with options keeps a state c per unit and projects h: not split), in
+# inference, without a recurrent mask, Keras masks or lengths.
 
 cdef enum:
     MAX_SHARES = 64
@@ -907,7 +908,8 @@ cdef enum:
 
 cdef struct Share:
     int u0, n               # units [u0, u0 + n)
-    Py_ssize_t pw_x, pw_h   # offsets of its packed w_x and w_h in the packs (elements)
+    Py_ssize_t pw_x, pw_h   # offsets of its packed w_x and w_h (phase 0's columns) in the packs
+    Py_ssize_t pw_h1        # and of phase 1's columns of w_h (the GRU with reset_after=False)
 
 
 cdef int _unit_shares(const Cell *cl, const lc_ctx *ctx, int B, int T, int I, bint train,
@@ -918,7 +920,7 @@ cdef int _unit_shares(const Cell *cl, const lc_ctx *ctx, int B, int T, int I, bi
     if (_UNITS == UNITS_OFF or train or not per_step or not plain or T < 2 or ctx.nthreads < 2
             or not _OPENMP):
         return 1
-    if not (cl.kind == CELL_RNN or (cl.kind == CELL_GRU and cl.reset_after)):
+    if cl.kind != CELL_RNN and cl.kind != CELL_GRU:
         return 1
     cdef int mr = lc_gemm_mr_f32(ctx) if f32 else lc_gemm_mr_f64(ctx)
     cdef int nr = lc_gemm_nr_f32(ctx) if f32 else lc_gemm_nr_f64(ctx)
@@ -931,38 +933,50 @@ cdef int _unit_shares(const Cell *cl, const lc_ctx *ctx, int B, int T, int I, bi
     return max(1, min(n, madds // (_UNIT_MIN // 2)))
 
 
+cdef inline Py_ssize_t _pack_at(const lc_ctx *ctx, Py_ssize_t at, int K, int N,
+                                bint f32) noexcept nogil:
+    # the offset after a packed (K, N) placed at at, rounded up to a 64-byte line
+    cdef Py_ssize_t line = 64 // (4 if f32 else 8)
+    at += lc_pack_size_f32(ctx, K, N) if f32 else lc_pack_size_f64(ctx, K, N)
+    return (at + line - 1) // line * line
+
+
 cdef Py_ssize_t _unit_layout(const Cell *cl, const lc_ctx *ctx, int I, int nsh, bint f32,
                              Share *sh) noexcept nogil:
-    # each share's units and where its packed w_x (I, K n) and w_h (H, K n) go; returns the
-    # elements of all, each starting on a 64-byte line
-    cdef int s, K = cl.G // cl.H, H = cl.H
-    cdef Py_ssize_t at = 0, line = 64 // (4 if f32 else 8)
+    # each share's units and where its packed w_x (I, K n) and w_h go: (H, K n), or with two
+    # phases (H, 2n) then (H, n); returns the elements of all, each on a 64-byte line
+    cdef int s, K = cl.G // cl.H, H = cl.H, K0 = cl.split // cl.H
+    cdef Py_ssize_t at = 0
     for s in range(nsh):
         sh[s].u0 = <int>(<long long>s * H // nsh)
         sh[s].n = <int>(<long long>(s + 1) * H // nsh) - sh[s].u0
         sh[s].pw_x = at
-        at += (lc_pack_size_f32(ctx, I, K * sh[s].n) if f32
-               else lc_pack_size_f64(ctx, I, K * sh[s].n))
-        at = (at + line - 1) // line * line
-        sh[s].pw_h = at
-        at += (lc_pack_size_f32(ctx, H, K * sh[s].n) if f32
-               else lc_pack_size_f64(ctx, H, K * sh[s].n))
-        at = (at + line - 1) // line * line
+        sh[s].pw_h = at = _pack_at(ctx, at, I, K * sh[s].n, f32)
+        sh[s].pw_h1 = at = _pack_at(ctx, at, H, K0 * sh[s].n, f32)
+        if K0 < K:
+            at = _pack_at(ctx, at, H, (K - K0) * sh[s].n, f32)
     return at
+
+
+cdef inline void _pack_units(const lc_ctx *ctx, const floating *w, int G, int K, int nb,
+                             Py_ssize_t col0, int H, int n, floating *wp) noexcept nogil:
+    # the columns [col0, col0 + n) of nb blocks H apart of w (K rows of G)
+    if floating is float:
+        lc_pack_blocks_f32(ctx, w, G, K, nb, H, col0, n, wp)
+    else:
+        lc_pack_blocks_f64(ctx, w, G, K, nb, H, col0, n, wp)
 
 
 cdef void _unit_pack(const Cell *cl, const lc_ctx *ctx, int I, const Share *sh,
                      const floating *w_x, const floating *w_h, const floating *b,
                      floating *packs, floating *bias) noexcept nogil:
     # a share's packed weights, and its bias (rows of b, each K blocks of H) as K blocks of n
-    cdef int K = cl.G // cl.H, H = cl.H, n = sh.n, g, part
-    cdef int parts = 2 if cl.kind == CELL_GRU else 1  # the GRU with reset_after: (2, 3H)
-    if floating is float:
-        lc_pack_blocks_f32(ctx, w_x, cl.G, I, K, H, sh.u0, n, packs + sh.pw_x)
-        lc_pack_blocks_f32(ctx, w_h, cl.G, H, K, H, sh.u0, n, packs + sh.pw_h)
-    else:
-        lc_pack_blocks_f64(ctx, w_x, cl.G, I, K, H, sh.u0, n, packs + sh.pw_x)
-        lc_pack_blocks_f64(ctx, w_h, cl.G, H, K, H, sh.u0, n, packs + sh.pw_h)
+    cdef int K = cl.G // cl.H, K0 = cl.split // cl.H, H = cl.H, n = sh.n, g, part
+    cdef int parts = 2 if cl.kind == CELL_GRU and cl.reset_after else 1  # (2, 3H)
+    _pack_units(ctx, w_x, cl.G, I, K, sh.u0, H, n, packs + sh.pw_x)
+    _pack_units(ctx, w_h, cl.G, H, K0, sh.u0, H, n, packs + sh.pw_h)
+    if K0 < K:
+        _pack_units(ctx, w_h, cl.G, H, K - K0, cl.split + sh.u0, H, n, packs + sh.pw_h1)
     for part in range(parts if b != NULL else 0):
         for g in range(K):
             memcpy(bias + <Py_ssize_t>parts * K * sh.u0 + (part * K + g) * n,
@@ -970,17 +984,21 @@ cdef void _unit_pack(const Cell *cl, const lc_ctx *ctx, int I, const Share *sh,
 
 
 cdef void _unit_step(const Cell *cl, const lc_ctx *ctx, const Weights *w, int B, int I,
-                     const Share *sh, const floating *packs, const floating *bias,
+                     const Share *sh, int phase, const floating *packs, const floating *bias,
                      const floating *x_t, Py_ssize_t ldx, const floating *h_prev, Py_ssize_t ldhp,
-                     floating *h, Py_ssize_t ldh, floating *zbuf, floating *gbuf) noexcept nogil:
-    # one step of a share: zx (B, K n) = x_t @ its w_x, zh (B, K n) = h_prev @ its w_h, then the
-    # gate maths of a cell of its n units, h[:, u0 : u0 + n] out. zbuf (2, B, G), gbuf (B, G + H)
-    # or NULL: its parts at K u0 (zbuf) and (K + 1) u0 (gbuf) rows of B
+                     floating *h, Py_ssize_t ldh, floating *zbuf, floating *gbuf,
+                     floating *rh) noexcept nogil:
+    # phase 0 of a share's step: zx (B, K n) = x_t @ its w_x, zh (B, K0 n) = h_prev @ its w_h,
+    # then the gate maths of a cell of its n units: h[:, u0 : u0 + n] out (one phase), or (the
+    # GRU with reset_after=False) z, r and r * h_prev, copied into rh[:, u0 : u0 + n] (rh (B, H)).
+    # phase 1: zh[:, K0 n:] = rh @ its last columns of w_h, then n and h. zbuf (2, B, G) and
+    # gbuf (B, G + H) or NULL: its parts at K u0 (zbuf) and (K + 1) u0 (gbuf) rows of B.
     cdef Cell cs = cl[0]
-    cdef int K = cl.G // cl.H, n = sh.n, u0 = sh.u0
-    cdef int parts = 2 if cl.kind == CELL_GRU else 1
+    cdef int K = cl.G // cl.H, K0 = cl.split // cl.H, n = sh.n, u0 = sh.u0, r
+    cdef int parts = 2 if cl.kind == CELL_GRU and cl.reset_after else 1
     cs.H = cs.P = n
-    cs.G = cs.split = K * n
+    cs.G = K * n
+    cs.split = K0 * n
     cdef floating *zx = zbuf + <Py_ssize_t>B * K * u0
     cdef floating *zh = zbuf + <Py_ssize_t>B * cl.G + <Py_ssize_t>B * K * u0
     cdef floating *gates = NULL
@@ -988,14 +1006,24 @@ cdef void _unit_step(const Cell *cl, const lc_ctx *ctx, const Weights *w, int B,
     if gbuf != NULL:
         gates = gbuf + <Py_ssize_t>B * (K + 1) * u0
         extra = gates + <Py_ssize_t>B * cs.G
-    _prod(ctx, w, packs + sh.pw_x, B, cs.G, I, x_t, ldx, NULL, 0, False, zx, cs.G, False)
-    _prod(ctx, w, packs + sh.pw_h, B, cs.G, cl.H, h_prev, ldhp, NULL, 0, False, zh, cs.G, False)
     if bias != NULL:
         bias = bias + <Py_ssize_t>parts * K * u0
+    if phase == 1:
+        _prod(ctx, w, packs + sh.pw_h1, B, cs.G - cs.split, cl.H, rh, cl.H, NULL, 0, False,
+              zh + cs.split, cs.G, False)
+        _gru_fwd(ctx, &cs, B, 1, zx, cs.G, zh, bias, h_prev + u0, ldhp, gates, extra, h + u0,
+                 ldh)
+        return
+    _prod(ctx, w, packs + sh.pw_x, B, cs.G, I, x_t, ldx, NULL, 0, False, zx, cs.G, False)
+    _prod(ctx, w, packs + sh.pw_h, B, cs.split, cl.H, h_prev, ldhp, NULL, 0, False, zh, cs.G,
+          False)
     if cl.kind == CELL_RNN:
         _rnn_fwd(ctx, B, n, cl.act, zx, cs.G, zh, bias, h + u0, ldh)
-    else:
-        _gru_fwd(ctx, &cs, B, 0, zx, cs.G, zh, bias, h_prev + u0, ldhp, gates, extra, h + u0, ldh)
+        return
+    _gru_fwd(ctx, &cs, B, 0, zx, cs.G, zh, bias, h_prev + u0, ldhp, gates, extra, h + u0, ldh)
+    if K0 < K:  # r * h_prev of its units, for every share's phase 1
+        for r in range(B):
+            memcpy(rh + <Py_ssize_t>r * cl.H + u0, extra + <Py_ssize_t>r * n, n * sizeof(floating))
 
 
 cdef void _seq_forward_units(const Cell *cl, const lc_ctx *ctx, int T, int B, int I,
@@ -1003,11 +1031,12 @@ cdef void _seq_forward_units(const Cell *cl, const lc_ctx *ctx, int T, int B, in
                              const floating *w_x, const floating *w_h, const floating *b,
                              const floating *h0, floating *y, Py_ssize_t y_step, Py_ssize_t ldy,
                              int nsh, const Share *sh, floating *packs, floating *bias,
-                             floating *zbuf, floating *gbuf) noexcept nogil:
+                             floating *zbuf, floating *gbuf, floating *rh) noexcept nogil:
     # T steps of the units split (see above): step t reads x_t (B, I) at x + t*x_step, rows ldx
     # apart, and h_prev (h0 (B, H), then step t-1's h), writes its h (B, H) at y + t*y_step,
     # rows ldy apart. Share s runs on thread s % team: each packs its shares' weights (in its
-    # own cache) and runs their steps; all meet at the barrier after each step.
+    # own cache) and runs their steps; all meet at the barrier after each step (and between the
+    # phases of a cell of two). rh (B, H): r * h_prev, the GRU with reset_after=False's.
     cdef lc_ctx one = ctx[0]
     one.nthreads = 1
     cdef Weights unit_w  # the packs' instruction set, read by each share's products
@@ -1015,12 +1044,14 @@ cdef void _seq_forward_units(const Cell *cl, const lc_ctx *ctx, int T, int B, in
     unit_w.pack_isa = ctx.isa
     cdef lstmcore_barrier bar
     bar.arrived = bar.sleepers = 0
-    cdef int tid, nteam, s, t, H = cl.H
+    cdef bint two = cl.split < cl.G
+    cdef int tid, nteam, s, t, met, H = cl.H
     cdef const floating *hp
     cdef Py_ssize_t ldhp
     with parallel(num_threads=nsh):
         tid = threadid()
         nteam = lstmcore_team_size()
+        met = 0  # the barriers this thread has passed
         s = tid
         while s < nsh:
             _unit_pack(cl, &one, I, &sh[s], w_x, w_h, b, packs, bias)
@@ -1034,12 +1065,22 @@ cdef void _seq_forward_units(const Cell *cl, const lc_ctx *ctx, int T, int B, in
                 ldhp = ldy
             s = tid
             while s < nsh:
-                _unit_step(cl, &one, &unit_w, B, I, &sh[s], packs, bias, x + t * x_step, ldx, hp,
-                           ldhp, y + t * y_step, ldy, zbuf, gbuf)
+                _unit_step(cl, &one, &unit_w, B, I, &sh[s], 0, packs, bias, x + t * x_step, ldx,
+                           hp, ldhp, y + t * y_step, ldy, zbuf, gbuf, rh)
                 s = s + nteam
-            # step t's h is complete (and visible) when all nteam have arrived
+            if two:  # every share's r * h_prev in rh
+                met = met + 1
+                lstmcore_barrier_arrive(&bar)
+                lstmcore_barrier_wait(&bar, met * nteam)
+                s = tid
+                while s < nsh:
+                    _unit_step(cl, &one, &unit_w, B, I, &sh[s], 1, packs, bias, NULL, 0, hp,
+                               ldhp, y + t * y_step, ldy, zbuf, gbuf, rh)
+                    s = s + nteam
+            # step t's h is complete (and visible), and rh read, when all nteam have arrived
+            met = met + 1
             lstmcore_barrier_arrive(&bar)
-            lstmcore_barrier_wait(&bar, (t + 1) * nteam)
+            lstmcore_barrier_wait(&bar, met * nteam)
 
 
 cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=None, seq=None,
@@ -1170,14 +1211,17 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
     cdef void *p_bias
     cdef void *p_zb
     cdef void *p_gb
+    cdef void *p_rh
     if nsh > 1:
         packs = _scratch("cells.units_w",
                          (_unit_layout(&cl, &ctx, I, nsh, dtype == np.float32, shares),), dtype)
         bias = _scratch("cells.units_b", (2 * G,), dtype)
         zb = _scratch("cells.units_z", (2, B, G), dtype)
+        # the GRU's gates in arrays where _gates_kept says (reset_after=False: phase 1 reads z)
         gb = _scratch("cells.units_g", (B, G + H), dtype) if gru and keep else None
+        rh = _scratch("cells.units_rh", (B, H), dtype) if cl.split < G else None
         p_wx, p_wh, p_b = _ptr(w_x), _ptr(w_h), _ptr(b)
-        p_packs, p_zb, p_gb = _ptr(packs), _ptr(zb), _ptr(gb)
+        p_packs, p_zb, p_gb, p_rh = _ptr(packs), _ptr(zb), _ptr(gb), _ptr(rh)
         p_bias = _ptr(bias) if b is not None else NULL
         if dtype == np.float32:
             with nogil:
@@ -1185,14 +1229,14 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
                                           <float *>p_wx, <float *>p_wh, <float *>p_b,
                                           <float *>p_h0, <float *>p_out, y_step, ldy, nsh,
                                           shares, <float *>p_packs, <float *>p_bias,
-                                          <float *>p_zb, <float *>p_gb)
+                                          <float *>p_zb, <float *>p_gb, <float *>p_rh)
         else:
             with nogil:
                 _seq_forward_units[double](&cl, &ctx, T, B, I, <double *>p_zx, zx_step, ldzx,
                                            <double *>p_wx, <double *>p_wh, <double *>p_b,
                                            <double *>p_h0, <double *>p_out, y_step, ldy, nsh,
                                            shares, <double *>p_packs, <double *>p_bias,
-                                           <double *>p_zb, <double *>p_gb)
+                                           <double *>p_zb, <double *>p_gb, <double *>p_rh)
     elif dtype == np.float32:
         with nogil:
             _seq_forward_rows[float](&cl, &ctx, T, B, <float *>p_zx, zx_step, ldzx, &w,
