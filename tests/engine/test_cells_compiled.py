@@ -373,7 +373,7 @@ def test_a_units_split_gives_the_bits_of_one_thread(isa, rng, cell, options, B, 
     of every gate block packed side by side, its own gate maths, a barrier per step), forced: the
     bits of one thread, over a sequence with and without h0, reversed, into a caller's y (a
     bidirectional layer's half), and with the GRU's gates in arrays; the GRU with
-    reset_after=False meets twice a step. One step, the LSTM and one thread take no split."""
+    reset_after=False meets twice a step. One step and one thread take no split."""
     T, I = 5, 7
     H = H if cell == "gru" else 3 * H  # the simple RNN's H columns: at least 3 panels wide
     args, _ = _cell_problem(rng, cell, dtype, B, T, I, H, options)
@@ -407,7 +407,6 @@ def test_a_units_split_gives_the_bits_of_one_thread(isa, rng, cell, options, B, 
         lstmcore.set_num_threads(2)
         _cells._set_plan(units="on")
         assert _cells._unit_split_shares(cell, B, 1, I, H, dtype) == 1  # one step: nothing to share
-        assert _cells._unit_split_shares("lstm", B, T, I, H, dtype) == 1
         lstmcore.set_num_threads(1)
         assert _cells._unit_split_shares(cell, B, T, I, H, dtype) == 1
     finally:
@@ -415,6 +414,43 @@ def test_a_units_split_gives_the_bits_of_one_thread(isa, rng, cell, options, B, 
         lstmcore.set_num_threads(before[1])
     with pytest.raises(ValueError, match="units must be one of"):
         _cells._set_plan(units="always")
+
+
+@pytest.mark.parametrize("which", ["peepholes", "clip", "input_forget", "onnx_acts", "all"])
+@pytest.mark.parametrize("B, H", [(1, 40), (3, 97)])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_a_units_split_of_the_lstm_with_options(isa, rng, which, B, H, dtype):
+    """The LSTM with options (the cell engine's) shares its units too, each thread its state c
+    of them in a ring of two steps, c_n written back by units: forced on 2 and 3 threads, the bits
+    of one thread (y, h_n, c_n; reversed too); with a projection (every unit's m in h) no split."""
+    T, I = 5, 7
+    opts = _lstm_options(rng, dtype, H, which)
+    args, _ = _cell_problem(rng, "lstm", dtype, B, T, I, H, opts)
+    proj = "proj" in opts
+    before = (_cells._set_plan(recurrent="packed"), lstmcore.get_num_threads())
+    try:
+        results = {}
+        for units, n in (("off", 1), ("on", 2), ("on", 3)):
+            lstmcore.set_num_threads(n)
+            _cells._set_plan(units=units)
+            shares = _cells._unit_split_shares("lstm", B, T, I, H, dtype, proj=proj)
+            assert shares == (1 if units == "off" or proj else n)
+            got = [*_run(lstmcore, "lstm", args, opts, train=False)]
+            got += _run(lstmcore, "lstm", args, {**opts, "reverse": True}, train=False)
+            results[units, n] = [a for a in got if a is not None]
+        for key in (("on", 2), ("on", 3)):
+            for a, c in zip(results["off", 1], results[key], strict=True):
+                np.testing.assert_array_equal(a, c)
+        if not proj:
+            with_proj = {**opts, "proj": _f(rng, dtype, H**-0.5, H, max(1, H // 2))}
+            args_p, _ = _cell_problem(rng, "lstm", dtype, B, T, I, H, with_proj)
+            assert _cells._unit_split_shares("lstm", B, T, I, H, dtype, proj=True) == 1
+            y_off = _run(lstmcore, "lstm", args_p, with_proj, train=False)[0]  # units "on", 3 threads
+            _cells._set_plan(units="off")
+            np.testing.assert_array_equal(y_off, _run(lstmcore, "lstm", args_p, with_proj, train=False)[0])
+    finally:
+        _cells._set_plan(**before[0])
+        lstmcore.set_num_threads(before[1])
 
 
 def test_the_units_split_rule():

@@ -529,6 +529,7 @@ b2 = (rng.standard_normal((2, 3 * H)) * 0.1).astype(x.dtype)
 w4 = [(rng.standard_normal(s) * 0.2).astype(x.dtype) for s in ((I, 4 * H), (H, 4 * H), (4 * H,))]
 dy = rng.standard_normal((B, T, H)).astype(x.dtype)
 lengths = rng.integers(1, T + 1, size=B)
+peep = (rng.standard_normal((3, H)) * 0.3).astype(x.dtype)
 out = {{}}
 for n in (1, 2):
     compiled._set_num_threads(n)
@@ -546,6 +547,7 @@ for n in (1, 2):
     assert _cells._unit_split_shares("gru", 1, T, I, H, x.dtype) == n
     got += [a.tolist() for a in lstmcore.gru_forward(x[:1], w_x, w_h, b2)]
     got += [a.tolist() for a in lstmcore.gru_forward(x[:1], w_x, w_h, b, reset_after=False)]
+    got += [a.tolist() for a in lstmcore.lstm_forward(x[:1], *w4, peepholes=peep, clip=2.0)]
     _cells._set_plan(units="auto")
     out[n] = got
 print(json.dumps(out[1] == out[2]))

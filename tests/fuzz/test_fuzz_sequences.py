@@ -29,7 +29,7 @@ pytestmark = pytest.mark.skipif(lstmcore.backend != "compiled", reason="compares
 if lstmcore.backend == "compiled":
     from lstmcore.engine import _cells
 
-CELLS = ("lstm", "lstm-options", "gru", "gru-reset_before", "rnn")
+CELLS = ("lstm", "lstm-options", "lstm-peepholes", "gru", "gru-reset_before", "rnn")
 
 
 @st.composite
@@ -64,6 +64,9 @@ def _arrays(cell, dtype, sizes, seed):
         P = max(1, H - 1) if H > 1 else H
         if P < H:
             opts["proj"] = (rng.standard_normal((H, P)) * H**-0.5).astype(dtype)
+        opts["peepholes"] = (rng.standard_normal((3, H)) * 0.5).astype(dtype)
+        opts["clip"] = 1.5
+    if variant == "peepholes":  # the cell engine's LSTM without a projection
         opts["peepholes"] = (rng.standard_normal((3, H)) * 0.5).astype(dtype)
         opts["clip"] = 1.5
     if variant == "reset_before":

@@ -196,7 +196,7 @@ def compact_steps(cnp.ndarray a, nact, out=None):
 
 
 def _unit_split_shares(str cell, int B, int T, int I, int H, dtype=np.float32,
-                       bint reset_after=True, threads=None):
+                       bint reset_after=True, threads=None, bint proj=False):
     """The shares of the units split an inference of this shape gets now, 1 for none (tests,
     lstmcore info): on threads (None: those set now), with the plans forced (_set_plan)."""
     cdef Cell cl
@@ -208,6 +208,7 @@ def _unit_split_shares(str cell, int B, int T, int I, int H, dtype=np.float32,
     cl.H = cl.P = H
     cl.G = cl.split = K * H
     cl.reset_after = reset_after
+    cl.proj = proj  # the LSTM's (P is not read)
     cdef lc_ctx ctx = _context()
     if threads is not None:
         ctx.nthreads = max(1, int(threads))
@@ -912,6 +913,19 @@ cdef struct Share:
     Py_ssize_t pw_h1        # and of phase 1's columns of w_h (the GRU with reset_after=False)
 
 
+cdef struct UnitBufs:
+    # the units split's arrays (floating), each share's part at its units' offset
+    void *packs             # the shares' packed weights (_unit_layout)
+    void *bias              # (parts, G): each share's rows of b, K blocks of n, at parts K u0
+    void *peep              # (3, H) or NULL: each share's peepholes, 3 blocks of n, at 3 u0
+    void *z                 # (2, B, G): zx then zh, each share's (B, K n) at B K u0
+    void *g                 # (B, G + H) or NULL: gates (B, K n) and extra (B, n), at B (K+1) u0
+    void *zpre              # (B, G) or NULL: the LSTM's clipped pre-activations, at B K u0
+    void *rh                # (B, H) or NULL: r * h_prev (the GRU with reset_after=False)
+    void *c                 # (2, B, H) or NULL: the caller's c, c0 in slot 0, out: c_n
+    void *ring              # (2, B, H): each share's c, two slots of (B, n), at 2 B u0
+
+
 cdef int _unit_shares(const Cell *cl, const lc_ctx *ctx, int B, int T, int I, bint train,
                       bint per_step, bint plain, bint f32):
     """The shares of a units split of this sequence, 1 for none. plain: no recurrent mask, Keras
@@ -920,7 +934,7 @@ cdef int _unit_shares(const Cell *cl, const lc_ctx *ctx, int B, int T, int I, bi
     if (_UNITS == UNITS_OFF or train or not per_step or not plain or T < 2 or ctx.nthreads < 2
             or not _OPENMP):
         return 1
-    if cl.kind != CELL_RNN and cl.kind != CELL_GRU:
+    if cl.kind == CELL_LSTM and cl.proj:  # h = m @ w_hr reads every unit's m
         return 1
     cdef int mr = lc_gemm_mr_f32(ctx) if f32 else lc_gemm_mr_f64(ctx)
     cdef int nr = lc_gemm_nr_f32(ctx) if f32 else lc_gemm_nr_f64(ctx)
@@ -967,45 +981,61 @@ cdef inline void _pack_units(const lc_ctx *ctx, const floating *w, int G, int K,
         lc_pack_blocks_f64(ctx, w, G, K, nb, H, col0, n, wp)
 
 
-cdef void _unit_pack(const Cell *cl, const lc_ctx *ctx, int I, const Share *sh,
+cdef void _unit_pack(const Cell *cl, const lc_ctx *ctx, int B, int I, const Share *sh,
                      const floating *w_x, const floating *w_h, const floating *b,
-                     floating *packs, floating *bias) noexcept nogil:
-    # a share's packed weights, and its bias (rows of b, each K blocks of H) as K blocks of n
-    cdef int K = cl.G // cl.H, K0 = cl.split // cl.H, H = cl.H, n = sh.n, g, part
+                     const floating *p, const UnitBufs *ub) noexcept nogil:
+    # a share's packed weights; its bias (rows of b, each K blocks of H) as K blocks of n, its
+    # peepholes likewise; its LSTM state's first slot from c0
+    cdef int K = cl.G // cl.H, K0 = cl.split // cl.H, H = cl.H, n = sh.n, u0 = sh.u0, g, part, r
     cdef int parts = 2 if cl.kind == CELL_GRU and cl.reset_after else 1  # (2, 3H)
-    _pack_units(ctx, w_x, cl.G, I, K, sh.u0, H, n, packs + sh.pw_x)
-    _pack_units(ctx, w_h, cl.G, H, K0, sh.u0, H, n, packs + sh.pw_h)
+    cdef floating *packs = <floating *>ub.packs
+    cdef floating *bias = <floating *>ub.bias
+    cdef floating *peep = <floating *>ub.peep
+    cdef floating *ring = <floating *>ub.ring + 2 * <Py_ssize_t>B * u0
+    cdef const floating *c0 = <const floating *>ub.c
+    _pack_units(ctx, w_x, cl.G, I, K, u0, H, n, packs + sh.pw_x)
+    _pack_units(ctx, w_h, cl.G, H, K0, u0, H, n, packs + sh.pw_h)
     if K0 < K:
-        _pack_units(ctx, w_h, cl.G, H, K - K0, cl.split + sh.u0, H, n, packs + sh.pw_h1)
+        _pack_units(ctx, w_h, cl.G, H, K - K0, cl.split + u0, H, n, packs + sh.pw_h1)
     for part in range(parts if b != NULL else 0):
         for g in range(K):
-            memcpy(bias + <Py_ssize_t>parts * K * sh.u0 + (part * K + g) * n,
-                   b + <Py_ssize_t>part * cl.G + <Py_ssize_t>g * H + sh.u0, n * sizeof(floating))
+            memcpy(bias + <Py_ssize_t>parts * K * u0 + (part * K + g) * n,
+                   b + <Py_ssize_t>part * cl.G + <Py_ssize_t>g * H + u0, n * sizeof(floating))
+    for g in range(3 if p != NULL else 0):
+        memcpy(peep + 3 * u0 + g * n, p + <Py_ssize_t>g * H + u0, n * sizeof(floating))
+    for r in range(B if c0 != NULL else 0):
+        memcpy(ring + <Py_ssize_t>r * n, c0 + <Py_ssize_t>r * H + u0, n * sizeof(floating))
 
 
 cdef void _unit_step(const Cell *cl, const lc_ctx *ctx, const Weights *w, int B, int I,
-                     const Share *sh, int phase, const floating *packs, const floating *bias,
+                     const Share *sh, int t, int phase, const UnitBufs *ub,
                      const floating *x_t, Py_ssize_t ldx, const floating *h_prev, Py_ssize_t ldhp,
-                     floating *h, Py_ssize_t ldh, floating *zbuf, floating *gbuf,
-                     floating *rh) noexcept nogil:
-    # phase 0 of a share's step: zx (B, K n) = x_t @ its w_x, zh (B, K0 n) = h_prev @ its w_h,
-    # then the gate maths of a cell of its n units: h[:, u0 : u0 + n] out (one phase), or (the
-    # GRU with reset_after=False) z, r and r * h_prev, copied into rh[:, u0 : u0 + n] (rh (B, H)).
-    # phase 1: zh[:, K0 n:] = rh @ its last columns of w_h, then n and h. zbuf (2, B, G) and
-    # gbuf (B, G + H) or NULL: its parts at K u0 (zbuf) and (K + 1) u0 (gbuf) rows of B.
+                     floating *h, Py_ssize_t ldh) noexcept nogil:
+    # phase 0 of step t of a share: zx (B, K n) = x_t @ its w_x, zh (B, K0 n) = h_prev @ its
+    # w_h, then the gate maths of a cell of its n units: h[:, u0 : u0 + n] out (one phase), or
+    # (the GRU with reset_after=False) z, r and r * h_prev, copied into rh[:, u0 : u0 + n].
+    # phase 1: zh[:, K0 n:] = rh @ its last columns of w_h, then n and h. The LSTM's c: slot
+    # t % 2 of its ring in, slot (t + 1) % 2 out.
     cdef Cell cs = cl[0]
     cdef int K = cl.G // cl.H, K0 = cl.split // cl.H, n = sh.n, u0 = sh.u0, r
     cdef int parts = 2 if cl.kind == CELL_GRU and cl.reset_after else 1
     cs.H = cs.P = n
     cs.G = K * n
     cs.split = K0 * n
-    cdef floating *zx = zbuf + <Py_ssize_t>B * K * u0
-    cdef floating *zh = zbuf + <Py_ssize_t>B * cl.G + <Py_ssize_t>B * K * u0
+    cdef const floating *packs = <const floating *>ub.packs
+    cdef const floating *bias = <const floating *>ub.bias
+    cdef floating *zx = <floating *>ub.z + <Py_ssize_t>B * K * u0
+    cdef floating *zh = <floating *>ub.z + <Py_ssize_t>B * cl.G + <Py_ssize_t>B * K * u0
+    cdef floating *rh = <floating *>ub.rh
+    cdef floating *ring = <floating *>ub.ring + 2 * <Py_ssize_t>B * u0
     cdef floating *gates = NULL
     cdef floating *extra = NULL
-    if gbuf != NULL:
-        gates = gbuf + <Py_ssize_t>B * (K + 1) * u0
+    cdef floating *zpre = NULL
+    if ub.g != NULL:
+        gates = <floating *>ub.g + <Py_ssize_t>B * (K + 1) * u0
         extra = gates + <Py_ssize_t>B * cs.G
+    if ub.zpre != NULL:
+        zpre = <floating *>ub.zpre + <Py_ssize_t>B * K * u0
     if bias != NULL:
         bias = bias + <Py_ssize_t>parts * K * u0
     if phase == 1:
@@ -1020,6 +1050,12 @@ cdef void _unit_step(const Cell *cl, const lc_ctx *ctx, const Weights *w, int B,
     if cl.kind == CELL_RNN:
         _rnn_fwd(ctx, B, n, cl.act, zx, cs.G, zh, bias, h + u0, ldh)
         return
+    if cl.kind == CELL_LSTM:  # m is h
+        _lstm_fwd(ctx, &cs, B, zx, cs.G, zh, bias,
+                  <const floating *>ub.peep + 3 * u0 if ub.peep != NULL else NULL,
+                  ring + (t % 2) * <Py_ssize_t>B * n, ring + ((t + 1) % 2) * <Py_ssize_t>B * n,
+                  gates, zpre, h + u0, ldh)
+        return
     _gru_fwd(ctx, &cs, B, 0, zx, cs.G, zh, bias, h_prev + u0, ldhp, gates, extra, h + u0, ldh)
     if K0 < K:  # r * h_prev of its units, for every share's phase 1
         for r in range(B):
@@ -1029,14 +1065,14 @@ cdef void _unit_step(const Cell *cl, const lc_ctx *ctx, const Weights *w, int B,
 cdef void _seq_forward_units(const Cell *cl, const lc_ctx *ctx, int T, int B, int I,
                              const floating *x, Py_ssize_t x_step, Py_ssize_t ldx,
                              const floating *w_x, const floating *w_h, const floating *b,
-                             const floating *h0, floating *y, Py_ssize_t y_step, Py_ssize_t ldy,
-                             int nsh, const Share *sh, floating *packs, floating *bias,
-                             floating *zbuf, floating *gbuf, floating *rh) noexcept nogil:
+                             const floating *p, const floating *h0, floating *y,
+                             Py_ssize_t y_step, Py_ssize_t ldy, int nsh, const Share *sh,
+                             const UnitBufs *ub) noexcept nogil:
     # T steps of the units split (see above): step t reads x_t (B, I) at x + t*x_step, rows ldx
     # apart, and h_prev (h0 (B, H), then step t-1's h), writes its h (B, H) at y + t*y_step,
-    # rows ldy apart. Share s runs on thread s % team: each packs its shares' weights (in its
-    # own cache) and runs their steps; all meet at the barrier after each step (and between the
-    # phases of a cell of two). rh (B, H): r * h_prev, the GRU with reset_after=False's.
+    # rows ldy apart; the LSTM's c_n goes to slot T % 2 of ub.c. Share s runs on thread s % team:
+    # each packs its shares' weights (in its own cache) and runs their steps; all meet at the
+    # barrier after each step (and between the phases of a cell of two).
     cdef lc_ctx one = ctx[0]
     one.nthreads = 1
     cdef Weights unit_w  # the packs' instruction set, read by each share's products
@@ -1045,16 +1081,18 @@ cdef void _seq_forward_units(const Cell *cl, const lc_ctx *ctx, int T, int B, in
     cdef lstmcore_barrier bar
     bar.arrived = bar.sleepers = 0
     cdef bint two = cl.split < cl.G
-    cdef int tid, nteam, s, t, met, H = cl.H
+    cdef int tid, nteam, s, t, r, met, H = cl.H
     cdef const floating *hp
     cdef Py_ssize_t ldhp
+    cdef const floating *last
+    cdef floating *cn
     with parallel(num_threads=nsh):
         tid = threadid()
         nteam = lstmcore_team_size()
         met = 0  # the barriers this thread has passed
         s = tid
         while s < nsh:
-            _unit_pack(cl, &one, I, &sh[s], w_x, w_h, b, packs, bias)
+            _unit_pack(cl, &one, B, I, &sh[s], w_x, w_h, b, p, ub)
             s = s + nteam
         for t in range(T):
             if t == 0:
@@ -1065,8 +1103,8 @@ cdef void _seq_forward_units(const Cell *cl, const lc_ctx *ctx, int T, int B, in
                 ldhp = ldy
             s = tid
             while s < nsh:
-                _unit_step(cl, &one, &unit_w, B, I, &sh[s], 0, packs, bias, x + t * x_step, ldx,
-                           hp, ldhp, y + t * y_step, ldy, zbuf, gbuf, rh)
+                _unit_step(cl, &one, &unit_w, B, I, &sh[s], t, 0, ub, x + t * x_step, ldx, hp,
+                           ldhp, y + t * y_step, ldy)
                 s = s + nteam
             if two:  # every share's r * h_prev in rh
                 met = met + 1
@@ -1074,13 +1112,22 @@ cdef void _seq_forward_units(const Cell *cl, const lc_ctx *ctx, int T, int B, in
                 lstmcore_barrier_wait(&bar, met * nteam)
                 s = tid
                 while s < nsh:
-                    _unit_step(cl, &one, &unit_w, B, I, &sh[s], 1, packs, bias, NULL, 0, hp,
-                               ldhp, y + t * y_step, ldy, zbuf, gbuf, rh)
+                    _unit_step(cl, &one, &unit_w, B, I, &sh[s], t, 1, ub, NULL, 0, hp, ldhp,
+                               y + t * y_step, ldy)
                     s = s + nteam
             # step t's h is complete (and visible), and rh read, when all nteam have arrived
             met = met + 1
             lstmcore_barrier_arrive(&bar)
             lstmcore_barrier_wait(&bar, met * nteam)
+        s = tid
+        while s < nsh and ub.c != NULL:  # its units of c_n
+            last = (<floating *>ub.ring + 2 * <Py_ssize_t>B * sh[s].u0
+                    + (T % 2) * <Py_ssize_t>B * sh[s].n)
+            cn = <floating *>ub.c + (T % 2) * <Py_ssize_t>B * H + sh[s].u0
+            for r in range(B):
+                memcpy(cn + <Py_ssize_t>r * H, last + <Py_ssize_t>r * sh[s].n,
+                       sh[s].n * sizeof(floating))
+            s = s + nteam
 
 
 cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=None, seq=None,
@@ -1129,7 +1176,7 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
     zh = _scratch("cells.zh", (B, G), dtype) if nsh == 1 else None
     gates = new("cells.gates", (mod, B, G), dtype) if (lstm or gru) and keep and nsh == 1 else None
     extra = new("cells.extra", (mod, B, H), dtype) if gru and keep and nsh == 1 else None
-    zpre = new("cells.zpre", (mod, B, G), dtype) if clip else None
+    zpre = new("cells.zpre", (mod, B, G), dtype) if clip and nsh == 1 else None
     m = new("cells.m", (mod, B, H), dtype) if cl.proj else None
     c = None
     cdef int c_mod = T + 1 if train or nact is not None else 2
@@ -1204,39 +1251,38 @@ cdef object _forward(Cell cl, x, w_x, w_h, b, p, w_hr, h0, c0, bint train, mask=
     cdef int unit
     cdef int nth = _row_split(&ctx, &w, B, dtype == np.float32, &unit)
     cdef Share shares[MAX_SHARES]
+    cdef UnitBufs ub
     cdef void *p_wx
     cdef void *p_wh
     cdef void *p_b
-    cdef void *p_packs
-    cdef void *p_bias
-    cdef void *p_zb
-    cdef void *p_gb
-    cdef void *p_rh
+    cdef void *p_p
     if nsh > 1:
         packs = _scratch("cells.units_w",
                          (_unit_layout(&cl, &ctx, I, nsh, dtype == np.float32, shares),), dtype)
-        bias = _scratch("cells.units_b", (2 * G,), dtype)
+        bias = _scratch("cells.units_b", (2 * G,), dtype) if b is not None else None
+        peep = _scratch("cells.units_p", (3 * H,), dtype) if p is not None else None
         zb = _scratch("cells.units_z", (2, B, G), dtype)
-        # the GRU's gates in arrays where _gates_kept says (reset_after=False: phase 1 reads z)
-        gb = _scratch("cells.units_g", (B, G + H), dtype) if gru and keep else None
+        # the gates in arrays where _gates_kept says (the GRU with reset_after=False: phase 1
+        # reads z; the LSTM)
+        gb = _scratch("cells.units_g", (B, G + H), dtype) if (lstm or gru) and keep else None
+        zp = _scratch("cells.units_zpre", (B, G), dtype) if clip else None
         rh = _scratch("cells.units_rh", (B, H), dtype) if cl.split < G else None
-        p_wx, p_wh, p_b = _ptr(w_x), _ptr(w_h), _ptr(b)
-        p_packs, p_zb, p_gb, p_rh = _ptr(packs), _ptr(zb), _ptr(gb), _ptr(rh)
-        p_bias = _ptr(bias) if b is not None else NULL
+        ring = _scratch("cells.units_c", (2, B, H), dtype) if lstm else None
+        ub.packs, ub.bias, ub.peep, ub.z = _ptr(packs), _ptr(bias), _ptr(peep), _ptr(zb)
+        ub.g, ub.zpre, ub.rh, ub.c, ub.ring = _ptr(gb), _ptr(zp), _ptr(rh), _ptr(c), _ptr(ring)
+        p_wx, p_wh, p_b, p_p = _ptr(w_x), _ptr(w_h), _ptr(b), _ptr(p)
         if dtype == np.float32:
             with nogil:
                 _seq_forward_units[float](&cl, &ctx, T, B, I, <float *>p_zx, zx_step, ldzx,
                                           <float *>p_wx, <float *>p_wh, <float *>p_b,
-                                          <float *>p_h0, <float *>p_out, y_step, ldy, nsh,
-                                          shares, <float *>p_packs, <float *>p_bias,
-                                          <float *>p_zb, <float *>p_gb, <float *>p_rh)
+                                          <float *>p_p, <float *>p_h0, <float *>p_out, y_step,
+                                          ldy, nsh, shares, &ub)
         else:
             with nogil:
                 _seq_forward_units[double](&cl, &ctx, T, B, I, <double *>p_zx, zx_step, ldzx,
                                            <double *>p_wx, <double *>p_wh, <double *>p_b,
-                                           <double *>p_h0, <double *>p_out, y_step, ldy, nsh,
-                                           shares, <double *>p_packs, <double *>p_bias,
-                                           <double *>p_zb, <double *>p_gb, <double *>p_rh)
+                                           <double *>p_p, <double *>p_h0, <double *>p_out,
+                                           y_step, ldy, nsh, shares, &ub)
     elif dtype == np.float32:
         with nogil:
             _seq_forward_rows[float](&cl, &ctx, T, B, <float *>p_zx, zx_step, ldzx, &w,
