@@ -898,10 +898,11 @@ cdef Weights _weights(w_h, b, p, w_hr):
 # its own weights, in its own cache; the threads meet once per step at a spin barrier
 # (csrc/rt/barrier.h), after which each reads all of h. The GRU with reset_after=False meets
 # twice: its second product reads r * h_prev of every unit, which each share writes for its
-# own into a (B, H) array between the barriers. The packed products sum each column alike
-# wherever its panel falls, so the bits are those of one thread. For the simple RNN and the
-# GRU (the LSTM with options keeps a state c per unit and projects h: not split), in
-# inference, without a recurrent mask, Keras masks or lengths.
+# own into a (B, H) array between the barriers; the LSTM with options keeps each share's c in
+# a ring of two steps (with a projection, h = m @ w_hr reads every unit's m: not split). The
+# packed products sum each column alike wherever its panel falls, so the bits are those of one
+# thread. For the simple RNN, the GRU and the LSTM with options, in inference, without a
+# recurrent mask, Keras masks or lengths.
 
 cdef enum:
     MAX_SHARES = 64
