@@ -262,7 +262,11 @@ def test_a_child_forked_after_a_multithreaded_call_runs_and_agrees(start_method)
             yg, _, cg = lstmcore.gru_forward(x, w_x[:, :192], w_hg, np.zeros((2, 192), np.float32),
                                              return_cache=True)
             gg = lstmcore.gru_backward(np.ones_like(yg), cg)
-            return (np.concatenate([y.ravel(), yg.ravel()]),
+            # one row: a units split on 2 threads forced (one thread in a forked child)
+            from lstmcore.engine import _cells
+            _cells._set_plan(units="on")
+            yu = lstmcore.gru_forward(x[:1], w_x[:, :192], w_hg, np.zeros((2, 192), np.float32))[0]
+            return (np.concatenate([y.ravel(), yg.ravel(), yu.ravel()]),
                     np.concatenate([g["dw_h"].ravel(), gg["dw_h"].ravel()]),
                     lstmcore.threadpool_info()["openmp_thread_cap"])
 
@@ -614,6 +618,41 @@ def test_one_model_predicts_from_many_threads_as_from_one(rng):
     for t in threads:
         t.join()
     assert not wrong
+
+
+@compiled_only
+def test_units_splits_from_many_threads_as_from_one(rng):
+    """Python threads each running a single sequence split between 2 OpenMP threads by units
+    (each call its own team and barrier): the results of one call alone."""
+    from lstmcore.engine import _cells
+
+    x = rng.standard_normal((1, 30, 16)).astype(np.float32)
+    w_x = (rng.standard_normal((16, 384)) * 0.2).astype(np.float32)
+    w_h = (rng.standard_normal((128, 384)) * 0.1).astype(np.float32)
+    b = (rng.standard_normal((2, 384)) * 0.1).astype(np.float32)
+    before = (_cells._set_plan(units="on"), lstmcore.get_num_threads())
+    lstmcore.set_num_threads(2)
+    try:
+        assert _cells._unit_split_shares("gru", 1, 30, 16, 128) == 2
+        expected = lstmcore.gru_forward(x, w_x, w_h, b)[0]
+        wrong = []
+        start = threading.Barrier(4)
+
+        def run():
+            start.wait()
+            for _ in range(50):
+                if not np.array_equal(lstmcore.gru_forward(x, w_x, w_h, b)[0], expected):
+                    wrong.append(1)
+
+        threads = [threading.Thread(target=run) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not wrong
+    finally:
+        _cells._set_plan(**before[0])
+        lstmcore.set_num_threads(before[1])
 
 
 @pytest.mark.parametrize("backend", list(BACKENDS))
