@@ -37,36 +37,18 @@ typedef REAL KSFX(gvec);
 static int KSFX(gemm_nr)(void) { return GNR; }
 static int KSFX(gemm_mr)(void) { return GMR; }
 
-static void KSFX(pack)(const REAL *w, ptrdiff_t ldw, int K, int N, int trans, REAL *wp) {
-    /* wp[p][k][j] = w[k][p*GNR + j] (trans: w[p*GNR + j][k]), zeros past N; each loop reads w
-     * along its rows */
-    const int NP = (N + GNR - 1) / GNR;
-    for (int p = 0; p < NP; p++) {
-        REAL *restrict dst = wp + (ptrdiff_t)p * K * GNR;
-        const int c0 = p * GNR, n = N - c0 < GNR ? N - c0 : GNR;
-        if (trans) {
-            for (int j = 0; j < n; j++) {
-                const REAL *restrict src = w + (ptrdiff_t)(c0 + j) * ldw;
-                for (int k = 0; k < K; k++)
-                    dst[(ptrdiff_t)k * GNR + j] = src[k];
-            }
-        } else {
-            for (int k = 0; k < K; k++) {
-                const REAL *restrict src = w + (ptrdiff_t)k * ldw + c0;
-                for (int j = 0; j < n; j++)
-                    dst[(ptrdiff_t)k * GNR + j] = src[j];
-            }
-        }
-        for (int k = 0; n < GNR && k < K; k++)
-            for (int j = n; j < GNR; j++)
-                dst[(ptrdiff_t)k * GNR + j] = 0;
-    }
+/* zeros in columns [n, GNR) of a panel's K rows (past N) */
+LSTMCORE_INLINE void KSFX(pack_pad)(REAL *restrict dst, int K, int n) {
+    for (int k = 0; n < GNR && k < K; k++)
+        for (int j = n; j < GNR; j++)
+            dst[(ptrdiff_t)k * GNR + j] = 0;
 }
 
 /* pack of the (K, nb * ncols) matrix whose column j is w's column (j / ncols) * bstride + col0 +
  * j % ncols (w: K rows ldw apart): the columns of units [col0, col0 + ncols) of each of nb gate
- * blocks bstride apart, side by side (a thread's share of a cell's units, lstmcore.engine._cells).
- * The same layout as pack of that matrix, copied in runs of contiguous source columns. */
+ * blocks bstride apart, side by side (a thread's share of a cell's units, lstmcore.engine._cells;
+ * one block: pack's w itself). The same layout as pack of that matrix, copied in runs of
+ * contiguous source columns, each along w's rows. */
 static void KSFX(pack_blocks)(const REAL *w, ptrdiff_t ldw, int K, int nb, ptrdiff_t bstride,
                               ptrdiff_t col0, int ncols, REAL *wp) {
     const int N = nb * ncols, NP = (N + GNR - 1) / GNR;
@@ -76,15 +58,35 @@ static void KSFX(pack_blocks)(const REAL *w, ptrdiff_t ldw, int K, int nb, ptrdi
         for (int j0 = 0; j0 < n;) {  /* a run: columns [j0, j0 + len) of the panel */
             const int c = c0 + j0, blk = c / ncols, u = c % ncols;
             const int len = ncols - u < n - j0 ? ncols - u : n - j0;
-            const REAL *restrict src = w + blk * bstride + col0 + u;
-            for (int k = 0; k < K; k++)
+            for (int k = 0; k < K; k++) {
+                const REAL *restrict src = w + (ptrdiff_t)k * ldw + blk * bstride + col0 + u;
+                REAL *restrict out = dst + (ptrdiff_t)k * GNR + j0;
                 for (int j = 0; j < len; j++)
-                    dst[(ptrdiff_t)k * GNR + j0 + j] = src[(ptrdiff_t)k * ldw + j];
+                    out[j] = src[j];
+            }
             j0 += len;
         }
-        for (int k = 0; n < GNR && k < K; k++)
-            for (int j = n; j < GNR; j++)
-                dst[(ptrdiff_t)k * GNR + j] = 0;
+        KSFX(pack_pad)(dst, K, n);
+    }
+}
+
+static void KSFX(pack)(const REAL *w, ptrdiff_t ldw, int K, int N, int trans, REAL *wp) {
+    /* wp[p][k][j] = w[k][p*GNR + j] (trans: w[p*GNR + j][k]), zeros past N; each loop reads w
+     * along its rows */
+    if (!trans) {
+        KSFX(pack_blocks)(w, ldw, K, 1, 0, 0, N, wp);
+        return;
+    }
+    const int NP = (N + GNR - 1) / GNR;
+    for (int p = 0; p < NP; p++) {
+        REAL *restrict dst = wp + (ptrdiff_t)p * K * GNR;
+        const int c0 = p * GNR, n = N - c0 < GNR ? N - c0 : GNR;
+        for (int j = 0; j < n; j++) {
+            const REAL *restrict src = w + (ptrdiff_t)(c0 + j) * ldw;
+            for (int k = 0; k < K; k++)
+                dst[(ptrdiff_t)k * GNR + j] = src[k];
+        }
+        KSFX(pack_pad)(dst, K, n);
     }
 }
 

@@ -24,7 +24,7 @@ from libc.string cimport memcpy, memset
 
 import numpy as np
 
-from . import _checks, _lstm, _machine, _sequence, _threads, _validate
+from . import _checks, _lstm, _lstm_options, _machine, _sequence, _threads, _validate
 from ._lstm import _aligned_empty, _cache_array, _output_array, _scratch
 from ._cache import GRUCache, LSTMCache, RNNCache
 
@@ -200,15 +200,18 @@ def _unit_split_shares(str cell, int B, int T, int I, int H, dtype=np.float32,
     """The shares of the units split an inference of this shape gets now, 1 for none (tests,
     lstmcore info): on threads (None: those set now), with the plans forced (_set_plan)."""
     cdef Cell cl
-    memset(&cl, 0, sizeof(cl))
-    kinds = {"lstm": (CELL_LSTM, 4), "gru": (CELL_GRU, 3), "rnn": (CELL_RNN, 1)}
-    if cell not in kinds:
-        raise ValueError(f"cell must be one of {sorted(kinds)}, got {cell!r}")
-    cl.kind, K = kinds[cell]
-    cl.H = cl.P = H
-    cl.G = cl.split = K * H
-    cl.reset_after = reset_after
-    cl.proj = proj  # the LSTM's (P is not read)
+    tanh, sigmoid = _NAME_SPECS["tanh"], _NAME_SPECS["sigmoid"]
+    if cell == "rnn":
+        cl = _rnn_cell(H, tanh)
+    elif cell == "gru":
+        cl = _gru_cell(H, reset_after, tanh, sigmoid)
+    elif cell == "lstm":
+        cl = _lstm_cell(H, _lstm_options.LSTMOptions(
+            act=tanh, ract=sigmoid, out_act=tanh, peepholes=None,
+            proj=np.empty((H, max(1, H // 2))) if proj else None, clip=None, input_forget=False,
+            plain=False, codes=None))
+    else:
+        raise ValueError(f"cell must be one of ['gru', 'lstm', 'rnn'], got {cell!r}")
     cdef lc_ctx ctx = _context()
     if threads is not None:
         ctx.nthreads = max(1, int(threads))
@@ -823,6 +826,12 @@ cdef void _seq_forward_rows(const Cell *cl, const lc_ctx *ctx, int T, int B, con
             _rows_padding(&one, y, ldy, y_step, T, B, P, rm, tid, lstmcore_team_size())
 
 
+cdef inline bint _rows_to_split(const lc_ctx *ctx, int B, bint f32) noexcept:
+    # whether B rows fill the two register tiles a row split needs at least (_row_split); fewer
+    # go to the units split (_unit_shares)
+    return B >= 2 * (lc_gemm_mr_f32(ctx) if f32 else lc_gemm_mr_f64(ctx))
+
+
 cdef int _row_split(const lc_ctx *ctx, const Weights *w, int B, bint f32, int *unit):
     """The threads that split the B rows of a sequence (_seq_forward_rows, _seq_backward_rows),
     1 for none, and in unit the rows their shares start on a multiple of. With several threads
@@ -834,7 +843,7 @@ cdef int _row_split(const lc_ctx *ctx, const Weights *w, int B, bint f32, int *u
     rows are cut where the threads' row-steps are nearest equal."""
     cdef int mr = lc_gemm_mr_f32(ctx) if f32 else lc_gemm_mr_f64(ctx)
     unit[0] = 1
-    if w.pw_h0 == NULL or B < 2 * mr:
+    if w.pw_h0 == NULL or not _rows_to_split(ctx, B, f32):
         return 1
     return min(ctx.nthreads, (B + mr - 1) // mr)
 
@@ -937,10 +946,9 @@ cdef int _unit_shares(const Cell *cl, const lc_ctx *ctx, int B, int T, int I, bi
         return 1
     if cl.kind == CELL_LSTM and cl.proj:  # h = m @ w_hr reads every unit's m
         return 1
-    cdef int mr = lc_gemm_mr_f32(ctx) if f32 else lc_gemm_mr_f64(ctx)
-    cdef int nr = lc_gemm_nr_f32(ctx) if f32 else lc_gemm_nr_f64(ctx)
-    if B >= 2 * mr:  # the row split's (_row_split)
+    if _rows_to_split(ctx, B, f32):
         return 1
+    cdef int nr = lc_gemm_nr_f32(ctx) if f32 else lc_gemm_nr_f64(ctx)
     cdef int n = min(ctx.nthreads, MAX_SHARES, max(1, cl.G // nr), cl.H)
     if _UNITS == UNITS_ON:
         return n
