@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -12,9 +13,15 @@ from lstmcore import load_model
 from lstmcore.timeseries.forecast import run_forecast
 
 
-def run_cli(*args):
+def run_cli(*args, env_extra=None):
+    env = None if env_extra is None else {**os.environ, **env_extra}
     return subprocess.run(
-        [sys.executable, "-m", "lstmcore", *args], capture_output=True, text=True, timeout=300, check=False
+        [sys.executable, "-m", "lstmcore", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=env,
     )
 
 
@@ -122,11 +129,46 @@ def test_info_command():
     assert proc.returncode == 0 and "backend" in proc.stdout and "num_threads" in proc.stdout
 
 
+def test_info_shows_the_plan_of_each_cell():
+    """`lstmcore info --plan B,T,I,H --cell gru|rnn|lstm-options`: the cell engine's products, how
+    its threads share inference and training, the GRU's gates and the training products."""
+    import lstmcore
+
+    if lstmcore.backend != "compiled":
+        pytest.skip("the compiled backend only")
+    from lstmcore.engine import _cells
+
+    s5 = run_cli("info", "--plan", "1,100,16,128", "--threads", "2", "--cell", "gru")
+    assert s5.returncode == 0, s5.stderr
+    assert "plan for the GRU (reset_after=True) at B=1 T=100 I=16 H=128 float32, 2 thread(s)" in s5.stdout
+    assert "  training, after the backward loop: dx " in s5.stdout
+    if _cells._packed_plan():  # S5: 55K multiply-adds a step, from _unit_min
+        assert "products: x_t @ w_x and h_prev @ w_h at each step" in s5.stdout
+        assert "inference: units split on 2 threads" in s5.stdout and "55,296" in s5.stdout
+        assert "training: one thread (too little work a step to share" in s5.stdout
+        assert "the GRU's gates in inference: each row's in a buffer in the L1" in s5.stdout
+        rnn = run_cli("info", "--plan", "1,100,16,128", "--threads", "2", "--cell", "rnn")
+        assert "inference: one thread (too little work" in rnn.stdout and "here 18,432" in rnn.stdout
+        assert "the GRU's gates" not in rnn.stdout
+        s2 = run_cli("info", "--plan", "64,100,32,128", "--threads", "2", "--cell", "lstm-options")
+        assert "plan for the LSTM with options at B=64" in s2.stdout
+        assert "inference: rows split on 2 threads" in s2.stdout
+        assert "training: rows split on 2 threads" in s2.stdout
+    one = run_cli("info", "--plan", "64,100,32,128", "--threads", "1", "--cell", "rnn")
+    assert "inference: one thread (one thread asked for)" in one.stdout
+    blas = run_cli(
+        "info", "--plan", "64,100,32,128", "--cell", "gru", env_extra={"LSTMCORE_RECURRENT_PRODUCT": "blas"}
+    )
+    assert blas.returncode == 0, blas.stderr
+    assert "products: x @ w_x over all steps in one BLAS call" in blas.stdout
+    assert "forced by LSTMCORE_RECURRENT_PRODUCT" in blas.stdout
+    bad = run_cli("info", "--plan", "1,100,16,128", "--cell", "lstm3")
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
+
+
 def test_info_shows_the_caches_and_a_shapes_plan():
     """`lstmcore info --plan B,T,I,H` says which path, threads and prefetch a shape gets and why;
     the caches it reads can be overridden (LSTMCORE_L2), and bad shapes are refused."""
-    import os
-
     import lstmcore
 
     proc = run_cli("info", "--plan", "64,100,256,512", "--threads", "1")

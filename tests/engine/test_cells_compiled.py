@@ -16,7 +16,7 @@ from lstmcore import reference
 pytestmark = pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled backend only")
 
 if lstmcore.backend == "compiled":
-    from lstmcore.engine import _cells
+    from lstmcore.engine import _cells, _lstm
 
 ACTS = [
     "tanh",
@@ -471,6 +471,74 @@ def test_the_units_split_rule():
     finally:
         _cells._set_plan(**before[0])
         lstmcore.set_num_threads(before[1])
+
+
+def test_the_cell_plan_says_what_the_rules_pick():
+    """_cells._cell_plan (lstmcore info --plan --cell) reads the engine's own rules: the products'
+    plan, the rows split, the units split, the team inside a step's products, the GRU's gates in
+    the L1 and the training products, each forced both ways."""
+    before = (
+        _cells._set_plan(recurrent="packed", units="auto", gru_nocache=True),
+        _lstm._set_grad_products("auto"),
+        lstmcore.get_num_threads(),
+    )
+    try:
+        lstmcore.set_num_threads(2)
+        for cell in ("gru", "rnn", "lstm"):
+            one = _cells._cell_plan(cell, 64, 100, 32, 128, threads=1)
+            assert (one["inference"], one["training"]) == ("one", "one")
+            assert one["inference_threads"] == one["training_threads"] == 1
+            rows = _cells._cell_plan(cell, 64, 100, 32, 128)  # S2: the rows split both ways
+            assert rows["threads"] == 2 and rows["products"] == "packed" and rows["forced"]
+            assert (rows["inference"], rows["training"]) == ("rows", "rows")
+            assert rows["inference_threads"] == rows["training_threads"] == 2
+            assert rows["step_madds"] == 64 * 128 * {"gru": 3, "rnn": 1, "lstm": 4}[cell] * 128
+        s5 = _cells._cell_plan("gru", 1, 100, 16, 128)  # the units split, in inference only
+        assert s5["inference"] == "units" and s5["training"] == "one"
+        assert s5["inference_threads"] == _cells._unit_split_shares("gru", 1, 100, 16, 128) == 2
+        assert s5["unit_madds"] == 1 * (16 + 128) * 384
+        assert _cells._cell_plan("rnn", 1, 100, 16, 128)["inference"] == "one"  # 18K a step
+        assert _cells._cell_plan("gru", 1, 1, 16, 128)["inference"] == "one"  # one step
+        # a few rows of many units: a team inside each step's products (from gemm_par_min)
+        few = _cells._cell_plan("rnn", 4, 100, 16, 512)
+        assert few["step_madds"] >= few["gemm_par_min"]
+        assert (few["inference"], few["training"]) == ("units", "steps")
+        _cells._set_plan(units="off")
+        assert _cells._cell_plan("rnn", 4, 100, 16, 512)["inference"] == "steps"
+        assert _cells._cell_plan("gru", 1, 100, 16, 128)["inference"] == "one"
+        _cells._set_plan(units="on")
+        assert _cells._cell_plan("rnn", 1, 100, 16, 128)["inference"] == "units"
+        # the GRU with reset_after infers with its gates in the L1, unless forced not to
+        assert _cells._cell_plan("gru", 8, 10, 4, 16)["gates"] == "l1"
+        assert _cells._cell_plan("gru", 8, 10, 4, 16, reset_after=False)["gates"] == "arrays"
+        assert _cells._cell_plan("rnn", 8, 10, 4, 16)["gates"] == "arrays"
+        _cells._set_plan(gru_nocache=False)
+        assert _cells._cell_plan("gru", 8, 10, 4, 16)["gates"] == "arrays"
+        # the training products as _lstm's rule for them, forced either way
+        for mode, expected in (("packed", "packed"), ("blas", "blas")):
+            _lstm._set_grad_products(mode)
+            plan = _cells._cell_plan("gru", 64, 100, 32, 128)
+            assert (plan["dx"], plan["dw_x"], plan["dw_h"]) == (expected,) * 3
+        # the rule's own products: lstmcore's kernels wherever they have vectors
+        _lstm._set_grad_products("auto")
+        _cells._set_plan(recurrent="auto")
+        auto = _cells._cell_plan("gru", 64, 100, 32, 128)
+        assert not auto["forced"]
+        assert auto["products"] == ("packed" if _lstm._kernel_isa() != "generic" else "blas")
+        # BLAS products: no split of rows or units (those need the packed weights)
+        _cells._set_plan(recurrent="blas")
+        blas = _cells._cell_plan("gru", 64, 100, 32, 128)
+        assert blas["products"] == "blas" and blas["forced"]
+        assert blas["inference"] in ("steps", "one") and blas["training"] == blas["inference"]
+        assert blas["omp_spins"] == (blas["inference"] == "one")
+        with pytest.raises(ValueError, match="cell must be one of"):
+            _cells._cell_plan("lstm2", 8, 10, 4, 16)
+        with pytest.raises(ValueError, match="expected B, T, H >= 1"):
+            _cells._cell_plan("gru", 0, 10, 4, 16)
+    finally:
+        _cells._set_plan(**before[0])
+        _lstm._set_grad_products(before[1])
+        lstmcore.set_num_threads(before[2])
 
 
 @pytest.mark.parametrize(

@@ -135,7 +135,15 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument(
         "--plan",
         metavar="B,T,I,H",
-        help="show the plan the LSTM's inference follows for this shape on this machine, and why",
+        help="show the plan a layer of this shape follows on this machine (the LSTM's inference, or"
+        " --cell's), and why",
+    )
+    i.add_argument(
+        "--cell",
+        default="lstm",
+        choices=("lstm", "gru", "rnn", "lstm-options"),
+        help="the cell of --plan: the LSTM (default), the GRU, the simple RNN, or the LSTM with options"
+        " (peepholes, clip, input_forget, other activations: the engine of the GRU and the RNN)",
     )
     i.add_argument("--dtype", default="float32", help="float32 (default) or float64, for --plan")
     i.add_argument(

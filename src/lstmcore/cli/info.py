@@ -1,5 +1,6 @@
 """``lstmcore info``: the version, backend, threads and kernels in force, the caches the plans read,
-and (``--plan B,T,I,H``) the plan the LSTM's inference follows for a shape, with why."""
+and (``--plan B,T,I,H``) the plan the LSTM's inference follows for a shape, with why (``--cell``:
+the GRU's, the simple RNN's or the LSTM with options', inference and training)."""
 
 from __future__ import annotations
 
@@ -94,6 +95,100 @@ def plan_lines(
     out.append(_training_line(plan))
     out.append(_pair_line(B, T, I, H, dtype, n))
     out.append(_cells_line(B, T, I, H, dtype, n))
+    return out
+
+
+_CELL_NAMES = {"gru": "the GRU (reset_after=True)", "rnn": "the simple RNN", "lstm": "the LSTM with options"}
+
+
+def cell_plan_lines(
+    shape: tuple[int, int, int, int], cell: str, dtype: str = "float32", threads: int | None = None
+) -> list[str]:
+    """The plan of the cell engine (the GRU, the simple RNN, the LSTM with options: peepholes,
+    clip, input_forget, other activations) for shape (B, T, I, H), in words: its products, how its
+    threads share inference and training, where the gates live, and the rule behind each."""
+    import numpy as np
+
+    import lstmcore
+
+    if lstmcore.backend != "compiled":
+        return ["plan: the NumPy reference backend runs every shape the same way (no kernels to plan)"]
+    if np.dtype(dtype) not in (np.float32, np.float64):
+        raise ValueError(f"--dtype: expected float32 or float64, got {dtype!r}")
+    from lstmcore.engine import _cells
+
+    B, T, I, H = shape
+    n = threads or lstmcore.get_num_threads()
+    plan = _cells._cell_plan(cell, B, T, I, H, np.dtype(dtype), threads=n)
+    madds, least = plan["step_madds"], _cells._unit_min()
+    out = [
+        f"plan for {_CELL_NAMES[cell]} at B={B} T={T} I={I} H={H} {np.dtype(dtype).name}, {n} thread(s),"
+        f" kernels {plan['isa']}:"
+    ]
+    forced = "forced by LSTMCORE_RECURRENT_PRODUCT; the rule: " if plan["forced"] else "the rule: "
+    if plan["products"] == "packed":
+        out.append(
+            "  products: x_t @ w_x and h_prev @ w_h at each step in lstmcore's packed kernels, the"
+            f" weights packed once a call ({forced}wherever the kernels have vectors, AVX2 or AVX-512;"
+            " LSTMCORE_RECURRENT_PRODUCT=blas forces BLAS)"
+        )
+    else:
+        out.append(
+            "  products: x @ w_x over all steps in one BLAS call, then h_prev @ w_h at each step"
+            f" ({forced}BLAS on the baseline instruction set, where the machine's BLAS knows the CPU"
+            " better; LSTMCORE_RECURRENT_PRODUCT=packed forces lstmcore's kernels)"
+        )
+
+    def threads_line(kind: str, how: str, k: int) -> str:
+        if how == "units":
+            return (
+                f"units split on {k} threads: each keeps the columns of its share of the units in every"
+                f" gate block and runs them through the whole sequence, the shares meeting once a step"
+                f" (a batch of fewer than two register tiles of rows; a step's {plan['unit_madds']:,}"
+                f" multiply-adds, from {least:,}, each share {least // 2:,} at least and a panel of"
+                " columns wide)"
+            )
+        if how == "rows":
+            return (
+                f"rows split on {k} threads: each runs its own batch rows through the whole sequence,"
+                " with no barrier (a batch of two register tiles of rows or more, a tile a thread at"
+                " least; with lengths, the rows cut where the threads' row-steps are nearest equal)"
+            )
+        if how == "steps":
+            return (
+                f"each step's products on {k} threads (h_prev @ w_h: {madds:,} multiply-adds a step,"
+                f" from {plan['gemm_par_min']:,} a packed product splits; BLAS: its own threads)"
+            )
+        if n == 1:
+            return "one thread (one thread asked for)"
+        if plan["omp_spins"]:
+            return (
+                "the gate maths on one thread, the products on BLAS's threads (OpenMP's idle workers"
+                " spin after a parallel region and would take the cores BLAS's next product needs)"
+            )
+        units = plan["unit_madds"]
+        extra = "" if kind == "training" else f"; a units split from {least:,} a step, here {units:,}"
+        return (
+            f"one thread (too little work a step to share: {madds:,} multiply-adds of h_prev @ w_h,"
+            f" a packed product splits from {plan['gemm_par_min']:,}{extra})"
+        )
+
+    out.append("  inference: " + threads_line("inference", plan["inference"], plan["inference_threads"]))
+    if plan["inference"] == "units":
+        out.append(
+            "    (with a recurrent mask, a Keras mask or lengths: as in training"
+            + ("; with a projection too, whose h = m @ w_hr reads every unit)" if cell == "lstm" else ")")
+        )
+    out.append("  training: " + threads_line("training", plan["training"], plan["training_threads"]))
+    if cell == "gru":
+        out.append(
+            "  the GRU's gates in inference: each row's in a buffer in the L1, 256 units at a time (no"
+            " (B, 3H) arrays written at every step); with reset_after=False, in arrays, and two"
+            " products a step (r * h_prev before the candidate's)"
+            if plan["gates"] == "l1"
+            else "  the GRU's gates in inference: in (B, 3H) arrays at every step"
+        )
+    out.append(_training_line({"training": {name: plan[name] for name in ("dx", "dw_x", "dw_h")}}))
     return out
 
 
@@ -201,8 +296,13 @@ def _info_command(args) -> int:
             " lstmcore.set_workspace_limit)"
         )
     if getattr(args, "plan", None):
+        cell = getattr(args, "cell", "lstm")
         try:
-            lines = plan_lines(_parse_shape(args.plan), args.dtype, args.threads)
+            if cell == "lstm":
+                lines = plan_lines(_parse_shape(args.plan), args.dtype, args.threads)
+            else:
+                name = "lstm" if cell == "lstm-options" else cell
+                lines = cell_plan_lines(_parse_shape(args.plan), name, args.dtype, args.threads)
         except ValueError as exc:
             print(f"lstmcore info: --plan: {exc}")
             return 2

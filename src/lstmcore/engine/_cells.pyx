@@ -195,28 +195,87 @@ def compact_steps(cnp.ndarray a, nact, out=None):
     return kept[0]
 
 
+cdef Cell _named_cell(str cell, int H, bint reset_after, bint proj) except *:
+    """A cell of lstmcore info's and the tests' plans: 'rnn', 'gru' or 'lstm' (the LSTM with
+    options: no peepholes, clip or input_forget; proj: with a projection), tanh and sigmoid."""
+    tanh, sigmoid = _NAME_SPECS["tanh"], _NAME_SPECS["sigmoid"]
+    if cell == "rnn":
+        return _rnn_cell(H, tanh)
+    if cell == "gru":
+        return _gru_cell(H, reset_after, tanh, sigmoid)
+    if cell == "lstm":
+        return _lstm_cell(H, _lstm_options.LSTMOptions(
+            act=tanh, ract=sigmoid, out_act=tanh, peepholes=None,
+            proj=np.empty((H, max(1, H // 2))) if proj else None, clip=None, input_forget=False,
+            plain=False, codes=None))
+    raise ValueError(f"cell must be one of ['gru', 'lstm', 'rnn'], got {cell!r}")
+
+
 def _unit_split_shares(str cell, int B, int T, int I, int H, dtype=np.float32,
                        bint reset_after=True, threads=None, bint proj=False):
     """The shares of the units split an inference of this shape gets now, 1 for none (tests,
     lstmcore info): on threads (None: those set now), with the plans forced (_set_plan)."""
-    cdef Cell cl
-    tanh, sigmoid = _NAME_SPECS["tanh"], _NAME_SPECS["sigmoid"]
-    if cell == "rnn":
-        cl = _rnn_cell(H, tanh)
-    elif cell == "gru":
-        cl = _gru_cell(H, reset_after, tanh, sigmoid)
-    elif cell == "lstm":
-        cl = _lstm_cell(H, _lstm_options.LSTMOptions(
-            act=tanh, ract=sigmoid, out_act=tanh, peepholes=None,
-            proj=np.empty((H, max(1, H // 2))) if proj else None, clip=None, input_forget=False,
-            plain=False, codes=None))
-    else:
-        raise ValueError(f"cell must be one of ['gru', 'lstm', 'rnn'], got {cell!r}")
+    cdef Cell cl = _named_cell(cell, H, reset_after, proj)
     cdef lc_ctx ctx = _context()
     if threads is not None:
         ctx.nthreads = max(1, int(threads))
     return _unit_shares(&cl, &ctx, B, T, I, False, _use_packed(ctx), True,
                         np.dtype(dtype) == np.float32)
+
+
+def _cell_plan(str cell, int B, int T, int I, int H, dtype=np.float32, bint reset_after=True,
+               threads=None):
+    """The plan a call of the cell engine (cell 'rnn', 'gru' or 'lstm', the LSTM with options)
+    on a batch of this shape follows now, without masks or lengths (lstmcore info --plan --cell,
+    tests): a dict of 'products' ('packed': lstmcore's kernels, x_t @ w_x and h_prev @ w_h at each
+    step; 'blas': x @ w_x over all steps, a BLAS call per step), 'forced' (whether
+    LSTMCORE_RECURRENT_PRODUCT or _set_plan chose them), 'isa', 'threads' (the call's),
+    'inference' and 'training' (how the threads share the sequence: 'units', 'rows', 'steps':
+    a team inside each step's products, or 'one') with 'inference_threads' and
+    'training_threads', 'step_madds' (the recurrent product's multiply-adds a step) and
+    'gemm_par_min' (from which a packed product splits), 'gates' (the GRU with reset_after's
+    inference: 'l1', each row's gates in a buffer; else 'arrays'), and where a training step's
+    dx, dw_x and dw_h products run ('packed', 'blas' or 'blocked'), under the plans forced now
+    (_set_plan, _lstm._set_grad_products)."""
+    if B < 1 or T < 1 or I < 0 or H < 1:
+        raise ValueError(f"expected B, T, H >= 1 and I >= 0, got {(B, T, I, H)}")
+    cdef Cell cl = _named_cell(cell, H, reset_after, False)
+    cdef lc_ctx ctx = _context()
+    if threads is not None:
+        ctx.nthreads = max(1, int(threads))
+    cdef int n = ctx.nthreads
+    cdef bint f32 = np.dtype(dtype) == np.float32
+    cdef bint packed = _use_packed(ctx)
+    if not packed and _lstm._omp_spins():  # as _pack_weights: the loops on one thread
+        ctx.nthreads = 1
+    cdef Weights w = _weights(None, None, None, None)
+    cdef int unit
+    if packed:
+        w.pw_h0 = <void *>&unit  # any pointer: _row_split asks only whether w_h is packed
+    cdef int rows = _row_split(&ctx, &w, B, f32, &unit)
+    cdef int nsh = _unit_shares(&cl, &ctx, B, T, I, False, packed, True, f32)
+    cdef Py_ssize_t madds = <Py_ssize_t>B * cl.P * cl.split
+    # a step's products without a split of rows or units: on the team where one is large
+    # enough (lc_gemm_packed's gemm_par_min; BLAS: its own pool)
+    steps = "steps" if ctx.nthreads > 1 and (not packed or madds >= _GEMM_PAR_MIN) else "one"
+    cdef int team = ctx.nthreads if steps == "steps" else 1
+    inference = "units" if nsh > 1 else "rows" if rows > 1 else steps
+    training = "rows" if rows > 1 else steps
+    itemsize = 4 if f32 else 8
+    bits = _lstm._products_plan(packed, I, cl.P, cl.G, itemsize,
+                                cl.kind != CELL_GRU or cl.reset_after)
+    plan = {"products": "packed" if packed else "blas", "forced": _PLAN != PLAN_AUTO,
+            "isa": _lstm._kernel_isa(),
+            "threads": n, "inference": inference, "training": training,
+            "inference_threads": nsh if nsh > 1 else rows if rows > 1 else team,
+            "training_threads": rows if rows > 1 else team,
+            "step_madds": int(madds), "gemm_par_min": int(_GEMM_PAR_MIN),
+            "unit_madds": int(<Py_ssize_t>B * (I + cl.H) * cl.G),
+            "omp_spins": not packed and n > 1 and ctx.nthreads == 1,
+            "gates": "arrays" if _gates_kept(&cl, False) else "l1"}
+    for name, bit in (("dx", 1), ("dw_x", 2), ("dw_h", 4)):
+        plan[name] = ("blocked" if bits & 16 and bit > 1 else "packed") if bits & bit else "blas"
+    return plan
 
 
 def _unit_min():
