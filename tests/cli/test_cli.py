@@ -142,6 +142,10 @@ def test_info_shows_the_plan_of_each_cell():
     assert s5.returncode == 0, s5.stderr
     assert "plan for the GRU (reset_after=True) at B=1 T=100 I=16 H=128 float32, 2 thread(s)" in s5.stdout
     assert "  training, after the backward loop: dx " in s5.stdout
+    from lstmcore.engine import _stack
+
+    order = "at once" if 100 * (16 + 128) * 384 >= _stack._pair_min(np.float32) else "one after the other"
+    assert f"a bidirectional layer: inference {order}" in s5.stdout  # the GRU's G = 3H
     if _cells._packed_plan():  # S5: 55K multiply-adds a step, from _unit_min
         assert "products: x_t @ w_x and h_prev @ w_h at each step" in s5.stdout
         assert "inference: units split on 2 threads" in s5.stdout and "55,296" in s5.stdout

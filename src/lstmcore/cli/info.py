@@ -154,10 +154,12 @@ def cell_plan_lines(
                 " with no barrier (a batch of two register tiles of rows or more, a tile a thread at"
                 " least; with lengths, the rows cut where the threads' row-steps are nearest equal)"
             )
+        if how == "steps" and plan["products"] == "blas":
+            return "each step's BLAS products on BLAS's threads, the gate maths on the calling thread"
         if how == "steps":
             return (
                 f"each step's products on {k} threads (h_prev @ w_h: {madds:,} multiply-adds a step,"
-                f" from {plan['gemm_par_min']:,} a packed product splits; BLAS: its own threads)"
+                f" from {plan['gemm_par_min']:,} a packed product splits), the gate maths on one"
             )
         if n == 1:
             return "one thread (one thread asked for)"
@@ -189,6 +191,7 @@ def cell_plan_lines(
             else "  the GRU's gates in inference: in (B, 3H) arrays at every step"
         )
     out.append(_training_line({"training": {name: plan[name] for name in ("dx", "dw_x", "dw_h")}}))
+    out.append(_pair_line(B, T, I, H, dtype, n, {"gru": 3, "rnn": 1, "lstm": 4}[cell] * H))
     return out
 
 
@@ -198,7 +201,7 @@ def _cells_line(B: int, T: int, I: int, H: int, dtype: str, threads: int) -> str
     from lstmcore.engine import _cells
 
     if threads < 2:
-        return "  a GRU or simple RNN of this shape: one thread"
+        return "  a GRU or simple RNN of this shape: one thread (--cell gru or rnn: their whole plan)"
     least = _cells._unit_min()
     said = []
     for cell, name in (("gru", "the GRU"), ("rnn", "the simple RNN")):
@@ -210,26 +213,30 @@ def _cells_line(B: int, T: int, I: int, H: int, dtype: str, threads: int) -> str
         return (
             "  a GRU or simple RNN of this shape, inference: no units split (its batch rows split"
             " between the threads where they fill two register tiles or more; else too little work"
-            f" a step to share: the GRU's {madds:,} multiply-adds, from {least:,}, or one step)"
+            f" a step to share: the GRU's {madds:,} multiply-adds, from {least:,}, or one step;"
+            " --cell gru or rnn: their whole plan)"
         )
     return (
         f"  a GRU or simple RNN of this shape, inference: units split, {' and '.join(said)};"
         " each keeps the columns of its share of the units in every gate block, and they meet once"
-        f" a step ({least // 2:,} multiply-adds a step at least per share)"
+        f" a step ({least // 2:,} multiply-adds a step at least per share; --cell gru or rnn: their"
+        " whole plan)"
     )
 
 
-def _pair_line(B: int, T: int, I: int, H: int, dtype: str, threads: int) -> str:
-    """Whether a bidirectional layer of this shape runs its two directions at once (_stack.pairs)."""
+def _pair_line(B: int, T: int, I: int, H: int, dtype: str, threads: int, G: int | None = None) -> str:
+    """Whether a bidirectional layer of this shape runs its two directions at once (_stack.pairs);
+    G: a direction's gate columns (the LSTM's 4H by default)."""
     from lstmcore.engine import _stack
 
+    G = 4 * H if G is None else G
     if threads < 2:
         return "  a bidirectional layer: its two directions one after the other (one thread)"
     least = _stack._pair_min(dtype)
-    madds = _stack.direction_madds(B, T, I, H, 4 * H, False)
+    madds = _stack.direction_madds(B, T, I, H, G, False)
 
     def how(training: bool) -> str:
-        work = _stack.direction_madds(B, T, I, H, 4 * H, training)
+        work = _stack.direction_madds(B, T, I, H, G, training)
         return "at once, each on half of the threads" if work >= least else "one after the other"
 
     return (
