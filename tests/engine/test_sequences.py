@@ -670,7 +670,8 @@ def test_compiled_gathers_match_their_numpy_twin(rng, which, threads):
     """_checks.take_steps (the plans' gathers in one pass) and _cells.take_steps (its rows split
     between threads, here from any size) against _sequence._take_numpy, for every plan's gather,
     scatter (of states and of outputs) and output-gradient gather, on float32 and float64, on a
-    strided view and into a transposed out (the training gathers')."""
+    strided view and into a transposed out (the training gathers'), and without writing the
+    steps that would be 0 (pad=False)."""
     from lstmcore.engine import _cells, _checks, _sequence
 
     B, T, F = 7, 6, 5
@@ -698,6 +699,17 @@ def test_compiled_gathers_match_their_numpy_twin(rng, which, threads):
                 out_tm = np.full((T, B, F), np.nan, dtype=a.dtype)
                 assert _cells.take_steps(a, *args, out_tm.transpose(1, 0, 2)).base is out_tm
                 np.testing.assert_array_equal(out_tm, want.transpose(1, 0, 2))
+                # not pad (the backward's dy with lengths): the steps that would be 0 keep what
+                # out held, the others as with pad
+                rows, src, _, zero = args
+                pad = np.zeros((B, T), dtype=bool) if src is None else src < 0
+                if zero is not None:
+                    pad |= zero
+                for take in (_checks.take_steps, _cells.take_steps):
+                    kept = np.full((B, T, F), 7.0, dtype=a.dtype)
+                    assert take(a, *args, kept, pad=False) is kept
+                    np.testing.assert_array_equal(kept[~pad], want[~pad])
+                    assert np.all(kept[pad] == 7.0)
         for take in (_checks.take_steps, _cells.take_steps):
             with pytest.raises(ValueError, match="rows out of range"):
                 take(a64, np.array([B]), None, False, None)

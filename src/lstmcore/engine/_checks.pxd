@@ -13,6 +13,7 @@ cdef struct TakeJob:
     const cnp.int64_t *srcs             # (B, T) or NULL: the step of a that out[j, t] reads
     const unsigned char *zero           # (B, T) or NULL: out[j, t] = 0 where set
     int reverse
+    int skip                            # leave the steps that would be 0 as they are
 
 
 cdef tuple take_job(cnp.ndarray a, rows, src, bint reverse, zero, out, TakeJob *job)

@@ -35,7 +35,7 @@ def all_finite(cnp.ndarray a):
 cdef extern from "rt/steps.h" nogil:
     void lstmcore_take_row(char *dst, Py_ssize_t o1, const char *src, Py_ssize_t s1, Py_ssize_t T,
                            Py_ssize_t row, const cnp.int64_t *srow, int reverse,
-                           const unsigned char *zrow)
+                           const unsigned char *zrow, int skip)
 
 
 cdef tuple take_job(cnp.ndarray a, rows, src, bint reverse, zero, out, TakeJob *job):
@@ -69,7 +69,7 @@ cdef tuple take_job(cnp.ndarray a, rows, src, bint reverse, zero, out, TakeJob *
     cdef cnp.ndarray o = out
     job.dst, job.src = <char *>cnp.PyArray_DATA(o), <const char *>cnp.PyArray_DATA(a)
     job.o0, job.o1, job.s0, job.s1 = o.strides[0], o.strides[1], a.strides[0], a.strides[1]
-    job.T, job.row, job.reverse = T, F * a.itemsize, reverse
+    job.T, job.row, job.reverse, job.skip = T, F * a.itemsize, reverse, 0
     job.rows = job.srcs = NULL
     job.zero = NULL
     if rows is not None:
@@ -87,12 +87,14 @@ cdef void take_rows(const TakeJob *job, Py_ssize_t j0, Py_ssize_t j1) noexcept n
         lstmcore_take_row(job.dst + j * job.o0, job.o1,
                           job.src + (job.rows[j] if job.rows != NULL else j) * job.s0, job.s1,
                           job.T, job.row, job.srcs + j * job.T if job.srcs != NULL else NULL,
-                          job.reverse, job.zero + j * job.T if job.zero != NULL else NULL)
+                          job.reverse, job.zero + j * job.T if job.zero != NULL else NULL,
+                          job.skip)
 
 
-def take_steps(cnp.ndarray a, rows, src, bint reverse, zero, out=None):
+def take_steps(cnp.ndarray a, rows, src, bint reverse, zero, out=None, bint pad=True):
     """The gathers of lstmcore.engine._sequence.Plan, in one pass: a C-contiguous out (B, T, F)
-    with out[j, t] = a[rows[j], src[j, t]], 0 where src[j, t] < 0 or zero[j, t].
+    with out[j, t] = a[rows[j], src[j, t]], 0 where src[j, t] < 0 or zero[j, t] (not pad: those
+    steps of out left as they were).
 
     a (B', T, F) float32/float64, its last axis contiguous | rows (B,) int64 or None (j) |
     src (B, T) int64 or None (t, or T-1-t with ``reverse``) | zero (B, T) bool or None |
@@ -102,6 +104,7 @@ def take_steps(cnp.ndarray a, rows, src, bint reverse, zero, out=None):
     with its rows split between threads."""
     cdef TakeJob job
     kept = take_job(a, rows, src, reverse, zero, out, &job)
+    job.skip = not pad
     cdef Py_ssize_t B = (<cnp.ndarray>kept[0]).shape[0]
     with nogil:
         take_rows(&job, 0, B)

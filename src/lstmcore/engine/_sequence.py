@@ -147,9 +147,11 @@ class Plan:
         out[...] = _take_numpy(full.transpose(1, 0, 2), self.inv, self.src_back, self.reverse, None)
         return out
 
-    def gather_grad(self, dy, out=None):
-        """dy (B, T, F) of the outputs -> processing order, 0 on ZERO steps (their output is 0)."""
-        return _take_steps(dy, self.perm, self.src, self.reverse, self.zero_steps, out)
+    def gather_grad(self, dy, out=None, pad=True):
+        """dy (B, T, F) of the outputs -> processing order, 0 on ZERO steps (their output is 0);
+        not ``pad`` (with ``out``): those steps of out left as they were, for a reader that never
+        reads them (the compiled backward with ``nact``)."""
+        return _take_steps(dy, self.perm, self.src, self.reverse, self.zero_steps, out, pad)
 
     def rows(self, a):
         """a (B, ...) per caller's row -> per plan row."""
@@ -270,7 +272,7 @@ except ImportError:  # pragma: no cover - the reference backend without a compil
 _take_threaded = None  # lstmcore.engine._cells.take_steps, found on first use (it imports this module)
 
 
-def _take_steps(a, rows, src, reverse, zero, out=None):
+def _take_steps(a, rows, src, reverse, zero, out=None, pad=True):
     global _take_threaded
     if _take_compiled is not None and isinstance(a, np.ndarray) and a.dtype in (np.float32, np.float64):
         if _take_threaded is None:
@@ -278,7 +280,7 @@ def _take_steps(a, rows, src, reverse, zero, out=None):
                 from ._cells import take_steps as _take_threaded
             except ImportError:  # pragma: no cover - _checks built, the kernels not
                 _take_threaded = _take_compiled
-        return _take_threaded(a, rows, src, reverse, zero, out)
+        return _take_threaded(a, rows, src, reverse, zero, out, pad)
     result = _take_numpy(a, rows, src, reverse, zero)
     if out is None:
         return result
