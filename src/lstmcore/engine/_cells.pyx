@@ -233,8 +233,10 @@ def _cell_plan(str cell, int B, int T, int I, int H, dtype=np.float32, bint rese
     LSTMCORE_RECURRENT_PRODUCT or _set_plan chose them), 'isa', 'threads' (the call's),
     'inference' and 'training' (how the threads share the sequence: 'units', 'rows', 'steps':
     a team inside each step's products, or 'one') with 'inference_threads' and
-    'training_threads', 'step_madds' (the recurrent product's multiply-adds a step) and
-    'gemm_par_min' (from which a packed product splits), 'gates' (the GRU with reset_after's
+    'training_threads', 'step_madds' (the recurrent product's multiply-adds a step),
+    'gemm_par_min' (from which a packed product splits), 'unit_madds' (a step's multiply-adds as
+    the units split's rule counts them), 'omp_spins' (BLAS products with the call's loops kept on
+    one thread, OpenMP's idle workers spinning), 'gates' (the GRU with reset_after's
     inference: 'l1', each row's gates in a buffer; else 'arrays'), and where a training step's
     dx, dw_x and dw_h products run ('packed', 'blas' or 'blocked'), under the plans forced now
     (_set_plan, _lstm._set_grad_products)."""
