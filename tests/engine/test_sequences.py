@@ -232,6 +232,29 @@ def test_lengths_inference_same_bits_on_every_plan_and_entry(isa, rng, reverse, 
 # Semantics, both backends ----------------------------------------------------------------------
 
 
+@pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled backend only")
+@pytest.mark.parametrize("cell, options", CONFIGS, ids=CONFIG_IDS)
+@pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reverse"])
+def test_the_backward_with_lengths_reads_no_step_past_a_length(rng, cell, options, reverse):
+    """With lengths, the backward gathers dy into the plan's order without writing the steps past
+    each row's length (its kernels never read them): the same gradients, bit for bit, after a
+    masked call has left NaN in every step of the gather's workspace."""
+    args, kw, grads = _problem(rng, cell, options, np.float64)
+    B, T = args[0].shape[:2]
+    lengths = np.array([3, T, 1, 5, T])
+    *_, cache = _forward(lstmcore, cell, args, {**kw, "lengths": lengths, "reverse": reverse}, True)
+    want = _backward(lstmcore, cell, cache, grads)
+    mask = np.ones((B, T), dtype=bool)
+    mask[0, 0] = False
+    *_, masked = _forward(lstmcore, cell, args, {**kw, "mask": mask}, True)
+    nan = np.full_like(grads[0], np.nan)
+    getattr(lstmcore, f"{cell}_backward")(nan, masked, *grads[1:], check_finite=False)
+    got = _backward(lstmcore, cell, cache, grads)
+    for name, value in want.items():
+        assert np.all(np.isfinite(got[name])), name
+        np.testing.assert_array_equal(got[name], value, err_msg=name)
+
+
 @pytest.mark.parametrize("mod", MODULES)
 @pytest.mark.parametrize("cell, options", CONFIGS, ids=CONFIG_IDS)
 @pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reverse"])

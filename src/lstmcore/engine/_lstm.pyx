@@ -1820,8 +1820,10 @@ cdef dict _run_backward(dy, cache, dh, dc, int act, int ract, seq):
         B, H = cache.gates.shape[1], cache.w_h.shape[0]
         dh, dc = np.zeros((B, H), dtype=dtype), np.zeros((B, H), dtype=dtype)
     nact = None
-    if seq is not None:  # into the plan's order
-        dy = None if dy is None else seq.gather_grad(dy, _workspace("plan.dy", dy.shape, dtype))
+    if seq is not None:  # into the plan's order; with nact (lengths) the loops read no step past
+        # a row's length: those are not zeroed (as the cell engine's _backward)
+        dy = None if dy is None else seq.gather_grad(dy, _workspace("plan.dy", dy.shape, dtype),
+                                                     pad=seq.nact is None)
         dh, dc = seq.rows(dh).copy(), seq.rows(dc).copy()
         nact = _steps_rows(seq.nact)
     has_dy = dy is not None
