@@ -21,6 +21,15 @@ def _kib(n: int) -> str:
     return f"{n / 1024:.0f} KiB" if n < 1024 * 1024 else f"{n / 1024 / 1024:.2f} MiB"
 
 
+def _plan_dtype(dtype: str):
+    """--dtype of a plan as a NumPy dtype: float32 or float64, else ValueError."""
+    import numpy as np
+
+    if np.dtype(dtype) not in (np.float32, np.float64):
+        raise ValueError(f"--dtype: expected float32 or float64, got {dtype!r}")
+    return np.dtype(dtype)
+
+
 def plan_lines(
     shape: tuple[int, int, int, int], dtype: str = "float32", threads: int | None = None
 ) -> list[str]:
@@ -35,9 +44,7 @@ def plan_lines(
         return ["plan: the NumPy reference backend runs every shape the same way (no kernels to plan)"]
     from lstmcore.engine import _lstm
 
-    itemsize = np.dtype(dtype).itemsize
-    if np.dtype(dtype) not in (np.float32, np.float64):
-        raise ValueError(f"--dtype: expected float32 or float64, got {dtype!r}")
+    itemsize = _plan_dtype(dtype).itemsize
     B, T, I, H = shape
     plan = _lstm._seq_plan(B, T, I, H, itemsize, threads)
     n = threads or lstmcore.get_num_threads()
@@ -113,8 +120,7 @@ def cell_plan_lines(
 
     if lstmcore.backend != "compiled":
         return ["plan: the NumPy reference backend runs every shape the same way (no kernels to plan)"]
-    if np.dtype(dtype) not in (np.float32, np.float64):
-        raise ValueError(f"--dtype: expected float32 or float64, got {dtype!r}")
+    _plan_dtype(dtype)
     from lstmcore.engine import _cells
 
     B, T, I, H = shape
@@ -197,24 +203,24 @@ def cell_plan_lines(
 
 def _cells_line(B: int, T: int, I: int, H: int, dtype: str, threads: int) -> str:
     """How the GRU and the simple RNN of this shape share their inference between threads: rows,
-    units (_cells._unit_split_shares) or none."""
+    units (_cells._cell_plan) or none."""
     from lstmcore.engine import _cells
 
     if threads < 2:
         return "  a GRU or simple RNN of this shape: one thread (--cell gru or rnn: their whole plan)"
     least = _cells._unit_min()
-    said = []
-    for cell, name in (("gru", "the GRU"), ("rnn", "the simple RNN")):
-        n = _cells._unit_split_shares(cell, B, T, I, H, dtype, threads=threads)
-        if n > 1:
-            said.append(f"{name} on {n} threads")
-    madds = B * (I + H) * 3 * H
+    plans = {cell: _cells._cell_plan(cell, B, T, I, H, dtype, threads=threads) for cell in ("gru", "rnn")}
+    said = [
+        f"{name} on {plans[cell]['inference_threads']} threads"
+        for cell, name in (("gru", "the GRU"), ("rnn", "the simple RNN"))
+        if plans[cell]["inference"] == "units"
+    ]
     if not said:
         return (
             "  a GRU or simple RNN of this shape, inference: no units split (its batch rows split"
             " between the threads where they fill two register tiles or more; else too little work"
-            f" a step to share: the GRU's {madds:,} multiply-adds, from {least:,}, or one step;"
-            " --cell gru or rnn: their whole plan)"
+            f" a step to share: the GRU's {plans['gru']['unit_madds']:,} multiply-adds, from {least:,},"
+            " or one step; --cell gru or rnn: their whole plan)"
         )
     return (
         f"  a GRU or simple RNN of this shape, inference: units split, {' and '.join(said)};"

@@ -160,8 +160,7 @@ def take_steps(cnp.ndarray a, rows, src, bint reverse, zero, out=None, bint pad=
     """lstmcore.engine._checks.take_steps (the same arguments, checks, copy and result), its rows
     split between lstmcore's threads when the copy is large (_COPY_PAR_MIN)."""
     cdef TakeJob job
-    kept = take_job(a, rows, src, reverse, zero, out, &job)
-    job.skip = not pad
+    kept = take_job(a, rows, src, reverse, zero, out, &job, pad)
     cdef Py_ssize_t B = (<cnp.ndarray>kept[0]).shape[0], j
     cdef int nth = _context().nthreads if B > 1 and B * job.T * job.row >= _COPY_PAR_MIN else 1
     with nogil:
@@ -214,8 +213,8 @@ cdef Cell _named_cell(str cell, int H, bint reset_after, bint proj) except *:
 
 def _unit_split_shares(str cell, int B, int T, int I, int H, dtype=np.float32,
                        bint reset_after=True, threads=None, bint proj=False):
-    """The shares of the units split an inference of this shape gets now, 1 for none (tests,
-    lstmcore info): on threads (None: those set now), with the plans forced (_set_plan)."""
+    """The shares of the units split an inference of this shape gets now, 1 for none (tests;
+    lstmcore info reads _cell_plan): on threads (None: those set now), with the plans forced (_set_plan)."""
     cdef Cell cl = _named_cell(cell, H, reset_after, proj)
     cdef lc_ctx ctx = _context()
     if threads is not None:
@@ -1648,14 +1647,14 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
     dht = _scratch("cells.dht", (T, B, P), dtype) if cl.proj else None
     mask = cache.get("recurrent_mask")
     mtmp = None if mask is None else _scratch("cells.mtmp", (B, P), dtype)
-    # with nact and no recurrent mask, the loop copies each step's h_prev rows that ran for dw_h
-    # as it reads them: compacted after the loop, h came back from memory (GRU, B 64, T 100, I 32,
-    # H 128, every length 50, one thread: 0.32 ms of an 11.5 ms backward)
-    h_rows = (_scratch("cells.h_rows", zshape[:1] + (P,), dtype)
-              if nact is not None and mask is None else None)
+    # with nact, dw_h reads h_prev's rows that ran, step after step: without a recurrent mask the
+    # loop copies them as it reads them (compacted after the loop, h came back from memory: GRU,
+    # B 64, T 100, I 32, H 128, every length 50, one thread, 0.32 ms of an 11.5 ms backward)
+    h_rows = _scratch("cells.h_rows", zshape[:1] + (P,), dtype) if nact is not None else None
     cdef void *ptr[21]
     for k, a in enumerate((dy, dh, dhp, dc, h, cache["c"], gates, cache["extra"], cache["z"], dz,
-                           dzh, drh, dm, dht, mask, mtmp, dh_n, dc_n, sh, sc, h_rows)):
+                           dzh, drh, dm, dht, mask, mtmp, dh_n, dc_n, sh, sc,
+                           h_rows if mask is None else None)):
         ptr[k] = _ptr(a)
     cdef const unsigned char *p_codes = <const unsigned char *>_ptr(codes)
     cdef const int *p_nact = <const int *>_ptr(nact)
@@ -1698,8 +1697,7 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
             # written): each step's first nact[t] rows, copied together (scratch; dz and dzh
             # are kept so)
             Sr = dz2.shape[0]
-            h_prev = (h_rows if h_rows is not None
-                      else compact_steps(h_tm, nact, _scratch("cells.h_rows", (Sr, P), dtype)))
+            h_prev = h_rows if mask is None else compact_steps(h_tm, nact, h_rows)
             x2 = compact_steps(x_tm, nact, _scratch("cells.x_rows", (Sr, I), dtype))
             if extra2 is not None:
                 extra2 = compact_steps(cache["extra"], nact,

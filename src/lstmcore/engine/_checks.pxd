@@ -16,7 +16,8 @@ cdef struct TakeJob:
     int skip                            # leave the steps that would be 0 as they are
 
 
-cdef tuple take_job(cnp.ndarray a, rows, src, bint reverse, zero, out, TakeJob *job)
+cdef tuple take_job(cnp.ndarray a, rows, src, bint reverse, zero, out, TakeJob *job,
+                    bint pad=*)
 cdef void take_rows(const TakeJob *job, Py_ssize_t j0, Py_ssize_t j1) noexcept nogil
 
 

@@ -38,8 +38,10 @@ cdef extern from "rt/steps.h" nogil:
                            const unsigned char *zrow, int skip)
 
 
-cdef tuple take_job(cnp.ndarray a, rows, src, bint reverse, zero, out, TakeJob *job):
-    """take_steps' arguments checked, and job filled to copy them: -> (out, rows, src, zero), the
+cdef tuple take_job(cnp.ndarray a, rows, src, bint reverse, zero, out, TakeJob *job,
+                    bint pad=True):
+    """take_steps' arguments checked, and job filled to copy them (not pad: the steps that would
+    be 0 left unwritten): -> (out, rows, src, zero), the
     last three C-contiguous (int64, int64, uint8) or None, out a new array when None; the tuple
     keeps the arrays job points into alive."""
     if a.ndim != 3 or cnp.PyArray_TYPE(a) not in (cnp.NPY_FLOAT32, cnp.NPY_FLOAT64) or (
@@ -69,7 +71,7 @@ cdef tuple take_job(cnp.ndarray a, rows, src, bint reverse, zero, out, TakeJob *
     cdef cnp.ndarray o = out
     job.dst, job.src = <char *>cnp.PyArray_DATA(o), <const char *>cnp.PyArray_DATA(a)
     job.o0, job.o1, job.s0, job.s1 = o.strides[0], o.strides[1], a.strides[0], a.strides[1]
-    job.T, job.row, job.reverse, job.skip = T, F * a.itemsize, reverse, 0
+    job.T, job.row, job.reverse, job.skip = T, F * a.itemsize, reverse, not pad
     job.rows = job.srcs = NULL
     job.zero = NULL
     if rows is not None:
@@ -103,8 +105,7 @@ def take_steps(cnp.ndarray a, rows, src, bint reverse, zero, out=None, bint pad=
     pass), or None (a new C-contiguous one). lstmcore.engine._cells.take_steps: the same copy
     with its rows split between threads."""
     cdef TakeJob job
-    kept = take_job(a, rows, src, reverse, zero, out, &job)
-    job.skip = not pad
+    kept = take_job(a, rows, src, reverse, zero, out, &job, pad)
     cdef Py_ssize_t B = (<cnp.ndarray>kept[0]).shape[0]
     with nogil:
         take_rows(&job, 0, B)
