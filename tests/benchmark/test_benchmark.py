@@ -537,6 +537,32 @@ def test_the_instruments_are_timed_in_lstmcores_process(capsys, monkeypatch):
     assert list(stats) == names and all(s["bursts"] == 2 for s in stats.values())
 
 
+@pytest.mark.parametrize("cell", ["gru-lengths", "lstm"])
+def test_lstmcore_full_is_timed_in_lstmcores_process(monkeypatch, cell):
+    """With several threads, lstmcore-full (a -lengths batch at full length) runs in lstmcore's
+    process, in its bursts: lc/lc-full compares two times of one moment. On a cell it does not
+    apply to, lstmcore's process takes the others beside it and lstmcore-full is named in the
+    peers that do not apply."""
+    started = []
+    real = bm.isolation._Server
+
+    def server(code, spec, what):
+        started.append((spec["peer"], spec.get("beside")))
+        return real(code, spec, what)
+
+    monkeypatch.setattr(bm.isolation, "_Server", server)
+    names = ["lstmcore", "lstmcore-full", "lstmcore-1t", "bound"]
+    stats, left = bm.isolation._time_isolated(names, cell, SEQ, "train", 2, np.float32, 0.02, 2, 10, bursts=2)
+    if cell == "gru-lengths":
+        assert started == [("lstmcore", ["lstmcore-full", "lstmcore-1t"])]
+        assert list(stats) == ["lstmcore", "lstmcore-full", "lstmcore-1t"] and set(left) == {"bound"}
+    else:
+        assert started == [("lstmcore", ["lstmcore-1t"]), ("bound", None)]
+        assert list(stats) == ["lstmcore", "lstmcore-1t", "bound"]
+        assert left == {"lstmcore-full": bm.peer_applies("lstmcore-full", cell)}
+    assert all(s["bursts"] == 2 and s["rounds"] >= 2 for s in stats.values())
+
+
 def test_isolated_peers_are_timed_in_turn_in_bursts():
     """With several threads each peer has a process of its own, all set up before any is timed;
     each then times its bursts in turn with the others', and its stats gather every burst's rounds."""

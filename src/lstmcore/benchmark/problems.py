@@ -49,8 +49,12 @@ INSTALL_HINT = "pip install 'lstmcore[bench]'"
 # moment, for lstmcore's share of it).
 INSTRUMENTS = ("gemm-peak",)
 # Peers timed in lstmcore's own process and rounds, beside it: lstmcore on one thread in a case of
-# several (the scaling) and the instruments. Without lstmcore in a case they time nothing.
-BESIDE_LSTMCORE = ("lstmcore-1t", *INSTRUMENTS)
+# several (the scaling), lstmcore on a batch of lengths at full length (what the lengths save) and
+# the instruments: each a ratio of two times of lstmcore's, which in processes of their own,
+# timed in turn, would compare two moments of a shared machine (gru-lengths S2 training on 2
+# threads, 2-core VM: lstmcore/lstmcore-full 0.77, parts 0.53-0.78, where the two timed in one
+# process, in turn, gave 0.57). Without lstmcore in a case they time nothing.
+BESIDE_LSTMCORE = ("lstmcore-1t", "lstmcore-full", *INSTRUMENTS)
 
 # Equal-work tolerances per dtype: (rtol, atol). atol is scaled by the largest |expected| of each
 # array (at least 1), since weight gradients sum over B*T rows and grow with the shape.
