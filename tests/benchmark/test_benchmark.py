@@ -509,7 +509,21 @@ def test_the_isolation_child_skips_a_peer_that_does_not_apply(capsys, peer):
     assert stats == {} and left == {peer: bm.peer_applies(peer, cell)}
 
 
-def test_the_instruments_are_timed_in_lstmcores_process(capsys, monkeypatch):
+@pytest.fixture
+def started_servers(monkeypatch):
+    """The timing processes _time_isolated starts, as (peer, the spec's beside) in order."""
+    started = []
+    real = bm.isolation._Server
+
+    def server(code, spec, what):
+        started.append((spec["peer"], spec.get("beside")))
+        return real(code, spec, what)
+
+    monkeypatch.setattr(bm.isolation, "_Server", server)
+    return started
+
+
+def test_the_instruments_are_timed_in_lstmcores_process(capsys, monkeypatch, started_servers):
     """With several threads, lstmcore-1t and gemm-peak run in lstmcore's timing process, in its
     bursts: the reply holds all three; the parent starts no process of its own for them."""
     spec = {"peer": "lstmcore", "cell": "lstm", "dims": [2, 3, 4, 5], "kind": "inference", "threads": 2,
@@ -521,43 +535,27 @@ def test_the_instruments_are_timed_in_lstmcores_process(capsys, monkeypatch):
     reply = json.loads(replies[-1][len(bm.isolation._MARK) :])
     assert set(reply) == {"lstmcore", "lstmcore-1t", "gemm-peak"} and reply["lstmcore-1t"]["rounds"] >= 2
     bm.set_threads(1)
-    started = []
-    real = bm.isolation._Server
-
-    def server(code, spec, what):
-        started.append((spec["peer"], spec.get("beside")))
-        return real(code, spec, what)
-
-    monkeypatch.setattr(bm.isolation, "_Server", server)
     names = ["lstmcore", "lstmcore-1t", "gemm-peak", "bound"]
     stats, left = bm.isolation._time_isolated(
         names, "lstm", (2, 3, 4, 5), "inference", 2, np.float32, 0.02, 2, 10, bursts=2
     )
-    assert started == [("lstmcore", ["lstmcore-1t", "gemm-peak"]), ("bound", None)] and left == {}
+    assert started_servers == [("lstmcore", ["lstmcore-1t", "gemm-peak"]), ("bound", None)] and left == {}
     assert list(stats) == names and all(s["bursts"] == 2 for s in stats.values())
 
 
 @pytest.mark.parametrize("cell", ["gru-lengths", "lstm"])
-def test_lstmcore_full_is_timed_in_lstmcores_process(monkeypatch, cell):
+def test_lstmcore_full_is_timed_in_lstmcores_process(started_servers, cell):
     """With several threads, lstmcore-full (a -lengths batch at full length) runs in lstmcore's
     process, in its bursts: lc/lc-full compares two times of one moment. On a cell it does not
     apply to, lstmcore's process takes the others beside it and lstmcore-full is named in the
     peers that do not apply."""
-    started = []
-    real = bm.isolation._Server
-
-    def server(code, spec, what):
-        started.append((spec["peer"], spec.get("beside")))
-        return real(code, spec, what)
-
-    monkeypatch.setattr(bm.isolation, "_Server", server)
     names = ["lstmcore", "lstmcore-full", "lstmcore-1t", "bound"]
     stats, left = bm.isolation._time_isolated(names, cell, SEQ, "train", 2, np.float32, 0.02, 2, 10, bursts=2)
     if cell == "gru-lengths":
-        assert started == [("lstmcore", ["lstmcore-full", "lstmcore-1t"])]
+        assert started_servers == [("lstmcore", ["lstmcore-full", "lstmcore-1t"])]
         assert list(stats) == ["lstmcore", "lstmcore-full", "lstmcore-1t"] and set(left) == {"bound"}
     else:
-        assert started == [("lstmcore", ["lstmcore-1t"]), ("bound", None)]
+        assert started_servers == [("lstmcore", ["lstmcore-1t"]), ("bound", None)]
         assert list(stats) == ["lstmcore", "lstmcore-1t", "bound"]
         assert left == {"lstmcore-full": bm.peer_applies("lstmcore-full", cell)}
     assert all(s["bursts"] == 2 and s["rounds"] >= 2 for s in stats.values())

@@ -120,9 +120,9 @@ def _timing_server(spec: str) -> None:
     on stdin, one JSON line ``{"seconds", "min_rounds", "max_rounds"}`` each, replying with the
     burst's stats; an empty line or the end of stdin ends it. Replies are stdout lines that start
     with _MARK (a library may print lines of its own). The spec's ``beside`` (optional:
-    BESIDE_LSTMCORE's that apply to the cell) are timed in the same bursts, lstmcore-1t switched to one thread
-    around its calls, the instruments in rounds of their own (time_interleaved's ``sparse``);
-    the reply is then ``{name: stats}`` for the peer and them."""
+    BESIDE_LSTMCORE's that apply to the cell) are timed in the same bursts, lstmcore-1t switched
+    to one thread around its calls, the instruments in rounds of their own (time_interleaved's
+    ``sparse``); the reply is then ``{name: stats}`` for the peer and them."""
     s = json.loads(spec)
     dtype = np.dtype(s["dtype"])
     problem = make_problem(*s["dims"], dtype=dtype, cell=s["cell"])
@@ -228,13 +228,15 @@ def _time_isolated(
     bursts, where lstmcore is timed (BESIDE_LSTMCORE): a third process in the turns that imports
     lstmcore made lstmcore's S3 inference on 2 threads slower on a 2-core VM (lstmcore / ONNX
     Runtime, median 0.945 in 14 runs with one, 1.04 in 9 without; in lstmcore's process, no
-    change), and a ratio of two of lstmcore's own times compares one moment. Returns ``({peer: stats},
-    {peer: why})``, the second for the peers that do not apply to ``cell`` (no process is
-    started for those the parent already knows of)."""
+    change), and a ratio of two of lstmcore's own times compares one moment. Returns
+    ``({peer: stats}, {peer: why})``, the second for the peers that do not apply to ``cell`` (no
+    process is started for those the parent already knows of)."""
     stats, not_applicable, servers = {}, {}, {}
-    beside = [n for n in names if n in BESIDE_LSTMCORE and peer_applies(n, cell) is None]
-    if "lstmcore" not in names:
-        beside = []
+    beside = (
+        [n for n in names if n in BESIDE_LSTMCORE and peer_applies(n, cell) is None]
+        if "lstmcore" in names
+        else []
+    )
     try:
         for name in names:
             why = peer_applies(name, cell)
