@@ -186,28 +186,31 @@ int lc_openmp_enabled(void) {
                              REAL *out, ptrdiff_t ldo, ptrdiff_t M, int K, int N) {                \
         PICK(lstm_matmul_packed##S, ctx->isa, (wpt, a, lda, out, ldo, M, K, N, ctx));              \
     }                                                                                              \
-    void lc_matmul_tn##S(const lc_ctx *ctx, const REAL *a, ptrdiff_t lda, const REAL *b,           \
-                         ptrdiff_t ldb, REAL *out, ptrdiff_t ldo, int M, int N, ptrdiff_t K) {     \
-        PICK(lstm_matmul_tn##S, ctx->isa, (a, lda, b, ldb, out, ldo, M, N, K, ctx));               \
+    void lc_matmul_tn##S(const lc_ctx *ctx, const REAL *a, ptrdiff_t lda,                         \
+                         const lc_step_rows *ra, const REAL *b, ptrdiff_t ldb, REAL *out,          \
+                         ptrdiff_t ldo, int M, int N, ptrdiff_t K) {                               \
+        PICK(lstm_matmul_tn##S, ctx->isa, (a, lda, ra, b, ldb, out, ldo, M, N, K, ctx));           \
     }                                                                                              \
-    void lc_matmul_tn2##S(const lc_ctx *ctx, const REAL *a1, ptrdiff_t lda1, int M1,              \
-                          const REAL *a2, ptrdiff_t lda2, int M2, const REAL *b, ptrdiff_t ldb,    \
+    void lc_matmul_tn2##S(const lc_ctx *ctx, const REAL *a1, ptrdiff_t lda1,                      \
+                          const lc_step_rows *ra1, int M1, const REAL *a2, ptrdiff_t lda2,         \
+                          const lc_step_rows *ra2, int M2, const REAL *b, ptrdiff_t ldb,           \
                           REAL *out1, ptrdiff_t ldo1, REAL *out2, ptrdiff_t ldo2, REAL *sums,      \
                           int N, ptrdiff_t K) {                                                    \
-        PICK(lstm_matmul_tn2##S, ctx->isa,                                                         \
-             (a1, lda1, M1, a2, lda2, M2, b, ldb, out1, ldo1, out2, ldo2, sums, N, K, ctx));       \
+        PICK(lstm_matmul_tn2##S, ctx->isa, (a1, lda1, ra1, M1, a2, lda2, ra2, M2, b, ldb, out1,    \
+                                            ldo1, out2, ldo2, sums, N, K, ctx));                   \
     }                                                                                              \
     ptrdiff_t lc_tn_blocked_size##S(const lc_ctx *ctx, int M1, int M2, int N, ptrdiff_t K) {      \
         ptrdiff_t size;                                                                            \
         PICK(size = lstm_tn_blocked_size##S, ctx->isa, (ctx, M1, M2, N, K));                       \
         return size;                                                                               \
     }                                                                                              \
-    void lc_matmul_tn2_blocked##S(const lc_ctx *ctx, const REAL *a1, ptrdiff_t lda1, int M1,      \
-                                  const REAL *a2, ptrdiff_t lda2, int M2, const REAL *b,           \
-                                  ptrdiff_t ldb, REAL *out1, ptrdiff_t ldo1, REAL *out2,           \
-                                  ptrdiff_t ldo2, REAL *sums, int N, ptrdiff_t K, REAL *ws) {      \
-        PICK(lstm_matmul_tn2_blocked##S, ctx->isa,                                                 \
-             (a1, lda1, M1, a2, lda2, M2, b, ldb, out1, ldo1, out2, ldo2, sums, N, K, ws, ctx));   \
+    void lc_matmul_tn2_blocked##S(const lc_ctx *ctx, const REAL *a1, ptrdiff_t lda1,              \
+                                  const lc_step_rows *ra1, int M1, const REAL *a2, ptrdiff_t lda2, \
+                                  const lc_step_rows *ra2, int M2, const REAL *b, ptrdiff_t ldb,   \
+                                  REAL *out1, ptrdiff_t ldo1, REAL *out2, ptrdiff_t ldo2,          \
+                                  REAL *sums, int N, ptrdiff_t K, REAL *ws) {                      \
+        PICK(lstm_matmul_tn2_blocked##S, ctx->isa, (a1, lda1, ra1, M1, a2, lda2, ra2, M2, b, ldb,  \
+                                                    out1, ldo1, out2, ldo2, sums, N, K, ws, ctx)); \
     }                                                                                              \
     void lc_lstm_seq_backward_packed##S(const lc_ctx *ctx, const REAL *wpt, REAL *dz,              \
                                         const REAL *dy, ptrdiff_t ldy, const REAL *gates,          \

@@ -120,6 +120,39 @@ void lc_lstm_seq_packed_rows_f64(const lc_ctx *ctx, const double *wp, const doub
 lc_seq_plan lc_lstm_seq_plan_f32(const lc_ctx *ctx, int B, int n_in, int H);
 lc_seq_plan lc_lstm_seq_plan_f64(const lc_ctx *ctx, int B, int n_in, int H);
 
+/* The rows of a weight gradient's operand a (K, M) that a sequence plan ran, read where the
+ * forward left them rather than copied together first (lengths: the cache's x and h, (T, B, M)):
+ * row k of the product, off[t] <= k < off[t + 1], is row t * step + k - off[t] of a (step: B);
+ * off: T + 1 offsets, non-decreasing, off[0] = 0, K <= off[T]. */
+typedef struct {
+    const ptrdiff_t *off;
+    int T;
+    ptrdiff_t step;
+} lc_step_rows;
+
+/* The step of product row k (0 <= k < off[T]): the last t with off[t] <= k */
+static inline int lc_step_of(const lc_step_rows *s, ptrdiff_t k) {
+    int lo = 0, hi = s->T - 1;
+    while (lo < hi) {
+        const int mid = (lo + hi + 1) / 2;
+        if (s->off[mid] <= k)
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
+}
+
+/* a's row for product row k (s NULL: k); *t: the step of a row at or before k (lc_step_of, or
+ * the last call's), moved on to k's. Rows in increasing k each move *t at most T steps in all. */
+static inline ptrdiff_t lc_step_row(const lc_step_rows *s, ptrdiff_t k, int *t) {
+    if (!s)
+        return k;
+    while (*t + 1 < s->T && s->off[*t + 1] <= k)
+        ++*t;
+    return *t * s->step + k - s->off[*t];
+}
+
 /* Products with packed weights, for the backward.
  * lc_pack_transposed: w (R, C) -> wpt, lc_pack_transposed_size(R, C, elem_size) elements:
  *   panels of w.T by STEP_W (64 float32, 32 float64) of its R columns.
@@ -128,7 +161,8 @@ lc_seq_plan lc_lstm_seq_plan_f64(const lc_ctx *ctx, int B, int n_in, int H);
  * lc_matmul_tn2: out1 (M1, N) += a1.T @ b, out2 (M2, N) += a2.T @ b, a1 (K, M1), a2 (K, M2), and
  *   sums (N) += b (K, N) summed over its rows (sums NULL: not), in one pass over b: dw_x, dw_h
  *   and db; each element as lc_matmul_tn and lc_sum_rows compute it (sums from 0: their bits).
- * Rows ld* elements apart. */
+ * Rows ld* elements apart; an lc_step_rows (or NULL: row k at k * ld*) says where each row of
+ * a, a1 or a2 is. */
 ptrdiff_t lc_pack_transposed_size(int R, ptrdiff_t C, int elem_size);
 void lc_pack_transposed_f32(const lc_ctx *ctx, const float *w, int R, ptrdiff_t C, float *wpt);
 void lc_pack_transposed_f64(const lc_ctx *ctx, const double *w, int R, ptrdiff_t C, double *wpt);
@@ -136,16 +170,20 @@ void lc_matmul_packed_f32(const lc_ctx *ctx, const float *wpt, const float *a, p
                           float *out, ptrdiff_t ldo, ptrdiff_t M, int K, int N);
 void lc_matmul_packed_f64(const lc_ctx *ctx, const double *wpt, const double *a, ptrdiff_t lda,
                           double *out, ptrdiff_t ldo, ptrdiff_t M, int K, int N);
-void lc_matmul_tn_f32(const lc_ctx *ctx, const float *a, ptrdiff_t lda, const float *b,
-                      ptrdiff_t ldb, float *out, ptrdiff_t ldo, int M, int N, ptrdiff_t K);
-void lc_matmul_tn_f64(const lc_ctx *ctx, const double *a, ptrdiff_t lda, const double *b,
-                      ptrdiff_t ldb, double *out, ptrdiff_t ldo, int M, int N, ptrdiff_t K);
-void lc_matmul_tn2_f32(const lc_ctx *ctx, const float *a1, ptrdiff_t lda1, int M1,
-                       const float *a2, ptrdiff_t lda2, int M2, const float *b, ptrdiff_t ldb,
+void lc_matmul_tn_f32(const lc_ctx *ctx, const float *a, ptrdiff_t lda, const lc_step_rows *ra,
+                      const float *b, ptrdiff_t ldb, float *out, ptrdiff_t ldo, int M, int N,
+                      ptrdiff_t K);
+void lc_matmul_tn_f64(const lc_ctx *ctx, const double *a, ptrdiff_t lda,
+                      const lc_step_rows *ra, const double *b, ptrdiff_t ldb, double *out,
+                      ptrdiff_t ldo, int M, int N, ptrdiff_t K);
+void lc_matmul_tn2_f32(const lc_ctx *ctx, const float *a1, ptrdiff_t lda1,
+                       const lc_step_rows *ra1, int M1, const float *a2, ptrdiff_t lda2,
+                       const lc_step_rows *ra2, int M2, const float *b, ptrdiff_t ldb,
                        float *out1, ptrdiff_t ldo1, float *out2, ptrdiff_t ldo2, float *sums,
                        int N, ptrdiff_t K);
-void lc_matmul_tn2_f64(const lc_ctx *ctx, const double *a1, ptrdiff_t lda1, int M1,
-                       const double *a2, ptrdiff_t lda2, int M2, const double *b, ptrdiff_t ldb,
+void lc_matmul_tn2_f64(const lc_ctx *ctx, const double *a1, ptrdiff_t lda1,
+                       const lc_step_rows *ra1, int M1, const double *a2, ptrdiff_t lda2,
+                       const lc_step_rows *ra2, int M2, const double *b, ptrdiff_t ldb,
                        double *out1, ptrdiff_t ldo1, double *out2, ptrdiff_t ldo2, double *sums,
                        int N, ptrdiff_t K);
 
@@ -157,14 +195,16 @@ void lc_matmul_tn2_f64(const lc_ctx *ctx, const double *a1, ptrdiff_t lda1, int 
  * sums as lc_sum_rows. M2 = 0: one output (a2 and out2 unread, may be NULL). */
 ptrdiff_t lc_tn_blocked_size_f32(const lc_ctx *ctx, int M1, int M2, int N, ptrdiff_t K);
 ptrdiff_t lc_tn_blocked_size_f64(const lc_ctx *ctx, int M1, int M2, int N, ptrdiff_t K);
-void lc_matmul_tn2_blocked_f32(const lc_ctx *ctx, const float *a1, ptrdiff_t lda1, int M1,
-                               const float *a2, ptrdiff_t lda2, int M2, const float *b,
-                               ptrdiff_t ldb, float *out1, ptrdiff_t ldo1, float *out2,
-                               ptrdiff_t ldo2, float *sums, int N, ptrdiff_t K, float *ws);
-void lc_matmul_tn2_blocked_f64(const lc_ctx *ctx, const double *a1, ptrdiff_t lda1, int M1,
-                               const double *a2, ptrdiff_t lda2, int M2, const double *b,
-                               ptrdiff_t ldb, double *out1, ptrdiff_t ldo1, double *out2,
-                               ptrdiff_t ldo2, double *sums, int N, ptrdiff_t K, double *ws);
+void lc_matmul_tn2_blocked_f32(const lc_ctx *ctx, const float *a1, ptrdiff_t lda1,
+                               const lc_step_rows *ra1, int M1, const float *a2, ptrdiff_t lda2,
+                               const lc_step_rows *ra2, int M2, const float *b, ptrdiff_t ldb,
+                               float *out1, ptrdiff_t ldo1, float *out2, ptrdiff_t ldo2,
+                               float *sums, int N, ptrdiff_t K, float *ws);
+void lc_matmul_tn2_blocked_f64(const lc_ctx *ctx, const double *a1, ptrdiff_t lda1,
+                               const lc_step_rows *ra1, int M1, const double *a2, ptrdiff_t lda2,
+                               const lc_step_rows *ra2, int M2, const double *b, ptrdiff_t ldb,
+                               double *out1, ptrdiff_t ldo1, double *out2, ptrdiff_t ldo2,
+                               double *sums, int N, ptrdiff_t K, double *ws);
 
 /* The backward through time with w_h.T packed once per call (wpt = lc_pack_transposed(w_h,
  * H, 4H)): each step, panel by panel of units, dh = dz[t+1] @ w_h.T, then the gate backward of

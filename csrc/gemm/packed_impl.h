@@ -61,14 +61,15 @@ static void KSFX(lstm_matmul_packed)(const REAL *wpt, const REAL *a, ptrdiff_t l
  * 1.06x, S2 1.01x; blocks of 32 and 128 gave less. */
 #define MM_KB 64
 #if defined(__AVX512F__)
-/* out (ROWS, NV vectors; rows ldo apart) += a (kn, ROWS; rows lda apart).T @ b (kn, NV vectors;
- * rows ldb apart); the last vector of b and out masked by mask (~0u: whole). NV, ROWS (1, 4 or 6)
- * and whether the mask is whole are constants at each call: ROWS x NV accumulators in registers.
+/* out (ROWS, NV vectors; rows ldo apart) += a (kn, ROWS).T @ b (kn, NV vectors; rows ldb apart),
+ * a's row k at ar[k] + m; the last vector of b and out masked by mask (~0u: whole). NV, ROWS
+ * (1, 4 or 6) and whether the mask is whole are constants at each call: ROWS x NV accumulators
+ * in registers.
  * Blocks of 6 rows (24 accumulators) load each vector of b for 6 FMAs instead of 4: float32, 1
  * thread, Intel Xeon (AVX-512), 6400 rows of dz, against 4-row blocks, the two builds in turn:
  * out 128 x 384 (GRU S2's dw_h) 64-66 -> 76-89 GFLOP/s, 128 x 512 (LSTM S2) 66-71 -> 89-92,
  * 512 x 2048 40-46 -> 52-62; each row's sum over k keeps its order (one chain per output). */
-LSTMCORE_INLINE void KSFX(tn_block)(REAL *out, ptrdiff_t ldo, const REAL *a, ptrdiff_t lda,
+LSTMCORE_INLINE void KSFX(tn_block)(REAL *out, ptrdiff_t ldo, const REAL *const *ar, int m,
                                    const REAL *b, ptrdiff_t ldb, int kn, const int NV,
                                    const int ROWS, unsigned mask) {
     enum { VW = STEP_W / 4 };  /* lanes per vector */
@@ -77,7 +78,7 @@ LSTMCORE_INLINE void KSFX(tn_block)(REAL *out, ptrdiff_t ldo, const REAL *a, ptr
         for (int v = 0; v < NV; v++)
             acc[r][v] = V512F(setzero)();
     for (int k = 0; k < kn; k++) {
-        const REAL *bp = b + k * ldb, *ap = a + k * lda;
+        const REAL *bp = b + k * ldb, *ap = ar[k] + m;
         for (int v = 0; v < NV - 1; v++)
             w[v] = V512F(loadu)(bp + v * VW);
         w[NV - 1] = KSFX(v_load)(mask, bp + (NV - 1) * VW);
@@ -96,14 +97,15 @@ LSTMCORE_INLINE void KSFX(tn_block)(REAL *out, ptrdiff_t ldo, const REAL *a, ptr
     }
 }
 #elif LC_STRIPS
-/* AVX2 (16 vector registers): out (ROWS, NV vectors; rows ldo apart) += a (kn, ROWS; rows lda
- * apart).T @ b (kn, NV whole vectors; rows ldb apart); the last vector of out last lanes wide.
+/* AVX2 (16 vector registers): out (ROWS, NV vectors; rows ldo apart) += a (kn, ROWS).T @ b (kn,
+ * NV whole vectors; rows ldb apart), a's row k at ar[k] + m; the last vector of out last lanes
+ * wide.
  * NV (1 or 2) and ROWS (1, 2, 4 or 6) are constants at each call: 6 x 2 accumulators, 2
  * vectors of b and a broadcast in registers, each vector of b loaded for 6 FMAs; one chain per
  * output, k in order (a row of out sums the same in any block). The loop's loads are whole
  * vectors: a masked one in it (a lane count known at run time) left the accumulators on the
  * stack. */
-LSTMCORE_INLINE void KSFX(tn_block)(REAL *out, ptrdiff_t ldo, const REAL *a, ptrdiff_t lda,
+LSTMCORE_INLINE void KSFX(tn_block)(REAL *out, ptrdiff_t ldo, const REAL *const *ar, int m,
                                    const REAL *b, ptrdiff_t ldb, int kn, const int NV,
                                    const int ROWS, int last) {
     LVEC acc[6][2], w[2];
@@ -111,7 +113,7 @@ LSTMCORE_INLINE void KSFX(tn_block)(REAL *out, ptrdiff_t ldo, const REAL *a, ptr
         for (int v = 0; v < NV; v++)
             acc[r][v] = KSFX(lv_splat)(0);
     for (int k = 0; k < kn; k++) {
-        const REAL *bp = b + k * ldb, *ap = a + k * lda;
+        const REAL *bp = b + k * ldb, *ap = ar[k] + m;
         for (int v = 0; v < NV; v++)
             w[v] = KSFX(lv_load)(bp + v * LL, LL);
         for (int r = 0; r < ROWS; r++) {
@@ -130,14 +132,25 @@ LSTMCORE_INLINE void KSFX(tn_block)(REAL *out, ptrdiff_t ldo, const REAL *a, ptr
 #endif
 
 /* One output of tn_rows: rows [m0, m1) of out (rows ldo apart, from its first column in the
- * call) += a.T @ b, a's column m for out's row m (a's rows lda apart, from the call's first k) */
+ * call) += a.T @ b, a's column m for out's row m (a's rows lda apart, or where rows says, from
+ * the call's first k); ar: the rows of a block of k, set by tn_share for tn_rows */
 typedef struct {
     const REAL *a;
     ptrdiff_t lda;
     REAL *out;
     ptrdiff_t ldo;
     int m0, m1;
+    const lc_step_rows *rows;
+    const REAL *const *ar;
 } KSFX(tn_part);
+
+/* ar (kn) = a's rows k0 .. k0 + kn of part (where its rows say: lstm_gates.h's lc_step_rows) */
+LSTMCORE_INLINE void KSFX(tn_row_table)(const KSFX(tn_part) *part, ptrdiff_t k0, int kn,
+                                       const REAL **ar) {
+    int t = part->rows ? lc_step_of(part->rows, k0) : 0;
+    for (int k = 0; k < kn; k++)
+        ar[k] = part->a + lc_step_row(part->rows, k0 + k, &t) * part->lda;
+}
 
 /* Each part's rows += a[k0:k0+kn].T @ b[k0:k0+kn] (N columns), panel by panel of STEP_W columns,
  * every part meeting a panel's slice of b while it is in L1; sums (N) or NULL: += b's kn rows,
@@ -158,8 +171,8 @@ static void KSFX(tn_rows)(const KSFX(tn_part) *parts, int nparts, const REAL *b,
                     sums[n0 + j] += bk[k * ldb + j];
 #define PART_BEGIN                                                                              \
     for (int q = 0; q < nparts; q++) {                                                          \
-        const REAL *a = parts[q].a;                                                             \
-        const ptrdiff_t lda = parts[q].lda, ldo = parts[q].ldo;                                 \
+        const REAL *const *ar = parts[q].ar;                                                    \
+        const ptrdiff_t ldo = parts[q].ldo;                                                     \
         REAL *out = parts[q].out;                                                               \
         const int m1 = parts[q].m1;                                                             \
         int m = parts[q].m0;
@@ -184,7 +197,7 @@ static void KSFX(tn_rows)(const KSFX(tn_part) *parts, int nparts, const REAL *b,
         const int nv = (n + STEP_W / 4 - 1) / (STEP_W / 4), last = n - (nv - 1) * (STEP_W / 4);
         const unsigned mask = KSFX(lane_mask)(last);
 #define TN_BLOCK(NV, ROWS, MASK)                                                                \
-    KSFX(tn_block)(out + (ptrdiff_t)m * ldo + n0, ldo, a + m, lda, bk, ldbk, kn, NV, ROWS, MASK)
+    KSFX(tn_block)(out + (ptrdiff_t)m * ldo + n0, ldo, ar, m, bk, ldbk, kn, NV, ROWS, MASK)
 #define TN(NV, MASK)                                                                            \
     do {                                                                                        \
         for (; m + 6 <= m1; m += 6)                                                             \
@@ -232,8 +245,8 @@ static void KSFX(tn_rows)(const KSFX(tn_part) *parts, int nparts, const REAL *b,
                     pad[k * 2 * LL + c] = c < cols ? bk[k * ldbk + j + c] : (REAL)0;
             }
 #define TN_BLOCK(NV, ROWS, mm)                                                                  \
-    KSFX(tn_block)(out + (ptrdiff_t)(mm) * ldo + n0 + j, ldo, a + (mm), lda, bj, ldbj, kn, NV,   \
-                   ROWS, last)
+    KSFX(tn_block)(out + (ptrdiff_t)(mm) * ldo + n0 + j, ldo, ar, (mm), bj, ldbj, kn, NV, ROWS,  \
+                   last)
 #define TN_ROWS(NV)                                                                             \
     do {                                                                                        \
         int mm = m;                                                                             \
@@ -265,7 +278,7 @@ static void KSFX(tn_rows)(const KSFX(tn_part) *parts, int nparts, const REAL *b,
             for (int j = 0; j < n; j++)
                 acc[j] = 0;
             for (int k = 0; k < kn; k++) {
-                const REAL am = a[k * lda + m];
+                const REAL am = ar[k][m];
                 const REAL *bp = bk + k * ldbk;
                 for (int j = 0; j < n; j++)
                     acc[j] += am * bp[j];
@@ -306,10 +319,13 @@ static void KSFX(tn_share)(const KSFX(tn_part) *parts, int nparts, const REAL *b
         if (!cols)
             mine[q].m0 = s0, mine[q].m1 = s1;
     }
+    const REAL *ar[2][MM_KB];  /* each part's rows of the block */
     for (ptrdiff_t k0 = 0; k0 < K; k0 += MM_KB) {
         const int kn = K - k0 < MM_KB ? (int)(K - k0) : MM_KB;
-        for (int q = 0; q < nparts; q++)
-            mine[q].a = parts[q].a + k0 * parts[q].lda;
+        for (int q = 0; q < nparts; q++) {
+            KSFX(tn_row_table)(&parts[q], k0, kn, ar[q]);
+            mine[q].ar = ar[q];
+        }
         KSFX(tn_rows)(mine, nparts, b + k0 * ldb + c0, ldb, c1 - c0, kn, sums ? sums + c0 : NULL);
     }
 }
@@ -336,9 +352,9 @@ static void KSFX(tn_run)(const KSFX(tn_part) *parts, int nparts, const REAL *b, 
     KSFX(tn_share)(parts, nparts, b, ldb, sums, M, N, K, 1, 0, cols);
 }
 
-static void KSFX(lstm_matmul_tn)(const REAL *a, ptrdiff_t lda, const REAL *b, ptrdiff_t ldb,
-                                 REAL *out, ptrdiff_t ldo, int M, int N, ptrdiff_t K,
-                                 const lc_ctx *ctx) {
+static void KSFX(lstm_matmul_tn)(const REAL *a, ptrdiff_t lda, const lc_step_rows *ra,
+                                 const REAL *b, ptrdiff_t ldb, REAL *out, ptrdiff_t ldo, int M,
+                                 int N, ptrdiff_t K, const lc_ctx *ctx) {
     /* Threads own ranges of columns of out where it has more columns than rows (dw_h (H, 4H),
      * dw_x (I, 4H) unless I > 4H), else blocks of 4 rows: each thread reads its columns of b
      * alone and all of a, or all of b and its columns of a, the smaller share. Split by rows,
@@ -347,7 +363,7 @@ static void KSFX(lstm_matmul_tn)(const REAL *a, ptrdiff_t lda, const REAL *b, pt
      * (medians of 4 rounds, the two builds in turn). Every element of out sums over k alike in
      * either split and on one thread: the same results. One thread: no OpenMP region (see
      * LC_FOR). */
-    const KSFX(tn_part) part = {a, lda, out, ldo, 0, M};
+    const KSFX(tn_part) part = {a, lda, out, ldo, 0, M, ra, NULL};
     KSFX(tn_run)(&part, 1, b, ldb, NULL, M, N, K, ctx);
 }
 
@@ -357,11 +373,13 @@ static void KSFX(lstm_matmul_tn)(const REAL *a, ptrdiff_t lda, const REAL *b, pt
  * pass instead of three: S1 (I = 1, H = 50, 960 rows of dz), 1 thread, AMD EPYC (Zen 3), in
  * turn in one process: dw_x 42, dw_h 252-255, db 17-18 us apart (316-324 together), the three
  * in one pass 290-300. */
-static void KSFX(lstm_matmul_tn2)(const REAL *a1, ptrdiff_t lda1, int M1, const REAL *a2,
-                                  ptrdiff_t lda2, int M2, const REAL *b, ptrdiff_t ldb,
+static void KSFX(lstm_matmul_tn2)(const REAL *a1, ptrdiff_t lda1, const lc_step_rows *ra1,
+                                  int M1, const REAL *a2, ptrdiff_t lda2,
+                                  const lc_step_rows *ra2, int M2, const REAL *b, ptrdiff_t ldb,
                                   REAL *out1, ptrdiff_t ldo1, REAL *out2, ptrdiff_t ldo2,
                                   REAL *sums, int N, ptrdiff_t K, const lc_ctx *ctx) {
-    const KSFX(tn_part) parts[2] = {{a1, lda1, out1, ldo1, 0, M1}, {a2, lda2, out2, ldo2, 0, M2}};
+    const KSFX(tn_part) parts[2] = {{a1, lda1, out1, ldo1, 0, M1, ra1, NULL},
+                                    {a2, lda2, out2, ldo2, 0, M2, ra2, NULL}};
     KSFX(tn_run)(parts, 2, b, ldb, sums, M1 + M2, N, K, ctx);
 }
 #undef MM_KB
@@ -423,11 +441,13 @@ static ptrdiff_t KSFX(lstm_tn_blocked_size)(const lc_ctx *ctx, int M1, int M2, i
  * (tile by tile, reading a down its columns 1 or 2 KiB apart, S3's 20 MB took 9-11 ms) */
 static void KSFX(tn_pack_a)(const KSFX(tn_part) *parts, int nparts, ptrdiff_t K, REAL *ap,
                             int g0, int g1) {
+    int t[2] = {0, 0};  /* each part's step (lc_step_row) */
     for (ptrdiff_t k = 0; k < K; k++) {
         int g = 0;
         for (int q = 0; q < nparts; q++) {
             const int M = parts[q].m1 - parts[q].m0;
-            const REAL *src = parts[q].a + parts[q].m0 + k * parts[q].lda;
+            const REAL *src = parts[q].a + parts[q].m0
+                              + lc_step_row(parts[q].rows, k, &t[q]) * parts[q].lda;
             for (int m = 0; m < M; m += TN_MR, g++) {
                 if (g < g0 || g >= g1)
                     continue;
@@ -518,15 +538,17 @@ static void KSFX(tn_blocked_cols)(const KSFX(tn_part) *parts, int nparts, const 
     }
 }
 
-static void KSFX(lstm_matmul_tn2_blocked)(const REAL *a1, ptrdiff_t lda1, int M1,
-                                          const REAL *a2, ptrdiff_t lda2, int M2, const REAL *b,
-                                          ptrdiff_t ldb, REAL *out1, ptrdiff_t ldo1, REAL *out2,
-                                          ptrdiff_t ldo2, REAL *sums, int N, ptrdiff_t K,
-                                          REAL *ws, const lc_ctx *ctx) {
+static void KSFX(lstm_matmul_tn2_blocked)(const REAL *a1, ptrdiff_t lda1,
+                                          const lc_step_rows *ra1, int M1, const REAL *a2,
+                                          ptrdiff_t lda2, const lc_step_rows *ra2, int M2,
+                                          const REAL *b, ptrdiff_t ldb, REAL *out1,
+                                          ptrdiff_t ldo1, REAL *out2, ptrdiff_t ldo2, REAL *sums,
+                                          int N, ptrdiff_t K, REAL *ws, const lc_ctx *ctx) {
     /* ws: lstm_tn_blocked_size(ctx, M1, M2, N, K) elements, 64-byte aligned */
     if (N <= 0 || K <= 0)
         return;
-    const KSFX(tn_part) parts[2] = {{a1, lda1, out1, ldo1, 0, M1}, {a2, lda2, out2, ldo2, 0, M2}};
+    const KSFX(tn_part) parts[2] = {{a1, lda1, out1, ldo1, 0, M1, ra1, NULL},
+                                    {a2, lda2, out2, ldo2, 0, M2, ra2, NULL}};
     const int nparts = M2 > 0 ? 2 : 1;
     int kc, nb;
     KSFX(tn_blocking)(ctx, N, K, &kc, &nb);
@@ -566,13 +588,15 @@ static ptrdiff_t KSFX(lstm_tn_blocked_size)(const lc_ctx *ctx, int M1, int M2, i
     return 0;
 }
 
-static void KSFX(lstm_matmul_tn2_blocked)(const REAL *a1, ptrdiff_t lda1, int M1,
-                                          const REAL *a2, ptrdiff_t lda2, int M2, const REAL *b,
-                                          ptrdiff_t ldb, REAL *out1, ptrdiff_t ldo1, REAL *out2,
-                                          ptrdiff_t ldo2, REAL *sums, int N, ptrdiff_t K,
-                                          REAL *ws, const lc_ctx *ctx) {
+static void KSFX(lstm_matmul_tn2_blocked)(const REAL *a1, ptrdiff_t lda1,
+                                          const lc_step_rows *ra1, int M1, const REAL *a2,
+                                          ptrdiff_t lda2, const lc_step_rows *ra2, int M2,
+                                          const REAL *b, ptrdiff_t ldb, REAL *out1,
+                                          ptrdiff_t ldo1, REAL *out2, ptrdiff_t ldo2, REAL *sums,
+                                          int N, ptrdiff_t K, REAL *ws, const lc_ctx *ctx) {
     (void)ws;
-    const KSFX(tn_part) parts[2] = {{a1, lda1, out1, ldo1, 0, M1}, {a2, lda2, out2, ldo2, 0, M2}};
+    const KSFX(tn_part) parts[2] = {{a1, lda1, out1, ldo1, 0, M1, ra1, NULL},
+                                    {a2, lda2, out2, ldo2, 0, M2, ra2, NULL}};
     KSFX(tn_run)(parts, M2 > 0 ? 2 : 1, b, ldb, sums, M1 + M2, N, K, ctx);
 }
 #endif

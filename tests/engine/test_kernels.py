@@ -341,6 +341,68 @@ def test_one_weight_gradient_in_blocks(rng, dtype, loop_path):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("T, B, M1, M2, N", [(100, 64, 32, 128, 512), (9, 7, 3, 5, 17)])
+@pytest.mark.parametrize("l1d, l2", [(None, None), (1024, 4096)])
+def test_weight_gradients_read_the_rows_that_ran_in_place(rng, dtype, T, B, M1, M2, N, l1d, l2, loop_path):
+    """steps (lc_step_rows): a (T, B, M) array of which the products read step t's first
+    nact[t] rows gives the bits of the same rows copied together first, in each kernel (one
+    output, two in one pass, in cache blocks), on 1 and 2 threads; a step's rows straddle the
+    blocks of 64 rows, the last steps run no row, the first step all. Offsets that do not rise
+    from 0 to b's rows, or a step with more rows than a holds: ValueError."""
+    if loop_path != "blas":
+        pytest.skip("one loop path is enough: the products do not depend on it")
+    lc = lstmcore.engine._lstm
+    saved = lc._set_l1d(l1d or lc._set_l1d(1)), lc._set_l2(l2 or lc._set_l2(1))
+    try:
+        nact = np.sort(rng.integers(0, B + 1, T))[::-1].copy()
+        nact[0], nact[-2:] = B, 0
+        off = np.concatenate([[0], np.cumsum(nact)])
+        K = int(off[-1])
+        a1 = rng.standard_normal((T, B, M1)).astype(dtype)
+        a2 = rng.standard_normal((T, B, M2)).astype(dtype)
+        c1 = np.concatenate([a1[t, : nact[t]] for t in range(T)])
+        c2 = np.concatenate([a2[t, : nact[t]] for t in range(T)])
+        f1, f2 = a1.reshape(T * B, M1), a2.reshape(T * B, M2)
+        b = rng.standard_normal((K, N)).astype(dtype)
+        for nthreads in (1, 2):
+            want, got = np.zeros((M1, N), dtype), np.zeros((M1, N), dtype)
+            lc._products_tn(c1, b, want, True, nthreads)
+            lc._products_tn(f1, b, got, True, nthreads, off)
+            np.testing.assert_array_equal(got, want)
+            for blocked in (False, True):
+                want = [np.zeros((M1, N), dtype), np.zeros((M2, N), dtype), np.zeros(N, dtype)]
+                got = [np.zeros_like(w) for w in want]
+                lc._products_tn2(c1, c2, b, *want, nthreads, blocked)
+                lc._products_tn2(f1, f2, b, *got, nthreads, blocked, steps1=off, steps2=off)
+                for g, w in zip(got, want, strict=True):
+                    np.testing.assert_array_equal(g, w)
+                mixed = [np.zeros_like(w) for w in want]  # only a1 in place
+                lc._products_tn2(f1, c2, b, *mixed, nthreads, blocked, steps1=off)
+                for g, w in zip(mixed, want, strict=True):
+                    np.testing.assert_array_equal(g, w)
+            want, got = np.zeros((M2, N), dtype), np.zeros((M2, N), dtype)
+            ws, gs = np.zeros(N, dtype), np.zeros(N, dtype)
+            lc._products_tn_blocked(c2, b, want, ws, nthreads)
+            lc._products_tn_blocked(f2, b, got, gs, nthreads, off)
+            np.testing.assert_array_equal(got, want)
+            np.testing.assert_array_equal(gs, ws)
+        assert_close(want, c2.T.astype(np.float64) @ b, dtype, scale=np.sqrt(K))
+        out = np.zeros((M1, N), dtype)
+        wide = off.copy()
+        wide[1:-1] += 1  # step 0 one row more than a's B, step T - 1 one less
+        for bad in (off[:-1], off - 1, off[::-1], wide):
+            with pytest.raises(ValueError, match="steps must"):
+                lc._products_tn(f1, b, out, True, 1, bad)
+        with pytest.raises(ValueError, match="steps must"):
+            lc._products_tn(f1[:-1], b, out, True, 1, off)
+        with pytest.raises(ValueError, match="BLAS"):
+            lc._products_tn(f1, b, out, False, 1, off)
+    finally:
+        lc._set_l1d(saved[0])
+        lc._set_l2(saved[1])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_backward_after_the_cache_activation_changed(rng, dtype, loop_path):
     """The packed backward takes out_act(c) as h / o only while the cache's activation is the one
     its forward ran: a cache whose activation was changed since (to another the plain LSTM runs)

@@ -255,6 +255,54 @@ def test_the_backward_with_lengths_reads_no_step_past_a_length(rng, cell, option
         np.testing.assert_array_equal(got[name], value, err_msg=name)
 
 
+@pytest.mark.skipif(lstmcore.backend != "compiled", reason="the compiled backend only")
+@pytest.mark.parametrize(
+    "cell, options", [CONFIGS[k] for k in (0, 2, 3)], ids=[CONFIG_IDS[k] for k in (0, 2, 3)]
+)
+def test_the_weight_gradients_read_the_rows_that_ran_where_they_are(rng, cell, options, monkeypatch):
+    """With lengths, lstmcore's kernels for the weight gradients read x's rows that ran (and the
+    plain LSTM's h_prev's, the first form of the GRU's r * h_prev) in the forward's cache, step
+    after step, with no copy of them first (_cells.compact_steps); BLAS reads them copied
+    together. Either way the reference's gradients."""
+    from lstmcore.engine import _cells, _lstm
+
+    args, kw, grads = _problem(rng, cell, options, np.float64, B=7, T=9, I=3, H=5)
+    lengths = np.array([3, 9, 1, 5, 9, 2, 7])
+    want = _backward(
+        reference, cell, _forward(reference, cell, args, {**kw, "lengths": lengths}, True)[-1], grads
+    )
+    copied = []
+
+    def compact_steps(a, nact, out=None):
+        copied.append(a.shape[2])
+        return real(a, nact, out)
+
+    real = _cells.compact_steps
+    monkeypatch.setattr(_cells, "compact_steps", compact_steps)
+    before = _lstm._set_grad_products("packed"), _cells._set_plan(recurrent="packed")
+    limits = _lstm._packed_limits()
+    _lstm._set_packed_limits(1, 1 << 30, 1)  # the plain LSTM's packed loop at any size
+    try:
+        for mode in ("packed", "blocked", "blas"):
+            _lstm._set_grad_products(mode)
+            copied.clear()
+            *_, cache = _forward(lstmcore, cell, args, {**kw, "lengths": lengths}, True)
+            got = _backward(lstmcore, cell, cache, grads)
+            for name, value in want.items():
+                assert_close(got[name], value, np.float64, name=f"{mode} {name}")
+            I, H = args[0].shape[2], args[2].shape[0]
+            if mode == "blas":  # x, and the plain LSTM's h_prev (the cell engine's loop copies
+                # h); the GRU's first form r * h_prev
+                first_form = cell == "gru" and not options["reset_after"]
+                assert copied == ([I, H] if cell == "lstm" or first_form else [I])
+            else:
+                assert copied == []
+    finally:
+        _lstm._set_grad_products(before[0])
+        _cells._set_plan(**before[1])
+        _lstm._set_packed_limits(*limits)
+
+
 @pytest.mark.parametrize("mod", MODULES)
 @pytest.mark.parametrize("cell, options", CONFIGS, ids=CONFIG_IDS)
 @pytest.mark.parametrize("reverse", [False, True], ids=["forward", "reverse"])

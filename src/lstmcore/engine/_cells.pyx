@@ -1691,17 +1691,10 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
                 h_tm = h[:T] * mask
         h_prev = h_tm.reshape(T * B, P)
         x2 = x_tm.reshape(T * B, I)
-        extra2 = None if cache["extra"] is None else cache["extra"].reshape(T * B, H)
+        extra2 = None  # r * h_prev, which the GRU's first form reads for dw_h's last columns
+        if cl.kind == CELL_GRU and not gru_ra:
+            extra2 = cache["extra"].reshape(T * B, H)
         dzh2 = None if dzh is None else dzh.reshape(-1, G)
-        if nact is not None:  # the products read only the rows that ran (the others are not
-            # written): each step's first nact[t] rows, copied together (scratch; dz and dzh
-            # are kept so)
-            Sr = dz2.shape[0]
-            h_prev = h_rows if mask is None else compact_steps(h_tm, nact, h_rows)
-            x2 = compact_steps(x_tm, nact, _scratch("cells.x_rows", (Sr, I), dtype))
-            if extra2 is not None:
-                extra2 = compact_steps(cache["extra"], nact,
-                                       _scratch("cells.extra_rows", (Sr, H), dtype))
         # the LSTM's kernels and rule for them (_lstm._grad_bits): lstmcore's packed kernels
         # with AVX-512 and AVX2 where the weight gradients fit half the L2, else BLAS (GRU S2,
         # one thread, AVX-512: dw_x 3.7 against 8.8 ms on BLAS, dw_h 7.7 against 13.6, db 0.7
@@ -1711,6 +1704,22 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
         # (not the GRU's first form, whose dw_h reads h_prev and r * h_prev by columns)
         plan = _lstm._products_plan(w.pw_h0 != NULL, I, P, G, h.itemsize,
                                     cl.kind != CELL_GRU or gru_ra)
+        x_steps = e_steps = None
+        if nact is not None:  # the products read only the rows that ran (the others are not
+            # written): each step's first nact[t] rows, copied together (scratch; dz and dzh
+            # are kept so), or where they are for lstmcore's kernels (bits 8 and 16 come with
+            # 2: dw_x packed; _lstm._step_rows)
+            Sr = dz2.shape[0]
+            h_prev = h_rows if mask is None else compact_steps(h_tm, nact, h_rows)
+            if plan & 2:
+                x_steps = np.asarray(zoff)
+            else:
+                x2 = compact_steps(x_tm, nact, _scratch("cells.x_rows", (Sr, I), dtype))
+            if extra2 is not None and plan & 4:
+                e_steps = np.asarray(zoff)
+            elif extra2 is not None:
+                extra2 = compact_steps(cache["extra"], nact,
+                                       _scratch("cells.extra_rows", (Sr, H), dtype))
         dx2 = (np.empty((dz2.shape[0], I), dtype=dtype) if nact is None
                else _scratch("cells.dx_rows", (dz2.shape[0], I), dtype))
         _lstm._products_nt(dz2, np.ascontiguousarray(w_x), dx2, plan & 1, nthreads)
@@ -1727,7 +1736,7 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
         if plan & 16 and contiguous:  # (not the GRU's first form: _products_plan above)
             # each weight gradient and its bias gradient in the cache-blocked kernel: dw_x and db
             # from dz, dw_h from dzh (with db_h) or from dz
-            _lstm._products_tn_blocked(x2, dz2, dw_x, db, nthreads)
+            _lstm._products_tn_blocked(x2, dz2, dw_x, db, nthreads, x_steps)
             if gru_ra:
                 db_h = np.zeros(G, dtype=dtype)
                 _lstm._products_tn_blocked(h_prev, dzh2, dw_h, db_h, nthreads)
@@ -1737,9 +1746,9 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
         elif (cl.kind != CELL_GRU and plan & 8 and contiguous):
             # dw_x, dw_h and db in one pass over dz, as the LSTM's tuned backward (the same
             # bits as the three apart)
-            _lstm._products_tn2(x2, h_prev, dz2, dw_x, dw_h, db, nthreads)
+            _lstm._products_tn2(x2, h_prev, dz2, dw_x, dw_h, db, nthreads, steps1=x_steps)
         else:
-            _lstm._products_tn(x2, dz2, dw_x, plan & 2, nthreads)
+            _lstm._products_tn(x2, dz2, dw_x, plan & 2, nthreads, x_steps)
             _lstm._products_sum_rows(dz2, db, nthreads)
             if gru_ra:  # the recurrent product's own dz: dzh
                 _lstm._products_tn(h_prev, dzh2, dw_h, plan & 4, nthreads)
@@ -1748,7 +1757,7 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
                 db = np.stack([db, db_h])
             elif cl.kind == CELL_GRU:  # phase 1's columns read r * h_prev (extra)
                 _lstm._products_tn(h_prev, dz2[:, :S], dw_h[:, :S], plan & 4, nthreads)
-                _lstm._products_tn(extra2, dz2[:, S:], dw_h[:, S:], plan & 4, nthreads)
+                _lstm._products_tn(extra2, dz2[:, S:], dw_h[:, S:], plan & 4, nthreads, e_steps)
             else:
                 _lstm._products_tn(h_prev, dz2, dw_h, plan & 4, nthreads)
         grads = {"dx": dx if seq is None or nact is not None else seq.scatter(dx), "dw_x": dw_x,

@@ -24,6 +24,10 @@ cdef extern from "rt/cpu_features.h" nogil:
     int lstmcore_cpu_best_isa()
 
 cdef extern from "cells/lstm_gates.h" nogil:
+    ctypedef struct lc_step_rows:
+        const Py_ssize_t *off
+        int T
+        Py_ssize_t step
     void lc_lstm_gates_forward_f32(const lc_ctx *ctx, float *z, Py_ssize_t ldz, float *c, float *h,
                                    Py_ssize_t ldh, const float *c_prev, const float *b, int B,
                                    int H, int act, int ract)
@@ -87,29 +91,36 @@ cdef extern from "cells/lstm_gates.h" nogil:
     void lc_matmul_packed_f64(const lc_ctx *ctx, const double *wpt, const double *a,
                               Py_ssize_t lda, double *out, Py_ssize_t ldo, Py_ssize_t M, int K,
                               int N)
-    void lc_matmul_tn_f32(const lc_ctx *ctx, const float *a, Py_ssize_t lda, const float *b,
-                          Py_ssize_t ldb, float *out, Py_ssize_t ldo, int M, int N, Py_ssize_t K)
-    void lc_matmul_tn_f64(const lc_ctx *ctx, const double *a, Py_ssize_t lda, const double *b,
-                          Py_ssize_t ldb, double *out, Py_ssize_t ldo, int M, int N, Py_ssize_t K)
-    void lc_matmul_tn2_f32(const lc_ctx *ctx, const float *a1, Py_ssize_t lda1, int M1,
-                           const float *a2, Py_ssize_t lda2, int M2, const float *b,
-                           Py_ssize_t ldb, float *out1, Py_ssize_t ldo1, float *out2,
-                           Py_ssize_t ldo2, float *sums, int N, Py_ssize_t K)
-    void lc_matmul_tn2_f64(const lc_ctx *ctx, const double *a1, Py_ssize_t lda1, int M1,
-                           const double *a2, Py_ssize_t lda2, int M2, const double *b,
-                           Py_ssize_t ldb, double *out1, Py_ssize_t ldo1, double *out2,
-                           Py_ssize_t ldo2, double *sums, int N, Py_ssize_t K)
+    void lc_matmul_tn_f32(const lc_ctx *ctx, const float *a, Py_ssize_t lda,
+                          const lc_step_rows *ra, const float *b, Py_ssize_t ldb, float *out,
+                          Py_ssize_t ldo, int M, int N, Py_ssize_t K)
+    void lc_matmul_tn_f64(const lc_ctx *ctx, const double *a, Py_ssize_t lda,
+                          const lc_step_rows *ra, const double *b, Py_ssize_t ldb, double *out,
+                          Py_ssize_t ldo, int M, int N, Py_ssize_t K)
+    void lc_matmul_tn2_f32(const lc_ctx *ctx, const float *a1, Py_ssize_t lda1,
+                           const lc_step_rows *ra1, int M1, const float *a2, Py_ssize_t lda2,
+                           const lc_step_rows *ra2, int M2, const float *b, Py_ssize_t ldb,
+                           float *out1, Py_ssize_t ldo1, float *out2, Py_ssize_t ldo2,
+                           float *sums, int N, Py_ssize_t K)
+    void lc_matmul_tn2_f64(const lc_ctx *ctx, const double *a1, Py_ssize_t lda1,
+                           const lc_step_rows *ra1, int M1, const double *a2, Py_ssize_t lda2,
+                           const lc_step_rows *ra2, int M2, const double *b, Py_ssize_t ldb,
+                           double *out1, Py_ssize_t ldo1, double *out2, Py_ssize_t ldo2,
+                           double *sums, int N, Py_ssize_t K)
     Py_ssize_t lc_tn_blocked_size_f32(const lc_ctx *ctx, int M1, int M2, int N, Py_ssize_t K)
     Py_ssize_t lc_tn_blocked_size_f64(const lc_ctx *ctx, int M1, int M2, int N, Py_ssize_t K)
-    void lc_matmul_tn2_blocked_f32(const lc_ctx *ctx, const float *a1, Py_ssize_t lda1, int M1,
-                                   const float *a2, Py_ssize_t lda2, int M2, const float *b,
-                                   Py_ssize_t ldb, float *out1, Py_ssize_t ldo1, float *out2,
-                                   Py_ssize_t ldo2, float *sums, int N, Py_ssize_t K, float *ws)
-    void lc_matmul_tn2_blocked_f64(const lc_ctx *ctx, const double *a1, Py_ssize_t lda1, int M1,
-                                   const double *a2, Py_ssize_t lda2, int M2, const double *b,
-                                   Py_ssize_t ldb, double *out1, Py_ssize_t ldo1, double *out2,
-                                   Py_ssize_t ldo2, double *sums, int N, Py_ssize_t K,
-                                   double *ws)
+    void lc_matmul_tn2_blocked_f32(const lc_ctx *ctx, const float *a1, Py_ssize_t lda1,
+                                   const lc_step_rows *ra1, int M1, const float *a2,
+                                   Py_ssize_t lda2, const lc_step_rows *ra2, int M2,
+                                   const float *b, Py_ssize_t ldb, float *out1, Py_ssize_t ldo1,
+                                   float *out2, Py_ssize_t ldo2, float *sums, int N, Py_ssize_t K,
+                                   float *ws)
+    void lc_matmul_tn2_blocked_f64(const lc_ctx *ctx, const double *a1, Py_ssize_t lda1,
+                                   const lc_step_rows *ra1, int M1, const double *a2,
+                                   Py_ssize_t lda2, const lc_step_rows *ra2, int M2,
+                                   const double *b, Py_ssize_t ldb, double *out1,
+                                   Py_ssize_t ldo1, double *out2, Py_ssize_t ldo2, double *sums,
+                                   int N, Py_ssize_t K, double *ws)
     void lc_lstm_seq_backward_packed_f32(const lc_ctx *ctx, const float *wpt, float *dz,
                                          const float *dy, Py_ssize_t ldy, const float *gates,
                                          const float *c, const float *h, float *dh, float *dc,

@@ -35,6 +35,7 @@ from ._checks cimport (array_ready, contiguous_finite, lstmcore_all_finite, sequ
 from ._csrc cimport (
     lc_ctx,
     lc_seq_plan,
+    lc_step_rows,
     lc_lstm_gates_backward_f32,
     lc_lstm_gates_backward_f64,
     lc_lstm_gates_forward_f32,
@@ -1153,14 +1154,16 @@ cdef inline void _matmul_packed(const floating *wpt, const floating *a, Py_ssize
 cdef inline void _tn2(const lc_ctx *ctx, const floating *a1, Py_ssize_t lda1, int M1,
                       const floating *a2, Py_ssize_t lda2, int M2, const floating *b,
                       Py_ssize_t ldb, floating *out1, Py_ssize_t ldo1, floating *out2,
-                      Py_ssize_t ldo2, floating *sums, int N, Py_ssize_t K) noexcept nogil:
-    # out1 (M1, N) += a1.T @ b, out2 (M2, N) += a2.T @ b, sums (N) += b summed over its K rows
+                      Py_ssize_t ldo2, floating *sums, int N, Py_ssize_t K,
+                      const lc_step_rows *ra1=NULL, const lc_step_rows *ra2=NULL) noexcept nogil:
+    # out1 (M1, N) += a1.T @ b, out2 (M2, N) += a2.T @ b, sums (N) += b summed over its K rows;
+    # ra1, ra2: where a1's and a2's rows are (lc_step_rows), or NULL: row k at k * lda
     if floating is float:
-        lc_matmul_tn2_f32(ctx, a1, lda1, M1, a2, lda2, M2, b, ldb, out1, ldo1, out2, ldo2, sums,
-                          N, K)
+        lc_matmul_tn2_f32(ctx, a1, lda1, ra1, M1, a2, lda2, ra2, M2, b, ldb, out1, ldo1, out2,
+                          ldo2, sums, N, K)
     else:
-        lc_matmul_tn2_f64(ctx, a1, lda1, M1, a2, lda2, M2, b, ldb, out1, ldo1, out2, ldo2, sums,
-                          N, K)
+        lc_matmul_tn2_f64(ctx, a1, lda1, ra1, M1, a2, lda2, ra2, M2, b, ldb, out1, ldo1, out2,
+                          ldo2, sums, N, K)
 
 
 cdef inline Py_ssize_t _tn_blocked_size(const lc_ctx *ctx, int M1, int M2, int N, Py_ssize_t K,
@@ -1181,25 +1184,26 @@ cdef inline void _tn2_blocked(const lc_ctx *ctx, const floating *a1, Py_ssize_t 
                               const floating *a2, Py_ssize_t lda2, int M2, const floating *b,
                               Py_ssize_t ldb, floating *out1, Py_ssize_t ldo1, floating *out2,
                               Py_ssize_t ldo2, floating *sums, int N, Py_ssize_t K,
-                              floating *ws) noexcept nogil:
+                              floating *ws, const lc_step_rows *ra1=NULL,
+                              const lc_step_rows *ra2=NULL) noexcept nogil:
     # _tn2 in cache blocks, ws: _tn_blocked_size elements, 64-byte aligned
     if floating is float:
-        lc_matmul_tn2_blocked_f32(ctx, a1, lda1, M1, a2, lda2, M2, b, ldb, out1, ldo1, out2, ldo2,
-                                  sums, N, K, ws)
+        lc_matmul_tn2_blocked_f32(ctx, a1, lda1, ra1, M1, a2, lda2, ra2, M2, b, ldb, out1, ldo1,
+                                  out2, ldo2, sums, N, K, ws)
     else:
-        lc_matmul_tn2_blocked_f64(ctx, a1, lda1, M1, a2, lda2, M2, b, ldb, out1, ldo1, out2, ldo2,
-                                  sums, N, K, ws)
+        lc_matmul_tn2_blocked_f64(ctx, a1, lda1, ra1, M1, a2, lda2, ra2, M2, b, ldb, out1, ldo1,
+                                  out2, ldo2, sums, N, K, ws)
 
 
 cdef inline void _matmul_tn(const floating *a, Py_ssize_t lda, const floating *b, Py_ssize_t ldb,
                             floating *out, Py_ssize_t ldo, int M, int N, Py_ssize_t K,
-                            int nthreads) noexcept nogil:
+                            int nthreads, const lc_step_rows *ra=NULL) noexcept nogil:
     cdef lc_ctx ctx = _ctx(nthreads)
-    # out (M, N) += a.T @ b, a (K, M), b (K, N)
+    # out (M, N) += a.T @ b, a (K, M) (its rows where ra says, or NULL: k * lda), b (K, N)
     if floating is float:
-        lc_matmul_tn_f32(&ctx, a, lda, b, ldb, out, ldo, M, N, K)
+        lc_matmul_tn_f32(&ctx, a, lda, ra, b, ldb, out, ldo, M, N, K)
     else:
-        lc_matmul_tn_f64(&ctx, a, lda, b, ldb, out, ldo, M, N, K)
+        lc_matmul_tn_f64(&ctx, a, lda, ra, b, ldb, out, ldo, M, N, K)
 
 
 cdef inline bint _spills_l2(Py_ssize_t rows, Py_ssize_t cols, Py_ssize_t itemsize) noexcept:
@@ -1284,14 +1288,40 @@ def _products_plan(bint packed, int I, int P, Py_ssize_t G, int itemsize, bint b
     return _grad_bits(packed, _GRAD_PRODUCTS, I, P, G, itemsize, blocked)
 
 
+cdef object _step_rows(steps, Py_ssize_t rows, Py_ssize_t K, lc_step_rows *s):
+    """s = where the K rows of a product's operand a (rows, M) are when a holds a sequence
+    plan's T steps of rows // T rows each and the product reads only the rows that ran
+    (lc_step_rows): steps (T + 1,), step t's first row among the K, non-decreasing from 0 to K,
+    no step with more than rows // T. Returns the offsets' array, held while s is used."""
+    off = np.ascontiguousarray(steps, dtype=np.intp)
+    cdef Py_ssize_t T = off.shape[0] - 1 if off.ndim == 1 else -1
+    if T < 1 or rows % T:
+        raise ValueError(f"steps must be (T + 1,) offsets with T dividing a's {rows} rows, got "
+                         f"shape {np.shape(steps)}")
+    d = np.diff(off)
+    if off[0] != 0 or off[T] != K or (d < 0).any() or (d > rows // T).any():
+        raise ValueError(f"steps must rise from 0 to {K} by at most {rows // T} a step, got "
+                         f"{off[0]} to {off[T]}, steps of {d.min()} to {d.max()}")
+    s.off = <const Py_ssize_t *>cnp.PyArray_DATA(off)
+    s.T = <int>T
+    s.step = rows // T
+    return off
+
+
 def _products_tn_blocked(const floating[:, ::1] a, const floating[:, ::1] b, floating[:, ::1] out,
-                         floating[::1] sums, int nthreads):
+                         floating[::1] sums, int nthreads, steps=None):
     """out (M, N) += a.T @ b and sums (N, or None: not) += b summed over its rows, a (K, M), b
     (K, N), in the cache-blocked kernel (lc_matmul_tn2_blocked with one output; lc_matmul_tn2's
-    order where it has none), its workspace kept between calls."""
+    order where it has none), its workspace kept between calls. steps: a holds T steps of rows
+    and the product reads step t's first steps[t + 1] - steps[t] (_step_rows)."""
     cdef Py_ssize_t K = b.shape[0]
     cdef int M = a.shape[1], N = b.shape[1]
-    if (a.shape[0] != K or out.shape[0] != M or out.shape[1] != N
+    cdef lc_step_rows srows
+    cdef const lc_step_rows *pra = NULL
+    if steps is not None:
+        _held = _step_rows(steps, a.shape[0], K, &srows)
+        pra = &srows
+    if ((a.shape[0] != K and pra == NULL) or out.shape[0] != M or out.shape[1] != N
             or (sums is not None and sums.shape[0] != N)):
         got = (np.shape(a), np.shape(b), np.shape(out), np.shape(sums))
         raise ValueError("expected a (K, M), b (K, N), out (M, N), sums (N,) or None, got "
@@ -1308,7 +1338,7 @@ def _products_tn_blocked(const floating[:, ::1] a, const floating[:, ::1] b, flo
     cdef floating *pws = <floating *>_data(ws)
     with nogil:
         _tn2_blocked(&ctx, &a[0, 0], M, M, NULL, 0, 0, &b[0, 0], N, &out[0, 0], N, NULL, 0,
-                     psums, N, K, pws)
+                     psums, N, K, pws, pra)
 
 
 cdef inline int _ld(Py_ssize_t stride, Py_ssize_t itemsize, Py_ssize_t rows, int cols):
@@ -1317,28 +1347,53 @@ cdef inline int _ld(Py_ssize_t stride, Py_ssize_t itemsize, Py_ssize_t rows, int
 
 
 def _products_tn(const floating[:, :] a, const floating[:, :] b, floating[:, :] out,
-                 bint packed, int nthreads):
-    """out (M, N) += a.T @ b: a (K, M), b (K, N); lstmcore's packed kernel (packed) or BLAS."""
-    cdef Py_ssize_t K = a.shape[0]
+                 bint packed, int nthreads, steps=None):
+    """out (M, N) += a.T @ b: a (K, M), b (K, N); lstmcore's packed kernel (packed) or BLAS.
+    steps (the packed kernel only): a holds T steps of rows and the product reads step t's first
+    steps[t + 1] - steps[t] (_step_rows)."""
+    cdef Py_ssize_t K = a.shape[0] if steps is None else b.shape[0]
     cdef int M = a.shape[1], N = b.shape[1]
+    cdef lc_step_rows srows
+    cdef const lc_step_rows *pra = NULL
+    if steps is not None:
+        if not packed:
+            raise ValueError("steps: the packed kernel reads rows where they are, BLAS does not")
+        _held = _step_rows(steps, a.shape[0], K, &srows)
+        pra = &srows
     if K == 0 or M == 0 or N == 0:
         return
-    cdef int lda = _ld(a.strides[0], sizeof(floating), K, M)
+    cdef int lda = _ld(a.strides[0], sizeof(floating), a.shape[0], M)
     cdef int ldb = _ld(b.strides[0], sizeof(floating), K, N)
     cdef int ldo = _ld(out.strides[0], sizeof(floating), M, N)
     with nogil:
-        _add_tn(packed, &a[0, 0], lda, M, &b[0, 0], ldb, N, &out[0, 0], ldo, K, nthreads)
+        if pra != NULL:
+            _matmul_tn(&a[0, 0], lda, &b[0, 0], ldb, &out[0, 0], ldo, M, N, K, nthreads, pra)
+        else:
+            _add_tn(packed, &a[0, 0], lda, M, &b[0, 0], ldb, N, &out[0, 0], ldo, K, nthreads)
 
 
 def _products_tn2(const floating[:, ::1] a1, const floating[:, ::1] a2,
                   const floating[:, ::1] b, floating[:, ::1] out1, floating[:, ::1] out2,
-                  floating[::1] sums, int nthreads, bint blocked=False):
+                  floating[::1] sums, int nthreads, bint blocked=False, steps1=None,
+                  steps2=None):
     """out1 (M1, N) += a1.T @ b, out2 (M2, N) += a2.T @ b, sums (N) += b summed over its rows:
     a1 (K, M1), a2 (K, M2), b (K, N), in one pass over b (lc_matmul_tn2), or with blocked in
-    the cache-blocked kernel (lc_matmul_tn2_blocked; lc_matmul_tn2 where it has none); tests."""
+    the cache-blocked kernel (lc_matmul_tn2_blocked; lc_matmul_tn2 where it has none). steps1,
+    steps2: a1, a2 hold T steps of rows and the product reads step t's first steps[t + 1] -
+    steps[t] (_step_rows)."""
     cdef Py_ssize_t K = b.shape[0]
     cdef int M1 = a1.shape[1], M2 = a2.shape[1], N = b.shape[1]
-    if (a1.shape[0] != K or a2.shape[0] != K or out1.shape[0] != M1 or out2.shape[0] != M2
+    cdef lc_step_rows srows1, srows2
+    cdef const lc_step_rows *pra1 = NULL
+    cdef const lc_step_rows *pra2 = NULL
+    if steps1 is not None:
+        _held1 = _step_rows(steps1, a1.shape[0], K, &srows1)
+        pra1 = &srows1
+    if steps2 is not None:
+        _held2 = _step_rows(steps2, a2.shape[0], K, &srows2)
+        pra2 = &srows2
+    if ((a1.shape[0] != K and pra1 == NULL) or (a2.shape[0] != K and pra2 == NULL)
+            or out1.shape[0] != M1 or out2.shape[0] != M2
             or out1.shape[1] != N or out2.shape[1] != N or sums.shape[0] != N):
         got = (np.shape(a1), np.shape(a2), np.shape(b), np.shape(out1), np.shape(out2),
                np.shape(sums))
@@ -1354,10 +1409,10 @@ def _products_tn2(const floating[:, ::1] a1, const floating[:, ::1] a2,
     with nogil:
         if blocked:
             _tn2_blocked(&ctx, &a1[0, 0], M1, M1, &a2[0, 0], M2, M2, &b[0, 0], N, &out1[0, 0], N,
-                         &out2[0, 0], N, &sums[0], N, K, pws)
+                         &out2[0, 0], N, &sums[0], N, K, pws, pra1, pra2)
         else:
             _tn2(&ctx, &a1[0, 0], M1, M1, &a2[0, 0], M2, M2, &b[0, 0], N, &out1[0, 0], N,
-                 &out2[0, 0], N, &sums[0], N, K)
+                 &out2[0, 0], N, &sums[0], N, K, pra1, pra2)
 
 
 def _products_nt(const floating[:, :] a, const floating[:, ::1] w, floating[:, :] out,
@@ -1462,7 +1517,9 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
     # With a plan's nact, the products after the loop read only the rows that ran: dz, x and
     # h_prev of those rows, step after step (sum(nact) rows; at S2 with lengths over 1..T, half
     # the rows, the products being about 60% of the backward's multiply-adds). The packed loop
-    # writes dz so itself (zoff: each step's first row); x and h_prev are copied so here
+    # writes dz so itself (zoff: each step's first row); lstmcore's kernels for the weight
+    # gradients read x's and h_prev's where they are (steps: lc_step_rows over zoff), BLAS reads
+    # them copied together here
     cdef Py_ssize_t S = TB, off = 0, n
     cdef floating *pdz = NULL
     cdef const floating *px = &x_tm[0, 0, 0]
@@ -1470,16 +1527,30 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
     cdef floating[:, ::1] dzc_v, xc_v, hc_v
     cdef Py_ssize_t[::1] zoff = None
     cdef const Py_ssize_t *p_zoff = NULL
+    cdef lc_step_rows steps
+    cdef const lc_step_rows *px_steps = NULL
+    cdef const lc_step_rows *ph_steps = NULL
     if nact is None or not packed:
         pdz = p_dz
     if nact is not None:
         zoff = seq.step_offsets
         S = zoff[T]
+        steps.off, steps.T, steps.step = &zoff[0], T, B
         dzc_v = _workspace("dz_rows", (S, G), dtype)
+        pdz = &dzc_v[0, 0]
         from . import _cells  # its copy splits the steps between threads
-        xc_v = _cells.compact_steps(np.asarray(x_tm), nact, _workspace("x_rows", (S, I), dtype))
-        hc_v = _cells.compact_steps(np.asarray(h)[:T], nact, _workspace("h_rows", (S, H), dtype))
-        pdz, px, ph = &dzc_v[0, 0], &xc_v[0, 0], &hc_v[0, 0]
+        if grads & 24 or dwx_packed:
+            px_steps = &steps
+        else:
+            xc_v = _cells.compact_steps(np.asarray(x_tm), nact,
+                                        _workspace("x_rows", (S, I), dtype))
+            px = &xc_v[0, 0]
+        if grads & 24 or dwh_packed:
+            ph_steps = &steps
+        else:
+            hc_v = _cells.compact_steps(np.asarray(h)[:T], nact,
+                                        _workspace("h_rows", (S, H), dtype))
+            ph = &hc_v[0, 0]
         if packed:
             p_zoff = &zoff[0]
     if grads & 16:
@@ -1509,12 +1580,19 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
             # (h_prev = h[:T]), in one pass over dz where the plan says so
             if grads & 16:
                 _tn2_blocked(&ctx, px, I, I, ph, H, H, pdz, G, p_dw_x, G, p_dw_h, G, p_db, G, S,
-                             pws)
+                             pws, px_steps, ph_steps)
             elif grads & 8:
-                _tn2(&ctx, px, I, I, ph, H, H, pdz, G, p_dw_x, G, p_dw_h, G, p_db, G, S)
+                _tn2(&ctx, px, I, I, ph, H, H, pdz, G, p_dw_x, G, p_dw_h, G, p_db, G, S,
+                     px_steps, ph_steps)
             else:
-                _add_tn(dwx_packed, px, I, I, pdz, G, G, p_dw_x, G, S, nthreads)
-                _add_tn(dwh_packed, ph, H, H, pdz, G, G, p_dw_h, G, S, nthreads)
+                if px_steps != NULL:
+                    _matmul_tn(px, I, pdz, G, p_dw_x, G, I, G, S, nthreads, px_steps)
+                else:
+                    _add_tn(dwx_packed, px, I, I, pdz, G, G, p_dw_x, G, S, nthreads)
+                if ph_steps != NULL:
+                    _matmul_tn(ph, H, pdz, G, p_dw_h, G, H, G, S, nthreads, ph_steps)
+                else:
+                    _add_tn(dwh_packed, ph, H, H, pdz, G, G, p_dw_h, G, S, nthreads)
                 _sum_rows(p_db, pdz, S, G, nthreads)
             # dx = dz @ w_x.T
             _mul_nt(pwxt, pdz, G, &w_x[0, 0], I, G, p_dx_tm, I, S, nthreads)
