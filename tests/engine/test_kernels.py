@@ -403,6 +403,39 @@ def test_weight_gradients_read_the_rows_that_ran_in_place(rng, dtype, T, B, M1, 
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_narrow_inputs_take_dx_on_the_packed_product(rng, dtype, cell, isa, loop_path):
+    """Inputs narrower than the LSTM kernels' 256-byte panels and a vector wide or more: on the
+    rules' plan, dx on the cell engine's packed product (_grad_bits' bit 32, 'gemm' in the
+    plans; not without AVX2), with the reference's gradients, lengths too; narrower than a
+    vector, BLAS as before."""
+    if loop_path not in ("blas", "packed"):
+        pytest.skip("the loop paths share the products after the loop")
+    lc = lstmcore.engine._lstm
+    itemsize = np.dtype(dtype).itemsize
+    vector = {"avx512": 64, "avx2": 32}.get(isa)
+    for I in (1, 4, 8, 16, 24, 32, 48, 64):
+        narrow = vector is not None and vector <= I * itemsize < 256
+        assert bool(lc._products_plan(True, I, 16, 64, itemsize) & 32) == narrow, I
+    B, T, I, H = 5, 7, 16 if itemsize == 4 else 8, 6
+    if loop_path == "packed" and vector is not None:
+        assert lc._seq_plan(B, T, I, H, itemsize)["training"]["dx"] == "gemm"
+    G = {"lstm": 4, "gru": 3}[cell] * H
+    x = rng.standard_normal((B, T, I)).astype(dtype)
+    w_x, w_h = ((0.3 * rng.standard_normal(s)).astype(dtype) for s in ((I, G), (H, G)))
+    b = rng.standard_normal((2, G) if cell == "gru" else G).astype(dtype)
+    dy = rng.standard_normal((B, T, H)).astype(dtype)
+    fwd, bwd = getattr(lstmcore, f"{cell}_forward"), getattr(lstmcore, f"{cell}_backward")
+    ref_fwd, ref_bwd = getattr(reference, f"{cell}_forward"), getattr(reference, f"{cell}_backward")
+    for lengths in (None, np.array([7, 2, 5, 7, 1])):
+        kw = {} if lengths is None else {"lengths": lengths}
+        got = bwd(dy, fwd(x, w_x, w_h, b, return_cache=True, **kw)[-1])
+        want = ref_bwd(dy, ref_fwd(x, w_x, w_h, b, return_cache=True, **kw)[-1])
+        for name in ("dx", "dw_x", "dw_h", "db"):
+            assert_close(got[name], want[name], dtype, name=name)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 def test_backward_after_the_cache_activation_changed(rng, dtype, loop_path):
     """The packed backward takes out_act(c) as h / o only while the cache's activation is the one
     its forward ran: a cache whose activation was changed since (to another the plain LSTM runs)

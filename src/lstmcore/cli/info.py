@@ -279,6 +279,8 @@ def _training_line(plan: dict) -> str:
         else "a weight gradient goes to BLAS where it exceeds half the L2, or with AVX-512 both go to"
         " the cache-blocked kernel"
     )
+    if t["dx"] == "gemm":
+        why += "; dx, narrower than a 256-byte panel of the LSTM's kernels, on the cell engine's packed product"
     return f"  training, after the backward loop: {where} ({why})"
 
 

@@ -277,6 +277,8 @@ def _cell_plan(str cell, int B, int T, int I, int H, dtype=np.float32, bint rese
             "gates": "arrays" if _gates_kept(&cl, False) else "l1"}
     for name, bit in (("dx", 1), ("dw_x", 2), ("dw_h", 4)):
         plan[name] = ("blocked" if bits & 16 and bit > 1 else "packed") if bits & bit else "blas"
+    if bits & 32:
+        plan["dx"] = "gemm"
     return plan
 
 
@@ -512,10 +514,11 @@ cdef list _pack_weights(Cell *cl, lc_ctx *ctx, Weights *w, w_x, w_h, w_hr, bint 
     return kept
 
 
-def _packed_matmul(a, w, bint trans=False, out=None):
+def _packed_matmul(a, w, bint trans=False, out=None, bint accumulate=True):
     """a (M, K) @ w (K, N), or a @ w.T for w (N, K) when trans, through lc_pack and
     lc_gemm_packed with the current context (instruction set, threads, L1 size): the packed
-    product alone (tests, and engine._products's window products). out (M, N): added to, in
+    product alone (tests, engine._products's window products, and a training step's dx where
+    the inputs are narrow, _lstm._grad_bits). out (M, N): added to (accumulate) or written, in
     place, and returned. a may have rows any distance apart, overlapping ones included (a
     convolution's windows); its columns, w and out must be contiguous."""
     if not (isinstance(a, np.ndarray) and isinstance(w, np.ndarray)):
@@ -531,7 +534,7 @@ def _packed_matmul(a, w, bint trans=False, out=None):
     if a.strides[1] != a.itemsize or (M > 1 and a.strides[0] % a.itemsize):
         raise ValueError("a must have contiguous rows")
     w = np.ascontiguousarray(w)
-    cdef bint add = out is not None
+    cdef bint add = out is not None and accumulate
     if out is None:
         out = np.empty((M, N), dtype=a.dtype)
     elif (not isinstance(out, np.ndarray) or out.shape != (M, N) or out.dtype != a.dtype
@@ -1722,7 +1725,10 @@ cdef dict _backward(Cell cl, dict cache, x_tm, w_x, w_h, p, w_hr, dy, dh, dc):
                                        _scratch("cells.extra_rows", (Sr, H), dtype))
         dx2 = (np.empty((dz2.shape[0], I), dtype=dtype) if nact is None
                else _scratch("cells.dx_rows", (dz2.shape[0], I), dtype))
-        _lstm._products_nt(dz2, np.ascontiguousarray(w_x), dx2, plan & 1, nthreads)
+        if plan & 32:  # dx on lstmcore's packed product (narrow inputs: _lstm._grad_bits)
+            _packed_matmul(dz2, np.ascontiguousarray(w_x), True, dx2, False)
+        else:
+            _lstm._products_nt(dz2, np.ascontiguousarray(w_x), dx2, plan & 1, nthreads)
         if nact is not None:  # the rows that ran into the caller's order, 0 past each length
             dx = seq.put(dx2, _output_array((B, T, I), dtype, "dx"))
         else:

@@ -796,8 +796,9 @@ def _seq_plan(int B, int T, int I, int H, int itemsize, nthreads=None):
     ('rows', 'panels' or None on one thread), 'prefetch' (the next panel into the L2),
     'weight_bytes' (the packed [w_x; w_h]), 'strip' (columns per strip of its panels; 0: whole
     rows) and 'l2' and 'l3' (the caches the rules compare them with); and 'training': where a
-    training step's dx, dw_x and dw_h products run ('packed', 'blas', or 'blocked': the weight
-    gradients in the cache-blocked kernel); and 'tuned': the index in _tuned_rows() of the
+    training step's dx, dw_x and dw_h products run ('packed', 'blas', 'blocked': the weight
+    gradients in the cache-blocked kernel, or 'gemm': dx on the cell engine's packed product);
+    and 'tuned': the index in _tuned_rows() of the
     measured plan it follows, or None (the rules)."""
     if itemsize not in (4, 8):
         raise ValueError(f"expected an itemsize of 4 (float32) or 8 (float64), got {itemsize}")
@@ -810,6 +811,8 @@ def _seq_plan(int B, int T, int I, int H, int itemsize, nthreads=None):
     cdef int grads = _grad_plan(_use_packed(B, T, I, H, itemsize, n, True), B, I, H, itemsize, n)
     cdef dict training = {name: ("blocked" if grads & 16 and bit > 1 else "packed") if grads & bit
                           else "blas" for name, bit in (("dx", 1), ("dw_x", 2), ("dw_h", 4))}
+    if grads & 32:
+        training["dx"] = "gemm"
     cdef int k = _tuned_find(B, I, H, itemsize, n)
     tuned = None if k < 0 else k
     if not packed:
@@ -1250,6 +1253,14 @@ cdef int _grad_bits(bint packed, int mode, int I, int P, Py_ssize_t G, int items
     # turn: I = 32, G = 512 (S2) 7.65 ms packed against 6.42 on BLAS; G = 384, 5.41 against
     # 3.27; at I = 128 and 256 within 5% of each other)
     cdef int plan = 1 if mode == 1 or mode == 3 or I * itemsize >= 256 else 0
+    # Narrower inputs of a vector or more: dx on the cell engine's packed product (csrc/gemm,
+    # bit 5: 32), whose last panel takes only the vectors its columns need; against OpenBLAS,
+    # float32, 6400 x 512 rows of dz (S2's), AMD EPYC Zen 4, 1 / 2 threads: I = 16 1.59 /
+    # 1.83x, I = 32 1.32 / 1.61x; the AVX2 kernels there, I = 8 1.69 / 2.03x, I = 32 1.35 /
+    # 1.28x; float64 I = 8 2.09 / 2.57x; 960 x 200 rows (S1's) 1.0-1.4x (one row in six
+    # 0.90-0.95x); below a vector (I = 4 float32) BLAS won, 0.64-0.84x
+    if plan == 0 and mode == 0 and _ISA >= 1 and I * itemsize >= (64 if _ISA >= 2 else 32):
+        plan = 32
     if mode == 3 and blocked:
         return plan | 2 | 4 | 16
     # Each weight gradient (I, G) or (H, G) is read and written once per block of 64 rows of dz:
@@ -1504,6 +1515,7 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
     cdef floating *p_db = <floating *>_data(db)
     cdef int grads = _grad_plan(packed, B, I, H, sizeof(floating), nthreads)
     cdef bint dx_packed = grads & 1, dwx_packed = grads & 2, dwh_packed = grads & 4
+    cdef bint dx_gemm = grads & 32
     cdef lc_ctx ctx = _ctx_for(nthreads, B, I, H, sizeof(floating))
     cdef floating *pws = NULL  # the blocked weight gradients' workspace
     cdef floating *pwpt = NULL  # packed w_h.T for the loop
@@ -1595,7 +1607,14 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
                     _add_tn(dwh_packed, ph, H, H, pdz, G, G, p_dw_h, G, S, nthreads)
                 _sum_rows(p_db, pdz, S, G, nthreads)
             # dx = dz @ w_x.T
-            _mul_nt(pwxt, pdz, G, &w_x[0, 0], I, G, p_dx_tm, I, S, nthreads)
+            if not dx_gemm:
+                _mul_nt(pwxt, pdz, G, &w_x[0, 0], I, G, p_dx_tm, I, S, nthreads)
+        if dx_gemm:  # the cell engine's packed product (bit 32 of _grad_bits)
+            from . import _cells
+            dz_rows = np.asarray(dzc_v) if nact is not None else dz.reshape(TB, G)
+            _cells._packed_matmul(dz_rows, np.asarray(w_x), True,
+                                  dx_tm.reshape(TB, I)[:S], accumulate=False)
+        with nogil:
             # dx to batch-first
             if p_nact == NULL:
                 for r in range(B):
