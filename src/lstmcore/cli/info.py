@@ -280,7 +280,7 @@ def _training_line(plan: dict) -> str:
         " the cache-blocked kernel"
     )
     if t["dx"] == "gemm":
-        why += "; dx, narrower than a 256-byte panel of the LSTM's kernels, on the cell engine's packed product"
+        why += "; dx, narrower than the LSTM kernels' 256-byte panels, on the cell engine's packed product"
     return f"  training, after the backward loop: {where} ({why})"
 
 
