@@ -756,6 +756,9 @@ cdef inline void _rows_scatter(const lc_ctx *ctx, const floating *h, Py_ssize_t 
                             r1)
 
 
+DEF _PAD_PIECES = 16  # pieces of a row split's padding (_seq_forward_rows)
+
+
 cdef inline void _rows_padding(const lc_ctx *ctx, floating *y, Py_ssize_t ldy,
                                Py_ssize_t y_step, int T, int B, int W, const RowMap *rm, int k,
                                int n) noexcept nogil:
@@ -864,7 +867,7 @@ cdef void _seq_forward_rows(const Cell *cl, const lc_ctx *ctx, int T, int B, con
         return
     cdef lc_ctx one = ctx[0]
     one.nthreads = 1
-    cdef int tid, r0, r1, H = cl.H, G = cl.G, P = cl.P
+    cdef int tid, r0, r1, q, H = cl.H, G = cl.G, P = cl.P
     cdef Py_ssize_t zx_row = 0 if rm != NULL else ldzx, y_row = 0 if rm != NULL else ldy
     with parallel(num_threads=nth):
         tid = threadid()
@@ -886,8 +889,10 @@ cdef void _seq_forward_rows(const Cell *cl, const lc_ctx *ctx, int T, int B, con
                          hm + <Py_ssize_t>r0 * P if hm != NULL else NULL, I,
                          zx_t + <Py_ssize_t>r0 * G if zx_t != NULL else NULL,
                          codes + r0 if codes != NULL else NULL, nact, rm, B, r0)
-        if rm != NULL:
-            _rows_padding(&one, y, ldy, y_step, T, B, P, rm, tid, lstmcore_team_size())
+        if rm != NULL:  # the padding in pieces, each to the first thread done with its rows
+            # (the shares differ by up to a row's steps: lstm_seq_packed_rows)
+            for q in prange(_PAD_PIECES, schedule="dynamic", chunksize=1):
+                _rows_padding(&one, y, ldy, y_step, T, B, P, rm, q, _PAD_PIECES)
 
 
 cdef inline bint _rows_to_split(const lc_ctx *ctx, int B, bint f32) noexcept:
