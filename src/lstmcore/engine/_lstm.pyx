@@ -798,8 +798,8 @@ def _seq_plan(int B, int T, int I, int H, int itemsize, nthreads=None):
     rows) and 'l2' and 'l3' (the caches the rules compare them with); and 'training': where a
     training step's dx, dw_x and dw_h products run ('packed', 'blas', 'blocked': the weight
     gradients in the cache-blocked kernel, or 'gemm': dx on the cell engine's packed product);
-    and 'tuned': the index in _tuned_rows() of the
-    measured plan it follows, or None (the rules)."""
+    and 'tuned': the index in _tuned_rows() of the measured plan it follows, or None (the
+    rules)."""
     if itemsize not in (4, 8):
         raise ValueError(f"expected an itemsize of 4 (float32) or 8 (float64), got {itemsize}")
     if min(B, T, H) < 1 or I < 0:
@@ -1257,8 +1257,8 @@ cdef int _grad_bits(bint packed, int mode, int I, int P, Py_ssize_t G, int items
     # bit 5: 32), whose last panel takes only the vectors its columns need; against OpenBLAS,
     # float32, 6400 x 512 rows of dz (S2's), AMD EPYC Zen 4, 1 / 2 threads: I = 16 1.59 /
     # 1.83x, I = 32 1.32 / 1.61x; the AVX2 kernels there, I = 8 1.69 / 2.03x, I = 32 1.35 /
-    # 1.28x; float64 I = 8 2.09 / 2.57x; 960 x 200 rows (S1's) 1.0-1.4x (one row in six
-    # 0.90-0.95x); below a vector (I = 4 float32) BLAS won, 0.64-0.84x
+    # 1.28x; float64 I = 8 2.09 / 2.57x; 960 x 200 rows (S1's dz) 0.90-1.40x, I = 24 on
+    # AVX-512 the two below 1 of sixteen; below a vector (I = 4 float32) BLAS won, 0.64-0.84x
     if plan == 0 and mode == 0 and _ISA >= 1 and I * itemsize >= (64 if _ISA >= 2 else 32):
         plan = 32
     if mode == 3 and blocked:
