@@ -108,8 +108,8 @@ int lc_best_isa(void);
      * reverse, else s). Gather: dst (r1 - r0, W) rows W apart = step s's rows [r0, r1) of src    \
      * (the caller's rows ld apart, steps step apart). Scatter: h (r1 - r0, W) rows ldh apart     \
      * into y (the caller's rows ldy apart, steps y_step apart), with streaming stores. Padding:  \
-     * thread k of n's equal share of y's steps past the rows' lengths set to 0, then a fence     \
-     * for the streaming stores (every thread that scattered calls it before y is read). */       \
+     * piece k of n equal pieces of y's steps past the rows' lengths set to 0, then a fence for   \
+     * the streaming stores (every thread that scattered calls it before y is read). */           \
     void lc_rows_gather##S(const lc_ctx *ctx, const REAL *src, ptrdiff_t ld, ptrdiff_t step,     \
                            int W, const int *perm, const int *lens, int reverse, int s, int r0,   \
                            int r1, REAL *dst);                                                    \
@@ -122,5 +122,11 @@ int lc_best_isa(void);
 LC_DECLARE(float, _f32)
 LC_DECLARE(double, _f64)
 #undef LC_DECLARE
+
+/* The pieces a row split's padding goes in (lc_rows_padding's n), each to the first thread done
+ * with its rows: the shares' steps differ by up to a row's (S2 with lengths over 1..T, 2
+ * threads: 1559 and 1673 row-steps), and the padding (1.6 MB there) evens them. The LSTM's
+ * lstm_seq_packed_rows and the cell engine's _seq_forward_rows. */
+#define LC_PAD_PIECES 16
 
 #endif /* LSTMCORE_CELLS_H */

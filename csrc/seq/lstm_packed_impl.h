@@ -927,11 +927,6 @@ static void KSFX(lstm_seq_packed)(const REAL *wp, const REAL *bp, const REAL *x,
 #undef RANGE
 }
 
-/* pieces of a row split's padding (lstm_seq_packed_rows) */
-#ifndef LC_PAD_PIECES
-#define LC_PAD_PIECES 16
-#endif
-
 /* lstm_seq_packed over a sequence plan's rows (lengths, lstmcore.engine._sequence), reading the
  * caller's x and writing the caller's y directly: each step gathers its running rows of x into
  * xs and writes its h into a ring of two steps, from which the rows stream to y while they are
@@ -986,9 +981,7 @@ static void KSFX(lstm_seq_packed_rows)(const REAL *wp, const REAL *bp, const REA
                 STEP(t, r0, re, 0, P, 0);
                 SCATTER(t, r0, re);
             });
-            /* the padding in pieces, each to the first thread done with its rows: the row
-             * split's shares differ by up to a row's steps (S2 with lengths over 1..T, 2
-             * threads: 1559 and 1673 row-steps), and the padding (1.6 MB there) evens them */
+            /* the padding in pieces, each to the first thread done (cells.h's LC_PAD_PIECES) */
 #pragma omp for schedule(dynamic, 1) nowait
             for (int q = 0; q < LC_PAD_PIECES; q++)
                 PADDING(q, LC_PAD_PIECES);

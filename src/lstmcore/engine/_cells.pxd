@@ -98,6 +98,7 @@ cdef extern from "cells/cells.h" nogil:
     void lc_rows_scatter_f64(const lc_ctx *ctx, const double *h, Py_ssize_t ldh, double *y,
                              Py_ssize_t ldy, Py_ssize_t y_step, int W, const int *perm,
                              const int *lens, int reverse, int s, int r0, int r1)
+    int LC_PAD_PIECES
     void lc_rows_padding_f32(const lc_ctx *ctx, float *y, Py_ssize_t ldy, Py_ssize_t y_step,
                              int T, int B, int W, const int *perm, const int *lens, int k, int n)
     void lc_rows_padding_f64(const lc_ctx *ctx, double *y, Py_ssize_t ldy, Py_ssize_t y_step,

@@ -756,9 +756,6 @@ cdef inline void _rows_scatter(const lc_ctx *ctx, const floating *h, Py_ssize_t 
                             r1)
 
 
-DEF _PAD_PIECES = 16  # pieces of a row split's padding (_seq_forward_rows)
-
-
 cdef inline void _rows_padding(const lc_ctx *ctx, floating *y, Py_ssize_t ldy,
                                Py_ssize_t y_step, int T, int B, int W, const RowMap *rm, int k,
                                int n) noexcept nogil:
@@ -889,10 +886,9 @@ cdef void _seq_forward_rows(const Cell *cl, const lc_ctx *ctx, int T, int B, con
                          hm + <Py_ssize_t>r0 * P if hm != NULL else NULL, I,
                          zx_t + <Py_ssize_t>r0 * G if zx_t != NULL else NULL,
                          codes + r0 if codes != NULL else NULL, nact, rm, B, r0)
-        if rm != NULL:  # the padding in pieces, each to the first thread done with its rows
-            # (the shares differ by up to a row's steps: lstm_seq_packed_rows)
-            for q in prange(_PAD_PIECES, schedule="dynamic", chunksize=1):
-                _rows_padding(&one, y, ldy, y_step, T, B, P, rm, q, _PAD_PIECES)
+        if rm != NULL:  # the padding in pieces, each to the first thread done (LC_PAD_PIECES)
+            for q in prange(LC_PAD_PIECES, schedule="dynamic", chunksize=1):
+                _rows_padding(&one, y, ldy, y_step, T, B, P, rm, q, LC_PAD_PIECES)
 
 
 cdef inline bint _rows_to_split(const lc_ctx *ctx, int B, bint f32) noexcept:

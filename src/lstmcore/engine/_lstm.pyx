@@ -1551,13 +1551,14 @@ cdef dict _backward(const floating[:, :, ::1] dy, bint has_dy, floating[:, ::1] 
         dzc_v = _workspace("dz_rows", (S, G), dtype)
         pdz = &dzc_v[0, 0]
         from . import _cells  # its copy splits the steps between threads
-        if grads & 24 or dwx_packed:
+        # (bits 8 and 16 of _grad_bits come with 2 and 4: the packed kernels read in place)
+        if dwx_packed:
             px_steps = &steps
         else:
             xc_v = _cells.compact_steps(np.asarray(x_tm), nact,
                                         _workspace("x_rows", (S, I), dtype))
             px = &xc_v[0, 0]
-        if grads & 24 or dwh_packed:
+        if dwh_packed:
             ph_steps = &steps
         else:
             hc_v = _cells.compact_steps(np.asarray(h)[:T], nact,
